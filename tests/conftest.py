@@ -1,0 +1,68 @@
+"""Shared fixtures. User state is isolated by one variable: VAULT_HOME points to a temp dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CORPORA = SHARED / "corpora"
+CLAUDE_CORPUS = CORPORA / "claude-code"
+CONVERSATIONS = CORPORA / "conversations"
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("vault-home")
+    monkeypatch.setenv("VAULT_HOME", str(home))
+    monkeypatch.delenv("VAULT_DB", raising=False)
+    monkeypatch.delenv("VAULT_CONFIG", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    yield home
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "vault.duckdb"
+
+
+@pytest.fixture
+def con(db_path):
+    from vault.store import open_vault
+
+    c = open_vault(db_path)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def corpus_vault(tmp_path_factory) -> Path:
+    """A vault holding all of ../shared/corpora (Claude Code + neutral), built once per test session."""
+    from vault.ingest import ingest
+    from vault.store import open_vault
+
+    path = tmp_path_factory.mktemp("corpus") / "vault.duckdb"
+    c = open_vault(path)
+    ingest(c, [CLAUDE_CORPUS, CONVERSATIONS])
+    c.close()
+    return path
+
+
+def run_cli(*args: str, db: Path | None = None, input: str | None = None):
+    """Run the real `vault` CLI in-process; returns (exit code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from vault.cli import cli
+
+    runner = CliRunner()
+    argv = (["--db", str(db)] if db else []) + list(args)
+    res = runner.invoke(cli, argv, input=input, catch_exceptions=False)
+    return res.exit_code, res.stdout, res.stderr

@@ -1,0 +1,88 @@
+"""The `vault` command line: a thin layer over the library.
+
+Commands are imported lazily from the table below, so `vault --help` stays fast
+and a command only pays for the heavy libraries it needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+# name -> (module, attribute, short help). Modules are imported when the command runs.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "ingest": ("vault.cli.archive", "ingest_cmd", "Ingest transcripts and exports into the vault."),
+    "stats": ("vault.cli.archive", "stats_cmd", "Counts per source; --corrections for correction rates."),
+    "sessions": ("vault.cli.archive", "sessions_cmd", "List sessions (filters: project, source, since)."),
+    "show": ("vault.cli.archive", "show_cmd", "Show one session as a readable conversation."),
+    "embed": ("vault.cli.search", "embed_cmd", "Compute embeddings for new messages."),
+    "search": ("vault.cli.search", "search_cmd", "Keyword, semantic or hybrid search."),
+    "mine": ("vault.cli.mining", "mine_cmd", "Classify every human turn; find the corrections."),
+    "turns": ("vault.cli.mining", "turns_cmd", "Print labelled human turns (JSONL with --json)."),
+    "eval": ("vault.cli.mining", "eval_cmd", "Measure the miner against hand labels."),
+    "roles": ("vault.cli.mining", "roles_cmd", "Show role rules and the sessions per role."),
+    "pairs": ("vault.cli.datasets", "pairs_cmd", "Print mined preference pairs."),
+    "personas": ("vault.cli.datasets", "personas_cmd", "Show or write per-role personas."),
+    "export": ("vault.cli.datasets", "export_cmd", "Export preference datasets (TRL, LLaMA-Factory, ...)."),
+    "train": ("trainer.cli", "train", "Train a persona-DPO LoRA adapter (needs the [train] extra)."),
+    "tui": ("tui.cli", "tui_cmd", "Browse, search and review in the terminal."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        spec = COMMANDS.get(name)
+        if spec is None:
+            return None
+        module, attr, _ = spec
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            missing = getattr(e, "name", None) or str(e)
+
+            @click.command(name, help=spec[2], context_settings={"ignore_unknown_options": True})
+            @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+            def unavailable(args):
+                raise click.ClickException(
+                    f"`vault {name}` is not available in this installation ({missing}). "
+                    + ("Install the training extra: pip install '.[train]'." if name == "train" else "")
+                )
+
+            return unavailable
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(n, h) for n, (_, _, h) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db", envvar="VAULT_DB", type=click.Path(dir_okay=False), default=None,
+              help="The vault file (default: VAULT_DB, else vault.duckdb in the user data folder).")
+@click.version_option(package_name="vault", prog_name="vault")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """vault: keep your AI-assistant sessions, search them, mine the corrections."""
+    ctx.obj = {"db": db}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from vault.store import VaultError
+
+    try:
+        cli.main(args=argv, prog_name="vault", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except VaultError as e:
+        click.echo(f"vault: error: {e}", err=True)
+        sys.exit(2)
+    except BrokenPipeError:
+        sys.exit(0)

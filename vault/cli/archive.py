@@ -1,0 +1,216 @@
+"""`vault ingest`, `vault stats`, `vault sessions`, `vault show`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from vault.cli.common import emit_json, json_option, open_db, stderr_console, stdout_console
+
+
+def _default_paths(console) -> list[Path]:
+    from vault.paths import default_archive_roots
+
+    found = [(src, p) for src, p in default_archive_roots() if p.is_dir()]
+    seen: set[Path] = set()
+    out = []
+    for src, p in found:
+        rp = p.resolve()
+        if rp in seen:
+            continue
+        seen.add(rp)
+        out.append(rp)
+        console.print(f"[dim]found {src} archive:[/] {p}")
+    if not out:
+        console.print("[yellow]No archive found in the default locations[/] "
+                      "(~/.claude/projects, $CLAUDE_CONFIG_DIR/projects, ~/.config/claude/projects, "
+                      "~/.codex/sessions, ~/.gemini/tmp). Pass a path: vault ingest PATH")
+    return out
+
+
+@click.command("ingest")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--source", help="Force a format instead of detecting it (e.g. claude_code, neutral).")
+@click.option("--no-embed", is_flag=True, help="Skip computing embeddings after the ingest.")
+@json_option
+@click.pass_context
+def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool, as_json: bool) -> None:
+    """Ingest transcripts (files or folders; default: every known archive location)."""
+    from vault.ingest import Ingester, walk
+
+    err = stderr_console()
+    quiet = as_json or not sys.stderr.isatty()
+    targets = list(paths) or _default_paths(err)
+    missing = [p for p in targets if not p.exists()]
+    for p in missing:
+        err.print(f"[red]not found:[/] {p}")
+    targets = [p for p in targets if p.exists()]
+    with open_db(ctx) as con:
+        files = list(walk(targets))
+        total = sum(_size(p) for p in files)
+        if quiet:
+            ing = Ingester(con, source=source)
+            for f in files:
+                ing.ingest_file(f)
+            ing.finish()
+        else:
+            from rich.progress import BarColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+            with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
+                          TimeRemainingColumn(), console=err, transient=True) as prog:
+                task = prog.add_task("ingesting", total=total or None)
+                ing = Ingester(con, source=source, on_file=lambda p, n: prog.advance(task, n))
+                for f in files:
+                    prog.update(task, description=f"ingesting {f.name[:40]}")
+                    ing.ingest_file(f)
+                prog.update(task, description="indexing sessions")
+                ing.finish()
+        rep = ing.report
+        index_info = None
+        if not no_embed or rep.messages_added:
+            index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err)
+    out = rep.as_contract()
+    if index_info:
+        out["index"] = index_info
+    if as_json:
+        emit_json(out)
+    else:
+        _print_ingest(stdout_console(), rep)
+    if (missing and not files) or (files and rep.files == 0 and rep.files_unchanged == 0):
+        sys.exit(1)
+
+
+def _size(p: Path) -> int:
+    try:
+        return p.stat().st_size
+    except OSError:
+        return 0
+
+
+def _after_ingest(con, *, embed: bool, quiet: bool, console) -> dict | None:
+    """Refresh search indexes (FTS, embeddings) when the search package is present."""
+    try:
+        from vault.index import after_ingest
+    except ImportError:
+        return None
+    return after_ingest(con, embed=embed, quiet=quiet, console=console)
+
+
+def _print_ingest(console, rep) -> None:
+    console.print(
+        f"[bold]{rep.files}[/] files read, {rep.files_unchanged} unchanged; "
+        f"[bold]{rep.messages_added}[/] new messages from {rep.records} records"
+        + (f"; [yellow]{rep.skipped_lines} lines skipped[/]" if rep.skipped_lines else "")
+    )
+    for src, n in sorted(rep.by_source.items()):
+        console.print(f"  {src}: {n} files")
+    for e in rep.errors[:20]:
+        console.print(f"  [yellow]{e['file']}:{e['line']}[/] {e['reason']}")
+    if len(rep.errors) > 20:
+        console.print(f"  ... and {len(rep.errors) - 20} more (use --json for all)")
+    for u in rep.unrecognised:
+        console.print(f"  [dim]skipped {u['file']}: {u['reason']}[/]")
+    if rep.unknown_types:
+        kinds = ", ".join(f"{k} x{v}" for k, v in sorted(rep.unknown_types.items()))
+        console.print(f"  [dim]record types kept raw but not yet understood: {kinds}[/]")
+
+
+@click.command("stats")
+@click.option("--corrections", is_flag=True, help="Correction rates per session, role and week.")
+@click.option("--threshold", type=float, default=0.15, show_default=True,
+              help="Correction rate above which a session is flagged as troubled.")
+@click.option("--role", help="Only this role (with --corrections).")
+@json_option
+@click.pass_context
+def stats_cmd(ctx, corrections: bool, threshold: float, role: str | None, as_json: bool) -> None:
+    """Counts of sessions and messages per source."""
+    from vault import queries
+
+    with open_db(ctx, read_only=True) as con:
+        if corrections:
+            from miner.analytics import corrections_report, print_corrections
+
+            rep = corrections_report(con, threshold=threshold, role=role)
+            if as_json:
+                emit_json(rep)
+            else:
+                print_corrections(stdout_console(), rep)
+            return
+        st = queries.stats(con)
+    if as_json:
+        emit_json(st)
+        return
+    from rich.table import Table
+
+    c = stdout_console()
+    c.print(f"[bold]{st['sessions']}[/] sessions ({st['subagent_sessions']} subagent), "
+            f"[bold]{st['messages']}[/] messages, [bold]{st['human_messages']}[/] typed by a person; "
+            f"{st['files']} files, {st['records']} records"
+            + (f", {st['skipped_lines']} lines skipped" if st["skipped_lines"] else ""))
+    if st["first_message"]:
+        c.print(f"from {st['first_message'][:10]} to {st['last_message'][:10]}")
+    t = Table("source", "sessions", "messages", "human", title="by source")
+    for src, d in st["by_source"].items():
+        t.add_row(src, str(d["sessions"]), str(d["messages"]), str(d["human_messages"]))
+    c.print(t)
+    t = Table("kind", "messages", title="by kind")
+    for k, n in st["by_kind"].items():
+        t.add_row(k, str(n))
+    c.print(t)
+
+
+@click.command("sessions")
+@click.option("--project", help="Project name or cwd substring.")
+@click.option("--source", help="Only this source (claude_code, codex, ...).")
+@click.option("--role", help="Only this role (after `vault mine`).")
+@click.option("--since", help="Sessions active on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Sessions started on or before this date.")
+@click.option("--subagents", is_flag=True, help="Include subagent sessions.")
+@click.option("--limit", type=int, default=None, help="At most this many sessions.")
+@json_option
+@click.pass_context
+def sessions_cmd(ctx, project, source, role, since, until, subagents, limit, as_json) -> None:
+    """List sessions, newest first."""
+    from vault.queries import SessionFilter, list_sessions
+
+    with open_db(ctx, read_only=True) as con:
+        rows = list_sessions(con, SessionFilter(project=project, source=source, since=since, until=until,
+                                                role=role, include_subagents=subagents, limit=limit))
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.table import Table
+
+    t = Table("session", "started", "source", "project", "msgs", "human", "title / first prompt",
+              title=f"{len(rows)} sessions")
+    for r in rows:
+        label = (r["title"] or r["first_prompt"] or "").replace("\n", " ")[:60]
+        t.add_row(r["session_id"][:12] + ("…" if len(r["session_id"]) > 12 else ""),
+                  (r["started_at"] or "")[:16].replace("T", " "), r["source"], r["project"] or "",
+                  str(r["messages"]), str(r["human_messages"]), label)
+    stdout_console().print(t)
+
+
+@click.command("show")
+@click.argument("session")
+@click.option("--all", "show_all", is_flag=True, help="Also thinking, meta and system records.")
+@click.option("--at", "at_msg", help="Start the view at this message id.")
+@json_option
+@click.pass_context
+def show_cmd(ctx, session: str, show_all: bool, at_msg: str | None, as_json: bool) -> None:
+    """Show SESSION (an id, a unique prefix, or a message id) as a conversation."""
+    from vault import queries
+    from vault.render import render_session
+
+    with open_db(ctx, read_only=True) as con:
+        sid = queries.resolve_session(con, session)
+        if sid is None:
+            raise click.ClickException(f"no session matches {session!r} (try `vault sessions`)")
+        info = queries.session_info(con, sid)
+        msgs = queries.session_messages(con, sid)
+    if as_json:
+        emit_json({"session": info, "messages": msgs})
+        return
+    render_session(stdout_console(), info, msgs, show_all=show_all, at_msg=at_msg or (session if session != sid else None))

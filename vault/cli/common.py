@@ -1,0 +1,65 @@
+"""Helpers shared by the CLI command modules: opening the vault, JSON output, consoles."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACTS.md).")
+
+
+def db_path(ctx: click.Context) -> Path | None:
+    root = ctx.find_root()
+    db = (root.obj or {}).get("db") if root.obj else None
+    return Path(db) if db else None
+
+
+@contextlib.contextmanager
+def open_db(ctx: click.Context, *, read_only: bool = False) -> Iterator[Any]:
+    """A vault connection for the duration of a command (writers hold the lock only that long)."""
+    from vault.store import open_vault
+
+    con = open_vault(db_path(ctx), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, (_dt.datetime, _dt.date)):
+        return o.isoformat()
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    return str(o)
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=_default) + "\n")
+
+
+def emit_jsonl(rows) -> None:
+    w = sys.stdout.write
+    for r in rows:
+        w(json.dumps(r, ensure_ascii=False, default=_default) + "\n")
+
+
+def stdout_console():
+    from rich.console import Console
+
+    return Console()
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)

@@ -1,0 +1,423 @@
+"""The ingest engine: walk paths, pick a parser, read what is new, commit per file.
+
+Per file the vault remembers size, mtime, the byte offset after the last complete
+line and a fingerprint of the bytes before it. Unchanged files cost a stat; an
+appended file is read from the offset; a rewritten or truncated one is re-read and
+its rows replaced. Each file commits in one transaction together with its offset,
+so a crash leaves the vault consistent and a re-run continues where it stopped.
+Files that disappear are never deleted from the vault.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from vault.model import Kind, ParseResult, ToolCall
+from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head
+from vault.sources.base import Parser, json_dumps
+from vault.store import bump_content_version, insert_rows, transaction
+
+FINGERPRINT_SPAN = 4096
+# Companion files we know and do not parse as transcripts.
+IGNORED_NAMES = (".meta.json",)
+IGNORED_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
+
+
+@dataclass
+class IngestReport:
+    files: int = 0  # files read this run (new or changed)
+    files_unchanged: int = 0
+    records: int = 0
+    messages_added: int = 0
+    skipped_lines: int = 0
+    errors: list[dict] = field(default_factory=list)
+    unrecognised: list[dict] = field(default_factory=list)
+    unknown_types: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)
+    sessions_touched: int = 0
+
+    def as_contract(self) -> dict:
+        d = asdict(self)
+        d.pop("sessions_touched")
+        return d
+
+
+def fingerprint(path: Path, offset: int) -> str:
+    """Hash of the first and last FINGERPRINT_SPAN bytes before `offset`: detects a rewrite."""
+    h = hashlib.sha1(str(offset).encode())
+    with open(path, "rb") as fh:
+        h.update(fh.read(min(offset, FINGERPRINT_SPAN)))
+        if offset > FINGERPRINT_SPAN:
+            fh.seek(max(FINGERPRINT_SPAN, offset - FINGERPRINT_SPAN))
+            h.update(fh.read(offset - fh.tell()))
+    return h.hexdigest()
+
+
+def walk(paths: Iterable[Path]) -> Iterator[Path]:
+    suffixes = candidate_suffixes()
+    for root in paths:
+        root = Path(root).expanduser()
+        if root.is_file():
+            yield root
+            continue
+        if not root.is_dir():
+            continue
+        found = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
+            for name in filenames:
+                if name.endswith(IGNORED_NAMES):
+                    continue
+                if any(name.lower().endswith(s) for s in suffixes):
+                    found.append(Path(dirpath) / name)
+        # Main session files before their subagent folders, in a stable order.
+        yield from sorted(found, key=lambda p: (len(p.parts), str(p)))
+
+
+class Ingester:
+    def __init__(self, con: duckdb.DuckDBPyConnection, source: str | None = None,
+                 on_file: Callable[[Path, int], None] | None = None):
+        self.con = con
+        self.forced: Parser | None = parser_by_name(source) if source else None
+        self.on_file = on_file
+        self.report = IngestReport()
+        self.touched: set[str] = set()
+        self.touched_files: set[int] = set()
+        self.known = {
+            r[1]: r
+            for r in con.execute(
+                "SELECT file_id, path, source, size, mtime, byte_offset, fingerprint, lines FROM files"
+            ).fetchall()
+        }
+
+    # -- public ---------------------------------------------------------------------
+    def run(self, paths: Iterable[Path]) -> IngestReport:
+        for path in walk(paths):
+            self.ingest_file(path)
+        self.finish()
+        return self.report
+
+    def ingest_file(self, path: Path) -> None:
+        path = path.resolve()
+        key = str(path)
+        try:
+            st = path.stat()
+        except OSError as e:
+            self.report.errors.append({"file": key, "line": 0, "reason": f"cannot read: {e.strerror}"})
+            return
+        row = self.known.get(key)
+        if row and row[3] == st.st_size and row[4] == st.st_mtime:
+            self.report.files_unchanged += 1
+            if self.on_file:
+                self.on_file(path, st.st_size)
+            return
+        try:
+            parser = self._parser_for(path, row)
+        except OSError as e:
+            self.report.errors.append({"file": key, "line": 0, "reason": f"cannot read: {e.strerror}"})
+            return
+        if parser is None:
+            self._unrecognised(path, st, row)
+            return
+        start, start_line, replace = 0, 0, row is not None
+        if row and parser.incremental and row[2] == parser.name and st.st_size >= row[5] > 0:
+            if fingerprint(path, row[5]) == row[6]:
+                start, start_line, replace = row[5], row[7], False
+        res = parser.parse(path, start, start_line)
+        self._commit(path, st, row, parser, res, replace)
+        if self.on_file:
+            self.on_file(path, st.st_size)
+
+    def finish(self) -> None:
+        """Derived fields that span files: session bounds and counts, subagent links, titles, forks."""
+        if not self.touched:
+            return
+        with transaction(self.con):
+            import pyarrow as pa
+
+            self.con.register("_touched", pa.table({"session_id": sorted(self.touched)}))
+            try:
+                _refresh_sessions(self.con)
+                _link_subagents(self.con)
+                _titles_from_summaries(self.con, sorted(self.touched_files))
+                _mark_forks(self.con)
+            finally:
+                self.con.unregister("_touched")
+            bump_content_version(self.con)
+        self.con.execute("CHECKPOINT")
+        self.report.sessions_touched = len(self.touched)
+
+    # -- internals ------------------------------------------------------------------
+    def _parser_for(self, path: Path, row) -> Parser | None:
+        if self.forced:
+            return self.forced
+        if row and row[2] != "unrecognised":
+            try:
+                return parser_by_name(row[2])
+            except KeyError:
+                pass
+        return detect_parser(path, read_head(path))
+
+    def _unrecognised(self, path: Path, st: os.stat_result, row) -> None:
+        reason = "not a format vault recognises (no parser's detector matched its first record)"
+        if st.st_size == 0:
+            reason = "empty file"
+        self.report.unrecognised.append({"file": str(path), "reason": reason})
+        # Remember it so the next run is silent about it until it changes.
+        with transaction(self.con):
+            if row:
+                self.con.execute("UPDATE files SET size=?, mtime=?, source='unrecognised' WHERE file_id=?",
+                                 [st.st_size, st.st_mtime, row[0]])
+            else:
+                self.con.execute(
+                    "INSERT INTO files (file_id, path, source, size, mtime, ingested_at) "
+                    "VALUES (nextval('file_ids'), ?, 'unrecognised', ?, ?, current_timestamp)",
+                    [str(path), st.st_size, st.st_mtime],
+                )
+
+    def _commit(self, path: Path, st, row, parser: Parser, res: ParseResult, replace: bool) -> None:
+        con = self.con
+        with transaction(con):
+            if row is None:
+                file_id = con.execute(
+                    "INSERT INTO files (file_id, path, source) VALUES (nextval('file_ids'), ?, ?) RETURNING file_id",
+                    [str(path), parser.name],
+                ).fetchone()[0]
+            else:
+                file_id = row[0]
+                if replace:
+                    con.execute("DELETE FROM records WHERE file_id = ?", [file_id])
+                    con.execute("DELETE FROM messages WHERE file_id = ?", [file_id])
+            added = _write(con, file_id, res)
+            fp = fingerprint(path, res.end_offset) if parser.incremental else None
+            con.execute(
+                "UPDATE files SET source=?, size=?, mtime=?, byte_offset=?, fingerprint=?, "
+                "lines=lines*?::INT + ?, records=records*?::INT + ?, errors=errors*?::INT + ?, ingested_at=? WHERE file_id=?",
+                [parser.name, st.st_size, st.st_mtime, res.end_offset, fp,
+                 int(not replace), _line_count(res, row, replace), int(not replace), len(res.raw),
+                 int(not replace), len(res.errors), _dt.datetime.now(), file_id],
+            )
+        self.known[str(path)] = (file_id, str(path), parser.name, st.st_size, st.st_mtime, res.end_offset, fp,
+                                 (0 if (replace or row is None) else row[7]) + _line_count(res, row, replace))
+        rep = self.report
+        rep.files += 1
+        rep.records += len(res.raw)
+        rep.messages_added += added
+        rep.skipped_lines += len(res.errors)
+        rep.errors.extend({"file": str(path), "line": e.line, "reason": e.reason} for e in res.errors)
+        for t, n in res.unknown_types.items():
+            rep.unknown_types[t] = rep.unknown_types.get(t, 0) + n
+        rep.by_source[parser.name] = rep.by_source.get(parser.name, 0) + 1
+        self.touched.update(res.sessions)
+        self.touched.update(m.session_id for m in res.messages)
+        self.touched_files.add(file_id)
+
+
+def _line_count(res: ParseResult, row, replace: bool) -> int:
+    """Lines consumed by this parse: the last raw/error line number minus where it started."""
+    last = max([r.line_no for r in res.raw[-1:]] + [e.line for e in res.errors[-1:]] + [0])
+    start = 0 if (replace or row is None) else row[7]
+    return max(0, last - start)
+
+
+def _write(con: duckdb.DuckDBPyConnection, file_id: int, res: ParseResult) -> int:
+    """Insert one parse's rows; returns the number of new messages (duplicates are stored once)."""
+    insert_rows(
+        con, "records",
+        ("file_id", "line_no", "byte_offset", "record_type", "record_id", "parent_id", "session_id", "raw"),
+        ((file_id, r.line_no, r.byte_offset, r.record_type, r.record_id, r.parent_id, r.session_id, r.raw)
+         for r in res.raw),
+    )
+    if res.sessions:
+        cols = ("session_id", "source", "project", "cwd", "git_branch", "title", "parent_session_id",
+                "parent_tool_use_id", "agent_id", "agent_type", "user_id", "version", "model", "file_id")
+        updates = ", ".join(f"{c} = coalesce(excluded.{c}, sessions.{c})" for c in cols[2:-1])
+        _upsert(con, "sessions", cols,
+                [tuple(getattr(s, c) for c in cols[:-1]) + (file_id,) for s in res.sessions.values()],
+                f"ON CONFLICT (session_id) DO UPDATE SET {updates}")
+    before = con.execute("SELECT count(*) FROM messages").fetchone()[0]
+    seen: dict[str, tuple] = {}
+    for m in res.messages:
+        if m.msg_id in seen:
+            continue
+        seen[m.msg_id] = (
+            m.msg_id, m.session_id, m.parent_id, (file_id << 40) | (m.line_no << 12) | (m.sub & 0xFFF),
+            m.timestamp, m.role, m.kind, m.text, m.model, m.turn_id, m.is_human, m.is_sidechain, m.agent_id,
+            m.tool_name, m.tool_use_id, m.is_error, file_id, m.line_no,
+            json_dumps(m.extra) if m.extra else None,
+        )
+    insert_rows(
+        con, "messages",
+        ("msg_id", "session_id", "parent_id", "seq", "timestamp", "role", "kind", "text", "model", "turn_id",
+         "is_human", "is_sidechain", "agent_id", "tool_name", "tool_use_id", "is_error", "file_id", "line_no",
+         "extra"),
+        seen.values(), conflict="OR IGNORE",
+    )
+    if res.tool_calls:
+        merged: dict[str, ToolCall] = {}
+        for t in res.tool_calls:
+            cur = merged.get(t.tool_use_id)
+            if cur is None:
+                merged[t.tool_use_id] = t
+                continue
+            for f in ("call_msg_id", "name", "input", "result_msg_id", "result_text", "is_error"):
+                if getattr(t, f) is not None:
+                    setattr(cur, f, getattr(t, f))
+        cols = ("tool_use_id", "session_id", "call_msg_id", "name", "input", "result_msg_id", "result_text",
+                "is_error")
+        updates = ", ".join(f"{c} = coalesce(excluded.{c}, tool_calls.{c})" for c in cols[1:])
+        _upsert(con, "tool_calls", cols,
+                [(t.tool_use_id, t.session_id, t.call_msg_id, t.name,
+                  json_dumps(t.input) if t.input is not None else None, t.result_msg_id, t.result_text,
+                  t.is_error) for t in merged.values()],
+                f"ON CONFLICT (tool_use_id) DO UPDATE SET {updates}")
+    return con.execute("SELECT count(*) FROM messages").fetchone()[0] - before
+
+
+def _upsert(con, table: str, cols, rows, clause: str) -> None:
+    import pyarrow as pa
+
+    if not rows:
+        return
+    data = list(zip(*rows, strict=True))
+    con.register("_up", pa.table({c: pa.array(v) for c, v in zip(cols, data, strict=True)}))
+    try:
+        collist = ", ".join(cols)
+        con.execute(f"INSERT INTO {table} ({collist}) SELECT {collist} FROM _up {clause}")
+    finally:
+        con.unregister("_up")
+
+
+def _refresh_sessions(con) -> None:
+    con.execute(
+        f"""
+        UPDATE sessions SET started_at = a.started, ended_at = a.ended, messages = a.n,
+               human_messages = a.h, first_prompt = a.first
+        FROM (
+            SELECT m.session_id, min(m.timestamp) AS started, max(m.timestamp) AS ended, count(*) AS n,
+                   count(*) FILTER (WHERE m.is_human) AS h,
+                   arg_min(left(m.text, 300), m.seq) FILTER (WHERE m.is_human) AS first
+            FROM messages m JOIN _touched t USING (session_id)
+            GROUP BY m.session_id
+        ) a
+        WHERE sessions.session_id = a.session_id
+        """
+    )
+
+
+def _link_subagents(con) -> None:
+    # The parent's tool result names the subagent it spawned (toolUseResult.agentId).
+    con.execute(
+        """
+        UPDATE tool_calls SET subagent_session_id = m.session_id || '/agent-' || json_extract_string(m.extra, '$.subagent')
+        FROM messages m JOIN _touched t USING (session_id)
+        WHERE m.msg_id = tool_calls.result_msg_id AND json_extract_string(m.extra, '$.subagent') IS NOT NULL
+        """
+    )
+    con.execute(
+        """
+        UPDATE sessions SET parent_tool_use_id = tc.tool_use_id
+        FROM tool_calls tc
+        WHERE tc.subagent_session_id = sessions.session_id AND sessions.parent_tool_use_id IS NULL
+        """
+    )
+    con.execute(
+        """
+        UPDATE tool_calls SET subagent_session_id = s.session_id
+        FROM sessions s JOIN _touched t USING (session_id)
+        WHERE s.parent_tool_use_id = tool_calls.tool_use_id AND tool_calls.subagent_session_id IS NULL
+        """
+    )
+
+
+def _titles_from_summaries(con, file_ids: list[int]) -> None:
+    """`summary` records title the session holding their leaf message, which may be in another file."""
+    if not file_ids:
+        return
+    con.execute(
+        f"""
+        UPDATE sessions SET title = s.summary
+        FROM (
+            SELECT m.session_id, arg_max(json_extract_string(r.raw, '$.summary'), r.line_no) AS summary
+            FROM records r JOIN messages m ON m.msg_id = r.record_id
+            WHERE r.record_type = 'summary' AND r.file_id IN ({", ".join(map(str, file_ids))})
+            GROUP BY m.session_id
+        ) s
+        WHERE sessions.session_id = s.session_id AND sessions.title IS NULL
+        """
+    )
+
+
+def _mark_forks(con) -> None:
+    """Mark messages on abandoned branches (rewinds, edits) of uuid-chained sessions.
+
+    Per file, the continued branch is the chain of ancestors of the file's last message
+    (a resumed session copies its history into the new file, so chains stay within a file).
+    Non-message records (progress, snapshots) in the chain are walked through.
+    """
+    rows = con.execute(
+        """
+        SELECT r.file_id, r.record_id, r.parent_id, m.msg_id IS NOT NULL, coalesce(m.seq, -1)
+        FROM records r JOIN (SELECT DISTINCT split_part(session_id, '/', 1) AS sid FROM _touched) t
+             ON r.session_id = t.sid
+        LEFT JOIN messages m ON m.msg_id = r.record_id
+        WHERE r.record_id IS NOT NULL
+        """
+    ).fetchall()
+    if not rows:
+        return
+    by_file: dict[int, list[tuple]] = {}
+    for r in rows:
+        by_file.setdefault(r[0], []).append(r)
+    off: list[str] = []
+    for recs in by_file.values():
+        parent = {r[1]: r[2] for r in recs}
+        is_msg = {r[1]: r[3] for r in recs}
+        msgs = [r for r in recs if r[3]]
+        if not msgs:
+            continue
+        tip = max(msgs, key=lambda r: r[4])[1]
+        main: set[str] = set()
+        node: str | None = tip
+        while node is not None and node not in main:
+            main.add(node)
+            node = parent.get(node)
+        children: dict[str, list[str]] = {}
+        for child, par in parent.items():
+            if par is not None:
+                children.setdefault(par, []).append(child)
+        # A fork: a main-branch node with a child off the main branch.
+        stack = [c for n in main for c in children.get(n, ()) if c not in main]
+        seen: set[str] = set()
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if is_msg.get(n):
+                off.append(n)
+            stack.extend(children.get(n, ()))
+    import pyarrow as pa
+
+    con.register("_off", pa.table({"msg_id": pa.array(off, pa.string())}))
+    try:
+        con.execute("UPDATE messages SET on_main_branch = (msg_id NOT IN (SELECT msg_id FROM _off)) "
+                    "WHERE split_part(session_id, '/', 1) IN (SELECT DISTINCT split_part(session_id, '/', 1) FROM _touched)")
+    finally:
+        con.unregister("_off")
+
+
+def ingest(con: duckdb.DuckDBPyConnection, paths: Iterable[Path | str], source: str | None = None,
+           on_file: Callable[[Path, int], None] | None = None) -> IngestReport:
+    """Ingest files or folders into the vault; see the module docstring."""
+    return Ingester(con, source=source, on_file=on_file).run(Path(p) for p in paths)
+
+
+__all__ = ["IngestReport", "Ingester", "ingest", "fingerprint", "walk", "Kind"]

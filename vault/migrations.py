@@ -1,0 +1,197 @@
+"""Schema migrations: an ordered list of named functions, each applied once and recorded.
+
+Append new migrations at the end; never edit or reorder one that has shipped.
+Derived tables (everything but `files` and `records`) can be rebuilt from `records`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+
+def m001_core(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE files (
+            file_id      INTEGER PRIMARY KEY,
+            path         VARCHAR NOT NULL UNIQUE,
+            source       VARCHAR NOT NULL,
+            size         BIGINT,
+            mtime        DOUBLE,
+            byte_offset  BIGINT NOT NULL DEFAULT 0,  -- after the last complete line ingested
+            fingerprint  VARCHAR,                    -- hash of the prefix up to byte_offset
+            lines        BIGINT NOT NULL DEFAULT 0,  -- complete lines consumed so far
+            records      BIGINT NOT NULL DEFAULT 0,
+            errors       BIGINT NOT NULL DEFAULT 0,
+            ingested_at  TIMESTAMP
+        );
+        CREATE SEQUENCE file_ids START 1;
+
+        -- Every source record as read: the lossless layer everything else derives from.
+        CREATE TABLE records (
+            file_id      INTEGER NOT NULL,
+            line_no      INTEGER NOT NULL,
+            byte_offset  BIGINT,
+            record_type  VARCHAR,
+            record_id    VARCHAR,
+            parent_id    VARCHAR,   -- parentUuid (for fork / branch reconstruction)
+            session_id   VARCHAR,
+            raw          VARCHAR NOT NULL
+        );
+
+        CREATE TABLE sessions (
+            session_id         VARCHAR PRIMARY KEY,
+            source             VARCHAR NOT NULL,
+            project            VARCHAR,
+            cwd                VARCHAR,
+            git_branch         VARCHAR,
+            started_at         TIMESTAMP,
+            ended_at           TIMESTAMP,
+            title              VARCHAR,
+            parent_session_id  VARCHAR,
+            parent_tool_use_id VARCHAR,
+            agent_id           VARCHAR,
+            agent_type         VARCHAR,
+            user_id            VARCHAR,
+            version            VARCHAR,
+            model              VARCHAR,
+            file_id            INTEGER,
+            messages           INTEGER DEFAULT 0,
+            human_messages     INTEGER DEFAULT 0,
+            first_prompt       VARCHAR
+        );
+
+        CREATE TABLE messages (
+            msg_id       VARCHAR PRIMARY KEY,
+            session_id   VARCHAR NOT NULL,
+            parent_id    VARCHAR,
+            seq          BIGINT NOT NULL,   -- file order: (file_id, line, sub) packed; ties of timestamp
+            timestamp    TIMESTAMP,
+            role         VARCHAR NOT NULL,
+            kind         VARCHAR NOT NULL,
+            text         VARCHAR,
+            model        VARCHAR,
+            turn_id      VARCHAR,
+            is_human     BOOLEAN NOT NULL DEFAULT false,
+            is_sidechain BOOLEAN NOT NULL DEFAULT false,
+            agent_id     VARCHAR,
+            tool_name    VARCHAR,
+            tool_use_id  VARCHAR,
+            is_error     BOOLEAN NOT NULL DEFAULT false,
+            on_main_branch BOOLEAN NOT NULL DEFAULT true,  -- false on an abandoned fork (rewind, edit)
+            file_id      INTEGER,
+            line_no      INTEGER,
+            extra        JSON
+        );
+
+        CREATE TABLE tool_calls (
+            tool_use_id         VARCHAR PRIMARY KEY,
+            session_id          VARCHAR,
+            call_msg_id         VARCHAR,
+            name                VARCHAR,
+            input               JSON,
+            result_msg_id       VARCHAR,
+            result_text         VARCHAR,
+            is_error            BOOLEAN,
+            subagent_session_id VARCHAR
+        );
+
+        -- Small key/value state: content version (for index rebuilds), settings.
+        CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+        """
+    )
+
+
+def m002_derived(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables for search, mining and review (filled by `vault embed`, `vault mine`, the TUI)."""
+    con.execute(
+        """
+        CREATE TABLE embed_models (
+            model_id   INTEGER PRIMARY KEY,
+            name       VARCHAR NOT NULL UNIQUE,  -- path or hub name as configured
+            dim        INTEGER NOT NULL,
+            created_at TIMESTAMP DEFAULT current_timestamp
+        );
+        -- One vector per distinct chunk text and model: identical texts are embedded once.
+        CREATE TABLE vectors (
+            model_id     INTEGER NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            vector       FLOAT[] NOT NULL,
+            PRIMARY KEY (model_id, content_hash)
+        );
+        CREATE TABLE chunks (
+            msg_id       VARCHAR NOT NULL,
+            chunk_no     INTEGER NOT NULL,
+            model_id     INTEGER NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            PRIMARY KEY (msg_id, chunk_no, model_id)
+        );
+
+        CREATE TABLE labels (
+            msg_id      VARCHAR PRIMARY KEY,
+            session_id  VARCHAR NOT NULL,
+            label       VARCHAR NOT NULL,
+            confidence  DOUBLE,
+            backend     VARCHAR NOT NULL,
+            version     VARCHAR NOT NULL,
+            reasons     JSON,
+            created_at  TIMESTAMP DEFAULT current_timestamp
+        );
+        -- Answers of paid backends, so a re-run never pays twice.
+        CREATE TABLE llm_cache (
+            cache_key  VARCHAR PRIMARY KEY,   -- hash of (model, prompt version, message / input)
+            model      VARCHAR,
+            response   JSON,
+            input_tokens  INTEGER,
+            output_tokens INTEGER,
+            created_at TIMESTAMP DEFAULT current_timestamp
+        );
+        CREATE TABLE roles (
+            session_id VARCHAR PRIMARY KEY,
+            role_name  VARCHAR NOT NULL,
+            rule       VARCHAR
+        );
+        CREATE TABLE pairs (
+            pair_id          VARCHAR PRIMARY KEY,
+            session_id       VARCHAR NOT NULL,
+            role_name        VARCHAR,
+            feedback_msg_id  VARCHAR,
+            rejected_msg_id  VARCHAR,
+            chosen_msg_id    VARCHAR,
+            prompt           JSON,
+            chosen           JSON,
+            rejected         JSON,
+            feedback         VARCHAR,
+            method           VARCHAR NOT NULL,
+            filters_passed   JSON,
+            filters_failed   JSON,
+            kept             BOOLEAN NOT NULL DEFAULT true,
+            created_at       TIMESTAMP DEFAULT current_timestamp
+        );
+        CREATE TABLE personas (
+            role_name  VARCHAR PRIMARY KEY,
+            text       VARCHAR,
+            rules      JSON,     -- [{"rule", "support", "examples": [msg_id...]}]
+            backend    VARCHAR,
+            edited     BOOLEAN DEFAULT false,
+            updated_at TIMESTAMP DEFAULT current_timestamp
+        );
+        -- What a person decided in review: accept/reject a pair, edit chosen, relabel a turn.
+        CREATE TABLE reviews (
+            target     VARCHAR NOT NULL,   -- 'pair' | 'turn'
+            target_id  VARCHAR NOT NULL,   -- pair_id or msg_id
+            decision   VARCHAR NOT NULL,   -- accept | reject | edit | relabel
+            value      VARCHAR,            -- edited chosen text, or the new label
+            created_at TIMESTAMP DEFAULT current_timestamp,
+            PRIMARY KEY (target, target_id, decision)
+        );
+        """
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
+    ("m001_core", m001_core),
+    ("m002_derived", m002_derived),
+]

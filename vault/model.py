@@ -1,0 +1,132 @@
+"""What a parser produces: sessions, messages, tool calls and raw records.
+
+Parsers know their format and nothing else; the ingest engine and the store
+turn these plain objects into rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Kind:
+    """Message kinds. `HUMAN_TYPED` are the ones a person typed."""
+
+    HUMAN_PROMPT = "human_prompt"
+    QUEUED_PROMPT = "queued_prompt"  # typed while the agent was working
+    TOOL_REJECTION = "tool_rejection"  # is_human only when it carries a typed reason
+    INTERRUPT = "interrupt"
+    ASSISTANT_TEXT = "assistant_text"
+    THINKING = "thinking"
+    TOOL_CALL = "tool_call"
+    TOOL_RESULT = "tool_result"
+    USER_ANSWER = "user_answer"  # AskUserQuestion answers (options picked by a person)
+    COMMAND = "command"  # slash-command wrapper
+    COMMAND_OUTPUT = "command_output"  # <local-command-stdout>
+    META = "meta"  # isMeta: expanded command bodies, caveats
+    COMPACT_SUMMARY = "compact_summary"
+    SYSTEM_REMINDER = "system_reminder"
+    HOOK_FEEDBACK = "hook_feedback"
+    TASK_NOTIFICATION = "task_notification"
+    SUBAGENT_PROMPT = "subagent_prompt"  # a parent agent's prompt to a subagent
+    API_ERROR = "api_error"
+    SYSTEM = "system"
+    IMAGE = "image"
+    OTHER = "other"
+
+    HUMAN_TYPED = frozenset({HUMAN_PROMPT, QUEUED_PROMPT})
+    # Human-side turns the miner labels: typed text plus structural signals.
+    HUMAN_SIDE = frozenset({HUMAN_PROMPT, QUEUED_PROMPT, TOOL_REJECTION, INTERRUPT})
+
+
+@dataclass(slots=True)
+class Session:
+    session_id: str
+    source: str
+    project: str | None = None
+    cwd: str | None = None
+    git_branch: str | None = None
+    title: str | None = None
+    parent_session_id: str | None = None
+    parent_tool_use_id: str | None = None
+    agent_id: str | None = None
+    agent_type: str | None = None
+    user_id: str | None = None
+    version: str | None = None
+    model: str | None = None
+    started_at: str | None = None  # ISO timestamps; the store recomputes bounds from messages
+    ended_at: str | None = None
+
+
+@dataclass(slots=True)
+class Message:
+    msg_id: str
+    session_id: str
+    role: str  # user | assistant | system | tool
+    kind: str
+    text: str = ""
+    parent_id: str | None = None
+    timestamp: str | None = None
+    model: str | None = None
+    turn_id: str | None = None  # one assistant API call (message.id / requestId) spans several records
+    is_human: bool = False
+    is_sidechain: bool = False
+    agent_id: str | None = None
+    tool_name: str | None = None
+    tool_use_id: str | None = None
+    is_error: bool = False
+    line_no: int = 0  # 1-based line (or item index) in its file
+    sub: int = 0  # position among messages made from the same line
+    extra: dict[str, Any] | None = None  # feedback reasons, usage, branch info: small, format-specific
+
+
+@dataclass(slots=True)
+class ToolCall:
+    tool_use_id: str
+    session_id: str
+    call_msg_id: str | None = None
+    name: str | None = None
+    input: Any = None
+    result_msg_id: str | None = None
+    result_text: str | None = None
+    is_error: bool | None = None
+    subagent_session_id: str | None = None
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One source record, byte for byte (decoded), so nothing a parser ignores is lost."""
+
+    line_no: int
+    byte_offset: int
+    record_type: str | None
+    record_id: str | None
+    session_id: str | None
+    raw: str
+    parent_id: str | None = None
+
+
+@dataclass(slots=True)
+class LineError:
+    line: int
+    reason: str
+
+
+@dataclass
+class ParseResult:
+    """Everything read from one file (or from its new tail)."""
+
+    sessions: dict[str, Session] = field(default_factory=dict)
+    messages: list[Message] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    raw: list[RawRecord] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
+    end_offset: int = 0  # byte offset after the last complete line consumed
+    unknown_types: dict[str, int] = field(default_factory=dict)
+
+    def session(self, session_id: str, source: str) -> Session:
+        s = self.sessions.get(session_id)
+        if s is None:
+            s = self.sessions[session_id] = Session(session_id=session_id, source=source)
+        return s

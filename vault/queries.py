@@ -1,0 +1,164 @@
+"""Read-side queries shared by the CLI and the TUI: stats, session lists, one session's messages."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+
+def stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The `vault stats --json` object (CONTRACTS.md), plus a few extra fields."""
+    sessions, subagents = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE parent_session_id IS NOT NULL) FROM sessions"
+    ).fetchone()
+    messages, human = con.execute("SELECT count(*), count(*) FILTER (WHERE is_human) FROM messages").fetchone()
+    by_source: dict[str, dict[str, int]] = {}
+    for src, n_sess, n_msg, n_human in con.execute(
+        """
+        SELECT s.source, count(DISTINCT s.session_id), count(m.msg_id), count(m.msg_id) FILTER (WHERE m.is_human)
+        FROM sessions s LEFT JOIN messages m USING (session_id)
+        GROUP BY s.source ORDER BY s.source
+        """
+    ).fetchall():
+        by_source[src] = {"sessions": n_sess, "messages": n_msg, "human_messages": n_human}
+    by_kind = dict(con.execute("SELECT kind, count(*) FROM messages GROUP BY kind ORDER BY 2 DESC").fetchall())
+    files, records, errors = con.execute(
+        "SELECT count(*), coalesce(sum(records), 0), coalesce(sum(errors), 0) FROM files WHERE source <> 'unrecognised'"
+    ).fetchone()
+    first, last = con.execute("SELECT min(timestamp), max(timestamp) FROM messages").fetchone()
+    return {
+        "sessions": sessions,
+        "messages": messages,
+        "human_messages": human,
+        "by_source": by_source,
+        "subagent_sessions": subagents,
+        "files": files,
+        "records": int(records),
+        "skipped_lines": int(errors),
+        "by_kind": by_kind,
+        "first_message": _iso(first),
+        "last_message": _iso(last),
+    }
+
+
+def _iso(ts: Any) -> str | None:
+    if ts is None:
+        return None
+    if isinstance(ts, _dt.datetime):
+        return ts.isoformat()
+    return str(ts)
+
+
+@dataclass
+class SessionFilter:
+    project: str | None = None
+    source: str | None = None
+    since: str | None = None
+    until: str | None = None
+    role: str | None = None  # miner role (after `vault mine`)
+    include_subagents: bool = False
+    limit: int | None = None
+
+
+def list_sessions(con: duckdb.DuckDBPyConnection, f: SessionFilter | None = None) -> list[dict[str, Any]]:
+    f = f or SessionFilter()
+    where, args = [], []
+    if not f.include_subagents:
+        where.append("s.parent_session_id IS NULL")
+    if f.project:
+        where.append("(s.project ILIKE ? OR s.cwd ILIKE ?)")
+        args += [f"%{f.project}%", f"%{f.project}%"]
+    if f.source:
+        where.append("s.source = ?")
+        args.append(f.source)
+    if f.since:
+        where.append("s.ended_at >= CAST(? AS TIMESTAMP)")
+        args.append(f.since)
+    if f.until:
+        where.append("s.started_at <= CAST(? AS TIMESTAMP)")
+        args.append(f.until)
+    if f.role:
+        where.append("r.role_name = ?")
+        args.append(f.role)
+    sql = f"""
+        SELECT s.session_id, s.source, s.project, s.cwd, s.git_branch, s.started_at, s.ended_at,
+               s.title, s.parent_session_id, s.agent_type, s.messages, s.human_messages, s.first_prompt,
+               r.role_name,
+               (SELECT count(*) FROM sessions c WHERE c.parent_session_id = s.session_id) AS subagents
+        FROM sessions s LEFT JOIN roles r USING (session_id)
+        {"WHERE " + " AND ".join(where) if where else ""}
+        ORDER BY s.started_at DESC NULLS LAST, s.session_id
+        {f"LIMIT {int(f.limit)}" if f.limit else ""}
+    """
+    cols = ["session_id", "source", "project", "cwd", "git_branch", "started_at", "ended_at", "title",
+            "parent_session_id", "agent_type", "messages", "human_messages", "first_prompt", "role_name",
+            "subagents"]
+    out = []
+    for row in con.execute(sql, args).fetchall():
+        d = dict(zip(cols, row, strict=True))
+        d["started_at"], d["ended_at"] = _iso(d["started_at"]), _iso(d["ended_at"])
+        out.append(d)
+    return out
+
+
+def resolve_session(con: duckdb.DuckDBPyConnection, ref: str) -> str | None:
+    """A session id from a full id, a unique prefix, or a message id inside it."""
+    row = con.execute("SELECT session_id FROM sessions WHERE session_id = ?", [ref]).fetchone()
+    if row:
+        return row[0]
+    rows = con.execute(
+        "SELECT session_id FROM sessions WHERE session_id LIKE ? ORDER BY length(session_id) LIMIT 2",
+        [ref.replace("%", r"\%") + "%"],
+    ).fetchall()
+    if len(rows) == 1 or (rows and "/" not in rows[0][0] and all("/" in r[0] for r in rows[1:])):
+        return rows[0][0]
+    row = con.execute("SELECT session_id FROM messages WHERE msg_id = ?", [ref]).fetchone()
+    return row[0] if row else None
+
+
+def session_info(con: duckdb.DuckDBPyConnection, session_id: str) -> dict[str, Any] | None:
+    rows = con.execute("SELECT * FROM sessions WHERE session_id = ?", [session_id]).fetchall()
+    if not rows:
+        return None
+    cols = [d[0] for d in con.description]
+    d = dict(zip(cols, rows[0], strict=True))
+    d["started_at"], d["ended_at"] = _iso(d["started_at"]), _iso(d["ended_at"])
+    d["subagents"] = [
+        {"session_id": r[0], "agent_type": r[1], "title": r[2], "parent_tool_use_id": r[3]}
+        for r in con.execute(
+            "SELECT session_id, agent_type, title, parent_tool_use_id FROM sessions "
+            "WHERE parent_session_id = ? ORDER BY started_at", [session_id]
+        ).fetchall()
+    ]
+    return d
+
+
+MESSAGE_COLUMNS = ["msg_id", "session_id", "parent_id", "timestamp", "role", "kind", "text", "model", "turn_id",
+                   "is_human", "is_sidechain", "agent_id", "tool_name", "tool_use_id", "is_error", "on_main_branch",
+                   "extra", "label", "confidence", "subagent_session_id"]
+
+
+def session_messages(con: duckdb.DuckDBPyConnection, session_id: str) -> list[dict[str, Any]]:
+    """Messages of a session in conversation order, with miner labels and subagent links when known."""
+    rows = con.execute(
+        """
+        SELECT m.msg_id, m.session_id, m.parent_id, m.timestamp, m.role, m.kind, m.text, m.model, m.turn_id,
+               m.is_human, m.is_sidechain, m.agent_id, m.tool_name, m.tool_use_id, m.is_error,
+               m.on_main_branch, m.extra, l.label, l.confidence, tc.subagent_session_id
+        FROM messages m
+        LEFT JOIN labels l USING (msg_id)
+        LEFT JOIN tool_calls tc ON tc.call_msg_id = m.msg_id AND tc.tool_use_id = m.tool_use_id
+        WHERE m.session_id = ?
+        ORDER BY m.timestamp NULLS LAST, m.seq
+        """,
+        [session_id],
+    ).fetchall()
+    out = []
+    for r in rows:
+        d = dict(zip(MESSAGE_COLUMNS, r, strict=True))
+        d["timestamp"] = _iso(d["timestamp"])
+        out.append(d)
+    return out
