@@ -183,14 +183,19 @@ def sessions_cmd(ctx, project, source, role, since, until, subagents, limit, as_
         return
     from rich.table import Table
 
-    t = Table("session", "started", "source", "project", "msgs", "human", "title / first prompt",
-              title=f"{len(rows)} sessions")
+    t = Table(title=f"{len(rows)} sessions", box=None, header_style="bold", padding=(0, 1))
+    for name, kw in (("session", {"min_width": 8}), ("started", {"min_width": 16}), ("source", {"max_width": 11}),
+                     ("project", {"max_width": 14}), ("msgs", {"justify": "right"}),
+                     ("human", {"justify": "right"}), ("title / first prompt", {"min_width": 12})):
+        t.add_column(name, no_wrap=True, overflow="ellipsis", **kw)
+    console = stdout_console()
+    room = max(20, console.width - 64)  # the other columns take about 64 characters
     for r in rows:
-        label = (r["title"] or r["first_prompt"] or "").replace("\n", " ")[:60]
-        t.add_row(r["session_id"][:12] + ("…" if len(r["session_id"]) > 12 else ""),
-                  (r["started_at"] or "")[:16].replace("T", " "), r["source"], r["project"] or "",
-                  str(r["messages"]), str(r["human_messages"]), label)
-    stdout_console().print(t)
+        label = (r["title"] or r["first_prompt"] or "").replace("\n", " ")
+        label = label if len(label) <= room else label[: room - 1] + "…"
+        t.add_row(r["session_id"][:8], (r["started_at"] or "")[:16].replace("T", " "), r["source"],
+                  r["project"] or "", str(r["messages"]), str(r["human_messages"]), label)
+    console.print(t)
 
 
 @click.command("show")
@@ -213,4 +218,6 @@ def show_cmd(ctx, session: str, show_all: bool, at_msg: str | None, as_json: boo
     if as_json:
         emit_json({"session": info, "messages": msgs})
         return
-    render_session(stdout_console(), info, msgs, show_all=show_all, at_msg=at_msg or (session if session != sid else None))
+    if at_msg is None and any(m["msg_id"] == session for m in msgs):
+        at_msg = session  # opened from a message id (e.g. a search hit): start there
+    render_session(stdout_console(), info, msgs, show_all=show_all, at_msg=at_msg)
