@@ -11,12 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-CORPORA = SHARED / "corpora"
-CLAUDE_CORPUS = CORPORA / "claude-code"
-CONVERSATIONS = CORPORA / "conversations"
-EXAMPLES = ROOT / "examples"
+from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES, ROOT, SHARED, run_cli  # noqa: F401
+
 
 
 @pytest.fixture(autouse=True)
@@ -54,15 +50,3 @@ def corpus_vault(tmp_path_factory) -> Path:
     ingest(c, [CLAUDE_CORPUS, CONVERSATIONS])
     c.close()
     return path
-
-
-def run_cli(*args: str, db: Path | None = None, input: str | None = None):
-    """Run the real `vault` CLI in-process; returns (exit code, stdout, stderr)."""
-    from click.testing import CliRunner
-
-    from vault.cli import cli
-
-    runner = CliRunner()
-    argv = (["--db", str(db)] if db else []) + list(args)
-    res = runner.invoke(cli, argv, input=input, catch_exceptions=False)
-    return res.exit_code, res.stdout, res.stderr

@@ -20,11 +20,14 @@ from pathlib import Path
 import duckdb
 
 from vault.model import Kind, ParseResult, ToolCall
-from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head
+from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import Parser, json_dumps
 from vault.store import bump_content_version, insert_rows, transaction
 
 FINGERPRINT_SPAN = 4096
+# DuckDB settings while ingesting. Each checkpoint rewrites the whole primary-key indexes, so the
+# default (every 16 MB of WAL) made a cold ingest quadratic; a memory cap keeps RSS flat in archive size.
+INGEST_SETTINGS = {"checkpoint_threshold": "256MB", "memory_limit": "1GB"}
 # Companion files we know and do not parse as transcripts.
 IGNORED_NAMES = (".meta.json",)
 IGNORED_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
@@ -88,6 +91,8 @@ class Ingester:
         self.forced: Parser | None = parser_by_name(source) if source else None
         self.on_file = on_file
         self.report = IngestReport()
+        for key, value in INGEST_SETTINGS.items():
+            con.execute(f"SET {key} = '{value}'")
         self.touched: set[str] = set()
         self.touched_files: set[int] = set()
         self.known = {
@@ -99,12 +104,36 @@ class Ingester:
 
     # -- public ---------------------------------------------------------------------
     def run(self, paths: Iterable[Path]) -> IngestReport:
-        for path in walk(paths):
-            self.ingest_file(path)
+        self.ingest_files(walk(paths))
         self.finish()
         return self.report
 
     def ingest_file(self, path: Path) -> None:
+        plan = self._plan(path)
+        if plan is not None:
+            self._apply(plan, self._parse(plan))
+
+    def ingest_files(self, paths: Iterable[Path]) -> None:
+        """`ingest_file` for each path, each file once even when named twice."""
+        seen: set[Path] = set()
+        for path in paths:
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                self.ingest_file(path)
+
+    @staticmethod
+    def _parse(plan: tuple) -> ParseResult:
+        path, _, _, parser, start, start_line, _ = plan
+        return parser.parse(path, start, start_line)
+
+    def _apply(self, plan: tuple, res: ParseResult) -> None:
+        path, st, row, parser, _, _, replace = plan
+        self._commit(path, st, row, parser, res, replace)
+        if self.on_file:
+            self.on_file(path, st.st_size)
+
+    def _plan(self, path: Path) -> tuple | None:
+        """What to read of `path` (None: nothing, it is unchanged, unreadable or not a transcript)."""
         path = path.resolve()
         key = str(path)
         try:
@@ -130,14 +159,12 @@ class Ingester:
         if row and parser.incremental and row[2] == parser.name and st.st_size >= row[5] > 0:
             if fingerprint(path, row[5]) == row[6]:
                 start, start_line, replace = row[5], row[7], False
-        res = parser.parse(path, start, start_line)
-        self._commit(path, st, row, parser, res, replace)
-        if self.on_file:
-            self.on_file(path, st.st_size)
+        return path, st, row, parser, start, start_line, replace
 
     def finish(self) -> None:
         """Derived fields that span files: session bounds and counts, subagent links, titles, forks."""
         if not self.touched:
+            self._reset_settings()
             return
         with transaction(self.con):
             import pyarrow as pa
@@ -152,7 +179,12 @@ class Ingester:
                 self.con.unregister("_touched")
             bump_content_version(self.con)
         self.con.execute("CHECKPOINT")
+        self._reset_settings()
         self.report.sessions_touched = len(self.touched)
+
+    def _reset_settings(self) -> None:
+        for key in INGEST_SETTINGS:
+            self.con.execute(f"RESET {key}")
 
     # -- internals ------------------------------------------------------------------
     def _parser_for(self, path: Path, row) -> Parser | None:
@@ -166,9 +198,7 @@ class Ingester:
         return detect_parser(path, read_head(path))
 
     def _unrecognised(self, path: Path, st: os.stat_result, row) -> None:
-        reason = "not a format vault recognises (no parser's detector matched its first record)"
-        if st.st_size == 0:
-            reason = "empty file"
+        reason = "empty file" if st.st_size == 0 else unrecognised_reason(path)
         self.report.unrecognised.append({"file": str(path), "reason": reason})
         # Remember it so the next run is silent about it until it changes.
         with transaction(self.con):
@@ -251,13 +281,13 @@ def _write(con: duckdb.DuckDBPyConnection, file_id: int, res: ParseResult) -> in
             m.msg_id, m.session_id, m.parent_id, (file_id << 40) | (m.line_no << 12) | (m.sub & 0xFFF),
             m.timestamp, m.role, m.kind, m.text, m.model, m.turn_id, m.is_human, m.is_sidechain, m.agent_id,
             m.tool_name, m.tool_use_id, m.is_error, file_id, m.line_no,
-            json_dumps(m.extra) if m.extra else None,
+            json_dumps(m.extra) if m.extra else None, m.on_main_branch,
         )
     insert_rows(
         con, "messages",
         ("msg_id", "session_id", "parent_id", "seq", "timestamp", "role", "kind", "text", "model", "turn_id",
          "is_human", "is_sidechain", "agent_id", "tool_name", "tool_use_id", "is_error", "file_id", "line_no",
-         "extra"),
+         "extra", "on_main_branch"),
         seen.values(), conflict="OR IGNORE",
     )
     if res.tool_calls:
@@ -355,6 +385,38 @@ def _titles_from_summaries(con, file_ids: list[int]) -> None:
     )
 
 
+# Sources whose forks are read from records.parent_id chains here; other parsers set on_main_branch themselves.
+FORK_SOURCES = ("claude_code",)
+
+
+FORK_FILES_PER_QUERY = 100  # files whose uuid chains are held in memory at once: RSS stays flat
+
+
+def _records_per_file(con) -> Iterator[list[tuple]]:
+    """(file_id, record_id, parent_id, is_message, seq, kind, turn_id) of each touched file, a few files at a time."""
+    scope = """
+        FROM records r JOIN (SELECT DISTINCT split_part(session_id, '/', 1) AS sid FROM _touched) t
+             ON r.session_id = t.sid
+        JOIN files f ON f.file_id = r.file_id AND f.source IN (SELECT unnest(?::VARCHAR[]))
+    """
+    file_ids = [r[0] for r in con.execute(f"SELECT DISTINCT r.file_id {scope} ORDER BY 1", [list(FORK_SOURCES)]
+                                          ).fetchall()]
+    for i in range(0, len(file_ids), FORK_FILES_PER_QUERY):
+        chunk = file_ids[i : i + FORK_FILES_PER_QUERY]
+        rows = con.execute(
+            f"""
+            SELECT r.file_id, r.record_id, r.parent_id, m.msg_id IS NOT NULL, coalesce(m.seq, -1), m.kind, m.turn_id
+            {scope}
+            LEFT JOIN messages m ON m.msg_id = r.record_id
+            WHERE r.record_id IS NOT NULL AND r.file_id IN ({", ".join(map(str, chunk))})
+            """, [list(FORK_SOURCES)]
+        ).fetchall()
+        by_file: dict[int, list[tuple]] = {}
+        for r in rows:
+            by_file.setdefault(r[0], []).append(r)
+        yield from by_file.values()
+
+
 def _mark_forks(con) -> None:
     """Mark messages on abandoned branches (rewinds, edits) of uuid-chained sessions.
 
@@ -362,22 +424,8 @@ def _mark_forks(con) -> None:
     (a resumed session copies its history into the new file, so chains stay within a file).
     Non-message records (progress, snapshots) in the chain are walked through.
     """
-    rows = con.execute(
-        """
-        SELECT r.file_id, r.record_id, r.parent_id, m.msg_id IS NOT NULL, coalesce(m.seq, -1)
-        FROM records r JOIN (SELECT DISTINCT split_part(session_id, '/', 1) AS sid FROM _touched) t
-             ON r.session_id = t.sid
-        LEFT JOIN messages m ON m.msg_id = r.record_id
-        WHERE r.record_id IS NOT NULL
-        """
-    ).fetchall()
-    if not rows:
-        return
-    by_file: dict[int, list[tuple]] = {}
-    for r in rows:
-        by_file.setdefault(r[0], []).append(r)
     off: list[str] = []
-    for recs in by_file.values():
+    for recs in _records_per_file(con):
         parent = {r[1]: r[2] for r in recs}
         is_msg = {r[1]: r[3] for r in recs}
         msgs = [r for r in recs if r[3]]
@@ -393,25 +441,47 @@ def _mark_forks(con) -> None:
         for child, par in parent.items():
             if par is not None:
                 children.setdefault(par, []).append(child)
-        # A fork: a main-branch node with a child off the main branch.
-        stack = [c for n in main for c in children.get(n, ()) if c not in main]
+        # A fork: a main-branch node with a child off the main branch. Not a fork: the result of a
+        # parallel tool call, or the next record of the same API call, hanging off an earlier record.
+        info = {r[1]: r for r in recs}
+        stack = [(c, False) for n in main for c in children.get(n, ()) if c not in main]
         seen: set[str] = set()
         while stack:
-            n = stack.pop()
+            n, abandoned = stack.pop()
             if n in seen:
                 continue
             seen.add(n)
-            if is_msg.get(n):
+            if is_msg.get(n) and not abandoned:
+                if _same_step(n, info, parent):
+                    continue
+                abandoned = True
+            if abandoned and is_msg.get(n):
                 off.append(n)
-            stack.extend(children.get(n, ()))
+            stack.extend((c, abandoned) for c in children.get(n, ()))
     import pyarrow as pa
 
     con.register("_off", pa.table({"msg_id": pa.array(off, pa.string())}))
     try:
         con.execute("UPDATE messages SET on_main_branch = (msg_id NOT IN (SELECT msg_id FROM _off)) "
-                    "WHERE split_part(session_id, '/', 1) IN (SELECT DISTINCT split_part(session_id, '/', 1) FROM _touched)")
+                    "WHERE split_part(session_id, '/', 1) IN (SELECT DISTINCT split_part(session_id, '/', 1) FROM _touched) "
+                    "AND file_id IN (SELECT file_id FROM files WHERE source IN (SELECT unnest(?::VARCHAR[])))",
+                    [list(FORK_SOURCES)])
     finally:
         con.unregister("_off")
+
+
+_TOOL_ANSWERS = frozenset({Kind.TOOL_RESULT, Kind.TOOL_REJECTION, Kind.USER_ANSWER})
+
+
+def _same_step(node: str, info: dict, parent: dict) -> bool:
+    """A side child that continues its nearest message ancestor's step: a tool answer, or the same turn."""
+    kind, turn = info[node][5], info[node][6]
+    if kind in _TOOL_ANSWERS:
+        return True
+    up = parent.get(node)
+    while up is not None and up in info and not info[up][3]:  # walk through progress records
+        up = parent.get(up)
+    return turn is not None and up in info and info[up][6] == turn
 
 
 def ingest(con: duckdb.DuckDBPyConnection, paths: Iterable[Path | str], source: str | None = None,

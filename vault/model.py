@@ -79,6 +79,7 @@ class Message:
     line_no: int = 0  # 1-based line (or item index) in its file
     sub: int = 0  # position among messages made from the same line
     extra: dict[str, Any] | None = None  # feedback reasons, usage, branch info: small, format-specific
+    on_main_branch: bool = True  # False on a branch the person left (regeneration, edit, rewind)
 
 
 @dataclass(slots=True)

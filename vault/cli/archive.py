@@ -52,8 +52,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         total = sum(_size(p) for p in files)
         if quiet:
             ing = Ingester(con, source=source)
-            for f in files:
-                ing.ingest_file(f)
+            ing.ingest_files(files)
             ing.finish()
         else:
             from rich.progress import BarColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
@@ -61,10 +60,9 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
             with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
                           TimeRemainingColumn(), console=err, transient=True) as prog:
                 task = prog.add_task("ingesting", total=total or None)
-                ing = Ingester(con, source=source, on_file=lambda p, n: prog.advance(task, n))
-                for f in files:
-                    prog.update(task, description=f"ingesting {f.name[:40]}")
-                    ing.ingest_file(f)
+                ing = Ingester(con, source=source, on_file=lambda p, n: prog.update(
+                    task, advance=n, description=f"ingesting {p.name[:40]}"))
+                ing.ingest_files(files)
                 prog.update(task, description="indexing sessions")
                 ing.finish()
         rep = ing.report

@@ -1,17 +1,26 @@
 """Source parsers, one module per archive format, behind `vault.sources.base.Parser`.
 
-`PARSERS` is tried in order by `detect_parser`; the most specific formats come first.
+`PARSERS` is tried in order by `detect_parser`; the most specific formats come first and
+neutral JSONL (any line with a message list) last. A parser may also say why a file it
+knows is not a transcript (`why_not`), which `unrecognised_reason` reports.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from vault.sources.base import Parser
+import zipfile
+
+from vault.sources.base import Parser, first_json_line
+from vault.sources.chatgpt import ChatGPTParser
+from vault.sources.claude_ai import ClaudeAiParser
 from vault.sources.claude_code import ClaudeCodeParser
+from vault.sources.codex import CodexParser
+from vault.sources.gemini import GeminiParser
 from vault.sources.neutral import NeutralParser
 
-PARSERS: list[Parser] = [ClaudeCodeParser(), NeutralParser()]
+PARSERS: list[Parser] = [ClaudeCodeParser(), CodexParser(), GeminiParser(), ChatGPTParser(), ClaudeAiParser(),
+                         NeutralParser()]
 
 HEAD_BYTES = 64 * 1024
 MAX_FIRST_LINE = 32 * 1024 * 1024
@@ -48,3 +57,45 @@ def detect_parser(path: Path, head: bytes | None = None) -> Parser | None:
 
 def candidate_suffixes() -> set[str]:
     return {s for p in PARSERS for s in p.suffixes}
+
+
+def unrecognised_reason(path: Path) -> str:
+    """Why no parser took `path`, as specifically as its first bytes tell."""
+    try:
+        head = read_head(path)
+    except OSError as e:
+        return f"cannot read: {e.strerror}"
+    for p in PARSERS:
+        why = getattr(p, "why_not", None)
+        if why is not None:
+            try:
+                reason = why(path, head)
+            except Exception:  # a hint must never sink the walk
+                reason = None
+            if reason:
+                return reason
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not body:
+        return "empty file"
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = [n.rsplit("/", 1)[-1] for n in zf.namelist()]
+        except (zipfile.BadZipFile, OSError):
+            return "a damaged or truncated zip archive"
+        if "conversations.json" in names:
+            return "zip archive whose conversations.json has no 'mapping' (ChatGPT) or 'chat_messages' (Claude.ai)"
+        return "zip archive without a conversations.json (not a ChatGPT or Claude.ai export)"
+    if body.startswith(b"["):
+        if body.rstrip().replace(b" ", b"") in (b"[]",):
+            return "an empty JSON array: nothing to ingest"
+        return "JSON array but no 'mapping' (ChatGPT) or 'chat_messages' (Claude.ai) in its first conversation"
+    obj = first_json_line(body)
+    if isinstance(obj, dict):
+        keys = ", ".join(list(obj)[:8])
+        return (f"JSON lines whose first record ({{{keys}}}) matches no format: not Claude Code (type + sessionId), "
+                "Codex (type + payload), Gemini (sessionId + projectHash) or neutral (a 'messages', "
+                "'conversation' or 'conversations' list)")
+    if body.startswith(b"{"):
+        return "a JSON object that is no known export (or a truncated document)"
+    return "not JSON or JSON lines"

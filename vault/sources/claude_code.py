@@ -8,6 +8,7 @@ kept raw in `records`; titles and subagent links are read from it.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import re
 from pathlib import Path
@@ -32,6 +33,8 @@ KNOWN_TYPES = frozenset(
         "custom-title",
     }
 )
+
+DETECT_LINES = 50  # lines of the head tried by `detect` before giving up
 
 INTERRUPT_PREFIX = "[Request interrupted by user"
 REJECT_PREFIX = "The user doesn't want to proceed with this tool use"
@@ -118,14 +121,13 @@ class ClaudeCodeParser(Parser):
     incremental = True
 
     def detect(self, path: Path, head: bytes) -> bool:
-        obj = first_json_line(head)
-        if not isinstance(obj, dict):
-            return False
-        t = obj.get("type")
-        if t in KNOWN_TYPES and ("sessionId" in obj or "uuid" in obj or "leafUuid" in obj or "messageId" in obj):
-            return True
-        # Older files may open with a summary line.
-        return t == "summary" and "leafUuid" in obj
+        # Any of the first lines may decide: one broken or oddly typed line must not hide a whole session.
+        for line in head.split(b"\n")[:DETECT_LINES]:
+            obj = first_json_line(line)
+            if isinstance(obj, dict) and obj.get("type") in KNOWN_TYPES and (
+                    "sessionId" in obj or "uuid" in obj or "leafUuid" in obj or "messageId" in obj):
+                return True
+        return False
 
     def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:
         res = ParseResult()
@@ -159,7 +161,7 @@ class ClaudeCodeParser(Parser):
             return  # raw only; progress links and summaries are resolved by the engine in SQL
         if base_sid is None:
             return
-        agent_id = rec.get("agentId") or file_agent
+        agent_id = _str(rec.get("agentId")) or file_agent
         sidechain = bool(rec.get("isSidechain")) or agent_id is not None
         sid = f"{base_sid}/agent-{agent_id}" if agent_id else base_sid
         sess = res.session(sid, SOURCE)
@@ -168,15 +170,13 @@ class ClaudeCodeParser(Parser):
             sess.agent_id = agent_id
             if str(agent_id).startswith("acompact"):
                 sess.agent_type = sess.agent_type or "compaction"
-        if rec.get("cwd") and not sess.cwd:
+        if _str(rec.get("cwd")) and not sess.cwd:
             sess.cwd = rec["cwd"]
             sess.project = project_from_cwd(rec["cwd"], path)
         if not sess.project:
             sess.project = project_from_cwd(None, path)
-        if rec.get("gitBranch"):
-            sess.git_branch = rec["gitBranch"]
-        if rec.get("version"):
-            sess.version = rec["version"]
+        sess.git_branch = _str(rec.get("gitBranch")) or sess.git_branch
+        sess.version = _str(rec.get("version")) or sess.version
 
         if rtype in ("ai-title", "custom-title"):
             title = rec.get("customTitle") or rec.get("aiTitle") or rec.get("title")
@@ -184,10 +184,10 @@ class ClaudeCodeParser(Parser):
                 sess.title = title
             return
 
-        ts = rec.get("timestamp") if isinstance(rec.get("timestamp"), str) else None
+        ts = _timestamp(rec.get("timestamp"))
         common = dict(
             session_id=sid,
-            parent_id=rec.get("parentUuid"),
+            parent_id=_str(rec.get("parentUuid")),
             timestamp=ts,
             is_sidechain=sidechain,
             agent_id=agent_id,
@@ -265,7 +265,7 @@ class ClaudeCodeParser(Parser):
                 body = as_text(b.get("content"))
                 err = bool(b.get("is_error"))
                 tid = b.get("tool_use_id")
-                tool_use_id = tool_use_id or tid
+                tool_use_id = tool_use_id or _str(tid)
                 is_error = is_error or err
                 texts.append(body)
                 if isinstance(tid, str):
@@ -357,7 +357,7 @@ class ClaudeCodeParser(Parser):
                 tid = c.get("id")
                 parts.append(_tool_input_summary(name, c.get("input")))
                 tool_name = tool_name or name
-                tool_use_id = tool_use_id or tid
+                tool_use_id = tool_use_id or _str(tid)
                 if isinstance(tid, str):
                     res.tool_calls.append(
                         ToolCall(tool_use_id=tid, session_id=common["session_id"], call_msg_id=uuid,
@@ -385,7 +385,7 @@ class ClaudeCodeParser(Parser):
                 kind=kind,
                 text=text,
                 model=model,
-                turn_id=msg.get("id") or rec.get("requestId"),
+                turn_id=_str(msg.get("id")) or _str(rec.get("requestId")),
                 tool_name=tool_name,
                 tool_use_id=tool_use_id,
                 extra=extra,
@@ -427,10 +427,29 @@ def _read_agent_meta(res: ParseResult, path: Path, agent_id: str) -> None:
         return
     for sess in res.sessions.values():
         if sess.agent_id == agent_id:
-            sess.agent_type = meta.get("agentType") or sess.agent_type
-            sess.parent_tool_use_id = meta.get("toolUseId") or sess.parent_tool_use_id
+            sess.agent_type = _str(meta.get("agentType")) or sess.agent_type
+            sess.parent_tool_use_id = _str(meta.get("toolUseId")) or sess.parent_tool_use_id
             if isinstance(meta.get("description"), str):
                 sess.title = sess.title or meta["description"]
+
+
+def _str(value: Any) -> str | None:
+    """A string field, or None when a record carries another type there (never crash the file)."""
+    return value if isinstance(value, str) and value else None
+
+
+_ISO_TS = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?")
+
+
+def _timestamp(value: Any) -> str | None:
+    """An ISO timestamp the store can cast, or None (a bad one would fail the whole file's insert)."""
+    if not isinstance(value, str) or not _ISO_TS.fullmatch(value):
+        return None
+    try:
+        _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value
 
 
 def _agent_from_filename(path: Path) -> str | None:

@@ -14,12 +14,17 @@ from typing import Any
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord
 from vault.sources.base import Parser, as_text, first_json_line, iter_jsonl
+from vault.sources.documents import timestamp
 from vault.sources.claude_code import REJECT_PREFIX, classify_user_text, rejection_reason
 
 SOURCE = "neutral"
 
 _ROLE = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "bot": "assistant",
-         "chatgpt": "assistant", "model": "assistant", "system": "system", "tool": "tool", "function": "tool"}
+         "chatgpt": "assistant", "model": "assistant", "bard": "assistant", "bing": "assistant", "claude": "assistant",
+         "system": "system", "tool": "tool", "function": "tool", "observation": "tool", "ipython": "tool",
+         "function_call": "assistant"}
+# Per-message fields of WildChat / LMSYS rows worth keeping (small): moderation flags and language.
+_MESSAGE_EXTRA = ("language", "toxic", "redacted", "turn_identifier", "country", "state")
 
 # Console transcripts mark a person's action with these texts (see corpora/README.md).
 _INTERRUPT_MARKERS = ("Interrupted by user", "Interrupted · What should Claude do instead?", "[Request interrupted by user")
@@ -74,20 +79,29 @@ class NeutralParser(Parser):
             src = row.get("source")
             sess.project = str(src).split(":")[0] if src else path.stem
             sess.title = row.get("title") if isinstance(row.get("title"), str) else None
+            # WildChat's hashed_ip is the only user identity these datasets carry: personas are built per user from it.
             uid = row.get("hashed_ip") or row.get("user_id") or row.get("user")
-            sess.user_id = str(uid) if uid else None
+            sess.user_id = str(uid) if isinstance(uid, (str, int)) and uid != "" else None
             sess.model = row.get("model") if isinstance(row.get("model"), str) else None
-            ts_row = row.get("timestamp") if isinstance(row.get("timestamp"), str) else None
+            ts_row = timestamp(row.get("timestamp"))
+            sess.started_at = ts_row
             prev_kind = None
             for i, m in enumerate(msgs):
                 if not isinstance(m, dict):
                     res.errors.append(LineError(line_no, f"message {i} is not an object"))
                     continue
-                role = _ROLE.get(str(m.get("role") or m.get("from") or "").lower(), "user")
+                raw_role = str(m.get("role") or m.get("from") or "").lower()
+                role = _ROLE.get(raw_role, "user" if not raw_role else "other")
                 text = as_text(m.get("content") if "content" in m else m.get("value"))
-                ts = m.get("timestamp") if isinstance(m.get("timestamp"), str) else ts_row
+                ts = timestamp(m.get("timestamp")) or ts_row
                 extra = None
-                if role == "user":
+                if role == "other":  # a speaker we do not know is never counted as a person typing
+                    role, kind, human, extra = "system", Kind.OTHER, False, {"role": raw_role}
+                elif raw_role == "function_call":
+                    kind, human = Kind.TOOL_CALL, False
+                elif raw_role in ("observation", "function", "ipython"):
+                    kind, human = Kind.TOOL_RESULT, False
+                elif role == "user":
                     kind, human, extra = user_kind(text)
                     if prev_kind == Kind.COMMAND and kind == Kind.HUMAN_PROMPT:
                         kind, human = Kind.META, False  # the expansion of the slash command just above
@@ -97,6 +111,9 @@ class NeutralParser(Parser):
                     kind, human = Kind.TOOL_CALL, False
                 else:
                     kind, human = Kind.SYSTEM, False
+                kept = {k: m[k] for k in _MESSAGE_EXTRA if m.get(k) not in (None, "", [], {})}
+                if kept:
+                    extra = {**(extra or {}), **kept}
                 res.messages.append(
                     Message(msg_id=f"{cid}#{i}", session_id=cid, role=role, kind=kind,
                             text=(extra or {}).get("reason") or text, timestamp=ts,
