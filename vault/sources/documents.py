@@ -1,0 +1,161 @@
+"""Helpers shared by the parsers of whole-document exports (ChatGPT, Claude.ai, Gemini legacy).
+
+A whole document cannot be read from an offset: such parsers set `incremental = False`
+and the engine re-reads the file when it changes. An export may sit inside its `.zip`;
+`document_members` finds the JSON members to read there (or the file itself).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from vault.model import LineError, ParseResult
+
+HEAD_BYTES = 64 * 1024
+
+
+class DocumentError(Exception):
+    """The file (or zip member) is not a complete JSON document: one clear error for the file."""
+
+
+def is_zip(path: Path) -> bool:
+    return path.suffix.lower() == ".zip"
+
+
+def zip_members(path: Path, member: re.Pattern[str]) -> list[str]:
+    """Names of the members of zip `path` that match `member` (by base name), in archive order."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return [n for n in zf.namelist() if member.fullmatch(n.rsplit("/", 1)[-1])]
+    except (zipfile.BadZipFile, OSError):
+        return []
+
+
+def document_head(path: Path, head: bytes, member: re.Pattern[str]) -> bytes:
+    """The first bytes of the document: the file's own head, or the first matching zip member's."""
+    if not is_zip(path):
+        return head
+    names = zip_members(path, member)
+    if not names:
+        return b""
+    with zipfile.ZipFile(path) as zf, zf.open(names[0]) as fh:
+        return fh.read(HEAD_BYTES)
+
+
+def json_array_with_key(head: bytes, key: str) -> bool:
+    """True when `head` starts a JSON array whose objects carry `key` (a real key: quotes inside strings are escaped)."""
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return body.startswith(b"[") and re.search(rb'"' + key.encode() + rb'"\s*:', body) is not None
+
+
+def load_document(path: Path, member: re.Pattern[str]) -> Iterator[tuple[str, Any]]:
+    """Yield (name, parsed JSON) for the file, or for each matching member of a zip; DocumentError if broken."""
+    if not is_zip(path):
+        yield path.name, _loads(path.read_bytes(), path.name)
+        return
+    names = zip_members(path, member)
+    if not names:
+        raise DocumentError(f"zip archive without a member named like {member.pattern}")
+    with zipfile.ZipFile(path) as zf:
+        for n in names:
+            yield n, _loads(zf.read(n), n)
+
+
+def read_companion(path: Path, name: str) -> Any:
+    """A companion JSON file of an export (beside the file, or in the same zip), or None."""
+    try:
+        if is_zip(path):
+            names = zip_members(path, re.compile(re.escape(name)))
+            if not names:
+                return None
+            with zipfile.ZipFile(path) as zf:
+                return orjson.loads(zf.read(names[0]))
+        side = path.with_name(name)
+        return orjson.loads(side.read_bytes()) if side.is_file() else None
+    except (OSError, orjson.JSONDecodeError, zipfile.BadZipFile):
+        return None
+
+
+def _loads(data: bytes, name: str) -> Any:
+    if not data.strip():
+        raise DocumentError(f"{name} is empty")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        what = "truncated" if e.pos >= len(data.rstrip()) - 1 else "invalid"
+        raise DocumentError(f"{name}: {what} JSON document ({e})"[:300]) from None
+
+
+def parse_document(path: Path, member: re.Pattern[str], res: ParseResult) -> Iterator[tuple[str, Any]]:
+    """`load_document`, with a broken document reported as one error (line 0) in `res` instead of raised."""
+    try:
+        size = path.stat().st_size
+        yield from load_document(path, member)
+        res.end_offset = size
+    except DocumentError as e:
+        res.errors.append(LineError(0, str(e)))
+    except (OSError, zipfile.BadZipFile) as e:
+        res.errors.append(LineError(0, f"cannot read: {e}"[:300]))
+
+
+_ISO_TS = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?")
+
+
+def timestamp(value: Any) -> str | None:
+    """An ISO timestamp the store can cast, from an ISO string or epoch seconds / milliseconds; else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        secs = value / 1000 if value > 1e11 else value  # milliseconds
+        try:
+            return _dt.datetime.fromtimestamp(secs, _dt.UTC).isoformat().replace("+00:00", "Z")
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str) or not _ISO_TS.fullmatch(value):
+        return None
+    try:
+        _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value
+
+
+def text_of(value: Any) -> str:
+    """A string field, else ''."""
+    return value if isinstance(value, str) else ""
+
+
+def str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def main_branch(parent: dict[str, str | None], tip: str | None) -> set[str]:
+    """Ids on the path from `tip` up to its root (the branch a person kept)."""
+    main: set[str] = set()
+    node = tip
+    while node is not None and node in parent and node not in main:
+        main.add(node)
+        node = parent[node]
+    return main
+
+
+def tool_summary(name: str, args: Any) -> str:
+    """One line naming a tool call and its most telling argument."""
+    if isinstance(args, dict):
+        for key in ("command", "cmd", "file_path", "path", "absolute_path", "pattern", "url", "query", "prompt"):
+            v = args.get(key)
+            if isinstance(v, list):
+                v = " ".join(str(x) for x in v)
+            if isinstance(v, str) and v:
+                return f"{name}({key}={v.replace(chr(10), ' ')[:200]})"
+        return f"{name}({', '.join(list(args)[:4])})"
+    if isinstance(args, str) and args:
+        return f"{name}({args.replace(chr(10), ' ')[:200]})"
+    return f"{name}()"
