@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mine": ("vault.cli.mining", "mine_cmd", "Classify every human turn; find the corrections."),
     "turns": ("vault.cli.mining", "turns_cmd", "Print labelled human turns (JSONL with --json)."),
     "eval": ("vault.cli.mining", "eval_cmd", "Measure the miner against hand labels."),
-    "roles": ("vault.cli.mining", "roles_cmd", "Show role rules and the sessions per role."),
+    "roles": ("vault.cli.roles", "roles_cmd", "Show role rules and the sessions per role."),
     "pairs": ("vault.cli.datasets", "pairs_cmd", "Print mined preference pairs."),
     "personas": ("vault.cli.datasets", "personas_cmd", "Show or write per-role personas."),
     "export": ("vault.cli.datasets", "export_cmd", "Export preference datasets (TRL, LLaMA-Factory, ...)."),

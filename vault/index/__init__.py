@@ -1,0 +1,57 @@
+"""Search indexes over the vault: BM25 full-text (`fts`), embeddings (`embeddings`, `vectors`), and
+the search itself (`search`). Heavy libraries (torch, sentence-transformers) load only when a
+model is needed: nothing to embed means no model load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import duckdb
+
+
+def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, quiet: bool = False,
+                 console=None) -> dict | None:
+    """Called by `vault ingest`: rebuild the BM25 index if content changed, then embed new messages.
+
+    Returns what was done (for the ingest JSON under "index"), or None when nothing was.
+    """
+    from vault.index import embeddings, fts
+
+    out: dict = {}
+    built = fts.ensure_index(con)
+    if built:
+        out.update(built)
+        drop_orphan_chunks(con)
+    if embed and not embeddings.up_to_date(con) and embeddings.pending_count(con):
+        with progress_bar(console, quiet, "embedding") as on_progress:
+            rep = embeddings.embed_pending(con, on_progress=on_progress)
+        out["embed"] = rep.as_dict()
+    return out or None
+
+
+def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
+    """Chunk rows of messages that a re-read file no longer has (their vectors may serve other texts)."""
+    n = con.execute(
+        "DELETE FROM chunks WHERE msg_id NOT IN (SELECT msg_id FROM messages)"
+    ).fetchone()[0]
+    return int(n)
+
+
+@contextlib.contextmanager
+def progress_bar(console, quiet: bool, what: str) -> Iterator:
+    """A rich progress bar with an ETA on `console` (stderr), or a silent callback when quiet."""
+    if quiet or console is None:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True) as prog:
+        task = prog.add_task(what, total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total)
+
+        yield on_progress

@@ -1,0 +1,278 @@
+"""Embeddings: chunk the indexed messages, embed each distinct chunk text once, remember which model.
+
+- `vectors` holds one vector per (model, content hash): identical texts are embedded once.
+- `chunks` maps (message, chunk number, model) to a content hash; a message without chunk
+  rows for the current model is pending, so runs are incremental.
+- Vectors are committed group by group and chunk rows at the end: an interrupted run
+  loses nothing, and the next run recomputes hashes (cheap) and embeds only what is missing.
+- Search uses the model named in meta `embed_model`. A run with another model embeds
+  everything for it and switches only once complete, then drops the old model's rows:
+  results never mix vectors of two models.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+import duckdb
+
+from vault.index.settings import META_MODEL, WHITESPACE, indexed_kinds, model_location, model_name, searchable_sql
+from vault.store import get_meta, set_meta, transaction
+
+CHUNK_CHARS = 800  # about MiniLM's 256-token window for English prose
+CHUNK_OVERLAP = 100
+MAX_CHUNKS = 24  # a 19k-character message is embedded in full; longer ones by their start
+GROUP = 512  # texts per encode call and commit: progress granularity and what an interrupt can lose
+BATCH_SIZE = 64
+
+ProgressFn = Callable[[int, int], None]  # (texts done, texts total)
+
+
+@dataclass
+class EmbedReport:
+    model: str
+    messages: int = 0  # messages that were pending
+    chunks: int = 0  # chunk texts they make
+    distinct: int = 0  # distinct chunk texts among them
+    reused: int = 0  # distinct texts already embedded earlier (same model)
+    embedded: int = 0  # texts actually sent to the model
+    seconds: float = 0.0
+    encode_seconds: float = 0.0
+    switched_from: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def chunk_text(text: str) -> list[str]:
+    """Overlapping windows of about CHUNK_CHARS, cut at whitespace where possible."""
+    text = text.strip(WHITESPACE)
+    if len(text) <= CHUNK_CHARS:
+        return [text] if text else []
+    out, start = [], 0
+    while start < len(text) and len(out) < MAX_CHUNKS:
+        end = min(len(text), start + CHUNK_CHARS)
+        if end < len(text):
+            cut = text.rfind(" ", start + CHUNK_CHARS // 2, end)
+            end = cut if cut > 0 else end
+        out.append(text[start:end].strip(WHITESPACE))
+        if end >= len(text):
+            break
+        start = max(end - CHUNK_OVERLAP, start + 1)
+    return [c for c in out if c]
+
+
+def chunk_offset(text: str, chunk_no: int) -> int:
+    """Where chunk `chunk_no` starts in `text` (for snippets of semantic hits)."""
+    if chunk_no <= 0:
+        return 0
+    chunks = chunk_text(text)
+    if chunk_no >= len(chunks):
+        return 0
+    pos = text.find(chunks[chunk_no])
+    return max(pos, 0)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def load_model(name: str):
+    """A SentenceTransformer, loaded once per process and name (offline for the shipped default)."""
+    import os
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter stderr on every search
+    return SentenceTransformer(model_location(name), device="cpu")
+
+
+def dimension(model) -> int:
+    get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(get())
+
+
+def encode(model, texts: list[str], batch_size: int = BATCH_SIZE):
+    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                        show_progress_bar=False).astype("float32", copy=False)
+
+
+def encode_query(model, text: str):
+    """One short query: a single thread is as fast alone and far steadier on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return encode(model, [text])[0]
+    finally:
+        torch.set_num_threads(before)
+
+
+def model_id(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
+    row = con.execute("SELECT model_id FROM embed_models WHERE name = ?", [name]).fetchone()
+    return row[0] if row else None
+
+
+def active_model(con: duckdb.DuckDBPyConnection) -> tuple[int, str, int] | None:
+    """(model_id, name, dim) of the model whose vectors search uses, if any vectors exist."""
+    name = get_meta(con, META_MODEL)
+    row = con.execute("SELECT model_id, name, dim FROM embed_models WHERE name = ?", [name]).fetchone()
+    return tuple(row) if row else None
+
+
+def _pending_sql(con: duckdb.DuckDBPyConnection, only: bool) -> str:
+    return f"""
+        FROM messages m
+        WHERE {searchable_sql(indexed_kinds(con))}
+          AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.model_id = ? AND c.msg_id = m.msg_id)
+          {"AND m.msg_id IN (SELECT msg_id FROM _only)" if only else ""}
+    """
+
+
+META_DONE = "embedded_through"  # "<model> <kinds> <content version>" of the last complete run
+
+
+def _done_mark(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    return f"{name} {','.join(indexed_kinds(con))} {get_meta(con, 'content_version', '0')}"
+
+
+def up_to_date(con: duckdb.DuckDBPyConnection, name: str | None = None) -> bool:
+    """True when a complete run saw this very content, kinds and model: no query over messages."""
+    return get_meta(con, META_DONE) == _done_mark(con, model_name(con, name))
+
+
+def pending_count(con: duckdb.DuckDBPyConnection, name: str | None = None) -> int:
+    """Messages the model has not embedded yet: loads no model (but reads every indexed message)."""
+    mid = model_id(con, model_name(con, name))
+    return con.execute(f"SELECT count(*) {_pending_sql(con, False)}", [mid if mid is not None else -1]).fetchone()[0]
+
+
+def embed_pending(
+    con: duckdb.DuckDBPyConnection,
+    name: str | None = None,
+    *,
+    only: Iterable[str] | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> EmbedReport:
+    """Embed every indexed message that has no vectors for the model yet. `only` restricts to some ids."""
+    import pyarrow as pa
+
+    t0 = time.perf_counter()
+    name = model_name(con, name)
+    rep = EmbedReport(model=name)
+    mid = model_id(con, name)
+    if only is not None:
+        con.register("_only", pa.table({"msg_id": list(only)}))
+    try:
+        rows = con.execute(f"SELECT m.msg_id, m.text {_pending_sql(con, only is not None)} ORDER BY m.seq",
+                           [mid if mid is not None else -1]).fetchall()
+    finally:
+        if only is not None:
+            con.unregister("_only")
+    rep.messages = len(rows)
+    if rows:
+        model = load_model(name)
+        if mid is None:
+            dim = dimension(model)
+            mid = con.execute(
+                "INSERT INTO embed_models (model_id, name, dim) "
+                "SELECT coalesce(max(model_id), 0) + 1, ?, ? FROM embed_models RETURNING model_id", [name, dim]
+            ).fetchone()[0]
+        chunk_rows, texts = _chunk(rows, mid)
+        rep.chunks, rep.distinct = len(chunk_rows), len(texts)
+        todo = _missing(con, mid, texts)
+        rep.reused = len(texts) - len(todo)
+        rep.embedded = len(todo)
+        rep.encode_seconds = _embed_groups(con, model, mid, todo, on_progress, batch_size)
+        with transaction(con):
+            _insert_chunks(con, chunk_rows)
+    if only is None and mid is not None and get_meta(con, META_MODEL) != name:
+        rep.switched_from = _switch_model(con, mid, name)
+    if only is None and get_meta(con, META_MODEL) == name:
+        set_meta(con, META_DONE, _done_mark(con, name))
+    if rows:
+        con.execute("CHECKPOINT")
+    rep.seconds = round(time.perf_counter() - t0, 3)
+    rep.encode_seconds = round(rep.encode_seconds, 3)
+    return rep
+
+
+def _chunk(rows: list[tuple[str, str]], mid: int) -> tuple[list[tuple], dict[str, str]]:
+    chunk_rows, texts = [], {}
+    for msg_id, text in rows:
+        for no, chunk in enumerate(chunk_text(text or "")):
+            h = content_hash(chunk)
+            texts.setdefault(h, chunk)
+            chunk_rows.append((msg_id, no, mid, h))
+    return chunk_rows, texts
+
+
+def _missing(con: duckdb.DuckDBPyConnection, mid: int, texts: dict[str, str]) -> list[tuple[str, str]]:
+    """(hash, text) not embedded yet by this model, longest first: batches of similar length pad least."""
+    import pyarrow as pa
+
+    con.register("_hashes", pa.table({"h": list(texts)}))
+    try:
+        done = {r[0] for r in con.execute(
+            "SELECT content_hash FROM vectors WHERE model_id = ? AND content_hash IN (SELECT h FROM _hashes)", [mid]
+        ).fetchall()}
+    finally:
+        con.unregister("_hashes")
+    todo = [(h, t) for h, t in texts.items() if h not in done]
+    todo.sort(key=lambda ht: len(ht[1]), reverse=True)
+    return todo
+
+
+def _embed_groups(con, model, mid: int, todo: list[tuple[str, str]], on_progress: ProgressFn | None,
+                  batch_size: int) -> float:
+    import numpy as np
+    import pyarrow as pa
+
+    spent = 0.0
+    if on_progress:
+        on_progress(0, len(todo))
+    for start in range(0, len(todo), GROUP):
+        group = todo[start:start + GROUP]
+        t = time.perf_counter()
+        vecs = encode(model, [text for _, text in group], batch_size)
+        spent += time.perf_counter() - t
+        dim = vecs.shape[1]
+        offsets = pa.array(np.arange(0, (len(group) + 1) * dim, dim, dtype=np.int32))
+        table = pa.table({
+            "model_id": pa.array([mid] * len(group), pa.int32()),
+            "content_hash": [h for h, _ in group],
+            "vector": pa.ListArray.from_arrays(offsets, pa.array(vecs.reshape(-1), pa.float32())),
+        })
+        con.register("_vecs", table)
+        try:
+            con.execute("INSERT OR IGNORE INTO vectors SELECT model_id, content_hash, vector FROM _vecs")
+        finally:
+            con.unregister("_vecs")
+        if on_progress:
+            on_progress(min(start + GROUP, len(todo)), len(todo))
+    return spent
+
+
+def _insert_chunks(con, chunk_rows: list[tuple]) -> None:
+    from vault.store import insert_rows
+
+    insert_rows(con, "chunks", ("msg_id", "chunk_no", "model_id", "content_hash"), chunk_rows, conflict="OR IGNORE")
+
+
+def _switch_model(con, mid: int, name: str) -> list[str]:
+    """Make `name` the model search uses, and drop every other model's vectors (never mix)."""
+    old = [r[0] for r in con.execute("SELECT name FROM embed_models WHERE model_id <> ?", [mid]).fetchall()]
+    with transaction(con):
+        for table in ("chunks", "vectors", "embed_models"):
+            con.execute(f"DELETE FROM {table} WHERE model_id <> ?", [mid])
+        set_meta(con, META_MODEL, name)
+    return old

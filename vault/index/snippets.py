@@ -1,0 +1,80 @@
+"""Snippets: a short window of a message around its matched terms, with the matches as spans.
+
+A word matches when its Porter stem (DuckDB's `stem`, the one the index used) is a query stem,
+so "tests" highlights for the query "testing".
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+WORD = re.compile(r"[A-Za-z0-9]+")
+SPACE = re.compile(r"\s+")
+WIDTH = 220
+
+
+def matching_words(con: duckdb.DuckDBPyConnection, texts: list[str], query_stems: set[str]) -> set[str]:
+    """Lowercased words of `texts` whose Porter stem is a query stem (stemmed in one query).
+
+    Porter rewrites only word endings, so only words sharing a stem's first letters are stemmed.
+    """
+    if not query_stems:
+        return set()
+    prefixes = tuple(st[:max(1, min(4, len(st) - 1))] for st in query_stems)
+    words = {w for t in texts for w in (m.lower() for m in WORD.findall(t)) if w.startswith(prefixes)}
+    if not words:
+        return set()
+    rows = con.execute("SELECT w FROM unnest(?::VARCHAR[]) t(w) WHERE list_contains(?, stem(w, 'porter'))",
+                       [sorted(words), sorted(query_stems)]).fetchall()
+    return {r[0] for r in rows}
+
+
+def make(text: str, match_words: set[str], start_hint: int = 0, width: int = WIDTH) -> tuple[str, list[tuple[int, int]]]:
+    """(snippet, spans): a window of `text` holding the densest run of matches, or from `start_hint`."""
+    start_hint = len(SPACE.sub(" ", (text or "")[:start_hint]))
+    text = SPACE.sub(" ", text or "")  # one line, no runs of blanks: offsets below are in this text
+    hits = [(m.start(), m.end()) for m in WORD.finditer(text) if m.group().lower() in match_words]
+    if hits:
+        start = _densest(hits, width)
+    else:
+        start = start_hint
+    start = _snap_left(text, start)
+    end = min(len(text), start + width)
+    if end < len(text):
+        cut = text.rfind(" ", start + width // 2, end)
+        end = cut if cut > 0 else end
+    body = text[start:end]
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(text) else ""
+    shift = len(prefix) - start
+    spans = [(a + shift, b + shift) for a, b in hits if a >= start and b <= end]
+    return prefix + body + suffix, spans
+
+
+def _densest(hits: list[tuple[int, int]], width: int) -> int:
+    """Start of the window (a little before a hit) that covers the most hits."""
+    best, best_n, j = hits[0][0], 0, 0
+    for i, (a, _) in enumerate(hits):
+        while hits[j][0] < a - width:
+            j += 1
+        if i - j + 1 > best_n:
+            best_n, best = i - j + 1, hits[j][0]
+    return max(0, best - width // 5)
+
+
+def _snap_left(text: str, pos: int) -> int:
+    if pos <= 0:
+        return 0
+    space = text.rfind(" ", max(0, pos - 20), pos)
+    return space + 1 if space >= 0 else pos
+
+
+def marked(snippet: str, spans: list[tuple[int, int]], open_: str = "**", close: str = "**") -> str:
+    out, last = [], 0
+    for a, b in spans:
+        out += [snippet[last:a], open_, snippet[a:b], close]
+        last = b
+    out.append(snippet[last:])
+    return "".join(out)
