@@ -24,7 +24,8 @@ VAULT = [str(ROOT / ".venv" / "bin" / "vault")]
 
 
 def _vault(db: Path, *args: str, **kw) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    # Small commit groups (about one file each), so a kill lands between commits, not before the first.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VAULT_INGEST_BATCH_BYTES": "1000000"}
     return subprocess.Popen([*VAULT, "--db", str(db), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, **kw)
 
