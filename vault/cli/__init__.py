@@ -55,6 +55,16 @@ class LazyGroup(click.Group):
 
             return unavailable
 
+    def invoke(self, ctx: click.Context):
+        from vault.store import VaultError
+
+        try:
+            return super().invoke(ctx)
+        except VaultError as e:  # a clear one-line error (file and line named by the raiser), exit code 2
+            err = click.ClickException(str(e))
+            err.exit_code = 2
+            raise err from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(n, h) for n, (_, _, h) in COMMANDS.items()])

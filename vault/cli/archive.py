@@ -117,20 +117,26 @@ def _print_ingest(console, rep) -> None:
 
 @click.command("stats")
 @click.option("--corrections", is_flag=True, help="Correction rates per session, role and week.")
-@click.option("--threshold", type=float, default=0.15, show_default=True,
-              help="Correction rate above which a session is flagged as troubled.")
+@click.option("--threshold", type=float, default=None,
+              help="Correction rate above which a session is flagged as troubled [config, else 0.15].")
 @click.option("--role", help="Only this role (with --corrections).")
+@click.option("--denominator", type=click.Choice(["typed", "human_side"]), default=None,
+              help="Rate over typed messages, or every human-side turn (interrupts too) [config, else typed].")
+@click.option("--min-turns", type=click.IntRange(min=1), default=None,
+              help="Sessions with fewer human turns get no rate [config, else 3].")
 @json_option
 @click.pass_context
-def stats_cmd(ctx, corrections: bool, threshold: float, role: str | None, as_json: bool) -> None:
+def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None, denominator: str | None,
+              min_turns: int | None, as_json: bool) -> None:
     """Counts of sessions and messages per source."""
     from vault import queries
 
     with open_db(ctx, read_only=True) as con:
         if corrections:
-            from miner.analytics import corrections_report, print_corrections
+            from miner.analytics import corrections_report, print_corrections, resolve_options
 
-            rep = corrections_report(con, threshold=threshold, role=role)
+            threshold, definition = resolve_options(threshold, denominator=denominator, min_turns=min_turns)
+            rep = corrections_report(con, threshold=threshold, role=role, definition=definition)
             if as_json:
                 emit_json(rep)
             else:

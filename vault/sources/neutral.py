@@ -85,7 +85,7 @@ class NeutralParser(Parser):
             sess.model = row.get("model") if isinstance(row.get("model"), str) else None
             ts_row = timestamp(row.get("timestamp"))
             sess.started_at = ts_row
-            prev_kind = None
+            prev_expands = False
             for i, m in enumerate(msgs):
                 if not isinstance(m, dict):
                     res.errors.append(LineError(line_no, f"message {i} is not an object"))
@@ -103,8 +103,8 @@ class NeutralParser(Parser):
                     kind, human = Kind.TOOL_RESULT, False
                 elif role == "user":
                     kind, human, extra = user_kind(text)
-                    if prev_kind == Kind.COMMAND and kind == Kind.HUMAN_PROMPT:
-                        kind, human = Kind.META, False  # the expansion of the slash command just above
+                    if prev_expands and kind == Kind.HUMAN_PROMPT:
+                        kind, human = Kind.META, False  # the expansion of the custom command just above
                 elif role == "assistant":
                     kind, human = Kind.ASSISTANT_TEXT, False
                 elif role == "tool":
@@ -121,5 +121,7 @@ class NeutralParser(Parser):
                             is_human=human, line_no=line_no, sub=i, extra=extra,
                             parent_id=f"{cid}#{i - 1}" if i else None)
                 )
-                prev_kind = kind
+                # A `<command-message>` wrapper is followed by its expanded body; a console
+                # command (`/cost`, `/export`) carries its output inline, so the next message is typed.
+                prev_expands = kind == Kind.COMMAND and text.lstrip().startswith("<command-")
         return res

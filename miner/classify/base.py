@@ -1,0 +1,64 @@
+"""The classifier interface: human-side turns in context in, labels with confidence out.
+
+Every backend (heuristic, anthropic, ...) implements `Classifier`; `vault mine`
+builds `Turn`s from the vault, hands them to the chosen backend in batches and
+stores the `Label`s it gets back in the `labels` table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+INITIAL_REQUEST = "initial_request"
+NEW_REQUEST = "new_request"
+REATTEMPT_WITH_FEEDBACK = "reattempt_with_feedback"
+REATTEMPT_WITHOUT_FEEDBACK = "reattempt_without_feedback"
+POSITIVE_FEEDBACK = "positive_feedback"
+INTERRUPT = "interrupt"
+
+LABELS: tuple[str, ...] = (
+    INITIAL_REQUEST,
+    NEW_REQUEST,
+    REATTEMPT_WITH_FEEDBACK,
+    REATTEMPT_WITHOUT_FEEDBACK,
+    POSITIVE_FEEDBACK,
+    INTERRUPT,
+)
+# Used only in hand labels: the message must not appear as human at all.
+NOT_HUMAN = "not_human"
+
+
+@dataclass(slots=True)
+class Turn:
+    """One human-side message (kind in Kind.HUMAN_SIDE) with the context a classifier needs."""
+
+    msg_id: str
+    session_id: str
+    kind: str  # human_prompt | queued_prompt | tool_rejection | interrupt
+    text: str  # what the person typed (for a rejection: the typed reason, may be "")
+    position: int  # 0-based index among the human-side turns of its session
+    prev_assistant: str | None = None  # the assistant's answer just before (text + compact tool calls)
+    prev_human: str | None = None  # the previous human-side turn's text
+    prev_kind: str | None = None  # the previous human-side turn's kind
+    prev_typed: str | None = None  # the last text the person typed before this turn (skips interrupts)
+    prev_typed_id: str | None = None  # its msg_id
+    prev_assistant_error: bool = False  # a tool error / failure happened in the answer just before
+    context: list[tuple[str, str]] = field(default_factory=list)  # a few (role, text) turns before, oldest first
+    role_name: str | None = None
+
+
+@dataclass(slots=True)
+class Label:
+    label: str  # one of LABELS
+    confidence: float  # calibrated probability that `label` is right, 0..1
+    reasons: list[str] = field(default_factory=list)  # short, human-readable cues that fired
+
+
+class Classifier(Protocol):
+    name: str  # stored in labels.backend
+    version: str  # stored in labels.version; bump when the rules or the prompt change
+
+    def label(self, turns: Sequence[Turn]) -> list[Label]:
+        """One Label per Turn, in the same order."""
+        ...

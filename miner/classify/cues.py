@@ -1,0 +1,151 @@
+"""Cue families for the heuristic classifier: what a person's words and the turn's shape say.
+
+Each family is a named, weighted list of patterns, so a label can say which cues
+fired (`Label.reasons`) and each family can be tested on its own. Weights are
+log-odds contributions towards "this turn corrects the assistant"; negative
+weights are the false friends (an answer to the assistant's question, a polite
+new request). They were set from the RLHI taxonomy and the label conventions in
+the corpora README, by family, not fitted to individual lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cue:
+    name: str
+    weight: float
+    pattern: re.Pattern
+
+    def search(self, text: str) -> bool:
+        return self.pattern.search(text) is not None
+
+
+def _cue(name: str, weight: float, regex: str) -> Cue:
+    return Cue(name, weight, re.compile(regex, re.IGNORECASE | re.MULTILINE))
+
+
+_NEG = r"(?:not|n't|nt|never|no longer)"
+_BREAK_VERBS = (r"(?:work|working|worked|show|showing|shown|load|loading|run|running|compile|build|start|"
+                r"appear|appearing|change|changed|fix|fixed|help|render|rendering|display|displaying|"
+                r"connect|respond|open|exist|pass|passing|do anything|seem to work)")
+_SUBJECT = (r"(?:it|this|that|thing|button|page|app|plugin|server|site|tests?|build|script|command|code|fix|"
+            r"version|link|ui|endpoint|feature|function|query|login|install|one|image|file|output|container|"
+            r"service|layout|style|form|api|request|response|hook|job|pipeline|deploy|import|still|now|also)")
+
+# Words of the person about the assistant's last answer: explicit negative feedback.
+CORRECTION_CUES: tuple[Cue, ...] = (
+    _cue("negation_opening", 3.0, r"\A\W*(?:no+(?! one\b| matter\b| problem\b| worries\b| rush\b| pressure\b| doubt\b)|nope|nah|nooe|wrong|incorrect|not quite|not really|not that|"
+                                  r"that's not|that is not|thats not|this is not|this isn't|that isn't)\b"),
+    _cue("still_broken", 3.0, rf"\b(?:still|again)\b.{{0,40}}\b(?:{_NEG}|fail\w*|broken|error\w*|wrong|same|spinning|"
+                              r"stuck|crash\w*|missing)\b"),
+    # A failure of the thing being built ("it doesn't load", "the button does not work"); a
+    # general statement ("change can't happen if ...") has another subject and does not count.
+    _cue("does_not_work", 2.6, rf"\b{_SUBJECT}\s+(?:\w+\s+)?\w*(?:does|did|is|are|was|were|do|will|wo|ca|can|could)"
+                               rf"\s*{_NEG}\s*(?:seem to |even |really |actually |just )?{_BREAK_VERBS}\b"),
+    _cue("broken_outcome", 2.0, r"(?:\b(?:it|this|that|still|just|\w*b)\s*(?:does|did|is|was|are|were|do|wo|ca)n'?t (?:work|load|show|start|run)\b|\b(?:not available|unavailable|empty (?:response|data|result|output|page|screen)|returned (?:empty|nothing|null)|no response|does nothing|nothing happens|nothing happened|just spins|spinning|stuck|hangs|"
+                                r"froze|frozen|crash(?:es|ed|ing)?|broke|broken|blank (?:page|screen)|"
+                                r"same (?:error|issue|problem|result|thing)|no change|no difference|"
+                                r"(?:load|request|build|test|tests|it) failed|fails?\b))"),
+    _cue("i_meant", 3.0, r"\b(?:i meant|i mean\b|i said|i told you|i asked (?:you )?(?:for|to)|as i said|"
+                         r"what i (?:meant|wanted|asked)|not what i|that's not what|you misunderstood|"
+                         r"i didn't (?:ask|want|say)|i did not (?:ask|want|say))"),
+    _cue("you_failed", 2.6, r"(?:\A|[.!?,;:]\s*|\b(?:but|and|so|now|because|since|yet|why (?:have|did))\s+)you (?:forgot|missed|skipped|ignored|didn't|did not|haven't|have not|never|"
+                            r"broke|removed|deleted|changed|made a mistake|are wrong|were wrong|got it wrong|"
+                            r"should(?:n't| not)? have|shouldn't|keep (?:doing|making|adding|using))\b"),
+    _cue("instead", 2.2, r"\b(?:instead|rather than|not the\b.{0,30}\bbut\b|better (?:to|if you)|"
+                         r"(?:it|this|that) (?:would|might) (?:seem )?(?:be )?(?:best|better) (?:to|if)|i(?:'d| would) prefer|"
+                         r"let's not|lets not|let's use|don't use|do not use|use .{1,40} not\b)"),
+    _cue("stop_wait", 2.2, r"\A\W*(?:wait|hold on|hang on|stop|whoa|woah|hmm+,? no|sorry to interrupt|"
+                           r"actually|no wait)\b"),
+    _cue("dont", 1.8, r"(?:^|[.!,;]\s*|\bplease\s+)(?:don't|do not|dont|stop)\s+\w+"),
+    _cue("why_did_you", 2.4, r"\bwhy (?:did|would|are|were|is|does|do|didn't|don't|haven't|isn't|wasn't|not)\b"),
+    _cue("skipped_step_question", 2.4, r"\b(?:did|have|has) you (?:also |actually |even |really )?"
+                                       r"(?:run|test|check|read|update|document|commit|verify|try|tried|look|"
+                                       r"looked|consider|considered|follow|include|add|remove|push|save|build|"
+                                       r"restart|deploy|use|compare|confirm)\w*\b"),
+    _cue("should_be", 1.6, r"\b(?:it|this|that|they|these|the \w+) (?:should|must|needs to|need to|has to|have to|"
+                           r"is supposed to|are supposed to|was supposed to)\b|\bshould(?:n't| not) (?:be|have)\b|"
+                           r"\bsupposed to\b"),
+    _cue("wrong_word", 2.2, r"\b(?:wrong|incorrect|inaccurate|mistake|mistaken|not correct|not right|isn't right|"
+                            r"typo|bug in your|confus\w+|hallucinat\w+|made up|doesn't exist|does not exist|"
+                            r"doesn't make sense|not true|that's false|regress\w*)\b"),
+    _cue("too_much", 2.0, r"\b(?:too (?:long|short|verbose|complex|complicated|much|many|wordy|big|small|slow|generic|"
+                          r"vague)|overkill|over-?engineer\w*|over-?complicat\w*|simpler|shorter|less verbose|"
+                          r"more concise|keep it (?:short|simple|brief)|no emojis?|without (?:the )?emojis?|"
+                          r"skip (?:the )?(?:preamble|intro\w*|summary|explanation|fluff)|no preamble|"
+                          r"get to the point|(?:just|only) the (?:code|answer|snippet|diff|command))\b"),
+    _cue("undo", 2.0, r"\b(?:revert|undo|roll ?back|go back to|put (?:it|that|them) back|restore (?:the|it))\b"),
+    _cue("change_delivered", 1.4, r"\b(?:(?:make|do) (?:one|a|another|some|two|a few) (?:correction|change|fix|edit)s?|"
+                                  r"correct (?:it|this|that|the)|fix (?:it|this|that|the)|change (?:it|this|that|the)|"
+                                  r"rename|remove (?:the|it|this|that)|drop (?:the|it)|move (?:it|this|that|the)|"
+                                  r"ignore|just (?:list|show|keep|use|do|give)|only (?:list|show|keep|use|include)|"
+                                  r"focus (?:on|only)|exclude|leave out|without (?:the|any)|"
+                                  r"please correct|correction)\b"),
+    _cue("not_x", 1.2, r"\A\W*not\b"),
+    _cue("frustration", 2.0, r"\b(?:we keep|keep having|again and again|for the (?:second|third|\w+th) time|"
+                             r"grasping|going (?:around )?in circles|we started with something that worked|"
+                             r"made it worse|worse than|ugh|argh|seriously|come on|"
+                             r"(?:forg[eo]t\w*|ignor\w+|not following)\b.{0,40}\bagain)\b|\?!|!\?"),
+    _cue("works_but", 2.0, r"\bworks?\b.{0,60}\bbut\b.{0,60}\b(?:not|n't|error|fail\w*|broken|nothing)\b|"
+                           r"\b(?:on|in) (?:\w+ ){0,3}(?:it )?(?:works?|is fine)\b.{0,40}\b(?:on|in)\b.{0,40}\b"
+                           r"(?:not|n't|error|fail\w*)\b"),
+    _cue("cannot_follow", 1.6, r"\b(?:i (?:can't|cannot|can not|couldn't|am unable to|don't see|do not see|"
+                               r"see no|get (?:a|an|the)? ?(?:error|exception|blank|404|500))|there is no|there's no|"
+                               r"(?:won'?t|doesn'?t|does not|will not|can'?t) (?:open|start|load|launch|connect)|not (?:there|found|visible|showing))\b"),
+)
+
+# The text is, or quotes, a failure: an error message, a stack trace, a log line with an error level.
+ERROR_PASTE = (
+    _cue("error_text", 1.6, r"(?:\b\w*(?:Error|Exception)\b[:\s]|\bTraceback \(most recent|\berror\b[:\s]|"
+                            r"\bfailed\b|\bfailure\b|refused|not an object|undefined is not|cannot read propert|"
+                            r"\bnull\b.{0,20}\b(?:data|response)|\b(?:4\d\d|5\d\d) (?:error|not found|bad|internal)|"
+                            r"^\s*(?:E|ERROR|FATAL)\b.{0,30}\d|panic:|segmentation fault|command not found|"
+                            r"no such file|permission denied|exit code [1-9]|returned non-zero|\bFAIL(?:ED)?\b|"
+                            r'"(?:error|errors|detail)"\s*:|"(?:data|result|body)"\s*:\s*null)'),
+)
+
+# False friends: an approval or an answer to the assistant's question, a polite new request.
+ANSWER_CUES: tuple[Cue, ...] = (
+    _cue("approval", -2.4, r"^\W*(?:y|yes|yeah|yep|yup|sure|ok|okay|k|go|go ahead|do it|proceed|please proceed|"
+                           r"sounds good|please do|let's do it|lets do it|let's go|approved?|confirm(?:ed)?|"
+                           r"correct|right|exactly|agreed|option [a-e1-9]|[a-e1-9])\b\W*"),
+    _cue("polite_request", -0.6, r"^\W*(?:can|could|would|will) you\b|^\W*please\b|^\W*(?:let's|lets|now|next)\b|"
+                                 r"\bi(?:'d| would) like (?:you )?to\b|\bcan we\b"),
+    _cue("new_task", -1.4, r"\b(?:now|next),? (?:i(?:'d| would) like|let's|lets|can you|please|we)\b|"
+                           r"\b(?:next|another|new) (?:task|step|thing|feature|question|issue)\b|"
+                           r"\bmoving on\b|\bon to\b"),
+)
+
+PRAISE = _cue("praise", 0.0, r"\b(?:works?|worked|(?:is|it's|its) working|work(?:s|ed)? (?:now|great|perfectly|fine)|perfect|great|"
+                             r"awesome|excellent|amazing|brilliant|fantastic|nice|cool|lgtm|looks good|look good|"
+                             r"well done|good job|good work|thanks?|thank you|thx|ty|love it|beautiful|nailed it|"
+                             r"that did it|that fixed it|fixed|solved|success\w*|yay|wonderful|great place|"
+                             r"makes sense|spot on|good|very good|good stuff)\b|!{2,}|^\W*(?:ok|okay),? (?:great|good|nice|cool)\W*$")
+
+# Verbatim or near re-sends are judged by similarity; these are re-attempts with no new words.
+CONTINUE = _cue("continue", 0.0, r"^\W*(?:please |ok,? |okay,? )?(?:continue|keep going|go on|carry on|resume|"
+                                 r"try again|retry|again|one more time|do it again|finish(?: it)?|"
+                                 r"you stopped|you got cut off|are you (?:still )?there|still there|\?+)\W*$")
+
+# The assistant's answer just before: a claim that the work is done, or a question to the person.
+CLAIMED_DONE = re.compile(
+    r"\b(?:should (?:now )?(?:work|be (?:fixed|working|resolved|there|visible))|now (?:works|working|fixed)|"
+    r"(?:is|are) (?:now )?(?:fixed|resolved|done|working|complete|ready)|i(?:'ve| have) (?:fixed|updated|"
+    r"changed|resolved|implemented|added|removed)|fixed (?:the|it)|(?:re)?deployed|rebuilt|"
+    r"try (?:it )?(?:again|now)|reload|refresh|restart|test (?:it|this|now|again)|please (?:test|try|check)|"
+    r"all (?:\d+ )?tests pass|successfully|done\b|complete[sd]?\b|✅)",
+    re.IGNORECASE,
+)
+ASKED_USER = re.compile(
+    r"(?:\?\s*(?:\*\*)?\s*$|\b(?:want me to|shall i|should i|would you like|do you want|let me know|which (?:one|option)|"
+    r"sound (?:good|right)|does (?:this|that) (?:look|sound)|ready to|or would you prefer|what would you like)\b)",
+    re.IGNORECASE,
+)
+
+
+def fired(cues: tuple[Cue, ...], text: str) -> list[Cue]:
+    return [c for c in cues if c.search(text)]

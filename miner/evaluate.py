@@ -1,0 +1,150 @@
+"""Measure the miner against hand labels (`vault eval LABELS.jsonl`).
+
+A hand-label file has one JSON object per line, `{"msg_id": ..., "label": ...}`
+(other fields ignored). `not_human` means the message must not be labelled as a
+person's turn at all. The prediction for a message is its effective label in the
+vault (a review relabel wins over the mined label); a message the miner does not
+treat as human-side counts as `not_human`; a message absent from the vault is
+reported apart, not scored.
+
+Figures: per-label precision, recall, F1 and support; the confusion matrix
+(gold rows, predicted columns); macro-F1 over the labels present in the gold file
+(not_human included when present); and correction detection: precision and recall
+of `reattempt_with_feedback` against everything else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from miner.classify.base import LABELS, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK
+from vault.store import VaultError
+
+ALL_LABELS = LABELS + (NOT_HUMAN,)
+
+
+def read_gold(path: str | Path) -> dict[str, str]:
+    """msg_id -> label; errors name the file and line."""
+    gold: dict[str, str] = {}
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise VaultError(f"{p}: cannot read: {e}") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            msg_id, label = str(row["msg_id"]), str(row["label"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise VaultError(f"{p}:{n}: not a label line ({type(e).__name__}: {e})") from None
+        if label not in ALL_LABELS:
+            raise VaultError(f"{p}:{n}: unknown label {label!r}; expected one of {', '.join(ALL_LABELS)}")
+        gold[msg_id] = label
+    return gold
+
+
+def predictions(con: duckdb.DuckDBPyConnection, msg_ids: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """(msg_id -> predicted label, msg_ids not in the vault)."""
+    from miner.analytics import effective_turns_sql
+
+    ids = list(msg_ids)
+    rows = con.execute(
+        f"""WITH wanted AS (SELECT unnest(?) AS msg_id), eff AS ({effective_turns_sql()})
+            SELECT w.msg_id, m.msg_id IS NOT NULL, eff.label
+            FROM wanted w LEFT JOIN messages m USING (msg_id) LEFT JOIN eff USING (msg_id)""",
+        [ids],
+    ).fetchall()
+    pred, missing = {}, []
+    for msg_id, present, label in rows:
+        if not present:
+            missing.append(msg_id)
+        else:
+            pred[msg_id] = label or NOT_HUMAN
+    return pred, sorted(missing)
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float | None]:
+    p = tp / (tp + fp) if tp + fp else None
+    r = tp / (tp + fn) if tp + fn else None
+    f = 2 * p * r / (p + r) if p and r else (0.0 if p is not None and r is not None else None)
+    return {"precision": p, "recall": r, "f1": f}
+
+
+def score(gold: Mapping[str, str], pred: Mapping[str, str]) -> dict[str, Any]:
+    """Figures over the messages present in both."""
+    pairs = [(gold[m], pred[m]) for m in gold if m in pred]
+    confusion = Counter(pairs)
+    labels = [lab for lab in ALL_LABELS if any(g == lab or p == lab for g, p in pairs)]
+    per_label = {}
+    for lab in labels:
+        tp = confusion[(lab, lab)]
+        fp = sum(n for (g, p), n in confusion.items() if p == lab and g != lab)
+        fn = sum(n for (g, p), n in confusion.items() if g == lab and p != lab)
+        per_label[lab] = {**_prf(tp, fp, fn), "support": tp + fn}
+    in_gold = [lab for lab in labels if per_label[lab]["support"]]
+    f1s = [per_label[lab]["f1"] or 0.0 for lab in in_gold]
+    c = REATTEMPT_WITH_FEEDBACK
+    ctp = confusion[(c, c)]
+    cfp = sum(n for (g, p), n in confusion.items() if p == c and g != c)
+    cfn = sum(n for (g, p), n in confusion.items() if g == c and p != c)
+    return {
+        "messages": len(pairs),
+        "accuracy": (sum(n for (g, p), n in confusion.items() if g == p) / len(pairs)) if pairs else None,
+        "macro_f1": sum(f1s) / len(f1s) if f1s else None,
+        "macro_f1_labels": in_gold,
+        "per_label": per_label,
+        "correction": {**_prf(ctp, cfp, cfn), "tp": ctp, "fp": cfp, "fn": cfn},
+        "confusion": {"labels": labels,
+                      "matrix": [[confusion[(g, p)] for p in labels] for g in labels]},
+    }
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, Any]:
+    gold = read_gold(path)
+    pred, missing = predictions(con, gold)
+    unlabelled = con.execute("SELECT count(*) FROM labels").fetchone()[0] == 0
+    rep = score(gold, pred)
+    rep.update({"file": str(path), "gold_lines": len(gold), "missing_from_vault": len(missing),
+                "missing_examples": missing[:10], "vault_unmined": unlabelled})
+    return rep
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def print_report(console, rep: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    if rep["vault_unmined"]:
+        console.print("[yellow]The vault has no labels yet: run `vault mine` first.[/]")
+    corr = rep["correction"]
+    console.print(f"[bold]{rep['messages']}[/] labelled messages scored "
+                  f"({rep['missing_from_vault']} of {rep['gold_lines']} not in the vault).")
+    console.print(f"Correction detection: precision [bold]{_fmt(corr['precision'])}[/], recall "
+                  f"[bold]{_fmt(corr['recall'])}[/], F1 {_fmt(corr['f1'])} "
+                  f"(tp {corr['tp']}, fp {corr['fp']}, fn {corr['fn']}).  Macro-F1 [bold]{_fmt(rep['macro_f1'])}[/], "
+                  f"accuracy {_fmt(rep['accuracy'])}.")
+    t = Table(title="Per label")
+    for col in ("label", "precision", "recall", "F1", "support"):
+        t.add_column(col, justify="left" if col == "label" else "right")
+    for lab, v in rep["per_label"].items():
+        t.add_row(lab, _fmt(v["precision"]), _fmt(v["recall"]), _fmt(v["f1"]), str(v["support"]))
+    console.print(t)
+    labels = rep["confusion"]["labels"]
+    short = {lab: "".join(w[0] for w in lab.split("_")).upper() for lab in labels}
+    m = Table(title="Confusion (rows: hand label, columns: predicted)")
+    m.add_column("")
+    for lab in labels:
+        m.add_column(short[lab], justify="right")
+    for lab, row in zip(labels, rep["confusion"]["matrix"]):
+        m.add_row(f"{short[lab]} {lab}", *[str(n) if n else "·" for n in row])
+    console.print(m)

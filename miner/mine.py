@@ -1,0 +1,100 @@
+"""`vault mine`: assign roles, label every new human-side turn, store the labels.
+
+Incremental: only turns without a label are classified (their sessions are read
+whole, for context), unless `redo`. Labels are written in batches, each in its own
+transaction, so an interrupted run keeps what it finished and a re-run continues.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+
+from miner.classify import get_backend
+from miner.roles import assign_roles
+from miner.turns import load_turns
+from vault.model import Kind
+from vault.store import VaultError, insert_rows, transaction
+
+BATCH = 5000
+LABEL_COLUMNS = ["msg_id", "session_id", "label", "confidence", "backend", "version", "reasons"]
+
+
+class MiningAborted(VaultError):
+    """The person declined the plan (cost confirmation) or it exceeded a limit."""
+
+
+def stored_vectors(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """msg_id -> unit vector of its first chunk, for human-side turns, from the active embedding model."""
+    from vault.index.embeddings import active_model
+
+    active = active_model(con)
+    if active is None:
+        return {}
+    kinds = ", ".join(f"'{k}'" for k in sorted(Kind.HUMAN_TYPED))
+    rows = con.execute(
+        f"""SELECT c.msg_id, v.vector FROM chunks c JOIN vectors v USING (model_id, content_hash)
+            JOIN messages m USING (msg_id)
+            WHERE c.model_id = ? AND c.chunk_no = 0 AND m.kind IN ({kinds})""",
+        [active[0]],
+    ).fetchall()
+    return dict(rows)
+
+
+def mine(
+    con: duckdb.DuckDBPyConnection,
+    backend: str = "heuristic",
+    redo: bool = False,
+    confirm: Callable[[dict], bool] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Label the human-side turns; returns a JSON-able report.
+
+    `confirm(plan)` is asked before a backend that has a `plan()` (a paid one) runs;
+    returning False aborts with nothing spent.
+    """
+    t0 = time.perf_counter()
+    roles = assign_roles(con)
+    if backend == "heuristic" and "vectors" not in options:
+        options["vectors"] = stored_vectors(con)
+    clf = get_backend(backend, **({"con": con} if backend != "heuristic" else {}), **options)
+    turns = load_turns(con, only_unlabelled=not redo)
+    plan = None
+    if hasattr(clf, "plan") and turns:
+        plan = clf.plan(turns)
+        if confirm is not None and not confirm(plan):
+            raise MiningAborted("Nothing was sent: the plan was not confirmed.")
+    if redo:
+        con.execute("DELETE FROM labels")
+    counts: Counter[str] = Counter()
+    done = 0
+    for i in range(0, len(turns), BATCH):
+        batch = turns[i:i + BATCH]
+        labels = clf.label(batch)
+        rows = [(t.msg_id, t.session_id, lab.label, lab.confidence, clf.name, clf.version, json.dumps(lab.reasons))
+                for t, lab in zip(batch, labels, strict=True) if lab is not None]
+        with transaction(con):
+            con.execute("DELETE FROM labels WHERE msg_id IN (SELECT unnest(?))", [[r[0] for r in rows]])
+            insert_rows(con, "labels", LABEL_COLUMNS, rows)
+        counts.update(r[2] for r in rows)
+        done += len(batch)
+        if on_progress:
+            on_progress(done, len(turns))
+    total = con.execute("SELECT label, count(*) FROM labels GROUP BY 1 ORDER BY 2 DESC").fetchall()
+    return {
+        "backend": clf.name,
+        "version": clf.version,
+        "turns_labelled": sum(counts.values()),
+        "sessions": len({t.session_id for t in turns}),
+        "labelled_now": dict(counts.most_common()),
+        "labels_in_vault": dict(total),
+        "roles": roles,
+        "plan": plan,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }

@@ -1,0 +1,201 @@
+"""Roles: which hat the person wore in a session (a project, a kind of work, a subagent type).
+
+A role groups sessions for the correction analytics, the pairs and the personas.
+Default: the session's project (from its cwd), else its source. Rules in the TOML
+config (`vault.paths.config_path()`, `VAULT_CONFIG` overrides it) assign roles
+explicitly; the first rule that matches wins:
+
+    [[roles]]
+    name = "docs-writer"
+    project = "docs-*"                  # glob on sessions.project
+    [[roles]]
+    name = "api"
+    cwd = ["/home/*/work/api*", "/srv/api"]   # a glob, or a list of globs (any)
+    [[roles]]
+    name = "explorer"
+    agent_type = "Explore"              # subagent type
+    [[roles]]
+    name = "chat"
+    source = "chatgpt"                  # also: user_id (glob), first_prompt (regex, searched)
+
+Keys in one rule must all match. Subagent sessions: a rule naming `agent_type`
+that matches wins; otherwise a subagent inherits its parent's role (its prompts
+come from the parent agent, so it serves the parent's work); a subagent whose
+parent is not in the vault is matched like any session.
+
+Matching runs as one SQL statement over all sessions (DuckDB GLOB and RE2
+`regexp_matches`); inheritance is resolved in Python over the same rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from miner.config import ConfigError, read_config
+from vault.store import insert_rows
+
+GLOB_KEYS = ("project", "cwd", "agent_type", "source", "user_id")
+REGEX_KEYS = ("first_prompt",)
+MATCH_KEYS = GLOB_KEYS + REGEX_KEYS
+
+
+class RolesConfigError(ConfigError):
+    """The roles config cannot be used; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    match: tuple[tuple[str, tuple[str, ...]], ...]  # (key, patterns) pairs; patterns OR, keys AND
+    index: int = 0  # 1-based position in the config file
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for k, _ in self.match)
+
+    def describe(self) -> str:
+        parts = []
+        for k, pats in self.match:
+            v = pats[0] if len(pats) == 1 else list(pats)
+            parts.append(f"{k}={v!r}" if isinstance(v, list) else f'{k}="{v}"')
+        return f"roles[{self.index}]: " + " ".join(parts)
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "name": self.name,
+                **{k: (list(p) if len(p) > 1 else p[0]) for k, p in self.match}}
+
+    def sql(self) -> tuple[str, list[str]]:
+        """A boolean SQL condition over `sessions` columns, with its parameters."""
+        conds, params = [], []
+        for key, pats in self.match:
+            op = "regexp_matches({col}, ?)" if key in REGEX_KEYS else "{col} GLOB ?"
+            alts = [op.format(col=f"coalesce({key}, '')") for _ in pats]
+            conds.append("(" + " OR ".join(alts) + ")")
+            params += list(pats)
+        return " AND ".join(conds), params
+
+
+def _bad(path: Path | str, where: str, why: str) -> RolesConfigError:
+    return RolesConfigError(f"{path}: {where}: {why}")
+
+
+def parse_rules(data: dict, path: Path | str = "<config>") -> list[Rule]:
+    """Rules from an already parsed TOML document (its `roles` array of tables)."""
+    entries = data.get("roles", [])
+    if not isinstance(entries, list):
+        raise _bad(path, "roles", "must be an array of tables ([[roles]] entries)")
+    rules = []
+    for i, e in enumerate(entries, 1):
+        where = f"[[roles]] entry {i}"
+        if not isinstance(e, dict):
+            raise _bad(path, where, "must be a table with `name` and match keys")
+        name = e.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise _bad(path, where, "needs a non-empty string `name`")
+        where += f" ({name!r})"
+        unknown = sorted(set(e) - {"name", *MATCH_KEYS})
+        if unknown:
+            raise _bad(path, where, f"unknown key(s) {', '.join(unknown)}; allowed: name, {', '.join(MATCH_KEYS)}")
+        match = []
+        for key in MATCH_KEYS:
+            if key not in e:
+                continue
+            v = e[key]
+            pats = (v,) if isinstance(v, str) else tuple(v) if isinstance(v, list) else None
+            if not pats or not all(isinstance(p, str) and p for p in pats):
+                raise _bad(path, where, f"`{key}` must be a non-empty string or a list of them")
+            if key in REGEX_KEYS:
+                for p in pats:
+                    _check_regex(p, path, where, key)
+            match.append((key, pats))
+        if not match:
+            raise _bad(path, where, f"matches nothing: give at least one of {', '.join(MATCH_KEYS)}")
+        rules.append(Rule(name=name.strip(), match=tuple(match), index=i))
+    return rules
+
+
+def _check_regex(p: str, path, where: str, key: str) -> None:
+    # Matching runs in DuckDB (RE2): reject what RE2 cannot compile, e.g. look-behind.
+    try:
+        re.compile(p)
+        duckdb.connect().execute("SELECT regexp_matches('', ?)", [p]).fetchone()
+    except (re.error, duckdb.Error) as e:
+        msg = str(e).splitlines()[0]
+        raise _bad(path, where, f"`{key}` is not a valid regular expression {p!r}: {msg}") from None
+
+
+def load_rules(path: str | Path | None = None) -> list[Rule]:
+    """The rules of the config file; none when the default config file does not exist.
+
+    An explicit `path` that does not exist is an error.
+    """
+    p, data = read_config(path)
+    return parse_rules(data, p)
+
+
+def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tuple[str, str, str]]:
+    """(session_id, role_name, rule) for every session, without writing anything."""
+    def first_match(rs: list[Rule]) -> tuple[str, list[str]]:
+        if not rs:
+            return "NULL", []
+        whens, params = [], []
+        for r in rs:
+            cond, p = r.sql()
+            whens.append(f"WHEN {cond} THEN {r.index}")
+            params += p
+        return "CASE " + " ".join(whens) + " END", params
+
+    any_sql, any_params = first_match(rules)
+    agent_sql, agent_params = first_match([r for r in rules if "agent_type" in r.keys])
+    rows = con.execute(
+        f"""
+        SELECT session_id, parent_session_id, {any_sql} AS any_rule, {agent_sql} AS agent_rule,
+               project, source
+        FROM sessions
+        """,
+        any_params + agent_params,
+    ).fetchall()
+    by_index = {r.index: r for r in rules}
+    info = {sid: (parent, a, g, proj, src) for sid, parent, a, g, proj, src in rows}
+    out: dict[str, tuple[str, str]] = {}
+
+    def resolve(sid: str, depth: int = 0) -> tuple[str, str]:
+        if sid in out:
+            return out[sid]
+        parent, any_rule, agent_rule, project, source = info[sid]
+        if parent is not None and agent_rule is not None:
+            r = by_index[agent_rule]
+            res = (r.name, r.describe())
+        elif parent is not None and parent in info and parent != sid and depth < 16:
+            pname, prule = resolve(parent, depth + 1)
+            res = (pname, "inherited from parent: " + prule.removeprefix("inherited from parent: "))
+        elif any_rule is not None:
+            r = by_index[any_rule]
+            res = (r.name, r.describe())
+        elif project:
+            res = (project, "default: project")
+        else:
+            res = (source, "default: source")
+        out[sid] = res
+        return res
+
+    return [(sid, *resolve(sid)) for sid in info]
+
+
+def assign_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule] | None = None) -> dict[str, int]:
+    """Give every session a role (replacing the `roles` table); returns sessions per role."""
+    rules = load_rules() if rules is None else rules
+    rows = compute_roles(con, rules)
+    # No transaction of our own: `vault mine` may call this inside its own (DuckDB cannot nest
+    # them, and a failed BEGIN aborts the caller's). Roles are derived: a crash in between leaves
+    # the table empty, and the analytics then compute roles on the fly.
+    con.execute("DELETE FROM roles")
+    insert_rows(con, "roles", ["session_id", "role_name", "rule"], rows)
+    counts: dict[str, int] = {}
+    for _, name, _ in rows:
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -1,0 +1,112 @@
+"""Human-side turns in context, read from the vault for the classifiers.
+
+One pass over the messages of the selected sessions, in file order (`seq`),
+main branch only: each human-side message (Kind.HUMAN_SIDE) becomes a `Turn`
+holding what a classifier needs to judge it: the assistant's answer just before
+(its text and its tool calls, rendered compactly), whether a tool failed in that
+answer, the previous human-side turn, and a few turns of context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import duckdb
+
+from miner.classify.base import Turn
+from vault.model import Kind
+
+CONTEXT_TURNS = 6  # (role, text) pairs kept before each turn, for backends that read context
+ANSWER_CHARS = 4000  # the assistant answer kept per turn (its end matters most: the claim before the user reacts)
+_ANSWER_KINDS = (Kind.ASSISTANT_TEXT, Kind.TOOL_CALL)
+_SESSION_CHUNK = 2000  # sessions per query: bounded memory on large vaults
+
+
+def _select_sessions(con, session_ids, only_unlabelled: bool) -> list[str]:
+    if session_ids is not None:
+        return list(session_ids)
+    if only_unlabelled:
+        sql = f"""SELECT DISTINCT m.session_id FROM messages m ANTI JOIN labels l USING (msg_id)
+                  WHERE m.kind IN ({_kinds_sql(Kind.HUMAN_SIDE)}) AND m.on_main_branch ORDER BY 1"""
+    else:
+        sql = f"""SELECT DISTINCT session_id FROM messages
+                  WHERE kind IN ({_kinds_sql(Kind.HUMAN_SIDE)}) AND on_main_branch ORDER BY 1"""
+    return [r[0] for r in con.execute(sql).fetchall()]
+
+
+def _kinds_sql(kinds: Iterable[str]) -> str:
+    return ", ".join(f"'{k}'" for k in sorted(kinds))
+
+
+def compact_tool_call(name: str | None, text: str | None) -> str:
+    """`[Bash] pytest -q`: one line per tool call, enough to see what the assistant did."""
+    first = (text or "").strip().splitlines()[0][:160] if (text or "").strip() else ""
+    return f"[{name or 'tool'}] {first}".rstrip()
+
+
+def iter_turns(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str] | None = None,
+               only_unlabelled: bool = False) -> Iterator[Turn]:
+    """Turns of the selected sessions (default: all), session by session, in order.
+
+    With `only_unlabelled`, sessions with at least one unlabelled human-side turn are read
+    whole (context needs the earlier turns) and only the unlabelled turns are yielded.
+    """
+    sessions = _select_sessions(con, session_ids, only_unlabelled)
+    roles = dict(con.execute("SELECT session_id, role_name FROM roles").fetchall())
+    for i in range(0, len(sessions), _SESSION_CHUNK):
+        chunk = sessions[i:i + _SESSION_CHUNK]
+        labelled = set()
+        if only_unlabelled:
+            labelled = {r[0] for r in con.execute(
+                "SELECT msg_id FROM labels WHERE session_id IN (SELECT unnest(?))", [chunk]).fetchall()}
+        rows = con.execute(
+            """SELECT session_id, msg_id, kind, role, text, tool_name, is_error, is_human
+               FROM messages WHERE session_id IN (SELECT unnest(?)) AND on_main_branch
+               ORDER BY session_id, seq""",
+            [chunk],
+        ).fetchall()
+        yield from _session_turns(rows, roles, labelled)
+
+
+def _session_turns(rows, roles: dict, skip: set) -> Iterator[Turn]:
+    current = None
+    answer: list[str] = []
+    answer_error = False
+    context: list[tuple[str, str]] = []
+    prev: Turn | None = None
+    typed: tuple[str, str] | None = None  # (msg_id, text) of the last typed turn
+    position = 0
+    for sid, msg_id, kind, role, text, tool_name, is_error, is_human in rows:
+        if sid != current:
+            current, answer, answer_error, context, prev, typed, position = sid, [], False, [], None, None, 0
+        if kind in Kind.HUMAN_SIDE:
+            prev_answer = "\n".join(answer)[-ANSWER_CHARS:] or None
+            if kind == Kind.TOOL_REJECTION and not is_human:
+                text = ""  # the rejection marker alone: nobody typed a reason
+            turn = Turn(
+                msg_id=msg_id, session_id=sid, kind=kind, text=text or "", position=position,
+                prev_assistant=prev_answer, prev_human=prev.text if prev else None,
+                prev_kind=prev.kind if prev else None, prev_assistant_error=answer_error, prev_typed=typed[1] if typed else None,
+                prev_typed_id=typed[0] if typed else None,
+                context=list(context[-CONTEXT_TURNS:]), role_name=roles.get(sid),
+            )
+            if msg_id not in skip:
+                yield turn
+            context.append(("user", turn.text if turn.text and kind != Kind.INTERRUPT else "[interrupted]"))
+            prev, position = turn, position + 1
+            if turn.text and kind != Kind.INTERRUPT:
+                typed = (msg_id, turn.text)
+            answer, answer_error = [], False
+        elif kind == Kind.ASSISTANT_TEXT:
+            if text:
+                answer.append(text)
+                context.append(("assistant", text[-1000:]))
+        elif kind == Kind.TOOL_CALL:
+            answer.append(compact_tool_call(tool_name, text))
+        elif kind in (Kind.TOOL_RESULT, Kind.API_ERROR):
+            answer_error = answer_error or bool(is_error) or kind == Kind.API_ERROR
+
+
+def load_turns(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str] | None = None,
+               only_unlabelled: bool = False) -> list[Turn]:
+    return list(iter_turns(con, session_ids, only_unlabelled))

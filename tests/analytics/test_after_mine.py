@@ -1,0 +1,73 @@
+"""The report on labels from the real miner (`miner.mine.mine`, heuristic backend), on examples/ and the corpora.
+
+These check that the analytics agree with the labels the miner stored; the miner's accuracy is
+measured by `vault eval`, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from miner.analytics import corrections_report
+from support import EXAMPLES, run_cli
+
+mine_mod = pytest.importorskip("miner.mine")
+
+
+def direct_counts(con):
+    return con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE l.label = 'reattempt_with_feedback') "
+        "FROM labels l JOIN messages m USING (msg_id) WHERE m.is_human").fetchone()
+
+
+@pytest.fixture(scope="module")
+def mined_examples(tmp_path_factory):
+    from vault.ingest import ingest
+    from vault.store import open_vault
+
+    path = tmp_path_factory.mktemp("mined-examples") / "vault.duckdb"
+    con = open_vault(path)
+    ingest(con, [EXAMPLES / "claude-code"])
+    mine_mod.mine(con)
+    con.close()
+    return path
+
+
+def test_examples_report_matches_the_stored_labels(mined_examples, tmp_path):
+    from vault.store import open_vault
+
+    db = tmp_path / "v.duckdb"
+    shutil.copy(mined_examples, db)
+    con = open_vault(db)
+    # mine assigned the default roles: the three projects, the subagent with its parent
+    assert dict(con.execute("SELECT role_name, count(*) FROM roles GROUP BY 1").fetchall()) == {
+        "billing-api": 6, "docs-site": 4, "data-pipeline": 1}
+    turns, corr = direct_counts(con)
+    human = con.execute("SELECT count(*) FROM messages WHERE is_human").fetchone()[0]
+    rep = corrections_report(con, definition={"min_turns": 1})
+    con.close()
+    assert rep["unlabelled_turns"] == 0 and turns == human  # every typed message was labelled
+    assert (rep["overall"]["turns"], rep["overall"]["corrections"]) == (turns, corr)
+    assert {r["role"] for r in rep["roles"]} == {"billing-api", "docs-site", "data-pipeline"}
+    by_role = {r["role"]: r for r in rep["roles"]}
+    # the examples plant explicit corrections in both projects ("did you run the tests?", "no emojis")
+    assert by_role["billing-api"]["corrections"] > 0 and by_role["docs-site"]["corrections"] > 0
+    code, out, _ = run_cli("stats", "--corrections", "--json", db=db)
+    assert code == 0 and json.loads(out)["overall"]["corrections"] == corr
+
+
+def test_corpora_report_matches_the_stored_labels(corpus_copy):
+    from vault.store import open_vault
+
+    con = open_vault(corpus_copy)
+    mine_mod.mine(con)
+    turns, corr = direct_counts(con)
+    rep = corrections_report(con)
+    assert rep["unlabelled_turns"] == 0
+    assert (rep["overall"]["turns"], rep["overall"]["corrections"]) == (turns, corr)
+    assert sum(w["turns"] for w in rep["weekly"]) == turns
+    assert sum(b["sessions"] for b in rep["histogram"]) == rep["overall"]["rated_sessions"]
+    con.close()

@@ -1,0 +1,143 @@
+"""`vault mine`, `vault turns`, `vault eval`: classify the human turns, print them, measure the miner."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from vault.cli.common import emit_json, emit_jsonl, json_option, open_db, stderr_console, stdout_console
+
+
+def _confirm_plan(as_json: bool, yes: bool, max_cost: float | None):
+    """A confirm(plan) callback for paid backends: shows what will be sent and what it costs."""
+
+    def confirm(plan: dict) -> bool:
+        err = stderr_console()
+        cost = float(plan.get("estimated_cost_usd") or 0.0)
+        err.print(
+            f"[bold]{plan.get('to_send', plan.get('messages', '?'))}[/] messages will be sent to "
+            f"{plan.get('model', 'the API')} (redacted of secrets, e-mails and home paths); "
+            f"{plan.get('cached', 0)} answers are cached and cost nothing. "
+            f"Estimated: ~{plan.get('input_tokens', '?')} input and ~{plan.get('output_tokens', '?')} output tokens, "
+            f"[bold]${cost:.4f}[/]."
+        )
+        if max_cost is not None and cost > max_cost:
+            err.print(f"[red]Estimated cost ${cost:.4f} exceeds --max-cost ${max_cost:.4f}: nothing sent.[/]")
+            return False
+        if yes or not cost:
+            return True
+        if as_json or not sys.stdin.isatty():
+            err.print("[red]Not confirmed: pass --yes to send without asking.[/]")
+            return False
+        return click.confirm("Send?", default=False, err=True)
+
+    return confirm
+
+
+@click.command("mine")
+@click.option("--backend", type=click.Choice(["heuristic", "anthropic"]), default="heuristic", show_default=True,
+              help="heuristic: offline cues and structure. anthropic: Claude (opt-in, paid, needs ANTHROPIC_API_KEY).")
+@click.option("--redo", is_flag=True, help="Relabel every turn, not only new ones.")
+@click.option("--model", help="Model for the anthropic backend.")
+@click.option("--batch", is_flag=True, help="anthropic: use the Message Batches API (half price, slower).")
+@click.option("--yes", "-y", is_flag=True, help="anthropic: send without asking for confirmation.")
+@click.option("--max-cost", type=float, help="anthropic: refuse to run above this estimated cost in USD.")
+@json_option
+@click.pass_context
+def mine_cmd(ctx, backend: str, redo: bool, model: str | None, batch: bool, yes: bool, max_cost: float | None,
+             as_json: bool) -> None:
+    """Label every human turn (new ones only, unless --redo) and find the corrections."""
+    from miner.mine import mine
+    from vault.index import progress_bar
+
+    opts = {}
+    if backend == "anthropic":
+        opts = {k: v for k, v in (("model", model), ("batch", batch or None)) if v is not None}
+    err = stderr_console()
+    # No live progress bar while a paid backend may ask for confirmation on the terminal.
+    quiet = as_json or not sys.stderr.isatty() or (backend != "heuristic" and not yes)
+    with open_db(ctx) as con, progress_bar(err, quiet, "labelling") as on_progress:
+        rep = mine(con, backend=backend, redo=redo, confirm=_confirm_plan(as_json, yes, max_cost),
+                   on_progress=on_progress, **opts)
+    if as_json:
+        emit_json(rep)
+        return
+    c = stdout_console()
+    if not rep["turns_labelled"]:
+        c.print("nothing to label: every human turn already has a label (use --redo to relabel)")
+    else:
+        parts = ", ".join(f"{n} {lab}" for lab, n in rep["labelled_now"].items())
+        c.print(f"labelled [bold]{rep['turns_labelled']}[/] turns in {rep['sessions']} sessions with "
+                f"{rep['backend']} ({rep['seconds']:.1f} s): {parts}")
+    corr = rep["labels_in_vault"].get("reattempt_with_feedback", 0)
+    total = sum(rep["labels_in_vault"].values())
+    c.print(f"the vault holds {total} labelled turns, [bold]{corr}[/] corrections; "
+            f"{len(rep['roles'])} roles. Next: `vault stats --corrections`, `vault pairs`.")
+
+
+@click.command("turns")
+@click.option("--session", help="Only this session (id or prefix).")
+@click.option("--label", "label", help="Only this label.")
+@click.option("--role", help="Only sessions of this role.")
+@click.option("--limit", "-n", type=int, help="At most this many turns.")
+@json_option
+@click.pass_context
+def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, limit: int | None,
+              as_json: bool) -> None:
+    """Print the labelled human turns (JSONL with --json, as in the contract)."""
+    from miner.analytics import effective_turns_sql
+
+    where, params = ["e.label IS NOT NULL", "e.label <> 'not_human'"], []
+    if session:
+        where.append("e.session_id LIKE ?")
+        params.append(session + "%")
+    if label:
+        where.append("e.label = ?")
+        params.append(label)
+    if role:
+        where.append("e.session_id IN (SELECT session_id FROM roles WHERE role_name = ?)")
+        params.append(role)
+    sql = f"""WITH e AS ({effective_turns_sql()})
+              SELECT e.session_id, e.msg_id, e.label, m.text, l.confidence, l.backend, e.relabelled, m.kind
+              FROM e JOIN messages m USING (msg_id) LEFT JOIN labels l USING (msg_id)
+              WHERE {' AND '.join(where)} ORDER BY e.session_id, m.seq"""
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    with open_db(ctx, read_only=True) as con:
+        rows = con.execute(sql, params).fetchall()
+    out = []
+    for sid, msg_id, lab, text, conf, backend, relabelled, kind in rows:
+        row = {"session_id": sid, "msg_id": msg_id, "label": lab, "text": text or ""}
+        if conf is not None and not relabelled:
+            row["confidence"] = conf
+        row.update({"kind": kind, "backend": "review" if relabelled else backend})
+        out.append(row)
+    if as_json:
+        emit_jsonl(out)
+        return
+    from rich.table import Table
+
+    t = Table(show_lines=False)
+    for col in ("session", "label", "conf", "text"):
+        t.add_column(col, overflow="fold" if col == "text" else "ellipsis", no_wrap=col != "text")
+    for r in out:
+        t.add_row(r["session_id"][:12], r["label"], f"{r.get('confidence', 1.0):.2f}",
+                  " ".join(r["text"].split())[:160])
+    stdout_console().print(t)
+
+
+@click.command("eval")
+@click.argument("labels_file", type=click.Path(exists=True, dir_okay=False))
+@json_option
+@click.pass_context
+def eval_cmd(ctx, labels_file: str, as_json: bool) -> None:
+    """Measure the mined labels against hand labels ({"msg_id", "label"} per line)."""
+    from miner.evaluate import evaluate, print_report
+
+    with open_db(ctx, read_only=True) as con:
+        rep = evaluate(con, labels_file)
+    if as_json:
+        emit_json(rep)
+    else:
+        print_report(stdout_console(), rep)

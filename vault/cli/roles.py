@@ -1,0 +1,86 @@
+"""`vault roles`: the role rules, and the sessions, human turns and corrections per role."""
+
+from __future__ import annotations
+
+import click
+
+from vault.cli.common import emit_json, json_option, open_db, stdout_console
+
+
+def roles_summary(con) -> list[dict]:
+    """Per role: sessions (subagents apart), human turns, labelled turns and corrections."""
+    from miner.analytics import REATTEMPT_WITH_FEEDBACK, effective_turns_sql
+
+    rows = con.execute(
+        f"""
+        WITH eff AS ({effective_turns_sql()}
+        ), lab AS (
+            SELECT session_id, count(*) FILTER (WHERE label <> 'not_human') AS labelled,
+                   count(*) FILTER (WHERE label = ?) AS corrections
+            FROM eff GROUP BY session_id
+        )
+        SELECT r.role_name,
+               count(*) FILTER (WHERE s.parent_session_id IS NULL),
+               count(*) FILTER (WHERE s.parent_session_id IS NOT NULL),
+               coalesce(sum(s.human_messages), 0), coalesce(sum(lab.labelled), 0), coalesce(sum(lab.corrections), 0),
+               list(DISTINCT r.rule ORDER BY r.rule)
+        FROM roles r JOIN sessions s USING (session_id) LEFT JOIN lab USING (session_id)
+        GROUP BY r.role_name ORDER BY count(*) DESC, r.role_name
+        """,
+        [REATTEMPT_WITH_FEEDBACK],
+    ).fetchall()
+    return [{"role": name, "sessions": main, "subagent_sessions": sub, "human_turns": int(human),
+             "labelled_turns": int(labelled), "corrections": int(corr), "rules": rule_list}
+            for name, main, sub, human, labelled, corr, rule_list in rows]
+
+
+def _short(rule: str) -> str:
+    if rule.startswith("inherited"):
+        return "parent"
+    if rule.startswith("roles["):
+        return "rule " + rule[6:rule.index("]")]
+    return rule.removeprefix("default: ")
+
+
+@click.command("roles")
+@json_option
+@click.pass_context
+def roles_cmd(ctx, as_json: bool) -> None:
+    """Show the role rules (config file) and assign roles: sessions, turns and corrections per role."""
+    from miner.roles import assign_roles, load_rules
+    from vault.paths import config_path
+
+    path = config_path()
+    rules = load_rules()
+    with open_db(ctx) as con:
+        assign_roles(con, rules)
+        summary = roles_summary(con)
+    out = {"config": str(path), "config_exists": path.exists(), "rules": [r.as_dict() for r in rules],
+           "roles": summary}
+    if as_json:
+        emit_json(out)
+        return
+    from rich.table import Table
+
+    c = stdout_console()
+    if rules:
+        c.print(f"[bold]Role rules[/] from {path} (first match wins):")
+        for r in rules:
+            c.print(f"  {r.index}. [bold]{r.name}[/] ← {r.describe().split(': ', 1)[1]}", highlight=False)
+    else:
+        c.print(f"No role rules ({path} {'has no [[roles]]' if path.exists() else 'does not exist'}): "
+                "each session's role is its project, else its source. See docs/analytics.md.")
+    c.print("[dim]Subagent sessions take a matching agent_type rule, else their parent's role.[/]")
+    if not summary:
+        c.print("No sessions in the vault yet: `vault ingest` first.")
+        return
+    t = Table(title="roles", header_style="bold")
+    for col in ("role", "sessions", "subagents", "typed", "labelled", "corrections", "by"):
+        t.add_column(col, justify="left" if col in ("role", "by") else "right")
+    for r in summary:
+        t.add_row(str(r["role"]), str(r["sessions"]), str(r["subagent_sessions"]), str(r["human_turns"]),
+                  str(r["labelled_turns"]), str(r["corrections"]) if r["labelled_turns"] else "-",
+                  ", ".join(sorted({_short(x) for x in r["rules"]})))
+    c.print(t)
+    if not any(r["labelled_turns"] for r in summary):
+        c.print("[dim]No labels yet: run `vault mine` for corrections per role.[/]")
