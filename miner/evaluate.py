@@ -27,6 +27,8 @@ from miner.classify.base import LABELS, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK
 from vault.store import VaultError
 
 ALL_LABELS = LABELS + (NOT_HUMAN,)
+SHORT = {"initial_request": "IR", "new_request": "NR", "reattempt_with_feedback": "RWF",
+         "reattempt_without_feedback": "RWO", "positive_feedback": "PF", "interrupt": "INT", "not_human": "NH"}
 
 
 def read_gold(path: str | Path) -> dict[str, str]:
@@ -140,7 +142,7 @@ def print_report(console, rep: dict[str, Any]) -> None:
         t.add_row(lab, _fmt(v["precision"]), _fmt(v["recall"]), _fmt(v["f1"]), str(v["support"]))
     console.print(t)
     labels = rep["confusion"]["labels"]
-    short = {lab: "".join(w[0] for w in lab.split("_")).upper() for lab in labels}
+    short = {lab: SHORT.get(lab, lab[:3].upper()) for lab in labels}
     m = Table(title="Confusion (rows: hand label, columns: predicted)")
     m.add_column("")
     for lab in labels:

@@ -59,7 +59,7 @@ CORRECTION_CUES: tuple[Cue, ...] = (
     _cue("instead", 2.2, r"\b(?:instead|rather than|not the\b.{0,30}\bbut\b|better (?:to|if you)|"
                          r"(?:it|this|that) (?:would|might) (?:seem )?(?:be )?(?:best|better) (?:to|if)|i(?:'d| would) prefer|"
                          r"let's not|lets not|let's use|don't use|do not use|use .{1,40} not\b)"),
-    _cue("stop_wait", 2.2, r"\A\W*(?:wait|hold on|hang on|stop|whoa|woah|hmm+,? no|sorry to interrupt|"
+    _cue("stop_wait", 2.4, r"\A\W*(?:wait|hold on|hang on|stop|whoa|woah|hmm+,? no|sorry to interrupt|"
                            r"actually|no wait)\b"),
     _cue("dont", 1.8, r"(?:^|[.!,;]\s*|\bplease\s+)(?:don't|do not|dont|stop)\s+\w+"),
     _cue("why_did_you", 2.4, r"\bwhy (?:did|would|are|were|is|does|do|didn't|don't|haven't|isn't|wasn't|not)\b"),
@@ -73,12 +73,12 @@ CORRECTION_CUES: tuple[Cue, ...] = (
     _cue("wrong_word", 2.2, r"\b(?:wrong|incorrect|inaccurate|mistake|mistaken|not correct|not right|isn't right|"
                             r"typo|bug in your|confus\w+|hallucinat\w+|made up|doesn't exist|does not exist|"
                             r"doesn't make sense|not true|that's false|regress\w*)\b"),
-    _cue("too_much", 2.0, r"\b(?:too (?:long|short|verbose|complex|complicated|much|many|wordy|big|small|slow|generic|"
+    _cue("too_much", 2.4, r"\b(?:too (?:long|short|verbose|complex|complicated|much|many|wordy|big|small|slow|generic|"
                           r"vague)|overkill|over-?engineer\w*|over-?complicat\w*|simpler|shorter|less verbose|"
                           r"more concise|keep it (?:short|simple|brief)|no emojis?|without (?:the )?emojis?|"
                           r"skip (?:the )?(?:preamble|intro\w*|summary|explanation|fluff)|no preamble|"
                           r"get to the point|(?:just|only) the (?:code|answer|snippet|diff|command))\b"),
-    _cue("undo", 2.0, r"\b(?:revert|undo|roll ?back|go back to|put (?:it|that|them) back|restore (?:the|it))\b"),
+    _cue("undo", 2.4, r"\b(?:revert|undo|roll ?back|go back to|put (?:it|that|them) back|restore (?:the|it))\b"),
     _cue("change_delivered", 1.4, r"\b(?:(?:make|do) (?:one|a|another|some|two|a few) (?:correction|change|fix|edit)s?|"
                                   r"correct (?:it|this|that|the)|fix (?:it|this|that|the)|change (?:it|this|that|the)|"
                                   r"rename|remove (?:the|it|this|that)|drop (?:the|it)|move (?:it|this|that|the)|"
@@ -86,7 +86,7 @@ CORRECTION_CUES: tuple[Cue, ...] = (
                                   r"focus (?:on|only)|exclude|leave out|without (?:the|any)|"
                                   r"please correct|correction)\b"),
     _cue("not_x", 1.2, r"\A\W*not\b"),
-    _cue("frustration", 2.0, r"\b(?:we keep|keep having|again and again|for the (?:second|third|\w+th) time|"
+    _cue("frustration", 2.4, r"\b(?:we keep|keep having|again and again|for the (?:second|third|\w+th) time|"
                              r"grasping|going (?:around )?in circles|we started with something that worked|"
                              r"made it worse|worse than|ugh|argh|seriously|come on|"
                              r"(?:forg[eo]t\w*|ignor\w+|not following)\b.{0,40}\bagain)\b|\?!|!\?"),
@@ -100,8 +100,9 @@ CORRECTION_CUES: tuple[Cue, ...] = (
 
 # The text is, or quotes, a failure: an error message, a stack trace, a log line with an error level.
 ERROR_PASTE = (
-    _cue("error_text", 1.6, r"(?:\b\w*(?:Error|Exception)\b[:\s]|\bTraceback \(most recent|\berror\b[:\s]|"
-                            r"\bfailed\b|\bfailure\b|refused|not an object|undefined is not|cannot read propert|"
+    _cue("error_text", 2.0, r"(?:\b\w*(?:Error|Exception)\b[:\s]|\bTraceback \(most recent|\berror\b[:\s]|"
+                            r"\b(?:request|build|load|test|tests|command|install|start|session)\s+failed\b|"
+                            r"refused|not an object|undefined is not|cannot read propert|"
                             r"\bnull\b.{0,20}\b(?:data|response)|\b(?:4\d\d|5\d\d) (?:error|not found|bad|internal)|"
                             r"^\s*(?:E|ERROR|FATAL)\b.{0,30}\d|panic:|segmentation fault|command not found|"
                             r"no such file|permission denied|exit code [1-9]|returned non-zero|\bFAIL(?:ED)?\b|"
@@ -111,6 +112,8 @@ ERROR_PASTE = (
 # False friends: an approval or an answer to the assistant's question, a polite new request.
 ANSWER_CUES: tuple[Cue, ...] = (
     _cue("approval", -2.4, r"^\W*(?:y|yes|yeah|yep|yup|sure|ok|okay|k|go|go ahead|do it|proceed|please proceed|"
+                           r"(?:please )?(?:implement|apply|do|go with|use) (?:your|the|that|this) "
+                           r"(?:recommend\w*|suggest\w*|plan|fix|option|approach|proposal)|"
                            r"sounds good|please do|let's do it|lets do it|let's go|approved?|confirm(?:ed)?|"
                            r"correct|right|exactly|agreed|option [a-e1-9]|[a-e1-9])\b\W*"),
     _cue("polite_request", -0.6, r"^\W*(?:can|could|would|will) you\b|^\W*please\b|^\W*(?:let's|lets|now|next)\b|"
@@ -145,6 +148,10 @@ ASKED_USER = re.compile(
     r"sound (?:good|right)|does (?:this|that) (?:look|sound)|ready to|or would you prefer|what would you like)\b)",
     re.IGNORECASE,
 )
+
+
+# Cues that report a failure of what the assistant delivered (as opposed to a wish or a rule).
+FAILURE_CUES = frozenset({"still_broken", "does_not_work", "broken_outcome", "works_but", "cannot_follow"})
 
 
 def fired(cues: tuple[Cue, ...], text: str) -> list[Cue]:

@@ -39,7 +39,7 @@ from miner.classify.base import (
 from vault.model import Kind
 
 VERSION = "heuristic-1"
-BIAS = -1.5  # prior log-odds of a correction: most typed turns are new requests
+BIAS = -1.7  # prior log-odds of a correction: most typed turns are new requests
 RESEND_RATIO = 0.9  # character similarity above which a text is a re-send of the last one
 RESEND_LOOKBACK = 3  # typed turns looked back at for a re-send
 RESEND_COSINE = 0.95  # embedding similarity for the same (used when the vault has vectors)
@@ -48,7 +48,8 @@ CLAIM_THEN_FAILURE = 1.2  # the assistant said it was fixed / asked to test, the
 ASKED_THEN_ANSWER = -0.8  # the assistant asked the person something: a reply is usually an answer
 PRAISE_MAX_WORDS = 12
 PRAISE_REST_WORDS = 5
-STRONG = 2.0  # a cue this strong is feedback even when the assistant had asked a question
+LONG_WORDS = 120  # above this, cue words count half
+STRONG = 2.4  # a cue this strong is feedback even when the assistant had asked a question
 # Logistic calibration of |score| into a confidence: p = 1 / (1 + exp(-(A * |score| + B))).
 CALIBRATION = (1.1, 0.4)
 
@@ -170,19 +171,23 @@ class HeuristicClassifier:
         reasons: list[str] = []
         corr = sorted(C.fired(C.CORRECTION_CUES, text), key=lambda c: -c.weight)
         # Cues overlap (one sentence can fire three): the strongest counts in full, the rest half.
-        score = BIAS + sum(c.weight * (1.0 if i == 0 else 0.5) for i, c in enumerate(corr))
+        # A long message (a spec, a pasted template) holds feedback words by chance more often.
+        damp = 1.0 if words <= LONG_WORDS else 0.5
+        score = BIAS + damp * sum(c.weight * (1.0 if i == 0 else 0.5) for i, c in enumerate(corr))
         reasons += [f"cue: {c.name}" for c in corr]
         answer_before = bool(t.prev_assistant)
         error = answer_before and any(c.search(text) for c in C.ERROR_PASTE)
         if error:
-            score += C.ERROR_PASTE[0].weight
+            score += C.ERROR_PASTE[0].weight  # pasted logs are long by nature: no damping
             reasons.append("cue: error_text")
         claimed = answer_before and C.CLAIMED_DONE.search(t.prev_assistant[-600:]) is not None
-        if claimed and (error or corr):
+        if claimed and (error or (words <= LONG_WORDS and any(c.name in C.FAILURE_CUES for c in corr))):
             score += CLAIM_THEN_FAILURE
             reasons.append("structure: failure reported after the assistant claimed success")
         for cue in C.fired(C.ANSWER_CUES, text):
-            w = cue.weight if (cue.name != "approval" or words <= 6) else cue.weight / 2
+            if cue.name == "approval" and words > 6:
+                continue  # "yes, but ..." / "ok, great - one correction": the rest of the message decides
+            w = cue.weight
             score += w
             reasons.append(f"false friend: {cue.name}")
         asked = answer_before and C.ASKED_USER.search(t.prev_assistant[-400:].rstrip()) is not None

@@ -155,3 +155,18 @@ def test_confidence_is_a_probability_that_grows_with_evidence():
     strong = CLF.label_one(turn("no, that's wrong. I told you to read the spec first. it still doesn't work"))
     assert strong.label == "reattempt_with_feedback"
     assert 0.5 <= weak.confidence < strong.confidence <= 1.0
+
+
+def test_same_meaning_by_stored_embeddings_is_a_resend():
+    """With the vault's sentence embeddings, a reworded re-send counts as the same request."""
+    import numpy as np
+
+    a = np.array([0.6, 0.8, 0.0])
+    near = np.array([0.62, 0.78, 0.05])
+    near /= np.linalg.norm(near)
+    far = np.array([0.0, 0.0, 1.0])
+    t = turn("make the export run again for EUR invoices", prev_typed="rerun the EUR invoice export")
+    t.msg_id, t.prev_typed_id = "now", "before"
+    assert HeuristicClassifier({"now": near, "before": a}).label_one(t).label == "reattempt_without_feedback"
+    assert HeuristicClassifier({"now": far, "before": a}).label_one(t).label != "reattempt_without_feedback"
+    assert HeuristicClassifier().label_one(t).label != "reattempt_without_feedback"
