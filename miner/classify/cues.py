@@ -31,48 +31,65 @@ def _cue(name: str, weight: float, regex: str) -> Cue:
 _NEG = r"(?:not|n't|nt|never|no longer)"
 _BREAK_VERBS = (r"(?:work|working|worked|show|showing|shown|load|loading|run|running|compile|build|start|"
                 r"appear|appearing|change|changed|fix|fixed|help|render|rendering|display|displaying|"
-                r"connect|respond|open|exist|pass|passing|do anything|seem to work)")
+                r"connect|respond|open|exist|pass|passing|do anything|seem to work|reflect|match|follow|include|cover|"
+                r"handle|address|solve|resolve|answer|sound right|look right|feel right)")
 _SUBJECT = (r"(?:it|this|that|thing|button|page|app|plugin|server|site|tests?|build|script|command|code|fix|"
             r"version|link|ui|endpoint|feature|function|query|login|install|one|image|file|output|container|"
-            r"service|layout|style|form|api|request|response|hook|job|pipeline|deploy|import|still|now|also)")
+            r"service|layout|style|form|api|request|response|hook|job|pipeline|deploy|import|still|now|also|"
+            r"message|commit|readme|docs?|changes?|text|title|description|name|table|list|summary|plan)")
 
 # Words of the person about the assistant's last answer: explicit negative feedback.
 CORRECTION_CUES: tuple[Cue, ...] = (
     _cue("negation_opening", 3.0, r"\A\W*(?:no+(?! one\b| matter\b| problem\b| worries\b| rush\b| pressure\b| doubt\b)|nope|nah|nooe|wrong|incorrect|not quite|not really|not that|"
                                   r"that's not|that is not|thats not|this is not|this isn't|that isn't)\b"),
     _cue("still_broken", 3.0, rf"\b(?:still|again)\b.{{0,40}}\b(?:{_NEG}|fail\w*|broken|error\w*|wrong|same|spinning|"
-                              r"stuck|crash\w*|missing)\b"),
+                              r"stuck|crash\w*|missing)\b|\bi still (?:see|get|getting|have|hear|can)\b|"
+                              r"\bstill (?:shows?|showing|there|happening|appears?|the same)\b"),
+    # Quality complaints about what was delivered: "it doesn't sound like music", "they all look the same".
+    _cue("sounds_wrong", 2.4, r"\b(?:it|this|that|they|these|those|everything|all of \w+)\s+(?:\w+\s+)?"
+                              r"(?:does|do|did)n'?t (?:\w+ )?(?:sound|look|feel|read|seem)\b|"
+                              r"\b(?:sound|look|feel|read|seem|are|is)s? (?:all )?(?:exactly )?(?:the same|identical)\b"),
+    # An objection phrased as a question: "aren't we working on X here?", "shouldn't Y be the active one?"
+    _cue("objection_question", 2.2, r"\A\W*(?:but |so |and |wait,? )?(?:aren'?t|isn'?t|shouldn'?t|wasn'?t|didn'?t|"
+                                    r"doesn'?t|wouldn'?t|weren'?t|hasn'?t|haven'?t) (?:we|you|it|that|this|there|"
+                                    r"the \w+|\w+)\b"),
+    _cue("dislike", 2.4, r"\bi (?:really )?(?:dislike|don'?t like|do not like|hate|am not happy|'m not happy|"
+                         r"am not a fan|'m not a fan)\b"),
     # A failure of the thing being built ("it doesn't load", "the button does not work"); a
     # general statement ("change can't happen if ...") has another subject and does not count.
     _cue("does_not_work", 2.6, rf"\b{_SUBJECT}\s+(?:\w+\s+)?\w*(?:does|did|is|are|was|were|do|will|wo|ca|can|could)"
-                               rf"\s*{_NEG}\s*(?:seem to |even |really |actually |just )?{_BREAK_VERBS}\b"),
+                               rf"\s*{_NEG}\s*(?:seem to |even |really |actually |just |\w+ly )?{_BREAK_VERBS}\b"),
     _cue("broken_outcome", 2.0, r"(?:\b(?:it|this|that|still|just|\w*b)\s*(?:does|did|is|was|are|were|do|wo|ca)n'?t (?:work|load|show|start|run)\b|\b(?:not available|unavailable|empty (?:response|data|result|output|page|screen)|returned (?:empty|nothing|null)|no response|does nothing|nothing happens|nothing happened|just spins|spinning|stuck|hangs|"
                                 r"froze|frozen|crash(?:es|ed|ing)?|broke|broken|blank (?:page|screen)|"
-                                r"same (?:error|issue|problem|result|thing)|no change|no difference|"
+                                r"same (?:error|issue|problem|bug|crash|failure)|no change|no difference|"
                                 r"(?:load|request|build|test|tests|it) failed|fails?\b))"),
     _cue("i_meant", 3.0, r"\b(?:i meant|i mean\b|i said|i told you|i asked (?:you )?(?:for|to)|as i said|"
                          r"what i (?:meant|wanted|asked)|not what i|that's not what|you misunderstood|"
-                         r"i didn't (?:ask|want|say)|i did not (?:ask|want|say))"),
+                         r"i didn't (?:ask|want|say)|i did not (?:ask|want|say)|"
+                         r"i thought (?:you|we|it|this|that) (?:would|were|was|had|should|could))"),
     _cue("you_failed", 2.6, r"(?:\A|[.!?,;:]\s*|\b(?:but|and|so|now|because|since|yet|why (?:have|did))\s+)you (?:forgot|missed|skipped|ignored|didn't|did not|haven't|have not|never|"
-                            r"broke|removed|deleted|changed|made a mistake|are wrong|were wrong|got it wrong|"
+                            r"broke|removed|deleted|changed|made a mistake|are wrong|were wrong|got it wrong|still|"
                             r"should(?:n't| not)? have|shouldn't|keep (?:doing|making|adding|using))\b"),
     _cue("instead", 2.2, r"\b(?:instead|rather than|not the\b.{0,30}\bbut\b|better (?:to|if you)|"
                          r"(?:it|this|that) (?:would|might) (?:seem )?(?:be )?(?:best|better) (?:to|if)|i(?:'d| would) prefer|"
                          r"let's not|lets not|let's use|don't use|do not use|use .{1,40} not\b)"),
     _cue("stop_wait", 2.4, r"\A\W*(?:wait|hold on|hang on|stop|whoa|woah|hmm+,? no|sorry to interrupt|"
                            r"actually|no wait)\b"),
-    _cue("dont", 1.8, r"(?:^|[.!,;]\s*|\bplease\s+)(?:don't|do not|dont|stop)\s+\w+"),
-    _cue("why_did_you", 2.4, r"\bwhy (?:did|would|are|were|is|does|do|didn't|don't|haven't|isn't|wasn't|not)\b"),
+    _cue("dont", 1.8, r"(?:^|[.!,;]\s*|\b(?:please|but|and)\s+)(?:don't|do not|dont|stop)\s+\w+"),
+    _cue("why_did_you", 2.4, r"\bwhy (?:did|would|are|were|is|does|do|didn't|don't|haven't|isn't|wasn't|not)\b|"
+                                r"\bwhere did (?:that|this|it|these|those) come from\b"),
     _cue("skipped_step_question", 2.4, r"\b(?:did|have|has) you (?:also |actually |even |really )?"
                                        r"(?:run|test|check|read|update|document|commit|verify|try|tried|look|"
                                        r"looked|consider|considered|follow|include|add|remove|push|save|build|"
-                                       r"restart|deploy|use|compare|confirm)\w*\b"),
+                                       r"restart|deploy|use|compare|confirm|gather|ask|setup|set up|install|see|write|fix)\w*\b|"
+                                       r"\byou(?:'ve| have) (?:\w+ )?(?:tested|run|checked|verified|pushed|committed|"
+                                       r"tried|read)\b[^?]{0,80}\?|\A\W*(?:and |but )?what about\b"),
     _cue("should_be", 1.6, r"\b(?:it|this|that|they|these|the \w+) (?:should|must|needs to|need to|has to|have to|"
                            r"is supposed to|are supposed to|was supposed to)\b|\bshould(?:n't| not) (?:be|have)\b|"
-                           r"\bsupposed to\b"),
+                           r"\bsupposed to\b|\bshould(?:n'?t| not)\b"),
     _cue("wrong_word", 2.2, r"\b(?:wrong|incorrect|inaccurate|mistake|mistaken|not correct|not right|isn't right|"
                             r"typo|bug in your|confus\w+|hallucinat\w+|made up|doesn't exist|does not exist|"
-                            r"doesn't make sense|not true|that's false|regress\w*)\b"),
+                            r"doesn't make sense|not true|that's false|regress\w*|mess(?:ed up|y)?|the mess)\b"),
     _cue("too_much", 2.4, r"\b(?:too (?:long|short|verbose|complex|complicated|much|many|wordy|big|small|slow|generic|"
                           r"vague)|overkill|over-?engineer\w*|over-?complicat\w*|simpler|shorter|less verbose|"
                           r"more concise|keep it (?:short|simple|brief)|no emojis?|without (?:the )?emojis?|"
@@ -85,7 +102,7 @@ CORRECTION_CUES: tuple[Cue, ...] = (
                                   r"ignore|just (?:list|show|keep|use|do|give)|only (?:list|show|keep|use|include)|"
                                   r"focus (?:on|only)|exclude|leave out|without (?:the|any)|"
                                   r"please correct|correction)\b"),
-    _cue("not_x", 1.2, r"\A\W*not\b"),
+    _cue("not_x", 1.8, r"\A\W*not(?: yet| really| quite| exactly)?\b"),
     _cue("frustration", 2.4, r"\b(?:we keep|keep having|again and again|for the (?:second|third|\w+th) time|"
                              r"grasping|going (?:around )?in circles|we started with something that worked|"
                              r"made it worse|worse than|ugh|argh|seriously|come on|"
@@ -105,7 +122,7 @@ ERROR_PASTE = (
                             r"refused|not an object|undefined is not|cannot read propert|"
                             r"\bnull\b.{0,20}\b(?:data|response)|\b(?:4\d\d|5\d\d) (?:error|not found|bad|internal)|"
                             r"^\s*(?:E|ERROR|FATAL)\b.{0,30}\d|panic:|segmentation fault|command not found|"
-                            r"no such file|permission denied|exit code [1-9]|returned non-zero|\bFAIL(?:ED)?\b|"
+                            r"no such file|permission denied|exit code [1-9]|returned non-zero|(?-i:\bFAIL(?:ED)?\b)|"
                             r'"(?:error|errors|detail)"\s*:|"(?:data|result|body)"\s*:\s*null)'),
 )
 
@@ -130,7 +147,8 @@ PRAISE = _cue("praise", 0.0, r"\b(?:works?|worked|(?:is|it's|its) working|work(?
                              r"makes sense|spot on|good|very good|good stuff)\b|!{2,}|^\W*(?:ok|okay),? (?:great|good|nice|cool)\W*$")
 
 # Verbatim or near re-sends are judged by similarity; these are re-attempts with no new words.
-CONTINUE = _cue("continue", 0.0, r"^\W*(?:please |ok,? |okay,? )?(?:continue|keep going|go on|carry on|resume|"
+CONTINUE = _cue("continue", 0.0, r"^\W*(?:please |ok,? |okay,? )?(?:continue|keep going|go on|carry on|resume)\b"
+                                 r"[^?\n]{0,16}$|^\W*(?:please |ok,? |okay,? )?(?:continue|keep going|go on|carry on|resume|"
                                  r"try again|retry|again|one more time|do it again|finish(?: it)?|"
                                  r"you stopped|you got cut off|are you (?:still )?there|still there|\?+)\W*$")
 

@@ -52,6 +52,16 @@ def names(cues, text):
     ("its feeling like we are just grasping right now", "frustration"),
     ("it works on the web ui but on ios it says backend not available", "works_but"),
     ("im on ipados and the webinspector wont open after i hit start", "cannot_follow"),
+    ("it doesn't sound quite like music. you know, music should have overlapping things", "sounds_wrong"),
+    ("all of texts now sound the same", "sounds_wrong"),
+    ("arent we working on ies here though", "objection_question"),
+    ("but shouldnt ies be the active project", "objection_question"),
+    ("I dislike you adding all the inline documentation to pyproject", "dislike"),
+    ("i still see a lot of [[]]", "still_broken"),
+    ("I see a new directory `bookminder.egg-info`. Where did that come from?", "why_did_you"),
+    ("what about cli and export in the implementation?", "skipped_step_question"),
+    ("Good, but don't put comments into bash snippets", "dont"),
+    ("The commit message doesn't correctly reflect the changes you made, fix it", "does_not_work"),
 ])
 def test_correction_cue_fires_on_real_feedback(text, cue):
     assert cue in names(C.CORRECTION_CUES, text)
@@ -62,6 +72,8 @@ def test_correction_cue_fires_on_real_feedback(text, cue):
     "cognitive reframing wont work if someone is not ready",  # a general claim, not about the artefact
     "Add an endpoint GET /invoices/{id}/total that returns the invoice total including tax.",
     "Great. Commit and push it. Only stage/commit the files you changed",  # "you changed": a relative clause
+    "Please do the same thing for `ruff` and `mypy`.",
+    "Then, yes, let's work on resolving any remaining failed extractions",
     "yes",
 ])
 def test_correction_cues_stay_quiet_on_requests_and_answers(text):
@@ -116,6 +128,7 @@ def test_resend_and_continue_are_reattempts_without_feedback():
     assert CLF.label_one(t).label == "reattempt_without_feedback"
     assert CLF.label_one(turn("continue")).label == "reattempt_without_feedback"
     assert CLF.label_one(turn("try again")).label == "reattempt_without_feedback"
+    assert CLF.label_one(turn("Please continue. My mistake")).label == "reattempt_without_feedback"
     # "yes" twice answers two questions
     assert CLF.label_one(turn("yes", prev_typed="yes", prev_assistant=ASKS, context=[("user", "yes")])).label \
         == "new_request"
