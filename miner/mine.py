@@ -19,14 +19,10 @@ from miner.classify import get_backend
 from miner.roles import assign_roles
 from miner.turns import load_turns
 from vault.model import Kind
-from vault.store import VaultError, insert_rows, transaction
+from vault.store import insert_rows, transaction
 
 BATCH = 5000
 LABEL_COLUMNS = ["msg_id", "session_id", "label", "confidence", "backend", "version", "reasons"]
-
-
-class MiningAborted(VaultError):
-    """The person declined the plan (cost confirmation) or it exceeded a limit."""
 
 
 def stored_vectors(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -56,29 +52,33 @@ def mine(
 ) -> dict[str, Any]:
     """Label the human-side turns; returns a JSON-able report.
 
-    `confirm(plan)` is asked before a backend that has a `plan()` (a paid one) runs;
-    returning False aborts with nothing spent.
+    `confirm(plan)` is asked by a paid backend before it spends anything; returning False
+    aborts (miner.llm.LLMError) with nothing sent. Turns a paid backend failed on get no
+    label, so the next run retries them.
     """
     t0 = time.perf_counter()
     roles = assign_roles(con)
     if backend == "heuristic" and "vectors" not in options:
         options["vectors"] = stored_vectors(con)
-    clf = get_backend(backend, **({"con": con} if backend != "heuristic" else {}), **options)
+    paid = backend != "heuristic"
+    if paid:  # the backend asks `confirm` itself, once, with its plan (what is sent, what it costs)
+        options = {"con": con, "confirm": confirm, **options}
+    clf = get_backend(backend, **options)
     turns = load_turns(con, only_unlabelled=not redo)
-    plan = None
-    if hasattr(clf, "plan") and turns:
-        plan = clf.plan(turns)
-        if confirm is not None and not confirm(plan):
-            raise MiningAborted("Nothing was sent: the plan was not confirmed.")
-    if redo:
-        con.execute("DELETE FROM labels")
+    # A paid backend sees all turns in one call: one plan, one confirmation, one batch.
+    step = max(len(turns), 1) if paid else BATCH
+    labelled_any = False
     counts: Counter[str] = Counter()
     done = 0
-    for i in range(0, len(turns), BATCH):
-        batch = turns[i:i + BATCH]
+    for i in range(0, len(turns), step):
+        batch = turns[i:i + step]
         labels = clf.label(batch)
+        failed = {msg_id for msg_id, _ in getattr(clf, "failed", [])}  # not stored: the next run retries them
+        if redo and not labelled_any:
+            con.execute("DELETE FROM labels")
+            labelled_any = True
         rows = [(t.msg_id, t.session_id, lab.label, lab.confidence, clf.name, clf.version, json.dumps(lab.reasons))
-                for t, lab in zip(batch, labels, strict=True) if lab is not None]
+                for t, lab in zip(batch, labels, strict=True) if lab is not None and t.msg_id not in failed]
         with transaction(con):
             con.execute("DELETE FROM labels WHERE msg_id IN (SELECT unnest(?))", [[r[0] for r in rows]])
             insert_rows(con, "labels", LABEL_COLUMNS, rows)
@@ -95,6 +95,6 @@ def mine(
         "labelled_now": dict(counts.most_common()),
         "labels_in_vault": dict(total),
         "roles": roles,
-        "plan": plan,
+        **({"llm": clf.report()} if hasattr(clf, "report") else {}),
         "seconds": round(time.perf_counter() - t0, 3),
     }

@@ -9,24 +9,12 @@ import click
 from vault.cli.common import emit_json, emit_jsonl, json_option, open_db, stderr_console, stdout_console
 
 
-def _confirm_plan(as_json: bool, yes: bool, max_cost: float | None):
-    """A confirm(plan) callback for paid backends: shows what will be sent and what it costs."""
+def _confirm_plan(as_json: bool):
+    """confirm(plan) for a paid backend: says what will be sent and what it costs, then asks."""
 
-    def confirm(plan: dict) -> bool:
+    def confirm(plan) -> bool:
         err = stderr_console()
-        cost = float(plan.get("estimated_cost_usd") or 0.0)
-        err.print(
-            f"[bold]{plan.get('to_send', plan.get('messages', '?'))}[/] messages will be sent to "
-            f"{plan.get('model', 'the API')} (redacted of secrets, e-mails and home paths); "
-            f"{plan.get('cached', 0)} answers are cached and cost nothing. "
-            f"Estimated: ~{plan.get('input_tokens', '?')} input and ~{plan.get('output_tokens', '?')} output tokens, "
-            f"[bold]${cost:.4f}[/]."
-        )
-        if max_cost is not None and cost > max_cost:
-            err.print(f"[red]Estimated cost ${cost:.4f} exceeds --max-cost ${max_cost:.4f}: nothing sent.[/]")
-            return False
-        if yes or not cost:
-            return True
+        err.print(f"{plan.describe()}.\nTexts are redacted (secrets, e-mails, home paths, user name) before sending.")
         if as_json or not sys.stdin.isatty():
             err.print("[red]Not confirmed: pass --yes to send without asking.[/]")
             return False
@@ -51,15 +39,15 @@ def mine_cmd(ctx, backend: str, redo: bool, model: str | None, batch: bool, yes:
     from miner.mine import mine
     from vault.index import progress_bar
 
-    opts = {}
+    opts: dict = {}
     if backend == "anthropic":
-        opts = {k: v for k, v in (("model", model), ("batch", batch or None)) if v is not None}
+        opts = {"batch": batch, "yes": yes, "max_cost": max_cost, "progress": stderr_console().print,
+                **({"model": model} if model else {})}
     err = stderr_console()
     # No live progress bar while a paid backend may ask for confirmation on the terminal.
     quiet = as_json or not sys.stderr.isatty() or (backend != "heuristic" and not yes)
     with open_db(ctx) as con, progress_bar(err, quiet, "labelling") as on_progress:
-        rep = mine(con, backend=backend, redo=redo, confirm=_confirm_plan(as_json, yes, max_cost),
-                   on_progress=on_progress, **opts)
+        rep = mine(con, backend=backend, redo=redo, confirm=_confirm_plan(as_json), on_progress=on_progress, **opts)
     if as_json:
         emit_json(rep)
         return
