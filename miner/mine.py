@@ -1,4 +1,4 @@
-"""`vault mine`: assign roles, label every new human-side turn, store the labels.
+"""`vault mine`: assign roles, label every new human-side turn, store the labels, rebuild the pairs.
 
 Incremental: only turns without a label are classified (their sessions are read
 whole, for context), unless `redo`. Labels are written in batches, each in its own
@@ -48,6 +48,7 @@ def mine(
     redo: bool = False,
     confirm: Callable[[dict], bool] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    build_pairs_too: bool = True,
     **options: Any,
 ) -> dict[str, Any]:
     """Label the human-side turns; returns a JSON-able report.
@@ -87,6 +88,12 @@ def mine(
         if on_progress:
             on_progress(done, len(turns))
     total = con.execute("SELECT label, count(*) FROM labels GROUP BY 1 ORDER BY 2 DESC").fetchall()
+    pairs = None
+    if build_pairs_too:
+        from miner.pairs import build_pairs
+
+        p = build_pairs(con)  # offline methods; `vault pairs --rewrite` adds the paid one
+        pairs = {k: p[k] for k in ("corrections", "pairs", "kept", "by_method")}
     return {
         "backend": clf.name,
         "version": clf.version,
@@ -95,6 +102,7 @@ def mine(
         "labelled_now": dict(counts.most_common()),
         "labels_in_vault": dict(total),
         "roles": roles,
+        "pairs": pairs,
         **({"llm": clf.report()} if hasattr(clf, "report") else {}),
         "seconds": round(time.perf_counter() - t0, 3),
     }

@@ -63,3 +63,20 @@ def stderr_console():
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def confirm_paid_plan(as_json: bool):
+    """confirm(plan) for a paid backend: says what will be sent and what it costs, then asks.
+
+    Without a terminal to ask on (or with --json) nothing is sent unless --yes was given.
+    """
+
+    def confirm(plan) -> bool:
+        err = stderr_console()
+        err.print(f"{plan.describe()}.\nTexts are redacted (secrets, e-mails, home paths, user name) before sending.")
+        if as_json or not sys.stdin.isatty():
+            err.print("[red]Not confirmed: pass --yes to send without asking.[/]")
+            return False
+        return click.confirm("Send?", default=False, err=True)
+
+    return confirm

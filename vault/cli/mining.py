@@ -6,21 +6,15 @@ import sys
 
 import click
 
-from vault.cli.common import emit_json, emit_jsonl, json_option, open_db, stderr_console, stdout_console
-
-
-def _confirm_plan(as_json: bool):
-    """confirm(plan) for a paid backend: says what will be sent and what it costs, then asks."""
-
-    def confirm(plan) -> bool:
-        err = stderr_console()
-        err.print(f"{plan.describe()}.\nTexts are redacted (secrets, e-mails, home paths, user name) before sending.")
-        if as_json or not sys.stdin.isatty():
-            err.print("[red]Not confirmed: pass --yes to send without asking.[/]")
-            return False
-        return click.confirm("Send?", default=False, err=True)
-
-    return confirm
+from vault.cli.common import (
+    confirm_paid_plan,
+    emit_json,
+    emit_jsonl,
+    json_option,
+    open_db,
+    stderr_console,
+    stdout_console,
+)
 
 
 @click.command("mine")
@@ -47,7 +41,7 @@ def mine_cmd(ctx, backend: str, redo: bool, model: str | None, batch: bool, yes:
     # No live progress bar while a paid backend may ask for confirmation on the terminal.
     quiet = as_json or not sys.stderr.isatty() or (backend != "heuristic" and not yes)
     with open_db(ctx) as con, progress_bar(err, quiet, "labelling") as on_progress:
-        rep = mine(con, backend=backend, redo=redo, confirm=_confirm_plan(as_json), on_progress=on_progress, **opts)
+        rep = mine(con, backend=backend, redo=redo, confirm=confirm_paid_plan(as_json), on_progress=on_progress, **opts)
     if as_json:
         emit_json(rep)
         return
@@ -60,8 +54,10 @@ def mine_cmd(ctx, backend: str, redo: bool, model: str | None, batch: bool, yes:
                 f"{rep['backend']} ({rep['seconds']:.1f} s): {parts}")
     corr = rep["labels_in_vault"].get("reattempt_with_feedback", 0)
     total = sum(rep["labels_in_vault"].values())
-    c.print(f"the vault holds {total} labelled turns, [bold]{corr}[/] corrections; "
-            f"{len(rep['roles'])} roles. Next: `vault stats --corrections`, `vault pairs`.")
+    pairs = rep.get("pairs") or {}
+    c.print(f"the vault holds {total} labelled turns, [bold]{corr}[/] corrections, {pairs.get('pairs', 0)} "
+            f"preference pairs ({pairs.get('kept', 0)} pass the filters); {len(rep['roles'])} roles. "
+            "Next: `vault stats --corrections`, `vault pairs`, `vault personas`.")
 
 
 @click.command("turns")

@@ -1,0 +1,326 @@
+"""Export preference pairs as datasets that training tools load directly.
+
+One mechanism: select the pairs (filters + reviews), redact, add the persona, split by session,
+then hand each pair to the format's row adapter (`FORMATS`) and write `train.jsonl` /
+`test.jsonl` (+ parquet, + a `datasets.save_to_disk` folder), extra files (LLaMA-Factory's
+`dataset_info.json`) and a dataset card `README.md`.
+
+Selection: a pair is exported when it passed every filter (`kept`), or a person accepted it in
+review; a review `reject` always excludes it; an `edit` review replaces the chosen text (and
+counts as accepted). `reviewed_only` exports accepted pairs only.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from miner.filters import FILTER_NAMES
+
+SPLITS = ("train", "test")
+
+
+# --- format adapters: one canonical pair (TRL conversational) -> one row ------------------
+
+SHAREGPT_FROM = {"system": "system", "user": "human", "assistant": "gpt"}
+
+
+def _sharegpt(msgs: list[dict]) -> list[dict]:
+    return [{"from": SHAREGPT_FROM[m["role"]], "value": m["content"]} for m in msgs]
+
+
+def _split_system(pair: dict) -> tuple[str | None, list[dict]]:
+    p = pair["prompt"]
+    return (p[0]["content"], p[1:]) if p and p[0]["role"] == "system" else (None, p)
+
+
+def trl_row(pair: dict) -> dict:
+    return pair  # the canonical form: prompt/chosen/rejected message lists + metadata
+
+
+def llamafactory_row(pair: dict) -> dict:
+    system, msgs = _split_system(pair)
+    row = {"conversations": _sharegpt(msgs), "chosen": _sharegpt(pair["chosen"])[0],
+           "rejected": _sharegpt(pair["rejected"])[0], "system": system or ""}
+    return row | _meta(pair)
+
+
+def axolotl_row(pair: dict) -> dict:
+    # axolotl `type: chat_template.default` (rl: dpo): messages + chosen/rejected messages.
+    return {"messages": pair["prompt"], "chosen": pair["chosen"][0], "rejected": pair["rejected"][0]} | _meta(pair)
+
+
+def openai_row(pair: dict) -> dict:
+    # OpenAI preference fine-tuning (DPO) JSONL; extra keys would be rejected by the API.
+    return {"input": {"messages": pair["prompt"], "tools": [], "parallel_tool_calls": True},
+            "preferred_output": pair["chosen"], "non_preferred_output": pair["rejected"]}
+
+
+def sharegpt_row(pair: dict) -> dict:
+    # Plain ShareGPT (SFT): the conversation continued with the chosen answer.
+    return {"conversations": _sharegpt(pair["prompt"] + pair["chosen"])} | _meta(pair)
+
+
+def _meta(pair: dict) -> dict:
+    return {k: pair[k] for k in ("pair_id", "session_id", "role_name", "method")}
+
+
+def llamafactory_info(out: Path, counts: dict[str, int]) -> list[str]:
+    """dataset_info.json: one entry per split file, ShareGPT preference format (ranking)."""
+    entry = {"formatting": "sharegpt", "ranking": True,
+             "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "system": "system"},
+             "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
+                      "system_tag": "system"}}
+    info = {f"vault_pairs_{s}": {"file_name": f"{s}.jsonl", **entry} for s in SPLITS if counts.get(s)}
+    (out / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    return ["dataset_info.json"]
+
+
+def axolotl_config(out: Path, counts: dict[str, int]) -> list[str]:
+    (out / "axolotl.yaml").write_text(
+        "# Merge into your axolotl config (DPO on this export).\nrl: dpo\ndatasets:\n"
+        f"  - path: {out.resolve() / 'train.jsonl'}\n    ds_type: json\n    split: train\n"
+        "    type: chat_template.default\n    field_messages: messages\n    field_chosen: chosen\n"
+        "    field_rejected: rejected\n    message_property_mappings:\n      role: role\n      content: content\n")
+    return ["axolotl.yaml"]
+
+
+@dataclass(frozen=True)
+class Format:
+    row: Callable[[dict], dict]
+    description: str
+    extra: Callable[[Path, dict[str, int]], list[str]] | None = None
+
+
+FORMATS: dict[str, Format] = {
+    "trl": Format(trl_row, "TRL conversational preference: prompt / chosen / rejected message lists"),
+    "llamafactory": Format(llamafactory_row, "LLaMA-Factory ShareGPT preference (ranking) + dataset_info.json",
+                           llamafactory_info),
+    "axolotl": Format(axolotl_row, "axolotl DPO, type chat_template.default: messages / chosen / rejected",
+                      axolotl_config),
+    "openai": Format(openai_row, "OpenAI preference fine-tuning: input / preferred_output / non_preferred_output"),
+    "sharegpt": Format(sharegpt_row, "ShareGPT conversations ending with the chosen answer (SFT)"),
+}
+
+
+# --- selection -----------------------------------------------------------------------------
+
+def _reviews(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+    """pair_id -> {"verdict": accept|reject|None (latest of the two), "edit": text|None}."""
+    out: dict[str, dict[str, Any]] = {}
+    for pid, decision, value in con.execute(
+            "SELECT target_id, decision, value FROM reviews WHERE target = 'pair' ORDER BY created_at").fetchall():
+        r = out.setdefault(pid, {"verdict": None, "edit": None})
+        if decision in ("accept", "reject"):
+            r["verdict"] = decision
+        elif decision == "edit":
+            r["edit"] = value
+    return out
+
+
+def select_pairs(con: duckdb.DuckDBPyConnection, reviewed_only: bool = False,
+                 role: str | None = None) -> tuple[list[dict], dict[str, Any]]:
+    """The pairs to export (canonical dicts, before persona and redaction) and selection counts."""
+    reviews = _reviews(con)
+    rows = con.execute(
+        "SELECT pair_id, session_id, role_name, prompt, chosen, rejected, feedback, method, filters_failed, kept "
+        "FROM pairs" + (" WHERE role_name = ?" if role else "") + " ORDER BY session_id, pair_id",
+        [role] if role else []).fetchall()
+    stats = {"pairs": len(rows), "filtered_out": 0, "review_accepted": 0, "review_rejected": 0, "edited": 0,
+             "removed_by": Counter()}
+    out = []
+    for pid, sid, rname, prompt, chosen, rejected, feedback, method, failed, kept in rows:
+        rv = reviews.get(pid, {})
+        accepted = rv.get("verdict") == "accept" or (rv.get("edit") is not None and rv.get("verdict") != "reject")
+        for f in json.loads(failed or "[]"):
+            stats["removed_by"][f] += 1
+        if rv.get("verdict") == "reject":
+            stats["review_rejected"] += 1
+            continue
+        if reviewed_only and not accepted:
+            continue
+        if not kept and not accepted:
+            stats["filtered_out"] += 1
+            continue
+        stats["review_accepted"] += accepted
+        chosen_msgs = json.loads(chosen)
+        if rv.get("edit") is not None:
+            stats["edited"] += 1
+            chosen_msgs = [{"role": "assistant", "content": rv["edit"]}]
+        out.append({"prompt": json.loads(prompt), "chosen": chosen_msgs, "rejected": json.loads(rejected),
+                    "pair_id": pid, "session_id": sid, "role_name": rname, "persona": None, "method": method,
+                    "feedback": feedback})
+    stats["removed_by"] = {f: stats["removed_by"].get(f, 0) for f in FILTER_NAMES}
+    return out, stats
+
+
+def redact_pair(pair: dict, redactor) -> dict:
+    r = redactor.redact
+    msgs = lambda ms: [{**m, "content": r(m["content"])} for m in ms]  # noqa: E731
+    return {**pair, "prompt": msgs(pair["prompt"]), "chosen": msgs(pair["chosen"]),
+            "rejected": msgs(pair["rejected"]), "feedback": r(pair["feedback"] or ""),
+            "persona": r(pair["persona"]) if pair["persona"] else pair["persona"]}
+
+
+def add_persona(pair: dict, persona: str | None) -> dict:
+    if not persona:
+        return pair
+    return {**pair, "persona": persona, "prompt": [{"role": "system", "content": persona}, *pair["prompt"]]}
+
+
+def split_sessions(sessions: list[str], seed: int, test_fraction: float) -> set[str]:
+    """The test sessions: a seeded shuffle of the sorted ids; at least one when there are two or more."""
+    ids = sorted(set(sessions))
+    random.Random(seed).shuffle(ids)
+    n = round(len(ids) * test_fraction)
+    if test_fraction > 0 and len(ids) >= 2:
+        n = min(max(n, 1), len(ids) - 1)
+    return set(ids[:n])
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: int = 0,
+           test_fraction: float = 0.2, persona: bool = True, redact: bool = True, reviewed_only: bool = False,
+           parquet: bool = False, hf: bool = False, role: str | None = None) -> dict[str, Any]:
+    """Write the dataset; returns a report (counts, files)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    if not 0 <= test_fraction < 1:
+        raise ValueError("test_fraction must be in [0, 1)")
+    spec = FORMATS[fmt]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pairs, stats = select_pairs(con, reviewed_only, role)
+    personas = {}
+    if persona:
+        from miner.personas import load_personas
+
+        personas = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
+    redactor = None
+    if redact:
+        from vault.redact import Redactor
+
+        redactor = Redactor()
+    ready = []
+    for p in pairs:
+        p = {**p, "persona": personas.get(p["role_name"])}
+        if redactor is not None:
+            p = redact_pair(p, redactor)
+        ready.append(add_persona({**p, "persona": None}, p["persona"]))
+    test_ids = split_sessions([p["session_id"] for p in ready], seed, test_fraction)
+    splits = {"train": [p for p in ready if p["session_id"] not in test_ids],
+              "test": [p for p in ready if p["session_id"] in test_ids]}
+    files = []
+    for s, ps in splits.items():
+        rows = [spec.row(p) for p in ps]
+        _write_jsonl(out / f"{s}.jsonl", rows)
+        files.append(f"{s}.jsonl")
+        if parquet:
+            files.append(_write_parquet(out / f"{s}.parquet", rows))
+    counts = {s: len(ps) for s, ps in splits.items()}
+    if spec.extra:
+        files += spec.extra(out, counts)
+    if hf:
+        files.append(_save_hf(out / "hf", {s: [spec.row(p) for p in ps] for s, ps in splits.items()}))
+    report = {
+        "format": fmt, "out": str(out), "counts": counts, "seed": seed, "test_fraction": test_fraction,
+        "persona": persona, "personas_used": sorted({p["role_name"] for p in ready if p.get("persona")}),
+        "redacted": redact, "reviewed_only": reviewed_only, "role": role, "selection": stats,
+        "by_role": _count(ready, "role_name"), "by_method": _count(ready, "method"),
+        "sessions": {s: len({p["session_id"] for p in ps}) for s, ps in splits.items()},
+        "sources": _sources(con, [p["session_id"] for p in ready]),
+    }
+    (out / "README.md").write_text(dataset_card(report, spec), encoding="utf-8")
+    report["files"] = [*files, "README.md"]
+    return report
+
+
+def _count(pairs: list[dict], key: str) -> dict[str, int]:
+    return dict(sorted(Counter(str(p[key]) for p in pairs).items()))
+
+
+def _sources(con: duckdb.DuckDBPyConnection, session_ids: list[str]) -> dict[str, int]:
+    if not session_ids:
+        return {}
+    import pyarrow as pa
+
+    con.register("_export_sessions", pa.table({"session_id": sorted(set(session_ids))}))
+    try:
+        return dict(con.execute("SELECT source, count(*) FROM sessions WHERE session_id IN "
+                                "(SELECT session_id FROM _export_sessions) GROUP BY 1 ORDER BY 1").fetchall())
+    finally:
+        con.unregister("_export_sessions")
+
+
+def _write_parquet(path: Path, rows: list[dict]) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path.name
+
+
+def _save_hf(path: Path, splits: dict[str, list[dict]]) -> str:
+    try:
+        from datasets import Dataset, DatasetDict
+    except ImportError as e:  # the [dev]/[train] extra
+        raise RuntimeError("--hf needs the `datasets` package (pip install 'vault[train]')") from e
+    DatasetDict({s: Dataset.from_list(rows) for s, rows in splits.items() if rows}).save_to_disk(str(path))
+    return path.name + "/"
+
+
+def dataset_card(rep: dict[str, Any], spec: Format) -> str:
+    sel = rep["selection"]
+    total = sum(rep["counts"].values())
+    lines = [
+        "---", "pretty_name: vault preference pairs",
+        "size_categories: [n<1K]" if total < 1000 else "size_categories: [1K<n<10K]",
+        "tags: [dpo, preference, rlhi]", "---", "",
+        "# vault preference pairs", "",
+        f"Preference pairs mined from the user's own assistant sessions by `vault` (RLHI-style: a correction "
+        f"marks the answer before it as rejected; the answer the user then accepted is chosen). "
+        f"Format **{rep['format']}**: {spec.description}.", "",
+        "## Counts", "",
+        f"- pairs: {total} (train {rep['counts']['train']}, test {rep['counts']['test']}); "
+        f"sessions: train {rep['sessions']['train']}, test {rep['sessions']['test']}",
+        "- split: by session, no session in both; seeded shuffle of session ids, "
+        f"seed {rep['seed']}, test fraction {rep['test_fraction']}",
+        "", "| role | pairs |", "|---|---|", *[f"| {k} | {v} |" for k, v in rep["by_role"].items()],
+        "", "| method | pairs |", "|---|---|", *[f"| {k} | {v} |" for k, v in rep["by_method"].items()],
+        "", "## Filters", "",
+        f"{sel['pairs']} pairs mined; {sel['filtered_out']} left out by the quality filters, "
+        f"{sel['review_rejected']} rejected in review, {sel['review_accepted']} accepted in review "
+        f"(exported whatever the filters said), {sel['edited']} with an edited chosen answer"
+        + ("; only reviewed-and-accepted pairs exported" if rep["reviewed_only"] else "") + ".",
+        "", "| filter | pairs failing it |", "|---|---|", *[f"| {k} | {v} |" for k, v in sel["removed_by"].items()],
+        "", "A pair can fail several filters.", "",
+        "## Sources", "", *([f"- {k}: {v} session(s)" for k, v in rep["sources"].items()] or ["- none"]), "",
+        "## Persona", "",
+        ("Each role's persona (its standing preferences, from `vault personas`) is the leading system message "
+         f"of the prompt and the `persona` field; roles with a persona: {', '.join(rep['personas_used']) or 'none'}."
+         if rep["persona"] else "No persona (exported with --no-persona)."),
+        "", "## Redaction", "",
+        ("Redacted (vault.redact): secrets (detect-secrets plus patterns for API keys, tokens, private keys, "
+         "credentials in URLs) -> `[REDACTED:<type>]`, e-mail addresses -> `[EMAIL]`, home paths -> `~/`, "
+         "the user name -> `[USER]`, in every string."
+         if rep["redacted"] else "**Not redacted** (exported with --no-redact): the data may hold secrets and "
+         "personal details. Do not share it."),
+        "",
+    ]
+    if rep["role"]:
+        lines.insert(lines.index("## Counts") + 2, f"- role: {rep['role']} only")
+    return "\n".join(lines)

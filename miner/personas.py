@@ -1,0 +1,314 @@
+"""Personas per role: the person's standing preferences, stated as short rules, from their corrections.
+
+Offline backend (the default), for each role:
+1. the feedback texts of its corrections (effective label `reattempt_with_feedback`) are cut into
+   clauses ("too long. two sentences max, and no emojis" -> three clauses); pasted output
+   (tracebacks, logs, code) and filler ("no,", "please") are dropped: they state no preference;
+2. the clauses are embedded with the search model (vault.index.embeddings, local) and clustered
+   (average-linkage agglomerative on cosine similarity, `threshold`);
+3. each cluster becomes one rule, stated from its most representative clause (the medoid,
+   preferring clauses already phrased as instructions), with support = the number of distinct
+   corrections in the cluster and their msg_ids as examples.
+The persona text is the rules as a short list, most supported first. Rows a person edited
+(`personas.edited`) are never overwritten.
+
+Anthropic backend (opt-in, paid): Claude reads a role's corrections (redacted, the latest 200)
+and states the rules itself, citing the corrections behind each (support = how many it cites).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import duckdb
+
+from miner.analytics import effective_turns_sql
+from miner.classify.base import REATTEMPT_WITH_FEEDBACK
+
+THRESHOLD = 0.4  # cosine similarity above which clusters merge (average linkage)
+MAX_RULES = 8
+MAX_CLAUSE_WORDS = 30
+MAX_CLAUSES = 1500  # per role: clustering is quadratic in memory
+
+# Lines of pasted output: tracebacks, logs, shell prompts and sessions, tree drawings, code.
+_OUTPUT_LINE = re.compile(
+    r"^\s{2,}\S|^\s*(Traceback|File \"|at \S+\(|\$ |>>> |[A-Za-z_.]*(Error|Exception)\b:|E\s{2,}|```)"
+    r"|[{};]\s*$"
+    r"|^\s*(def |class |import |from \S+ import|return |const |let |function )"
+    r"|\d{4}[/-]\d\d[/-]\d\d|\S+\.\w{1,4}:\d+|^\s*\w+:\s*[/~]|\b[Pp]latform \w+ --|\w+-\d+\.\d+\.\d+"
+    r"|[│├└┌┐┘─╭╮╯╰❯➜]|\b\d{1,3}(?:\.\d{1,3}){3}\b|^\(\S+\) |\S+@\S+ .*[%$#]\s|^\s*(?i:error|warning|failed|fatal)\b.*:")
+# Words that start a new instruction: where a clause may be cut at "and" or a comma.
+_STARTERS = (r"(?:no|don'?t|do not|never|always|keep|make|use|drop|skip|avoid|add|remove|stop|run|read|write|put|"
+             r"just|only|check|ask)\b")
+# Where one request ends and the next begins inside a feedback message.
+_SPLIT = re.compile(rf"(?<=[.!?;])\s+|\n+|,\s*(?:and|but|then)\s+|\s+(?:and|but)\s+(?={_STARTERS})|,\s+(?={_STARTERS}|\w+\s+\w+)",
+                    re.I)
+# "no," is filler but "no emojis" is the preference: interjections go only when punctuation follows.
+_LEAD = re.compile(r"^(?:(?:(?:no+|nope|nah|ok(?:ay)?|well|so|wait|sorry|hey|yes|yeah|right|look|listen|ugh|oops|then)"
+                   r"\s*[,.:;!-]+|(?:hmm+|also|and|but|please|pls|actually|again)\b)[\s,.:;!-]*)+", re.I)
+_TRAIL = re.compile(r"[\s,]*(?:\b(?:please|pls|thanks|thank you|again|ok)\b[\s,.!]*)+$|[\s,.;:!]+$", re.I)
+# Questions and complaints turned into instructions: "did you run the tests?" -> "run the tests".
+_REWRITES = [
+    (re.compile(r"^(?:did|have|why didn'?t|why did not) you (?:even |actually )?(?:\w+ )?(?=run|read|check|test|look)",
+                re.I), ""),
+    (re.compile(r"^you (?:didn'?t|did not|forgot to|never|haven'?t|have not) (?:even |actually )?", re.I), ""),
+    (re.compile(r"^(?:can|could|would) you (?:please )?", re.I), ""),
+    (re.compile(r"^(?:i )?(?:want|need|prefer|asked for|asked you to|told you to) (?:you to )?", re.I), ""),
+    (re.compile(r"^(?:stop|quit) (\w+ing)\b", re.I), r"don't \1"),
+]
+# A whole clause that is only an interjection or a go-on: no preference in it.
+_FILLER_ONLY = re.compile(r"^(?:no+|nope|nah|ok(?:ay)?|yes|yeah|wait|whoops|oops|hmm+|one sec(?:ond)?|"
+                          r"(?:then |please |just )?(?:continue|go on|proceed|go ahead|try again))$", re.I)
+_NOT_IMPERATIVE = frozenset(
+    "i you it it's its this that these those the there here did does why what how is are was were too can could "
+    "would should we my your a an he she they which who where when still".split())
+
+
+@dataclass
+class Clause:
+    text: str
+    msg_id: str
+
+
+@dataclass
+class Rule:
+    rule: str
+    support: int  # distinct corrections behind the rule
+    examples: list[str] = field(default_factory=list)  # msg_ids of those corrections
+    clauses: list[str] = field(default_factory=list)  # the clauses of the cluster, most central first
+
+
+def clean_clause(text: str) -> str:
+    t = " ".join(text.split()).strip(" \"'`-*")
+    for _ in range(3):
+        before = t
+        t = _LEAD.sub("", t)
+        t = _TRAIL.sub("", t).strip(" \"'`-*")
+        if t == before:
+            break
+    t = t.rstrip("?")
+    for rx, repl in _REWRITES:
+        t = rx.sub(repl, t, count=1)
+    return t.strip(" ,.;:")
+
+
+def clauses_of(text: str) -> list[str]:
+    """The preference-bearing clauses of one feedback text."""
+    lines = [ln for ln in (text or "").splitlines() if not _OUTPUT_LINE.search(ln)]
+    # A line break inside a sentence (wrapped text) is a space; one after punctuation or before a
+    # list item ends the clause.
+    prose = re.sub(r"(?<![.!?:;\n])\n(?!\s*(?:[-*•]|\d+[.)])\s|\n)", " ", "\n".join(lines))
+    out = []
+    for piece in _SPLIT.split(prose):
+        c = clean_clause(piece or "")
+        words = c.split()
+        if not words or len(words) > MAX_CLAUSE_WORDS or not re.search(r"[A-Za-z]{3}", c):
+            continue
+        if _FILLER_ONLY.match(c):
+            continue
+        if len(words) == 1 and re.search(r"[/\\.~_]", c):  # a bare path or file name
+            continue
+        out.append(c)
+    return out
+
+
+def is_imperative(clause: str) -> bool:
+    first = clause.split()[0].lower().strip(",.'\"")
+    return first not in _NOT_IMPERATIVE and not clause.endswith("?")
+
+
+def state_rule(clause: str) -> str:
+    c = clause.strip()
+    c = c[0].upper() + c[1:]
+    return c if c.endswith((".", "!")) else c + "."
+
+
+def cluster(vectors, threshold: float) -> list[list[int]]:
+    """Average-linkage agglomerative clustering on cosine similarity (rows are unit vectors)."""
+    import numpy as np
+
+    n = len(vectors)
+    if n == 0:
+        return []
+    sim = (vectors @ vectors.T).astype("float64")
+    sizes = np.ones(n)
+    members: list[list[int]] = [[i] for i in range(n)]
+    alive = np.ones(n, bool)
+    np.fill_diagonal(sim, -np.inf)
+    while alive.sum() > 1:
+        masked = np.where(alive[:, None] & alive[None, :], sim, -np.inf)
+        i, j = np.unravel_index(np.argmax(masked), masked.shape)
+        if masked[i, j] < threshold:
+            break
+        # Lance-Williams update for average linkage: the merged row is the size-weighted mean.
+        merged = (sizes[i] * sim[i] + sizes[j] * sim[j]) / (sizes[i] + sizes[j])
+        sim[i], sim[:, i] = merged, merged
+        sim[i, i] = -np.inf
+        sizes[i] += sizes[j]
+        members[i] += members[j]
+        alive[j] = False
+        sim[j], sim[:, j] = -np.inf, -np.inf
+    return [members[k] for k in range(n) if alive[k]]
+
+
+def role_feedback(con: duckdb.DuckDBPyConnection, role: str | None = None) -> dict[str, list[tuple[str, str]]]:
+    """role -> [(msg_id, feedback text)] of its corrections, oldest first."""
+    from miner.pairs import session_roles
+
+    roles = session_roles(con)
+    rows = con.execute(f"""
+        WITH eff AS ({effective_turns_sql()})
+        SELECT e.session_id, e.msg_id, m.text FROM eff e JOIN messages m ON m.msg_id = e.msg_id
+        WHERE e.label = '{REATTEMPT_WITH_FEEDBACK}' AND NOT m.is_sidechain
+        ORDER BY e.timestamp NULLS LAST, m.seq""").fetchall()
+    out: dict[str, list[tuple[str, str]]] = {}
+    for sid, msg_id, text in rows:
+        r = roles.get(sid)
+        if r is None or (role is not None and r != role):
+            continue
+        out.setdefault(r, []).append((msg_id, text or ""))
+    return out
+
+
+def rules_for(feedback: list[tuple[str, str]], model, threshold: float = THRESHOLD,
+              max_rules: int = MAX_RULES) -> list[Rule]:
+    """Cluster the clauses of a role's feedback and state each cluster as a rule."""
+    import numpy as np
+
+    from vault.index.embeddings import encode
+
+    clauses = [Clause(c, msg_id) for msg_id, text in feedback for c in clauses_of(text)][:MAX_CLAUSES]
+    if not clauses:
+        return []
+    vecs = encode(model, [c.text for c in clauses])
+    rules = []
+    for idx in cluster(vecs, threshold):
+        sub = vecs[idx]
+        centrality = (sub @ sub.T).mean(axis=1) if len(idx) > 1 else np.ones(1)
+        order = [idx[k] for k in np.argsort(-centrality, kind="stable")]
+        best = next((i for i in order if is_imperative(clauses[i].text)), order[0])
+        examples = list(dict.fromkeys(clauses[i].msg_id for i in order))
+        lone, words = len(examples) < 2, len(clauses[best].text.split())
+        if (lone and not is_imperative(clauses[best].text)) or (words < 2 and len(examples) < 3):
+            continue  # a lone remark ("the rule is in there") or a fragment ("json") states no preference
+        rules.append(Rule(state_rule(clauses[best].text), len(examples), examples,
+                          [clauses[i].text for i in order]))
+    rules.sort(key=lambda r: (-r.support, r.examples[0]))
+    return rules[:max_rules]
+
+
+def persona_text(role: str, rules: list[Rule]) -> str:
+    lines = [f"Standing preferences of this user for {role} work (learnt from their corrections):"]
+    lines += [f"- {r.rule}" for r in rules]
+    return "\n".join(lines)
+
+
+# --- anthropic backend: an abstractive summary, as in the paper ----------------------------
+
+PERSONA_PROMPT_VERSION = "persona-v1"
+PERSONA_SYSTEM = (
+    "You read the corrections one user gave an AI assistant while working in one role. State the user's "
+    "standing preferences and rules for that role as short imperative rules (\"Run the tests before saying it "
+    "works.\"), most supported first, at most {max_rules}. Only rules that would apply again to future work; "
+    "no one-off details. For each rule list the numbers of the corrections that support it. Reply with JSON "
+    "only: {{\"rules\": [{{\"rule\": \"...\", \"corrections\": [1, 4]}}]}}.")
+MAX_LLM_FEEDBACK = 200  # corrections per role sent to the model (the most recent)
+FEEDBACK_CHARS = 500
+
+
+def llm_rules(todo: dict[str, list[tuple[str, str]]], llm, max_rules: int, yes: bool = False,
+              confirm=None) -> dict[str, list[Rule]]:
+    """role -> rules, one request per role; the whole cost is shown and confirmed once."""
+    import pydantic
+
+    from miner.llm import LLMError
+
+    class LlmRule(pydantic.BaseModel):
+        rule: str
+        corrections: list[int] = []
+
+    class Answer(pydantic.BaseModel):
+        rules: list[LlmRule]
+
+    system = PERSONA_SYSTEM.format(max_rules=max_rules)
+    roles = sorted(todo)
+    shown = {r: todo[r][-MAX_LLM_FEEDBACK:] for r in roles}
+    reqs = [llm.request(system, f"Role: {r}\n\n" + "\n\n".join(
+        f"[{i}] {t[:FEEDBACK_CHARS]}" for i, (_, t) in enumerate(shown[r], 1))) for r in roles]
+    plan = llm.plan(reqs)
+    if plan.to_send:
+        llm.check_budget(plan)
+        if not yes and (confirm is None or not confirm(plan)):
+            raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")
+    out = {}
+    for r, res in zip(roles, llm.run(reqs, Answer)):
+        if res.value is None:
+            raise LLMError(f"no valid persona for {r}: {res.error}")
+        fb, rules = shown[r], []
+        for x in res.value.rules[:max_rules]:
+            ids = list(dict.fromkeys(fb[i - 1][0] for i in x.corrections if 1 <= i <= len(fb)))
+            rules.append(Rule(state_rule(x.rule), len(ids), ids))
+        out[r] = rules
+    return out
+
+
+def build_personas(con: duckdb.DuckDBPyConnection, backend: str = "offline", role: str | None = None,
+                   threshold: float = THRESHOLD, max_rules: int = MAX_RULES, model=None, llm=None,
+                   confirm=None, yes: bool = False) -> dict[str, Any]:
+    """(Re)build the personas of every role with corrections (or of `role`); edited rows are kept.
+
+    backend "offline": clustering (above). backend "anthropic": an abstractive summary per role by
+    `llm` (a miner.llm.LLM: redacted, cached); paying needs `yes` or `confirm(plan)` returning True.
+    """
+    if backend not in ("offline", "anthropic"):
+        raise ValueError(f"unknown persona backend {backend!r}; use 'offline' or 'anthropic'")
+    if backend == "anthropic" and llm is None:
+        raise ValueError("the anthropic persona backend needs an LLM")
+    feedback = role_feedback(con, role)
+    edited = {r[0] for r in con.execute("SELECT role_name FROM personas WHERE edited").fetchall()}
+    todo = {r: fb for r, fb in feedback.items() if r not in edited}
+    if backend == "anthropic":
+        by_llm = llm_rules(todo, llm, max_rules, yes, confirm)  # before any write: a refusal changes nothing
+    elif todo and model is None:
+        from vault.index.embeddings import load_model
+        from vault.index.settings import model_name
+
+        model = load_model(model_name(con))
+    report: dict[str, Any] = {"roles": {}, "kept_edited": sorted(edited & set(feedback)), "threshold": threshold,
+                              "backend": backend}
+    if role is None:  # roles whose corrections are gone (relabelled, deleted) lose their mined persona
+        stale = [r[0] for r in con.execute("SELECT role_name FROM personas WHERE NOT coalesce(edited, false)")
+                 .fetchall() if r[0] not in feedback]
+        for r in stale:
+            con.execute("DELETE FROM personas WHERE role_name = ?", [r])
+        report["removed"] = stale
+    for r, fb in sorted(todo.items()):
+        rules = by_llm[r] if backend == "anthropic" else rules_for(fb, model, threshold, max_rules)
+        text = persona_text(r, rules) if rules else None
+        con.execute("DELETE FROM personas WHERE role_name = ? AND NOT coalesce(edited, false)", [r])
+        con.execute("INSERT INTO personas (role_name, text, rules, backend, edited) VALUES (?, ?, ?, ?, false)",
+                    [r, text, json.dumps([asdict(x) for x in rules], ensure_ascii=False), backend])
+        report["roles"][r] = {"corrections": len(fb), "rules": len(rules)}
+    return report
+
+
+def load_personas(con: duckdb.DuckDBPyConnection, role: str | None = None) -> list[dict[str, Any]]:
+    q = "SELECT role_name, text, rules, backend, edited, updated_at FROM personas"
+    rows = con.execute(q + (" WHERE role_name = ?" if role else "") + " ORDER BY role_name",
+                       [role] if role else []).fetchall()
+    return [{"role_name": r[0], "text": r[1], "rules": json.loads(r[2]) if r[2] else [], "backend": r[3],
+             "edited": bool(r[4]), "updated_at": r[5]} for r in rows]
+
+
+def claude_md(persona: dict[str, Any]) -> str:
+    """Rules a person can drop into CLAUDE.md / AGENTS.md (an edited persona's own text wins)."""
+    lines = [f"## Preferences ({persona['role_name']})", ""]
+    rules = persona["rules"] or []
+    if rules and not persona.get("edited"):
+        lines += [f"- {r['rule']}" for r in rules]
+    elif persona.get("text"):
+        lines += [ln for ln in persona["text"].splitlines() if not ln.startswith("Standing preferences of")]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,276 @@
+"""Preference pairs: built from the examples' planted corrections, the real corpora, and edge cases."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support import run_cli
+
+from miner.filters import FILTER_NAMES, Candidate, FilterOptions, apply_filters
+from miner.pairs import Segment, build_pairs, build_prompt, next_attempt_candidates, tool_line
+
+CONTRACT = {"pair_id": str, "session_id": str, "role_name": str, "feedback_msg_id": str, "prompt": list,
+            "chosen": list, "rejected": list, "method": str}
+
+
+def _pairs(con, kept_only=False) -> list[dict]:
+    rows = con.execute("SELECT pair_id, session_id, feedback, prompt, chosen, rejected, filters_failed, kept, "
+                       "feedback_msg_id FROM pairs" + (" WHERE kept" if kept_only else "")).fetchall()
+    keys = ("pair_id", "session_id", "feedback", "prompt", "chosen", "rejected", "failed", "kept", "feedback_msg_id")
+    out = [dict(zip(keys, r)) for r in rows]
+    for p in out:
+        for k in ("prompt", "chosen", "rejected", "failed"):
+            p[k] = json.loads(p[k])
+    return out
+
+
+def _by_feedback(pairs: list[dict], prefix: str) -> dict:
+    [p] = [p for p in pairs if p["feedback"].startswith(prefix)]
+    return p
+
+
+def test_examples_pairs_follow_the_planted_corrections(hand_vault, vault_copy):
+    con = vault_copy(hand_vault)
+    rep = build_pairs(con)
+    pairs = _pairs(con)
+    assert rep["corrections"] == 10 and rep["pairs"] == len(pairs) == 9
+    # the refund session is a chain of two corrections: one pair, from the last rejected attempt
+    assert rep["skipped"]["superseded_by_chain"] == 1
+    refund = _by_feedback(pairs, "don't edit an applied migration")
+    assert refund["prompt"][-1] == {"role": "user", "content": "No, read the spec in docs/refunds.md first before "
+                                    "guessing. The rounding rule is in there."}
+    assert [m["role"] for m in refund["prompt"]] == ["user", "assistant", "user"]
+    assert refund["rejected"][0]["content"].endswith(
+        "[Edit] /home/jdoe/code/billing-api/migrations/0007_refund_amounts.py")
+    assert "0012" in refund["chosen"][0]["content"] and refund["kept"]
+    # agent answers: text plus one compact line per tool call
+    tests = _by_feedback(pairs, "did you run the tests?")
+    assert tests["chosen"][0]["content"].startswith("[Bash] pytest -q tests/test_invoices.py\nYou're right")
+    assert "[Grep] def get_invoice" in tests["rejected"][0]["content"]
+    # interrupted and continued chosen answer: one answer, flagged
+    export_fix = _by_feedback(pairs, "Traceback")
+    assert export_fix["failed"] == ["chosen_corrected_later"]
+    assert "18 passed" in export_fix["chosen"][0]["content"]
+    assert _by_feedback(pairs, "no, never hardcode")["failed"] == ["secrets"]
+    # no pair from a session without corrections (billing-question)
+    no_corr = con.execute("SELECT session_id FROM sessions WHERE first_prompt LIKE 'What does the `dunning_level`%'"
+                          ).fetchone()[0]
+    assert no_corr not in {p["session_id"] for p in pairs}
+    assert {p["session_id"] for p in pairs} <= {r[0] for r in con.execute(
+        "SELECT session_id FROM labels WHERE label = 'reattempt_with_feedback'").fetchall()}
+
+
+def test_rebuild_is_deterministic_keeps_reviews_and_honours_relabels(hand_vault, vault_copy):
+    con = vault_copy(hand_vault)
+    build_pairs(con)
+    first = {p["pair_id"]: p for p in _pairs(con)}
+    pid = next(iter(first))
+    con.execute("INSERT INTO reviews (target, target_id, decision) VALUES ('pair', ?, 'accept')", [pid])
+    # a person says the "good" after the intro rewrite was a correction: the intro pair's chosen is superseded
+    good = con.execute("SELECT l.msg_id FROM labels l JOIN messages m USING (msg_id) "
+                       "WHERE m.text = 'good' AND l.label = 'positive_feedback'").fetchone()[0]
+    con.execute("INSERT INTO reviews (target, target_id, decision, value) "
+                "VALUES ('turn', ?, 'relabel', 'reattempt_with_feedback')", [good])
+    rep = build_pairs(con)
+    second = {p["pair_id"]: p for p in _pairs(con)}
+    assert con.execute("SELECT count(*) FROM reviews WHERE target_id = ?", [pid]).fetchone()[0] == 1
+    intro = next(p for p in first.values() if p["feedback"].startswith("too long"))
+    assert intro["pair_id"] not in second  # superseded by the relabelled turn
+    assert rep["corrections"] == 11
+    assert set(first) - {intro["pair_id"]} <= set(second)
+    for k in set(first) & set(second):
+        assert first[k]["chosen"] == second[k]["chosen"]
+
+
+def test_pairs_cli_json_contract(hand_vault, vault_copy, tmp_path):
+    con = vault_copy(hand_vault)
+    path = con.execute("SELECT file FROM pragma_database_list WHERE name = current_database()").fetchone()[0]
+    con.close()
+    code, out, _ = run_cli("pairs", "--json", db=path)
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 7 and all(r["kept"] for r in rows)
+    for r in rows:
+        for k, t in CONTRACT.items():
+            assert isinstance(r[k], t), k
+        assert r["persona"] is None or isinstance(r["persona"], str)
+        assert r["chosen"][0]["role"] == r["rejected"][0]["role"] == "assistant"
+        assert r["prompt"][-1]["role"] == "user"
+        assert set(r["filters_passed"]) | set(r["filters_failed"]) == set(FILTER_NAMES)
+    code, out, _ = run_cli("pairs", "--json", "--all", "--no-rebuild", db=path)
+    assert len(out.splitlines()) == 9
+    code, out, _ = run_cli("pairs", "--json", "--limit", "2", db=path)
+    assert len(out.splitlines()) == 2
+    code, out, _ = run_cli("pairs", "--limit", "1", db=path)
+    assert code == 0 and "9 pairs from 10 corrections" in out and "rejected" in out
+
+
+def test_corpora_pairs_for_hand_labelled_corrections(corpus_dev_vault, vault_copy):
+    con = vault_copy(corpus_dev_vault)
+    rep = build_pairs(con)
+    pairs = _pairs(con)
+    assert rep["corrections"] == 40 and len(pairs) >= 10
+    labels = dict(con.execute("SELECT msg_id, label FROM labels").fetchall())
+    assert all(labels[p["feedback_msg_id"]] == "reattempt_with_feedback" for p in pairs)
+    with_corr = {r[0] for r in con.execute(
+        "SELECT DISTINCT session_id FROM labels WHERE label = 'reattempt_with_feedback'").fetchall()}
+    assert {p["session_id"] for p in pairs} <= with_corr
+    for p in pairs:
+        assert p["prompt"] and p["prompt"][0]["role"] == "user" and p["prompt"][-1]["role"] == "user"
+        assert sum(len(m["content"]) for m in p["prompt"]) <= 6000 or len(p["prompt"]) == 1
+        roles = [m["role"] for m in p["prompt"]]
+        assert all(a != b for a, b in zip(roles, roles[1:]))  # merged: roles alternate
+    # sidechain (subagent) messages never enter a pair
+    side = {r[0] for r in con.execute("SELECT msg_id FROM messages WHERE is_sidechain").fetchall()}
+    assert not side & {p["feedback_msg_id"] for p in pairs}
+
+
+def test_corpora_pairs_from_mined_labels(corpus_mined_vault, vault_copy):
+    con = vault_copy(corpus_mined_vault)
+    rep = build_pairs(con)
+    assert rep["corrections"] > 0 and rep["kept"] > 0
+    no_corr = con.execute("SELECT count(*) FROM pairs WHERE session_id NOT IN (SELECT session_id FROM labels "
+                          "WHERE label = 'reattempt_with_feedback')").fetchone()[0]
+    assert no_corr == 0
+
+
+# --- units: segments, prompt budget, tool lines ------------------------------------------
+
+def _seg(i, label, text="", answer=""):
+    from miner.pairs import Part
+
+    parts = [Part(f"a{i}", "assistant_text", answer)] if answer else []
+    return Segment(f"h{i}", "human_prompt", text, label, parts)
+
+
+def _skipped():
+    return {"no_request": 0, "no_rejected_answer": 0, "superseded_by_chain": 0, "not_accepted": 0}
+
+
+def test_chain_yields_one_pair_and_acceptance_rules():
+    lead = Segment(None, None, "", None)
+    segs = [lead, _seg(1, "initial_request", "do X", "first try"), _seg(2, "reattempt_with_feedback", "no, Y",
+            "second try"), _seg(3, "reattempt_with_feedback", "still wrong, Z", "third try"),
+            _seg(4, "positive_feedback", "thanks")]
+    sk = _skipped()
+    [c] = next_attempt_candidates(segs, "s", "r", 6000, sk)
+    assert (c.rejected, c.chosen, c.feedback) == ("second try", "third try", "still wrong, Z")
+    assert [m["content"] for m in c.prompt] == ["do X", "first try", "no, Y"]
+    assert sk["superseded_by_chain"] == 1
+    # an unlabelled verdict is not an acceptance; the end of the session is
+    segs[4].label = None
+    assert next_attempt_candidates(segs, "s", "r", 6000, _skipped()) == []
+    assert len(next_attempt_candidates(segs[:4], "s", "r", 6000, _skipped())) == 1
+    # a correction right at the start has no request before it
+    assert next_attempt_candidates([lead, _seg(1, "reattempt_with_feedback", "no", "x")], "s", "r", 6000,
+                                   sk := _skipped()) == [] and sk["no_request"] == 1
+
+
+def test_interrupt_before_feedback_is_see_through():
+    lead = Segment(None, None, "", None)
+    segs = [lead, _seg(1, "initial_request", "do X", "working on it"),
+            Segment("h2", "interrupt", "[Request interrupted by user]", "interrupt"),
+            _seg(3, "reattempt_with_feedback", "no, do Y instead", "did Y"), _seg(4, "new_request", "next")]
+    [c] = next_attempt_candidates(segs, "s", "r", 6000, _skipped())
+    assert c.rejected == "working on it" and c.prompt == [{"role": "user", "content": "do X"}]
+    assert not c.chosen_interrupted
+
+
+def test_prompt_budget_drops_oldest_and_starts_with_user():
+    lead = Segment(None, None, "", None)
+    segs = [lead] + [_seg(i, "new_request", f"q{i} " + "x" * 100, f"a{i} " + "y" * 100) for i in range(1, 6)]
+    p = build_prompt(segs, 5, 450)
+    assert p[-1]["content"].startswith("q5") and p[0]["role"] == "user"
+    assert sum(len(m["content"]) for m in p) <= 450
+    assert build_prompt(segs, 5, 10) == [{"role": "user", "content": segs[5].text}]  # the request always stays
+
+
+def test_tool_line():
+    assert tool_line("Bash", '{"command": "pytest -q\\n  --lf"}', "") == "[Bash] pytest -q --lf"
+    assert tool_line("Edit", '{"file_path": "/a/b.py", "old_string": "x"}', "") == "[Edit] /a/b.py"
+    assert tool_line("Foo", None, "Foo(x=1)") == "[Foo] x=1"
+    assert len(tool_line("Bash", json.dumps({"command": "z" * 500}), "")) < 200
+
+
+# --- filters, each on a constructed case ------------------------------------------------
+
+def _cand(**kw) -> Candidate:
+    base = dict(pair_id="p", session_id="s", role_name="r", method="next_attempt", feedback_msg_id="f",
+                rejected_msg_id="r1", chosen_msg_id="c1", prompt=[{"role": "user", "content": "write a haiku"}],
+                chosen="An old silent pond, a frog jumps in.", rejected="Ponds are bodies of still water.",
+                feedback="make it a poem")
+    return Candidate(**(base | kw))
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("empty", {"chosen": "   "}),
+    ("near_identical", {"chosen": "Ponds are bodies of still water!"}),
+    ("too_short", {"chosen": "ok"}),
+    ("too_long", {"rejected": "word " * 3000}),
+    ("chosen_corrected_later", {"chosen_interrupted": True}),
+    ("tool_only", {"chosen_has_text": False}),
+    ("secrets", {"prompt": [{"role": "user", "content": "use token ghp_" + "a1B2c3D4e5" * 4}]}),
+])
+def test_each_filter_catches_its_case(name, kw):
+    good, bad = _cand(pair_id="good"), _cand(**kw)
+    counts = apply_filters([good, bad])
+    assert good.failed == []
+    assert name in bad.failed
+    assert counts[name] == 1
+
+
+def test_secrets_filter_ignores_personal_details_and_duplicates_keep_the_first():
+    c = _cand(prompt=[{"role": "user", "content": "see /home/jdoe/x.py, mail jane.doe@example.com"}])
+    apply_filters([c])
+    assert c.failed == []  # redacted on export, but not a reason to drop the pair
+    a, b = _cand(pair_id="a", session_id="s1"), _cand(pair_id="b", session_id="s2", feedback="Make it  a POEM")
+    counts = apply_filters([a, b])
+    assert (a.failed, b.failed, counts["duplicate"]) == ([], ["duplicate"], 1)
+
+
+def test_filter_thresholds_are_configurable():
+    c = _cand(chosen="short one.", rejected="Another short one")
+    apply_filters([c], FilterOptions(min_chars=12))
+    assert c.failed == ["too_short"]
+    apply_filters([c], FilterOptions(min_chars=5, near_identical=0.3))
+    assert c.failed == ["near_identical"]
+
+
+# --- ChatGPT branches and thumbs -------------------------------------------------------------
+
+CHATGPT = __import__("support").ROOT / "tests" / "fixtures" / "sources" / "chatgpt"
+
+
+def _chatgpt_pairs(con, folder) -> dict[str, dict]:
+    from vault.ingest import ingest
+
+    ingest(con, [folder])
+    rep = build_pairs(con)
+    assert rep["corrections"] == 0  # nothing mined: these pairs come from the branches alone
+    return {p["feedback"]: p | {"method": m} for p, m in zip(_pairs(con), [r[0] for r in con.execute(
+        "SELECT method FROM pairs").fetchall()])}
+
+
+def test_chatgpt_thumbs_and_edit_pairs(con):
+    pairs = _chatgpt_pairs(con, CHATGPT)
+    thumbs = pairs["too generic"]  # the thumbs-down text of the regenerated-away answer
+    assert thumbs["method"] == "thumbs" and thumbs["kept"]
+    assert thumbs["prompt"] == [{"role": "user", "content": "Write a haiku about a slow build server"}]
+    assert thumbs["rejected"][0]["content"].startswith("Fans hum")
+    assert thumbs["chosen"][0]["content"].startswith("Progress bar")
+    edit = pairs["Now one about CI pipelines, same tone"]
+    assert edit["method"] == "edit" and edit["prompt"][-1] == {"role": "user", "content": "Make it about CI instead"}
+    assert edit["rejected"][0]["content"].startswith("Pipeline turns red")
+    assert edit["chosen"][0]["content"].startswith("Queued behind")
+    # deterministic ids, one per anchor and method
+    assert thumbs["pair_id"] != edit["pair_id"] and len(pairs) == 2
+
+
+def test_chatgpt_regeneration_without_thumbs(con, tmp_path):
+    import shutil
+
+    shutil.copy(CHATGPT / "conversations.json", tmp_path / "conversations.json")  # no message_feedback.json
+    pairs = _chatgpt_pairs(con, tmp_path)
+    [regen] = [p for p in pairs.values() if p["method"] == "regeneration"]
+    assert regen["feedback"] == "(regenerated)" and regen["rejected"][0]["content"].startswith("Fans hum")

@@ -1,0 +1,108 @@
+"""Smoke test: the real `vault tui` command in a tmux terminal of 80x24, driven by keys, read back as text."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import pytest
+from support import ROOT
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
+                                reason="tmux is not installed (the CI script installs it: .ci/run)")
+
+
+VAULT = Path(sys.executable).with_name("vault")  # the console script of this environment
+
+
+@pytest.fixture(autouse=True)
+def _vault_script():
+    if not VAULT.exists():
+        pytest.skip(f"no `vault` command beside {sys.executable} (install the project: pip install -e .)")
+
+
+class Tmux:
+    def __init__(self, command: str, env: dict[str, str]) -> None:
+        self.name = f"vault-tui-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24",
+                        f"env {exports} {command}"], check=True)
+
+    def screen(self) -> str:
+        out = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        return out.stdout
+
+    def keys(self, *keys: str) -> None:
+        for k in keys:
+            subprocess.run(["tmux", "send-keys", "-t", self.name, k], check=True)
+            time.sleep(0.15)
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            s = self.screen()
+            if text in s:
+                return s
+            time.sleep(0.25)
+        raise AssertionError(f"{text!r} never appeared; the screen:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def test_vault_tui_in_tmux(tui_vault, tmp_path):
+    rc_file = tmp_path / "rc"
+    cmd = f"sh -c {shlex.quote(f'{VAULT} tui --db {tui_vault}; echo $? > {rc_file}')}"
+    env = {"PYTHONPATH": str(ROOT), "VAULT_HOME": os.environ["VAULT_HOME"], "TERM": "xterm-256color",
+           "HF_HUB_OFFLINE": "1"}
+    t = Tmux(cmd, env)
+    try:
+        s = t.wait_for("sessions · sort started")
+        assert "vault.duckdb · read-write" in s
+        assert "⚠" in s and "Why are partial refunds" in s
+        t.keys("/", "refunds", "Enter", "Enter")
+        s = t.wait_for("2 corrections")
+        t.keys("n")
+        s = t.wait_for("read the spec in docs/refunds.md")
+        assert "reattempt_with_feedback" in s
+        t.keys("Escape", "2")
+        t.wait_for("Type to search")
+        t.keys("emojis")
+        s = t.wait_for("3 hits · keyword")
+        assert "too long. two sentences max" in s
+        t.keys("Escape", "3")  # esc leaves the query, so that digits switch screens again
+        s = t.wait_for("pair 1/10")
+        assert "rejected" in s and "chosen" in s and "persona" in s
+        t.keys("a")
+        t.wait_for("pair 2/10 · 1 decided")
+        t.keys("?")
+        t.wait_for("everywhere")
+        t.keys("Escape", "q")
+        end = time.monotonic() + 20
+        while not rc_file.exists() and time.monotonic() < end:
+            time.sleep(0.2)
+        assert rc_file.read_text().strip() == "0"
+    finally:
+        t.close()
+    con = duckdb.connect(str(tui_vault), read_only=True)
+    try:
+        assert con.execute("SELECT target, decision FROM reviews").fetchall() == [("pair", "accept")]
+    finally:
+        con.close()
+
+
+def test_vault_tui_unreadable_vault_exits_non_zero(tmp_path):
+    """A file that is not a vault: a clear error and a non-zero exit, not a traceback."""
+    bad = tmp_path / "not-a-vault.duckdb"
+    bad.write_text("this is not a database")
+    res = subprocess.run([str(VAULT), "tui", "--db", str(bad)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr and "vault" in res.stderr.lower()

@@ -1,0 +1,103 @@
+"""The Textual application: four modes (sessions, search, review, stats) over one vault.
+
+`make_app(db_path)` is the one factory the CLI and the tests use.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from tui.access import READ_WRITE, ReadOnlyError, VaultAccess
+from tui.screens.help import HelpScreen
+from tui.screens.review import ReviewScreen
+from tui.screens.search import SearchScreen
+from tui.screens.sessions import SessionsScreen
+from tui.screens.stats import StatsScreen
+
+
+class VaultApp(App):
+    CSS_PATH = "vault.tcss"
+    TITLE = "vault"
+    ENABLE_COMMAND_PALETTE = False  # every action has a key (see ?); the footer needs the room at 80 columns
+    MODES = {"sessions": SessionsScreen, "search": SearchScreen, "review": ReviewScreen, "stats": StatsScreen}
+    DEFAULT_MODE = "sessions"
+    BINDINGS = [
+        Binding("1", "switch_mode('sessions')", "Sessions"),
+        Binding("2", "switch_mode('search')", "Search"),
+        Binding("3", "switch_mode('review')", "Review"),
+        Binding("4", "switch_mode('stats')", "Stats"),
+        Binding("question_mark", "help", "Help", tooltip="this help"),
+        Binding("ctrl+r", "reload", "Refresh", show=False,
+                tooltip="reload the data (after an ingest); reopen read-write if the vault is free"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, access: VaultAccess) -> None:
+        super().__init__()
+        self.access = access
+        self.generation = 0  # bumped by a refresh; screens reload when they see a newer one
+        access.on_snapshot = self._went_read_only
+
+    def on_mount(self) -> None:
+        self.sub_title = self.access.status()
+        if self.access.mode != READ_WRITE:
+            self.notify(f"Read-only: {self.access.reason}. Review needs write access.", severity="warning",
+                        timeout=12)
+
+    def on_unmount(self) -> None:
+        self.access.close()
+
+    # -- shared by the screens -----------------------------------------------------------------
+    def write(self, action, *args) -> bool:
+        """Run `action(con, *args)` on a write connection; explain (and return False) when read-only."""
+        try:
+            with self.access.write() as con:
+                action(con, *args)
+        except ReadOnlyError as e:
+            self.sub_title = self.access.status()
+            self.notify(str(e), title="read-only", severity="warning", timeout=8)
+            return False
+        return True
+
+    def _went_read_only(self) -> None:
+        def tell() -> None:
+            self.sub_title = self.access.status()
+            self.notify("Another process is writing the vault: reading a snapshot. ctrl+r reopens.",
+                        severity="warning", timeout=8)
+
+        if threading.current_thread() is threading.main_thread():
+            tell()
+        else:
+            self.call_from_thread(tell)
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_reload(self) -> None:
+        from vault.store import VaultError
+
+        try:
+            mode = self.access.reopen()
+        except VaultError as e:
+            self.notify(str(e), severity="error", timeout=10)
+            return
+        self.generation += 1
+        self.sub_title = self.access.status()
+        for screen in self.screen_stack:
+            if hasattr(screen, "reload"):
+                screen.reload()
+        self.notify(f"Reloaded ({mode}).", timeout=3)
+
+
+def make_app(db_path: str | Path | None, read_only: bool | None = None) -> VaultApp:
+    """The app over the vault at `db_path`: read-write if possible, else read-only, else a snapshot.
+
+    read_only=True never writes. Raises vault.store.VaultError when the vault cannot be read at all.
+    """
+    return VaultApp(VaultAccess(db_path, read_only=read_only))

@@ -1,0 +1,39 @@
+"""What every data screen shares: header and footer, and a reload after a refresh (ctrl+r)."""
+
+from __future__ import annotations
+
+from textual.screen import Screen
+
+
+class VaultScreen(Screen):
+    """A screen showing vault data: `load()` fills it; it reloads when the app's data generation moved."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._generation = -1
+
+    def on_mount(self) -> None:
+        if self.app.is_headless:  # tests and snapshots: a blinking cursor would make pictures differ
+            for field in self.query("Input"):
+                field.cursor_blink = False
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self._generation != self.app.generation:
+            self.reload()
+
+    def reload(self) -> None:
+        self._generation = self.app.generation
+        self.load()
+
+    def load(self) -> None:  # pragma: no cover - each screen implements it
+        raise NotImplementedError
+
+
+def clip(text: str | None, width: int) -> str:
+    t = " ".join((text or "").split())
+    return t if len(t) <= width else t[: width - 1] + "…"
+
+
+def pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{100 * rate:.0f}%"

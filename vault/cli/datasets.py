@@ -1,0 +1,243 @@
+"""`vault pairs`, `vault personas`, `vault export`: preference pairs, personas and training datasets."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from vault.cli.common import (
+    confirm_paid_plan,
+    emit_json,
+    emit_jsonl,
+    json_option,
+    open_db,
+    stderr_console,
+    stdout_console,
+)
+
+
+def _pair_rows(con, include_all: bool, limit: int | None, role: str | None, method: str | None) -> list[dict]:
+    """Pairs as CONTRACTS.md `vault pairs --json` objects (+ filters, feedback, review decision)."""
+    from miner.personas import load_personas
+
+    personas = {p["role_name"]: p["text"] for p in load_personas(con)}
+    where, args = [], []
+    if not include_all:
+        where.append("kept")
+    if role:
+        where.append("role_name = ?")
+        args.append(role)
+    if method:
+        where.append("method = ?")
+        args.append(method)
+    sql = ("SELECT p.pair_id, p.session_id, p.role_name, p.feedback_msg_id, p.prompt, p.chosen, p.rejected, "
+           "p.method, p.filters_passed, p.filters_failed, p.kept, p.feedback, p.rejected_msg_id, p.chosen_msg_id, "
+           "(SELECT list(decision ORDER BY created_at) FROM reviews r WHERE r.target = 'pair' "
+           " AND r.target_id = p.pair_id) FROM pairs p"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.session_id, p.pair_id"
+           + (f" LIMIT {int(limit)}" if limit is not None else ""))
+    out = []
+    for (pid, sid, rname, fb_id, prompt, chosen, rejected, meth, passed, failed, kept, fb, rej_id, ch_id,
+         decisions) in con.execute(sql, args).fetchall():
+        verdicts = [d for d in (decisions or []) if d in ("accept", "reject")]
+        out.append({"pair_id": pid, "session_id": sid, "role_name": rname, "feedback_msg_id": fb_id,
+                    "prompt": json.loads(prompt), "chosen": json.loads(chosen), "rejected": json.loads(rejected),
+                    "persona": personas.get(rname), "method": meth, "feedback": fb,
+                    "rejected_msg_id": rej_id, "chosen_msg_id": ch_id,
+                    "filters_passed": json.loads(passed or "[]"), "filters_failed": json.loads(failed or "[]"),
+                    "kept": bool(kept), "review": verdicts[-1] if verdicts else None,
+                    "edited": "edit" in (decisions or [])})
+    return out
+
+
+def _paid_options(f):
+    """--model/--batch/--yes/--max-cost, shared by the commands that can call Claude."""
+    for opt in reversed([
+        click.option("--model", default=None, help="anthropic: the model."),
+        click.option("--batch", is_flag=True, help="anthropic: use the Message Batches API (half price, slower)."),
+        click.option("--yes", "-y", is_flag=True, help="anthropic: send without asking for confirmation."),
+        click.option("--max-cost", type=float, default=None, help="anthropic: refuse above this estimated cost (USD)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _paid(con, as_json: bool, prompt_version: str, model, batch, yes, max_cost, **llm_opts) -> dict:
+    """{llm, yes, confirm} for a paid call: redaction, cost estimate and cache live in miner.llm."""
+    from miner.llm import LLM
+
+    llm = LLM(con, prompt_version=prompt_version, batch=batch, max_cost=max_cost, progress=stderr_console().print,
+              **({"model": model} if model else {}), **llm_opts)
+    return {"llm": llm, "yes": yes, "confirm": confirm_paid_plan(as_json)}
+
+
+def _filter_options(min_chars, max_chars, near_identical) -> dict:
+    opts = {"min_chars": min_chars, "max_chars": max_chars, "near_identical": near_identical}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+@click.command("pairs")
+@json_option
+@click.option("--all", "include_all", is_flag=True, help="Include pairs the quality filters removed.")
+@click.option("--limit", type=int, default=None, help="Print at most N pairs.")
+@click.option("--role", default=None, help="Only this role's pairs.")
+@click.option("--method", default=None, help="Only pairs made this way (next_attempt, ...).")
+@click.option("--no-rebuild", is_flag=True, help="Print the stored pairs without rebuilding them from the labels.")
+@click.option("--prompt-chars", type=int, default=None, help="Context budget of a pair's prompt (characters).")
+@click.option("--min-chars", type=int, default=None, help="too_short: chosen/rejected shorter than this.")
+@click.option("--max-chars", type=int, default=None, help="too_long: chosen/rejected longer than this.")
+@click.option("--near-identical", type=float, default=None, help="near_identical: similarity ratio above this.")
+@click.option("--rewrite", is_flag=True,
+              help="Also ask Claude to rewrite each rejected answer following the feedback (paid, opt-in).")
+@_paid_options
+@click.pass_context
+def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt_chars, min_chars, max_chars,
+              near_identical, rewrite, model, batch, yes, max_cost) -> None:
+    """Build preference pairs from the mined corrections and print them (JSONL with --json)."""
+    from miner.pairs import METHODS, PROMPT_CHARS, REWRITE_PROMPT_VERSION, build_pairs
+
+    with open_db(ctx, read_only=no_rebuild) as con:
+        report = None
+        if not no_rebuild:
+            paid = {}
+            if rewrite:
+                paid = {"method": METHODS + ("rewrite",),
+                        **_paid(con, as_json, REWRITE_PROMPT_VERSION, model, batch, yes, max_cost,
+                                max_tokens=2000, expected_output_tokens=400)}
+            had = con.execute("SELECT count(*) FROM pairs WHERE method = 'rewrite'").fetchone()[0]
+            report = build_pairs(con, prompt_chars=prompt_chars or PROMPT_CHARS, **paid,
+                                 **_filter_options(min_chars, max_chars, near_identical))
+            if had and not rewrite:
+                stderr_console().print(f"{had} rewrite pairs were dropped: `vault pairs --rewrite` brings them "
+                                       "back from the cache at no cost.")
+        rows = _pair_rows(con, include_all, limit, role, method)
+    if as_json:
+        emit_jsonl(rows)
+        return
+    _print_pairs(rows, report, include_all)
+
+
+def _print_pairs(rows: list[dict], report: dict | None, include_all: bool) -> None:
+    from rich.panel import Panel
+    from rich.text import Text
+
+    c = stdout_console()
+    if report:
+        failed = ", ".join(f"{k} {v}" for k, v in report["filters_failed"].items() if v) or "none"
+        c.print(f"[bold]{report['pairs']}[/] pairs from {report['corrections']} corrections, "
+                f"[bold green]{report['kept']}[/] kept; filtered: {failed}; "
+                f"skipped: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report["skipped"].items() if v),
+                highlight=False)
+        if not report["corrections"]:
+            c.print("No corrections labelled yet: run `vault mine` first.")
+    if not rows:
+        c.print("No pairs to show" + ("" if include_all else " (--all shows the filtered-out ones)") + ".")
+        return
+
+    def clip(s: str, n: int = 600) -> str:
+        return s if len(s) <= n else s[:n] + " …"
+
+    for r in rows:
+        t = Text()
+        t.append("request  ", "bold")
+        t.append(clip(r["prompt"][-1]["content"] if r["prompt"] else "", 300) + "\n")
+        t.append("rejected ", "bold red")
+        t.append(clip(r["rejected"][0]["content"]) + "\n")
+        t.append("feedback ", "bold yellow")
+        t.append(clip(r["feedback"] or "", 300) + "\n")
+        t.append("chosen   ", "bold green")
+        t.append(clip(r["chosen"][0]["content"]))
+        status = "kept" if r["kept"] else "filtered: " + ", ".join(r["filters_failed"])
+        review = f" · review: {r['review']}" if r["review"] else ""
+        c.print(Panel(t, title=f"{r['pair_id']} · {r['role_name']} · {r['method']}",
+                      subtitle=f"{status}{review}", title_align="left", subtitle_align="right"))
+
+
+@click.command("personas")
+@click.argument("role", required=False)
+@json_option
+@click.option("--format", "fmt", type=click.Choice(["text", "claude-md"]), default="text",
+              help="claude-md: rules to paste into CLAUDE.md / AGENTS.md.")
+@click.option("--rebuild", is_flag=True, help="Recompute the personas from the corrections (edited ones are kept).")
+@click.option("--threshold", type=float, default=None, help="offline: cosine similarity for merging clusters.")
+@click.option("--backend", type=click.Choice(["offline", "anthropic"]), default="offline", show_default=True,
+              help="offline: cluster the feedback locally; anthropic: Claude summarises it (paid, opt-in).")
+@_paid_options
+@click.pass_context
+def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, batch, yes, max_cost) -> None:
+    """Show each role's persona: the standing preferences stated by its corrections."""
+    from miner.personas import PERSONA_PROMPT_VERSION, THRESHOLD, build_personas, claude_md, load_personas
+
+    with open_db(ctx) as con:
+        if rebuild or backend != "offline" or not load_personas(con, role):
+            paid = {}
+            if backend == "anthropic":
+                paid = _paid(con, as_json, PERSONA_PROMPT_VERSION, model, batch, yes, max_cost, max_tokens=1500,
+                             expected_output_tokens=300)
+            elif not as_json and fmt == "text":
+                stderr_console().print("[dim]Building personas (loads the embedding model)...[/]")
+            build_personas(con, backend=backend, role=role, threshold=THRESHOLD if threshold is None else threshold,
+                           **paid)
+        personas = load_personas(con, role)
+    if role and not personas:
+        raise click.ClickException(f"no persona for role {role!r}: it has no corrections (see `vault roles`)")
+    if as_json:
+        emit_json(personas)
+        return
+    if fmt == "claude-md":
+        click.echo("\n".join(claude_md(p) for p in personas if p["rules"] or p["text"]), nl=False)
+        return
+    c = stdout_console()
+    if not personas:
+        c.print("No personas: no corrections labelled yet (run `vault mine`).")
+    for p in personas:
+        c.print(f"[bold]{p['role_name']}[/]" + (" [dim](edited)[/]" if p["edited"] else ""))
+        for r in [] if p["edited"] else p["rules"]:
+            c.print(f"  - {r['rule']} [dim](support {r['support']}: {', '.join(r['examples'][:3])})[/]",
+                    highlight=False)
+        if p["edited"] or not p["rules"]:
+            c.print(f"  {p['text'] or '(no rules)'}")
+
+
+@click.command("export")
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["trl", "llamafactory", "axolotl", "openai", "sharegpt"]), help="Dataset format.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the train/test split by session.")
+@click.option("--test-fraction", type=float, default=0.2, show_default=True, help="Share of sessions held out.")
+@click.option("--no-persona", is_flag=True, help="Leave the role persona out of the prompts.")
+@click.option("--no-redact", is_flag=True, help="Do NOT redact secrets, e-mails, home paths (explicit opt-out).")
+@click.option("--reviewed-only", is_flag=True, help="Only pairs accepted in review.")
+@click.option("--parquet", is_flag=True, help="Also write train/test.parquet.")
+@click.option("--hf", is_flag=True, help="Also write a Hugging Face datasets folder (save_to_disk) in OUT/hf.")
+@click.option("--role", default=None, help="Only this role's pairs.")
+@json_option
+@click.pass_context
+def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, reviewed_only, parquet, hf, role,
+               as_json) -> None:
+    """Export preference pairs for training (TRL, LLaMA-Factory, axolotl, OpenAI, ShareGPT)."""
+    from miner.export import export
+    from miner.pairs import build_pairs
+    from miner.personas import build_personas, load_personas
+
+    with open_db(ctx) as con:
+        if not con.execute("SELECT count(*) FROM pairs").fetchone()[0]:
+            build_pairs(con)
+        if not no_persona and not load_personas(con):
+            build_personas(con)
+        try:
+            rep = export(con, fmt, out_dir, seed=seed, test_fraction=test_fraction, persona=not no_persona,
+                         redact=not no_redact, reviewed_only=reviewed_only, parquet=parquet, hf=hf, role=role)
+        except (ValueError, RuntimeError) as e:
+            raise click.ClickException(str(e)) from None
+    if as_json:
+        emit_json(rep)
+        return
+    c = stdout_console()
+    c.print(f"Wrote [bold]{rep['counts']['train']}[/] train and [bold]{rep['counts']['test']}[/] test pairs "
+            f"({rep['format']}) to {rep['out']}: {', '.join(rep['files'])}", highlight=False)
+    if not rep["redacted"]:
+        c.print("[bold red]Not redacted[/]: the files may hold secrets and personal details.")
+    if not sum(rep["counts"].values()):
+        c.print("No pairs to export: run `vault mine`, then `vault pairs` to see why.")
