@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,37 @@ def corpus_vault(tmp_path_factory) -> Path:
     ingest(c, [CLAUDE_CORPUS, CONVERSATIONS])
     c.close()
     return path
+
+
+@pytest.fixture
+def fake_api(monkeypatch):
+    """A local fake Anthropic API (tests/fake_anthropic_api.py) that the real SDK talks to."""
+    from fake_anthropic_api import running
+
+    with running(monkeypatch) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def examples_vault(tmp_path_factory) -> Path:
+    """A vault of the bundled examples/claude-code, built once per test session (copy it before writing)."""
+    from vault.ingest import ingest
+    from vault.store import open_vault
+
+    path = tmp_path_factory.mktemp("examples") / "vault.duckdb"
+    c = open_vault(path)
+    ingest(c, [EXAMPLES / "claude-code"])
+    c.close()
+    return path
+
+
+@pytest.fixture
+def ex_db(examples_vault, tmp_path) -> Path:
+    """A private, writable copy of the examples vault."""
+    return Path(shutil.copy(examples_vault, tmp_path / "ex.duckdb"))
+
+
+@pytest.fixture
+def corpus_copy(corpus_vault, tmp_path) -> Path:
+    """A private, writable copy of the shared corpus vault."""
+    return Path(shutil.copy(corpus_vault, tmp_path / "corpus.duckdb"))

@@ -6,6 +6,7 @@ It records every request (method, path, raw body) so tests can count calls and i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -134,3 +135,17 @@ class FakeAnthropic:
 
     def bodies(self) -> str:
         return "\n".join(b for _, _, b in self.requests)
+
+
+@contextlib.contextmanager
+def running(monkeypatch, api: FakeAnthropic | None = None):
+    """Serve `api` (default: a plain FakeAnthropic); the real SDK finds it through ANTHROPIC_BASE_URL."""
+    api = api or FakeAnthropic()
+    api.thread.start()
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy-key-not-real")
+    try:
+        yield api
+    finally:
+        api.server.shutdown()
+        api.server.server_close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 from analytics_data import INT, IR, NR, POS, RWF, RWO, add_session, typed
@@ -36,13 +35,3 @@ def rated_vault(con):
     add_session(con, "s1/agent-x", project="api", cwd="/home/ann/work/api", started="2026-03-02T09:01:00",
                 parent="s1", agent_type="Explore")
     return con
-
-
-@pytest.fixture
-def corpus_copy(corpus_vault, tmp_path):
-    """A private copy of the shared corpus vault (the session fixture must stay unchanged)."""
-    dest = tmp_path / "corpus.duckdb"
-    shutil.copy(corpus_vault, dest)
-    return dest
-
-

@@ -17,18 +17,6 @@ def roles_of(con) -> dict[str, str]:
     return dict(con.execute("SELECT session_id, role_name FROM roles").fetchall())
 
 
-@pytest.fixture(scope="module")
-def examples_vault(tmp_path_factory):
-    from vault.ingest import ingest
-    from vault.store import open_vault
-
-    path = tmp_path_factory.mktemp("examples") / "vault.duckdb"
-    c = open_vault(path)
-    ingest(c, [EXAMPLES / "claude-code"])
-    c.close()
-    return path
-
-
 @pytest.fixture
 def examples_con(examples_vault, tmp_path):
     from vault.store import open_vault

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from fake_anthropic_api import FakeAnthropic
+from fake_anthropic_api import FakeAnthropic, running
 from support import run_cli
 
 from miner.llm import LLM, LLMError
@@ -34,13 +34,8 @@ class RewritingAPI(FakeAnthropic):
 
 @pytest.fixture
 def api(monkeypatch):
-    a = RewritingAPI()
-    a.thread.start()
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", a.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy-key-not-real")
-    yield a
-    a.server.shutdown()
-    a.server.server_close()
+    with running(monkeypatch, RewritingAPI()) as a:
+        yield a
 
 
 def _llm(con):

@@ -3,20 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fake_anthropic_api import FakeAnthropic
 from support import EXAMPLES
-
-
-@pytest.fixture
-def fake_api(monkeypatch):
-    """A running fake API; the real SDK finds it through ANTHROPIC_BASE_URL, with a dummy key."""
-    api = FakeAnthropic()
-    api.thread.start()
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy-key-not-real")
-    yield api
-    api.server.shutdown()
-    api.server.server_close()
 
 
 @pytest.fixture

@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from fake_anthropic_api import FakeAnthropic
 from support import run_cli
-
-
-@pytest.fixture
-def fake_api(monkeypatch):
-    api = FakeAnthropic()
-    api.thread.start()
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy-key-not-real")
-    yield api
-    api.server.shutdown()
-    api.server.server_close()
 
 
 def labels(db):
