@@ -13,9 +13,9 @@ Order of decisions, most certain first:
    is an answer); above zero it is `reattempt_with_feedback`;
 4. short praise with nothing else is `positive_feedback`; anything else is `new_request`.
 
-Confidence is a logistic function of the score's distance from the decision boundary
-(see CALIBRATION), so 0.5 means a coin toss and 0.9 means nine in ten were right on the
-labelled data it was calibrated on.
+Confidence is a logistic function of the score's distance from the decision boundary,
+fitted on labelled real turns (see CALIBRATION): of the turns given 0.9, about nine in ten
+were right there.
 """
 
 from __future__ import annotations
@@ -50,8 +50,10 @@ PRAISE_MAX_WORDS = 12
 PRAISE_REST_WORDS = 5
 LONG_WORDS = 120  # above this, cue words count half
 STRONG = 2.4  # a cue this strong is feedback even when the assistant had asked a question
-# Logistic calibration of |score| into a confidence: p = 1 / (1 + exp(-(A * |score| + B))).
-CALIBRATION = (1.1, 0.4)
+# Logistic calibration of |score| into a confidence: p = 1 / (1 + exp(-(A * |score| + B))), fitted
+# (logistic regression) on the 101 scored turns of the corpora's dev labels: expected calibration
+# error 0.035 there (5 bins). Structural labels carry fixed confidences.
+CALIBRATION = (1.01, 0.38)
 
 _WORD = re.compile(r"[a-z']+")
 _PRAISE_WORDS = ("works", "worked", "working", "thanks", "perfect", "great", "awesome", "excellent")
