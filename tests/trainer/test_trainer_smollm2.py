@@ -74,17 +74,13 @@ def _examples_export(tmp_path: Path) -> Path:
     """`vault ingest examples/claude-code`, `vault mine`, `vault export --format trl`, in-process."""
     from click.testing import CliRunner
 
-    try:
-        from vault.cli import cli
-    except ImportError as e:
-        pytest.skip(f"vault CLI not available yet: {e}")
+    from vault.cli import cli
+
     db, out = tmp_path / "vault.duckdb", tmp_path / "export"
     runner = CliRunner()
     for args in (["ingest", str(ROOT / "examples" / "claude-code"), "--no-embed"], ["mine"],
                  ["export", "--format", "trl", "--out", str(out)]):
         res = runner.invoke(cli, ["--db", str(db), *args])
-        if res.exit_code != 0 and "not available in this installation" in res.output:
-            pytest.skip(f"`vault {' '.join(args)}` not available yet: {res.output[-300:]}")
         assert res.exit_code == 0, f"`vault {' '.join(args)}` failed: {res.output[-500:]}"
     if not (out / "train.jsonl").is_file() or not (out / "train.jsonl").read_text().strip():
         raise AssertionError("the export of examples/ holds no training pairs")
