@@ -46,9 +46,11 @@ class Candidate:
         return [m["content"] for m in self.prompt] + [self.chosen, self.rejected, self.feedback or ""]
 
 
-def _ratio(a: str, b: str, n: int) -> float:
+def _differs(a: str, b: str, n: int, threshold: float) -> bool:
+    """difflib ratio of the first n chars <= threshold. The cheap upper bounds decide most pairs
+    (ratio <= quick_ratio <= real_quick_ratio); the quadratic ratio runs only when they cannot."""
     m = difflib.SequenceMatcher(None, a[:n], b[:n], autojunk=False)
-    return m.ratio() if m.real_quick_ratio() > 0 and m.quick_ratio() > 0 else 0.0
+    return m.real_quick_ratio() <= threshold or m.quick_ratio() <= threshold or m.ratio() <= threshold
 
 
 def _secret_findings(texts: list[str]) -> list[Any]:
@@ -73,7 +75,7 @@ def _redactor():
 # name -> check(candidate, options) -> True when the pair passes.
 CHECKS: dict[str, Callable[[Candidate, FilterOptions], bool]] = {
     "empty": lambda c, o: bool(c.chosen.strip()) and bool(c.rejected.strip()),
-    "near_identical": lambda c, o: _ratio(c.chosen.strip(), c.rejected.strip(), o.compare_chars) <= o.near_identical,
+    "near_identical": lambda c, o: _differs(c.chosen.strip(), c.rejected.strip(), o.compare_chars, o.near_identical),
     "too_short": lambda c, o: min(len(c.chosen.strip()), len(c.rejected.strip())) >= o.min_chars,
     "too_long": lambda c, o: max(len(c.chosen), len(c.rejected)) <= o.max_chars,
     "chosen_corrected_later": lambda c, o: not c.chosen_interrupted,

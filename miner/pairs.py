@@ -120,17 +120,24 @@ BRANCHED = ("m.session_id IN (SELECT session_id FROM messages WHERE NOT on_main_
 CORRECTED = f"m.session_id IN (SELECT session_id FROM eff WHERE label = '{REATTEMPT_WITH_FEEDBACK}')"
 
 
-def _sessions_sql(sessions: str) -> str:
+def _session_ids(con: duckdb.DuckDBPyConnection, sessions: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        f"WITH eff AS ({effective_turns_sql()}) SELECT DISTINCT m.session_id FROM messages m WHERE {sessions}"
+    ).fetchall()]
+
+
+def _segments_sql() -> str:
     return f"""
         WITH eff AS ({effective_turns_sql()})
-        SELECT m.session_id, m.msg_id, m.kind, m.text, m.tool_name, tc.input, e.label
+        SELECT m.session_id, m.msg_id, m.kind, m.text, m.tool_name,
+               CASE WHEN m.kind = '{Kind.TOOL_CALL}' THEN tc.input END, e.label
         FROM messages m
         LEFT JOIN eff e ON e.msg_id = m.msg_id
-        LEFT JOIN tool_calls tc ON m.kind = '{Kind.TOOL_CALL}' AND tc.tool_use_id = m.tool_use_id
+        -- a plain equi-join: with the kind test inside ON, DuckDB falls back to a ~100x slower plan
+        LEFT JOIN tool_calls tc ON tc.tool_use_id = m.tool_use_id
         JOIN sessions s ON s.session_id = m.session_id
-        WHERE m.on_main_branch AND NOT m.is_sidechain
+        WHERE m.on_main_branch AND NOT m.is_sidechain AND m.session_id IN (SELECT unnest(?))
           AND m.kind IN ({", ".join(f"'{k}'" for k in sorted(Kind.HUMAN_SIDE | set(ANSWER_KINDS)))})
-          AND {sessions}
         ORDER BY s.started_at NULLS LAST, m.session_id, m.seq
     """
 
@@ -138,7 +145,10 @@ def _sessions_sql(sessions: str) -> str:
 def load_segments(con: duckdb.DuckDBPyConnection, sessions: str = CORRECTED) -> dict[str, list[Segment]]:
     """Main-branch segments of the sessions `sessions` selects (default: those with a correction)."""
     out: dict[str, list[Segment]] = {}
-    for sid, msg_id, kind, text, tool, tool_input, label in con.execute(_sessions_sql(sessions)).fetchall():
+    ids = _session_ids(con, sessions)
+    if not ids:
+        return out
+    for sid, msg_id, kind, text, tool, tool_input, label in con.execute(_segments_sql(), [ids]).fetchall():
         segs = out.setdefault(sid, [Segment(None, None, "", None)])
         if kind in Kind.HUMAN_SIDE:
             if label == NOT_HUMAN:
@@ -247,8 +257,9 @@ class Node:
 
 def _branch_nodes(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Node]]:
     rows = con.execute(f"""
-        SELECT m.session_id, m.msg_id, m.parent_id, m.kind, m.text, m.tool_name, tc.input, m.on_main_branch, m.extra
-        FROM messages m LEFT JOIN tool_calls tc ON m.kind = '{Kind.TOOL_CALL}' AND tc.tool_use_id = m.tool_use_id
+        SELECT m.session_id, m.msg_id, m.parent_id, m.kind, m.text, m.tool_name,
+               CASE WHEN m.kind = '{Kind.TOOL_CALL}' THEN tc.input END, m.on_main_branch, m.extra
+        FROM messages m LEFT JOIN tool_calls tc ON tc.tool_use_id = m.tool_use_id
         WHERE NOT m.is_sidechain AND {BRANCHED} ORDER BY m.session_id, m.seq""").fetchall()
     out: dict[str, dict[str, Node]] = {}
     for sid, mid, parent, kind, text, tool, tool_input, on_main, extra in rows:
