@@ -33,7 +33,7 @@ from miner.classify.base import (
     REATTEMPT_WITH_FEEDBACK,
     REATTEMPT_WITHOUT_FEEDBACK,
 )
-from vault.model import Kind
+from vault.model import Kind, kinds_sql
 
 # RLHI paper (Jin et al. 2025), label shares of user turns in WildChat-1M, in percent.
 PAPER_WILDCHAT_PERCENT = {
@@ -148,7 +148,7 @@ def effective_turns_sql() -> str:
     Columns: msg_id, session_id, is_human, timestamp, label (NULL: not labelled yet), relabelled.
     A person's relabel in review (reviews: target 'turn', decision 'relabel') overrides the classifier.
     """
-    human_side = ", ".join(f"'{k}'" for k in sorted(Kind.HUMAN_SIDE))
+    human_side = kinds_sql(Kind.HUMAN_SIDE)
     return f"""
         SELECT m.msg_id, m.session_id, m.is_human, m.timestamp,
                coalesce(rv.value, l.label) AS label, rv.value IS NOT NULL AS relabelled

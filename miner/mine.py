@@ -18,7 +18,7 @@ import duckdb
 from miner.classify import get_backend
 from miner.roles import assign_roles
 from miner.turns import load_turns
-from vault.model import Kind
+from vault.model import Kind, kinds_sql
 from vault.store import insert_rows, transaction
 
 BATCH = 5000
@@ -32,7 +32,7 @@ def stored_vectors(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     active = active_model(con)
     if active is None:
         return {}
-    kinds = ", ".join(f"'{k}'" for k in sorted(Kind.HUMAN_TYPED))
+    kinds = kinds_sql(Kind.HUMAN_TYPED)
     rows = con.execute(
         f"""SELECT c.msg_id, v.vector FROM chunks c JOIN vectors v USING (model_id, content_hash)
             JOIN messages m USING (msg_id)
@@ -46,7 +46,7 @@ def mine(
     con: duckdb.DuckDBPyConnection,
     backend: str = "heuristic",
     redo: bool = False,
-    confirm: Callable[[dict], bool] | None = None,
+    confirm: Callable[[Any], bool] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     build_pairs_too: bool = True,
     **options: Any,
@@ -75,6 +75,8 @@ def mine(
         batch = turns[i:i + step]
         labels = clf.label(batch)
         failed = {msg_id for msg_id, _ in getattr(clf, "failed", [])}  # not stored: the next run retries them
+        # --redo clears the old labels only once the backend has answered: a declined or failed
+        # paid run leaves the vault as it was.
         if redo and not labelled_any:
             con.execute("DELETE FROM labels")
             labelled_any = True

@@ -39,22 +39,15 @@ from miner.classify.base import (
     REATTEMPT_WITHOUT_FEEDBACK,
 )
 from miner.filters import FILTER_NAMES, Candidate, FilterOptions, apply_filters
-from vault.model import Kind
+from miner.render import tool_line
+from vault.model import Kind, kinds_sql
 from vault.store import insert_rows, transaction
 
 PROMPT_CHARS = 6000  # default context budget of a pair's prompt
-TOOL_ARG_CHARS = 160
 SEE_THROUGH = frozenset({INTERRUPT, REATTEMPT_WITHOUT_FEEDBACK})  # neither a request nor feedback
 ACCEPTING = frozenset({POSITIVE_FEEDBACK, NEW_REQUEST, INITIAL_REQUEST})  # the person moved on
 ANSWER_KINDS = (Kind.ASSISTANT_TEXT, Kind.TOOL_CALL)
 
-# The one argument that says what a tool call did; other tools fall back to the stored text.
-TOOL_ARG = {
-    "Bash": "command", "Read": "file_path", "Edit": "file_path", "MultiEdit": "file_path",
-    "Write": "file_path", "NotebookEdit": "notebook_path", "Grep": "pattern", "Glob": "pattern",
-    "Task": "description", "Agent": "description", "WebFetch": "url", "WebSearch": "query",
-    "shell": "command", "exec_command": "cmd", "apply_patch": None, "update_plan": None,
-}
 
 
 @dataclass
@@ -83,27 +76,6 @@ class Segment:
 
 def pair_id(anchor_msg_id: str, method: str) -> str:
     return hashlib.sha1(f"{anchor_msg_id}\0{method}".encode()).hexdigest()[:20]
-
-
-def tool_line(name: str | None, input_json: Any, text: str) -> str:
-    """`[Bash] pytest -q`: one line per tool call."""
-    arg = None
-    key = TOOL_ARG.get(name or "", "")
-    if key:
-        try:
-            data = json.loads(input_json) if isinstance(input_json, str) else input_json
-            v = data.get(key) if isinstance(data, dict) else None
-            arg = " ".join(v) if isinstance(v, list) else v
-        except (ValueError, TypeError):
-            arg = None
-    if arg is None and key is not None:
-        arg = text or ""
-        if name and arg.startswith(name + "("):
-            arg = arg[len(name) + 1:].removesuffix(")")
-    arg = " ".join(str(arg or "").split())
-    if len(arg) > TOOL_ARG_CHARS:
-        arg = arg[: TOOL_ARG_CHARS - 1] + "…"
-    return f"[{name or 'tool'}] {arg}".rstrip()
 
 
 def render_answer(parts: list[Part]) -> str:
@@ -137,7 +109,7 @@ def _segments_sql() -> str:
         LEFT JOIN tool_calls tc ON tc.tool_use_id = m.tool_use_id
         JOIN sessions s ON s.session_id = m.session_id
         WHERE m.on_main_branch AND NOT m.is_sidechain AND m.session_id IN (SELECT unnest(?))
-          AND m.kind IN ({", ".join(f"'{k}'" for k in sorted(Kind.HUMAN_SIDE | set(ANSWER_KINDS)))})
+          AND m.kind IN ({kinds_sql(Kind.HUMAN_SIDE | set(ANSWER_KINDS))})
         ORDER BY s.started_at NULLS LAST, m.session_id, m.seq
     """
 

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Iterator
 import duckdb
 
 from miner.classify.base import Turn
-from vault.model import Kind
+from miner.render import tool_line
+from vault.model import Kind, kinds_sql
 
 CONTEXT_TURNS = 6  # (role, text) pairs kept before each turn, for backends that read context
 ANSWER_CHARS = 4000  # the assistant answer kept per turn (its end matters most: the claim before the user reacts)
-_ANSWER_KINDS = (Kind.ASSISTANT_TEXT, Kind.TOOL_CALL)
 _SESSION_CHUNK = 2000  # sessions per query: bounded memory on large vaults
 
 
@@ -27,21 +27,11 @@ def _select_sessions(con, session_ids, only_unlabelled: bool) -> list[str]:
         return list(session_ids)
     if only_unlabelled:
         sql = f"""SELECT DISTINCT m.session_id FROM messages m ANTI JOIN labels l USING (msg_id)
-                  WHERE m.kind IN ({_kinds_sql(Kind.HUMAN_SIDE)}) AND m.on_main_branch ORDER BY 1"""
+                  WHERE m.kind IN ({kinds_sql(Kind.HUMAN_SIDE)}) AND m.on_main_branch ORDER BY 1"""
     else:
         sql = f"""SELECT DISTINCT session_id FROM messages
-                  WHERE kind IN ({_kinds_sql(Kind.HUMAN_SIDE)}) AND on_main_branch ORDER BY 1"""
+                  WHERE kind IN ({kinds_sql(Kind.HUMAN_SIDE)}) AND on_main_branch ORDER BY 1"""
     return [r[0] for r in con.execute(sql).fetchall()]
-
-
-def _kinds_sql(kinds: Iterable[str]) -> str:
-    return ", ".join(f"'{k}'" for k in sorted(kinds))
-
-
-def compact_tool_call(name: str | None, text: str | None) -> str:
-    """`[Bash] pytest -q`: one line per tool call, enough to see what the assistant did."""
-    first = (text or "").strip().splitlines()[0][:160] if (text or "").strip() else ""
-    return f"[{name or 'tool'}] {first}".rstrip()
 
 
 def iter_turns(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str] | None = None,
@@ -60,9 +50,11 @@ def iter_turns(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str] | None
             labelled = {r[0] for r in con.execute(
                 "SELECT msg_id FROM labels WHERE session_id IN (SELECT unnest(?))", [chunk]).fetchall()}
         rows = con.execute(
-            """SELECT session_id, msg_id, kind, role, text, tool_name, is_error, is_human
-               FROM messages WHERE session_id IN (SELECT unnest(?)) AND on_main_branch
-               ORDER BY session_id, seq""",
+            f"""SELECT m.session_id, m.msg_id, m.kind, m.role, m.text, m.tool_name, m.is_error, m.is_human,
+                      CASE WHEN m.kind = '{Kind.TOOL_CALL}' THEN tc.input END
+               FROM messages m LEFT JOIN tool_calls tc ON tc.tool_use_id = m.tool_use_id
+               WHERE m.session_id IN (SELECT unnest(?)) AND m.on_main_branch
+               ORDER BY m.session_id, m.seq""",
             [chunk],
         ).fetchall()
         yield from _session_turns(rows, roles, labelled)
@@ -76,7 +68,7 @@ def _session_turns(rows, roles: dict, skip: set) -> Iterator[Turn]:
     prev: Turn | None = None
     typed: tuple[str, str] | None = None  # (msg_id, text) of the last typed turn
     position = 0
-    for sid, msg_id, kind, role, text, tool_name, is_error, is_human in rows:
+    for sid, msg_id, kind, role, text, tool_name, is_error, is_human, tool_input in rows:
         if sid != current:
             current, answer, answer_error, context, prev, typed, position = sid, [], False, [], None, None, 0
         if kind in Kind.HUMAN_SIDE:
@@ -102,7 +94,7 @@ def _session_turns(rows, roles: dict, skip: set) -> Iterator[Turn]:
                 answer.append(text)
                 context.append(("assistant", text[-1000:]))
         elif kind == Kind.TOOL_CALL:
-            answer.append(compact_tool_call(tool_name, text))
+            answer.append(tool_line(tool_name, tool_input, text or ""))
         elif kind in (Kind.TOOL_RESULT, Kind.API_ERROR):
             answer_error = answer_error or bool(is_error) or kind == Kind.API_ERROR
 
@@ -110,3 +102,38 @@ def _session_turns(rows, roles: dict, skip: set) -> Iterator[Turn]:
 def load_turns(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str] | None = None,
                only_unlabelled: bool = False) -> list[Turn]:
     return list(iter_turns(con, session_ids, only_unlabelled))
+
+
+def labelled_turns(con: duckdb.DuckDBPyConnection, session: str | None = None, label: str | None = None,
+                   role: str | None = None, limit: int | None = None) -> list[dict]:
+    """The labelled human-side turns as `vault turns --json` prints them (CONTRACTS.md), in session order.
+
+    The effective label wins (a review relabel over the miner's); `confidence` is the miner's,
+    absent for a relabel. `session` is an id or prefix.
+    """
+    from miner.analytics import effective_turns_sql
+
+    where, params = ["e.label IS NOT NULL", "e.label <> 'not_human'"], []
+    if session:
+        where.append("e.session_id LIKE ?")
+        params.append(session + "%")
+    if label:
+        where.append("e.label = ?")
+        params.append(label)
+    if role:
+        where.append("e.session_id IN (SELECT session_id FROM roles WHERE role_name = ?)")
+        params.append(role)
+    sql = f"""WITH e AS ({effective_turns_sql()})
+              SELECT e.session_id, e.msg_id, e.label, m.text, l.confidence, l.backend, e.relabelled, m.kind
+              FROM e JOIN messages m USING (msg_id) LEFT JOIN labels l USING (msg_id)
+              WHERE {' AND '.join(where)} ORDER BY e.session_id, m.seq"""
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    out = []
+    for sid, msg_id, lab, text, conf, backend, relabelled, kind in con.execute(sql, params).fetchall():
+        row = {"session_id": sid, "msg_id": msg_id, "label": lab, "text": text or ""}
+        if conf is not None and not relabelled:
+            row["confidence"] = conf
+        row.update({"kind": kind, "backend": "review" if relabelled else backend})
+        out.append(row)
+    return out

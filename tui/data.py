@@ -11,8 +11,10 @@ from typing import Any
 
 import duckdb
 
+from miner.analytics import effective_turns_sql
 from miner.classify.base import LABELS, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK
 from vault import queries
+from vault.store import transaction
 
 TROUBLED = 0.15  # a session is troubled above this correction rate (RLHI paper, miner.analytics)
 RELABEL_CHOICES: tuple[str, ...] = (*LABELS, NOT_HUMAN)
@@ -44,8 +46,8 @@ def conversation(con: duckdb.DuckDBPyConnection, session_id: str) -> tuple[dict 
         return None, []
     msgs = queries.session_messages(con, session_id)
     relabels = dict(con.execute(
-        "SELECT r.target_id, r.value FROM reviews r JOIN messages m ON m.msg_id = r.target_id "
-        "WHERE r.target = 'turn' AND r.decision = 'relabel' AND m.session_id = ?", [session_id]).fetchall())
+        f"WITH e AS ({effective_turns_sql()}) SELECT msg_id, label FROM e WHERE session_id = ? AND relabelled",
+        [session_id]).fetchall())
     results = {m["tool_use_id"]: m for m in msgs if m["kind"] == "tool_result" and m["tool_use_id"]}
     calls = {m["tool_use_id"] for m in msgs if m["kind"] == "tool_call"}
     for m in msgs:
@@ -124,17 +126,12 @@ def record_review(con: duckdb.DuckDBPyConnection, target: str, target_id: str, d
         raise ValueError(f"bad review {target}/{decision}")
     if decision == "relabel" and value not in RELABEL_CHOICES:
         raise ValueError(f"unknown label {value!r}")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if decision in PAIR_DECISIONS:
             con.execute("DELETE FROM reviews WHERE target = ? AND target_id = ? AND decision IN ('accept', 'reject')",
                         [target, target_id])
         con.execute("INSERT OR REPLACE INTO reviews (target, target_id, decision, value, created_at) "
                     "VALUES (?, ?, ?, ?, current_timestamp)", [target, target_id, decision, value])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def review_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -40,6 +40,11 @@ class Kind:
     HUMAN_SIDE = frozenset({HUMAN_PROMPT, QUEUED_PROMPT, TOOL_REJECTION, INTERRUPT})
 
 
+def kinds_sql(kinds) -> str:
+    """`'a', 'b'`: kinds (our own constants, never user input) for an SQL `IN (...)`."""
+    return ", ".join(f"'{k}'" for k in sorted(kinds))
+
+
 @dataclass(slots=True)
 class Session:
     session_id: str

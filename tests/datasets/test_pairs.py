@@ -8,7 +8,8 @@ import pytest
 from support import run_cli
 
 from miner.filters import FILTER_NAMES, Candidate, FilterOptions, apply_filters
-from miner.pairs import Segment, build_pairs, build_prompt, next_attempt_candidates, tool_line
+from miner.pairs import Segment, build_pairs, build_prompt, next_attempt_candidates
+from miner.render import tool_line
 
 CONTRACT = {"pair_id": str, "session_id": str, "role_name": str, "feedback_msg_id": str, "prompt": list,
             "chosen": list, "rejected": list, "method": str}

@@ -70,33 +70,10 @@ def mine_cmd(ctx, backend: str, redo: bool, model: str | None, batch: bool, yes:
 def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, limit: int | None,
               as_json: bool) -> None:
     """Print the labelled human turns (JSONL with --json, as in the contract)."""
-    from miner.analytics import effective_turns_sql
+    from miner.turns import labelled_turns
 
-    where, params = ["e.label IS NOT NULL", "e.label <> 'not_human'"], []
-    if session:
-        where.append("e.session_id LIKE ?")
-        params.append(session + "%")
-    if label:
-        where.append("e.label = ?")
-        params.append(label)
-    if role:
-        where.append("e.session_id IN (SELECT session_id FROM roles WHERE role_name = ?)")
-        params.append(role)
-    sql = f"""WITH e AS ({effective_turns_sql()})
-              SELECT e.session_id, e.msg_id, e.label, m.text, l.confidence, l.backend, e.relabelled, m.kind
-              FROM e JOIN messages m USING (msg_id) LEFT JOIN labels l USING (msg_id)
-              WHERE {' AND '.join(where)} ORDER BY e.session_id, m.seq"""
-    if limit:
-        sql += f" LIMIT {int(limit)}"
     with open_db(ctx, read_only=True) as con:
-        rows = con.execute(sql, params).fetchall()
-    out = []
-    for sid, msg_id, lab, text, conf, backend, relabelled, kind in rows:
-        row = {"session_id": sid, "msg_id": msg_id, "label": lab, "text": text or ""}
-        if conf is not None and not relabelled:
-            row["confidence"] = conf
-        row.update({"kind": kind, "backend": "review" if relabelled else backend})
-        out.append(row)
+        out = labelled_turns(con, session=session, label=label, role=role, limit=limit)
     if as_json:
         emit_jsonl(out)
         return
