@@ -91,14 +91,21 @@ def _normalise(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+RESEND_CHARS = 600  # a re-send is near-verbatim: its start says so, and difflib is quadratic in length
+
+
 def resend_similarity(a: str, b: str) -> float:
     na, nb = _normalise(a), _normalise(b)
     if not na or not nb:
         return 0.0
     if na == nb:
         return 1.0
-    sm = SequenceMatcher(None, na, nb, autojunk=False)
-    return sm.ratio() if sm.real_quick_ratio() >= RESEND_RATIO else 0.0
+    if min(len(na), len(nb)) < RESEND_RATIO * max(len(na), len(nb)):
+        return 0.0  # lengths alone rule it out
+    sm = SequenceMatcher(None, na[:RESEND_CHARS], nb[:RESEND_CHARS], autojunk=False)
+    if sm.real_quick_ratio() < RESEND_RATIO or sm.quick_ratio() < RESEND_RATIO:
+        return 0.0
+    return sm.ratio()
 
 
 def _said_nothing(answer: str | None) -> bool:
