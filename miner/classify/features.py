@@ -35,7 +35,6 @@ _PATH_OR_URL = re.compile(r"https?://|(?:^|\s)[\w.-]*/[\w./-]+|\w+\.(?:py|js|ts|
 _SECOND_PERSON = re.compile(r"\byou(?:'re|'ve| are| have| did| were)?\b", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|me|my)\b", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:not|no|never|n't|nothing|none)\b|n't\b", re.IGNORECASE)
-_TOOL_LINE = re.compile(r"^\[", re.MULTILINE)
 
 CUE_NAMES = [f"cue:{c.name}" for c in C.CORRECTION_CUES] + ["cue:error_text"] + \
             [f"cue:answer_{c.name}" for c in C.ANSWER_CUES] + ["cue:praise", "cue:continue", "cue:praise_only",
@@ -63,8 +62,8 @@ def vector(t: Turn) -> list[float]:
     error = bool(answer) and C.ERROR_PASTE[0].search(text)
     answers = [c.search(text) for c in C.ANSWER_CUES]
     praise = C.PRAISE.search(text)
-    reasons = [f"cue:{c.name}" for c in corr] + (["cue:error_text"] if error else [])
-    praise_only = HeuristicClassifier._praise_only(text, reasons)
+    # Praise only: the heuristic's rule, skipped where it cannot hold (a cue fired, or a long text).
+    praise_only = not corr and not error and words <= 12 and HeuristicClassifier._praise_only(text, [])
     cues = [float(c.name in corr_names) for c in C.CORRECTION_CUES] + [float(bool(error))] + \
            [float(a) for a in answers] + [float(praise), float(C.CONTINUE.search(text)), float(praise_only),
                                           math.log1p(len(corr)), float(any(c.weight >= 2.4 for c in corr))]
@@ -79,13 +78,15 @@ def vector(t: Turn) -> list[float]:
     claimed = bool(answer) and C.CLAIMED_DONE.search(answer[-TAIL_CLAIM:]) is not None
     asked = bool(answer) and C.ASKED_USER.search(answer[-TAIL_ASK:].rstrip()) is not None
     after_interrupt = t.prev_kind in (Kind.INTERRUPT, Kind.TOOL_REJECTION)
+    silent = after_interrupt and _said_nothing(answer)
+    tool_calls = answer.count("\n[") + answer.startswith("[")  # rendered tool-call lines, `[Bash] ...`
     earlier = [u for role, u in t.context if role == "user" and u != "[interrupted]"][-RESEND_LOOKBACK:]
     resend = max((resend_similarity(text, p) for p in earlier or ([t.prev_typed] if t.prev_typed else [])),
                  default=0.0)
     failure = bool(corr_names & C.FAILURE_CUES)
     ctx = [float(not answer), float(claimed), float(asked), float(t.prev_assistant_error), float(after_interrupt),
-           float(after_interrupt and _said_nothing(answer)), float(_extends(text, t.prev_typed)), resend,
-           math.log1p(len(answer)), math.log1p(len(_TOOL_LINE.findall(answer))), math.log1p(t.position),
+           float(silent), float(bool(t.prev_typed) and _extends(text, t.prev_typed)), resend,
+           math.log1p(len(answer)), math.log1p(tool_calls), math.log1p(t.position),
            float(claimed and failure), float(claimed and bool(error)), float(asked and answers[0]),
            float(asked and bool(corr))]
     return cues + shape + ctx
