@@ -49,16 +49,19 @@ def mine(
     confirm: Callable[[Any], bool] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     build_pairs_too: bool = True,
+    rules: list | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Label the human-side turns; returns a JSON-able report.
+
+    `rules`: the role rules (miner.roles.load_rules of the caller's settings; None: the config's).
 
     `confirm(plan)` is asked by a paid backend before it spends anything; returning False
     aborts (miner.llm.LLMError) with nothing sent. Turns a paid backend failed on get no
     label, so the next run retries them.
     """
     t0 = time.perf_counter()
-    roles = assign_roles(con)
+    roles = assign_roles(con, rules)
     if backend == "heuristic" and "vectors" not in options:
         options["vectors"] = stored_vectors(con)
     paid = backend != "heuristic"

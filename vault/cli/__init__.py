@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("vault.cli.datasets", "export_cmd", "Export preference datasets (TRL, LLaMA-Factory, ...)."),
     "train": ("trainer.cli", "train", "Train a persona-DPO LoRA adapter (needs the [train] extra)."),
     "tui": ("tui.cli", "tui_cmd", "Browse, search and review in the terminal."),
+    "config": ("vault.cli.config", "config_cmd", "Show every setting, its value and where it comes from."),
 }
 
 
@@ -56,7 +57,7 @@ class LazyGroup(click.Group):
             return unavailable
 
     def invoke(self, ctx: click.Context):
-        from vault.store import VaultError
+        from vault.errors import VaultError
 
         try:
             return super().invoke(ctx)
@@ -71,17 +72,21 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", "db", envvar="VAULT_DB", type=click.Path(dir_okay=False), default=None,
-              help="The vault file (default: VAULT_DB, else vault.duckdb in the user data folder).")
+@click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
+              help="The vault file (default: VAULT_DB, else `db` in the config, else vault.duckdb in the data folder).")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="The config file (default: VAULT_CONFIG, else config.toml in the data folder).")
 @click.version_option(package_name="vault", prog_name="vault")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None) -> None:
+def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
     """vault: keep your AI-assistant sessions, search them, mine the corrections."""
-    ctx.obj = {"db": db}
+    from vault.cli.common import CliState
+
+    ctx.obj = CliState({"db": ("--db", db), "config": ("--config", config)})
 
 
 def main(argv: list[str] | None = None) -> None:
-    from vault.store import VaultError
+    from vault.errors import VaultError
 
     try:
         cli.main(args=argv, prog_name="vault", standalone_mode=False)

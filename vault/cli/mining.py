@@ -12,6 +12,7 @@ from vault.cli.common import (
     emit_jsonl,
     json_option,
     open_db,
+    settings,
     stderr_console,
     stdout_console,
 )
@@ -31,6 +32,7 @@ def mine_cmd(ctx, backend: str, redo: bool, model: str | None, batch: bool, yes:
              as_json: bool) -> None:
     """Label every human turn (new ones only, unless --redo) and find the corrections."""
     from miner.mine import mine
+    from miner.roles import load_rules
     from vault.index import progress_bar
 
     opts: dict = {}
@@ -41,7 +43,8 @@ def mine_cmd(ctx, backend: str, redo: bool, model: str | None, batch: bool, yes:
     # No live progress bar while a paid backend may ask for confirmation on the terminal.
     quiet = as_json or not sys.stderr.isatty() or (backend != "heuristic" and not yes)
     with open_db(ctx) as con, progress_bar(err, quiet, "labelling") as on_progress:
-        rep = mine(con, backend=backend, redo=redo, confirm=confirm_paid_plan(as_json), on_progress=on_progress, **opts)
+        rep = mine(con, backend=backend, redo=redo, confirm=confirm_paid_plan(as_json), on_progress=on_progress,
+                   rules=load_rules(settings(ctx)), **opts)
     if as_json:
         emit_json(rep)
         return
