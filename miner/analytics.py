@@ -1,6 +1,6 @@
 """Correction analytics: how often a person had to correct the assistant, per session, role and week.
 
-Definition (defaults; see `CorrectionDefinition`):
+Definition (defaults of the `[corrections]` settings, vault/settings.py; see `CorrectionDefinition`):
 - a session's *correction rate* = its `reattempt_with_feedback` turns / its rated human turns;
 - rated human turns (`denominator="typed"`) = labelled messages a person typed (`messages.is_human`:
   prompts, queued messages, tool rejections with a typed reason), the CONTRACTS.md notion of a human
@@ -34,6 +34,9 @@ from miner.classify.base import (
     REATTEMPT_WITHOUT_FEEDBACK,
 )
 from vault.model import Kind, kinds_sql
+from vault.settings import CorrectionSettings, Settings
+
+_DEFAULTS = CorrectionSettings()
 
 # RLHI paper (Jin et al. 2025), label shares of user turns in WildChat-1M, in percent.
 PAPER_WILDCHAT_PERCENT = {
@@ -52,9 +55,9 @@ BIN_COUNT = 20  # histogram bins of 5 %
 
 @dataclass(frozen=True)
 class CorrectionDefinition:
-    numerator: tuple[str, ...] = (REATTEMPT_WITH_FEEDBACK,)
-    denominator: str = "typed"
-    min_turns: int = 3
+    numerator: tuple[str, ...] = tuple(_DEFAULTS.numerator)
+    denominator: str = _DEFAULTS.denominator
+    min_turns: int = _DEFAULTS.min_turns
 
     def __post_init__(self) -> None:
         if self.denominator not in DENOMINATORS:
@@ -83,36 +86,22 @@ def as_definition(definition: CorrectionDefinition | dict | None) -> CorrectionD
     return CorrectionDefinition(**opts)
 
 
-SETTINGS = {"threshold": (float, int), "numerator": (list, str), "denominator": (str,), "min_turns": (int,)}
-
-
-def load_settings(path=None) -> dict[str, Any]:
-    """The `[corrections]` section of the config (threshold, numerator, denominator, min_turns), checked."""
-    from miner.config import ConfigError, read_config
-
-    p, data = read_config(path)
-    sec = data.get("corrections", {})
-    if not isinstance(sec, dict):
-        raise ConfigError(f"{p}: corrections: must be a table ([corrections])")
-    for k, v in sec.items():
-        if k not in SETTINGS:
-            raise ConfigError(f"{p}: [corrections]: unknown key {k}; allowed: {', '.join(SETTINGS)}")
-        if not isinstance(v, SETTINGS[k]) or isinstance(v, bool):
-            raise ConfigError(f"{p}: [corrections]: `{k}` has the wrong type ({type(v).__name__})")
-    opts = {k: v for k, v in sec.items() if k != "threshold"}
+def correction_definition(settings: Settings) -> CorrectionDefinition:
+    """The definition of the settings' `[corrections]`; a label the miner does not know names its origin."""
+    c = settings.corrections
     try:
-        as_definition(opts)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{p}: [corrections]: {e}") from None
-    return dict(sec)
+        return CorrectionDefinition(numerator=tuple(c.numerator), denominator=c.denominator, min_turns=c.min_turns)
+    except ValueError as e:
+        raise settings.error("corrections.numerator", str(e)) from None
 
 
-def resolve_options(threshold: float | None = None, **definition: Any) -> tuple[float, dict[str, Any]]:
-    """(threshold, definition) from explicit options (None = unset), else the config, else defaults."""
-    opts = load_settings()
-    opts.update({k: v for k, v in definition.items() if v is not None})
-    default = opts.pop("threshold", 0.15)
-    return (default if threshold is None else threshold), opts
+def configured_report(con: duckdb.DuckDBPyConnection, settings: Settings, role: str | None = None) -> dict[str, Any]:
+    """The correction report under the `[corrections]` and `[[roles]]` settings: what `vault stats
+    --corrections` and the TUI both show."""
+    from miner.roles import load_rules
+
+    return corrections_report(con, threshold=settings.corrections.threshold, role=role,
+                              definition=correction_definition(settings), rules=load_rules(settings))
 
 
 @dataclass
@@ -124,8 +113,8 @@ class _Agg:
     troubled: int = 0
 
 
-def _roles_source(con: duckdb.DuckDBPyConnection) -> str:
-    """The roles table, completed on the fly (default rules + config) for sessions it lacks."""
+def _roles_source(con: duckdb.DuckDBPyConnection, rules=None) -> str:
+    """The roles table, completed on the fly (default rules + `rules`, else the config's) for sessions it lacks."""
     missing = con.execute(
         "SELECT count(*) FROM sessions WHERE session_id NOT IN (SELECT session_id FROM roles)"
     ).fetchone()[0]
@@ -135,7 +124,7 @@ def _roles_source(con: duckdb.DuckDBPyConnection) -> str:
 
     from miner.roles import compute_roles, load_rules
 
-    rows = compute_roles(con, load_rules())
+    rows = compute_roles(con, load_rules() if rules is None else rules)
     con.register("_live_roles", pa.table({
         "session_id": [r[0] for r in rows], "role_name": [r[1] for r in rows], "rule": [r[2] for r in rows]}))
     return ("(SELECT session_id, role_name FROM roles UNION ALL SELECT session_id, role_name FROM _live_roles "
@@ -180,15 +169,19 @@ def _rate(c: int, n: int) -> float | None:
 
 def corrections_report(
     con: duckdb.DuckDBPyConnection,
-    threshold: float = 0.15,
+    threshold: float = _DEFAULTS.threshold,
     role: str | None = None,
     definition: CorrectionDefinition | dict | None = None,
+    rules=None,
 ) -> dict[str, Any]:
-    """The correction report (JSON-able); see the module docstring for the definition."""
+    """The correction report (JSON-able); see the module docstring for the definition.
+
+    `rules`: role rules for sessions `vault mine` has not given a role yet (default: the config's).
+    """
     d = as_definition(definition)
     # The labelled turns with their role and week, materialised once for the queries below
     # (a TEMP table works on a read-only connection too).
-    con.execute("CREATE OR REPLACE TEMP TABLE _correction_turns AS " + _turns_cte(_roles_source(con), d)
+    con.execute("CREATE OR REPLACE TEMP TABLE _correction_turns AS " + _turns_cte(_roles_source(con, rules), d)
                 + "SELECT * FROM t")
     try:
         return _report(con, d, threshold, role)

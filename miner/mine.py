@@ -82,16 +82,19 @@ def mine(
     confirm: Callable[[Any], bool] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     build_pairs_too: bool = True,
+    rules: list | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Label the human-side turns; returns a JSON-able report.
+
+    `rules`: the role rules (miner.roles.load_rules of the caller's settings; None: the config's).
 
     `confirm(plan)` is asked by a paid backend before it spends anything; returning False
     aborts (miner.llm.LLMError) with nothing sent. Turns a paid backend failed on get no
     label, so the next run retries them.
     """
     t0 = time.perf_counter()
-    roles = assign_roles(con)
+    roles = assign_roles(con, rules)
     # Labels of messages that are no longer human-side (a re-ingest found a copy, a hook, ...) go.
     con.execute(f"""DELETE FROM labels WHERE msg_id IN (SELECT l.msg_id FROM labels l JOIN messages m USING (msg_id)
                     WHERE m.kind NOT IN ({kinds_sql(Kind.HUMAN_SIDE)}))""")

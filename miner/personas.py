@@ -257,8 +257,11 @@ def llm_rules(todo: dict[str, list[tuple[str, str]]], llm, max_rules: int, yes: 
 
 def build_personas(con: duckdb.DuckDBPyConnection, backend: str = "offline", role: str | None = None,
                    threshold: float = THRESHOLD, max_rules: int = MAX_RULES, model=None, llm=None,
-                   confirm=None, yes: bool = False) -> dict[str, Any]:
+                   confirm=None, yes: bool = False, embed_model: str | None = None) -> dict[str, Any]:
     """(Re)build the personas of every role with corrections (or of `role`); edited rows are kept.
+
+    offline: clusters with `model` (a loaded embedding model), else loads `embed_model` (the `embed.model`
+    setting; None: the vault's model, else the default).
 
     backend "offline": clustering (above). backend "anthropic": an abstractive summary per role by
     `llm` (a miner.llm.LLM: redacted, cached); paying needs `yes` or `confirm(plan)` returning True.
@@ -276,7 +279,7 @@ def build_personas(con: duckdb.DuckDBPyConnection, backend: str = "offline", rol
         from vault.index.embeddings import load_model
         from vault.index.settings import model_name
 
-        model = load_model(model_name(con))
+        model = load_model(model_name(con, embed_model))
     report: dict[str, Any] = {"roles": {}, "kept_edited": sorted(edited & set(feedback)), "threshold": threshold,
                               "backend": backend}
     if role is None:  # roles whose corrections are gone (relabelled, deleted) lose their mined persona

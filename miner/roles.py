@@ -2,8 +2,8 @@
 
 A role groups sessions for the correction analytics, the pairs and the personas.
 Default: the session's project (from its cwd), else its source. Rules in the TOML
-config (`vault.paths.config_path()`, `VAULT_CONFIG` overrides it) assign roles
-explicitly; the first rule that matches wins:
+config (the `roles` setting, vault/settings.py; `vault config` shows which file) assign
+roles explicitly; the first rule that matches wins:
 
     [[roles]]
     name = "docs-writer"
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from miner.config import ConfigError, read_config
+from vault.settings import ConfigError, Settings
 from vault.store import insert_rows
 
 GLOB_KEYS = ("project", "cwd", "agent_type", "source", "user_id")
@@ -128,13 +128,15 @@ def _check_regex(p: str, path, where: str, key: str) -> None:
         raise _bad(path, where, f"`{key}` is not a valid regular expression {p!r}: {msg}") from None
 
 
-def load_rules(path: str | Path | None = None) -> list[Rule]:
-    """The rules of the config file; none when the default config file does not exist.
-
-    An explicit `path` that does not exist is an error.
+def load_rules(source: Settings | str | Path | None = None) -> list[Rule]:
+    """The rules of the `roles` setting: of `source` (the settings a command was given), of the config file at
+    the path `source` (which must exist), or of the settings read afresh (None; an absent default file: none).
     """
-    p, data = read_config(path)
-    return parse_rules(data, p)
+    if not isinstance(source, Settings):
+        from vault.settings import load
+
+        source = load(None if source is None else {"config": ("load_rules()", str(source))})
+    return parse_rules({"roles": source.roles}, str(source.origin("roles")))
 
 
 def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tuple[str, str, str]]:

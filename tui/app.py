@@ -1,12 +1,13 @@
 """The Textual application: four modes (sessions, search, review, stats) over one vault.
 
-`make_app(db_path)` is the one factory the CLI and the tests use.
+`make_app(db_path, settings=...)` is the one factory the CLI and the tests use.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
@@ -17,6 +18,9 @@ from tui.screens.review import ReviewScreen
 from tui.screens.search import SearchScreen
 from tui.screens.sessions import SessionsScreen
 from tui.screens.stats import StatsScreen
+
+if TYPE_CHECKING:
+    from vault.settings import Settings
 
 
 class VaultApp(App):
@@ -36,9 +40,10 @@ class VaultApp(App):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, access: VaultAccess) -> None:
+    def __init__(self, access: VaultAccess, settings: Settings) -> None:
         super().__init__()
         self.access = access
+        self.settings = settings  # the same [corrections] options as `vault stats --corrections`
         self.generation = 0  # bumped by a refresh; screens reload when they see a newer one
         access.on_snapshot = self._went_read_only
 
@@ -95,9 +100,15 @@ class VaultApp(App):
         self.notify(f"Reloaded ({mode}).", timeout=3)
 
 
-def make_app(db_path: str | Path | None, read_only: bool | None = None) -> VaultApp:
-    """The app over the vault at `db_path`: read-write if possible, else read-only, else a snapshot.
+def make_app(db_path: str | Path | None = None, read_only: bool | None = None,
+             settings: Settings | None = None) -> VaultApp:
+    """The app over the vault at `db_path` (default: the settings' `db`): read-write if possible, else
+    read-only, else a snapshot. `settings`: the CLI's; None reads them (vault.settings.load).
 
-    read_only=True never writes. Raises vault.store.VaultError when the vault cannot be read at all.
+    read_only=True never writes. Raises vault.errors.VaultError when the vault or the settings cannot be read.
     """
-    return VaultApp(VaultAccess(db_path, read_only=read_only))
+    if settings is None:
+        from vault.settings import load
+
+        settings = load()
+    return VaultApp(VaultAccess(settings.db if db_path is None else db_path, read_only=read_only), settings)

@@ -12,13 +12,14 @@ import click
 @click.pass_context
 def tui_cmd(ctx: click.Context, db: str | None, read_only: bool) -> None:
     """Browse, search and review in the terminal (press ? inside for the keys)."""
-    from vault.cli.common import db_path
+    from vault.cli.common import settings
     from vault.store import VaultError
 
     from tui.app import make_app
 
+    conf = settings(ctx, {"db": ("--db", db)})
     try:
-        app = make_app(db or db_path(ctx), read_only=read_only or None)
+        app = make_app(read_only=read_only or None, settings=conf)
     except VaultError as e:
         raise click.ClickException(str(e)) from None
     app.run()

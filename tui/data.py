@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -16,18 +16,18 @@ from miner.classify.base import LABELS, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK
 from vault import queries
 from vault.store import transaction
 
-TROUBLED = 0.15  # a session is troubled above this correction rate (RLHI paper, miner.analytics)
+if TYPE_CHECKING:
+    from vault.settings import Settings
+
 RELABEL_CHOICES: tuple[str, ...] = (*LABELS, NOT_HUMAN)
 PAIR_DECISIONS = ("accept", "reject")  # exclusive: deciding one withdraws the other
 
 
 # -- sessions --------------------------------------------------------------------------------
 
-def session_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+def session_rows(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[dict[str, Any]]:
     """Top-level sessions with role and correction rate (None: not mined, or too few turns to rate)."""
-    from miner.analytics import corrections_report
-
-    rates = {s["session_id"]: s for s in corrections_report(con, threshold=TROUBLED)["sessions"]}
+    rates = {s["session_id"]: s for s in corrections(con, settings)["sessions"]}
     out = []
     for s in queries.list_sessions(con):
         r = rates.get(s["session_id"], {})
@@ -153,7 +153,8 @@ def save_persona(con: duckdb.DuckDBPyConnection, role_name: str, text: str) -> N
                 [text, role_name])
 
 
-def corrections(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    from miner.analytics import corrections_report
+def corrections(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:
+    """The correction report under the settings' `[corrections]`, as `vault stats --corrections` computes it."""
+    from miner.analytics import configured_report
 
-    return corrections_report(con, threshold=TROUBLED)
+    return configured_report(con, settings)

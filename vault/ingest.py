@@ -30,9 +30,8 @@ FINGERPRINT_SPAN = 4096
 # DuckDB settings while ingesting. Each checkpoint rewrites the whole primary-key indexes, so the
 # default (every 16 MB of WAL) made a cold ingest quadratic; a memory cap keeps RSS flat in archive size.
 INGEST_SETTINGS = {"checkpoint_threshold": "256MB", "memory_limit": "1GB"}
-# A group of parsed files commits together once it holds this many source bytes or files
-# (VAULT_INGEST_BATCH_BYTES overrides: smaller groups commit more often, at some speed cost).
-BATCH_BYTES = int(os.environ.get("VAULT_INGEST_BATCH_BYTES", 32 << 20))
+# A group of parsed files commits together once it holds `batch_bytes` source bytes (the
+# `ingest.batch_bytes` setting: smaller groups commit more often, at some speed cost) or this many files.
 BATCH_FILES = 200
 # Companion files we know and do not parse as transcripts.
 IGNORED_NAMES = (".meta.json",)
@@ -92,7 +91,12 @@ def walk(paths: Iterable[Path]) -> Iterator[Path]:
 
 class Ingester:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str | None = None,
-                 on_file: Callable[[Path, int], None] | None = None):
+                 on_file: Callable[[Path, int], None] | None = None, batch_bytes: int | None = None):
+        if batch_bytes is None:
+            from vault.settings import IngestSettings
+
+            batch_bytes = IngestSettings().batch_bytes
+        self.batch_bytes = batch_bytes
         self.con = con
         self.forced: Parser | None = parser_by_name(source) if source else None
         self.on_file = on_file
@@ -134,7 +138,7 @@ class Ingester:
             size += plan[1].st_size - plan[4]
             if self.on_file:
                 self.on_file(plan[0], plan[1].st_size)
-            if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+            if size >= self.batch_bytes or len(batch) >= BATCH_FILES:
                 self._commit(batch)
                 batch, size = [], 0
         if batch:

@@ -1,4 +1,4 @@
-"""Where the vault lives, and where a user's archives live by default."""
+"""Platform locations: the default data folder, and where a user's archives live by default."""
 
 from __future__ import annotations
 
@@ -8,30 +8,21 @@ from pathlib import Path
 APP_NAME = "vault"
 
 
-def data_dir() -> Path:
-    """The per-user data folder. `VAULT_HOME` overrides it (tests isolate user state with it)."""
-    home = os.environ.get("VAULT_HOME")
-    if home:
-        return Path(home)
+def user_data_dir() -> Path:
+    """The platform's per-user data folder: the default of the `home` setting (`VAULT_HOME`)."""
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 def default_db_path() -> Path:
-    """`VAULT_DB` names the vault file; otherwise `vault.duckdb` in the data folder."""
-    env = os.environ.get("VAULT_DB")
-    if env:
-        return Path(env).expanduser()
-    return data_dir() / "vault.duckdb"
+    """The vault file when a library caller names none: the `db` setting (see vault.settings).
 
+    The CLI and the TUI pass the path from the settings they loaded; this reads them afresh.
+    """
+    from vault.settings import load
 
-def config_path() -> Path:
-    """The optional TOML config (role rules and settings); `VAULT_CONFIG` overrides it."""
-    env = os.environ.get("VAULT_CONFIG")
-    if env:
-        return Path(env).expanduser()
-    return data_dir() / "config.toml"
+    return load().db
 
 
 def default_archive_roots() -> list[tuple[str, Path]]:

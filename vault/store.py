@@ -22,11 +22,8 @@ import duckdb
 
 from vault import __version__
 from vault.migrations import MIGRATIONS
+from vault.errors import VaultError
 from vault.paths import default_db_path
-
-
-class VaultError(Exception):
-    """An error the CLI prints as one clear line, without a traceback."""
 
 
 class VaultLockedError(VaultError):

@@ -210,17 +210,19 @@ def test_corrections_settings_from_config(rated_vault, db_path, tmp_path, monkey
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("[corrections]\nthreshhold = 0.1\n", "[corrections]: unknown key threshhold"),
-    ('[corrections]\nmin_turns = "3"\n', "`min_turns` has the wrong type"),
-    ('[corrections]\ndenominator = "all"\n', "denominator must be one of typed, human_side"),
-    ('[corrections]\nnumerator = ["fix"]\n', "numerator labels must be among"),
+    ("[corrections]\nthreshhold = 0.1\n", "[corrections] threshhold: unknown key"),
+    ('[corrections]\nmin_turns = "three"\n', "[corrections] min_turns: Input should be a valid integer"),
+    ("[corrections]\nthreshold = 1.5\n", "[corrections] threshold: Input should be less than or equal to 1"),
+    ('[corrections]\ndenominator = "all"\n', "[corrections] denominator: Input should be 'typed' or 'human_side'"),
+    ('[corrections]\nnumerator = ["fix"]\n', "[corrections] numerator: numerator labels must be among"),
 ])
-def test_bad_corrections_settings_name_the_file(tmp_path, text, fragment):
-    from miner.analytics import load_settings
-    from miner.config import ConfigError
+def test_bad_corrections_settings_name_the_file(tmp_path, monkeypatch, text, fragment):
+    from miner.analytics import correction_definition
+    from vault.settings import ConfigError, load
 
     cfg = tmp_path / "config.toml"
     cfg.write_text(text)
+    monkeypatch.setenv("VAULT_CONFIG", str(cfg))
     with pytest.raises(ConfigError) as e:
-        load_settings(cfg)
+        correction_definition(load())
     assert str(e.value).startswith(f"{cfg}: ") and fragment in str(e.value)

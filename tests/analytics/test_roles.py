@@ -8,9 +8,9 @@ import shutil
 import pytest
 from analytics_data import NR, add_session, typed
 
-from miner.config import ConfigError
 from miner.roles import assign_roles, compute_roles, load_rules, parse_rules
 from support import EXAMPLES, run_cli
+from vault.settings import ConfigError
 
 
 def roles_of(con) -> dict[str, str]:
@@ -146,7 +146,7 @@ def test_compute_roles_writes_nothing(examples_con):
     ('[[roles]]\nname = "x"\ncwd = 3\n', "`cwd` must be a non-empty string or a list of them"),
     ('[[roles]]\nname = "x"\nfirst_prompt = "(?<=a)b"\n', "`first_prompt` is not a valid regular expression"),
     ('[[roles]]\nname = "x"\nfirst_prompt = "(unclosed"\n', "`first_prompt` is not a valid regular expression"),
-    ('roles = "x"\n', "roles: must be an array of tables"),
+    ('roles = "x"\n', "roles: Input should be a valid list"),
     ('[[roles]]\nname = "x\n', "invalid TOML"),
 ])
 def test_bad_config_names_file_and_entry(tmp_path, text, fragment):
@@ -159,16 +159,19 @@ def test_bad_config_names_file_and_entry(tmp_path, text, fragment):
 
 
 def test_missing_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAULT_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("VAULT_HOME", str(tmp_path))
     assert load_rules() == []  # the default location may be absent
     with pytest.raises(ConfigError, match="not found"):
         load_rules(tmp_path / "none.toml")  # an explicit file must exist
+    monkeypatch.setenv("VAULT_CONFIG", str(tmp_path / "none.toml"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_rules()  # so must one named by VAULT_CONFIG
 
 
 def test_config_location_and_other_sections(tmp_path, monkeypatch):
     p = tmp_path / "home" / "config.toml"
     p.parent.mkdir()
-    p.write_text('[settings]\nx = 1\n[[roles]]\nname = "docs"\nproject = "docs-*"\n')
+    p.write_text('[corrections]\nthreshold = 0.2\n[[roles]]\nname = "docs"\nproject = "docs-*"\n')
     monkeypatch.setenv("VAULT_HOME", str(p.parent))
     [rule] = load_rules()
     assert rule.name == "docs" and rule.as_dict() == {"index": 1, "name": "docs", "project": "docs-*"}

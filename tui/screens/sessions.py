@@ -37,7 +37,7 @@ class SessionsScreen(VaultScreen):
         Binding("o", "flip_order", "Order", tooltip="flip the sort order"),
         Binding("escape", "focus_table", "Table", show=False, tooltip="from the filter back to the table"),
     ]
-    EXTRA_KEYS = [("enter", "open the session"), ("⚠", "troubled: correction rate above 15 %")]
+    EXTRA_KEYS = [("enter", "open the session"), ("⚠", "troubled: correction rate above the threshold (vault config)")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -61,7 +61,7 @@ class SessionsScreen(VaultScreen):
 
     def load(self) -> None:
         with self.app.access.read() as con:
-            self.rows = data.session_rows(con)
+            self.rows = data.session_rows(con, self.app.settings)
         self.refill()
 
     def refill(self) -> None:

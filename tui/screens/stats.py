@@ -40,7 +40,7 @@ class StatsScreen(VaultScreen):
 
     def load(self) -> None:
         with self.app.access.read() as con:
-            self.report = data.corrections(con)
+            self.report = data.corrections(con, self.app.settings)
             self.personas = {p["role_name"]: p for p in data.personas(con)}
         named = sorted({r["role"] for r in self.report["roles"] if r["role"]} | set(self.personas))
         current = self.roles[self.index] if self.index < len(self.roles) else ALL
@@ -82,7 +82,7 @@ class StatsScreen(VaultScreen):
             plt.bar(xs, [n for _, n in filled], width=min(1.0, 4.5 / gap))
             top = max(bins)
             plt.yticks(list(range(0, top + 1, max(1, top // 4))))
-        plt.vline(100 * data.TROUBLED, "red")  # troubled above this
+        plt.vline(100 * self.report["definition"]["threshold"], "red")  # troubled above this
         plt.xlim(0, 5 * (last + 1))
         plt.xticks(list(range(0, 5 * (last + 2), 10)))
         plt.title("sessions by correction rate %")

@@ -7,6 +7,7 @@ and a command only pays for the heavy libraries it needs.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 
 import click
@@ -28,7 +29,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("vault.cli.datasets", "export_cmd", "Export preference datasets (TRL, LLaMA-Factory, ...)."),
     "train": ("trainer.cli", "train", "Train a persona-DPO LoRA adapter (needs the [train] extra)."),
     "tui": ("tui.cli", "tui_cmd", "Browse, search and review in the terminal."),
+    "config": ("vault.cli.config", "config_cmd", "Show every setting, its value and where it comes from."),
 }
+# Commands that need an optional extra (`pip install 'vault[EXTRA]'`), checked before their module loads.
+EXTRAS = {"train": "train"}
+OWN_PACKAGES = ("vault", "miner", "tui", "trainer")
 
 
 class LazyGroup(click.Group):
@@ -39,24 +44,21 @@ class LazyGroup(click.Group):
         spec = COMMANDS.get(name)
         if spec is None:
             return None
-        module, attr, _ = spec
-        try:
-            return getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as e:
-            missing = getattr(e, "name", None) or str(e)
-
-            @click.command(name, help=spec[2], context_settings={"ignore_unknown_options": True})
-            @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-            def unavailable(args):
-                raise click.ClickException(
-                    f"`vault {name}` is not available in this installation ({missing}). "
-                    + ("Install the training extra: pip install '.[train]'." if name == "train" else "")
-                )
-
-            return unavailable
+        module, attr, help_text = spec
+        extra = EXTRAS.get(name)
+        missing = missing_requirements(extra) if extra else []
+        if not missing:
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except ModuleNotFoundError as e:
+                # Only a missing third-party module means "not installed"; anything else is a bug to show.
+                if e.name is None or e.name.split(".")[0] in OWN_PACKAGES:
+                    raise
+                missing = [e.name]
+        return _unavailable(name, help_text, missing, extra)
 
     def invoke(self, ctx: click.Context):
-        from vault.store import VaultError
+        from vault.errors import VaultError
 
         try:
             return super().invoke(ctx)
@@ -70,18 +72,61 @@ class LazyGroup(click.Group):
             formatter.write_dl([(n, h) for n, (_, _, h) in COMMANDS.items()])
 
 
+def missing_requirements(extra: str) -> list[str]:
+    """The modules of `extra`'s requirements that cannot be imported (found without importing them)."""
+    import importlib.metadata
+    import importlib.util
+
+    try:
+        reqs = importlib.metadata.requires("vault") or []
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree: the import will tell
+        return []
+    marker = re.compile(rf"extra\s*==\s*['\"]{re.escape(extra)}['\"]")
+    names = [re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0] for r in reqs if marker.search(r)]
+    missing = []
+    for dist in dict.fromkeys(names):
+        mod = dist.replace("-", "_").lower()
+        try:
+            found = importlib.util.find_spec(mod) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(mod)
+    return missing
+
+
+def _unavailable(name: str, help_text: str, missing: list[str], extra: str | None) -> click.Command:
+    """A stand-in command that says, in one line and whatever the arguments, what to install."""
+    if extra:
+        why = (f"`vault {name}` needs the optional `{extra}` dependencies (missing: {', '.join(missing)}). "
+               f"Install them: pip install 'vault[{extra}]'")
+    else:
+        why = f"`vault {name}` is not available: the module {', '.join(missing)} is missing (reinstall vault)"
+
+    @click.command(name, help=help_text, add_help_option=False,
+                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    def unavailable() -> None:
+        raise click.ClickException(why)
+
+    return unavailable
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", "db", envvar="VAULT_DB", type=click.Path(dir_okay=False), default=None,
-              help="The vault file (default: VAULT_DB, else vault.duckdb in the user data folder).")
+@click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
+              help="The vault file (default: VAULT_DB, else `db` in the config, else vault.duckdb in the data folder).")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="The config file (default: VAULT_CONFIG, else config.toml in the data folder).")
 @click.version_option(package_name="vault", prog_name="vault")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None) -> None:
+def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
     """vault: keep your AI-assistant sessions, search them, mine the corrections."""
-    ctx.obj = {"db": db}
+    from vault.cli.common import CliState
+
+    ctx.obj = CliState({"db": ("--db", db), "config": ("--config", config)})
 
 
 def main(argv: list[str] | None = None) -> None:
-    from vault.store import VaultError
+    from vault.errors import VaultError
 
     try:
         cli.main(args=argv, prog_name="vault", standalone_mode=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vault.cli.common import emit_json, json_option, open_db, stderr_console, stdout_console
+from vault.cli.common import emit_json, json_option, open_db, settings, stderr_console, stdout_console
 
 
 def _default_paths(console) -> list[Path]:
@@ -47,11 +47,12 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
     for p in missing:
         err.print(f"[red]not found:[/] {p}")
     targets = [p for p in targets if p.exists()]
+    conf = settings(ctx)
     with open_db(ctx) as con:
         files = list(walk(targets))
         total = sum(_size(p) for p in files)
         if quiet:
-            ing = Ingester(con, source=source)
+            ing = Ingester(con, source=source, batch_bytes=conf.ingest.batch_bytes)
             ing.ingest_files(files)
             ing.finish()
         else:
@@ -60,15 +61,16 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
             with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
                           TimeRemainingColumn(), console=err, transient=True) as prog:
                 task = prog.add_task("ingesting", total=total or None)
-                ing = Ingester(con, source=source, on_file=lambda p, n: prog.update(
-                    task, advance=n, description=f"ingesting {p.name[:40]}"))
+                ing = Ingester(con, source=source, batch_bytes=conf.ingest.batch_bytes,
+                               on_file=lambda p, n: prog.update(task, advance=n,
+                                                                description=f"ingesting {p.name[:40]}"))
                 ing.ingest_files(files)
                 prog.update(task, description="indexing sessions")
                 ing.finish()
         rep = ing.report
         index_info = None
         if not no_embed or rep.messages_added:
-            index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err)
+            index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
     out = rep.as_contract()
     if index_info:
         out["index"] = index_info
@@ -87,13 +89,13 @@ def _size(p: Path) -> int:
         return 0
 
 
-def _after_ingest(con, *, embed: bool, quiet: bool, console) -> dict | None:
+def _after_ingest(con, *, embed: bool, quiet: bool, console, model: str | None) -> dict | None:
     """Refresh search indexes (FTS, embeddings) when the search package is present."""
     try:
         from vault.index import after_ingest
     except ImportError:
         return None
-    return after_ingest(con, embed=embed, quiet=quiet, console=console)
+    return after_ingest(con, embed=embed, quiet=quiet, console=console, model=model)
 
 
 def _print_ingest(console, rep) -> None:
@@ -118,12 +120,12 @@ def _print_ingest(console, rep) -> None:
 @click.command("stats")
 @click.option("--corrections", is_flag=True, help="Correction rates per session, role and week.")
 @click.option("--threshold", type=float, default=None,
-              help="Correction rate above which a session is flagged as troubled [config, else 0.15].")
+              help="Correction rate above which a session is flagged as troubled [corrections.threshold, 0.15].")
 @click.option("--role", help="Only this role (with --corrections).")
 @click.option("--denominator", type=click.Choice(["typed", "human_side"]), default=None,
-              help="Rate over typed messages, or every human-side turn (interrupts too) [config, else typed].")
+              help="Rate over typed messages, or every human-side turn (interrupts too) [corrections.denominator, typed].")
 @click.option("--min-turns", type=click.IntRange(min=1), default=None,
-              help="Sessions with fewer human turns get no rate [config, else 3].")
+              help="Sessions with fewer human turns get no rate [corrections.min_turns, 3].")
 @json_option
 @click.pass_context
 def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None, denominator: str | None,
@@ -133,10 +135,12 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
 
     with open_db(ctx, read_only=True) as con:
         if corrections:
-            from miner.analytics import corrections_report, print_corrections, resolve_options
+            from miner.analytics import configured_report, print_corrections
 
-            threshold, definition = resolve_options(threshold, denominator=denominator, min_turns=min_turns)
-            rep = corrections_report(con, threshold=threshold, role=role, definition=definition)
+            conf = settings(ctx, {"corrections.threshold": ("--threshold", threshold),
+                                  "corrections.denominator": ("--denominator", denominator),
+                                  "corrections.min_turns": ("--min-turns", min_turns)})
+            rep = configured_report(con, conf, role=role)
             if as_json:
                 emit_json(rep)
             else:

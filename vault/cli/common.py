@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI command modules: opening the vault, JSON output, consoles."""
+"""Helpers shared by the CLI command modules: settings, opening the vault, JSON output, consoles."""
 
 from __future__ import annotations
 
@@ -8,17 +8,46 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from vault.settings import Settings
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACTS.md).")
 
 
-def db_path(ctx: click.Context) -> Path | None:
+class CliState:
+    """What the root group hands every command: its flags, and the settings loaded from them once.
+
+    Loaded on first use, so `vault CMD --help` does not pay for reading them.
+    """
+
+    def __init__(self, flags: dict[str, tuple[str, Any]] | None = None) -> None:
+        self.flags = flags or {}
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from vault.settings import load
+
+            self._settings = load(self.flags)
+        return self._settings
+
+
+def settings(ctx: click.Context, flags: dict[str, tuple[str, Any]] | None = None) -> Settings:
+    """This run's settings, with the command's own `flags` applied ({"corrections.threshold": ("--threshold", v)})."""
     root = ctx.find_root()
-    db = (root.obj or {}).get("db") if root.obj else None
-    return Path(db) if db else None
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    s = root.obj.settings
+    return s.with_flags(flags) if flags else s
+
+
+def db_path(ctx: click.Context) -> Path:
+    return settings(ctx).db
 
 
 @contextlib.contextmanager

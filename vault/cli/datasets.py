@@ -12,6 +12,7 @@ from vault.cli.common import (
     emit_jsonl,
     json_option,
     open_db,
+    settings,
     stderr_console,
     stdout_console,
 )
@@ -178,7 +179,7 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
             elif not as_json and fmt == "text":
                 stderr_console().print("[dim]Building personas (loads the embedding model)...[/]")
             build_personas(con, backend=backend, role=role, threshold=THRESHOLD if threshold is None else threshold,
-                           **paid)
+                           embed_model=settings(ctx).embed.model, **paid)
         personas = load_personas(con, role)
     if role and not personas:
         raise click.ClickException(f"no persona for role {role!r}: it has no corrections (see `vault roles`)")
@@ -225,7 +226,7 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
         if not con.execute("SELECT count(*) FROM pairs").fetchone()[0]:
             build_pairs(con)
         if not no_persona and not load_personas(con):
-            build_personas(con)
+            build_personas(con, embed_model=settings(ctx).embed.model)
         try:
             rep = export(con, fmt, out_dir, seed=seed, test_fraction=test_fraction, persona=not no_persona,
                          redact=not no_redact, reviewed_only=reviewed_only, parquet=parquet, hf=hf, role=role)

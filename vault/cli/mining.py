@@ -12,6 +12,7 @@ from vault.cli.common import (
     emit_jsonl,
     json_option,
     open_db,
+    settings,
     stderr_console,
     stdout_console,
 )
@@ -37,6 +38,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     """Label every human turn (new ones only, unless --redo) and find the corrections."""
     from miner.classify import OFFLINE
     from miner.mine import fit_own_model, mine
+    from miner.roles import load_rules
     from vault.index import progress_bar
 
     if fit and backend != "learned":
@@ -57,7 +59,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
                 fitted = fit_own_model(con, on_embed)
         with progress_bar(err, quiet, "labelling") as on_progress:
             rep = mine(con, backend=backend, redo=redo or fit, confirm=confirm_paid_plan(as_json),
-                       on_progress=on_progress, **opts)
+                       on_progress=on_progress, rules=load_rules(settings(ctx)), **opts)
     if fitted:
         rep["fit"] = fitted
     if as_json:

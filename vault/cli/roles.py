@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vault.cli.common import emit_json, json_option, open_db, stdout_console
+from vault.cli.common import emit_json, json_option, open_db, settings, stdout_console
 
 
 def roles_summary(con) -> list[dict]:
@@ -48,10 +48,10 @@ def _short(rule: str) -> str:
 def roles_cmd(ctx, as_json: bool) -> None:
     """Show the role rules (config file) and assign roles: sessions, turns and corrections per role."""
     from miner.roles import assign_roles, load_rules
-    from vault.paths import config_path
 
-    path = config_path()
-    rules = load_rules()
+    conf = settings(ctx)
+    path = conf.config
+    rules = load_rules(conf)
     with open_db(ctx) as con:
         assign_roles(con, rules)
         summary = roles_summary(con)
@@ -64,7 +64,7 @@ def roles_cmd(ctx, as_json: bool) -> None:
 
     c = stdout_console()
     if rules:
-        c.print(f"[bold]Role rules[/] from {path} (first match wins):")
+        c.print(f"[bold]Role rules[/] from {conf.origin('roles')} (first match wins):")
         for r in rules:
             c.print(f"  {r.index}. [bold]{r.name}[/] ← {r.describe().split(': ', 1)[1]}", highlight=False)
     else:

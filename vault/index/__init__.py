@@ -12,8 +12,9 @@ import duckdb
 
 
 def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, quiet: bool = False,
-                 console=None) -> dict | None:
-    """Called by `vault ingest`: rebuild the BM25 index if content changed, then embed new messages.
+                 console=None, model: str | None = None) -> dict | None:
+    """Called by `vault ingest`: rebuild the BM25 index if content changed, then embed new messages
+    (with `model`, the `embed.model` setting; None: the vault's model, else the default).
 
     Returns what was done (for the ingest JSON under "index"), or None when nothing was.
     """
@@ -24,9 +25,9 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, quiet: b
     if built:
         out.update(built)
         drop_orphan_chunks(con)
-    if embed and not embeddings.up_to_date(con) and embeddings.pending_count(con):
+    if embed and not embeddings.up_to_date(con, model) and embeddings.pending_count(con, model):
         with progress_bar(console, quiet, "embedding") as on_progress:
-            rep = embeddings.embed_pending(con, on_progress=on_progress)
+            rep = embeddings.embed_pending(con, model, on_progress=on_progress)
         out["embed"] = rep.as_dict()
     return out or None
 

@@ -7,7 +7,6 @@ remembered in the vault once chosen.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
@@ -58,12 +57,13 @@ def searchable_sql(kinds: tuple[str, ...], alias: str = "m") -> str:
 
 
 def model_name(con: duckdb.DuckDBPyConnection | None = None, name: str | None = None) -> str:
-    """The embedding model to use: the one asked for, else VAULT_EMBED_MODEL, else the vault's, else MiniLM.
+    """The embedding model to use: the one asked for (a flag, else the `embed.model` setting), else the
+    vault's, else MiniLM.
 
     Names are normalised so that one model has one name in the vault: the default under
     its short name, a local folder under its absolute path, anything else as given.
     """
-    name = name or os.environ.get("VAULT_EMBED_MODEL") or (get_meta(con, META_MODEL) if con else None)
+    name = name or (get_meta(con, META_MODEL) if con else None)
     if not name or name in _DEFAULT_ALIASES:
         return DEFAULT_MODEL
     p = Path(name).expanduser()

@@ -1,0 +1,85 @@
+"""The lazy command table: a missing optional dependency reads as such, a real bug is never hidden."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from support import ROOT
+from vault import cli as vault_cli
+
+# Runs the CLI with some top-level modules made unimportable, as on a machine without them.
+WITHOUT = textwrap.dedent("""
+    import sys
+
+    class Missing:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in {blocked!r}:
+                raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+
+    sys.meta_path.insert(0, Missing())
+    from vault.cli import main
+    main(sys.argv[1:])
+""")
+
+
+def run_without(blocked: set[str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", WITHOUT.format(blocked=blocked), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [(), ("--data", "x", "--out", "y"), ("--help",)])
+def test_train_without_the_extra_is_one_line(args):
+    res = run_without({"trl", "peft"}, "train", *args)
+    assert res.returncode == 1 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert "pip install 'vault[train]'" in lines[0] and "missing: trl, peft" in lines[0]
+
+
+def test_train_with_the_extra_gets_past_the_check():
+    assert vault_cli.missing_requirements("train") == []  # this environment has the extra
+    res = run_without(set(), "train", "--help")
+    assert res.returncode == 0 and "--data" in res.stdout
+
+
+@pytest.fixture
+def fake_commands(tmp_path, monkeypatch):
+    """Command modules written on the fly, registered in the CLI's table."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def add(name: str, source: str, attr: str = "cmd") -> None:
+        (tmp_path / f"fake_{name}.py").write_text("import click\n" + textwrap.dedent(source)
+                                                  + "\n@click.command()\ndef cmd():\n    print('ran')\n")
+        monkeypatch.setitem(vault_cli.COMMANDS, name, (f"fake_{name}", attr, "a test command"))
+        sys.modules.pop(f"fake_{name}", None)
+
+    return add
+
+
+def test_a_missing_third_party_module_reads_as_not_installed(fake_commands, capsys):
+    fake_commands("needsdep", "import surely_not_installed_xyz")
+    with pytest.raises(SystemExit) as e:
+        vault_cli.main(["needsdep"])
+    assert e.value.code == 1
+    assert "the module surely_not_installed_xyz is missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source, attr, error", [
+    ("from vault.store import no_such_name", "cmd", ImportError),  # a bug inside our own code
+    ("import vault.no_such_module", "cmd", ModuleNotFoundError),  # a missing module of our own
+    ("", "no_such_command", AttributeError),  # the table names an attribute the module lacks
+])
+def test_real_bugs_are_not_dressed_as_missing_dependencies(fake_commands, source, attr, error):
+    fake_commands("broken", source, attr)
+    with pytest.raises(error):
+        vault_cli.main(["broken"])
+
+
+def test_a_working_fake_command_runs(fake_commands, capsys):
+    fake_commands("fine", "")
+    vault_cli.main(["fine"])
+    assert capsys.readouterr().out == "ran\n"  # the harness itself works, so the failures above mean something

@@ -1,0 +1,99 @@
+"""Import hygiene: the CLI's light paths never load the heavy libraries (each run in a fresh interpreter).
+
+DuckDB's Python binding itself imports pandas (when installed) as soon as a query has parameters, to
+check whether they are DataFrames; vault cannot prevent that. So the probe below records who asked for
+each heavy module: a Python `import` (or importlib.import_module) somewhere is a failure, DuckDB's own
+probe from C is allowed and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from support import ROOT
+
+HEAVY = ("torch", "sentence_transformers", "textual", "trl", "anthropic", "pandas")
+
+PROBE = textwrap.dedent("""
+    import dis, json, sys
+
+    HEAVY = {heavy!r}
+    asked = []
+
+    def by_python(frame):
+        # An import statement (IMPORT_NAME) or importlib.import_module, rather than a call from C.
+        if frame.f_code.co_filename.endswith(("importlib/__init__.py", "importlib\\\\__init__.py")):
+            return True
+        return any(i.offset == frame.f_lasti and i.opname == "IMPORT_NAME" for i in dis.get_instructions(frame.f_code))
+
+    class Watch:
+        def find_spec(self, name, path=None, target=None):
+            if name in HEAVY:
+                f = sys._getframe(1)
+                while f is not None and f.f_code.co_filename.startswith("<frozen importlib"):
+                    f = f.f_back
+                asked.append({{"module": name, "at": f"{{f.f_code.co_filename}}:{{f.f_lineno}}" if f else "?",
+                              "python": bool(f and by_python(f))}})
+            return None
+
+    sys.meta_path.insert(0, Watch())
+    try:
+        {code}
+    except SystemExit:
+        pass
+    print("\\nPROBE " + json.dumps({{"loaded": [m for m in HEAVY if m in sys.modules], "asked": asked}}))
+""")
+
+
+def probe(code: str) -> dict:
+    src = PROBE.format(heavy=HEAVY, code=code)
+    res = subprocess.run([sys.executable, "-c", src], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**_env(), "HF_HUB_OFFLINE": "1"})
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout.rsplit("PROBE ", 1)[1])
+
+
+def _env() -> dict:
+    import os
+
+    return dict(os.environ)
+
+
+def assert_light(rep: dict) -> None:
+    python_asked = [a for a in rep["asked"] if a["python"]]
+    assert not python_asked, f"Python code imported heavy modules: {python_asked}"
+    assert set(rep["loaded"]) <= {"pandas"}, rep  # pandas only through DuckDB's own probe (see above)
+    assert all(a["module"] == "pandas" for a in rep["asked"]), rep
+
+
+@pytest.mark.parametrize("code", [
+    "import vault.cli",
+    "from vault.cli import main; main(['--help'])",
+    "from vault.cli import main; main(['stats', '--help'])",
+    "from vault.cli import main; main(['config', '--json'])",
+])
+def test_the_cli_entry_points_load_nothing_heavy(code):
+    rep = probe(code)
+    assert_light(rep)
+    assert rep["loaded"] == []  # not even pandas: no query runs
+
+
+def test_ingest_without_embedding_loads_nothing_heavy(tmp_path):
+    fixture = ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout"
+    rep = probe(f"from vault.cli import main; main(['--db', {str(tmp_path / 'v.duckdb')!r}, 'ingest', '--no-embed', "
+                f"'--json', {str(fixture)!r}])")
+    assert_light(rep)
+    assert (tmp_path / "v.duckdb").exists()
+
+
+def test_the_probe_catches_a_python_import():
+    """The check can fail: a Python-level import of a heavy module is reported as such."""
+    rep = probe("import pandas")
+    assert rep["loaded"] and rep["asked"][0]["module"] == "pandas" and rep["asked"][0]["python"]
+    with pytest.raises(AssertionError, match="Python code imported heavy modules"):
+        assert_light(rep)
