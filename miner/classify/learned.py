@@ -25,29 +25,11 @@ from typing import Any
 import numpy as np
 
 from miner.classify import features as F
-from miner.classify.base import (
-    INITIAL_REQUEST,
-    INTERRUPT,
-    REATTEMPT_WITH_FEEDBACK,
-    Label,
-    Turn,
-)
-from vault.model import Kind
+from miner.classify.base import REATTEMPT_WITH_FEEDBACK, Label, Turn
+from miner.classify.heuristic import structural
 
 MODEL_FILE = "model.json"
 META_KEY = "miner_model"  # a vault's own fitted model (vault mine --fit), in the meta table
-STRUCTURE_CONFIDENCE = {INTERRUPT: 1.0, REATTEMPT_WITH_FEEDBACK: 0.95, INITIAL_REQUEST: 0.95}
-
-
-def structural(t: Turn) -> Label | None:
-    """The label structure alone decides, or None."""
-    if t.kind == Kind.INTERRUPT or (t.kind == Kind.TOOL_REJECTION and not t.text.strip()):
-        return Label(INTERRUPT, 1.0, ["structure: interrupt or rejection without a reason"])
-    if t.kind == Kind.TOOL_REJECTION:
-        return Label(REATTEMPT_WITH_FEEDBACK, 0.95, ["structure: tool rejected with a typed reason"])
-    if t.position == 0 and not any(role == "assistant" for role, _ in t.context) and not t.prev_assistant:
-        return Label(INITIAL_REQUEST, 0.95, ["structure: first request of the session"])
-    return None
 
 
 class Model:

@@ -32,7 +32,8 @@ from miner.classify.base import (
     REATTEMPT_WITHOUT_FEEDBACK,
 )
 from miner.classify.dataset import Example
-from miner.classify.learned import Model, feature_matrix, structural
+from miner.classify.heuristic import structural
+from miner.classify.learned import Model, feature_matrix
 
 VERSION = "learned-1"
 CLASSES = [NEW_REQUEST, REATTEMPT_WITH_FEEDBACK, REATTEMPT_WITHOUT_FEEDBACK, POSITIVE_FEEDBACK]
