@@ -40,15 +40,30 @@ def test_turns_follow_the_contract_and_cover_only_human_side_messages(ex_db):
     assert rejection and all(r["label"] == "reattempt_with_feedback" for r in rejection)
 
 
+PLANTED_CORRECTIONS = ("did you run the tests? don't tell me it's done before the test suite passes",
+                       "No, read the spec in docs/refunds.md first before guessing. The rounding rule is in there.",
+                       "too long. two sentences max, and no emojis",
+                       "skip the preamble and keep it short, a bullet list is enough")
+PLANTED_PRAISE = ("great, that works", "lgtm", "thanks, that's what I needed")
+
+
 def test_planted_corrections_are_found_and_praise_is_not_a_correction(ex_db):
-    run_cli("mine", db=ex_db)
+    run_cli("mine", db=ex_db)  # the learned backend
     by_text = {r["text"]: r["label"] for r in turns(ex_db)}
-    for text in ("did you run the tests? don't tell me it's done before the test suite passes",
-                 "No, read the spec in docs/refunds.md first before guessing. The rounding rule is in there.",
-                 "too long. two sentences max, and no emojis",
-                 "skip the preamble and keep it short, a bullet list is enough"):
+    for text in PLANTED_CORRECTIONS:
         assert by_text[text] == "reattempt_with_feedback", text
-    for text in ("great, that works", "lgtm", "thanks, that's what I needed"):
+    for text in PLANTED_PRAISE:
+        assert by_text[text] != "reattempt_with_feedback", text
+
+
+def test_the_heuristic_backend_tells_praise_and_resends_apart(ex_db):
+    # The learned model saw 7 praise turns in training and calls short praise a new request;
+    # the heuristic's praise and re-send rules still decide these.
+    run_cli("mine", "--backend", "heuristic", db=ex_db)
+    by_text = {r["text"]: r["label"] for r in turns(ex_db)}
+    for text in PLANTED_CORRECTIONS:
+        assert by_text[text] == "reattempt_with_feedback", text
+    for text in PLANTED_PRAISE:
         assert by_text[text] == "positive_feedback", text
     assert by_text["continue"] == "reattempt_without_feedback"
 
