@@ -16,6 +16,7 @@ of `reattempt_with_feedback` against everything else.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -33,7 +34,12 @@ SHORT = {"initial_request": "IR", "new_request": "NR", "reattempt_with_feedback"
 
 def read_gold(path: str | Path) -> dict[str, str]:
     """msg_id -> label; errors name the file and line."""
-    gold: dict[str, str] = {}
+    return {row["msg_id"]: row["label"] for row in read_gold_rows(path)}
+
+
+def read_gold_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The label lines as dicts (`msg_id` and `label` checked, `file` kept when given); errors name the file and line."""
+    rows: dict[str, dict[str, Any]] = {}
     p = Path(path)
     try:
         lines = p.read_text(encoding="utf-8").splitlines()
@@ -49,27 +55,62 @@ def read_gold(path: str | Path) -> dict[str, str]:
             raise VaultError(f"{p}:{n}: not a label line ({type(e).__name__}: {e})") from None
         if label not in ALL_LABELS:
             raise VaultError(f"{p}:{n}: unknown label {label!r}; expected one of {', '.join(ALL_LABELS)}")
-        gold[msg_id] = label
-    return gold
+        rows[msg_id] = {"msg_id": msg_id, "label": label, "file": row.get("file")}
+    return list(rows.values())
 
 
-def predictions(con: duckdb.DuckDBPyConnection, msg_ids: Iterable[str]) -> tuple[dict[str, str], list[str]]:
-    """(msg_id -> predicted label, msg_ids not in the vault)."""
+_QUEUE_LINE = re.compile(r"queue:(\d+)")
+
+
+def resolve_ids(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """{label-file id: vault msg_id} for ids the vault stores under another name.
+
+    `queue:<line>` names a Claude Code queue-operation (it has no uuid) by its line in `file`;
+    the vault's message read from that line of a file whose path ends with `file`.
+    """
+    out = {}
+    for row in rows:
+        m = _QUEUE_LINE.fullmatch(row["msg_id"])
+        if not m or not row.get("file"):
+            continue
+        hit = con.execute(
+            """SELECT m.msg_id FROM messages m JOIN files f USING (file_id)
+               WHERE m.line_no = ? AND (f.path = ? OR f.path LIKE '%/' || ?) LIMIT 1""",
+            [int(m.group(1)), row["file"], row["file"]]).fetchone()
+        if hit:
+            out[row["msg_id"]] = hit[0]
+    return out
+
+
+def predictions(con: duckdb.DuckDBPyConnection, gold: Mapping[str, str],
+                aliases: Mapping[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+    """(msg_id -> predicted label, msg_ids not in the vault) for the hand-labelled `gold` ids.
+
+    `aliases`: see `resolve_ids`. A person's turn has one label even when the source wrote it
+    twice (a queued prompt and its delivered copy): a human label given to the copy scores the
+    turn's label, unless the file labels the record that carries the turn too.
+    """
     from miner.analytics import effective_turns_sql
 
-    ids = list(msg_ids)
+    ids = list(gold)
+    aliases = dict(aliases or {})
     rows = con.execute(
-        f"""WITH wanted AS (SELECT unnest(?) AS msg_id), eff AS ({effective_turns_sql()})
-            SELECT w.msg_id, m.msg_id IS NOT NULL, eff.label
-            FROM wanted w LEFT JOIN messages m USING (msg_id) LEFT JOIN eff USING (msg_id)""",
-        [ids],
+        f"""WITH wanted AS (SELECT unnest(?) AS gold_id, unnest(?) AS msg_id), eff AS ({effective_turns_sql()})
+            SELECT w.gold_id, m.msg_id IS NOT NULL, eff.label, json_extract_string(m.extra, '$.duplicate_of'),
+                   dup.label
+            FROM wanted w LEFT JOIN messages m USING (msg_id) LEFT JOIN eff USING (msg_id)
+            LEFT JOIN eff dup ON dup.msg_id = json_extract_string(m.extra, '$.duplicate_of')""",
+        [ids, [aliases.get(i, i) for i in ids]],
     ).fetchall()
+    wanted = {aliases.get(i, i) for i in ids}
     pred, missing = {}, []
-    for msg_id, present, label in rows:
+    for gold_id, present, label, carrier, carrier_label in rows:
         if not present:
-            missing.append(msg_id)
+            missing.append(gold_id)
+        elif carrier and carrier not in wanted and gold[gold_id] != NOT_HUMAN:
+            pred[gold_id] = carrier_label or NOT_HUMAN
         else:
-            pred[msg_id] = label or NOT_HUMAN
+            pred[gold_id] = label or NOT_HUMAN
     return pred, sorted(missing)
 
 
@@ -110,13 +151,29 @@ def score(gold: Mapping[str, str], pred: Mapping[str, str]) -> dict[str, Any]:
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, Any]:
-    gold = read_gold(path)
-    pred, missing = predictions(con, gold)
+    rows = read_gold_rows(path)
+    gold = {r["msg_id"]: r["label"] for r in rows}
+    pred, missing = predictions(con, gold, resolve_ids(con, rows))
     unlabelled = con.execute("SELECT count(*) FROM labels").fetchone()[0] == 0
     rep = score(gold, pred)
     rep.update({"file": str(path), "gold_lines": len(gold), "missing_from_vault": len(missing),
                 "missing_examples": missing[:10], "vault_unmined": unlabelled})
     return rep
+
+
+def keep_labels(con: duckdb.DuckDBPyConnection, path: str | Path) -> int:
+    """Store the file's labels of messages this vault holds as the person's own (`vault mine --fit`)."""
+    from vault.store import transaction
+
+    rows = read_gold_rows(path)
+    alias = resolve_ids(con, rows)
+    pairs = [(alias.get(r["msg_id"], r["msg_id"]), r["label"]) for r in rows]
+    present = {m for (m,) in con.execute("SELECT msg_id FROM messages WHERE msg_id IN (SELECT unnest(?))",
+                                         [[m for m, _ in pairs]]).fetchall()}
+    keep = [(m, lab, str(path)) for m, lab in pairs if m in present]
+    with transaction(con):
+        con.executemany("INSERT OR REPLACE INTO hand_labels (msg_id, label, source) VALUES (?, ?, ?)", keep)
+    return len(keep)
 
 
 def _fmt(x: float | None) -> str:

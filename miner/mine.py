@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from miner.classify import get_backend
+from miner.classify import DEFAULT_BACKEND, OFFLINE, get_backend
 from miner.roles import assign_roles
 from miner.turns import load_turns
 from vault.model import Kind, kinds_sql
@@ -42,9 +42,42 @@ def stored_vectors(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return dict(rows)
 
 
+def own_label_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The person's own labels: hand labels from files given to `vault eval`, overridden by review relabels."""
+    rows = {m: {"msg_id": m, "label": lab} for m, lab in con.execute(
+        "SELECT msg_id, label FROM hand_labels ORDER BY msg_id").fetchall()}
+    rows.update({m: {"msg_id": m, "label": lab} for m, lab in con.execute(
+        "SELECT target_id, value FROM reviews WHERE target = 'turn' AND decision = 'relabel' AND value IS NOT NULL "
+        "ORDER BY target_id").fetchall()})
+    return list(rows.values())
+
+
+def fit_own_model(con: duckdb.DuckDBPyConnection, on_embed: Callable[[int, int], None] | None = None
+                  ) -> dict[str, Any]:
+    """`vault mine --fit`: the shipped model fine-tuned on this vault's own labels, stored in the vault."""
+    from miner.classify.dataset import examples_from_vault
+    from miner.classify.learned import META_KEY, shipped_model
+    from miner.classify.train import finetune
+    from miner.classify.vectors import embed
+    from vault.store import VaultError, set_meta
+
+    rows = own_label_rows(con)
+    examples = examples_from_vault(con, rows)
+    if not examples:
+        raise VaultError("no labels of yours to learn from yet: relabel turns in `vault tui` (review) or give a "
+                         "label file to `vault eval`")
+    base = shipped_model()
+    E = embed(con, [e.turn for e in examples], on_embed)[0].astype("float64") if base.embedding else None
+    model = finetune(base, examples, E)
+    with transaction(con):
+        set_meta(con, META_KEY, model.to_json())
+    return {"version": model.version, "own_labels": len(rows), "examples": len(examples),
+            "learned_from": model.data.get("finetuned_on")}
+
+
 def mine(
     con: duckdb.DuckDBPyConnection,
-    backend: str = "heuristic",
+    backend: str = DEFAULT_BACKEND,
     redo: bool = False,
     confirm: Callable[[Any], bool] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
@@ -62,13 +95,19 @@ def mine(
     """
     t0 = time.perf_counter()
     roles = assign_roles(con, rules)
+    # Labels of messages that are no longer human-side (a re-ingest found a copy, a hook, ...) go.
+    con.execute(f"""DELETE FROM labels WHERE msg_id IN (SELECT l.msg_id FROM labels l JOIN messages m USING (msg_id)
+                    WHERE m.kind NOT IN ({kinds_sql(Kind.HUMAN_SIDE)}))""")
     if backend == "heuristic" and "vectors" not in options:
         options["vectors"] = stored_vectors(con)
-    paid = backend != "heuristic"
+    if backend == "learned":
+        options = {"con": con, **options}
+    paid = backend not in OFFLINE
     if paid:  # the backend asks `confirm` itself, once, with its plan (what is sent, what it costs)
         options = {"con": con, "confirm": confirm, **options}
     clf = get_backend(backend, **options)
     turns = load_turns(con, only_unlabelled=not redo)
+    classify_s = embed_s = 0.0
     # A paid backend sees all turns in one call: one plan, one confirmation, one batch.
     step = max(len(turns), 1) if paid else BATCH
     labelled_any = False
@@ -76,7 +115,11 @@ def mine(
     done = 0
     for i in range(0, len(turns), step):
         batch = turns[i:i + step]
+        t1 = time.perf_counter()
         labels = clf.label(batch)
+        took = time.perf_counter() - t1
+        emb = (getattr(clf, "embed_report", None) or {}).get("seconds", 0.0)
+        classify_s, embed_s = classify_s + took - emb, embed_s + emb
         failed = {msg_id for msg_id, _ in getattr(clf, "failed", [])}  # not stored: the next run retries them
         # --redo clears the old labels only once the backend has answered: a declined or failed
         # paid run leaves the vault as it was.
@@ -109,5 +152,7 @@ def mine(
         "roles": roles,
         "pairs": pairs,
         **({"llm": clf.report()} if hasattr(clf, "report") else {}),
+        "classify_seconds": round(classify_s, 3),
+        "embed_seconds": round(embed_s, 3),
         "seconds": round(time.perf_counter() - t0, 3),
     }

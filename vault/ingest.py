@@ -188,6 +188,8 @@ class Ingester:
 
             self.con.register("_touched", pa.table({"session_id": sorted(self.touched)}))
             try:
+                for name in sorted(self.report.by_source):
+                    parser_by_name(name).after_ingest(self.con)
                 _refresh_sessions(self.con)
                 _link_subagents(self.con)
                 _titles_from_summaries(self.con, sorted(self.touched_files))

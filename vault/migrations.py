@@ -191,7 +191,30 @@ def m002_derived(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m003_miner_learning(con: duckdb.DuckDBPyConnection) -> None:
+    """The learned classifier's state: sentence embeddings of human turns (miner.classify.vectors),
+    one per distinct text and model; and the person's own hand labels (label files given to
+    `vault eval`), training data for `vault mine --fit` beside the relabels in `reviews`."""
+    con.execute(
+        """
+        CREATE TABLE miner_vectors (
+            content_hash VARCHAR NOT NULL,
+            model        VARCHAR NOT NULL,
+            vector       FLOAT[] NOT NULL,
+            PRIMARY KEY (content_hash, model)
+        );
+        CREATE TABLE hand_labels (
+            msg_id     VARCHAR PRIMARY KEY,
+            label      VARCHAR NOT NULL,
+            source     VARCHAR,            -- the label file it came from
+            created_at TIMESTAMP DEFAULT current_timestamp
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m001_core", m001_core),
     ("m002_derived", m002_derived),
+    ("m003_miner_learning", m003_miner_learning),
 ]

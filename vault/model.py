@@ -15,6 +15,7 @@ class Kind:
 
     HUMAN_PROMPT = "human_prompt"
     QUEUED_PROMPT = "queued_prompt"  # typed while the agent was working
+    QUEUED_DUPLICATE = "queued_duplicate"  # the second copy of a queued prompt (delivered later as its own record)
     TOOL_REJECTION = "tool_rejection"  # is_human only when it carries a typed reason
     INTERRUPT = "interrupt"
     ASSISTANT_TEXT = "assistant_text"

@@ -8,9 +8,13 @@ from miner.classify.base import LABELS, NOT_HUMAN, Classifier, Label, Turn  # no
 
 # name -> (module, class). Imported on use: the anthropic backend pulls in the SDK.
 BACKENDS: dict[str, tuple[str, str]] = {
+    "learned": ("miner.classify.learned", "LearnedClassifier"),
     "heuristic": ("miner.classify.heuristic", "HeuristicClassifier"),
     "anthropic": ("miner.classify.anthropic", "AnthropicClassifier"),
 }
+DEFAULT_BACKEND = "learned"
+# Backends that run on this machine and cost nothing: no plan, no confirmation, batches of any size.
+OFFLINE = frozenset({"learned", "heuristic"})
 
 
 def get_backend(name: str, **options) -> Classifier:

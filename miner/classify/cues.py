@@ -19,13 +19,28 @@ class Cue:
     name: str
     weight: float
     pattern: re.Pattern
+    anchored: bool = False  # starts with \A: `match` decides at once where `search` would scan the text
 
     def search(self, text: str) -> bool:
-        return self.pattern.search(text) is not None
+        return (self.pattern.match(text) if self.anchored else self.pattern.search(text)) is not None
 
 
 def _cue(name: str, weight: float, regex: str) -> Cue:
-    return Cue(name, weight, re.compile(regex, re.IGNORECASE | re.MULTILINE))
+    return Cue(name, weight, re.compile(regex, re.IGNORECASE | re.MULTILINE), regex.startswith(r"\A") and "|" not in
+               _top_level(regex))
+
+
+def _top_level(regex: str) -> str:
+    """The regex with its groups removed: a top-level `|` means not every branch is anchored."""
+    depth, out = 0, []
+    for i, ch in enumerate(regex):
+        if ch == "(" and (i == 0 or regex[i - 1] != "\\"):
+            depth += 1
+        elif ch == ")" and (i == 0 or regex[i - 1] != "\\"):
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
 
 
 _NEG = r"(?:not|n't|nt|never|no longer)"

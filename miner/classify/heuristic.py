@@ -91,14 +91,21 @@ def _normalise(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+RESEND_CHARS = 600  # a re-send is near-verbatim: its start says so, and difflib is quadratic in length
+
+
 def resend_similarity(a: str, b: str) -> float:
     na, nb = _normalise(a), _normalise(b)
     if not na or not nb:
         return 0.0
     if na == nb:
         return 1.0
-    sm = SequenceMatcher(None, na, nb, autojunk=False)
-    return sm.ratio() if sm.real_quick_ratio() >= RESEND_RATIO else 0.0
+    if min(len(na), len(nb)) < RESEND_RATIO * max(len(na), len(nb)):
+        return 0.0  # lengths alone rule it out
+    sm = SequenceMatcher(None, na[:RESEND_CHARS], nb[:RESEND_CHARS], autojunk=False)
+    if sm.real_quick_ratio() < RESEND_RATIO or sm.quick_ratio() < RESEND_RATIO:
+        return 0.0
+    return sm.ratio()
 
 
 def _said_nothing(answer: str | None) -> bool:
@@ -120,6 +127,17 @@ def _confidence(score: float) -> float:
     return round(1.0 / (1.0 + math.exp(-(a * abs(score) + b))), 3)
 
 
+def structural(t: Turn) -> Label | None:
+    """The label structure alone decides (every offline backend's first step), or None."""
+    if t.kind == Kind.INTERRUPT or (t.kind == Kind.TOOL_REJECTION and not t.text.strip()):
+        return Label(INTERRUPT, 1.0, ["structure: interrupt or rejection without a reason"])
+    if t.kind == Kind.TOOL_REJECTION:
+        return Label(REATTEMPT_WITH_FEEDBACK, 0.95, ["structure: tool rejected with a typed reason"])
+    if t.position == 0 and not any(role == "assistant" for role, _ in t.context) and not t.prev_assistant:
+        return Label(INITIAL_REQUEST, 0.95, ["structure: first request of the session"])
+    return None
+
+
 class HeuristicClassifier:
     name = "heuristic"
     version = VERSION
@@ -132,12 +150,9 @@ class HeuristicClassifier:
         return [self.label_one(t) for t in turns]
 
     def label_one(self, t: Turn) -> Label:
-        if t.kind == Kind.INTERRUPT or (t.kind == Kind.TOOL_REJECTION and not t.text.strip()):
-            return Label(INTERRUPT, 1.0, ["structure: interrupt or rejection without a reason"])
-        if t.kind == Kind.TOOL_REJECTION:
-            return Label(REATTEMPT_WITH_FEEDBACK, 0.95, ["structure: tool rejected with a typed reason"])
-        if t.position == 0 and not any(role == "assistant" for role, _ in t.context) and not t.prev_assistant:
-            return Label(INITIAL_REQUEST, 0.95, ["structure: first request of the session"])
+        decided = structural(t)
+        if decided:
+            return decided
         resend = self._resend(t)
         if resend:
             return Label(REATTEMPT_WITHOUT_FEEDBACK, resend[0], [resend[1]])

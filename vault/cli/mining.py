@@ -19,8 +19,13 @@ from vault.cli.common import (
 
 
 @click.command("mine")
-@click.option("--backend", type=click.Choice(["heuristic", "anthropic"]), default="heuristic", show_default=True,
-              help="heuristic: offline cues and structure. anthropic: Claude (opt-in, paid, needs ANTHROPIC_API_KEY).")
+@click.option("--backend", type=click.Choice(["learned", "heuristic", "anthropic"]), default="learned",
+              show_default=True,
+              help="learned: offline model fitted on hand labels (cues, context, embeddings). heuristic: hand-set "
+                   "cue weights. anthropic: Claude (opt-in, paid, needs ANTHROPIC_API_KEY).")
+@click.option("--fit", is_flag=True, help="learned: first adapt the model to your own labels (review relabels, "
+                                          "label files given to `vault eval`), keep it in the vault, relabel all.")
+@click.option("--no-embed", is_flag=True, help="learned: skip the sentence embeddings (faster, a little less exact).")
 @click.option("--redo", is_flag=True, help="Relabel every turn, not only new ones.")
 @click.option("--model", help="Model for the anthropic backend.")
 @click.option("--batch", is_flag=True, help="anthropic: use the Message Batches API (half price, slower).")
@@ -28,27 +33,41 @@ from vault.cli.common import (
 @click.option("--max-cost", type=float, help="anthropic: refuse to run above this estimated cost in USD.")
 @json_option
 @click.pass_context
-def mine_cmd(ctx, backend: str, redo: bool, model: str | None, batch: bool, yes: bool, max_cost: float | None,
-             as_json: bool) -> None:
+def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: str | None, batch: bool, yes: bool,
+             max_cost: float | None, as_json: bool) -> None:
     """Label every human turn (new ones only, unless --redo) and find the corrections."""
-    from miner.mine import mine
+    from miner.classify import OFFLINE
+    from miner.mine import fit_own_model, mine
     from miner.roles import load_rules
     from vault.index import progress_bar
 
+    if fit and backend != "learned":
+        raise click.UsageError("--fit adapts the learned backend: drop --backend or use --backend learned")
     opts: dict = {}
     if backend == "anthropic":
         opts = {"batch": batch, "yes": yes, "max_cost": max_cost, "progress": stderr_console().print,
                 **({"model": model} if model else {})}
+    if backend == "learned" and no_embed:
+        opts["embed"] = False
     err = stderr_console()
     # No live progress bar while a paid backend may ask for confirmation on the terminal.
-    quiet = as_json or not sys.stderr.isatty() or (backend != "heuristic" and not yes)
-    with open_db(ctx) as con, progress_bar(err, quiet, "labelling") as on_progress:
-        rep = mine(con, backend=backend, redo=redo, confirm=confirm_paid_plan(as_json), on_progress=on_progress,
-                   rules=load_rules(settings(ctx)), **opts)
+    quiet = as_json or not sys.stderr.isatty() or (backend not in OFFLINE and not yes)
+    fitted = None
+    with open_db(ctx) as con:
+        if fit:
+            with progress_bar(err, quiet, "embedding your labelled turns") as on_embed:
+                fitted = fit_own_model(con, on_embed)
+        with progress_bar(err, quiet, "labelling") as on_progress:
+            rep = mine(con, backend=backend, redo=redo or fit, confirm=confirm_paid_plan(as_json),
+                       on_progress=on_progress, rules=load_rules(settings(ctx)), **opts)
+    if fitted:
+        rep["fit"] = fitted
     if as_json:
         emit_json(rep)
         return
     c = stdout_console()
+    if fitted:
+        c.print(f"adapted the model to {fitted['examples']} of your labelled turns: {fitted['version']}")
     if not rep["turns_labelled"]:
         c.print("nothing to label: every human turn already has a label (use --redo to relabel)")
     else:
@@ -93,14 +112,18 @@ def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, lim
 
 @click.command("eval")
 @click.argument("labels_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--keep/--no-keep", default=True, show_default=True,
+              help="Keep the labels in the vault as your training data for `vault mine --fit`.")
 @json_option
 @click.pass_context
-def eval_cmd(ctx, labels_file: str, as_json: bool) -> None:
+def eval_cmd(ctx, labels_file: str, keep: bool, as_json: bool) -> None:
     """Measure the mined labels against hand labels ({"msg_id", "label"} per line)."""
-    from miner.evaluate import evaluate, print_report
+    from miner.evaluate import evaluate, keep_labels, print_report
 
-    with open_db(ctx, read_only=True) as con:
+    with open_db(ctx, read_only=not keep) as con:
         rep = evaluate(con, labels_file)
+        if keep:
+            rep["kept_for_fit"] = keep_labels(con, labels_file)
     if as_json:
         emit_json(rep)
     else:

@@ -34,6 +34,10 @@ class Parser:
     def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:  # pragma: no cover
         raise NotImplementedError
 
+    def after_ingest(self, con) -> None:
+        """Fix rows that a record read later changes (the engine calls it once per run, in the
+        transaction that refreshes the sessions, with the touched session ids registered as `_touched`)."""
+
 
 def first_json_line(head: bytes) -> Any:
     """The first complete JSON line of `head`, or None."""

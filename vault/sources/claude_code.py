@@ -4,17 +4,23 @@ One message per `user`/`assistant`/`system` record (msg_id = the record's `uuid`
 plus queued human messages (`queue-operation`, `attachment` queued_command).
 Everything else (progress, file-history-snapshot, titles, unknown future types) is
 kept raw in `records`; titles and subagent links are read from it.
+
+A prompt typed while the assistant works is written up to twice (v2.1): a `queue-operation`
+enqueue, then, when delivered, a `user` record (or an `attachment` queued_command). It is one
+human turn: `after_ingest` marks the copy (`queued_duplicate`) once both are in the vault,
+whichever ingest run read them.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import itertools
 import re
 from pathlib import Path
 from typing import Any
 
-from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
+from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall, kinds_sql
 from vault.sources.base import Parser, as_text, first_json_line, iter_jsonl, json_dumps
 
 SOURCE = "claude_code"
@@ -52,7 +58,17 @@ _META_PREFIXES = (
     "Base directory for this skill:",
 )
 _COMPACT_PREFIX = "This session is being continued from a previous conversation"
-_HOOK_PREFIXES = ("Stop hook feedback:", "SubagentStop hook feedback:", "PreToolUse:", "PostToolUse:", "UserPromptSubmit hook")
+# "Operation stopped by hook:" is a UserPromptSubmit hook refusing the prompt: the hook's words, not the person's.
+_HOOK_PREFIXES = ("Stop hook feedback:", "SubagentStop hook feedback:", "PreToolUse:", "PostToolUse:", "UserPromptSubmit hook",
+                  "Operation stopped by hook:")
+# AskUserQuestion results: options picked (not typed), or "chat about this" (a template); a person
+# types only in the free "Other" field and the notes.
+CLARIFY_PREFIX = "The user wants to clarify these questions"
+_ASK_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"="((?:[^"\\]|\\.)*)"')
+_CLARIFY_ANSWER = re.compile(r'^- "(.*)"\n\s+Answer: (.*)$', re.M)
+_ASK_NOTES = re.compile(r"\b(?:[Uu]ser notes|notes): (.+?)(?=\. Read the answers| You can now continue|\n|$)")
+_NO_OPTION = "(no option selected)"
+ANSWERED_PREFIXES = (ANSWER_PREFIX, "The user answered:")
 
 
 def project_from_cwd(cwd: str | None, path: Path) -> str:
@@ -77,6 +93,36 @@ def rejection_reason(content: str) -> str | None:
         if j > 0:
             reason = reason[:j]
     return reason.strip() or None
+
+
+def typed_answers(body: str, result: Any, asked: Any) -> list[str]:
+    """What a person typed into an AskUserQuestion (free "Other" answers, notes); [] when they only picked options.
+
+    `result` is the record's toolUseResult (the questions with their options, and the answers);
+    `asked` is the tool call's input, used when the result lacks them. An answer whose options
+    are unknown is not counted as typed: better to miss one than to call an option typed text.
+    """
+    options: dict[str, list[str]] = {}
+    answers: dict[str, str] = {}
+    for source in (asked, result):
+        if not isinstance(source, dict):
+            continue
+        for q in source.get("questions") or []:
+            if isinstance(q, dict) and isinstance(q.get("question"), str):
+                options[q["question"]] = [str(o.get("label")) for o in q.get("options") or [] if isinstance(o, dict)]
+        if isinstance(source.get("answers"), dict):
+            answers = {str(k): str(v) for k, v in source["answers"].items()}
+    if not answers:
+        answers = dict(_ASK_PAIR.findall(body)) or dict(_CLARIFY_ANSWER.findall(body))
+    typed = [n.strip() for n in _ASK_NOTES.findall(body) if n.strip()]
+    for question, answer in answers.items():
+        answer, labels = answer.strip(), options.get(question)
+        if not answer or answer == _NO_OPTION or labels is None:
+            continue
+        if answer in labels or all(part.strip() in labels for part in answer.split(", ")):
+            continue  # picked (several, for a multi-select question)
+        typed.append(answer)
+    return typed
 
 
 def strip_system_reminders(text: str) -> str:
@@ -155,6 +201,35 @@ class ClaudeCodeParser(Parser):
             _read_agent_meta(res, path, file_agent)
         return res
 
+    def after_ingest(self, con) -> None:
+        """One human turn per queued prompt: mark its second copy `queued_duplicate` (see the module doc).
+
+        Recomputed from the rows of the touched sessions, so it holds whichever ingest runs read
+        the two copies. A `user` record with the same text after an enqueue carries the turn (the
+        enqueue is the copy); an `attachment` queued_command after an enqueue is the copy of it.
+        """
+        rows = con.execute(
+            f"""SELECT m.session_id, m.msg_id, m.kind, m.text, json_extract_string(m.extra, '$.queued')
+                FROM messages m JOIN _touched USING (session_id)
+                WHERE m.kind IN ({kinds_sql(_QUEUE_KINDS)}) AND m.role = 'user'
+                  AND m.file_id IN (SELECT file_id FROM files WHERE source = ?)
+                ORDER BY m.session_id, m.seq""", [self.name]).fetchall()
+        updates = []
+        for _, group in itertools.groupby(rows, key=lambda r: r[0]):
+            group = list(group)
+            copy_of = _queued_copies([(msg_id, kind, (text or "").strip(), queued)
+                                      for _, msg_id, kind, text, queued in group])
+            for _, msg_id, kind, _, queued in group:
+                if queued is None:
+                    continue
+                want = Kind.QUEUED_DUPLICATE if msg_id in copy_of else Kind.QUEUED_PROMPT
+                if want != kind:
+                    updates.append((want, want == Kind.QUEUED_PROMPT, copy_of.get(msg_id), msg_id))
+        if updates:
+            con.executemany(
+                "UPDATE messages SET kind = ?, is_human = ?, "
+                "extra = json_merge_patch(extra, json_object('duplicate_of', ?::VARCHAR)) WHERE msg_id = ?", updates)
+
     # -- one record -----------------------------------------------------------------
     def _record(self, res, path, file_agent, line_no, rec, rtype, base_sid) -> None:
         if rtype in ("progress", "file-history-snapshot", "summary"):
@@ -224,6 +299,7 @@ class ClaudeCodeParser(Parser):
                 kind=kind,
                 text=text,
                 is_human=kind == Kind.QUEUED_PROMPT,
+                extra={"queued": "enqueue"} if kind == Kind.QUEUED_PROMPT else None,
                 **{**common, "parent_id": None},
             )
         )
@@ -242,6 +318,7 @@ class ClaudeCodeParser(Parser):
                 kind=Kind.QUEUED_PROMPT if human else Kind.OTHER,
                 text=strip_system_reminders(content) if human else content,
                 is_human=human,
+                extra={"queued": "attachment"} if human else None,
                 **common,
             )
         )
@@ -260,7 +337,8 @@ class ClaudeCodeParser(Parser):
         is_error = False
         if results:
             kind = Kind.TOOL_RESULT
-            texts = []
+            texts, typed = [], []
+            tur = rec.get("toolUseResult")
             for b in results:
                 body = as_text(b.get("content"))
                 err = bool(b.get("is_error"))
@@ -274,19 +352,27 @@ class ClaudeCodeParser(Parser):
                                  result_text=body[:4000], is_error=err)
                     )
                 stripped = body.lstrip()
-                if stripped.startswith(REJECT_PREFIX):
+                reason = rejection_reason(body) if stripped.startswith(REJECT_PREFIX) else None
+                if reason and reason.startswith(CLARIFY_PREFIX):
+                    # "Chat about this" on an AskUserQuestion: a template, not a typed reason.
+                    kind = Kind.USER_ANSWER
+                    typed += typed_answers(reason, tur, _asked(res, tid))
+                elif stripped.startswith(REJECT_PREFIX):
                     kind = Kind.TOOL_REJECTION
-                    reason = rejection_reason(body)
                     if reason:
                         extra["reason"] = reason
                         is_human = True
                 elif stripped.startswith((REJECT_SIBLING_PREFIX, DENIED_PREFIX)) and kind != Kind.TOOL_REJECTION:
                     kind = Kind.TOOL_REJECTION
                     extra["denied"] = stripped.startswith(DENIED_PREFIX)
-                elif stripped.startswith(ANSWER_PREFIX):
+                elif stripped.startswith(ANSWERED_PREFIXES):
                     kind = Kind.USER_ANSWER
+                    typed += typed_answers(body, tur, _asked(res, tid))
             text = extra.get("reason") or "\n".join(texts)
-            tur = rec.get("toolUseResult")
+            if kind == Kind.USER_ANSWER and typed:
+                # A free answer is the person's words: a human turn holding just what they typed.
+                kind, text, is_human = Kind.HUMAN_PROMPT, "\n".join(typed), True
+                extra["ask_user_question"] = True
             if isinstance(tur, dict) and tur.get("agentId") and tool_use_id:
                 extra["subagent"] = str(tur["agentId"])
         else:
@@ -431,6 +517,30 @@ def _read_agent_meta(res: ParseResult, path: Path, agent_id: str) -> None:
             sess.parent_tool_use_id = _str(meta.get("toolUseId")) or sess.parent_tool_use_id
             if isinstance(meta.get("description"), str):
                 sess.title = sess.title or meta["description"]
+
+
+_QUEUE_KINDS = (Kind.HUMAN_PROMPT, Kind.QUEUED_PROMPT, Kind.QUEUED_DUPLICATE)
+
+
+def _queued_copies(rows: list[tuple[str, str, str, str | None]]) -> dict[str, str]:
+    """{copy msg_id: msg_id carrying the turn} for one session's (msg_id, kind, text, queued) rows in order."""
+    pending: dict[str, list[str]] = {}  # text -> enqueues not delivered yet, oldest first
+    copies: dict[str, str] = {}
+    for msg_id, kind, text, queued in rows:
+        waiting = pending.get(text)
+        if queued == "enqueue":
+            pending.setdefault(text, []).append(msg_id)
+        elif queued == "attachment" and waiting:
+            copies[msg_id] = waiting.pop(0)
+        elif queued is None and kind == Kind.HUMAN_PROMPT and waiting:
+            copies[waiting.pop(0)] = msg_id
+    return copies
+
+
+def _asked(res: ParseResult, tool_use_id: Any) -> Any:
+    """The input of the AskUserQuestion call answered by `tool_use_id`, when this parse read it."""
+    return next((t.input for t in reversed(res.tool_calls)
+                 if t.tool_use_id == tool_use_id and t.name == "AskUserQuestion"), None)
 
 
 def _str(value: Any) -> str | None:

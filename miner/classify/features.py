@@ -1,0 +1,97 @@
+"""Features of a human-side turn for the learned classifier, in named families.
+
+- `cue`: each cue family of cues.py fired or not (their hand weights are not used: the model
+  learns its own), plus how many correction cues fired;
+- `shape`: the text itself (length, question, pasted code or log, first words);
+- `context`: the assistant's answer just before (it claimed success, asked a question, ended on a
+  tool error, was interrupted; this is the first turn after an interrupt; similarity of this
+  request to the previous one) and a few interactions a linear model cannot form by itself;
+- `embedding` (optional): sentence embeddings of the turn, and of the turn with the assistant's
+  last message, computed elsewhere (miner.classify.vectors) and passed in.
+
+`vector(turn)` returns the non-embedding features as floats in `NAMES` order; it runs a few
+dozen regexes per turn and no model, so it stays cheap (see bench/mine_bench.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from miner.classify import cues as C
+from miner.classify.base import Turn
+from miner.classify.heuristic import HeuristicClassifier, _extends, _said_nothing, resend_similarity
+from vault.model import Kind
+
+TAIL_CLAIM = 600  # characters of the answer's end searched for a claim of success
+TAIL_ASK = 400  # ... and for a question to the person
+RESEND_LOOKBACK = 3
+CUE_CHARS = 2000
+
+_QUESTION_START = re.compile(r"\A\W*(?:what|why|how|where|when|which|who|is|are|does|do|did|can|could|should|"
+                             r"would|will|have|has)\b", re.IGNORECASE)
+_CODE = re.compile(r"```|^\s{4,}\S|^\s*(?:at |File \")|^\s*[{[]\s*$|\$ \w", re.MULTILINE)
+_PATH_OR_URL = re.compile(r"https?://|(?:^|\s)[\w.-]*/[\w./-]+|\w+\.(?:py|js|ts|tsx|go|rs|md|json|ya?ml|toml|sh)\b")
+_SECOND_PERSON = re.compile(r"\byou(?:'re|'ve| are| have| did| were)?\b", re.IGNORECASE)
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|me|my)\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|no|never|n't|nothing|none)\b|n't\b", re.IGNORECASE)
+
+CUE_NAMES = [f"cue:{c.name}" for c in C.CORRECTION_CUES] + ["cue:error_text"] + \
+            [f"cue:answer_{c.name}" for c in C.ANSWER_CUES] + ["cue:praise", "cue:continue", "cue:praise_only",
+                                                           "cue:count", "cue:strong"]
+SHAPE_NAMES = ["shape:log_words", "shape:long", "shape:one_word", "shape:question_mark", "shape:question_start",
+               "shape:code_or_log", "shape:log_lines", "shape:path_or_url", "shape:exclaim", "shape:you",
+               "shape:i", "shape:negation", "shape:queued"]
+CONTEXT_NAMES = ["ctx:no_answer_before", "ctx:claimed_done", "ctx:asked", "ctx:tool_error", "ctx:after_interrupt",
+                 "ctx:after_interrupt_silent", "ctx:extends_own", "ctx:resend_sim", "ctx:log_answer_chars",
+                 "ctx:answer_tool_calls", "ctx:log_position", "ctx:claimed_x_failure", "ctx:claimed_x_error",
+                 "ctx:asked_x_approval", "ctx:asked_x_cue"]
+NAMES = CUE_NAMES + SHAPE_NAMES + CONTEXT_NAMES
+FAMILIES = ("cue", "shape", "ctx")
+
+
+def vector(t: Turn) -> list[float]:
+    """The cue, shape and context features of `t`, in `NAMES` order."""
+    text = t.text.strip()
+    if len(text) > CUE_CHARS:  # a long paste: its start and end say what it is; regexes cost its length
+        text = text[: CUE_CHARS - 500] + "\n" + text[-500:]
+    words = len(t.text.split())
+    corr = C.fired(C.CORRECTION_CUES, text)
+    corr_names = {c.name for c in corr}
+    answer = t.prev_assistant or ""
+    error = bool(answer) and C.ERROR_PASTE[0].search(text)
+    answers = [c.search(text) for c in C.ANSWER_CUES]
+    praise = C.PRAISE.search(text)
+    # Praise only: the heuristic's rule, skipped where it cannot hold (a cue fired, or a long text).
+    praise_only = not corr and not error and words <= 12 and HeuristicClassifier._praise_only(text, [])
+    cues = [float(c.name in corr_names) for c in C.CORRECTION_CUES] + [float(bool(error))] + \
+           [float(a) for a in answers] + [float(praise), float(C.CONTINUE.search(text)), float(praise_only),
+                                          math.log1p(len(corr)), float(any(c.weight >= 2.4 for c in corr))]
+
+    lines = text.count("\n") + 1
+    shape = [math.log1p(words), float(words > 120), float(words <= 1), float("?" in text),
+             float(bool(_QUESTION_START.search(text))), float(bool(_CODE.search(text))), math.log1p(lines),
+             float(bool(_PATH_OR_URL.search(text))), float("!" in text), float(bool(_SECOND_PERSON.search(text))),
+             float(bool(_FIRST_PERSON.search(text))), float(bool(_NEGATION.search(text))),
+             float(t.kind == Kind.QUEUED_PROMPT)]
+
+    claimed = bool(answer) and C.CLAIMED_DONE.search(answer[-TAIL_CLAIM:]) is not None
+    asked = bool(answer) and C.ASKED_USER.search(answer[-TAIL_ASK:].rstrip()) is not None
+    after_interrupt = t.prev_kind in (Kind.INTERRUPT, Kind.TOOL_REJECTION)
+    silent = after_interrupt and _said_nothing(answer)
+    tool_calls = answer.count("\n[") + answer.startswith("[")  # rendered tool-call lines, `[Bash] ...`
+    earlier = [u for role, u in t.context if role == "user" and u != "[interrupted]"][-RESEND_LOOKBACK:]
+    resend = max((resend_similarity(text, p) for p in earlier or ([t.prev_typed] if t.prev_typed else [])),
+                 default=0.0)
+    failure = bool(corr_names & C.FAILURE_CUES)
+    ctx = [float(not answer), float(claimed), float(asked), float(t.prev_assistant_error), float(after_interrupt),
+           float(silent), float(bool(t.prev_typed) and _extends(text, t.prev_typed)), resend,
+           math.log1p(len(answer)), math.log1p(tool_calls), math.log1p(t.position),
+           float(claimed and failure), float(claimed and bool(error)), float(asked and answers[0]),
+           float(asked and bool(corr))]
+    return cues + shape + ctx
+
+
+def family_mask(names: list[str], families: tuple[str, ...]) -> list[bool]:
+    """Which of `names` belong to the given families (`emb` for the embedding columns)."""
+    return [n.split(":", 1)[0] in families for n in names]

@@ -1,0 +1,140 @@
+"""The learned classifier (default backend): structure first, then a logistic regression.
+
+1. Structure decides what is true by definition: an interrupt, or a tool rejection without a
+   typed reason, is `interrupt`; a rejection with a reason is feedback on the call it refused;
+   the first turn of a session with no assistant answer before it is `initial_request`.
+2. Every other turn gets a multinomial logistic regression over `new_request`,
+   `reattempt_with_feedback`, `reattempt_without_feedback` and `positive_feedback` on the
+   features of features.py (cue families, shape, context) and, when the model has them, the
+   sentence embeddings of vectors.py. A correction is called when its probability reaches the
+   model's threshold (chosen by cross-validation when it was fitted), else the likeliest other label.
+
+The weights live in a small JSON file (`model.json` in this package, written by
+`python -m miner.classify.train`; or a model fitted on a vault's own labels by `vault mine
+--fit`, stored in the vault). `confidence` is the model's probability of the label it gives,
+temperature-scaled on cross-validated predictions so that it is calibrated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from miner.classify import features as F
+from miner.classify.base import REATTEMPT_WITH_FEEDBACK, Label, Turn
+from miner.classify.heuristic import structural
+
+MODEL_FILE = "model.json"
+META_KEY = "miner_model"  # a vault's own fitted model (vault mine --fit), in the meta table
+
+
+class Model:
+    """Weights of a fitted model and the arithmetic to apply them (numpy only)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.version: str = data["version"]
+        self.classes: list[str] = data["classes"]
+        self.features: list[str] = data["features"]
+        self.embedding: bool = bool(data.get("embedding"))
+        self.mean = np.asarray(data["mean"], dtype=np.float64)
+        self.scale = np.asarray(data["scale"], dtype=np.float64)
+        self.coef = np.asarray(data["coef"], dtype=np.float64)
+        self.intercept = np.asarray(data["intercept"], dtype=np.float64)
+        self.temperature = float(data.get("temperature", 1.0))
+        self.threshold = data.get("threshold")  # probability that calls a correction; None: the likeliest label
+        if self.features != F.NAMES[: len(self.features)] or len(self.features) != len(F.NAMES):
+            raise ValueError(f"model {self.version} was fitted on other features than this version computes")
+
+    @classmethod
+    def from_json(cls, text: str) -> Model:
+        return cls(json.loads(text))
+
+    def to_json(self) -> str:
+        return json.dumps(self.data, separators=(",", ":"))
+
+    def proba(self, X: np.ndarray) -> np.ndarray:
+        z = ((X - self.mean) / self.scale) @ self.coef.T + self.intercept
+        z = z / self.temperature
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def decide(self, P: np.ndarray) -> list[tuple[str, float]]:
+        """(label, its probability) per row: a correction at or above the threshold, else the likeliest."""
+        ci = self.classes.index(REATTEMPT_WITH_FEEDBACK)
+        out = []
+        for p in P:
+            if self.threshold is not None:
+                i = ci if p[ci] >= self.threshold else int(np.argmax(np.where(np.arange(len(p)) == ci, -1, p)))
+            else:
+                i = int(np.argmax(p))
+            out.append((self.classes[i], float(p[i])))
+        return out
+
+
+def shipped_model() -> Model:
+    return Model.from_json(resources.files("miner.classify").joinpath(MODEL_FILE).read_text(encoding="utf-8"))
+
+
+def vault_model(con) -> Model | None:
+    """The model `vault mine --fit` stored in this vault, if any."""
+    from vault.store import get_meta
+
+    text = get_meta(con, META_KEY)
+    return Model.from_json(text) if text else None
+
+
+def feature_matrix(turns: Sequence[Turn]) -> np.ndarray:
+    return np.asarray([F.vector(t) for t in turns], dtype=np.float64).reshape(len(turns), len(F.NAMES))
+
+
+class LearnedClassifier:
+    name = "learned"
+
+    def __init__(self, model: Model | None = None, con=None, embed: bool = True, on_embed=None) -> None:
+        self.model = model or (vault_model(con) if con is not None else None) or shipped_model()
+        self.version = self.model.version
+        self.con = con  # where embeddings are cached (None: computed, not kept)
+        self.embed = embed and self.model.embedding
+        self.on_embed = on_embed
+        self.embed_report: dict[str, Any] | None = None
+
+    def label(self, turns: Sequence[Turn]) -> list[Label]:
+        self.embed_report = None
+        out: list[Label | None] = [structural(t) for t in turns]
+        rest = [i for i, lab in enumerate(out) if lab is None]
+        if rest:
+            for i, lab in zip(rest, self.predict([turns[i] for i in rest]), strict=True):
+                out[i] = lab
+        return out  # type: ignore[return-value]
+
+    def predict(self, turns: Sequence[Turn]) -> list[Label]:
+        X = self.matrix(turns)
+        P = self.model.proba(X)
+        names = self.model.features
+        labels = []
+        for x, (label, p) in zip(X, self.model.decide(P), strict=True):
+            labels.append(Label(label, round(p, 3), _reasons(names, x)))
+        return labels
+
+    def matrix(self, turns: Sequence[Turn]) -> np.ndarray:
+        X = feature_matrix(turns)
+        if not self.model.embedding:
+            return X
+        from miner.classify.vectors import DIM, embed
+
+        if self.embed:
+            E, self.embed_report = embed(self.con, turns, self.on_embed)
+        else:  # embeddings switched off: their training mean, i.e. no evidence either way
+            E = np.tile(self.model.mean[len(self.model.features):], (len(turns), 1))[:, : 2 * DIM]
+        return np.hstack([X, E])
+
+
+def _reasons(names: list[str], x: np.ndarray) -> list[str]:
+    """The cue and context features that fired (binary ones set), for `labels.reasons`."""
+    return [n for n, v in zip(names, x, strict=False) if v == 1.0 and not n.startswith("shape:")]

@@ -1,0 +1,358 @@
+"""Fit the learned classifier, and measure it leave-one-author-out.
+
+    python -m miner.classify.train               # refit miner/classify/model.json from the shared dev labels
+    python -m miner.classify.train --check       # fit again and compare with the shipped file
+
+`fit` is deterministic (lbfgs, fixed seed, sorted inputs). Its hyperparameters (the L2
+strength, the correction threshold, the calibration temperature) are chosen inside `fit` by
+leave-one-author-out over the authors it is given, so `cross_validate` — which calls `fit`
+once per held-out author — never lets the held-out author choose them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from miner.classify import features as F
+from miner.classify.base import (
+    INITIAL_REQUEST,
+    Label,
+    NEW_REQUEST,
+    POSITIVE_FEEDBACK,
+    REATTEMPT_WITH_FEEDBACK,
+    REATTEMPT_WITHOUT_FEEDBACK,
+)
+from miner.classify.dataset import Example
+from miner.classify.heuristic import structural
+from miner.classify.learned import Model, feature_matrix
+
+VERSION = "learned-1"
+CLASSES = [NEW_REQUEST, REATTEMPT_WITH_FEEDBACK, REATTEMPT_WITHOUT_FEEDBACK, POSITIVE_FEEDBACK]
+# The model's target: an initial request that structure did not catch is a request like any other.
+TARGET = {INITIAL_REQUEST: NEW_REQUEST}
+C_GRID = (0.03, 0.1, 0.3, 1.0)
+THRESHOLDS = tuple(round(x, 2) for x in np.arange(0.2, 0.71, 0.05))
+SEED = 0
+PRIOR = True  # start from (and shrink towards) the hand-set cue weights, not from zero
+BALANCE = 0.5  # author weights n ** -0.5: a prolific author counts more, not proportionally more
+EMBED_WEIGHT = 0.25  # embedding columns are scaled down after standardising: 768 of them, ~60 others
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def modelled(examples: Sequence[Example]) -> list[int]:
+    """Indices of the examples the regression learns from: not decided by structure, a label it predicts."""
+    return [i for i, e in enumerate(examples)
+            if structural(e.turn) is None and TARGET.get(e.label, e.label) in CLASSES]
+
+
+def _standardise(X: np.ndarray, n_plain: int) -> tuple[np.ndarray, np.ndarray]:
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    scale[n_plain:] /= EMBED_WEIGHT
+    return mean, scale
+
+
+def _lr(X: np.ndarray, y: np.ndarray, C: float, w: np.ndarray, B0: np.ndarray,
+        c0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression, L2 penalty pulling the weights towards the prior B0 (MAP).
+
+    Deterministic: L-BFGS from (B0, c0) on a fixed problem. Intercepts are pulled gently towards c0.
+    """
+    from scipy.optimize import minimize
+
+    K, d = B0.shape
+    Y = np.eye(K)[y]
+    c0 = np.zeros(K) if c0 is None else c0
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        B, c = theta[: K * d].reshape(K, d), theta[K * d:]
+        Z = X @ B.T + c
+        Z -= Z.max(axis=1, keepdims=True)
+        logP = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+        G = w[:, None] * (np.exp(logP) - Y)
+        gB = G.T @ X + (B - B0) / C
+        value = -(w[:, None] * Y * logP).sum() + 0.5 / C * ((B - B0) ** 2).sum() + 0.5e-3 * ((c - c0) ** 2).sum()
+        return value, np.concatenate([gB.ravel(), G.sum(axis=0) + 1e-3 * (c - c0)])
+
+    res = minimize(loss, np.concatenate([B0.ravel(), c0]), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 3000, "gtol": 1e-7})
+    return res.x[: K * d].reshape(K, d), res.x[K * d:]
+
+
+def prior_weights(names: list[str]) -> np.ndarray:
+    """Hand-set log-odds of "a correction" per feature (cues.py's weights, the heuristic's structure
+    terms), in raw feature units: the prior the regression starts from and is pulled towards."""
+    from miner.classify import cues as C
+    from miner.classify import heuristic as H
+
+    hand = {f"cue:{c.name}": c.weight for c in C.CORRECTION_CUES + C.ERROR_PASTE}
+    hand.update({f"cue:answer_{c.name}": c.weight for c in C.ANSWER_CUES})
+    hand.update({"ctx:claimed_x_failure": H.CLAIM_THEN_FAILURE, "ctx:claimed_x_error": H.CLAIM_THEN_FAILURE,
+                 "ctx:after_interrupt_silent": H.AFTER_INTERRUPT, "ctx:asked": H.ASKED_THEN_ANSWER})
+    return np.asarray([hand.get(n, 0.0) for n in names])
+
+
+def _raw_fit(X: np.ndarray, y: np.ndarray, C: float, n_plain: int, w: np.ndarray) -> dict[str, Any]:
+    mean, scale = _standardise(X, n_plain)
+    B0 = np.zeros((len(CLASSES), X.shape[1]))
+    if PRIOR:
+        B0[CLASSES.index(REATTEMPT_WITH_FEEDBACK), :n_plain] = prior_weights(F.NAMES) * scale[:n_plain]
+    coef, intercept = _lr((X - mean) / scale, y, C, w * len(w) / w.sum(), B0)
+    return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept}
+
+
+def author_weights(groups: np.ndarray, power: float) -> np.ndarray:
+    """Per-row weights n_author ** -power: 0 counts every turn alike, 1 every author alike."""
+    names, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    return counts[inverse].astype(np.float64) ** -power
+
+
+def _logits(m: dict[str, Any], X: np.ndarray) -> np.ndarray:
+    return ((X - m["mean"]) / m["scale"]) @ m["coef"].T + m["intercept"]
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _decide(P: np.ndarray, threshold: float | None) -> np.ndarray:
+    ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
+    others = P.copy()
+    others[:, ci] = -1
+    best = others.argmax(axis=1)
+    if threshold is None:
+        return P.argmax(axis=1)
+    return np.where(P[:, ci] >= threshold, ci, best)
+
+
+def _f1(y: np.ndarray, pred: np.ndarray) -> float:
+    ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
+    tp = int(((pred == ci) & (y == ci)).sum())
+    fp = int(((pred == ci) & (y != ci)).sum())
+    fn = int(((pred != ci) & (y == ci)).sum())
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def _inner_logits(X: np.ndarray, y: np.ndarray, authors: np.ndarray, C: float, n_plain: int,
+                  w: np.ndarray) -> np.ndarray:
+    """Out-of-author logits for every row (leave-one-author-out within the training authors)."""
+    Z = np.zeros((len(y), len(CLASSES)))
+    for a in sorted(set(authors.tolist())):
+        test = authors == a
+        Z[test] = _logits(_raw_fit(X[~test], y[~test], C, n_plain, w[~test]), X[test])
+    return Z
+
+
+def _temperature(Z: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimising the log loss of the cross-validated logits (a grid: deterministic)."""
+    best, best_t = math.inf, 1.0
+    for t in np.exp(np.linspace(math.log(0.25), math.log(4.0), 57)):
+        P = _softmax(Z / t)
+        loss = -np.log(np.clip(P[np.arange(len(y)), y], 1e-12, None)).mean()
+        if loss < best - 1e-12:
+            best, best_t = loss, float(t)
+    return round(best_t, 4)
+
+
+def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str = VERSION,
+        C: float | None = None, threshold: float | None | str = "cv", extra: dict | None = None,
+        X: np.ndarray | None = None, balance: float | None = None) -> Model:
+    """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
+
+    C (L2 strength), the correction threshold and the temperature are chosen by leave-one-author-out
+    within `examples` unless given; with a single author, by leave-one-session-out. `X`: the
+    examples' feature rows when the caller has them already (features.vector of each turn).
+    """
+    keep = modelled(examples)
+    mod = [examples[i] for i in keep]
+    X = feature_matrix([e.turn for e in mod]) if X is None else X[keep]
+    if E is not None:
+        X = np.hstack([X, E[keep]])
+    y = np.asarray([CLASSES.index(TARGET.get(e.label, e.label)) for e in mod])
+    groups = np.asarray([e.author for e in mod])
+    w = author_weights(groups, BALANCE if balance is None else balance)
+    if len(set(groups.tolist())) < 3:
+        groups = np.asarray([e.turn.session_id for e in mod])
+    n_plain = len(F.NAMES)
+    cv: dict[str, Any] = {}
+    if C is None or threshold == "cv":
+        scores = {}
+        for c in (C_GRID if C is None else (C,)):
+            Z = _inner_logits(X, y, groups, c, n_plain, w)
+            P = _softmax(Z)
+            ths = THRESHOLDS if threshold == "cv" else (threshold,)
+            for th in ths:
+                scores[(c, th)] = (_f1(y, _decide(P, th)), Z)
+        (C, threshold), (f1, Z) = max(scores.items(), key=lambda kv: (round(kv[1][0], 6), -kv[0][0], kv[0][1] or 0))
+        cv = {"f1": round(f1, 4)}
+    else:
+        Z = _inner_logits(X, y, groups, C, n_plain, w)
+    temperature = _temperature(Z, y)
+    m = _raw_fit(X, y, C, n_plain, w)
+    data = {
+        "version": version,
+        "classes": CLASSES,
+        "features": F.NAMES,
+        "embedding": None if E is None else {"model": "all-MiniLM-L6-v2", "texts": ["turn", "turn with answer"]},
+        "mean": _round(m["mean"]), "scale": _round(m["scale"]),
+        "coef": [_round(r) for r in m["coef"]], "intercept": _round(m["intercept"]),
+        "temperature": temperature, "threshold": threshold, "C": C,
+        "trained_on": {"examples": len(mod), "authors": len(set(e.author for e in mod)),
+                       "labels": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)},
+                       "inner_cv_correction_f1": cv.get("f1"), **(extra or {})},
+    }
+    return Model(data)
+
+
+def finetune(base: Model, examples: Sequence[Example], E: np.ndarray | None = None,
+             X: np.ndarray | None = None) -> Model:
+    """`base` adapted to a person's own labelled turns: the same regression, its weights pulled towards
+    `base`'s instead of the hand-set ones (so a few labels move it a little, many labels more).
+    Standardisation, threshold and temperature stay `base`'s."""
+    keep = modelled(examples)
+    if not keep:
+        return base
+    mod = [examples[i] for i in keep]
+    Xm = feature_matrix([e.turn for e in mod]) if X is None else X[keep]
+    if base.embedding:
+        if E is None:
+            raise ValueError("this model reads embeddings: pass the examples' embedding rows")
+        Xm = np.hstack([Xm, E[keep]])
+    y = np.asarray([CLASSES.index(TARGET.get(e.label, e.label)) for e in mod])
+    coef, intercept = _lr((Xm - base.mean) / base.scale, y, float(base.data.get("C") or 0.3),
+                          np.ones(len(y)), base.coef, base.intercept)
+    data = dict(base.data)
+    data.update({"version": f"{base.data['version'].split('+')[0]}+own-{len(mod)}",
+                 "coef": [_round(r) for r in coef], "intercept": _round(intercept),
+                 "finetuned_on": {"examples": len(mod),
+                                  "labels": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)}}})
+    return Model(data)
+
+
+def _round(a: np.ndarray) -> list[float]:
+    return [float(f"{x:.6g}") for x in np.asarray(a).tolist()]
+
+
+# -- the shipped model ---------------------------------------------------------------------------
+
+def corpus_data(corpora: Path, work: Path, embed: bool = True) -> tuple[list[Example], np.ndarray | None]:
+    from miner.classify.dataset import corpus_examples
+    from miner.classify.vectors import embed as embed_turns
+
+    examples = corpus_examples(corpora, work)
+    examples.sort(key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
+    E = embed_turns(None, [e.turn for e in examples])[0].astype(np.float64) if embed else None
+    return examples, E
+
+
+def differences(a: Model, b: Model, examples: Sequence[Example], E: np.ndarray | None) -> dict[str, Any]:
+    """How two fits differ: chosen hyperparameters, weights, and the labels they give the examples.
+
+    The same data and seed give the same model up to float rounding (BLAS thread counts): `same`
+    allows 2e-3 on weights and probabilities, and no label may differ.
+    """
+    la, lb = predict(a, examples, E), predict(b, examples, E)
+    hyper = all(a.data[k] == b.data[k] for k in ("C", "threshold", "temperature"))
+    weights = float(np.abs(a.coef - b.coef).max()) if a.coef.shape == b.coef.shape else float("inf")
+    labels = sum(x.label != y.label for x, y in zip(la, lb, strict=True))
+    proba = max(abs(x.confidence - y.confidence) for x, y in zip(la, lb, strict=True))
+    return {"same": hyper and weights < 2e-3 and labels == 0 and proba < 2e-3, "hyperparameters_equal": hyper,
+            "max_weight_difference": weights, "labels_differing": labels, "max_confidence_difference": proba}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Fit the learned miner classifier on the shared dev labels.")
+    ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
+    ap.add_argument("--out", default=str(Path(__file__).with_name("model.json")))
+    ap.add_argument("--check", action="store_true", help="fit again and compare with --out; exit 1 if different")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="miner-train-") as tmp:
+        examples, E = corpus_data(Path(args.corpora), Path(tmp))
+    model = fit(examples, E, extra={"label_files": ["labels-dev.jsonl", "labels-wild-dev.jsonl"], "seed": SEED})
+    text = json.dumps(model.data, indent=None, separators=(",", ":")) + "\n"
+    out = Path(args.out)
+    if args.check:
+        diff = differences(Model.from_json(out.read_text(encoding="utf-8")), model, examples, E)
+        print(json.dumps(diff))
+        return 0 if diff["same"] else 1
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out} ({len(text)} bytes): {json.dumps(model.data['trained_on'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+# -- measuring ------------------------------------------------------------------------------------
+
+def predict(model: Model, examples: Sequence[Example], E: np.ndarray | None,
+            X: np.ndarray | None = None) -> list[Label]:
+    """Labels for examples whose embedding rows are given (structure first, as the backend does)."""
+    out: list[Label | None] = [structural(e.turn) for e in examples]
+    rest = [i for i, lab in enumerate(out) if lab is None]
+    if rest:
+        Xr = feature_matrix([examples[i].turn for i in rest]) if X is None else X[rest]
+        if model.embedding and E is not None:
+            Xr = np.hstack([Xr, E[rest]])
+        for i, (label, p) in zip(rest, model.decide(model.proba(Xr)), strict=True):
+            out[i] = Label(label, p, [])
+    return out  # type: ignore[return-value]
+
+
+def cross_validate(examples: Sequence[Example], E: np.ndarray | None, **fit_kw: Any) -> list[Label]:
+    """Leave-one-author-out: each author's examples labelled by a model fitted without that author."""
+    authors = np.asarray([e.author for e in examples])
+    X = feature_matrix([e.turn for e in examples])
+    out: list[Label | None] = [None] * len(examples)
+    for a in sorted(set(authors.tolist())):
+        test = np.flatnonzero(authors == a)
+        train = np.flatnonzero(authors != a)
+        model = fit([examples[i] for i in train], None if E is None else E[train], X=X[train], **fit_kw)
+        labels = predict(model, [examples[i] for i in test], None if E is None else E[test], X[test])
+        for i, lab in zip(test, labels, strict=True):
+            out[i] = lab
+    return out  # type: ignore[return-value]
+
+
+def reliability(examples: Sequence[Example], labels: Sequence[Label], bins: int = 5) -> dict[str, Any]:
+    """Confidence against accuracy on the turns the model labels (structure excluded), and the ECE."""
+    rows = [(lab.confidence, TARGET.get(e.label, e.label) == lab.label) for e, lab in zip(examples, labels, strict=True)
+            if structural(e.turn) is None]
+    table, ece = [], 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(c, ok) for c, ok in rows if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        if not inside:
+            continue
+        conf = sum(c for c, _ in inside) / len(inside)
+        acc = sum(ok for _, ok in inside) / len(inside)
+        ece += len(inside) / len(rows) * abs(conf - acc)
+        table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": len(inside), "confidence": round(conf, 3),
+                      "accuracy": round(acc, 3)})
+    return {"bins": table, "ece": round(ece, 3), "n": len(rows)}
+
+
+def scores(examples: Sequence[Example], labels: Sequence[Label]) -> dict[str, Any]:
+    """miner.evaluate.score pooled, and per author."""
+    from miner.evaluate import score
+
+    gold = {e.turn.msg_id: e.label for e in examples}
+    pred = {e.turn.msg_id: lab.label for e, lab in zip(examples, labels, strict=True)}
+    out = {"pooled": score(gold, pred), "authors": {}}
+    for a in sorted({e.author for e in examples}):
+        ids = {e.turn.msg_id for e in examples if e.author == a}
+        out["authors"][a] = score({k: v for k, v in gold.items() if k in ids}, {k: pred[k] for k in ids})
+    return out

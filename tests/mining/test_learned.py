@@ -1,0 +1,159 @@
+"""The learned classifier: each feature family on real labelled lines, the shipped model reproducible
+from the training script, the backend in `vault mine`, and `vault mine --fit` on a person's own labels."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from support import CORPORA, EXAMPLES, needs_shared, run_cli
+
+from miner.classify import features as F
+
+pytestmark = needs_shared
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    """Examples of the shared dev labels, by msg_id (the labelled files ingested into a fresh vault)."""
+    from miner.classify.dataset import corpus_examples
+
+    examples = corpus_examples(CORPORA, tmp_path_factory.mktemp("dev"))
+    return {e.turn.msg_id: e for e in examples}
+
+
+def feats(example) -> dict[str, float]:
+    return dict(zip(F.NAMES, F.vector(example.turn), strict=True))
+
+
+def test_cue_family_on_real_lines(dev):
+    # "IES backend is not available. Please ensure it's running on port 8081." after "Does it show now?"
+    failure = feats(dev["brain_explore-58cc808c#411"])
+    assert failure["cue:broken_outcome"] == 1.0 and failure["cue:count"] > 0
+    # A bare "1" picking the assistant's option: an approval, no correction cue.
+    picked = feats(dev["c9b199cf-8fc6-4205-b1e6-9cf1ae9aee4a"])
+    assert picked["cue:answer_approval"] == 1.0 and picked["cue:count"] == 0.0
+    assert feats(dev["brain_explore-58cc808c#522"])["cue:praise_only"] == 1.0  # "that works"
+    assert feats(dev["91d1e79a-8ceb-4c23-b5d7-9bc6055be0c4"])["cue:continue"] == 1.0  # "continue"
+
+
+def test_shape_family_on_real_lines(dev):
+    log = feats(dev["brain_explore-58cc808c#403"])  # a pasted container log line with an error level
+    assert log["shape:code_or_log"] == 1.0 and log["cue:error_text"] == 1.0
+    question = feats(dev["d8bf9a5d-3aa6-43bd-9913-a5925e054315"])  # "what about traceablity of DNS queries ...?"
+    assert question["shape:question_mark"] == 1.0 and question["shape:question_start"] == 1.0
+    assert feats(dev["c9b199cf-8fc6-4205-b1e6-9cf1ae9aee4a"])["shape:one_word"] == 1.0
+
+
+def test_context_family_on_real_lines(dev):
+    # The assistant asked "Does it show now?" / claimed it should appear; the person reports a failure.
+    after_claim = feats(dev["brain_explore-58cc808c#388"])  # "it isnt showing up"
+    assert after_claim["ctx:claimed_done"] == 1.0 and after_claim["ctx:claimed_x_failure"] == 1.0
+    answer = feats(dev["c9b199cf-8fc6-4205-b1e6-9cf1ae9aee4a"])  # "1" after "Which one are you looking for?"
+    assert answer["ctx:asked"] == 1.0 and answer["ctx:asked_x_approval"] == 1.0
+    # "resume" right after an interruption, the assistant silent since: the first turn after an interrupt.
+    resumed = feats(dev["2b9690d9-e29b-425d-9991-eb2ad31cd41d"])
+    assert resumed["ctx:after_interrupt"] == 1.0 and resumed["ctx:after_interrupt_silent"] == 1.0
+    assert feats(dev["8cd3c7eb-b5b4-422b-b4c9-2640e4e46397"])["ctx:tool_error"] == 1.0  # a tool failed just before
+    # A verbatim re-send after an API error: similarity to the previous request.
+    assert feats(dev["bf2c2629-a7b9-4d2b-b557-6add354501c6"])["ctx:resend_sim"] >= 0.9
+
+
+def test_embedding_family_is_cached_and_deduplicated(dev, tmp_path):
+    from miner.classify.vectors import DIM, embed, turn_texts
+    from vault.store import open_vault
+
+    turns = [dev[m].turn for m in ("brain_explore-58cc808c#522", "brain_explore-58cc808c#557",
+                                   "brain_explore-58cc808c#388")]
+    assert turns[0].text == turns[1].text == "that works"
+    text, pair = turn_texts(turns[2])
+    assert text == "it isnt showing up" and pair.startswith(text) and "in reply to:" in pair
+    con = open_vault(tmp_path / "v.duckdb")
+    E, first = embed(con, turns)
+    assert E.shape == (3, 2 * DIM)
+    assert first["embedded"] == first["texts"] < 6  # "that works" twice is one text
+    assert np.allclose(E[0, :DIM], E[1, :DIM]) and abs(np.linalg.norm(E[2, :DIM]) - 1) < 1e-4
+    E2, again = embed(con, turns)
+    assert again["embedded"] == 0 and np.allclose(E, E2, atol=1e-6)
+    con.close()
+
+
+def test_the_shipped_model_is_reproducible_from_the_training_script(dev, tmp_path):
+    """Same data, same seed: the script's model labels every dev turn as the shipped one does."""
+    from miner.classify.learned import shipped_model
+    from miner.classify.train import SEED, corpus_data, differences, fit
+
+    examples, E = corpus_data(CORPORA, tmp_path)
+    shipped = shipped_model()
+    again = fit(examples, E)
+    assert shipped.data["trained_on"]["seed"] == SEED
+    assert shipped.data["trained_on"]["labels"] == again.data["trained_on"]["labels"]
+    diff = differences(shipped, again, examples, E)
+    assert diff["same"], diff
+
+
+def test_mine_uses_the_learned_backend_and_records_the_model_version(ex_db):
+    from miner.classify.learned import shipped_model
+    from vault.store import open_vault
+
+    code, out, _ = run_cli("mine", "--json", db=ex_db)
+    rep = json.loads(out)
+    assert code == 0 and rep["backend"] == "learned" and rep["version"] == shipped_model().version
+    assert rep["embed_seconds"] >= 0 and rep["classify_seconds"] >= 0
+    con = open_vault(ex_db, read_only=True)
+    rows = con.execute("SELECT DISTINCT backend, version FROM labels").fetchall()
+    embedded = con.execute("SELECT count(*) FROM miner_vectors").fetchone()[0]
+    con.close()
+    assert rows == [("learned", shipped_model().version)] and embedded > 0
+
+
+def test_mine_fit_learns_from_the_persons_own_labels(tmp_path, corpus_vault):
+    """Labels given to `vault eval` and a relabel in review become training data; the vault keeps its model."""
+    from miner.classify.learned import META_KEY, shipped_model
+    from vault.store import get_meta, open_vault
+
+    db = tmp_path / "v.duckdb"
+    shutil.copy(corpus_vault, db)
+    assert run_cli("mine", db=db)[0] == 0
+    code, out, _ = run_cli("eval", str(CORPORA / "labels-dev.jsonl"), "--json", db=db)
+    assert code == 0 and json.loads(out)["kept_for_fit"] > 900
+    con = open_vault(db)
+    con.execute("INSERT INTO reviews (target, target_id, decision, value) VALUES ('turn', "
+                "'brain_explore-58cc808c#522', 'relabel', 'positive_feedback')")
+    con.close()
+    code, out, _ = run_cli("mine", "--fit", "--json", db=db)
+    rep = json.loads(out)
+    assert code == 0 and rep["fit"]["examples"] > 100 and "+own-" in rep["fit"]["version"]
+    con = open_vault(db, read_only=True)
+    stored = json.loads(get_meta(con, META_KEY))
+    versions = {v for (v,) in con.execute("SELECT DISTINCT version FROM labels WHERE backend = 'learned'").fetchall()}
+    con.close()
+    assert stored["version"] == rep["fit"]["version"] and versions == {stored["version"]}
+    assert stored["coef"] != shipped_model().data["coef"]
+
+
+def test_mine_fit_without_labels_says_what_to_do(ex_db):
+    code, out, err = run_cli("mine", "--fit", db=ex_db)
+    assert code != 0 and "no labels of yours" in (out + err)
+
+
+def test_eval_reads_queue_line_ids_of_the_wild_labels(tmp_path):
+    from vault.ingest import ingest
+    from vault.store import open_vault
+
+    db = tmp_path / "v.duckdb"
+    con = open_vault(db)
+    ingest(con, [CORPORA / "wild" / "claude-code" / "session-share"])
+    con.close()
+    run_cli("mine", "--no-embed", db=db)
+    labels = tmp_path / "labels.jsonl"
+    rows = [json.loads(line) for line in (CORPORA / "labels-wild-dev.jsonl").read_text().splitlines()
+            if "session-share" in line]
+    labels.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    code, out, _ = run_cli("eval", str(labels), "--json", "--no-keep", db=db)
+    rep = json.loads(out)
+    assert code == 0 and rep["missing_from_vault"] == 0 and rep["messages"] == len(rows)
+    assert any(r["msg_id"].startswith("queue:") for r in rows)
+    assert rep["per_label"]["not_human"]["recall"] == 1.0
