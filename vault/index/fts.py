@@ -12,10 +12,10 @@ Scoring runs the extension's BM25 formula as one set-based query over its tables
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import duckdb
 
+from vault import store
 from vault.index.settings import indexed_kinds, searchable_sql
 from vault.store import get_meta, set_meta
 
@@ -31,18 +31,8 @@ IGNORE = r"(\.|[^a-z0-9])+"
 
 
 def load_extension(con: duckdb.DuckDBPyConnection, name: str = "fts") -> None:
-    """Load a DuckDB extension from its PyPI package folder (no download at run time)."""
-    import importlib
-
-    loaded = con.execute("SELECT loaded FROM duckdb_extensions() WHERE extension_name = ?", [name]).fetchone()
-    if loaded and loaded[0]:
-        return
-    pkg = importlib.import_module(f"duckdb_extension_{name}")
-    files = sorted(Path(pkg.__file__).parent.glob(f"extensions/*/{name}.duckdb_extension"))
-    if not files:
-        raise RuntimeError(f"the package duckdb-extension-{name} holds no {name}.duckdb_extension")
-    con.execute(f"INSTALL '{files[-1]}'")
-    con.execute(f"LOAD {name}")
+    """Load a DuckDB extension from its pinned PyPI package (no download at run time)."""
+    store.load_extension(con, name)
 
 
 def index_exists(con: duckdb.DuckDBPyConnection) -> bool:
