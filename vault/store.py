@@ -294,6 +294,8 @@ def open_vault(
         con = connect()
         migrate(con)
         return con
+    if _empty_file(path):
+        path.unlink()  # holds nothing (a vault killed while being created, or `touch`): it becomes a vault
     if not path.exists() or not read_only:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         con = _checked(path, read_only=False, migrating=True)
@@ -307,6 +309,13 @@ def open_vault(
         _checked(path, read_only=False, migrating=True).close()
         con = _checked(path, read_only=True, migrating=False)
     return con
+
+
+def _empty_file(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size == 0 and not Path(f"{path}.wal").exists()
+    except OSError:
+        return False
 
 
 def _checked(path: Path, *, read_only: bool, migrating: bool) -> duckdb.DuckDBPyConnection:

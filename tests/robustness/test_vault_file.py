@@ -131,8 +131,15 @@ def test_packaged_fts_extension_loads_without_installing(tmp_path):
     assert not (tmp_path / "ext").exists()
 
 
+def test_an_empty_file_becomes_a_vault(tmp_path):
+    db = tmp_path / "new.db"
+    db.touch()  # `mktemp`, or a vault killed before DuckDB wrote its header
+    code, out, err = _vault(db, "stats", "--json")
+    assert code == 0, err
+    assert db.read_bytes()[8:12] == b"DUCK"
+
+
 @pytest.mark.parametrize("content,what", [
-    (b"", "an empty file"),
     (b"just some notes\n" * 40, "no DuckDB header"),
     (bytes(range(256)) * 64, "no DuckDB header"),
 ])

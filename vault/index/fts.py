@@ -16,6 +16,7 @@ import time
 import duckdb
 
 from vault import store
+from vault.faults import crash_point
 from vault.index.settings import indexed_kinds, searchable_sql
 from vault.store import get_meta, set_meta
 
@@ -66,6 +67,7 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
         "PRAGMA create_fts_index('fts_docs', 'msg_id', 'text', overwrite=1, stemmer='porter', "
         f"stopwords='fts_stopwords', ignore='{IGNORE}', strip_accents=1, lower=1)"
     )
+    crash_point("in-fts")  # built, but not yet recorded as built: the next run builds it again
     con.execute("DELETE FROM fts_docs")  # the index holds what it needs; the text lives in `messages`
     # Sorted by term, a query's terms sit in few row groups and the scan skips the rest.
     con.execute(f"CREATE OR REPLACE TABLE {SCHEMA}.terms AS SELECT * FROM {SCHEMA}.terms ORDER BY termid, docid")
