@@ -68,9 +68,8 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
                 prog.update(task, description="indexing sessions")
                 ing.finish()
         rep = ing.report
-        index_info = None
-        if not no_embed or rep.messages_added:
-            index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
+        # Always: an earlier run may have been interrupted before its indexes were brought up to date.
+        index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
     out = rep.as_contract()
     if index_info:
         out["index"] = index_info

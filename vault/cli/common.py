@@ -53,11 +53,16 @@ def db_path(ctx: click.Context) -> Path:
 @contextlib.contextmanager
 def open_db(ctx: click.Context, *, read_only: bool = False) -> Iterator[Any]:
     """A vault connection for the duration of a command (writers hold the lock only that long)."""
-    from vault.store import open_vault
+    import duckdb
 
-    con = open_vault(db_path(ctx), read_only=read_only)
+    from vault.store import VaultDamagedError, open_vault
+
+    path = db_path(ctx)
+    con = open_vault(path, read_only=read_only)
     try:
         yield con
+    except duckdb.IOException as e:  # opened fine, but a block read later failed its checksum: damage
+        raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}") from None
     finally:
         con.close()
 
