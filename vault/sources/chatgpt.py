@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import Parser, json_dumps
+from vault.sources.base import Head, Parser, json_dumps
 from vault.sources.documents import (
     document_head,
     json_array_with_key,
@@ -46,10 +46,10 @@ class ChatGPTParser(Parser):
     incremental = False
     suffixes = (".json", ".zip")
 
-    def detect(self, path: Path, head: bytes) -> bool:
-        return json_array_with_key(document_head(path, head, MEMBER), "mapping")
+    def detect(self, path: Path, head: Head) -> bool:
+        return json_array_with_key(document_head(path, head.data, MEMBER), "mapping")
 
-    def why_not(self, path: Path, head: bytes) -> str | None:
+    def why_not(self, path: Path, head: Head) -> str | None:
         if path.name in COMPANIONS:
             return f"a ChatGPT export companion file: {path.name} is read together with conversations.json"
         return None

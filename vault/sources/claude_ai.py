@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import Parser, as_text, json_dumps
+from vault.sources.base import Head, Parser, as_text, json_dumps
 from vault.sources.documents import (
     document_head,
     json_array_with_key,
@@ -44,14 +44,14 @@ class ClaudeAiParser(Parser):
     incremental = False
     suffixes = (".json", ".zip")
 
-    def detect(self, path: Path, head: bytes) -> bool:
-        doc = document_head(path, head, CONVERSATIONS)
+    def detect(self, path: Path, head: Head) -> bool:
+        doc = document_head(path, head.data, CONVERSATIONS)
         if json_array_with_key(doc, "chat_messages"):
             return True
         return path.suffix.lower() == ".json" and json_array_with_key(doc, "prompt_template")
 
-    def why_not(self, path: Path, head: bytes) -> str | None:
-        if path.name == "users.json" and json_array_with_key(head, "email_address"):
+    def why_not(self, path: Path, head: Head) -> str | None:
+        if path.name == "users.json" and json_array_with_key(head.data, "email_address"):
             return "a Claude.ai export companion file: users.json holds account data, no conversations"
         return None
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall, kinds_sql
-from vault.sources.base import Parser, as_text, first_json_line, iter_jsonl, json_dumps
+from vault.sources.base import DETECT_RECORDS, Head, Parser, as_text, iter_jsonl, json_dumps
 
 SOURCE = "claude_code"
 
@@ -39,8 +39,6 @@ KNOWN_TYPES = frozenset(
         "custom-title",
     }
 )
-
-DETECT_LINES = 50  # lines of the head tried by `detect` before giving up
 
 INTERRUPT_PREFIX = "[Request interrupted by user"
 REJECT_PREFIX = "The user doesn't want to proceed with this tool use"
@@ -166,10 +164,9 @@ class ClaudeCodeParser(Parser):
     name = SOURCE
     incremental = True
 
-    def detect(self, path: Path, head: bytes) -> bool:
-        # Any of the first lines may decide: one broken or oddly typed line must not hide a whole session.
-        for line in head.split(b"\n")[:DETECT_LINES]:
-            obj = first_json_line(line)
+    def detect(self, path: Path, head: Head) -> bool:
+        # Any of the first records may decide: broken or oddly typed lines must not hide a whole session.
+        for obj in head.records(DETECT_RECORDS):
             if isinstance(obj, dict) and obj.get("type") in KNOWN_TYPES and (
                     "sessionId" in obj or "uuid" in obj or "leafUuid" in obj or "messageId" in obj):
                 return True

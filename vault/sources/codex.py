@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import Parser, as_text, first_json_line, iter_jsonl
+from vault.sources.base import Head, Parser, as_text, first_json_line, iter_jsonl
 from vault.sources.documents import str_or_none, timestamp, tool_summary
 
 SOURCE = "codex"
@@ -65,9 +65,8 @@ class CodexParser(Parser):
     incremental = True
     suffixes = (".jsonl",)
 
-    def detect(self, path: Path, head: bytes) -> bool:
-        lines = [first_json_line(ln) for ln in head.split(b"\n")[:HEADER_LINES] if ln.strip()]
-        lines = [o for o in lines if o is not None]
+    def detect(self, path: Path, head: Head) -> bool:
+        lines = list(head.records(HEADER_LINES))
         if not lines:
             return False
         first = _shape(lines[0])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord
-from vault.sources.base import Parser, as_text, first_json_line, iter_jsonl
+from vault.sources.base import Head, Parser, as_text, iter_jsonl
 from vault.sources.documents import timestamp
 from vault.sources.claude_code import REJECT_PREFIX, classify_user_text, rejection_reason
 
@@ -62,8 +62,8 @@ class NeutralParser(Parser):
     incremental = True
     suffixes = (".jsonl", ".json")
 
-    def detect(self, path: Path, head: bytes) -> bool:
-        obj = first_json_line(head)
+    def detect(self, path: Path, head: Head) -> bool:
+        obj = head.first_record()
         return isinstance(obj, dict) and any(isinstance(obj.get(k), list) for k in LIST_KEYS)
 
     def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:
