@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from vault.settings import IngestSettings
 
 FINGERPRINT_SPAN = 4096
+# `seq` orders messages: (file_id << SEQ_FILE_SHIFT) + the message's ordinal in its file (by line, then
+# position in the line). An appended tail continues after the file's highest ordinal.
+SEQ_FILE_SHIFT = 40
 # DuckDB settings while ingesting. Each checkpoint rewrites the whole primary-key indexes, so the
 # default (every 16 MB of WAL) made a cold ingest quadratic; a memory cap keeps RSS flat in archive size.
 INGEST_SETTINGS = {"checkpoint_threshold": "256MB", "memory_limit": "1GB"}
@@ -432,12 +435,14 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]
                 f"ON CONFLICT (session_id) DO UPDATE SET {updates}")
     before = con.execute("SELECT count(*) FROM messages").fetchone()[0]
     seen: dict[str, tuple] = {}
+    next_seq = _next_seq(con, [file_id for file_id, _ in parsed])
     for file_id, res in parsed:
-        for m in res.messages:
+        first = next_seq[file_id]
+        for ordinal, m in enumerate(sorted(res.messages, key=lambda m: (m.line_no, m.sub))):
             if m.msg_id in seen:
                 continue
             seen[m.msg_id] = (
-                m.msg_id, m.session_id, m.parent_id, (file_id << 40) | (m.line_no << 12) | (m.sub & 0xFFF),
+                m.msg_id, m.session_id, m.parent_id, first + ordinal,
                 m.timestamp, m.role, m.kind, m.text, m.model, m.turn_id, m.is_human, m.is_sidechain, m.agent_id,
                 m.tool_name, m.tool_use_id, m.is_error, file_id, m.line_no,
                 json_dumps(m.extra) if m.extra else None, m.on_main_branch,
@@ -469,6 +474,14 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]
                   t.is_error) for t in merged.values()],
                 f"ON CONFLICT (tool_use_id) DO UPDATE SET {updates}")
     return con.execute("SELECT count(*) FROM messages").fetchone()[0] - before
+
+
+def _next_seq(con, file_ids: list[int]) -> dict[int, int]:
+    """The first free `seq` of each file: after its messages already stored (none after a rewrite)."""
+    stored = dict(con.execute(
+        f"SELECT file_id, max(seq) + 1 FROM messages WHERE file_id IN ({', '.join(map(str, file_ids))}) "
+        "GROUP BY file_id").fetchall()) if file_ids else {}
+    return {f: stored.get(f, f << SEQ_FILE_SHIFT) for f in file_ids}
 
 
 def _upsert(con, table: str, cols, rows, clause: str) -> None:
