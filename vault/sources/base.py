@@ -21,6 +21,7 @@ DETECT_RECORDS = 50  # parsable records a line-format detector may look at
 DETECT_MAX_LINES = 10_000  # lines scanned for them: noise lines before the records are passed over
 DETECT_MAX_LINE = 64 * 1024 * 1024  # a longer line is passed over by detection, not parsed (parsing reads it)
 _SKIP_CHUNK = 1 << 20
+RESULT_TEXT_CHARS = 4000  # of a tool's output kept in tool_calls.result_text (the message keeps it whole)
 
 
 class Parser:
