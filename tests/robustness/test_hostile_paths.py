@@ -252,3 +252,50 @@ def test_member_cap_default_is_the_parsers_default():
     from vault.sources.documents import DEFAULT_MAX_MEMBER_MB
 
     assert IngestSettings().max_member_mb == DEFAULT_MAX_MEMBER_MB
+
+
+# -- all of them at once --------------------------------------------------------------------------------
+
+def test_every_hostile_case_in_one_folder_loses_no_line(con, tmp_path, monkeypatch):
+    """The cases above side by side in one walk: counts of cases, lines lost and paths unreported, all zero."""
+    root = tmp_path / "src"
+    for name in ("one", "two", "three"):
+        write_session(root / "p" / f"{name}.jsonl", name)
+    write_session(root / os.fsdecode(b"p/\xffname.jsonl"), "odd")
+    noisy = root / "p" / "noisy.jsonl"
+    noisy.write_bytes(b"".join(b"noise %d\n" % i for i in range(60)) + b"".join(cc_lines("noisy", 4)))
+    bad = {
+        root / "p" / "loop1.jsonl": "symlink loop",
+        root / "p" / "loop2.jsonl": "symlink loop",
+        root / "p" / "pipe.jsonl": "not a regular file",
+        root / "p" / "gone.jsonl": "broken symlink",
+        root / "locked": "cannot read folder",
+        root / "export.zip": "max_member_mb",
+    }
+    (root / "p" / "loop1.jsonl").symlink_to("loop2.jsonl")
+    (root / "p" / "loop2.jsonl").symlink_to("loop1.jsonl")
+    os.mkfifo(root / "p" / "pipe.jsonl")
+    (root / "p" / "gone.jsonl").symlink_to("nowhere.jsonl")
+    write_session(root / "locked" / "x.jsonl", "locked")
+    with zipfile.ZipFile(root / "export.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("conversations.json", b'[{"mapping": {}, "pad": "' + b" " * (3 << 20) + b'"}]')
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda p=".": (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied", str(p))) if Path(p) == root / "locked" else real(p))
+
+    rep = run_with_timeout(lambda: Ingester(con, settings=IngestSettings(max_member_mb=1)).run([root]))
+
+    readable = [p for p in root.rglob("*.jsonl") if p.is_file() and not p.is_symlink() and "locked" not in p.parts]
+    expected = 0
+    for p in readable:
+        for line in p.read_bytes().splitlines():
+            try:
+                expected += isinstance(json.loads(line), dict)
+            except ValueError:
+                pass
+    stored = con.execute("SELECT count(*) FROM records").fetchone()[0]
+    why = reported(rep)
+    unreported = [str(p) for p, reason in bad.items() if reason not in why.get(str(p), "")]
+    print(f"hostile cases={len(bad) + 2} lines lost={expected - stored} unreported={len(unreported)}")
+    assert (expected - stored, unreported) == (0, [])
+    assert expected == 5 * 4  # three plain sessions, the odd name and the noisy one

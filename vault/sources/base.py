@@ -20,6 +20,7 @@ MAX_FIRST_LINE = 32 * 1024 * 1024  # ...extended to the end of its first line up
 DETECT_RECORDS = 50  # parsable records a line-format detector may look at
 DETECT_MAX_LINES = 10_000  # lines scanned for them: noise lines before the records are passed over
 DETECT_MAX_LINE = 64 * 1024 * 1024  # a longer line is passed over by detection, not parsed (parsing reads it)
+DETECT_MAX_BYTES = 2 * DETECT_MAX_LINE  # bytes scanned for them at most
 _SKIP_CHUNK = 1 << 20
 RESULT_TEXT_CHARS = 4000  # of a tool's output kept in tool_calls.result_text (the message keeps it whole)
 
@@ -86,13 +87,14 @@ class Head:
         with open(self.path, "rb") as fh:
             fh.seek(self._offset)
             while len(self._records) < want:
-                line = fh.readline(DETECT_MAX_LINE + 1) if self._lines < DETECT_MAX_LINES else b""
+                budget_left = self._lines < DETECT_MAX_LINES and fh.tell() < DETECT_MAX_BYTES
+                line = fh.readline(DETECT_MAX_LINE + 1) if budget_left else b""
                 if not line:
                     self._done = True
                     break
                 self._lines += 1
                 if len(line) > DETECT_MAX_LINE:
-                    while line and not line.endswith(b"\n"):  # too long to parse here: pass over it
+                    while line and not line.endswith(b"\n") and fh.tell() < DETECT_MAX_BYTES:  # pass over it
                         line = fh.readline(_SKIP_CHUNK)
                     continue
                 body = line.strip()
