@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
-from vault.model import Kind, ParseResult, ToolCall
+from vault.model import REASON_CHARS, Kind, ParseResult, ToolCall
 from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import Parser, json_dumps
 from vault.sources.documents import member_limit
@@ -54,7 +54,6 @@ IGNORED_NAMES = (".meta.json",)
 IGNORED_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
 _FILE_TYPES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
                (stat.S_ISBLK, "a device"))
-REASON_CHARS = 300  # a reported reason is one short line
 
 
 class FileRow(NamedTuple):
@@ -182,9 +181,6 @@ class Ingester:
         self.ingest_files(walk(paths))
         self.finish()
         return self.report
-
-    def ingest_file(self, path: Path) -> None:
-        self.ingest_files([path])
 
     def ingest_files(self, paths: Iterable[Path]) -> None:
         """Read and commit each path (each once even when named twice), a group of files per transaction."""

@@ -114,10 +114,16 @@ class RawRecord:
     parent_id: str | None = None
 
 
+REASON_CHARS = 300  # a reported reason is one short line
+
+
 @dataclass(slots=True)
 class LineError:
     line: int
     reason: str
+
+    def __post_init__(self) -> None:
+        self.reason = self.reason[:REASON_CHARS]
 
 
 @dataclass

@@ -170,7 +170,7 @@ def iter_jsonl(
             try:
                 obj = orjson.loads(body)
             except orjson.JSONDecodeError as e:
-                result.errors.append(LineError(line_no, f"invalid JSON: {e}"[:300]))
+                result.errors.append(LineError(line_no, f"invalid JSON: {e}"))
                 continue
             if not isinstance(obj, dict):
                 result.errors.append(LineError(line_no, f"expected a JSON object, got {type(obj).__name__}"))

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import Head, Parser, as_text, first_json_line, iter_jsonl
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, as_text, first_json_line, iter_jsonl
 from vault.sources.documents import str_or_none, timestamp, tool_summary
 
 SOURCE = "codex"
@@ -106,7 +106,7 @@ class CodexParser(Parser):
             try:
                 st.record(rtype, payload, ts, line_no, rid)
             except (TypeError, AttributeError, ValueError, KeyError) as e:
-                res.errors.append(LineError(line_no, f"unexpected {rtype} record shape: {e}"[:300]))
+                res.errors.append(LineError(line_no, f"unexpected {rtype} record shape: {e}"))
         return res
 
 
@@ -248,5 +248,5 @@ class _State:
                  is_error=is_error or kind == Kind.TOOL_REJECTION)
         if call_id:
             self.res.tool_calls.append(ToolCall(tool_use_id=call_id, session_id=self.sid or self.path.stem,
-                                                result_msg_id=self.res.messages[-1].msg_id, result_text=text[:4000],
+                                                result_msg_id=self.res.messages[-1].msg_id, result_text=text[:RESULT_TEXT_CHARS],
                                                 is_error=is_error))

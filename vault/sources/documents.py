@@ -130,7 +130,7 @@ def _loads(data: bytes | bytearray, name: str) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError as e:
         what = "truncated" if e.pos >= len(data.rstrip()) - 1 else "invalid"
-        raise DocumentError(f"{name}: {what} JSON document ({e})"[:300]) from None
+        raise DocumentError(f"{name}: {what} JSON document ({e})") from None
 
 
 def parse_document(path: Path, member: re.Pattern[str], res: ParseResult) -> Iterator[tuple[str, Any]]:
@@ -142,7 +142,7 @@ def parse_document(path: Path, member: re.Pattern[str], res: ParseResult) -> Ite
     except DocumentError as e:
         res.errors.append(LineError(0, str(e)))
     except (OSError, zipfile.BadZipFile) as e:
-        res.errors.append(LineError(0, f"cannot read: {e}"[:300]))
+        res.errors.append(LineError(0, f"cannot read: {e}"))
 
 
 _ISO_TS = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?")

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import Head, Parser, iter_jsonl, json_dumps
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, iter_jsonl, json_dumps
 from vault.sources.documents import parse_document, str_or_none, text_of, timestamp, tool_summary
 
 SOURCE = "gemini"
@@ -224,7 +224,7 @@ def _messages(m: dict, sid: str, line: int, res: ParseResult) -> list[Message]:
                            extra={"status": status} if status else None,
                            **{**base, "timestamp": timestamp(tc.get("timestamp")) or ts}))
         res.tool_calls[-1].result_msg_id = out[-1].msg_id
-        res.tool_calls[-1].result_text = result[:4000]
+        res.tool_calls[-1].result_text = result[:RESULT_TEXT_CHARS]
         res.tool_calls[-1].is_error = status == "error"
     for i, msg in enumerate(out):
         msg.sub = i
