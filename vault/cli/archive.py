@@ -52,7 +52,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         files = list(walk(targets))
         total = sum(_size(p) for p in files)
         if quiet:
-            ing = Ingester(con, source=source, batch_bytes=conf.ingest.batch_bytes)
+            ing = Ingester(con, source=source, settings=conf.ingest)
             ing.ingest_files(files)
             ing.finish()
         else:
@@ -61,7 +61,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
             with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
                           TimeRemainingColumn(), console=err, transient=True) as prog:
                 task = prog.add_task("ingesting", total=total or None)
-                ing = Ingester(con, source=source, batch_bytes=conf.ingest.batch_bytes,
+                ing = Ingester(con, source=source, settings=conf.ingest,
                                on_file=lambda p, n: prog.update(task, advance=n,
                                                                 description=f"ingesting {p.name[:40]}"))
                 ing.ingest_files(files)
