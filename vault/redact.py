@@ -341,6 +341,18 @@ def clip(text: str, limit: int) -> str:
     return default_redactor().clip(text, limit)
 
 
+def anonymous_name(name: str | None) -> str | None:
+    """A project or role name that names no one: redacted, then an absolute path reduced to its last part
+    ("C:\\Users\\jsmith\\ledger" -> "ledger"; a home folder itself -> "~"; "owner/repo" stays)."""
+    if not name:
+        return name
+    out = redact(name)
+    if re.match(r"(?:~|/|\\|[A-Za-z]:[\\/])", out):
+        parts = [p for p in re.split(r"[/\\]+", out) if p]
+        out = parts[-1] if parts else out
+    return out
+
+
 def _phone_matches(text: str, region: str):
     """Numbers of `region` that are valid there; with region "ZZ", `+<country>` numbers of a possible length."""
     import phonenumbers  # ~0.1 s to import: only when a candidate shows up
