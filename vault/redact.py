@@ -238,8 +238,8 @@ class Redactor:
     def _phones_in(self, cand: str, offset: int) -> Iterable[tuple[str, int, int]]:
         stripped = cand.lstrip(" \t-./")
         offset, cand = offset + len(cand) - len(stripped), stripped.rstrip(" \t-./")
-        if sum(c.isdigit() for c in cand) < 7 or (not cand.startswith("+") and cand.isdigit()):
-            return  # too short, or a bare digit run: an id, not a phone
+        if sum(c.isdigit() for c in cand) < 7 or not (cand.startswith("+") or _phone_shaped(cand)):
+            return  # too short, or a bare digit run, a version, a range: not written like a phone
         for region in ("ZZ",) if cand.startswith("+") else self.phone_regions:  # "ZZ": + numbers only
             found = [(PHONE, offset + p.start, offset + p.end) for p in _phone_matches(cand, region)
                      if _phone_shaped(p.raw_string)]
