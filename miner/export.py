@@ -1,9 +1,13 @@
 """Export preference pairs as datasets that training tools load directly.
 
-One mechanism: select the pairs (filters + reviews), redact, add the persona, split by session,
+One mechanism: select the pairs (filters + reviews), add the persona, redact, split by session,
 then hand each pair to the format's row adapter (`FORMATS`) and write `train.jsonl` /
 `test.jsonl` (+ parquet, + a `datasets.save_to_disk` folder), extra files (LLaMA-Factory's
 `dataset_info.json`) and a dataset card `README.md`.
+
+Privacy: every string of every pair (messages, feedback, persona, role name) and of the report
+(which the card and `--json` show) goes through `vault.redact.Redactor.redact_obj` before anything
+is written; the files are created 0600 in a 0700 folder (`vault.private`), whatever the umask.
 
 Selection: a pair is exported when it passed every filter (`kept`), or a person accepted it in
 review; a review `reject` always excludes it; an `edit` review replaces the chosen text (and
@@ -84,9 +88,11 @@ def llamafactory_info(out: Path, counts: dict[str, int]) -> list[str]:
 
 
 def axolotl_config(out: Path, counts: dict[str, int]) -> list[str]:
+    # A relative path: an absolute one would put the user's home folder in the file.
     (out / "axolotl.yaml").write_text(
-        "# Merge into your axolotl config (DPO on this export).\nrl: dpo\ndatasets:\n"
-        f"  - path: {out.resolve() / 'train.jsonl'}\n    ds_type: json\n    split: train\n"
+        "# Merge into your axolotl config (DPO on this export). The path is relative to this folder:\n"
+        "# run axolotl from here, or write the folder's absolute path.\nrl: dpo\ndatasets:\n"
+        "  - path: ./train.jsonl\n    ds_type: json\n    split: train\n"
         "    type: chat_template.default\n    field_messages: messages\n    field_chosen: chosen\n"
         "    field_rejected: rejected\n    message_property_mappings:\n      role: role\n      content: content\n")
     return ["axolotl.yaml"]
@@ -161,14 +167,6 @@ def select_pairs(con: duckdb.DuckDBPyConnection, reviewed_only: bool = False,
     return out, stats
 
 
-def redact_pair(pair: dict, redactor) -> dict:
-    r = redactor.redact
-    msgs = lambda ms: [{**m, "content": r(m["content"])} for m in ms]  # noqa: E731
-    return {**pair, "prompt": msgs(pair["prompt"]), "chosen": msgs(pair["chosen"]),
-            "rejected": msgs(pair["rejected"]), "feedback": r(pair["feedback"] or ""),
-            "persona": r(pair["persona"]) if pair["persona"] else pair["persona"]}
-
-
 def add_persona(pair: dict, persona: str | None) -> dict:
     if not persona:
         return pair
@@ -195,32 +193,36 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: int = 0,
            test_fraction: float = 0.2, persona: bool = True, redact: bool = True, reviewed_only: bool = False,
-           parquet: bool = False, hf: bool = False, role: str | None = None) -> dict[str, Any]:
-    """Write the dataset; returns a report (counts, files)."""
+           parquet: bool = False, hf: bool = False, role: str | None = None, redactor=None) -> dict[str, Any]:
+    """Write the dataset; returns a report (counts, files).
+
+    `redactor`: a vault.redact.Redactor (the CLI's is configured by the `[redact]` settings); used when `redact`.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     if not 0 <= test_fraction < 1:
         raise ValueError("test_fraction must be in [0, 1)")
-    spec = FORMATS[fmt]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from vault.private import private_output
+
+    with private_output(out_dir) as out:
+        return _export(con, FORMATS[fmt], fmt, out, seed, test_fraction, persona, redact, reviewed_only, parquet,
+                       hf, role, redactor)
+
+
+def _export(con, spec: Format, fmt: str, out: Path, seed, test_fraction, persona, redact, reviewed_only, parquet,
+            hf, role, redactor) -> dict[str, Any]:
     pairs, stats = select_pairs(con, reviewed_only, role)
     personas = {}
     if persona:
         from miner.personas import load_personas
 
         personas = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
-    redactor = None
-    if redact:
+    if redact and redactor is None:
         from vault.redact import Redactor
 
         redactor = Redactor()
-    ready = []
-    for p in pairs:
-        p = {**p, "persona": personas.get(p["role_name"])}
-        if redactor is not None:
-            p = redact_pair(p, redactor)
-        ready.append(add_persona({**p, "persona": None}, p["persona"]))
+    keep = (lambda x: x) if not redact else redactor.redact_obj  # noqa: E731
+    ready = [keep(add_persona(p, personas.get(p["role_name"]))) for p in pairs]
     test_ids = split_sessions([p["session_id"] for p in ready], seed, test_fraction)
     splits = {"train": [p for p in ready if p["session_id"] not in test_ids],
               "test": [p for p in ready if p["session_id"] in test_ids]}
@@ -244,6 +246,7 @@ def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: 
         "sessions": {s: len({p["session_id"] for p in ps}) for s, ps in splits.items()},
         "sources": _sources(con, [p["session_id"] for p in ready]),
     }
+    report = keep(report)  # the out folder, a --role filter: what the card and --json show
     (out / "README.md").write_text(dataset_card(report, spec), encoding="utf-8")
     report["files"] = [*files, "README.md"]
     return report

@@ -225,6 +225,7 @@ def llm_rules(todo: dict[str, list[tuple[str, str]]], llm, max_rules: int, yes: 
     import pydantic
 
     from miner.llm import LLMError
+    from vault.redact import clip  # redact, then cut
 
     class LlmRule(pydantic.BaseModel):
         rule: str
@@ -237,7 +238,7 @@ def llm_rules(todo: dict[str, list[tuple[str, str]]], llm, max_rules: int, yes: 
     roles = sorted(todo)
     shown = {r: todo[r][-MAX_LLM_FEEDBACK:] for r in roles}
     reqs = [llm.request(system, f"Role: {r}\n\n" + "\n\n".join(
-        f"[{i}] {t[:FEEDBACK_CHARS]}" for i, (_, t) in enumerate(shown[r], 1))) for r in roles]
+        f"[{i}] {clip(t, FEEDBACK_CHARS)}" for i, (_, t) in enumerate(shown[r], 1))) for r in roles]
     plan = llm.plan(reqs)
     if plan.to_send:
         llm.check_budget(plan)

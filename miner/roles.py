@@ -35,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 
+from vault.redact import anonymous_name
 from vault.settings import ConfigError, Settings
 from vault.store import insert_rows
 
@@ -156,7 +157,7 @@ def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tup
     rows = con.execute(
         f"""
         SELECT session_id, parent_session_id, {any_sql} AS any_rule, {agent_sql} AS agent_rule,
-               project, source
+               coalesce(cwd, project), source
         FROM sessions
         """,
         any_params + agent_params,
@@ -178,8 +179,8 @@ def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tup
         elif any_rule is not None:
             r = by_index[any_rule]
             res = (r.name, r.describe())
-        elif project:
-            res = (project, "default: project")
+        elif project:  # the cwd's last part, named so that no home folder or user name shows
+            res = (anonymous_name(project), "default: project")
         else:
             res = (source, "default: source")
         out[sid] = res

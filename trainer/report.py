@@ -148,7 +148,9 @@ def model_card(metrics: dict, config: dict, data) -> str:
         "docs/trainer.md in the vault repository.",
         "",
     ]
-    return "\n".join(parts)
+    from vault.redact import redact  # a model card gets published: no home folder, user name or secret in it
+
+    return redact("\n".join(parts))
 
 
 def plot(log_history: list[dict], path: Path) -> Path | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vault.cli.common import emit_json, json_option, open_db, settings, stderr_console, stdout_console
+from vault.cli.common import emit_json, json_option, open_db, redactor, settings, stderr_console, stdout_console
 
 
 def _default_paths(console) -> list[Path]:
@@ -139,7 +139,7 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
             conf = settings(ctx, {"corrections.threshold": ("--threshold", threshold),
                                   "corrections.denominator": ("--denominator", denominator),
                                   "corrections.min_turns": ("--min-turns", min_turns)})
-            rep = configured_report(con, conf, role=role)
+            rep = redactor(ctx).redact_obj(configured_report(con, conf, role=role))  # projects, roles
             if as_json:
                 emit_json(rep)
             else:

@@ -46,6 +46,13 @@ def settings(ctx: click.Context, flags: dict[str, tuple[str, Any]] | None = None
     return s.with_flags(flags) if flags else s
 
 
+def redactor(ctx: click.Context):
+    """The vault.redact.Redactor of this run (the `[redact]` settings): for everything that leaves the vault."""
+    from vault.redact import Redactor
+
+    return Redactor.from_settings(settings(ctx))
+
+
 def db_path(ctx: click.Context) -> Path:
     return settings(ctx).db
 
@@ -107,7 +114,8 @@ def confirm_paid_plan(as_json: bool):
 
     def confirm(plan) -> bool:
         err = stderr_console()
-        err.print(f"{plan.describe()}.\nTexts are redacted (secrets, e-mails, home paths, user name) before sending.")
+        err.print(f"{plan.describe()}.\nTexts are redacted (secrets, e-mails, phone numbers, IP addresses, home paths, "
+                  "user names) before sending (docs/privacy.md).")
         if as_json or not sys.stdin.isatty():
             err.print("[red]Not confirmed: pass --yes to send without asking.[/]")
             return False
