@@ -34,15 +34,24 @@ def _default_paths(console) -> list[Path]:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--source", help="Force a format instead of detecting it (e.g. claude_code, neutral).")
 @click.option("--no-embed", is_flag=True, help="Skip computing embeddings after the ingest.")
+@click.option("--hook", is_flag=True, help="Run as a Claude Code hook: ingest the transcript named by the hook "
+                                           "JSON on stdin, silently (see `vault hooks`).")
 @json_option
 @click.pass_context
-def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool, as_json: bool) -> None:
+def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool, hook: bool, as_json: bool) -> None:
     """Ingest transcripts (files or folders; default: every known archive location)."""
+    if hook:
+        from vault.cli.loop import run_hook
+
+        return run_hook(ctx)
+    from vault.hooks import clear_pending, list_pending
     from vault.ingest import Ingester, walk
 
     err = stderr_console()
     quiet = as_json or not sys.stderr.isatty()
     targets = list(paths) or _default_paths(err)
+    pending = list_pending(settings(ctx).db)  # transcripts a hook left while the vault was busy
+    targets += [p for p in pending if p.exists()]
     missing = [p for p in targets if not p.exists()]
     for p in missing:
         err.print(f"[red]not found:[/] {p}")
@@ -68,6 +77,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
                 prog.update(task, description="indexing sessions")
                 ing.finish()
         rep = ing.report
+        clear_pending(list(pending.values()))
         index_info = None
         if not no_embed or rep.messages_added:
             index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
