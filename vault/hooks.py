@@ -62,10 +62,9 @@ def runs_path(db: Path) -> Path:
 
 def hook_command(db: Path | None = None, config: Path | None = None) -> str:
     """The command line Claude Code runs: this installation's `vault`, by absolute path (hooks run with
-    Claude Code's PATH, which may not hold our virtualenv), with the vault and config baked in when they
-    were chosen by the environment or a flag (the hook does not see this shell's VAULT_* variables)."""
+    Claude Code's PATH, which may not hold our virtualenv), with the vault (and config) baked in."""
     exe = Path(sys.executable).with_name("vault")
-    argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "vault.cli"]
+    argv = [str(exe)] if exe.exists() else [sys.executable, "-c", "from vault.cli import main; main()"]
     if db is not None:
         argv += ["--db", str(Path(db).expanduser().resolve())]
     if config is not None:
@@ -186,7 +185,14 @@ def install(path: Path, command: str, events: tuple[str, ...] = EVENTS) -> Chang
     hooks = sf.data.get("hooks")
     for event in events:
         if event in have:
-            change.unchanged.append(event)
+            if set(have[event]) == {command}:
+                change.unchanged.append(event)
+            else:  # installed from another vault or place: point it here, where it stands
+                for g in hooks[event]:
+                    for h in g.get("hooks", []) if isinstance(g, dict) else []:
+                        if is_ours(h):
+                            h["command"] = command
+                change.added.append(event)
             continue
         if hooks is None:
             hooks = sf.data["hooks"] = {}
@@ -352,6 +358,10 @@ def record_run(db: Path, event: str, result: str, seconds: float) -> None:
     """The last run per event, for `vault hooks status` (atomic replace; the last writer wins)."""
     runs = read_runs(db)
     runs[event] = {"at": _now(), "result": result, "seconds": round(seconds, 3)}
+    _write_runs(db, runs)
+
+
+def _write_runs(db: Path, runs: dict[str, Any]) -> None:
     path = runs_path(db)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".hook-runs-")
@@ -386,26 +396,57 @@ def parse_hook_input(raw: bytes) -> tuple[str, Path]:
 def session_files(transcript: Path) -> list[Path]:
     """The transcript and its subagent files: `<id>/subagents/agent-*.jsonl` (Claude Code 2.1), or
     `agent-*.jsonl` beside it naming this session (2.0)."""
+    if not transcript.exists():
+        return [transcript]  # recorded anyway: the next ingest reports it gone
     out = [transcript]
     folder = transcript.with_suffix("")
     if folder.is_dir():
         out += sorted(p for p in folder.rglob("*.jsonl") if p.is_file())
-    sid = transcript.stem
+    sid = transcript.stem.encode()
     for p in sorted(transcript.parent.glob("agent-*.jsonl")):
         try:
             with open(p, "rb") as fh:
-                head = fh.read(4096)
+                if sid in fh.read(4096):
+                    out.append(p)
         except OSError:
             continue
-        if sid.encode() in head:
-            out.append(p)
     return out
+
+
+def accept_hook(raw: bytes, db: Path) -> tuple[str, list[Path]]:
+    """The quick half of a hook run: parse the hook JSON and record its files as pending."""
+    event, transcript = parse_hook_input(raw)
+    files = session_files(transcript)
+    add_pending(db, files)  # first: whatever happens next, the next ingest finds them
+    return event, files
+
+
+def unreported_error(db: Path) -> str | None:
+    """The error of the last background run, once (the next hook run shows it to the person)."""
+    runs = read_runs(db)
+    err = runs.get("error")
+    if not err or err.get("reported"):
+        return None
+    err["reported"] = True
+    _write_runs(db, runs)
+    return f"the background ingest of {err['at']} failed: {err['result']}"
+
+
+def spawn_worker(db: Path, event: str, config: Path | None = None) -> None:
+    """Start the ingest in a detached process, so the session is never kept waiting (nor killed with it)."""
+    import subprocess
+
+    argv = [sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db)]
+    if config is not None:
+        argv += ["--config", str(config)]
+    argv += ["ingest", "--hook-worker", event]
+    subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     cwd=str(db.parent), start_new_session=True, close_fds=True)
 
 
 @dataclass
 class HookResult:
     event: str
-    files: list[Path]
     queued: bool = False  # the vault was busy: left pending
     ingested_files: int = 0
     messages_added: int = 0
@@ -413,43 +454,50 @@ class HookResult:
 
     def describe(self) -> str:
         if self.queued:
-            return f"vault busy: {len(self.files)} file(s) left pending"
+            return "vault busy: left pending for the next ingest"
         gone = f", {len(self.missing)} pending file(s) gone" if self.missing else ""
         return f"{self.messages_added} new messages from {self.ingested_files} file(s){gone}"
 
 
-def run_hook(raw: bytes, db: Path, batch_bytes: int | None = None) -> HookResult:
-    """Ingest the hook's transcript (and everything pending) unless another process holds the vault."""
+MAX_ROUNDS = 3  # hook runs that arrive while we ingest are taken in the same process
+
+
+def work(db: Path, event: str, batch_bytes: int | None = None) -> HookResult:
+    """The slow half: ingest everything pending unless another process holds the vault (then leave it)."""
     from vault.store import VaultLockedError, open_vault
 
-    event, transcript = parse_hook_input(raw)
-    files = session_files(transcript) if transcript.exists() else [transcript]
-    add_pending(db, files)  # first: if this process is killed, the next ingest still finds them
-    result = HookResult(event, files)
+    result = HookResult(event)
     try:
         con = open_vault(db)
     except VaultLockedError:
         result.queued = True
         return result
     try:
-        ingest_pending(con, db, result, batch_bytes)
+        done: set[Path] = set()
+        for _ in range(MAX_ROUNDS):
+            if not ingest_pending(con, db, result, batch_bytes, skip=done):
+                break
     finally:
         con.close()
     return result
 
 
-def ingest_pending(con, db: Path, result: HookResult | None = None, batch_bytes: int | None = None) -> HookResult:
-    """Ingest every pending path into an open vault and clear them (also called by `vault ingest`)."""
+def ingest_pending(con, db: Path, result: HookResult, batch_bytes: int | None = None,
+                   skip: set[Path] | None = None) -> set[Path]:
+    """Ingest the pending paths into an open vault and clear them; returns the paths taken."""
     from vault.ingest import Ingester
 
-    result = result or HookResult("ingest", [])
-    pending = list_pending(db)
+    skip = skip if skip is not None else set()
+    pending = {p: e for p, e in list_pending(db).items() if p not in skip}
+    if not pending:
+        return set()
     present = [p for p in pending if p.exists()]
-    result.missing = [p for p in pending if not p.exists()]
+    result.missing += [p for p in pending if not p.exists()]
     ing = Ingester(con, batch_bytes=batch_bytes)
     ing.ingest_files(present)
     ing.finish()
-    result.ingested_files = ing.report.files
-    result.messages_added = ing.report.messages_added
+    result.ingested_files += ing.report.files
+    result.messages_added += ing.report.messages_added
     clear_pending(list(pending.values()))
-    return result
+    skip.update(pending)
+    return set(pending)

@@ -35,15 +35,18 @@ def _default_paths(console) -> list[Path]:
 @click.option("--source", help="Force a format instead of detecting it (e.g. claude_code, neutral).")
 @click.option("--no-embed", is_flag=True, help="Skip computing embeddings after the ingest.")
 @click.option("--hook", is_flag=True, help="Run as a Claude Code hook: ingest the transcript named by the hook "
-                                           "JSON on stdin, silently (see `vault hooks`).")
+                                           "JSON on stdin, silently, in the background (see `vault hooks`).")
+@click.option("--wait", is_flag=True, help="With --hook: ingest before returning instead of in the background.")
+@click.option("--hook-worker", hidden=True, default=None)
 @json_option
 @click.pass_context
-def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool, hook: bool, as_json: bool) -> None:
+def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool, hook: bool, wait: bool,
+               hook_worker: str | None, as_json: bool) -> None:
     """Ingest transcripts (files or folders; default: every known archive location)."""
-    if hook:
-        from vault.cli.loop import run_hook
+    if hook or hook_worker:
+        from vault.cli.loop import run_hook, run_hook_worker
 
-        return run_hook(ctx)
+        return run_hook_worker(ctx, hook_worker) if hook_worker else run_hook(ctx, wait=wait)
     from vault.hooks import clear_pending, list_pending
     from vault.ingest import Ingester, walk
 
