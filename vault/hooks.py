@@ -11,10 +11,12 @@ indentation; the original bytes are kept beside it (`settings.json.vault-backup`
 still exactly what install wrote, uninstall puts those bytes back (so install + uninstall is a no-op to
 the byte). A file that is not valid JSON is refused with its line and column, and never rewritten.
 
-The hook run (`run_hook`) must never disturb the session: it records the transcript in a pending folder
-first (`<vault>.hook-pending/`, one small file per path), then ingests everything pending if the vault's
-write lock is free and clears what it ingested. If another process holds the lock it leaves the paths
-pending for the next ingest (any `vault ingest` takes them) and returns at once.
+The hook run never disturbs the session. `vault ingest --hook` (the quick half) parses the hook JSON,
+records the transcript and its subagent files in a pending folder (`<vault>.hook-pending/`, one small
+file per path) and starts a detached worker, then exits 0 without a word: Claude Code waits only for
+that. The worker (`work`) ingests everything pending if it gets the vault's write lock within LOCK_WAIT
+seconds and clears what it ingested; if another process holds the lock it leaves the paths pending for
+the next ingest (any `vault ingest` takes them). Each run is logged in `<vault>.hook-runs.json`.
 """
 
 from __future__ import annotations
@@ -459,16 +461,17 @@ class HookResult:
         return f"{self.messages_added} new messages from {self.ingested_files} file(s){gone}"
 
 
+LOCK_WAIT = 3.0  # seconds the detached worker waits for the vault before leaving the files pending
 MAX_ROUNDS = 3  # hook runs that arrive while we ingest are taken in the same process
 
 
 def work(db: Path, event: str, batch_bytes: int | None = None) -> HookResult:
     """The slow half: ingest everything pending unless another process holds the vault (then leave it)."""
-    from vault.store import VaultLockedError, open_vault
+    from vault.store import VaultLockedError, open_vault_waiting
 
     result = HookResult(event)
-    try:
-        con = open_vault(db)
+    try:  # a reader holds it for a moment (`vault mcp`); an ingest for longer: then leave it pending
+        con = open_vault_waiting(db, wait=LOCK_WAIT)
     except VaultLockedError:
         result.queued = True
         return result

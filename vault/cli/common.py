@@ -50,12 +50,15 @@ def db_path(ctx: click.Context) -> Path:
     return settings(ctx).db
 
 
+LOCK_WAIT = 2.0  # seconds to wait for a short holder of the vault (`vault mcp`, the TUI) before giving up
+
+
 @contextlib.contextmanager
 def open_db(ctx: click.Context, *, read_only: bool = False) -> Iterator[Any]:
     """A vault connection for the duration of a command (writers hold the lock only that long)."""
-    from vault.store import open_vault
+    from vault.store import open_vault_waiting
 
-    con = open_vault(db_path(ctx), read_only=read_only)
+    con = open_vault_waiting(db_path(ctx), read_only=read_only, wait=LOCK_WAIT)
     try:
         yield con
     finally:
