@@ -28,7 +28,6 @@ from vault.errors import VaultError
 from vault.model import Kind
 
 SNAPSHOT_MAX_AGE = 60.0  # seconds a copy is reused while a writer holds the vault
-FTS_RETRY = 30.0  # seconds between attempts to rebuild a stale keyword index
 MAX_PAGE_CHARS = 40_000  # one get_session page, all messages together
 HIDDEN = {Kind.THINKING, Kind.META, Kind.SYSTEM, Kind.SYSTEM_REMINDER, Kind.OTHER, Kind.HOOK_FEEDBACK,
           Kind.TASK_NOTIFICATION}  # as `vault show` without --all
@@ -54,7 +53,6 @@ class SnapshotReader:
         self._lock = threading.Lock()
         self._snapshot: Path | None = None
         self._taken = 0.0
-        self._fts_tried = 0.0
 
     @contextlib.contextmanager
     def read(self) -> Iterator[tuple[Any, str | None]]:
@@ -107,18 +105,16 @@ class SnapshotReader:
             if not fts.needs_rebuild(con):
                 return None
             exists = fts.index_exists(con)
-        if time.time() - self._fts_tried > FTS_RETRY:
-            self._fts_tried = time.time()
+        try:  # failing costs a millisecond: try on every stale search, the vault may be free again
+            con = open_vault(self.db)
+        except VaultLockedError:
+            pass
+        else:
             try:
-                con = open_vault(self.db)
-            except VaultLockedError:
-                pass
-            else:
-                try:
-                    fts.ensure_index(con)
-                    return None
-                finally:
-                    con.close()
+                fts.ensure_index(con)
+                return None
+            finally:
+                con.close()
         if not exists:
             raise VaultError("the keyword index is not built yet and the vault is busy; try again shortly "
                              "(or run `vault search` once)")
