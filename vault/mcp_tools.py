@@ -28,6 +28,8 @@ from vault.errors import VaultError
 from vault.model import Kind
 
 SNAPSHOT_MAX_AGE = 60.0  # seconds a copy is reused while a writer holds the vault
+IDLE_CLOSE = 1.0  # seconds without a call after which the live connection is closed (writers get in)
+WATCH_EVERY = 0.05  # how often the release thread looks
 MAX_PAGE_CHARS = 40_000  # one get_session page, all messages together
 HIDDEN = {Kind.THINKING, Kind.META, Kind.SYSTEM, Kind.SYSTEM_REMINDER, Kind.OTHER, Kind.HOOK_FEEDBACK,
           Kind.TASK_NOTIFICATION}  # as `vault show` without --all
@@ -48,53 +50,102 @@ class ToolInputError(VaultError):
 # -- reading while others write ------------------------------------------------------------
 
 class SnapshotReader:
+    """Read connections for the tools, one call at a time.
+
+    Opening the vault and loading the FTS extension cost ~0.3 s, so the connection is kept between calls
+    that come close together, and closed after IDLE_CLOSE seconds without a call, or at once when a
+    writer announces itself (`vault.store.open_vault_waiting` touches `<vault>.want-write` while it
+    waits): a reader's read-only connection would make any writer fail, so it is never held for long.
+    While another process holds the write lock, calls read a copy of the file (see the module docstring).
+    """
+
     def __init__(self, db: Path) -> None:
+        from vault.store import want_write_path
+
         self.db = Path(db)
-        self._lock = threading.Lock()
+        self._want = want_write_path(self.db)
+        self._lock = threading.RLock()  # one call at a time on the connection
+        self._con = None
+        self._con_is_snapshot = False
+        self._last_use = 0.0
+        self._want_seen = self._want_mtime()
         self._snapshot: Path | None = None
         self._taken = 0.0
+        self._closed = threading.Event()
+        threading.Thread(target=self._watch, daemon=True, name="vault-mcp-release").start()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[tuple[Any, str | None]]:
-        """(read-only connection, None) or, while the vault is busy, (connection to a copy, its time)."""
+        """(connection, None) or, while the vault is busy, (connection to a copy, the copy's time)."""
+        with self._lock:
+            con, taken = self._connection()
+            try:
+                yield con, taken
+            finally:
+                self._last_use = time.monotonic()
+
+    def _connection(self):
         import duckdb
 
         from vault.store import VaultLockedError, open_vault
 
+        if self._con is not None and not self._con_is_snapshot:
+            return self._con, None
         if not self.db.exists():
             raise VaultError(f"no vault at {self.db} yet: run `vault ingest` first")
         try:
-            con, taken = open_vault(self.db, read_only=True), None
-            self._drop_snapshot()
+            con = open_vault(self.db, read_only=True)
         except VaultLockedError:
-            path, taken = self._fresh_snapshot()
-            con = duckdb.connect(str(path), read_only=True)
-        try:
-            yield con, taken
-        finally:
-            con.close()
-
-    def _fresh_snapshot(self) -> tuple[Path, str]:
-        with self._lock:
             if self._snapshot is None or time.time() - self._taken > SNAPSHOT_MAX_AGE:
-                self._drop_snapshot()
-                tmp = Path(tempfile.mkdtemp(prefix="vault-mcp-"))
-                copy = tmp / self.db.name
-                shutil.copy2(self.db, copy)
-                os.chmod(copy, 0o600)
-                self._snapshot, self._taken = copy, time.time()
-            taken = _dt.datetime.fromtimestamp(self._taken, _dt.UTC).isoformat(timespec="seconds")
-            return self._snapshot, taken
+                self._release()
+                self._take_snapshot()
+            if self._con is None:
+                self._con, self._con_is_snapshot = duckdb.connect(str(self._snapshot), read_only=True), True
+            return self._con, _dt.datetime.fromtimestamp(self._taken, _dt.UTC).isoformat(timespec="seconds")
+        self._release()  # the vault is free again: drop the copy
+        self._con, self._con_is_snapshot = con, False
+        return con, None
 
-    def _drop_snapshot(self) -> None:
+    def _take_snapshot(self) -> None:
+        tmp = Path(tempfile.mkdtemp(prefix="vault-mcp-"))
+        copy = tmp / self.db.name
+        shutil.copy2(self.db, copy)
+        os.chmod(copy, 0o600)
+        self._snapshot, self._taken = copy, time.time()
+
+    def _release(self) -> None:
+        """Close the connection and drop the copy (the lock is held by the caller)."""
+        if self._con is not None:
+            with contextlib.suppress(Exception):
+                self._con.close()
+            self._con = None
         if self._snapshot is not None:
-            with self._lock:
-                if self._snapshot is not None:
-                    shutil.rmtree(self._snapshot.parent, ignore_errors=True)
-                    self._snapshot = None
+            shutil.rmtree(self._snapshot.parent, ignore_errors=True)
+            self._snapshot = None
+
+    def _want_mtime(self) -> float:
+        try:
+            return self._want.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def _watch(self) -> None:
+        """Let writers in: close the live connection when idle, or when one is waiting for the vault."""
+        while not self._closed.wait(WATCH_EVERY):
+            if self._con is None or self._con_is_snapshot:
+                continue
+            want = self._want_mtime()
+            if want != self._want_seen or time.monotonic() - self._last_use > IDLE_CLOSE:
+                with self._lock:
+                    self._want_seen = want
+                    if self._con is not None and not self._con_is_snapshot:
+                        self._con.close()
+                        self._con = None
 
     def close(self) -> None:
-        self._drop_snapshot()
+        self._closed.set()
+        with self._lock:
+            self._release()
 
     def refresh_keyword_index(self) -> str | None:
         """Rebuild a stale keyword index if the vault is free; a note for the answer when it stays stale."""
@@ -105,16 +156,20 @@ class SnapshotReader:
             if not fts.needs_rebuild(con):
                 return None
             exists = fts.index_exists(con)
-        try:  # failing costs a millisecond: try on every stale search, the vault may be free again
-            con = open_vault(self.db)
-        except VaultLockedError:
-            pass
-        else:
-            try:
-                fts.ensure_index(con)
-                return None
-            finally:
-                con.close()
+        with self._lock:
+            if self._con is not None and not self._con_is_snapshot:
+                self._con.close()  # our own reader would keep the writer out
+                self._con = None
+            try:  # failing costs a millisecond: try on every stale search, the vault may be free again
+                con = open_vault(self.db)
+            except VaultLockedError:
+                pass
+            else:
+                try:
+                    fts.ensure_index(con)
+                    return None
+                finally:
+                    con.close()
         if not exists:
             raise VaultError("the keyword index is not built yet and the vault is busy; try again shortly "
                              "(or run `vault search` once)")
@@ -237,7 +292,7 @@ class VaultTools:
             t0 = time.perf_counter()
             with self._model_lock if used != "keyword" else contextlib.nullcontext():
                 hits = search(con, query, mode=used, limit=offset + limit + 1, filters=filters)
-            if used != "keyword" and self.first_semantic_seconds is None:
+            if used != "keyword" and self.first_semantic_seconds is None and semantic_ready(con):
                 self.first_semantic_seconds = round(time.perf_counter() - t0, 3)
                 notes.append(f"first semantic query: loaded the embedding model in "
                              f"{self.first_semantic_seconds:.1f} s")

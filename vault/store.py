@@ -257,10 +257,21 @@ def open_vault_waiting(path: str | Path | None = None, *, read_only: bool = Fals
     import time
 
     deadline = time.monotonic() + wait
+    announced = False
     while True:
         try:
             return open_vault(path, read_only=read_only)
         except VaultLockedError:
             if time.monotonic() >= deadline:
                 raise
+            if not announced and path is not None:  # `vault mcp` closes its reader when it sees this
+                with contextlib.suppress(OSError):
+                    want_write_path(Path(path)).touch()
+                announced = True
             time.sleep(0.05)
+
+
+def want_write_path(path: Path) -> Path:
+    """Touched by a process waiting for the vault, so readers that hold it between calls let go."""
+    path = Path(path).expanduser()
+    return path.with_name(path.name + ".want-write")

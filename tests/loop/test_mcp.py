@@ -186,3 +186,24 @@ def test_a_real_ingest_runs_while_the_server_answers(home, tmp_path):
     calls, code, out, err = run(scenario, home)
     assert code == 0, err.decode()
     assert json.loads(out)["files"] > 0 and calls > 0
+
+
+def test_the_server_lets_writers_in(home):
+    """Between calls close together the server keeps its read connection; a writer that waits
+    (open_vault_waiting) is let in at once, and after IDLE_CLOSE any writer gets the vault."""
+    db = home / "vault.duckdb"
+    write = [sys.executable, "-c", "import sys, time; from vault.store import open_vault, open_vault_waiting; "
+             "t = time.perf_counter(); f = open_vault_waiting if sys.argv[2] == 'wait' else open_vault; "
+             "f(sys.argv[1]).close(); print(round(time.perf_counter() - t, 3))", str(db)]
+
+    async def scenario(c):
+        payload(await c.call_tool("stats", {}))
+        waited = subprocess.run([*write, "wait"], capture_output=True, text=True, env=server_env(home))
+        payload(await c.call_tool("stats", {}))
+        await anyio.sleep(1.5)
+        plain = subprocess.run([*write, "plain"], capture_output=True, text=True, env=server_env(home))
+        return waited, plain
+
+    waited, plain = run(scenario, home)
+    assert waited.returncode == 0 and float(waited.stdout) < 2.0, waited.stderr
+    assert plain.returncode == 0, plain.stderr
