@@ -39,6 +39,7 @@ EVENTS = ("SessionEnd", "PreCompact")
 OPTIONAL_EVENTS = ("Stop",)
 MARKER = "ingest --hook"  # how our hook commands are recognised in settings.json
 BACKUP_SUFFIX = ".vault-backup"
+WORKER_NICE = 10
 MAX_HOOK_INPUT = 1 << 20  # the hook JSON is a few hundred bytes; never read an unbounded stdin
 
 
@@ -442,8 +443,10 @@ def spawn_worker(db: Path, event: str, config: Path | None = None) -> None:
     if config is not None:
         argv += ["--config", str(config)]
     argv += ["ingest", "--hook-worker", event]
+    # Niced: the ingest must not take the cores from the session it serves (nor from this process's exit).
+    lower = (lambda: os.nice(WORKER_NICE)) if hasattr(os, "nice") else None
     subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                     cwd=str(db.parent), start_new_session=True, close_fds=True)
+                     cwd=str(db.parent), start_new_session=True, close_fds=True, preexec_fn=lower)
 
 
 @dataclass
