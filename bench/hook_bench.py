@@ -175,7 +175,9 @@ def main() -> None:
             pending = len(hooks.list_pending(db))
         finally:
             holder.communicate("")
+        floor = [sh(f"{sys.executable} -c pass", b"", elsewhere) for _ in range(args.runs)]
         print(f"runs: {args.runs} (medians, seconds)")
+        print(f"  floor: a bare `python -c pass` in the same minutes:    {med(floor)}")
         print(f"  answered (what the session waits for), new transcript: {med(answered)} (max {max(answered):.3f})")
         print(f"  answered while another process holds the vault:        {med(busy)} (max {max(busy):.3f}); "
               f"left pending: {pending} file(s)")

@@ -132,3 +132,17 @@ def test_a_background_failure_is_told_once_by_the_next_run(tmp_path):
     res = run_hook(tmp_path, good, "--wait")
     assert (res.returncode, res.stdout, res.stderr) == (0, b"", b"")
     assert hooks.read_runs(db)["Stop"]["result"] == "0 new messages from 0 file(s), 1 pending file(s) gone"
+
+
+def test_the_quick_half_loads_neither_duckdb_nor_the_settings(tmp_path):
+    """What Claude Code waits for stays light: no DuckDB, no pydantic-settings, no ingest code."""
+    transcript = tmp_path / "s.jsonl"
+    transcript.write_text("{}\n")
+    probe = ("import atexit, sys; atexit.register(lambda: sys.stderr.write(repr(sorted(m for m in "
+             "('duckdb', 'pydantic_settings', 'vault.ingest', 'vault.settings', 'pyarrow') if m in sys.modules)))); "
+             "from vault.cli import main; main()")
+    res = subprocess.run([sys.executable, "-c", probe, "--db", str(tmp_path / "v.duckdb"), "ingest", "--hook"],
+                         input=json.dumps({"transcript_path": str(transcript)}).encode(), capture_output=True,
+                         cwd=tmp_path, timeout=60)
+    assert res.returncode == 0 and res.stderr == b"[]", res.stderr
+    assert hooks.list_pending(tmp_path / "v.duckdb") or hooks.read_runs(tmp_path / "v.duckdb")
