@@ -76,7 +76,8 @@ def hook_command(db: Path | None = None, config: Path | None = None) -> str:
 
 
 def is_ours(hook: Any) -> bool:
-    return isinstance(hook, dict) and hook.get("type") == "command" and MARKER in str(hook.get("command", ""))
+    cmd = str(hook.get("command", "")) if isinstance(hook, dict) else ""
+    return hook.get("type") == "command" and MARKER in cmd and "vault" in cmd if cmd else False
 
 
 # -- reading and writing settings.json ------------------------------------------------------
@@ -126,17 +127,19 @@ class SettingsFile:
         return (text + ("\n" if self.newline else "")).encode()
 
     def write(self, payload: bytes) -> None:
-        """Atomically: a temporary file beside it, then a rename (keeping the original's permissions)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        mode = (self.path.stat().st_mode & 0o777) if self.path.exists() else 0o600
-        fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".tmp", dir=self.path.parent)
+        """Atomically: a temporary file beside it, then a rename (keeping the original's permissions).
+        A symlinked settings.json (dotfiles) is written through: the link stays a link."""
+        target = self.path.resolve() if self.path.is_symlink() else self.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = (target.stat().st_mode & 0o777) if target.exists() else 0o600
+        fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, mode)
-            os.replace(tmp, self.path)
+            os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -146,3 +146,22 @@ def test_the_quick_half_loads_neither_duckdb_nor_the_settings(tmp_path):
                          cwd=tmp_path, timeout=60)
     assert res.returncode == 0 and res.stderr == b"[]", res.stderr
     assert hooks.list_pending(tmp_path / "v.duckdb") or hooks.read_runs(tmp_path / "v.duckdb")
+
+
+def test_a_symlinked_settings_file_stays_a_link(tmp_path):
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    real = dotfiles / "claude-settings.json"
+    real.write_text('{"model": "opus"}\n')
+    link = tmp_path / "settings.json"
+    link.symlink_to(real)
+    hooks.install(link, CMD)
+    assert link.is_symlink() and hooks.installed(json.loads(real.read_text()))
+    hooks.uninstall(link)
+    assert link.is_symlink() and real.read_text() == '{"model": "opus"}\n'
+
+
+def test_someone_elses_ingest_hook_is_not_ours():
+    assert not hooks.is_ours({"type": "command", "command": "otherlog ingest --hook"})
+    assert hooks.is_ours({"type": "command", "command": CMD})
+    assert not hooks.is_ours({"type": "prompt", "prompt": CMD})
