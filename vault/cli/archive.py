@@ -34,15 +34,27 @@ def _default_paths(console) -> list[Path]:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--source", help="Force a format instead of detecting it (e.g. claude_code, neutral).")
 @click.option("--no-embed", is_flag=True, help="Skip computing embeddings after the ingest.")
+@click.option("--hook", is_flag=True, help="Run as a Claude Code hook: ingest the transcript named by the hook "
+                                           "JSON on stdin, silently, in the background (see `vault hooks`).")
+@click.option("--wait", is_flag=True, help="With --hook: ingest before returning instead of in the background.")
+@click.option("--hook-worker", hidden=True, default=None)
 @json_option
 @click.pass_context
-def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool, as_json: bool) -> None:
+def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool, hook: bool, wait: bool,
+               hook_worker: str | None, as_json: bool) -> None:
     """Ingest transcripts (files or folders; default: every known archive location)."""
+    if hook or hook_worker:
+        from vault.cli.loop import run_hook, run_hook_worker
+
+        return run_hook_worker(ctx, hook_worker) if hook_worker else run_hook(ctx, wait=wait)
+    from vault.hooks import clear_pending, list_pending
     from vault.ingest import Ingester, walk
 
     err = stderr_console()
     quiet = as_json or not sys.stderr.isatty()
     targets = list(paths) or _default_paths(err)
+    pending = list_pending(settings(ctx).db)  # transcripts a hook left while the vault was busy
+    targets += [p for p in pending if p.exists()]
     missing = [p for p in targets if not p.exists()]
     for p in missing:
         err.print(f"[red]not found:[/] {p}")
@@ -68,6 +80,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
                 prog.update(task, description="indexing sessions")
                 ing.finish()
         rep = ing.report
+        clear_pending(list(pending.values()))
         # Always: an earlier run may have been interrupted before its indexes were brought up to date.
         index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
     out = rep.as_contract()

@@ -57,15 +57,18 @@ def db_path(ctx: click.Context) -> Path:
     return settings(ctx).db
 
 
+LOCK_WAIT = 2.0  # seconds to wait for a short holder of the vault (`vault mcp`, the TUI) before giving up
+
+
 @contextlib.contextmanager
 def open_db(ctx: click.Context, *, read_only: bool = False) -> Iterator[Any]:
     """A vault connection for the duration of a command (writers hold the lock only that long)."""
     import duckdb
 
-    from vault.store import VaultDamagedError, open_vault
+    from vault.store import VaultDamagedError, open_vault_waiting
 
     path = db_path(ctx)
-    con = open_vault(path, read_only=read_only)
+    con = open_vault_waiting(path, read_only=read_only, wait=LOCK_WAIT)
     try:
         yield con
     except duckdb.IOException as e:  # opened fine, but a block read later failed its checksum: damage
