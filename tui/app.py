@@ -34,6 +34,9 @@ class VaultApp(App):
         Binding("2", "switch_mode('search')", "Search"),
         Binding("3", "switch_mode('review')", "Review"),
         Binding("4", "switch_mode('stats')", "Stats"),
+        # Escape then a digit, typed quickly (or on a slow machine), arrives as one Alt+digit: same screens.
+        *(Binding(f"alt+{n}", f"switch_mode('{mode}')", show=False)
+          for n, mode in enumerate(("sessions", "search", "review", "stats"), 1)),
         Binding("question_mark", "help", "Help", tooltip="this help"),
         Binding("ctrl+r", "reload", "Refresh", show=False,
                 tooltip="reload the data (after an ingest); reopen read-write if the vault is free"),

@@ -18,6 +18,29 @@ if TYPE_CHECKING:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACTS.md).")
 
 
+def when_option(name: str, help: str):
+    """A --since/--until option: checked when read, so a typo is one line naming the accepted forms."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from vault.when import BadTimeError, parse_when
+
+        if value is not None:
+            try:
+                parse_when(value)
+            except BadTimeError as e:
+                raise usage_error(f"{name}: {e}") from None
+        return value
+
+    return click.option(name, callback=check, help=help + " Also: today, yesterday, 7d, 2w, '3 days ago'.")
+
+
+def usage_error(message: str) -> click.ClickException:
+    """A one-line error (no usage block) with the usage exit code."""
+    err = click.ClickException(message)
+    err.exit_code = 2
+    return err
+
+
 class CliState:
     """What the root group hands every command: its flags, and the settings loaded from them once.
 
@@ -50,12 +73,29 @@ def db_path(ctx: click.Context) -> Path:
     return settings(ctx).db
 
 
+def existing_db_path(ctx: click.Context, conf: Settings | None = None) -> Path:
+    """The vault path, which must exist: only `vault ingest` creates a vault (a typo in --db must not)."""
+    from vault.errors import VaultError
+
+    conf = conf or settings(ctx)
+    path = conf.db
+    if str(path) != ":memory:" and not path.expanduser().exists():
+        origin = conf.origin("db")
+        where = "the default location" if origin.kind == "default" else f"from {origin}"
+        raise VaultError(f"no vault at {path} ({where}): `vault ingest` creates one; "
+                         "check --db, VAULT_DB or `db` in the config (`vault config`)")
+    return path
+
+
 @contextlib.contextmanager
-def open_db(ctx: click.Context, *, read_only: bool = False) -> Iterator[Any]:
-    """A vault connection for the duration of a command (writers hold the lock only that long)."""
+def open_db(ctx: click.Context, *, read_only: bool = False, create: bool = False) -> Iterator[Any]:
+    """A vault connection for the duration of a command (writers hold the lock only that long).
+
+    Only `create=True` (ingest) makes a vault that does not exist yet.
+    """
     from vault.store import open_vault
 
-    con = open_vault(db_path(ctx), read_only=read_only)
+    con = open_vault(db_path(ctx) if create else existing_db_path(ctx), read_only=read_only)
     try:
         yield con
     finally:
