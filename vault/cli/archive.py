@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from vault.cli.common import (
+    LIMIT,
     emit_json,
     json_option,
     open_db,
@@ -41,7 +42,8 @@ def _default_paths(console) -> list[Path]:
 
 @click.command("ingest")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--source", help="Force a format instead of detecting it (e.g. claude_code, neutral).")
+@click.option("--source", callback=lambda ctx, p, v: _check_source(v),
+              help="Force a format instead of detecting it (e.g. claude_code, neutral).")
 @click.option("--no-embed", is_flag=True, help="Skip computing embeddings after the ingest.")
 @json_option
 @click.pass_context
@@ -89,6 +91,15 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         _print_ingest(stdout_console(), rep)
     if (missing and not files) or (files and rep.files == 0 and rep.files_unchanged == 0):
         sys.exit(1)
+
+
+def _check_source(name: str | None) -> str | None:
+    from vault.sources import PARSERS
+
+    known = [p.name for p in PARSERS]
+    if name is not None and name not in known:
+        raise usage_error(f"--source: unknown format {name!r}; known: {', '.join(known)}")
+    return name
 
 
 def _size(p: Path) -> int:
@@ -185,7 +196,7 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
 @when_option("--since", "Sessions active on or after this date or time (YYYY-MM-DD[THH:MM]).")
 @when_option("--until", "Sessions started on or before this date or time (a date includes its day).")
 @click.option("--subagents", is_flag=True, help="Include subagent sessions.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many sessions.")
+@click.option("--limit", type=LIMIT, default=None, help="At most this many sessions.")
 @json_option
 @click.pass_context
 def sessions_cmd(ctx, project, source, role, since, until, subagents, limit, as_json) -> None:

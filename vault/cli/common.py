@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACTS.md).")
 
 
+# A count limit: at least 1, and a number SQL can take.
+LIMIT = click.IntRange(1, 10**9)
+
+
 def when_option(name: str, help: str):
     """A --since/--until option: checked when read, so a typo is one line naming the accepted forms."""
 

@@ -7,6 +7,7 @@ import json
 import click
 
 from vault.cli.common import (
+    LIMIT,
     confirm_paid_plan,
     emit_json,
     emit_jsonl,
@@ -81,7 +82,7 @@ def _filter_options(min_chars, max_chars, near_identical) -> dict:
 @click.command("pairs")
 @json_option
 @click.option("--all", "include_all", is_flag=True, help="Include pairs the quality filters removed.")
-@click.option("--limit", type=int, default=None, help="Print at most N pairs.")
+@click.option("--limit", type=LIMIT, default=None, help="Print at most N pairs.")
 @click.option("--role", default=None, help="Only this role's pairs.")
 @click.option("--method", default=None, help="Only pairs made this way (next_attempt, ...).")
 @click.option("--no-rebuild", is_flag=True, help="Print the stored pairs without rebuilding them from the labels.")

@@ -7,6 +7,7 @@ import sys
 import click
 
 from vault.cli.common import (
+    LIMIT,
     emit_json,
     json_option,
     open_db,
@@ -62,7 +63,7 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
 @click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default="hybrid", show_default=True)
-@click.option("--limit", "-n", type=int, default=20, show_default=True)
+@click.option("--limit", "-n", type=LIMIT, default=20, show_default=True)
 @click.option("--project", help="Project name or cwd substring.")
 @click.option("--role", help="Only sessions of this role (after `vault mine`).")
 @click.option("--session", help="Only this session (id or prefix), with its subagents.")
@@ -115,7 +116,7 @@ def _print_hits(console, hits, query: str) -> None:
     from rich.text import Text
 
     if not hits:
-        console.print(f"no match for {query!r}")
+        console.print(Text(f"no match for {query!r}"))
         return
     for h in hits:
         head = Text.assemble((f"{h.score:.3f} ", "dim"), (h.session_id[:8], "cyan"), " ",
