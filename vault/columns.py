@@ -11,18 +11,19 @@ from collections.abc import Sequence
 
 
 def fit_widths(cols: Sequence[tuple[int, int]], flex: int, total: int, *, gap: int = 1,
-               flex_min: int = 24) -> list[int]:
+               flex_min: int = 24, give_first: Sequence[int] = ()) -> list[int]:
     """Widths for `cols` ((natural, minimum) each) in `total` characters, `gap` between columns.
 
     The `flex` column gets the rest, at least `flex_min` (or its natural width if smaller) while the others
-    can still shrink; the others never go below their minimum.
+    can still shrink; the others never go below their minimum. Columns in `give_first` shrink before the rest.
     """
     widths = [max(n, m) for n, m in cols]
     room = total - gap * (len(cols) - 1)
     want_flex = min(cols[flex][0], flex_min)
     excess = sum(w for i, w in enumerate(widths) if i != flex) + want_flex - room
     while excess > 0:
-        shrinkable = [i for i, (_, m) in enumerate(cols) if i != flex and widths[i] > m]
+        shrinkable = ([i for i in give_first if widths[i] > cols[i][1]]
+                      or [i for i, (_, m) in enumerate(cols) if i != flex and widths[i] > m])
         if not shrinkable:
             break
         widest = max(shrinkable, key=lambda i: widths[i])

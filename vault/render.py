@@ -28,7 +28,7 @@ def readable_text(kind: str, text: str | None) -> str:
     if kind == Kind.COMMAND:
         tags = {k: " ".join(v.split()) for k, v in _TAG.findall(text)}
         if tags:
-            name = tags.get("command-name") or "/" + tags.get("command-message", "").lstrip("/")
+            name = "/" + (tags.get("command-name") or tags.get("command-message", "")).lstrip("/")
             return " ".join(x for x in (name, tags.get("command-args")) if x)
     elif kind == Kind.COMMAND_OUTPUT:
         parts = [("stderr: " if tag.endswith("stderr") else "") + _ANSI.sub("", body).strip()
