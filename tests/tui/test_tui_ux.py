@@ -43,3 +43,19 @@ async def test_alt_digit_switches_screens_like_escape_then_digit(tui_vault):
         await pilot.press("e", "m")  # typing in the query...
         await pilot.press("alt+1")  # ...then Escape and 1 in one read
         assert isinstance(app.screen, SessionsScreen)
+
+
+@sync
+async def test_personas_panel_names_the_command_that_builds_them(tui_vault):
+    import duckdb
+    from textual.widgets import Static
+
+    con = duckdb.connect(str(tui_vault))
+    con.execute("DELETE FROM personas")
+    con.close()
+    app = make_app(tui_vault)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        shown = str(app.screen.query_one("#persona-text", Static).render())
+        assert "`vault personas` builds one per role" in shown and "`vault mine` distils" not in shown

@@ -166,3 +166,22 @@ def _fake_open_db(ctx, **kw):
     import contextlib
 
     return contextlib.nullcontext(None)
+
+
+@pytest.mark.parametrize("out", ["", "PROJECT"])
+def test_export_never_overwrites_a_folder_that_is_not_an_export(ex_db, tmp_path, monkeypatch, out):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("# my project\n")
+    monkeypatch.chdir(project)  # `--out ""` once wrote the dataset over the README of the current folder
+    code, _, err = run_cli("export", "--format", "trl", "--out", str(project) if out else "", db=ex_db)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--out" in err
+    assert (project / "README.md").read_text() == "# my project\n"
+    assert sorted(p.name for p in project.iterdir()) == ["README.md"]
+
+
+def test_export_may_refresh_its_own_folder(ex_db, tmp_path):
+    out = tmp_path / "export"
+    for _ in range(2):
+        code, _, err = run_cli("export", "--format", "trl", "--out", str(out), db=ex_db)
+        assert code == 0, err

@@ -79,9 +79,10 @@ def _no_app_run(monkeypatch):
 
 
 @pytest.mark.parametrize("name, param, value", list(cases()))
-def test_bad_values_never_raise(name, param, value, sweep_dir, examples_vault, tmp_path):
+def test_bad_values_never_raise(name, param, value, sweep_dir, examples_vault, tmp_path, monkeypatch):
     from support import EXAMPLES
 
+    monkeypatch.chdir(tmp_path)  # whatever a bad value makes a command write lands here
     db = tmp_path / "vault.duckdb"
     shutil.copy2(examples_vault, db)
     fill = {"OUT": str(tmp_path / "out"), "LABELS": str(sweep_dir / "labels.jsonl"),

@@ -16,6 +16,7 @@ from vault.cli.common import (
     settings,
     stderr_console,
     stdout_console,
+    usage_error,
 )
 
 
@@ -202,6 +203,20 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
             c.print(f"  {p['text'] or '(no rules)'}")
 
 
+def _check_out_dir(out_dir: str) -> None:
+    """Refuse a folder whose README.md is not a dataset card of ours (a project folder, `--out .`)."""
+    from pathlib import Path
+
+    if not out_dir.strip():
+        raise usage_error("--out: give a folder for the dataset (e.g. --out export-trl)")
+    readme = Path(out_dir) / "README.md"
+    if readme.is_file():
+        head = readme.read_text(encoding="utf-8", errors="replace")[:300]
+        if "pretty_name: vault preference pairs" not in head:
+            raise usage_error(f"--out: {out_dir} holds a README.md that is not a vault dataset card; the export "
+                              "would overwrite it. Choose a new or empty folder")
+
+
 @click.command("export")
 @click.option("--format", "fmt", required=True,
               type=click.Choice(["trl", "llamafactory", "axolotl", "openai", "sharegpt"]), help="Dataset format.")
@@ -223,6 +238,7 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
     from miner.pairs import build_pairs
     from miner.personas import build_personas, load_personas
 
+    _check_out_dir(out_dir)
     with open_db(ctx) as con:
         if not con.execute("SELECT count(*) FROM pairs").fetchone()[0]:
             build_pairs(con)
