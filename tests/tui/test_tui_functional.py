@@ -349,11 +349,12 @@ async def test_edit_a_persona_marks_it_edited(tui_vault):
 async def test_search_bad_filter_says_so_and_old_results_never_overwrite_new(tui_vault):
     app = make_app(tui_vault)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("2", *"emojis since:yesterday", "enter")
+        await pilot.press("2", *"emojis since:someday", "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         search = app.screen
-        assert "search failed" in str(search.query_one("#search-status").render())
+        status = str(search.query_one("#search-status").render())
+        assert "search failed" in status and "cannot read 'someday'" in status
         assert search.hits == []
         # results of an older search arriving late are dropped
         search.show_hits(["stale"], "keyword", search._asked - 1)
