@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from miner.filters import FILTER_NAMES
+from miner.filters import FILTER_DOCS, FILTER_NAMES
 
 SPLITS = ("train", "test")
 
@@ -306,7 +306,8 @@ def dataset_card(rep: dict[str, Any], spec: Format) -> str:
         f"{sel['review_rejected']} rejected in review, {sel['review_accepted']} accepted in review "
         f"(exported whatever the filters said), {sel['edited']} with an edited chosen answer"
         + ("; only reviewed-and-accepted pairs exported" if rep["reviewed_only"] else "") + ".",
-        "", "| filter | pairs failing it |", "|---|---|", *[f"| {k} | {v} |" for k, v in sel["removed_by"].items()],
+        "", "| filter | pairs failing it | fails when |", "|---|---|---|",
+        *[f"| {k} | {v} | {FILTER_DOCS.get(k, '')} |" for k, v in sel["removed_by"].items()],
         "", "A pair can fail several filters.", "",
         "## Sources", "", *([f"- {k}: {v} session(s)" for k, v in rep["sources"].items()] or ["- none"]), "",
         "## Persona", "",
