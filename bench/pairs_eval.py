@@ -34,6 +34,21 @@ def candidates(con):
     return cands
 
 
+def union_candidates(dbs: list[str]):
+    """The candidates of several vaults (the same corpora labelled differently), first one per pair_id."""
+    import duckdb
+
+    seen = {}
+    for db in dbs:
+        con = duckdb.connect(db, read_only=True)
+        try:
+            for c in candidates(con):
+                seen.setdefault(c.pair_id, c)
+        finally:
+            con.close()
+    return list(seen.values())
+
+
 def evaluate(cands, judged: list[dict]) -> dict:
     from miner.filters import FILTER_NAMES
 
@@ -48,13 +63,17 @@ def evaluate(cands, judged: list[dict]) -> dict:
            "precision_kept": round(sum(v and k for v, k in zip(valid, kept)) / n_kept, 3) if n_kept else None,
            "recall_valid": round(sum(v and k for v, k in zip(valid, kept)) / sum(valid), 3) if sum(valid) else None,
            "sycophantic_in_kept_chosen": sum(1 for (_, c), k in zip(rows, kept) if k and _opener(c.chosen)),
+           "kept_ids": [c.pair_id for _, c in rows if not c.failed],
+           "correction_judged": sum(j["correction"] for j, _ in rows),
            "filters": {}}
     for name in FILTER_NAMES:
         hit = [v for (_, c), v in zip(rows, valid) if name in c.failed]
         out["filters"][name] = {"removes": len(hit), "of_them_invalid": len(hit) - sum(hit),
                                 "precision": round((len(hit) - sum(hit)) / len(hit), 3) if hit else None}
     gate = [v for (_, c), v in zip(rows, valid) if not any(f.startswith("gate_") for f in c.failed)]
-    out["gate"] = {"passes": len(gate), "of_them_valid": sum(gate)}
+    out["gate"] = {"passes": len(gate), "of_them_valid": sum(gate),
+                   "of_them_corrections": sum(j["correction"] for j, c in rows
+                                              if not any(f.startswith("gate_") for f in c.failed))}
     return out
 
 
@@ -78,7 +97,8 @@ def dump(cands, path: Path, n: int | None, seed: int, kept_only: bool) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", required=True)
+    ap.add_argument("--db", required=True, action="append",
+                    help="a mined vault of the corpora; repeat to pool vaults labelled by different backends")
     ap.add_argument("--judged", default=str(ROOT / "data/pairs/judged.jsonl"))
     ap.add_argument("--dump")
     ap.add_argument("--sample", type=int)
@@ -86,10 +106,7 @@ def main(argv=None) -> int:
     ap.add_argument("--kept-only", action="store_true")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    import duckdb
-
-    con = duckdb.connect(a.db, read_only=True)
-    cands = candidates(con)
+    cands = union_candidates(a.db)
     if a.dump:
         dump(cands, Path(a.dump), a.sample, a.seed, a.kept_only)
         print(f"{len(cands)} candidates; wrote {a.dump}")
@@ -103,7 +120,9 @@ def main(argv=None) -> int:
     print(f"kept by gate+filters: {rep['kept']}, valid among them {rep['kept_valid']} "
           f"(precision {rep['precision_kept']}), recall of valid pairs {rep['recall_valid']}; "
           f"sycophantic openers in kept chosen: {rep['sycophantic_in_kept_chosen']}")
-    print(f"gate passes {rep['gate']['passes']}, valid among them {rep['gate']['of_them_valid']}")
+    print(f"gate passes {rep['gate']['passes']} of {rep['matched']}: {rep['gate']['of_them_corrections']} judged "
+          f"corrections (of {rep['correction_judged']}), {rep['gate']['of_them_valid']} valid pairs")
+    print("kept: " + "; ".join(f"{j['pair_id']} {j['verdict']}" for j in judged if j["pair_id"] in rep["kept_ids"]))
     print("| filter | judged pairs it removes | of them invalid | precision |\n|---|---|---|---|")
     for k, v in rep["filters"].items():
         print(f"| {k} | {v['removes']} | {v['of_them_invalid']} | {v['precision']} |")

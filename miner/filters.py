@@ -96,6 +96,7 @@ CHECKS: dict[str, Callable[[Candidate, FilterOptions], bool]] = {
     "gate_not_typed": _gate(lambda c, o: c.feedback_typed),
     "gate_status_question": _gate(lambda c, o: not quality.is_status_question(c.feedback)),
     "gate_pasted_failure": _gate(lambda c, o: not quality.is_pasted_failure(c.feedback)),
+    "gate_outcome_report": _gate(lambda c, o: not quality.is_outcome_report(c.feedback)),
     "across_human_turn": lambda c, o: not c.rejected_joined,
     "sycophantic_opener": lambda c, o: not quality.sycophantic_opener(c.chosen),
     "reply_to_feedback": lambda c, o: c.method != "next_attempt" or not quality.replies_to_feedback(c.chosen),
@@ -118,6 +119,8 @@ FILTER_DOCS: dict[str, str] = {
     "gate_status_question": "correction gate: the feedback is a status question (\"is it done?\"), not a correction",
     "gate_pasted_failure": "correction gate: the feedback is pasted tool output (traceback, failing run) with few "
                            "words of the person's own: debugging follows, not a better answer",
+    "gate_outcome_report": "correction gate: the feedback only reports an outcome (\"spinning\", \"nope\", \"now the "
+                           "button does nothing\") without saying what to do differently: debugging follows",
     "across_human_turn": "the rejected answer would join assistant turns across a human turn (an interrupt or retry)",
     "sycophantic_opener": "the chosen answer opens with flattery (\"You're absolutely right\", \"Great catch\"); "
                           "rewrites have it stripped instead",

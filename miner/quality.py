@@ -16,7 +16,9 @@ _OPENER = re.compile(
     r"^\W*(?:(?:ah|oh|yes|ok(?:ay)?)[,!.]?\s+)?"
     r"(?:you(?:'re| are)\s+(?:absolutely\s+|totally\s+|completely\s+|quite\s+|so\s+)?(?:right|correct)"
     r"|(?:that's|that is)\s+(?:absolutely\s+)?(?:right|correct|a (?:great|good|fair|excellent) (?:point|catch|question|idea))"
-    r"|(?:great|good|excellent|nice|fair|valid|sharp)\s+(?:catch|point|question|idea|eye|call|observation)"
+    r"|(?:great|good|excellent|nice|fair|valid|sharp|smart)\s+(?:catch|point|question|idea|eye|call|observation|"
+    r"approach|thinking|plan|suggestion|analysis|thought)"
+    r"|(?:that's|that is)\s+a\s+(?:great|good|excellent)\s+(?:idea|approach|plan|suggestion)"
     r"|(?:my |i )?apolog(?:ies|ize|ise)|sorry|my (?:bad|mistake)"
     r"|thanks?(?: you)? for (?:catching|pointing|the (?:feedback|correction|clarification))"
     r"|absolutely|perfect|exactly|certainly|of course)\b",
@@ -49,7 +51,7 @@ def strip_opener(text: str) -> tuple[str, bool]:
 _REPLY = re.compile(
     r"\b(?:you(?:'re| are) (?:absolutely |totally )?(?:right|correct)|as you (?:said|suggested|mentioned|pointed out|"
     r"requested|asked|noted)|you(?:'ve| have)? (?:mentioned|asked|pointed out|noted)|per your|i see the (?:issue|problem)|"
-    r"(?:i )?understood|got it|let me (?:fix|correct|redo|revert|undo|try again)|thanks? (?:you )?for|i missed|"
+    r"(?:i )?understood|i understand|got it|let me (?:fix|correct|redo|revert|undo|try again)|thanks? (?:you )?for|i missed|"
     r"i (?:made a|see my) mistake|my mistake|i should have|i misunderstood|i apologi[sz]e|good (?:catch|point)|"
     r"great (?:catch|point)|that makes sense|makes sense)\b", re.I)
 REPLY_CHARS = 200  # a reply shows in the answer's opening
@@ -118,3 +120,18 @@ def is_pasted_failure(feedback: str) -> bool:
     output = [ln for ln in lines if _OUTPUT_LINE.search(ln)]
     prose = sum(len(ln.split()) for ln in lines if not _OUTPUT_LINE.search(ln))
     return bool(output) and (len(output) >= 3 or len(output) * 2 >= len(lines)) and prose < PROSE_WORDS
+
+
+# What a correction says and a bare outcome report ("spinning", "nope", "now the button does nothing") does not:
+# how the answer should have been different.
+_DIRECTIVE = re.compile(
+    r"\b(?:don'?t|do not|never|always|instead|rather|prefer|should(?:n'?t)?|must|please|need(?:s|ed)? to|want|"
+    r"let'?s|stop|avoid|use|keep|remove|drop|add|make|ignore|only|just|why|did you|have you|you (?:didn'?t|forgot|"
+    r"missed|did)|wrong|not what|i (?:said|asked|meant|mean)|supposed to|fix|revert|undo|again|we(?:'re| are)? us(?:e|ing)|"
+    r"call (?:it|them)|too (?:long|short|wordy|verbose|much|many|complex)|no \w{3,}|shorter|simpler|fewer|less)\b",
+    re.I)
+
+
+def is_outcome_report(feedback: str) -> bool:
+    """Feedback that only reports what happened (a failure, a symptom) without saying what to do differently."""
+    return not _DIRECTIVE.search(feedback or "")

@@ -11,7 +11,6 @@ from support import run_cli
 
 from miner.export import FORMATS, export, split_sessions
 from miner.filters import FILTER_DOCS
-
 from miner.pairs import build_pairs
 from miner.personas import build_personas
 

@@ -55,7 +55,7 @@ def test_examples_pairs_follow_the_planted_corrections(hand_vault, vault_copy):
     # interrupted and continued chosen answer: one answer, flagged
     export_fix = _by_feedback(pairs, "Traceback")
     # a pasted traceback is debugging, not a correction (the gate), and its chosen was interrupted
-    assert export_fix["failed"] == ["gate_pasted_failure", "chosen_corrected_later"]
+    assert export_fix["failed"] == ["gate_pasted_failure", "gate_outcome_report", "chosen_corrected_later"]
     assert "18 passed" in export_fix["chosen"][0]["content"]
     assert _by_feedback(pairs, "no, never hardcode")["failed"] == ["secrets"]
     # no pair from a session without corrections (billing-question)
@@ -219,6 +219,7 @@ def _cand(**kw) -> Candidate:
     ("gate_confidence", {"confidence": 0.55}),
     ("gate_not_typed", {"feedback_typed": False}),
     ("gate_status_question", {"feedback": "is it done yet?"}),
+    ("gate_outcome_report", {"feedback": "well now the button does nothing"}),
     ("gate_pasted_failure", {"feedback": "Traceback (most recent call last):\n  File \"a.py\", line 3\n"
                                          "ValueError: bad haiku"}),
     ("across_human_turn", {"rejected_joined": True}),
@@ -308,6 +309,7 @@ def test_gate_does_not_touch_branch_pairs_and_confidence_threshold_is_an_option(
     ("Great catch. The loop is off by one.", "Great catch."),
     ("Ah, good point, let me fix that.", "Ah, good point, "),
     ("I apologize for the confusion. Here is the fix.", "I apologize for the confusion."),
+    ("Good approach - batching is safer.", "Good approach - "),
     ("The loop is off by one. You're right that it matters.", None),
     ("Rightly so, the rounding comes first.", None),
     ("[Bash] pytest -q", None),
@@ -337,3 +339,13 @@ def test_same_prompt_facts_and_gate_texts():
     assert is_pasted_failure("npm ERR! code ERESOLVE\nnpm ERR! peer dep missing\nnpm ERR! fix the upstream")
     assert not is_pasted_failure("this fails with KeyError: currency because old invoices have no currency; "
                                  "default to the account currency instead of crashing")
+
+
+def test_outcome_reports_are_not_corrections():
+    from miner.quality import is_outcome_report
+
+    for report in ("spinning", "nooe", "it isnt showing up", "empty response from proxy"):
+        assert is_outcome_report(report), report
+    for corr in ("we're using BDD lingo, call them specs", "don't put comments into bash snippets",
+                 "i would prefer this to run on command", "why --fix=lf instead of --fix=yes?"):
+        assert not is_outcome_report(corr), corr
