@@ -175,6 +175,31 @@ def add_persona(pair: dict, persona: str | None) -> dict:
     return {**pair, "persona": persona, "prompt": [{"role": "system", "content": persona}, *pair["prompt"]]}
 
 
+def train_personas(con: duckdb.DuckDBPyConnection, test_sessions: set[str]) -> dict[str, str]:
+    """role -> persona text built from the train split only: no leakage into the test pairs.
+
+    A mined rule supported by any correction of a test session is left out (its wording may be that
+    correction's own feedback); a persona a person wrote or edited is used as it is.
+    """
+    from miner.personas import load_personas, persona_text, rule_from_dict
+
+    test_msgs = {r[0] for r in con.execute(
+        "SELECT msg_id FROM messages WHERE session_id IN (SELECT unnest(?))", [sorted(test_sessions)]).fetchall()
+    } if test_sessions else set()
+    out = {}
+    for p in load_personas(con):
+        if not p["text"]:
+            continue
+        if p["edited"] or not p["rules"]:
+            out[p["role_name"]] = p["text"]
+            continue
+        rules = [rule_from_dict(r) for r in p["rules"]]
+        kept = [r for r in rules if not set(r.examples) & test_msgs]
+        if kept:
+            out[p["role_name"]] = persona_text(p["role_name"], kept, p["backend"])
+    return out
+
+
 def split_sessions(sessions: list[str], seed: int, test_fraction: float) -> set[str]:
     """The test sessions: a seeded shuffle of the sorted ids; at least one when there are two or more."""
     ids = sorted(set(sessions))
@@ -205,11 +230,8 @@ def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pairs, stats = select_pairs(con, reviewed_only, role)
-    personas = {}
-    if persona:
-        from miner.personas import load_personas
-
-        personas = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
+    test_ids = split_sessions([p["session_id"] for p in pairs], seed, test_fraction)
+    personas = train_personas(con, test_ids) if persona else {}
     redactor = None
     if redact:
         from vault.redact import Redactor
@@ -221,7 +243,6 @@ def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: 
         if redactor is not None:
             p = redact_pair(p, redactor)
         ready.append(add_persona({**p, "persona": None}, p["persona"]))
-    test_ids = split_sessions([p["session_id"] for p in ready], seed, test_fraction)
     splits = {"train": [p for p in ready if p["session_id"] not in test_ids],
               "test": [p for p in ready if p["session_id"] in test_ids]}
     files = []
@@ -312,7 +333,10 @@ def dataset_card(rep: dict[str, Any], spec: Format) -> str:
         "## Sources", "", *([f"- {k}: {v} session(s)" for k, v in rep["sources"].items()] or ["- none"]), "",
         "## Persona", "",
         ("Each role's persona (its standing preferences, from `vault personas`) is the leading system message "
-         f"of the prompt and the `persona` field; roles with a persona: {', '.join(rep['personas_used']) or 'none'}."
+         "of the prompt and the `persona` field, built from the **train split only**: a mined rule supported by "
+         "any correction of a test session is left out, so no test pair's feedback reaches a prompt (personas "
+         "written or edited by a person are used as they are); roles with a persona: "
+         f"{', '.join(rep['personas_used']) or 'none'}."
          if rep["persona"] else "No persona (exported with --no-persona)."),
         "", "## Redaction", "",
         ("Redacted (vault.redact): secrets (detect-secrets plus patterns for API keys, tokens, private keys, "

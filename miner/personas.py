@@ -81,6 +81,10 @@ class Rule:
     clauses: list[str] = field(default_factory=list)  # the clauses of the cluster, most central first
 
 
+def rule_from_dict(d: dict) -> Rule:
+    return Rule(d["rule"], d.get("support", 0), list(d.get("examples") or []), list(d.get("clauses") or []))
+
+
 def clean_clause(text: str) -> str:
     t = " ".join(text.split()).strip(" \"'`-*")
     for _ in range(3):
@@ -200,8 +204,10 @@ def rules_for(feedback: list[tuple[str, str]], model, threshold: float = THRESHO
     return rules[:max_rules]
 
 
-def persona_text(role: str, rules: list[Rule]) -> str:
-    lines = [f"Standing preferences of this user for {role} work (learnt from their corrections):"]
+def persona_text(role: str, rules: list[Rule], backend: str = "offline") -> str:
+    how = ("extractive: rules the user stated in their own corrections, quoted, not summarised"
+           if backend == "offline" else "learnt from their corrections")
+    lines = [f"Standing preferences of this user for {role} work ({how}):"]
     lines += [f"- {r.rule}" for r in rules]
     return "\n".join(lines)
 
@@ -290,7 +296,7 @@ def build_personas(con: duckdb.DuckDBPyConnection, backend: str = "offline", rol
         report["removed"] = stale
     for r, fb in sorted(todo.items()):
         rules = by_llm[r] if backend == "anthropic" else rules_for(fb, model, threshold, max_rules)
-        text = persona_text(r, rules) if rules else None
+        text = persona_text(r, rules, backend) if rules else None
         con.execute("DELETE FROM personas WHERE role_name = ? AND NOT coalesce(edited, false)", [r])
         con.execute("INSERT INTO personas (role_name, text, rules, backend, edited) VALUES (?, ?, ?, ?, false)",
                     [r, text, json.dumps([asdict(x) for x in rules], ensure_ascii=False), backend])

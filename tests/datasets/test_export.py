@@ -222,3 +222,23 @@ def test_end_to_end_cli_on_examples(tmp_path):
     assert code == 0 and sum(rep["counts"].values()) == len(pairs) and rep["personas_used"]
     text = (tmp_path / "d" / "train.jsonl").read_text() + (tmp_path / "d" / "test.jsonl").read_text()
     assert not any(s in text for s in PLANTED)
+
+
+def test_test_pairs_never_see_their_own_feedback_in_the_persona(vault_copy, ready_vault, tmp_path):
+    """Personas come from the train split only: no rule backed by a test-session correction reaches a prompt."""
+    from miner.personas import clauses_of, load_personas
+
+    con = vault_copy(ready_vault)
+    full = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
+    leaked_before = 0
+    for seed in range(6):
+        rep = export(con, "trl", tmp_path / f"s{seed}", seed=seed, test_fraction=0.5)
+        test_rows = _rows(tmp_path / f"s{seed}" / "test.jsonl")
+        assert rep["counts"]["test"] == len(test_rows) >= 1
+        for row in test_rows:
+            own = [c.lower() for c in clauses_of(row["feedback"]) if len(c.split()) >= 2]
+            system = row["prompt"][0]["content"].lower() if row["prompt"][0]["role"] == "system" else ""
+            assert not [c for c in own if c in system], (seed, row["feedback"])
+            # the same check on the persona built from all corrections finds the leak this prevents
+            leaked_before += any(c in (full.get(row["role_name"]) or "").lower() for c in own)
+    assert leaked_before > 0
