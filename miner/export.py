@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from miner.filters import FILTER_NAMES
+from miner.filters import FILTER_DOCS, FILTER_NAMES
 
 SPLITS = ("train", "test")
 
@@ -173,6 +173,31 @@ def add_persona(pair: dict, persona: str | None) -> dict:
     return {**pair, "persona": persona, "prompt": [{"role": "system", "content": persona}, *pair["prompt"]]}
 
 
+def train_personas(con: duckdb.DuckDBPyConnection, test_sessions: set[str]) -> dict[str, str]:
+    """role -> persona text built from the train split only: no leakage into the test pairs.
+
+    A mined rule supported by any correction of a test session is left out (its wording may be that
+    correction's own feedback); a persona a person wrote or edited is used as it is.
+    """
+    from miner.personas import load_personas, persona_text, rule_from_dict
+
+    test_msgs = {r[0] for r in con.execute(
+        "SELECT msg_id FROM messages WHERE session_id IN (SELECT unnest(?))", [sorted(test_sessions)]).fetchall()
+    } if test_sessions else set()
+    out = {}
+    for p in load_personas(con):
+        if not p["text"]:
+            continue
+        if p["edited"] or not p["rules"]:
+            out[p["role_name"]] = p["text"]
+            continue
+        rules = [rule_from_dict(r) for r in p["rules"]]
+        kept = [r for r in rules if not set(r.examples) & test_msgs]
+        if kept:
+            out[p["role_name"]] = persona_text(p["role_name"], kept, p["backend"])
+    return out
+
+
 def split_sessions(sessions: list[str], seed: int, test_fraction: float) -> set[str]:
     """The test sessions: a seeded shuffle of the sorted ids; at least one when there are two or more."""
     ids = sorted(set(sessions))
@@ -212,18 +237,16 @@ def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: 
 def _export(con, spec: Format, fmt: str, out: Path, seed, test_fraction, persona, redact, reviewed_only, parquet,
             hf, role, redactor) -> dict[str, Any]:
     pairs, stats = select_pairs(con, reviewed_only, role)
-    personas = {}
-    if persona:
-        from miner.personas import load_personas
-
-        personas = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
+    # Personas from the train split only (no test pair's own feedback in any prompt), then every
+    # field that leaves the vault redacted in one pass.
+    test_ids = split_sessions([p["session_id"] for p in pairs], seed, test_fraction)
+    personas = train_personas(con, test_ids) if persona else {}
     if redact and redactor is None:
         from vault.redact import Redactor
 
         redactor = Redactor()
     keep = (lambda x: x) if not redact else redactor.redact_obj  # noqa: E731
     ready = [keep(add_persona(p, personas.get(p["role_name"]))) for p in pairs]
-    test_ids = split_sessions([p["session_id"] for p in ready], seed, test_fraction)
     splits = {"train": [p for p in ready if p["session_id"] not in test_ids],
               "test": [p for p in ready if p["session_id"] in test_ids]}
     files = []
@@ -309,12 +332,16 @@ def dataset_card(rep: dict[str, Any], spec: Format) -> str:
         f"{sel['review_rejected']} rejected in review, {sel['review_accepted']} accepted in review "
         f"(exported whatever the filters said), {sel['edited']} with an edited chosen answer"
         + ("; only reviewed-and-accepted pairs exported" if rep["reviewed_only"] else "") + ".",
-        "", "| filter | pairs failing it |", "|---|---|", *[f"| {k} | {v} |" for k, v in sel["removed_by"].items()],
+        "", "| filter | pairs failing it | fails when |", "|---|---|---|",
+        *[f"| {k} | {v} | {FILTER_DOCS.get(k, '')} |" for k, v in sel["removed_by"].items()],
         "", "A pair can fail several filters.", "",
         "## Sources", "", *([f"- {k}: {v} session(s)" for k, v in rep["sources"].items()] or ["- none"]), "",
         "## Persona", "",
         ("Each role's persona (its standing preferences, from `vault personas`) is the leading system message "
-         f"of the prompt and the `persona` field; roles with a persona: {', '.join(rep['personas_used']) or 'none'}."
+         "of the prompt and the `persona` field, built from the **train split only**: a mined rule supported by "
+         "any correction of a test session is left out, so no test pair's feedback reaches a prompt (personas "
+         "written or edited by a person are used as they are); roles with a persona: "
+         f"{', '.join(rep['personas_used']) or 'none'}."
          if rep["persona"] else "No persona (exported with --no-persona)."),
         "", "## Redaction", "",
         ("Redacted (vault.redact): secrets (detect-secrets plus patterns for API keys, tokens, private keys, "
