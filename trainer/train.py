@@ -13,7 +13,7 @@ from . import report
 from .config import ConfigError, TrainConfig, lora_target_modules
 from .data import PairData, load_pairs
 from .evaluate import check_template, evaluate
-from .fit import SplitFit, exclusion_warning, fit_split
+from .fit import SplitFit, encode_pair, exclusion_warning, fit_split
 from .model import default_base, load_base
 
 
@@ -88,12 +88,22 @@ def build_trainer(config: TrainConfig, model, tokenizer, pairs: list[dict], outp
         report_to="none",
         disable_tqdm=not config.progress,
         dataloader_num_workers=0,
+        precompute_ref_log_probs=config.precompute_ref,
+        **_length_grouping(config.group_by_length),
     )
     peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                              target_modules=lora_target_modules(config), task_type="CAUSAL_LM")
     rows = [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs]
+    if config.group_by_length:  # the sampler reads this column (tokens of the longer side, see fit.py)
+        rows = [{**r, "length": encode_pair(tokenizer, p).length} for r, p in zip(rows, pairs)]
     return DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                       peft_config=peft_config, callbacks=list(callbacks))
+
+
+def _length_grouping(on: bool) -> dict:
+    # transformers 5: train_sampling_strategy; the sampler runs after unused columns are removed,
+    # so the `length` column is kept (the DPO collator reads only the token ids it needs).
+    return {"train_sampling_strategy": "group_by_length", "remove_unused_columns": False} if on else {}
 
 
 def check_same_tokens(trainer, fit: SplitFit) -> None:
