@@ -10,7 +10,7 @@ max_length by trainer.fit, so both see identical token sequences), the same base
 - bare: the smallest TRL script (DPOConfig + DPOTrainer + LoraConfig), CPU settings only;
 - vault: `vault train`'s own trainer (trainer.train.build_trainer), default settings;
 - vault+precompute: reference log-probs computed once before training (its cost shown apart);
-- vault+sorted: batches of pairs of similar length (train_sampling_strategy=group_by_length).
+- vault+sorted: batches of pairs of similar length (group_by_length: trainer.fit.length_batches).
 Each step's wall time and CPU time (the process's, so other people's jobs on the machine
 count less) are recorded; the first step (warm-up) is left out of the medians.
 """
@@ -71,7 +71,7 @@ def step_timer():
     return Timer()
 
 
-def bare_trl(model, tokenizer, pairs, args, out, timer):
+def bare_trl(model, tokenizer, fit, args, out, timer):
     """What a user would write from the TRL docs, with the CPU-necessary settings only."""
     from datasets import Dataset
     from peft import LoraConfig
@@ -83,18 +83,22 @@ def bare_trl(model, tokenizer, pairs, args, out, timer):
                        disable_tqdm=True)
     lora = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
                       task_type="CAUSAL_LM")
-    rows = [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs]
+    rows = [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in fit.pairs]
     return DPOTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                       peft_config=lora, callbacks=[timer])
 
 
-def vault_trainer(model, tokenizer, pairs, args, out, timer, **settings):
+def vault_trainer(model, tokenizer, fit, args, out, timer, **settings):
+    """What `vault train` builds (trainer.train.run without the evaluations)."""
     from trainer.config import TrainConfig
-    from trainer.train import build_trainer
+    from trainer.train import build_trainer, check_same_tokens, training_order
 
     config = TrainConfig(learning_rate=args.lr, batch_size=args.batch_size, max_steps=args.steps,
                          max_length=args.max_length, seed=0, progress=False, **settings)
-    return build_trainer(config, model, tokenizer, pairs, out, [timer])
+    order = training_order(config, fit)
+    trainer = build_trainer(config, model, tokenizer, [f.pair for f in order], out, [timer])
+    check_same_tokens(trainer, order)
+    return trainer
 
 
 VARIANTS = {
@@ -151,7 +155,7 @@ def main() -> None:
         timer = step_timer()
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
-            trainer = VARIANTS[name](model, tokenizer, pairs, args, Path(tmp), timer)
+            trainer = VARIANTS[name](model, tokenizer, fit, args, Path(tmp), timer)
             setup = time.perf_counter() - t
             trainer.train()
         wall, cpu = timer.wall[1:] or timer.wall, timer.cpu[1:] or timer.cpu

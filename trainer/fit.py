@@ -172,6 +172,20 @@ def fit_split(tokenizer, pairs: list[dict], max_length: int, name: str) -> Split
     return SplitFit(name, [fit_pair(tokenizer, p, max_length) for p in pairs])
 
 
+def length_batches(fitted: list[Fitted], batch_size: int, seed: int) -> list[Fitted]:
+    """The pairs sorted by length, cut into batches, the batches in a seeded random order.
+
+    Neighbours in length share a batch, so little of a batch is padding. (transformers'
+    group_by_length sorts only within mega-batches of len/4 pairs: no grouping on tens of pairs.)
+    """
+    import random
+
+    kept = sorted((f for f in fitted if f.encoded is not None), key=lambda f: f.encoded.length)
+    batches = [kept[i : i + batch_size] for i in range(0, len(kept), batch_size)]
+    random.Random(seed).shuffle(batches)
+    return [f for b in batches for f in b]
+
+
 LOUD_SHARE = 0.10  # more excluded than this and the table and the model card say so loudly
 
 

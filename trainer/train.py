@@ -13,7 +13,7 @@ from . import report
 from .config import ConfigError, TrainConfig, lora_target_modules
 from .data import PairData, load_pairs
 from .evaluate import check_template, evaluate
-from .fit import SplitFit, encode_pair, exclusion_warning, fit_split
+from .fit import Fitted, SplitFit, exclusion_warning, fit_split, length_batches
 from .model import default_base, load_base
 
 
@@ -94,27 +94,30 @@ def build_trainer(config: TrainConfig, model, tokenizer, pairs: list[dict], outp
     peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                              target_modules=lora_target_modules(config), task_type="CAUSAL_LM")
     rows = [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs]
-    if config.group_by_length:  # the sampler reads this column (tokens of the longer side, see fit.py)
-        rows = [{**r, "length": encode_pair(tokenizer, p).length} for r, p in zip(rows, pairs)]
     return DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                       peft_config=peft_config, callbacks=list(callbacks))
 
 
 def _length_grouping(on: bool) -> dict:
-    # transformers 5: train_sampling_strategy; the sampler runs after unused columns are removed,
-    # so the `length` column is kept (the DPO collator reads only the token ids it needs).
-    return {"train_sampling_strategy": "group_by_length", "remove_unused_columns": False} if on else {}
+    # The pairs come already in length batches (fit.length_batches): keep their order.
+    return {"train_sampling_strategy": "sequential"} if on else {}
 
 
-def check_same_tokens(trainer, fit: SplitFit) -> None:
+def training_order(config: TrainConfig, fit: SplitFit) -> list[Fitted]:
+    """The fitted training pairs in the order the trainer gets them."""
+    kept = [f for f in fit.fitted if f.pair is not None]
+    return length_batches(kept, config.batch_size, config.seed) if config.group_by_length else kept
+
+
+def check_same_tokens(trainer, fitted: list[Fitted]) -> None:
     """TRL's tokenised training set must be our fitted pairs, token for token, none dropped."""
     ds = trainer.train_dataset
-    ours = [f.encoded for f in fit.fitted if f.encoded is not None]
-    if len(ds) != len(ours):
-        raise TemplateError(f"TRL kept {len(ds)} of the {len(ours)} fitted training pairs")
-    for row, e, p in zip(ds, ours, fit.pairs):
+    if len(ds) != len(fitted):
+        raise TemplateError(f"TRL kept {len(ds)} of the {len(fitted)} fitted training pairs")
+    for row, f in zip(ds, fitted):
+        e = f.encoded
         if (row["prompt_ids"], row["chosen_ids"], row["rejected_ids"]) != (e.prompt, e.chosen, e.rejected):
-            raise TemplateError(f"pair {p.get('pair_id')}: TRL tokenises it differently from the evaluation")
+            raise TemplateError(f"pair {f.pair_id}: TRL tokenises it differently from the evaluation")
 
 
 def _checkpointing(cls, on: bool) -> dict:
@@ -154,8 +157,8 @@ def run(config: TrainConfig) -> dict:
     if problems:
         raise TemplateError("chat template check failed:\n  " + "\n  ".join(problems[:10]))
     fits = fit_data(config, data, tokenizer)
-    train_pairs = fits["train"].pairs
-    if not train_pairs:
+    order = training_order(config, fits["train"])
+    if not order:
         raise ConfigError(f"no training pair fits max_length {config.max_length}: "
                           f"{fits['train'].excluded[0]['reason']} (raise --max-length)")
     out = Path(config.out)
@@ -173,8 +176,8 @@ def run(config: TrainConfig) -> dict:
     state.wait_for_everyone()
 
     timer = _step_timer()
-    trainer = build_trainer(config, model, tokenizer, train_pairs, out / "checkpoints", [timer])
-    check_same_tokens(trainer, fits["train"])
+    trainer = build_trainer(config, model, tokenizer, [f.pair for f in order], out / "checkpoints", [timer])
+    check_same_tokens(trainer, order)
     result = trainer.train()
     policy = trainer.accelerator.unwrap_model(trainer.model)
 
@@ -235,7 +238,7 @@ def dry_run(config: TrainConfig) -> dict:
                           f"{fits['train'].excluded[0]['reason']} (raise --max-length)")
     with tempfile.TemporaryDirectory() as tmp:
         trainer = build_trainer(config.merged(max_steps=1, progress=False), model, tokenizer,
-                                fits["train"].pairs, Path(tmp))
+                                [f.pair for f in training_order(config, fits["train"])], Path(tmp))
         per_step = _time_step(trainer, config.grad_accum)
     steps = config.max_steps or _epoch_steps(len(fits["train"].pairs), config) * config.epochs
     shortened = sum(f.shortened for f in fitted if f.pair is not None)
