@@ -247,11 +247,14 @@ def _round(a: np.ndarray) -> list[float]:
 
 # -- the shipped model ---------------------------------------------------------------------------
 
-def corpus_data(corpora: Path, work: Path, embed: bool = True) -> tuple[list[Example], np.ndarray | None]:
-    from miner.classify.dataset import corpus_examples
+def corpus_data(corpora: Path, work: Path, embed: bool = True,
+                external: bool = True) -> tuple[list[Example], np.ndarray | None]:
+    """The shared corpora's dev-labelled turns and (unless `external` is False) the repository's own
+    external label files (data/labels/external-*.jsonl), sorted, with their embedding rows."""
+    from miner.classify.dataset import corpus_examples, external_examples
     from miner.classify.vectors import embed as embed_turns
 
-    examples = corpus_examples(corpora, work)
+    examples = corpus_examples(corpora, work) + (external_examples() if external else [])
     examples.sort(key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
     E = embed_turns(None, [e.turn for e in examples])[0].astype(np.float64) if embed else None
     return examples, E
@@ -280,7 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="miner-train-") as tmp:
         examples, E = corpus_data(Path(args.corpora), Path(tmp))
-    model = fit(examples, E, extra={"label_files": ["labels-dev.jsonl", "labels-wild-dev.jsonl"], "seed": SEED})
+    from miner.classify.dataset import EXTERNAL_DIR, EXTERNAL_GLOB
+
+    files = ["labels-dev.jsonl", "labels-wild-dev.jsonl"] + [f"data/labels/{p.name}" for p in
+                                                             sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))]
+    model = fit(examples, E, extra={"label_files": files, "seed": SEED})
     text = json.dumps(model.data, indent=None, separators=(",", ":")) + "\n"
     out = Path(args.out)
     if args.check:
