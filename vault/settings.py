@@ -53,6 +53,10 @@ class Section(BaseModel):
 class IngestSettings(Section):
     batch_bytes: int = Field(32 << 20, ge=1, description=(
         "Parsed files commit together once a group holds this many source bytes (smaller: more commits, slower)."))
+    # Keep in step with vault.sources.documents.DEFAULT_MAX_MEMBER_MB (the default of parsers used alone).
+    max_member_mb: int = Field(256, ge=1, description=(
+        "An archive member (conversations.json in an export zip) may expand to at most this many MB; a "
+        "larger one is reported and skipped. Parsing needs several times this in memory."))
 
 
 class EmbedSettings(Section):

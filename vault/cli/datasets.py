@@ -7,6 +7,7 @@ import json
 import click
 
 from vault.cli.common import (
+    LIMIT,
     confirm_paid_plan,
     emit_json,
     emit_jsonl,
@@ -16,6 +17,7 @@ from vault.cli.common import (
     settings,
     stderr_console,
     stdout_console,
+    usage_error,
 )
 
 
@@ -82,7 +84,7 @@ def _filter_options(min_chars, max_chars, near_identical) -> dict:
 @click.command("pairs")
 @json_option
 @click.option("--all", "include_all", is_flag=True, help="Include pairs the quality filters removed.")
-@click.option("--limit", type=int, default=None, help="Print at most N pairs.")
+@click.option("--limit", type=LIMIT, default=None, help="Print at most N pairs.")
 @click.option("--role", default=None, help="Only this role's pairs.")
 @click.option("--method", default=None, help="Only pairs made this way (next_attempt, ...).")
 @click.option("--no-rebuild", is_flag=True, help="Print the stored pairs without rebuilding them from the labels.")
@@ -202,6 +204,20 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
             c.print(f"  {p['text'] or '(no rules)'}")
 
 
+def _check_out_dir(out_dir: str) -> None:
+    """Refuse a folder whose README.md is not a dataset card of ours (a project folder, `--out .`)."""
+    from pathlib import Path
+
+    if not out_dir.strip():
+        raise usage_error("--out: give a folder for the dataset (e.g. --out export-trl)")
+    readme = Path(out_dir) / "README.md"
+    if readme.is_file():
+        head = readme.read_text(encoding="utf-8", errors="replace")[:300]
+        if "pretty_name: vault preference pairs" not in head:
+            raise usage_error(f"--out: {out_dir} holds a README.md that is not a vault dataset card; the export "
+                              "would overwrite it. Choose a new or empty folder")
+
+
 @click.command("export")
 @click.option("--format", "fmt", required=True,
               type=click.Choice(["trl", "llamafactory", "axolotl", "openai", "sharegpt"]), help="Dataset format.")
@@ -223,6 +239,7 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
     from miner.pairs import build_pairs
     from miner.personas import build_personas, load_personas
 
+    _check_out_dir(out_dir)
     with open_db(ctx) as con:
         if not con.execute("SELECT count(*) FROM pairs").fetchone()[0]:
             build_pairs(con)

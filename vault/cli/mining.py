@@ -7,6 +7,7 @@ import sys
 import click
 
 from vault.cli.common import (
+    LIMIT,
     confirm_paid_plan,
     emit_json,
     emit_jsonl,
@@ -87,7 +88,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
 @click.option("--session", help="Only this session (id or prefix).")
 @click.option("--label", "label", help="Only this label.")
 @click.option("--role", help="Only sessions of this role.")
-@click.option("--limit", "-n", type=int, help="At most this many turns.")
+@click.option("--limit", "-n", type=LIMIT, help="At most this many turns.")
 @json_option
 @click.pass_context
 def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, limit: int | None,
