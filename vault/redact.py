@@ -291,8 +291,11 @@ class Redactor:
             return self._redact_cached(obj)
         if isinstance(obj, dict):
             return {self.redact_obj(k): self.redact_obj(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return type(obj)(self.redact_obj(v) for v in obj)
+        if isinstance(obj, list):
+            return [self.redact_obj(v) for v in obj]
+        if isinstance(obj, tuple):
+            items = [self.redact_obj(v) for v in obj]
+            return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)  # named tuples too
         return obj
 
     def clip(self, text: str, limit: int) -> str:
