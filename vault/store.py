@@ -140,7 +140,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         # Both a held lock and a damaged file are IOExceptions: the OS says which (no guessing from the text).
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         pid = _lock_holder(path)
-        if pid is not None and pid != os.getpid():
+        if pid is not None:
             raise VaultLockedError(
                 f"the vault {path} is in use by {_describe_pid(pid)}; "
                 "DuckDB allows one writer per file. Wait for it to finish, or use "
