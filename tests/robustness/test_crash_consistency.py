@@ -43,12 +43,12 @@ def _ingest_in_process(db: Path, archive: Path) -> dict:
     return json.loads(out)
 
 
-def _subprocess(db: Path, archive: Path, crash_at: str | None = None) -> subprocess.Popen:
+def _subprocess(db: Path, archive: Path, crash_at: str | None = None, embed: bool = False) -> subprocess.Popen:
     env = dict(ENV)
     if crash_at:
         env["VAULT_CRASH_AT"] = crash_at
     return subprocess.Popen([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db),
-                             "ingest", str(archive), "--json", "--no-embed"],
+                             "ingest", str(archive), "--json", *([] if embed else ["--no-embed"])],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
@@ -229,3 +229,38 @@ def test_old_vault_is_rederived_once_after_the_upgrade(archive, clean, tmp_path,
     rerun = _ingest_in_process(db, archive)
     assert rerun["files"] == 0  # every file unchanged: only the derivation ran
     _assert_same(db, clean, "an upgrade from a stale vault")
+
+
+def _embedded(db: Path) -> dict:
+    from vault.index import embeddings
+    from vault.store import connect
+
+    con = connect(db, read_only=True)
+    try:
+        return {
+            "chunks": sorted(con.execute("SELECT msg_id, chunk_no, content_hash FROM chunks").fetchall()),
+            "vectors": sorted(con.execute("SELECT content_hash FROM vectors").fetchall()),
+            "up_to_date": embeddings.up_to_date(con),
+        }
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["embed-group", "embed-chunks"])
+def test_kill_while_embedding_then_rerun(archive, clean, tmp_path, phase):
+    """The vector index too: killed after a group of vectors (chunks not yet stored), or after the
+    chunks (the run not marked complete), the next run completes it as one clean run would."""
+    ref = tmp_path / "clean.duckdb"
+    assert run_cli("ingest", str(archive), "--json", db=ref)[0] == 0
+    want = _embedded(ref)
+    assert want["chunks"] and want["up_to_date"]
+    db = tmp_path / "v.duckdb"
+    proc = _subprocess(db, archive, crash_at=phase, embed=True)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == FAULT_EXIT, (phase, err.decode()[-2000:])
+    assert _embedded(db) != want  # the crash left it incomplete
+    code, _, err = run_cli("ingest", str(archive), "--json", db=db)
+    assert code == 0, err
+    assert _embedded(db) == want
+    _assert_same(db, clean, f"a crash at {phase}")
