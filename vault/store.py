@@ -418,3 +418,32 @@ def bump_content_version(con: duckdb.DuckDBPyConnection) -> int:
     v = int(get_meta(con, "content_version", "0") or 0) + 1
     set_meta(con, "content_version", str(v))
     return v
+
+
+def open_vault_waiting(path: str | Path | None = None, *, read_only: bool = False,
+                       wait: float = 2.0) -> duckdb.DuckDBPyConnection:
+    """`open_vault`, retrying for up to `wait` seconds while another process holds the vault.
+
+    Readers that hold it only for a moment (`vault mcp`, the TUI) would otherwise make a writer fail.
+    """
+    import time
+
+    deadline = time.monotonic() + wait
+    announced = False
+    while True:
+        try:
+            return open_vault(path, read_only=read_only)
+        except VaultLockedError:
+            if time.monotonic() >= deadline:
+                raise
+            if not announced and path is not None:  # `vault mcp` closes its reader when it sees this
+                with contextlib.suppress(OSError):
+                    want_write_path(Path(path)).touch()
+                announced = True
+            time.sleep(0.05)
+
+
+def want_write_path(path: Path) -> Path:
+    """Touched by a process waiting for the vault, so readers that hold it between calls let go."""
+    path = Path(path).expanduser()
+    return path.with_name(path.name + ".want-write")
