@@ -132,24 +132,28 @@ def check_file(path: Path) -> None:
     raise NotAVaultError(f"{path} is not a vault file ({what})")
 
 
+OPEN_ATTEMPTS = 3  # a holder may let go between DuckDB's refusal and our question to the OS
+
+
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     check_file(path)
-    try:
-        return connect(path, read_only=read_only)
-    except duckdb.IOException as e:
-        # Both a held lock and a damaged file are IOExceptions: the OS says which (no guessing from the text).
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        pid = _lock_holder(path)
-        if pid is not None:
-            raise VaultLockedError(
-                f"the vault {path} is in use by {_describe_pid(pid)}; "
-                "DuckDB allows one writer per file. Wait for it to finish, or use "
-                "`vault tui` which can read from a snapshot."
-            ) from None
-        raise VaultDamagedError(f"cannot open the vault {path} (damaged or unreadable): {msg}"
-                                f"{_backups_hint(path)}") from None
-    except duckdb.Error as e:
-        raise VaultError(f"cannot open the vault {path}: {str(e).splitlines()[0]}") from None
+    for _ in range(OPEN_ATTEMPTS):
+        try:
+            return connect(path, read_only=read_only)
+        except duckdb.IOException as e:
+            # Both a held lock and a damaged file are IOExceptions: the OS says which (no guessing
+            # from the text). A damaged file fails the same way every time; a lock comes and goes.
+            pid = _lock_holder(path)
+            if pid is not None:
+                raise VaultLockedError(
+                    f"the vault {path} is in use by {_describe_pid(pid)}; "
+                    "DuckDB allows one writer per file. Wait for it to finish, or use "
+                    "`vault tui` which can read from a snapshot."
+                ) from None
+            error = str(e).splitlines()[0] if str(e) else type(e).__name__
+        except duckdb.Error as e:
+            raise VaultError(f"cannot open the vault {path}: {str(e).splitlines()[0]}") from None
+    raise VaultDamagedError(f"cannot open the vault {path} (damaged or unreadable): {error}{_backups_hint(path)}")
 
 
 def _secure(path: Path) -> None:
