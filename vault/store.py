@@ -170,18 +170,14 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 @functools.cache
-def _tables_by_migration(names: tuple[str, ...]) -> dict[str, frozenset[str]]:
-    """The tables each migration creates, found by running them on an empty in-memory database."""
+def _schema_after(names: tuple[str, ...]) -> frozenset[str]:
+    """The tables a vault has after these migrations, found by running them on an empty in-memory database."""
     funcs = dict(MIGRATIONS)
     con = connect()
     try:
-        out, before = {}, set()
         for name in names:
             funcs[name](con)
-            now = _tables(con)
-            out[name] = frozenset(now - before)
-            before = now
-        return out
+        return frozenset(_tables(con))
     finally:
         con.close()
 
@@ -194,20 +190,18 @@ def migration_number(name: str) -> int:
 def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> None:
     """Refuse a database that is not a vault, a damaged vault, and one written by a newer version."""
     tables = _tables(con)
-    created = _tables_by_migration(tuple(n for n, _ in MIGRATIONS))
-    ours = frozenset().union(*created.values())
     if "migrations" not in tables:
         if not tables:
             return  # a new, empty database: it becomes a vault
-        if tables & ours:
+        if tables & _schema_after(tuple(n for n, _ in MIGRATIONS)):
             raise VaultDamagedError(
                 f"the vault {path} is damaged: its `migrations` table is missing, so which schema it has "
                 f"is unknown (tables: {', '.join(sorted(tables)[:8])}); nothing was changed{_backups_hint(Path(path))}")
         raise NotAVaultError(f"{path} is not a vault file (a DuckDB database with other tables: "
                              f"{', '.join(sorted(tables)[:8])})")
     pending_migrations(con, path)  # refuses migrations this version does not know
-    done = applied_migrations(con)
-    missing = sorted(t for n in done for t in created.get(n, ()) if t not in tables)
+    done = set(applied_migrations(con))
+    missing = sorted(_schema_after(tuple(n for n, _ in MIGRATIONS if n in done)) - tables)
     if missing:
         raise VaultDamagedError(f"the vault {path} is damaged: table(s) {', '.join(missing)} are missing; "
                                 f"nothing was changed{_backups_hint(Path(path))}")
