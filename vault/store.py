@@ -132,24 +132,28 @@ def check_file(path: Path) -> None:
     raise NotAVaultError(f"{path} is not a vault file ({what})")
 
 
+OPEN_ATTEMPTS = 3  # a holder may let go between DuckDB's refusal and our question to the OS
+
+
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     check_file(path)
-    try:
-        return connect(path, read_only=read_only)
-    except duckdb.IOException as e:
-        # Both a held lock and a damaged file are IOExceptions: the OS says which (no guessing from the text).
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        pid = _lock_holder(path)
-        if pid is not None and pid != os.getpid():
-            raise VaultLockedError(
-                f"the vault {path} is in use by {_describe_pid(pid)}; "
-                "DuckDB allows one writer per file. Wait for it to finish, or use "
-                "`vault tui` which can read from a snapshot."
-            ) from None
-        raise VaultDamagedError(f"cannot open the vault {path} (damaged or unreadable): {msg}"
-                                f"{_backups_hint(path)}") from None
-    except duckdb.Error as e:
-        raise VaultError(f"cannot open the vault {path}: {str(e).splitlines()[0]}") from None
+    for _ in range(OPEN_ATTEMPTS):
+        try:
+            return connect(path, read_only=read_only)
+        except duckdb.IOException as e:
+            # Both a held lock and a damaged file are IOExceptions: the OS says which (no guessing
+            # from the text). A damaged file fails the same way every time; a lock comes and goes.
+            pid = _lock_holder(path)
+            if pid is not None:
+                raise VaultLockedError(
+                    f"the vault {path} is in use by {_describe_pid(pid)}; "
+                    "DuckDB allows one writer per file. Wait for it to finish, or use "
+                    "`vault tui` which can read from a snapshot."
+                ) from None
+            error = str(e).splitlines()[0] if str(e) else type(e).__name__
+        except duckdb.Error as e:
+            raise VaultError(f"cannot open the vault {path}: {str(e).splitlines()[0]}") from None
+    raise VaultDamagedError(f"cannot open the vault {path} (damaged or unreadable): {error}{_backups_hint(path)}")
 
 
 def _secure(path: Path) -> None:
@@ -166,18 +170,14 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 @functools.cache
-def _tables_by_migration(names: tuple[str, ...]) -> dict[str, frozenset[str]]:
-    """The tables each migration creates, found by running them on an empty in-memory database."""
+def _schema_after(names: tuple[str, ...]) -> frozenset[str]:
+    """The tables a vault has after these migrations, found by running them on an empty in-memory database."""
     funcs = dict(MIGRATIONS)
     con = connect()
     try:
-        out, before = {}, set()
         for name in names:
             funcs[name](con)
-            now = _tables(con)
-            out[name] = frozenset(now - before)
-            before = now
-        return out
+        return frozenset(_tables(con))
     finally:
         con.close()
 
@@ -190,20 +190,18 @@ def migration_number(name: str) -> int:
 def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> None:
     """Refuse a database that is not a vault, a damaged vault, and one written by a newer version."""
     tables = _tables(con)
-    created = _tables_by_migration(tuple(n for n, _ in MIGRATIONS))
-    ours = frozenset().union(*created.values())
     if "migrations" not in tables:
         if not tables:
             return  # a new, empty database: it becomes a vault
-        if tables & ours:
+        if tables & _schema_after(tuple(n for n, _ in MIGRATIONS)):
             raise VaultDamagedError(
                 f"the vault {path} is damaged: its `migrations` table is missing, so which schema it has "
                 f"is unknown (tables: {', '.join(sorted(tables)[:8])}); nothing was changed{_backups_hint(Path(path))}")
         raise NotAVaultError(f"{path} is not a vault file (a DuckDB database with other tables: "
                              f"{', '.join(sorted(tables)[:8])})")
     pending_migrations(con, path)  # refuses migrations this version does not know
-    done = applied_migrations(con)
-    missing = sorted(t for n in done for t in created.get(n, ()) if t not in tables)
+    done = set(applied_migrations(con))
+    missing = sorted(_schema_after(tuple(n for n, _ in MIGRATIONS if n in done)) - tables)
     if missing:
         raise VaultDamagedError(f"the vault {path} is damaged: table(s) {', '.join(missing)} are missing; "
                                 f"nothing was changed{_backups_hint(Path(path))}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import ROOT, needs_shared, run_cli
+from support import EXAMPLES, ROOT, needs_shared, run_cli
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -156,6 +156,7 @@ def test_vault_file_mode_0600(tmp_path, how):
         from vault.store import open_vault
 
         open_vault(db).close()
-    else:
-        run_cli("stats", "--json", db=db)
+    else:  # only `ingest` creates a vault from the CLI
+        code, _, err = run_cli("ingest", str(EXAMPLES / "claude-code"), "--json", "--no-embed", db=db)
+        assert code == 0, err
     assert db.stat().st_mode & 0o777 == 0o600

@@ -43,12 +43,12 @@ def _ingest_in_process(db: Path, archive: Path) -> dict:
     return json.loads(out)
 
 
-def _subprocess(db: Path, archive: Path, crash_at: str | None = None) -> subprocess.Popen:
+def _subprocess(db: Path, archive: Path, crash_at: str | None = None, embed: bool = False) -> subprocess.Popen:
     env = dict(ENV)
     if crash_at:
         env["VAULT_CRASH_AT"] = crash_at
     return subprocess.Popen([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db),
-                             "ingest", str(archive), "--json", "--no-embed"],
+                             "ingest", str(archive), "--json", *([] if embed else ["--no-embed"])],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
@@ -116,35 +116,35 @@ def clean(archive, tmp_path_factory) -> dict:
 
 def _assert_same(db: Path, clean: dict, what: str) -> None:
     got = state(db, clean["words"])
-    for key, want in clean["state"].items():
-        assert got[key] == want, f"after {what}, then a re-run: {key} differs from a clean run"
+    differ = [key for key, want in clean["state"].items() if got[key] != want]
+    assert not differ, f"after {what}, then a re-run, these differ from a clean run: {differ}"
 
 
-def _phases(n_files: int) -> list[str]:
-    return [
-        "in-file-commit",            # inside the first file's transaction: nothing of it may remain
-        "file-commit",               # after the first file's commit
-        f"file-commit#{n_files // 2}",
-        f"in-file-commit#{n_files}",  # inside the last file's transaction
-        f"file-commit#{n_files}",     # every file committed, nothing derived yet
-        "files-done",                # the same, from the derivation step's side
-        "in-finish",                 # derived, not committed
-        "finish-committed",          # derived and committed, not checkpointed
-        "in-fts",                    # the keyword index built but not recorded as built
-        "fts-done",                  # all done but the embeddings
-    ]
+PHASES = [
+    "in-file-commit",             # inside the first file's transaction: nothing of it may remain
+    "file-commit",                # after the first file's commit
+    "file-commit#middle",
+    "in-file-commit#last",        # inside the last file's transaction
+    "file-commit#last",           # every file committed, nothing derived yet
+    "files-done",                 # the same, from the derivation step's side
+    "in-finish",                  # derived, not committed
+    "finish-committed",           # derived and committed, not checkpointed
+    "in-fts",                     # the keyword index built but not recorded as built
+    "fts-done",                   # all done but the embeddings
+]
 
 
-def test_kill_at_every_phase_then_rerun_equals_a_clean_run(archive, clean, tmp_path):
-    n_files = sum(1 for f in clean["state"]["files"] if f[1] != "unrecognised")
-    for phase in _phases(n_files):
-        db = tmp_path / f"{phase.replace('#', '-')}.duckdb"
-        proc = _subprocess(db, archive, crash_at=phase)
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == FAULT_EXIT, (phase, proc.returncode, err.decode()[-2000:])
-        rerun = _ingest_in_process(db, archive)
-        assert rerun["skipped_lines"] == 0 and not rerun["errors"], rerun
-        _assert_same(db, clean, f"a crash at {phase}")
+@pytest.mark.parametrize("phase", PHASES)
+def test_kill_at_each_phase_then_rerun_equals_a_clean_run(archive, clean, tmp_path, phase):
+    n_files = sum(1 for f in clean["state"]["files"] if f[1] != "unrecognised")  # one commit each
+    crash_at = phase.replace("#middle", f"#{n_files // 2}").replace("#last", f"#{n_files}")
+    db = tmp_path / "v.duckdb"
+    proc = _subprocess(db, archive, crash_at=crash_at)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == FAULT_EXIT, (crash_at, proc.returncode, err.decode()[-2000:])
+    rerun = _ingest_in_process(db, archive)
+    assert rerun["skipped_lines"] == 0 and not rerun["errors"], rerun
+    _assert_same(db, clean, f"a crash at {crash_at}")
 
 
 def test_kill_twice_in_a_row_then_rerun(archive, clean, tmp_path):
@@ -156,6 +156,21 @@ def test_kill_twice_in_a_row_then_rerun(archive, clean, tmp_path):
         assert proc.returncode == FAULT_EXIT, phase
     _ingest_in_process(db, archive)
     _assert_same(db, clean, "two crashes")
+
+
+def test_crash_before_deriving_an_incremental_ingest(archive, clean, tmp_path):
+    """The vault and its keyword index already hold part of the archive; the run adding the rest is
+    killed after its last file commit. The re-run finds every file unchanged, and must still derive
+    the new sessions and bring the index up to date (it used to say "files unchanged" and the search
+    found none of the new messages)."""
+    db = tmp_path / "v.duckdb"
+    _ingest_in_process(db, archive / "examples")
+    proc = _subprocess(db, archive, crash_at="files-done")
+    proc.communicate(timeout=120)
+    assert proc.returncode == FAULT_EXIT
+    rerun = _ingest_in_process(db, archive)
+    assert rerun["files"] == 0 and rerun["messages_added"] == 0, rerun
+    _assert_same(db, clean, "a crash in an incremental ingest")
 
 
 def _random_kills(archive: Path, clean: dict, tmp_path: Path, count: int, seed: int) -> dict:
@@ -214,3 +229,38 @@ def test_old_vault_is_rederived_once_after_the_upgrade(archive, clean, tmp_path,
     rerun = _ingest_in_process(db, archive)
     assert rerun["files"] == 0  # every file unchanged: only the derivation ran
     _assert_same(db, clean, "an upgrade from a stale vault")
+
+
+def _embedded(db: Path) -> dict:
+    from vault.index import embeddings
+    from vault.store import connect
+
+    con = connect(db, read_only=True)
+    try:
+        return {
+            "chunks": sorted(con.execute("SELECT msg_id, chunk_no, content_hash FROM chunks").fetchall()),
+            "vectors": sorted(con.execute("SELECT content_hash FROM vectors").fetchall()),
+            "up_to_date": embeddings.up_to_date(con),
+        }
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["embed-group", "embed-chunks"])
+def test_kill_while_embedding_then_rerun(archive, clean, tmp_path, phase):
+    """The vector index too: killed after a group of vectors (chunks not yet stored), or after the
+    chunks (the run not marked complete), the next run completes it as one clean run would."""
+    ref = tmp_path / "clean.duckdb"
+    assert run_cli("ingest", str(archive), "--json", db=ref)[0] == 0
+    want = _embedded(ref)
+    assert want["chunks"] and want["up_to_date"]
+    db = tmp_path / "v.duckdb"
+    proc = _subprocess(db, archive, crash_at=phase, embed=True)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == FAULT_EXIT, (phase, err.decode()[-2000:])
+    assert _embedded(db) != want  # the crash left it incomplete
+    code, _, err = run_cli("ingest", str(archive), "--json", db=db)
+    assert code == 0, err
+    assert _embedded(db) == want
+    _assert_same(db, clean, f"a crash at {phase}")

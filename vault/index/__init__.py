@@ -27,10 +27,14 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, quiet: b
         out.update(built)
         drop_orphan_chunks(con)
     crash_point("fts-done")
-    if embed and not embeddings.up_to_date(con, model) and embeddings.pending_count(con, model):
+    if embed and not embeddings.up_to_date(con, model):
+        # Even with nothing left to encode: a run killed after its last chunk had not yet switched
+        # the vault to its model nor marked itself complete; this one does (no model is loaded).
+        quiet = quiet or not embeddings.pending_count(con, model)
         with progress_bar(console, quiet, "embedding") as on_progress:
             rep = embeddings.embed_pending(con, model, on_progress=on_progress)
-        out["embed"] = rep.as_dict()
+        if rep.messages or rep.switched_from:
+            out["embed"] = rep.as_dict()
     return out or None
 
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import duckdb
 
+from vault.faults import crash_point
 from vault.index.settings import META_MODEL, WHITESPACE, indexed_kinds, model_location, model_name, searchable_sql
 from vault.errors import VaultError
 from vault.store import get_meta, set_meta, transaction
@@ -204,6 +205,7 @@ def embed_pending(
         rep.encode_seconds = _embed_groups(con, model, mid, todo, on_progress, batch_size)
         with transaction(con):
             _insert_chunks(con, chunk_rows)
+    crash_point("embed-chunks")  # every chunk stored, the run not yet marked complete
     if only is None and mid is not None and get_meta(con, META_MODEL) != name:
         rep.switched_from = _switch_model(con, mid, name)
     if only is None and get_meta(con, META_MODEL) == name:
@@ -266,6 +268,7 @@ def _embed_groups(con, model, mid: int, todo: list[tuple[str, str]], on_progress
             con.execute("INSERT OR IGNORE INTO vectors SELECT model_id, content_hash, vector FROM _vecs")
         finally:
             con.unregister("_vecs")
+        crash_point("embed-group")  # vectors stored, their chunks not yet: the next run reuses them
         if on_progress:
             on_progress(min(start + GROUP, len(todo)), len(todo))
     return spent
