@@ -299,3 +299,23 @@ def test_every_hostile_case_in_one_folder_loses_no_line(con, tmp_path, monkeypat
     print(f"hostile cases={len(bad) + 2} lines lost={expected - stored} unreported={len(unreported)}")
     assert (expected - stored, unreported) == (0, [])
     assert expected == 5 * 4  # three plain sessions, the odd name and the noisy one
+
+
+def test_files_the_old_detection_missed_are_looked_at_again_after_the_upgrade(tmp_path):
+    """A vault remembers unrecognised files and stays silent about them: m004 has them detected once more."""
+    f = tmp_path / "src" / "noisy.jsonl"
+    f.parent.mkdir()
+    f.write_bytes(b"".join(b"noise %d\n" % i for i in range(60)) + b"".join(cc_lines("noisy", 4)))
+    path = tmp_path / "v.duckdb"
+    con = open_vault(path)
+    st = f.stat()
+    con.execute("INSERT INTO files (file_id, path, source, size, mtime) VALUES (nextval('file_ids'), ?, "
+                "'unrecognised', ?, ?)", [str(f), st.st_size, st.st_mtime])  # as the old detection left it
+    assert ingest(con, [f]).files_unchanged == 1
+    con.execute("DELETE FROM migrations WHERE name = 'm004_reread_after_ingest_fixes'")
+    con.close()
+    con = open_vault(path)
+    rep = ingest(con, [f])
+    assert rep.files == 1 and rep.unrecognised == []
+    assert msg_ids(con) == {f"noisy-u{i}" for i in range(4)}
+    con.close()
