@@ -213,7 +213,7 @@ def m003_miner_learning(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def m004_reread_after_ingest_fixes(con: duckdb.DuckDBPyConnection) -> None:
+def m004_seq_ordinal(con: duckdb.DuckDBPyConnection) -> None:
     """Mark for the next ingest the files that the ingest fixes of issue 13 read differently.
 
     - `seq` became (file_id << 40) + the message's ordinal in its file; it packed (file_id, line,
@@ -237,5 +237,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m001_core", m001_core),
     ("m002_derived", m002_derived),
     ("m003_miner_learning", m003_miner_learning),
-    ("m004_reread_after_ingest_fixes", m004_reread_after_ingest_fixes),
+    ("m004_seq_ordinal", m004_seq_ordinal),
 ]

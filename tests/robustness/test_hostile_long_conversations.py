@@ -80,7 +80,7 @@ def test_m004_marks_files_with_colliding_seq_for_a_reread_and_keeps_the_rest(tmp
     con = open_vault(path)
     ingest(con, [src])
     con.execute(f"UPDATE messages SET seq = {OLD_SEQ}")  # as the old packing wrote them
-    con.execute("DELETE FROM migrations WHERE name = 'm004_reread_after_ingest_fixes'")
+    con.execute("DELETE FROM migrations WHERE name = 'm004_seq_ordinal'")
     count_before = con.execute("SELECT count(*) FROM messages").fetchone()[0]
     con.close()
 
