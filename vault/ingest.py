@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
+from vault.faults import crash_point
 from vault.model import REASON_CHARS, Kind, ParseResult, ToolCall
 from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import Parser, json_dumps
@@ -167,8 +168,6 @@ class Ingester:
         self.report = IngestReport()
         for key, value in INGEST_SETTINGS.items():
             con.execute(f"SET {key} = '{value}'")
-        self.touched: set[str] = set()
-        self.touched_files: set[int] = set()
         self.known = {
             r[1]: FileRow(*r)
             for r in con.execute(
@@ -270,27 +269,49 @@ class Ingester:
         return Plan(path, st, row, parser, start, start_line, replace)
 
     def finish(self) -> None:
-        """Derived fields that span files: session bounds and counts, subagent links, titles, forks."""
-        if not self.touched:
-            self._reset_settings()
-            return
-        with transaction(self.con):
-            import pyarrow as pa
+        """Derived fields that span files: session bounds and counts, subagent links, titles, forks.
 
-            self.con.register("_touched", pa.table({"session_id": sorted(self.touched)}))
-            try:
-                for name in sorted(self.report.by_source):
-                    parser_by_name(name).after_ingest(self.con)
-                _refresh_sessions(self.con)
-                _link_subagents(self.con)
-                _titles_from_summaries(self.con, sorted(self.touched_files))
-                _mark_forks(self.con)
-            finally:
-                self.con.unregister("_touched")
-            bump_content_version(self.con)
-        self.con.execute("CHECKPOINT")
+        It derives what the file commits recorded as pending (`pending_sessions`, `pending_files`),
+        including what an earlier, interrupted run left, and clears it in the same transaction.
+        """
+        crash_point("files-done")
+        con = self.con
+        with transaction(con):
+            sessions = [r[0] for r in con.execute("SELECT session_id FROM pending_sessions ORDER BY 1").fetchall()]
+            files = [r[0] for r in con.execute("SELECT file_id FROM pending_files ORDER BY 1").fetchall()]
+            if sessions or files:
+                self._derive(sessions, files)
+                con.execute("DELETE FROM pending_sessions")
+                con.execute("DELETE FROM pending_files")
+                bump_content_version(con)
+                crash_point("in-finish")
+        crash_point("finish-committed")
+        if sessions or files:
+            con.execute("CHECKPOINT")
         self._reset_settings()
-        self.report.sessions_touched = len(self.touched)
+        self.report.sessions_touched = len(sessions)
+
+    def _derive(self, sessions: list[str], files: list[int]) -> None:
+        import pyarrow as pa
+
+        con = self.con
+        sources = [r[0] for r in con.execute(
+            "SELECT DISTINCT source FROM files WHERE file_id IN (SELECT file_id FROM pending_files) ORDER BY 1"
+        ).fetchall()]
+        con.register("_touched", pa.table({"session_id": pa.array(sessions, pa.string())}))
+        try:
+            for name in sources:
+                try:
+                    parser = parser_by_name(name)
+                except KeyError:  # 'unrecognised' since, or a parser this version lacks
+                    continue
+                parser.after_ingest(con)
+            _refresh_sessions(con)
+            _link_subagents(con)
+            _titles_from_summaries(con, files)
+            _mark_forks(con)
+        finally:
+            con.unregister("_touched")
 
     def _reset_settings(self) -> None:
         for key in INGEST_SETTINGS:
@@ -335,7 +356,9 @@ class Ingester:
                     ).fetchone()[0])
                     continue
                 file_ids.append(row[0])
-                if replace:
+                if replace:  # the sessions it held are derived again, even one the new text lacks
+                    con.execute("INSERT OR IGNORE INTO pending_sessions "
+                                "SELECT DISTINCT session_id FROM messages WHERE file_id = ?", [row[0]])
                     con.execute("DELETE FROM records WHERE file_id = ?", [row[0]])
                     con.execute("DELETE FROM messages WHERE file_id = ?", [row[0]])
             added = _write(con, [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)])
@@ -354,6 +377,9 @@ class Ingester:
                 "lines=lines*?::INT + ?, records=records*?::INT + ?, errors=errors*?::INT + ?, ingested_at=? "
                 "WHERE file_id=?", updates,
             )
+            _mark_pending(con, file_ids, [res for _, res in batch])
+            crash_point("in-file-commit")
+        crash_point("file-commit")
         rep = self.report
         rep.messages_added += added
         for file_id, ((path, _, _, parser, _, _, _), res) in zip(file_ids, batch, strict=True):
@@ -364,9 +390,18 @@ class Ingester:
             for t, n in res.unknown_types.items():
                 rep.unknown_types[t] = rep.unknown_types.get(t, 0) + n
             rep.by_source[parser.name] = rep.by_source.get(parser.name, 0) + 1
-            self.touched.update(res.sessions)
-            self.touched.update(m.session_id for m in res.messages)
-            self.touched_files.add(file_id)
+
+
+def _mark_pending(con: duckdb.DuckDBPyConnection, file_ids: list[int], results: list[ParseResult]) -> None:
+    """Record, in the transaction of the rows, what `finish` derives from them (see m005_pending_derivations).
+
+    Content changed too: the search indexes compare the content version with the one they were built at.
+    """
+    sessions = {sid for res in results for sid in res.sessions} | {m.session_id for res in results
+                                                                   for m in res.messages}
+    insert_rows(con, "pending_sessions", ("session_id",), ((sid,) for sid in sorted(sessions)), conflict="OR IGNORE")
+    insert_rows(con, "pending_files", ("file_id",), ((fid,) for fid in file_ids), conflict="OR IGNORE")
+    bump_content_version(con)
 
 
 def _line_count(res: ParseResult, row: FileRow | None, replace: bool) -> int:
