@@ -9,9 +9,10 @@ Tool use, OpenAI style: an assistant message's `tool_calls` (or legacy `function
 calls, each its own message: the first message made from list item i is "<id>#<i>" (the text, or
 the first call when there is none), a further call j is "<id>#<i>:tool:<j>". A `role: "tool"`
 message (or legacy `function`) is the result of the call named by its `tool_call_id`, else of the
-oldest unanswered one (a `tool` message that answers no call is a console transcript's tool line,
-the call with its output inline: a tool call, as before); both meet in `tool_calls`, whose id is "<id>:<call id>" (datasets reuse
-call ids such as "call_1" across conversations), or the call's msg_id when it has no id.
+oldest unanswered one; both meet in `tool_calls`, whose id is "<id>:<call id>" (datasets reuse
+call ids such as "call_1" across conversations), or the call's msg_id when it has no id. A `tool`
+message that answers no call is a console transcript's tool line (the call with its output
+inline): a tool call, as before.
 """
 
 from __future__ import annotations
