@@ -319,3 +319,18 @@ def test_files_the_old_detection_missed_are_looked_at_again_after_the_upgrade(tm
     assert rep.files == 1 and rep.unrecognised == []
     assert msg_ids(con) == {f"noisy-u{i}" for i in range(4)}
     con.close()
+
+
+def test_a_companion_over_the_cap_is_reported_and_the_conversations_still_read(con, tmp_path):
+    export = tmp_path / "chatgpt.zip"
+    conv = [{"id": "c1", "title": "t", "current_node": "n1", "mapping": {
+        "n1": {"id": "n1", "parent": None, "children": [],
+               "message": {"id": "n1", "author": {"role": "user"}, "content": {"content_type": "text", "parts": ["hi"]}}}}}]
+    with zipfile.ZipFile(export, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("conversations.json", json.dumps(conv))
+        zf.writestr("message_feedback.json", b'[{"pad": "' + b" " * (2 << 20) + b'"}]')
+    rep = Ingester(con, settings=IngestSettings(max_member_mb=1)).run([export])
+    assert msg_ids(con) == {"n1"}
+    assert [e["reason"] for e in rep.errors] == [
+        "message_feedback.json: archive member expands to more than 1 MB (the ingest.max_member_mb setting; "
+        "raise it to read this export); read without it"]
