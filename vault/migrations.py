@@ -214,15 +214,21 @@ def m003_miner_learning(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def m004_seq_ordinal(con: duckdb.DuckDBPyConnection) -> None:
-    """`seq` became (file_id << 40) + the message's ordinal in its file; it packed (file_id, line,
-    position in the line) with 12 bits for the position, so a record of more than 4,096 messages
-    (a long ChatGPT, Claude.ai or neutral conversation) lost its order. Old values of the other files
-    still order correctly and new rows continue after them; the damaged files are marked changed, so
-    the next ingest reads them again (their msg_ids, hence labels and reviews, stay)."""
+    """Mark for the next ingest the files that the ingest fixes of issue 13 read differently.
+
+    - `seq` became (file_id << 40) + the message's ordinal in its file; it packed (file_id, line,
+      position in the line) with 12 bits for the position, so a record of more than 4,096 messages
+      (a long ChatGPT, Claude.ai or neutral conversation) lost its order. Those files are read again
+      (msg_ids stay, hence labels and reviews); the old values of the other files still order
+      correctly and new rows continue after them.
+    - Detection now looks at the first parsable records, not the first bytes: files remembered as
+      unrecognised are looked at once more.
+    """
     con.execute(
         """
         UPDATE files SET size = NULL, mtime = NULL, byte_offset = 0, fingerprint = NULL, lines = 0
         WHERE file_id IN (SELECT file_id FROM messages GROUP BY file_id, line_no HAVING count(*) > 4096)
+           OR source = 'unrecognised'
         """
     )
 

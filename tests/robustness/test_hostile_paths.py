@@ -299,3 +299,38 @@ def test_every_hostile_case_in_one_folder_loses_no_line(con, tmp_path, monkeypat
     print(f"hostile cases={len(bad) + 2} lines lost={expected - stored} unreported={len(unreported)}")
     assert (expected - stored, unreported) == (0, [])
     assert expected == 5 * 4  # three plain sessions, the odd name and the noisy one
+
+
+def test_files_the_old_detection_missed_are_looked_at_again_after_the_upgrade(tmp_path):
+    """A vault remembers unrecognised files and stays silent about them: m004 has them detected once more."""
+    f = tmp_path / "src" / "noisy.jsonl"
+    f.parent.mkdir()
+    f.write_bytes(b"".join(b"noise %d\n" % i for i in range(60)) + b"".join(cc_lines("noisy", 4)))
+    path = tmp_path / "v.duckdb"
+    con = open_vault(path)
+    st = f.stat()
+    con.execute("INSERT INTO files (file_id, path, source, size, mtime) VALUES (nextval('file_ids'), ?, "
+                "'unrecognised', ?, ?)", [str(f), st.st_size, st.st_mtime])  # as the old detection left it
+    assert ingest(con, [f]).files_unchanged == 1
+    con.execute("DELETE FROM migrations WHERE name = 'm004_seq_ordinal'")
+    con.close()
+    con = open_vault(path)
+    rep = ingest(con, [f])
+    assert rep.files == 1 and rep.unrecognised == []
+    assert msg_ids(con) == {f"noisy-u{i}" for i in range(4)}
+    con.close()
+
+
+def test_a_companion_over_the_cap_is_reported_and_the_conversations_still_read(con, tmp_path):
+    export = tmp_path / "chatgpt.zip"
+    conv = [{"id": "c1", "title": "t", "current_node": "n1", "mapping": {
+        "n1": {"id": "n1", "parent": None, "children": [],
+               "message": {"id": "n1", "author": {"role": "user"}, "content": {"content_type": "text", "parts": ["hi"]}}}}}]
+    with zipfile.ZipFile(export, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("conversations.json", json.dumps(conv))
+        zf.writestr("message_feedback.json", b'[{"pad": "' + b" " * (2 << 20) + b'"}]')
+    rep = Ingester(con, settings=IngestSettings(max_member_mb=1)).run([export])
+    assert msg_ids(con) == {"n1"}
+    assert [e["reason"] for e in rep.errors] == [
+        "message_feedback.json: archive member expands to more than 1 MB (the ingest.max_member_mb setting; "
+        "raise it to read this export); read without it"]

@@ -65,3 +65,16 @@ def test_openai_tool_calls_and_results(con, tmp_path):
     assert joined == 4
     order = [r[0] for r in con.execute("SELECT msg_id FROM messages WHERE session_id = 't1' ORDER BY seq").fetchall()]
     assert order == ["t1#0", "t1#1", "t1#1:tool:1", "t1#2", "t1#3", "t1#4"]
+
+
+def test_a_tool_line_that_answers_no_call_stays_a_tool_call(con, tmp_path):
+    """Console transcripts (corpora/conversations) write a tool use as one `tool` turn: the call with its output."""
+    conv = {"id": "c", "messages": [{"role": "user", "content": "read it"},
+                                    {"role": "tool", "content": "Read(file_path: \"a.md\")…\n  ⎿  # A"},
+                                    {"role": "assistant", "content": "done"}]}
+    src = tmp_path / "console.jsonl"
+    src.write_text(json.dumps(conv) + "\n")
+    ingest(con, [src])
+    kinds = [r[0] for r in con.execute("SELECT kind FROM messages ORDER BY seq").fetchall()]
+    assert kinds == ["human_prompt", "tool_call", "assistant_text"]
+    assert con.execute("SELECT count(*) FROM tool_calls").fetchone()[0] == 0

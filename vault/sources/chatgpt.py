@@ -56,7 +56,7 @@ class ChatGPTParser(Parser):
 
     def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:
         res = ParseResult()
-        feedback = _feedback(read_companion(path, "message_feedback.json"))
+        feedback = _feedback(read_companion(path, "message_feedback.json", res))
         item = 0
         for name, doc in parse_document(path, MEMBER, res):
             if not isinstance(doc, list):

@@ -57,7 +57,7 @@ class ClaudeAiParser(Parser):
 
     def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:
         res = ParseResult()
-        projects = _project_names(read_companion(path, "projects.json"))
+        projects = _project_names(read_companion(path, "projects.json", res))
         item = 0
         for name, doc in parse_document(path, ANY_MEMBER, res):
             if not isinstance(doc, list):

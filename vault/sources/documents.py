@@ -108,8 +108,12 @@ def read_member(zf: zipfile.ZipFile, name: str) -> bytearray:
     return data
 
 
-def read_companion(path: Path, name: str) -> Any:
-    """A companion JSON file of an export (beside the file, or in the same zip), or None."""
+def read_companion(path: Path, name: str, res: ParseResult) -> Any:
+    """A companion JSON file of an export (beside the file, or in the same zip), or None.
+
+    One that cannot be used (over the member limit, not JSON) is reported in `res` (line 0): the
+    conversations are read without it.
+    """
     try:
         if is_zip(path):
             names = zip_members(path, re.compile(re.escape(name)))
@@ -119,8 +123,13 @@ def read_companion(path: Path, name: str) -> Any:
                 return orjson.loads(read_member(zf, names[0]))
         side = path.with_name(name)
         return orjson.loads(side.read_bytes()) if side.is_file() else None
-    except (OSError, orjson.JSONDecodeError, zipfile.BadZipFile, DocumentError):
-        return None
+    except DocumentError as e:
+        res.errors.append(LineError(0, f"{e}; read without it"))
+    except orjson.JSONDecodeError as e:
+        res.errors.append(LineError(0, f"{name}: invalid JSON ({e}); read without it"))
+    except (OSError, zipfile.BadZipFile) as e:
+        res.errors.append(LineError(0, f"{name}: cannot read ({e}); read without it"))
+    return None
 
 
 def _loads(data: bytes | bytearray, name: str) -> Any:

@@ -10,7 +10,9 @@ calls, each its own message: the first message made from list item i is "<id>#<i
 the first call when there is none), a further call j is "<id>#<i>:tool:<j>". A `role: "tool"`
 message (or legacy `function`) is the result of the call named by its `tool_call_id`, else of the
 oldest unanswered one; both meet in `tool_calls`, whose id is "<id>:<call id>" (datasets reuse
-call ids such as "call_1" across conversations), or the call's msg_id when it has no id.
+call ids such as "call_1" across conversations), or the call's msg_id when it has no id. A `tool`
+message that answers no call is a console transcript's tool line (the call with its output
+inline): a tool call, as before.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ class NeutralParser(Parser):
                     role, kind, human, extra = "system", Kind.OTHER, False, {"role": raw_role}
                 elif raw_role == "function_call":
                     kind, human = Kind.TOOL_CALL, False
-                elif raw_role in ("observation", "function", "ipython", "tool"):
+                elif raw_role in ("observation", "function", "ipython") or raw_role == "tool" and calls.answers(m):
                     kind, human = Kind.TOOL_RESULT, False
                 elif role == "user":
                     kind, human, extra = user_kind(text)
@@ -117,6 +119,8 @@ class NeutralParser(Parser):
                         kind, human = Kind.META, False  # the expansion of the custom command just above
                 elif role == "assistant":
                     kind, human = Kind.ASSISTANT_TEXT, False
+                elif role == "tool":  # answers no call: a console transcript's tool line, the call with its output
+                    kind, human = Kind.TOOL_CALL, False
                 else:
                     kind, human = Kind.SYSTEM, False
                 kept = {k: m[k] for k in _MESSAGE_EXTRA if m.get(k) not in (None, "", [], {})}
@@ -130,7 +134,7 @@ class NeutralParser(Parser):
                 requested = _requested_calls(m) if role == "assistant" else []
                 if text.strip() or not requested:
                     res.messages.append(msg)
-                if kind == Kind.TOOL_CALL:  # ShareGPT function_call turn: the call is its text
+                if raw_role == "function_call":  # ShareGPT turn: the call is its text
                     calls.call(msg, None, *_name_and_args(text))
                 elif kind == Kind.TOOL_RESULT:
                     calls.result(msg, m)
@@ -183,6 +187,10 @@ class _Calls:
     def __init__(self, cid: str, res: ParseResult):
         self.cid, self.res = cid, res
         self.open: list[str] = []  # unanswered call ids, oldest first
+
+    def answers(self, m: dict) -> bool:
+        """Whether a `tool` message is a result: it names its call, or a call is waiting for one."""
+        return bool(str_or_none(m.get("tool_call_id")) or self.open)
 
     def call(self, msg: Message, call_id: str | None, name: str, args: Any) -> None:
         tid = f"{self.cid}:{call_id}" if call_id else msg.msg_id  # a call without an id is named by its message
