@@ -26,6 +26,9 @@ def home(tmp_path_factory):
     src = home / "src"
     write_session(src / "-home-jane-billing")
     shutil.copytree(ROOT / "tests" / "fixtures" / "claude_code", src / "fixtures")
+    (src / "chats.jsonl").write_text(json.dumps({"id": "chat-1", "messages": [  # a second source
+        {"role": "user", "content": "Why do flaky builds ruin the nightly release?"},
+        {"role": "assistant", "content": "Usually shared state between runs."}]}) + "\n")
     db = home / "vault.duckdb"
     for args in (("ingest", "--no-embed", str(src)), ("mine",), ("personas",), ("embed",)):
         code, out, err = run_cli(*args, db=db)
@@ -108,7 +111,7 @@ def test_semantic_search_loads_the_model_on_first_use_and_says_so(home):
     ("search", {"query": "x", "mode": "fuzzy"}, "mode"),
     ("search", {"query": "x", "since": "yesterday"}, "since: expected a date or time like 2026-01-31"),
     ("search", {"query": "   "}, "query: give some words"),
-    ("search", {"query": "x", "source": "cursor"}, "source: no source 'cursor' in this vault (known: claude_code)"),
+    ("search", {"query": "x", "source": "cursor"}, "source: no source 'cursor' in this vault (known: claude_code, neutral)"),
     ("search", {}, "query"),
     ("get_session", {"session": "nope-nope"}, "session: no session matches 'nope-nope'"),
     ("get_session", {"session": SESSION, "at": "not-a-message"}, "at: message 'not-a-message'"),
@@ -146,8 +149,9 @@ def test_reads_while_another_process_holds_the_vault_then_sees_new_sessions(home
     async def scenario(c):
         before = payload(await c.call_tool("search", {"query": "quasar", "mode": "keyword"}))
         holder = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from vault.store import open_vault; from vault.ingest import ingest; "
-             f"con = open_vault({str(db)!r}); ingest(con, [{str(src)!r}]); print('held', flush=True); sys.stdin.read()"],
+            [sys.executable, "-c", "import sys; from vault.store import open_vault_waiting; from vault.ingest import "
+             f"ingest; con = open_vault_waiting({str(db)!r}); ingest(con, [{str(src)!r}]); print('held', flush=True); "
+             "sys.stdin.read()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=server_env(home))
         try:
             assert holder.stdout.readline().strip() == "held"
@@ -207,3 +211,15 @@ def test_the_server_lets_writers_in(home):
     waited, plain = run(scenario, home)
     assert waited.returncode == 0 and float(waited.stdout) < 2.0, waited.stderr
     assert plain.returncode == 0, plain.stderr
+
+
+def test_the_source_filter(home):
+    async def scenario(c):
+        return [payload(await c.call_tool("search", {"query": "flaky", "mode": "keyword", "source": src}))
+                for src in (None, "neutral", "claude_code")]
+
+    everything, neutral, claude = run(scenario, home)
+    assert {h["session_id"] for h in neutral["results"]} == {"chat-1"}
+    assert SESSION in {h["session_id"] for h in claude["results"]} and "chat-1" not in {
+        h["session_id"] for h in claude["results"]}
+    assert len(everything["results"]) == len(neutral["results"]) + len(claude["results"])
