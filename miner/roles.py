@@ -18,6 +18,11 @@ roles explicitly; the first rule that matches wins:
     name = "chat"
     source = "chatgpt"                  # also: user_id (glob), first_prompt (regex, searched)
 
+Without a matching rule the role is the session's repository: a git worktree belongs to its
+repository (`~/projects/spotter-worktrees/spotter-gqc` -> `spotter`, `repo/.worktrees/x` -> `repo`), and a
+session started in a subfolder of another session's folder takes that folder's role; else the project,
+else the source.
+
 Keys in one rule must all match. Subagent sessions: a rule naming `agent_type`
 that matches wins; otherwise a subagent inherits its parent's role (its prompts
 come from the parent agent, so it serves the parent's work); a subagent whose
@@ -35,6 +40,7 @@ from pathlib import Path
 
 import duckdb
 
+from vault.redact import anonymous_name
 from vault.settings import ConfigError, Settings
 from vault.store import insert_rows
 
@@ -139,6 +145,52 @@ def load_rules(source: Settings | str | Path | None = None) -> list[Rule]:
     return parse_rules({"roles": source.roles}, str(source.origin("roles")))
 
 
+# A folder holding a repository's worktrees: "spotter-worktrees", "app.worktrees", "repo_wt".
+_WORKTREES_DIR = re.compile(r"^(?P<repo>.+?)[-_.](?:worktrees?|wt)$", re.I)
+
+
+def _parts(path: str) -> list[str]:
+    return [p for p in path.replace("\\", "/").split("/") if p]
+
+
+def worktree_repository(cwd: str | None) -> str | None:
+    """The repository a worktree folder belongs to, from the path alone; None when it is not one."""
+    parts = _parts(cwd or "")
+    for i, part in enumerate(parts[:-1]):  # the worktree itself comes after its container
+        if m := _WORKTREES_DIR.match(part):
+            return m["repo"]
+        if part.lower() in ("worktrees", ".worktrees") and i > 0:
+            j = i - 1 if parts[i - 1] not in (".git", ".claude") else i - 2
+            if j >= 0:
+                return parts[j]
+    return None
+
+
+def repository_roles(cwds: dict[str, str | None], projects: dict[str, str | None]) -> dict[str, tuple[str, str]]:
+    """session -> (role, why) for sessions whose folder says which repository they belong to.
+
+    A worktree gives its repository; a folder inside another session's folder gives that session's
+    repository (or project), so `spotter-fum/assets` is `spotter` too.
+    """
+    by_dir: dict[tuple[str, ...], str] = {}
+    for sid, cwd in cwds.items():
+        if cwd:
+            by_dir.setdefault(tuple(_parts(cwd)), sid)
+    out: dict[str, tuple[str, str]] = {}
+    for sid, cwd in cwds.items():
+        parts = tuple(_parts(cwd or ""))
+        if not parts:
+            continue
+        # the outermost folder of another session that contains this one, else this one
+        outer = next((by_dir[parts[:k]] for k in range(1, len(parts)) if parts[:k] in by_dir), None)
+        base = cwds[outer] if outer else cwd
+        if repo := worktree_repository(base):
+            out[sid] = (repo, "default: repository (git worktree)")
+        elif outer and projects.get(outer):
+            out[sid] = (projects[outer], "default: project of the enclosing folder")
+    return out
+
+
 def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tuple[str, str, str]]:
     """(session_id, role_name, rule) for every session, without writing anything."""
     def first_match(rs: list[Rule]) -> tuple[str, list[str]]:
@@ -156,13 +208,14 @@ def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tup
     rows = con.execute(
         f"""
         SELECT session_id, parent_session_id, {any_sql} AS any_rule, {agent_sql} AS agent_rule,
-               project, source
+               coalesce(cwd, project), source, cwd
         FROM sessions
         """,
         any_params + agent_params,
     ).fetchall()
     by_index = {r.index: r for r in rules}
-    info = {sid: (parent, a, g, proj, src) for sid, parent, a, g, proj, src in rows}
+    info = {sid: (parent, a, g, proj, src) for sid, parent, a, g, proj, src, _ in rows}
+    repos = repository_roles({r[0]: r[6] for r in rows}, {r[0]: r[4] for r in rows})
     out: dict[str, tuple[str, str]] = {}
 
     def resolve(sid: str, depth: int = 0) -> tuple[str, str]:
@@ -178,8 +231,10 @@ def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tup
         elif any_rule is not None:
             r = by_index[any_rule]
             res = (r.name, r.describe())
-        elif project:
-            res = (project, "default: project")
+        elif sid in repos:  # named so that no home folder or user name shows
+            res = (anonymous_name(repos[sid][0]), repos[sid][1])
+        elif project:  # the cwd's last part, named so that no home folder or user name shows
+            res = (anonymous_name(project), "default: project")
         else:
             res = (source, "default: source")
         out[sid] = res

@@ -22,6 +22,27 @@ from tui.screens.stats import StatsScreen
 if TYPE_CHECKING:
     from vault.settings import Settings
 
+SCREEN_KEYS = ("sessions", "search", "review", "stats")  # keys 1..4
+
+
+def _read_escape_digit_as_alt_digit() -> None:
+    """Escape then a screen digit arriving in one read is the key Alt+digit, bound to the same screens.
+
+    Textual reads the bytes ESC 2 (a quick Escape-2, any Escape-2 on a loaded machine, or Alt+2) as the
+    macOS Option+2 character `™`, which the search box would then type. As Alt+2 it switches screens from
+    anywhere, as the person meant. (Two keys, Escape then 2, would race: the search box takes the 2 before
+    Escape has moved the focus away.)
+    """
+    from types import SimpleNamespace
+
+    from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
+
+    for n in range(1, len(SCREEN_KEYS) + 1):
+        ANSI_SEQUENCES_KEYS[f"\x1b{n}"] = (SimpleNamespace(value=f"alt+{n}"),)
+
+
+_read_escape_digit_as_alt_digit()
+
 
 class VaultApp(App):
     CSS_PATH = "vault.tcss"
@@ -30,10 +51,11 @@ class VaultApp(App):
     MODES = {"sessions": SessionsScreen, "search": SearchScreen, "review": ReviewScreen, "stats": StatsScreen}
     DEFAULT_MODE = "sessions"
     BINDINGS = [
-        Binding("1", "switch_mode('sessions')", "Sessions"),
-        Binding("2", "switch_mode('search')", "Search"),
-        Binding("3", "switch_mode('review')", "Review"),
-        Binding("4", "switch_mode('stats')", "Stats"),
+        # Alt+digit, and Escape-digit read as one key: the same screens.
+        Binding("1,alt+1", "switch_mode('sessions')", "Sessions"),
+        Binding("2,alt+2", "switch_mode('search')", "Search"),
+        Binding("3,alt+3", "switch_mode('review')", "Review"),
+        Binding("4,alt+4", "switch_mode('stats')", "Stats"),
         Binding("question_mark", "help", "Help", tooltip="this help"),
         Binding("ctrl+r", "reload", "Refresh", show=False,
                 tooltip="reload the data (after an ingest); reopen read-write if the vault is free"),

@@ -12,13 +12,14 @@ import click
 @click.pass_context
 def tui_cmd(ctx: click.Context, db: str | None, read_only: bool) -> None:
     """Browse, search and review in the terminal (press ? inside for the keys)."""
-    from vault.cli.common import settings
+    from vault.cli.common import existing_db_path, settings
     from vault.store import VaultError
 
     from tui.app import make_app
 
     conf = settings(ctx, {"db": ("--db", db)})
     try:
+        existing_db_path(ctx, conf)
         app = make_app(read_only=read_only or None, settings=conf)
     except VaultError as e:
         raise click.ClickException(str(e)) from None

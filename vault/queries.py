@@ -8,6 +8,9 @@ from typing import Any
 
 import duckdb
 
+from vault.errors import VaultError
+from vault.when import iso_when
+
 
 def stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The `vault stats --json` object (CONTRACTS.md), plus a few extra fields."""
@@ -76,10 +79,10 @@ def list_sessions(con: duckdb.DuckDBPyConnection, f: SessionFilter | None = None
         args.append(f.source)
     if f.since:
         where.append("s.ended_at >= CAST(? AS TIMESTAMP)")
-        args.append(f.since)
+        args.append(iso_when(f.since))
     if f.until:
         where.append("s.started_at <= CAST(? AS TIMESTAMP)")
-        args.append(f.until)
+        args.append(iso_when(f.until, end=True))
     if f.role:
         where.append("r.role_name = ?")
         args.append(f.role)
@@ -104,19 +107,37 @@ def list_sessions(con: duckdb.DuckDBPyConnection, f: SessionFilter | None = None
     return out
 
 
+class AmbiguousSessionError(VaultError):
+    """A prefix shared by several sessions; the message lists them."""
+
+
 def resolve_session(con: duckdb.DuckDBPyConnection, ref: str) -> str | None:
-    """A session id from a full id, a unique prefix, or a message id inside it."""
+    """A session id from a full id, a unique prefix, or a message id inside it.
+
+    A prefix of several top-level sessions raises AmbiguousSessionError listing them (a session and
+    its own subagents, `<id>/agent-...`, are not ambiguous: the session is meant).
+    """
     row = con.execute("SELECT session_id FROM sessions WHERE session_id = ?", [ref]).fetchone()
     if row:
         return row[0]
     rows = con.execute(
-        "SELECT session_id FROM sessions WHERE session_id LIKE ? ORDER BY length(session_id) LIMIT 2",
-        [ref.replace("%", r"\%") + "%"],
+        "SELECT session_id, started_at, coalesce(title, first_prompt, '') FROM sessions "
+        "WHERE session_id LIKE ? ESCAPE '\\' ORDER BY length(session_id), started_at DESC, session_id",
+        [ref.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"],
     ).fetchall()
-    if len(rows) == 1 or (rows and "/" not in rows[0][0] and all("/" in r[0] for r in rows[1:])):
-        return rows[0][0]
+    top = [r for r in rows if "/" not in r[0]]
+    if len(rows) == 1 or len(top) == 1:
+        return (top or rows)[0][0]
     row = con.execute("SELECT session_id FROM messages WHERE msg_id = ?", [ref]).fetchone()
-    return row[0] if row else None
+    if row:
+        return row[0]
+    if rows:
+        shown = [f"{sid} ({_iso(t)[:16] if t else '?'}, {' '.join(label.split())[:40]!r})"
+                 for sid, t, label in (top or rows)[:8]]
+        more = f" and {len(top or rows) - 8} more" if len(top or rows) > 8 else ""
+        raise AmbiguousSessionError(f"{ref!r} is the start of {len(top or rows)} sessions: "
+                                    + "; ".join(shown) + more + ". Give more of the id.")
+    return None
 
 
 def session_info(con: duckdb.DuckDBPyConnection, session_id: str) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from vault.model import Kind
@@ -9,6 +10,32 @@ from vault.model import Kind
 # Kinds hidden unless --all: machine text nobody needs to read to follow the conversation.
 HIDDEN = {Kind.THINKING, Kind.META, Kind.SYSTEM, Kind.SYSTEM_REMINDER, Kind.OTHER, Kind.HOOK_FEEDBACK,
           Kind.TASK_NOTIFICATION}
+
+
+_TAG = re.compile(r"<(command-name|command-message|command-args)>(.*?)</\1>", re.S)
+_OUTPUT = re.compile(r"<(local-command-stdout|local-command-stderr|bash-stdout|bash-stderr)>(.*?)"
+                     r"(?:</\1>|$)", re.S)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def readable_text(kind: str, text: str | None) -> str:
+    """What a person reads for a record: a slash command as `/name args`, command output without its wrapper.
+
+    Claude Code writes the same `/mcp` as `/mcp` (a queued command) or as `<command-name>/mcp</command-name>
+    <command-message>mcp</command-message> <command-args></command-args>` (a typed one); both read `/mcp`.
+    """
+    text = text or ""
+    if kind == Kind.COMMAND:
+        tags = {k: " ".join(v.split()) for k, v in _TAG.findall(text)}
+        if tags:
+            name = "/" + (tags.get("command-name") or tags.get("command-message", "")).lstrip("/")
+            return " ".join(x for x in (name, tags.get("command-args")) if x)
+    elif kind == Kind.COMMAND_OUTPUT:
+        parts = [("stderr: " if tag.endswith("stderr") else "") + _ANSI.sub("", body).strip()
+                 for tag, body in _OUTPUT.findall(text)]
+        if parts:
+            return "\n".join(p for p in parts if p.strip() and p != "stderr: ") or "(no output)"
+    return text
 
 
 def _one_line(text: str | None, width: int = 110) -> str:
@@ -19,6 +46,7 @@ def _one_line(text: str | None, width: int = 110) -> str:
 def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *, show_all: bool = False,
                    at_msg: str | None = None) -> None:
     from rich.markdown import Markdown
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.text import Text
 
@@ -64,5 +92,7 @@ def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *,
             console.print(f"[red]API error:[/] {_one_line(m['text'])}")
         elif kind == Kind.COMPACT_SUMMARY:
             console.print("[dim]── conversation compacted ──[/]")
+        elif kind == Kind.COMMAND:
+            console.print(f"[dim]command:[/] [bold]{escape(_one_line(readable_text(kind, m['text'])))}[/] [dim]{ts}[/]")
         else:
-            console.print(f"[dim]{kind}: {_one_line(m['text'])}[/]")
+            console.print(f"[dim]{kind}: {escape(_one_line(readable_text(kind, m['text'])))}[/]")

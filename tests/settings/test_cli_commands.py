@@ -73,8 +73,13 @@ def test_a_missing_third_party_module_reads_as_not_installed(fake_commands, caps
     ("import vault.no_such_module", "cmd", ModuleNotFoundError),  # a missing module of our own
     ("", "no_such_command", AttributeError),  # the table names an attribute the module lacks
 ])
-def test_real_bugs_are_not_dressed_as_missing_dependencies(fake_commands, source, attr, error):
+def test_real_bugs_are_not_dressed_as_missing_dependencies(fake_commands, source, attr, error, monkeypatch, capsys):
     fake_commands("broken", source, attr)
+    with pytest.raises(SystemExit):  # one line saying it is a bug, not that something is not installed
+        vault_cli.main(["broken"])
+    err = capsys.readouterr().err
+    assert f"internal error: {error.__name__}" in err and "reinstall" not in err and "pip install" not in err
+    monkeypatch.setenv("VAULT_DEBUG", "1")  # the traceback, for whoever fixes it
     with pytest.raises(error):
         vault_cli.main(["broken"])
 

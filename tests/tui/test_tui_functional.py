@@ -349,11 +349,12 @@ async def test_edit_a_persona_marks_it_edited(tui_vault):
 async def test_search_bad_filter_says_so_and_old_results_never_overwrite_new(tui_vault):
     app = make_app(tui_vault)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("2", *"emojis since:yesterday", "enter")
+        await pilot.press("2", *"emojis since:someday", "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         search = app.screen
-        assert "search failed" in str(search.query_one("#search-status").render())
+        status = str(search.query_one("#search-status").render())
+        assert "search failed" in status and "cannot read 'someday'" in status
         assert search.hits == []
         # results of an older search arriving late are dropped
         search.show_hits(["stale"], "keyword", search._asked - 1)
@@ -382,7 +383,7 @@ async def test_an_ingest_while_the_app_is_open_shows_after_refresh(tui_vault):
     import subprocess
     import sys
 
-    from support import CLAUDE_CORPUS
+    from support import CONVERSATIONS
 
     app = make_app(tui_vault)
     async with app.run_test(size=SIZE) as pilot:
@@ -390,7 +391,7 @@ async def test_an_ingest_while_the_app_is_open_shows_after_refresh(tui_vault):
         res = subprocess.run(
             [sys.executable, "-c", "import sys; from vault.store import open_vault; from vault.ingest import ingest; "
              "c = open_vault(sys.argv[1]); print(ingest(c, [sys.argv[2]]).messages_added); c.close()",
-             str(tui_vault), str(CLAUDE_CORPUS / "sniffly")], capture_output=True, text=True, timeout=120)
+             str(tui_vault), str(CONVERSATIONS)], capture_output=True, text=True, timeout=120)
         assert res.returncode == 0, res.stderr
         assert int(res.stdout.strip()) > 0
         assert len(app.screen.rows) == before  # nothing moves until asked

@@ -16,7 +16,7 @@ from textual.widgets import Footer, Header, Static
 from tui import data
 from tui.screens.base import VaultScreen, clip
 from vault.model import Kind
-from vault.render import HIDDEN
+from vault.render import HIDDEN, readable_text
 
 HUMAN_TITLES = {Kind.HUMAN_PROMPT: "you", Kind.QUEUED_PROMPT: "you (queued)",
                 Kind.INTERRUPT: "⏹ interrupted", Kind.TOOL_REJECTION: "✗ tool use rejected"}
@@ -107,7 +107,7 @@ def message_widget(m: dict) -> Widget | None:
     if kind == Kind.ASSISTANT_TEXT:
         return Static(Markdown(m["text"] or ""), classes="assistant", id=_wid(m["msg_id"]))
     classes = "other" + (" hidden-kind" if kind in HIDDEN else "")
-    w = Static(Text.assemble((f"{kind} {ts} ", "bold"), (m["text"] or "")[:4000], style="italic"),
+    w = Static(Text.assemble((f"{kind} {ts} ", "bold"), readable_text(kind, m["text"])[:4000], style="italic"),
                classes=classes, id=_wid(m["msg_id"]))
     w.border_title = f"{kind} {ts}"
     return w

@@ -10,18 +10,20 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from tui import data
 from tui.screens.base import VaultScreen, clip, pct
 
-# (column title, width, sort key): one table drives the columns and the sort cycle.
+# (column title, minimum width, sort key, cell text): one table drives the columns, their widths and the sort
+# cycle. Each column is as wide as its longest cell (within the screen); the title takes the rest.
 COLUMNS = [
-    ("!", 1, lambda s: s["troubled"]),
-    ("started", 10, lambda s: s["started_at"] or ""),
-    ("role", 10, lambda s: s["role"] or ""),
-    ("project", 12, lambda s: s["project"] or ""),
-    ("turns", 5, lambda s: s["human_messages"] or 0),
-    ("rate", 5, lambda s: -1 if s["rate"] is None else s["rate"]),
-    ("title / first prompt", 24, lambda s: s["headline"].lower()),
-    ("source", 11, lambda s: s["source"] or ""),
+    ("!", 1, lambda s: s["troubled"], lambda s: "⚠" if s["troubled"] else ""),
+    ("started", 10, lambda s: s["started_at"] or "", lambda s: (s["started_at"] or "")[:10]),
+    ("role", 6, lambda s: s["role"] or "", lambda s: s["role"] or ""),
+    ("project", 7, lambda s: s["project"] or "", lambda s: s["project"] or ""),
+    ("turns", 5, lambda s: s["human_messages"] or 0, lambda s: str(s["human_messages"] or 0)),
+    ("rate", 4, lambda s: -1 if s["rate"] is None else s["rate"], lambda s: pct(s["rate"])),
+    ("title / first prompt", 12, lambda s: s["headline"].lower(), lambda s: " ".join(s["headline"].split())),
+    ("source", 5, lambda s: s["source"] or "", lambda s: s["source"] or ""),
 ]
 SORTABLE = [i for i, c in enumerate(COLUMNS) if c[0] != "!"]
+TITLE = next(i for i, c in enumerate(COLUMNS) if c[0].startswith("title"))
 
 
 def matches(s: dict, words: list[str]) -> bool:
@@ -45,23 +47,46 @@ class SessionsScreen(VaultScreen):
         self.shown: list[dict] = []
         self.sort_col = 1  # started
         self.descending = True
+        self.widths: list[int] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="filter: words in role/project/title; ! = troubled  (/)", id="filter")
-        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        # One space between columns (added to their widths) instead of two cells of padding: at 80 columns
+        # that leaves role and project readable.
+        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True, cell_padding=0)
         yield Static(id="detail", classes="status")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.fit_columns()
+        self.query_one(DataTable).focus()
+
+    def on_resize(self) -> None:
+        if self.fit_columns():
+            self.refill()
+
+    def fit_columns(self) -> bool:
+        """Size the columns to the rows and the screen; True if they changed (the rows must be added again)."""
+        from vault.columns import fit_widths, natural
+
         table = self.query_one(DataTable)
-        for title, width, _ in COLUMNS:
-            table.add_column(title, width=width, key=title)
-        table.focus()
+        room = (self.size.width or self.app.size.width) - 2 - 2  # the vertical scrollbar, the edges
+        cols = [natural([text(s) for s in self.rows], title, minimum=least)
+                for title, least, _, text in COLUMNS]
+        widths = fit_widths(cols, TITLE, room, gap=1, give_first=[len(COLUMNS) - 1])  # the source first
+        if widths == self.widths:
+            return False
+        self.widths = widths
+        table.clear(columns=True)
+        for (title, *_), width in zip(COLUMNS, widths, strict=True):
+            table.add_column(title, width=width + 1, key=title)  # + the space between columns
+        return True
 
     def load(self) -> None:
         with self.app.access.read() as con:
             self.rows = data.session_rows(con, self.app.settings)
+        self.fit_columns()
         self.refill()
 
     def refill(self) -> None:
@@ -71,17 +96,17 @@ class SessionsScreen(VaultScreen):
         table = self.query_one(DataTable)
         table.clear()
         for s in self.shown:
+            cells = [clip(text(s), w) for (_, _, _, text), w in zip(COLUMNS, self.widths, strict=True)]
             hot = "bold red" if s["troubled"] else ""
-            table.add_row(Text("⚠" if s["troubled"] else "", style="bold red"),
-                          (s["started_at"] or "")[:10], clip(s["role"], 10), clip(s["project"], 12),
-                          Text(str(s["human_messages"] or 0), justify="right"),
-                          Text(pct(s["rate"]), style=hot, justify="right"),
-                          clip(s["headline"], 60), s["source"] or "", key=s["session_id"])
+            cells[0] = Text(cells[0], style="bold red")
+            cells[4] = Text(cells[4].rjust(self.widths[4]))
+            cells[5] = Text(cells[5].rjust(self.widths[5]), style=hot)
+            table.add_row(*cells, key=s["session_id"])
         self.show_detail()
 
     def show_detail(self) -> None:
         table = self.query_one(DataTable)
-        title, _, _ = COLUMNS[self.sort_col]
+        title = COLUMNS[self.sort_col][0]
         order = "↓" if self.descending else "↑"
         head = f"{len(self.shown)}/{len(self.rows)} sessions · sort {title} {order}"
         if self.shown and 0 <= table.cursor_row < len(self.shown):

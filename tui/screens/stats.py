@@ -15,6 +15,9 @@ from tui.screens.base import VaultScreen, clip, pct
 ALL = None  # the "every role" choice
 
 
+# Personas are built by `vault personas` from the corrections that `vault mine` finds.
+PERSONAS_HINT = "No personas yet: `vault personas` builds one per role from the corrections `vault mine` found."
+
 class StatsScreen(VaultScreen):
     BINDINGS = [
         Binding("right,n", "cycle(1)", "Next role"),
@@ -117,12 +120,12 @@ class StatsScreen(VaultScreen):
             box.border_title = "personas"
             lines = Text("\n").join(Text.assemble((r, "bold"), ": ", clip(p["text"], 200))
                                     for r, p in self.personas.items())
-            text.update(lines if self.personas else Text("No personas yet: `vault mine` distils one per role."))
+            text.update(lines if self.personas else Text(PERSONAS_HINT))
             return
         p = self.personas.get(role)
         box.border_title = f"persona · {role}" + (" (edited)" if p and p["edited"] else "")
         if p is None:
-            text.update(Text("No persona for this role yet."))
+            text.update(Text(f"No persona for this role yet: `vault personas {role}` builds it (after `vault mine`)."))
             return
         rules = "\n".join(f"- {r.get('rule')} ({r.get('support', '?')})" for r in p["rules"] if isinstance(r, dict))
         text.update(Text(p["text"] + ("\n\nrules:\n" + rules if rules else "")))

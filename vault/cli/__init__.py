@@ -16,7 +16,7 @@ import click
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "ingest": ("vault.cli.archive", "ingest_cmd", "Ingest transcripts and exports into the vault."),
     "stats": ("vault.cli.archive", "stats_cmd", "Counts per source; --corrections for correction rates."),
-    "sessions": ("vault.cli.archive", "sessions_cmd", "List sessions (filters: project, source, since)."),
+    "sessions": ("vault.cli.archive", "sessions_cmd", "List sessions (filters: --project, --source, --role, --since, --until, --subagents)."),
     "show": ("vault.cli.archive", "show_cmd", "Show one session as a readable conversation."),
     "embed": ("vault.cli.search", "embed_cmd", "Compute embeddings for new messages."),
     "search": ("vault.cli.search", "search_cmd", "Keyword, semantic or hybrid search."),
@@ -118,13 +118,27 @@ def _unavailable(name: str, help_text: str, missing: list[str], extra: str | Non
               help="The vault file (default: VAULT_DB, else `db` in the config, else vault.duckdb in the data folder).")
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
               help="The config file (default: VAULT_CONFIG, else config.toml in the data folder).")
+@click.option("--debug", is_flag=True, envvar="VAULT_DEBUG",
+              help="Show the full traceback of an unexpected error (also VAULT_DEBUG=1).")
 @click.version_option(package_name="vault", prog_name="vault")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
+def cli(ctx: click.Context, db: str | None, config: str | None, debug: bool) -> None:
     """vault: keep your AI-assistant sessions, search them, mine the corrections."""
     from vault.cli.common import CliState
 
+    global _debug
+    _debug = _debug or debug
     ctx.obj = CliState({"db": ("--db", db), "config": ("--config", config)})
+
+
+# Set by --debug; VAULT_DEBUG is also read directly, for errors raised before the options are parsed.
+_debug = False
+
+
+def _debugging() -> bool:
+    import os
+
+    return _debug or os.environ.get("VAULT_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -143,3 +157,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as e:  # a bug: one line for the person, the traceback with --debug
+        if _debugging():
+            raise
+        where = ""
+        tb = e.__traceback__
+        while tb is not None:
+            where = f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 2)[-1]}:{tb.tb_lineno}"
+            tb = tb.tb_next
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        click.echo(f"vault: internal error: {type(e).__name__}: {first}{where} "
+                   "(a bug; rerun with --debug or VAULT_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)

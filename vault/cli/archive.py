@@ -7,7 +7,18 @@ from pathlib import Path
 
 import click
 
-from vault.cli.common import emit_json, json_option, open_db, settings, stderr_console, stdout_console
+from vault.cli.common import (
+    LIMIT,
+    emit_json,
+    json_option,
+    open_db,
+    redactor,
+    settings,
+    stderr_console,
+    stdout_console,
+    usage_error,
+    when_option,
+)
 
 
 def _default_paths(console) -> list[Path]:
@@ -32,7 +43,8 @@ def _default_paths(console) -> list[Path]:
 
 @click.command("ingest")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--source", help="Force a format instead of detecting it (e.g. claude_code, neutral).")
+@click.option("--source", callback=lambda ctx, p, v: _check_source(v),
+              help="Force a format instead of detecting it (e.g. claude_code, neutral).")
 @click.option("--no-embed", is_flag=True, help="Skip computing embeddings after the ingest.")
 @click.option("--hook", is_flag=True, help="Run as a Claude Code hook: ingest the transcript named by the hook "
                                            "JSON on stdin, silently, in the background (see `vault hooks`).")
@@ -60,11 +72,11 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         err.print(f"[red]not found:[/] {p}")
     targets = [p for p in targets if p.exists()]
     conf = settings(ctx)
-    with open_db(ctx) as con:
+    with open_db(ctx, create=True) as con:
         files = list(walk(targets))
         total = sum(_size(p) for p in files)
         if quiet:
-            ing = Ingester(con, source=source, batch_bytes=conf.ingest.batch_bytes)
+            ing = Ingester(con, source=source, settings=conf.ingest)
             ing.ingest_files(files)
             ing.finish()
         else:
@@ -73,7 +85,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
             with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
                           TimeRemainingColumn(), console=err, transient=True) as prog:
                 task = prog.add_task("ingesting", total=total or None)
-                ing = Ingester(con, source=source, batch_bytes=conf.ingest.batch_bytes,
+                ing = Ingester(con, source=source, settings=conf.ingest,
                                on_file=lambda p, n: prog.update(task, advance=n,
                                                                 description=f"ingesting {p.name[:40]}"))
                 ing.ingest_files(files)
@@ -81,9 +93,8 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
                 ing.finish()
         rep = ing.report
         clear_pending(list(pending.values()))
-        index_info = None
-        if not no_embed or rep.messages_added:
-            index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
+        # Always: an earlier run may have been interrupted before its indexes were brought up to date.
+        index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
     out = rep.as_contract()
     if index_info:
         out["index"] = index_info
@@ -93,6 +104,15 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         _print_ingest(stdout_console(), rep)
     if (missing and not files) or (files and rep.files == 0 and rep.files_unchanged == 0):
         sys.exit(1)
+
+
+def _check_source(name: str | None) -> str | None:
+    from vault.sources import PARSERS
+
+    known = [p.name for p in PARSERS]
+    if name is not None and name not in known:
+        raise usage_error(f"--source: unknown format {name!r}; known: {', '.join(known)}")
+    return name
 
 
 def _size(p: Path) -> int:
@@ -153,7 +173,7 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
             conf = settings(ctx, {"corrections.threshold": ("--threshold", threshold),
                                   "corrections.denominator": ("--denominator", denominator),
                                   "corrections.min_turns": ("--min-turns", min_turns)})
-            rep = configured_report(con, conf, role=role)
+            rep = redactor(ctx).redact_obj(configured_report(con, conf, role=role))  # projects, roles
             if as_json:
                 emit_json(rep)
             else:
@@ -186,10 +206,10 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
 @click.option("--project", help="Project name or cwd substring.")
 @click.option("--source", help="Only this source (claude_code, codex, ...).")
 @click.option("--role", help="Only this role (after `vault mine`).")
-@click.option("--since", help="Sessions active on or after this date (YYYY-MM-DD).")
-@click.option("--until", help="Sessions started on or before this date.")
+@when_option("--since", "Sessions active on or after this date or time (YYYY-MM-DD[THH:MM]).")
+@when_option("--until", "Sessions started on or before this date or time (a date includes its day).")
 @click.option("--subagents", is_flag=True, help="Include subagent sessions.")
-@click.option("--limit", type=int, default=None, help="At most this many sessions.")
+@click.option("--limit", type=LIMIT, default=None, help="At most this many sessions.")
 @json_option
 @click.pass_context
 def sessions_cmd(ctx, project, source, role, since, until, subagents, limit, as_json) -> None:
@@ -202,20 +222,29 @@ def sessions_cmd(ctx, project, source, role, since, until, subagents, limit, as_
     if as_json:
         emit_json(rows)
         return
+    print_sessions(stdout_console(), rows)
+
+
+def print_sessions(console, rows: list[dict]) -> None:
+    """The sessions table: each column as wide as its content, within the terminal; the title takes the rest."""
     from rich.table import Table
 
-    t = Table(title=f"{len(rows)} sessions", box=None, header_style="bold", padding=(0, 1))
-    for name, kw in (("session", {"min_width": 8}), ("started", {"min_width": 16}), ("source", {"max_width": 11}),
-                     ("project", {"max_width": 14}), ("msgs", {"justify": "right"}),
-                     ("human", {"justify": "right"}), ("title / first prompt", {"min_width": 12})):
-        t.add_column(name, no_wrap=True, overflow="ellipsis", **kw)
-    console = stdout_console()
-    room = max(20, console.width - 64)  # the other columns take about 64 characters
-    for r in rows:
-        label = (r["title"] or r["first_prompt"] or "").replace("\n", " ")
-        label = label if len(label) <= room else label[: room - 1] + "…"
-        t.add_row(r["session_id"][:8], (r["started_at"] or "")[:16].replace("T", " "), r["source"],
-                  r["project"] or "", str(r["messages"]), str(r["human_messages"]), label)
+    from vault.columns import fit_widths, natural
+
+    cells = [[r["session_id"][:8], (r["started_at"] or "")[:16].replace("T", " "), r["source"] or "",
+              r["project"] or "", str(r["messages"]), str(r["human_messages"]),
+              " ".join((r["title"] or r["first_prompt"] or "").split())] for r in rows]
+    heads = ["session", "started", "source", "project", "msgs", "human", "title / first prompt"]
+    cols = [natural([c[i] for c in cells], h, minimum=m)
+            for i, (h, m) in enumerate(zip(heads, [8, 10, 6, 8, 4, 5, 12], strict=True))]
+    widths = fit_widths(cols, flex=6, total=console.width)
+    t = Table(title=f"{len(rows)} sessions", box=None, header_style="bold", padding=(0, 1, 0, 0),
+              pad_edge=False, collapse_padding=True)
+    for h, w in zip(heads, widths, strict=True):
+        t.add_column(h, width=w, no_wrap=True, overflow="ellipsis",
+                     justify="right" if h in ("msgs", "human") else "left")
+    for c in cells:
+        t.add_row(*c)
     console.print(t)
 
 
@@ -241,4 +270,6 @@ def show_cmd(ctx, session: str, show_all: bool, at_msg: str | None, as_json: boo
         return
     if at_msg is None and any(m["msg_id"] == session for m in msgs):
         at_msg = session  # opened from a message id (e.g. a search hit): start there
+    elif at_msg is not None and not any(m["msg_id"] == at_msg for m in msgs):
+        raise usage_error(f"--at: no message {at_msg!r} in session {sid} (the ids are in `vault show {sid} --json`)")
     render_session(stdout_console(), info, msgs, show_all=show_all, at_msg=at_msg)

@@ -18,6 +18,33 @@ if TYPE_CHECKING:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACTS.md).")
 
 
+# A count limit: at least 1, and a number SQL can take.
+LIMIT = click.IntRange(1, 10**9)
+
+
+def when_option(name: str, help: str):
+    """A --since/--until option: checked when read, so a typo is one line naming the accepted forms."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from vault.when import BadTimeError, parse_when
+
+        if value is not None:
+            try:
+                parse_when(value)
+            except BadTimeError as e:
+                raise usage_error(f"{name}: {e}") from None
+        return value
+
+    return click.option(name, callback=check, help=help + " Also: today, yesterday, 7d, 2w, '3 days ago'.")
+
+
+def usage_error(message: str) -> click.ClickException:
+    """A one-line error (no usage block) with the usage exit code."""
+    err = click.ClickException(message)
+    err.exit_code = 2
+    return err
+
+
 class CliState:
     """What the root group hands every command: its flags, and the settings loaded from them once.
 
@@ -46,6 +73,13 @@ def settings(ctx: click.Context, flags: dict[str, tuple[str, Any]] | None = None
     return s.with_flags(flags) if flags else s
 
 
+def redactor(ctx: click.Context):
+    """The vault.redact.Redactor of this run (the `[redact]` settings): for everything that leaves the vault."""
+    from vault.redact import Redactor
+
+    return Redactor.from_settings(settings(ctx))
+
+
 def db_path(ctx: click.Context) -> Path:
     return settings(ctx).db
 
@@ -53,14 +87,36 @@ def db_path(ctx: click.Context) -> Path:
 LOCK_WAIT = 2.0  # seconds to wait for a short holder of the vault (`vault mcp`, the TUI) before giving up
 
 
-@contextlib.contextmanager
-def open_db(ctx: click.Context, *, read_only: bool = False) -> Iterator[Any]:
-    """A vault connection for the duration of a command (writers hold the lock only that long)."""
-    from vault.store import open_vault_waiting
+def existing_db_path(ctx: click.Context, conf: Settings | None = None) -> Path:
+    """The vault path, which must exist: only `vault ingest` creates a vault (a typo in --db must not)."""
+    from vault.errors import VaultError
 
-    con = open_vault_waiting(db_path(ctx), read_only=read_only, wait=LOCK_WAIT)
+    conf = conf or settings(ctx)
+    path = conf.db
+    if str(path) != ":memory:" and not path.expanduser().exists():
+        origin = conf.origin("db")
+        where = "the default location" if origin.kind == "default" else f"from {origin}"
+        raise VaultError(f"no vault at {path} ({where}): `vault ingest` creates one; "
+                         "check --db, VAULT_DB or `db` in the config (`vault config`)")
+    return path
+
+
+@contextlib.contextmanager
+def open_db(ctx: click.Context, *, read_only: bool = False, create: bool = False) -> Iterator[Any]:
+    """A vault connection for the duration of a command (writers hold the lock only that long).
+
+    Only `create=True` (ingest) makes a vault that does not exist yet.
+    """
+    import duckdb
+
+    from vault.store import VaultDamagedError, open_vault_waiting
+
+    path = db_path(ctx) if create else existing_db_path(ctx)
+    con = open_vault_waiting(path, read_only=read_only, wait=LOCK_WAIT)
     try:
         yield con
+    except duckdb.IOException as e:  # opened fine, but a block read later failed its checksum: damage
+        raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}") from None
     finally:
         con.close()
 
@@ -105,7 +161,8 @@ def confirm_paid_plan(as_json: bool):
 
     def confirm(plan) -> bool:
         err = stderr_console()
-        err.print(f"{plan.describe()}.\nTexts are redacted (secrets, e-mails, home paths, user name) before sending.")
+        err.print(f"{plan.describe()}.\nTexts are redacted (secrets, e-mails, phone numbers, IP addresses, home paths, "
+                  "user names) before sending (docs/privacy.md).")
         if as_json or not sys.stdin.isatty():
             err.print("[red]Not confirmed: pass --yes to send without asking.[/]")
             return False

@@ -7,14 +7,17 @@ import json
 import click
 
 from vault.cli.common import (
+    LIMIT,
     confirm_paid_plan,
     emit_json,
     emit_jsonl,
     json_option,
     open_db,
+    redactor,
     settings,
     stderr_console,
     stdout_console,
+    usage_error,
 )
 
 
@@ -69,7 +72,7 @@ def _paid(con, as_json: bool, prompt_version: str, model, batch, yes, max_cost, 
     from miner.llm import LLM
 
     llm = LLM(con, prompt_version=prompt_version, batch=batch, max_cost=max_cost, progress=stderr_console().print,
-              **({"model": model} if model else {}), **llm_opts)
+              redactor=redactor(click.get_current_context()), **({"model": model} if model else {}), **llm_opts)
     return {"llm": llm, "yes": yes, "confirm": confirm_paid_plan(as_json)}
 
 
@@ -81,7 +84,7 @@ def _filter_options(min_chars, max_chars, near_identical) -> dict:
 @click.command("pairs")
 @json_option
 @click.option("--all", "include_all", is_flag=True, help="Include pairs the quality filters removed.")
-@click.option("--limit", type=int, default=None, help="Print at most N pairs.")
+@click.option("--limit", type=LIMIT, default=None, help="Print at most N pairs.")
 @click.option("--role", default=None, help="Only this role's pairs.")
 @click.option("--method", default=None, help="Only pairs made this way (next_attempt, ...).")
 @click.option("--no-rebuild", is_flag=True, help="Print the stored pairs without rebuilding them from the labels.")
@@ -112,7 +115,7 @@ def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt
             if had and not rewrite:
                 stderr_console().print(f"{had} rewrite pairs were dropped: `vault pairs --rewrite` brings them "
                                        "back from the cache at no cost.")
-        rows = _pair_rows(con, include_all, limit, role, method)
+        rows = redactor(ctx).redact_obj(_pair_rows(con, include_all, limit, role, method))  # what leaves the vault
     if as_json:
         emit_jsonl(rows)
         return
@@ -180,7 +183,7 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
                 stderr_console().print("[dim]Building personas (loads the embedding model)...[/]")
             build_personas(con, backend=backend, role=role, threshold=THRESHOLD if threshold is None else threshold,
                            embed_model=settings(ctx).embed.model, **paid)
-        personas = load_personas(con, role)
+        personas = redactor(ctx).redact_obj(load_personas(con, role))  # every format: text, --json, claude-md
     if role and not personas:
         raise click.ClickException(f"no persona for role {role!r}: it has no corrections (see `vault roles`)")
     if as_json:
@@ -199,6 +202,20 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
                     highlight=False)
         if p["edited"] or not p["rules"]:
             c.print(f"  {p['text'] or '(no rules)'}")
+
+
+def _check_out_dir(out_dir: str) -> None:
+    """Refuse a folder whose README.md is not a dataset card of ours (a project folder, `--out .`)."""
+    from pathlib import Path
+
+    if not out_dir.strip():
+        raise usage_error("--out: give a folder for the dataset (e.g. --out export-trl)")
+    readme = Path(out_dir) / "README.md"
+    if readme.is_file():
+        head = readme.read_text(encoding="utf-8", errors="replace")[:300]
+        if "pretty_name: vault preference pairs" not in head:
+            raise usage_error(f"--out: {out_dir} holds a README.md that is not a vault dataset card; the export "
+                              "would overwrite it. Choose a new or empty folder")
 
 
 @click.command("export")
@@ -222,6 +239,7 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
     from miner.pairs import build_pairs
     from miner.personas import build_personas, load_personas
 
+    _check_out_dir(out_dir)
     with open_db(ctx) as con:
         if not con.execute("SELECT count(*) FROM pairs").fetchone()[0]:
             build_pairs(con)
@@ -229,7 +247,8 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
             build_personas(con, embed_model=settings(ctx).embed.model)
         try:
             rep = export(con, fmt, out_dir, seed=seed, test_fraction=test_fraction, persona=not no_persona,
-                         redact=not no_redact, reviewed_only=reviewed_only, parquet=parquet, hf=hf, role=role)
+                         redact=not no_redact, reviewed_only=reviewed_only, parquet=parquet, hf=hf, role=role,
+                         redactor=None if no_redact else redactor(ctx))
         except (ValueError, RuntimeError) as e:
             raise click.ClickException(str(e)) from None
     if as_json:

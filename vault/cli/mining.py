@@ -7,11 +7,13 @@ import sys
 import click
 
 from vault.cli.common import (
+    LIMIT,
     confirm_paid_plan,
     emit_json,
     emit_jsonl,
     json_option,
     open_db,
+    redactor,
     settings,
     stderr_console,
     stdout_console,
@@ -46,7 +48,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     opts: dict = {}
     if backend == "anthropic":
         opts = {"batch": batch, "yes": yes, "max_cost": max_cost, "progress": stderr_console().print,
-                **({"model": model} if model else {})}
+                "redactor": redactor(ctx), **({"model": model} if model else {})}
     if backend == "learned" and no_embed:
         opts["embed"] = False
     err = stderr_console()
@@ -86,7 +88,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
 @click.option("--session", help="Only this session (id or prefix).")
 @click.option("--label", "label", help="Only this label.")
 @click.option("--role", help="Only sessions of this role.")
-@click.option("--limit", "-n", type=int, help="At most this many turns.")
+@click.option("--limit", "-n", type=LIMIT, help="At most this many turns.")
 @json_option
 @click.pass_context
 def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, limit: int | None,

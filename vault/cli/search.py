@@ -6,7 +6,16 @@ import sys
 
 import click
 
-from vault.cli.common import emit_json, json_option, open_db, settings, stderr_console, stdout_console
+from vault.cli.common import (
+    LIMIT,
+    emit_json,
+    json_option,
+    open_db,
+    settings,
+    stderr_console,
+    stdout_console,
+    when_option,
+)
 
 
 @click.command("embed")
@@ -54,12 +63,12 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
 @click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default="hybrid", show_default=True)
-@click.option("--limit", "-n", type=int, default=20, show_default=True)
+@click.option("--limit", "-n", type=LIMIT, default=20, show_default=True)
 @click.option("--project", help="Project name or cwd substring.")
 @click.option("--role", help="Only sessions of this role (after `vault mine`).")
 @click.option("--session", help="Only this session (id or prefix), with its subagents.")
-@click.option("--since", help="Messages on or after this date/time (YYYY-MM-DD[THH:MM]).")
-@click.option("--until", help="Messages on or before this date/time.")
+@when_option("--since", "Messages on or after this date or time (YYYY-MM-DD[THH:MM]).")
+@when_option("--until", "Messages on or before this date or time (a date includes its day).")
 @click.option("--kind", "kinds", multiple=True, help="Only these message kinds (repeatable), e.g. human_prompt.")
 @click.option("--human-only", is_flag=True, help="Only what a person typed.")
 @click.option("--model", help="Search with this embedding model's vectors (default: the vault's).")
@@ -107,7 +116,7 @@ def _print_hits(console, hits, query: str) -> None:
     from rich.text import Text
 
     if not hits:
-        console.print(f"no match for {query!r}")
+        console.print(Text(f"no match for {query!r}"))
         return
     for h in hits:
         head = Text.assemble((f"{h.score:.3f} ", "dim"), (h.session_id[:8], "cyan"), " ",

@@ -21,7 +21,12 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 
 from vault.index.settings import META_MODEL, WHITESPACE, indexed_kinds, model_location, model_name, searchable_sql
+from vault.errors import VaultError
 from vault.store import get_meta, set_meta, transaction
+
+
+class ModelLoadError(VaultError):
+    """The embedding model cannot be loaded (one line naming it)."""
 
 CHUNK_CHARS = 800  # about MiniLM's 256-token window for English prose
 CHUNK_OVERLAP = 100
@@ -91,7 +96,11 @@ def load_model(name: str):
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter stderr on every search
-    return SentenceTransformer(model_location(name), device="cpu")
+    try:
+        return SentenceTransformer(model_location(name), device="cpu")
+    except (OSError, ValueError) as e:  # not a folder, not in the offline cache, not a valid name
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ModelLoadError(f"cannot load the embedding model {name!r}: {first}") from None
 
 
 def dimension(model) -> int:

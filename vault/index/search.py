@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from vault.index import fts, snippets
+from vault.when import iso_when
 
 MODES = ("keyword", "semantic", "hybrid")
 RRF_K = 60  # the usual constant of reciprocal rank fusion
@@ -31,7 +32,7 @@ class SearchFilters:
     project: str | None = None  # substring of the session's project or cwd
     role: str | None = None  # role name from `vault mine` (a subagent takes its parent's)
     session: str | None = None  # session id or prefix; includes its subagent sessions
-    since: str | None = None  # message timestamp >= (ISO date or time)
+    since: str | None = None  # message timestamp >= (vault.when: ISO date or time, today, 7d, ...)
     until: str | None = None  # message timestamp <= (a bare date includes that whole day)
     kinds: tuple[str, ...] = ()  # message kinds, e.g. ("human_prompt",)
     human_only: bool = False  # only what a person typed
@@ -51,14 +52,10 @@ class SearchFilters:
             args.append(_like_prefix(self.session))
         if self.since:
             where.append("m.timestamp >= CAST(? AS TIMESTAMP)")
-            args.append(self.since)
-        if self.until:
-            until = self.until
-            if len(until) == 10:  # a date: through the end of that day
-                where.append("m.timestamp < CAST(? AS TIMESTAMP) + INTERVAL 1 DAY")
-            else:
-                where.append("m.timestamp <= CAST(? AS TIMESTAMP)")
-            args.append(until)
+            args.append(iso_when(self.since))
+        if self.until:  # a bare date or a day word: through the end of that day
+            where.append("m.timestamp <= CAST(? AS TIMESTAMP)")
+            args.append(iso_when(self.until, end=True))
         if self.kinds:
             where.append(f"m.kind IN ({', '.join('?' for _ in self.kinds)})")
             args += list(self.kinds)

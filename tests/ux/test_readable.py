@@ -1,0 +1,78 @@
+"""Issue 17: things shown as a person reads them (command records, the sessions table)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from support import CLAUDE_CORPUS, needs_shared, run_cli
+from vault.render import readable_text
+
+
+@pytest.mark.parametrize("kind, raw, shown", [
+    ("command", "<command-name>/mcp</command-name>\n            <command-message>mcp</command-message>\n"
+                "            <command-args></command-args>", "/mcp"),
+    ("command", "/mcp", "/mcp"),
+    ("command", "<command-message>init is analyzing your codebase…</command-message>\n"
+                "                      <command-name>init</command-name>", "/init"),
+    ("command", "<command-name>/compact</command-name> <command-message>compact</command-message> "
+                "<command-args>and continue\n with the tasks</command-args>", "/compact and continue with the tasks"),
+    ("command_output", "<local-command-stdout>Reconnected to tidewave.</local-command-stdout>",
+     "Reconnected to tidewave."),
+    ("command_output", "<local-command-stdout>Kept model as \x1b[1mDefault (recommended)\x1b[22m</local-command-stdout>",
+     "Kept model as Default (recommended)"),
+    ("command_output", "<local-command-stderr>boom</local-command-stderr>", "stderr: boom"),
+    ("command_output", "<local-command-stdout></local-command-stdout>", "(no output)"),
+    ("human_prompt", "<command-name>/mcp</command-name>", "<command-name>/mcp</command-name>"),
+])
+def test_command_records_read_as_typed(kind, raw, shown):
+    assert readable_text(kind, raw) == shown
+
+
+@needs_shared
+def test_show_renders_every_mcp_command_the_same_way(tmp_path):
+    db = tmp_path / "v.duckdb"
+    run_cli("ingest", "--no-embed", str(CLAUDE_CORPUS / "spotter" / "tool_heavy.jsonl"), db=db)
+    code, out, err = run_cli("show", "d6e0bada", db=db)
+    assert code == 0, err
+    assert "<command-" not in out and "<local-command" not in out
+    assert out.count("command: /mcp") == 3  # one queued `/mcp`, two typed ones written as XML
+    assert "command_output: Reconnected to tidewave." in out
+
+
+def _table(rows, width):
+    from rich.console import Console
+
+    from vault.cli.archive import print_sessions
+
+    buf = io.StringIO()
+    print_sessions(Console(file=buf, width=width, color_system=None), rows)
+    return buf.getvalue().splitlines()
+
+
+def _row(title, source="claude_code", project="spotter-gqc"):
+    return {"session_id": "258c7280-ae70-4798-800f-63464d01a85d", "started_at": "2026-02-11T20:36:00",
+            "source": source, "project": project, "messages": 500, "human_messages": 4, "title": title,
+            "first_prompt": None}
+
+
+def test_sessions_table_fits_columns_to_content_and_gives_the_title_the_rest():
+    title = "Implement the transcript renderer so that every command record reads as typed " * 2
+    lines = _table([_row(title.strip())], 140)
+    assert all(len(line) <= 140 for line in lines)
+    row = lines[-1]
+    assert "claude_code" in row and "spotter-gqc" in row  # nothing cut at 140 columns
+    shown = row.split("4 ", 1)[1]
+    assert len(row) == 140 and shown.endswith("…")  # the title takes the rest of the width
+
+
+def test_sessions_table_in_a_narrow_terminal_keeps_a_readable_title():
+    lines = _table([_row("Work on bead spotter-dov and run the tests", project="a-very-long-project-name-here")], 80)
+    assert all(len(line) <= 80 for line in lines)
+    assert "Work on bead spotter" in lines[-1]
+
+
+def test_sessions_table_short_titles_take_no_more_room_than_they_need():
+    lines = _table([_row("short")], 200)
+    assert len(lines[-1].rstrip()) < 80
