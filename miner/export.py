@@ -345,8 +345,9 @@ def dataset_card(rep: dict[str, Any], spec: Format) -> str:
          if rep["persona"] else "No persona (exported with --no-persona)."),
         "", "## Redaction", "",
         ("Redacted (vault.redact): secrets (detect-secrets plus patterns for API keys, tokens, private keys, "
-         "credentials in URLs) -> `[REDACTED:<type>]`, e-mail addresses -> `[EMAIL]`, home paths -> `~/`, "
-         "the user name -> `[USER]`, in every string."
+         "credentials in URLs) -> `[REDACTED:<type>]`, e-mail addresses -> `[EMAIL]`, phone numbers -> `[PHONE]`, "
+         "IPv4 addresses -> `[IP]`, home paths -> `~`, user names -> `[USER]`, in every string. Names of people "
+         "and other personal details are not detected: review before publishing (docs/privacy.md in vault)."
          if rep["redacted"] else "**Not redacted** (exported with --no-redact): the data may hold secrets and "
          "personal details. Do not share it."),
         "",

@@ -243,7 +243,7 @@ class VaultTools:
 
         self.reader = SnapshotReader(db)
         self.settings = settings
-        self.redactor = Redactor()
+        self.redactor = Redactor.from_settings(settings) if settings is not None else Redactor()  # [redact]
         self.limits = Limits()
         self.first_semantic_seconds: float | None = None
         self._model_lock = threading.Lock()

@@ -62,8 +62,7 @@ def vector(t: Turn) -> list[float]:
     error = bool(answer) and C.ERROR_PASTE[0].search(text)
     answers = [c.search(text) for c in C.ANSWER_CUES]
     praise = C.PRAISE.search(text)
-    # Praise only: the heuristic's rule, skipped where it cannot hold (a cue fired, or a long text).
-    praise_only = not corr and not error and words <= 12 and HeuristicClassifier._praise_only(text, [])
+    praise_only = _praise_only(text, words, bool(corr), bool(error))
     cues = [float(c.name in corr_names) for c in C.CORRECTION_CUES] + [float(bool(error))] + \
            [float(a) for a in answers] + [float(praise), float(C.CONTINUE.search(text)), float(praise_only),
                                           math.log1p(len(corr)), float(any(c.weight >= 2.4 for c in corr))]
@@ -90,6 +89,22 @@ def vector(t: Turn) -> list[float]:
            float(claimed and failure), float(claimed and bool(error)), float(asked and answers[0]),
            float(asked and bool(corr))]
     return cues + shape + ctx
+
+
+def _praise_only(text: str, words: int, cue: bool, error: bool) -> bool:
+    """The heuristic's rule for praise and nothing else, skipped where it cannot hold (a cue fired, a
+    pasted error, a long text)."""
+    return not cue and not error and words <= 12 and HeuristicClassifier._praise_only(text, [])
+
+
+def praise_only(t: Turn) -> bool:
+    """Short praise with nothing else in it ("that works", "it eorks!!!"), as `cue:praise_only` computes it."""
+    text = t.text.strip()
+    words = len(t.text.split())
+    if words > 12:
+        return False
+    error = bool(t.prev_assistant) and bool(C.ERROR_PASTE[0].search(text))
+    return _praise_only(text, words, bool(C.fired(C.CORRECTION_CUES, text)), error)
 
 
 def family_mask(names: list[str], families: tuple[str, ...]) -> list[bool]:

@@ -32,14 +32,13 @@ from miner.classify.base import (
     REATTEMPT_WITHOUT_FEEDBACK,
 )
 from miner.classify.dataset import Example
-from miner.classify.heuristic import structural
-from miner.classify.learned import Model, feature_matrix
+from miner.classify.learned import Model, feature_matrix, rules
 
-VERSION = "learned-1"
+VERSION = "learned-2"
 CLASSES = [NEW_REQUEST, REATTEMPT_WITH_FEEDBACK, REATTEMPT_WITHOUT_FEEDBACK, POSITIVE_FEEDBACK]
 # The model's target: an initial request that structure did not catch is a request like any other.
 TARGET = {INITIAL_REQUEST: NEW_REQUEST}
-C_GRID = (0.03, 0.1, 0.3, 1.0)
+C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
 THRESHOLDS = tuple(round(x, 2) for x in np.arange(0.2, 0.71, 0.05))
 SEED = 0
 PRIOR = True  # start from (and shrink towards) the hand-set cue weights, not from zero
@@ -52,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def modelled(examples: Sequence[Example]) -> list[int]:
     """Indices of the examples the regression learns from: not decided by structure, a label it predicts."""
     return [i for i, e in enumerate(examples)
-            if structural(e.turn) is None and TARGET.get(e.label, e.label) in CLASSES]
+            if rules(e.turn) is None and TARGET.get(e.label, e.label) in CLASSES]
 
 
 def _standardise(X: np.ndarray, n_plain: int) -> tuple[np.ndarray, np.ndarray]:
@@ -314,8 +313,8 @@ if __name__ == "__main__":
 
 def predict(model: Model, examples: Sequence[Example], E: np.ndarray | None,
             X: np.ndarray | None = None) -> list[Label]:
-    """Labels for examples whose embedding rows are given (structure first, as the backend does)."""
-    out: list[Label | None] = [structural(e.turn) for e in examples]
+    """Labels for examples whose embedding rows are given (rules first, as the backend does)."""
+    out: list[Label | None] = [rules(e.turn) for e in examples]
     rest = [i for i, lab in enumerate(out) if lab is None]
     if rest:
         Xr = feature_matrix([examples[i].turn for i in rest]) if X is None else X[rest]
@@ -344,7 +343,7 @@ def cross_validate(examples: Sequence[Example], E: np.ndarray | None, **fit_kw: 
 def reliability(examples: Sequence[Example], labels: Sequence[Label], bins: int = 5) -> dict[str, Any]:
     """Confidence against accuracy on the turns the model labels (structure excluded), and the ECE."""
     rows = [(lab.confidence, TARGET.get(e.label, e.label) == lab.label) for e, lab in zip(examples, labels, strict=True)
-            if structural(e.turn) is None]
+            if rules(e.turn) is None]
     table, ece = [], 0.0
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins

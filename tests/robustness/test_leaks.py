@@ -4,7 +4,7 @@ A small archive (tests/robustness/planted_archive.py) carries Anthropic, OpenAI,
 tokens, a database URL with a password, e-mails, phone numbers, IPv4 addresses and Windows, macOS and
 Linux home paths. It goes through the real CLI: ingest -> mine -> pairs -> personas (every format) ->
 export (every format, parquet and HF datasets folders too) -> dataset and model cards, and the paid paths
-(mine, rewrite pairs, personas) against the local fake Anthropic API. Every byte of every output is
+(mine, rewrite pairs, personas) against the local fake Anthropic API, and the answers of `vault mcp`'s tools. Every byte of every output is
 scanned; the scan reports how many outputs and bytes it read and the leaks it found, and asserts none.
 A control run proves the scan can fail: the raw archive and an export made with --no-redact show every
 kind of planted value.
@@ -115,6 +115,26 @@ def _model_card(export_dir: Path) -> str:
     return model_card({"steps": 1}, config, load_pairs(export_dir))
 
 
+def _scan_mcp(scan: Scan, db: Path) -> None:
+    """What `vault mcp` answers an assistant: every tool, every session."""
+    from vault.mcp_tools import VaultTools
+    from vault.store import open_vault
+
+    con = open_vault(db, read_only=True)
+    sessions = [r[0] for r in con.execute("SELECT session_id FROM sessions").fetchall()]
+    con.close()
+    tools = VaultTools(db)
+    try:
+        calls = {"search credentials": lambda: tools.search("credentials key", mode="keyword"),
+                 "search deploy": lambda: tools.search("deploy ledger", mode="keyword"),
+                 "corrections": tools.corrections, "persona": tools.persona, "stats": tools.stats}
+        calls.update({f"get_session {s[:8]}": (lambda s=s: tools.get_session(s, limit=200)) for s in sessions})
+        for name, call in calls.items():
+            scan.text(f"mcp {name}", json.dumps(call(), ensure_ascii=False, default=str))
+    finally:
+        tools.close()
+
+
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
     return P.write_archive(tmp_path_factory.mktemp("planted") / "archive")
@@ -161,6 +181,7 @@ def test_no_planted_value_leaves_the_vault(archive, tmp_path, monkeypatch):
         scan.text(f"export --format {fmt} --json", rep)
         scan.folder(out)
     scan.text("model card (vault train on the trl export)", _model_card(tmp_path / "exports" / "trl"))
+    _scan_mcp(scan, db)
     assert exported >= 5 * len(P.CORRECTION_PREFIXES)  # every planted correction made a pair, in every format
 
     with running(monkeypatch, AnsweringAPI()) as api:
