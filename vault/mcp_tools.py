@@ -30,6 +30,8 @@ from vault.model import Kind
 SNAPSHOT_MAX_AGE = 60.0  # seconds a copy is reused while a writer holds the vault
 IDLE_CLOSE = 1.0  # seconds without a call after which the live connection is closed (writers get in)
 WATCH_EVERY = 0.05  # how often the release thread looks
+WRITER_GRACE = 3.0  # a writer that announced itself this recently may still be waiting for the vault
+YIELD_FOR = 0.25  # seconds a call waits before reopening the vault, once per writer's announcement
 MAX_PAGE_CHARS = 40_000  # one get_session page, all messages together
 HIDDEN = {Kind.THINKING, Kind.META, Kind.SYSTEM, Kind.SYSTEM_REMINDER, Kind.OTHER, Kind.HOOK_FEEDBACK,
           Kind.TASK_NOTIFICATION}  # as `vault show` without --all
@@ -68,7 +70,7 @@ class SnapshotReader:
         self._con = None
         self._con_is_snapshot = False
         self._last_use = 0.0
-        self._want_seen = self._want_mtime()
+        self._want_seen = self._want_yielded = self._want_mtime()
         self._snapshot: Path | None = None
         self._taken = 0.0
         self._closed = threading.Event()
@@ -93,6 +95,11 @@ class SnapshotReader:
             return self._con, None
         if not self.db.exists():
             raise VaultError(f"no vault at {self.db} yet: run `vault ingest` first")
+        want = self._want_mtime()
+        if want != self._want_yielded and time.time() - want < WRITER_GRACE:
+            # A writer is waiting for the vault: give it the moment to take it (it looks every 50 ms).
+            self._want_yielded = want
+            time.sleep(YIELD_FOR)
         try:
             con = open_vault(self.db, read_only=True)
         except VaultLockedError:

@@ -23,18 +23,29 @@ TURNS = [
 ]
 
 
-def write_session(folder: Path, turns=TURNS, session: str = SESSION) -> Path:
+# A second session of the same project where the person says it again: a standing rule (personas need
+# a preference stated in two sessions).
+SESSION_2 = "66666666-6666-4666-8666-666666666666"
+TURNS_2 = [
+    ("user", "Add a test for the invoice rounding"),
+    ("assistant", "Added test_rounding as a unittest.TestCase."),
+    ("user", "No. Never use unittest, always use pytest."),
+    ("assistant", "Switched it to a plain pytest test function."),
+]
+
+
+def write_session(folder: Path, turns=TURNS, session: str = SESSION, day: int = 2) -> Path:
     """A Claude Code 2.1 transcript with these turns."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{session}.jsonl"
     parent = None
     with open(path, "w", encoding="utf-8") as fh:
         for i, (role, text) in enumerate(turns):
-            uuid = f"{session[:8]}-0000-4000-8000-{i:012d}"
+            uuid = f"{session[:8]}-{session[-4:]}-4000-8000-{i:012d}"
             rec: dict[str, Any] = {
                 "parentUuid": parent, "isSidechain": False, "userType": "external", "cwd": "/home/jane/billing",
                 "sessionId": session, "version": "2.1.39", "gitBranch": "main", "type": role, "uuid": uuid,
-                "timestamp": f"2026-03-01T10:00:{i:02d}.000Z"}
+                "timestamp": f"2026-03-{day:02d}T10:00:{i:02d}.000Z"}
             if role == "user":
                 rec["message"] = {"role": "user", "content": text}
             else:

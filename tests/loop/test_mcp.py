@@ -12,7 +12,8 @@ import time
 import anyio
 import pytest
 
-from mcp_support import EMAIL, SECRET, SESSION, TURNS, error_text, mcp_client, payload, server_env, write_session
+from mcp_support import (EMAIL, SECRET, SESSION, SESSION_2, TURNS, TURNS_2, error_text, mcp_client, payload,
+                         server_env, write_session)
 from support import CLAUDE_CORPUS, ROOT, run_cli
 
 TOOLS = {"search", "get_session", "corrections", "persona", "stats"}
@@ -25,9 +26,13 @@ def home(tmp_path_factory):
     home = tmp_path_factory.mktemp("mcp-home")
     src = home / "src"
     write_session(src / "-home-jane-billing")
+    write_session(src / "-home-jane-billing", TURNS_2, SESSION_2, day=1)
     shutil.copytree(ROOT / "tests" / "fixtures" / "claude_code", src / "fixtures")
+    (src / "chats.jsonl").write_text(json.dumps({"id": "chat-1", "messages": [  # a second source
+        {"role": "user", "content": "Why do flaky builds ruin the nightly release?"},
+        {"role": "assistant", "content": "Usually shared state between runs."}]}) + "\n")
     db = home / "vault.duckdb"
-    for args in (("ingest", "--no-embed", str(src)), ("mine",), ("personas",), ("embed",)):
+    for args in (("ingest", "--no-embed", str(src)), ("mine", "--backend", "heuristic"), ("personas",), ("embed",)):
         code, out, err = run_cli(*args, db=db)
         assert code == 0, (args, out, err)
     return home
@@ -60,15 +65,18 @@ def test_every_tool_listed_and_answering(home):
     hits = r["search"]["results"]
     assert r["search"]["mode"] == "keyword" and hits and hits[0]["session_id"] == SESSION
     assert "**flaky**" in hits[0]["snippet"].lower() or "**detector**" in hits[0]["snippet"].lower()
-    assert [h["role"] for h in r["human"]["results"]] == ["user"]  # the correction, not the assistant's redo
+    # the two corrections, not the assistant's answers that also say pytest
+    assert sorted((h["session_id"], h["role"]) for h in r["human"]["results"]) == [(SESSION_2, "user"), (SESSION, "user")]
     page = r["page"]
     assert page["session"]["session_id"] == SESSION and page["next_offset"] == 2
     assert [(m["who"], m["text"]) for m in page["messages"]] == [("you", TURNS[0][1]), ("assistant", TURNS[1][1])]
     assert [m["who"] for m in r["page2"]["messages"]] == ["you", "assistant", "you"] and "next_offset" not in r["page2"]
-    (corr,) = r["corrections"]["corrections"]
+    corr, older = r["corrections"]["corrections"]  # newest first
+    assert older["session_id"] == SESSION_2 and older["correction"] == TURNS_2[2][1]
     assert corr["assistant_before"] == TURNS[1][1] and corr["assistant_after"] == TURNS[3][1]
     assert corr["correction"].startswith("No, that's wrong: use pytest") and corr["next_human_turn"]["text"] == TURNS[4][1]
-    assert r["persona"]["personas"] and all(p["rules"] for p in r["persona"]["personas"])
+    (billing,) = [p for p in r["persona"]["personas"] if p["role"] == "billing"]
+    assert any("unittest" in rule for rule in billing["rules"]) and "unittest" in billing["text"], billing
     expected = json.loads(subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", "stats", "--json"],
                                          env=server_env(home), capture_output=True, text=True).stdout)
     assert r["stats"]["sessions"] == expected["sessions"] and r["stats"]["messages"] == expected["messages"]
@@ -108,7 +116,7 @@ def test_semantic_search_loads_the_model_on_first_use_and_says_so(home):
     ("search", {"query": "x", "mode": "fuzzy"}, "mode"),
     ("search", {"query": "x", "since": "yesterday"}, "since: expected a date or time like 2026-01-31"),
     ("search", {"query": "   "}, "query: give some words"),
-    ("search", {"query": "x", "source": "cursor"}, "source: no source 'cursor' in this vault (known: claude_code)"),
+    ("search", {"query": "x", "source": "cursor"}, "source: no source 'cursor' in this vault (known: claude_code, neutral)"),
     ("search", {}, "query"),
     ("get_session", {"session": "nope-nope"}, "session: no session matches 'nope-nope'"),
     ("get_session", {"session": SESSION, "at": "not-a-message"}, "at: message 'not-a-message'"),
@@ -146,8 +154,9 @@ def test_reads_while_another_process_holds_the_vault_then_sees_new_sessions(home
     async def scenario(c):
         before = payload(await c.call_tool("search", {"query": "quasar", "mode": "keyword"}))
         holder = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from vault.store import open_vault; from vault.ingest import ingest; "
-             f"con = open_vault({str(db)!r}); ingest(con, [{str(src)!r}]); print('held', flush=True); sys.stdin.read()"],
+            [sys.executable, "-c", "import sys; from vault.store import open_vault_waiting; from vault.ingest import "
+             f"ingest; con = open_vault_waiting({str(db)!r}); ingest(con, [{str(src)!r}]); print('held', flush=True); "
+             "sys.stdin.read()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=server_env(home))
         try:
             assert holder.stdout.readline().strip() == "held"
@@ -207,3 +216,15 @@ def test_the_server_lets_writers_in(home):
     waited, plain = run(scenario, home)
     assert waited.returncode == 0 and float(waited.stdout) < 2.0, waited.stderr
     assert plain.returncode == 0, plain.stderr
+
+
+def test_the_source_filter(home):
+    async def scenario(c):
+        return [payload(await c.call_tool("search", {"query": "flaky", "mode": "keyword", "source": src}))
+                for src in (None, "neutral", "claude_code")]
+
+    everything, neutral, claude = run(scenario, home)
+    assert {h["session_id"] for h in neutral["results"]} == {"chat-1"}
+    assert SESSION in {h["session_id"] for h in claude["results"]} and "chat-1" not in {
+        h["session_id"] for h in claude["results"]}
+    assert len(everything["results"]) == len(neutral["results"]) + len(claude["results"])
