@@ -208,7 +208,7 @@ def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tup
     rows = con.execute(
         f"""
         SELECT session_id, parent_session_id, {any_sql} AS any_rule, {agent_sql} AS agent_rule,
-               coalesce(cwd, project), source, cwd
+               project, source, cwd
         FROM sessions
         """,
         any_params + agent_params,

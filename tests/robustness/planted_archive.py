@@ -67,8 +67,8 @@ SESSIONS = [
          f"DB_URL = '{DB_URL}'\nANTHROPIC_API_KEY = '{ANTHROPIC}'\nHOST = '{IPS[0]}'"),
         ("say", f"Done: config.py now holds ANTHROPIC_API_KEY = '{ANTHROPIC}' and the service listens on "
                 f"{IPS[0]}; the files are in {WIN}."),
-        ("user", f"no, never hardcode credentials like {ANTHROPIC} in config.py. Mail {EMAILS[0]} or call "
-                 f"{PHONES[0]} if unsure, my files live in {WIN}"),
+        ("user", f"no, never hardcode credentials, ask {EMAILS[0]} for them instead. Keys like {ANTHROPIC} do not "
+                 f"go in config.py; call {PHONES[0]} if unsure, my files live in {WIN}"),
         ("tool", "Bash", {"command": LONG_PUSH}, "Everything up-to-date"),
         ("say", "Moved the credentials to environment variables (ANTHROPIC_API_KEY, DATABASE_URL) and pushed."),
         ("user", "thanks"),
@@ -77,6 +77,15 @@ SESSIONS = [
         ("user", f"don't paste keys like {OPENAI} or {SLACK} into answers. My desk phone is {PHONES[1]}"),
         ("say", "Understood: the client reads OPENAI_API_KEY and SLACK_TOKEN from the environment now."),
         ("user", "good"),
+    ]},
+    # The same standing rule in a second session of the role: offline personas keep only rules stated in 2+.
+    {"name": "leak-ledger-2", "cwd": WIN, "start": "2026-11-05T09:00:00", "script": [
+        ("user", "Add a health check endpoint to the ledger service."),
+        ("say", f"Added GET /health; it pings {DB_URL} with ANTHROPIC_API_KEY = '{ANTHROPIC}' set inline."),
+        ("user", f"never hardcode credentials, ask {EMAILS[0]} for them instead. {ANTHROPIC} must come from the "
+                 f"environment; the repo is in {WIN}"),
+        ("say", "The health check now reads DATABASE_URL and ANTHROPIC_API_KEY from the environment."),
+        ("user", "thanks"),
     ]},
     {"name": "leak-shop", "cwd": MAC, "start": "2026-11-03T10:00:00", "script": [
         ("user", f"Deploy the shop to {IPS[1]} with AWS key {AWS_KEY} and aws_secret_access_key = {AWS_SECRET}"),
@@ -97,7 +106,8 @@ SESSIONS = [
         ("user", "lgtm"),
     ]},
 ]
-CORRECTION_PREFIXES = ("no, never hardcode", "don't paste keys", "no, don't echo", "no, keep it short")
+CORRECTION_PREFIXES = ("no, never hardcode", "never hardcode", "don't paste keys", "no, don't echo",
+                       "no, keep it short")
 
 
 def write_archive(root: Path) -> Path:

@@ -201,7 +201,8 @@ def test_no_planted_value_leaves_the_vault(archive, tmp_path, monkeypatch):
         kinds = [("persona" if r["system"].startswith("You read the corrections") else
                   "rewrite" if r["system"].startswith("You improve") else "label") for r in requests]
         # every human turn that needs a model, every correction rewritten, every role's persona
-        assert kinds.count("label") >= 10 and kinds.count("rewrite") == 4 and kinds.count("persona") == 3, kinds
+        assert (kinds.count("label") >= 10 and kinds.count("rewrite") == len(P.CORRECTION_PREFIXES)
+                and kinds.count("persona") == 3), kinds
         for i, (method, path, body) in enumerate(r for r in api.requests if r[0] == "POST"):
             scan.text(f"API request {i + 1} ({kinds[i]}) POST {path}", body)
             scan.api += 1
