@@ -130,13 +130,13 @@ def select_pairs(con: duckdb.DuckDBPyConnection, reviewed_only: bool = False,
     """The pairs to export (canonical dicts, before persona and redaction) and selection counts."""
     reviews = _reviews(con)
     rows = con.execute(
-        "SELECT pair_id, session_id, role_name, prompt, chosen, rejected, feedback, method, filters_failed, kept "
-        "FROM pairs" + (" WHERE role_name = ?" if role else "") + " ORDER BY session_id, pair_id",
+        "SELECT pair_id, session_id, role_name, prompt, chosen, rejected, feedback, method, filters_failed, kept, "
+        "coalesce(made_by, 'person') FROM pairs" + (" WHERE role_name = ?" if role else "") + " ORDER BY session_id, pair_id",
         [role] if role else []).fetchall()
     stats = {"pairs": len(rows), "filtered_out": 0, "review_accepted": 0, "review_rejected": 0, "edited": 0,
              "removed_by": Counter()}
     out = []
-    for pid, sid, rname, prompt, chosen, rejected, feedback, method, failed, kept in rows:
+    for pid, sid, rname, prompt, chosen, rejected, feedback, method, failed, kept, made_by in rows:
         rv = reviews.get(pid, {})
         accepted = rv.get("verdict") == "accept" or (rv.get("edit") is not None and rv.get("verdict") != "reject")
         for f in json.loads(failed or "[]"):
@@ -156,7 +156,7 @@ def select_pairs(con: duckdb.DuckDBPyConnection, reviewed_only: bool = False,
             chosen_msgs = [{"role": "assistant", "content": rv["edit"]}]
         out.append({"prompt": json.loads(prompt), "chosen": chosen_msgs, "rejected": json.loads(rejected),
                     "pair_id": pid, "session_id": sid, "role_name": rname, "persona": None, "method": method,
-                    "feedback": feedback})
+                    "feedback": feedback, "made_by": made_by})
     stats["removed_by"] = {f: stats["removed_by"].get(f, 0) for f in FILTER_NAMES}
     return out, stats
 
@@ -262,6 +262,7 @@ def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: 
         "persona": persona, "personas_used": sorted({p["role_name"] for p in ready if p.get("persona")}),
         "redacted": redact, "reviewed_only": reviewed_only, "role": role, "selection": stats,
         "by_role": _count(ready, "role_name"), "by_method": _count(ready, "method"),
+        "by_backend": _count(ready, "made_by"),
         "sessions": {s: len({p["session_id"] for p in ps}) for s, ps in splits.items()},
         "sources": _sources(con, [p["session_id"] for p in ready]),
     }
@@ -322,6 +323,9 @@ def dataset_card(rep: dict[str, Any], spec: Format) -> str:
         f"seed {rep['seed']}, test fraction {rep['test_fraction']}",
         "", "| role | pairs |", "|---|---|", *[f"| {k} | {v} |" for k, v in rep["by_role"].items()],
         "", "| method | pairs |", "|---|---|", *[f"| {k} | {v} |" for k, v in rep["by_method"].items()],
+        "", "Who wrote the chosen answers (`person`: the user's own session; `anthropic:<model>` or "
+        "`openai:<model>@<host>`: an LLM rewrite of the rejected answer following the feedback):", "",
+        "| chosen written by | pairs |", "|---|---|", *[f"| {k} | {v} |" for k, v in rep["by_backend"].items()],
         "", "## Filters", "",
         f"{sel['pairs']} pairs mined; {sel['filtered_out']} left out by the quality filters, "
         f"{sel['review_rejected']} rejected in review, {sel['review_accepted']} accepted in review "

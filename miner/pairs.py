@@ -375,7 +375,7 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
             reqs.append(llm.request(system, _rewrite_user(prompt, render_answer(rejected), seg.text),
                                     [system, seg.msg_id, render_answer(rejected), seg.text]))
     plan = llm.plan(reqs)
-    if plan.to_send:
+    if plan.needs_consent:
         llm.check_budget(plan)
         if not yes and (confirm is None or not confirm(plan)):
             raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")
@@ -391,7 +391,7 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
             feedback_msg_id=seg.msg_id, rejected_msg_id=rejected[-1].msg_id, chosen_msg_id=None, prompt=prompt,
             chosen=text, rejected=render_answer(rejected), feedback=seg.text,
             chosen_has_text=bool(text), rejected_has_text=has_text(rejected), rejected_joined=joined,
-            confidence=seg.confidence, feedback_typed=seg.typed))
+            confidence=seg.confidence, feedback_typed=seg.typed, made_by=llm.made_by))
     return out
 
 
@@ -409,7 +409,8 @@ def session_roles(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 PAIR_COLUMNS = ("pair_id", "session_id", "role_name", "feedback_msg_id", "rejected_msg_id", "chosen_msg_id",
-                "prompt", "chosen", "rejected", "feedback", "method", "filters_passed", "filters_failed", "kept")
+                "prompt", "chosen", "rejected", "feedback", "method", "filters_passed", "filters_failed", "kept",
+                "made_by")
 
 
 def _row(c: Candidate) -> tuple:
@@ -418,7 +419,7 @@ def _row(c: Candidate) -> tuple:
             json.dumps(c.prompt, ensure_ascii=False),
             json.dumps([{"role": "assistant", "content": c.chosen}], ensure_ascii=False),
             json.dumps([{"role": "assistant", "content": c.rejected}], ensure_ascii=False),
-            c.feedback, c.method, json.dumps(passed), json.dumps(c.failed), not c.failed)
+            c.feedback, c.method, json.dumps(passed), json.dumps(c.failed), not c.failed, c.made_by)
 
 
 METHODS = ("next_attempt", "branches")  # offline, the default
@@ -456,7 +457,7 @@ def build_pairs(con: duckdb.DuckDBPyConnection, method: str | tuple[str, ...] = 
     if unknown:
         raise ValueError(f"unknown pair method(s) {unknown}; known: {', '.join(METHODS + PAID_METHODS)}")
     if "rewrite" in methods and llm is None:
-        raise ValueError("the rewrite method needs an LLM (the anthropic backend)")
+        raise ValueError("the rewrite method needs an LLM (miner.llm.make_llm: Anthropic or an OpenAI-compatible endpoint)")
     opts = FilterOptions(**filter_opts)
     extra = {"llm": llm, "confirm": confirm, "yes": yes} if "rewrite" in methods else {}
     cands, skipped = collect_candidates(con, methods, prompt_chars, **extra)

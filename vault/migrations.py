@@ -213,8 +213,15 @@ def m003_miner_learning(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m007_pair_backend(con: duckdb.DuckDBPyConnection) -> None:
+    """Which backend made a pair's chosen answer: the person's own next attempt, or an LLM rewrite
+    (`anthropic:<model>`, `openai:<model>@<host>`); the dataset card counts pairs per backend."""
+    con.execute("ALTER TABLE pairs ADD COLUMN made_by VARCHAR")
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m001_core", m001_core),
     ("m002_derived", m002_derived),
     ("m003_miner_learning", m003_miner_learning),
+    ("m007_pair_backend", m007_pair_backend),
 ]

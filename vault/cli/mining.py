@@ -46,7 +46,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     opts: dict = {}
     if backend == "anthropic":
         opts = {"batch": batch, "yes": yes, "max_cost": max_cost, "progress": stderr_console().print,
-                **({"model": model} if model else {})}
+                "llm_settings": settings(ctx).llm, **({"model": model} if model else {})}
     if backend == "learned" and no_embed:
         opts["embed"] = False
     err = stderr_console()
