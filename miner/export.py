@@ -175,28 +175,32 @@ def add_persona(pair: dict, persona: str | None) -> dict:
     return {**pair, "persona": persona, "prompt": [{"role": "system", "content": persona}, *pair["prompt"]]}
 
 
-def train_personas(con: duckdb.DuckDBPyConnection, test_sessions: set[str]) -> dict[str, str]:
+def train_personas(con: duckdb.DuckDBPyConnection, test_sessions: set[str],
+                   sources: dict[str, list[str]] | None = None) -> dict[str, str]:
     """role -> persona text built from the train split only: no leakage into the test pairs.
 
-    A mined rule supported by any correction of a test session is left out (its wording may be that
-    correction's own feedback); a persona a person wrote or edited is used as it is.
-    """
-    from miner.personas import load_personas, persona_text, rule_from_dict
+    `sources`, when given, receives role -> the correction msg_ids the persona's rules quote.
 
-    test_msgs = {r[0] for r in con.execute(
-        "SELECT msg_id FROM messages WHERE session_id IN (SELECT unnest(?))", [sorted(test_sessions)]).fetchall()
-    } if test_sessions else set()
+    Each mined rule is restated from the train sessions' corrections alone (`personas.restrict_rule`: their
+    own words, still in two or more sessions) or left out; a persona a person wrote or edited is used as is.
+    """
+    from miner.personas import load_personas, persona_text, restrict_rule, rule_from_dict
+
+    personas = [p for p in load_personas(con) if p["text"]]
+    msgs = sorted({m for p in personas for r in p["rules"] for m in (r.get("clause_msgs") or r.get("examples") or [])})
+    session_of = dict(con.execute("SELECT msg_id, session_id FROM messages WHERE msg_id IN (SELECT unnest(?))",
+                                  [msgs]).fetchall()) if msgs else {}
+    allowed = {m for m in msgs if session_of.get(m) not in test_sessions}
     out = {}
-    for p in load_personas(con):
-        if not p["text"]:
-            continue
+    for p in personas:
         if p["edited"] or not p["rules"]:
             out[p["role_name"]] = p["text"]
             continue
-        rules = [rule_from_dict(r) for r in p["rules"]]
-        kept = [r for r in rules if not set(r.examples) & test_msgs]
-        if kept:
-            out[p["role_name"]] = persona_text(p["role_name"], kept, p["backend"])
+        rules = [r for r in (restrict_rule(rule_from_dict(d), allowed, session_of) for d in p["rules"]) if r]
+        if rules:
+            out[p["role_name"]] = persona_text(p["role_name"], rules, p["backend"])
+            if sources is not None:
+                sources[p["role_name"]] = sorted({m for r in rules for m in (r.clause_msgs or r.examples)})
     return out
 
 
@@ -231,7 +235,8 @@ def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: 
     out.mkdir(parents=True, exist_ok=True)
     pairs, stats = select_pairs(con, reviewed_only, role)
     test_ids = split_sessions([p["session_id"] for p in pairs], seed, test_fraction)
-    personas = train_personas(con, test_ids) if persona else {}
+    persona_sources: dict[str, list[str]] = {}
+    personas = train_personas(con, test_ids, persona_sources) if persona else {}
     redactor = None
     if redact:
         from vault.redact import Redactor
@@ -260,6 +265,7 @@ def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: 
     report = {
         "format": fmt, "out": str(out), "counts": counts, "seed": seed, "test_fraction": test_fraction,
         "persona": persona, "personas_used": sorted({p["role_name"] for p in ready if p.get("persona")}),
+        "persona_sources": persona_sources,
         "redacted": redact, "reviewed_only": reviewed_only, "role": role, "selection": stats,
         "by_role": _count(ready, "role_name"), "by_method": _count(ready, "method"),
         "by_backend": _count(ready, "made_by"),

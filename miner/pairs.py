@@ -40,7 +40,7 @@ from miner.classify.base import (
 )
 from miner.filters import FILTER_NAMES, Candidate, FilterOptions, apply_filters
 from miner.quality import strip_opener
-from miner.render import tool_line
+from miner.render import TOOL_DETAIL_CHARS, render_tool_calls, tool_line
 from vault.model import Kind, kinds_sql
 from vault.store import insert_rows, transaction
 
@@ -55,7 +55,9 @@ ANSWER_KINDS = (Kind.ASSISTANT_TEXT, Kind.TOOL_CALL)
 class Part:
     msg_id: str
     kind: str
-    text: str
+    text: str  # a tool call: its one-line stub
+    tool: str | None = None  # a tool call: its name and input, rendered with detail by render_answer
+    tool_input: Any = None
 
 
 @dataclass
@@ -81,8 +83,16 @@ def pair_id(anchor_msg_id: str, method: str) -> str:
     return hashlib.sha1(f"{anchor_msg_id}\0{method}".encode()).hexdigest()[:20]
 
 
-def render_answer(parts: list[Part]) -> str:
-    return "\n".join(p.text.strip() for p in parts if p.text.strip())
+def render_answer(parts: list[Part], budget: int = TOOL_DETAIL_CHARS) -> str:
+    """The answer's text and its tool calls as what they did (command, file and bounded diff) within `budget`
+    characters of detail; calls past the budget keep their one-line stub."""
+    rendered = iter(render_tool_calls([(p.tool, p.tool_input, p.text) for p in parts if p.tool is not None], budget))
+    out = []
+    for p in parts:
+        text = next(rendered) if p.tool is not None else p.text.strip()
+        if text.strip():
+            out.append(text)
+    return "\n".join(out)
 
 
 def has_text(parts: list[Part]) -> bool:
@@ -133,7 +143,8 @@ def load_segments(con: duckdb.DuckDBPyConnection, sessions: str = CORRECTED) -> 
                 continue
             segs.append(Segment(msg_id, kind, text or "", label, confidence=confidence, typed=bool(typed)))
         elif kind == Kind.TOOL_CALL:
-            segs[-1].answer.append(Part(msg_id, kind, tool_line(tool, tool_input, text or "")))
+            segs[-1].answer.append(Part(msg_id, kind, tool_line(tool, tool_input, text or ""), tool or "tool",
+                                        tool_input))
         elif (text or "").strip():
             segs[-1].answer.append(Part(msg_id, kind, text))
     return out
