@@ -1,8 +1,8 @@
 """Preference pairs from the mined corrections (RLHI "User-Guided Rewrites", offline variant).
 
 For each `reattempt_with_feedback` turn (effective label: a review relabel wins):
-- `rejected` = the assistant answer the person reacted to: its text plus its tool calls, one
-  compact line each (`[Bash] pytest -q`);
+- `rejected` = the assistant answer the person reacted to: its text plus its tool calls as what they
+  did (the command, the file and a bounded diff; `render_answer`), within a budget;
 - `prompt` = the conversation up to and including the request that answer answered, as
   [{role, content}], oldest messages dropped first to fit `prompt_chars`;
 - `chosen` (method `next_attempt`) = the assistant's answer after the feedback, used only when
