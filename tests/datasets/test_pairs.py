@@ -51,7 +51,7 @@ def test_examples_pairs_follow_the_planted_corrections(hand_vault, vault_copy):
     assert refund["failed"] == ["reply_to_feedback"]
     # agent answers: text plus one compact line per tool call
     tests = _by_feedback(pairs, "did you run the tests?")
-    assert tests["chosen"][0]["content"].startswith("[Bash] pytest -q tests/test_invoices.py\nYou're right")
+    assert tests["chosen"][0]["content"].startswith("[Bash] $ pytest -q tests/test_invoices.py\nYou're right")
     assert tests["failed"] == ["reply_to_feedback"]
     assert "[Grep] def get_invoice" in tests["rejected"][0]["content"]
     # interrupted and continued chosen answer: one answer, flagged
@@ -207,8 +207,9 @@ def test_tool_calls_rendered_with_what_they_did_within_a_budget():
     assert "[Bash] $ pytest -q tests/test_b.py \\\n  --lf" in out  # the whole command, as typed
     assert "[Write] /a/new.py (30 lines)\n    line 0" in out and "(18 more lines)" in out
     # past the budget, calls keep their one-line stub
-    tight = render_answer(parts, budget=60)
-    assert "-y = 2" in tight and "[Bash] pytest -q tests/test_b.py --lf" in tight and "line 0" not in tight
+    tight = render_answer(parts, budget=30)  # the diff (+37 chars) does not fit, the command (+5) does
+    assert "-y = 2" not in tight and "[Edit] /a/b.py\n[Bash] $ pytest" in tight and "line 0" not in tight
+    assert tight.endswith("[Write] /a/new.py")
     huge = json.dumps({"file_path": "/a/b.py", "old_string": "\n".join(map(str, range(100))), "new_string": ""})
     big = render_answer([Part("e", "tool_call", "[Edit] /a/b.py", "Edit", huge)], budget=10_000)
     assert "more diff lines" in big and len(big.splitlines()) <= 26
