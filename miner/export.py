@@ -136,13 +136,13 @@ def select_pairs(con: duckdb.DuckDBPyConnection, reviewed_only: bool = False,
     """The pairs to export (canonical dicts, before persona and redaction) and selection counts."""
     reviews = _reviews(con)
     rows = con.execute(
-        "SELECT pair_id, session_id, role_name, prompt, chosen, rejected, feedback, method, filters_failed, kept "
-        "FROM pairs" + (" WHERE role_name = ?" if role else "") + " ORDER BY session_id, pair_id",
+        "SELECT pair_id, session_id, role_name, prompt, chosen, rejected, feedback, method, filters_failed, kept, "
+        "coalesce(made_by, 'person') FROM pairs" + (" WHERE role_name = ?" if role else "") + " ORDER BY session_id, pair_id",
         [role] if role else []).fetchall()
     stats = {"pairs": len(rows), "filtered_out": 0, "review_accepted": 0, "review_rejected": 0, "edited": 0,
              "removed_by": Counter()}
     out = []
-    for pid, sid, rname, prompt, chosen, rejected, feedback, method, failed, kept in rows:
+    for pid, sid, rname, prompt, chosen, rejected, feedback, method, failed, kept, made_by in rows:
         rv = reviews.get(pid, {})
         accepted = rv.get("verdict") == "accept" or (rv.get("edit") is not None and rv.get("verdict") != "reject")
         for f in json.loads(failed or "[]"):
@@ -162,7 +162,7 @@ def select_pairs(con: duckdb.DuckDBPyConnection, reviewed_only: bool = False,
             chosen_msgs = [{"role": "assistant", "content": rv["edit"]}]
         out.append({"prompt": json.loads(prompt), "chosen": chosen_msgs, "rejected": json.loads(rejected),
                     "pair_id": pid, "session_id": sid, "role_name": rname, "persona": None, "method": method,
-                    "feedback": feedback})
+                    "feedback": feedback, "made_by": made_by})
     stats["removed_by"] = {f: stats["removed_by"].get(f, 0) for f in FILTER_NAMES}
     return out, stats
 
@@ -173,28 +173,32 @@ def add_persona(pair: dict, persona: str | None) -> dict:
     return {**pair, "persona": persona, "prompt": [{"role": "system", "content": persona}, *pair["prompt"]]}
 
 
-def train_personas(con: duckdb.DuckDBPyConnection, test_sessions: set[str]) -> dict[str, str]:
+def train_personas(con: duckdb.DuckDBPyConnection, test_sessions: set[str],
+                   sources: dict[str, list[str]] | None = None) -> dict[str, str]:
     """role -> persona text built from the train split only: no leakage into the test pairs.
 
-    A mined rule supported by any correction of a test session is left out (its wording may be that
-    correction's own feedback); a persona a person wrote or edited is used as it is.
-    """
-    from miner.personas import load_personas, persona_text, rule_from_dict
+    `sources`, when given, receives role -> the correction msg_ids the persona's rules quote.
 
-    test_msgs = {r[0] for r in con.execute(
-        "SELECT msg_id FROM messages WHERE session_id IN (SELECT unnest(?))", [sorted(test_sessions)]).fetchall()
-    } if test_sessions else set()
+    Each mined rule is restated from the train sessions' corrections alone (`personas.restrict_rule`: their
+    own words, still in two or more sessions) or left out; a persona a person wrote or edited is used as is.
+    """
+    from miner.personas import load_personas, persona_text, restrict_rule, rule_from_dict
+
+    personas = [p for p in load_personas(con) if p["text"]]
+    msgs = sorted({m for p in personas for r in p["rules"] for m in (r.get("clause_msgs") or r.get("examples") or [])})
+    session_of = dict(con.execute("SELECT msg_id, session_id FROM messages WHERE msg_id IN (SELECT unnest(?))",
+                                  [msgs]).fetchall()) if msgs else {}
+    allowed = {m for m in msgs if session_of.get(m) not in test_sessions}
     out = {}
-    for p in load_personas(con):
-        if not p["text"]:
-            continue
+    for p in personas:
         if p["edited"] or not p["rules"]:
             out[p["role_name"]] = p["text"]
             continue
-        rules = [rule_from_dict(r) for r in p["rules"]]
-        kept = [r for r in rules if not set(r.examples) & test_msgs]
-        if kept:
-            out[p["role_name"]] = persona_text(p["role_name"], kept, p["backend"])
+        rules = [r for r in (restrict_rule(rule_from_dict(d), allowed, session_of) for d in p["rules"]) if r]
+        if rules:
+            out[p["role_name"]] = persona_text(p["role_name"], rules, p["backend"])
+            if sources is not None:
+                sources[p["role_name"]] = sorted({m for r in rules for m in (r.clause_msgs or r.examples)})
     return out
 
 
@@ -240,7 +244,8 @@ def _export(con, spec: Format, fmt: str, out: Path, seed, test_fraction, persona
     # Personas from the train split only (no test pair's own feedback in any prompt), then every
     # field that leaves the vault redacted in one pass.
     test_ids = split_sessions([p["session_id"] for p in pairs], seed, test_fraction)
-    personas = train_personas(con, test_ids) if persona else {}
+    persona_sources: dict[str, list[str]] = {}
+    personas = train_personas(con, test_ids, persona_sources) if persona else {}
     if redact and redactor is None:
         from vault.redact import Redactor
 
@@ -264,8 +269,10 @@ def _export(con, spec: Format, fmt: str, out: Path, seed, test_fraction, persona
     report = {
         "format": fmt, "out": str(out), "counts": counts, "seed": seed, "test_fraction": test_fraction,
         "persona": persona, "personas_used": sorted({p["role_name"] for p in ready if p.get("persona")}),
+        "persona_sources": persona_sources,
         "redacted": redact, "reviewed_only": reviewed_only, "role": role, "selection": stats,
         "by_role": _count(ready, "role_name"), "by_method": _count(ready, "method"),
+        "by_backend": _count(ready, "made_by"),
         "sessions": {s: len({p["session_id"] for p in ps}) for s, ps in splits.items()},
         "sources": _sources(con, [p["session_id"] for p in ready]),
     }
@@ -327,6 +334,9 @@ def dataset_card(rep: dict[str, Any], spec: Format) -> str:
         f"seed {rep['seed']}, test fraction {rep['test_fraction']}",
         "", "| role | pairs |", "|---|---|", *[f"| {k} | {v} |" for k, v in rep["by_role"].items()],
         "", "| method | pairs |", "|---|---|", *[f"| {k} | {v} |" for k, v in rep["by_method"].items()],
+        "", "Who wrote the chosen answers (`person`: the user's own session; `anthropic:<model>` or "
+        "`openai:<model>@<host>`: an LLM rewrite of the rejected answer following the feedback):", "",
+        "| chosen written by | pairs |", "|---|---|", *[f"| {k} | {v} |" for k, v in rep["by_backend"].items()],
         "", "## Filters", "",
         f"{sel['pairs']} pairs mined; {sel['filtered_out']} left out by the quality filters, "
         f"{sel['review_rejected']} rejected in review, {sel['review_accepted']} accepted in review "

@@ -52,6 +52,7 @@ class Candidate:
     rejected_joined: bool = False  # the rejected answer spans a human turn (an interrupt or a retry)
     confidence: float | None = None  # the miner's confidence in the correction label (None: hand or review)
     feedback_typed: bool = True  # the feedback is text a person typed (not hook, tool or command text)
+    made_by: str = "person"  # who wrote the chosen answer: the person's session, or an LLM backend (rewrites)
     failed: list[str] = field(default_factory=list)
 
     def texts(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""The opt-in Anthropic client: redact, estimate, confirm, cache, call, validate.
+"""The opt-in LLM clients (Anthropic, any OpenAI-compatible endpoint): redact, estimate, confirm, cache, call, validate.
 
 Nothing here runs unless a user picks a networked backend. Every text is redacted
 (vault.redact.Redactor) before it is sent; answers are cached in `llm_cache` under
@@ -10,6 +10,13 @@ Flow for a caller (see miner/classify/anthropic.py):
     plan = llm.plan(reqs)                 # counts, cached, tokens, dollars (shown for confirmation)
     llm.check_budget(plan)                # raises CostLimitExceeded above --max-cost
     results = llm.run(reqs, Schema)       # one Result per request, in order; failures recorded, not raised
+
+`OpenAICompatibleLLM` (the official `openai` SDK with `base_url`) talks to Ollama, llama.cpp's server,
+vLLM, LM Studio, `transformers serve` or a hosted endpoint. An endpoint on this machine (`is_local`) is
+free and sends nothing off it: `paid` is false, so callers ask no confirmation and the plan costs $0.
+A remote one is `paid`: the same confirmation, `--max-cost` and redaction as Anthropic (its price is
+unknown, so it is estimated at the highest known price). `make_llm` picks the client from the `[llm]`
+settings. `made_by` names the backend for the dataset card.
 
 Token counts are estimates: characters / 3.5 (no tokenizer call, no network), plus a fixed
 per-request overhead. Real usage reported by the API is stored next to each cached answer.
@@ -108,12 +115,22 @@ class Plan:
              f"about ${self.cost_usd:.4f}")
         if not self.batch and self.to_send >= 200:
             s += "; --batch would halve the price (answers take minutes to hours)"
+        if not self.paid:
+            return (f"{self.requests} messages for {self.model} on this machine: {self.cached} already cached, "
+                    f"{self.to_send} to send (a local endpoint: free, nothing leaves this machine)")
         if not self.price_known:
             s += " (model not in the price table: estimated at the highest known price)"
         return s
 
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
+
+    @property
+    def needs_consent(self) -> bool:
+        """Something would be sent to a paid (or remote) endpoint: ask first."""
+        return self.to_send > 0 and self.paid
+
+    paid: bool = True
 
 
 @dataclass
@@ -177,6 +194,12 @@ class LLM:
         parts = list(cache_key_parts) if cache_key_parts is not None else [system, user]
         return Request(key=self.cache_key(*parts), system=system, user=user)
 
+    paid = True  # the Anthropic API costs money and leaves the machine
+
+    @property
+    def made_by(self) -> str:
+        return f"anthropic:{self.model}"
+
     def cache_key(self, *parts: str) -> str:
         blob = json.dumps([self.model, self.prompt_version, *parts], ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -189,8 +212,10 @@ class LLM:
         tout = self.expected_output_tokens * len(todo)
         pin, pout, known = price_of(self.model)
         cost = (tin * pin + tout * pout) / 1e6 * (BATCH_DISCOUNT if self.batch else 1.0)
+        if not self.paid:
+            cost, known = 0.0, True
         return Plan(self.model, self.batch, len(distinct), len(distinct) - len(todo), len(todo), tin, tout,
-                    round(cost, 6), known)
+                    round(cost, 6), known, self.paid)
 
     def check_budget(self, plan: Plan) -> None:
         """Refuse when the estimate, plus what this client already spent, is above max_cost."""
@@ -294,7 +319,7 @@ class LLM:
 
     def _record(self, req: Request, res: Result) -> Result:
         """Account for the tokens and cache a valid answer."""
-        pin, pout, _ = price_of(self.model)
+        pin, pout, _ = price_of(self.model) if self.paid else (0.0, 0.0, True)
         discount = BATCH_DISCOUNT if self.batch else 1.0
         self.usage.sent += 1
         self.usage.input_tokens += res.input_tokens
@@ -435,3 +460,112 @@ def parse_answer(text: str, schema: type[pydantic.BaseModel]) -> pydantic.BaseMo
         return schema.model_validate_json(body[start:end + 1])
     except pydantic.ValidationError as e:
         raise ValueError(f"invalid answer: {e.errors()[0].get('msg', e)} in {text[:80]!r}") from e
+
+
+# --- any OpenAI-compatible endpoint ------------------------------------------------------------
+
+DEFAULT_OPENAI_MODEL = "default"  # llama.cpp's server and `transformers serve` accept any name
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
+
+
+def is_local(base_url: str | None) -> bool:
+    """The endpoint is on this machine: nothing sent leaves it, nothing is paid."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url or "").hostname or "").lower()
+    return host in LOCAL_HOSTS or host.endswith(".localhost")
+
+
+class OpenAICompatibleLLM(LLM):
+    """The same flow (redaction, plan, consent, cache, validation) over the OpenAI Chat Completions API.
+
+    No batch API (local servers have none): `batch=True` sends one call per message.
+    """
+
+    def __init__(self, con, *, base_url: str, api_key_env: str = "OPENAI_API_KEY", **kw: Any):
+        kw.setdefault("model", DEFAULT_OPENAI_MODEL)
+        super().__init__(con, **kw)
+        self.base_url = base_url.rstrip("/")
+        self.api_key_env = api_key_env
+        self.batch = False
+        self.paid = not is_local(base_url)
+
+    @property
+    def made_by(self) -> str:
+        from urllib.parse import urlsplit
+
+        return f"openai:{self.model}@{urlsplit(self.base_url).netloc}"
+
+    def _check_key(self) -> None:
+        if self.paid and not (self.api_key or os.environ.get(self.api_key_env)):
+            raise LLMError(f"the endpoint {self.base_url} is not on this machine and needs an API key: set "
+                           f"{self.api_key_env} (nothing was sent)")
+
+    def _sdk(self):
+        if self._client is None:
+            import openai  # heavy, and only for the opt-in backend
+
+            self._check_key()
+            key = self.api_key or os.environ.get(self.api_key_env) or "not-needed"  # local servers ignore it
+            self._client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=self.max_retries,
+                                         timeout=self.timeout)
+        return self._client
+
+    def _params(self, req: Request) -> dict[str, Any]:
+        return {"model": self.model, "max_tokens": self.max_tokens,
+                "messages": [{"role": "system", "content": req.system}, {"role": "user", "content": req.user}]}
+
+    def _create(self, req: Request):
+        return self._guard(lambda: self._sdk().chat.completions.create(**self._params(req)))
+
+    def _call_validated(self, req: Request, schema) -> Result:
+        import openai
+
+        res = Result(None)
+        for attempt in range(2):
+            try:
+                completion = self._create(req)
+            except openai.APIStatusError as e:
+                res.error = f"API error {e.status_code}: {e.message}"
+                return res
+            usage = getattr(completion, "usage", None)
+            res.input_tokens += getattr(usage, "prompt_tokens", 0) or 0
+            res.output_tokens += getattr(usage, "completion_tokens", 0) or 0
+            try:
+                choices = completion.choices or []
+                text = (choices[0].message.content or "") if choices else ""
+                res.value, res.error = parse_answer(text, schema), None
+                return res
+            except ValueError as e:
+                res.error = f"malformed answer ({'after retry: ' if attempt else ''}{e})"
+        return res
+
+    def _run_batch(self, todo: list[Request], schema) -> dict[str, Result]:
+        return self._run_calls(todo, schema)
+
+    def _guard(self, call: Callable[[], Any], batch_op: bool = False) -> Any:
+        import openai
+
+        try:
+            return call()
+        except openai.APIConnectionError as e:
+            raise LLMError(f"cannot reach the LLM endpoint at {self.base_url} ({type(e).__name__}: {e}); is the "
+                           "server running? (answers received so far are cached)") from e
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
+            raise LLMError(f"the endpoint {self.base_url} refused the key in {self.api_key_env}: {e}") from e
+        except openai.NotFoundError as e:
+            raise LLMError(f"the endpoint {self.base_url} does not know the model {self.model!r} (or has no "
+                           f"/chat/completions): {e}") from e
+
+
+def make_llm(con, settings=None, **kw: Any) -> LLM:
+    """The client the `[llm]` settings (vault.settings.LLMSettings) name; `kw` as for `LLM`."""
+    if settings is not None and settings.backend == "openai":
+        if not settings.base_url:
+            raise LLMError("the openai LLM backend needs a base URL: set [llm] base_url (or VAULT_LLM_BASE_URL)")
+        if kw.get("model") in (None, DEFAULT_MODEL):  # an Anthropic default means nothing to this endpoint
+            kw["model"] = settings.model or DEFAULT_OPENAI_MODEL
+        return OpenAICompatibleLLM(con, base_url=settings.base_url, api_key_env=settings.api_key_env, **kw)
+    if settings is not None and settings.model and "model" not in kw:
+        kw["model"] = settings.model
+    return LLM(con, **kw)

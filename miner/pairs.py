@@ -1,8 +1,8 @@
 """Preference pairs from the mined corrections (RLHI "User-Guided Rewrites", offline variant).
 
 For each `reattempt_with_feedback` turn (effective label: a review relabel wins):
-- `rejected` = the assistant answer the person reacted to: its text plus its tool calls, one
-  compact line each (`[Bash] pytest -q`);
+- `rejected` = the assistant answer the person reacted to: its text plus its tool calls as what they
+  did (the command, the file and a bounded diff; `render_answer`), within a budget;
 - `prompt` = the conversation up to and including the request that answer answered, as
   [{role, content}], oldest messages dropped first to fit `prompt_chars`;
 - `chosen` (method `next_attempt`) = the assistant's answer after the feedback, used only when
@@ -40,7 +40,7 @@ from miner.classify.base import (
 )
 from miner.filters import FILTER_NAMES, Candidate, FilterOptions, apply_filters
 from miner.quality import strip_opener
-from miner.render import tool_line
+from miner.render import TOOL_DETAIL_CHARS, render_tool_calls, tool_line
 from vault.model import Kind, kinds_sql
 from vault.store import insert_rows, transaction
 
@@ -55,7 +55,9 @@ ANSWER_KINDS = (Kind.ASSISTANT_TEXT, Kind.TOOL_CALL)
 class Part:
     msg_id: str
     kind: str
-    text: str
+    text: str  # a tool call: its one-line stub
+    tool: str | None = None  # a tool call: its name and input, rendered with detail by render_answer
+    tool_input: Any = None
 
 
 @dataclass
@@ -81,8 +83,16 @@ def pair_id(anchor_msg_id: str, method: str) -> str:
     return hashlib.sha1(f"{anchor_msg_id}\0{method}".encode()).hexdigest()[:20]
 
 
-def render_answer(parts: list[Part]) -> str:
-    return "\n".join(p.text.strip() for p in parts if p.text.strip())
+def render_answer(parts: list[Part], budget: int = TOOL_DETAIL_CHARS) -> str:
+    """The answer's text and its tool calls as what they did (command, file and bounded diff) within `budget`
+    characters of detail; calls past the budget keep their one-line stub."""
+    rendered = iter(render_tool_calls([(p.tool, p.tool_input, p.text) for p in parts if p.tool is not None], budget))
+    out = []
+    for p in parts:
+        text = next(rendered) if p.tool is not None else p.text.strip()
+        if text.strip():
+            out.append(text)
+    return "\n".join(out)
 
 
 def has_text(parts: list[Part]) -> bool:
@@ -133,7 +143,8 @@ def load_segments(con: duckdb.DuckDBPyConnection, sessions: str = CORRECTED) -> 
                 continue
             segs.append(Segment(msg_id, kind, text or "", label, confidence=confidence, typed=bool(typed)))
         elif kind == Kind.TOOL_CALL:
-            segs[-1].answer.append(Part(msg_id, kind, tool_line(tool, tool_input, text or "")))
+            segs[-1].answer.append(Part(msg_id, kind, tool_line(tool, tool_input, text or ""), tool or "tool",
+                                        tool_input))
         elif (text or "").strip():
             segs[-1].answer.append(Part(msg_id, kind, text))
     return out
@@ -375,7 +386,7 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
             reqs.append(llm.request(system, _rewrite_user(prompt, render_answer(rejected), seg.text),
                                     [system, seg.msg_id, render_answer(rejected), seg.text]))
     plan = llm.plan(reqs)
-    if plan.to_send:
+    if plan.needs_consent:
         llm.check_budget(plan)
         if not yes and (confirm is None or not confirm(plan)):
             raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")
@@ -391,7 +402,7 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
             feedback_msg_id=seg.msg_id, rejected_msg_id=rejected[-1].msg_id, chosen_msg_id=None, prompt=prompt,
             chosen=text, rejected=render_answer(rejected), feedback=seg.text,
             chosen_has_text=bool(text), rejected_has_text=has_text(rejected), rejected_joined=joined,
-            confidence=seg.confidence, feedback_typed=seg.typed))
+            confidence=seg.confidence, feedback_typed=seg.typed, made_by=llm.made_by))
     return out
 
 
@@ -409,7 +420,8 @@ def session_roles(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 PAIR_COLUMNS = ("pair_id", "session_id", "role_name", "feedback_msg_id", "rejected_msg_id", "chosen_msg_id",
-                "prompt", "chosen", "rejected", "feedback", "method", "filters_passed", "filters_failed", "kept")
+                "prompt", "chosen", "rejected", "feedback", "method", "filters_passed", "filters_failed", "kept",
+                "made_by")
 
 
 def _row(c: Candidate) -> tuple:
@@ -418,7 +430,7 @@ def _row(c: Candidate) -> tuple:
             json.dumps(c.prompt, ensure_ascii=False),
             json.dumps([{"role": "assistant", "content": c.chosen}], ensure_ascii=False),
             json.dumps([{"role": "assistant", "content": c.rejected}], ensure_ascii=False),
-            c.feedback, c.method, json.dumps(passed), json.dumps(c.failed), not c.failed)
+            c.feedback, c.method, json.dumps(passed), json.dumps(c.failed), not c.failed, c.made_by)
 
 
 METHODS = ("next_attempt", "branches")  # offline, the default
@@ -456,7 +468,7 @@ def build_pairs(con: duckdb.DuckDBPyConnection, method: str | tuple[str, ...] = 
     if unknown:
         raise ValueError(f"unknown pair method(s) {unknown}; known: {', '.join(METHODS + PAID_METHODS)}")
     if "rewrite" in methods and llm is None:
-        raise ValueError("the rewrite method needs an LLM (the anthropic backend)")
+        raise ValueError("the rewrite method needs an LLM (miner.llm.make_llm: Anthropic or an OpenAI-compatible endpoint)")
     opts = FilterOptions(**filter_opts)
     extra = {"llm": llm, "confirm": confirm, "yes": yes} if "rewrite" in methods else {}
     cands, skipped = collect_candidates(con, methods, prompt_chars, **extra)

@@ -101,10 +101,29 @@ class Rule:
     support: int  # distinct corrections behind the rule
     examples: list[str] = field(default_factory=list)  # msg_ids of those corrections
     clauses: list[str] = field(default_factory=list)  # the clauses of the cluster, most central first
+    clause_msgs: list[str] = field(default_factory=list)  # the correction each clause comes from
 
 
 def rule_from_dict(d: dict) -> Rule:
-    return Rule(d["rule"], d.get("support", 0), list(d.get("examples") or []), list(d.get("clauses") or []))
+    return Rule(d["rule"], d.get("support", 0), list(d.get("examples") or []), list(d.get("clauses") or []),
+                list(d.get("clause_msgs") or []))
+
+
+def restrict_rule(rule: Rule, allowed_msgs: set[str], session_of: dict[str, str],
+                  min_sessions: int = MIN_SESSIONS) -> Rule | None:
+    """The rule as the corrections in `allowed_msgs` alone state it (a train split), or None.
+
+    An extractive rule (with clause_msgs) is restated from its most central allowed clause and kept when
+    the allowed corrections span `min_sessions` sessions; a rule without them (an LLM's) is kept only when
+    every correction behind it is allowed.
+    """
+    if not rule.clause_msgs:
+        return rule if set(rule.examples) <= allowed_msgs else None
+    kept = [(c, m) for c, m in zip(rule.clauses, rule.clause_msgs) if m in allowed_msgs]
+    msgs = list(dict.fromkeys(m for _, m in kept))
+    if not kept or len({session_of.get(m, m) for m in msgs}) < min_sessions:
+        return None
+    return Rule(state_rule(kept[0][0]), len(msgs), msgs, [c for c, _ in kept], [m for _, m in kept])
 
 
 def clean_clause(text: str) -> str:
@@ -231,7 +250,7 @@ def rules_for(feedback: list[tuple[str, str]], model, threshold: float = THRESHO
         if len({session_of.get(m, m) for m in examples}) < min_sessions or len(clauses[best].text.split()) < 2:
             continue  # said in one session only: a task detail; or a fragment
         rules.append(Rule(state_rule(clauses[best].text), len(examples), examples,
-                          [clauses[i].text for i in order]))
+                          [clauses[i].text for i in order], [clauses[i].msg_id for i in order]))
     rules.sort(key=lambda r: (-r.support, r.examples[0]))
     return rules[:max_rules]
 
@@ -278,7 +297,7 @@ def llm_rules(todo: dict[str, list[tuple[str, str]]], llm, max_rules: int, yes: 
     reqs = [llm.request(system, f"Role: {r}\n\n" + "\n\n".join(
         f"[{i}] {clip(t, FEEDBACK_CHARS)}" for i, (_, t) in enumerate(shown[r], 1))) for r in roles]
     plan = llm.plan(reqs)
-    if plan.to_send:
+    if plan.needs_consent:
         llm.check_budget(plan)
         if not yes and (confirm is None or not confirm(plan)):
             raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")

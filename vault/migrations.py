@@ -250,6 +250,10 @@ def m005_pending_derivations(con: duckdb.DuckDBPyConnection) -> None:
         INSERT INTO pending_files SELECT file_id FROM files WHERE source <> 'unrecognised';
         """
     )
+def m007_pair_backend(con: duckdb.DuckDBPyConnection) -> None:
+    """Which backend made a pair's chosen answer: the person's own next attempt, or an LLM rewrite
+    (`anthropic:<model>`, `openai:<model>@<host>`); the dataset card counts pairs per backend."""
+    con.execute("ALTER TABLE pairs ADD COLUMN made_by VARCHAR")
 
 
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
@@ -258,4 +262,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m003_miner_learning", m003_miner_learning),
     ("m004_seq_ordinal", m004_seq_ordinal),
     ("m005_pending_derivations", m005_pending_derivations),
+    ("m007_pair_backend", m007_pair_backend),
 ]

@@ -103,6 +103,18 @@ class RedactSettings(Section):
         if bad:
             raise ValueError(f"unknown region(s) {bad}: use ISO 3166 codes such as US, GB, DE")
         return [r.upper() for r in v]
+class LLMSettings(Section):
+    """Which LLM the opt-in LLM features call (rewrites, personas, labels): see docs/llm.md."""
+
+    backend: Literal["anthropic", "openai"] = Field("anthropic", description=(
+        "anthropic: the Anthropic API; openai: any OpenAI-compatible endpoint at base_url (Ollama, llama.cpp, "
+        "vLLM, LM Studio, a hosted one)."))
+    base_url: str | None = Field(None, description=(
+        "openai: the endpoint, e.g. http://127.0.0.1:8080/v1. On this machine (localhost) it is free and "
+        "needs no confirmation; elsewhere the same consent, cost and redaction rules as Anthropic apply."))
+    model: str | None = Field(None, description="The model name the endpoint expects; unset: the backend's default.")
+    api_key_env: str = Field("OPENAI_API_KEY", description=(
+        "openai: the environment variable holding the API key (a local server needs none)."))
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,7 @@ class Settings(BaseSettings):
     embed: EmbedSettings = EmbedSettings()
     corrections: CorrectionSettings = CorrectionSettings()
     redact: RedactSettings = RedactSettings()
+    llm: LLMSettings = LLMSettings()
     roles: list[dict[str, Any]] = Field([], description=(
         "Role rules, first match wins (`[[roles]]` tables: name + project/cwd/agent_type/source/user_id/"
         "first_prompt; checked by miner/roles.py)."))

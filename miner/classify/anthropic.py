@@ -142,10 +142,14 @@ class AnthropicClassifier:
         max_cost: float | None = None,
         confirm: Callable[[Plan], bool] | None = None,
         progress: Callable[[str], None] | None = None,
+        llm_settings: Any = None,
         **llm_options: Any,  # passed to miner.llm.LLM: redactor, api_key, poll_interval, max_retries, ...
     ):
-        self.llm = LLM(con, prompt_version=PROMPT_VERSION, model=model, batch=batch, max_cost=max_cost,
-                       progress=progress, **llm_options)
+        from miner.llm import make_llm
+
+        # llm_settings (vault.settings.LLMSettings) may point at any OpenAI-compatible endpoint instead
+        self.llm = make_llm(con, llm_settings, prompt_version=PROMPT_VERSION, model=model, batch=batch,
+                            max_cost=max_cost, progress=progress, **llm_options)
         self.yes = yes
         self.confirm = confirm
         self.last_plan: Plan | None = None
@@ -160,7 +164,7 @@ class AnthropicClassifier:
         asked = [i for i, lab in enumerate(labels) if lab is None]
         requests = [self._request(turns[i]) for i in asked]
         plan = self.last_plan = self.llm.plan(requests)
-        if plan.to_send:
+        if plan.needs_consent:
             self.llm.check_budget(plan)
             if not self.yes:  # asked once per classifier; --max-cost still bounds every later call
                 if self.confirm is None:

@@ -93,7 +93,11 @@ def test_trl_loads_with_datasets_trl_and_the_trainer(vault_copy, ready_vault, tm
         text = apply_chat_template(ex, tokenizer)
         assert text["prompt"].endswith("<|im_start|>assistant\n") and text["chosen"] and text["rejected"]
         assert len(tokenizer(text["prompt"] + text["chosen"])["input_ids"]) > 10
-        assert row["prompt"][0] == {"role": "system", "content": row["persona"]}
+        if row["persona"]:  # roles with a train-split persona (extractive personas have few rules)
+            assert row["prompt"][0] == {"role": "system", "content": row["persona"]}
+        else:
+            assert row["prompt"][0]["role"] == "user"
+    assert any(row["persona"] for row in ds["train"])
     data = load_pairs(out)  # the trainer's own validation
     assert data.warnings == [] and len(data.train) == rep["counts"]["train"]
     assert data.card_title == "vault preference pairs"
@@ -148,7 +152,8 @@ def test_llamafactory_shape_and_dataset_info(vault_copy, ready_vault, tmp_path):
         # LLaMA-Factory's ShareGPT converter: human at odd positions, gpt at even, a ranking prompt ends with human
         assert [m["from"] for m in conv] == ["human", "gpt"] * (len(conv) // 2) + ["human"]
         assert row["chosen"]["from"] == row["rejected"]["from"] == "gpt" and row["chosen"]["value"]
-        assert row["system"].startswith("Standing preferences")
+        assert row["system"] == "" or row["system"].startswith("Standing preferences")
+    assert any(row["system"] for row in _rows(out / "train.jsonl") + _rows(out / "test.jsonl"))
 
 def test_axolotl_openai_sharegpt_shapes(vault_copy, ready_vault, tmp_path):
     con = vault_copy(ready_vault)
@@ -163,7 +168,9 @@ def test_axolotl_openai_sharegpt_shapes(vault_copy, ready_vault, tmp_path):
     assert all(r["input"]["messages"][-1]["role"] == "user" and r["preferred_output"][0]["role"] == "assistant"
                for r in oa)
     sg = _rows(tmp_path / "sharegpt" / "train.jsonl")
-    assert all(r["conversations"][0]["from"] == "system" and r["conversations"][-1]["from"] == "gpt" for r in sg)
+    assert all(r["conversations"][0]["from"] in ("system", "human") and r["conversations"][-1]["from"] == "gpt"
+               for r in sg)
+    assert any(r["conversations"][0]["from"] == "system" for r in sg)
 
 def test_hf_and_parquet_load(vault_copy, ready_vault, tmp_path):
     import pyarrow.parquet as pq
@@ -225,20 +232,33 @@ def test_end_to_end_cli_on_examples(tmp_path):
 
 
 def test_test_pairs_never_see_their_own_feedback_in_the_persona(vault_copy, ready_vault, tmp_path):
-    """Personas come from the train split only: no rule backed by a test-session correction reaches a prompt."""
+    """Personas come from the train split only: no test-session correction is quoted in any prompt."""
     from miner.personas import clauses_of, load_personas
 
     con = vault_copy(ready_vault)
     full = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
-    leaked_before = 0
+    feedback_msg = dict(con.execute("SELECT pair_id, feedback_msg_id FROM pairs").fetchall())
+    session_of = dict(con.execute("SELECT msg_id, session_id FROM messages").fetchall())
+    train_text = {}
+    leaked_before = tested = 0
     for seed in range(6):
         rep = export(con, "trl", tmp_path / f"s{seed}", seed=seed, test_fraction=0.5)
         test_rows = _rows(tmp_path / f"s{seed}" / "test.jsonl")
+        test_sessions = {r["session_id"] for r in test_rows}
         assert rep["counts"]["test"] == len(test_rows) >= 1
+        for role, msgs in rep["persona_sources"].items():  # every quoted correction is a train one
+            assert msgs and not {session_of[m] for m in msgs} & test_sessions, (seed, role)
+        train_text = {r[0] for r in con.execute("SELECT m.text FROM messages m WHERE m.session_id NOT IN "
+                                                "(SELECT unnest(?))", [sorted(test_sessions)]).fetchall()}
         for row in test_rows:
-            own = [c.lower() for c in clauses_of(row["feedback"]) if len(c.split()) >= 2]
+            assert feedback_msg[row["pair_id"]] not in {m for ms in rep["persona_sources"].values() for m in ms}
+            # a clause only this test pair's feedback says (no train correction says it) never reaches its prompt
+            own = [c.lower() for c in clauses_of(row["feedback"]) if len(c.split()) >= 2
+                   and not any(c.lower() in (t or "").lower() for t in train_text)]
             system = row["prompt"][0]["content"].lower() if row["prompt"][0]["role"] == "system" else ""
             assert not [c for c in own if c in system], (seed, row["feedback"])
-            # the same check on the persona built from all corrections finds the leak this prevents
-            leaked_before += any(c in (full.get(row["role_name"]) or "").lower() for c in own)
-    assert leaked_before > 0
+            tested += bool(system)
+            # the persona built from all corrections quotes test feedback: the leak this prevents
+            leaked_before += any(c.lower() in (full.get(row["role_name"]) or "").lower()
+                                 for c in clauses_of(row["feedback"]) if len(c.split()) >= 2)
+    assert leaked_before > 0 and tested > 0

@@ -42,14 +42,16 @@ def test_examples_pairs_follow_the_planted_corrections(hand_vault, vault_copy):
     assert refund["prompt"][-1] == {"role": "user", "content": "No, read the spec in docs/refunds.md first before "
                                     "guessing. The rounding rule is in there."}
     assert [m["role"] for m in refund["prompt"]] == ["user", "assistant", "user"]
+    # tool calls show what they did: the file and a bounded diff of the edit
     assert refund["rejected"][0]["content"].endswith(
-        "[Edit] /home/jdoe/code/billing-api/migrations/0007_refund_amounts.py")
+        "[Edit] /home/jdoe/code/billing-api/migrations/0007_refund_amounts.py\n@@ -1 +1 @@\n-Numeric(10, 2)\n"
+        "+Numeric(12, 4)")
     assert "0012" in refund["chosen"][0]["content"]
     # "Understood. I'll leave 0007 alone ...": the chosen answer replies to the feedback, not to the prompt
     assert refund["failed"] == ["reply_to_feedback"]
     # agent answers: text plus one compact line per tool call
     tests = _by_feedback(pairs, "did you run the tests?")
-    assert tests["chosen"][0]["content"].startswith("[Bash] pytest -q tests/test_invoices.py\nYou're right")
+    assert tests["chosen"][0]["content"].startswith("[Bash] $ pytest -q tests/test_invoices.py\nYou're right")
     assert tests["failed"] == ["reply_to_feedback"]
     assert "[Grep] def get_invoice" in tests["rejected"][0]["content"]
     # interrupted and continued chosen answer: one answer, flagged
@@ -189,6 +191,28 @@ def test_prompt_budget_drops_oldest_and_starts_with_user():
     assert p[-1]["content"].startswith("q5") and p[0]["role"] == "user"
     assert sum(len(m["content"]) for m in p) <= 450
     assert build_prompt(segs, 5, 10) == [{"role": "user", "content": segs[5].text}]  # the request always stays
+
+
+def test_tool_calls_rendered_with_what_they_did_within_a_budget():
+    from miner.pairs import Part, render_answer
+
+    edit = json.dumps({"file_path": "/a/b.py", "old_string": "x = 1\ny = 2", "new_string": "x = 1\ny = 3"})
+    bash = json.dumps({"command": "pytest -q tests/test_b.py \\\n  --lf"})
+    write = json.dumps({"file_path": "/a/new.py", "content": "\n".join(f"line {i}" for i in range(30))})
+    parts = [Part("t", "assistant_text", "Fixing y."), Part("e", "tool_call", "[Edit] /a/b.py", "Edit", edit),
+             Part("b", "tool_call", "[Bash] pytest -q tests/test_b.py --lf", "Bash", bash),
+             Part("w", "tool_call", "[Write] /a/new.py", "Write", write)]
+    out = render_answer(parts)
+    assert "[Edit] /a/b.py\n@@ -1,2 +1,2 @@\n x = 1\n-y = 2\n+y = 3" in out
+    assert "[Bash] $ pytest -q tests/test_b.py \\\n  --lf" in out  # the whole command, as typed
+    assert "[Write] /a/new.py (30 lines)\n    line 0" in out and "(18 more lines)" in out
+    # past the budget, calls keep their one-line stub
+    tight = render_answer(parts, budget=30)  # the diff (+37 chars) does not fit, the command (+5) does
+    assert "-y = 2" not in tight and "[Edit] /a/b.py\n[Bash] $ pytest" in tight and "line 0" not in tight
+    assert tight.endswith("[Write] /a/new.py")
+    huge = json.dumps({"file_path": "/a/b.py", "old_string": "\n".join(map(str, range(100))), "new_string": ""})
+    big = render_answer([Part("e", "tool_call", "[Edit] /a/b.py", "Edit", huge)], budget=10_000)
+    assert "more diff lines" in big and len(big.splitlines()) <= 26
 
 
 def test_tool_line():

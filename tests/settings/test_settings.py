@@ -67,7 +67,7 @@ def test_lists_and_tables_from_the_environment(_isolated_home, monkeypatch):
 @pytest.mark.parametrize("text, message", [
     ("[corrections]\nthreshhold = 0.1\n",
      "{cfg}: [corrections] threshhold: unknown key (known: threshold, numerator, denominator, min_turns)"),
-    ("[settings]\nx = 1\n", "{cfg}: settings: unknown key (known: db, ingest, embed, corrections, redact, roles)"),
+    ("[settings]\nx = 1\n", "{cfg}: settings: unknown key (known: db, ingest, embed, corrections, redact, llm, roles)"),
     ('[ingest]\nbatch_bytes = "big"\n',
      "{cfg}: [ingest] batch_bytes: Input should be a valid integer, unable to parse string as an integer"),
     ("[corrections]\nthreshold = -1\n", "{cfg}: [corrections] threshold: Input should be greater than or equal to 0"),

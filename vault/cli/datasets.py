@@ -67,12 +67,14 @@ def _paid_options(f):
     return f
 
 
-def _paid(con, as_json: bool, prompt_version: str, model, batch, yes, max_cost, **llm_opts) -> dict:
-    """{llm, yes, confirm} for a paid call: redaction, cost estimate and cache live in miner.llm."""
-    from miner.llm import LLM
+def _paid(ctx, con, as_json: bool, prompt_version: str, model, batch, yes, max_cost, **llm_opts) -> dict:
+    """{llm, yes, confirm} for an LLM call ([llm] settings: Anthropic or an OpenAI-compatible endpoint);
+    redaction, cost estimate, consent and cache live in miner.llm."""
+    from miner.llm import make_llm
 
-    llm = LLM(con, prompt_version=prompt_version, batch=batch, max_cost=max_cost, progress=stderr_console().print,
-              redactor=redactor(click.get_current_context()), **({"model": model} if model else {}), **llm_opts)
+    llm = make_llm(con, settings(ctx).llm, prompt_version=prompt_version, batch=batch, max_cost=max_cost,
+                   progress=stderr_console().print, redactor=redactor(ctx), **({"model": model} if model else {}),
+                   **llm_opts)
     return {"llm": llm, "yes": yes, "confirm": confirm_paid_plan(as_json)}
 
 
@@ -107,7 +109,7 @@ def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt
             paid = {}
             if rewrite:
                 paid = {"method": METHODS + ("rewrite",),
-                        **_paid(con, as_json, REWRITE_PROMPT_VERSION, model, batch, yes, max_cost,
+                        **_paid(ctx, con, as_json, REWRITE_PROMPT_VERSION, model, batch, yes, max_cost,
                                 max_tokens=2000, expected_output_tokens=400)}
             had = con.execute("SELECT count(*) FROM pairs WHERE method = 'rewrite'").fetchone()[0]
             report = build_pairs(con, prompt_chars=prompt_chars or PROMPT_CHARS, **paid,
@@ -177,7 +179,7 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
         if rebuild or backend != "offline" or not load_personas(con, role):
             paid = {}
             if backend == "anthropic":
-                paid = _paid(con, as_json, PERSONA_PROMPT_VERSION, model, batch, yes, max_cost, max_tokens=1500,
+                paid = _paid(ctx, con, as_json, PERSONA_PROMPT_VERSION, model, batch, yes, max_cost, max_tokens=1500,
                              expected_output_tokens=300)
             elif not as_json and fmt == "text":
                 stderr_console().print("[dim]Building personas (loads the embedding model)...[/]")

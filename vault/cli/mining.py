@@ -48,7 +48,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     opts: dict = {}
     if backend == "anthropic":
         opts = {"batch": batch, "yes": yes, "max_cost": max_cost, "progress": stderr_console().print,
-                "redactor": redactor(ctx), **({"model": model} if model else {})}
+                "redactor": redactor(ctx), "llm_settings": settings(ctx).llm, **({"model": model} if model else {})}
     if backend == "learned" and no_embed:
         opts["embed"] = False
     err = stderr_console()

@@ -1,0 +1,101 @@
+"""Any OpenAI-compatible endpoint as the LLM backend: real `openai` SDK against a local fake server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fake_openai_api import FakeOpenAI, serving
+
+from miner.export import export
+from miner.llm import LLMError, OpenAICompatibleLLM, is_local, make_llm
+from miner.pairs import REWRITE_PROMPT_VERSION, build_pairs
+from vault.settings import LLMSettings
+
+PLANTED = ("sk-ant-api03-Zx9fQ2mB7nR4tY1uW8eK3pL6vC0dH5jS2gA9bN4xM7qT1rE8yU3iO6pZ5wV2cX0", "jane.doe@example.com")
+
+
+@pytest.fixture
+def fake():
+    f = FakeOpenAI()
+    with serving(f) as url:
+        f.url = url
+        yield f
+
+
+def _llm(con, url, **kw):
+    return make_llm(con, LLMSettings(backend="openai", base_url=url, model="smollm2"),
+                    prompt_version=REWRITE_PROMPT_VERSION, max_retries=0, **kw)
+
+
+@pytest.mark.parametrize("url,local", [
+    ("http://127.0.0.1:8080/v1", True), ("http://localhost:11434/v1", True), ("http://[::1]:1234/v1", True),
+    ("https://api.openai.com/v1", False), ("http://192.168.1.20:8080/v1", False), ("http://llm.example.com", False),
+])
+def test_is_local(url, local):
+    assert is_local(url) is local
+
+
+def test_local_rewrites_end_to_end_free_no_consent_redacted_cached(fake, hand_vault, vault_copy, tmp_path):
+    con = vault_copy(hand_vault)
+    llm = _llm(con, fake.url)
+    assert isinstance(llm, OpenAICompatibleLLM) and not llm.paid
+    # no `yes`, no `confirm`: a local endpoint is free and nothing leaves the machine
+    rep = build_pairs(con, method=("next_attempt", "rewrite"), llm=llm)
+    rows = con.execute("SELECT feedback, chosen, made_by, kept FROM pairs WHERE method = 'rewrite'").fetchall()
+    assert rep["by_method"]["rewrite"] == len(rows) == 10 == len(fake.requests)
+    assert {r["path"] for r in fake.requests} == {"/v1/chat/completions"}
+    assert {r["body"]["model"] for r in fake.requests} == {"smollm2"}
+    # the flattering opener the fake model adds is stripped and counted
+    assert rep["skipped"]["opener_stripped"] == 10
+    assert all(json.loads(c)[0]["content"].startswith("Rewritten per feedback: ") for _, c, _, _ in rows)
+    port = fake.url.split(":")[2].split("/")[0]
+    assert {m for _, _, m, _ in rows} == {f"openai:smollm2@127.0.0.1:{port}"}
+    assert not any(s in fake.bodies() for s in PLANTED)  # redacted before sending, local or not
+    assert llm.usage.cost_usd == 0 and llm.plan([]).cost_usd == 0
+    build_pairs(con, method=("next_attempt", "rewrite"), llm=_llm(con, fake.url))
+    assert len(fake.requests) == 10  # cached
+    card_rep = export(con, "trl", tmp_path / "out", test_fraction=0)
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert f"| openai:smollm2@127.0.0.1:{port} |" in card and "| person |" in card
+    assert card_rep["by_backend"][f"openai:smollm2@127.0.0.1:{port}"] >= 1
+
+
+def test_errors_and_malformed_answers_fail_single_pairs(fake, hand_vault, vault_copy):
+    con = vault_copy(hand_vault)
+    # 500 and 400 fail their message; a malformed answer is asked once more; no choices counts as malformed
+    fake.script.extend([500, 400, "malformed", "ok", "malformed", "malformed", "no_choices", "no_choices"])
+    rep = build_pairs(con, method=("next_attempt", "rewrite"), llm=_llm(con, fake.url, concurrency=1))
+    # 500, 400: failed; malformed then ok: kept; malformed twice, no choices twice: failed
+    assert rep["skipped"]["rewrite_failed"] == 4 and rep["by_method"]["rewrite"] == 6
+    assert len(fake.requests) == 13  # 10 + one retry for each of the 3 malformed first answers
+
+
+def test_remote_endpoint_needs_consent_and_a_key(hand_vault, vault_copy, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    con = vault_copy(hand_vault)
+    llm = _llm(con, "http://llm.example.invalid/v1")
+    assert llm.paid
+    with pytest.raises(LLMError, match="Not confirmed .*nothing was sent"):
+        build_pairs(con, method=("next_attempt", "rewrite"), llm=llm)
+    with pytest.raises(LLMError, match="OPENAI_API_KEY"):
+        build_pairs(con, method=("next_attempt", "rewrite"), llm=_llm(con, "http://llm.example.invalid/v1"),
+                    yes=True)
+
+
+def test_unreachable_local_server_is_one_clear_error(hand_vault, vault_copy):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    con = vault_copy(hand_vault)
+    with pytest.raises(LLMError, match=f"cannot reach the LLM endpoint at http://127.0.0.1:{port}/v1"):
+        build_pairs(con, method=("next_attempt", "rewrite"), llm=_llm(con, f"http://127.0.0.1:{port}/v1"))
+
+
+def test_settings_pick_the_backend(hand_vault, vault_copy):
+    con = vault_copy(hand_vault)
+    with pytest.raises(LLMError, match="base URL"):
+        make_llm(con, LLMSettings(backend="openai"), prompt_version="x")
+    assert make_llm(con, LLMSettings(), prompt_version="x").made_by == "anthropic:claude-haiku-4-5"
