@@ -305,9 +305,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 # -- measuring ------------------------------------------------------------------------------------
 
@@ -369,3 +366,7 @@ def scores(examples: Sequence[Example], labels: Sequence[Label]) -> dict[str, An
         ids = {e.turn.msg_id for e in examples if e.author == a}
         out["authors"][a] = score({k: v for k, v in gold.items() if k in ids}, {k: pred[k] for k in ids})
     return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
