@@ -43,7 +43,8 @@ SHAPE_NAMES = ["shape:log_words", "shape:long", "shape:one_word", "shape:questio
                "shape:code_or_log", "shape:log_lines", "shape:path_or_url", "shape:exclaim", "shape:you",
                "shape:i", "shape:negation", "shape:queued"]
 CONTEXT_NAMES = ["ctx:no_answer_before", "ctx:claimed_done", "ctx:asked", "ctx:tool_error", "ctx:after_interrupt",
-                 "ctx:after_interrupt_silent", "ctx:extends_own", "ctx:resend_sim", "ctx:resend", "ctx:log_answer_chars",
+                 "ctx:after_interrupt_silent", "ctx:extends_own", "ctx:resend_sim", "ctx:resend",
+                 "ctx:log_answer_chars",
                  "ctx:answer_tool_calls", "ctx:log_position", "ctx:claimed_x_failure", "ctx:claimed_x_error",
                  "ctx:asked_x_approval", "ctx:asked_x_cue"]
 NAMES = CUE_NAMES + SHAPE_NAMES + CONTEXT_NAMES
@@ -84,7 +85,8 @@ def vector(t: Turn) -> list[float]:
                  default=0.0)
     failure = bool(corr_names & C.FAILURE_CUES)
     ctx = [float(not answer), float(claimed), float(asked), float(t.prev_assistant_error), float(after_interrupt),
-           float(silent), float(bool(t.prev_typed) and _extends(text, t.prev_typed)), resend, float(resend >= RESEND_RATIO),
+           float(silent), float(bool(t.prev_typed) and _extends(text, t.prev_typed)), resend,
+           float(resend >= RESEND_RATIO),
            math.log1p(len(answer)), math.log1p(tool_calls), math.log1p(t.position),
            float(claimed and failure), float(claimed and bool(error)), float(asked and answers[0]),
            float(asked and bool(corr))]

@@ -43,8 +43,8 @@ THRESHOLDS = tuple(round(x, 2) for x in np.arange(0.2, 0.71, 0.05))
 SEED = 0
 PRIOR = True  # start from (and shrink towards) the hand-set cue weights, not from zero
 BALANCE = 0.5  # author weights n ** -0.5: a prolific author counts more, not proportionally more
-EMBED_WEIGHT = 0.25
-RULE_WEIGHT = 3.0  # prior log-odds of a heuristic rule for praise or a re-send (the heuristic decides on it alone)  # embedding columns are scaled down after standardising: 768 of them, ~60 others
+EMBED_WEIGHT = 0.25  # embedding columns are scaled down after standardising: 768 of them, ~60 others
+RULE_WEIGHT = 3.0  # prior log-odds of a heuristic rule for praise or a re-send (the heuristic decides on it alone)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -305,9 +305,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 # -- measuring ------------------------------------------------------------------------------------
 
@@ -369,3 +366,7 @@ def scores(examples: Sequence[Example], labels: Sequence[Label]) -> dict[str, An
         ids = {e.turn.msg_id for e in examples if e.author == a}
         out["authors"][a] = score({k: v for k, v in gold.items() if k in ids}, {k: pred[k] for k in ids})
     return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
