@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -78,18 +79,21 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
                as_json) -> None:
     """Search messages: BM25 keywords, embeddings, or both fused (default). "Quoted phrases" must match."""
     from vault.index.search import SearchFilters, search, semantic_ready
+    from vault.lightquery import no_pandas
 
     text = " ".join(query)
     err = stderr_console()
     filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
                             kinds=tuple(kinds), human_only=human_only)
-    _refresh_fts(ctx, err)
-    with open_db(ctx, read_only=True) as con:
-        if mode != "keyword" and not semantic_ready(con):
-            err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
-                      + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
-            mode = "keyword" if mode == "hybrid" else mode
-        hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
+    # By keyword nothing needs pandas: keep DuckDB from importing it (see vault.lightquery).
+    with no_pandas() if mode == "keyword" else contextlib.nullcontext():
+        _refresh_fts(ctx, err)
+        with open_db(ctx, read_only=True) as con:
+            if mode != "keyword" and not semantic_ready(con):
+                err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
+                          + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
+                mode = "keyword" if mode == "hybrid" else mode
+            hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
     if as_json:
         emit_json([h.as_json() for h in hits])
         return
