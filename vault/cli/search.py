@@ -87,8 +87,7 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
                             kinds=tuple(kinds), human_only=human_only)
     # By keyword nothing needs pandas: keep DuckDB from importing it (see vault.lightquery).
     with no_pandas() if mode == "keyword" else contextlib.nullcontext():
-        _refresh_fts(ctx, err)
-        with open_db(ctx, read_only=True) as con:
+        with _searchable_db(ctx, err) as con:
             if mode != "keyword" and not semantic_ready(con):
                 err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
                           + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
@@ -100,20 +99,27 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
     _print_hits(stdout_console(), hits, text)
 
 
-def _refresh_fts(ctx, err) -> None:
-    """Rebuild a stale BM25 index (content ingested by a library call); carry on if the vault is busy."""
+@contextlib.contextmanager
+def _searchable_db(ctx, err):
+    """The vault, read-only, its BM25 index rebuilt first if stale (content ingested by a library call).
+
+    Opened once when the index is fresh (the usual case: each open checks the schema); if the vault
+    is busy, the search carries on with the stale index.
+    """
     from vault.index import fts
     from vault.store import VaultLockedError
 
     with open_db(ctx, read_only=True) as con:
-        stale = fts.needs_rebuild(con)
-    if not stale:
-        return
+        if not fts.needs_rebuild(con):
+            yield con
+            return
     try:
         with open_db(ctx) as con:
             fts.ensure_index(con)
     except VaultLockedError:
         err.print("[yellow]the keyword index is out of date and the vault is busy; results may miss new messages[/]")
+    with open_db(ctx, read_only=True) as con:
+        yield con
 
 
 def _print_hits(console, hits, query: str) -> None:
