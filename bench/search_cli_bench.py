@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,15 +36,21 @@ def vault_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-c", "from vault.cli import main; main()"]
 
 
-def wall(cmd: list[str]) -> tuple[float, bytes]:
-    """Wall time of one process, output to a pipe (rg short-cuts when it sees /dev/null)."""
-    import os
+CPU: dict[str, list[float]] = {}  # CPU seconds (user + system) per process, by what ran: less noisy than
+# wall time on a loaded machine
 
+
+def wall(cmd: list[str], what: str = "") -> tuple[float, bytes]:
+    """Wall time of one process, output to a pipe (rg short-cuts when it sees /dev/null)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, **ENV})
     dt = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if res.returncode not in (0, 1):  # rg exits 1 when nothing matched
         raise SystemExit(f"{cmd[:3]}... exited {res.returncode}")
+    if what:
+        CPU.setdefault(what, []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return dt, res.stdout
 
 
@@ -76,12 +84,12 @@ def main(argv: list[str] | None = None) -> None:
     wall([*rg, "warm the page cache", str(args.archive)])
     python, help_, ours, theirs, lines = [], [], {}, {}, {}
     for _ in range(args.rounds):
-        python.append(wall([sys.executable, "-c", "pass"])[0])
-        help_.append(wall([*vault, "--help"])[0])
+        python.append(wall([sys.executable, "-c", "pass"], "python")[0])
+        help_.append(wall([*vault, "--help"], "help")[0])
         for q in queries:
             phrase = f'"{q}"' if " " in q else q  # phrases as phrases, as rg searches them
-            ours.setdefault(q, []).append(wall([*search, phrase])[0])
-            dt, out = wall([*rg, q, str(args.archive)])
+            ours.setdefault(q, []).append(wall([*search, phrase], "vault")[0])
+            dt, out = wall([*rg, q, str(args.archive)], "rg")
             theirs.setdefault(q, []).append(dt)
             lines[q] = out.count(b"\n")
     per_query_ours = [statistics.median(v) for v in ours.values()]
@@ -93,12 +101,16 @@ def main(argv: list[str] | None = None) -> None:
         "python_startup_ms": median_ms(python), "vault_help_ms": median_ms(help_),
         "vault_search_median_ms": median_ms(per_query_ours), "rg_median_ms": median_ms(per_query_theirs),
         "rg_lines_median": statistics.median(lines.values()),
+        "cpu_median_ms": {k: median_ms(v) for k, v in CPU.items()},
         "per_query_ms": {q: [median_ms(ours[q]), median_ms(theirs[q])] for q in queries},
     }
     o["vault_over_rg"] = round(statistics.median(per_query_ours) / statistics.median(per_query_theirs), 2)
     print(f"keyword search as a command: median {o['vault_search_median_ms']} ms vs {o['tool']} "
           f"{o['rg_median_ms']} ms over {o['queries']} queries x {o['rounds']} rounds -> vault takes "
           f"{o['vault_over_rg']}x rg's time (target < 1, and < 150 ms)")
+    cpu = o["cpu_median_ms"]
+    print(f"CPU time (user+sys) per process: vault search {cpu['vault']} ms, rg {cpu['rg']} ms "
+          f"(rg uses several threads); python -c pass {cpu['python']} ms, vault --help {cpu['help']} ms")
     print(f"floor: python -c pass {o['python_startup_ms']} ms, vault --help {o['vault_help_ms']} ms")
     print(json.dumps(o))
     if tmp:
