@@ -108,6 +108,15 @@ def test_keyword_search_from_the_cli_loads_nothing_heavy_not_even_pandas(tmp_pat
     assert hits and all(h["session_id"].startswith("3333") for h in hits)  # the search ran and found the fixture
 
 
+def test_default_search_without_embeddings_falls_back_to_keyword_without_pandas(tmp_path):
+    db = str(tmp_path / "v.duckdb")
+    fixture = str(ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout")
+    probe(f"from vault.cli import main; main(['--db', {db!r}, 'ingest', '--no-embed', {fixture!r}])")
+    rep = probe(f"from vault.cli import main; main(['--db', {db!r}, 'search', '--json', 'review'])",
+                heavy=(*HEAVY, "numpy"))
+    assert rep["loaded"] == [] and rep["asked"] == [], rep
+
+
 def test_no_pandas_blocks_only_inside_its_block():
     code = textwrap.dedent("""
         import sys, duckdb

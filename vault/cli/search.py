@@ -85,13 +85,17 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
     err = stderr_console()
     filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
                             kinds=tuple(kinds), human_only=human_only)
-    # By keyword nothing needs pandas: keep DuckDB from importing it (see vault.lightquery).
-    with no_pandas() if mode == "keyword" else contextlib.nullcontext():
+    # By keyword nothing needs pandas: keep DuckDB from importing it (see vault.lightquery) until
+    # a model is to be loaded (that path may want pandas).
+    with contextlib.ExitStack() as light:
+        light.enter_context(no_pandas())
         with _searchable_db(ctx, err) as con:
             if mode != "keyword" and not semantic_ready(con):
                 err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
                           + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
                 mode = "keyword" if mode == "hybrid" else mode
+            if mode != "keyword":
+                light.close()
             hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
     if as_json:
         emit_json([h.as_json() for h in hits])
