@@ -1,7 +1,8 @@
 """Import hygiene: the CLI's light paths never load the heavy libraries (each run in a fresh interpreter).
 
 DuckDB's Python binding itself imports pandas (when installed) as soon as a query has parameters, to
-check whether they are DataFrames; vault cannot prevent that. So the probe below records who asked for
+check whether they are DataFrames; the keyword search command prevents it (`vault.lightquery`), other
+paths allow it. So the probe below records who asked for
 each heavy module: a Python `import` (or importlib.import_module) somewhere is a failure, DuckDB's own
 probe from C is allowed and reported.
 """
@@ -50,8 +51,8 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def probe(code: str) -> dict:
-    src = PROBE.format(heavy=HEAVY, code=code)
+def probe(code: str, heavy: tuple[str, ...] = HEAVY) -> dict:
+    src = PROBE.format(heavy=heavy, code=code)
     res = subprocess.run([sys.executable, "-c", src], cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={**_env(), "HF_HUB_OFFLINE": "1"})
     assert res.returncode == 0, res.stderr
@@ -91,6 +92,52 @@ def test_ingest_without_embedding_loads_nothing_heavy(tmp_path):
                 f"'--json', {str(fixture)!r}])")
     assert_light(rep)
     assert (tmp_path / "v.duckdb").exists()
+
+
+def test_keyword_search_from_the_cli_loads_nothing_heavy_not_even_pandas(tmp_path):
+    """The keyword path runs parameterised queries, yet DuckDB's pandas probe must not load pandas (nor numpy)."""
+    db = str(tmp_path / "v.duckdb")
+    fixture = str(ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout")
+    probe(f"from vault.cli import main; main(['--db', {db!r}, 'ingest', '--no-embed', {fixture!r}])")
+    src = f"from vault.cli import main; main(['--db', {db!r}, 'search', '--mode', 'keyword', '--json', 'review', 'diff'])"
+    rep = probe(src, heavy=(*HEAVY, "numpy"))
+    assert rep["loaded"] == [], rep
+    assert rep["asked"] == [], rep
+    hits = json.loads(subprocess.run([sys.executable, "-c", src], cwd=ROOT, capture_output=True, text=True,
+                                     timeout=300, check=True).stdout)
+    assert hits and all(h["session_id"].startswith("3333") for h in hits)  # the search ran and found the fixture
+
+
+def test_default_search_without_embeddings_falls_back_to_keyword_without_pandas(tmp_path):
+    db = str(tmp_path / "v.duckdb")
+    fixture = str(ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout")
+    probe(f"from vault.cli import main; main(['--db', {db!r}, 'ingest', '--no-embed', {fixture!r}])")
+    rep = probe(f"from vault.cli import main; main(['--db', {db!r}, 'search', '--json', 'review'])",
+                heavy=(*HEAVY, "numpy"))
+    assert rep["loaded"] == [] and rep["asked"] == [], rep
+
+
+def test_no_pandas_blocks_only_inside_its_block():
+    code = textwrap.dedent("""
+        import sys, duckdb
+        from vault.lightquery import no_pandas
+        con = duckdb.connect()
+        with no_pandas():
+            assert con.execute("SELECT ? || ?", ["a", "b"]).fetchall() == [("ab",)]
+            assert "pandas" not in sys.modules or sys.modules["pandas"] is None
+            try:
+                import pandas
+            except ImportError:
+                pass
+            else:
+                raise AssertionError("pandas imported inside the block")
+        assert "pandas" not in sys.modules
+        import pandas
+        assert con.execute("SELECT 1 AS x").df()["x"][0] == 1
+        print("ok")
+    """)
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
 
 
 def test_the_probe_catches_a_python_import():

@@ -9,6 +9,7 @@ import click
 
 from vault.cli.common import (
     LIMIT,
+    db_path,
     emit_json,
     json_option,
     open_db,
@@ -180,6 +181,9 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
                 print_corrections(stdout_console(), rep)
             return
         st = queries.stats(con)
+        from vault.storage import storage_report
+
+        st["storage"] = storage_report(con, db_path(ctx))
     if as_json:
         emit_json(st)
         return
@@ -200,6 +204,23 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
     for k, n in st["by_kind"].items():
         t.add_row(k, str(n))
     c.print(t)
+    print_storage(c, st["storage"])
+
+
+def print_storage(console, sz: dict) -> None:
+    """The vault's size by table (estimated from DuckDB's blocks) and its ratio to the archive."""
+    from rich.table import Table
+
+    mb = 2 ** 20
+    t = Table("table", "rows", "MB", "share", title="size by table (estimated)")
+    used = sum(d["bytes"] for d in sz["tables"].values()) or 1
+    for name, d in sz["tables"].items():
+        if d["bytes"]:
+            t.add_row(name, str(d["rows"]), f"{d['bytes'] / mb:.1f}", f"{d['bytes'] / used:.0%}")
+    console.print(t)
+    ratio = f" ({sz['ratio_to_archive']}x)" if sz["ratio_to_archive"] is not None else ""
+    console.print(f"vault file {sz['file_bytes'] / mb:.1f} MB ({sz['free_blocks'] * sz['block_size'] / mb:.1f} MB "
+                  f"free blocks) for an archive of {sz['archive_bytes'] / mb:.1f} MB{ratio}")
 
 
 @click.command("sessions")

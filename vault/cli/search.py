@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -78,38 +79,51 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
                as_json) -> None:
     """Search messages: BM25 keywords, embeddings, or both fused (default). "Quoted phrases" must match."""
     from vault.index.search import SearchFilters, search, semantic_ready
+    from vault.lightquery import no_pandas
 
     text = " ".join(query)
     err = stderr_console()
     filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
                             kinds=tuple(kinds), human_only=human_only)
-    _refresh_fts(ctx, err)
-    with open_db(ctx, read_only=True) as con:
-        if mode != "keyword" and not semantic_ready(con):
-            err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
-                      + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
-            mode = "keyword" if mode == "hybrid" else mode
-        hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
+    # By keyword nothing needs pandas: keep DuckDB from importing it (see vault.lightquery) until
+    # a model is to be loaded (that path may want pandas).
+    with contextlib.ExitStack() as light:
+        light.enter_context(no_pandas())
+        with _searchable_db(ctx, err) as con:
+            if mode != "keyword" and not semantic_ready(con):
+                err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
+                          + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
+                mode = "keyword" if mode == "hybrid" else mode
+            if mode != "keyword":
+                light.close()
+            hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
     if as_json:
         emit_json([h.as_json() for h in hits])
         return
     _print_hits(stdout_console(), hits, text)
 
 
-def _refresh_fts(ctx, err) -> None:
-    """Rebuild a stale BM25 index (content ingested by a library call); carry on if the vault is busy."""
+@contextlib.contextmanager
+def _searchable_db(ctx, err):
+    """The vault, read-only, its BM25 index rebuilt first if stale (content ingested by a library call).
+
+    Opened once when the index is fresh (the usual case: each open checks the schema); if the vault
+    is busy, the search carries on with the stale index.
+    """
     from vault.index import fts
     from vault.store import VaultLockedError
 
     with open_db(ctx, read_only=True) as con:
-        stale = fts.needs_rebuild(con)
-    if not stale:
-        return
+        if not fts.needs_rebuild(con):
+            yield con
+            return
     try:
         with open_db(ctx) as con:
             fts.ensure_index(con)
     except VaultLockedError:
         err.print("[yellow]the keyword index is out of date and the vault is busy; results may miss new messages[/]")
+    with open_db(ctx, read_only=True) as con:
+        yield con
 
 
 def _print_hits(console, hits, query: str) -> None:

@@ -1,0 +1,121 @@
+"""Keyword search as a command: whole-process wall time of `vault search --mode keyword` vs `rg -i -F`.
+
+    python bench/search_cli_bench.py --archive bench/data/archive --db bench/data/search-1g.duckdb
+    python bench/search_cli_bench.py --scale small     # the shared corpora, in a temporary vault
+
+Each search starts a new process, as a person typing it in a shell does (the page cache is warm for
+both tools). Also timed: `python -c pass` and `vault --help`, the floor every command pays. The vault
+must already hold the archive (`vault ingest ARCHIVE --no-embed`); a stale keyword index is rebuilt
+by a first, untimed search. Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.search_bench import QUERIES, dir_size, rg_command  # noqa: E402
+
+ENV = {"HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
+
+
+def vault_command() -> list[str]:
+    script = Path(sys.executable).with_name("vault")
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from vault.cli import main; main()"]
+
+
+CPU: dict[str, list[float]] = {}  # CPU seconds (user + system) per process, by what ran: less noisy than
+# wall time on a loaded machine
+
+
+def wall(cmd: list[str], what: str = "") -> tuple[float, bytes]:
+    """Wall time of one process, output to a pipe (rg short-cuts when it sees /dev/null)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, **ENV})
+    dt = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if res.returncode not in (0, 1):  # rg exits 1 when nothing matched
+        raise SystemExit(f"{cmd[:3]}... exited {res.returncode}")
+    if what:
+        CPU.setdefault(what, []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return dt, res.stdout
+
+
+def median_ms(xs: list[float]) -> float:
+    return round(1000 * statistics.median(xs), 1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--archive", type=Path)
+    ap.add_argument("--db", type=Path)
+    ap.add_argument("--scale", choices=["small"], help="small: the shared corpora in a temporary vault")
+    ap.add_argument("--queries", type=int, default=8, help="how many of search_bench's phrases")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args(argv)
+    tmp = None
+    vault = vault_command()
+    if args.scale == "small":
+        args.archive = args.archive or ROOT.parent / "shared" / "corpora" / "claude-code"
+        tmp = Path(tempfile.mkdtemp(prefix="search-cli-bench-"))
+        args.db = tmp / "vault.duckdb"
+        subprocess.run([*vault, "--db", str(args.db), "ingest", "--no-embed", str(args.archive)],
+                       check=True, stdout=subprocess.DEVNULL)
+    if not args.archive or not args.db:
+        ap.error("give --archive and --db, or --scale small")
+
+    queries = QUERIES[: args.queries]
+    search = [*vault, "--db", str(args.db), "search", "--mode", "keyword", "-n", "20"]
+    rg = rg_command()
+    first, _ = wall([*search, "warm up"])  # builds a stale keyword index; not counted
+    wall([*rg, "warm the page cache", str(args.archive)])
+    python, help_, ours, theirs, lines = [], [], {}, {}, {}
+    for _ in range(args.rounds):
+        python.append(wall([sys.executable, "-c", "pass"], "python")[0])
+        help_.append(wall([*vault, "--help"], "help")[0])
+        for q in queries:
+            phrase = f'"{q}"' if " " in q else q  # phrases as phrases, as rg searches them
+            ours.setdefault(q, []).append(wall([*search, phrase], "vault")[0])
+            dt, out = wall([*rg, q, str(args.archive)], "rg")
+            theirs.setdefault(q, []).append(dt)
+            lines[q] = out.count(b"\n")
+    per_query_ours = [statistics.median(v) for v in ours.values()]
+    per_query_theirs = [statistics.median(v) for v in theirs.values()]
+    o = {
+        "archive": str(args.archive), "archive_mb": round(dir_size(args.archive) / 2**20, 1), "db": str(args.db),
+        "queries": len(queries), "rounds": args.rounds, "tool": " ".join(rg),
+        "first_search_ms": round(1000 * first, 1),
+        "python_startup_ms": median_ms(python), "vault_help_ms": median_ms(help_),
+        "vault_search_median_ms": median_ms(per_query_ours), "rg_median_ms": median_ms(per_query_theirs),
+        "rg_lines_median": statistics.median(lines.values()),
+        "cpu_median_ms": {k: median_ms(v) for k, v in CPU.items()},
+        "per_query_ms": {q: [median_ms(ours[q]), median_ms(theirs[q])] for q in queries},
+    }
+    o["vault_over_rg"] = round(statistics.median(per_query_ours) / statistics.median(per_query_theirs), 2)
+    print(f"keyword search as a command: median {o['vault_search_median_ms']} ms vs {o['tool']} "
+          f"{o['rg_median_ms']} ms over {o['queries']} queries x {o['rounds']} rounds -> vault takes "
+          f"{o['vault_over_rg']}x rg's time (target < 1, and < 150 ms)")
+    cpu = o["cpu_median_ms"]
+    print(f"CPU time (user+sys) per process: vault search {cpu['vault']} ms, rg {cpu['rg']} ms "
+          f"(rg uses several threads); python -c pass {cpu['python']} ms, vault --help {cpu['help']} ms")
+    print(f"floor: python -c pass {o['python_startup_ms']} ms, vault --help {o['vault_help_ms']} ms")
+    print(json.dumps(o))
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
