@@ -43,7 +43,8 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
         if built:
             drop_orphan_chunks(con)
         with progress_bar(err, as_json or not sys.stderr.isatty(), "embedding") as on_progress:
-            rep = embeddings.embed_pending(con, model, on_progress=on_progress)
+            rep = embeddings.embed_pending(con, model, on_progress=on_progress,
+                                           on_stage=getattr(on_progress, "stage", None))
     out = rep.as_dict() | ({"fts": built} if built else {})
     if as_json:
         emit_json(out)
@@ -55,7 +56,7 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
     rate = rep.embedded / rep.encode_seconds if rep.encode_seconds else 0.0
     c.print(f"[bold]{rep.messages}[/] messages -> {rep.chunks} chunks, {rep.distinct} distinct; "
             f"[bold]{rep.embedded}[/] embedded ({rep.reused} already known) with {rep.model} "
-            f"in {rep.seconds:.1f} s ({rate:.0f} texts/s)")
+            f"in {rep.seconds:.1f} s ({rate:.0f} texts/s; model load {rep.load_seconds:.1f} s)")
     if rep.switched_from:
         c.print(f"search now uses {rep.model}; dropped the vectors of {', '.join(rep.switched_from)}")
 
