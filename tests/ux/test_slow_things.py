@@ -39,3 +39,72 @@ def test_ingest_summary_and_json_say_how_long_the_embedding_took(tmp_path):
     code, out, _ = run_cli("ingest", "--json", str(EXAMPLES / "claude-code"), db=tmp_path / "b.duckdb")
     emb = json.loads(out)["index"]["embed"]
     assert emb["embedded"] > 0 and emb["seconds"] > 0 and "load_seconds" in emb and emb["encode_seconds"] > 0
+
+
+def _fake_model_vault(examples_vault, tmp_path):
+    """The example vault, as if embedded with a model called fake-model (no vectors needed to test the waiting)."""
+    from vault.index.settings import META_MODEL
+    from vault.store import open_vault, set_meta
+
+    db = tmp_path / "v.duckdb"
+    shutil.copy2(examples_vault, db)
+    con = open_vault(db)
+    con.execute("INSERT INTO embed_models (model_id, name, dim) VALUES (1, 'fake-model', 3)")
+    set_meta(con, META_MODEL, "fake-model")
+    con.close()
+    return db
+
+
+def test_default_search_answers_by_keyword_when_the_model_is_slow(examples_vault, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from vault.cli import common
+    from vault.index import embeddings
+
+    db = _fake_model_vault(examples_vault, tmp_path)
+    release = threading.Event()
+    loads = []
+
+    def slow_load(name):
+        loads.append(name)
+        release.wait(10)
+        raise RuntimeError("never used")
+
+    monkeypatch.setattr(embeddings, "load_model", slow_load)
+    monkeypatch.setattr(common, "abandon_threads_on_exit", False)
+    monkeypatch.setenv("VAULT_SEARCH_HYBRID_WAIT", "0.3")
+    t0 = time.perf_counter()
+    code, out, err = run_cli("search", "did you run the tests", "--json", db=db)
+    took = time.perf_counter() - t0
+    release.set()
+    assert code == 0, err
+    assert loads == ["fake-model"] and took < 5
+    assert "keyword results only" in err and "search.hybrid_wait" in err
+    hits = json.loads(out)
+    assert hits and all(h["semantic_rank"] is None for h in hits) and hits[0]["keyword_rank"] == 1
+    assert common.abandon_threads_on_exit  # vault.cli.main ends the process without waiting for the load
+
+
+def test_an_explicit_mode_waits_for_the_model(examples_vault, tmp_path, monkeypatch):
+    import time
+
+    import numpy as np
+
+    from vault.cli import common
+    from vault.index import embeddings
+
+    db = _fake_model_vault(examples_vault, tmp_path)
+
+    def slow_load(name):
+        time.sleep(0.8)
+        return "model"
+
+    monkeypatch.setattr(embeddings, "load_model", slow_load)
+    monkeypatch.setattr(embeddings, "encode_query", lambda model, q: np.zeros(3, dtype="float32"))
+    monkeypatch.setattr(common, "abandon_threads_on_exit", False)
+    monkeypatch.setenv("VAULT_SEARCH_HYBRID_WAIT", "0.1")
+    code, out, err = run_cli("search", "did you run the tests", "--mode", "hybrid", "--json", db=db)
+    assert code == 0, err
+    assert "keyword results only" not in err and not common.abandon_threads_on_exit
+    assert json.loads(out)

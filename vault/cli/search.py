@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -63,7 +64,9 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
 
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
-@click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default="hybrid", show_default=True)
+@click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default=None,
+              help="Default: hybrid, or keyword alone (with a note) if the embedding model takes longer than "
+                   "search.hybrid_wait seconds to load [2.0]. An explicit --mode waits for the model.")
 @click.option("--limit", "-n", type=LIMIT, default=20, show_default=True)
 @click.option("--project", help="Project name or cwd substring.")
 @click.option("--role", help="Only sessions of this role (after `vault mine`).")
@@ -84,17 +87,59 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
     err = stderr_console()
     filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
                             kinds=tuple(kinds), human_only=human_only)
+    wait = None if mode else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
+    mode = mode or "hybrid"
     _refresh_fts(ctx, err)
     with open_db(ctx, read_only=True) as con:
         if mode != "keyword" and not semantic_ready(con):
             err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
                       + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
             mode = "keyword" if mode == "hybrid" else mode
+        if mode != "keyword" and not _model_loaded(con, model, err, wait):
+            err.print(f"[yellow]keyword results only[/]: the embedding model was still loading after {wait:g} s "
+                      "(search.hybrid_wait); `--mode hybrid` waits for it")
+            mode = "keyword"
         hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
     if as_json:
         emit_json([h.as_json() for h in hits])
         return
     _print_hits(stdout_console(), hits, text)
+
+
+def _model_loaded(con, model: str | None, err, wait: float | None) -> bool:
+    """Load the search's embedding model in the background, saying so on a terminal; wait at most `wait` s.
+
+    False when it is still loading after `wait` seconds: the command then answers by keyword and the
+    process exits without waiting for the load (vault.cli.main).
+    """
+    import threading
+
+    from vault.cli import common
+    from vault.index import embeddings
+    from vault.index.settings import model_name
+
+    active = embeddings.active_model(con)
+    name = model_name(con, model) if model else (active[1] if active else None)
+    if name is None:
+        return True
+    failed: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            embeddings.load_model(name)
+        except BaseException as e:  # shown by the search itself, which loads it again
+            failed.append(e)
+
+    loader = threading.Thread(target=load, name="load-embedding-model", daemon=True)
+    loader.start()
+    status = (err.status(f"loading the embedding model {name} (once per process)…", spinner="dots")
+              if err.is_terminal else contextlib.nullcontext())
+    with status:
+        loader.join(wait)
+    if loader.is_alive():
+        common.abandon_threads_on_exit = True
+        return False
+    return True
 
 
 def _refresh_fts(ctx, err) -> None:

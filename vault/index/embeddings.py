@@ -262,9 +262,7 @@ def _embed_groups(con, model, mid: int, todo: list[tuple[str, str]], on_progress
     import numpy as np
     import pyarrow as pa
 
-    spent = 0.0
-    if on_progress:
-        on_progress(0, len(todo))
+    spent = 0.0  # (embed_pending reported (0, total) before loading the model)
     for start in range(0, len(todo), GROUP):
         group = todo[start:start + GROUP]
         t = time.perf_counter()
