@@ -108,3 +108,20 @@ def test_an_explicit_mode_waits_for_the_model(examples_vault, tmp_path, monkeypa
     assert code == 0, err
     assert "keyword results only" not in err and not common.abandon_threads_on_exit
     assert json.loads(out)
+
+
+def test_personas_on_a_vault_without_corrections_says_so_without_loading_a_model(examples_vault, tmp_path,
+                                                                                 monkeypatch):
+    from vault.index import embeddings
+
+    db = tmp_path / "v.duckdb"
+    shutil.copy2(examples_vault, db)  # ingested, never mined
+
+    def no_model(*a, **k):
+        raise AssertionError("the embedding model was loaded")
+
+    monkeypatch.setattr(embeddings, "load_model", no_model)
+    code, out, err = run_cli("personas", db=db)
+    assert code == 0, err
+    assert "No personas: no corrections labelled yet (run `vault mine`)" in out
+    assert "Building personas" not in err
