@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 
 import click
 
@@ -89,16 +90,21 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
                             kinds=tuple(kinds), human_only=human_only)
     wait = None if mode else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
     mode = mode or "hybrid"
-    _refresh_fts(ctx, err)
+    started = time.monotonic()
+    loader = None
     with open_db(ctx, read_only=True) as con:
         if mode != "keyword" and not semantic_ready(con):
             err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
                       + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
             mode = "keyword" if mode == "hybrid" else mode
-        if mode != "keyword" and not _model_loaded(con, model, err, wait):
-            err.print(f"[yellow]keyword results only[/]: the embedding model was still loading after {wait:g} s "
-                      "(search.hybrid_wait); `--mode hybrid` waits for it")
-            mode = "keyword"
+        if mode != "keyword":
+            loader = ModelLoader(con, model)  # loads while the keyword index is checked and searched
+    _refresh_fts(ctx, err)
+    if loader and not loader.ready(err, None if wait is None else max(0.0, wait - (time.monotonic() - started))):
+        err.print(f"[yellow]keyword results only[/]: the embedding model was still loading after {wait:g} s "
+                  "(search.hybrid_wait); `--mode hybrid` waits for it")
+        mode = "keyword"
+    with open_db(ctx, read_only=True) as con:
         hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
     if as_json:
         emit_json([h.as_json() for h in hits])
@@ -106,40 +112,48 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
     _print_hits(stdout_console(), hits, text)
 
 
-def _model_loaded(con, model: str | None, err, wait: float | None) -> bool:
-    """Load the search's embedding model in the background, saying so on a terminal; wait at most `wait` s.
+class ModelLoader:
+    """The search's embedding model, loading in a background thread from the start of the command.
 
-    False when it is still loading after `wait` seconds: the command then answers by keyword and the
-    process exits without waiting for the load (vault.cli.main).
+    `ready(err, wait)` waits at most `wait` seconds (None: as long as it takes), with a spinner on a terminal.
+    When it gives up, the command answers by keyword and the process exits without waiting for the load
+    (vault.cli.main).
     """
-    import threading
 
-    from vault.cli import common
-    from vault.index import embeddings
-    from vault.index.settings import model_name
+    def __init__(self, con, model: str | None) -> None:
+        import threading
 
-    active = embeddings.active_model(con)
-    name = model_name(con, model) if model else (active[1] if active else None)
-    if name is None:
-        return True
-    failed: list[BaseException] = []
+        from vault.index import embeddings
+        from vault.index.settings import model_name
 
-    def load() -> None:
+        active = embeddings.active_model(con)
+        self.name = model_name(con, model) if model else (active[1] if active else None)
+        self.thread = None
+        if self.name is not None:
+            self.thread = threading.Thread(target=self._load, name="load-embedding-model", daemon=True)
+            self.thread.start()
+
+    def _load(self) -> None:
+        from vault.index import embeddings
+
         try:
-            embeddings.load_model(name)
-        except BaseException as e:  # shown by the search itself, which loads it again
-            failed.append(e)
+            embeddings.load_model(self.name)
+        except BaseException:  # noqa: BLE001 - the search loads it again and reports the error in one line
+            pass
 
-    loader = threading.Thread(target=load, name="load-embedding-model", daemon=True)
-    loader.start()
-    status = (err.status(f"loading the embedding model {name} (once per process)…", spinner="dots")
-              if err.is_terminal else contextlib.nullcontext())
-    with status:
-        loader.join(wait)
-    if loader.is_alive():
-        common.abandon_threads_on_exit = True
-        return False
-    return True
+    def ready(self, err, wait: float | None) -> bool:
+        from vault.cli import common
+
+        if self.thread is None:
+            return True
+        status = (err.status(f"loading the embedding model {self.name} (once per process)…", spinner="dots")
+                  if err.is_terminal and self.thread.is_alive() else contextlib.nullcontext())
+        with status:
+            self.thread.join(wait)
+        if self.thread.is_alive():
+            common.abandon_threads_on_exit = True
+            return False
+        return True
 
 
 def _refresh_fts(ctx, err) -> None:
