@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import duckdb
 
@@ -139,6 +139,61 @@ def load_rules(source: Settings | str | Path | None = None) -> list[Rule]:
     return parse_rules({"roles": source.roles}, str(source.origin("roles")))
 
 
+# A folder that holds a repository's worktrees: `spotter-worktrees/`, `spotter.worktrees/`, `spotter_worktrees/`.
+_CONTAINER = re.compile(r"^(?P<repo>.+?)[-_.]worktrees?$")
+_GITDIR = re.compile(r"gitdir:\s*(?P<dir>.+)")
+
+
+def repository_of(cwd: str | None, known: set[str] = frozenset()) -> str | None:
+    """The repository (its main checkout's folder name) that a git worktree `cwd` belongs to; None if none.
+
+    On disk: a `.git` file in `cwd` or above pointing to `<main>/.git/worktrees/<name>`. By the path alone:
+    `<repo>/.worktrees/<name>`, `<repo>/.claude/worktrees/<name>`, `<repo>-worktrees/<name>`, and, only when the
+    repository is `known` (a project or folder of another session), `<repo>/worktrees/<name>` and a sibling
+    `<repo>-<suffix>`. A folder inside a worktree belongs to it too.
+    """
+    if not cwd:
+        return None
+    path = PurePath(cwd)
+    on_disk = _from_git_file(Path(cwd))
+    if on_disk:
+        return on_disk
+    parts = path.parts
+    for i in range(len(parts) - 2, 0, -1):  # the innermost container wins
+        name, parent = parts[i], parts[i - 1]
+        if name == ".worktrees" or (name == "worktrees" and parent == ".claude" and i >= 2):
+            return parts[i - 2] if parent == ".claude" else parent
+        if name == "worktrees" and (parent in known or str(PurePath(*parts[:i])) in known):
+            return parent
+        m = _CONTAINER.match(name)
+        if m:
+            return m.group("repo")
+    m = re.match(r"^(?P<repo>.+)-[^-]+$", path.name)
+    if m and (str(path.parent / m.group("repo")) in known):
+        return m.group("repo")
+    return None
+
+
+def _from_git_file(start: Path) -> str | None:
+    try:
+        for d in (start, *start.parents):
+            git = d / ".git"
+            if git.is_dir():
+                return None  # a main checkout (or inside one)
+            if git.is_file():
+                m = _GITDIR.match(git.read_text(encoding="utf-8", errors="replace")[:4096].strip())
+                if not m:
+                    return None
+                gitdir = Path(m.group("dir").strip())
+                gitdir = gitdir if gitdir.is_absolute() else (d / gitdir)
+                if gitdir.parent.name == "worktrees" and gitdir.parent.parent.name == ".git":
+                    return gitdir.parent.parent.parent.name
+                return None
+    except OSError:
+        return None
+    return None
+
+
 def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tuple[str, str, str]]:
     """(session_id, role_name, rule) for every session, without writing anything."""
     def first_match(rs: list[Rule]) -> tuple[str, list[str]]:
@@ -156,13 +211,17 @@ def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tup
     rows = con.execute(
         f"""
         SELECT session_id, parent_session_id, {any_sql} AS any_rule, {agent_sql} AS agent_rule,
-               project, source
+               project, source, cwd
         FROM sessions
         """,
         any_params + agent_params,
     ).fetchall()
     by_index = {r.index: r for r in rules}
-    info = {sid: (parent, a, g, proj, src) for sid, parent, a, g, proj, src in rows}
+    info = {sid: (parent, a, g, proj, src) for sid, parent, a, g, proj, src, _ in rows}
+    # A git worktree's sessions take the repository's role by default (rules can still split them).
+    known = {p for *_, p, _, _ in rows if p} | {c for *_, c in rows if c}
+    repos = {c: repository_of(c, known) for c in {c for *_, c in rows}}
+    cwd_of = {sid: c for sid, *_, c in rows}
     out: dict[str, tuple[str, str]] = {}
 
     def resolve(sid: str, depth: int = 0) -> tuple[str, str]:
@@ -178,6 +237,8 @@ def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tup
         elif any_rule is not None:
             r = by_index[any_rule]
             res = (r.name, r.describe())
+        elif repos.get(cwd_of[sid]):
+            res = (repos[cwd_of[sid]], f"default: project (a worktree of {repos[cwd_of[sid]]})")
         elif project:
             res = (project, "default: project")
         else:

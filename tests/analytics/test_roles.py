@@ -8,7 +8,7 @@ import shutil
 import pytest
 from analytics_data import NR, add_session, typed
 
-from miner.roles import assign_roles, compute_roles, load_rules, parse_rules
+from miner.roles import assign_roles, compute_roles, load_rules, parse_rules, repository_of
 from support import EXAMPLES, run_cli
 from vault.settings import ConfigError
 
@@ -43,13 +43,16 @@ def test_default_falls_back_to_source_on_corpora(corpus_copy):
 
     con = open_vault(corpus_copy)
     counts = assign_roles(con, [])
-    rows = con.execute("SELECT s.project, s.source, r.role_name, r.rule, s.parent_session_id "
+    rows = con.execute("SELECT s.project, s.source, r.role_name, r.rule, s.parent_session_id, s.cwd "
                        "FROM sessions s JOIN roles r USING (session_id)").fetchall()
     assert len(rows) == con.execute("SELECT count(*) FROM sessions").fetchone()[0] == sum(counts.values())
-    for project, source, role, rule, parent in rows:
+    known = {r[0] for r in rows if r[0]} | {r[5] for r in rows if r[5]}
+    for project, source, role, rule, parent, cwd in rows:
         if parent is None:
-            assert role == (project or source)
-            assert rule == ("default: project" if project else "default: source")
+            repo = repository_of(cwd, known)  # a git worktree takes its repository's role
+            assert role == (repo or project or source)
+            assert rule == (f"default: project (a worktree of {repo})" if repo else
+                            "default: project" if project else "default: source")
     # spotter compaction subagents in another worktree take their parent's role, not their own project
     parents = dict(con.execute("SELECT session_id, parent_session_id FROM sessions").fetchall())
     roles = roles_of(con)
