@@ -2,6 +2,7 @@
 
     python bench/miner_cv.py             # in-sample and leave-one-author-out, per author and pooled
     python bench/miner_cv.py --curve     # + the learning curve: 0/10/25/50 of an author's own labels added
+    python bench/miner_cv.py --no-external   # only the shared corpora's dev labels (as before data/labels/)
 
 An author is a source repository (SOURCES.md). Leave-one-author-out: each author's turns are
 labelled by a model fitted (hyperparameters included) without any of that author's turns. In-sample:
@@ -9,6 +10,7 @@ the shipped recipe fitted on every author, scored on the same turns (an upper bo
 backend on the same turns is the baseline; its cue weights were written reading labels-dev.jsonl,
 so on those authors it is in-sample too. "wild-dev" pools the authors of labels-wild-dev.jsonl,
 which neither the heuristic nor the cue weights ever saw: the figure closest to a new user.
+"external" pools the authors of the repository's own label files (data/labels/external-*.jsonl).
 Reliability: confidence against accuracy on the cross-validated labels the regression gave.
 Learning curve: for each author with enough labels, the model fitted without the author is
 fine-tuned (as `vault mine --fit` does) on k of that author's labelled turns drawn at random
@@ -44,14 +46,16 @@ def main() -> None:
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
     ap.add_argument("--curve", action="store_true", help="also the learning curve (slower)")
     ap.add_argument("--json", dest="json_out", help="write the figures to this file too")
+    ap.add_argument("--no-external", action="store_true", help="leave out data/labels/external-*.jsonl")
     args = ap.parse_args()
 
     from miner.classify.heuristic import HeuristicClassifier
     from miner.classify.train import corpus_data, cross_validate, fit, predict, reliability, scores
 
     with tempfile.TemporaryDirectory(prefix="miner-cv-") as tmp:
-        examples, E = corpus_data(Path(args.corpora), Path(tmp))
-    wild_authors = {e.author for e in examples if e.file.startswith("wild/")}
+        examples, E = corpus_data(Path(args.corpora), Path(tmp), external=not args.no_external)
+    groups = {"wild-dev": {e.author for e in examples if e.file.startswith("wild/")},
+              "external": {e.author for e in examples if e.file.startswith("external-")}}
     out: dict = {"examples": len(examples), "authors": len({e.author for e in examples}),
                  "corrections": sum(e.label == "reattempt_with_feedback" for e in examples)}
     print(f"{out['examples']} labelled human-side turns by {out['authors']} authors, "
@@ -63,13 +67,16 @@ def main() -> None:
     rows = {"leave-one-author-out": loao, "in-sample (upper bound)": insample, "heuristic (baseline)": heuristic}
     for name, labels in rows.items():
         s = scores(examples, labels)
-        wild = scores([e for e in examples if e.author in wild_authors],
-                      [lab for e, lab in zip(examples, labels, strict=True) if e.author in wild_authors])
         out[name] = {"pooled": s["pooled"]["correction"], "macro_f1": s["pooled"]["macro_f1"],
-                     "wild_dev": wild["pooled"]["correction"],
                      "authors": {a: v["correction"] for a, v in s["authors"].items()}}
         print(f"\n{name}\n  pooled    {fmt(s['pooled']['correction'])}  macro-F1 {s['pooled']['macro_f1']:.2f}")
-        print(f"  wild-dev  {fmt(wild['pooled']['correction'])}")
+        for group, members in groups.items():
+            if not members:
+                continue
+            g = scores([e for e in examples if e.author in members],
+                       [lab for e, lab in zip(examples, labels, strict=True) if e.author in members])
+            out[name][group.replace("-", "_")] = g["pooled"]["correction"]
+            print(f"  {group:9s} {fmt(g['pooled']['correction'])}  ({len(members)} authors)")
         if labels is loao:
             for a, v in s["authors"].items():
                 print(f"    {a:45s} n={v['messages']:3d}  {fmt(v['correction'])}")

@@ -1,9 +1,13 @@
 """Export preference pairs as datasets that training tools load directly.
 
-One mechanism: select the pairs (filters + reviews), redact, add the persona, split by session,
+One mechanism: select the pairs (filters + reviews), add the persona, redact, split by session,
 then hand each pair to the format's row adapter (`FORMATS`) and write `train.jsonl` /
 `test.jsonl` (+ parquet, + a `datasets.save_to_disk` folder), extra files (LLaMA-Factory's
 `dataset_info.json`) and a dataset card `README.md`.
+
+Privacy: every string of every pair (messages, feedback, persona, role name) and of the report
+(which the card and `--json` show) goes through `vault.redact.Redactor.redact_obj` before anything
+is written; the files are created 0600 in a 0700 folder (`vault.private`), whatever the umask.
 
 Selection: a pair is exported when it passed every filter (`kept`), or a person accepted it in
 review; a review `reject` always excludes it; an `edit` review replaces the chosen text (and
@@ -22,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from miner.filters import FILTER_NAMES
+from miner.filters import FILTER_DOCS, FILTER_NAMES
 
 SPLITS = ("train", "test")
 
@@ -84,9 +88,11 @@ def llamafactory_info(out: Path, counts: dict[str, int]) -> list[str]:
 
 
 def axolotl_config(out: Path, counts: dict[str, int]) -> list[str]:
+    # A relative path: an absolute one would put the user's home folder in the file.
     (out / "axolotl.yaml").write_text(
-        "# Merge into your axolotl config (DPO on this export).\nrl: dpo\ndatasets:\n"
-        f"  - path: {out.resolve() / 'train.jsonl'}\n    ds_type: json\n    split: train\n"
+        "# Merge into your axolotl config (DPO on this export). The path is relative to this folder:\n"
+        "# run axolotl from here, or write the folder's absolute path.\nrl: dpo\ndatasets:\n"
+        "  - path: ./train.jsonl\n    ds_type: json\n    split: train\n"
         "    type: chat_template.default\n    field_messages: messages\n    field_chosen: chosen\n"
         "    field_rejected: rejected\n    message_property_mappings:\n      role: role\n      content: content\n")
     return ["axolotl.yaml"]
@@ -161,18 +167,35 @@ def select_pairs(con: duckdb.DuckDBPyConnection, reviewed_only: bool = False,
     return out, stats
 
 
-def redact_pair(pair: dict, redactor) -> dict:
-    r = redactor.redact
-    msgs = lambda ms: [{**m, "content": r(m["content"])} for m in ms]  # noqa: E731
-    return {**pair, "prompt": msgs(pair["prompt"]), "chosen": msgs(pair["chosen"]),
-            "rejected": msgs(pair["rejected"]), "feedback": r(pair["feedback"] or ""),
-            "persona": r(pair["persona"]) if pair["persona"] else pair["persona"]}
-
-
 def add_persona(pair: dict, persona: str | None) -> dict:
     if not persona:
         return pair
     return {**pair, "persona": persona, "prompt": [{"role": "system", "content": persona}, *pair["prompt"]]}
+
+
+def train_personas(con: duckdb.DuckDBPyConnection, test_sessions: set[str]) -> dict[str, str]:
+    """role -> persona text built from the train split only: no leakage into the test pairs.
+
+    A mined rule supported by any correction of a test session is left out (its wording may be that
+    correction's own feedback); a persona a person wrote or edited is used as it is.
+    """
+    from miner.personas import load_personas, persona_text, rule_from_dict
+
+    test_msgs = {r[0] for r in con.execute(
+        "SELECT msg_id FROM messages WHERE session_id IN (SELECT unnest(?))", [sorted(test_sessions)]).fetchall()
+    } if test_sessions else set()
+    out = {}
+    for p in load_personas(con):
+        if not p["text"]:
+            continue
+        if p["edited"] or not p["rules"]:
+            out[p["role_name"]] = p["text"]
+            continue
+        rules = [rule_from_dict(r) for r in p["rules"]]
+        kept = [r for r in rules if not set(r.examples) & test_msgs]
+        if kept:
+            out[p["role_name"]] = persona_text(p["role_name"], kept, p["backend"])
+    return out
 
 
 def split_sessions(sessions: list[str], seed: int, test_fraction: float) -> set[str]:
@@ -195,33 +218,35 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: int = 0,
            test_fraction: float = 0.2, persona: bool = True, redact: bool = True, reviewed_only: bool = False,
-           parquet: bool = False, hf: bool = False, role: str | None = None) -> dict[str, Any]:
-    """Write the dataset; returns a report (counts, files)."""
+           parquet: bool = False, hf: bool = False, role: str | None = None, redactor=None) -> dict[str, Any]:
+    """Write the dataset; returns a report (counts, files).
+
+    `redactor`: a vault.redact.Redactor (the CLI's is configured by the `[redact]` settings); used when `redact`.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     if not 0 <= test_fraction < 1:
         raise ValueError("test_fraction must be in [0, 1)")
-    spec = FORMATS[fmt]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    pairs, stats = select_pairs(con, reviewed_only, role)
-    personas = {}
-    if persona:
-        from miner.personas import load_personas
+    from vault.private import private_output
 
-        personas = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
-    redactor = None
-    if redact:
+    with private_output(out_dir) as out:
+        return _export(con, FORMATS[fmt], fmt, out, seed, test_fraction, persona, redact, reviewed_only, parquet,
+                       hf, role, redactor)
+
+
+def _export(con, spec: Format, fmt: str, out: Path, seed, test_fraction, persona, redact, reviewed_only, parquet,
+            hf, role, redactor) -> dict[str, Any]:
+    pairs, stats = select_pairs(con, reviewed_only, role)
+    # Personas from the train split only (no test pair's own feedback in any prompt), then every
+    # field that leaves the vault redacted in one pass.
+    test_ids = split_sessions([p["session_id"] for p in pairs], seed, test_fraction)
+    personas = train_personas(con, test_ids) if persona else {}
+    if redact and redactor is None:
         from vault.redact import Redactor
 
         redactor = Redactor()
-    ready = []
-    for p in pairs:
-        p = {**p, "persona": personas.get(p["role_name"])}
-        if redactor is not None:
-            p = redact_pair(p, redactor)
-        ready.append(add_persona({**p, "persona": None}, p["persona"]))
-    test_ids = split_sessions([p["session_id"] for p in ready], seed, test_fraction)
+    keep = (lambda x: x) if not redact else redactor.redact_obj  # noqa: E731
+    ready = [keep(add_persona(p, personas.get(p["role_name"]))) for p in pairs]
     splits = {"train": [p for p in ready if p["session_id"] not in test_ids],
               "test": [p for p in ready if p["session_id"] in test_ids]}
     files = []
@@ -244,6 +269,7 @@ def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: 
         "sessions": {s: len({p["session_id"] for p in ps}) for s, ps in splits.items()},
         "sources": _sources(con, [p["session_id"] for p in ready]),
     }
+    report = keep(report)  # the out folder, a --role filter: what the card and --json show
     (out / "README.md").write_text(dataset_card(report, spec), encoding="utf-8")
     report["files"] = [*files, "README.md"]
     return report
@@ -306,17 +332,22 @@ def dataset_card(rep: dict[str, Any], spec: Format) -> str:
         f"{sel['review_rejected']} rejected in review, {sel['review_accepted']} accepted in review "
         f"(exported whatever the filters said), {sel['edited']} with an edited chosen answer"
         + ("; only reviewed-and-accepted pairs exported" if rep["reviewed_only"] else "") + ".",
-        "", "| filter | pairs failing it |", "|---|---|", *[f"| {k} | {v} |" for k, v in sel["removed_by"].items()],
+        "", "| filter | pairs failing it | fails when |", "|---|---|---|",
+        *[f"| {k} | {v} | {FILTER_DOCS.get(k, '')} |" for k, v in sel["removed_by"].items()],
         "", "A pair can fail several filters.", "",
         "## Sources", "", *([f"- {k}: {v} session(s)" for k, v in rep["sources"].items()] or ["- none"]), "",
         "## Persona", "",
         ("Each role's persona (its standing preferences, from `vault personas`) is the leading system message "
-         f"of the prompt and the `persona` field; roles with a persona: {', '.join(rep['personas_used']) or 'none'}."
+         "of the prompt and the `persona` field, built from the **train split only**: a mined rule supported by "
+         "any correction of a test session is left out, so no test pair's feedback reaches a prompt (personas "
+         "written or edited by a person are used as they are); roles with a persona: "
+         f"{', '.join(rep['personas_used']) or 'none'}."
          if rep["persona"] else "No persona (exported with --no-persona)."),
         "", "## Redaction", "",
         ("Redacted (vault.redact): secrets (detect-secrets plus patterns for API keys, tokens, private keys, "
-         "credentials in URLs) -> `[REDACTED:<type>]`, e-mail addresses -> `[EMAIL]`, home paths -> `~/`, "
-         "the user name -> `[USER]`, in every string."
+         "credentials in URLs) -> `[REDACTED:<type>]`, e-mail addresses -> `[EMAIL]`, phone numbers -> `[PHONE]`, "
+         "IPv4 addresses -> `[IP]`, home paths -> `~`, user names -> `[USER]`, in every string. Names of people "
+         "and other personal details are not detected: review before publishing (docs/privacy.md in vault)."
          if rep["redacted"] else "**Not redacted** (exported with --no-redact): the data may hold secrets and "
          "personal details. Do not share it."),
         "",

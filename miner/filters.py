@@ -14,12 +14,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from miner import quality
+
+GATE_CONFIDENCE = 0.7
+CORRECTION_METHODS = frozenset({"next_attempt", "rewrite"})  # pairs anchored on a correction turn
+
+
 @dataclass(frozen=True)
 class FilterOptions:
     min_chars: int = 10  # chosen and rejected each at least this long (too_short)
     max_chars: int = 8000  # chosen and rejected each at most this long (too_long)
     near_identical: float = 0.95  # difflib ratio of chosen vs rejected above which they are the same
     compare_chars: int = 4000  # ratio computed on this prefix: difflib is quadratic
+    # Correction gate: the miner's confidence in `reattempt_with_feedback` below which a turn is not
+    # paired (hand labels and review relabels have none and pass). See docs/datasets.md "Correction gate".
+    gate_confidence: float = GATE_CONFIDENCE
 
 
 @dataclass
@@ -40,6 +49,9 @@ class Candidate:
     chosen_has_text: bool = True
     rejected_has_text: bool = True
     chosen_interrupted: bool = False  # the person interrupted or retried the chosen answer
+    rejected_joined: bool = False  # the rejected answer spans a human turn (an interrupt or a retry)
+    confidence: float | None = None  # the miner's confidence in the correction label (None: hand or review)
+    feedback_typed: bool = True  # the feedback is text a person typed (not hook, tool or command text)
     failed: list[str] = field(default_factory=list)
 
     def texts(self) -> list[str]:
@@ -72,8 +84,24 @@ def _redactor():
     return _REDACTOR
 
 
-# name -> check(candidate, options) -> True when the pair passes.
+def _gate(check: Callable[[Candidate, FilterOptions], bool]) -> Callable[[Candidate, FilterOptions], bool]:
+    """A correction-gate check: it applies to pairs anchored on a correction, not to branch pairs."""
+    return lambda c, o: c.method not in CORRECTION_METHODS or check(c, o)
+
+
+# name -> check(candidate, options) -> True when the pair passes. The gate_* checks come first:
+# they decide whether the feedback is a correction at all (miner.quality).
 CHECKS: dict[str, Callable[[Candidate, FilterOptions], bool]] = {
+    "gate_confidence": _gate(lambda c, o: c.confidence is None or c.confidence >= o.gate_confidence),
+    "gate_not_typed": _gate(lambda c, o: c.feedback_typed),
+    "gate_status_question": _gate(lambda c, o: not quality.is_status_question(c.feedback)),
+    "gate_pasted_failure": _gate(lambda c, o: not quality.is_pasted_failure(c.feedback)),
+    "gate_outcome_report": _gate(lambda c, o: not quality.is_outcome_report(c.feedback)),
+    "across_human_turn": lambda c, o: not c.rejected_joined,
+    "sycophantic_opener": lambda c, o: not quality.sycophantic_opener(c.chosen),
+    "reply_to_feedback": lambda c, o: c.method != "next_attempt" or not quality.replies_to_feedback(c.chosen),
+    "feedback_facts": lambda c, o: c.method != "next_attempt" or not quality.feedback_only_facts(
+        c.feedback, c.chosen, [m["content"] for m in c.prompt] + [c.rejected]),
     "empty": lambda c, o: bool(c.chosen.strip()) and bool(c.rejected.strip()),
     "near_identical": lambda c, o: _differs(c.chosen.strip(), c.rejected.strip(), o.compare_chars, o.near_identical),
     "too_short": lambda c, o: min(len(c.chosen.strip()), len(c.rejected.strip())) >= o.min_chars,
@@ -83,6 +111,32 @@ CHECKS: dict[str, Callable[[Candidate, FilterOptions], bool]] = {
     "secrets": lambda c, o: not _secret_findings(c.texts()),
 }
 FILTER_NAMES: tuple[str, ...] = (*CHECKS, "duplicate")
+# One line per filter, for the dataset card.
+FILTER_DOCS: dict[str, str] = {
+    "gate_confidence": f"correction gate: the miner's confidence in the correction label is below the threshold "
+                       f"(default {GATE_CONFIDENCE}; hand labels and review relabels pass)",
+    "gate_not_typed": "correction gate: the feedback is not text a person typed (hook, tool or command text)",
+    "gate_status_question": "correction gate: the feedback is a status question (\"is it done?\"), not a correction",
+    "gate_pasted_failure": "correction gate: the feedback is pasted tool output (traceback, failing run) with few "
+                           "words of the person's own: debugging follows, not a better answer",
+    "gate_outcome_report": "correction gate: the feedback only reports an outcome (\"spinning\", \"nope\", \"now the "
+                           "button does nothing\") without saying what to do differently: debugging follows",
+    "across_human_turn": "the rejected answer would join assistant turns across a human turn (an interrupt or retry)",
+    "sycophantic_opener": "the chosen answer opens with flattery (\"You're absolutely right\", \"Great catch\"); "
+                          "rewrites have it stripped instead",
+    "reply_to_feedback": "same-prompt check (next_attempt): the chosen answer replies to the feedback "
+                         "(\"Got it\", \"Let me fix that\") instead of answering the prompt",
+    "feedback_facts": "same-prompt check (next_attempt): the chosen answer uses a fact (path, number, name, quote) "
+                      "found only in the feedback",
+    "empty": "chosen or rejected is empty",
+    "near_identical": "chosen and rejected are nearly the same text",
+    "too_short": "chosen or rejected is too short",
+    "too_long": "chosen or rejected is too long",
+    "chosen_corrected_later": "the chosen answer was interrupted, retried or corrected before the person moved on",
+    "tool_only": "chosen or rejected has tool calls but no text",
+    "secrets": "a secret anywhere in the pair",
+    "duplicate": "the same feedback on the same rejected answer already made a pair in another session",
+}
 
 
 def _norm(s: str) -> str:

@@ -39,6 +39,7 @@ from miner.classify.base import (
     REATTEMPT_WITHOUT_FEEDBACK,
 )
 from miner.filters import FILTER_NAMES, Candidate, FilterOptions, apply_filters
+from miner.quality import strip_opener
 from miner.render import tool_line
 from vault.model import Kind, kinds_sql
 from vault.store import insert_rows, transaction
@@ -66,6 +67,8 @@ class Segment:
     text: str
     label: str | None
     answer: list[Part] = field(default_factory=list)
+    confidence: float | None = None  # the miner's, for its label; None for hand labels and review relabels
+    typed: bool = True  # text a person typed (messages.is_human)
 
     @property
     def see_through(self) -> bool:
@@ -102,9 +105,11 @@ def _segments_sql() -> str:
     return f"""
         WITH eff AS ({effective_turns_sql()})
         SELECT m.session_id, m.msg_id, m.kind, m.text, m.tool_name,
-               CASE WHEN m.kind = '{Kind.TOOL_CALL}' THEN tc.input END, e.label
+               CASE WHEN m.kind = '{Kind.TOOL_CALL}' THEN tc.input END, e.label,
+               CASE WHEN e.relabelled OR l.backend = 'hand' THEN NULL ELSE l.confidence END, m.is_human
         FROM messages m
         LEFT JOIN eff e ON e.msg_id = m.msg_id
+        LEFT JOIN labels l ON l.msg_id = m.msg_id
         -- a plain equi-join: with the kind test inside ON, DuckDB falls back to a ~100x slower plan
         LEFT JOIN tool_calls tc ON tc.tool_use_id = m.tool_use_id
         JOIN sessions s ON s.session_id = m.session_id
@@ -120,12 +125,13 @@ def load_segments(con: duckdb.DuckDBPyConnection, sessions: str = CORRECTED) -> 
     ids = _session_ids(con, sessions)
     if not ids:
         return out
-    for sid, msg_id, kind, text, tool, tool_input, label in con.execute(_segments_sql(), [ids]).fetchall():
+    rows = con.execute(_segments_sql(), [ids]).fetchall()
+    for sid, msg_id, kind, text, tool, tool_input, label, confidence, typed in rows:
         segs = out.setdefault(sid, [Segment(None, None, "", None)])
         if kind in Kind.HUMAN_SIDE:
             if label == NOT_HUMAN:
                 continue
-            segs.append(Segment(msg_id, kind, text or "", label))
+            segs.append(Segment(msg_id, kind, text or "", label, confidence=confidence, typed=bool(typed)))
         elif kind == Kind.TOOL_CALL:
             segs[-1].answer.append(Part(msg_id, kind, tool_line(tool, tool_input, text or "")))
         elif (text or "").strip():
@@ -163,11 +169,16 @@ def build_prompt(segs: list[Segment], upto: int, budget: int) -> list[dict]:
     return msgs
 
 
-def rejected_side(segs: list[Segment], i: int, skipped: dict[str, int]) -> tuple[int, list[Part]] | None:
-    """(index of the request, rejected answer) for the correction segs[i], across interrupts and retries."""
-    j, rejected = i - 1, []
+def rejected_side(segs: list[Segment], i: int, skipped: dict[str, int]) -> tuple[int, list[Part], bool] | None:
+    """(index of the request, rejected answer, whether it spans a human turn) for the correction segs[i].
+
+    The answer is read back across interrupts and retries to the request; when answers on both sides
+    of such a turn are joined, the pair fails the `across_human_turn` filter.
+    """
+    j, rejected, pieces = i - 1, [], 0
     while j >= 0:
         rejected = segs[j].answer + rejected
+        pieces += bool(segs[j].answer)
         if not segs[j].see_through:
             break
         j -= 1
@@ -177,7 +188,7 @@ def rejected_side(segs: list[Segment], i: int, skipped: dict[str, int]) -> tuple
     if not rejected:
         skipped["no_rejected_answer"] += 1
         return None
-    return j, rejected
+    return j, rejected, pieces > 1
 
 
 def corrections(segs: list[Segment], skipped: dict[str, int]):
@@ -188,9 +199,9 @@ def corrections(segs: list[Segment], skipped: dict[str, int]):
 
 
 def next_attempt_candidates(segs: list[Segment], session_id: str, role: str | None, budget: int,
-                            skipped: dict[str, int]) -> list[Candidate]:
+                            skipped: dict[str, int], keep_superseded: bool = False) -> list[Candidate]:
     out = []
-    for i, j, rejected in corrections(segs, skipped):
+    for i, j, rejected, joined in corrections(segs, skipped):
         seg = segs[i]
         # Forward over the chosen answer, across interrupts and retries, to the person's verdict.
         k, chosen, interrupted = i, list(seg.answer), False
@@ -201,8 +212,10 @@ def next_attempt_candidates(segs: list[Segment], session_id: str, role: str | No
         verdict = segs[k + 1].label if k + 1 < len(segs) else None
         if k + 1 < len(segs) and verdict == REATTEMPT_WITH_FEEDBACK:
             skipped["superseded_by_chain"] += 1
-            continue
-        if k + 1 < len(segs) and verdict not in ACCEPTING:
+            if not keep_superseded:
+                continue
+            interrupted = True  # corrected again: fails chosen_corrected_later (kept only for evaluation)
+        elif k + 1 < len(segs) and verdict not in ACCEPTING:
             skipped["not_accepted"] += 1
             continue
         out.append(Candidate(
@@ -211,7 +224,8 @@ def next_attempt_candidates(segs: list[Segment], session_id: str, role: str | No
             chosen_msg_id=chosen[0].msg_id if chosen else None, prompt=build_prompt(segs, j, budget),
             chosen=render_answer(chosen), rejected=render_answer(rejected), feedback=seg.text,
             chosen_has_text=has_text(chosen), rejected_has_text=has_text(rejected),
-            chosen_interrupted=interrupted))
+            chosen_interrupted=interrupted, rejected_joined=joined, confidence=seg.confidence,
+            feedback_typed=seg.typed))
     return out
 
 
@@ -353,11 +367,11 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
     personas = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
     bases, reqs = [], []
     for sid, segs in load_segments(con).items():
-        for i, j, rejected in corrections(segs, {"no_request": 0, "no_rejected_answer": 0}):
+        for i, j, rejected, joined in corrections(segs, {"no_request": 0, "no_rejected_answer": 0}):
             prompt, seg, role = build_prompt(segs, j, budget), segs[i], roles.get(sid)
             system = REWRITE_SYSTEM + (f"\n\nThe user's standing preferences:\n{personas[role]}"
                                        if role in personas else "")
-            bases.append((sid, role, seg, j, rejected, prompt))
+            bases.append((sid, role, seg, joined, rejected, prompt))
             reqs.append(llm.request(system, _rewrite_user(prompt, render_answer(rejected), seg.text),
                                     [system, seg.msg_id, render_answer(rejected), seg.text]))
     plan = llm.plan(reqs)
@@ -366,16 +380,18 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
         if not yes and (confirm is None or not confirm(plan)):
             raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")
     out = []
-    for (sid, role, seg, j, rejected, prompt), res in zip(bases, llm.run(reqs, Rewrite)):
+    for (sid, role, seg, joined, rejected, prompt), res in zip(bases, llm.run(reqs, Rewrite)):
         if res.value is None:
             skipped["rewrite_failed"] = skipped.get("rewrite_failed", 0) + 1
             continue
-        text = res.value.rewrite.strip()
+        text, stripped = strip_opener(res.value.rewrite.strip())
+        skipped["opener_stripped"] = skipped.get("opener_stripped", 0) + stripped
         out.append(Candidate(
             pair_id=pair_id(seg.msg_id, "rewrite"), session_id=sid, role_name=role, method="rewrite",
             feedback_msg_id=seg.msg_id, rejected_msg_id=rejected[-1].msg_id, chosen_msg_id=None, prompt=prompt,
             chosen=text, rejected=render_answer(rejected), feedback=seg.text,
-            chosen_has_text=bool(text), rejected_has_text=has_text(rejected)))
+            chosen_has_text=bool(text), rejected_has_text=has_text(rejected), rejected_joined=joined,
+            confidence=seg.confidence, feedback_typed=seg.typed))
     return out
 
 
@@ -410,13 +426,16 @@ PAID_METHODS = ("rewrite",)  # needs an LLM (the anthropic backend)
 
 
 def collect_candidates(con: duckdb.DuckDBPyConnection, methods: tuple[str, ...] = METHODS,
-                       prompt_chars: int = PROMPT_CHARS, **rewrite_opts: Any) -> tuple[list[Candidate], dict[str, int]]:
+                       prompt_chars: int = PROMPT_CHARS, keep_superseded: bool = False,
+                       **rewrite_opts: Any) -> tuple[list[Candidate], dict[str, int]]:
+    """Every candidate pair of the vault and the skip counts. `keep_superseded` (for evaluation) also
+    returns the pairs of a correction chain's earlier links, failing `chosen_corrected_later`."""
     roles = session_roles(con)
     skipped = {"no_request": 0, "no_rejected_answer": 0, "superseded_by_chain": 0, "not_accepted": 0}
     cands: list[Candidate] = []
     if "next_attempt" in methods:
         for sid, segs in load_segments(con).items():
-            cands += next_attempt_candidates(segs, sid, roles.get(sid), prompt_chars, skipped)
+            cands += next_attempt_candidates(segs, sid, roles.get(sid), prompt_chars, skipped, keep_superseded)
     if "branches" in methods:
         cands += branch_candidates(con, roles, prompt_chars)
     if "rewrite" in methods:

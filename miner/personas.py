@@ -1,14 +1,19 @@
 """Personas per role: the person's standing preferences, stated as short rules, from their corrections.
 
-Offline backend (the default), for each role:
-1. the feedback texts of its corrections (effective label `reattempt_with_feedback`) are cut into
-   clauses ("too long. two sentences max, and no emojis" -> three clauses); pasted output
-   (tracebacks, logs, code) and filler ("no,", "please") are dropped: they state no preference;
-2. the clauses are embedded with the search model (vault.index.embeddings, local) and clustered
+Offline backend (the default) is **extractive**: it quotes rules the person stated, it does not infer
+what they meant. For each role:
+1. the feedback texts of its corrections (effective label `reattempt_with_feedback`, text a person
+   typed) are cut into clauses ("too long. two sentences max, and no emojis" -> three clauses); pasted
+   output (tracebacks, logs, code), hook and tool text and filler ("no,", "please") are dropped;
+2. only clauses stated in general form are kept (`is_general`: an imperative with always, never,
+   don't, no, avoid, prefer, instead, keep, only...; or "I prefer / I'd rather / I don't want"), and
+   none naming a task-specific entity (a path, a file name other than well-known ones such as
+   `__init__.py` or `CLAUDE.md`, an id, a long number);
+3. the clauses are embedded with the search model (vault.index.embeddings, local) and clustered
    (average-linkage agglomerative on cosine similarity, `threshold`);
-3. each cluster becomes one rule, stated from its most representative clause (the medoid,
-   preferring clauses already phrased as instructions), with support = the number of distinct
-   corrections in the cluster and their msg_ids as examples.
+4. each cluster stated in at least `MIN_SESSIONS` (2) sessions becomes one rule, in the words of its
+   most representative clause (the medoid), with support = the number of distinct corrections and
+   their msg_ids as examples. A one-session remark is a task detail, not a standing preference.
 The persona text is the rules as a short list, most supported first. Rows a person edited
 (`personas.edited`) are never overwritten.
 
@@ -32,6 +37,23 @@ THRESHOLD = 0.4  # cosine similarity above which clusters merge (average linkage
 MAX_RULES = 8
 MAX_CLAUSE_WORDS = 30
 MAX_CLAUSES = 1500  # per role: clustering is quadratic in memory
+MIN_SESSIONS = 2  # a rule must be stated in this many sessions to be a standing preference
+
+# The general form of a standing rule: words that make an instruction apply beyond the task at hand.
+_GENERAL = re.compile(
+    r"^(?:always|never|don'?t|do not|no|avoid|prefer|stop|keep|only|use|make sure|remember|please don'?t|skip|drop)\b"
+    r"|\b(?:always|never|instead|rather than|prefer|every time|each time|from now on|by default|in general|"
+    r"unless|don'?t|do not|avoid|before you|first|yagni|think (?:hard|harder|it through))\b", re.I)
+_FIRST_PERSON_RULE = re.compile(
+    r"^(?:i(?:'d| would)? (?:prefer|rather|don'?t want|do not want|hate|dislike|like to keep)|we don'?t need)\b", re.I)
+# Task-specific entities: a path, an id, a long number, a file name that is not a well-known one.
+_ENTITY = re.compile(r"[\w.-]+/[\w./-]+|\b[0-9a-f]{7,}\b|\b\d{3,}\b|\b[\w-]+\.(?:py|js|ts|tsx|json|md|toml|ya?ml|sql|"
+                     r"sh|rs|go|txt|csv|pdf|html|css|svelte|ex|exs)\b", re.I)
+_WELL_KNOWN_FILES = re.compile(r"\b(?:__init__\.py|conftest\.py|claude\.md|readme\.md|agents\.md|"
+                               r"pyproject\.toml|package\.json|todo\.md)\b", re.I)
+# Hook and tool text that reaches a human turn ("Stop hook feedback", system reminders).
+_HOOK_TEXT = re.compile(r"\bhook\b|<[a-z-]+>|\bsystem-reminder\b|^\s*(?:exit|run)\s+claude\b|⎿|\[Request interrupted",
+                        re.I)
 
 # Lines of pasted output: tracebacks, logs, shell prompts and sessions, tree drawings, code.
 _OUTPUT_LINE = re.compile(
@@ -81,6 +103,10 @@ class Rule:
     clauses: list[str] = field(default_factory=list)  # the clauses of the cluster, most central first
 
 
+def rule_from_dict(d: dict) -> Rule:
+    return Rule(d["rule"], d.get("support", 0), list(d.get("examples") or []), list(d.get("clauses") or []))
+
+
 def clean_clause(text: str) -> str:
     t = " ".join(text.split()).strip(" \"'`-*")
     for _ in range(3):
@@ -115,9 +141,16 @@ def clauses_of(text: str) -> list[str]:
     return out
 
 
+def is_general(clause: str) -> bool:
+    """A rule stated in general form, about no task-specific entity: what an extractive persona may quote."""
+    if _HOOK_TEXT.search(clause) or _ENTITY.search(_WELL_KNOWN_FILES.sub("", clause)):
+        return False
+    return bool(_FIRST_PERSON_RULE.match(clause)) or (is_imperative(clause) and bool(_GENERAL.search(clause)))
+
+
 def is_imperative(clause: str) -> bool:
     first = clause.split()[0].lower().strip(",.'\"")
-    return first not in _NOT_IMPERATIVE and not clause.endswith("?")
+    return first not in _NOT_IMPERATIVE and not first.startswith(("i'", "we'", "you'")) and not clause.endswith("?")
 
 
 def state_rule(clause: str) -> str:
@@ -162,7 +195,7 @@ def role_feedback(con: duckdb.DuckDBPyConnection, role: str | None = None) -> di
     rows = con.execute(f"""
         WITH eff AS ({effective_turns_sql()})
         SELECT e.session_id, e.msg_id, m.text FROM eff e JOIN messages m ON m.msg_id = e.msg_id
-        WHERE e.label = '{REATTEMPT_WITH_FEEDBACK}' AND NOT m.is_sidechain
+        WHERE e.label = '{REATTEMPT_WITH_FEEDBACK}' AND NOT m.is_sidechain AND m.is_human
         ORDER BY e.timestamp NULLS LAST, m.seq""").fetchall()
     out: dict[str, list[tuple[str, str]]] = {}
     for sid, msg_id, text in rows:
@@ -174,34 +207,39 @@ def role_feedback(con: duckdb.DuckDBPyConnection, role: str | None = None) -> di
 
 
 def rules_for(feedback: list[tuple[str, str]], model, threshold: float = THRESHOLD,
-              max_rules: int = MAX_RULES) -> list[Rule]:
-    """Cluster the clauses of a role's feedback and state each cluster as a rule."""
+              max_rules: int = MAX_RULES, sessions: dict[str, str] | None = None,
+              min_sessions: int = MIN_SESSIONS) -> list[Rule]:
+    """Cluster the general-form clauses of a role's feedback; each cluster stated in `min_sessions`
+    sessions (`sessions`: msg_id -> session; without it each correction counts as its own) is a rule."""
     import numpy as np
 
     from vault.index.embeddings import encode
 
-    clauses = [Clause(c, msg_id) for msg_id, text in feedback for c in clauses_of(text)][:MAX_CLAUSES]
+    clauses = [Clause(c, msg_id) for msg_id, text in feedback for c in clauses_of(text) if is_general(c)]
+    clauses = clauses[:MAX_CLAUSES]
     if not clauses:
         return []
+    session_of = sessions or {}
     vecs = encode(model, [c.text for c in clauses])
     rules = []
     for idx in cluster(vecs, threshold):
         sub = vecs[idx]
         centrality = (sub @ sub.T).mean(axis=1) if len(idx) > 1 else np.ones(1)
         order = [idx[k] for k in np.argsort(-centrality, kind="stable")]
-        best = next((i for i in order if is_imperative(clauses[i].text)), order[0])
+        best = order[0]
         examples = list(dict.fromkeys(clauses[i].msg_id for i in order))
-        lone, words = len(examples) < 2, len(clauses[best].text.split())
-        if (lone and not is_imperative(clauses[best].text)) or (words < 2 and len(examples) < 3):
-            continue  # a lone remark ("the rule is in there") or a fragment ("json") states no preference
+        if len({session_of.get(m, m) for m in examples}) < min_sessions or len(clauses[best].text.split()) < 2:
+            continue  # said in one session only: a task detail; or a fragment
         rules.append(Rule(state_rule(clauses[best].text), len(examples), examples,
                           [clauses[i].text for i in order]))
     rules.sort(key=lambda r: (-r.support, r.examples[0]))
     return rules[:max_rules]
 
 
-def persona_text(role: str, rules: list[Rule]) -> str:
-    lines = [f"Standing preferences of this user for {role} work (learnt from their corrections):"]
+def persona_text(role: str, rules: list[Rule], backend: str = "offline") -> str:
+    how = ("extractive: rules the user stated in their own corrections, quoted, not summarised"
+           if backend == "offline" else "learnt from their corrections")
+    lines = [f"Standing preferences of this user for {role} work ({how}):"]
     lines += [f"- {r.rule}" for r in rules]
     return "\n".join(lines)
 
@@ -225,6 +263,7 @@ def llm_rules(todo: dict[str, list[tuple[str, str]]], llm, max_rules: int, yes: 
     import pydantic
 
     from miner.llm import LLMError
+    from vault.redact import clip  # redact, then cut
 
     class LlmRule(pydantic.BaseModel):
         rule: str
@@ -237,7 +276,7 @@ def llm_rules(todo: dict[str, list[tuple[str, str]]], llm, max_rules: int, yes: 
     roles = sorted(todo)
     shown = {r: todo[r][-MAX_LLM_FEEDBACK:] for r in roles}
     reqs = [llm.request(system, f"Role: {r}\n\n" + "\n\n".join(
-        f"[{i}] {t[:FEEDBACK_CHARS]}" for i, (_, t) in enumerate(shown[r], 1))) for r in roles]
+        f"[{i}] {clip(t, FEEDBACK_CHARS)}" for i, (_, t) in enumerate(shown[r], 1))) for r in roles]
     plan = llm.plan(reqs)
     if plan.to_send:
         llm.check_budget(plan)
@@ -288,9 +327,12 @@ def build_personas(con: duckdb.DuckDBPyConnection, backend: str = "offline", rol
         for r in stale:
             con.execute("DELETE FROM personas WHERE role_name = ?", [r])
         report["removed"] = stale
+    sessions = dict(con.execute(
+        "SELECT msg_id, session_id FROM messages WHERE msg_id IN (SELECT unnest(?))",
+        [[m for fb in todo.values() for m, _ in fb]]).fetchall()) if todo else {}
     for r, fb in sorted(todo.items()):
-        rules = by_llm[r] if backend == "anthropic" else rules_for(fb, model, threshold, max_rules)
-        text = persona_text(r, rules) if rules else None
+        rules = by_llm[r] if backend == "anthropic" else rules_for(fb, model, threshold, max_rules, sessions)
+        text = persona_text(r, rules, backend) if rules else None
         con.execute("DELETE FROM personas WHERE role_name = ? AND NOT coalesce(edited, false)", [r])
         con.execute("INSERT INTO personas (role_name, text, rules, backend, edited) VALUES (?, ?, ?, ?, false)",
                     [r, text, json.dumps([asdict(x) for x in rules], ensure_ascii=False), backend])

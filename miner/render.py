@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from vault.redact import clip
+
 TOOL_ARG_CHARS = 160
 
 # The one argument that says what a tool call did; other tools fall back to the stored text.
@@ -32,6 +34,6 @@ def tool_line(name: str | None, input_json: Any, text: str) -> str:
         if name and arg.startswith(name + "("):
             arg = arg[len(name) + 1:].removesuffix(")")
     arg = " ".join(str(arg or "").split())
-    if len(arg) > TOOL_ARG_CHARS:
-        arg = arg[: TOOL_ARG_CHARS - 1] + "…"
+    if len(arg) > TOOL_ARG_CHARS:  # redact, then cut: a cut secret no longer matches its pattern
+        arg = clip(arg, TOOL_ARG_CHARS)
     return f"[{name or 'tool'}] {arg}".rstrip()

@@ -18,6 +18,11 @@ roles explicitly; the first rule that matches wins:
     name = "chat"
     source = "chatgpt"                  # also: user_id (glob), first_prompt (regex, searched)
 
+Without a matching rule the role is the session's repository: a git worktree belongs to its
+repository (`~/projects/spotter-worktrees/spotter-gqc` -> `spotter`, `repo/.worktrees/x` -> `repo`), and a
+session started in a subfolder of another session's folder takes that folder's role; else the project,
+else the source.
+
 Keys in one rule must all match. Subagent sessions: a rule naming `agent_type`
 that matches wins; otherwise a subagent inherits its parent's role (its prompts
 come from the parent agent, so it serves the parent's work); a subagent whose
@@ -31,10 +36,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 
 import duckdb
 
+from vault.redact import anonymous_name
 from vault.settings import ConfigError, Settings
 from vault.store import insert_rows
 
@@ -139,59 +145,80 @@ def load_rules(source: Settings | str | Path | None = None) -> list[Rule]:
     return parse_rules({"roles": source.roles}, str(source.origin("roles")))
 
 
-# A folder that holds a repository's worktrees: `spotter-worktrees/`, `spotter.worktrees/`, `spotter_worktrees/`.
-_CONTAINER = re.compile(r"^(?P<repo>.+?)[-_.]worktrees?$")
-_GITDIR = re.compile(r"gitdir:\s*(?P<dir>.+)")
+# A folder holding a repository's worktrees: "spotter-worktrees", "app.worktrees", "repo_wt".
+_WORKTREES_DIR = re.compile(r"^(?P<repo>.+?)[-_.](?:worktrees?|wt)$", re.I)
 
 
-def repository_of(cwd: str | None, known: set[str] = frozenset()) -> str | None:
-    """The repository (its main checkout's folder name) that a git worktree `cwd` belongs to; None if none.
+def _parts(path: str) -> list[str]:
+    return [p for p in path.replace("\\", "/").split("/") if p]
 
-    On disk: a `.git` file in `cwd` or above pointing to `<main>/.git/worktrees/<name>`. By the path alone:
-    `<repo>/.worktrees/<name>`, `<repo>/.claude/worktrees/<name>`, `<repo>-worktrees/<name>`, and, only when the
-    repository is `known` (a project or folder of another session), `<repo>/worktrees/<name>` and a sibling
-    `<repo>-<suffix>`. A folder inside a worktree belongs to it too.
+
+def worktree_repository(cwd: str | None) -> str | None:
+    """The repository a worktree folder belongs to; None when it is not one.
+
+    On this machine, a `.git` file in the folder or above that points to `<main>/.git/worktrees/<name>`
+    names it whatever the layout; otherwise the path alone.
     """
-    if not cwd:
-        return None
-    path = PurePath(cwd)
-    on_disk = _from_git_file(Path(cwd))
-    if on_disk:
-        return on_disk
-    parts = path.parts
-    for i in range(len(parts) - 2, 0, -1):  # the innermost container wins
-        name, parent = parts[i], parts[i - 1]
-        if name == ".worktrees" or (name == "worktrees" and parent == ".claude" and i >= 2):
-            return parts[i - 2] if parent == ".claude" else parent
-        if name == "worktrees" and (parent in known or str(PurePath(*parts[:i])) in known):
-            return parent
-        m = _CONTAINER.match(name)
-        if m:
-            return m.group("repo")
-    m = re.match(r"^(?P<repo>.+)-[^-]+$", path.name)
-    if m and (str(path.parent / m.group("repo")) in known):
-        return m.group("repo")
+    if cwd and (repo := _repository_on_disk(Path(cwd))):
+        return repo
+    parts = _parts(cwd or "")
+    for i, part in enumerate(parts[:-1]):  # the worktree itself comes after its container
+        if m := _WORKTREES_DIR.match(part):
+            return m["repo"]
+        if part.lower() in ("worktrees", ".worktrees") and i > 0:
+            j = i - 1 if parts[i - 1] not in (".git", ".claude") else i - 2
+            if j >= 0:
+                return parts[j]
     return None
 
 
-def _from_git_file(start: Path) -> str | None:
+_GITDIR = re.compile(r"gitdir:\s*(?P<dir>.+)")
+
+
+def _repository_on_disk(start: Path) -> str | None:
+    """The main checkout's folder name of the git worktree holding `start` (its `.git` file says), else None."""
     try:
         for d in (start, *start.parents):
             git = d / ".git"
             if git.is_dir():
-                return None  # a main checkout (or inside one)
+                return None  # a main checkout, or inside one
             if git.is_file():
                 m = _GITDIR.match(git.read_text(encoding="utf-8", errors="replace")[:4096].strip())
-                if not m:
+                gitdir = Path(m["dir"].strip()) if m else None
+                if gitdir is None:
                     return None
-                gitdir = Path(m.group("dir").strip())
-                gitdir = gitdir if gitdir.is_absolute() else (d / gitdir)
+                gitdir = gitdir if gitdir.is_absolute() else d / gitdir
                 if gitdir.parent.name == "worktrees" and gitdir.parent.parent.name == ".git":
                     return gitdir.parent.parent.parent.name
                 return None
     except OSError:
         return None
     return None
+
+
+def repository_roles(cwds: dict[str, str | None], projects: dict[str, str | None]) -> dict[str, tuple[str, str]]:
+    """session -> (role, why) for sessions whose folder says which repository they belong to.
+
+    A worktree gives its repository; a folder inside another session's folder gives that session's
+    repository (or project), so `spotter-fum/assets` is `spotter` too.
+    """
+    by_dir: dict[tuple[str, ...], str] = {}
+    for sid, cwd in cwds.items():
+        if cwd:
+            by_dir.setdefault(tuple(_parts(cwd)), sid)
+    out: dict[str, tuple[str, str]] = {}
+    for sid, cwd in cwds.items():
+        parts = tuple(_parts(cwd or ""))
+        if not parts:
+            continue
+        # the outermost folder of another session that contains this one, else this one
+        outer = next((by_dir[parts[:k]] for k in range(1, len(parts)) if parts[:k] in by_dir), None)
+        base = cwds[outer] if outer else cwd
+        if repo := worktree_repository(base):
+            out[sid] = (repo, "default: repository (git worktree)")
+        elif outer and projects.get(outer):
+            out[sid] = (projects[outer], "default: project of the enclosing folder")
+    return out
 
 
 def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tuple[str, str, str]]:
@@ -211,17 +238,14 @@ def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tup
     rows = con.execute(
         f"""
         SELECT session_id, parent_session_id, {any_sql} AS any_rule, {agent_sql} AS agent_rule,
-               project, source, cwd
+               coalesce(cwd, project), source, cwd
         FROM sessions
         """,
         any_params + agent_params,
     ).fetchall()
     by_index = {r.index: r for r in rules}
     info = {sid: (parent, a, g, proj, src) for sid, parent, a, g, proj, src, _ in rows}
-    # A git worktree's sessions take the repository's role by default (rules can still split them).
-    known = {p for *_, p, _, _ in rows if p} | {c for *_, c in rows if c}
-    repos = {c: repository_of(c, known) for c in {c for *_, c in rows}}
-    cwd_of = {sid: c for sid, *_, c in rows}
+    repos = repository_roles({r[0]: r[6] for r in rows}, {r[0]: r[4] for r in rows})
     out: dict[str, tuple[str, str]] = {}
 
     def resolve(sid: str, depth: int = 0) -> tuple[str, str]:
@@ -237,10 +261,10 @@ def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tup
         elif any_rule is not None:
             r = by_index[any_rule]
             res = (r.name, r.describe())
-        elif repos.get(cwd_of[sid]):
-            res = (repos[cwd_of[sid]], f"default: project (a worktree of {repos[cwd_of[sid]]})")
-        elif project:
-            res = (project, "default: project")
+        elif sid in repos:  # named so that no home folder or user name shows
+            res = (anonymous_name(repos[sid][0]), repos[sid][1])
+        elif project:  # the cwd's last part, named so that no home folder or user name shows
+            res = (anonymous_name(project), "default: project")
         else:
             res = (source, "default: source")
         out[sid] = res

@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES, ROOT, SHARED, run_cli  # noqa: F401
+from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES, ROOT, SHARED, require_shared, run_cli  # noqa: F401
 
 
 
@@ -43,6 +43,7 @@ def con(db_path):
 @pytest.fixture(scope="session")
 def corpus_vault(tmp_path_factory) -> Path:
     """A vault holding all of ../shared/corpora (Claude Code + neutral), built once per test session."""
+    require_shared()
     from vault.ingest import ingest
     from vault.store import open_vault
 

@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CORPORA = SHARED / "corpora"
 CLAUDE_CORPUS = CORPORA / "claude-code"
-CONVERSATIONS = CORPORA / "conversations"
+# The neutral conversations; a bare clone uses the licensed part of them shipped in tests/corpus.
+CONVERSATIONS = CORPORA / "conversations" if CORPORA.is_dir() else ROOT / "tests" / "corpus" / "conversations"
 EXAMPLES = ROOT / "examples"
 
 # Tests that read the large shared corpora (../shared beside the checkout, as in CI) carry this
@@ -19,6 +20,27 @@ EXAMPLES = ROOT / "examples"
 needs_shared = pytest.mark.skipif(
     not CORPORA.is_dir(), reason=f"needs the shared corpora at {CORPORA} (absent in a bare clone)"
 )
+
+
+# Stand-ins of the same format, written for this project, for tests whose point is the engine rather
+# than one real file: a bare clone runs them on these instead of skipping.
+_STAND_INS = {
+    "spotter/short.jsonl": "examples/claude-code/-home-jdoe-code-billing-api/43dd531a-0cbc-5e9f-95e6-e92314c5062d.jsonl",
+    "spotter/tool_heavy.jsonl": "examples/claude-code/-home-jdoe-code-billing-api/1b1f1e00-139c-56c0-8e1e-5ba36e2b8ab2.jsonl",
+    "sniffly/fed8ce56-bc79-401f-a83e-af084253362f.jsonl":
+        "examples/claude-code/-home-jdoe-code-billing-api/d207a4c9-aebe-56e8-ba0a-be3c5ebf9fba.jsonl",
+}
+
+
+def claude_code_file(rel: str) -> Path:
+    """A real Claude Code file of ../shared/corpora/claude-code; on a bare clone, its bundled stand-in."""
+    return CLAUDE_CORPUS / rel if CORPORA.is_dir() else ROOT / _STAND_INS[rel]
+
+
+def require_shared() -> None:
+    """Skip the calling test or fixture (saying why) when the shared corpora are absent."""
+    if not CORPORA.is_dir():
+        pytest.skip(f"needs the shared corpora at {CORPORA} (absent in a bare clone)")
 
 
 def run_cli(*args: str, db: Path | None = None, input: str | None = None):

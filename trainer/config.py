@@ -46,6 +46,11 @@ class TrainConfig(BaseModel):
     bf16: bool = False
     gradient_checkpointing: bool = False
     threads: int | None = Field(None, ge=1, description="torch CPU threads; None = torch's default")
+    # Speed on a CPU (figures in docs/trainer.md, bench/trainer_bench.py).
+    precompute_ref: bool = Field(False, description="reference log-probs computed once before training "
+                                 "(TRL precompute_ref_log_probs): pays off from the second epoch")
+    group_by_length: bool = Field(False, description="batches of pairs of similar length (less padding), "
+                                  "in a seeded random order, the same each epoch")
     eval_train: bool = Field(True, description="also score the training pairs (shows the fit)")
     progress: bool = True
 

@@ -1,7 +1,9 @@
 """Preference evaluation of a model on exported pairs, with the persona ablation.
 
 Three views of each pair (definitions in docs/trainer.md), all from the summed log-probability
-of the completion tokens given the prompt, tokenised exactly as TRL's DPOTrainer does:
+of the completion tokens given the prompt, tokenised exactly as TRL's DPOTrainer does, after the
+pair is fitted into max_length by the rule training uses (fit.py; a pair that cannot fit is
+counted as `excluded`, never scored on a truncated answer):
   preference_accuracy / mean_margin   log pi(chosen|x) - log pi(rejected|x) > 0, for any model
   norm_accuracy / norm_margin         the same per completion token (removes the length bias)
   reward_accuracy / reward_margin     the DPO implicit reward, beta * that margin minus the
@@ -16,42 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import has_persona, other_roles, role_of, role_personas, with_persona, without_persona
+from .fit import Encoded, encode_pair, fit_pair
 
-
-@dataclass
-class Encoded:
-    prompt: list[int]
-    chosen: list[int]
-    rejected: list[int]
-    prompt_is_prefix: bool
-    divergence: str = ""
-
-
-def _chat_ids(tokenizer, messages: list[dict], generation_prompt: bool) -> list[int]:
-    out = tokenizer.apply_chat_template(
-        messages, tokenize=True, add_generation_prompt=generation_prompt, return_dict=True
-    )
-    return list(out["input_ids"])
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def encode_pair(tokenizer, pair: dict) -> Encoded:
-    """Prompt and completion token ids, split where TRL splits them (the common prefix)."""
-    prompt = _chat_ids(tokenizer, pair["prompt"], True)
-    chosen = _chat_ids(tokenizer, pair["prompt"] + pair["chosen"], False)
-    rejected = _chat_ids(tokenizer, pair["prompt"] + pair["rejected"], False)
-    n = min(_common_prefix(prompt, chosen), _common_prefix(prompt, rejected))
-    ok = n == len(prompt)
-    div = "" if ok else tokenizer.decode(prompt[n:])
-    return Encoded(prompt[:n], chosen[n:], rejected[n:], ok, div)
+__all__ = ["Encoded", "encode_pair", "check_template", "evaluate", "score_pairs", "stats"]
 
 
 def check_template(tokenizer, pairs: list[dict]) -> list[str]:
@@ -88,19 +57,27 @@ class Scores:
 
     @property
     def valid(self) -> np.ndarray:
-        # A prompt filling max_length leaves no completion token: nothing to compare.
+        # A pair that does not fit max_length (fit.fit_pair) is not scored: nothing to compare.
         return (self.n_chosen > 0) & (self.n_rejected > 0)
 
 
 def score_pairs(model, tokenizer, pairs: list[dict], *, max_length: int = 512, batch_size: int = 4,
                 progress: bool = True, desc: str = "scoring") -> Scores:
-    seqs = []
-    for pair in pairs:
-        e = encode_pair(tokenizer, pair)
-        for completion in (e.chosen, e.rejected):
-            # keep_start truncation, as TRL's collator does during training
-            seqs.append(((e.prompt + completion)[:max_length], len(e.prompt)))
-    logps, counts = _sequence_logps(model, seqs, tokenizer.pad_token_id, 2 * batch_size, progress, desc)
+    """Scores of each pair fitted into max_length by `fit_pair`, the rule training uses; a pair
+    that cannot fit is not scored (its counts stay 0, so `Scores.valid` is False)."""
+    seqs, where = [], []
+    for i, pair in enumerate(pairs):
+        fitted = fit_pair(tokenizer, pair, max_length)
+        if fitted.encoded is None:
+            continue
+        e = fitted.encoded
+        for side, completion in enumerate((e.chosen, e.rejected)):
+            seqs.append((e.prompt + completion, len(e.prompt)))
+            where.append(2 * i + side)
+    logps, counts = np.zeros(2 * len(pairs)), np.zeros(2 * len(pairs), dtype=np.int64)
+    if seqs:
+        lp, n = _sequence_logps(model, seqs, tokenizer.pad_token_id, 2 * batch_size, progress, desc)
+        logps[where], counts[where] = lp, n
     roles = np.array([role_of(p) for p in pairs], dtype=object)
     return Scores(roles, logps[0::2], logps[1::2], counts[0::2], counts[1::2])
 
@@ -146,7 +123,7 @@ def _acc(x: np.ndarray) -> float:
 
 def stats(s: Scores, ref: Scores | None = None, beta: float = 0.1) -> dict:
     """Accuracy and margins of one set of scores; ref = the same pairs under the reference model."""
-    ok = s.valid
+    ok = s.valid if ref is None else s.valid & ref.valid
     if not ok.any():
         return {"n": 0, "preference_accuracy": None, "mean_margin": None}
     margin = (s.chosen - s.rejected)[ok]
@@ -186,7 +163,8 @@ def summarise(pairs: list[dict], scores: dict[str, Scores], ref: dict[str, Score
     """The metrics block for one model: overall figures plus the persona ablation."""
     r = ref or {}
     block = stats(scores["given"], r.get("given"), beta)
-    block["dropped"] = int((~scores["given"].valid).sum())
+    block["n_in_split"] = len(pairs)
+    block["excluded"] = int((~scores["given"].valid).sum())
     mask = np.array([has_persona(p) for p in pairs], dtype=bool)
     if "without_persona" not in scores:
         block["persona_ablation"] = None

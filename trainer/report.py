@@ -12,7 +12,7 @@ MAIN = [
     ("norm_margin", "per-token margin (nats)"),
     ("reward_accuracy", "DPO reward accuracy vs base"),
     ("reward_margin", "DPO reward margin"),
-    ("n", "pairs"),
+    ("n", "pairs scored (of the split)"),
 ]
 CONDITIONS = ("with_persona", "without_persona", "other_persona")
 ABLATION_COLS = [
@@ -32,9 +32,26 @@ def _fmt(v) -> str:
     return f"{v:.3f}"
 
 
+def _cell(block: dict, field: str) -> str:
+    if field == "n" and block.get("n_in_split") is not None:
+        return f"{block.get('n', 0)} of {block['n_in_split']}"  # `n scored of n in split`
+    return _fmt(block.get(field))
+
+
 def main_rows(metrics: dict, key: str = "base,after", fields: tuple[str, ...] | None = None) -> list[list[str]]:
     cols = [metrics.get(k) or {} for k in key.split(",")]
-    return [[label, *(_fmt(c.get(f)) for c in cols)] for f, label in MAIN if fields is None or f in fields]
+    return [[label, *(_cell(c, f) for c in cols)] for f, label in MAIN if fields is None or f in fields]
+
+
+def fit_lines(metrics: dict) -> list[str]:
+    """How the splits were fitted into max_length: counts, then every excluded pair and why."""
+    fit = metrics.get("fit")
+    if not fit:
+        return []
+    lines = [f"{name}: {s['n_kept']} of {s['n_in_split']} pairs fit max_length {fit['max_length']} "
+             f"({s['n_shortened']} with older turns cut), {s['n_excluded']} excluded"
+             for name, s in fit.items() if isinstance(s, dict)]
+    return lines + [f"excluded {x['split']} pair {x['pair_id']}: {x['reason']}" for x in metrics.get("excluded", [])]
 
 
 def ablation_rows(metrics: dict) -> list[list[str]]:
@@ -100,6 +117,10 @@ def print_tables(metrics: dict, console=None) -> None:
     extra = [f"{k}: {_fmt(metrics[k])}" for k in ("steps", "time_per_step_s", "train_runtime_s") if k in metrics]
     if extra:
         console.print("  ".join(extra))
+    for line in fit_lines(metrics):
+        console.print(line, markup=False, highlight=False)
+    if metrics.get("exclusion_warning"):
+        console.print("WARNING: " + metrics["exclusion_warning"], style="bold red", markup=False)
 
 
 def model_card(metrics: dict, config: dict, data) -> str:
@@ -127,11 +148,18 @@ def model_card(metrics: dict, config: dict, data) -> str:
         f"- data folder: `{data.root}` ({len(data.train)} train pairs, {len(data.test)} test pairs)",
         *(f"- sha256 `{name}`: `{digest}`" for name, digest in sums.items()),
         "",
+        *([f"> **WARNING: {metrics['exclusion_warning']}**", ""] if metrics.get("exclusion_warning") else []),
         "## Training",
         "",
         markdown_table(["setting", "value"], [[k, f"`{v}`"] for k, v in settings.items()]),
         "",
         f"Steps: {metrics.get('steps')}, time per step: {_fmt(metrics.get('time_per_step_s'))} s.",
+        "",
+        "Pairs longer than `max_length` keep the persona, the last request and both answers whole; "
+        "older turns are cut to one line, then dropped, oldest first; a pair that still does not fit "
+        "is excluded from training and evaluation alike:",
+        "",
+        *(f"- {line}" for line in fit_lines(metrics)),
         "",
         "## Evaluation (held-out test split)",
         "",
@@ -148,7 +176,9 @@ def model_card(metrics: dict, config: dict, data) -> str:
         "docs/trainer.md in the vault repository.",
         "",
     ]
-    return "\n".join(parts)
+    from vault.redact import redact  # a model card gets published: no home folder, user name or secret in it
+
+    return redact("\n".join(parts))
 
 
 def plot(log_history: list[dict], path: Path) -> Path | None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from . import report
 from .config import ConfigError, TrainConfig, lora_target_modules
 from .data import PairData, load_pairs
-from .evaluate import check_template, encode_pair, evaluate
+from .evaluate import check_template, evaluate
+from .fit import Fitted, SplitFit, exclusion_warning, fit_split, length_batches
 from .model import default_base, load_base
 
 
@@ -38,6 +39,20 @@ def _setup(config: TrainConfig):
     data = load_pairs(config.data)
     model, tokenizer = load_base(config.base)
     return data, model, tokenizer
+
+
+def fit_data(config: TrainConfig, data: PairData, tokenizer) -> dict[str, SplitFit]:
+    """Both splits fitted into max_length by the one rule (fit.py) training and evaluation share."""
+    return {name: fit_split(tokenizer, pairs, config.max_length, name)
+            for name, pairs in (("train", data.train), ("test", data.test))}
+
+
+def fit_report(config: TrainConfig, fits: dict[str, SplitFit]) -> dict:
+    """metrics.json's record of the fitting: per-split counts, every excluded pair, the warning."""
+    summaries = {name: f.summary() for name, f in fits.items()}
+    return {"fit": {"max_length": config.max_length, **summaries},
+            "excluded": [x for f in fits.values() for x in f.excluded],
+            "exclusion_warning": exclusion_warning(summaries, config.max_length)}
 
 
 def _eval_kw(config: TrainConfig) -> dict:
@@ -73,12 +88,36 @@ def build_trainer(config: TrainConfig, model, tokenizer, pairs: list[dict], outp
         report_to="none",
         disable_tqdm=not config.progress,
         dataloader_num_workers=0,
+        precompute_ref_log_probs=config.precompute_ref,
+        **_length_grouping(config.group_by_length),
     )
     peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                              target_modules=lora_target_modules(config), task_type="CAUSAL_LM")
     rows = [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs]
     return DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                       peft_config=peft_config, callbacks=list(callbacks))
+
+
+def _length_grouping(on: bool) -> dict:
+    # The pairs come already in length batches (fit.length_batches): keep their order.
+    return {"train_sampling_strategy": "sequential"} if on else {}
+
+
+def training_order(config: TrainConfig, fit: SplitFit) -> list[Fitted]:
+    """The fitted training pairs in the order the trainer gets them."""
+    kept = [f for f in fit.fitted if f.pair is not None]
+    return length_batches(kept, config.batch_size, config.seed) if config.group_by_length else kept
+
+
+def check_same_tokens(trainer, fitted: list[Fitted]) -> None:
+    """TRL's tokenised training set must be our fitted pairs, token for token, none dropped."""
+    ds = trainer.train_dataset
+    if len(ds) != len(fitted):
+        raise TemplateError(f"TRL kept {len(ds)} of the {len(fitted)} fitted training pairs")
+    for row, f in zip(ds, fitted):
+        e = f.encoded
+        if (row["prompt_ids"], row["chosen_ids"], row["rejected_ids"]) != (e.prompt, e.chosen, e.rejected):
+            raise TemplateError(f"pair {f.pair_id}: TRL tokenises it differently from the evaluation")
 
 
 def _checkpointing(cls, on: bool) -> dict:
@@ -117,6 +156,11 @@ def run(config: TrainConfig) -> dict:
     problems = check_template(tokenizer, data.train + data.test)
     if problems:
         raise TemplateError("chat template check failed:\n  " + "\n  ".join(problems[:10]))
+    fits = fit_data(config, data, tokenizer)
+    order = training_order(config, fits["train"])
+    if not order:
+        raise ConfigError(f"no training pair fits max_length {config.max_length}: "
+                          f"{fits['train'].excluded[0]['reason']} (raise --max-length)")
     out = Path(config.out)
     state = PartialState()
     main = state.is_main_process  # under `accelerate launch`, one process evaluates and writes
@@ -132,7 +176,8 @@ def run(config: TrainConfig) -> dict:
     state.wait_for_everyone()
 
     timer = _step_timer()
-    trainer = build_trainer(config, model, tokenizer, data.train, out / "checkpoints", [timer])
+    trainer = build_trainer(config, model, tokenizer, [f.pair for f in order], out / "checkpoints", [timer])
+    check_same_tokens(trainer, order)
     result = trainer.train()
     policy = trainer.accelerator.unwrap_model(trainer.model)
 
@@ -152,6 +197,7 @@ def run(config: TrainConfig) -> dict:
                                    desc="after: train", **kw)
             metrics["train"] = {"base": train_base, "after": after_train}
         metrics.update(_provenance(config, data))
+        metrics.update(fit_report(config, fits))
         _write_outputs(out, config, data, metrics, policy, tokenizer, trainer.state.log_history)
         with contextlib.suppress(OSError):
             (out / "checkpoints").rmdir()  # the Trainer's output_dir: empty, as nothing is checkpointed
@@ -183,17 +229,28 @@ def dry_run(config: TrainConfig) -> dict:
     data, model, tokenizer = _setup(config)
     pairs = data.train + data.test
     problems = check_template(tokenizer, pairs)
-    lengths = [len(e.prompt) + max(len(e.chosen), len(e.rejected)) for e in (encode_pair(tokenizer, p) for p in pairs)]
-    too_long = sum(n > config.max_length for n in lengths)
+    fits = fit_data(config, data, tokenizer)
+    fitted = [f for split in fits.values() for f in split.fitted]
+    lengths = [f.tokens for f in fitted]
+    report_fit = fit_report(config, fits)
+    if not fits["train"].pairs:
+        raise ConfigError(f"no training pair fits max_length {config.max_length}: "
+                          f"{fits['train'].excluded[0]['reason']} (raise --max-length)")
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = build_trainer(config.merged(max_steps=1, progress=False), model, tokenizer, data.train, Path(tmp))
+        trainer = build_trainer(config.merged(max_steps=1, progress=False), model, tokenizer,
+                                [f.pair for f in training_order(config, fits["train"])], Path(tmp))
         per_step = _time_step(trainer, config.grad_accum)
-    steps = config.max_steps or _epoch_steps(len(data.train), config) * config.epochs
+    steps = config.max_steps or _epoch_steps(len(fits["train"].pairs), config) * config.epochs
+    shortened = sum(f.shortened for f in fitted if f.pair is not None)
+    notes = ([f"{shortened} pair(s) longer than max_length {config.max_length}: older turns cut to fit"]
+             if shortened else [])
+    notes += [f"excluded {x['split']} pair {x['pair_id']}: {x['reason']}" for x in report_fit["excluded"]]
     return {
         "ok": not problems,
         "problems": problems,
-        "warnings": data.warnings + ([f"{too_long} pair(s) longer than max_length {config.max_length}: "
-                                      "truncated (keep_start)"] if too_long else []),
+        "warnings": data.warnings + notes + ([report_fit["exclusion_warning"]]
+                                             if report_fit["exclusion_warning"] else []),
+        **report_fit,
         "n_train": len(data.train),
         "n_test": len(data.test),
         "dataset_card": str(data.card) if data.card else None,
@@ -242,6 +299,7 @@ def eval_only(config: TrainConfig) -> dict:
         policy = PeftModel.from_pretrained(model, str(adapter))
         metrics["after"] = evaluate(policy, tokenizer, data.test, ref_scores=base_scores, desc="adapter: test", **kw)
     metrics.update(_provenance(config, data))
+    metrics.update(fit_report(config, fit_data(config, data, tokenizer)))
     if config.out is not None:
         out = Path(config.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from vault.store import VaultError, VaultLockedError, open_vault
+from vault.store import VaultError, VaultLockedError, connect, open_vault
 
 READ_WRITE, READ_ONLY, SNAPSHOT = "read-write", "read-only", "snapshot"
 
@@ -73,7 +73,7 @@ class VaultAccess:
         try:
             shutil.copy2(self.path, copy)
             os.chmod(copy, 0o600)
-            duckdb.connect(str(copy), read_only=True).close()
+            connect(copy, read_only=True).close()
         except (OSError, duckdb.Error) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise VaultError(f"cannot read the vault {self.path}: {self.reason or e}") from None
@@ -92,7 +92,7 @@ class VaultAccess:
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for reading, closed afterwards. Falls back to a snapshot if a writer appeared."""
         if self.mode == SNAPSHOT:
-            con = duckdb.connect(str(self._snapshot), read_only=True)
+            con = connect(self._snapshot, read_only=True)
         else:
             try:
                 con = open_vault(self.path, read_only=self.mode == READ_ONLY)
@@ -101,7 +101,7 @@ class VaultAccess:
                 self._take_snapshot()
                 if self.on_snapshot:
                     self.on_snapshot()
-                con = duckdb.connect(str(self._snapshot), read_only=True)
+                con = connect(self._snapshot, read_only=True)
         try:
             yield con
         finally:

@@ -8,25 +8,42 @@ its rows replaced. A file's rows commit in one transaction together with its off
 dominated: one transaction per file cost ~20 ms each), so a crash leaves the vault
 consistent and a re-run continues where it stopped. Files that disappear are never
 deleted from the vault.
+
+One bad path never stops a run: only regular files are read (folders are walked, symlinks to
+files followed, each file once); a symlink loop, a FIFO, a folder that cannot be listed, a file
+that cannot be parsed or stored is reported with its reason and the run goes on. A group that
+fails to commit is committed again file by file, so only the bad file is left out. File names
+that are not UTF-8 are stored with their odd bytes escaped (`\\xff`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
-from vault.model import Kind, ParseResult, ToolCall
+from vault.faults import crash_point
+from vault.model import REASON_CHARS, Kind, ParseResult, ToolCall
 from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import Parser, json_dumps
+from vault.sources.documents import member_limit
 from vault.store import bump_content_version, insert_rows, transaction
 
+if TYPE_CHECKING:
+    from vault.settings import IngestSettings
+
 FINGERPRINT_SPAN = 4096
+# `seq` orders messages: (file_id << SEQ_FILE_SHIFT) + the message's ordinal in its file (by line, then
+# position in the line). An appended tail continues after the file's highest ordinal.
+SEQ_FILE_SHIFT = 40
 # DuckDB settings while ingesting. Each checkpoint rewrites the whole primary-key indexes, so the
 # default (every 16 MB of WAL) made a cold ingest quadratic; a memory cap keeps RSS flat in archive size.
 INGEST_SETTINGS = {"checkpoint_threshold": "256MB", "memory_limit": "1GB"}
@@ -36,6 +53,49 @@ BATCH_FILES = 200
 # Companion files we know and do not parse as transcripts.
 IGNORED_NAMES = (".meta.json",)
 IGNORED_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
+_FILE_TYPES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+               (stat.S_ISBLK, "a device"))
+
+
+class FileRow(NamedTuple):
+    """What the vault remembers of a file (a row of `files`)."""
+
+    file_id: int
+    path: str
+    source: str
+    size: int | None
+    mtime: float | None
+    byte_offset: int
+    fingerprint: str | None
+    lines: int
+
+
+class Plan(NamedTuple):
+    """What to read of one file: from `start` (byte) / `start_line` on, replacing its rows or not."""
+
+    path: Path
+    st: os.stat_result
+    row: FileRow | None
+    parser: Parser
+    start: int
+    start_line: int
+    replace: bool
+
+
+def path_key(path: Path | str) -> str:
+    """How the vault names a file: its path, with bytes that are not UTF-8 escaped (`\\xff`).
+
+    DuckDB stores only valid UTF-8; Python keeps such bytes as lone surrogates that it cannot cast.
+    """
+    return _escape(str(path))
+
+
+def _escape(s: str) -> str:
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass
@@ -69,16 +129,19 @@ def fingerprint(path: Path, offset: int) -> str:
 
 
 def walk(paths: Iterable[Path]) -> Iterator[Path]:
+    """Candidate files under `paths`: files with a known suffix, main session files before subagent folders.
+
+    A path named directly is yielded whatever it is, and so is a folder that cannot be listed: the
+    ingester reports what it cannot read (missing, a FIFO, a symlink loop, a folder) with the reason.
+    """
     suffixes = candidate_suffixes()
     for root in paths:
         root = Path(root).expanduser()
-        if root.is_file():
+        if not root.is_dir():
             yield root
             continue
-        if not root.is_dir():
-            continue
-        found = []
-        for dirpath, dirnames, filenames in os.walk(root):
+        found: list[Path] = []
+        for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: found.append(Path(e.filename))):
             dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
             for name in filenames:
                 if name.endswith(IGNORED_NAMES):
@@ -91,22 +154,22 @@ def walk(paths: Iterable[Path]) -> Iterator[Path]:
 
 class Ingester:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str | None = None,
-                 on_file: Callable[[Path, int], None] | None = None, batch_bytes: int | None = None):
-        if batch_bytes is None:
+                 on_file: Callable[[Path, int], None] | None = None, batch_bytes: int | None = None,
+                 settings: IngestSettings | None = None):
+        if settings is None:
             from vault.settings import IngestSettings
 
-            batch_bytes = IngestSettings().batch_bytes
-        self.batch_bytes = batch_bytes
+            settings = IngestSettings()
+        self.batch_bytes = batch_bytes if batch_bytes is not None else settings.batch_bytes
+        self.max_member_mb = settings.max_member_mb
         self.con = con
         self.forced: Parser | None = parser_by_name(source) if source else None
         self.on_file = on_file
         self.report = IngestReport()
         for key, value in INGEST_SETTINGS.items():
             con.execute(f"SET {key} = '{value}'")
-        self.touched: set[str] = set()
-        self.touched_files: set[int] = set()
         self.known = {
-            r[1]: r
+            r[1]: FileRow(*r)
             for r in con.execute(
                 "SELECT file_id, path, source, size, mtime, byte_offset, fingerprint, lines FROM files"
             ).fetchall()
@@ -118,88 +181,137 @@ class Ingester:
         self.finish()
         return self.report
 
-    def ingest_file(self, path: Path) -> None:
-        self.ingest_files([path])
-
     def ingest_files(self, paths: Iterable[Path]) -> None:
         """Read and commit each path (each once even when named twice), a group of files per transaction."""
         seen: set[Path] = set()
-        batch: list[tuple[tuple, ParseResult]] = []
+        batch: list[tuple[Plan, ParseResult]] = []
         size = 0
         for path in paths:
-            if path.resolve() in seen:
-                continue
-            seen.add(path.resolve())
-            plan = self._plan(path)
+            plan = self._plan(path, seen)
             if plan is None:
                 continue
             res = self._parse(plan)
+            if res is None:
+                continue
             batch.append((plan, res))
-            size += plan[1].st_size - plan[4]
+            size += plan.st.st_size - plan.start
             if self.on_file:
-                self.on_file(plan[0], plan[1].st_size)
+                self.on_file(plan.path, plan.st.st_size)
             if size >= self.batch_bytes or len(batch) >= BATCH_FILES:
-                self._commit(batch)
+                self._commit_group(batch)
                 batch, size = [], 0
         if batch:
-            self._commit(batch)
+            self._commit_group(batch)
 
-    @staticmethod
-    def _parse(plan: tuple) -> ParseResult:
-        path, _, _, parser, start, start_line, _ = plan
-        return parser.parse(path, start, start_line)
-
-    def _plan(self, path: Path) -> tuple | None:
-        """What to read of `path` (None: nothing, it is unchanged, unreadable or not a transcript)."""
-        path = path.resolve()
-        key = str(path)
+    def _parse(self, plan: Plan) -> ParseResult | None:
         try:
-            st = path.stat()
+            with member_limit(self.max_member_mb):
+                res = plan.parser.parse(plan.path, plan.start, plan.start_line)
+        except Exception as e:  # a parser bug or an I/O error sinks this file only
+            self._path_error(plan.path, f"cannot parse: {_one_line(e)}")
+            return None
+        if path_key(plan.path) != str(plan.path):
+            _escape_strings(res)
+        return res
+
+    def _commit_group(self, batch: list[tuple[Plan, ParseResult]]) -> None:
+        """Commit a group of files; if that fails, each file alone, so one bad file loses nothing else."""
+        try:
+            self._commit(batch)
+        except Exception as e:  # DuckDB out of memory, a value it cannot store, ...
+            if len(batch) > 1:
+                for item in batch:
+                    self._commit_group([item])
+            else:
+                self._path_error(batch[0][0].path, f"cannot store: {_one_line(e)}")
+
+    def _path_error(self, path: Path, reason: str) -> None:
+        self.report.errors.append({"file": path_key(path), "line": 0, "reason": reason[:REASON_CHARS]})
+
+    def _plan(self, path: Path, seen: set[Path]) -> Plan | None:
+        """What to read of `path` (None: nothing, it is unchanged, unreadable or not a transcript)."""
+        path = Path(os.path.abspath(path))
+        try:
+            real = path.resolve(strict=True)
+            st = real.stat()
+        except RuntimeError:  # Python < 3.13 reports a symlink loop this way
+            return self._path_error(path, "symlink loop")
         except OSError as e:
-            self.report.errors.append({"file": key, "line": 0, "reason": f"cannot read: {e.strerror}"})
-            return
-        row = self.known.get(key)
-        if row and row[3] == st.st_size and row[4] == st.st_mtime:
+            why = ("symlink loop" if e.errno == errno.ELOOP else
+                   "broken symlink" if e.errno == errno.ENOENT and path.is_symlink() else f"cannot read: {e.strerror}")
+            return self._path_error(path, why)
+        if real in seen:
+            return None
+        seen.add(real)
+        if stat.S_ISDIR(st.st_mode):
+            return self._path_error(path, _folder_reason(real))
+        if not stat.S_ISREG(st.st_mode):
+            what = next((name for test, name in _FILE_TYPES if test(st.st_mode)), "a special file")
+            return self._path_error(path, f"not a regular file: {what}")
+        path = real
+        row = self.known.get(path_key(path))
+        if row and row.size == st.st_size and row.mtime == st.st_mtime:
             self.report.files_unchanged += 1
             if self.on_file:
                 self.on_file(path, st.st_size)
-            return
+            return None
         try:
             parser = self._parser_for(path, row)
         except OSError as e:
-            self.report.errors.append({"file": key, "line": 0, "reason": f"cannot read: {e.strerror}"})
-            return
+            return self._path_error(path, f"cannot read: {e.strerror}")
         if parser is None:
             self._unrecognised(path, st, row)
-            return
+            return None
         start, start_line, replace = 0, 0, row is not None
-        if row and parser.incremental and row[2] == parser.name and st.st_size >= row[5] > 0:
-            if fingerprint(path, row[5]) == row[6]:
-                start, start_line, replace = row[5], row[7], False
-        return path, st, row, parser, start, start_line, replace
+        if row and parser.incremental and row.source == parser.name and st.st_size >= row.byte_offset > 0:
+            if fingerprint(path, row.byte_offset) == row.fingerprint:
+                start, start_line, replace = row.byte_offset, row.lines, False
+        return Plan(path, st, row, parser, start, start_line, replace)
 
     def finish(self) -> None:
-        """Derived fields that span files: session bounds and counts, subagent links, titles, forks."""
-        if not self.touched:
-            self._reset_settings()
-            return
-        with transaction(self.con):
-            import pyarrow as pa
+        """Derived fields that span files: session bounds and counts, subagent links, titles, forks.
 
-            self.con.register("_touched", pa.table({"session_id": sorted(self.touched)}))
-            try:
-                for name in sorted(self.report.by_source):
-                    parser_by_name(name).after_ingest(self.con)
-                _refresh_sessions(self.con)
-                _link_subagents(self.con)
-                _titles_from_summaries(self.con, sorted(self.touched_files))
-                _mark_forks(self.con)
-            finally:
-                self.con.unregister("_touched")
-            bump_content_version(self.con)
-        self.con.execute("CHECKPOINT")
+        It derives what the file commits recorded as pending (`pending_sessions`, `pending_files`),
+        including what an earlier, interrupted run left, and clears it in the same transaction.
+        """
+        crash_point("files-done")
+        con = self.con
+        with transaction(con):
+            sessions = [r[0] for r in con.execute("SELECT session_id FROM pending_sessions ORDER BY 1").fetchall()]
+            files = [r[0] for r in con.execute("SELECT file_id FROM pending_files ORDER BY 1").fetchall()]
+            if sessions or files:
+                self._derive(sessions, files)
+                con.execute("DELETE FROM pending_sessions")
+                con.execute("DELETE FROM pending_files")
+                bump_content_version(con)
+                crash_point("in-finish")
+        crash_point("finish-committed")
+        if sessions or files:
+            con.execute("CHECKPOINT")
         self._reset_settings()
-        self.report.sessions_touched = len(self.touched)
+        self.report.sessions_touched = len(sessions)
+
+    def _derive(self, sessions: list[str], files: list[int]) -> None:
+        import pyarrow as pa
+
+        con = self.con
+        sources = [r[0] for r in con.execute(
+            "SELECT DISTINCT source FROM files WHERE file_id IN (SELECT file_id FROM pending_files) ORDER BY 1"
+        ).fetchall()]
+        con.register("_touched", pa.table({"session_id": pa.array(sessions, pa.string())}))
+        try:
+            for name in sources:
+                try:
+                    parser = parser_by_name(name)
+                except KeyError:  # 'unrecognised' since, or a parser this version lacks
+                    continue
+                parser.after_ingest(con)
+            _refresh_sessions(con)
+            _link_subagents(con)
+            _titles_from_summaries(con, files)
+            _mark_forks(con)
+        finally:
+            con.unregister("_touched")
 
     def _reset_settings(self) -> None:
         for key in INGEST_SETTINGS:
@@ -209,29 +321,29 @@ class Ingester:
     def _parser_for(self, path: Path, row) -> Parser | None:
         if self.forced:
             return self.forced
-        if row and row[2] != "unrecognised":
+        if row and row.source != "unrecognised":
             try:
-                return parser_by_name(row[2])
+                return parser_by_name(row.source)
             except KeyError:
                 pass
         return detect_parser(path, read_head(path))
 
     def _unrecognised(self, path: Path, st: os.stat_result, row) -> None:
         reason = "empty file" if st.st_size == 0 else unrecognised_reason(path)
-        self.report.unrecognised.append({"file": str(path), "reason": reason})
+        self.report.unrecognised.append({"file": path_key(path), "reason": reason})
         # Remember it so the next run is silent about it until it changes.
         with transaction(self.con):
             if row:
                 self.con.execute("UPDATE files SET size=?, mtime=?, source='unrecognised' WHERE file_id=?",
-                                 [st.st_size, st.st_mtime, row[0]])
+                                 [st.st_size, st.st_mtime, row.file_id])
             else:
                 self.con.execute(
                     "INSERT INTO files (file_id, path, source, size, mtime, ingested_at) "
                     "VALUES (nextval('file_ids'), ?, 'unrecognised', ?, ?, current_timestamp)",
-                    [str(path), st.st_size, st.st_mtime],
+                    [path_key(path), st.st_size, st.st_mtime],
                 )
 
-    def _commit(self, batch: list[tuple[tuple, ParseResult]]) -> None:
+    def _commit(self, batch: list[tuple[Plan, ParseResult]]) -> None:
         """One transaction: every file of the batch with its rows and its new offset."""
         con = self.con
         with transaction(con):
@@ -240,11 +352,13 @@ class Ingester:
                 if row is None:
                     file_ids.append(con.execute(
                         "INSERT INTO files (file_id, path, source) VALUES (nextval('file_ids'), ?, ?) RETURNING file_id",
-                        [str(path), parser.name],
+                        [path_key(path), parser.name],
                     ).fetchone()[0])
                     continue
                 file_ids.append(row[0])
-                if replace:
+                if replace:  # the sessions it held are derived again, even one the new text lacks
+                    con.execute("INSERT OR IGNORE INTO pending_sessions "
+                                "SELECT DISTINCT session_id FROM messages WHERE file_id = ?", [row[0]])
                     con.execute("DELETE FROM records WHERE file_id = ?", [row[0]])
                     con.execute("DELETE FROM messages WHERE file_id = ?", [row[0]])
             added = _write(con, [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)])
@@ -255,33 +369,71 @@ class Ingester:
                 keep = int(not replace)
                 updates.append((parser.name, st.st_size, st.st_mtime, res.end_offset, fp, keep, lines, keep,
                                 len(res.raw), keep, len(res.errors), _dt.datetime.now(), file_id))
-                self.known[str(path)] = (file_id, str(path), parser.name, st.st_size, st.st_mtime, res.end_offset,
-                                         fp, (0 if (replace or row is None) else row[7]) + lines)
+                self.known[path_key(path)] = FileRow(file_id, path_key(path), parser.name, st.st_size, st.st_mtime,
+                                                     res.end_offset, fp,
+                                                     (0 if (replace or row is None) else row.lines) + lines)
             con.executemany(
                 "UPDATE files SET source=?, size=?, mtime=?, byte_offset=?, fingerprint=?, "
                 "lines=lines*?::INT + ?, records=records*?::INT + ?, errors=errors*?::INT + ?, ingested_at=? "
                 "WHERE file_id=?", updates,
             )
+            _mark_pending(con, file_ids, [res for _, res in batch])
+            crash_point("in-file-commit")
+        crash_point("file-commit")
         rep = self.report
         rep.messages_added += added
         for file_id, ((path, _, _, parser, _, _, _), res) in zip(file_ids, batch, strict=True):
             rep.files += 1
             rep.records += len(res.raw)
             rep.skipped_lines += len(res.errors)
-            rep.errors.extend({"file": str(path), "line": e.line, "reason": e.reason} for e in res.errors)
+            rep.errors.extend({"file": path_key(path), "line": e.line, "reason": e.reason} for e in res.errors)
             for t, n in res.unknown_types.items():
                 rep.unknown_types[t] = rep.unknown_types.get(t, 0) + n
             rep.by_source[parser.name] = rep.by_source.get(parser.name, 0) + 1
-            self.touched.update(res.sessions)
-            self.touched.update(m.session_id for m in res.messages)
-            self.touched_files.add(file_id)
 
 
-def _line_count(res: ParseResult, row, replace: bool) -> int:
-    """Lines consumed by this parse: the last raw/error line number minus where it started."""
-    last = max([r.line_no for r in res.raw[-1:]] + [e.line for e in res.errors[-1:]] + [0])
-    start = 0 if (replace or row is None) else row[7]
+def _mark_pending(con: duckdb.DuckDBPyConnection, file_ids: list[int], results: list[ParseResult]) -> None:
+    """Record, in the transaction of the rows, what `finish` derives from them (see m005_pending_derivations).
+
+    Content changed too: the search indexes compare the content version with the one they were built at.
+    """
+    sessions = {sid for res in results for sid in res.sessions} | {m.session_id for res in results
+                                                                   for m in res.messages}
+    insert_rows(con, "pending_sessions", ("session_id",), ((sid,) for sid in sorted(sessions)), conflict="OR IGNORE")
+    insert_rows(con, "pending_files", ("file_id",), ((fid,) for fid in file_ids), conflict="OR IGNORE")
+    bump_content_version(con)
+
+
+def _line_count(res: ParseResult, row: FileRow | None, replace: bool) -> int:
+    """Lines consumed by this parse (blank ones too): where it ended minus where it started."""
+    start = 0 if (replace or row is None) else row.lines
+    if res.end_line is not None:
+        return max(0, res.end_line - start)
+    last = max([r.line_no for r in res.raw[-1:]] + [e.line for e in res.errors[-1:]] + [0])  # whole documents
     return max(0, last - start)
+
+
+def _one_line(e: Exception) -> str:
+    text = " ".join(str(e).split()) or "no details"
+    return f"{type(e).__name__}: {text}"[:REASON_CHARS]
+
+
+def _folder_reason(path: Path) -> str:
+    try:
+        with os.scandir(path):
+            return "a folder that could not be listed while walking it"
+    except OSError as e:
+        return f"cannot read folder: {e.strerror}"
+
+
+def _escape_strings(res: ParseResult) -> None:
+    """Escape, as `path_key` does, the strings a parser made from a file name that is not UTF-8 (ids, projects)."""
+    for obj in (*res.sessions.values(), *res.messages, *res.tool_calls, *res.raw):
+        for name in obj.__slots__:
+            value = getattr(obj, name)
+            if isinstance(value, str):
+                setattr(obj, name, _escape(value))
+    res.sessions = {s.session_id: s for s in res.sessions.values()}
 
 
 def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]) -> int:
@@ -314,12 +466,14 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]
                 f"ON CONFLICT (session_id) DO UPDATE SET {updates}")
     before = con.execute("SELECT count(*) FROM messages").fetchone()[0]
     seen: dict[str, tuple] = {}
+    next_seq = _next_seq(con, [file_id for file_id, _ in parsed])
     for file_id, res in parsed:
-        for m in res.messages:
+        first = next_seq[file_id]
+        for ordinal, m in enumerate(sorted(res.messages, key=lambda m: (m.line_no, m.sub))):
             if m.msg_id in seen:
                 continue
             seen[m.msg_id] = (
-                m.msg_id, m.session_id, m.parent_id, (file_id << 40) | (m.line_no << 12) | (m.sub & 0xFFF),
+                m.msg_id, m.session_id, m.parent_id, first + ordinal,
                 m.timestamp, m.role, m.kind, m.text, m.model, m.turn_id, m.is_human, m.is_sidechain, m.agent_id,
                 m.tool_name, m.tool_use_id, m.is_error, file_id, m.line_no,
                 json_dumps(m.extra) if m.extra else None, m.on_main_branch,
@@ -351,6 +505,14 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]
                   t.is_error) for t in merged.values()],
                 f"ON CONFLICT (tool_use_id) DO UPDATE SET {updates}")
     return con.execute("SELECT count(*) FROM messages").fetchone()[0] - before
+
+
+def _next_seq(con, file_ids: list[int]) -> dict[int, int]:
+    """The first free `seq` of each file: after its messages already stored (none after a rewrite)."""
+    stored = dict(con.execute(
+        f"SELECT file_id, max(seq) + 1 FROM messages WHERE file_id IN ({', '.join(map(str, file_ids))}) "
+        "GROUP BY file_id").fetchall()) if file_ids else {}
+    return {f: stored.get(f, f << SEQ_FILE_SHIFT) for f in file_ids}
 
 
 def _upsert(con, table: str, cols, rows, clause: str) -> None:

@@ -213,8 +213,43 @@ def m003_miner_learning(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m004_seq_ordinal(con: duckdb.DuckDBPyConnection) -> None:
+    """`seq` became (file_id << 40) + the message's ordinal in its file; it packed (file_id, line,
+    position in the line) with 12 bits for the position, so a record of more than 4,096 messages
+    (a long ChatGPT, Claude.ai or neutral conversation) lost its order. Old values of the other files
+    still order correctly and new rows continue after them; the damaged files are marked changed, so
+    the next ingest reads them again (their msg_ids, hence labels and reviews, stay)."""
+    con.execute(
+        """
+        UPDATE files SET size = NULL, mtime = NULL, byte_offset = 0, fingerprint = NULL, lines = 0
+        WHERE file_id IN (SELECT file_id FROM messages GROUP BY file_id, line_no HAVING count(*) > 4096)
+        """
+    )
+
+
+def m005_pending_derivations(con: duckdb.DuckDBPyConnection) -> None:
+    """What an ingest committed but has not derived yet (session totals, subagent links, titles, forks).
+
+    Each file commit adds its sessions and file here in its own transaction; the transaction that
+    derives them (`Ingester.finish`) empties these tables. An ingest killed in between leaves them
+    filled, and the next run derives them. A vault from before this migration may already be stale
+    (crashes had no record), so everything starts pending: the next ingest re-derives it once.
+    """
+    con.execute(
+        """
+        CREATE TABLE pending_sessions (session_id VARCHAR PRIMARY KEY);
+        CREATE TABLE pending_files (file_id INTEGER PRIMARY KEY);
+        INSERT INTO pending_sessions
+            SELECT session_id FROM sessions UNION SELECT session_id FROM messages;
+        INSERT INTO pending_files SELECT file_id FROM files WHERE source <> 'unrecognised';
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m001_core", m001_core),
     ("m002_derived", m002_derived),
     ("m003_miner_learning", m003_miner_learning),
+    ("m004_seq_ordinal", m004_seq_ordinal),
+    ("m005_pending_derivations", m005_pending_derivations),
 ]

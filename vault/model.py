@@ -114,10 +114,16 @@ class RawRecord:
     parent_id: str | None = None
 
 
+REASON_CHARS = 300  # a reported reason is one short line
+
+
 @dataclass(slots=True)
 class LineError:
     line: int
     reason: str
+
+    def __post_init__(self) -> None:
+        self.reason = self.reason[:REASON_CHARS]
 
 
 @dataclass
@@ -130,6 +136,7 @@ class ParseResult:
     raw: list[RawRecord] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
     end_offset: int = 0  # byte offset after the last complete line consumed
+    end_line: int | None = None  # number of the last line consumed (line formats; blank lines count)
     unknown_types: dict[str, int] = field(default_factory=dict)
 
     def session(self, session_id: str, source: str) -> Session:

@@ -53,6 +53,10 @@ class Section(BaseModel):
 class IngestSettings(Section):
     batch_bytes: int = Field(32 << 20, ge=1, description=(
         "Parsed files commit together once a group holds this many source bytes (smaller: more commits, slower)."))
+    # Keep in step with vault.sources.documents.DEFAULT_MAX_MEMBER_MB (the default of parsers used alone).
+    max_member_mb: int = Field(256, ge=1, description=(
+        "An archive member (conversations.json in an export zip) may expand to at most this many MB; a "
+        "larger one is reported and skipped. Parsing needs several times this in memory."))
 
 
 class EmbedSettings(Section):
@@ -82,6 +86,29 @@ class CorrectionSettings(Section):
     @classmethod
     def _one_label(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
+
+
+class RedactSettings(Section):
+    """What vault.redact removes from everything that leaves the vault (docs/privacy.md)."""
+
+    phone_regions: list[str] = Field(["US", "GB", "DE", "FR", "IN"], description=(
+        "Regions (ISO 3166 codes) whose national phone formats are redacted; numbers written with "
+        "+<country code> are redacted whatever this says."))
+
+    @field_validator("phone_regions", mode="before")
+    @classmethod
+    def _one_region(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _known_regions(cls, v: list[str]) -> list[str]:
+        import phonenumbers
+
+        bad = [r for r in v if r.upper() not in phonenumbers.SUPPORTED_REGIONS]
+        if bad:
+            raise ValueError(f"unknown region(s) {bad}: use ISO 3166 codes such as US, GB, DE")
+        return [r.upper() for r in v]
 
 
 @dataclass(frozen=True)
@@ -119,6 +146,7 @@ class Settings(BaseSettings):
     embed: EmbedSettings = EmbedSettings()
     search: SearchSettings = SearchSettings()
     corrections: CorrectionSettings = CorrectionSettings()
+    redact: RedactSettings = RedactSettings()
     roles: list[dict[str, Any]] = Field([], description=(
         "Role rules, first match wins (`[[roles]]` tables: name + project/cwd/agent_type/source/user_id/"
         "first_prompt; checked by miner/roles.py)."))

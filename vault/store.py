@@ -1,18 +1,27 @@
-"""The vault file: opening it (with migrations, locks and permissions), and bulk writes.
+"""The vault file: opening it (with checks, migrations, locks and permissions), and bulk writes.
 
 DuckDB allows one writing process per file, and a second process cannot even open
 it read-only while a writer holds it. `open_vault` turns that into a clear
 `VaultLockedError` naming the holder; `read_snapshot` lets readers (the TUI) carry
 on from a copy.
+
+Every connection is made by `connect`, which turns off DuckDB's automatic extension
+install and load: a file DuckDB could attach with an extension (an SQLite database)
+would otherwise make it download one. The only extensions loaded are the pinned
+packages (`load_extension`). Anything that is not a vault is refused before it is
+opened or migrated (`NotAVaultError`), and a damaged or newer vault is named as such.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import fcntl
+import functools
 import os
-import re
 import shutil
+import struct
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -21,8 +30,8 @@ from typing import Any
 import duckdb
 
 from vault import __version__
-from vault.migrations import MIGRATIONS
 from vault.errors import VaultError
+from vault.migrations import MIGRATIONS
 from vault.paths import default_db_path
 
 
@@ -34,15 +43,64 @@ class VaultTooNewError(VaultError):
     pass
 
 
-_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
+class NotAVaultError(VaultError):
+    pass
 
 
-def _describe_holder(message: str) -> str:
-    m = _LOCK_RE.search(message)
-    if not m:
-        return "another process"
-    pid = m.group("pid")
-    cmd = m.group("prog")
+class VaultDamagedError(VaultError):
+    pass
+
+
+# No extension is installed or loaded behind our back (that would be a download).
+CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-12 of every DuckDB database file
+SCHEMA_VERSION = "schema_version"  # meta key: the number of the last migration applied
+
+
+def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that never installs or loads an extension by itself."""
+    return duckdb.connect(str(path), read_only=read_only, config=dict(CONNECT_CONFIG))
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Load a DuckDB extension from its pinned PyPI package (`duckdb-extension-<name>`), never downloaded."""
+    import importlib
+
+    loaded = con.execute("SELECT loaded FROM duckdb_extensions() WHERE extension_name = ?", [name]).fetchone()
+    if loaded and loaded[0]:
+        return
+    pkg = importlib.import_module(f"duckdb_extension_{name}")
+    files = sorted(Path(pkg.__file__).parent.glob(f"extensions/*/{name}.duckdb_extension"))
+    if not files:
+        raise VaultError(f"the package duckdb-extension-{name} holds no {name}.duckdb_extension")
+    con.execute(f"LOAD '{files[-1]}'")
+
+
+def _lock_holder(path: Path) -> int | None:
+    """The PID of another process holding a POSIX lock on `path` (as DuckDB takes), asked of the OS."""
+    if sys.platform.startswith("linux"):
+        fmt, fields = "@hhqqi4x", ("type", "whence", "start", "len", "pid")
+    elif sys.platform == "darwin" or "bsd" in sys.platform:
+        fmt, fields = "@qqihh", ("start", "len", "pid", "type", "whence")
+    else:
+        return None
+    values = {"type": fcntl.F_WRLCK, "whence": os.SEEK_SET, "start": 0, "len": 0, "pid": 0}
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        got = fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack(fmt, *(values[f] for f in fields)))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    out = dict(zip(fields, struct.unpack(fmt, got), strict=True))
+    return out["pid"] if out["type"] != fcntl.F_UNLCK else None
+
+
+def _describe_pid(pid: int) -> str:
+    cmd = "?"
     with contextlib.suppress(OSError):
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
         parts = [p for p in raw.decode(errors="replace").split("\0") if p]
@@ -51,18 +109,47 @@ def _describe_holder(message: str) -> str:
     return f"process {pid} ({cmd})"
 
 
-def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _backups_hint(path: Path) -> str:
+    found = sorted(path.parent.glob(f"{path.name}.bak-*"))
+    return f"; the latest backup is {found[-1]}" if found else ""
+
+
+def check_file(path: Path) -> None:
+    """Refuse, before DuckDB sees it, a file that is not a DuckDB database (an SQLite file, text, nothing)."""
+    if not os.path.lexists(path):
+        return
+    if not path.is_file():
+        raise NotAVaultError(f"{path} is not a vault file (not a regular file)")
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as e:
+        raise VaultError(f"cannot read the vault {path}: {e.strerror}") from None
+    if head[8:12] == DUCKDB_MAGIC:
+        return
+    what = ("an empty file" if not head else "an SQLite database" if head.startswith(b"SQLite format 3")
+            else "no DuckDB header")
+    raise NotAVaultError(f"{path} is not a vault file ({what})")
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    check_file(path)
+    try:
+        return connect(path, read_only=read_only)
     except duckdb.IOException as e:
-        msg = str(e)
-        if "lock" in msg.lower():
+        # Both a held lock and a damaged file are IOExceptions: the OS says which (no guessing from the text).
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        pid = _lock_holder(path)
+        if pid is not None and pid != os.getpid():
             raise VaultLockedError(
-                f"the vault {path} is in use by {_describe_holder(msg)}; "
+                f"the vault {path} is in use by {_describe_pid(pid)}; "
                 "DuckDB allows one writer per file. Wait for it to finish, or use "
                 "`vault tui` which can read from a snapshot."
             ) from None
-        raise VaultError(f"cannot open the vault {path}: {msg}") from None
+        raise VaultDamagedError(f"cannot open the vault {path} (damaged or unreadable): {msg}"
+                                f"{_backups_hint(path)}") from None
+    except duckdb.Error as e:
+        raise VaultError(f"cannot open the vault {path}: {str(e).splitlines()[0]}") from None
 
 
 def _secure(path: Path) -> None:
@@ -71,11 +158,71 @@ def _secure(path: Path) -> None:
             os.chmod(p, 0o600)
 
 
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_catalog = current_database()"
+    ).fetchall()}
+
+
+@functools.cache
+def _tables_by_migration(names: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """The tables each migration creates, found by running them on an empty in-memory database."""
+    funcs = dict(MIGRATIONS)
+    con = connect()
+    try:
+        out, before = {}, set()
+        for name in names:
+            funcs[name](con)
+            now = _tables(con)
+            out[name] = frozenset(now - before)
+            before = now
+        return out
+    finally:
+        con.close()
+
+
+def migration_number(name: str) -> int:
+    """`m005_topic` -> 5."""
+    return int(name[1:].split("_", 1)[0])
+
+
+def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> None:
+    """Refuse a database that is not a vault, a damaged vault, and one written by a newer version."""
+    tables = _tables(con)
+    created = _tables_by_migration(tuple(n for n, _ in MIGRATIONS))
+    ours = frozenset().union(*created.values())
+    if "migrations" not in tables:
+        if not tables:
+            return  # a new, empty database: it becomes a vault
+        if tables & ours:
+            raise VaultDamagedError(
+                f"the vault {path} is damaged: its `migrations` table is missing, so which schema it has "
+                f"is unknown (tables: {', '.join(sorted(tables)[:8])}); nothing was changed{_backups_hint(Path(path))}")
+        raise NotAVaultError(f"{path} is not a vault file (a DuckDB database with other tables: "
+                             f"{', '.join(sorted(tables)[:8])})")
+    pending_migrations(con, path)  # refuses migrations this version does not know
+    done = applied_migrations(con)
+    missing = sorted(t for n in done for t in created.get(n, ()) if t not in tables)
+    if missing:
+        raise VaultDamagedError(f"the vault {path} is damaged: table(s) {', '.join(missing)} are missing; "
+                                f"nothing was changed{_backups_hint(Path(path))}")
+    if "meta" in tables:
+        claimed = get_meta(con, SCHEMA_VERSION)
+        latest = max(migration_number(n) for n, _ in MIGRATIONS)
+        try:
+            number = int(claimed) if claimed is not None else 0
+        except ValueError:
+            raise VaultDamagedError(f"the vault {path} is damaged: its schema version {claimed!r} "
+                                    "is not a number") from None
+        if number > latest:
+            raise VaultTooNewError(
+                f"the vault {path} was written by a newer version of vault (schema version {number}; "
+                f"this version {__version__} knows up to {latest}); upgrade vault to open it.")
+
+
 def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'migrations'"
-    ).fetchone()[0]
-    if not exists:
+    if "migrations" not in _tables(con):
         return []
     return [r[0] for r in con.execute("SELECT name FROM migrations ORDER BY seq").fetchall()]
 
@@ -113,6 +260,8 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
             con.execute(
                 "INSERT INTO migrations VALUES (?, ?, current_timestamp, ?)", [seq, name, __version__]
             )
+            number = max(migration_number(n) for n in [*applied_migrations(con), name])
+            set_meta(con, SCHEMA_VERSION, str(number))
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -142,24 +291,47 @@ def open_vault(
     path = Path(path) if path is not None else default_db_path()
     path = path.expanduser()
     if str(path) == ":memory:":
-        con = duckdb.connect(":memory:")
+        con = connect()
         migrate(con)
         return con
+    if _empty_file(path):
+        path.unlink()  # holds nothing (a vault killed while being created, or `touch`): it becomes a vault
     if not path.exists() or not read_only:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        con = _connect(path, read_only=False)
+        con = _checked(path, read_only=False, migrating=True)
         _secure(path)
-        migrate(con, path)
         if not read_only:
             return con
         con.close()
-    con = _connect(path, read_only=True)
+    con = _checked(path, read_only=True, migrating=False)
     if pending_migrations(con, path):
         con.close()
-        con = _connect(path, read_only=False)
-        migrate(con, path)
+        _checked(path, read_only=False, migrating=True).close()
+        con = _checked(path, read_only=True, migrating=False)
+    return con
+
+
+def _empty_file(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size == 0 and not Path(f"{path}.wal").exists()
+    except OSError:
+        return False
+
+
+def _checked(path: Path, *, read_only: bool, migrating: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to a file that passed `check_schema` (and was migrated, if `migrating`)."""
+    con = _connect(path, read_only=read_only)
+    try:
+        check_schema(con, path)
+        if migrating:
+            migrate(con, path)
+    except duckdb.IOException as e:  # a block that fails its checksum: damage (a lock shows at connect)
         con.close()
-        con = _connect(path, read_only=True)
+        raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}"
+                                f"{_backups_hint(path)}") from None
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -177,7 +349,7 @@ def read_snapshot(path: str | Path | None = None) -> Iterator[tuple[duckdb.DuckD
         copy = Path(tmpdir) / path.name
         shutil.copy2(path, copy)
         os.chmod(copy, 0o600)
-        con = duckdb.connect(str(copy), read_only=False)  # replays nothing: no WAL copied
+        con = connect(copy)  # replays nothing: no WAL copied
         try:
             yield con, True
         finally:
@@ -246,3 +418,32 @@ def bump_content_version(con: duckdb.DuckDBPyConnection) -> int:
     v = int(get_meta(con, "content_version", "0") or 0) + 1
     set_meta(con, "content_version", str(v))
     return v
+
+
+def open_vault_waiting(path: str | Path | None = None, *, read_only: bool = False,
+                       wait: float = 2.0) -> duckdb.DuckDBPyConnection:
+    """`open_vault`, retrying for up to `wait` seconds while another process holds the vault.
+
+    Readers that hold it only for a moment (`vault mcp`, the TUI) would otherwise make a writer fail.
+    """
+    import time
+
+    deadline = time.monotonic() + wait
+    announced = False
+    while True:
+        try:
+            return open_vault(path, read_only=read_only)
+        except VaultLockedError:
+            if time.monotonic() >= deadline:
+                raise
+            if not announced and path is not None:  # `vault mcp` closes its reader when it sees this
+                with contextlib.suppress(OSError):
+                    want_write_path(Path(path)).touch()
+                announced = True
+            time.sleep(0.05)
+
+
+def want_write_path(path: Path) -> Path:
+    """Touched by a process waiting for the vault, so readers that hold it between calls let go."""
+    path = Path(path).expanduser()
+    return path.with_name(path.name + ".want-write")

@@ -13,6 +13,7 @@ import pydantic
 
 from miner.classify.base import INTERRUPT, LABELS, NEW_REQUEST, Label, Turn
 from miner.llm import DEFAULT_MODEL, LLM, LLMError, Plan
+from vault.redact import redact
 from vault.sources.claude_code import DENIED_PREFIX, REJECT_PREFIX, REJECT_SIBLING_PREFIX, rejection_reason
 
 PROMPT_VERSION = "anthropic-v1"  # bump when SYSTEM_PROMPT or render_turn change: it is part of the cache key
@@ -63,6 +64,9 @@ class Answer(pydantic.BaseModel):
 def trim(text: str | None, limit: int) -> str:
     """Head and tail of a long text: the end of an answer (its conclusion, the error) matters most."""
     text = (text or "").strip()
+    if len(text) <= limit:
+        return text
+    text = redact(text)  # before cutting: a cut secret would no longer match its pattern
     if len(text) <= limit:
         return text
     head = limit * 2 // 5

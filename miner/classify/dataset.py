@@ -9,6 +9,7 @@ ingested, so no other session's turn can leak into training.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -99,3 +100,74 @@ def corpus_examples(corpora: Path, work: Path, label_files: Iterable[str] = DEV_
         return examples_from_vault(con, rows, authors_from_sources(corpora))
     finally:
         con.close()
+
+
+# -- labelled turns kept in the repository (data/labels/external-*.jsonl) ------------------------------
+
+EXTERNAL_DIR = Path(__file__).resolve().parents[2] / "data" / "labels"
+EXTERNAL_GLOB = "external-*.jsonl"
+_TURN_FIELDS = ("author", "session", "n", "kind", "text", "label")
+
+
+def _answer(tail: str, chars: int) -> str:
+    """The assistant answer as a `Turn` holds it, from the record's tail and full length: the tail
+    (what the cue, claim and question features read) after blank padding standing for the part not
+    kept (so the answer-length feature sees the real length). The padding holds no text or tool line."""
+    chars = min(max(chars, len(tail)), 4000)  # miner.turns.ANSWER_CHARS
+    return " " * (chars - len(tail)) + tail if chars > len(tail) else tail
+
+
+def read_external(path: Path) -> list[Example]:
+    """Examples of one external label file: one line per human-side turn, a session's turns in order.
+
+    Each line carries the turn, its label and what the features need of its context (the tail of the
+    assistant's answer before it, that answer's length, a tool error in it); the previous turns of the
+    session give the rest (previous request, context). Nothing is fetched: see data/labels/README.md.
+    """
+    from vault.model import Kind
+
+    rows = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            missing = [f for f in _TURN_FIELDS if f not in row]
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{i}: not JSON ({e.msg})") from None
+        if missing:
+            raise ValueError(f"{path}:{i}: missing {', '.join(missing)}")
+        rows.append(row)
+    out: list[Example] = []
+    rows.sort(key=lambda r: (r["author"], str(r["session"]), int(r["n"])))
+    prev: dict[str, Any] | None = None
+    context: list[tuple[str, str]] = []
+    position = 0
+    typed: tuple[str, str] | None = None
+    for r in rows:
+        sid = f"ext:{r['author']}:{r['session']}"
+        if prev is None or f"ext:{prev['author']}:{prev['session']}" != sid:
+            prev, context, position, typed = None, [], 0, None
+        tail = r.get("answer_before") or ""
+        if tail:
+            context.append(("assistant", tail[-1000:]))
+        kind = r["kind"]
+        text = r["text"] if kind != Kind.INTERRUPT else ""
+        msg_id = f"{sid}:{r['n']}"
+        turn = Turn(msg_id=msg_id, session_id=sid, kind=kind, text=text, position=position,
+                    prev_assistant=_answer(tail, int(r.get("answer_chars") or 0)) if tail else None,
+                    prev_human=prev["text"] if prev else None, prev_kind=prev["kind"] if prev else None,
+                    prev_assistant_error=bool(r.get("answer_error")),
+                    prev_typed=typed[1] if typed else None, prev_typed_id=typed[0] if typed else None,
+                    context=list(context[-6:]))  # miner.turns.CONTEXT_TURNS
+        out.append(Example(turn, r["label"], r["author"], f"{path.name}:{r['session']}"))
+        context.append(("user", text if text else "[interrupted]"))
+        if text:
+            typed = (msg_id, text)
+        prev, position = r, position + 1
+    return out
+
+
+def external_examples(folder: Path = EXTERNAL_DIR) -> list[Example]:
+    """Every external label file's examples (sorted by file name: deterministic)."""
+    return [e for p in sorted(folder.glob(EXTERNAL_GLOB)) for e in read_external(p)]

@@ -20,7 +20,7 @@ import re
 
 from miner.classify import cues as C
 from miner.classify.base import Turn
-from miner.classify.heuristic import HeuristicClassifier, _extends, _said_nothing, resend_similarity
+from miner.classify.heuristic import RESEND_RATIO, HeuristicClassifier, _extends, _said_nothing, resend_similarity
 from vault.model import Kind
 
 TAIL_CLAIM = 600  # characters of the answer's end searched for a claim of success
@@ -43,7 +43,7 @@ SHAPE_NAMES = ["shape:log_words", "shape:long", "shape:one_word", "shape:questio
                "shape:code_or_log", "shape:log_lines", "shape:path_or_url", "shape:exclaim", "shape:you",
                "shape:i", "shape:negation", "shape:queued"]
 CONTEXT_NAMES = ["ctx:no_answer_before", "ctx:claimed_done", "ctx:asked", "ctx:tool_error", "ctx:after_interrupt",
-                 "ctx:after_interrupt_silent", "ctx:extends_own", "ctx:resend_sim", "ctx:log_answer_chars",
+                 "ctx:after_interrupt_silent", "ctx:extends_own", "ctx:resend_sim", "ctx:resend", "ctx:log_answer_chars",
                  "ctx:answer_tool_calls", "ctx:log_position", "ctx:claimed_x_failure", "ctx:claimed_x_error",
                  "ctx:asked_x_approval", "ctx:asked_x_cue"]
 NAMES = CUE_NAMES + SHAPE_NAMES + CONTEXT_NAMES
@@ -62,8 +62,7 @@ def vector(t: Turn) -> list[float]:
     error = bool(answer) and C.ERROR_PASTE[0].search(text)
     answers = [c.search(text) for c in C.ANSWER_CUES]
     praise = C.PRAISE.search(text)
-    # Praise only: the heuristic's rule, skipped where it cannot hold (a cue fired, or a long text).
-    praise_only = not corr and not error and words <= 12 and HeuristicClassifier._praise_only(text, [])
+    praise_only = _praise_only(text, words, bool(corr), bool(error))
     cues = [float(c.name in corr_names) for c in C.CORRECTION_CUES] + [float(bool(error))] + \
            [float(a) for a in answers] + [float(praise), float(C.CONTINUE.search(text)), float(praise_only),
                                           math.log1p(len(corr)), float(any(c.weight >= 2.4 for c in corr))]
@@ -85,11 +84,27 @@ def vector(t: Turn) -> list[float]:
                  default=0.0)
     failure = bool(corr_names & C.FAILURE_CUES)
     ctx = [float(not answer), float(claimed), float(asked), float(t.prev_assistant_error), float(after_interrupt),
-           float(silent), float(bool(t.prev_typed) and _extends(text, t.prev_typed)), resend,
+           float(silent), float(bool(t.prev_typed) and _extends(text, t.prev_typed)), resend, float(resend >= RESEND_RATIO),
            math.log1p(len(answer)), math.log1p(tool_calls), math.log1p(t.position),
            float(claimed and failure), float(claimed and bool(error)), float(asked and answers[0]),
            float(asked and bool(corr))]
     return cues + shape + ctx
+
+
+def _praise_only(text: str, words: int, cue: bool, error: bool) -> bool:
+    """The heuristic's rule for praise and nothing else, skipped where it cannot hold (a cue fired, a
+    pasted error, a long text)."""
+    return not cue and not error and words <= 12 and HeuristicClassifier._praise_only(text, [])
+
+
+def praise_only(t: Turn) -> bool:
+    """Short praise with nothing else in it ("that works", "it eorks!!!"), as `cue:praise_only` computes it."""
+    text = t.text.strip()
+    words = len(t.text.split())
+    if words > 12:
+        return False
+    error = bool(t.prev_assistant) and bool(C.ERROR_PASTE[0].search(text))
+    return _praise_only(text, words, bool(C.fired(C.CORRECTION_CUES, text)), error)
 
 
 def family_mask(names: list[str], families: tuple[str, ...]) -> list[bool]:

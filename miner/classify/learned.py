@@ -1,8 +1,11 @@
 """The learned classifier (default backend): structure first, then a logistic regression.
 
-1. Structure decides what is true by definition: an interrupt, or a tool rejection without a
-   typed reason, is `interrupt`; a rejection with a reason is feedback on the call it refused;
-   the first turn of a session with no assistant answer before it is `initial_request`.
+1. Rules decide first. Structure, what is true by definition: an interrupt, or a tool rejection
+   without a typed reason, is `interrupt`; a rejection with a reason is feedback on the call it
+   refused; the first turn of a session with no assistant answer before it is `initial_request`.
+   And short praise with nothing else in it ("that works") is `positive_feedback`: the labelled
+   data holds too few praise turns, all by one author, for a regression to learn the class from
+   people it has not seen, and the rule is never wrong on them.
 2. Every other turn gets a multinomial logistic regression over `new_request`,
    `reattempt_with_feedback`, `reattempt_without_feedback` and `positive_feedback` on the
    features of features.py (cue families, shape, context) and, when the model has them, the
@@ -25,10 +28,13 @@ from typing import Any
 import numpy as np
 
 from miner.classify import features as F
-from miner.classify.base import REATTEMPT_WITH_FEEDBACK, Label, Turn
+from miner.classify.base import POSITIVE_FEEDBACK, REATTEMPT_WITH_FEEDBACK, Label, Turn
 from miner.classify.heuristic import structural
 
 MODEL_FILE = "model.json"
+PRAISE_CONFIDENCE = 0.9  # the praise rule was right on all its dev turns (7 of 7, one author): not more
+PRAISE_REASON = "rule: praise and nothing else"
+PRAISE_COLUMN = F.NAMES.index("cue:praise_only")
 META_KEY = "miner_model"  # a vault's own fitted model (vault mine --fit), in the meta table
 
 
@@ -77,6 +83,14 @@ class Model:
         return out
 
 
+def rules(t: Turn) -> Label | None:
+    """The label the rules give before the regression (structure, then praise and nothing else), or None."""
+    label = structural(t)
+    if label is None and F.praise_only(t):
+        label = Label(POSITIVE_FEEDBACK, PRAISE_CONFIDENCE, [PRAISE_REASON])
+    return label
+
+
 def shipped_model() -> Model:
     return Model.from_json(resources.files("miner.classify").joinpath(MODEL_FILE).read_text(encoding="utf-8"))
 
@@ -109,12 +123,19 @@ class LearnedClassifier:
         out: list[Label | None] = [structural(t) for t in turns]
         rest = [i for i, lab in enumerate(out) if lab is None]
         if rest:
-            for i, lab in zip(rest, self.predict([turns[i] for i in rest]), strict=True):
-                out[i] = lab
+            X = feature_matrix([turns[i] for i in rest])  # the praise rule reads its own feature: computed once
+            praise = X[:, PRAISE_COLUMN] == 1.0
+            for i in np.asarray(rest)[praise]:
+                out[i] = Label(POSITIVE_FEEDBACK, PRAISE_CONFIDENCE, [PRAISE_REASON])
+            keep = ~praise
+            if keep.any():
+                todo = [turns[i] for i in np.asarray(rest)[keep]]
+                for i, lab in zip(np.asarray(rest)[keep], self.predict(todo, X[keep]), strict=True):
+                    out[i] = lab
         return out  # type: ignore[return-value]
 
-    def predict(self, turns: Sequence[Turn]) -> list[Label]:
-        X = self.matrix(turns)
+    def predict(self, turns: Sequence[Turn], X: np.ndarray | None = None) -> list[Label]:
+        X = self.matrix(turns, X)
         P = self.model.proba(X)
         names = self.model.features
         labels = []
@@ -122,8 +143,8 @@ class LearnedClassifier:
             labels.append(Label(label, round(p, 3), _reasons(names, x)))
         return labels
 
-    def matrix(self, turns: Sequence[Turn]) -> np.ndarray:
-        X = feature_matrix(turns)
+    def matrix(self, turns: Sequence[Turn], X: np.ndarray | None = None) -> np.ndarray:
+        X = feature_matrix(turns) if X is None else X
         if not self.model.embedding:
             return X
         from miner.classify.vectors import DIM, embed

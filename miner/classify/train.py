@@ -32,26 +32,26 @@ from miner.classify.base import (
     REATTEMPT_WITHOUT_FEEDBACK,
 )
 from miner.classify.dataset import Example
-from miner.classify.heuristic import structural
-from miner.classify.learned import Model, feature_matrix
+from miner.classify.learned import Model, feature_matrix, rules
 
-VERSION = "learned-1"
+VERSION = "learned-2"
 CLASSES = [NEW_REQUEST, REATTEMPT_WITH_FEEDBACK, REATTEMPT_WITHOUT_FEEDBACK, POSITIVE_FEEDBACK]
 # The model's target: an initial request that structure did not catch is a request like any other.
 TARGET = {INITIAL_REQUEST: NEW_REQUEST}
-C_GRID = (0.03, 0.1, 0.3, 1.0)
+C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
 THRESHOLDS = tuple(round(x, 2) for x in np.arange(0.2, 0.71, 0.05))
 SEED = 0
 PRIOR = True  # start from (and shrink towards) the hand-set cue weights, not from zero
 BALANCE = 0.5  # author weights n ** -0.5: a prolific author counts more, not proportionally more
-EMBED_WEIGHT = 0.25  # embedding columns are scaled down after standardising: 768 of them, ~60 others
+EMBED_WEIGHT = 0.25
+RULE_WEIGHT = 3.0  # prior log-odds of a heuristic rule for praise or a re-send (the heuristic decides on it alone)  # embedding columns are scaled down after standardising: 768 of them, ~60 others
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def modelled(examples: Sequence[Example]) -> list[int]:
     """Indices of the examples the regression learns from: not decided by structure, a label it predicts."""
     return [i for i, e in enumerate(examples)
-            if structural(e.turn) is None and TARGET.get(e.label, e.label) in CLASSES]
+            if rules(e.turn) is None and TARGET.get(e.label, e.label) in CLASSES]
 
 
 def _standardise(X: np.ndarray, n_plain: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,8 +90,11 @@ def _lr(X: np.ndarray, y: np.ndarray, C: float, w: np.ndarray, B0: np.ndarray,
 
 
 def prior_weights(names: list[str]) -> np.ndarray:
-    """Hand-set log-odds of "a correction" per feature (cues.py's weights, the heuristic's structure
-    terms), in raw feature units: the prior the regression starts from and is pulled towards."""
+    """Hand-set log-odds per class and feature, in raw feature units (rows in CLASSES order, `new_request`
+    the reference at zero): the prior the regression starts from and is pulled towards. A correction's
+    row is cues.py's weights and the heuristic's structure terms; praise and re-send rows are the
+    heuristic's rules for them (praise and nothing else; a near-verbatim re-send, a bare "continue").
+    Without them the few praise and re-send examples cannot lift their classes off zero."""
     from miner.classify import cues as C
     from miner.classify import heuristic as H
 
@@ -99,14 +102,17 @@ def prior_weights(names: list[str]) -> np.ndarray:
     hand.update({f"cue:answer_{c.name}": c.weight for c in C.ANSWER_CUES})
     hand.update({"ctx:claimed_x_failure": H.CLAIM_THEN_FAILURE, "ctx:claimed_x_error": H.CLAIM_THEN_FAILURE,
                  "ctx:after_interrupt_silent": H.AFTER_INTERRUPT, "ctx:asked": H.ASKED_THEN_ANSWER})
-    return np.asarray([hand.get(n, 0.0) for n in names])
+    rules = {REATTEMPT_WITH_FEEDBACK: hand,
+             POSITIVE_FEEDBACK: {"cue:praise_only": RULE_WEIGHT},
+             REATTEMPT_WITHOUT_FEEDBACK: {"ctx:resend": RULE_WEIGHT, "cue:continue": RULE_WEIGHT}}
+    return np.asarray([[rules.get(c, {}).get(n, 0.0) for n in names] for c in CLASSES])
 
 
 def _raw_fit(X: np.ndarray, y: np.ndarray, C: float, n_plain: int, w: np.ndarray) -> dict[str, Any]:
     mean, scale = _standardise(X, n_plain)
     B0 = np.zeros((len(CLASSES), X.shape[1]))
     if PRIOR:
-        B0[CLASSES.index(REATTEMPT_WITH_FEEDBACK), :n_plain] = prior_weights(F.NAMES) * scale[:n_plain]
+        B0[:, :n_plain] = prior_weights(F.NAMES) * scale[:n_plain]
     coef, intercept = _lr((X - mean) / scale, y, C, w * len(w) / w.sum(), B0)
     return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept}
 
@@ -247,11 +253,14 @@ def _round(a: np.ndarray) -> list[float]:
 
 # -- the shipped model ---------------------------------------------------------------------------
 
-def corpus_data(corpora: Path, work: Path, embed: bool = True) -> tuple[list[Example], np.ndarray | None]:
-    from miner.classify.dataset import corpus_examples
+def corpus_data(corpora: Path, work: Path, embed: bool = True,
+                external: bool = True) -> tuple[list[Example], np.ndarray | None]:
+    """The shared corpora's dev-labelled turns and (unless `external` is False) the repository's own
+    external label files (data/labels/external-*.jsonl), sorted, with their embedding rows."""
+    from miner.classify.dataset import corpus_examples, external_examples
     from miner.classify.vectors import embed as embed_turns
 
-    examples = corpus_examples(corpora, work)
+    examples = corpus_examples(corpora, work) + (external_examples() if external else [])
     examples.sort(key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
     E = embed_turns(None, [e.turn for e in examples])[0].astype(np.float64) if embed else None
     return examples, E
@@ -280,7 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="miner-train-") as tmp:
         examples, E = corpus_data(Path(args.corpora), Path(tmp))
-    model = fit(examples, E, extra={"label_files": ["labels-dev.jsonl", "labels-wild-dev.jsonl"], "seed": SEED})
+    from miner.classify.dataset import EXTERNAL_DIR, EXTERNAL_GLOB
+
+    files = ["labels-dev.jsonl", "labels-wild-dev.jsonl"] + [f"data/labels/{p.name}" for p in
+                                                             sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))]
+    model = fit(examples, E, extra={"label_files": files, "seed": SEED})
     text = json.dumps(model.data, indent=None, separators=(",", ":")) + "\n"
     out = Path(args.out)
     if args.check:
@@ -300,8 +313,8 @@ if __name__ == "__main__":
 
 def predict(model: Model, examples: Sequence[Example], E: np.ndarray | None,
             X: np.ndarray | None = None) -> list[Label]:
-    """Labels for examples whose embedding rows are given (structure first, as the backend does)."""
-    out: list[Label | None] = [structural(e.turn) for e in examples]
+    """Labels for examples whose embedding rows are given (rules first, as the backend does)."""
+    out: list[Label | None] = [rules(e.turn) for e in examples]
     rest = [i for i, lab in enumerate(out) if lab is None]
     if rest:
         Xr = feature_matrix([examples[i].turn for i in rest]) if X is None else X[rest]
@@ -330,7 +343,7 @@ def cross_validate(examples: Sequence[Example], E: np.ndarray | None, **fit_kw: 
 def reliability(examples: Sequence[Example], labels: Sequence[Label], bins: int = 5) -> dict[str, Any]:
     """Confidence against accuracy on the turns the model labels (structure excluded), and the ECE."""
     rows = [(lab.confidence, TARGET.get(e.label, e.label) == lab.label) for e, lab in zip(examples, labels, strict=True)
-            if structural(e.turn) is None]
+            if rules(e.turn) is None]
     table, ece = [], 0.0
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from support import CORPORA
+from support import CORPORA, require_shared
 
 HT, INT = "human_prompt", "interrupt"
 IR, NR, RWF, RWO, POS = ("initial_request", "new_request", "reattempt_with_feedback",
@@ -46,6 +46,7 @@ def typed(*labels):
 
 def load_hand_labels(con) -> int:
     """The dev hand labels of ../shared/corpora as labels rows (backend 'hand'); returns rows added."""
+    require_shared()
     rows = [json.loads(line) for line in (CORPORA / "labels-dev.jsonl").read_text().splitlines() if line.strip()]
     known = {r[0]: r[1] for r in con.execute("SELECT msg_id, session_id FROM messages").fetchall()}
     n = 0

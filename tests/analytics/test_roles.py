@@ -8,7 +8,7 @@ import shutil
 import pytest
 from analytics_data import NR, add_session, typed
 
-from miner.roles import assign_roles, compute_roles, load_rules, parse_rules, repository_of
+from miner.roles import assign_roles, compute_roles, load_rules, parse_rules
 from support import EXAMPLES, run_cli
 from vault.settings import ConfigError
 
@@ -43,16 +43,19 @@ def test_default_falls_back_to_source_on_corpora(corpus_copy):
 
     con = open_vault(corpus_copy)
     counts = assign_roles(con, [])
-    rows = con.execute("SELECT s.project, s.source, r.role_name, r.rule, s.parent_session_id, s.cwd "
+    rows = con.execute("SELECT s.project, s.source, r.role_name, r.rule, s.parent_session_id "
                        "FROM sessions s JOIN roles r USING (session_id)").fetchall()
     assert len(rows) == con.execute("SELECT count(*) FROM sessions").fetchone()[0] == sum(counts.values())
-    known = {r[0] for r in rows if r[0]} | {r[5] for r in rows if r[5]}
-    for project, source, role, rule, parent, cwd in rows:
-        if parent is None:
-            repo = repository_of(cwd, known)  # a git worktree takes its repository's role
-            assert role == (repo or project or source)
-            assert rule == (f"default: project (a worktree of {repo})" if repo else
-                            "default: project" if project else "default: source")
+    for project, source, role, rule, parent in rows:
+        if parent is None and rule.startswith("default: repository"):
+            assert role == "spotter" and project.startswith("spotter-")  # a spotter worktree
+        elif parent is None and rule == "default: project of the enclosing folder":
+            assert role == "spotter"
+        elif parent is None:
+            assert role == (project or source)
+            assert rule == ("default: project" if project else "default: source")
+    # the spotter worktrees (spotter-worktrees/spotter-gqc, ...) and the main checkout are one role
+    assert {r for p, _, r, _, _ in rows if p and p.startswith("spotter")} == {"spotter"}
     # spotter compaction subagents in another worktree take their parent's role, not their own project
     parents = dict(con.execute("SELECT session_id, parent_session_id FROM sessions").fetchall())
     roles = roles_of(con)
@@ -85,6 +88,24 @@ def test_each_rule_kind_on_examples(examples_con, rule, expected):
         n = examples_con.execute("SELECT count(*) FROM sessions WHERE regexp_matches(first_prompt, '^(Write|Draft)')"
                                  ).fetchone()[0]
         assert n == examples_con.execute("SELECT count(*) FROM roles WHERE role_name = 'R'").fetchone()[0] == 2
+
+
+def test_a_git_worktree_belongs_to_its_repository(con):
+    from miner.roles import worktree_repository
+
+    add_session(con, "main", project="spotter", cwd="/home/m/projects/spotter", turns=typed(NR))
+    add_session(con, "wt1", project="spotter-gqc", cwd="/home/m/projects/spotter-worktrees/spotter-gqc", turns=typed(NR))
+    add_session(con, "sub", project="assets", cwd="/home/m/projects/spotter-worktrees/spotter-gqc/assets",
+                turns=typed(NR))
+    add_session(con, "dot", project="feat", cwd="/home/m/code/app/.worktrees/feat", turns=typed(NR))
+    add_session(con, "docs", project="docs", cwd="/home/m/code/app/docs", turns=typed(NR))
+    add_session(con, "app", project="app", cwd="/home/m/code/app", turns=typed(NR))
+    add_session(con, "other", project="api", cwd="/home/m/code/api", turns=typed(NR))
+    assign_roles(con, [])
+    assert roles_of(con) == {"main": "spotter", "wt1": "spotter", "sub": "spotter", "dot": "app", "docs": "app",
+                             "app": "app", "other": "api"}
+    assert worktree_repository("C:\\code\\app.worktrees\\x") == "app"
+    assert worktree_repository("/home/m/code/worktrees") is None  # a folder named so, not a worktree in it
 
 
 def test_user_id_and_agent_type_rules(con):

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from planted import hand_label  # noqa: E402
-from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES  # noqa: E402
+from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES, require_shared  # noqa: E402
 
 
 def _build(path: Path, sources: list[Path], labeller) -> Path:
@@ -62,12 +62,14 @@ def mined_vault(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def corpus_dev_vault(tmp_path_factory) -> Path:
     """../shared/corpora with the hand labels of labels-dev.jsonl."""
+    require_shared()
     return _build(tmp_path_factory.mktemp("corpus-dev") / "vault.duckdb", [CLAUDE_CORPUS, CONVERSATIONS],
                   _hand_labels_dev)
 
 
 @pytest.fixture(scope="session")
 def corpus_mined_vault(tmp_path_factory) -> Path:
+    require_shared()
     return _build(tmp_path_factory.mktemp("corpus-mined") / "vault.duckdb", [CLAUDE_CORPUS, CONVERSATIONS], _mine)
 
 

@@ -10,13 +10,13 @@ import pytest
 from support import run_cli
 
 from miner.export import FORMATS, export, split_sessions
+from miner.filters import FILTER_DOCS
 from miner.pairs import build_pairs
 from miner.personas import build_personas
 
 PLANTED = ("sk-ant-api03", "jane.doe@example.com", "/home/jdoe", "jdoe")
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-
 
 @pytest.fixture(scope="module")
 def tokenizer():
@@ -33,7 +33,6 @@ def tokenizer():
     hf = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|pad|>")
     hf.chat_template = CHATML
     return hf
-
 
 @pytest.fixture(scope="module")
 def ready_vault(hand_vault, tmp_path_factory, embed_model):
@@ -53,20 +52,17 @@ def ready_vault(hand_vault, tmp_path_factory, embed_model):
     con.close()
     return path
 
-
 def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
 
 def _export(vault_copy, ready_vault, tmp_path, fmt, **kw):
     con = vault_copy(ready_vault)
     return con, export(con, fmt, tmp_path / fmt, **kw)
 
-
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_no_planted_secret_in_any_file(fmt, vault_copy, ready_vault, tmp_path):
     _, rep = _export(vault_copy, ready_vault, tmp_path, fmt, parquet=True, hf=True)
-    assert sum(rep["counts"].values()) == 8  # 7 kept + the accepted secret-bearing pair
+    assert sum(rep["counts"].values()) == 6  # 5 kept + the accepted secret-bearing pair
     files = [p for p in (tmp_path / fmt).rglob("*") if p.is_file()]
     assert any(p.suffix == ".parquet" for p in files) and any("hf" in p.parts for p in files)
     for p in files:
@@ -75,13 +71,11 @@ def test_no_planted_secret_in_any_file(fmt, vault_copy, ready_vault, tmp_path):
             assert s.encode() not in data, f"{s} in {p}"
     assert "[REDACTED:" in (tmp_path / fmt / "train.jsonl").read_text() + (tmp_path / fmt / "test.jsonl").read_text()
 
-
 def test_no_redact_is_explicit_and_keeps_the_text(vault_copy, ready_vault, tmp_path):
     _, rep = _export(vault_copy, ready_vault, tmp_path, "trl", redact=False)
     text = (tmp_path / "trl" / "train.jsonl").read_text() + (tmp_path / "trl" / "test.jsonl").read_text()
     assert "sk-ant-api03" in text and "jane.doe@example.com" in text
     assert "Not redacted" in (tmp_path / "trl" / "README.md").read_text()
-
 
 def test_trl_loads_with_datasets_trl_and_the_trainer(vault_copy, ready_vault, tmp_path, tokenizer):
     from datasets import load_dataset
@@ -104,12 +98,10 @@ def test_trl_loads_with_datasets_trl_and_the_trainer(vault_copy, ready_vault, tm
     assert data.warnings == [] and len(data.train) == rep["counts"]["train"]
     assert data.card_title == "vault preference pairs"
 
-
 def test_no_persona(vault_copy, ready_vault, tmp_path):
     _export(vault_copy, ready_vault, tmp_path, "trl", persona=False)
     rows = _rows(tmp_path / "trl" / "train.jsonl")
     assert rows and all(r["persona"] is None and r["prompt"][0]["role"] == "user" for r in rows)
-
 
 def test_split_by_session_is_deterministic_and_leaks_nothing(vault_copy, ready_vault, tmp_path):
     con = vault_copy(ready_vault)
@@ -129,7 +121,6 @@ def test_split_by_session_is_deterministic_and_leaks_nothing(vault_copy, ready_v
     assert len(split_sessions(ids, 0, 0.2)) == 2 and split_sessions(ids, 0, 0.0) == set()
     assert len(split_sessions(["a"], 0, 0.5)) == 0 and len(split_sessions(["a", "b"], 0, 0.1)) == 1
 
-
 def test_reviews_reject_edit_and_reviewed_only(vault_copy, ready_vault, tmp_path):
     con = vault_copy(ready_vault)
     kept = [r[0] for r in con.execute("SELECT pair_id FROM pairs WHERE kept ORDER BY pair_id").fetchall()]
@@ -139,11 +130,10 @@ def test_reviews_reject_edit_and_reviewed_only(vault_copy, ready_vault, tmp_path
     rep = export(con, "trl", tmp_path / "a", test_fraction=0)
     rows = {r["pair_id"]: r for r in _rows(tmp_path / "a" / "train.jsonl")}
     assert kept[0] not in rows and rows[kept[1]]["chosen"] == [{"role": "assistant", "content": "EDITED ANSWER"}]
-    assert rep["selection"]["review_rejected"] == 1 and len(rows) == 7
+    assert rep["selection"]["review_rejected"] == 1 and len(rows) == 5
     rep = export(con, "trl", tmp_path / "b", reviewed_only=True, test_fraction=0)
     assert {r["pair_id"] for r in _rows(tmp_path / "b" / "train.jsonl")} == {
         kept[1], *[r[0] for r in con.execute("SELECT target_id FROM reviews WHERE decision = 'accept'").fetchall()]}
-
 
 def test_llamafactory_shape_and_dataset_info(vault_copy, ready_vault, tmp_path):
     _export(vault_copy, ready_vault, tmp_path, "llamafactory")
@@ -160,7 +150,6 @@ def test_llamafactory_shape_and_dataset_info(vault_copy, ready_vault, tmp_path):
         assert row["chosen"]["from"] == row["rejected"]["from"] == "gpt" and row["chosen"]["value"]
         assert row["system"].startswith("Standing preferences")
 
-
 def test_axolotl_openai_sharegpt_shapes(vault_copy, ready_vault, tmp_path):
     con = vault_copy(ready_vault)
     for fmt in ("axolotl", "openai", "sharegpt"):
@@ -176,7 +165,6 @@ def test_axolotl_openai_sharegpt_shapes(vault_copy, ready_vault, tmp_path):
     sg = _rows(tmp_path / "sharegpt" / "train.jsonl")
     assert all(r["conversations"][0]["from"] == "system" and r["conversations"][-1]["from"] == "gpt" for r in sg)
 
-
 def test_hf_and_parquet_load(vault_copy, ready_vault, tmp_path):
     import pyarrow.parquet as pq
     from datasets import load_from_disk
@@ -186,14 +174,14 @@ def test_hf_and_parquet_load(vault_copy, ready_vault, tmp_path):
     assert dd["train"].num_rows == rep["counts"]["train"]
     assert pq.read_table(tmp_path / "trl" / "train.parquet").num_rows == rep["counts"]["train"]
 
-
 def test_dataset_card_counts(vault_copy, ready_vault, tmp_path):
     _, rep = _export(vault_copy, ready_vault, tmp_path, "trl")
     card = (tmp_path / "trl" / "README.md").read_text()
-    assert "| docs-site | 4 |" in card and "| next_attempt | 8 |" in card
-    assert "| chosen_corrected_later | 1 |" in card and "| secrets | 1 |" in card
-    assert "claude_code: 8 session(s)" in card and "seed 0" in card and "Redacted" in card
-
+    assert "| docs-site | 4 |" in card and "| next_attempt | 6 |" in card
+    for name, n in [("chosen_corrected_later", 1), ("secrets", 1), ("reply_to_feedback", 2),
+                    ("gate_pasted_failure", 1), ("sycophantic_opener", 0)]:
+        assert f"| {name} | {n} | {FILTER_DOCS[name]} |" in card
+    assert "claude_code: 6 session(s)" in card and "seed 0" in card and "Redacted" in card
 
 def test_export_cli(ready_vault, vault_copy, tmp_path):
     con = vault_copy(ready_vault)
@@ -206,7 +194,6 @@ def test_export_cli(ready_vault, vault_copy, tmp_path):
     code, out, _ = run_cli("export", "--format", "trl", "--out", str(tmp_path / "t"), db=path)
     assert code == 0 and "train" in out
 
-
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_every_format_loads_with_datasets_json(fmt, vault_copy, ready_vault, tmp_path):
     """LLaMA-Factory and axolotl read local JSONL through `datasets` too: every split must load as one table."""
@@ -216,7 +203,6 @@ def test_every_format_loads_with_datasets_json(fmt, vault_copy, ready_vault, tmp
     out = tmp_path / fmt
     ds = load_dataset("json", data_files={"train": str(out / "train.jsonl"), "test": str(out / "test.jsonl")})
     assert (len(ds["train"]), len(ds["test"])) == (rep["counts"]["train"], rep["counts"]["test"])
-
 
 def test_end_to_end_cli_on_examples(tmp_path):
     """ingest -> mine -> pairs -> personas -> export, all through the real CLI, on examples/."""
@@ -236,3 +222,23 @@ def test_end_to_end_cli_on_examples(tmp_path):
     assert code == 0 and sum(rep["counts"].values()) == len(pairs) and rep["personas_used"]
     text = (tmp_path / "d" / "train.jsonl").read_text() + (tmp_path / "d" / "test.jsonl").read_text()
     assert not any(s in text for s in PLANTED)
+
+
+def test_test_pairs_never_see_their_own_feedback_in_the_persona(vault_copy, ready_vault, tmp_path):
+    """Personas come from the train split only: no rule backed by a test-session correction reaches a prompt."""
+    from miner.personas import clauses_of, load_personas
+
+    con = vault_copy(ready_vault)
+    full = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
+    leaked_before = 0
+    for seed in range(6):
+        rep = export(con, "trl", tmp_path / f"s{seed}", seed=seed, test_fraction=0.5)
+        test_rows = _rows(tmp_path / f"s{seed}" / "test.jsonl")
+        assert rep["counts"]["test"] == len(test_rows) >= 1
+        for row in test_rows:
+            own = [c.lower() for c in clauses_of(row["feedback"]) if len(c.split()) >= 2]
+            system = row["prompt"][0]["content"].lower() if row["prompt"][0]["role"] == "system" else ""
+            assert not [c for c in own if c in system], (seed, row["feedback"])
+            # the same check on the persona built from all corrections finds the leak this prevents
+            leaked_before += any(c in (full.get(row["role_name"]) or "").lower() for c in own)
+    assert leaked_before > 0

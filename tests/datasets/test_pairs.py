@@ -44,14 +44,18 @@ def test_examples_pairs_follow_the_planted_corrections(hand_vault, vault_copy):
     assert [m["role"] for m in refund["prompt"]] == ["user", "assistant", "user"]
     assert refund["rejected"][0]["content"].endswith(
         "[Edit] /home/jdoe/code/billing-api/migrations/0007_refund_amounts.py")
-    assert "0012" in refund["chosen"][0]["content"] and refund["kept"]
+    assert "0012" in refund["chosen"][0]["content"]
+    # "Understood. I'll leave 0007 alone ...": the chosen answer replies to the feedback, not to the prompt
+    assert refund["failed"] == ["reply_to_feedback"]
     # agent answers: text plus one compact line per tool call
     tests = _by_feedback(pairs, "did you run the tests?")
     assert tests["chosen"][0]["content"].startswith("[Bash] pytest -q tests/test_invoices.py\nYou're right")
+    assert tests["failed"] == ["reply_to_feedback"]
     assert "[Grep] def get_invoice" in tests["rejected"][0]["content"]
     # interrupted and continued chosen answer: one answer, flagged
     export_fix = _by_feedback(pairs, "Traceback")
-    assert export_fix["failed"] == ["chosen_corrected_later"]
+    # a pasted traceback is debugging, not a correction (the gate), and its chosen was interrupted
+    assert export_fix["failed"] == ["gate_pasted_failure", "gate_outcome_report", "chosen_corrected_later"]
     assert "18 passed" in export_fix["chosen"][0]["content"]
     assert _by_feedback(pairs, "no, never hardcode")["failed"] == ["secrets"]
     # no pair from a session without corrections (billing-question)
@@ -91,7 +95,7 @@ def test_pairs_cli_json_contract(hand_vault, vault_copy, tmp_path):
     code, out, _ = run_cli("pairs", "--json", db=path)
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
-    assert len(rows) == 7 and all(r["kept"] for r in rows)
+    assert len(rows) == 5 and all(r["kept"] for r in rows)
     for r in rows:
         for k, t in CONTRACT.items():
             assert isinstance(r[k], t), k
@@ -212,6 +216,17 @@ def _cand(**kw) -> Candidate:
     ("chosen_corrected_later", {"chosen_interrupted": True}),
     ("tool_only", {"chosen_has_text": False}),
     ("secrets", {"prompt": [{"role": "user", "content": "use token ghp_" + "a1B2c3D4e5" * 4}]}),
+    ("gate_confidence", {"confidence": 0.55}),
+    ("gate_not_typed", {"feedback_typed": False}),
+    ("gate_status_question", {"feedback": "is it done yet?"}),
+    ("gate_outcome_report", {"feedback": "well now the button does nothing"}),
+    ("gate_pasted_failure", {"feedback": "Traceback (most recent call last):\n  File \"a.py\", line 3\n"
+                                         "ValueError: bad haiku"}),
+    ("across_human_turn", {"rejected_joined": True}),
+    ("sycophantic_opener", {"chosen": "You're absolutely right! An old silent pond, a frog jumps in."}),
+    ("reply_to_feedback", {"chosen": "Got it, a poem then: an old silent pond, a frog jumps in."}),
+    ("feedback_facts", {"feedback": "make it a poem about basho_pond.txt",
+                        "chosen": "From basho_pond.txt: an old silent pond, a frog jumps in."}),
 ])
 def test_each_filter_catches_its_case(name, kw):
     good, bad = _cand(pair_id="good"), _cand(**kw)
@@ -275,3 +290,62 @@ def test_chatgpt_regeneration_without_thumbs(con, tmp_path):
     pairs = _chatgpt_pairs(con, tmp_path)
     [regen] = [p for p in pairs.values() if p["method"] == "regeneration"]
     assert regen["feedback"] == "(regenerated)" and regen["rejected"][0]["content"].startswith("Fans hum")
+
+
+def test_gate_does_not_touch_branch_pairs_and_confidence_threshold_is_an_option():
+    branch = _cand(method="regeneration", confidence=0.1, feedback="(regenerated)", feedback_typed=False)
+    low = _cand(pair_id="low", confidence=0.65)
+    apply_filters([branch, low], FilterOptions(gate_confidence=0.6))
+    assert branch.failed == [] and low.failed == []
+    # the same-prompt checks are for next_attempt pairs; a rewrite only loses its opener (stripped upstream)
+    rw = _cand(method="rewrite", chosen="Got it: an old silent pond, a frog jumps in.")
+    apply_filters([rw])
+    assert rw.failed == []
+
+
+@pytest.mark.parametrize("text,opener", [
+    ("You're absolutely right! The test fails because ...", "You're absolutely right!"),
+    ("You are right - I should have read it.", "You are right - "),
+    ("Great catch. The loop is off by one.", "Great catch."),
+    ("Ah, good point, let me fix that.", "Ah, good point, "),
+    ("I apologize for the confusion. Here is the fix.", "I apologize for the confusion."),
+    ("Good approach - batching is safer.", "Good approach - "),
+    ("The loop is off by one. You're right that it matters.", None),
+    ("Rightly so, the rounding comes first.", None),
+    ("[Bash] pytest -q", None),
+])
+def test_sycophantic_openers_found_and_stripped(text, opener):
+    from miner.quality import strip_opener, sycophantic_opener
+
+    assert sycophantic_opener(text) == opener
+    stripped, did = strip_opener(text)
+    assert did == (opener is not None)
+    if opener:
+        assert sycophantic_opener(stripped) is None and stripped and stripped[0].isupper()
+
+
+def test_same_prompt_facts_and_gate_texts():
+    from miner.quality import feedback_only_facts, is_pasted_failure, is_status_question
+
+    fb = "the limit is 250 per page, see docs/api/paging.md"
+    assert feedback_only_facts(fb, "Set the page size to 250 as docs/api/paging.md says.", ["list the users"]) == [
+        "250", "docs/api/paging.md"]
+    # a fact the prompt or the rejected answer already had is not the feedback's
+    assert feedback_only_facts(fb, "Read docs/api/paging.md first.", ["see docs/api/paging.md"]) == []
+    assert is_status_question("did the build finish?") and is_status_question("is it working now?")
+    assert not is_status_question("what's the status")  # not a question: no question mark
+    assert not is_status_question("did you run the tests?")  # a correction phrased as a question
+    assert not is_status_question("why is this still working with the old API? use v2")
+    assert is_pasted_failure("npm ERR! code ERESOLVE\nnpm ERR! peer dep missing\nnpm ERR! fix the upstream")
+    assert not is_pasted_failure("this fails with KeyError: currency because old invoices have no currency; "
+                                 "default to the account currency instead of crashing")
+
+
+def test_outcome_reports_are_not_corrections():
+    from miner.quality import is_outcome_report
+
+    for report in ("spinning", "nooe", "it isnt showing up", "empty response from proxy"):
+        assert is_outcome_report(report), report
+    for corr in ("we're using BDD lingo, call them specs", "don't put comments into bash snippets",
+                 "i would prefer this to run on command", "why --fix=lf instead of --fix=yes?"):
+        assert not is_outcome_report(corr), corr

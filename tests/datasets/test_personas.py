@@ -6,15 +6,15 @@ import json
 
 import numpy as np
 import pytest
-from support import run_cli
+from support import needs_shared, run_cli
 
 from miner.personas import build_personas, clauses_of, cluster, load_personas
 
-PLANTED = {  # role -> preference -> words one of which its rule must contain
-    "billing-api": {"tests": ("test", "suite"), "spec": ("spec",), "migration": ("migration",)},
-    "docs-site": {"short": ("short", "long", "wordy", "line", "sentences"), "emojis": ("emoji",),
-                  "preamble": ("preamble",)},
+PLANTED = {  # role -> preference stated in two or more sessions -> words one of which its rule must contain
+    "billing-api": {"tests": ("test", "suite")},
+    "docs-site": {"emojis": ("emoji",)},
 }
+ONE_SESSION = ("migration", "spec", "preamble", "refunds.md")  # said once: a task detail, never a persona rule
 
 
 def _rules(con, role) -> list[str]:
@@ -27,6 +27,9 @@ def _assert_planted(con) -> None:
         rules = _rules(con, role)
         for pref, words in prefs.items():
             assert any(w in r for r in rules for w in words), f"{role}: no rule about {pref} in {rules}"
+        assert not [r for r in rules for w in ONE_SESSION if w in r], rules
+        [p] = load_personas(con, role)
+        assert "extractive" in p["text"].splitlines()[0]
 
 
 def test_personas_name_the_planted_preferences(hand_vault, vault_copy, embed_model):
@@ -37,7 +40,7 @@ def test_personas_name_the_planted_preferences(hand_vault, vault_copy, embed_mod
     [docs] = load_personas(con, "docs-site")
     top = {r["rule"]: r for r in docs["rules"]}
     assert top["No emojis."]["support"] == 3 and len(top["No emojis."]["examples"]) == 3
-    assert docs["text"].splitlines()[1] in ("- No emojis.", "- Keep it short.")
+    assert docs["text"].splitlines()[1] == "- No emojis."
     labelled = {r[0] for r in con.execute(
         "SELECT msg_id FROM labels WHERE label = 'reattempt_with_feedback'").fetchall()}
     assert all(set(r["examples"]) <= labelled for r in docs["rules"])
@@ -72,7 +75,7 @@ def test_personas_cli(hand_vault, vault_copy, embed_model):
     code, out, _ = run_cli("personas", "--json", db=path)
     assert {p["role_name"] for p in json.loads(out)} == {"billing-api", "docs-site", "data-pipeline"}
     code, out, _ = run_cli("personas", "billing-api", db=path)
-    assert "migration" in out and "support" in out
+    assert "test suite" in out and "support 2" in out and "migration" not in out
     code, _, err = run_cli("personas", "nobody", db=path)
     assert code != 0
 
@@ -91,9 +94,52 @@ def test_clauses(text, expected):
     assert clauses_of(text) == expected
 
 
+@pytest.mark.parametrize("clause,general", [
+    ("don't write docstrings in specs", True),
+    ("always run the suite before saying it works", True),
+    ("I'd rather exclude the diary folder from the checks", True),
+    ("no emojis", True),
+    ("read the spec in docs/refunds.md first", False),  # a task-specific file
+    ("don't touch unit 11142", False),  # an id
+    ("I don't want to commit the empty __init__.py files", True),  # a well-known file name is no entity
+    ("Stop hook feedback: run the linter", False),  # hook text
+    ("I've checked the README and I don't see it", False),  # a report, not a rule
+    ("well now the button does nothing", False),
+])
+def test_general_form(clause, general):
+    from miner.personas import is_general
+
+    assert is_general(clause) == general
+
+
 def test_cluster_average_linkage():
     v = np.array([[1, 0], [0.96, 0.28], [0, 1], [0.28, 0.96], [-1, 0]], dtype="float32")
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     groups = sorted(sorted(g) for g in cluster(v, 0.8))
     assert groups == [[0, 1], [2, 3], [4]]
     assert len(cluster(v, -1.1)) == 1 and cluster(v[:0], 0.5) == []
+
+
+@needs_shared
+def test_offline_personas_against_a_careful_readers_list(corpus_mined_vault, vault_copy, embed_model):
+    """Side by side with tests/fixtures/personas/reader_conversations.json (bench/personas_vs_reader.py prints it).
+
+    Measured: lines right 1/1, reader items covered 1/23. The issue's goal of a third of the reader's items is
+    not reached offline: the person states most preferences as reactions, not in general form.
+    """
+    import sys
+    from pathlib import Path
+
+    from miner.personas import is_general
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from personas_vs_reader import READER, compare
+
+    con = vault_copy(corpus_mined_vault)
+    build_personas(con, model=embed_model)
+    personas = {p["role_name"]: [r["rule"] for r in p["rules"]] for p in load_personas(con)}
+    rep = compare(personas, json.loads(READER.read_text())["roles"])
+    lines = [ln for ps in personas.values() for ln in ps]
+    assert all(is_general(ln) for ln in lines)  # general form, no hook text, no task entity
+    assert rep["lines"] >= 1 and rep["right"] * 2 >= rep["lines"]  # at least half of the lines right
+    assert rep["covered"] >= 1

@@ -10,7 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import CLAUDE_CORPUS, CORPORA, run_cli
+from support import CLAUDE_CORPUS, CORPORA, needs_shared, run_cli
+
+pytestmark = needs_shared
 
 sys.path.insert(0, str(Path(__file__).parent))
 import cc_raw_counts  # noqa: E402

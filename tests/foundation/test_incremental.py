@@ -8,12 +8,12 @@ import shutil
 
 import pytest
 
-from support import CLAUDE_CORPUS
+from support import claude_code_file
 from vault.ingest import ingest
 from vault.sources.claude_code import ClaudeCodeParser
 from vault.store import open_vault
 
-SOURCE = CLAUDE_CORPUS / "spotter" / "short.jsonl"
+SOURCE = claude_code_file("spotter/short.jsonl")
 LINES = SOURCE.read_bytes().splitlines(keepends=True)
 
 
@@ -119,7 +119,7 @@ def test_rewritten_or_truncated_file_is_reread_and_replaced(setup, change):
 def test_deleted_source_file_keeps_its_rows(setup):
     src, con = setup
     (src / "s.jsonl").write_bytes(b"".join(LINES))
-    shutil.copy(CLAUDE_CORPUS / "spotter" / "tool_heavy.jsonl", src / "t.jsonl")
+    shutil.copy(claude_code_file("spotter/tool_heavy.jsonl"), src / "t.jsonl")
     ingest(con, [src])
     before = _messages(con)
     (src / "s.jsonl").unlink()

@@ -13,7 +13,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import CLAUDE_CORPUS
+from support import claude_code_file
 from vault.ingest import ingest
 from vault.sources.claude_code import ClaudeCodeParser
 from vault.store import open_vault
@@ -21,7 +21,7 @@ from vault.store import open_vault
 # Real lines of several versions and shapes: user, assistant, tool results, system, progress, snapshot.
 REAL_LINES = [
     line for rel in ("spotter/short.jsonl", "sniffly/fed8ce56-bc79-401f-a83e-af084253362f.jsonl")
-    for line in (CLAUDE_CORPUS / rel).read_bytes().splitlines() if line.strip()
+    for line in claude_code_file(rel).read_bytes().splitlines() if line.strip()
 ]
 MESSAGE_LINES = [ln for ln in REAL_LINES if json.loads(ln).get("type") in ("user", "assistant", "system")]
 
@@ -161,7 +161,7 @@ def test_garbage_through_the_engine_and_cli_contract(tmp_path_factory, case):
 def test_real_line_shapes_parse_without_errors():
     """Sanity for the strategies above: the real lines alone give no error."""
     assert len(MESSAGE_LINES) > 10
-    for p in (Path(CLAUDE_CORPUS) / "spotter/short.jsonl",):
+    for p in (claude_code_file("spotter/short.jsonl"),):
         assert ClaudeCodeParser().parse(p).errors == []
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import ROOT, run_cli
+from support import ROOT, needs_shared, run_cli
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -57,6 +57,7 @@ def _check_consistent(db: Path) -> None:
         con.close()
 
 
+@needs_shared  # the archive is built from ../shared/corpora/claude-code
 def test_kill_midway_then_rerun_completes(tmp_path):
     archive = tmp_path / "archive"
     make_archive.build(archive, 60, quiet=True)  # 4 copies of the corpus, about 70 MB

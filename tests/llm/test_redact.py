@@ -160,3 +160,80 @@ def test_vault_redact_imports_no_miner_tui_or_trainer():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('miner', 'tui', 'trainer', 'anthropic')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# --- issue 13: phones, IPv4, any home path, redact-then-cut, whole objects ------------------------------
+
+PHONES = ["(415) 555-2671", "+44 20 7946 0958", "+49 30 901820", "0049 30 901820", "07911 123456", "020 7946 0958",
+          "415-555-2671", "+1-415-555-2671", "06 12 34 56 78", "98765 43210"]
+
+
+@pytest.mark.parametrize("phone", PHONES)
+def test_phone_numbers_are_redacted(redactor, phone):
+    out = redactor.redact(f"call me on {phone}, thanks")
+    assert out == "call me on [PHONE], thanks", out
+
+
+def test_phone_regions_setting_decides_national_formats():
+    assert Redactor(phone_regions=["US"]).redact("ring 020 7946 0958") == "ring 020 7946 0958"  # a London number
+    assert Redactor(phone_regions=["GB"]).redact("ring 020 7946 0958") == "ring [PHONE]"
+    assert Redactor(phone_regions=[]).redact("ring +44 7700 900123") == "ring [PHONE]"  # + numbers always
+
+
+@pytest.mark.parametrize("text", [
+    "gh run view 15235765263 --log-failed", "units 40212-40214", "pi is 3.14159265", "at 2025-12-03 16-40-42",
+    "pid 12345 and port 8080", "timestamp 1700000000123", "order #4155552671", "build 1.2.3.4.5 and v1.2.3.4",
+    "listen on 127.0.0.1:8000, 0.0.0.0 and 169.254.169.254; netmask 255.255.255.0",
+])
+def test_numbers_that_are_not_phones_or_addresses_stay(redactor, text):
+    assert redactor.redact(text) == text, redactor.findings(text)
+
+
+def test_ipv4_addresses_are_redacted(redactor):
+    text = "ssh 203.0.113.7, api at http://192.168.86.60:8081/health and (10.0.0.12) in 172.16.0.0/12"
+    assert redactor.redact(text) == "ssh [IP], api at http://[IP]:8081/health and ([IP]) in [IP]/12"
+    assert redactor.redact("not an address: 999.1.1.1 or 01.2.3.4") == "not an address: 999.1.1.1 or 01.2.3.4"
+
+
+@pytest.mark.parametrize("text,out", [
+    ("C:\\Users\\jsmith\\proj\\app.py", "~\\proj\\app.py"),
+    ("c:\\users\\jsmith\\proj", "~\\proj"),  # Windows paths are case-insensitive
+    ("D:/Users/jsmith/proj", "~/proj"),
+    ("C:\\Users\\John Smith\\Documents\\x.txt", "~\\Documents\\x.txt"),  # a name with a space
+    ("C:\\Documents and Settings\\jsmith\\Desktop", "~\\Desktop"),
+    ("/mnt/c/Users/jsmith/code", "/mnt/c~/code"),  # WSL: the name still goes
+    ("/Users/mary/Library and /home/bob/.ssh", "~/Library and ~/.ssh"),
+])
+def test_home_paths_of_any_os_and_user(redactor, text, out):
+    assert redactor.redact(text) == out
+
+
+def test_the_name_of_a_home_found_in_a_text_goes_everywhere_in_it(redactor):
+    text = "cd C:\\Users\\jsmith\\proj; then ssh jsmith@build-box, owner jsmith"
+    assert redactor.redact(text) == "cd ~\\proj; then ssh [USER]@build-box, owner [USER]"
+
+
+def test_redact_first_then_cut():
+    r = Redactor(home="/home/tester", user="tester")
+    text = "x" * 30 + " mail jane.doe@example.com and key " + PLANTED_KEY
+    for limit in range(10, len(text) + 5):
+        out = r.clip(text, limit)
+        assert len(out) <= limit
+        assert "jane" not in out and "sk-ant" not in out and "Zx9fQ2mB7" not in out, (limit, out)
+    # the old order leaked the prefix: cut, then redact
+    cut = text[:45]
+    assert "jane.doe@" in r.redact(cut)
+
+
+def test_redact_obj_redacts_every_string_keys_too(redactor):
+    obj = {"role_name": "C:\\Users\\jsmith\\proj", "by_role": {"/home/jdoe/x": 3},
+           "rows": [("jane.doe@example.com", 1, None, True)], "n": 2.5}
+    out = redactor.redact_obj(obj)
+    assert out == {"role_name": "~\\proj", "by_role": {"~/x": 3}, "rows": [("[EMAIL]", 1, None, True)], "n": 2.5}
+
+
+def test_redaction_is_idempotent(redactor):
+    text = (f"{PLANTED_KEY} jane.doe@example.com (415) 555-2671 10.1.2.3 /home/jdoe/x C:\\Users\\Bob\\y "
+            "postgres://app:s3cretP4ss@db.internal:5432/prod")
+    once = redactor.redact(text)
+    assert redactor.redact(once) == once

@@ -58,7 +58,38 @@ def test_context_family_on_real_lines(dev):
     assert resumed["ctx:after_interrupt"] == 1.0 and resumed["ctx:after_interrupt_silent"] == 1.0
     assert feats(dev["8cd3c7eb-b5b4-422b-b4c9-2640e4e46397"])["ctx:tool_error"] == 1.0  # a tool failed just before
     # A verbatim re-send after an API error: similarity to the previous request.
-    assert feats(dev["bf2c2629-a7b9-4d2b-b557-6add354501c6"])["ctx:resend_sim"] >= 0.9
+    resent = feats(dev["bf2c2629-a7b9-4d2b-b557-6add354501c6"])
+    assert resent["ctx:resend_sim"] >= 0.9 and resent["ctx:resend"] == 1.0
+
+
+def test_praise_and_nothing_else_is_decided_by_rule_before_the_regression(dev):
+    """The dev labels' praise turns are all one author's: LOAO, no regression could learn them."""
+    from miner.classify.base import POSITIVE_FEEDBACK
+    from miner.classify.learned import LearnedClassifier, rules
+
+    praise = [dev[m] for m in ("brain_explore-58cc808c#522", "brain_explore-58cc808c#557")]  # "that works"
+    assert all(e.label == POSITIVE_FEEDBACK for e in praise)
+    labels = LearnedClassifier(embed=False).label([e.turn for e in praise])
+    assert [lab.label for lab in labels] == [POSITIVE_FEEDBACK] * 2
+    assert labels[0].reasons == ["rule: praise and nothing else"]
+    # praise then a request is not praise only: "Thanks! Please update CLAUDE.md for current changes"
+    thanks = dev["2e38973c-cb21-4d4d-be4f-b93dd59145bd"]
+    assert thanks.label == "new_request" and rules(thanks.turn) is None
+    assert all(rules(e.turn) is None or e.label == POSITIVE_FEEDBACK
+               for e in dev.values() if e.label != "interrupt" and e.turn.position > 0)
+
+
+def test_the_prior_holds_the_heuristics_rules_for_praise_and_re_sends():
+    from miner.classify.base import POSITIVE_FEEDBACK, REATTEMPT_WITH_FEEDBACK, REATTEMPT_WITHOUT_FEEDBACK
+    from miner.classify.train import CLASSES, RULE_WEIGHT, prior_weights
+
+    B0 = prior_weights(F.NAMES)
+    row = lambda c: dict(zip(F.NAMES, B0[CLASSES.index(c)], strict=True))  # noqa: E731
+    assert row(REATTEMPT_WITHOUT_FEEDBACK)["ctx:resend"] == RULE_WEIGHT > 0
+    assert row(REATTEMPT_WITHOUT_FEEDBACK)["cue:continue"] == RULE_WEIGHT
+    assert row(POSITIVE_FEEDBACK)["cue:praise_only"] == RULE_WEIGHT
+    assert row(REATTEMPT_WITH_FEEDBACK)["ctx:claimed_x_failure"] > 0 and row(REATTEMPT_WITH_FEEDBACK)["ctx:resend"] == 0
+    assert not B0[CLASSES.index("new_request")].any()  # the reference class
 
 
 def test_embedding_family_is_cached_and_deduplicated(dev, tmp_path):

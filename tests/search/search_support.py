@@ -1,10 +1,7 @@
-"""Paths of the shared corpora used by the search tests (kept here: `conftest` is ambiguous to import)."""
+"""Files used by the search tests (kept here: `conftest` is ambiguous to import)."""
 
-from pathlib import Path
+from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, claude_code_file  # noqa: F401
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPORA = ROOT.parent / "shared" / "corpora"
-CLAUDE_CORPUS = CORPORA / "claude-code"
-CONVERSATIONS = CORPORA / "conversations"
-SMALL_SESSION = CLAUDE_CORPUS / "sniffly" / "fed8ce56-bc79-401f-a83e-af084253362f.jsonl"
-SECOND_FILE = CONVERSATIONS / "brain_explore.jsonl"
+SMALL_SESSION = claude_code_file("sniffly/fed8ce56-bc79-401f-a83e-af084253362f.jsonl")
+# A second source to add after the first: a bare clone uses a licensed conversation of tests/corpus.
+SECOND_FILE = CONVERSATIONS / ("brain_explore.jsonl" if CORPORA.is_dir() else "cctrace-js.jsonl")

@@ -12,6 +12,7 @@ import shutil
 import time
 
 import pytest
+from support import require_shared
 from search_support import CLAUDE_CORPUS, SECOND_FILE, SMALL_SESSION
 
 from vault.index import after_ingest
@@ -23,6 +24,7 @@ from vault.store import open_vault
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict:
+    require_shared()
     path = tmp_path_factory.mktemp("search") / "vault.duckdb"
     con = open_vault(path)
     try:

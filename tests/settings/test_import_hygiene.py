@@ -17,7 +17,7 @@ import pytest
 
 from support import ROOT
 
-HEAVY = ("torch", "sentence_transformers", "textual", "trl", "anthropic", "pandas")
+HEAVY = ("torch", "sentence_transformers", "textual", "trl", "anthropic", "pandas", "mcp")
 
 PROBE = textwrap.dedent("""
     import dis, json, sys
@@ -76,6 +76,8 @@ def assert_light(rep: dict) -> None:
     "from vault.cli import main; main(['--help'])",
     "from vault.cli import main; main(['stats', '--help'])",
     "from vault.cli import main; main(['config', '--json'])",
+    "from vault.cli import main; main(['hooks', '--help'])",
+    "from vault.cli import main; main(['mcp', '--help'])",
 ])
 def test_the_cli_entry_points_load_nothing_heavy(code):
     rep = probe(code)

@@ -67,7 +67,7 @@ def test_lists_and_tables_from_the_environment(_isolated_home, monkeypatch):
 @pytest.mark.parametrize("text, message", [
     ("[corrections]\nthreshhold = 0.1\n",
      "{cfg}: [corrections] threshhold: unknown key (known: threshold, numerator, denominator, min_turns)"),
-    ("[settings]\nx = 1\n", "{cfg}: settings: unknown key (known: db, ingest, embed, search, corrections, roles)"),
+    ("[settings]\nx = 1\n", "{cfg}: settings: unknown key (known: db, ingest, embed, search, corrections, redact, roles)"),
     ('[ingest]\nbatch_bytes = "big"\n',
      "{cfg}: [ingest] batch_bytes: Input should be a valid integer, unable to parse string as an integer"),
     ("[corrections]\nthreshold = -1\n", "{cfg}: [corrections] threshold: Input should be greater than or equal to 0"),
@@ -193,3 +193,17 @@ def test_the_embed_model_setting_reaches_the_embedder(tmp_path, monkeypatch):
     assert run_cli("embed", "--json", db=tmp_path / "v.duckdb")[0] == 0
     assert run_cli("embed", "--json", "--model", "/models/from-flag", db=tmp_path / "v.duckdb")[0] == 0
     assert seen == ["/models/from-env", "/models/from-flag"]
+
+
+def test_redact_phone_regions_from_file_and_environment(tmp_path, monkeypatch):
+    from vault.redact import Redactor
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[redact]\nphone_regions = ["gb"]\n')
+    monkeypatch.setenv("VAULT_CONFIG", str(cfg))
+    s = load()
+    assert s.redact.phone_regions == ["GB"]
+    assert Redactor.from_settings(s).redact("ring 020 7946 0958") == "ring [PHONE]"
+    monkeypatch.setenv("VAULT_REDACT_PHONE_REGIONS", '["XX"]')
+    with pytest.raises(ConfigError, match="VAULT_REDACT_PHONE_REGIONS.*unknown region"):
+        load()

@@ -72,9 +72,8 @@ def write_export(root: Path, train: list[dict], test: list[dict], card: bool = T
 
 
 def build_tiny_model(root: Path, template: str = CHATML) -> Path:
-    import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     texts = [t for qa in QA for t in qa] + [TERSE, DETAILED, "system user assistant"]
     tok = Tokenizer(models.BPE())
@@ -85,12 +84,20 @@ def build_tiny_model(root: Path, template: str = CHATML) -> Path:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
     hf = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|pad|>")
     hf.chat_template = template
+    return save_tiny_llama(root, hf, 256)
+
+
+def save_tiny_llama(root: Path, tokenizer, max_positions: int) -> Path:
+    """A random two-layer Llama for `tokenizer`, saved with it in `root` (a --base folder)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(hf), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                         tie_word_embeddings=True, pad_token_id=hf.pad_token_id, eos_token_id=hf.eos_token_id,
-                         bos_token_id=None)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_positions,
+                         tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id,
+                         eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
     root.mkdir(parents=True, exist_ok=True)
     LlamaForCausalLM(config).save_pretrained(root)
-    hf.save_pretrained(root)
+    tokenizer.save_pretrained(root)
     return root

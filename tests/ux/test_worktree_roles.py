@@ -1,38 +1,26 @@
-"""Issue 17: a git worktree's sessions belong to the repository's role by default; rules can split them."""
+"""Issue 17: a git worktree's sessions belong to the repository's role by default; rules can split them.
+
+(Path layouts are tested in tests/analytics/test_roles.py; here: the `.git` file on disk, the shared corpus.)
+"""
 
 from __future__ import annotations
 
-import pytest
-
-from miner.roles import compute_roles, parse_rules, repository_of
+from miner.roles import compute_roles, parse_rules, worktree_repository
 from support import CLAUDE_CORPUS, needs_shared
 
 
-@pytest.mark.parametrize("cwd, known, repo", [
-    ("/home/u/projects/spotter-worktrees/spotter-gqc", set(), "spotter"),
-    ("/home/u/projects/spotter-worktrees/spotter-fum/assets", set(), "spotter"),  # a folder inside a worktree
-    ("/home/u/code/api/.worktrees/fix-login", set(), "api"),
-    ("/home/u/code/api/.claude/worktrees/brave-otter", set(), "api"),
-    ("/home/u/code/api/worktrees/fix", {"api"}, "api"),
-    ("/home/u/worktrees/blog", set(), None),  # a folder of projects that happens to be called worktrees
-    ("/home/u/code/api-gqc", {"/home/u/code/api"}, "api"),  # a sibling of a known checkout
-    ("/home/u/code/data-pipeline", set(), None),  # a dash in a name is not a worktree
-    ("/home/u/code/spotter", set(), None),
-    (None, set(), None),
-])
-def test_worktree_layouts_by_path(cwd, known, repo):
-    assert repository_of(cwd, known) == repo
-
-
-def test_a_worktree_on_disk_is_found_through_its_git_file(tmp_path):
+def test_a_worktree_on_disk_is_found_through_its_git_file_whatever_its_layout(tmp_path):
     main = tmp_path / "myrepo"
     (main / ".git" / "worktrees" / "feature-x").mkdir(parents=True)
-    wt = tmp_path / "elsewhere" / "feature-x"
+    wt = tmp_path / "elsewhere" / "feature-x"  # no naming convention at all
     (wt / "src").mkdir(parents=True)
     (wt / ".git").write_text(f"gitdir: {main}/.git/worktrees/feature-x\n")
-    assert repository_of(str(wt)) == "myrepo"
-    assert repository_of(str(wt / "src")) == "myrepo"
-    assert repository_of(str(main)) is None  # the main checkout is its own project
+    assert worktree_repository(str(wt)) == "myrepo"
+    assert worktree_repository(str(wt / "src")) == "myrepo"
+    assert worktree_repository(str(main)) is None  # the main checkout is its own project
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".git").write_text("gitdir: /somewhere/modules/sub\n")  # a submodule, not a worktree
+    assert worktree_repository(str(tmp_path / "sub")) is None
 
 
 @needs_shared

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("trainer.cli", "train", "Train a persona-DPO LoRA adapter (needs the [train] extra)."),
     "tui": ("tui.cli", "tui_cmd", "Browse, search and review in the terminal."),
     "config": ("vault.cli.config", "config_cmd", "Show every setting, its value and where it comes from."),
+    "hooks": ("vault.cli.loop", "hooks_cmd", "Install Claude Code hooks that ingest each session as it ends."),
+    "mcp": ("vault.cli.loop", "mcp_cmd", "Serve the vault to assistants over MCP (stdio)."),
 }
 # Commands that need an optional extra (`pip install 'vault[EXTRA]'`), checked before their module loads.
 EXTRAS = {"train": "train"}

@@ -12,6 +12,7 @@ from vault.cli.common import (
     emit_json,
     json_option,
     open_db,
+    redactor,
     settings,
     stderr_console,
     stdout_console,
@@ -45,15 +46,27 @@ def _default_paths(console) -> list[Path]:
 @click.option("--source", callback=lambda ctx, p, v: _check_source(v),
               help="Force a format instead of detecting it (e.g. claude_code, neutral).")
 @click.option("--no-embed", is_flag=True, help="Skip computing embeddings after the ingest.")
+@click.option("--hook", is_flag=True, help="Run as a Claude Code hook: ingest the transcript named by the hook "
+                                           "JSON on stdin, silently, in the background (see `vault hooks`).")
+@click.option("--wait", is_flag=True, help="With --hook: ingest before returning instead of in the background.")
+@click.option("--hook-worker", hidden=True, default=None)
 @json_option
 @click.pass_context
-def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool, as_json: bool) -> None:
+def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool, hook: bool, wait: bool,
+               hook_worker: str | None, as_json: bool) -> None:
     """Ingest transcripts (files or folders; default: every known archive location)."""
+    if hook or hook_worker:
+        from vault.cli.loop import run_hook, run_hook_worker
+
+        return run_hook_worker(ctx, hook_worker) if hook_worker else run_hook(ctx, wait=wait)
+    from vault.hooks import clear_pending, list_pending
     from vault.ingest import Ingester, walk
 
     err = stderr_console()
     quiet = as_json or not sys.stderr.isatty()
     targets = list(paths) or _default_paths(err)
+    pending = list_pending(settings(ctx).db)  # transcripts a hook left while the vault was busy
+    targets += [p for p in pending if p.exists()]
     missing = [p for p in targets if not p.exists()]
     for p in missing:
         err.print(f"[red]not found:[/] {p}")
@@ -63,7 +76,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         files = list(walk(targets))
         total = sum(_size(p) for p in files)
         if quiet:
-            ing = Ingester(con, source=source, batch_bytes=conf.ingest.batch_bytes)
+            ing = Ingester(con, source=source, settings=conf.ingest)
             ing.ingest_files(files)
             ing.finish()
         else:
@@ -72,16 +85,16 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
             with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
                           TimeRemainingColumn(), console=err, transient=True) as prog:
                 task = prog.add_task("ingesting", total=total or None)
-                ing = Ingester(con, source=source, batch_bytes=conf.ingest.batch_bytes,
+                ing = Ingester(con, source=source, settings=conf.ingest,
                                on_file=lambda p, n: prog.update(task, advance=n,
                                                                 description=f"ingesting {p.name[:40]}"))
                 ing.ingest_files(files)
                 prog.update(task, description="indexing sessions")
                 ing.finish()
         rep = ing.report
-        index_info = None
-        if not no_embed or rep.messages_added:
-            index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
+        clear_pending(list(pending.values()))
+        # Always: an earlier run may have been interrupted before its indexes were brought up to date.
+        index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
     out = rep.as_contract()
     if index_info:
         out["index"] = index_info
@@ -165,7 +178,7 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
             conf = settings(ctx, {"corrections.threshold": ("--threshold", threshold),
                                   "corrections.denominator": ("--denominator", denominator),
                                   "corrections.min_turns": ("--min-turns", min_turns)})
-            rep = configured_report(con, conf, role=role)
+            rep = redactor(ctx).redact_obj(configured_report(con, conf, role=role))  # projects, roles
             if as_json:
                 emit_json(rep)
             else:

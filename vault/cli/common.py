@@ -77,8 +77,18 @@ def settings(ctx: click.Context, flags: dict[str, tuple[str, Any]] | None = None
     return s.with_flags(flags) if flags else s
 
 
+def redactor(ctx: click.Context):
+    """The vault.redact.Redactor of this run (the `[redact]` settings): for everything that leaves the vault."""
+    from vault.redact import Redactor
+
+    return Redactor.from_settings(settings(ctx))
+
+
 def db_path(ctx: click.Context) -> Path:
     return settings(ctx).db
+
+
+LOCK_WAIT = 2.0  # seconds to wait for a short holder of the vault (`vault mcp`, the TUI) before giving up
 
 
 def existing_db_path(ctx: click.Context, conf: Settings | None = None) -> Path:
@@ -101,11 +111,16 @@ def open_db(ctx: click.Context, *, read_only: bool = False, create: bool = False
 
     Only `create=True` (ingest) makes a vault that does not exist yet.
     """
-    from vault.store import open_vault
+    import duckdb
 
-    con = open_vault(db_path(ctx) if create else existing_db_path(ctx), read_only=read_only)
+    from vault.store import VaultDamagedError, open_vault_waiting
+
+    path = db_path(ctx) if create else existing_db_path(ctx)
+    con = open_vault_waiting(path, read_only=read_only, wait=LOCK_WAIT)
     try:
         yield con
+    except duckdb.IOException as e:  # opened fine, but a block read later failed its checksum: damage
+        raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}") from None
     finally:
         con.close()
 
@@ -150,7 +165,8 @@ def confirm_paid_plan(as_json: bool):
 
     def confirm(plan) -> bool:
         err = stderr_console()
-        err.print(f"{plan.describe()}.\nTexts are redacted (secrets, e-mails, home paths, user name) before sending.")
+        err.print(f"{plan.describe()}.\nTexts are redacted (secrets, e-mails, phone numbers, IP addresses, home paths, "
+                  "user names) before sending (docs/privacy.md).")
         if as_json or not sys.stdin.isatty():
             err.print("[red]Not confirmed: pass --yes to send without asking.[/]")
             return False

@@ -13,6 +13,7 @@ from vault.cli.common import (
     emit_jsonl,
     json_option,
     open_db,
+    redactor,
     settings,
     stderr_console,
     stdout_console,
@@ -71,7 +72,7 @@ def _paid(con, as_json: bool, prompt_version: str, model, batch, yes, max_cost, 
     from miner.llm import LLM
 
     llm = LLM(con, prompt_version=prompt_version, batch=batch, max_cost=max_cost, progress=stderr_console().print,
-              **({"model": model} if model else {}), **llm_opts)
+              redactor=redactor(click.get_current_context()), **({"model": model} if model else {}), **llm_opts)
     return {"llm": llm, "yes": yes, "confirm": confirm_paid_plan(as_json)}
 
 
@@ -114,7 +115,7 @@ def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt
             if had and not rewrite:
                 stderr_console().print(f"{had} rewrite pairs were dropped: `vault pairs --rewrite` brings them "
                                        "back from the cache at no cost.")
-        rows = _pair_rows(con, include_all, limit, role, method)
+        rows = redactor(ctx).redact_obj(_pair_rows(con, include_all, limit, role, method))  # what leaves the vault
     if as_json:
         emit_jsonl(rows)
         return
@@ -187,7 +188,7 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
                 stderr_console().print("[dim]Building personas (loads the embedding model)...[/]")
             build_personas(con, backend=backend, role=role, threshold=THRESHOLD if threshold is None else threshold,
                            embed_model=settings(ctx).embed.model, **paid)
-        personas = load_personas(con, role)
+        personas = redactor(ctx).redact_obj(load_personas(con, role))  # every format: text, --json, claude-md
     if role and not personas:
         raise click.ClickException(f"no persona for role {role!r}: it has no corrections (see `vault roles`)")
     if as_json:
@@ -251,7 +252,8 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
             build_personas(con, embed_model=settings(ctx).embed.model)
         try:
             rep = export(con, fmt, out_dir, seed=seed, test_fraction=test_fraction, persona=not no_persona,
-                         redact=not no_redact, reviewed_only=reviewed_only, parquet=parquet, hf=hf, role=role)
+                         redact=not no_redact, reviewed_only=reviewed_only, parquet=parquet, hf=hf, role=role,
+                         redactor=None if no_redact else redactor(ctx))
         except (ValueError, RuntimeError) as e:
             raise click.ClickException(str(e)) from None
     if as_json:

@@ -13,6 +13,7 @@ from vault.cli.common import (
     emit_jsonl,
     json_option,
     open_db,
+    redactor,
     settings,
     stderr_console,
     stdout_console,
@@ -47,7 +48,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     opts: dict = {}
     if backend == "anthropic":
         opts = {"batch": batch, "yes": yes, "max_cost": max_cost, "progress": stderr_console().print,
-                **({"model": model} if model else {})}
+                "redactor": redactor(ctx), **({"model": model} if model else {})}
     if backend == "learned" and no_embed:
         opts["embed"] = False
     err = stderr_console()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vault.cli.common import emit_json, json_option, open_db, settings, stdout_console
+from vault.cli.common import emit_json, json_option, open_db, redactor, settings, stdout_console
 
 
 def roles_summary(con) -> list[dict]:
@@ -55,8 +55,8 @@ def roles_cmd(ctx, as_json: bool) -> None:
     with open_db(ctx) as con:
         assign_roles(con, rules)
         summary = roles_summary(con)
-    out = {"config": str(path), "config_exists": path.exists(), "rules": [r.as_dict() for r in rules],
-           "roles": summary}
+    out = redactor(ctx).redact_obj({"config": str(path), "config_exists": path.exists(),
+                                    "rules": [r.as_dict() for r in rules], "roles": summary})
     if as_json:
         emit_json(out)
         return

@@ -18,6 +18,7 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, quiet: b
 
     Returns what was done (for the ingest JSON under "index"), or None when nothing was.
     """
+    from vault.faults import crash_point
     from vault.index import embeddings, fts
 
     out: dict = {}
@@ -25,6 +26,7 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, quiet: b
     if built:
         out.update(built)
         drop_orphan_chunks(con)
+    crash_point("fts-done")
     if embed and not embeddings.up_to_date(con, model) and embeddings.pending_count(con, model):
         with progress_bar(console, quiet, "embedding") as on_progress:
             rep = embeddings.embed_pending(con, model, on_progress=on_progress,

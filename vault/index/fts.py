@@ -12,10 +12,11 @@ Scoring runs the extension's BM25 formula as one set-based query over its tables
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import duckdb
 
+from vault import store
+from vault.faults import crash_point
 from vault.index.settings import indexed_kinds, searchable_sql
 from vault.store import get_meta, set_meta
 
@@ -31,18 +32,8 @@ IGNORE = r"(\.|[^a-z0-9])+"
 
 
 def load_extension(con: duckdb.DuckDBPyConnection, name: str = "fts") -> None:
-    """Load a DuckDB extension from its PyPI package folder (no download at run time)."""
-    import importlib
-
-    loaded = con.execute("SELECT loaded FROM duckdb_extensions() WHERE extension_name = ?", [name]).fetchone()
-    if loaded and loaded[0]:
-        return
-    pkg = importlib.import_module(f"duckdb_extension_{name}")
-    files = sorted(Path(pkg.__file__).parent.glob(f"extensions/*/{name}.duckdb_extension"))
-    if not files:
-        raise RuntimeError(f"the package duckdb-extension-{name} holds no {name}.duckdb_extension")
-    con.execute(f"INSTALL '{files[-1]}'")
-    con.execute(f"LOAD {name}")
+    """Load a DuckDB extension from its pinned PyPI package (no download at run time)."""
+    store.load_extension(con, name)
 
 
 def index_exists(con: duckdb.DuckDBPyConnection) -> bool:
@@ -76,6 +67,7 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
         "PRAGMA create_fts_index('fts_docs', 'msg_id', 'text', overwrite=1, stemmer='porter', "
         f"stopwords='fts_stopwords', ignore='{IGNORE}', strip_accents=1, lower=1)"
     )
+    crash_point("in-fts")  # built, but not yet recorded as built: the next run builds it again
     con.execute("DELETE FROM fts_docs")  # the index holds what it needs; the text lives in `messages`
     # Sorted by term, a query's terms sit in few row groups and the scan skips the rest.
     con.execute(f"CREATE OR REPLACE TABLE {SCHEMA}.terms AS SELECT * FROM {SCHEMA}.terms ORDER BY termid, docid")

@@ -36,6 +36,7 @@ class SearchFilters:
     until: str | None = None  # message timestamp <= (a bare date includes that whole day)
     kinds: tuple[str, ...] = ()  # message kinds, e.g. ("human_prompt",)
     human_only: bool = False  # only what a person typed
+    source: str | None = None  # only sessions of this source (claude_code, codex, ...)
 
     def sql(self) -> tuple[str, list[Any]]:
         """Joins and a WHERE clause over messages `m`, sessions `s` and roles; plus its arguments."""
@@ -60,6 +61,9 @@ class SearchFilters:
             args += list(self.kinds)
         if self.human_only:
             where.append("m.is_human")
+        if self.source:
+            where.append("s.source = ?")
+            args.append(self.source)
         joins = ("JOIN sessions s ON s.session_id = m.session_id "
                  "LEFT JOIN roles r ON r.session_id = s.session_id "
                  "LEFT JOIN roles rp ON rp.session_id = s.parent_session_id")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import zipfile
 
-from vault.sources.base import Parser, first_json_line
+from vault.sources.base import Head, Parser
 from vault.sources.chatgpt import ChatGPTParser
 from vault.sources.claude_ai import ClaudeAiParser
 from vault.sources.claude_code import ClaudeCodeParser
@@ -22,9 +22,6 @@ from vault.sources.neutral import NeutralParser
 PARSERS: list[Parser] = [ClaudeCodeParser(), CodexParser(), GeminiParser(), ChatGPTParser(), ClaudeAiParser(),
                          NeutralParser()]
 
-HEAD_BYTES = 64 * 1024
-MAX_FIRST_LINE = 32 * 1024 * 1024
-
 
 def parser_by_name(name: str) -> Parser:
     for p in PARSERS:
@@ -33,16 +30,12 @@ def parser_by_name(name: str) -> Parser:
     raise KeyError(f"unknown source {name!r}; known: {', '.join(p.name for p in PARSERS)}")
 
 
-def read_head(path: Path) -> bytes:
-    """The first HEAD_BYTES of a file, extended to the end of its first line (which can be huge)."""
-    with open(path, "rb") as fh:
-        head = fh.read(HEAD_BYTES)
-        if b"\n" not in head and len(head) == HEAD_BYTES:
-            head += fh.readline(MAX_FIRST_LINE)
-        return head
+def read_head(path: Path) -> Head:
+    """What detection sees of `path`: its first bytes, and its first parsable records on demand."""
+    return Head.read(path)
 
 
-def detect_parser(path: Path, head: bytes | None = None) -> Parser | None:
+def detect_parser(path: Path, head: Head | None = None) -> Parser | None:
     if head is None:
         head = read_head(path)
     for p in PARSERS:
@@ -50,6 +43,8 @@ def detect_parser(path: Path, head: bytes | None = None) -> Parser | None:
             try:
                 if p.detect(path, head):
                     return p
+            except OSError:
+                raise
             except Exception:  # a detector must never sink the walk
                 continue
     return None
@@ -74,10 +69,10 @@ def unrecognised_reason(path: Path) -> str:
                 reason = None
             if reason:
                 return reason
-    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    body = head.data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not body:
         return "empty file"
-    if head.startswith(b"PK"):
+    if head.data.startswith(b"PK"):
         try:
             with zipfile.ZipFile(path) as zf:
                 names = [n.rsplit("/", 1)[-1] for n in zf.namelist()]
@@ -90,10 +85,13 @@ def unrecognised_reason(path: Path) -> str:
         if body.rstrip().replace(b" ", b"") in (b"[]",):
             return "an empty JSON array: nothing to ingest"
         return "JSON array but no 'mapping' (ChatGPT) or 'chat_messages' (Claude.ai) in its first conversation"
-    obj = first_json_line(body)
+    try:
+        obj = head.first_record()
+    except OSError as e:
+        return f"cannot read: {e.strerror}"
     if isinstance(obj, dict):
         keys = ", ".join(list(obj)[:8])
-        return (f"JSON lines whose first record ({{{keys}}}) matches no format: not Claude Code (type + sessionId), "
+        return (f"JSON lines whose first parsable record ({{{keys}}}) matches no format: not Claude Code (type + sessionId), "
                 "Codex (type + payload), Gemini (sessionId + projectHash) or neutral (a 'messages', "
                 "'conversation' or 'conversations' list)")
     if body.startswith(b"{"):

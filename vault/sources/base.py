@@ -15,8 +15,14 @@ import orjson
 
 from vault.model import LineError, ParseResult
 
-# Lines above this size are still read (a 10 MB tool output is real), but not kept raw twice.
-MAX_LINE_BYTES = 64 * 1024 * 1024
+HEAD_BYTES = 64 * 1024  # first bytes of a file that whole-document detectors look at
+MAX_FIRST_LINE = 32 * 1024 * 1024  # ...extended to the end of its first line up to this
+DETECT_RECORDS = 50  # parsable records a line-format detector may look at
+DETECT_MAX_LINES = 10_000  # lines scanned for them: noise lines before the records are passed over
+DETECT_MAX_LINE = 64 * 1024 * 1024  # a longer line is passed over by detection, not parsed (parsing reads it)
+DETECT_MAX_BYTES = 2 * DETECT_MAX_LINE  # bytes scanned for them at most
+_SKIP_CHUNK = 1 << 20
+RESULT_TEXT_CHARS = 4000  # of a tool's output kept in tool_calls.result_text (the message keeps it whole)
 
 
 class Parser:
@@ -28,7 +34,7 @@ class Parser:
     # File suffixes worth opening when walking a folder.
     suffixes: ClassVar[tuple[str, ...]] = (".jsonl",)
 
-    def detect(self, path: Path, head: bytes) -> bool:  # pragma: no cover - interface
+    def detect(self, path: Path, head: Head) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
 
     def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:  # pragma: no cover
@@ -37,6 +43,67 @@ class Parser:
     def after_ingest(self, con) -> None:
         """Fix rows that a record read later changes (the engine calls it once per run, in the
         transaction that refreshes the sessions, with the touched session ids registered as `_touched`)."""
+
+
+class Head:
+    """What format detection sees of a file.
+
+    `data`: its first HEAD_BYTES (extended through the first line): whole-document formats look for
+    their keys there. `records()`: its first parsable JSON values, read lazily: line formats decide on
+    those, so a file that starts with noise lines, or with one huge record, is still recognised.
+    """
+
+    def __init__(self, path: Path, data: bytes):
+        self.path, self.data = path, data
+        self._records: list[Any] = []
+        self._offset = 0
+        self._lines = 0
+        self._done = False
+
+    @classmethod
+    def read(cls, path: Path) -> Head:
+        with open(path, "rb") as fh:
+            data = fh.read(HEAD_BYTES)
+            if b"\n" not in data and len(data) == HEAD_BYTES:
+                data += fh.readline(MAX_FIRST_LINE)
+        return cls(path, data)
+
+    def records(self, limit: int = DETECT_RECORDS) -> Iterator[Any]:
+        """The first `limit` parsable JSON values of the file (lines that do not parse are passed over)."""
+        i = 0
+        while i < limit:
+            if i == len(self._records):
+                if self._done:
+                    return
+                self._read(1 if i == 0 else limit)  # the first record usually decides: read it alone
+                continue
+            yield self._records[i]
+            i += 1
+
+    def first_record(self) -> Any:
+        return next(self.records(1), None)
+
+    def _read(self, want: int) -> None:
+        with open(self.path, "rb") as fh:
+            fh.seek(self._offset)
+            while len(self._records) < want:
+                budget_left = self._lines < DETECT_MAX_LINES and fh.tell() < DETECT_MAX_BYTES
+                line = fh.readline(DETECT_MAX_LINE + 1) if budget_left else b""
+                if not line:
+                    self._done = True
+                    break
+                self._lines += 1
+                if len(line) > DETECT_MAX_LINE:
+                    while line and not line.endswith(b"\n") and fh.tell() < DETECT_MAX_BYTES:  # pass over it
+                        line = fh.readline(_SKIP_CHUNK)
+                    continue
+                body = line.strip()
+                if body:
+                    try:
+                        self._records.append(orjson.loads(body))
+                    except orjson.JSONDecodeError:
+                        pass
+            self._offset = fh.tell()
 
 
 def first_json_line(head: bytes) -> Any:
@@ -60,15 +127,27 @@ def iter_jsonl(
     Malformed lines (bad UTF-8, bad JSON, not an object) go to `result.errors` with
     their 1-based line number and are skipped. A last line without its newline is a
     live writer's partial line: left for the next run unless it is already a complete
-    JSON object. `result.end_offset` ends after the last line consumed.
+    JSON object. `result.end_offset` ends after the last line consumed, `result.end_line` is its number.
     """
     result.end_offset = start_offset
-    line_no = start_line
+    result.end_line = line_no = start_line
     with open(path, "rb") as fh:
+        # The last run may have consumed a complete JSON line whose newline was not written yet:
+        # that newline, arriving now, ends the line already counted.
+        continuation = False
+        if start_offset > 0:
+            fh.seek(start_offset - 1)
+            continuation = fh.read(1) != b"\n"
         fh.seek(start_offset)
         offset = start_offset
         for line in fh:
             complete = line.endswith(b"\n")
+            if continuation:
+                continuation = False
+                if complete and not line.strip():
+                    offset += len(line)
+                    result.end_offset = offset
+                    continue
             body = line.rstrip(b"\r\n") if complete else line
             if not complete:
                 try:
@@ -80,7 +159,7 @@ def iter_jsonl(
             line_no += 1
             here = offset
             offset += len(line)
-            result.end_offset = offset
+            result.end_offset, result.end_line = offset, line_no
             if not body.strip():
                 continue
             try:
@@ -91,7 +170,7 @@ def iter_jsonl(
             try:
                 obj = orjson.loads(body)
             except orjson.JSONDecodeError as e:
-                result.errors.append(LineError(line_no, f"invalid JSON: {e}"[:300]))
+                result.errors.append(LineError(line_no, f"invalid JSON: {e}"))
                 continue
             if not isinstance(obj, dict):
                 result.errors.append(LineError(line_no, f"expected a JSON object, got {type(obj).__name__}"))

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import Parser, json_dumps
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, json_dumps
 from vault.sources.documents import (
     document_head,
     json_array_with_key,
@@ -46,10 +46,10 @@ class ChatGPTParser(Parser):
     incremental = False
     suffixes = (".json", ".zip")
 
-    def detect(self, path: Path, head: bytes) -> bool:
-        return json_array_with_key(document_head(path, head, MEMBER), "mapping")
+    def detect(self, path: Path, head: Head) -> bool:
+        return json_array_with_key(document_head(path, head.data, MEMBER), "mapping")
 
-    def why_not(self, path: Path, head: bytes) -> str | None:
+    def why_not(self, path: Path, head: Head) -> str | None:
         if path.name in COMPANIONS:
             return f"a ChatGPT export companion file: {path.name} is read together with conversations.json"
         return None
@@ -70,7 +70,7 @@ class ChatGPTParser(Parser):
                 try:
                     _conversation(res, conv, item, feedback)
                 except (TypeError, AttributeError, ValueError, KeyError) as e:
-                    res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}"[:300]))
+                    res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}"))
         return res
 
 
@@ -177,7 +177,7 @@ def _conversation(res: ParseResult, conv: dict, item: int, feedback: dict[str, d
         elif msg.kind == Kind.TOOL_RESULT and anc is not None and emitted[anc].kind == Kind.TOOL_CALL:
             msg.tool_use_id = anc
             res.tool_calls.append(ToolCall(tool_use_id=anc, session_id=cid, result_msg_id=node_id,
-                                           result_text=msg.text[:4000]))
+                                           result_text=msg.text[:RESULT_TEXT_CHARS]))
 
 
 def _role(node: dict) -> str | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import Parser, as_text, json_dumps
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, as_text, json_dumps
 from vault.sources.documents import (
     document_head,
     json_array_with_key,
@@ -44,14 +44,14 @@ class ClaudeAiParser(Parser):
     incremental = False
     suffixes = (".json", ".zip")
 
-    def detect(self, path: Path, head: bytes) -> bool:
-        doc = document_head(path, head, CONVERSATIONS)
+    def detect(self, path: Path, head: Head) -> bool:
+        doc = document_head(path, head.data, CONVERSATIONS)
         if json_array_with_key(doc, "chat_messages"):
             return True
         return path.suffix.lower() == ".json" and json_array_with_key(doc, "prompt_template")
 
-    def why_not(self, path: Path, head: bytes) -> str | None:
-        if path.name == "users.json" and json_array_with_key(head, "email_address"):
+    def why_not(self, path: Path, head: Head) -> str | None:
+        if path.name == "users.json" and json_array_with_key(head.data, "email_address"):
             return "a Claude.ai export companion file: users.json holds account data, no conversations"
         return None
 
@@ -69,7 +69,7 @@ class ClaudeAiParser(Parser):
                     try:
                         _conversation(res, obj, item, projects)
                     except (TypeError, AttributeError, ValueError, KeyError) as e:
-                        res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}"[:300]))
+                        res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}"))
                 elif isinstance(obj, dict) and ("prompt_template" in obj or "docs" in obj):
                     pid = str_or_none(obj.get("uuid"))
                     res.raw.append(RawRecord(item, None, "project", pid, None, json_dumps(obj)))
@@ -149,7 +149,7 @@ def _chat_message(res: ParseResult, m: dict, cid: str, item: int, sub: int, pare
                                is_error=bool(b.get("is_error")), **base))
             if tid:
                 res.tool_calls.append(ToolCall(tool_use_id=tid, session_id=cid, result_msg_id=out[-1].msg_id,
-                                               result_text=body[:4000], is_error=bool(b.get("is_error"))))
+                                               result_text=body[:RESULT_TEXT_CHARS], is_error=bool(b.get("is_error"))))
     text = "\n".join(t for t in texts if t) or text_of(m.get("text"))
     atts = [a for a in m.get("attachments") or [] if isinstance(a, dict)]
     files = [f for f in m.get("files") or m.get("files_v2") or [] if isinstance(f, dict)]

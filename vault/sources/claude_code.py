@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall, kinds_sql
-from vault.sources.base import Parser, as_text, first_json_line, iter_jsonl, json_dumps
+from vault.sources.base import DETECT_RECORDS, RESULT_TEXT_CHARS, Head, Parser, as_text, iter_jsonl, json_dumps
 
 SOURCE = "claude_code"
 
@@ -39,8 +39,6 @@ KNOWN_TYPES = frozenset(
         "custom-title",
     }
 )
-
-DETECT_LINES = 50  # lines of the head tried by `detect` before giving up
 
 INTERRUPT_PREFIX = "[Request interrupted by user"
 REJECT_PREFIX = "The user doesn't want to proceed with this tool use"
@@ -166,10 +164,9 @@ class ClaudeCodeParser(Parser):
     name = SOURCE
     incremental = True
 
-    def detect(self, path: Path, head: bytes) -> bool:
-        # Any of the first lines may decide: one broken or oddly typed line must not hide a whole session.
-        for line in head.split(b"\n")[:DETECT_LINES]:
-            obj = first_json_line(line)
+    def detect(self, path: Path, head: Head) -> bool:
+        # Any of the first records may decide: broken or oddly typed lines must not hide a whole session.
+        for obj in head.records(DETECT_RECORDS):
             if isinstance(obj, dict) and obj.get("type") in KNOWN_TYPES and (
                     "sessionId" in obj or "uuid" in obj or "leafUuid" in obj or "messageId" in obj):
                 return True
@@ -196,7 +193,7 @@ class ClaudeCodeParser(Parser):
                 self._record(res, path, file_agent, line_no, rec, rtype_s, base_sid)
             except (TypeError, AttributeError, ValueError, KeyError) as e:
                 # Wrong types inside a record: keep it raw, report it, go on.
-                res.errors.append(LineError(line_no, f"unexpected {rtype_s} record shape: {e}"[:300]))
+                res.errors.append(LineError(line_no, f"unexpected {rtype_s} record shape: {e}"))
         if file_agent:
             _read_agent_meta(res, path, file_agent)
         return res
@@ -349,7 +346,7 @@ class ClaudeCodeParser(Parser):
                 if isinstance(tid, str):
                     res.tool_calls.append(
                         ToolCall(tool_use_id=tid, session_id=common["session_id"], result_msg_id=uuid,
-                                 result_text=body[:4000], is_error=err)
+                                 result_text=body[:RESULT_TEXT_CHARS], is_error=err)
                     )
                 stripped = body.lstrip()
                 reason = rejection_reason(body) if stripped.startswith(REJECT_PREFIX) else None

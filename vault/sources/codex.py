@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import Parser, as_text, first_json_line, iter_jsonl
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, as_text, first_json_line, iter_jsonl
 from vault.sources.documents import str_or_none, timestamp, tool_summary
 
 SOURCE = "codex"
@@ -65,9 +65,8 @@ class CodexParser(Parser):
     incremental = True
     suffixes = (".jsonl",)
 
-    def detect(self, path: Path, head: bytes) -> bool:
-        lines = [first_json_line(ln) for ln in head.split(b"\n")[:HEADER_LINES] if ln.strip()]
-        lines = [o for o in lines if o is not None]
+    def detect(self, path: Path, head: Head) -> bool:
+        lines = list(head.records(HEADER_LINES))
         if not lines:
             return False
         first = _shape(lines[0])
@@ -107,7 +106,7 @@ class CodexParser(Parser):
             try:
                 st.record(rtype, payload, ts, line_no, rid)
             except (TypeError, AttributeError, ValueError, KeyError) as e:
-                res.errors.append(LineError(line_no, f"unexpected {rtype} record shape: {e}"[:300]))
+                res.errors.append(LineError(line_no, f"unexpected {rtype} record shape: {e}"))
         return res
 
 
@@ -249,5 +248,5 @@ class _State:
                  is_error=is_error or kind == Kind.TOOL_REJECTION)
         if call_id:
             self.res.tool_calls.append(ToolCall(tool_use_id=call_id, session_id=self.sid or self.path.stem,
-                                                result_msg_id=self.res.messages[-1].msg_id, result_text=text[:4000],
+                                                result_msg_id=self.res.messages[-1].msg_id, result_text=text[:RESULT_TEXT_CHARS],
                                                 is_error=is_error))

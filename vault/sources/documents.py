@@ -2,23 +2,32 @@
 
 A whole document cannot be read from an offset: such parsers set `incremental = False`
 and the engine re-reads the file when it changes. An export may sit inside its `.zip`;
-`document_members` finds the JSON members to read there (or the file itself).
+`load_document` reads the matching JSON members there (or the file itself). A member is read
+in chunks and refused once it expands past `member_limit` (the `ingest.max_member_mb` setting):
+a small zip can claim, or really hold, gigabytes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import re
 import zipfile
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from vault.model import LineError, ParseResult
+from vault.sources.base import HEAD_BYTES
 
-HEAD_BYTES = 64 * 1024
+# Default of the `ingest.max_member_mb` setting (vault/settings.py): parsing a JSON document costs
+# several times its size in memory, so this bounds a run's RSS to a few GB.
+DEFAULT_MAX_MEMBER_MB = 256
+_MEMBER_LIMIT: ContextVar[int] = ContextVar("member_limit", default=DEFAULT_MAX_MEMBER_MB)
+_CHUNK = 1 << 20
 
 
 class DocumentError(Exception):
@@ -65,7 +74,38 @@ def load_document(path: Path, member: re.Pattern[str]) -> Iterator[tuple[str, An
         raise DocumentError(f"zip archive without a member named like {member.pattern}")
     with zipfile.ZipFile(path) as zf:
         for n in names:
-            yield n, _loads(zf.read(n), n)
+            yield n, _loads(read_member(zf, n), n)
+
+
+@contextlib.contextmanager
+def member_limit(mb: int) -> Iterator[None]:
+    """Within this block, an archive member may expand to at most `mb` MB."""
+    token = _MEMBER_LIMIT.set(mb)
+    try:
+        yield
+    finally:
+        _MEMBER_LIMIT.reset(token)
+
+
+def read_member(zf: zipfile.ZipFile, name: str) -> bytearray:
+    """The bytes of member `name`, read in chunks; DocumentError once they pass the member limit.
+
+    The size a member claims is checked first, and the bytes it really expands to as they come
+    (a header can lie).
+    """
+    mb = _MEMBER_LIMIT.get()
+    limit = mb << 20
+    over = DocumentError(f"{name}: archive member expands to more than {mb} MB (the ingest.max_member_mb "
+                         f"setting; raise it to read this export)")
+    if zf.getinfo(name).file_size > limit:
+        raise over
+    data = bytearray()  # orjson reads it as is: no second copy
+    with zf.open(name) as fh:
+        while chunk := fh.read(_CHUNK):
+            if len(data) + len(chunk) > limit:
+                raise over
+            data += chunk
+    return data
 
 
 def read_companion(path: Path, name: str) -> Any:
@@ -76,21 +116,21 @@ def read_companion(path: Path, name: str) -> Any:
             if not names:
                 return None
             with zipfile.ZipFile(path) as zf:
-                return orjson.loads(zf.read(names[0]))
+                return orjson.loads(read_member(zf, names[0]))
         side = path.with_name(name)
         return orjson.loads(side.read_bytes()) if side.is_file() else None
-    except (OSError, orjson.JSONDecodeError, zipfile.BadZipFile):
+    except (OSError, orjson.JSONDecodeError, zipfile.BadZipFile, DocumentError):
         return None
 
 
-def _loads(data: bytes, name: str) -> Any:
-    if not data.strip():
+def _loads(data: bytes | bytearray, name: str) -> Any:
+    if not data or data.isspace():
         raise DocumentError(f"{name} is empty")
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as e:
         what = "truncated" if e.pos >= len(data.rstrip()) - 1 else "invalid"
-        raise DocumentError(f"{name}: {what} JSON document ({e})"[:300]) from None
+        raise DocumentError(f"{name}: {what} JSON document ({e})") from None
 
 
 def parse_document(path: Path, member: re.Pattern[str], res: ParseResult) -> Iterator[tuple[str, Any]]:
@@ -102,7 +142,7 @@ def parse_document(path: Path, member: re.Pattern[str], res: ParseResult) -> Ite
     except DocumentError as e:
         res.errors.append(LineError(0, str(e)))
     except (OSError, zipfile.BadZipFile) as e:
-        res.errors.append(LineError(0, f"cannot read: {e}"[:300]))
+        res.errors.append(LineError(0, f"cannot read: {e}"))
 
 
 _ISO_TS = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?")

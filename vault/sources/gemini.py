@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import Parser, first_json_line, iter_jsonl, json_dumps
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, iter_jsonl, json_dumps
 from vault.sources.documents import parse_document, str_or_none, text_of, timestamp, tool_summary
 
 SOURCE = "gemini"
@@ -39,16 +39,16 @@ class GeminiParser(Parser):
     incremental = False
     suffixes = (".jsonl", ".json")
 
-    def detect(self, path: Path, head: bytes) -> bool:
+    def detect(self, path: Path, head: Head) -> bool:
         if path.suffix.lower() == ".json":
-            body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+            body = head.data.lstrip(b"\xef\xbb\xbf \t\r\n")
             has = {k: re.search(rb'"' + k + rb'"\s*:', body) is not None for k in (b"sessionId", b"projectHash", b"messages")}
             return body.startswith(b"{") and has[b"sessionId"] and (has[b"projectHash"] or has[b"messages"])
-        obj = first_json_line(head)
+        obj = head.first_record()
         return _is_metadata(obj) and "type" not in obj
 
-    def why_not(self, path: Path, head: bytes) -> str | None:
-        if path.name == "logs.json" and b'"sessionId"' in head:
+    def why_not(self, path: Path, head: Head) -> str | None:
+        if path.name == "logs.json" and b'"sessionId"' in head.data:
             return "Gemini CLI prompt log (logs.json): typed prompts only; the chats/ folder holds the sessions"
         if path.name.startswith("checkpoint") and path.parent.parent.name == "tmp":
             return "Gemini CLI /chat save checkpoint: API history without ids or times, not ingested"
@@ -224,7 +224,7 @@ def _messages(m: dict, sid: str, line: int, res: ParseResult) -> list[Message]:
                            extra={"status": status} if status else None,
                            **{**base, "timestamp": timestamp(tc.get("timestamp")) or ts}))
         res.tool_calls[-1].result_msg_id = out[-1].msg_id
-        res.tool_calls[-1].result_text = result[:4000]
+        res.tool_calls[-1].result_text = result[:RESULT_TEXT_CHARS]
         res.tool_calls[-1].is_error = status == "error"
     for i, msg in enumerate(out):
         msg.sub = i

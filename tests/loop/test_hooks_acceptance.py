@@ -1,0 +1,145 @@
+"""Issue 16 acceptance: hooks installed into a Claude Code config that has the user's own hooks, run exactly
+as Claude Code runs them (the command from settings.json through a shell, hook JSON on stdin, another cwd),
+the busy-vault path, and an uninstall that gives back the settings file byte for byte."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from support import ROOT
+from vault import hooks
+from vault.store import open_vault
+
+FIXTURE = ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout" / "-home-USER-projects-demo"
+SESSION = "33333333-3333-4333-8333-333333333333"
+# The user's own settings: their hooks and keys, 4-space indent, non-ASCII, no trailing newline.
+USER_SETTINGS = """{
+    "model": "opus",
+    "permissions": {"allow": ["Bash(ls:*)"]},
+    "hooks": {
+        "PreToolUse": [
+            {"matcher": "Bash", "hooks": [{"type": "command", "command": "echo 'vérifié' >> ~/log"}]}
+        ],
+        "SessionEnd": [
+            {"hooks": [{"type": "command", "command": "notify-send bye", "timeout": 5}]}
+        ]
+    }
+}"""
+
+
+def vault_cli(*args: str, env: dict, stdin: bytes | None = None, cwd: Path | None = None):
+    return subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", *args], env=env,
+                          input=stdin, capture_output=True, cwd=cwd, timeout=300)
+
+
+def claude_code_runs(command: str, payload: dict, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    """What Claude Code does with a command hook: a shell runs it, the event JSON on stdin."""
+    return subprocess.run(["/bin/sh", "-c", command], input=json.dumps(payload).encode(), capture_output=True,
+                          cwd=cwd, env=env, timeout=60)
+
+
+def wait_for_run(db: Path, event: str, after: str, timeout: float = 120) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        run = hooks.read_runs(db).get(event)
+        if run and run["at"] >= after:
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"the background ingest of {event} did not finish in {timeout} s: {hooks.read_runs(db)}")
+
+
+def sessions_in(db: Path) -> set[str]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {r[0] for r in con.execute("SELECT session_id FROM sessions").fetchall()}
+    finally:
+        con.close()
+
+
+def test_install_run_busy_uninstall(tmp_path):
+    config_dir, home, elsewhere = tmp_path / "claude", tmp_path / "home", tmp_path / "elsewhere"
+    for d in (config_dir, home, elsewhere):
+        d.mkdir()
+    settings = config_dir / "settings.json"
+    settings.write_text(USER_SETTINGS, encoding="utf-8")
+    original = settings.read_bytes()
+    transcripts = tmp_path / "projects" / "-home-USER-projects-demo"
+    shutil.copytree(FIXTURE, transcripts)
+    env = {**os.environ, "VAULT_HOME": str(home), "CLAUDE_CONFIG_DIR": str(config_dir)}
+
+    res = vault_cli("hooks", "install", env=env)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(settings.read_text())
+    assert data["model"] == "opus" and data["permissions"] == {"allow": ["Bash(ls:*)"]}
+    assert data["hooks"]["PreToolUse"] == json.loads(USER_SETTINGS)["hooks"]["PreToolUse"]
+    assert data["hooks"]["SessionEnd"][0] == json.loads(USER_SETTINGS)["hooks"]["SessionEnd"][0]
+    ours = {e: hooks.installed(data)[e] for e in ("SessionEnd", "PreCompact")}
+    assert all(len(c) == 1 for c in ours.values()) and "Stop" not in data["hooks"]
+    assert (config_dir / "settings.json.vault-backup").read_bytes() == original
+    installed_once = settings.read_bytes()
+    assert vault_cli("hooks", "install", env=env).returncode == 0
+    assert settings.read_bytes() == installed_once  # idempotent
+
+    # Claude Code's environment: not ours (no VAULT_HOME): the command carries the vault it writes to.
+    cc_env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+    db = home / "vault.duckdb"
+    command = ours["SessionEnd"][0]
+    payload = {"session_id": SESSION, "transcript_path": str(transcripts / f"{SESSION}.jsonl"), "cwd": str(elsewhere),
+               "hook_event_name": "SessionEnd", "reason": "prompt_input_exit", "permission_mode": "default"}
+    before = hooks._now()
+    t0 = time.perf_counter()
+    run = claude_code_runs(command, payload, elsewhere, cc_env)
+    answered = time.perf_counter() - t0
+    assert (run.returncode, run.stdout, run.stderr) == (0, b"", b""), run
+    log = wait_for_run(db, "SessionEnd", before)
+    assert log["result"].startswith(tuple("123456789")), log  # some new messages
+    assert {SESSION, f"{SESSION}/agent-a7e0c42"} <= sessions_in(db)  # the session and its subagent
+    assert not hooks.list_pending(db)
+    print(f"hook answered in {answered:.2f} s; background ingest {log['seconds']:.2f} s")
+
+    # Busy vault: another process holds the write lock. The hook still answers at once, silently, exit 0,
+    # and the transcript waits in the pending list.
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from vault.store import open_vault; "
+                               f"con = open_vault({str(db)!r}); print('held', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with open(transcripts / f"{SESSION}.jsonl", "a", encoding="utf-8") as fh:  # the session went on
+            fh.write(json.dumps({"type": "user", "uuid": "9a9a9a9a-0000-4000-8000-000000000001",
+                                 "parentUuid": None, "sessionId": SESSION, "timestamp": "2026-01-01T00:00:00Z",
+                                 "message": {"role": "user", "content": "one more thing, please"}}) + "\n")
+        before = hooks._now()
+        payload["hook_event_name"] = "PreCompact"
+        run = claude_code_runs(ours["PreCompact"][0], {**payload, "trigger": "auto"}, elsewhere, cc_env)
+        assert (run.returncode, run.stdout, run.stderr) == (0, b"", b""), run
+        log = wait_for_run(db, "PreCompact", before)
+        assert log["result"].startswith("vault busy"), log
+        assert transcripts / f"{SESSION}.jsonl" in hooks.list_pending(db)
+    finally:
+        holder.communicate("", timeout=30)
+
+    # The next ingest (any `vault ingest`) takes the pending list.
+    res = vault_cli("ingest", "--no-embed", "--json", str(tmp_path / "elsewhere"), env=env)
+    assert res.returncode in (0, 1), res.stderr
+    assert not hooks.list_pending(db)
+    con = open_vault(db, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM messages WHERE text = 'one more thing, please'").fetchone()[0] == 1
+    finally:
+        con.close()
+
+    res = vault_cli("hooks", "status", "--json", env=env)
+    st = json.loads(res.stdout)
+    assert set(st["events"]) == {"SessionEnd", "PreCompact"} and st["events"]["PreCompact"]["last_run"]
+
+    res = vault_cli("hooks", "uninstall", env=env)
+    assert res.returncode == 0, res.stderr
+    assert settings.read_bytes() == original

@@ -1,0 +1,167 @@
+"""Editing Claude Code's settings.json: other keys and hooks kept, backup, invalid files refused, idempotent,
+uninstall removes exactly what install added; and the hook run's answers (exit codes, output)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vault import hooks
+
+CMD = "/opt/vault/bin/vault --db /data/v.duckdb ingest --hook"
+
+
+def settings_file(tmp_path: Path, text: str | None) -> Path:
+    p = tmp_path / "settings.json"
+    if text is not None:
+        p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_install_keeps_everything_else_and_is_idempotent(tmp_path):
+    p = settings_file(tmp_path, json.dumps({"env": {"A": "1"}, "hooks": {"SessionEnd": [
+        {"matcher": "clear", "hooks": [{"type": "command", "command": "mine"}]}]}}, indent=2) + "\n")
+    ch = hooks.install(p, CMD)
+    assert ch.added == ["SessionEnd", "PreCompact"] and ch.backup is not None
+    data = json.loads(p.read_text())
+    assert data["env"] == {"A": "1"}
+    assert data["hooks"]["SessionEnd"][0] == {"matcher": "clear", "hooks": [{"type": "command", "command": "mine"}]}
+    assert data["hooks"]["SessionEnd"][1] == {"hooks": [{"type": "command", "command": CMD}]}
+    once = p.read_bytes()
+    ch = hooks.install(p, CMD)
+    assert ch.added == [] and ch.unchanged == ["SessionEnd", "PreCompact"]
+    assert p.read_bytes() == once
+
+
+@pytest.mark.parametrize("text, where", [
+    ('{"hooks": {"Stop": [}', "settings.json:1:"),
+    ('{\n  "a": 1,\n  "b": 2,,\n}', "settings.json:3:"),
+    ("[1, 2]", "expected a JSON object"),
+    ('{"hooks": []}', '"hooks" should be an object'),
+    ('{"hooks": {"Stop": {}}}', "hooks.Stop should be a list"),
+])
+def test_an_invalid_file_is_refused_and_left_alone(tmp_path, text, where):
+    p = settings_file(tmp_path, text)
+    with pytest.raises(hooks.HookSettingsError, match="nothing was changed") as e:
+        hooks.install(p, CMD)
+    assert where in str(e.value) and str(p) in str(e.value)
+    assert p.read_text() == text
+    assert not (tmp_path / "settings.json.vault-backup").exists()
+
+
+def test_uninstall_after_the_user_edited_keeps_their_edit(tmp_path):
+    p = settings_file(tmp_path, '{\n\t"model": "opus"\n}\n')
+    hooks.install(p, CMD, hooks.EVENTS + hooks.OPTIONAL_EVENTS)
+    data = json.loads(p.read_text())
+    data["hooks"]["Stop"].append({"hooks": [{"type": "command", "command": "theirs"}]})
+    data["theme"] = "dark"
+    p.write_text(json.dumps(data, indent="\t") + "\n")
+    ch = hooks.uninstall(p)
+    assert ch.removed == ["PreCompact", "SessionEnd", "Stop"] and not ch.restored
+    assert json.loads(p.read_text()) == {"model": "opus", "hooks": {"Stop": [
+        {"hooks": [{"type": "command", "command": "theirs"}]}]}, "theme": "dark"}
+    assert p.read_text().startswith('{\n\t"model"')  # the file's own indentation
+
+
+def test_install_into_a_missing_file_and_back(tmp_path):
+    p = settings_file(tmp_path, None)
+    hooks.install(p, CMD)
+    assert hooks.installed(json.loads(p.read_text())) == {"SessionEnd": [CMD], "PreCompact": [CMD]}
+    assert hooks.uninstall(p).restored
+    assert not p.exists()
+
+
+def test_a_second_install_elsewhere_repoints_ours_and_uninstall_still_restores(tmp_path):
+    original = '{"model": "opus"}'
+    p = settings_file(tmp_path, original)
+    hooks.install(p, CMD)
+    other = CMD.replace("/data/v.duckdb", "/data/w.duckdb")
+    ch = hooks.install(p, other, hooks.EVENTS + hooks.OPTIONAL_EVENTS)
+    assert ch.added == ["SessionEnd", "PreCompact", "Stop"]
+    assert hooks.installed(json.loads(p.read_text())) == {e: [other] for e in ("SessionEnd", "PreCompact", "Stop")}
+    hooks.uninstall(p)
+    assert p.read_text() == original
+
+
+def test_the_db_of_an_installed_command():
+    assert hooks.db_of_command(CMD) == Path("/data/v.duckdb")
+    assert hooks.db_of_command("vault ingest --hook") is None
+
+
+def test_subagent_files_of_both_layouts(tmp_path):
+    sid = "11111111-1111-4111-8111-111111111111"
+    main = tmp_path / f"{sid}.jsonl"
+    main.write_text("{}\n")
+    (tmp_path / sid / "subagents").mkdir(parents=True)
+    (tmp_path / sid / "subagents" / "agent-a1.jsonl").write_text("{}\n")
+    (tmp_path / "agent-b2.jsonl").write_text(json.dumps({"sessionId": sid}) + "\n")
+    (tmp_path / "agent-c3.jsonl").write_text(json.dumps({"sessionId": "another"}) + "\n")
+    assert hooks.session_files(main) == [main, tmp_path / sid / "subagents" / "agent-a1.jsonl",
+                                         tmp_path / "agent-b2.jsonl"]
+
+
+def run_hook(tmp_path: Path, stdin: bytes, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", "--db",
+                           str(tmp_path / "v.duckdb"), "ingest", "--hook", *extra], input=stdin,
+                          capture_output=True, cwd=tmp_path, timeout=120)
+
+
+@pytest.mark.parametrize("stdin, message", [
+    (b"not json", "stdin is not the hook's JSON"),
+    (b'{"session_id": "x"}', "no transcript_path"),
+    (b"[]", "not a JSON object"),
+])
+def test_bad_hook_input_is_one_line_and_exit_1_never_2(tmp_path, stdin, message):
+    res = run_hook(tmp_path, stdin)
+    assert res.returncode == 1  # a non-blocking error for Claude Code; 2 would block compaction or stopping
+    err = res.stderr.decode()
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert res.stdout == b""
+
+
+def test_a_background_failure_is_told_once_by_the_next_run(tmp_path):
+    db = tmp_path / "v.duckdb"
+    hooks.record_run(db, "error", "cannot open the vault: disk full", 0.1)
+    good = json.dumps({"transcript_path": str(tmp_path / "gone.jsonl"), "hook_event_name": "Stop"}).encode()
+    res = run_hook(tmp_path, good, "--wait")
+    assert res.returncode == 1 and b"disk full" in res.stderr and res.stderr.count(b"\n") == 1
+    res = run_hook(tmp_path, good, "--wait")
+    assert (res.returncode, res.stdout, res.stderr) == (0, b"", b"")
+    assert hooks.read_runs(db)["Stop"]["result"] == "0 new messages from 0 file(s), 1 pending file(s) gone"
+
+
+def test_the_quick_half_loads_neither_duckdb_nor_the_settings(tmp_path):
+    """What Claude Code waits for stays light: no DuckDB, no pydantic-settings, no ingest code."""
+    transcript = tmp_path / "s.jsonl"
+    transcript.write_text("{}\n")
+    probe = ("import atexit, sys; atexit.register(lambda: sys.stderr.write(repr(sorted(m for m in "
+             "('duckdb', 'pydantic_settings', 'vault.ingest', 'vault.settings', 'pyarrow') if m in sys.modules)))); "
+             "from vault.cli import main; main()")
+    res = subprocess.run([sys.executable, "-c", probe, "--db", str(tmp_path / "v.duckdb"), "ingest", "--hook"],
+                         input=json.dumps({"transcript_path": str(transcript)}).encode(), capture_output=True,
+                         cwd=tmp_path, timeout=60)
+    assert res.returncode == 0 and res.stderr == b"[]", res.stderr
+    assert hooks.list_pending(tmp_path / "v.duckdb") or hooks.read_runs(tmp_path / "v.duckdb")
+
+
+def test_a_symlinked_settings_file_stays_a_link(tmp_path):
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    real = dotfiles / "claude-settings.json"
+    real.write_text('{"model": "opus"}\n')
+    link = tmp_path / "settings.json"
+    link.symlink_to(real)
+    hooks.install(link, CMD)
+    assert link.is_symlink() and hooks.installed(json.loads(real.read_text()))
+    hooks.uninstall(link)
+    assert link.is_symlink() and real.read_text() == '{"model": "opus"}\n'
+
+
+def test_someone_elses_ingest_hook_is_not_ours():
+    assert not hooks.is_ours({"type": "command", "command": "otherlog ingest --hook"})
+    assert hooks.is_ours({"type": "command", "command": CMD})
+    assert not hooks.is_ours({"type": "prompt", "prompt": CMD})

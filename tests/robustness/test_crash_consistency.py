@@ -1,0 +1,216 @@
+"""Crash at any moment, consistent after the next run (issue 13).
+
+An ingest killed at each named phase (`VAULT_CRASH_AT`, see `vault.faults`) or by SIGKILL at a random
+moment, then run again, leaves the same vault as one clean run: files and records, sessions with their
+totals, titles and subagent links, messages with their kinds and fork marks, tool calls, and keyword
+search hits; nothing left pending. The archive is the example archive plus the test fixtures (subagents
+of both layouts, a resume, a rewind, titles, summaries, every source format), so it runs on a bare clone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support import EXAMPLES, ROOT, run_cli
+
+FAULT_EXIT = 137  # vault.faults.EXIT_CODE
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "VAULT_INGEST_BATCH_BYTES": "1"}  # one commit per file
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("archive")
+    shutil.copytree(EXAMPLES / "claude-code", root / "examples")
+    shutil.copytree(ROOT / "tests" / "fixtures" / "claude_code", root / "fixtures-cc",
+                    ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(ROOT / "tests" / "fixtures" / "sources", root / "fixtures-sources")
+    return root
+
+
+def _ingest_in_process(db: Path, archive: Path) -> dict:
+    code, out, err = run_cli("ingest", str(archive), "--json", "--no-embed", db=db)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _subprocess(db: Path, archive: Path, crash_at: str | None = None) -> subprocess.Popen:
+    env = dict(ENV)
+    if crash_at:
+        env["VAULT_CRASH_AT"] = crash_at
+    return subprocess.Popen([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db),
+                             "ingest", str(archive), "--json", "--no-embed"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def state(db: Path, words: list[str]) -> dict:
+    """Everything an ingest derives, keyed by paths and ids (file ids and `seq` may differ between runs)."""
+    from vault.index import fts
+    from vault.index.search import search
+    from vault.store import connect
+
+    con = connect(db, read_only=True)
+    try:
+        def rows(sql: str) -> list[tuple]:
+            return sorted(con.execute(sql).fetchall(), key=repr)
+
+        return {
+            "files": rows("SELECT path, source, size, byte_offset, fingerprint, lines, records, errors FROM files"),
+            "records": rows("SELECT f.path, r.* EXCLUDE (file_id, raw), md5(r.raw) "
+                            "FROM records r JOIN files f USING (file_id)"),
+            "sessions": rows("SELECT s.* EXCLUDE (file_id), f.path FROM sessions s LEFT JOIN files f USING (file_id)"),
+            "messages": rows("SELECT m.* EXCLUDE (seq, file_id, text), md5(m.text), f.path, "
+                             "row_number() OVER (PARTITION BY m.session_id ORDER BY m.seq) "
+                             "FROM messages m LEFT JOIN files f USING (file_id)"),
+            "tool_calls": rows("SELECT * FROM tool_calls"),
+            "pending": rows("SELECT session_id FROM pending_sessions UNION ALL "
+                            "SELECT file_id::VARCHAR FROM pending_files"),
+            "fts_stale": fts.needs_rebuild(con),
+            "hits": {w: [h.msg_id for h in search(con, w, mode="keyword", limit=10)] for w in words},
+        }
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def clean(archive, tmp_path_factory) -> dict:
+    """One uninterrupted run: the reference, and what it derived (so the comparison cannot be vacuous)."""
+    from vault.store import connect
+
+    db = tmp_path_factory.mktemp("clean") / "v.duckdb"
+    _ingest_in_process(db, archive)
+    con = connect(db, read_only=True)
+    try:
+        words = [r[0] for r in con.execute(
+            "SELECT term FROM fts_main_fts_docs.dict WHERE df BETWEEN 1 AND 6 ORDER BY df DESC, term LIMIT 12"
+        ).fetchall()]
+        facts = con.execute(
+            """SELECT (SELECT count(*) FROM sessions WHERE messages > 0 AND started_at IS NOT NULL),
+                      (SELECT count(*) FROM sessions),
+                      (SELECT count(*) FROM tool_calls WHERE subagent_session_id IS NOT NULL),
+                      (SELECT count(*) FROM sessions WHERE parent_tool_use_id IS NOT NULL),
+                      (SELECT count(*) FROM sessions WHERE title IS NOT NULL),
+                      (SELECT count(*) FROM messages WHERE NOT on_main_branch),
+                      (SELECT count(*) FROM messages WHERE kind = 'queued_duplicate'),
+                      (SELECT count(DISTINCT source) FROM files)""").fetchone()
+    finally:
+        con.close()
+    with_messages, sessions, links, linked, titled, off_branch, queued_dups, sources = facts
+    # The archive exercises each derivation.
+    assert with_messages >= 20 and sessions >= with_messages
+    assert links >= 2 and linked >= 2 and titled >= 3 and off_branch >= 2 and sources >= 5
+    assert len(words) == 12
+    ref = state(db, words)
+    assert ref["pending"] == [] and ref["fts_stale"] is False and all(ref["hits"].values())
+    return {"db": db, "words": words, "state": ref, "files": len(ref["files"])}
+
+
+def _assert_same(db: Path, clean: dict, what: str) -> None:
+    got = state(db, clean["words"])
+    for key, want in clean["state"].items():
+        assert got[key] == want, f"after {what}, then a re-run: {key} differs from a clean run"
+
+
+def _phases(n_files: int) -> list[str]:
+    return [
+        "in-file-commit",            # inside the first file's transaction: nothing of it may remain
+        "file-commit",               # after the first file's commit
+        f"file-commit#{n_files // 2}",
+        f"in-file-commit#{n_files}",  # inside the last file's transaction
+        f"file-commit#{n_files}",     # every file committed, nothing derived yet
+        "files-done",                # the same, from the derivation step's side
+        "in-finish",                 # derived, not committed
+        "finish-committed",          # derived and committed, not checkpointed
+        "in-fts",                    # the keyword index built but not recorded as built
+        "fts-done",                  # all done but the embeddings
+    ]
+
+
+def test_kill_at_every_phase_then_rerun_equals_a_clean_run(archive, clean, tmp_path):
+    n_files = sum(1 for f in clean["state"]["files"] if f[1] != "unrecognised")
+    for phase in _phases(n_files):
+        db = tmp_path / f"{phase.replace('#', '-')}.duckdb"
+        proc = _subprocess(db, archive, crash_at=phase)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == FAULT_EXIT, (phase, proc.returncode, err.decode()[-2000:])
+        rerun = _ingest_in_process(db, archive)
+        assert rerun["skipped_lines"] == 0 and not rerun["errors"], rerun
+        _assert_same(db, clean, f"a crash at {phase}")
+
+
+def test_kill_twice_in_a_row_then_rerun(archive, clean, tmp_path):
+    """The second run is killed too, before it derives what the first left pending."""
+    db = tmp_path / "v.duckdb"
+    for phase in ("file-commit#3", "files-done"):
+        proc = _subprocess(db, archive, crash_at=phase)
+        proc.communicate(timeout=120)
+        assert proc.returncode == FAULT_EXIT, phase
+    _ingest_in_process(db, archive)
+    _assert_same(db, clean, "two crashes")
+
+
+def _random_kills(archive: Path, clean: dict, tmp_path: Path, count: int, seed: int) -> dict:
+    """SIGKILL at a random moment of the vault work (from the file's creation to the process's end)."""
+    rng = random.Random(seed)
+    probe = tmp_path / "probe.duckdb"
+    proc = _subprocess(probe, archive)
+    while not probe.exists() and proc.poll() is None:
+        time.sleep(0.005)
+    t0 = time.monotonic()
+    proc.communicate(timeout=120)
+    span = time.monotonic() - t0
+    outcome = {"killed": 0, "finished": 0}
+    for i in range(count):
+        db = tmp_path / f"r{i}.duckdb"
+        proc = _subprocess(db, archive)
+        while not db.exists() and proc.poll() is None:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, span))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=120)
+        outcome["killed" if proc.returncode == -signal.SIGKILL else "finished"] += 1
+        _ingest_in_process(db, archive)
+        _assert_same(db, clean, f"random kill {i} (seed {seed})")
+        db.unlink()
+    return outcome
+
+
+def test_random_kills_then_rerun(archive, clean, tmp_path):
+    outcome = _random_kills(archive, clean, tmp_path, count=3, seed=13)
+    assert outcome["killed"] >= 2, outcome
+
+
+@pytest.mark.slow
+def test_twenty_random_kills_then_rerun(archive, clean, tmp_path):
+    outcome = _random_kills(archive, clean, tmp_path, count=20, seed=int(time.time()))
+    assert outcome["killed"] >= 10, outcome
+
+
+def test_old_vault_is_rederived_once_after_the_upgrade(archive, clean, tmp_path, monkeypatch):
+    """A vault made stale before this version (no pending record of it) is repaired by the next ingest."""
+    from vault.store import connect
+
+    db = tmp_path / "v.duckdb"
+    shutil.copy2(clean["db"], db)
+    con = connect(db)
+    con.execute("UPDATE sessions SET messages = 0, human_messages = 0, started_at = NULL, first_prompt = NULL")
+    con.execute("UPDATE messages SET on_main_branch = true "  # forks derived from uuid chains (claude_code)
+                "WHERE file_id IN (SELECT file_id FROM files WHERE source = 'claude_code')")
+    con.execute("UPDATE tool_calls SET subagent_session_id = NULL")
+    con.execute("DELETE FROM migrations WHERE name = 'm005_pending_derivations'")
+    con.execute("DROP TABLE pending_sessions")
+    con.execute("DROP TABLE pending_files")
+    con.close()
+    rerun = _ingest_in_process(db, archive)
+    assert rerun["files"] == 0  # every file unchanged: only the derivation ran
+    _assert_same(db, clean, "an upgrade from a stale vault")

@@ -1,0 +1,176 @@
+"""`vault hooks install|uninstall|status`, the hook run behind `vault ingest --hook`, and `vault mcp`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from vault.cli.common import emit_json, json_option, settings, stdout_console
+
+config_dir_option = click.option(
+    "--config-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Claude Code's config folder (default: $CLAUDE_CONFIG_DIR, else ~/.claude).")
+
+
+@click.group("hooks")
+def hooks_cmd() -> None:
+    """Capture every Claude Code session as it ends (hooks in Claude Code's settings.json)."""
+
+
+@hooks_cmd.command("install")
+@config_dir_option
+@click.option("--stop", is_flag=True, help="Also ingest after every answer (the Stop event), not only at "
+                                           "SessionEnd and PreCompact.")
+@json_option
+@click.pass_context
+def hooks_install(ctx, config_dir: Path | None, stop: bool, as_json: bool) -> None:
+    """Add `vault ingest --hook` on SessionEnd and PreCompact (idempotent; a backup is kept)."""
+    from vault import hooks
+
+    conf = settings(ctx)
+    # The vault is baked in (the hook does not see this shell's VAULT_* variables, and then need not load
+    # the settings to find it); a config file only when chosen by the environment or a flag.
+    command = hooks.hook_command(conf.db, conf.config if conf.origin("config").kind in ("env", "flag") else None)
+    path = hooks.claude_settings_path(config_dir)
+    change = hooks.install(path, command, hooks.EVENTS + (hooks.OPTIONAL_EVENTS if stop else ()))
+    if as_json:
+        emit_json({"settings": str(path), "command": command, "added": change.added,
+                   "already_installed": change.unchanged, "backup": change.backup})
+        return
+    c = stdout_console()
+    if change.added:
+        c.print(f"added to {path}: {', '.join(change.added)} -> [bold]{command}[/]")
+        if change.backup:
+            c.print(f"[dim]the original is kept in {change.backup}[/]")
+    if change.unchanged:
+        c.print(f"already installed: {', '.join(change.unchanged)}")
+
+
+@hooks_cmd.command("uninstall")
+@config_dir_option
+@json_option
+def hooks_uninstall(config_dir: Path | None, as_json: bool) -> None:
+    """Remove exactly the hooks `vault hooks install` added."""
+    from vault import hooks
+
+    path = hooks.claude_settings_path(config_dir)
+    change = hooks.uninstall(path)
+    if as_json:
+        emit_json({"settings": str(path), "removed": change.removed, "restored_original": change.restored})
+        return
+    c = stdout_console()
+    if not change.removed:
+        c.print(f"no vault hook in {path}")
+    else:
+        how = " (the original file is back, byte for byte)" if change.restored else ""
+        c.print(f"removed from {path}: {', '.join(change.removed)}{how}")
+
+
+@hooks_cmd.command("status")
+@config_dir_option
+@json_option
+@click.pass_context
+def hooks_status(ctx, config_dir: Path | None, as_json: bool) -> None:
+    """Which hooks are installed, the vault each writes to, when each last ran, and what is pending."""
+    from vault import hooks
+
+    st = hooks.status(hooks.claude_settings_path(config_dir), settings(ctx).db)
+    if as_json:
+        emit_json(st)
+        return
+    c = stdout_console()
+    if not st["events"]:
+        c.print(f"no vault hook installed in {st['settings']} (run `vault hooks install`)")
+    for event, e in st["events"].items():
+        last = e["last_run"]
+        when = f"last ran {last['at']}: {last['result']} ({last['seconds']:.2f} s)" if last else "never ran yet"
+        c.print(f"[bold]{event}[/]: {when}")
+        c.print(f"  [dim]{e['command']}[/]" + (f" [yellow]({e['duplicates']} duplicate(s))[/]" if e["duplicates"] else ""))
+    if st["pending"]:
+        c.print(f"[yellow]{len(st['pending'])} transcript(s) pending[/] (the vault was busy); "
+                "the next `vault ingest` takes them")
+
+
+def _flag(ctx: click.Context, name: str) -> Path | None:
+    """A root flag (--db, --config) as given on the command line, without loading the settings."""
+    obj = ctx.find_root().obj
+    value = getattr(obj, "flags", {}).get(name, (None, None))[1]
+    return Path(value) if value else None
+
+
+def _fail(db: Path | None, msg: str, start: float) -> None:
+    """A real error: one line on stderr and exit 1, which Claude Code shows as a non-blocking error and
+    carries on (exit 2 would block compaction or keep Claude from stopping)."""
+    from vault import hooks
+
+    if db is not None:
+        try:
+            hooks.record_run(db, "error", msg[:300], time.perf_counter() - start)
+        except OSError:
+            pass
+    sys.stderr.write(f"vault: {msg}\n")
+    sys.exit(1)
+
+
+def run_hook(ctx: click.Context, wait: bool = False) -> None:
+    """`vault ingest --hook`: record the hook's transcript as pending and ingest it in a detached process.
+
+    Silent with exit 0, unless something is really wrong. The settings are only loaded when the command
+    has no --db (install bakes it in): loading them costs more than the rest of this half.
+    """
+    from vault import hooks
+
+    start = time.perf_counter()
+    db = _flag(ctx, "db")
+    try:
+        if db is None:
+            db = settings(ctx).db
+        if sys.stdin is None or sys.stdin.isatty():
+            raise hooks.HookInputError("vault ingest --hook reads the hook's JSON on stdin (Claude Code sends it)")
+        raw = sys.stdin.buffer.read(hooks.MAX_HOOK_INPUT + 1)
+        if len(raw) > hooks.MAX_HOOK_INPUT:
+            raise hooks.HookInputError("vault ingest --hook: the hook JSON on stdin is larger than 1 MB")
+        event, _ = hooks.accept_hook(raw, db)
+        if wait:
+            _work(ctx, db, event, start)
+        else:
+            hooks.spawn_worker(db, event, _flag(ctx, "config"))
+        previous = hooks.unreported_error(db)
+    except Exception as e:  # anything: one line, never a traceback into the session
+        _fail(db, str(e) or type(e).__name__, start)
+    if previous:
+        _fail(None, previous, start)
+    sys.exit(0)
+
+
+def run_hook_worker(ctx: click.Context, event: str) -> None:
+    """The detached half: ingest what is pending (or leave it, if the vault is busy), and log the run."""
+    start = time.perf_counter()
+    db = None
+    try:
+        db = settings(ctx).db
+        _work(ctx, db, event, start)
+    except Exception as e:
+        _fail(db, str(e) or type(e).__name__, start)
+    sys.exit(0)
+
+
+def _work(ctx: click.Context, db: Path, event: str, start: float) -> None:
+    from vault import hooks
+
+    conf = settings(ctx) if _flag(ctx, "db") is None or _flag(ctx, "config") else None
+    res = hooks.work(db, event, batch_bytes=conf.ingest.batch_bytes if conf else None)
+    hooks.record_run(db, event, res.describe(), time.perf_counter() - start)
+
+
+@click.command("mcp")
+@click.pass_context
+def mcp_cmd(ctx) -> None:
+    """Serve the vault to MCP clients over stdio (Claude Code: `claude mcp add vault -- vault mcp`)."""
+    from vault.mcp_server import serve
+
+    conf = settings(ctx)
+    serve(conf)

@@ -1,0 +1,524 @@
+"""What `vault mcp` serves: read-only, redacted, size-bounded answers about the vault (no MCP code here).
+
+Each call opens the vault read-only for just that call, so `vault ingest` (and the hooks) can write between
+calls; while another process holds the write lock, calls read a copy taken then (as the TUI does), kept
+until the lock is gone or the copy is older than SNAPSHOT_MAX_AGE. The one write is the derived keyword
+index, rebuilt when stale and the vault is free, as `vault search` does.
+
+Every text that leaves is redacted (vault/redact.py) and cut to a character budget; lists are paged
+(`offset`, `limit`, and `next_offset` when there is more). Bad arguments raise `ToolInputError` with one
+line naming the argument.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vault.errors import VaultError
+from vault.model import Kind
+
+SNAPSHOT_MAX_AGE = 60.0  # seconds a copy is reused while a writer holds the vault
+IDLE_CLOSE = 1.0  # seconds without a call after which the live connection is closed (writers get in)
+WATCH_EVERY = 0.05  # how often the release thread looks
+MAX_PAGE_CHARS = 40_000  # one get_session page, all messages together
+HIDDEN = {Kind.THINKING, Kind.META, Kind.SYSTEM, Kind.SYSTEM_REMINDER, Kind.OTHER, Kind.HOOK_FEEDBACK,
+          Kind.TASK_NOTIFICATION}  # as `vault show` without --all
+
+
+def _shown(m: dict[str, Any]) -> bool:
+    """What `vault show` prints without --all: no machine records, tool output only when it failed."""
+    kind = m["kind"]
+    if kind in HIDDEN or (kind == Kind.TOOL_RESULT and not m.get("is_error")):
+        return False
+    return not (kind == Kind.ASSISTANT_TEXT and not (m["text"] or "").strip())
+
+
+class ToolInputError(VaultError):
+    """A tool argument that cannot be used; the message names it."""
+
+
+# -- reading while others write ------------------------------------------------------------
+
+class SnapshotReader:
+    """Read connections for the tools, one call at a time.
+
+    Opening the vault and loading the FTS extension cost ~0.3 s, so the connection is kept between calls
+    that come close together, and closed after IDLE_CLOSE seconds without a call, or at once when a
+    writer announces itself (`vault.store.open_vault_waiting` touches `<vault>.want-write` while it
+    waits): a reader's read-only connection would make any writer fail, so it is never held for long.
+    While another process holds the write lock, calls read a copy of the file (see the module docstring).
+    """
+
+    def __init__(self, db: Path) -> None:
+        from vault.store import want_write_path
+
+        self.db = Path(db)
+        self._want = want_write_path(self.db)
+        self._lock = threading.RLock()  # one call at a time on the connection
+        self._con = None
+        self._con_is_snapshot = False
+        self._last_use = 0.0
+        self._want_seen = self._want_mtime()
+        self._snapshot: Path | None = None
+        self._taken = 0.0
+        self._closed = threading.Event()
+        threading.Thread(target=self._watch, daemon=True, name="vault-mcp-release").start()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[tuple[Any, str | None]]:
+        """(connection, None) or, while the vault is busy, (connection to a copy, the copy's time)."""
+        with self._lock:
+            con, taken = self._connection()
+            try:
+                yield con, taken
+            finally:
+                self._last_use = time.monotonic()
+
+    def _connection(self):
+        import duckdb
+
+        from vault.store import VaultLockedError, open_vault
+
+        if self._con is not None and not self._con_is_snapshot:
+            return self._con, None
+        if not self.db.exists():
+            raise VaultError(f"no vault at {self.db} yet: run `vault ingest` first")
+        try:
+            con = open_vault(self.db, read_only=True)
+        except VaultLockedError:
+            if self._snapshot is None or time.time() - self._taken > SNAPSHOT_MAX_AGE:
+                self._release()
+                self._take_snapshot()
+            if self._con is None:
+                self._con, self._con_is_snapshot = duckdb.connect(str(self._snapshot), read_only=True), True
+            return self._con, _dt.datetime.fromtimestamp(self._taken, _dt.UTC).isoformat(timespec="seconds")
+        self._release()  # the vault is free again: drop the copy
+        self._con, self._con_is_snapshot = con, False
+        return con, None
+
+    def _take_snapshot(self) -> None:
+        tmp = Path(tempfile.mkdtemp(prefix="vault-mcp-"))
+        copy = tmp / self.db.name
+        shutil.copy2(self.db, copy)
+        os.chmod(copy, 0o600)
+        self._snapshot, self._taken = copy, time.time()
+
+    def _release(self) -> None:
+        """Close the connection and drop the copy (the lock is held by the caller)."""
+        if self._con is not None:
+            with contextlib.suppress(Exception):
+                self._con.close()
+            self._con = None
+        if self._snapshot is not None:
+            shutil.rmtree(self._snapshot.parent, ignore_errors=True)
+            self._snapshot = None
+
+    def _want_mtime(self) -> float:
+        try:
+            return self._want.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def _watch(self) -> None:
+        """Let writers in: close the live connection when idle, or when one is waiting for the vault."""
+        while not self._closed.wait(WATCH_EVERY):
+            if self._con is None or self._con_is_snapshot:
+                continue
+            want = self._want_mtime()
+            if want != self._want_seen or time.monotonic() - self._last_use > IDLE_CLOSE:
+                with self._lock:
+                    self._want_seen = want
+                    if self._con is not None and not self._con_is_snapshot:
+                        self._con.close()
+                        self._con = None
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            self._release()
+
+    def refresh_keyword_index(self) -> str | None:
+        """Rebuild a stale keyword index if the vault is free; a note for the answer when it stays stale."""
+        from vault.index import fts
+        from vault.store import VaultLockedError, open_vault
+
+        with self.read() as (con, _):
+            if not fts.needs_rebuild(con):
+                return None
+            exists = fts.index_exists(con)
+        with self._lock:
+            if self._con is not None and not self._con_is_snapshot:
+                self._con.close()  # our own reader would keep the writer out
+                self._con = None
+            try:  # failing costs a millisecond: try on every stale search, the vault may be free again
+                con = open_vault(self.db)
+            except VaultLockedError:
+                pass
+            else:
+                try:
+                    fts.ensure_index(con)
+                    return None
+                finally:
+                    con.close()
+        if not exists:
+            raise VaultError("the keyword index is not built yet and the vault is busy; try again shortly "
+                             "(or run `vault search` once)")
+        return "the keyword index is older than the newest sessions (the vault is busy); they may be missing"
+
+
+# -- checking arguments --------------------------------------------------------------------
+
+def check_time(name: str, value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        _dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ToolInputError(f"{name}: expected a date or time like 2026-01-31 or 2026-01-31T14:00, "
+                             f"got {value!r}") from None
+    return value
+
+
+def check_range(name: str, value: int, lo: int, hi: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ToolInputError(f"{name}: expected a whole number from {lo} to {hi}, got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: str | None, known: list[str], what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if value not in known:
+        listed = ", ".join(known[:30]) or "none yet"
+        raise ToolInputError(f"{name}: no {what} {value!r} in this vault (known: {listed})")
+    return value
+
+
+def cut(text: str | None, budget: int, keep: str = "head") -> str:
+    """At most `budget` characters, saying how much was left out."""
+    text = text or ""
+    if len(text) <= budget:
+        return text
+    note = f" …[{len(text) - budget} more chars]"
+    return text[:budget] + note if keep == "head" else f"[{len(text) - budget} earlier chars]… " + text[-budget:]
+
+
+def one_line(text: str | None, width: int = 200) -> str:
+    t = " ".join((text or "").split())
+    return t if len(t) <= width else t[: width - 1] + "…"
+
+
+# -- the tools -----------------------------------------------------------------------------
+
+@dataclass
+class Limits:
+    search_max: int = 50
+    page_max: int = 200
+    chars_max: int = 20_000
+    corrections_max: int = 50
+
+
+class VaultTools:
+    """The five tools as plain methods returning JSON-able dicts (the server wraps them)."""
+
+    def __init__(self, db: Path, settings=None) -> None:
+        from vault.redact import Redactor
+
+        self.reader = SnapshotReader(db)
+        self.settings = settings
+        self.redactor = Redactor.from_settings(settings) if settings is not None else Redactor()  # [redact]
+        self.limits = Limits()
+        self.first_semantic_seconds: float | None = None
+        self._model_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def warm_up(self) -> None:
+        """Load what the first call would (search code, redaction plugins), while the client connects."""
+        import vault.index.search  # noqa: F401
+        from vault.index import fts
+
+        self.redactor.redact("password = 'warm-up-token-1234567890abcdefXYZ' for you@example.com")
+        with contextlib.suppress(Exception), self.reader.read() as (con, _):
+            fts.load_extension(con)  # the reader keeps it open for the first call, if it comes soon
+
+    def r(self, text: str | None) -> str:
+        return self.redactor.redact(text or "")
+
+    @staticmethod
+    def _known(con, sql: str) -> list[str]:
+        return [r[0] for r in con.execute(sql).fetchall() if r[0] is not None]
+
+    def _stamp(self, out: dict[str, Any], taken: str | None) -> dict[str, Any]:
+        if taken:
+            out["snapshot"] = f"the vault is busy (an ingest is writing): read a copy taken at {taken}"
+        return out
+
+    # -- search ----------------------------------------------------------------------------
+    def search(self, query: str, mode: str = "hybrid", project: str | None = None, role: str | None = None,
+               since: str | None = None, until: str | None = None, source: str | None = None,
+               human_only: bool = False, limit: int = 10, offset: int = 0, max_chars: int = 400) -> dict[str, Any]:
+        from vault.index.search import MODES, SearchFilters, search, semantic_ready
+
+        if not query or not query.strip():
+            raise ToolInputError("query: give some words to search for")
+        if mode not in MODES:
+            raise ToolInputError(f"mode: one of {', '.join(MODES)}, got {mode!r}")
+        check_range("limit", limit, 1, self.limits.search_max)
+        check_range("offset", offset, 0, 1000)
+        check_range("max_chars", max_chars, 40, 4000)
+        filters = SearchFilters(project=project or None, role=role or None, since=check_time("since", since),
+                                until=check_time("until", until), source=source or None, human_only=human_only)
+        notes = []
+        if mode != "semantic":
+            stale = self.reader.refresh_keyword_index()
+            if stale:
+                notes.append(stale)
+        with self.reader.read() as (con, taken):
+            self._check_filters(con, role=role, source=source)
+            used = mode
+            if mode != "keyword" and not semantic_ready(con):
+                notes.append("no embeddings yet (run `vault embed`): " +
+                             ("searched by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
+                used = "keyword" if mode == "hybrid" else mode
+            t0 = time.perf_counter()
+            with self._model_lock if used != "keyword" else contextlib.nullcontext():
+                hits = search(con, query, mode=used, limit=offset + limit + 1, filters=filters)
+            if used != "keyword" and self.first_semantic_seconds is None and semantic_ready(con):
+                self.first_semantic_seconds = round(time.perf_counter() - t0, 3)
+                notes.append(f"first semantic query: loaded the embedding model in "
+                             f"{self.first_semantic_seconds:.1f} s")
+        page = hits[offset:offset + limit]
+        out = {"mode": used, "results": [{
+            "session_id": h.session_id, "msg_id": h.msg_id, "role": h.role, "kind": h.kind,
+            "score": h.score, "timestamp": h.timestamp, "project": self.r(h.project) if h.project else None,
+            "role_name": h.role_name, "snippet": cut(self.r(h.marked()), max_chars)} for h in page]}
+        if len(hits) > offset + limit:
+            out["next_offset"] = offset + limit
+        if notes:
+            out["notes"] = notes
+        return self._stamp(out, taken)
+
+    def _check_filters(self, con, role: str | None = None, source: str | None = None) -> None:
+        if source:
+            check_choice("source", source, self._known(con, "SELECT DISTINCT source FROM sessions ORDER BY 1"),
+                         "source")
+        if role:
+            check_choice("role", role, self._known(con, "SELECT DISTINCT role_name FROM roles ORDER BY 1"), "role")
+
+    # -- one session -----------------------------------------------------------------------
+    def get_session(self, session: str, offset: int = 0, limit: int = 40, at: str | None = None,
+                    include_all: bool = False, max_chars: int = 2000) -> dict[str, Any]:
+        from vault import queries
+
+        if not session or not session.strip():
+            raise ToolInputError("session: give a session id, a unique prefix of one, or a message id")
+        check_range("offset", offset, 0, 10_000_000)
+        check_range("limit", limit, 1, self.limits.page_max)
+        check_range("max_chars", max_chars, 100, self.limits.chars_max)
+        with self.reader.read() as (con, taken):
+            sid = queries.resolve_session(con, session.strip())
+            if sid is None:
+                raise ToolInputError(f"session: no session matches {session!r} (search first: each result names "
+                                     "its session_id)")
+            info = queries.session_info(con, sid)
+            msgs = queries.session_messages(con, sid)
+        shown = [m for m in msgs if include_all or _shown(m)]
+        if at:
+            idx = next((i for i, m in enumerate(shown) if m["msg_id"] == at), None)
+            if idx is None:
+                raise ToolInputError(f"at: message {at!r} is not among this session's shown messages")
+            offset = idx
+        lines, used = [], 0
+        end = offset
+        for m in shown[offset:offset + limit]:
+            item = self._line(m, max_chars)
+            if lines and used + len(item["text"]) > MAX_PAGE_CHARS:
+                break
+            lines.append(item)
+            used += len(item["text"])
+            end += 1
+        out = {
+            "session": {
+                "session_id": sid, "title": self.r(one_line(info.get("title") or info.get("first_prompt"), 300)),
+                "source": info.get("source"), "project": self.r(info.get("project")) or None,
+                "git_branch": info.get("git_branch"), "started_at": info.get("started_at"),
+                "ended_at": info.get("ended_at"), "parent_session_id": info.get("parent_session_id"),
+                "subagents": [s["session_id"] for s in info.get("subagents", [])][:50],
+                "messages_shown": len(shown), "messages_total": len(msgs)},
+            "offset": offset, "messages": lines}
+        if end < len(shown):
+            out["next_offset"] = end
+        return self._stamp(out, taken)
+
+    def _line(self, m: dict[str, Any], budget: int) -> dict[str, Any]:
+        """One message as `vault show` prints it: who, and the text (a tool call on one line)."""
+        kind = m["kind"]
+        if kind in Kind.HUMAN_TYPED:
+            who, text = "you", cut(self.r(m["text"]), budget)
+        elif kind == Kind.ASSISTANT_TEXT:
+            who, text = "assistant", cut(self.r(m["text"]), budget)
+        elif kind == Kind.TOOL_CALL:
+            sub = f" → {m['subagent_session_id']}" if m.get("subagent_session_id") else ""
+            who, text = "tool call", self.r(one_line(m["text"])) + sub
+        elif kind == Kind.TOOL_RESULT:
+            who = "tool error" if m.get("is_error") else "tool result"
+            text = cut(self.r(m["text"]), min(budget, 500))
+        elif kind == Kind.INTERRUPT:
+            who, text = "interrupt", "⏹ interrupted"
+        elif kind == Kind.TOOL_REJECTION:
+            who, text = "rejection", "✗ tool use rejected" + (f": {self.r(m['text'])}" if m.get("is_human") else "")
+        else:
+            who, text = kind, cut(self.r(m["text"]), min(budget, 500))
+        item = {"msg_id": m["msg_id"], "timestamp": m["timestamp"], "who": who, "text": text}
+        if m.get("label"):
+            item["label"] = m["label"]
+        if not m.get("on_main_branch", True):
+            item["abandoned_branch"] = True
+        return item
+
+    # -- corrections -----------------------------------------------------------------------
+    def corrections(self, project: str | None = None, role: str | None = None, since: str | None = None,
+                    limit: int = 5, offset: int = 0, max_chars: int = 800) -> dict[str, Any]:
+        from miner.analytics import effective_turns_sql
+
+        check_range("limit", limit, 1, self.limits.corrections_max)
+        check_range("offset", offset, 0, 100_000)
+        check_range("max_chars", max_chars, 100, 8000)
+        since = check_time("since", since)
+        numerator = list(self.settings.corrections.numerator) if self.settings else ["reattempt_with_feedback"]
+        where, args = [f"e.label IN ({', '.join('?' for _ in numerator)})"], list(numerator)
+        if project:
+            where.append("(s.project ILIKE ? OR s.cwd ILIKE ?)")
+            args += [f"%{project}%"] * 2
+        if role:
+            where.append("coalesce(r.role_name, rp.role_name) = ?")
+            args.append(role)
+        if since:
+            where.append("e.timestamp >= CAST(? AS TIMESTAMP)")
+            args.append(since)
+        with self.reader.read() as (con, taken):
+            self._check_filters(con, role=role)
+            labelled = con.execute("SELECT count(*) FROM labels").fetchone()[0]
+            rows = con.execute(f"""
+                WITH e AS ({effective_turns_sql()})
+                SELECT e.msg_id, e.session_id, e.timestamp, e.label, m.text, m.seq, s.project,
+                       coalesce(r.role_name, rp.role_name)
+                FROM e JOIN messages m USING (msg_id) JOIN sessions s ON s.session_id = e.session_id
+                LEFT JOIN roles r ON r.session_id = s.session_id
+                LEFT JOIN roles rp ON rp.session_id = s.parent_session_id
+                WHERE {' AND '.join(where)}
+                ORDER BY e.timestamp DESC NULLS LAST, e.msg_id LIMIT ? OFFSET ?""",
+                [*args, limit + 1, offset]).fetchall()
+            items = [self._correction(con, row, max_chars) for row in rows[:limit]]
+        out: dict[str, Any] = {"labels": numerator, "corrections": items}
+        if len(rows) > limit:
+            out["next_offset"] = offset + limit
+        if not labelled:
+            out["notes"] = ["no turn is labelled yet: run `vault mine` to find the corrections"]
+        return self._stamp(out, taken)
+
+    def _correction(self, con, row, budget: int) -> dict[str, Any]:
+        msg_id, sid, ts, label, text, seq, project, role = row
+        around = 80  # messages looked at on each side
+        before = con.execute(
+            "SELECT kind, text FROM messages WHERE session_id = ? AND seq < ? AND on_main_branch "
+            "ORDER BY seq DESC LIMIT ?", [sid, seq, around]).fetchall()
+        after = con.execute(
+            "SELECT kind, text, msg_id FROM messages WHERE session_id = ? AND seq > ? AND on_main_branch "
+            "ORDER BY seq LIMIT ?", [sid, seq, around]).fetchall()
+        corrected: list[str] = []
+        for kind, t in before:  # back to the previous human-side turn
+            if kind in Kind.HUMAN_SIDE:
+                break
+            if kind == Kind.ASSISTANT_TEXT:
+                corrected.append(t or "")
+            elif kind == Kind.TOOL_CALL:
+                corrected.append("⚙ " + one_line(t))
+        followed: list[str] = []
+        then = None
+        for kind, t, mid in after:  # up to the next human-side turn
+            if kind in Kind.HUMAN_SIDE:
+                lab = con.execute("SELECT label FROM labels WHERE msg_id = ?", [mid]).fetchone()
+                then = {"msg_id": mid, "label": lab[0] if lab else None, "text": cut(self.r(t), 300)}
+                break
+            if kind == Kind.ASSISTANT_TEXT:
+                followed.append(t or "")
+            elif kind == Kind.TOOL_CALL:
+                followed.append("⚙ " + one_line(t))
+        ts_iso = ts.isoformat() if isinstance(ts, _dt.datetime) else ts
+        return {"session_id": sid, "msg_id": msg_id, "timestamp": ts_iso, "label": label,
+                "project": self.r(project) or None, "role": role,
+                "assistant_before": cut(self.r("\n".join(reversed(corrected))), budget, keep="tail"),
+                "correction": cut(self.r(text), budget),
+                "assistant_after": cut(self.r("\n".join(followed)), budget),
+                "next_human_turn": then}
+
+    # -- persona ---------------------------------------------------------------------------
+    def persona(self, role: str | None = None, max_chars: int = 6000) -> dict[str, Any]:
+        from miner.personas import load_personas
+
+        check_range("max_chars", max_chars, 200, self.limits.chars_max)
+        with self.reader.read() as (con, taken):
+            rows = load_personas(con)
+        known = [p["role_name"] for p in rows]
+        if role:
+            check_choice("role", role, known, "persona for the role")
+            rows = [p for p in rows if p["role_name"] == role]
+        out = {"personas": [{
+            "role": p["role_name"], "text": cut(self.r(p["text"]), max_chars),
+            "rules": [self.r(r.get("rule") if isinstance(r, dict) else str(r)) for r in (p["rules"] or [])][:50],
+            "edited": p["edited"], "updated_at": str(p["updated_at"]) if p["updated_at"] else None} for p in rows]}
+        if not known:
+            out["notes"] = ["no persona yet: run `vault mine` then `vault personas`"]
+        return self._stamp(out, taken)
+
+    # -- stats -----------------------------------------------------------------------------
+    def stats(self, role: str | None = None, troubled_limit: int = 10) -> dict[str, Any]:
+        from miner.analytics import configured_report, corrections_report
+
+        from vault import queries
+
+        check_range("troubled_limit", troubled_limit, 0, 100)
+        with self.reader.read() as (con, taken):
+            self._check_filters(con, role=role)
+            st = queries.stats(con)
+            if self.settings is not None:
+                rep = configured_report(con, self.settings, role=role or None)
+            else:
+                rep = corrections_report(con, role=role or None)
+            titles = {}
+            troubled = rep["troubled"][:troubled_limit]
+            if troubled:
+                ids = [t["session_id"] for t in troubled]
+                titles = dict(con.execute(
+                    f"SELECT session_id, coalesce(title, first_prompt) FROM sessions "
+                    f"WHERE session_id IN ({', '.join('?' for _ in ids)})", ids).fetchall())
+        out = {
+            "sessions": st["sessions"], "messages": st["messages"], "human_messages": st["human_messages"],
+            "by_source": st["by_source"], "first_message": st["first_message"], "last_message": st["last_message"],
+            "corrections": {
+                "definition": rep["definition"]["text"], "threshold": rep["definition"]["threshold"],
+                "labelled_turns": rep["labelled_turns"], "unlabelled_turns": rep["unlabelled_turns"],
+                "overall": rep["overall"],
+                "roles": rep["roles"][:30],
+                "troubled_sessions": [{**{k: t[k] for k in ("session_id", "role", "source", "started_at",
+                                                             "human_turns", "corrections", "rate")},
+                                       "project": self.r(t["project"]) or None,
+                                       "title": self.r(one_line(titles.get(t["session_id"]), 160))}
+                                      for t in troubled],
+                "troubled_total": len(rep["troubled"])}}
+        if not rep["labelled_turns"]:
+            out["notes"] = ["no turn is labelled yet: run `vault mine` for correction rates"]
+        return self._stamp(out, taken)
