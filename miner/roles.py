@@ -159,7 +159,7 @@ def worktree_repository(cwd: str | None) -> str | None:
     On this machine, a `.git` file in the folder or above that points to `<main>/.git/worktrees/<name>`
     names it whatever the layout; otherwise the path alone.
     """
-    if cwd and (repo := _repository_on_disk(Path(cwd))):
+    if cwd and Path(cwd).is_absolute() and (repo := _repository_on_disk(Path(cwd))):
         return repo
     parts = _parts(cwd or "")
     for i, part in enumerate(parts[:-1]):  # the worktree itself comes after its container
