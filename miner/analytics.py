@@ -342,6 +342,19 @@ def _print_weekly(console, rep: dict[str, Any], last: int = 26) -> None:
                       f" {axis[-1]}  last {_pct(end['rate'], 0)} of {end['turns']}", highlight=False)
 
 
+def threshold_note(rep: dict[str, Any]) -> str:
+    """What the troubled threshold is, where to change it, and a hint when it flags (nearly) every session."""
+    d, o = rep["definition"], rep["overall"]
+    note = (f"[dim]A session is troubled when its rate is above {_pct(d['threshold'])} (the corrections.threshold "
+            f"setting; `--threshold` for one run).[/]")
+    median = o.get("median_session_rate")
+    if o.get("rated_sessions", 0) >= 3 and (o.get("troubled_share") or 0) >= 0.9 and median is not None:
+        note += (f"\n[yellow]{_pct(o['troubled_share'])} of rated sessions are above it[/]: for this archive a "
+                 f"threshold near the median session rate ({_pct(median)}) would single out the worse half, "
+                 f"e.g. `vault stats --corrections --threshold {median:.2f}`.")
+    return note
+
+
 def print_corrections(console, rep: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -360,6 +373,7 @@ def print_corrections(console, rep: dict[str, Any]) -> None:
         f"[bold red]{o['troubled']}[/] troubled ({_pct(o['troubled_share'])} of rated)"
         + (f"; {rep['unlabelled_turns']} turns not labelled yet" if rep["unlabelled_turns"] else "")
         + (f"; {rep['relabelled_turns']} relabelled in review" if rep["relabelled_turns"] else ""))
+    console.print(threshold_note(rep), highlight=False)
 
     console.print("\n[bold]Sessions by correction rate[/]")
     top = max((b["sessions"] for b in rep["histogram"]), default=0)

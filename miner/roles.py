@@ -154,7 +154,13 @@ def _parts(path: str) -> list[str]:
 
 
 def worktree_repository(cwd: str | None) -> str | None:
-    """The repository a worktree folder belongs to, from the path alone; None when it is not one."""
+    """The repository a worktree folder belongs to; None when it is not one.
+
+    On this machine, a `.git` file in the folder or above that points to `<main>/.git/worktrees/<name>`
+    names it whatever the layout; otherwise the path alone.
+    """
+    if cwd and Path(cwd).is_absolute() and (repo := _repository_on_disk(Path(cwd))):
+        return repo
     parts = _parts(cwd or "")
     for i, part in enumerate(parts[:-1]):  # the worktree itself comes after its container
         if m := _WORKTREES_DIR.match(part):
@@ -163,6 +169,30 @@ def worktree_repository(cwd: str | None) -> str | None:
             j = i - 1 if parts[i - 1] not in (".git", ".claude") else i - 2
             if j >= 0:
                 return parts[j]
+    return None
+
+
+_GITDIR = re.compile(r"gitdir:\s*(?P<dir>.+)")
+
+
+def _repository_on_disk(start: Path) -> str | None:
+    """The main checkout's folder name of the git worktree holding `start` (its `.git` file says), else None."""
+    try:
+        for d in (start, *start.parents):
+            git = d / ".git"
+            if git.is_dir():
+                return None  # a main checkout, or inside one
+            if git.is_file():
+                m = _GITDIR.match(git.read_text(encoding="utf-8", errors="replace")[:4096].strip())
+                gitdir = Path(m["dir"].strip()) if m else None
+                if gitdir is None:
+                    return None
+                gitdir = gitdir if gitdir.is_absolute() else d / gitdir
+                if gitdir.parent.name == "worktrees" and gitdir.parent.parent.name == ".git":
+                    return gitdir.parent.parent.parent.name
+                return None
+    except OSError:
+        return None
     return None
 
 

@@ -65,6 +65,12 @@ class EmbedSettings(Section):
         "else all-MiniLM-L6-v2. A new model re-embeds everything."))
 
 
+class SearchSettings(Section):
+    hybrid_wait: float = Field(2.0, ge=0, description=(
+        "Seconds the default `vault search` (hybrid) waits for the embedding model to load; after that it answers "
+        "by keyword alone, saying so. `--mode hybrid` or `--mode semantic` always wait."))
+
+
 class CorrectionSettings(Section):
     """How `vault stats --corrections` and the TUI rate sessions (see miner/analytics.py)."""
 
@@ -150,6 +156,7 @@ class Settings(BaseSettings):
     db: Path = Field(default_factory=lambda d: d["home"] / "vault.duckdb", description="The vault file.")
     ingest: IngestSettings = IngestSettings()
     embed: EmbedSettings = EmbedSettings()
+    search: SearchSettings = SearchSettings()
     corrections: CorrectionSettings = CorrectionSettings()
     redact: RedactSettings = RedactSettings()
     llm: LLMSettings = LLMSettings()

@@ -67,7 +67,8 @@ def test_lists_and_tables_from_the_environment(_isolated_home, monkeypatch):
 @pytest.mark.parametrize("text, message", [
     ("[corrections]\nthreshhold = 0.1\n",
      "{cfg}: [corrections] threshhold: unknown key (known: threshold, numerator, denominator, min_turns)"),
-    ("[settings]\nx = 1\n", "{cfg}: settings: unknown key (known: db, ingest, embed, corrections, redact, llm, roles)"),
+    ("[settings]\nx = 1\n", "{cfg}: settings: unknown key (known: db, ingest, embed, search, corrections, redact, llm, "
+     "roles)"),
     ('[ingest]\nbatch_bytes = "big"\n',
      "{cfg}: [ingest] batch_bytes: Input should be a valid integer, unable to parse string as an integer"),
     ("[corrections]\nthreshold = -1\n", "{cfg}: [corrections] threshold: Input should be greater than or equal to 0"),
@@ -187,6 +188,9 @@ def test_the_embed_model_setting_reaches_the_embedder(tmp_path, monkeypatch):
     monkeypatch.setattr(embeddings, "embed_pending", lambda con, name=None, **kw: seen.append(name) or
                         embeddings.EmbedReport(model=name or "?"))
     monkeypatch.setenv("VAULT_EMBED_MODEL", "/models/from-env")
+    from vault.store import open_vault
+
+    open_vault(tmp_path / "v.duckdb").close()  # only `vault ingest` creates a vault
     assert run_cli("embed", "--json", db=tmp_path / "v.duckdb")[0] == 0
     assert run_cli("embed", "--json", "--model", "/models/from-flag", db=tmp_path / "v.duckdb")[0] == 0
     assert seen == ["/models/from-env", "/models/from-flag"]

@@ -6,6 +6,7 @@ and a command only pays for the heavy libraries it needs.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
 import sys
@@ -141,11 +142,28 @@ def _debugging() -> bool:
     return _debug or os.environ.get("VAULT_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _exit_now_if_abandoned() -> None:
+    """End the process now if a command left a background load running that nobody will use."""
+    import os
+
+    common = sys.modules.get("vault.cli.common")
+    if common is not None and common.abandon_threads_on_exit:
+        exc = sys.exc_info()[1]
+        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else (1 if exc else 0)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     from vault.errors import VaultError
 
     try:
-        cli.main(args=argv, prog_name="vault", standalone_mode=False)
+        try:
+            cli.main(args=argv, prog_name="vault", standalone_mode=False)
+        finally:
+            _exit_now_if_abandoned()
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -102,7 +102,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
     if as_json:
         emit_json(out)
     else:
-        _print_ingest(stdout_console(), rep)
+        _print_ingest(stdout_console(), rep, index_info)
     if (missing and not files) or (files and rep.files == 0 and rep.files_unchanged == 0):
         sys.exit(1)
 
@@ -132,7 +132,7 @@ def _after_ingest(con, *, embed: bool, quiet: bool, console, model: str | None) 
     return after_ingest(con, embed=embed, quiet=quiet, console=console, model=model)
 
 
-def _print_ingest(console, rep) -> None:
+def _print_ingest(console, rep, index_info: dict | None = None) -> None:
     console.print(
         f"[bold]{rep.files}[/] files read, {rep.files_unchanged} unchanged; "
         f"[bold]{rep.messages_added}[/] new messages from {rep.records} records"
@@ -140,6 +140,11 @@ def _print_ingest(console, rep) -> None:
     )
     for src, n in sorted(rep.by_source.items()):
         console.print(f"  {src}: {n} files")
+    emb = (index_info or {}).get("embed")
+    if emb and emb.get("embedded"):
+        rate = emb["embedded"] / emb["encode_seconds"] if emb.get("encode_seconds") else 0.0
+        console.print(f"  embedded {emb['embedded']} texts in {emb['seconds']:.1f} s "
+                      f"(model load {emb.get('load_seconds', 0.0):.1f} s, {rate:.0f} texts/s) with {emb['model']}")
     for e in rep.errors[:20]:
         console.print(f"  [yellow]{e['file']}:{e['line']}[/] {e['reason']}")
     if len(rep.errors) > 20:

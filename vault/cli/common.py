@@ -15,6 +15,10 @@ import click
 if TYPE_CHECKING:
     from vault.settings import Settings
 
+# Set when a command leaves a background load running that its answer no longer needs (search's model):
+# `vault.cli.main` then ends the process at once instead of waiting for it.
+abandon_threads_on_exit = False
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACTS.md).")
 
 

@@ -175,8 +175,13 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
     """Show each role's persona: the standing preferences stated by its corrections."""
     from miner.personas import PERSONA_PROMPT_VERSION, THRESHOLD, build_personas, claude_md, load_personas
 
+    from miner.classify.base import REATTEMPT_WITH_FEEDBACK
+
     with open_db(ctx) as con:
-        if rebuild or backend != "offline" or not load_personas(con, role):
+        # The cheap check first: without a labelled correction there is nothing to distil (and no model to load).
+        has_corrections = con.execute("SELECT count(*) FROM labels WHERE label = ?",
+                                      [REATTEMPT_WITH_FEEDBACK]).fetchone()[0] > 0
+        if has_corrections and (rebuild or backend != "offline" or not load_personas(con, role)):
             paid = {}
             if backend == "anthropic":
                 paid = _paid(ctx, con, as_json, PERSONA_PROMPT_VERSION, model, batch, yes, max_cost, max_tokens=1500,

@@ -62,6 +62,11 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
         with progress_bar(err, quiet, "labelling") as on_progress:
             rep = mine(con, backend=backend, redo=redo or fit, confirm=confirm_paid_plan(as_json),
                        on_progress=on_progress, rules=load_rules(settings(ctx)), **opts)
+        # How the labelled turns relate to `vault stats` (typed ones only), and which roles have any.
+        typed, other, labelled_roles = con.execute(
+            "SELECT count(*) FILTER (WHERE m.is_human), count(*) FILTER (WHERE NOT m.is_human), "
+            "count(DISTINCT r.role_name) FROM labels l JOIN messages m USING (msg_id) "
+            "LEFT JOIN roles r ON r.session_id = m.session_id").fetchone()
     if fitted:
         rep["fit"] = fitted
     if as_json:
@@ -79,8 +84,11 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     corr = rep["labels_in_vault"].get("reattempt_with_feedback", 0)
     total = sum(rep["labels_in_vault"].values())
     pairs = rep.get("pairs") or {}
-    c.print(f"the vault holds {total} labelled turns, [bold]{corr}[/] corrections, {pairs.get('pairs', 0)} "
-            f"preference pairs ({pairs.get('kept', 0)} pass the filters); {len(rep['roles'])} roles. "
+    n_roles = len(rep["roles"])
+    roles_note = "" if labelled_roles == n_roles else f" ({labelled_roles} with labelled turns; `vault roles` lists all)"
+    c.print(f"the vault holds {total} labelled turns ({typed} typed by a person, as `vault stats` counts them, "
+            f"+ {other} interrupts and tool rejections), [bold]{corr}[/] corrections, {pairs.get('pairs', 0)} "
+            f"preference pairs ({pairs.get('kept', 0)} pass the filters); {n_roles} roles{roles_note}. "
             "Next: `vault stats --corrections`, `vault pairs`, `vault personas`.")
 
 

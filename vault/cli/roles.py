@@ -69,7 +69,7 @@ def roles_cmd(ctx, as_json: bool) -> None:
             c.print(f"  {r.index}. [bold]{r.name}[/] ← {r.describe().split(': ', 1)[1]}", highlight=False)
     else:
         c.print(f"No role rules ({path} {'has no [[roles]]' if path.exists() else 'does not exist'}): "
-                "each session's role is its project, else its source. See docs/analytics.md.")
+                "each session's role is its project (a git worktree's: its repository's), else its source. See docs/analytics.md.")
     c.print("[dim]Subagent sessions take a matching agent_type rule, else their parent's role.[/]")
     if not summary:
         c.print("No sessions in the vault yet: `vault ingest` first.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 
 import click
 
@@ -44,7 +45,8 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
         if built:
             drop_orphan_chunks(con)
         with progress_bar(err, as_json or not sys.stderr.isatty(), "embedding") as on_progress:
-            rep = embeddings.embed_pending(con, model, on_progress=on_progress)
+            rep = embeddings.embed_pending(con, model, on_progress=on_progress,
+                                           on_stage=getattr(on_progress, "stage", None))
     out = rep.as_dict() | ({"fts": built} if built else {})
     if as_json:
         emit_json(out)
@@ -56,14 +58,16 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
     rate = rep.embedded / rep.encode_seconds if rep.encode_seconds else 0.0
     c.print(f"[bold]{rep.messages}[/] messages -> {rep.chunks} chunks, {rep.distinct} distinct; "
             f"[bold]{rep.embedded}[/] embedded ({rep.reused} already known) with {rep.model} "
-            f"in {rep.seconds:.1f} s ({rate:.0f} texts/s)")
+            f"in {rep.seconds:.1f} s ({rate:.0f} texts/s; model load {rep.load_seconds:.1f} s)")
     if rep.switched_from:
         c.print(f"search now uses {rep.model}; dropped the vectors of {', '.join(rep.switched_from)}")
 
 
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
-@click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default="hybrid", show_default=True)
+@click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default=None,
+              help="Default: hybrid, or keyword alone (with a note) if the embedding model takes longer than "
+                   "search.hybrid_wait seconds to load [2.0]. An explicit --mode waits for the model.")
 @click.option("--limit", "-n", type=LIMIT, default=20, show_default=True)
 @click.option("--project", help="Project name or cwd substring.")
 @click.option("--role", help="Only sessions of this role (after `vault mine`).")
@@ -85,6 +89,10 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
     err = stderr_console()
     filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
                             kinds=tuple(kinds), human_only=human_only)
+    wait = None if mode else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
+    mode = mode or "hybrid"
+    started = time.monotonic()
+    hits, loader = None, None
     # By keyword nothing needs pandas: keep DuckDB from importing it (see vault.lightquery) until
     # a model is to be loaded (that path may want pandas).
     with contextlib.ExitStack() as light:
@@ -94,13 +102,67 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
                 err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
                           + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
                 mode = "keyword" if mode == "hybrid" else mode
-            if mode != "keyword":
+            if mode == "keyword":
+                hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
+            else:
                 light.close()
+                loader = ModelLoader(con, model)  # loads in the background; the vault is let go meanwhile
+    if hits is None:
+        left = None if wait is None else max(0.0, wait - (time.monotonic() - started))
+        if not loader.ready(err, left):
+            err.print(f"[yellow]keyword results only[/]: the embedding model was still loading after {wait:g} s "
+                      "(search.hybrid_wait); `--mode hybrid` waits for it")
+            mode = "keyword"
+        with open_db(ctx, read_only=True) as con:
             hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
     if as_json:
         emit_json([h.as_json() for h in hits])
         return
     _print_hits(stdout_console(), hits, text)
+
+
+class ModelLoader:
+    """The search's embedding model, loading in a background thread from the start of the command.
+
+    `ready(err, wait)` waits at most `wait` seconds (None: as long as it takes), with a spinner on a terminal.
+    When it gives up, the command answers by keyword and the process exits without waiting for the load
+    (vault.cli.main).
+    """
+
+    def __init__(self, con, model: str | None) -> None:
+        import threading
+
+        from vault.index import embeddings
+        from vault.index.settings import model_name
+
+        active = embeddings.active_model(con)
+        self.name = model_name(con, model) if model else (active[1] if active else None)
+        self.thread = None
+        if self.name is not None:
+            self.thread = threading.Thread(target=self._load, name="load-embedding-model", daemon=True)
+            self.thread.start()
+
+    def _load(self) -> None:
+        from vault.index import embeddings
+
+        try:
+            embeddings.load_model(self.name)
+        except BaseException:  # noqa: BLE001 - the search loads it again and reports the error in one line
+            pass
+
+    def ready(self, err, wait: float | None) -> bool:
+        from vault.cli import common
+
+        if self.thread is None:
+            return True
+        status = (err.status(f"loading the embedding model {self.name} (once per process)…", spinner="dots")
+                  if err.is_terminal and self.thread.is_alive() else contextlib.nullcontext())
+        with status:
+            self.thread.join(wait)
+        if self.thread.is_alive():
+            common.abandon_threads_on_exit = True
+            return False
+        return True
 
 
 @contextlib.contextmanager

@@ -32,7 +32,8 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, quiet: b
         # the vault to its model nor marked itself complete; this one does (no model is loaded).
         quiet = quiet or not embeddings.pending_count(con, model)
         with progress_bar(console, quiet, "embedding") as on_progress:
-            rep = embeddings.embed_pending(con, model, on_progress=on_progress)
+            rep = embeddings.embed_pending(con, model, on_progress=on_progress,
+                                           on_stage=getattr(on_progress, "stage", None))
         if rep.messages or rep.switched_from:
             out["embed"] = rep.as_dict()
     return out or None
@@ -48,17 +49,36 @@ def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
 
 @contextlib.contextmanager
 def progress_bar(console, quiet: bool, what: str) -> Iterator:
-    """A rich progress bar with an ETA on `console` (stderr), or a silent callback when quiet."""
+    """A rich progress bar with a rate and an ETA on `console` (stderr), or None when quiet.
+
+    The callback takes (done, total); its `.stage(text)` changes the description (e.g. while a model loads).
+    """
     if quiet or console is None:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
 
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:.0f}/s" if task.speed else "", style="progress.data.speed")
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), Rate(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True) as prog:
         task = prog.add_task(what, total=None)
 
         def on_progress(done: int, total: int) -> None:
             prog.update(task, completed=done, total=total)
 
+        def stage(text: str) -> None:
+            prog.update(task, description=text)
+
+        on_progress.stage = stage
         yield on_progress

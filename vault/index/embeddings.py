@@ -36,6 +36,7 @@ GROUP = 512  # texts per encode call and commit: progress granularity and what a
 BATCH_SIZE = 64
 
 ProgressFn = Callable[[int, int], None]  # (texts done, texts total)
+StageFn = Callable[[str], None]  # what is happening now ("loading the embedding model ...")
 
 
 @dataclass
@@ -48,6 +49,7 @@ class EmbedReport:
     embedded: int = 0  # texts actually sent to the model
     seconds: float = 0.0
     encode_seconds: float = 0.0
+    load_seconds: float = 0.0  # loading the model (0 when it was already loaded in this process)
     switched_from: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -172,8 +174,13 @@ def embed_pending(
     only: Iterable[str] | None = None,
     on_progress: ProgressFn | None = None,
     batch_size: int = BATCH_SIZE,
+    on_stage: StageFn | None = None,
 ) -> EmbedReport:
-    """Embed every indexed message that has no vectors for the model yet. `only` restricts to some ids."""
+    """Embed every indexed message that has no vectors for the model yet. `only` restricts to some ids.
+
+    The texts to embed are counted before the model loads, so progress has a known total from the start;
+    `on_stage` hears when the (slow) model load starts and when the embedding does.
+    """
     import pyarrow as pa
 
     t0 = time.perf_counter()
@@ -190,18 +197,27 @@ def embed_pending(
             con.unregister("_only")
     rep.messages = len(rows)
     if rows:
+        chunk_rows, texts = _chunk(rows, mid if mid is not None else -1)
+        rep.chunks, rep.distinct = len(chunk_rows), len(texts)
+        todo = _missing(con, mid, texts) if mid is not None else sorted(texts.items(), key=lambda ht: -len(ht[1]))
+        rep.reused = len(texts) - len(todo)
+        rep.embedded = len(todo)
+        if on_progress:
+            on_progress(0, len(todo))
+        if on_stage:
+            on_stage(f"loading the embedding model {name}")
+        t_load = time.perf_counter()
         model = load_model(name)
+        rep.load_seconds = round(time.perf_counter() - t_load, 3)
         if mid is None:
             dim = dimension(model)
             mid = con.execute(
                 "INSERT INTO embed_models (model_id, name, dim) "
                 "SELECT coalesce(max(model_id), 0) + 1, ?, ? FROM embed_models RETURNING model_id", [name, dim]
             ).fetchone()[0]
-        chunk_rows, texts = _chunk(rows, mid)
-        rep.chunks, rep.distinct = len(chunk_rows), len(texts)
-        todo = _missing(con, mid, texts)
-        rep.reused = len(texts) - len(todo)
-        rep.embedded = len(todo)
+            chunk_rows = [(msg_id, no, mid, h) for msg_id, no, _, h in chunk_rows]
+        if on_stage:
+            on_stage("embedding")
         rep.encode_seconds = _embed_groups(con, model, mid, todo, on_progress, batch_size)
         with transaction(con):
             _insert_chunks(con, chunk_rows)
@@ -248,13 +264,16 @@ def _embed_groups(con, model, mid: int, todo: list[tuple[str, str]], on_progress
     import numpy as np
     import pyarrow as pa
 
-    spent = 0.0
-    if on_progress:
-        on_progress(0, len(todo))
+    spent = 0.0  # (embed_pending reported (0, total) before loading the model)
     for start in range(0, len(todo), GROUP):
         group = todo[start:start + GROUP]
         t = time.perf_counter()
-        vecs = encode(model, [text for _, text in group], batch_size)
+        parts = []
+        for b in range(0, len(group), batch_size):  # progress per batch: the bar moves, the rate shows
+            parts.append(encode(model, [text for _, text in group[b:b + batch_size]], batch_size))
+            if on_progress and b + batch_size < len(group):
+                on_progress(start + b + batch_size, len(todo))
+        vecs = np.concatenate(parts)
         spent += time.perf_counter() - t
         dim = vecs.shape[1]
         offsets = pa.array(np.arange(0, (len(group) + 1) * dim, dim, dtype=np.int32))
