@@ -130,10 +130,10 @@ def test_persona_ablation_compares_the_same_pairs_in_every_view(tiny_base, tok):
 
     model, _ = load_base(tiny_base)
     test = tiny_pairs()[1]
-    first = test[0]
-    max_length = encode_pair(tok, first).length - 1
-    assert encode_pair(tok, without_persona(first)).length <= max_length  # fits without the persona only
+    longest = max(test, key=lambda p: encode_pair(tok, p).length)
+    max_length = encode_pair(tok, longest).length - 1
+    assert encode_pair(tok, without_persona(longest)).length <= max_length  # fits without the persona only
     block = evaluate(model, tok, test, max_length=max_length, progress=False)
     abl = block["persona_ablation"]
-    assert abl["n_with_persona"] == 4 and abl["n"] == block["n"] < 4
+    assert abl["n_with_persona"] == 4 and 0 < abl["n"] <= block["n"] < 4
     assert {abl[view]["n"] for view in ("with_persona", "without_persona", "other_persona")} == {abl["n"]}
