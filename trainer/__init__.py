@@ -6,6 +6,7 @@ functions that need them, so the `vault` CLI can register `train` without loadin
 Library API:
     trainer.config.TrainConfig            settings (file + flags)
     trainer.data.load_pairs(dir)          the TRL export, validated
+    trainer.fit.fit_pair(tok, pair, n)    a long pair fitted into n tokens (or excluded, with why)
     trainer.model.load_base(path)         a local HF folder or a GGUF file, trainable
     trainer.evaluate.evaluate(...)        preference accuracy, margins, persona ablation
     trainer.train.run(config)             train + evaluate + write outputs -> metrics
@@ -13,4 +14,4 @@ Library API:
     trainer.train.eval_only(config)       evaluate the base and any adapter
 """
 
-__all__ = ["config", "data", "evaluate", "model", "report", "train"]
+__all__ = ["config", "data", "evaluate", "fit", "model", "report", "train"]

@@ -173,7 +173,11 @@ def summarise(pairs: list[dict], scores: dict[str, Scores], ref: dict[str, Score
     for name in ("without_persona", "other_persona"):
         if name in scores:
             conds[name] = (scores[name], r.get(name))
-    abl: dict = {"n": int(mask.sum())}
+    # The same pairs in every view: a pair that fits only without its persona (or only with a
+    # shorter one) would otherwise be compared with a different set of pairs.
+    same = np.logical_and.reduce([s.valid for s, _ in conds.values()])
+    conds = {name: (s.subset(same), rs.subset(same) if rs else None) for name, (s, rs) in conds.items()}
+    abl: dict = {"n": int(same.sum()), "n_with_persona": int(mask.sum())}
     abl.update({name: stats(s, rs, beta) for name, (s, rs) in conds.items()})
     if "other_persona" in scores:
         abl["other_persona_of"] = other_roles(role_personas(pairs))

@@ -120,3 +120,20 @@ def test_no_warning_when_few_are_excluded(tok):
     assert exclusion_warning(s, 128) is None
     s["train"].update(n_excluded=3, excluded_share=0.15)
     assert "3 of 20 train pairs (15%) EXCLUDED" in exclusion_warning(s, 128)
+
+
+def test_persona_ablation_compares_the_same_pairs_in_every_view(tiny_base, tok):
+    """A pair that fits only once its persona is removed is left out of every view, not one."""
+    from trainer.data import without_persona
+    from trainer.evaluate import evaluate
+    from trainer.model import load_base
+
+    model, _ = load_base(tiny_base)
+    test = tiny_pairs()[1]
+    longest = max(test, key=lambda p: encode_pair(tok, p).length)
+    max_length = encode_pair(tok, longest).length - 1
+    assert encode_pair(tok, without_persona(longest)).length <= max_length  # fits without the persona only
+    block = evaluate(model, tok, test, max_length=max_length, progress=False)
+    abl = block["persona_ablation"]
+    assert abl["n_with_persona"] == 4 and 0 < abl["n"] <= block["n"] < 4
+    assert {abl[view]["n"] for view in ("with_persona", "without_persona", "other_persona")} == {abl["n"]}

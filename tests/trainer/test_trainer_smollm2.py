@@ -57,7 +57,7 @@ def _check_outputs(out: Path, m: dict) -> None:
     assert saved["steps"] == 3 and saved["time_per_step_s"] > 0
     for block in ("base", "after"):
         acc = saved[block]["preference_accuracy"]
-        assert saved[block]["n"] + saved[block].get("dropped", 0) == m["n_test"]
+        assert saved[block]["n"] + saved[block]["excluded"] == saved[block]["n_in_split"] == m["n_test"]
         assert acc is None if saved[block]["n"] == 0 else 0 <= acc <= 1
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     assert "dataset card" in (out / "README.md").read_text()
