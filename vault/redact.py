@@ -73,7 +73,8 @@ _SECRET_PATTERNS: list[tuple[str, str, int, tuple[str, ...]]] = [
      r"(?i)[?&](?:token|access_token|refresh_token|id_token|key|api_key|apikey|api-key|secret|client_secret"
      r"|password|passwd|pwd|auth|sig|signature)=([^&\s#\"'<>]{4,})", 1, ("=",)),
 ]
-_EMAIL_RE = r"(?<![\w.+-])(?!git@)[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+# The local part starts with a letter or digit: a diff line "+@router.get(...)" is a decorator, not an address.
+_EMAIL_RE = r"(?<![\w.+-])(?!git@)[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
 # Any user's home, not only ours: /home/<u>, /Users/<u>, C:\\Users\\<u>, C:\\Documents and Settings\\<u>
 # (any case, also with JSON-escaped backslashes). A Windows name may hold spaces when a separator follows.
 _NAME = r"[^/\\\s\"'`<>:|*?,;()\[\]{}]"

@@ -1,4 +1,4 @@
-"""Build the persona experiment's TRL export from the example sessions in sessions.py.
+"""Build the persona experiment's TRL export from the example sessions in persona_sessions.py.
 
     python examples/persona_experiment/build_data.py OUT_DIR
 
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sessions import CORRECTIONS, GROUP, PERSONAS, QA  # noqa: E402
+from persona_sessions import CORRECTIONS, GROUP, PERSONAS, QA  # noqa: E402
 
 ROLES = ("terse", "detailed")
 
@@ -70,7 +70,7 @@ tags: [dpo, preference, persona, vault]
 ---
 # vault persona experiment (terse vs detailed)
 
-Preference pairs mined from hand-written example sessions (`examples/persona_experiment/sessions.py`)
+Preference pairs mined from hand-written example sessions (`examples/persona_experiment/persona_sessions.py`)
 in the `vault export --format trl` layout. Two roles share {n_q} questions and want opposite styles:
 
 | role | persona (leading system message) |

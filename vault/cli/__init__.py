@@ -128,7 +128,7 @@ def cli(ctx: click.Context, db: str | None, config: str | None, debug: bool) -> 
     from vault.cli.common import CliState
 
     global _debug
-    _debug = _debug or debug
+    _debug = debug
     ctx.obj = CliState({"db": ("--db", db), "config": ("--config", config)})
 
 
@@ -159,6 +159,8 @@ def _exit_now_if_abandoned() -> None:
 def main(argv: list[str] | None = None) -> None:
     from vault.errors import VaultError
 
+    global _debug
+    _debug = False  # per run: a process that runs several commands (tests, notebooks) must not keep it
     try:
         try:
             cli.main(args=argv, prog_name="vault", standalone_mode=False)

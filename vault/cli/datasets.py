@@ -6,6 +6,7 @@ import json
 
 import click
 
+from miner.export import FORMATS  # the table of formats, so a new one needs no CLI change
 from vault.cli.common import (
     LIMIT,
     confirm_paid_plan,
@@ -227,7 +228,7 @@ def _check_out_dir(out_dir: str) -> None:
 
 @click.command("export")
 @click.option("--format", "fmt", required=True,
-              type=click.Choice(["trl", "llamafactory", "axolotl", "openai", "sharegpt"]), help="Dataset format.")
+              type=click.Choice(list(FORMATS)), help="Dataset format.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the train/test split by session.")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True, help="Share of sessions held out.")

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from miner.classify import BACKENDS, DEFAULT_BACKEND  # the registry, so a new backend needs no CLI change
 from vault.cli.common import (
     LIMIT,
     confirm_paid_plan,
@@ -21,7 +22,7 @@ from vault.cli.common import (
 
 
 @click.command("mine")
-@click.option("--backend", type=click.Choice(["learned", "heuristic", "anthropic"]), default="learned",
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default=DEFAULT_BACKEND,
               show_default=True,
               help="learned: offline model fitted on hand labels (cues, context, embeddings). heuristic: hand-set "
                    "cue weights. anthropic: Claude (opt-in, paid, needs ANTHROPIC_API_KEY).")
