@@ -118,8 +118,17 @@ def test_commands_on_a_missing_vault_say_so_and_create_nothing(tmp_path, cmd):
 
 def test_ingest_still_creates_the_vault(tmp_path):
     db = tmp_path / "new" / "v.duckdb"
-    code, _, err = run_cli("ingest", "--no-embed", str(tmp_path / "nothing-here"), db=db)
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli("ingest", "--no-embed", str(tmp_path / "empty"), db=db)
+    assert code == 0, err
     assert db.exists()
+
+
+def test_ingest_of_paths_that_do_not_exist_is_an_error_and_creates_nothing(tmp_path):
+    db = tmp_path / "new" / "v.duckdb"
+    code, out, err = run_cli("ingest", "--no-embed", str(tmp_path / "nothing-here"), db=db)
+    assert code == 2 and "nothing to ingest" in err and "nothing-here" in err and "Traceback" not in err
+    assert not db.exists()
 
 
 def test_train_without_accelerate_names_the_extra():

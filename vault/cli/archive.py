@@ -72,6 +72,10 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
     for p in missing:
         err.print(f"[red]not found:[/] {p}")
     targets = [p for p in targets if p.exists()]
+    if missing and not targets:  # nothing to read: say so, and create no vault for it
+        from vault.errors import VaultError
+
+        raise VaultError(f"nothing to ingest: {', '.join(str(p) for p in missing)} not found")
     conf = settings(ctx)
     with open_db(ctx, create=True) as con:
         files = list(walk(targets))
