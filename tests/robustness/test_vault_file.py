@@ -214,12 +214,18 @@ def _tables(db: Path) -> set[str]:
         con.close()
 
 
-def test_dropped_migrations_table_is_refused_not_a_traceback(tmp_path, example_vault):
+def _tampered(tmp_path, vault, sql: str):
+    """A copy of `vault` changed behind vault's back by one SQL statement."""
     db = tmp_path / "v.duckdb"
-    shutil.copy2(example_vault, db)
+    shutil.copy2(vault, db)
     con = duckdb.connect(str(db))
-    con.execute("DROP TABLE migrations")
+    con.execute(sql)
     con.close()
+    return db
+
+
+def test_dropped_migrations_table_is_refused_not_a_traceback(tmp_path, example_vault):
+    db = _tampered(tmp_path, example_vault, "DROP TABLE migrations")
     before = _tables(db)
     for args in (("stats", "--json"), ("ingest", str(EXAMPLES / "claude-code"), "--json", "--no-embed")):
         line = _one_clear_line(*_vault(db, *args)[::2])
@@ -228,21 +234,13 @@ def test_dropped_migrations_table_is_refused_not_a_traceback(tmp_path, example_v
 
 
 def test_dropped_table_of_an_applied_migration_is_refused(tmp_path, example_vault):
-    db = tmp_path / "v.duckdb"
-    shutil.copy2(example_vault, db)
-    con = duckdb.connect(str(db))
-    con.execute("DROP TABLE labels")
-    con.close()
+    db = _tampered(tmp_path, example_vault, "DROP TABLE labels")
     line = _one_clear_line(*_vault(db, "stats", "--json")[::2])
     assert "damaged" in line and "labels" in line, line
 
 
 def test_meta_claiming_a_newer_schema_is_refused(tmp_path, example_vault):
-    db = tmp_path / "v.duckdb"
-    shutil.copy2(example_vault, db)
-    con = duckdb.connect(str(db))
-    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '999')")
-    con.close()
+    db = _tampered(tmp_path, example_vault, "INSERT OR REPLACE INTO meta VALUES ('schema_version', '999')")
     line = _one_clear_line(*_vault(db, "stats", "--json")[::2])
     assert "newer version" in line and "999" in line, line
 
