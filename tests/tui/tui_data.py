@@ -21,7 +21,7 @@ from miner.classify.base import (
 # Words that make a turn a correction in this fixture (the example archive's planted ones).
 CORRECTION_CUES = ("did you run", "didn't run", "read the spec", "don't edit", "never hardcode", "too long",
                    "shorter please", "too wordy", "skip the preamble", "traceback")
-PRAISE_CUES = ("thanks", "great", "perfect", "lgtm", "good", "that works", "ok, it works")
+PRAISE_CUES = ("thanks", "great", "perfect", "lgtm", "good", "that works", "ok, it works", "nice")
 
 
 def fixture_label(kind: str, text: str, position: int) -> str:
