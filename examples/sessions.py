@@ -252,7 +252,7 @@ SESSIONS = [
         "name": "billing-openapi-schema", "cwd": BILLING, "branch": "chore/openapi",
         "start": "2026-11-02T09:50:00",
         "script": [
-            ("user", "Write the OpenAPI schema to docs/openapi.json."),
+            ("user", "Generate the OpenAPI schema into docs/openapi.json."),
             ("tool", "Bash", {"command": "python -m billing.openapi > docs/openapi.json && wc -c docs/openapi.json"}, "18433 docs/openapi.json"),
             ("say", "docs/openapi.json is written (18 KB, 14 paths)."),
             ("user", "Add a CI step that compares the committed schema with a freshly generated one."),
