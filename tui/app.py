@@ -47,7 +47,7 @@ _read_escape_digit_as_alt_digit()
 
 
 class VaultApp(App):
-    CSS_PATH = "vault.tcss"
+    CSS_PATH = Path(__file__).with_name("vault.tcss")  # absolute: an app subclassing this one finds it too
     TITLE = "vault"
     ENABLE_COMMAND_PALETTE = False  # every action has a key (see ?); the footer needs the room at 80 columns
     MODES = {"sessions": SessionsScreen, "search": SearchScreen, "review": ReviewScreen, "stats": StatsScreen}

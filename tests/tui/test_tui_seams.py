@@ -134,8 +134,8 @@ async def test_every_edit_is_refused_read_only_with_one_message(tui_vault, edit)
         await pilot.press(key)
         await pilot.pause()
         assert app.screen is screen and not isinstance(app.screen, ModalScreen)  # no editor opened
-        [note] = [n for n in app._notifications if "write access" in n.message]
-        assert note.title == "read-only" and "--read-only" in note.message
+        [note] = [n for n in app._notifications if n.title == "read-only"]
+        assert "this needs write access" in note.message and "--read-only" in note.message
     assert written(tui_vault) == ([], [])
 
 
@@ -156,7 +156,7 @@ async def test_every_edit_opens_its_editor_when_writable(tui_vault, edit):
 
 
 def test_the_write_guard_lives_in_the_app_only():
-    """The screens ask `app.edit` / `app.write`; none checks the access mode itself."""
+    """The screens ask `app.edit` / `app.write`; none refuses an edit by itself."""
     for path in sorted((ROOT / "tui" / "screens").glob("*.py")):
         src = path.read_text()
-        assert ".writable" not in src and "read_only_message" not in src, path.name
+        assert "not self.app.access.writable" not in src and "read_only_message" not in src, path.name
