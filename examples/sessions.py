@@ -5,7 +5,8 @@ Planted standing preferences, which `vault personas` should recover:
   spec before guessing; never edit an applied migration, add a new one.
 - docs-site (writing): keep it short; no emojis; no preamble.
 data-pipeline carries planted secrets (an API key, an e-mail, the home path) for the
-redaction tests.
+redaction tests. Most sessions have no correction, and four long ones a single one, so that the
+troubled share of the demo is realistic (5 of 18 rated sessions; examples/README.md).
 """
 
 BILLING = "/home/jdoe/code/billing-api"
