@@ -1,0 +1,121 @@
+"""Kill `vault ingest` with SIGKILL many times and count the vaults that DuckDB cannot open again (issue 13).
+
+Each round starts a fresh ingest of a small archive (the examples plus the test fixtures, as
+tests/robustness/test_crash_consistency.py does), kills it at a moment spread over the run's span
+(`--sweep`: evenly, else at random), then opens the vault as the next run would and records
+DuckDB's error, if any. A failing vault and its WAL are kept under `--keep` for inspection.
+
+    nice -n 10 .venv/bin/python bench/wal_kill_repro.py --rounds 60 [--sweep] [--keep /tmp/walfail]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "VAULT_INGEST_BATCH_BYTES": "1"}  # one commit per file
+
+
+def make_archive(root: Path) -> Path:
+    shutil.copytree(ROOT / "examples" / "claude-code", root / "examples")
+    shutil.copytree(ROOT / "tests" / "fixtures" / "claude_code", root / "fixtures-cc",
+                    ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(ROOT / "tests" / "fixtures" / "sources", root / "fixtures-sources")
+    return root
+
+
+def start(db: Path, archive: Path, crash_at: str | None = None) -> subprocess.Popen:
+    env = dict(ENV)
+    if crash_at:
+        env["VAULT_CRASH_AT"] = crash_at
+    return subprocess.Popen([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db),
+                             "ingest", str(archive), "--json", "--no-embed"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def wait_for(db: Path, proc: subprocess.Popen) -> None:
+    while not db.exists() and proc.poll() is None:
+        time.sleep(0.002)
+
+
+def reopen_error(db: Path) -> str | None:
+    """DuckDB's error on opening the vault as the next run would (None: it opened); in a child
+    process, so that a crash of DuckDB itself is counted too."""
+    code = ("import sys; from vault.store import open_vault\n"
+            "try:\n    open_vault(sys.argv[1]).close()\n"
+            "except Exception as e:\n    print(type(e).__name__ + ': ' + str(e).splitlines()[0]); sys.exit(1)")
+    res = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, env=ENV)
+    return None if res.returncode == 0 else (res.stdout.strip() or res.stderr.strip()[-300:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--sweep", action="store_true", help="kill times evenly spread over the span")
+    ap.add_argument("--crash-at", help="a named crash point (vault.faults) instead of a SIGKILL")
+    ap.add_argument("--keep", type=Path, help="copy each vault that does not open (with its WAL) here")
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    tmp = Path(tempfile.mkdtemp(prefix="walkill-"))
+    try:
+        archive = make_archive(tmp / "archive")
+        probe = tmp / "probe.duckdb"
+        proc = start(probe, archive)
+        wait_for(probe, proc)
+        t0 = time.monotonic()
+        proc.communicate(timeout=300)
+        span = time.monotonic() - t0
+        print(f"span of one ingest (vault file created -> exit): {span:.2f} s")
+        outcome: Counter = Counter()
+        errors: Counter = Counter()
+        for i in range(args.rounds):
+            db = tmp / f"r{i}.duckdb"
+            proc = start(db, archive, args.crash_at)
+            delay = None
+            if not args.crash_at:
+                wait_for(db, proc)
+                delay = span * (i + 0.5) / args.rounds if args.sweep else rng.uniform(0, span)
+                time.sleep(delay)
+                if proc.poll() is None:
+                    os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=300)
+            killed = proc.returncode in (-signal.SIGKILL, 137)
+            outcome["killed" if killed else "finished"] += 1
+            wal = Path(f"{db}.wal")
+            wal_size = wal.stat().st_size if wal.exists() else 0
+            err = reopen_error(db)
+            at = f"{delay:.3f}s" if delay is not None else args.crash_at
+            if err:
+                errors[err.split(":", 1)[0] + ": " + err[-90:]] += 1
+                print(f"round {i}: killed at {at}, WAL {wal_size} B -> does not open: {err[:300]}")
+                if args.keep:
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    for f in (db, wal):
+                        if f.exists():
+                            shutil.copy2(f, args.keep / f"r{i}-{f.name}")
+            elif os.environ.get("VERBOSE"):
+                print(f"round {i}: killed at {at}, WAL {wal_size} B -> opens")
+            for f in (db, wal):
+                f.unlink(missing_ok=True)
+        failed = sum(errors.values())
+        print(f"rounds {args.rounds}: killed {outcome['killed']}, finished {outcome['finished']}, "
+              f"vault does not open after {failed}")
+        for e, n in errors.most_common():
+            print(f"  {n} x {e}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
