@@ -3,7 +3,9 @@
 Each round starts a fresh ingest of a small archive (the examples plus the test fixtures, as
 tests/robustness/test_crash_consistency.py does), kills it at a moment spread over the run's span
 (`--sweep`: evenly, else at random), then opens the vault as the next run would and records
-DuckDB's error, if any. A failing vault and its WAL are kept under `--keep` for inspection.
+DuckDB's error, if any: once directly (as `vault.store.connect` did before the fix for issue 13)
+and once with `open_vault` (as the next run does now). A vault that `open_vault` cannot open is
+kept with its WAL under `--keep` for inspection.
 
     nice -n 10 .venv/bin/python bench/wal_kill_repro.py --rounds 60 [--sweep] [--keep /tmp/walfail]
 """
@@ -48,13 +50,31 @@ def wait_for(db: Path, proc: subprocess.Popen) -> None:
         time.sleep(0.002)
 
 
-def reopen_error(db: Path) -> str | None:
-    """DuckDB's error on opening the vault as the next run would (None: it opened); in a child
-    process, so that a crash of DuckDB itself is counted too."""
-    code = ("import sys; from vault.store import open_vault\n"
-            "try:\n    open_vault(sys.argv[1]).close()\n"
+OPENERS = {
+    # What the next run does: `vault.store.open_vault` (with its WAL replay through ATTACH).
+    "vault": "from vault.store import open_vault as op",
+    # A plain direct open, as `vault.store.connect` did before the fix: the "before" figure, on the same kill.
+    "plain": "import duckdb, functools; op = functools.partial(duckdb.connect, "
+             "config={'autoinstall_known_extensions': False, 'autoload_known_extensions': False})",
+}
+
+
+def reopen_error(db: Path, opener: str) -> str | None:
+    """The error on opening the vault with `opener` (None: it opened); in a child process, so that a
+    crash of DuckDB itself is counted too. "plain" opens a copy (its open may replay the WAL)."""
+    if opener == "plain":
+        side = db.with_name(f"plain-{db.name}")
+        for f in (db, Path(f"{db}.wal")):
+            if f.exists():
+                shutil.copy2(f, side.with_name(f"plain-{f.name}"))
+        db = side
+    code = (f"import sys; {OPENERS[opener]}\n"
+            "try:\n    op(sys.argv[1]).close()\n"
             "except Exception as e:\n    print(type(e).__name__ + ': ' + str(e).splitlines()[0]); sys.exit(1)")
     res = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, env=ENV)
+    if opener == "plain":
+        for f in (db, Path(f"{db}.wal")):
+            f.unlink(missing_ok=True)
     return None if res.returncode == 0 else (res.stdout.strip() or res.stderr.strip()[-300:])
 
 
@@ -79,6 +99,7 @@ def main() -> None:
         print(f"span of one ingest (vault file created -> exit): {span:.2f} s")
         outcome: Counter = Counter()
         errors: Counter = Counter()
+        plain_failed = 0
         for i in range(args.rounds):
             db = tmp / f"r{i}.duckdb"
             proc = start(db, archive, args.crash_at)
@@ -94,8 +115,13 @@ def main() -> None:
             outcome["killed" if killed else "finished"] += 1
             wal = Path(f"{db}.wal")
             wal_size = wal.stat().st_size if wal.exists() else 0
-            err = reopen_error(db)
+            plain = reopen_error(db, "plain")
+            plain_failed += plain is not None
+            err = reopen_error(db, "vault")
             at = f"{delay:.3f}s" if delay is not None else args.crash_at
+            if plain and not err:
+                print(f"round {i}: killed at {at}, WAL {wal_size} B -> a direct open fails ({plain[:160]}); "
+                      "open_vault opens it")
             if err:
                 errors[err.split(":", 1)[0] + ": " + err[-90:]] += 1
                 print(f"round {i}: killed at {at}, WAL {wal_size} B -> does not open: {err[:300]}")
@@ -109,8 +135,9 @@ def main() -> None:
             for f in (db, wal):
                 f.unlink(missing_ok=True)
         failed = sum(errors.values())
-        print(f"rounds {args.rounds}: killed {outcome['killed']}, finished {outcome['finished']}, "
-              f"vault does not open after {failed}")
+        print(f"rounds {args.rounds}: killed {outcome['killed']}, finished {outcome['finished']}; "
+              f"a direct DuckDB open (before the fix) fails after {plain_failed}, "
+              f"open_vault fails after {failed}")
         for e, n in errors.most_common():
             print(f"  {n} x {e}")
     finally:
