@@ -8,6 +8,11 @@ and once with `open_vault` (as the next run does now). A vault that `open_vault`
 kept with its WAL under `--keep` for inspection.
 
     nice -n 10 .venv/bin/python bench/wal_kill_repro.py --rounds 60 [--sweep] [--keep /tmp/walfail]
+    nice -n 10 .venv/bin/python bench/wal_kill_repro.py --statements after|in [--stride 3]
+
+`--statements` kills at statement granularity instead of wall-clock time: after (or a random
+0-50 ms into) the n-th statement the ingest runs on the vault file, for every n (or every
+`--stride`-th): each phase boundary, each migration, the CHECKPOINTs, the FTS build.
 """
 
 from __future__ import annotations
@@ -36,11 +41,54 @@ def make_archive(root: Path) -> Path:
     return root
 
 
-def start(db: Path, archive: Path, crash_at: str | None = None) -> subprocess.Popen:
+# `vault ingest` whose statements on the vault file are counted; with KILL_AT_STATEMENT=n it dies as
+# under kill -9 after the n-th (KILL_MODE=after) or a moment into it (KILL_MODE=in, KILL_DELAY seconds).
+STATEMENT_KILLER = """
+import atexit, os, sys, threading
+import vault.store as store
+n, mode, delay = int(os.environ.get("KILL_AT_STATEMENT", "0")), os.environ.get("KILL_MODE", "after"), \\
+    float(os.environ.get("KILL_DELAY", "0.005"))
+count = 0
+real = store.connect
+
+class Counted:
+    def __init__(self, con):
+        object.__setattr__(self, "_con", con)
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+    def _run(self, method, *args, **kwargs):
+        global count
+        count += 1
+        if count == n and mode == "in":
+            threading.Timer(delay, os._exit, [137]).start()
+        out = getattr(self._con, method)(*args, **kwargs)
+        if count == n and mode == "after":
+            os._exit(137)
+        return out
+    def execute(self, *args, **kwargs):
+        return self._run("execute", *args, **kwargs)
+    def executemany(self, *args, **kwargs):
+        return self._run("executemany", *args, **kwargs)
+
+def connect(path=":memory:", **kwargs):
+    con = real(path, **kwargs)
+    return con if str(path) == ":memory:" else Counted(con)
+
+store.connect = connect
+if os.environ.get("COUNT_FILE"):
+    atexit.register(lambda: open(os.environ["COUNT_FILE"], "w").write(str(count)))
+from vault.cli import main
+main()
+"""
+
+
+def start(db: Path, archive: Path, crash_at: str | None = None, statement: dict | None = None) -> subprocess.Popen:
     env = dict(ENV)
     if crash_at:
         env["VAULT_CRASH_AT"] = crash_at
-    return subprocess.Popen([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db),
+    env.update(statement or {})
+    code = STATEMENT_KILLER if statement is not None else "from vault.cli import main; main()"
+    return subprocess.Popen([sys.executable, "-c", code, "--db", str(db),
                              "ingest", str(archive), "--json", "--no-embed"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 
@@ -84,6 +132,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--sweep", action="store_true", help="kill times evenly spread over the span")
     ap.add_argument("--crash-at", help="a named crash point (vault.faults) instead of a SIGKILL")
+    ap.add_argument("--statements", choices=["after", "in"],
+                    help="kill after (or a moment into) statement 1, 1+stride, ... of the ingest on the vault file")
+    ap.add_argument("--stride", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="copy each vault that does not open (with its WAL) here")
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -97,14 +148,25 @@ def main() -> None:
         proc.communicate(timeout=300)
         span = time.monotonic() - t0
         print(f"span of one ingest (vault file created -> exit): {span:.2f} s")
+        if args.statements:
+            count_file = tmp / "count"
+            proc = start(tmp / "count.duckdb", archive, statement={"COUNT_FILE": str(count_file)})
+            proc.communicate(timeout=300)
+            total = int(count_file.read_text())
+            targets = list(range(1, total + 1, args.stride))
+            args.rounds = len(targets)
+            print(f"statements on the vault file in one ingest: {total}; killing at {len(targets)} of them "
+                  f"({args.statements})")
         outcome: Counter = Counter()
         errors: Counter = Counter()
         plain_failed = 0
         for i in range(args.rounds):
             db = tmp / f"r{i}.duckdb"
-            proc = start(db, archive, args.crash_at)
+            statement = ({"KILL_AT_STATEMENT": str(targets[i]), "KILL_MODE": args.statements,
+                          "KILL_DELAY": f"{rng.uniform(0, 0.05):.4f}"} if args.statements else None)
+            proc = start(db, archive, args.crash_at, statement)
             delay = None
-            if not args.crash_at:
+            if not args.crash_at and not args.statements:
                 wait_for(db, proc)
                 delay = span * (i + 0.5) / args.rounds if args.sweep else rng.uniform(0, span)
                 time.sleep(delay)
@@ -118,7 +180,8 @@ def main() -> None:
             plain = reopen_error(db, "plain")
             plain_failed += plain is not None
             err = reopen_error(db, "vault")
-            at = f"{delay:.3f}s" if delay is not None else args.crash_at
+            at = (f"{delay:.3f}s" if delay is not None else
+                  f"statement {targets[i]} ({args.statements})" if args.statements else args.crash_at)
             if plain and not err:
                 print(f"round {i}: killed at {at}, WAL {wal_size} B -> a direct open fails ({plain[:160]}); "
                       "open_vault opens it")
