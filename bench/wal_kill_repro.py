@@ -8,11 +8,11 @@ and once with `open_vault` (as the next run does now). A vault that `open_vault`
 kept with its WAL under `--keep` for inspection.
 
     nice -n 10 .venv/bin/python bench/wal_kill_repro.py --rounds 60 [--sweep] [--keep /tmp/walfail]
-    nice -n 10 .venv/bin/python bench/wal_kill_repro.py --statements after|in [--stride 3]
+    nice -n 10 .venv/bin/python bench/wal_kill_repro.py --statements after|in [--stride 5 --dense 80]
 
 `--statements` kills at statement granularity instead of wall-clock time: after (or a random
 0-50 ms into) the n-th statement the ingest runs on the vault file, for every n (or every
-`--stride`-th): each phase boundary, each migration, the CHECKPOINTs, the FTS build.
+`--stride`-th, and each of the first and last `--dense`): each phase boundary, each migration, the CHECKPOINTs, the FTS build.
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ def main() -> None:
     ap.add_argument("--statements", choices=["after", "in"],
                     help="kill after (or a moment into) statement 1, 1+stride, ... of the ingest on the vault file")
     ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument("--dense", type=int, default=0, help="with --stride: every one of the first and last N statements")
     ap.add_argument("--keep", type=Path, help="copy each vault that does not open (with its WAL) here")
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -153,7 +154,8 @@ def main() -> None:
             proc = start(tmp / "count.duckdb", archive, statement={"COUNT_FILE": str(count_file)})
             proc.communicate(timeout=300)
             total = int(count_file.read_text())
-            targets = list(range(1, total + 1, args.stride))
+            ends = set(range(1, args.dense + 1)) | set(range(total - args.dense + 1, total + 1))
+            targets = sorted(ends | set(range(1, total + 1, args.stride)))
             args.rounds = len(targets)
             print(f"statements on the vault file in one ingest: {total}; killing at {len(targets)} of them "
                   f"({args.statements})")

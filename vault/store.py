@@ -83,7 +83,8 @@ def _replay_wal_attached(path: Path) -> None:
     ALTER (a migration such as m007) and before the next checkpoint left a vault that never opened
     again (issue 13). Attached from an in-memory database, the default database is set and the same
     WAL replays; the checkpoint writes every committed transaction into the file (nothing dropped)
-    and removes the WAL. Any other error is DuckDB's own, raised as it is.
+    and removes the WAL (also for a read-only open: a direct open would replay the same transactions).
+    Any other error is DuckDB's own, raised as it is.
     """
     mem = duckdb.connect(config=dict(CONNECT_CONFIG))
     try:
