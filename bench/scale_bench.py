@@ -111,9 +111,11 @@ def measure(size_mb: float, work: Path, rss_limit_mb: int, keep: bool) -> dict:
             bench_keyword(con, archive, QUERIES, out)
         finally:
             con.close()
-        cli = [run_measured(vault_cmd(db, "search", "--mode", "keyword", q), rss_limit_mb)["seconds"]
+        cli = [run_measured(vault_cmd(db, "search", "--mode", "keyword", q), rss_limit_mb)
                for q in ("docker", "migration", "error")]
-        out["keyword_command_median_s"] = round(statistics.median(cli), 2)
+        if not all(c["ok"] and c["stdout"].strip() for c in cli):
+            raise SystemExit(f"vault search failed: {[c['stderr'] for c in cli]}")
+        out["keyword_command_median_s"] = round(statistics.median(c["seconds"] for c in cli), 2)
         return out
     finally:
         if not keep:
