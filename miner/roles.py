@@ -40,9 +40,9 @@ from pathlib import Path
 
 import duckdb
 
+from miner.tables import replace_roles
 from vault.redact import anonymous_name
 from vault.settings import ConfigError, Settings
-from vault.store import insert_rows
 
 GLOB_KEYS = ("project", "cwd", "agent_type", "source", "user_id")
 REGEX_KEYS = ("first_prompt",)
@@ -277,11 +277,7 @@ def assign_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule] | None = None
     """Give every session a role (replacing the `roles` table); returns sessions per role."""
     rules = load_rules() if rules is None else rules
     rows = compute_roles(con, rules)
-    # No transaction of our own: `vault mine` may call this inside its own (DuckDB cannot nest
-    # them, and a failed BEGIN aborts the caller's). Roles are derived: a crash in between leaves
-    # the table empty, and the analytics then compute roles on the fly.
-    con.execute("DELETE FROM roles")
-    insert_rows(con, "roles", ["session_id", "role_name", "rule"], rows)
+    replace_roles(con, rows)
     counts: dict[str, int] = {}
     for _, name, _ in rows:
         counts[name] = counts.get(name, 0) + 1

@@ -398,8 +398,6 @@ class VaultTools:
     # -- corrections -----------------------------------------------------------------------
     def corrections(self, project: str | None = None, role: str | None = None, since: str | None = None,
                     limit: int = 5, offset: int = 0, max_chars: int = 800) -> dict[str, Any]:
-        from miner.analytics import effective_turns_sql
-
         check_range("limit", limit, 1, self.limits.corrections_max)
         check_range("offset", offset, 0, 100_000)
         check_range("max_chars", max_chars, 100, 8000)
@@ -419,10 +417,9 @@ class VaultTools:
             self._check_filters(con, role=role)
             labelled = con.execute("SELECT count(*) FROM labels").fetchone()[0]
             rows = con.execute(f"""
-                WITH e AS ({effective_turns_sql()})
                 SELECT e.msg_id, e.session_id, e.timestamp, e.label, m.text, m.seq, s.project,
                        coalesce(r.role_name, rp.role_name)
-                FROM e JOIN messages m USING (msg_id) JOIN sessions s ON s.session_id = e.session_id
+                FROM effective_labels e JOIN messages m USING (msg_id) JOIN sessions s ON s.session_id = e.session_id
                 LEFT JOIN roles r ON r.session_id = s.session_id
                 LEFT JOIN roles rp ON rp.session_id = s.parent_session_id
                 WHERE {' AND '.join(where)}
@@ -457,7 +454,7 @@ class VaultTools:
         then = None
         for kind, t, mid in after:  # up to the next human-side turn
             if kind in Kind.HUMAN_SIDE:
-                lab = con.execute("SELECT label FROM labels WHERE msg_id = ?", [mid]).fetchone()
+                lab = con.execute("SELECT label FROM effective_labels WHERE msg_id = ?", [mid]).fetchone()
                 then = {"msg_id": mid, "label": lab[0] if lab else None, "text": cut(self.r(t), 300)}
                 break
             if kind == Kind.ASSISTANT_TEXT:
@@ -474,7 +471,7 @@ class VaultTools:
 
     # -- persona ---------------------------------------------------------------------------
     def persona(self, role: str | None = None, max_chars: int = 6000) -> dict[str, Any]:
-        from miner.personas import load_personas
+        from miner.tables import load_personas
 
         check_range("max_chars", max_chars, 200, self.limits.chars_max)
         with self.reader.read() as (con, taken):
