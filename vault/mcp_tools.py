@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -71,8 +68,7 @@ class SnapshotReader:
         self._con_is_snapshot = False
         self._last_use = 0.0
         self._want_seen = self._want_yielded = self._want_mtime()
-        self._snapshot: Path | None = None
-        self._taken = 0.0
+        self._snapshot = None  # a vault.snapshot.Snapshot while a writer holds the vault
         self._closed = threading.Event()
         threading.Thread(target=self._watch, daemon=True, name="vault-mcp-release").start()
 
@@ -87,8 +83,7 @@ class SnapshotReader:
                 self._last_use = time.monotonic()
 
     def _connection(self):
-        import duckdb
-
+        from vault.snapshot import Snapshot
         from vault.store import VaultLockedError, open_vault
 
         if self._con is not None and not self._con_is_snapshot:
@@ -103,22 +98,15 @@ class SnapshotReader:
         try:
             con = open_vault(self.db, read_only=True)
         except VaultLockedError:
-            if self._snapshot is None or time.time() - self._taken > SNAPSHOT_MAX_AGE:
+            if self._snapshot is None or time.time() - self._snapshot.taken > SNAPSHOT_MAX_AGE:
                 self._release()
-                self._take_snapshot()
+                self._snapshot = Snapshot(self.db, prefix="vault-mcp-")
             if self._con is None:
-                self._con, self._con_is_snapshot = duckdb.connect(str(self._snapshot), read_only=True), True
-            return self._con, _dt.datetime.fromtimestamp(self._taken, _dt.UTC).isoformat(timespec="seconds")
+                self._con, self._con_is_snapshot = self._snapshot.connect(), True
+            return self._con, _dt.datetime.fromtimestamp(self._snapshot.taken, _dt.UTC).isoformat(timespec="seconds")
         self._release()  # the vault is free again: drop the copy
         self._con, self._con_is_snapshot = con, False
         return con, None
-
-    def _take_snapshot(self) -> None:
-        tmp = Path(tempfile.mkdtemp(prefix="vault-mcp-"))
-        copy = tmp / self.db.name
-        shutil.copy2(self.db, copy)
-        os.chmod(copy, 0o600)
-        self._snapshot, self._taken = copy, time.time()
 
     def _release(self) -> None:
         """Close the connection and drop the copy (the lock is held by the caller)."""
@@ -127,7 +115,7 @@ class SnapshotReader:
                 self._con.close()
             self._con = None
         if self._snapshot is not None:
-            shutil.rmtree(self._snapshot.parent, ignore_errors=True)
+            self._snapshot.drop()
             self._snapshot = None
 
     def _want_mtime(self) -> float:
