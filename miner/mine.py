@@ -16,8 +16,7 @@ from typing import Any
 import duckdb
 
 from miner.classify import DEFAULT_BACKEND, OFFLINE, get_backend
-from miner.roles import assign_roles
-from miner.tables import relabels
+from miner.tables import assign_roles, relabels
 from miner.turns import load_turns
 from vault.model import Kind, kinds_sql
 from vault.store import insert_rows, transaction

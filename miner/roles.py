@@ -40,7 +40,6 @@ from pathlib import Path
 
 import duckdb
 
-from miner.tables import replace_roles
 from vault.redact import anonymous_name
 from vault.settings import ConfigError, Settings
 
@@ -272,13 +271,3 @@ def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tup
 
     return [(sid, *resolve(sid)) for sid in info]
 
-
-def assign_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule] | None = None) -> dict[str, int]:
-    """Give every session a role (replacing the `roles` table); returns sessions per role."""
-    rules = load_rules() if rules is None else rules
-    rows = compute_roles(con, rules)
-    replace_roles(con, rows)
-    counts: dict[str, int] = {}
-    for _, name, _ in rows:
-        counts[name] = counts.get(name, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

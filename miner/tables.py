@@ -187,11 +187,21 @@ def drop_mined_personas(con: duckdb.DuckDBPyConnection, keep: set[str]) -> list[
 
 # -- session roles -----------------------------------------------------------------------------
 
-def replace_roles(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str]]) -> None:
-    """The roles table becomes `rows` (session_id, role_name, rule). No transaction of its own: `vault
-    mine` calls it inside its own; a crash in between leaves the table empty, and readers complete it."""
+def assign_roles(con: duckdb.DuckDBPyConnection, rules=None) -> dict[str, int]:
+    """Give every session a role by the rules (`rules`, else the config's: miner.roles), replacing the
+    `roles` table; returns sessions per role."""
+    from miner.roles import compute_roles, load_rules
+
+    rows = compute_roles(con, load_rules() if rules is None else rules)
+    # No transaction of our own: `vault mine` may call this inside its own (DuckDB cannot nest
+    # them, and a failed BEGIN aborts the caller's). Roles are derived: a crash in between leaves
+    # the table empty, and readers then complete it on the fly (`session_roles`).
     con.execute("DELETE FROM roles")
     insert_rows(con, "roles", ["session_id", "role_name", "rule"], rows)
+    counts: dict[str, int] = {}
+    for _, name, _ in rows:
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def unassigned_roles(con: duckdb.DuckDBPyConnection, rules=None) -> dict[str, str]:

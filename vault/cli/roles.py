@@ -20,8 +20,8 @@ def _short(rule: str) -> str:
 @click.pass_context
 def roles_cmd(ctx, as_json: bool) -> None:
     """Show the role rules (config file) and assign roles: sessions, turns and corrections per role."""
-    from miner.roles import assign_roles, load_rules
-    from miner.tables import role_summary
+    from miner.roles import load_rules
+    from miner.tables import assign_roles, role_summary
 
     conf = settings(ctx)
     path = conf.config
