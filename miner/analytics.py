@@ -33,7 +33,7 @@ from miner.classify.base import (
     REATTEMPT_WITH_FEEDBACK,
     REATTEMPT_WITHOUT_FEEDBACK,
 )
-from vault.model import Kind, kinds_sql
+from miner.tables import EFFECTIVE_LABELS, unassigned_roles
 from vault.settings import CorrectionSettings, Settings
 
 _DEFAULTS = CorrectionSettings()
@@ -115,48 +115,24 @@ class _Agg:
 
 def _roles_source(con: duckdb.DuckDBPyConnection, rules=None) -> str:
     """The roles table, completed on the fly (default rules + `rules`, else the config's) for sessions it lacks."""
-    missing = con.execute(
-        "SELECT count(*) FROM sessions WHERE session_id NOT IN (SELECT session_id FROM roles)"
-    ).fetchone()[0]
-    if not missing:
+    live = unassigned_roles(con, rules)
+    if not live:
         return "roles"
     import pyarrow as pa
 
-    from miner.roles import compute_roles, load_rules
-
-    rows = compute_roles(con, load_rules() if rules is None else rules)
-    con.register("_live_roles", pa.table({
-        "session_id": [r[0] for r in rows], "role_name": [r[1] for r in rows], "rule": [r[2] for r in rows]}))
-    return ("(SELECT session_id, role_name FROM roles UNION ALL SELECT session_id, role_name FROM _live_roles "
-            "WHERE session_id NOT IN (SELECT session_id FROM roles))")
-
-
-def effective_turns_sql() -> str:
-    """A SELECT of human-side (or labelled, or relabelled) messages with their effective label.
-
-    Columns: msg_id, session_id, is_human, timestamp, label (NULL: not labelled yet), relabelled.
-    A person's relabel in review (reviews: target 'turn', decision 'relabel') overrides the classifier.
-    """
-    human_side = kinds_sql(Kind.HUMAN_SIDE)
-    return f"""
-        SELECT m.msg_id, m.session_id, m.is_human, m.timestamp,
-               coalesce(rv.value, l.label) AS label, rv.value IS NOT NULL AS relabelled
-        FROM messages m
-        LEFT JOIN labels l USING (msg_id)
-        LEFT JOIN reviews rv ON rv.target = 'turn' AND rv.decision = 'relabel' AND rv.target_id = m.msg_id
-        WHERE l.msg_id IS NOT NULL OR rv.value IS NOT NULL OR m.kind IN ({human_side})"""
+    con.register("_live_roles", pa.table({"session_id": list(live), "role_name": list(live.values())}))
+    return "(SELECT session_id, role_name FROM roles UNION ALL SELECT session_id, role_name FROM _live_roles)"
 
 
 def _turns_cte(roles_src: str, d: CorrectionDefinition) -> str:
     num = ", ".join(f"'{x}'" for x in d.numerator)
     return f"""
-    WITH eff AS ({effective_turns_sql()}),
-    t AS (
+    WITH t AS (
         SELECT e.*, r.role_name AS role, s.project, s.source, s.started_at,
                strftime(coalesce(e.timestamp, s.started_at), '%G-W%V') AS week,
                {DENOMINATORS[d.denominator]} AS counted,
                e.label IN ({num}) AS is_correction
-        FROM eff e JOIN sessions s USING (session_id)
+        FROM {EFFECTIVE_LABELS} e JOIN sessions s USING (session_id)
         LEFT JOIN {roles_src} r USING (session_id)
         WHERE e.label IS DISTINCT FROM '{NOT_HUMAN}'
     )

@@ -90,12 +90,12 @@ def predictions(con: duckdb.DuckDBPyConnection, gold: Mapping[str, str],
     twice (a queued prompt and its delivered copy): a human label given to the copy scores the
     turn's label, unless the file labels the record that carries the turn too.
     """
-    from miner.analytics import effective_turns_sql
+    from miner.tables import EFFECTIVE_LABELS
 
     ids = list(gold)
     aliases = dict(aliases or {})
     rows = con.execute(
-        f"""WITH wanted AS (SELECT unnest(?) AS gold_id, unnest(?) AS msg_id), eff AS ({effective_turns_sql()})
+        f"""WITH wanted AS (SELECT unnest(?) AS gold_id, unnest(?) AS msg_id), eff AS (SELECT * FROM {EFFECTIVE_LABELS})
             SELECT w.gold_id, m.msg_id IS NOT NULL, eff.label, json_extract_string(m.extra, '$.duplicate_of'),
                    dup.label
             FROM wanted w LEFT JOIN messages m USING (msg_id) LEFT JOIN eff USING (msg_id)

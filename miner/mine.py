@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from miner.classify import DEFAULT_BACKEND, OFFLINE, get_backend
-from miner.roles import assign_roles
+from miner.tables import assign_roles, relabels
 from miner.turns import load_turns
 from vault.model import Kind, kinds_sql
 from vault.store import insert_rows, transaction
@@ -46,9 +46,7 @@ def own_label_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """The person's own labels: hand labels from files given to `vault eval`, overridden by review relabels."""
     rows = {m: {"msg_id": m, "label": lab} for m, lab in con.execute(
         "SELECT msg_id, label FROM hand_labels ORDER BY msg_id").fetchall()}
-    rows.update({m: {"msg_id": m, "label": lab} for m, lab in con.execute(
-        "SELECT target_id, value FROM reviews WHERE target = 'turn' AND decision = 'relabel' AND value IS NOT NULL "
-        "ORDER BY target_id").fetchall()})
+    rows.update({m: {"msg_id": m, "label": lab} for m, lab in relabels(con).items()})
     return list(rows.values())
 
 

@@ -23,15 +23,15 @@ and states the rules itself, citing the corrections behind each (support = how m
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
 
-from miner.analytics import effective_turns_sql
 from miner.classify.base import REATTEMPT_WITH_FEEDBACK
+from miner.tables import EFFECTIVE_LABELS, drop_mined_personas, edited_personas, session_roles, store_mined_persona
+from miner.tables import load_personas  # noqa: F401  (re-exported: the personas' readers import it from here)
 
 THRESHOLD = 0.4  # cosine similarity above which clusters merge (average linkage)
 MAX_RULES = 8
@@ -208,12 +208,9 @@ def cluster(vectors, threshold: float) -> list[list[int]]:
 
 def role_feedback(con: duckdb.DuckDBPyConnection, role: str | None = None) -> dict[str, list[tuple[str, str]]]:
     """role -> [(msg_id, feedback text)] of its corrections, oldest first."""
-    from miner.pairs import session_roles
-
     roles = session_roles(con)
     rows = con.execute(f"""
-        WITH eff AS ({effective_turns_sql()})
-        SELECT e.session_id, e.msg_id, m.text FROM eff e JOIN messages m ON m.msg_id = e.msg_id
+        SELECT e.session_id, e.msg_id, m.text FROM {EFFECTIVE_LABELS} e JOIN messages m ON m.msg_id = e.msg_id
         WHERE e.label = '{REATTEMPT_WITH_FEEDBACK}' AND NOT m.is_sidechain AND m.is_human
         ORDER BY e.timestamp NULLS LAST, m.seq""").fetchall()
     out: dict[str, list[tuple[str, str]]] = {}
@@ -329,7 +326,7 @@ def build_personas(con: duckdb.DuckDBPyConnection, backend: str = "offline", rol
     if backend == "anthropic" and llm is None:
         raise ValueError("the anthropic persona backend needs an LLM")
     feedback = role_feedback(con, role)
-    edited = {r[0] for r in con.execute("SELECT role_name FROM personas WHERE edited").fetchall()}
+    edited = edited_personas(con)
     todo = {r: fb for r, fb in feedback.items() if r not in edited}
     if backend == "anthropic":
         by_llm = llm_rules(todo, llm, max_rules, yes, confirm)  # before any write: a refusal changes nothing
@@ -341,30 +338,16 @@ def build_personas(con: duckdb.DuckDBPyConnection, backend: str = "offline", rol
     report: dict[str, Any] = {"roles": {}, "kept_edited": sorted(edited & set(feedback)), "threshold": threshold,
                               "backend": backend}
     if role is None:  # roles whose corrections are gone (relabelled, deleted) lose their mined persona
-        stale = [r[0] for r in con.execute("SELECT role_name FROM personas WHERE NOT coalesce(edited, false)")
-                 .fetchall() if r[0] not in feedback]
-        for r in stale:
-            con.execute("DELETE FROM personas WHERE role_name = ?", [r])
-        report["removed"] = stale
+        report["removed"] = drop_mined_personas(con, keep=set(feedback))
     sessions = dict(con.execute(
         "SELECT msg_id, session_id FROM messages WHERE msg_id IN (SELECT unnest(?))",
         [[m for fb in todo.values() for m, _ in fb]]).fetchall()) if todo else {}
     for r, fb in sorted(todo.items()):
         rules = by_llm[r] if backend == "anthropic" else rules_for(fb, model, threshold, max_rules, sessions)
         text = persona_text(r, rules, backend) if rules else None
-        con.execute("DELETE FROM personas WHERE role_name = ? AND NOT coalesce(edited, false)", [r])
-        con.execute("INSERT INTO personas (role_name, text, rules, backend, edited) VALUES (?, ?, ?, ?, false)",
-                    [r, text, json.dumps([asdict(x) for x in rules], ensure_ascii=False), backend])
+        store_mined_persona(con, r, text, [asdict(x) for x in rules], backend)
         report["roles"][r] = {"corrections": len(fb), "rules": len(rules)}
     return report
-
-
-def load_personas(con: duckdb.DuckDBPyConnection, role: str | None = None) -> list[dict[str, Any]]:
-    q = "SELECT role_name, text, rules, backend, edited, updated_at FROM personas"
-    rows = con.execute(q + (" WHERE role_name = ?" if role else "") + " ORDER BY role_name",
-                       [role] if role else []).fetchall()
-    return [{"role_name": r[0], "text": r[1], "rules": json.loads(r[2]) if r[2] else [], "backend": r[3],
-             "edited": bool(r[4]), "updated_at": r[5]} for r in rows]
 
 
 def claude_md(persona: dict[str, Any]) -> str:

@@ -2,8 +2,8 @@
 
 DuckDB allows one writing process per file, and a second process cannot even open
 it read-only while a writer holds it. `open_vault` turns that into a clear
-`VaultLockedError` naming the holder; `read_snapshot` lets readers (the TUI) carry
-on from a copy.
+`VaultLockedError` naming the holder; readers (the TUI, the MCP server) carry on
+from a copy (`vault.snapshot`).
 
 Every connection is made by `connect`, which turns off DuckDB's automatic extension
 install and load: a file DuckDB could attach with an extension (an SQLite database)
@@ -22,7 +22,6 @@ import os
 import shutil
 import struct
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -366,33 +365,6 @@ def _checked(path: Path, *, read_only: bool, migrating: bool) -> duckdb.DuckDBPy
         con.close()
         raise
     return con
-
-
-@contextlib.contextmanager
-def read_snapshot(path: str | Path | None = None) -> Iterator[tuple[duckdb.DuckDBPyConnection, bool]]:
-    """Read the vault even while a writer holds it: open read-only, or else read a copy.
-
-    Yields (connection, is_snapshot). The copy reflects the last checkpoint of the writer.
-    """
-    path = Path(path) if path is not None else default_db_path()
-    try:
-        con = open_vault(path, read_only=True)
-    except VaultLockedError:
-        tmpdir = tempfile.mkdtemp(prefix="vault-snapshot-")
-        copy = Path(tmpdir) / path.name
-        shutil.copy2(path, copy)
-        os.chmod(copy, 0o600)
-        con = connect(copy)  # replays nothing: no WAL copied
-        try:
-            yield con, True
-        finally:
-            con.close()
-            shutil.rmtree(tmpdir, ignore_errors=True)
-        return
-    try:
-        yield con, False
-    finally:
-        con.close()
 
 
 @contextlib.contextmanager

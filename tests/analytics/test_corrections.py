@@ -8,7 +8,8 @@ import pytest
 from analytics_data import IR, NR, RWF, add_session, load_hand_labels, typed
 
 from miner.analytics import PAPER_WILDCHAT_PERCENT, corrections_report, print_corrections, sparkline, week_axis
-from miner.roles import assign_roles, parse_rules
+from miner.roles import parse_rules
+from miner.tables import assign_roles
 from support import run_cli
 
 

@@ -8,7 +8,8 @@ import shutil
 import pytest
 from analytics_data import NR, add_session, typed
 
-from miner.roles import assign_roles, compute_roles, load_rules, parse_rules
+from miner.roles import compute_roles, load_rules, parse_rules
+from miner.tables import assign_roles
 from support import EXAMPLES, run_cli
 from vault.settings import ConfigError
 

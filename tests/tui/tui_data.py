@@ -39,7 +39,7 @@ def fixture_label(kind: str, text: str, position: int) -> str:
 
 def build_vault(path: Path) -> Path:
     """Ingest examples/, build the keyword index, assign roles, label turns, add pairs and personas."""
-    from miner.roles import assign_roles
+    from miner.tables import assign_roles
     from vault.index import fts
     from vault.ingest import ingest
     from vault.store import open_vault
