@@ -42,7 +42,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     from miner.classify import OFFLINE
     from miner.mine import fit_own_model, mine
     from miner.roles import load_rules
-    from vault.index import progress_bar
+    from vault.cli.views.progress import progress_bar
 
     if fit and backend != "learned":
         raise click.UsageError("--fit adapts the learned backend: drop --backend or use --backend learned")
@@ -129,7 +129,8 @@ def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, lim
 @click.pass_context
 def eval_cmd(ctx, labels_file: str, keep: bool, as_json: bool) -> None:
     """Measure the mined labels against hand labels ({"msg_id", "label"} per line)."""
-    from miner.evaluate import evaluate, keep_labels, print_report
+    from miner.evaluate import evaluate, keep_labels
+    from vault.cli.views.evaluation import print_evaluation
 
     with open_db(ctx, read_only=not keep) as con:
         rep = evaluate(con, labels_file)
@@ -138,4 +139,4 @@ def eval_cmd(ctx, labels_file: str, keep: bool, as_json: bool) -> None:
     if as_json:
         emit_json(rep)
     else:
-        print_report(stdout_console(), rep)
+        print_evaluation(stdout_console(), rep)
