@@ -14,7 +14,7 @@ import pydantic
 from miner.classify.base import INTERRUPT, LABELS, NEW_REQUEST, Label, Turn
 from miner.llm import DEFAULT_MODEL, LLM, LLMError, Plan
 from vault.redact import redact
-from vault.sources.claude_code import DENIED_PREFIX, REJECT_PREFIX, REJECT_SIBLING_PREFIX, rejection_reason
+from vault.sources.markers import DENIED_PREFIX, REJECT_PREFIX, REJECT_SIBLING_PREFIX, rejection_reason
 
 PROMPT_VERSION = "anthropic-v1"  # bump when SYSTEM_PROMPT or render_turn change: it is part of the cache key
 

@@ -112,9 +112,9 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
 
 
 def _check_source(name: str | None) -> str | None:
-    from vault.sources import PARSERS
+    from vault.sources import parsers
 
-    known = [p.name for p in PARSERS]
+    known = [p.name for p in parsers()]
     if name is not None and name not in known:
         raise usage_error(f"--source: unknown format {name!r}; known: {', '.join(known)}")
     return name

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, json_dumps
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, json_dumps, timestamp
 from vault.sources.documents import (
     document_head,
     json_array_with_key,
@@ -31,7 +31,6 @@ from vault.sources.documents import (
     read_companion,
     str_or_none,
     text_of,
-    timestamp,
 )
 
 SOURCE = "chatgpt"

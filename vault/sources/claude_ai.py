@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, as_text, json_dumps
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, as_text, json_dumps, timestamp
 from vault.sources.documents import (
     document_head,
     json_array_with_key,
@@ -28,7 +28,6 @@ from vault.sources.documents import (
     read_companion,
     str_or_none,
     text_of,
-    timestamp,
     tool_summary,
 )
 
