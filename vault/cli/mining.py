@@ -39,7 +39,7 @@ from vault.cli.common import (
 def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: str | None, batch: bool, yes: bool,
              max_cost: float | None, as_json: bool) -> None:
     """Label every human turn (new ones only, unless --redo) and find the corrections."""
-    from miner.classify import OFFLINE
+    from miner.classify import backend_class
     from miner.mine import fit_own_model, mine
     from miner.roles import load_rules
     from vault.cli.views.progress import progress_bar
@@ -54,7 +54,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
         opts["embed"] = False
     err = stderr_console()
     # No live progress bar while a paid backend may ask for confirmation on the terminal.
-    quiet = as_json or not sys.stderr.isatty() or (backend not in OFFLINE and not yes)
+    quiet = as_json or not sys.stderr.isatty() or (backend_class(backend).paid and not yes)
     fitted = None
     with open_db(ctx) as con:
         if fit:
