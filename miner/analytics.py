@@ -33,6 +33,7 @@ from miner.classify.base import (
 )
 from vault.model import Kind, kinds_sql
 from vault.settings import CorrectionSettings, Settings
+from vault.sqlfilter import Filter
 
 _DEFAULTS = CorrectionSettings()
 
@@ -192,28 +193,30 @@ def corrections_report(
 def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: float,
             role: str | None) -> dict[str, Any]:
     cte = "WITH t AS (SELECT * FROM _correction_turns) "
-    where, args = ("WHERE role = ?", [role]) if role is not None else ("", [])
+    f = Filter()
+    if role is not None:
+        f.add("role = ?", role)
     known_roles = [r[0] for r in con.execute(
         cte + "SELECT DISTINCT role FROM t WHERE label IS NOT NULL AND role IS NOT NULL ORDER BY 1").fetchall()]
 
     coverage = con.execute(cte + f"""
         SELECT count(*) FILTER (WHERE label IS NOT NULL), count(*) FILTER (WHERE label IS NULL),
                count(*) FILTER (WHERE relabelled)
-        FROM t {where}""", args).fetchone()
+        FROM t {f.where()}""", f.params).fetchone()
     session_rows = con.execute(cte + f"""
         SELECT session_id, any_value(role), any_value(project), any_value(source), any_value(started_at),
                count(*) FILTER (WHERE counted) AS turns,
                count(*) FILTER (WHERE counted AND is_correction) AS corrections
-        FROM t WHERE label IS NOT NULL {where.replace('WHERE', 'AND')}
+        FROM t {f.also("label IS NOT NULL").where()}
         GROUP BY session_id HAVING count(*) FILTER (WHERE counted) > 0
-        ORDER BY any_value(started_at) NULLS LAST, session_id""", args).fetchall()
+        ORDER BY any_value(started_at) NULLS LAST, session_id""", f.params).fetchall()
     weekly_rows = con.execute(cte + f"""
         SELECT role, week, count(DISTINCT session_id), count(*), count(*) FILTER (WHERE is_correction)
-        FROM t WHERE label IS NOT NULL AND counted {where.replace('WHERE', 'AND')}
-        GROUP BY role, week ORDER BY role, week NULLS LAST""", args).fetchall()
+        FROM t {f.also("label IS NOT NULL", "counted").where()}
+        GROUP BY role, week ORDER BY role, week NULLS LAST""", f.params).fetchall()
     label_rows = con.execute(cte + f"""
-        SELECT label, count(*) FROM t WHERE label IS NOT NULL {where.replace('WHERE', 'AND')}
-        GROUP BY label""", args).fetchall()
+        SELECT label, count(*) FROM t {f.also("label IS NOT NULL").where()}
+        GROUP BY label""", f.params).fetchall()
 
     sessions, by_role = [], {}
     overall, hist = _Agg(), [0] * BIN_COUNT

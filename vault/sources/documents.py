@@ -153,6 +153,20 @@ def parse_document(path: Path, member: re.Pattern[str], res: ParseResult) -> Ite
         res.errors.append(LineError(0, f"cannot read: {e}"))
 
 
+def document_items(path: Path, member: re.Pattern[str], res: ParseResult,
+                   what: str = "a JSON array") -> Iterator[tuple[str, int, Any]]:
+    """(member name, item number counted across members from 1, item) of each JSON array in the document;
+    a member that is no array is reported (line 0) and passed over."""
+    item = 0
+    for name, doc in parse_document(path, member, res):
+        if not isinstance(doc, list):
+            res.errors.append(LineError(0, f"{name}: expected {what}, got {type(doc).__name__}"))
+            continue
+        for obj in doc:
+            item += 1
+            yield name, item, obj
+
+
 def text_of(value: Any) -> str:
     """A string field, else ''."""
     return value if isinstance(value, str) else ""
