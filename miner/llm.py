@@ -225,6 +225,20 @@ class LLM:
                 f"estimated cost ${plan.cost_usd:.4f}{spent} is above --max-cost ${self.max_cost:.4f}; "
                 f"nothing was sent ({plan.describe()})")
 
+    def consent(self, plan: Plan, yes: bool, confirm: Callable[[Plan], bool] | None) -> None:
+        """The one paid-confirmation step, before sending what `plan` describes: nothing to pay for passes;
+        above --max-cost raises CostLimitExceeded; else `yes`, or `confirm(plan)` returning True, is needed,
+        otherwise LLMError. Whatever is refused, nothing was sent."""
+        if not plan.needs_consent:
+            return
+        self.check_budget(plan)
+        if yes:
+            return
+        if confirm is None:
+            raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")
+        if not confirm(plan):
+            raise LLMError(f"stopped: the estimate was not confirmed; nothing was sent ({plan.describe()})")
+
     # --- running --------------------------------------------------------------------------------
     def complete_json(self, system: str, user: str, schema: type[pydantic.BaseModel],
                       cache_key_parts: Sequence[str] | None = None) -> pydantic.BaseModel:

@@ -382,11 +382,7 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
             bases.append((sid, role, seg, joined, rejected, prompt))
             reqs.append(llm.request(system, _rewrite_user(prompt, render_answer(rejected), seg.text),
                                     [system, seg.msg_id, render_answer(rejected), seg.text]))
-    plan = llm.plan(reqs)
-    if plan.needs_consent:
-        llm.check_budget(plan)
-        if not yes and (confirm is None or not confirm(plan)):
-            raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")
+    llm.consent(llm.plan(reqs), yes, confirm)
     out = []
     for (sid, role, seg, joined, rejected, prompt), res in zip(bases, llm.run(reqs, Rewrite)):
         if res.value is None:

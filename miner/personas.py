@@ -293,11 +293,7 @@ def llm_rules(todo: dict[str, list[tuple[str, str]]], llm, max_rules: int, yes: 
     shown = {r: todo[r][-MAX_LLM_FEEDBACK:] for r in roles}
     reqs = [llm.request(system, f"Role: {r}\n\n" + "\n\n".join(
         f"[{i}] {clip(t, FEEDBACK_CHARS)}" for i, (_, t) in enumerate(shown[r], 1))) for r in roles]
-    plan = llm.plan(reqs)
-    if plan.needs_consent:
-        llm.check_budget(plan)
-        if not yes and (confirm is None or not confirm(plan)):
-            raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")
+    llm.consent(llm.plan(reqs), yes, confirm)
     out = {}
     for r, res in zip(roles, llm.run(reqs, Answer)):
         if res.value is None:
