@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
+from vault import rawstore
 from vault.faults import crash_point
 from vault.model import REASON_CHARS, Kind, ParseResult, ToolCall
 from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head, unrecognised_reason
@@ -359,7 +360,7 @@ class Ingester:
                 if replace:  # the sessions it held are derived again, even one the new text lacks
                     con.execute("INSERT OR IGNORE INTO pending_sessions "
                                 "SELECT DISTINCT session_id FROM messages WHERE file_id = ?", [row[0]])
-                    con.execute("DELETE FROM records WHERE file_id = ?", [row[0]])
+                    rawstore.delete_files(con, [row[0]])
                     con.execute("DELETE FROM messages WHERE file_id = ?", [row[0]])
             added = _write(con, [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)])
             updates = []
@@ -442,12 +443,9 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]
     Rows met twice (a session in its main and subagent files, a tool call and its result, a
     message repeated by a resume) are merged here first: one INSERT cannot touch a key twice.
     """
-    insert_rows(
-        con, "records",
-        ("file_id", "line_no", "byte_offset", "record_type", "record_id", "parent_id", "session_id", "raw"),
-        ((file_id, r.line_no, r.byte_offset, r.record_type, r.record_id, r.parent_id, r.session_id, r.raw)
-         for file_id, res in parsed for r in res.raw),
-    )
+    rawstore.write_records(
+        con, ((file_id, r.line_no, r.byte_offset, r.record_type, r.record_id, r.parent_id, r.session_id, r.raw)
+              for file_id, res in parsed for r in res.raw))
     sess_cols = ("session_id", "source", "project", "cwd", "git_branch", "title", "parent_session_id",
                  "parent_tool_use_id", "agent_id", "agent_type", "user_id", "version", "model", "file_id")
     sessions: dict[str, list] = {}
@@ -575,18 +573,39 @@ def _titles_from_summaries(con, file_ids: list[int]) -> None:
     """`summary` records title the session holding their leaf message, which may be in another file."""
     if not file_ids:
         return
-    con.execute(
-        f"""
-        UPDATE sessions SET title = s.summary
-        FROM (
-            SELECT m.session_id, arg_max(json_extract_string(r.raw, '$.summary'), r.line_no) AS summary
-            FROM records r JOIN messages m ON m.msg_id = r.record_id
-            WHERE r.record_type = 'summary' AND r.file_id IN ({", ".join(map(str, file_ids))})
-            GROUP BY m.session_id
-        ) s
-        WHERE sessions.session_id = s.session_id AND sessions.title IS NULL
-        """
-    )
+    import pyarrow as pa
+
+    found = [(rid, line_no, _summary_of(raw)) for rid, line_no, raw in rawstore.read_raw(
+        con, f"r.record_type = 'summary' AND r.file_id IN ({', '.join(map(str, file_ids))})",
+        columns=("record_id", "line_no"))]
+    if not found:
+        return
+    rid, line_no, summary = zip(*found, strict=True)
+    con.register("_summaries", pa.table({"record_id": pa.array(rid, pa.string()), "line_no": pa.array(line_no, pa.int64()),
+                                         "summary": pa.array(summary, pa.string())}))
+    try:
+        con.execute(
+            """
+            UPDATE sessions SET title = s.summary
+            FROM (
+                SELECT m.session_id, arg_max(r.summary, r.line_no) AS summary
+                FROM _summaries r JOIN messages m ON m.msg_id = r.record_id
+                GROUP BY m.session_id
+            ) s
+            WHERE sessions.session_id = s.session_id AND sessions.title IS NULL
+            """
+        )
+    finally:
+        con.unregister("_summaries")
+
+
+def _summary_of(raw: str) -> str | None:
+    """`$.summary` of a record as `json_extract_string` gives it: a string as is, another value as JSON text."""
+    import orjson
+
+    obj = orjson.loads(raw)
+    value = obj.get("summary") if isinstance(obj, dict) else None
+    return value if isinstance(value, str) or value is None else json_dumps(value)
 
 
 # Sources whose forks are read from records.parent_id chains here; other parsers set on_main_branch themselves.

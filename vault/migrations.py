@@ -1,7 +1,7 @@
 """Schema migrations: an ordered list of named functions, each applied once and recorded.
 
 Append new migrations at the end; never edit or reorder one that has shipped.
-Derived tables (everything but `files` and `records`) can be rebuilt from `records`.
+Derived tables (everything but `files`, `records` and `record_chunks`) can be rebuilt from the raw records.
 """
 
 from __future__ import annotations
@@ -256,6 +256,49 @@ def m007_pair_backend(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE pairs ADD COLUMN made_by VARCHAR")
 
 
+def m010_record_chunks(con: duckdb.DuckDBPyConnection) -> None:
+    """Raw records compressed: zstd frames of a file's records in `record_chunks` (vault/rawstore.py).
+
+    `records.raw` (1.3x the archive's bytes in DuckDB) gives way to (chunk_id, raw_start, raw_len);
+    the bytes of every record are unchanged. Converted a few files at a time, in file and line order.
+    """
+    from vault import rawstore
+
+    con.execute(
+        """
+        CREATE SEQUENCE chunk_ids START 1;
+        CREATE TABLE record_chunks (
+            chunk_id  BIGINT NOT NULL,
+            file_id   INTEGER NOT NULL,
+            data      BLOB NOT NULL       -- one zstd frame: consecutive records of the file, back to back
+        );
+        ALTER TABLE records RENAME TO records_m001;
+        CREATE TABLE records (
+            file_id      INTEGER NOT NULL,
+            line_no      INTEGER NOT NULL,
+            byte_offset  BIGINT,
+            record_type  VARCHAR,
+            record_id    VARCHAR,
+            parent_id    VARCHAR,   -- parentUuid (for fork / branch reconstruction)
+            session_id   VARCHAR,
+            chunk_id     BIGINT NOT NULL,
+            raw_start    INTEGER NOT NULL,  -- the record's UTF-8 bytes: [raw_start, raw_start + raw_len)
+            raw_len      INTEGER NOT NULL   -- of the chunk's decompressed data
+        );
+        """
+    )
+    cols = ", ".join((*rawstore.META_COLUMNS, "raw"))
+    ids = [r[0] for r in con.execute("SELECT DISTINCT file_id FROM records_m001 ORDER BY 1").fetchall()]
+    for i in range(0, len(ids), M010_FILES_PER_STEP):
+        step = ", ".join(map(str, ids[i : i + M010_FILES_PER_STEP]))
+        rawstore.write_records(con, con.execute(
+            f"SELECT {cols} FROM records_m001 WHERE file_id IN ({step}) ORDER BY file_id, line_no").fetchall())
+    con.execute("DROP TABLE records_m001")
+
+
+M010_FILES_PER_STEP = 50  # files converted per query: memory stays flat on a large vault
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m001_core", m001_core),
     ("m002_derived", m002_derived),
@@ -263,4 +306,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m004_seq_ordinal", m004_seq_ordinal),
     ("m005_pending_derivations", m005_pending_derivations),
     ("m007_pair_backend", m007_pair_backend),
+    ("m010_record_chunks", m010_record_chunks),
 ]
