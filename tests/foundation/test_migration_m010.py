@@ -1,0 +1,89 @@
+"""m010_record_chunks: a vault with the previous layout (`records.raw`) migrates, with its backup copy,
+and everything a person sees (sessions, show, search, mine, pairs, export) is the same before and after.
+
+The previous layout is made here from a fresh vault: its records are written back into the
+m001 `records` table and m010 is struck from the vault's history, as if this version never ran.
+`bench/migration_check.py` does the same with the previous version's own code.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES, needs_shared, run_cli
+from test_lossless import assert_lossless
+from vault_outputs import outputs
+from vault.migrations import MIGRATIONS
+from vault.rawstore import META_COLUMNS, read_raw
+from vault.store import SCHEMA_VERSION, applied_migrations, connect, migration_number, open_vault, set_meta
+
+M001_RECORDS = """
+    CREATE TABLE records (
+        file_id INTEGER NOT NULL, line_no INTEGER NOT NULL, byte_offset BIGINT, record_type VARCHAR,
+        record_id VARCHAR, parent_id VARCHAR, session_id VARCHAR, raw VARCHAR NOT NULL)
+"""
+
+
+def to_previous_layout(db: Path) -> int:
+    """Rewrite the vault as the version before m010 left it; returns the records moved."""
+    con = connect(db)
+    try:
+        rows = list(read_raw(con, columns=META_COLUMNS))
+        con.execute("DROP TABLE records; DROP TABLE record_chunks; DROP SEQUENCE chunk_ids")
+        con.execute(M001_RECORDS)
+        con.executemany(f"INSERT INTO records VALUES ({', '.join('?' * 8)})", rows)
+        con.execute("DELETE FROM migrations WHERE name = 'm010_record_chunks'")
+        set_meta(con, SCHEMA_VERSION, str(max(migration_number(n) for n in applied_migrations(con))))
+        con.execute("CHECKPOINT")
+        return len(rows)
+    finally:
+        con.close()
+
+
+def migrate_and_compare(tmp_path: Path, paths: list[Path]) -> None:
+    new = tmp_path / "new.duckdb"
+    assert run_cli("ingest", "--no-embed", *map(str, paths), db=new)[0] == 0
+    old = tmp_path / "old.duckdb"
+    shutil.copy(new, old)
+    assert to_previous_layout(old) > 0
+    con = connect(old, read_only=True)
+    assert "raw" in {r[0] for r in con.execute("DESCRIBE records").fetchall()}
+    con.close()
+
+    con = open_vault(old)  # migrates
+    assert applied_migrations(con)[-1] == [n for n, _ in MIGRATIONS][-1]
+    assert "raw" not in {r[0] for r in con.execute("DESCRIBE records").fetchall()}
+    assert assert_lossless(con) > 0
+    con.close()
+    backups = list(tmp_path.glob("old.duckdb.bak-*"))
+    assert len(backups) == 1
+    con = connect(backups[0], read_only=True)  # the backup keeps the previous layout
+    assert con.execute("SELECT count(*) FROM records WHERE raw IS NOT NULL").fetchone()[0] > 0
+    con.close()
+
+    def runner(db: Path):
+        def run(*args: str) -> str:
+            code, out, err = run_cli(*args, db=db)
+            assert code == 0, (args, err)
+            return out
+        return run
+
+    fresh = outputs(runner(new), tmp_path / "export-new")
+    migrated = outputs(runner(old), tmp_path / "export-old")
+    assert len(fresh) > 10 and fresh["pairs"]
+    assert migrated == fresh
+
+
+def test_previous_layout_migrates_same_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    migrate_and_compare(tmp_path, [EXAMPLES / "claude-code", CONVERSATIONS])
+
+
+@needs_shared
+@pytest.mark.slow
+def test_shared_corpus_migrates_same_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    migrate_and_compare(tmp_path, [CLAUDE_CORPUS, CORPORA / "conversations"])
