@@ -34,7 +34,7 @@ from vault import rawstore
 from vault.faults import crash_point
 from vault.model import REASON_CHARS, Kind, ParseResult, ToolCall
 from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head, unrecognised_reason
-from vault.sources.base import Parser, json_dumps
+from vault.sources.base import RESULT_TEXT_CHARS, Parser, json_dumps
 from vault.sources.documents import member_limit
 from vault.store import bump_content_version, insert_rows, transaction
 
@@ -499,10 +499,18 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]
         updates = ", ".join(f"{c} = coalesce(excluded.{c}, tool_calls.{c})" for c in cols[1:])
         _upsert(con, "tool_calls", cols,
                 [(t.tool_use_id, t.session_id, t.call_msg_id, t.name,
-                  json_dumps(t.input) if t.input is not None else None, t.result_msg_id, t.result_text,
-                  t.is_error) for t in merged.values()],
+                  json_dumps(t.input) if t.input is not None else None, t.result_msg_id,
+                  _own_result_text(t, seen), t.is_error) for t in merged.values()],
                 f"ON CONFLICT (tool_use_id) DO UPDATE SET {updates}")
     return con.execute("SELECT count(*) FROM messages").fetchone()[0] - before
+
+
+def _own_result_text(t: ToolCall, messages: dict[str, tuple]) -> str | None:
+    """`result_text` unless it is the start of its result message's text, stored once there (view `tool_results`)."""
+    msg = messages.get(t.result_msg_id) if t.result_msg_id else None
+    if t.result_text is not None and msg is not None and t.result_text == (msg[7] or "")[:RESULT_TEXT_CHARS]:
+        return None
+    return t.result_text
 
 
 def _next_seq(con, file_ids: list[int]) -> dict[int, int]:

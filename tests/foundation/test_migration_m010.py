@@ -17,7 +17,9 @@ from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES, needs_share
 from test_lossless import assert_lossless
 from vault_outputs import outputs
 from vault.migrations import MIGRATIONS
+from vault.ingest import ingest
 from vault.rawstore import META_COLUMNS, read_raw
+from vault.sources import parser_by_name
 from vault.store import SCHEMA_VERSION, applied_migrations, connect, migration_number, open_vault, set_meta
 
 M001_RECORDS = """
@@ -35,6 +37,9 @@ def to_previous_layout(db: Path) -> int:
         con.execute("DROP TABLE records; DROP TABLE record_chunks; DROP SEQUENCE chunk_ids")
         con.execute(M001_RECORDS)
         con.executemany(f"INSERT INTO records VALUES ({', '.join('?' * 8)})", rows)
+        con.execute("UPDATE tool_calls SET result_text = r.result FROM tool_results r "
+                    "WHERE r.tool_use_id = tool_calls.tool_use_id")
+        con.execute("DROP VIEW tool_results")
         con.execute("DELETE FROM migrations WHERE name = 'm010_record_chunks'")
         set_meta(con, SCHEMA_VERSION, str(max(migration_number(n) for n in applied_migrations(con))))
         con.execute("CHECKPOINT")
@@ -57,6 +62,7 @@ def migrate_and_compare(tmp_path: Path, paths: list[Path]) -> None:
     assert applied_migrations(con)[-1] == [n for n, _ in MIGRATIONS][-1]
     assert "raw" not in {r[0] for r in con.execute("DESCRIBE records").fetchall()}
     assert assert_lossless(con) > 0
+    assert tool_outputs(con) == parsed_tool_outputs(con)
     con.close()
     backups = list(tmp_path.glob("old.duckdb.bak-*"))
     assert len(backups) == 1
@@ -75,6 +81,32 @@ def migrate_and_compare(tmp_path: Path, paths: list[Path]) -> None:
     migrated = outputs(runner(old), tmp_path / "export-old")
     assert len(fresh) > 10 and fresh["pairs"]
     assert migrated == fresh
+
+
+def tool_outputs(con) -> dict[str, str | None]:
+    return dict(con.execute("SELECT tool_use_id, result FROM tool_results").fetchall())
+
+
+def parsed_tool_outputs(con) -> dict[str, str | None]:
+    """Each tool call's output as its parser reads it from the files (the last file to name it wins)."""
+    out: dict[str, str | None] = {}
+    for path, source in con.execute("SELECT path, source FROM files WHERE source <> 'unrecognised' ORDER BY file_id"
+                                    ).fetchall():
+        for t in parser_by_name(source).parse(Path(path)).tool_calls:
+            if t.result_text is not None or t.tool_use_id not in out:
+                out[t.tool_use_id] = t.result_text
+    return out
+
+
+def test_tool_output_stored_once(tmp_path):
+    """A tool's output lives in its result message; tool_calls.result_text only where it differs."""
+    con = open_vault(tmp_path / "v.duckdb")
+    ingest(con, [EXAMPLES / "claude-code", CONVERSATIONS])
+    outputs_ = tool_outputs(con)
+    assert outputs_ == parsed_tool_outputs(con)
+    assert sum(v is not None for v in outputs_.values()) > 20
+    own = con.execute("SELECT count(result_text) FROM tool_calls").fetchone()[0]
+    assert own < len(outputs_) / 10
 
 
 def test_previous_layout_migrates_same_results(tmp_path, monkeypatch):
