@@ -15,6 +15,7 @@ added), run with this interpreter. Measured, all in this run:
   raw reads  in-process: one record by (file, line), and every record of a file, before vs after
   ingest     cold `vault ingest --no-embed` of --ingest-corpus, previous code vs this code,
              alternating, median wall and CPU of --rounds
+  archive    with --archive: one cold ingest of it with each version, its time and the vault's size
 Ends with one JSON line.
 """
 
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, required=True, help="a vault written by the previous version")
-    ap.add_argument("--archive", type=Path, help="the archive it holds (only its size is reported)")
+    ap.add_argument("--archive", type=Path, help="also cold-ingest this archive with each version (sizes, times)")
     ap.add_argument("--before-ref", default=None)
     ap.add_argument("--sessions", type=int, default=5, help="sessions shown")
     ap.add_argument("--rounds", type=int, default=3)
@@ -191,6 +192,13 @@ def main(argv: list[str] | None = None) -> None:
             out["ingest"] = {"corpus": str(args.ingest_corpus), **{
                 k: {"wall_s": round(statistics.median(w for w, _ in v), 2),
                     "cpu_s": round(statistics.median(c for _, c in v), 2)} for k, v in runs.items()}}
+        if args.archive:
+            for name, src in (("before", old_src), ("after", ROOT)):
+                db = tmp / f"archive-{name}.duckdb"
+                wall, cpu = cli(src, "--db", str(db), "ingest", "--no-embed", str(args.archive))
+                out.setdefault("archive_ingest", {})[name] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+                                                              "size": sizes(db)}
+                db.unlink()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report(out)
@@ -220,6 +228,12 @@ def report(o: dict) -> None:
               f"after {i['after']['wall_s']} s / {i['after']['cpu_s']} s "
               f"({i['after']['cpu_s'] / i['before']['cpu_s']:.2f}x CPU); vault file {mb(o['ingest_sizes']['before'])} MB "
               f"-> {mb(o['ingest_sizes']['after'])} MB")
+    for name, a in o.get("archive_ingest", {}).items():
+        z = a["size"]
+        top = ", ".join(f"{t} {mb(v['bytes'])}" for t, v in list(z["tables"].items())[:5])
+        print(f"cold ingest of the archive, {name}: {a['wall_s']} s wall / {a['cpu_s']} s CPU; file "
+              f"{mb(z['file_bytes'])} MB (used {mb(z['used_bytes'])} MB) = {z['ratio_to_archive']}x the archive; "
+              f"largest tables (MB): {top}")
     print(json.dumps(o))
 
 

@@ -268,6 +268,38 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
     return todo
 
 
+COMPACT_FREE_SHARE = 0.5  # after migrating, a file more than half free blocks is rewritten
+
+
+def _mostly_free(con: duckdb.DuckDBPyConnection) -> bool:
+    used, free = con.execute("SELECT used_blocks, free_blocks FROM pragma_database_size() "
+                             "WHERE database_name = current_database()").fetchone()
+    return free > COMPACT_FREE_SHARE * (used + free)
+
+
+def compact(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
+    """Rewrite the vault without its free blocks and return a new connection (closing `con`).
+
+    DuckDB reuses a file's free blocks but never gives them back: a migration that shrinks the
+    data (m010: 2.0 GB -> 0.5 GB) would leave the file as large as before. The copy is written
+    beside the vault and renamed over it, so a crash leaves the vault as it was.
+    """
+    tmp = path.with_name(f"{path.name}.compact")
+    for p in (tmp, Path(f"{tmp}.wal")):
+        p.unlink(missing_ok=True)
+    db = con.execute("SELECT current_database()").fetchone()[0]
+    con.execute("CHECKPOINT")
+    con.execute("ATTACH '{}' AS vault_compact".format(str(tmp).replace("'", "''")))
+    try:
+        con.execute(f'COPY FROM DATABASE "{db}" TO vault_compact')
+    finally:
+        con.execute("DETACH vault_compact")
+    con.close()
+    os.replace(tmp, path)
+    _secure(path)
+    return _connect(path, read_only=False)
+
+
 def backup(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     """Copy the vault beside itself before an upgrade: `<name>.bak-<UTC time>`."""
     con.execute("CHECKPOINT")
@@ -321,8 +353,8 @@ def _checked(path: Path, *, read_only: bool, migrating: bool) -> duckdb.DuckDBPy
     con = _connect(path, read_only=read_only)
     try:
         check_schema(con, path)
-        if migrating:
-            migrate(con, path)
+        if migrating and migrate(con, path) and _mostly_free(con):
+            con = compact(con, path)
     except duckdb.IOException as e:  # a block that fails its checksum: damage (a lock shows at connect)
         con.close()
         raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}"

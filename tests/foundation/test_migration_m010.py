@@ -20,7 +20,8 @@ from vault.migrations import MIGRATIONS
 from vault.ingest import ingest
 from vault.rawstore import META_COLUMNS, read_raw
 from vault.sources import parser_by_name
-from vault.store import SCHEMA_VERSION, applied_migrations, connect, migration_number, open_vault, set_meta
+from vault.store import (SCHEMA_VERSION, applied_migrations, compact, connect, migration_number, open_vault,
+                         set_meta)
 
 M001_RECORDS = """
     CREATE TABLE records (
@@ -58,8 +59,11 @@ def migrate_and_compare(tmp_path: Path, paths: list[Path]) -> None:
     assert "raw" in {r[0] for r in con.execute("DESCRIBE records").fetchall()}
     con.close()
 
-    con = open_vault(old)  # migrates
+    con = open_vault(old)  # migrates, and rewrites the file if it is then mostly free blocks
     assert applied_migrations(con)[-1] == [n for n, _ in MIGRATIONS][-1]
+    free, used = con.execute("SELECT free_blocks, used_blocks FROM pragma_database_size() "
+                             "WHERE database_name = current_database()").fetchone()
+    assert free <= used
     assert "raw" not in {r[0] for r in con.execute("DESCRIBE records").fetchall()}
     assert assert_lossless(con) > 0
     assert tool_outputs(con) == parsed_tool_outputs(con)
@@ -81,6 +85,17 @@ def migrate_and_compare(tmp_path: Path, paths: list[Path]) -> None:
     migrated = outputs(runner(old), tmp_path / "export-old")
     assert len(fresh) > 10 and fresh["pairs"]
     assert migrated == fresh
+
+    # Ids continue after the rewrite: a new file gets a new file_id and new frames.
+    extra = tmp_path / "more" / "extra.jsonl"
+    extra.parent.mkdir()
+    extra.write_bytes(next((EXAMPLES / "claude-code").rglob("*.jsonl")).read_bytes().replace(b'"uuid":"', b'"uuid":"x'))
+    con = open_vault(old)
+    ingest(con, [extra])
+    assert con.execute("SELECT count(*) = count(DISTINCT file_id) FROM files").fetchone()[0]
+    assert con.execute("SELECT count(*) = count(DISTINCT chunk_id) FROM record_chunks").fetchone()[0]
+    assert assert_lossless(con) > 0
+    con.close()
 
 
 def tool_outputs(con) -> dict[str, str | None]:
@@ -107,6 +122,26 @@ def test_tool_output_stored_once(tmp_path):
     assert sum(v is not None for v in outputs_.values()) > 20
     own = con.execute("SELECT count(result_text) FROM tool_calls").fetchone()[0]
     assert own < len(outputs_) / 10
+
+
+def test_compact_gives_free_blocks_back_keeps_everything(tmp_path):
+    db = tmp_path / "v.duckdb"
+    con = open_vault(db)
+    con.execute("CREATE TABLE filler AS SELECT repeat(md5(i::VARCHAR), 200) AS s FROM range(3000) t(i)")
+    con.execute("CHECKPOINT")
+    ingest(con, [EXAMPLES / "claude-code"])  # after the filler in the file: its blocks stay as free ones
+    con.execute("DROP TABLE filler")
+    con.execute("CHECKPOINT")
+    before = db.stat().st_size
+    records = assert_lossless(con)
+    con = compact(con, db)
+    assert db.stat().st_size < before / 2
+    assert not (tmp_path / "v.duckdb.compact").exists()
+    assert assert_lossless(con) == records
+    n = con.execute("SELECT max(file_id) FROM files").fetchone()[0]
+    assert con.execute("SELECT nextval('file_ids')").fetchone()[0] > n  # sequences continue
+    con.close()
+    assert run_cli("search", "webhook", "--mode", "keyword", "--json", db=db)[0] == 0
 
 
 def test_previous_layout_migrates_same_results(tmp_path, monkeypatch):
