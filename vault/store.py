@@ -269,12 +269,24 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
 
 
 COMPACT_FREE_SHARE = 0.5  # after migrating, a file more than half free blocks is rewritten
+# After the first ingest into a new vault (its staging and rewrites leave ~30% of the file free on the
+# 1 GB archive), a file this much free, and by at least COMPACT_MIN_FREE bytes, is rewritten.
+FIRST_INGEST_FREE_SHARE = 0.25
+COMPACT_MIN_FREE = 64 << 20
 
 
-def _mostly_free(con: duckdb.DuckDBPyConnection) -> bool:
-    used, free = con.execute("SELECT used_blocks, free_blocks FROM pragma_database_size() "
-                             "WHERE database_name = current_database()").fetchone()
-    return free > COMPACT_FREE_SHARE * (used + free)
+def _mostly_free(con: duckdb.DuckDBPyConnection, share: float = COMPACT_FREE_SHARE, min_bytes: int = 0) -> bool:
+    used, free, block = con.execute("SELECT used_blocks, free_blocks, block_size FROM pragma_database_size() "
+                                    "WHERE database_name = current_database()").fetchone()
+    return free > share * (used + free) and free * block >= min_bytes
+
+
+def compact_after_first_ingest(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
+    """Rewrite a newly filled vault when a quarter of it is free blocks (closes `con`). True if it did."""
+    if str(path) == ":memory:" or not _mostly_free(con, FIRST_INGEST_FREE_SHARE, COMPACT_MIN_FREE):
+        return False
+    compact(con, Path(path)).close()
+    return True
 
 
 def compact(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:

@@ -144,6 +144,32 @@ def test_compact_gives_free_blocks_back_keeps_everything(tmp_path):
     assert run_cli("search", "webhook", "--mode", "keyword", "--json", db=db)[0] == 0
 
 
+def test_first_ingest_into_a_new_vault_gives_free_blocks_back(tmp_path, monkeypatch):
+    import vault.store as store
+
+    calls = []
+    real = store.compact_after_first_ingest
+    monkeypatch.setattr(store, "compact_after_first_ingest", lambda con, path: calls.append(path) or real(con, path))
+    db = tmp_path / "v.duckdb"
+    assert run_cli("ingest", "--no-embed", str(EXAMPLES / "claude-code"), db=db)[0] == 0
+    assert run_cli("ingest", "--no-embed", str(CONVERSATIONS), db=db)[0] == 0
+    assert calls == [db]  # the first fill only
+
+    con = open_vault(db)
+    con.execute("CREATE TABLE filler AS SELECT repeat(md5(i::VARCHAR), 200) AS s FROM range(3000) t(i)")
+    con.execute("CHECKPOINT")
+    ingest(con, [CONVERSATIONS])
+    con.execute("DROP TABLE filler")
+    con.execute("CHECKPOINT")
+    monkeypatch.setattr(store, "COMPACT_MIN_FREE", 0)
+    records = assert_lossless(con)
+    assert real(con, db)  # a quarter free: rewritten
+    con = open_vault(db)
+    assert assert_lossless(con) == records
+    assert not real(con, db)  # nothing free now
+    con.close()
+
+
 def test_previous_layout_migrates_same_results(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     migrate_and_compare(tmp_path, [EXAMPLES / "claude-code", CONVERSATIONS])
