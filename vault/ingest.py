@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
+from vault import rawstore
 from vault.faults import crash_point
 from vault.model import REASON_CHARS, Kind, ParseResult, ToolCall
 from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head, unrecognised_reason
-from vault.sources.base import TOUCHED, Parser, Touched, json_dumps
+from vault.sources.base import RESULT_TEXT_CHARS, TOUCHED, Parser, Touched, json_dumps
 from vault.sources.documents import member_limit
 from vault.store import bump_content_version, insert_rows, transaction
 
@@ -359,7 +360,7 @@ class Ingester:
                 if replace:  # the sessions it held are derived again, even one the new text lacks
                     con.execute("INSERT OR IGNORE INTO pending_sessions "
                                 "SELECT DISTINCT session_id FROM messages WHERE file_id = ?", [row[0]])
-                    con.execute("DELETE FROM records WHERE file_id = ?", [row[0]])
+                    rawstore.delete_files(con, [row[0]])
                     con.execute("DELETE FROM messages WHERE file_id = ?", [row[0]])
             added = _write(con, [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)])
             updates = []
@@ -442,12 +443,9 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]
     Rows met twice (a session in its main and subagent files, a tool call and its result, a
     message repeated by a resume) are merged here first: one INSERT cannot touch a key twice.
     """
-    insert_rows(
-        con, "records",
-        ("file_id", "line_no", "byte_offset", "record_type", "record_id", "parent_id", "session_id", "raw"),
-        ((file_id, r.line_no, r.byte_offset, r.record_type, r.record_id, r.parent_id, r.session_id, r.raw)
-         for file_id, res in parsed for r in res.raw),
-    )
+    rawstore.write_records(
+        con, ((file_id, r.line_no, r.byte_offset, r.record_type, r.record_id, r.parent_id, r.session_id, r.raw)
+              for file_id, res in parsed for r in res.raw))
     sess_cols = ("session_id", "source", "project", "cwd", "git_branch", "title", "parent_session_id",
                  "parent_tool_use_id", "agent_id", "agent_type", "user_id", "version", "model", "file_id")
     sessions: dict[str, list] = {}
@@ -501,10 +499,18 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]
         updates = ", ".join(f"{c} = coalesce(excluded.{c}, tool_calls.{c})" for c in cols[1:])
         _upsert(con, "tool_calls", cols,
                 [(t.tool_use_id, t.session_id, t.call_msg_id, t.name,
-                  json_dumps(t.input) if t.input is not None else None, t.result_msg_id, t.result_text,
-                  t.is_error) for t in merged.values()],
+                  json_dumps(t.input) if t.input is not None else None, t.result_msg_id,
+                  _own_result_text(t, seen), t.is_error) for t in merged.values()],
                 f"ON CONFLICT (tool_use_id) DO UPDATE SET {updates}")
     return con.execute("SELECT count(*) FROM messages").fetchone()[0] - before
+
+
+def _own_result_text(t: ToolCall, messages: dict[str, tuple]) -> str | None:
+    """`result_text` unless it is the start of its result message's text, stored once there (view `tool_results`)."""
+    msg = messages.get(t.result_msg_id) if t.result_msg_id else None
+    if t.result_text is not None and msg is not None and t.result_text == (msg[7] or "")[:RESULT_TEXT_CHARS]:
+        return None
+    return t.result_text
 
 
 def _next_seq(con, file_ids: list[int]) -> dict[int, int]:

@@ -9,6 +9,7 @@ of both layouts, a resume, a rewind, titles, summaries, every source format), so
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -56,17 +57,22 @@ def state(db: Path, words: list[str]) -> dict:
     """Everything an ingest derives, keyed by paths and ids (file ids and `seq` may differ between runs)."""
     from vault.index import fts
     from vault.index.search import search
+    from vault.rawstore import read_raw
     from vault.store import connect
 
     con = connect(db, read_only=True)
     try:
+        paths = dict(con.execute("SELECT file_id, path FROM files").fetchall())
+
         def rows(sql: str) -> list[tuple]:
             return sorted(con.execute(sql).fetchall(), key=repr)
 
         return {
             "files": rows("SELECT path, source, size, byte_offset, fingerprint, lines, records, errors FROM files"),
-            "records": rows("SELECT f.path, r.* EXCLUDE (file_id, raw), md5(r.raw) "
+            "records": rows("SELECT f.path, r.* EXCLUDE (file_id, chunk_id, raw_start, raw_len) "
                             "FROM records r JOIN files f USING (file_id)"),
+            "raw": sorted((paths[f], line_no, hashlib.md5(raw.encode()).hexdigest())
+                          for f, line_no, raw in read_raw(con)),
             "sessions": rows("SELECT s.* EXCLUDE (file_id), f.path FROM sessions s LEFT JOIN files f USING (file_id)"),
             "messages": rows("SELECT m.* EXCLUDE (seq, file_id, text), md5(m.text), f.path, "
                              "row_number() OVER (PARTITION BY m.session_id ORDER BY m.seq) "
@@ -234,6 +240,7 @@ def test_old_vault_is_rederived_once_after_the_upgrade(archive, clean, tmp_path,
 
 def _embedded(db: Path) -> dict:
     from vault.index import embeddings
+    from vault.rawstore import read_raw
     from vault.store import connect
 
     con = connect(db, read_only=True)

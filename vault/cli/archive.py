@@ -77,6 +77,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
 
         raise VaultError(f"nothing to ingest: {', '.join(str(p) for p in missing)} not found")
     conf = settings(ctx)
+    new_vault = not Path(db_path(ctx)).expanduser().exists()
     with open_db(ctx, create=True) as con:
         files = list(walk(targets))
         total = sum(_size(p) for p in files)
@@ -100,6 +101,10 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         clear_pending(list(pending.values()))
         # Always: an earlier run may have been interrupted before its indexes were brought up to date.
         index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
+        if new_vault:  # DuckDB never gives free blocks back: the first fill leaves many (docs/storage.md)
+            from vault.store import compact_after_first_ingest
+
+            compact_after_first_ingest(con, Path(db_path(ctx)).expanduser())
     out = rep.as_contract()
     if index_info:
         out["index"] = index_info

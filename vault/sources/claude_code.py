@@ -30,6 +30,7 @@ from vault.sources.base import (
     Touched,
     TOUCHED,
     iter_jsonl,
+    json_dumps,
     timestamp,
 )
 from vault.sources.forks import mark_forks
@@ -490,18 +491,41 @@ def _titles_from_summaries(con, file_ids: list[int]) -> None:
     """`summary` records title the session holding their leaf message, which may be in another file."""
     if not file_ids:
         return
-    con.execute(
-        f"""
-        UPDATE sessions SET title = s.summary
-        FROM (
-            SELECT m.session_id, arg_max(json_extract_string(r.raw, '$.summary'), r.line_no) AS summary
-            FROM records r JOIN messages m ON m.msg_id = r.record_id
-            WHERE r.record_type = 'summary' AND r.file_id IN ({", ".join(map(str, file_ids))})
-            GROUP BY m.session_id
-        ) s
-        WHERE sessions.session_id = s.session_id AND sessions.title IS NULL
-        """
-    )
+    import pyarrow as pa
+
+    from vault import rawstore
+
+    found = [(rid, line_no, _summary_of(raw)) for rid, line_no, raw in rawstore.read_raw(
+        con, f"r.record_type = 'summary' AND r.file_id IN ({', '.join(map(str, file_ids))})",
+        columns=("record_id", "line_no"))]
+    if not found:
+        return
+    rid, line_no, summary = zip(*found, strict=True)
+    con.register("_summaries", pa.table({"record_id": pa.array(rid, pa.string()), "line_no": pa.array(line_no, pa.int64()),
+                                         "summary": pa.array(summary, pa.string())}))
+    try:
+        con.execute(
+            """
+            UPDATE sessions SET title = s.summary
+            FROM (
+                SELECT m.session_id, arg_max(r.summary, r.line_no) AS summary
+                FROM _summaries r JOIN messages m ON m.msg_id = r.record_id
+                GROUP BY m.session_id
+            ) s
+            WHERE sessions.session_id = s.session_id AND sessions.title IS NULL
+            """
+        )
+    finally:
+        con.unregister("_summaries")
+
+
+def _summary_of(raw: str) -> str | None:
+    """`$.summary` of a record as `json_extract_string` gives it: a string as is, another value as JSON text."""
+    import orjson
+
+    obj = orjson.loads(raw)
+    value = obj.get("summary") if isinstance(obj, dict) else None
+    return value if isinstance(value, str) or value is None else json_dumps(value)
 
 
 def _queued_copies(rows: list[tuple[str, str, str, str | None]]) -> dict[str, str]:
