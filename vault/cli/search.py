@@ -63,6 +63,15 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
         c.print(f"search now uses {rep.model}; dropped the vectors of {', '.join(rep.switched_from)}")
 
 
+def _kinds(ctx, param, value: tuple[str, ...]) -> tuple[str, ...]:
+    from vault.index.search import expand_kinds
+
+    try:
+        return expand_kinds(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
 @click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default=None,
@@ -74,7 +83,9 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
 @click.option("--session", help="Only this session (id or prefix), with its subagents.")
 @when_option("--since", "Messages on or after this date or time (YYYY-MM-DD[THH:MM]).")
 @when_option("--until", "Messages on or before this date or time (a date includes its day).")
-@click.option("--kind", "kinds", multiple=True, help="Only these message kinds (repeatable), e.g. human_prompt.")
+@click.option("--kind", "kinds", multiple=True, callback=_kinds,
+              help="Only these message kinds (repeatable): e.g. human_prompt, assistant_text, tool_call, "
+                   "tool_result; `typed` (what a person typed) and `tools` (calls and results) name groups.")
 @click.option("--human-only", is_flag=True, help="Only what a person typed.")
 @click.option("--model", help="Search with this embedding model's vectors (default: the vault's).")
 @json_option

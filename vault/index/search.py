@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from vault.index import fts, snippets
+from vault.model import Kind
 from vault.when import iso_when
 
 MODES = ("keyword", "semantic", "hybrid")
@@ -25,6 +26,24 @@ RRF_K = 60  # the usual constant of reciprocal rank fusion
 # word with a paraphrase outvote the semantic match by appearing in both lists.
 HYBRID_MIN_SHARE = 0.5
 PHRASE = re.compile(r'"([^"]+)"')
+KINDS = tuple(sorted(v for k, v in vars(Kind).items() if k.isupper() and isinstance(v, str)))
+# Names for groups of kinds, accepted wherever kinds are filtered (`--kind tools`).
+KIND_GROUPS = {"typed": (Kind.HUMAN_PROMPT, Kind.QUEUED_PROMPT, Kind.TOOL_REJECTION),
+               "tools": (Kind.TOOL_CALL, Kind.TOOL_RESULT)}
+
+
+def expand_kinds(names) -> tuple[str, ...]:
+    """Kinds and group names -> kinds (ValueError naming an unknown one)."""
+    out: list[str] = []
+    for name in names:
+        name = name.strip().lower()
+        if name in KIND_GROUPS:
+            out += KIND_GROUPS[name]
+        elif name in KINDS:
+            out.append(name)
+        else:
+            raise ValueError(f"unknown kind {name!r}; one of {', '.join([*KIND_GROUPS, *KINDS])}")
+    return tuple(dict.fromkeys(out))
 
 
 @dataclass
@@ -88,6 +107,8 @@ class Hit:
     role_name: str | None = None
     keyword_rank: int | None = None
     semantic_rank: int | None = None
+    tool_name: str | None = None  # of a tool call or result
+    is_error: bool = False  # a tool result that failed
 
     def marked(self, open_: str = "**", close: str = "**") -> str:
         """The snippet with each matched term wrapped in `open_`/`close`."""
@@ -98,7 +119,8 @@ class Hit:
         return {"session_id": self.session_id, "msg_id": self.msg_id, "role": self.role, "score": self.score,
                 "snippet": self.marked(), "timestamp": self.timestamp, "kind": self.kind,
                 "project": self.project, "role_name": self.role_name,
-                "keyword_rank": self.keyword_rank, "semantic_rank": self.semantic_rank}
+                "keyword_rank": self.keyword_rank, "semantic_rank": self.semantic_rank,
+                "tool_name": self.tool_name, "is_error": self.is_error}
 
 
 # -- the three modes ---------------------------------------------------------------
@@ -234,8 +256,15 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
         return []
     # Two point lookups (by primary key) rather than one join, which would scan every message.
     ids = [m for m, _ in ranked]
-    rows = con.execute("SELECT msg_id, session_id, role, kind, text, timestamp FROM messages "
-                       f"WHERE msg_id IN ({', '.join('?' for _ in ids)})", ids).fetchall()
+    marks = f"({', '.join('?' for _ in ids)})"
+    rows = con.execute(
+        "SELECT msg_id, session_id, role, kind, text, timestamp, coalesce(tool_name, (SELECT any_value(tc.name) "
+        f"FROM tool_calls tc WHERE tc.tool_use_id = m.tool_use_id)), is_error FROM messages m WHERE msg_id IN {marks}",
+        ids).fetchall()
+    # A tool call's snippet comes from what was indexed (its arguments too): its match may be there.
+    if any(r[3] == Kind.TOOL_CALL for r in rows):
+        calls = dict(con.execute(fts.tool_call_texts_sql(marks), ids + ids).fetchall())
+        rows = [(*r[:4], calls.get(r[0], r[4]), *r[5:]) for r in rows]
     sids = sorted({r[1] for r in rows})
     sess = {r[0]: r[1:] for r in con.execute(
         f"""
@@ -244,7 +273,7 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
         LEFT JOIN roles rp ON rp.session_id = s.parent_session_id
         WHERE s.session_id IN ({', '.join('?' for _ in sids)})
         """, sids).fetchall()}
-    info = {r[0]: r + sess.get(r[1], (None, None)) for r in rows}
+    info = {r[0]: r[:6] + sess.get(r[1], (None, None)) + r[6:] for r in rows}
     qstems = set(fts.query_stems(con, query))
     match_words = snippets.matching_words(con, [r[4] or "" for r in rows], qstems)
     out = []
@@ -261,7 +290,8 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
         snip, spans = snippets.make(r[4] or "", match_words, start)
         out.append(Hit(session_id=r[1], msg_id=msg_id, role=r[2], kind=r[3], score=round(score, 6),
                        snippet=snip, spans=spans, timestamp=_iso(r[5]), project=r[6], role_name=r[7],
-                       keyword_rank=ex.get("keyword_rank"), semantic_rank=ex.get("semantic_rank")))
+                       keyword_rank=ex.get("keyword_rank"), semantic_rank=ex.get("semantic_rank"),
+                       tool_name=r[8], is_error=bool(r[9])))
     return out
 
 
