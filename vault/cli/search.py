@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 
@@ -97,7 +98,7 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
     from vault.lightquery import no_pandas
 
     text = " ".join(query)
-    err = stderr_console()
+    err = functools.cache(stderr_console)  # made when first needed: the keyword path rarely writes to stderr
     filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
                             kinds=tuple(kinds), human_only=human_only)
     wait = None if mode else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
@@ -110,7 +111,7 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
         light.enter_context(no_pandas())
         with _searchable_db(ctx, err) as con:
             if mode != "keyword" and not semantic_ready(con):
-                err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
+                err().print("[yellow]no embeddings yet[/] (run `vault embed`): "
                           + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
                 mode = "keyword" if mode == "hybrid" else mode
             if mode == "keyword":
@@ -120,8 +121,8 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
                 loader = ModelLoader(con, model)  # loads in the background; the vault is let go meanwhile
     if hits is None:
         left = None if wait is None else max(0.0, wait - (time.monotonic() - started))
-        if not loader.ready(err, left):
-            err.print(f"[yellow]keyword results only[/]: the embedding model was still loading after {wait:g} s "
+        if not loader.ready(err(), left):
+            err().print(f"[yellow]keyword results only[/]: the embedding model was still loading after {wait:g} s "
                       "(search.hybrid_wait); `--mode hybrid` waits for it")
             mode = "keyword"
         with open_db(ctx, read_only=True) as con:
@@ -179,6 +180,7 @@ class ModelLoader:
 @contextlib.contextmanager
 def _searchable_db(ctx, err):
     """The vault, read-only, its BM25 index rebuilt first if stale (content ingested by a library call).
+    `err()` is the console for the note when the vault is busy.
 
     Opened once when the index is fresh (the usual case: each open checks the schema); if the vault
     is busy, the search carries on with the stale index.
@@ -194,7 +196,7 @@ def _searchable_db(ctx, err):
         with open_db(ctx) as con:
             fts.ensure_index(con)
     except VaultLockedError:
-        err.print("[yellow]the keyword index is out of date and the vault is busy; results may miss new messages[/]")
+        err().print("[yellow]the keyword index is out of date and the vault is busy; results may miss new messages[/]")
     with open_db(ctx, read_only=True) as con:
         yield con
 
