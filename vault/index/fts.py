@@ -77,28 +77,39 @@ def _bounded(head: int, tail: int) -> str:
             f"ELSE left(m.text, {head}) || ' … ' || right(m.text, {tail}) END")
 
 
-def tool_call_texts_sql(ids: str | None = None) -> str:
-    """SELECT (msg_id, text) of tool-call messages as indexed: the message's text (its summary line and any
-    words) and its calls' salient arguments that the summary does not already hold.
-
-    `ids`: an SQL list `(?, ...)` of the msg_ids wanted (None: every tool call). The arguments are read
-    with one JSON parse per call.
-    """
+def _stage_call_args(con: duckdb.DuckDBPyConnection) -> None:
+    """`fts_call_args(msg_id, args)`: the salient arguments of a tool-call message's calls that its text (the
+    summary line the parser wrote) does not already hold; one JSON parse per call. Kept after the build: a
+    hit's snippet shows them (they may be what matched)."""
     paths = "[" + ", ".join(f"'$.{k}'" for k in ARG_KEYS) + "]"
-    only = f"AND call_msg_id IN {ids}" if ids else ""
-    return f"""
-        SELECT m.msg_id, concat_ws(' ', m.text, array_to_string(list_filter(a.args, x -> NOT contains(m.text, x)), ' '))
-        FROM messages m LEFT JOIN (
-            SELECT call_msg_id,
-                   flatten(list(list_transform(json_extract_string(input, {paths}), x -> left(x, {ARG_CHARS})))) AS args
-            FROM tool_calls WHERE call_msg_id IS NOT NULL {only} GROUP BY call_msg_id
-        ) a ON a.call_msg_id = m.msg_id
-        WHERE m.kind = '{Kind.TOOL_CALL}' {f"AND m.msg_id IN {ids}" if ids else ""}
-    """
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE fts_call_args AS
+        SELECT msg_id, args FROM (
+            SELECT m.msg_id, array_to_string(list_filter(a.args, x -> NOT contains(m.text, x)), ' ') AS args
+            FROM messages m JOIN (
+                SELECT call_msg_id,
+                       flatten(list(list_transform(json_extract_string(input, {paths}), x -> left(x, {ARG_CHARS}))))
+                       AS args
+                FROM tool_calls WHERE call_msg_id IS NOT NULL GROUP BY call_msg_id
+            ) a ON a.call_msg_id = m.msg_id
+            WHERE m.kind = '{Kind.TOOL_CALL}')
+        WHERE args <> '' ORDER BY msg_id
+        """
+    )
+
+
+def call_args(con: duckdb.DuckDBPyConnection, msg_ids: list[str]) -> dict[str, str]:
+    """{msg_id: arguments indexed beside its text} for those of `msg_ids` that have some."""
+    if not msg_ids:
+        return {}
+    marks = ", ".join("?" for _ in msg_ids)
+    return dict(con.execute(f"SELECT msg_id, args FROM fts_call_args WHERE msg_id IN ({marks})", msg_ids).fetchall())
 
 
 def _stage_docs(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> None:
-    """Fill `fts_docs(doc, text, tier)` and `fts_results(doc, msg_id)`."""
+    """Fill `fts_docs(doc, text, tier)`, `fts_call_args(msg_id, args)` and `fts_results(doc, msg_id)`."""
+    _stage_call_args(con)
     text_kinds = tuple(k for k in kinds if k not in (Kind.TOOL_CALL, Kind.TOOL_RESULT))
     nonempty = f"length(trim(m.text, {WHITESPACE_SQL})) > 0"
     con.execute(
@@ -106,8 +117,9 @@ def _stage_docs(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> None:
         CREATE OR REPLACE TABLE fts_docs AS
         SELECT m.msg_id AS doc, m.text, {TEXT_TIER}::TINYINT AS tier FROM messages m WHERE {searchable_sql(text_kinds)}
         UNION ALL
-        SELECT *, {TOOL_CALL_TIER}::TINYINT FROM ({tool_call_texts_sql()}) t(msg_id, text)
-        WHERE length(trim(text, {WHITESPACE_SQL})) > 0
+        SELECT m.msg_id, concat_ws(' ', m.text, a.args), {TOOL_CALL_TIER}::TINYINT
+        FROM messages m LEFT JOIN fts_call_args a USING (msg_id)
+        WHERE m.kind = '{Kind.TOOL_CALL}' AND length(trim(concat_ws(' ', m.text, a.args), {WHITESPACE_SQL})) > 0
         """
     )
     con.execute(
@@ -152,8 +164,15 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
     con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.docs AS
                     SELECT d.*, f.tier FROM {SCHEMA}.docs d JOIN fts_docs f ON f.doc = d.name ORDER BY d.docid""")
     con.execute("DELETE FROM fts_docs")  # the index holds what it needs; the text lives in `messages`
-    # Sorted by term, a query's terms sit in few row groups and the scan skips the rest.
-    con.execute(f"CREATE OR REPLACE TABLE {SCHEMA}.terms AS SELECT * FROM {SCHEMA}.terms ORDER BY termid, docid")
+    # The extension's `terms` (a row per occurrence) become `postings`: a row per term and document with
+    # its count and what scoring needs of the document (length, tier), so a query reads no other table
+    # until its best documents are named. Sorted by term, a query's terms sit in few row groups.
+    con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.postings AS
+                    SELECT t.termid, t.docid, count(*)::INTEGER AS tf, any_value(d.len)::INTEGER AS len,
+                           any_value(d.tier) AS tier
+                    FROM {SCHEMA}.terms t JOIN {SCHEMA}.docs d USING (docid)
+                    GROUP BY t.termid, t.docid ORDER BY t.termid, t.docid""")
+    con.execute(f"DROP TABLE {SCHEMA}.terms")  # only the extension's match_bm25 macro reads it; search does not
     set_meta(con, META_VERSION, str(version))
     set_meta(con, META_KINDS, built_kinds(con))
     con.execute("CHECKPOINT")
@@ -179,33 +198,37 @@ def query_terms(con: duckdb.DuckDBPyConnection, stems: list[str]) -> list[tuple[
     return con.execute(f"SELECT termid, df FROM {SCHEMA}.dict WHERE list_contains(?, term)", [stems]).fetchall()
 
 
-def bm25_sql(terms: list[tuple[int, int]], tail: str) -> str:
-    """A query returning (msg_id, score) best first for parameters (min terms, *filter args, limit).
+def bm25_sql(terms: list[tuple[int, int]], tail: str, limit: int) -> str:
+    """A query returning (msg_id, score) best first, at most `limit`, for parameters (min terms, *filter args).
 
     `terms` come from `query_terms`; they are written into the query as constants, so that the
-    scan of the term list (sorted by termid at build) skips the row groups of other terms.
+    scan of the postings (sorted by termid at build) skips the row groups of other terms; they
+    also carry each document's length and tier, so scoring reads no other table.
     Hits holding more of the query's terms come first, then by tier (typed text before tool traffic),
-    then by BM25; a tool output's document stands for each message that printed it. `tail` (joins and a WHERE clause from `vault.index.search`) follows a
-    join to messages `m`; without one, messages are not joined at all.
+    then by BM25; a tool output's document stands for each message that printed it.
+    `tail` (joins and a WHERE clause from `vault.index.search`) follows a join to messages `m`;
+    without one, messages are not joined at all and only the best documents (ties included) are named.
     """
     ids = ", ".join(str(int(t)) for t, _ in terms)
     values = ", ".join(f"({int(t)}, {int(df)})" for t, df in terms)
+    order = "matched DESC, tier, score DESC"
+    best = "" if tail else f"QUALIFY rank() OVER (ORDER BY {order}) <= {int(limit)}"  # ties all kept
     return f"""
         WITH qt(termid, df) AS (VALUES {values}),
-        tf AS (SELECT t.docid, t.termid, count(*) AS tf FROM {SCHEMA}.terms t
-               WHERE t.termid IN ({ids}) GROUP BY ALL),
-        sc AS (SELECT tf.docid,
+        sc AS (SELECT p.docid,
                       sum(ln((st.num_docs - qt.df + 0.5) / (qt.df + 0.5) + 1)
-                          * tf.tf * ({BM25_K} + 1)
-                          / (tf.tf + {BM25_K} * (1 - {BM25_B} + {BM25_B} * d.len / st.avgdl))) AS score,
-                      count(*) AS matched, any_value(d.tier) AS tier
-               FROM tf JOIN qt USING (termid) JOIN {SCHEMA}.docs d USING (docid), {SCHEMA}.stats st
-               GROUP BY tf.docid HAVING count(*) >= ?),
+                          * p.tf * ({BM25_K} + 1)
+                          / (p.tf + {BM25_K} * (1 - {BM25_B} + {BM25_B} * p.len / st.avgdl))) AS score,
+                      count(*) AS matched, any_value(p.tier) AS tier
+               FROM {SCHEMA}.postings p JOIN qt USING (termid), {SCHEMA}.stats st
+               WHERE p.termid IN ({ids})
+               GROUP BY p.docid HAVING count(*) >= ?),
+        best AS (SELECT * FROM sc {best}),
         hits AS (SELECT coalesce(r.msg_id, d.name) AS msg_id, sc.score, sc.matched, sc.tier
-                 FROM sc JOIN {SCHEMA}.docs d USING (docid) LEFT JOIN fts_results r ON r.doc = d.name)
+                 FROM best sc JOIN {SCHEMA}.docs d USING (docid) LEFT JOIN fts_results r ON r.doc = d.name)
         SELECT h.msg_id, h.score
         FROM hits h
         {"JOIN messages m ON m.msg_id = h.msg_id " + tail if tail else ""}
-        ORDER BY h.matched DESC, h.tier, h.score DESC, h.msg_id
-        LIMIT ?
+        ORDER BY h.{order.replace(", ", ", h.")}, h.msg_id
+        LIMIT {int(limit)}
     """

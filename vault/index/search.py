@@ -195,12 +195,15 @@ def _keyword_ranked(con, query: str, limit: int, filters: SearchFilters,
     min_terms = max(1, math.ceil(min_share * len(stems)))
     tail, args = filters.sql()
     phrases = PHRASE.findall(query)
+    if phrases:  # a verbatim phrase holds each of its terms: only such messages need the (costly) text check
+        min_terms = max(min_terms, len(fts.query_stems(con, " ".join(phrases))))
     if not args and not filters.human_only and not phrases:
         tail = ""  # no filter: skip the joins (messages, sessions, roles) that only filters need
-    for phrase in phrases:
-        tail += (" AND " if " WHERE " in tail else " WHERE ") + "m.text ILIKE ? ESCAPE '\\'"
+    for phrase in phrases:  # checked on the joined hits only: as a plain filter it would scan every text
+        tail += ((" AND " if " WHERE " in tail else " WHERE ")
+                 + "CASE WHEN h.score IS NULL THEN false ELSE m.text ILIKE ? ESCAPE '\\' END")
         args.append("%" + _like_prefix(phrase.strip())[:-1] + "%")
-    rows = con.execute(fts.bm25_sql(terms, tail), [min_terms, *args, limit]).fetchall()
+    rows = con.execute(fts.bm25_sql(terms, tail, limit), [min_terms, *args]).fetchall()
     return [(m, float(s)) for m, s in rows]
 
 
@@ -256,15 +259,16 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
         return []
     # Two point lookups (by primary key) rather than one join, which would scan every message.
     ids = [m for m, _ in ranked]
-    marks = f"({', '.join('?' for _ in ids)})"
-    rows = con.execute(
-        "SELECT msg_id, session_id, role, kind, text, timestamp, coalesce(tool_name, (SELECT any_value(tc.name) "
-        f"FROM tool_calls tc WHERE tc.tool_use_id = m.tool_use_id)), is_error FROM messages m WHERE msg_id IN {marks}",
-        ids).fetchall()
-    # A tool call's snippet comes from what was indexed (its arguments too): its match may be there.
-    if any(r[3] == Kind.TOOL_CALL for r in rows):
-        calls = dict(con.execute(fts.tool_call_texts_sql(marks), ids + ids).fetchall())
-        rows = [(*r[:4], calls.get(r[0], r[4]), *r[5:]) for r in rows]
+    rows = con.execute("SELECT msg_id, session_id, role, kind, text, timestamp, tool_name, is_error, tool_use_id "
+                       f"FROM messages WHERE msg_id IN ({', '.join('?' for _ in ids)})", ids).fetchall()
+    # A tool call's snippet shows what was indexed (its arguments too: the match may be there); a tool
+    # result is named by its call. Point lookups by key, as above.
+    args = fts.call_args(con, [r[0] for r in rows if r[3] == Kind.TOOL_CALL])
+    uses = [r[8] for r in rows if r[3] == Kind.TOOL_RESULT and r[6] is None and r[8]]
+    names = dict(con.execute(f"SELECT tool_use_id, name FROM tool_calls WHERE tool_use_id IN "
+                             f"({', '.join('?' for _ in uses)})", uses).fetchall()) if uses else {}
+    rows = [(*r[:4], " ".join(filter(None, (r[4], args.get(r[0])))), r[5], r[6] or names.get(r[8]), r[7])
+            for r in rows]
     sids = sorted({r[1] for r in rows})
     sess = {r[0]: r[1:] for r in con.execute(
         f"""
