@@ -2,8 +2,9 @@
 
 Loading `vault.settings` imports pydantic and pydantic-settings: about 0.2 s, more than a keyword search
 from a cold shell takes otherwise. The search needs only the `db` setting, and that is a plain path
-whenever there is nothing to validate: no config file at its location and no `VAULT_*` variable but
-`VAULT_DB`, `VAULT_HOME`, `VAULT_CONFIG` (and `VAULT_DEBUG`, not a setting). Then `db` is the flag, else
+whenever there is nothing to validate: no config file in the data folder, none named (`--config`,
+`VAULT_CONFIG`), and no `VAULT_*` variable but `VAULT_DB`, `VAULT_HOME` (and `VAULT_DEBUG`, not a
+setting). Then `db` is the flag, else
 `VAULT_DB`, else `vault.duckdb` in the data folder, exactly as `vault.settings.load` would find it
 (tests/settings checks the two agree). In every other case this answers None and the caller loads the
 settings: a config file is always validated, even where a flag overrides its values.
@@ -15,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-# VAULT_* variables this shortcut understands; any other one may be a setting to validate.
+# VAULT_* variables this shortcut looks at (VAULT_CONFIG: to hand over); any other may be a setting to validate.
 PLAIN_VARIABLES = {"VAULT_DB", "VAULT_HOME", "VAULT_CONFIG", "VAULT_DEBUG"}
 
 
