@@ -263,8 +263,9 @@ class VaultTools:
     # -- search ----------------------------------------------------------------------------
     def search(self, query: str, mode: str = "hybrid", project: str | None = None, role: str | None = None,
                since: str | None = None, until: str | None = None, source: str | None = None,
-               human_only: bool = False, limit: int = 10, offset: int = 0, max_chars: int = 400) -> dict[str, Any]:
-        from vault.index.search import MODES, SearchFilters, search, semantic_ready
+               human_only: bool = False, kind: list[str] | None = None, limit: int = 10, offset: int = 0,
+               max_chars: int = 400) -> dict[str, Any]:
+        from vault.index.search import MODES, SearchFilters, expand_kinds, search, semantic_ready
 
         if not query or not query.strip():
             raise ToolInputError("query: give some words to search for")
@@ -273,8 +274,13 @@ class VaultTools:
         check_range("limit", limit, 1, self.limits.search_max)
         check_range("offset", offset, 0, 1000)
         check_range("max_chars", max_chars, 40, 4000)
+        try:
+            kinds = expand_kinds(kind or [])
+        except ValueError as e:
+            raise ToolInputError(f"kind: {e}") from None
         filters = SearchFilters(project=project or None, role=role or None, since=check_time("since", since),
-                                until=check_time("until", until), source=source or None, human_only=human_only)
+                                until=check_time("until", until), source=source or None, human_only=human_only,
+                                kinds=kinds)
         notes = []
         if mode != "semantic":
             stale = self.reader.refresh_keyword_index()
