@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
+import pydantic
 
 from miner.analytics import effective_turns_sql
 from miner.classify.base import REATTEMPT_WITH_FEEDBACK
@@ -340,6 +341,30 @@ PERSONA_SYSTEM = (
     "works.\"), most supported first, at most {max_rules}. Only rules that would apply again to future work; "
     "no one-off details. For each rule list the numbers of the corrections that support it. Reply with JSON "
     "only: {{\"rules\": [{{\"rule\": \"...\", \"corrections\": [1, 4]}}]}}.")
+# A rule as a plain-text line: "- Run the tests first. (1, 4)" / "2. No emojis [3]".
+_RULE_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(?P<rule>.+?)\s*"
+                        r"(?:[\[(](?:corrections?:?\s*)?(?P<ids>\d+(?:\s*,\s*\d+)*)[\])])?\s*$", re.I)
+
+
+class LlmRule(pydantic.BaseModel):
+    rule: str
+    corrections: list[int] = []
+
+
+class RulesAnswer(pydantic.BaseModel):
+    """The rules of a role: JSON as asked, or, from a model that cannot give JSON, a list of lines."""
+
+    rules: list[LlmRule]
+
+    @classmethod
+    def from_text(cls, text: str) -> RulesAnswer:
+        rules = [LlmRule(rule=m["rule"], corrections=[int(i) for i in re.findall(r"\d+", m["ids"] or "")])
+                 for m in map(_RULE_LINE.match, (text or "").splitlines()) if m]
+        if not rules:
+            raise ValueError(f"no rule in {text[:80]!r}")
+        return cls(rules=rules)
+
+
 MAX_LLM_FEEDBACK = 200  # corrections per role sent to the model (the most recent)
 FEEDBACK_CHARS = 500
 
@@ -347,17 +372,8 @@ FEEDBACK_CHARS = 500
 def llm_rules(todo: dict[str, list[tuple[str, str]]], llm, max_rules: int, yes: bool = False,
               confirm=None) -> dict[str, list[Rule]]:
     """role -> rules, one request per role; the whole cost is shown and confirmed once."""
-    import pydantic
-
     from miner.llm import LLMError
     from vault.redact import clip  # redact, then cut
-
-    class LlmRule(pydantic.BaseModel):
-        rule: str
-        corrections: list[int] = []
-
-    class Answer(pydantic.BaseModel):
-        rules: list[LlmRule]
 
     system = PERSONA_SYSTEM.format(max_rules=max_rules)
     roles = sorted(todo)
@@ -370,13 +386,14 @@ def llm_rules(todo: dict[str, list[tuple[str, str]]], llm, max_rules: int, yes: 
         if not yes and (confirm is None or not confirm(plan)):
             raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")
     out = {}
-    for r, res in zip(roles, llm.run(reqs, Answer)):
+    for r, res in zip(roles, llm.run(reqs, RulesAnswer)):
         if res.value is None:
             raise LLMError(f"no valid persona for {r}: {res.error}")
         fb, rules = shown[r], []
         for x in res.value.rules[:max_rules]:
             ids = list(dict.fromkeys(fb[i - 1][0] for i in x.corrections if 1 <= i <= len(fb)))
-            rules.append(Rule(state_rule(x.rule), len(ids), ids))
+            if ids:  # a rule no correction supports is the model's, not the person's
+                rules.append(Rule(state_rule(x.rule), len(ids), ids))
         out[r] = rules
     return out
 
