@@ -4,16 +4,21 @@ Offline backend (the default) is **extractive**: it quotes rules the person stat
 what they meant. For each role:
 1. the feedback texts of its corrections (effective label `reattempt_with_feedback`, text a person
    typed) are cut into clauses ("too long. two sentences max, and no emojis" -> three clauses); pasted
-   output (tracebacks, logs, code), hook and tool text and filler ("no,", "please") are dropped;
+   output (tracebacks, logs, code), hook and tool text and filler ("no,", "please") are dropped; a
+   complaint about a thing becomes the norm it broke ("the commit message doesn't reflect X" -> "the
+   commit message must reflect X");
 2. only clauses stated in general form are kept (`is_general`: an imperative with always, never,
-   don't, no, avoid, prefer, instead, keep, only...; or "I prefer / I'd rather / I don't want"), and
-   none naming a task-specific entity (a path, a file name other than well-known ones such as
-   `__init__.py` or `CLAUDE.md`, an id, a long number);
+   don't, no, avoid, prefer, instead, keep, only, make sure...; "I prefer / I'd rather / I don't want /
+   I dislike"; a norm "the X must ..."), no sentence fragment ("because ..."), and none naming a
+   task-specific entity (a path, a file name other than well-known ones such as `__init__.py` or
+   `CLAUDE.md`, an id, a long number);
 3. the clauses are embedded with the search model (vault.index.embeddings, local) and clustered
-   (average-linkage agglomerative on cosine similarity, `threshold`);
-4. each cluster stated in at least `MIN_SESSIONS` (2) sessions becomes one rule, in the words of its
-   most representative clause (the medoid), with support = the number of distinct corrections and
-   their msg_ids as examples. A one-session remark is a task detail, not a standing preference.
+   (average-linkage agglomerative on cosine similarity plus a bonus per shared content word,
+   `threshold`);
+4. each cluster stated in at least `MIN_SESSIONS` (2) sessions becomes one rule, phrased as a CLAUDE.md
+   instruction (`state_rule`) from its most representative clause (the medoid), with support = the
+   number of distinct corrections and their msg_ids as examples. A one-session remark is a task
+   detail, not a standing preference.
 The persona text is the rules as a short list, most supported first. Rows a person edited
 (`personas.edited`) are never overwritten.
 
@@ -74,7 +79,8 @@ _OUTPUT_LINE = re.compile(
 _STARTERS = (r"(?:no|don'?t|do not|never|always|keep|make|use|drop|skip|avoid|add|remove|stop|run|read|write|put|"
              r"just|only|check|ask)\b")
 # Where one request ends and the next begins inside a feedback message.
-_SPLIT = re.compile(rf"(?<=[.!?;])\s+|\n+|,\s*(?:and|but|then)\s+|\s+(?:and|but)\s+(?={_STARTERS})|\s+--\s+|,\s+(?!be\w*cause\b)(?={_STARTERS}|\w+\s+\w+)",
+_SPLIT = re.compile(rf"(?<=[.!?;])\s+|\n+|,\s*(?:and|but|then)\s+|\s+(?:and|but)\s+(?={_STARTERS})|\s+--\s+"
+                    rf"|,\s+(?!be\w*cause\b)(?={_STARTERS}|\w+\s+\w+)",
                     re.I)
 # "no," is filler but "no emojis" is the preference: interjections go only when punctuation follows.
 _LEAD = re.compile(r"^(?:(?:(?:no+|nope|nah|ok(?:ay)?|well|so|wait|sorry|hey|yes|yeah|right|look|listen|ugh|oops|then)"
