@@ -1,8 +1,8 @@
 """A User-Guided Rewrite through a real local OpenAI-compatible server (`transformers serve`, SmolLM2-135M).
 
 The plumbing, not the quality: the 135M model does not follow a JSON instruction, so the rewrite is its plain
-text. One correction is sent (the others relabelled), a few output tokens. Several minutes on a loaded 2-core
-machine (bench/llm_local_rewrite.py measured 405 s for 64 output tokens under a load average of 10).
+text. One correction is sent (the others relabelled), 16 output tokens: 214 s in all (model conversion, server
+start, the call) on the shared 2-core machine under a load average of 15.
 """
 
 from __future__ import annotations
