@@ -464,7 +464,19 @@ _FENCE_RE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 
 def parse_answer(text: str, schema: type[pydantic.BaseModel]) -> pydantic.BaseModel:
-    """The JSON object in a model's answer (bare, or in a ```json fence), validated; ValueError otherwise."""
+    """The JSON object in a model's answer (bare, or in a ```json fence), validated; else, for a schema with a
+    `from_text` classmethod, what it makes of the plain text (small local models rarely follow a JSON
+    instruction); ValueError otherwise."""
+    try:
+        return _parse_json(text, schema)
+    except ValueError:
+        from_text = getattr(schema, "from_text", None)
+        if from_text is None:
+            raise
+        return from_text(text)  # raises ValueError when the text holds nothing usable
+
+
+def _parse_json(text: str, schema: type[pydantic.BaseModel]) -> pydantic.BaseModel:
     m = _FENCE_RE.search(text)
     body = m.group(1) if m else text
     start, end = body.find("{"), body.rfind("}")

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pydantic
 
 from miner.classify.base import (
     INITIAL_REQUEST,
@@ -342,13 +344,27 @@ def branch_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bud
 
 # --- rewrite (opt-in, paid): the rejected answer rewritten to follow the feedback ----------
 
-REWRITE_PROMPT_VERSION = "rewrite-v1"
+REWRITE_PROMPT_VERSION = "rewrite-v2"  # v2: the answer is plain text (v1 asked for JSON)
 REWRITE_SYSTEM = (
     "You improve an AI assistant's answer that its user corrected. You get the conversation so far, the "
     "answer the user rejected and the user's feedback on it. Write the answer the assistant should have given "
     "in the first place: do what the feedback asks, respect the user's standing preferences, keep what was "
     "right, use the same form (tool calls stay one line each, as `[Tool] argument`), and do not mention the "
-    "feedback or that this is a rewrite. Reply with JSON only: {\"rewrite\": \"<the improved answer>\"}.")
+    "feedback or that this is a rewrite. Reply with the improved answer only, nothing before or after it.")
+_ANSWER_LABEL = re.compile(r"^\s*(?:\*\*)?(?:improved|rewritten|revised|new|better)? ?answer:?(?:\*\*)?:?\s*", re.I)
+
+
+class RewriteAnswer(pydantic.BaseModel):
+    """A rewrite: the plain text of the answer (what every model can give), or JSON {"rewrite": ...}."""
+
+    rewrite: str
+
+    @classmethod
+    def from_text(cls, text: str) -> RewriteAnswer:
+        body = _ANSWER_LABEL.sub("", text or "", count=1).strip()
+        if not body:
+            raise ValueError("empty answer")
+        return cls(rewrite=body)
 
 
 def _rewrite_user(prompt: list[dict], rejected: str, feedback: str) -> str:
@@ -364,12 +380,7 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
     `llm` is a `miner.llm.LLM` (texts are redacted before sending, answers cached in llm_cache).
     Something to pay for needs `yes` or `confirm(plan)` returning True; otherwise nothing is sent.
     """
-    import pydantic
-
     from miner.llm import LLMError
-
-    class Rewrite(pydantic.BaseModel):
-        rewrite: str
 
     skipped = skipped if skipped is not None else {}
     personas = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
@@ -384,7 +395,7 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
                                     [system, seg.msg_id, render_answer(rejected), seg.text]))
     llm.consent(llm.plan(reqs), yes, confirm)
     out = []
-    for (sid, role, seg, joined, rejected, prompt), res in zip(bases, llm.run(reqs, Rewrite)):
+    for (sid, role, seg, joined, rejected, prompt), res in zip(bases, llm.run(reqs, RewriteAnswer)):
         if res.value is None:
             skipped["rewrite_failed"] = skipped.get("rewrite_failed", 0) + 1
             continue
