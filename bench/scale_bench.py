@@ -130,8 +130,9 @@ def measure(size_mb: float, work: Path, rss_limit_mb: int, keep: bool) -> dict:
                 p.unlink()
 
 
-FIGURES = ["archive_mb", "files", "records", "messages", "cold_ingest_s", "cold_ingest_cpu_s", "fts_build_s", "cold_peak_rss_mb",
-           "vault_mb", "vault_to_archive", "fts_terms", "reingest_unchanged_s", "reingest_cpu_s", "keyword_command_median_s"]
+FIGURES = ["archive_mb", "files", "records", "messages", "cold_ingest_s", "cold_ingest_cpu_s", "fts_build_s",
+           "cold_peak_rss_mb", "vault_mb", "vault_to_archive", "fts_terms", "reingest_unchanged_s", "reingest_cpu_s",
+           "keyword_command_median_s"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -157,7 +158,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def _print(r: dict) -> None:
     runs = list(r["sizes"].values())
-    base = runs[0]
     for key in FIGURES + ["vault_median_ms", "grep_median_ms"]:
         vals = [(run.get("keyword") or {}).get(key) if key.endswith("median_ms") else run.get(key) for run in runs]
         line = f"{key:26}" + "".join(f"{v!s:>14}" for v in vals)
@@ -167,7 +167,6 @@ def _print(r: dict) -> None:
         print(line)
     if any(run.get("error") for run in runs):
         print("errors:", {k: v.get("error") for k, v in r["sizes"].items() if v.get("error")})
-    del base
 
 
 if __name__ == "__main__":
