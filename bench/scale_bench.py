@@ -65,6 +65,7 @@ def run_measured(cmd: list[str], rss_limit_mb: int) -> dict:
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     return {"seconds": round(time.perf_counter() - t, 2), "peak_rss_mb": usage.ru_maxrss // 1024,
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),  # steadier than wall on a shared machine
             "ok": status == 0, "rss_limit_hit": over.is_set(), "stdout": out, "stderr": err.decode()[-500:]}
 
 
@@ -92,18 +93,23 @@ def measure(size_mb: float, work: Path, rss_limit_mb: int, keep: bool) -> dict:
     try:
         print(f"[{size_mb:.0f} MB] cold ingest ...", file=sys.stderr, flush=True)
         cold = run_measured(vault_cmd(db, "ingest", str(archive), "--json", "--no-embed"), rss_limit_mb)
-        out.update({"cold_ingest_s": cold["seconds"], "cold_peak_rss_mb": cold["peak_rss_mb"],
+        out.update({"cold_ingest_s": cold["seconds"], "cold_ingest_cpu_s": cold["cpu_s"],
+                    "cold_peak_rss_mb": cold["peak_rss_mb"],
                     "rss_limit_hit": cold["rss_limit_hit"]})
         if not cold["ok"]:
             out["error"] = "stopped at the RSS limit" if cold["rss_limit_hit"] else cold["stderr"]
             return out
-        rep = json.loads(cold["stdout"])
+        try:
+            rep = json.loads(cold["stdout"])
+        except ValueError:
+            raise SystemExit(f"vault ingest --json printed no JSON: {cold['stdout'][:200]!r}") from None
         out["fts_build_s"] = (rep.get("index") or {}).get("fts_seconds")
         out["vault_mb"] = round(vault_size(db) / 2**20, 1)
         out["vault_to_archive"] = round(out["vault_mb"] / out["archive_mb"], 2)
         out.update(counts(db))
         again = run_measured(vault_cmd(db, "ingest", str(archive), "--json", "--no-embed"), rss_limit_mb)
-        out.update({"reingest_unchanged_s": again["seconds"], "reingest_peak_rss_mb": again["peak_rss_mb"]})
+        out.update({"reingest_unchanged_s": again["seconds"], "reingest_cpu_s": again["cpu_s"],
+                    "reingest_peak_rss_mb": again["peak_rss_mb"]})
         from vault.store import open_vault
 
         con = open_vault(db, read_only=True)
@@ -124,8 +130,9 @@ def measure(size_mb: float, work: Path, rss_limit_mb: int, keep: bool) -> dict:
                 p.unlink()
 
 
-FIGURES = ["archive_mb", "files", "records", "messages", "cold_ingest_s", "fts_build_s", "cold_peak_rss_mb",
-           "vault_mb", "vault_to_archive", "fts_terms", "reingest_unchanged_s", "keyword_command_median_s"]
+FIGURES = ["archive_mb", "files", "records", "messages", "cold_ingest_s", "cold_ingest_cpu_s", "fts_build_s",
+           "cold_peak_rss_mb", "vault_mb", "vault_to_archive", "fts_terms", "reingest_unchanged_s", "reingest_cpu_s",
+           "keyword_command_median_s"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -151,7 +158,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def _print(r: dict) -> None:
     runs = list(r["sizes"].values())
-    base = runs[0]
     for key in FIGURES + ["vault_median_ms", "grep_median_ms"]:
         vals = [(run.get("keyword") or {}).get(key) if key.endswith("median_ms") else run.get(key) for run in runs]
         line = f"{key:26}" + "".join(f"{v!s:>14}" for v in vals)
@@ -161,7 +167,6 @@ def _print(r: dict) -> None:
         print(line)
     if any(run.get("error") for run in runs):
         print("errors:", {k: v.get("error") for k, v in r["sizes"].items() if v.get("error")})
-    del base
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ kept with its WAL under `--keep` for inspection.
 
 `--statements` kills at statement granularity instead of wall-clock time: after (or a random
 0-50 ms into) the n-th statement the ingest runs on the vault file, for every n (or every
-`--stride`-th, and each of the first and last `--dense`): each phase boundary, each migration, the CHECKPOINTs, the FTS build.
+`--stride`-th, and each of the first and last `--dense`): each phase boundary, each migration,
+the CHECKPOINTs, the FTS build.
 """
 
 from __future__ import annotations

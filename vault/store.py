@@ -64,12 +64,20 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
     first (see there), then opened as usual.
     """
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=dict(CONNECT_CONFIG))
+        return _open(path, read_only)
     except duckdb.InternalException:
         if str(path) == ":memory:" or not Path(f"{path}.wal").is_file():
             raise
     _replay_wal_attached(Path(path))
-    return duckdb.connect(str(path), read_only=read_only, config=dict(CONNECT_CONFIG))
+    return _open(path, read_only)
+
+
+def _open(path: str | Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=read_only, config=dict(CONNECT_CONFIG))
+    # DuckDB draws a progress bar on stdout for a query over 2 s, even into a pipe: on a large vault
+    # it landed inside `vault ingest --json`'s output. A per-connection setting (not a config key).
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _replay_wal_attached(path: Path) -> None:
