@@ -93,11 +93,18 @@ def test_a_persona_a_person_edited_survives_mining():
 
 # -- a vault from before m009 ------------------------------------------------------------------
 
-def _before_m009(monkeypatch) -> None:
-    from vault import migrations, store
+def _before_m009(path: Path):
+    """A vault as the release before m009 left it: every other migration applied, no view, the schema
+    version it had. (Built by taking the view back out, so that migrations after m009 of other work can
+    still be applied by the ingest code of this version.)"""
+    from vault.store import SCHEMA_VERSION, migration_number, open_vault, set_meta
 
-    monkeypatch.setattr(store, "MIGRATIONS",
-                        [m for m in migrations.MIGRATIONS if store.migration_number(m[0]) < 9])
+    con = open_vault(path)
+    con.execute("DROP VIEW effective_labels")
+    con.execute("DELETE FROM migrations WHERE name = 'm009_effective_labels'")
+    set_meta(con, SCHEMA_VERSION, str(max(migration_number(r[0]) for r in con.execute(
+        "SELECT name FROM migrations").fetchall())))
+    return con
 
 
 def _mine_and_review(con, sources: list[Path]) -> dict:
@@ -133,27 +140,26 @@ def _pairs_and_export(con, out: Path) -> dict:
             "files": {f.name: [json.loads(x) for x in f.read_text().splitlines()] for f in sorted(out.glob("*.jsonl"))}}
 
 
-def _upgrade_gives_the_same(tmp_path, monkeypatch, sources: list[Path]) -> None:
-    from vault.store import open_vault
+def _upgrade_gives_the_same(tmp_path, sources: list[Path]) -> None:
+    from vault.migrations import MIGRATIONS
+    from vault.store import SCHEMA_VERSION, get_meta, migration_number, open_vault
 
     con = open_vault(tmp_path / "new.duckdb")
     new_mined = _mine_and_review(con, sources)
     new = _pairs_and_export(con, tmp_path / "out-new")
     con.close()
 
-    with monkeypatch.context() as m:
-        _before_m009(m)
-        con = open_vault(tmp_path / "old.duckdb")
-        assert "m009_effective_labels" not in {r[0] for r in con.execute("SELECT name FROM migrations").fetchall()}
-        with pytest.raises(duckdb.CatalogException, match="effective_labels"):
-            con.execute("SELECT * FROM effective_labels")
-        old_mined = _mine_and_review(con, sources)
-        con.close()
+    con = _before_m009(tmp_path / "old.duckdb")
+    with pytest.raises(duckdb.CatalogException, match="effective_labels"):
+        con.execute("SELECT * FROM effective_labels")
+    old_mined = _mine_and_review(con, sources)
+    con.close()
 
     con = open_vault(tmp_path / "old.duckdb")  # migrates, after a backup
     try:
         assert len(list(tmp_path.glob("old.duckdb.bak-*"))) == 1
         assert con.execute("SELECT count(*) FROM migrations WHERE name = 'm009_effective_labels'").fetchone()[0] == 1
+        assert get_meta(con, SCHEMA_VERSION) == str(max(migration_number(n) for n, _ in MIGRATIONS))
         assert tables.relabels(con) == dict(con.execute(
             "SELECT target_id, value FROM reviews WHERE decision = 'relabel'").fetchall())
         old = _pairs_and_export(con, tmp_path / "out-old")
@@ -165,10 +171,10 @@ def _upgrade_gives_the_same(tmp_path, monkeypatch, sources: list[Path]) -> None:
     assert any(p["chosen"][0]["content"] == "EDITED ANSWER" for rows in new["files"].values() for p in rows)
 
 
-def test_a_vault_from_before_m009_migrates_and_mines_and_exports_the_same(tmp_path, monkeypatch):
-    _upgrade_gives_the_same(tmp_path, monkeypatch, [EXAMPLES / "claude-code"])
+def test_a_vault_from_before_m009_migrates_and_mines_and_exports_the_same(tmp_path):
+    _upgrade_gives_the_same(tmp_path, [EXAMPLES / "claude-code"])
 
 
 @needs_shared
-def test_a_real_vault_from_before_m009_migrates_and_mines_and_exports_the_same(tmp_path, monkeypatch):
-    _upgrade_gives_the_same(tmp_path, monkeypatch, [CLAUDE_CORPUS, CONVERSATIONS])
+def test_a_real_vault_from_before_m009_migrates_and_mines_and_exports_the_same(tmp_path):
+    _upgrade_gives_the_same(tmp_path, [CLAUDE_CORPUS, CONVERSATIONS])

@@ -30,12 +30,12 @@ def test_corrections_follow_the_relabels_of_review(tmp_path):
         [corr] = tools.corrections()["corrections"]
         assert corr["msg_id"] == typed[TURNS[2][1]] and corr["session_id"] == SESSION
         assert corr["next_human_turn"]["label"] == "new_request"
+        tools.reader.close()  # its read-only connection: this process cannot open the file read-write beside it
         con = open_vault(db)
         try:
             record_review(con, "turn", typed[TURNS[2][1]], "relabel", "new_request")
         finally:
             con.close()
-        tools.reader.close()
         assert tools.corrections()["corrections"] == []
     finally:
         tools.reader.close()
