@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from miner.classify.base import LABELS, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK
+from vault.sqlfilter import Filter
 from vault.store import insert_rows, transaction
 
 EFFECTIVE_LABELS = "effective_labels"  # msg_id, session_id, is_human, timestamp, label, relabelled
@@ -34,8 +35,9 @@ DECISIONS = {"pair": (*PAIR_DECISIONS, "edit"), "turn": ("relabel",)}
 
 def relabels(con: duckdb.DuckDBPyConnection, session_id: str | None = None) -> dict[str, str]:
     """msg_id -> the label a person gave in review (of one session, or all)."""
-    where, args = ("WHERE relabelled AND session_id = ?", [session_id]) if session_id else ("WHERE relabelled", [])
-    return dict(con.execute(f"SELECT msg_id, label FROM {EFFECTIVE_LABELS} {where} ORDER BY msg_id", args).fetchall())
+    f = Filter().add_if(session_id, "session_id = ?", session_id).also("relabelled")
+    return dict(con.execute(f"SELECT msg_id, label FROM {EFFECTIVE_LABELS} {f.where()} ORDER BY msg_id",
+                            f.params).fetchall())
 
 
 def turn_labels(con: duckdb.DuckDBPyConnection, msg_ids: list[str]) -> dict[str, tuple[str | None, bool]]:
@@ -109,29 +111,23 @@ def replace_pairs(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
 
 
 def count_pairs(con: duckdb.DuckDBPyConnection, method: str | None = None) -> int:
-    return con.execute("SELECT count(*) FROM pairs" + (" WHERE method = ?" if method else ""),
-                       [method] if method else []).fetchone()[0]
+    f = Filter().add_if(method, "method = ?", method)
+    return con.execute(f"SELECT count(*) FROM pairs {f.where()}", f.params).fetchone()[0]
 
 
 def load_pairs(con: duckdb.DuckDBPyConnection, kept_only: bool = False, role: str | None = None,
                method: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """Stored pairs by session and id: their columns (JSON decoded; `made_by` 'person' when unset) and
     `review`, a PairReview."""
-    where, args = [], []
+    f = Filter().add_if(role, "role_name = ?", role).add_if(method, "method = ?", method)
     if kept_only:
-        where.append("kept")
-    if role:
-        where.append("role_name = ?")
-        args.append(role)
-    if method:
-        where.append("method = ?")
-        args.append(method)
+        f = f.also("kept")
     cols = ", ".join(c if c != "made_by" else "coalesce(made_by, 'person')" for c in PAIR_COLUMNS)
-    sql = (f"SELECT {cols} FROM pairs" + (" WHERE " + " AND ".join(where) if where else "")
-           + " ORDER BY session_id, pair_id" + (" LIMIT ?" if limit is not None else ""))
+    sql = (f"SELECT {cols} FROM pairs {f.where()} ORDER BY session_id, pair_id"
+           + (" LIMIT ?" if limit is not None else ""))
     reviews = pair_reviews(con)
     out = []
-    for row in con.execute(sql, args + ([int(limit)] if limit is not None else [])).fetchall():
+    for row in con.execute(sql, f.params + ([int(limit)] if limit is not None else [])).fetchall():
         p = dict(zip(PAIR_COLUMNS, row, strict=True))
         for c in _JSON_COLUMNS:
             p[c] = json.loads(p[c]) if p[c] else ([] if c.startswith("filters") else p[c])

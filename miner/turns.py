@@ -16,6 +16,7 @@ import duckdb
 from miner.classify.base import Turn
 from miner.render import tool_line
 from vault.model import Kind, kinds_sql
+from vault.sqlfilter import Filter
 
 CONTEXT_TURNS = 6  # (role, text) pairs kept before each turn, for backends that read context
 ANSWER_CHARS = 4000  # the assistant answer kept per turn (its end matters most: the claim before the user reacts)
@@ -113,23 +114,17 @@ def labelled_turns(con: duckdb.DuckDBPyConnection, session: str | None = None, l
     """
     from miner.tables import EFFECTIVE_LABELS
 
-    where, params = ["e.label IS NOT NULL", "e.label <> 'not_human'"], []
-    if session:
-        where.append("e.session_id LIKE ?")
-        params.append(session + "%")
-    if label:
-        where.append("e.label = ?")
-        params.append(label)
-    if role:
-        where.append("e.session_id IN (SELECT session_id FROM roles WHERE role_name = ?)")
-        params.append(role)
+    f = (Filter().add_if(session, "e.session_id LIKE ?", f"{session}%")
+         .add_if(label, "e.label = ?", label)
+         .add_if(role, "e.session_id IN (SELECT session_id FROM roles WHERE role_name = ?)", role)
+         .also("e.label IS NOT NULL", "e.label <> 'not_human'"))
     sql = f"""SELECT e.session_id, e.msg_id, e.label, m.text, l.confidence, l.backend, e.relabelled, m.kind
               FROM {EFFECTIVE_LABELS} e JOIN messages m USING (msg_id) LEFT JOIN labels l USING (msg_id)
-              WHERE {' AND '.join(where)} ORDER BY e.session_id, m.seq"""
+              {f.where()} ORDER BY e.session_id, m.seq"""
     if limit:
         sql += f" LIMIT {int(limit)}"
     out = []
-    for sid, msg_id, lab, text, conf, backend, relabelled, kind in con.execute(sql, params).fetchall():
+    for sid, msg_id, lab, text, conf, backend, relabelled, kind in con.execute(sql, f.params).fetchall():
         row = {"session_id": sid, "msg_id": msg_id, "label": lab, "text": text or ""}
         if conf is not None and not relabelled:
             row["confidence"] = conf

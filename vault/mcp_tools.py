@@ -23,6 +23,7 @@ from typing import Any
 
 from vault.errors import VaultError
 from vault.model import Kind
+from vault.sqlfilter import Filter
 
 SNAPSHOT_MAX_AGE = 60.0  # seconds a copy is reused while a writer holds the vault
 IDLE_CLOSE = 1.0  # seconds without a call after which the live connection is closed (writers get in)
@@ -397,16 +398,10 @@ class VaultTools:
         check_range("max_chars", max_chars, 100, 8000)
         since = check_time("since", since)
         numerator = list(self.settings.corrections.numerator) if self.settings else ["reattempt_with_feedback"]
-        where, args = [f"e.label IN ({', '.join('?' for _ in numerator)})"], list(numerator)
-        if project:
-            where.append("(s.project ILIKE ? OR s.cwd ILIKE ?)")
-            args += [f"%{project}%"] * 2
-        if role:
-            where.append("coalesce(r.role_name, rp.role_name) = ?")
-            args.append(role)
-        if since:
-            where.append("e.timestamp >= CAST(? AS TIMESTAMP)")
-            args.append(since)
+        f = (Filter().add(f"e.label IN ({', '.join('?' for _ in numerator)})", *numerator)
+             .add_if(project, "s.project ILIKE ? OR s.cwd ILIKE ?", f"%{project}%", f"%{project}%")
+             .add_if(role, "coalesce(r.role_name, rp.role_name) = ?", role)
+             .add_if(since, "e.timestamp >= CAST(? AS TIMESTAMP)", since))
         with self.reader.read() as (con, taken):
             self._check_filters(con, role=role)
             labelled = con.execute("SELECT count(*) FROM labels").fetchone()[0]
@@ -416,9 +411,9 @@ class VaultTools:
                 FROM effective_labels e JOIN messages m USING (msg_id) JOIN sessions s ON s.session_id = e.session_id
                 LEFT JOIN roles r ON r.session_id = s.session_id
                 LEFT JOIN roles rp ON rp.session_id = s.parent_session_id
-                WHERE {' AND '.join(where)}
+                {f.where()}
                 ORDER BY e.timestamp DESC NULLS LAST, e.msg_id LIMIT ? OFFSET ?""",
-                [*args, limit + 1, offset]).fetchall()
+                [*f.params, limit + 1, offset]).fetchall()
             items = [self._correction(con, row, max_chars) for row in rows[:limit]]
         out: dict[str, Any] = {"labels": numerator, "corrections": items}
         if len(rows) > limit:
