@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scale", choices=["small"], help="small: the shared corpora in a temporary vault")
     ap.add_argument("--queries", type=int, default=8, help="how many of search_bench's phrases")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", action="store_true", help="time `vault search --json` (what a script runs: no rich)")
     args = ap.parse_args(argv)
     tmp = None
     vault = vault_command()
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("give --archive and --db, or --scale small")
 
     queries = QUERIES[: args.queries]
-    search = [*vault, "--db", str(args.db), "search", "--mode", "keyword", "-n", "20"]
+    search = [*vault, "--db", str(args.db), "search", "--mode", "keyword", "-n", "20", *(["--json"] if args.json else [])]
     rg = rg_command()
     first, _ = wall([*search, "warm up"])  # builds a stale keyword index; not counted
     wall([*rg, "warm the page cache", str(args.archive)])
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     per_query_theirs = [statistics.median(v) for v in theirs.values()]
     o = {
         "archive": str(args.archive), "archive_mb": round(dir_size(args.archive) / 2**20, 1), "db": str(args.db),
-        "queries": len(queries), "rounds": args.rounds, "tool": " ".join(rg),
+        "queries": len(queries), "rounds": args.rounds, "tool": " ".join(rg), "json": args.json,
         "first_search_ms": round(1000 * first, 1),
         "python_startup_ms": median_ms(python), "vault_help_ms": median_ms(help_),
         "vault_search_median_ms": median_ms(per_query_ours), "rg_median_ms": median_ms(per_query_theirs),

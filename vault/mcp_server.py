@@ -53,12 +53,16 @@ def build(tools) -> Any:
         until: Annotated[str | None, Field(description="Messages on or before this date/time.")] = None,
         source: Annotated[str | None, Field(description="Only this source: claude_code, codex, gemini, neutral, ...")] = None,
         human_only: Annotated[bool, Field(description="Only what a person typed.")] = False,
+        kind: Annotated[list[str] | None, Field(description=(
+            "Only these message kinds: e.g. human_prompt, assistant_text, tool_call (commands, paths, patterns), "
+            "tool_result (tool output and errors); the groups typed and tools."))] = None,
         limit: Annotated[int, Field(ge=1, le=50, description="Results per page.")] = 10,
         offset: Annotated[int, Field(ge=0, le=1000, description="Skip this many (from next_offset).")] = 0,
         max_chars: Annotated[int, Field(ge=40, le=4000, description="Characters per snippet.")] = 400,
     ) -> dict[str, Any]:
         return call(tools.search, query=query, mode=mode, project=project, role=role, since=since, until=until,
-                    source=source, human_only=human_only, limit=limit, offset=offset, max_chars=max_chars)
+                    source=source, human_only=human_only, kind=kind, limit=limit, offset=offset,
+                    max_chars=max_chars)
 
     @server.tool(description=(
         "Read one session as a conversation, a page at a time, as `vault show` prints it: your turns, the "

@@ -256,6 +256,28 @@ def m007_pair_backend(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE pairs ADD COLUMN made_by VARCHAR")
 
 
+def m009_effective_labels(con: duckdb.DuckDBPyConnection) -> None:
+    """The label each turn has in effect: a person's relabel in review overrides the classifier's.
+
+    One row per human-side message (kinds as of this migration: a change of `Kind.HUMAN_SIDE` needs a
+    new migration that replaces the view), and per labelled or relabelled message of another kind.
+    `label` is NULL for a turn not labelled yet; `relabelled` says the label is the person's.
+    Read through `miner.tables`, which owns labels, reviews, pairs, personas and roles.
+    """
+    con.execute(
+        """
+        CREATE VIEW effective_labels AS
+        SELECT m.msg_id, m.session_id, m.is_human, m.timestamp,
+               coalesce(rv.value, l.label) AS label, rv.value IS NOT NULL AS relabelled
+        FROM messages m
+        LEFT JOIN labels l ON l.msg_id = m.msg_id
+        LEFT JOIN reviews rv ON rv.target = 'turn' AND rv.decision = 'relabel' AND rv.target_id = m.msg_id
+        WHERE l.msg_id IS NOT NULL OR rv.value IS NOT NULL
+           OR m.kind IN ('human_prompt', 'interrupt', 'queued_prompt', 'tool_rejection')
+        """
+    )
+
+
 def m010_record_chunks(con: duckdb.DuckDBPyConnection) -> None:
     """Raw records compressed: zstd frames of a file's records in `record_chunks` (vault/rawstore.py).
 
@@ -323,5 +345,6 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m004_seq_ordinal", m004_seq_ordinal),
     ("m005_pending_derivations", m005_pending_derivations),
     ("m007_pair_backend", m007_pair_backend),
+    ("m009_effective_labels", m009_effective_labels),
     ("m010_record_chunks", m010_record_chunks),
 ]

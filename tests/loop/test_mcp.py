@@ -118,6 +118,7 @@ def test_semantic_search_loads_the_model_on_first_use_and_says_so(home):
     ("search", {"query": "   "}, "query: give some words"),
     ("search", {"query": "x", "source": "cursor"}, "source: no source 'cursor' in this vault (known: claude_code, neutral)"),
     ("search", {}, "query"),
+    ("search", {"query": "x", "kind": ["bogus"]}, "kind: unknown kind 'bogus'"),
     ("get_session", {"session": "nope-nope"}, "session: no session matches 'nope-nope'"),
     ("get_session", {"session": SESSION, "at": "not-a-message"}, "at: message 'not-a-message'"),
     ("corrections", {"role": "astronaut"}, "role: no role 'astronaut' in this vault"),
@@ -228,3 +229,16 @@ def test_the_source_filter(home):
     assert SESSION in {h["session_id"] for h in claude["results"]} and "chat-1" not in {
         h["session_id"] for h in claude["results"]}
     assert len(everything["results"]) == len(neutral["results"]) + len(claude["results"])
+
+
+def test_the_kind_filter_finds_tool_calls(home):
+    """Tool calls are searchable (the fixture's Edit of auth.py), and `kind` keeps to them."""
+    async def scenario(c):
+        return [payload(await c.call_tool("search", {"mode": "keyword", **args})) for args in (
+            {"query": "auth.py"}, {"query": "auth.py", "kind": ["tools"]}, {"query": "empty passwords", "kind": ["typed"]})]
+
+    everything, tools, typed = run(scenario, home)
+    assert "tool_call" in {h["kind"] for h in everything["results"]}
+    assert tools["results"] and {h["kind"] for h in tools["results"]} <= {"tool_call", "tool_result"}
+    assert typed["results"] and {h["kind"] for h in typed["results"]} == {"human_prompt"}
+    assert set(tools["results"][0]) == set(everything["results"][0])  # the same fields as ever

@@ -117,9 +117,9 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
 
 
 def _check_source(name: str | None) -> str | None:
-    from vault.sources import PARSERS
+    from vault.sources import parsers
 
-    known = [p.name for p in PARSERS]
+    known = [p.name for p in parsers()]
     if name is not None and name not in known:
         raise usage_error(f"--source: unknown format {name!r}; known: {', '.join(known)}")
     return name
@@ -138,7 +138,10 @@ def _after_ingest(con, *, embed: bool, quiet: bool, console, model: str | None) 
         from vault.index import after_ingest
     except ImportError:
         return None
-    return after_ingest(con, embed=embed, quiet=quiet, console=console, model=model)
+    from vault.cli.views.progress import progress_bar
+
+    with progress_bar(console, quiet, "embedding", lazy=True) as bar:
+        return after_ingest(con, embed=embed, model=model, on_progress=bar, on_stage=getattr(bar, "stage", None))
 
 
 def _print_ingest(console, rep, index_info: dict | None = None) -> None:
@@ -183,7 +186,8 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
 
     with open_db(ctx, read_only=True) as con:
         if corrections:
-            from miner.analytics import configured_report, print_corrections
+            from miner.analytics import configured_report
+            from vault.cli.views.corrections import print_corrections
 
             conf = settings(ctx, {"corrections.threshold": ("--threshold", threshold),
                                   "corrections.denominator": ("--denominator", denominator),
@@ -292,7 +296,7 @@ def print_sessions(console, rows: list[dict]) -> None:
 def show_cmd(ctx, session: str, show_all: bool, at_msg: str | None, as_json: bool) -> None:
     """Show SESSION (an id, a unique prefix, or a message id) as a conversation."""
     from vault import queries
-    from vault.render import render_session
+    from vault.cli.views.session import render_session
 
     with open_db(ctx, read_only=True) as con:
         sid = queries.resolve_session(con, session)

@@ -67,13 +67,21 @@ class CliState:
             self._settings = load(self.flags)
         return self._settings
 
+    @property
+    def db(self) -> Path:
+        """The vault path; without loading the settings when nothing needs validating (vault.settings_light)."""
+        if self._settings is None:
+            from vault.settings_light import quick_db_path
+
+            quick = quick_db_path(self.flags)
+            if quick is not None:
+                return quick[0]
+        return self.settings.db
+
 
 def settings(ctx: click.Context, flags: dict[str, tuple[str, Any]] | None = None) -> Settings:
     """This run's settings, with the command's own `flags` applied ({"corrections.threshold": ("--threshold", v)})."""
-    root = ctx.find_root()
-    if not isinstance(root.obj, CliState):
-        root.obj = CliState()
-    s = root.obj.settings
+    s = _state(ctx).settings
     return s.with_flags(flags) if flags else s
 
 
@@ -84,8 +92,15 @@ def redactor(ctx: click.Context):
     return Redactor.from_settings(settings(ctx))
 
 
+def _state(ctx: click.Context) -> CliState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
 def db_path(ctx: click.Context) -> Path:
-    return settings(ctx).db
+    return _state(ctx).db
 
 
 LOCK_WAIT = 2.0  # seconds to wait for a short holder of the vault (`vault mcp`, the TUI) before giving up
@@ -95,9 +110,9 @@ def existing_db_path(ctx: click.Context, conf: Settings | None = None) -> Path:
     """The vault path, which must exist: only `vault ingest` creates a vault (a typo in --db must not)."""
     from vault.errors import VaultError
 
-    conf = conf or settings(ctx)
-    path = conf.db
+    path = conf.db if conf else db_path(ctx)
     if str(path) != ":memory:" and not path.expanduser().exists():
+        conf = conf or settings(ctx)  # the error names where the path came from
         origin = conf.origin("db")
         where = "the default location" if origin.kind == "default" else f"from {origin}"
         raise VaultError(f"no vault at {path} ({where}): `vault ingest` creates one; "

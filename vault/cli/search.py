@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 
@@ -30,7 +31,8 @@ from vault.cli.common import (
 @click.pass_context
 def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None, as_json: bool) -> None:
     """Embed the messages that have no vectors yet (incremental, resumable)."""
-    from vault.index import drop_orphan_chunks, embeddings, fts, progress_bar
+    from vault.cli.views.progress import progress_bar
+    from vault.index import drop_orphan_chunks, embeddings, fts
     from vault.index import settings as index_settings
 
     model = settings(ctx, {"embed.model": ("--model", model)}).embed.model
@@ -63,6 +65,15 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
         c.print(f"search now uses {rep.model}; dropped the vectors of {', '.join(rep.switched_from)}")
 
 
+def _kinds(ctx, param, value: tuple[str, ...]) -> tuple[str, ...]:
+    from vault.index.search import expand_kinds
+
+    try:
+        return expand_kinds(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
 @click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default=None,
@@ -74,7 +85,9 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
 @click.option("--session", help="Only this session (id or prefix), with its subagents.")
 @when_option("--since", "Messages on or after this date or time (YYYY-MM-DD[THH:MM]).")
 @when_option("--until", "Messages on or before this date or time (a date includes its day).")
-@click.option("--kind", "kinds", multiple=True, help="Only these message kinds (repeatable), e.g. human_prompt.")
+@click.option("--kind", "kinds", multiple=True, callback=_kinds,
+              help="Only these message kinds (repeatable): e.g. human_prompt, assistant_text, tool_call, "
+                   "tool_result; `typed` (what a person typed) and `tools` (calls and results) name groups.")
 @click.option("--human-only", is_flag=True, help="Only what a person typed.")
 @click.option("--model", help="Search with this embedding model's vectors (default: the vault's).")
 @json_option
@@ -86,7 +99,7 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
     from vault.lightquery import no_pandas
 
     text = " ".join(query)
-    err = stderr_console()
+    err = functools.cache(stderr_console)  # made when first needed: the keyword path rarely writes to stderr
     filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
                             kinds=tuple(kinds), human_only=human_only)
     wait = None if mode else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
@@ -99,7 +112,7 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
         light.enter_context(no_pandas())
         with _searchable_db(ctx, err) as con:
             if mode != "keyword" and not semantic_ready(con):
-                err.print("[yellow]no embeddings yet[/] (run `vault embed`): "
+                err().print("[yellow]no embeddings yet[/] (run `vault embed`): "
                           + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
                 mode = "keyword" if mode == "hybrid" else mode
             if mode == "keyword":
@@ -109,8 +122,8 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
                 loader = ModelLoader(con, model)  # loads in the background; the vault is let go meanwhile
     if hits is None:
         left = None if wait is None else max(0.0, wait - (time.monotonic() - started))
-        if not loader.ready(err, left):
-            err.print(f"[yellow]keyword results only[/]: the embedding model was still loading after {wait:g} s "
+        if not loader.ready(err(), left):
+            err().print(f"[yellow]keyword results only[/]: the embedding model was still loading after {wait:g} s "
                       "(search.hybrid_wait); `--mode hybrid` waits for it")
             mode = "keyword"
         with open_db(ctx, read_only=True) as con:
@@ -168,6 +181,7 @@ class ModelLoader:
 @contextlib.contextmanager
 def _searchable_db(ctx, err):
     """The vault, read-only, its BM25 index rebuilt first if stale (content ingested by a library call).
+    `err()` is the console for the note when the vault is busy.
 
     Opened once when the index is fresh (the usual case: each open checks the schema); if the vault
     is busy, the search carries on with the stale index.
@@ -183,7 +197,7 @@ def _searchable_db(ctx, err):
         with open_db(ctx) as con:
             fts.ensure_index(con)
     except VaultLockedError:
-        err.print("[yellow]the keyword index is out of date and the vault is busy; results may miss new messages[/]")
+        err().print("[yellow]the keyword index is out of date and the vault is busy; results may miss new messages[/]")
     with open_db(ctx, read_only=True) as con:
         yield con
 

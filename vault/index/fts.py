@@ -5,6 +5,13 @@ It indexes a table, not a view, so the indexed texts are staged in `fts_docs`, i
 then emptied (the index keeps its own term lists; snippets read `messages`). The index
 cannot be updated in place: it is rebuilt when the content version moved.
 
+Besides what was typed and said, it holds what people remember of the work: tool calls (the
+message's summary and the salient arguments: command, path, pattern...) and tool output (its
+head and tail, more of it for a failure). Identical outputs are one document (named by their
+content hash, mapped back to their messages by `fts_results`). Each document carries a tier
+(`docs.tier`): among hits holding as many of the query's terms, typed and said text ranks first,
+then tool calls, then failed tool output, then other output; BM25 orders within a tier.
+
 Scoring runs the extension's BM25 formula as one set-based query over its tables
 (the `match_bm25` macro evaluates per row, which is far slower on a large vault).
 """
@@ -17,7 +24,8 @@ import duckdb
 
 from vault import store
 from vault.faults import crash_point
-from vault.index.settings import indexed_kinds, searchable_sql
+from vault.index.settings import WHITESPACE_SQL, keyword_kinds, searchable_sql
+from vault.model import Kind
 from vault.store import get_meta, set_meta
 
 SCHEMA = "fts_main_fts_docs"
@@ -29,6 +37,17 @@ STOPWORDS = ("a an and are as at be by for from i in is it of on or that the thi
              "your my me our they them he she his her its were been has have had do does did so if").split()
 # Letters and digits make words (the default drops digits: "E404", "v2", "python3").
 IGNORE = r"(\.|[^a-z0-9])+"
+# Bumped when what the index holds changes: an existing vault rebuilds it on its next ingest or search.
+LAYOUT = "2"  # 2: tool calls and results
+# Ranking tiers: what a person typed or read first, then what the tools did (errors before output).
+TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER = 0, 1, 2, 3
+# Characters of a tool's output indexed: its head and its tail (where a failure says what went wrong).
+OUTPUT_HEAD, OUTPUT_TAIL = 1500, 500
+ERROR_HEAD, ERROR_TAIL = 3000, 1000
+# Tool-call arguments worth finding a call by (each cut to ARG_CHARS); code bodies (old_string...) are not.
+ARG_KEYS = ("command", "cmd", "file_path", "path", "notebook_path", "pattern", "glob", "url", "query",
+            "description")
+ARG_CHARS = 500
 
 
 def load_extension(con: duckdb.DuckDBPyConnection, name: str = "fts") -> None:
@@ -42,11 +61,87 @@ def index_exists(con: duckdb.DuckDBPyConnection) -> bool:
     ).fetchone()[0])
 
 
+def built_kinds(con: duckdb.DuckDBPyConnection) -> str:
+    """What `META_KINDS` holds once the index is built: the layout and the kinds indexed."""
+    return f"v{LAYOUT}:" + ",".join(keyword_kinds(con))
+
+
 def needs_rebuild(con: duckdb.DuckDBPyConnection) -> bool:
     version = get_meta(con, "content_version", "0")
-    kinds = ",".join(indexed_kinds(con))
-    return (get_meta(con, META_VERSION) != version or get_meta(con, META_KINDS) != kinds
+    return (get_meta(con, META_VERSION) != version or get_meta(con, META_KINDS) != built_kinds(con)
             or not index_exists(con))
+
+
+def _bounded(head: int, tail: int) -> str:
+    return (f"CASE WHEN length(m.text) <= {head + tail} THEN m.text "
+            f"ELSE left(m.text, {head}) || ' … ' || right(m.text, {tail}) END")
+
+
+def _stage_call_args(con: duckdb.DuckDBPyConnection) -> None:
+    """`fts_call_args(msg_id, args)`: the salient arguments of a tool-call message's calls that its text (the
+    summary line the parser wrote) does not already hold; one JSON parse per call. Kept after the build: a
+    hit's snippet shows them (they may be what matched)."""
+    paths = "[" + ", ".join(f"'$.{k}'" for k in ARG_KEYS) + "]"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE fts_call_args AS
+        SELECT msg_id, args FROM (
+            SELECT m.msg_id, array_to_string(list_filter(a.args, x -> NOT contains(m.text, x)), ' ') AS args
+            FROM messages m JOIN (
+                SELECT call_msg_id,
+                       flatten(list(list_transform(json_extract_string(input, {paths}), x -> left(x, {ARG_CHARS}))))
+                       AS args
+                FROM tool_calls WHERE call_msg_id IS NOT NULL GROUP BY call_msg_id
+            ) a ON a.call_msg_id = m.msg_id
+            WHERE m.kind = '{Kind.TOOL_CALL}')
+        WHERE args <> '' ORDER BY msg_id
+        """
+    )
+
+
+def call_args(con: duckdb.DuckDBPyConnection, msg_ids: list[str]) -> dict[str, str]:
+    """{msg_id: arguments indexed beside its text} for those of `msg_ids` that have some."""
+    if not msg_ids:
+        return {}
+    marks = ", ".join("?" for _ in msg_ids)
+    return dict(con.execute(f"SELECT msg_id, args FROM fts_call_args WHERE msg_id IN ({marks})", msg_ids).fetchall())
+
+
+def _stage_docs(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> None:
+    """Fill `fts_docs(doc, text, tier)`, `fts_call_args(msg_id, args)` and `fts_results(doc, msg_id)`."""
+    _stage_call_args(con)
+    text_kinds = tuple(k for k in kinds if k not in (Kind.TOOL_CALL, Kind.TOOL_RESULT))
+    nonempty = f"length(trim(m.text, {WHITESPACE_SQL})) > 0"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE fts_docs AS
+        SELECT m.msg_id AS doc, m.text, {TEXT_TIER}::TINYINT AS tier FROM messages m WHERE {searchable_sql(text_kinds)}
+        UNION ALL
+        SELECT m.msg_id, concat_ws(' ', m.text, a.args), {TOOL_CALL_TIER}::TINYINT
+        FROM messages m LEFT JOIN fts_call_args a USING (msg_id)
+        WHERE m.kind = '{Kind.TOOL_CALL}' AND length(trim(concat_ws(' ', m.text, a.args), {WHITESPACE_SQL})) > 0
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fts_outputs AS
+        SELECT *, 'r:' || md5(text) AS doc FROM (
+            SELECT m.msg_id, m.is_error,
+                   CASE WHEN m.is_error THEN {_bounded(ERROR_HEAD, ERROR_TAIL)}
+                        ELSE {_bounded(OUTPUT_HEAD, OUTPUT_TAIL)} END AS text
+            FROM messages m WHERE m.kind = '{Kind.TOOL_RESULT}' AND {nonempty})
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO fts_docs
+        SELECT doc, any_value(text),
+               min(CASE WHEN is_error THEN {TOOL_ERROR_TIER} ELSE {TOOL_OUTPUT_TIER} END)::TINYINT
+        FROM fts_outputs GROUP BY doc
+        """
+    )
+    con.execute("CREATE OR REPLACE TABLE fts_results AS SELECT doc, msg_id FROM fts_outputs ORDER BY doc")
+    con.execute("DROP TABLE fts_outputs")
 
 
 def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | None:
@@ -55,24 +150,31 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
         return None
     t0 = time.perf_counter()
     load_extension(con)
-    kinds = indexed_kinds(con)
+    kinds = keyword_kinds(con)
     version = get_meta(con, "content_version", "0")
     con.execute("CREATE OR REPLACE TABLE fts_stopwords (sw VARCHAR)")
     con.executemany("INSERT INTO fts_stopwords VALUES (?)", [[w] for w in STOPWORDS])
-    con.execute(
-        f"CREATE OR REPLACE TABLE fts_docs AS SELECT m.msg_id, m.text FROM messages m WHERE {searchable_sql(kinds)}"
-    )
+    _stage_docs(con, kinds)
     docs = con.execute("SELECT count(*) FROM fts_docs").fetchone()[0]
     con.execute(
-        "PRAGMA create_fts_index('fts_docs', 'msg_id', 'text', overwrite=1, stemmer='porter', "
+        "PRAGMA create_fts_index('fts_docs', 'doc', 'text', overwrite=1, stemmer='porter', "
         f"stopwords='fts_stopwords', ignore='{IGNORE}', strip_accents=1, lower=1)"
     )
     crash_point("in-fts")  # built, but not yet recorded as built: the next run builds it again
+    con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.docs AS
+                    SELECT d.*, f.tier FROM {SCHEMA}.docs d JOIN fts_docs f ON f.doc = d.name ORDER BY d.docid""")
     con.execute("DELETE FROM fts_docs")  # the index holds what it needs; the text lives in `messages`
-    # Sorted by term, a query's terms sit in few row groups and the scan skips the rest.
-    con.execute(f"CREATE OR REPLACE TABLE {SCHEMA}.terms AS SELECT * FROM {SCHEMA}.terms ORDER BY termid, docid")
+    # The extension's `terms` (a row per occurrence) become `postings`: a row per term and document with
+    # its count and what scoring needs of the document (length, tier), so a query reads no other table
+    # until its best documents are named. Sorted by term, a query's terms sit in few row groups.
+    con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.postings AS
+                    SELECT t.termid, t.docid, count(*)::INTEGER AS tf, any_value(d.len)::INTEGER AS len,
+                           any_value(d.tier) AS tier
+                    FROM {SCHEMA}.terms t JOIN {SCHEMA}.docs d USING (docid)
+                    GROUP BY t.termid, t.docid ORDER BY t.termid, t.docid""")
+    con.execute(f"DROP TABLE {SCHEMA}.terms")  # only the extension's match_bm25 macro reads it; search does not
     set_meta(con, META_VERSION, str(version))
-    set_meta(con, META_KINDS, ",".join(kinds))
+    set_meta(con, META_KINDS, built_kinds(con))
     con.execute("CHECKPOINT")
     return {"fts_docs": docs, "fts_seconds": round(time.perf_counter() - t0, 3)}
 
@@ -96,29 +198,37 @@ def query_terms(con: duckdb.DuckDBPyConnection, stems: list[str]) -> list[tuple[
     return con.execute(f"SELECT termid, df FROM {SCHEMA}.dict WHERE list_contains(?, term)", [stems]).fetchall()
 
 
-def bm25_sql(terms: list[tuple[int, int]], tail: str) -> str:
-    """A query returning (msg_id, score) best first for parameters (min terms, *filter args, limit).
+def bm25_sql(terms: list[tuple[int, int]], tail: str, limit: int) -> str:
+    """A query returning (msg_id, score) best first, at most `limit`, for parameters (min terms, *filter args).
 
     `terms` come from `query_terms`; they are written into the query as constants, so that the
-    scan of the term list (sorted by termid at build) skips the row groups of other terms.
+    scan of the postings (sorted by termid at build) skips the row groups of other terms; they
+    also carry each document's length and tier, so scoring reads no other table.
+    Hits holding more of the query's terms come first, then by tier (typed text before tool traffic),
+    then by BM25; a tool output's document stands for each message that printed it.
     `tail` (joins and a WHERE clause from `vault.index.search`) follows a join to messages `m`;
-    without one, messages are not joined at all.
+    without one, messages are not joined at all and only the best documents (ties included) are named.
     """
     ids = ", ".join(str(int(t)) for t, _ in terms)
     values = ", ".join(f"({int(t)}, {int(df)})" for t, df in terms)
+    order = "matched DESC, tier, score DESC"
+    best = "" if tail else f"QUALIFY rank() OVER (ORDER BY {order}) <= {int(limit)}"  # ties all kept
     return f"""
         WITH qt(termid, df) AS (VALUES {values}),
-        tf AS (SELECT t.docid, t.termid, count(*) AS tf FROM {SCHEMA}.terms t
-               WHERE t.termid IN ({ids}) GROUP BY ALL),
-        sc AS (SELECT tf.docid,
+        sc AS (SELECT p.docid,
                       sum(ln((st.num_docs - qt.df + 0.5) / (qt.df + 0.5) + 1)
-                          * tf.tf * ({BM25_K} + 1)
-                          / (tf.tf + {BM25_K} * (1 - {BM25_B} + {BM25_B} * d.len / st.avgdl))) AS score
-               FROM tf JOIN qt USING (termid) JOIN {SCHEMA}.docs d USING (docid), {SCHEMA}.stats st
-               GROUP BY tf.docid HAVING count(*) >= ?)
-        SELECT d.name AS msg_id, sc.score
-        FROM sc JOIN {SCHEMA}.docs d USING (docid)
-        {"JOIN messages m ON m.msg_id = d.name " + tail if tail else ""}
-        ORDER BY sc.score DESC, d.name
-        LIMIT ?
+                          * p.tf * ({BM25_K} + 1)
+                          / (p.tf + {BM25_K} * (1 - {BM25_B} + {BM25_B} * p.len / st.avgdl))) AS score,
+                      count(*) AS matched, any_value(p.tier) AS tier
+               FROM {SCHEMA}.postings p JOIN qt USING (termid), {SCHEMA}.stats st
+               WHERE p.termid IN ({ids})
+               GROUP BY p.docid HAVING count(*) >= ?),
+        best AS (SELECT * FROM sc {best}),
+        hits AS (SELECT coalesce(r.msg_id, d.name) AS msg_id, sc.score, sc.matched, sc.tier
+                 FROM best sc JOIN {SCHEMA}.docs d USING (docid) LEFT JOIN fts_results r ON r.doc = d.name)
+        SELECT h.msg_id, h.score
+        FROM hits h
+        {"JOIN messages m ON m.msg_id = h.msg_id " + tail if tail else ""}
+        ORDER BY h.{order.replace(", ", ", h.")}, h.msg_id
+        LIMIT {int(limit)}
     """

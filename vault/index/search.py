@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from vault.index import fts, snippets
+from vault.model import Kind
 from vault.when import iso_when
 
 MODES = ("keyword", "semantic", "hybrid")
@@ -25,6 +26,24 @@ RRF_K = 60  # the usual constant of reciprocal rank fusion
 # word with a paraphrase outvote the semantic match by appearing in both lists.
 HYBRID_MIN_SHARE = 0.5
 PHRASE = re.compile(r'"([^"]+)"')
+KINDS = tuple(sorted(v for k, v in vars(Kind).items() if k.isupper() and isinstance(v, str)))
+# Names for groups of kinds, accepted wherever kinds are filtered (`--kind tools`).
+KIND_GROUPS = {"typed": (Kind.HUMAN_PROMPT, Kind.QUEUED_PROMPT, Kind.TOOL_REJECTION),
+               "tools": (Kind.TOOL_CALL, Kind.TOOL_RESULT)}
+
+
+def expand_kinds(names) -> tuple[str, ...]:
+    """Kinds and group names -> kinds (ValueError naming an unknown one)."""
+    out: list[str] = []
+    for name in names:
+        name = name.strip().lower()
+        if name in KIND_GROUPS:
+            out += KIND_GROUPS[name]
+        elif name in KINDS:
+            out.append(name)
+        else:
+            raise ValueError(f"unknown kind {name!r}; one of {', '.join([*KIND_GROUPS, *KINDS])}")
+    return tuple(dict.fromkeys(out))
 
 
 @dataclass
@@ -88,6 +107,8 @@ class Hit:
     role_name: str | None = None
     keyword_rank: int | None = None
     semantic_rank: int | None = None
+    tool_name: str | None = None  # of a tool call or result
+    is_error: bool = False  # a tool result that failed
 
     def marked(self, open_: str = "**", close: str = "**") -> str:
         """The snippet with each matched term wrapped in `open_`/`close`."""
@@ -98,7 +119,8 @@ class Hit:
         return {"session_id": self.session_id, "msg_id": self.msg_id, "role": self.role, "score": self.score,
                 "snippet": self.marked(), "timestamp": self.timestamp, "kind": self.kind,
                 "project": self.project, "role_name": self.role_name,
-                "keyword_rank": self.keyword_rank, "semantic_rank": self.semantic_rank}
+                "keyword_rank": self.keyword_rank, "semantic_rank": self.semantic_rank,
+                "tool_name": self.tool_name, "is_error": self.is_error}
 
 
 # -- the three modes ---------------------------------------------------------------
@@ -173,12 +195,15 @@ def _keyword_ranked(con, query: str, limit: int, filters: SearchFilters,
     min_terms = max(1, math.ceil(min_share * len(stems)))
     tail, args = filters.sql()
     phrases = PHRASE.findall(query)
+    if phrases:  # a verbatim phrase holds each of its terms: only such messages need the (costly) text check
+        min_terms = max(min_terms, len(fts.query_stems(con, " ".join(phrases))))
     if not args and not filters.human_only and not phrases:
         tail = ""  # no filter: skip the joins (messages, sessions, roles) that only filters need
-    for phrase in phrases:
-        tail += (" AND " if " WHERE " in tail else " WHERE ") + "m.text ILIKE ? ESCAPE '\\'"
+    for phrase in phrases:  # checked on the joined hits only: as a plain filter it would scan every text
+        tail += ((" AND " if " WHERE " in tail else " WHERE ")
+                 + "CASE WHEN h.score IS NULL THEN false ELSE m.text ILIKE ? ESCAPE '\\' END")
         args.append("%" + _like_prefix(phrase.strip())[:-1] + "%")
-    rows = con.execute(fts.bm25_sql(terms, tail), [min_terms, *args, limit]).fetchall()
+    rows = con.execute(fts.bm25_sql(terms, tail, limit), [min_terms, *args]).fetchall()
     return [(m, float(s)) for m, s in rows]
 
 
@@ -234,8 +259,16 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
         return []
     # Two point lookups (by primary key) rather than one join, which would scan every message.
     ids = [m for m, _ in ranked]
-    rows = con.execute("SELECT msg_id, session_id, role, kind, text, timestamp FROM messages "
-                       f"WHERE msg_id IN ({', '.join('?' for _ in ids)})", ids).fetchall()
+    rows = con.execute("SELECT msg_id, session_id, role, kind, text, timestamp, tool_name, is_error, tool_use_id "
+                       f"FROM messages WHERE msg_id IN ({', '.join('?' for _ in ids)})", ids).fetchall()
+    # A tool call's snippet shows what was indexed (its arguments too: the match may be there); a tool
+    # result is named by its call. Point lookups by key, as above.
+    args = fts.call_args(con, [r[0] for r in rows if r[3] == Kind.TOOL_CALL])
+    uses = [r[8] for r in rows if r[3] == Kind.TOOL_RESULT and r[6] is None and r[8]]
+    names = dict(con.execute(f"SELECT tool_use_id, name FROM tool_calls WHERE tool_use_id IN "
+                             f"({', '.join('?' for _ in uses)})", uses).fetchall()) if uses else {}
+    rows = [(*r[:4], " ".join(filter(None, (r[4], args.get(r[0])))), r[5], r[6] or names.get(r[8]), r[7])
+            for r in rows]
     sids = sorted({r[1] for r in rows})
     sess = {r[0]: r[1:] for r in con.execute(
         f"""
@@ -244,7 +277,7 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
         LEFT JOIN roles rp ON rp.session_id = s.parent_session_id
         WHERE s.session_id IN ({', '.join('?' for _ in sids)})
         """, sids).fetchall()}
-    info = {r[0]: r + sess.get(r[1], (None, None)) for r in rows}
+    info = {r[0]: r[:6] + sess.get(r[1], (None, None)) + r[6:] for r in rows}
     qstems = set(fts.query_stems(con, query))
     match_words = snippets.matching_words(con, [r[4] or "" for r in rows], qstems)
     out = []
@@ -261,7 +294,8 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
         snip, spans = snippets.make(r[4] or "", match_words, start)
         out.append(Hit(session_id=r[1], msg_id=msg_id, role=r[2], kind=r[3], score=round(score, 6),
                        snippet=snip, spans=spans, timestamp=_iso(r[5]), project=r[6], role_name=r[7],
-                       keyword_rank=ex.get("keyword_rank"), semantic_rank=ex.get("semantic_rank")))
+                       keyword_rank=ex.get("keyword_rank"), semantic_rank=ex.get("semantic_rank"),
+                       tool_name=r[8], is_error=bool(r[9])))
     return out
 
 

@@ -1,8 +1,8 @@
 """What gets indexed, and with which embedding model: small settings kept in the vault's `meta` table.
 
-One list of indexed kinds serves both full-text and embeddings, so a search mode never
-sees messages the other cannot. Extras (tool calls and results, thinking) are opt-in and
-remembered in the vault once chosen.
+One list of indexed kinds serves both full-text and embeddings; the keyword index also holds
+tool calls and results always (`keyword_kinds`). Extras (tool calls and results, thinking)
+are opt-in for embeddings and remembered in the vault once chosen.
 """
 
 from __future__ import annotations
@@ -45,6 +45,13 @@ def indexed_kinds(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     for name in extras(con):
         kinds += OPTIONAL_KINDS[name]
     return tuple(kinds)
+
+
+def keyword_kinds(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """What the keyword index holds: the indexed kinds, and tool calls and results always (they are
+    cheap to index and what people remember of the work; embedding them stays opt-in)."""
+    kinds = indexed_kinds(con)
+    return kinds + tuple(k for k in OPTIONAL_KINDS["tools"] if k not in kinds)
 
 
 def searchable_sql(kinds: tuple[str, ...], alias: str = "m") -> str:

@@ -1,0 +1,69 @@
+"""The vault path without loading the settings (vault.settings_light): the same answer as `load()`, or none."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from support import ROOT, run_cli
+from vault.settings import load
+from vault.settings_light import quick_db_path
+
+
+@pytest.mark.parametrize("flag_db", [None, "~/flag.duckdb", "rel/flag.duckdb"])
+@pytest.mark.parametrize("env_db", [None, "~/env.duckdb"])
+@pytest.mark.parametrize("own_home", [False, True])
+def test_same_path_and_origin_as_the_settings(tmp_path, monkeypatch, flag_db, env_db, own_home):
+    if own_home:
+        monkeypatch.setenv("VAULT_HOME", "~/some-home")
+        monkeypatch.setenv("HOME", str(tmp_path))  # `~` expands into the test's folder
+    if env_db:
+        monkeypatch.setenv("VAULT_DB", env_db)
+    flags = {"db": ("--db", flag_db), "config": ("--config", None)}
+    full = load(flags)
+    assert quick_db_path(flags) == (full.db, full.origin("db").kind)
+
+
+@pytest.mark.parametrize("case", ["config file", "VAULT_CONFIG", "--config", "another variable", "empty VAULT_DB"])
+def test_anything_to_validate_means_no_shortcut(_isolated_home, tmp_path, monkeypatch, case):
+    flags = {"db": ("--db", str(tmp_path / "v.duckdb")), "config": ("--config", None)}
+    if case == "config file":
+        (_isolated_home / "config.toml").write_text("")
+    elif case == "VAULT_CONFIG":
+        monkeypatch.setenv("VAULT_CONFIG", str(tmp_path / "c.toml"))
+    elif case == "--config":
+        flags["config"] = ("--config", str(tmp_path / "c.toml"))
+    elif case == "another variable":
+        monkeypatch.setenv("VAULT_SEARCH_HYBRID_WAIT", "1")
+    else:
+        monkeypatch.setenv("VAULT_DB", "")
+    assert quick_db_path(flags) is None
+
+
+def test_a_bad_config_file_still_stops_a_keyword_search(_isolated_home, tmp_path):
+    db = tmp_path / "v.duckdb"
+    code, _, err = run_cli("ingest", "--no-embed", str(ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout"),
+                           db=db)
+    assert code == 0, err
+    (_isolated_home / "config.toml").write_text("[search]\nhybrid_wait = 'soon'\n")
+    code, out, err = run_cli("search", "--mode", "keyword", "--json", "review", db=db)
+    assert code == 2 and "config.toml: [search] hybrid_wait" in err and out == ""
+
+
+def test_keyword_search_json_loads_neither_pydantic_nor_rich(_isolated_home, tmp_path):
+    """Cold keyword search: the settings' validation (pydantic) and the terminal renderer (rich) stay unloaded."""
+    db = str(tmp_path / "v.duckdb")
+    fixture = str(ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout")
+    code, _, err = run_cli("ingest", "--no-embed", fixture, db=tmp_path / "v.duckdb")
+    assert code == 0, err
+    src = (f"import sys; from vault.cli import main\n"
+           f"try: main(['--db', {db!r}, 'search', '--mode', 'keyword', '--json', 'review', 'diff'])\n"
+           f"except SystemExit: pass\n"
+           f"print('LOADED', sorted(m for m in ('pydantic', 'pydantic_settings', 'rich') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", src], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    hits, loaded = res.stdout.rsplit("LOADED ", 1)
+    assert json.loads(hits) and loaded.strip() == "[]"

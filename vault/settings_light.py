@@ -1,0 +1,49 @@
+"""The vault file's path without loading the settings, when no setting needs validating.
+
+Loading `vault.settings` imports pydantic and pydantic-settings: about 0.2 s, more than a keyword search
+from a cold shell takes otherwise. The search needs only the `db` setting, and that is a plain path
+whenever there is nothing to validate: no config file in the data folder, none named (`--config`,
+`VAULT_CONFIG`), and no `VAULT_*` variable but `VAULT_DB`, `VAULT_HOME` (and `VAULT_DEBUG`, not a
+setting). Then `db` is the flag, else
+`VAULT_DB`, else `vault.duckdb` in the data folder, exactly as `vault.settings.load` would find it
+(tests/settings checks the two agree). In every other case this answers None and the caller loads the
+settings: a config file is always validated, even where a flag overrides its values.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+# VAULT_* variables this shortcut looks at (VAULT_CONFIG: to hand over); any other may be a setting to validate.
+PLAIN_VARIABLES = {"VAULT_DB", "VAULT_HOME", "VAULT_CONFIG", "VAULT_DEBUG"}
+
+
+def quick_db_path(flags: dict[str, tuple[str, Any]]) -> tuple[Path, str] | None:
+    """(the vault path, where it came from: "flag", "env" or "default"), or None when the settings must load.
+
+    `flags` as given to `vault.settings.load` ({"db": ("--db", value), "config": ("--config", value)}).
+    """
+    env = {k.upper(): v for k, v in os.environ.items() if k.upper().startswith("VAULT_")}
+    if set(env) - PLAIN_VARIABLES or any(not v.strip() for v in env.values()):
+        return None
+    flag = {k: v for k, (_, v) in flags.items() if v is not None}
+    if set(flag) - {"db", "config"} or any(not str(v).strip() for v in flag.values()):
+        return None
+    if "config" in flag or "VAULT_CONFIG" in env:
+        return None  # a named config file must exist: `load` says so when it does not
+    home = Path(env["VAULT_HOME"]).expanduser() if "VAULT_HOME" in env else _data_dir()
+    if (home / "config.toml").expanduser().exists():
+        return None
+    if "db" in flag:
+        return Path(flag["db"]).expanduser(), "flag"
+    if "VAULT_DB" in env:
+        return Path(env["VAULT_DB"]).expanduser(), "env"
+    return (home / "vault.duckdb").expanduser(), "default"
+
+
+def _data_dir() -> Path:
+    from vault.paths import user_data_dir
+
+    return user_data_dir().expanduser()
