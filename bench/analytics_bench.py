@@ -144,7 +144,8 @@ def main() -> None:
 
 def run(args, tmp: Path) -> None:
     from miner.analytics import corrections_report
-    from miner.roles import assign_roles, compute_roles, parse_rules
+    from miner.roles import compute_roles, parse_rules
+    from miner.tables import assign_roles
 
     src = build_source(args, tmp)
     t0 = time.perf_counter()

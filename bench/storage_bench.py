@@ -1,15 +1,16 @@
-"""What compressing the raw records would save: the `records` table now vs zstd of the same bytes.
+"""How to store the raw records: the vault's `records` now vs DuckDB zstd and three zstd layouts of the same bytes.
 
     python bench/storage_bench.py --db bench/data/search-1g.duckdb --files 200
     python bench/storage_bench.py --scale small          # the shared corpora, in a temporary vault
 
 Measured on a sample of files (every record of each, in line order), all from this one run:
   raw        the records' raw JSON bytes (as read, one line each)
-  duckdb     what the `records` table takes in the vault now (DuckDB's blocks, vault.storage),
+  duckdb     what `records` (+ `record_chunks` since m010) takes in the vault (DuckDB's blocks, vault.storage),
              scaled to the sample by its share of raw bytes
-  duckdb_zstd  the sample's records copied into a scratch DuckDB file with zstd forced for every column
+  duckdb_zstd  the sample's (file_id, raw) copied into a scratch DuckDB file with zstd forced for every column
   zstd_file  one zstd frame per file (level 3): the smallest, but reading a record decodes its file
   zstd_dict  one zstd frame per record with a dictionary trained on the sample: random access per record
+  zstd_chunks  frames of up to 1 MiB of a file's records, as the vault stores them since m010
 with the time to decompress one file / one record. Needs `zstandard` (bench only). Ends with one JSON line.
 """
 
@@ -42,10 +43,12 @@ def sample_files(con, n: int) -> list[int]:
 
 def main(argv: list[str] | None = None) -> None:
     import duckdb
+    import pyarrow as pa
     import zstandard as zstd
 
+    from vault.rawstore import pack, read_raw
     from vault.storage import table_sizes
-    from vault.store import open_vault
+    from vault.store import connect
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path)
@@ -62,19 +65,25 @@ def main(argv: list[str] | None = None) -> None:
     if not args.db:
         ap.error("give --db or --scale small")
 
-    con = open_vault(args.db, read_only=True)
+    con = connect(args.db, read_only=True)  # never migrated here: either layout is read
     try:
-        records_now = table_sizes(con)["tables"]["records"]["bytes"]
-        total_raw = con.execute("SELECT sum(strlen(raw)) FROM records").fetchone()[0]
+        tables = table_sizes(con)["tables"]
+        records_now = tables["records"]["bytes"] + tables.get("record_chunks", {}).get("bytes", 0)
         files = sample_files(con, args.files)
         id_list = ", ".join(str(int(f)) for f in files)
-        rows = con.execute(f"SELECT file_id, raw FROM records WHERE file_id IN ({id_list}) "
-                           "ORDER BY file_id, line_no").fetchall()
+        if "raw" in {r[0] for r in con.execute("DESCRIBE records").fetchall()}:  # before m010
+            total_raw = con.execute("SELECT sum(strlen(raw)) FROM records").fetchone()[0]
+            rows = con.execute(f"SELECT file_id, raw FROM records WHERE file_id IN ({id_list}) "
+                               "ORDER BY file_id, line_no").fetchall()
+        else:
+            total_raw = con.execute("SELECT sum(raw_len) FROM records").fetchone()[0]
+            rows = list(read_raw(con, f"r.file_id IN ({id_list})", columns=("file_id",)))
     finally:
         con.close()
     by_file: dict[int, list[bytes]] = {}
     for fid, raw in rows:
         by_file.setdefault(fid, []).append(raw.encode())
+    rows = [(fid, raw.decode()) for fid, v in by_file.items() for raw in v]
     lines = [b for v in by_file.values() for b in v]
     raw_bytes = sum(len(b) for b in lines)
 
@@ -83,10 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     sc = duckdb.connect(str(scratch))
     sc.execute("SET threads = 1")
     sc.execute("PRAGMA force_compression = 'zstd'")
-    sc.execute(f"ATTACH '{args.db}' AS v (READ_ONLY)")
     t = time.perf_counter()
-    sc.execute(f"CREATE TABLE records AS SELECT * FROM v.records WHERE file_id IN ({id_list}) ORDER BY file_id, line_no")
-    sc.execute("DETACH v")
+    sc.register("_rows", pa.table({"file_id": pa.array([f for f, _ in rows], pa.int32()),
+                                   "raw": pa.array([r for _, r in rows], pa.string())}))
+    sc.execute("CREATE TABLE records AS SELECT * FROM _rows")
     sc.execute("CHECKPOINT")
     duckdb_zstd_s = time.perf_counter() - t
     used_blocks, block_size = sc.execute(
@@ -124,29 +133,47 @@ def main(argv: list[str] | None = None) -> None:
         times.append(time.perf_counter() - t)
     rec_decomp_us = 1e6 * statistics.median(times)
 
+    # As the vault stores them (vault/rawstore.py): frames of up to 1 MiB of a file's records.
+    t = time.perf_counter()
+    chunks = [(frame, spans) for v in by_file.values() for frame, spans in pack(v)]
+    chunk_comp_s = time.perf_counter() - t
+    zstd_chunks = sum(len(f) for f, _ in chunks)
+    times = []
+    for frame, spans in chunks[:: max(1, len(chunks) // 300)]:
+        start, length = spans[len(spans) // 2]
+        t = time.perf_counter()
+        dctx.decompress(frame)[start : start + length]
+        times.append(time.perf_counter() - t)
+    chunk_record_us = 1e6 * statistics.median(times)
+
     duckdb_now = records_now * raw_bytes / total_raw  # the sample's share of the table as stored now
     o = {
         "db": str(args.db), "sample_files": len(by_file), "sample_records": len(lines), "level": args.level,
         "records_table_mb": mb(records_now), "records_raw_mb": mb(total_raw),
         "sample_raw_mb": mb(raw_bytes),
         "sample_bytes": {"raw": raw_bytes, "duckdb_now_est": int(duckdb_now), "duckdb_zstd": duckdb_zstd,
-                         "zstd_file": zstd_file, "zstd_dict": zstd_dict},
+                         "zstd_file": zstd_file, "zstd_dict": zstd_dict, "zstd_chunks": zstd_chunks},
         "ratio_to_raw": {"duckdb_now_est": round(duckdb_now / raw_bytes, 3),
                          "duckdb_zstd": round(duckdb_zstd / raw_bytes, 3),
-                         "zstd_file": round(zstd_file / raw_bytes, 3), "zstd_dict": round(zstd_dict / raw_bytes, 3)},
+                         "zstd_file": round(zstd_file / raw_bytes, 3), "zstd_dict": round(zstd_dict / raw_bytes, 3),
+                         "zstd_chunks": round(zstd_chunks / raw_bytes, 3)},
         "seconds": {"duckdb_zstd_copy": round(duckdb_zstd_s, 2), "zstd_file_compress": round(file_comp_s, 2),
-                    "zstd_dict_train": round(train_s, 2), "zstd_dict_compress": round(rec_comp_s, 2)},
+                    "zstd_dict_train": round(train_s, 2), "zstd_dict_compress": round(rec_comp_s, 2),
+                    "zstd_chunks_compress": round(chunk_comp_s, 2)},
         "decompress": {"largest_file_ms": round(file_decomp_ms, 2),
                        "largest_file_raw_mb": mb(sum(len(b) + 1 for b in by_file[biggest])),
-                       "one_record_median_us": round(rec_decomp_us, 1)},
+                       "one_record_median_us": round(rec_decomp_us, 1),
+                       "one_record_from_chunk_median_us": round(chunk_record_us, 1)},
     }
     r = o["ratio_to_raw"]
     print(f"records on a sample of {o['sample_files']} files ({o['sample_raw_mb']} MB raw JSON): "
           f"DuckDB now {r['duckdb_now_est']}x raw, DuckDB zstd {r['duckdb_zstd']}x, "
-          f"zstd per file {r['zstd_file']}x, zstd per record + dictionary {r['zstd_dict']}x")
+          f"zstd per file {r['zstd_file']}x, zstd per record + dictionary {r['zstd_dict']}x, "
+          f"zstd frames of <= 1 MiB (as stored) {r['zstd_chunks']}x")
     print(f"whole vault: records table {o['records_table_mb']} MB for {o['records_raw_mb']} MB of raw JSON")
     print(f"decompress: largest file ({o['decompress']['largest_file_raw_mb']} MB) "
-          f"{o['decompress']['largest_file_ms']} ms; one record {o['decompress']['one_record_median_us']} us")
+          f"{o['decompress']['largest_file_ms']} ms; one record {o['decompress']['one_record_median_us']} us "
+          f"(per record + dictionary), {o['decompress']['one_record_from_chunk_median_us']} us (its 1 MiB frame)")
     print(json.dumps(o))
     shutil.rmtree(tmp, ignore_errors=True)
 

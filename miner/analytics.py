@@ -16,7 +16,6 @@ Unlabelled human turns (not mined yet) are left out and counted in `unlabelled_t
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,7 +24,6 @@ import duckdb
 
 from miner.classify.base import (
     INITIAL_REQUEST,
-    INTERRUPT,
     LABELS,
     NEW_REQUEST,
     NOT_HUMAN,
@@ -33,8 +31,9 @@ from miner.classify.base import (
     REATTEMPT_WITH_FEEDBACK,
     REATTEMPT_WITHOUT_FEEDBACK,
 )
-from vault.model import Kind, kinds_sql
+from miner.tables import EFFECTIVE_LABELS, unassigned_roles
 from vault.settings import CorrectionSettings, Settings
+from vault.sqlfilter import Filter
 
 _DEFAULTS = CorrectionSettings()
 
@@ -115,48 +114,24 @@ class _Agg:
 
 def _roles_source(con: duckdb.DuckDBPyConnection, rules=None) -> str:
     """The roles table, completed on the fly (default rules + `rules`, else the config's) for sessions it lacks."""
-    missing = con.execute(
-        "SELECT count(*) FROM sessions WHERE session_id NOT IN (SELECT session_id FROM roles)"
-    ).fetchone()[0]
-    if not missing:
+    live = unassigned_roles(con, rules)
+    if not live:
         return "roles"
     import pyarrow as pa
 
-    from miner.roles import compute_roles, load_rules
-
-    rows = compute_roles(con, load_rules() if rules is None else rules)
-    con.register("_live_roles", pa.table({
-        "session_id": [r[0] for r in rows], "role_name": [r[1] for r in rows], "rule": [r[2] for r in rows]}))
-    return ("(SELECT session_id, role_name FROM roles UNION ALL SELECT session_id, role_name FROM _live_roles "
-            "WHERE session_id NOT IN (SELECT session_id FROM roles))")
-
-
-def effective_turns_sql() -> str:
-    """A SELECT of human-side (or labelled, or relabelled) messages with their effective label.
-
-    Columns: msg_id, session_id, is_human, timestamp, label (NULL: not labelled yet), relabelled.
-    A person's relabel in review (reviews: target 'turn', decision 'relabel') overrides the classifier.
-    """
-    human_side = kinds_sql(Kind.HUMAN_SIDE)
-    return f"""
-        SELECT m.msg_id, m.session_id, m.is_human, m.timestamp,
-               coalesce(rv.value, l.label) AS label, rv.value IS NOT NULL AS relabelled
-        FROM messages m
-        LEFT JOIN labels l USING (msg_id)
-        LEFT JOIN reviews rv ON rv.target = 'turn' AND rv.decision = 'relabel' AND rv.target_id = m.msg_id
-        WHERE l.msg_id IS NOT NULL OR rv.value IS NOT NULL OR m.kind IN ({human_side})"""
+    con.register("_live_roles", pa.table({"session_id": list(live), "role_name": list(live.values())}))
+    return "(SELECT session_id, role_name FROM roles UNION ALL SELECT session_id, role_name FROM _live_roles)"
 
 
 def _turns_cte(roles_src: str, d: CorrectionDefinition) -> str:
     num = ", ".join(f"'{x}'" for x in d.numerator)
     return f"""
-    WITH eff AS ({effective_turns_sql()}),
-    t AS (
+    WITH t AS (
         SELECT e.*, r.role_name AS role, s.project, s.source, s.started_at,
                strftime(coalesce(e.timestamp, s.started_at), '%G-W%V') AS week,
                {DENOMINATORS[d.denominator]} AS counted,
                e.label IN ({num}) AS is_correction
-        FROM eff e JOIN sessions s USING (session_id)
+        FROM {EFFECTIVE_LABELS} e JOIN sessions s USING (session_id)
         LEFT JOIN {roles_src} r USING (session_id)
         WHERE e.label IS DISTINCT FROM '{NOT_HUMAN}'
     )
@@ -194,28 +169,30 @@ def corrections_report(
 def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: float,
             role: str | None) -> dict[str, Any]:
     cte = "WITH t AS (SELECT * FROM _correction_turns) "
-    where, args = ("WHERE role = ?", [role]) if role is not None else ("", [])
+    f = Filter()
+    if role is not None:
+        f.add("role = ?", role)
     known_roles = [r[0] for r in con.execute(
         cte + "SELECT DISTINCT role FROM t WHERE label IS NOT NULL AND role IS NOT NULL ORDER BY 1").fetchall()]
 
     coverage = con.execute(cte + f"""
         SELECT count(*) FILTER (WHERE label IS NOT NULL), count(*) FILTER (WHERE label IS NULL),
                count(*) FILTER (WHERE relabelled)
-        FROM t {where}""", args).fetchone()
+        FROM t {f.where()}""", f.params).fetchone()
     session_rows = con.execute(cte + f"""
         SELECT session_id, any_value(role), any_value(project), any_value(source), any_value(started_at),
                count(*) FILTER (WHERE counted) AS turns,
                count(*) FILTER (WHERE counted AND is_correction) AS corrections
-        FROM t WHERE label IS NOT NULL {where.replace('WHERE', 'AND')}
+        FROM t {f.also("label IS NOT NULL").where()}
         GROUP BY session_id HAVING count(*) FILTER (WHERE counted) > 0
-        ORDER BY any_value(started_at) NULLS LAST, session_id""", args).fetchall()
+        ORDER BY any_value(started_at) NULLS LAST, session_id""", f.params).fetchall()
     weekly_rows = con.execute(cte + f"""
         SELECT role, week, count(DISTINCT session_id), count(*), count(*) FILTER (WHERE is_correction)
-        FROM t WHERE label IS NOT NULL AND counted {where.replace('WHERE', 'AND')}
-        GROUP BY role, week ORDER BY role, week NULLS LAST""", args).fetchall()
+        FROM t {f.also("label IS NOT NULL", "counted").where()}
+        GROUP BY role, week ORDER BY role, week NULLS LAST""", f.params).fetchall()
     label_rows = con.execute(cte + f"""
-        SELECT label, count(*) FROM t WHERE label IS NOT NULL {where.replace('WHERE', 'AND')}
-        GROUP BY label""", args).fetchall()
+        SELECT label, count(*) FROM t {f.also("label IS NOT NULL").where()}
+        GROUP BY label""", f.params).fetchall()
 
     sessions, by_role = [], {}
     overall, hist = _Agg(), [0] * BIN_COUNT
@@ -280,146 +257,3 @@ def _summary(a: _Agg) -> dict[str, Any]:
         "troubled": a.troubled,
         "troubled_share": _rate(a.troubled, rated),
     }
-
-
-# ---------------------------------------------------------------- terminal rendering
-
-_BLOCKS = " ▏▎▍▌▋▊▉█"
-_SPARK = "▁▂▃▄▅▆▇█"
-
-
-def _bar(value: float, scale: float, width: int = 40) -> str:
-    cells = value / scale * width if scale else 0
-    full, part = int(cells), int((cells - int(cells)) * 8)
-    return "█" * full + (_BLOCKS[part] if part else "")
-
-
-def sparkline(values: list[float | None], top: float | None = None) -> str:
-    """One character per value, scaled to `top` (default: the largest); gaps as a dot."""
-    nums = [v for v in values if v is not None]
-    top = top or (max(nums) if nums else 0)
-    if not top:
-        return "".join("·" if v is None else _SPARK[0] for v in values)
-    return "".join("·" if v is None else _SPARK[min(7, int(v / top * 7.999))] for v in values)
-
-
-def week_axis(weeks: list[str], last: int = 26) -> list[str]:
-    """Every ISO week from the first to the last given (gaps included), at most the `last` ones."""
-    if not weeks:
-        return []
-    def monday(w: str) -> _dt.date:
-        y, n = w.split("-W")
-        return _dt.date.fromisocalendar(int(y), int(n), 1)
-    start, end = monday(min(weeks)), monday(max(weeks))
-    n = (end - start).days // 7 + 1
-    days = [start + _dt.timedelta(weeks=i) for i in range(max(0, n - last), n)]
-    return [f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}" for d in days]
-
-
-def _pct(x: float | None, digits: int = 1) -> str:
-    return "-" if x is None else f"{100 * x:.{digits}f}%"
-
-
-def _print_weekly(console, rep: dict[str, Any], last: int = 26) -> None:
-    """Per role: one mark per ISO week from its first to its last dated week (gaps as dots)."""
-    by_role: dict[Any, dict[str, dict]] = {}
-    for w in rep["weekly"]:
-        if w["week"]:
-            by_role.setdefault(w["role"], {})[w["week"]] = w
-    if not by_role:
-        return
-    console.print(f"\n[bold]Weekly correction rate[/] (one mark per ISO week, height 0-100 %, · no turns; "
-                  f"last {last} weeks at most)")
-    width = min(20, max(len(str(r)) for r in by_role))
-    for r in (x["role"] for x in rep["roles"]):
-        weeks = by_role.get(r)
-        if not weeks:
-            continue
-        axis = week_axis(list(weeks), last)
-        end = weeks[axis[-1]]
-        name = str(r) if len(str(r)) <= width else str(r)[: width - 1] + "…"
-        console.print(f"  {name:<{width}} {axis[0]} {sparkline([weeks[w]['rate'] if w in weeks else None for w in axis], 1.0)}"
-                      f" {axis[-1]}  last {_pct(end['rate'], 0)} of {end['turns']}", highlight=False)
-
-
-def threshold_note(rep: dict[str, Any]) -> str:
-    """What the troubled threshold is, where to change it, and a hint when it flags (nearly) every session."""
-    d, o = rep["definition"], rep["overall"]
-    note = (f"[dim]A session is troubled when its rate is above {_pct(d['threshold'])} (the corrections.threshold "
-            f"setting; `--threshold` for one run).[/]")
-    median = o.get("median_session_rate")
-    if o.get("rated_sessions", 0) >= 3 and (o.get("troubled_share") or 0) >= 0.9 and median is not None:
-        note += (f"\n[yellow]{_pct(o['troubled_share'])} of rated sessions are above it[/]: for this archive a "
-                 f"threshold near the median session rate ({_pct(median)}) would single out the worse half, "
-                 f"e.g. `vault stats --corrections --threshold {median:.2f}`.")
-    return note
-
-
-def print_corrections(console, rep: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    d, o = rep["definition"], rep["overall"]
-    if not rep["labelled_turns"]:
-        console.print("[yellow]No labelled turns" + (f" in role {rep['role_filter']!r}" if rep["role_filter"] else "")
-                      + ".[/] Run [bold]vault mine[/] first"
-                      + (f" (known roles: {', '.join(map(str, rep['roles_known']))})" if rep["roles_known"] else "")
-                      + ".")
-        return
-    console.print(f"[bold]Correction rate[/] = {d['text']}; troubled above {_pct(d['threshold'])}.")
-    console.print(
-        f"{o['sessions']} sessions ({o['rated_sessions']} rated), {o['turns']} human turns, "
-        f"[bold]{o['corrections']}[/] corrections: pooled rate [bold]{_pct(o['rate'])}[/], "
-        f"median session {_pct(o['median_session_rate'])}, "
-        f"[bold red]{o['troubled']}[/] troubled ({_pct(o['troubled_share'])} of rated)"
-        + (f"; {rep['unlabelled_turns']} turns not labelled yet" if rep["unlabelled_turns"] else "")
-        + (f"; {rep['relabelled_turns']} relabelled in review" if rep["relabelled_turns"] else ""))
-    console.print(threshold_note(rep), highlight=False)
-
-    console.print("\n[bold]Sessions by correction rate[/]")
-    top = max((b["sessions"] for b in rep["histogram"]), default=0)
-    last = max((i for i, b in enumerate(rep["histogram"]) if b["sessions"]), default=-1)
-    for i, b in enumerate(rep["histogram"][: max(last + 1, 4)]):
-        hot = b["lo"] >= d["threshold"]
-        color = "red" if hot else "green"
-        console.print(f"  {100 * b['lo']:3.0f}-{100 * b['hi']:3.0f}% [{color}]{_bar(b['sessions'], top):<40}[/] "
-                      f"{b['sessions']}", highlight=False)
-
-    console.print()
-    t = Table(title="per role", header_style="bold underline", box=None, padding=(0, 1))
-    t.add_column("role", no_wrap=True, overflow="ellipsis", min_width=8, max_width=20)
-    for col in ("sess.", "rated", "turns", "corr.", "pooled", "median", "troubled"):
-        t.add_column(col, justify="right", no_wrap=True)
-    for r in rep["roles"]:
-        t.add_row(str(r["role"]), str(r["sessions"]), str(r["rated_sessions"]), str(r["turns"]),
-                  str(r["corrections"]), _pct(r["rate"]), _pct(r["median_session_rate"]),
-                  f"{r['troubled']} {_pct(r['troubled_share'], 0)}")
-    console.print(t)
-    _print_weekly(console, rep)
-
-    if rep["troubled"]:
-        console.print()
-        t = Table(title=f"troubled sessions (rate > {_pct(d['threshold'])})", header_style="bold underline",
-                  box=None, padding=(0, 1))
-        t.add_column("session", no_wrap=True, overflow="ellipsis", max_width=28)
-        t.add_column("role", no_wrap=True, overflow="ellipsis", max_width=14)
-        t.add_column("started", no_wrap=True)
-        for col in ("turns", "corr.", "rate"):
-            t.add_column(col, justify="right")
-        for s in rep["troubled"][:25]:
-            t.add_row(s["session_id"], str(s["role"]), (s["started_at"] or "")[:10], str(s["human_turns"]),
-                      str(s["corrections"]), f"[red]{_pct(s['rate'])}[/]")
-        console.print(t)
-        if len(rep["troubled"]) > 25:
-            console.print(f"  ... and {len(rep['troubled']) - 25} more (use --json for all)")
-
-    ld = rep["label_distribution"]
-    console.print()
-    t = Table(title="labels vs the RLHI paper (WildChat-1M)", header_style="bold underline", box=None,
-              padding=(0, 1))
-    for col in ("label", "turns", "here", "paper"):
-        t.add_column(col, justify="left" if col == "label" else "right")
-    for k, paper in ld["paper_wildchat_percent"].items():
-        here = ld["percent"][k]
-        t.add_row(k, str(ld["counts"][k]), "-" if here is None else f"{here:.1f}%", f"{paper:.2f}%")
-    t.add_row(INTERRUPT, str(ld["counts"][INTERRUPT]), "", "", style="dim")
-    console.print(t)

@@ -28,8 +28,6 @@ from miner.classify.base import LABELS, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK
 from vault.store import VaultError
 
 ALL_LABELS = LABELS + (NOT_HUMAN,)
-SHORT = {"initial_request": "IR", "new_request": "NR", "reattempt_with_feedback": "RWF",
-         "reattempt_without_feedback": "RWO", "positive_feedback": "PF", "interrupt": "INT", "not_human": "NH"}
 
 
 def read_gold(path: str | Path) -> dict[str, str]:
@@ -90,12 +88,12 @@ def predictions(con: duckdb.DuckDBPyConnection, gold: Mapping[str, str],
     twice (a queued prompt and its delivered copy): a human label given to the copy scores the
     turn's label, unless the file labels the record that carries the turn too.
     """
-    from miner.analytics import effective_turns_sql
+    from miner.tables import EFFECTIVE_LABELS
 
     ids = list(gold)
     aliases = dict(aliases or {})
     rows = con.execute(
-        f"""WITH wanted AS (SELECT unnest(?) AS gold_id, unnest(?) AS msg_id), eff AS ({effective_turns_sql()})
+        f"""WITH wanted AS (SELECT unnest(?) AS gold_id, unnest(?) AS msg_id), eff AS (SELECT * FROM {EFFECTIVE_LABELS})
             SELECT w.gold_id, m.msg_id IS NOT NULL, eff.label, json_extract_string(m.extra, '$.duplicate_of'),
                    dup.label
             FROM wanted w LEFT JOIN messages m USING (msg_id) LEFT JOIN eff USING (msg_id)
@@ -174,36 +172,3 @@ def keep_labels(con: duckdb.DuckDBPyConnection, path: str | Path) -> int:
     with transaction(con):
         con.executemany("INSERT OR REPLACE INTO hand_labels (msg_id, label, source) VALUES (?, ?, ?)", keep)
     return len(keep)
-
-
-def _fmt(x: float | None) -> str:
-    return "—" if x is None else f"{x:.2f}"
-
-
-def print_report(console, rep: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    if rep["vault_unmined"]:
-        console.print("[yellow]The vault has no labels yet: run `vault mine` first.[/]")
-    corr = rep["correction"]
-    console.print(f"[bold]{rep['messages']}[/] labelled messages scored "
-                  f"({rep['missing_from_vault']} of {rep['gold_lines']} not in the vault).")
-    console.print(f"Correction detection: precision [bold]{_fmt(corr['precision'])}[/], recall "
-                  f"[bold]{_fmt(corr['recall'])}[/], F1 {_fmt(corr['f1'])} "
-                  f"(tp {corr['tp']}, fp {corr['fp']}, fn {corr['fn']}).  Macro-F1 [bold]{_fmt(rep['macro_f1'])}[/], "
-                  f"accuracy {_fmt(rep['accuracy'])}.")
-    t = Table(title="Per label")
-    for col in ("label", "precision", "recall", "F1", "support"):
-        t.add_column(col, justify="left" if col == "label" else "right")
-    for lab, v in rep["per_label"].items():
-        t.add_row(lab, _fmt(v["precision"]), _fmt(v["recall"]), _fmt(v["f1"]), str(v["support"]))
-    console.print(t)
-    labels = rep["confusion"]["labels"]
-    short = {lab: SHORT.get(lab, lab[:3].upper()) for lab in labels}
-    m = Table(title="Confusion (rows: hand label, columns: predicted)")
-    m.add_column("")
-    for lab in labels:
-        m.add_column(short[lab], justify="right")
-    for lab, row in zip(labels, rep["confusion"]["matrix"]):
-        m.add_row(f"{short[lab]} {lab}", *[str(n) if n else "·" for n in row])
-    console.print(m)

@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 
 from miner.filters import FILTER_DOCS, FILTER_NAMES
+from miner.tables import load_pairs
 
 SPLITS = ("train", "test")
 
@@ -118,51 +119,34 @@ FORMATS: dict[str, Format] = {
 
 # --- selection -----------------------------------------------------------------------------
 
-def _reviews(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
-    """pair_id -> {"verdict": accept|reject|None (latest of the two), "edit": text|None}."""
-    out: dict[str, dict[str, Any]] = {}
-    for pid, decision, value in con.execute(
-            "SELECT target_id, decision, value FROM reviews WHERE target = 'pair' ORDER BY created_at").fetchall():
-        r = out.setdefault(pid, {"verdict": None, "edit": None})
-        if decision in ("accept", "reject"):
-            r["verdict"] = decision
-        elif decision == "edit":
-            r["edit"] = value
-    return out
-
-
 def select_pairs(con: duckdb.DuckDBPyConnection, reviewed_only: bool = False,
                  role: str | None = None) -> tuple[list[dict], dict[str, Any]]:
     """The pairs to export (canonical dicts, before persona and redaction) and selection counts."""
-    reviews = _reviews(con)
-    rows = con.execute(
-        "SELECT pair_id, session_id, role_name, prompt, chosen, rejected, feedback, method, filters_failed, kept, "
-        "coalesce(made_by, 'person') FROM pairs" + (" WHERE role_name = ?" if role else "") + " ORDER BY session_id, pair_id",
-        [role] if role else []).fetchall()
+    rows = load_pairs(con, role=role)
     stats = {"pairs": len(rows), "filtered_out": 0, "review_accepted": 0, "review_rejected": 0, "edited": 0,
              "removed_by": Counter()}
     out = []
-    for pid, sid, rname, prompt, chosen, rejected, feedback, method, failed, kept, made_by in rows:
-        rv = reviews.get(pid, {})
-        accepted = rv.get("verdict") == "accept" or (rv.get("edit") is not None and rv.get("verdict") != "reject")
-        for f in json.loads(failed or "[]"):
+    for p in rows:
+        rv = p["review"]
+        accepted = rv.accepted
+        for f in p["filters_failed"]:
             stats["removed_by"][f] += 1
-        if rv.get("verdict") == "reject":
+        if rv.verdict == "reject":
             stats["review_rejected"] += 1
             continue
         if reviewed_only and not accepted:
             continue
-        if not kept and not accepted:
+        if not p["kept"] and not accepted:
             stats["filtered_out"] += 1
             continue
         stats["review_accepted"] += accepted
-        chosen_msgs = json.loads(chosen)
-        if rv.get("edit") is not None:
+        chosen_msgs = p["chosen"]
+        if rv.edit is not None:
             stats["edited"] += 1
-            chosen_msgs = [{"role": "assistant", "content": rv["edit"]}]
-        out.append({"prompt": json.loads(prompt), "chosen": chosen_msgs, "rejected": json.loads(rejected),
-                    "pair_id": pid, "session_id": sid, "role_name": rname, "persona": None, "method": method,
-                    "feedback": feedback, "made_by": made_by})
+            chosen_msgs = [{"role": "assistant", "content": rv.edit}]
+        out.append({"prompt": p["prompt"], "chosen": chosen_msgs, "rejected": p["rejected"],
+                    "pair_id": p["pair_id"], "session_id": p["session_id"], "role_name": p["role_name"],
+                    "persona": None, "method": p["method"], "feedback": p["feedback"], "made_by": p["made_by"]})
     stats["removed_by"] = {f: stats["removed_by"].get(f, 0) for f in FILTER_NAMES}
     return out, stats
 
@@ -182,7 +166,8 @@ def train_personas(con: duckdb.DuckDBPyConnection, test_sessions: set[str],
     Each mined rule is restated from the train sessions' corrections alone (`personas.restrict_rule`: their
     own words, still in two or more sessions) or left out; a persona a person wrote or edited is used as is.
     """
-    from miner.personas import load_personas, persona_text, restrict_rule, rule_from_dict
+    from miner.personas import persona_text, restrict_rule, rule_from_dict
+    from miner.tables import load_personas
 
     personas = [p for p in load_personas(con) if p["text"]]
     msgs = sorted({m for p in personas for r in p["rules"] for m in (r.get("clause_msgs") or r.get("examples") or [])})

@@ -101,6 +101,7 @@ CHECKS: dict[str, Callable[[Candidate, FilterOptions], bool]] = {
     "across_human_turn": lambda c, o: not c.rejected_joined,
     "sycophantic_opener": lambda c, o: not quality.sycophantic_opener(c.chosen),
     "reply_to_feedback": lambda c, o: c.method != "next_attempt" or not quality.replies_to_feedback(c.chosen),
+    "feedback_question": lambda c, o: c.method != "next_attempt" or not quality.is_question(c.feedback),
     "feedback_facts": lambda c, o: c.method != "next_attempt" or not quality.feedback_only_facts(
         c.feedback, c.chosen, [m["content"] for m in c.prompt] + [c.rejected]),
     "empty": lambda c, o: bool(c.chosen.strip()) and bool(c.rejected.strip()),
@@ -127,6 +128,8 @@ FILTER_DOCS: dict[str, str] = {
                           "rewrites have it stripped instead",
     "reply_to_feedback": "same-prompt check (next_attempt): the chosen answer replies to the feedback "
                          "(\"Got it\", \"Let me fix that\") instead of answering the prompt",
+    "feedback_question": "same-prompt check (next_attempt): the feedback ends with a question, so the next answer "
+                         "answers it (\"No, I should have checked ...\") rather than the prompt",
     "feedback_facts": "same-prompt check (next_attempt): the chosen answer uses a fact (path, number, name, quote) "
                       "found only in the feedback",
     "empty": "chosen or rejected is empty",

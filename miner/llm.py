@@ -225,6 +225,20 @@ class LLM:
                 f"estimated cost ${plan.cost_usd:.4f}{spent} is above --max-cost ${self.max_cost:.4f}; "
                 f"nothing was sent ({plan.describe()})")
 
+    def consent(self, plan: Plan, yes: bool, confirm: Callable[[Plan], bool] | None) -> None:
+        """The one paid-confirmation step, before sending what `plan` describes: nothing to pay for passes;
+        above --max-cost raises CostLimitExceeded; else `yes`, or `confirm(plan)` returning True, is needed,
+        otherwise LLMError. Whatever is refused, nothing was sent."""
+        if not plan.needs_consent:
+            return
+        self.check_budget(plan)
+        if yes:
+            return
+        if confirm is None:
+            raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")
+        if not confirm(plan):
+            raise LLMError(f"stopped: the estimate was not confirmed; nothing was sent ({plan.describe()})")
+
     # --- running --------------------------------------------------------------------------------
     def complete_json(self, system: str, user: str, schema: type[pydantic.BaseModel],
                       cache_key_parts: Sequence[str] | None = None) -> pydantic.BaseModel:
@@ -450,7 +464,19 @@ _FENCE_RE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 
 def parse_answer(text: str, schema: type[pydantic.BaseModel]) -> pydantic.BaseModel:
-    """The JSON object in a model's answer (bare, or in a ```json fence), validated; ValueError otherwise."""
+    """The JSON object in a model's answer (bare, or in a ```json fence), validated; else, for a schema with a
+    `from_text` classmethod, what it makes of the plain text (small local models rarely follow a JSON
+    instruction); ValueError otherwise."""
+    try:
+        return _parse_json(text, schema)
+    except ValueError:
+        from_text = getattr(schema, "from_text", None)
+        if from_text is None:
+            raise
+        return from_text(text)  # raises ValueError when the text holds nothing usable
+
+
+def _parse_json(text: str, schema: type[pydantic.BaseModel]) -> pydantic.BaseModel:
     m = _FENCE_RE.search(text)
     body = m.group(1) if m else text
     start, end = body.find("{"), body.rfind("}")

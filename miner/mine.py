@@ -15,40 +15,20 @@ from typing import Any
 
 import duckdb
 
-from miner.classify import DEFAULT_BACKEND, OFFLINE, get_backend
-from miner.roles import assign_roles
+from miner.classify import DEFAULT_BACKEND, get_backend
+from miner.tables import assign_roles, relabels
 from miner.turns import load_turns
 from vault.model import Kind, kinds_sql
 from vault.store import insert_rows, transaction
 
-BATCH = 5000
 LABEL_COLUMNS = ["msg_id", "session_id", "label", "confidence", "backend", "version", "reasons"]
-
-
-def stored_vectors(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """msg_id -> unit vector of its first chunk, for human-side turns, from the active embedding model."""
-    from vault.index.embeddings import active_model
-
-    active = active_model(con)
-    if active is None:
-        return {}
-    kinds = kinds_sql(Kind.HUMAN_TYPED)
-    rows = con.execute(
-        f"""SELECT c.msg_id, v.vector FROM chunks c JOIN vectors v USING (model_id, content_hash)
-            JOIN messages m USING (msg_id)
-            WHERE c.model_id = ? AND c.chunk_no = 0 AND m.kind IN ({kinds})""",
-        [active[0]],
-    ).fetchall()
-    return dict(rows)
 
 
 def own_label_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """The person's own labels: hand labels from files given to `vault eval`, overridden by review relabels."""
     rows = {m: {"msg_id": m, "label": lab} for m, lab in con.execute(
         "SELECT msg_id, label FROM hand_labels ORDER BY msg_id").fetchall()}
-    rows.update({m: {"msg_id": m, "label": lab} for m, lab in con.execute(
-        "SELECT target_id, value FROM reviews WHERE target = 'turn' AND decision = 'relabel' AND value IS NOT NULL "
-        "ORDER BY target_id").fetchall()})
+    rows.update({m: {"msg_id": m, "label": lab} for m, lab in relabels(con).items()})
     return list(rows.values())
 
 
@@ -98,18 +78,12 @@ def mine(
     # Labels of messages that are no longer human-side (a re-ingest found a copy, a hook, ...) go.
     con.execute(f"""DELETE FROM labels WHERE msg_id IN (SELECT l.msg_id FROM labels l JOIN messages m USING (msg_id)
                     WHERE m.kind NOT IN ({kinds_sql(Kind.HUMAN_SIDE)}))""")
-    if backend == "heuristic" and "vectors" not in options:
-        options["vectors"] = stored_vectors(con)
-    if backend == "learned":
-        options = {"con": con, **options}
-    paid = backend not in OFFLINE
-    if paid:  # the backend asks `confirm` itself, once, with its plan (what is sent, what it costs)
-        options = {"con": con, "confirm": confirm, **options}
     clf = get_backend(backend, **options)
+    clf.prepare(con, confirm=confirm)
     turns = load_turns(con, only_unlabelled=not redo)
     classify_s = embed_s = 0.0
     # A paid backend sees all turns in one call: one plan, one confirmation, one batch.
-    step = max(len(turns), 1) if paid else BATCH
+    step = clf.batch_size or max(len(turns), 1)
     labelled_any = False
     counts: Counter[str] = Counter()
     done = 0
@@ -118,9 +92,8 @@ def mine(
         t1 = time.perf_counter()
         labels = clf.label(batch)
         took = time.perf_counter() - t1
-        emb = (getattr(clf, "embed_report", None) or {}).get("seconds", 0.0)
-        classify_s, embed_s = classify_s + took - emb, embed_s + emb
-        failed = {msg_id for msg_id, _ in getattr(clf, "failed", [])}  # not stored: the next run retries them
+        classify_s, embed_s = classify_s + took - clf.embed_seconds, embed_s + clf.embed_seconds
+        failed = {msg_id for msg_id, _ in clf.failed}  # not stored: the next run retries them
         # --redo clears the old labels only once the backend has answered: a declined or failed
         # paid run leaves the vault as it was.
         if redo and not labelled_any:
@@ -151,7 +124,7 @@ def mine(
         "labels_in_vault": dict(total),
         "roles": roles,
         "pairs": pairs,
-        **({"llm": clf.report()} if hasattr(clf, "report") else {}),
+        **({"llm": llm} if (llm := clf.report()) is not None else {}),
         "classify_seconds": round(classify_s, 3),
         "embed_seconds": round(embed_s, 3),
         "seconds": round(time.perf_counter() - t0, 3),

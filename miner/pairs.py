@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pydantic
 
-from miner.analytics import effective_turns_sql
 from miner.classify.base import (
     INITIAL_REQUEST,
     INTERRUPT,
@@ -41,8 +42,8 @@ from miner.classify.base import (
 from miner.filters import FILTER_NAMES, Candidate, FilterOptions, apply_filters
 from miner.quality import strip_opener
 from miner.render import TOOL_DETAIL_CHARS, render_tool_calls, tool_line
+from miner.tables import EFFECTIVE_LABELS, count_corrections, load_personas, replace_pairs, session_roles
 from vault.model import Kind, kinds_sql
-from vault.store import insert_rows, transaction
 
 PROMPT_CHARS = 6000  # default context budget of a pair's prompt
 SEE_THROUGH = frozenset({INTERRUPT, REATTEMPT_WITHOUT_FEEDBACK})  # neither a request nor feedback
@@ -102,23 +103,22 @@ def has_text(parts: list[Part]) -> bool:
 BRANCHED = ("m.session_id IN (SELECT session_id FROM messages WHERE NOT on_main_branch "
             "AND json_extract_string(extra, '$.branch') IN ('regeneration', 'edit') "
             "OR json_extract_string(extra, '$.feedback') IS NOT NULL)")
-CORRECTED = f"m.session_id IN (SELECT session_id FROM eff WHERE label = '{REATTEMPT_WITH_FEEDBACK}')"
+CORRECTED = f"m.session_id IN (SELECT session_id FROM {EFFECTIVE_LABELS} WHERE label = '{REATTEMPT_WITH_FEEDBACK}')"
 
 
 def _session_ids(con: duckdb.DuckDBPyConnection, sessions: str) -> list[str]:
     return [r[0] for r in con.execute(
-        f"WITH eff AS ({effective_turns_sql()}) SELECT DISTINCT m.session_id FROM messages m WHERE {sessions}"
+        f"SELECT DISTINCT m.session_id FROM messages m WHERE {sessions}"
     ).fetchall()]
 
 
 def _segments_sql() -> str:
     return f"""
-        WITH eff AS ({effective_turns_sql()})
         SELECT m.session_id, m.msg_id, m.kind, m.text, m.tool_name,
                CASE WHEN m.kind = '{Kind.TOOL_CALL}' THEN tc.input END, e.label,
                CASE WHEN e.relabelled OR l.backend = 'hand' THEN NULL ELSE l.confidence END, m.is_human
         FROM messages m
-        LEFT JOIN eff e ON e.msg_id = m.msg_id
+        LEFT JOIN {EFFECTIVE_LABELS} e ON e.msg_id = m.msg_id
         LEFT JOIN labels l ON l.msg_id = m.msg_id
         -- a plain equi-join: with the kind test inside ON, DuckDB falls back to a ~100x slower plan
         LEFT JOIN tool_calls tc ON tc.tool_use_id = m.tool_use_id
@@ -344,13 +344,27 @@ def branch_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bud
 
 # --- rewrite (opt-in, paid): the rejected answer rewritten to follow the feedback ----------
 
-REWRITE_PROMPT_VERSION = "rewrite-v1"
+REWRITE_PROMPT_VERSION = "rewrite-v2"  # v2: the answer is plain text (v1 asked for JSON)
 REWRITE_SYSTEM = (
     "You improve an AI assistant's answer that its user corrected. You get the conversation so far, the "
     "answer the user rejected and the user's feedback on it. Write the answer the assistant should have given "
     "in the first place: do what the feedback asks, respect the user's standing preferences, keep what was "
     "right, use the same form (tool calls stay one line each, as `[Tool] argument`), and do not mention the "
-    "feedback or that this is a rewrite. Reply with JSON only: {\"rewrite\": \"<the improved answer>\"}.")
+    "feedback or that this is a rewrite. Reply with the improved answer only, nothing before or after it.")
+_ANSWER_LABEL = re.compile(r"^\s*(?:\*\*)?(?:improved|rewritten|revised|new|better)? ?answer:?(?:\*\*)?:?\s*", re.I)
+
+
+class RewriteAnswer(pydantic.BaseModel):
+    """A rewrite: the plain text of the answer (what every model can give), or JSON {"rewrite": ...}."""
+
+    rewrite: str
+
+    @classmethod
+    def from_text(cls, text: str) -> RewriteAnswer:
+        body = _ANSWER_LABEL.sub("", text or "", count=1).strip()
+        if not body:
+            raise ValueError("empty answer")
+        return cls(rewrite=body)
 
 
 def _rewrite_user(prompt: list[dict], rejected: str, feedback: str) -> str:
@@ -366,13 +380,7 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
     `llm` is a `miner.llm.LLM` (texts are redacted before sending, answers cached in llm_cache).
     Something to pay for needs `yes` or `confirm(plan)` returning True; otherwise nothing is sent.
     """
-    import pydantic
-
     from miner.llm import LLMError
-    from miner.personas import load_personas
-
-    class Rewrite(pydantic.BaseModel):
-        rewrite: str
 
     skipped = skipped if skipped is not None else {}
     personas = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
@@ -385,13 +393,9 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
             bases.append((sid, role, seg, joined, rejected, prompt))
             reqs.append(llm.request(system, _rewrite_user(prompt, render_answer(rejected), seg.text),
                                     [system, seg.msg_id, render_answer(rejected), seg.text]))
-    plan = llm.plan(reqs)
-    if plan.needs_consent:
-        llm.check_budget(plan)
-        if not yes and (confirm is None or not confirm(plan)):
-            raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")
+    llm.consent(llm.plan(reqs), yes, confirm)
     out = []
-    for (sid, role, seg, joined, rejected, prompt), res in zip(bases, llm.run(reqs, Rewrite)):
+    for (sid, role, seg, joined, rejected, prompt), res in zip(bases, llm.run(reqs, RewriteAnswer)):
         if res.value is None:
             skipped["rewrite_failed"] = skipped.get("rewrite_failed", 0) + 1
             continue
@@ -404,24 +408,6 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
             chosen_has_text=bool(text), rejected_has_text=has_text(rejected), rejected_joined=joined,
             confidence=seg.confidence, feedback_typed=seg.typed, made_by=llm.made_by))
     return out
-
-
-def session_roles(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """session -> role: the roles table, completed from the rules for sessions it lacks."""
-    roles = dict(con.execute("SELECT session_id, role_name FROM roles").fetchall())
-    missing = con.execute("SELECT count(*) FROM sessions WHERE session_id NOT IN (SELECT session_id FROM roles)"
-                          ).fetchone()[0]
-    if missing:
-        from miner.roles import compute_roles, load_rules
-
-        for sid, name, _ in compute_roles(con, load_rules()):
-            roles.setdefault(sid, name)
-    return roles
-
-
-PAIR_COLUMNS = ("pair_id", "session_id", "role_name", "feedback_msg_id", "rejected_msg_id", "chosen_msg_id",
-                "prompt", "chosen", "rejected", "feedback", "method", "filters_passed", "filters_failed", "kept",
-                "made_by")
 
 
 def _row(c: Candidate) -> tuple:
@@ -473,14 +459,10 @@ def build_pairs(con: duckdb.DuckDBPyConnection, method: str | tuple[str, ...] = 
     extra = {"llm": llm, "confirm": confirm, "yes": yes} if "rewrite" in methods else {}
     cands, skipped = collect_candidates(con, methods, prompt_chars, **extra)
     failed = apply_filters(cands, opts)
-    with transaction(con):
-        con.execute("DELETE FROM pairs")
-        insert_rows(con, "pairs", PAIR_COLUMNS, [_row(c) for c in cands])
+    replace_pairs(con, [_row(c) for c in cands])
     by_method: dict[str, int] = {}
     for c in cands:
         by_method[c.method] = by_method.get(c.method, 0) + 1
-    corrections = con.execute(f"WITH eff AS ({effective_turns_sql()}) SELECT count(*) FROM eff "
-                              f"WHERE label = '{REATTEMPT_WITH_FEEDBACK}'").fetchone()[0]
-    return {"corrections": corrections, "pairs": len(cands), "kept": sum(not c.failed for c in cands),
+    return {"corrections": count_corrections(con), "pairs": len(cands), "kept": sum(not c.failed for c in cands),
             "by_method": by_method, "filters_failed": failed, "skipped": skipped,
             "options": {"prompt_chars": prompt_chars, **opts.__dict__}}

@@ -4,16 +4,21 @@ Offline backend (the default) is **extractive**: it quotes rules the person stat
 what they meant. For each role:
 1. the feedback texts of its corrections (effective label `reattempt_with_feedback`, text a person
    typed) are cut into clauses ("too long. two sentences max, and no emojis" -> three clauses); pasted
-   output (tracebacks, logs, code), hook and tool text and filler ("no,", "please") are dropped;
+   output (tracebacks, logs, code), hook and tool text and filler ("no,", "please") are dropped; a
+   complaint about a thing becomes the norm it broke ("the commit message doesn't reflect X" -> "the
+   commit message must reflect X");
 2. only clauses stated in general form are kept (`is_general`: an imperative with always, never,
-   don't, no, avoid, prefer, instead, keep, only...; or "I prefer / I'd rather / I don't want"), and
-   none naming a task-specific entity (a path, a file name other than well-known ones such as
-   `__init__.py` or `CLAUDE.md`, an id, a long number);
+   don't, no, avoid, prefer, instead, keep, only, make sure...; "I prefer / I'd rather / I don't want /
+   I dislike"; a norm "the X must ..."), no sentence fragment ("because ..."), and none naming a
+   task-specific entity (a path, a file name other than well-known ones such as `__init__.py` or
+   `CLAUDE.md`, an id, a long number);
 3. the clauses are embedded with the search model (vault.index.embeddings, local) and clustered
-   (average-linkage agglomerative on cosine similarity, `threshold`);
-4. each cluster stated in at least `MIN_SESSIONS` (2) sessions becomes one rule, in the words of its
-   most representative clause (the medoid), with support = the number of distinct corrections and
-   their msg_ids as examples. A one-session remark is a task detail, not a standing preference.
+   (average-linkage agglomerative on cosine similarity plus a bonus per shared content word,
+   `threshold`);
+4. each cluster stated in at least `MIN_SESSIONS` (2) sessions becomes one rule, phrased as a CLAUDE.md
+   instruction (`state_rule`) from its most representative clause (the medoid), with support = the
+   number of distinct corrections and their msg_ids as examples. A one-session remark is a task
+   detail, not a standing preference.
 The persona text is the rules as a short list, most supported first. Rows a person edited
 (`personas.edited`) are never overwritten.
 
@@ -23,17 +28,19 @@ and states the rules itself, citing the corrections behind each (support = how m
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
+import pydantic
 
-from miner.analytics import effective_turns_sql
 from miner.classify.base import REATTEMPT_WITH_FEEDBACK
+from miner.tables import EFFECTIVE_LABELS, drop_mined_personas, edited_personas, session_roles, store_mined_persona
+from miner.tables import load_personas  # noqa: F401  (re-exported: the personas' readers import it from here)
 
-THRESHOLD = 0.4  # cosine similarity above which clusters merge (average linkage)
+THRESHOLD = 0.45  # similarity (cosine + shared-word bonus) above which clusters merge (average linkage)
+WORD_BONUS = 0.2  # added to the similarity of two clauses per shared content word (at most two)
 MAX_RULES = 8
 MAX_CLAUSE_WORDS = 30
 MAX_CLAUSES = 1500  # per role: clustering is quadratic in memory
@@ -43,9 +50,15 @@ MIN_SESSIONS = 2  # a rule must be stated in this many sessions to be a standing
 _GENERAL = re.compile(
     r"^(?:always|never|don'?t|do not|no|avoid|prefer|stop|keep|only|use|make sure|remember|please don'?t|skip|drop)\b"
     r"|\b(?:always|never|instead|rather than|prefer|every time|each time|from now on|by default|in general|"
-    r"unless|don'?t|do not|avoid|before you|first|yagni|think (?:hard|harder|it through))\b", re.I)
+    r"unless|don'?t|do not|avoid|before you|first|yagni|think (?:hard|harder|superhard|it through)|make sure|"
+    r"properly|correctly|\w+, not \w+)\b", re.I)
+# A norm stated about a thing ("the commit message must reflect the change"): a complaint restated (`_REWRITES`).
+_NORM = re.compile(r"^(?:the|every|each|all|our|your)\b[^,;]{0,40}?\b(?:must|should always|should never)\b", re.I)
+# Fragments of a sentence, not a rule: a subordinate clause cut off its main clause.
+_FRAGMENT = re.compile(r"^(?:only |just )?(?:because|beacause|since|which|so|as|if|when|while|whether)\b", re.I)
 _FIRST_PERSON_RULE = re.compile(
-    r"^(?:i(?:'d| would)? (?:prefer|rather|don'?t want|do not want|hate|dislike|like to keep)|we don'?t need)\b", re.I)
+    r"^(?:i(?:'d| would)? (?:prefer|rather|don'?t want|do not want|hate|dislike|don'?t like|like to keep|"
+    r"(?:still )?want (?:you to )?(?:always|never))|we don'?t need)\b", re.I)
 # Task-specific entities: a path, an id, a long number, a file name that is not a well-known one.
 _ENTITY = re.compile(r"[\w.-]+/[\w./-]+|\b[0-9a-f]{7,}\b|\b\d{3,}\b|\b[\w-]+\.(?:py|js|ts|tsx|json|md|toml|ya?ml|sql|"
                      r"sh|rs|go|txt|csv|pdf|html|css|svelte|ex|exs)\b", re.I)
@@ -66,7 +79,8 @@ _OUTPUT_LINE = re.compile(
 _STARTERS = (r"(?:no|don'?t|do not|never|always|keep|make|use|drop|skip|avoid|add|remove|stop|run|read|write|put|"
              r"just|only|check|ask)\b")
 # Where one request ends and the next begins inside a feedback message.
-_SPLIT = re.compile(rf"(?<=[.!?;])\s+|\n+|,\s*(?:and|but|then)\s+|\s+(?:and|but)\s+(?={_STARTERS})|,\s+(?={_STARTERS}|\w+\s+\w+)",
+_SPLIT = re.compile(rf"(?<=[.!?;])\s+|\n+|,\s*(?:and|but|then)\s+|\s+(?:and|but)\s+(?={_STARTERS})|\s+--\s+"
+                    rf"|,\s+(?!be\w*cause\b)(?={_STARTERS}|\w+\s+\w+)",
                     re.I)
 # "no," is filler but "no emojis" is the preference: interjections go only when punctuation follows.
 _LEAD = re.compile(r"^(?:(?:(?:no+|nope|nah|ok(?:ay)?|well|so|wait|sorry|hey|yes|yeah|right|look|listen|ugh|oops|then)"
@@ -80,6 +94,23 @@ _REWRITES = [
     (re.compile(r"^(?:can|could|would) you (?:please )?", re.I), ""),
     (re.compile(r"^(?:i )?(?:want|need|prefer|asked for|asked you to|told you to) (?:you to )?", re.I), ""),
     (re.compile(r"^(?:stop|quit) (\w+ing)\b", re.I), r"don't \1"),
+    (re.compile(r"^(?:i think )?(?:we|you) should (?:also )?(?!not\b|never\b)", re.I), ""),
+    (re.compile(r"^(?:i think )?(?:we|you) (?:shouldn'?t|should not|should never) ", re.I), "don't "),
+    (re.compile(r"^let'?s (?:also )?(?!not\b)", re.I), ""),
+    # A complaint about a thing is the norm it broke: "the commit message doesn't reflect X" -> "... must reflect X".
+    (re.compile(r"^((?:the|every|each|all|our|your)\b[^,;]{0,40}?) (?:doesn'?t|does not|didn'?t|did not) ", re.I),
+     r"\1 must "),
+]
+# Phrasing a stated preference as a CLAUDE.md instruction: "I don't want to X" -> "Don't X".
+_PHRASINGS = [
+    (re.compile(r"^i (?:don'?t|do not) want (?:you )?to ", re.I), "don't "),
+    (re.compile(r"^i (?:hate|dislike|don'?t like) (?:it when )?(?:you )?(?=\w+ing\b)", re.I), "avoid "),
+    (re.compile(r"^i(?:'d| would) (?:rather|prefer to) ", re.I), "prefer to "),
+    (re.compile(r"^i (?:still )?want (?:you to )?", re.I), ""),
+    (re.compile(r"\s+(?:please|pls|plz)\b", re.I), ""),
+    (re.compile(r"\s*\([^()]*\)?\s*$"), ""),  # a trailing aside "(to CLAUDE.md)": the task at hand
+    (re.compile(r"^(always|never) (\w{3,})ing\b", re.I),  # "always explaining" -> "always explain"
+     lambda m: f"{m[1]} {m[2][:-1] if m[2][-1] == m[2][-2] and m[2][-1] not in 'lsdz' else m[2]}"),
 ]
 # A whole clause that is only an interjection or a go-on: no preference in it.
 _FILLER_ONLY = re.compile(r"^(?:no+|nope|nah|ok(?:ay)?|yes|yeah|wait|whoops|oops|hmm+|one sec(?:ond)?|"
@@ -162,9 +193,10 @@ def clauses_of(text: str) -> list[str]:
 
 def is_general(clause: str) -> bool:
     """A rule stated in general form, about no task-specific entity: what an extractive persona may quote."""
-    if _HOOK_TEXT.search(clause) or _ENTITY.search(_WELL_KNOWN_FILES.sub("", clause)):
+    if _HOOK_TEXT.search(clause) or _ENTITY.search(_WELL_KNOWN_FILES.sub("", clause)) or _FRAGMENT.match(clause):
         return False
-    return bool(_FIRST_PERSON_RULE.match(clause)) or (is_imperative(clause) and bool(_GENERAL.search(clause)))
+    return (bool(_FIRST_PERSON_RULE.match(clause) or _NORM.match(clause))
+            or (is_imperative(clause) and bool(_GENERAL.search(clause))))
 
 
 def is_imperative(clause: str) -> bool:
@@ -173,19 +205,61 @@ def is_imperative(clause: str) -> bool:
 
 
 def state_rule(clause: str) -> str:
+    """The clause as an instruction: "I don't want to commit X" -> "Don't commit X."."""
     c = clause.strip()
+    for rx, repl in _PHRASINGS:
+        c = rx.sub(repl, c, count=1)
     c = c[0].upper() + c[1:]
     return c if c.endswith((".", "!")) else c + "."
 
 
-def cluster(vectors, threshold: float) -> list[list[int]]:
-    """Average-linkage agglomerative clustering on cosine similarity (rows are unit vectors)."""
+_STOP = frozenset(
+    "the a an and or but to of in on at for with from by as is are was were be been it its this that these those "
+    "you your me my we our us i they them he she his her not no don't do does did dont never always please pls "
+    "make sure use just only also all any some more most very really again now then than there here what which "
+    "who how why when where can could would should will shall must may might have has had get got let let's into "
+    "about over after before instead rather prefer avoid keep one two want need like yet still even so too".split())
+
+
+def stems(text: str) -> set[str]:
+    """Content words of a clause, crudely stemmed ("harder" ~ "hard", "comments" ~ "comment")."""
+    out = set()
+    for w in re.findall(r"[a-z][a-z'_-]+", text.lower()):
+        if w in _STOP or len(w) < 3:
+            continue
+        for suffix in ("ings", "ing", "ers", "er", "est", "ed", "es", "s", "ly"):
+            if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+                w = w[: -len(suffix)]
+                break
+        out.add(w)
+    return out
+
+
+def overlap_bonus(texts: list[str], per_word: float = WORD_BONUS):
+    """A similarity bonus for clauses sharing content words: the small embedding model misses "think harder
+    and explain" ~ "think hard about process" (0.22 cosine); shared words are the reader's cue."""
+    import numpy as np
+
+    sets = [stems(t) for t in texts]
+    n = len(sets)
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            out[i, j] = out[j, i] = per_word * min(len(sets[i] & sets[j]), 2)
+    return out
+
+
+def cluster(vectors, threshold: float, bonus=None) -> list[list[int]]:
+    """Average-linkage agglomerative clustering on cosine similarity (rows are unit vectors), plus `bonus`
+    (an n x n matrix added to the similarities, e.g. `overlap_bonus`)."""
     import numpy as np
 
     n = len(vectors)
     if n == 0:
         return []
     sim = (vectors @ vectors.T).astype("float64")
+    if bonus is not None:
+        sim = sim + bonus
     sizes = np.ones(n)
     members: list[list[int]] = [[i] for i in range(n)]
     alive = np.ones(n, bool)
@@ -208,12 +282,9 @@ def cluster(vectors, threshold: float) -> list[list[int]]:
 
 def role_feedback(con: duckdb.DuckDBPyConnection, role: str | None = None) -> dict[str, list[tuple[str, str]]]:
     """role -> [(msg_id, feedback text)] of its corrections, oldest first."""
-    from miner.pairs import session_roles
-
     roles = session_roles(con)
     rows = con.execute(f"""
-        WITH eff AS ({effective_turns_sql()})
-        SELECT e.session_id, e.msg_id, m.text FROM eff e JOIN messages m ON m.msg_id = e.msg_id
+        SELECT e.session_id, e.msg_id, m.text FROM {EFFECTIVE_LABELS} e JOIN messages m ON m.msg_id = e.msg_id
         WHERE e.label = '{REATTEMPT_WITH_FEEDBACK}' AND NOT m.is_sidechain AND m.is_human
         ORDER BY e.timestamp NULLS LAST, m.seq""").fetchall()
     out: dict[str, list[tuple[str, str]]] = {}
@@ -240,10 +311,11 @@ def rules_for(feedback: list[tuple[str, str]], model, threshold: float = THRESHO
         return []
     session_of = sessions or {}
     vecs = encode(model, [c.text for c in clauses])
+    bonus = overlap_bonus([c.text for c in clauses])
+    sim = vecs @ vecs.T + bonus
     rules = []
-    for idx in cluster(vecs, threshold):
-        sub = vecs[idx]
-        centrality = (sub @ sub.T).mean(axis=1) if len(idx) > 1 else np.ones(1)
+    for idx in cluster(vecs, threshold, bonus):
+        centrality = sim[np.ix_(idx, idx)].mean(axis=1) if len(idx) > 1 else np.ones(1)
         order = [idx[k] for k in np.argsort(-centrality, kind="stable")]
         best = order[0]
         examples = list(dict.fromkeys(clauses[i].msg_id for i in order))
@@ -272,6 +344,30 @@ PERSONA_SYSTEM = (
     "works.\"), most supported first, at most {max_rules}. Only rules that would apply again to future work; "
     "no one-off details. For each rule list the numbers of the corrections that support it. Reply with JSON "
     "only: {{\"rules\": [{{\"rule\": \"...\", \"corrections\": [1, 4]}}]}}.")
+# A rule as a plain-text line: "- Run the tests first. (1, 4)" / "2. No emojis [3]".
+_RULE_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(?P<rule>.+?)\s*"
+                        r"(?:[\[(](?:corrections?:?\s*)?(?P<ids>\d+(?:\s*,\s*\d+)*)[\])])?\s*$", re.I)
+
+
+class LlmRule(pydantic.BaseModel):
+    rule: str
+    corrections: list[int] = []
+
+
+class RulesAnswer(pydantic.BaseModel):
+    """The rules of a role: JSON as asked, or, from a model that cannot give JSON, a list of lines."""
+
+    rules: list[LlmRule]
+
+    @classmethod
+    def from_text(cls, text: str) -> RulesAnswer:
+        rules = [LlmRule(rule=m["rule"], corrections=[int(i) for i in re.findall(r"\d+", m["ids"] or "")])
+                 for m in map(_RULE_LINE.match, (text or "").splitlines()) if m]
+        if not rules:
+            raise ValueError(f"no rule in {text[:80]!r}")
+        return cls(rules=rules)
+
+
 MAX_LLM_FEEDBACK = 200  # corrections per role sent to the model (the most recent)
 FEEDBACK_CHARS = 500
 
@@ -279,36 +375,24 @@ FEEDBACK_CHARS = 500
 def llm_rules(todo: dict[str, list[tuple[str, str]]], llm, max_rules: int, yes: bool = False,
               confirm=None) -> dict[str, list[Rule]]:
     """role -> rules, one request per role; the whole cost is shown and confirmed once."""
-    import pydantic
-
     from miner.llm import LLMError
     from vault.redact import clip  # redact, then cut
-
-    class LlmRule(pydantic.BaseModel):
-        rule: str
-        corrections: list[int] = []
-
-    class Answer(pydantic.BaseModel):
-        rules: list[LlmRule]
 
     system = PERSONA_SYSTEM.format(max_rules=max_rules)
     roles = sorted(todo)
     shown = {r: todo[r][-MAX_LLM_FEEDBACK:] for r in roles}
     reqs = [llm.request(system, f"Role: {r}\n\n" + "\n\n".join(
         f"[{i}] {clip(t, FEEDBACK_CHARS)}" for i, (_, t) in enumerate(shown[r], 1))) for r in roles]
-    plan = llm.plan(reqs)
-    if plan.needs_consent:
-        llm.check_budget(plan)
-        if not yes and (confirm is None or not confirm(plan)):
-            raise LLMError(f"{plan.describe()}. Not confirmed (--yes to send); nothing was sent")
+    llm.consent(llm.plan(reqs), yes, confirm)
     out = {}
-    for r, res in zip(roles, llm.run(reqs, Answer)):
+    for r, res in zip(roles, llm.run(reqs, RulesAnswer)):
         if res.value is None:
             raise LLMError(f"no valid persona for {r}: {res.error}")
         fb, rules = shown[r], []
         for x in res.value.rules[:max_rules]:
             ids = list(dict.fromkeys(fb[i - 1][0] for i in x.corrections if 1 <= i <= len(fb)))
-            rules.append(Rule(state_rule(x.rule), len(ids), ids))
+            if ids:  # a rule no correction supports is the model's, not the person's
+                rules.append(Rule(state_rule(x.rule), len(ids), ids))
         out[r] = rules
     return out
 
@@ -329,7 +413,7 @@ def build_personas(con: duckdb.DuckDBPyConnection, backend: str = "offline", rol
     if backend == "anthropic" and llm is None:
         raise ValueError("the anthropic persona backend needs an LLM")
     feedback = role_feedback(con, role)
-    edited = {r[0] for r in con.execute("SELECT role_name FROM personas WHERE edited").fetchall()}
+    edited = edited_personas(con)
     todo = {r: fb for r, fb in feedback.items() if r not in edited}
     if backend == "anthropic":
         by_llm = llm_rules(todo, llm, max_rules, yes, confirm)  # before any write: a refusal changes nothing
@@ -341,30 +425,16 @@ def build_personas(con: duckdb.DuckDBPyConnection, backend: str = "offline", rol
     report: dict[str, Any] = {"roles": {}, "kept_edited": sorted(edited & set(feedback)), "threshold": threshold,
                               "backend": backend}
     if role is None:  # roles whose corrections are gone (relabelled, deleted) lose their mined persona
-        stale = [r[0] for r in con.execute("SELECT role_name FROM personas WHERE NOT coalesce(edited, false)")
-                 .fetchall() if r[0] not in feedback]
-        for r in stale:
-            con.execute("DELETE FROM personas WHERE role_name = ?", [r])
-        report["removed"] = stale
+        report["removed"] = drop_mined_personas(con, keep=set(feedback))
     sessions = dict(con.execute(
         "SELECT msg_id, session_id FROM messages WHERE msg_id IN (SELECT unnest(?))",
         [[m for fb in todo.values() for m, _ in fb]]).fetchall()) if todo else {}
     for r, fb in sorted(todo.items()):
         rules = by_llm[r] if backend == "anthropic" else rules_for(fb, model, threshold, max_rules, sessions)
         text = persona_text(r, rules, backend) if rules else None
-        con.execute("DELETE FROM personas WHERE role_name = ? AND NOT coalesce(edited, false)", [r])
-        con.execute("INSERT INTO personas (role_name, text, rules, backend, edited) VALUES (?, ?, ?, ?, false)",
-                    [r, text, json.dumps([asdict(x) for x in rules], ensure_ascii=False), backend])
+        store_mined_persona(con, r, text, [asdict(x) for x in rules], backend)
         report["roles"][r] = {"corrections": len(fb), "rules": len(rules)}
     return report
-
-
-def load_personas(con: duckdb.DuckDBPyConnection, role: str | None = None) -> list[dict[str, Any]]:
-    q = "SELECT role_name, text, rules, backend, edited, updated_at FROM personas"
-    rows = con.execute(q + (" WHERE role_name = ?" if role else "") + " ORDER BY role_name",
-                       [role] if role else []).fetchall()
-    return [{"role_name": r[0], "text": r[1], "rules": json.loads(r[2]) if r[2] else [], "backend": r[3],
-             "edited": bool(r[4]), "updated_at": r[5]} for r in rows]
 
 
 def claude_md(persona: dict[str, Any]) -> str:

@@ -53,12 +53,28 @@ _REPLY = re.compile(
     r"requested|asked|noted)|you(?:'ve| have)? (?:mentioned|asked|pointed out|noted)|per your|i see the (?:issue|problem)|"
     r"(?:i )?understood|i understand|got it|let me (?:fix|correct|redo|revert|undo|try again)|thanks? (?:you )?for|i missed|"
     r"i (?:made a|see my) mistake|my mistake|i should have|i misunderstood|i apologi[sz]e|good (?:catch|point)|"
-    r"great (?:catch|point)|that makes sense|makes sense)\b", re.I)
+    r"great (?:catch|point)|that makes sense|makes sense|i should(?: have)?|i didn'?t|i did not|i forgot)\b", re.I)
+# An answer that opens with "No," / "Yes," answers something the person just asked.
+_ANSWERS_QUESTION = re.compile(r"^\W*(?:no|yes|yeah|yep|nope|not yet)\b\s*[,.!:;—–-]", re.I)
 REPLY_CHARS = 200  # a reply shows in the answer's opening
 
 
 def replies_to_feedback(chosen: str) -> bool:
-    return bool(sycophantic_opener(chosen) or _REPLY.search((chosen or "")[:REPLY_CHARS]))
+    return bool(sycophantic_opener(chosen) or _ANSWERS_QUESTION.match(_first_text(chosen))
+                or _REPLY.search((chosen or "")[:REPLY_CHARS]))
+
+
+def _first_text(answer: str) -> str:
+    """The answer's first line of prose (tool-call lines, `[Tool] ...`, and their output skipped)."""
+    for line in (answer or "").splitlines():
+        if line.strip() and not line.startswith(("[", "@@", "+", "-", " ")):
+            return line
+    return ""
+
+
+def is_question(feedback: str) -> bool:
+    """The feedback ends with a question: the person's next answer answers it ("No, I should check ...")."""
+    return (feedback or "").rstrip().rstrip(")*_`'\"").endswith("?")
 
 
 # Facts a feedback can give: paths and file names, URLs, numbers, code names, quoted or back-ticked text.

@@ -42,7 +42,6 @@ import duckdb
 
 from vault.redact import anonymous_name
 from vault.settings import ConfigError, Settings
-from vault.store import insert_rows
 
 GLOB_KEYS = ("project", "cwd", "agent_type", "source", "user_id")
 REGEX_KEYS = ("first_prompt",)
@@ -272,17 +271,3 @@ def compute_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[tup
 
     return [(sid, *resolve(sid)) for sid in info]
 
-
-def assign_roles(con: duckdb.DuckDBPyConnection, rules: list[Rule] | None = None) -> dict[str, int]:
-    """Give every session a role (replacing the `roles` table); returns sessions per role."""
-    rules = load_rules() if rules is None else rules
-    rows = compute_roles(con, rules)
-    # No transaction of our own: `vault mine` may call this inside its own (DuckDB cannot nest
-    # them, and a failed BEGIN aborts the caller's). Roles are derived: a crash in between leaves
-    # the table empty, and the analytics then compute roles on the fly.
-    con.execute("DELETE FROM roles")
-    insert_rows(con, "roles", ["session_id", "role_name", "rule"], rows)
-    counts: dict[str, int] = {}
-    for _, name, _ in rows:
-        counts[name] = counts.get(name, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

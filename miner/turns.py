@@ -111,7 +111,7 @@ def labelled_turns(con: duckdb.DuckDBPyConnection, session: str | None = None, l
     The effective label wins (a review relabel over the miner's); `confidence` is the miner's,
     absent for a relabel. `session` is an id or prefix.
     """
-    from miner.analytics import effective_turns_sql
+    from miner.tables import EFFECTIVE_LABELS
 
     where, params = ["e.label IS NOT NULL", "e.label <> 'not_human'"], []
     if session:
@@ -123,9 +123,8 @@ def labelled_turns(con: duckdb.DuckDBPyConnection, session: str | None = None, l
     if role:
         where.append("e.session_id IN (SELECT session_id FROM roles WHERE role_name = ?)")
         params.append(role)
-    sql = f"""WITH e AS ({effective_turns_sql()})
-              SELECT e.session_id, e.msg_id, e.label, m.text, l.confidence, l.backend, e.relabelled, m.kind
-              FROM e JOIN messages m USING (msg_id) LEFT JOIN labels l USING (msg_id)
+    sql = f"""SELECT e.session_id, e.msg_id, e.label, m.text, l.confidence, l.backend, e.relabelled, m.kind
+              FROM {EFFECTIVE_LABELS} e JOIN messages m USING (msg_id) LEFT JOIN labels l USING (msg_id)
               WHERE {' AND '.join(where)} ORDER BY e.session_id, m.seq"""
     if limit:
         sql += f" LIMIT {int(limit)}"

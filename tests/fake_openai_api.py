@@ -1,8 +1,10 @@
 """A local HTTP server speaking enough of the OpenAI Chat Completions API for tests.
 
 The real `openai` SDK talks to it (base_url = server.url); nothing is mocked inside the SDK. Behaviour is
-scripted with `script`: a queue of 'ok' | 'malformed' | 'no_choices' | an HTTP status (400, 500) consumed by
-the calls in order (empty queue: 'ok'). `answer(system, user)` makes the JSON a well-behaved model returns.
+scripted with `script`: a queue of 'ok' | 'plain' | 'malformed' | 'empty' | 'no_choices' | an HTTP status (400,
+500) consumed by the calls in order (empty queue: 'ok'). `answer(system, user)` makes the JSON a well-behaved model
+returns; 'plain' gives the same answer as plain text, as a small local model does (the rewrite itself; the rules
+as a list of lines citing their corrections).
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ class FakeOpenAI:
         fb = re.search(r"<user_feedback>\n(.*?)\n</user_feedback>", user, re.S)
         return {"rewrite": f"You're absolutely right! Rewritten per feedback: {fb.group(1)[:40] if fb else ''}"}
 
+    @staticmethod
+    def plain(answer: dict) -> str:
+        if "rewrite" in answer:
+            return "Improved answer: " + answer["rewrite"]
+        return "Here are the rules:\n" + "\n".join(
+            f"- {r['rule']} ({', '.join(map(str, r['corrections']))})" for r in answer["rules"])
+
     def handle(self, path: str, body: dict) -> tuple[int, dict]:
         with self.lock:
             self.requests.append({"path": path, "body": body})
@@ -38,7 +47,9 @@ class FakeOpenAI:
         system = next((m["content"] for m in msgs if m["role"] == "system"), "")
         user = next((m["content"] for m in msgs if m["role"] == "user"), "")
         text = {"ok": lambda: json.dumps(self.answer(system, user)),
-                "malformed": lambda: "Sure! Here is the rewrite, no JSON at all.",
+                "plain": lambda: self.plain(self.answer(system, user)),
+                "malformed": lambda: "Sure! I will think about it.",  # neither JSON nor a list of rules
+                "empty": lambda: "",
                 "no_choices": lambda: None}[step]()
         choices = [] if text is None else [{"index": 0, "finish_reason": "stop",
                                             "message": {"role": "assistant", "content": text}}]

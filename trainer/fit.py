@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SUMMARY_CHARS = 110  # vault/render.py `_one_line` width
+SUMMARY_CHARS = 110  # vault/cli/views/session.py `_one_line` width
 
 
 @dataclass

@@ -8,15 +8,13 @@ cannot even open it while a writer holds it: then the app reads a copy taken whe
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
-from vault.store import VaultError, VaultLockedError, connect, open_vault
+from vault.snapshot import Snapshot
+from vault.store import VaultError, VaultLockedError, open_vault
 
 READ_WRITE, READ_ONLY, SNAPSHOT = "read-write", "read-only", "snapshot"
 
@@ -33,7 +31,7 @@ class VaultAccess:
         self.forced_read_only = bool(read_only)
         self.mode = READ_WRITE
         self.reason = ""  # why the vault is not writable (the lock holder), shown to the person
-        self._snapshot: Path | None = None
+        self._snapshot: Snapshot | None = None
         self.on_snapshot = None  # called (from any thread) when a writer appears and reads move to a copy
         self.reopen()
 
@@ -68,20 +66,19 @@ class VaultAccess:
         return f"{self.path.name} · {self.mode}"
 
     def _take_snapshot(self) -> None:
-        tmp = Path(tempfile.mkdtemp(prefix="vault-tui-"))
-        copy = tmp / self.path.name
+        snap = None
         try:
-            shutil.copy2(self.path, copy)
-            os.chmod(copy, 0o600)
-            connect(copy, read_only=True).close()
+            snap = Snapshot(self.path, prefix="vault-tui-")
+            snap.connect().close()
         except (OSError, duckdb.Error) as e:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if snap is not None:
+                snap.drop()
             raise VaultError(f"cannot read the vault {self.path}: {self.reason or e}") from None
-        self._snapshot, self.mode = copy, SNAPSHOT
+        self._snapshot, self.mode = snap, SNAPSHOT
 
     def _drop_snapshot(self) -> None:
         if self._snapshot is not None:
-            shutil.rmtree(self._snapshot.parent, ignore_errors=True)
+            self._snapshot.drop()
             self._snapshot = None
 
     def close(self) -> None:
@@ -92,7 +89,7 @@ class VaultAccess:
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for reading, closed afterwards. Falls back to a snapshot if a writer appeared."""
         if self.mode == SNAPSHOT:
-            con = connect(self._snapshot, read_only=True)
+            con = self._snapshot.connect()
         else:
             try:
                 con = open_vault(self.path, read_only=self.mode == READ_ONLY)
@@ -101,7 +98,7 @@ class VaultAccess:
                 self._take_snapshot()
                 if self.on_snapshot:
                     self.on_snapshot()
-                con = connect(self._snapshot, read_only=True)
+                con = self._snapshot.connect()
         try:
             yield con
         finally:

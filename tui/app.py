@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import ModalScreen
 
 from tui.access import READ_WRITE, ReadOnlyError, VaultAccess
-from tui.screens.help import HelpScreen
+from tui.screens.conversation import ConversationScreen
+from tui.screens.help import HelpScreen, HelpSection, key_rows
 from tui.screens.review import ReviewScreen
 from tui.screens.search import SearchScreen
 from tui.screens.sessions import SessionsScreen
@@ -45,10 +47,11 @@ _read_escape_digit_as_alt_digit()
 
 
 class VaultApp(App):
-    CSS_PATH = "vault.tcss"
+    CSS_PATH = Path(__file__).with_name("vault.tcss")  # absolute: an app subclassing this one finds it too
     TITLE = "vault"
     ENABLE_COMMAND_PALETTE = False  # every action has a key (see ?); the footer needs the room at 80 columns
     MODES = {"sessions": SessionsScreen, "search": SearchScreen, "review": ReviewScreen, "stats": StatsScreen}
+    OPENED_FROM = {"sessions": [ConversationScreen]}  # screens pushed from a mode: in the help after it
     DEFAULT_MODE = "sessions"
     BINDINGS = [
         # Alt+digit, and Escape-digit read as one key: the same screens.
@@ -85,10 +88,35 @@ class VaultApp(App):
             with self.access.write() as con:
                 action(con, *args)
         except ReadOnlyError as e:
-            self.sub_title = self.access.status()
-            self.notify(str(e), title="read-only", severity="warning", timeout=8)
+            self._explain_read_only(str(e))
             return False
         return True
+
+    def edit(self, editor: ModalScreen, done) -> None:
+        """Open `editor` (a modal asking for a new value) only when the vault can be written, else say why:
+        the one write-access guard of every edit; `done(value)` then saves with `write`."""
+        if not self.access.writable:
+            self._explain_read_only(self.access.read_only_message())
+            return
+        self.push_screen(editor, done)
+
+    def _explain_read_only(self, message: str) -> None:
+        self.sub_title = self.access.status()
+        self.notify(message, title="read-only", severity="warning", timeout=8)
+
+    def help_sections(self) -> list[HelpSection]:
+        """The key help, from the app's own bindings and modes: everywhere, then each mode (with the key
+        that switches to it) followed by the screens opened from it."""
+        mode_keys = {b.action: b.key.split(",")[0] for b in self.BINDINGS if isinstance(b, Binding)}
+        sections = [("everywhere", key_rows(self.BINDINGS))]
+        for mode, screen in self.MODES.items():
+            key = mode_keys.get(f"switch_mode({mode!r})")
+            title = getattr(screen, "HELP_TITLE", "") or mode
+            sections.append((f"{title} ({key})" if key else title,
+                             key_rows(screen.BINDINGS, getattr(screen, "EXTRA_KEYS", []))))
+            sections += [(sub.HELP_TITLE, key_rows(sub.BINDINGS, sub.EXTRA_KEYS))
+                         for sub in self.OPENED_FROM.get(mode, [])]
+        return sections
 
     def _went_read_only(self) -> None:
         def tell() -> None:
@@ -104,7 +132,7 @@ class VaultApp(App):
     # -- actions -------------------------------------------------------------------------------
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.help_sections()))
 
     def action_reload(self) -> None:
         from vault.store import VaultError

@@ -1,6 +1,7 @@
 """What the screens read and write: plain functions over a DuckDB connection (no Textual here).
 
-Reads reuse vault.queries and miner.analytics; writes go to `reviews` and `personas` only.
+Reads reuse vault.queries, miner.analytics and miner.tables; writes (reviews, persona edits) go through
+miner.tables, which holds their invariants.
 """
 
 from __future__ import annotations
@@ -11,16 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from miner.analytics import effective_turns_sql
-from miner.classify.base import LABELS, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK
+from miner import tables
+from miner.classify.base import REATTEMPT_WITH_FEEDBACK
+from miner.tables import RELABEL_CHOICES, record_review, save_persona  # noqa: F401  (what the screens call)
 from vault import queries
-from vault.store import transaction
 
 if TYPE_CHECKING:
     from vault.settings import Settings
-
-RELABEL_CHOICES: tuple[str, ...] = (*LABELS, NOT_HUMAN)
-PAIR_DECISIONS = ("accept", "reject")  # exclusive: deciding one withdraws the other
 
 
 # -- sessions --------------------------------------------------------------------------------
@@ -45,9 +43,7 @@ def conversation(con: duckdb.DuckDBPyConnection, session_id: str) -> tuple[dict 
     if info is None:
         return None, []
     msgs = queries.session_messages(con, session_id)
-    relabels = dict(con.execute(
-        f"WITH e AS ({effective_turns_sql()}) SELECT msg_id, label FROM e WHERE session_id = ? AND relabelled",
-        [session_id]).fetchall())
+    relabels = tables.relabels(con, session_id)
     results = {m["tool_use_id"]: m for m in msgs if m["kind"] == "tool_result" and m["tool_use_id"]}
     calls = {m["tool_use_id"] for m in msgs if m["kind"] == "tool_call"}
     for m in msgs:
@@ -92,65 +88,26 @@ def _content(raw: Any) -> str:
 
 
 def pairs(con: duckdb.DuckDBPyConnection) -> list[Pair]:
-    """Kept pairs, undecided first (then by session and id), with persona, decisions and label."""
-    rows = con.execute(
-        """
-        SELECT p.pair_id, p.session_id, p.role_name, p.feedback_msg_id, coalesce(p.feedback, ''), p.prompt,
-               p.chosen, p.rejected, p.method, pe.text,
-               (SELECT any_value(decision) FROM reviews r WHERE r.target = 'pair' AND r.target_id = p.pair_id
-                  AND r.decision IN ('accept', 'reject')),
-               (SELECT any_value(value) FROM reviews r WHERE r.target = 'pair' AND r.target_id = p.pair_id
-                  AND r.decision = 'edit'),
-               coalesce(rv.value, l.label), rv.value IS NOT NULL
-        FROM pairs p
-        LEFT JOIN personas pe ON pe.role_name = p.role_name
-        LEFT JOIN labels l ON l.msg_id = p.feedback_msg_id
-        LEFT JOIN reviews rv ON rv.target = 'turn' AND rv.decision = 'relabel' AND rv.target_id = p.feedback_msg_id
-        WHERE p.kept
-        ORDER BY p.session_id, p.pair_id
-        """).fetchall()
+    """Kept pairs by session and id, with persona, decisions and the feedback turn's effective label."""
+    stored = tables.load_pairs(con, kept_only=True)
+    personas = tables.persona_texts(con)
+    labels = tables.turn_labels(con, [p["feedback_msg_id"] for p in stored if p["feedback_msg_id"]])
     out = []
-    for r in rows:
-        prompt = json.loads(r[5]) if r[5] else []
-        out.append(Pair(pair_id=r[0], session_id=r[1], role_name=r[2], feedback_msg_id=r[3], feedback=r[4],
-                        prompt=prompt if isinstance(prompt, list) else [], chosen=_content(r[6]),
-                        rejected=_content(r[7]), method=r[8], persona=r[9], decision=r[10], edited=r[11],
-                        label=r[12], relabelled=bool(r[13])))
+    for p in stored:
+        label, relabelled = labels.get(p["feedback_msg_id"], (None, False))
+        out.append(Pair(pair_id=p["pair_id"], session_id=p["session_id"], role_name=p["role_name"],
+                        feedback_msg_id=p["feedback_msg_id"], feedback=p["feedback"] or "",
+                        prompt=p["prompt"] if isinstance(p["prompt"], list) else [], chosen=_content(p["chosen"]),
+                        rejected=_content(p["rejected"]), method=p["method"], persona=personas.get(p["role_name"]),
+                        decision=p["review"].verdict, edited=p["review"].edit, label=label, relabelled=relabelled))
     return out
-
-
-def record_review(con: duckdb.DuckDBPyConnection, target: str, target_id: str, decision: str,
-                  value: str | None = None) -> None:
-    """Save a decision at once (one row per target and decision; accept and reject exclude each other)."""
-    if target not in ("pair", "turn") or decision not in ("accept", "reject", "edit", "relabel"):
-        raise ValueError(f"bad review {target}/{decision}")
-    if decision == "relabel" and value not in RELABEL_CHOICES:
-        raise ValueError(f"unknown label {value!r}")
-    with transaction(con):
-        if decision in PAIR_DECISIONS:
-            con.execute("DELETE FROM reviews WHERE target = ? AND target_id = ? AND decision IN ('accept', 'reject')",
-                        [target, target_id])
-        con.execute("INSERT OR REPLACE INTO reviews (target, target_id, decision, value, created_at) "
-                    "VALUES (?, ?, ?, ?, current_timestamp)", [target, target_id, decision, value])
-
-
-def review_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return dict(con.execute("SELECT decision, count(*) FROM reviews GROUP BY decision").fetchall())
 
 
 # -- personas --------------------------------------------------------------------------------
 
 def personas(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    rows = con.execute("SELECT role_name, coalesce(text, ''), rules, backend, coalesce(edited, false) "
-                       "FROM personas ORDER BY role_name").fetchall()
-    return [{"role_name": r[0], "text": r[1], "rules": json.loads(r[2]) if r[2] else [], "backend": r[3],
-             "edited": bool(r[4])} for r in rows]
-
-
-def save_persona(con: duckdb.DuckDBPyConnection, role_name: str, text: str) -> None:
-    """A person's edit: marked `edited` so that mining again keeps it."""
-    con.execute("UPDATE personas SET text = ?, edited = true, updated_at = current_timestamp WHERE role_name = ?",
-                [text, role_name])
+    return [{"role_name": p["role_name"], "text": p["text"] or "", "rules": p["rules"], "backend": p["backend"],
+             "edited": p["edited"]} for p in tables.load_personas(con)]
 
 
 def corrections(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:

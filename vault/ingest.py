@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
+from vault import rawstore
 from vault.faults import crash_point
 from vault.model import REASON_CHARS, Kind, ParseResult, ToolCall
 from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head, unrecognised_reason
-from vault.sources.base import Parser, json_dumps
+from vault.sources.base import RESULT_TEXT_CHARS, TOUCHED, Parser, Touched, json_dumps
 from vault.sources.documents import member_limit
 from vault.store import bump_content_version, insert_rows, transaction
 
@@ -269,7 +270,8 @@ class Ingester:
         return Plan(path, st, row, parser, start, start_line, replace)
 
     def finish(self) -> None:
-        """Derived fields that span files: session bounds and counts, subagent links, titles, forks.
+        """Derived fields that span files: each format's fix-ups (`Parser.finalize`), session bounds and
+        counts, subagent links.
 
         It derives what the file commits recorded as pending (`pending_sessions`, `pending_files`),
         including what an earlier, interrupted run left, and clears it in the same transaction.
@@ -298,20 +300,19 @@ class Ingester:
         sources = [r[0] for r in con.execute(
             "SELECT DISTINCT source FROM files WHERE file_id IN (SELECT file_id FROM pending_files) ORDER BY 1"
         ).fetchall()]
-        con.register("_touched", pa.table({"session_id": pa.array(sessions, pa.string())}))
+        con.register(TOUCHED, pa.table({"session_id": pa.array(sessions, pa.string())}))
         try:
+            touched = Touched(sessions, files)
             for name in sources:
                 try:
                     parser = parser_by_name(name)
                 except KeyError:  # 'unrecognised' since, or a parser this version lacks
                     continue
-                parser.after_ingest(con)
+                parser.finalize(con, touched)  # format fix-ups (Claude Code: queued copies, titles, forks)
             _refresh_sessions(con)
             _link_subagents(con)
-            _titles_from_summaries(con, files)
-            _mark_forks(con)
         finally:
-            con.unregister("_touched")
+            con.unregister(TOUCHED)
 
     def _reset_settings(self) -> None:
         for key in INGEST_SETTINGS:
@@ -359,7 +360,7 @@ class Ingester:
                 if replace:  # the sessions it held are derived again, even one the new text lacks
                     con.execute("INSERT OR IGNORE INTO pending_sessions "
                                 "SELECT DISTINCT session_id FROM messages WHERE file_id = ?", [row[0]])
-                    con.execute("DELETE FROM records WHERE file_id = ?", [row[0]])
+                    rawstore.delete_files(con, [row[0]])
                     con.execute("DELETE FROM messages WHERE file_id = ?", [row[0]])
             added = _write(con, [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)])
             updates = []
@@ -442,12 +443,9 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]
     Rows met twice (a session in its main and subagent files, a tool call and its result, a
     message repeated by a resume) are merged here first: one INSERT cannot touch a key twice.
     """
-    insert_rows(
-        con, "records",
-        ("file_id", "line_no", "byte_offset", "record_type", "record_id", "parent_id", "session_id", "raw"),
-        ((file_id, r.line_no, r.byte_offset, r.record_type, r.record_id, r.parent_id, r.session_id, r.raw)
-         for file_id, res in parsed for r in res.raw),
-    )
+    rawstore.write_records(
+        con, ((file_id, r.line_no, r.byte_offset, r.record_type, r.record_id, r.parent_id, r.session_id, r.raw)
+              for file_id, res in parsed for r in res.raw))
     sess_cols = ("session_id", "source", "project", "cwd", "git_branch", "title", "parent_session_id",
                  "parent_tool_use_id", "agent_id", "agent_type", "user_id", "version", "model", "file_id")
     sessions: dict[str, list] = {}
@@ -501,10 +499,18 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]
         updates = ", ".join(f"{c} = coalesce(excluded.{c}, tool_calls.{c})" for c in cols[1:])
         _upsert(con, "tool_calls", cols,
                 [(t.tool_use_id, t.session_id, t.call_msg_id, t.name,
-                  json_dumps(t.input) if t.input is not None else None, t.result_msg_id, t.result_text,
-                  t.is_error) for t in merged.values()],
+                  json_dumps(t.input) if t.input is not None else None, t.result_msg_id,
+                  _own_result_text(t, seen), t.is_error) for t in merged.values()],
                 f"ON CONFLICT (tool_use_id) DO UPDATE SET {updates}")
     return con.execute("SELECT count(*) FROM messages").fetchone()[0] - before
+
+
+def _own_result_text(t: ToolCall, messages: dict[str, tuple]) -> str | None:
+    """`result_text` unless it is the start of its result message's text, stored once there (view `tool_results`)."""
+    msg = messages.get(t.result_msg_id) if t.result_msg_id else None
+    if t.result_text is not None and msg is not None and t.result_text == (msg[7] or "")[:RESULT_TEXT_CHARS]:
+        return None
+    return t.result_text
 
 
 def _next_seq(con, file_ids: list[int]) -> dict[int, int]:
@@ -538,7 +544,7 @@ def _refresh_sessions(con) -> None:
             SELECT m.session_id, min(m.timestamp) AS started, max(m.timestamp) AS ended, count(*) AS n,
                    count(*) FILTER (WHERE m.is_human) AS h,
                    arg_min(left(m.text, 300), m.seq) FILTER (WHERE m.is_human) AS first
-            FROM messages m JOIN _touched t USING (session_id)
+            FROM messages m JOIN {TOUCHED} t USING (session_id)
             GROUP BY m.session_id
         ) a
         WHERE sessions.session_id = a.session_id
@@ -547,11 +553,12 @@ def _refresh_sessions(con) -> None:
 
 
 def _link_subagents(con) -> None:
-    # The parent's tool result names the subagent it spawned (toolUseResult.agentId).
+    # A parser that reads which subagent a tool result spawned puts its id in extra.subagent
+    # (Claude Code: toolUseResult.agentId); a subagent session may name its parent call instead.
     con.execute(
-        """
+        f"""
         UPDATE tool_calls SET subagent_session_id = m.session_id || '/agent-' || json_extract_string(m.extra, '$.subagent')
-        FROM messages m JOIN _touched t USING (session_id)
+        FROM messages m JOIN {TOUCHED} t USING (session_id)
         WHERE m.msg_id = tool_calls.result_msg_id AND json_extract_string(m.extra, '$.subagent') IS NOT NULL
         """
     )
@@ -563,129 +570,12 @@ def _link_subagents(con) -> None:
         """
     )
     con.execute(
-        """
+        f"""
         UPDATE tool_calls SET subagent_session_id = s.session_id
-        FROM sessions s JOIN _touched t USING (session_id)
+        FROM sessions s JOIN {TOUCHED} t USING (session_id)
         WHERE s.parent_tool_use_id = tool_calls.tool_use_id AND tool_calls.subagent_session_id IS NULL
         """
     )
-
-
-def _titles_from_summaries(con, file_ids: list[int]) -> None:
-    """`summary` records title the session holding their leaf message, which may be in another file."""
-    if not file_ids:
-        return
-    con.execute(
-        f"""
-        UPDATE sessions SET title = s.summary
-        FROM (
-            SELECT m.session_id, arg_max(json_extract_string(r.raw, '$.summary'), r.line_no) AS summary
-            FROM records r JOIN messages m ON m.msg_id = r.record_id
-            WHERE r.record_type = 'summary' AND r.file_id IN ({", ".join(map(str, file_ids))})
-            GROUP BY m.session_id
-        ) s
-        WHERE sessions.session_id = s.session_id AND sessions.title IS NULL
-        """
-    )
-
-
-# Sources whose forks are read from records.parent_id chains here; other parsers set on_main_branch themselves.
-FORK_SOURCES = ("claude_code",)
-
-
-FORK_FILES_PER_QUERY = 100  # files whose uuid chains are held in memory at once: RSS stays flat
-
-
-def _records_per_file(con) -> Iterator[list[tuple]]:
-    """(file_id, record_id, parent_id, is_message, seq, kind, turn_id) of each touched file, a few files at a time."""
-    scope = """
-        FROM records r JOIN (SELECT DISTINCT split_part(session_id, '/', 1) AS sid FROM _touched) t
-             ON r.session_id = t.sid
-        JOIN files f ON f.file_id = r.file_id AND f.source IN (SELECT unnest(?::VARCHAR[]))
-    """
-    file_ids = [r[0] for r in con.execute(f"SELECT DISTINCT r.file_id {scope} ORDER BY 1", [list(FORK_SOURCES)]
-                                          ).fetchall()]
-    for i in range(0, len(file_ids), FORK_FILES_PER_QUERY):
-        chunk = file_ids[i : i + FORK_FILES_PER_QUERY]
-        rows = con.execute(
-            f"""
-            SELECT r.file_id, r.record_id, r.parent_id, m.msg_id IS NOT NULL, coalesce(m.seq, -1), m.kind, m.turn_id
-            {scope}
-            LEFT JOIN messages m ON m.msg_id = r.record_id
-            WHERE r.record_id IS NOT NULL AND r.file_id IN ({", ".join(map(str, chunk))})
-            """, [list(FORK_SOURCES)]
-        ).fetchall()
-        by_file: dict[int, list[tuple]] = {}
-        for r in rows:
-            by_file.setdefault(r[0], []).append(r)
-        yield from by_file.values()
-
-
-def _mark_forks(con) -> None:
-    """Mark messages on abandoned branches (rewinds, edits) of uuid-chained sessions.
-
-    Per file, the continued branch is the chain of ancestors of the file's last message
-    (a resumed session copies its history into the new file, so chains stay within a file).
-    Non-message records (progress, snapshots) in the chain are walked through.
-    """
-    off: list[str] = []
-    for recs in _records_per_file(con):
-        parent = {r[1]: r[2] for r in recs}
-        is_msg = {r[1]: r[3] for r in recs}
-        msgs = [r for r in recs if r[3]]
-        if not msgs:
-            continue
-        tip = max(msgs, key=lambda r: r[4])[1]
-        main: set[str] = set()
-        node: str | None = tip
-        while node is not None and node not in main:
-            main.add(node)
-            node = parent.get(node)
-        children: dict[str, list[str]] = {}
-        for child, par in parent.items():
-            if par is not None:
-                children.setdefault(par, []).append(child)
-        # A fork: a main-branch node with a child off the main branch. Not a fork: the result of a
-        # parallel tool call, or the next record of the same API call, hanging off an earlier record.
-        info = {r[1]: r for r in recs}
-        stack = [(c, False) for n in main for c in children.get(n, ()) if c not in main]
-        seen: set[str] = set()
-        while stack:
-            n, abandoned = stack.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            if is_msg.get(n) and not abandoned:
-                if _same_step(n, info, parent):
-                    continue
-                abandoned = True
-            if abandoned and is_msg.get(n):
-                off.append(n)
-            stack.extend((c, abandoned) for c in children.get(n, ()))
-    import pyarrow as pa
-
-    con.register("_off", pa.table({"msg_id": pa.array(off, pa.string())}))
-    try:
-        con.execute("UPDATE messages SET on_main_branch = (msg_id NOT IN (SELECT msg_id FROM _off)) "
-                    "WHERE split_part(session_id, '/', 1) IN (SELECT DISTINCT split_part(session_id, '/', 1) FROM _touched) "
-                    "AND file_id IN (SELECT file_id FROM files WHERE source IN (SELECT unnest(?::VARCHAR[])))",
-                    [list(FORK_SOURCES)])
-    finally:
-        con.unregister("_off")
-
-
-_TOOL_ANSWERS = frozenset({Kind.TOOL_RESULT, Kind.TOOL_REJECTION, Kind.USER_ANSWER})
-
-
-def _same_step(node: str, info: dict, parent: dict) -> bool:
-    """A side child that continues its nearest message ancestor's step: a tool answer, or the same turn."""
-    kind, turn = info[node][5], info[node][6]
-    if kind in _TOOL_ANSWERS:
-        return True
-    up = parent.get(node)
-    while up is not None and up in info and not info[up][3]:  # walk through progress records
-        up = parent.get(up)
-    return turn is not None and up in info and info[up][6] == turn
 
 
 def ingest(con: duckdb.DuckDBPyConnection, paths: Iterable[Path | str], source: str | None = None,

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -71,8 +68,7 @@ class SnapshotReader:
         self._con_is_snapshot = False
         self._last_use = 0.0
         self._want_seen = self._want_yielded = self._want_mtime()
-        self._snapshot: Path | None = None
-        self._taken = 0.0
+        self._snapshot = None  # a vault.snapshot.Snapshot while a writer holds the vault
         self._closed = threading.Event()
         threading.Thread(target=self._watch, daemon=True, name="vault-mcp-release").start()
 
@@ -87,8 +83,7 @@ class SnapshotReader:
                 self._last_use = time.monotonic()
 
     def _connection(self):
-        import duckdb
-
+        from vault.snapshot import Snapshot
         from vault.store import VaultLockedError, open_vault
 
         if self._con is not None and not self._con_is_snapshot:
@@ -103,22 +98,15 @@ class SnapshotReader:
         try:
             con = open_vault(self.db, read_only=True)
         except VaultLockedError:
-            if self._snapshot is None or time.time() - self._taken > SNAPSHOT_MAX_AGE:
+            if self._snapshot is None or time.time() - self._snapshot.taken > SNAPSHOT_MAX_AGE:
                 self._release()
-                self._take_snapshot()
+                self._snapshot = Snapshot(self.db, prefix="vault-mcp-")
             if self._con is None:
-                self._con, self._con_is_snapshot = duckdb.connect(str(self._snapshot), read_only=True), True
-            return self._con, _dt.datetime.fromtimestamp(self._taken, _dt.UTC).isoformat(timespec="seconds")
+                self._con, self._con_is_snapshot = self._snapshot.connect(), True
+            return self._con, _dt.datetime.fromtimestamp(self._snapshot.taken, _dt.UTC).isoformat(timespec="seconds")
         self._release()  # the vault is free again: drop the copy
         self._con, self._con_is_snapshot = con, False
         return con, None
-
-    def _take_snapshot(self) -> None:
-        tmp = Path(tempfile.mkdtemp(prefix="vault-mcp-"))
-        copy = tmp / self.db.name
-        shutil.copy2(self.db, copy)
-        os.chmod(copy, 0o600)
-        self._snapshot, self._taken = copy, time.time()
 
     def _release(self) -> None:
         """Close the connection and drop the copy (the lock is held by the caller)."""
@@ -127,7 +115,7 @@ class SnapshotReader:
                 self._con.close()
             self._con = None
         if self._snapshot is not None:
-            shutil.rmtree(self._snapshot.parent, ignore_errors=True)
+            self._snapshot.drop()
             self._snapshot = None
 
     def _want_mtime(self) -> float:
@@ -404,8 +392,6 @@ class VaultTools:
     # -- corrections -----------------------------------------------------------------------
     def corrections(self, project: str | None = None, role: str | None = None, since: str | None = None,
                     limit: int = 5, offset: int = 0, max_chars: int = 800) -> dict[str, Any]:
-        from miner.analytics import effective_turns_sql
-
         check_range("limit", limit, 1, self.limits.corrections_max)
         check_range("offset", offset, 0, 100_000)
         check_range("max_chars", max_chars, 100, 8000)
@@ -425,10 +411,9 @@ class VaultTools:
             self._check_filters(con, role=role)
             labelled = con.execute("SELECT count(*) FROM labels").fetchone()[0]
             rows = con.execute(f"""
-                WITH e AS ({effective_turns_sql()})
                 SELECT e.msg_id, e.session_id, e.timestamp, e.label, m.text, m.seq, s.project,
                        coalesce(r.role_name, rp.role_name)
-                FROM e JOIN messages m USING (msg_id) JOIN sessions s ON s.session_id = e.session_id
+                FROM effective_labels e JOIN messages m USING (msg_id) JOIN sessions s ON s.session_id = e.session_id
                 LEFT JOIN roles r ON r.session_id = s.session_id
                 LEFT JOIN roles rp ON rp.session_id = s.parent_session_id
                 WHERE {' AND '.join(where)}
@@ -463,7 +448,7 @@ class VaultTools:
         then = None
         for kind, t, mid in after:  # up to the next human-side turn
             if kind in Kind.HUMAN_SIDE:
-                lab = con.execute("SELECT label FROM labels WHERE msg_id = ?", [mid]).fetchone()
+                lab = con.execute("SELECT label FROM effective_labels WHERE msg_id = ?", [mid]).fetchone()
                 then = {"msg_id": mid, "label": lab[0] if lab else None, "text": cut(self.r(t), 300)}
                 break
             if kind == Kind.ASSISTANT_TEXT:
@@ -480,7 +465,7 @@ class VaultTools:
 
     # -- persona ---------------------------------------------------------------------------
     def persona(self, role: str | None = None, max_chars: int = 6000) -> dict[str, Any]:
-        from miner.personas import load_personas
+        from miner.tables import load_personas
 
         check_range("max_chars", max_chars, 200, self.limits.chars_max)
         with self.reader.read() as (con, taken):

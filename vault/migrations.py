@@ -1,7 +1,7 @@
 """Schema migrations: an ordered list of named functions, each applied once and recorded.
 
 Append new migrations at the end; never edit or reorder one that has shipped.
-Derived tables (everything but `files` and `records`) can be rebuilt from `records`.
+Derived tables (everything but `files`, `records` and `record_chunks`) can be rebuilt from the raw records.
 """
 
 from __future__ import annotations
@@ -256,6 +256,88 @@ def m007_pair_backend(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE pairs ADD COLUMN made_by VARCHAR")
 
 
+def m009_effective_labels(con: duckdb.DuckDBPyConnection) -> None:
+    """The label each turn has in effect: a person's relabel in review overrides the classifier's.
+
+    One row per human-side message (kinds as of this migration: a change of `Kind.HUMAN_SIDE` needs a
+    new migration that replaces the view), and per labelled or relabelled message of another kind.
+    `label` is NULL for a turn not labelled yet; `relabelled` says the label is the person's.
+    Read through `miner.tables`, which owns labels, reviews, pairs, personas and roles.
+    """
+    con.execute(
+        """
+        CREATE VIEW effective_labels AS
+        SELECT m.msg_id, m.session_id, m.is_human, m.timestamp,
+               coalesce(rv.value, l.label) AS label, rv.value IS NOT NULL AS relabelled
+        FROM messages m
+        LEFT JOIN labels l ON l.msg_id = m.msg_id
+        LEFT JOIN reviews rv ON rv.target = 'turn' AND rv.decision = 'relabel' AND rv.target_id = m.msg_id
+        WHERE l.msg_id IS NOT NULL OR rv.value IS NOT NULL
+           OR m.kind IN ('human_prompt', 'interrupt', 'queued_prompt', 'tool_rejection')
+        """
+    )
+
+
+def m010_record_chunks(con: duckdb.DuckDBPyConnection) -> None:
+    """Raw records compressed: zstd frames of a file's records in `record_chunks` (vault/rawstore.py).
+
+    `records.raw` (1.3x the archive's bytes in DuckDB) gives way to (chunk_id, raw_start, raw_len);
+    the bytes of every record are unchanged. Converted a few files at a time, in file and line order.
+    `tool_calls.result_text` becomes NULL where it is the first 4,000 characters of the
+    result message's text (99.9% of rows on the benchmark vault); the view `tool_results` adds the
+    column `result` with the output either way.
+    """
+    con.execute(
+        """
+        CREATE SEQUENCE chunk_ids START 1;
+        CREATE TABLE record_chunks (
+            chunk_id  BIGINT PRIMARY KEY,  -- the index makes reading one record ~2 ms, not a scan of the frames
+            file_id   INTEGER NOT NULL,
+            data      BLOB NOT NULL       -- one zstd frame: consecutive records of the file, back to back
+        );
+        ALTER TABLE records RENAME TO records_m001;
+        CREATE TABLE records (
+            file_id      INTEGER NOT NULL,
+            line_no      INTEGER NOT NULL,
+            byte_offset  BIGINT,
+            record_type  VARCHAR,
+            record_id    VARCHAR,
+            parent_id    VARCHAR,   -- parentUuid (for fork / branch reconstruction)
+            session_id   VARCHAR,
+            chunk_id     BIGINT NOT NULL,
+            raw_start    INTEGER NOT NULL,  -- the record's UTF-8 bytes: [raw_start, raw_start + raw_len)
+            raw_len      INTEGER NOT NULL   -- of the chunk's decompressed data
+        );
+        """
+    )
+    ids = [r[0] for r in con.execute("SELECT DISTINCT file_id FROM records_m001 ORDER BY 1").fetchall()]
+    if ids:  # (imported only then: every open runs the migrations on an empty database to know the schema)
+        from vault import rawstore
+
+        cols = ", ".join((*rawstore.META_COLUMNS, "raw"))
+        for i in range(0, len(ids), M010_FILES_PER_STEP):
+            step = ", ".join(map(str, ids[i : i + M010_FILES_PER_STEP]))
+            rawstore.write_records(con, con.execute(
+                f"SELECT {cols} FROM records_m001 WHERE file_id IN ({step}) ORDER BY file_id, line_no").fetchall())
+    con.execute("DROP TABLE records_m001")
+    # A tool's output is stored once: in its result message (tool_calls.result_text kept only where it differs).
+    con.execute(
+        f"""
+        UPDATE tool_calls SET result_text = NULL FROM messages m
+        WHERE m.msg_id = tool_calls.result_msg_id AND tool_calls.result_text = left(m.text, {M010_RESULT_CHARS});
+        CREATE VIEW tool_results AS
+            SELECT tc.*, coalesce(tc.result_text, left(m.text, {M010_RESULT_CHARS})) AS result
+            FROM tool_calls tc LEFT JOIN messages m ON m.msg_id = tc.result_msg_id;
+        """
+    )
+
+
+M010_FILES_PER_STEP = 50  # files converted per query: memory stays flat on a large vault
+# vault.sources.base.RESULT_TEXT_CHARS when m010 was written (a migration never changes; importing
+# vault.sources here would cost every open 0.1 s). A new limit needs a migration that redefines the view.
+M010_RESULT_CHARS = 4000
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m001_core", m001_core),
     ("m002_derived", m002_derived),
@@ -263,4 +345,6 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m004_seq_ordinal", m004_seq_ordinal),
     ("m005_pending_derivations", m005_pending_derivations),
     ("m007_pair_backend", m007_pair_backend),
+    ("m009_effective_labels", m009_effective_labels),
+    ("m010_record_chunks", m010_record_chunks),
 ]

@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from vault.errors import VaultError
+from vault.sqlfilter import Filter
 from vault.when import iso_when
 
 
@@ -68,31 +69,23 @@ class SessionFilter:
 
 def list_sessions(con: duckdb.DuckDBPyConnection, f: SessionFilter | None = None) -> list[dict[str, Any]]:
     f = f or SessionFilter()
-    where, args = [], []
+    w = Filter()
     if not f.include_subagents:
-        where.append("s.parent_session_id IS NULL")
-    if f.project:
-        where.append("(s.project ILIKE ? OR s.cwd ILIKE ?)")
-        args += [f"%{f.project}%", f"%{f.project}%"]
-    if f.source:
-        where.append("s.source = ?")
-        args.append(f.source)
+        w.add("s.parent_session_id IS NULL")
+    w.add_if(f.project, "s.project ILIKE ? OR s.cwd ILIKE ?", f"%{f.project}%", f"%{f.project}%")
+    w.add_if(f.source, "s.source = ?", f.source)
     if f.since:
-        where.append("s.ended_at >= CAST(? AS TIMESTAMP)")
-        args.append(iso_when(f.since))
+        w.add("s.ended_at >= CAST(? AS TIMESTAMP)", iso_when(f.since))
     if f.until:
-        where.append("s.started_at <= CAST(? AS TIMESTAMP)")
-        args.append(iso_when(f.until, end=True))
-    if f.role:
-        where.append("r.role_name = ?")
-        args.append(f.role)
+        w.add("s.started_at <= CAST(? AS TIMESTAMP)", iso_when(f.until, end=True))
+    w.add_if(f.role, "r.role_name = ?", f.role)
     sql = f"""
         SELECT s.session_id, s.source, s.project, s.cwd, s.git_branch, s.started_at, s.ended_at,
                s.title, s.parent_session_id, s.agent_type, s.messages, s.human_messages, s.first_prompt,
                r.role_name,
                (SELECT count(*) FROM sessions c WHERE c.parent_session_id = s.session_id) AS subagents
         FROM sessions s LEFT JOIN roles r USING (session_id)
-        {"WHERE " + " AND ".join(where) if where else ""}
+        {w.where()}
         ORDER BY s.started_at DESC NULLS LAST, s.session_id
         {f"LIMIT {int(f.limit)}" if f.limit else ""}
     """
@@ -100,7 +93,7 @@ def list_sessions(con: duckdb.DuckDBPyConnection, f: SessionFilter | None = None
             "parent_session_id", "agent_type", "messages", "human_messages", "first_prompt", "role_name",
             "subagents"]
     out = []
-    for row in con.execute(sql, args).fetchall():
+    for row in con.execute(sql, w.params).fetchall():
         d = dict(zip(cols, row, strict=True))
         d["started_at"], d["ended_at"] = _iso(d["started_at"]), _iso(d["ended_at"])
         out.append(d)

@@ -2,8 +2,8 @@
 
 DuckDB allows one writing process per file, and a second process cannot even open
 it read-only while a writer holds it. `open_vault` turns that into a clear
-`VaultLockedError` naming the holder; `read_snapshot` lets readers (the TUI) carry
-on from a copy.
+`VaultLockedError` naming the holder; readers (the TUI, the MCP server) carry on
+from a copy (`vault.snapshot`).
 
 Every connection is made by `connect`, which turns off DuckDB's automatic extension
 install and load: a file DuckDB could attach with an extension (an SQLite database)
@@ -22,7 +22,6 @@ import os
 import shutil
 import struct
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import duckdb
 
 from vault import __version__
 from vault.errors import VaultError
+from vault.faults import crash_point
 from vault.migrations import MIGRATIONS
 from vault.paths import default_db_path
 
@@ -58,8 +58,41 @@ SCHEMA_VERSION = "schema_version"  # meta key: the number of the last migration 
 
 
 def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection that never installs or loads an extension by itself."""
+    """A DuckDB connection that never installs or loads an extension by itself.
+
+    A file whose WAL DuckDB cannot replay on a direct open is replayed by `_replay_wal_attached`
+    first (see there), then opened as usual.
+    """
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=dict(CONNECT_CONFIG))
+    except duckdb.InternalException:
+        if str(path) == ":memory:" or not Path(f"{path}.wal").is_file():
+            raise
+    _replay_wal_attached(Path(path))
     return duckdb.connect(str(path), read_only=read_only, config=dict(CONNECT_CONFIG))
+
+
+def _replay_wal_attached(path: Path) -> None:
+    """Replay the WAL of `path` into the file through ATTACH from an in-memory database, then checkpoint.
+
+    DuckDB 1.5.5 binds a table's non-constant column defaults (`DEFAULT current_timestamp`) when
+    it replays an ALTER TABLE of that table, and on a direct open no default database is set yet:
+    "INTERNAL Error: Failure while replaying WAL file ...: Calling DatabaseManager::GetDefaultDatabase
+    with no default database set" (duckdb/duckdb#18259, #20543). A process killed after a committed
+    ALTER (a migration such as m007) and before the next checkpoint left a vault that never opened
+    again (issue 13). Attached from an in-memory database, the default database is set and the same
+    WAL replays; the checkpoint writes every committed transaction into the file (nothing dropped)
+    and removes the WAL (also for a read-only open: a direct open would replay the same transactions).
+    Any other error is DuckDB's own, raised as it is.
+    """
+    mem = duckdb.connect(config=dict(CONNECT_CONFIG))
+    try:
+        quoted = str(path).replace("'", "''")  # ATTACH takes no parameter
+        mem.execute(f"ATTACH '{quoted}' AS vault_wal_replay")
+        mem.execute("CHECKPOINT vault_wal_replay")
+        mem.execute("DETACH vault_wal_replay")
+    finally:
+        mem.close()
 
 
 def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -264,8 +297,53 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
         except Exception:
             con.execute("ROLLBACK")
             raise
+    crash_point("migrated")  # committed, only in the WAL: m007's ALTER made such a WAL unreplayable
     con.execute("CHECKPOINT")
     return todo
+
+
+COMPACT_FREE_SHARE = 0.5  # after migrating, a file more than half free blocks is rewritten
+# After the first ingest into a new vault (its staging and rewrites leave ~30% of the file free on the
+# 1 GB archive), a file this much free, and by at least COMPACT_MIN_FREE bytes, is rewritten.
+FIRST_INGEST_FREE_SHARE = 0.25
+COMPACT_MIN_FREE = 64 << 20
+
+
+def _mostly_free(con: duckdb.DuckDBPyConnection, share: float = COMPACT_FREE_SHARE, min_bytes: int = 0) -> bool:
+    used, free, block = con.execute("SELECT used_blocks, free_blocks, block_size FROM pragma_database_size() "
+                                    "WHERE database_name = current_database()").fetchone()
+    return free > share * (used + free) and free * block >= min_bytes
+
+
+def compact_after_first_ingest(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
+    """Rewrite a newly filled vault when a quarter of it is free blocks (closes `con`). True if it did."""
+    if str(path) == ":memory:" or not _mostly_free(con, FIRST_INGEST_FREE_SHARE, COMPACT_MIN_FREE):
+        return False
+    compact(con, Path(path)).close()
+    return True
+
+
+def compact(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
+    """Rewrite the vault without its free blocks and return a new connection (closing `con`).
+
+    DuckDB reuses a file's free blocks but never gives them back: a migration that shrinks the
+    data (m010: 2.0 GB -> 0.5 GB) would leave the file as large as before. The copy is written
+    beside the vault and renamed over it, so a crash leaves the vault as it was.
+    """
+    tmp = path.with_name(f"{path.name}.compact")
+    for p in (tmp, Path(f"{tmp}.wal")):
+        p.unlink(missing_ok=True)
+    db = con.execute("SELECT current_database()").fetchone()[0]
+    con.execute("CHECKPOINT")
+    con.execute("ATTACH '{}' AS vault_compact".format(str(tmp).replace("'", "''")))
+    try:
+        con.execute(f'COPY FROM DATABASE "{db}" TO vault_compact')
+    finally:
+        con.execute("DETACH vault_compact")
+    con.close()
+    os.replace(tmp, path)
+    _secure(path)
+    return _connect(path, read_only=False)
 
 
 def backup(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
@@ -321,8 +399,8 @@ def _checked(path: Path, *, read_only: bool, migrating: bool) -> duckdb.DuckDBPy
     con = _connect(path, read_only=read_only)
     try:
         check_schema(con, path)
-        if migrating:
-            migrate(con, path)
+        if migrating and migrate(con, path) and _mostly_free(con):
+            con = compact(con, path)
     except duckdb.IOException as e:  # a block that fails its checksum: damage (a lock shows at connect)
         con.close()
         raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}"
@@ -331,33 +409,6 @@ def _checked(path: Path, *, read_only: bool, migrating: bool) -> duckdb.DuckDBPy
         con.close()
         raise
     return con
-
-
-@contextlib.contextmanager
-def read_snapshot(path: str | Path | None = None) -> Iterator[tuple[duckdb.DuckDBPyConnection, bool]]:
-    """Read the vault even while a writer holds it: open read-only, or else read a copy.
-
-    Yields (connection, is_snapshot). The copy reflects the last checkpoint of the writer.
-    """
-    path = Path(path) if path is not None else default_db_path()
-    try:
-        con = open_vault(path, read_only=True)
-    except VaultLockedError:
-        tmpdir = tempfile.mkdtemp(prefix="vault-snapshot-")
-        copy = Path(tmpdir) / path.name
-        shutil.copy2(path, copy)
-        os.chmod(copy, 0o600)
-        con = connect(copy)  # replays nothing: no WAL copied
-        try:
-            yield con, True
-        finally:
-            con.close()
-            shutil.rmtree(tmpdir, ignore_errors=True)
-        return
-    try:
-        yield con, False
-    finally:
-        con.close()
 
 
 @contextlib.contextmanager

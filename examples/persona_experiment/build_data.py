@@ -7,6 +7,11 @@ trl` layout. The sessions are played as conversations, then mined the RLHI way: 
 answer, the user's correction, the revised answer -> (prompt, chosen=revised, rejected=first).
 The split holds out whole question groups (every third session group), so the test questions
 were seen in neither role during training.
+
+Each role's persona (the prompt's leading system message) is built the way `vault export` builds it: the
+offline, extractive persona (miner.personas) of the role's corrections in the **train sessions only**, so no
+test correction is quoted in a prompt. A role whose corrections state no rule in general form gets no persona.
+`build(out, personas="written")` uses the hand-written PERSONAS instead (the first runs of the experiment).
 """
 
 from __future__ import annotations
@@ -37,17 +42,39 @@ def sessions() -> list[dict]:
     return out
 
 
-def mine(session: dict) -> list[dict]:
+def train_personas(all_sessions: list[dict]) -> dict[str, str | None]:
+    """role -> its extractive persona from the corrections of its train sessions (None: no rule found)."""
+    from miner.personas import persona_text, rules_for
+    from vault.index.embeddings import load_model
+    from vault.index.settings import model_name
+
+    model = load_model(model_name(None, None))
+    out = {}
+    for role in ROLES:
+        feedback, session_of = [], {}
+        for s in all_sessions:
+            if s["role_name"] != role or is_test(s):
+                continue
+            for i, msg in enumerate(s["messages"]):
+                if msg["role"] == "user" and msg["content"] in CORRECTIONS[role]:
+                    feedback.append((f"{s['session_id']}#{i}", msg["content"]))
+                    session_of[f"{s['session_id']}#{i}"] = s["session_id"]
+        rules = rules_for(feedback, model, sessions=session_of)
+        out[role] = persona_text(role, rules) if rules else None
+    return out
+
+
+def mine(session: dict, persona: str | None) -> list[dict]:
     """Pairs from user -> assistant -> user correction -> assistant revision."""
     m, role = session["messages"], session["role_name"]
-    persona = PERSONAS[role]
+    system = [{"role": "system", "content": persona}] if persona else []
     pairs = []
     for i in range(len(m) - 3):
         if [x["role"] for x in m[i : i + 4]] == ["user", "assistant", "user", "assistant"] and \
                 m[i + 2]["content"] in CORRECTIONS[role]:
             pid = hashlib.sha1(f"{session['session_id']}/{i}".encode()).hexdigest()[:12]
             pairs.append({
-                "prompt": [{"role": "system", "content": persona}, m[i]],
+                "prompt": [*system, m[i]],
                 "chosen": [m[i + 3]],
                 "rejected": [m[i + 1]],
                 "pair_id": pid,
@@ -82,15 +109,18 @@ question appears in training, in either role.
 """
 
 
-def build(out: str | Path) -> Path:
+def build(out: str | Path, personas: str = "train") -> Path:
+    """The export in `out`; `personas`: "train" (built from the train split) or "written" (PERSONAS)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    all_sessions = sessions()
+    persona_of = train_personas(all_sessions) if personas == "train" else dict(PERSONAS)
     split = {"train": [], "test": []}
-    for s in sessions():
-        split["test" if is_test(s) else "train"].extend(mine(s))
+    for s in all_sessions:
+        split["test" if is_test(s) else "train"].extend(mine(s, persona_of[s["role_name"]]))
     for name, pairs in split.items():
         (out / f"{name}.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pairs))
-    rows = "\n".join(f"| {r} | {p} |" for r, p in PERSONAS.items())
+    rows = "\n".join(f"| {r} | {(p or '(none)').replace(chr(10), ' ')} |" for r, p in persona_of.items())
     (out / "README.md").write_text(CARD.format(n_q=len(QA), persona_rows=rows, n_train=len(split["train"]),
                                                n_test=len(split["test"])))
     return out

@@ -55,10 +55,12 @@ def main() -> None:
     ap.add_argument("out", nargs="?", default=".demo/persona-experiment")
     ap.add_argument("--steps", type=int, help="override config.toml")
     ap.add_argument("--base", help="base model (default: the SmolLM2 GGUF)")
+    ap.add_argument("--personas", choices=("train", "written"), default="train",
+                    help="personas built from the train split's corrections (default) or the hand-written ones")
     args = ap.parse_args()
     out = Path(args.out)
     t = time.time()
-    data = build(out / "data")
+    data = build(out / "data", personas=args.personas)
     config = TrainConfig.load(HERE / "config.toml").merged(data=data, out=out, steps=args.steps, base=args.base)
     metrics = run(config)
     report.print_tables(metrics)

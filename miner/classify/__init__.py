@@ -13,12 +13,15 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "anthropic": ("miner.classify.anthropic", "AnthropicClassifier"),
 }
 DEFAULT_BACKEND = "learned"
-# Backends that run on this machine and cost nothing: no plan, no confirmation, batches of any size.
-OFFLINE = frozenset({"learned", "heuristic"})
 
 
-def get_backend(name: str, **options) -> Classifier:
+def backend_class(name: str) -> type[Classifier]:
+    """The class of backend `name` (its module imported now): `paid`, `batch_size` are read from it."""
     if name not in BACKENDS:
         raise ValueError(f"unknown classifier backend {name!r}; choose from {', '.join(BACKENDS)}")
     module, attr = BACKENDS[name]
-    return getattr(importlib.import_module(module), attr)(**options)
+    return getattr(importlib.import_module(module), attr)
+
+
+def get_backend(name: str, **options) -> Classifier:
+    return backend_class(name)(**options)

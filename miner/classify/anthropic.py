@@ -11,10 +11,10 @@ from typing import Any, Callable, Literal, Sequence
 
 import pydantic
 
-from miner.classify.base import INTERRUPT, LABELS, NEW_REQUEST, Label, Turn
-from miner.llm import DEFAULT_MODEL, LLM, LLMError, Plan
+from miner.classify.base import INTERRUPT, LABELS, NEW_REQUEST, Classifier, Label, Turn
+from miner.llm import DEFAULT_MODEL, LLM, Plan
 from vault.redact import redact
-from vault.sources.claude_code import DENIED_PREFIX, REJECT_PREFIX, REJECT_SIBLING_PREFIX, rejection_reason
+from vault.sources.markers import DENIED_PREFIX, REJECT_PREFIX, REJECT_SIBLING_PREFIX, rejection_reason
 
 PROMPT_VERSION = "anthropic-v1"  # bump when SYSTEM_PROMPT or render_turn change: it is part of the cache key
 
@@ -119,7 +119,7 @@ def structural_label(turn: Turn) -> Label | None:
     return None
 
 
-class AnthropicClassifier:
+class AnthropicClassifier(Classifier):
     """Classifier protocol (miner.classify.base) backed by Claude; opt-in, needs ANTHROPIC_API_KEY.
 
     confirm: called with the Plan when something must be paid for and `yes` is False; return False
@@ -127,14 +127,17 @@ class AnthropicClassifier:
     covers the whole run. Without `confirm`, `yes=True` is required to spend anything.
     max_cost (USD): refuse when the estimate plus what this instance already spent is above it
     (CostLimitExceeded, nothing sent), and stop sending once the real spend passes it.
+    `con` (the vault, for the answer cache) may also come later, through `prepare`.
     """
 
     name = "anthropic"
     version = PROMPT_VERSION
+    paid = True  # (a local OpenAI-compatible endpoint costs nothing: its plan then needs no consent)
+    batch_size = None
 
     def __init__(
         self,
-        con,
+        con=None,
         *,
         model: str = DEFAULT_MODEL,
         batch: bool = False,
@@ -145,15 +148,24 @@ class AnthropicClassifier:
         llm_settings: Any = None,
         **llm_options: Any,  # passed to miner.llm.LLM: redactor, api_key, poll_interval, max_retries, ...
     ):
-        from miner.llm import make_llm
-
-        # llm_settings (vault.settings.LLMSettings) may point at any OpenAI-compatible endpoint instead
-        self.llm = make_llm(con, llm_settings, prompt_version=PROMPT_VERSION, model=model, batch=batch,
-                            max_cost=max_cost, progress=progress, **llm_options)
+        self._llm_options = dict(model=model, batch=batch, max_cost=max_cost, progress=progress, **llm_options)
+        self._llm_settings = llm_settings
+        self.llm: LLM | None = None
         self.yes = yes
         self.confirm = confirm
         self.last_plan: Plan | None = None
         self.failed: list[tuple[str, str]] = []  # (msg_id, error) of turns given a fallback label
+        if con is not None:
+            self.prepare(con)
+
+    def prepare(self, con, confirm: Callable[[Plan], bool] | None = None) -> None:
+        from miner.llm import make_llm
+
+        if confirm is not None:
+            self.confirm = confirm
+        if self.llm is None:
+            # llm_settings (vault.settings.LLMSettings) may point at any OpenAI-compatible endpoint instead
+            self.llm = make_llm(con, self._llm_settings, prompt_version=PROMPT_VERSION, **self._llm_options)
 
     def plan(self, turns: Sequence[Turn]) -> Plan:
         """What labelling these turns would send and cost (nothing is sent)."""
@@ -164,14 +176,9 @@ class AnthropicClassifier:
         asked = [i for i, lab in enumerate(labels) if lab is None]
         requests = [self._request(turns[i]) for i in asked]
         plan = self.last_plan = self.llm.plan(requests)
+        self.llm.consent(plan, self.yes, self.confirm)
         if plan.needs_consent:
-            self.llm.check_budget(plan)
-            if not self.yes:  # asked once per classifier; --max-cost still bounds every later call
-                if self.confirm is None:
-                    raise LLMError(f"{plan.describe()}. Confirm to proceed (--yes); nothing was sent")
-                if not self.confirm(plan):
-                    raise LLMError("stopped: the cost estimate was not confirmed; nothing was sent")
-                self.yes = True
+            self.yes = True  # asked once per classifier; --max-cost still bounds every later call
         for i, res in zip(asked, self.llm.run(requests, Answer)):
             if res.value is not None:
                 a: Answer = res.value  # type: ignore[assignment]

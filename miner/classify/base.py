@@ -8,7 +8,8 @@ stores the `Label`s it gets back in the `labels` table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Protocol
 
 INITIAL_REQUEST = "initial_request"
 NEW_REQUEST = "new_request"
@@ -55,10 +56,40 @@ class Label:
     reasons: list[str] = field(default_factory=list)  # short, human-readable cues that fired
 
 
+BATCH = 5000  # turns per `label` call of a free backend: each batch is stored in its own transaction
+
+
 class Classifier(Protocol):
+    """A labelling backend. `vault mine` calls `prepare(con, confirm)` once, then `label` on batches of
+    `batch_size` turns (all at once when None), stores the labels and adds `report()` to its own report.
+
+    Backends subclass this protocol to inherit the defaults below (a free, offline backend needs only
+    `name`, `version` and `label`).
+    """
+
     name: str  # stored in labels.backend
     version: str  # stored in labels.version; bump when the rules or the prompt change
+    # May spend money or send turns off this machine: `mine` then hands it every turn in one call, so it
+    # asks `confirm(plan)` once with the cost plan of the whole run, and shows no progress bar meanwhile.
+    paid: ClassVar[bool] = False
+    batch_size: ClassVar[int | None] = BATCH
+    # Turns `label` could not really label (msg_id, error): not stored, so the next run retries them.
+    failed: Sequence[tuple[str, str]] = ()
+    # Seconds of the last `label` call spent embedding turns (reported apart from classifying).
+    embed_seconds: float = 0.0
 
-    def label(self, turns: Sequence[Turn]) -> list[Label]:
+    def prepare(self, con, confirm: Callable[[Any], bool] | None = None) -> None:
+        """Read what labelling needs from the vault `con` (stored vectors, a fitted model, the LLM cache).
+        `confirm(plan)`: asked by a paid backend, with its cost plan, before it spends anything."""
+
+    def label(self, turns: Sequence[Turn]) -> list[Label | None]:
         """One Label per Turn, in the same order."""
         ...
+
+    def plan(self, turns: Sequence[Turn]) -> Any:
+        """What labelling `turns` would send and cost (a miner.llm.Plan), without sending; None when free."""
+        return None
+
+    def report(self) -> dict[str, Any] | None:
+        """Figures for `vault mine`'s report under "llm" (plan, usage, failures); None when there are none."""
+        return None

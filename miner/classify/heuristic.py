@@ -24,6 +24,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from difflib import SequenceMatcher
+from typing import Any
 
 from miner.classify import cues as C
 from miner.classify.base import (
@@ -33,10 +34,11 @@ from miner.classify.base import (
     POSITIVE_FEEDBACK,
     REATTEMPT_WITH_FEEDBACK,
     REATTEMPT_WITHOUT_FEEDBACK,
+    Classifier,
     Label,
     Turn,
 )
-from vault.model import Kind
+from vault.model import Kind, kinds_sql
 
 VERSION = "heuristic-1"
 BIAS = -1.7  # prior log-odds of a correction: most typed turns are new requests
@@ -138,13 +140,35 @@ def structural(t: Turn) -> Label | None:
     return None
 
 
-class HeuristicClassifier:
+def stored_vectors(con) -> dict[str, Any]:
+    """msg_id -> unit vector of its first chunk, for human-side turns, from the active embedding model."""
+    from vault.index.embeddings import active_model
+
+    active = active_model(con)
+    if active is None:
+        return {}
+    kinds = kinds_sql(Kind.HUMAN_TYPED)
+    rows = con.execute(
+        f"""SELECT c.msg_id, v.vector FROM chunks c JOIN vectors v USING (model_id, content_hash)
+            JOIN messages m USING (msg_id)
+            WHERE c.model_id = ? AND c.chunk_no = 0 AND m.kind IN ({kinds})""",
+        [active[0]],
+    ).fetchall()
+    return dict(rows)
+
+
+class HeuristicClassifier(Classifier):
     name = "heuristic"
     version = VERSION
 
     def __init__(self, vectors: Mapping[str, Sequence[float]] | None = None) -> None:
         # msg_id -> unit-norm sentence embedding, when the vault has them (vault embed).
         self.vectors = vectors or {}
+        self._vectors_given = vectors is not None
+
+    def prepare(self, con, confirm=None) -> None:
+        if not self._vectors_given:
+            self.vectors = stored_vectors(con)
 
     def label(self, turns: Sequence[Turn]) -> list[Label]:
         return [self.label_one(t) for t in turns]

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from miner.classify import features as F
-from miner.classify.base import POSITIVE_FEEDBACK, REATTEMPT_WITH_FEEDBACK, Label, Turn
+from miner.classify.base import POSITIVE_FEEDBACK, REATTEMPT_WITH_FEEDBACK, Classifier, Label, Turn
 from miner.classify.heuristic import structural
 
 MODEL_FILE = "model.json"
@@ -107,16 +107,27 @@ def feature_matrix(turns: Sequence[Turn]) -> np.ndarray:
     return np.asarray([F.vector(t) for t in turns], dtype=np.float64).reshape(len(turns), len(F.NAMES))
 
 
-class LearnedClassifier:
+class LearnedClassifier(Classifier):
     name = "learned"
 
     def __init__(self, model: Model | None = None, con=None, embed: bool = True, on_embed=None) -> None:
-        self.model = model or (vault_model(con) if con is not None else None) or shipped_model()
-        self.version = self.model.version
-        self.con = con  # where embeddings are cached (None: computed, not kept)
-        self.embed = embed and self.model.embedding
+        self._model_given, self._embed_wanted = model is not None, embed
         self.on_embed = on_embed
         self.embed_report: dict[str, Any] | None = None
+        self._use(model or (vault_model(con) if con is not None else None) or shipped_model(), con)
+
+    def prepare(self, con, confirm=None) -> None:
+        """The vault's own fitted model (`vault mine --fit`) unless one was given; embeddings cached in the vault."""
+        self._use(self.model if self._model_given else (vault_model(con) or shipped_model()), con)
+
+    def _use(self, model: Model, con) -> None:
+        self.model, self.version = model, model.version
+        self.con = con  # where embeddings are cached (None: computed, not kept)
+        self.embed = self._embed_wanted and self.model.embedding
+
+    @property
+    def embed_seconds(self) -> float:
+        return (self.embed_report or {}).get("seconds", 0.0)
 
     def label(self, turns: Sequence[Turn]) -> list[Label]:
         self.embed_report = None

@@ -8,7 +8,8 @@ import shutil
 import pytest
 from analytics_data import NR, add_session, typed
 
-from miner.roles import assign_roles, compute_roles, load_rules, parse_rules
+from miner.roles import compute_roles, load_rules, parse_rules
+from miner.tables import assign_roles
 from support import EXAMPLES, run_cli
 from vault.settings import ConfigError
 
@@ -30,8 +31,8 @@ def examples_con(examples_vault, tmp_path):
 
 def test_defaults_on_examples_project_and_subagent_inherits(examples_con):
     counts = assign_roles(examples_con, [])
-    # 5 billing-api sessions + their Explore subagent, 4 docs-site, 1 data-pipeline
-    assert counts == {"billing-api": 6, "docs-site": 4, "data-pipeline": 1}
+    # 9 billing-api sessions + the Explore subagent of one, 7 docs-site, 3 data-pipeline
+    assert counts == {"billing-api": 10, "docs-site": 7, "data-pipeline": 3}
     sub = examples_con.execute(
         "SELECT r.role_name, r.rule FROM roles r JOIN sessions s USING (session_id) "
         "WHERE s.parent_session_id IS NOT NULL").fetchall()
@@ -135,8 +136,8 @@ def test_first_matching_rule_wins(examples_con):
     narrow = {"name": "docs", "project": "docs-*"}
     assign_roles(examples_con, parse_rules({"roles": [narrow, broad]}))
     first = assign_roles(examples_con, parse_rules({"roles": [narrow, broad]}))
-    assert first == {"everything": 7, "docs": 4}
-    assert assign_roles(examples_con, parse_rules({"roles": [broad, narrow]})) == {"everything": 11}
+    assert first == {"everything": 13, "docs": 7}
+    assert assign_roles(examples_con, parse_rules({"roles": [broad, narrow]})) == {"everything": 20}
 
 
 def test_idempotent_and_replaces_previous_assignment(examples_con):
@@ -145,9 +146,9 @@ def test_idempotent_and_replaces_previous_assignment(examples_con):
     snapshot = sorted(examples_con.execute("SELECT * FROM roles").fetchall())
     assert assign_roles(examples_con, rules) == a
     assert sorted(examples_con.execute("SELECT * FROM roles").fetchall()) == snapshot
-    assert a == {"backend": 6, "docs-writer": 4, "explorer": 1}
-    assert assign_roles(examples_con, []) == {"billing-api": 6, "docs-site": 4, "data-pipeline": 1}
-    assert examples_con.execute("SELECT count(*) FROM roles").fetchone()[0] == 11
+    assert a == {"backend": 12, "docs-writer": 7, "explorer": 1}
+    assert assign_roles(examples_con, []) == {"billing-api": 10, "docs-site": 7, "data-pipeline": 3}
+    assert examples_con.execute("SELECT count(*) FROM roles").fetchone()[0] == 20
 
 
 def test_assign_inside_a_callers_transaction(examples_con):
@@ -159,7 +160,7 @@ def test_assign_inside_a_callers_transaction(examples_con):
 
 def test_compute_roles_writes_nothing(examples_con):
     rows = compute_roles(examples_con, [])
-    assert len(rows) == 11
+    assert len(rows) == 20
     assert examples_con.execute("SELECT count(*) FROM roles").fetchone()[0] == 0
 
 
@@ -211,9 +212,9 @@ def test_vault_roles_cli(examples_vault, tmp_path, monkeypatch):
     assert rep["config"] == str(EXAMPLES / "roles.toml") and rep["config_exists"]
     assert [r["name"] for r in rep["rules"]] == ["backend", "docs-writer", "explorer"]
     by = {r["role"]: r for r in rep["roles"]}
-    assert (by["backend"]["sessions"], by["docs-writer"]["sessions"], by["explorer"]["subagent_sessions"]) == (6, 4, 1)
+    assert (by["backend"]["sessions"], by["docs-writer"]["sessions"], by["explorer"]["subagent_sessions"]) == (12, 7, 1)
     # human turns per role = the sessions' typed messages
-    assert by["backend"]["human_turns"] + by["docs-writer"]["human_turns"] == 36
+    assert by["backend"]["human_turns"] + by["docs-writer"]["human_turns"] == 85
     assert by["backend"]["labelled_turns"] == 0
     code, out, _ = run_cli("roles", db=db)
     assert code == 0 and "docs-writer" in out and "first match wins" in out and "vault mine" in out

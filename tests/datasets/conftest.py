@@ -35,7 +35,7 @@ def _mine(con) -> None:
 
 def _hand_labels_dev(con) -> None:
     """The hand labels of ../shared/corpora/labels-dev.jsonl (the rest unlabelled), roles assigned."""
-    from miner.roles import assign_roles
+    from miner.tables import assign_roles
 
     rows = [json.loads(line) for line in (CORPORA / "labels-dev.jsonl").read_text().splitlines() if line.strip()]
     known = {r[0] for r in con.execute("SELECT msg_id FROM messages").fetchall()}

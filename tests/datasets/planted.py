@@ -18,7 +18,7 @@ CORRECTIONS = (  # prefixes of the planted feedback turns
     "no, never hardcode credentials",
 )
 POSITIVE = ("great, that works", "perfect", "ok, it works now. thanks", "thanks", "thanks, that's what I needed",
-            "lgtm", "good", "that works", "good, thanks")
+            "lgtm", "good", "that works", "good, thanks", "nice, thanks")
 
 
 def label_of(kind: str, text: str, first: bool) -> str:

@@ -61,14 +61,33 @@ def test_local_rewrites_end_to_end_free_no_consent_redacted_cached(fake, hand_va
     assert card_rep["by_backend"][f"openai:smollm2@127.0.0.1:{port}"] >= 1
 
 
-def test_errors_and_malformed_answers_fail_single_pairs(fake, hand_vault, vault_copy):
+def test_errors_and_empty_answers_fail_single_pairs(fake, hand_vault, vault_copy):
     con = vault_copy(hand_vault)
-    # 500 and 400 fail their message; a malformed answer is asked once more; no choices counts as malformed
-    fake.script.extend([500, 400, "malformed", "ok", "malformed", "malformed", "no_choices", "no_choices"])
+    # 500 and 400 fail their message; an empty answer is asked once more; no choices counts as empty
+    fake.script.extend([500, 400, "empty", "ok", "empty", "empty", "no_choices", "no_choices"])
     rep = build_pairs(con, method=("next_attempt", "rewrite"), llm=_llm(con, fake.url, concurrency=1))
-    # 500, 400: failed; malformed then ok: kept; malformed twice, no choices twice: failed
+    # 500, 400: failed; empty then ok: kept; empty twice, no choices twice: failed
     assert rep["skipped"]["rewrite_failed"] == 4 and rep["by_method"]["rewrite"] == 6
-    assert len(fake.requests) == 13  # 10 + one retry for each of the 3 malformed first answers
+    assert len(fake.requests) == 13  # 10 + one retry for each of the 3 empty first answers
+
+
+def test_plain_text_answers_are_the_rewrite_and_the_rules(fake, hand_vault, vault_copy):
+    """A small local model does not follow a JSON instruction: the rewrite is the answer's text, the rules are
+    its list lines with the corrections they cite; text with no rule in it is asked once more."""
+    from miner.personas import build_personas, load_personas
+
+    con = vault_copy(hand_vault)
+    fake.script.extend(["plain"] * 10)
+    rep = build_pairs(con, method=("rewrite",), llm=_llm(con, fake.url, concurrency=1))
+    assert rep["by_method"]["rewrite"] == 10 and "rewrite_failed" not in rep["skipped"]
+    chosen = [json.loads(c)[0]["content"] for (c,) in con.execute("SELECT chosen FROM pairs").fetchall()]
+    assert all(c.startswith("Rewritten per feedback: ") for c in chosen)  # label and opener stripped
+    fake.script.extend(["malformed", "plain", "plain", "plain"])
+    build_personas(con, backend="anthropic", llm=make_llm(con, LLMSettings(
+        backend="openai", base_url=fake.url, model="smollm2"), prompt_version="persona-test", max_retries=0,
+        concurrency=1))
+    [docs] = load_personas(con, "docs-site")
+    assert [(r["rule"], r["support"]) for r in docs["rules"]] == [("Never use emojis.", 3)]
 
 
 def test_remote_endpoint_needs_consent_and_a_key(hand_vault, vault_copy, monkeypatch):

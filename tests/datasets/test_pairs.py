@@ -136,7 +136,14 @@ def test_corpora_pairs_for_hand_labelled_corrections(corpus_dev_vault, vault_cop
 def test_corpora_pairs_from_mined_labels(corpus_mined_vault, vault_copy):
     con = vault_copy(corpus_mined_vault)
     rep = build_pairs(con)
-    assert rep["corrections"] > 0 and rep["kept"] > 0
+    # On real sessions the person's next attempt almost never answers the same prompt (1 valid pair in the 117
+    # judged, data/pairs/judged.jsonl): the gate and filters keep very few, at most that one.
+    assert rep["corrections"] > 0 and rep["pairs"] > 0 and rep["kept"] <= 1
+    from miner.quality import sycophantic_opener
+
+    for p in _pairs(con):
+        assert p["kept"] == (p["failed"] == [])
+        assert not (p["kept"] and sycophantic_opener(p["chosen"][0]["content"]))
     no_corr = con.execute("SELECT count(*) FROM pairs WHERE session_id NOT IN (SELECT session_id FROM labels "
                           "WHERE label = 'reattempt_with_feedback')").fetchone()[0]
     assert no_corr == 0
@@ -249,6 +256,8 @@ def _cand(**kw) -> Candidate:
     ("across_human_turn", {"rejected_joined": True}),
     ("sycophantic_opener", {"chosen": "You're absolutely right! An old silent pond, a frog jumps in."}),
     ("reply_to_feedback", {"chosen": "Got it, a poem then: an old silent pond, a frog jumps in."}),
+    ("feedback_question", {"feedback": "did you check the syllable count?"}),
+    ("reply_to_feedback", {"chosen": "[Read] haiku.txt\nNo, I should check it: an old silent pond, a frog jumps in."}),
     ("feedback_facts", {"feedback": "make it a poem about basho_pond.txt",
                         "chosen": "From basho_pond.txt: an old silent pond, a frog jumps in."}),
 ])

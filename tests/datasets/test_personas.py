@@ -105,11 +105,52 @@ def test_clauses(text, expected):
     ("Stop hook feedback: run the linter", False),  # hook text
     ("I've checked the README and I don't see it", False),  # a report, not a rule
     ("well now the button does nothing", False),
+    ("The commit message must correctly reflect the changes you made", True),  # a norm (restated complaint)
+    ("only because you've added comments to them", False),  # a fragment of a sentence
+    ("IES backend is not available", False),
+    ("think harder and propose a systematic solution", True),
 ])
 def test_general_form(clause, general):
     from miner.personas import is_general
 
     assert is_general(clause) == general
+
+
+@pytest.mark.parametrize("clause,rule", [
+    ("I don't want to commit the empty __init__.py files", "Don't commit the empty __init__.py files."),
+    ("I dislike you adding inline documentation to config files", "Avoid adding inline documentation to config files."),
+    ("I'd rather exclude the diary folder from the checks", "Prefer to exclude the diary folder from the checks."),
+    ("The commit message must correctly reflect the changes you made (to CLAUDE.md)",
+     "The commit message must correctly reflect the changes you made."),
+    ("always explaining what's the purpose", "Always explain what's the purpose."),
+    ("never adding placeholders", "Never add placeholders."),
+    ("think harder please and find the best solution", "Think harder and find the best solution."),
+    ("no emojis", "No emojis."),
+])
+def test_rules_phrased_as_instructions(clause, rule):
+    from miner.personas import is_general, state_rule
+
+    assert state_rule(clause) == rule and is_general(rule)
+
+
+def test_complaints_restated_as_norms():
+    assert clauses_of("The commit message doesn't correctly reflect the changes you made, fix it") == [
+        "The commit message must correctly reflect the changes you made", "fix it"]
+    assert clauses_of("I think we should also drop the autofixer from the docs, because YAGNI") == [
+        "drop the autofixer from the docs, because YAGNI"]
+
+
+def test_shared_words_join_what_the_small_embedding_model_keeps_apart():
+    from miner.personas import THRESHOLD, overlap_bonus, stems
+
+    assert stems("think harder and explain it") == {"think", "hard", "explain"}
+    texts = ["think harder and explain it to me", "think hard about process adherence", "no emojis"]
+    b = overlap_bonus(texts)
+    assert b[0, 1] == b[1, 0] > 0 and b[0, 2] == 0
+    v = np.array([[1, 0, 0], [0.2, 0.98, 0], [0, 0, 1]], dtype="float32")  # cosine 0.2 alone: apart
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    assert len(cluster(v, THRESHOLD)) == 3
+    assert sorted(map(sorted, cluster(v, THRESHOLD, b))) == [[0, 1], [2]]
 
 
 def test_cluster_average_linkage():
@@ -124,8 +165,9 @@ def test_cluster_average_linkage():
 def test_offline_personas_against_a_careful_readers_list(corpus_mined_vault, vault_copy, embed_model):
     """Side by side with tests/fixtures/personas/reader_conversations.json (bench/personas_vs_reader.py prints it).
 
-    Measured: lines right 1/1, reader items covered 1/23. The issue's goal of a third of the reader's items is
-    not reached offline: the person states most preferences as reactions, not in general form.
+    Measured: lines right 3/3, reader items covered 3/23 (before the shared-word clustering and the restated
+    complaints: 1/1, 1/23). The issue's goal of a third of the reader's items is not reached offline: the person
+    states most preferences as reactions, or in one session only, not in general form.
     """
     import sys
     from pathlib import Path
@@ -142,4 +184,4 @@ def test_offline_personas_against_a_careful_readers_list(corpus_mined_vault, vau
     lines = [ln for ps in personas.values() for ln in ps]
     assert all(is_general(ln) for ln in lines)  # general form, no hook text, no task entity
     assert rep["lines"] >= 1 and rep["right"] * 2 >= rep["lines"]  # at least half of the lines right
-    assert rep["covered"] >= 1
+    assert rep["covered"] >= 3

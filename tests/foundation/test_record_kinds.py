@@ -11,6 +11,7 @@ import pytest
 
 from support import CLAUDE_CORPUS
 from vault.ingest import ingest
+from vault.rawstore import read_raw
 from vault.store import open_vault
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "claude_code"
@@ -186,7 +187,7 @@ def test_fixture_system_reminder_stripped_from_human_text(fixtures_con):
     assert m["kind"] == "human_prompt" and m["is_human"]
     assert "system-reminder" not in m["text"] and "IDE" not in m["text"]
     assert "Please make it reject them." in m["text"]
-    raw = fixtures_con[0].execute("SELECT raw FROM records WHERE record_id = ?", [U(1)]).fetchone()[0]
+    [raw] = [r[-1] for r in read_raw(fixtures_con[0], "record_id = ?", [U(1)])]
     assert "<system-reminder>" in raw  # kept raw
 
 
@@ -200,7 +201,7 @@ def test_fixture_attachment_queued_command_api_error_titles(fixtures_con):
 
 def test_fixture_unknown_record_type_kept_and_counted(fixtures_con):
     assert fixtures_con[1].unknown_types == {"hologram-snapshot": 1}
-    raw = fixtures_con[0].execute("SELECT raw FROM records WHERE record_type = 'hologram-snapshot'").fetchone()[0]
+    [raw] = [r[-1] for r in read_raw(fixtures_con[0], "record_type = 'hologram-snapshot'")]
     assert json.loads(raw)["frames"] == [1, 2, 3]
 
 

@@ -34,7 +34,7 @@ def asked(turns):
 
 def test_labels_come_back_for_the_right_turns_and_are_cached(con, fake_api, example_turns):
     turns = example_turns
-    assert len(turns) == 37 and sum(t.kind == "interrupt" for t in turns) == 1
+    assert len(turns) == 86 and sum(t.kind == "interrupt" for t in turns) == 1
     clf = classifier(con)
     labels = clf.label(turns)
 
@@ -43,10 +43,10 @@ def test_labels_come_back_for_the_right_turns_and_are_cached(con, fake_api, exam
     interrupt = labels[[t.kind for t in turns].index("interrupt")]
     assert interrupt.confidence == 1.0 and "structural" in interrupt.reasons[0]
     sent = fake_api.count("POST", "/v1/messages")
-    assert sent == len(asked(turns)) == 36  # one call per non-structural turn, none for the interrupt
-    assert clf.last_plan.to_send == 36 and clf.last_plan.cached == 0
-    assert con.execute("SELECT count(*) FROM llm_cache").fetchone()[0] == 36
-    assert clf.llm.usage.input_tokens > 0 and clf.llm.usage.output_tokens == 36 * 25
+    assert sent == len(asked(turns)) == 85  # one call per non-structural turn, none for the interrupt
+    assert clf.last_plan.to_send == 85 and clf.last_plan.cached == 0
+    assert con.execute("SELECT count(*) FROM llm_cache").fetchone()[0] == 85
+    assert clf.llm.usage.input_tokens > 0 and clf.llm.usage.output_tokens == 85 * 25
     assert clf.name == "anthropic" and clf.version == PROMPT_VERSION
 
     # A second run (new classifier, same vault) pays nothing: zero HTTP requests.
@@ -75,11 +75,11 @@ def test_batch_run(con, fake_api, example_turns):
     assert fake_api.count("GET", f"/v1/messages/batches/{batch_id}") == 2  # in progress, then ended
     assert fake_api.count("GET", f"/v1/messages/batches/{batch_id}/results") == 1
     body = json.loads(next(b for m, p, b in fake_api.requests if p == "/v1/messages/batches"))
-    assert len(body["requests"]) == 36 and all(len(r["custom_id"]) <= 64 for r in body["requests"])
+    assert len(body["requests"]) == 85 and all(len(r["custom_id"]) <= 64 for r in body["requests"])
     assert clf.last_plan.batch
     # answers cached, the pending-batch marker gone; a plain re-run sends nothing
     keys = [k for (k,) in con.execute("SELECT cache_key FROM llm_cache").fetchall()]
-    assert len(keys) == 36 and not any(k.startswith("batch:") for k in keys)
+    assert len(keys) == 85 and not any(k.startswith("batch:") for k in keys)
     before = len(fake_api.requests)
     classifier(con).label(example_turns)
     assert len(fake_api.requests) == before
@@ -88,7 +88,7 @@ def test_batch_run(con, fake_api, example_turns):
 def test_batch_malformed_answers_are_retried_one_by_one(con, fake_api, example_turns):
     fake_api.batch_malformed = {"thanks"}
     n_thanks = sum(t.text == "thanks" for t in example_turns)
-    assert n_thanks == 3
+    assert n_thanks == 7
     labels = classifier(con, batch=True).label(example_turns)
     assert [lab.label for lab in labels] == [expected(t) for t in example_turns]
     assert fake_api.count("POST", "/v1/messages") == n_thanks
@@ -202,7 +202,7 @@ def test_no_planted_secret_reaches_the_server(con, fake_api, example_turns, batc
     params = [json.loads(b) for m, p, b in fake_api.requests if b]
     if batch:
         params = [r["params"] for p in params for r in p["requests"]]
-    assert len(params) == 37
+    assert len(params) == 86  # the example turns but the interrupt, and the secret one
     decoded = "\n".join(p["system"] + p["messages"][0]["content"] for p in params)
     assert "[REDACTED:anthropic_key]" in decoded and "[EMAIL]" in decoded and "~/code/data-pipeline" in decoded
     for text in (sent, decoded):
@@ -214,17 +214,17 @@ def test_no_planted_secret_reaches_the_server(con, fake_api, example_turns, batc
 def test_plan_estimates_tokens_and_dollars(con, example_turns):
     clf = classifier(con)
     plan = clf.plan(example_turns)
-    assert (plan.requests, plan.cached, plan.to_send) == (36, 0, 36)
+    assert (plan.requests, plan.cached, plan.to_send) == (85, 0, 85)
     rendered = [render_turn(t) for t in example_turns if t.kind != "interrupt"]
     chars = sum(len(clf.llm.redactor.redact(r)) for r in rendered)
-    assert abs(plan.input_tokens - (chars + 36 * len(SYSTEM_PROMPT)) / CHARS_PER_TOKEN) < 36 * 15
+    assert abs(plan.input_tokens - (chars + 85 * len(SYSTEM_PROMPT)) / CHARS_PER_TOKEN) < 85 * 15
     pin, pout, known = price_of("claude-haiku-4-5")
     assert known and plan.cost_usd == pytest.approx((plan.input_tokens * pin + plan.output_tokens * pout) / 1e6,
                                                     rel=1e-4)
     batch_plan = classifier(con, batch=True).plan(example_turns)
     assert batch_plan.cost_usd == pytest.approx(plan.cost_usd * BATCH_DISCOUNT, rel=1e-4)
-    assert "36 to send" in plan.describe() and "$" in plan.describe()
-    assert json.loads(json.dumps(plan.as_dict()))["to_send"] == 36
+    assert "85 to send" in plan.describe() and "$" in plan.describe()
+    assert json.loads(json.dumps(plan.as_dict()))["to_send"] == 85
 
 
 def test_max_cost_refuses_before_sending(con, fake_api, example_turns):
@@ -239,7 +239,7 @@ def test_spending_needs_confirmation(con, fake_api, example_turns):
     seen = []
     with pytest.raises(LLMError, match="not confirmed"):
         AnthropicClassifier(con, confirm=lambda plan: seen.append(plan) or False).label(example_turns)
-    assert fake_api.requests == [] and seen[0].to_send == 36
+    assert fake_api.requests == [] and seen[0].to_send == 85
     labels = AnthropicClassifier(con, confirm=lambda plan: True).label(example_turns)
     assert [lab.label for lab in labels] == [expected(t) for t in example_turns]
 

@@ -147,7 +147,7 @@ def build_vault(path: Path, archive: Path) -> Path:
     from miner.mine import mine
     from miner.pairs import build_pairs
     from miner.personas import build_personas
-    from miner.roles import assign_roles
+    from miner.tables import assign_roles
     from vault.index.embeddings import load_model
     from vault.index.settings import DEFAULT_MODEL
     from vault.ingest import ingest

@@ -29,10 +29,10 @@ def built(tmp_path_factory) -> dict:
     con = open_vault(path)
     try:
         ingest(con, [CLAUDE_CORPUS])
-        first = after_ingest(con, embed=True, quiet=True)
+        first = after_ingest(con, embed=True)
         ingest(con, [SECOND_FILE])
         pending = pending_count(con)
-        second = after_ingest(con, embed=True, quiet=True)
+        second = after_ingest(con, embed=True)
     finally:
         con.close()
     return {"path": path, "first": first, "second": second, "pending_before_second": pending}
@@ -177,7 +177,7 @@ def test_nothing_to_embed_loads_no_model(built, tmp_path, monkeypatch):
     try:
         t = time.perf_counter()
         rep = ingest(con, [CLAUDE_CORPUS, SECOND_FILE])
-        out = after_ingest(con, embed=True, quiet=True)
+        out = after_ingest(con, embed=True)
         assert rep.messages_added == 0 and out is None
         assert time.perf_counter() - t < 1.0
     finally:

@@ -60,18 +60,23 @@ def fake_commands(tmp_path, monkeypatch):
     return add
 
 
-def test_a_missing_third_party_module_reads_as_not_installed(fake_commands, capsys):
-    fake_commands("needsdep", "import surely_not_installed_xyz")
+def test_a_missing_module_of_an_optional_extra_reads_as_not_installed(fake_commands, capsys):
+    # As when `peft` (a requirement of the `train` extra) is not installed.
+    fake_commands("needsdep", "raise ModuleNotFoundError(\"No module named 'peft'\", name='peft')")
     with pytest.raises(SystemExit) as e:
         vault_cli.main(["needsdep"])
     assert e.value.code == 1
-    assert "the module surely_not_installed_xyz is missing" in capsys.readouterr().err
+    assert "needs the optional `train` dependencies (missing: peft)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("source, attr, error", [
     ("from vault.store import no_such_name", "cmd", ImportError),  # a bug inside our own code
     ("import vault.no_such_module", "cmd", ModuleNotFoundError),  # a missing module of our own
     ("", "no_such_command", AttributeError),  # the table names an attribute the module lacks
+    ("import surely_not_installed_xyz", "cmd", ModuleNotFoundError),  # a typo, or a module no extra provides
+    ("raise ModuleNotFoundError(\"No module named 'duckdb'\", name='duckdb')", "cmd",
+     ModuleNotFoundError),  # a required dependency: a broken installation, not an optional feature
+    ("import math\nmath.no_such_function()", "cmd", AttributeError),  # a bug at import time
 ])
 def test_real_bugs_are_not_dressed_as_missing_dependencies(fake_commands, source, attr, error, monkeypatch, capsys):
     fake_commands("broken", source, attr)

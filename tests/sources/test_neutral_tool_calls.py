@@ -51,7 +51,7 @@ def test_openai_tool_calls_and_results(con, tmp_path):
     assert msgs["t3#2"][:2] == ("tool", "tool_result")
 
     calls = con.execute(
-        "SELECT session_id, name, input, call_msg_id, result_msg_id, result_text FROM tool_calls ORDER BY 1, 2"
+        "SELECT session_id, name, input, call_msg_id, result_msg_id, result FROM tool_results ORDER BY 1, 2"
     ).fetchall()
     assert [(s, n, json.loads(i), c, r, t) for s, n, i, c, r, t in calls] == [
         ("t1", "get_time", {"tz": "CET"}, "t1#1:tool:1", "t1#2", "noon"),

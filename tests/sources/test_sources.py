@@ -16,7 +16,7 @@ import pytest
 
 from support import CONVERSATIONS, ROOT, run_cli
 from vault.ingest import ingest
-from vault.sources import PARSERS, detect_parser, read_head
+from vault.sources import detect_parser, parsers, read_head
 
 FIX = ROOT / "tests" / "fixtures" / "sources"
 CODEX = FIX / "codex" / "sessions" / "2025" / "10" / "29" / (
@@ -44,7 +44,7 @@ def rows(con, sql, *args):
 @pytest.mark.parametrize("path", list(EXPECTED_SOURCE), ids=lambda p: p.name[:40])
 def test_each_sample_is_claimed_by_exactly_its_own_parser(path):
     head = read_head(path)
-    claims = [p.name for p in PARSERS if path.suffix in p.suffixes and p.detect(path, head)]
+    claims = [p.name for p in parsers() if path.suffix in p.suffixes and p.detect(path, head)]
     assert claims == [EXPECTED_SOURCE[path]]
 
 

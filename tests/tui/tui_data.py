@@ -21,7 +21,7 @@ from miner.classify.base import (
 # Words that make a turn a correction in this fixture (the example archive's planted ones).
 CORRECTION_CUES = ("did you run", "didn't run", "read the spec", "don't edit", "never hardcode", "too long",
                    "shorter please", "too wordy", "skip the preamble", "traceback")
-PRAISE_CUES = ("thanks", "great", "perfect", "lgtm", "good", "that works", "ok, it works")
+PRAISE_CUES = ("thanks", "great", "perfect", "lgtm", "good", "that works", "ok, it works", "nice")
 
 
 def fixture_label(kind: str, text: str, position: int) -> str:
@@ -39,7 +39,7 @@ def fixture_label(kind: str, text: str, position: int) -> str:
 
 def build_vault(path: Path) -> Path:
     """Ingest examples/, build the keyword index, assign roles, label turns, add pairs and personas."""
-    from miner.roles import assign_roles
+    from miner.tables import assign_roles
     from vault.index import fts
     from vault.ingest import ingest
     from vault.store import open_vault

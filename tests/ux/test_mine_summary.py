@@ -41,7 +41,7 @@ def test_the_corrections_report_explains_its_threshold(ex_db):
 def test_a_threshold_that_flags_every_session_says_so():
     from rich.console import Console
 
-    from miner.analytics import threshold_note
+    from vault.cli.views.corrections import threshold_note
 
     rep = {"definition": {"threshold": 0.15},
            "overall": {"rated_sessions": 9, "troubled_share": 1.0, "median_session_rate": 0.4}}

@@ -125,3 +125,26 @@ def test_personas_on_a_vault_without_corrections_says_so_without_loading_a_model
     assert code == 0, err
     assert "No personas: no corrections labelled yet (run `vault mine`)" in out
     assert "Building personas" not in err
+
+
+def test_a_terminal_sees_a_notice_while_the_model_loads(examples_vault, tmp_path, monkeypatch):
+    """Issue 17: the model load is not silent: a terminal shows what it waits for (a spinner line)."""
+    import sys
+    import time
+
+    import numpy as np
+    from rich.console import Console
+
+    from vault.cli import common, search
+    from vault.index import embeddings
+
+    db = _fake_model_vault(examples_vault, tmp_path)
+    monkeypatch.setattr(embeddings, "load_model", lambda name: time.sleep(0.8) or "model")
+    monkeypatch.setattr(embeddings, "encode_query", lambda model, q: np.zeros(3, dtype="float32"))
+    monkeypatch.setattr(common, "abandon_threads_on_exit", False)
+    # stderr as a terminal (CliRunner swaps sys.stderr, so the console looks it up when it writes)
+    monkeypatch.setattr(search, "stderr_console",
+                        lambda: Console(file=sys.stderr, force_terminal=True, width=100))
+    code, out, err = run_cli("search", "did you run the tests", "--mode", "semantic", db=db)
+    assert code == 0, err
+    assert "loading the embedding model fake-model (once per process)" in err

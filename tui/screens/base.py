@@ -6,7 +6,12 @@ from textual.screen import Screen
 
 
 class VaultScreen(Screen):
-    """A screen showing vault data: `load()` fills it; it reloads when the app's data generation moved."""
+    """A screen showing vault data: `load()` fills it; it reloads when the app's data generation moved.
+
+    The key help shows `HELP_TITLE` (default: the app's mode name), the bindings, then `EXTRA_KEYS`."""
+
+    HELP_TITLE = ""
+    EXTRA_KEYS: list[tuple[str, str]] = []
 
     def __init__(self) -> None:
         super().__init__()

@@ -114,6 +114,7 @@ def message_widget(m: dict) -> Widget | None:
 
 
 class ConversationScreen(VaultScreen):
+    HELP_TITLE = "conversation"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("n", "jump(1)", "Next corr.", tooltip="jump to the next correction"),
@@ -234,16 +235,12 @@ class ConversationScreen(VaultScreen):
         if turn is None:
             self.notify("Focus a human turn first (n/p or tab).", timeout=3)
             return
-        if not self.app.access.writable:
-            self.notify(self.app.access.read_only_message(), severity="warning", timeout=8)
-            return
-
         def done(label: str | None) -> None:
             if label and self.app.write(data.record_review, "turn", turn.msg["msg_id"], "relabel", label):
                 turn.set_label(label, relabelled=True)
                 self.notify(f"Relabelled: {label}", timeout=3)
 
-        self.app.push_screen(LabelPicker(turn.msg.get("label")), done)
+        self.app.edit(LabelPicker(turn.msg.get("label")), done)
 
     def action_open_subagent(self) -> None:
         call = self._focused(ToolCall)

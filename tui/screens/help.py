@@ -1,53 +1,49 @@
-"""The key help (?): built from the bindings themselves, so it cannot drift from them."""
+"""The key help (?): the sections are built by the app from its own modes and bindings
+(`VaultApp.help_sections`), so the help cannot drift from them and this module knows no screen."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-
-def _key(b: Binding) -> str:
-    names = {"question_mark": "?", "slash": "/", "escape": "esc", "left": "←", "right": "→"}
-    return ", ".join(names.get(k, k) for k in b.key.split(","))
+HelpSection = tuple[str, list[tuple[str, str]]]  # (title, [(key, what it does)])
+KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "esc", "left": "←", "right": "→"}
 
 
-def key_table() -> list[tuple[str, list[tuple[str, str]]]]:
-    """(screen, [(key, what it does)]) for every screen, app-wide keys first."""
-    from tui.app import VaultApp
-    from tui.screens.conversation import ConversationScreen
-    from tui.screens.review import ReviewScreen
-    from tui.screens.search import SearchScreen
-    from tui.screens.sessions import SessionsScreen
-    from tui.screens.stats import StatsScreen
+def key_name(key: str) -> str:
+    return ", ".join(KEY_NAMES.get(k, k) for k in key.split(","))
 
-    groups = [("everywhere", VaultApp), ("sessions (1)", SessionsScreen), ("conversation", ConversationScreen),
-              ("search (2)", SearchScreen), ("review (3)", ReviewScreen), ("stats & personas (4)", StatsScreen)]
-    out = []
-    for name, cls in groups:
-        rows, seen = [], set()
-        for b in cls.BINDINGS:
-            b = b if isinstance(b, Binding) else Binding(*b)
-            what = b.description or b.action
-            if (what, b.action) in seen:
-                continue
+
+def key_rows(bindings: Iterable[BindingType], extra: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """(key, what it does) for each binding, one row per action, then the `extra` rows (keys that are not bindings)."""
+    rows, seen = [], set()
+    for b in bindings:
+        b = b if isinstance(b, Binding) else Binding(*b)
+        what = b.description or b.action
+        if (what, b.action) not in seen:
             seen.add((what, b.action))
-            rows.append((_key(b), b.tooltip or what))
-        out.append((name, rows + getattr(cls, "EXTRA_KEYS", [])))
-    return out
+            rows.append((key_name(b.key), b.tooltip or what))
+    return rows + list(extra)
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss(None)", "Close")]
 
+    def __init__(self, sections: list[HelpSection]) -> None:
+        super().__init__()
+        self.sections = sections
+
     def compose(self) -> ComposeResult:
         t = Table.grid(padding=(0, 2))
         t.add_column(style="bold cyan", no_wrap=True, width=16)
         t.add_column(ratio=1)
-        for name, rows in key_table():
+        for name, rows in self.sections:
             t.add_row(f"[bold underline]{name}[/]", "")
             for key, what in rows:
                 t.add_row(key, what)

@@ -105,10 +105,6 @@ class ReviewScreen(VaultScreen):
         p = self.pair
         if p is None:
             return
-        if not self.app.access.writable:
-            self.notify(self.app.access.read_only_message(), severity="warning", timeout=8)
-            return
-
         def done(text: str | None) -> None:
             if text is not None and text != (p.edited or p.chosen) and self.app.write(
                     data.record_review, "pair", p.pair_id, "edit", text):
@@ -116,7 +112,7 @@ class ReviewScreen(VaultScreen):
                 self.notify("Chosen answer saved.", timeout=2)
                 self.show()
 
-        self.app.push_screen(TextEditor("Edit the chosen answer", p.edited or p.chosen), done)
+        self.app.edit(TextEditor("Edit the chosen answer", p.edited or p.chosen), done)
 
     def action_relabel(self) -> None:
         from tui.screens.modals import LabelPicker
@@ -124,17 +120,13 @@ class ReviewScreen(VaultScreen):
         p = self.pair
         if p is None or not p.feedback_msg_id:
             return
-        if not self.app.access.writable:
-            self.notify(self.app.access.read_only_message(), severity="warning", timeout=8)
-            return
-
         def done(label: str | None) -> None:
             if label and self.app.write(data.record_review, "turn", p.feedback_msg_id, "relabel", label):
                 p.label, p.relabelled = label, True
                 self.notify(f"Feedback turn relabelled: {label}", timeout=2)
                 self.show()
 
-        self.app.push_screen(LabelPicker(p.label), done)
+        self.app.edit(LabelPicker(p.label), done)
 
     def action_view(self) -> None:
         from tui.screens.conversation import ConversationScreen

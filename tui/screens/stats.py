@@ -19,6 +19,7 @@ ALL = None  # the "every role" choice
 PERSONAS_HINT = "No personas yet: `vault personas` builds one per role from the corrections `vault mine` found."
 
 class StatsScreen(VaultScreen):
+    HELP_TITLE = "stats & personas"
     BINDINGS = [
         Binding("right,n", "cycle(1)", "Next role"),
         Binding("left,p", "cycle(-1)", "Prev role"),
@@ -142,14 +143,10 @@ class StatsScreen(VaultScreen):
         if role is ALL or role not in self.personas:
             self.notify("Pick a role with a persona first (←/→).", timeout=3)
             return
-        if not self.app.access.writable:
-            self.notify(self.app.access.read_only_message(), severity="warning", timeout=8)
-            return
-
         def done(text: str | None) -> None:
             if text is not None and self.app.write(data.save_persona, role, text):
                 self.personas[role].update(text=text, edited=True)
                 self.notify(f"Persona of {role} saved.", timeout=2)
                 self.show()
 
-        self.app.push_screen(TextEditor(f"Persona of {role}", self.personas[role]["text"]), done)
+        self.app.edit(TextEditor(f"Persona of {role}", self.personas[role]["text"]), done)

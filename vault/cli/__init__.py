@@ -54,8 +54,10 @@ class LazyGroup(click.Group):
             try:
                 return getattr(importlib.import_module(module), attr)
             except ModuleNotFoundError as e:
-                # Only a missing third-party module means "not installed"; anything else is a bug to show.
-                if e.name is None or e.name.split(".")[0] in OWN_PACKAGES:
+                # Only a module of an optional extra means "not installed"; anything else (our own modules,
+                # a required dependency, a typo) is a bug or a broken installation to show as such.
+                extra = extra_providing(e.name or "")
+                if extra is None:
                     raise
                 missing = [e.name]
         return _unavailable(name, help_text, missing, extra)
@@ -75,20 +77,35 @@ class LazyGroup(click.Group):
             formatter.write_dl([(n, h) for n, (_, _, h) in COMMANDS.items()])
 
 
-def missing_requirements(extra: str) -> list[str]:
-    """The modules of `extra`'s requirements that cannot be imported (found without importing them)."""
+def optional_modules() -> dict[str, str]:
+    """Top-level module -> the optional extra (`pip install 'vault[EXTRA]'`) whose requirements provide it."""
     import importlib.metadata
-    import importlib.util
 
     try:
         reqs = importlib.metadata.requires("vault") or []
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree: the import will tell
-        return []
-    marker = re.compile(rf"extra\s*==\s*['\"]{re.escape(extra)}['\"]")
-    names = [re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0] for r in reqs if marker.search(r)]
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree: no extras known
+        return {}
+    out: dict[str, str] = {}
+    for r in reqs:
+        m = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", r)
+        if m and m.group(1) != "dev":
+            dist = re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0]
+            out.setdefault(dist.replace("-", "_").lower(), m.group(1))
+    return out
+
+
+def extra_providing(module: str) -> str | None:
+    """The optional extra that provides `module` (a dotted name), or None when no extra does."""
+    top = module.split(".")[0]
+    return None if not top or top in OWN_PACKAGES else optional_modules().get(top)
+
+
+def missing_requirements(extra: str) -> list[str]:
+    """The modules of `extra`'s requirements that cannot be imported (found without importing them)."""
+    import importlib.util
+
     missing = []
-    for dist in dict.fromkeys(names):
-        mod = dist.replace("-", "_").lower()
+    for mod in (m for m, e in optional_modules().items() if e == extra):
         try:
             found = importlib.util.find_spec(mod) is not None
         except (ImportError, ValueError):
@@ -98,13 +115,10 @@ def missing_requirements(extra: str) -> list[str]:
     return missing
 
 
-def _unavailable(name: str, help_text: str, missing: list[str], extra: str | None) -> click.Command:
+def _unavailable(name: str, help_text: str, missing: list[str], extra: str) -> click.Command:
     """A stand-in command that says, in one line and whatever the arguments, what to install."""
-    if extra:
-        why = (f"`vault {name}` needs the optional `{extra}` dependencies (missing: {', '.join(missing)}). "
-               f"Install them: pip install 'vault[{extra}]'")
-    else:
-        why = f"`vault {name}` is not available: the module {', '.join(missing)} is missing (reinstall vault)"
+    why = (f"`vault {name}` needs the optional `{extra}` dependencies (missing: {', '.join(missing)}). "
+           f"Install them: pip install 'vault[{extra}]'")
 
     @click.command(name, help=help_text, add_help_option=False,
                    context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

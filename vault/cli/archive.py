@@ -77,6 +77,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
 
         raise VaultError(f"nothing to ingest: {', '.join(str(p) for p in missing)} not found")
     conf = settings(ctx)
+    new_vault = not Path(db_path(ctx)).expanduser().exists()
     with open_db(ctx, create=True) as con:
         files = list(walk(targets))
         total = sum(_size(p) for p in files)
@@ -100,6 +101,10 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         clear_pending(list(pending.values()))
         # Always: an earlier run may have been interrupted before its indexes were brought up to date.
         index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
+        if new_vault:  # DuckDB never gives free blocks back: the first fill leaves many (docs/storage.md)
+            from vault.store import compact_after_first_ingest
+
+            compact_after_first_ingest(con, Path(db_path(ctx)).expanduser())
     out = rep.as_contract()
     if index_info:
         out["index"] = index_info
@@ -112,9 +117,9 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
 
 
 def _check_source(name: str | None) -> str | None:
-    from vault.sources import PARSERS
+    from vault.sources import parsers
 
-    known = [p.name for p in PARSERS]
+    known = [p.name for p in parsers()]
     if name is not None and name not in known:
         raise usage_error(f"--source: unknown format {name!r}; known: {', '.join(known)}")
     return name
@@ -133,7 +138,10 @@ def _after_ingest(con, *, embed: bool, quiet: bool, console, model: str | None) 
         from vault.index import after_ingest
     except ImportError:
         return None
-    return after_ingest(con, embed=embed, quiet=quiet, console=console, model=model)
+    from vault.cli.views.progress import progress_bar
+
+    with progress_bar(console, quiet, "embedding", lazy=True) as bar:
+        return after_ingest(con, embed=embed, model=model, on_progress=bar, on_stage=getattr(bar, "stage", None))
 
 
 def _print_ingest(console, rep, index_info: dict | None = None) -> None:
@@ -178,7 +186,8 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
 
     with open_db(ctx, read_only=True) as con:
         if corrections:
-            from miner.analytics import configured_report, print_corrections
+            from miner.analytics import configured_report
+            from vault.cli.views.corrections import print_corrections
 
             conf = settings(ctx, {"corrections.threshold": ("--threshold", threshold),
                                   "corrections.denominator": ("--denominator", denominator),
@@ -287,7 +296,7 @@ def print_sessions(console, rows: list[dict]) -> None:
 def show_cmd(ctx, session: str, show_all: bool, at_msg: str | None, as_json: bool) -> None:
     """Show SESSION (an id, a unique prefix, or a message id) as a conversation."""
     from vault import queries
-    from vault.render import render_session
+    from vault.cli.views.session import render_session
 
     with open_db(ctx, read_only=True) as con:
         sid = queries.resolve_session(con, session)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from miner.export import FORMATS  # the table of formats, so a new one needs no CLI change
@@ -24,36 +22,15 @@ from vault.cli.common import (
 
 def _pair_rows(con, include_all: bool, limit: int | None, role: str | None, method: str | None) -> list[dict]:
     """Pairs as CONTRACTS.md `vault pairs --json` objects (+ filters, feedback, review decision)."""
-    from miner.personas import load_personas
+    from miner.tables import load_pairs, persona_texts
 
-    personas = {p["role_name"]: p["text"] for p in load_personas(con)}
-    where, args = [], []
-    if not include_all:
-        where.append("kept")
-    if role:
-        where.append("role_name = ?")
-        args.append(role)
-    if method:
-        where.append("method = ?")
-        args.append(method)
-    sql = ("SELECT p.pair_id, p.session_id, p.role_name, p.feedback_msg_id, p.prompt, p.chosen, p.rejected, "
-           "p.method, p.filters_passed, p.filters_failed, p.kept, p.feedback, p.rejected_msg_id, p.chosen_msg_id, "
-           "(SELECT list(decision ORDER BY created_at) FROM reviews r WHERE r.target = 'pair' "
-           " AND r.target_id = p.pair_id) FROM pairs p"
-           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.session_id, p.pair_id"
-           + (f" LIMIT {int(limit)}" if limit is not None else ""))
-    out = []
-    for (pid, sid, rname, fb_id, prompt, chosen, rejected, meth, passed, failed, kept, fb, rej_id, ch_id,
-         decisions) in con.execute(sql, args).fetchall():
-        verdicts = [d for d in (decisions or []) if d in ("accept", "reject")]
-        out.append({"pair_id": pid, "session_id": sid, "role_name": rname, "feedback_msg_id": fb_id,
-                    "prompt": json.loads(prompt), "chosen": json.loads(chosen), "rejected": json.loads(rejected),
-                    "persona": personas.get(rname), "method": meth, "feedback": fb,
-                    "rejected_msg_id": rej_id, "chosen_msg_id": ch_id,
-                    "filters_passed": json.loads(passed or "[]"), "filters_failed": json.loads(failed or "[]"),
-                    "kept": bool(kept), "review": verdicts[-1] if verdicts else None,
-                    "edited": "edit" in (decisions or [])})
-    return out
+    personas = persona_texts(con)
+    keys = ("pair_id", "session_id", "role_name", "feedback_msg_id", "prompt", "chosen", "rejected")
+    return [{**{k: p[k] for k in keys}, "persona": personas.get(p["role_name"]), "method": p["method"],
+             "feedback": p["feedback"], "rejected_msg_id": p["rejected_msg_id"], "chosen_msg_id": p["chosen_msg_id"],
+             "filters_passed": p["filters_passed"], "filters_failed": p["filters_failed"], "kept": p["kept"],
+             "review": p["review"].verdict, "edited": p["review"].edited}
+            for p in load_pairs(con, kept_only=not include_all, role=role, method=method, limit=limit)]
 
 
 def _paid_options(f):
@@ -103,6 +80,7 @@ def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt
               near_identical, rewrite, model, batch, yes, max_cost) -> None:
     """Build preference pairs from the mined corrections and print them (JSONL with --json)."""
     from miner.pairs import METHODS, PROMPT_CHARS, REWRITE_PROMPT_VERSION, build_pairs
+    from miner.tables import count_pairs
 
     with open_db(ctx, read_only=no_rebuild) as con:
         report = None
@@ -112,7 +90,7 @@ def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt
                 paid = {"method": METHODS + ("rewrite",),
                         **_paid(ctx, con, as_json, REWRITE_PROMPT_VERSION, model, batch, yes, max_cost,
                                 max_tokens=2000, expected_output_tokens=400)}
-            had = con.execute("SELECT count(*) FROM pairs WHERE method = 'rewrite'").fetchone()[0]
+            had = count_pairs(con, method="rewrite")
             report = build_pairs(con, prompt_chars=prompt_chars or PROMPT_CHARS, **paid,
                                  **_filter_options(min_chars, max_chars, near_identical))
             if had and not rewrite:
@@ -174,14 +152,12 @@ def _print_pairs(rows: list[dict], report: dict | None, include_all: bool) -> No
 @click.pass_context
 def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, batch, yes, max_cost) -> None:
     """Show each role's persona: the standing preferences stated by its corrections."""
-    from miner.personas import PERSONA_PROMPT_VERSION, THRESHOLD, build_personas, claude_md, load_personas
-
-    from miner.classify.base import REATTEMPT_WITH_FEEDBACK
+    from miner.personas import PERSONA_PROMPT_VERSION, THRESHOLD, build_personas, claude_md
+    from miner.tables import count_corrections, load_personas
 
     with open_db(ctx) as con:
         # The cheap check first: without a labelled correction there is nothing to distil (and no model to load).
-        has_corrections = con.execute("SELECT count(*) FROM labels WHERE label = ?",
-                                      [REATTEMPT_WITH_FEEDBACK]).fetchone()[0] > 0
+        has_corrections = count_corrections(con) > 0
         if has_corrections and (rebuild or backend != "offline" or not load_personas(con, role)):
             paid = {}
             if backend == "anthropic":
@@ -245,11 +221,12 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
     """Export preference pairs for training (TRL, LLaMA-Factory, axolotl, OpenAI, ShareGPT)."""
     from miner.export import export
     from miner.pairs import build_pairs
-    from miner.personas import build_personas, load_personas
+    from miner.personas import build_personas
+    from miner.tables import count_pairs, load_personas
 
     _check_out_dir(out_dir)
     with open_db(ctx) as con:
-        if not con.execute("SELECT count(*) FROM pairs").fetchone()[0]:
+        if not count_pairs(con):
             build_pairs(con)
         if not no_persona and not load_personas(con):
             build_personas(con, embed_model=settings(ctx).embed.model)

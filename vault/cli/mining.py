@@ -39,10 +39,10 @@ from vault.cli.common import (
 def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: str | None, batch: bool, yes: bool,
              max_cost: float | None, as_json: bool) -> None:
     """Label every human turn (new ones only, unless --redo) and find the corrections."""
-    from miner.classify import OFFLINE
+    from miner.classify import backend_class
     from miner.mine import fit_own_model, mine
     from miner.roles import load_rules
-    from vault.index import progress_bar
+    from vault.cli.views.progress import progress_bar
 
     if fit and backend != "learned":
         raise click.UsageError("--fit adapts the learned backend: drop --backend or use --backend learned")
@@ -54,7 +54,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
         opts["embed"] = False
     err = stderr_console()
     # No live progress bar while a paid backend may ask for confirmation on the terminal.
-    quiet = as_json or not sys.stderr.isatty() or (backend not in OFFLINE and not yes)
+    quiet = as_json or not sys.stderr.isatty() or (backend_class(backend).paid and not yes)
     fitted = None
     with open_db(ctx) as con:
         if fit:
@@ -129,7 +129,8 @@ def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, lim
 @click.pass_context
 def eval_cmd(ctx, labels_file: str, keep: bool, as_json: bool) -> None:
     """Measure the mined labels against hand labels ({"msg_id", "label"} per line)."""
-    from miner.evaluate import evaluate, keep_labels, print_report
+    from miner.evaluate import evaluate, keep_labels
+    from vault.cli.views.evaluation import print_evaluation
 
     with open_db(ctx, read_only=not keep) as con:
         rep = evaluate(con, labels_file)
@@ -138,4 +139,4 @@ def eval_cmd(ctx, labels_file: str, keep: bool, as_json: bool) -> None:
     if as_json:
         emit_json(rep)
     else:
-        print_report(stdout_console(), rep)
+        print_evaluation(stdout_console(), rep)

@@ -7,33 +7,6 @@ import click
 from vault.cli.common import emit_json, json_option, open_db, redactor, settings, stdout_console
 
 
-def roles_summary(con) -> list[dict]:
-    """Per role: sessions (subagents apart), human turns, labelled turns and corrections."""
-    from miner.analytics import REATTEMPT_WITH_FEEDBACK, effective_turns_sql
-
-    rows = con.execute(
-        f"""
-        WITH eff AS ({effective_turns_sql()}
-        ), lab AS (
-            SELECT session_id, count(*) FILTER (WHERE label <> 'not_human') AS labelled,
-                   count(*) FILTER (WHERE label = ?) AS corrections
-            FROM eff GROUP BY session_id
-        )
-        SELECT r.role_name,
-               count(*) FILTER (WHERE s.parent_session_id IS NULL),
-               count(*) FILTER (WHERE s.parent_session_id IS NOT NULL),
-               coalesce(sum(s.human_messages), 0), coalesce(sum(lab.labelled), 0), coalesce(sum(lab.corrections), 0),
-               list(DISTINCT r.rule ORDER BY r.rule)
-        FROM roles r JOIN sessions s USING (session_id) LEFT JOIN lab USING (session_id)
-        GROUP BY r.role_name ORDER BY count(*) DESC, r.role_name
-        """,
-        [REATTEMPT_WITH_FEEDBACK],
-    ).fetchall()
-    return [{"role": name, "sessions": main, "subagent_sessions": sub, "human_turns": int(human),
-             "labelled_turns": int(labelled), "corrections": int(corr), "rules": rule_list}
-            for name, main, sub, human, labelled, corr, rule_list in rows]
-
-
 def _short(rule: str) -> str:
     if rule.startswith("inherited"):
         return "parent"
@@ -47,14 +20,15 @@ def _short(rule: str) -> str:
 @click.pass_context
 def roles_cmd(ctx, as_json: bool) -> None:
     """Show the role rules (config file) and assign roles: sessions, turns and corrections per role."""
-    from miner.roles import assign_roles, load_rules
+    from miner.roles import load_rules
+    from miner.tables import assign_roles, role_summary
 
     conf = settings(ctx)
     path = conf.config
     rules = load_rules(conf)
     with open_db(ctx) as con:
         assign_roles(con, rules)
-        summary = roles_summary(con)
+        summary = role_summary(con)
     out = redactor(ctx).redact_obj({"config": str(path), "config_exists": path.exists(),
                                     "rules": [r.as_dict() for r in rules], "roles": summary})
     if as_json:

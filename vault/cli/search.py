@@ -32,7 +32,8 @@ from vault.cli.common import (
 @click.pass_context
 def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None, as_json: bool) -> None:
     """Embed the messages that have no vectors yet (incremental, resumable)."""
-    from vault.index import drop_orphan_chunks, embeddings, fts, progress_bar
+    from vault.cli.views.progress import progress_bar
+    from vault.index import drop_orphan_chunks, embeddings, fts
     from vault.index import settings as index_settings
 
     model = settings(ctx, {"embed.model": ("--model", model)}).embed.model

@@ -5,16 +5,17 @@ model is needed: nothing to embed means no model load.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import duckdb
 
 
-def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, quiet: bool = False,
-                 console=None, model: str | None = None) -> dict | None:
+def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: str | None = None,
+                 on_progress: Callable[[int, int], None] | None = None,
+                 on_stage: Callable[[str], None] | None = None) -> dict | None:
     """Called by `vault ingest`: rebuild the BM25 index if content changed, then embed new messages
     (with `model`, the `embed.model` setting; None: the vault's model, else the default).
+    `on_progress(done, total)` and `on_stage(text)` hear about the embedding, only when there is any.
 
     Returns what was done (for the ingest JSON under "index"), or None when nothing was.
     """
@@ -30,10 +31,7 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, quiet: b
     if embed and not embeddings.up_to_date(con, model):
         # Even with nothing left to encode: a run killed after its last chunk had not yet switched
         # the vault to its model nor marked itself complete; this one does (no model is loaded).
-        quiet = quiet or not embeddings.pending_count(con, model)
-        with progress_bar(console, quiet, "embedding") as on_progress:
-            rep = embeddings.embed_pending(con, model, on_progress=on_progress,
-                                           on_stage=getattr(on_progress, "stage", None))
+        rep = embeddings.embed_pending(con, model, on_progress=on_progress, on_stage=on_stage)
         if rep.messages or rep.switched_from:
             out["embed"] = rep.as_dict()
     return out or None
@@ -45,40 +43,3 @@ def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
         "DELETE FROM chunks WHERE msg_id NOT IN (SELECT msg_id FROM messages)"
     ).fetchone()[0]
     return int(n)
-
-
-@contextlib.contextmanager
-def progress_bar(console, quiet: bool, what: str) -> Iterator:
-    """A rich progress bar with a rate and an ETA on `console` (stderr), or None when quiet.
-
-    The callback takes (done, total); its `.stage(text)` changes the description (e.g. while a model loads).
-    """
-    if quiet or console is None:
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
-    class Rate(ProgressColumn):
-        def render(self, task) -> Text:
-            return Text(f"{task.speed:.0f}/s" if task.speed else "", style="progress.data.speed")
-
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), Rate(),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True) as prog:
-        task = prog.add_task(what, total=None)
-
-        def on_progress(done: int, total: int) -> None:
-            prog.update(task, completed=done, total=total)
-
-        def stage(text: str) -> None:
-            prog.update(task, description=text)
-
-        on_progress.stage = stage
-        yield on_progress

@@ -1,16 +1,18 @@
 """Source parsers, one module per archive format, behind `vault.sources.base.Parser`.
 
-`PARSERS` is tried in order by `detect_parser`; the most specific formats come first and
-neutral JSONL (any line with a message list) last. A parser may also say why a file it
-knows is not a transcript (`why_not`), which `unrecognised_reason` reports.
+`parsers()` is tried in order by `detect_parser`: the built-in table `PARSERS` (most specific formats
+first), then the parsers other packages register under the `vault.sources` entry point group, then
+neutral JSONL (any line with a message list) last. A parser may also say why a file it knows is not
+a transcript (`why_not`), which `unrecognised_reason` reports.
 """
 
 from __future__ import annotations
 
+import functools
+import zipfile
 from pathlib import Path
 
-import zipfile
-
+from vault.errors import VaultError
 from vault.sources.base import Head, Parser
 from vault.sources.chatgpt import ChatGPTParser
 from vault.sources.claude_ai import ClaudeAiParser
@@ -19,15 +21,43 @@ from vault.sources.codex import CodexParser
 from vault.sources.gemini import GeminiParser
 from vault.sources.neutral import NeutralParser
 
-PARSERS: list[Parser] = [ClaudeCodeParser(), CodexParser(), GeminiParser(), ChatGPTParser(), ClaudeAiParser(),
-                         NeutralParser()]
+PARSERS: list[Parser] = [ClaudeCodeParser(), CodexParser(), GeminiParser(), ChatGPTParser(), ClaudeAiParser()]
+CATCH_ALL: Parser = NeutralParser()  # takes any JSONL with a message list: tried after every other parser
+ENTRY_POINT_GROUP = "vault.sources"
+
+
+@functools.cache
+def parsers() -> tuple[Parser, ...]:
+    """Every parser in detection order: built-in, then registered by other packages, then the catch-all."""
+    return (*PARSERS, *_registered(), CATCH_ALL)
+
+
+def _registered() -> list[Parser]:
+    """Parsers of the `vault.sources` entry points: each names a `Parser` subclass (or an instance)."""
+    from importlib.metadata import entry_points
+
+    known = {p.name for p in (*PARSERS, CATCH_ALL)}
+    found: list[Parser] = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            obj = ep.load()
+            parser = obj() if isinstance(obj, type) else obj
+        except Exception as e:  # a broken plugin: say which, in one line
+            raise VaultError(f"source plugin {ep.name!r} ({ep.value}) cannot be loaded: {type(e).__name__}: {e}") from e
+        if not isinstance(parser, Parser) or not parser.name:
+            raise VaultError(f"source plugin {ep.name!r} ({ep.value}) is not a vault.sources.base.Parser with a name")
+        if parser.name in known:
+            raise VaultError(f"source plugin {ep.name!r} ({ep.value}) reuses the format name {parser.name!r}")
+        known.add(parser.name)
+        found.append(parser)
+    return found
 
 
 def parser_by_name(name: str) -> Parser:
-    for p in PARSERS:
+    for p in parsers():
         if p.name == name:
             return p
-    raise KeyError(f"unknown source {name!r}; known: {', '.join(p.name for p in PARSERS)}")
+    raise KeyError(f"unknown source {name!r}; known: {', '.join(p.name for p in parsers())}")
 
 
 def read_head(path: Path) -> Head:
@@ -38,7 +68,7 @@ def read_head(path: Path) -> Head:
 def detect_parser(path: Path, head: Head | None = None) -> Parser | None:
     if head is None:
         head = read_head(path)
-    for p in PARSERS:
+    for p in parsers():
         if path.suffix.lower() in p.suffixes or not p.suffixes:
             try:
                 if p.detect(path, head):
@@ -51,7 +81,7 @@ def detect_parser(path: Path, head: Head | None = None) -> Parser | None:
 
 
 def candidate_suffixes() -> set[str]:
-    return {s for p in PARSERS for s in p.suffixes}
+    return {s for p in parsers() for s in p.suffixes}
 
 
 def unrecognised_reason(path: Path) -> str:
@@ -60,15 +90,13 @@ def unrecognised_reason(path: Path) -> str:
         head = read_head(path)
     except OSError as e:
         return f"cannot read: {e.strerror}"
-    for p in PARSERS:
-        why = getattr(p, "why_not", None)
-        if why is not None:
-            try:
-                reason = why(path, head)
-            except Exception:  # a hint must never sink the walk
-                reason = None
-            if reason:
-                return reason
+    for p in parsers():
+        try:
+            reason = p.why_not(path, head)
+        except Exception:  # a hint must never sink the walk
+            reason = None
+        if reason:
+            return reason
     body = head.data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not body:
         return "empty file"

@@ -7,7 +7,11 @@ transactions and dedupe are the ingest engine's business, not the parser's.
 
 from __future__ import annotations
 
+import abc
+import datetime as _dt
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,24 +29,51 @@ _SKIP_CHUNK = 1 << 20
 RESULT_TEXT_CHARS = 4000  # of a tool's output kept in tool_calls.result_text (the message keeps it whole)
 
 
-class Parser:
-    """Base class: subclasses set `name`, `incremental`, and implement `detect` and `parse`."""
+@dataclass(frozen=True)
+class Touched:
+    """What an ingest run changed, for `Parser.finalize`: the session ids and file ids it (re)wrote.
+
+    The session ids are also registered on the connection as the relation `TOUCHED` (one column,
+    `session_id`), so a fix-up can join them in SQL.
+    """
+
+    sessions: list[str]
+    files: list[int]
+
+
+TOUCHED = "_touched"
+
+
+class Parser(abc.ABC):
+    """Base class of a source format. Subclasses set `name` (stored in files.source and sessions.source),
+    `incremental` and `suffixes`, and implement `detect` and `parse`; `why_not` and `finalize` are optional.
+
+    Built-in parsers are listed in `vault.sources.PARSERS`; another package adds one through the
+    `vault.sources` entry point group (see docs/architecture.md).
+    """
 
     name: ClassVar[str] = ""
     # Line-appended formats can be read from an offset; whole-document formats are re-read.
     incremental: ClassVar[bool] = True
-    # File suffixes worth opening when walking a folder.
+    # File suffixes worth opening when walking a folder (empty: every file).
     suffixes: ClassVar[tuple[str, ...]] = (".jsonl",)
 
-    def detect(self, path: Path, head: Head) -> bool:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def detect(self, path: Path, head: Head) -> bool:
+        """Whether `path` is this format, from what `head` shows of its start. Never raises on bad input."""
 
-    def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:  # pragma: no cover
-        raise NotImplementedError
+    def why_not(self, path: Path, head: Head) -> str | None:
+        """Why a file that looks like this format is not a transcript of it (the reason `vault ingest`
+        reports for an unrecognised file), or None to let other parsers explain."""
+        return None
 
-    def after_ingest(self, con) -> None:
-        """Fix rows that a record read later changes (the engine calls it once per run, in the
-        transaction that refreshes the sessions, with the touched session ids registered as `_touched`)."""
+    @abc.abstractmethod
+    def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:
+        """The file's rows from `start_offset` (line `start_line`) on; bad lines go to `errors`, never raise."""
+
+    def finalize(self, con, touched: Touched) -> None:
+        """Fix rows that span files or that a record read later changes. The engine calls it once per run for
+        each format it read, in the transaction that refreshes the touched sessions (before their counts)."""
 
 
 class Head:
@@ -205,3 +236,25 @@ def as_text(value: Any) -> str:
 
 def json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_ISO_TS = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?")
+
+
+def timestamp(value: Any) -> str | None:
+    """An ISO timestamp the store can cast, from an ISO string or epoch seconds / milliseconds; else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        secs = value / 1000 if value > 1e11 else value  # milliseconds
+        try:
+            return _dt.datetime.fromtimestamp(secs, _dt.UTC).isoformat().replace("+00:00", "Z")
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str) or not _ISO_TS.fullmatch(value):
+        return None
+    try:
+        _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value

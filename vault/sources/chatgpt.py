@@ -22,16 +22,15 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, json_dumps
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, json_dumps, timestamp
 from vault.sources.documents import (
     document_head,
+    document_items,
     json_array_with_key,
     main_branch,
-    parse_document,
     read_companion,
     str_or_none,
     text_of,
-    timestamp,
 )
 
 SOURCE = "chatgpt"
@@ -57,20 +56,14 @@ class ChatGPTParser(Parser):
     def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:
         res = ParseResult()
         feedback = _feedback(read_companion(path, "message_feedback.json", res))
-        item = 0
-        for name, doc in parse_document(path, MEMBER, res):
-            if not isinstance(doc, list):
-                res.errors.append(LineError(0, f"{name}: expected a JSON array of conversations, got {type(doc).__name__}"))
+        for name, item, conv in document_items(path, MEMBER, res, "a JSON array of conversations"):
+            if not isinstance(conv, dict) or not isinstance(conv.get("mapping"), dict):
+                res.errors.append(LineError(item, f"{name}: conversation {item} has no 'mapping' object"))
                 continue
-            for conv in doc:
-                item += 1
-                if not isinstance(conv, dict) or not isinstance(conv.get("mapping"), dict):
-                    res.errors.append(LineError(item, f"{name}: conversation {item} has no 'mapping' object"))
-                    continue
-                try:
-                    _conversation(res, conv, item, feedback)
-                except (TypeError, AttributeError, ValueError, KeyError) as e:
-                    res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}"))
+            try:
+                _conversation(res, conv, item, feedback)
+            except (TypeError, AttributeError, ValueError, KeyError) as e:
+                res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}"))
         return res
 
 

@@ -19,16 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, as_text, json_dumps
+from vault.sources.base import (
+    RESULT_TEXT_CHARS,
+    Head,
+    Parser,
+    as_text,
+    json_dumps,
+    timestamp,
+)
 from vault.sources.documents import (
     document_head,
+    document_items,
     json_array_with_key,
     main_branch,
-    parse_document,
     read_companion,
     str_or_none,
     text_of,
-    timestamp,
     tool_summary,
 )
 
@@ -58,24 +64,18 @@ class ClaudeAiParser(Parser):
     def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:
         res = ParseResult()
         projects = _project_names(read_companion(path, "projects.json", res))
-        item = 0
-        for name, doc in parse_document(path, ANY_MEMBER, res):
-            if not isinstance(doc, list):
-                res.errors.append(LineError(0, f"{name}: expected a JSON array, got {type(doc).__name__}"))
-                continue
-            for obj in doc:
-                item += 1
-                if isinstance(obj, dict) and isinstance(obj.get("chat_messages"), list):
-                    try:
-                        _conversation(res, obj, item, projects)
-                    except (TypeError, AttributeError, ValueError, KeyError) as e:
-                        res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}"))
-                elif isinstance(obj, dict) and ("prompt_template" in obj or "docs" in obj):
-                    pid = str_or_none(obj.get("uuid"))
-                    res.raw.append(RawRecord(item, None, "project", pid, None, json_dumps(obj)))
-                else:
-                    res.errors.append(LineError(item, f"{name}: item {item} is neither a conversation "
-                                                      "(no 'chat_messages' list) nor a project"))
+        for name, item, obj in document_items(path, ANY_MEMBER, res):
+            if isinstance(obj, dict) and isinstance(obj.get("chat_messages"), list):
+                try:
+                    _conversation(res, obj, item, projects)
+                except (TypeError, AttributeError, ValueError, KeyError) as e:
+                    res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}"))
+            elif isinstance(obj, dict) and ("prompt_template" in obj or "docs" in obj):
+                pid = str_or_none(obj.get("uuid"))
+                res.raw.append(RawRecord(item, None, "project", pid, None, json_dumps(obj)))
+            else:
+                res.errors.append(LineError(item, f"{name}: item {item} is neither a conversation "
+                                                  "(no 'chat_messages' list) nor a project"))
         return res
 
 

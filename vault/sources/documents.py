@@ -10,7 +10,6 @@ a small zip can claim, or really hold, gigabytes.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import re
 import zipfile
 from collections.abc import Iterator
@@ -154,26 +153,18 @@ def parse_document(path: Path, member: re.Pattern[str], res: ParseResult) -> Ite
         res.errors.append(LineError(0, f"cannot read: {e}"))
 
 
-_ISO_TS = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?")
-
-
-def timestamp(value: Any) -> str | None:
-    """An ISO timestamp the store can cast, from an ISO string or epoch seconds / milliseconds; else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        secs = value / 1000 if value > 1e11 else value  # milliseconds
-        try:
-            return _dt.datetime.fromtimestamp(secs, _dt.UTC).isoformat().replace("+00:00", "Z")
-        except (OverflowError, OSError, ValueError):
-            return None
-    if not isinstance(value, str) or not _ISO_TS.fullmatch(value):
-        return None
-    try:
-        _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value
+def document_items(path: Path, member: re.Pattern[str], res: ParseResult,
+                   what: str = "a JSON array") -> Iterator[tuple[str, int, Any]]:
+    """(member name, item number counted across members from 1, item) of each JSON array in the document;
+    a member that is no array is reported (line 0) and passed over."""
+    item = 0
+    for name, doc in parse_document(path, member, res):
+        if not isinstance(doc, list):
+            res.errors.append(LineError(0, f"{name}: expected {what}, got {type(doc).__name__}"))
+            continue
+        for obj in doc:
+            item += 1
+            yield name, item, obj
 
 
 def text_of(value: Any) -> str:

@@ -24,9 +24,14 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, as_text, iter_jsonl
-from vault.sources.documents import str_or_none, timestamp, tool_summary
-from vault.sources.claude_code import REJECT_PREFIX, classify_user_text, rejection_reason
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, as_text, iter_jsonl, timestamp
+from vault.sources.documents import str_or_none, tool_summary
+from vault.sources.markers import (
+    CONSOLE_INTERRUPT_MARKERS,
+    CONSOLE_REJECT_MARKERS,
+    classify_user_text,
+    rejection_reason,
+)
 
 SOURCE = "neutral"
 
@@ -36,11 +41,6 @@ _ROLE = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assi
          "function_call": "assistant"}
 # Per-message fields of WildChat / LMSYS rows worth keeping (small): moderation flags and language.
 _MESSAGE_EXTRA = ("language", "toxic", "redacted", "turn_identifier", "country", "state")
-
-# Console transcripts mark a person's action with these texts (see corpora/README.md).
-_INTERRUPT_MARKERS = ("Interrupted by user", "Interrupted · What should Claude do instead?", "[Request interrupted by user")
-_REJECT_MARKERS = ("No (tell Claude what to do differently)", "User rejected ", REJECT_PREFIX,
-                   "The user doesn't want to take this action right now")
 
 ID_KEYS = ("id", "conversation_hash", "conversation_id")
 LIST_KEYS = ("messages", "conversation", "conversations")
@@ -57,9 +57,9 @@ def conversation_id(row: dict[str, Any], raw: str) -> str:
 def user_kind(text: str) -> tuple[str, bool, dict | None]:
     """(kind, is_human, extra) of a user-role message in a neutral conversation."""
     t = text.strip()
-    if t.startswith(_INTERRUPT_MARKERS):
+    if t.startswith(CONSOLE_INTERRUPT_MARKERS):
         return Kind.INTERRUPT, False, None
-    if t.startswith(_REJECT_MARKERS):
+    if t.startswith(CONSOLE_REJECT_MARKERS):
         reason = rejection_reason(t)
         return Kind.TOOL_REJECTION, bool(reason), ({"reason": reason} if reason else None)
     if t.startswith("/") and " " not in t.split("\n", 1)[0][:40].strip() or t.startswith(("/compact", "/export")):

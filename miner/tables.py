@@ -1,0 +1,247 @@
+"""The miner's tables: every read and write of labels in effect, reviews, pairs, personas and session roles.
+
+Invariants held here and nowhere else:
+- a person's relabel of a turn overrides the classifier's label (the `effective_labels` view, migration
+  m009; `label` NULL: not labelled yet; `not_human` takes the turn out);
+- accept and reject of a pair exclude each other (deciding one withdraws the other); an edit of the
+  chosen answer counts as accepted unless the pair is rejected;
+- reviews outlive rebuilds: pairs are replaced wholesale, reviews stay keyed by the stable pair ids;
+- a persona a person edited is never overwritten by mining;
+- every session has a role: the `roles` table, completed from the rules for sessions it lacks.
+
+Labels themselves are written by `miner.mine` (one row per human-side turn); SQL elsewhere reads the
+view by its name, `EFFECTIVE_LABELS`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from miner.classify.base import LABELS, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK
+from vault.store import insert_rows, transaction
+
+EFFECTIVE_LABELS = "effective_labels"  # msg_id, session_id, is_human, timestamp, label, relabelled
+RELABEL_CHOICES: tuple[str, ...] = (*LABELS, NOT_HUMAN)
+PAIR_DECISIONS = ("accept", "reject")  # exclusive: deciding one withdraws the other
+DECISIONS = {"pair": (*PAIR_DECISIONS, "edit"), "turn": ("relabel",)}
+
+
+# -- labels in effect --------------------------------------------------------------------------
+
+def relabels(con: duckdb.DuckDBPyConnection, session_id: str | None = None) -> dict[str, str]:
+    """msg_id -> the label a person gave in review (of one session, or all)."""
+    where, args = ("WHERE relabelled AND session_id = ?", [session_id]) if session_id else ("WHERE relabelled", [])
+    return dict(con.execute(f"SELECT msg_id, label FROM {EFFECTIVE_LABELS} {where} ORDER BY msg_id", args).fetchall())
+
+
+def turn_labels(con: duckdb.DuckDBPyConnection, msg_ids: list[str]) -> dict[str, tuple[str | None, bool]]:
+    """msg_id -> (effective label, relabelled) of these turns (absent: not a turn)."""
+    rows = con.execute(f"SELECT msg_id, label, relabelled FROM {EFFECTIVE_LABELS} WHERE msg_id IN (SELECT unnest(?))",
+                       [msg_ids]).fetchall()
+    return {m: (lab, bool(r)) for m, lab, r in rows}
+
+
+def count_corrections(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute(f"SELECT count(*) FROM {EFFECTIVE_LABELS} WHERE label = ?",
+                       [REATTEMPT_WITH_FEEDBACK]).fetchone()[0]
+
+
+# -- reviews -----------------------------------------------------------------------------------
+
+def record_review(con: duckdb.DuckDBPyConnection, target: str, target_id: str, decision: str,
+                  value: str | None = None) -> None:
+    """Save a decision at once (one row per target and decision; accept and reject exclude each other)."""
+    if decision not in DECISIONS.get(target, ()):
+        raise ValueError(f"bad review {target}/{decision}")
+    if decision == "relabel" and value not in RELABEL_CHOICES:
+        raise ValueError(f"unknown label {value!r}")
+    with transaction(con):
+        if decision in PAIR_DECISIONS:
+            con.execute("DELETE FROM reviews WHERE target = ? AND target_id = ? AND decision IN ('accept', 'reject')",
+                        [target, target_id])
+        con.execute("INSERT OR REPLACE INTO reviews (target, target_id, decision, value, created_at) "
+                    "VALUES (?, ?, ?, ?, current_timestamp)", [target, target_id, decision, value])
+
+
+@dataclass(frozen=True)
+class PairReview:
+    verdict: str | None = None  # accept | reject (the latest, should rows written by hand hold both)
+    edit: str | None = None  # the person's rewrite of chosen
+    edited: bool = False  # an edit row exists
+
+    @property
+    def accepted(self) -> bool:
+        """Accepted, or edited and not rejected: what export counts as a person's yes."""
+        return self.verdict == "accept" or (self.edit is not None and self.verdict != "reject")
+
+
+def pair_reviews(con: duckdb.DuckDBPyConnection) -> dict[str, PairReview]:
+    """pair_id -> its review (pairs without one are absent)."""
+    out: dict[str, PairReview] = {}
+    for pid, decision, value in con.execute(
+            "SELECT target_id, decision, value FROM reviews WHERE target = 'pair' ORDER BY created_at").fetchall():
+        r = out.get(pid, PairReview())
+        if decision in PAIR_DECISIONS:
+            r = PairReview(decision, r.edit, r.edited)
+        elif decision == "edit":
+            r = PairReview(r.verdict, value, True)
+        out[pid] = r
+    return out
+
+
+# -- pairs -------------------------------------------------------------------------------------
+
+PAIR_COLUMNS = ("pair_id", "session_id", "role_name", "feedback_msg_id", "rejected_msg_id", "chosen_msg_id",
+                "prompt", "chosen", "rejected", "feedback", "method", "filters_passed", "filters_failed", "kept",
+                "made_by")
+_JSON_COLUMNS = ("prompt", "chosen", "rejected", "filters_passed", "filters_failed")
+
+
+def replace_pairs(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
+    """The pairs table becomes `rows` (tuples in PAIR_COLUMNS order); reviews are kept."""
+    with transaction(con):
+        con.execute("DELETE FROM pairs")
+        insert_rows(con, "pairs", PAIR_COLUMNS, rows)
+
+
+def count_pairs(con: duckdb.DuckDBPyConnection, method: str | None = None) -> int:
+    return con.execute("SELECT count(*) FROM pairs" + (" WHERE method = ?" if method else ""),
+                       [method] if method else []).fetchone()[0]
+
+
+def load_pairs(con: duckdb.DuckDBPyConnection, kept_only: bool = False, role: str | None = None,
+               method: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Stored pairs by session and id: their columns (JSON decoded; `made_by` 'person' when unset) and
+    `review`, a PairReview."""
+    where, args = [], []
+    if kept_only:
+        where.append("kept")
+    if role:
+        where.append("role_name = ?")
+        args.append(role)
+    if method:
+        where.append("method = ?")
+        args.append(method)
+    cols = ", ".join(c if c != "made_by" else "coalesce(made_by, 'person')" for c in PAIR_COLUMNS)
+    sql = (f"SELECT {cols} FROM pairs" + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY session_id, pair_id" + (" LIMIT ?" if limit is not None else ""))
+    reviews = pair_reviews(con)
+    out = []
+    for row in con.execute(sql, args + ([int(limit)] if limit is not None else [])).fetchall():
+        p = dict(zip(PAIR_COLUMNS, row, strict=True))
+        for c in _JSON_COLUMNS:
+            p[c] = json.loads(p[c]) if p[c] else ([] if c.startswith("filters") else p[c])
+        p["kept"] = bool(p["kept"])
+        p["review"] = reviews.get(p["pair_id"], PairReview())
+        out.append(p)
+    return out
+
+
+# -- personas ----------------------------------------------------------------------------------
+
+def load_personas(con: duckdb.DuckDBPyConnection, role: str | None = None) -> list[dict[str, Any]]:
+    q = "SELECT role_name, text, rules, backend, edited, updated_at FROM personas"
+    rows = con.execute(q + (" WHERE role_name = ?" if role else "") + " ORDER BY role_name",
+                       [role] if role else []).fetchall()
+    return [{"role_name": r[0], "text": r[1], "rules": json.loads(r[2]) if r[2] else [], "backend": r[3],
+             "edited": bool(r[4]), "updated_at": r[5]} for r in rows]
+
+
+def persona_texts(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """role -> its persona text."""
+    return {p["role_name"]: p["text"] for p in load_personas(con)}
+
+
+def edited_personas(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT role_name FROM personas WHERE edited").fetchall()}
+
+
+def save_persona(con: duckdb.DuckDBPyConnection, role_name: str, text: str) -> None:
+    """A person's edit: marked `edited` so that mining again keeps it."""
+    con.execute("UPDATE personas SET text = ?, edited = true, updated_at = current_timestamp WHERE role_name = ?",
+                [text, role_name])
+
+
+def store_mined_persona(con: duckdb.DuckDBPyConnection, role_name: str, text: str | None, rules: list[dict],
+                        backend: str) -> None:
+    """The miner's persona of a role, unless a person edited it."""
+    if role_name in edited_personas(con):
+        return
+    con.execute("DELETE FROM personas WHERE role_name = ?", [role_name])
+    con.execute("INSERT INTO personas (role_name, text, rules, backend, edited) VALUES (?, ?, ?, ?, false)",
+                [role_name, text, json.dumps(rules, ensure_ascii=False), backend])
+
+
+def drop_mined_personas(con: duckdb.DuckDBPyConnection, keep: set[str]) -> list[str]:
+    """Remove the mined (not edited) personas of roles outside `keep`; returns their names."""
+    stale = [r[0] for r in con.execute("SELECT role_name FROM personas WHERE NOT coalesce(edited, false)")
+             .fetchall() if r[0] not in keep]
+    for r in stale:
+        con.execute("DELETE FROM personas WHERE role_name = ?", [r])
+    return stale
+
+
+# -- session roles -----------------------------------------------------------------------------
+
+def assign_roles(con: duckdb.DuckDBPyConnection, rules=None) -> dict[str, int]:
+    """Give every session a role by the rules (`rules`, else the config's: miner.roles), replacing the
+    `roles` table; returns sessions per role."""
+    from miner.roles import compute_roles, load_rules
+
+    rows = compute_roles(con, load_rules() if rules is None else rules)
+    # No transaction of our own: `vault mine` may call this inside its own (DuckDB cannot nest
+    # them, and a failed BEGIN aborts the caller's). Roles are derived: a crash in between leaves
+    # the table empty, and readers then complete it on the fly (`session_roles`).
+    con.execute("DELETE FROM roles")
+    insert_rows(con, "roles", ["session_id", "role_name", "rule"], rows)
+    counts: dict[str, int] = {}
+    for _, name, _ in rows:
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def unassigned_roles(con: duckdb.DuckDBPyConnection, rules=None) -> dict[str, str]:
+    """session -> role by the rules (`rules`, else the config's) for the sessions the roles table lacks."""
+    missing = con.execute(
+        "SELECT count(*) FROM sessions WHERE session_id NOT IN (SELECT session_id FROM roles)").fetchone()[0]
+    if not missing:
+        return {}
+    from miner.roles import compute_roles, load_rules
+
+    have = {r[0] for r in con.execute("SELECT session_id FROM roles").fetchall()}
+    return {sid: name for sid, name, _ in compute_roles(con, load_rules() if rules is None else rules)
+            if sid not in have}
+
+
+def session_roles(con: duckdb.DuckDBPyConnection, rules=None) -> dict[str, str]:
+    """session -> role: the roles table, completed from the rules for sessions it lacks."""
+    roles = dict(con.execute("SELECT session_id, role_name FROM roles").fetchall())
+    return roles | unassigned_roles(con, rules)
+
+
+def role_summary(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Per role of the roles table: sessions (subagents apart), human turns, labelled turns and corrections."""
+    rows = con.execute(
+        f"""
+        WITH lab AS (
+            SELECT session_id, count(*) FILTER (WHERE label <> '{NOT_HUMAN}') AS labelled,
+                   count(*) FILTER (WHERE label = ?) AS corrections
+            FROM {EFFECTIVE_LABELS} GROUP BY session_id
+        )
+        SELECT r.role_name,
+               count(*) FILTER (WHERE s.parent_session_id IS NULL),
+               count(*) FILTER (WHERE s.parent_session_id IS NOT NULL),
+               coalesce(sum(s.human_messages), 0), coalesce(sum(lab.labelled), 0), coalesce(sum(lab.corrections), 0),
+               list(DISTINCT r.rule ORDER BY r.rule)
+        FROM roles r JOIN sessions s USING (session_id) LEFT JOIN lab USING (session_id)
+        GROUP BY r.role_name ORDER BY count(*) DESC, r.role_name
+        """,
+        [REATTEMPT_WITH_FEEDBACK],
+    ).fetchall()
+    return [{"role": name, "sessions": main, "subagent_sessions": sub, "human_turns": int(human),
+             "labelled_turns": int(labelled), "corrections": int(corr), "rules": rule_list}
+            for name, main, sub, human, labelled, corr, rule_list in rows]

@@ -1,0 +1,68 @@
+"""`vault show`: one session for the terminal: human turns, assistant text, tool calls on one line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vault.model import Kind
+from vault.render import HIDDEN, readable_text
+
+
+def _one_line(text: str | None, width: int = 110) -> str:
+    t = " ".join((text or "").split())
+    return t if len(t) <= width else t[: width - 1] + "…"
+
+
+def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *, show_all: bool = False,
+                   at_msg: str | None = None) -> None:
+    from rich.markdown import Markdown
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.text import Text
+
+    head = f"[bold]{info.get('title') or info.get('first_prompt') or info['session_id']}[/]".replace("\n", " ")
+    meta = " · ".join(str(x) for x in (info["session_id"], info.get("source"), info.get("project"),
+                                        info.get("git_branch"), (info.get("started_at") or "")[:16]) if x)
+    console.print(head)
+    console.print(f"[dim]{meta}[/]")
+    if info.get("parent_session_id"):
+        console.print(f"[dim]subagent ({info.get('agent_type') or 'agent'}) of {info['parent_session_id']}[/]")
+    started = at_msg is None
+    for m in msgs:
+        if not started:
+            started = m["msg_id"] == at_msg
+            if not started:
+                continue
+        kind = m["kind"]
+        if kind in HIDDEN and not show_all:
+            continue
+        label = f" [magenta]{m['label']}[/]" if m.get("label") else ""
+        branch = "" if m.get("on_main_branch", True) else " [dim](abandoned branch)[/]"
+        ts = (m.get("timestamp") or "")[11:19]
+        if kind in Kind.HUMAN_TYPED:
+            title = "you (queued)" if kind == Kind.QUEUED_PROMPT else "you"
+            console.print(Panel(Text(m["text"] or ""), title=f"[bold cyan]{title}[/] {ts}{label}{branch}",
+                                title_align="left", border_style="cyan"))
+        elif kind == Kind.INTERRUPT:
+            console.print(f"[bold red]⏹ interrupted[/] {ts}{label}")
+        elif kind == Kind.TOOL_REJECTION:
+            reason = ((m.get("extra") or "") and m["text"]) if m.get("is_human") else ""
+            console.print(f"[bold red]✗ tool use rejected[/] {ts}{label}" + (f": [red]{reason}[/]" if reason else ""))
+        elif kind == Kind.ASSISTANT_TEXT:
+            console.print(f"[bold green]assistant[/] [dim]{ts}[/]{branch}")
+            console.print(Markdown(m["text"] or ""))
+        elif kind == Kind.TOOL_CALL:
+            sub = f" [blue]→ {m['subagent_session_id']}[/]" if m.get("subagent_session_id") else ""
+            console.print(f"  [yellow]⚙[/] {_one_line(m['text'])}{sub}")
+        elif kind == Kind.TOOL_RESULT:
+            if show_all or m.get("is_error"):
+                style = "red" if m.get("is_error") else "dim"
+                console.print(f"    [{style}]↳ {_one_line(m['text'], 100)}[/]")
+        elif kind == Kind.API_ERROR:
+            console.print(f"[red]API error:[/] {_one_line(m['text'])}")
+        elif kind == Kind.COMPACT_SUMMARY:
+            console.print("[dim]── conversation compacted ──[/]")
+        elif kind == Kind.COMMAND:
+            console.print(f"[dim]command:[/] [bold]{escape(_one_line(readable_text(kind, m['text'])))}[/] [dim]{ts}[/]")
+        else:
+            console.print(f"[dim]{kind}: {escape(_one_line(readable_text(kind, m['text'])))}[/]")

@@ -1,0 +1,106 @@
+"""Raw records, kept losslessly and compressed: zstd frames of a file's records, up to CHUNK_BYTES each.
+
+`records` holds each record's metadata (line, offset, type, ids) and where its bytes are: a chunk
+of `record_chunks` and the slice (`raw_start`, `raw_len`, in UTF-8 bytes) of the chunk's decompressed
+bytes. A chunk is one zstd frame holding consecutive records of one file, back to back; a file
+written in several ingests (appends) has several chunks. Frames per chunk, not per record: the
+raw JSON of Claude Code lines compresses to about 0.10x in 1 MiB frames and to 0.18x one record
+at a time even with a trained dictionary (docs/storage.md); reading one record decodes its chunk
+(well under a millisecond). Nothing on the `vault show` / search path reads raw records.
+
+Every reader goes through `read_raw`; every writer through `write_records` and `delete_files`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import duckdb
+import zstandard
+
+CHUNK_BYTES = 1 << 20  # raw bytes per frame: 0.097x at level 3, ~0.3 ms to decode one (bench/storage_bench.py)
+LEVEL = 3
+# Columns of `records` besides the raw bytes, in the order `write_records` takes them.
+META_COLUMNS = ("file_id", "line_no", "byte_offset", "record_type", "record_id", "parent_id", "session_id")
+READ_CHUNKS = 64  # chunks fetched per query while reading
+
+
+def pack(raws: Sequence[bytes], limit: int | None = None) -> Iterator[tuple[bytes, list[tuple[int, int]]]]:
+    """Consecutive records in frames of at most `limit` raw bytes (or one larger record):
+    (frame, [(start, length)] per record)."""
+    limit = CHUNK_BYTES if limit is None else limit
+    cctx = zstandard.ZstdCompressor(level=LEVEL)
+    i = 0
+    while i < len(raws):
+        j, size, spans = i, 0, []
+        while j < len(raws) and (j == i or size + len(raws[j]) <= limit):
+            spans.append((size, len(raws[j])))
+            size += len(raws[j])
+            j += 1
+        yield cctx.compress(b"".join(raws[i:j])), spans
+        i = j
+
+
+def write_records(con: duckdb.DuckDBPyConnection, rows: Iterable[Sequence[Any]]) -> int:
+    """Store records: `rows` are META_COLUMNS + the raw text, grouped by file in line order. Returns the count."""
+    from vault.store import insert_rows
+
+    by_file: dict[int, list[Sequence[Any]]] = {}
+    for r in rows:
+        by_file.setdefault(r[0], []).append(r)
+    chunks: list[tuple[int, int, bytes]] = []
+    records: list[tuple] = []
+    frames = [(file_id, frame, spans, part) for file_id, recs in by_file.items()
+              for frame, spans, part in _frames(recs)]
+    if not frames:
+        return 0
+    first = con.execute(f"SELECT nextval('chunk_ids') FROM range({len(frames)})").fetchall()
+    for (chunk_id,), (file_id, frame, spans, recs) in zip(first, frames, strict=True):
+        chunks.append((chunk_id, file_id, frame))
+        records.extend((*r[:-1], chunk_id, start, length) for r, (start, length) in zip(recs, spans, strict=True))
+    insert_rows(con, "record_chunks", ("chunk_id", "file_id", "data"), chunks)
+    return insert_rows(con, "records", (*META_COLUMNS, "chunk_id", "raw_start", "raw_len"), records)
+
+
+def _frames(recs: list[Sequence[Any]]) -> Iterator[tuple[bytes, list[tuple[int, int]], list[Sequence[Any]]]]:
+    raws = [r[-1].encode("utf-8") for r in recs]
+    done = 0
+    for frame, spans in pack(raws):
+        yield frame, spans, recs[done : done + len(spans)]
+        done += len(spans)
+
+
+def delete_files(con: duckdb.DuckDBPyConnection, file_ids: Sequence[int]) -> None:
+    """Drop every record of these files (a rewritten file is read again from its start)."""
+    if not file_ids:
+        return
+    ids = ", ".join(str(int(f)) for f in file_ids)
+    con.execute(f"DELETE FROM records WHERE file_id IN ({ids})")
+    con.execute(f"DELETE FROM record_chunks WHERE file_id IN ({ids})")
+
+
+def read_raw(con: duckdb.DuckDBPyConnection, where: str = "true", params: Sequence[Any] = (),
+             columns: Sequence[str] = ("file_id", "line_no")) -> Iterator[tuple[Any, ...]]:
+    """(*columns, raw text) of the records matching `where` (SQL on `records`), in (file_id, line_no) order.
+
+    Each chunk is fetched and decoded once, a few chunks at a time, so memory stays flat.
+    """
+    cols = ", ".join(f"r.{c}" for c in columns)
+    spans = con.execute(
+        f"SELECT {cols}, r.chunk_id, r.raw_start, r.raw_len FROM records r WHERE {where} "
+        "ORDER BY r.file_id, r.line_no", list(params)).fetchall()
+    dctx = zstandard.ZstdDecompressor()
+    n = len(columns)
+    for i in range(0, len(spans), 4096):
+        part = spans[i : i + 4096]
+        wanted = sorted({s[n] for s in part})
+        data: dict[int, bytes] = {}
+        for k in range(0, len(wanted), READ_CHUNKS):
+            ids = ", ".join(map(str, wanted[k : k + READ_CHUNKS]))
+            for chunk_id, frame in con.execute(
+                    f"SELECT chunk_id, data FROM record_chunks WHERE chunk_id IN ({ids})").fetchall():
+                data[chunk_id] = dctx.decompress(frame)
+        for s in part:
+            chunk_id, start, length = s[n], s[n + 1], s[n + 2]
+            yield (*s[:n], data[chunk_id][start : start + length].decode("utf-8"))

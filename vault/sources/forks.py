@@ -1,0 +1,117 @@
+"""Abandoned branches of uuid-chained transcripts (Claude Code): each record names its parent, a rewind or
+an edit starts a second child, and only the chain to the file's last message is the conversation as continued.
+
+Formats whose export says which branch was kept (ChatGPT's `current_node`) set `on_main_branch` themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from vault.model import Kind
+from vault.sources.base import TOUCHED
+
+class _Rec(NamedTuple):
+    file_id: int
+    record_id: str
+    parent_id: str | None
+    is_message: bool
+    seq: int
+    kind: str | None
+    turn_id: str | None
+
+
+FORK_FILES_PER_QUERY = 100  # files whose uuid chains are held in memory at once: RSS stays flat
+
+
+def _records_per_file(con, source: str) -> Iterator[list[_Rec]]:
+    """The records of each touched file of `source`, a few files at a time."""
+    scope = f"""
+        FROM records r JOIN (SELECT DISTINCT split_part(session_id, '/', 1) AS sid FROM {TOUCHED}) t
+             ON r.session_id = t.sid
+        JOIN files f ON f.file_id = r.file_id AND f.source = ?
+    """
+    file_ids = [r[0] for r in con.execute(f"SELECT DISTINCT r.file_id {scope} ORDER BY 1", [source]
+                                          ).fetchall()]
+    for i in range(0, len(file_ids), FORK_FILES_PER_QUERY):
+        chunk = file_ids[i : i + FORK_FILES_PER_QUERY]
+        rows = con.execute(
+            f"""
+            SELECT r.file_id, r.record_id, r.parent_id, m.msg_id IS NOT NULL, coalesce(m.seq, -1), m.kind, m.turn_id
+            {scope}
+            LEFT JOIN messages m ON m.msg_id = r.record_id
+            WHERE r.record_id IS NOT NULL AND r.file_id IN ({", ".join(map(str, chunk))})
+            """, [source]
+        ).fetchall()
+        by_file: dict[int, list[_Rec]] = {}
+        for r in map(_Rec._make, rows):
+            by_file.setdefault(r.file_id, []).append(r)
+        yield from by_file.values()
+
+
+def mark_forks(con, source: str) -> None:
+    """Mark the messages of `source`'s files on abandoned branches (rewinds, edits) of uuid-chained sessions.
+
+    Per file, the continued branch is the chain of ancestors of the file's last message
+    (a resumed session copies its history into the new file, so chains stay within a file).
+    Non-message records (progress, snapshots) in the chain are walked through.
+    """
+    off: list[str] = []
+    for recs in _records_per_file(con, source):
+        parent = {r.record_id: r.parent_id for r in recs}
+        is_msg = {r.record_id: r.is_message for r in recs}
+        msgs = [r for r in recs if r.is_message]
+        if not msgs:
+            continue
+        tip = max(msgs, key=lambda r: r.seq).record_id
+        main: set[str] = set()
+        node: str | None = tip
+        while node is not None and node not in main:
+            main.add(node)
+            node = parent.get(node)
+        children: dict[str, list[str]] = {}
+        for child, par in parent.items():
+            if par is not None:
+                children.setdefault(par, []).append(child)
+        # A fork: a main-branch node with a child off the main branch. Not a fork: the result of a
+        # parallel tool call, or the next record of the same API call, hanging off an earlier record.
+        info = {r.record_id: r for r in recs}
+        stack = [(c, False) for n in main for c in children.get(n, ()) if c not in main]
+        seen: set[str] = set()
+        while stack:
+            n, abandoned = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if is_msg.get(n) and not abandoned:
+                if _same_step(n, info, parent):
+                    continue
+                abandoned = True
+            if abandoned and is_msg.get(n):
+                off.append(n)
+            stack.extend((c, abandoned) for c in children.get(n, ()))
+    import pyarrow as pa
+
+    con.register("_off", pa.table({"msg_id": pa.array(off, pa.string())}))
+    try:
+        con.execute("UPDATE messages SET on_main_branch = (msg_id NOT IN (SELECT msg_id FROM _off)) "
+                    f"WHERE split_part(session_id, '/', 1) IN (SELECT DISTINCT split_part(session_id, '/', 1) FROM {TOUCHED}) "
+                    "AND file_id IN (SELECT file_id FROM files WHERE source = ?)",
+                    [source])
+    finally:
+        con.unregister("_off")
+
+
+_TOOL_ANSWERS = frozenset({Kind.TOOL_RESULT, Kind.TOOL_REJECTION, Kind.USER_ANSWER})
+
+
+def _same_step(node: str, info: dict[str, _Rec], parent: dict[str, str | None]) -> bool:
+    """A side child that continues its nearest message ancestor's step: a tool answer, or the same turn."""
+    kind, turn = info[node].kind, info[node].turn_id
+    if kind in _TOOL_ANSWERS:
+        return True
+    up = parent.get(node)
+    while up is not None and up in info and not info[up].is_message:  # walk through progress records
+        up = parent.get(up)
+    return turn is not None and up in info and info[up].turn_id == turn
