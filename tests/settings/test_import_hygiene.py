@@ -146,3 +146,46 @@ def test_the_probe_catches_a_python_import():
     assert rep["loaded"] and rep["asked"][0]["module"] == "pandas" and rep["asked"][0]["python"]
     with pytest.raises(AssertionError, match="Python code imported heavy modules"):
         assert_light(rep)
+
+
+def test_no_pandas_lets_pyarrow_work_and_pandas_load_after():
+    """pyarrow (a migration run while the search opens an older vault) must take pandas as missing.
+
+    With pandas marked `sys.modules["pandas"] = None`, pyarrow's pandas shim failed with an AttributeError.
+    """
+    code = textwrap.dedent("""
+        import sys
+        from vault.lightquery import no_pandas
+        with no_pandas():
+            import pyarrow as pa
+            assert pa.array([b"x", None]).null_count == 1
+            assert "pandas" not in sys.modules
+        import pandas
+        print("ok")
+    """)
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_keyword_search_migrates_an_older_vault_on_the_way(tmp_path):
+    """The first command after an upgrade may be a keyword search: it migrates (m010 uses pyarrow) and answers."""
+    db = tmp_path / "v.duckdb"
+    fixture = str(ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout")
+    code = textwrap.dedent(f"""
+        import json, subprocess, sys
+        sys.path.insert(0, {str(ROOT / 'tests')!r}); sys.path.insert(0, {str(ROOT / 'tests' / 'foundation')!r})
+        from vault.cli import main
+        from test_migration_m010 import to_previous_layout
+        try:
+            main(['--db', {str(db)!r}, 'ingest', '--no-embed', {fixture!r}])
+        except SystemExit:
+            pass
+        assert to_previous_layout(__import__('pathlib').Path({str(db)!r})) > 0
+    """)
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db), "search",
+                          "--mode", "keyword", "--json", "review", "diff"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) and "internal error" not in res.stderr

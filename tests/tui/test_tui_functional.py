@@ -153,7 +153,9 @@ async def test_search_as_you_type_then_open_the_hit_at_its_message(tui_vault):
         await pilot.pause()
         assert [h.msg_id for h in search.hits] == library_hits(tui_vault, "rounding")
         assert all("round" in h.snippet.lower() for h in search.hits)
-        assert {h.kind for h in search.hits} == {"assistant_text", "human_prompt"}
+        kinds = [h.kind for h in search.hits]  # tool output is found too, ranked below the text
+        assert set(kinds) == {"assistant_text", "human_prompt", "tool_result"}
+        assert kinds.index("tool_result") > max(i for i, k in enumerate(kinds) if k != "tool_result")
         # a filter narrows the hits: only what a person typed
         await pilot.press(*" human:yes")
         await pilot.pause(0.5)

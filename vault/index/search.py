@@ -129,8 +129,9 @@ class Hit:
 def keyword_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
                    filters: SearchFilters | None = None) -> list[Hit]:
     """BM25 over the indexed messages; "quoted phrases" must also appear verbatim."""
-    ranked = _keyword_ranked(con, query, limit, filters or SearchFilters())
-    return _hits(con, ranked, query, {msg: {"keyword_rank": i + 1} for i, (msg, _) in enumerate(ranked)})
+    stems = fts.query_stems(con, query)
+    ranked = _keyword_ranked(con, query, limit, filters or SearchFilters(), stems=stems)
+    return _hits(con, ranked, query, {msg: {"keyword_rank": i + 1} for i, (msg, _) in enumerate(ranked)}, stems)
 
 
 def semantic_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
@@ -148,7 +149,8 @@ def hybrid_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
     """
     filters = filters or SearchFilters()
     depth = max(50, 3 * limit)
-    kw = _keyword_ranked(con, query, depth, filters, min_share=HYBRID_MIN_SHARE)
+    stems = fts.query_stems(con, query)
+    kw = _keyword_ranked(con, query, depth, filters, min_share=HYBRID_MIN_SHARE, stems=stems)
     sem = _semantic_ranked(con, query, depth, filters, model)
     fused: dict[str, float] = {}
     extra: dict[str, dict] = {}
@@ -159,7 +161,7 @@ def hybrid_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
         fused[msg] = fused.get(msg, 0.0) + 1.0 / (RRF_K + i + 1)
         extra.setdefault(msg, {}).update(semantic_rank=i + 1, chunk_no=chunk)
     best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-    return _hits(con, best, query, extra)
+    return _hits(con, best, query, extra, stems)
 
 
 def search(con: duckdb.DuckDBPyConnection, query: str, mode: str = "hybrid", limit: int = 20,
@@ -183,10 +185,10 @@ def semantic_ready(con: duckdb.DuckDBPyConnection) -> bool:
 # -- rankings: lists of (msg_id, score) best first ----------------------------------
 
 
-def _keyword_ranked(con, query: str, limit: int, filters: SearchFilters,
-                    min_share: float = 0.0) -> list[tuple[str, float]]:
+def _keyword_ranked(con, query: str, limit: int, filters: SearchFilters, min_share: float = 0.0,
+                    stems: list[str] | None = None) -> list[tuple[str, float]]:
     """BM25 ranking; a message must hold at least `min_share` of the query's distinct terms."""
-    stems = fts.query_stems(con, query)
+    stems = fts.query_stems(con, query) if stems is None else stems
     if not stems:
         return []
     terms = fts.query_terms(con, stems)
@@ -254,7 +256,8 @@ def _semantic_ranked(con, query: str, limit: int, filters: SearchFilters,
 # -- hits with snippets --------------------------------------------------------------
 
 
-def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dict]) -> list[Hit]:
+def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dict],
+          stems: list[str] | None = None) -> list[Hit]:
     if not ranked:
         return []
     # Two point lookups (by primary key) rather than one join, which would scan every message.
@@ -278,7 +281,7 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
         WHERE s.session_id IN ({', '.join('?' for _ in sids)})
         """, sids).fetchall()}
     info = {r[0]: r[:6] + sess.get(r[1], (None, None)) + r[6:] for r in rows}
-    qstems = set(fts.query_stems(con, query))
+    qstems = set(fts.query_stems(con, query) if stems is None else stems)
     match_words = snippets.matching_words(con, [r[4] or "" for r in rows], qstems)
     out = []
     for msg_id, score in ranked:
