@@ -43,7 +43,6 @@ THRESHOLDS = tuple(round(x, 2) for x in np.arange(0.2, 0.71, 0.05))
 SEED = 0
 PRIOR = True  # start from (and shrink towards) the hand-set cue weights, not from zero
 BALANCE = 0.5  # author weights n ** -0.5: a prolific author counts more, not proportionally more
-WEIGHTED_CV = False  # choose the threshold and L2 by the author-weighted F1 (as the fit weights rows), not pooled
 EMBED_WEIGHT = 0.25  # embedding columns are scaled down after standardising: 768 of them, ~60 others
 RULE_WEIGHT = 3.0  # prior log-odds of a heuristic rule for praise or a re-send (the heuristic decides on it alone)
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,13 +143,11 @@ def _decide(P: np.ndarray, threshold: float | None) -> np.ndarray:
     return np.where(P[:, ci] >= threshold, ci, best)
 
 
-def _f1(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None = None) -> float:
-    """Correction F1; with row weights `w`, each hit, false alarm and miss counts its row's weight."""
+def _f1(y: np.ndarray, pred: np.ndarray) -> float:
     ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
-    w = np.ones(len(y)) if w is None else w
-    tp = float(w[(pred == ci) & (y == ci)].sum())
-    fp = float(w[(pred == ci) & (y != ci)].sum())
-    fn = float(w[(pred != ci) & (y == ci)].sum())
+    tp = int(((pred == ci) & (y == ci)).sum())
+    fp = int(((pred == ci) & (y != ci)).sum())
+    fn = int(((pred != ci) & (y == ci)).sum())
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
@@ -203,7 +200,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
             P = _softmax(Z)
             ths = THRESHOLDS if threshold == "cv" else (threshold,)
             for th in ths:
-                scores[(c, th)] = (_f1(y, _decide(P, th), w if WEIGHTED_CV else None), Z)
+                scores[(c, th)] = (_f1(y, _decide(P, th)), Z)
         (C, threshold), (f1, Z) = max(scores.items(), key=lambda kv: (round(kv[1][0], 6), -kv[0][0], kv[0][1] or 0))
         cv = {"f1": round(f1, 4)}
     else:
