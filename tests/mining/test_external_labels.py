@@ -67,3 +67,16 @@ def test_a_bad_line_names_its_file_and_line(tmp_path):
     path.write_text("{not json\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"external-bad.jsonl:1: not JSON"):
         read_external(path)
+
+
+def test_every_file_is_in_the_readme_table_with_its_counts():
+    """data/labels/README.md lists each file with its turns and corrections: provenance a reader can check."""
+    table = {}
+    for line in (EXTERNAL_DIR / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0].startswith("external-") and cells[0].endswith(".jsonl"):
+            table[cells[0]] = (int(cells[-2]), int(cells[-1]))
+    assert set(table) == {p.name for p in FILES}
+    for path in FILES:
+        labels = [r["label"] for r in rows(path)]
+        assert table[path.name] == (len(labels), labels.count("reattempt_with_feedback")), path.name
