@@ -215,7 +215,9 @@ def test_the_server_lets_writers_in(home):
         return waited, plain
 
     waited, plain = run(scenario, home)
-    assert waited.returncode == 0 and float(waited.stdout) < 2.0, waited.stderr
+    # Let in, not timed out: open_vault_waiting raises VaultLockedError after its 2 s wait, so exit 0 is
+    # the behaviour; its wall time (imports and open included) is left to bench/mcp_bench.py, not asserted.
+    assert waited.returncode == 0, waited.stderr
     assert plain.returncode == 0, plain.stderr
 
 
