@@ -19,7 +19,8 @@ from miner.classify import DEFAULT_BACKEND, get_backend
 from miner.tables import assign_roles, relabels
 from miner.turns import load_turns
 from vault.model import Kind, kinds_sql
-from vault.store import insert_rows, transaction
+from vault.bulk import insert_rows
+from vault.store import transaction
 
 LABEL_COLUMNS = ["msg_id", "session_id", "label", "confidence", "backend", "version", "reasons"]
 

@@ -23,7 +23,8 @@ import duckdb
 
 from miner.classify.base import LABELS, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK
 from vault.sqlfilter import Filter
-from vault.store import insert_rows, transaction
+from vault.bulk import insert_rows
+from vault.store import transaction
 
 EFFECTIVE_LABELS = "effective_labels"  # msg_id, session_id, is_human, timestamp, label, relabelled
 RELABEL_CHOICES: tuple[str, ...] = (*LABELS, NOT_HUMAN)

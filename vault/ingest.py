@@ -36,7 +36,8 @@ from vault.model import REASON_CHARS, Kind, ParseResult, ToolCall
 from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import RESULT_TEXT_CHARS, TOUCHED, Parser, Touched, json_dumps
 from vault.sources.documents import member_limit
-from vault.store import bump_content_version, insert_rows, transaction
+from vault.bulk import insert_rows
+from vault.store import bump_content_version, transaction
 
 if TYPE_CHECKING:
     from vault.settings import IngestSettings

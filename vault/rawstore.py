@@ -44,7 +44,7 @@ def pack(raws: Sequence[bytes], limit: int | None = None) -> Iterator[tuple[byte
 
 def write_records(con: duckdb.DuckDBPyConnection, rows: Iterable[Sequence[Any]]) -> int:
     """Store records: `rows` are META_COLUMNS + the raw text, grouped by file in line order. Returns the count."""
-    from vault.store import insert_rows
+    from vault.bulk import insert_rows
 
     by_file: dict[int, list[Sequence[Any]]] = {}
     for r in rows:

@@ -22,9 +22,8 @@ import os
 import shutil
 import struct
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -431,34 +430,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     else:
         con.execute("COMMIT")
 
-
-def insert_rows(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    *,
-    conflict: str = "",
-) -> int:
-    """Bulk-insert rows through Arrow (DuckDB's executemany is slow). Returns the rows offered.
-
-    `conflict` is appended to the INSERT verb, e.g. "OR IGNORE" / "OR REPLACE".
-    """
-    import pyarrow as pa
-
-    rows = list(rows)
-    if not rows:
-        return 0
-    cols = list(zip(*rows, strict=True))
-    table_arrow = pa.table({c: pa.array(v) for c, v in zip(columns, cols, strict=True)})
-    name = f"_ins_{table}"
-    con.register(name, table_arrow)
-    try:
-        collist = ", ".join(columns)
-        con.execute(f"INSERT {conflict} INTO {table} ({collist}) SELECT {collist} FROM {name}")
-    finally:
-        con.unregister(name)
-    return len(rows)
 
 
 def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:

@@ -18,7 +18,8 @@ import numpy as np
 from miner.classify.base import Turn
 from vault.index.embeddings import content_hash, encode, load_model
 from vault.index.settings import DEFAULT_MODEL
-from vault.store import insert_rows, transaction
+from vault.bulk import insert_rows
+from vault.store import transaction
 
 TURN_CHARS = 1000  # MiniLM reads about 256 tokens: the start of a long turn is what it sees
 ANSWER_CHARS = 500  # the end of the assistant's answer (its claim or question) for the pair text

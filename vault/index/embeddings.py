@@ -294,7 +294,7 @@ def _embed_groups(con, model, mid: int, todo: list[tuple[str, str]], on_progress
 
 
 def _insert_chunks(con, chunk_rows: list[tuple]) -> None:
-    from vault.store import insert_rows
+    from vault.bulk import insert_rows
 
     insert_rows(con, "chunks", ("msg_id", "chunk_no", "model_id", "content_hash"), chunk_rows, conflict="OR IGNORE")
 
