@@ -75,14 +75,18 @@ def test_rebuild_is_deterministic_keeps_reviews_and_honours_relabels(hand_vault,
     pid = next(iter(first))
     con.execute("INSERT INTO reviews (target, target_id, decision) VALUES ('pair', ?, 'accept')", [pid])
     # a person says the "good" after the intro rewrite was a correction: the intro pair's chosen is superseded
+    # (the example archive has two "good" turns: take the one in the intro pair's session)
+    intro = next(p for p in first.values() if p["feedback"].startswith("too long"))
     good = con.execute("SELECT l.msg_id FROM labels l JOIN messages m USING (msg_id) "
-                       "WHERE m.text = 'good' AND l.label = 'positive_feedback'").fetchone()[0]
+                       "WHERE m.text = 'good' AND l.label = 'positive_feedback' AND m.session_id = ?",
+                       [intro["session_id"]]).fetchall()
+    assert len(good) == 1
+    good = good[0][0]
     con.execute("INSERT INTO reviews (target, target_id, decision, value) "
                 "VALUES ('turn', ?, 'relabel', 'reattempt_with_feedback')", [good])
     rep = build_pairs(con)
     second = {p["pair_id"]: p for p in _pairs(con)}
     assert con.execute("SELECT count(*) FROM reviews WHERE target_id = ?", [pid]).fetchone()[0] == 1
-    intro = next(p for p in first.values() if p["feedback"].startswith("too long"))
     assert intro["pair_id"] not in second  # superseded by the relabelled turn
     assert rep["corrections"] == 11
     assert set(first) - {intro["pair_id"]} <= set(second)
