@@ -25,7 +25,7 @@ class ReadOnlyError(VaultError):
 
 class VaultAccess:
     def __init__(self, path: str | Path | None, read_only: bool | None = None) -> None:
-        from vault.paths import default_db_path
+        from vault.settings import default_db_path
 
         self.path = Path(path).expanduser() if path is not None else default_db_path()
         self.forced_read_only = bool(read_only)

@@ -1,5 +1,8 @@
 """The ingest engine: walk paths, pick a parser, read what is new, commit with the offsets.
 
+Walking and change detection are in `vault.walk`, what is derived across files in `vault.derive`
+(after each parser's `finalize`); this module is the batch engine between them.
+
 Per file the vault remembers size, mtime, the byte offset after the last complete
 line and a fingerprint of the bytes before it. Unchanged files cost a stat; an
 appended file is read from the offset; a rewritten or truncated one is re-read and
@@ -20,10 +23,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import errno
-import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -31,18 +33,19 @@ from typing import TYPE_CHECKING, NamedTuple
 import duckdb
 
 from vault import rawstore
+from vault.bulk import insert_rows
+from vault.derive import derive_sessions
 from vault.faults import crash_point
 from vault.model import REASON_CHARS, Kind, ParseResult, ToolCall
-from vault.sources import candidate_suffixes, detect_parser, parser_by_name, read_head, unrecognised_reason
+from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import RESULT_TEXT_CHARS, TOUCHED, Parser, Touched, json_dumps
 from vault.sources.documents import member_limit
-from vault.bulk import insert_rows
 from vault.store import bump_content_version, transaction
+from vault.walk import SPECIAL_FILE_TYPES, FileRow, escape_name, fingerprint, folder_reason, path_key, walk
 
 if TYPE_CHECKING:
     from vault.settings import IngestSettings
 
-FINGERPRINT_SPAN = 4096
 # `seq` orders messages: (file_id << SEQ_FILE_SHIFT) + the message's ordinal in its file (by line, then
 # position in the line). An appended tail continues after the file's highest ordinal.
 SEQ_FILE_SHIFT = 40
@@ -52,24 +55,6 @@ INGEST_SETTINGS = {"checkpoint_threshold": "256MB", "memory_limit": "1GB"}
 # A group of parsed files commits together once it holds `batch_bytes` source bytes (the
 # `ingest.batch_bytes` setting: smaller groups commit more often, at some speed cost) or this many files.
 BATCH_FILES = 200
-# Companion files we know and do not parse as transcripts.
-IGNORED_NAMES = (".meta.json",)
-IGNORED_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
-_FILE_TYPES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
-               (stat.S_ISBLK, "a device"))
-
-
-class FileRow(NamedTuple):
-    """What the vault remembers of a file (a row of `files`)."""
-
-    file_id: int
-    path: str
-    source: str
-    size: int | None
-    mtime: float | None
-    byte_offset: int
-    fingerprint: str | None
-    lines: int
 
 
 class Plan(NamedTuple):
@@ -82,22 +67,6 @@ class Plan(NamedTuple):
     start: int
     start_line: int
     replace: bool
-
-
-def path_key(path: Path | str) -> str:
-    """How the vault names a file: its path, with bytes that are not UTF-8 escaped (`\\xff`).
-
-    DuckDB stores only valid UTF-8; Python keeps such bytes as lone surrogates that it cannot cast.
-    """
-    return _escape(str(path))
-
-
-def _escape(s: str) -> str:
-    try:
-        s.encode("utf-8")
-        return s
-    except UnicodeEncodeError:
-        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass
@@ -117,41 +86,6 @@ class IngestReport:
         d = asdict(self)
         d.pop("sessions_touched")
         return d
-
-
-def fingerprint(path: Path, offset: int) -> str:
-    """Hash of the first and last FINGERPRINT_SPAN bytes before `offset`: detects a rewrite."""
-    h = hashlib.sha1(str(offset).encode())
-    with open(path, "rb") as fh:
-        h.update(fh.read(min(offset, FINGERPRINT_SPAN)))
-        if offset > FINGERPRINT_SPAN:
-            fh.seek(max(FINGERPRINT_SPAN, offset - FINGERPRINT_SPAN))
-            h.update(fh.read(offset - fh.tell()))
-    return h.hexdigest()
-
-
-def walk(paths: Iterable[Path]) -> Iterator[Path]:
-    """Candidate files under `paths`: files with a known suffix, main session files before subagent folders.
-
-    A path named directly is yielded whatever it is, and so is a folder that cannot be listed: the
-    ingester reports what it cannot read (missing, a FIFO, a symlink loop, a folder) with the reason.
-    """
-    suffixes = candidate_suffixes()
-    for root in paths:
-        root = Path(root).expanduser()
-        if not root.is_dir():
-            yield root
-            continue
-        found: list[Path] = []
-        for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: found.append(Path(e.filename))):
-            dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
-            for name in filenames:
-                if name.endswith(IGNORED_NAMES):
-                    continue
-                if any(name.lower().endswith(s) for s in suffixes):
-                    found.append(Path(dirpath) / name)
-        # Main session files before their subagent folders, in a stable order.
-        yield from sorted(found, key=lambda p: (len(p.parts), str(p)))
 
 
 class Ingester:
@@ -246,9 +180,9 @@ class Ingester:
             return None
         seen.add(real)
         if stat.S_ISDIR(st.st_mode):
-            return self._path_error(path, _folder_reason(real))
+            return self._path_error(path, folder_reason(real))
         if not stat.S_ISREG(st.st_mode):
-            what = next((name for test, name in _FILE_TYPES if test(st.st_mode)), "a special file")
+            what = next((name for test, name in SPECIAL_FILE_TYPES if test(st.st_mode)), "a special file")
             return self._path_error(path, f"not a regular file: {what}")
         path = real
         row = self.known.get(path_key(path))
@@ -310,8 +244,7 @@ class Ingester:
                 except KeyError:  # 'unrecognised' since, or a parser this version lacks
                     continue
                 parser.finalize(con, touched)  # format fix-ups (Claude Code: queued copies, titles, forks)
-            _refresh_sessions(con)
-            _link_subagents(con)
+            derive_sessions(con)
         finally:
             con.unregister(TOUCHED)
 
@@ -420,21 +353,13 @@ def _one_line(e: Exception) -> str:
     return f"{type(e).__name__}: {text}"[:REASON_CHARS]
 
 
-def _folder_reason(path: Path) -> str:
-    try:
-        with os.scandir(path):
-            return "a folder that could not be listed while walking it"
-    except OSError as e:
-        return f"cannot read folder: {e.strerror}"
-
-
 def _escape_strings(res: ParseResult) -> None:
     """Escape, as `path_key` does, the strings a parser made from a file name that is not UTF-8 (ids, projects)."""
     for obj in (*res.sessions.values(), *res.messages, *res.tool_calls, *res.raw):
         for name in obj.__slots__:
             value = getattr(obj, name)
             if isinstance(value, str):
-                setattr(obj, name, _escape(value))
+                setattr(obj, name, escape_name(value))
     res.sessions = {s.session_id: s for s in res.sessions.values()}
 
 
@@ -534,49 +459,6 @@ def _upsert(con, table: str, cols, rows, clause: str) -> None:
         con.execute(f"INSERT INTO {table} ({collist}) SELECT {collist} FROM _up {clause}")
     finally:
         con.unregister("_up")
-
-
-def _refresh_sessions(con) -> None:
-    con.execute(
-        f"""
-        UPDATE sessions SET started_at = a.started, ended_at = a.ended, messages = a.n,
-               human_messages = a.h, first_prompt = a.first
-        FROM (
-            SELECT m.session_id, min(m.timestamp) AS started, max(m.timestamp) AS ended, count(*) AS n,
-                   count(*) FILTER (WHERE m.is_human) AS h,
-                   arg_min(left(m.text, 300), m.seq) FILTER (WHERE m.is_human) AS first
-            FROM messages m JOIN {TOUCHED} t USING (session_id)
-            GROUP BY m.session_id
-        ) a
-        WHERE sessions.session_id = a.session_id
-        """
-    )
-
-
-def _link_subagents(con) -> None:
-    # A parser that reads which subagent a tool result spawned puts its id in extra.subagent
-    # (Claude Code: toolUseResult.agentId); a subagent session may name its parent call instead.
-    con.execute(
-        f"""
-        UPDATE tool_calls SET subagent_session_id = m.session_id || '/agent-' || json_extract_string(m.extra, '$.subagent')
-        FROM messages m JOIN {TOUCHED} t USING (session_id)
-        WHERE m.msg_id = tool_calls.result_msg_id AND json_extract_string(m.extra, '$.subagent') IS NOT NULL
-        """
-    )
-    con.execute(
-        """
-        UPDATE sessions SET parent_tool_use_id = tc.tool_use_id
-        FROM tool_calls tc
-        WHERE tc.subagent_session_id = sessions.session_id AND sessions.parent_tool_use_id IS NULL
-        """
-    )
-    con.execute(
-        f"""
-        UPDATE tool_calls SET subagent_session_id = s.session_id
-        FROM sessions s JOIN {TOUCHED} t USING (session_id)
-        WHERE s.parent_tool_use_id = tool_calls.tool_use_id AND tool_calls.subagent_session_id IS NULL
-        """
-    )
 
 
 def ingest(con: duckdb.DuckDBPyConnection, paths: Iterable[Path | str], source: str | None = None,

@@ -15,16 +15,6 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
-def default_db_path() -> Path:
-    """The vault file when a library caller names none: the `db` setting (see vault.settings).
-
-    The CLI and the TUI pass the path from the settings they loaded; this reads them afresh.
-    """
-    from vault.settings import load
-
-    return load().db
-
-
 def default_archive_roots() -> list[tuple[str, Path]]:
     """Default locations of assistant transcripts, as (source name, folder), existing or not."""
     home = Path.home()

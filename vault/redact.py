@@ -328,10 +328,6 @@ class Redactor:
         return content
 
 
-def redact_messages(messages: list[dict], redactor: Redactor | None = None) -> list[dict]:
-    return (redactor or Redactor()).redact_messages(messages)
-
-
 @lru_cache(maxsize=1)
 def default_redactor() -> Redactor:
     """One shared Redactor with the defaults (for text cut or sent where no settings were passed down)."""

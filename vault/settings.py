@@ -241,6 +241,14 @@ def load(flags: dict[str, tuple[str, Any]] | None = None) -> Settings:
     return _validated({**file_leaves, **env_leaves, **flag_leaves})
 
 
+def default_db_path() -> Path:
+    """The vault file when a library caller names none: the `db` setting, read afresh.
+
+    The CLI and the TUI pass the path from the settings they loaded.
+    """
+    return load().db
+
+
 def _read_toml(path: Path, explicit: bool) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")

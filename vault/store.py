@@ -31,7 +31,6 @@ from vault import __version__
 from vault.errors import VaultError
 from vault.faults import crash_point
 from vault.migrations import MIGRATIONS
-from vault.paths import default_db_path
 
 
 class VaultLockedError(VaultError):
@@ -371,7 +370,11 @@ def open_vault(
     A read-only open of a vault that does not exist yet, or needs migrating, first
     creates or migrates it with a short write connection.
     """
-    path = Path(path) if path is not None else default_db_path()
+    if path is None:  # the settings (pydantic) are loaded only when no path is given
+        from vault.settings import default_db_path
+
+        path = default_db_path()
+    path = Path(path)
     path = path.expanduser()
     if str(path) == ":memory:":
         con = connect()
