@@ -132,13 +132,10 @@ def _size(p: Path) -> int:
         return 0
 
 
-def _after_ingest(con, *, embed: bool, quiet: bool, console, model: str | None) -> dict | None:
-    """Refresh search indexes (FTS, embeddings) when the search package is present."""
-    try:
-        from vault.index import after_ingest
-    except ImportError:
-        return None
+def _after_ingest(con, *, embed: bool, quiet: bool, console, model: str | None) -> dict:
+    """Refresh the search indexes (keyword, embeddings)."""
     from vault.cli.views.progress import progress_bar
+    from vault.index import after_ingest
 
     with progress_bar(console, quiet, "embedding", lazy=True) as bar:
         return after_ingest(con, embed=embed, model=model, on_progress=bar, on_stage=getattr(bar, "stage", None))

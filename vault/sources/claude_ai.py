@@ -40,7 +40,6 @@ from vault.sources.documents import (
 
 SOURCE = "claude_ai"
 CONVERSATIONS = re.compile(r"conversations\.json")
-PROJECTS = re.compile(r"projects\.json")
 ANY_MEMBER = re.compile(r"(conversations|projects)\.json")
 ROOT_PARENT = "00000000-0000-4000-8000-000000000000"  # the parent of a conversation's first message
 

@@ -29,10 +29,6 @@ WRAPPED_TYPES = frozenset({"session_meta", "turn_context", "response_item", "eve
 CALL_TYPES = frozenset({"function_call", "custom_tool_call", "local_shell_call", "web_search_call"})
 OUTPUT_TYPES = frozenset({"function_call_output", "custom_tool_call_output"})
 ITEM_TYPES = frozenset({"message", "reasoning"}) | CALL_TYPES | OUTPUT_TYPES
-# Event messages that repeat a response item (kept raw only) or carry nothing to show.
-QUIET_EVENTS = frozenset({"user_message", "agent_message", "agent_reasoning", "agent_reasoning_raw_content",
-                          "token_count", "task_started", "task_complete", "exec_command_begin",
-                          "exec_command_end", "patch_apply_begin", "patch_apply_end", "agent_reasoning_section_break"})
 
 # Context Codex injects as user-role messages: not typed by a person.
 _INJECTED_PREFIXES = ("<environment_context>", "<user_instructions>", "# AGENTS.md instructions", "<INSTRUCTIONS>",
