@@ -93,12 +93,17 @@ def _replay_wal_attached(path: Path) -> None:
     """
     mem = duckdb.connect(config=dict(CONNECT_CONFIG))
     try:
-        quoted = str(path).replace("'", "''")  # ATTACH takes no parameter
-        mem.execute(f"ATTACH '{quoted}' AS vault_wal_replay")
+        _attach(mem, path, "vault_wal_replay")
         mem.execute("CHECKPOINT vault_wal_replay")
         mem.execute("DETACH vault_wal_replay")
     finally:
         mem.close()
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str) -> None:
+    """ATTACH a database file (the statement takes no parameter: the path is quoted here)."""
+    quoted = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS {alias}")
 
 
 def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -341,7 +346,7 @@ def compact(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnec
         p.unlink(missing_ok=True)
     db = con.execute("SELECT current_database()").fetchone()[0]
     con.execute("CHECKPOINT")
-    con.execute("ATTACH '{}' AS vault_compact".format(str(tmp).replace("'", "''")))
+    _attach(con, tmp, "vault_compact")
     try:
         con.execute(f'COPY FROM DATABASE "{db}" TO vault_compact')
     finally:
@@ -374,8 +379,7 @@ def open_vault(
         from vault.settings import default_db_path
 
         path = default_db_path()
-    path = Path(path)
-    path = path.expanduser()
+    path = Path(path).expanduser()
     if str(path) == ":memory:":
         con = connect()
         migrate(con)
@@ -432,7 +436,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
     else:
         con.execute("COMMIT")
-
 
 
 def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
