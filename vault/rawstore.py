@@ -19,11 +19,14 @@ from typing import Any
 import duckdb
 import zstandard
 
+from vault.bulk import insert_rows
+
 CHUNK_BYTES = 1 << 20  # raw bytes per frame: 0.097x at level 3, ~0.3 ms to decode one (bench/storage_bench.py)
 LEVEL = 3
 # Columns of `records` besides the raw bytes, in the order `write_records` takes them.
 META_COLUMNS = ("file_id", "line_no", "byte_offset", "record_type", "record_id", "parent_id", "session_id")
 READ_CHUNKS = 64  # chunks fetched per query while reading
+READ_RECORDS = 4096  # records whose chunks are held decoded at once
 
 
 def pack(raws: Sequence[bytes], limit: int | None = None) -> Iterator[tuple[bytes, list[tuple[int, int]]]]:
@@ -44,8 +47,6 @@ def pack(raws: Sequence[bytes], limit: int | None = None) -> Iterator[tuple[byte
 
 def write_records(con: duckdb.DuckDBPyConnection, rows: Iterable[Sequence[Any]]) -> int:
     """Store records: `rows` are META_COLUMNS + the raw text, grouped by file in line order. Returns the count."""
-    from vault.bulk import insert_rows
-
     by_file: dict[int, list[Sequence[Any]]] = {}
     for r in rows:
         by_file.setdefault(r[0], []).append(r)
@@ -92,8 +93,8 @@ def read_raw(con: duckdb.DuckDBPyConnection, where: str = "true", params: Sequen
         "ORDER BY r.file_id, r.line_no", list(params)).fetchall()
     dctx = zstandard.ZstdDecompressor()
     n = len(columns)
-    for i in range(0, len(spans), 4096):
-        part = spans[i : i + 4096]
+    for i in range(0, len(spans), READ_RECORDS):
+        part = spans[i : i + READ_RECORDS]
         wanted = sorted({s[n] for s in part})
         data: dict[int, bytes] = {}
         for k in range(0, len(wanted), READ_CHUNKS):
