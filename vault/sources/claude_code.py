@@ -24,11 +24,11 @@ from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCa
 from vault.sources.base import (
     DETECT_RECORDS,
     RESULT_TEXT_CHARS,
+    TOUCHED,
     Head,
     Parser,
-    as_text,
     Touched,
-    TOUCHED,
+    as_text,
     iter_jsonl,
     json_dumps,
     timestamp,
