@@ -41,10 +41,11 @@ from vault.sources import detect_parser, parser_by_name, read_head, unrecognised
 from vault.sources.base import RESULT_TEXT_CHARS, TOUCHED, Parser, Touched, json_dumps
 from vault.sources.documents import member_limit
 from vault.store import bump_content_version, transaction
-from vault.walk import SPECIAL_FILE_TYPES, FileRow, escape_name, fingerprint, folder_reason, path_key, walk
+from vault.walk import SPECIAL_FILE_TYPES, FileRow, escape_name, fingerprint, folder_reason, path_key, real_stat, walk
 
 if TYPE_CHECKING:
     from vault.settings import IngestSettings
+    from vault.settings_light import IngestDefaults
 
 # `seq` orders messages: (file_id << SEQ_FILE_SHIFT) + the message's ordinal in its file (by line, then
 # position in the line). An appended tail continues after the file's highest ordinal.
@@ -91,11 +92,11 @@ class IngestReport:
 class Ingester:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str | None = None,
                  on_file: Callable[[Path, int], None] | None = None, batch_bytes: int | None = None,
-                 settings: IngestSettings | None = None):
-        if settings is None:
-            from vault.settings import IngestSettings
+                 settings: IngestSettings | IngestDefaults | None = None):
+        if settings is None:  # the defaults, without loading pydantic for them
+            from vault.settings_light import IngestDefaults
 
-            settings = IngestSettings()
+            settings = IngestDefaults()
         self.batch_bytes = batch_bytes if batch_bytes is not None else settings.batch_bytes
         self.max_member_mb = settings.max_member_mb
         self.con = con
@@ -166,10 +167,10 @@ class Ingester:
 
     def _plan(self, path: Path, seen: set[Path]) -> Plan | None:
         """What to read of `path` (None: nothing, it is unchanged, unreadable or not a transcript)."""
-        path = Path(os.path.abspath(path))
-        try:
-            real = path.resolve(strict=True)
-            st = real.stat()
+        absolute = os.path.abspath(path)
+        path = path if absolute == str(path) else Path(absolute)
+        try:  # folders resolved once per run: most files then cost one lstat
+            real, st = real_stat(path, self.__dict__.setdefault("_real_dirs", {}))
         except RuntimeError:  # Python < 3.13 reports a symlink loop this way
             return self._path_error(path, "symlink loop")
         except OSError as e:

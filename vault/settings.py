@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
 
 from vault.errors import VaultError
+from vault.settings_light import IngestDefaults
 
 ENV_PREFIX = "VAULT_"
 
@@ -51,10 +52,10 @@ class Section(BaseModel):
 
 
 class IngestSettings(Section):
-    batch_bytes: int = Field(32 << 20, ge=1, description=(
+    batch_bytes: int = Field(IngestDefaults().batch_bytes, ge=1, description=(
         "Parsed files commit together once a group holds this many source bytes (smaller: more commits, slower)."))
     # Keep in step with vault.sources.documents.DEFAULT_MAX_MEMBER_MB (the default of parsers used alone).
-    max_member_mb: int = Field(256, ge=1, description=(
+    max_member_mb: int = Field(IngestDefaults().max_member_mb, ge=1, description=(
         "An archive member (conversations.json in an export zip) may expand to at most this many MB; a "
         "larger one is reported and skipped. Parsing needs several times this in memory."))
 
