@@ -15,6 +15,7 @@ Cases:
 - unchanged: `vault --db V ingest ARCHIVE --no-embed --json`, nothing changed (checked: 0 files read);
 - one session, by path: two records appended to one session file, then `vault ingest FILE --no-embed`;
 - one session, whole archive: two more appended, then `vault ingest ARCHIVE --no-embed` (1 file read).
+For the one-session cases the time of the keyword index rebuild (`index.fts_seconds` in the JSON) is shown apart.
 Every process reads compiled bytecode from `--work`/pycache (PYTHONPYCACHEPREFIX), as an installed
 package would; the environment may say PYTHONDONTWRITEBYTECODE, which would recompile vault at every start.
 Ends with one JSON line.
@@ -44,7 +45,8 @@ TARGETS = {"unchanged": 0.2, "one_session_by_path": 0.5, "one_session_whole_arch
 def env(work: Path) -> dict:
     e = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("VAULT_")}
     return {**e, "PYTHONPYCACHEPREFIX": str(work / "pycache"), "HF_HUB_OFFLINE": "1", "NO_COLOR": "1",
-            "VAULT_HOME": str(work / "home")}  # no config file of the person running it
+            "VAULT_HOME": str(work / "home")}  # no config file of the person running it; the processes' cwd too (a
+    # `vault` folder in the cwd would shadow the package: `--baseline` puts main's first on PYTHONPATH)
 
 
 def vault_cmd(db: Path, *args: str) -> list[str]:
@@ -55,7 +57,7 @@ def run(cmd: list[str], environ: dict) -> tuple[float, float, int, bytes, str]:
     """(wall s, CPU s, exit code, stdout, stderr's tail) of one process; CPU from wait4 (user + system)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=environ, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=environ, cwd=environ["VAULT_HOME"])
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
@@ -64,21 +66,36 @@ def run(cmd: list[str], environ: dict) -> tuple[float, float, int, bytes, str]:
         return wall, usage.ru_utime + usage.ru_stime, proc.returncode, out.read(), err.read().decode()[-400:]
 
 
-def measure(cmd: list[str], environ: dict, rounds: int, check=None, before=None) -> dict:
-    """Median wall and CPU of `rounds` fresh processes (`before()` runs untimed before each; `check(json)`)."""
-    walls, cpus = [], []
+def measure(runs: dict[str, tuple], rounds: int, before=None) -> dict:
+    """{name: median wall and CPU} of `rounds` fresh processes of each (cmd, env, check) in `runs`, taken in turn in
+    each round so that they share the machine's load; `before()` runs untimed before each process, then
+    `check(json output)` unless it is None."""
+    got: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": [], "fts": []} for name in runs}
     for _ in range(rounds):
-        if before:
-            before()
-        wall, cpu, code, out, err = run(cmd, environ)
-        walls.append(wall)
-        cpus.append(cpu)
-        if code != 0:
-            raise SystemExit(f"{' '.join(cmd[3:])} failed ({code}): {err}")
-        if check:
-            check(json.loads(out))
-    return {"wall_s": round(statistics.median(walls), 3), "cpu_s": round(statistics.median(cpus), 3),
-            "wall_all": [round(w, 3) for w in walls]}
+        for name, (cmd, environ, check) in runs.items():
+            if before:
+                before()
+            wall, cpu, code, out, err = run(cmd, environ)
+            if code != 0:
+                raise SystemExit(f"{name}: {' '.join(cmd[3:])} failed ({code}): {err}")
+            rep = json.loads(out) if check else {}
+            if check:
+                check(rep)
+            for key, value in (("wall", wall), ("cpu", cpu), ("fts", (rep.get("index") or {}).get("fts_seconds"))):
+                got[name][key].append(value or 0.0)
+    return {name: {"wall_s": round(statistics.median(g["wall"]), 3), "cpu_s": round(statistics.median(g["cpu"]), 3),
+                   "wall_all": [round(w, 3) for w in g["wall"]], "cpu_all": [round(c, 3) for c in g["cpu"]],
+                   "fts_rebuild_s": round(statistics.median(g["fts"]), 3)} for name, g in got.items()}
+
+
+def baseline_code(ref: str, work: Path) -> Path:
+    """The vault package of git `ref` (`git archive`, no worktree), to run in place of this tree's."""
+    dest = work / f"baseline-{ref.replace('/', '-')}"
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    tar = subprocess.run(["git", "archive", ref, "vault"], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True)
+    return dest
 
 
 def prepare(work: Path, archive: Path, vault: Path) -> tuple[Path, Path]:
@@ -147,6 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fresh", action="store_true", help="copy the archive again")
     ap.add_argument("--unchanged-only", action="store_true", help="skip the one-session cases (each rebuilds the "
                                                                   "keyword index)")
+    ap.add_argument("--baseline", metavar="GIT_REF", help="also run the unchanged case with the vault package of this "
+                                                          "ref (e.g. main), interleaved with this tree's")
     a = ap.parse_args(argv)
     a.work.mkdir(parents=True, exist_ok=True)
     if a.fresh:
@@ -176,26 +195,29 @@ def main(argv: list[str] | None = None) -> None:
             assert rep["files_unchanged"] == (n - 1 if whole else 0), rep
         return check
 
+    ingest_all = vault_cmd(db, "ingest", str(arch), "--no-embed", "--json")
+    runs = {name: (cmd, environ, None) for name, cmd in floors_cmd.items()}
+    runs["unchanged"] = (ingest_all, environ, unchanged)
+    if a.baseline:
+        old_env = {**environ, "PYTHONPATH": str(baseline_code(a.baseline, a.work))}
+        runs[f"unchanged ({a.baseline})"] = (ingest_all, old_env, unchanged)
     print(f"{n} files; warming up (bytecode compiled into {a.work / 'pycache'}) ...", file=sys.stderr, flush=True)
-    for cmd in [*floors_cmd.values(), vault_cmd(db, "ingest", str(arch), "--no-embed", "--json")]:
-        subprocess.run(cmd, env=environ, cwd=ROOT, capture_output=True, check=True)
+    for cmd, e, _ in runs.values():
+        subprocess.run(cmd, env=e, cwd=e["VAULT_HOME"], capture_output=True, check=True)
     res: dict = {"bench": "reingest", "files": n, "archive": str(a.archive), "floors": {}, "cases": {}}
-    for name, cmd in floors_cmd.items():
-        res["floors"][name] = measure(cmd, environ, a.rounds)
-    res["cases"]["unchanged"] = measure(vault_cmd(db, "ingest", str(arch), "--no-embed", "--json"), environ,
-                                        a.rounds, check=unchanged)
+    got = measure(runs, a.rounds)
+    res["floors"] = {name: got.pop(name) for name in floors_cmd}
+    res["cases"] = got
     if a.unchanged_only:
         _print(res)
         print(json.dumps(res))
         return
     target = session_file(arch)
     res["session_file"] = {"path": str(target.relative_to(arch)), "bytes": target.stat().st_size}
-    res["cases"]["one_session_by_path"] = measure(
-        vault_cmd(db, "ingest", str(target), "--no-embed", "--json"), environ, a.changed_rounds,
-        check=one_file(False), before=lambda: append_turn(target))
-    res["cases"]["one_session_whole_archive"] = measure(
-        vault_cmd(db, "ingest", str(arch), "--no-embed", "--json"), environ, a.changed_rounds,
-        check=one_file(True), before=lambda: append_turn(target))
+    res["cases"].update(measure({
+        "one_session_by_path": (vault_cmd(db, "ingest", str(target), "--no-embed", "--json"), environ, one_file(False)),
+        "one_session_whole_archive": (ingest_all, environ, one_file(True)),
+    }, a.changed_rounds, before=lambda: append_turn(target)))
     _print(res)
     print(json.dumps(res))
 
@@ -207,10 +229,14 @@ def _print(res: dict) -> None:
         print(f"  floor {name:22} {f['wall_s']:7.3f} {f['cpu_s']:7.3f}")
     base, stat = fl["vault --help"], fl["stat loop"]
     for name, c in res["cases"].items():
-        goal = TARGETS[name]
-        print(f"  {name:28} {c['wall_s']:7.3f} {c['cpu_s']:7.3f}   x{c['wall_s'] / base['wall_s']:.1f} `vault --help`, "
-              f"x{c['wall_s'] / stat['wall_s']:.1f} stat loop (wall); target {goal} s: "
+        goal = TARGETS[name.split(" ")[0]]
+        print(f"  {name:28} {c['wall_s']:7.3f} {c['cpu_s']:7.3f}   x{c['wall_s'] / base['wall_s']:.1f} / "
+              f"x{c['cpu_s'] / base['cpu_s']:.1f} `vault --help`, x{c['wall_s'] / stat['wall_s']:.1f} / "
+              f"x{c['cpu_s'] / stat['cpu_s']:.1f} stat loop (wall / CPU); target {goal} s: "
               f"{'met' if c['wall_s'] <= goal else 'NOT met'} (wall), {'met' if c['cpu_s'] <= goal else 'NOT met'} (CPU)")
+        if c["fts_rebuild_s"]:
+            print(f"  {'':28} of which the keyword index rebuild (`index.fts_seconds`, wall): {c['fts_rebuild_s']:.3f}; "
+                  f"the rest {c['wall_s'] - c['fts_rebuild_s']:.3f}")
 
 
 if __name__ == "__main__":
