@@ -27,6 +27,7 @@ Adding a setting
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,14 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _cores() -> int:
+    """Cores this process may run on (`ingest.workers`' default)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class IngestSettings(Section):
     batch_bytes: int = Field(32 << 20, ge=1, description=(
         "Parsed files commit together once a group holds this many source bytes (smaller: more commits, slower)."))
@@ -57,6 +66,9 @@ class IngestSettings(Section):
     max_member_mb: int = Field(256, ge=1, description=(
         "An archive member (conversations.json in an export zip) may expand to at most this many MB; a "
         "larger one is reported and skipped. Parsing needs several times this in memory."))
+    workers: int = Field(default_factory=_cores, ge=1, description=(
+        "Processes an ingest uses (default: the number of cores): one writes the vault, the others parse "
+        "files; 1 parses in the writing process. The vault is the same either way."))
 
 
 class EmbedSettings(Section):
