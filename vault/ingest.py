@@ -40,7 +40,7 @@ from vault.ingest_pool import prepared
 from vault.ingest_prep import SESSION_FIELDS, Failed, Job, Prepared, one_line
 from vault.model import REASON_CHARS, Kind
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
-from vault.sources.base import RESULT_TEXT_CHARS, TOUCHED, Parser, Touched
+from vault.sources.base import TOUCHED, Parser, Touched
 from vault.store import bump_content_version, transaction
 from vault.walk import SPECIAL_FILE_TYPES, FileRow, fingerprint, folder_reason, path_key, walk
 
@@ -51,8 +51,11 @@ if TYPE_CHECKING:
 # position in the line). An appended tail continues after the file's highest ordinal.
 SEQ_FILE_SHIFT = 40
 # DuckDB settings while ingesting. Each checkpoint rewrites the whole primary-key indexes, so the
-# default (every 16 MB of WAL) made a cold ingest quadratic; a memory cap keeps RSS flat in archive size.
-INGEST_SETTINGS = {"checkpoint_threshold": "256MB", "memory_limit": "1GB"}
+# default (every 16 MB of WAL) made a cold ingest quadratic; a memory cap keeps RSS flat in archive size:
+# DuckDB spills what it holds beyond it (data not yet checkpointed) to temporary files. At 1 GB the
+# writer's RSS grew to 1 GB; at 128 MB it stays near 450 MB, for ~10% more CPU (docs/foundation.md).
+INGEST_SETTINGS = {"checkpoint_threshold": "64MB", "memory_limit": "128MB"}
+ROOMY_MEMORY_LIMIT = "1GB"  # for a file that cannot be stored under the cap (the cap before it was lowered)
 # A group of parsed files commits together once it holds `batch_bytes` source bytes (the
 # `ingest.batch_bytes` setting: smaller groups commit more often, at some speed cost) or this many files.
 BATCH_FILES = 200
@@ -128,6 +131,15 @@ class Ingester:
         plans = (plan for plan in (self._plan(path, seen) for path in paths) if plan is not None)
         jobs = ((plan, Job(plan.parser, plan.path, plan.start, plan.start_line, self.max_member_mb,
                            plan.st.st_size - plan.start)) for plan in plans)
+        if self.workers > 1:  # one DuckDB thread: the other cores parse (and it takes less CPU for these inserts)
+            self.con.execute("SET threads = 1")
+        try:
+            self._ingest_jobs(jobs)
+        finally:
+            if self.workers > 1:
+                self.con.execute("RESET threads")
+
+    def _ingest_jobs(self, jobs) -> None:
         batch: list[tuple[Plan, Prepared]] = []
         size = 0
         for plan, res in prepared(jobs, self.workers):
@@ -144,14 +156,22 @@ class Ingester:
         if batch:
             self._commit_group(batch)
 
-    def _commit_group(self, batch: list[tuple[Plan, Prepared]]) -> None:
-        """Commit a group of files; if that fails, each file alone, so one bad file loses nothing else."""
+    def _commit_group(self, batch: list[tuple[Plan, Prepared]], roomy: bool = False) -> None:
+        """Commit a group of files; if that fails, each file alone, so one bad file loses nothing else.
+        A file too large for INGEST_SETTINGS' memory cap (a record of tens of MB) is committed under
+        ROOMY_MEMORY_LIMIT."""
         try:
             self._commit(batch)
         except Exception as e:  # DuckDB out of memory, a value it cannot store, ...
             if len(batch) > 1:
                 for item in batch:
                     self._commit_group([item])
+            elif isinstance(e, duckdb.OutOfMemoryException) and not roomy:
+                self.con.execute(f"SET memory_limit = '{ROOMY_MEMORY_LIMIT}'")
+                try:
+                    self._commit_group(batch, roomy=True)
+                finally:
+                    self.con.execute(f"SET memory_limit = '{INGEST_SETTINGS['memory_limit']}'")
             else:
                 self._path_error(batch[0][0].path, f"cannot store: {one_line(e)}")
 
@@ -381,9 +401,9 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -
     first = [not (m in seen or seen.add(m)) for m in msgs["msg_id"].to_pylist()]
     if not all(first):
         msgs = msgs.filter(pa.array(first))
-    calls = pa.concat_tables(res.tool_calls for _, res in parsed)
+    calls = _merge_calls(pa.concat_tables(res.tool_calls for _, res in parsed))
     con.register("_msgs", msgs)
-    con.register("_calls", calls.append_column("pos", pa.array(range(calls.num_rows), pa.int64())))
+    con.register("_calls", calls)
     try:
         con.execute(f"INSERT OR IGNORE INTO messages ({', '.join(MESSAGE_COLUMNS)}) "
                     f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM _msgs")
@@ -398,24 +418,29 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -
 MESSAGE_COLUMNS = ("msg_id", "session_id", "parent_id", "seq", "timestamp", "role", "kind", "text", "model", "turn_id",
                    "is_human", "is_sidechain", "agent_id", "tool_name", "tool_use_id", "is_error", "file_id",
                    "line_no", "extra", "on_main_branch")
-_MERGED = ("call_msg_id", "name", "input", "result_msg_id", "result_text", "is_error")
-# A tool call met twice in the group (its call and its result in different files) is merged: the first
-# copy's session, the last non-null value of each other field. `result_text` is stored only where it is not
-# the start of its result message's text, stored once there (view `tool_results`).
+_TOOL_COLUMNS = ("tool_use_id", "session_id", "call_msg_id", "name", "input", "result_msg_id", "result_text",
+                 "is_error")
 _TOOL_CALLS_SQL = f"""
-    INSERT INTO tool_calls (tool_use_id, session_id, {", ".join(_MERGED)})
-    SELECT c.tool_use_id, c.session_id, c.call_msg_id, c.name, c.input, c.result_msg_id,
-           CASE WHEN m.msg_id IS NOT NULL AND c.result_text = left(coalesce(m.text, ''), {RESULT_TEXT_CHARS})
-                THEN NULL ELSE c.result_text END, c.is_error
-    FROM (SELECT tool_use_id, arg_min(session_id, pos) AS session_id,
-                 {", ".join(f"arg_max({f}, pos) FILTER (WHERE {f} IS NOT NULL) AS {f}" for f in _MERGED)},
-                 min(pos) AS pos
-          FROM _calls GROUP BY tool_use_id) c
-    LEFT JOIN _msgs m ON m.msg_id = c.result_msg_id
-    ORDER BY c.pos
+    INSERT INTO tool_calls ({", ".join(_TOOL_COLUMNS)}) SELECT {", ".join(_TOOL_COLUMNS)} FROM _calls
     ON CONFLICT (tool_use_id) DO UPDATE SET
-        {", ".join(f"{f} = coalesce(excluded.{f}, tool_calls.{f})" for f in ("session_id", *_MERGED))}
+        {", ".join(f"{c} = coalesce(excluded.{c}, tool_calls.{c})" for c in _TOOL_COLUMNS[1:])}
 """
+
+
+def _merge_calls(calls):
+    """A tool call met twice in the group (its call and its result in different files) as one row: the first
+    copy's session, the last non-null value of each other field (one INSERT cannot touch a key twice)."""
+    import pyarrow as pa
+
+    ids = calls["tool_use_id"].to_pylist()
+    if len(set(ids)) == len(ids):
+        return calls
+    merged: dict[str, dict] = {}
+    for row in calls.to_pylist():
+        cur = merged.setdefault(row["tool_use_id"], row)
+        if cur is not row:
+            cur.update({k: v for k, v in row.items() if v is not None and k != "session_id"})
+    return pa.Table.from_pylist(list(merged.values()), schema=calls.schema)
 
 
 def _write_sessions(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from vault import rawstore
-from vault.model import REASON_CHARS, ParseResult
-from vault.sources.base import Parser, json_dumps
+from vault.model import REASON_CHARS, ParseResult, ToolCall
+from vault.sources.base import RESULT_TEXT_CHARS, Parser, json_dumps
 from vault.sources.documents import member_limit
 from vault.walk import escape_name, fingerprint, path_key
 
@@ -112,14 +112,26 @@ def _convert(res: ParseResult, fp: str | None) -> Prepared:
         (m.msg_id, m.session_id, m.parent_id, m.timestamp, m.role, m.kind, m.text, m.model, m.turn_id, m.is_human,
          m.is_sidechain, m.agent_id, m.tool_name, m.tool_use_id, m.is_error, m.line_no,
          json_dumps(m.extra) if m.extra else None, m.on_main_branch, ordinal) for ordinal, m in enumerate(msgs)])
+    text: dict[str, str] = {}
+    for m in msgs:
+        text.setdefault(m.msg_id, m.text or "")
     tool_calls = _table(tool_call_schema(), [
         (t.tool_use_id, t.session_id, t.call_msg_id, t.name, json_dumps(t.input) if t.input is not None else None,
-         t.result_msg_id, t.result_text, t.is_error) for t in res.tool_calls])
+         t.result_msg_id, _own_result_text(t, text), t.is_error) for t in res.tool_calls])
     sessions = [tuple(getattr(s, f) for f in SESSION_FIELDS) for s in res.sessions.values()]
     session_ids = sorted({s[0] for s in sessions} | {m.session_id for m in msgs})
     last = max([r.line_no for r in res.raw[-1:]] + [e.line for e in res.errors[-1:]] + [0])
     return Prepared(frames, records, sessions, messages, tool_calls, session_ids,
                     [(e.line, e.reason) for e in res.errors], res.unknown_types, res.end_offset, res.end_line, last, fp)
+
+
+def _own_result_text(t: ToolCall, text: dict[str, str]) -> str | None:
+    """`result_text` unless it is the start of its result message's text (in this file), stored once there
+    (the view `tool_results` gives the output either way)."""
+    msg = text.get(t.result_msg_id) if t.result_msg_id else None
+    if t.result_text is not None and msg is not None and t.result_text == msg[:RESULT_TEXT_CHARS]:
+        return None
+    return t.result_text
 
 
 def _table(schema, rows: list[tuple]):
