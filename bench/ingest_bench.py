@@ -10,7 +10,7 @@ The floor (issue 14): DuckDB storing every raw line (`read_json_objects` into a 
 file, checkpointed) plus orjson parsing every line (one process); both are children of this script like
 the ingest. Each step runs in a fresh child process: its wall time, its CPU time (user + system, its worker
 processes included, from wait4) and its peak memory: the writer's own peak RSS (wait4) and the peak of the
-sum over the process and its workers (sampled every 50 ms: RSS, which counts shared library pages once per
+sum over the process and its workers (sampled every 200 ms: RSS, which counts shared library pages once per
 process, and PSS, which shares them out). The last line printed is one JSON object with every figure.
 """
 
@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 import make_archive  # noqa: E402
 
 DATA = HERE / "data"
-SAMPLE_S = 0.05
+SAMPLE_S = 0.2
 
 
 class TreeMemory(threading.Thread):

@@ -51,10 +51,12 @@ if TYPE_CHECKING:
 # position in the line). An appended tail continues after the file's highest ordinal.
 SEQ_FILE_SHIFT = 40
 # DuckDB settings while ingesting. Each checkpoint rewrites the whole primary-key indexes, so the
-# default (every 16 MB of WAL) made a cold ingest quadratic; a memory cap keeps RSS flat in archive size:
-# DuckDB spills what it holds beyond it (data not yet checkpointed) to temporary files. At 1 GB the
-# writer's RSS grew to 1 GB; at 128 MB it stays near 450 MB, for ~10% more CPU (docs/foundation.md).
+# default (every 16 MB of WAL) made a cold ingest quadratic. A memory cap keeps RSS from growing with the
+# archive: DuckDB spills what it holds beyond it (data not yet checkpointed) to temporary files. The cap
+# is WORKING_MEMORY plus twice the primary-key indexes, which stay in memory and grow with the vault
+# (a fixed 128 MB cap made the 4 GB ingest thrash: 15x the CPU of the 1 GB one). docs/foundation.md.
 INGEST_SETTINGS = {"checkpoint_threshold": "64MB", "memory_limit": "128MB"}
+WORKING_MEMORY = 128 << 20
 ROOMY_MEMORY_LIMIT = "1GB"  # for a file that cannot be stored under the cap (the cap before it was lowered)
 # A group of parsed files commits together once it holds `batch_bytes` source bytes (the
 # `ingest.batch_bytes` setting: smaller groups commit more often, at some speed cost) or this many files.
@@ -109,6 +111,8 @@ class Ingester:
         self.report = IngestReport()
         for key, value in INGEST_SETTINGS.items():
             con.execute(f"SET {key} = '{value}'")
+        self._limit_mb = 0
+        self._fit_memory_limit()
         self.known = {
             r[1]: FileRow(*r)
             for r in con.execute(
@@ -171,9 +175,18 @@ class Ingester:
                 try:
                     self._commit_group(batch, roomy=True)
                 finally:
-                    self.con.execute(f"SET memory_limit = '{INGEST_SETTINGS['memory_limit']}'")
+                    self._fit_memory_limit(force=True)
             else:
                 self._path_error(batch[0][0].path, f"cannot store: {one_line(e)}")
+
+    def _fit_memory_limit(self, force: bool = False) -> None:
+        """DuckDB's cap: WORKING_MEMORY plus twice what its primary-key indexes hold now (in MB steps)."""
+        art = self.con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+                               "WHERE tag = 'ART_INDEX'").fetchone()[0]
+        mb = (WORKING_MEMORY + 2 * art) >> 20
+        if force or mb != self._limit_mb:
+            self.con.execute(f"SET memory_limit = '{mb}MB'")
+            self._limit_mb = mb
 
     def _path_error(self, path: Path, reason: str) -> None:
         self.report.errors.append({"file": path_key(path), "line": 0, "reason": reason[:REASON_CHARS]})
@@ -316,6 +329,7 @@ class Ingester:
             _mark_pending(con, parsed)
             crash_point("in-file-commit")
         crash_point("file-commit")
+        self._fit_memory_limit()
         self.known.update(known)
         rep = self.report
         rep.messages_added += added
