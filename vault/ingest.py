@@ -1,7 +1,9 @@
 """The ingest engine: walk paths, pick a parser, read what is new, commit with the offsets.
 
 Walking and change detection are in `vault.walk`, what is derived across files in `vault.derive`
-(after each parser's `finalize`); this module is the batch engine between them.
+(after each parser's `finalize`); this module is the batch engine between them. Files are parsed and
+prepared in worker processes (`vault.ingest_pool`, `vault.ingest_prep`: the `ingest.workers` setting)
+and written here, by the one process DuckDB allows to write.
 
 Per file the vault remembers size, mtime, the byte offset after the last complete
 line and a fingerprint of the bytes before it. Unchanged files cost a stat; an
