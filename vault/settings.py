@@ -27,6 +27,7 @@ Adding a setting
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
 
 from vault.errors import VaultError
-from vault.settings_light import IngestDefaults
+from vault.settings_light import IngestDefaults, cores
 
 ENV_PREFIX = "VAULT_"
 
@@ -58,6 +59,9 @@ class IngestSettings(Section):
     max_member_mb: int = Field(IngestDefaults().max_member_mb, ge=1, description=(
         "An archive member (conversations.json in an export zip) may expand to at most this many MB; a "
         "larger one is reported and skipped. Parsing needs several times this in memory."))
+    workers: int = Field(default_factory=cores, ge=1, description=(
+        "Processes an ingest uses (default: the number of cores): one writes the vault, the others parse "
+        "files; 1 parses in the writing process. The vault is the same either way."))
 
 
 class EmbedSettings(Section):

@@ -23,11 +23,20 @@ from typing import Any, NamedTuple
 PLAIN_VARIABLES = {"VAULT_DB", "VAULT_HOME", "VAULT_CONFIG", "VAULT_DEBUG"}
 
 
+def cores() -> int:
+    """Cores this process may run on (`ingest.workers`' default)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class IngestDefaults(NamedTuple):
     """The `[ingest]` settings at their defaults (`vault.settings.IngestSettings` takes them from here)."""
 
     batch_bytes: int = 32 << 20
     max_member_mb: int = 256  # = vault.sources.documents.DEFAULT_MAX_MEMBER_MB (tests/robustness checks it)
+    workers: int = cores()
 
 
 def quick_db_path(flags: dict[str, tuple[str, Any]]) -> tuple[Path, str] | None:
