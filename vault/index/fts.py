@@ -38,7 +38,7 @@ STOPWORDS = ("a an and are as at be by for from i in is it of on or that the thi
 # Letters and digits make words (the default drops digits: "E404", "v2", "python3").
 IGNORE = r"(\.|[^a-z0-9])+"
 # Bumped when what the index holds changes: an existing vault rebuilds it on its next ingest or search.
-LAYOUT = "2"  # 2: tool calls and results
+LAYOUT = "3"  # 2: tool calls and results; 3: postings hold BM25 weights
 # Ranking tiers: what a person typed or read first, then what the tools did (errors before output).
 TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER = 0, 1, 2, 3
 # Characters of a tool's output indexed: its head and its tail (where a failure says what went wrong).
@@ -165,13 +165,17 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
                     SELECT d.*, f.tier FROM {SCHEMA}.docs d JOIN fts_docs f ON f.doc = d.name ORDER BY d.docid""")
     con.execute("DELETE FROM fts_docs")  # the index holds what it needs; the text lives in `messages`
     # The extension's `terms` (a row per occurrence) become `postings`: a row per term and document with
-    # its count and what scoring needs of the document (length, tier), so a query reads no other table
-    # until its best documents are named. Sorted by term, a query's terms sit in few row groups.
+    # the term's BM25 weight in it (`w`, the extension's formula: k1, b, the document's length and the
+    # term's frequency are all fixed once built) and the document's tier, so a query sums weights and
+    # reads no other table until its best documents are named. Sorted by term (a query's terms sit in few
+    # row groups), then best first.
     con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.postings AS
-                    SELECT t.termid, t.docid, count(*)::INTEGER AS tf, any_value(d.len)::INTEGER AS len,
-                           any_value(d.tier) AS tier
-                    FROM {SCHEMA}.terms t JOIN {SCHEMA}.docs d USING (docid)
-                    GROUP BY t.termid, t.docid ORDER BY t.termid, t.docid""")
+                    SELECT termid, docid, tier, {_weight("df", "tf", "len")} AS w
+                    FROM (SELECT t.termid, t.docid, count(*)::INTEGER AS tf, any_value(d.len)::INTEGER AS len,
+                                 any_value(d.tier) AS tier
+                          FROM {SCHEMA}.terms t JOIN {SCHEMA}.docs d USING (docid) GROUP BY t.termid, t.docid)
+                    JOIN {SCHEMA}.dict USING (termid), {SCHEMA}.stats st
+                    ORDER BY termid, tier, w DESC, docid""")
     con.execute(f"DROP TABLE {SCHEMA}.terms")  # only the extension's match_bm25 macro reads it; search does not
     set_meta(con, META_VERSION, str(version))
     set_meta(con, META_KINDS, built_kinds(con))
@@ -179,18 +183,30 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
     return {"fts_docs": docs, "fts_seconds": round(time.perf_counter() - t0, 3)}
 
 
-def query_stems(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
-    """The query's terms as the index stores them (lowercased, split, stemmed, stopwords out)."""
-    sql = (f"SELECT DISTINCT stem(t, 'porter') FROM (SELECT unnest({SCHEMA}.tokenize(?)) AS t) "
-           "WHERE t <> '' AND t NOT IN (SELECT sw FROM fts_stopwords)")
+def _weight(df: str, tf: str, length: str) -> str:
+    """One term's BM25 score in one document (the extension's formula), over `stats st`."""
+    return (f"ln((st.num_docs - {df} + 0.5) / ({df} + 0.5) + 1) * {tf} * ({BM25_K} + 1)"
+            f" / ({tf} + {BM25_K} * (1 - {BM25_B} + {BM25_B} * {length} / st.avgdl))")
+
+
+_STEMS = (f"SELECT DISTINCT stem(t, 'porter') AS stem FROM (SELECT unnest({SCHEMA}.tokenize(?)) AS t) "
+          "WHERE t <> '' AND t NOT IN (SELECT sw FROM fts_stopwords)")
+
+
+def _tokenizing(con: duckdb.DuckDBPyConnection, sql: str, args: list) -> list[tuple] | None:
+    """Rows of a query that stems (the extension loaded if this connection has not yet); None: no index."""
     try:
-        rows = con.execute(sql, [query]).fetchall()
+        return con.execute(sql, args).fetchall()
     except duckdb.CatalogException:  # no index yet, or the extension not loaded in this connection
         if not index_exists(con):
-            return []
+            return None
         load_extension(con)
-        rows = con.execute(sql, [query]).fetchall()
-    return [r[0] for r in rows]
+        return con.execute(sql, args).fetchall()
+
+
+def query_stems(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
+    """The query's terms as the index stores them (lowercased, split, stemmed, stopwords out)."""
+    return [r[0] for r in _tokenizing(con, _STEMS, [query]) or []]
 
 
 def query_terms(con: duckdb.DuckDBPyConnection, stems: list[str]) -> list[tuple[int, int]]:
@@ -198,37 +214,70 @@ def query_terms(con: duckdb.DuckDBPyConnection, stems: list[str]) -> list[tuple[
     return con.execute(f"SELECT termid, df FROM {SCHEMA}.dict WHERE list_contains(?, term)", [stems]).fetchall()
 
 
-def bm25_sql(terms: list[tuple[int, int]], tail: str, limit: int) -> str:
-    """A query returning (msg_id, score) best first, at most `limit`, for parameters (min terms, *filter args).
+def lookup(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """`query_stems` and `query_terms` in one round trip: (stems, [(termid, df) of those the index knows])."""
+    rows = _tokenizing(con, f"SELECT s.stem, d.termid, d.df FROM ({_STEMS}) s "
+                            f"LEFT JOIN {SCHEMA}.dict d ON d.term = s.stem", [query]) or []
+    return [r[0] for r in rows], [(r[1], r[2]) for r in rows if r[1] is not None]
+
+
+def _scored(terms: list[tuple[int, int]]) -> str:
+    """Documents holding at least (parameter) of `terms`: (docid, score, matched, tier).
 
     `terms` come from `query_terms`; they are written into the query as constants, so that the
-    scan of the postings (sorted by termid at build) skips the row groups of other terms; they
-    also carry each document's length and tier, so scoring reads no other table.
-    Hits holding more of the query's terms come first, then by tier (typed text before tool traffic),
-    then by BM25; a tool output's document stands for each message that printed it.
-    `tail` (joins and a WHERE clause from `vault.index.search`) follows a join to messages `m`;
-    without one, messages are not joined at all and only the best documents (ties included) are named.
-    """
+    scan of the postings (sorted by termid at build) skips the row groups of other terms."""
     ids = ", ".join(str(int(t)) for t, _ in terms)
-    values = ", ".join(f"({int(t)}, {int(df)})" for t, df in terms)
-    order = "matched DESC, tier, score DESC"
-    best = "" if tail else f"QUALIFY rank() OVER (ORDER BY {order}) <= {int(limit)}"  # ties all kept
+    if len(terms) == 1:  # one term: nothing to sum, a document's score is its posting's weight
+        return f"SELECT docid, w AS score, 1 AS matched, tier FROM {SCHEMA}.postings WHERE termid = {ids} AND ? <= 1"
+    # fsum: the same total whatever order the parallel scan adds the terms in (identical documents tie)
+    return (f"SELECT docid, fsum(w) AS score, count(*) AS matched, min(tier) AS tier FROM {SCHEMA}.postings "
+            f"WHERE termid IN ({ids}) GROUP BY docid HAVING count(*) >= ?")
+
+
+ORDER = "matched DESC, tier, score DESC"  # then msg_id: hits holding more terms, typed text, BM25
+
+
+def best(con: duckdb.DuckDBPyConnection, terms: list[tuple[int, int]], min_terms: int,
+         limit: int) -> list[tuple[str, float]]:
+    """The best `limit` messages, (msg_id, score) best first, holding at least `min_terms` of `terms`.
+
+    Three small queries by key rather than one join (which scanned most of `docs` for a few names):
+    the best documents (the one ranked `limit`-th sets a cut; ties with it are kept, as messages
+    break ties by msg_id), their names, and the messages each tool output document stands for.
+    """
+    docs = con.execute(
+        f"""WITH sc AS MATERIALIZED ({_scored(terms)})
+            SELECT sc.docid, sc.score, sc.matched, sc.tier
+            FROM sc LEFT JOIN (SELECT * FROM sc ORDER BY {ORDER} LIMIT 1 OFFSET {int(limit) - 1}) c ON true
+            WHERE c.matched IS NULL OR sc.matched > c.matched
+                  OR sc.matched = c.matched AND (sc.tier < c.tier OR sc.tier = c.tier AND sc.score >= c.score)""",
+        [min_terms]).fetchall()
+    if not docs:
+        return []
+    names = dict(con.execute(f"SELECT docid, name FROM {SCHEMA}.docs WHERE docid IN "
+                             f"({', '.join(str(int(d[0])) for d in docs)})").fetchall())
+    outputs = [n for n in names.values() if n.startswith("r:")]  # a tool output: every message that printed it
+    printed: dict[str, list[str]] = {}
+    if outputs:
+        for doc, msg in con.execute(f"SELECT doc, msg_id FROM fts_results WHERE doc IN "
+                                    f"({', '.join('?' for _ in outputs)})", outputs).fetchall():
+            printed.setdefault(doc, []).append(msg)
+    rows = [(-matched, tier, -score, msg, score) for docid, score, matched, tier in docs
+            for msg in printed.get(names[docid], [names[docid]])]
+    rows.sort()
+    return [(r[3], float(r[4])) for r in rows[:limit]]
+
+
+def bm25_sql(terms: list[tuple[int, int]], tail: str, limit: int) -> str:
+    """A query returning (msg_id, score) best first, at most `limit`, for parameters (min terms, *filter args):
+    the ranking of `best` under filters. `tail` (joins and a WHERE clause from `vault.index.search`)
+    follows a join to messages `m`; every document holding enough terms is joined to its messages."""
     return f"""
-        WITH qt(termid, df) AS (VALUES {values}),
-        sc AS (SELECT p.docid,
-                      sum(ln((st.num_docs - qt.df + 0.5) / (qt.df + 0.5) + 1)
-                          * p.tf * ({BM25_K} + 1)
-                          / (p.tf + {BM25_K} * (1 - {BM25_B} + {BM25_B} * p.len / st.avgdl))) AS score,
-                      count(*) AS matched, any_value(p.tier) AS tier
-               FROM {SCHEMA}.postings p JOIN qt USING (termid), {SCHEMA}.stats st
-               WHERE p.termid IN ({ids})
-               GROUP BY p.docid HAVING count(*) >= ?),
-        best AS (SELECT * FROM sc {best}),
+        WITH sc AS ({_scored(terms)}),
         hits AS (SELECT coalesce(r.msg_id, d.name) AS msg_id, sc.score, sc.matched, sc.tier
-                 FROM best sc JOIN {SCHEMA}.docs d USING (docid) LEFT JOIN fts_results r ON r.doc = d.name)
+                 FROM sc JOIN {SCHEMA}.docs d USING (docid) LEFT JOIN fts_results r ON r.doc = d.name)
         SELECT h.msg_id, h.score
-        FROM hits h
-        {"JOIN messages m ON m.msg_id = h.msg_id " + tail if tail else ""}
-        ORDER BY h.{order.replace(", ", ", h.")}, h.msg_id
+        FROM hits h JOIN messages m ON m.msg_id = h.msg_id {tail}
+        ORDER BY h.{ORDER.replace(", ", ", h.")}, h.msg_id
         LIMIT {int(limit)}
     """

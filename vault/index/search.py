@@ -129,8 +129,8 @@ class Hit:
 def keyword_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
                    filters: SearchFilters | None = None) -> list[Hit]:
     """BM25 over the indexed messages; "quoted phrases" must also appear verbatim."""
-    stems = fts.query_stems(con, query)
-    ranked = _keyword_ranked(con, query, limit, filters or SearchFilters(), stems=stems)
+    stems, terms = fts.lookup(con, query)
+    ranked = _keyword_ranked(con, query, limit, filters or SearchFilters(), stems=stems, terms=terms)
     return _hits(con, ranked, query, {msg: {"keyword_rank": i + 1} for i, (msg, _) in enumerate(ranked)}, stems)
 
 
@@ -186,27 +186,63 @@ def semantic_ready(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _keyword_ranked(con, query: str, limit: int, filters: SearchFilters, min_share: float = 0.0,
-                    stems: list[str] | None = None) -> list[tuple[str, float]]:
-    """BM25 ranking; a message must hold at least `min_share` of the query's distinct terms."""
-    stems = fts.query_stems(con, query) if stems is None else stems
+                    stems: list[str] | None = None,
+                    terms: list[tuple[int, int]] | None = None) -> list[tuple[str, float]]:
+    """BM25 ranking; a message must hold at least `min_share` of the query's distinct terms.
+
+    `stems` and `terms` (from `fts.lookup`) save their round trips when the caller has them."""
+    if stems is None:
+        stems, terms = fts.lookup(con, query)
     if not stems:
         return []
-    terms = fts.query_terms(con, stems)
+    terms = fts.query_terms(con, stems) if terms is None else terms
     if not terms:
         return []
     min_terms = max(1, math.ceil(min_share * len(stems)))
     tail, args = filters.sql()
-    phrases = PHRASE.findall(query)
+    phrases = [p.strip() for p in PHRASE.findall(query) if p.strip()]
     if phrases:  # a verbatim phrase holds each of its terms: only such messages need the (costly) text check
-        min_terms = max(min_terms, len(fts.query_stems(con, " ".join(phrases))))
-    if not args and not filters.human_only and not phrases:
-        tail = ""  # no filter: skip the joins (messages, sessions, roles) that only filters need
-    for phrase in phrases:  # checked on the joined hits only: as a plain filter it would scan every text
-        tail += ((" AND " if " WHERE " in tail else " WHERE ")
-                 + "CASE WHEN h.score IS NULL THEN false ELSE m.text ILIKE ? ESCAPE '\\' END")
-        args.append("%" + _like_prefix(phrase.strip())[:-1] + "%")
-    rows = con.execute(fts.bm25_sql(terms, tail, limit), [min_terms, *args]).fetchall()
-    return [(m, float(s)) for m, s in rows]
+        only_phrases = not re.search(r"[^\W_]", PHRASE.sub(" ", query))  # then its terms are the query's
+        min_terms = max(min_terms, len(stems) if only_phrases else len(fts.query_stems(con, " ".join(phrases))))
+    if args or filters.human_only:
+        def ranking(n: int) -> list[tuple[str, float]]:
+            return [(m, float(s)) for m, s in con.execute(fts.bm25_sql(terms, tail, n), [min_terms, *args]).fetchall()]
+    else:  # no filter: messages, sessions and roles are not joined
+        def ranking(n: int) -> list[tuple[str, float]]:
+            return fts.best(con, terms, min_terms, n)
+    return _with_phrases(con, ranking, phrases, limit) if phrases else ranking(limit)
+
+
+def _with_phrases(con, ranking, phrases: list[str], limit: int) -> list[tuple[str, float]]:
+    """The best `limit` of `ranking(n)` whose text holds every phrase (case-insensitive).
+
+    The text is read for the best candidates only, in rank order, in batches (`limit`, then twice as
+    many each time) looked up by key, rather than for every message holding the phrase's terms; the
+    ranking is taken deeper (4x each time) while too few pass."""
+    likes = " AND ".join("text ILIKE ? ESCAPE '\\'" for _ in phrases)
+    patterns = ["%" + _like_prefix(p)[:-1] + "%" for p in phrases]
+    out: list[tuple[str, float]] = []
+    depth, done, size = max(4 * limit, 100), 0, limit
+    while True:
+        ranked = ranking(depth)
+        while done < len(ranked):
+            batch = ranked[done:done + size]
+            done, size = done + len(batch), 2 * size
+            ids = [m for m, _ in batch]
+            # Materialized first: with the ILIKE beside it, the IN list would not use the key's index.
+            ok = {r[0] for r in con.execute(
+                f"WITH t AS MATERIALIZED (SELECT msg_id, text FROM messages WHERE msg_id IN ({_marks(ids)})) "
+                f"SELECT msg_id FROM t WHERE {likes}", [*ids, *patterns]).fetchall()}
+            out += [(m, s) for m, s in batch if m in ok]
+            if len(out) >= limit:
+                return out[:limit]
+        if len(ranked) < depth:
+            return out
+        depth *= 4
+
+
+def _marks(values: list) -> str:
+    return ", ".join("?" for _ in values)
 
 
 def _semantic_ranked(con, query: str, limit: int, filters: SearchFilters,
