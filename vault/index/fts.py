@@ -38,7 +38,7 @@ STOPWORDS = ("a an and are as at be by for from i in is it of on or that the thi
 # Letters and digits make words (the default drops digits: "E404", "v2", "python3").
 IGNORE = r"(\.|[^a-z0-9])+"
 # Bumped when what the index holds changes: an existing vault rebuilds it on its next ingest or search.
-LAYOUT = "3"  # 2: tool calls and results; 3: postings hold BM25 weights
+LAYOUT = "4"  # 2: tool calls and results; 3: postings hold BM25 weights; 4: docids by first message, doc_msgs
 # Ranking tiers: what a person typed or read first, then what the tools did (errors before output).
 TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER = 0, 1, 2, 3
 # Characters of a tool's output indexed: its head and its tail (where a failure says what went wrong).
@@ -97,14 +97,13 @@ def _stage_call_args(con: duckdb.DuckDBPyConnection) -> None:
         WHERE args <> '' ORDER BY msg_id
         """
     )
+    con.execute("CREATE UNIQUE INDEX fts_call_args_msg ON fts_call_args (msg_id)")  # hits read it by key
 
 
-def call_args(con: duckdb.DuckDBPyConnection, msg_ids: list[str]) -> dict[str, str]:
-    """{msg_id: arguments indexed beside its text} for those of `msg_ids` that have some."""
-    if not msg_ids:
-        return {}
-    marks = ", ".join("?" for _ in msg_ids)
-    return dict(con.execute(f"SELECT msg_id, args FROM fts_call_args WHERE msg_id IN ({marks})", msg_ids).fetchall())
+def call_args_sql(literals: str) -> str:
+    """A query of (msg_id, arguments indexed beside its text) for the tool-call messages named by
+    `literals` (SQL string constants), those that have some; by key."""
+    return f"SELECT msg_id, args FROM fts_call_args WHERE msg_id IN ({literals})"
 
 
 def _stage_docs(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> None:
@@ -161,8 +160,24 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
         f"stopwords='fts_stopwords', ignore='{IGNORE}', strip_accents=1, lower=1)"
     )
     crash_point("in-fts")  # built, but not yet recorded as built: the next run builds it again
-    con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.docs AS
-                    SELECT d.*, f.tier FROM {SCHEMA}.docs d JOIN fts_docs f ON f.doc = d.name ORDER BY d.docid""")
+    # Documents renumbered in the order of the first message each stands for (its own, or the first of
+    # those that printed a tool output), with their tier. Ties between messages go by msg_id, so among
+    # documents that score the same the lower docid holds the message ranked first: the best `limit`
+    # documents hold the best `limit` messages, and a query names no more documents than that.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE fts_renumber AS
+                    SELECT d.docid AS old, row_number() OVER (ORDER BY coalesce(r.first, d.name)) AS docid,
+                           d.name, d.len, f.tier
+                    FROM {SCHEMA}.docs d JOIN fts_docs f ON f.doc = d.name
+                    LEFT JOIN (SELECT doc, min(msg_id) AS first FROM fts_results GROUP BY doc) r ON r.doc = d.name""")
+    con.execute(f"CREATE OR REPLACE TABLE {SCHEMA}.docs AS SELECT docid, name, len, tier FROM fts_renumber ORDER BY docid")
+    # Each document's messages (`n`: 1, 2... in msg_id order), what a query reads to name its best
+    # documents' messages; by an index on docid, as a scan decodes most of msg_id to fetch a few. (Any
+    # other condition beside the docid list turns the index scan into a scan: see `best`.)
+    con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.doc_msgs AS
+                    SELECT n.docid, coalesce(r.msg_id, n.name) AS msg_id,
+                           row_number() OVER (PARTITION BY n.docid ORDER BY coalesce(r.msg_id, n.name))::INTEGER AS n
+                    FROM fts_renumber n LEFT JOIN fts_results r ON r.doc = n.name ORDER BY n.docid, n""")
+    con.execute(f"CREATE INDEX doc_msgs_docid ON {SCHEMA}.doc_msgs (docid)")
     con.execute("DELETE FROM fts_docs")  # the index holds what it needs; the text lives in `messages`
     # The extension's `terms` (a row per occurrence) become `postings`: a row per term and document with
     # the term's BM25 weight in it (`w`, the extension's formula: k1, b, the document's length and the
@@ -171,11 +186,12 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
     # row groups), then best first.
     con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.postings AS
                     SELECT termid, docid, tier, {_weight("df", "tf", "len")} AS w
-                    FROM (SELECT t.termid, t.docid, count(*)::INTEGER AS tf, any_value(d.len)::INTEGER AS len,
-                                 any_value(d.tier) AS tier
-                          FROM {SCHEMA}.terms t JOIN {SCHEMA}.docs d USING (docid) GROUP BY t.termid, t.docid)
+                    FROM (SELECT t.termid, n.docid, count(*)::INTEGER AS tf, any_value(n.len)::INTEGER AS len,
+                                 any_value(n.tier) AS tier
+                          FROM {SCHEMA}.terms t JOIN fts_renumber n ON n.old = t.docid GROUP BY t.termid, n.docid)
                     JOIN {SCHEMA}.dict USING (termid), {SCHEMA}.stats st
                     ORDER BY termid, tier, w DESC, docid""")
+    con.execute("DROP TABLE fts_renumber")
     con.execute(f"DROP TABLE {SCHEMA}.terms")  # only the extension's match_bm25 macro reads it; search does not
     set_meta(con, META_VERSION, str(version))
     set_meta(con, META_KINDS, built_kinds(con))
@@ -241,31 +257,18 @@ def best(con: duckdb.DuckDBPyConnection, terms: list[tuple[int, int]], min_terms
          limit: int) -> list[tuple[str, float]]:
     """The best `limit` messages, (msg_id, score) best first, holding at least `min_terms` of `terms`.
 
-    Three small queries by key rather than one join (which scanned most of `docs` for a few names):
-    the best documents (the one ranked `limit`-th sets a cut; ties with it are kept, as messages
-    break ties by msg_id), their names, and the messages each tool output document stands for.
-    """
-    docs = con.execute(
-        f"""WITH sc AS MATERIALIZED ({_scored(terms)})
-            SELECT sc.docid, sc.score, sc.matched, sc.tier
-            FROM sc LEFT JOIN (SELECT * FROM sc ORDER BY {ORDER} LIMIT 1 OFFSET {int(limit) - 1}) c ON true
-            WHERE c.matched IS NULL OR sc.matched > c.matched
-                  OR sc.matched = c.matched AND (sc.tier < c.tier OR sc.tier = c.tier AND sc.score >= c.score)""",
-        [min_terms]).fetchall()
+    Two small queries rather than one join: the best `limit` documents (a top-n; equal scores go by
+    docid, which is in the order of the documents' first messages), then their messages by docid (at
+    most `limit` each: a shared tool output may stand for thousands)."""
+    docs = con.execute(f"SELECT docid, score, matched, tier FROM ({_scored(terms)}) "
+                       f"ORDER BY {ORDER}, docid LIMIT {int(limit)}", [min_terms]).fetchall()
     if not docs:
         return []
-    names = dict(con.execute(f"SELECT docid, name FROM {SCHEMA}.docs WHERE docid IN "
-                             f"({', '.join(str(int(d[0])) for d in docs)})").fetchall())
-    outputs = [n for n in names.values() if n.startswith("r:")]  # a tool output: every message that printed it
-    printed: dict[str, list[str]] = {}
-    if outputs:
-        for doc, msg in con.execute(f"SELECT doc, msg_id FROM fts_results WHERE doc IN "
-                                    f"({', '.join('?' for _ in outputs)})", outputs).fetchall():
-            printed.setdefault(doc, []).append(msg)
-    rows = [(-matched, tier, -score, msg, score) for docid, score, matched, tier in docs
-            for msg in printed.get(names[docid], [names[docid]])]
-    rows.sort()
-    return [(r[3], float(r[4])) for r in rows[:limit]]
+    key = {d[0]: d[1:] for d in docs}
+    msgs = con.execute(f"WITH t AS MATERIALIZED (SELECT * FROM {SCHEMA}.doc_msgs WHERE docid IN "
+                       f"({', '.join(map(str, key))})) SELECT docid, msg_id FROM t WHERE n <= {int(limit)}").fetchall()
+    rows = sorted((-key[d][1], key[d][2], -key[d][0], msg) for d, msg in msgs)[:limit]
+    return [(msg, -score) for _, _, score, msg in rows]
 
 
 def bm25_sql(terms: list[tuple[int, int]], tail: str, limit: int) -> str:
@@ -273,11 +276,9 @@ def bm25_sql(terms: list[tuple[int, int]], tail: str, limit: int) -> str:
     the ranking of `best` under filters. `tail` (joins and a WHERE clause from `vault.index.search`)
     follows a join to messages `m`; every document holding enough terms is joined to its messages."""
     return f"""
-        WITH sc AS ({_scored(terms)}),
-        hits AS (SELECT coalesce(r.msg_id, d.name) AS msg_id, sc.score, sc.matched, sc.tier
-                 FROM sc JOIN {SCHEMA}.docs d USING (docid) LEFT JOIN fts_results r ON r.doc = d.name)
-        SELECT h.msg_id, h.score
-        FROM hits h JOIN messages m ON m.msg_id = h.msg_id {tail}
-        ORDER BY h.{ORDER.replace(", ", ", h.")}, h.msg_id
+        SELECT dm.msg_id, sc.score
+        FROM ({_scored(terms)}) sc JOIN {SCHEMA}.doc_msgs dm USING (docid)
+        JOIN messages m ON m.msg_id = dm.msg_id {tail}
+        ORDER BY sc.{ORDER.replace(", ", ", sc.")}, dm.msg_id
         LIMIT {int(limit)}
     """
