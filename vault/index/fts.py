@@ -18,6 +18,7 @@ Scoring runs the extension's BM25 formula as one set-based query over its tables
 
 from __future__ import annotations
 
+import re
 import time
 
 import duckdb
@@ -38,7 +39,8 @@ STOPWORDS = ("a an and are as at be by for from i in is it of on or that the thi
 # Letters and digits make words (the default drops digits: "E404", "v2", "python3").
 IGNORE = r"(\.|[^a-z0-9])+"
 # Bumped when what the index holds changes: an existing vault rebuilds it on its next ingest or search.
-LAYOUT = "4"  # 2: tool calls and results; 3: postings hold BM25 weights; 4: docids by first message, doc_msgs
+LAYOUT = "5"  # 2: tool calls and results; 3: postings hold BM25 weights; 4: docids by first message,
+# doc_msgs; 5: postings ranked per term, dictionary indexed
 # Ranking tiers: what a person typed or read first, then what the tools did (errors before output).
 TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER = 0, 1, 2, 3
 # Characters of a tool's output indexed: its head and its tail (where a failure says what went wrong).
@@ -183,14 +185,17 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
     # the term's BM25 weight in it (`w`, the extension's formula: k1, b, the document's length and the
     # term's frequency are all fixed once built) and the document's tier, so a query sums weights and
     # reads no other table until its best documents are named. Sorted by term (a query's terms sit in few
-    # row groups), then best first.
+    # row groups), then best first: `r` is the rank within the term, so a one-term query reads its top.
     con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.postings AS
-                    SELECT termid, docid, tier, {_weight("df", "tf", "len")} AS w
-                    FROM (SELECT t.termid, n.docid, count(*)::INTEGER AS tf, any_value(n.len)::INTEGER AS len,
-                                 any_value(n.tier) AS tier
-                          FROM {SCHEMA}.terms t JOIN fts_renumber n ON n.old = t.docid GROUP BY t.termid, n.docid)
-                    JOIN {SCHEMA}.dict USING (termid), {SCHEMA}.stats st
-                    ORDER BY termid, tier, w DESC, docid""")
+                    SELECT *, row_number() OVER (PARTITION BY termid ORDER BY tier, w DESC, docid)::INTEGER AS r
+                    FROM (SELECT termid, docid, tier, {_weight("df", "tf", "len")} AS w
+                          FROM (SELECT t.termid, n.docid, count(*)::INTEGER AS tf, any_value(n.len)::INTEGER AS len,
+                                       any_value(n.tier) AS tier
+                                FROM {SCHEMA}.terms t JOIN fts_renumber n ON n.old = t.docid
+                                GROUP BY t.termid, n.docid)
+                          JOIN {SCHEMA}.dict USING (termid), {SCHEMA}.stats st)
+                    ORDER BY termid, r""")
+    con.execute(f"CREATE UNIQUE INDEX dict_term ON {SCHEMA}.dict (term)")  # `lookup` reads it by term
     con.execute("DROP TABLE fts_renumber")
     con.execute(f"DROP TABLE {SCHEMA}.terms")  # only the extension's match_bm25 macro reads it; search does not
     set_meta(con, META_VERSION, str(version))
@@ -207,6 +212,7 @@ def _weight(df: str, tf: str, length: str) -> str:
 
 _STEMS = (f"SELECT DISTINCT stem(t, 'porter') AS stem FROM (SELECT unnest({SCHEMA}.tokenize(?)) AS t) "
           "WHERE t <> '' AND t NOT IN (SELECT sw FROM fts_stopwords)")
+_SPLIT = re.compile(r"[^a-z0-9]+")  # IGNORE, for ASCII text (a dot is not a letter or digit)
 
 
 def _tokenizing(con: duckdb.DuckDBPyConnection, sql: str, args: list) -> list[tuple] | None:
@@ -222,7 +228,7 @@ def _tokenizing(con: duckdb.DuckDBPyConnection, sql: str, args: list) -> list[tu
 
 def query_stems(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
     """The query's terms as the index stores them (lowercased, split, stemmed, stopwords out)."""
-    return [r[0] for r in _tokenizing(con, _STEMS, [query]) or []]
+    return lookup(con, query)[0]
 
 
 def query_terms(con: duckdb.DuckDBPyConnection, stems: list[str]) -> list[tuple[int, int]]:
@@ -231,10 +237,24 @@ def query_terms(con: duckdb.DuckDBPyConnection, stems: list[str]) -> list[tuple[
 
 
 def lookup(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """`query_stems` and `query_terms` in one round trip: (stems, [(termid, df) of those the index knows])."""
-    rows = _tokenizing(con, f"SELECT s.stem, d.termid, d.df FROM ({_STEMS}) s "
-                            f"LEFT JOIN {SCHEMA}.dict d ON d.term = s.stem", [query]) or []
-    return [r[0] for r in rows], [(r[1], r[2]) for r in rows if r[1] is not None]
+    """`query_stems` and `query_terms` in one round trip: (stems, [(termid, df) of those the index knows]).
+
+    An ASCII query is split here as the index's tokenizer does (lowercased; runs of anything but a-z
+    and 0-9 split; stopwords out); its words go in as constants, so `stem` runs once each at planning
+    and the dictionary is read by its index on term. Other queries are split by the tokenizer itself.
+    """
+    if query.isascii():
+        words = [w for w in dict.fromkeys(_SPLIT.split(query.lower())) if w and w not in STOPWORDS]
+        if not words:
+            return [], []
+        stems = ", ".join(f"stem('{w}', 'porter')" for w in words)  # [a-z0-9]+: nothing to escape
+        rows = _tokenizing(con, f"SELECT unnest([{stems}]), NULL, NULL UNION ALL "
+                                f"SELECT term, termid, df FROM {SCHEMA}.dict WHERE term IN ({stems})", []) or []
+    else:
+        rows = _tokenizing(con, f"SELECT s.stem, NULL, NULL FROM ({_STEMS}) s UNION ALL SELECT term, termid, df "
+                                f"FROM {SCHEMA}.dict WHERE term IN (SELECT * FROM ({_STEMS}))", [query, query]) or []
+    stems = list(dict.fromkeys(r[0] for r in rows if r[1] is None))
+    return stems, [(r[1], r[2]) for r in rows if r[1] is not None]
 
 
 def _scored(terms: list[tuple[int, int]]) -> str:
@@ -257,11 +277,18 @@ def best(con: duckdb.DuckDBPyConnection, terms: list[tuple[int, int]], min_terms
          limit: int) -> list[tuple[str, float]]:
     """The best `limit` messages, (msg_id, score) best first, holding at least `min_terms` of `terms`.
 
-    Two small queries rather than one join: the best `limit` documents (a top-n; equal scores go by
-    docid, which is in the order of the documents' first messages), then their messages by docid (at
-    most `limit` each: a shared tool output may stand for thousands)."""
-    docs = con.execute(f"SELECT docid, score, matched, tier FROM ({_scored(terms)}) "
-                       f"ORDER BY {ORDER}, docid LIMIT {int(limit)}", [min_terms]).fetchall()
+    Two small queries rather than one join: the best `limit` documents (one term: its first `limit`
+    postings, by rank; more: a top-n of their sums; equal scores go by docid, which is in the order of
+    the documents' first messages), then their messages by docid (at most `limit` each: a shared tool
+    output may stand for thousands)."""
+    if len(terms) == 1:
+        if min_terms > 1:
+            return []
+        docs = con.execute(f"SELECT docid, w, 1, tier FROM {SCHEMA}.postings "
+                           f"WHERE termid = {int(terms[0][0])} AND r <= {int(limit)}").fetchall()
+    else:
+        docs = con.execute(f"SELECT docid, score, matched, tier FROM ({_scored(terms)}) "
+                           f"ORDER BY {ORDER}, docid LIMIT {int(limit)}", [min_terms]).fetchall()
     if not docs:
         return []
     key = {d[0]: d[1:] for d in docs}
