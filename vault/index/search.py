@@ -308,12 +308,14 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
     sids = sorted({r[1] for r in rows})
     found: dict[str, dict] = {"a": {}, "t": {}, "s": {}, "r": {}}
     for tag, key, value, parent in con.execute(
-        " UNION ALL ".join(part for part in (
+        "WITH s AS MATERIALIZED (SELECT session_id, project, parent_session_id FROM sessions "
+        f"WHERE session_id IN ({_literals(sids)})) "
+        + " UNION ALL ".join(part for part in (
             calls and f"SELECT 'a', *, NULL FROM ({fts.call_args_sql(_literals(calls))})",
             uses and f"SELECT 't', tool_use_id, name, NULL FROM tool_calls WHERE tool_use_id IN ({_literals(uses)})",
-            f"SELECT 's', session_id, project, parent_session_id FROM sessions WHERE session_id IN ({_literals(sids)})",
-            f"""SELECT 'r', session_id, role_name, NULL FROM roles WHERE session_id IN ({_literals(sids)})
-                OR session_id IN (SELECT parent_session_id FROM sessions WHERE session_id IN ({_literals(sids)}))""",
+            "SELECT 's', * FROM s",
+            """SELECT 'r', session_id, role_name, NULL FROM roles
+               WHERE session_id IN (SELECT session_id FROM s) OR session_id IN (SELECT parent_session_id FROM s)""",
         ) if part)).fetchall():
         found[tag][key] = (value, parent)
     args, names, roles = ({k: v[0] for k, v in found[t].items()} for t in "atr")
