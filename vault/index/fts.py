@@ -12,8 +12,11 @@ content hash, mapped back to their messages by `fts_results`). Each document car
 (`docs.tier`): among hits holding as many of the query's terms, typed and said text ranks first,
 then tool calls, then failed tool output, then other output; BM25 orders within a tier.
 
-Scoring runs the extension's BM25 formula as one set-based query over its tables
-(the `match_bm25` macro evaluates per row, which is far slower on a large vault).
+Scoring uses the extension's BM25 formula, precomputed: after the build, `postings` holds one row per
+term and document with the term's weight in it, ranked within the term, so a one-term query reads its
+first `limit` rows and a longer one sums the weights of its terms' rows (the `match_bm25` macro
+evaluates per row, which is far slower on a large vault). A query then names its best documents'
+messages through `doc_msgs`, by an index; every lookup is by key, with constants.
 """
 
 from __future__ import annotations
