@@ -247,3 +247,10 @@ def test_query_words_are_split_and_stemmed_as_the_index_tokenizer_does(real, que
     """An ASCII query is split in Python; any query gets the stems the extension's tokenizer gives."""
     fts.load_extension(real)
     assert sorted(fts.lookup(real, query)[0]) == sorted(r[0] for r in real.execute(fts._STEMS, [query]).fetchall())
+
+
+@needs_shared
+def test_a_stale_index_naming_a_deleted_message_gives_no_hit_rather_than_an_error(real):
+    from vault.index.search import _hits
+
+    assert _hits(real, [("no-such-message", 1.0)], "docker", {}) == []

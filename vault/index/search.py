@@ -231,18 +231,14 @@ def _with_phrases(con, ranking, phrases: list[str], limit: int) -> list[tuple[st
             ids = [m for m, _ in batch]
             # Materialized first: with the ILIKE beside it, the IN list would not use the key's index.
             ok = {r[0] for r in con.execute(
-                f"WITH t AS MATERIALIZED (SELECT msg_id, text FROM messages WHERE msg_id IN ({_marks(ids)})) "
-                f"SELECT msg_id FROM t WHERE {likes}", [*ids, *patterns]).fetchall()}
+                f"WITH t AS MATERIALIZED (SELECT msg_id, text FROM messages WHERE msg_id IN ({_literals(ids)})) "
+                f"SELECT msg_id FROM t WHERE {likes}", patterns).fetchall()}
             out += [(m, s) for m, s in batch if m in ok]
             if len(out) >= limit:
                 return out[:limit]
         if len(ranked) < depth:
             return out
         depth *= 4
-
-
-def _marks(values: list) -> str:
-    return ", ".join("?" for _ in values)
 
 
 def _semantic_ranked(con, query: str, limit: int, filters: SearchFilters,
@@ -301,6 +297,8 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
     ids = [m for m, _ in ranked]
     rows = con.execute("SELECT msg_id, session_id, role, kind, text, timestamp, tool_name, is_error, tool_use_id "
                        f"FROM messages WHERE msg_id IN ({_literals(ids)})").fetchall()
+    if not rows:  # a stale index naming messages since deleted
+        return []
     # A tool call's snippet shows what was indexed (its arguments too: the match may be there); a tool
     # result is named by its call; a hit names its session's project and role (a subagent: its parent's).
     calls = [r[0] for r in rows if r[3] == Kind.TOOL_CALL]
