@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -37,8 +38,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+if os.environ.get("VAULT_BENCH_CODE"):  # a latency child timing another version of vault (--baseline-code)
+    sys.path.insert(0, os.environ["VAULT_BENCH_CODE"])
+import vault.index.search  # noqa: E402,F401  (before search_bench, which puts this tree first on the path)
 
+sys.path.insert(0, str(ROOT / "bench"))
 from search_bench import QUERIES  # noqa: E402
 
 HUMAN_QUERIES = 300
@@ -173,13 +177,80 @@ def sizes(plain: Path, f32: Path, int8: Path, out: dict) -> None:
     out["size"] = res
 
 
+def latency(db: Path, rounds: int) -> dict:
+    """Keyword, semantic and hybrid in-process, model and vectors loaded: each query in the three modes in
+    turn (a busy moment hits all three), `rounds` times; wall and CPU per query; the query encoding alone."""
+    from vault.index import embeddings
+    from vault.index.search import hybrid_search, keyword_search, semantic_search
+    from vault.store import open_vault
+
+    con = open_vault(db, read_only=True)
+    try:
+        hybrid_search(con, "load the model and the vectors")
+        model = embeddings.load_model(embeddings.active_model(con)[1])
+        fns = {"keyword": lambda q: keyword_search(con, q, 20), "semantic": lambda q: semantic_search(con, q, 20),
+               "hybrid": lambda q: hybrid_search(con, q, 20), "encode": lambda q: embeddings.encode_query(model, q)}
+        wall: dict[str, list[float]] = {k: [] for k in fns}
+        cpu: dict[str, list[float]] = {k: [] for k in fns}
+        for _ in range(rounds):
+            for q in QUERIES:
+                for name, fn in fns.items():
+                    w, c, _ = clock(fn, q)
+                    wall[name].append(w)
+                    cpu[name].append(c)
+    finally:
+        con.close()
+    ms = lambda xs: round(1000 * statistics.median(xs), 2)  # noqa: E731
+    return {k: {"median_ms": ms(wall[k]), "p90_ms": round(1000 * sorted(wall[k])[int(0.9 * len(wall[k]))], 2),
+                "cpu_median_ms": ms(cpu[k])} for k in fns}
+
+
+def latency_runs(args, out: dict) -> None:
+    """Alternate child processes (this tree, then the baseline's code on its own vault), `--repeat` times."""
+    import subprocess
+
+    sides = [("now", None, args.latency_db)]
+    if args.baseline_code:
+        sides.append(("baseline", args.baseline_code, args.baseline_db or args.latency_db))
+    runs: dict[str, list[dict]] = {name: [] for name, _, _ in sides}
+    for _ in range(args.repeat):
+        for name, code, db in sides:
+            env = dict(os.environ, **({"VAULT_BENCH_CODE": str(code)} if code else {}))
+            res = subprocess.run([sys.executable, __file__, "--latency-child", str(db), "--rounds", str(args.rounds)],
+                                 env=env, capture_output=True, text=True, check=True)
+            runs[name].append(json.loads(res.stdout.strip().splitlines()[-1]))
+    out["latency"] = {"db": str(args.latency_db), "queries": len(QUERIES), "rounds": args.rounds, "runs": runs,
+                      "median_of_runs": {name: {mode: round(statistics.median(r[mode]["median_ms"] for r in rs), 2)
+                                                for mode in rs[0]} for name, rs in runs.items()}}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--plain", type=Path, required=True, help="a vault ingested with --no-embed")
-    ap.add_argument("--float32", type=Path, required=True, help="the same vault embedded before m011")
+    ap.add_argument("--plain", type=Path, help="a vault ingested with --no-embed")
+    ap.add_argument("--float32", type=Path, help="the same vault embedded before m011")
     ap.add_argument("--sample", type=int, default=1500, help="messages embedded in the throughput comparison")
+    ap.add_argument("--latency-db", type=Path, help="an embedded vault: time keyword, semantic and hybrid search")
+    ap.add_argument("--baseline-code", type=Path, help="a checkout of another version, timed on --baseline-db")
+    ap.add_argument("--baseline-db", type=Path, help="the vault for the baseline (default: --latency-db)")
+    ap.add_argument("--repeat", type=int, default=2, help="latency: child processes per side, alternating")
+    ap.add_argument("--rounds", type=int, default=2, help="latency: passes over the queries per child")
+    ap.add_argument("--latency-child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args(argv)
+    if args.latency_child:
+        print(json.dumps(latency(args.latency_child, args.rounds)))
+        return
+    if args.latency_db and not args.plain:
+        out = {"load_average": [round(x, 1) for x in os.getloadavg()]}
+        latency_runs(args, out)
+        out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
+        print(json.dumps(out, indent=2))
+        report_latency(out)
+        if args.json_out:
+            args.json_out.write_text(json.dumps(out, indent=2))
+        return
+    if not (args.plain and args.float32):
+        ap.error("give --plain and --float32, or --latency-db")
     from vault.store import open_vault
 
     tmp = Path(tempfile.mkdtemp(prefix="vectors-bench-"))
@@ -206,6 +277,14 @@ def main(argv: list[str] | None = None) -> None:
     report(out)
     if args.json_out:
         args.json_out.write_text(json.dumps(out, indent=2))
+
+
+def report_latency(o: dict) -> None:
+    for name, m in o["latency"]["median_of_runs"].items():
+        print(f"{name}: hybrid {m['hybrid']} ms, "
+              f"semantic {m['semantic']} ms, keyword {m['keyword']} ms, query encoding {m['encode']} ms "
+              f"(medians over {o['latency']['queries']} queries; median of runs; target hybrid < 50 ms)")
+    print(f"load average {o['load_average']} -> {o['load_average_after']}")
 
 
 def report(o: dict) -> None:
