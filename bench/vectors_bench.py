@@ -181,7 +181,7 @@ def latency(db: Path, rounds: int) -> dict:
     """Keyword, semantic and hybrid in-process, model and vectors loaded: each query in the three modes in
     turn (a busy moment hits all three), `rounds` times; wall and CPU per query; the query encoding alone."""
     from vault.index import embeddings
-    from vault.index.search import hybrid_search, keyword_search, semantic_search
+    from vault.index.search import SearchFilters, hybrid_search, keyword_search, semantic_search
     from vault.store import open_vault
 
     con = open_vault(db, read_only=True)
@@ -189,7 +189,9 @@ def latency(db: Path, rounds: int) -> dict:
         hybrid_search(con, "load the model and the vectors")
         model = embeddings.load_model(embeddings.active_model(con)[1])
         fns = {"keyword": lambda q: keyword_search(con, q, 20), "semantic": lambda q: semantic_search(con, q, 20),
-               "hybrid": lambda q: hybrid_search(con, q, 20), "encode": lambda q: embeddings.encode_query(model, q)}
+               "hybrid": lambda q: hybrid_search(con, q, 20), "encode": lambda q: embeddings.encode_query(model, q),
+               "hybrid_human_only": lambda q: hybrid_search(con, q, 20, SearchFilters(human_only=True)),
+               "semantic_human_only": lambda q: semantic_search(con, q, 20, SearchFilters(human_only=True))}
         wall: dict[str, list[float]] = {k: [] for k in fns}
         cpu: dict[str, list[float]] = {k: [] for k in fns}
         for _ in range(rounds):
@@ -221,7 +223,9 @@ def latency_runs(args, out: dict) -> None:
             runs[name].append(json.loads(res.stdout.strip().splitlines()[-1]))
     out["latency"] = {"db": str(args.latency_db), "queries": len(QUERIES), "rounds": args.rounds, "runs": runs,
                       "median_of_runs": {name: {mode: round(statistics.median(r[mode]["median_ms"] for r in rs), 2)
-                                                for mode in rs[0]} for name, rs in runs.items()}}
+                                                for mode in rs[0]} for name, rs in runs.items()},
+                      "cpu_median_of_runs": {name: {mode: round(statistics.median(r[mode]["cpu_median_ms"] for r in rs), 2)
+                                                    for mode in rs[0]} for name, rs in runs.items()}}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -280,9 +284,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report_latency(o: dict) -> None:
-    for name, m in o["latency"]["median_of_runs"].items():
+    for name, m in [*o["latency"]["median_of_runs"].items(),
+                    *((f"{k} CPU", v) for k, v in o["latency"]["cpu_median_of_runs"].items())]:
         print(f"{name}: hybrid {m['hybrid']} ms, "
-              f"semantic {m['semantic']} ms, keyword {m['keyword']} ms, query encoding {m['encode']} ms "
+              f"semantic {m['semantic']} ms, keyword {m['keyword']} ms, query encoding {m['encode']} ms; "
+              f"--human-only: hybrid {m['hybrid_human_only']} ms, semantic {m['semantic_human_only']} ms "
               f"(medians over {o['latency']['queries']} queries; median of runs; target hybrid < 50 ms)")
     print(f"load average {o['load_average']} -> {o['load_average_after']}")
 

@@ -137,8 +137,8 @@ def model_id(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
 
 def active_model(con: duckdb.DuckDBPyConnection) -> tuple[int, str, int] | None:
     """(model_id, name, dim) of the model whose vectors search uses, if any vectors exist."""
-    name = get_meta(con, META_MODEL)
-    row = con.execute("SELECT model_id, name, dim FROM embed_models WHERE name = ?", [name]).fetchone()
+    row = con.execute("SELECT model_id, name, dim FROM embed_models "  # one statement: every search asks
+                      f"WHERE name = (SELECT value FROM meta WHERE key = '{META_MODEL}')").fetchone()
     return tuple(row) if row else None
 
 

@@ -154,8 +154,8 @@ def hybrid_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
         stems = fts.query_stems(con, query)
         kw = _keyword_ranked(con, query, depth, filters, min_share=HYBRID_MIN_SHARE, stems=stems)
     finally:
-        qvec = encoding.result() if encoding is not None else None  # (raises what the encoding raised)
-    sem = _semantic_ranked(con, query, depth, filters, model, query_vec=qvec) if qvec is not None else []
+        encoded = encoding.result() if encoding is not None else None  # (raises what the encoding raised)
+    sem = _semantic_ranked(con, query, depth, filters, model, encoded=encoded) if encoded is not None else []
     fused: dict[str, float] = {}
     extra: dict[str, dict] = {}
     for i, (msg, _) in enumerate(kw):
@@ -214,20 +214,21 @@ def _keyword_ranked(con, query: str, limit: int, filters: SearchFilters, min_sha
 
 
 def _semantic_ranked(con, query: str, limit: int, filters: SearchFilters, model: str | None,
-                     query_vec=None) -> list[tuple[str, float, int]]:
+                     encoded: tuple | None = None) -> list[tuple[str, float, int]]:
     """(msg_id, cosine, best chunk) best first: the message scores as its best chunk.
 
     Ranked in memory (`vault.index.vectors`); filters are checked by key on the best candidates only,
     widening until `limit` pass, and by one pass over the filters when they let few messages through.
-    `query_vec`: the query already encoded (hybrid encodes it while the keyword ranking runs).
+    `encoded`: ((model_id, name), query vector) already computed (hybrid encodes while the keyword ranking runs).
     """
     from vault.index import vectors
 
-    active = _semantic_model(con, model)
-    if active is None or not query.strip():
-        return []
-    mid, name = active
-    qvec = _query_vector(name, query) if query_vec is None else query_vec
+    if encoded is None:
+        active = _semantic_model(con, model) if query.strip() else None
+        if active is None:
+            return []
+        encoded = active, _query_vector(active[1], query)
+    (mid, _), qvec = encoded
     idx = vectors.index(con, mid)
     scores, per_chunk = vectors.message_scores(idx, qvec)
     tail, args = filters.sql()
@@ -296,7 +297,7 @@ def _encode_ahead(con, query: str, model: str | None):
         from concurrent.futures import ThreadPoolExecutor
 
         _encoder_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-query-encoder")
-    return _encoder_pool.submit(_query_vector, active[1], query)
+    return _encoder_pool.submit(lambda: (active, _query_vector(active[1], query)))
 
 
 # -- hits with snippets --------------------------------------------------------------
