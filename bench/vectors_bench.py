@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 if os.environ.get("VAULT_BENCH_CODE"):  # a latency child timing another version of vault (--baseline-code)
     sys.path.insert(0, os.environ["VAULT_BENCH_CODE"])
+import vault  # noqa: E402
 import vault.index.search  # noqa: E402,F401  (before search_bench, which puts this tree first on the path)
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -223,9 +224,10 @@ def latency_runs(args, out: dict) -> None:
             runs[name].append(json.loads(res.stdout.strip().splitlines()[-1]))
     out["latency"] = {"db": str(args.latency_db), "queries": len(QUERIES), "rounds": args.rounds, "runs": runs,
                       "median_of_runs": {name: {mode: round(statistics.median(r[mode]["median_ms"] for r in rs), 2)
-                                                for mode in rs[0]} for name, rs in runs.items()},
+                                                for mode in rs[0] if mode != "code"} for name, rs in runs.items()},
                       "cpu_median_of_runs": {name: {mode: round(statistics.median(r[mode]["cpu_median_ms"] for r in rs), 2)
-                                                    for mode in rs[0]} for name, rs in runs.items()}}
+                                                    for mode in rs[0] if mode != "code"}
+                                             for name, rs in runs.items()}}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args(argv)
     if args.latency_child:
-        print(json.dumps(latency(args.latency_child, args.rounds)))
+        print(json.dumps(latency(args.latency_child, args.rounds) | {"code": str(Path(vault.__file__).parent)}))
         return
     if args.latency_db and not args.plain:
         out = {"load_average": [round(x, 1) for x in os.getloadavg()]}
