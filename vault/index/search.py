@@ -218,7 +218,7 @@ def _semantic_ranked(con, query: str, limit: int, filters: SearchFilters, model:
     """(msg_id, cosine, best chunk) best first: the message scores as its best chunk.
 
     Ranked in memory (`vault.index.vectors`); filters are checked by key on the best candidates only,
-    widening until `limit` pass, and by one pass over the filters when they let few messages through.
+    and by one pass over the filters when they let few of those through.
     `encoded`: ((model_id, name), query vector) already computed (hybrid encodes while the keyword ranking runs).
     """
     from vault.index import vectors
@@ -239,25 +239,23 @@ def _semantic_ranked(con, query: str, limit: int, filters: SearchFilters, model:
     return [(idx.msg_ids[m], float(scores[m]), vectors.best_chunk(idx, per_chunk, m)) for m in picked]
 
 
-SEMANTIC_CHECK_MAX = 1600  # candidates checked by key at most; past that, one pass over the filtered messages
-
-
 def _filtered_best(con, idx, scores, limit: int, tail: str, args: list) -> list[int]:
+    """The best messages that pass the filters: the best candidates checked by key (4 x limit, at least 100:
+    enough when the filters keep a quarter), else one pass over the filtered messages. On the 1 GB bench
+    vault, 100 keys cost 4 ms, 1,600 keys 12 ms, the pass of a --human-only filter 4 ms: widening step by
+    step costs more than that pass."""
     import numpy as np
 
     from vault.index import vectors
 
-    n = max(4 * limit, 100)
-    while n <= SEMANTIC_CHECK_MAX:
-        top = vectors.best(scores, n)
-        ids = idx.msg_ids[top].tolist()
-        ok = {r[0] for r in con.execute(
-            f"SELECT m.msg_id FROM messages m {tail} AND m.msg_id IN ({', '.join('?' for _ in ids)})",
-            [*args, *ids]).fetchall()} if ids else set()
-        picked = [m for m, i in zip(top, ids) if i in ok]
-        if len(picked) >= limit or len(top) < n:  # enough, or every message was a candidate
-            return picked[:limit]
-        n *= 4
+    top = vectors.best(scores, max(4 * limit, 100))
+    ids = idx.msg_ids[top].tolist()
+    ok = {r[0] for r in con.execute(
+        f"SELECT m.msg_id FROM messages m {tail} AND m.msg_id IN ({', '.join('?' for _ in ids)})",
+        [*args, *ids]).fetchall()} if ids else set()
+    picked = [m for m, i in zip(top, ids) if i in ok]
+    if len(picked) >= limit or len(top) == len(scores):  # enough, or every message was a candidate
+        return picked[:limit]
     ok = {r[0] for r in con.execute(f"SELECT m.msg_id FROM messages m {tail}", args).fetchall()}
     allowed = np.fromiter((i in ok for i in idx.msg_ids), bool, len(idx.msg_ids))
     return list(vectors.best(scores, limit, allowed))
