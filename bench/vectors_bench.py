@@ -233,7 +233,7 @@ def latency_runs(args, out: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--plain", type=Path, help="a vault ingested with --no-embed")
-    ap.add_argument("--float32", type=Path, help="the same vault embedded before m011")
+    ap.add_argument("--float32", type=Path, help="the same vault embedded before m011 (without: throughput only)")
     ap.add_argument("--sample", type=int, default=1500, help="messages embedded in the throughput comparison")
     ap.add_argument("--latency-db", type=Path, help="an embedded vault: time keyword, semantic and hybrid search")
     ap.add_argument("--baseline-code", type=Path, help="a checkout of another version, timed on --baseline-db")
@@ -243,6 +243,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--latency-child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args(argv)
+    from vault.store import open_vault
+
     if args.latency_child:
         print(json.dumps(latency(args.latency_child, args.rounds) | {"code": str(Path(vault.__file__).parent)}))
         return
@@ -255,9 +257,23 @@ def main(argv: list[str] | None = None) -> None:
         if args.json_out:
             args.json_out.write_text(json.dumps(out, indent=2))
         return
-    if not (args.plain and args.float32):
-        ap.error("give --plain and --float32, or --latency-db")
-    from vault.store import open_vault
+    if args.plain and not args.float32:  # the throughput part alone
+        out = {"load_average": [round(x, 1) for x in os.getloadavg()]}
+        with tempfile.TemporaryDirectory(prefix="vectors-bench-") as tmp:
+            work = Path(tmp) / "work.duckdb"
+            shutil.copy(args.plain, work)
+            con = open_vault(work)
+            try:
+                throughput(con, args.sample, out)
+            finally:
+                con.close()
+        out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
+        print(json.dumps(out, indent=2))
+        if args.json_out:
+            args.json_out.write_text(json.dumps(out, indent=2))
+        return
+    if not args.plain:
+        ap.error("give --plain [--float32], or --latency-db")
 
     tmp = Path(tempfile.mkdtemp(prefix="vectors-bench-"))
     out: dict = {"load_average": [round(x, 1) for x in os.getloadavg()]}
