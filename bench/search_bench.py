@@ -132,7 +132,7 @@ def bench_embedding(con, sample: int, out: dict) -> None:
     The pipeline runs under another model name (the same weights, by path), restricted to the
     sample, so the vault's own vectors are not touched; its rows are deleted afterwards.
     """
-    from vault.index import embeddings
+    from vault.index import embeddings, vectors
     from vault.index.settings import DEFAULT_MODEL, indexed_kinds, model_location, searchable_sql
 
     alias = model_location(DEFAULT_MODEL)
@@ -148,7 +148,7 @@ def bench_embedding(con, sample: int, out: dict) -> None:
     rep = embeddings.embed_pending(con, alias, only=[i for i, _ in ids_texts])
     bare2, _ = timed(embeddings.encode, model, distinct)
     mid = embeddings.model_id(con, alias)
-    for table in ("chunks", "vectors", "embed_models"):
+    for table in vectors.TABLES:  # (vectors: a view since m011; vector_store holds them)
         con.execute(f"DELETE FROM {table} WHERE model_id = ?", [mid])
     bare = (bare1 + bare2) / 2
     bare_rate = len(distinct) / bare

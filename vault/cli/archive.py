@@ -257,6 +257,10 @@ def print_storage(console, sz: dict) -> None:
     ratio = f" ({sz['ratio_to_archive']}x)" if sz["ratio_to_archive"] is not None else ""
     console.print(f"vault file {sz['file_bytes'] / mb:.1f} MB ({sz['free_blocks'] * sz['block_size'] / mb:.1f} MB "
                   f"free blocks) for an archive of {sz['archive_bytes'] / mb:.1f} MB{ratio}")
+    emb = sz.get("embeddings")
+    if emb and emb["bytes"]:
+        console.print(f"embeddings ({emb['format']} vectors, chunk rows): {emb['bytes'] / mb:.1f} MB, "
+                      f"{emb['ratio_to_archive']}x the archive")
 
 
 @click.command("sessions")
