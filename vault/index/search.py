@@ -226,7 +226,7 @@ def _semantic_ranked(con, query: str, limit: int, filters: SearchFilters,
     if active is None or not query.strip():
         return []
     mid, name, _ = active
-    qvec = embeddings.encode_query(embeddings.load_model(name), query)
+    qvec = embeddings.encode_query(embeddings.load_query_model(name), query)
     hashes, scores = vectors.ranked(con, mid, qvec)
     tail, args = filters.sql()
     if args or filters.human_only:
