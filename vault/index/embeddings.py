@@ -116,13 +116,17 @@ def encode(model, texts: list[str], batch_size: int = BATCH_SIZE):
                         show_progress_bar=False).astype("float32", copy=False)
 
 
-@functools.lru_cache(maxsize=4)
 def load_query_model(name: str):
     """What encodes a search's query: the light encoder (vault.index.encoder: numpy, no torch, about 0.1 s
     to load) when it runs the model, else the SentenceTransformer of `load_model` (5-6 s to import)."""
+    return _light_model(name) or load_model(name)
+
+
+@functools.lru_cache(maxsize=4)
+def _light_model(name: str):
     from vault.index import encoder
 
-    return encoder.load(model_location(name)) or load_model(name)
+    return encoder.load(model_location(name))
 
 
 def is_light(model) -> bool:
