@@ -14,7 +14,7 @@ and each one's ratio to rg's.
 "encoder": the default, vault.index.encoder (numpy, no torch). "sentence-transformers": the same command
 with the light encoder switched off in that process (what every search did before), i.e. torch loaded.
 Then, in this process: recall@10 of semantic search with the light encoder against sentence-transformers
-over the vault's own vectors (the bench queries plus human prompts sampled from the vault), and the
+over the vault's own vectors (the bench queries plus prompts and answers sampled from the vault), and the
 cosine between the two query vectors. Ends with one JSON line.
 """
 
@@ -44,7 +44,7 @@ LIGHT = "from vault.cli import main; main()"
 # The same command with the light encoder disabled: the query goes through sentence-transformers.
 HEAVY = ("import vault.index.encoder as e; e.load = lambda folder: None; "
          "e.why_not = lambda folder: 'switched off by the bench'; from vault.cli import main; main()")
-RECALL_SAMPLE = 60  # human prompts of the vault used as extra queries for recall@10
+RECALL_SAMPLE = 60  # texts of the vault (prompts, answers; their first 300 characters) as extra queries
 
 
 def run(cmd: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
@@ -106,8 +106,8 @@ def recall_at_10(db: Path) -> dict:
     try:
         name = embeddings.active_model(con)[1]
         prompts = [t[:300] for (t,) in con.execute(
-            "SELECT DISTINCT text FROM messages WHERE kind = 'human_prompt' AND length(text) BETWEEN 15 AND 2000 "
-            "ORDER BY hash(text) LIMIT ?", [RECALL_SAMPLE]).fetchall()]
+            "SELECT DISTINCT text FROM messages WHERE kind IN ('human_prompt', 'assistant_text') "
+            "AND length(text) BETWEEN 15 AND 2000 ORDER BY hash(text) LIMIT ?", [RECALL_SAMPLE]).fetchall()]
         queries = QUERIES + prompts
         t = time.perf_counter()
         light = embeddings.load_query_model(name)
