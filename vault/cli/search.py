@@ -78,8 +78,8 @@ def _kinds(ctx, param, value: tuple[str, ...]) -> tuple[str, ...]:
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
 @click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default=None,
-              help="Default: hybrid, or keyword alone (with a note) if the embedding model takes longer than "
-                   "search.hybrid_wait seconds to load [2.0]. An explicit --mode waits for the model.")
+              help="Default: hybrid, or keyword alone (with a note) if a model that needs sentence-transformers takes "
+                   "longer than search.hybrid_wait seconds to load [2.0]. An explicit --mode waits for the model.")
 @click.option("--limit", "-n", type=LIMIT, default=20, show_default=True)
 @click.option("--project", help="Project name or cwd substring.")
 @click.option("--role", help="Only sessions of this role (after `vault mine`).")
@@ -103,8 +103,7 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
     err = functools.cache(stderr_console)  # made when first needed: the keyword path rarely writes to stderr
     filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
                             kinds=tuple(kinds), human_only=human_only)
-    wait = None if mode else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
-    mode = mode or "hybrid"
+    explicit, mode = mode is not None, mode or "hybrid"
     started = time.monotonic()
     hits, loader = None, None
     # Neither the keyword path nor the light query encoder needs pandas: keep DuckDB from importing it
@@ -121,10 +120,14 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
                 if loader.why_heavy:
                     light.close()  # before the load starts: sentence-transformers may import pandas
                 loader.start()  # loads in a background thread from here
-            if loader is None or not loader.why_heavy:  # the light encoder loads in about 0.1 s: keep the vault
-                mode = mode if loader is None or loader.wait(err, wait, started) else "keyword"
+            if loader is None or not loader.why_heavy:
+                # The light encoder loads in a fraction of a second: always waited for, on this connection
+                # (search.hybrid_wait bounds only a sentence-transformers load, and reading it costs pydantic).
+                if loader is not None:
+                    loader.wait(err, None, started)
                 hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
         if hits is None:  # sentence-transformers takes seconds: the vault was let go meanwhile
+            wait = None if explicit else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
             mode = mode if loader.wait(err, wait, started) else "keyword"
             with open_db(ctx, read_only=True) as con:
                 hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
