@@ -72,8 +72,10 @@ class EmbedSettings(Section):
 
 class SearchSettings(Section):
     hybrid_wait: float = Field(2.0, ge=0, description=(
-        "Seconds the default `vault search` (hybrid) waits for the embedding model to load; after that it answers "
-        "by keyword alone, saying so. `--mode hybrid` or `--mode semantic` always wait."))
+        "Seconds the default `vault search` (hybrid) waits for an embedding model that needs sentence-transformers "
+        "to load; after that it answers by keyword alone, saying so. The shipped MiniLM (and any BERT model the light "
+        "encoder runs) loads in a fraction of a second and is always waited for. `--mode hybrid` or `--mode "
+        "semantic` always wait."))
 
 
 class CorrectionSettings(Section):

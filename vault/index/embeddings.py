@@ -118,8 +118,34 @@ def encode(model, texts: list[str], batch_size: int = BATCH_SIZE):
                         show_progress_bar=False).astype("float32", copy=False)
 
 
+def load_query_model(name: str):
+    """What encodes a search's query: the light encoder (vault.index.encoder: numpy, no torch, about 0.1 s
+    to load) when it runs the model, else the SentenceTransformer of `load_model` (5-6 s to import)."""
+    return _light_model(name) or load_model(name)
+
+
+@functools.lru_cache(maxsize=4)
+def _light_model(name: str):
+    from vault.index import encoder
+
+    return encoder.load(model_location(name))
+
+
+def is_light(model) -> bool:
+    """True for the light encoder, False for a SentenceTransformer (or anything else)."""
+    from vault.index.encoder import BertEncoder
+
+    return isinstance(model, BertEncoder)
+
+
 def encode_query(model, text: str):
     """One short query: a single thread is as fast alone and far steadier on a busy machine."""
+    if is_light(model):
+        # OpenBLAS's threads make the small products of one query several times slower under load.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):
+            return model.encode([text], normalize_embeddings=True)[0]
     import torch
 
     before = torch.get_num_threads()

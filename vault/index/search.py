@@ -310,7 +310,7 @@ def _semantic_model(con, model: str | None) -> tuple[int, str] | None:
 def _query_vector(name: str, query: str):
     from vault.index import embeddings
 
-    return embeddings.encode_query(embeddings.load_model(name), query)
+    return embeddings.encode_query(embeddings.load_query_model(name), query)
 
 
 _encoder_pool = None
