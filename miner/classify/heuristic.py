@@ -69,9 +69,15 @@ def _typo_fixed(text: str) -> str:
     out = []
     for w in words:
         core = w.strip("!.,?").lower()
-        fix = next((p for p in _PRAISE_WORDS if len(core) >= 4 and core != p and _one_edit(core, p)), None)
+        # One edit apart means equal first or equal last letters (for words of 3+ letters): a cheap test first.
+        fix = next((p for p in _PRAISE_BY_LENGTH.get(len(core), ()) if core != p and
+                    (core[0] == p[0] or core[-1] == p[-1]) and _one_edit(core, p)), None)
         out.append(fix if fix else w)
     return " ".join(out)
+
+
+# Praise words a word of each length (4 letters at least) can be one edit away from.
+_PRAISE_BY_LENGTH = {n: tuple(p for p in _PRAISE_WORDS if abs(len(p) - n) <= 1) for n in range(4, 12)}
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -87,17 +93,24 @@ def _one_edit(a: str, b: str) -> bool:
     return s[i:] == t[i + 1:]
 
 
+_API_ERROR = re.compile(r"⎿\s*API Error.*", re.DOTALL)
+
+
 def _normalise(text: str) -> str:
     # Console transcripts append API errors to a re-sent prompt; they are not the person's words.
-    text = re.sub(r"⎿\s*API Error.*", "", text, flags=re.DOTALL)
-    return " ".join(_WORD.findall(text.lower()))
+    return " ".join(_WORD.findall(_API_ERROR.sub("", text).lower()))
 
 
 RESEND_CHARS = 600  # a re-send is near-verbatim: its start says so, and difflib is quadratic in length
 
 
 def resend_similarity(a: str, b: str) -> float:
-    na, nb = _normalise(a), _normalise(b)
+    return normalised_similarity(_normalise(a), _normalise(b))
+
+
+def normalised_similarity(na: str, nb: str) -> float:
+    """`resend_similarity` of two texts already passed through `_normalise` (a caller comparing one text
+    with several normalises it once)."""
     if not na or not nb:
         return 0.0
     if na == nb:
@@ -119,7 +132,11 @@ def _extends(text: str, prev: str | None) -> bool:
     """The person re-sends their own cut-off message, completed: it is not about the assistant."""
     if not prev:
         return False
-    a, b = _normalise(prev), _normalise(text)
+    return extends_normalised(_normalise(text), _normalise(prev))
+
+
+def extends_normalised(b: str, a: str) -> bool:
+    """`_extends` of a text and the previous one, both already passed through `_normalise`."""
     head = a[: max(20, int(len(a) * 0.6))]
     return len(a) >= 20 and b.startswith(head)
 

@@ -188,3 +188,24 @@ def test_eval_reads_queue_line_ids_of_the_wild_labels(tmp_path):
     assert code == 0 and rep["missing_from_vault"] == 0 and rep["messages"] == len(rows)
     assert any(r["msg_id"].startswith("queue:") for r in rows)
     assert rep["per_label"]["not_human"]["recall"] == 1.0
+
+
+def test_without_embeddings_the_model_reads_only_the_plain_columns(dev):
+    """`--no-embed`: the embedding columns left out give the same probabilities as those columns at their
+    training mean (standardised to 0), and the vectorised decision is the threshold rule row by row."""
+    from miner.classify.base import REATTEMPT_WITH_FEEDBACK
+    from miner.classify.learned import LearnedClassifier, feature_matrix, shipped_model
+
+    model = shipped_model()
+    turns = [e.turn for e in list(dev.values())[:80]]
+    X = feature_matrix(turns)
+    at_mean = np.hstack([X, np.tile(model.mean[X.shape[1]:], (len(X), 1))])
+    assert np.allclose(model.proba(X), model.proba(at_mean), atol=1e-12)
+    P = model.proba(X)
+    ci = model.classes.index(REATTEMPT_WITH_FEEDBACK)
+    for p, (label, q) in zip(P, model.decide(P), strict=True):
+        best = ci if p[ci] >= model.threshold else max((i for i in range(len(p)) if i != ci), key=lambda i: p[i])
+        assert label == model.classes[best] and q == p[best]
+    labels = LearnedClassifier(embed=False).predict(turns, X)
+    fired = [[n for n, v in zip(F.NAMES, x, strict=True) if v == 1.0 and not n.startswith("shape:")] for x in X]
+    assert [lab.reasons for lab in labels] == fired
