@@ -69,15 +69,30 @@ def _typo_fixed(text: str) -> str:
     out = []
     for w in words:
         core = w.strip("!.,?").lower()
-        # One edit apart means equal first or equal last letters (for words of 3+ letters): a cheap test first.
-        fix = next((p for p in _PRAISE_BY_LENGTH.get(len(core), ()) if core != p and
-                    (core[0] == p[0] or core[-1] == p[-1]) and _one_edit(core, p)), None)
+        n = len(core)
+        candidates = _PRAISE_NEAR.get((n, core[:2]), ()) + _PRAISE_NEAR.get((n, "~" + core[-2:]), ())
+        if candidates:  # in _PRAISE_WORDS order: the first praise word one edit away wins, as it always did
+            candidates = sorted(set(candidates), key=_PRAISE_WORDS.index)
+        fix = next((p for p in candidates if core != p and _one_edit(core, p)), None)
         out.append(fix if fix else w)
     return " ".join(out)
 
 
-# Praise words a word of each length (4 letters at least) can be one edit away from.
-_PRAISE_BY_LENGTH = {n: tuple(p for p in _PRAISE_WORDS if abs(len(p) - n) <= 1) for n in range(4, 12)}
+def _praise_near() -> dict[tuple[int, str], tuple[str, ...]]:
+    """(length, first two letters) and (length, "~" + last two) of a word -> the praise words it may be one edit
+    away from. A word of 4+ letters one edit away from a word of 5+ shares its first two or its last two letters
+    (the edit is at index 2 or later, or it leaves the last two alone), so a word under neither key is not."""
+    out: dict[tuple[int, str], tuple[str, ...]] = {}
+    for p in _PRAISE_WORDS:
+        for n in (len(p) - 1, len(p), len(p) + 1):
+            for key in ((n, p[:2]), (n, "~" + p[-2:])):
+                if n >= 4 and p not in out.get(key, ()):
+                    out[key] = out.get(key, ()) + (p,)
+    return out
+
+
+_PRAISE_NEAR = _praise_near()
+assert min(len(p) for p in _PRAISE_WORDS) >= 5  # what _praise_near's reasoning needs
 
 
 def _one_edit(a: str, b: str) -> bool:
