@@ -56,7 +56,10 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[],
                     help="a variant of miner/classify/variants.py (repeatable; 'all' for every one) instead of "
                          "the shipped recipe's report")
-    ap.add_argument("--cache", help="keep the labelled turns and their embeddings in this pickle between runs")
+    ap.add_argument("--reference", help="with --variant: the shipped recipe's counts from this earlier --json "
+                                        "instead of running it again")
+    ap.add_argument("--cache", help="keep the labelled turns and their embeddings in this pickle between runs "
+                                    "(rebuilt when a label file changes)")
     args = ap.parse_args()
 
     from miner.classify.heuristic import HeuristicClassifier
@@ -68,9 +71,7 @@ def main() -> None:
     print(f"{out['examples']} labelled human-side turns by {out['authors']} authors, "
           f"{out['corrections']} corrections")
     if args.variant:
-        out["variants"] = variants(examples, E, args.variant)
-        if args.json_out:
-            Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
+        variants(examples, E, args.variant, args.reference, args.json_out)
         return
 
     loao = cross_validate(examples, E)
@@ -92,19 +93,26 @@ def main() -> None:
 
 
 def load(args) -> tuple[list, object]:
-    """The labelled turns and their embedding rows (from `--cache` when it exists)."""
+    """The labelled turns and their embedding rows (from `--cache` when it holds the same label files)."""
+    import hashlib
     import pickle
 
+    from miner.classify.dataset import DEV_LABEL_FILES, EXTERNAL_DIR, EXTERNAL_GLOB
     from miner.classify.train import corpus_data
 
+    files = [Path(args.corpora) / f for f in DEV_LABEL_FILES]
+    files += [] if args.no_external else sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))
+    key = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
     if args.cache and Path(args.cache).exists():
         with open(args.cache, "rb") as f:
-            return pickle.load(f)
+            cached = pickle.load(f)
+        if isinstance(cached, dict) and cached.get("key") == key:
+            return cached["data"]
     with tempfile.TemporaryDirectory(prefix="miner-cv-") as tmp:
         data = corpus_data(Path(args.corpora), Path(tmp), external=not args.no_external)
     if args.cache:
         with open(args.cache, "wb") as f:
-            pickle.dump(data, f)
+            pickle.dump({"key": key, "data": data}, f)
     return data
 
 
@@ -136,9 +144,12 @@ def report(name: str, examples, labels, per_author: bool) -> dict:
     return out
 
 
-def variants(examples, E, names: list[str]) -> dict:
+def variants(examples, E, names: list[str], reference: str | None = None, json_out: str | None = None) -> dict:
     """Leave-one-author-out of each named variant: figures, calibration, CPU time, and the change of pooled
-    F1 from the shipped recipe with a 90% interval from resampling authors (the noise of 19 folds)."""
+    F1 from the shipped recipe with a 90% interval from resampling authors (the noise of 19 folds).
+
+    `reference`: a JSON written by an earlier `--variant` run whose `shipped` counts serve as the baseline
+    (the shipped recipe is then not run again); `json_out` is rewritten after each variant."""
     import time
 
     from miner.classify.learned import feature_matrix
@@ -146,23 +157,29 @@ def variants(examples, E, names: list[str]) -> dict:
     from miner.classify.variants import VARIANTS, run
 
     X = feature_matrix([e.turn for e in examples])
-    names = list(VARIANTS) if "all" in names else ["shipped"] + [n for n in names if n != "shipped"]
-    out, counts = {}, {}
+    names = list(VARIANTS) if "all" in names else [n for n in names if n != "shipped"]
+    out: dict = {}
+    if reference:
+        out["shipped"] = json.loads(Path(reference).read_text())["variants"]["shipped"]
+    else:
+        names = ["shipped"] + names
     for name in names:
         t = time.process_time()
         labels = run(name, examples, E, X)
         out[name] = report(f"variant {name}: {VARIANTS[name][0]} (leave-one-author-out)", examples, labels, True)
         out[name]["ece"] = reliability(examples, labels)["ece"]
-        counts[name] = author_counts(examples, labels)
-        delta = f1_change(counts["shipped"], counts[name]) if name != "shipped" else None
+        out[name]["counts"] = author_counts(examples, labels)
+        delta = f1_change(out["shipped"]["counts"], out[name]["counts"]) if name != "shipped" else None
         out[name]["f1_change"] = delta
         print(f"  ECE {out[name]['ece']}  ({time.process_time() - t:.0f} s CPU)"
               + (f"  pooled F1 change {delta[0]:+.3f}, 90% interval {delta[1]:+.3f} .. {delta[2]:+.3f}" if delta else ""),
               flush=True)
+        if json_out:
+            Path(json_out).write_text(json.dumps({"variants": out}, indent=1, default=str))
     return out
 
 
-def author_counts(examples, labels) -> dict[str, tuple[int, int, int]]:
+def author_counts(examples, labels) -> dict[str, list[int]]:
     """(tp, fp, fn) of correction detection per author."""
     out: dict[str, list[int]] = {}
     for e, lab in zip(examples, labels, strict=True):
@@ -171,7 +188,7 @@ def author_counts(examples, labels) -> dict[str, tuple[int, int, int]]:
         c[0] += gold and said
         c[1] += said and not gold
         c[2] += gold and not said
-    return {a: tuple(c) for a, c in out.items()}
+    return out
 
 
 def f1_change(base: dict, other: dict, draws: int = 2000) -> tuple[float, float, float]:

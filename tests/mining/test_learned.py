@@ -209,3 +209,22 @@ def test_without_embeddings_the_model_reads_only_the_plain_columns(dev):
     labels = LearnedClassifier(embed=False).predict(turns, X)
     fired = [[n for n, v in zip(F.NAMES, x, strict=True) if v == 1.0 and not n.startswith("shape:")] for x in X]
     assert [lab.reasons for lab in labels] == fired
+
+
+def test_variants_mask_families_and_trees_fit_deterministically(dev):
+    """bench/miner_cv.py --variant: an ablation zeroes exactly its family's columns; the boosted-trees
+    variant chooses its threshold inside the training authors and refits to the same labels."""
+    from miner.classify.learned import feature_matrix
+    from miner.classify.train import THRESHOLDS, predict
+    from miner.classify.variants import fit_trees, masked
+
+    examples = sorted(dev.values(), key=lambda e: e.turn.msg_id)
+    authors = sorted({e.author for e in examples})[:3]
+    examples = [e for e in examples if e.author in authors]
+    X = feature_matrix([e.turn for e in examples])
+    shape = np.asarray([n.startswith("shape:") for n in F.NAMES])
+    Xm = masked(("shape",))(X)
+    assert not Xm[:, shape].any() and np.array_equal(Xm[:, ~shape], X[:, ~shape])
+    a, b = fit_trees(examples, X=X), fit_trees(examples, X=X)
+    assert a.threshold in THRESHOLDS
+    assert [lab.label for lab in predict(a, examples, None, X)] == [lab.label for lab in predict(b, examples, None, X)]
