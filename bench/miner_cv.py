@@ -171,9 +171,8 @@ def variants(examples, E, names: list[str], reference: str | None = None, json_o
         out[name]["counts"] = author_counts(examples, labels)
         delta = f1_change(out["shipped"]["counts"], out[name]["counts"]) if name != "shipped" else None
         out[name]["f1_change"] = delta
-        print(f"  ECE {out[name]['ece']}  ({time.process_time() - t:.0f} s CPU)"
-              + (f"  pooled F1 change {delta[0]:+.3f}, 90% interval {delta[1]:+.3f} .. {delta[2]:+.3f}" if delta else ""),
-              flush=True)
+        change = f"  pooled F1 change {delta[0]:+.3f}, 90% interval {delta[1]:+.3f} .. {delta[2]:+.3f}" if delta else ""
+        print(f"  ECE {out[name]['ece']}  ({time.process_time() - t:.0f} s CPU){change}", flush=True)
         if json_out:
             Path(json_out).write_text(json.dumps({"variants": out}, indent=1, default=str))
     return out
