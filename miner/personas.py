@@ -138,6 +138,7 @@ _NOT_IMPERATIVE = frozenset(
 class Clause:
     text: str
     msg_id: str
+    standing: bool = False  # a cue near it says the rule stands (`marked_clauses`)
 
 
 @dataclass
@@ -198,15 +199,25 @@ def clean_clause(text: str) -> str:
     return t.strip(" ,.;:")
 
 
+STANDING_WINDOW = 2  # a "said it stands" cue counts for the clauses this many pieces around it
+
+
 def clauses_of(text: str) -> list[str]:
     """The preference-bearing clauses of one feedback text."""
+    return [c for c, _ in marked_clauses(text)]
+
+
+def marked_clauses(text: str) -> list[tuple[str, bool]]:
+    """(clause, whether a cue near it says the rule stands: "again", "remember", "project memory", ...)."""
     lines = [ln for ln in (text or "").splitlines() if not _OUTPUT_LINE.search(ln)]
     # A line break inside a sentence (wrapped text) is a space; one after punctuation or before a
     # list item ends the clause.
     prose = re.sub(r"(?<![.!?:;\n])\n(?!\s*(?:[-*•]|\d+[.)])\s|\n)", " ", "\n".join(lines))
+    pieces = [p or "" for p in _SPLIT.split(prose)]
+    cues = [k for k, p in enumerate(pieces) if _STANDING.search(p)]
     out = []
-    for piece in _SPLIT.split(prose):
-        c = clean_clause(piece or "")
+    for k, piece in enumerate(pieces):
+        c = clean_clause(piece)
         words = c.split()
         if not words or len(words) > MAX_CLAUSE_WORDS or not re.search(r"[A-Za-z]{3}", c):
             continue
@@ -214,7 +225,8 @@ def clauses_of(text: str) -> list[str]:
             continue
         if len(words) == 1 and re.search(r"[/\\.~_]", c):  # a bare path or file name
             continue
-        out.append(c)
+        # A cue far away in a long message ("... in the future") says nothing about this clause.
+        out.append((c, any(abs(k - j) <= STANDING_WINDOW for j in cues)))
     return out
 
 
@@ -334,13 +346,12 @@ def rules_for(feedback: list[tuple[str, str]], model, threshold: float = THRESHO
 
     from vault.index.embeddings import encode
 
-    every = [Clause(c, msg_id) for msg_id, text in feedback for c in clauses_of(text)][:MAX_CLAUSES]
+    every = [Clause(c, msg_id, st) for msg_id, text in feedback for c, st in marked_clauses(text)][:MAX_CLAUSES]
     general = [k for k, c in enumerate(every) if is_general(c.text)]
     if not general:
         return []
     clauses = [every[k] for k in general]
     session_of = sessions or {}
-    standing = [m for m, text in feedback if _STANDING.search(text or "")]
     all_vecs = encode(model, [c.text for c in every])
     vecs = all_vecs[general]
     bonus = overlap_bonus([c.text for c in clauses])
@@ -357,7 +368,7 @@ def rules_for(feedback: list[tuple[str, str]], model, threshold: float = THRESHO
         near = all_vecs @ vecs[best]
         echoes = list(dict.fromkeys(every[k].msg_id for k in np.flatnonzero(near >= echo)
                                     if session_of.get(every[k].msg_id, every[k].msg_id) not in own))
-        says = [m for m in examples if m in standing]
+        says = list(dict.fromkeys(clauses[i].msg_id for i in order if clauses[i].standing))
         if not is_standing(examples, echoes, says, session_of, min_sessions) or len(clauses[best].text.split()) < 2:
             continue  # said in one session only: a task detail; or a fragment
         rules.append(Rule(state_rule(clauses[best].text), len(examples), examples,
