@@ -190,7 +190,7 @@ def test_cluster_average_linkage():
 def test_offline_personas_against_a_careful_readers_list(corpus_mined_vault, vault_copy, embed_model):
     """Side by side with tests/fixtures/personas/reader_conversations.json (bench/personas_vs_reader.py prints it).
 
-    Measured: lines right 6/12, reader items covered 6/23 (before the standing evidence, echoes and cited
+    Measured: lines right 6/7, reader items covered 6/23 (before the standing evidence, echoes and cited
     directives: 3/3, 3/23; before the shared-word clustering and the restated complaints: 1/1, 1/23). The issue's goal of a third of the reader's items is not reached offline: the person
     states most preferences as reactions, or in one session only, not in general form.
     """
