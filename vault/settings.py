@@ -27,7 +27,6 @@ Adding a setting
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
