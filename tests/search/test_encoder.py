@@ -83,7 +83,8 @@ def test_same_vectors_as_sentence_transformers_on_real_chunks(embedded, light):
     ref = np.array([stored[h] for h in hashes], np.float32)
     got = light.encode([texts[h] for h in hashes], normalize_embeddings=True)
     cos = (got * ref).sum(1)
-    assert cos.min() >= 0.999, (cos.min(), texts[hashes[int(cos.argmin())]][:80])
+    # The stored vectors are int8 with one scale per vector (m011): quantisation alone costs up to ~1e-3.
+    assert cos.min() >= 0.998, (cos.min(), texts[hashes[int(cos.argmin())]][:80])
     assert np.abs(np.linalg.norm(got, axis=1) - 1).max() < 1e-5
     assert max(len(light.tokenizer.encode(texts[h]).ids) for h in hashes) == 256  # truncation was exercised
 
