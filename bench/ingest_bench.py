@@ -1,11 +1,17 @@
-"""Ingest benchmark: cold ingest MB/s against DuckDB's own read_ndjson scan of the same files,
-unchanged re-ingest time, and peak memory at two archive sizes.
+"""Ingest benchmark: cold ingest against the floor of a lossless ingest measured in the same run, with
+one and with several parse workers, peak memory on a 1 GB and a 4 GB archive, unchanged re-ingest.
 
-    python bench/ingest_bench.py                 # 1 GB archive (built once under bench/data/)
-    python bench/ingest_bench.py --size-mb 100   # a quick run
+    python bench/ingest_bench.py                                  # 1 GB archive (built once under bench/data/)
+    python bench/ingest_bench.py --archive /work/bench-data/archive \\
+        --large /work/bench-data/ingest/archive-4g                # + the 4 GB archive (built if missing)
+    python bench/ingest_bench.py --size-mb 100                    # a quick run
 
-Each measurement runs in a fresh child process, so peak RSS (from wait4) is that step's own.
-The last line printed is one JSON object with every figure (bench/run.py collects it).
+The floor (issue 14): DuckDB storing every raw line (`read_json_objects` into a table of a new database
+file, checkpointed) plus orjson parsing every line (one process); both are children of this script like
+the ingest. Each step runs in a fresh child process: its wall time, its CPU time (user + system, its worker
+processes included, from wait4) and its peak memory: the writer's own peak RSS (wait4) and the peak of the
+sum over the process and its workers (sampled every 200 ms: RSS, which counts shared library pages once per
+process, and PSS, which shares them out). The last line printed is one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,54 +30,110 @@ sys.path.insert(0, str(HERE))
 import make_archive  # noqa: E402
 
 DATA = HERE / "data"
+SAMPLE_S = 0.2
 
 
-def _child(*args: str) -> tuple[dict, float, int]:
-    """Run this file in child mode; returns (its JSON answer, wall seconds, peak RSS in MB)."""
+class TreeMemory(threading.Thread):
+    """Peak of the summed RSS and PSS of a process and its descendants, sampled."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.rss, self.pss, self.stop = pid, 0, 0, threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self.stop.is_set():
+            rss = pss = 0
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for p in procs:
+                try:
+                    m = p.memory_full_info()
+                    rss, pss = rss + m.rss, pss + m.pss
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    pass
+            self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
+            time.sleep(SAMPLE_S)
+
+
+def _child(*args: str) -> dict:
+    """Run this file in child mode; its JSON answer plus wall, CPU and memory figures."""
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE)
+    mem = TreeMemory(proc.pid)
+    mem.start()
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
+    mem.stop.set()
+    mem.join()
     if status != 0:
         raise SystemExit(f"child {args[0]} failed with status {status}")
-    return json.loads(out.decode().strip().splitlines()[-1]), wall, usage.ru_maxrss // 1024
+    answer = json.loads(out.decode().strip().splitlines()[-1])
+    return {**answer, "wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "writer_peak_rss_mb": usage.ru_maxrss // 1024, "tree_peak_rss_mb": mem.rss >> 20,
+            "tree_peak_pss_mb": mem.pss >> 20}
 
 
 # -- child steps ------------------------------------------------------------------------------
-def child_ingest(db: str, paths: list[str]) -> None:
-    from vault.ingest import ingest
+def child_ingest(db: str, workers: int, paths: list[str]) -> None:
+    from vault.ingest import Ingester
+    from vault.settings import IngestSettings
     from vault.store import open_vault
 
     con = open_vault(db)
     t = time.perf_counter()
-    rep = ingest(con, paths)
+    rep = Ingester(con, settings=IngestSettings(workers=workers)).run([Path(p) for p in paths])
     secs = time.perf_counter() - t
     con.close()
     print(json.dumps({"seconds": secs, "files": rep.files, "unchanged": rep.files_unchanged,
-                      "messages_added": rep.messages_added, "skipped": rep.skipped_lines}))
+                      "messages_added": rep.messages_added, "skipped": rep.skipped_lines,
+                      "records": rep.records}))
 
 
-def _scan_sql(paths: list[str], projection: bool) -> str:
-    files = ", ".join(f"'{p}/**/*.jsonl'" for p in paths)
-    opts = "maximum_object_size = 67108864, ignore_errors = true, union_by_name = true"
-    if projection:  # only the envelope fields an indexer needs; message kept as JSON text
-        cols = ("{'type': 'VARCHAR', 'uuid': 'VARCHAR', 'parentUuid': 'VARCHAR', 'sessionId': 'VARCHAR', "
-                "'timestamp': 'VARCHAR', 'message': 'JSON'}")
-        return f"SELECT count(*), count(uuid), sum(length(message)) FROM read_ndjson([{files}], columns = {cols}, {opts})"
-    # Every field of every record parsed and materialised (count(COLUMNS(*)) touches all columns).
-    return f"SELECT count(*), count(COLUMNS(*)) FROM read_ndjson([{files}], {opts})"
+def _jsonl(paths: list[str]) -> list[str]:
+    return sorted(str(f) for p in paths for f in Path(p).rglob("*.jsonl"))
 
 
-def child_scan(mode: str, paths: list[str]) -> None:
+def child_floor_duckdb(db: str, paths: list[str]) -> None:
+    """DuckDB storing every raw line: `read_json_objects` into a table of a new file, checkpointed."""
     import duckdb
 
-    con = duckdb.connect()
-    if mode == "full-1-thread":  # the ingest is one Python thread: the same scan on one core
-        con.execute("SET threads = 1")
+    files = _jsonl(paths)
+    con = duckdb.connect(db)
     t = time.perf_counter()
-    row = con.execute(_scan_sql(paths, mode == "projection")).fetchone()
-    print(json.dumps({"seconds": time.perf_counter() - t, "rows": row[0]}))
+    con.execute("CREATE TABLE raw AS SELECT * FROM read_json_objects(?, format = 'newline_delimited', "
+                "maximum_object_size = 268435456, ignore_errors = true)", [files])
+    con.execute("CHECKPOINT")
+    secs = time.perf_counter() - t
+    rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]
+    con.close()
+    print(json.dumps({"seconds": secs, "rows": rows}))
+
+
+def child_floor_orjson(paths: list[str]) -> None:
+    """orjson parsing every line, in one process."""
+    import orjson
+
+    t = time.perf_counter()
+    n = 0
+    for f in _jsonl(paths):
+        with open(f, "rb") as fh:
+            for line in fh:
+                if line.strip():
+                    try:
+                        orjson.loads(line)
+                        n += 1
+                    except orjson.JSONDecodeError:
+                        pass
+    print(json.dumps({"seconds": time.perf_counter() - t, "rows": n}))
 
 
 # -- driver -----------------------------------------------------------------------------------
@@ -78,91 +141,105 @@ def _size_mb(paths: list[Path]) -> float:
     return sum(f.stat().st_size for p in paths for f in p.rglob("*.jsonl")) / 2**20
 
 
-def measure(paths: list[Path], tag: str, scan: bool) -> dict:
-    db = DATA / f"bench-{tag}.duckdb"
+def _fresh(db: Path) -> Path:
     for p in (db, Path(f"{db}.wal")):
         p.unlink(missing_ok=True)
-    args = [str(p) for p in paths]
-    mb = _size_mb(paths)
-    cold, cold_wall, cold_rss = _child("--child-ingest", str(db), *args)
-    again, again_wall, again_rss = _child("--child-ingest", str(db), *args)
+    return db
+
+
+def cold(paths: list[Path], tag: str, workers: int, keep: bool) -> dict:
+    db = _fresh(DATA / f"bench-{tag}-w{workers}.duckdb")
+    r = _child("--child-ingest", str(db), str(workers), *map(str, paths))
+    r["vault_mb"] = round(db.stat().st_size / 2**20, 1)
+    if not keep:
+        _fresh(db)
+    return r
+
+
+def measure(archive: list[Path], large: list[Path] | None, workers: int, keep: bool) -> dict:
+    args = [str(p) for p in archive]
+    out: dict = {"archive_mb": round(_size_mb(archive), 1), "workers": workers}
+    floor_db = _fresh(DATA / "bench-floor.duckdb")
+    duck = _child("--child-floor-duckdb", str(floor_db), *args)
+    _fresh(floor_db)
+    orj = _child("--child-floor-orjson", *args)
+    floor = duck["seconds"] + orj["seconds"]
+    out["floor"] = {"duckdb_raw_table_s": round(duck["seconds"], 2), "duckdb_cpu_s": duck["cpu_s"],
+                    "orjson_parse_s": round(orj["seconds"], 2), "orjson_cpu_s": orj["cpu_s"],
+                    "total_s": round(floor, 2), "lines": orj["rows"], "duckdb_rows": duck["rows"]}
+    runs = {}
+    for w in sorted({workers, 1}, reverse=True):
+        runs[w] = cold(archive, "1g", w, keep=keep or w == workers)
+        runs[w]["ratio_to_floor"] = round(runs[w]["seconds"] / floor, 2)
+    out["cold"] = {f"workers_{w}": r for w, r in runs.items()}
+    out["ratio_to_floor"] = runs[workers]["ratio_to_floor"]
+    db = DATA / f"bench-1g-w{workers}.duckdb"
+    again = _child("--child-ingest", str(db), str(workers), *args)
     assert again["messages_added"] == 0 and again["files"] == 0, again
-    out = {
-        "archive_mb": round(mb, 1),
-        "files": cold["files"],
-        "messages": cold["messages_added"],
-        "skipped_lines": cold["skipped"],
-        "cold_ingest_s": round(cold["seconds"], 2),
-        "cold_ingest_mb_s": round(mb / cold["seconds"], 1),
-        "cold_peak_rss_mb": cold_rss,
-        "reingest_unchanged_s": round(again["seconds"], 3),
-        "reingest_process_wall_s": round(again_wall, 2),
-        "reingest_peak_rss_mb": again_rss,
-        "vault_mb": round(db.stat().st_size / 2**20, 1),
-    }
-    if scan:
-        full, _, full_rss = _child("--child-scan", "full", *args)
-        proj, _, _ = _child("--child-scan", "projection", *args)
-        one, _, _ = _child("--child-scan", "full-1-thread", *args)
-        out.update({
-            "duckdb_scan_s": round(full["seconds"], 2),
-            "duckdb_scan_mb_s": round(mb / full["seconds"], 1),
-            "duckdb_scan_peak_rss_mb": full_rss,
-            "ratio_ingest_to_scan": round(cold["seconds"] / full["seconds"], 2),
-            "duckdb_scan_1_thread_s": round(one["seconds"], 2),
-            "ratio_ingest_to_scan_1_thread": round(cold["seconds"] / one["seconds"], 2),
-            "duckdb_projection_scan_s": round(proj["seconds"], 2),
-            "ratio_ingest_to_projection_scan": round(cold["seconds"] / proj["seconds"], 1),
-        })
+    out["reingest_unchanged"] = {"seconds": round(again["seconds"], 3), "wall_s": again["wall_s"],
+                                 "peak_rss_mb": again["writer_peak_rss_mb"]}
+    if not keep:
+        _fresh(db)
+    if large:
+        out["large_archive_mb"] = round(_size_mb(large), 1)
+        out["cold_large"] = cold(large, "4g", workers, keep)
+        out["peak_tree_rss_growth"] = round(out["cold_large"]["tree_peak_rss_mb"]
+                                            / max(1, runs[workers]["tree_peak_rss_mb"]), 2)
     return out
+
+
+def _archive(path: Path, size_mb: float) -> list[Path]:
+    """The copies of an archive: those already there (a shared archive is only read), else built."""
+    if path.is_dir() and any(path.iterdir()):
+        return sorted(p for p in path.iterdir() if p.is_dir()) or [path]
+    print(f"building a {size_mb:.0f} MB archive in {path} ...", file=sys.stderr)
+    return make_archive.build(path, size_mb, quiet=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child-ingest":
-        return child_ingest(argv[1], argv[2:])
-    if argv and argv[0] == "--child-scan":
-        return child_scan(argv[1], argv[2:])
+        return child_ingest(argv[1], int(argv[2]), argv[3:])
+    if argv and argv[0] == "--child-floor-duckdb":
+        return child_floor_duckdb(argv[1], argv[2:])
+    if argv and argv[0] == "--child-floor-orjson":
+        return child_floor_orjson(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size-mb", type=float, default=1024, help="the large archive (default 1 GB)")
-    ap.add_argument("--small-fraction", type=float, default=0.25, help="the small archive, for memory flatness")
+    ap.add_argument("--size-mb", type=float, default=1024, help="the archive (default 1 GB)")
     ap.add_argument("--archive", type=Path, default=DATA / "archive")
+    ap.add_argument("--large", type=Path, help="a larger archive for memory flatness (built if missing)")
+    ap.add_argument("--large-size-mb", type=float, default=4096)
+    ap.add_argument("--workers", type=int, default=None, help="parse workers (default: the setting's, the cores)")
     ap.add_argument("--keep", action="store_true", help="keep the bench vaults under bench/data/")
     a = ap.parse_args(argv)
 
+    from vault.settings import IngestSettings
+
+    workers = a.workers or IngestSettings().workers
     DATA.mkdir(parents=True, exist_ok=True)
-    print(f"building the archive in {a.archive} ...", file=sys.stderr)
-    copies = make_archive.build(a.archive, a.size_mb, quiet=True)
-    small = copies[: max(1, round(len(copies) * a.small_fraction))]
-    results = {"bench": "ingest"}
-    for tag, paths, scan in (("small", small, False), ("large", copies, True)):
-        print(f"measuring {tag}: {len(paths)} copies ...", file=sys.stderr)
-        results[tag] = measure(paths, tag, scan)
-        if not a.keep:
-            for p in DATA.glob(f"bench-{tag}.duckdb*"):
-                p.unlink()
-    lg, sm = results["large"], results["small"]
-    results["rss_growth_large_vs_small"] = round(lg["cold_peak_rss_mb"] / max(1, sm["cold_peak_rss_mb"]), 2)
-    results["size_growth_large_vs_small"] = round(lg["archive_mb"] / max(1, sm["archive_mb"]), 2)
+    copies = _archive(a.archive, a.size_mb)
+    large = _archive(a.large, a.large_size_mb) if a.large else None
+    results = {"bench": "ingest", **measure(copies, large, workers, a.keep)}
     _print(results)
     print(json.dumps(results))
 
 
 def _print(r: dict) -> None:
-    lg, sm = r["large"], r["small"]
-    print(f"archive: {lg['archive_mb']:.0f} MB, {lg['files']} files, {lg['messages']} messages, "
-          f"{lg['skipped_lines']} skipped lines")
-    print(f"cold ingest:            {lg['cold_ingest_s']:8.1f} s  {lg['cold_ingest_mb_s']:7.1f} MB/s")
-    print(f"DuckDB read_ndjson:     {lg['duckdb_scan_s']:8.1f} s  {lg['duckdb_scan_mb_s']:7.1f} MB/s "
-          f"(every field)  -> ingest / scan = {lg['ratio_ingest_to_scan']}x")
-    print(f"  on one thread:        {lg['duckdb_scan_1_thread_s']:8.1f} s  "
-          f"-> ingest / scan = {lg['ratio_ingest_to_scan_1_thread']}x")
-    print(f"  projection only:      {lg['duckdb_projection_scan_s']:8.2f} s  "
-          f"(6 envelope fields)  -> ingest / scan = {lg['ratio_ingest_to_projection_scan']}x")
-    print(f"unchanged re-ingest:    {lg['reingest_unchanged_s']:8.3f} s  (whole process {lg['reingest_process_wall_s']} s)")
-    print(f"peak RSS, cold ingest:  {sm['cold_peak_rss_mb']} MB at {sm['archive_mb']:.0f} MB, "
-          f"{lg['cold_peak_rss_mb']} MB at {lg['archive_mb']:.0f} MB "
-          f"(x{r['rss_growth_large_vs_small']} for x{r['size_growth_large_vs_small']} data)")
+    f, w = r["floor"], r["workers"]
+    print(f"archive: {r['archive_mb']:.0f} MB, {f['lines']} lines")
+    print(f"floor: DuckDB raw lines into a table {f['duckdb_raw_table_s']:.1f} s (CPU {f['duckdb_cpu_s']:.1f} s) "
+          f"+ orjson parse {f['orjson_parse_s']:.1f} s (CPU {f['orjson_cpu_s']:.1f} s) = {f['total_s']:.1f} s")
+    for key, c in r["cold"].items():
+        print(f"cold ingest, {key.replace('_', ' = ')}: {c['seconds']:.1f} s ({c['wall_s']:.1f} s process, CPU "
+              f"{c['cpu_s']:.1f} s) = {c['ratio_to_floor']}x the floor; peak memory {c['tree_peak_rss_mb']} MB RSS "
+              f"/ {c['tree_peak_pss_mb']} MB PSS (writer alone {c['writer_peak_rss_mb']} MB); vault {c['vault_mb']} MB")
+    u = r["reingest_unchanged"]
+    print(f"unchanged re-ingest: {u['seconds']:.3f} s (whole process {u['wall_s']} s)")
+    if "cold_large" in r:
+        c = r["cold_large"]
+        print(f"cold ingest of {r['large_archive_mb']:.0f} MB, workers = {w}: {c['seconds']:.1f} s "
+              f"(CPU {c['cpu_s']:.1f} s); peak memory {c['tree_peak_rss_mb']} MB RSS / {c['tree_peak_pss_mb']} MB "
+              f"PSS (writer alone {c['writer_peak_rss_mb']} MB): x{r['peak_tree_rss_growth']} of the 1 GB peak")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
     python bench/miner_cv.py             # in-sample and leave-one-author-out, per author and pooled
     python bench/miner_cv.py --curve     # + the learning curve: 0/10/25/50 of an author's own labels added
     python bench/miner_cv.py --no-external   # only the shared corpora's dev labels (as before data/labels/)
+    python bench/miner_cv.py --variant trees --variant no-shape   # other recipes, leave-one-author-out
+    python bench/miner_cv.py --variant all   # every variant of miner/classify/variants.py (docs/mining.md table)
 
 An author is a source repository (SOURCES.md). Leave-one-author-out: each author's turns are
 labelled by a model fitted (hyperparameters included) without any of that author's turns. In-sample:
@@ -51,39 +53,33 @@ def main() -> None:
     ap.add_argument("--curve", action="store_true", help="also the learning curve (slower)")
     ap.add_argument("--json", dest="json_out", help="write the figures to this file too")
     ap.add_argument("--no-external", action="store_true", help="leave out data/labels/external-*.jsonl")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="a variant of miner/classify/variants.py (repeatable; 'all' for every one) instead of "
+                         "the shipped recipe's report")
+    ap.add_argument("--reference", help="with --variant: the shipped recipe's counts from this earlier --json "
+                                        "instead of running it again")
+    ap.add_argument("--cache", help="keep the labelled turns and their embeddings in this pickle between runs "
+                                    "(rebuilt when a label file changes)")
     args = ap.parse_args()
 
     from miner.classify.heuristic import HeuristicClassifier
-    from miner.classify.train import corpus_data, cross_validate, fit, predict, reliability, scores
+    from miner.classify.train import cross_validate, fit, predict, reliability
 
-    with tempfile.TemporaryDirectory(prefix="miner-cv-") as tmp:
-        examples, E = corpus_data(Path(args.corpora), Path(tmp), external=not args.no_external)
-    groups = {"wild-dev": {e.author for e in examples if e.file.startswith("wild/")},
-              "external": {e.author for e in examples if e.file.startswith("external-")}}
+    examples, E = load(args)
     out: dict = {"examples": len(examples), "authors": len({e.author for e in examples}),
                  "corrections": sum(e.label == "reattempt_with_feedback" for e in examples)}
     print(f"{out['examples']} labelled human-side turns by {out['authors']} authors, "
           f"{out['corrections']} corrections")
+    if args.variant:
+        variants(examples, E, args.variant, args.reference, args.json_out)
+        return
 
     loao = cross_validate(examples, E)
     insample = predict(fit(examples, E), examples, E)
     heuristic = HeuristicClassifier().label([e.turn for e in examples])
     rows = {"leave-one-author-out": loao, "in-sample (upper bound)": insample, "heuristic (baseline)": heuristic}
     for name, labels in rows.items():
-        s = scores(examples, labels)
-        out[name] = {"pooled": s["pooled"]["correction"], "macro_f1": s["pooled"]["macro_f1"],
-                     "authors": {a: v["correction"] for a, v in s["authors"].items()}}
-        print(f"\n{name}\n  pooled    {fmt(s['pooled']['correction'])}  macro-F1 {s['pooled']['macro_f1']:.2f}")
-        for group, members in groups.items():
-            if not members:
-                continue
-            g = scores([e for e in examples if e.author in members],
-                       [lab for e, lab in zip(examples, labels, strict=True) if e.author in members])
-            out[name][group.replace("-", "_")] = g["pooled"]["correction"]
-            print(f"  {group:9s} {fmt(g['pooled']['correction'])}  ({len(members)} authors)")
-        if labels is loao:
-            for a, v in s["authors"].items():
-                print(f"    {a:45s} n={v['messages']:3d}  {fmt(v['correction'])}")
+        out[name] = report(name, examples, labels, per_author=labels is loao)
     rel = reliability(examples, loao)
     out["reliability_loao"] = rel
     print(f"\nreliability (leave-one-author-out, {rel['n']} turns the regression labelled): ECE {rel['ece']}")
@@ -94,6 +90,119 @@ def main() -> None:
         out["learning_curve"] = curve(examples, E)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
+
+
+def load(args) -> tuple[list, object]:
+    """The labelled turns and their embedding rows (from `--cache` when it holds the same label files)."""
+    import hashlib
+    import pickle
+
+    from miner.classify.dataset import DEV_LABEL_FILES, EXTERNAL_DIR, EXTERNAL_GLOB
+    from miner.classify.train import corpus_data
+
+    files = [Path(args.corpora) / f for f in DEV_LABEL_FILES]
+    files += [] if args.no_external else sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))
+    key = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
+    if args.cache and Path(args.cache).exists():
+        with open(args.cache, "rb") as f:
+            cached = pickle.load(f)
+        if isinstance(cached, dict) and cached.get("key") == key:
+            return cached["data"]
+    with tempfile.TemporaryDirectory(prefix="miner-cv-") as tmp:
+        data = corpus_data(Path(args.corpora), Path(tmp), external=not args.no_external)
+    if args.cache:
+        with open(args.cache, "wb") as f:
+            pickle.dump({"key": key, "data": data}, f)
+    return data
+
+
+def groups_of(examples) -> dict[str, set[str]]:
+    """Author groups reported apart: the wild-dev authors, the repository's external label files' authors."""
+    return {"wild-dev": {e.author for e in examples if e.file.startswith("wild/")},
+            "external": {e.author for e in examples if e.file.startswith("external-")}}
+
+
+def report(name: str, examples, labels, per_author: bool) -> dict:
+    """Print and return correction P/R/F1 pooled, per group and (`per_author`) per author: every author
+    the data holds, so a new label file's authors appear without a change here."""
+    from miner.classify.train import scores
+
+    s = scores(examples, labels)
+    out = {"pooled": s["pooled"]["correction"], "macro_f1": s["pooled"]["macro_f1"],
+           "authors": {a: v["correction"] for a, v in s["authors"].items()}}
+    print(f"\n{name}\n  pooled    {fmt(s['pooled']['correction'])}  macro-F1 {s['pooled']['macro_f1']:.2f}")
+    for group, members in groups_of(examples).items():
+        if not members:
+            continue
+        g = scores([e for e in examples if e.author in members],
+                   [lab for e, lab in zip(examples, labels, strict=True) if e.author in members])
+        out[group.replace("-", "_")] = g["pooled"]["correction"]
+        print(f"  {group:9s} {fmt(g['pooled']['correction'])}  ({len(members)} authors)")
+    if per_author:
+        for a, v in s["authors"].items():
+            print(f"    {a:45s} n={v['messages']:3d}  {fmt(v['correction'])}")
+    return out
+
+
+def variants(examples, E, names: list[str], reference: str | None = None, json_out: str | None = None) -> dict:
+    """Leave-one-author-out of each named variant: figures, calibration, CPU time, and the change of pooled
+    F1 from the shipped recipe with a 90% interval from resampling authors (the noise of 19 folds).
+
+    `reference`: a JSON written by an earlier `--variant` run whose `shipped` counts serve as the baseline
+    (the shipped recipe is then not run again); `json_out` is rewritten after each variant."""
+    import time
+
+    from miner.classify.learned import feature_matrix
+    from miner.classify.train import reliability
+    from miner.classify.variants import VARIANTS, run
+
+    X = feature_matrix([e.turn for e in examples])
+    names = list(VARIANTS) if "all" in names else [n for n in names if n != "shipped"]
+    out: dict = {}
+    if reference:
+        out["shipped"] = json.loads(Path(reference).read_text())["variants"]["shipped"]
+    else:
+        names = ["shipped"] + names
+    for name in names:
+        t = time.process_time()
+        labels = run(name, examples, E, X)
+        out[name] = report(f"variant {name}: {VARIANTS[name][0]} (leave-one-author-out)", examples, labels, True)
+        out[name]["ece"] = reliability(examples, labels)["ece"]
+        out[name]["counts"] = author_counts(examples, labels)
+        delta = f1_change(out["shipped"]["counts"], out[name]["counts"]) if name != "shipped" else None
+        out[name]["f1_change"] = delta
+        change = f"  pooled F1 change {delta[0]:+.3f}, 90% interval {delta[1]:+.3f} .. {delta[2]:+.3f}" if delta else ""
+        print(f"  ECE {out[name]['ece']}  ({time.process_time() - t:.0f} s CPU){change}", flush=True)
+        if json_out:
+            Path(json_out).write_text(json.dumps({"variants": out}, indent=1, default=str))
+    return out
+
+
+def author_counts(examples, labels) -> dict[str, list[int]]:
+    """(tp, fp, fn) of correction detection per author."""
+    out: dict[str, list[int]] = {}
+    for e, lab in zip(examples, labels, strict=True):
+        gold, said = e.label == "reattempt_with_feedback", lab.label == "reattempt_with_feedback"
+        c = out.setdefault(e.author, [0, 0, 0])
+        c[0] += gold and said
+        c[1] += said and not gold
+        c[2] += gold and not said
+    return out
+
+
+def f1_change(base: dict, other: dict, draws: int = 2000) -> tuple[float, float, float]:
+    """Pooled F1 of `other` minus `base`, and the 5th and 95th percentiles of that difference over
+    resamplings of the authors with replacement (seeded): an author's turns move together."""
+    import numpy as np
+
+    authors = sorted(base)
+    A = np.asarray([base[a] for a in authors], dtype=float)
+    B = np.asarray([other[a] for a in authors], dtype=float)
+    f1 = lambda c: 2 * c[..., 0] / np.maximum(2 * c[..., 0] + c[..., 1] + c[..., 2], 1)  # noqa: E731
+    idx = np.random.default_rng(0).integers(0, len(authors), size=(draws, len(authors)))
+    diff = f1(B[idx].sum(axis=1)) - f1(A[idx].sum(axis=1))
+    return (round(float(f1(B.sum(axis=0)) - f1(A.sum(axis=0))), 3), round(float(np.percentile(diff, 5)), 3),
+            round(float(np.percentile(diff, 95)), 3))
 
 
 def curve(examples, E) -> dict:

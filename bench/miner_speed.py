@@ -2,13 +2,14 @@
 
     python bench/miner_speed.py              # the labelled turns (dev + external), replicated 30 times
     python bench/miner_speed.py --times 100
-    python bench/miner_speed.py --vault /work/team/bench-data/vault-storage.duckdb   # an ingested vault's
-                                       # human-side turns (read-only; e.g. the 1 GB benchmark archive's)
+    python bench/miner_speed.py --vault /work/bench-data/vault-1g.duckdb --repeat 3   # an ingested vault's
+                                       # human-side turns (opened read-only: no copy needed)
+    python bench/miner_speed.py --embed    # + embedding the distinct texts, timed apart
 
 Times the classification itself (features, rules, regression; embeddings off, as `--no-embed`: they
-are computed once per distinct text and cached, see bench/mine_bench.py for the vault run) and the
-heuristic backend on the same in-memory turns, and prints turns/s and the ratio. A small stand-in for
-bench/mine_bench.py when ingesting the 1 GB archive is not possible.
+are computed once per distinct text and cached, `--embed` times them apart) and the heuristic backend
+on the same in-memory turns, alternating, and prints turns/s (wall and CPU time: on a shared machine
+the wall time is mostly waiting) and the ratio.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--times", type=int, default=30, help="replicate the labelled turns this many times")
     ap.add_argument("--vault", help="classify this vault's human-side turns instead (opened read-only)")
     ap.add_argument("--repeat", type=int, default=1, help="time each backend this many times (alternating)")
+    ap.add_argument("--embed", action="store_true", help="also time embedding the turns' distinct texts, apart")
     args = ap.parse_args()
 
     from miner.classify.heuristic import HeuristicClassifier
@@ -55,13 +57,30 @@ def main() -> None:
     for _ in range(args.repeat):
         seconds = {}
         for name, run in (("heuristic", HeuristicClassifier().label), (f"learned ({learned.version})", learned.label)):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             run(turns)
-            seconds[name] = time.perf_counter() - t
-            print(f"{name:22s} {len(turns)} turns  {seconds[name]:6.2f} s  {len(turns) / seconds[name]:8.0f} turns/s")
-        h, lrn = seconds.values()
-        print(f"learned / heuristic time: x{lrn / h:.2f}")
+            seconds[name] = (time.perf_counter() - t, time.process_time() - c)
+            wall, cpu = seconds[name]
+            print(f"{name:22s} {len(turns)} turns  {wall:6.2f} s  {len(turns) / wall:8.0f} turns/s   "
+                  f"CPU {cpu:6.2f} s  {len(turns) / cpu:8.0f} turns/s", flush=True)
+        (hw, hc), (lw, lc) = seconds.values()
+        print(f"learned / heuristic time: x{lw / hw:.2f} (CPU x{lc / hc:.2f})")
+    if args.embed:
+        embed_speed(turns)
 
+
+def embed_speed(turns) -> None:
+    """Embedding, apart from the classification: every distinct text of `turns` encoded once, nothing cached
+    (a first `vault mine`; later runs read the vault's miner_vectors instead)."""
+    from miner.classify.vectors import embed, turn_texts
+
+    t, c = time.perf_counter(), time.process_time()
+    _, rep = embed(None, turns)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    texts = len({x for turn in turns for x in turn_texts(turn)})
+    print(f"embedding (MiniLM, not cached): {texts} distinct texts of {len(turns)} turns in {wall:.1f} s "
+          f"(CPU {cpu:.1f} s; encoding {rep['encode_seconds']:.1f} s: {texts / max(rep['encode_seconds'], 1e-9):.0f} "
+          f"texts/s, the rest loading the model)")
 
 if __name__ == "__main__":
     main()

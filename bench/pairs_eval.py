@@ -78,9 +78,9 @@ def evaluate(cands, judged: list[dict]) -> dict:
 
 
 def _opener(text: str) -> bool:
-    from miner.quality import sycophantic_opener
+    from miner.quality import flattery
 
-    return sycophantic_opener(text) is not None
+    return flattery(text) is not None
 
 
 def dump(cands, path: Path, n: int | None, seed: int, kept_only: bool) -> None:

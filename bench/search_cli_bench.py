@@ -54,6 +54,44 @@ def wall(cmd: list[str], what: str = "") -> tuple[float, bytes]:
     return dt, res.stdout
 
 
+# Run in a fresh interpreter: CPU and wall of each step of a cold keyword search, as the command takes them.
+STEPS = """
+import json, sys, time
+marks, t0, c0 = [], time.perf_counter(), time.process_time()
+def mark(name):
+    marks.append((name, time.perf_counter(), time.process_time()))
+import duckdb; mark("import duckdb")
+import click; mark("import click")
+from vault.index import fts, search; mark("import vault search")
+from vault.lightquery import no_pandas
+from vault.store import open_vault
+with no_pandas():
+    con = open_vault(sys.argv[1], read_only=True); mark("open the vault (schema check)")
+    fts.needs_rebuild(con); mark("index fresh?")
+    stems, terms = fts.lookup(con, sys.argv[2]); mark("the query's words (fts extension loaded)")
+    ranked = search._keyword_ranked(con, sys.argv[2], 20, search.SearchFilters(), stems=stems, terms=terms)
+    mark("ranking")
+    hits = search._hits(con, ranked, sys.argv[2], {}, stems); mark("hits and snippets")
+    json.dumps([h.as_json() for h in hits]); con.close(); mark("json, close")
+out, prev = {}, (t0, c0)
+for name, w, c in marks:
+    out[name] = [round(1000 * (w - prev[0]), 1), round(1000 * (c - prev[1]), 1)]
+    prev = (w, c)
+print(json.dumps(out))
+"""
+
+
+def steps(db: Path, query: str, runs: int = 3) -> dict[str, list[float]]:
+    """{step: [wall ms, CPU ms]} of a cold keyword search, each the median of `runs` fresh processes."""
+    per: dict[str, list] = {}
+    for _ in range(runs):
+        res = subprocess.run([sys.executable, "-c", STEPS, str(db), query], capture_output=True, text=True,
+                             check=True, env={**os.environ, **ENV}, cwd=ROOT)
+        for k, v in json.loads(res.stdout).items():
+            per.setdefault(k, []).append(v)
+    return {k: [statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)] for k, v in per.items()}
+
+
 def median_ms(xs: list[float]) -> float:
     return round(1000 * statistics.median(xs), 1)
 
@@ -66,6 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--queries", type=int, default=8, help="how many of search_bench's phrases")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", action="store_true", help="time `vault search --json` (what a script runs: no rich)")
+    ap.add_argument("--steps", action="store_true",
+                    help="also time each step of a cold search (fresh processes, the first query), CPU beside wall")
     args = ap.parse_args(argv)
     tmp = None
     vault = vault_command()
@@ -113,6 +153,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"CPU time (user+sys) per process: vault search {cpu['vault']} ms, rg {cpu['rg']} ms "
           f"(rg uses several threads); python -c pass {cpu['python']} ms, vault --help {cpu['help']} ms")
     print(f"floor: python -c pass {o['python_startup_ms']} ms, vault --help {o['vault_help_ms']} ms")
+    if args.steps:
+        o["cold_steps_ms"] = steps(args.db, queries[0])
+        print(f"a cold search of {queries[0]!r}, step by step, [wall, CPU] ms (median of 3 fresh processes):")
+        for k, (w, c) in o["cold_steps_ms"].items():
+            print(f"  {k:42s} {w:7.1f} {c:7.1f}")
     print(json.dumps(o))
     if tmp:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -99,7 +99,7 @@ CHECKS: dict[str, Callable[[Candidate, FilterOptions], bool]] = {
     "gate_pasted_failure": _gate(lambda c, o: not quality.is_pasted_failure(c.feedback)),
     "gate_outcome_report": _gate(lambda c, o: not quality.is_outcome_report(c.feedback)),
     "across_human_turn": lambda c, o: not c.rejected_joined,
-    "sycophantic_opener": lambda c, o: not quality.sycophantic_opener(c.chosen),
+    "sycophantic_opener": lambda c, o: not quality.flattery(c.chosen),
     "reply_to_feedback": lambda c, o: c.method != "next_attempt" or not quality.replies_to_feedback(c.chosen),
     "feedback_question": lambda c, o: c.method != "next_attempt" or not quality.is_question(c.feedback),
     "feedback_facts": lambda c, o: c.method != "next_attempt" or not quality.feedback_only_facts(
@@ -124,8 +124,8 @@ FILTER_DOCS: dict[str, str] = {
     "gate_outcome_report": "correction gate: the feedback only reports an outcome (\"spinning\", \"nope\", \"now the "
                            "button does nothing\") without saying what to do differently: debugging follows",
     "across_human_turn": "the rejected answer would join assistant turns across a human turn (an interrupt or retry)",
-    "sycophantic_opener": "the chosen answer opens with flattery (\"You're absolutely right\", \"Great catch\"); "
-                          "rewrites have it stripped instead",
+    "sycophantic_opener": "the chosen answer (or its first prose after tool calls) opens with flattery "
+                          "(\"You're absolutely right\", \"Great catch\"); rewrites have it stripped instead",
     "reply_to_feedback": "same-prompt check (next_attempt): the chosen answer replies to the feedback "
                          "(\"Got it\", \"Let me fix that\") instead of answering the prompt",
     "feedback_question": "same-prompt check (next_attempt): the feedback ends with a question, so the next answer "

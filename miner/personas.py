@@ -45,6 +45,7 @@ MAX_RULES = 8
 MAX_CLAUSE_WORDS = 30
 MAX_CLAUSES = 1500  # per role: clustering is quadratic in memory
 MIN_SESSIONS = 2  # a rule must be stated in this many sessions to be a standing preference
+ECHO = 0.55  # cosine above which a clause of another session's correction restates a rule in substance
 
 # The general form of a standing rule: words that make an instruction apply beyond the task at hand.
 _GENERAL = re.compile(
@@ -55,7 +56,7 @@ _GENERAL = re.compile(
 # A norm stated about a thing ("the commit message must reflect the change"): a complaint restated (`_REWRITES`).
 _NORM = re.compile(r"^(?:the|every|each|all|our|your)\b[^,;]{0,40}?\b(?:must|should always|should never)\b", re.I)
 # Fragments of a sentence, not a rule: a subordinate clause cut off its main clause.
-_FRAGMENT = re.compile(r"^(?:only |just )?(?:because|beacause|since|which|so|as|if|when|while|whether)\b", re.I)
+_FRAGMENT = re.compile(r"^(?:only |just )?(?:because|beacause|since|which|so|as|if|when|while|whether|to)\b", re.I)
 _FIRST_PERSON_RULE = re.compile(
     r"^(?:i(?:'d| would)? (?:prefer|rather|don'?t want|do not want|hate|dislike|don'?t like|like to keep|"
     r"(?:still )?want (?:you to )?(?:always|never))|we don'?t need)\b", re.I)
@@ -64,6 +65,13 @@ _ENTITY = re.compile(r"[\w.-]+/[\w./-]+|\b[0-9a-f]{7,}\b|\b\d{3,}\b|\b[\w-]+\.(?
                      r"sh|rs|go|txt|csv|pdf|html|css|svelte|ex|exs)\b", re.I)
 _WELL_KNOWN_FILES = re.compile(r"\b(?:__init__\.py|conftest\.py|claude\.md|readme\.md|agents\.md|"
                                r"pyproject\.toml|package\.json|todo\.md)\b", re.I)
+# The person says the rule stands: it was broken before, or belongs in the project's memory ("forgot YAGNI again?",
+# "we keep having this discussion", "remember ...", "make a note in project memory"). Such a correction is a
+# standing preference even when the corpus holds one session of it.
+_STANDING = re.compile(
+    r"\b(?:again|every time|each time|once more|remember|keep (?:not )?\w+ing|keep having|project memory|from now on|"
+    r"(?:in|for) the future|i (?:already )?(?:told|asked) you|as i (?:said|told you)|how many times|"
+    r"(?:your|the|our) (?:directives|instructions|guidelines|conventions))\b", re.I)
 # Hook and tool text that reaches a human turn ("Stop hook feedback", system reminders).
 _HOOK_TEXT = re.compile(r"\bhook\b|<[a-z-]+>|\bsystem-reminder\b|^\s*(?:exit|run)\s+claude\b|⎿|\[Request interrupted",
                         re.I)
@@ -92,6 +100,9 @@ _REWRITES = [
                 re.I), ""),
     (re.compile(r"^you (?:didn'?t|did not|forgot to|never|haven'?t|have not) (?:even |actually )?", re.I), ""),
     (re.compile(r"^(?:can|could|would) you (?:please )?", re.I), ""),
+    # A rule the person cites ("your directives are to write self-documenting code") is a rule restated.
+    (re.compile(r"^(?:your|the|our) (?:directives|instructions|rules|guidelines|conventions) (?:are|is|say|says) "
+                r"(?:to |that (?:you )?(?:should |must )?)?(?!not\b)", re.I), "always "),
     (re.compile(r"^(?:i )?(?:want|need|prefer|asked for|asked you to|told you to) (?:you to )?", re.I), ""),
     (re.compile(r"^(?:stop|quit) (\w+ing)\b", re.I), r"don't \1"),
     (re.compile(r"^(?:i think )?(?:we|you) should (?:also )?(?!not\b|never\b)", re.I), ""),
@@ -115,6 +126,9 @@ _PHRASINGS = [
 # A whole clause that is only an interjection or a go-on: no preference in it.
 _FILLER_ONLY = re.compile(r"^(?:no+|nope|nah|ok(?:ay)?|yes|yeah|wait|whoops|oops|hmm+|one sec(?:ond)?|"
                           r"(?:then |please |just )?(?:continue|go on|proceed|go ahead|try again))$", re.I)
+# A word that points outside the clause ("we don't need it yet", "its contents"): not a rule on its own.
+# ("it's done" is a dummy subject, not a reference).
+_DANGLING = re.compile(r"\b(?:its|them|these|those)\b|\bit\b(?!'s|’s| is\b)", re.I)
 _NOT_IMPERATIVE = frozenset(
     "i you it it's its this that these those the there here did does why what how is are was were too can could "
     "would should we my your a an he she they which who where when still".split())
@@ -124,6 +138,7 @@ _NOT_IMPERATIVE = frozenset(
 class Clause:
     text: str
     msg_id: str
+    standing: bool = False  # a cue near it says the rule stands (`marked_clauses`)
 
 
 @dataclass
@@ -133,11 +148,21 @@ class Rule:
     examples: list[str] = field(default_factory=list)  # msg_ids of those corrections
     clauses: list[str] = field(default_factory=list)  # the clauses of the cluster, most central first
     clause_msgs: list[str] = field(default_factory=list)  # the correction each clause comes from
+    echo_msgs: list[str] = field(default_factory=list)  # corrections of other sessions restating it in substance
+    standing_msgs: list[str] = field(default_factory=list)  # its corrections that say it stands ("again", ...)
 
 
 def rule_from_dict(d: dict) -> Rule:
     return Rule(d["rule"], d.get("support", 0), list(d.get("examples") or []), list(d.get("clauses") or []),
-                list(d.get("clause_msgs") or []))
+                list(d.get("clause_msgs") or []), list(d.get("echo_msgs") or []), list(d.get("standing_msgs") or []))
+
+
+def is_standing(rule_msgs: list[str], echo_msgs: list[str], standing_msgs: list[str], session_of: dict[str, str],
+                min_sessions: int = MIN_SESSIONS) -> bool:
+    """A standing preference: stated (or restated in substance) in `min_sessions` sessions, or in a correction
+    that says it stands."""
+    return (len({session_of.get(m, m) for m in [*rule_msgs, *echo_msgs]}) >= min_sessions
+            or bool(set(standing_msgs) & set(rule_msgs)))
 
 
 def restrict_rule(rule: Rule, allowed_msgs: set[str], session_of: dict[str, str],
@@ -152,9 +177,12 @@ def restrict_rule(rule: Rule, allowed_msgs: set[str], session_of: dict[str, str]
         return rule if set(rule.examples) <= allowed_msgs else None
     kept = [(c, m) for c, m in zip(rule.clauses, rule.clause_msgs) if m in allowed_msgs]
     msgs = list(dict.fromkeys(m for _, m in kept))
-    if not kept or len({session_of.get(m, m) for m in msgs}) < min_sessions:
+    echoes = [m for m in rule.echo_msgs if m in allowed_msgs]
+    standing = [m for m in rule.standing_msgs if m in allowed_msgs]
+    if not kept or not is_standing(msgs, echoes, standing, session_of, min_sessions):
         return None
-    return Rule(state_rule(kept[0][0]), len(msgs), msgs, [c for c, _ in kept], [m for _, m in kept])
+    return Rule(state_rule(kept[0][0]), len(msgs), msgs, [c for c, _ in kept], [m for _, m in kept], echoes,
+                standing)
 
 
 def clean_clause(text: str) -> str:
@@ -171,15 +199,25 @@ def clean_clause(text: str) -> str:
     return t.strip(" ,.;:")
 
 
+STANDING_WINDOW = 2  # a "said it stands" cue counts for the clauses this many pieces around it
+
+
 def clauses_of(text: str) -> list[str]:
     """The preference-bearing clauses of one feedback text."""
+    return [c for c, _ in marked_clauses(text)]
+
+
+def marked_clauses(text: str) -> list[tuple[str, bool]]:
+    """(clause, whether a cue near it says the rule stands: "again", "remember", "project memory", ...)."""
     lines = [ln for ln in (text or "").splitlines() if not _OUTPUT_LINE.search(ln)]
     # A line break inside a sentence (wrapped text) is a space; one after punctuation or before a
     # list item ends the clause.
     prose = re.sub(r"(?<![.!?:;\n])\n(?!\s*(?:[-*•]|\d+[.)])\s|\n)", " ", "\n".join(lines))
+    pieces = [p or "" for p in _SPLIT.split(prose)]
+    cues = [k for k, p in enumerate(pieces) if _STANDING.search(p)]
     out = []
-    for piece in _SPLIT.split(prose):
-        c = clean_clause(piece or "")
+    for k, piece in enumerate(pieces):
+        c = clean_clause(piece)
         words = c.split()
         if not words or len(words) > MAX_CLAUSE_WORDS or not re.search(r"[A-Za-z]{3}", c):
             continue
@@ -187,7 +225,8 @@ def clauses_of(text: str) -> list[str]:
             continue
         if len(words) == 1 and re.search(r"[/\\.~_]", c):  # a bare path or file name
             continue
-        out.append(c)
+        # A cue far away in a long message ("... in the future") says nothing about this clause.
+        out.append((c, any(abs(k - j) <= STANDING_WINDOW for j in cues)))
     return out
 
 
@@ -298,31 +337,42 @@ def role_feedback(con: duckdb.DuckDBPyConnection, role: str | None = None) -> di
 
 def rules_for(feedback: list[tuple[str, str]], model, threshold: float = THRESHOLD,
               max_rules: int = MAX_RULES, sessions: dict[str, str] | None = None,
-              min_sessions: int = MIN_SESSIONS) -> list[Rule]:
-    """Cluster the general-form clauses of a role's feedback; each cluster stated in `min_sessions`
-    sessions (`sessions`: msg_id -> session; without it each correction counts as its own) is a rule."""
+              min_sessions: int = MIN_SESSIONS, echo: float = ECHO) -> list[Rule]:
+    """Cluster the general-form clauses of a role's feedback; each cluster that is a standing preference
+    (`is_standing`: stated in `min_sessions` sessions, counting a clause of another session's correction within
+    cosine `echo` of the cluster's central clause, or in a correction saying it stands) is a rule.
+    `sessions`: msg_id -> session; without it each correction counts as its own."""
     import numpy as np
 
     from vault.index.embeddings import encode
 
-    clauses = [Clause(c, msg_id) for msg_id, text in feedback for c in clauses_of(text) if is_general(c)]
-    clauses = clauses[:MAX_CLAUSES]
-    if not clauses:
+    every = [Clause(c, msg_id, st) for msg_id, text in feedback for c, st in marked_clauses(text)][:MAX_CLAUSES]
+    general = [k for k, c in enumerate(every) if is_general(c.text)]
+    if not general:
         return []
+    clauses = [every[k] for k in general]
     session_of = sessions or {}
-    vecs = encode(model, [c.text for c in clauses])
+    all_vecs = encode(model, [c.text for c in every])
+    vecs = all_vecs[general]
     bonus = overlap_bonus([c.text for c in clauses])
     sim = vecs @ vecs.T + bonus
     rules = []
     for idx in cluster(vecs, threshold, bonus):
         centrality = sim[np.ix_(idx, idx)].mean(axis=1) if len(idx) > 1 else np.ones(1)
         order = [idx[k] for k in np.argsort(-centrality, kind="stable")]
-        best = order[0]
+        best = next((i for i in order if not _DANGLING.search(clauses[i].text)), None)
+        if best is None:
+            continue  # every clause leans on its context ("we don't need it yet"): no rule a reader can use
         examples = list(dict.fromkeys(clauses[i].msg_id for i in order))
-        if len({session_of.get(m, m) for m in examples}) < min_sessions or len(clauses[best].text.split()) < 2:
+        own = {session_of.get(m, m) for m in examples}
+        near = all_vecs @ vecs[best]
+        echoes = list(dict.fromkeys(every[k].msg_id for k in np.flatnonzero(near >= echo)
+                                    if session_of.get(every[k].msg_id, every[k].msg_id) not in own))
+        says = list(dict.fromkeys(clauses[i].msg_id for i in order if clauses[i].standing))
+        if not is_standing(examples, echoes, says, session_of, min_sessions) or len(clauses[best].text.split()) < 2:
             continue  # said in one session only: a task detail; or a fragment
         rules.append(Rule(state_rule(clauses[best].text), len(examples), examples,
-                          [clauses[i].text for i in order], [clauses[i].msg_id for i in order]))
+                          [clauses[i].text for i in order], [clauses[i].msg_id for i in order], echoes, says))
     rules.sort(key=lambda r: (-r.support, r.examples[0]))
     return rules[:max_rules]
 

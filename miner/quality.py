@@ -60,16 +60,33 @@ REPLY_CHARS = 200  # a reply shows in the answer's opening
 
 
 def replies_to_feedback(chosen: str) -> bool:
-    return bool(sycophantic_opener(chosen) or _ANSWERS_QUESTION.match(_first_text(chosen))
-                or _REPLY.search((chosen or "")[:REPLY_CHARS]))
+    """The answer's opening, or its first prose after the tool calls it starts with, replies to the feedback."""
+    prose = first_prose(chosen)
+    return bool(flattery(chosen) or _ANSWERS_QUESTION.match(prose)
+                or _REPLY.search((chosen or "")[:REPLY_CHARS]) or _REPLY.search(prose[:REPLY_CHARS]))
 
 
-def _first_text(answer: str) -> str:
-    """The answer's first line of prose (tool-call lines, `[Tool] ...`, and their output skipped)."""
-    for line in (answer or "").splitlines():
-        if line.strip() and not line.startswith(("[", "@@", "+", "-", " ")):
-            return line
-    return ""
+def flattery(answer: str) -> str | None:
+    """A sycophantic opener at the start of the answer or of its first prose: an agent answer often starts with
+    tool calls ("[Read] ...") and says "You're absolutely right" after them."""
+    return sycophantic_opener(answer) or sycophantic_opener(first_prose(answer))
+
+
+# Lines of a rendered tool call (miner.render): the call, a diff, a written file's head, an elision.
+_TOOL_LINE = ("[", "@@", "+", "-", " ", "…")
+
+
+def first_prose(answer: str) -> str:
+    """The answer's text from its first line of prose on (tool-call lines, `[Tool] ...`, and their output
+    skipped), the following prose lines joined."""
+    lines = (answer or "").splitlines()
+    start = next((k for k, ln in enumerate(lines) if ln.strip() and not ln.startswith(_TOOL_LINE)), len(lines))
+    prose = []
+    for ln in lines[start:]:
+        if ln.startswith(_TOOL_LINE):
+            break
+        prose.append(ln)
+    return " ".join(prose).strip()
 
 
 def is_question(feedback: str) -> bool:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+if TYPE_CHECKING:  # (not imported at run time: ingest workers load this module without DuckDB)
+    import duckdb
+
 
 def insert_rows(
     con: duckdb.DuckDBPyConnection,

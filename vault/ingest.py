@@ -1,7 +1,9 @@
 """The ingest engine: walk paths, pick a parser, read what is new, commit with the offsets.
 
 Walking and change detection are in `vault.walk`, what is derived across files in `vault.derive`
-(after each parser's `finalize`); this module is the batch engine between them.
+(after each parser's `finalize`); this module is the batch engine between them. Files are parsed and
+prepared in worker processes (`vault.ingest_pool`, `vault.ingest_prep`: the `ingest.workers` setting)
+and written here, by the one process DuckDB allows to write.
 
 Per file the vault remembers size, mtime, the byte offset after the last complete
 line and a fingerprint of the bytes before it. Unchanged files cost a stat; an
@@ -36,22 +38,29 @@ from vault import rawstore
 from vault.bulk import insert_rows
 from vault.derive import derive_sessions
 from vault.faults import crash_point
-from vault.model import REASON_CHARS, Kind, ParseResult, ToolCall
+from vault.ingest_pool import prepared
+from vault.ingest_prep import SESSION_FIELDS, Failed, Job, Prepared, one_line
+from vault.model import REASON_CHARS, Kind
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
-from vault.sources.base import RESULT_TEXT_CHARS, TOUCHED, Parser, Touched, json_dumps
-from vault.sources.documents import member_limit
+from vault.sources.base import TOUCHED, Parser, Touched
 from vault.store import bump_content_version, transaction
-from vault.walk import SPECIAL_FILE_TYPES, FileRow, escape_name, fingerprint, folder_reason, path_key, walk
+from vault.walk import SPECIAL_FILE_TYPES, FileRow, fingerprint, folder_reason, path_key, real_stat, walk
 
 if TYPE_CHECKING:
     from vault.settings import IngestSettings
+    from vault.settings_light import IngestDefaults
 
 # `seq` orders messages: (file_id << SEQ_FILE_SHIFT) + the message's ordinal in its file (by line, then
 # position in the line). An appended tail continues after the file's highest ordinal.
 SEQ_FILE_SHIFT = 40
 # DuckDB settings while ingesting. Each checkpoint rewrites the whole primary-key indexes, so the
-# default (every 16 MB of WAL) made a cold ingest quadratic; a memory cap keeps RSS flat in archive size.
-INGEST_SETTINGS = {"checkpoint_threshold": "256MB", "memory_limit": "1GB"}
+# default (every 16 MB of WAL) made a cold ingest quadratic. A memory cap keeps RSS from growing with the
+# archive: DuckDB spills what it holds beyond it (data not yet checkpointed) to temporary files. The cap
+# is WORKING_MEMORY plus twice the primary-key indexes, which stay in memory and grow with the vault
+# (a fixed 128 MB cap made the 4 GB ingest thrash: 15x the CPU of the 1 GB one). docs/foundation.md.
+INGEST_SETTINGS = {"checkpoint_threshold": "64MB", "memory_limit": "128MB"}
+WORKING_MEMORY = 128 << 20
+ROOMY_MEMORY_LIMIT = "1GB"  # for a file that cannot be stored under the cap (the cap before it was lowered)
 # A group of parsed files commits together once it holds `batch_bytes` source bytes (the
 # `ingest.batch_bytes` setting: smaller groups commit more often, at some speed cost) or this many files.
 BATCH_FILES = 200
@@ -91,19 +100,22 @@ class IngestReport:
 class Ingester:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str | None = None,
                  on_file: Callable[[Path, int], None] | None = None, batch_bytes: int | None = None,
-                 settings: IngestSettings | None = None):
-        if settings is None:
-            from vault.settings import IngestSettings
+                 settings: IngestSettings | IngestDefaults | None = None):
+        if settings is None:  # the defaults, without loading pydantic for them
+            from vault.settings_light import IngestDefaults
 
-            settings = IngestSettings()
+            settings = IngestDefaults()
         self.batch_bytes = batch_bytes if batch_bytes is not None else settings.batch_bytes
         self.max_member_mb = settings.max_member_mb
+        self.workers = settings.workers
         self.con = con
         self.forced: Parser | None = parser_by_name(source) if source else None
         self.on_file = on_file
         self.report = IngestReport()
         for key, value in INGEST_SETTINGS.items():
             con.execute(f"SET {key} = '{value}'")
+        self._limit_mb = 0
+        self._fit_memory_limit()
         self.known = {
             r[1]: FileRow(*r)
             for r in con.execute(
@@ -118,16 +130,28 @@ class Ingester:
         return self.report
 
     def ingest_files(self, paths: Iterable[Path]) -> None:
-        """Read and commit each path (each once even when named twice), a group of files per transaction."""
+        """Read and commit each path (each once even when named twice), a group of files per transaction.
+
+        Files are parsed in `ingest.workers` processes (vault.ingest_pool), in order; this process writes.
+        """
         seen: set[Path] = set()
-        batch: list[tuple[Plan, ParseResult]] = []
+        plans = (plan for plan in (self._plan(path, seen) for path in paths) if plan is not None)
+        jobs = ((plan, Job(plan.parser, plan.path, plan.start, plan.start_line, self.max_member_mb,
+                           plan.st.st_size - plan.start)) for plan in plans)
+        if self.workers > 1:  # one DuckDB thread: the other cores parse (and it takes less CPU for these inserts)
+            self.con.execute("SET threads = 1")
+        try:
+            self._ingest_jobs(jobs)
+        finally:
+            if self.workers > 1:
+                self.con.execute("RESET threads")
+
+    def _ingest_jobs(self, jobs) -> None:
+        batch: list[tuple[Plan, Prepared]] = []
         size = 0
-        for path in paths:
-            plan = self._plan(path, seen)
-            if plan is None:
-                continue
-            res = self._parse(plan)
-            if res is None:
+        for plan, res in prepared(jobs, self.workers):
+            if isinstance(res, Failed):
+                self._path_error(plan.path, res.reason)
                 continue
             batch.append((plan, res))
             size += plan.st.st_size - plan.start
@@ -139,37 +163,43 @@ class Ingester:
         if batch:
             self._commit_group(batch)
 
-    def _parse(self, plan: Plan) -> ParseResult | None:
-        try:
-            with member_limit(self.max_member_mb):
-                res = plan.parser.parse(plan.path, plan.start, plan.start_line)
-        except Exception as e:  # a parser bug or an I/O error sinks this file only
-            self._path_error(plan.path, f"cannot parse: {_one_line(e)}")
-            return None
-        if path_key(plan.path) != str(plan.path):
-            _escape_strings(res)
-        return res
-
-    def _commit_group(self, batch: list[tuple[Plan, ParseResult]]) -> None:
-        """Commit a group of files; if that fails, each file alone, so one bad file loses nothing else."""
+    def _commit_group(self, batch: list[tuple[Plan, Prepared]], roomy: bool = False) -> None:
+        """Commit a group of files; if that fails, each file alone, so one bad file loses nothing else.
+        A file too large for INGEST_SETTINGS' memory cap (a record of tens of MB) is committed under
+        ROOMY_MEMORY_LIMIT."""
         try:
             self._commit(batch)
         except Exception as e:  # DuckDB out of memory, a value it cannot store, ...
             if len(batch) > 1:
                 for item in batch:
                     self._commit_group([item])
+            elif isinstance(e, duckdb.OutOfMemoryException) and not roomy:
+                self.con.execute(f"SET memory_limit = '{ROOMY_MEMORY_LIMIT}'")
+                try:
+                    self._commit_group(batch, roomy=True)
+                finally:
+                    self._fit_memory_limit(force=True)
             else:
-                self._path_error(batch[0][0].path, f"cannot store: {_one_line(e)}")
+                self._path_error(batch[0][0].path, f"cannot store: {one_line(e)}")
+
+    def _fit_memory_limit(self, force: bool = False) -> None:
+        """DuckDB's cap: WORKING_MEMORY plus twice what its primary-key indexes hold now (in MB steps)."""
+        art = self.con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+                               "WHERE tag = 'ART_INDEX'").fetchone()[0]
+        mb = (WORKING_MEMORY + 2 * art) >> 20
+        if force or mb != self._limit_mb:
+            self.con.execute(f"SET memory_limit = '{mb}MB'")
+            self._limit_mb = mb
 
     def _path_error(self, path: Path, reason: str) -> None:
         self.report.errors.append({"file": path_key(path), "line": 0, "reason": reason[:REASON_CHARS]})
 
     def _plan(self, path: Path, seen: set[Path]) -> Plan | None:
         """What to read of `path` (None: nothing, it is unchanged, unreadable or not a transcript)."""
-        path = Path(os.path.abspath(path))
-        try:
-            real = path.resolve(strict=True)
-            st = real.stat()
+        absolute = os.path.abspath(path)
+        path = path if absolute == str(path) else Path(absolute)
+        try:  # folders resolved once per run: most files then cost one lstat
+            real, st = real_stat(path, self.__dict__.setdefault("_real_dirs", {}))
         except RuntimeError:  # Python < 3.13 reports a symlink loop this way
             return self._path_error(path, "symlink loop")
         except OSError as e:
@@ -278,165 +308,175 @@ class Ingester:
                     [path_key(path), st.st_size, st.st_mtime],
                 )
 
-    def _commit(self, batch: list[tuple[Plan, ParseResult]]) -> None:
+    def _commit(self, batch: list[tuple[Plan, Prepared]]) -> None:
         """One transaction: every file of the batch with its rows and its new offset."""
         con = self.con
         with transaction(con):
+            new = [plan for plan, _ in batch if plan.row is None]
+            fresh = iter(sorted(r[0] for r in con.execute(
+                f"SELECT nextval('file_ids') FROM range({len(new)})").fetchall()) if new else ())
             file_ids = []
-            for (path, _, row, parser, _, _, replace), _res in batch:
-                if row is None:
-                    file_ids.append(con.execute(
-                        "INSERT INTO files (file_id, path, source) VALUES (nextval('file_ids'), ?, ?) RETURNING file_id",
-                        [path_key(path), parser.name],
-                    ).fetchone()[0])
+            for plan, _ in batch:
+                if plan.row is None:
+                    file_ids.append(next(fresh))
                     continue
-                file_ids.append(row[0])
-                if replace:  # the sessions it held are derived again, even one the new text lacks
+                file_ids.append(plan.row.file_id)
+                if plan.replace:  # the sessions it held are derived again, even one the new text lacks
                     con.execute("INSERT OR IGNORE INTO pending_sessions "
-                                "SELECT DISTINCT session_id FROM messages WHERE file_id = ?", [row[0]])
-                    rawstore.delete_files(con, [row[0]])
-                    con.execute("DELETE FROM messages WHERE file_id = ?", [row[0]])
-            added = _write(con, [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)])
-            updates = []
-            for file_id, ((path, st, row, parser, _, _, replace), res) in zip(file_ids, batch, strict=True):
-                fp = fingerprint(path, res.end_offset) if parser.incremental else None
-                lines = _line_count(res, row, replace)
-                keep = int(not replace)
-                updates.append((parser.name, st.st_size, st.st_mtime, res.end_offset, fp, keep, lines, keep,
-                                len(res.raw), keep, len(res.errors), _dt.datetime.now(), file_id))
-                self.known[path_key(path)] = FileRow(file_id, path_key(path), parser.name, st.st_size, st.st_mtime,
-                                                     res.end_offset, fp,
-                                                     (0 if (replace or row is None) else row.lines) + lines)
-            con.executemany(
-                "UPDATE files SET source=?, size=?, mtime=?, byte_offset=?, fingerprint=?, "
-                "lines=lines*?::INT + ?, records=records*?::INT + ?, errors=errors*?::INT + ?, ingested_at=? "
-                "WHERE file_id=?", updates,
-            )
-            _mark_pending(con, file_ids, [res for _, res in batch])
+                                "SELECT DISTINCT session_id FROM messages WHERE file_id = ?", [plan.row.file_id])
+                    rawstore.delete_files(con, [plan.row.file_id])
+                    con.execute("DELETE FROM messages WHERE file_id = ?", [plan.row.file_id])
+            parsed = [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)]
+            added = _write(con, parsed)
+            known = _store_files(con, [(fid, plan, res) for fid, (plan, res) in zip(file_ids, batch, strict=True)])
+            _mark_pending(con, parsed)
             crash_point("in-file-commit")
         crash_point("file-commit")
+        self._fit_memory_limit()
+        self.known.update(known)
         rep = self.report
         rep.messages_added += added
-        for file_id, ((path, _, _, parser, _, _, _), res) in zip(file_ids, batch, strict=True):
+        for plan, res in batch:
             rep.files += 1
-            rep.records += len(res.raw)
+            rep.records += res.records.num_rows
             rep.skipped_lines += len(res.errors)
-            rep.errors.extend({"file": path_key(path), "line": e.line, "reason": e.reason} for e in res.errors)
+            rep.errors.extend({"file": path_key(plan.path), "line": line, "reason": reason} for line, reason in res.errors)
             for t, n in res.unknown_types.items():
                 rep.unknown_types[t] = rep.unknown_types.get(t, 0) + n
-            rep.by_source[parser.name] = rep.by_source.get(parser.name, 0) + 1
+            rep.by_source[plan.parser.name] = rep.by_source.get(plan.parser.name, 0) + 1
 
 
-def _mark_pending(con: duckdb.DuckDBPyConnection, file_ids: list[int], results: list[ParseResult]) -> None:
+FILE_UPDATES = ("file_id", "source", "size", "mtime", "byte_offset", "fingerprint", "lines", "records", "errors",
+                "keep", "ingested_at")
+
+
+def _store_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, Plan, Prepared]]) -> dict[str, FileRow]:
+    """Each file's row: its new offset, fingerprint and counts (added to the old ones for an append).
+    Returns the rows as `Ingester.known` holds them."""
+    now = _dt.datetime.now()
+    rows, known = [], {}
+    for file_id, (path, st, row, parser, _, _, replace), res in files:
+        lines = _line_count(res, row, replace)
+        keep = row is not None and not replace
+        rows.append((file_id, parser.name, st.st_size, st.st_mtime, res.end_offset, res.fingerprint, lines,
+                     res.records.num_rows, len(res.errors), keep, now))
+        known[path_key(path)] = FileRow(file_id, path_key(path), parser.name, st.st_size, st.st_mtime,
+                                        res.end_offset, res.fingerprint, (row.lines if keep else 0) + lines)
+    new = {file_id for file_id, plan, _ in files if plan.row is None}
+    insert_rows(con, "files", ("file_id", "path", "source", "size", "mtime", "byte_offset", "fingerprint", "lines",
+                               "records", "errors", "ingested_at"),
+                [(r[0], path_key(plan.path), *r[1:9], r[10]) for r, (_, plan, _) in zip(rows, files, strict=True)
+                 if r[0] in new])
+    old = [r for r in rows if r[0] not in new]
+    if old:
+        _with_table(con, "_files", FILE_UPDATES, old,
+                    "UPDATE files SET source = u.source, size = u.size, mtime = u.mtime, byte_offset = u.byte_offset, "
+                    "fingerprint = u.fingerprint, lines = u.lines + CASE WHEN u.keep THEN files.lines ELSE 0 END, "
+                    "records = u.records + CASE WHEN u.keep THEN files.records ELSE 0 END, "
+                    "errors = u.errors + CASE WHEN u.keep THEN files.errors ELSE 0 END, ingested_at = u.ingested_at "
+                    "FROM _files u WHERE files.file_id = u.file_id")
+    return known
+
+
+def _mark_pending(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -> None:
     """Record, in the transaction of the rows, what `finish` derives from them (see m005_pending_derivations).
 
     Content changed too: the search indexes compare the content version with the one they were built at.
     """
-    sessions = {sid for res in results for sid in res.sessions} | {m.session_id for res in results
-                                                                   for m in res.messages}
+    sessions = {sid for _, res in parsed for sid in res.session_ids}
     insert_rows(con, "pending_sessions", ("session_id",), ((sid,) for sid in sorted(sessions)), conflict="OR IGNORE")
-    insert_rows(con, "pending_files", ("file_id",), ((fid,) for fid in file_ids), conflict="OR IGNORE")
+    insert_rows(con, "pending_files", ("file_id",), ((fid,) for fid, _ in parsed), conflict="OR IGNORE")
     bump_content_version(con)
 
 
-def _line_count(res: ParseResult, row: FileRow | None, replace: bool) -> int:
+def _line_count(res: Prepared, row: FileRow | None, replace: bool) -> int:
     """Lines consumed by this parse (blank ones too): where it ended minus where it started."""
     start = 0 if (replace or row is None) else row.lines
-    if res.end_line is not None:
-        return max(0, res.end_line - start)
-    last = max([r.line_no for r in res.raw[-1:]] + [e.line for e in res.errors[-1:]] + [0])  # whole documents
-    return max(0, last - start)
+    end = res.end_line if res.end_line is not None else res.last_line  # whole documents: the last item seen
+    return max(0, end - start)
 
 
-def _one_line(e: Exception) -> str:
-    text = " ".join(str(e).split()) or "no details"
-    return f"{type(e).__name__}: {text}"[:REASON_CHARS]
-
-
-def _escape_strings(res: ParseResult) -> None:
-    """Escape, as `path_key` does, the strings a parser made from a file name that is not UTF-8 (ids, projects)."""
-    for obj in (*res.sessions.values(), *res.messages, *res.tool_calls, *res.raw):
-        for name in obj.__slots__:
-            value = getattr(obj, name)
-            if isinstance(value, str):
-                setattr(obj, name, escape_name(value))
-    res.sessions = {s.session_id: s for s in res.sessions.values()}
-
-
-def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, ParseResult]]) -> int:
+def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -> int:
     """Insert the rows of several parses; returns the number of new messages (duplicates stored once).
 
     Rows met twice (a session in its main and subagent files, a tool call and its result, a
     message repeated by a resume) are merged here first: one INSERT cannot touch a key twice.
     """
-    rawstore.write_records(
-        con, ((file_id, r.line_no, r.byte_offset, r.record_type, r.record_id, r.parent_id, r.session_id, r.raw)
-              for file_id, res in parsed for r in res.raw))
-    sess_cols = ("session_id", "source", "project", "cwd", "git_branch", "title", "parent_session_id",
-                 "parent_tool_use_id", "agent_id", "agent_type", "user_id", "version", "model", "file_id")
-    sessions: dict[str, list] = {}
-    for file_id, res in parsed:
-        for s in res.sessions.values():
-            new = [getattr(s, c) for c in sess_cols[:-1]] + [file_id]
-            cur = sessions.get(s.session_id)
-            if cur is None:
-                sessions[s.session_id] = new
-            else:  # later non-null values win, the first file keeps the session
-                sessions[s.session_id] = [n if n is not None and i < len(new) - 1 else c
-                                          for i, (c, n) in enumerate(zip(cur, new, strict=True))]
-    if sessions:
-        updates = ", ".join(f"{c} = coalesce(excluded.{c}, sessions.{c})" for c in sess_cols[2:-1])
-        _upsert(con, "sessions", sess_cols, [tuple(v) for v in sessions.values()],
-                f"ON CONFLICT (session_id) DO UPDATE SET {updates}")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rawstore.write_packed(con, [(file_id, res.frames, res.records) for file_id, res in parsed])
+    _write_sessions(con, parsed)
     before = con.execute("SELECT count(*) FROM messages").fetchone()[0]
-    seen: dict[str, tuple] = {}
     next_seq = _next_seq(con, [file_id for file_id, _ in parsed])
-    for file_id, res in parsed:
-        first = next_seq[file_id]
-        for ordinal, m in enumerate(sorted(res.messages, key=lambda m: (m.line_no, m.sub))):
-            if m.msg_id in seen:
-                continue
-            seen[m.msg_id] = (
-                m.msg_id, m.session_id, m.parent_id, first + ordinal,
-                m.timestamp, m.role, m.kind, m.text, m.model, m.turn_id, m.is_human, m.is_sidechain, m.agent_id,
-                m.tool_name, m.tool_use_id, m.is_error, file_id, m.line_no,
-                json_dumps(m.extra) if m.extra else None, m.on_main_branch,
-            )
-    insert_rows(
-        con, "messages",
-        ("msg_id", "session_id", "parent_id", "seq", "timestamp", "role", "kind", "text", "model", "turn_id",
-         "is_human", "is_sidechain", "agent_id", "tool_name", "tool_use_id", "is_error", "file_id", "line_no",
-         "extra", "on_main_branch"),
-        seen.values(), conflict="OR IGNORE",
-    )
-    merged: dict[str, ToolCall] = {}
-    for _, res in parsed:
-        for t in res.tool_calls:
-            cur = merged.get(t.tool_use_id)
-            if cur is None:
-                merged[t.tool_use_id] = t
-                continue
-            for f in ("call_msg_id", "name", "input", "result_msg_id", "result_text", "is_error"):
-                if getattr(t, f) is not None:
-                    setattr(cur, f, getattr(t, f))
-    if merged:
-        cols = ("tool_use_id", "session_id", "call_msg_id", "name", "input", "result_msg_id", "result_text",
-                "is_error")
-        updates = ", ".join(f"{c} = coalesce(excluded.{c}, tool_calls.{c})" for c in cols[1:])
-        _upsert(con, "tool_calls", cols,
-                [(t.tool_use_id, t.session_id, t.call_msg_id, t.name,
-                  json_dumps(t.input) if t.input is not None else None, t.result_msg_id,
-                  _own_result_text(t, seen), t.is_error) for t in merged.values()],
-                f"ON CONFLICT (tool_use_id) DO UPDATE SET {updates}")
+    msgs = pa.concat_tables(
+        res.messages.append_column("seq", pc.add(res.messages["ordinal"], pa.scalar(next_seq[file_id], pa.int64())))
+        .append_column("file_id", pa.repeat(pa.scalar(file_id, pa.int32()), res.messages.num_rows))
+        for file_id, res in parsed)
+    # A message met twice in the group: its first copy (in file order) is the one stored.
+    seen: set[str] = set()
+    first = [not (m in seen or seen.add(m)) for m in msgs["msg_id"].to_pylist()]
+    if not all(first):
+        msgs = msgs.filter(pa.array(first))
+    calls = _merge_calls(pa.concat_tables(res.tool_calls for _, res in parsed))
+    con.register("_msgs", msgs)
+    con.register("_calls", calls)
+    try:
+        con.execute(f"INSERT OR IGNORE INTO messages ({', '.join(MESSAGE_COLUMNS)}) "
+                    f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM _msgs")
+        if calls.num_rows:
+            con.execute(_TOOL_CALLS_SQL)
+    finally:
+        con.unregister("_msgs")
+        con.unregister("_calls")
     return con.execute("SELECT count(*) FROM messages").fetchone()[0] - before
 
 
-def _own_result_text(t: ToolCall, messages: dict[str, tuple]) -> str | None:
-    """`result_text` unless it is the start of its result message's text, stored once there (view `tool_results`)."""
-    msg = messages.get(t.result_msg_id) if t.result_msg_id else None
-    if t.result_text is not None and msg is not None and t.result_text == (msg[7] or "")[:RESULT_TEXT_CHARS]:
-        return None
-    return t.result_text
+MESSAGE_COLUMNS = ("msg_id", "session_id", "parent_id", "seq", "timestamp", "role", "kind", "text", "model", "turn_id",
+                   "is_human", "is_sidechain", "agent_id", "tool_name", "tool_use_id", "is_error", "file_id",
+                   "line_no", "extra", "on_main_branch")
+_TOOL_COLUMNS = ("tool_use_id", "session_id", "call_msg_id", "name", "input", "result_msg_id", "result_text",
+                 "is_error")
+_TOOL_CALLS_SQL = f"""
+    INSERT INTO tool_calls ({", ".join(_TOOL_COLUMNS)}) SELECT {", ".join(_TOOL_COLUMNS)} FROM _calls
+    ON CONFLICT (tool_use_id) DO UPDATE SET
+        {", ".join(f"{c} = coalesce(excluded.{c}, tool_calls.{c})" for c in _TOOL_COLUMNS[1:])}
+"""
+
+
+def _merge_calls(calls):
+    """A tool call met twice in the group (its call and its result in different files) as one row: the first
+    copy's session, the last non-null value of each other field (one INSERT cannot touch a key twice)."""
+    import pyarrow as pa
+
+    ids = calls["tool_use_id"].to_pylist()
+    if len(set(ids)) == len(ids):
+        return calls
+    merged: dict[str, dict] = {}
+    for row in calls.to_pylist():
+        cur = merged.setdefault(row["tool_use_id"], row)
+        if cur is not row:
+            cur.update({k: v for k, v in row.items() if v is not None and k != "session_id"})
+    return pa.Table.from_pylist(list(merged.values()), schema=calls.schema)
+
+
+def _write_sessions(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -> None:
+    sessions: dict[str, list] = {}
+    for file_id, res in parsed:
+        for s in res.sessions:
+            new = [*s, file_id]
+            cur = sessions.get(s[0])
+            if cur is None:
+                sessions[s[0]] = new
+            else:  # later non-null values win, the first file keeps the session
+                sessions[s[0]] = [n if n is not None and i < len(new) - 1 else c
+                                  for i, (c, n) in enumerate(zip(cur, new, strict=True))]
+    if sessions:
+        cols = (*SESSION_FIELDS, "file_id")
+        updates = ", ".join(f"{c} = coalesce(excluded.{c}, sessions.{c})" for c in cols[2:-1])
+        _with_table(con, "_up", cols, [tuple(v) for v in sessions.values()],
+                    f"INSERT INTO sessions ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _up "
+                    f"ON CONFLICT (session_id) DO UPDATE SET {updates}")
 
 
 def _next_seq(con, file_ids: list[int]) -> dict[int, int]:
@@ -447,18 +487,16 @@ def _next_seq(con, file_ids: list[int]) -> dict[int, int]:
     return {f: stored.get(f, f << SEQ_FILE_SHIFT) for f in file_ids}
 
 
-def _upsert(con, table: str, cols, rows, clause: str) -> None:
+def _with_table(con, name: str, cols, rows, sql: str) -> None:
+    """Run `sql` with `rows` (tuples of `cols`) registered as the relation `name`."""
     import pyarrow as pa
 
-    if not rows:
-        return
     data = list(zip(*rows, strict=True))
-    con.register("_up", pa.table({c: pa.array(v) for c, v in zip(cols, data, strict=True)}))
+    con.register(name, pa.table({c: pa.array(v) for c, v in zip(cols, data, strict=True)}))
     try:
-        collist = ", ".join(cols)
-        con.execute(f"INSERT INTO {table} ({collist}) SELECT {collist} FROM _up {clause}")
+        con.execute(sql)
     finally:
-        con.unregister("_up")
+        con.unregister(name)
 
 
 def ingest(con: duckdb.DuckDBPyConnection, paths: Iterable[Path | str], source: str | None = None,

@@ -338,6 +338,34 @@ M010_FILES_PER_STEP = 50  # files converted per query: memory stays flat on a la
 M010_RESULT_CHARS = 4000
 
 
+def m011_vectors_int8(con: duckdb.DuckDBPyConnection) -> None:
+    """Vectors as int8 with one float32 scale each (`vault.index.vectors`): a quarter of float32's bytes.
+
+    `q = round(v / scale)` with `scale = max|v| / 127`, as `vectors.quantize` does for new vectors.
+    The view `vectors` keeps the old columns (a FLOAT[] `vector`, now `q * scale`) for readers.
+    """
+    con.execute(
+        """
+        CREATE TABLE vector_store (
+            model_id     INTEGER NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            scale        FLOAT NOT NULL,    -- the vector is q * scale
+            q            TINYINT[] NOT NULL,
+            PRIMARY KEY (model_id, content_hash)
+        );
+        INSERT INTO vector_store
+            SELECT model_id, content_hash, s,
+                   CASE WHEN s > 0 THEN list_transform(vector, x -> CAST(round(x / s) AS TINYINT))
+                        ELSE list_transform(vector, x -> CAST(0 AS TINYINT)) END
+            FROM (SELECT *, CAST(list_max(list_transform(vector, x -> abs(x))) / 127 AS FLOAT) AS s FROM vectors);
+        DROP TABLE vectors;
+        CREATE VIEW vectors AS
+            SELECT model_id, content_hash, CAST(list_transform(q, x -> x * scale) AS FLOAT[]) AS vector
+            FROM vector_store;
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m001_core", m001_core),
     ("m002_derived", m002_derived),
@@ -347,4 +375,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m007_pair_backend", m007_pair_backend),
     ("m009_effective_labels", m009_effective_labels),
     ("m010_record_chunks", m010_record_chunks),
+    ("m011_vectors_int8", m011_vectors_int8),
 ]

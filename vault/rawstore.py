@@ -8,18 +8,22 @@ raw JSON of Claude Code lines compresses to about 0.10x in 1 MiB frames and to 0
 at a time even with a trained dictionary (docs/storage.md); reading one record decodes its chunk
 (well under a millisecond). Nothing on the `vault show` / search path reads raw records.
 
-Every reader goes through `read_raw`; every writer through `write_records` and `delete_files`.
+Every reader goes through `read_raw`; every writer through `write_records` (or its two halves: `pack_records`,
+which an ingest worker process runs, and `write_packed`) and `delete_files`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import zstandard
 
 from vault.bulk import insert_rows
+
+if TYPE_CHECKING:  # (not imported at run time: ingest workers load this module without DuckDB)
+    import duckdb
 
 CHUNK_BYTES = 1 << 20  # raw bytes per frame: 0.097x at level 3, ~0.3 ms to decode one (bench/storage_bench.py)
 LEVEL = 3
@@ -50,26 +54,67 @@ def write_records(con: duckdb.DuckDBPyConnection, rows: Iterable[Sequence[Any]])
     by_file: dict[int, list[Sequence[Any]]] = {}
     for r in rows:
         by_file.setdefault(r[0], []).append(r)
-    chunks: list[tuple[int, int, bytes]] = []
-    records: list[tuple] = []
-    frames = [(file_id, frame, spans, part) for file_id, recs in by_file.items()
-              for frame, spans, part in _frames(recs)]
-    if not frames:
+    return write_packed(con, [(file_id, *pack_records([r[1:] for r in recs])) for file_id, recs in by_file.items()])
+
+
+@functools.cache
+def packed_schema():
+    """What `pack_records` gives per record: META_COLUMNS but file_id, the frame (its index in the file's
+    frames) and the record's slice of it. (A function: pyarrow is imported lazily.)"""
+    import pyarrow as pa
+
+    return pa.schema([("line_no", pa.int32()), ("byte_offset", pa.int64()), ("record_type", pa.string()),
+                      ("record_id", pa.string()), ("parent_id", pa.string()), ("session_id", pa.string()),
+                      ("frame", pa.int32()), ("raw_start", pa.int32()), ("raw_len", pa.int32())])
+
+
+def pack_records(recs: Sequence[Sequence[Any]]) -> tuple[list[bytes], Any]:
+    """One file's records (META_COLUMNS but file_id, + the raw text, in line order) as zstd frames and an
+    Arrow table of their metadata (`packed_schema`). Needs no connection: ingest workers run it."""
+    import pyarrow as pa
+
+    frames: list[bytes] = []
+    frame_of: list[int] = []
+    starts: list[int] = []
+    lengths: list[int] = []
+    for frame, spans in pack([r[-1].encode("utf-8") for r in recs]):
+        frame_of.extend([len(frames)] * len(spans))
+        frames.append(frame)
+        for start, length in spans:
+            starts.append(start)
+            lengths.append(length)
+    cols = list(zip(*recs, strict=True)) or [()] * len(META_COLUMNS)
+    schema = packed_schema()
+    arrays = [pa.array(c, t) for c, t in zip(cols[:6], schema.types[:6], strict=True)]
+    arrays += [pa.array(v, pa.int32()) for v in (frame_of, starts, lengths)]
+    return frames, pa.Table.from_arrays(arrays, schema=schema)
+
+
+def write_packed(con: duckdb.DuckDBPyConnection, files: Sequence[tuple[int, list[bytes], Any]]) -> int:
+    """Store what `pack_records` made: (file_id, frames, table) per file. Returns the number of records."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    total = sum(len(frames) for _, frames, _ in files)
+    if not total:
         return 0
-    first = con.execute(f"SELECT nextval('chunk_ids') FROM range({len(frames)})").fetchall()
-    for (chunk_id,), (file_id, frame, spans, recs) in zip(first, frames, strict=True):
-        chunks.append((chunk_id, file_id, frame))
-        records.extend((*r[:-1], chunk_id, start, length) for r, (start, length) in zip(recs, spans, strict=True))
+    ids = [r[0] for r in con.execute(f"SELECT nextval('chunk_ids') FROM range({total})").fetchall()]
+    chunks: list[tuple[int, int, bytes]] = []
+    tables = []
+    for file_id, frames, table in files:
+        mine = ids[len(chunks) : len(chunks) + len(frames)]
+        chunks.extend((chunk_id, file_id, frame) for chunk_id, frame in zip(mine, frames, strict=True))
+        tables.append(table.append_column("file_id", pa.repeat(pa.scalar(file_id, pa.int32()), table.num_rows))
+                      .append_column("chunk_id", pc.take(pa.array(mine, pa.int64()), table["frame"])))
     insert_rows(con, "record_chunks", ("chunk_id", "file_id", "data"), chunks)
-    return insert_rows(con, "records", (*META_COLUMNS, "chunk_id", "raw_start", "raw_len"), records)
-
-
-def _frames(recs: list[Sequence[Any]]) -> Iterator[tuple[bytes, list[tuple[int, int]], list[Sequence[Any]]]]:
-    raws = [r[-1].encode("utf-8") for r in recs]
-    done = 0
-    for frame, spans in pack(raws):
-        yield frame, spans, recs[done : done + len(spans)]
-        done += len(spans)
+    records = pa.concat_tables(tables)
+    cols = (*META_COLUMNS, "chunk_id", "raw_start", "raw_len")
+    con.register("_ins_records", records)
+    try:
+        con.execute(f"INSERT INTO records ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _ins_records")
+    finally:
+        con.unregister("_ins_records")
+    return records.num_rows
 
 
 def delete_files(con: duckdb.DuckDBPyConnection, file_ids: Sequence[int]) -> None:

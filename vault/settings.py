@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
 
 from vault.errors import VaultError
+from vault.settings_light import IngestDefaults, cores
 
 ENV_PREFIX = "VAULT_"
 
@@ -51,12 +52,15 @@ class Section(BaseModel):
 
 
 class IngestSettings(Section):
-    batch_bytes: int = Field(32 << 20, ge=1, description=(
+    batch_bytes: int = Field(IngestDefaults().batch_bytes, ge=1, description=(
         "Parsed files commit together once a group holds this many source bytes (smaller: more commits, slower)."))
     # Keep in step with vault.sources.documents.DEFAULT_MAX_MEMBER_MB (the default of parsers used alone).
-    max_member_mb: int = Field(256, ge=1, description=(
+    max_member_mb: int = Field(IngestDefaults().max_member_mb, ge=1, description=(
         "An archive member (conversations.json in an export zip) may expand to at most this many MB; a "
         "larger one is reported and skipped. Parsing needs several times this in memory."))
+    workers: int = Field(default_factory=cores, ge=1, description=(
+        "Processes an ingest uses (default: the number of cores): one writes the vault, the others parse "
+        "files; 1 parses in the writing process. The vault is the same either way."))
 
 
 class EmbedSettings(Section):
@@ -67,8 +71,10 @@ class EmbedSettings(Section):
 
 class SearchSettings(Section):
     hybrid_wait: float = Field(2.0, ge=0, description=(
-        "Seconds the default `vault search` (hybrid) waits for the embedding model to load; after that it answers "
-        "by keyword alone, saying so. `--mode hybrid` or `--mode semantic` always wait."))
+        "Seconds the default `vault search` (hybrid) waits for an embedding model that needs sentence-transformers "
+        "to load; after that it answers by keyword alone, saying so. The shipped MiniLM (and any BERT model the light "
+        "encoder runs) loads in a fraction of a second and is always waited for. `--mode hybrid` or `--mode "
+        "semantic` always wait."))
 
 
 class CorrectionSettings(Section):

@@ -8,16 +8,35 @@ setting). Then `db` is the flag, else
 `VAULT_DB`, else `vault.duckdb` in the data folder, exactly as `vault.settings.load` would find it
 (tests/settings checks the two agree). In every other case this answers None and the caller loads the
 settings: a config file is always validated, even where a flag overrides its values.
+
+Every other setting then has its default: `vault ingest` reads the `[ingest]` ones from `IngestDefaults`
+(where vault/settings.py takes their defaults from) rather than loading the settings for them.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # VAULT_* variables this shortcut looks at (VAULT_CONFIG: to hand over); any other may be a setting to validate.
 PLAIN_VARIABLES = {"VAULT_DB", "VAULT_HOME", "VAULT_CONFIG", "VAULT_DEBUG"}
+
+
+def cores() -> int:
+    """Cores this process may run on (`ingest.workers`' default)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class IngestDefaults(NamedTuple):
+    """The `[ingest]` settings at their defaults (`vault.settings.IngestSettings` takes them from here)."""
+
+    batch_bytes: int = 32 << 20
+    max_member_mb: int = 256  # = vault.sources.documents.DEFAULT_MAX_MEMBER_MB (tests/robustness checks it)
+    workers: int = cores()
 
 
 def quick_db_path(flags: dict[str, tuple[str, Any]]) -> tuple[Path, str] | None:

@@ -44,7 +44,8 @@ def table_sizes(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 def storage_report(con: duckdb.DuckDBPyConnection, path: Path | str | None) -> dict[str, Any]:
-    """Table sizes, the file's size (with its WAL) and the ratio to the archive's bytes (sum of files.size)."""
+    """Table sizes, the file's size (with its WAL) and the ratio to the archive's bytes (sum of files.size);
+    `embeddings`: what the vectors, their chunk rows and models take, and their ratio to the archive."""
     rep = table_sizes(con)
     archive = con.execute("SELECT coalesce(sum(size), 0) FROM files WHERE source <> 'unrecognised'").fetchone()[0]
     file_bytes = 0
@@ -53,4 +54,9 @@ def storage_report(con: duckdb.DuckDBPyConnection, path: Path | str | None) -> d
             file_bytes += p.stat().st_size if p.exists() else 0
     rep.update(file_bytes=file_bytes, archive_bytes=int(archive),
                ratio_to_archive=round(file_bytes / archive, 3) if archive and file_bytes else None)
+    from vault.index import vectors
+
+    emb = sum(rep["tables"].get(t, {}).get("bytes", 0) for t in vectors.TABLES)
+    rep["embeddings"] = {"format": vectors.FORMAT, "tables": list(vectors.TABLES), "bytes": emb,
+                         "ratio_to_archive": round(emb / archive, 4) if archive else None}
     return rep

@@ -53,6 +53,7 @@ class VaultDamagedError(VaultError):
 CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-12 of every DuckDB database file
 SCHEMA_VERSION = "schema_version"  # meta key: the number of the last migration applied
+SCHEMA_TABLES = "schema_tables"  # meta key: "<migrations applied>|<the tables they create>" (remember_schema)
 
 
 def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -231,21 +232,25 @@ def migration_number(name: str) -> int:
     return int(name[1:].split("_", 1)[0])
 
 
-def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> None:
-    """Refuse a database that is not a vault, a damaged vault, and one written by a newer version."""
+def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> bool:
+    """Refuse a database that is not a vault, a damaged vault, and one written by a newer version.
+
+    Returns whether the vault remembered the tables it should have (else `remember_schema` may store them).
+    """
     tables = _tables(con)
     if "migrations" not in tables:
         if not tables:
-            return  # a new, empty database: it becomes a vault
+            return False  # a new, empty database: it becomes a vault
         if tables & _schema_after(tuple(n for n, _ in MIGRATIONS)):
             raise VaultDamagedError(
                 f"the vault {path} is damaged: its `migrations` table is missing, so which schema it has "
                 f"is unknown (tables: {', '.join(sorted(tables)[:8])}); nothing was changed{_backups_hint(Path(path))}")
         raise NotAVaultError(f"{path} is not a vault file (a DuckDB database with other tables: "
                              f"{', '.join(sorted(tables)[:8])})")
-    pending_migrations(con, path)  # refuses migrations this version does not know
-    done = set(applied_migrations(con))
-    missing = sorted(_schema_after(tuple(n for n, _ in MIGRATIONS if n in done)) - tables)
+    done = applied_migrations(con, tables)
+    pending_migrations(con, path, done)  # refuses migrations this version does not know
+    expected, remembered = expected_tables(con, done, tables)
+    missing = sorted(expected - tables)
     if missing:
         raise VaultDamagedError(f"the vault {path} is damaged: table(s) {', '.join(missing)} are missing; "
                                 f"nothing was changed{_backups_hint(Path(path))}")
@@ -261,16 +266,38 @@ def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> 
             raise VaultTooNewError(
                 f"the vault {path} was written by a newer version of vault (schema version {number}; "
                 f"this version {__version__} knows up to {latest}); upgrade vault to open it.")
+    return remembered
 
 
-def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
-    if "migrations" not in _tables(con):
+def applied_migrations(con: duckdb.DuckDBPyConnection, tables: set[str] | None = None) -> list[str]:
+    """The migrations applied to the vault, in order (`tables`: its tables, when the caller has them)."""
+    if "migrations" not in (_tables(con) if tables is None else tables):
         return []
     return [r[0] for r in con.execute("SELECT name FROM migrations ORDER BY seq").fetchall()]
 
 
-def pending_migrations(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> list[str]:
-    done = applied_migrations(con)
+def expected_tables(con: duckdb.DuckDBPyConnection, done: list[str], tables: set[str]) -> tuple[frozenset[str], bool]:
+    """The tables the migrations `done` create, and whether the vault remembered them (`remember_schema`);
+    if not, they are found by running the migrations on an empty database (20 ms of every open)."""
+    stored = get_meta(con, SCHEMA_TABLES) if "meta" in tables else None
+    key, _, names = (stored or "").partition("|")
+    if stored and key == ",".join(done):
+        return frozenset(names.split(",")), True
+    return _schema_after(tuple(n for n, _ in MIGRATIONS if n in done)), False
+
+
+def remember_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Store in `meta` which tables the applied migrations create, for `check_schema` at the next opens."""
+    tables = _tables(con)
+    if "meta" in tables:
+        done = applied_migrations(con, tables)
+        names = sorted(_schema_after(tuple(n for n, _ in MIGRATIONS if n in done)))
+        set_meta(con, SCHEMA_TABLES, ",".join(done) + "|" + ",".join(names))
+
+
+def pending_migrations(con: duckdb.DuckDBPyConnection, path: Path | str = "vault",
+                       done: list[str] | None = None) -> list[str]:
+    done = applied_migrations(con) if done is None else done
     known = [name for name, _ in MIGRATIONS]
     unknown = [n for n in done if n not in known]
     if unknown:
@@ -412,9 +439,13 @@ def _checked(path: Path, *, read_only: bool, migrating: bool) -> duckdb.DuckDBPy
     """A connection to a file that passed `check_schema` (and was migrated, if `migrating`)."""
     con = _connect(path, read_only=read_only)
     try:
-        check_schema(con, path)
-        if migrating and migrate(con, path) and _mostly_free(con):
-            con = compact(con, path)
+        remembered = check_schema(con, path)
+        if migrating:
+            migrated = migrate(con, path)
+            if migrated or not remembered:
+                remember_schema(con)
+            if migrated and _mostly_free(con):
+                con = compact(con, path)
     except duckdb.IOException as e:  # a block that fails its checksum: damage (a lock shows at connect)
         con.close()
         raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}"

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from vault.sources import candidate_suffixes
+from vault.sources import CATCH_ALL, PARSERS, candidate_suffixes
+
 
 FINGERPRINT_SPAN = 4096
 
@@ -69,23 +70,62 @@ def walk(paths: Iterable[Path]) -> Iterator[Path]:
 
     A path named directly is yielded whatever it is, and so is a folder that cannot be listed: the
     ingester reports what it cannot read (missing, a FIFO, a symlink loop, a folder) with the reason.
+    Paths stay strings until yielded: building Path objects cost more than the walk itself.
     """
-    suffixes = candidate_suffixes()
+    accepts = _SuffixTest()
     for root in paths:
         root = Path(root).expanduser()
         if not root.is_dir():
             yield root
             continue
-        found: list[Path] = []
-        for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: found.append(Path(e.filename))):
+        found: list[str] = []
+        errors: list[Path] = []
+        for dirpath, dirnames, filenames in os.walk(str(root), onerror=lambda e: errors.append(Path(e.filename))):
             dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
-            for name in filenames:
-                if name.endswith(IGNORED_NAMES):
-                    continue
-                if any(name.lower().endswith(s) for s in suffixes):
-                    found.append(Path(dirpath) / name)
-        # Main session files before their subagent folders, in a stable order.
-        yield from sorted(found, key=lambda p: (len(p.parts), str(p)))
+            found += [os.path.join(dirpath, name) for name in filenames if accepts(name)]
+        # Main session files before their subagent folders, in a stable order: by depth, then path (the
+        # same order as Paths sorted by (len(parts), str), all of them sharing the root's prefix).
+        found.sort(key=lambda p: (p.count(os.sep), p))
+        if errors:
+            yield from sorted([*errors, *map(Path, found)], key=lambda p: (len(p.parts), str(p)))
+        else:
+            yield from map(Path, found)
+
+
+class _SuffixTest:
+    """Whether a file name has a suffix some parser reads. The built-in parsers' suffixes answer most names;
+    parsers registered by other packages (entry points, slow to list) are loaded only for another suffix."""
+
+    def __init__(self) -> None:
+        self.builtin = tuple({s for p in (*PARSERS, CATCH_ALL) for s in p.suffixes})
+        self.all: tuple[str, ...] | None = None
+
+    def __call__(self, name: str) -> bool:
+        if name.endswith(IGNORED_NAMES):
+            return False
+        lower = name.lower()
+        if lower.endswith(self.builtin):
+            return True
+        if self.all is None:
+            self.all = tuple(candidate_suffixes())
+        return lower.endswith(self.all)
+
+
+def real_stat(path: Path, real_dirs: dict[str, str]) -> tuple[Path, os.stat_result]:
+    """`path.resolve(strict=True)` and its `stat()`, raising as they do; `path` must be absolute.
+
+    A file that is not a symlink costs one lstat: its real path is its folder's (resolved once per folder,
+    remembered in `real_dirs`) and its name. Resolving each path walked 8 path components, one lstat each.
+    """
+    st = os.lstat(path)
+    folder, name = os.path.split(str(path))
+    if stat.S_ISLNK(st.st_mode) or not name:
+        real = path.resolve(strict=True)
+        return real, real.stat()
+    real_folder = real_dirs.get(folder)
+    if real_folder is None:
+        real_folder = real_dirs[folder] = os.path.realpath(folder)
+    return (path if real_folder == folder else Path(real_folder, name)), st
 
 
 def folder_reason(path: Path) -> str:

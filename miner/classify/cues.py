@@ -20,14 +20,32 @@ class Cue:
     weight: float
     pattern: re.Pattern
     anchored: bool = False  # starts with \A: `match` decides at once where `search` would scan the text
+    # The same regex without IGNORECASE, for text lowercased once by the caller (`search_lowered`): case-
+    # insensitive matching costs re about twice as much. None when the regex has a case-sensitive part.
+    lowered: re.Pattern | None = None
 
     def search(self, text: str) -> bool:
         return (self.pattern.match(text) if self.anchored else self.pattern.search(text)) is not None
 
+    def search_lowered(self, text: str, lower: str) -> bool:
+        """`search(text)`, given `lower` = text.lower(): the same answer, cheaper when `lowered` exists."""
+        if self.lowered is None:
+            return self.search(text)
+        return (self.lowered.match(lower) if self.anchored else self.lowered.search(lower)) is not None
+
 
 def _cue(name: str, weight: float, regex: str) -> Cue:
     return Cue(name, weight, re.compile(regex, re.IGNORECASE | re.MULTILINE), regex.startswith(r"\A") and "|" not in
-               _top_level(regex))
+               _top_level(regex), lowered_pattern(regex, re.MULTILINE))
+
+
+def lowered_pattern(regex: str, flags: int = 0) -> re.Pattern | None:
+    """`regex` compiled to match lowercased text as `re.IGNORECASE` matches the original, or None when it
+    cannot: an upper-case letter outside an escape (`\\b`, `\\W` are escapes) or a `(?-i:` group."""
+    bare = re.sub(r"\\.", "", regex)
+    if "(?-i" in regex or any(ch.isupper() for ch in bare):
+        return None
+    return re.compile(regex, flags)
 
 
 def _top_level(regex: str) -> str:
@@ -131,15 +149,25 @@ CORRECTION_CUES: tuple[Cue, ...] = (
 )
 
 # The text is, or quotes, a failure: an error message, a stack trace, a log line with an error level.
+_ERROR_ANY_CASE = (r"\b\w*(?:error|exception)\b[:\s]|\btraceback \(most recent|\berror\b[:\s]|"
+                   r"\b(?:request|build|load|test|tests|command|install|start|session)\s+failed\b|"
+                   r"refused|not an object|undefined is not|cannot read propert|"
+                   r"\bnull\b.{0,20}\b(?:data|response)|\b(?:4\d\d|5\d\d) (?:error|not found|bad|internal)|"
+                   r"^\s*(?:e|error|fatal)\b.{0,30}\d|panic:|segmentation fault|command not found|"
+                   r"no such file|permission denied|exit code [1-9]|returned non-zero|"
+                   r'"(?:error|errors|detail)"\s*:|"(?:data|result|body)"\s*:\s*null')
+_ERROR_UPPER = r"\bFAIL(?:ED)?\b"  # a test runner's verdict; "fail" in prose is a broken_outcome cue
 ERROR_PASTE = (
-    _cue("error_text", 2.0, r"(?:\b\w*(?:Error|Exception)\b[:\s]|\bTraceback \(most recent|\berror\b[:\s]|"
-                            r"\b(?:request|build|load|test|tests|command|install|start|session)\s+failed\b|"
-                            r"refused|not an object|undefined is not|cannot read propert|"
-                            r"\bnull\b.{0,20}\b(?:data|response)|\b(?:4\d\d|5\d\d) (?:error|not found|bad|internal)|"
-                            r"^\s*(?:E|ERROR|FATAL)\b.{0,30}\d|panic:|segmentation fault|command not found|"
-                            r"no such file|permission denied|exit code [1-9]|returned non-zero|(?-i:\bFAIL(?:ED)?\b)|"
-                            r'"(?:error|errors|detail)"\s*:|"(?:data|result|body)"\s*:\s*null)'),
+    _cue("error_text", 2.0, rf"(?:{_ERROR_ANY_CASE}|(?-i:{_ERROR_UPPER}))"),
 )
+# error_text as two cheaper regexes: the case-insensitive part on lowercased text, the verdict on the text.
+ERROR_LOWERED = (lowered_pattern(_ERROR_ANY_CASE, re.MULTILINE), re.compile(_ERROR_UPPER))
+
+
+def error_text(text: str, lower: str) -> bool:
+    """`ERROR_PASTE[0].search(text)`, given `lower` = text.lower()."""
+    return ERROR_LOWERED[0].search(lower) is not None or ERROR_LOWERED[1].search(text) is not None
+
 
 # False friends: an approval or an answer to the assistant's question, a polite new request.
 ANSWER_CUES: tuple[Cue, ...] = (
@@ -182,10 +210,15 @@ ASKED_USER = re.compile(
     re.IGNORECASE,
 )
 
+CLAIMED_DONE_LOWERED = lowered_pattern(CLAIMED_DONE.pattern)
+ASKED_USER_LOWERED = lowered_pattern(ASKED_USER.pattern)
 
 # Cues that report a failure of what the assistant delivered (as opposed to a wish or a rule).
 FAILURE_CUES = frozenset({"still_broken", "does_not_work", "broken_outcome", "works_but", "cannot_follow"})
 
 
-def fired(cues: tuple[Cue, ...], text: str) -> list[Cue]:
-    return [c for c in cues if c.search(text)]
+def fired(cues: tuple[Cue, ...], text: str, lower: str | None = None) -> list[Cue]:
+    """The cues of `cues` found in `text` (`lower`: text.lower(), when the caller has it: cheaper)."""
+    if lower is None:
+        return [c for c in cues if c.search(text)]
+    return [c for c in cues if c.search_lowered(text, lower)]

@@ -20,7 +20,8 @@ import re
 
 from miner.classify import cues as C
 from miner.classify.base import Turn
-from miner.classify.heuristic import RESEND_RATIO, HeuristicClassifier, _extends, _said_nothing, resend_similarity
+from miner.classify.heuristic import (RESEND_RATIO, HeuristicClassifier, _normalise, _said_nothing,
+                                     extends_normalised, normalised_similarity)
 from vault.model import Kind
 
 TAIL_CLAIM = 600  # characters of the answer's end searched for a claim of success
@@ -28,13 +29,19 @@ TAIL_ASK = 400  # ... and for a question to the person
 RESEND_LOOKBACK = 3
 CUE_CHARS = 2000
 
-_QUESTION_START = re.compile(r"\A\W*(?:what|why|how|where|when|which|who|is|are|does|do|did|can|could|should|"
-                             r"would|will|have|has)\b", re.IGNORECASE)
+# Case-insensitive patterns are matched on the text lowercased once (C.lowered_pattern: re is twice as
+# fast without IGNORECASE); _CODE and _PATH_OR_URL are case-sensitive and read the text itself.
+_QUESTION_START = C.lowered_pattern(r"\A\W*(?:what|why|how|where|when|which|who|is|are|does|do|did|can|could|"
+                                    r"should|would|will|have|has)\b")
 _CODE = re.compile(r"```|^\s{4,}\S|^\s*(?:at |File \")|^\s*[{[]\s*$|\$ \w", re.MULTILINE)
 _PATH_OR_URL = re.compile(r"https?://|(?:^|\s)[\w.-]*/[\w./-]+|\w+\.(?:py|js|ts|tsx|go|rs|md|json|ya?ml|toml|sh)\b")
-_SECOND_PERSON = re.compile(r"\byou(?:'re|'ve| are| have| did| were)?\b", re.IGNORECASE)
-_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|me|my)\b", re.IGNORECASE)
-_NEGATION = re.compile(r"\b(?:not|no|never|n't|nothing|none)\b|n't\b", re.IGNORECASE)
+_SECOND_PERSON = C.lowered_pattern(r"\byou(?:'re|'ve| are| have| did| were)?\b")
+_FIRST_PERSON = C.lowered_pattern(r"\b(?:i|i'm|i've|me|my)\b")
+_NEGATION = C.lowered_pattern(r"\b(?:not|no|never|n't|nothing|none)\b|n't\b")
+
+# (cue, the bound regex method that decides it): a plain loop over these is C.fired without a call per cue.
+_CORRECTION_FINDERS = [(c, getattr(c.lowered or c.pattern, "match" if c.anchored else "search"))
+                       for c in C.CORRECTION_CUES]
 
 CUE_NAMES = [f"cue:{c.name}" for c in C.CORRECTION_CUES] + ["cue:error_text"] + \
             [f"cue:answer_{c.name}" for c in C.ANSWER_CUES] + ["cue:praise", "cue:continue", "cue:praise_only",
@@ -52,41 +59,48 @@ FAMILIES = ("cue", "shape", "ctx")
 
 
 def vector(t: Turn) -> list[float]:
-    """The cue, shape and context features of `t`, in `NAMES` order."""
+    """The cue, shape and context features of `t`, in `NAMES` order.
+
+    Per-turn Python is most of the learned backend's cost (bench/miner_speed.py): each text is
+    lowercased and normalised once, and a regex runs only where its answer can change a feature."""
     text = t.text.strip()
     if len(text) > CUE_CHARS:  # a long paste: its start and end say what it is; regexes cost its length
         text = text[: CUE_CHARS - 500] + "\n" + text[-500:]
+    lower = text.lower()
     words = len(t.text.split())
-    corr = C.fired(C.CORRECTION_CUES, text)
+    corr = [c for c, find in _CORRECTION_FINDERS if find(lower if c.lowered else text) is not None]
     corr_names = {c.name for c in corr}
     answer = t.prev_assistant or ""
-    error = bool(answer) and C.ERROR_PASTE[0].search(text)
-    answers = [c.search(text) for c in C.ANSWER_CUES]
-    praise = C.PRAISE.search(text)
+    error = bool(answer) and C.error_text(text, lower)
+    answers = [c.search_lowered(text, lower) for c in C.ANSWER_CUES]
+    praise = C.PRAISE.search_lowered(text, lower)
     praise_only = _praise_only(text, words, bool(corr), bool(error))
     cues = [float(c.name in corr_names) for c in C.CORRECTION_CUES] + [float(bool(error))] + \
-           [float(a) for a in answers] + [float(praise), float(C.CONTINUE.search(text)), float(praise_only),
-                                          math.log1p(len(corr)), float(any(c.weight >= 2.4 for c in corr))]
+           [float(a) for a in answers] + [float(praise), float(C.CONTINUE.search_lowered(text, lower)),
+                                          float(praise_only), math.log1p(len(corr)),
+                                          float(any(c.weight >= 2.4 for c in corr))]
 
     lines = text.count("\n") + 1
     shape = [math.log1p(words), float(words > 120), float(words <= 1), float("?" in text),
-             float(bool(_QUESTION_START.search(text))), float(bool(_CODE.search(text))), math.log1p(lines),
-             float(bool(_PATH_OR_URL.search(text))), float("!" in text), float(bool(_SECOND_PERSON.search(text))),
-             float(bool(_FIRST_PERSON.search(text))), float(bool(_NEGATION.search(text))),
-             float(t.kind == Kind.QUEUED_PROMPT)]
+             float(_QUESTION_START.match(lower) is not None), float(_CODE.search(text) is not None),
+             math.log1p(lines), float(_PATH_OR_URL.search(text) is not None), float("!" in text),
+             float(_SECOND_PERSON.search(lower) is not None), float(_FIRST_PERSON.search(lower) is not None),
+             float(_NEGATION.search(lower) is not None), float(t.kind == Kind.QUEUED_PROMPT)]
 
-    claimed = bool(answer) and C.CLAIMED_DONE.search(answer[-TAIL_CLAIM:]) is not None
-    asked = bool(answer) and C.ASKED_USER.search(answer[-TAIL_ASK:].rstrip()) is not None
+    claimed = bool(answer) and C.CLAIMED_DONE_LOWERED.search(answer[-TAIL_CLAIM:].lower()) is not None
+    asked = bool(answer) and C.ASKED_USER_LOWERED.search(answer[-TAIL_ASK:].rstrip().lower()) is not None
     after_interrupt = t.prev_kind in (Kind.INTERRUPT, Kind.TOOL_REJECTION)
     silent = after_interrupt and _said_nothing(answer)
     tool_calls = answer.count("\n[") + answer.startswith("[")  # rendered tool-call lines, `[Bash] ...`
     earlier = [u for role, u in t.context if role == "user" and u != "[interrupted]"][-RESEND_LOOKBACK:]
-    resend = max((resend_similarity(text, p) for p in earlier or ([t.prev_typed] if t.prev_typed else [])),
-                 default=0.0)
+    norm = _normalise(text)
+    normalised = {u: _normalise(u) for u in earlier or ([t.prev_typed] if t.prev_typed else [])}
+    resend = max((normalised_similarity(norm, n) for n in normalised.values()), default=0.0)
+    extends = bool(t.prev_typed) and extends_normalised(
+        norm, normalised[t.prev_typed] if t.prev_typed in normalised else _normalise(t.prev_typed))
     failure = bool(corr_names & C.FAILURE_CUES)
     ctx = [float(not answer), float(claimed), float(asked), float(t.prev_assistant_error), float(after_interrupt),
-           float(silent), float(bool(t.prev_typed) and _extends(text, t.prev_typed)), resend,
-           float(resend >= RESEND_RATIO),
+           float(silent), float(extends), resend, float(resend >= RESEND_RATIO),
            math.log1p(len(answer)), math.log1p(tool_calls), math.log1p(t.position),
            float(claimed and failure), float(claimed and bool(error)), float(asked and answers[0]),
            float(asked and bool(corr))]

@@ -69,9 +69,30 @@ def _typo_fixed(text: str) -> str:
     out = []
     for w in words:
         core = w.strip("!.,?").lower()
-        fix = next((p for p in _PRAISE_WORDS if len(core) >= 4 and core != p and _one_edit(core, p)), None)
+        n = len(core)
+        candidates = _PRAISE_NEAR.get((n, core[:2]), ()) + _PRAISE_NEAR.get((n, "~" + core[-2:]), ())
+        if candidates:  # in _PRAISE_WORDS order: the first praise word one edit away wins, as it always did
+            candidates = sorted(set(candidates), key=_PRAISE_WORDS.index)
+        fix = next((p for p in candidates if core != p and _one_edit(core, p)), None)
         out.append(fix if fix else w)
     return " ".join(out)
+
+
+def _praise_near() -> dict[tuple[int, str], tuple[str, ...]]:
+    """(length, first two letters) and (length, "~" + last two) of a word -> the praise words it may be one edit
+    away from. A word of 4+ letters one edit away from a word of 5+ shares its first two or its last two letters
+    (the edit is at index 2 or later, or it leaves the last two alone), so a word under neither key is not."""
+    out: dict[tuple[int, str], tuple[str, ...]] = {}
+    for p in _PRAISE_WORDS:
+        for n in (len(p) - 1, len(p), len(p) + 1):
+            for key in ((n, p[:2]), (n, "~" + p[-2:])):
+                if n >= 4 and p not in out.get(key, ()):
+                    out[key] = out.get(key, ()) + (p,)
+    return out
+
+
+_PRAISE_NEAR = _praise_near()
+assert min(len(p) for p in _PRAISE_WORDS) >= 5  # what _praise_near's reasoning needs
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -87,17 +108,24 @@ def _one_edit(a: str, b: str) -> bool:
     return s[i:] == t[i + 1:]
 
 
+_API_ERROR = re.compile(r"⎿\s*API Error.*", re.DOTALL)
+
+
 def _normalise(text: str) -> str:
     # Console transcripts append API errors to a re-sent prompt; they are not the person's words.
-    text = re.sub(r"⎿\s*API Error.*", "", text, flags=re.DOTALL)
-    return " ".join(_WORD.findall(text.lower()))
+    return " ".join(_WORD.findall(_API_ERROR.sub("", text).lower()))
 
 
 RESEND_CHARS = 600  # a re-send is near-verbatim: its start says so, and difflib is quadratic in length
 
 
 def resend_similarity(a: str, b: str) -> float:
-    na, nb = _normalise(a), _normalise(b)
+    return normalised_similarity(_normalise(a), _normalise(b))
+
+
+def normalised_similarity(na: str, nb: str) -> float:
+    """`resend_similarity` of two texts already passed through `_normalise` (a caller comparing one text
+    with several normalises it once)."""
     if not na or not nb:
         return 0.0
     if na == nb:
@@ -119,7 +147,11 @@ def _extends(text: str, prev: str | None) -> bool:
     """The person re-sends their own cut-off message, completed: it is not about the assistant."""
     if not prev:
         return False
-    a, b = _normalise(prev), _normalise(text)
+    return extends_normalised(_normalise(text), _normalise(prev))
+
+
+def extends_normalised(b: str, a: str) -> bool:
+    """`_extends` of a text and the previous one, both already passed through `_normalise`."""
     head = a[: max(20, int(len(a) * 0.6))]
     return len(a) >= 20 and b.startswith(head)
 

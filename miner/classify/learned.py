@@ -64,7 +64,10 @@ class Model:
         return json.dumps(self.data, separators=(",", ":"))
 
     def proba(self, X: np.ndarray) -> np.ndarray:
-        z = ((X - self.mean) / self.scale) @ self.coef.T + self.intercept
+        """Class probabilities per row of X; X may stop after the plain features (no embedding columns):
+        the embeddings then sit at their training mean, which standardises to 0 and adds nothing."""
+        n = X.shape[1]
+        z = ((X - self.mean[:n]) / self.scale[:n]) @ self.coef[:, :n].T + self.intercept
         z = z / self.temperature
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
@@ -72,15 +75,15 @@ class Model:
 
     def decide(self, P: np.ndarray) -> list[tuple[str, float]]:
         """(label, its probability) per row: a correction at or above the threshold, else the likeliest."""
-        ci = self.classes.index(REATTEMPT_WITH_FEEDBACK)
-        out = []
-        for p in P:
-            if self.threshold is not None:
-                i = ci if p[ci] >= self.threshold else int(np.argmax(np.where(np.arange(len(p)) == ci, -1, p)))
-            else:
-                i = int(np.argmax(p))
-            out.append((self.classes[i], float(p[i])))
-        return out
+        if self.threshold is None:
+            best = P.argmax(axis=1)
+        else:
+            ci = self.classes.index(REATTEMPT_WITH_FEEDBACK)
+            others = P.copy()
+            others[:, ci] = -1
+            best = np.where(P[:, ci] >= self.threshold, ci, others.argmax(axis=1))
+        p = P[np.arange(len(P)), best]
+        return [(self.classes[i], x) for i, x in zip(best.tolist(), p.tolist(), strict=True)]
 
 
 def rules(t: Turn) -> Label | None:
@@ -148,25 +151,28 @@ class LearnedClassifier(Classifier):
     def predict(self, turns: Sequence[Turn], X: np.ndarray | None = None) -> list[Label]:
         X = self.matrix(turns, X)
         P = self.model.proba(X)
-        names = self.model.features
-        labels = []
-        for x, (label, p) in zip(X, self.model.decide(P), strict=True):
-            labels.append(Label(label, round(p, 3), _reasons(names, x)))
-        return labels
+        return [Label(label, round(p, 3), reasons)
+                for (label, p), reasons in zip(self.model.decide(P), _reasons(X), strict=True)]
 
     def matrix(self, turns: Sequence[Turn], X: np.ndarray | None = None) -> np.ndarray:
         X = feature_matrix(turns) if X is None else X
-        if not self.model.embedding:
+        if not (self.model.embedding and self.embed):  # no embeddings: at their training mean (see proba)
             return X
-        from miner.classify.vectors import DIM, embed
+        from miner.classify.vectors import embed
 
-        if self.embed:
-            E, self.embed_report = embed(self.con, turns, self.on_embed)
-        else:  # embeddings switched off: their training mean, i.e. no evidence either way
-            E = np.tile(self.model.mean[len(self.model.features):], (len(turns), 1))[:, : 2 * DIM]
+        E, self.embed_report = embed(self.con, turns, self.on_embed)
         return np.hstack([X, E])
 
 
-def _reasons(names: list[str], x: np.ndarray) -> list[str]:
-    """The cue and context features that fired (binary ones set), for `labels.reasons`."""
-    return [n for n, v in zip(names, x, strict=False) if v == 1.0 and not n.startswith("shape:")]
+_REASON_COLUMNS = np.asarray([i for i, n in enumerate(F.NAMES) if not n.startswith("shape:")])
+_REASON_NAMES = [F.NAMES[i] for i in _REASON_COLUMNS]
+
+
+def _reasons(X: np.ndarray) -> list[list[str]]:
+    """Per row: the cue and context features that fired (binary ones set), for `labels.reasons`."""
+    fired = X[:, _REASON_COLUMNS] == 1.0
+    rows, cols = np.nonzero(fired)
+    out: list[list[str]] = [[] for _ in range(len(X))]
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        out[r].append(_REASON_NAMES[c])
+    return out

@@ -34,7 +34,7 @@ from miner.classify.base import (
 from miner.classify.dataset import Example
 from miner.classify.learned import Model, feature_matrix, rules
 
-VERSION = "learned-3"  # the learned-2 recipe refitted on 419 turns by 19 authors (data/labels/ grew)
+VERSION = "learned-4"  # the learned-3 recipe on the label files of 2026-12-03 (model.json regenerated at merge)
 CLASSES = [NEW_REQUEST, REATTEMPT_WITH_FEEDBACK, REATTEMPT_WITHOUT_FEEDBACK, POSITIVE_FEEDBACK]
 # The model's target: an initial request that structure did not catch is a request like any other.
 TARGET = {INITIAL_REQUEST: NEW_REQUEST}
@@ -174,12 +174,14 @@ def _temperature(Z: np.ndarray, y: np.ndarray) -> float:
 
 def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str = VERSION,
         C: float | None = None, threshold: float | None | str = "cv", extra: dict | None = None,
-        X: np.ndarray | None = None, balance: float | None = None) -> Model:
+        X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
+        correction_weight: float = 1.0) -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
-    C (L2 strength), the correction threshold and the temperature are chosen by leave-one-author-out
-    within `examples` unless given; with a single author, by leave-one-session-out. `X`: the
-    examples' feature rows when the caller has them already (features.vector of each turn).
+    C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
+    leave-one-author-out within `examples` unless given; with a single author, by leave-one-session-out.
+    `X`: the examples' feature rows when the caller has them already (features.vector of each turn).
+    `correction_weight` multiplies the weight of every correction turn (a class weight).
     """
     keep = modelled(examples)
     mod = [examples[i] for i in keep]
@@ -189,13 +191,14 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     y = np.asarray([CLASSES.index(TARGET.get(e.label, e.label)) for e in mod])
     groups = np.asarray([e.author for e in mod])
     w = author_weights(groups, BALANCE if balance is None else balance)
+    w = np.where(y == CLASSES.index(REATTEMPT_WITH_FEEDBACK), correction_weight, 1.0) * w
     if len(set(groups.tolist())) < 3:
         groups = np.asarray([e.turn.session_id for e in mod])
     n_plain = len(F.NAMES)
     cv: dict[str, Any] = {}
     if C is None or threshold == "cv":
         scores = {}
-        for c in (C_GRID if C is None else (C,)):
+        for c in (c_grid if C is None else (C,)):
             Z = _inner_logits(X, y, groups, c, n_plain, w)
             P = _softmax(Z)
             ths = THRESHOLDS if threshold == "cv" else (threshold,)
@@ -322,15 +325,18 @@ def predict(model: Model, examples: Sequence[Example], E: np.ndarray | None,
     return out  # type: ignore[return-value]
 
 
-def cross_validate(examples: Sequence[Example], E: np.ndarray | None, **fit_kw: Any) -> list[Label]:
-    """Leave-one-author-out: each author's examples labelled by a model fitted without that author."""
+def cross_validate(examples: Sequence[Example], E: np.ndarray | None, X: np.ndarray | None = None,
+                   fitter=None, **fit_kw: Any) -> list[Label]:
+    """Leave-one-author-out: each author's examples labelled by a model fitted without that author.
+
+    `fitter` (default `fit`) is called as `fit` is; `X`: the examples' feature rows if already computed."""
     authors = np.asarray([e.author for e in examples])
-    X = feature_matrix([e.turn for e in examples])
+    X = feature_matrix([e.turn for e in examples]) if X is None else X
     out: list[Label | None] = [None] * len(examples)
     for a in sorted(set(authors.tolist())):
         test = np.flatnonzero(authors == a)
         train = np.flatnonzero(authors != a)
-        model = fit([examples[i] for i in train], None if E is None else E[train], X=X[train], **fit_kw)
+        model = (fitter or fit)([examples[i] for i in train], None if E is None else E[train], X=X[train], **fit_kw)
         labels = predict(model, [examples[i] for i in test], None if E is None else E[test], X[test])
         for i, lab in zip(test, labels, strict=True):
             out[i] = lab

@@ -186,7 +186,7 @@ def test_dataset_card_counts(vault_copy, ready_vault, tmp_path):
     card = (tmp_path / "trl" / "README.md").read_text()
     assert "| docs-site | 4 |" in card and "| next_attempt | 6 |" in card
     for name, n in [("chosen_corrected_later", 1), ("secrets", 1), ("reply_to_feedback", 2),
-                    ("gate_pasted_failure", 1), ("sycophantic_opener", 0)]:
+                    ("gate_pasted_failure", 1), ("sycophantic_opener", 1)]:
         assert f"| {name} | {n} | {FILTER_DOCS[name]} |" in card
     assert "claude_code: 6 session(s)" in card and "seed 0" in card and "Redacted" in card
 

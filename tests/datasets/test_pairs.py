@@ -52,7 +52,8 @@ def test_examples_pairs_follow_the_planted_corrections(hand_vault, vault_copy):
     # agent answers: text plus one compact line per tool call
     tests = _by_feedback(pairs, "did you run the tests?")
     assert tests["chosen"][0]["content"].startswith("[Bash] $ pytest -q tests/test_invoices.py\nYou're right")
-    assert tests["failed"] == ["reply_to_feedback"]
+    # the flattery after the tool call counts: an agent answer's text starts after its calls
+    assert tests["failed"] == ["sycophantic_opener", "reply_to_feedback"]
     assert "[Grep] def get_invoice" in tests["rejected"][0]["content"]
     # interrupted and continued chosen answer: one answer, flagged
     export_fix = _by_feedback(pairs, "Traceback")
@@ -386,3 +387,15 @@ def test_outcome_reports_are_not_corrections():
     for corr in ("we're using BDD lingo, call them specs", "don't put comments into bash snippets",
                  "i would prefer this to run on command", "why --fix=lf instead of --fix=yes?"):
         assert not is_outcome_report(corr), corr
+
+
+def test_flattery_and_replies_after_tool_calls():
+    """An agent answer often starts with tool calls and replies to the feedback in the prose after them."""
+    from miner.quality import first_prose, flattery, replies_to_feedback
+
+    edit = "[Edit] ~/spec.md\n@@ -1 +1,2 @@\n-old\n+new\n+more\nThat makes sense - the deploy layer is separate.\n[Bash] $ ls"
+    assert first_prose(edit) == "That makes sense - the deploy layer is separate."
+    assert replies_to_feedback(edit) and flattery(edit) is None
+    assert flattery("[Bash] $ pytest -q\nYou're absolutely right! Two tests fail.")
+    assert not replies_to_feedback("[Bash] $ pytest -q\n    12 passed\nAll 12 tests pass; the refund rounds half up.")
+    assert first_prose("[Read] ~/a.py") == ""

@@ -153,6 +153,31 @@ def test_shared_words_join_what_the_small_embedding_model_keeps_apart():
     assert sorted(map(sorted, cluster(v, THRESHOLD, b))) == [[0, 1], [2]]
 
 
+def test_standing_evidence_and_its_train_split_restriction():
+    from miner.personas import Rule, is_standing, restrict_rule
+
+    sess = {"a": "s1", "b": "s2", "c": "s1"}
+    assert not is_standing(["a", "c"], [], [], sess)  # one session: a task detail
+    assert is_standing(["a"], ["b"], [], sess)  # restated in substance in another session
+    assert is_standing(["a"], [], ["a"], sess)  # the person says it stands ("again", "remember")
+    said = Rule("Don't x.", 1, ["a"], ["don't x"], ["a"], [], ["a"])
+    assert restrict_rule(said, {"a"}, sess).rule == "Don't x." and restrict_rule(said, {"c"}, sess) is None
+    echoed = Rule("Don't x.", 1, ["a"], ["don't x"], ["a"], ["b"], [])
+    assert restrict_rule(echoed, {"a"}, sess) is None  # the echo is a test-split correction: not evidence
+    assert restrict_rule(echoed, {"a", "b"}, sess).echo_msgs == ["b"]
+
+
+def test_a_cited_directive_is_a_rule_and_a_dangling_clause_is_not(embed_model):
+    from miner.personas import rules_for
+
+    assert clauses_of("your directives are to write self-documenting code") == ["always write self-documenting code"]
+    fb = [("m1", "Don't add emojis to commit messages, I told you before"), ("m2", "don't add tables to the docs"),
+          ("m3", "we don't need it yet"), ("m4", "we don't need it yet")]
+    rules = rules_for(fb, embed_model, sessions={"m1": "s1", "m2": "s2", "m3": "s3", "m4": "s4"})
+    assert [r.rule for r in rules] == ["Don't add emojis to commit messages."]
+    assert rules[0].standing_msgs == ["m1"]
+
+
 def test_cluster_average_linkage():
     v = np.array([[1, 0], [0.96, 0.28], [0, 1], [0.28, 0.96], [-1, 0]], dtype="float32")
     v /= np.linalg.norm(v, axis=1, keepdims=True)
@@ -165,8 +190,8 @@ def test_cluster_average_linkage():
 def test_offline_personas_against_a_careful_readers_list(corpus_mined_vault, vault_copy, embed_model):
     """Side by side with tests/fixtures/personas/reader_conversations.json (bench/personas_vs_reader.py prints it).
 
-    Measured: lines right 3/3, reader items covered 3/23 (before the shared-word clustering and the restated
-    complaints: 1/1, 1/23). The issue's goal of a third of the reader's items is not reached offline: the person
+    Measured: lines right 6/7, reader items covered 6/23 (before the standing evidence, echoes and cited
+    directives: 3/3, 3/23; before the shared-word clustering and the restated complaints: 1/1, 1/23). The issue's goal of a third of the reader's items is not reached offline: the person
     states most preferences as reactions, or in one session only, not in general form.
     """
     import sys
@@ -184,4 +209,4 @@ def test_offline_personas_against_a_careful_readers_list(corpus_mined_vault, vau
     lines = [ln for ps in personas.values() for ln in ps]
     assert all(is_general(ln) for ln in lines)  # general form, no hook text, no task entity
     assert rep["lines"] >= 1 and rep["right"] * 2 >= rep["lines"]  # at least half of the lines right
-    assert rep["covered"] >= 3
+    assert rep["covered"] >= 5  # measured 6; the miner's labels change under it

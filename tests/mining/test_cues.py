@@ -183,3 +183,57 @@ def test_same_meaning_by_stored_embeddings_is_a_resend():
     assert HeuristicClassifier({"now": near, "before": a}).label_one(t).label == "reattempt_without_feedback"
     assert HeuristicClassifier({"now": far, "before": a}).label_one(t).label != "reattempt_without_feedback"
     assert HeuristicClassifier().label_one(t).label != "reattempt_without_feedback"
+
+
+def _typo_fixed_reference(text):
+    """_typo_fixed as first written: every praise word tried against every word (no pre-test)."""
+    from miner.classify.heuristic import _PRAISE_WORDS
+
+    words = text.split()
+    if len(words) > 12:
+        return text
+    out = []
+    for w in words:
+        core = w.strip("!.,?").lower()
+        fix = next((p for p in _PRAISE_WORDS if len(core) >= 4 and core != p and _one_edit(core, p)), None)
+        out.append(fix if fix else w)
+    return " ".join(out)
+
+
+def test_typo_fix_pre_test_changes_nothing():
+    """The first/last-letter pre-test of _typo_fixed only skips words that cannot be one edit away: every
+    one-edit variant of every praise word (and words that are two edits away) is fixed exactly as before."""
+    from miner.classify.heuristic import _PRAISE_WORDS
+
+    letters = "aekrsw!"
+    variants = set()
+    for p in _PRAISE_WORDS:
+        for i in range(len(p) + 1):
+            for ch in letters:
+                variants |= {p[:i] + ch + p[i:], p[:i] + ch + p[i + 1:]}  # insertion, substitution
+            variants |= {p[:i] + p[i + 1:], p[:i] + p[i + 1:i + 2] + p[i:i + 1] + p[i + 2:]}  # deletion, swap
+    variants |= {v[1:] + "x" for v in list(variants)}  # and further away
+    text = " ".join(sorted(variants))
+    for start in range(0, len(variants), 10):  # _typo_fixed works on short texts (12 words at most)
+        chunk = " ".join(text.split()[start:start + 10])
+        assert _typo_fixed(chunk) == _typo_fixed_reference(chunk), chunk
+
+
+def test_lowered_cues_answer_as_the_case_insensitive_ones():
+    """The fast path (regex without IGNORECASE on the text lowercased once) gives every cue's answer on
+    mixed-case real and made-up lines, error_text included (its FAIL verdict stays case-sensitive)."""
+    lines = ["IES backend is NOT available. Please ensure it's running on port 8081.", "It Still Doesn't Work",
+             "Traceback (most recent call last):\n  File \"x.py\"", "FAILED tests/test_a.py::test_b", "failed to",
+             "That's Not What I Asked For", "No, Use Postgres Instead", "WAIT", "Why Did You delete it?",
+             "ERROR 2024-01-01 12:00 db down 3", "LGTM, Thanks!", "Continue", "Yes", "Revert That",
+             "İstanbul is not the capital", "ſo it fails", "the test FAIL was expected", "Make ONE correction"]
+    for text in lines:
+        lower = text.lower()
+        for cue in C.CORRECTION_CUES + C.ANSWER_CUES + (C.PRAISE, C.CONTINUE):
+            assert cue.search_lowered(text, lower) == cue.search(text), (cue.name, text)
+        assert C.error_text(text, lower) == C.ERROR_PASTE[0].search(text), text
+        assert (C.CLAIMED_DONE_LOWERED.search(lower) is None) == (C.CLAIMED_DONE.search(text) is None)
+        assert (C.ASKED_USER_LOWERED.search(lower) is None) == (C.ASKED_USER.search(text) is None)
+    assert all(c.lowered is not None for c in C.CORRECTION_CUES)  # the fast path is taken for all of them
+    assert C.lowered_pattern(r"\bFAIL\b") is None and C.lowered_pattern(r"(?-i:x)") is None
+    assert C.lowered_pattern(r"\A\W*no\b") is not None  # escapes are not upper-case letters

@@ -188,3 +188,43 @@ def test_eval_reads_queue_line_ids_of_the_wild_labels(tmp_path):
     assert code == 0 and rep["missing_from_vault"] == 0 and rep["messages"] == len(rows)
     assert any(r["msg_id"].startswith("queue:") for r in rows)
     assert rep["per_label"]["not_human"]["recall"] == 1.0
+
+
+def test_without_embeddings_the_model_reads_only_the_plain_columns(dev):
+    """`--no-embed`: the embedding columns left out give the same probabilities as those columns at their
+    training mean (standardised to 0), and the vectorised decision is the threshold rule row by row."""
+    from miner.classify.base import REATTEMPT_WITH_FEEDBACK
+    from miner.classify.learned import LearnedClassifier, feature_matrix, shipped_model
+
+    model = shipped_model()
+    turns = [e.turn for e in list(dev.values())[:80]]
+    X = feature_matrix(turns)
+    at_mean = np.hstack([X, np.tile(model.mean[X.shape[1]:], (len(X), 1))])
+    assert np.allclose(model.proba(X), model.proba(at_mean), atol=1e-12)
+    P = model.proba(X)
+    ci = model.classes.index(REATTEMPT_WITH_FEEDBACK)
+    for p, (label, q) in zip(P, model.decide(P), strict=True):
+        best = ci if p[ci] >= model.threshold else max((i for i in range(len(p)) if i != ci), key=lambda i: p[i])
+        assert label == model.classes[best] and q == p[best]
+    labels = LearnedClassifier(embed=False).predict(turns, X)
+    fired = [[n for n, v in zip(F.NAMES, x, strict=True) if v == 1.0 and not n.startswith("shape:")] for x in X]
+    assert [lab.reasons for lab in labels] == fired
+
+
+def test_variants_mask_families_and_trees_fit_deterministically(dev):
+    """bench/miner_cv.py --variant: an ablation zeroes exactly its family's columns; the boosted-trees
+    variant chooses its threshold inside the training authors and refits to the same labels."""
+    from miner.classify.learned import feature_matrix
+    from miner.classify.train import THRESHOLDS, predict
+    from miner.classify.variants import fit_trees, masked
+
+    examples = sorted(dev.values(), key=lambda e: e.turn.msg_id)
+    authors = sorted({e.author for e in examples})[:3]
+    examples = [e for e in examples if e.author in authors]
+    X = feature_matrix([e.turn for e in examples])
+    shape = np.asarray([n.startswith("shape:") for n in F.NAMES])
+    Xm = masked(("shape",))(X)
+    assert not Xm[:, shape].any() and np.array_equal(Xm[:, ~shape], X[:, ~shape])
+    a, b = fit_trees(examples, X=X), fit_trees(examples, X=X)
+    assert a.threshold in THRESHOLDS
+    assert [lab.label for lab in predict(a, examples, None, X)] == [lab.label for lab in predict(b, examples, None, X)]

@@ -239,6 +239,24 @@ def test_dropped_table_of_an_applied_migration_is_refused(tmp_path, example_vaul
     assert "damaged" in line and "labels" in line, line
 
 
+@pytest.mark.parametrize("remembered", [True, False])
+def test_dropped_table_is_refused_whether_or_not_the_tables_were_remembered(tmp_path, example_vault, remembered):
+    """The tables a vault should have are stored at migration (`remember_schema`), else found by running the
+    migrations: either way a missing one is named."""
+    from vault.store import SCHEMA_TABLES
+
+    con = duckdb.connect(str(example_vault), read_only=True)
+    try:
+        stored = con.execute("SELECT value FROM meta WHERE key = ?", [SCHEMA_TABLES]).fetchone()[0]
+    finally:
+        con.close()
+    assert "labels" in stored.split("|")[1].split(",")
+    forget = "" if remembered else f"DELETE FROM meta WHERE key = '{SCHEMA_TABLES}'; "
+    db = _tampered(tmp_path, example_vault, forget + "DROP TABLE labels")
+    line = _one_clear_line(*_vault(db, "stats", "--json")[::2])
+    assert "damaged" in line and "labels" in line, line
+
+
 def test_meta_claiming_a_newer_schema_is_refused(tmp_path, example_vault):
     db = _tampered(tmp_path, example_vault, "INSERT OR REPLACE INTO meta VALUES ('schema_version', '999')")
     line = _one_clear_line(*_vault(db, "stats", "--json")[::2])

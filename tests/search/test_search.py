@@ -253,3 +253,97 @@ def test_cli_ingest_embeds_unless_no_embed(tmp_path):
     assert code == 0 and json.loads(out)["index"]["embed"]["messages"] > 0
     code, out, _ = run_cli("embed", "--json", db=db)
     assert code == 0 and json.loads(out)["messages"] == 0
+
+
+# -- vector storage (int8) and the in-memory ranking ---------------------------------------------
+
+
+def _brute_force(con, query: str, filters: SearchFilters | None = None) -> list[tuple[str, float]]:
+    """Every message's best chunk against the query, straight from the `vectors` view, filtered in SQL."""
+    import numpy as np
+
+    from vault.index import embeddings
+
+    qv = embeddings.encode_query(embeddings.load_model(embeddings.active_model(con)[1]), query)
+    tail, args = (filters or SearchFilters()).sql()
+    allowed = {r[0] for r in con.execute(f"SELECT m.msg_id FROM messages m {tail}", args).fetchall()}
+    best: dict[str, float] = {}
+    for msg, vec in con.execute("SELECT c.msg_id, v.vector FROM chunks c JOIN vectors v USING (model_id, content_hash)"
+                                ).fetchall():
+        if msg in allowed:
+            best[msg] = max(best.get(msg, -2.0), float(np.asarray(vec, np.float32) @ qv))
+    return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+@pytest.mark.parametrize("filters", [None, SearchFilters(human_only=True), SearchFilters(kinds=("assistant_text",)),
+                                     SearchFilters(session="0")])
+def test_semantic_ranking_is_the_brute_force_ranking(scon, filters):
+    """The in-memory ranking (ties by msg_id, filters checked on widening candidates) is exactly what
+    scoring every message in SQL gives: the same messages, the same order, the same scores."""
+    for query in ("commit and push the changes", "Safari developer tools refuse to launch on my tablet"):
+        want = _brute_force(scon, query, filters)[:30]
+        got = search(scon, query, mode="semantic", limit=30, filters=filters)
+        assert [round(h.score, 4) for h in got] == [round(s, 4) for _, s in want]
+        # Scores equal to 1e-6 may come in either order (float sums); everything else in the same.
+        assert {h.msg_id for h in got} == {m for m, _ in want} or abs(want[-1][1] - want[-2][1]) < 1e-6
+        for h, (m, s) in zip(got, want):
+            assert h.msg_id == m or any(abs(s - s2) < 1e-6 for m2, s2 in want if m2 == h.msg_id)
+
+
+def test_vectors_are_int8_and_the_view_gives_unit_vectors(scon):
+    import numpy as np
+
+    types = dict(scon.execute("SELECT column_name, data_type FROM information_schema.columns "
+                              "WHERE table_name = 'vector_store'").fetchall())
+    assert types["q"] == "TINYINT[]" and types["scale"] == "FLOAT"
+    norms = [float(np.linalg.norm(v)) for (v,) in scon.execute("SELECT vector FROM vectors LIMIT 200").fetchall()]
+    assert norms and all(abs(n - 1) < 0.01 for n in norms)
+
+
+def test_quantize_error_is_half_a_step():
+    import numpy as np
+
+    from vault.index.vectors import dequantize, quantize
+
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal((500, 384)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    v[0] = 0  # a zero vector stays zero (no division by a zero scale)
+    q, scale = quantize(v)
+    back = dequantize(q, scale)
+    assert q.dtype == np.int8 and np.abs(q).max() == 127 and not back[0].any()
+    assert (np.abs(back - v) <= scale[:, None] / 2 + 1e-7).all()
+    cos = (back[1:] * v[1:]).sum(1) / np.linalg.norm(back[1:], axis=1)
+    assert cos.min() > 0.999
+
+
+def test_search_in_one_process_sees_vectors_added_later(con):
+    """The in-memory copy of vectors and chunks reloads when they change (a long-lived TUI or MCP server)."""
+    ingest(con, [SMALL_SESSION])
+    embed_pending(con)
+    ids = [h.msg_id for h in search(con, "music from text embeddings", mode="semantic", limit=50)]
+    assert len(ids) > 2
+    con.execute(f"DELETE FROM chunks WHERE msg_id IN ({', '.join('?' for _ in ids[1:])})", ids[1:])
+    assert [h.msg_id for h in search(con, "music from text embeddings", mode="semantic", limit=50)] == ids[:1]
+    embed_pending(con)  # the chunks again (their vectors are still there)
+    assert [h.msg_id for h in search(con, "music from text embeddings", mode="semantic", limit=50)] == ids
+    # Chunks dropped (their message re-read away): gone from the next search.
+    con.execute("DELETE FROM messages WHERE msg_id = ?", [ids[0]])
+    from vault.index import drop_orphan_chunks
+
+    assert drop_orphan_chunks(con) >= 1
+    assert ids[0] not in {h.msg_id for h in search(con, "music from text embeddings", mode="semantic", limit=50)}
+
+
+def test_stats_show_what_the_embeddings_take(built):
+    from support import run_cli
+
+    code, out, err = run_cli("stats", "--json", db=built["path"])
+    assert code == 0, err
+    sz = json.loads(out)["storage"]
+    emb = sz["embeddings"]
+    assert emb["format"] == "int8"
+    assert emb["bytes"] == sum(sz["tables"][t]["bytes"] for t in ("vector_store", "chunks", "embed_models")) > 0
+    assert emb["ratio_to_archive"] == round(emb["bytes"] / sz["archive_bytes"], 4)
+    code, text, err = run_cli("stats", db=built["path"])
+    assert code == 0 and f"{emb['ratio_to_archive']}x the archive" in text and "embeddings (int8" in text

@@ -204,3 +204,53 @@ def test_identical_real_errors_are_indexed_once(real):
     hits = search(real, '"has not been read yet"', mode="keyword", limit=50,
                   filters=SearchFilters(kinds=("tool_result",)))
     assert {r[0] for r in rows} <= {h.msg_id for h in hits}
+
+
+# -- the keyword query path against brute force (issue 14: top-n, phrases, the query's words) ---------
+
+
+def _ranked_by_brute_force(con, query: str, limit: int, min_terms: int = 1, phrase: str | None = None) -> list:
+    """Every document holding enough terms, every message of each, ordered as search promises."""
+    _, terms = fts.lookup(con, query)
+    check = "JOIN messages m ON m.msg_id = dm.msg_id WHERE m.text ILIKE ?" if phrase else ""
+    return [(m, float(s)) for m, s in con.execute(
+        f"""SELECT dm.msg_id, sc.score FROM ({fts._scored(terms)}) sc JOIN {fts.SCHEMA}.doc_msgs dm USING (docid)
+            {check} ORDER BY sc.matched DESC, sc.tier, sc.score DESC, dm.msg_id LIMIT {limit}""",
+        [min_terms, *([f"%{phrase}%"] if phrase else [])]).fetchall()]
+
+
+@needs_shared
+@pytest.mark.parametrize("query,limit", [("npm", 5), ("error", 20), ("test file", 20), ("read yet", 3),
+                                         ("read yet", 20), ("docker", 50), ("file", 10)])
+def test_the_best_documents_are_the_head_of_the_full_ranking(real, query, limit):
+    """`fts.best` reads `limit` documents (a top-n; a shared tool output's messages capped at `limit`),
+    yet returns what ranking every message of every matching document returns."""
+    _, terms = fts.lookup(real, query)
+    expected = _ranked_by_brute_force(real, query, limit)
+    assert expected and fts.best(real, terms, 1, limit) == expected
+
+
+@needs_shared
+@pytest.mark.parametrize("phrase", ["has not been read yet", "git push", "pre-commit", "test file", "npm run"])
+@pytest.mark.parametrize("limit", [1, 5, 20])
+def test_a_phrase_is_checked_on_the_best_candidates_as_on_all_of_them(real, phrase, limit):
+    stems, _ = fts.lookup(real, phrase)
+    expected = [m for m, _ in _ranked_by_brute_force(real, phrase, limit, len(stems), phrase)]
+    hits = keyword_search(real, f'"{phrase}"', limit=limit)
+    assert expected and [h.msg_id for h in hits] == expected
+
+
+@needs_shared
+@pytest.mark.parametrize("query", ["Running TESTS, e404 v2.0", "café résumé", "naïve_über-Straße", "the and with",
+                                   "日本語 commit", "x.y_z--w", "", "Ünïcödé tests. testing, tested"])
+def test_query_words_are_split_and_stemmed_as_the_index_tokenizer_does(real, query):
+    """An ASCII query is split in Python; any query gets the stems the extension's tokenizer gives."""
+    fts.load_extension(real)
+    assert sorted(fts.lookup(real, query)[0]) == sorted(r[0] for r in real.execute(fts._STEMS, [query]).fetchall())
+
+
+@needs_shared
+def test_a_stale_index_naming_a_deleted_message_gives_no_hit_rather_than_an_error(real):
+    from vault.index.search import _hits
+
+    assert _hits(real, [("no-such-message", 1.0)], "docker", {}) == []

@@ -117,6 +117,30 @@ def test_default_search_without_embeddings_falls_back_to_keyword_without_pandas(
     assert rep["loaded"] == [] and rep["asked"] == [], rep
 
 
+@pytest.mark.parametrize("mode", ["semantic", "hybrid", None])
+def test_semantic_and_hybrid_search_from_the_cli_load_no_torch(tmp_path, mode):
+    """The query is encoded by vault.index.encoder (numpy): no torch, sentence_transformers, transformers
+    nor pandas is loaded, and the search finds the fixture's messages by meaning."""
+    from vault.index import after_ingest
+    from vault.ingest import ingest
+    from vault.store import open_vault
+
+    db = tmp_path / "v.duckdb"
+    con = open_vault(db)  # embedded here, with sentence-transformers; the probe runs in a fresh process
+    try:
+        ingest(con, [ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout"])
+        assert after_ingest(con, embed=True)["embed"]["embedded"] > 0
+    finally:
+        con.close()
+    args = ["--db", str(db), "search", *(["--mode", mode] if mode else []), "--json", "look over my changes"]
+    rep = probe(f"from vault.cli import main; main({args!r})", heavy=(*HEAVY, "transformers"))
+    assert rep["loaded"] == [] and rep["asked"] == [], rep
+    out = subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", *args], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300, check=True)
+    hits = json.loads(out.stdout)
+    assert hits and all(h["semantic_rank"] for h in hits[:1]) and "keyword results only" not in out.stderr
+
+
 def test_no_pandas_blocks_only_inside_its_block():
     code = textwrap.dedent("""
         import sys, duckdb

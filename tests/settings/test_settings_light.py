@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -67,3 +68,25 @@ def test_keyword_search_json_loads_neither_pydantic_nor_rich(_isolated_home, tmp
     assert res.returncode == 0, res.stderr
     hits, loaded = res.stdout.rsplit("LOADED ", 1)
     assert json.loads(hits) and loaded.strip() == "[]"
+
+
+def test_ingest_json_loads_neither_pandas_pydantic_nor_rich(_isolated_home, tmp_path):
+    """`vault ingest --no-embed --json`, first and unchanged: the settings' validation (pydantic), the terminal
+    renderer (rich) and pandas (DuckDB's probe, vault.lightquery) stay unloaded."""
+    db = str(tmp_path / "v.duckdb")
+    fixture = str(ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout")
+    src = (f"import sys; from vault.cli import main\n"
+           f"try: main(['--db', {db!r}, 'ingest', '--no-embed', '--json', {fixture!r}])\n"
+           f"except SystemExit: pass\n"
+           f"print('LOADED', sorted(m for m in ('pydantic', 'pydantic_settings', 'rich', 'pandas', 'numpy')"
+           f" if m in sys.modules))")
+    reports = []
+    for allowed in (["numpy"], []):  # pyarrow, which writing uses, loads numpy; an unchanged run writes nothing
+        res = subprocess.run([sys.executable, "-c", src], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        out, loaded = res.stdout.rsplit("LOADED ", 1)
+        assert set(ast.literal_eval(loaded.strip())) <= set(allowed), loaded
+        reports.append(json.loads(out))
+    assert reports[0]["files"] > 0 and reports[0]["messages_added"] > 0
+    assert reports[1]["files"] == 0 and reports[1]["files_unchanged"] == reports[0]["files"]
+    assert reports[1]["messages_added"] == 0 and "index" not in reports[1]  # nothing rebuilt either

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import sys
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import click
 
 from vault.cli.common import (
     LIMIT,
+    all_default,
     db_path,
     emit_json,
     json_option,
@@ -62,49 +65,59 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         return run_hook_worker(ctx, hook_worker) if hook_worker else run_hook(ctx, wait=wait)
     from vault.hooks import clear_pending, list_pending
     from vault.ingest import Ingester, walk
+    from vault.lightquery import no_pandas
+    from vault.settings_light import IngestDefaults
 
-    err = stderr_console()
+    err = functools.cache(stderr_console)  # made when first needed: an unchanged re-ingest prints nothing there
     quiet = as_json or not sys.stderr.isatty()
-    targets = list(paths) or _default_paths(err)
-    pending = list_pending(settings(ctx).db)  # transcripts a hook left while the vault was busy
+    targets = list(paths) or _default_paths(err())
+    pending = list_pending(db_path(ctx))  # transcripts a hook left while the vault was busy
     targets += [p for p in pending if p.exists()]
     missing = [p for p in targets if not p.exists()]
     for p in missing:
-        err.print(f"[red]not found:[/] {p}")
+        err().print(f"[red]not found:[/] {p}")
     targets = [p for p in targets if p.exists()]
     if missing and not targets:  # nothing to read: say so, and create no vault for it
         from vault.errors import VaultError
 
         raise VaultError(f"nothing to ingest: {', '.join(str(p) for p in missing)} not found")
-    conf = settings(ctx)
+    # With every setting at its default (nothing to validate), pydantic stays unloaded (vault.settings_light).
+    defaults = all_default(ctx)
+    ingest_conf = IngestDefaults() if defaults else settings(ctx).ingest
+    model = None if defaults else settings(ctx).embed.model
     new_vault = not Path(db_path(ctx)).expanduser().exists()
-    with open_db(ctx, create=True) as con:
-        files = list(walk(targets))
-        total = sum(_size(p) for p in files)
-        if quiet:
-            ing = Ingester(con, source=source, settings=conf.ingest)
-            ing.ingest_files(files)
-            ing.finish()
-        else:
-            from rich.progress import BarColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
-            with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
-                          TimeRemainingColumn(), console=err, transient=True) as prog:
-                task = prog.add_task("ingesting", total=total or None)
-                ing = Ingester(con, source=source, settings=conf.ingest,
-                               on_file=lambda p, n: prog.update(task, advance=n,
-                                                                description=f"ingesting {p.name[:40]}"))
+    with contextlib.ExitStack() as light:
+        # Nothing here needs pandas, yet DuckDB imports it (0.3 s) at the first query with parameters: keep it
+        # out (vault.lightquery) unless a model is to be loaded for embeddings (that path may want it).
+        light.enter_context(no_pandas())
+        with open_db(ctx, create=True) as con:
+            files = list(walk(targets))
+            if quiet:
+                ing = Ingester(con, source=source, settings=ingest_conf)
                 ing.ingest_files(files)
-                prog.update(task, description="indexing sessions")
                 ing.finish()
-        rep = ing.report
-        clear_pending(list(pending.values()))
-        # Always: an earlier run may have been interrupted before its indexes were brought up to date.
-        index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=conf.embed.model)
-        if new_vault:  # DuckDB never gives free blocks back: the first fill leaves many (docs/storage.md)
-            from vault.store import compact_after_first_ingest
+            else:
+                from rich.progress import BarColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-            compact_after_first_ingest(con, Path(db_path(ctx)).expanduser())
+                with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
+                              TimeRemainingColumn(), console=err(), transient=True) as prog:
+                    task = prog.add_task("ingesting", total=sum(_size(p) for p in files) or None)
+                    ing = Ingester(con, source=source, settings=ingest_conf,
+                                   on_file=lambda p, n: prog.update(task, advance=n,
+                                                                    description=f"ingesting {p.name[:40]}"))
+                    ing.ingest_files(files)
+                    prog.update(task, description="indexing sessions")
+                    ing.finish()
+            rep = ing.report
+            clear_pending(list(pending.values()))
+            if not no_embed and not _embedded(con, model):
+                light.close()
+            # Always: an earlier run may have been interrupted before its indexes were brought up to date.
+            index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=model)
+            if new_vault:  # DuckDB never gives free blocks back: the first fill leaves many (docs/storage.md)
+                from vault.store import compact_after_first_ingest
+
+                compact_after_first_ingest(con, Path(db_path(ctx)).expanduser())
     out = rep.as_contract()
     if index_info:
         out["index"] = index_info
@@ -117,12 +130,20 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
 
 
 def _check_source(name: str | None) -> str | None:
+    if name is None:  # nothing to check: the parsers (and their plugins' entry points) stay unloaded
+        return None
     from vault.sources import parsers
 
     known = [p.name for p in parsers()]
     if name is not None and name not in known:
         raise usage_error(f"--source: unknown format {name!r}; known: {', '.join(known)}")
     return name
+
+
+def _embedded(con, model: str | None) -> bool:
+    from vault.index.embeddings import up_to_date
+
+    return up_to_date(con, model)
 
 
 def _size(p: Path) -> int:
@@ -133,11 +154,11 @@ def _size(p: Path) -> int:
 
 
 def _after_ingest(con, *, embed: bool, quiet: bool, console, model: str | None) -> dict:
-    """Refresh the search indexes (keyword, embeddings)."""
+    """Refresh the search indexes (keyword, embeddings); `console()` makes the stderr console if a bar shows."""
     from vault.cli.views.progress import progress_bar
     from vault.index import after_ingest
 
-    with progress_bar(console, quiet, "embedding", lazy=True) as bar:
+    with progress_bar(None if quiet else console(), quiet, "embedding", lazy=True) as bar:
         return after_ingest(con, embed=embed, model=model, on_progress=bar, on_stage=getattr(bar, "stage", None))
 
 
@@ -236,6 +257,10 @@ def print_storage(console, sz: dict) -> None:
     ratio = f" ({sz['ratio_to_archive']}x)" if sz["ratio_to_archive"] is not None else ""
     console.print(f"vault file {sz['file_bytes'] / mb:.1f} MB ({sz['free_blocks'] * sz['block_size'] / mb:.1f} MB "
                   f"free blocks) for an archive of {sz['archive_bytes'] / mb:.1f} MB{ratio}")
+    emb = sz.get("embeddings")
+    if emb and emb["bytes"]:
+        console.print(f"embeddings ({emb['format']} vectors, chunk rows): {emb['bytes'] / mb:.1f} MB, "
+                      f"{emb['ratio_to_archive']}x the archive")
 
 
 @click.command("sessions")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import json
 import sys
 from collections.abc import Iterator
@@ -67,15 +68,22 @@ class CliState:
             self._settings = load(self.flags)
         return self._settings
 
+    @functools.cached_property
+    def _quick(self) -> tuple[Path, str] | None:
+        from vault.settings_light import quick_db_path
+
+        return quick_db_path(self.flags)
+
+    @property
+    def all_default(self) -> bool:
+        """Every setting but `db` has its default, known without loading the settings (vault.settings_light)."""
+        return self._settings is None and self._quick is not None
+
     @property
     def db(self) -> Path:
         """The vault path; without loading the settings when nothing needs validating (vault.settings_light)."""
-        if self._settings is None:
-            from vault.settings_light import quick_db_path
-
-            quick = quick_db_path(self.flags)
-            if quick is not None:
-                return quick[0]
+        if self._settings is None and self._quick is not None:
+            return self._quick[0]
         return self.settings.db
 
 
@@ -83,6 +91,11 @@ def settings(ctx: click.Context, flags: dict[str, tuple[str, Any]] | None = None
     """This run's settings, with the command's own `flags` applied ({"corrections.threshold": ("--threshold", v)})."""
     s = _state(ctx).settings
     return s.with_flags(flags) if flags else s
+
+
+def all_default(ctx: click.Context) -> bool:
+    """True when no setting but `db` can differ from its default: a command may then skip loading them."""
+    return _state(ctx).all_default
 
 
 def redactor(ctx: click.Context):

@@ -78,8 +78,8 @@ def _kinds(ctx, param, value: tuple[str, ...]) -> tuple[str, ...]:
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
 @click.option("--mode", type=click.Choice(["keyword", "semantic", "hybrid"]), default=None,
-              help="Default: hybrid, or keyword alone (with a note) if the embedding model takes longer than "
-                   "search.hybrid_wait seconds to load [2.0]. An explicit --mode waits for the model.")
+              help="Default: hybrid, or keyword alone (with a note) if a model that needs sentence-transformers takes "
+                   "longer than search.hybrid_wait seconds to load [2.0]. An explicit --mode waits for the model.")
 @click.option("--limit", "-n", type=LIMIT, default=20, show_default=True)
 @click.option("--project", help="Project name or cwd substring.")
 @click.option("--role", help="Only sessions of this role (after `vault mine`).")
@@ -103,12 +103,11 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
     err = functools.cache(stderr_console)  # made when first needed: the keyword path rarely writes to stderr
     filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
                             kinds=tuple(kinds), human_only=human_only)
-    wait = None if mode else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
-    mode = mode or "hybrid"
+    explicit, mode = mode is not None, mode or "hybrid"
     started = time.monotonic()
     hits, loader = None, None
-    # By keyword nothing needs pandas: keep DuckDB from importing it (see vault.lightquery) until
-    # a model is to be loaded (that path may want pandas).
+    # Neither the keyword path nor the light query encoder needs pandas: keep DuckDB from importing it
+    # (see vault.lightquery). Only a model that needs sentence-transformers (the fallback) may want it.
     with contextlib.ExitStack() as light:
         light.enter_context(no_pandas())
         with _searchable_db(ctx, err) as con:
@@ -116,19 +115,22 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
                 err().print("[yellow]no embeddings yet[/] (run `vault embed`): "
                           + ("searching by keyword only" if mode == "hybrid" else "semantic search finds nothing"))
                 mode = "keyword" if mode == "hybrid" else mode
-            if mode == "keyword":
+            if mode != "keyword":
+                loader = ModelLoader(con, model)
+                if loader.why_heavy:
+                    light.close()  # before the load starts: sentence-transformers may import pandas
+                loader.start()  # loads in a background thread from here
+            if loader is None or not loader.why_heavy:
+                # The light encoder loads in a fraction of a second: always waited for, on this connection
+                # (search.hybrid_wait bounds only a sentence-transformers load, and reading it costs pydantic).
+                if loader is not None:
+                    loader.wait(err, None, started)
                 hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
-            else:
-                light.close()
-                loader = ModelLoader(con, model)  # loads in the background; the vault is let go meanwhile
-    if hits is None:
-        left = None if wait is None else max(0.0, wait - (time.monotonic() - started))
-        if not loader.ready(err(), left):
-            err().print(f"[yellow]keyword results only[/]: the embedding model was still loading after {wait:g} s "
-                      "(search.hybrid_wait); `--mode hybrid` waits for it")
-            mode = "keyword"
-        with open_db(ctx, read_only=True) as con:
-            hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
+        if hits is None:  # sentence-transformers takes seconds: the vault was let go meanwhile
+            wait = None if explicit else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
+            mode = mode if loader.wait(err, wait, started) else "keyword"
+            with open_db(ctx, read_only=True) as con:
+                hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
     if as_json:
         emit_json([h.as_json() for h in hits])
         return
@@ -136,22 +138,28 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
 
 
 class ModelLoader:
-    """The search's embedding model, loading in a background thread from the start of the command.
+    """The search's embedding model, loading in a background thread from `start()`.
 
     `ready(err, wait)` waits at most `wait` seconds (None: as long as it takes), with a spinner on a terminal.
     When it gives up, the command answers by keyword and the process exits without waiting for the load
-    (vault.cli.main).
+    (vault.cli.main). `wait` does the same, saying on stderr why the answer is by keyword, or that the
+    model needs sentence-transformers.
     """
 
     def __init__(self, con, model: str | None) -> None:
-        import threading
-
-        from vault.index import embeddings
-        from vault.index.settings import model_name
+        from vault.index import embeddings, encoder
+        from vault.index.settings import model_location, model_name
 
         active = embeddings.active_model(con)
         self.name = model_name(con, model) if model else (active[1] if active else None)
         self.thread = None
+        # Why the light encoder (vault.index.encoder) cannot run the model, read from its config files;
+        # None when it can (or when there is no model).
+        self.why_heavy = None if self.name is None else encoder.why_not(model_location(self.name))
+
+    def start(self) -> None:
+        import threading
+
         if self.name is not None:
             self.thread = threading.Thread(target=self._load, name="load-embedding-model", daemon=True)
             self.thread.start()
@@ -160,9 +168,23 @@ class ModelLoader:
         from vault.index import embeddings
 
         try:
-            embeddings.load_model(self.name)
+            embeddings.load_query_model(self.name)
         except BaseException:  # noqa: BLE001 - the search loads it again and reports the error in one line
             pass
+
+    def wait(self, err, wait: float | None, started: float) -> bool:
+        """Wait for the model, `wait` seconds from `started` at most (None: as long as it takes)."""
+        left = None if wait is None else max(0.0, wait - (time.monotonic() - started))
+        if not self.ready(err(), left):
+            err().print(f"[yellow]keyword results only[/]: the embedding model was still loading after {wait:g} s "
+                        "(search.hybrid_wait); `--mode hybrid` waits for it")
+            return False
+        if self.why_heavy:
+            from rich.text import Text
+
+            err().print(Text(f"{self.name} is encoded with sentence-transformers (seconds to import): the light "
+                             f"encoder does not run it ({self.why_heavy})", style="dim"))
+        return True
 
     def ready(self, err, wait: float | None) -> bool:
         from vault.cli import common

@@ -42,4 +42,8 @@ def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
     n = con.execute(
         "DELETE FROM chunks WHERE msg_id NOT IN (SELECT msg_id FROM messages)"
     ).fetchone()[0]
+    if n:
+        from vault.index import vectors
+
+        vectors.touch(con)  # searches in other processes reload their copy of the chunks
     return int(n)

@@ -1,6 +1,7 @@
 """Embeddings: chunk the indexed messages, embed each distinct chunk text once, remember which model.
 
-- `vectors` holds one vector per (model, content hash): identical texts are embedded once.
+- `vector_store` holds one vector per (model, content hash), as int8 (`vault.index.vectors`):
+  identical texts are embedded once.
 - `chunks` maps (message, chunk number, model) to a content hash; a message without chunk
   rows for the current model is pending, so runs are incremental.
 - Vectors are committed group by group and chunk rows at the end: an interrupted run
@@ -21,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 
 from vault.faults import crash_point
+from vault.index import vectors
 from vault.index.settings import META_MODEL, WHITESPACE, indexed_kinds, model_location, model_name, searchable_sql
 from vault.errors import VaultError
 from vault.store import get_meta, set_meta, transaction
@@ -116,8 +118,34 @@ def encode(model, texts: list[str], batch_size: int = BATCH_SIZE):
                         show_progress_bar=False).astype("float32", copy=False)
 
 
+def load_query_model(name: str):
+    """What encodes a search's query: the light encoder (vault.index.encoder: numpy, no torch, about 0.1 s
+    to load) when it runs the model, else the SentenceTransformer of `load_model` (5-6 s to import)."""
+    return _light_model(name) or load_model(name)
+
+
+@functools.lru_cache(maxsize=4)
+def _light_model(name: str):
+    from vault.index import encoder
+
+    return encoder.load(model_location(name))
+
+
+def is_light(model) -> bool:
+    """True for the light encoder, False for a SentenceTransformer (or anything else)."""
+    from vault.index.encoder import BertEncoder
+
+    return isinstance(model, BertEncoder)
+
+
 def encode_query(model, text: str):
     """One short query: a single thread is as fast alone and far steadier on a busy machine."""
+    if is_light(model):
+        # OpenBLAS's threads make the small products of one query several times slower under load.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):
+            return model.encode([text], normalize_embeddings=True)[0]
     import torch
 
     before = torch.get_num_threads()
@@ -135,8 +163,8 @@ def model_id(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
 
 def active_model(con: duckdb.DuckDBPyConnection) -> tuple[int, str, int] | None:
     """(model_id, name, dim) of the model whose vectors search uses, if any vectors exist."""
-    name = get_meta(con, META_MODEL)
-    row = con.execute("SELECT model_id, name, dim FROM embed_models WHERE name = ?", [name]).fetchone()
+    row = con.execute("SELECT model_id, name, dim FROM embed_models "  # one statement: every search asks
+                      f"WHERE name = (SELECT value FROM meta WHERE key = '{META_MODEL}')").fetchone()
     return tuple(row) if row else None
 
 
@@ -221,6 +249,7 @@ def embed_pending(
         rep.encode_seconds = _embed_groups(con, model, mid, todo, on_progress, batch_size)
         with transaction(con):
             _insert_chunks(con, chunk_rows)
+            vectors.touch(con)
     crash_point("embed-chunks")  # every chunk stored, the run not yet marked complete
     if only is None and mid is not None and get_meta(con, META_MODEL) != name:
         rep.switched_from = _switch_model(con, mid, name)
@@ -250,7 +279,8 @@ def _missing(con: duckdb.DuckDBPyConnection, mid: int, texts: dict[str, str]) ->
     con.register("_hashes", pa.table({"h": list(texts)}))
     try:
         done = {r[0] for r in con.execute(
-            "SELECT content_hash FROM vectors WHERE model_id = ? AND content_hash IN (SELECT h FROM _hashes)", [mid]
+            f"SELECT content_hash FROM {vectors.TABLE} WHERE model_id = ? AND content_hash IN (SELECT h FROM _hashes)",
+            [mid]
         ).fetchall()}
     finally:
         con.unregister("_hashes")
@@ -262,7 +292,6 @@ def _missing(con: duckdb.DuckDBPyConnection, mid: int, texts: dict[str, str]) ->
 def _embed_groups(con, model, mid: int, todo: list[tuple[str, str]], on_progress: ProgressFn | None,
                   batch_size: int) -> float:
     import numpy as np
-    import pyarrow as pa
 
     spent = 0.0  # (embed_pending reported (0, total) before loading the model)
     for start in range(0, len(todo), GROUP):
@@ -273,20 +302,8 @@ def _embed_groups(con, model, mid: int, todo: list[tuple[str, str]], on_progress
             parts.append(encode(model, [text for _, text in group[b:b + batch_size]], batch_size))
             if on_progress and b + batch_size < len(group):
                 on_progress(start + b + batch_size, len(todo))
-        vecs = np.concatenate(parts)
         spent += time.perf_counter() - t
-        dim = vecs.shape[1]
-        offsets = pa.array(np.arange(0, (len(group) + 1) * dim, dim, dtype=np.int32))
-        table = pa.table({
-            "model_id": pa.array([mid] * len(group), pa.int32()),
-            "content_hash": [h for h, _ in group],
-            "vector": pa.ListArray.from_arrays(offsets, pa.array(vecs.reshape(-1), pa.float32())),
-        })
-        con.register("_vecs", table)
-        try:
-            con.execute("INSERT OR IGNORE INTO vectors SELECT model_id, content_hash, vector FROM _vecs")
-        finally:
-            con.unregister("_vecs")
+        vectors.store(con, mid, [h for h, _ in group], np.concatenate(parts))
         crash_point("embed-group")  # vectors stored, their chunks not yet: the next run reuses them
         if on_progress:
             on_progress(min(start + GROUP, len(todo)), len(todo))
@@ -303,7 +320,8 @@ def _switch_model(con, mid: int, name: str) -> list[str]:
     """Make `name` the model search uses, and drop every other model's vectors (never mix)."""
     old = [r[0] for r in con.execute("SELECT name FROM embed_models WHERE model_id <> ?", [mid]).fetchall()]
     with transaction(con):
-        for table in ("chunks", "vectors", "embed_models"):
+        for table in vectors.TABLES:
             con.execute(f"DELETE FROM {table} WHERE model_id <> ?", [mid])
         set_meta(con, META_MODEL, name)
+        vectors.touch(con)
     return old

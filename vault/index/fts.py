@@ -12,12 +12,16 @@ content hash, mapped back to their messages by `fts_results`). Each document car
 (`docs.tier`): among hits holding as many of the query's terms, typed and said text ranks first,
 then tool calls, then failed tool output, then other output; BM25 orders within a tier.
 
-Scoring runs the extension's BM25 formula as one set-based query over its tables
-(the `match_bm25` macro evaluates per row, which is far slower on a large vault).
+Scoring uses the extension's BM25 formula, precomputed: after the build, `postings` holds one row per
+term and document with the term's weight in it, ranked within the term, so a one-term query reads its
+first `limit` rows and a longer one sums the weights of its terms' rows (the `match_bm25` macro
+evaluates per row, which is far slower on a large vault). A query then names its best documents'
+messages through `doc_msgs`, by an index; every lookup is by key, with constants.
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 import duckdb
@@ -38,7 +42,8 @@ STOPWORDS = ("a an and are as at be by for from i in is it of on or that the thi
 # Letters and digits make words (the default drops digits: "E404", "v2", "python3").
 IGNORE = r"(\.|[^a-z0-9])+"
 # Bumped when what the index holds changes: an existing vault rebuilds it on its next ingest or search.
-LAYOUT = "2"  # 2: tool calls and results
+LAYOUT = "5"  # 2: tool calls and results; 3: postings hold BM25 weights; 4: docids by first message,
+# doc_msgs; 5: postings ranked per term, dictionary indexed
 # Ranking tiers: what a person typed or read first, then what the tools did (errors before output).
 TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER = 0, 1, 2, 3
 # Characters of a tool's output indexed: its head and its tail (where a failure says what went wrong).
@@ -97,14 +102,13 @@ def _stage_call_args(con: duckdb.DuckDBPyConnection) -> None:
         WHERE args <> '' ORDER BY msg_id
         """
     )
+    con.execute("CREATE UNIQUE INDEX fts_call_args_msg ON fts_call_args (msg_id)")  # hits read it by key
 
 
-def call_args(con: duckdb.DuckDBPyConnection, msg_ids: list[str]) -> dict[str, str]:
-    """{msg_id: arguments indexed beside its text} for those of `msg_ids` that have some."""
-    if not msg_ids:
-        return {}
-    marks = ", ".join("?" for _ in msg_ids)
-    return dict(con.execute(f"SELECT msg_id, args FROM fts_call_args WHERE msg_id IN ({marks})", msg_ids).fetchall())
+def call_args_sql(literals: str) -> str:
+    """A query of (msg_id, arguments indexed beside its text) for the tool-call messages named by
+    `literals` (SQL string constants), those that have some; by key."""
+    return f"SELECT msg_id, args FROM fts_call_args WHERE msg_id IN ({literals})"
 
 
 def _stage_docs(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> None:
@@ -161,17 +165,41 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
         f"stopwords='fts_stopwords', ignore='{IGNORE}', strip_accents=1, lower=1)"
     )
     crash_point("in-fts")  # built, but not yet recorded as built: the next run builds it again
-    con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.docs AS
-                    SELECT d.*, f.tier FROM {SCHEMA}.docs d JOIN fts_docs f ON f.doc = d.name ORDER BY d.docid""")
+    # Documents renumbered in the order of the first message each stands for (its own, or the first of
+    # those that printed a tool output), with their tier. Ties between messages go by msg_id, so among
+    # documents that score the same the lower docid holds the message ranked first: the best `limit`
+    # documents hold the best `limit` messages, and a query names no more documents than that.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE fts_renumber AS
+                    SELECT d.docid AS old, row_number() OVER (ORDER BY coalesce(r.first, d.name)) AS docid,
+                           d.name, d.len, f.tier
+                    FROM {SCHEMA}.docs d JOIN fts_docs f ON f.doc = d.name
+                    LEFT JOIN (SELECT doc, min(msg_id) AS first FROM fts_results GROUP BY doc) r ON r.doc = d.name""")
+    con.execute(f"CREATE OR REPLACE TABLE {SCHEMA}.docs AS SELECT docid, name, len, tier FROM fts_renumber ORDER BY docid")
+    # Each document's messages (`n`: 1, 2... in msg_id order), what a query reads to name its best
+    # documents' messages; by an index on docid, as a scan decodes most of msg_id to fetch a few. (Any
+    # other condition beside the docid list turns the index scan into a scan: see `best`.)
+    con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.doc_msgs AS
+                    SELECT n.docid, coalesce(r.msg_id, n.name) AS msg_id,
+                           row_number() OVER (PARTITION BY n.docid ORDER BY coalesce(r.msg_id, n.name))::INTEGER AS n
+                    FROM fts_renumber n LEFT JOIN fts_results r ON r.doc = n.name ORDER BY n.docid, n""")
+    con.execute(f"CREATE INDEX doc_msgs_docid ON {SCHEMA}.doc_msgs (docid)")
     con.execute("DELETE FROM fts_docs")  # the index holds what it needs; the text lives in `messages`
     # The extension's `terms` (a row per occurrence) become `postings`: a row per term and document with
-    # its count and what scoring needs of the document (length, tier), so a query reads no other table
-    # until its best documents are named. Sorted by term, a query's terms sit in few row groups.
+    # the term's BM25 weight in it (`w`, the extension's formula: k1, b, the document's length and the
+    # term's frequency are all fixed once built) and the document's tier, so a query sums weights and
+    # reads no other table until its best documents are named. Sorted by term (a query's terms sit in few
+    # row groups), then best first: `r` is the rank within the term, so a one-term query reads its top.
     con.execute(f"""CREATE OR REPLACE TABLE {SCHEMA}.postings AS
-                    SELECT t.termid, t.docid, count(*)::INTEGER AS tf, any_value(d.len)::INTEGER AS len,
-                           any_value(d.tier) AS tier
-                    FROM {SCHEMA}.terms t JOIN {SCHEMA}.docs d USING (docid)
-                    GROUP BY t.termid, t.docid ORDER BY t.termid, t.docid""")
+                    SELECT *, row_number() OVER (PARTITION BY termid ORDER BY tier, w DESC, docid)::INTEGER AS r
+                    FROM (SELECT termid, docid, tier, {_weight("df", "tf", "len")} AS w
+                          FROM (SELECT t.termid, n.docid, count(*)::INTEGER AS tf, any_value(n.len)::INTEGER AS len,
+                                       any_value(n.tier) AS tier
+                                FROM {SCHEMA}.terms t JOIN fts_renumber n ON n.old = t.docid
+                                GROUP BY t.termid, n.docid)
+                          JOIN {SCHEMA}.dict USING (termid), {SCHEMA}.stats st)
+                    ORDER BY termid, r""")
+    con.execute(f"CREATE UNIQUE INDEX dict_term ON {SCHEMA}.dict (term)")  # `lookup` reads it by term
+    con.execute("DROP TABLE fts_renumber")
     con.execute(f"DROP TABLE {SCHEMA}.terms")  # only the extension's match_bm25 macro reads it; search does not
     set_meta(con, META_VERSION, str(version))
     set_meta(con, META_KINDS, built_kinds(con))
@@ -179,56 +207,111 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
     return {"fts_docs": docs, "fts_seconds": round(time.perf_counter() - t0, 3)}
 
 
-def query_stems(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
-    """The query's terms as the index stores them (lowercased, split, stemmed, stopwords out)."""
-    sql = (f"SELECT DISTINCT stem(t, 'porter') FROM (SELECT unnest({SCHEMA}.tokenize(?)) AS t) "
-           "WHERE t <> '' AND t NOT IN (SELECT sw FROM fts_stopwords)")
+def _weight(df: str, tf: str, length: str) -> str:
+    """One term's BM25 score in one document (the extension's formula), over `stats st`."""
+    return (f"ln((st.num_docs - {df} + 0.5) / ({df} + 0.5) + 1) * {tf} * ({BM25_K} + 1)"
+            f" / ({tf} + {BM25_K} * (1 - {BM25_B} + {BM25_B} * {length} / st.avgdl))")
+
+
+_STEMS = (f"SELECT DISTINCT stem(t, 'porter') AS stem FROM (SELECT unnest({SCHEMA}.tokenize(?)) AS t) "
+          "WHERE t <> '' AND t NOT IN (SELECT sw FROM fts_stopwords)")
+_SPLIT = re.compile(r"[^a-z0-9]+")  # IGNORE, for ASCII text (a dot is not a letter or digit)
+
+
+def _tokenizing(con: duckdb.DuckDBPyConnection, sql: str, args: list) -> list[tuple] | None:
+    """Rows of a query that stems (the extension loaded if this connection has not yet); None: no index."""
     try:
-        rows = con.execute(sql, [query]).fetchall()
+        return con.execute(sql, args).fetchall()
     except duckdb.CatalogException:  # no index yet, or the extension not loaded in this connection
         if not index_exists(con):
-            return []
+            return None
         load_extension(con)
-        rows = con.execute(sql, [query]).fetchall()
-    return [r[0] for r in rows]
+        return con.execute(sql, args).fetchall()
+
+
+def query_stems(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
+    """The query's terms as the index stores them (lowercased, split, stemmed, stopwords out)."""
+    return lookup(con, query)[0]
 
 
 def query_terms(con: duckdb.DuckDBPyConnection, stems: list[str]) -> list[tuple[int, int]]:
-    """(termid, document frequency) of the stems the index knows."""
-    return con.execute(f"SELECT termid, df FROM {SCHEMA}.dict WHERE list_contains(?, term)", [stems]).fetchall()
+    """(termid, document frequency) of the stems the index knows (by the index on term: constants)."""
+    if not stems:
+        return []
+    terms = ", ".join("'" + s.replace("'", "''") + "'" for s in stems)
+    return con.execute(f"SELECT termid, df FROM {SCHEMA}.dict WHERE term IN ({terms})").fetchall()
+
+
+def lookup(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """`query_stems` and `query_terms` in one round trip: (stems, [(termid, df) of those the index knows]).
+
+    An ASCII query is split here as the index's tokenizer does (lowercased; runs of anything but a-z
+    and 0-9 split; stopwords out); its words go in as constants, so `stem` runs once each at planning
+    and the dictionary is read by its index on term. Other queries are split by the tokenizer itself.
+    """
+    if query.isascii():
+        words = [w for w in dict.fromkeys(_SPLIT.split(query.lower())) if w and w not in STOPWORDS]
+        if not words:
+            return [], []
+        stems = ", ".join(f"stem('{w}', 'porter')" for w in words)  # [a-z0-9]+: nothing to escape
+        rows = _tokenizing(con, f"SELECT unnest([{stems}]), NULL, NULL UNION ALL "
+                                f"SELECT term, termid, df FROM {SCHEMA}.dict WHERE term IN ({stems})", []) or []
+    else:
+        rows = _tokenizing(con, f"SELECT s.stem, NULL, NULL FROM ({_STEMS}) s UNION ALL SELECT term, termid, df "
+                                f"FROM {SCHEMA}.dict WHERE term IN (SELECT * FROM ({_STEMS}))", [query, query]) or []
+    stems = list(dict.fromkeys(r[0] for r in rows if r[1] is None))
+    return stems, [(r[1], r[2]) for r in rows if r[1] is not None]
+
+
+def _scored(terms: list[tuple[int, int]]) -> str:
+    """Documents holding at least (parameter) of `terms`: (docid, score, matched, tier).
+
+    `terms` come from `query_terms`; they are written into the query as constants, so that the
+    scan of the postings (sorted by termid at build) skips the row groups of other terms."""
+    ids = ", ".join(str(int(t)) for t, _ in terms)
+    if len(terms) == 1:  # one term: nothing to sum, a document's score is its posting's weight
+        return f"SELECT docid, w AS score, 1 AS matched, tier FROM {SCHEMA}.postings WHERE termid = {ids} AND ? <= 1"
+    # fsum: the same total whatever order the parallel scan adds the terms in (identical documents tie)
+    return (f"SELECT docid, fsum(w) AS score, count(*) AS matched, min(tier) AS tier FROM {SCHEMA}.postings "
+            f"WHERE termid IN ({ids}) GROUP BY docid HAVING count(*) >= ?")
+
+
+ORDER = "matched DESC, tier, score DESC"  # then msg_id: hits holding more terms, typed text, BM25
+
+
+def best(con: duckdb.DuckDBPyConnection, terms: list[tuple[int, int]], min_terms: int,
+         limit: int) -> list[tuple[str, float]]:
+    """The best `limit` messages, (msg_id, score) best first, holding at least `min_terms` of `terms`.
+
+    Two small queries rather than one join: the best `limit` documents (one term: its first `limit`
+    postings, by rank; more: a top-n of their sums; equal scores go by docid, which is in the order of
+    the documents' first messages), then their messages by docid (at most `limit` each: a shared tool
+    output may stand for thousands)."""
+    if len(terms) == 1:
+        if min_terms > 1:
+            return []
+        docs = con.execute(f"SELECT docid, w, 1, tier FROM {SCHEMA}.postings "
+                           f"WHERE termid = {int(terms[0][0])} AND r <= {int(limit)}").fetchall()
+    else:
+        docs = con.execute(f"SELECT docid, score, matched, tier FROM ({_scored(terms)}) "
+                           f"ORDER BY {ORDER}, docid LIMIT {int(limit)}", [min_terms]).fetchall()
+    if not docs:
+        return []
+    key = {d[0]: d[1:] for d in docs}
+    msgs = con.execute(f"WITH t AS MATERIALIZED (SELECT * FROM {SCHEMA}.doc_msgs WHERE docid IN "
+                       f"({', '.join(map(str, key))})) SELECT docid, msg_id FROM t WHERE n <= {int(limit)}").fetchall()
+    rows = sorted((-key[d][1], key[d][2], -key[d][0], msg) for d, msg in msgs)[:limit]
+    return [(msg, -score) for _, _, score, msg in rows]
 
 
 def bm25_sql(terms: list[tuple[int, int]], tail: str, limit: int) -> str:
-    """A query returning (msg_id, score) best first, at most `limit`, for parameters (min terms, *filter args).
-
-    `terms` come from `query_terms`; they are written into the query as constants, so that the
-    scan of the postings (sorted by termid at build) skips the row groups of other terms; they
-    also carry each document's length and tier, so scoring reads no other table.
-    Hits holding more of the query's terms come first, then by tier (typed text before tool traffic),
-    then by BM25; a tool output's document stands for each message that printed it.
-    `tail` (joins and a WHERE clause from `vault.index.search`) follows a join to messages `m`;
-    without one, messages are not joined at all and only the best documents (ties included) are named.
-    """
-    ids = ", ".join(str(int(t)) for t, _ in terms)
-    values = ", ".join(f"({int(t)}, {int(df)})" for t, df in terms)
-    order = "matched DESC, tier, score DESC"
-    best = "" if tail else f"QUALIFY rank() OVER (ORDER BY {order}) <= {int(limit)}"  # ties all kept
+    """A query returning (msg_id, score) best first, at most `limit`, for parameters (min terms, *filter args):
+    the ranking of `best` under filters. `tail` (joins and a WHERE clause from `vault.index.search`)
+    follows a join to messages `m`; every document holding enough terms is joined to its messages."""
     return f"""
-        WITH qt(termid, df) AS (VALUES {values}),
-        sc AS (SELECT p.docid,
-                      sum(ln((st.num_docs - qt.df + 0.5) / (qt.df + 0.5) + 1)
-                          * p.tf * ({BM25_K} + 1)
-                          / (p.tf + {BM25_K} * (1 - {BM25_B} + {BM25_B} * p.len / st.avgdl))) AS score,
-                      count(*) AS matched, any_value(p.tier) AS tier
-               FROM {SCHEMA}.postings p JOIN qt USING (termid), {SCHEMA}.stats st
-               WHERE p.termid IN ({ids})
-               GROUP BY p.docid HAVING count(*) >= ?),
-        best AS (SELECT * FROM sc {best}),
-        hits AS (SELECT coalesce(r.msg_id, d.name) AS msg_id, sc.score, sc.matched, sc.tier
-                 FROM best sc JOIN {SCHEMA}.docs d USING (docid) LEFT JOIN fts_results r ON r.doc = d.name)
-        SELECT h.msg_id, h.score
-        FROM hits h
-        {"JOIN messages m ON m.msg_id = h.msg_id " + tail if tail else ""}
-        ORDER BY h.{order.replace(", ", ", h.")}, h.msg_id
+        SELECT dm.msg_id, sc.score
+        FROM ({_scored(terms)}) sc JOIN {SCHEMA}.doc_msgs dm USING (docid)
+        JOIN messages m ON m.msg_id = dm.msg_id {tail}
+        ORDER BY sc.{ORDER.replace(", ", ", sc.")}, dm.msg_id
         LIMIT {int(limit)}
     """

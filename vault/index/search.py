@@ -129,8 +129,8 @@ class Hit:
 def keyword_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
                    filters: SearchFilters | None = None) -> list[Hit]:
     """BM25 over the indexed messages; "quoted phrases" must also appear verbatim."""
-    stems = fts.query_stems(con, query)
-    ranked = _keyword_ranked(con, query, limit, filters or SearchFilters(), stems=stems)
+    stems, terms = fts.lookup(con, query)
+    ranked = _keyword_ranked(con, query, limit, filters or SearchFilters(), stems=stems, terms=terms)
     return _hits(con, ranked, query, {msg: {"keyword_rank": i + 1} for i, (msg, _) in enumerate(ranked)}, stems)
 
 
@@ -149,9 +149,13 @@ def hybrid_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
     """
     filters = filters or SearchFilters()
     depth = max(50, 3 * limit)
-    stems = fts.query_stems(con, query)
-    kw = _keyword_ranked(con, query, depth, filters, min_share=HYBRID_MIN_SHARE, stems=stems)
-    sem = _semantic_ranked(con, query, depth, filters, model)
+    encoding = _encode_ahead(con, query, model)
+    try:
+        stems = fts.query_stems(con, query)
+        kw = _keyword_ranked(con, query, depth, filters, min_share=HYBRID_MIN_SHARE, stems=stems)
+    finally:
+        encoded = encoding.result() if encoding is not None else None  # (raises what the encoding raised)
+    sem = _semantic_ranked(con, query, depth, filters, model, encoded=encoded) if encoded is not None else []
     fused: dict[str, float] = {}
     extra: dict[str, dict] = {}
     for i, (msg, _) in enumerate(kw):
@@ -186,71 +190,144 @@ def semantic_ready(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _keyword_ranked(con, query: str, limit: int, filters: SearchFilters, min_share: float = 0.0,
-                    stems: list[str] | None = None) -> list[tuple[str, float]]:
-    """BM25 ranking; a message must hold at least `min_share` of the query's distinct terms."""
-    stems = fts.query_stems(con, query) if stems is None else stems
+                    stems: list[str] | None = None,
+                    terms: list[tuple[int, int]] | None = None) -> list[tuple[str, float]]:
+    """BM25 ranking; a message must hold at least `min_share` of the query's distinct terms.
+
+    `stems` and `terms` (from `fts.lookup`) save their round trips when the caller has them."""
+    if stems is None:
+        stems, terms = fts.lookup(con, query)
     if not stems:
         return []
-    terms = fts.query_terms(con, stems)
+    terms = fts.query_terms(con, stems) if terms is None else terms
     if not terms:
         return []
     min_terms = max(1, math.ceil(min_share * len(stems)))
     tail, args = filters.sql()
-    phrases = PHRASE.findall(query)
+    phrases = [p.strip() for p in PHRASE.findall(query) if p.strip()]
     if phrases:  # a verbatim phrase holds each of its terms: only such messages need the (costly) text check
-        min_terms = max(min_terms, len(fts.query_stems(con, " ".join(phrases))))
-    if not args and not filters.human_only and not phrases:
-        tail = ""  # no filter: skip the joins (messages, sessions, roles) that only filters need
-    for phrase in phrases:  # checked on the joined hits only: as a plain filter it would scan every text
-        tail += ((" AND " if " WHERE " in tail else " WHERE ")
-                 + "CASE WHEN h.score IS NULL THEN false ELSE m.text ILIKE ? ESCAPE '\\' END")
-        args.append("%" + _like_prefix(phrase.strip())[:-1] + "%")
-    rows = con.execute(fts.bm25_sql(terms, tail, limit), [min_terms, *args]).fetchall()
-    return [(m, float(s)) for m, s in rows]
-
-
-def _semantic_ranked(con, query: str, limit: int, filters: SearchFilters,
-                     model: str | None) -> list[tuple[str, float, int]]:
-    """(msg_id, cosine, best chunk) best first: the message scores as its best chunk."""
-    import pyarrow as pa
-
-    from vault.index import embeddings, vectors
-
-    active = embeddings.active_model(con)
-    if model is not None:
-        from vault.index.settings import model_name
-
-        name = model_name(con, model)
-        mid = embeddings.model_id(con, name)
-        active = (mid, name, 0) if mid is not None else None
-    if active is None or not query.strip():
-        return []
-    mid, name, _ = active
-    qvec = embeddings.encode_query(embeddings.load_model(name), query)
-    hashes, scores = vectors.ranked(con, mid, qvec)
-    tail, args = filters.sql()
+        only_phrases = not re.search(r"[^\W_]", PHRASE.sub(" ", query))  # then its terms are the query's
+        min_terms = max(min_terms, len(stems) if only_phrases else len(fts.query_stems(con, " ".join(phrases))))
     if args or filters.human_only:
-        tail = "JOIN messages m ON m.msg_id = c.msg_id " + tail
-    else:
-        tail = ""  # no filter: messages are not needed to rank
-    # Take the best vectors, map them to messages under the filters; widen until enough messages.
-    n = max(4 * limit, 100)
+        def ranking(n: int) -> list[tuple[str, float]]:
+            return [(m, float(s)) for m, s in con.execute(fts.bm25_sql(terms, tail, n), [min_terms, *args]).fetchall()]
+    else:  # no filter: messages, sessions and roles are not joined
+        def ranking(n: int) -> list[tuple[str, float]]:
+            return fts.best(con, terms, min_terms, n)
+    return _with_phrases(con, ranking, phrases, limit) if phrases else ranking(limit)
+
+
+def _with_phrases(con, ranking, phrases: list[str], limit: int) -> list[tuple[str, float]]:
+    """The best `limit` of `ranking(n)` whose text holds every phrase (case-insensitive).
+
+    The text is read for the best candidates only, in rank order, in batches (`limit`, then twice as
+    many each time) looked up by key, rather than for every message holding the phrase's terms; the
+    ranking is taken deeper (4x each time) while too few pass."""
+    likes = " AND ".join("text ILIKE ? ESCAPE '\\'" for _ in phrases)
+    patterns = ["%" + _like_prefix(p)[:-1] + "%" for p in phrases]
+    out: list[tuple[str, float]] = []
+    depth, done, size = max(4 * limit, 100), 0, limit
     while True:
-        con.register("_sem", pa.table({"content_hash": hashes[:n].tolist(), "score": scores[:n].tolist()}))
-        try:
-            rows = con.execute(
-                f"""
-                SELECT c.msg_id, max(h.score) AS score, arg_max(c.chunk_no, h.score) AS chunk_no
-                FROM _sem h JOIN chunks c ON c.content_hash = h.content_hash AND c.model_id = {int(mid)}
-                {tail}
-                GROUP BY c.msg_id ORDER BY score DESC, c.msg_id LIMIT ?
-                """, [*args, limit]
-            ).fetchall()
-        finally:
-            con.unregister("_sem")
-        if len(rows) >= limit or n >= len(hashes):
-            return [(m, float(s), int(c)) for m, s, c in rows]
-        n *= 4
+        ranked = ranking(depth)
+        while done < len(ranked):
+            batch = ranked[done:done + size]
+            done, size = done + len(batch), 2 * size
+            ids = [m for m, _ in batch]
+            # Materialized first: with the ILIKE beside it, the IN list would not use the key's index.
+            ok = {r[0] for r in con.execute(
+                f"WITH t AS MATERIALIZED (SELECT msg_id, text FROM messages WHERE msg_id IN ({_literals(ids)})) "
+                f"SELECT msg_id FROM t WHERE {likes}", patterns).fetchall()}
+            out += [(m, s) for m, s in batch if m in ok]
+            if len(out) >= limit:
+                return out[:limit]
+        if len(ranked) < depth:
+            return out
+        depth *= 4
+
+
+def _semantic_ranked(con, query: str, limit: int, filters: SearchFilters, model: str | None,
+                     encoded: tuple | None = None) -> list[tuple[str, float, int]]:
+    """(msg_id, cosine, best chunk) best first: the message scores as its best chunk.
+
+    Ranked in memory (`vault.index.vectors`); filters are checked by key on the best candidates only,
+    and by one pass over the filters when they let few of those through.
+    `encoded`: ((model_id, name), query vector) already computed (hybrid encodes while the keyword ranking runs).
+    """
+    from vault.index import vectors
+
+    if encoded is None:
+        active = _semantic_model(con, model) if query.strip() else None
+        if active is None:
+            return []
+        encoded = active, _query_vector(active[1], query)
+    (mid, _), qvec = encoded
+    idx = vectors.index(con, mid)
+    scores, per_chunk = vectors.message_scores(idx, qvec)
+    tail, args = filters.sql()
+    if " WHERE " not in tail:  # no filter: messages are not needed to rank
+        picked = vectors.best(scores, limit)
+    else:
+        picked = _filtered_best(con, idx, scores, limit, tail, args)
+    return [(idx.msg_ids[m], float(scores[m]), vectors.best_chunk(idx, per_chunk, m)) for m in picked]
+
+
+def _filtered_best(con, idx, scores, limit: int, tail: str, args: list) -> list[int]:
+    """The best messages that pass the filters: the best candidates checked by key (4 x limit, at least 100:
+    enough when the filters keep a quarter), else one pass over the filtered messages. On the 1 GB bench
+    vault, 100 keys cost 4 ms, 1,600 keys 12 ms, the pass of a --human-only filter 4 ms: widening step by
+    step costs more than that pass."""
+    import numpy as np
+
+    from vault.index import vectors
+
+    top = vectors.best(scores, max(4 * limit, 100))
+    ids = idx.msg_ids[top].tolist()
+    ok = {r[0] for r in con.execute(
+        f"SELECT m.msg_id FROM messages m {tail} AND m.msg_id IN ({', '.join('?' for _ in ids)})",
+        [*args, *ids]).fetchall()} if ids else set()
+    picked = [m for m, i in zip(top, ids) if i in ok]
+    if len(picked) >= limit or len(top) == len(scores):  # enough, or every message was a candidate
+        return picked[:limit]
+    ok = {r[0] for r in con.execute(f"SELECT m.msg_id FROM messages m {tail}", args).fetchall()}
+    allowed = np.fromiter((i in ok for i in idx.msg_ids), bool, len(idx.msg_ids))
+    return list(vectors.best(scores, limit, allowed))
+
+
+def _semantic_model(con, model: str | None) -> tuple[int, str] | None:
+    """(model_id, name) of the vectors to search: the vault's model, or the one asked for if it has vectors."""
+    from vault.index import embeddings
+
+    if model is None:
+        active = embeddings.active_model(con)
+        return (active[0], active[1]) if active else None
+    from vault.index.settings import model_name
+
+    name = model_name(con, model)
+    mid = embeddings.model_id(con, name)
+    return (mid, name) if mid is not None else None
+
+
+def _query_vector(name: str, query: str):
+    from vault.index import embeddings
+
+    return embeddings.encode_query(embeddings.load_query_model(name), query)
+
+
+_encoder_pool = None
+
+
+def _encode_ahead(con, query: str, model: str | None):
+    """Start encoding the query in a worker thread (torch and DuckDB both release the GIL), so that the
+    keyword ranking runs meanwhile; None when there is nothing to encode."""
+    global _encoder_pool
+    active = _semantic_model(con, model) if query.strip() else None
+    if active is None:
+        return None
+    if _encoder_pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _encoder_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-query-encoder")
+    return _encoder_pool.submit(lambda: (active, _query_vector(active[1], query)))
 
 
 # -- hits with snippets --------------------------------------------------------------
@@ -260,29 +337,39 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
           stems: list[str] | None = None) -> list[Hit]:
     if not ranked:
         return []
-    # Two point lookups (by primary key) rather than one join, which would scan every message.
+    # Point lookups by key (each table's index) with the keys as constants, rather than joins, which
+    # would scan every message (or every call, session): a few small queries.
     ids = [m for m, _ in ranked]
     rows = con.execute("SELECT msg_id, session_id, role, kind, text, timestamp, tool_name, is_error, tool_use_id "
-                       f"FROM messages WHERE msg_id IN ({', '.join('?' for _ in ids)})", ids).fetchall()
+                       f"FROM messages WHERE msg_id IN ({_literals(ids)})").fetchall()
+    if not rows:  # a stale index naming messages since deleted
+        return []
     # A tool call's snippet shows what was indexed (its arguments too: the match may be there); a tool
-    # result is named by its call. Point lookups by key, as above.
-    args = fts.call_args(con, [r[0] for r in rows if r[3] == Kind.TOOL_CALL])
+    # result is named by its call; a hit names its session's project and role (a subagent: its parent's).
+    calls = [r[0] for r in rows if r[3] == Kind.TOOL_CALL]
     uses = [r[8] for r in rows if r[3] == Kind.TOOL_RESULT and r[6] is None and r[8]]
-    names = dict(con.execute(f"SELECT tool_use_id, name FROM tool_calls WHERE tool_use_id IN "
-                             f"({', '.join('?' for _ in uses)})", uses).fetchall()) if uses else {}
+    sids = sorted({r[1] for r in rows})
+    found: dict[str, dict] = {"a": {}, "t": {}, "s": {}, "r": {}}
+    for tag, key, value, parent in con.execute(
+        "WITH s AS MATERIALIZED (SELECT session_id, project, parent_session_id FROM sessions "
+        f"WHERE session_id IN ({_literals(sids)})) "
+        + " UNION ALL ".join(part for part in (
+            calls and f"SELECT 'a', *, NULL FROM ({fts.call_args_sql(_literals(calls))})",
+            uses and f"SELECT 't', tool_use_id, name, NULL FROM tool_calls WHERE tool_use_id IN ({_literals(uses)})",
+            "SELECT 's', * FROM s",
+            """SELECT 'r', session_id, role_name, NULL FROM roles
+               WHERE session_id IN (SELECT session_id FROM s) OR session_id IN (SELECT parent_session_id FROM s)""",
+        ) if part)).fetchall():
+        found[tag][key] = (value, parent)
+    args, names, roles = ({k: v[0] for k, v in found[t].items()} for t in "atr")
+    sess = {sid: (project, roles[sid] if roles.get(sid) is not None else roles.get(parent))
+            for sid, (project, parent) in found["s"].items()}
     rows = [(*r[:4], " ".join(filter(None, (r[4], args.get(r[0])))), r[5], r[6] or names.get(r[8]), r[7])
             for r in rows]
-    sids = sorted({r[1] for r in rows})
-    sess = {r[0]: r[1:] for r in con.execute(
-        f"""
-        SELECT s.session_id, s.project, coalesce(r.role_name, rp.role_name)
-        FROM sessions s LEFT JOIN roles r ON r.session_id = s.session_id
-        LEFT JOIN roles rp ON rp.session_id = s.parent_session_id
-        WHERE s.session_id IN ({', '.join('?' for _ in sids)})
-        """, sids).fetchall()}
     info = {r[0]: r[:6] + sess.get(r[1], (None, None)) + r[6:] for r in rows}
     qstems = set(fts.query_stems(con, query) if stems is None else stems)
     match_words = snippets.matching_words(con, [r[4] or "" for r in rows], qstems)
+    snips: dict[tuple[str, int], tuple] = {}  # identical texts (a shared tool output) make the same snippet
     out = []
     for msg_id, score in ranked:
         r = info.get(msg_id)
@@ -294,12 +381,20 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
             from vault.index.embeddings import chunk_offset
 
             start = chunk_offset(r[4] or "", ex["chunk_no"])
-        snip, spans = snippets.make(r[4] or "", match_words, start)
+        key = (r[4] or "", start)
+        if key not in snips:
+            snips[key] = snippets.make(r[4] or "", match_words, start)
+        snip, spans = snips[key]
         out.append(Hit(session_id=r[1], msg_id=msg_id, role=r[2], kind=r[3], score=round(score, 6),
-                       snippet=snip, spans=spans, timestamp=_iso(r[5]), project=r[6], role_name=r[7],
+                       snippet=snip, spans=list(spans), timestamp=_iso(r[5]), project=r[6], role_name=r[7],
                        keyword_rank=ex.get("keyword_rank"), semantic_rank=ex.get("semantic_rank"),
                        tool_name=r[8], is_error=bool(r[9])))
     return out
+
+
+def _literals(values: list[str]) -> str:
+    """SQL string constants (key lookups measured faster with constants than with parameters)."""
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
 def _iso(ts: Any) -> str | None:

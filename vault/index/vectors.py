@@ -1,51 +1,174 @@
-"""Brute-force vector search over the active model's distinct vectors, held in memory per process.
+"""Vector storage (int8, one scale per vector) and brute-force search over it, held in memory per process.
 
-Vectors are normalised, so cosine similarity is a dot product: one matrix-vector product
-over every distinct chunk text. No approximate index is needed at personal scale, and none
-depends on the vss extension's experimental HNSW persistence.
+Stored: `vector_store` holds each distinct chunk text's vector as int8 (`q`, 1 byte per dimension) and
+the float32 `scale` that brings it back (`q * scale`): a quarter of float32's bytes, at a recall@10 of
+0.98+ against float32 (`bench/vectors_bench.py`). The view `vectors` shows them as FLOAT[] for readers
+that want plain unit vectors (the miner).
+
+Searched: vectors are normalised, so cosine similarity is a dot product: one matrix-vector product
+over every distinct vector (dequantised once per process into float32), then each message scores as
+its best chunk, in numpy. No approximate index is needed at personal scale, and none depends on the
+vss extension's experimental HNSW persistence.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import duckdb
 
-_cache: dict[tuple, tuple] = {}
+from vault.store import get_meta, set_meta
+
+TABLE = "vector_store"
+FORMAT = "int8"  # what `vault stats` reports
+TABLES = (TABLE, "chunks", "embed_models")  # what the embeddings cost in the vault
+META_VERSION = "chunks_version"  # bumped by every write to chunks or vectors: in-memory copies reload
+LEVELS = 127  # int8 steps on each side of zero; -128 is never used, so the scale is symmetric
+
+
+def quantize(vecs):
+    """float32 rows -> (int8 rows, float32 scale per row) with row ~= q * scale."""
+    import numpy as np
+
+    vecs = np.asarray(vecs, dtype=np.float32)
+    scale = (np.abs(vecs).max(axis=1) / LEVELS).astype(np.float32) if len(vecs) else np.zeros(0, np.float32)
+    safe = np.where(scale > 0, scale, np.float32(1))
+    q = np.clip(np.rint(vecs / safe[:, None]), -LEVELS, LEVELS).astype(np.int8)
+    return q, scale
+
+
+def dequantize(q, scale):
+    import numpy as np
+
+    return q.astype(np.float32) * np.asarray(scale, np.float32)[:, None]
+
+
+def store(con: duckdb.DuckDBPyConnection, mid: int, hashes: list[str], vecs) -> None:
+    """Insert float32 rows as int8 (those already stored stay as they are)."""
+    import numpy as np
+    import pyarrow as pa
+
+    q, scale = quantize(vecs)
+    dim = q.shape[1]
+    offsets = pa.array(np.arange(0, (len(hashes) + 1) * dim, dim, dtype=np.int32))
+    table = pa.table({
+        "model_id": pa.array([mid] * len(hashes), pa.int32()),
+        "content_hash": pa.array(hashes, pa.string()),
+        "scale": pa.array(scale, pa.float32()),
+        "q": pa.ListArray.from_arrays(offsets, pa.array(q.reshape(-1), pa.int8())),
+    })
+    con.register("_vecs", table)
+    try:
+        con.execute(f"INSERT OR IGNORE INTO {TABLE} SELECT model_id, content_hash, scale, q FROM _vecs")
+    finally:
+        con.unregister("_vecs")
+
+
+def touch(con: duckdb.DuckDBPyConnection) -> None:
+    """Record that chunks or vectors changed: every process's in-memory copy reloads on its next search."""
+    set_meta(con, META_VERSION, str(int(get_meta(con, META_VERSION, "0") or 0) + 1))
+
+
+@dataclass
+class Index:
+    """A model's vectors and chunks in memory: chunks sorted by message, each pointing at its vector's row."""
+
+    mat: Any  # float32 [vectors, dim]
+    chunk_vec: Any  # int32 [chunks]: row of mat
+    chunk_no: Any  # int32 [chunks]
+    starts: Any  # int64 [messages]: first chunk of each message
+    msg_ids: Any  # object [messages], sorted: the tie-break order of equal scores
+
+
+_cache: dict[tuple, Index] = {}
 
 
 def _key(con: duckdb.DuckDBPyConnection, mid: int) -> tuple:
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-    n = con.execute("SELECT count(*) FROM vectors WHERE model_id = ?", [mid]).fetchone()[0]
-    return (path[0] if path and path[0] else id(con), mid, n)
+    """Which vault, model and state: one query, so checking costs well under a millisecond."""
+    row = con.execute(
+        f"""SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()),
+                   (SELECT count(*) FROM {TABLE} WHERE model_id = $mid),
+                   (SELECT count(*) FROM chunks WHERE model_id = $mid),
+                   (SELECT value FROM meta WHERE key = '{META_VERSION}')""", {"mid": mid}).fetchone()
+    return (row[0] or id(con), mid, *row[1:])
 
 
-def matrix(con: duckdb.DuckDBPyConnection, mid: int):
-    """(content hashes, float32 matrix) of a model's vectors; reloaded only when their count changed."""
-    import numpy as np
-
+def index(con: duckdb.DuckDBPyConnection, mid: int) -> Index:
+    """The model's vectors and chunks, loaded once per process and state of the vault."""
     key = _key(con, mid)
     hit = _cache.get(key)
-    if hit is not None:
-        return hit
-    table = con.execute(
-        "SELECT content_hash, vector FROM vectors WHERE model_id = ? ORDER BY content_hash", [mid]
-    ).fetch_arrow_table()
-    hashes = np.array(table.column("content_hash").to_pylist(), dtype=object)
-    vec = table.column("vector").combine_chunks()
-    flat = vec.flatten().to_numpy(zero_copy_only=False).astype("float32", copy=False)
-    mat = flat.reshape(len(hashes), -1) if len(hashes) else np.zeros((0, 1), "float32")
-    for k in [k for k in _cache if k[:2] == key[:2]]:
-        del _cache[k]  # one live copy per vault and model
-    _cache[key] = (hashes, mat)
-    return hashes, mat
+    if hit is None:
+        hit = _load(con, mid)
+        for k in [k for k in _cache if k[:2] == key[:2]]:
+            del _cache[k]  # one live copy per vault and model
+        _cache[key] = hit
+    return hit
 
 
-def ranked(con: duckdb.DuckDBPyConnection, mid: int, query_vec):
-    """Every distinct vector's (hash, similarity), best first, as two arrays."""
+def _load(con: duckdb.DuckDBPyConnection, mid: int) -> Index:
     import numpy as np
 
-    hashes, mat = matrix(con, mid)
-    if not len(hashes):
-        return hashes, np.zeros(0, "float32")
-    scores = mat @ query_vec.astype("float32")
-    order = np.argsort(-scores, kind="stable")
-    return hashes[order], scores[order]
+    vec = con.execute(f"SELECT scale, q FROM {TABLE} WHERE model_id = ? ORDER BY content_hash",
+                      [mid]).fetch_arrow_table()
+    n = vec.num_rows
+    if n:
+        q = vec.column("q").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(n, -1)
+        mat = dequantize(q, vec.column("scale").to_numpy())
+    else:
+        mat = np.zeros((0, 1), np.float32)
+    ch = con.execute(
+        f"""WITH v AS (SELECT content_hash, CAST(row_number() OVER (ORDER BY content_hash) - 1 AS INTEGER) AS row
+                       FROM {TABLE} WHERE model_id = $mid)
+            SELECT c.msg_id, c.chunk_no, v.row FROM chunks c JOIN v USING (content_hash)
+            WHERE c.model_id = $mid ORDER BY c.msg_id, c.chunk_no""", {"mid": mid}).fetch_arrow_table()
+    msg = np.array(ch.column("msg_id").to_pylist(), dtype=object)
+    chunk_vec = ch.column("row").to_numpy().astype(np.int32)
+    keep = chunk_vec < n  # a vector deleted between the two reads: its chunks are dropped
+    msg, chunk_vec = msg[keep], chunk_vec[keep]
+    chunk_no = ch.column("chunk_no").to_numpy().astype(np.int32)[keep]
+    first = np.ones(len(msg), bool)
+    first[1:] = msg[1:] != msg[:-1]
+    starts = np.flatnonzero(first)
+    return Index(mat=mat, chunk_vec=chunk_vec, chunk_no=chunk_no, starts=starts, msg_ids=msg[starts])
+
+
+def message_scores(idx: Index, query_vec):
+    """Each message's best chunk: (score per message, chunk offset within it)."""
+    import numpy as np
+
+    if not len(idx.starts):
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    per_chunk = (idx.mat @ np.asarray(query_vec, np.float32))[idx.chunk_vec]
+    return np.maximum.reduceat(per_chunk, idx.starts), per_chunk
+
+
+def best(scores, k: int, allowed=None):
+    """Indices of the k best messages, best first; equal scores in msg_id order. `allowed`: a mask."""
+    import numpy as np
+
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+        avail = int(allowed.sum())
+    else:
+        avail = len(scores)
+    k = min(k, avail)
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    if k < len(scores):
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        cand = np.flatnonzero(scores >= kth)  # ties at the edge all compete, then msg_id decides
+    else:
+        cand = np.arange(len(scores))
+    cand = cand[np.isfinite(scores[cand])]
+    order = np.lexsort((cand, -scores[cand]))  # by score, then by position (msg_id order)
+    return cand[order][:k]
+
+
+def best_chunk(idx: Index, per_chunk, m: int) -> int:
+    """The chunk number of message m's best chunk."""
+    import numpy as np
+
+    lo = idx.starts[m]
+    hi = idx.starts[m + 1] if m + 1 < len(idx.starts) else len(per_chunk)
+    return int(idx.chunk_no[lo + int(np.argmax(per_chunk[lo:hi]))])

@@ -1,0 +1,155 @@
+"""Model variants compared with the shipped recipe by leave-one-author-out (`bench/miner_cv.py --variant`).
+
+Each variant is a way to fit on the training authors of a fold; `cross_validate` runs it once per
+held-out author, so whatever a variant chooses (L2 strength, threshold, temperature) it chooses
+without that author. Variants that lost stay here so that their figures in docs/mining.md can be
+reproduced; the shipped model is `train.fit` with its defaults (the variant `shipped`).
+
+Gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier) read the cue, shape and
+context features only: 768 embedding columns for ~330 training turns would be noise to a tree.
+Their threshold and temperature are chosen like the regression's, by leave-one-author-out inside
+the training authors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from miner.classify import features as F
+from miner.classify.dataset import Example
+from miner.classify.learned import Model
+from miner.classify.train import (
+    BALANCE,
+    CLASSES,
+    TARGET,
+    THRESHOLDS,
+    _decide,
+    _f1,
+    _inner_logits,
+    author_weights,
+    fit,
+    modelled,
+)
+
+TREE_PARAMS = {  # set a priori for ~330 rows and ~60 features: shallow, slow, regularised
+    "max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 6, "min_samples_leaf": 8,
+    "l2_regularization": 1.0, "early_stopping": False, "random_state": 0,
+}
+
+
+class TreeModel:
+    """Boosted trees behind the interface `train.predict` uses (`embedding`, `proba`, `decide`)."""
+
+    decide = Model.decide  # a correction at or above the threshold, else the likeliest label
+
+    def __init__(self, clf, threshold: float | None, temperature: float, blend: tuple[Model, float] | None = None):
+        self.clf, self.threshold, self.temperature, self.blend = clf, threshold, temperature, blend
+        self.classes = CLASSES
+        self.embedding = blend[0].embedding if blend else None  # the blended regression may read embeddings
+
+    def proba(self, X: np.ndarray) -> np.ndarray:
+        P = _tree_proba(self.clf, X[:, : len(F.NAMES)])
+        if self.blend is not None:
+            lr, share = self.blend
+            P = (1 - share) * lr.proba(X) + share * P
+        return _tempered(P, self.temperature)
+
+
+def _tree_proba(clf, X: np.ndarray) -> np.ndarray:
+    """Class probabilities in CLASSES order (a class absent from the training rows gets 0)."""
+    P = np.zeros((len(X), len(CLASSES)))
+    P[:, clf.classes_] = clf.predict_proba(X)
+    return P
+
+
+def _tempered(P: np.ndarray, t: float) -> np.ndarray:
+    Z = np.log(np.clip(P, 1e-12, None)) / t
+    Z -= Z.max(axis=1, keepdims=True)
+    e = np.exp(Z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _tree(X: np.ndarray, y: np.ndarray, w: np.ndarray, params: dict[str, Any]):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(**params).fit(X, y, sample_weight=w)
+
+
+def _choose(P: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Threshold (best correction F1, ties to the higher) and temperature (least log loss) on held-out P."""
+    f1 = {th: _f1(y, _decide(P, th)) for th in THRESHOLDS}
+    threshold = max(f1, key=lambda th: (round(f1[th], 6), th))  # ties: as train.fit
+    best, best_t = math.inf, 1.0
+    for t in np.exp(np.linspace(math.log(0.25), math.log(4.0), 57)):
+        loss = -np.log(np.clip(_tempered(P, t)[np.arange(len(y)), y], 1e-12, None)).mean()
+        if loss < best - 1e-12:
+            best, best_t = loss, float(t)
+    return threshold, best_t
+
+
+def fit_trees(examples: Sequence[Example], E: np.ndarray | None = None, X: np.ndarray | None = None,
+              blend: float | None = None, params: dict[str, Any] | None = None, **_: Any) -> TreeModel:
+    """Boosted trees on the cue, shape and context features; with `blend`, that share of the trees'
+    probabilities mixed with the shipped regression's (fitted on the same rows, embeddings included)."""
+    params = {**TREE_PARAMS, **(params or {})}
+    keep = modelled(examples)
+    Xm = X[keep][:, : len(F.NAMES)]
+    y = np.asarray([CLASSES.index(TARGET.get(examples[i].label, examples[i].label)) for i in keep])
+    groups = np.asarray([examples[i].author for i in keep])
+    w = author_weights(groups, BALANCE)
+    lr = fit(examples, E, X=X) if blend else None
+    P = np.zeros((len(y), len(CLASSES)))
+    for a in sorted(set(groups.tolist())):
+        test = groups == a
+        P[test] = _tree_proba(_tree(Xm[~test], y[~test], w[~test], params), Xm[test])
+    if lr is not None:
+        Xl = Xm if E is None else np.hstack([Xm, E[keep]])
+        Z = _inner_logits(Xl, y, groups, lr.data["C"], len(F.NAMES), w)
+        Zs = Z - Z.max(axis=1, keepdims=True)
+        P = (1 - blend) * (np.exp(Zs) / np.exp(Zs).sum(axis=1, keepdims=True)) + blend * P
+    threshold, temperature = _choose(P, y)
+    return TreeModel(_tree(Xm, y, w, params), threshold, temperature, (lr, blend) if lr is not None else None)
+
+
+def masked(families: tuple[str, ...]) -> Callable[[np.ndarray], np.ndarray]:
+    """X with the columns of `families` zeroed (standardised to 0: the feature says nothing)."""
+    drop = np.asarray(F.family_mask(F.NAMES, families))
+
+    def apply(X: np.ndarray) -> np.ndarray:
+        X = X.copy()
+        X[:, drop] = 0.0
+        return X
+    return apply
+
+
+# name: (what it is, fitter or None for train.fit, keyword arguments, feature transform, embeddings used)
+VARIANTS: dict[str, tuple[str, Callable | None, dict[str, Any], Callable | None, bool]] = {
+    "shipped": ("the shipped recipe (regression, prior, inner-CV L2/threshold/temperature)", None, {}, None, True),
+    "no-embeddings": ("the regression without the embedding family", None, {}, None, False),
+    "lr-argmax": ("the regression, no threshold: the likeliest label", None, {"threshold": None}, None, True),
+    "lr-c-low": ("the regression, L2 grid extended below: 0.0003 to 0.3", None,
+                 {"c_grid": (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)}, None, True),
+    "lr-c-0.01": ("the regression, L2 strength fixed at 0.01", None, {"C": 0.01}, None, True),
+    "lr-corr-x2": ("the regression, correction turns weighted x2", None, {"correction_weight": 2.0}, None, True),
+    "lr-corr-x0.5": ("the regression, correction turns weighted x0.5", None, {"correction_weight": 0.5}, None, True),
+    "no-shape": ("the regression without the shape family", None, {}, masked(("shape",)), True),
+    "no-ctx": ("the regression without the context family", None, {}, masked(("ctx",)), True),
+    "no-cue": ("the regression without the cue family", None, {}, masked(("cue",)), True),
+    "cue-only": ("the regression on the cue family alone", None, {}, masked(("shape", "ctx")), False),
+    "trees": ("gradient-boosted trees on cue, shape, context", fit_trees, {}, None, False),
+    "trees-deeper": ("gradient-boosted trees, 16 leaves, 300 rounds", fit_trees,
+                     {"params": {"max_leaf_nodes": 16, "max_iter": 300, "min_samples_leaf": 5}}, None, False),
+    "blend-0.5": ("the regression and the trees, probabilities averaged", fit_trees, {"blend": 0.5}, None, True),
+}
+
+
+def run(name: str, examples: Sequence[Example], E: np.ndarray | None, X: np.ndarray) -> list:
+    """Leave-one-author-out labels of the variant `name`."""
+    from miner.classify.train import cross_validate
+
+    _, fitter, kwargs, transform, embed = VARIANTS[name]
+    return cross_validate(examples, E if embed else None, X=transform(X) if transform else X, fitter=fitter, **kwargs)

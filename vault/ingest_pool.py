@@ -1,0 +1,108 @@
+"""Files parsed in worker processes, handed back in the order they were given (the `ingest.workers` setting).
+
+`ingest.workers` is the number of processes an ingest uses: one writes (DuckDB allows one writer),
+the others parse (`vault.ingest_prep.prepare`); with 1, the writing process parses too. The writer
+is the busier side (its DuckDB statements take more CPU than parsing), so on two cores one parsing
+process keeps it fed. Results come back in order, so the groups committed and every row are the same
+whatever the number of processes. At most AHEAD_FILES per worker and AHEAD_BYTES of source are in
+flight: the writer holds little more than the group it is committing, whatever the archive's size.
+
+Workers are started with `spawn` (a fork would copy the writer's DuckDB threads and locks), only once
+POOL_MIN_BYTES are waiting to be parsed: starting them costs more than parsing a few small files. A
+worker ends itself when the writing process is gone (killed: nothing may keep its pipes open), and a
+pool that breaks (a worker killed) leaves the rest to be parsed in the writing process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, TypeVar
+
+from vault.ingest_prep import Failed, Job, Prepared, prepare
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+POOL_MIN_BYTES = 8 << 20  # source bytes waiting before workers start (below: ~0.3 s of parsing, about a start)
+AHEAD_FILES = 4  # files in flight per parsing process
+AHEAD_BYTES = 64 << 20  # source bytes in flight at most (and at least one file)
+PARENT_POLL_S = 0.2
+
+T = TypeVar("T")
+
+
+def prepared(items: Iterable[tuple[T, Job]], workers: int) -> Iterator[tuple[T, Prepared | Failed]]:
+    """(item, prepare(job)) for each (item, job), in order; `workers` > 1 parses in `workers` - 1 processes."""
+    items = iter(items)
+    if workers <= 1:
+        yield from ((item, prepare(job)) for item, job in items)
+        return
+    head: list[tuple[T, Job]] = []
+    size = 0
+    for item, job in items:
+        head.append((item, job))
+        size += job.size
+        if size >= POOL_MIN_BYTES:
+            break
+    else:  # too little to be worth starting processes
+        yield from ((item, prepare(job)) for item, job in head)
+        return
+    yield from _pooled(head, items, workers - 1)
+
+
+def _pooled(head: list, rest: Iterator, workers: int) -> Iterator:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_watch_parent, initargs=(os.getpid(),))
+    window: deque[tuple[T, Job, Future | None]] = deque()
+    in_flight = 0
+
+    def submit(job: Job) -> Future | None:
+        try:
+            return ex.submit(prepare, job)
+        except BrokenProcessPool:  # a worker died: what is left is parsed here
+            return None
+
+    def take() -> tuple[T, Prepared | Failed]:
+        nonlocal in_flight
+        item, job, fut = window.popleft()
+        in_flight -= job.size
+        if fut is not None:
+            try:
+                return item, fut.result()
+            except BrokenProcessPool:
+                pass
+        return item, prepare(job)
+
+    try:
+        for item, job in _chain(head, rest):
+            window.append((item, job, submit(job)))
+            in_flight += job.size
+            while window and (len(window) >= AHEAD_FILES * workers or in_flight >= AHEAD_BYTES):
+                yield take()
+        while window:
+            yield take()
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _chain(head: list, rest: Iterator) -> Iterator:
+    yield from head
+    yield from rest
+
+
+def _watch_parent(parent: int) -> None:
+    """In each worker: end when the writing process is gone (a SIGKILL gives it no chance to stop us)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
