@@ -29,7 +29,7 @@ def test_every_line_has_a_label_and_its_provenance():
             assert r["kind"] in Kind.HUMAN_SIDE
             src = r["source"]
             assert src["repo"] == r["author"] and src["path"] and len(src["commit"]) == 40
-            assert src["licence"].split()[0] in {"MIT", "Apache-2.0", "DO"}, src["licence"]
+            assert src["licence"].split()[0] in {"MIT", "Apache-2.0", "CC-BY-4.0", "DO"}, src["licence"]
             assert r["labeller"] == "vault-team" and r["labelled"]
 
 
