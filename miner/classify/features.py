@@ -6,7 +6,7 @@
 - `context`: the assistant's answer just before (it claimed success, asked a question, ended on a
   tool error, was interrupted; this is the first turn after an interrupt; similarity of this
   request to the previous one) and a few interactions a linear model cannot form by itself;
-- `restate`, `report`, `handoff`, `change` (followup.py): corrections the cue words miss;
+- `report`, `handoff` (followup.py): a failure observed after a claim of success, work handed back;
 - `embedding` (optional): sentence embeddings of the turn, and of the turn with the assistant's
   last message, computed elsewhere (miner.classify.vectors) and passed in.
 
@@ -106,7 +106,7 @@ def vector(t: Turn) -> list[float]:
            math.log1p(len(answer)), math.log1p(tool_calls), math.log1p(t.position),
            float(claimed and failure), float(claimed and bool(error)), float(asked and answers[0]),
            float(asked and bool(corr))]
-    follow = FU.vector(text, lower, answer, t.prev_typed, claimed, resend, shape[3] == 1.0)
+    follow = FU.vector(text, lower, answer, claimed)
     return cues + shape + ctx + follow
 
 

@@ -34,7 +34,7 @@ from miner.classify.base import (
 from miner.classify.dataset import Example
 from miner.classify.learned import Model, feature_matrix, rules
 
-VERSION = "learned-4"  # the learned-3 recipe on the label files of 2026-12-03 (model.json regenerated at merge)
+VERSION = "learned-4"  # learned-3's recipe and label files plus the report and handoff families (followup.py)
 CLASSES = [NEW_REQUEST, REATTEMPT_WITH_FEEDBACK, REATTEMPT_WITHOUT_FEEDBACK, POSITIVE_FEEDBACK]
 # The model's target: an initial request that structure did not catch is a request like any other.
 TARGET = {INITIAL_REQUEST: NEW_REQUEST}

@@ -147,9 +147,6 @@ VARIANTS: dict[str, tuple[str, Callable | None, dict[str, Any], Callable | None,
                        masked(tuple(f for f in FU.FAMILIES if f != fam)), True) for fam in FU.FAMILIES},
     **{f"no-{fam}": (f"the shipped recipe without the {fam} family", None, {}, masked((fam,)), True)
        for fam in FU.FAMILIES},
-    **{"+".join(keep): (f"the learned-3 features and the {', '.join(keep)} families of followup.py", None, {},
-                        masked(tuple(f for f in FU.FAMILIES if f not in keep)), True)
-       for keep in (("report", "handoff"), ("report", "handoff", "change"))},
     "trees": ("gradient-boosted trees on cue, shape, context", fit_trees, {}, None, False),
     "trees-deeper": ("gradient-boosted trees, 16 leaves, 300 rounds", fit_trees,
                      {"params": {"max_leaf_nodes": 16, "max_iter": 300, "min_samples_leaf": 5}}, None, False),
