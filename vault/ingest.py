@@ -328,6 +328,11 @@ class Ingester:
                     con.execute("DELETE FROM messages WHERE file_id = ?", [plan.row.file_id])
             parsed = [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)]
             added = _write(con, parsed)
+            replaced = [fid for fid, (plan, _) in zip(file_ids, batch, strict=True) if plan.replace]
+            if replaced:  # same ids, maybe new texts: their embedding chunks are redone (same transaction)
+                from vault.index.embeddings import drop_changed_chunks
+
+                drop_changed_chunks(con, replaced)
             known = _store_files(con, [(fid, plan, res) for fid, (plan, res) in zip(file_ids, batch, strict=True)])
             _mark_pending(con, parsed)
             crash_point("in-file-commit")

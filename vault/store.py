@@ -320,24 +320,42 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
         "CREATE TABLE IF NOT EXISTS migrations (seq INTEGER, name VARCHAR PRIMARY KEY, "
         "applied_at TIMESTAMP, app_version VARCHAR)"
     )
-    funcs = dict(MIGRATIONS)
-    for name in todo:
-        seq = [n for n, _ in MIGRATIONS].index(name)
-        con.execute("BEGIN")
-        try:
-            funcs[name](con)
-            con.execute(
-                "INSERT INTO migrations VALUES (?, ?, current_timestamp, ?)", [seq, name, __version__]
-            )
-            number = max(migration_number(n) for n in [*applied_migrations(con), name])
-            set_meta(con, SCHEMA_VERSION, str(number))
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-    crash_point("migrated")  # committed, only in the WAL: m007's ALTER made such a WAL unreplayable
-    con.execute("CHECKPOINT")
+    con.execute(f"SET memory_limit = '{MIGRATION_MEMORY}'")
+    try:
+        for name in todo:
+            try:
+                _apply(con, name)
+            except duckdb.OutOfMemoryException:  # (rolled back) a migration that needs more: without the cap
+                con.execute("RESET memory_limit")
+                _apply(con, name)
+                con.execute(f"SET memory_limit = '{MIGRATION_MEMORY}'")
+        crash_point("migrated")  # committed, only in the WAL: m007's ALTER made such a WAL unreplayable
+        con.execute("CHECKPOINT")
+    finally:
+        con.execute("RESET memory_limit")
     return todo
+
+
+# DuckDB's memory cap while migrating. Its default (80% of RAM) let m010 keep every block it read and wrote
+# in its one transaction: 1.5 GB of RSS to convert a 1 GB old-layout vault (bench/migration_memory_bench.py).
+# Under the cap DuckDB evicts and spills instead; the rows are the same. A migration that fails under it
+# (out of memory, rolled back) runs again without it.
+MIGRATION_MEMORY = "256MB"
+
+
+def _apply(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """One migration and its record, in one transaction."""
+    seq = [n for n, _ in MIGRATIONS].index(name)
+    con.execute("BEGIN")
+    try:
+        dict(MIGRATIONS)[name](con)
+        con.execute("INSERT INTO migrations VALUES (?, ?, current_timestamp, ?)", [seq, name, __version__])
+        number = max(migration_number(n) for n in [*applied_migrations(con), name])
+        set_meta(con, SCHEMA_VERSION, str(number))
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
 
 
 COMPACT_FREE_SHARE = 0.5  # after migrating, a file more than half free blocks is rewritten
