@@ -197,7 +197,7 @@ class ModelLoader:
 
         if self.thread is None:
             return True
-        spin = sys.stderr.isatty() and self.thread.is_alive() and err().is_terminal
+        spin = self.thread.is_alive() and _terminal(err)
         status = (err().status(f"loading the embedding model {self.name} (once per process)…", spinner="dots")
                   if spin else contextlib.nullcontext())
         with status:
@@ -206,6 +206,17 @@ class ModelLoader:
             common.abandon_threads_on_exit = True
             return False
         return True
+
+
+# Environment variables with which rich takes a pipe for a terminal.
+RICH_TERMINAL_ENV = ("FORCE_COLOR", "TTY_INTERACTIVE", "TTY_COMPATIBLE")
+
+
+def _terminal(err) -> bool:
+    """Whether the stderr console `err()` is a terminal, without importing rich (20 ms) for a plain pipe or file."""
+    if not (sys.stderr.isatty() or "rich" in sys.modules or any(os.environ.get(k) for k in RICH_TERMINAL_ENV)):
+        return False
+    return err().is_terminal
 
 
 @contextlib.contextmanager
