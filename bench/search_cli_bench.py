@@ -100,6 +100,25 @@ def steps(db: Path, query: str, runs: int = 3) -> dict[str, list[float]]:
     return {k: [statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)] for k, v in per.items()}
 
 
+def check_stems(db: Path) -> dict:
+    """Every distinct word of the vault's messages and tool-call arguments, stemmed by the fts extension
+    (what built the index) and by `vault.index.stem` (what a search uses): how many differ."""
+    from vault.index import fts, stem
+    from vault.store import open_vault
+
+    con = open_vault(db, read_only=True)
+    try:
+        fts.load_extension(con)
+        pairs = con.execute(f"""SELECT w, stem(w, 'porter') FROM (
+            SELECT DISTINCT unnest({fts.SCHEMA}.tokenize(text)) AS w FROM messages WHERE text IS NOT NULL
+            UNION SELECT DISTINCT unnest({fts.SCHEMA}.tokenize(args)) FROM fts_call_args) WHERE w <> ''""").fetchall()
+    finally:
+        con.close()
+    ours = stem.porter([w for w, _ in pairs])
+    differ = [(w, theirs, mine) for (w, theirs), mine in zip(pairs, ours) if theirs != mine]
+    return {"words": len(pairs), "differ": len(differ), "examples": differ[:10]}
+
+
 def median_ms(xs: list[float]) -> float:
     return round(1000 * statistics.median(xs), 1)
 
@@ -114,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", action="store_true", help="time `vault search --json` (what a script runs: no rich)")
     ap.add_argument("--compare", type=Path, metavar="DIR",
                     help="also time the command from this source tree (a baseline checkout) in the same rounds")
+    ap.add_argument("--check-stems", action="store_true",
+                    help="also compare the index's stems with vault.index.stem's on every word of the vault")
     ap.add_argument("--steps", action="store_true",
                     help="also time each step of a cold search (fresh processes, the first query), CPU beside wall")
     args = ap.parse_args(argv)
@@ -186,6 +207,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"a cold search of {queries[0]!r}, step by step, [wall, CPU] ms (median of 3 fresh processes):")
         for k, (w, c) in o["cold_steps_ms"].items():
             print(f"  {k:42s} {w:7.1f} {c:7.1f}")
+    if args.check_stems:
+        o["stems"] = check_stems(args.db)
+        print(f"stems: {o['stems']['differ']} of {o['stems']['words']} distinct words of the vault stem differently "
+              f"in Python than in the fts extension {o['stems']['examples'] or ''}")
     print(json.dumps(o))
     if tmp:
         shutil.rmtree(tmp, ignore_errors=True)
