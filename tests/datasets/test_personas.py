@@ -89,6 +89,15 @@ def test_personas_cli(hand_vault, vault_copy, embed_model):
     ("Traceback (most recent call last):\n  File \"x.py\", line 1\nKeyError: 'a'", []),
     ("no", []),
     ("skip the preamble and keep it short", ["skip the preamble", "keep it short"]),
+    # a scope stays with its clause; a verb sharing a statement's subject is no instruction; "but" still cuts
+    ("In this repo, the worktrees are just subfolders.", ["In this repo, the worktrees are just subfolders"]),
+    ("they don't know it and don't realize it", ["they don't know it and don't realize it"]),
+    ("your tools may do that already, but don't report this back to us",
+     ["your tools may do that already", "don't report this back to us"]),
+    # "stop/start doing X" asks for a change of habit
+    ("stop guessing", ["never guessing"]),
+    ("start adding a version number each time", ["always adding a version number each time"]),
+    ("start by making a backup", ["start by making a backup"]),
 ])
 def test_clauses(text, expected):
     assert clauses_of(text) == expected
@@ -109,6 +118,8 @@ def test_clauses(text, expected):
     ("only because you've added comments to them", False),  # a fragment of a sentence
     ("IES backend is not available", False),
     ("think harder and propose a systematic solution", True),
+    ("In this repo, the worktrees are just subfolders", True),  # a project convention
+    ("for user decisions, accept and modify are enough instead", False),  # a statement, not an imperative
 ])
 def test_general_form(clause, general):
     from miner.personas import is_general
@@ -165,6 +176,30 @@ def test_standing_evidence_and_its_train_split_restriction():
     echoed = Rule("Don't x.", 1, ["a"], ["don't x"], ["a"], ["b"], [])
     assert restrict_rule(echoed, {"a"}, sess) is None  # the echo is a test-split correction: not evidence
     assert restrict_rule(echoed, {"a", "b"}, sess).echo_msgs == ["b"]
+
+
+@pytest.mark.parametrize("text,standing", [
+    ("don't delete anything, archive it", [True, False]),  # a negated universal
+    ("always include the year", [True]),
+    ("I often run several sessions in the same folder, keep that in mind", [True, False]),  # a frequency adverb
+    ("In this repo, the worktrees are just subfolders", [True]),  # the project's convention
+    ("don't do anything yet", [False]),  # scoped to now
+    ("don't delete the log", [False]),  # a one-off
+    ("never guessing", [True]),
+])
+def test_a_clause_that_says_it_holds_beyond_the_task(text, standing):
+    from miner.personas import marked_clauses
+
+    assert [st for _, st in marked_clauses(text)] == standing
+
+
+def test_one_correction_says_the_rule_stands(embed_model):
+    """A clause with a universal or a frequency adverb is a rule from one session; a bare imperative is not."""
+    from miner.personas import rules_for
+
+    fb = [("m1", "always run the linter before committing"), ("m2", "run the formatter before committing")]
+    rules = rules_for(fb, embed_model, sessions={"m1": "s1", "m2": "s1"})
+    assert [(r.rule, r.standing_msgs) for r in rules] == [("Always run the linter before committing.", ["m1"])]
 
 
 def test_a_cited_directive_is_a_rule_and_a_dangling_clause_is_not(embed_model):
