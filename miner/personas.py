@@ -80,9 +80,12 @@ _SCOPED = re.compile(
     r"normally|typically|often|as a rule|by default|in (?:almost |nearly )?all cases|most of the time|"
     r"from now on|going forward|in (?:the )?future|(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase))\b"
     r"|\b(?:don'?t|do not|never)\b.*\b(?:anything|any \w+|anyone|anywhere)\b", re.I)
-_NOW = re.compile(r"\b(?:yet|for now|right now|this time|at the moment|now|today|here)\b", re.I)
+_NOW = re.compile(r"\b(?:yet|for now|right now|this time|at the moment|(?<!from )now|today|here)\b", re.I)
 # A convention stated about the project: "in this repo, the worktrees are just subfolders".
 _PROJECT_SCOPE = re.compile(r"^(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase)\b", re.I)
+# A scope that opens a clause and belongs to it: "in this repo, X", "from now on, X".
+_LEAD_SCOPE = re.compile(r"^(?:(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase)|from now on|going forward|"
+                         r"in (?:the )?future)\b[\s,]*", re.I)
 # Hook and tool text that reaches a human turn ("Stop hook feedback", system reminders).
 _HOOK_TEXT = re.compile(r"\bhook\b|<[a-z-]+>|\bsystem-reminder\b|^\s*(?:exit|run)\s+claude\b|⎿|\[Request interrupted",
                         re.I)
@@ -228,7 +231,7 @@ _SUBJECT = re.compile(r"^(?:i|he|she|we|they|people|(?:the|a|an|most|many|some|a
 
 def _pieces(prose: str) -> list[str]:
     """`prose` cut where one request ends and the next begins (`_SPLIT`), except where the cut would leave a
-    clause without its scope or its subject: "In this repo, X" stays one clause, and so does "they don't know X
+    clause without its scope or its subject: "In this repo, X" and "from now on, X" stay one clause, and so does "they don't know X
     and don't realize Y" (the second verb shares the first's subject: not an instruction to the assistant).
     "but" still cuts: "it may do that already, but don't report it" is an instruction after a remark."""
     pieces, seps, start = [], [""], 0
@@ -240,7 +243,7 @@ def _pieces(prose: str) -> list[str]:
     out: list[str] = []
     for piece, sep in zip(pieces, seps):
         prev = clean_clause(out[-1]) if out else ""  # "" matches no subject
-        if out and _PROJECT_SCOPE.match(out[-1].strip()) and len(out[-1].split()) <= 4:
+        if out and _LEAD_SCOPE.fullmatch(out[-1].strip()):
             out[-1] = f"{out[-1].strip()}, {piece}"
         elif re.match(r"^\s*,?\s*and\s*$", sep, re.I) and _SUBJECT.match(prev):
             out[-1] = f"{out[-1]}{sep}{piece}"
@@ -282,7 +285,7 @@ def is_general(clause: str) -> bool:
 
 
 def is_imperative(clause: str) -> bool:
-    first = clause.split()[0].lower().strip(",.'\"")
+    first = (_LEAD_SCOPE.sub("", clause) or clause).split()[0].lower().strip(",.'\"")
     return first not in _NOT_IMPERATIVE and not first.startswith(("i'", "we'", "you'")) and not clause.endswith("?")
 
 

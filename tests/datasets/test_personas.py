@@ -184,6 +184,8 @@ def test_standing_evidence_and_its_train_split_restriction():
     ("I often run several sessions in the same folder, keep that in mind", [True, False]),  # a frequency adverb
     ("In this repo, the worktrees are just subfolders", [True]),  # the project's convention
     ("don't do anything yet", [False]),  # scoped to now
+    ("from now on, never push to main", [True]),
+    ("in the future, run the linter first", [True]),
     ("don't delete the log", [False]),  # a one-off
     ("never guessing", [True]),
 ])
@@ -223,11 +225,15 @@ def test_cluster_average_linkage():
 
 @needs_shared
 def test_offline_personas_against_a_careful_readers_list(corpus_mined_vault, vault_copy, embed_model):
-    """Side by side with tests/fixtures/personas/reader_conversations.json (bench/personas_vs_reader.py prints it).
+    """Side by side with the careful reader's lists in tests/fixtures/personas/ (bench/personas_vs_reader.py prints
+    it per group: design = BookMinder; diagnosed = the three roles read to find why their items were missed;
+    held out = reader_heldout.json, written before the 2026-12-03 changes and never used to tune them).
 
-    Measured: lines right 6/7, reader items covered 6/23 (before the standing evidence, echoes and cited
-    directives: 3/3, 3/23; before the shared-word clustering and the restated complaints: 1/1, 1/23). The issue's goal of a third of the reader's items is not reached offline: the person
-    states most preferences as reactions, or in one session only, not in general form.
+    Measured on 2026-12-03 (lines right, items covered): design 6/7, 6/11; diagnosed 3/4, 3/12 (before the
+    in-clause standing cues: 0/0, 0/12); held out 1/1, 1/5 (before: 0/0, 0/5). The issue's goal of a third of the
+    reader's items is reached on the design role only: elsewhere the person states most preferences as reactions
+    and questions, or once without saying that it stands, which an extractive finder does not turn into rules.
+    The held-out figures are not asserted beyond the share of right lines: a floor on them would invite tuning.
     """
     import sys
     from pathlib import Path
@@ -235,13 +241,14 @@ def test_offline_personas_against_a_careful_readers_list(corpus_mined_vault, vau
     from miner.personas import is_general
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from personas_vs_reader import READER, compare
+    from personas_vs_reader import compare, readers
 
     con = vault_copy(corpus_mined_vault)
     build_personas(con, model=embed_model)
     personas = {p["role_name"]: [r["rule"] for r in p["rules"]] for p in load_personas(con)}
-    rep = compare(personas, json.loads(READER.read_text())["roles"])
+    rep = {group: compare(personas, reader) for group, reader in readers().items()}
     lines = [ln for ps in personas.values() for ln in ps]
     assert all(is_general(ln) for ln in lines)  # general form, no hook text, no task entity
-    assert rep["lines"] >= 1 and rep["right"] * 2 >= rep["lines"]  # at least half of the lines right
-    assert rep["covered"] >= 5  # measured 6; the miner's labels change under it
+    listed = sum(r["lines"] for r in rep.values())
+    assert listed >= 1 and sum(r["right"] for r in rep.values()) * 2 >= listed  # at least half of the lines right
+    assert rep["design"]["covered"] + rep["diagnosed"]["covered"] >= 7  # measured 9; the miner's labels change
