@@ -1,6 +1,6 @@
 """Persona lines side by side with a careful reader's lists (tests/fixtures/personas/reader_*.json).
 
-    python bench/personas_vs_reader.py --db VAULT   # a vault holding ../shared/corpora (conversations/, claude-code/), mined
+    python bench/personas_vs_reader.py --db VAULT   # a mined vault of ../shared/corpora/{conversations,claude-code}
 
 Builds the offline (extractive) personas (the vault is opened read-write: personas are rewritten; use a copy)
 and prints, per role of the reader's lists: the persona lines (right when they match a reader item), the

@@ -15,10 +15,12 @@ what they meant. For each role:
 3. the clauses are embedded with the search model (vault.index.embeddings, local) and clustered
    (average-linkage agglomerative on cosine similarity plus a bonus per shared content word,
    `threshold`);
-4. each cluster stated in at least `MIN_SESSIONS` (2) sessions becomes one rule, phrased as a CLAUDE.md
-   instruction (`state_rule`) from its most representative clause (the medoid), with support = the
-   number of distinct corrections and their msg_ids as examples. A one-session remark is a task
-   detail, not a standing preference.
+4. each cluster that is a standing preference (`is_standing`: stated in at least `MIN_SESSIONS` (2) sessions,
+   restated in substance in another session, or in a correction that says it stands: "again", "remember", or
+   the clause itself, "always", "each time", "don't ... anything", "in this repo, ...") becomes one rule,
+   phrased as a CLAUDE.md instruction (`state_rule`) from its most representative clause (the medoid), with
+   support = the number of distinct corrections and their msg_ids as examples. A one-session remark with no
+   such cue is a task detail, not a standing preference.
 The persona text is the rules as a short list, most supported first. Rows a person edited
 (`personas.edited`) are never overwritten.
 
@@ -231,8 +233,9 @@ _SUBJECT = re.compile(r"^(?:i|he|she|we|they|people|(?:the|a|an|most|many|some|a
 
 def _pieces(prose: str) -> list[str]:
     """`prose` cut where one request ends and the next begins (`_SPLIT`), except where the cut would leave a
-    clause without its scope or its subject: "In this repo, X" and "from now on, X" stay one clause, and so does "they don't know X
-    and don't realize Y" (the second verb shares the first's subject: not an instruction to the assistant).
+    clause without its scope or its subject: "In this repo, X" and "from now on, X" stay one clause, and so
+    does "they don't know X and don't realize Y" (the second verb shares the first's subject: not an
+    instruction to the assistant).
     "but" still cuts: "it may do that already, but don't report it" is an instruction after a remark."""
     pieces, seps, start = [], [""], 0
     for m in _SPLIT.finditer(prose):
