@@ -87,7 +87,7 @@ _NOW = re.compile(r"\b(?:yet|for now|right now|this time|at the moment|(?<!from 
 _PROJECT_SCOPE = re.compile(r"^(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase)\b", re.I)
 # A scope that opens a clause and belongs to it: "in this repo, X", "from now on, X".
 _LEAD_SCOPE = re.compile(r"^(?:(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase)|from now on|going forward|"
-                         r"in (?:the )?future)\b[\s,]*", re.I)
+                         r"in (?:the )?future|in general|as a rule|by default)\b[\s,]*", re.I)
 # Hook and tool text that reaches a human turn ("Stop hook feedback", system reminders).
 _HOOK_TEXT = re.compile(r"\bhook\b|<[a-z-]+>|\bsystem-reminder\b|^\s*(?:exit|run)\s+claude\b|⎿|\[Request interrupted",
                         re.I)

@@ -120,6 +120,7 @@ def test_clauses(text, expected):
     ("think harder and propose a systematic solution", True),
     ("In this repo, the worktrees are just subfolders", True),  # a project convention
     ("for user decisions, accept and modify are enough instead", False),  # a statement, not an imperative
+    ("in general, prefer small commits", True),
 ])
 def test_general_form(clause, general):
     from miner.personas import is_general
@@ -186,6 +187,7 @@ def test_standing_evidence_and_its_train_split_restriction():
     ("don't do anything yet", [False]),  # scoped to now
     ("from now on, never push to main", [True]),
     ("in the future, run the linter first", [True]),
+    ("as a rule, prefer small commits", [True]),
     ("don't delete the log", [False]),  # a one-off
     ("never guessing", [True]),
 ])
