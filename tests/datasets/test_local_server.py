@@ -49,8 +49,8 @@ def _transformers(folder: Path, port: int) -> tuple[list[str], str]:
 
 def _llama(folder: Path, port: int) -> tuple[list[str], str]:
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python's server (the llama extra)")
-    return [sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()), "--model_alias", "smollm2",
-            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"], "smollm2"
+    _gguf()
+    return [sys.executable, "-m", "miner.llm_server", "--port", str(port), "--n_ctx", "2048"], "smollm2"
 
 
 @pytest.fixture(scope="module", params=["llama", "transformers"])

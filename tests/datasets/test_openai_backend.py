@@ -142,3 +142,13 @@ def test_rewrites_bounded_in_output_tokens_and_request_size(fake, hand_vault, va
     # the bound is part of the cache key: a longer bound asks again instead of reusing a cut answer
     build_pairs(con, method=("rewrite",), llm=_llm(con, fake.url, max_tokens=100), prompt_chars=1200)
     assert len(fake.requests) == 20
+
+
+def test_local_server_arguments_default_to_the_shipped_model_on_loopback():
+    from miner.llm_server import server_argv
+
+    argv = server_argv(["--model", "/m/other.gguf", "--port", "9000", "--n_threads", "1"])
+    assert argv[argv.index("--model") + 1] == "/m/other.gguf"
+    assert argv.count("--model") == 1 and argv[argv.index("--host") + 1] == "127.0.0.1"
+    assert argv.count("--n_threads") == 1 and "--model_alias" not in argv  # an explicit model keeps its own name
+    assert server_argv(["--model=/m/x.gguf", "--host=0.0.0.0"]).count("--host") == 0  # `--name=value` counts too
