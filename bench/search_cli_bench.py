@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", action="store_true", help="time `vault search --json` (what a script runs: no rich)")
     ap.add_argument("--compare", type=Path, metavar="DIR",
                     help="also time the command from this source tree (a baseline checkout) in the same rounds")
+    ap.add_argument("--compare-db", type=Path, metavar="VAULT",
+                    help="the vault --compare searches (default --db; give a copy when its index layout differs)")
     ap.add_argument("--check-stems", action="store_true",
                     help="also compare the index's stems with vault.index.stem's on every word of the vault")
     ap.add_argument("--steps", action="store_true",
@@ -152,25 +154,30 @@ def main(argv: list[str] | None = None) -> None:
     queries = QUERIES[: args.queries]
     tail = ["--db", str(args.db), "search", "--mode", "keyword", "-n", "20", *(["--json"] if args.json else [])]
     search = [*vault, *tail]
-    other = [*vault_command(args.compare), *tail] if args.compare else None
+    other = None
+    if args.compare:
+        other = [*vault_command(args.compare), "--db", str(args.compare_db or args.db), *tail[2:]]
     rg = rg_command()
     load_before = os.getloadavg()[0]
     first, _ = wall([*search, "warm up"])  # builds a stale keyword index; not counted
     if other:
         wall([*other, "warm up"])
     wall([*rg, "warm the page cache", str(args.archive)])
-    python, help_, ours, theirs, base, lines = [], [], {}, {}, {}, {}
+    python, help_, ours, theirs, base, lines, same = [], [], {}, {}, {}, {}, {}
     for _ in range(args.rounds):
         python.append(wall([sys.executable, "-c", "pass"], "python")[0])
         help_.append(wall([*vault, "--help"], "help")[0])
         for q in queries:
             phrase = f'"{q}"' if " " in q else q  # phrases as phrases, as rg searches them
-            ours.setdefault(q, []).append(wall([*search, phrase], "vault")[0])
+            dt, mine = wall([*search, phrase], "vault")
+            ours.setdefault(q, []).append(dt)
             dt, out = wall([*rg, q, str(args.archive)], "rg")
             theirs.setdefault(q, []).append(dt)
             lines[q] = out.count(b"\n")
             if other:
-                base.setdefault(q, []).append(wall([*other, phrase], "compare")[0])
+                dt, theirs_out = wall([*other, phrase], "compare")
+                base.setdefault(q, []).append(dt)
+                same[q] = same.get(q, True) and theirs_out == mine  # the same hits, byte for byte
     per_query_ours = [statistics.median(v) for v in ours.values()]
     per_query_theirs = [statistics.median(v) for v in theirs.values()]
     o = {"load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)], "cores": os.cpu_count(),
@@ -196,11 +203,13 @@ def main(argv: list[str] | None = None) -> None:
         per_query_base = [statistics.median(v) for v in base.values()]
         o["compare"] = {"src": str(args.compare), "median_ms": median_ms(per_query_base),
                         "over_rg": round(statistics.median(per_query_base) / statistics.median(per_query_theirs), 2),
-                        "per_query_ms": {q: median_ms(base[q]) for q in queries}}
+                        "per_query_ms": {q: median_ms(base[q]) for q in queries},
+                        "identical_output": sum(same.values()), "queries": len(same)}
         print(f"baseline {args.compare}: median {o['compare']['median_ms']} ms ({o['compare']['over_rg']}x rg), "
               f"CPU {cpu['compare']} ms per process: this tree takes "
               f"{o['vault_search_median_ms'] / o['compare']['median_ms']:.2f}x its wall, "
-              f"{cpu['vault'] / cpu['compare']:.2f}x its CPU")
+              f"{cpu['vault'] / cpu['compare']:.2f}x its CPU; the same output for "
+              f"{o['compare']['identical_output']} of {len(same)} queries")
     print(f"floor: python -c pass {o['python_startup_ms']} ms, vault --help {o['vault_help_ms']} ms")
     if args.steps:
         o["cold_steps_ms"] = steps(args.db, queries[0])

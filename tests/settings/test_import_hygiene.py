@@ -134,7 +134,9 @@ def test_semantic_and_hybrid_search_from_the_cli_load_no_torch(tmp_path, mode):
     finally:
         con.close()
     args = ["--db", str(db), "search", *(["--mode", mode] if mode else []), "--json", "look over my changes"]
-    rep = probe(f"from vault.cli import main; main({args!r})", heavy=(*HEAVY, "transformers"))
+    # pyarrow: a small vector index is read through DuckDB's numpy conversion (vault.index.vectors.ARROW_FROM);
+    # rich: --json into a pipe has no spinner to draw
+    rep = probe(f"from vault.cli import main; main({args!r})", heavy=(*HEAVY, "transformers", "pyarrow", "rich"))
     assert rep["loaded"] == [] and rep["asked"] == [], rep
     out = subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", *args], cwd=ROOT,
                          capture_output=True, text=True, timeout=300, check=True)
