@@ -23,13 +23,12 @@ best documents' messages through `doc_msgs`, by an index; every lookup is by key
 
 from __future__ import annotations
 
-import re
 import time
 
 import duckdb
 
 from vault import store
-from vault.index import fts_build
+from vault.index import fts_build, stem
 from vault.index.fts_build import (  # noqa: F401  (the tiers and limits, as callers name them)
     ARG_CHARS, ARG_KEYS, AVGDL, BM25_B, BM25_K, ERROR_HEAD, ERROR_TAIL, MAIN_AVGDL, OUTPUT_HEAD, OUTPUT_TAIL,
     TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER, idf_sql, weight_sql)
@@ -113,54 +112,39 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> dict:
     return {"fts_docs": docs, "fts_seconds": round(time.perf_counter() - t0, 3)}
 
 
+# The extension's own query stemming, kept as the reference `vault.index.stem` is tested against.
 _STEMS = (f"SELECT DISTINCT stem(t, 'porter') AS stem FROM (SELECT unnest({SCHEMA}.tokenize(?)) AS t) "
           "WHERE t <> '' AND t NOT IN (SELECT sw FROM fts_stopwords)")
-_SPLIT = re.compile(r"[^a-z0-9]+")  # IGNORE, for ASCII text (a dot is not a letter or digit)
-
-
-def _tokenizing(con: duckdb.DuckDBPyConnection, sql: str, args: list) -> list[tuple] | None:
-    """Rows of a query that stems (the extension loaded if this connection has not yet); None: no index."""
-    try:
-        return con.execute(sql, args).fetchall()
-    except duckdb.CatalogException:  # no index yet, or the extension not loaded in this connection
-        if not index_exists(con):
-            return None
-        load_extension(con)
-        return con.execute(sql, args).fetchall()
 
 
 def query_stems(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
-    """The query's terms as the index stores them (lowercased, split, stemmed, stopwords out)."""
-    return lookup(con, query)[0]
+    """The query's terms as the index stores them (lowercased, split, stemmed, stopwords out).
+
+    Stemmed in Python (`vault.index.stem`: the same libstemmer Porter stemmer), so a search never
+    loads the fts extension."""
+    return stem.stems(con, query, STOPWORDS)
 
 
 def query_terms(con: duckdb.DuckDBPyConnection, stems: list[str]) -> list[tuple[int, int]]:
-    """(termid, document frequency) of the stems the index knows (by the index on term: constants)."""
+    """(termid, document frequency) of the stems the index knows (by the index on term: constants);
+    none when there is no index yet."""
     if not stems:
         return []
     terms = ", ".join("'" + s.replace("'", "''") + "'" for s in stems)
-    return con.execute(f"SELECT termid, df FROM {SCHEMA}.dict WHERE term IN ({terms})").fetchall()
+    try:
+        return con.execute(f"SELECT termid, df FROM {SCHEMA}.dict WHERE term IN ({terms})").fetchall()
+    except duckdb.CatalogException:
+        if index_exists(con):
+            raise
+        return []
 
 
 def lookup(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """`query_stems` and `query_terms` in one round trip: (stems, [(termid, df) of those the index knows]).
+    """`query_stems` and `query_terms`: (stems, [(termid, df) of those the index knows]).
 
-    An ASCII query is split here as the index's tokenizer does (lowercased; runs of anything but a-z
-    and 0-9 split; stopwords out); its words go in as constants, so `stem` runs once each at planning
-    and the dictionary is read by its index on term. Other queries are split by the tokenizer itself.
-    """
-    if query.isascii():
-        words = [w for w in dict.fromkeys(_SPLIT.split(query.lower())) if w and w not in STOPWORDS]
-        if not words:
-            return [], []
-        stems = ", ".join(f"stem('{w}', 'porter')" for w in words)  # [a-z0-9]+: nothing to escape
-        rows = _tokenizing(con, f"SELECT unnest([{stems}]), NULL, NULL UNION ALL "
-                                f"SELECT term, termid, df FROM {SCHEMA}.dict WHERE term IN ({stems})", []) or []
-    else:
-        rows = _tokenizing(con, f"SELECT s.stem, NULL, NULL FROM ({_STEMS}) s UNION ALL SELECT term, termid, df "
-                                f"FROM {SCHEMA}.dict WHERE term IN (SELECT * FROM ({_STEMS}))", [query, query]) or []
-    stems = list(dict.fromkeys(r[0] for r in rows if r[1] is None))
-    return stems, [(r[1], r[2]) for r in rows if r[1] is not None]
+    The stems go in as constants, so the dictionary is read by its index on term."""
+    stems = query_stems(con, query)
+    return stems, query_terms(con, stems)
 
 
 # Scores are summed as integers (units of 2**-32): a sum that does not depend on the order the scan adds the
