@@ -521,6 +521,8 @@ def settle(con: duckdb.DuckDBPyConnection) -> bool:
         con.execute("CHECKPOINT")
         con.execute("PRAGMA enable_checkpoint_on_shutdown")
         return True
+    if not size:  # nothing to leave: the setting (global to the database) stays as it is
+        return False
     con.execute("PRAGMA disable_checkpoint_on_shutdown")
     with contextlib.suppress(OSError):  # it outlives this process now: as private as the vault
         os.chmod(f"{path}.wal", 0o600)
