@@ -28,10 +28,10 @@ def queries_of(con) -> list[str]:
     terms = [r[0] for r in con.execute(
         "SELECT term FROM fts_main_fts_docs.dict WHERE regexp_full_match(term, '[a-z]+') ORDER BY df DESC, term"
     ).fetchall()]
-    step = max(1, len(terms) // 40)
+    step = max(1, len(terms) // 24)
     singles = terms[:8] + terms[::step]
     pairs = [f"{a} {b}" for a, b in zip(singles[::3], singles[1::3], strict=False)]
-    triples = [f"{a} {b} {c}" for a, b, c in zip(terms[:20:2], terms[5::7], terms[1::11], strict=False)][:8]
+    triples = [f"{a} {b} {c}" for a, b, c in zip(terms[:20:2], terms[5::7], terms[1::11], strict=False)][:5]
     return singles + pairs + triples
 
 

@@ -38,6 +38,7 @@ from vault.store import get_meta, set_meta
 SCHEMA = fts_build.S
 META_VERSION = "fts_built_at_version"
 META_KINDS = "fts_built_kinds"
+BUILD_MEMORY = "1GB"  # DuckDB's cap while a whole index is built (its staging tables are in memory)
 # DuckDB's English list drops words people search for ("hello", "again", "above"...): a short list instead.
 STOPWORDS = ("a an and are as at be by for from i in is it of on or that the this to was we with you "
              "your my me our they them he she his her its were been has have had do does did so if").split()
@@ -99,7 +100,12 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> dict:
     t0 = time.perf_counter()
     version = get_meta(con, "content_version", "0")
     set_meta(con, META_KINDS, "")  # committed first: a build killed midway is done again, not updated
-    docs = fts_build.build(con, STOPWORDS, IGNORE)
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.execute(f"SET memory_limit = '{BUILD_MEMORY}'")  # the ingest's cap (~128 MB) may still hold
+    try:
+        docs = fts_build.build(con, STOPWORDS, IGNORE)
+    finally:
+        con.execute(f"SET memory_limit = '{limit}'")
     set_meta(con, META_VERSION, str(version))
     set_meta(con, META_KINDS, built_kinds(con))
     con.execute("CHECKPOINT")
