@@ -23,11 +23,12 @@ that are not UTF-8 are stored with their odd bytes escaped (`\\xff`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -38,12 +39,14 @@ from vault import rawstore
 from vault.bulk import insert_rows
 from vault.derive import derive_sessions
 from vault.faults import crash_point
+from vault.index.fts_build import note_changes
 from vault.ingest_pool import prepared
 from vault.ingest_prep import SESSION_FIELDS, Failed, Job, Prepared, one_line
+from vault.migrations import M012_INDEXES
 from vault.model import REASON_CHARS, Kind
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import TOUCHED, Parser, Touched
-from vault.store import bump_content_version, transaction
+from vault.store import bump_content_version, settle, transaction
 from vault.walk import SPECIAL_FILE_TYPES, FileRow, fingerprint, folder_reason, path_key, real_stat, walk
 
 if TYPE_CHECKING:
@@ -116,6 +119,7 @@ class Ingester:
             con.execute(f"SET {key} = '{value}'")
         self._limit_mb = 0
         self._fit_memory_limit()
+        self.keyed = _keyed_tables(con)  # tables whose key an index checks (see `_cold_start`)
         self.known = {
             r[1]: FileRow(*r)
             for r in con.execute(
@@ -138,6 +142,7 @@ class Ingester:
         plans = (plan for plan in (self._plan(path, seen) for path in paths) if plan is not None)
         jobs = ((plan, Job(plan.parser, plan.path, plan.start, plan.start_line, self.max_member_mb,
                            plan.st.st_size - plan.start)) for plan in plans)
+        self.keyed = _cold_start(self.con)
         if self.workers > 1:  # one DuckDB thread: the other cores parse (and it takes less CPU for these inserts)
             self.con.execute("SET threads = 1")
         try:
@@ -243,20 +248,37 @@ class Ingester:
         """
         crash_point("files-done")
         con = self.con
+        self._build_key_indexes()
         with transaction(con):
             sessions = [r[0] for r in con.execute("SELECT session_id FROM pending_sessions ORDER BY 1").fetchall()]
             files = [r[0] for r in con.execute("SELECT file_id FROM pending_files ORDER BY 1").fetchall()]
             if sessions or files:
                 self._derive(sessions, files)
+                note_changes(con)  # what the keyword index reads again (vault.index.fts_build.refresh)
                 con.execute("DELETE FROM pending_sessions")
                 con.execute("DELETE FROM pending_files")
                 bump_content_version(con)
                 crash_point("in-finish")
         crash_point("finish-committed")
         if sessions or files:
-            con.execute("CHECKPOINT")
+            settle(con)  # a small ingest leaves its WAL: a checkpoint costs ~1 s on a 1 GB vault, whatever it adds
         self._reset_settings()
         self.report.sessions_touched = len(sessions)
+
+    def _build_key_indexes(self) -> None:
+        """The key indexes a cold start dropped (or a run killed before this point left out), built once from the
+        rows (uniqueness was kept by `_insert_messages` and `_upsert_calls`). Under the roomy cap: building an
+        index holds it whole in memory (about 80 bytes a key)."""
+        missing = [t for t in M012_INDEXES if t not in self.keyed]
+        if not missing:
+            return
+        self.con.execute(f"SET memory_limit = '{ROOMY_MEMORY_LIMIT}'")
+        try:
+            for table in missing:
+                self.con.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {M012_INDEXES[table]} ON {table} ({KEYS[table]})")
+        finally:
+            self._fit_memory_limit(force=True)
+        self.keyed = _keyed_tables(self.con)
 
     def _derive(self, sessions: list[str], files: list[int]) -> None:
         import pyarrow as pa
@@ -327,7 +349,7 @@ class Ingester:
                     rawstore.delete_files(con, [plan.row.file_id])
                     con.execute("DELETE FROM messages WHERE file_id = ?", [plan.row.file_id])
             parsed = [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)]
-            added = _write(con, parsed)
+            added = _write(con, parsed, self.keyed)
             replaced = [fid for fid, (plan, _) in zip(file_ids, batch, strict=True) if plan.replace]
             if replaced:  # same ids, maybe new texts: their embedding chunks are redone (same transaction)
                 from vault.index.embeddings import drop_changed_chunks
@@ -401,7 +423,7 @@ def _line_count(res: Prepared, row: FileRow | None, replace: bool) -> int:
     return max(0, end - start)
 
 
-def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -> int:
+def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]], keyed: frozenset[str]) -> int:
     """Insert the rows of several parses; returns the number of new messages (duplicates stored once).
 
     Rows met twice (a session in its main and subagent files, a tool call and its result, a
@@ -412,7 +434,6 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -
 
     rawstore.write_packed(con, [(file_id, res.frames, res.records) for file_id, res in parsed])
     _write_sessions(con, parsed)
-    before = con.execute("SELECT count(*) FROM messages").fetchone()[0]
     next_seq = _next_seq(con, [file_id for file_id, _ in parsed])
     msgs = pa.concat_tables(
         res.messages.append_column("seq", pc.add(res.messages["ordinal"], pa.scalar(next_seq[file_id], pa.int64())))
@@ -423,20 +444,99 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -
     first = [not (m in seen or seen.add(m)) for m in msgs["msg_id"].to_pylist()]
     if not all(first):
         msgs = msgs.filter(pa.array(first))
+    added = _insert_messages(con, msgs, "messages" in keyed)
     calls = _merge_calls(pa.concat_tables(res.tool_calls for _, res in parsed))
-    con.register("_msgs", msgs)
-    con.register("_calls", calls)
-    try:
-        con.execute(f"INSERT OR IGNORE INTO messages ({', '.join(MESSAGE_COLUMNS)}) "
-                    f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM _msgs")
-        if calls.num_rows:
+    if calls.num_rows:
+        _upsert_calls(con, calls, "tool_calls" in keyed)
+    return added
+
+
+def _insert_messages(con: duckdb.DuckDBPyConnection, msgs, keyed: bool) -> int:
+    """Insert the messages whose id is not stored yet; returns how many. Without the index (a cold start) the
+    stored ids among them are looked up first: a join that hashes the new ids, not the table's."""
+    cols = ", ".join(MESSAGE_COLUMNS)
+    if keyed:
+        before = con.execute("SELECT count(*) FROM messages").fetchone()[0]
+        with _registered(con, "_msgs", msgs):
+            con.execute(f"INSERT OR IGNORE INTO messages ({cols}) SELECT {cols} FROM _msgs")
+        return con.execute("SELECT count(*) FROM messages").fetchone()[0] - before
+    msgs = _without(msgs, "msg_id", _stored_keys(con, "messages", msgs))
+    with _registered(con, "_msgs", msgs):
+        con.execute(f"INSERT INTO messages ({cols}) SELECT {cols} FROM _msgs")
+    return msgs.num_rows
+
+
+def _upsert_calls(con: duckdb.DuckDBPyConnection, calls, keyed: bool) -> None:
+    """Insert new tool calls; a stored one takes each non-null field of the new row (its call or its result)."""
+    if keyed:
+        with _registered(con, "_calls", calls):
             con.execute(_TOOL_CALLS_SQL)
+        return
+    stored = _stored_keys(con, "tool_calls", calls)
+    if stored:
+        with _registered(con, "_calls", calls):
+            con.execute(_TOOL_CALLS_UPDATE_SQL)
+        calls = _without(calls, "tool_use_id", stored)
+    cols = ", ".join(_TOOL_COLUMNS)
+    with _registered(con, "_calls", calls):
+        con.execute(f"INSERT INTO tool_calls ({cols}) SELECT {cols} FROM _calls")
+
+
+def _stored_keys(con: duckdb.DuckDBPyConnection, table: str, rows) -> list[str]:
+    """The keys of `rows` (an Arrow table) that `table` holds already."""
+    key = KEYS[table]
+    with _registered(con, "_keys", rows.select([key])):
+        return [r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE {key} IN (SELECT {key} FROM _keys)"
+                                          ).fetchall()]
+
+
+def _without(rows, key: str, values: list[str]):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not values:
+        return rows
+    return rows.filter(pc.invert(pc.is_in(rows[key], value_set=pa.array(values, pa.string()))))
+
+
+@contextlib.contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, table) -> Iterator[None]:
+    con.register(name, table)
+    try:
+        yield
     finally:
-        con.unregister("_msgs")
-        con.unregister("_calls")
-    return con.execute("SELECT count(*) FROM messages").fetchone()[0] - before
+        con.unregister(name)
 
 
+def _keyed_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The tables of M012_INDEXES whose key is checked by DuckDB: by their index (or, before m012, a primary key)."""
+    names = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+    pks = {r[0] for r in con.execute("SELECT table_name FROM duckdb_constraints() "
+                                     "WHERE constraint_type = 'PRIMARY KEY'").fetchall()}
+    return frozenset(t for t, name in M012_INDEXES.items() if name in names or t in pks)
+
+
+def _cold_start(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """Into a vault that holds no message nor tool call yet, rows go in without the key indexes (dropped here,
+    built by `Ingester.finish`): maintaining them row by row cost a third of the writer's time, and their memory
+    grew with the archive. Uniqueness is then kept by the ingest itself. Returns the tables still keyed."""
+    keyed = _keyed_tables(con)
+    droppable = [t for t in M012_INDEXES if t in keyed and _has_index(con, t)]
+    if droppable and not any(con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT 1)").fetchone()[0]
+                             for t in M012_INDEXES):
+        with transaction(con):
+            for t in droppable:
+                con.execute(f"DROP INDEX {M012_INDEXES[t]}")
+        keyed = _keyed_tables(con)
+    return keyed
+
+
+def _has_index(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_indexes() WHERE index_name = ?",
+                       [M012_INDEXES[table]]).fetchone()[0] > 0
+
+
+KEYS = {"messages": "msg_id", "tool_calls": "tool_use_id"}
 MESSAGE_COLUMNS = ("msg_id", "session_id", "parent_id", "seq", "timestamp", "role", "kind", "text", "model", "turn_id",
                    "is_human", "is_sidechain", "agent_id", "tool_name", "tool_use_id", "is_error", "file_id",
                    "line_no", "extra", "on_main_branch")
@@ -446,6 +546,10 @@ _TOOL_CALLS_SQL = f"""
     INSERT INTO tool_calls ({", ".join(_TOOL_COLUMNS)}) SELECT {", ".join(_TOOL_COLUMNS)} FROM _calls
     ON CONFLICT (tool_use_id) DO UPDATE SET
         {", ".join(f"{c} = coalesce(excluded.{c}, tool_calls.{c})" for c in _TOOL_COLUMNS[1:])}
+"""
+_TOOL_CALLS_UPDATE_SQL = f"""
+    UPDATE tool_calls SET {", ".join(f"{c} = coalesce(u.{c}, tool_calls.{c})" for c in _TOOL_COLUMNS[1:])}
+    FROM _calls u WHERE tool_calls.tool_use_id = u.tool_use_id
 """
 
 

@@ -6,6 +6,8 @@ is the busier side (its DuckDB statements take more CPU than parsing), so on two
 process keeps it fed. Results come back in order, so the groups committed and every row are the same
 whatever the number of processes. At most AHEAD_FILES per worker and AHEAD_BYTES of source are in
 flight: the writer holds little more than the group it is committing, whatever the archive's size.
+While the writer waits for the next file, it parses the latest file in flight that no worker has started
+(a cancelled future): on two cores neither process then waits for the other for long.
 
 Workers are started with `spawn` (a fork would copy the writer's DuckDB threads and locks), only once
 POOL_MIN_BYTES are waiting to be parsed: starting them costs more than parsing a few small files. A
@@ -20,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from vault.ingest_prep import Failed, Job, Prepared, prepare
 
@@ -61,7 +63,7 @@ def _pooled(head: list, rest: Iterator, workers: int) -> Iterator:
 
     ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_watch_parent, initargs=(os.getpid(),))
-    window: deque[tuple[T, Job, Future | None]] = deque()
+    window: deque[tuple[T, Job, Future | Stolen | None]] = deque()
     in_flight = 0
 
     def submit(job: Job) -> Future | None:
@@ -72,14 +74,27 @@ def _pooled(head: list, rest: Iterator, workers: int) -> Iterator:
 
     def take() -> tuple[T, Prepared | Failed]:
         nonlocal in_flight
+        while _waiting(window[0][2]) and steal():
+            pass
         item, job, fut = window.popleft()
         in_flight -= job.size
+        if isinstance(fut, Stolen):
+            return item, fut.result
         if fut is not None:
             try:
                 return item, fut.result()
             except BrokenProcessPool:
                 pass
         return item, prepare(job)
+
+    def steal() -> bool:
+        """While the next file is still being parsed, parse here the latest one no worker has started."""
+        for i in range(len(window) - 1, 0, -1):
+            item, job, fut = window[i]
+            if fut is not None and not isinstance(fut, Stolen) and fut.cancel():
+                window[i] = (item, job, Stolen(prepare(job)))
+                return True
+        return False
 
     try:
         for item, job in _chain(head, rest):
@@ -91,6 +106,16 @@ def _pooled(head: list, rest: Iterator, workers: int) -> Iterator:
             yield take()
     finally:
         ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _waiting(fut) -> bool:
+    return fut is not None and not isinstance(fut, Stolen) and not fut.done()
+
+
+class Stolen(NamedTuple):
+    """A file the writing process parsed itself while it waited (`_pooled`): the writer is idle then."""
+
+    result: Prepared | Failed
 
 
 def _chain(head: list, rest: Iterator) -> Iterator:

@@ -366,6 +366,44 @@ def m011_vectors_int8(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m012_unique_indexes(con: duckdb.DuckDBPyConnection) -> None:
+    """The keys of `messages` and `tool_calls` as unique indexes instead of primary keys (vault/ingest.py).
+
+    A primary key cannot be dropped, so every row of a first ingest went through its in-memory index
+    (the writer's memory grew with the archive: ~1 GB at 4 GB) and its checks. An index can: a cold ingest
+    drops these two, keeps ids unique itself, and builds them once at its end; reads (lookups by id)
+    keep them. Rows, their order and every other column are unchanged.
+    """
+    con.execute(
+        f"""
+        CREATE TABLE messages_m012 ({M012_MESSAGES});
+        INSERT INTO messages_m012 SELECT * FROM messages;
+        DROP TABLE messages;
+        ALTER TABLE messages_m012 RENAME TO messages;
+        CREATE UNIQUE INDEX {M012_INDEXES["messages"]} ON messages (msg_id);
+        CREATE TABLE tool_calls_m012 ({M012_TOOL_CALLS});
+        INSERT INTO tool_calls_m012 SELECT * FROM tool_calls;
+        DROP TABLE tool_calls;
+        ALTER TABLE tool_calls_m012 RENAME TO tool_calls;
+        CREATE UNIQUE INDEX {M012_INDEXES["tool_calls"]} ON tool_calls (tool_use_id);
+        """
+    )
+
+
+# The indexes m012 makes (the ingest drops and rebuilds them by these names), and m001's columns in m001's order.
+M012_INDEXES = {"messages": "messages_msg_id", "tool_calls": "tool_calls_tool_use_id"}
+M012_MESSAGES = """
+    msg_id VARCHAR NOT NULL, session_id VARCHAR NOT NULL, parent_id VARCHAR, seq BIGINT NOT NULL, timestamp TIMESTAMP,
+    role VARCHAR NOT NULL, kind VARCHAR NOT NULL, text VARCHAR, model VARCHAR, turn_id VARCHAR,
+    is_human BOOLEAN NOT NULL DEFAULT false, is_sidechain BOOLEAN NOT NULL DEFAULT false, agent_id VARCHAR,
+    tool_name VARCHAR, tool_use_id VARCHAR, is_error BOOLEAN NOT NULL DEFAULT false,
+    on_main_branch BOOLEAN NOT NULL DEFAULT true, file_id INTEGER, line_no INTEGER, extra JSON
+"""
+M012_TOOL_CALLS = """
+    tool_use_id VARCHAR NOT NULL, session_id VARCHAR, call_msg_id VARCHAR, name VARCHAR, input JSON,
+    result_msg_id VARCHAR, result_text VARCHAR, is_error BOOLEAN, subagent_session_id VARCHAR
+"""
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m001_core", m001_core),
     ("m002_derived", m002_derived),
@@ -376,4 +414,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m009_effective_labels", m009_effective_labels),
     ("m010_record_chunks", m010_record_chunks),
     ("m011_vectors_int8", m011_vectors_int8),
+    ("m012_unique_indexes", m012_unique_indexes),
 ]
