@@ -118,7 +118,8 @@ def _crashing_ingest(db: Path, folder: Path, crash_at: str) -> None:
 
 @pytest.mark.parametrize("phase", ["in-file-commit", "file-commit", "fts-done"])
 def test_a_crash_after_the_edit_is_read_leaves_no_old_chunk(embedded, phase):
-    """Killed inside the file's commit, after it, or before embedding: the next run indexes the new texts."""
+    """Killed inside the file's commit, after it, or before embedding: the next run indexes the new texts
+    (semantic and keyword)."""
     db, session = embedded
     _edit(session)
     _crashing_ingest(db, session.parent, phase)
@@ -126,3 +127,4 @@ def test_a_crash_after_the_edit_is_read_leaves_no_old_chunk(embedded, phase):
     assert all(got.get(m) in (None, want) for m, want in _expected(db).items())  # never the old text's chunks
     _ingest(db, session.parent)
     assert _chunks(db) == _expected(db)
+    assert FIRST in _keyword(db, NEW_WORD) and FIRST not in _keyword(db, OLD_WORD)

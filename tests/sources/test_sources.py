@@ -49,9 +49,13 @@ def test_each_sample_is_claimed_by_exactly_its_own_parser(path):
 
 
 def test_claude_code_and_neutral_corpora_are_not_claimed_by_the_new_parsers(tmp_path):
-    from support import CLAUDE_CORPUS
+    from support import CLAUDE_CORPUS, EXAMPLES
 
-    for path in [*CLAUDE_CORPUS.rglob("*.jsonl"), *CONVERSATIONS.glob("*.jsonl")]:
+    # A bare clone has no ../shared (rglob would find nothing there): the bundled Claude Code examples.
+    claude = CLAUDE_CORPUS if CLAUDE_CORPUS.is_dir() else EXAMPLES / "claude-code"
+    paths = [*claude.rglob("*.jsonl"), *CONVERSATIONS.glob("*.jsonl")]
+    assert sum(p.is_relative_to(claude) for p in paths) >= 10 and len(paths) > 12
+    for path in paths:
         assert detect_parser(path).name in ("claude_code", "neutral"), path
 
 
