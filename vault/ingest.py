@@ -58,8 +58,9 @@ SEQ_FILE_SHIFT = 40
 # DuckDB settings while ingesting. Each checkpoint rewrites the whole primary-key indexes, so the
 # default (every 16 MB of WAL) made a cold ingest quadratic. A memory cap keeps RSS from growing with the
 # archive: DuckDB spills what it holds beyond it (data not yet checkpointed) to temporary files. The cap
-# is WORKING_MEMORY plus twice the primary-key indexes, which stay in memory and grow with the vault
-# (a fixed 128 MB cap made the 4 GB ingest thrash: 15x the CPU of the 1 GB one). docs/foundation.md.
+# is WORKING_MEMORY plus twice the key indexes held in memory, which grow with what the run inserts (a fixed
+# 128 MB cap made a 4 GB ingest with primary keys thrash: 15x the CPU of the 1 GB one); a cold ingest has
+# none (`_cold_start`), so its cap stays at WORKING_MEMORY. docs/foundation.md.
 INGEST_SETTINGS = {"checkpoint_threshold": "64MB", "memory_limit": "128MB"}
 WORKING_MEMORY = 128 << 20
 ROOMY_MEMORY_LIMIT = "1GB"  # for a file that cannot be stored under the cap (the cap before it was lowered)
