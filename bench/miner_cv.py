@@ -58,6 +58,11 @@ def main() -> None:
                          "the shipped recipe's report")
     ap.add_argument("--reference", help="with --variant: the shipped recipe's counts from this earlier --json "
                                         "instead of running it again")
+    ap.add_argument("--base", default="shipped", help="with --variant: the variant the F1 change is measured "
+                                                       "from (default: the shipped recipe)")
+    ap.add_argument("--held-out", help="with --variant: also fit each variant on all the labelled turns and score "
+                                       "the label files of this folder (authors not in training, e.g. "
+                                       "data/labels/not-in-model)")
     ap.add_argument("--cache", help="keep the labelled turns and their embeddings in this pickle between runs "
                                     "(rebuilt when a label file changes)")
     args = ap.parse_args()
@@ -71,7 +76,7 @@ def main() -> None:
     print(f"{out['examples']} labelled human-side turns by {out['authors']} authors, "
           f"{out['corrections']} corrections")
     if args.variant:
-        variants(examples, E, args.variant, args.reference, args.json_out)
+        variants(examples, E, args.variant, args.reference, args.json_out, args.base, args.held_out)
         return
 
     loao = cross_validate(examples, E)
@@ -144,7 +149,8 @@ def report(name: str, examples, labels, per_author: bool) -> dict:
     return out
 
 
-def variants(examples, E, names: list[str], reference: str | None = None, json_out: str | None = None) -> dict:
+def variants(examples, E, names: list[str], reference: str | None = None, json_out: str | None = None,
+             base: str = "shipped", held_out_dir: str | None = None) -> dict:
     """Leave-one-author-out of each named variant: figures, calibration, CPU time, and the change of pooled
     F1 from the shipped recipe with a 90% interval from resampling authors (the noise of 19 folds).
 
@@ -157,25 +163,46 @@ def variants(examples, E, names: list[str], reference: str | None = None, json_o
     from miner.classify.variants import VARIANTS, run
 
     X = feature_matrix([e.turn for e in examples])
-    names = list(VARIANTS) if "all" in names else [n for n in names if n != "shipped"]
+    test = held_out_data(Path(held_out_dir)) if held_out_dir else None
+    names = list(VARIANTS) if "all" in names else [n for n in names if n != base]
     out: dict = {}
     if reference:
-        out["shipped"] = json.loads(Path(reference).read_text())["variants"]["shipped"]
+        out[base] = json.loads(Path(reference).read_text())["variants"][base]
     else:
-        names = ["shipped"] + names
+        names = [base] + [n for n in names if n != base]
     for name in names:
         t = time.process_time()
         labels = run(name, examples, E, X)
         out[name] = report(f"variant {name}: {VARIANTS[name][0]} (leave-one-author-out)", examples, labels, True)
         out[name]["ece"] = reliability(examples, labels)["ece"]
         out[name]["counts"] = author_counts(examples, labels)
-        delta = f1_change(out["shipped"]["counts"], out[name]["counts"]) if name != "shipped" else None
+        delta = f1_change(out[base]["counts"], out[name]["counts"]) if name != base else None
         out[name]["f1_change"] = delta
         change = f"  pooled F1 change {delta[0]:+.3f}, 90% interval {delta[1]:+.3f} .. {delta[2]:+.3f}" if delta else ""
         print(f"  ECE {out[name]['ece']}  ({time.process_time() - t:.0f} s CPU){change}", flush=True)
+        if test is not None:
+            from miner.classify.variants import held_out
+
+            labels = held_out(name, examples, E, X, *test)
+            out[name]["held_out"] = report(f"variant {name} fitted on all, scored on {held_out_dir}", test[0], labels,
+                                           True)
+            out[name]["held_out"]["counts"] = author_counts(test[0], labels)
         if json_out:
             Path(json_out).write_text(json.dumps({"variants": out}, indent=1, default=str))
     return out
+
+
+def held_out_data(folder: Path) -> tuple[list, object, object]:
+    """The examples of the label files in `folder` (external format), their embedding rows and feature rows."""
+    import numpy as np
+
+    from miner.classify.dataset import external_examples
+    from miner.classify.learned import feature_matrix
+    from miner.classify.vectors import embed
+
+    examples = external_examples(folder)
+    E = embed(None, [e.turn for e in examples])[0].astype(np.float64)
+    return examples, E, feature_matrix([e.turn for e in examples])
 
 
 def author_counts(examples, labels) -> dict[str, list[int]]:

@@ -14,8 +14,13 @@ a shared machine), beside floors measured in the same run:
 Cases:
 - unchanged: `vault --db V ingest ARCHIVE --no-embed --json`, nothing changed (checked: 0 files read);
 - one session, by path: two records appended to one session file, then `vault ingest FILE --no-embed`;
-- one session, whole archive: two more appended, then `vault ingest ARCHIVE --no-embed` (1 file read).
-For the one-session cases the time of the keyword index rebuild (`index.fts_seconds` in the JSON) is shown apart.
+- one session, whole archive: two more appended, then `vault ingest ARCHIVE --no-embed` (1 file read);
+- new session, by path: a new main session file (a corpus file of middling size rendered with fresh ids, as
+  `bench/make_archive.py` does) added, then `vault ingest FILE --no-embed`.
+For the one-session cases the time of the keyword index update (`index.fts_seconds` in the JSON; a full
+rebuild before the incremental index) is shown apart. With `--baseline REF` the by-path cases run with REF's
+vault package too, interleaved, each on its own copy of the vault (and its own session file), as the two
+versions keep different index layouts.
 Every process reads compiled bytecode from `--work`/pycache (PYTHONPYCACHEPREFIX), as an installed
 package would; the environment may say PYTHONDONTWRITEBYTECODE, which would recompile vault at every start.
 Ends with one JSON line.
@@ -39,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = Path("/work/bench-data")
-TARGETS = {"unchanged": 0.2, "one_session_by_path": 0.5, "one_session_whole_archive": 0.5}
+TARGETS = {"unchanged": 0.2, "one_session_by_path": 0.5, "one_session_whole_archive": 0.5, "new_session_by_path": 0.5}
 
 
 def env(work: Path) -> dict:
@@ -67,17 +72,18 @@ def run(cmd: list[str], environ: dict) -> tuple[float, float, int, bytes, str]:
 
 
 def measure(runs: dict[str, tuple], rounds: int, before=None) -> dict:
-    """{name: median wall and CPU} of `rounds` fresh processes of each (cmd, env, check) in `runs`, taken in turn in
-    each round so that they share the machine's load; `before()` runs untimed before each process, then
-    `check(json output)` unless it is None."""
+    """{name: median wall and CPU} of `rounds` fresh processes of each (cmd, env, check[, before]) in `runs`, taken
+    in turn in each round so that they share the machine's load; `before()` (the run's own, else the argument)
+    runs untimed before each process, then `check(json output)` unless it is None."""
     got: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": [], "fts": []} for name in runs}
     for _ in range(rounds):
-        for name, (cmd, environ, check) in runs.items():
-            if before:
-                before()
-            wall, cpu, code, out, err = run(cmd, environ)
+        for name, (cmd, environ, check, *own) in runs.items():
+            prepare_run = own[0] if own else before
+            if prepare_run:
+                prepare_run()
+            wall, cpu, code, out, err = run(cmd() if callable(cmd) else cmd, environ)
             if code != 0:
-                raise SystemExit(f"{name}: {' '.join(cmd[3:])} failed ({code}): {err}")
+                raise SystemExit(f"{name}: {cmd} failed ({code}): {err}")
             rep = json.loads(out) if check else {}
             if check:
                 check(rep)
@@ -98,9 +104,9 @@ def baseline_code(ref: str, work: Path) -> Path:
     return dest
 
 
-def prepare(work: Path, archive: Path, vault: Path) -> tuple[Path, Path]:
+def prepare(work: Path, archive: Path, vault: Path, name: str = "vault.duckdb") -> tuple[Path, Path]:
     """The archive and vault copies (made once; `--fresh` remakes them); returns their paths."""
-    arch, db = work / "archive", work / "vault.duckdb"
+    arch, db = work / "archive", work / name
     if not arch.is_dir():
         print(f"copying {archive} to {arch} ...", file=sys.stderr, flush=True)
         tmp = work / "archive.tmp"
@@ -126,10 +132,35 @@ def prepare(work: Path, archive: Path, vault: Path) -> tuple[Path, Path]:
     return arch, db
 
 
-def session_file(arch: Path) -> Path:
-    """A main session file of middling size (the one a hook would name)."""
+def session_file(arch: Path, nth: int = 0) -> Path:
+    """A main session file of middling size (the one a hook would name); `nth`: another one beside it."""
     files = sorted((p for p in arch.rglob("*.jsonl") if "subagents" not in p.parts), key=lambda p: p.stat().st_size)
-    return files[len(files) // 2]
+    return files[len(files) // 2 + nth]
+
+
+class NewSessions:
+    """Writes a new main session file for each call (a corpus file of middling size, fresh ids): `path` is the last."""
+
+    def __init__(self, folder: Path, seed: int):
+        sys.path.insert(0, str(ROOT / "bench"))
+        import make_archive
+
+        self.ma, self.folder, self.copy = make_archive, folder, seed
+        templates = sorted((t for t in make_archive.load_templates() if t.rel.suffix == ".jsonl"
+                            and "subagents" not in t.rel.parts), key=lambda t: t.size)
+        self.template = templates[len(templates) // 2]
+        self.path: Path | None = None
+
+    def __call__(self) -> None:
+        self.copy += 1
+        cache: dict[bytes, bytes] = {}
+
+        def mapping(old: bytes) -> bytes:
+            return self.ma._new_id(self.copy, old, cache)
+
+        self.path = self.folder / Path(*(self.ma._rename(p, mapping) for p in self.template.rel.parts))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_bytes(self.template.render(mapping))
 
 
 def append_turn(path: Path) -> None:
@@ -198,9 +229,11 @@ def main(argv: list[str] | None = None) -> None:
     ingest_all = vault_cmd(db, "ingest", str(arch), "--no-embed", "--json")
     runs = {name: (cmd, environ, None) for name, cmd in floors_cmd.items()}
     runs["unchanged"] = (ingest_all, environ, unchanged)
-    if a.baseline:
+    base = f" ({a.baseline})"
+    if a.baseline:  # its own copy of the vault: the two versions' keyword indexes differ
+        _, base_db = prepare(a.work, a.archive, a.vault, "vault-baseline.duckdb")
         old_env = {**environ, "PYTHONPATH": str(baseline_code(a.baseline, a.work))}
-        runs[f"unchanged ({a.baseline})"] = (ingest_all, old_env, unchanged)
+        runs["unchanged" + base] = (vault_cmd(base_db, "ingest", str(arch), "--no-embed", "--json"), old_env, unchanged)
     print(f"{n} files; warming up (bytecode compiled into {a.work / 'pycache'}) ...", file=sys.stderr, flush=True)
     for cmd, e, _ in runs.values():
         subprocess.run(cmd, env=e, cwd=e["VAULT_HOME"], capture_output=True, check=True)
@@ -212,14 +245,33 @@ def main(argv: list[str] | None = None) -> None:
         _print(res)
         print(json.dumps(res))
         return
-    target = session_file(arch)
+    target, other = session_file(arch), session_file(arch, 1)
     res["session_file"] = {"path": str(target.relative_to(arch)), "bytes": target.stat().st_size}
-    res["cases"].update(measure({
-        "one_session_by_path": (vault_cmd(db, "ingest", str(target), "--no-embed", "--json"), environ, one_file(False)),
-        "one_session_whole_archive": (ingest_all, environ, one_file(True)),
-    }, a.changed_rounds, before=lambda: append_turn(target)))
+    # The whole archive first: the baseline's appends to its own file would be read by this vault too.
+    res["cases"].update(measure({"one_session_whole_archive": (ingest_all, environ, one_file(True))},
+                                a.changed_rounds, before=lambda: append_turn(target)))
+    by_path = {"one_session_by_path": (vault_cmd(db, "ingest", str(target), "--no-embed", "--json"), environ,
+                                       one_file(False), lambda: append_turn(target))}
+    shutil.rmtree(a.work / "new", ignore_errors=True)
+    mine = NewSessions(a.work / "new" / "this", 1 << 20)
+    new = {"new_session_by_path": (lambda: vault_cmd(db, "ingest", str(mine.path), "--no-embed", "--json"), environ,
+                                   added, mine)}
+    if a.baseline:
+        by_path["one_session_by_path" + base] = (vault_cmd(base_db, "ingest", str(other), "--no-embed", "--json"),
+                                                 old_env, one_file(False), lambda: append_turn(other))
+        theirs = NewSessions(a.work / "new" / "baseline", 1 << 21)
+        new["new_session_by_path" + base] = (lambda: vault_cmd(base_db, "ingest", str(theirs.path), "--no-embed",
+                                                               "--json"), old_env, added, theirs)
+    for warm in (by_path, new):  # once untimed: this tree's first update after a full build, compiled bytecode
+        measure(warm, 1)
+    res["cases"].update(measure(by_path, a.changed_rounds))
+    res["cases"].update(measure(new, a.changed_rounds))
     _print(res)
     print(json.dumps(res))
+
+
+def added(rep: dict) -> None:
+    assert rep["files"] == 1 and rep["messages_added"] > 0, rep
 
 
 def _print(res: dict) -> None:
@@ -235,7 +287,7 @@ def _print(res: dict) -> None:
               f"x{c['cpu_s'] / stat['cpu_s']:.1f} stat loop (wall / CPU); target {goal} s: "
               f"{'met' if c['wall_s'] <= goal else 'NOT met'} (wall), {'met' if c['cpu_s'] <= goal else 'NOT met'} (CPU)")
         if c["fts_rebuild_s"]:
-            print(f"  {'':28} of which the keyword index rebuild (`index.fts_seconds`, wall): {c['fts_rebuild_s']:.3f}; "
+            print(f"  {'':28} of which the keyword index (`index.fts_seconds`, wall): {c['fts_rebuild_s']:.3f}; "
                   f"the rest {c['wall_s'] - c['fts_rebuild_s']:.3f}")
 
 

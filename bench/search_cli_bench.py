@@ -2,11 +2,14 @@
 
     python bench/search_cli_bench.py --archive bench/data/archive --db bench/data/search-1g.duckdb
     python bench/search_cli_bench.py --scale small     # the shared corpora, in a temporary vault
+    python bench/search_cli_bench.py ... --compare /tmp/main-src    # another checkout, in the same rounds
 
 Each search starts a new process, as a person typing it in a shell does (the page cache is warm for
 both tools). Also timed: `python -c pass` and `vault --help`, the floor every command pays. The vault
 must already hold the archive (`vault ingest ARCHIVE --no-embed`); a stale keyword index is rebuilt
-by a first, untimed search. Ends with one JSON line.
+by a first, untimed search (which writes: give a copy of a shared vault). `--compare DIR` times the
+same command from another source tree (e.g. `git archive main | tar -x -C DIR`) in the same rounds, as
+the baseline of a change. Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from bench.search_bench import QUERIES, dir_size, rg_command  # noqa: E402
 ENV = {"HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
 
 
-def vault_command() -> list[str]:
+def vault_command(src: Path | None = None) -> list[str]:
+    """The `vault` command; from the source tree `src` if given (put first on the path by `-c`)."""
+    if src is not None:
+        return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(src)!r}); from vault.cli import main; main()"]
     script = Path(sys.executable).with_name("vault")
     return [str(script)] if script.exists() else [sys.executable, "-c", "from vault.cli import main; main()"]
 
@@ -60,6 +66,8 @@ import json, sys, time
 marks, t0, c0 = [], time.perf_counter(), time.process_time()
 def mark(name):
     marks.append((name, time.perf_counter(), time.process_time()))
+from vault.lightquery import light_duckdb_import
+light_duckdb_import()  # as vault.cli does
 import duckdb; mark("import duckdb")
 import click; mark("import click")
 from vault.index import fts, search; mark("import vault search")
@@ -68,7 +76,7 @@ from vault.store import open_vault
 with no_pandas():
     con = open_vault(sys.argv[1], read_only=True); mark("open the vault (schema check)")
     fts.needs_rebuild(con); mark("index fresh?")
-    stems, terms = fts.lookup(con, sys.argv[2]); mark("the query's words (fts extension loaded)")
+    stems, terms = fts.lookup(con, sys.argv[2]); mark("the query's words and terms")
     ranked = search._keyword_ranked(con, sys.argv[2], 20, search.SearchFilters(), stems=stems, terms=terms)
     mark("ranking")
     hits = search._hits(con, ranked, sys.argv[2], {}, stems); mark("hits and snippets")
@@ -92,6 +100,25 @@ def steps(db: Path, query: str, runs: int = 3) -> dict[str, list[float]]:
     return {k: [statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)] for k, v in per.items()}
 
 
+def check_stems(db: Path) -> dict:
+    """Every distinct word of the vault's messages and tool-call arguments, stemmed by the fts extension
+    (what built the index) and by `vault.index.stem` (what a search uses): how many differ."""
+    from vault.index import fts, stem
+    from vault.store import open_vault
+
+    con = open_vault(db, read_only=True)
+    try:
+        fts.load_extension(con)
+        pairs = con.execute(f"""SELECT w, stem(w, 'porter') FROM (
+            SELECT DISTINCT unnest({fts.SCHEMA}.tokenize(text)) AS w FROM messages WHERE text IS NOT NULL
+            UNION SELECT DISTINCT unnest({fts.SCHEMA}.tokenize(args)) FROM fts_call_args) WHERE w <> ''""").fetchall()
+    finally:
+        con.close()
+    ours = stem.porter([w for w, _ in pairs])
+    differ = [(w, theirs, mine) for (w, theirs), mine in zip(pairs, ours) if theirs != mine]
+    return {"words": len(pairs), "differ": len(differ), "examples": differ[:10]}
+
+
 def median_ms(xs: list[float]) -> float:
     return round(1000 * statistics.median(xs), 1)
 
@@ -104,6 +131,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--queries", type=int, default=8, help="how many of search_bench's phrases")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", action="store_true", help="time `vault search --json` (what a script runs: no rich)")
+    ap.add_argument("--compare", type=Path, metavar="DIR",
+                    help="also time the command from this source tree (a baseline checkout) in the same rounds")
+    ap.add_argument("--check-stems", action="store_true",
+                    help="also compare the index's stems with vault.index.stem's on every word of the vault")
     ap.add_argument("--steps", action="store_true",
                     help="also time each step of a cold search (fresh processes, the first query), CPU beside wall")
     args = ap.parse_args(argv)
@@ -119,11 +150,16 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("give --archive and --db, or --scale small")
 
     queries = QUERIES[: args.queries]
-    search = [*vault, "--db", str(args.db), "search", "--mode", "keyword", "-n", "20", *(["--json"] if args.json else [])]
+    tail = ["--db", str(args.db), "search", "--mode", "keyword", "-n", "20", *(["--json"] if args.json else [])]
+    search = [*vault, *tail]
+    other = [*vault_command(args.compare), *tail] if args.compare else None
     rg = rg_command()
+    load_before = os.getloadavg()[0]
     first, _ = wall([*search, "warm up"])  # builds a stale keyword index; not counted
+    if other:
+        wall([*other, "warm up"])
     wall([*rg, "warm the page cache", str(args.archive)])
-    python, help_, ours, theirs, lines = [], [], {}, {}, {}
+    python, help_, ours, theirs, base, lines = [], [], {}, {}, {}, {}
     for _ in range(args.rounds):
         python.append(wall([sys.executable, "-c", "pass"], "python")[0])
         help_.append(wall([*vault, "--help"], "help")[0])
@@ -133,9 +169,11 @@ def main(argv: list[str] | None = None) -> None:
             dt, out = wall([*rg, q, str(args.archive)], "rg")
             theirs.setdefault(q, []).append(dt)
             lines[q] = out.count(b"\n")
+            if other:
+                base.setdefault(q, []).append(wall([*other, phrase], "compare")[0])
     per_query_ours = [statistics.median(v) for v in ours.values()]
     per_query_theirs = [statistics.median(v) for v in theirs.values()]
-    o = {
+    o = {"load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)], "cores": os.cpu_count(),
         "archive": str(args.archive), "archive_mb": round(dir_size(args.archive) / 2**20, 1), "db": str(args.db),
         "queries": len(queries), "rounds": args.rounds, "tool": " ".join(rg), "json": args.json,
         "first_search_ms": round(1000 * first, 1),
@@ -146,18 +184,33 @@ def main(argv: list[str] | None = None) -> None:
         "per_query_ms": {q: [median_ms(ours[q]), median_ms(theirs[q])] for q in queries},
     }
     o["vault_over_rg"] = round(statistics.median(per_query_ours) / statistics.median(per_query_theirs), 2)
+    met = o["vault_search_median_ms"] < 150 and o["vault_over_rg"] < 1
     print(f"keyword search as a command: median {o['vault_search_median_ms']} ms vs {o['tool']} "
           f"{o['rg_median_ms']} ms over {o['queries']} queries x {o['rounds']} rounds -> vault takes "
-          f"{o['vault_over_rg']}x rg's time (target < 1, and < 150 ms)")
+          f"{o['vault_over_rg']}x rg's time (target < 1, and < 150 ms: {'met' if met else 'NOT met'}); "
+          f"load average {o['load_avg'][0]} -> {o['load_avg'][1]} on {o['cores']} cores")
     cpu = o["cpu_median_ms"]
     print(f"CPU time (user+sys) per process: vault search {cpu['vault']} ms, rg {cpu['rg']} ms "
           f"(rg uses several threads); python -c pass {cpu['python']} ms, vault --help {cpu['help']} ms")
+    if other:
+        per_query_base = [statistics.median(v) for v in base.values()]
+        o["compare"] = {"src": str(args.compare), "median_ms": median_ms(per_query_base),
+                        "over_rg": round(statistics.median(per_query_base) / statistics.median(per_query_theirs), 2),
+                        "per_query_ms": {q: median_ms(base[q]) for q in queries}}
+        print(f"baseline {args.compare}: median {o['compare']['median_ms']} ms ({o['compare']['over_rg']}x rg), "
+              f"CPU {cpu['compare']} ms per process: this tree takes "
+              f"{o['vault_search_median_ms'] / o['compare']['median_ms']:.2f}x its wall, "
+              f"{cpu['vault'] / cpu['compare']:.2f}x its CPU")
     print(f"floor: python -c pass {o['python_startup_ms']} ms, vault --help {o['vault_help_ms']} ms")
     if args.steps:
         o["cold_steps_ms"] = steps(args.db, queries[0])
         print(f"a cold search of {queries[0]!r}, step by step, [wall, CPU] ms (median of 3 fresh processes):")
         for k, (w, c) in o["cold_steps_ms"].items():
             print(f"  {k:42s} {w:7.1f} {c:7.1f}")
+    if args.check_stems:
+        o["stems"] = check_stems(args.db)
+        print(f"stems: {o['stems']['differ']} of {o['stems']['words']} distinct words of the vault stem differently "
+              f"in Python than in the fts extension {o['stems']['examples'] or ''}")
     print(json.dumps(o))
     if tmp:
         shutil.rmtree(tmp, ignore_errors=True)

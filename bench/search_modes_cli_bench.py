@@ -4,6 +4,7 @@
     python bench/search_modes_cli_bench.py --db /work/bench-data/vault-1g-embed.duckdb \\
         --archive /work/bench-data/archive --repeat 5
     python bench/search_modes_cli_bench.py ... --doc-side 256   # also: encode throughput, vault embed's side
+    python bench/search_modes_cli_bench.py ... --compare /tmp/main-src --no-heavy  # a baseline tree; no torch
 
 What a person waits for when they type `vault search ...`: interpreter start, imports, model load and the
 search. Each (mode, encoder) runs as a fresh process `--repeat` times over the queries; the peer, measured in
@@ -15,7 +16,9 @@ and each one's ratio to rg's.
 with the light encoder switched off in that process (what every search did before), i.e. torch loaded.
 Then, in this process: recall@10 of semantic search with the light encoder against sentence-transformers
 over the vault's own vectors (the bench queries plus prompts and answers sampled from the vault), and the
-cosine between the two query vectors. Ends with one JSON line.
+cosine between the two query vectors. `--compare DIR` adds each mode run from another source tree (a
+baseline checkout, e.g. `git archive main | tar -x -C DIR`) in the same rounds; `--no-heavy` leaves out
+sentence-transformers (its rows and the recall, which need torch: ~7 s of CPU a process). Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -63,19 +66,22 @@ def rg_command() -> list[str]:
     return ["rg", "-i", "-F", "--no-messages"] if shutil.which("rg") else ["grep", "-r", "-i", "-F"]
 
 
-def cold_commands(db: Path, archive: Path, repeat: int) -> dict:
+def cold_commands(db: Path, archive: Path, repeat: int, compare: Path | None = None, heavy: bool = True) -> dict:
     """Median wall/CPU per command; rows interleaved round by round, so load drifts hit every row alike."""
     rows: dict[str, list[tuple[float, float]]] = {}
     notes: dict[str, set] = {}
+    variants = [("encoder", LIGHT)] + ([("sentence-transformers", HEAVY)] if heavy else [])
+    if compare is not None:
+        variants.append(("compare", f"import sys; sys.path.insert(0, {str(compare)!r}); " + LIGHT))
     for r in range(repeat):
         for q in QUERIES:
             rows.setdefault("rg", []).append(run([*rg_command(), q, str(archive)])[:2])
             for mode, extra in MODES:
-                for enc, code in (("encoder", LIGHT), ("sentence-transformers", HEAVY)):
-                    if mode == "keyword" and enc != "encoder":
+                for enc, code in variants:
+                    if mode == "keyword" and enc == "sentence-transformers":
                         continue  # no model on that path
-                    key = f"{mode} / {enc}" if mode != "keyword" else "keyword"
-                    if enc != "encoder" and q != QUERIES[r % len(QUERIES)]:
+                    key = f"{mode} / {enc}" if mode != "keyword" or enc == "compare" else "keyword"
+                    if enc == "sentence-transformers" and q != QUERIES[r % len(QUERIES)]:
                         continue  # sentence-transformers costs ~7 s a process: one query per round
                     took, cpu, res = run([sys.executable, "-c", code, "--db", str(db), "search", q, "-n", "10",
                                           "--json", *extra])
@@ -168,6 +174,8 @@ def main() -> None:
     ap.add_argument("--archive", type=Path, help="what rg searches (default: examples/claude-code)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds over the queries")
     ap.add_argument("--doc-side", type=int, default=0, metavar="N", help="also time encoding N chunk texts")
+    ap.add_argument("--compare", type=Path, metavar="DIR", help="also run each mode from this source tree")
+    ap.add_argument("--no-heavy", action="store_true", help="leave out sentence-transformers (rows and recall)")
     args = ap.parse_args()
     tmp = None
     db, archive = args.db, args.archive or ROOT / "examples" / "claude-code"
@@ -177,22 +185,27 @@ def main() -> None:
         run([sys.executable, "-c", LIGHT, "--db", str(db), "ingest", str(archive), "--json"])
     figures = {"db": str(db), "archive": str(archive), "repeat": args.repeat, "rg": " ".join(rg_command()),
                "load_avg_before": os.getloadavg()[0]}
-    cmds = cold_commands(db, archive, args.repeat)
+    cmds = cold_commands(db, archive, args.repeat, args.compare, heavy=not args.no_heavy)
     figures["commands"] = cmds
     print(f"{'command (cold process)':40} {'wall s':>8} {'cpu s':>7} {'wall/rg':>8} {'cpu/rg':>7} {'runs':>5}")
     for key, f in cmds.items():
         print(f"{key:40} {f['wall_s']:8.3f} {f['cpu_s']:7.3f} {f['wall_x_rg']:8.1f} {f['cpu_x_rg']:7.1f} "
               f"{f['runs']:5}" + (f"  [{f['note']}]" if "note" in f else ""))
     for mode in ("semantic", "hybrid", "default"):
-        light, heavy = cmds[f"{mode} / encoder"], cmds[f"{mode} / sentence-transformers"]
-        print(f"{mode}: the encoder's command is {heavy['wall_s'] / light['wall_s']:.1f}x faster in wall, "
-              f"{heavy['cpu_s'] / light['cpu_s']:.1f}x in CPU; target < 1.5 s wall: "
-              f"{'met' if light['wall_s'] < 1.5 else 'NOT met'} ({light['wall_s']:.2f} s)")
-    rec = recall_at_10(db)
-    figures["recall"] = rec
-    print(f"recall@10 of semantic search, encoder vs sentence-transformers: {rec['recall_at_10']:.3f} over "
-          f"{rec['queries']} queries (worst query {rec['worst_query_recall']:.1f}); query vectors' cosine >= "
-          f"{rec['query_cosine_min']:.6f}; model load in process: {rec['model_load_s']}")
+        light = cmds[f"{mode} / encoder"]
+        print(f"{mode}: target < 1.5 s wall: {'met' if light['wall_s'] < 1.5 else 'NOT met'} ({light['wall_s']:.2f} s, "
+              f"CPU {light['cpu_s']:.2f} s)")
+        for other in ("sentence-transformers", "compare"):
+            if f"{mode} / {other}" in cmds:
+                o = cmds[f"{mode} / {other}"]
+                print(f"  against {other}: the encoder's command takes {light['wall_s'] / o['wall_s']:.2f}x its wall, "
+                      f"{light['cpu_s'] / o['cpu_s']:.2f}x its CPU")
+    if not args.no_heavy:
+        rec = recall_at_10(db)
+        figures["recall"] = rec
+        print(f"recall@10 of semantic search, encoder vs sentence-transformers: {rec['recall_at_10']:.3f} over "
+              f"{rec['queries']} queries (worst query {rec['worst_query_recall']:.1f}); query vectors' cosine >= "
+              f"{rec['query_cosine_min']:.6f}; model load in process: {rec['model_load_s']}")
     if args.doc_side:
         ds = doc_side(db, args.doc_side)
         figures["doc_side"] = ds

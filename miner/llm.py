@@ -85,6 +85,7 @@ class Request:
     key: str  # cache key: sha256(model, prompt version, redacted payload)
     system: str  # redacted
     user: str  # redacted
+    max_tokens: int | None = None  # this request's output bound, below the client's (a rewrite: about its answer's)
 
 
 @dataclass(slots=True)
@@ -187,12 +188,16 @@ class LLM:
         self._redacted_system: dict[str, str] = {}
 
     # --- building requests and plans ------------------------------------------------------------
-    def request(self, system: str, user: str, cache_key_parts: Sequence[str] | None = None) -> Request:
+    def request(self, system: str, user: str, cache_key_parts: Sequence[str] | None = None,
+                max_tokens: int | None = None) -> Request:
         if system not in self._redacted_system:  # the same system prompt for thousands of requests
             self._redacted_system[system] = self.redactor.redact(system)
         system, user = self._redacted_system[system], self.redactor.redact(user)
         parts = list(cache_key_parts) if cache_key_parts is not None else [system, user]
-        return Request(key=self.cache_key(*parts), system=system, user=user)
+        return Request(key=self.cache_key(*parts), system=system, user=user, max_tokens=max_tokens)
+
+    def out_tokens(self, req: Request) -> int:
+        return min(self.max_tokens, req.max_tokens or self.max_tokens)
 
     paid = True  # the Anthropic API costs money and leaves the machine
 
@@ -209,7 +214,7 @@ class LLM:
         cached = self._cached(list(distinct))
         todo = [r for k, r in distinct.items() if k not in cached]
         tin = sum(estimate_tokens(r.system) + estimate_tokens(r.user) + REQUEST_OVERHEAD_TOKENS for r in todo)
-        tout = self.expected_output_tokens * len(todo)
+        tout = sum(min(self.expected_output_tokens, self.out_tokens(r)) for r in todo)
         pin, pout, known = price_of(self.model)
         cost = (tin * pin + tout * pout) / 1e6 * (BATCH_DISCOUNT if self.batch else 1.0)
         if not self.paid:
@@ -328,7 +333,7 @@ class LLM:
         return self._guard(lambda: self._sdk().messages.create(**self._params(req)))
 
     def _params(self, req: Request) -> dict[str, Any]:
-        return {"model": self.model, "max_tokens": self.max_tokens, "system": req.system,
+        return {"model": self.model, "max_tokens": self.out_tokens(req), "system": req.system,
                 "messages": [{"role": "user", "content": req.user}]}
 
     def _record(self, req: Request, res: Result) -> Result:
@@ -491,6 +496,7 @@ def _parse_json(text: str, schema: type[pydantic.BaseModel]) -> pydantic.BaseMod
 # --- any OpenAI-compatible endpoint ------------------------------------------------------------
 
 DEFAULT_OPENAI_MODEL = "default"  # llama.cpp's server and `transformers serve` accept any name
+LOCAL_TIMEOUT = 900.0  # seconds a local server may take for one answer
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 
 
@@ -515,6 +521,11 @@ class OpenAICompatibleLLM(LLM):
         self.api_key_env = api_key_env
         self.batch = False
         self.paid = not is_local(base_url)
+        if not self.paid:
+            # A server on this machine answers one request at a time on a shared CPU: a queue of parallel calls
+            # only makes each one wait longer, and a slow model needs minutes, not the hosted API's 60 s.
+            self.concurrency = 1
+            self.timeout = max(self.timeout, LOCAL_TIMEOUT)
 
     @property
     def made_by(self) -> str:
@@ -538,7 +549,7 @@ class OpenAICompatibleLLM(LLM):
         return self._client
 
     def _params(self, req: Request) -> dict[str, Any]:
-        return {"model": self.model, "max_tokens": self.max_tokens,
+        return {"model": self.model, "max_tokens": self.out_tokens(req),
                 "messages": [{"role": "system", "content": req.system}, {"role": "user", "content": req.user}]}
 
     def _create(self, req: Request):

@@ -40,7 +40,7 @@ from miner.classify.base import (
     REATTEMPT_WITHOUT_FEEDBACK,
 )
 from miner.filters import FILTER_NAMES, Candidate, FilterOptions, apply_filters
-from miner.quality import strip_opener
+from miner.quality import strip_flattery
 from miner.render import TOOL_DETAIL_CHARS, render_tool_calls, tool_line
 from miner.tables import EFFECTIVE_LABELS, count_corrections, load_personas, replace_pairs, session_roles
 from vault.model import Kind, kinds_sql
@@ -351,6 +351,7 @@ REWRITE_SYSTEM = (
     "in the first place: do what the feedback asks, respect the user's standing preferences, keep what was "
     "right, use the same form (tool calls stay one line each, as `[Tool] argument`), and do not mention the "
     "feedback or that this is a rewrite. Reply with the improved answer only, nothing before or after it.")
+REWRITE_MIN_TOKENS = 64  # a rewrite's output bound never goes below this
 _ANSWER_LABEL = re.compile(r"^\s*(?:\*\*)?(?:improved|rewritten|revised|new|better)? ?answer:?(?:\*\*)?:?\s*", re.I)
 
 
@@ -367,10 +368,28 @@ class RewriteAnswer(pydantic.BaseModel):
         return cls(rewrite=body)
 
 
-def _rewrite_user(prompt: list[dict], rejected: str, feedback: str) -> str:
-    convo = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in prompt)
-    return (f"<conversation>\n{convo}\n</conversation>\n\n<rejected_answer>\n{rejected}\n</rejected_answer>\n\n"
-            f"<user_feedback>\n{feedback}\n</user_feedback>")
+def _clip_middle(text: str, n: int) -> str:
+    """`text` within n characters: its head and tail (a request's end and an answer's last words matter most)."""
+    if len(text) <= n:
+        return text
+    head = n * 2 // 3
+    return text[:head] + "\n[…]\n" + text[len(text) - (n - head):]
+
+
+def _rewrite_user(prompt: list[dict], rejected: str, feedback: str, budget: int = PROMPT_CHARS) -> str:
+    """The rewrite request within about `budget` characters: the conversation's oldest messages are already dropped
+    (build_prompt), a long message is cut in its middle, and so are the rejected answer and the feedback."""
+    convo = "\n\n".join(f"[{m['role']}]\n{_clip_middle(m['content'], budget // 2)}" for m in prompt)
+    return (f"<conversation>\n{_clip_middle(convo, budget)}\n</conversation>\n\n<rejected_answer>\n"
+            f"{_clip_middle(rejected, budget)}\n</rejected_answer>\n\n<user_feedback>\n"
+            f"{_clip_middle(feedback, budget // 2)}\n</user_feedback>")
+
+
+def rewrite_tokens(rejected: str, cap: int) -> int:
+    """The output bound of a rewrite: about its rejected answer's length (a rewrite keeps its form), at most `cap`."""
+    from miner.llm import estimate_tokens
+
+    return max(REWRITE_MIN_TOKENS, min(cap, REWRITE_MIN_TOKENS + estimate_tokens(rejected) * 3 // 2))
 
 
 def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], budget: int, llm,
@@ -391,15 +410,18 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
             system = REWRITE_SYSTEM + (f"\n\nThe user's standing preferences:\n{personas[role]}"
                                        if role in personas else "")
             bases.append((sid, role, seg, joined, rejected, prompt))
-            reqs.append(llm.request(system, _rewrite_user(prompt, render_answer(rejected), seg.text),
-                                    [system, seg.msg_id, render_answer(rejected), seg.text]))
+            # Tool calls rendered within the budget's share for detail (command, file, bounded diff).
+            shown = render_answer(rejected, min(TOOL_DETAIL_CHARS, budget // 2))
+            tokens = rewrite_tokens(shown, llm.max_tokens)
+            reqs.append(llm.request(system, _rewrite_user(prompt, shown, seg.text, budget),
+                                    [system, seg.msg_id, shown, seg.text, f"max_tokens={tokens}"], max_tokens=tokens))
     llm.consent(llm.plan(reqs), yes, confirm)
     out = []
     for (sid, role, seg, joined, rejected, prompt), res in zip(bases, llm.run(reqs, RewriteAnswer)):
         if res.value is None:
             skipped["rewrite_failed"] = skipped.get("rewrite_failed", 0) + 1
             continue
-        text, stripped = strip_opener(res.value.rewrite.strip())
+        text, stripped = strip_flattery(res.value.rewrite.strip())
         skipped["opener_stripped"] = skipped.get("opener_stripped", 0) + stripped
         out.append(Candidate(
             pair_id=pair_id(seg.msg_id, "rewrite"), session_id=sid, role_name=role, method="rewrite",

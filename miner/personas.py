@@ -15,10 +15,12 @@ what they meant. For each role:
 3. the clauses are embedded with the search model (vault.index.embeddings, local) and clustered
    (average-linkage agglomerative on cosine similarity plus a bonus per shared content word,
    `threshold`);
-4. each cluster stated in at least `MIN_SESSIONS` (2) sessions becomes one rule, phrased as a CLAUDE.md
-   instruction (`state_rule`) from its most representative clause (the medoid), with support = the
-   number of distinct corrections and their msg_ids as examples. A one-session remark is a task
-   detail, not a standing preference.
+4. each cluster that is a standing preference (`is_standing`: stated in at least `MIN_SESSIONS` (2) sessions,
+   restated in substance in another session, or in a correction that says it stands: "again", "remember", or
+   the clause itself, "always", "each time", "don't ... anything", "in this repo, ...") becomes one rule,
+   phrased as a CLAUDE.md instruction (`state_rule`) from its most representative clause (the medoid), with
+   support = the number of distinct corrections and their msg_ids as examples. A one-session remark with no
+   such cue is a task detail, not a standing preference.
 The persona text is the rules as a short list, most supported first. Rows a person edited
 (`personas.edited`) are never overwritten.
 
@@ -72,6 +74,20 @@ _STANDING = re.compile(
     r"\b(?:again|every time|each time|once more|remember|keep (?:not )?\w+ing|keep having|project memory|from now on|"
     r"(?:in|for) the future|i (?:already )?(?:told|asked) you|as i (?:said|told you)|how many times|"
     r"(?:your|the|our) (?:directives|instructions|guidelines|conventions))\b", re.I)
+# The clause itself says the rule holds beyond the task at hand: a universal quantifier or a frequency adverb
+# ("always", "never", "each time", "I often ..."), the future ("from now on") or the project ("in this repo, ...").
+# Such a clause is a standing preference from one correction; a clause scoped to now ("not yet", "for now") is not.
+_SCOPED = re.compile(
+    r"\b(?:always|never|ever|every (?:single )?time|each time|whenever|any ?time|usually|generally|in general|"
+    r"normally|typically|often|as a rule|by default|in (?:almost |nearly )?all cases|most of the time|"
+    r"from now on|going forward|in (?:the )?future|(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase))\b"
+    r"|\b(?:don'?t|do not|never)\b.*\b(?:anything|any \w+|anyone|anywhere)\b", re.I)
+_NOW = re.compile(r"\b(?:yet|for now|right now|this time|at the moment|(?<!from )now|today|here)\b", re.I)
+# A convention stated about the project: "in this repo, the worktrees are just subfolders".
+_PROJECT_SCOPE = re.compile(r"^(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase)\b", re.I)
+# A scope that opens a clause and belongs to it: "in this repo, X", "from now on, X".
+_LEAD_SCOPE = re.compile(r"^(?:(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase)|from now on|going forward|"
+                         r"in (?:the )?future|in general|as a rule|by default)\b[\s,]*", re.I)
 # Hook and tool text that reaches a human turn ("Stop hook feedback", system reminders).
 _HOOK_TEXT = re.compile(r"\bhook\b|<[a-z-]+>|\bsystem-reminder\b|^\s*(?:exit|run)\s+claude\b|⎿|\[Request interrupted",
                         re.I)
@@ -104,7 +120,9 @@ _REWRITES = [
     (re.compile(r"^(?:your|the|our) (?:directives|instructions|rules|guidelines|conventions) (?:are|is|say|says) "
                 r"(?:to |that (?:you )?(?:should |must )?)?(?!not\b)", re.I), "always "),
     (re.compile(r"^(?:i )?(?:want|need|prefer|asked for|asked you to|told you to) (?:you to )?", re.I), ""),
-    (re.compile(r"^(?:stop|quit) (\w+ing)\b", re.I), r"don't \1"),
+    # "stop doing X" / "start doing X" ask for a change of habit: a standing rule ("never X" / "always X").
+    (re.compile(r"^(?:stop|quit) (?=\w+ing\b)", re.I), "never "),
+    (re.compile(r"^start (?!by\b)(?=\w+ing\b)", re.I), "always "),
     (re.compile(r"^(?:i think )?(?:we|you) should (?:also )?(?!not\b|never\b)", re.I), ""),
     (re.compile(r"^(?:i think )?(?:we|you) (?:shouldn'?t|should not|should never) ", re.I), "don't "),
     (re.compile(r"^let'?s (?:also )?(?!not\b)", re.I), ""),
@@ -131,7 +149,9 @@ _FILLER_ONLY = re.compile(r"^(?:no+|nope|nah|ok(?:ay)?|yes|yeah|wait|whoops|oops
 _DANGLING = re.compile(r"\b(?:its|them|these|those)\b|\bit\b(?!'s|’s| is\b)", re.I)
 _NOT_IMPERATIVE = frozenset(
     "i you it it's its this that these those the there here did does why what how is are was were too can could "
-    "would should we my your a an he she they which who where when still".split())
+    "would should we my your a an he she they which who where when still "
+    # a clause opening with a preposition is a statement ("for user decisions, ... have proven enough")
+    "for in on at with regarding about as of from into".split())
 
 
 @dataclass
@@ -207,13 +227,41 @@ def clauses_of(text: str) -> list[str]:
     return [c for c, _ in marked_clauses(text)]
 
 
+# A clause that opens with its own subject (not "you"): a verb after its "and" shares that subject.
+_SUBJECT = re.compile(r"^(?:i|he|she|we|they|people|(?:the|a|an|most|many|some|all)\s+\w+)\b", re.I)
+
+
+def _pieces(prose: str) -> list[str]:
+    """`prose` cut where one request ends and the next begins (`_SPLIT`), except where the cut would leave a
+    clause without its scope or its subject: "In this repo, X" and "from now on, X" stay one clause, and so
+    does "they don't know X and don't realize Y" (the second verb shares the first's subject: not an
+    instruction to the assistant).
+    "but" still cuts: "it may do that already, but don't report it" is an instruction after a remark."""
+    pieces, seps, start = [], [""], 0
+    for m in _SPLIT.finditer(prose):
+        pieces.append(prose[start:m.start()])
+        seps.append(m[0])
+        start = m.end()
+    pieces.append(prose[start:])
+    out: list[str] = []
+    for piece, sep in zip(pieces, seps):
+        prev = clean_clause(out[-1]) if out else ""  # "" matches no subject
+        if out and _LEAD_SCOPE.fullmatch(out[-1].strip()):
+            out[-1] = f"{out[-1].strip()}, {piece}"
+        elif re.match(r"^\s*,?\s*and\s*$", sep, re.I) and _SUBJECT.match(prev):
+            out[-1] = f"{out[-1]}{sep}{piece}"
+        else:
+            out.append(piece)
+    return out
+
+
 def marked_clauses(text: str) -> list[tuple[str, bool]]:
     """(clause, whether a cue near it says the rule stands: "again", "remember", "project memory", ...)."""
     lines = [ln for ln in (text or "").splitlines() if not _OUTPUT_LINE.search(ln)]
     # A line break inside a sentence (wrapped text) is a space; one after punctuation or before a
     # list item ends the clause.
     prose = re.sub(r"(?<![.!?:;\n])\n(?!\s*(?:[-*•]|\d+[.)])\s|\n)", " ", "\n".join(lines))
-    pieces = [p or "" for p in _SPLIT.split(prose)]
+    pieces = _pieces(prose)
     cues = [k for k, p in enumerate(pieces) if _STANDING.search(p)]
     out = []
     for k, piece in enumerate(pieces):
@@ -226,7 +274,8 @@ def marked_clauses(text: str) -> list[tuple[str, bool]]:
         if len(words) == 1 and re.search(r"[/\\.~_]", c):  # a bare path or file name
             continue
         # A cue far away in a long message ("... in the future") says nothing about this clause.
-        out.append((c, any(abs(k - j) <= STANDING_WINDOW for j in cues)))
+        near = any(abs(k - j) <= STANDING_WINDOW for j in cues)
+        out.append((c, near or (bool(_SCOPED.search(piece) or _SCOPED.search(c)) and not _NOW.search(c))))
     return out
 
 
@@ -234,12 +283,12 @@ def is_general(clause: str) -> bool:
     """A rule stated in general form, about no task-specific entity: what an extractive persona may quote."""
     if _HOOK_TEXT.search(clause) or _ENTITY.search(_WELL_KNOWN_FILES.sub("", clause)) or _FRAGMENT.match(clause):
         return False
-    return (bool(_FIRST_PERSON_RULE.match(clause) or _NORM.match(clause))
+    return (bool(_FIRST_PERSON_RULE.match(clause) or _NORM.match(clause) or _PROJECT_SCOPE.match(clause))
             or (is_imperative(clause) and bool(_GENERAL.search(clause))))
 
 
 def is_imperative(clause: str) -> bool:
-    first = clause.split()[0].lower().strip(",.'\"")
+    first = (_LEAD_SCOPE.sub("", clause) or clause).split()[0].lower().strip(",.'\"")
     return first not in _NOT_IMPERATIVE and not first.startswith(("i'", "we'", "you'")) and not clause.endswith("?")
 
 

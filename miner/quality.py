@@ -72,6 +72,19 @@ def flattery(answer: str) -> str | None:
     return sycophantic_opener(answer) or sycophantic_opener(first_prose(answer))
 
 
+def strip_flattery(answer: str) -> tuple[str, bool]:
+    """(answer without the sycophantic opener at its start or at the start of its first prose after tool calls,
+    whether one was stripped): what a rewrite keeps. A next attempt is dropped instead (the `sycophantic_opener`
+    filter): by reading, what follows its opener replies to the feedback (data/pairs/fresh_sample_4.jsonl)."""
+    text, stripped = strip_opener(answer or "")
+    if stripped or not sycophantic_opener(first_prose(answer)):
+        return text, stripped
+    lines = answer.splitlines()
+    k = next(k for k, ln in enumerate(lines) if ln.strip() and not ln.startswith(_TOOL_LINE))
+    rest, _ = strip_opener("\n".join(lines[k:]))
+    return "\n".join(lines[:k] + ([rest] if rest else [])), True
+
+
 # Lines of a rendered tool call (miner.render): the call, a diff, a written file's head, an elision.
 _TOOL_LINE = ("[", "@@", "+", "-", " ", "…")
 

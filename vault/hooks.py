@@ -486,6 +486,10 @@ def work(db: Path, event: str, batch_bytes: int | None = None) -> HookResult:
         for _ in range(MAX_ROUNDS):
             if not ingest_pending(con, db, result, batch_bytes, skip=done):
                 break
+        if done:  # the keyword index updated here (the changed sessions only), not by the next search
+            from vault.index import after_ingest
+
+            after_ingest(con, embed=False)
     finally:
         con.close()
     return result

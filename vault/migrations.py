@@ -332,7 +332,7 @@ def m010_record_chunks(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-M010_FILES_PER_STEP = 50  # files converted per query: memory stays flat on a large vault
+M010_FILES_PER_STEP = 10  # files converted per query: memory stays flat on a large vault
 # vault.sources.base.RESULT_TEXT_CHARS when m010 was written (a migration never changes; importing
 # vault.sources here would cost every open 0.1 s). A new limit needs a migration that redefines the view.
 M010_RESULT_CHARS = 4000

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import zstandard
 
-from vault.bulk import insert_rows
+from vault.bulk import insert_arrow, insert_rows
 
 if TYPE_CHECKING:  # (not imported at run time: ingest workers load this module without DuckDB)
     import duckdb
@@ -108,12 +108,7 @@ def write_packed(con: duckdb.DuckDBPyConnection, files: Sequence[tuple[int, list
                       .append_column("chunk_id", pc.take(pa.array(mine, pa.int64()), table["frame"])))
     insert_rows(con, "record_chunks", ("chunk_id", "file_id", "data"), chunks)
     records = pa.concat_tables(tables)
-    cols = (*META_COLUMNS, "chunk_id", "raw_start", "raw_len")
-    con.register("_ins_records", records)
-    try:
-        con.execute(f"INSERT INTO records ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _ins_records")
-    finally:
-        con.unregister("_ins_records")
+    insert_arrow(con, "records", (*META_COLUMNS, "chunk_id", "raw_start", "raw_len"), records)
     return records.num_rows
 
 

@@ -1,8 +1,9 @@
 """A private copy of the vault file, to read while another process holds its write lock.
 
 DuckDB lets one process write a file, and a second process cannot even open it read-only meanwhile:
-the TUI and the MCP server then read a copy. The copy holds what the writer last checkpointed (its
-WAL is not copied); it lives 0600 in its own temporary folder, removed by `drop`.
+the TUI and the MCP server then read a copy. The copy holds what was committed when it was taken: the file
+and its WAL (small ingests leave their changes there, `store.settle`; a transaction still being written
+at the WAL's end is not replayed); it lives 0600 in its own temporary folder, removed by `drop`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class Snapshot:
         try:
             shutil.copy2(vault, self.path)
             os.chmod(self.path, 0o600)
+            wal = Path(f"{vault}.wal")
+            if wal.exists():
+                shutil.copyfile(wal, f"{self.path}.wal")
+                os.chmod(f"{self.path}.wal", 0o600)
         except OSError:
             shutil.rmtree(folder, ignore_errors=True)
             raise

@@ -232,15 +232,16 @@ def migration_number(name: str) -> int:
     return int(name[1:].split("_", 1)[0])
 
 
-def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> bool:
+def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> tuple[bool, list[str]]:
     """Refuse a database that is not a vault, a damaged vault, and one written by a newer version.
 
-    Returns whether the vault remembered the tables it should have (else `remember_schema` may store them).
+    Returns whether the vault remembered the tables it should have (else `remember_schema` may store them),
+    and the migrations it still needs. Three small queries on a vault that remembered its tables.
     """
     tables = _tables(con)
     if "migrations" not in tables:
         if not tables:
-            return False  # a new, empty database: it becomes a vault
+            return False, pending_migrations(con, path, [])  # a new, empty database: it becomes a vault
         if tables & _schema_after(tuple(n for n, _ in MIGRATIONS)):
             raise VaultDamagedError(
                 f"the vault {path} is damaged: its `migrations` table is missing, so which schema it has "
@@ -248,14 +249,15 @@ def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> 
         raise NotAVaultError(f"{path} is not a vault file (a DuckDB database with other tables: "
                              f"{', '.join(sorted(tables)[:8])})")
     done = applied_migrations(con, tables)
-    pending_migrations(con, path, done)  # refuses migrations this version does not know
-    expected, remembered = expected_tables(con, done, tables)
+    pending = pending_migrations(con, path, done)  # refuses migrations this version does not know
+    meta = _meta_values(con, (SCHEMA_TABLES, SCHEMA_VERSION)) if "meta" in tables else {}
+    expected, remembered = expected_tables(con, done, tables, meta.get(SCHEMA_TABLES))
     missing = sorted(expected - tables)
     if missing:
         raise VaultDamagedError(f"the vault {path} is damaged: table(s) {', '.join(missing)} are missing; "
                                 f"nothing was changed{_backups_hint(Path(path))}")
     if "meta" in tables:
-        claimed = get_meta(con, SCHEMA_VERSION)
+        claimed = meta.get(SCHEMA_VERSION)
         latest = max(migration_number(n) for n, _ in MIGRATIONS)
         try:
             number = int(claimed) if claimed is not None else 0
@@ -266,7 +268,13 @@ def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> 
             raise VaultTooNewError(
                 f"the vault {path} was written by a newer version of vault (schema version {number}; "
                 f"this version {__version__} knows up to {latest}); upgrade vault to open it.")
-    return remembered
+    return remembered, pending
+
+
+def _meta_values(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...]) -> dict[str, str]:
+    """Several `meta` values in one query (constants: no parameter, nothing for DuckDB to probe)."""
+    names = ", ".join("'" + k.replace("'", "''") + "'" for k in keys)
+    return dict(con.execute(f"SELECT key, value FROM meta WHERE key IN ({names})").fetchall())
 
 
 def applied_migrations(con: duckdb.DuckDBPyConnection, tables: set[str] | None = None) -> list[str]:
@@ -276,10 +284,13 @@ def applied_migrations(con: duckdb.DuckDBPyConnection, tables: set[str] | None =
     return [r[0] for r in con.execute("SELECT name FROM migrations ORDER BY seq").fetchall()]
 
 
-def expected_tables(con: duckdb.DuckDBPyConnection, done: list[str], tables: set[str]) -> tuple[frozenset[str], bool]:
-    """The tables the migrations `done` create, and whether the vault remembered them (`remember_schema`);
-    if not, they are found by running the migrations on an empty database (20 ms of every open)."""
-    stored = get_meta(con, SCHEMA_TABLES) if "meta" in tables else None
+def expected_tables(con: duckdb.DuckDBPyConnection, done: list[str], tables: set[str],
+                    stored: str | None = None) -> tuple[frozenset[str], bool]:
+    """The tables the migrations `done` create, and whether the vault remembered them (`remember_schema`;
+    `stored`: its `meta` value, when the caller read it); if not, they are found by running the migrations
+    on an empty database (20-26 ms of every open)."""
+    if stored is None and "meta" in tables:
+        stored = get_meta(con, SCHEMA_TABLES)
     key, _, names = (stored or "").partition("|")
     if stored and key == ",".join(done):
         return frozenset(names.split(",")), True
@@ -320,24 +331,42 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
         "CREATE TABLE IF NOT EXISTS migrations (seq INTEGER, name VARCHAR PRIMARY KEY, "
         "applied_at TIMESTAMP, app_version VARCHAR)"
     )
-    funcs = dict(MIGRATIONS)
-    for name in todo:
-        seq = [n for n, _ in MIGRATIONS].index(name)
-        con.execute("BEGIN")
-        try:
-            funcs[name](con)
-            con.execute(
-                "INSERT INTO migrations VALUES (?, ?, current_timestamp, ?)", [seq, name, __version__]
-            )
-            number = max(migration_number(n) for n in [*applied_migrations(con), name])
-            set_meta(con, SCHEMA_VERSION, str(number))
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-    crash_point("migrated")  # committed, only in the WAL: m007's ALTER made such a WAL unreplayable
-    con.execute("CHECKPOINT")
+    con.execute(f"SET memory_limit = '{MIGRATION_MEMORY}'")
+    try:
+        for name in todo:
+            try:
+                _apply(con, name)
+            except duckdb.OutOfMemoryException:  # (rolled back) a migration that needs more: without the cap
+                con.execute("RESET memory_limit")
+                _apply(con, name)
+                con.execute(f"SET memory_limit = '{MIGRATION_MEMORY}'")
+        crash_point("migrated")  # committed, only in the WAL: m007's ALTER made such a WAL unreplayable
+        con.execute("CHECKPOINT")
+    finally:
+        con.execute("RESET memory_limit")
     return todo
+
+
+# DuckDB's memory cap while migrating. Its default (80% of RAM) let m010 keep every block it read and wrote
+# in its one transaction: 1.5 GB of RSS to convert a 1 GB old-layout vault (bench/migration_memory_bench.py).
+# Under the cap DuckDB evicts and spills instead; the rows are the same. A migration that fails under it
+# (out of memory, rolled back) runs again without it.
+MIGRATION_MEMORY = "256MB"
+
+
+def _apply(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """One migration and its record, in one transaction."""
+    seq = [n for n, _ in MIGRATIONS].index(name)
+    con.execute("BEGIN")
+    try:
+        dict(MIGRATIONS)[name](con)
+        con.execute("INSERT INTO migrations VALUES (?, ?, current_timestamp, ?)", [seq, name, __version__])
+        number = max(migration_number(n) for n in [*applied_migrations(con), name])
+        set_meta(con, SCHEMA_VERSION, str(number))
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
 
 
 COMPACT_FREE_SHARE = 0.5  # after migrating, a file more than half free blocks is rewritten
@@ -415,16 +444,16 @@ def open_vault(
         path.unlink()  # holds nothing (a vault killed while being created, or `touch`): it becomes a vault
     if not path.exists() or not read_only:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        con = _checked(path, read_only=False, migrating=True)
+        con, _ = _checked(path, read_only=False, migrating=True)
         _secure(path)
         if not read_only:
             return con
         con.close()
-    con = _checked(path, read_only=True, migrating=False)
-    if pending_migrations(con, path):
+    con, pending = _checked(path, read_only=True, migrating=False)
+    if pending:
         con.close()
-        _checked(path, read_only=False, migrating=True).close()
-        con = _checked(path, read_only=True, migrating=False)
+        _checked(path, read_only=False, migrating=True)[0].close()
+        con, _ = _checked(path, read_only=True, migrating=False)
     return con
 
 
@@ -435,13 +464,16 @@ def _empty_file(path: Path) -> bool:
         return False
 
 
-def _checked(path: Path, *, read_only: bool, migrating: bool) -> duckdb.DuckDBPyConnection:
-    """A connection to a file that passed `check_schema` (and was migrated, if `migrating`)."""
+def _checked(path: Path, *, read_only: bool,
+             migrating: bool) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+    """A connection to a file that passed `check_schema` (and was migrated, if `migrating`), and the
+    migrations it still needs (none once migrated)."""
     con = _connect(path, read_only=read_only)
     try:
-        remembered = check_schema(con, path)
+        remembered, pending = check_schema(con, path)
         if migrating:
             migrated = migrate(con, path)
+            pending = []
             if migrated or not remembered:
                 remember_schema(con)
             if migrated and _mostly_free(con):
@@ -453,7 +485,7 @@ def _checked(path: Path, *, read_only: bool, migrating: bool) -> duckdb.DuckDBPy
     except BaseException:
         con.close()
         raise
-    return con
+    return con, pending
 
 
 @contextlib.contextmanager
@@ -467,6 +499,30 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
     else:
         con.execute("COMMIT")
+
+
+# A write smaller than this stays in the WAL (`settle`): DuckDB's checkpoint rewrites every primary-key index
+# whole (messages' alone ~0.9 s of CPU on a 1 GB vault), whatever the size of the change.
+SETTLE_WAL_BYTES = 0  # TODO(keyword): 8 << 20 once DuckDB replays our index updates (see docs/search.md)
+
+
+def settle(con: duckdb.DuckDBPyConnection) -> bool:
+    """After a write: checkpoint when the WAL holds more than SETTLE_WAL_BYTES, else leave the WAL for a later
+    checkpoint (DuckDB's own at 16 MB, or the next large write), closing included. Either way every commit is
+    durable (the WAL is replayed at the next open). Returns whether it checkpointed."""
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    try:
+        size = os.path.getsize(f"{path}.wal") if path else 0
+    except OSError:
+        size = 0
+    if not path or size > SETTLE_WAL_BYTES:
+        con.execute("CHECKPOINT")
+        con.execute("PRAGMA enable_checkpoint_on_shutdown")
+        return True
+    con.execute("PRAGMA disable_checkpoint_on_shutdown")
+    with contextlib.suppress(OSError):  # it outlives this process now: as private as the vault
+        os.chmod(f"{path}.wal", 0o600)
+    return False
 
 
 def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:

@@ -6,6 +6,7 @@
 - `context`: the assistant's answer just before (it claimed success, asked a question, ended on a
   tool error, was interrupted; this is the first turn after an interrupt; similarity of this
   request to the previous one) and a few interactions a linear model cannot form by itself;
+- `restate`, `report`, `handoff`, `change` (followup.py): corrections the cue words miss;
 - `embedding` (optional): sentence embeddings of the turn, and of the turn with the assistant's
   last message, computed elsewhere (miner.classify.vectors) and passed in.
 
@@ -19,6 +20,7 @@ import math
 import re
 
 from miner.classify import cues as C
+from miner.classify import followup as FU
 from miner.classify.base import Turn
 from miner.classify.heuristic import (RESEND_RATIO, HeuristicClassifier, _normalise, _said_nothing,
                                      extends_normalised, normalised_similarity)
@@ -54,8 +56,8 @@ CONTEXT_NAMES = ["ctx:no_answer_before", "ctx:claimed_done", "ctx:asked", "ctx:t
                  "ctx:log_answer_chars",
                  "ctx:answer_tool_calls", "ctx:log_position", "ctx:claimed_x_failure", "ctx:claimed_x_error",
                  "ctx:asked_x_approval", "ctx:asked_x_cue"]
-NAMES = CUE_NAMES + SHAPE_NAMES + CONTEXT_NAMES
-FAMILIES = ("cue", "shape", "ctx")
+NAMES = CUE_NAMES + SHAPE_NAMES + CONTEXT_NAMES + FU.NAMES
+FAMILIES = ("cue", "shape", "ctx") + FU.FAMILIES
 
 
 def vector(t: Turn) -> list[float]:
@@ -104,7 +106,8 @@ def vector(t: Turn) -> list[float]:
            math.log1p(len(answer)), math.log1p(tool_calls), math.log1p(t.position),
            float(claimed and failure), float(claimed and bool(error)), float(asked and answers[0]),
            float(asked and bool(corr))]
-    return cues + shape + ctx
+    follow = FU.vector(text, lower, answer, t.prev_typed, claimed, resend, shape[3] == 1.0)
+    return cues + shape + ctx + follow
 
 
 def _praise_only(text: str, words: int, cue: bool, error: bool) -> bool:

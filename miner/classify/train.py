@@ -96,10 +96,12 @@ def prior_weights(names: list[str]) -> np.ndarray:
     heuristic's rules for them (praise and nothing else; a near-verbatim re-send, a bare "continue").
     Without them the few praise and re-send examples cannot lift their classes off zero."""
     from miner.classify import cues as C
+    from miner.classify import followup as FU
     from miner.classify import heuristic as H
 
     hand = {f"cue:{c.name}": c.weight for c in C.CORRECTION_CUES + C.ERROR_PASTE}
     hand.update({f"cue:answer_{c.name}": c.weight for c in C.ANSWER_CUES})
+    hand.update(FU.PRIOR)
     hand.update({"ctx:claimed_x_failure": H.CLAIM_THEN_FAILURE, "ctx:claimed_x_error": H.CLAIM_THEN_FAILURE,
                  "ctx:after_interrupt_silent": H.AFTER_INTERRUPT, "ctx:asked": H.ASKED_THEN_ANSWER})
     rules = {REATTEMPT_WITH_FEEDBACK: hand,

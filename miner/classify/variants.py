@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from miner.classify import features as F
+from miner.classify import followup as FU
 from miner.classify.dataset import Example
 from miner.classify.learned import Model
 from miner.classify.train import (
@@ -140,6 +141,15 @@ VARIANTS: dict[str, tuple[str, Callable | None, dict[str, Any], Callable | None,
     "no-ctx": ("the regression without the context family", None, {}, masked(("ctx",)), True),
     "no-cue": ("the regression without the cue family", None, {}, masked(("cue",)), True),
     "cue-only": ("the regression on the cue family alone", None, {}, masked(("shape", "ctx")), False),
+    "learned-3": ("the shipped recipe without the families of followup.py (the learned-3 features)", None, {},
+                  masked(FU.FAMILIES), True),
+    **{f"only-{fam}": (f"the learned-3 features and the {fam} family of followup.py", None, {},
+                       masked(tuple(f for f in FU.FAMILIES if f != fam)), True) for fam in FU.FAMILIES},
+    **{f"no-{fam}": (f"the shipped recipe without the {fam} family", None, {}, masked((fam,)), True)
+       for fam in FU.FAMILIES},
+    **{"+".join(keep): (f"the learned-3 features and the {', '.join(keep)} families of followup.py", None, {},
+                        masked(tuple(f for f in FU.FAMILIES if f not in keep)), True)
+       for keep in (("report", "handoff"), ("report", "handoff", "change"))},
     "trees": ("gradient-boosted trees on cue, shape, context", fit_trees, {}, None, False),
     "trees-deeper": ("gradient-boosted trees, 16 leaves, 300 rounds", fit_trees,
                      {"params": {"max_leaf_nodes": 16, "max_iter": 300, "min_samples_leaf": 5}}, None, False),
@@ -153,3 +163,14 @@ def run(name: str, examples: Sequence[Example], E: np.ndarray | None, X: np.ndar
 
     _, fitter, kwargs, transform, embed = VARIANTS[name]
     return cross_validate(examples, E if embed else None, X=transform(X) if transform else X, fitter=fitter, **kwargs)
+
+
+def held_out(name: str, examples: Sequence[Example], E: np.ndarray | None, X: np.ndarray,
+             test: Sequence[Example], E_test: np.ndarray | None, X_test: np.ndarray) -> list:
+    """Labels of `test` (authors none of `examples` is by) from the variant `name` fitted on all `examples`."""
+    from miner.classify.train import fit, predict
+
+    _, fitter, kwargs, transform, embed = VARIANTS[name]
+    t = transform or (lambda a: a)
+    model = (fitter or fit)(list(examples), E if embed else None, X=t(X), **kwargs)
+    return predict(model, list(test), E_test if embed else None, t(X_test))

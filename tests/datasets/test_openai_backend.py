@@ -118,3 +118,37 @@ def test_settings_pick_the_backend(hand_vault, vault_copy):
     with pytest.raises(LLMError, match="base URL"):
         make_llm(con, LLMSettings(backend="openai"), prompt_version="x")
     assert make_llm(con, LLMSettings(), prompt_version="x").made_by == "anthropic:claude-haiku-4-5"
+
+
+def test_rewrites_bounded_in_output_tokens_and_request_size(fake, hand_vault, vault_copy):
+    """What makes a small local model usable: each rewrite asks for about its rejected answer's length in tokens
+    (never above the client's bound), and the request stays within the prompt budget whatever the answer's
+    tool calls; a local server gets one call at a time and minutes to answer."""
+    from miner.pairs import REWRITE_MIN_TOKENS, rewrite_tokens
+
+    con = vault_copy(hand_vault)
+    con.execute("UPDATE messages SET text = text || repeat(' padding', 2000) WHERE kind = 'assistant_text'")
+    llm = _llm(con, fake.url, max_tokens=200, timeout=60)
+    assert llm.concurrency == 1 and llm.timeout >= 900
+    build_pairs(con, method=("rewrite",), llm=llm, prompt_chars=1200)
+    sent = [r["body"] for r in fake.requests]
+    assert len(sent) == 10 and all(b["max_tokens"] <= 200 for b in sent)
+    user = [b["messages"][1]["content"] for b in sent]
+    assert max(len(u) for u in user) < 1200 * 3 + 200  # conversation, rejected answer, feedback: each clipped
+    assert all("[…]" in u for u in user)
+    assert REWRITE_MIN_TOKENS < rewrite_tokens("short", 2000) < REWRITE_MIN_TOKENS + 10
+    assert rewrite_tokens("short", 16) == REWRITE_MIN_TOKENS  # never below the floor
+    assert rewrite_tokens("x" * 7000, 2000) == 2000 and rewrite_tokens("x" * 700, 2000) < 400
+    # the bound is part of the cache key: a longer bound asks again instead of reusing a cut answer
+    build_pairs(con, method=("rewrite",), llm=_llm(con, fake.url, max_tokens=100), prompt_chars=1200)
+    assert len(fake.requests) == 20
+
+
+def test_local_server_arguments_default_to_the_shipped_model_on_loopback():
+    from miner.llm_server import server_argv
+
+    argv = server_argv(["--model", "/m/other.gguf", "--port", "9000", "--n_threads", "1"])
+    assert argv[argv.index("--model") + 1] == "/m/other.gguf"
+    assert argv.count("--model") == 1 and argv[argv.index("--host") + 1] == "127.0.0.1"
+    assert argv.count("--n_threads") == 1 and "--model_alias" not in argv  # an explicit model keeps its own name
+    assert server_argv(["--model=/m/x.gguf", "--host=0.0.0.0"]).count("--host") == 0  # `--name=value` counts too

@@ -362,6 +362,18 @@ def test_sycophantic_openers_found_and_stripped(text, opener):
         assert sycophantic_opener(stripped) is None and stripped and stripped[0].isupper()
 
 
+def test_flattery_after_tool_calls_is_stripped_too():
+    from miner.quality import flattery, strip_flattery
+
+    answer = "[Read] src/app.py\nYou're absolutely right! The handler swallows the error.\n[Edit] src/app.py"
+    stripped, did = strip_flattery(answer)
+    assert did and stripped == "[Read] src/app.py\nThe handler swallows the error.\n[Edit] src/app.py"
+    assert flattery(stripped) is None
+    assert strip_flattery("[Read] a.py\nThe handler swallows the error.") == (
+        "[Read] a.py\nThe handler swallows the error.", False)
+    assert strip_flattery("Great catch - the limit is 250.")[0] == "The limit is 250."
+
+
 def test_same_prompt_facts_and_gate_texts():
     from miner.quality import feedback_only_facts, is_pasted_failure, is_status_question
 

@@ -89,6 +89,15 @@ def test_personas_cli(hand_vault, vault_copy, embed_model):
     ("Traceback (most recent call last):\n  File \"x.py\", line 1\nKeyError: 'a'", []),
     ("no", []),
     ("skip the preamble and keep it short", ["skip the preamble", "keep it short"]),
+    # a scope stays with its clause; a verb sharing a statement's subject is no instruction; "but" still cuts
+    ("In this repo, the worktrees are just subfolders.", ["In this repo, the worktrees are just subfolders"]),
+    ("they don't know it and don't realize it", ["they don't know it and don't realize it"]),
+    ("your tools may do that already, but don't report this back to us",
+     ["your tools may do that already", "don't report this back to us"]),
+    # "stop/start doing X" asks for a change of habit
+    ("stop guessing", ["never guessing"]),
+    ("start adding a version number each time", ["always adding a version number each time"]),
+    ("start by making a backup", ["start by making a backup"]),
 ])
 def test_clauses(text, expected):
     assert clauses_of(text) == expected
@@ -109,6 +118,9 @@ def test_clauses(text, expected):
     ("only because you've added comments to them", False),  # a fragment of a sentence
     ("IES backend is not available", False),
     ("think harder and propose a systematic solution", True),
+    ("In this repo, the worktrees are just subfolders", True),  # a project convention
+    ("for user decisions, accept and modify are enough instead", False),  # a statement, not an imperative
+    ("in general, prefer small commits", True),
 ])
 def test_general_form(clause, general):
     from miner.personas import is_general
@@ -167,6 +179,33 @@ def test_standing_evidence_and_its_train_split_restriction():
     assert restrict_rule(echoed, {"a", "b"}, sess).echo_msgs == ["b"]
 
 
+@pytest.mark.parametrize("text,standing", [
+    ("don't delete anything, archive it", [True, False]),  # a negated universal
+    ("always include the year", [True]),
+    ("I often run several sessions in the same folder, keep that in mind", [True, False]),  # a frequency adverb
+    ("In this repo, the worktrees are just subfolders", [True]),  # the project's convention
+    ("don't do anything yet", [False]),  # scoped to now
+    ("from now on, never push to main", [True]),
+    ("in the future, run the linter first", [True]),
+    ("as a rule, prefer small commits", [True]),
+    ("don't delete the log", [False]),  # a one-off
+    ("never guessing", [True]),
+])
+def test_a_clause_that_says_it_holds_beyond_the_task(text, standing):
+    from miner.personas import marked_clauses
+
+    assert [st for _, st in marked_clauses(text)] == standing
+
+
+def test_one_correction_says_the_rule_stands(embed_model):
+    """A clause with a universal or a frequency adverb is a rule from one session; a bare imperative is not."""
+    from miner.personas import rules_for
+
+    fb = [("m1", "always run the linter before committing"), ("m2", "run the formatter before committing")]
+    rules = rules_for(fb, embed_model, sessions={"m1": "s1", "m2": "s1"})
+    assert [(r.rule, r.standing_msgs) for r in rules] == [("Always run the linter before committing.", ["m1"])]
+
+
 def test_a_cited_directive_is_a_rule_and_a_dangling_clause_is_not(embed_model):
     from miner.personas import rules_for
 
@@ -188,11 +227,15 @@ def test_cluster_average_linkage():
 
 @needs_shared
 def test_offline_personas_against_a_careful_readers_list(corpus_mined_vault, vault_copy, embed_model):
-    """Side by side with tests/fixtures/personas/reader_conversations.json (bench/personas_vs_reader.py prints it).
+    """Side by side with the careful reader's lists in tests/fixtures/personas/ (bench/personas_vs_reader.py prints
+    it per group: design = BookMinder; diagnosed = the three roles read to find why their items were missed;
+    held out = reader_heldout.json, written before the 2026-12-03 changes and never used to tune them).
 
-    Measured: lines right 6/7, reader items covered 6/23 (before the standing evidence, echoes and cited
-    directives: 3/3, 3/23; before the shared-word clustering and the restated complaints: 1/1, 1/23). The issue's goal of a third of the reader's items is not reached offline: the person
-    states most preferences as reactions, or in one session only, not in general form.
+    Measured on 2026-12-03 (lines right, items covered): design 6/7, 6/11; diagnosed 3/4, 3/12 (before the
+    in-clause standing cues: 0/0, 0/12); held out 1/1, 1/5 (before: 0/0, 0/5). The issue's goal of a third of the
+    reader's items is reached on the design role only: elsewhere the person states most preferences as reactions
+    and questions, or once without saying that it stands, which an extractive finder does not turn into rules.
+    The held-out figures are not asserted beyond the share of right lines: a floor on them would invite tuning.
     """
     import sys
     from pathlib import Path
@@ -200,13 +243,14 @@ def test_offline_personas_against_a_careful_readers_list(corpus_mined_vault, vau
     from miner.personas import is_general
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from personas_vs_reader import READER, compare
+    from personas_vs_reader import compare, readers
 
     con = vault_copy(corpus_mined_vault)
     build_personas(con, model=embed_model)
     personas = {p["role_name"]: [r["rule"] for r in p["rules"]] for p in load_personas(con)}
-    rep = compare(personas, json.loads(READER.read_text())["roles"])
+    rep = {group: compare(personas, reader) for group, reader in readers().items()}
     lines = [ln for ps in personas.values() for ln in ps]
     assert all(is_general(ln) for ln in lines)  # general form, no hook text, no task entity
-    assert rep["lines"] >= 1 and rep["right"] * 2 >= rep["lines"]  # at least half of the lines right
-    assert rep["covered"] >= 5  # measured 6; the miner's labels change under it
+    listed = sum(r["lines"] for r in rep.values())
+    assert listed >= 1 and sum(r["right"] for r in rep.values()) * 2 >= listed  # at least half of the lines right
+    assert rep["design"]["covered"] + rep["diagnosed"]["covered"] >= 7  # measured 9; the miner's labels change

@@ -7,7 +7,6 @@ only for a large ingest) and kept a few files ahead, so results arrive while oth
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -17,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from support import EXAMPLES, ROOT
+from vault_tables import vault_tables as tables
 from vault import ingest_pool
 from vault.ingest import Ingester
-from vault.rawstore import read_raw
 from vault.settings import IngestSettings
 from vault.sources.claude_code import ClaudeCodeParser
-from vault.store import connect, open_vault
+from vault.store import open_vault
 
 CRASHED = 137  # vault.faults.EXIT_CODE
 
@@ -51,28 +50,6 @@ def _ingest(db: Path, paths: list[Path], workers: int):
     con = open_vault(db)
     try:
         return Ingester(con, settings=IngestSettings(workers=workers, batch_bytes=64 << 10)).run(paths)
-    finally:
-        con.close()
-
-
-def tables(db: Path) -> dict:
-    """Every table an ingest writes, keyed by paths and ids; `seq` as each message's rank in its file."""
-    con = connect(db, read_only=True)
-    try:
-        paths = dict(con.execute("SELECT file_id, path FROM files").fetchall())
-
-        def rows(sql: str) -> list[tuple]:
-            return sorted(con.execute(sql).fetchall(), key=repr)
-
-        return {
-            "files": rows("SELECT * EXCLUDE (file_id, ingested_at) FROM files"),
-            "records": rows("SELECT f.path, r.* EXCLUDE (file_id, chunk_id) FROM records r JOIN files f USING (file_id)"),
-            "raw": sorted((paths[f], n, hashlib.md5(raw.encode()).hexdigest()) for f, n, raw in read_raw(con)),
-            "sessions": rows("SELECT s.* EXCLUDE (file_id), f.path FROM sessions s LEFT JOIN files f USING (file_id)"),
-            "messages": rows("SELECT m.* EXCLUDE (file_id, seq), f.path, m.seq - (m.file_id::BIGINT << 40) "
-                             "FROM messages m LEFT JOIN files f USING (file_id)"),
-            "tool_calls": rows("SELECT * FROM tool_calls"),
-        }
     finally:
         con.close()
 

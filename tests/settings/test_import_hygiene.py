@@ -100,7 +100,8 @@ def test_keyword_search_from_the_cli_loads_nothing_heavy_not_even_pandas(tmp_pat
     fixture = str(ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout")
     probe(f"from vault.cli import main; main(['--db', {db!r}, 'ingest', '--no-embed', {fixture!r}])")
     src = f"from vault.cli import main; main(['--db', {db!r}, 'search', '--mode', 'keyword', '--json', 'review', 'diff'])"
-    rep = probe(src, heavy=(*HEAVY, "numpy"))
+    # importlib.metadata: duckdb's own version lookup, skipped by vault.lightquery.light_duckdb_import (20 ms)
+    rep = probe(src, heavy=(*HEAVY, "numpy", "importlib.metadata"))
     assert rep["loaded"] == [], rep
     assert rep["asked"] == [], rep
     hits = json.loads(subprocess.run([sys.executable, "-c", src], cwd=ROOT, capture_output=True, text=True,
@@ -213,3 +214,25 @@ def test_keyword_search_migrates_an_older_vault_on_the_way(tmp_path):
                          timeout=300)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) and "internal error" not in res.stderr
+
+
+def test_the_cli_imports_duckdb_without_importlib_metadata_and_with_its_version():
+    """`vault.lightquery.light_duckdb_import` (set by vault.cli): duckdb's version comes from its compiled module,
+    not importlib.metadata (20 ms), and is the installed package's; other names of duckdb._version still load."""
+    import importlib.metadata
+
+    code = textwrap.dedent("""
+        import json, sys
+        import vault.cli
+        assert "duckdb" not in sys.modules  # nothing is imported before a command needs the vault
+        import duckdb
+        light = "importlib.metadata" not in sys.modules
+        from duckdb._version import _dist_version  # a name the light module does not hold: the real one's
+        print(json.dumps([duckdb.__version__, duckdb.__duckdb_version__, duckdb.version(), light,
+                          _dist_version("duckdb")]))
+    """)
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    version, engine, text, light, real = json.loads(res.stdout)
+    assert version == importlib.metadata.version("duckdb") == real
+    assert light and engine == version and text == f"{version} (with duckdb {engine})"

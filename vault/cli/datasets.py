@@ -74,10 +74,13 @@ def _filter_options(min_chars, max_chars, near_identical) -> dict:
 @click.option("--near-identical", type=float, default=None, help="near_identical: similarity ratio above this.")
 @click.option("--rewrite", is_flag=True,
               help="Also ask Claude to rewrite each rejected answer following the feedback (paid, opt-in).")
+@click.option("--max-tokens", type=click.IntRange(16, 8000), default=None,
+              help="--rewrite: at most this many output tokens a rewrite (default: about the rejected answer's "
+                   "length, at most 2000); with --prompt-chars, what makes a small local model fast enough.")
 @_paid_options
 @click.pass_context
 def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt_chars, min_chars, max_chars,
-              near_identical, rewrite, model, batch, yes, max_cost) -> None:
+              near_identical, rewrite, max_tokens, model, batch, yes, max_cost) -> None:
     """Build preference pairs from the mined corrections and print them (JSONL with --json)."""
     from miner.pairs import METHODS, PROMPT_CHARS, REWRITE_PROMPT_VERSION, build_pairs
     from miner.tables import count_pairs
@@ -89,7 +92,7 @@ def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt
             if rewrite:
                 paid = {"method": METHODS + ("rewrite",),
                         **_paid(ctx, con, as_json, REWRITE_PROMPT_VERSION, model, batch, yes, max_cost,
-                                max_tokens=2000, expected_output_tokens=400)}
+                                max_tokens=max_tokens or 2000, expected_output_tokens=400)}
             had = count_pairs(con, method="rewrite")
             report = build_pairs(con, prompt_chars=prompt_chars or PROMPT_CHARS, **paid,
                                  **_filter_options(min_chars, max_chars, near_identical))

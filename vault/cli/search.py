@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 import time
 
@@ -100,6 +101,10 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
     from vault.lightquery import no_pandas
 
     text = " ".join(query)
+    if mode != "keyword":
+        # Before numpy loads: a query is encoded on one thread anyway (embeddings.encode_query), and OpenBLAS
+        # starting a thread per core as numpy loads costs a cold search 20 ms of CPU.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     err = functools.cache(stderr_console)  # made when first needed: the keyword path rarely writes to stderr
     filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
                             kinds=tuple(kinds), human_only=human_only)
@@ -175,7 +180,7 @@ class ModelLoader:
     def wait(self, err, wait: float | None, started: float) -> bool:
         """Wait for the model, `wait` seconds from `started` at most (None: as long as it takes)."""
         left = None if wait is None else max(0.0, wait - (time.monotonic() - started))
-        if not self.ready(err(), left):
+        if not self.ready(err, left):
             err().print(f"[yellow]keyword results only[/]: the embedding model was still loading after {wait:g} s "
                         "(search.hybrid_wait); `--mode hybrid` waits for it")
             return False
@@ -187,18 +192,31 @@ class ModelLoader:
         return True
 
     def ready(self, err, wait: float | None) -> bool:
+        """`err()`: the stderr console, made only for the spinner (rich costs a --json search 20 ms to import)."""
         from vault.cli import common
 
         if self.thread is None:
             return True
-        status = (err.status(f"loading the embedding model {self.name} (once per process)…", spinner="dots")
-                  if err.is_terminal and self.thread.is_alive() else contextlib.nullcontext())
+        spin = self.thread.is_alive() and _terminal(err)
+        status = (err().status(f"loading the embedding model {self.name} (once per process)…", spinner="dots")
+                  if spin else contextlib.nullcontext())
         with status:
             self.thread.join(wait)
         if self.thread.is_alive():
             common.abandon_threads_on_exit = True
             return False
         return True
+
+
+# Environment variables with which rich takes a pipe for a terminal.
+RICH_TERMINAL_ENV = ("FORCE_COLOR", "TTY_INTERACTIVE", "TTY_COMPATIBLE")
+
+
+def _terminal(err) -> bool:
+    """Whether the stderr console `err()` is a terminal, without importing rich (20 ms) for a plain pipe or file."""
+    if not (sys.stderr.isatty() or "rich" in sys.modules or any(os.environ.get(k) for k in RICH_TERMINAL_ENV)):
+        return False
+    return err().is_terminal
 
 
 @contextlib.contextmanager

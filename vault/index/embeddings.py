@@ -310,6 +310,34 @@ def _embed_groups(con, model, mid: int, todo: list[tuple[str, str]], on_progress
     return spent
 
 
+def drop_changed_chunks(con: duckdb.DuckDBPyConnection, file_ids: Iterable[int]) -> int:
+    """Drop the chunk rows of these files' messages that no longer match their text; returns how many
+    messages lost them (they are pending again: the next `embed_pending` chunks their new text).
+
+    Chunks are keyed by message id, and a file read again whole (rewritten, edited) keeps its messages'
+    ids, so their chunks would go on describing the old text. The ingest calls this in the transaction
+    that replaces the messages: a crash leaves either the old text with its chunks or the new text
+    without stale ones. Unchanged texts keep their chunks (comparing the hashes of the chunks the text
+    makes now, for every model, costs a pass over the files' chunked texts, no model).
+    """
+    ids = ", ".join(str(int(f)) for f in file_ids)
+    if not ids:
+        return 0
+    rows = con.execute(
+        f"""SELECT c.msg_id, list(c.content_hash ORDER BY c.chunk_no), any_value(m.text)
+            FROM chunks c JOIN messages m USING (msg_id) WHERE m.file_id IN ({ids})
+            GROUP BY c.msg_id, c.model_id"""
+    ).fetchall()
+    stale = sorted({msg_id for msg_id, hashes, text in rows
+                    if hashes != [content_hash(c) for c in chunk_text(text or "")]})
+    for start in range(0, len(stale), 1000):
+        part = stale[start:start + 1000]
+        con.execute(f"DELETE FROM chunks WHERE msg_id IN ({', '.join('?' * len(part))})", part)
+    if stale:
+        vectors.touch(con)  # searches in other processes reload their copy of the chunks
+    return len(stale)
+
+
 def _insert_chunks(con, chunk_rows: list[tuple]) -> None:
     from vault.bulk import insert_rows
 

@@ -368,7 +368,7 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
             for r in rows]
     info = {r[0]: r[:6] + sess.get(r[1], (None, None)) + r[6:] for r in rows}
     qstems = set(fts.query_stems(con, query) if stems is None else stems)
-    match_words = snippets.matching_words(con, [r[4] or "" for r in rows], qstems)
+    match_words = snippets.matching_words([r[4] or "" for r in rows], qstems)
     snips: dict[tuple[str, int], tuple] = {}  # identical texts (a shared tool output) make the same snippet
     out = []
     for msg_id, score in ranked:

@@ -1,7 +1,7 @@
 """Snippets: a short window of a message around its matched terms, with the matches as spans.
 
-A word matches when its Porter stem (DuckDB's `stem`, the one the index used) is a query stem,
-so "tests" highlights for the query "testing".
+A word matches when its Porter stem (the index's, `vault.index.stem`) is a query stem, so "tests"
+highlights for the query "testing".
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 import re
 
-import duckdb
+from vault.index import stem
 
 WIDTH = 220
 
 
-def matching_words(con: duckdb.DuckDBPyConnection, texts: list[str], query_stems: set[str]) -> set[str]:
-    """Lowercased words of `texts` whose Porter stem is a query stem (stemmed in one query).
+def matching_words(texts: list[str], query_stems: set[str]) -> set[str]:
+    """Lowercased words of `texts` whose Porter stem is a query stem.
 
     Porter rewrites only word endings, so only words sharing a stem's first letters are stemmed.
     """
@@ -28,9 +28,8 @@ def matching_words(con: duckdb.DuckDBPyConnection, texts: list[str], query_stems
     words = {w.lower() for t in set(texts) for w in starting.findall(t)}
     if not words:
         return set()
-    rows = con.execute("SELECT w FROM unnest(?::VARCHAR[]) t(w) WHERE list_contains(?, stem(w, 'porter'))",
-                       [sorted(words), sorted(query_stems)]).fetchall()
-    return {r[0] for r in rows}
+    words = sorted(words)
+    return {w for w, s in zip(words, stem.porter(words)) if s in query_stems}
 
 
 def make(text: str, match_words: set[str], start_hint: int = 0, width: int = WIDTH) -> tuple[str, list[tuple[int, int]]]:

@@ -1,0 +1,210 @@
+"""The keyword index updated in place (issue 14): after each of several successive small ingests (new
+sessions, another source, a session grown by a turn, a file rewritten with messages changed and gone,
+tool outputs shared across sessions changing tier), the index holds what a full rebuild holds and ranks
+exactly as it does, and as BM25 computed by brute force over every document.
+
+Runs on the bundled examples and tests/corpus (no ../shared needed).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from fts_state import index_contents, queries_of, rankings
+from support import EXAMPLES, ROOT, run_cli
+
+CORPUS = ROOT / "tests" / "corpus" / "conversations"
+
+
+def _connect(db: Path, read_only: bool = False):
+    from vault.store import connect
+
+    return connect(db, read_only=read_only)
+
+
+def _ingest(db: Path, *paths: Path) -> dict:
+    code, out, err = run_cli("ingest", *map(str, paths), "--no-embed", "--json", db=db)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _rebuilt(db: Path, tmp: Path):
+    """A copy of the vault with its keyword index built from scratch."""
+    from vault.index import fts
+
+    ref = tmp / f"ref-{uuid.uuid4().hex[:6]}.duckdb"
+    shutil.copyfile(db, ref)
+    if Path(f"{db}.wal").exists():  # a small ingest leaves its changes in the WAL (`store.settle`)
+        shutil.copyfile(f"{db}.wal", f"{ref}.wal")
+    con = _connect(ref)
+    fts.ensure_index(con, force=True)
+    return con
+
+
+def brute_force(con, query: str, limit: int) -> list[tuple[str, float]]:
+    """BM25 of every document, computed here from its term counts (the index's tokenizer, no index table):
+    the ranking `fts.best` promises (more terms, tier, score, msg_id)."""
+    from vault.index import fts, fts_build
+
+    fts.load_extension(con)
+    fts_build._stage(con, "true")
+    con.execute("CREATE OR REPLACE TEMP TABLE _bf AS SELECT doc, text FROM _docs")
+    fts_build._tokenize(con, "_bf")
+    tf = con.execute("SELECT doc, term, tf FROM _tf").fetchall()
+    docs = dict(con.execute("SELECT doc, tier FROM _docs").fetchall())
+    msgs = con.execute("SELECT doc, msg_id FROM _dmsgs").fetchall()
+    length = dict.fromkeys(docs, 0)
+    df: dict[str, int] = {}
+    for doc, term, n in tf:
+        length[doc] += n
+        df[term] = df.get(term, 0) + 1
+    n_docs, avgdl = len(docs), sum(length.values()) / len(docs)
+    stems = set(fts.query_stems(con, query))
+    score: dict[str, int] = {}
+    matched: dict[str, int] = {}
+    k, b = fts.BM25_K, fts.BM25_B
+    for doc, term, n in tf:
+        if term in stems:
+            idf = math.log((n_docs - df[term] + 0.5) / (df[term] + 0.5) + 1)
+            w = n * (k + 1) / (n + k * ((1 - b) + b * length[doc] / avgdl))
+            score[doc] = score.get(doc, 0) + round(idf * w * fts.SCALE)
+            matched[doc] = matched.get(doc, 0) + 1
+    ranked = sorted((-matched[d], docs[d], -score[d], m) for d, m in msgs if d in score)[:limit]
+    return [(m, -s / fts.SCALE) for _, _, s, m in ranked]
+
+
+def _turn(last: dict, records: list[dict]) -> list[str]:
+    """Claude Code lines continuing after `last`, with fresh ids."""
+    parent, now, lines = last["uuid"], _dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=_dt.UTC), []
+    for i, rec in enumerate(records):
+        base = {k: last[k] for k in ("isSidechain", "userType", "cwd", "sessionId", "version", "gitBranch") if k in last}
+        base.update(rec, parentUuid=parent, uuid=str(uuid.uuid4()),
+                    timestamp=(now + _dt.timedelta(seconds=i)).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+        lines.append(json.dumps(base))
+        parent = base["uuid"]
+    return lines
+
+
+def _append(path: Path, shared_output: str, error: bool) -> None:
+    """A typed prompt, a tool call, its output (`shared_output`, which other sessions printed too) and an answer."""
+    last = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    last = next(r for r in reversed(last) if r.get("sessionId") and r.get("uuid"))
+    use = f"toolu_{uuid.uuid4().hex[:24]}"
+    msg = lambda content: {"id": f"msg_{uuid.uuid4().hex[:20]}", "type": "message", "role": "assistant",  # noqa: E731
+                           "model": "claude-opus-4-6", "content": content, "stop_reason": "end_turn"}
+    lines = _turn(last, [
+        {"type": "user", "message": {"role": "user", "content": "zebrafish quokka: run the linter again, please"}},
+        {"type": "assistant", "message": msg([{"type": "tool_use", "id": use, "name": "Bash",
+                                                "input": {"command": "ruff check quokka_module.py"}}])},
+        {"type": "user", "message": {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": use, "content": shared_output, "is_error": error}]}},
+        {"type": "assistant", "message": msg([{"type": "text", "text": "The quokka linter passes; zebrafish next."}])},
+    ])
+    with open(path, "a") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def _rewrite(path: Path) -> None:
+    """The file rewritten: its second half gone, and a word changed in what is left (same ids)."""
+    lines = [x for x in path.read_text().splitlines() if x.strip()]
+    kept = lines[: max(2, len(lines) // 2)]
+    path.write_text("\n".join(x.replace("the ", "the wombat ", 1) for x in kept) + "\n")
+
+
+@pytest.fixture(params=["delta", "merge"])
+def merging(request, monkeypatch):
+    """`delta`: the delta is never merged (statistics drift from the main segment's); `merge`: merged at every update."""
+    from vault.index import fts_build
+
+    monkeypatch.setattr(fts_build, "MERGE_SHARE", 1e9 if request.param == "delta" else 0.0)
+    return request.param
+
+
+def test_successive_small_ingests_equal_a_full_rebuild_and_brute_force(tmp_path, merging):
+    from vault.index import fts
+
+    arch = tmp_path / "archive"
+    shutil.copytree(EXAMPLES / "claude-code", arch / "cc")
+    shutil.copytree(CORPUS, arch / "conv")
+    projects = sorted(p for p in (arch / "cc").iterdir() if p.is_dir())
+    db = tmp_path / "v.duckdb"
+    first = _ingest(db, projects[0])
+    assert first["index"]["fts_docs"] > 0 and "fts_added" not in first["index"]  # a new vault: a full build
+
+    con = _connect(db, read_only=True)
+    shared_output, = con.execute("SELECT text FROM messages WHERE kind = 'tool_result' AND NOT is_error "
+                                 "GROUP BY text HAVING count(*) > 1 ORDER BY count(*) DESC, text LIMIT 1").fetchone()
+    con.close()
+    grown = sorted(projects[0].glob("*.jsonl"))[0]
+    rewritten = sorted(projects[1].glob("*.jsonl"))[-1]
+    steps = [
+        ("new sessions", lambda: projects[1:]),
+        ("another source", lambda: [arch / "conv"]),
+        ("a session grown by a turn sharing an output, as an error", lambda: _append(grown, shared_output, True) or [grown]),
+        ("the same session grown again, the output not an error", lambda: _append(grown, shared_output, False) or [grown]),
+        ("a file rewritten: half its messages gone, text changed", lambda: _rewrite(rewritten) or [rewritten]),
+        ("the grown session rewritten back to its start", lambda: _rewrite(grown) or [grown]),
+    ]
+    for what, step in steps:
+        rep = _ingest(db, *step())
+        assert rep["files"] >= 1, what
+        index = rep["index"]
+        assert "fts_added" in index, (what, index)  # updated in place, not rebuilt
+        con = _connect(db, read_only=True)
+        assert not fts.needs_rebuild(con)
+        ref = _rebuilt(db, tmp_path)
+        try:
+            assert index_contents(con) == index_contents(ref), what
+            queries = queries_of(ref) + ["zebrafish quokka", "quokka", "wombat", '"quokka linter"']
+            assert rankings(con, queries) == rankings(ref, queries), what
+            for q in queries[::4] + ["quokka", "zebrafish quokka"]:
+                _, terms = fts.lookup(con, q)
+                assert fts.best(con, terms, 1, 10) == brute_force(ref, q, 10), (what, q)
+        finally:
+            con.close()
+            ref.close()
+    # What the steps did: documents removed and moved (a shared output's tier), and new words found.
+    con = _connect(db, read_only=True)
+    try:
+        from vault.index.search import keyword_search
+
+        assert not keyword_search(con, "quokka")  # the grown session was cut back before the turns
+        assert keyword_search(con, "wombat")
+    finally:
+        con.close()
+
+
+def test_deleted_and_changed_messages_leave_the_results(tmp_path):
+    from vault.index import fts
+    from vault.index.search import keyword_search
+
+    arch = tmp_path / "archive"
+    shutil.copytree(EXAMPLES / "claude-code", arch)
+    db = tmp_path / "v.duckdb"
+    _ingest(db, arch)
+    path = max(arch.rglob("*.jsonl"), key=lambda p: p.stat().st_size)
+    _append(path, "an output only this session printed: platypus", False)
+    _ingest(db, path)
+    con = _connect(db, read_only=True)
+    hits = {h.msg_id for h in keyword_search(con, "platypus quokka", limit=50)}
+    con.close()
+    assert len(hits) >= 3  # the prompt, the call, its output and the answer
+    lines = [x for x in path.read_text().splitlines() if x.strip()]
+    path.write_text("\n".join(lines[:-4]).replace("quokka", "numbat") + "\n")  # the turn gone again
+    rep = _ingest(db, path)
+    assert rep["index"]["fts_removed"] >= 3
+    con = _connect(db, read_only=True)
+    try:
+        assert not keyword_search(con, "platypus") and not keyword_search(con, "quokka")
+        stems = [t for t, in con.execute("SELECT term FROM fts_main_fts_docs.dict WHERE term IN ('platypu', 'quokka')").fetchall()]
+        assert stems == []  # words no document holds any more leave the dictionary, as in a rebuild
+        assert not fts.needs_rebuild(con)
+    finally:
+        con.close()

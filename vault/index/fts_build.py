@@ -1,0 +1,381 @@
+"""Building and updating the keyword index (the query side is `vault.index.fts`).
+
+The index has two segments, as search engines keep them:
+- the main segment, `postings` (termid, docid, tier, tf, len, r), sorted by term and, within a term, by
+  `r`: the rank by (tier, the term's BM25 weight at the main segment's statistics, docid). Its docids
+  are in the order of each document's first message, so equal scores go to the lower docid.
+- the delta, `delta` (the same columns without `r`, with the document's first message `first`): the
+  documents added since the main segment was written.
+A change of the vault (`Ingester.finish` records the sessions it touched in `pending`) is applied by
+`refresh`: the touched sessions' messages are staged again, and only the documents that differ are
+removed (from either segment) and added (to the delta). When the delta passes MERGE_SHARE of the main
+segment, both are merged into a new main segment (no text is tokenized again). A full build is the
+same path from an empty index: every document added to the delta, then merged.
+
+Scores are not stored: a posting holds the term frequency and the document's length, and a query
+computes BM25 from the current statistics (`stats`: documents, total length; `dict.df`), all kept exact
+by every update. So an updated index ranks exactly as one built from scratch (tested against a full
+rebuild and against brute force).
+"""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+
+from vault.faults import crash_point
+from vault.index.settings import WHITESPACE_SQL, keyword_kinds, searchable_sql
+from vault.model import Kind
+from vault.store import get_meta, set_meta, transaction
+
+S = "fts_main_fts_docs"  # the index's schema (the name the fts extension gave it)
+# A merge when the delta holds this share of the main segment's postings, or this share of the main
+# segment's documents were removed or replaced since it was written. Until then a one-term query reads a
+# little deeper into the main segment (the bound in `fts.best`) and the delta is scanned whole.
+MERGE_SHARE = 0.125
+STOPWORDS_TABLE = "fts_stopwords"
+
+# Characters of a tool's output indexed: its head and its tail (where a failure says what went wrong).
+OUTPUT_HEAD, OUTPUT_TAIL = 1500, 500
+ERROR_HEAD, ERROR_TAIL = 3000, 1000
+# Tool-call arguments worth finding a call by (each cut to ARG_CHARS); code bodies (old_string...) are not.
+ARG_KEYS = ("command", "cmd", "file_path", "path", "notebook_path", "pattern", "glob", "url", "query",
+            "description")
+ARG_CHARS = 500
+# Ranking tiers: what a person typed or read first, then what the tools did (errors before output).
+TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER = 0, 1, 2, 3
+BM25_K, BM25_B = 1.2, 0.75
+
+
+def weight_sql(avgdl: str, p: str = "p") -> str:
+    """The BM25 term-frequency part of a posting `p`'s weight at average length `avgdl` (a SQL expression)."""
+    return (f"({p}.tf * {BM25_K + 1}::DOUBLE / ({p}.tf + {BM25_K}::DOUBLE * ({1 - BM25_B}::DOUBLE + "
+            f"{BM25_B}::DOUBLE * {p}.len / {avgdl})))")
+
+
+AVGDL = "(st.total_len::DOUBLE / st.num_docs)"  # over `stats st`: now
+MAIN_AVGDL = "(st.main_len::DOUBLE / st.main_docs)"  # at which the main segment's `r` was computed
+
+
+def idf_sql(df: str) -> str:
+    return f"ln((st.num_docs - {df} + 0.5::DOUBLE) / ({df} + 0.5::DOUBLE) + 1)"
+
+
+# -- staging: the documents of some messages -----------------------------------------------------
+
+
+def _bounded(head: int, tail: int) -> str:
+    return (f"CASE WHEN length(m.text) <= {head + tail} THEN m.text "
+            f"ELSE left(m.text, {head}) || ' … ' || right(m.text, {tail}) END")
+
+
+def _stage(con: duckdb.DuckDBPyConnection, scope: str) -> None:
+    """Temp tables of what the messages in `scope` (a condition on messages `m`) make of the index:
+    `_args(msg_id, args)`: the salient arguments of tool calls that their text (the summary line the parser
+    wrote) does not already hold; `_docs(doc, text, tier)`: the documents (a tool output's tier here is
+    that of these messages only); `_dmsgs(doc, msg_id, session_id, tier)`: each indexed message's document."""
+    kinds = keyword_kinds(con)
+    paths = "[" + ", ".join(f"'$.{k}'" for k in ARG_KEYS) + "]"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _args AS
+        SELECT msg_id, args FROM (
+            SELECT m.msg_id, array_to_string(list_filter(a.args, x -> NOT contains(m.text, x)), ' ') AS args
+            FROM messages m JOIN (
+                SELECT call_msg_id,
+                       flatten(list(list_transform(json_extract_string(input, {paths}), x -> left(x, {ARG_CHARS}))))
+                       AS args
+                FROM tool_calls WHERE call_msg_id IS NOT NULL AND call_msg_id IN (
+                    SELECT m.msg_id FROM messages m WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope})
+                GROUP BY call_msg_id
+            ) a ON a.call_msg_id = m.msg_id
+            WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope})
+        WHERE args <> ''
+        """
+    )
+    text_kinds = tuple(k for k in kinds if k not in (Kind.TOOL_CALL, Kind.TOOL_RESULT))
+    nonempty = f"length(trim(m.text, {WHITESPACE_SQL})) > 0"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _dmsgs AS
+        SELECT m.msg_id AS doc, m.msg_id, m.session_id, {TEXT_TIER}::TINYINT AS tier, m.text
+        FROM messages m WHERE {searchable_sql(text_kinds)} AND {scope}
+        UNION ALL
+        SELECT m.msg_id, m.msg_id, m.session_id, {TOOL_CALL_TIER}::TINYINT, concat_ws(' ', m.text, a.args)
+        FROM messages m LEFT JOIN _args a USING (msg_id)
+        WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope}
+          AND length(trim(concat_ws(' ', m.text, a.args), {WHITESPACE_SQL})) > 0
+        UNION ALL
+        SELECT 'r:' || md5(text), msg_id, session_id, tier, text FROM (
+            SELECT m.msg_id, m.session_id,
+                   (CASE WHEN m.is_error THEN {TOOL_ERROR_TIER} ELSE {TOOL_OUTPUT_TIER} END)::TINYINT AS tier,
+                   CASE WHEN m.is_error THEN {_bounded(ERROR_HEAD, ERROR_TAIL)}
+                        ELSE {_bounded(OUTPUT_HEAD, OUTPUT_TAIL)} END AS text
+            FROM messages m WHERE m.kind = '{Kind.TOOL_RESULT}' AND {nonempty} AND {scope})
+        """
+    )
+    # Identical outputs are one document (named by their content hash): its text once.
+    con.execute("""CREATE OR REPLACE TEMP TABLE _docs AS
+                   SELECT doc, any_value(text) AS text, min(tier) AS tier FROM _dmsgs GROUP BY doc""")
+    con.execute("ALTER TABLE _dmsgs DROP COLUMN text")
+
+
+# -- the index's tables ----------------------------------------------------------------------------
+
+
+def _create_empty(con: duckdb.DuckDBPyConnection, stopwords: list[str], ignore: str) -> None:
+    con.execute(f"DROP SCHEMA IF EXISTS {S} CASCADE")
+    con.execute(f"CREATE SCHEMA {S}")
+    # The tokenizer of DuckDB's fts extension (its `create_fts_index` with these options), kept as a macro
+    # for the query side; `stem` is the extension's.
+    con.execute(f"CREATE MACRO {S}.tokenize(s) AS string_split_regex(regexp_replace(lower(strip_accents("
+                f"CAST(s AS VARCHAR))), '{ignore}', ' ', 'g'), '\\s+')")
+    con.execute(f"CREATE OR REPLACE TABLE {STOPWORDS_TABLE} (sw VARCHAR)")
+    con.executemany(f"INSERT INTO {STOPWORDS_TABLE} VALUES (?)", [[w] for w in stopwords])
+    con.execute(f"""
+        CREATE TABLE {S}.dict (termid BIGINT, term VARCHAR, df BIGINT);
+        CREATE TABLE {S}.docs (docid BIGINT, name VARCHAR, len INTEGER, tier TINYINT, hash UBIGINT);
+        CREATE TABLE {S}.postings (termid BIGINT, docid BIGINT, tier TINYINT, tf INTEGER, len INTEGER, r INTEGER);
+        CREATE TABLE {S}.delta (termid BIGINT, docid BIGINT, tier TINYINT, tf INTEGER, len INTEGER, first VARCHAR);
+        CREATE TABLE {S}.doc_msgs (docid BIGINT, msg_id VARCHAR, n INTEGER, session_id VARCHAR, tier TINYINT);
+        CREATE TABLE {S}.stats (num_docs BIGINT, total_len BIGINT, main_docs BIGINT, main_len BIGINT,
+                                main_rows BIGINT, main_gone BIGINT, delta_rows BIGINT, next_docid BIGINT);
+        INSERT INTO {S}.stats VALUES (0, 0, 0, 0, 0, 0, 0, 1);
+        CREATE TABLE {S}.pending (session_id VARCHAR);
+        CREATE OR REPLACE TABLE fts_call_args (msg_id VARCHAR, args VARCHAR);
+        CREATE OR REPLACE TABLE fts_results (doc VARCHAR, msg_id VARCHAR);
+        DROP TABLE IF EXISTS fts_docs;
+    """)
+
+
+def _tokenize(con: duckdb.DuckDBPyConnection, docs: str) -> None:
+    """`_tf(doc, term, tf)` of the documents in the table `docs(doc, text)`: the fts extension's
+    tokenizer (stopwords out before stemming, as its index does)."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _tf AS
+        SELECT doc, term, count(*)::INTEGER AS tf FROM (
+            SELECT doc, stem(w, 'porter') AS term
+            FROM (SELECT doc, unnest({S}.tokenize(text)) AS w FROM {docs})
+            WHERE w IS NOT NULL AND len(w) > 0 AND w NOT IN (SELECT sw FROM {STOPWORDS_TABLE}))
+        GROUP BY doc, term""")
+
+
+def _add(con: duckdb.DuckDBPyConnection) -> int:
+    """Add the documents of `_add(doc, text, tier, first)` to the delta (their messages: `_members`)."""
+    _tokenize(con, "_add")
+    con.execute(f"""
+        INSERT INTO {S}.dict
+        SELECT (SELECT coalesce(max(termid), -1) FROM {S}.dict) + row_number() OVER (ORDER BY term), term, 0
+        FROM (SELECT DISTINCT term FROM _tf WHERE term NOT IN (SELECT term FROM {S}.dict))""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _new AS
+        SELECT (SELECT next_docid FROM {S}.stats) - 1 + row_number() OVER (ORDER BY a.first, a.doc) AS docid,
+               a.doc AS name, coalesce(l.len, 0)::INTEGER AS len, a.tier, hash(a.text) AS hash, a.first
+        FROM _add a LEFT JOIN (SELECT doc, sum(tf) AS len FROM _tf GROUP BY doc) l USING (doc)""")
+    con.execute(f"INSERT INTO {S}.docs SELECT docid, name, len, tier, hash FROM _new")
+    con.execute(f"""
+        INSERT INTO {S}.delta
+        SELECT d.termid, n.docid, n.tier, t.tf, n.len, n.first
+        FROM _tf t JOIN _new n ON n.name = t.doc JOIN {S}.dict d USING (term)""")
+    con.execute(f"""
+        UPDATE {S}.dict SET df = dict.df + c.n
+        FROM (SELECT term, count(*) AS n FROM _tf GROUP BY term) c WHERE dict.term = c.term""")
+    con.execute(f"""
+        INSERT INTO {S}.doc_msgs
+        SELECT n.docid, m.msg_id, row_number() OVER (PARTITION BY n.docid ORDER BY m.msg_id)::INTEGER,
+               m.session_id, m.tier
+        FROM _members m JOIN _new n ON n.name = m.doc""")
+    con.execute(f"""
+        UPDATE {S}.stats SET num_docs = num_docs + a.n, total_len = total_len + a.len,
+                             next_docid = next_docid + a.n
+        FROM (SELECT count(*) AS n, coalesce(sum(len), 0) AS len FROM _new) a""")
+    return int(con.execute("SELECT count(*) FROM _new").fetchone()[0])
+
+
+def _place(con: duckdb.DuckDBPyConnection) -> None:
+    """Merge the delta into a new main segment: documents renumbered in the order of their first message,
+    `r` ranked at the current statistics, the delta emptied."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _renumber AS
+        SELECT docid AS old, row_number() OVER (ORDER BY msg_id) AS docid FROM {S}.doc_msgs WHERE n = 1""")
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {S}.docs AS
+        SELECT r.docid, d.name, d.len, d.tier, d.hash FROM {S}.docs d JOIN _renumber r ON r.old = d.docid
+        ORDER BY r.docid""")
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {S}.doc_msgs AS
+        SELECT r.docid, m.msg_id, m.n, m.session_id, m.tier
+        FROM {S}.doc_msgs m JOIN _renumber r ON r.old = m.docid ORDER BY r.docid, m.n""")
+    con.execute(f"CREATE INDEX doc_msgs_docid ON {S}.doc_msgs (docid)")
+    con.execute(f"UPDATE {S}.stats SET main_docs = num_docs, main_len = total_len, main_gone = 0")
+    # Sorted by term (a query's terms sit in few row groups), then best first: `r` is the rank within the
+    # term, so a one-term query reads its head.
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {S}.postings AS
+        SELECT termid, docid, tier, tf, len,
+               row_number() OVER (PARTITION BY termid ORDER BY tier, g DESC, docid)::INTEGER AS r
+        FROM (SELECT p.termid, r.docid, p.tier, p.tf, p.len, {weight_sql(MAIN_AVGDL)} AS g
+              FROM (SELECT termid, docid, tier, tf, len FROM {S}.postings
+                    UNION ALL SELECT termid, docid, tier, tf, len FROM {S}.delta) p
+              JOIN _renumber r ON r.old = p.docid, {S}.stats st)
+        ORDER BY termid, r""")
+    con.execute(f"DELETE FROM {S}.delta")
+    con.execute(f"""UPDATE {S}.stats SET main_rows = (SELECT count(*) FROM {S}.postings), delta_rows = 0,
+                    next_docid = (SELECT coalesce(max(docid), 0) + 1 FROM {S}.docs)""")
+    con.execute("DROP TABLE _renumber")
+
+
+def build(con: duckdb.DuckDBPyConnection, stopwords: list[str], ignore: str) -> int:
+    """The whole index from the messages: every document added to an empty index, then merged."""
+    _create_empty(con, stopwords, ignore)
+    _stage(con, "true")
+    con.execute("INSERT INTO fts_call_args SELECT * FROM _args ORDER BY msg_id")
+    # Hits read it by key. Not UNIQUE, nor `dict_term`, nor a key on `pending`: DuckDB 1.5.5 refused a key deleted
+    # and inserted again in one transaction here ("Duplicate key ... violates unique constraint") when an earlier
+    # transaction had done the same; every update does that. Each holds one row per key by construction.
+    con.execute("CREATE INDEX fts_call_args_msg ON fts_call_args (msg_id)")
+    con.execute(f"INSERT INTO fts_results SELECT doc, msg_id FROM _dmsgs WHERE tier >= {TOOL_ERROR_TIER} ORDER BY doc")
+    con.execute("CREATE OR REPLACE TEMP TABLE _members AS SELECT * FROM _dmsgs")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _add AS
+                   SELECT d.doc, d.text, d.tier, f.first FROM _docs d
+                   JOIN (SELECT doc, min(msg_id) AS first FROM _dmsgs GROUP BY doc) f USING (doc)""")
+    n = _add(con)
+    crash_point("in-fts")  # built, but not yet merged nor recorded as built: the next run builds it again
+    _place(con)
+    con.execute(f"CREATE INDEX dict_term ON {S}.dict (term)")  # `lookup` reads it by term
+    _drop_temps(con)
+    return n
+
+
+def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
+    for t in ("_args", "_dmsgs", "_docs", "_members", "_add", "_tf", "_new", "_dirty", "_old", "_del", "_move",
+              "_out", "_keep"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+# -- updates ---------------------------------------------------------------------------------------
+
+
+def note_changes(con: duckdb.DuckDBPyConnection) -> None:
+    """Record the sessions an ingest touched (`pending_sessions`), in its transaction, for `refresh`;
+    nothing without an index of this layout (the next build reads everything)."""
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = 'pending' "
+                   "AND database_name = current_database()", [S]).fetchone()[0]:
+        con.execute(f"INSERT INTO {S}.pending SELECT session_id FROM pending_sessions "
+                    f"WHERE session_id NOT IN (SELECT session_id FROM {S}.pending)")
+
+
+def refresh(con: duckdb.DuckDBPyConnection) -> dict:
+    """Bring the index up to date with the sessions recorded as changed; one transaction."""
+    t0 = time.perf_counter()
+    with transaction(con):
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _dirty AS
+                        SELECT session_id FROM {S}.pending UNION SELECT session_id FROM pending_sessions""")
+        sessions = con.execute("SELECT count(*) FROM _dirty").fetchone()[0]
+        _stage(con, "m.session_id IN (SELECT session_id FROM _dirty)")
+        removed, moved = _diff(con)
+        added = _apply(con)
+        con.execute(f"DELETE FROM {S}.pending")
+        merged = _maybe_merge(con)
+        crash_point("in-fts")  # updated, not committed: the next run updates it again
+        set_meta(con, "fts_built_at_version", get_meta(con, "content_version", "0"))
+        _drop_temps(con)
+    return {"fts_sessions": int(sessions), "fts_added": added, "fts_removed": removed, "fts_moved": moved,
+            "fts_merged": merged, "fts_seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _diff(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Compare what the index holds for the dirty sessions with what they make now. Fills `_del(docid)`
+    (documents to remove), `_move(docid, tier, first)` (tool outputs kept whose tier or first message
+    changed: moved to the delta), `_add`/`_members` (documents to add, and the messages of those and of
+    every tool output whose messages changed) and `_out(docid)` (tool outputs whose messages are rewritten)."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _old AS
+                    SELECT dm.docid, dm.msg_id, dm.session_id, dm.tier, d.name, d.hash, d.tier AS doc_tier
+                    FROM {S}.doc_msgs dm JOIN {S}.docs d USING (docid)
+                    WHERE dm.session_id IN (SELECT session_id FROM _dirty)""")
+    # Typed text and tool calls: one message each, named by it; kept when its text, tier and session are.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _keep AS
+                    SELECT o.docid, o.name FROM _old o JOIN _docs d ON d.doc = o.name JOIN _dmsgs m ON m.doc = d.doc
+                    WHERE o.doc_tier <= {TOOL_CALL_TIER} AND d.tier = o.doc_tier AND hash(d.text) = o.hash
+                      AND m.session_id = o.session_id""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _del AS
+                    SELECT docid FROM _old WHERE doc_tier <= {TOOL_CALL_TIER} AND docid NOT IN (SELECT docid FROM _keep)
+                    UNION
+                    SELECT docid FROM {S}.docs WHERE tier <= {TOOL_CALL_TIER} AND name IN (
+                        SELECT doc FROM _docs WHERE tier <= {TOOL_CALL_TIER} AND doc NOT IN (SELECT name FROM _keep))""")
+    # Tool outputs: shared by messages of any session. Their messages now: those of other sessions, and
+    # the dirty sessions' new ones.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _out AS
+                    SELECT docid, name, tier FROM {S}.docs WHERE tier >= {TOOL_ERROR_TIER} AND (
+                        docid IN (SELECT docid FROM _old WHERE doc_tier >= {TOOL_ERROR_TIER})
+                        OR name IN (SELECT doc FROM _docs WHERE tier >= {TOOL_ERROR_TIER}))""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _members AS
+                    SELECT o.name AS doc, dm.msg_id, dm.session_id, dm.tier
+                    FROM {S}.doc_msgs dm JOIN _out o USING (docid)
+                    WHERE dm.session_id NOT IN (SELECT session_id FROM _dirty)
+                    UNION ALL
+                    SELECT doc, msg_id, session_id, tier FROM _dmsgs
+                    WHERE tier >= {TOOL_ERROR_TIER} OR doc NOT IN (SELECT name FROM _keep)""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _now AS
+                   SELECT doc, min(tier) AS tier, min(msg_id) AS first FROM _members GROUP BY doc""")
+    con.execute(f"""INSERT INTO _del SELECT docid FROM _out WHERE name NOT IN (SELECT doc FROM _now)""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _move AS
+                    SELECT o.docid, n.tier, n.first FROM _out o JOIN _now n ON n.doc = o.name
+                    JOIN {S}.doc_msgs f ON f.docid = o.docid AND f.n = 1
+                    WHERE n.tier <> o.tier OR n.first <> f.msg_id""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _add AS
+                    SELECT d.doc, d.text, n.tier, n.first FROM _docs d JOIN _now n USING (doc)
+                    WHERE d.doc NOT IN (SELECT name FROM _keep) AND d.doc NOT IN (SELECT name FROM _out)""")
+    con.execute("DROP TABLE _now")
+    return (int(con.execute("SELECT count(*) FROM _del").fetchone()[0]),
+            int(con.execute("SELECT count(*) FROM _move").fetchone()[0]))
+
+
+def _apply(con: duckdb.DuckDBPyConnection) -> int:
+    """Remove `_del`, move `_move` to the delta, add `_add`, rewrite the messages of `_out`; the statistics
+    and document frequencies follow."""
+    gone = "(SELECT docid FROM _del UNION ALL SELECT docid FROM _move)"
+    rows = f"""(SELECT termid, docid, tf, len FROM {S}.postings WHERE docid IN {gone}
+                UNION ALL SELECT termid, docid, tf, len FROM {S}.delta WHERE docid IN {gone})"""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT * FROM {rows}")
+    in_main = con.execute(f"SELECT count(DISTINCT docid) FROM {S}.postings WHERE docid IN {gone}").fetchone()[0]
+    con.execute(f"""UPDATE {S}.dict SET df = dict.df - c.n
+                    FROM (SELECT termid, count(*) AS n FROM _rows WHERE docid IN (SELECT docid FROM _del)
+                          GROUP BY termid) c WHERE dict.termid = c.termid""")
+    con.execute(f"""UPDATE {S}.stats SET num_docs = num_docs - d.n, total_len = total_len - d.len,
+                                         main_gone = main_gone + {int(in_main)}
+                    FROM (SELECT count(*) AS n, coalesce(sum(len), 0) AS len FROM {S}.docs
+                          WHERE docid IN (SELECT docid FROM _del)) d""")
+    con.execute(f"DELETE FROM {S}.postings WHERE docid IN {gone}")
+    con.execute(f"DELETE FROM {S}.delta WHERE docid IN {gone}")
+    con.execute(f"""INSERT INTO {S}.delta SELECT r.termid, r.docid, m.tier, r.tf, r.len, m.first
+                    FROM _rows r JOIN _move m USING (docid)""")
+    con.execute(f"UPDATE {S}.docs SET tier = m.tier FROM _move m WHERE docs.docid = m.docid")
+    con.execute(f"DELETE FROM {S}.docs WHERE docid IN (SELECT docid FROM _del)")
+    con.execute(f"""DELETE FROM {S}.doc_msgs WHERE docid IN (SELECT docid FROM _del UNION ALL SELECT docid FROM _out)
+                    OR (session_id IN (SELECT session_id FROM _dirty) AND docid NOT IN (SELECT docid FROM _keep))""")
+    # Tool outputs kept: their messages now (in msg_id order, `n` from 1).
+    con.execute(f"""INSERT INTO {S}.doc_msgs
+                    SELECT o.docid, m.msg_id, row_number() OVER (PARTITION BY o.docid ORDER BY m.msg_id)::INTEGER,
+                           m.session_id, m.tier
+                    FROM _members m JOIN _out o ON o.name = m.doc WHERE o.docid NOT IN (SELECT docid FROM _del)""")
+    con.execute("DROP TABLE _rows")
+    added = _add(con)
+    con.execute(f"DELETE FROM {S}.dict WHERE df <= 0")  # after the additions: a word gone and back keeps its row
+    con.execute(f"UPDATE {S}.stats SET delta_rows = (SELECT count(*) FROM {S}.delta)")
+    # What hits show beside the index: a call's arguments, an output's messages.
+    con.execute("""DELETE FROM fts_call_args WHERE msg_id IN (SELECT msg_id FROM _old UNION SELECT msg_id FROM _args)""")
+    con.execute("INSERT INTO fts_call_args SELECT * FROM _args")
+    con.execute("DELETE FROM fts_results WHERE msg_id IN (SELECT msg_id FROM _old)")
+    con.execute(f"INSERT INTO fts_results SELECT doc, msg_id FROM _dmsgs WHERE tier >= {TOOL_ERROR_TIER}")
+    return added
+
+
+def _maybe_merge(con: duckdb.DuckDBPyConnection) -> bool:
+    main_rows, delta_rows, main_docs, gone = con.execute(
+        f"SELECT main_rows, delta_rows, main_docs, main_gone FROM {S}.stats").fetchone()
+    if delta_rows <= MERGE_SHARE * main_rows and gone <= MERGE_SHARE * main_docs:
+        return False
+    _place(con)
+    return True
