@@ -59,8 +59,9 @@ SEQ_FILE_SHIFT = 40
 # DuckDB settings while ingesting. Each checkpoint rewrites the whole primary-key indexes, so the
 # default (every 16 MB of WAL) made a cold ingest quadratic. A memory cap keeps RSS from growing with the
 # archive: DuckDB spills what it holds beyond it (data not yet checkpointed) to temporary files. The cap
-# is WORKING_MEMORY plus twice the primary-key indexes, which stay in memory and grow with the vault
-# (a fixed 128 MB cap made the 4 GB ingest thrash: 15x the CPU of the 1 GB one). docs/foundation.md.
+# is WORKING_MEMORY plus twice the key indexes held in memory, which grow with what the run inserts (a fixed
+# 128 MB cap made a 4 GB ingest with primary keys thrash: 15x the CPU of the 1 GB one); a cold ingest has
+# none (`_cold_start`), so its cap stays at WORKING_MEMORY. docs/foundation.md.
 INGEST_SETTINGS = {"checkpoint_threshold": "64MB", "memory_limit": "128MB"}
 WORKING_MEMORY = 128 << 20
 ROOMY_MEMORY_LIMIT = "1GB"  # for a file that cannot be stored under the cap (the cap before it was lowered)
@@ -557,16 +558,15 @@ def _merge_calls(calls):
     """A tool call met twice in the group (its call and its result in different files) as one row: the first
     copy's session, the last non-null value of each other field (one INSERT cannot touch a key twice)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    ids = calls["tool_use_id"].to_pylist()
-    if len(set(ids)) == len(ids):
+    if pc.count_distinct(calls["tool_use_id"]).as_py() == calls.num_rows:
         return calls
-    merged: dict[str, dict] = {}
-    for row in calls.to_pylist():
-        cur = merged.setdefault(row["tool_use_id"], row)
-        if cur is not row:
-            cur.update({k: v for k, v in row.items() if v is not None and k != "session_id"})
-    return pa.Table.from_pylist(list(merged.values()), schema=calls.schema)
+    rest = list(_TOOL_COLUMNS[2:])
+    merged = calls.group_by("tool_use_id", use_threads=False).aggregate(  # (in order of first appearance)
+        [("session_id", "first", pc.ScalarAggregateOptions(skip_nulls=False))] + [(c, "last") for c in rest])
+    return pa.Table.from_arrays([merged["tool_use_id"], merged["session_id_first"], *(merged[f"{c}_last"] for c in rest)],
+                                schema=calls.schema)
 
 
 def _write_sessions(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -> None:

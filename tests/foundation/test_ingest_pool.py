@@ -3,7 +3,8 @@ are the same as with one process."""
 
 from __future__ import annotations
 
-from test_ingest_workers import _ingest, archive, tables  # noqa: F401 (archive: a fixture)
+from test_ingest_workers import _ingest, archive  # noqa: F401 (archive: a fixture)
+from vault_tables import vault_tables as tables
 from vault import ingest_pool
 
 

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from support import CONVERSATIONS, EXAMPLES, ROOT, run_cli
-from test_ingest_workers import tables
+from vault_tables import vault_tables as tables
 from test_lossless import assert_lossless
 from vault_outputs import outputs
 from vault import ingest as ingest_mod
