@@ -334,6 +334,18 @@ class Ingester:
     def _commit(self, batch: list[tuple[Plan, Prepared]]) -> None:
         """One transaction: every file of the batch with its rows and its new offset."""
         con = self.con
+        if any(plan.replace for plan, _ in batch):
+            # A rewritten file's old rows go in a transaction of their own: DuckDB 1.5.5's unique index (m012)
+            # refuses an id deleted and inserted again in one transaction. A crash between the two leaves the
+            # file's row as it was, so the next run replaces the file again; its sessions are pending already.
+            with transaction(con):
+                for plan, _ in batch:
+                    if plan.replace:  # the sessions it held are derived again, even one the new text lacks
+                        con.execute("INSERT OR IGNORE INTO pending_sessions "
+                                    "SELECT DISTINCT session_id FROM messages WHERE file_id = ?", [plan.row.file_id])
+                        rawstore.delete_files(con, [plan.row.file_id])
+                        con.execute("DELETE FROM messages WHERE file_id = ?", [plan.row.file_id])
+            crash_point("replaced-rows-deleted")
         with transaction(con):
             new = [plan for plan, _ in batch if plan.row is None]
             fresh = iter(sorted(r[0] for r in con.execute(
@@ -344,11 +356,6 @@ class Ingester:
                     file_ids.append(next(fresh))
                     continue
                 file_ids.append(plan.row.file_id)
-                if plan.replace:  # the sessions it held are derived again, even one the new text lacks
-                    con.execute("INSERT OR IGNORE INTO pending_sessions "
-                                "SELECT DISTINCT session_id FROM messages WHERE file_id = ?", [plan.row.file_id])
-                    rawstore.delete_files(con, [plan.row.file_id])
-                    con.execute("DELETE FROM messages WHERE file_id = ?", [plan.row.file_id])
             parsed = [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)]
             added = _write(con, parsed, self.keyed)
             replaced = [fid for fid, (plan, _) in zip(file_ids, batch, strict=True) if plan.replace]

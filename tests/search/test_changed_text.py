@@ -116,7 +116,7 @@ def _crashing_ingest(db: Path, folder: Path, crash_at: str) -> None:
     assert proc.returncode == FAULT_EXIT, (crash_at, proc.returncode, proc.stderr.decode()[-2000:])
 
 
-@pytest.mark.parametrize("phase", ["in-file-commit", "file-commit", "fts-done"])
+@pytest.mark.parametrize("phase", ["replaced-rows-deleted", "in-file-commit", "file-commit", "fts-done"])
 def test_a_crash_after_the_edit_is_read_leaves_no_old_chunk(embedded, phase):
     """Killed inside the file's commit, after it, or before embedding: the next run indexes the new texts
     (semantic and keyword)."""
