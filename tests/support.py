@@ -37,6 +37,18 @@ def claude_code_file(rel: str) -> Path:
     return CLAUDE_CORPUS / rel if CORPORA.is_dir() else ROOT / _STAND_INS[rel]
 
 
+def copy_mixed_archive(root: Path) -> Path:
+    """Copy into `root` an archive of several sources: the bundled Claude Code examples, the Claude Code
+    fixtures (their notes left out) and the other sources' fixtures; returns `root`."""
+    import shutil
+
+    shutil.copytree(EXAMPLES / "claude-code", root / "examples")
+    shutil.copytree(ROOT / "tests" / "fixtures" / "claude_code", root / "fixtures-cc",
+                    ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(ROOT / "tests" / "fixtures" / "sources", root / "fixtures-sources")
+    return root
+
+
 def require_shared() -> None:
     """Skip the calling test or fixture (saying why) when the shared corpora are absent."""
     if not CORPORA.is_dir():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support import EXAMPLES, ROOT
+from support import copy_mixed_archive
 from vault_tables import vault_tables as tables
 from vault import ingest_pool
 from vault.ingest import Ingester
@@ -29,10 +29,7 @@ CRASHED = 137  # vault.faults.EXIT_CODE
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("archive")
-    shutil.copytree(EXAMPLES / "claude-code", root / "examples")
-    shutil.copytree(ROOT / "tests" / "fixtures" / "claude_code", root / "fixtures-cc",
-                    ignore=shutil.ignore_patterns("*.md"))
-    shutil.copytree(ROOT / "tests" / "fixtures" / "sources", root / "fixtures-sources")
+    copy_mixed_archive(root)
     good = next((root / "examples").rglob("*.jsonl")).read_bytes()
     (root / "broken.jsonl").write_bytes(good + b"{\"type\": \"user\", \"uuid\": \n")
     (root / "odd.jsonl").write_bytes(b'{"not": "a transcript"}\n')

@@ -15,7 +15,7 @@ import pytest
 
 from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES, needs_shared, run_cli
 from test_lossless import assert_lossless
-from vault_outputs import outputs
+from vault_outputs import in_process, outputs
 from vault.migrations import MIGRATIONS
 from vault.ingest import ingest
 from vault.rawstore import META_COLUMNS, read_raw
@@ -74,15 +74,8 @@ def migrate_and_compare(tmp_path: Path, paths: list[Path]) -> None:
     assert con.execute("SELECT count(*) FROM records WHERE raw IS NOT NULL").fetchone()[0] > 0
     con.close()
 
-    def runner(db: Path):
-        def run(*args: str) -> str:
-            code, out, err = run_cli(*args, db=db)
-            assert code == 0, (args, err)
-            return out
-        return run
-
-    fresh = outputs(runner(new), tmp_path / "export-new")
-    migrated = outputs(runner(old), tmp_path / "export-old")
+    fresh = outputs(in_process(new), tmp_path / "export-new")
+    migrated = outputs(in_process(old), tmp_path / "export-old")
     assert len(fresh) > 10 and fresh["mine"]["pairs"]["pairs"] > 0  # pairs mined (the gate may keep none)
     assert migrated == fresh
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from support import CONVERSATIONS, EXAMPLES, ROOT, run_cli
 from vault_tables import vault_tables as tables
 from test_lossless import assert_lossless
-from vault_outputs import outputs
+from vault_outputs import in_process, outputs
 from vault import ingest as ingest_mod
 from vault.ingest import Ingester
 from vault.migrations import M012_INDEXES, M012_MESSAGES, M012_TOOL_CALLS, MIGRATIONS
@@ -71,15 +71,8 @@ def test_previous_layout_migrates_same_results(tmp_path, monkeypatch):
     assert key_layout(con) == (set(), {"messages", "tool_calls"})
     con.close()
 
-    def runner(db: Path):
-        def run(*args: str) -> str:
-            code, out, err = run_cli(*args, db=db)
-            assert code == 0, (args, err)
-            return out
-        return run
-
-    fresh = outputs(runner(new), tmp_path / "export-new")
-    migrated = outputs(runner(old), tmp_path / "export-old")
+    fresh = outputs(in_process(new), tmp_path / "export-new")
+    migrated = outputs(in_process(old), tmp_path / "export-old")
     assert len(fresh) > 10 and fresh["mine"]["pairs"]["pairs"] > 0
     assert migrated == fresh
 

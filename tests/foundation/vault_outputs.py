@@ -47,3 +47,14 @@ def outputs(run: Callable[..., str], out_dir: Path) -> dict[str, Any]:
     for f in sorted(out_dir.glob("*.jsonl")):
         got[f"export {f.name}"] = f.read_text()
     return got
+
+
+def in_process(db: Path) -> Callable[..., str]:
+    """`run` for `outputs`: this version's CLI in-process on `db`, failing the test on a non-zero exit."""
+    from support import run_cli
+
+    def run(*args: str) -> str:
+        code, out, err = run_cli(*args, db=db)
+        assert code == 0, (args, err)
+        return out
+    return run

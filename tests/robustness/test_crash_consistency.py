@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from support import EXAMPLES, ROOT, run_cli
+from support import copy_mixed_archive, run_cli
 from vault_tables import vault_tables
 
 FAULT_EXIT = 137  # vault.faults.EXIT_CODE
@@ -31,10 +31,7 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "VAULT_INGEST_BATCH_BYTES": "1"}  # 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("archive")
-    shutil.copytree(EXAMPLES / "claude-code", root / "examples")
-    shutil.copytree(ROOT / "tests" / "fixtures" / "claude_code", root / "fixtures-cc",
-                    ignore=shutil.ignore_patterns("*.md"))
-    shutil.copytree(ROOT / "tests" / "fixtures" / "sources", root / "fixtures-sources")
+    copy_mixed_archive(root)
     return root
 
 
