@@ -55,6 +55,22 @@ def require_shared() -> None:
         pytest.skip(f"needs the shared corpora at {CORPORA} (absent in a bare clone)")
 
 
+ONE_COMMIT_PER_FILE = {"VAULT_INGEST_BATCH_BYTES": "1"}  # an ingest's crash points reached once per file
+
+
+def vault_process(db: Path, *args: str, crash_at: str | None = None, env: dict[str, str] | None = None):
+    """The real `vault --db DB ARGS...` in a process of its own (a Popen with stdout and stderr piped), offline,
+    which a named crash point (`crash_at`, see `vault.faults`: it exits with `vault.faults.EXIT_CODE`) or a kill
+    may end; `env` adds variables."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {}), **({"VAULT_CRASH_AT": crash_at} if crash_at else {})}
+    return subprocess.Popen([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
 def run_cli(*args: str, db: Path | None = None, input: str | None = None):
     """Run the real `vault` CLI in-process; returns (exit code, stdout, stderr)."""
     from click.testing import CliRunner

@@ -390,6 +390,35 @@ def m012_unique_indexes(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+
+def m015_label_text_hash(con: duckdb.DuckDBPyConnection) -> None:
+    """Labels and relabels remember the text they judged (`text_hash`: md5 of the message's text).
+
+    A rewritten file keeps its messages' ids with maybe new texts (vault/rewritten.py): a classifier's
+    label of a text that changed is deleted by the ingest; a person's relabel stays in effect and the view
+    `effective_labels` flags it (`relabel_stale`) until the person relabels the new text. Rows already
+    stored are taken as judging the text stored now. The view is m009's with that one column added.
+    """
+    con.execute(
+        """
+        ALTER TABLE labels ADD COLUMN text_hash VARCHAR;
+        ALTER TABLE reviews ADD COLUMN text_hash VARCHAR;
+        UPDATE labels SET text_hash = md5(coalesce(m.text, '')) FROM messages m WHERE m.msg_id = labels.msg_id;
+        UPDATE reviews SET text_hash = md5(coalesce(m.text, '')) FROM messages m
+        WHERE reviews.target = 'turn' AND m.msg_id = reviews.target_id;
+        CREATE OR REPLACE VIEW effective_labels AS
+        SELECT m.msg_id, m.session_id, m.is_human, m.timestamp,
+               coalesce(rv.value, l.label) AS label, rv.value IS NOT NULL AS relabelled,
+               CASE WHEN rv.text_hash IS NULL THEN false
+                    ELSE rv.text_hash <> md5(coalesce(m.text, '')) END AS relabel_stale
+        FROM messages m
+        LEFT JOIN labels l ON l.msg_id = m.msg_id
+        LEFT JOIN reviews rv ON rv.target = 'turn' AND rv.decision = 'relabel' AND rv.target_id = m.msg_id
+        WHERE l.msg_id IS NOT NULL OR rv.value IS NOT NULL
+           OR m.kind IN ('human_prompt', 'interrupt', 'queued_prompt', 'tool_rejection');
+        """
+    )
+
 # The indexes m012 makes (the ingest drops and rebuilds them by these names), and m001's columns in m001's order.
 M012_INDEXES = {"messages": "messages_msg_id", "tool_calls": "tool_calls_tool_use_id"}
 M012_MESSAGES = """
@@ -415,4 +444,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m010_record_chunks", m010_record_chunks),
     ("m011_vectors_int8", m011_vectors_int8),
     ("m012_unique_indexes", m012_unique_indexes),
+    ("m015_label_text_hash", m015_label_text_hash),
 ]
