@@ -31,22 +31,31 @@ def text_hash_sql(column: str) -> str:
 
 def forget_calls(con: duckdb.DuckDBPyConnection, file_id: int, new_calls) -> None:
     """Before file `file_id`'s messages are deleted: empty the tool-call halves they hold; delete a call left
-    with neither half that `new_calls` (the new text's tool calls, an Arrow table) does not hold again."""
-    mine = "(SELECT msg_id FROM messages WHERE file_id = $f)"
-    touched = [r[0] for r in con.execute(
-        f"SELECT tool_use_id FROM tool_calls WHERE call_msg_id IN {mine} OR result_msg_id IN {mine}",
-        {"f": file_id}).fetchall()]
-    if not touched:
+    with neither half that `new_calls` (the new text's tool calls, an Arrow table) does not hold again.
+    (The file's message ids are read first and rows are changed by their key: conditions on a subquery of
+    `messages`, or an UPDATE joined to a table of halves, took several times longer on the 1 GB vault.)"""
+    msgs = [r[0] for r in con.execute("SELECT msg_id FROM messages WHERE file_id = ?", [file_id]).fetchall()]
+    if not msgs:
         return
-    con.execute(f"UPDATE tool_calls SET call_msg_id = NULL, name = NULL, input = NULL WHERE call_msg_id IN {mine}",
-                {"f": file_id})
-    con.execute(f"UPDATE tool_calls SET result_msg_id = NULL, result_text = NULL, is_error = NULL "
-                f"WHERE result_msg_id IN {mine}", {"f": file_id})
+    rows = con.execute("SELECT tool_use_id, call_msg_id, result_msg_id FROM tool_calls "
+                       "WHERE call_msg_id IN (SELECT unnest($m)) OR result_msg_id IN (SELECT unnest($m))",
+                       {"m": msgs}).fetchall()
+    here = set(msgs)
     kept = set(new_calls.column("tool_use_id").to_pylist()) if new_calls.num_rows else set()
-    gone = [t for t in touched if t not in kept]
-    if gone:
-        con.execute("DELETE FROM tool_calls WHERE call_msg_id IS NULL AND result_msg_id IS NULL "
-                    "AND tool_use_id IN (SELECT unnest($ids))", {"ids": gone})
+    gone = {t for t, call, result in rows
+            if t not in kept and (call is None or call in here) and (result is None or result in here)}
+    for ids, fields in (([t for t, _, _ in rows if t in gone], None),
+                        ([t for t, call, _ in rows if call in here and t not in gone], _CALL_HALF),
+                        ([t for t, _, result in rows if result in here and t not in gone], _RESULT_HALF)):
+        if ids and fields is None:
+            con.execute("DELETE FROM tool_calls WHERE tool_use_id IN (SELECT unnest($ids))", {"ids": ids})
+        elif ids:
+            con.execute(f"UPDATE tool_calls SET {', '.join(f'{c} = NULL' for c in fields)} "
+                        "WHERE tool_use_id IN (SELECT unnest($ids))", {"ids": ids})
+
+
+_CALL_HALF = ("call_msg_id", "name", "input")
+_RESULT_HALF = ("result_msg_id", "result_text", "is_error")
 
 
 def drop_changed_labels(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> int:

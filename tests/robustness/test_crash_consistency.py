@@ -221,15 +221,22 @@ def _embedded(db: Path) -> dict:
         con.close()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("phase", ["embed-group", "embed-chunks"])
-def test_kill_while_embedding_then_rerun(archive, clean, tmp_path, phase):
-    """The vector index too: killed after a group of vectors (chunks not yet stored), or after the
-    chunks (the run not marked complete), the next run completes it as one clean run would."""
-    ref = tmp_path / "clean.duckdb"
+@pytest.fixture(scope="module")
+def clean_embedded(archive, tmp_path_factory) -> dict:
+    """What one uninterrupted run with embeddings leaves (built once for the phases below)."""
+    ref = tmp_path_factory.mktemp("clean-embedded") / "v.duckdb"
     assert run_cli("ingest", str(archive), "--json", db=ref)[0] == 0
     want = _embedded(ref)
     assert want["chunks"] and want["up_to_date"]
+    return want
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["embed-group", "embed-chunks"])
+def test_kill_while_embedding_then_rerun(archive, clean, clean_embedded, tmp_path, phase):
+    """The vector index too: killed after a group of vectors (chunks not yet stored), or after the
+    chunks (the run not marked complete), the next run completes it as one clean run would."""
+    want = clean_embedded
     db = tmp_path / "v.duckdb"
     proc = _subprocess(db, archive, crash_at=phase, embed=True)
     _, err = proc.communicate(timeout=300)
