@@ -3,7 +3,7 @@
 Invariants held here and nowhere else:
 - a person's relabel of a turn overrides the classifier's label (the `effective_labels` view, migration
   m009; `label` NULL: not labelled yet; `not_human` takes the turn out); a relabel of a text that changed
-  since stays in effect, flagged `relabel_stale` (m015, vault/rewritten.py);
+  since stays in effect, flagged (`stale_relabels`: m015, vault/rewritten.py);
 - accept and reject of a pair exclude each other (deciding one withdraws the other); an edit of the
   chosen answer counts as accepted unless the pair is rejected;
 - reviews outlive rebuilds: pairs are replaced wholesale, reviews stay keyed by the stable pair ids;
@@ -28,7 +28,7 @@ from vault.bulk import insert_rows
 from vault.rewritten import text_hash_sql
 from vault.store import transaction
 
-EFFECTIVE_LABELS = "effective_labels"  # msg_id, session_id, is_human, timestamp, label, relabelled, relabel_stale
+EFFECTIVE_LABELS = "effective_labels"  # msg_id, session_id, is_human, timestamp, label, relabelled
 RELABEL_CHOICES: tuple[str, ...] = (*LABELS, NOT_HUMAN)
 PAIR_DECISIONS = ("accept", "reject")  # exclusive: deciding one withdraws the other
 DECISIONS = {"pair": (*PAIR_DECISIONS, "edit"), "turn": ("relabel",)}
@@ -46,8 +46,11 @@ def relabels(con: duckdb.DuckDBPyConnection, session_id: str | None = None) -> d
 def stale_relabels(con: duckdb.DuckDBPyConnection, session_id: str | None = None) -> set[str]:
     """The turns whose text changed since a person relabelled them (a rewritten file, vault/rewritten.py):
     the relabel stays in effect, flagged, until the person relabels the new text."""
-    f = Filter().add_if(session_id, "session_id = ?", session_id).also("relabel_stale")
-    return {r[0] for r in con.execute(f"SELECT msg_id FROM {EFFECTIVE_LABELS} {f.where()}", f.params).fetchall()}
+    f = (Filter().add_if(session_id, "m.session_id = ?", session_id)
+         .also("rv.target = 'turn'", "rv.decision = 'relabel'", "rv.text_hash IS NOT NULL",
+               f"rv.text_hash <> {text_hash_sql('m.text')}"))
+    return {r[0] for r in con.execute(f"SELECT rv.target_id FROM reviews rv JOIN messages m ON m.msg_id = rv.target_id "
+                                      f"{f.where()}", f.params).fetchall()}
 
 
 def turn_labels(con: duckdb.DuckDBPyConnection, msg_ids: list[str]) -> dict[str, tuple[str | None, bool]]:

@@ -395,9 +395,9 @@ def m015_label_text_hash(con: duckdb.DuckDBPyConnection) -> None:
     """Labels and relabels remember the text they judged (`text_hash`: md5 of the message's text).
 
     A rewritten file keeps its messages' ids with maybe new texts (vault/rewritten.py): a classifier's
-    label of a text that changed is deleted by the ingest; a person's relabel stays in effect and the view
-    `effective_labels` flags it (`relabel_stale`) until the person relabels the new text. Rows already
-    stored are taken as judging the text stored now. The view is m009's with that one column added.
+    label of a text that changed is deleted by the ingest; a person's relabel stays in effect, flagged
+    (`miner.tables.stale_relabels`) until the person relabels the new text. Rows already stored are taken
+    as judging the text stored now.
     """
     con.execute(
         """
@@ -406,16 +406,6 @@ def m015_label_text_hash(con: duckdb.DuckDBPyConnection) -> None:
         UPDATE labels SET text_hash = md5(coalesce(m.text, '')) FROM messages m WHERE m.msg_id = labels.msg_id;
         UPDATE reviews SET text_hash = md5(coalesce(m.text, '')) FROM messages m
         WHERE reviews.target = 'turn' AND m.msg_id = reviews.target_id;
-        CREATE OR REPLACE VIEW effective_labels AS
-        SELECT m.msg_id, m.session_id, m.is_human, m.timestamp,
-               coalesce(rv.value, l.label) AS label, rv.value IS NOT NULL AS relabelled,
-               CASE WHEN rv.text_hash IS NULL THEN false
-                    ELSE rv.text_hash <> md5(coalesce(m.text, '')) END AS relabel_stale
-        FROM messages m
-        LEFT JOIN labels l ON l.msg_id = m.msg_id
-        LEFT JOIN reviews rv ON rv.target = 'turn' AND rv.decision = 'relabel' AND rv.target_id = m.msg_id
-        WHERE l.msg_id IS NOT NULL OR rv.value IS NOT NULL
-           OR m.kind IN ('human_prompt', 'interrupt', 'queued_prompt', 'tool_rejection');
         """
     )
 

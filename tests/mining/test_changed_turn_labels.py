@@ -41,8 +41,12 @@ def _labels(con) -> dict[str, tuple]:
 
 
 def _effective(con, msg_id: str) -> tuple:
-    return con.execute("SELECT label, relabelled, relabel_stale FROM effective_labels WHERE msg_id = ?",
-                       [msg_id]).fetchone()
+    """(label in effect, relabelled, relabel flagged stale)"""
+    from miner.tables import stale_relabels
+
+    label, relabelled = con.execute("SELECT label, relabelled FROM effective_labels WHERE msg_id = ?",
+                                    [msg_id]).fetchone()
+    return label, relabelled, msg_id in stale_relabels(con)
 
 
 @pytest.fixture
