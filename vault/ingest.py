@@ -44,6 +44,7 @@ from vault.ingest_pool import prepared
 from vault.ingest_prep import SESSION_FIELDS, Failed, Job, Prepared, one_line
 from vault.migrations import M012_INDEXES
 from vault.model import REASON_CHARS, Kind
+from vault.rewritten import drop_changed_labels, forget_calls
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import TOUCHED, Parser, Touched
 from vault.store import bump_content_version, settle, transaction
@@ -339,10 +340,11 @@ class Ingester:
             # refuses an id deleted and inserted again in one transaction. A crash between the two leaves the
             # file's row as it was, so the next run replaces the file again; its sessions are pending already.
             with transaction(con):
-                for plan, _ in batch:
+                for plan, res in batch:
                     if plan.replace:  # the sessions it held are derived again, even one the new text lacks
                         con.execute("INSERT OR IGNORE INTO pending_sessions "
                                     "SELECT DISTINCT session_id FROM messages WHERE file_id = ?", [plan.row.file_id])
+                        forget_calls(con, plan.row.file_id, res.tool_calls)  # before its messages go
                         rawstore.delete_files(con, [plan.row.file_id])
                         con.execute("DELETE FROM messages WHERE file_id = ?", [plan.row.file_id])
             crash_point("replaced-rows-deleted")
@@ -363,6 +365,7 @@ class Ingester:
                 from vault.index.embeddings import drop_changed_chunks
 
                 drop_changed_chunks(con, replaced)
+                drop_changed_labels(con, replaced)
             known = _store_files(con, [(fid, plan, res) for fid, (plan, res) in zip(file_ids, batch, strict=True)])
             _mark_pending(con, parsed)
             crash_point("in-file-commit")
