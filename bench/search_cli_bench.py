@@ -76,6 +76,7 @@ from vault.store import open_vault
 with no_pandas():
     con = open_vault(sys.argv[1], read_only=True); mark("open the vault (schema check)")
     fts.needs_rebuild(con); mark("index fresh?")
+    con.execute("SET threads = 1")  # as vault.cli.search does
     stems, terms = fts.lookup(con, sys.argv[2]); mark("the query's words and terms")
     ranked = search._keyword_ranked(con, sys.argv[2], 20, search.SearchFilters(), stems=stems, terms=terms)
     mark("ranking")
