@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from vault.model import Kind
+from vault.kinds import Kind
 from vault.store import get_meta, set_meta
 
 # What a person would search for: what they typed and what the assistant said.
