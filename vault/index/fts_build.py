@@ -26,7 +26,7 @@ import duckdb
 
 from vault.faults import crash_point
 from vault.index.settings import WHITESPACE_SQL, keyword_kinds, searchable_sql
-from vault.model import Kind
+from vault.kinds import Kind
 from vault.store import get_meta, set_meta, transaction
 
 S = "fts_main_fts_docs"  # the index's schema (the name the fts extension gave it)
