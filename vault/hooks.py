@@ -477,7 +477,7 @@ def work(db: Path, event: str, batch_bytes: int | None = None) -> HookResult:
 
     result = HookResult(event)
     try:  # a reader holds it for a moment (`vault mcp`); an ingest for longer: then leave it pending
-        con = open_vault_waiting(db, wait=LOCK_WAIT)
+        con = open_vault_waiting(db, wait=LOCK_WAIT, appends=True)  # small appends: vault.store.APPEND_ROW_GROUP
     except VaultLockedError:
         result.queued = True
         return result

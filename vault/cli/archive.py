@@ -90,7 +90,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         # Nothing here needs pandas, yet DuckDB imports it (0.3 s) at the first query with parameters: keep it
         # out (vault.lightquery) unless a model is to be loaded for embeddings (that path may want it).
         light.enter_context(no_pandas())
-        with open_db(ctx, create=True) as con:
+        with open_db(ctx, create=True, appends=not new_vault) as con:
             files = list(walk(targets))
             if quiet:
                 ing = Ingester(con, source=source, settings=ingest_conf)

@@ -134,17 +134,18 @@ def existing_db_path(ctx: click.Context, conf: Settings | None = None) -> Path:
 
 
 @contextlib.contextmanager
-def open_db(ctx: click.Context, *, read_only: bool = False, create: bool = False) -> Iterator[Any]:
+def open_db(ctx: click.Context, *, read_only: bool = False, create: bool = False,
+            appends: bool = False) -> Iterator[Any]:
     """A vault connection for the duration of a command (writers hold the lock only that long).
 
-    Only `create=True` (ingest) makes a vault that does not exist yet.
+    Only `create=True` (ingest) makes a vault that does not exist yet; `appends`: see `vault.store.open_vault`.
     """
     import duckdb
 
     from vault.store import VaultDamagedError, open_vault_waiting
 
     path = db_path(ctx) if create else existing_db_path(ctx)
-    con = open_vault_waiting(path, read_only=read_only, wait=LOCK_WAIT)
+    con = open_vault_waiting(path, read_only=read_only, wait=LOCK_WAIT, appends=appends)
     try:
         yield con
     except duckdb.IOException as e:  # opened fine, but a block read later failed its checksum: damage

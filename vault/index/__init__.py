@@ -34,10 +34,9 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: s
         rep = embeddings.embed_pending(con, model, on_progress=on_progress, on_stage=on_stage)
         if rep.messages or rep.switched_from:
             out["embed"] = rep.as_dict()
-    if out:
-        from vault.store import settle
+    from vault.store import settle
 
-        settle(con)  # what the updates wrote: checkpointed if large, else left in the WAL (closing too)
+    settle(con)  # what the ingest and the updates wrote: one checkpoint (`Ingester.finish` leaves a small WAL to it)
     return out or None
 
 
