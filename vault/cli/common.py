@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 # Set when a command leaves a background load running that its answer no longer needs (search's model):
 # `vault.cli.main` then ends the process at once instead of waiting for it.
 abandon_threads_on_exit = False
+# Set by `vault.cli.main` when the command is all the process runs (the `vault` program, not tests or a notebook that
+# run several): a command may then keep modules it does not need unloaded for good (`vault ingest --no-embed`).
+whole_process = False
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACTS.md).")
 
