@@ -70,8 +70,8 @@ def _bounded(head: int, tail: int) -> str:
             f"ELSE left(m.text, {head}) || ' … ' || right(m.text, {tail}) END")
 
 
-def _stage(con: duckdb.DuckDBPyConnection, scope: str) -> None:
-    """Temp tables of what the messages in `scope` (a condition on messages `m`) make of the index:
+def _stage(con: duckdb.DuckDBPyConnection, scope: str, messages: str = "messages") -> None:
+    """Temp tables of what the messages in `scope` (a condition on `messages` `m`) make of the index:
     `_args(msg_id, args)`: the salient arguments of tool calls that their text (the summary line the parser
     wrote) does not already hold; `_docs(doc, text, tier)`: the documents (a tool output's tier here is
     that of these messages only); `_dmsgs(doc, msg_id, session_id, tier)`: each indexed message's document."""
@@ -84,10 +84,10 @@ def _stage(con: duckdb.DuckDBPyConnection, scope: str) -> None:
         CREATE OR REPLACE TEMP TABLE _args AS
         WITH calls AS (
             SELECT rowid AS rid FROM tool_calls WHERE call_msg_id IN (
-                SELECT m.msg_id FROM messages m WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope}))
+                SELECT m.msg_id FROM {messages} m WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope}))
         SELECT msg_id, args FROM (
             SELECT m.msg_id, array_to_string(list_filter(a.args, x -> NOT contains(m.text, x)), ' ') AS args
-            FROM messages m JOIN (
+            FROM {messages} m JOIN (
                 SELECT call_msg_id,
                        flatten(list(list_transform(json_extract_string(input, {paths}), x -> left(x, {ARG_CHARS}))))
                        AS args
@@ -104,10 +104,10 @@ def _stage(con: duckdb.DuckDBPyConnection, scope: str) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE _dmsgs AS
         SELECT m.msg_id AS doc, m.msg_id, m.session_id, {TEXT_TIER}::TINYINT AS tier, m.text
-        FROM messages m WHERE {searchable_sql(text_kinds)} AND {scope}
+        FROM {messages} m WHERE {searchable_sql(text_kinds)} AND {scope}
         UNION ALL
         SELECT m.msg_id, m.msg_id, m.session_id, {TOOL_CALL_TIER}::TINYINT, concat_ws(' ', m.text, a.args)
-        FROM messages m LEFT JOIN _args a USING (msg_id)
+        FROM {messages} m LEFT JOIN _args a USING (msg_id)
         WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope}
           AND length(trim(concat_ws(' ', m.text, a.args), {WHITESPACE_SQL})) > 0
         UNION ALL
@@ -116,7 +116,7 @@ def _stage(con: duckdb.DuckDBPyConnection, scope: str) -> None:
                    (CASE WHEN m.is_error THEN {TOOL_ERROR_TIER} ELSE {TOOL_OUTPUT_TIER} END)::TINYINT AS tier,
                    CASE WHEN m.is_error THEN {_bounded(ERROR_HEAD, ERROR_TAIL)}
                         ELSE {_bounded(OUTPUT_HEAD, OUTPUT_TAIL)} END AS text
-            FROM messages m WHERE m.kind = '{Kind.TOOL_RESULT}' AND {nonempty} AND {scope})
+            FROM {messages} m WHERE m.kind = '{Kind.TOOL_RESULT}' AND {nonempty} AND {scope})
         """
     )
     # Identical outputs are one document (named by their content hash): its text once.
@@ -269,7 +269,7 @@ def build(con: duckdb.DuckDBPyConnection, stopwords: list[str], ignore: str) -> 
 
 def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
     for t in ("_args", "_dmsgs", "_docs", "_members", "_add", "_tf", "_new", "_dirty", "_old", "_del", "_move",
-              "_out", "_outs", "_keep"):
+              "_out", "_outs", "_keep", "_scope"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
@@ -292,7 +292,11 @@ def refresh(con: duckdb.DuckDBPyConnection) -> dict:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _dirty AS
                         SELECT session_id FROM {S}.pending UNION SELECT session_id FROM pending_sessions""")
         sessions = con.execute("SELECT count(*) FROM _dirty").fetchone()[0]
-        _stage(con, "m.session_id IN (SELECT session_id FROM _dirty)")
+        # The dirty sessions' messages first, then the rest from them: the conditions on the text (`_stage`) ran on
+        # every message when the sessions lay apart in the table (five sessions: 1.8 s of CPU on the 1 GB vault).
+        con.execute("""CREATE OR REPLACE TEMP TABLE _scope AS
+                       SELECT * FROM messages WHERE session_id IN (SELECT session_id FROM _dirty)""")
+        _stage(con, "true", "_scope")
         removed, moved = _diff(con)
         added = _apply(con)
         con.execute(f"DELETE FROM {S}.pending")
