@@ -42,6 +42,8 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: s
 
 def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
     """Chunk rows of messages that a re-read file no longer has (their vectors may serve other texts)."""
+    if not con.execute("SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)").fetchone()[0]:
+        return 0  # nothing embedded (`--no-embed`): no scan of every message id
     n = con.execute(
         "DELETE FROM chunks WHERE msg_id NOT IN (SELECT msg_id FROM messages)"
     ).fetchone()[0]
