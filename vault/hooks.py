@@ -49,6 +49,13 @@ class HookSettingsError(VaultError):
 
 # -- where things are ----------------------------------------------------------------------
 
+def _mkstemp(**kwargs) -> tuple[int, str]:
+    """`tempfile.mkstemp`, imported here: every `vault ingest` imports this module, and tempfile costs it ~5 ms."""
+    import tempfile
+
+    return tempfile.mkstemp(**kwargs)
+
+
 def claude_settings_path(config_dir: str | Path | None = None) -> Path:
     """Claude Code's user settings: `$CLAUDE_CONFIG_DIR/settings.json`, else `~/.claude/settings.json`."""
     base = config_dir or os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude"
@@ -132,9 +139,7 @@ class SettingsFile:
         target = self.path.resolve() if self.path.is_symlink() else self.path
         target.parent.mkdir(parents=True, exist_ok=True)
         mode = (target.stat().st_mode & 0o777) if target.exists() else 0o600
-        import tempfile  # (here: every `vault ingest` imports this module; tempfile costs it ~5 ms of CPU)
-
-        fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".tmp", dir=target.parent)
+        fd, tmp = _mkstemp(prefix=".settings.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
@@ -325,7 +330,7 @@ def add_pending(db: Path, paths: list[Path]) -> None:
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     for p in paths:
         target = d / _entry_name(p)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".new-")
+        fd, tmp = _mkstemp(dir=d, prefix=".new-")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(str(p))
         os.replace(tmp, target)
@@ -372,7 +377,7 @@ def record_run(db: Path, event: str, result: str, seconds: float) -> None:
 def _write_runs(db: Path, runs: dict[str, Any]) -> None:
     path = runs_path(db)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".hook-runs-")
+    fd, tmp = _mkstemp(dir=path.parent, prefix=".hook-runs-")
     with os.fdopen(fd, "w") as fh:
         json.dump(runs, fh, indent=1)
     os.replace(tmp, path)
