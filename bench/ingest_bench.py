@@ -85,14 +85,17 @@ def _child(*args: str) -> dict:
 # -- child steps ------------------------------------------------------------------------------
 def child_ingest(db: str, workers: int, paths: list[str]) -> None:
     from vault.ingest import Ingester
+    from vault.lightquery import no_pandas
     from vault.settings import IngestSettings
     from vault.store import open_vault
 
-    con = open_vault(db)
-    t = time.perf_counter()
-    rep = Ingester(con, settings=IngestSettings(workers=workers)).run([Path(p) for p in paths])
-    secs = time.perf_counter() - t
-    con.close()
+    settings = IngestSettings(workers=workers)
+    with no_pandas():  # as `vault ingest` runs it (vault/cli/archive.py): pandas stays unloaded
+        con = open_vault(db)
+        t = time.perf_counter()
+        rep = Ingester(con, settings=settings).run([Path(p) for p in paths])
+        secs = time.perf_counter() - t
+        con.close()
     print(json.dumps({"seconds": secs, "files": rep.files, "unchanged": rep.files_unchanged,
                       "messages_added": rep.messages_added, "skipped": rep.skipped_lines,
                       "records": rep.records}))

@@ -62,7 +62,7 @@ def _pooled(head: list, rest: Iterator, workers: int) -> Iterator:
     from concurrent.futures.process import BrokenProcessPool
 
     ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_watch_parent, initargs=(os.getpid(),))
+                             initializer=_start_worker, initargs=(os.getpid(),))
     window: deque[tuple[T, Job, Future | Stolen | None]] = deque()
     in_flight = 0
 
@@ -121,6 +121,16 @@ class Stolen(NamedTuple):
 def _chain(head: list, rest: Iterator) -> Iterator:
     yield from head
     yield from rest
+
+
+def _start_worker(parent: int) -> None:
+    """In each worker: keep pandas out and watch the writing process."""
+    # pyarrow imports pandas at its first array when pandas is installed (48 MB of RSS per process) and a
+    # worker never needs it: it is kept out for the worker's life, as `vault ingest` does in the writer.
+    from vault.lightquery import no_pandas
+
+    no_pandas().__enter__()
+    _watch_parent(parent)
 
 
 def _watch_parent(parent: int) -> None:
