@@ -482,13 +482,15 @@ def work(db: Path, event: str, batch_bytes: int | None = None, whole_process: bo
     """The slow half: ingest everything pending unless another process holds the vault (then leave it).
 
     `whole_process`: nothing else runs in this process, which computes no embeddings: numpy and the rest stay
-    unloaded (`vault.lightquery.unloaded`) when the ingest only appends."""
-    return _work(db, event, batch_bytes, HookResult(event), whole_process)
-
-
-def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult, whole_process: bool) -> HookResult:
-    from vault.ingest import appends_only
+    unloaded (`vault.lightquery.unloaded`)."""
     from vault.lightquery import unloaded
+
+    result = HookResult(event)
+    with unloaded() if whole_process else contextlib.nullcontext():
+        return _work(db, event, batch_bytes, result)
+
+
+def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult) -> HookResult:
     from vault.store import VaultLockedError, open_vault_waiting
 
     try:  # a reader holds it for a moment (`vault mcp`); an ingest for longer: then leave it pending
@@ -497,16 +499,14 @@ def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult, who
         result.queued = True
         return result
     try:
-        light = whole_process and "pyarrow" not in sys.modules and appends_only(con)  # a cold start needs numpy
-        with unloaded() if light else contextlib.nullcontext():
-            done: set[Path] = set()
-            for _ in range(MAX_ROUNDS):
-                if not ingest_pending(con, db, result, batch_bytes, skip=done):
-                    break
-            if done:  # the keyword index updated here (the changed sessions only), not by the next search
-                from vault.index import after_ingest
+        done: set[Path] = set()
+        for _ in range(MAX_ROUNDS):
+            if not ingest_pending(con, db, result, batch_bytes, skip=done):
+                break
+        if done:  # the keyword index updated here (the changed sessions only), not by the next search
+            from vault.index import after_ingest
 
-                after_ingest(con, embed=False)
+            after_ingest(con, embed=False)
     finally:
         con.close()
     return result

@@ -545,15 +545,6 @@ def _keyed_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     return frozenset(t for t, name in M012_INDEXES.items() if name in names or t in pks)
 
 
-def appends_only(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the next ingest into this vault only appends to keyed tables: no cold start, so none of the cold
-    path's numpy work (vault.ingest_keys). A vault that is new, empty, or whose cold ingest was killed before
-    `Ingester.finish` rebuilt its key indexes, answers False. Callers keep numpy unloaded only when True."""
-    keyed = _keyed_tables(con)
-    return len(keyed) == len(M012_INDEXES) and any(
-        con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT 1)").fetchone()[0] for t in M012_INDEXES)
-
-
 def _cold_start(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     """Into a vault that holds no message nor tool call yet, rows go in without the key indexes (dropped here,
     built by `Ingester.finish`): maintaining them row by row cost a third of the writer's time, and their memory

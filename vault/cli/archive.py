@@ -64,7 +64,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
 
         return run_hook_worker(ctx, hook_worker) if hook_worker else run_hook(ctx, wait=wait)
     from vault.hooks import clear_pending, list_pending
-    from vault.ingest import Ingester, appends_only, walk
+    from vault.ingest import Ingester, walk
     from vault.cli import common
     from vault.lightquery import no_pandas, unloaded
     from vault.settings_light import IngestDefaults
@@ -91,11 +91,9 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         # Nothing here needs pandas, yet DuckDB imports it (0.3 s) at the first query with parameters: keep it
         # out (vault.lightquery) unless a model is to be loaded for embeddings (that path may want it).
         light.enter_context(no_pandas())
+        if no_embed and common.whole_process:  # nor numpy and the rest: nothing in this process computes embeddings
+            light.enter_context(unloaded())
         with open_db(ctx, create=True, appends=not new_vault) as con:
-            # Nor numpy and the rest when nothing in this process computes embeddings and the ingest only appends
-            # (a cold start needs numpy, and pyarrow must see it from its import on).
-            if no_embed and common.whole_process and "pyarrow" not in sys.modules and appends_only(con):
-                light.enter_context(unloaded())
             files = list(walk(targets))
             if quiet:
                 ing = Ingester(con, source=source, settings=ingest_conf)
