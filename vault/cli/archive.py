@@ -91,7 +91,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         # Nothing here needs pandas, yet DuckDB imports it (0.3 s) at the first query with parameters: keep it
         # out (vault.lightquery) unless a model is to be loaded for embeddings (that path may want it).
         light.enter_context(no_pandas())
-        if no_embed and common.whole_process:  # nor numpy and the rest: nothing in this process computes embeddings
+        if no_embed and common.whole_process:  # nor pyarrow.dataset and dateutil: this process computes no embeddings
             light.enter_context(unloaded())
         with open_db(ctx, create=True, appends=not new_vault) as con:
             files = list(walk(targets))
