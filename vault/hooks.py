@@ -481,16 +481,16 @@ MAX_ROUNDS = 3  # hook runs that arrive while we ingest are taken in the same pr
 def work(db: Path, event: str, batch_bytes: int | None = None, whole_process: bool = False) -> HookResult:
     """The slow half: ingest everything pending unless another process holds the vault (then leave it).
 
-    `whole_process`: nothing else runs in this process, which computes no embeddings: numpy and the rest stay
-    unloaded (`vault.lightquery.unloaded`)."""
+    `whole_process`: nothing else runs in this process, which computes no embeddings: pyarrow.dataset, dateutil and
+    (incremental) numpy stay unloaded (`vault.lightquery.unloaded`)."""
     from vault.lightquery import unloaded
 
     result = HookResult(event)
     with unloaded() if whole_process else contextlib.nullcontext():
-        return _work(db, event, batch_bytes, result)
+        return _work(db, event, batch_bytes, result, whole_process)
 
 
-def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult) -> HookResult:
+def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult, whole_process: bool) -> HookResult:
     from vault.store import VaultLockedError, open_vault_waiting
 
     try:  # a reader holds it for a moment (`vault mcp`); an ingest for longer: then leave it pending
@@ -501,7 +501,7 @@ def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult) -> 
     try:
         done: set[Path] = set()
         for _ in range(MAX_ROUNDS):
-            if not ingest_pending(con, db, result, batch_bytes, skip=done):
+            if not ingest_pending(con, db, result, batch_bytes, skip=done, numpy_unused=whole_process):
                 break
         if done:  # the keyword index updated here (the changed sessions only), not by the next search
             from vault.index import after_ingest
@@ -513,7 +513,7 @@ def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult) -> 
 
 
 def ingest_pending(con, db: Path, result: HookResult, batch_bytes: int | None = None,
-                   skip: set[Path] | None = None) -> set[Path]:
+                   skip: set[Path] | None = None, numpy_unused: bool = False) -> set[Path]:
     """Ingest the pending paths into an open vault and clear them; returns the paths taken."""
     from vault.ingest import Ingester
 
@@ -523,7 +523,7 @@ def ingest_pending(con, db: Path, result: HookResult, batch_bytes: int | None = 
         return set()
     present = [p for p in pending if p.exists()]
     result.missing += [p for p in pending if not p.exists()]
-    ing = Ingester(con, batch_bytes=batch_bytes)
+    ing = Ingester(con, batch_bytes=batch_bytes, numpy_unused=numpy_unused)
     ing.ingest_files(present)
     ing.finish()
     result.ingested_files += ing.report.files

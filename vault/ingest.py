@@ -28,6 +28,7 @@ import datetime as _dt
 import errno
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -109,7 +110,9 @@ class IngestReport:
 class Ingester:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str | None = None,
                  on_file: Callable[[Path, int], None] | None = None, batch_bytes: int | None = None,
-                 settings: IngestSettings | IngestDefaults | None = None):
+                 settings: IngestSettings | IngestDefaults | None = None, numpy_unused: bool = False):
+        """`numpy_unused`: nothing in this process will use numpy (a whole `vault ingest --no-embed` process, the hook's
+        worker): an incremental ingest then keeps it unloaded (`ingest_files`)."""
         if settings is None:  # the defaults, without loading pydantic for them
             from vault.settings_light import IngestDefaults
 
@@ -120,6 +123,7 @@ class Ingester:
         self.con = con
         self.forced: Parser | None = parser_by_name(source) if source else None
         self.on_file = on_file
+        self.numpy_unused = numpy_unused
         self.report = IngestReport()
         for key, value in INGEST_SETTINGS.items():
             con.execute(f"SET {key} = '{value}'")
@@ -154,10 +158,21 @@ class Ingester:
         if self.workers > 1:  # one DuckDB thread: the other cores parse (and it takes less CPU for these inserts)
             self.con.execute("SET threads = 1")
         try:
-            self._ingest_jobs(jobs)
+            with self._numpy_kept_unloaded():
+                self._ingest_jobs(jobs)
         finally:
             if self.workers > 1:
                 self.con.execute("RESET threads")
+
+    def _numpy_kept_unloaded(self) -> contextlib.AbstractContextManager:
+        """pyarrow imports numpy (~0.1 s of CPU) and an incremental ingest (every key checked by its index) never uses
+        it; the cold start's key lookups do (`vault.ingest_keys`). pyarrow loaded without it cannot take numpy arrays
+        later in the process: only when the caller says nothing will (`numpy_unused`)."""
+        if not self.numpy_unused or self.seen or "pyarrow" in sys.modules:
+            return contextlib.nullcontext()
+        from vault.lightquery import unloaded
+
+        return unloaded(("numpy",))
 
     def _ingest_jobs(self, jobs) -> None:
         batch: list[tuple[Plan, Prepared]] = []

@@ -167,10 +167,11 @@ def light_duckdb_import() -> None:
 
 
 # What an ingest that computes no embeddings never uses, though pyarrow and DuckDB import it when it is there:
-# numpy (pyarrow.lib imports it), pyarrow.dataset (DuckDB, at its first scan of an Arrow table; it pulls in ssl and
-# pyarrow's file systems) and dateutil (pyarrow, converting datetimes). Both take each as optional: without them the
-# same rows are written, and a one-session `vault ingest --no-embed` costs ~0.3 s of CPU less (docs/foundation.md).
-INGEST_UNUSED = ("numpy", "pyarrow.dataset", "dateutil", "pandas")
+# pyarrow.dataset (DuckDB, at its first scan of an Arrow table; it pulls in ssl and pyarrow's file systems) and
+# dateutil (pyarrow, converting datetimes). Both take each as optional: without them the same rows are written
+# (docs/foundation.md). Not numpy, though pyarrow imports it for nothing here: the cold ingest's key lookups use it
+# (vault.ingest_keys), and a pyarrow loaded without numpy cannot take numpy arrays later in the process.
+INGEST_UNUSED = ("pyarrow.dataset", "dateutil", "pandas")
 
 
 class _Unloaded:

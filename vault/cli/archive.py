@@ -91,12 +91,13 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         # Nothing here needs pandas, yet DuckDB imports it (0.3 s) at the first query with parameters: keep it
         # out (vault.lightquery) unless a model is to be loaded for embeddings (that path may want it).
         light.enter_context(no_pandas())
-        if no_embed and common.whole_process:  # nor numpy and the rest: nothing in this process computes embeddings
+        light_imports = no_embed and common.whole_process  # this process computes no embeddings
+        if light_imports:  # nor pyarrow.dataset and dateutil (numpy: `Ingester`)
             light.enter_context(unloaded())
         with open_db(ctx, create=True, appends=not new_vault) as con:
             files = list(walk(targets))
             if quiet:
-                ing = Ingester(con, source=source, settings=ingest_conf)
+                ing = Ingester(con, source=source, settings=ingest_conf, numpy_unused=light_imports)
                 ing.ingest_files(files)
                 ing.finish()
             else:
@@ -105,7 +106,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
                 with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
                               TimeRemainingColumn(), console=err(), transient=True) as prog:
                     task = prog.add_task("ingesting", total=sum(_size(p) for p in files) or None)
-                    ing = Ingester(con, source=source, settings=ingest_conf,
+                    ing = Ingester(con, source=source, settings=ingest_conf, numpy_unused=light_imports,
                                    on_file=lambda p, n: prog.update(task, advance=n,
                                                                     description=f"ingesting {p.name[:40]}"))
                     ing.ingest_files(files)
