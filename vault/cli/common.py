@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 # Set when a command leaves a background load running that its answer no longer needs (search's model):
 # `vault.cli.main` then ends the process at once instead of waiting for it.
 abandon_threads_on_exit = False
+# Set by a command that has written all its output and holds nothing (a search, the vault closed read-only):
+# `vault.cli.main`, run as the program, then skips the interpreter's teardown (15-17 ms of a cold search's CPU).
+exit_at_once = False
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACTS.md).")
 
