@@ -183,3 +183,34 @@ def light_duckdb_import() -> None:
     """
     if "duckdb" not in sys.modules and not any(isinstance(f, _DuckDBVersion) for f in sys.meta_path):
         sys.meta_path[:0] = [_DuckDBVersion(), _DuckDBTypeObjects()]
+
+
+# What an ingest that computes no embeddings never uses, though pyarrow and DuckDB import it when it is there:
+# numpy (pyarrow.lib imports it), pyarrow.dataset (DuckDB, at its first scan of an Arrow table; it pulls in ssl and
+# pyarrow's file systems) and dateutil (pyarrow, converting datetimes). Both take each as optional: without them the
+# same rows are written, and a one-session `vault ingest --no-embed` costs ~0.3 s of CPU less (docs/foundation.md).
+INGEST_UNUSED = ("numpy", "pyarrow.dataset", "dateutil", "pandas")
+
+
+class _Unloaded:
+    """A finder that answers "not installed" (ModuleNotFoundError) for some modules and their submodules."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
+
+    def find_spec(self, name, path=None, target=None):
+        if any(name == n or name.startswith(n + ".") for n in self.names):
+            raise ModuleNotFoundError(f"{name} is kept unloaded on this path (vault.lightquery)", name=name)
+        return None
+
+
+@contextlib.contextmanager
+def unloaded(names: tuple[str, ...] = INGEST_UNUSED) -> Iterator[None]:
+    """`no_pandas` for several modules: those not loaded yet import as missing packages inside the block. Only for
+    a process that will not need them afterwards either (pyarrow remembers that numpy was missing)."""
+    blocker = _Unloaded(tuple(n for n in names if n not in sys.modules))
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(blocker)

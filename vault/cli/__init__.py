@@ -201,15 +201,16 @@ def main(argv: list[str] | None = None) -> None:
 
     global _debug
     _debug = False  # per run: a process that runs several commands (tests, notebooks) must not keep it
-    common = sys.modules.get("vault.cli.common")
-    if common is not None:
-        common.exit_at_once = False
+    from vault.cli import common
+
+    common.whole_process = argv is None  # the `vault` program: argv from the command line
+    common.exit_at_once = False
     try:
         try:
             cli.main(args=argv, prog_name="vault", standalone_mode=False)
         finally:
             _exit_now_if_abandoned()
-        if argv is None:
+        if common.whole_process:
             _exit_now_if_done()
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

@@ -91,8 +91,8 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
     else updated with the sessions changed since (`fts_build.refresh`). Returns what it did, or None."""
     if not force and not needs_rebuild(con):
         return None
-    load_extension(con)  # `stem`
     if force or not _current_layout(con):
+        load_extension(con)  # `stem` (an update stems in Python: `fts_build._tokenize`)
         return _rebuild(con)
     out = fts_build.refresh(con)
     out["fts_docs"] = con.execute(f"SELECT num_docs FROM {SCHEMA}.stats").fetchone()[0]
