@@ -82,11 +82,12 @@ import json, sys, time
 marks, t0, c0 = [], time.perf_counter(), time.process_time()
 def mark(name):
     marks.append((name, time.perf_counter(), time.process_time()))
-from vault.lightquery import light_duckdb_import
+from vault.lightquery import gc_deferred, light_duckdb_import
 light_duckdb_import()  # as vault.cli does
-import duckdb; mark("import duckdb")
-import click; mark("import click")
-from vault.index import fts, search; mark("import vault search")
+with gc_deferred():  # as vault.cli does around its imports
+    import duckdb; mark("import duckdb")
+    import click; mark("import click")
+    from vault.index import fts, search; mark("import vault search")
 from vault.lightquery import no_pandas
 from vault.store import open_vault
 with no_pandas():
@@ -98,6 +99,7 @@ with no_pandas():
     mark("ranking")
     hits = search._hits(con, ranked, sys.argv[2], {}, stems); mark("hits and snippets")
     json.dumps([h.as_json() for h in hits]); con.close(); mark("json, close")
+# (the command then ends without the interpreter's teardown: vault.cli.main, `exit_at_once`)
 out, prev = {}, (t0, c0)
 for name, w, c in marks:
     out[name] = [round(1000 * (w - prev[0]), 1), round(1000 * (c - prev[1]), 1)]

@@ -6,6 +6,7 @@ import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,25 @@ def test_ingest_json_loads_neither_pandas_pydantic_nor_rich(_isolated_home, tmp_
     assert reports[0]["files"] > 0 and reports[0]["messages_added"] > 0
     assert reports[1]["files"] == 0 and reports[1]["files_unchanged"] == reports[0]["files"]
     assert reports[1]["messages_added"] == 0 and "index" not in reports[1]  # nothing rebuilt either
+
+
+@pytest.mark.parametrize("env", [
+    {"HOME": "/home/a"}, {"HOME": "/home/a/"}, {"HOME": "/"}, {"HOME": "relative"}, {},
+    {"HOME": "/home/a", "XDG_DATA_HOME": "/data/x"}, {"HOME": "/home/a", "XDG_DATA_HOME": "/data/x/"},
+    {"HOME": "/home/a", "XDG_DATA_HOME": "relative/x"}, {"HOME": "/home/a", "XDG_DATA_HOME": ""},
+    {"HOME": "/home/a", "XDG_DATA_HOME": "~/x"},
+])
+def test_the_data_folder_without_platformdirs_is_platformdirs_one(env):
+    """vault.paths answers the usual Linux cases without importing platformdirs (5 ms of every command): the same
+    folder as platformdirs gives, in a fresh process with only `env`; elsewhere it asks platformdirs."""
+    code = ("import json, sys, platformdirs; from vault import paths; "
+            "print(json.dumps([paths._linux_data_dir(), platformdirs.user_data_dir('vault', appauthor=False), "
+            "str(paths.user_data_dir()), sys.platform]))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                         env={"PATH": "/usr/bin:/bin", **env})
+    ours, theirs, used, platform = json.loads(res.stdout) if res.returncode == 0 else (None, None, None, res.stderr)
+    if platform != "linux":
+        pytest.skip(f"the shortcut is for Linux ({platform})")
+    assert used == str(Path(theirs))
+    if env.get("HOME", "").startswith("/"):
+        assert ours == theirs  # the shortcut answered

@@ -68,7 +68,10 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
 
 
 def _kinds(ctx, param, value: tuple[str, ...]) -> tuple[str, ...]:
-    from vault.index.search import expand_kinds
+    from vault.lightquery import gc_deferred
+
+    with gc_deferred():  # the search's modules load here first (options are read before the command runs)
+        from vault.index.search import expand_kinds
 
     try:
         return expand_kinds(value)
@@ -97,8 +100,10 @@ def _kinds(ctx, param, value: tuple[str, ...]) -> tuple[str, ...]:
 def search_cmd(ctx, query, mode, limit, project, role, session, since, until, kinds, human_only, model,
                as_json) -> None:
     """Search messages: BM25 keywords, embeddings, or both fused (default). "Quoted phrases" must match."""
-    from vault.index.search import SearchFilters, search, semantic_ready
-    from vault.lightquery import no_pandas
+    from vault.lightquery import gc_deferred, no_pandas
+
+    with gc_deferred():
+        from vault.index.search import SearchFilters, search, semantic_ready
 
     text = " ".join(query)
     if mode != "keyword":
@@ -138,8 +143,11 @@ def search_cmd(ctx, query, mode, limit, project, role, session, since, until, ki
                 hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
     if as_json:
         emit_json([h.as_json() for h in hits])
-        return
-    _print_hits(stdout_console(), hits, text)
+    else:
+        _print_hits(stdout_console(), hits, text)
+    from vault.cli import common
+
+    common.exit_at_once = True  # everything is written and the vault closed: nothing left to tear down
 
 
 class ModelLoader:
