@@ -78,18 +78,19 @@ def unseen_data(text_dir: Path, cache: Path | None):
         with open(cache, "rb") as f:
             got = pickle.load(f)
         if got.get("key") == key:
-            return got["data"]
+            examples, E, licensed = got["data"]
+            return examples, E, feature_matrix([e.turn for e in examples]), licensed
     from miner.classify.vectors import embed
 
     licensed = external_examples(LABELS / "not-in-model")
     pointed = [e for p in sorted(POINTERS_DIR.glob("external-*.jsonl")) for e in read_pointers(p, text_dir)]
     examples = licensed + pointed
     E = embed(None, [e.turn for e in examples])[0].astype(np.float64)
-    data = (examples, E, feature_matrix([e.turn for e in examples]), {e.author for e in licensed})
+    data = (examples, E, {e.author for e in licensed})
     if cache:
         with open(cache, "wb") as f:
             pickle.dump({"key": key, "data": data}, f)
-    return data
+    return examples, E, feature_matrix([e.turn for e in examples]), data[2]
 
 
 # -- recipes: how to fit on the training data -----------------------------------------------------------------
@@ -127,7 +128,7 @@ def prototypes(E_train, y_corr, authors, E_test):
 
 
 RECIPES = {  # name: what it is, fit keyword arguments, module settings, training additions, embedding use
-    "shipped": ("the shipped recipe (learned-4)", {}, {}, False, "all"),
+    "shipped": ("the shipped recipe (train.fit as it is)", {}, {}, False, "all"),
     "no-embeddings": ("no embedding columns", {}, {}, False, "none"),
     "embed-0.5": ("embedding block weight 0.5 (was 0.25: a weaker pull to 0)", {}, {"EMBED_WEIGHT": 0.5}, False,
                   "all"),
@@ -143,6 +144,15 @@ RECIPES = {  # name: what it is, fit keyword arguments, module settings, trainin
     "plus-licensed": ("+ the 7 licensed not-in-model authors in training", {}, {}, True, "all"),
     "plus-licensed-balance-1": ("+ licensed authors, every author alike", {"balance": 1.0}, {}, True, "all"),
     "plus-licensed-proto": ("+ licensed authors, prototype columns", {}, {"EMBED_WEIGHT": 1.0}, True, "proto"),
+    "em": ("the shipped recipe, class priors re-estimated on each person's own turns (EM, no labels)", {},
+           {"_em": True}, False, "all"),
+    "plus-licensed-em": ("+ licensed authors, EM priors per person", {}, {"_em": True}, True, "all"),
+    **{f"th-{t}": (f"correction threshold fixed at {t} (L2, temperature still chosen inside)", {"threshold": t}, {},
+                   False, "all") for t in (0.1, 0.15, 0.2)},
+    **{f"plus-licensed-th-{t}": (f"+ licensed authors, threshold fixed at {t}", {"threshold": t}, {}, True, "all")
+       for t in (0.15, 0.2)},
+    **{f"no-{fam}": (f"without the {fam} family", {"mask": (fam,)}, {}, False, "all")
+       for fam in ("shape", "ctx", "cue", "report", "handoff", "revise")},
 }
 
 
@@ -154,6 +164,14 @@ def run_recipe(name, train, E, X, test, E_t, X_t, licensed):
     from miner.classify.vectors import DIM
 
     _, kwargs, settings, add, emb = RECIPES[name]
+    kwargs = dict(kwargs)
+    if "mask" in kwargs:
+        from miner.classify.variants import masked
+
+        mask = masked(kwargs.pop("mask"))
+        X, X_t = mask(X), mask(X_t)
+    settings = dict(settings)
+    em = settings.pop("_em", False)
     old = {k: getattr(T, k) for k in settings}
     for k, v in settings.items():
         setattr(T, k, v)
@@ -182,12 +200,42 @@ def run_recipe(name, train, E, X, test, E_t, X_t, licensed):
             else:
                 Ef, Es2 = Ex, Es
             model = T.fit(ex, Ef, X=Xx, **kwargs)
-            for i, lab in zip(score, T.predict(model, [test[i] for i in score], Es2, Xs), strict=True):
+            labels = (predict_em(model, ex, [test[i] for i in score], Es2, Xs) if em else
+                      T.predict(model, [test[i] for i in score], Es2, Xs))
+            for i, lab in zip(score, labels, strict=True):
                 out[i] = lab
         return out
     finally:
         for k, v in old.items():
             setattr(T, k, v)
+
+
+def predict_em(model, train, test, E, X, iterations: int = 50):
+    """Labels of `test` with each author's class priors re-estimated from its own (unlabelled) turns by EM
+    (Saerens et al. 2002): posteriors reweighted by new prior / training prior until the priors settle."""
+    import numpy as np
+
+    from miner.classify.base import Label
+    from miner.classify.learned import rules
+    from miner.classify.train import CLASSES, TARGET, modelled
+
+    y = [CLASSES.index(TARGET.get(train[i].label, train[i].label)) for i in modelled(train)]
+    prior = np.bincount(y, minlength=len(CLASSES)) / len(y)
+    out = [rules(e.turn) for e in test]
+    for a in sorted({e.author for e in test}):
+        rest = [i for i, e in enumerate(test) if e.author == a and out[i] is None]
+        if not rest:
+            continue
+        Xr = X[rest] if not model.embedding or E is None else np.hstack([X[rest], E[rest]])
+        P0 = model.proba(Xr)
+        pi = prior.copy()
+        for _ in range(iterations):
+            P = P0 * (pi / np.maximum(prior, 1e-9))
+            P /= P.sum(axis=1, keepdims=True)
+            pi = P.mean(axis=0)
+        for i, (label, p) in zip(rest, model.decide(P), strict=True):
+            out[i] = Label(label, p, [])
+    return out
 
 
 def main() -> None:
