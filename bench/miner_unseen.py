@@ -4,6 +4,7 @@
     python bench/miner_unseen.py                     # the shipped recipe on the tuning half
     python bench/miner_unseen.py --recipe balance-1 --recipe embed-1   # other recipes, tuning half
     python bench/miner_unseen.py --half held-out     # the held-out half: only to report, never to choose
+    python bench/miner_unseen.py --half all          # + "fresh": authors labelled after the split was drawn
 
 The unseen authors are the label files of `data/labels/not-in-model/` (licensed text in the repository)
 and `data/labels/pointers-only/` (judgements whose text is not in the repository: `--pointers-text DIR`
@@ -241,7 +242,8 @@ def predict_em(model, train, test, E, X, iterations: int = 50):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--make-split", action="store_true", help="write bench/unseen_split.json (once, before tuning)")
-    ap.add_argument("--half", choices=["tuning", "held-out", "both"], default="tuning")
+    ap.add_argument("--half", choices=["tuning", "held-out", "fresh", "all"], default="tuning",
+                    help="fresh: authors labelled after the split was drawn (in neither half; never tuned on)")
     ap.add_argument("--recipe", action="append", default=[], help=f"one of {', '.join(RECIPES)} (repeatable)")
     ap.add_argument("--pointers-text", default=str(DEFAULT_TEXT), help="the pointers-only files with their text")
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
@@ -261,12 +263,13 @@ def main() -> None:
 
     split = json.loads(SPLIT.read_text())
     halves = {"tuning": split["tuning"], "held-out": split["held_out"]}
-    wanted = list(halves) if args.half == "both" else [args.half]
     args.no_external = False
     train, E = load(args)
     X = feature_matrix([e.turn for e in train])
     test, E_t, X_t, licensed = unseen_data(Path(args.pointers_text), Path(args.unseen_cache) if args.unseen_cache
                                            else None)
+    halves["fresh"] = sorted({e.author for e in test} - set(halves["tuning"]) - set(halves["held-out"]))
+    wanted = list(halves) if args.half == "all" else [args.half]
     keep = [i for i, e in enumerate(test) if any(e.author in halves[h] for h in wanted)]
     test, E_t, X_t = [test[i] for i in keep], E_t[keep], X_t[keep]
     print(f"training: {len(train)} turns, {len({e.author for e in train})} authors; scored: {len(test)} turns of "
