@@ -5,6 +5,7 @@
     python bench/miner_cv.py --no-external   # only the shared corpora's dev labels (as before data/labels/)
     python bench/miner_cv.py --variant trees --variant no-shape   # other recipes, leave-one-author-out
     python bench/miner_cv.py --variant all   # every variant of miner/classify/variants.py (docs/mining.md table)
+    python bench/miner_cv.py --also data/labels/not-in-model   # + those label files as more training authors
 
 An author is a source repository (SOURCES.md). Leave-one-author-out: each author's turns are
 labelled by a model fitted (hyperparameters included) without any of that author's turns. In-sample:
