@@ -77,10 +77,11 @@ _YOU_DO = lowered_pattern(
     r"didn'?t|wouldn'?t|aren'?t) you\b|\bcan'?t you\b|\bi(?:'m| am) (?:confident|sure) (?:that )?you can\b")
 
 # -- revise ----------------------------------------------------------------------------------------------
-_LEAD = r"(?:\A|[.!?;\n]\s*)\W*(?:(?:ok|okay|now|so|and|also|then|please|pls|let'?s|lets|can you|could you|would you|can we|could we)[,.]?\s+)*"
+_LEAD = (r"(?:\A|[.!?;\n]\s*)\W*(?:(?:ok|okay|now|so|and|also|then|please|pls|let'?s|lets|can you|could you|"
+         r"would you|can we|could we)[,.]?\s+)*")
 _RESTRUCTURE = lowered_pattern(
-    _LEAD + r"(?:please\s+)?(?:move|split|refactor|rename|merge|separate|extract|restructure|reorgani[sz]e|flatten|squash|"
-    r"combine|simplify|consolidate|inline|modulari[sz]e|clean up|tidy up|break (?:up|out|down))\b|"
+    _LEAD + r"(?:please\s+)?(?:move|split|refactor|rename|merge|separate|extract|restructure|reorgani[sz]e|"
+    r"flatten|squash|combine|simplify|consolidate|inline|modulari[sz]e|clean up|tidy up|break (?:up|out|down))\b|"
     r"\b(?:can|could|would) (?:you|we) (?:please )?(?:just )?(?:move|split|refactor|rename|merge|separate|extract|"
     r"restructure|reorgani[sz]e|flatten|squash|combine|simplify|consolidate)\b")
 _STANDING = lowered_pattern(
