@@ -5,6 +5,7 @@
     python bench/miner_cv.py --no-external   # only the shared corpora's dev labels (as before data/labels/)
     python bench/miner_cv.py --variant trees --variant no-shape   # other recipes, leave-one-author-out
     python bench/miner_cv.py --variant all   # every variant of miner/classify/variants.py (docs/mining.md table)
+    python bench/miner_cv.py --also data/labels/not-in-model   # + those label files as more training authors
 
 An author is a source repository (SOURCES.md). Leave-one-author-out: each author's turns are
 labelled by a model fitted (hyperparameters included) without any of that author's turns. In-sample:
@@ -63,6 +64,9 @@ def main() -> None:
     ap.add_argument("--held-out", help="with --variant: also fit each variant on all the labelled turns and score "
                                        "the label files of this folder (authors not in training, e.g. "
                                        "data/labels/not-in-model)")
+    ap.add_argument("--also", action="append", default=[],
+                    help="a folder whose external-*.jsonl label files join the labelled turns (repeatable; e.g. "
+                         "data/labels/not-in-model to measure training on them)")
     ap.add_argument("--cache", help="keep the labelled turns and their embeddings in this pickle between runs "
                                     "(rebuilt when a label file changes)")
     args = ap.parse_args()
@@ -107,6 +111,8 @@ def load(args) -> tuple[list, object]:
 
     files = [Path(args.corpora) / f for f in DEV_LABEL_FILES]
     files += [] if args.no_external else sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))
+    also = [p for d in getattr(args, "also", []) for p in sorted(Path(d).glob(EXTERNAL_GLOB))]
+    files += also
     key = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
     if args.cache and Path(args.cache).exists():
         with open(args.cache, "rb") as f:
@@ -114,7 +120,7 @@ def load(args) -> tuple[list, object]:
         if isinstance(cached, dict) and cached.get("key") == key:
             return cached["data"]
     with tempfile.TemporaryDirectory(prefix="miner-cv-") as tmp:
-        data = corpus_data(Path(args.corpora), Path(tmp), external=not args.no_external)
+        data = corpus_data(Path(args.corpora), Path(tmp), external=not args.no_external, also=also)
     if args.cache:
         with open(args.cache, "wb") as f:
             pickle.dump({"key": key, "data": data}, f)

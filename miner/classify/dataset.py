@@ -124,20 +124,29 @@ def read_external(path: Path) -> list[Example]:
     assistant's answer before it, that answer's length, a tool error in it); the previous turns of the
     session give the rest (previous request, context). Nothing is fetched: see data/labels/README.md.
     """
-    from vault.model import Kind
+    return examples_from_rows(_rows(path), path.name)
 
+
+def _rows(path: Path, fields: tuple[str, ...] = _TURN_FIELDS) -> list[dict[str, Any]]:
     rows = []
     for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            missing = [f for f in _TURN_FIELDS if f not in row]
+            missing = [f for f in fields if f not in row]
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}:{i}: not JSON ({e.msg})") from None
         if missing:
             raise ValueError(f"{path}:{i}: missing {', '.join(missing)}")
         rows.append(row)
+    return rows
+
+
+def examples_from_rows(rows: list[dict[str, Any]], name: str) -> list[Example]:
+    """Examples of external-format rows (one file's, `name`), rebuilt in session order (see read_external)."""
+    from vault.model import Kind
+
     out: list[Example] = []
     rows.sort(key=lambda r: (r["author"], str(r["session"]), int(r["n"])))
     prev: dict[str, Any] | None = None
@@ -160,7 +169,7 @@ def read_external(path: Path) -> list[Example]:
                     prev_assistant_error=bool(r.get("answer_error")),
                     prev_typed=typed[1] if typed else None, prev_typed_id=typed[0] if typed else None,
                     context=list(context[-6:]))  # miner.turns.CONTEXT_TURNS
-        out.append(Example(turn, r["label"], r["author"], f"{path.name}:{r['session']}"))
+        out.append(Example(turn, r["label"], r["author"], f"{name}:{r['session']}"))
         context.append(("user", text if text else "[interrupted]"))
         if text:
             typed = (msg_id, text)
@@ -171,3 +180,31 @@ def read_external(path: Path) -> list[Example]:
 def external_examples(folder: Path = EXTERNAL_DIR) -> list[Example]:
     """Every external label file's examples (sorted by file name: deterministic)."""
     return [e for p in sorted(folder.glob(EXTERNAL_GLOB)) for e in read_external(p)]
+
+
+# -- pointer files (data/labels/pointers-only/): judgements whose text is not in the repository -------------
+
+POINTERS_DIR = EXTERNAL_DIR / "pointers-only"
+_POINTER_FIELDS = ("author", "session", "n", "kind", "label", "text_sha256", "answer_before_sha256")
+
+
+def read_pointers(path: Path, text_dir: Path) -> list[Example]:
+    """Examples of a pointers-only label file, the text of each line taken from the file of the same name in
+    `text_dir` (outside the repository: the text read again at the recorded commit) and kept only if its
+    SHA-256 (typed turn and answer tail) equals the pointer's. A line without matching text is an error
+    naming the file and line: a figure on part of an author's turns would not be the figure it claims."""
+    import hashlib
+
+    sha = lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest()  # noqa: E731
+    source = text_dir / path.name
+    if not source.exists():
+        raise ValueError(f"{path}: no text for it in {text_dir}")
+    full = {(str(r["session"]), int(r["n"])): r for r in _rows(source)}
+    rows = []
+    for i, r in enumerate(_rows(path, _POINTER_FIELDS), 1):
+        t = full.get((str(r["session"]), int(r["n"])))
+        if t is None or sha(t["text"]) != r["text_sha256"] or \
+                sha(t.get("answer_before") or "") != r["answer_before_sha256"]:
+            raise ValueError(f"{path}:{i}: the text in {source} does not match the pointer's SHA-256")
+        rows.append({**r, "text": t["text"], "answer_before": t.get("answer_before") or ""})
+    return examples_from_rows(rows, path.name)

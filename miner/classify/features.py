@@ -6,7 +6,8 @@
 - `context`: the assistant's answer just before (it claimed success, asked a question, ended on a
   tool error, was interrupted; this is the first turn after an interrupt; similarity of this
   request to the previous one) and a few interactions a linear model cannot form by itself;
-- `report`, `handoff` (followup.py): a failure observed after a claim of success, work handed back;
+- `report`, `handoff`, `revise` (followup.py): a failure observed after a claim of success, work handed back,
+  a restructuring or a standing instruction asked of what was just delivered;
 - `embedding` (optional): sentence embeddings of the turn, and of the turn with the assistant's
   last message, computed elsewhere (miner.classify.vectors) and passed in.
 

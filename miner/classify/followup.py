@@ -8,6 +8,11 @@ them after the context family. Names are `<family>:<feature>`.
   terminal or HTTP response.
 - `handoff`: the assistant handed the work back ("Run that and let me know", "I won't execute that
   command myself") and the person pushes it back ("you run it", "why won't you run it?").
+- `revise` (learned-5, found reading the missed corrections of the tuning half of the unseen authors,
+  bench/unseen_split.json): what was just delivered asked to be restructured ("move the tests to
+  tests/", "can you refactor them into its own file"), a standing instruction said again ("Always use
+  rustup", "without me telling you"), the delivered code criticised ("a bit unwieldy", "not very nice to
+  read"). Each only after an answer.
 
 Two more families were built and measured the same way and lost (leave-one-author-out F1 -0.03 each,
 docs/mining.md; their code is at commit 0c548c4): `restate` (word overlap with the previous request
@@ -41,26 +46,62 @@ _OUTPUT = re.compile(r"^\s*(?:\S+@\S+ [^\n]{0,40}[%$#] |\$ |> |PS [A-Z]:\\)|\bRe
                      r"\bHTTP/\d|\b(?:Status|status)\W{0,3}[45]\d\d\b", re.MULTILINE)
 
 # -- handoff ---------------------------------------------------------------------------------------------
-_HANDOFF = lowered_pattern(
-    r"\b(?:run (?:this|that|it|these|the (?:following|command))|you(?:'ll| will)? need to (?:run|manually|do)|"
+_HANDOFF_PHRASES = (
+    r"run (?:this|that|it|these|the (?:following|command))", r"you(?:'ll| will)? need to (?:run|manually|do)",
     r"i (?:won'?t|can'?t|cannot|am unable to|'m unable to|'m not able to|am not able to|don'?t have (?:access|permission)) "
-    r"(?:run|execute|do|access|quit|restart|exit|read|open|use)|you(?:'re| are) welcome to|manually|"
-    r"on your (?:end|machine|side)|copy (?:this|that|the) command|paste (?:it|that|this|the)|"
-    r"(?:please )?let me know (?:what|if|how|whether)|tell me what (?:happen|you see)|"
-    r"you can (?:now )?(?:run|try|test|ssh|open|use)|from your terminal|in your terminal)\b")
+    r"(?:run|execute|do|access|quit|restart|exit|read|open|use)", r"you(?:'re| are) welcome to", r"manually",
+    r"on your (?:end|machine|side)", r"copy (?:this|that|the) command", r"paste (?:it|that|this|the)",
+    r"let me know (?:what|if|how|whether)", r"tell me what (?:happen|you see)",
+    r"you can (?:now )?(?:run|try|test|ssh|open|use)", r"from your terminal", r"in your terminal")
+_HANDOFF = lowered_pattern(r"\b(?:" + "|".join(_HANDOFF_PHRASES) + r")\b")  # the definition; _handoff is its fast twin
+# One pattern per phrase, without the leading \b: a pattern that starts with a literal lets `re` skip ahead to
+# it (a leading \b or an alternation makes it try every position: 2.3x slower on real answers).
+_HANDOFF_PARTS = tuple(re.compile(p + r"\b") for p in _HANDOFF_PHRASES)
+
+
+def _handoff(lower: str) -> bool:
+    """`_HANDOFF.search(lower) is not None`, faster: each phrase found, then the word boundary before it checked."""
+    for pattern in _HANDOFF_PARTS:
+        pos = 0
+        while (m := pattern.search(lower, pos)) is not None:
+            start = m.start()
+            if start == 0 or not (lower[start - 1].isalnum() or lower[start - 1] == "_"):
+                return True
+            pos = start + 1
+    return False
+
+
 _YOU_DO = lowered_pattern(
     r"\A\W*(?:you|u) (?:(?:can|should|could|need to|must|just|have to) )?(?:run|do|try|check|fix|execute|"
     r"figure|handle|make|read|restart|request|install|find|look)\b|\byourself\b|\bwhy (?:won'?t|can'?t|don'?t|"
     r"didn'?t|wouldn'?t|aren'?t) you\b|\bcan'?t you\b|\bi(?:'m| am) (?:confident|sure) (?:that )?you can\b")
 
+# -- revise ----------------------------------------------------------------------------------------------
+_LEAD = (r"(?:\A|[.!?;\n]\s*)\W*(?:(?:ok|okay|now|so|and|also|then|please|pls|let'?s|lets|can you|could you|"
+         r"would you|can we|could we)[,.]?\s+)*")
+_RESTRUCTURE = lowered_pattern(
+    _LEAD + r"(?:please\s+)?(?:move|split|refactor|rename|merge|separate|extract|restructure|reorgani[sz]e|"
+    r"flatten|squash|combine|simplify|consolidate|inline|modulari[sz]e|clean up|tidy up|break (?:up|out|down))\b|"
+    r"\b(?:can|could|would) (?:you|we) (?:please )?(?:just )?(?:move|split|refactor|rename|merge|separate|extract|"
+    r"restructure|reorgani[sz]e|flatten|squash|combine|simplify|consolidate)\b")
+_STANDING = lowered_pattern(
+    r"(?:\A|[.!?;\n]\s*)\W*(?:please\s+)?(?:always|never|from now on|every time|don'?t ever|do not ever)\b|"
+    r"\bwithout (?:me|my) (?:telling|asking|saying|permission|approval|consent)\b")
+_CRITIQUE = lowered_pattern(
+    r"\b(?:unwieldy|clunky|convoluted|cluttered|hacky|bloated|awkward|not (?:very |really |so )?(?:nice|clean|"
+    r"readable|elegant|ideal)|hard to (?:read|follow|understand|maintain)|(?:could|can) be (?:cleaner|simpler|"
+    r"more readable))\b")
+
 NAMES = ["report:failure", "report:observed", "report:output", "report:claimed_x_report",
-         "handoff:answer", "handoff:you_do", "handoff:pushback"]
-FAMILIES = ("report", "handoff")
+         "handoff:answer", "handoff:you_do", "handoff:pushback",
+         "revise:restructure", "revise:standing", "revise:critique"]
+FAMILIES = ("report", "handoff", "revise")
 
 # Prior log-odds towards a correction, in raw feature units, set from what each feature means (a strong
 # reading when it fires in the context it describes, a weak one on its own), before any figure was seen.
 PRIOR = {"report:failure": 0.6, "report:observed": 0.8, "report:claimed_x_report": 1.5,
-         "handoff:you_do": 0.6, "handoff:pushback": 1.5}
+         "handoff:you_do": 0.6, "handoff:pushback": 1.5,
+         "revise:restructure": 0.8, "revise:standing": 1.2, "revise:critique": 1.2}
 
 
 def vector(text: str, lower: str, answer: str, claimed: bool) -> list[float]:
@@ -71,7 +112,8 @@ def vector(text: str, lower: str, answer: str, claimed: bool) -> list[float]:
     output = _OUTPUT.search(text) is not None
     report = failure or observed or output
 
-    handoff = bool(answer) and _HANDOFF.search(answer[-ANSWER_TAIL:].lower()) is not None
+    handoff = bool(answer) and _handoff(answer[-ANSWER_TAIL:].lower())
     you_do = _YOU_DO.search(lower) is not None
+    revise = [float(bool(answer) and p.search(lower) is not None) for p in (_RESTRUCTURE, _STANDING, _CRITIQUE)]
     return [float(failure), float(observed), float(output), float(claimed and report),
-            float(handoff), float(you_do), float(handoff and you_do)]
+            float(handoff), float(you_do), float(handoff and you_do)] + revise

@@ -34,7 +34,7 @@ from miner.classify.base import (
 from miner.classify.dataset import Example
 from miner.classify.learned import Model, feature_matrix, rules
 
-VERSION = "learned-4"  # learned-3's recipe and label files plus the report and handoff families (followup.py)
+VERSION = "learned-5"  # learned-4 plus the revise family (followup.py: restructuring, standing instructions, critique)
 CLASSES = [NEW_REQUEST, REATTEMPT_WITH_FEEDBACK, REATTEMPT_WITHOUT_FEEDBACK, POSITIVE_FEEDBACK]
 # The model's target: an initial request that structure did not catch is a request like any other.
 TARGET = {INITIAL_REQUEST: NEW_REQUEST}
@@ -258,14 +258,16 @@ def _round(a: np.ndarray) -> list[float]:
 
 # -- the shipped model ---------------------------------------------------------------------------
 
-def corpus_data(corpora: Path, work: Path, embed: bool = True,
-                external: bool = True) -> tuple[list[Example], np.ndarray | None]:
+def corpus_data(corpora: Path, work: Path, embed: bool = True, external: bool = True,
+                also: Sequence[Path] = ()) -> tuple[list[Example], np.ndarray | None]:
     """The shared corpora's dev-labelled turns and (unless `external` is False) the repository's own
-    external label files (data/labels/external-*.jsonl), sorted, with their embedding rows."""
-    from miner.classify.dataset import corpus_examples, external_examples
+    external label files (data/labels/external-*.jsonl) and the label files `also` names, sorted, with
+    their embedding rows."""
+    from miner.classify.dataset import corpus_examples, external_examples, read_external
     from miner.classify.vectors import embed as embed_turns
 
     examples = corpus_examples(corpora, work) + (external_examples() if external else [])
+    examples += [e for p in also for e in read_external(Path(p))]
     examples.sort(key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
     E = embed_turns(None, [e.turn for e in examples])[0].astype(np.float64) if embed else None
     return examples, E

@@ -64,3 +64,31 @@ def test_report_family_is_silent_without_a_report(ext):
     paddles = feats(ext["ext:Aider-AI/aider:pong:3"].turn)
     assert paddles["report:failure"] == paddles["report:observed"] == paddles["report:output"] == 0.0
     assert paddles["handoff:you_do"] == 0.0
+
+
+def test_the_fast_handoff_search_finds_what_the_regex_finds(ext):
+    """`_handoff` (one pattern per phrase, word boundary checked by hand) equals `_HANDOFF.search`."""
+    from miner.classify.followup import ANSWER_TAIL, _HANDOFF, _handoff
+
+    tails = [(e.turn.prev_assistant or "")[-ANSWER_TAIL:].lower() for e in ext.values()]
+    tails += ["xmanually", "manually", "prun this", "prun this, then run this", "rerun it", "please let me know if",
+              "you can runx", "_in your terminal", "(in your terminal)", "i won't run", "hi won't run", ""]
+    found = [_HANDOFF.search(t) is not None for t in tails]
+    assert [_handoff(t) for t in tails] == found
+    assert 0 < sum(found) < len(found)
+
+
+def test_revise_family_on_real_lines():
+    """Restructuring what was just delivered, a standing instruction repeated, a critique of the code: the
+    corrections of jayvdb/desynt and jake0x539's kind the cue words miss (data/labels/not-in-model/)."""
+    folder = EXTERNAL_DIR / "not-in-model"
+    by_text = {e.turn.text: e for name in ("desynt", "cross-modal-cognitive-mapping")
+               for e in read_external(folder / f"external-{name}.jsonl")}
+    moved = by_text["move the tests to new directory tests/"]
+    assert moved.label == "reattempt_with_feedback"
+    assert feats(moved.turn)["revise:restructure"] == 1.0 and feats(moved.turn)["revise:standing"] == 0.0
+    rustup = by_text["Always use rustup to run Rust commands"]
+    assert rustup.label == "reattempt_with_feedback" and feats(rustup.turn)["revise:standing"] == 1.0
+    # a new request after the assistant's question ("Let's use the 7 billion chat"): silent
+    qwen = feats(by_text["Let's use the 7 billion chat"].turn)
+    assert qwen["revise:restructure"] == qwen["revise:standing"] == qwen["revise:critique"] == 0.0
