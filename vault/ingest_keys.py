@@ -82,8 +82,8 @@ class StoredKeys:
     def _lookup(self, con: duckdb.DuckDBPyConnection, wanted, where: str) -> dict[str, int]:
         _wanted = wanted  # noqa: F841 (read by its name in the SQL below: DuckDB's replacement scan)
         k = self.key
-        return dict(con.execute(f"SELECT {k}, rowid FROM {self.table} WHERE {where} AND {k} IN (SELECT {k} FROM _wanted)"
-                                ).fetchall())
+        sql = f"SELECT {k}, rowid FROM {self.table} WHERE {where} AND {k} IN (SELECT {k} FROM _wanted)"
+        return dict(con.execute(sql).fetchall())
 
 
 OLD_SPAN = 122_880  # rowids per remembered span for rows stored before the run (one DuckDB row group)
