@@ -29,14 +29,10 @@ def _rows(name: str) -> list[dict]:
 
 def _hand(rows: list[dict]):
     def label(con) -> None:
+        from miner.mine import store_hand_labels
         from miner.tables import assign_roles
 
-        known = {r[0] for r in con.execute("SELECT msg_id FROM messages").fetchall()}
-        for r in rows:
-            if r["msg_id"] in known:
-                con.execute("INSERT OR REPLACE INTO labels (msg_id, session_id, label, confidence, backend, version) "
-                            "SELECT msg_id, session_id, ?, 1.0, 'hand', 'dev' FROM messages WHERE msg_id = ?",
-                            [r["label"], r["msg_id"]])
+        store_hand_labels(con, rows)
         assign_roles(con)
     return label
 

@@ -265,27 +265,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.latency_db and not args.plain:
         out = {"load_average": [round(x, 1) for x in os.getloadavg()]}
         latency_runs(args, out)
-        out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
-        print(json.dumps(out, indent=2))
-        report_latency(out)
-        if args.json_out:
-            args.json_out.write_text(json.dumps(out, indent=2))
+        _done(out, args, report_latency)
         return
     if args.plain and not args.float32:  # the throughput part alone
         out = {"load_average": [round(x, 1) for x in os.getloadavg()]}
         with tempfile.TemporaryDirectory(prefix="vectors-bench-") as tmp:
-            work = Path(tmp) / "work.duckdb"
-            shutil.copy(args.plain, work)
-            con = open_vault(work)
-            try:
-                throughput(con, args.sample, out, args.throughput_repeat)
-            finally:
-                con.close()
-        out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
-        print(json.dumps(out, indent=2))
-        report_throughput(out["throughput"])
-        if args.json_out:
-            args.json_out.write_text(json.dumps(out, indent=2))
+            _throughput_on_copy(args, Path(tmp), out)
+        _done(out, args, lambda o: report_throughput(o["throughput"]))
         return
     if not args.plain:
         ap.error("give --plain [--float32], or --latency-db")
@@ -301,17 +287,33 @@ def main(argv: list[str] | None = None) -> None:
             open_vault(p).close()  # migrated as `vault` would (the float32 copy stays as it was)
         recall(f32, int8, out)
         sizes(plain, f32, int8, out)
-        work = tmp / "work.duckdb"
-        shutil.copy(plain, work)
-        con = open_vault(work)
-        try:
-            throughput(con, args.sample, out, args.throughput_repeat)
-        finally:
-            con.close()
+        _throughput_on_copy(args, tmp, out, plain)
         out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report(out)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(out, indent=2))
+
+
+def _throughput_on_copy(args, tmp: Path, out: dict, plain: Path | None = None) -> None:
+    """The throughput comparison on a copy of the plain vault (`plain`, default --plain) in `tmp`."""
+    from vault.store import open_vault
+
+    work = tmp / "work.duckdb"
+    shutil.copy(plain or args.plain, work)
+    con = open_vault(work)
+    try:
+        throughput(con, args.sample, out, args.throughput_repeat)
+    finally:
+        con.close()
+
+
+def _done(out: dict, args, report_fn) -> None:
+    """The load after the run, the figures as JSON, then in words, and into --json-out."""
+    out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
+    print(json.dumps(out, indent=2))
+    report_fn(out)
     if args.json_out:
         args.json_out.write_text(json.dumps(out, indent=2))
 

@@ -16,20 +16,45 @@ from typing import Any
 import duckdb
 
 from miner.classify import DEFAULT_BACKEND, get_backend
-from miner.tables import assign_roles, relabels
+from miner.tables import assign_roles, relabels, stale_relabels
 from miner.turns import load_turns
 from vault.model import Kind, kinds_sql
 from vault.bulk import insert_rows
+from vault.rewritten import text_hash_sql
 from vault.store import transaction
 
 LABEL_COLUMNS = ["msg_id", "session_id", "label", "confidence", "backend", "version", "reasons"]
 
 
+def store_labels(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
+    """Store labels (tuples in LABEL_COLUMNS order) in one transaction, replacing the turns' old ones; each
+    keeps the hash of the text it judged, so a rewritten file that changes the text drops it (vault/rewritten.py)."""
+    ids = [r[0] for r in rows]
+    with transaction(con):
+        con.execute("DELETE FROM labels WHERE msg_id IN (SELECT unnest(?))", [ids])
+        insert_rows(con, "labels", LABEL_COLUMNS, rows)
+        con.execute(f"UPDATE labels SET text_hash = {text_hash_sql('m.text')} FROM messages m "
+                    "WHERE m.msg_id = labels.msg_id AND labels.msg_id IN (SELECT unnest(?))", [ids])
+
+
+def store_hand_labels(con: duckdb.DuckDBPyConnection, gold: list[dict[str, Any]], version: str = "dev") -> int:
+    """Hand labels (`{"msg_id", "label"}` rows) stored as the turns' labels (backend `hand`, confidence 1), for
+    benches and tests that start from labelled turns; ids the vault lacks are left out. Returns how many."""
+    sessions = dict(con.execute("SELECT msg_id, session_id FROM messages WHERE msg_id IN (SELECT unnest(?))",
+                                [[g["msg_id"] for g in gold]]).fetchall())
+    rows = {g["msg_id"]: (g["msg_id"], sessions[g["msg_id"]], g["label"], 1.0, "hand", version, None)
+            for g in gold if g["msg_id"] in sessions}  # a later row for the same turn wins
+    store_labels(con, list(rows.values()))
+    return len(rows)
+
+
 def own_label_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The person's own labels: hand labels from files given to `vault eval`, overridden by review relabels."""
+    """The person's own labels: hand labels from files given to `vault eval`, overridden by review relabels.
+    A relabel of a text that changed since (`stale_relabels`) judged other words: it is not learned from."""
     rows = {m: {"msg_id": m, "label": lab} for m, lab in con.execute(
         "SELECT msg_id, label FROM hand_labels ORDER BY msg_id").fetchall()}
-    rows.update({m: {"msg_id": m, "label": lab} for m, lab in relabels(con).items()})
+    stale = stale_relabels(con)
+    rows.update({m: {"msg_id": m, "label": lab} for m, lab in relabels(con).items() if m not in stale})
     return list(rows.values())
 
 
@@ -102,9 +127,7 @@ def mine(
             labelled_any = True
         rows = [(t.msg_id, t.session_id, lab.label, lab.confidence, clf.name, clf.version, json.dumps(lab.reasons))
                 for t, lab in zip(batch, labels, strict=True) if lab is not None and t.msg_id not in failed]
-        with transaction(con):
-            con.execute("DELETE FROM labels WHERE msg_id IN (SELECT unnest(?))", [[r[0] for r in rows]])
-            insert_rows(con, "labels", LABEL_COLUMNS, rows)
+        store_labels(con, rows)
         counts.update(r[2] for r in rows)
         done += len(batch)
         if on_progress:

@@ -2,7 +2,8 @@
 
 Invariants held here and nowhere else:
 - a person's relabel of a turn overrides the classifier's label (the `effective_labels` view, migration
-  m009; `label` NULL: not labelled yet; `not_human` takes the turn out);
+  m009; `label` NULL: not labelled yet; `not_human` takes the turn out); a relabel of a text that changed
+  since stays in effect, flagged (`stale_relabels`: m015, vault/rewritten.py);
 - accept and reject of a pair exclude each other (deciding one withdraws the other); an edit of the
   chosen answer counts as accepted unless the pair is rejected;
 - reviews outlive rebuilds: pairs are replaced wholesale, reviews stay keyed by the stable pair ids;
@@ -24,6 +25,7 @@ import duckdb
 from miner.classify.base import LABELS, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK
 from vault.sqlfilter import Filter
 from vault.bulk import insert_rows
+from vault.rewritten import text_hash_sql
 from vault.store import transaction
 
 EFFECTIVE_LABELS = "effective_labels"  # msg_id, session_id, is_human, timestamp, label, relabelled
@@ -39,6 +41,16 @@ def relabels(con: duckdb.DuckDBPyConnection, session_id: str | None = None) -> d
     f = Filter().add_if(session_id, "session_id = ?", session_id).also("relabelled")
     return dict(con.execute(f"SELECT msg_id, label FROM {EFFECTIVE_LABELS} {f.where()} ORDER BY msg_id",
                             f.params).fetchall())
+
+
+def stale_relabels(con: duckdb.DuckDBPyConnection, session_id: str | None = None) -> set[str]:
+    """The turns whose text changed since a person relabelled them (a rewritten file, vault/rewritten.py):
+    the relabel stays in effect, flagged, until the person relabels the new text."""
+    f = (Filter().add_if(session_id, "m.session_id = ?", session_id)
+         .also("rv.target = 'turn'", "rv.decision = 'relabel'", "rv.text_hash IS NOT NULL",
+               f"rv.text_hash <> {text_hash_sql('m.text')}"))
+    return {r[0] for r in con.execute(f"SELECT rv.target_id FROM reviews rv JOIN messages m ON m.msg_id = rv.target_id "
+                                      f"{f.where()}", f.params).fetchall()}
 
 
 def turn_labels(con: duckdb.DuckDBPyConnection, msg_ids: list[str]) -> dict[str, tuple[str | None, bool]]:
@@ -66,8 +78,10 @@ def record_review(con: duckdb.DuckDBPyConnection, target: str, target_id: str, d
         if decision in PAIR_DECISIONS:
             con.execute("DELETE FROM reviews WHERE target = ? AND target_id = ? AND decision IN ('accept', 'reject')",
                         [target, target_id])
-        con.execute("INSERT OR REPLACE INTO reviews (target, target_id, decision, value, created_at) "
-                    "VALUES (?, ?, ?, ?, current_timestamp)", [target, target_id, decision, value])
+        # A relabel remembers the text it judged (m015): a later change of that text flags it.
+        con.execute("INSERT OR REPLACE INTO reviews (target, target_id, decision, value, created_at, text_hash) "
+                    f"VALUES (?, ?, ?, ?, current_timestamp, (SELECT {text_hash_sql('text')} FROM messages "
+                    "WHERE msg_id = ? AND ? = 'turn'))", [target, target_id, decision, value, target_id, target])
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,45 @@ def require_shared() -> None:
     """Skip the calling test or fixture (saying why) when the shared corpora are absent."""
     if not CORPORA.is_dir():
         pytest.skip(f"needs the shared corpora at {CORPORA} (absent in a bare clone)")
+
+
+ONE_COMMIT_PER_FILE = {"VAULT_INGEST_BATCH_BYTES": "1"}  # an ingest's crash points reached once per file
+
+
+def vault_process(db: Path, *args: str, crash_at: str | None = None, env: dict[str, str] | None = None):
+    """The real `vault --db DB ARGS...` in a process of its own (a Popen with stdout and stderr piped), offline,
+    which a named crash point (`crash_at`, see `vault.faults`: it exits with `vault.faults.EXIT_CODE`) or a kill
+    may end; `env` adds variables."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {}), **({"VAULT_CRASH_AT": crash_at} if crash_at else {})}
+    return subprocess.Popen([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+@contextlib.contextmanager
+def vault_holder(db: Path):
+    """Another process holding the vault `db` open for writing (DuckDB's lock), from when it says so until the
+    block ends or the test lets it go (`holder.communicate("")`); yields its Popen."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from vault.store import open_vault; c = open_vault(sys.argv[1]); "
+         "print('held', flush=True); sys.stdin.read()", str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        if holder.poll() is None:
+            try:
+                holder.communicate("", timeout=30)
+            except subprocess.TimeoutExpired:
+                holder.kill()
+                holder.wait()
 
 
 def run_cli(*args: str, db: Path | None = None, input: str | None = None):

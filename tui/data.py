@@ -44,16 +44,23 @@ def conversation(con: duckdb.DuckDBPyConnection, session_id: str) -> tuple[dict 
         return None, []
     msgs = queries.session_messages(con, session_id)
     relabels = tables.relabels(con, session_id)
+    stale = tables.stale_relabels(con, session_id)
     results = {m["tool_use_id"]: m for m in msgs if m["kind"] == "tool_result" and m["tool_use_id"]}
     calls = {m["tool_use_id"] for m in msgs if m["kind"] == "tool_call"}
     for m in msgs:
         m["in_call"] = m["kind"] == "tool_result" and m["tool_use_id"] in calls
         if m["msg_id"] in relabels:
-            m["label"], m["relabelled"] = relabels[m["msg_id"]], True
+            m["label"], m["relabelled"], m["relabel_stale"] = relabels[m["msg_id"]], True, m["msg_id"] in stale
         m["is_correction"] = m.get("label") == REATTEMPT_WITH_FEEDBACK
         if m["kind"] == "tool_call":
             m["result"] = results.get(m["tool_use_id"])
     return info, msgs
+
+
+def label_note(label: str | None, relabelled: bool = False, stale: bool = False) -> str:
+    """A turn's label as its border shows it; a relabel of a text that changed since says so (relabel again)."""
+    return (label or "not labelled") + (" (relabelled; the text changed since)" if relabelled and stale
+                                        else " (relabelled)" if relabelled else "")
 
 
 # -- review ----------------------------------------------------------------------------------
@@ -74,6 +81,7 @@ class Pair:
     edited: str | None = None  # the person's rewrite of chosen
     label: str | None = None  # the feedback turn's effective label
     relabelled: bool = False
+    relabel_stale: bool = False  # the feedback's text changed since the person relabelled it
     extra: dict = field(default_factory=dict)
 
 
@@ -92,6 +100,7 @@ def pairs(con: duckdb.DuckDBPyConnection) -> list[Pair]:
     stored = tables.load_pairs(con, kept_only=True)
     personas = tables.persona_texts(con)
     labels = tables.turn_labels(con, [p["feedback_msg_id"] for p in stored if p["feedback_msg_id"]])
+    stale = tables.stale_relabels(con)
     out = []
     for p in stored:
         label, relabelled = labels.get(p["feedback_msg_id"], (None, False))
@@ -99,7 +108,8 @@ def pairs(con: duckdb.DuckDBPyConnection) -> list[Pair]:
                         feedback_msg_id=p["feedback_msg_id"], feedback=p["feedback"] or "",
                         prompt=p["prompt"] if isinstance(p["prompt"], list) else [], chosen=_content(p["chosen"]),
                         rejected=_content(p["rejected"]), method=p["method"], persona=personas.get(p["role_name"]),
-                        decision=p["review"].verdict, edited=p["review"].edit, label=label, relabelled=relabelled))
+                        decision=p["review"].verdict, edited=p["review"].edit, label=label, relabelled=relabelled,
+                        relabel_stale=p["feedback_msg_id"] in stale))
     return out
 
 

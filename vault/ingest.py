@@ -45,9 +45,10 @@ from vault.ingest_pool import prepared
 from vault.ingest_prep import SESSION_FIELDS, Failed, Job, Prepared, one_line
 from vault.migrations import M012_INDEXES
 from vault.model import REASON_CHARS, Kind
+from vault.rewritten import drop_changed_labels, forget_calls
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import TOUCHED, Parser, Touched
-from vault.store import bump_content_version, settle, transaction
+from vault.store import bump_content_version, checkpoint_large, transaction
 from vault.walk import SPECIAL_FILE_TYPES, FileRow, fingerprint, folder_reason, path_key, real_stat, walk
 
 if TYPE_CHECKING:
@@ -66,6 +67,9 @@ SEQ_FILE_SHIFT = 40
 INGEST_SETTINGS = {"checkpoint_threshold": "64MB", "memory_limit": "128MB"}
 WORKING_MEMORY = 128 << 20
 ROOMY_MEMORY_LIMIT = "1GB"  # for a file that cannot be stored under the cap (the cap before it was lowered)
+# A WAL this small is left by `Ingester.finish` to the checkpoint that ends the run (`vault.index.after_ingest`, else
+# DuckDB's when the vault closes): the keyword index update that follows would checkpoint a second time.
+LEAVE_WAL_BYTES = 16 << 20
 # A group of parsed files commits together once it holds `batch_bytes` source bytes (the
 # `ingest.batch_bytes` setting: smaller groups commit more often, at some speed cost) or this many files.
 BATCH_FILES = 200
@@ -266,7 +270,7 @@ class Ingester:
                 crash_point("in-finish")
         crash_point("finish-committed")
         if sessions or files:
-            settle(con)  # a small ingest leaves its WAL: a checkpoint costs ~1 s on a 1 GB vault, whatever it adds
+            checkpoint_large(con, LEAVE_WAL_BYTES)
         self._reset_settings()
         self.report.sessions_touched = len(sessions)
 
@@ -352,10 +356,11 @@ class Ingester:
             # refuses an id deleted and inserted again in one transaction. A crash between the two leaves the
             # file's row as it was, so the next run replaces the file again; its sessions are pending already.
             with transaction(con):
-                for plan, _ in batch:
+                for plan, res in batch:
                     if plan.replace:  # the sessions it held are derived again, even one the new text lacks
                         con.execute("INSERT OR IGNORE INTO pending_sessions "
                                     "SELECT DISTINCT session_id FROM messages WHERE file_id = ?", [plan.row.file_id])
+                        forget_calls(con, plan.row.file_id, res.tool_calls)  # before its messages go
                         rawstore.delete_files(con, [plan.row.file_id])
                         con.execute("DELETE FROM messages WHERE file_id = ?", [plan.row.file_id])
             crash_point("replaced-rows-deleted")
@@ -376,6 +381,7 @@ class Ingester:
                 from vault.index.embeddings import drop_changed_chunks
 
                 drop_changed_chunks(con, replaced)
+                drop_changed_labels(con, replaced)
             known = _store_files(con, [(fid, plan, res) for fid, (plan, res) in zip(file_ids, batch, strict=True)])
             _mark_pending(con, parsed)
             crash_point("in-file-commit")

@@ -390,6 +390,25 @@ def m012_unique_indexes(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+
+def m015_label_text_hash(con: duckdb.DuckDBPyConnection) -> None:
+    """Labels and relabels remember the text they judged (`text_hash`: md5 of the message's text).
+
+    A rewritten file keeps its messages' ids with maybe new texts (vault/rewritten.py): a classifier's
+    label of a text that changed is deleted by the ingest; a person's relabel stays in effect, flagged
+    (`miner.tables.stale_relabels`) until the person relabels the new text. Rows already stored are taken
+    as judging the text stored now.
+    """
+    con.execute(
+        """
+        ALTER TABLE labels ADD COLUMN text_hash VARCHAR;
+        ALTER TABLE reviews ADD COLUMN text_hash VARCHAR;
+        UPDATE labels SET text_hash = md5(coalesce(m.text, '')) FROM messages m WHERE m.msg_id = labels.msg_id;
+        UPDATE reviews SET text_hash = md5(coalesce(m.text, '')) FROM messages m
+        WHERE reviews.target = 'turn' AND m.msg_id = reviews.target_id;
+        """
+    )
+
 # The indexes m012 makes (the ingest drops and rebuilds them by these names), and m001's columns in m001's order.
 M012_INDEXES = {"messages": "messages_msg_id", "tool_calls": "tool_calls_tool_use_id"}
 M012_MESSAGES = """
@@ -415,4 +434,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m010_record_chunks", m010_record_chunks),
     ("m011_vectors_int8", m011_vectors_int8),
     ("m012_unique_indexes", m012_unique_indexes),
+    ("m015_label_text_hash", m015_label_text_hash),
 ]

@@ -48,12 +48,6 @@ def load_hand_labels(con) -> int:
     """The dev hand labels of ../shared/corpora as labels rows (backend 'hand'); returns rows added."""
     require_shared()
     rows = [json.loads(line) for line in (CORPORA / "labels-dev.jsonl").read_text().splitlines() if line.strip()]
-    known = {r[0]: r[1] for r in con.execute("SELECT msg_id, session_id FROM messages").fetchall()}
-    n = 0
-    for r in rows:
-        if r["label"] == "not_human" or r["msg_id"] not in known:
-            continue
-        con.execute("INSERT INTO labels (msg_id, session_id, label, confidence, backend, version) "
-                    "VALUES (?, ?, ?, 1.0, 'hand', 'dev')", [r["msg_id"], known[r["msg_id"]], r["label"]])
-        n += 1
-    return n
+    from miner.mine import store_hand_labels
+
+    return store_hand_labels(con, [r for r in rows if r["label"] != "not_human"])

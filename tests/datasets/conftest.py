@@ -35,15 +35,11 @@ def _mine(con) -> None:
 
 def _hand_labels_dev(con) -> None:
     """The hand labels of ../shared/corpora/labels-dev.jsonl (the rest unlabelled), roles assigned."""
+    from miner.mine import store_hand_labels
     from miner.tables import assign_roles
 
-    rows = [json.loads(line) for line in (CORPORA / "labels-dev.jsonl").read_text().splitlines() if line.strip()]
-    known = {r[0] for r in con.execute("SELECT msg_id FROM messages").fetchall()}
-    for r in rows:
-        if r["msg_id"] in known:
-            con.execute("INSERT OR REPLACE INTO labels (msg_id, session_id, label, confidence, backend, version) "
-                        "SELECT msg_id, session_id, ?, 1.0, 'hand', 'dev' FROM messages WHERE msg_id = ?",
-                        [r["label"], r["msg_id"]])
+    store_hand_labels(con, [json.loads(line) for line in (CORPORA / "labels-dev.jsonl").read_text().splitlines()
+                            if line.strip()])
     assign_roles(con)
 
 

@@ -41,8 +41,9 @@ def hand_label(con) -> int:
                row_number() OVER (PARTITION BY session_id ORDER BY seq) = 1 AS first
         FROM messages WHERE kind IN ('human_prompt', 'queued_prompt', 'tool_rejection', 'interrupt')
           AND NOT is_sidechain""").fetchall()
+    from miner.mine import store_hand_labels
+
     con.execute("DELETE FROM labels")
-    for msg_id, sid, kind, text, first in rows:
-        con.execute("INSERT INTO labels (msg_id, session_id, label, confidence, backend, version) "
-                    "VALUES (?, ?, ?, 1.0, 'hand', '1')", [msg_id, sid, label_of(kind, text, first)])
+    store_hand_labels(con, [{"msg_id": msg_id, "label": label_of(kind, text, first)}
+                            for msg_id, sid, kind, text, first in rows], version="1")
     return con.execute("SELECT count(*) FROM labels WHERE label = 'reattempt_with_feedback'").fetchone()[0]

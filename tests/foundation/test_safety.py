@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import EXAMPLES, ROOT, needs_shared, run_cli
+from support import EXAMPLES, ROOT, needs_shared, run_cli, vault_holder
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -94,12 +94,7 @@ def test_kill_midway_then_rerun_completes(tmp_path):
 
 def test_second_process_on_a_locked_vault_gets_a_clear_message(tmp_path):
     db = tmp_path / "v.duckdb"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from vault.store import open_vault; "
-         f"c = open_vault({str(db)!r}); print('ready', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with vault_holder(db) as holder:
         for args in (("stats", "--json"), ("ingest", str(tmp_path), "--json", "--no-embed")):
             p = _vault(db, *args)
             out, err = p.communicate(timeout=60)
@@ -107,9 +102,6 @@ def test_second_process_on_a_locked_vault_gets_a_clear_message(tmp_path):
             assert p.returncode == 2, err
             assert "Traceback" not in err and out == b""
             assert f"in use by process {holder.pid}" in err and "python" in err
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_vault_written_by_a_newer_version_is_refused_clearly(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from support import ROOT
+from support import ROOT, vault_holder
 from vault import hooks
 from vault.store import open_vault
 
@@ -107,11 +107,7 @@ def test_install_run_busy_uninstall(tmp_path):
 
     # Busy vault: another process holds the write lock. The hook still answers at once, silently, exit 0,
     # and the transcript waits in the pending list.
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from vault.store import open_vault; "
-                               f"con = open_vault({str(db)!r}); print('held', flush=True); sys.stdin.read()"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with vault_holder(db):
         with open(transcripts / f"{SESSION}.jsonl", "a", encoding="utf-8") as fh:  # the session went on
             fh.write(json.dumps({"type": "user", "uuid": "9a9a9a9a-0000-4000-8000-000000000001",
                                  "parentUuid": None, "sessionId": SESSION, "timestamp": "2026-01-01T00:00:00Z",
@@ -123,8 +119,6 @@ def test_install_run_busy_uninstall(tmp_path):
         log = wait_for_run(db, "PreCompact", before)
         assert log["result"].startswith("vault busy"), log
         assert transcripts / f"{SESSION}.jsonl" in hooks.list_pending(db)
-    finally:
-        holder.communicate("", timeout=30)
 
     # The next ingest (any `vault ingest`) takes the pending list.
     res = vault_cli("ingest", "--no-embed", "--json", str(tmp_path / "elsewhere"), env=env)

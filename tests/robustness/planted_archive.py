@@ -124,14 +124,11 @@ def write_archive(root: Path) -> Path:
 
 def label_corrections(con) -> int:
     """Make sure the planted feedback turns are labelled corrections (whatever the miner said)."""
-    rows = con.execute("SELECT msg_id, session_id, text FROM messages WHERE kind = 'human_prompt'").fetchall()
-    n = 0
-    for msg_id, sid, text in rows:
-        if (text or "").startswith(CORRECTION_PREFIXES):
-            con.execute("INSERT OR REPLACE INTO labels (msg_id, session_id, label, confidence, backend, version) "
-                        "VALUES (?, ?, 'reattempt_with_feedback', 1.0, 'hand', 'planted')", [msg_id, sid])
-            n += 1
-    return n
+    from miner.mine import store_hand_labels
+
+    rows = con.execute("SELECT msg_id, text FROM messages WHERE kind = 'human_prompt'").fetchall()
+    return store_hand_labels(con, [{"msg_id": msg_id, "label": "reattempt_with_feedback"} for msg_id, text in rows
+                                   if (text or "").startswith(CORRECTION_PREFIXES)], version="planted")
 
 
 def leaks(data: bytes | str) -> dict[str, list[str]]:

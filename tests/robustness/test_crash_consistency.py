@@ -15,17 +15,15 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from support import copy_mixed_archive, run_cli
+from support import ONE_COMMIT_PER_FILE, copy_mixed_archive, run_cli, vault_process
+from vault.faults import EXIT_CODE as FAULT_EXIT
 from vault_tables import vault_tables
 
-FAULT_EXIT = 137  # vault.faults.EXIT_CODE
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "VAULT_INGEST_BATCH_BYTES": "1"}  # one commit per file
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +40,8 @@ def _ingest_in_process(db: Path, archive: Path) -> dict:
 
 
 def _subprocess(db: Path, archive: Path, crash_at: str | None = None, embed: bool = False) -> subprocess.Popen:
-    env = dict(ENV)
-    if crash_at:
-        env["VAULT_CRASH_AT"] = crash_at
-    return subprocess.Popen([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db),
-                             "ingest", str(archive), "--json", *([] if embed else ["--no-embed"])],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    return vault_process(db, "ingest", str(archive), "--json", *([] if embed else ["--no-embed"]), crash_at=crash_at,
+                         env=ONE_COMMIT_PER_FILE)
 
 
 def state(db: Path, words: list[str]) -> dict:
@@ -227,15 +221,22 @@ def _embedded(db: Path) -> dict:
         con.close()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("phase", ["embed-group", "embed-chunks"])
-def test_kill_while_embedding_then_rerun(archive, clean, tmp_path, phase):
-    """The vector index too: killed after a group of vectors (chunks not yet stored), or after the
-    chunks (the run not marked complete), the next run completes it as one clean run would."""
-    ref = tmp_path / "clean.duckdb"
+@pytest.fixture(scope="module")
+def clean_embedded(archive, tmp_path_factory) -> dict:
+    """What one uninterrupted run with embeddings leaves (built once for the phases below)."""
+    ref = tmp_path_factory.mktemp("clean-embedded") / "v.duckdb"
     assert run_cli("ingest", str(archive), "--json", db=ref)[0] == 0
     want = _embedded(ref)
     assert want["chunks"] and want["up_to_date"]
+    return want
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["embed-group", "embed-chunks"])
+def test_kill_while_embedding_then_rerun(archive, clean, clean_embedded, tmp_path, phase):
+    """The vector index too: killed after a group of vectors (chunks not yet stored), or after the
+    chunks (the run not marked complete), the next run completes it as one clean run would."""
+    want = clean_embedded
     db = tmp_path / "v.duckdb"
     proc = _subprocess(db, archive, crash_at=phase, embed=True)
     _, err = proc.communicate(timeout=300)

@@ -10,17 +10,15 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from fts_state import index_contents, rankings
-from support import EXAMPLES, ROOT, run_cli
+from support import EXAMPLES, ONE_COMMIT_PER_FILE, ROOT, run_cli, vault_process
+from vault.faults import EXIT_CODE as FAULT_EXIT
 
-FAULT_EXIT = 137  # vault.faults.EXIT_CODE
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "VAULT_INGEST_BATCH_BYTES": "1"}  # one commit per file
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +35,7 @@ def _first_part(db: Path, archive: Path) -> None:
 
 
 def _rest(db: Path, archive: Path, crash_at: str | None = None) -> subprocess.Popen:
-    env = dict(ENV, **({"VAULT_CRASH_AT": crash_at} if crash_at else {}))
-    return subprocess.Popen([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db), "ingest",
-                             str(archive), "--json", "--no-embed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    return vault_process(db, "ingest", str(archive), "--json", "--no-embed", crash_at=crash_at, env=ONE_COMMIT_PER_FILE)
 
 
 def _state(db: Path) -> dict:

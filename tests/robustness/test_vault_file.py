@@ -9,14 +9,13 @@ import shutil
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from support import EXAMPLES, ROOT
+from support import EXAMPLES, ROOT, vault_holder
 
 VAULT = [str(ROOT / ".venv" / "bin" / "vault")]
 
@@ -192,17 +191,9 @@ def test_flipped_bytes_are_damage_not_a_lock(tmp_path, example_vault, offset):
 def test_a_held_vault_is_still_reported_busy_with_its_holder(tmp_path, example_vault):
     db = tmp_path / "v.duckdb"
     shutil.copy2(example_vault, db)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from vault.store import open_vault; "
-         f"c = open_vault({str(db)!r}); print('ready', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with vault_holder(db) as holder:
         line = _one_clear_line(*_vault(db, "stats", "--json")[::2])
         assert f"in use by process {holder.pid}" in line and "damaged" not in line, line
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def _tables(db: Path) -> set[str]:

@@ -9,15 +9,13 @@ this runs on a bare clone.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from support import ROOT, run_cli
+from support import ROOT, run_cli, vault_process
+from vault.faults import EXIT_CODE as FAULT_EXIT
 
 SESSION = ROOT / "tests" / "corpus" / "conversations" / "cctrace-js.jsonl"
 FIRST = "cctrace-f33cdb42#0"  # the first prompt, replaced whole
@@ -25,7 +23,6 @@ LONG = "cctrace-f33cdb42#232"  # the longest answer (several chunks): only its l
 NEW_PROMPT = ("Bake a sourdough loaf with rye flour and caraway seeds; the starter needs feeding "
               "twice a day and the dough proves overnight in the fridge.")
 OLD_WORD, NEW_WORD = "ultrathink", "sourdough"  # each in one text only: the old and the new first prompt
-FAULT_EXIT = 137  # vault.faults.EXIT_CODE
 
 
 def _edit(path: Path) -> None:
@@ -110,10 +107,9 @@ def test_edited_messages_are_indexed_by_their_new_text(embedded):
 
 
 def _crashing_ingest(db: Path, folder: Path, crash_at: str) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VAULT_CRASH_AT": crash_at}
-    proc = subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db),
-                           "ingest", str(folder), "--json"], capture_output=True, env=env, timeout=600)
-    assert proc.returncode == FAULT_EXIT, (crash_at, proc.returncode, proc.stderr.decode()[-2000:])
+    proc = vault_process(db, "ingest", str(folder), "--json", crash_at=crash_at)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == FAULT_EXIT, (crash_at, proc.returncode, err.decode()[-2000:])
 
 
 @pytest.mark.parametrize("phase", ["replaced-rows-deleted", "in-file-commit", "file-commit", "fts-done"])

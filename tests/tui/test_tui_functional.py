@@ -275,15 +275,9 @@ async def test_help_lists_the_keys(tui_vault):
 @sync
 async def test_vault_held_by_a_writer_opens_a_snapshot_then_reopens(tui_vault):
     """Another process writing: the app reads a copy, says so, refuses reviews; ctrl+r reopens it after."""
-    import subprocess
-    import sys
+    from support import vault_holder
 
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from vault.store import open_vault; c = open_vault(sys.argv[1]); "
-         "print('holding', flush=True); sys.stdin.read()", str(tui_vault)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "holding"
+    with vault_holder(tui_vault) as holder:
         app = make_app(tui_vault)
         async with app.run_test(size=SIZE) as pilot:
             assert app.access.mode == "snapshot" and "snapshot" in app.sub_title
@@ -302,9 +296,6 @@ async def test_vault_held_by_a_writer_opens_a_snapshot_then_reopens(tui_vault):
             assert app.access.mode == "read-write" and "read-write" in app.sub_title
             await pilot.press("a")
             await pilot.pause()
-    finally:
-        if holder.poll() is None:
-            holder.kill()
     assert [r[2] for r in reviews(tui_vault)] == ["accept"]
 
 

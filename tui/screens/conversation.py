@@ -30,15 +30,15 @@ class Turn(Static, can_focus=True):
         text = msg["text"] or ""
         body = Markdown(text) if msg["kind"] in Kind.HUMAN_TYPED else Text(text, style="red")
         super().__init__(body, classes="turn", id=_wid(msg["msg_id"]))
-        self.set_label(msg.get("label"), bool(msg.get("relabelled")))
+        self.set_label(msg.get("label"), bool(msg.get("relabelled")), bool(msg.get("relabel_stale")))
 
-    def set_label(self, label: str | None, relabelled: bool = False) -> None:
+    def set_label(self, label: str | None, relabelled: bool = False, stale: bool = False) -> None:
         self.msg["label"] = label
         self.msg["is_correction"] = label == data.REATTEMPT_WITH_FEEDBACK
         ts = (self.msg.get("timestamp") or "")[11:16]
         branch = " (abandoned branch)" if not self.msg.get("on_main_branch", True) else ""
         self.border_title = f"{HUMAN_TITLES.get(self.msg['kind'], 'you')} {ts}{branch}"
-        self.border_subtitle = (label or "not labelled") + (" (relabelled)" if relabelled else "")
+        self.border_subtitle = data.label_note(label, relabelled, stale)
         self.set_class(self.msg["is_correction"], "correction")
 
 

@@ -68,7 +68,7 @@ class ReviewScreen(VaultScreen):
         fb = self.query_one("#feedback", Static)
         fb.update(Text(p.feedback or "(no typed feedback)"))
         fb.border_title = "feedback"
-        fb.border_subtitle = (p.label or "not labelled") + (" (relabelled)" if p.relabelled else "")
+        fb.border_subtitle = data.label_note(p.label, p.relabelled, p.relabel_stale)
         persona = self.query_one("#persona", Static)
         persona.update(Text(clip(p.persona, 400) if p.persona else "(no persona for this role yet)"))
         persona.border_title = f"persona · {p.role_name or '-'}"
@@ -122,7 +122,7 @@ class ReviewScreen(VaultScreen):
             return
         def done(label: str | None) -> None:
             if label and self.app.write(data.record_review, "turn", p.feedback_msg_id, "relabel", label):
-                p.label, p.relabelled = label, True
+                p.label, p.relabelled, p.relabel_stale = label, True, False
                 self.notify(f"Feedback turn relabelled: {label}", timeout=2)
                 self.show()
 
