@@ -526,7 +526,7 @@ def _without(rows, keys, key: str, values: list[str]):
     if not values:
         return rows, keys
     keep = pc.invert(pc.is_in(rows[key], value_set=pa.array(values, pa.string())))
-    return rows.filter(keep), keys[keep.to_numpy(zero_copy_only=False)]
+    return rows.filter(keep), [h for h, k in zip(keys, keep.to_pylist(), strict=True) if k]
 
 
 @contextlib.contextmanager
