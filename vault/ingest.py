@@ -154,7 +154,8 @@ class Ingester:
         jobs = ((plan, Job(plan.parser, plan.path, plan.start, plan.start_line, self.max_member_mb,
                            plan.st.st_size - plan.start)) for plan in plans)
         self.keyed = _cold_start(self.con)
-        self.seen = {t: self.seen.get(t) or StoredKeys(self.con, t, KEYS[t]) for t in M012_INDEXES if t not in self.keyed}
+        self.seen = {t: self.seen.get(t) or StoredKeys(self.con, t, KEYS[t])
+                     for t in M012_INDEXES if t not in self.keyed}
         if self.workers > 1:  # one DuckDB thread: the other cores parse (and it takes less CPU for these inserts)
             self.con.execute("SET threads = 1")
         try:
@@ -540,7 +541,7 @@ def _without(rows, keys, key: str, values: list[str]):
     if not values:
         return rows, keys
     keep = pc.invert(pc.is_in(rows[key], value_set=pa.array(values, pa.string())))
-    return rows.filter(keep), keys[keep.to_numpy(zero_copy_only=False)]
+    return rows.filter(keep), [h for h, k in zip(keys, keep.to_pylist(), strict=True) if k]
 
 
 @contextlib.contextmanager

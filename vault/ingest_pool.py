@@ -35,7 +35,7 @@ POOL_MIN_BYTES = 8 << 20  # source bytes waiting before workers start (below: ~0
 # `ingest.batch_bytes` = 32 MB of source takes 0.2-3 s; 4 files, 2.7 MB on the 1 GB archive, left the worker
 # idle most of that time: docs/foundation.md), bounded by source bytes so that memory stays flat.
 AHEAD_FILES = 128  # files in flight per parsing process
-AHEAD_BYTES = 32 << 20  # source bytes in flight at most (and at least one file)
+AHEAD_BYTES = 16 << 20  # source bytes in flight at most (and at least one file)
 PARENT_POLL_S = 0.2
 
 T = TypeVar("T")
