@@ -5,6 +5,7 @@ one and with several parse workers, peak memory on a 1 GB and a 4 GB archive, un
     python bench/ingest_bench.py --archive /work/bench-data/archive \\
         --large /work/bench-data/ingest/archive-4g                # + the 4 GB archive (built if missing)
     python bench/ingest_bench.py --size-mb 100                    # a quick run
+    python bench/ingest_bench.py --baseline-src /tmp/main-src     # + another tree's ingest (`git archive main`)
 
 The floor (issue 14): DuckDB storing every raw line (`read_json_objects` into a table of a new database
 file, checkpointed) plus orjson parsing every line (one process); both are children of this script like
@@ -63,10 +64,12 @@ class TreeMemory(threading.Thread):
             time.sleep(SAMPLE_S)
 
 
-def _child(*args: str) -> dict:
-    """Run this file in child mode; its JSON answer plus wall, CPU and memory figures."""
+def _child(*args: str, src: Path | None = None) -> dict:
+    """Run this file in child mode (with the `vault` package of `src`, if given: it comes first on the path of the
+    child and of its workers); its JSON answer plus wall, CPU and memory figures."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])} if src else None
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, env=env)
     mem = TreeMemory(proc.pid)
     mem.start()
     out = proc.stdout.read()
@@ -85,15 +88,21 @@ def _child(*args: str) -> dict:
 # -- child steps ------------------------------------------------------------------------------
 def child_ingest(db: str, workers: int, paths: list[str]) -> None:
     from vault.ingest import Ingester
+    from vault.lightquery import no_pandas
     from vault.settings import IngestSettings
     from vault.store import open_vault
 
-    con = open_vault(db)
-    t = time.perf_counter()
-    rep = Ingester(con, settings=IngestSettings(workers=workers)).run([Path(p) for p in paths])
-    secs = time.perf_counter() - t
-    con.close()
+    settings = IngestSettings(workers=workers)
+    with no_pandas():  # as `vault ingest` runs it (vault/cli/archive.py): pandas stays unloaded
+        con = open_vault(db)
+        t = time.perf_counter()
+        rep = Ingester(con, settings=settings).run([Path(p) for p in paths])
+        secs = time.perf_counter() - t
+        con.close()
+    import vault
+
     print(json.dumps({"seconds": secs, "files": rep.files, "unchanged": rep.files_unchanged,
+                      "vault_pkg": str(Path(vault.__file__).resolve().parent),
                       "messages_added": rep.messages_added, "skipped": rep.skipped_lines,
                       "records": rep.records}))
 
@@ -147,16 +156,22 @@ def _fresh(db: Path) -> Path:
     return db
 
 
-def cold(paths: list[Path], tag: str, workers: int, keep: bool) -> dict:
-    db = _fresh(DATA / f"bench-{tag}-w{workers}.duckdb")
-    r = _child("--child-ingest", str(db), str(workers), *map(str, paths))
+def cold(paths: list[Path], tag: str, workers: int, keep: bool, src: Path | None = None) -> dict:
+    db = _fresh(DATA / f"bench-{tag}-w{workers}{'-base' if src else ''}.duckdb")
+    r = _child("--child-ingest", str(db), str(workers), *map(str, paths), src=src)
+    if src:
+        import vault
+
+        assert r["vault_pkg"] == str(src / "vault"), (r["vault_pkg"], "the baseline's package was not the one run")
+        assert Path(vault.__file__).parent != src / "vault", "this tree is the baseline"
     r["vault_mb"] = round(db.stat().st_size / 2**20, 1)
     if not keep:
         _fresh(db)
     return r
 
 
-def measure(archive: list[Path], large: list[Path] | None, workers: int, keep: bool) -> dict:
+def measure(archive: list[Path], large: list[Path] | None, workers: int, keep: bool,
+            baseline: Path | None = None, one_worker: bool = True) -> dict:
     args = [str(p) for p in archive]
     out: dict = {"archive_mb": round(_size_mb(archive), 1), "workers": workers}
     floor_db = _fresh(DATA / "bench-floor.duckdb")
@@ -168,11 +183,19 @@ def measure(archive: list[Path], large: list[Path] | None, workers: int, keep: b
                     "orjson_parse_s": round(orj["seconds"], 2), "orjson_cpu_s": orj["cpu_s"],
                     "total_s": round(floor, 2), "lines": orj["rows"], "duckdb_rows": duck["rows"]}
     runs = {}
-    for w in sorted({workers, 1}, reverse=True):
+    for w in sorted({workers, 1} if one_worker else {workers}, reverse=True):
         runs[w] = cold(archive, "1g", w, keep=keep or w == workers)
         runs[w]["ratio_to_floor"] = round(runs[w]["seconds"] / floor, 2)
     out["cold"] = {f"workers_{w}": r for w, r in runs.items()}
     out["ratio_to_floor"] = runs[workers]["ratio_to_floor"]
+    if baseline:  # the same step with the other tree's package, right after (same load, same floor)
+        base = cold(archive, "1g", workers, keep=False, src=baseline.resolve())
+        base["ratio_to_floor"] = round(base["seconds"] / floor, 2)
+        mine = runs[workers]
+        out["baseline"] = {"src": str(baseline), **base,
+                           "ratio_wall": round(mine["seconds"] / base["seconds"], 3),
+                           "ratio_cpu": round(mine["cpu_s"] / base["cpu_s"], 3),
+                           "ratio_tree_peak_rss": round(mine["tree_peak_rss_mb"] / base["tree_peak_rss_mb"], 3)}
     db = DATA / f"bench-1g-w{workers}.duckdb"
     again = _child("--child-ingest", str(db), str(workers), *args)
     assert again["messages_added"] == 0 and again["files"] == 0, again
@@ -207,10 +230,13 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size-mb", type=float, default=1024, help="the archive (default 1 GB)")
     ap.add_argument("--archive", type=Path, default=DATA / "archive")
-    ap.add_argument("--large", type=Path, help="a larger archive for memory flatness (built if missing)")
+    ap.add_argument("--large", default="", help="a larger archive for memory flatness (built if missing; '': none)")
     ap.add_argument("--large-size-mb", type=float, default=4096)
     ap.add_argument("--workers", type=int, default=None, help="parse workers (default: the setting's, the cores)")
     ap.add_argument("--keep", action="store_true", help="keep the bench vaults under bench/data/")
+    ap.add_argument("--baseline-src", type=Path, help="a source tree (e.g. `git archive main`) whose ingest runs "
+                    "beside this one's (same archive, same workers, right after): the baseline")
+    ap.add_argument("--no-one-worker", action="store_true", help="skip the cold ingest with workers = 1")
     a = ap.parse_args(argv)
 
     from vault.settings import IngestSettings
@@ -218,8 +244,14 @@ def main(argv: list[str] | None = None) -> None:
     workers = a.workers or IngestSettings().workers
     DATA.mkdir(parents=True, exist_ok=True)
     copies = _archive(a.archive, a.size_mb)
-    large = _archive(a.large, a.large_size_mb) if a.large else None
-    results = {"bench": "ingest", **measure(copies, large, workers, a.keep)}
+    large = _archive(Path(a.large), a.large_size_mb) if a.large else None  # (Path('') would be the current folder)
+    import subprocess as sp
+
+    load = os.getloadavg()
+    results = {"bench": "ingest", "load_before": [round(x, 2) for x in load],
+               **measure(copies, large, workers, a.keep, a.baseline_src, not a.no_one_worker)}
+    results["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    results["uptime"] = sp.run(["uptime"], capture_output=True, text=True).stdout.strip()
     _print(results)
     print(json.dumps(results))
 
@@ -233,6 +265,13 @@ def _print(r: dict) -> None:
         print(f"cold ingest, {key.replace('_', ' = ')}: {c['seconds']:.1f} s ({c['wall_s']:.1f} s process, CPU "
               f"{c['cpu_s']:.1f} s) = {c['ratio_to_floor']}x the floor; peak memory {c['tree_peak_rss_mb']} MB RSS "
               f"/ {c['tree_peak_pss_mb']} MB PSS (writer alone {c['writer_peak_rss_mb']} MB); vault {c['vault_mb']} MB")
+    if "baseline" in r:
+        b = r["baseline"]
+        print(f"baseline ({b['src']}), workers = {w}: {b['seconds']:.1f} s ({b['wall_s']:.1f} s process, CPU "
+              f"{b['cpu_s']:.1f} s) = {b['ratio_to_floor']}x the floor; peak memory {b['tree_peak_rss_mb']} MB RSS / "
+              f"{b['tree_peak_pss_mb']} MB PSS (writer alone {b['writer_peak_rss_mb']} MB); this tree / baseline: wall "
+              f"{b['ratio_wall']}, CPU {b['ratio_cpu']}, peak RSS {b['ratio_tree_peak_rss']}")
+    print(f"load average before / after: {r['load_before']} / {r['load_after']}")
     u = r["reingest_unchanged"]
     print(f"unchanged re-ingest: {u['seconds']:.3f} s (whole process {u['wall_s']} s)")
     if "cold_large" in r:

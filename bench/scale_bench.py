@@ -1,14 +1,16 @@
 """Scale: the whole `vault ingest` (records, derivations, keyword index) at growing archive sizes.
 
-    nice -n 10 python bench/scale_bench.py --sizes-mb 1024,5120
+    nice -n 10 python bench/scale_bench.py --sizes-mb 1024,5120 --work /work/bench-data/NAME
 
 For each size: builds the archive (`make_archive.py`: the shared Claude Code corpus replicated with
-fresh ids), runs `vault ingest --no-embed` as a command (wall time, peak RSS from wait4; stopped if
-its RSS passes `--rss-limit-mb`, the machine being shared), an unchanged re-ingest, the vault's size
-and row counts, keyword search in-process (median over bench/search_bench.py's queries, beside
-`rg -i -F` on the same archive) and as a cold command; then deletes the archive and the vault
-(`--keep` keeps them). Each figure is printed beside the smallest size's, with the ratio. Ends with
-one JSON line.
+fresh ids; copies already under `--work` are reused), runs `vault ingest --no-embed` as a command (wall
+and CPU time; peak memory: the writer's RSS from wait4 and the sum over it and its parse workers,
+sampled; stopped if the writer's RSS passes `--rss-limit-mb`, the machine being shared), an unchanged
+re-ingest, the vault's size, its row counts and what the keyword index takes (its tables' rows and bytes),
+keyword search in-process (median over bench/search_bench.py's queries, beside `rg -i -F` on the same
+archive, CPU beside wall) and as a cold command (`vault search --mode keyword --json`); the load average
+before and after each step; then deletes the archive and the vault (`--keep` keeps them). Each figure is
+printed beside the smallest size's, with the ratio. Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 import make_archive  # noqa: E402
 
+from bench.ingest_bench import TreeMemory  # noqa: E402
 from bench.search_bench import QUERIES, bench_keyword, dir_size, vault_size  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
@@ -41,9 +44,13 @@ def vault_cmd(db: Path, *args: str) -> list[str]:
 
 
 def run_measured(cmd: list[str], rss_limit_mb: int) -> dict:
-    """Wall seconds, peak RSS (MB) and stdout of one process; killed if its RSS passes the limit."""
+    """Wall and CPU seconds (its workers included), peak RSS (MB: the process's own, and summed over it and its
+    workers) and stdout of one process; killed if its RSS passes the limit."""
     t = time.perf_counter()
+    load = os.getloadavg()[0]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    tree = TreeMemory(proc.pid)
+    tree.start()
     over = threading.Event()
 
     def watch() -> None:
@@ -64,26 +71,39 @@ def run_measured(cmd: list[str], rss_limit_mb: int) -> dict:
     out = proc.stdout.read()
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
+    tree.stop.set()
+    tree.join()
     return {"seconds": round(time.perf_counter() - t, 2), "peak_rss_mb": usage.ru_maxrss // 1024,
+            "tree_peak_rss_mb": tree.rss >> 20, "tree_peak_pss_mb": tree.pss >> 20,
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),  # steadier than wall on a shared machine
+            "load": [round(load, 1), round(os.getloadavg()[0], 1)],
             "ok": status == 0, "rss_limit_hit": over.is_set(), "stdout": out, "stderr": err.decode()[-500:]}
 
 
 def counts(db: Path) -> dict:
+    """Rows of the main tables and of the keyword index (index layout 6: its dictionary of terms, the postings
+    of its main segment and of its delta, its documents), and the bytes the index's tables take."""
+    from vault.index import fts
+    from vault.storage import table_sizes
     from vault.store import connect
 
     con = connect(db, read_only=True)
     try:
         out = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                for t in ("files", "records", "sessions", "messages", "tool_calls")}
-        out["fts_terms"] = con.execute("SELECT count(*) FROM fts_main_fts_docs.terms").fetchone()[0]
-        out["fts_docs"] = con.execute("SELECT count(*) FROM fts_main_fts_docs.docs").fetchone()[0]
+        for name, table in (("fts_terms", "dict"), ("fts_postings", "postings"), ("fts_delta", "delta"),
+                            ("fts_docs", "docs")):
+            out[name] = con.execute(f"SELECT count(*) FROM {fts.SCHEMA}.{table}").fetchone()[0]
+        sizes = table_sizes(con)["tables"]
+        index = [v["bytes"] for k, v in sizes.items() if k.startswith(fts.SCHEMA) or k.startswith("fts_")]
+        out["fts_mb"] = round(sum(index) / 2**20, 1)
+        out["largest_tables_mb"] = {k: round(v["bytes"] / 2**20, 1) for k, v in list(sizes.items())[:6]}
         return out
     finally:
         con.close()
 
 
-def measure(size_mb: float, work: Path, rss_limit_mb: int, keep: bool) -> dict:
+def measure(size_mb: float, work: Path, rss_limit_mb: int, keep: bool, rounds: int = 3) -> dict:
     archive, db = work / f"archive-{size_mb:.0f}", work / f"scale-{size_mb:.0f}.duckdb"
     for p in (db, Path(f"{db}.wal")):
         p.unlink(missing_ok=True)
@@ -94,7 +114,8 @@ def measure(size_mb: float, work: Path, rss_limit_mb: int, keep: bool) -> dict:
         print(f"[{size_mb:.0f} MB] cold ingest ...", file=sys.stderr, flush=True)
         cold = run_measured(vault_cmd(db, "ingest", str(archive), "--json", "--no-embed"), rss_limit_mb)
         out.update({"cold_ingest_s": cold["seconds"], "cold_ingest_cpu_s": cold["cpu_s"],
-                    "cold_peak_rss_mb": cold["peak_rss_mb"],
+                    "cold_peak_rss_mb": cold["peak_rss_mb"], "cold_tree_peak_rss_mb": cold["tree_peak_rss_mb"],
+                    "cold_tree_peak_pss_mb": cold["tree_peak_pss_mb"], "cold_load": cold["load"],
                     "rss_limit_hit": cold["rss_limit_hit"]})
         if not cold["ok"]:
             out["error"] = "stopped at the RSS limit" if cold["rss_limit_hit"] else cold["stderr"]
@@ -109,19 +130,21 @@ def measure(size_mb: float, work: Path, rss_limit_mb: int, keep: bool) -> dict:
         out.update(counts(db))
         again = run_measured(vault_cmd(db, "ingest", str(archive), "--json", "--no-embed"), rss_limit_mb)
         out.update({"reingest_unchanged_s": again["seconds"], "reingest_cpu_s": again["cpu_s"],
-                    "reingest_peak_rss_mb": again["peak_rss_mb"]})
+                    "reingest_peak_rss_mb": again["peak_rss_mb"], "reingest_load": again["load"]})
         from vault.store import open_vault
 
         con = open_vault(db, read_only=True)
         try:
-            bench_keyword(con, archive, QUERIES, out)
+            bench_keyword(con, archive, QUERIES, out, rounds=rounds)
         finally:
             con.close()
-        cli = [run_measured(vault_cmd(db, "search", "--mode", "keyword", q), rss_limit_mb)
-               for q in ("docker", "migration", "error")]
+        cli = [run_measured(vault_cmd(db, "search", "--mode", "keyword", "--json", q), rss_limit_mb)
+               for _ in range(3) for q in ("docker", "migration", "error")]
         if not all(c["ok"] and c["stdout"].strip() for c in cli):
             raise SystemExit(f"vault search failed: {[c['stderr'] for c in cli]}")
-        out["keyword_command_median_s"] = round(statistics.median(c["seconds"] for c in cli), 2)
+        out["keyword_command_median_s"] = round(statistics.median(c["seconds"] for c in cli), 3)
+        out["keyword_command_cpu_s"] = round(statistics.median(c["cpu_s"] for c in cli), 3)
+        out["keyword_command_load"] = [cli[0]["load"][0], cli[-1]["load"][1]]
         return out
     finally:
         if not keep:
@@ -131,8 +154,10 @@ def measure(size_mb: float, work: Path, rss_limit_mb: int, keep: bool) -> dict:
 
 
 FIGURES = ["archive_mb", "files", "records", "messages", "cold_ingest_s", "cold_ingest_cpu_s", "fts_build_s",
-           "cold_peak_rss_mb", "vault_mb", "vault_to_archive", "fts_terms", "reingest_unchanged_s", "reingest_cpu_s",
-           "keyword_command_median_s"]
+           "cold_peak_rss_mb", "cold_tree_peak_rss_mb", "cold_tree_peak_pss_mb", "vault_mb", "vault_to_archive",
+           "fts_terms", "fts_postings", "fts_mb", "reingest_unchanged_s", "reingest_cpu_s",
+           "keyword_command_median_s", "keyword_command_cpu_s"]
+KEYWORD = ["vault_median_ms", "vault_cpu_median_ms", "grep_median_ms", "grep_cpu_median_ms", "speedup"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -141,16 +166,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", type=Path, default=HERE / "data")
     ap.add_argument("--rss-limit-mb", type=int, default=4096)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the in-process keyword queries (and rg)")
     a = ap.parse_args(argv)
     sizes = [float(s) for s in a.sizes_mb.split(",")]
     a.work.mkdir(parents=True, exist_ok=True)
     free_mb = shutil.disk_usage(a.work).free / 2**20
-    need = max(sizes) * 4  # the archive plus a vault up to ~3x its size
+    need = max(sizes) * 2  # the archive plus a vault (about half its size since m010) and room to spare
     if free_mb < need:
         raise SystemExit(f"{free_mb:.0f} MB free under {a.work}; the {max(sizes):.0f} MB run needs about {need:.0f} MB")
     results = {"bench": "scale", "sizes": {}}
     for size in sizes:
-        results["sizes"][f"{size:.0f}"] = measure(size, a.work, a.rss_limit_mb, a.keep)
+        results["sizes"][f"{size:.0f}"] = measure(size, a.work, a.rss_limit_mb, a.keep, a.rounds)
         print(json.dumps(results["sizes"][f"{size:.0f}"]), file=sys.stderr, flush=True)
     _print(results)
     print(json.dumps(results))
@@ -158,8 +184,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _print(r: dict) -> None:
     runs = list(r["sizes"].values())
-    for key in FIGURES + ["vault_median_ms", "grep_median_ms"]:
-        vals = [(run.get("keyword") or {}).get(key) if key.endswith("median_ms") else run.get(key) for run in runs]
+    for key in FIGURES + KEYWORD:
+        vals = [(run.get("keyword") or {}).get(key) if key in KEYWORD else run.get(key) for run in runs]
         line = f"{key:26}" + "".join(f"{v!s:>14}" for v in vals)
         b, last = vals[0], vals[-1]
         if isinstance(b, int | float) and isinstance(last, int | float) and b:

@@ -32,6 +32,22 @@ sys.path.insert(0, str(ROOT))
 from bench.search_bench import QUERIES, dir_size, rg_command  # noqa: E402
 
 ENV = {"HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
+# Python caches each module's bytecode (__pycache__) as a person's shell lets it: with PYTHONDONTWRITEBYTECODE set
+# (some sandboxes and CI), a source tree without caches compiles every vault module at each command (+30-60 ms of
+# CPU). `--no-bytecode-cache` measures that case.
+NO_CACHE = "PYTHONDONTWRITEBYTECODE"
+
+
+def child_env(cache: bool = True) -> dict[str, str]:
+    env = {**os.environ, **ENV}
+    if cache:
+        env.pop(NO_CACHE, None)
+    else:
+        env[NO_CACHE] = "1"
+    return env
+
+
+CACHE = True  # set by --no-bytecode-cache
 
 
 def vault_command(src: Path | None = None) -> list[str]:
@@ -50,7 +66,7 @@ def wall(cmd: list[str], what: str = "") -> tuple[float, bytes]:
     """Wall time of one process, output to a pipe (rg short-cuts when it sees /dev/null)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, **ENV})
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env(CACHE))
     dt = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if res.returncode not in (0, 1):  # rg exits 1 when nothing matched
@@ -76,6 +92,7 @@ from vault.store import open_vault
 with no_pandas():
     con = open_vault(sys.argv[1], read_only=True); mark("open the vault (schema check)")
     fts.needs_rebuild(con); mark("index fresh?")
+    con.execute("SET threads = 1")  # as vault.cli.search does
     stems, terms = fts.lookup(con, sys.argv[2]); mark("the query's words and terms")
     ranked = search._keyword_ranked(con, sys.argv[2], 20, search.SearchFilters(), stems=stems, terms=terms)
     mark("ranking")
@@ -94,7 +111,7 @@ def steps(db: Path, query: str, runs: int = 3) -> dict[str, list[float]]:
     per: dict[str, list] = {}
     for _ in range(runs):
         res = subprocess.run([sys.executable, "-c", STEPS, str(db), query], capture_output=True, text=True,
-                             check=True, env={**os.environ, **ENV}, cwd=ROOT)
+                             check=True, env=child_env(CACHE), cwd=ROOT)
         for k, v in json.loads(res.stdout).items():
             per.setdefault(k, []).append(v)
     return {k: [statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)] for k, v in per.items()}
@@ -139,7 +156,11 @@ def main(argv: list[str] | None = None) -> None:
                     help="also compare the index's stems with vault.index.stem's on every word of the vault")
     ap.add_argument("--steps", action="store_true",
                     help="also time each step of a cold search (fresh processes, the first query), CPU beside wall")
+    ap.add_argument("--no-bytecode-cache", action="store_true",
+                    help=f"run every command with {NO_CACHE}=1 (no __pycache__ written: modules compiled each time)")
     args = ap.parse_args(argv)
+    global CACHE
+    CACHE = not args.no_bytecode_cache
     tmp = None
     vault = vault_command()
     if args.scale == "small":
@@ -181,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     per_query_ours = [statistics.median(v) for v in ours.values()]
     per_query_theirs = [statistics.median(v) for v in theirs.values()]
     o = {"load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)], "cores": os.cpu_count(),
+        "bytecode_cache": CACHE,
         "archive": str(args.archive), "archive_mb": round(dir_size(args.archive) / 2**20, 1), "db": str(args.db),
         "queries": len(queries), "rounds": args.rounds, "tool": " ".join(rg), "json": args.json,
         "first_search_ms": round(1000 * first, 1),

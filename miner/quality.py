@@ -53,7 +53,8 @@ _REPLY = re.compile(
     r"requested|asked|noted)|you(?:'ve| have)? (?:mentioned|asked|pointed out|noted)|per your|i see the (?:issue|problem)|"
     r"(?:i )?understood|i understand|got it|let me (?:fix|correct|redo|revert|undo|try again)|thanks? (?:you )?for|i missed|"
     r"i (?:made a|see my) mistake|my mistake|i should have|i misunderstood|i apologi[sz]e|good (?:catch|point)|"
-    r"great (?:catch|point)|that makes sense|makes sense|i should(?: have)?|i didn'?t|i did not|i forgot)\b", re.I)
+    r"great (?:catch|point)|that makes sense|makes sense|i should(?: have)?|i didn'?t|i did not|i forgot|"
+    r"(?:ah|oh)\W+(?:so\s+)?you mean|(?<!if )you mean(?:t)? the|i see what you mean)\b", re.I)
 # An answer that opens with "No," / "Yes," answers something the person just asked.
 _ANSWERS_QUESTION = re.compile(r"^\W*(?:no|yes|yeah|yep|nope|not yet)\b\s*[,.!:;—–-]", re.I)
 REPLY_CHARS = 200  # a reply shows in the answer's opening
@@ -174,7 +175,9 @@ _DIRECTIVE = re.compile(
     r"\b(?:don'?t|do not|never|always|instead|rather|prefer|should(?:n'?t)?|must|please|need(?:s|ed)? to|want|"
     r"let'?s|stop|avoid|use|keep|remove|drop|add|make|ignore|only|just|why|did you|have you|you (?:didn'?t|forgot|"
     r"missed|did)|wrong|not what|i (?:said|asked|meant|mean)|supposed to|fix|revert|undo|again|we(?:'re| are)? us(?:e|ing)|"
-    r"call (?:it|them)|too (?:long|short|wordy|verbose|much|many|complex)|no \w{3,}|shorter|simpler|fewer|less)\b",
+    r"call (?:it|them)|too (?:long|short|wordy|verbose|much|many|complex)|no \w{3,}|shorter|simpler|fewer|less)\b"
+    # "not the app list but the launcher": a contrast says what was meant instead
+    r"|\bnot (?:the|a|an|this|that|my|your) [\w-]+(?: [\w-]+)?,? but\b",
     re.I)
 
 

@@ -21,6 +21,7 @@ the next ingest (any `vault ingest` takes them). Each run is logged in `<vault>.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -28,7 +29,6 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,13 @@ class HookSettingsError(VaultError):
 
 
 # -- where things are ----------------------------------------------------------------------
+
+def _mkstemp(**kwargs) -> tuple[int, str]:
+    """`tempfile.mkstemp`, imported here: every `vault ingest` imports this module, and tempfile costs it ~5 ms."""
+    import tempfile
+
+    return tempfile.mkstemp(**kwargs)
+
 
 def claude_settings_path(config_dir: str | Path | None = None) -> Path:
     """Claude Code's user settings: `$CLAUDE_CONFIG_DIR/settings.json`, else `~/.claude/settings.json`."""
@@ -132,7 +139,7 @@ class SettingsFile:
         target = self.path.resolve() if self.path.is_symlink() else self.path
         target.parent.mkdir(parents=True, exist_ok=True)
         mode = (target.stat().st_mode & 0o777) if target.exists() else 0o600
-        fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".tmp", dir=target.parent)
+        fd, tmp = _mkstemp(prefix=".settings.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
@@ -323,7 +330,7 @@ def add_pending(db: Path, paths: list[Path]) -> None:
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     for p in paths:
         target = d / _entry_name(p)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".new-")
+        fd, tmp = _mkstemp(dir=d, prefix=".new-")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(str(p))
         os.replace(tmp, target)
@@ -370,7 +377,7 @@ def record_run(db: Path, event: str, result: str, seconds: float) -> None:
 def _write_runs(db: Path, runs: dict[str, Any]) -> None:
     path = runs_path(db)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".hook-runs-")
+    fd, tmp = _mkstemp(dir=path.parent, prefix=".hook-runs-")
     with os.fdopen(fd, "w") as fh:
         json.dump(runs, fh, indent=1)
     os.replace(tmp, path)
@@ -471,13 +478,23 @@ LOCK_WAIT = 3.0  # seconds the detached worker waits for the vault before leavin
 MAX_ROUNDS = 3  # hook runs that arrive while we ingest are taken in the same process
 
 
-def work(db: Path, event: str, batch_bytes: int | None = None) -> HookResult:
-    """The slow half: ingest everything pending unless another process holds the vault (then leave it)."""
-    from vault.store import VaultLockedError, open_vault_waiting
+def work(db: Path, event: str, batch_bytes: int | None = None, whole_process: bool = False) -> HookResult:
+    """The slow half: ingest everything pending unless another process holds the vault (then leave it).
+
+    `whole_process`: nothing else runs in this process, which computes no embeddings: numpy and the rest stay
+    unloaded (`vault.lightquery.unloaded`)."""
+    from vault.lightquery import unloaded
 
     result = HookResult(event)
+    with unloaded() if whole_process else contextlib.nullcontext():
+        return _work(db, event, batch_bytes, result)
+
+
+def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult) -> HookResult:
+    from vault.store import VaultLockedError, open_vault_waiting
+
     try:  # a reader holds it for a moment (`vault mcp`); an ingest for longer: then leave it pending
-        con = open_vault_waiting(db, wait=LOCK_WAIT)
+        con = open_vault_waiting(db, wait=LOCK_WAIT, appends=True)  # small appends: vault.store.APPEND_ROW_GROUP
     except VaultLockedError:
         result.queued = True
         return result

@@ -40,6 +40,7 @@ from vault.bulk import insert_rows
 from vault.derive import derive_sessions
 from vault.faults import crash_point
 from vault.index.fts_build import note_changes
+from vault.ingest_keys import StoredKeys, hashes
 from vault.ingest_pool import prepared
 from vault.ingest_prep import SESSION_FIELDS, Failed, Job, Prepared, one_line
 from vault.migrations import M012_INDEXES
@@ -47,7 +48,7 @@ from vault.model import REASON_CHARS, Kind
 from vault.rewritten import drop_changed_labels, forget_calls
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import TOUCHED, Parser, Touched
-from vault.store import bump_content_version, settle, transaction
+from vault.store import bump_content_version, checkpoint_large, transaction
 from vault.walk import SPECIAL_FILE_TYPES, FileRow, fingerprint, folder_reason, path_key, real_stat, walk
 
 if TYPE_CHECKING:
@@ -66,6 +67,9 @@ SEQ_FILE_SHIFT = 40
 INGEST_SETTINGS = {"checkpoint_threshold": "64MB", "memory_limit": "128MB"}
 WORKING_MEMORY = 128 << 20
 ROOMY_MEMORY_LIMIT = "1GB"  # for a file that cannot be stored under the cap (the cap before it was lowered)
+# A WAL this small is left by `Ingester.finish` to the checkpoint that ends the run (`vault.index.after_ingest`, else
+# DuckDB's when the vault closes): the keyword index update that follows would checkpoint a second time.
+LEAVE_WAL_BYTES = 16 << 20
 # A group of parsed files commits together once it holds `batch_bytes` source bytes (the
 # `ingest.batch_bytes` setting: smaller groups commit more often, at some speed cost) or this many files.
 BATCH_FILES = 200
@@ -122,6 +126,7 @@ class Ingester:
         self._limit_mb = 0
         self._fit_memory_limit()
         self.keyed = _keyed_tables(con)  # tables whose key an index checks (see `_cold_start`)
+        self.seen: dict[str, StoredKeys] = {}  # for each of the others, the ids stored (vault.ingest_keys)
         self.known = {
             r[1]: FileRow(*r)
             for r in con.execute(
@@ -145,6 +150,7 @@ class Ingester:
         jobs = ((plan, Job(plan.parser, plan.path, plan.start, plan.start_line, self.max_member_mb,
                            plan.st.st_size - plan.start)) for plan in plans)
         self.keyed = _cold_start(self.con)
+        self.seen = {t: self.seen.get(t) or StoredKeys(self.con, t, KEYS[t]) for t in M012_INDEXES if t not in self.keyed}
         if self.workers > 1:  # one DuckDB thread: the other cores parse (and it takes less CPU for these inserts)
             self.con.execute("SET threads = 1")
         try:
@@ -263,24 +269,33 @@ class Ingester:
                 crash_point("in-finish")
         crash_point("finish-committed")
         if sessions or files:
-            settle(con)  # a small ingest leaves its WAL: a checkpoint costs ~1 s on a 1 GB vault, whatever it adds
+            checkpoint_large(con, LEAVE_WAL_BYTES)
         self._reset_settings()
         self.report.sessions_touched = len(sessions)
 
     def _build_key_indexes(self) -> None:
         """The key indexes a cold start dropped (or a run killed before this point left out), built once from the
-        rows (uniqueness was kept by `_insert_messages` and `_upsert_calls`). Under the roomy cap: building an
-        index holds it whole in memory (about 80 bytes a key)."""
+        rows (uniqueness was kept by `_insert_messages` and `_upsert_calls`). Under the ingest's cap: the 4 GB
+        archive's two indexes build in 128 MB (a process doing only that: 166 MB RSS), while under the roomy cap the
+        writer reached 824 MB there; the roomy cap only if that runs out of memory."""
         missing = [t for t in M012_INDEXES if t not in self.keyed]
         if not missing:
             return
-        self.con.execute(f"SET memory_limit = '{ROOMY_MEMORY_LIMIT}'")
         try:
-            for table in missing:
-                self.con.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {M012_INDEXES[table]} ON {table} ({KEYS[table]})")
-        finally:
-            self._fit_memory_limit(force=True)
+            self._create_key_indexes(missing)
+        except duckdb.OutOfMemoryException:
+            self.con.execute(f"SET memory_limit = '{ROOMY_MEMORY_LIMIT}'")
+            try:
+                self._create_key_indexes(missing)
+            finally:
+                self._fit_memory_limit(force=True)
+        self._fit_memory_limit()
         self.keyed = _keyed_tables(self.con)
+        self.seen = {}
+
+    def _create_key_indexes(self, tables: list[str]) -> None:
+        for table in tables:
+            self.con.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {M012_INDEXES[table]} ON {table} ({KEYS[table]})")
 
     def _derive(self, sessions: list[str], files: list[int]) -> None:
         import pyarrow as pa
@@ -359,7 +374,7 @@ class Ingester:
                     continue
                 file_ids.append(plan.row.file_id)
             parsed = [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)]
-            added = _write(con, parsed, self.keyed)
+            added = _write(con, parsed, self.seen)
             replaced = [fid for fid, (plan, _) in zip(file_ids, batch, strict=True) if plan.replace]
             if replaced:  # same ids, maybe new texts: their embedding chunks are redone (same transaction)
                 from vault.index.embeddings import drop_changed_chunks
@@ -434,7 +449,8 @@ def _line_count(res: Prepared, row: FileRow | None, replace: bool) -> int:
     return max(0, end - start)
 
 
-def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]], keyed: frozenset[str]) -> int:
+def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]],
+           stored_keys: dict[str, StoredKeys]) -> int:
     """Insert the rows of several parses; returns the number of new messages (duplicates stored once).
 
     Rows met twice (a session in its main and subagent files, a tool call and its result, a
@@ -455,59 +471,61 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]], k
     first = [not (m in seen or seen.add(m)) for m in msgs["msg_id"].to_pylist()]
     if not all(first):
         msgs = msgs.filter(pa.array(first))
-    added = _insert_messages(con, msgs, "messages" in keyed)
+    added = _insert_messages(con, msgs, stored_keys.get("messages"))
     calls = _merge_calls(pa.concat_tables(res.tool_calls for _, res in parsed))
     if calls.num_rows:
-        _upsert_calls(con, calls, "tool_calls" in keyed)
+        _upsert_calls(con, calls, stored_keys.get("tool_calls"))
     return added
 
 
-def _insert_messages(con: duckdb.DuckDBPyConnection, msgs, keyed: bool) -> int:
-    """Insert the messages whose id is not stored yet; returns how many. Without the index (a cold start) the
-    stored ids among them are looked up first: a join that hashes the new ids, not the table's."""
+def _insert_messages(con: duckdb.DuckDBPyConnection, msgs, seen: StoredKeys | None) -> int:
+    """Insert the messages whose id is not stored yet; returns how many. Without the index (a cold start, `seen`
+    given) the ingest tells the stored ids apart itself (vault.ingest_keys)."""
     cols = ", ".join(MESSAGE_COLUMNS)
-    if keyed:
+    if seen is None:
         before = con.execute("SELECT count(*) FROM messages").fetchone()[0]
         with _registered(con, "_msgs", msgs):
             con.execute(f"INSERT OR IGNORE INTO messages ({cols}) SELECT {cols} FROM _msgs")
         return con.execute("SELECT count(*) FROM messages").fetchone()[0] - before
-    msgs = _without(msgs, "msg_id", _stored_keys(con, "messages", msgs))
+    keys = hashes(con, msgs, "msg_id")
+    stored, _ = seen.stored(con, keys, msgs)
+    msgs, keys = _without(msgs, keys, "msg_id", stored)
+    first = con.execute("SELECT count(*) FROM messages").fetchone()[0]
     with _registered(con, "_msgs", msgs):
         con.execute(f"INSERT INTO messages ({cols}) SELECT {cols} FROM _msgs")
+    seen.add(con, keys, first)
     return msgs.num_rows
 
 
-def _upsert_calls(con: duckdb.DuckDBPyConnection, calls, keyed: bool) -> None:
+def _upsert_calls(con: duckdb.DuckDBPyConnection, calls, seen: StoredKeys | None) -> None:
     """Insert new tool calls; a stored one takes each non-null field of the new row (its call or its result)."""
-    if keyed:
+    if seen is None:
         with _registered(con, "_calls", calls):
             con.execute(_TOOL_CALLS_SQL)
         return
-    stored = _stored_keys(con, "tool_calls", calls)
-    if stored:
+    keys = hashes(con, calls, "tool_use_id")
+    stored, span = seen.stored(con, keys, calls)
+    if stored:  # updated where they were found (the span: the update reads only those row groups)
+        where = f" AND tool_calls.rowid BETWEEN {span[0]} AND {span[1]}" if span else ""
         with _registered(con, "_calls", calls):
-            con.execute(_TOOL_CALLS_UPDATE_SQL)
-        calls = _without(calls, "tool_use_id", stored)
+            con.execute(_TOOL_CALLS_UPDATE_SQL + where)
+    calls, keys = _without(calls, keys, "tool_use_id", stored)
+    first = con.execute("SELECT count(*) FROM tool_calls").fetchone()[0]
     cols = ", ".join(_TOOL_COLUMNS)
     with _registered(con, "_calls", calls):
         con.execute(f"INSERT INTO tool_calls ({cols}) SELECT {cols} FROM _calls")
+    seen.add(con, keys, first)
 
 
-def _stored_keys(con: duckdb.DuckDBPyConnection, table: str, rows) -> list[str]:
-    """The keys of `rows` (an Arrow table) that `table` holds already."""
-    key = KEYS[table]
-    with _registered(con, "_keys", rows.select([key])):
-        return [r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE {key} IN (SELECT {key} FROM _keys)"
-                                          ).fetchall()]
-
-
-def _without(rows, key: str, values: list[str]):
+def _without(rows, keys, key: str, values: list[str]):
+    """`rows` (and `keys`, their hashes) without those whose `key` is one of `values`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if not values:
-        return rows
-    return rows.filter(pc.invert(pc.is_in(rows[key], value_set=pa.array(values, pa.string()))))
+        return rows, keys
+    keep = pc.invert(pc.is_in(rows[key], value_set=pa.array(values, pa.string())))
+    return rows.filter(keep), keys[keep.to_numpy(zero_copy_only=False)]
 
 
 @contextlib.contextmanager

@@ -5,7 +5,8 @@ the others parse (`vault.ingest_prep.prepare`); with 1, the writing process pars
 is the busier side (its DuckDB statements take more CPU than parsing), so on two cores one parsing
 process keeps it fed. Results come back in order, so the groups committed and every row are the same
 whatever the number of processes. At most AHEAD_FILES per worker and AHEAD_BYTES of source are in
-flight: the writer holds little more than the group it is committing, whatever the archive's size.
+flight (enough for the workers to parse on while the writer commits a group): the writer holds little more
+than the group it is committing and the next one, whatever the archive's size.
 While the writer waits for the next file, it parses the latest file in flight that no worker has started
 (a cancelled future): on two cores neither process then waits for the other for long.
 
@@ -30,8 +31,11 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
 POOL_MIN_BYTES = 8 << 20  # source bytes waiting before workers start (below: ~0.3 s of parsing, about a start)
-AHEAD_FILES = 4  # files in flight per parsing process
-AHEAD_BYTES = 64 << 20  # source bytes in flight at most (and at least one file)
+# In flight: enough for the parsing processes to keep working while the writer commits a group (a commit of
+# `ingest.batch_bytes` = 32 MB of source takes 0.2-3 s; 4 files, 2.7 MB on the 1 GB archive, left the worker
+# idle most of that time: docs/foundation.md), bounded by source bytes so that memory stays flat.
+AHEAD_FILES = 128  # files in flight per parsing process
+AHEAD_BYTES = 32 << 20  # source bytes in flight at most (and at least one file)
 PARENT_POLL_S = 0.2
 
 T = TypeVar("T")
@@ -62,7 +66,7 @@ def _pooled(head: list, rest: Iterator, workers: int) -> Iterator:
     from concurrent.futures.process import BrokenProcessPool
 
     ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_watch_parent, initargs=(os.getpid(),))
+                             initializer=_start_worker, initargs=(os.getpid(),))
     window: deque[tuple[T, Job, Future | Stolen | None]] = deque()
     in_flight = 0
 
@@ -121,6 +125,16 @@ class Stolen(NamedTuple):
 def _chain(head: list, rest: Iterator) -> Iterator:
     yield from head
     yield from rest
+
+
+def _start_worker(parent: int) -> None:
+    """In each worker: keep pandas out and watch the writing process."""
+    # pyarrow imports pandas at its first array when pandas is installed (48 MB of RSS per process) and a
+    # worker never needs it: it is kept out for the worker's life, as `vault ingest` does in the writer.
+    from vault.lightquery import no_pandas
+
+    no_pandas().__enter__()
+    _watch_parent(parent)
 
 
 def _watch_parent(parent: int) -> None:

@@ -78,14 +78,120 @@ class _DuckDBVersion:
         return getattr(real, name)
 
 
+class _DuckDBTypeObjects:
+    """Finder and loader of `duckdb._dbapi_type_object` that runs the real module, but makes the DuckDB types it
+    names by string ("BIGNUM", "DECIMAL" in NUMBER) when a type object is first compared, not at import.
+
+    Making a type from a string parses it on DuckDB's default connection, which is created for it: an in-memory
+    database started at every `import duckdb` (12 ms of CPU, more wall time on a busy machine: it starts its
+    threads) that vault never uses. The module's own code runs, against a `sqltypes` that defers those calls;
+    the type objects it defines then make the deferred types on first use (`_resolve_types`).
+    """
+
+    NAME = "duckdb._dbapi_type_object"
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self.NAME or "_duckdb" not in sys.modules:
+            return None
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(name, sys.modules["duckdb"].__path__)
+        if spec is None:
+            return None
+        self.real = spec.loader
+        spec.loader = self
+        return spec
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module) -> None:
+        import duckdb.sqltypes as sqltypes
+
+        package = sys.modules["duckdb"]
+        package.sqltypes = _DeferredSqlTypes(sqltypes)  # what the module's `from duckdb import sqltypes` binds
+        try:
+            exec(self.real.get_code(module.__name__), module.__dict__)
+        finally:
+            package.sqltypes = sqltypes
+        module.sqltypes = sqltypes  # the type objects' __eq__ checks isinstance against the real class
+        lazy = type("DBAPITypeObject", (module.DBAPITypeObject,), {"types": property(_resolve_types, _set_types),
+                                                                   "__module__": module.__name__})
+        for obj in list(vars(module).values()):
+            if isinstance(obj, module.DBAPITypeObject) and any(isinstance(t, _TypeName) for t in obj.types):
+                obj.__class__ = lazy
+
+
+class _TypeName(tuple):
+    """The arguments of a `DuckDBPyType(...)` call not made yet."""
+
+
+class _DeferredSqlTypes:
+    """duckdb.sqltypes, but `DuckDBPyType(...)` returns its arguments (a `_TypeName`) instead of parsing them."""
+
+    def __init__(self, real) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str):
+        if name == "DuckDBPyType":
+            return lambda *args: _TypeName(args)
+        return getattr(self._real, name)
+
+
+def _resolve_types(obj) -> list:
+    types = obj.__dict__["types"]
+    if any(isinstance(t, _TypeName) for t in types):
+        from duckdb.sqltypes import DuckDBPyType
+
+        types[:] = [DuckDBPyType(*t) if isinstance(t, _TypeName) else t for t in types]
+    return types
+
+
+def _set_types(obj, types: list) -> None:
+    obj.__dict__["types"] = types
+
+
 def light_duckdb_import() -> None:
-    """Let `import duckdb` skip its version lookup: 20 ms of CPU, an eighth of a keyword search.
+    """Let `import duckdb` skip work vault does not need: 32 ms of CPU, a sixth of a keyword search.
 
     duckdb/_version.py asks importlib.metadata for the package's version, and importing that module
-    (email, zipfile, csv...) and scanning sys.path is most of the cost. The compiled `_duckdb` knows
+    (email, zipfile, csv...) and scanning sys.path is most of its 20 ms. The compiled `_duckdb` knows
     the version it was built as, which is the package's (duckdb is pinned to one release in
-    pyproject.toml; tests/settings/test_import_hygiene.py checks that they agree). Nothing is loaded
-    until duckdb itself is imported; names `_version` may gain in a later release come from the real module.
+    pyproject.toml; tests/settings/test_import_hygiene.py checks that they agree). Names `_version` may
+    gain in a later release come from the real module. And duckdb/_dbapi_type_object.py starts DuckDB's
+    default in-memory database (12 ms) to parse two type names: deferred to their first use
+    (`_DuckDBTypeObjects`). Nothing is loaded until duckdb itself is imported.
     """
     if "duckdb" not in sys.modules and not any(isinstance(f, _DuckDBVersion) for f in sys.meta_path):
-        sys.meta_path.insert(0, _DuckDBVersion())
+        sys.meta_path[:0] = [_DuckDBVersion(), _DuckDBTypeObjects()]
+
+
+# What an ingest that computes no embeddings never uses, though pyarrow and DuckDB import it when it is there:
+# numpy (pyarrow.lib imports it), pyarrow.dataset (DuckDB, at its first scan of an Arrow table; it pulls in ssl and
+# pyarrow's file systems) and dateutil (pyarrow, converting datetimes). Both take each as optional: without them the
+# same rows are written, and a one-session `vault ingest --no-embed` costs ~0.3 s of CPU less (docs/foundation.md).
+INGEST_UNUSED = ("numpy", "pyarrow.dataset", "dateutil", "pandas")
+
+
+class _Unloaded:
+    """A finder that answers "not installed" (ModuleNotFoundError) for some modules and their submodules."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
+
+    def find_spec(self, name, path=None, target=None):
+        if any(name == n or name.startswith(n + ".") for n in self.names):
+            raise ModuleNotFoundError(f"{name} is kept unloaded on this path (vault.lightquery)", name=name)
+        return None
+
+
+@contextlib.contextmanager
+def unloaded(names: tuple[str, ...] = INGEST_UNUSED) -> Iterator[None]:
+    """`no_pandas` for several modules: those not loaded yet import as missing packages inside the block. Only for
+    a process that will not need them afterwards either (pyarrow remembers that numpy was missing)."""
+    blocker = _Unloaded(tuple(n for n in names if n not in sys.modules))
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(blocker)

@@ -9,41 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class Kind:
-    """Message kinds. `HUMAN_TYPED` are the ones a person typed."""
-
-    HUMAN_PROMPT = "human_prompt"
-    QUEUED_PROMPT = "queued_prompt"  # typed while the agent was working
-    QUEUED_DUPLICATE = "queued_duplicate"  # the second copy of a queued prompt (delivered later as its own record)
-    TOOL_REJECTION = "tool_rejection"  # is_human only when it carries a typed reason
-    INTERRUPT = "interrupt"
-    ASSISTANT_TEXT = "assistant_text"
-    THINKING = "thinking"
-    TOOL_CALL = "tool_call"
-    TOOL_RESULT = "tool_result"
-    USER_ANSWER = "user_answer"  # AskUserQuestion answers (options picked by a person)
-    COMMAND = "command"  # slash-command wrapper
-    COMMAND_OUTPUT = "command_output"  # <local-command-stdout>
-    META = "meta"  # isMeta: expanded command bodies, caveats
-    COMPACT_SUMMARY = "compact_summary"
-    SYSTEM_REMINDER = "system_reminder"
-    HOOK_FEEDBACK = "hook_feedback"
-    TASK_NOTIFICATION = "task_notification"
-    SUBAGENT_PROMPT = "subagent_prompt"  # a parent agent's prompt to a subagent
-    API_ERROR = "api_error"
-    SYSTEM = "system"
-    IMAGE = "image"
-    OTHER = "other"
-
-    HUMAN_TYPED = frozenset({HUMAN_PROMPT, QUEUED_PROMPT})
-    # Human-side turns the miner labels: typed text plus structural signals.
-    HUMAN_SIDE = frozenset({HUMAN_PROMPT, QUEUED_PROMPT, TOOL_REJECTION, INTERRUPT})
-
-
-def kinds_sql(kinds) -> str:
-    """`'a', 'b'`: kinds (our own constants, never user input) for an SQL `IN (...)`."""
-    return ", ".join(f"'{k}'" for k in sorted(kinds))
+# The kinds live in vault.kinds (no dataclass to build: the keyword search imports them, not these classes).
+from vault.kinds import Kind, kinds_sql  # noqa: F401  (re-exported: importers name them here)
 
 
 @dataclass(slots=True)

@@ -56,27 +56,64 @@ SCHEMA_VERSION = "schema_version"  # meta key: the number of the last migration 
 SCHEMA_TABLES = "schema_tables"  # meta key: "<migrations applied>|<the tables they create>" (remember_schema)
 
 
-def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path = ":memory:", *, read_only: bool = False,
+            row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that never installs or loads an extension by itself.
 
     A file whose WAL DuckDB cannot replay on a direct open is replayed by `_replay_wal_attached`
-    first (see there), then opened as usual.
+    first (see there), then opened as usual. `row_group_size`: the file is attached from an in-memory
+    database with this row group size for what is appended (`APPEND_ROW_GROUP`).
     """
     try:
-        return _open(path, read_only)
+        return _open(path, read_only, row_group_size)
     except duckdb.InternalException:
         if str(path) == ":memory:" or not Path(f"{path}.wal").is_file():
             raise
     _replay_wal_attached(Path(path))
-    return _open(path, read_only)
+    return _open(path, read_only, row_group_size)
 
 
-def _open(path: str | Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path), read_only=read_only, config=dict(CONNECT_CONFIG))
+def _open(path: str | Path, read_only: bool, row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
+    if row_group_size is None or read_only or str(path) == ":memory:":
+        con = duckdb.connect(str(path), read_only=read_only, config=dict(CONNECT_CONFIG))
+    else:
+        con = duckdb.connect(config=dict(CONNECT_CONFIG))
+        try:
+            _attach_as_default(con, Path(path), row_group_size)
+        except BaseException:
+            con.close()
+            raise
     # DuckDB draws a progress bar on stdout for a query over 2 s, even into a pipe: on a large vault
     # it landed inside `vault ingest --json`'s output. A per-connection setting (not a config key).
     con.execute("SET enable_progress_bar = false")
     return con
+
+
+# The row group size of a writer that appends a little to a vault holding data (`open_vault(appends=True)`: `vault
+# ingest` and the hook's worker). DuckDB appends the rows of a small commit to a table that has an index (a key: files,
+# sessions, messages, tool_calls, record_chunks) into the table's last row group, and its next checkpoint rewrites that
+# row group whole, every column: on the 1 GB vault 98,796 messages (~0.5 s CPU), 83,056 tool calls, and the 108 MB of
+# the raw records' zstd frames, for two new records. A row group this size or larger counts as full, so appends
+# start a new one and a checkpoint rewrites at most this many rows of a table. It is DuckDB's smallest (its vector
+# size); an ATTACH option, per process, not stored: a cold ingest and every other writer keep DuckDB's 122,880 (row
+# groups of 2,048 everywhere made the 1 GB vault 20% larger and its copy 2.4x the CPU). docs/foundation.md.
+APPEND_ROW_GROUP = 2048
+ATTACHED_AS = "vault"  # the database name of an attached vault (`current_database()`)
+
+
+def _attach_as_default(con: duckdb.DuckDBPyConnection, path: Path, row_group_size: int | None) -> None:
+    """ATTACH the vault file to `con` (an in-memory database) with `row_group_size` (None: DuckDB's), and USE it."""
+    quoted = str(path).replace("'", "''")
+    option = f" (ROW_GROUP_SIZE {int(row_group_size)})" if row_group_size else ""
+    con.execute(f"ATTACH '{quoted}' AS {ATTACHED_AS}{option}")
+    con.execute(f"USE {ATTACHED_AS}")
+
+
+def _reattach(con: duckdb.DuckDBPyConnection, path: Path, row_group_size: int | None) -> None:
+    """The same file attached again with another row group size (`con` from `connect(row_group_size=...)`)."""
+    con.execute("USE memory")
+    con.execute(f"DETACH {ATTACHED_AS}")
+    _attach_as_default(con, path, row_group_size)
 
 
 def _replay_wal_attached(path: Path) -> None:
@@ -180,11 +217,11 @@ def check_file(path: Path) -> None:
 OPEN_ATTEMPTS = 3  # a holder may let go between DuckDB's refusal and our question to the OS
 
 
-def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, read_only: bool, row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
     check_file(path)
     for _ in range(OPEN_ATTEMPTS):
         try:
-            return connect(path, read_only=read_only)
+            return connect(path, read_only=read_only, row_group_size=row_group_size)
         except duckdb.IOException as e:
             # Both a held lock and a damaged file are IOExceptions: the OS says which (no guessing
             # from the text). A damaged file fails the same way every time; a lock comes and goes.
@@ -390,7 +427,8 @@ def compact_after_first_ingest(con: duckdb.DuckDBPyConnection, path: Path) -> bo
     return True
 
 
-def compact(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
+def compact(con: duckdb.DuckDBPyConnection, path: Path,
+            row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
     """Rewrite the vault without its free blocks and return a new connection (closing `con`).
 
     DuckDB reuses a file's free blocks but never gives them back: a migration that shrinks the
@@ -410,7 +448,7 @@ def compact(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnec
     con.close()
     os.replace(tmp, path)
     _secure(path)
-    return _connect(path, read_only=False)
+    return _connect(path, read_only=False, row_group_size=row_group_size)
 
 
 def backup(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
@@ -424,12 +462,13 @@ def backup(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
 
 
 def open_vault(
-    path: str | Path | None = None, *, read_only: bool = False
+    path: str | Path | None = None, *, read_only: bool = False, appends: bool = False
 ) -> duckdb.DuckDBPyConnection:
     """Open (creating and migrating if needed) the vault and return a DuckDB connection.
 
     A read-only open of a vault that does not exist yet, or needs migrating, first
-    creates or migrates it with a short write connection.
+    creates or migrates it with a short write connection. `appends`: the writer appends a little at a
+    time (an incremental ingest): a vault that exists already is attached with APPEND_ROW_GROUP.
     """
     if path is None:  # the settings (pydantic) are loaded only when no path is given
         from vault.settings import default_db_path
@@ -443,8 +482,9 @@ def open_vault(
     if _empty_file(path):
         path.unlink()  # holds nothing (a vault killed while being created, or `touch`): it becomes a vault
     if not path.exists() or not read_only:
+        small = APPEND_ROW_GROUP if appends and not read_only and path.exists() else None
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        con, _ = _checked(path, read_only=False, migrating=True)
+        con, _ = _checked(path, read_only=False, migrating=True, row_group_size=small)
         _secure(path)
         if not read_only:
             return con
@@ -464,20 +504,25 @@ def _empty_file(path: Path) -> bool:
         return False
 
 
-def _checked(path: Path, *, read_only: bool,
-             migrating: bool) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+def _checked(path: Path, *, read_only: bool, migrating: bool,
+             row_group_size: int | None = None) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
     """A connection to a file that passed `check_schema` (and was migrated, if `migrating`), and the
-    migrations it still needs (none once migrated)."""
-    con = _connect(path, read_only=read_only)
+    migrations it still needs (none once migrated). Migrations rewrite whole tables: under DuckDB's row group
+    size, the connection then attached again with `row_group_size`."""
+    con = _connect(path, read_only=read_only, row_group_size=row_group_size)
     try:
         remembered, pending = check_schema(con, path)
+        if migrating and pending and row_group_size:
+            _reattach(con, path, None)
         if migrating:
             migrated = migrate(con, path)
             pending = []
             if migrated or not remembered:
                 remember_schema(con)
             if migrated and _mostly_free(con):
-                con = compact(con, path)
+                con = compact(con, path, row_group_size)
+            elif pending and row_group_size:
+                _reattach(con, path, row_group_size)
     except duckdb.IOException as e:  # a block that fails its checksum: damage (a lock shows at connect)
         con.close()
         raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}"
@@ -512,21 +557,39 @@ def settle(con: duckdb.DuckDBPyConnection) -> bool:
     """After a write: checkpoint when the WAL holds more than SETTLE_WAL_BYTES, else leave the WAL for a later
     checkpoint (DuckDB's own at 16 MB, or the next large write), closing included. Either way every commit is
     durable (the WAL is replayed at the next open). Returns whether it checkpointed."""
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
-    try:
-        size = os.path.getsize(f"{path}.wal") if path else 0
-    except OSError:
-        size = 0
-    if not path or size > SETTLE_WAL_BYTES:
+    size = _wal_size(con)
+    if size is None or size > SETTLE_WAL_BYTES:
         con.execute("CHECKPOINT")
         con.execute("PRAGMA enable_checkpoint_on_shutdown")
         return True
     if not size:  # nothing to leave: the setting (global to the database) stays as it is
         return False
     con.execute("PRAGMA disable_checkpoint_on_shutdown")
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
     with contextlib.suppress(OSError):  # it outlives this process now: as private as the vault
         os.chmod(f"{path}.wal", 0o600)
     return False
+
+
+def checkpoint_large(con: duckdb.DuckDBPyConnection, min_bytes: int) -> bool:
+    """Checkpoint now if the WAL holds more than `min_bytes`, else leave it to a later checkpoint (`settle`, or
+    DuckDB's on closing: the setting `settle` leaves on). Returns whether it checkpointed."""
+    size = _wal_size(con)
+    if size is None or size > min_bytes:
+        con.execute("CHECKPOINT")
+        return True
+    return False
+
+
+def _wal_size(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The bytes of the vault's WAL (0: none); None for an in-memory database."""
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    if not path:
+        return None
+    try:
+        return os.path.getsize(f"{path}.wal")
+    except OSError:
+        return 0
 
 
 def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
@@ -546,7 +609,7 @@ def bump_content_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def open_vault_waiting(path: str | Path | None = None, *, read_only: bool = False,
-                       wait: float = 2.0) -> duckdb.DuckDBPyConnection:
+                       wait: float = 2.0, appends: bool = False) -> duckdb.DuckDBPyConnection:
     """`open_vault`, retrying for up to `wait` seconds while another process holds the vault.
 
     Readers that hold it only for a moment (`vault mcp`, the TUI) would otherwise make a writer fail.
@@ -557,7 +620,7 @@ def open_vault_waiting(path: str | Path | None = None, *, read_only: bool = Fals
     announced = False
     while True:
         try:
-            return open_vault(path, read_only=read_only)
+            return open_vault(path, read_only=read_only, appends=appends)
         except VaultLockedError:
             if time.monotonic() >= deadline:
                 raise

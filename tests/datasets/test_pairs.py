@@ -397,8 +397,11 @@ def test_outcome_reports_are_not_corrections():
     for report in ("spinning", "nooe", "it isnt showing up", "empty response from proxy"):
         assert is_outcome_report(report), report
     for corr in ("we're using BDD lingo, call them specs", "don't put comments into bash snippets",
-                 "i would prefer this to run on command", "why --fix=lf instead of --fix=yes?"):
+                 "i would prefer this to run on command", "why --fix=lf instead of --fix=yes?",
+                 # a contrast names what was meant (data/pairs/fresh_sample_5.jsonl, 5696cb388ac3841800a0)
+                 "not the app list but the launcher, like action bar, cosmic action bar?"):
         assert not is_outcome_report(corr), corr
+    assert is_outcome_report("still not working but the icon shows")  # "not working but": no contrast of things
 
 
 def test_flattery_and_replies_after_tool_calls():
@@ -411,3 +414,7 @@ def test_flattery_and_replies_after_tool_calls():
     assert flattery("[Bash] $ pytest -q\nYou're absolutely right! Two tests fail.")
     assert not replies_to_feedback("[Bash] $ pytest -q\n    12 passed\nAll 12 tests pass; the refund rounds half up.")
     assert first_prose("[Read] ~/a.py") == ""
+    # "Ah, you mean X": the answer takes up the feedback's clarification (fresh_sample_5.jsonl, 5696cb388ac3841800a0)
+    assert replies_to_feedback("Ah, you mean the cosmic-launcher - the command/action bar! Let me find its files:")
+    assert not replies_to_feedback("The launcher is configured in COSMIC Settings, under keyboard shortcuts.")
+    assert not replies_to_feedback("If you mean the panel, restart it with cosmic-panel --replace.")

@@ -18,6 +18,7 @@ from test_lossless import assert_lossless
 from vault_outputs import in_process, outputs
 from vault import ingest as ingest_mod
 from vault.ingest import Ingester
+from vault.ingest_keys import StoredKeys
 from vault.migrations import M012_INDEXES, M012_MESSAGES, M012_TOOL_CALLS, MIGRATIONS
 from vault.settings import IngestSettings
 from vault.store import SCHEMA_VERSION, applied_migrations, connect, migration_number, open_vault, set_meta
@@ -102,14 +103,14 @@ def _ingest(db: Path, root: Path) -> None:
 def test_cold_ingest_without_indexes_keeps_ids_unique(tmp_path, monkeypatch):
     root = _archive(tmp_path)
     met: dict[str, int] = {}
-    stored_keys = ingest_mod._stored_keys
+    stored = StoredKeys.stored
 
-    def spy(con, table, rows):
-        found = stored_keys(con, table, rows)
-        met[table] = met.get(table, 0) + len(found)
-        return found
+    def spy(self, con, hashes, rows):
+        found, span = stored(self, con, hashes, rows)
+        met[self.table] = met.get(self.table, 0) + len(found)
+        return found, span
 
-    monkeypatch.setattr(ingest_mod, "_stored_keys", spy)
+    monkeypatch.setattr(StoredKeys, "stored", spy)
     _ingest(tmp_path / "cold.duckdb", root)
     cold = tables(tmp_path / "cold.duckdb")
     assert met["messages"] > 0 and met["tool_calls"] > 0  # ids met again in later groups, looked up

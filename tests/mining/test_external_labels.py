@@ -80,3 +80,42 @@ def test_every_file_is_in_the_readme_table_with_its_counts():
     for path in FILES:
         labels = [r["label"] for r in rows(path)]
         assert table[path.name] == (len(labels), labels.count("reattempt_with_feedback")), path.name
+
+
+KEPT_OUT = sorted((EXTERNAL_DIR / "not-in-model").glob(EXTERNAL_GLOB))
+# The licences these files may carry (their text is kept in the repository); Unlicense is public domain.
+KEPT_OUT_LICENCES = {"MIT", "Apache-2.0", "CC-BY-4.0", "Unlicense"}
+
+
+def test_kept_out_files_have_text_provenance_and_their_readme_counts():
+    """not-in-model/ files are not trained on, but they are read by `--held-out` and moved into training by
+    hand: each line keeps its text and provenance, loads, and the README table states their counts."""
+    assert KEPT_OUT, "no not-in-model label files"
+    table = {}
+    for line in (EXTERNAL_DIR / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0].startswith("not-in-model/external-"):
+            table[cells[0].removeprefix("not-in-model/")] = (int(cells[-2]), int(cells[-1]))
+    assert set(table) == {p.name for p in KEPT_OUT}
+    training_authors = {r["author"] for p in FILES for r in rows(p)}
+    seen: dict[str, str] = {}
+    for path in KEPT_OUT:
+        lines = rows(path)
+        for r in lines:
+            assert r["label"] in LABELS and r["kind"] in Kind.HUMAN_SIDE, (path.name, r["n"])
+            assert r["text"] or r["kind"] == Kind.INTERRUPT, (path.name, r["n"])
+            src = r["source"]
+            assert src["repo"] == r["author"] and src["path"] and len(src["commit"]) == 40
+            assert src["licence"].split()[0] in KEPT_OUT_LICENCES, src["licence"]
+        # one repository is one author, so one fold: never split across files or shared with training
+        for author in {r["author"] for r in lines}:
+            assert author not in training_authors and seen.setdefault(author, path.name) == path.name, author
+        assert len(read_external(path)) == len(lines)
+        labels = [r["label"] for r in lines]
+        assert table[path.name] == (len(labels), labels.count("reattempt_with_feedback")), path.name
+
+
+@needs_shared
+def test_no_kept_out_author_is_in_the_shared_corpora():
+    shared = set(authors_from_sources(CORPORA).values())
+    assert not shared & {r["author"] for p in KEPT_OUT for r in rows(p)}

@@ -238,3 +238,36 @@ def test_the_cli_imports_duckdb_without_importlib_metadata_and_with_its_version(
     version, engine, text, light, real = json.loads(res.stdout)
     assert version == importlib.metadata.version("duckdb") == real
     assert light and engine == version and text == f"{version} (with duckdb {engine})"
+
+
+def test_the_cli_imports_duckdb_without_its_default_connection_and_the_same_type_objects():
+    """`vault.lightquery.light_duckdb_import` defers the types duckdb's DB-API type objects name by string (parsing
+    them starts DuckDB's default in-memory database at import): not made at import, and once compared, each type
+    object holds the same types and answers every comparison as the real module's (loaded in another process)."""
+    code = textwrap.dedent("""
+        import json, sys
+        light = sys.argv[1] == "light"
+        if light:
+            import vault.cli
+        import duckdb
+        from duckdb import sqltypes
+        names = ["STRING", "NUMBER", "DATETIME", "BINARY", "ROWID"]
+        deferred = sum(type(t).__name__ == "_TypeName" for n in names
+                       for t in getattr(getattr(duckdb, n), "__dict__", {}).get("types", []))
+        con = duckdb.connect()
+        cols = con.execute("SELECT 1::TINYINT, 2::BIGINT, 1.5::DOUBLE, 1.5::DECIMAL(18,3), 'a', DATE '2020-01-01', "
+                           "TIMESTAMP '2020-01-01', 'x'::BLOB, true").description
+        kinds = [getattr(sqltypes, k) for k in dir(sqltypes) if k.isupper()] + [c[1] for c in cols]
+        out = {n: [repr(getattr(duckdb, n)), [k == getattr(duckdb, n) for k in kinds],
+                   [getattr(duckdb, n) == k for k in kinds], isinstance(getattr(duckdb, n), duckdb.DBAPITypeObject)]
+               for n in names}
+        print(json.dumps({"deferred": deferred, "objects": out}))
+    """)
+    runs = {}
+    for mode in ("light", "real"):
+        res = subprocess.run([sys.executable, "-c", code, mode], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        runs[mode] = json.loads(res.stdout)
+    assert runs["light"]["deferred"] == 2 and runs["real"]["deferred"] == 0  # BIGNUM and DECIMAL, in NUMBER
+    assert runs["light"]["objects"] == runs["real"]["objects"]
+    assert any(runs["real"]["objects"]["NUMBER"][1]) and not all(runs["real"]["objects"]["NUMBER"][1])

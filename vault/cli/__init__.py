@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> None:
 
     global _debug
     _debug = False  # per run: a process that runs several commands (tests, notebooks) must not keep it
+    from vault.cli import common
+
+    common.whole_process = argv is None  # the `vault` program: argv from the command line
     try:
         try:
             cli.main(args=argv, prog_name="vault", standalone_mode=False)

@@ -65,7 +65,8 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         return run_hook_worker(ctx, hook_worker) if hook_worker else run_hook(ctx, wait=wait)
     from vault.hooks import clear_pending, list_pending
     from vault.ingest import Ingester, walk
-    from vault.lightquery import no_pandas
+    from vault.cli import common
+    from vault.lightquery import no_pandas, unloaded
     from vault.settings_light import IngestDefaults
 
     err = functools.cache(stderr_console)  # made when first needed: an unchanged re-ingest prints nothing there
@@ -90,7 +91,9 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         # Nothing here needs pandas, yet DuckDB imports it (0.3 s) at the first query with parameters: keep it
         # out (vault.lightquery) unless a model is to be loaded for embeddings (that path may want it).
         light.enter_context(no_pandas())
-        with open_db(ctx, create=True) as con:
+        if no_embed and common.whole_process:  # nor numpy and the rest: nothing in this process computes embeddings
+            light.enter_context(unloaded())
+        with open_db(ctx, create=True, appends=not new_vault) as con:
             files = list(walk(targets))
             if quiet:
                 ing = Ingester(con, source=source, settings=ingest_conf)

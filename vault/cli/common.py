@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 # Set when a command leaves a background load running that its answer no longer needs (search's model):
 # `vault.cli.main` then ends the process at once instead of waiting for it.
 abandon_threads_on_exit = False
+# Set by `vault.cli.main` when the command is all the process runs (the `vault` program, not tests or a notebook that
+# run several): a command may then keep modules it does not need unloaded for good (`vault ingest --no-embed`).
+whole_process = False
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACTS.md).")
 
@@ -134,17 +137,18 @@ def existing_db_path(ctx: click.Context, conf: Settings | None = None) -> Path:
 
 
 @contextlib.contextmanager
-def open_db(ctx: click.Context, *, read_only: bool = False, create: bool = False) -> Iterator[Any]:
+def open_db(ctx: click.Context, *, read_only: bool = False, create: bool = False,
+            appends: bool = False) -> Iterator[Any]:
     """A vault connection for the duration of a command (writers hold the lock only that long).
 
-    Only `create=True` (ingest) makes a vault that does not exist yet.
+    Only `create=True` (ingest) makes a vault that does not exist yet; `appends`: see `vault.store.open_vault`.
     """
     import duckdb
 
     from vault.store import VaultDamagedError, open_vault_waiting
 
     path = db_path(ctx) if create else existing_db_path(ctx)
-    con = open_vault_waiting(path, read_only=read_only, wait=LOCK_WAIT)
+    con = open_vault_waiting(path, read_only=read_only, wait=LOCK_WAIT, appends=appends)
     try:
         yield con
     except duckdb.IOException as e:  # opened fine, but a block read later failed its checksum: damage

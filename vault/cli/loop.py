@@ -160,9 +160,11 @@ def run_hook_worker(ctx: click.Context, event: str) -> None:
 
 def _work(ctx: click.Context, db: Path, event: str, start: float) -> None:
     from vault import hooks
+    from vault.cli import common
 
     conf = settings(ctx) if _flag(ctx, "db") is None or _flag(ctx, "config") else None
-    res = hooks.work(db, event, batch_bytes=conf.ingest.batch_bytes if conf else None)
+    res = hooks.work(db, event, batch_bytes=conf.ingest.batch_bytes if conf else None,
+                     whole_process=common.whole_process)
     hooks.record_run(db, event, res.describe(), time.perf_counter() - start)
 
 

@@ -232,6 +232,7 @@ def _searchable_db(ctx, err):
 
     with open_db(ctx, read_only=True) as con:
         if not fts.needs_rebuild(con):
+            con.execute("SET threads = 1")
             yield con
             return
     try:

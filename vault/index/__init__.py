@@ -34,15 +34,16 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: s
         rep = embeddings.embed_pending(con, model, on_progress=on_progress, on_stage=on_stage)
         if rep.messages or rep.switched_from:
             out["embed"] = rep.as_dict()
-    if out:
-        from vault.store import settle
+    from vault.store import settle
 
-        settle(con)  # what the updates wrote: checkpointed if large, else left in the WAL (closing too)
+    settle(con)  # what the ingest and the updates wrote: one checkpoint (`Ingester.finish` leaves a small WAL to it)
     return out or None
 
 
 def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
     """Chunk rows of messages that a re-read file no longer has (their vectors may serve other texts)."""
+    if not con.execute("SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)").fetchone()[0]:
+        return 0  # nothing embedded (`--no-embed`): no scan of every message id
     n = con.execute(
         "DELETE FROM chunks WHERE msg_id NOT IN (SELECT msg_id FROM messages)"
     ).fetchone()[0]

@@ -32,7 +32,7 @@ from vault.index import fts_build, stem
 from vault.index.fts_build import (  # noqa: F401  (the tiers and limits, as callers name them)
     ARG_CHARS, ARG_KEYS, AVGDL, BM25_B, BM25_K, ERROR_HEAD, ERROR_TAIL, MAIN_AVGDL, OUTPUT_HEAD, OUTPUT_TAIL,
     TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER, idf_sql, weight_sql)
-from vault.index.settings import keyword_kinds
+from vault.index.settings import META_EXTRAS, keyword_kinds, keyword_kinds_of
 from vault.store import get_meta, set_meta
 
 SCHEMA = fts_build.S
@@ -66,10 +66,18 @@ def built_kinds(con: duckdb.DuckDBPyConnection) -> str:
     return f"v{LAYOUT}:" + ",".join(keyword_kinds(con))
 
 
+def _built_kinds(extras: str) -> str:
+    """`built_kinds` for the vault's `META_EXTRAS` value."""
+    return f"v{LAYOUT}:" + ",".join(keyword_kinds_of(extras))
+
+
 def needs_rebuild(con: duckdb.DuckDBPyConnection) -> bool:
-    version = get_meta(con, "content_version", "0")
-    return (get_meta(con, META_VERSION) != version or get_meta(con, META_KINDS) != built_kinds(con)
-            or not index_exists(con))
+    # One query with constants (every search asks; five parameterised ones cost a cold search 5 ms)
+    version, built, kinds, extras, exists = con.execute(
+        "SELECT " + ", ".join(f"(SELECT value FROM meta WHERE key = '{k}')"
+                              for k in ("content_version", META_VERSION, META_KINDS, META_EXTRAS))
+        + f", EXISTS (SELECT 1 FROM duckdb_tables() WHERE schema_name = '{SCHEMA}' AND table_name = 'docs')").fetchone()
+    return built != (version or "0") or kinds != _built_kinds(extras or "") or not exists
 
 
 def call_args_sql(literals: str) -> str:
@@ -83,8 +91,8 @@ def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | 
     else updated with the sessions changed since (`fts_build.refresh`). Returns what it did, or None."""
     if not force and not needs_rebuild(con):
         return None
-    load_extension(con)  # `stem`
     if force or not _current_layout(con):
+        load_extension(con)  # `stem` (an update stems in Python: `fts_build._tokenize`)
         return _rebuild(con)
     out = fts_build.refresh(con)
     out["fts_docs"] = con.execute(f"SELECT num_docs FROM {SCHEMA}.stats").fetchone()[0]
@@ -197,13 +205,13 @@ def best(con: duckdb.DuckDBPyConnection, terms: list[tuple[int, int]], min_terms
             return []
         docs = _one_term(con, terms[0], limit)
     else:
-        seg = f"GROUP BY docid HAVING count(*) >= ? ORDER BY {ORDER}"
+        seg = f"GROUP BY docid HAVING count(*) >= {int(min_terms)} ORDER BY {ORDER}"
         docs = con.execute(
             f"(SELECT docid, sum(score)::DOUBLE / {SCALE} AS score, count(*) AS matched, min(tier) AS tier "
             f"FROM ({_segment_rows(terms, 'postings')}) {seg}, docid LIMIT {int(limit)}) UNION ALL "
             f"(SELECT docid, sum(score)::DOUBLE / {SCALE} AS score, count(*) AS matched, min(tier) AS tier "
-            f"FROM ({_segment_rows(terms, 'delta', ', p.first')}) {seg}, any_value(first) LIMIT {int(limit)})",
-            [min_terms, min_terms]).fetchall()
+            f"FROM ({_segment_rows(terms, 'delta', ', p.first')}) {seg}, any_value(first) LIMIT {int(limit)})"
+        ).fetchall()  # no parameter: DuckDB would import decimal (and probe for pandas) to bind them
     if not docs:
         return []
     key = {d[0]: d[1:] for d in docs}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from vault.model import Kind
+from vault.kinds import Kind
 from vault.store import get_meta, set_meta
 
 # What a person would search for: what they typed and what the assistant said.
@@ -29,7 +29,10 @@ META_MODEL = "embed_model"  # the model whose vectors search uses
 
 
 def extras(con: duckdb.DuckDBPyConnection) -> list[str]:
-    raw = get_meta(con, META_EXTRAS, "") or ""
+    return _extras(get_meta(con, META_EXTRAS, "") or "")
+
+
+def _extras(raw: str) -> list[str]:
     return sorted(x for x in raw.split(",") if x in OPTIONAL_KINDS)
 
 
@@ -41,8 +44,12 @@ def set_extras(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
 
 
 def indexed_kinds(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    return _indexed_kinds(extras(con))
+
+
+def _indexed_kinds(names: list[str]) -> tuple[str, ...]:
     kinds = list(BASE_KINDS)
-    for name in extras(con):
+    for name in names:
         kinds += OPTIONAL_KINDS[name]
     return tuple(kinds)
 
@@ -50,7 +57,12 @@ def indexed_kinds(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
 def keyword_kinds(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     """What the keyword index holds: the indexed kinds, and tool calls and results always (they are
     cheap to index and what people remember of the work; embedding them stays opt-in)."""
-    kinds = indexed_kinds(con)
+    return keyword_kinds_of(get_meta(con, META_EXTRAS, "") or "")
+
+
+def keyword_kinds_of(extras_value: str) -> tuple[str, ...]:
+    """`keyword_kinds` for a `META_EXTRAS` value (read by the caller with other values, in one query)."""
+    kinds = _indexed_kinds(_extras(extras_value))
     return kinds + tuple(k for k in OPTIONAL_KINDS["tools"] if k not in kinds)
 
 

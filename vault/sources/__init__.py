@@ -54,6 +54,11 @@ def _registered() -> list[Parser]:
 
 
 def parser_by_name(name: str) -> Parser:
+    # A built-in name first: the plugins' entry points (importlib.metadata, a scan of sys.path: ~20 ms) are read
+    # only for another name; a plugin cannot take a built-in's name (`_registered`).
+    for p in (*PARSERS, CATCH_ALL):
+        if p.name == name:
+            return p
     for p in parsers():
         if p.name == name:
             return p
