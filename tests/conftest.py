@@ -40,18 +40,51 @@ def con(db_path):
     c.close()
 
 
-@pytest.fixture(scope="session")
-def corpus_vault(tmp_path_factory) -> Path:
-    """A vault holding all of ../shared/corpora (Claude Code + neutral), built once per test session."""
-    require_shared()
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """The file `name`, made by `build(path)` once per test run and shared by every xdist worker (a session
+    fixture is per worker: `make test`'s two workers each built the corpus vault, and three test files mined a
+    copy of it). The first worker builds it under a lock; the others wait for it. Read it, or copy it."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "built-once"
+    root.mkdir(exist_ok=True)
+    path = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the worker dies
+        if not path.exists():
+            part = root / f"{name}.part"
+            part.unlink(missing_ok=True)
+            build(part)
+            part.rename(path)
+    return path
+
+
+def _ingest_corpora(path: Path) -> None:
     from vault.ingest import ingest
     from vault.store import open_vault
 
-    path = tmp_path_factory.mktemp("corpus") / "vault.duckdb"
     c = open_vault(path)
     ingest(c, [CLAUDE_CORPUS, CONVERSATIONS])
     c.close()
-    return path
+
+
+@pytest.fixture(scope="session")
+def corpus_vault(tmp_path_factory) -> Path:
+    """A vault holding all of ../shared/corpora (Claude Code + neutral), built once per test run."""
+    require_shared()
+    return built_once(tmp_path_factory, "corpus.duckdb", _ingest_corpora)
+
+
+@pytest.fixture(scope="session")
+def mined_corpus_vault(tmp_path_factory, corpus_vault) -> Path:
+    """The corpus vault after `vault mine` (the default learned backend), built once per test run."""
+    def mine(path: Path) -> None:
+        shutil.copy(corpus_vault, path)
+        code, out, err = run_cli("mine", "--json", db=path)
+        assert code == 0, err
+
+    return built_once(tmp_path_factory, "corpus-mined.duckdb", mine)
 
 
 @pytest.fixture

@@ -99,11 +99,11 @@ def test_the_example_archive_is_planted_with_a_realistic_mix(tmp_path):
     assert (rep["overall"]["rated_sessions"], rep["overall"]["troubled"]) == (18, 5)
 
 
-def test_corpora_report_matches_the_stored_labels(corpus_copy):
+def test_corpora_report_matches_the_stored_labels(mined_corpus_vault, tmp_path):
     from vault.store import open_vault
 
-    con = open_vault(corpus_copy)
-    mine_mod.mine(con)
+    con = open_vault(shutil.copy(mined_corpus_vault, tmp_path / "corpus.duckdb"))  # mined by `vault mine`
+    mine_mod.mine(con)  # (nothing left to label)
     turns, corr = direct_counts(con)
     rep = corrections_report(con)
     assert rep["unlabelled_turns"] == 0

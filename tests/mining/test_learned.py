@@ -140,13 +140,13 @@ def test_mine_uses_the_learned_backend_and_records_the_model_version(ex_db):
     assert rows == [("learned", shipped_model().version)] and embedded > 0
 
 
-def test_mine_fit_learns_from_the_persons_own_labels(tmp_path, corpus_vault):
+def test_mine_fit_learns_from_the_persons_own_labels(tmp_path, mined_corpus_vault):
     """Labels given to `vault eval` and a relabel in review become training data; the vault keeps its model."""
     from miner.classify.learned import META_KEY, shipped_model
     from vault.store import get_meta, open_vault
 
     db = tmp_path / "v.duckdb"
-    shutil.copy(corpus_vault, db)
+    shutil.copy(mined_corpus_vault, db)  # mined by the shipped model
     assert run_cli("mine", db=db)[0] == 0
     code, out, _ = run_cli("eval", str(CORPORA / "labels-dev.jsonl"), "--json", db=db)
     assert code == 0 and json.loads(out)["kept_for_fit"] > 900

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from support import CORPORA, EXAMPLES, run_cli
@@ -114,12 +113,8 @@ def test_a_relabel_in_review_overrides_the_miner(ex_db):
 
 
 @pytest.fixture(scope="module")
-def mined_corpus(tmp_path_factory, corpus_vault):
-    db = tmp_path_factory.mktemp("mined") / "corpus.duckdb"
-    shutil.copy(corpus_vault, db)
-    code, out, _ = run_cli("mine", "--json", db=db)
-    assert code == 0
-    return db
+def mined_corpus(mined_corpus_vault):
+    return mined_corpus_vault
 
 
 def test_no_message_hand_labelled_not_human_is_labelled(mined_corpus):
