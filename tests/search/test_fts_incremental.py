@@ -217,3 +217,25 @@ def test_deleted_and_changed_messages_leave_the_results(tmp_path):
         assert not fts.needs_rebuild(con)
     finally:
         con.close()
+
+
+def test_a_build_out_of_memory_under_its_cap_is_done_again_under_the_roomy_one(tmp_path, monkeypatch):
+    """The whole build runs under a small DuckDB cap (it spills); one that still runs out of memory starts over
+    under ROOMY_BUILD_MEMORY and gives the same index."""
+    from vault.index import fts
+
+    db = tmp_path / "v.duckdb"
+    _ingest(db, EXAMPLES / "claude-code", CORPUS)
+    expected = index_contents(_rebuilt(db, tmp_path))
+    caps = []
+    real_build = fts.fts_build.build
+
+    def build(con, *args):
+        caps.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        return real_build(con, *args)
+
+    monkeypatch.setattr(fts.fts_build, "build", build)
+    monkeypatch.setattr(fts, "BUILD_MEMORY", "1MB")  # too small for anything: the first try fails
+    con = _rebuilt(db, tmp_path)
+    assert len(caps) == 2 and caps[0] != caps[1]
+    assert index_contents(con) == expected
