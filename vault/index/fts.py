@@ -38,9 +38,10 @@ from vault.store import get_meta, set_meta
 SCHEMA = fts_build.S
 META_VERSION = "fts_built_at_version"
 META_KINDS = "fts_built_kinds"
-# DuckDB's cap while a whole index is built: it spills its staging to disk past it. On the 1 GB archive a cold
-# `vault ingest` peaked at 1,019 MB under 1 GB (the ingest itself ~500 MB), 462 MB under 256 MB, for 8% more wall
-# time. A build that still runs out of memory there is done again under ROOMY_BUILD_MEMORY.
+# DuckDB's cap while a whole index is built: it spills its staging to disk past it. A whole build of the 1 GB
+# archive's vault in a process that just opened it peaked at 1,019 MB under 1 GB, 462 MB under 256 MB, for 8% more
+# wall time. (Right after a cold ingest in the same connection it still peaks near 1.1 GB: docs/foundation.md.)
+# A build that still runs out of memory here is done again under ROOMY_BUILD_MEMORY.
 BUILD_MEMORY = "256MB"
 ROOMY_BUILD_MEMORY = "1GB"
 # DuckDB's English list drops words people search for ("hello", "again", "above"...): a short list instead.
