@@ -32,7 +32,7 @@ from vault.index import fts_build, stem
 from vault.index.fts_build import (  # noqa: F401  (the tiers and limits, as callers name them)
     ARG_CHARS, ARG_KEYS, AVGDL, BM25_B, BM25_K, ERROR_HEAD, ERROR_TAIL, MAIN_AVGDL, OUTPUT_HEAD, OUTPUT_TAIL,
     TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER, idf_sql, weight_sql)
-from vault.index.settings import META_EXTRAS, keyword_kinds, keyword_kinds_of
+from vault.index.settings import META_EXTRAS, keyword_kinds_of
 from vault.store import get_meta, set_meta
 
 SCHEMA = fts_build.S
@@ -68,7 +68,7 @@ def index_exists(con: duckdb.DuckDBPyConnection) -> bool:
 
 def built_kinds(con: duckdb.DuckDBPyConnection) -> str:
     """What `META_KINDS` holds once the index is built: the layout and the kinds indexed."""
-    return f"v{LAYOUT}:" + ",".join(keyword_kinds(con))
+    return _built_kinds(get_meta(con, META_EXTRAS, "") or "")
 
 
 def _built_kinds(extras: str) -> str:
