@@ -37,6 +37,7 @@ from typing import Any
 import duckdb
 import pydantic
 
+from miner import quality
 from miner.classify.base import REATTEMPT_WITH_FEEDBACK
 from miner.tables import EFFECTIVE_LABELS, drop_mined_personas, edited_personas, session_roles, store_mined_persona
 from miner.tables import load_personas  # noqa: F401  (re-exported: the personas' readers import it from here)
@@ -282,6 +283,8 @@ def marked_clauses(text: str) -> list[tuple[str, bool]]:
 def is_general(clause: str) -> bool:
     """A rule stated in general form, about no task-specific entity: what an extractive persona may quote."""
     if _HOOK_TEXT.search(clause) or _ENTITY.search(_WELL_KNOWN_FILES.sub("", clause)) or _FRAGMENT.match(clause):
+        return False
+    if quality.NO_OUTCOME.match(clause):  # "no error, but the graph is empty": a report, not "no emojis"
         return False
     return (bool(_FIRST_PERSON_RULE.match(clause) or _NORM.match(clause) or _PROJECT_SCOPE.match(clause))
             or (is_imperative(clause) and bool(_GENERAL.search(clause))))
