@@ -58,7 +58,9 @@ def test_examples_pairs_follow_the_planted_corrections(hand_vault, vault_copy):
     # interrupted and continued chosen answer: one answer, flagged
     export_fix = _by_feedback(pairs, "Traceback")
     # a pasted traceback is debugging, not a correction (the gate), and its chosen was interrupted
-    assert export_fix["failed"] == ["gate_pasted_failure", "gate_outcome_report", "chosen_corrected_later"]
+    # the traceback's quoted key ('...') is a fact only the feedback gave, and the chosen answer uses it
+    assert export_fix["failed"] == ["gate_pasted_failure", "gate_outcome_report", "feedback_facts",
+                                    "chosen_corrected_later"]
     assert "18 passed" in export_fix["chosen"][0]["content"]
     assert _by_feedback(pairs, "no, never hardcode")["failed"] == ["secrets"]
     # no pair from a session without corrections (billing-question)
