@@ -206,7 +206,7 @@ def restrict_rule(rule: Rule, allowed_msgs: set[str], session_of: dict[str, str]
                 standing)
 
 
-def clean_clause(text: str) -> str:
+def _trimmed(text: str) -> str:
     t = " ".join(text.split()).strip(" \"'`-*")
     for _ in range(3):
         before = t
@@ -214,10 +214,21 @@ def clean_clause(text: str) -> str:
         t = _TRAIL.sub("", t).strip(" \"'`-*")
         if t == before:
             break
-    t = t.rstrip("?")
+    return t
+
+
+def clean_clause(text: str) -> str:
+    t = _trimmed(text).rstrip("?")
     for rx, repl in _REWRITES:
         t = rx.sub(repl, t, count=1)
     return t.strip(" ,.;:")
+
+
+def is_bare_question(piece: str) -> bool:
+    """A question no rewrite turns into an instruction ("Do type annotations allow X?"; not "did you run the
+    tests?" -> "run the tests"): it asks, it states no rule."""
+    t = _trimmed(piece)
+    return t.endswith("?") and not any(rx.match(t) for rx, _ in _REWRITES)
 
 
 STANDING_WINDOW = 2  # a "said it stands" cue counts for the clauses this many pieces around it
@@ -268,6 +279,8 @@ def marked_clauses(text: str) -> list[tuple[str, bool]]:
     for k, piece in enumerate(pieces):
         c = clean_clause(piece)
         words = c.split()
+        if is_bare_question(piece):
+            continue
         if not words or len(words) > MAX_CLAUSE_WORDS or not re.search(r"[A-Za-z]{3}", c):
             continue
         if _FILLER_ONLY.match(c):

@@ -98,6 +98,9 @@ def test_personas_cli(hand_vault, vault_copy, embed_model):
     ("stop guessing", ["never guessing"]),
     ("start adding a version number each time", ["always adding a version number each time"]),
     ("start by making a backup", ["start by making a backup"]),
+    # a question no rewrite turns into an instruction asks, it states no rule (found on a held-out sessions2 role)
+    ("Do type annotations allow a function to declare it never returns? That would help.", ["That would help"]),
+    ("can you keep it short?", ["keep it short"]),
 ])
 def test_clauses(text, expected):
     assert clauses_of(text) == expected
