@@ -172,9 +172,9 @@ def is_pasted_failure(feedback: str) -> bool:
 
 # "no error", "no difference", "no such file": a "no" before these nouns reports what happened, it asks for nothing
 # ("no emojis" does). Shared with the offline personas (miner.personas.is_general).
-# Not "changes" or "output": "no changes to the tests", "no output files" ask for something.
+# "no change in the output" reports; "no changes to the tests" and "no output files" ask for something.
 OUTCOME_NOUNS = (r"(?:errors?|warnings?|difference|luck|effect|results?|response|improvement|success|progress|such|"
-                 r"issues?|problems?)")
+                 r"issues?|problems?|changes?(?! to\b))")
 NO_OUTCOME = re.compile(rf"^\W*no {OUTCOME_NOUNS}\b", re.I)
 
 # What a correction says and a bare outcome report ("spinning", "nope", "now the button does nothing") does not:

@@ -412,6 +412,8 @@ def test_outcome_reports_are_not_corrections():
     # "no error" reports what happened, "no emojis" asks for something (data/pairs/fresh_sample_7.jsonl, 4a6981e1030f)
     assert is_outcome_report("no error, but the graph is empty") and is_outcome_report("no such file or directory")
     assert not is_outcome_report("no emojis") and not is_outcome_report("no changes to the tests")
+    # found on fresh sample 8 (3e5878094e67), measured on the pooled earlier samples and the shared corpora's personas
+    assert is_outcome_report("no change in the resultant markdown file i am sorry to say, can you consider and resolve")
 
 
 def test_flattery_and_replies_after_tool_calls():

@@ -111,7 +111,9 @@ def test_clauses(text, expected):
     ("always run the suite before saying it works", True),
     ("I'd rather exclude the diary folder from the checks", True),
     ("no emojis", True),
-    ("no error", False),  # a report ("no error, but the graph is empty"), not a rule: data/pairs/fresh_sample_7.jsonl
+    ("no error", False),
+    ("No change in the resultant markdown file i am sorry to say", False),  # a report (fresh sample 8)
+    ("no changes to the public API", True),  # a report ("no error, but the graph is empty"), not a rule: data/pairs/fresh_sample_7.jsonl
     ("read the spec in docs/refunds.md first", False),  # a task-specific file
     ("don't touch unit 11142", False),  # an id
     ("I don't want to commit the empty __init__.py files", True),  # a well-known file name is no entity
