@@ -49,7 +49,7 @@ from vault.model import REASON_CHARS, Kind
 from vault.rewritten import drop_changed_labels, forget_calls
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import TOUCHED, Parser, Touched
-from vault.store import bump_content_version, checkpoint_large, transaction
+from vault.store import bump_content_version, checkpoint_large, transaction, with_roomy_retry
 from vault.walk import SPECIAL_FILE_TYPES, FileRow, fingerprint, folder_reason, path_key, real_stat, walk
 
 if TYPE_CHECKING:
@@ -192,24 +192,26 @@ class Ingester:
         if batch:
             self._commit_group(batch)
 
-    def _commit_group(self, batch: list[tuple[Plan, Prepared]], roomy: bool = False) -> None:
+    def _commit_group(self, batch: list[tuple[Plan, Prepared]]) -> None:
         """Commit a group of files; if that fails, each file alone, so one bad file loses nothing else.
         A file too large for INGEST_SETTINGS' memory cap (a record of tens of MB) is committed under
         ROOMY_MEMORY_LIMIT."""
+        if len(batch) == 1:
+            try:
+                self._with_roomy_retry(lambda: self._commit(batch))
+            except Exception as e:  # DuckDB out of memory even so, a value it cannot store, ...
+                self._path_error(batch[0][0].path, f"cannot store: {one_line(e)}")
+            return
         try:
             self._commit(batch)
-        except Exception as e:  # DuckDB out of memory, a value it cannot store, ...
-            if len(batch) > 1:
-                for item in batch:
-                    self._commit_group([item])
-            elif isinstance(e, duckdb.OutOfMemoryException) and not roomy:
-                self.con.execute(f"SET memory_limit = '{ROOMY_MEMORY_LIMIT}'")
-                try:
-                    self._commit_group(batch, roomy=True)
-                finally:
-                    self._fit_memory_limit(force=True)
-            else:
-                self._path_error(batch[0][0].path, f"cannot store: {one_line(e)}")
+        except Exception:
+            for item in batch:
+                self._commit_group([item])
+
+    def _with_roomy_retry(self, run: Callable[[], object]) -> None:
+        """`run()` under the ingest's cap, again under ROOMY_MEMORY_LIMIT if it runs out of memory; the cap then
+        fitted again (`_fit_memory_limit`)."""
+        with_roomy_retry(self.con, run, ROOMY_MEMORY_LIMIT, restore=lambda: self._fit_memory_limit(force=True))
 
     def _fit_memory_limit(self, force: bool = False) -> None:
         """DuckDB's cap: WORKING_MEMORY plus twice what its primary-key indexes hold now (in MB steps)."""
@@ -297,14 +299,7 @@ class Ingester:
         missing = [t for t in M012_INDEXES if t not in self.keyed]
         if not missing:
             return
-        try:
-            self._create_key_indexes(missing)
-        except duckdb.OutOfMemoryException:
-            self.con.execute(f"SET memory_limit = '{ROOMY_MEMORY_LIMIT}'")
-            try:
-                self._create_key_indexes(missing)
-            finally:
-                self._fit_memory_limit(force=True)
+        self._with_roomy_retry(lambda: self._create_key_indexes(missing))
         self._fit_memory_limit()
         self.keyed = _keyed_tables(self.con)
         self.seen = {}
