@@ -22,8 +22,9 @@ import os
 import shutil
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -31,6 +32,8 @@ from vault import __version__
 from vault.errors import VaultError
 from vault.faults import crash_point
 from vault.migrations import MIGRATIONS
+
+T = TypeVar("T")
 
 
 class VaultLockedError(VaultError):
@@ -370,13 +373,8 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
     )
     con.execute(f"SET memory_limit = '{MIGRATION_MEMORY}'")
     try:
-        for name in todo:
-            try:
-                _apply(con, name)
-            except duckdb.OutOfMemoryException:  # (rolled back) a migration that needs more: without the cap
-                con.execute("RESET memory_limit")
-                _apply(con, name)
-                con.execute(f"SET memory_limit = '{MIGRATION_MEMORY}'")
+        for name in todo:  # (rolled back) a migration that needs more runs again without the cap
+            with_roomy_retry(con, functools.partial(_apply, con, name), roomy=None)
         crash_point("migrated")  # committed, only in the WAL: m007's ALTER made such a WAL unreplayable
         con.execute("CHECKPOINT")
     finally:
@@ -389,6 +387,36 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
 # Under the cap DuckDB evicts and spills instead; the rows are the same. A migration that fails under it
 # (out of memory, rolled back) runs again without it.
 MIGRATION_MEMORY = "256MB"
+
+
+def with_roomy_retry(con: duckdb.DuckDBPyConnection, run: Callable[[], T], roomy: str | None, *,
+                     cap: str | None = None, errors: tuple[type[Exception], ...] = (duckdb.OutOfMemoryException,),
+                     restore: Callable[[], object] | None = None) -> T:
+    """`run()` under a small DuckDB memory cap, once more under a roomy one if it runs out of memory.
+
+    The small cap (`cap`; None: the one set now) makes DuckDB spill rather than grow; a step that still fails with
+    one of `errors` (out of memory: DuckDB rolled its transaction back) runs again under `roomy` (None: DuckDB's
+    default, no cap of ours). A second failure is raised. Whatever this changed, the cap is set back afterwards:
+    by `restore()` if given (a cap the caller computes), else to the value it had before (as DuckDB reports it: to
+    0.1 MiB).
+    """
+    before = None if restore else con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    changed = cap is not None
+    try:
+        if cap is not None:
+            con.execute(f"SET memory_limit = '{cap}'")
+        try:
+            return run()
+        except errors:
+            changed = True
+            con.execute("RESET memory_limit" if roomy is None else f"SET memory_limit = '{roomy}'")
+            return run()
+    finally:
+        if changed:
+            if restore:
+                restore()
+            else:
+                con.execute(f"SET memory_limit = '{before}'")
 
 
 def _apply(con: duckdb.DuckDBPyConnection, name: str) -> None:
