@@ -284,8 +284,8 @@ def added(rep: dict) -> None:
 def _print(res: dict) -> None:
     fl = res["floors"]
     for name, f in res.get("first_run", {}).items():
-        print(f"first run, {name} (a vault copy in an older storage format is written again once): "
-              f"{f['wall_s']:.3f} s wall, {f['cpu_s']:.3f} s CPU")
+        print(f"first run, {name}: {f['wall_s']:.3f} s wall, {f['cpu_s']:.3f} s CPU (this tree writes a vault copy in "
+              "an older storage format again, once)")
     print(f"{res['files']} files; median wall / CPU (s) of fresh processes")
     for name, f in fl.items():
         print(f"  floor {name:22} {f['wall_s']:7.3f} {f['cpu_s']:7.3f}")
