@@ -447,8 +447,9 @@ def _mostly_free(con: duckdb.DuckDBPyConnection, share: float = COMPACT_FREE_SHA
 
 
 # DuckDB's memory cap while `compact` copies the vault: under its default (80% of RAM) the copy of the 1 GB archive's
-# vault peaked at 1.4 GB of RSS.
-COMPACT_MEMORY = "256MB"
+# vault peaked at 1.4 GB of RSS. Since m016 the copy of that vault ran out of memory under 256 MB (also with one
+# thread) and took 566 MB of RSS under 384 MB: this leaves room.
+COMPACT_MEMORY = "512MB"
 
 
 def compact_after_first_ingest(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
@@ -471,14 +472,17 @@ def compact(con: duckdb.DuckDBPyConnection, path: Path,
     tmp = path.with_name(f"{path.name}.compact")
     db = con.execute("SELECT current_database()").fetchone()[0]
     con.execute("CHECKPOINT")
+    # Set back to the value it had, not RESET: DuckDB 1.5.5's RESET memory_limit shows the default again but leaves
+    # its buffer pool at the last value SET (tested: a sort then still runs out of memory under the old cap).
+    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     con.execute(f"SET memory_limit = '{COMPACT_MEMORY}'")
     try:
         _copy_database(con, db, tmp)
     except duckdb.OutOfMemoryException:  # (the copy is deleted and made again) without the cap
-        con.execute("RESET memory_limit")
+        con.execute(f"SET memory_limit = '{before}'")
         _copy_database(con, db, tmp)
     finally:
-        con.execute("RESET memory_limit")
+        con.execute(f"SET memory_limit = '{before}'")
     con.close()
     os.replace(tmp, path)
     _secure(path)
@@ -494,6 +498,10 @@ def _copy_database(con: duckdb.DuckDBPyConnection, db: str, tmp: Path) -> None:
     try:
         con.execute(f'COPY FROM DATABASE "{db}" TO vault_compact')
         con.execute("CHECKPOINT vault_compact")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # a failed COPY FROM DATABASE leaves its transaction open
+            con.execute("ROLLBACK")
+        raise
     finally:
         con.execute("DETACH vault_compact")
 
