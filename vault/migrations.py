@@ -409,6 +409,33 @@ def m015_label_text_hash(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
 
+def m016_text_zstd(con: duckdb.DuckDBPyConnection) -> None:
+    """The long texts of `messages` (text) and `tool_calls` (input, result_text) compressed with zstd.
+
+    DuckDB stored them uncompressed (a string over 4 KB goes to overflow blocks; FSST leaves long texts
+    as they are): 214 of the 498 MB of the 1 GB archive's compacted vault was `messages.text`, 60 MB
+    `tool_calls.input`. With `USING COMPRESSION zstd` they took 27 and 6 MB (docs/storage.md). The column
+    option needs a file in storage version v1.2 or later (`vault.store.STORAGE_VERSION`: new vaults are
+    created so, and a vault in an older version is rewritten into it after this migration); in an older
+    file DuckDB accepts it and stores the column as before. Rows, their order, the other columns and the
+    key indexes are unchanged (the tables are rebuilt as m012 did).
+    """
+    con.execute(
+        f"""
+        CREATE TABLE messages_m016 ({M016_MESSAGES});
+        INSERT INTO messages_m016 SELECT * FROM messages;
+        DROP TABLE messages;
+        ALTER TABLE messages_m016 RENAME TO messages;
+        CREATE UNIQUE INDEX {M012_INDEXES["messages"]} ON messages (msg_id);
+        CREATE TABLE tool_calls_m016 ({M016_TOOL_CALLS});
+        INSERT INTO tool_calls_m016 SELECT * FROM tool_calls;
+        DROP TABLE tool_calls;
+        ALTER TABLE tool_calls_m016 RENAME TO tool_calls;
+        CREATE UNIQUE INDEX {M012_INDEXES["tool_calls"]} ON tool_calls (tool_use_id);
+        """
+    )
+
+
 # The indexes m012 makes (the ingest drops and rebuilds them by these names), and m001's columns in m001's order.
 M012_INDEXES = {"messages": "messages_msg_id", "tool_calls": "tool_calls_tool_use_id"}
 M012_MESSAGES = """
@@ -423,6 +450,23 @@ M012_TOOL_CALLS = """
     result_msg_id VARCHAR, result_text VARCHAR, is_error BOOLEAN, subagent_session_id VARCHAR
 """
 
+# m016's columns: m012's, the long texts with zstd (a column option, kept by COPY FROM DATABASE and by a rebuild).
+ZSTD_COLUMNS = {"messages": ("text",), "tool_calls": ("input", "result_text")}
+
+
+def _zstd(columns: str, names: tuple[str, ...]) -> str:
+    """`columns` (a CREATE TABLE body) with `USING COMPRESSION zstd` after the type of each of `names`."""
+    out = []
+    for col in columns.split(","):
+        name, typ, *rest = col.split(maxsplit=2)
+        out.append(" ".join([name, typ, *(["USING COMPRESSION zstd"] if name in names else []), *rest]))
+    return ", ".join(out)
+
+
+M016_MESSAGES = _zstd(M012_MESSAGES, ZSTD_COLUMNS["messages"])
+M016_TOOL_CALLS = _zstd(M012_TOOL_CALLS, ZSTD_COLUMNS["tool_calls"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m001_core", m001_core),
     ("m002_derived", m002_derived),
@@ -435,4 +479,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m011_vectors_int8", m011_vectors_int8),
     ("m012_unique_indexes", m012_unique_indexes),
     ("m015_label_text_hash", m015_label_text_hash),
+    ("m016_text_zstd", m016_text_zstd),
 ]

@@ -52,15 +52,8 @@ class VaultDamagedError(VaultError):
     pass
 
 
-# The storage format of the vault files this version writes: a new file is created in it, an older one is written
-# again in it once, at its first writing open (`_upgrade_storage`). DuckDB's default (v1.0.0, for readers back to DuckDB
-# 1.0) made the checkpoint after a small commit write the touched key indexes (ART) again in the old layout: 0.25-0.5 s
-# of CPU for a new session's 437 message ids on the 1 GB vault, against ~0.05 s in v1.5 (docs/foundation.md,
-# re-ingest). A file in v1.5 needs DuckDB 1.5 or later to be read (the version pinned).
-STORAGE_VERSION = "v1.5.0"
 # No extension is installed or loaded behind our back (that would be a download).
-CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-                  "storage_compatibility_version": STORAGE_VERSION}
+CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-12 of every DuckDB database file
 SCHEMA_VERSION = "schema_version"  # meta key: the number of the last migration applied
 SCHEMA_TABLES = "schema_tables"  # meta key: "<migrations applied>|<the tables they create>" (remember_schema)
@@ -85,7 +78,10 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False,
 
 def _open(path: str | Path, read_only: bool, row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
     if row_group_size is None or read_only or str(path) == ":memory:":
-        con = duckdb.connect(str(path), read_only=read_only, config=dict(CONNECT_CONFIG))
+        config = dict(CONNECT_CONFIG)
+        if not read_only and str(path) != ":memory:" and not os.path.lexists(path):  # a new file: STORAGE_VERSION
+            config["storage_compatibility_version"] = STORAGE_VERSION
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
     else:
         con = duckdb.connect(config=dict(CONNECT_CONFIG))
         try:
@@ -97,6 +93,31 @@ def _open(path: str | Path, read_only: bool, row_group_size: int | None = None) 
     # it landed inside `vault ingest --json`'s output. A per-connection setting (not a config key).
     con.execute("SET enable_progress_bar = false")
     return con
+
+
+# The storage format a vault file is created in (and an older one rewritten into, `_checked`): DuckDB writes a new
+# file in v1.0.0 unless told, and there a column's `USING COMPRESSION zstd` (m016: the messages' and tool calls' long
+# texts) is accepted and ignored. In v1.0.0 also, the checkpoint after a small commit wrote the touched key indexes
+# (ART) again in the old layout: 0.25-0.5 s of CPU for a new session's 437 message ids on the 1 GB vault, against
+# ~0.05 s in v1.5 (docs/foundation.md, re-ingest). Readable by DuckDB 1.5 and later only (pyproject pins 1.5.5).
+STORAGE_VERSION = "v1.5.0"
+
+
+def storage_version(con: duckdb.DuckDBPyConnection) -> tuple[int, ...] | None:
+    """The storage format of the vault's file, as (1, 5, 0) (None: in memory)."""
+    tags = con.execute("SELECT tags FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    found = (tags or {}).get("storage_version")
+    return _version(found) if found else None
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """'v1.5.0+' -> (1, 5, 0)."""
+    return tuple(int(part) for part in text.strip("v+").split("."))
+
+
+def _older_storage(con: duckdb.DuckDBPyConnection) -> bool:
+    found = storage_version(con)
+    return found is not None and found < _version(STORAGE_VERSION)
 
 
 # The row group size of a writer that appends a little to a vault holding data (`open_vault(appends=True)`: `vault
@@ -442,8 +463,9 @@ def _apply(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 
 COMPACT_FREE_SHARE = 0.5  # after migrating, a file more than half free blocks is rewritten
-# After the first ingest into a new vault (its staging and rewrites leave ~30% of the file free on the
-# 1 GB archive), a file this much free, and by at least COMPACT_MIN_FREE bytes, is rewritten.
+# After the first ingest into a new vault, a file this much free, and by at least COMPACT_MIN_FREE bytes, is
+# rewritten. The 1 GB archive leaves 65 MB free (the checkpoint that merges the row groups the cold ingest
+# appended): 21% of its 314 MB file since m016, so it is not (docs/storage.md).
 FIRST_INGEST_FREE_SHARE = 0.25
 COMPACT_MIN_FREE = 64 << 20
 
@@ -452,6 +474,12 @@ def _mostly_free(con: duckdb.DuckDBPyConnection, share: float = COMPACT_FREE_SHA
     used, free, block = con.execute("SELECT used_blocks, free_blocks, block_size FROM pragma_database_size() "
                                     "WHERE database_name = current_database()").fetchone()
     return free > share * (used + free) and free * block >= min_bytes
+
+
+# DuckDB's memory cap while `compact` copies the vault: under its default (80% of RAM) the copy of the 1 GB archive's
+# vault peaked at 1.4 GB of RSS. Since m016 the copy of that vault ran out of memory under 256 MB (also with one
+# thread) and took 566 MB of RSS under 384 MB: this leaves room.
+COMPACT_MEMORY = "512MB"
 
 
 def compact_after_first_ingest(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
@@ -464,22 +492,27 @@ def compact_after_first_ingest(con: duckdb.DuckDBPyConnection, path: Path) -> bo
 
 def compact(con: duckdb.DuckDBPyConnection, path: Path,
             row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
-    """Rewrite the vault without its free blocks and return a new connection (closing `con`).
+    """Rewrite the vault without its free blocks, in STORAGE_VERSION, and return a new connection (closing `con`).
 
     DuckDB reuses a file's free blocks but never gives them back: a migration that shrinks the
     data (m010: 2.0 GB -> 0.5 GB) would leave the file as large as before. The copy is written
-    beside the vault and renamed over it, so a crash leaves the vault as it was.
+    beside the vault and renamed over it, so a crash leaves the vault as it was. It runs under
+    COMPACT_MEMORY (again without a cap if it runs out).
     """
     tmp = path.with_name(f"{path.name}.compact")
-    for p in (tmp, Path(f"{tmp}.wal")):
-        p.unlink(missing_ok=True)
     db = con.execute("SELECT current_database()").fetchone()[0]
     con.execute("CHECKPOINT")
-    _attach(con, tmp, "vault_compact")
+    # Set back to the value it had, not RESET: DuckDB 1.5.5's RESET memory_limit shows the default again but leaves
+    # its buffer pool at the last value SET (tested: a sort then still runs out of memory under the old cap).
+    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.execute(f"SET memory_limit = '{COMPACT_MEMORY}'")
     try:
-        con.execute(f'COPY FROM DATABASE "{db}" TO vault_compact')
+        _copy_database(con, db, tmp)
+    except duckdb.OutOfMemoryException:  # (the copy is deleted and made again) without the cap
+        con.execute(f"SET memory_limit = '{before}'")
+        _copy_database(con, db, tmp)
     finally:
-        con.execute("DETACH vault_compact")
+        con.execute(f"SET memory_limit = '{before}'")
     con.close()
     crash_point("compact-copied")
     os.replace(tmp, path)
@@ -487,24 +520,21 @@ def compact(con: duckdb.DuckDBPyConnection, path: Path,
     return _connect(path, read_only=False, row_group_size=row_group_size)
 
 
-def _older_storage(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the vault's file is in a storage format older than STORAGE_VERSION."""
-    tags = con.execute("SELECT tags FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
-    found = (tags or {}).get("storage_version") or ""
-    return _version(found) < _version(STORAGE_VERSION) if found else False
-
-
-def _version(tag: str) -> tuple[int, ...]:
-    """(1, 5, 0) of "v1.5.0+"."""
-    return tuple(int(part) for part in tag.strip("v+").split(".") if part.isdigit())
-
-
-def _upgrade_storage(con: duckdb.DuckDBPyConnection, path: Path,
-                     row_group_size: int | None) -> duckdb.DuckDBPyConnection:
-    """The vault written again in STORAGE_VERSION (`compact`: a copy renamed over it, so a crash leaves the old file,
-    upgraded at the next writing open), under the migrations' memory cap; returns the new connection."""
-    con.execute(f"SET memory_limit = '{MIGRATION_MEMORY}'")
-    return compact(con, path, row_group_size)
+def _copy_database(con: duckdb.DuckDBPyConnection, db: str, tmp: Path) -> None:
+    """Every object of the database `db` copied into a new file `tmp` in STORAGE_VERSION (the column options too)."""
+    for p in (tmp, Path(f"{tmp}.wal")):
+        p.unlink(missing_ok=True)
+    quoted = str(tmp).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS vault_compact (STORAGE_VERSION '{STORAGE_VERSION}')")
+    try:
+        con.execute(f'COPY FROM DATABASE "{db}" TO vault_compact')
+        con.execute("CHECKPOINT vault_compact")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # a failed COPY FROM DATABASE leaves its transaction open
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DETACH vault_compact")
 
 
 def backup(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
@@ -572,15 +602,13 @@ def _checked(path: Path, *, read_only: bool, migrating: bool,
             _reattach(con, path, None)
         if migrating:
             migrated = migrate(con, path)
-            pending = []
+            reattached, pending = bool(pending and row_group_size), []
             if migrated or not remembered:
                 remember_schema(con)
-            if migrated and _mostly_free(con):
+            if (migrated and _mostly_free(con)) or _older_storage(con):  # (also a rewrite a crash cut short)
                 con = compact(con, path, row_group_size)
-            elif pending and row_group_size:
+            elif reattached:  # attached without it for the migrations: with it again for the appends
                 _reattach(con, path, row_group_size)
-            if _older_storage(con):
-                con = _upgrade_storage(con, path, row_group_size)
     except duckdb.IOException as e:  # a block that fails its checksum: damage (a lock shows at connect)
         con.close()
         raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}"
