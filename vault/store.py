@@ -476,8 +476,9 @@ def open_vault(
     """Open (creating and migrating if needed) the vault and return a DuckDB connection.
 
     A read-only open of a vault that does not exist yet first creates it with a short write connection; of a vault
-    that needs migrating, raises VaultNeedsMigrationError (read-only opens never change an existing vault). `appends`: the writer appends a little at a
-    time (an incremental ingest): a vault that exists already is attached with APPEND_ROW_GROUP.
+    that needs migrating, raises VaultNeedsMigrationError (read-only opens never change an existing vault).
+    `appends`: the writer appends a little at a time (an incremental ingest): a vault that exists already is
+    attached with APPEND_ROW_GROUP.
     """
     if path is None:  # the settings (pydantic) are loaded only when no path is given
         from vault.settings import default_db_path
