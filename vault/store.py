@@ -52,6 +52,10 @@ class VaultDamagedError(VaultError):
     pass
 
 
+class VaultNeedsMigrationError(VaultError):
+    """A read-only open of a vault written by an older version: read-only opens never write (docs/vault-file.md)."""
+
+
 # No extension is installed or loaded behind our back (that would be a download).
 CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-12 of every DuckDB database file
@@ -222,8 +226,13 @@ def _describe_pid(pid: int) -> str:
     return f"process {pid} ({cmd})"
 
 
+def backups(path: Path) -> list[Path]:
+    """The backup copies `backup` made of the vault at `path`, oldest first."""
+    return sorted(path.parent.glob(f"{path.name}.bak-*"))
+
+
 def _backups_hint(path: Path) -> str:
-    found = sorted(path.parent.glob(f"{path.name}.bak-*"))
+    found = backups(path)
     return f"; the latest backup is {found[-1]}" if found else ""
 
 
@@ -552,9 +561,10 @@ def open_vault(
 ) -> duckdb.DuckDBPyConnection:
     """Open (creating and migrating if needed) the vault and return a DuckDB connection.
 
-    A read-only open of a vault that does not exist yet, or needs migrating, first
-    creates or migrates it with a short write connection. `appends`: the writer appends a little at a
-    time (an incremental ingest): a vault that exists already is attached with APPEND_ROW_GROUP.
+    A read-only open of a vault that does not exist yet first creates it with a short write connection; of a vault
+    that needs migrating, raises VaultNeedsMigrationError (read-only opens never change an existing vault).
+    `appends`: the writer appends a little at a time (an incremental ingest): a vault that exists already is
+    attached with APPEND_ROW_GROUP.
     """
     if path is None:  # the settings (pydantic) are loaded only when no path is given
         from vault.settings import default_db_path
@@ -577,10 +587,23 @@ def open_vault(
         con.close()
     con, pending = _checked(path, read_only=True, migrating=False)
     if pending:
+        # Upgrading rewrites tables and copies the whole file to a backup first: not for a command that only
+        # reads, perhaps in a script, while another process may read the file too. The person runs it once.
         con.close()
-        _checked(path, read_only=False, migrating=True)[0].close()
-        con, _ = _checked(path, read_only=True, migrating=False)
+        raise VaultNeedsMigrationError(
+            f"the vault {path} was written by an older version and needs upgrading before it can be read "
+            f"({len(pending)} migration{'s' if len(pending) > 1 else ''}: {', '.join(pending)}); read-only "
+            "commands never change it: run `vault migrate` (it keeps a backup copy first; `vault ingest` "
+            "upgrades it too)")
     return con
+
+
+def needed_migrations(path: Path) -> list[str]:
+    """The migrations the vault at `path` still needs, found read-only (a newer, damaged or foreign file is
+    refused as `open_vault` refuses it)."""
+    con, pending = _checked(Path(path).expanduser(), read_only=True, migrating=False)
+    con.close()
+    return pending
 
 
 def _empty_file(path: Path) -> bool:
