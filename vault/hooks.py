@@ -500,21 +500,27 @@ def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult, who
         return result
     try:
         done: set[Path] = set()
+        rounds: list = []  # each round's Ingester: what it derived is forgotten after the checkpoint
         for _ in range(MAX_ROUNDS):
-            if not ingest_pending(con, db, result, batch_bytes, skip=done, numpy_unused=whole_process):
+            if not ingest_pending(con, db, result, batch_bytes, skip=done, numpy_unused=whole_process,
+                                  rounds=rounds):
                 break
         if done:  # the keyword index updated here (the changed sessions only), not by the next search
             from vault.index import after_ingest
 
             after_ingest(con, embed=False)
+            for ing in rounds:
+                ing.forget_derived()
     finally:
         con.close()
     return result
 
 
 def ingest_pending(con, db: Path, result: HookResult, batch_bytes: int | None = None,
-                   skip: set[Path] | None = None, numpy_unused: bool = False) -> set[Path]:
-    """Ingest the pending paths into an open vault and clear them; returns the paths taken."""
+                   skip: set[Path] | None = None, numpy_unused: bool = False, rounds: list | None = None) -> set[Path]:
+    """Ingest the pending paths into an open vault and clear them; returns the paths taken. With `rounds`, the
+    Ingester is appended to it and leaves its derivations pending until the caller's checkpoint
+    (`Ingester.forget_derived`); without, it checkpoints them itself."""
     from vault.ingest import Ingester
 
     skip = skip if skip is not None else set()
@@ -525,7 +531,9 @@ def ingest_pending(con, db: Path, result: HookResult, batch_bytes: int | None = 
     result.missing += [p for p in pending if not p.exists()]
     ing = Ingester(con, batch_bytes=batch_bytes, numpy_unused=numpy_unused)
     ing.ingest_files(present)
-    ing.finish()
+    ing.finish(checkpoint_later=rounds is not None)
+    if rounds is not None:
+        rounds.append(ing)
     result.ingested_files += ing.report.files
     result.messages_added += ing.report.messages_added
     clear_pending(list(pending.values()))

@@ -137,6 +137,7 @@ class Ingester:
         self._limit_mb = 0
         self._fit_memory_limit()
         self.keyed = _keyed_tables(con)  # tables whose key an index checks (see `_cold_start`)
+        self.derived: tuple[list[str], list[int]] = ([], [])  # by `finish`, pending until `forget_derived`
         self.seen: dict[str, StoredKeys] = {}  # for each of the others, the ids stored (vault.ingest_keys)
         self.known = {
             r[1]: FileRow(*r)
@@ -274,12 +275,17 @@ class Ingester:
                 start, start_line, replace = row.byte_offset, row.lines, False
         return Plan(path, st, row, parser, start, start_line, replace)
 
-    def finish(self) -> None:
+    def finish(self, checkpoint_later: bool = False) -> None:
         """Derived fields that span files: each format's fix-ups (`Parser.finalize`), session bounds and
         counts, subagent links.
 
         It derives what the file commits recorded as pending (`pending_sessions`, `pending_files`),
-        including what an earlier, interrupted run left, and clears it in the same transaction.
+        including what an earlier, interrupted run left. The pending rows are cleared only once a checkpoint has
+        written the derived values into the file: here, or, with `checkpoint_later` (the caller checkpoints after
+        the keyword index update, `vault.index.after_ingest`), by `forget_derived` after it. DuckDB 1.5.5
+        replaying the WAL of a v1.5 file after a kill between this commit and the checkpoint lost a derived
+        update (a subagent link) while the same transaction's other writes came back: kept pending, they are
+        derived again by the next run (tests/robustness/test_crash_appends.py).
         """
         crash_point("files-done")
         con = self.con
@@ -290,15 +296,31 @@ class Ingester:
             if sessions or files:
                 self._derive(sessions, files)
                 note_changes(con)  # what the keyword index reads again (vault.index.fts_build.refresh)
-                con.execute("DELETE FROM pending_sessions")
-                con.execute("DELETE FROM pending_files")
                 bump_content_version(con)
                 crash_point("in-finish")
         crash_point("finish-committed")
-        if sessions or files:
+        self.derived = (sessions, files)
+        if not checkpoint_later and (sessions or files):
+            con.execute("CHECKPOINT")
+            self.forget_derived()
+        elif sessions or files:
             checkpoint_large(con, LEAVE_WAL_BYTES)
         self._reset_settings()
         self.report.sessions_touched = len(sessions)
+
+    def forget_derived(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """Clear the pending rows `finish` derived, once a checkpoint has written what it derived (`con`: the
+        connection now open on the vault, if not the ingest's)."""
+        sessions, files = self.derived
+        if not sessions and not files:
+            return
+        con = con or self.con
+        with transaction(con):
+            if sessions:
+                con.execute("DELETE FROM pending_sessions WHERE list_contains(?, session_id)", [sessions])
+            if files:
+                con.execute("DELETE FROM pending_files WHERE list_contains(?, file_id)", [files])
+        self.derived = ([], [])
 
     def _build_key_indexes(self) -> None:
         """The key indexes a cold start dropped (or a run killed before this point left out), built once from the

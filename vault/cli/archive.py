@@ -99,7 +99,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
             if quiet:
                 ing = Ingester(con, source=source, settings=ingest_conf, numpy_unused=light_imports)
                 ing.ingest_files(files)
-                ing.finish()
+                ing.finish(checkpoint_later=True)
             else:
                 from rich.progress import BarColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
@@ -111,7 +111,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
                                                                     description=f"ingesting {p.name[:40]}"))
                     ing.ingest_files(files)
                     prog.update(task, description="indexing sessions")
-                    ing.finish()
+                    ing.finish(checkpoint_later=True)
             rep = ing.report
             clear_pending(list(pending.values()))
             if new_vault:  # the whole keyword index is built next: see `_reopened`
@@ -120,6 +120,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
                 light.close()
             # Always: an earlier run may have been interrupted before its indexes were brought up to date.
             index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=model)
+            ing.forget_derived(con)  # after the checkpoint that ends `_after_ingest` (`Ingester.finish`)
             if new_vault:  # DuckDB never gives free blocks back: the first fill leaves many (docs/storage.md)
                 from vault.store import compact_after_first_ingest
 
