@@ -67,13 +67,6 @@ SEQ_FILE_SHIFT = 40
 # none (`_cold_start`), so its cap stays at WORKING_MEMORY. docs/foundation.md.
 INGEST_SETTINGS = {"checkpoint_threshold": "64MB", "memory_limit": "128MB"}
 WORKING_MEMORY = 128 << 20
-# A cold ingest checkpoints less often: each checkpoint rewrites the partly filled last row group of every table it
-# appended to, whole. `record_chunks` (the raw records' zstd frames: ~2,200 rows at 1 GB, ~8,800 at 4 GB) is one
-# row group of DuckDB's 122,880 rows, so each checkpoint rewrote every frame stored so far (a write that grows with
-# the square of the archive), and the partly filled groups of `messages` and `tool_calls` cost up to ~1 s of CPU
-# each time. Every 256 MB of WAL: 2 instead of 6 checkpoints at 1 GB; no checkpoint until the end cost more (the final
-# one read back what the cap had spilled: docs/foundation.md).
-COLD_CHECKPOINT_THRESHOLD = "256MB"
 ROOMY_MEMORY_LIMIT = "1GB"  # for a file that cannot be stored under the cap (the cap before it was lowered)
 # A WAL this small is left by `Ingester.finish` to the checkpoint that ends the run (`vault.index.after_ingest`, else
 # DuckDB's when the vault closes): the keyword index update that follows would checkpoint a second time.
@@ -164,8 +157,6 @@ class Ingester:
         self.keyed = _cold_start(self.con)
         self.seen = {t: self.seen.get(t) or StoredKeys(self.con, t, KEYS[t])
                      for t in M012_INDEXES if t not in self.keyed}
-        if self.seen:  # a cold start (or one resumed): reset with INGEST_SETTINGS by `finish`
-            self.con.execute(f"SET checkpoint_threshold = '{COLD_CHECKPOINT_THRESHOLD}'")
         if self.workers > 1:  # one DuckDB thread: the other cores parse (and it takes less CPU for these inserts)
             self.con.execute("SET threads = 1")
         try:

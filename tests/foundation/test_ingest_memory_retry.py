@@ -115,38 +115,3 @@ def test_an_ingest_out_of_memory_stores_the_file_and_its_keys_under_the_roomy_ca
     assert rep.errors == plain_rep.errors and rep.records == plain_rep.records and rep.files == plain_rep.files
     assert tables(tmp_path / "retried.duckdb", derived=True) == tables(tmp_path / "plain.duckdb", derived=True)
 
-
-def _threshold(con) -> str:
-    return con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
-
-
-def test_a_cold_ingest_checkpoints_less_often_and_an_incremental_one_as_before(tmp_path, monkeypatch):
-    """A cold start's file commits run under COLD_CHECKPOINT_THRESHOLD (each checkpoint rewrites the partly filled
-    row groups: docs/foundation.md), an ingest into a vault holding rows under INGEST_SETTINGS'; both reset after."""
-    archive = copy_mixed_archive(tmp_path / "archive")
-    seen: list[str] = []
-    real_commit = Ingester._commit
-    monkeypatch.setattr(Ingester, "_commit", lambda self, batch: seen.append(_threshold(self.con))
-                        or real_commit(self, batch))
-    probe = duckdb.connect()
-    cold, usual = (_as_duckdb_says_setting(probe, "checkpoint_threshold", v)
-                   for v in (ingest.COLD_CHECKPOINT_THRESHOLD, ingest.INGEST_SETTINGS["checkpoint_threshold"]))
-    assert cold != usual
-    db = tmp_path / "v.duckdb"
-    con = open_vault(db)
-    try:
-        default = _threshold(con)
-        Ingester(con, settings=IngestSettings(workers=1, batch_bytes=1)).run([archive / "examples"])
-        assert seen and set(seen) == {cold}
-        assert _threshold(con) == default
-        seen.clear()
-        Ingester(con, settings=IngestSettings(workers=1, batch_bytes=1)).run([archive])
-        assert seen and set(seen) == {usual}
-        assert _threshold(con) == default
-    finally:
-        con.close()
-
-
-def _as_duckdb_says_setting(con, name: str, value: str) -> str:
-    con.execute(f"SET {name} = '{value}'")
-    return con.execute(f"SELECT current_setting('{name}')").fetchone()[0]
