@@ -250,6 +250,9 @@ def main() -> None:
     ap.add_argument("--cache", help="pickle of the training turns (as bench/miner_cv.py --cache)")
     ap.add_argument("--unseen-cache", help="pickle of the unseen turns and their embeddings")
     ap.add_argument("--json", dest="json_out", help="write the figures here too")
+    ap.add_argument("--only", action="append", default=[], metavar="LABEL_FILE",
+                    help="score only the authors of these label files (repeatable; as a half named 'given'; "
+                         "they must be unseen authors, e.g. data/labels/not-in-model/external-*.jsonl)")
     args = ap.parse_args()
     if args.make_split:
         if SPLIT.exists():
@@ -270,6 +273,12 @@ def main() -> None:
                                            else None)
     halves["fresh"] = sorted({e.author for e in test} - set(halves["tuning"]) - set(halves["held-out"]))
     wanted = list(halves) if args.half == "all" else [args.half]
+    if args.only:
+        given = {json.loads(line)["author"] for f in args.only for line in Path(f).read_text().splitlines() if line}
+        missing = given - {e.author for e in test}
+        if missing:
+            sys.exit(f"not unseen authors (not in not-in-model/ or pointers-only/ with text): {sorted(missing)}")
+        halves["given"], wanted = sorted(given), ["given"]
     keep = [i for i, e in enumerate(test) if any(e.author in halves[h] for h in wanted)]
     test, E_t, X_t = [test[i] for i in keep], E_t[keep], X_t[keep]
     print(f"training: {len(train)} turns, {len({e.author for e in train})} authors; scored: {len(test)} turns of "

@@ -1,6 +1,7 @@
 """Persona lines side by side with a careful reader's lists (tests/fixtures/personas/reader_*.json).
 
     python bench/personas_vs_reader.py --db VAULT   # a mined vault of ../shared/corpora/{conversations,claude-code}
+    python bench/personas_vs_reader.py --db VAULT --reader tests/fixtures/personas/reader_sessions2.json
 
 Builds the offline (extractive) personas (the vault is opened read-write: personas are rewritten; use a copy)
 and prints, per role of the reader's lists: the persona lines (right when they match a reader item), the
@@ -10,6 +11,8 @@ reader's items (covered when some line matches), then the totals per group of ro
   method is allowed only for a reason that is general, not role-specific);
 - held out: listed before any change of the session that added them, never read for design
   (reader_heldout.json). Only this group says whether the method generalises.
+`--reader FILE` compares with that list only, as one held-out group (e.g. reader_sessions2.json: roles of other
+people's licensed sessions, listed before their personas were built).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def compare(personas: dict[str, list[str]], reader: dict[str, list[dict]]) -> di
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", required=True)
+    ap.add_argument("--reader", help="compare with this reader's list only (one held-out group)")
     a = ap.parse_args(argv)
     from miner.personas import build_personas, load_personas
     from vault.store import open_vault
@@ -62,7 +66,9 @@ def main(argv=None) -> int:
     build_personas(con)
     personas = {p["role_name"]: [r["rule"] for r in p["rules"]] for p in load_personas(con)}
     totals = []
-    for group, reader in readers().items():
+    groups = {f"held out ({Path(a.reader).stem})": json.loads(Path(a.reader).read_text())["roles"]} if a.reader \
+        else readers()
+    for group, reader in groups.items():
         rep = compare(personas, reader)
         for role, r in rep["roles"].items():
             print(f"## {role} ({group})\n| persona line | right |\n|---|---|")

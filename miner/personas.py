@@ -37,6 +37,7 @@ from typing import Any
 import duckdb
 import pydantic
 
+from miner import quality
 from miner.classify.base import REATTEMPT_WITH_FEEDBACK
 from miner.tables import EFFECTIVE_LABELS, drop_mined_personas, edited_personas, session_roles, store_mined_persona
 from miner.tables import load_personas  # noqa: F401  (re-exported: the personas' readers import it from here)
@@ -205,7 +206,7 @@ def restrict_rule(rule: Rule, allowed_msgs: set[str], session_of: dict[str, str]
                 standing)
 
 
-def clean_clause(text: str) -> str:
+def _trimmed(text: str) -> str:
     t = " ".join(text.split()).strip(" \"'`-*")
     for _ in range(3):
         before = t
@@ -213,10 +214,21 @@ def clean_clause(text: str) -> str:
         t = _TRAIL.sub("", t).strip(" \"'`-*")
         if t == before:
             break
-    t = t.rstrip("?")
+    return t
+
+
+def clean_clause(text: str) -> str:
+    t = _trimmed(text).rstrip("?")
     for rx, repl in _REWRITES:
         t = rx.sub(repl, t, count=1)
     return t.strip(" ,.;:")
+
+
+def is_bare_question(piece: str) -> bool:
+    """A question no rewrite turns into an instruction ("Do type annotations allow X?"; not "did you run the
+    tests?" -> "run the tests"): it asks, it states no rule."""
+    t = _trimmed(piece)
+    return t.endswith("?") and not any(rx.match(t) for rx, _ in _REWRITES)
 
 
 STANDING_WINDOW = 2  # a "said it stands" cue counts for the clauses this many pieces around it
@@ -267,6 +279,8 @@ def marked_clauses(text: str) -> list[tuple[str, bool]]:
     for k, piece in enumerate(pieces):
         c = clean_clause(piece)
         words = c.split()
+        if is_bare_question(piece):
+            continue
         if not words or len(words) > MAX_CLAUSE_WORDS or not re.search(r"[A-Za-z]{3}", c):
             continue
         if _FILLER_ONLY.match(c):
@@ -282,6 +296,8 @@ def marked_clauses(text: str) -> list[tuple[str, bool]]:
 def is_general(clause: str) -> bool:
     """A rule stated in general form, about no task-specific entity: what an extractive persona may quote."""
     if _HOOK_TEXT.search(clause) or _ENTITY.search(_WELL_KNOWN_FILES.sub("", clause)) or _FRAGMENT.match(clause):
+        return False
+    if quality.NO_OUTCOME.match(clause):  # "no error, but the graph is empty": a report, not "no emojis"
         return False
     return (bool(_FIRST_PERSON_RULE.match(clause) or _NORM.match(clause) or _PROJECT_SCOPE.match(clause))
             or (is_imperative(clause) and bool(_GENERAL.search(clause))))

@@ -115,6 +115,7 @@ _FACT = re.compile(
     r"|\b[\w-]+\.(?:py|js|ts|tsx|jsx|json|md|toml|ya?ml|sql|sh|rs|go|java|rb|css|html|txt|cfg|ini|lock|swift|kt|c|h|cpp)\b"
     r"|`[^`\n]{3,60}`"
     r"|\"[^\"\n]{4,60}\""
+    r"|(?<![\w'])'[^'\n]{3,60}'(?![\w'])"  # single quotes, not apostrophes ("dont use 'uv pip ...' to run")
     r"|\b[a-z]+(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z]\w+\b|\b[A-Z][a-z]+[A-Z]\w+\b|\b\w+(?:\.\w+){2,}\b"  # code names
     r"|\b\d[\d,.:]{1,}\d\b")
 _COMMON = frozenset({"e.g.", "i.e."})
@@ -123,7 +124,7 @@ _COMMON = frozenset({"e.g.", "i.e."})
 def facts(text: str) -> set[str]:
     out = set()
     for m in _FACT.finditer(text or ""):
-        f = m.group(0).strip("`\"'.,:;()")
+        f = m.group(0).strip("`\"'.,:;() ")
         if len(f) >= 3 and f.lower() not in _COMMON:
             out.add(f)
     return out
@@ -169,13 +170,21 @@ def is_pasted_failure(feedback: str) -> bool:
     return bool(output) and (len(output) >= 3 or len(output) * 2 >= len(lines)) and prose < PROSE_WORDS
 
 
+# "no error", "no difference", "no such file": a "no" before these nouns reports what happened, it asks for nothing
+# ("no emojis" does). Shared with the offline personas (miner.personas.is_general).
+# "no change in the output" reports; "no changes to the tests" and "no output files" ask for something.
+OUTCOME_NOUNS = (r"(?:errors?|warnings?|difference|luck|effect|results?|response|improvement|success|progress|such|"
+                 r"issues?|problems?|changes?(?! to\b))")
+NO_OUTCOME = re.compile(rf"^\W*no {OUTCOME_NOUNS}\b", re.I)
+
 # What a correction says and a bare outcome report ("spinning", "nope", "now the button does nothing") does not:
 # how the answer should have been different.
 _DIRECTIVE = re.compile(
     r"\b(?:don'?t|do not|never|always|instead|rather|prefer|should(?:n'?t)?|must|please|need(?:s|ed)? to|want|"
     r"let'?s|stop|avoid|use|keep|remove|drop|add|make|ignore|only|just|why|did you|have you|you (?:didn'?t|forgot|"
     r"missed|did)|wrong|not what|i (?:said|asked|meant|mean)|supposed to|fix|revert|undo|again|we(?:'re| are)? us(?:e|ing)|"
-    r"call (?:it|them)|too (?:long|short|wordy|verbose|much|many|complex)|no \w{3,}|shorter|simpler|fewer|less)\b"
+    r"call (?:it|them)|too (?:long|short|wordy|verbose|much|many|complex)|"
+    rf"no (?!{OUTCOME_NOUNS}\b)\w{{3,}}|shorter|simpler|fewer|less)\b"
     # "not the app list but the launcher": a contrast says what was meant instead
     r"|\bnot (?:the|a|an|this|that|my|your) [\w-]+(?: [\w-]+)?,? but\b",
     re.I)

@@ -49,7 +49,7 @@ from vault.model import REASON_CHARS, Kind
 from vault.rewritten import drop_changed_labels, forget_calls
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import TOUCHED, Parser, Touched
-from vault.store import bump_content_version, checkpoint_large, transaction
+from vault.store import bump_content_version, checkpoint_large, transaction, with_roomy_retry
 from vault.walk import SPECIAL_FILE_TYPES, FileRow, fingerprint, folder_reason, path_key, real_stat, walk
 
 if TYPE_CHECKING:
@@ -67,6 +67,13 @@ SEQ_FILE_SHIFT = 40
 # none (`_cold_start`), so its cap stays at WORKING_MEMORY. docs/foundation.md.
 INGEST_SETTINGS = {"checkpoint_threshold": "64MB", "memory_limit": "128MB"}
 WORKING_MEMORY = 128 << 20
+# A cold ingest checkpoints less often: each checkpoint rewrites the partly filled last row group of every table it
+# appended to, whole. `record_chunks` (the raw records' zstd frames: ~2,200 rows at 1 GB, ~8,800 at 4 GB) is one
+# row group of DuckDB's 122,880 rows, so each checkpoint rewrote every frame stored so far (a write that grows with
+# the square of the archive), and the partly filled groups of `messages` and `tool_calls` cost up to ~1 s of CPU
+# each time. Every 256 MB of WAL: 2 instead of 6 checkpoints at 1 GB; no checkpoint until the end cost more (the final
+# one read back what the cap had spilled: docs/foundation.md).
+COLD_CHECKPOINT_THRESHOLD = "256MB"
 ROOMY_MEMORY_LIMIT = "1GB"  # for a file that cannot be stored under the cap (the cap before it was lowered)
 # A WAL this small is left by `Ingester.finish` to the checkpoint that ends the run (`vault.index.after_ingest`, else
 # DuckDB's when the vault closes): the keyword index update that follows would checkpoint a second time.
@@ -156,6 +163,8 @@ class Ingester:
         self.keyed = _cold_start(self.con)
         self.seen = {t: self.seen.get(t) or StoredKeys(self.con, t, KEYS[t])
                      for t in M012_INDEXES if t not in self.keyed}
+        if self.seen:  # a cold start (or one resumed): reset with INGEST_SETTINGS by `finish`
+            self.con.execute(f"SET checkpoint_threshold = '{COLD_CHECKPOINT_THRESHOLD}'")
         if self.workers > 1:  # one DuckDB thread: the other cores parse (and it takes less CPU for these inserts)
             self.con.execute("SET threads = 1")
         try:
@@ -192,24 +201,26 @@ class Ingester:
         if batch:
             self._commit_group(batch)
 
-    def _commit_group(self, batch: list[tuple[Plan, Prepared]], roomy: bool = False) -> None:
+    def _commit_group(self, batch: list[tuple[Plan, Prepared]]) -> None:
         """Commit a group of files; if that fails, each file alone, so one bad file loses nothing else.
         A file too large for INGEST_SETTINGS' memory cap (a record of tens of MB) is committed under
         ROOMY_MEMORY_LIMIT."""
+        if len(batch) == 1:
+            try:
+                self._with_roomy_retry(lambda: self._commit(batch))
+            except Exception as e:  # DuckDB out of memory even so, a value it cannot store, ...
+                self._path_error(batch[0][0].path, f"cannot store: {one_line(e)}")
+            return
         try:
             self._commit(batch)
-        except Exception as e:  # DuckDB out of memory, a value it cannot store, ...
-            if len(batch) > 1:
-                for item in batch:
-                    self._commit_group([item])
-            elif isinstance(e, duckdb.OutOfMemoryException) and not roomy:
-                self.con.execute(f"SET memory_limit = '{ROOMY_MEMORY_LIMIT}'")
-                try:
-                    self._commit_group(batch, roomy=True)
-                finally:
-                    self._fit_memory_limit(force=True)
-            else:
-                self._path_error(batch[0][0].path, f"cannot store: {one_line(e)}")
+        except Exception:
+            for item in batch:
+                self._commit_group([item])
+
+    def _with_roomy_retry(self, run: Callable[[], object]) -> None:
+        """`run()` under the ingest's cap, again under ROOMY_MEMORY_LIMIT if it runs out of memory; the cap then
+        fitted again (`_fit_memory_limit`)."""
+        with_roomy_retry(self.con, run, ROOMY_MEMORY_LIMIT, restore=lambda: self._fit_memory_limit(force=True))
 
     def _fit_memory_limit(self, force: bool = False) -> None:
         """DuckDB's cap: WORKING_MEMORY plus twice what its primary-key indexes hold now (in MB steps)."""
@@ -297,14 +308,7 @@ class Ingester:
         missing = [t for t in M012_INDEXES if t not in self.keyed]
         if not missing:
             return
-        try:
-            self._create_key_indexes(missing)
-        except duckdb.OutOfMemoryException:
-            self.con.execute(f"SET memory_limit = '{ROOMY_MEMORY_LIMIT}'")
-            try:
-                self._create_key_indexes(missing)
-            finally:
-                self._fit_memory_limit(force=True)
+        self._with_roomy_retry(lambda: self._create_key_indexes(missing))
         self._fit_memory_limit()
         self.keyed = _keyed_tables(self.con)
         self.seen = {}

@@ -37,6 +37,7 @@ POOL_MIN_BYTES = 8 << 20  # source bytes waiting before workers start (below: ~0
 AHEAD_FILES = 128  # files in flight per parsing process
 AHEAD_BYTES = 16 << 20  # source bytes in flight at most (and at least one file)
 PARENT_POLL_S = 0.2
+BROKEN_POLL_S = 0.5  # how often a writer waiting for a worker's result checks that the pool is not broken
 
 T = TypeVar("T")
 
@@ -85,10 +86,9 @@ def _pooled(head: list, rest: Iterator, workers: int) -> Iterator:
         if isinstance(fut, Stolen):
             return item, fut.result
         if fut is not None:
-            try:
-                return item, fut.result()
-            except BrokenProcessPool:
-                pass
+            res = _outcome(fut, ex)
+            if res is not None:
+                return item, res
         return item, prepare(job)
 
     def steal() -> bool:
@@ -110,6 +110,25 @@ def _pooled(head: list, rest: Iterator, workers: int) -> Iterator:
             yield take()
     finally:
         ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _outcome(fut: Future, ex) -> Prepared | Failed | None:
+    """The result of a worker's parse; None if the pool broke (a worker died: the file is then parsed here).
+
+    The pool is watched while waiting: when a worker dies, CPython 3.11's executor marks the pending futures
+    broken in order and stops at a cancelled one (`InvalidStateError`: a file the writer took, `steal`), so the
+    futures submitted after it are never completed and `fut.result()` would wait forever."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
+
+    while True:
+        try:
+            return fut.result(timeout=BROKEN_POLL_S)
+        except BrokenProcessPool:
+            return None
+        except FutureTimeout:
+            if getattr(ex, "_broken", False):  # (the executor's own flag: no public way to ask)
+                return None
 
 
 def _waiting(fut) -> bool:

@@ -22,8 +22,9 @@ import os
 import shutil
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -31,6 +32,8 @@ from vault import __version__
 from vault.errors import VaultError
 from vault.faults import crash_point
 from vault.migrations import MIGRATIONS
+
+T = TypeVar("T")
 
 
 class VaultLockedError(VaultError):
@@ -47,6 +50,10 @@ class NotAVaultError(VaultError):
 
 class VaultDamagedError(VaultError):
     pass
+
+
+class VaultNeedsMigrationError(VaultError):
+    """A read-only open of a vault written by an older version: read-only opens never write (docs/vault-file.md)."""
 
 
 # No extension is installed or loaded behind our back (that would be a download).
@@ -94,7 +101,9 @@ def _open(path: str | Path, read_only: bool, row_group_size: int | None = None) 
 
 # The storage format a vault file is created in (and an older one rewritten into, `_checked`): DuckDB writes a new
 # file in v1.0.0 unless told, and there a column's `USING COMPRESSION zstd` (m016: the messages' and tool calls' long
-# texts) is accepted and ignored. Readable by DuckDB 1.5 and later only (pyproject pins 1.5.5).
+# texts) is accepted and ignored. In v1.0.0 also, the checkpoint after a small commit wrote the touched key indexes
+# (ART) again in the old layout: 0.25-0.5 s of CPU for a new session's 437 message ids on the 1 GB vault, against
+# ~0.05 s in v1.5 (docs/foundation.md, re-ingest). Readable by DuckDB 1.5 and later only (pyproject pins 1.5.5).
 STORAGE_VERSION = "v1.5.0"
 
 
@@ -217,8 +226,13 @@ def _describe_pid(pid: int) -> str:
     return f"process {pid} ({cmd})"
 
 
+def backups(path: Path) -> list[Path]:
+    """The backup copies `backup` made of the vault at `path`, oldest first."""
+    return sorted(path.parent.glob(f"{path.name}.bak-*"))
+
+
 def _backups_hint(path: Path) -> str:
-    found = sorted(path.parent.glob(f"{path.name}.bak-*"))
+    found = backups(path)
     return f"; the latest backup is {found[-1]}" if found else ""
 
 
@@ -396,13 +410,8 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
     )
     con.execute(f"SET memory_limit = '{MIGRATION_MEMORY}'")
     try:
-        for name in todo:
-            try:
-                _apply(con, name)
-            except duckdb.OutOfMemoryException:  # (rolled back) a migration that needs more: without the cap
-                con.execute("RESET memory_limit")
-                _apply(con, name)
-                con.execute(f"SET memory_limit = '{MIGRATION_MEMORY}'")
+        for name in todo:  # (rolled back) a migration that needs more runs again without the cap
+            with_roomy_retry(con, functools.partial(_apply, con, name), roomy=None)
         crash_point("migrated")  # committed, only in the WAL: m007's ALTER made such a WAL unreplayable
         con.execute("CHECKPOINT")
     finally:
@@ -415,6 +424,36 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
 # Under the cap DuckDB evicts and spills instead; the rows are the same. A migration that fails under it
 # (out of memory, rolled back) runs again without it.
 MIGRATION_MEMORY = "256MB"
+
+
+def with_roomy_retry(con: duckdb.DuckDBPyConnection, run: Callable[[], T], roomy: str | None, *,
+                     cap: str | None = None, errors: tuple[type[Exception], ...] = (duckdb.OutOfMemoryException,),
+                     restore: Callable[[], object] | None = None) -> T:
+    """`run()` under a small DuckDB memory cap, once more under a roomy one if it runs out of memory.
+
+    The small cap (`cap`; None: the one set now) makes DuckDB spill rather than grow; a step that still fails with
+    one of `errors` (out of memory: DuckDB rolled its transaction back) runs again under `roomy` (None: DuckDB's
+    default, no cap of ours). A second failure is raised. Whatever this changed, the cap is set back afterwards:
+    by `restore()` if given (a cap the caller computes), else to the value it had before (as DuckDB reports it: to
+    0.1 MiB).
+    """
+    before = None if restore else con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    changed = cap is not None
+    try:
+        if cap is not None:
+            con.execute(f"SET memory_limit = '{cap}'")
+        try:
+            return run()
+        except errors:
+            changed = True
+            con.execute("RESET memory_limit" if roomy is None else f"SET memory_limit = '{roomy}'")
+            return run()
+    finally:
+        if changed:
+            if restore:
+                restore()
+            else:
+                con.execute(f"SET memory_limit = '{before}'")
 
 
 def _apply(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -484,6 +523,7 @@ def compact(con: duckdb.DuckDBPyConnection, path: Path,
     finally:
         con.execute(f"SET memory_limit = '{before}'")
     con.close()
+    crash_point("compact-copied")
     os.replace(tmp, path)
     _secure(path)
     return _connect(path, read_only=False, row_group_size=row_group_size)
@@ -521,9 +561,10 @@ def open_vault(
 ) -> duckdb.DuckDBPyConnection:
     """Open (creating and migrating if needed) the vault and return a DuckDB connection.
 
-    A read-only open of a vault that does not exist yet, or needs migrating, first
-    creates or migrates it with a short write connection. `appends`: the writer appends a little at a
-    time (an incremental ingest): a vault that exists already is attached with APPEND_ROW_GROUP.
+    A read-only open of a vault that does not exist yet first creates it with a short write connection; of a vault
+    that needs migrating, raises VaultNeedsMigrationError (read-only opens never change an existing vault).
+    `appends`: the writer appends a little at a time (an incremental ingest): a vault that exists already is
+    attached with APPEND_ROW_GROUP.
     """
     if path is None:  # the settings (pydantic) are loaded only when no path is given
         from vault.settings import default_db_path
@@ -546,10 +587,23 @@ def open_vault(
         con.close()
     con, pending = _checked(path, read_only=True, migrating=False)
     if pending:
+        # Upgrading rewrites tables and copies the whole file to a backup first: not for a command that only
+        # reads, perhaps in a script, while another process may read the file too. The person runs it once.
         con.close()
-        _checked(path, read_only=False, migrating=True)[0].close()
-        con, _ = _checked(path, read_only=True, migrating=False)
+        raise VaultNeedsMigrationError(
+            f"the vault {path} was written by an older version and needs upgrading before it can be read "
+            f"({len(pending)} migration{'s' if len(pending) > 1 else ''}: {', '.join(pending)}); read-only "
+            "commands never change it: run `vault migrate` (it keeps a backup copy first; `vault ingest` "
+            "upgrades it too)")
     return con
+
+
+def needed_migrations(path: Path) -> list[str]:
+    """The migrations the vault at `path` still needs, found read-only (a newer, damaged or foreign file is
+    refused as `open_vault` refuses it)."""
+    con, pending = _checked(Path(path).expanduser(), read_only=True, migrating=False)
+    con.close()
+    return pending
 
 
 def _empty_file(path: Path) -> bool:
@@ -571,12 +625,12 @@ def _checked(path: Path, *, read_only: bool, migrating: bool,
             _reattach(con, path, None)
         if migrating:
             migrated = migrate(con, path)
-            pending = []
+            reattached, pending = bool(pending and row_group_size), []
             if migrated or not remembered:
                 remember_schema(con)
             if (migrated and _mostly_free(con)) or _older_storage(con):  # (also a rewrite a crash cut short)
                 con = compact(con, path, row_group_size)
-            elif pending and row_group_size:
+            elif reattached:  # attached without it for the migrations: with it again for the appends
                 _reattach(con, path, row_group_size)
     except duckdb.IOException as e:  # a block that fails its checksum: damage (a lock shows at connect)
         con.close()

@@ -58,7 +58,9 @@ def test_examples_pairs_follow_the_planted_corrections(hand_vault, vault_copy):
     # interrupted and continued chosen answer: one answer, flagged
     export_fix = _by_feedback(pairs, "Traceback")
     # a pasted traceback is debugging, not a correction (the gate), and its chosen was interrupted
-    assert export_fix["failed"] == ["gate_pasted_failure", "gate_outcome_report", "chosen_corrected_later"]
+    # the traceback's quoted key ('...') is a fact only the feedback gave, and the chosen answer uses it
+    assert export_fix["failed"] == ["gate_pasted_failure", "gate_outcome_report", "feedback_facts",
+                                    "chosen_corrected_later"]
     assert "18 passed" in export_fix["chosen"][0]["content"]
     assert _by_feedback(pairs, "no, never hardcode")["failed"] == ["secrets"]
     # no pair from a session without corrections (billing-question)
@@ -382,6 +384,11 @@ def test_same_prompt_facts_and_gate_texts():
         "250", "docs/api/paging.md"]
     # a fact the prompt or the rejected answer already had is not the feedback's
     assert feedback_only_facts(fb, "Read docs/api/paging.md first.", ["see docs/api/paging.md"]) == []
+    # single-quoted text is a fact, an apostrophe is not (data/pairs/fresh_sample_7.jsonl, b25ce4abfeff)
+    fb = "dont use 'uv pip ...' to run it. Also, dependencies are installed with 'uv sync'. Don't overcomplicate"
+    assert feedback_only_facts(fb, "Use `uv sync`; no more `uv pip ...` commands.", ["explain how to use uv"]) == [
+        "uv pip", "uv sync"]
+    assert feedback_only_facts("don't do it, it's wrong", "don't do it, it's wrong", []) == []
     assert is_status_question("did the build finish?") and is_status_question("is it working now?")
     assert not is_status_question("what's the status")  # not a question: no question mark
     assert not is_status_question("did you run the tests?")  # a correction phrased as a question
@@ -402,6 +409,11 @@ def test_outcome_reports_are_not_corrections():
                  "not the app list but the launcher, like action bar, cosmic action bar?"):
         assert not is_outcome_report(corr), corr
     assert is_outcome_report("still not working but the icon shows")  # "not working but": no contrast of things
+    # "no error" reports what happened, "no emojis" asks for something (data/pairs/fresh_sample_7.jsonl, 4a6981e1030f)
+    assert is_outcome_report("no error, but the graph is empty") and is_outcome_report("no such file or directory")
+    assert not is_outcome_report("no emojis") and not is_outcome_report("no changes to the tests")
+    # found on fresh sample 8 (3e5878094e67), measured on the pooled earlier samples and the shared corpora's personas
+    assert is_outcome_report("no change in the resultant markdown file i am sorry to say, can you consider and resolve")
 
 
 def test_flattery_and_replies_after_tool_calls():

@@ -98,6 +98,9 @@ def test_personas_cli(hand_vault, vault_copy, embed_model):
     ("stop guessing", ["never guessing"]),
     ("start adding a version number each time", ["always adding a version number each time"]),
     ("start by making a backup", ["start by making a backup"]),
+    # a question no rewrite turns into an instruction asks, it states no rule (found on a held-out sessions2 role)
+    ("Do type annotations allow a function to declare it never returns? That would help.", ["That would help"]),
+    ("can you keep it short?", ["keep it short"]),
 ])
 def test_clauses(text, expected):
     assert clauses_of(text) == expected
@@ -108,6 +111,9 @@ def test_clauses(text, expected):
     ("always run the suite before saying it works", True),
     ("I'd rather exclude the diary folder from the checks", True),
     ("no emojis", True),
+    ("no error", False),
+    ("No change in the resultant markdown file i am sorry to say", False),  # a report (fresh sample 8)
+    ("no changes to the public API", True),  # a report ("no error, but the graph is empty"), not a rule: data/pairs/fresh_sample_7.jsonl
     ("read the spec in docs/refunds.md first", False),  # a task-specific file
     ("don't touch unit 11142", False),  # an id
     ("I don't want to commit the empty __init__.py files", True),  # a well-known file name is no entity

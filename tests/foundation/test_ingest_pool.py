@@ -26,3 +26,37 @@ def test_writer_parses_while_it_waits_same_rows(archive, tmp_path, monkeypatch):
     one = _ingest(tmp_path / "one.duckdb", [archive], workers=1)
     assert two.as_contract() == one.as_contract()
     assert tables(tmp_path / "two.duckdb") == tables(tmp_path / "one.duckdb")
+
+
+def _nap(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def test_a_result_waited_for_when_a_worker_dies_after_a_steal_is_given_up():
+    """A worker killed while a cancelled future (a file the writer took) is pending: CPython 3.11's executor stops
+    marking the futures broken at the cancelled one, so a later one is never completed. `_outcome` gives up on it
+    (None: the writer parses the file) instead of waiting forever."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    ex = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futs = [ex.submit(_nap, 60 if i == 0 else 0) for i in range(8)]
+        deadline = time.monotonic() + 60
+        while not futs[0].running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert futs[0].running() and futs[6].cancel()  # queued behind the first: the writer took it
+        for pid in list(ex._processes):
+            os.kill(pid, signal.SIGKILL)
+        t = time.monotonic()
+        assert ingest_pool._outcome(futs[7], ex) is None
+        assert ingest_pool._outcome(futs[1], ex) is None
+        assert time.monotonic() - t < 30
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)

@@ -74,17 +74,28 @@ def _keyword(db: Path, word: str) -> set[str]:
     return {h["msg_id"] for h in json.loads(out)}
 
 
-@pytest.fixture
-def embedded(tmp_path) -> tuple[Path, Path]:
-    """The session ingested and embedded, before the edit: (vault, session file)."""
-    (tmp_path / "sessions").mkdir()
-    session = Path(shutil.copy(SESSION, tmp_path / "sessions" / SESSION.name))
-    db = tmp_path / "v.duckdb"
+@pytest.fixture(scope="module")
+def embedded_once(tmp_path_factory) -> tuple[Path, Path]:
+    """The session ingested and embedded once for the module (an ingest and an embedding per test was the slow
+    part): (vault, session file). Tests work on a copy of the vault (`embedded`)."""
+    base = tmp_path_factory.mktemp("changed-text")
+    (base / "sessions").mkdir()
+    session = Path(shutil.copy(SESSION, base / "sessions" / SESSION.name))
+    db = base / "v.duckdb"
     _ingest(db, session.parent)
     chunks = _chunks(db)
     assert chunks == _expected(db) and len(chunks[LONG]) >= 3  # (before the edit, all is well)
     assert FIRST in _keyword(db, OLD_WORD) and not _keyword(db, NEW_WORD)
     return db, session
+
+
+@pytest.fixture
+def embedded(embedded_once, tmp_path) -> tuple[Path, Path]:
+    """A copy of the embedded vault, and its session file as it was ingested (an earlier test's edit undone: the
+    same bytes at the same path, which the vault then reads as unchanged)."""
+    pristine, session = embedded_once
+    shutil.copy(SESSION, session)
+    return Path(shutil.copy(pristine, tmp_path / "v.duckdb")), session
 
 
 def test_edited_messages_are_indexed_by_their_new_text(embedded):

@@ -194,8 +194,9 @@ def test_no_pandas_lets_pyarrow_work_and_pandas_load_after():
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
 
 
-def test_keyword_search_migrates_an_older_vault_on_the_way(tmp_path):
-    """The first command after an upgrade may be a keyword search: it migrates (m010 uses pyarrow) and answers."""
+def test_keyword_search_on_an_older_vault_says_to_migrate_and_then_answers(tmp_path):
+    """The first command after an upgrade may be a keyword search: it leaves the vault as it is and says to run
+    `vault migrate` (docs/vault-file.md, "Upgrades"), which migrates as a program (m010 uses pyarrow); then it answers."""
     db = tmp_path / "v.duckdb"
     fixture = str(ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout")
     code = textwrap.dedent(f"""
@@ -211,9 +212,16 @@ def test_keyword_search_migrates_an_older_vault_on_the_way(tmp_path):
     """)
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    res = subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db), "search",
-                          "--mode", "keyword", "--json", "review", "diff"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+    def vault(*args):
+        return subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db), *args],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    search = ("search", "--mode", "keyword", "--json", "review", "diff")
+    res = vault(*search)
+    assert res.returncode == 2 and "`vault migrate`" in res.stderr and "m010_record_chunks" in res.stderr, res.stderr
+    res = vault("migrate")
+    assert res.returncode == 0 and "m010_record_chunks" in res.stdout, res.stderr
+    res = vault(*search)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) and "internal error" not in res.stderr
 

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("vault.cli.datasets", "export_cmd", "Export preference datasets (TRL, LLaMA-Factory, ...)."),
     "train": ("trainer.cli", "train", "Train a persona-DPO LoRA adapter (needs the [train] extra)."),
     "tui": ("tui.cli", "tui_cmd", "Browse, search and review in the terminal."),
+    "migrate": ("vault.cli.upgrade", "migrate_cmd", "Upgrade a vault written by an older version (after a backup copy)."),
     "config": ("vault.cli.config", "config_cmd", "Show every setting, its value and where it comes from."),
     "hooks": ("vault.cli.loop", "hooks_cmd", "Install Claude Code hooks that ingest each session as it ends."),
     "mcp": ("vault.cli.loop", "mcp_cmd", "Serve the vault to assistants over MCP (stdio)."),
@@ -162,56 +163,70 @@ def _debugging() -> bool:
     return _debug or os.environ.get("VAULT_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _exit_now_if_abandoned() -> None:
-    """End the process now if a command left a background load running that nobody will use."""
+def _exit_now(exc: BaseException | None) -> None:
+    """End the `vault` program at once, without the interpreter's teardown, when the command asked for it:
+    `abandon_threads_on_exit` (a search left a model load running that nobody will use: the teardown would wait
+    for it, or crash in it) or `exit_at_once` (a search, its output written and the vault closed: freeing every
+    module, DuckDB's among them, costs a cold search 15-17 ms of CPU, a tenth of it). `exc`: how the command ended
+    (None: it returned; a SystemExit carries the code), shown and coded as the usual exit would. Only run as the
+    program (`whole_process`): a caller passing `argv` always gets control back.
+
+    The output is flushed first. A reader that went away (a closed pipe) wanted no more: the code stays. Any other
+    failed flush lost output the command had written: said on stderr, and never exit code 0."""
     import os
 
     common = sys.modules.get("vault.cli.common")
-    if common is not None and common.abandon_threads_on_exit:
-        exc = sys.exc_info()[1]
-        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else (1 if exc else 0)
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
-
-
-def _exit_now_if_done() -> None:
-    """End the process now, without the interpreter's teardown, if the command said it holds nothing more
-    (`vault.cli.common.exit_at_once`: a search, its output written and the vault closed). Freeing every module,
-    DuckDB's among them, costs a cold search 15-17 ms of CPU, a tenth of it, and does nothing for the person."""
-    import os
-
-    common = sys.modules.get("vault.cli.common")
-    if common is None or not common.exit_at_once:
+    if common is None or not common.whole_process or not (common.abandon_threads_on_exit or common.exit_at_once):
         return
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:  # noqa: BLE001 - e.g. a closed pipe: the usual exit deals with it
-        return
-    os._exit(0)
+    code = 0
+    if isinstance(exc, SystemExit):
+        if isinstance(exc.code, int) or exc.code is None:
+            code = exc.code or 0
+        else:  # sys.exit("message"): printed, code 1, as the interpreter does
+            print(exc.code, file=sys.stderr)
+            code = 1
+    elif exc is not None:  # only with --debug does an exception get here: its traceback, as the interpreter shows it
+        import traceback
+
+        traceback.print_exception(exc)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            pass
+        except (OSError, ValueError) as e:  # e.g. a full disk under `> file`: the output is incomplete
+            code = code or 1
+            with contextlib.suppress(Exception):
+                os.write(2, f"vault: error: could not write the output: {e}\n".encode())
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
     """The `vault` program (`argv`: the arguments, default sys.argv). Run as the program (no `argv`), a command
-    that says it holds nothing more ends the process at once (`_exit_now_if_done`); a caller passing `argv`
-    (a test, a script) always gets control back."""
-    from vault.errors import VaultError
-
+    that asked for it ends the process at once (`_exit_now`); a caller passing `argv` (a test, a script) always
+    gets control back."""
     global _debug
     _debug = False  # per run: a process that runs several commands (tests, notebooks) must not keep it
     from vault.cli import common
 
     common.whole_process = argv is None  # the `vault` program: argv from the command line
     common.exit_at_once = False
+    common.abandon_threads_on_exit = False
     try:
-        try:
-            cli.main(args=argv, prog_name="vault", standalone_mode=False)
-        finally:
-            _exit_now_if_abandoned()
-        if common.whole_process:
-            _exit_now_if_done()
+        _run(argv)
+    except BaseException as e:
+        _exit_now(e)
+        raise
+    _exit_now(None)
+
+
+def _run(argv: list[str] | None) -> None:
+    """Run one command; an error becomes one line on stderr and an exit code (SystemExit)."""
+    from vault.errors import VaultError
+
+    try:
+        cli.main(args=argv, prog_name="vault", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

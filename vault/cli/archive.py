@@ -156,11 +156,10 @@ def _reopened(ctx, con):
     """A new connection to the vault `con` just filled (closing it). DuckDB kept the new tables' data in memory in
     the connection that wrote them: a whole keyword index build there took 12.4 s and peaked at 1.08 GB on the 1 GB
     archive, against 7.5 s and 0.61 GB in a new one (docs/foundation.md)."""
-    from vault.cli.common import LOCK_WAIT
-    from vault.store import open_vault_waiting
+    from vault.cli.common import connect_vault
 
     con.close()
-    return open_vault_waiting(db_path(ctx), wait=LOCK_WAIT)
+    return connect_vault(db_path(ctx))
 
 
 def _size(p: Path) -> int:

@@ -149,16 +149,24 @@ def open_db(ctx: click.Context, *, read_only: bool = False, create: bool = False
     """
     import duckdb
 
-    from vault.store import VaultDamagedError, open_vault_waiting
+    from vault.store import VaultDamagedError
 
     path = db_path(ctx) if create else existing_db_path(ctx)
-    con = open_vault_waiting(path, read_only=read_only, wait=LOCK_WAIT, appends=appends)
+    con = connect_vault(path, read_only=read_only, appends=appends)
     try:
         yield con
     except duckdb.IOException as e:  # opened fine, but a block read later failed its checksum: damage
         raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}") from None
     finally:
         con.close()
+
+
+def connect_vault(path: Path, *, read_only: bool = False, appends: bool = False):
+    """A connection to the vault at `path` as every command opens it (`open_db`, and a command that opens it again):
+    waiting up to LOCK_WAIT for a short holder; the caller closes it."""
+    from vault.store import open_vault_waiting
+
+    return open_vault_waiting(path, read_only=read_only, wait=LOCK_WAIT, appends=appends)
 
 
 def _default(o: Any) -> Any:

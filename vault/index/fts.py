@@ -113,17 +113,10 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> dict:
     t0 = time.perf_counter()
     version = get_meta(con, "content_version", "0")
     set_meta(con, META_KINDS, "")  # committed first: a build killed midway is done again, not updated
-    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    con.execute(f"SET memory_limit = '{BUILD_MEMORY}'")  # the ingest's cap (~128 MB) may still hold
-    try:
-        try:
-            docs = fts_build.build(con, STOPWORDS, IGNORE)
-        # Out of memory, or a commit that could not pin a block under the cap: started over from an empty index
-        except (duckdb.OutOfMemoryException, duckdb.TransactionException):
-            con.execute(f"SET memory_limit = '{ROOMY_BUILD_MEMORY}'")
-            docs = fts_build.build(con, STOPWORDS, IGNORE)
-    finally:
-        con.execute(f"SET memory_limit = '{limit}'")
+    # Its own cap (the ingest's ~128 MB may still hold), set back afterwards. Out of memory, or a commit that could
+    # not pin a block under the cap: started over from an empty index under the roomy one.
+    docs = store.with_roomy_retry(con, lambda: fts_build.build(con, STOPWORDS, IGNORE), ROOMY_BUILD_MEMORY,
+                                  cap=BUILD_MEMORY, errors=(duckdb.OutOfMemoryException, duckdb.TransactionException))
     set_meta(con, META_VERSION, str(version))
     set_meta(con, META_KINDS, built_kinds(con))
     con.execute("CHECKPOINT")

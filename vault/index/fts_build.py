@@ -298,7 +298,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> dict:
                        SELECT * FROM messages WHERE session_id IN (SELECT session_id FROM _dirty)""")
         _stage(con, "true", "_scope")
         removed, moved = _diff(con)
-        added = _apply(con)
+        added = _apply(con, removed, moved)
         con.execute(f"DELETE FROM {S}.pending")
         merged = _maybe_merge(con)
         crash_point("in-fts")  # updated, not committed: the next run updates it again
@@ -367,14 +367,13 @@ def _diff(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
             int(con.execute("SELECT count(*) FROM _move").fetchone()[0]))
 
 
-def _apply(con: duckdb.DuckDBPyConnection) -> int:
-    """Remove `_del`, move `_move` to the delta, add `_add`, rewrite the messages of `_out`; the statistics
-    and document frequencies follow."""
+def _remove(con: duckdb.DuckDBPyConnection) -> None:
+    """The postings of `_del` out of either segment, those of `_move` moved to the delta; the statistics follow."""
     gone = "(SELECT docid FROM _del UNION ALL SELECT docid FROM _move)"
-    rows = f"""(SELECT termid, docid, tf, len FROM {S}.postings WHERE docid IN {gone}
-                UNION ALL SELECT termid, docid, tf, len FROM {S}.delta WHERE docid IN {gone})"""
+    rows = f"""(SELECT termid, docid, tf, len, true AS main FROM {S}.postings WHERE docid IN {gone}
+                UNION ALL SELECT termid, docid, tf, len, false FROM {S}.delta WHERE docid IN {gone})"""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT * FROM {rows}")
-    in_main = con.execute(f"SELECT count(DISTINCT docid) FROM {S}.postings WHERE docid IN {gone}").fetchone()[0]
+    in_main = con.execute("SELECT count(DISTINCT docid) FROM _rows WHERE main").fetchone()[0]
     con.execute(f"""UPDATE {S}.dict SET df = dict.df - c.n
                     FROM (SELECT termid, count(*) AS n FROM _rows WHERE docid IN (SELECT docid FROM _del)
                           GROUP BY termid) c WHERE dict.termid = c.termid""")
@@ -388,6 +387,15 @@ def _apply(con: duckdb.DuckDBPyConnection) -> int:
                     FROM _rows r JOIN _move m USING (docid)""")
     con.execute(f"UPDATE {S}.docs SET tier = m.tier FROM _move m WHERE docs.docid = m.docid")
     con.execute(f"DELETE FROM {S}.docs WHERE docid IN (SELECT docid FROM _del)")
+    con.execute("DROP TABLE _rows")
+
+
+def _apply(con: duckdb.DuckDBPyConnection, removed: int = 1, moved: int = 1) -> int:
+    """Remove `_del`, move `_move` to the delta, add `_add`, rewrite the messages of `_out`; the statistics
+    and document frequencies follow. `removed`, `moved`: the sizes of `_del` and `_move` (`_diff`): with
+    neither, the postings are not read (a new session, a session grown by a turn)."""
+    if removed or moved:
+        _remove(con)
     con.execute(f"""DELETE FROM {S}.doc_msgs WHERE docid IN (SELECT docid FROM _del UNION ALL SELECT docid FROM _out)
                     OR (session_id IN (SELECT session_id FROM _dirty) AND docid NOT IN (SELECT docid FROM _keep)
                         AND docid NOT IN (SELECT docid FROM _outs))""")
@@ -396,7 +404,6 @@ def _apply(con: duckdb.DuckDBPyConnection) -> int:
                     SELECT o.docid, m.msg_id, row_number() OVER (PARTITION BY o.docid ORDER BY m.msg_id)::INTEGER,
                            m.session_id, m.tier
                     FROM _members m JOIN _out o ON o.name = m.doc WHERE o.docid NOT IN (SELECT docid FROM _del)""")
-    con.execute("DROP TABLE _rows")
     added = _add(con, python_stems=True)
     con.execute(f"DELETE FROM {S}.dict WHERE df <= 0")  # after the additions: a word gone and back keeps its row
     con.execute(f"UPDATE {S}.stats SET delta_rows = (SELECT count(*) FROM {S}.delta)")

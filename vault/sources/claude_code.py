@@ -464,11 +464,15 @@ def _mark_queued_copies(con, source: str) -> None:
     the two copies. A `user` record with the same text after an enqueue carries the turn (the
     enqueue is the copy); an `attachment` queued_command after an enqueue is the copy of it.
     """
+    # The rows by rowid, found on the light columns: their text read for all the touched sessions' rows, which lie
+    # apart in the table, decompressed most of the column (16 sessions appended to, 1 GB vault: 0.42 s of CPU).
     rows = con.execute(
         f"""SELECT m.session_id, m.msg_id, m.kind, m.text, json_extract_string(m.extra, '$.queued')
-            FROM messages m JOIN {TOUCHED} USING (session_id)
-            WHERE m.kind IN ({kinds_sql(_QUEUE_KINDS)}) AND m.role = 'user'
-              AND m.file_id IN (SELECT file_id FROM files WHERE source = ?)
+            FROM messages m
+            WHERE m.rowid IN (
+                SELECT rowid FROM messages WHERE kind IN ({kinds_sql(_QUEUE_KINDS)}) AND role = 'user'
+                  AND session_id IN (SELECT session_id FROM {TOUCHED})
+                  AND file_id IN (SELECT file_id FROM files WHERE source = ?))
             ORDER BY m.session_id, m.seq""", [source]).fetchall()
     updates = []
     for _, group in itertools.groupby(rows, key=lambda r: r[0]):

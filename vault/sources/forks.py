@@ -57,9 +57,12 @@ def mark_forks(con, source: str) -> None:
 
     con.register("_off", pa.table({"msg_id": pa.array(off, pa.string())}))
     try:
+        # Only the rows whose mark changes: rewriting every message of the touched sessions (most of them unchanged)
+        # put each in the transaction's undo and the WAL, and made the checkpoint write their segments again.
         con.execute("UPDATE messages SET on_main_branch = (msg_id NOT IN (SELECT msg_id FROM _off)) "
                     f"WHERE split_part(session_id, '/', 1) IN (SELECT DISTINCT split_part(session_id, '/', 1) FROM {TOUCHED}) "
-                    "AND file_id IN (SELECT file_id FROM files WHERE source = ?)",
+                    "AND file_id IN (SELECT file_id FROM files WHERE source = ?) "
+                    "AND on_main_branch IS DISTINCT FROM (msg_id NOT IN (SELECT msg_id FROM _off))",
                     [source])
     finally:
         con.unregister("_off")

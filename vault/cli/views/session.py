@@ -8,9 +8,22 @@ from vault.model import Kind
 from vault.render import HIDDEN, readable_text
 
 
+# Characters of one message `vault show` renders: a pasted log or file of megabytes took rich minutes of CPU to
+# wrap (47 s of CPU for 8 MiB); the rest is named, and `vault show --json` has it whole.
+SHOW_CHARS = 20_000
+
+
 def _one_line(text: str | None, width: int = 110) -> str:
-    t = " ".join((text or "").split())
+    t = " ".join((text or "")[: width * 8].split())  # (a prefix: the whole text of a huge message is not needed)
     return t if len(t) <= width else t[: width - 1] + "…"
+
+
+def _shown(text: str | None) -> tuple[str, str | None]:
+    """The part of a message's text to render, and a note on what was left out (None: nothing)."""
+    text = text or ""
+    if len(text) <= SHOW_CHARS:
+        return text, None
+    return text[:SHOW_CHARS], f"… {len(text) - SHOW_CHARS:,} more characters (`vault show --json` has them all)"
 
 
 def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *, show_all: bool = False,
@@ -41,8 +54,10 @@ def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *,
         ts = (m.get("timestamp") or "")[11:19]
         if kind in Kind.HUMAN_TYPED:
             title = "you (queued)" if kind == Kind.QUEUED_PROMPT else "you"
-            console.print(Panel(Text(m["text"] or ""), title=f"[bold cyan]{title}[/] {ts}{label}{branch}",
-                                title_align="left", border_style="cyan"))
+            text, cut = _shown(m["text"])
+            console.print(Panel(Text(text) if cut is None else Text.assemble(text, "\n", (cut, "dim")),
+                                title=f"[bold cyan]{title}[/] {ts}{label}{branch}", title_align="left",
+                                border_style="cyan"))
         elif kind == Kind.INTERRUPT:
             console.print(f"[bold red]⏹ interrupted[/] {ts}{label}")
         elif kind == Kind.TOOL_REJECTION:
@@ -50,7 +65,10 @@ def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *,
             console.print(f"[bold red]✗ tool use rejected[/] {ts}{label}" + (f": [red]{reason}[/]" if reason else ""))
         elif kind == Kind.ASSISTANT_TEXT:
             console.print(f"[bold green]assistant[/] [dim]{ts}[/]{branch}")
-            console.print(Markdown(m["text"] or ""))
+            text, cut = _shown(m["text"])
+            console.print(Markdown(text))
+            if cut:
+                console.print(Text(cut, style="dim"))
         elif kind == Kind.TOOL_CALL:
             sub = f" [blue]→ {m['subagent_session_id']}[/]" if m.get("subagent_session_id") else ""
             console.print(f"  [yellow]⚙[/] {_one_line(m['text'])}{sub}")

@@ -1,0 +1,177 @@
+"""Crash at any moment of an appending ingest, consistent after the next run.
+
+The code added for small changes to a vault that holds data runs only there: the writer attached with small row
+groups (`vault.store.APPEND_ROW_GROUP`), the key indexes checking every id (`vault.ingest`, not the cold start's
+`vault.ingest_keys`), the keyword index updated by rowid (`vault.index.fts_build.refresh`). Here the vault holds the
+first half of each session file of a mixed archive; then the files grow by their second half, one file is
+rewritten (read again whole: its rows replaced) and the run that reads it all is killed at each named phase
+(`vault.faults`) or by SIGKILL at a random moment. The next run must leave what one uninterrupted run leaves:
+every table, nothing pending, the same keyword index and rankings.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from fts_state import index_contents, rankings
+from support import ONE_COMMIT_PER_FILE, copy_mixed_archive, run_cli, vault_process
+from vault.faults import EXIT_CODE as FAULT_EXIT
+from vault_tables import vault_tables
+
+
+class Archive:
+    """A mixed archive whose JSONL files are put back in their first state (`first`) or grown (`second`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.full: dict[Path, bytes] = {}
+        self.half: dict[Path, bytes] = {}
+        for p in sorted(root.rglob("*.jsonl")):
+            lines = p.read_bytes().splitlines(keepends=True)
+            if len(lines) >= 4 and lines[-1].endswith(b"\n"):
+                self.full[p] = b"".join(lines)
+                self.half[p] = b"".join(lines[: len(lines) // 2])
+        claude = [p for p in self.full if "examples" in p.parts]
+        self.rewritten = claude[0]  # its second state swaps two early lines: read again whole, rows replaced
+        lines = self.full[self.rewritten].splitlines(keepends=True)
+        self.full[self.rewritten] = b"".join([lines[1], lines[0], *lines[2:]])
+        assert len(self.full) >= 10
+
+    # Each state's files get the same modification time in every test: the vault stores it (`files.mtime`).
+    FIRST_MTIME, SECOND_MTIME = 1_767_225_600, 1_767_229_200
+
+    def first(self) -> None:
+        for p, data in self.half.items():
+            p.write_bytes(data)
+            os.utime(p, (self.FIRST_MTIME, self.FIRST_MTIME))
+
+    def second(self) -> None:
+        for p, data in self.full.items():
+            p.write_bytes(data)  # the same first half: an append, but for the rewritten file
+            os.utime(p, (self.SECOND_MTIME, self.SECOND_MTIME))
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Archive:
+    return Archive(copy_mixed_archive(tmp_path_factory.mktemp("archive")))
+
+
+def _ingest(db: Path, root: Path) -> dict:
+    import json
+
+    code, out, err = run_cli("ingest", str(root), "--json", "--no-embed", db=db)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _first_part(db: Path, archive: Archive) -> None:
+    archive.first()
+    _ingest(db, archive.root)
+    archive.second()
+
+
+def _appending(db: Path, archive: Archive, crash_at: str | None = None):
+    return vault_process(db, "ingest", str(archive.root), "--json", "--no-embed", crash_at=crash_at,
+                         env=ONE_COMMIT_PER_FILE)
+
+
+def _state(db: Path, words: list[str]) -> dict:
+    from vault.index import fts
+    from vault.store import connect
+
+    out = vault_tables(db, raw_slices=False, seq="session", text_md5=True, derived=True, words=words)
+    con = connect(db, read_only=True)
+    try:
+        out["stale"] = fts.needs_rebuild(con)
+        out["index"] = index_contents(con)
+        out["rankings"] = rankings(con, [*words[:6], "tests pass", "error"])
+    finally:
+        con.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def clean(archive, tmp_path_factory) -> dict:
+    """One uninterrupted appending run after the first part: the reference."""
+    from vault.store import connect
+
+    db = tmp_path_factory.mktemp("clean") / "v.duckdb"
+    _first_part(db, archive)
+    proc = _appending(db, archive)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    import json
+
+    rep = json.loads(out)
+    assert rep["files"] == len(archive.full) and "fts_added" in rep["index"], rep  # appended, index updated in place
+    con = connect(db, read_only=True)
+    try:
+        words = [r[0] for r in con.execute("SELECT term FROM fts_main_fts_docs.dict WHERE df BETWEEN 1 AND 6 "
+                                           "ORDER BY df DESC, term LIMIT 12").fetchall()]
+    finally:
+        con.close()
+    state = _state(db, words)
+    assert state["pending"] == [] and state["stale"] is False and all(state["hits"].values())
+    return {"words": words, "state": state, "changed": rep["files"]}
+
+
+def _assert_same(db: Path, clean: dict, what: str) -> None:
+    got = _state(db, clean["words"])
+    differ = [k for k, want in clean["state"].items() if got[k] != want]
+    assert not differ, f"after {what}, then a re-run, these differ from an uninterrupted run: {differ}"
+
+
+PHASES = [
+    "replaced-rows-deleted",  # the rewritten file's old rows deleted, its new ones not yet written
+    "in-file-commit",         # inside the first changed file's transaction
+    "file-commit",            # the first changed file committed
+    "file-commit#middle",
+    "file-commit#last",       # every change committed, nothing derived
+    "in-finish",              # derived, not committed
+    "finish-committed",       # derived and committed, the keyword index not yet updated
+    "in-fts",                 # the keyword index updated, not committed
+    "fts-done",
+]
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_an_appending_ingest_killed_at_each_phase_then_rerun(archive, clean, tmp_path, phase):
+    crash_at = phase.replace("#middle", f"#{clean['changed'] // 2}").replace("#last", f"#{clean['changed']}")
+    db = tmp_path / "v.duckdb"
+    _first_part(db, archive)
+    proc = _appending(db, archive, crash_at)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == FAULT_EXIT, (crash_at, proc.returncode, err.decode()[-2000:])
+    rerun = _ingest(db, archive.root)
+    assert rerun["skipped_lines"] == 0 and not rerun["errors"], rerun
+    _assert_same(db, clean, f"a crash at {crash_at}")
+
+
+def test_random_kills_of_an_appending_ingest_then_rerun(archive, clean, tmp_path):
+    rng = random.Random(19)
+    probe = tmp_path / "probe.duckdb"
+    _first_part(probe, archive)
+    t0 = time.monotonic()
+    _appending(probe, archive).communicate(timeout=300)
+    span = time.monotonic() - t0
+    killed = 0
+    for i in range(6):
+        if killed == 3:
+            break
+        db = tmp_path / f"r{i}.duckdb"
+        _first_part(db, archive)
+        proc = _appending(db, archive)
+        time.sleep(rng.uniform(0.2 * span, span))  # (the first fifth: the interpreter starting)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=300)
+        killed += proc.returncode == -signal.SIGKILL
+        _ingest(db, archive.root)
+        _assert_same(db, clean, f"random kill {i}")
+    assert killed >= 1
