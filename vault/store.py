@@ -529,6 +529,14 @@ def compact(con: duckdb.DuckDBPyConnection, path: Path,
     return _connect(path, read_only=False, row_group_size=row_group_size)
 
 
+def _drop_stale_copy(path: Path) -> None:
+    """Remove what a `compact` killed before its rename left beside the vault (as large as the vault). Called by a
+    writer, which holds the vault's lock: no other process can be writing that copy."""
+    for p in (path.with_name(f"{path.name}.compact"), path.with_name(f"{path.name}.compact.wal")):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
 def _copy_database(con: duckdb.DuckDBPyConnection, db: str, tmp: Path) -> None:
     """Every object of the database `db` copied into a new file `tmp` in STORAGE_VERSION (the column options too)."""
     for p in (tmp, Path(f"{tmp}.wal")):
@@ -630,8 +638,10 @@ def _checked(path: Path, *, read_only: bool, migrating: bool,
                 remember_schema(con)
             if (migrated and _mostly_free(con)) or _older_storage(con):  # (also a rewrite a crash cut short)
                 con = compact(con, path, row_group_size)
-            elif reattached:  # attached without it for the migrations: with it again for the appends
-                _reattach(con, path, row_group_size)
+            else:
+                _drop_stale_copy(path)
+                if reattached:  # attached without it for the migrations: with it again for the appends
+                    _reattach(con, path, row_group_size)
     except duckdb.IOException as e:  # a block that fails its checksum: damage (a lock shows at connect)
         con.close()
         raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}"

@@ -10,8 +10,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from support import EXAMPLES, ROOT, run_cli
 from vault.faults import EXIT_CODE as FAULT_EXIT
 
@@ -25,9 +23,6 @@ KILLED_COMPACT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason="owned by storage (vault.store.compact, this session): a `<vault>.compact` "
-                                       "left by a killed rewrite stays beside the vault for good (as large as it); "
-                                       "the next writer that holds the vault could remove it")
 def test_a_killed_rewrite_leaves_the_vault_whole_and_no_copy_for_good(examples_vault, tmp_path):
     db = tmp_path / "v.duckdb"
     shutil.copy(examples_vault, db)
