@@ -61,14 +61,16 @@ def test_read_only_commands_say_to_migrate_in_one_line(old_vault, args):
 
 
 def test_vault_migrate_upgrades_after_a_backup_then_reads_work(old_vault):
-    from vault.store import needed_migrations
+    from vault import store
 
-    todo = needed_migrations(old_vault)
+    todo = store.needed_migrations(old_vault)
     code, out, err = run_cli("migrate", "--json", db=old_vault)
     assert code == 0, err
     res = json.loads(out)
     (backup,) = old_vault.parent.glob(f"{old_vault.name}.bak-*")
-    assert res == {"db": str(old_vault), "migrations": todo, "backup": str(backup)}
+    assert {k: res[k] for k in ("db", "migrations", "backup")} == {"db": str(old_vault), "migrations": todo,
+                                                                    "backup": str(backup)}
+    assert res["storage_format"]["after"] == "v" + store.STORAGE_VERSION.strip("v")
     code, out, err = run_cli("stats", "--json", db=old_vault)
     assert code == 0 and json.loads(out)["sessions"] == 0, err
     code, out, err = run_cli("migrate", db=old_vault)
@@ -121,3 +123,26 @@ def test_every_command_opens_the_vault_through_one_call(tmp_path, monkeypatch):
     code, out, err = run_cli("ingest", "--no-embed", "--json", str(EXAMPLES / "claude-code"), db=db)
     assert code == 0, err
     assert [p for p, _ in opened] == [db, db]
+
+
+def test_vault_migrate_also_rewrites_an_older_storage_format(examples_vault, tmp_path):
+    """A vault whose schema is current but whose file is in DuckDB's older storage format: a reader reads it as it
+    is; `vault migrate` is the writer that rewrites it (docs/storage.md)."""
+    import duckdb
+
+    db = tmp_path / "old-format.duckdb"
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{examples_vault}' AS a (READ_ONLY)")
+        con.execute(f"ATTACH '{db}' AS b (STORAGE_VERSION 'v1.0.0')")
+        con.execute("COPY FROM DATABASE a TO b")
+    finally:
+        con.close()
+    code, out, err = run_cli("stats", "--json", db=db)
+    assert code == 0, err
+    code, out, err = run_cli("migrate", "--json", db=db)
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["migrations"] == [] and res["storage_format"] == {"before": "v1.0.0", "after": "v1.5.0"}, res
+    code, out, err = run_cli("migrate", db=db)
+    assert code == 0 and "up to date" in out, out
