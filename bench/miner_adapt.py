@@ -257,9 +257,6 @@ def main() -> None:
     ap.add_argument("--pool", choices=["pair", "turn"], default="pair",
                     help="mean over all tokens, or over the turn's tokens only (they still attend to the answer)")
     ap.add_argument("--json", dest="json_out")
-    ap.add_argument("--time-turns", help="a pickle of human-side turns (e.g. the 1 GB vault's, read by "
-                    "miner.turns.load_turns): time the adapted encoder's pass over them, and MiniLM's embedding "
-                    "(learned-5's, vectors.embed) of the same turns")
     args = ap.parse_args()
 
     import numpy as np
@@ -391,24 +388,6 @@ def main() -> None:
               f"F1 change {d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
         for a in scored:
             print(f"      {a:45s} tp {c[a][0]:2d} fp {c[a][1]:2d} fn {c[a][2]:2d}")
-    if args.time_turns:
-        import pickle
-
-        with open(args.time_turns, "rb") as f:
-            turns = pickle.load(f)
-        c, t = time.process_time(), time.perf_counter()
-        for i in range(0, len(turns), 256):  # in groups: 2,320 padded turns' hidden states would hold 570 MB
-            head_logits(full, *enc.frozen([pair_texts(x) for x in turns[i:i + 256]]))
-        adapted = (time.process_time() - c, time.perf_counter() - t)
-        from miner.classify.vectors import embed
-
-        c, t = time.process_time(), time.perf_counter()
-        embed(None, turns)
-        frozen = (time.process_time() - c, time.perf_counter() - t)
-        print(f"\n{len(turns)} turns: the adapted encoder (one pair per turn, max_length {args.max_length}) "
-              f"{adapted[0]:.0f} s CPU / {adapted[1]:.0f} s wall; MiniLM embedding as learned-5 does "
-              f"(two texts per turn, distinct texts once) {frozen[0]:.0f} s CPU / {frozen[1]:.0f} s wall", flush=True)
-        results["_timing"] = {"turns": len(turns), "adapted_cpu_wall": adapted, "minilm_cpu_wall": frozen}
     results["_run"] = {"args": vars(args), "cpu_s": round(time.process_time() - t_cpu, 1),
                        "wall_s": round(time.perf_counter() - t_wall, 1), "ce_threshold": th, "blend_threshold": thb}
     print(f"\n{time.process_time() - t_cpu:.0f} s CPU, {time.perf_counter() - t_wall:.0f} s wall")
