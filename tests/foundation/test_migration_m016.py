@@ -1,6 +1,7 @@
-"""m016_text_zstd: the long texts of `messages` and `tool_calls` compressed with zstd, in a v1.5.0 file.
+"""m016_text_zstd: the long texts of `tool_calls` compressed with zstd, in a v1.5.0 file.
 
-- A new vault is created in `store.STORAGE_VERSION` and its long texts are stored as ZSTD segments.
+- A new vault is created in `store.STORAGE_VERSION` and the tool calls' long texts are stored as ZSTD segments;
+  `messages.text` is not (a keyword search reads its hits' texts by row: vault.migrations.m016_text_zstd).
 - A vault of the previous layout (a v1.0.0 file, the columns without the option, m016 not applied) migrates,
   with its backup copy, into a rewritten v1.5.0 file; every table and everything a person sees (sessions,
   show, search, mine, pairs, export) is the same before and after, and the raw records are still lossless.
@@ -67,7 +68,9 @@ def test_new_vault_stores_long_texts_with_zstd(tmp_path):
     con = connect(db, read_only=True)
     assert storage_version(con) >= tuple(int(x) for x in STORAGE_VERSION[1:].split("."))
     found = compressions(con)
-    assert found["messages", "text"] == {"ZSTD"} and found["tool_calls", "input"] == {"ZSTD"}
+    assert found["tool_calls", "input"] == {"ZSTD"} and "ZSTD" in found["tool_calls", "result_text"]
+    assert "ZSTD" not in {r[0] for r in con.execute(
+        "SELECT compression FROM pragma_storage_info('messages') WHERE column_name = 'text'").fetchall()}
     con.close()
 
 
@@ -79,14 +82,14 @@ def test_previous_layout_migrates_same_results(tmp_path, monkeypatch):
     as_v1_0(new, old, previous_layout=True)
     con = connect(old, read_only=True)
     assert storage_version(con) == (1, 0, 0) and M016 not in applied_migrations(con)
-    assert compressions(con)["messages", "text"] == {"Uncompressed"}  # the previous layout's long texts
+    assert "ZSTD" not in compressions(con)["tool_calls", "input"]  # the previous layout's long texts
     con.close()
     before = tables(old)
 
     con = open_vault(old)  # m016, then the file rewritten in STORAGE_VERSION
     assert applied_migrations(con)[-1] == [n for n, _ in MIGRATIONS][-1] == M016
     assert storage_version(con) > (1, 0, 0)
-    assert compressions(con)["messages", "text"] == {"ZSTD"}
+    assert compressions(con)["tool_calls", "input"] == {"ZSTD"}
     assert {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()} >= set(
         M012_INDEXES.values())
     assert assert_lossless(con) > 0
@@ -109,7 +112,7 @@ def test_previous_layout_migrates_same_results(tmp_path, monkeypatch):
     extra.write_bytes(next((EXAMPLES / "claude-code").rglob("*.jsonl")).read_bytes().replace(b'"uuid":"', b'"uuid":"x'))
     assert run_cli("ingest", "--no-embed", str(extra), db=old)[0] == 0
     con = connect(old, read_only=True)
-    assert compressions(con)["messages", "text"] == {"ZSTD"}
+    assert compressions(con)["tool_calls", "input"] == {"ZSTD"}
     assert assert_lossless(con) > 0
     con.close()
 
@@ -129,7 +132,7 @@ def test_rewrite_cut_short_is_done_at_the_next_open(tmp_path, appends):
 
     con = open_vault(old, appends=appends)
     assert storage_version(con) > (1, 0, 0)
-    assert compressions(con)["messages", "text"] == {"ZSTD"}
+    assert compressions(con)["tool_calls", "input"] == {"ZSTD"}
     con.close()
     assert tables(old) == before
     assert not list(tmp_path.glob("old.duckdb.bak-*"))  # nothing migrated: the file is only rewritten
