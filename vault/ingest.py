@@ -49,7 +49,7 @@ from vault.model import REASON_CHARS, Kind
 from vault.rewritten import drop_changed_labels, forget_calls
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import TOUCHED, Parser, Touched
-from vault.store import bump_content_version, checkpoint_large, transaction, with_roomy_retry
+from vault.store import bump_content_version, checkpoint_large, reset_memory_limit, transaction, with_roomy_retry
 from vault.walk import SPECIAL_FILE_TYPES, FileRow, fingerprint, folder_reason, path_key, real_stat, walk
 
 if TYPE_CHECKING:
@@ -352,7 +352,10 @@ class Ingester:
 
     def _reset_settings(self) -> None:
         for key in INGEST_SETTINGS:
-            self.con.execute(f"RESET {key}")
+            if key == "memory_limit":
+                reset_memory_limit(self.con)
+            else:
+                self.con.execute(f"RESET {key}")
 
     # -- internals ------------------------------------------------------------------
     def _parser_for(self, path: Path, row) -> Parser | None:

@@ -415,7 +415,7 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
         crash_point("migrated")  # committed, only in the WAL: m007's ALTER made such a WAL unreplayable
         con.execute("CHECKPOINT")
     finally:
-        con.execute("RESET memory_limit")
+        reset_memory_limit(con)
     return todo
 
 
@@ -424,6 +424,17 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
 # Under the cap DuckDB evicts and spills instead; the rows are the same. A migration that fails under it
 # (out of memory, rolled back) runs again without it.
 MIGRATION_MEMORY = "256MB"
+
+
+def reset_memory_limit(con: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB's default memory cap again. `RESET memory_limit` alone is not enough in DuckDB 1.5.5: it shows the
+    default but leaves the buffer pool at the last value SET (a sort then still runs out of memory under the old
+    cap; tests/foundation/test_ingest_memory_retry.py), so the default is SET explicitly first, then RESET (which
+    then reports the default exactly, not as the SET value rounded to 0.1 GiB)."""
+    con.execute("RESET memory_limit")
+    default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.execute(f"SET memory_limit = '{default}'")
+    con.execute("RESET memory_limit")
 
 
 def with_roomy_retry(con: duckdb.DuckDBPyConnection, run: Callable[[], T], roomy: str | None, *,
@@ -446,7 +457,10 @@ def with_roomy_retry(con: duckdb.DuckDBPyConnection, run: Callable[[], T], roomy
             return run()
         except errors:
             changed = True
-            con.execute("RESET memory_limit" if roomy is None else f"SET memory_limit = '{roomy}'")
+            if roomy is None:
+                reset_memory_limit(con)
+            else:
+                con.execute(f"SET memory_limit = '{roomy}'")
             return run()
     finally:
         if changed:

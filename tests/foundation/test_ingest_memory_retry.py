@@ -115,3 +115,23 @@ def test_an_ingest_out_of_memory_stores_the_file_and_its_keys_under_the_roomy_ca
     assert rep.errors == plain_rep.errors and rep.records == plain_rep.records and rep.files == plain_rep.files
     assert tables(tmp_path / "retried.duckdb", derived=True) == tables(tmp_path / "plain.duckdb", derived=True)
 
+
+
+SORT_30_MB = "SELECT sum(x) FROM (SELECT i * 7 % 1000003 AS x FROM range(3000000) t(i) ORDER BY x)"
+
+
+def test_the_default_cap_set_again_lifts_the_old_one():
+    """DuckDB 1.5.5's `RESET memory_limit` shows the default but keeps the last cap SET: the sort below runs out
+    of memory after it. `reset_memory_limit` (what the roomy retry with `roomy=None` and the ingest's end use)
+    lifts it."""
+    from vault.store import reset_memory_limit
+
+    con = duckdb.connect()
+    con.execute("SET temp_directory = ''")  # no spilling: the cap is what decides
+    con.execute("SET memory_limit = '10MB'")
+    with pytest.raises(duckdb.OutOfMemoryException):
+        con.execute(SORT_30_MB).fetchone()
+    reset_memory_limit(con)
+    assert con.execute(SORT_30_MB).fetchone()[0] > 0
+    con.execute("SET memory_limit = '10MB'")
+    with_roomy_retry(con, lambda: con.execute(SORT_30_MB).fetchone(), roomy=None)  # the retry runs uncapped
