@@ -68,6 +68,19 @@ def user_kind(text: str) -> tuple[str, bool, dict | None]:
     return kind, kind == Kind.HUMAN_PROMPT and bool(t), None
 
 
+# File names that say what the file holds, not whose it is: two people's `sessions.jsonl` are two projects (the
+# folder each lies in), never one role and one persona for both.
+FORMAT_STEMS = frozenset({"chat", "chats", "conversation", "conversations", "data", "dialogues", "export", "history",
+                          "log", "logs", "messages", "session", "sessions", "transcript", "transcripts"})
+
+
+def project_of(path: Path) -> str:
+    """A file's project when its records name no source: its name, or its folder's when the name is generic."""
+    if path.stem.lower() in FORMAT_STEMS and path.parent.name:
+        return path.parent.name
+    return path.stem
+
+
 class NeutralParser(Parser):
     name = SOURCE
     incremental = True
@@ -88,7 +101,7 @@ class NeutralParser(Parser):
                 continue
             sess = res.session(cid, SOURCE)
             src = row.get("source")
-            sess.project = str(src).split(":")[0] if src else path.stem
+            sess.project = str(src).split(":")[0] if src else project_of(path)
             sess.title = row.get("title") if isinstance(row.get("title"), str) else None
             # WildChat's hashed_ip is the only user identity these datasets carry: personas are built per user from it.
             uid = row.get("hashed_ip") or row.get("user_id") or row.get("user")
