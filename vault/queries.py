@@ -28,7 +28,7 @@ def stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         """
     ).fetchall():
         by_source[src] = {"sessions": n_sess, "messages": n_msg, "human_messages": n_human}
-    by_kind = dict(con.execute("SELECT kind, count(*) FROM messages GROUP BY kind ORDER BY 2 DESC").fetchall())
+    by_kind = dict(con.execute("SELECT kind, count(*) FROM messages GROUP BY kind ORDER BY 2 DESC, 1").fetchall())
     files, records, errors = con.execute(
         "SELECT count(*), coalesce(sum(records), 0), coalesce(sum(errors), 0) FROM files WHERE source <> 'unrecognised'"
     ).fetchone()
