@@ -105,3 +105,17 @@ def run_cli(*args: str, db: Path | None = None, input: str | None = None):
     argv = (["--db", str(db)] if db else []) + list(args)
     res = runner.invoke(cli, argv, input=input, catch_exceptions=False)
     return res.exit_code, res.stdout, res.stderr
+
+
+def write_in_storage(src: Path, dest: Path, version: str) -> None:
+    """The vault `src` copied whole into a new file `dest` in DuckDB storage format `version` (plain DuckDB, as an
+    older version of vault wrote its files)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{src}' AS a (READ_ONLY)")
+        con.execute(f"ATTACH '{dest}' AS b (STORAGE_VERSION '{version}')")
+        con.execute("COPY FROM DATABASE a TO b")
+    finally:
+        con.close()

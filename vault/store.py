@@ -520,22 +520,14 @@ def compact(con: duckdb.DuckDBPyConnection, path: Path,
     DuckDB reuses a file's free blocks but never gives them back: a migration that shrinks the
     data (m010: 2.0 GB -> 0.5 GB) would leave the file as large as before. The copy is written
     beside the vault and renamed over it, so a crash leaves the vault as it was. It runs under
-    COMPACT_MEMORY (again without a cap if it runs out).
+    COMPACT_MEMORY (again under the connection's previous limit if it runs out).
     """
     tmp = path.with_name(f"{path.name}.compact")
     db = con.execute("SELECT current_database()").fetchone()[0]
     con.execute("CHECKPOINT")
-    # Set back to the value it had, not RESET: DuckDB 1.5.5's RESET memory_limit shows the default again but leaves
-    # its buffer pool at the last value SET (tested: a sort then still runs out of memory under the old cap).
+    # Out of memory under the cap: the copy is deleted and made again under the connection's previous limit.
     before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    con.execute(f"SET memory_limit = '{COMPACT_MEMORY}'")
-    try:
-        _copy_database(con, db, tmp)
-    except duckdb.OutOfMemoryException:  # (the copy is deleted and made again) without the cap
-        con.execute(f"SET memory_limit = '{before}'")
-        _copy_database(con, db, tmp)
-    finally:
-        con.execute(f"SET memory_limit = '{before}'")
+    with_roomy_retry(con, lambda: _copy_database(con, db, tmp), roomy=before, cap=COMPACT_MEMORY)
     con.close()
     crash_point("compact-copied")
     os.replace(tmp, path)

@@ -128,16 +128,10 @@ def test_every_command_opens_the_vault_through_one_call(tmp_path, monkeypatch):
 def test_vault_migrate_also_rewrites_an_older_storage_format(examples_vault, tmp_path):
     """A vault whose schema is current but whose file is in DuckDB's older storage format: a reader reads it as it
     is; `vault migrate` is the writer that rewrites it (docs/storage.md)."""
-    import duckdb
+    from support import write_in_storage
 
     db = tmp_path / "old-format.duckdb"
-    con = duckdb.connect()
-    try:
-        con.execute(f"ATTACH '{examples_vault}' AS a (READ_ONLY)")
-        con.execute(f"ATTACH '{db}' AS b (STORAGE_VERSION 'v1.0.0')")
-        con.execute("COPY FROM DATABASE a TO b")
-    finally:
-        con.close()
+    write_in_storage(examples_vault, db, "v1.0.0")
     code, out, err = run_cli("stats", "--json", db=db)
     assert code == 0, err
     code, out, err = run_cli("migrate", "--json", db=db)

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import copy_mixed_archive, run_cli, vault_process
+from support import copy_mixed_archive, run_cli, vault_process, write_in_storage
 from vault.faults import EXIT_CODE as FAULT_EXIT
 from vault_tables import vault_tables
 
@@ -32,17 +32,6 @@ def _ingest(db: Path, archive: Path) -> dict:
     return json.loads(out)
 
 
-def _written_in(src: Path, dest: Path, version: str) -> None:
-    """`src` copied whole into a new file `dest` in storage format `version` (plain DuckDB, as an older vault was)."""
-    con = duckdb.connect()
-    try:
-        con.execute(f"ATTACH '{src}' AS a (READ_ONLY)")
-        con.execute(f"ATTACH '{dest}' AS b (STORAGE_VERSION '{version}')")
-        con.execute("COPY FROM DATABASE a TO b")
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("upgrade")
@@ -50,7 +39,7 @@ def made(tmp_path_factory) -> dict:
     db = root / "new.duckdb"
     _ingest(db, archive)
     old = root / "old.duckdb"
-    _written_in(db, old, "v1.0.0")
+    write_in_storage(db, old, "v1.0.0")
     con = duckdb.connect(str(db), read_only=True)
     try:
         words = [r[0] for r in con.execute("SELECT term FROM fts_main_fts_docs.dict WHERE df BETWEEN 1 AND 6 "
