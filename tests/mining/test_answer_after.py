@@ -15,6 +15,10 @@ from miner.classify.dataset import EXTERNAL_DIR, POINTERS_DIR, read_external, re
 # Outside the repository: the pointers-only files with their text (data/labels/README.md, "The fourth set").
 POINTERS_TEXT = Path("/work/bench-data/model/pointers-text")
 HEAD_MAX = 650  # "up to ~600 characters", cut at a sentence or line end
+# Read, not a slip: before "Implement the plan." the Codex plan-mode answer's progress notes are in the
+# export but its final plan is not, and the labeller left that turn's answer_before empty
+# (data/labels/README.md, "What the assistant said next").
+HEAD_WITHOUT_TAIL = {("external-emailbuddy.jsonl", "019c95d0", 0)}
 
 TEXT_FILES = sorted(EXTERNAL_DIR.glob("external-*.jsonl")) + \
     sorted((EXTERNAL_DIR / "not-in-model").glob("external-*.jsonl"))
@@ -52,7 +56,7 @@ def test_the_answer_after_a_turn_is_the_answer_before_the_next_one():
     # Catches a head copied one answer early or late.
     for path in TEXT_FILES:
         for a, b in sessions(rows(path)):
-            if "answer_after" in a:
+            if "answer_after" in a and (path.name, str(a["session"]), int(a["n"])) not in HEAD_WITHOUT_TAIL:
                 assert (a["answer_after"] == "") == ((b.get("answer_before") or "") == ""), \
                     (path.name, a["session"], a["n"])
 
