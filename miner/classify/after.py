@@ -9,6 +9,7 @@ an unknown answer is not an answer that said nothing):
 - `ack`: the head acknowledges a mistake or a change of course ("You're absolutely right", "Good
   catch", "I apologize", "my mistake", "I misunderstood"; in the languages the labels hold: Chinese,
   Russian, Finnish, a few others);
+- `agree`: it agrees with a point the person made ("Great point", "Good call"), a weaker sign;
 - `fix`: it announces a repair of what it did ("Let me fix / revert / redo", "Ah, I see the issue",
   "The problem is");
 - `new`: it opens on something new with no acknowledgement ("I'll create ...", "Let me start by");
@@ -51,6 +52,10 @@ _FIX = lowered_pattern(
     r"\b(?:i )?(?:see|found|spotted|understand) (?:the|what the|what's the) (?:issue|problem|error|bug|mistake)\b|"
     r"\A\W*(?:ah|oh|hmm)\b|\bthe (?:issue|problem|error|bug) (?:is|was)\b|"
     r"\bисправ\w*|\bkorjaa\w*|修复|修正|改正")
+# Agreeing with a point the person made (a suggestion, a change): weaker than an acknowledged mistake.
+_AGREE = lowered_pattern(
+    r"\b(?:good|great|excellent|fair|valid|nice) (?:point|call|idea|suggestion|thought|question)s?\b|"
+    r"\bhyvä (?:idea|pointti|kysymys)\b|\bхорошая идея\b|好主意|好建议|好建議")
 _NEW = lowered_pattern(
     r"\A\W*(?:(?:great|sure|okay|ok|perfect|certainly|absolutely|excellent)[!,.]?\s+)?(?:i'?ll|i will|let me|"
     r"let's|i'?m going to)\s+(?:start|begin|create|add|implement|build|set up|write|help|look|explore|check|"
@@ -58,11 +63,11 @@ _NEW = lowered_pattern(
 _EDIT = re.compile(r"^\[(?:Edit|Write|MultiEdit|NotebookEdit)\] (\S.*)$", re.MULTILINE)
 _RUN = re.compile(r"^\[(?:Bash|shell|exec_command)\] (\S.*)$", re.MULTILINE)
 
-NAMES = ["after:known", "after:silent", "after:ack", "after:fix", "after:new",
+NAMES = ["after:known", "after:silent", "after:ack", "after:agree", "after:fix", "after:new",
          "after:calls_known", "after:reedit", "after:rerun"]
 FAMILIES = ("after",)
 
-PRIOR = {"after:ack": 1.5, "after:fix": 0.8, "after:new": -0.5, "after:reedit": 0.5, "after:rerun": 0.3}
+PRIOR = {"after:ack": 2.5, "after:agree": 0.5, "after:fix": 0.8, "after:new": -0.5, "after:reedit": 0.5, "after:rerun": 0.3}
 
 
 def vector(t: Turn) -> list[float]:
@@ -71,6 +76,7 @@ def vector(t: Turn) -> list[float]:
     known = head is not None
     lower = head[:HEAD].lower() if head else ""
     ack = bool(lower) and _ACK.search(lower) is not None
+    agree = bool(lower) and not ack and _AGREE.search(lower) is not None
     fix = bool(lower) and _FIX.search(lower) is not None
     new = bool(lower) and not ack and _NEW.search(lower) is not None
     calls = t.next_calls
@@ -81,5 +87,5 @@ def vector(t: Turn) -> list[float]:
         reedit = bool(edited) and any(p in edited for p in _EDIT.findall(after))
         ran = set(_RUN.findall(before))
         rerun = bool(ran) and any(c in ran for c in _RUN.findall(after))
-    return [float(known), float(known and not head), float(ack), float(fix), float(new),
+    return [float(known), float(known and not head), float(ack), float(agree), float(fix), float(new),
             float(calls is not None), float(reedit), float(rerun)]

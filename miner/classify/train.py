@@ -50,6 +50,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # prefix before it, the learned-5 features. Off until a fit with it beats learned-5 (docs/mining.md).
 LOOKAHEAD = False
 AFTER_FIRST = "after:known"  # the first column of the `after` family
+# Grid neighbours (each side) the inner F1 of a threshold is averaged with when choosing it. 0: the best threshold
+# alone (learned-5). The inner F1 curve is flat over several thresholds (within 0.01 from 0.30 to 0.50 with the
+# after family): its lone peak moves with a turn or two, and the threshold with it.
+THRESHOLD_WINDOW = 0
 
 
 def modelled(examples: Sequence[Example]) -> list[int]:
@@ -183,14 +187,15 @@ def _temperature(Z: np.ndarray, y: np.ndarray) -> float:
 def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str = VERSION,
         C: float | None = None, threshold: float | None | str = "cv", extra: dict | None = None,
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
-        correction_weight: float = 1.0, lookahead: bool | None = None) -> Model:
+        correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None) -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
     leave-one-author-out within `examples` unless given; with a single author, by leave-one-session-out.
     `X`: the examples' feature rows when the caller has them already (features.vector of each turn).
     `correction_weight` multiplies the weight of every correction turn (a class weight).
-    `lookahead`: read the `after` family (default LOOKAHEAD).
+    `lookahead`: read the `after` family (default LOOKAHEAD). `window`: the threshold is chosen by its inner
+    F1 averaged with that many grid neighbours on each side (default THRESHOLD_WINDOW).
     """
     keep = modelled(examples)
     mod = [examples[i] for i in keep]
@@ -211,8 +216,11 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
             Z = _inner_logits(X, y, groups, c, n_plain, w)
             P = _softmax(Z)
             ths = THRESHOLDS if threshold == "cv" else (threshold,)
-            for th in ths:
-                scores[(c, th)] = (_f1(y, _decide(P, th)), Z)
+            f1s = [_f1(y, _decide(P, th)) for th in ths]
+            k = THRESHOLD_WINDOW if window is None else window
+            for i, th in enumerate(ths):
+                near = f1s[max(0, i - k): i + k + 1]  # a threshold whose neighbours score alike, not a lone peak
+                scores[(c, th)] = (sum(near) / len(near), Z)
         (C, threshold), (f1, Z) = max(scores.items(), key=lambda kv: (round(kv[1][0], 6), -kv[0][0], kv[0][1] or 0))
         cv = {"f1": round(f1, 4)}
     else:
