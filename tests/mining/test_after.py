@@ -90,3 +90,16 @@ def test_a_turn_labelled_before_its_answer_is_labelled_again_once_it_arrives(tmp
     assert [t.msg_id for t in again] == [last.msg_id]
     assert again[0].next_assistant == "You're right, switching to pytest."
     con.close()
+
+
+@needs_shared
+def test_the_fast_finders_equal_the_patterns_that_define_them(dev):
+    """after.py's per-group search (literals first, word boundary by hand) finds what its defining regexes find."""
+    heads = [e.turn.next_assistant for e in dev.values() if e.turn.next_assistant]
+    heads += ["You're absolutely right!", "youre right", "Good catch — yes", "好的你说得对", "Вы правы, извините",
+              "Olet aivan oikeassa", "I'll fix that", "ill\tfix it", "the issue is", "a great idea", "spotter-right you",
+              "Thanks for catching that", "my bad", "that was my mistake", "xyou're right", "_sorry", "Ah, I see"]
+    for head in heads:
+        lower = head[: AF.HEAD].lower()
+        for groups, pattern in ((AF._ACK_GROUPS, AF._ACK), (AF._FIX_GROUPS, AF._FIX), (AF._AGREE_GROUPS, AF._AGREE)):
+            assert AF._find(groups, lower) == (pattern.search(lower) is not None), (pattern.pattern[:30], head)
