@@ -31,7 +31,7 @@ from miner.classify.cues import lowered_pattern
 # A label's reason when the model read this family before the assistant's next answer existed (the last turn of
 # a live session): `vault mine` labels such a turn again once the assistant has written after it (miner.turns).
 AWAITING = "after:unknown"
-HEAD = 160  # characters of the next answer's head read for an acknowledgement: it opens the answer
+HEAD = 300  # characters of the next answer's head read for an acknowledgement: it opens the answer
 
 _ACK = lowered_pattern(
     r"\byou(?:'re| are)\s+(?:absolutely |completely |totally |quite |so |entirely )?(?:right|correct)\b|"
