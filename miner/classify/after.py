@@ -166,11 +166,17 @@ def vector(t: Turn) -> list[float]:
     calls = t.next_calls
     reedit = rerun = False
     if calls and t.prev_assistant:  # the answer before is read only for what the next one edits or runs
-        edits = [c[c.index("] ") + 2:] for c in calls if c.startswith(_EDIT_LINES) and c[c.index("] ") + 2:][:1].strip()]
-        runs = [c[c.index("] ") + 2:] for c in calls if c.startswith(_RUN_LINES) and c[c.index("] ") + 2:][:1].strip()]
-        if edits or runs:  # a line of the answer before is "[Tool] target" (what _EDIT / _RUN find, faster)
-            lines = set(t.prev_assistant.split("\n"))
-            reedit = any(f"[{tool}] {p}" in lines for p in edits for tool in _EDIT_TOOLS)
-            rerun = any(f"[{tool}] {c}" in lines for c in runs for tool in _RUN_TOOLS)
+        lines: set[str] | None = None  # its lines: a redo is a "[Tool] target" line there (what _EDIT / _RUN find)
+        for c in calls:
+            tools = _EDIT_TOOLS if c.startswith(_EDIT_LINES) else _RUN_TOOLS if c.startswith(_RUN_LINES) else None
+            if tools is None or (reedit if tools is _EDIT_TOOLS else rerun):
+                continue
+            target = c[c.index("] ") + 2:]
+            if not target[:1].strip():
+                continue
+            if lines is None:
+                lines = set(t.prev_assistant.split("\n"))
+            if any(f"[{tool}] {target}" in lines for tool in tools):
+                reedit, rerun = reedit or tools is _EDIT_TOOLS, rerun or tools is _RUN_TOOLS
     return [float(known), float(known and not head), float(ack), float(agree), float(fix), float(new),
             float(calls is not None), float(reedit), float(rerun)]
