@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--also", action="append", default=[],
                     help="a folder whose external-*.jsonl label files join the labelled turns (repeatable; e.g. "
                          "data/labels/not-in-model to measure training on them)")
+    ap.add_argument("--labels", help="the folder of the external label files (default data/labels; e.g. another "
+                                     "branch's copy, exported with git archive)")
     ap.add_argument("--cache", help="keep the labelled turns and their embeddings in this pickle between runs "
                                     "(rebuilt when a label file changes)")
     args = ap.parse_args()
@@ -110,7 +112,8 @@ def load(args) -> tuple[list, object]:
     from miner.classify.train import corpus_data
 
     files = [Path(args.corpora) / f for f in DEV_LABEL_FILES]
-    files += [] if args.no_external else sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))
+    labels = Path(args.labels) if getattr(args, "labels", None) else EXTERNAL_DIR
+    files += [] if args.no_external else sorted(labels.glob(EXTERNAL_GLOB))
     also = [p for d in getattr(args, "also", []) for p in sorted(Path(d).glob(EXTERNAL_GLOB))]
     files += also
     key = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
@@ -120,7 +123,7 @@ def load(args) -> tuple[list, object]:
         if isinstance(cached, dict) and cached.get("key") == key:
             return cached["data"]
     with tempfile.TemporaryDirectory(prefix="miner-cv-") as tmp:
-        data = corpus_data(Path(args.corpora), Path(tmp), external=not args.no_external, also=also)
+        data = corpus_data(Path(args.corpora), Path(tmp), external=not args.no_external, also=also, labels=labels)
     if args.cache:
         with open(args.cache, "wb") as f:
             pickle.dump({"key": key, "data": data}, f)

@@ -66,14 +66,16 @@ def make_split() -> dict:
     return out
 
 
-def unseen_data(text_dir: Path, cache: Path | None):
+def unseen_data(text_dir: Path, cache: Path | None, labels: Path = LABELS):
     """(examples, embedding rows, feature rows) of every unseen author, licensed ones marked."""
     import numpy as np
 
-    from miner.classify.dataset import POINTERS_DIR, external_examples, read_pointers
+    from miner.classify.dataset import external_examples, read_pointers
     from miner.classify.learned import feature_matrix
 
-    files = sorted((LABELS / "not-in-model").glob("external-*.jsonl")) + sorted(POINTERS_DIR.glob("external-*.jsonl"))
+    pointers = labels / "pointers-only"
+    files = sorted((labels / "not-in-model").glob("external-*.jsonl")) + sorted(pointers.glob("external-*.jsonl"))
+    files += sorted(text_dir.glob("external-*.jsonl"))  # the pointers' text (answer_after arrives there too)
     key = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
     if cache and cache.exists():
         with open(cache, "rb") as f:
@@ -83,8 +85,8 @@ def unseen_data(text_dir: Path, cache: Path | None):
             return examples, E, feature_matrix([e.turn for e in examples]), licensed
     from miner.classify.vectors import embed
 
-    licensed = external_examples(LABELS / "not-in-model")
-    pointed = [e for p in sorted(POINTERS_DIR.glob("external-*.jsonl")) for e in read_pointers(p, text_dir)]
+    licensed = external_examples(labels / "not-in-model")
+    pointed = [e for p in sorted(pointers.glob("external-*.jsonl")) for e in read_pointers(p, text_dir)]
     examples = licensed + pointed
     E = embed(None, [e.turn for e in examples])[0].astype(np.float64)
     data = (examples, E, {e.author for e in licensed})
@@ -131,6 +133,14 @@ def prototypes(E_train, y_corr, authors, E_test):
 RECIPES = {  # name: what it is, fit keyword arguments, module settings, training additions, embedding use
     "shipped": ("the shipped recipe (train.fit as it is)", {}, {}, False, "all"),
     "no-embeddings": ("no embedding columns", {}, {}, False, "none"),
+    "learned-5": ("the learned-5 recipe (no after family, threshold of best inner F1)",
+                  {"lookahead": False, "window": 0}, {}, False, "all"),
+    "lookahead": ("+ the after family (the assistant's next answer)", {"lookahead": True, "window": 0}, {}, False,
+                  "all"),
+    "lookahead-smooth": ("+ the after family, threshold with its grid neighbours (learned-6)",
+                         {"lookahead": True, "window": 1}, {}, False, "all"),
+    "smooth": ("threshold chosen with its grid neighbours' inner F1", {"lookahead": False, "window": 1}, {}, False,
+               "all"),
     "embed-0.5": ("embedding block weight 0.5 (was 0.25: a weaker pull to 0)", {}, {"EMBED_WEIGHT": 0.5}, False,
                   "all"),
     "embed-1": ("embedding block weight 1.0", {}, {"EMBED_WEIGHT": 1.0}, False, "all"),
@@ -153,7 +163,7 @@ RECIPES = {  # name: what it is, fit keyword arguments, module settings, trainin
     **{f"plus-licensed-th-{t}": (f"+ licensed authors, threshold fixed at {t}", {"threshold": t}, {}, True, "all")
        for t in (0.15, 0.2)},
     **{f"no-{fam}": (f"without the {fam} family", {"mask": (fam,)}, {}, False, "all")
-       for fam in ("shape", "ctx", "cue", "report", "handoff", "revise")},
+       for fam in ("shape", "ctx", "cue", "report", "handoff", "revise", "after")},
 }
 
 
@@ -248,6 +258,9 @@ def main() -> None:
     ap.add_argument("--pointers-text", default=str(DEFAULT_TEXT), help="the pointers-only files with their text")
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
     ap.add_argument("--cache", help="pickle of the training turns (as bench/miner_cv.py --cache)")
+    ap.add_argument("--labels", help="the label folder (default data/labels; e.g. another branch's copy, exported "
+                                     "with git archive): its external-*.jsonl train, its not-in-model/ and "
+                                     "pointers-only/ are the unseen authors")
     ap.add_argument("--unseen-cache", help="pickle of the unseen turns and their embeddings")
     ap.add_argument("--json", dest="json_out", help="write the figures here too")
     ap.add_argument("--only", action="append", default=[], metavar="LABEL_FILE",
@@ -270,7 +283,7 @@ def main() -> None:
     train, E = load(args)
     X = feature_matrix([e.turn for e in train])
     test, E_t, X_t, licensed = unseen_data(Path(args.pointers_text), Path(args.unseen_cache) if args.unseen_cache
-                                           else None)
+                                           else None, Path(args.labels) if args.labels else LABELS)
     halves["fresh"] = sorted({e.author for e in test} - set(halves["tuning"]) - set(halves["held-out"]))
     wanted = list(halves) if args.half == "all" else [args.half]
     if args.only:

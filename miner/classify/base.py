@@ -47,6 +47,12 @@ class Turn:
     prev_assistant_error: bool = False  # a tool error / failure happened in the answer just before
     context: list[tuple[str, str]] = field(default_factory=list)  # a few (role, text) turns before, oldest first
     role_name: str | None = None
+    # The assistant's next answer (look-ahead, the `after` family): the head of its visible prose, at most
+    # turns.AFTER_CHARS; "" when it said nothing before the next human turn; None when not known (the answer
+    # has not arrived yet, or a label file does not say). Its tool calls, rendered as lines (`[Edit] a.py`),
+    # the first turns.AFTER_CALLS; None when not known (label files hold the prose only).
+    next_assistant: str | None = None
+    next_calls: list[str] | None = None
 
 
 @dataclass(slots=True)

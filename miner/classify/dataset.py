@@ -168,13 +168,21 @@ def examples_from_rows(rows: list[dict[str, Any]], name: str) -> list[Example]:
                     prev_human=prev["text"] if prev else None, prev_kind=prev["kind"] if prev else None,
                     prev_assistant_error=bool(r.get("answer_error")),
                     prev_typed=typed[1] if typed else None, prev_typed_id=typed[0] if typed else None,
-                    context=list(context[-6:]))  # miner.turns.CONTEXT_TURNS
+                    context=list(context[-6:]),  # miner.turns.CONTEXT_TURNS
+                    # the next answer's prose head: absent when the labeller could not read it (unknown, not
+                    # "said nothing"); its tool calls are not in label files
+                    next_assistant=_after(r.get("answer_after")))
         out.append(Example(turn, r["label"], r["author"], f"{name}:{r['session']}"))
         context.append(("user", text if text else "[interrupted]"))
         if text:
             typed = (msg_id, text)
         prev, position = r, position + 1
     return out
+
+
+def _after(value: Any) -> str | None:
+    """A label line's `answer_after` as `Turn.next_assistant` holds it: None (absent: unknown) or its head."""
+    return None if value is None else str(value)[:600]  # miner.turns.AFTER_CHARS
 
 
 def external_examples(folder: Path = EXTERNAL_DIR) -> list[Example]:
@@ -206,5 +214,10 @@ def read_pointers(path: Path, text_dir: Path) -> list[Example]:
         if t is None or sha(t["text"]) != r["text_sha256"] or \
                 sha(t.get("answer_before") or "") != r["answer_before_sha256"]:
             raise ValueError(f"{path}:{i}: the text in {source} does not match the pointer's SHA-256")
-        rows.append({**r, "text": t["text"], "answer_before": t.get("answer_before") or ""})
+        after = None  # the next answer's head, when the pointer records one (answer_after_sha256)
+        if "answer_after_sha256" in r:
+            after = t.get("answer_after")
+            if after is None or sha(after) != r["answer_after_sha256"]:
+                raise ValueError(f"{path}:{i}: the answer_after in {source} does not match the pointer's SHA-256")
+        rows.append({**r, "text": t["text"], "answer_before": t.get("answer_before") or "", "answer_after": after})
     return examples_from_rows(rows, path.name)

@@ -8,6 +8,8 @@
   request to the previous one) and a few interactions a linear model cannot form by itself;
 - `report`, `handoff`, `revise` (followup.py): a failure observed after a claim of success, work handed back,
   a restructuring or a standing instruction asked of what was just delivered;
+- `after` (after.py): what the assistant did right after the turn: its next answer acknowledging a mistake,
+  announcing a fix, starting something new, its tool calls redoing the answer before;
 - `embedding` (optional): sentence embeddings of the turn, and of the turn with the assistant's
   last message, computed elsewhere (miner.classify.vectors) and passed in.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 
+from miner.classify import after as AF
 from miner.classify import cues as C
 from miner.classify import followup as FU
 from miner.classify.base import Turn
@@ -57,8 +60,9 @@ CONTEXT_NAMES = ["ctx:no_answer_before", "ctx:claimed_done", "ctx:asked", "ctx:t
                  "ctx:log_answer_chars",
                  "ctx:answer_tool_calls", "ctx:log_position", "ctx:claimed_x_failure", "ctx:claimed_x_error",
                  "ctx:asked_x_approval", "ctx:asked_x_cue"]
-NAMES = CUE_NAMES + SHAPE_NAMES + CONTEXT_NAMES + FU.NAMES
-FAMILIES = ("cue", "shape", "ctx") + FU.FAMILIES
+# The `after` family comes last: a model fitted before it (learned-5) reads a prefix of NAMES (learned.Model).
+NAMES = CUE_NAMES + SHAPE_NAMES + CONTEXT_NAMES + FU.NAMES + AF.NAMES
+FAMILIES = ("cue", "shape", "ctx") + FU.FAMILIES + AF.FAMILIES
 
 
 def vector(t: Turn) -> list[float]:
@@ -108,7 +112,7 @@ def vector(t: Turn) -> list[float]:
            float(claimed and failure), float(claimed and bool(error)), float(asked and answers[0]),
            float(asked and bool(corr))]
     follow = FU.vector(text, lower, answer, claimed)
-    return cues + shape + ctx + follow
+    return cues + shape + ctx + follow + AF.vector(t)
 
 
 def _praise_only(text: str, words: int, cue: bool, error: bool) -> bool:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from miner.classify import features as F
+from miner.classify.after import AWAITING
 from miner.classify.base import POSITIVE_FEEDBACK, REATTEMPT_WITH_FEEDBACK, Classifier, Label, Turn
 from miner.classify.heuristic import structural
 
@@ -35,6 +36,7 @@ MODEL_FILE = "model.json"
 PRAISE_CONFIDENCE = 0.9  # the praise rule was right on all its dev turns (7 of 7, one author): not more
 PRAISE_REASON = "rule: praise and nothing else"
 PRAISE_COLUMN = F.NAMES.index("cue:praise_only")
+AFTER_KNOWN = "after:known"  # a model that has this feature reads the `after` family
 META_KEY = "miner_model"  # a vault's own fitted model (vault mine --fit), in the meta table
 
 
@@ -53,7 +55,8 @@ class Model:
         self.intercept = np.asarray(data["intercept"], dtype=np.float64)
         self.temperature = float(data.get("temperature", 1.0))
         self.threshold = data.get("threshold")  # probability that calls a correction; None: the likeliest label
-        if self.features != F.NAMES[: len(self.features)] or len(self.features) != len(F.NAMES):
+        # A model fitted before a family was appended (learned-5 before `after`) reads the prefix it knows.
+        if self.features != F.NAMES[: len(self.features)]:
             raise ValueError(f"model {self.version} was fitted on other features than this version computes")
 
     @classmethod
@@ -63,9 +66,15 @@ class Model:
     def to_json(self) -> str:
         return json.dumps(self.data, separators=(",", ":"))
 
+    def columns(self, X: np.ndarray) -> np.ndarray:
+        """X (features.NAMES columns, then any embedding columns) restricted to the columns this model reads."""
+        n, full = len(self.features), len(F.NAMES)
+        return X if n == full else np.hstack([X[:, :n], X[:, full:]])
+
     def proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities per row of X; X may stop after the plain features (no embedding columns):
         the embeddings then sit at their training mean, which standardises to 0 and adds nothing."""
+        X = self.columns(X)
         n = X.shape[1]
         z = ((X - self.mean[:n]) / self.scale[:n]) @ self.coef[:, :n].T + self.intercept
         z = z / self.temperature
@@ -151,8 +160,12 @@ class LearnedClassifier(Classifier):
     def predict(self, turns: Sequence[Turn], X: np.ndarray | None = None) -> list[Label]:
         X = self.matrix(turns, X)
         P = self.model.proba(X)
-        return [Label(label, round(p, 3), reasons)
-                for (label, p), reasons in zip(self.model.decide(P), _reasons(X), strict=True)]
+        reasons = _reasons(X)
+        if AFTER_KNOWN in self.model.features:  # judged without the next answer: to be judged again once it arrives
+            for r, t in zip(reasons, turns, strict=True):
+                if t.next_assistant is None:
+                    r.append(AWAITING)
+        return [Label(label, round(p, 3), r) for (label, p), r in zip(self.model.decide(P), reasons, strict=True)]
 
     def matrix(self, turns: Sequence[Turn], X: np.ndarray | None = None) -> np.ndarray:
         X = feature_matrix(turns) if X is None else X

@@ -46,6 +46,14 @@ BALANCE = 0.5  # author weights n ** -0.5: a prolific author counts more, not pr
 EMBED_WEIGHT = 0.25  # embedding columns are scaled down after standardising: 768 of them, ~60 others
 RULE_WEIGHT = 3.0  # prior log-odds of a heuristic rule for praise or a re-send (the heuristic decides on it alone)
 ROOT = Path(__file__).resolve().parents[2]
+# Whether a fit reads the `after` family (look-ahead, the last columns of F.NAMES); without it a fit reads the
+# prefix before it, the learned-5 features. Off until a fit with it beats learned-5 (docs/mining.md).
+LOOKAHEAD = False
+AFTER_FIRST = "after:known"  # the first column of the `after` family
+# Grid neighbours (each side) the inner F1 of a threshold is averaged with when choosing it. 0: the best threshold
+# alone (learned-5). The inner F1 curve is flat over several thresholds (within 0.01 from 0.30 to 0.50 with the
+# after family): its lone peak moves with a turn or two, and the threshold with it.
+THRESHOLD_WINDOW = 0
 
 
 def modelled(examples: Sequence[Example]) -> list[int]:
@@ -95,6 +103,7 @@ def prior_weights(names: list[str]) -> np.ndarray:
     row is cues.py's weights and the heuristic's structure terms; praise and re-send rows are the
     heuristic's rules for them (praise and nothing else; a near-verbatim re-send, a bare "continue").
     Without them the few praise and re-send examples cannot lift their classes off zero."""
+    from miner.classify import after as AF
     from miner.classify import cues as C
     from miner.classify import followup as FU
     from miner.classify import heuristic as H
@@ -102,6 +111,7 @@ def prior_weights(names: list[str]) -> np.ndarray:
     hand = {f"cue:{c.name}": c.weight for c in C.CORRECTION_CUES + C.ERROR_PASTE}
     hand.update({f"cue:answer_{c.name}": c.weight for c in C.ANSWER_CUES})
     hand.update(FU.PRIOR)
+    hand.update(AF.PRIOR)
     hand.update({"ctx:claimed_x_failure": H.CLAIM_THEN_FAILURE, "ctx:claimed_x_error": H.CLAIM_THEN_FAILURE,
                  "ctx:after_interrupt_silent": H.AFTER_INTERRUPT, "ctx:asked": H.ASKED_THEN_ANSWER})
     rules = {REATTEMPT_WITH_FEEDBACK: hand,
@@ -114,7 +124,7 @@ def _raw_fit(X: np.ndarray, y: np.ndarray, C: float, n_plain: int, w: np.ndarray
     mean, scale = _standardise(X, n_plain)
     B0 = np.zeros((len(CLASSES), X.shape[1]))
     if PRIOR:
-        B0[:, :n_plain] = prior_weights(F.NAMES) * scale[:n_plain]
+        B0[:, :n_plain] = prior_weights(F.NAMES[:n_plain]) * scale[:n_plain]
     coef, intercept = _lr((X - mean) / scale, y, C, w * len(w) / w.sum(), B0)
     return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept}
 
@@ -177,17 +187,20 @@ def _temperature(Z: np.ndarray, y: np.ndarray) -> float:
 def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str = VERSION,
         C: float | None = None, threshold: float | None | str = "cv", extra: dict | None = None,
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
-        correction_weight: float = 1.0) -> Model:
+        correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None) -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
     leave-one-author-out within `examples` unless given; with a single author, by leave-one-session-out.
     `X`: the examples' feature rows when the caller has them already (features.vector of each turn).
     `correction_weight` multiplies the weight of every correction turn (a class weight).
+    `lookahead`: read the `after` family (default LOOKAHEAD). `window`: the threshold is chosen by its inner
+    F1 averaged with that many grid neighbours on each side (default THRESHOLD_WINDOW).
     """
     keep = modelled(examples)
     mod = [examples[i] for i in keep]
-    X = feature_matrix([e.turn for e in mod]) if X is None else X[keep]
+    n_plain = len(F.NAMES) if (LOOKAHEAD if lookahead is None else lookahead) else F.NAMES.index(AFTER_FIRST)
+    X = (feature_matrix([e.turn for e in mod]) if X is None else X[keep])[:, :n_plain]
     if E is not None:
         X = np.hstack([X, E[keep]])
     y = np.asarray([CLASSES.index(TARGET.get(e.label, e.label)) for e in mod])
@@ -196,7 +209,6 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     w = np.where(y == CLASSES.index(REATTEMPT_WITH_FEEDBACK), correction_weight, 1.0) * w
     if len(set(groups.tolist())) < 3:
         groups = np.asarray([e.turn.session_id for e in mod])
-    n_plain = len(F.NAMES)
     cv: dict[str, Any] = {}
     if C is None or threshold == "cv":
         scores = {}
@@ -204,8 +216,11 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
             Z = _inner_logits(X, y, groups, c, n_plain, w)
             P = _softmax(Z)
             ths = THRESHOLDS if threshold == "cv" else (threshold,)
-            for th in ths:
-                scores[(c, th)] = (_f1(y, _decide(P, th)), Z)
+            f1s = [_f1(y, _decide(P, th)) for th in ths]
+            k = THRESHOLD_WINDOW if window is None else window
+            for i, th in enumerate(ths):
+                near = f1s[max(0, i - k): i + k + 1]  # a threshold whose neighbours score alike, not a lone peak
+                scores[(c, th)] = (sum(near) / len(near), Z)
         (C, threshold), (f1, Z) = max(scores.items(), key=lambda kv: (round(kv[1][0], 6), -kv[0][0], kv[0][1] or 0))
         cv = {"f1": round(f1, 4)}
     else:
@@ -215,7 +230,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     data = {
         "version": version,
         "classes": CLASSES,
-        "features": F.NAMES,
+        "features": F.NAMES[:n_plain],
         "embedding": None if E is None else {"model": "all-MiniLM-L6-v2", "texts": ["turn", "turn with answer"]},
         "mean": _round(m["mean"]), "scale": _round(m["scale"]),
         "coef": [_round(r) for r in m["coef"]], "intercept": _round(m["intercept"]),
@@ -242,6 +257,7 @@ def finetune(base: Model, examples: Sequence[Example], E: np.ndarray | None = No
             raise ValueError("this model reads embeddings: pass the examples' embedding rows")
         Xm = np.hstack([Xm, E[keep]])
     y = np.asarray([CLASSES.index(TARGET.get(e.label, e.label)) for e in mod])
+    Xm = base.columns(Xm)
     coef, intercept = _lr((Xm - base.mean) / base.scale, y, float(base.data.get("C") or 0.3),
                           np.ones(len(y)), base.coef, base.intercept)
     data = dict(base.data)
@@ -259,14 +275,14 @@ def _round(a: np.ndarray) -> list[float]:
 # -- the shipped model ---------------------------------------------------------------------------
 
 def corpus_data(corpora: Path, work: Path, embed: bool = True, external: bool = True,
-                also: Sequence[Path] = ()) -> tuple[list[Example], np.ndarray | None]:
+                also: Sequence[Path] = (), labels: Path | None = None) -> tuple[list[Example], np.ndarray | None]:
     """The shared corpora's dev-labelled turns and (unless `external` is False) the repository's own
-    external label files (data/labels/external-*.jsonl) and the label files `also` names, sorted, with
-    their embedding rows."""
-    from miner.classify.dataset import corpus_examples, external_examples, read_external
+    external label files (data/labels/external-*.jsonl, or those of the folder `labels`) and the label
+    files `also` names, sorted, with their embedding rows."""
+    from miner.classify.dataset import EXTERNAL_DIR, corpus_examples, external_examples, read_external
     from miner.classify.vectors import embed as embed_turns
 
-    examples = corpus_examples(corpora, work) + (external_examples() if external else [])
+    examples = corpus_examples(corpora, work) + (external_examples(labels or EXTERNAL_DIR) if external else [])
     examples += [e for p in also for e in read_external(Path(p))]
     examples.sort(key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
     E = embed_turns(None, [e.turn for e in examples])[0].astype(np.float64) if embed else None

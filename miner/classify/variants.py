@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from miner.classify import after as AF
 from miner.classify import features as F
 from miner.classify import followup as FU
 from miner.classify.dataset import Example
@@ -142,11 +143,19 @@ VARIANTS: dict[str, tuple[str, Callable | None, dict[str, Any], Callable | None,
     "no-cue": ("the regression without the cue family", None, {}, masked(("cue",)), True),
     "cue-only": ("the regression on the cue family alone", None, {}, masked(("shape", "ctx")), False),
     "learned-3": ("the shipped recipe without the families of followup.py (the learned-3 features)", None, {},
-                  masked(FU.FAMILIES), True),
+                  masked(FU.FAMILIES + AF.FAMILIES), True),
     **{f"only-{fam}": (f"the learned-3 features and the {fam} family of followup.py", None, {},
-                       masked(tuple(f for f in FU.FAMILIES if f != fam)), True) for fam in FU.FAMILIES},
+                       masked(tuple(f for f in FU.FAMILIES if f != fam) + AF.FAMILIES), True) for fam in FU.FAMILIES},
     **{f"no-{fam}": (f"the shipped recipe without the {fam} family", None, {}, masked((fam,)), True)
-       for fam in FU.FAMILIES},
+       for fam in FU.FAMILIES + AF.FAMILIES},
+    "learned-5": ("the learned-5 recipe: no after family, the threshold of best inner F1", None,
+                  {"lookahead": False, "window": 0}, None, True),
+    "lookahead": ("the after family (look-ahead: the assistant's next answer), the threshold of best inner F1", None,
+                  {"lookahead": True, "window": 0}, None, True),
+    "lookahead-smooth": ("the after family, the threshold chosen with its grid neighbours' inner F1 (learned-6)", None,
+                         {"lookahead": True, "window": 1}, None, True),
+    "smooth": ("no after family, the threshold chosen with its grid neighbours' inner F1", None,
+               {"lookahead": False, "window": 1}, None, True),
     "trees": ("gradient-boosted trees on cue, shape, context", fit_trees, {}, None, False),
     "trees-deeper": ("gradient-boosted trees, 16 leaves, 300 rounds", fit_trees,
                      {"params": {"max_leaf_nodes": 16, "max_iter": 300, "min_samples_leaf": 5}}, None, False),

@@ -199,7 +199,7 @@ def test_without_embeddings_the_model_reads_only_the_plain_columns(dev):
     model = shipped_model()
     turns = [e.turn for e in list(dev.values())[:80]]
     X = feature_matrix(turns)
-    at_mean = np.hstack([X, np.tile(model.mean[X.shape[1]:], (len(X), 1))])
+    at_mean = np.hstack([X, np.tile(model.mean[len(model.features):], (len(X), 1))])
     assert np.allclose(model.proba(X), model.proba(at_mean), atol=1e-12)
     P = model.proba(X)
     ci = model.classes.index(REATTEMPT_WITH_FEEDBACK)
