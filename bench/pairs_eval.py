@@ -3,6 +3,7 @@
     python bench/pairs_eval.py --db VAULT [--judged data/pairs/judged.jsonl] [--json]
     python bench/pairs_eval.py --db VAULT --dump FILE [--sample N --seed S] [--kept-only]
     python bench/pairs_eval.py --db VAULT --strip-openers --judged data/pairs/fresh_sample_4.jsonl
+    python bench/pairs_eval.py --loso NAME=DB[,DB...]:JUDGED.jsonl [--loso ...]   # leave one judged sample out
 
 `--strip-openers` evaluates a variant: each next attempt's sycophantic opener stripped (quality.strip_flattery)
 instead of the pair dropped. A judged row with `chosen_sha1` holds only for the chosen text it was judged on;
@@ -63,10 +64,8 @@ def evaluate(cands, judged: list[dict]) -> dict:
     from miner.filters import FILTER_NAMES
 
     by_id = {c.pair_id: c for c in cands}
-    current = [j for j in judged if j["pair_id"] in by_id and j.get("chosen_sha1", _sha1(by_id[j["pair_id"]].chosen))
-               == _sha1(by_id[j["pair_id"]].chosen)]
-    stale = sum(j["pair_id"] in by_id for j in judged) - len(current)
-    rows = [(j, by_id[j["pair_id"]]) for j in current]
+    rows = _matched(judged, by_id)
+    stale = sum(j["pair_id"] in by_id for j in judged) - len(rows)
     valid = [j["verdict"] == "valid" for j, _ in rows]
     kept = [not c.failed for _, c in rows]
     n_kept = sum(kept)
@@ -91,6 +90,12 @@ def evaluate(cands, judged: list[dict]) -> dict:
                    "of_them_corrections": sum(j["correction"] for j, c in rows
                                               if not any(f.startswith("gate_") for f in c.failed))}
     return out
+
+
+def _matched(judged: list[dict], by_id: dict) -> list[tuple[dict, object]]:
+    """(judged row, candidate) for each row whose candidate exists and still has the chosen text it was judged on."""
+    return [(j, by_id[j["pair_id"]]) for j in judged if j["pair_id"] in by_id
+            and j.get("chosen_sha1", _sha1(by_id[j["pair_id"]].chosen)) == _sha1(by_id[j["pair_id"]].chosen)]
 
 
 def _sha1(text: str) -> str:
@@ -178,8 +183,8 @@ def _f1(s: dict) -> float:
 
 def loso(samples: dict[str, list]) -> dict:
     """Leave one judged sample out: on the others pick the variant with the best export precision's lower bound
-    (Wilson, z=1: exporting nothing scores 0; ties: more kept) and, separately, the best gate F1 on judged corrections; score the
-    picks on the sample left out. `samples`: name -> [(judged row, candidate)]."""
+    (Wilson, z=1: exporting nothing scores 0; ties: more kept) and, separately, the best gate F1 on judged
+    corrections; score the picks on the sample left out. `samples`: name -> [(judged row, candidate)]."""
     per = {s: {v: _score(rows, v) for v in VARIANTS} for s, rows in samples.items()}
     folds, export, gate = {}, {}, {}
     for held in samples:
@@ -216,16 +221,17 @@ def run_loso(specs: list[str]) -> dict:
         name, dbs, path = _parse_sample(spec)
         by_id = {c.pair_id: c for c in union_candidates(dbs)}
         judged = [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
-        samples[name] = [(j, by_id[j["pair_id"]]) for j in judged if j["pair_id"] in by_id
-                         and j.get("chosen_sha1", _sha1(by_id[j["pair_id"]].chosen)) == _sha1(by_id[j["pair_id"]].chosen)]
+        samples[name] = _matched(judged, by_id)
     return loso(samples)
 
 
 def print_loso(rep: dict) -> None:
     print("| variant | kept (valid) in-sample | gate passes (corrections) in-sample | gate F1 |\n|---|---|---|---|")
     for v, s in rep["in_sample"].items():
-        print(f"| {v} | {s['kept']} ({s['kept_valid']}) | {s['gate']} ({s['gate_corr']} of {s['corr']}) | {_f1(s):.2f} |")
-    print("| held-out sample | export pick | kept (valid) | gate pick | gate passes (corrections) |\n|---|---|---|---|---|")
+        print(f"| {v} | {s['kept']} ({s['kept_valid']}) | {s['gate']} ({s['gate_corr']} of {s['corr']}) "
+              f"| {_f1(s):.2f} |")
+    print("| held-out sample | export pick | kept (valid) | gate pick | gate passes (corrections) |\n"
+          "|---|---|---|---|---|")
     for s, f in rep["folds"].items():
         print(f"| {s} | {f['export_pick']} | {f['held_kept']} ({f['held_kept_valid']}) | {f['gate_pick']} | "
               f"{f['held_gate']} ({f['held_gate_corr']} of {f['held_corr']}) |")
