@@ -3,6 +3,7 @@
     python bench/pairs_eval.py --db VAULT [--judged data/pairs/judged.jsonl] [--json]
     python bench/pairs_eval.py --db VAULT --dump FILE [--sample N --seed S] [--kept-only]
     python bench/pairs_eval.py --db VAULT --strip-openers --judged data/pairs/fresh_sample_4.jsonl
+    python bench/pairs_eval.py --loso NAME=DB[,DB...]:JUDGED.jsonl [--loso ...]   # leave one judged sample out
 
 `--strip-openers` evaluates a variant: each next attempt's sycophantic opener stripped (quality.strip_flattery)
 instead of the pair dropped. A judged row with `chosen_sha1` holds only for the chosen text it was judged on;
@@ -63,10 +64,8 @@ def evaluate(cands, judged: list[dict]) -> dict:
     from miner.filters import FILTER_NAMES
 
     by_id = {c.pair_id: c for c in cands}
-    current = [j for j in judged if j["pair_id"] in by_id and j.get("chosen_sha1", _sha1(by_id[j["pair_id"]].chosen))
-               == _sha1(by_id[j["pair_id"]].chosen)]
-    stale = sum(j["pair_id"] in by_id for j in judged) - len(current)
-    rows = [(j, by_id[j["pair_id"]]) for j in current]
+    rows = _matched(judged, by_id)
+    stale = sum(j["pair_id"] in by_id for j in judged) - len(rows)
     valid = [j["verdict"] == "valid" for j, _ in rows]
     kept = [not c.failed for _, c in rows]
     n_kept = sum(kept)
@@ -93,6 +92,12 @@ def evaluate(cands, judged: list[dict]) -> dict:
     return out
 
 
+def _matched(judged: list[dict], by_id: dict) -> list[tuple[dict, object]]:
+    """(judged row, candidate) for each row whose candidate exists and still has the chosen text it was judged on."""
+    return [(j, by_id[j["pair_id"]]) for j in judged if j["pair_id"] in by_id
+            and j.get("chosen_sha1", _sha1(by_id[j["pair_id"]].chosen)) == _sha1(by_id[j["pair_id"]].chosen)]
+
+
 def _sha1(text: str) -> str:
     import hashlib
 
@@ -117,9 +122,127 @@ def dump(cands, path: Path, n: int | None, seed: int, kept_only: bool) -> None:
                     f"--- FEEDBACK\n{c.feedback[:1200]}\n--- CHOSEN\n{c.chosen[:1500]}\n\n")
 
 
+# --- leave-one-sample-out: the look-ahead changes against the filters before them ----------------------------
+
+def _variant_failed(c, name: str) -> set[str]:
+    """The filters `c` fails under a variant of this session's look-ahead changes (recomputed from the candidate)."""
+    from miner import quality
+    from miner.filters import GATE_CONFIDENCE
+
+    failed = set(c.failed)
+    low = c.confidence is not None and c.confidence < GATE_CONFIDENCE
+    ack = quality.acknowledges(c.feedback_answer)
+    if name in ("before", "ack_after_only"):  # gate_confidence without the acknowledgement evidence
+        failed.discard("gate_confidence")
+        if low:
+            failed.add("gate_confidence")
+    if name in ("before", "ack_gate_only"):
+        failed.discard("acknowledged_after")
+    if name == "rescue_chain" and c.chosen_corrected and not c.chosen_interrupted \
+            and not quality.acknowledges(c.answer_after):
+        failed.discard("chosen_corrected_later")  # the next turn "corrects" but the answer to it merely continues
+    if name == "strict_gate" and not ack:
+        failed.add("gate_confidence")  # the gate requires the acknowledgement
+    return failed
+
+
+VARIANTS = ("before", "ack_gate_only", "ack_after_only", "shipped", "rescue_chain", "strict_gate")
+
+
+def _score(rows, name: str) -> dict:
+    """Export (kept, valid among kept) and gate (passes, judged corrections among them) of a variant."""
+    out = {"kept": 0, "kept_valid": 0, "gate": 0, "gate_corr": 0, "corr": 0, "openers": 0}
+    for j, c in rows:
+        failed = _variant_failed(c, name)
+        out["corr"] += j["correction"]
+        if not failed:
+            out["kept"] += 1
+            out["kept_valid"] += j["verdict"] == "valid"
+            out["openers"] += _opener(c.chosen)
+        if not any(f.startswith("gate_") for f in failed):
+            out["gate"] += 1
+            out["gate_corr"] += j["correction"]
+    return out
+
+
+def _add(a: dict, b: dict) -> dict:
+    return {k: a.get(k, 0) + b[k] for k in b}
+
+
+def _wilson_low(k: int, n: int, z: float = 1.0) -> float:
+    if not n:
+        return 0.0
+    p = k / n
+    return (p + z * z / (2 * n) - z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5) / (1 + z * z / n)
+
+
+def _f1(s: dict) -> float:
+    p, r = s["gate_corr"] / max(1, s["gate"]), s["gate_corr"] / max(1, s["corr"])
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def loso(samples: dict[str, list]) -> dict:
+    """Leave one judged sample out: on the others pick the variant with the best export precision's lower bound
+    (Wilson, z=1: exporting nothing scores 0; ties: more kept) and, separately, the best gate F1 on judged
+    corrections; score the picks on the sample left out. `samples`: name -> [(judged row, candidate)]."""
+    per = {s: {v: _score(rows, v) for v in VARIANTS} for s, rows in samples.items()}
+    folds, export, gate = {}, {}, {}
+    for held in samples:
+        train = {v: {} for v in VARIANTS}
+        for s in samples:
+            if s != held:
+                for v in VARIANTS:
+                    train[v] = _add(train[v], per[s][v])
+        pick_e = max(VARIANTS, key=lambda v: (_wilson_low(train[v]["kept_valid"], train[v]["kept"]), train[v]["kept"]))
+        pick_g = max(VARIANTS, key=lambda v: _f1(train[v]))
+        folds[held] = {"export_pick": pick_e, "gate_pick": pick_g, **{f"held_{k}": per[held][pick_e][k]
+                       for k in ("kept", "kept_valid", "openers")},
+                       "held_gate": per[held][pick_g]["gate"], "held_gate_corr": per[held][pick_g]["gate_corr"],
+                       "held_corr": per[held][pick_g]["corr"]}
+        export = _add(export, {k: per[held][pick_e][k] for k in ("kept", "kept_valid", "openers")})
+        gate = _add(gate, {k: per[held][pick_g][k] for k in ("gate", "gate_corr", "corr")})
+    totals = {v: {} for v in VARIANTS}
+    for s in samples:
+        for v in VARIANTS:
+            totals[v] = _add(totals[v], per[s][v])
+    return {"folds": folds, "loso_export": export, "loso_gate": gate, "in_sample": totals, "per_sample": per}
+
+
+def _parse_sample(spec: str) -> tuple[str, list[str], str]:
+    """NAME=DB[,DB...]:JUDGED.jsonl"""
+    name, rest = spec.split("=", 1)
+    dbs, judged = rest.rsplit(":", 1)
+    return name, dbs.split(","), judged
+
+
+def run_loso(specs: list[str]) -> dict:
+    samples = {}
+    for spec in specs:
+        name, dbs, path = _parse_sample(spec)
+        by_id = {c.pair_id: c for c in union_candidates(dbs)}
+        judged = [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
+        samples[name] = _matched(judged, by_id)
+    return loso(samples)
+
+
+def print_loso(rep: dict) -> None:
+    print("| variant | kept (valid) in-sample | gate passes (corrections) in-sample | gate F1 |\n|---|---|---|---|")
+    for v, s in rep["in_sample"].items():
+        print(f"| {v} | {s['kept']} ({s['kept_valid']}) | {s['gate']} ({s['gate_corr']} of {s['corr']}) "
+              f"| {_f1(s):.2f} |")
+    print("| held-out sample | export pick | kept (valid) | gate pick | gate passes (corrections) |\n"
+          "|---|---|---|---|---|")
+    for s, f in rep["folds"].items():
+        print(f"| {s} | {f['export_pick']} | {f['held_kept']} ({f['held_kept_valid']}) | {f['gate_pick']} | "
+              f"{f['held_gate']} ({f['held_gate_corr']} of {f['held_corr']}) |")
+    e, g = rep["loso_export"], rep["loso_gate"]
+    print(f"LOSO export: kept {e['kept']}, valid {e['kept_valid']}, openers {e['openers']}; "
+          f"LOSO gate: passes {g['gate']}, corrections {g['gate_corr']} of {g['corr']} (F1 {_f1(g):.2f})")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", required=True, action="append",
+    ap.add_argument("--db", action="append", default=[],
                     help="a mined vault of the corpora; repeat to pool vaults labelled by different backends")
     ap.add_argument("--judged", default=str(ROOT / "data/pairs/judged.jsonl"))
     ap.add_argument("--dump")
@@ -129,7 +252,13 @@ def main(argv=None) -> int:
     ap.add_argument("--strip-openers", action="store_true",
                     help="evaluate the variant that strips a next attempt's opener instead of dropping the pair")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--loso", action="append", metavar="NAME=DB[,DB]:JUDGED",
+                    help="leave-one-sample-out over judged samples (repeat; --db is then ignored)")
     a = ap.parse_args(argv)
+    if a.loso:
+        rep = run_loso(a.loso)
+        print(json.dumps(rep, indent=2)) if a.json else print_loso(rep)
+        return 0
     cands = union_candidates(a.db, a.strip_openers)
     if a.dump:
         dump(cands, Path(a.dump), a.sample, a.seed, a.kept_only)

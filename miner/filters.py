@@ -49,10 +49,19 @@ class Candidate:
     chosen_has_text: bool = True
     rejected_has_text: bool = True
     chosen_interrupted: bool = False  # the person interrupted or retried the chosen answer
+    chosen_corrected: bool = False  # the person's next turn is labelled a correction of the chosen answer (a chain)
     rejected_joined: bool = False  # the rejected answer spans a human turn (an interrupt or a retry)
     confidence: float | None = None  # the miner's confidence in the correction label (None: hand or review)
     feedback_typed: bool = True  # the feedback is text a person typed (not hook, tool or command text)
     made_by: str = "person"  # who wrote the chosen answer: the person's session, or an LLM backend (rewrites)
+    # Look-ahead (next_attempt): the person's turn after the chosen answer and the head of the assistant's answer
+    # to it (its visible prose, ""  when it said nothing). None: the session ends after the chosen answer (or unknown).
+    turn_after: str | None = None
+    answer_after: str | None = None
+    # The head of the assistant's own answer right after the feedback (a next attempt's chosen answer; for a rewrite,
+    # the answer the session had). Acknowledging a mistake there ("You're right ... let me fix") is evidence the
+    # feedback corrected the answer before it. None: unknown.
+    feedback_answer: str | None = None
     failed: list[str] = field(default_factory=list)
 
     def texts(self) -> list[str]:
@@ -93,7 +102,8 @@ def _gate(check: Callable[[Candidate, FilterOptions], bool]) -> Callable[[Candid
 # name -> check(candidate, options) -> True when the pair passes. The gate_* checks come first:
 # they decide whether the feedback is a correction at all (miner.quality).
 CHECKS: dict[str, Callable[[Candidate, FilterOptions], bool]] = {
-    "gate_confidence": _gate(lambda c, o: c.confidence is None or c.confidence >= o.gate_confidence),
+    "gate_confidence": _gate(lambda c, o: c.confidence is None or c.confidence >= o.gate_confidence
+                             or quality.acknowledges(c.feedback_answer)),
     "gate_not_typed": _gate(lambda c, o: c.feedback_typed),
     "gate_status_question": _gate(lambda c, o: not quality.is_status_question(c.feedback)),
     "gate_pasted_failure": _gate(lambda c, o: not quality.is_pasted_failure(c.feedback)),
@@ -108,7 +118,8 @@ CHECKS: dict[str, Callable[[Candidate, FilterOptions], bool]] = {
     "near_identical": lambda c, o: _differs(c.chosen.strip(), c.rejected.strip(), o.compare_chars, o.near_identical),
     "too_short": lambda c, o: min(len(c.chosen.strip()), len(c.rejected.strip())) >= o.min_chars,
     "too_long": lambda c, o: max(len(c.chosen), len(c.rejected)) <= o.max_chars,
-    "chosen_corrected_later": lambda c, o: not c.chosen_interrupted,
+    "chosen_corrected_later": lambda c, o: not (c.chosen_interrupted or c.chosen_corrected),
+    "acknowledged_after": lambda c, o: c.method != "next_attempt" or not quality.acknowledges(c.answer_after),
     "tool_only": lambda c, o: c.chosen_has_text and c.rejected_has_text,
     "secrets": lambda c, o: not _secret_findings(c.texts()),
 }
@@ -116,7 +127,8 @@ FILTER_NAMES: tuple[str, ...] = (*CHECKS, "duplicate")
 # One line per filter, for the dataset card.
 FILTER_DOCS: dict[str, str] = {
     "gate_confidence": f"correction gate: the miner's confidence in the correction label is below the threshold "
-                       f"(default {GATE_CONFIDENCE}; hand labels and review relabels pass)",
+                       f"(default {GATE_CONFIDENCE}; hand labels and review relabels pass) and the assistant's answer "
+                       f"right after the feedback does not acknowledge a mistake (\"You're right ... let me fix\")",
     "gate_not_typed": "correction gate: the feedback is not text a person typed (hook, tool or command text)",
     "gate_status_question": "correction gate: the feedback is a status question (\"is it done?\"), not a correction",
     "gate_pasted_failure": "correction gate: the feedback is pasted tool output (traceback, failing run) with few "
@@ -137,6 +149,8 @@ FILTER_DOCS: dict[str, str] = {
     "too_short": "chosen or rejected is too short",
     "too_long": "chosen or rejected is too long",
     "chosen_corrected_later": "the chosen answer was interrupted, retried or corrected before the person moved on",
+    "acknowledged_after": "(next_attempt) the assistant's answer to the person's turn after the chosen answer "
+                          "acknowledges a mistake (\"You're right\", \"let me fix\"): the chosen answer was corrected",
     "tool_only": "chosen or rejected has tool calls but no text",
     "secrets": "a secret anywhere in the pair",
     "duplicate": "the same feedback on the same rejected answer already made a pair in another session",

@@ -221,11 +221,11 @@ def next_attempt_candidates(segs: list[Segment], session_id: str, role: str | No
             interrupted = True
             chosen += segs[k].answer
         verdict = segs[k + 1].label if k + 1 < len(segs) else None
-        if k + 1 < len(segs) and verdict == REATTEMPT_WITH_FEEDBACK:
+        corrected = k + 1 < len(segs) and verdict == REATTEMPT_WITH_FEEDBACK
+        if corrected:
             skipped["superseded_by_chain"] += 1
             if not keep_superseded:
                 continue
-            interrupted = True  # corrected again: fails chosen_corrected_later (kept only for evaluation)
         elif k + 1 < len(segs) and verdict not in ACCEPTING:
             skipped["not_accepted"] += 1
             continue
@@ -235,8 +235,30 @@ def next_attempt_candidates(segs: list[Segment], session_id: str, role: str | No
             chosen_msg_id=chosen[0].msg_id if chosen else None, prompt=build_prompt(segs, j, budget),
             chosen=render_answer(chosen), rejected=render_answer(rejected), feedback=seg.text,
             chosen_has_text=has_text(chosen), rejected_has_text=has_text(rejected),
-            chosen_interrupted=interrupted, rejected_joined=joined, confidence=seg.confidence,
-            feedback_typed=seg.typed))
+            chosen_interrupted=interrupted, chosen_corrected=corrected, rejected_joined=joined,
+            confidence=seg.confidence, feedback_typed=seg.typed, feedback_answer=render_answer(chosen),
+            **_look_ahead(segs, k + 1)))
+    return out
+
+
+AFTER_CHARS = 600  # the head of the next answer the look-ahead reads
+
+
+def _look_ahead(segs: list[Segment], k: int) -> dict[str, str | None]:
+    """The person's turn segs[k] after a chosen answer and the head of the assistant's prose that answered it
+    (across see-through turns); both None when the session ends first."""
+    if k >= len(segs):
+        return {"turn_after": None, "answer_after": None}
+    prose = [p.text.strip() for s in _through(segs, k) for p in s.answer if p.kind == Kind.ASSISTANT_TEXT]
+    return {"turn_after": segs[k].text, "answer_after": "\n".join(t for t in prose if t)[:AFTER_CHARS]}
+
+
+def _through(segs: list[Segment], k: int) -> list[Segment]:
+    """segs[k] and the see-through turns (interrupts, "continue") right after it: one answer."""
+    out = [segs[k]]
+    while k + 1 < len(segs) and segs[k + 1].see_through:
+        k += 1
+        out.append(segs[k])
     return out
 
 
@@ -428,7 +450,8 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
             feedback_msg_id=seg.msg_id, rejected_msg_id=rejected[-1].msg_id, chosen_msg_id=None, prompt=prompt,
             chosen=text, rejected=render_answer(rejected), feedback=seg.text,
             chosen_has_text=bool(text), rejected_has_text=has_text(rejected), rejected_joined=joined,
-            confidence=seg.confidence, feedback_typed=seg.typed, made_by=llm.made_by))
+            confidence=seg.confidence, feedback_typed=seg.typed, made_by=llm.made_by,
+            feedback_answer=render_answer(seg.answer)))
     return out
 
 

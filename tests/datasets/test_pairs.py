@@ -252,6 +252,9 @@ def _cand(**kw) -> Candidate:
     ("too_short", {"chosen": "ok"}),
     ("too_long", {"rejected": "word " * 3000}),
     ("chosen_corrected_later", {"chosen_interrupted": True}),
+    ("chosen_corrected_later", {"chosen_corrected": True}),
+    ("acknowledged_after", {"turn_after": "no, a haiku has three lines",
+                            "answer_after": "You're right, I misread the form. Let me fix it."}),
     ("tool_only", {"chosen_has_text": False}),
     ("secrets", {"prompt": [{"role": "user", "content": "use token ghp_" + "a1B2c3D4e5" * 4}]}),
     ("gate_confidence", {"confidence": 0.55}),
@@ -430,3 +433,50 @@ def test_flattery_and_replies_after_tool_calls():
     assert replies_to_feedback("Ah, you mean the cosmic-launcher - the command/action bar! Let me find its files:")
     assert not replies_to_feedback("The launcher is configured in COSMIC Settings, under keyboard shortcuts.")
     assert not replies_to_feedback("If you mean the panel, restart it with cosmic-panel --replace.")
+
+
+# --- look-ahead: what the assistant did right after a person's turn --------------------------
+
+@pytest.mark.parametrize("answer,ack", [
+    ("You're absolutely right, the test was wrong.", True),
+    ("[Edit] a.py\nGood catch - I missed the None case.", True),
+    ("Ah, I see the issue: the path is relative.", True),
+    ("I apologize for the confusion.", True),
+    ("Let me revert that change.", True),
+    ("Tienes razón, lo corrijo.", True),
+    ("Here is the chart with bubbles sized by games.", False),
+    ("Let me check the logs.", False),
+    ("", False),
+    (None, False),
+])
+def test_acknowledges(answer, ack):
+    from miner.quality import acknowledges
+
+    assert acknowledges(answer) is ack
+
+
+def test_gate_confidence_passes_on_an_acknowledged_correction():
+    # a low-confidence label whose next answer says "You're right": the assistant itself took it as a correction
+    low = _cand(confidence=0.4, feedback_answer="An old silent pond, a frog jumps in.")
+    acked = _cand(pair_id="a", confidence=0.4, method="rewrite",
+                  feedback_answer="You're right, a poem. [Edit] haiku.txt")
+    apply_filters([low, acked])
+    assert "gate_confidence" in low.failed and "gate_confidence" not in acked.failed
+
+
+def test_look_ahead_reads_the_turn_after_the_chosen_answer():
+    from miner.pairs import Part
+
+    lead = Segment(None, None, "", None)
+    segs = [lead, _seg(1, "initial_request", "do X", "first try"), _seg(2, "reattempt_with_feedback", "no, Y",
+            "second try"), _seg(3, "new_request", "now Z", "You're right, I broke X. Fixing it."),
+            Segment("h4", "interrupt", "[Request interrupted by user]", "interrupt",
+                    [Part("a4", "assistant_text", "more")])]
+    [c] = next_attempt_candidates(segs, "s", "r", 6000, _skipped())
+    assert c.turn_after == "now Z" and c.answer_after == "You're right, I broke X. Fixing it.\nmore"
+    assert c.feedback_answer == "second try" and not c.chosen_corrected
+    apply_filters([c])
+    assert "acknowledged_after" in c.failed
+    # the session ends after the chosen answer: nothing to read (None, not "said nothing")
+    [end] = next_attempt_candidates(segs[:3], "s", "r", 6000, _skipped())
+    assert end.turn_after is None and end.answer_after is None
