@@ -20,69 +20,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import make_archive  # noqa: E402
+from _common import measured, src_env  # noqa: E402
 
 DATA = HERE / "data"
-SAMPLE_S = 0.2
-
-
-class TreeMemory(threading.Thread):
-    """Peak of the summed RSS and PSS of a process and its descendants, sampled."""
-
-    def __init__(self, pid: int):
-        super().__init__(daemon=True)
-        self.pid, self.rss, self.pss, self.stop = pid, 0, 0, threading.Event()
-
-    def run(self) -> None:
-        import psutil
-
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        while not self.stop.is_set():
-            rss = pss = 0
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                return
-            for p in procs:
-                try:
-                    m = p.memory_full_info()
-                    rss, pss = rss + m.rss, pss + m.pss
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass
-            self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
-            time.sleep(SAMPLE_S)
 
 
 def _child(*args: str, src: Path | None = None) -> dict:
     """Run this file in child mode (with the `vault` package of `src`, if given: it comes first on the path of the
     child and of its workers); its JSON answer plus wall, CPU and memory figures."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])} if src else None
-    t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, env=env)
-    mem = TreeMemory(proc.pid)
-    mem.start()
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    mem.stop.set()
-    mem.join()
-    if status != 0:
-        raise SystemExit(f"child {args[0]} failed with status {status}")
-    answer = json.loads(out.decode().strip().splitlines()[-1])
-    return {**answer, "wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "writer_peak_rss_mb": usage.ru_maxrss // 1024, "tree_peak_rss_mb": mem.rss >> 20,
-            "tree_peak_pss_mb": mem.pss >> 20}
+    run = measured([sys.executable, __file__, *args], env=src_env(src))
+    if run.code != 0:
+        raise SystemExit(f"child {args[0]} failed with exit code {run.code}")
+    answer = json.loads(run.out.decode().strip().splitlines()[-1])
+    return {**answer, "wall_s": round(run.wall_s, 2), "cpu_s": round(run.cpu_s, 2),
+            "writer_peak_rss_mb": run.peak_rss_mb, "tree_peak_rss_mb": run.tree_rss_mb,
+            "tree_peak_pss_mb": run.tree_pss_mb}
 
 
 # -- child steps ------------------------------------------------------------------------------

@@ -18,10 +18,10 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _common import measured
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,16 +62,12 @@ def migrate_copy(old: Path, work: Path, src: Path) -> dict:
         p.unlink()
     shutil.copy(old, db)
     env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1"}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(db)], stdout=subprocess.PIPE, env=env, cwd=src)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if status:
-        raise SystemExit(f"migrating with {src} failed (status {status})")
-    res = json.loads(out)
-    res.update(src=str(src), wall_s=round(wall, 1), cpu_s=round(usage.ru_utime + usage.ru_stime, 1),
-               peak_rss_mb=usage.ru_maxrss // 1024, vault_mb=round(db.stat().st_size / 2**20, 1))
+    run = measured([sys.executable, "-c", CHILD, str(db)], env=env, cwd=src, tree=False)
+    if run.code:
+        raise SystemExit(f"migrating with {src} failed (exit code {run.code})")
+    res = json.loads(run.out)
+    res.update(src=str(src), wall_s=round(run.wall_s, 1), cpu_s=round(run.cpu_s, 1),
+               peak_rss_mb=run.peak_rss_mb, vault_mb=round(db.stat().st_size / 2**20, 1))
     for p in work.glob("migrating.duckdb*"):
         p.unlink()
     return res

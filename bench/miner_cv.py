@@ -24,19 +24,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# One BLAS thread: the cross-validation is thousands of small fits; on a shared machine threads only
-# contend (measured: the refit took 12 s with one thread, 5 min with the default under load 12).
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import cached, content_key, offline_one_thread  # noqa: E402
+
+offline_one_thread()  # one BLAS thread (its docstring says why), before numpy loads
 
 CURVE_K = (0, 10, 25, 50)
 CURVE_MIN_TEST = 20  # an author enters the curve at k when at least this many of its turns remain to score
@@ -105,9 +103,6 @@ def main() -> None:
 
 def load(args) -> tuple[list, object]:
     """The labelled turns and their embedding rows (from `--cache` when it holds the same label files)."""
-    import hashlib
-    import pickle
-
     from miner.classify.dataset import DEV_LABEL_FILES, EXTERNAL_DIR, EXTERNAL_GLOB
     from miner.classify.train import corpus_data
 
@@ -116,18 +111,13 @@ def load(args) -> tuple[list, object]:
     files += [] if args.no_external else sorted(labels.glob(EXTERNAL_GLOB))
     also = [p for d in getattr(args, "also", []) for p in sorted(Path(d).glob(EXTERNAL_GLOB))]
     files += also
-    key = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
-    if args.cache and Path(args.cache).exists():
-        with open(args.cache, "rb") as f:
-            cached = pickle.load(f)
-        if isinstance(cached, dict) and cached.get("key") == key:
-            return cached["data"]
-    with tempfile.TemporaryDirectory(prefix="miner-cv-") as tmp:
-        data = corpus_data(Path(args.corpora), Path(tmp), external=not args.no_external, also=also, labels=labels)
-    if args.cache:
-        with open(args.cache, "wb") as f:
-            pickle.dump({"key": key, "data": data}, f)
-    return data
+
+    def build():
+        with tempfile.TemporaryDirectory(prefix="miner-cv-") as tmp:
+            return corpus_data(Path(args.corpora), Path(tmp), external=not args.no_external, also=also,
+                               labels=labels)
+
+    return cached(args.cache, content_key(files), build)
 
 
 def groups_of(examples) -> dict[str, set[str]]:

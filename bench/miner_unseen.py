@@ -26,21 +26,18 @@ every fit as `miner.classify.train.fit` does.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
-import pickle
 import random
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+from _common import cached, content_key, offline_one_thread  # noqa: E402
+
+offline_one_thread()  # before numpy loads
 
 SPLIT = ROOT / "bench" / "unseen_split.json"
 SEED = 20261203
@@ -76,24 +73,18 @@ def unseen_data(text_dir: Path, cache: Path | None, labels: Path = LABELS):
     pointers = labels / "pointers-only"
     files = sorted((labels / "not-in-model").glob("external-*.jsonl")) + sorted(pointers.glob("external-*.jsonl"))
     files += sorted(text_dir.glob("external-*.jsonl"))  # the pointers' text (answer_after arrives there too)
-    key = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
-    if cache and cache.exists():
-        with open(cache, "rb") as f:
-            got = pickle.load(f)
-        if got.get("key") == key:
-            examples, E, licensed = got["data"]
-            return examples, E, feature_matrix([e.turn for e in examples]), licensed
-    from miner.classify.vectors import embed
 
-    licensed = external_examples(labels / "not-in-model")
-    pointed = [e for p in sorted(pointers.glob("external-*.jsonl")) for e in read_pointers(p, text_dir)]
-    examples = licensed + pointed
-    E = embed(None, [e.turn for e in examples])[0].astype(np.float64)
-    data = (examples, E, {e.author for e in licensed})
-    if cache:
-        with open(cache, "wb") as f:
-            pickle.dump({"key": key, "data": data}, f)
-    return examples, E, feature_matrix([e.turn for e in examples]), data[2]
+    def build():
+        from miner.classify.vectors import embed
+
+        licensed = external_examples(labels / "not-in-model")
+        pointed = [e for p in sorted(pointers.glob("external-*.jsonl")) for e in read_pointers(p, text_dir)]
+        examples = licensed + pointed
+        E = embed(None, [e.turn for e in examples])[0].astype(np.float64)
+        return examples, E, {e.author for e in licensed}
+
+    examples, E, licensed = cached(cache, content_key(files), build)
+    return examples, E, feature_matrix([e.turn for e in examples]), licensed
 
 
 # -- recipes: how to fit on the training data -----------------------------------------------------------------

@@ -32,8 +32,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 import make_archive  # noqa: E402
+from _common import measured  # noqa: E402
 
-from bench.ingest_bench import TreeMemory  # noqa: E402
 from bench.search_bench import QUERIES, bench_keyword, dir_size, vault_size  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
@@ -46,14 +46,10 @@ def vault_cmd(db: Path, *args: str) -> list[str]:
 def run_measured(cmd: list[str], rss_limit_mb: int) -> dict:
     """Wall and CPU seconds (its workers included), peak RSS (MB: the process's own, and summed over it and its
     workers) and stdout of one process; killed if its RSS passes the limit."""
-    t = time.perf_counter()
     load = os.getloadavg()[0]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-    tree = TreeMemory(proc.pid)
-    tree.start()
     over = threading.Event()
 
-    def watch() -> None:
+    def watch(proc: subprocess.Popen) -> None:
         status = Path(f"/proc/{proc.pid}/status")
         while proc.poll() is None:
             try:
@@ -67,17 +63,12 @@ def run_measured(cmd: list[str], rss_limit_mb: int) -> dict:
                 return
             time.sleep(0.2)
 
-    threading.Thread(target=watch, daemon=True).start()
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    tree.stop.set()
-    tree.join()
-    return {"seconds": round(time.perf_counter() - t, 2), "peak_rss_mb": usage.ru_maxrss // 1024,
-            "tree_peak_rss_mb": tree.rss >> 20, "tree_peak_pss_mb": tree.pss >> 20,
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),  # steadier than wall on a shared machine
+    run = measured(cmd, env=ENV, capture_err=True, watch=watch)
+    return {"seconds": round(run.wall_s, 2), "peak_rss_mb": run.peak_rss_mb,
+            "tree_peak_rss_mb": run.tree_rss_mb, "tree_peak_pss_mb": run.tree_pss_mb,
+            "cpu_s": round(run.cpu_s, 2),  # steadier than wall on a shared machine
             "load": [round(load, 1), round(os.getloadavg()[0], 1)],
-            "ok": status == 0, "rss_limit_hit": over.is_set(), "stdout": out, "stderr": err.decode()[-500:]}
+            "ok": run.code == 0, "rss_limit_hit": over.is_set(), "stdout": run.out, "stderr": run.err.decode()[-500:]}
 
 
 def counts(db: Path) -> dict:

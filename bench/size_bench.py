@@ -21,15 +21,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from ingest_bench import TreeMemory  # noqa: E402
+from _common import measured, src_env  # noqa: E402
 
 MB = 2 ** 20
 RUN_VAULT = "import sys; from vault.cli import main; sys.argv[0] = 'vault'; main()"
@@ -39,20 +37,11 @@ OPEN_VAULT = ("import sys, time; from vault.store import open_vault; t = time.pe
 
 def _run(args: list[str], src: Path) -> tuple[dict, str]:
     """A child process with the `vault` package of `src` first on its path (and its workers'): wall, CPU, peaks."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
-    t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, env=env, cwd=str(src))
-    mem = TreeMemory(proc.pid)
-    mem.start()
-    out = proc.stdout.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    mem.stop.set()
-    mem.join()
-    if status != 0:
-        raise SystemExit(f"{args} with {src} failed with status {status}")
-    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_rss_mb": usage.ru_maxrss // 1024, "tree_peak_rss_mb": mem.rss // MB}, out
+    run = measured([sys.executable, *args], env=src_env(src), cwd=src)
+    if run.code != 0:
+        raise SystemExit(f"{args} with {src} failed with exit code {run.code}")
+    return {"wall_s": round(run.wall_s, 2), "cpu_s": round(run.cpu_s, 2),
+            "peak_rss_mb": run.peak_rss_mb, "tree_peak_rss_mb": run.tree_rss_mb}, run.out.decode()
 
 
 def _fresh(db: Path) -> Path:

@@ -12,15 +12,13 @@ every table, nothing pending, the same keyword index and rankings.
 from __future__ import annotations
 
 import os
-import random
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from fts_state import index_contents, rankings
-from support import ONE_COMMIT_PER_FILE, copy_mixed_archive, run_cli, vault_process
+from crash_runs import PHRASES, assert_same, finished, index_state, indexed_words, ingest, random_kills
+from support import ONE_COMMIT_PER_FILE, copy_mixed_archive, vault_process
 from vault.faults import EXIT_CODE as FAULT_EXIT
 from vault_tables import vault_tables
 
@@ -62,17 +60,9 @@ def archive(tmp_path_factory) -> Archive:
     return Archive(copy_mixed_archive(tmp_path_factory.mktemp("archive")))
 
 
-def _ingest(db: Path, root: Path) -> dict:
-    import json
-
-    code, out, err = run_cli("ingest", str(root), "--json", "--no-embed", db=db)
-    assert code == 0, err
-    return json.loads(out)
-
-
 def _first_part(db: Path, archive: Archive) -> None:
     archive.first()
-    _ingest(db, archive.root)
+    ingest(db, archive.root)
     archive.second()
 
 
@@ -82,49 +72,25 @@ def _appending(db: Path, archive: Archive, crash_at: str | None = None):
 
 
 def _state(db: Path, words: list[str]) -> dict:
-    from vault.index import fts
-    from vault.store import connect
-
     out = vault_tables(db, raw_slices=False, seq="session", text_md5=True, derived=True, words=words)
-    con = connect(db, read_only=True)
-    try:
-        out["stale"] = fts.needs_rebuild(con)
-        out["index"] = index_contents(con)
-        out["rankings"] = rankings(con, [*words[:6], "tests pass", "error"])
-    finally:
-        con.close()
-    return out
+    return {**out, **index_state(db, [*words[:6], *PHRASES])}
 
 
 @pytest.fixture(scope="module")
 def clean(archive, tmp_path_factory) -> dict:
     """One uninterrupted appending run after the first part: the reference."""
-    from vault.store import connect
-
     db = tmp_path_factory.mktemp("clean") / "v.duckdb"
     _first_part(db, archive)
-    proc = _appending(db, archive)
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err.decode()[-2000:]
-    import json
-
-    rep = json.loads(out)
+    rep = finished(_appending(db, archive))
     assert rep["files"] == len(archive.full) and "fts_added" in rep["index"], rep  # appended, index updated in place
-    con = connect(db, read_only=True)
-    try:
-        words = [r[0] for r in con.execute("SELECT term FROM fts_main_fts_docs.dict WHERE df BETWEEN 1 AND 6 "
-                                           "ORDER BY df DESC, term LIMIT 12").fetchall()]
-    finally:
-        con.close()
+    words = indexed_words(db, 12, max_df=6)
     state = _state(db, words)
     assert state["pending"] == [] and state["stale"] is False and all(state["hits"].values())
     return {"words": words, "state": state, "changed": rep["files"]}
 
 
 def _assert_same(db: Path, clean: dict, what: str) -> None:
-    got = _state(db, clean["words"])
-    differ = [k for k, want in clean["state"].items() if got[k] != want]
-    assert not differ, f"after {what}, then a re-run, these differ from an uninterrupted run: {differ}"
+    assert_same(_state(db, clean["words"]), clean["state"], what)
 
 
 PHASES = [
@@ -150,30 +116,26 @@ def test_an_appending_ingest_killed_at_each_phase_then_rerun(archive, clean, tmp
     proc = _appending(db, archive, crash_at)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == FAULT_EXIT, (crash_at, proc.returncode, err.decode()[-2000:])
-    rerun = _ingest(db, archive.root)
+    rerun = ingest(db, archive.root)
     assert rerun["skipped_lines"] == 0 and not rerun["errors"], rerun
     _assert_same(db, clean, f"a crash at {crash_at}")
 
 
 def test_random_kills_of_an_appending_ingest_then_rerun(archive, clean, tmp_path):
-    rng = random.Random(19)
     probe = tmp_path / "probe.duckdb"
     _first_part(probe, archive)
     t0 = time.monotonic()
     _appending(probe, archive).communicate(timeout=300)
     span = time.monotonic() - t0
-    killed = 0
-    for i in range(6):
-        if killed == 3:
-            break
-        db = tmp_path / f"r{i}.duckdb"
-        _first_part(db, archive)
-        proc = _appending(db, archive)
-        time.sleep(rng.uniform(0.2 * span, span))  # (the first fifth: the interpreter starting)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=300)
-        killed += proc.returncode == -signal.SIGKILL
-        _ingest(db, archive.root)
-        _assert_same(db, clean, f"random kill {i}")
-    assert killed >= 1
+
+    def start(i: int):
+        _first_part(tmp_path / f"r{i}.duckdb", archive)
+        return _appending(tmp_path / f"r{i}.duckdb", archive)
+
+    def after(i: int) -> None:
+        ingest(tmp_path / f"r{i}.duckdb", archive.root)
+        _assert_same(tmp_path / f"r{i}.duckdb", clean, f"random kill {i}")
+
+    # Killed from the first fifth of the probe's time on (the first fifth: the interpreter starting).
+    outcome = random_kills(start, after, seed=19, span=span, low=0.2, kills=3, tries=6)
+    assert outcome["killed"] >= 1

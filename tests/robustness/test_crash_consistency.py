@@ -9,17 +9,14 @@ of both layouts, a resume, a rewind, titles, summaries, every source format), so
 
 from __future__ import annotations
 
-import json
-import os
-import random
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from crash_runs import assert_same, indexed_words, ingest, random_kills
 from support import ONE_COMMIT_PER_FILE, copy_mixed_archive, run_cli, vault_process
 from vault.faults import EXIT_CODE as FAULT_EXIT
 from vault_tables import vault_tables
@@ -34,9 +31,7 @@ def archive(tmp_path_factory) -> Path:
 
 
 def _ingest_in_process(db: Path, archive: Path) -> dict:
-    code, out, err = run_cli("ingest", str(archive), "--json", "--no-embed", db=db)
-    assert code == 0, err
-    return json.loads(out)
+    return ingest(db, archive)
 
 
 def _subprocess(db: Path, archive: Path, crash_at: str | None = None, embed: bool = False) -> subprocess.Popen:
@@ -57,11 +52,9 @@ def clean(archive, tmp_path_factory) -> dict:
 
     db = tmp_path_factory.mktemp("clean") / "v.duckdb"
     _ingest_in_process(db, archive)
+    words = indexed_words(db, 12, max_df=6)
     con = connect(db, read_only=True)
     try:
-        words = [r[0] for r in con.execute(
-            "SELECT term FROM fts_main_fts_docs.dict WHERE df BETWEEN 1 AND 6 ORDER BY df DESC, term LIMIT 12"
-        ).fetchall()]
         facts = con.execute(
             """SELECT (SELECT count(*) FROM sessions WHERE messages > 0 AND started_at IS NOT NULL),
                       (SELECT count(*) FROM sessions),
@@ -84,9 +77,7 @@ def clean(archive, tmp_path_factory) -> dict:
 
 
 def _assert_same(db: Path, clean: dict, what: str) -> None:
-    got = state(db, clean["words"])
-    differ = [key for key, want in clean["state"].items() if got[key] != want]
-    assert not differ, f"after {what}, then a re-run, these differ from a clean run: {differ}"
+    assert_same(state(db, clean["words"]), clean["state"], what)
 
 
 PHASES = [
@@ -147,7 +138,6 @@ def _random_kills(archive: Path, clean: dict, tmp_path: Path, kills: int, seed: 
     """SIGKILL at a random moment of the vault work (from the file's creation to the process's end), until
     `kills` runs were killed (a run that ends before its moment is checked too; at most 3x `kills` runs:
     on a loaded machine a run may take less time than the probe did)."""
-    rng = random.Random(seed)
     probe = tmp_path / "probe.duckdb"
     proc = _subprocess(probe, archive)
     while not probe.exists() and proc.poll() is None:
@@ -155,23 +145,21 @@ def _random_kills(archive: Path, clean: dict, tmp_path: Path, kills: int, seed: 
     t0 = time.monotonic()
     proc.communicate(timeout=120)
     span = time.monotonic() - t0
-    outcome = {"killed": 0, "finished": 0}
-    for i in range(3 * kills):
-        if outcome["killed"] == kills:
-            break
+
+    def start(i: int) -> subprocess.Popen:
         db = tmp_path / f"r{i}.duckdb"
         proc = _subprocess(db, archive)
         while not db.exists() and proc.poll() is None:
             time.sleep(0.005)
-        time.sleep(rng.uniform(0, span))
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=120)
-        outcome["killed" if proc.returncode == -signal.SIGKILL else "finished"] += 1
+        return proc
+
+    def after(i: int) -> None:
+        db = tmp_path / f"r{i}.duckdb"
         _ingest_in_process(db, archive)
         _assert_same(db, clean, f"random kill {i} (seed {seed})")
         db.unlink()
-    return outcome
+
+    return random_kills(start, after, seed=seed, span=span, kills=kills, tries=3 * kills)
 
 
 def test_random_kills_then_rerun(archive, clean, tmp_path):

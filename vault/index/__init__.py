@@ -26,7 +26,7 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: s
     built = fts.ensure_index(con)
     if built:
         out.update(built)
-        drop_orphan_chunks(con)
+        embeddings.drop_orphan_chunks(con)
     crash_point("fts-done")
     if embed and not embeddings.up_to_date(con, model):
         # Even with nothing left to encode: a run killed after its last chunk had not yet switched
@@ -41,14 +41,7 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: s
 
 
 def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
-    """Chunk rows of messages that a re-read file no longer has (their vectors may serve other texts)."""
-    if not con.execute("SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)").fetchone()[0]:
-        return 0  # nothing embedded (`--no-embed`): no scan of every message id
-    n = con.execute(
-        "DELETE FROM chunks WHERE msg_id NOT IN (SELECT msg_id FROM messages)"
-    ).fetchone()[0]
-    if n:
-        from vault.index import vectors
+    """Chunk rows of messages that a re-read file no longer has (`vault.index.embeddings`, the chunks' owner)."""
+    from vault.index import embeddings
 
-        vectors.touch(con)  # searches in other processes reload their copy of the chunks
-    return int(n)
+    return embeddings.drop_orphan_chunks(con)

@@ -338,6 +338,18 @@ def drop_changed_chunks(con: duckdb.DuckDBPyConnection, file_ids: Iterable[int])
     return len(stale)
 
 
+def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
+    """Chunk rows of messages that a re-read file no longer has (their vectors may serve other texts)."""
+    if not con.execute("SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)").fetchone()[0]:
+        return 0  # nothing embedded (`--no-embed`): no scan of every message id
+    n = con.execute(
+        "DELETE FROM chunks WHERE msg_id NOT IN (SELECT msg_id FROM messages)"
+    ).fetchone()[0]
+    if n:
+        vectors.touch(con)  # searches in other processes reload their copy of the chunks
+    return int(n)
+
+
 def _insert_chunks(con, chunk_rows: list[tuple]) -> None:
     from vault.bulk import insert_rows
 
@@ -348,7 +360,8 @@ def _switch_model(con, mid: int, name: str) -> list[str]:
     """Make `name` the model search uses, and drop every other model's vectors (never mix)."""
     old = [r[0] for r in con.execute("SELECT name FROM embed_models WHERE model_id <> ?", [mid]).fetchall()]
     with transaction(con):
-        for table in vectors.TABLES:
+        vectors.keep_only(con, mid)
+        for table in ("chunks", "embed_models"):
             con.execute(f"DELETE FROM {table} WHERE model_id <> ?", [mid])
         set_meta(con, META_MODEL, name)
         vectors.touch(con)

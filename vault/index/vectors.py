@@ -65,6 +65,11 @@ def store(con: duckdb.DuckDBPyConnection, mid: int, hashes: list[str], vecs) -> 
         con.unregister("_vecs")
 
 
+def keep_only(con: duckdb.DuckDBPyConnection, mid: int) -> None:
+    """Drop every other model's vectors (the caller switches the vault to model `mid` in the same transaction)."""
+    con.execute(f"DELETE FROM {TABLE} WHERE model_id <> ?", [mid])
+
+
 def touch(con: duckdb.DuckDBPyConnection) -> None:
     """Record that chunks or vectors changed: every process's in-memory copy reloads on its next search."""
     set_meta(con, META_VERSION, str(int(get_meta(con, META_VERSION, "0") or 0) + 1))

@@ -1,0 +1,146 @@
+"""What several benches share, written once: a child process measured (wall, CPU and peak memory), another source
+tree's `vault` package put first on a child's path, the miner benches' environment, and a pickle cache keyed by
+the content it was built from.
+
+A bench script runs with `bench/` first on its path (`python bench/x.py`), so `from _common import ...` finds this
+file. It imports nothing heavy at module level: a bench may still set thread variables before numpy loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MB = 2 ** 20
+SAMPLE_S = 0.2  # between two samples of a process tree's memory
+
+
+class TreeMemory(threading.Thread):
+    """Peak of the summed RSS and PSS of a process and its descendants, sampled."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.rss, self.pss, self.stop = pid, 0, 0, threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self.stop.is_set():
+            rss = pss = 0
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for p in procs:
+                try:
+                    m = p.memory_full_info()
+                    rss, pss = rss + m.rss, pss + m.pss
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    pass
+            self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
+            time.sleep(SAMPLE_S)
+
+
+@dataclass
+class Measured:
+    """One child process, run to its end."""
+
+    code: int  # its exit code (negative: the signal that ended it)
+    out: bytes  # its stdout
+    err: bytes  # its stderr when captured, else b""
+    wall_s: float
+    cpu_s: float  # user + system of it and of the children it waited for (its parse workers), from wait4
+    peak_rss_mb: int  # its own peak RSS (wait4)
+    tree_rss_mb: int  # the peak of the RSS summed over it and its descendants, sampled
+    tree_pss_mb: int  # the same in PSS, which shares library pages out instead of counting them in each process
+
+
+def measured(cmd: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
+             capture_err: bool = False, tree: bool = True,
+             watch: Callable[[subprocess.Popen], None] | None = None) -> Measured:
+    """Run `cmd` with its stdout captured (and its stderr, `capture_err`; else it goes to this process's), the
+    memory of its process tree sampled (`tree`; else the tree figures are 0), and `watch(proc)` in a thread of
+    its own while it runs (e.g. to kill it past a limit).
+
+    CPU and the process's own peak come from wait4, which must reap the child itself: stderr goes to a temporary
+    file rather than a second pipe, so that neither pipe can fill while the other is read."""
+    with tempfile.TemporaryFile() if capture_err else contextlib.nullcontext() as err_file:
+        t = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=err_file,
+                                env=None if env is None else dict(env), cwd=None if cwd is None else str(cwd))
+        mem = TreeMemory(proc.pid)
+        if tree:
+            mem.start()
+        if watch is not None:
+            threading.Thread(target=watch, args=(proc,), daemon=True).start()
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        proc.stdout.close()
+        mem.stop.set()
+        if tree:
+            mem.join()
+        err = b""
+        if capture_err:
+            err_file.seek(0)
+            err = err_file.read()
+    return Measured(code=proc.returncode, out=out, err=err, wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
+                    peak_rss_mb=usage.ru_maxrss // 1024, tree_rss_mb=mem.rss // MB, tree_pss_mb=mem.pss // MB)
+
+
+def src_env(src: str | Path | None, **extra: str) -> dict[str, str] | None:
+    """This environment with the source tree `src` first on PYTHONPATH (a child and its workers then import that
+    tree's `vault`), plus `extra`; None (inherit) when there is neither."""
+    if src is None and not extra:
+        return None
+    env = {**os.environ, **extra}
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])
+    return env
+
+
+def offline_one_thread(*, tokenizers: bool = False) -> None:
+    """The miner benches' environment, set before numpy or torch loads: no model download, and one BLAS thread
+    (the cross-validation is thousands of small fits; on a shared machine threads only contend: the refit took
+    12 s with one thread, 5 min with the default under load 12). `tokenizers`: no tokenizer threads either."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if tokenizers:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+def content_key(files: Sequence[Path]) -> str:
+    """A key that changes when any of `files` (names and bytes) does."""
+    import hashlib
+
+    return hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
+
+
+def cached(path: str | Path | None, key: str, build: Callable[[], Any]) -> Any:
+    """`build()`, kept in the pickle `path` between runs and read back while its key is still `key` (None: no
+    cache). The file is this machine's own: it is loaded with pickle, so it must never come from elsewhere."""
+    if path is not None and Path(path).exists():
+        with open(path, "rb") as f:
+            got = pickle.load(f)
+        if isinstance(got, dict) and got.get("key") == key:
+            return got["data"]
+    data = build()
+    if path is not None:
+        with open(path, "wb") as f:
+            pickle.dump({"key": key, "data": data}, f)
+    return data

@@ -1,0 +1,97 @@
+"""bench/_common.py, the helpers the benches share: a measured child process, another tree first on a child's path,
+the miner benches' environment, the keyed pickle cache."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import _common  # noqa: E402
+
+CHILD = """
+import sys, time
+t = time.process_time()
+while time.process_time() - t < 0.2:  # some CPU time for wait4 to count
+    pass
+data = bytearray(64 << 20)  # 64 MB touched: the peak RSS must see them
+for i in range(0, len(data), 4096):
+    data[i] = 1
+time.sleep(0.6)  # held across a few of the tree's memory samples (every 0.2 s)
+print("out", sys.argv[1]); print("err", file=sys.stderr)
+sys.exit(3)
+"""
+
+
+def test_measured_gives_exit_code_output_cpu_and_peak_memory():
+    run = _common.measured([sys.executable, "-c", CHILD, "x"], capture_err=True, tree=False)
+    assert run.code == 3
+    assert run.out == b"out x\n" and run.err == b"err\n"
+    assert run.cpu_s >= 0.2 and run.wall_s >= run.cpu_s * 0.5
+    assert run.peak_rss_mb >= 64
+    assert run.tree_rss_mb == run.tree_pss_mb == 0  # not sampled
+
+
+def test_measured_samples_the_process_tree():
+    pytest.importorskip("psutil")
+    run = _common.measured([sys.executable, "-c", CHILD, "y"], capture_err=True)
+    assert run.code == 3 and run.tree_rss_mb >= 64 and run.tree_pss_mb > 0
+
+
+def test_measured_leaves_stderr_alone_unless_asked(capfd):
+    run = _common.measured([sys.executable, "-c", "import sys; print('e', file=sys.stderr)"], tree=False)
+    assert run.code == 0 and run.err == b"" and "e" in capfd.readouterr().err
+
+
+def test_measured_runs_the_watch_and_reports_a_signal():
+    seen = []
+
+    def watch(proc):
+        seen.append(proc.pid)
+        proc.kill()
+
+    run = _common.measured([sys.executable, "-c", "import time; time.sleep(30)"], tree=False, watch=watch)
+    assert seen and run.code == -9 and run.wall_s < 25
+
+
+def test_src_env_puts_the_tree_first(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", "/somewhere")
+    env = _common.src_env(tmp_path, HF_HUB_OFFLINE="1")
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path), "/somewhere"] and env["HF_HUB_OFFLINE"] == "1"
+    assert _common.src_env(None) is None
+    assert _common.src_env(None, X="1")["PYTHONPATH"] == "/somewhere"  # no tree: the path as it was
+
+
+def test_offline_one_thread_keeps_what_is_set(monkeypatch):
+    for var in ("HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    _common.offline_one_thread()
+    assert os.environ["OMP_NUM_THREADS"] == "4" and os.environ["MKL_NUM_THREADS"] == "1"
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and "TOKENIZERS_PARALLELISM" not in os.environ
+    _common.offline_one_thread(tokenizers=True)
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+
+
+def test_cached_builds_once_per_key(tmp_path):
+    src = tmp_path / "labels.jsonl"
+    src.write_text("a\n")
+    cache = tmp_path / "c.pickle"
+    calls = []
+
+    def build():
+        calls.append(1)
+        return {"n": len(calls)}
+
+    key = _common.content_key([src])
+    assert _common.cached(cache, key, build) == {"n": 1}
+    assert _common.cached(cache, key, build) == {"n": 1} and len(calls) == 1  # read back
+    src.write_text("b\n")
+    key2 = _common.content_key([src])
+    assert key2 != key
+    assert _common.cached(cache, key2, build) == {"n": 2}  # the files changed: built again, kept
+    assert _common.cached(cache, key2, build) == {"n": 2} and len(calls) == 2
+    assert _common.cached(None, key2, build) == {"n": 3}  # no cache: built every time
