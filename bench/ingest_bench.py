@@ -47,12 +47,13 @@ def _child(*args: str, src: Path | None = None) -> dict:
 # -- child steps ------------------------------------------------------------------------------
 def child_ingest(db: str, workers: int, paths: list[str]) -> None:
     from vault.ingest import Ingester
-    from vault.lightquery import no_pandas
+    from vault.lightquery import no_pandas, unloaded
     from vault.settings import IngestSettings
     from vault.store import open_vault
 
     settings = IngestSettings(workers=workers)
-    with no_pandas():  # as `vault ingest` runs it (vault/cli/archive.py): pandas stays unloaded
+    # As `vault ingest --no-embed` runs it (vault/cli/archive.py): pandas, pyarrow.dataset and dateutil stay unloaded.
+    with no_pandas(), unloaded():
         con = open_vault(db)
         t = time.perf_counter()
         rep = Ingester(con, settings=settings).run([Path(p) for p in paths])

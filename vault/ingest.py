@@ -214,11 +214,13 @@ class Ingester:
         fitted again (`_fit_memory_limit`)."""
         with_roomy_retry(self.con, run, ROOMY_MEMORY_LIMIT, restore=lambda: self._fit_memory_limit(force=True))
 
-    def _fit_memory_limit(self, force: bool = False) -> None:
-        """DuckDB's cap: WORKING_MEMORY plus twice what its primary-key indexes hold now (in MB steps)."""
+    def _fit_memory_limit(self, force: bool = False, inserts_follow: bool = True) -> None:
+        """DuckDB's cap: WORKING_MEMORY plus twice what its key indexes hold now (in MB steps): inserts grow them.
+        Once, as at the end of a cold ingest, nothing is inserted any more (`inserts_follow` False): plus what they
+        hold."""
         art = self.con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
                                "WHERE tag = 'ART_INDEX'").fetchone()[0]
-        mb = (WORKING_MEMORY + 2 * art) >> 20
+        mb = (WORKING_MEMORY + (2 if inserts_follow else 1) * art) >> 20
         if force or mb != self._limit_mb:
             self.con.execute(f"SET memory_limit = '{mb}MB'")
             self._limit_mb = mb
@@ -280,7 +282,6 @@ class Ingester:
         """
         crash_point("files-done")
         con = self.con
-        self._build_key_indexes()
         with transaction(con):
             sessions = [r[0] for r in con.execute("SELECT session_id FROM pending_sessions ORDER BY 1").fetchall()]
             files = [r[0] for r in con.execute("SELECT file_id FROM pending_files ORDER BY 1").fetchall()]
@@ -290,6 +291,10 @@ class Ingester:
                 bump_content_version(con)
                 crash_point("in-finish")
         crash_point("finish-committed")
+        # After the derivations, not before: a key index stays in DuckDB's memory, counted in its cap, until the
+        # process ends (4 GB archive: ~110 MB), and under a cap grown by it the derivations cached up to it (the 4 GB
+        # writer peaked at 749 MB there; docs/foundation.md). Their lookups by id are joins, no index needed.
+        self._build_key_indexes()
         self.derived = (sessions, files)
         if not checkpoint_later and (sessions or files):
             con.execute("CHECKPOINT")
@@ -322,7 +327,7 @@ class Ingester:
         if not missing:
             return
         self._with_roomy_retry(lambda: self._create_key_indexes(missing))
-        self._fit_memory_limit()
+        self._fit_memory_limit(inserts_follow=False)
         self.keyed = _keyed_tables(self.con)
         self.seen = {}
 

@@ -18,6 +18,7 @@ pool that breaks (a worker killed) leaves the rest to be parsed in the writing p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -146,13 +147,18 @@ def _chain(head: list, rest: Iterator) -> Iterator:
     yield from rest
 
 
-def _start_worker(parent: int) -> None:
-    """In each worker: keep pandas out and watch the writing process."""
-    # pyarrow imports pandas at its first array when pandas is installed (48 MB of RSS per process) and a
-    # worker never needs it: it is kept out for the worker's life, as `vault ingest` does in the writer.
-    from vault.lightquery import no_pandas
+# What a parse worker never uses though pyarrow imports it when it is there: pandas (at pyarrow's first array, 46 MB of
+# RSS per process), numpy (16 MB: pyarrow builds its arrays from Python lists here without it), dateutil and
+# pyarrow.dataset. Kept out for the worker's life (`_start_worker`).
+WORKER_UNUSED = ("pandas", "numpy", "dateutil", "pyarrow.dataset")
+_kept_out = contextlib.ExitStack()  # (module-level: a context entered and dropped would leave at once, on collection)
 
-    no_pandas().__enter__()
+
+def _start_worker(parent: int) -> None:
+    """In each worker: keep WORKER_UNUSED out and watch the writing process."""
+    from vault.lightquery import unloaded
+
+    _kept_out.enter_context(unloaded(WORKER_UNUSED))
     _watch_parent(parent)
 
 

@@ -29,8 +29,11 @@ CHUNK_BYTES = 1 << 20  # raw bytes per frame: 0.097x at level 3, ~0.3 ms to deco
 LEVEL = 3
 # Columns of `records` besides the raw bytes, in the order `write_records` takes them.
 META_COLUMNS = ("file_id", "line_no", "byte_offset", "record_type", "record_id", "parent_id", "session_id")
-READ_CHUNKS = 64  # chunks fetched per query while reading
-READ_RECORDS = 4096  # records whose chunks are held decoded at once
+# While reading, at most READ_CHUNKS frames are held decoded (up to CHUNK_BYTES each) and READ_RECORDS records' spans:
+# sparse records (a session title's `summary`, one per file) each need their own frame, and 4,096 of them once held
+# every frame they touched decoded at the same time (174 frames, ~120 MB, for the 1 GB archive's titles).
+READ_CHUNKS = 16
+READ_RECORDS = 4096
 
 
 def pack(raws: Sequence[bytes], limit: int | None = None) -> Iterator[tuple[bytes, list[tuple[int, int]]]]:
@@ -133,15 +136,26 @@ def read_raw(con: duckdb.DuckDBPyConnection, where: str = "true", params: Sequen
         "ORDER BY r.file_id, r.line_no", list(params)).fetchall()
     dctx = zstandard.ZstdDecompressor()
     n = len(columns)
-    for i in range(0, len(spans), READ_RECORDS):
-        part = spans[i : i + READ_RECORDS]
-        wanted = sorted({s[n] for s in part})
-        data: dict[int, bytes] = {}
-        for k in range(0, len(wanted), READ_CHUNKS):
-            ids = ", ".join(map(str, wanted[k : k + READ_CHUNKS]))
-            for chunk_id, frame in con.execute(
-                    f"SELECT chunk_id, data FROM record_chunks WHERE chunk_id IN ({ids})").fetchall():
-                data[chunk_id] = dctx.decompress(frame)
+    for part in _parts(spans, n):
+        ids = ", ".join(map(str, sorted({s[n] for s in part})))
+        data = {chunk_id: dctx.decompress(frame) for chunk_id, frame in con.execute(
+            f"SELECT chunk_id, data FROM record_chunks WHERE chunk_id IN ({ids})").fetchall()}
         for s in part:
             chunk_id, start, length = s[n], s[n + 1], s[n + 2]
             yield (*s[:n], data[chunk_id][start : start + length].decode("utf-8"))
+        del data
+
+
+def _parts(spans: list[tuple], n: int) -> Iterator[list[tuple]]:
+    """`spans` in order, cut into runs of at most READ_RECORDS records in at most READ_CHUNKS distinct frames
+    (the chunk id is field `n`)."""
+    part: list[tuple] = []
+    chunks: set[int] = set()
+    for s in spans:
+        if len(part) >= READ_RECORDS or (s[n] not in chunks and len(chunks) >= READ_CHUNKS):
+            yield part
+            part, chunks = [], set()
+        part.append(s)
+        chunks.add(s[n])
+    if part:
+        yield part

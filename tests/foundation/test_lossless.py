@@ -83,6 +83,49 @@ def test_small_frames_and_appends_read_back_byte_for_byte(tmp_path, monkeypatch)
     assert chunks > 3  # really split: appends and the frame limit each start a frame
 
 
+def test_reads_hold_a_few_frames_at_a_time_and_read_back_byte_for_byte(tmp_path, monkeypatch):
+    """Sparse records (one per frame, as session titles' `summary` records are) are read a few frames at a time:
+    never more than READ_CHUNKS frames held decoded, dense or sparse, and the bytes are the same."""
+    import zstandard
+
+    monkeypatch.setattr(rawstore, "CHUNK_BYTES", 2048)
+    con = open_vault(tmp_path / "v.duckdb")
+    ingest(con, [EXAMPLES / "claude-code"])
+    dense = list(rawstore.read_raw(con, columns=("file_id", "line_no", "chunk_id")))
+    sparse_where = "r.line_no = (SELECT min(line_no) FROM records x WHERE x.chunk_id = r.chunk_id)"
+    sparse = list(rawstore.read_raw(con, sparse_where, columns=("file_id", "line_no", "chunk_id")))
+    assert len({r[2] for r in sparse}) == len(sparse) > 3 * 3
+    monkeypatch.setattr(rawstore, "READ_CHUNKS", 3)
+    monkeypatch.setattr(rawstore, "READ_RECORDS", 5)
+    decoded = [0]
+
+    class CountingZstd:  # rawstore's zstandard, counting the frames decoded
+        def ZstdDecompressor(self):  # noqa: N802
+            real = zstandard.ZstdDecompressor()
+
+            class D:
+                def decompress(self, frame):
+                    decoded[0] += 1
+                    return real.decompress(frame)
+            return D()
+
+    monkeypatch.setattr(rawstore, "zstandard", CountingZstd())
+
+    def read(where: str = "true") -> list[tuple]:
+        """Every record; the frames decoded before each one is handed out are at most READ_CHUNKS."""
+        out, ahead = [], []
+        for rec in rawstore.read_raw(con, where, columns=("file_id", "line_no", "chunk_id")):
+            ahead.append(decoded[0])
+            decoded[0] = 0
+            out.append(rec)
+        assert max(ahead) <= 3
+        return out
+
+    assert read() == dense
+    assert read(sparse_where) == sparse
+    assert assert_lossless(con) == len(dense)
+
+
 @needs_shared
 def test_shared_corpora_read_back_byte_for_byte(tmp_path):
     con = open_vault(tmp_path / "v.duckdb")
