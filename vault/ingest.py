@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
-from vault import rawstore
+from vault import arrow_small, rawstore
 from vault.bulk import insert_rows
 from vault.derive import derive_sessions
 from vault.faults import crash_point
@@ -513,13 +513,12 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]],
     message repeated by a resume) are merged here first: one INSERT cannot touch a key twice.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     rawstore.write_packed(con, [(file_id, res.frames, res.records) for file_id, res in parsed])
     _write_sessions(con, parsed)
     next_seq = _next_seq(con, [file_id for file_id, _ in parsed])
     msgs = pa.concat_tables(
-        res.messages.append_column("seq", pc.add(res.messages["ordinal"], pa.scalar(next_seq[file_id], pa.int64())))
+        res.messages.append_column("seq", arrow_small.plus(res.messages["ordinal"], next_seq[file_id]))
         .append_column("file_id", pa.repeat(pa.scalar(file_id, pa.int32()), res.messages.num_rows))
         for file_id, res in parsed)
     # A message met twice in the group: its first copy (in file order) is the one stored.
@@ -641,16 +640,9 @@ _TOOL_CALLS_UPDATE_SQL = f"""
 def _merge_calls(calls):
     """A tool call met twice in the group (its call and its result in different files) as one row: the first
     copy's session, the last non-null value of each other field (one INSERT cannot touch a key twice)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pc.count_distinct(calls["tool_use_id"]).as_py() == calls.num_rows:
+    if arrow_small.all_distinct(calls["tool_use_id"]):
         return calls
-    rest = list(_TOOL_COLUMNS[2:])
-    merged = calls.group_by("tool_use_id", use_threads=False).aggregate(  # (in order of first appearance)
-        [("session_id", "first", pc.ScalarAggregateOptions(skip_nulls=False))] + [(c, "last") for c in rest])
-    return pa.Table.from_arrays([merged["tool_use_id"], merged["session_id_first"], *(merged[f"{c}_last"] for c in rest)],
-                                schema=calls.schema)
+    return arrow_small.merge_by_key(calls, "tool_use_id", "session_id")
 
 
 def _write_sessions(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -> None:
