@@ -536,8 +536,8 @@ def _untitled_leaves(con, file_ids: list[int]) -> list[str]:
         f"AND file_id IN ({', '.join(map(str, file_ids))})").fetchall()]
     if not leaves:
         return []
-    session_of = dict(con.execute("SELECT msg_id, session_id FROM messages WHERE msg_id IN (SELECT unnest(?::VARCHAR[]))",
-                                  [leaves]).fetchall())
+    session_of = dict(con.execute(
+        "SELECT msg_id, session_id FROM messages WHERE msg_id IN (SELECT unnest(?::VARCHAR[]))", [leaves]).fetchall())
     if not session_of:
         return []
     untitled = {r[0] for r in con.execute("SELECT session_id FROM sessions WHERE title IS NULL "
