@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
-from vault import rawstore
+from vault import arrow_small, rawstore
 from vault.bulk import insert_rows
 from vault.derive import derive_sessions
 from vault.faults import crash_point
 from vault.index.fts_build import note_changes
 from vault.ingest_keys import StoredKeys, hashes
-from vault.ingest_pool import prepared
+from vault.ingest_pool import POOL_MIN_BYTES, prepared
 from vault.ingest_prep import SESSION_FIELDS, Failed, Job, Prepared, one_line
 from vault.migrations import M012_INDEXES
 from vault.model import REASON_CHARS, Kind
@@ -71,6 +71,9 @@ ROOMY_MEMORY_LIMIT = "1GB"  # for a file that cannot be stored under the cap (th
 # A WAL this small is left by `Ingester.finish` to the checkpoint that ends the run (`vault.index.after_ingest`, else
 # DuckDB's when the vault closes): the keyword index update that follows would checkpoint a second time.
 LEAVE_WAL_BYTES = 16 << 20
+# A run that reads less than this keeps one DuckDB thread to its end (`Ingester._threads_after_files`): the same
+# bound as the parsing pool's start.
+SMALL_RUN_BYTES = POOL_MIN_BYTES
 # A group of parsed files commits together once it holds `batch_bytes` source bytes (the
 # `ingest.batch_bytes` setting: smaller groups commit more often, at some speed cost) or this many files.
 BATCH_FILES = 200
@@ -131,6 +134,8 @@ class Ingester:
         self._fit_memory_limit()
         self.keyed = _keyed_tables(con)  # tables whose key an index checks (see `_cold_start`)
         self.derived: tuple[list[str], list[int]] = ([], [])  # by `finish`, pending until `forget_derived`
+        self.read_bytes = 0  # source bytes read by `ingest_files`
+        self._one_thread = False  # `SET threads = 1` held until `forget_derived` (`_threads_after_files`)
         self.seen: dict[str, StoredKeys] = {}  # for each of the others, the ids stored (vault.ingest_keys)
         self.known = {
             r[1]: FileRow(*r)
@@ -163,8 +168,18 @@ class Ingester:
             with self._numpy_kept_unloaded():
                 self._ingest_jobs(jobs)
         finally:
-            if self.workers > 1:
-                self.con.execute("RESET threads")
+            self._threads_after_files()
+
+    def _threads_after_files(self) -> None:
+        """A small run (less than SMALL_RUN_BYTES read: the hook's case) keeps one DuckDB thread until
+        `forget_derived`: its derivations, keyword index update and checkpoint are small statements, where a second
+        thread cost CPU and gained no time (docs/foundation.md, re-ingest); a larger run gets DuckDB's threads back."""
+        if self.read_bytes < SMALL_RUN_BYTES:
+            if self.workers <= 1:
+                self.con.execute("SET threads = 1")
+            self._one_thread = True
+        elif self.workers > 1:
+            self.con.execute("RESET threads")
 
     def _numpy_kept_unloaded(self) -> contextlib.AbstractContextManager:
         """pyarrow imports numpy (~0.1 s of CPU) and an incremental ingest (every key checked by its index) never uses
@@ -185,6 +200,7 @@ class Ingester:
                 continue
             batch.append((plan, res))
             size += plan.st.st_size - plan.start
+            self.read_bytes += plan.st.st_size - plan.start
             if self.on_file:
                 self.on_file(plan.path, plan.st.st_size)
             if size >= self.batch_bytes or len(batch) >= BATCH_FILES:
@@ -296,8 +312,9 @@ class Ingester:
         # writer peaked at 749 MB there; docs/foundation.md). Their lookups by id are joins, no index needed.
         self._build_key_indexes()
         self.derived = (sessions, files)
-        if not checkpoint_later and (sessions or files):
-            con.execute("CHECKPOINT")
+        if not checkpoint_later:
+            if sessions or files:
+                con.execute("CHECKPOINT")
             self.forget_derived()
         elif sessions or files:
             checkpoint_large(con, LEAVE_WAL_BYTES)
@@ -308,9 +325,12 @@ class Ingester:
         """Clear the pending rows `finish` derived, once a checkpoint has written what it derived (`con`: the
         connection now open on the vault, if not the ingest's)."""
         sessions, files = self.derived
+        con = con or self.con
+        if self._one_thread:
+            con.execute("RESET threads")
+            self._one_thread = False
         if not sessions and not files:
             return
-        con = con or self.con
         with transaction(con):
             if sessions:
                 con.execute("DELETE FROM pending_sessions WHERE list_contains(?, session_id)", [sessions])
@@ -498,13 +518,12 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]],
     message repeated by a resume) are merged here first: one INSERT cannot touch a key twice.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     rawstore.write_packed(con, [(file_id, res.frames, res.records) for file_id, res in parsed])
     _write_sessions(con, parsed)
     next_seq = _next_seq(con, [file_id for file_id, _ in parsed])
     msgs = pa.concat_tables(
-        res.messages.append_column("seq", pc.add(res.messages["ordinal"], pa.scalar(next_seq[file_id], pa.int64())))
+        res.messages.append_column("seq", arrow_small.plus(res.messages["ordinal"], next_seq[file_id]))
         .append_column("file_id", pa.repeat(pa.scalar(file_id, pa.int32()), res.messages.num_rows))
         for file_id, res in parsed)
     # A message met twice in the group: its first copy (in file order) is the one stored.
@@ -626,16 +645,9 @@ _TOOL_CALLS_UPDATE_SQL = f"""
 def _merge_calls(calls):
     """A tool call met twice in the group (its call and its result in different files) as one row: the first
     copy's session, the last non-null value of each other field (one INSERT cannot touch a key twice)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pc.count_distinct(calls["tool_use_id"]).as_py() == calls.num_rows:
+    if arrow_small.all_distinct(calls["tool_use_id"]):
         return calls
-    rest = list(_TOOL_COLUMNS[2:])
-    merged = calls.group_by("tool_use_id", use_threads=False).aggregate(  # (in order of first appearance)
-        [("session_id", "first", pc.ScalarAggregateOptions(skip_nulls=False))] + [(c, "last") for c in rest])
-    return pa.Table.from_arrays([merged["tool_use_id"], merged["session_id_first"], *(merged[f"{c}_last"] for c in rest)],
-                                schema=calls.schema)
+    return arrow_small.merge_by_key(calls, "tool_use_id", "session_id")
 
 
 def _write_sessions(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -> None:

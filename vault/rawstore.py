@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import zstandard
 
+from vault.arrow_small import take
 from vault.bulk import insert_arrow, insert_rows
 
 if TYPE_CHECKING:  # (not imported at run time: ingest workers load this module without DuckDB)
@@ -96,7 +97,6 @@ def pack_records(recs: Sequence[Sequence[Any]]) -> tuple[list[bytes], Any]:
 def write_packed(con: duckdb.DuckDBPyConnection, files: Sequence[tuple[int, list[bytes], Any]]) -> int:
     """Store what `pack_records` made: (file_id, frames, table) per file. Returns the number of records."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     total = sum(len(frames) for _, frames, _ in files)
     if not total:
@@ -108,7 +108,7 @@ def write_packed(con: duckdb.DuckDBPyConnection, files: Sequence[tuple[int, list
         mine = ids[len(chunks) : len(chunks) + len(frames)]
         chunks.extend((chunk_id, file_id, frame) for chunk_id, frame in zip(mine, frames, strict=True))
         tables.append(table.append_column("file_id", pa.repeat(pa.scalar(file_id, pa.int32()), table.num_rows))
-                      .append_column("chunk_id", pc.take(pa.array(mine, pa.int64()), table["frame"])))
+                      .append_column("chunk_id", take(mine, table["frame"])))
     insert_rows(con, "record_chunks", ("chunk_id", "file_id", "data"), chunks)
     records = pa.concat_tables(tables)
     insert_arrow(con, "records", (*META_COLUMNS, "chunk_id", "raw_start", "raw_len"), records)

@@ -1,5 +1,6 @@
 """`vault ingest --no-embed` as a whole process: a cold ingest works (its key lookups use numpy) and an incremental one
-loads neither numpy nor pyarrow.dataset nor dateutil (`vault.lightquery.unloaded`, `Ingester(numpy_unused=True)`)."""
+loads neither numpy nor pyarrow.dataset nor dateutil (`vault.lightquery.unloaded`, `Ingester(numpy_unused=True)`),
+nor pyarrow.compute (`vault.arrow_small`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ UNUSED = ("numpy", "pyarrow.dataset", "dateutil")
 # The `vault` program (main() reads sys.argv), reporting at exit which modules it loaded.
 PROGRAM = (
     "import atexit, json, sys\n"
-    f"atexit.register(lambda: print(json.dumps({{m: m in sys.modules for m in {UNUSED + ('pyarrow',)!r}}}), "
+    f"atexit.register(lambda: print(json.dumps({{m: m in sys.modules for m in {UNUSED + ('pyarrow', 'pyarrow.compute', 'vault.index.embeddings')!r}}}), "
     "file=sys.stderr))\n"
     "from vault.cli import main\n"
     "main()\n"
@@ -45,3 +46,5 @@ def test_cold_then_incremental_ingest_without_embeddings(tmp_path):
     loaded = _ingest(db, session)  # one record appended
     assert loaded["pyarrow"]  # it did parse and write through Arrow
     assert {m: loaded[m] for m in UNUSED} == dict.fromkeys(UNUSED, False)
+    assert not loaded["pyarrow.compute"]  # a small ingest adds in Python (vault.arrow_small)
+    assert not loaded["vault.index.embeddings"]  # --no-embed

@@ -12,7 +12,7 @@ import sys
 import textwrap
 
 import pytest
-from support import run_cli
+from support import ROOT, run_cli
 
 PLUGIN = '''
 from vault.model import Kind, Message, ParseResult
@@ -108,3 +108,19 @@ def test_a_broken_plugin_is_one_line_naming_it(site, tmp_path):
     assert code != 0 and "Traceback" not in out + err
     assert "source plugin 'broken' (vault_test_plugin_broken:Parser) cannot be loaded: RuntimeError: half-installed" \
         in " ".join(err.split())
+
+
+def test_a_built_in_format_is_detected_without_reading_the_entry_points(tmp_path, monkeypatch):
+    """A new session file of a built-in format: no scan of the installed distributions (a new session's ingest)."""
+    import vault.sources as sources
+
+    def unread():
+        raise AssertionError("the entry points were read")
+
+    monkeypatch.setattr(sources, "_registered", unread)
+    sources.parsers.cache_clear()
+    try:
+        src = next((ROOT / "tests" / "fixtures" / "claude_code" / "kinds").glob("*.jsonl"))
+        assert sources.detect_parser(src).name == "claude_code"
+    finally:
+        sources.parsers.cache_clear()

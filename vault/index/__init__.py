@@ -20,7 +20,7 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: s
     Returns what was done (for the ingest JSON under "index"), or None when nothing was.
     """
     from vault.faults import crash_point
-    from vault.index import embeddings, fts
+    from vault.index import fts
 
     out: dict = {}
     built = fts.ensure_index(con)
@@ -28,16 +28,23 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: s
         out.update(built)
         embeddings.drop_orphan_chunks(con)
     crash_point("fts-done")
-    if embed and not embeddings.up_to_date(con, model):
+    if embed and not _embeddings().up_to_date(con, model):
         # Even with nothing left to encode: a run killed after its last chunk had not yet switched
         # the vault to its model nor marked itself complete; this one does (no model is loaded).
-        rep = embeddings.embed_pending(con, model, on_progress=on_progress, on_stage=on_stage)
+        rep = _embeddings().embed_pending(con, model, on_progress=on_progress, on_stage=on_stage)
         if rep.messages or rep.switched_from:
             out["embed"] = rep.as_dict()
     from vault.store import settle
 
     settle(con)  # what the ingest and the updates wrote: one checkpoint (`Ingester.finish` leaves a small WAL to it)
     return out or None
+
+
+def _embeddings():
+    """vault.index.embeddings, imported only when embeddings are asked for (`--no-embed`, the hook: never)."""
+    from vault.index import embeddings
+
+    return embeddings
 
 
 def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:

@@ -499,9 +499,12 @@ def _titles_from_summaries(con, file_ids: list[int]) -> None:
 
     from vault import rawstore
 
+    leaves = _untitled_leaves(con, file_ids)
+    if not leaves:
+        return
     found = [(rid, line_no, _summary_of(raw)) for rid, line_no, raw in rawstore.read_raw(
-        con, f"r.record_type = 'summary' AND r.file_id IN ({', '.join(map(str, file_ids))})",
-        columns=("record_id", "line_no"))]
+        con, f"r.record_type = 'summary' AND r.file_id IN ({', '.join(map(str, file_ids))}) "
+             "AND r.record_id IN (SELECT unnest(?::VARCHAR[]))", [leaves], columns=("record_id", "line_no"))]
     if not found:
         return
     rid, line_no, summary = zip(*found, strict=True)
@@ -521,6 +524,26 @@ def _titles_from_summaries(con, file_ids: list[int]) -> None:
         )
     finally:
         con.unregister("_summaries")
+
+
+def _untitled_leaves(con, file_ids: list[int]) -> list[str]:
+    """The leaf messages named by the files' `summary` records whose session has no title yet: only those can title
+    one. Found on light columns, in steps (one join of them read every message id): the raw records are zstd frames
+    decoded whole, up to 0.1 s of CPU for one session appended to on the 1 GB vault, most of whose summaries
+    titled their session at its first ingest."""
+    leaves = [r[0] for r in con.execute(
+        f"SELECT DISTINCT record_id FROM records WHERE record_type = 'summary' AND record_id IS NOT NULL "
+        f"AND file_id IN ({', '.join(map(str, file_ids))})").fetchall()]
+    if not leaves:
+        return []
+    session_of = dict(con.execute(
+        "SELECT msg_id, session_id FROM messages WHERE msg_id IN (SELECT unnest(?::VARCHAR[]))", [leaves]).fetchall())
+    if not session_of:
+        return []
+    untitled = {r[0] for r in con.execute("SELECT session_id FROM sessions WHERE title IS NULL "
+                                          "AND session_id IN (SELECT unnest(?::VARCHAR[]))",
+                                          [sorted(set(session_of.values()))]).fetchall()}
+    return sorted(m for m, sid in session_of.items() if sid in untitled)
 
 
 def _summary_of(raw: str) -> str | None:
