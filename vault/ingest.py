@@ -132,6 +132,7 @@ class Ingester:
         self.keyed = _keyed_tables(con)  # tables whose key an index checks (see `_cold_start`)
         self.derived: tuple[list[str], list[int]] = ([], [])  # by `finish`, pending until `forget_derived`
         self.seen: dict[str, StoredKeys] = {}  # for each of the others, the ids stored (vault.ingest_keys)
+        self._real_dirs: dict[str, str] = {}  # folder -> its real path (vault.walk.real_folder)
         self.known = {
             r[1]: FileRow(*r)
             for r in con.execute(
@@ -145,12 +146,12 @@ class Ingester:
         self.finish()
         return self.report
 
-    def ingest_files(self, paths: Iterable[Path]) -> None:
+    def ingest_files(self, paths: Iterable[Path | str]) -> None:
         """Read and commit each path (each once even when named twice), a group of files per transaction.
 
         Files are parsed in `ingest.workers` processes (vault.ingest_pool), in order; this process writes.
         """
-        seen: set[Path] = set()
+        seen: set[str] = set()  # real paths
         plans = (plan for plan in (self._plan(path, seen) for path in paths) if plan is not None)
         jobs = ((plan, Job(plan.parser, plan.path, plan.start, plan.start_line, self.max_member_mb,
                            plan.st.st_size - plan.start)) for plan in plans)
@@ -223,20 +224,21 @@ class Ingester:
             self.con.execute(f"SET memory_limit = '{mb}MB'")
             self._limit_mb = mb
 
-    def _path_error(self, path: Path, reason: str) -> None:
+    def _path_error(self, path: Path | str, reason: str) -> None:
         self.report.errors.append({"file": path_key(path), "line": 0, "reason": reason[:REASON_CHARS]})
 
-    def _plan(self, path: Path, seen: set[Path]) -> Plan | None:
-        """What to read of `path` (None: nothing, it is unchanged, unreadable or not a transcript)."""
-        absolute = os.path.abspath(path)
-        path = path if absolute == str(path) else Path(absolute)
+    def _plan(self, path: Path | str, seen: set[str]) -> Plan | None:
+        """What to read of `path` (None: nothing, it is unchanged, unreadable or not a transcript).
+
+        An unchanged file stays a string (`vault.walk.walk_names`): one lstat and a lookup."""
+        path = os.path.abspath(path)
         try:  # folders resolved once per run: most files then cost one lstat
-            real, st = real_stat(path, self.__dict__.setdefault("_real_dirs", {}))
+            real, st = real_stat(path, self._real_dirs)
         except RuntimeError:  # Python < 3.13 reports a symlink loop this way
             return self._path_error(path, "symlink loop")
         except OSError as e:
             why = ("symlink loop" if e.errno == errno.ELOOP else
-                   "broken symlink" if e.errno == errno.ENOENT and path.is_symlink() else f"cannot read: {e.strerror}")
+                   "broken symlink" if e.errno == errno.ENOENT and os.path.islink(path) else f"cannot read: {e.strerror}")
             return self._path_error(path, why)
         if real in seen:
             return None
@@ -246,13 +248,13 @@ class Ingester:
         if not stat.S_ISREG(st.st_mode):
             what = next((name for test, name in SPECIAL_FILE_TYPES if test(st.st_mode)), "a special file")
             return self._path_error(path, f"not a regular file: {what}")
-        path = real
-        row = self.known.get(path_key(path))
+        row = self.known.get(path_key(real))
         if row and row.size == st.st_size and row.mtime == st.st_mtime:
             self.report.files_unchanged += 1
             if self.on_file:
-                self.on_file(path, st.st_size)
+                self.on_file(Path(real), st.st_size)
             return None
+        path = Path(real)
         try:
             parser = self._parser_for(path, row)
         except OSError as e:

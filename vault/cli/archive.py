@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
 
         return run_hook_worker(ctx, hook_worker) if hook_worker else run_hook(ctx, wait=wait)
     from vault.hooks import clear_pending, list_pending
-    from vault.ingest import Ingester, walk
+    from vault.ingest import Ingester
+    from vault.walk import walk_names
     from vault.cli import common
     from vault.lightquery import no_pandas, unloaded
     from vault.settings_light import IngestDefaults
@@ -95,7 +97,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         if light_imports:  # nor pyarrow.dataset and dateutil (numpy: `Ingester`)
             light.enter_context(unloaded())
         with open_db(ctx, create=True, appends=not new_vault) as con, contextlib.ExitStack() as reopened:
-            files = list(walk(targets))
+            files = list(walk_names(targets))  # strings: an unchanged file never becomes a Path
             if quiet:
                 ing = Ingester(con, source=source, settings=ingest_conf, numpy_unused=light_imports)
                 ing.ingest_files(files)
@@ -163,9 +165,9 @@ def _reopened(ctx, con):
     return connect_vault(db_path(ctx))
 
 
-def _size(p: Path) -> int:
+def _size(p: str) -> int:
     try:
-        return p.stat().st_size
+        return os.stat(p).st_size
     except OSError:
         return 0
 
