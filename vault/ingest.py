@@ -30,7 +30,6 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -44,6 +43,7 @@ from vault.index.fts_build import note_changes
 from vault.ingest_keys import StoredKeys, hashes
 from vault.ingest_pool import prepared
 from vault.ingest_prep import SESSION_FIELDS, Failed, Job, Prepared, one_line
+from vault.ingest_report import IngestReport
 from vault.migrations import M012_INDEXES
 from vault.model import REASON_CHARS, Kind
 from vault.rewritten import drop_changed_labels, forget_calls
@@ -86,25 +86,6 @@ class Plan(NamedTuple):
     start: int
     start_line: int
     replace: bool
-
-
-@dataclass
-class IngestReport:
-    files: int = 0  # files read this run (new or changed)
-    files_unchanged: int = 0
-    records: int = 0
-    messages_added: int = 0
-    skipped_lines: int = 0
-    errors: list[dict] = field(default_factory=list)
-    unrecognised: list[dict] = field(default_factory=list)
-    unknown_types: dict[str, int] = field(default_factory=dict)
-    by_source: dict[str, int] = field(default_factory=dict)
-    sessions_touched: int = 0
-
-    def as_contract(self) -> dict:
-        d = asdict(self)
-        d.pop("sessions_touched")
-        return d
 
 
 class Ingester:

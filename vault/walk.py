@@ -6,14 +6,11 @@ before the stored offset (a rewrite changes it, an append does not).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
-
-from vault.sources import CATCH_ALL, PARSERS, candidate_suffixes
 
 
 FINGERPRINT_SPAN = 4096
@@ -56,6 +53,8 @@ def escape_name(s: str) -> str:
 
 def fingerprint(path: Path, offset: int) -> str:
     """Hash of the first and last FINGERPRINT_SPAN bytes before `offset`: detects a rewrite."""
+    import hashlib  # (OpenSSL: 3 ms to load, for the files read only)
+
     h = hashlib.sha1(str(offset).encode())
     with open(path, "rb") as fh:
         h.update(fh.read(min(offset, FINGERPRINT_SPAN)))
@@ -74,10 +73,12 @@ def walk(paths: Iterable[Path | str]) -> Iterator[Path]:
     return map(Path, walk_names(paths))
 
 
-def walk_names(paths: Iterable[Path | str]) -> Iterator[str]:
+def walk_names(paths: Iterable[Path | str], suffixes: tuple[str, ...] | None = None) -> Iterator[str]:
     """`walk`, as strings: what `vault ingest` walks. Building a Path per file (3 us each) cost an unchanged re-ingest
-    of 1,508 files more than comparing them with the vault (`Ingester.ingest_files` takes strings)."""
-    accepts = _SuffixTest()
+    of 1,508 files more than comparing them with the vault (`Ingester.ingest_files` takes strings).
+
+    `suffixes`: the built-in parsers' (`builtin_suffixes()`), when the caller has them: the parsers are not loaded."""
+    accepts = _SuffixTest(suffixes)
     for root in paths:
         root = str(Path(root).expanduser())  # normalised as before: found paths are the strings os.walk made
         if not os.path.isdir(root):
@@ -135,8 +136,8 @@ class _SuffixTest:
     """Whether a file name has a suffix some parser reads. The built-in parsers' suffixes answer most names;
     parsers registered by other packages (entry points, slow to list) are loaded only for another suffix."""
 
-    def __init__(self) -> None:
-        self.builtin = tuple({s for p in (*PARSERS, CATCH_ALL) for s in p.suffixes})
+    def __init__(self, builtin: tuple[str, ...] | None = None) -> None:
+        self.builtin = builtin_suffixes() if builtin is None else builtin
         self.all: tuple[str, ...] | None = None
 
     def __call__(self, name: str) -> bool:
@@ -146,8 +147,17 @@ class _SuffixTest:
         if lower.endswith(self.builtin):
             return True
         if self.all is None:
+            from vault.sources import candidate_suffixes
+
             self.all = tuple(candidate_suffixes())
         return lower.endswith(self.all)
+
+
+def builtin_suffixes() -> tuple[str, ...]:
+    """The suffixes the built-in parsers read, sorted. (Importing the parsers costs a walk 10-30 ms: only here.)"""
+    from vault.sources import CATCH_ALL, PARSERS
+
+    return tuple(sorted({s for p in (*PARSERS, CATCH_ALL) for s in p.suffixes}))
 
 
 def real_stat(path: Path | str, real_dirs: dict[str, str]) -> tuple[str, os.stat_result]:
