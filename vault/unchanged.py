@@ -19,6 +19,7 @@ vault; a record that cannot be read, or that names another vault state, is ignor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -78,29 +79,30 @@ def record(con, db: Path, embedded_for: str | None, embedded: bool) -> bool:
                           ).fetchone()[0]
     stamp = _stamp(db)
     if pending or stamp is None or fts.needs_rebuild(con):
-        state_path(db).unlink(missing_ok=True)
+        _drop(state_path(db))
         return False
     rows = con.execute("SELECT path, size, mtime FROM files WHERE size IS NOT NULL AND mtime IS NOT NULL").fetchall()
-    rec = {"format": FORMAT, "vault": stamp, "code": _code(), "embedded_for": [embedded_for] if embedded else None,
-           "suffixes": list(builtin_suffixes()), "files": {path: [size, mtime] for path, size, mtime in rows}}
     path = state_path(db)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
+    try:  # a record that cannot be made costs the next run its shortcut, never this ingest its result
+        rec = {"format": FORMAT, "vault": stamp, "code": _code(), "embedded_for": [embedded_for] if embedded else None,
+               "suffixes": list(builtin_suffixes()), "files": {p: [size, mtime] for p, size, mtime in rows}}
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(rec, fh, separators=(",", ":"))
         if _stamp(db) != stamp:  # (the caller holds the write lock: nothing else can have written)
             raise OSError("the vault changed while its state was written")
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    except OSError:
+        _drop(tmp)
+        _drop(path)
+        return False
     return True
 
 
-def forget(db: Path) -> None:
-    """Remove the record (a writer that may leave the vault in another state without recording it)."""
-    state_path(db).unlink(missing_ok=True)
+def _drop(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 def _stamp(db: Path) -> list[int] | None:
