@@ -75,10 +75,9 @@ def record(con, db: Path, embedded_for: str | None, embedded: bool) -> bool:
     from vault.index import fts
     from vault.walk import builtin_suffixes
 
-    pending = con.execute("SELECT (SELECT count(*) FROM pending_sessions) + (SELECT count(*) FROM pending_files)"
-                          ).fetchone()[0]
-    stamp = _stamp(db)
-    if pending or stamp is None or fts.needs_rebuild(con):
+    stamp = _stamp(db)  # None after a changed ingest (its last delete is in the WAL): then no query at all
+    if stamp is None or con.execute("SELECT (SELECT count(*) FROM pending_sessions) + "
+                                    "(SELECT count(*) FROM pending_files)").fetchone()[0] or fts.needs_rebuild(con):
         _drop(state_path(db))
         return False
     rows = con.execute("SELECT path, size, mtime FROM files WHERE size IS NOT NULL AND mtime IS NOT NULL").fetchall()
