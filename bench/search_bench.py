@@ -2,6 +2,7 @@
 
     python bench/search_bench.py --archive bench/data/archive --db bench/data/search-1g.duckdb
     python bench/search_bench.py --scale small          # the shared corpora, in a temporary vault
+    python bench/search_bench.py ... --keyword-only --compare /tmp/main-src   # and another tree's, in the same run
 
 The vault must already hold the archive (`vault ingest ARCHIVE --no-embed`); missing indexes
 and embeddings are built here and timed. Every figure comes from this one run.
@@ -105,6 +106,47 @@ def bench_keyword(con, archive: Path, queries: list[str], out: dict, rounds: int
         "per_query_ms": {q: [median_ms(ours[q]), median_ms(theirs[q])] for q in queries},
         "load_average": round(os.getloadavg()[0], 1),
     }
+
+
+# Run in a child process per tree: the in-process keyword search of the vault package at argv[1], per query the
+# median (wall, CPU) of `rounds` runs.
+COMPARE = """
+import json, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+from vault.store import open_vault
+from vault.index.search import keyword_search
+queries, rounds = json.loads(sys.argv[3]), int(sys.argv[4])
+con = open_vault(sys.argv[2], read_only=True)
+keyword_search(con, "warm up")
+out = {q: [] for q in queries}
+for _ in range(rounds):
+    for q in queries:
+        w, c = time.perf_counter(), time.process_time()
+        keyword_search(con, f'"{q}"' if " " in q else q, 20)
+        out[q].append((time.perf_counter() - w, time.process_time() - c))
+print(json.dumps({q: [statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)] for q, v in out.items()}))
+"""
+
+
+def compare_keyword(db: Path, src: Path, queries: list[str], rounds: int, out: dict, processes: int = 4) -> None:
+    """This tree's in-process keyword search against `src`'s (another checkout), on the same vault: `processes`
+    child processes each, alternated, each running every query `rounds` times (no rg beside them, which takes
+    both cores: the ratio of the two trees is the figure). Per query the median over processes, then over queries."""
+    got: dict[str, list[dict]] = {"this": [], "compare": []}
+    for _ in range(processes):
+        for name, tree in (("this", ROOT), ("compare", src)):
+            res = subprocess.run([sys.executable, "-c", COMPARE, str(tree), str(db), json.dumps(queries), str(rounds)],
+                                 capture_output=True, text=True, check=True, cwd=tree)
+            got[name].append(json.loads(res.stdout))
+
+    def med(name: str, i: int) -> float:
+        return round(1000 * statistics.median(statistics.median(p[q][i] for p in got[name]) for q in queries), 2)
+
+    this, other = (med("this", 0), med("this", 1)), (med("compare", 0), med("compare", 1))
+    out["keyword_compare"] = {"src": str(src), "processes": processes, "rounds": rounds,
+                              "this_ms": {"wall": this[0], "cpu": this[1]}, "compare_ms": {"wall": other[0], "cpu": other[1]},
+                              "wall_ratio": round(this[0] / other[0], 2), "cpu_ratio": round(this[1] / other[1], 2),
+                              "load_average": round(os.getloadavg()[0], 1)}
 
 
 def keyword_index_size(con, out: dict) -> None:
@@ -211,6 +253,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keyword-only", action="store_true",
                     help="keyword search and its index only (no embedding, semantic or hybrid figures)")
     ap.add_argument("--rounds", type=int, default=3, help="times each keyword query runs (median taken)")
+    ap.add_argument("--compare", type=Path, metavar="DIR",
+                    help="also time the in-process keyword search of another source tree (e.g. main) on the same vault, "
+                         "alternated with this tree's, after the main figures")
     ap.add_argument("--no-throughput", action="store_true",
                     help="skip the embedding-throughput comparison (the longest part); latencies are still measured")
     args = ap.parse_args(argv)
@@ -247,6 +292,8 @@ def main(argv: list[str] | None = None) -> None:
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    if args.compare:
+        compare_keyword(args.db, args.compare, QUERIES, args.rounds, out)
     if not args.keyword_only:
         bench_brute_force_scale(out)
     archive_bytes, db_bytes = dir_size(args.archive), vault_size(args.db)
@@ -265,6 +312,11 @@ def report(o: dict) -> None:
     print(f"\nkeyword: median {k['vault_median_ms']} ms vs {k['tool']} {k['grep_median_ms']} ms over "
           f"{k['queries']} queries x {k['rounds']} rounds -> {k['speedup']}x (target >= 25x); CPU {k['vault_cpu_median_ms']} "
           f"vs {k['grep_cpu_median_ms']} ms -> {k['cpu_ratio']}x; load average {k['load_average']}")
+    if "keyword_compare" in o:
+        c = o["keyword_compare"]
+        print(f"keyword, this tree vs {c['src']} (in-process, {c['processes']} processes each, alternated, no rg beside): "
+              f"median {c['this_ms']['wall']} vs {c['compare_ms']['wall']} ms wall ({c['wall_ratio']}x), "
+              f"{c['this_ms']['cpu']} vs {c['compare_ms']['cpu']} ms CPU ({c['cpu_ratio']}x); load {c['load_average']}")
     if "semantic" in o:
         print(f"semantic: median {o['semantic']['median_ms']} ms, hybrid: median {o['hybrid']['median_ms']} ms "
               "excluding model load (targets < 100 ms, hybrid < 50 ms)")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import json
 import os
 import re
@@ -183,6 +182,8 @@ class Change:
 
 
 def _sha(b: bytes | None) -> str | None:
+    import hashlib  # (here: every `vault ingest` imports this module, and loading OpenSSL costs it ~3 ms)
+
     return hashlib.sha256(b).hexdigest() if b is not None else None
 
 
@@ -321,6 +322,8 @@ def status(path: Path, default_db: Path) -> dict[str, Any]:
 # -- the pending list and the run log -------------------------------------------------------
 
 def _entry_name(path: Path) -> str:
+    import hashlib
+
     return hashlib.sha1(str(path).encode()).hexdigest()[:20]
 
 

@@ -30,7 +30,6 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -44,6 +43,7 @@ from vault.index.fts_build import note_changes
 from vault.ingest_keys import StoredKeys, hashes
 from vault.ingest_pool import POOL_MIN_BYTES, prepared
 from vault.ingest_prep import SESSION_FIELDS, Failed, Job, Prepared, one_line
+from vault.ingest_report import IngestReport
 from vault.migrations import M012_INDEXES
 from vault.model import REASON_CHARS, Kind
 from vault.rewritten import drop_changed_labels, forget_calls
@@ -91,25 +91,6 @@ class Plan(NamedTuple):
     replace: bool
 
 
-@dataclass
-class IngestReport:
-    files: int = 0  # files read this run (new or changed)
-    files_unchanged: int = 0
-    records: int = 0
-    messages_added: int = 0
-    skipped_lines: int = 0
-    errors: list[dict] = field(default_factory=list)
-    unrecognised: list[dict] = field(default_factory=list)
-    unknown_types: dict[str, int] = field(default_factory=dict)
-    by_source: dict[str, int] = field(default_factory=dict)
-    sessions_touched: int = 0
-
-    def as_contract(self) -> dict:
-        d = asdict(self)
-        d.pop("sessions_touched")
-        return d
-
-
 class Ingester:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str | None = None,
                  on_file: Callable[[Path, int], None] | None = None, batch_bytes: int | None = None,
@@ -137,6 +118,7 @@ class Ingester:
         self.read_bytes = 0  # source bytes read by `ingest_files`
         self._one_thread = False  # `SET threads = 1` held until `forget_derived` (`_threads_after_files`)
         self.seen: dict[str, StoredKeys] = {}  # for each of the others, the ids stored (vault.ingest_keys)
+        self._real_dirs: dict[str, str] = {}  # folder -> its real path (vault.walk.real_folder)
         self.known = {
             r[1]: FileRow(*r)
             for r in con.execute(
@@ -150,12 +132,12 @@ class Ingester:
         self.finish()
         return self.report
 
-    def ingest_files(self, paths: Iterable[Path]) -> None:
+    def ingest_files(self, paths: Iterable[Path | str]) -> None:
         """Read and commit each path (each once even when named twice), a group of files per transaction.
 
         Files are parsed in `ingest.workers` processes (vault.ingest_pool), in order; this process writes.
         """
-        seen: set[Path] = set()
+        seen: set[str] = set()  # real paths
         plans = (plan for plan in (self._plan(path, seen) for path in paths) if plan is not None)
         jobs = ((plan, Job(plan.parser, plan.path, plan.start, plan.start_line, self.max_member_mb,
                            plan.st.st_size - plan.start)) for plan in plans)
@@ -241,20 +223,21 @@ class Ingester:
             self.con.execute(f"SET memory_limit = '{mb}MB'")
             self._limit_mb = mb
 
-    def _path_error(self, path: Path, reason: str) -> None:
+    def _path_error(self, path: Path | str, reason: str) -> None:
         self.report.errors.append({"file": path_key(path), "line": 0, "reason": reason[:REASON_CHARS]})
 
-    def _plan(self, path: Path, seen: set[Path]) -> Plan | None:
-        """What to read of `path` (None: nothing, it is unchanged, unreadable or not a transcript)."""
-        absolute = os.path.abspath(path)
-        path = path if absolute == str(path) else Path(absolute)
+    def _plan(self, path: Path | str, seen: set[str]) -> Plan | None:
+        """What to read of `path` (None: nothing, it is unchanged, unreadable or not a transcript).
+
+        An unchanged file stays a string (`vault.walk.walk_names`): one lstat and a lookup."""
+        path = os.path.abspath(path)
         try:  # folders resolved once per run: most files then cost one lstat
-            real, st = real_stat(path, self.__dict__.setdefault("_real_dirs", {}))
+            real, st = real_stat(path, self._real_dirs)
         except RuntimeError:  # Python < 3.13 reports a symlink loop this way
             return self._path_error(path, "symlink loop")
         except OSError as e:
             why = ("symlink loop" if e.errno == errno.ELOOP else
-                   "broken symlink" if e.errno == errno.ENOENT and path.is_symlink() else f"cannot read: {e.strerror}")
+                   "broken symlink" if e.errno == errno.ENOENT and os.path.islink(path) else f"cannot read: {e.strerror}")
             return self._path_error(path, why)
         if real in seen:
             return None
@@ -264,13 +247,13 @@ class Ingester:
         if not stat.S_ISREG(st.st_mode):
             what = next((name for test, name in SPECIAL_FILE_TYPES if test(st.st_mode)), "a special file")
             return self._path_error(path, f"not a regular file: {what}")
-        path = real
-        row = self.known.get(path_key(path))
+        row = self.known.get(path_key(real))
         if row and row.size == st.st_size and row.mtime == st.st_mtime:
             self.report.files_unchanged += 1
             if self.on_file:
-                self.on_file(path, st.st_size)
+                self.on_file(Path(real), st.st_size)
             return None
+        path = Path(real)
         try:
             parser = self._parser_for(path, row)
         except OSError as e:

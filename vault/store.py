@@ -15,12 +15,8 @@ opened or migrated (`NotAVaultError`), and a damaged or newer vault is named as 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
-import fcntl
 import functools
 import os
-import shutil
-import struct
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -195,6 +191,9 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def _lock_holder(path: Path) -> int | None:
     """The PID of another process holding a POSIX lock on `path` (as DuckDB takes), asked of the OS."""
+    import fcntl  # (here, as shutil and datetime below: every command imports this module; shutil loads bz2 and
+    import struct  # lzma, 3-4 ms of a cold search)
+
     if sys.platform.startswith("linux"):
         fmt, fields = "@hhqqi4x", ("type", "whence", "start", "len", "pid")
     elif sys.platform == "darwin" or "bsd" in sys.platform:
@@ -562,6 +561,9 @@ def _copy_database(con: duckdb.DuckDBPyConnection, db: str, tmp: Path) -> None:
 
 def backup(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     """Copy the vault beside itself before an upgrade: `<name>.bak-<UTC time>`."""
+    import datetime as _dt
+    import shutil
+
     con.execute("CHECKPOINT")
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     dest = path.with_name(f"{path.name}.bak-{stamp}")

@@ -9,7 +9,7 @@ import pytest
 
 from vault.ingest import Ingester
 from vault.store import open_vault
-from vault.walk import real_stat, walk
+from vault.walk import real_folder, real_stat, walk, walk_names
 
 LINE = b'{"type":"user","sessionId":"s1","uuid":"u1","message":{"role":"user","content":"hi"}}\n'
 
@@ -37,6 +37,27 @@ def test_walk_finds_the_candidates_by_depth_then_path(tree):
     assert all(type(p) is type(tree) for p in got)
 
 
+def test_walk_names_is_walk_as_strings_and_os_walk_finds_the_same(tree):
+    (tree / "p1" / "unreadable").mkdir()
+    names = list(walk_names([tree]))
+    assert names == [str(p) for p in walk([tree])]
+    by_os_walk = sorted((os.path.join(d, n) for d, dirs, files in os.walk(tree) if "node_modules" not in d
+                         for n in files if n.lower().endswith((".jsonl", ".json")) and not n.endswith(".meta.json")),
+                        key=lambda p: (p.count(os.sep), p))
+    assert names == by_os_walk  # symlinked folders listed by os.walk, not entered: the same here
+
+
+def test_real_folder_is_realpath(tree, tmp_path):
+    (tree / "p1" / "to-elsewhere").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere" / "inner").mkdir()
+    dirs: dict[str, str] = {}
+    for rel in ("p1", "p1/a/subagents", "linked-folder", "p1/to-elsewhere/inner", "p3/deep/er", "p1/to-elsewhere"):
+        folder = str(tree / rel)
+        for _ in range(2):
+            assert real_folder(folder, dirs) == os.path.realpath(folder)
+    assert real_folder("/", {}) == "/"
+
+
 def test_walk_through_a_symlinked_root_and_a_relative_root(tree, monkeypatch):
     assert [p.name for p in walk([tree / "linked-folder"])] == ["real.jsonl"]
     monkeypatch.chdir(tree.parent)
@@ -50,7 +71,7 @@ def test_real_stat_is_resolve_and_stat(tree, rel):
     dirs: dict[str, str] = {}
     for _ in range(2):  # the second time from the remembered folder
         real, st = real_stat(path, dirs)
-        assert real == path.resolve(strict=True)
+        assert real == str(path.resolve(strict=True))
         want = path.resolve().stat()
         assert (st.st_ino, st.st_size, st.st_mtime, st.st_mode) == (want.st_ino, want.st_size, want.st_mtime,
                                                                     want.st_mode)

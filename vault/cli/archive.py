@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -63,10 +64,9 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         from vault.cli.loop import run_hook, run_hook_worker
 
         return run_hook_worker(ctx, hook_worker) if hook_worker else run_hook(ctx, wait=wait)
-    from vault.hooks import clear_pending, list_pending
-    from vault.ingest import Ingester, walk
-    from vault.cli import common
-    from vault.lightquery import no_pandas, unloaded
+    from vault import unchanged
+    from vault.hooks import list_pending
+    from vault.ingest_report import IngestReport
     from vault.settings_light import IngestDefaults
 
     err = functools.cache(stderr_console)  # made when first needed: an unchanged re-ingest prints nothing there
@@ -86,7 +86,35 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
     defaults = all_default(ctx)
     ingest_conf = IngestDefaults() if defaults else settings(ctx).ingest
     model = None if defaults else settings(ctx).embed.model
-    new_vault = not Path(db_path(ctx)).expanduser().exists()
+    db = Path(db_path(ctx)).expanduser()
+    new_vault = not db.exists()
+    # Nothing changed since the last ingest recorded its state (vault.unchanged): answered without the vault.
+    fast = None if new_vault or pending or source else unchanged.check(db, targets, model, embed=not no_embed)
+    if fast is not None:
+        rep, files, index_info = IngestReport(files_unchanged=fast[0]), fast[1], None
+    else:
+        rep, files, index_info = _ingest(ctx, db, targets, pending, source, no_embed, quiet, err, ingest_conf, model)
+    out = rep.as_contract()
+    if index_info:
+        out["index"] = index_info
+    if as_json:
+        emit_json(out)
+    else:
+        _print_ingest(stdout_console(), rep, index_info)
+    if (missing and not files) or (files and rep.files == 0 and rep.files_unchanged == 0):
+        sys.exit(1)
+
+
+def _ingest(ctx, db: Path, targets: list[Path], pending: dict, source: str | None, no_embed: bool, quiet: bool,
+            err, ingest_conf, model: str | None):
+    """The ingest proper: (report, paths walked, what the index updates did)."""
+    from vault.cli import common
+    from vault.hooks import clear_pending
+    from vault.ingest import Ingester
+    from vault.lightquery import no_pandas, unloaded
+    from vault.walk import walk_names
+
+    new_vault = not db.exists()
     with contextlib.ExitStack() as light:
         # Nothing here needs pandas, yet DuckDB imports it (0.3 s) at the first query with parameters: keep it
         # out (vault.lightquery) unless a model is to be loaded for embeddings (that path may want it).
@@ -95,7 +123,7 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
         if light_imports:  # nor pyarrow.dataset and dateutil (numpy: `Ingester`)
             light.enter_context(unloaded())
         with open_db(ctx, create=True, appends=not new_vault) as con, contextlib.ExitStack() as reopened:
-            files = list(walk(targets))
+            files = list(walk_names(targets))  # strings: an unchanged file never becomes a Path
             if quiet:
                 ing = Ingester(con, source=source, settings=ingest_conf, numpy_unused=light_imports)
                 ing.ingest_files(files)
@@ -124,16 +152,12 @@ def ingest_cmd(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
             if new_vault:  # DuckDB never gives free blocks back: the first fill leaves many (docs/storage.md)
                 from vault.store import compact_after_first_ingest
 
-                compact_after_first_ingest(con, Path(db_path(ctx)).expanduser())
-    out = rep.as_contract()
-    if index_info:
-        out["index"] = index_info
-    if as_json:
-        emit_json(out)
-    else:
-        _print_ingest(stdout_console(), rep, index_info)
-    if (missing and not files) or (files and rep.files == 0 and rep.files_unchanged == 0):
-        sys.exit(1)
+                compact_after_first_ingest(con, db)
+            else:  # for the next run, if nothing changes (`unchanged.check`); while this process holds the vault
+                from vault import unchanged
+
+                unchanged.record(con, db, model, embedded=not no_embed)
+    return rep, files, index_info
 
 
 def _check_source(name: str | None) -> str | None:
@@ -163,9 +187,9 @@ def _reopened(ctx, con):
     return connect_vault(db_path(ctx))
 
 
-def _size(p: Path) -> int:
+def _size(p: str) -> int:
     try:
-        return p.stat().st_size
+        return os.stat(p).st_size
     except OSError:
         return 0
 

@@ -1,0 +1,33 @@
+"""A keyword ranking scores with the index's statistics written into the query as constants (`fts.Stats`): the same
+doubles, to the bit, as the same formula over the `stats` table (what the filtered ranking and the index build
+use), for every term of a vault, one term or several at a time."""
+
+from __future__ import annotations
+
+from vault.index import fts
+from vault.store import open_vault
+
+
+def _scores(con, terms, st=None) -> list[tuple]:
+    sql = fts._segment_rows(terms, "postings", st=st)
+    return sorted(con.execute(f"SELECT docid, tier, score FROM ({sql})").fetchall())
+
+
+def test_constants_score_as_the_stats_table_does(ex_db):
+    con = open_vault(ex_db)
+    try:
+        fts.ensure_index(con, force=True)
+        st = fts.read_stats(con)
+        a1, a0 = con.execute(f"SELECT {fts.AVGDL}, {fts.MAIN_AVGDL} FROM {fts.SCHEMA}.stats st").fetchone()
+        assert (st.avgdl(), st.main_avgdl()) == (a1, a0)
+        terms = con.execute(f"SELECT termid, df FROM {fts.SCHEMA}.dict ORDER BY termid").fetchall()
+        assert len(terms) > 500
+        dfs = sorted({df for _, df in terms})
+        idf = dict(con.execute(f"SELECT d, {fts.idf_sql('d')} FROM {fts.SCHEMA}.stats st, unnest(?) AS u(d)",
+                               [dfs]).fetchall())
+        assert {df: st.idf(df) for df in dfs} == idf  # every document frequency the vault has
+        for i in range(0, len(terms), 7):  # one term, then three
+            assert _scores(con, terms[i:i + 1], st) == _scores(con, terms[i:i + 1])
+            assert _scores(con, terms[i:i + 3], st) == _scores(con, terms[i:i + 3])
+    finally:
+        con.close()

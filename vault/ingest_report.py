@@ -1,0 +1,25 @@
+"""What `vault ingest` reports (`vault ingest --json`, CONTRACTS.md): its own module, so that an unchanged re-ingest
+answered without the ingest engine (`vault.unchanged`) reports through the same class."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class IngestReport:
+    files: int = 0  # files read this run (new or changed)
+    files_unchanged: int = 0
+    records: int = 0
+    messages_added: int = 0
+    skipped_lines: int = 0
+    errors: list[dict] = field(default_factory=list)
+    unrecognised: list[dict] = field(default_factory=list)
+    unknown_types: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)
+    sessions_touched: int = 0
+
+    def as_contract(self) -> dict:
+        d = asdict(self)
+        d.pop("sessions_touched")
+        return d
