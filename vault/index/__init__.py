@@ -26,7 +26,7 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: s
     built = fts.ensure_index(con)
     if built:
         out.update(built)
-        embeddings.drop_orphan_chunks(con)
+        drop_orphan_chunks(con)
     crash_point("fts-done")
     if embed and not _embeddings().up_to_date(con, model):
         # Even with nothing left to encode: a run killed after its last chunk had not yet switched
@@ -48,7 +48,10 @@ def _embeddings():
 
 
 def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
-    """Chunk rows of messages that a re-read file no longer has (`vault.index.embeddings`, the chunks' owner)."""
+    """Chunk rows of messages that a re-read file no longer has (`vault.index.embeddings`, the chunks' owner,
+    imported only when the vault holds a chunk: `--no-embed` vaults and the hook never load it)."""
+    if not con.execute("SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)").fetchone()[0]:
+        return 0
     from vault.index import embeddings
 
     return embeddings.drop_orphan_chunks(con)
