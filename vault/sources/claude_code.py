@@ -129,7 +129,7 @@ class ClaudeCodeParser(Parser):
     def detect(self, path: Path, head: Head) -> bool:
         # Any of the first records may decide: broken or oddly typed lines must not hide a whole session.
         for obj in head.records(DETECT_RECORDS):
-            if isinstance(obj, dict) and obj.get("type") in KNOWN_TYPES and (
+            if isinstance(obj, dict) and isinstance(obj.get("type"), str) and obj["type"] in KNOWN_TYPES and (
                     "sessionId" in obj or "uuid" in obj or "leafUuid" in obj or "messageId" in obj):
                 return True
         return False

@@ -47,11 +47,13 @@ def _shape(obj: Any) -> str | None:
     """'wrapped', 'legacy' (header, state marker or bare item) or None."""
     if not isinstance(obj, dict):
         return None
-    if obj.get("type") in WRAPPED_TYPES and isinstance(obj.get("payload"), dict):
+    rtype = obj.get("type")
+    rtype = rtype if isinstance(rtype, str) else None  # a list or object there must not raise (unhashable)
+    if rtype in WRAPPED_TYPES and isinstance(obj.get("payload"), dict):
         return "wrapped"
     if obj.get("record_type") == "state" or _is_legacy_header(obj):
         return "legacy"
-    if obj.get("type") in ITEM_TYPES and "payload" not in obj and ("role" in obj or "call_id" in obj or "summary" in obj):
+    if rtype in ITEM_TYPES and "payload" not in obj and ("role" in obj or "call_id" in obj or "summary" in obj):
         return "legacy"
     return None
 
@@ -85,7 +87,7 @@ class CodexParser(Parser):
                 rtype, payload, ts = "session_meta", rec, timestamp(rec.get("timestamp"))
             elif rec.get("record_type") == "state":
                 rtype, payload, ts = "state", None, None
-            elif rec.get("type") in ITEM_TYPES:
+            elif isinstance(rec.get("type"), str) and rec["type"] in ITEM_TYPES:
                 rtype, payload, ts = "response_item", rec, timestamp(rec.get("timestamp"))
             else:
                 rtype, payload, ts = None, None, None
