@@ -26,7 +26,7 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: s
     built = fts.ensure_index(con)
     if built:
         out.update(built)
-        embeddings.drop_orphan_chunks(con)
+        _embeddings().drop_orphan_chunks(con)
     crash_point("fts-done")
     if embed and not _embeddings().up_to_date(con, model):
         # Even with nothing left to encode: a run killed after its last chunk had not yet switched
