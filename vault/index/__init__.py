@@ -26,7 +26,8 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: s
     built = fts.ensure_index(con)
     if built:
         out.update(built)
-        _embeddings().drop_orphan_chunks(con)
+        if con.execute("SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)").fetchone()[0]:  # else nothing to drop,
+            _embeddings().drop_orphan_chunks(con)  # and vault.index.embeddings stays unloaded (`--no-embed`)
     crash_point("fts-done")
     if embed and not _embeddings().up_to_date(con, model):
         # Even with nothing left to encode: a run killed after its last chunk had not yet switched
