@@ -26,8 +26,7 @@ def after_ingest(con: duckdb.DuckDBPyConnection, *, embed: bool = True, model: s
     built = fts.ensure_index(con)
     if built:
         out.update(built)
-        if con.execute("SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)").fetchone()[0]:  # else nothing to drop,
-            _embeddings().drop_orphan_chunks(con)  # and vault.index.embeddings stays unloaded (`--no-embed`)
+        drop_orphan_chunks(con)
     crash_point("fts-done")
     if embed and not _embeddings().up_to_date(con, model):
         # Even with nothing left to encode: a run killed after its last chunk had not yet switched
@@ -49,7 +48,10 @@ def _embeddings():
 
 
 def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
-    """Chunk rows of messages that a re-read file no longer has (`vault.index.embeddings`, the chunks' owner)."""
+    """Chunk rows of messages that a re-read file no longer has (`vault.index.embeddings`, the chunks' owner,
+    imported only when the vault holds a chunk: `--no-embed` vaults and the hook never load it)."""
+    if not con.execute("SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)").fetchone()[0]:
+        return 0
     from vault.index import embeddings
 
     return embeddings.drop_orphan_chunks(con)
