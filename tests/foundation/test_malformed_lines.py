@@ -195,3 +195,19 @@ def test_every_field_of_real_records_with_wrong_types_through_the_engine(tmp_pat
         assert con.execute("SELECT count(*) FROM records").fetchone()[0] + rep.skipped_lines >= len(lines)
     finally:
         con.close()
+
+
+def test_a_first_record_whose_type_is_a_list_does_not_hide_the_file(tmp_path):
+    """Found by the property above: `"type": []` on the first record made format detection raise (a set lookup of
+    a list), so the whole file was taken as no format and its valid lines were not ingested."""
+    first = json.loads(MESSAGE_LINES[0])
+    first["type"], first["uuid"] = [], "odd-first"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "s.jsonl").write_bytes(json.dumps(first).encode() + b"\n" + MESSAGE_LINES[1] + b"\n")
+    con = open_vault(tmp_path / "v.duckdb")
+    try:
+        ingest(con, [tmp_path / "src"])
+        ids = {r[0] for r in con.execute("SELECT msg_id FROM messages").fetchall()}
+        assert json.loads(MESSAGE_LINES[1])["uuid"] in ids
+    finally:
+        con.close()
