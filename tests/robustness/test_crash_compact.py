@@ -12,6 +12,7 @@ import textwrap
 
 from support import EXAMPLES, ROOT, run_cli
 from vault.faults import EXIT_CODE as FAULT_EXIT
+from vault import unchanged
 
 # Compacts the vault argv[1], the process killed (as by SIGKILL) once the copy is written, before its rename.
 KILLED_COMPACT = textwrap.dedent("""
@@ -33,4 +34,5 @@ def test_a_killed_rewrite_leaves_the_vault_whole_and_no_copy_for_good(examples_v
     assert run_cli("stats", "--json", db=db)[1] == before  # the vault as it was
     code, _, err = run_cli("ingest", "--no-embed", "--json", str(EXAMPLES / "claude-code"), db=db)
     assert code == 0, err
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("v.duckdb")) == ["v.duckdb"]
+    beside = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("v.duckdb"))
+    assert beside == ["v.duckdb", "v.duckdb" + unchanged.SUFFIX]  # no copy, no WAL; the unchanged-ingest record
