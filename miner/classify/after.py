@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from miner.classify.base import Turn
-from miner.classify.cues import lowered_pattern
+from miner.classify.cues import found_at_word_start, lowered_pattern
 
 # A label's reason when the model read this family before the assistant's next answer existed (the last turn of
 # a live session): `vault mine` labels such a turn again once the assistant has written after it (miner.turns).
@@ -74,7 +74,7 @@ def _groups(pattern: re.Pattern, spec: list[tuple[tuple[str, ...], tuple[str, ..
     i = 0
     for need, also, n in spec:
         group = branches[i:i + n]
-        bounded = all(b.startswith(r"\b") for b in group)  # the word boundary checked by hand (_search): re skips ahead
+        bounded = all(b.startswith(r"\b") for b in group)  # the word boundary checked by hand (found_at_word_start): re skips ahead
         if bounded:
             group = [b[2:] for b in group]
         out.append((need, also, re.compile("|".join(group)), bounded))
@@ -107,19 +107,8 @@ def _branches(regex: str) -> list[str]:
 
 def _find(groups: list[_Group], lower: str) -> bool:
     return any(any(k in lower for k in need) and (not also or any(k in lower for k in also))
-               and (_search(p, lower) if bounded else p.search(lower) is not None) for need, also, p, bounded in groups)
-
-
-def _search(p: re.Pattern, lower: str) -> bool:
-    """A match of `p` that starts at a word boundary (every branch of a stripped group starts with a word character,
-    so the boundary is a non-word character or the start before it: followup._handoff does the same)."""
-    pos = 0
-    while (m := p.search(lower, pos)) is not None:
-        start = m.start()
-        if start == 0 or not (lower[start - 1].isalnum() or lower[start - 1] == "_"):
-            return True
-        pos = start + 1
-    return False
+               and (found_at_word_start(p, lower) if bounded else p.search(lower) is not None)
+               for need, also, p, bounded in groups)
 
 
 _YOU = ("you", )

@@ -39,6 +39,18 @@ def _cue(name: str, weight: float, regex: str) -> Cue:
                _top_level(regex), lowered_pattern(regex, re.MULTILINE))
 
 
+def found_at_word_start(p: re.Pattern, lower: str) -> bool:
+    """A match of `p` that starts at a word boundary, for a pattern whose every branch starts with a word character:
+    checked by hand because a leading \\b (or an alternation) makes re try every position (2.3x slower on answers)."""
+    pos = 0
+    while (m := p.search(lower, pos)) is not None:
+        start = m.start()
+        if start == 0 or not (lower[start - 1].isalnum() or lower[start - 1] == "_"):
+            return True
+        pos = start + 1
+    return False
+
+
 def lowered_pattern(regex: str, flags: int = 0) -> re.Pattern | None:
     """`regex` compiled to match lowercased text as `re.IGNORECASE` matches the original, or None when it
     cannot: an upper-case letter outside an escape (`\\b`, `\\W` are escapes) or a `(?-i:` group."""

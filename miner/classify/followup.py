@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-from miner.classify.cues import lowered_pattern
+from miner.classify.cues import found_at_word_start, lowered_pattern
 
 ANSWER_TAIL = 1500  # characters of the answer's end read for a hand-off ("run that and let me know")
 
@@ -61,14 +61,7 @@ _HANDOFF_PARTS = tuple(re.compile(p + r"\b") for p in _HANDOFF_PHRASES)
 
 def _handoff(lower: str) -> bool:
     """`_HANDOFF.search(lower) is not None`, faster: each phrase found, then the word boundary before it checked."""
-    for pattern in _HANDOFF_PARTS:
-        pos = 0
-        while (m := pattern.search(lower, pos)) is not None:
-            start = m.start()
-            if start == 0 or not (lower[start - 1].isalnum() or lower[start - 1] == "_"):
-                return True
-            pos = start + 1
-    return False
+    return any(found_at_word_start(p, lower) for p in _HANDOFF_PARTS)
 
 
 _YOU_DO = lowered_pattern(
