@@ -31,6 +31,7 @@ import duckdb
 import pydantic
 
 from miner.classify.base import (
+    AFTER_CHARS,
     INITIAL_REQUEST,
     INTERRUPT,
     NEW_REQUEST,
@@ -239,9 +240,6 @@ def next_attempt_candidates(segs: list[Segment], session_id: str, role: str | No
             confidence=seg.confidence, feedback_typed=seg.typed, feedback_answer=render_answer(chosen),
             **_look_ahead(segs, k + 1)))
     return out
-
-
-AFTER_CHARS = 600  # the head of the next answer the look-ahead reads
 
 
 def _look_ahead(segs: list[Segment], k: int) -> dict[str, str | None]:

@@ -15,17 +15,15 @@ from collections.abc import Iterable, Iterator
 import duckdb
 
 from miner.classify.after import AWAITING
-from miner.classify.base import Turn
+from miner.classify.base import AFTER_CHARS, Turn
 from miner.render import tool_line
 from vault.model import Kind, kinds_sql
 from vault.sqlfilter import Filter
 
 CONTEXT_TURNS = 6  # (role, text) pairs kept before each turn, for backends that read context
 ANSWER_CHARS = 4000  # the assistant answer kept per turn (its end matters most: the claim before the user reacts)
-AFTER_CHARS = 600  # the head of the next answer's prose kept per turn (data/labels' `answer_after` is as long)
 AFTER_CALLS = 20  # the next answer's first tool calls kept per turn (enough to see a redo)
 _SESSION_CHUNK = 2000  # sessions per query: bounded memory on large vaults
-
 
 
 def awaiting_answer(con) -> dict[str, str]:

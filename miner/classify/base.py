@@ -30,6 +30,9 @@ LABELS: tuple[str, ...] = (
 NOT_HUMAN = "not_human"
 
 
+AFTER_CHARS = 600  # the head of the assistant's next answer kept (Turn.next_assistant, data/labels' `answer_after`)
+
+
 @dataclass(slots=True)
 class Turn:
     """One human-side message (kind in Kind.HUMAN_SIDE) with the context a classifier needs."""
@@ -48,7 +51,7 @@ class Turn:
     context: list[tuple[str, str]] = field(default_factory=list)  # a few (role, text) turns before, oldest first
     role_name: str | None = None
     # The assistant's next answer (look-ahead, the `after` family): the head of its visible prose, at most
-    # turns.AFTER_CHARS; "" when it said nothing before the next human turn; None when not known (the answer
+    # AFTER_CHARS; "" when it said nothing before the next human turn; None when not known (the answer
     # has not arrived yet, or a label file does not say). Its tool calls, rendered as lines (`[Edit] a.py`),
     # the first turns.AFTER_CALLS; None when not known (label files hold the prose only).
     next_assistant: str | None = None

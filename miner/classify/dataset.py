@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from miner.classify.base import NOT_HUMAN, Turn
+from miner.classify.base import AFTER_CHARS, NOT_HUMAN, Turn
 
 # The hand-label files of the shared corpora the shipped model is fitted on (paths under the corpora).
 DEV_LABEL_FILES = ("labels-dev.jsonl", "labels-wild-dev.jsonl")
@@ -182,7 +182,7 @@ def examples_from_rows(rows: list[dict[str, Any]], name: str) -> list[Example]:
 
 def _after(value: Any) -> str | None:
     """A label line's `answer_after` as `Turn.next_assistant` holds it: None (absent: unknown) or its head."""
-    return None if value is None else str(value)[:600]  # miner.turns.AFTER_CHARS
+    return None if value is None else str(value)[:AFTER_CHARS]
 
 
 def external_examples(folder: Path = EXTERNAL_DIR) -> list[Example]:
