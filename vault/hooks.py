@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from vault.errors import VaultError
+from vault.private import write_private
 
 EVENTS = ("SessionEnd", "PreCompact")
 OPTIONAL_EVENTS = ("Stop",)
@@ -225,11 +226,11 @@ def install(path: Path, command: str, events: tuple[str, ...] = EVENTS) -> Chang
             original = before.render()
         change.backup = path.with_name(path.name + BACKUP_SUFFIX)
         if original is not None:
-            _write_private(change.backup, original)
+            write_private(change.backup, original)
         state = {"original_existed": original is not None, "original_sha256": _sha(original)}
     sf.write(payload)
     state.update(written_sha256=_sha(payload), installed_at=_now(), events=sorted(installed(sf.data)))
-    _write_private(_state_path(path), json.dumps(state, indent=2).encode())
+    write_private(_state_path(path), json.dumps(state, indent=2).encode())
     return change
 
 
@@ -278,12 +279,6 @@ def _read_state(path: Path) -> dict[str, Any] | None:
         return json.loads(_state_path(path).read_text())
     except (OSError, ValueError):
         return None
-
-
-def _write_private(path: Path, payload: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(payload)
 
 
 def _now() -> str:

@@ -18,6 +18,13 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
+def write_private(path: str | Path, payload: bytes) -> None:
+    """Write `payload` to `path`, a file only its owner can read (0600 from its creation, whatever the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(payload)
+
+
 def private_dir(path: str | Path) -> Path:
     """Create `path` (and its missing parents) 0700; an existing folder we own is tightened to 0700."""
     path = Path(path)

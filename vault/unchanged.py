@@ -73,6 +73,7 @@ def record(con, db: Path, embedded_for: str | None, embedded: bool) -> bool:
     WAL (the caller's last write checkpointed). `con`: the connection that wrote, still holding the vault.
     `embedded`: the embeddings are up to date for the `embed.model` setting `embedded_for`. Returns whether it wrote."""
     from vault.index import fts
+    from vault.private import write_private
     from vault.walk import builtin_suffixes
 
     stamp = _stamp(db)  # None after a changed ingest (its last delete is in the WAL): then no query at all
@@ -86,9 +87,7 @@ def record(con, db: Path, embedded_for: str | None, embedded: bool) -> bool:
     try:  # a record that cannot be made costs the next run its shortcut, never this ingest its result
         rec = {"format": FORMAT, "vault": stamp, "code": _code(), "embedded_for": [embedded_for] if embedded else None,
                "suffixes": list(builtin_suffixes()), "files": {p: [size, mtime] for p, size, mtime in rows}}
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(rec, fh, separators=(",", ":"))
+        write_private(tmp, json.dumps(rec, separators=(",", ":")).encode())
         if _stamp(db) != stamp:  # (the caller holds the write lock: nothing else can have written)
             raise OSError("the vault changed while its state was written")
         os.replace(tmp, path)
