@@ -19,7 +19,7 @@ from vault_outputs import in_process, outputs
 from vault import ingest as ingest_mod
 from vault.ingest import Ingester
 from vault.ingest_keys import StoredKeys
-from vault.migrations import M012_INDEXES, M012_MESSAGES, M012_TOOL_CALLS, MIGRATIONS
+from vault.migrations import M012_INDEXES, M012_MESSAGES, M012_TOOL_CALLS, MIGRATIONS, rebuild_table
 from vault.settings import IngestSettings
 from vault.store import applied_migrations, connect, open_vault
 
@@ -31,9 +31,7 @@ def to_previous_layout(db: Path) -> None:
     con = connect(db)
     try:
         for table, cols, key in (("messages", M012_MESSAGES, "msg_id"), ("tool_calls", M012_TOOL_CALLS, "tool_use_id")):
-            ddl = cols.replace(f"{key} VARCHAR NOT NULL", f"{key} VARCHAR PRIMARY KEY")
-            con.execute(f"CREATE TABLE {table}_old ({ddl}); INSERT INTO {table}_old SELECT * FROM {table}; "
-                        f"DROP TABLE {table}; ALTER TABLE {table}_old RENAME TO {table}")
+            rebuild_table(con, table, cols.replace(f"{key} VARCHAR NOT NULL", f"{key} VARCHAR PRIMARY KEY"))
         forget_migration(con, M012)
         con.execute("CHECKPOINT")
     finally:
