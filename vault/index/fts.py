@@ -120,6 +120,7 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> dict:
     docs = store.with_roomy_retry(con, lambda: fts_build.build(con, STOPWORDS, IGNORE), ROOMY_BUILD_MEMORY,
                                   cap=BUILD_MEMORY, errors=(duckdb.OutOfMemoryException, duckdb.TransactionException))
     set_meta(con, META_VERSION, str(version))
+    set_meta(con, fts_build.META_FINGERPRINTS, str(version))  # the build wrote every session's fingerprint
     set_meta(con, META_KINDS, built_kinds(con))
     con.execute("CHECKPOINT")
     return {"fts_docs": docs, "fts_seconds": round(time.perf_counter() - t0, 3)}
