@@ -83,19 +83,6 @@ def fresh_vault(base: Path, work: Path, name: str) -> Path:
     return db
 
 
-def wait_for(db: Path, event: str, after: str, timeout: float = 600) -> dict:
-    """The worker's log entry for `event` written at or after `after` (ISO time, to the second)."""
-    from vault import hooks
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        run = hooks.read_runs(db).get(event)
-        if run and run["at"] >= after:
-            return run
-        time.sleep(0.1)
-    raise TimeoutError(f"no {event} run logged in {timeout} s")
-
-
 def append_record(path: Path) -> None:
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"type": "user", "uuid": f"bench-{time.time_ns()}", "parentUuid": None,
@@ -143,7 +130,7 @@ def main() -> None:
             command = hooks.hook_command(db)
             start = hooks._now()
             answered.append(sh(command, hook_json(copy), elsewhere))
-            run = wait_for(db, "SessionEnd", start)
+            run = hooks.wait_for_run(db, "SessionEnd", start, timeout=600)
             while hooks.list_pending(db):
                 time.sleep(0.05)
             cold_worker.append(run["seconds"])

@@ -119,3 +119,13 @@ def write_in_storage(src: Path, dest: Path, version: str) -> None:
         con.execute("COPY FROM DATABASE a TO b")
     finally:
         con.close()
+
+
+def forget_migration(con, name: str) -> None:
+    """Make the vault on `con` look as if migration `name` was never applied: its record deleted and the schema
+    version set back to the highest migration still applied (as `vault.schema` keeps it). Putting its tables back
+    as they were before it is the caller's part."""
+    from vault.schema import SCHEMA_VERSION, applied_migrations, migration_number, set_meta
+
+    con.execute("DELETE FROM migrations WHERE name = ?", [name])
+    set_meta(con, SCHEMA_VERSION, str(max(migration_number(n) for n in applied_migrations(con))))

@@ -365,6 +365,21 @@ def read_runs(db: Path) -> dict[str, Any]:
         return {}
 
 
+def wait_for_run(db: Path, event: str, after: str, timeout: float, poll: float = 0.1) -> dict[str, Any]:
+    """The logged run of `event` at or after `after` (an ISO time, as `record_run` writes it), waited for up to
+    `timeout` seconds: the worker runs detached, so who needs its result (a bench, a test) polls the log."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        run = read_runs(db).get(event)
+        if run and run["at"] >= after:
+            return run
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"no {event} run logged at or after {after} in {timeout} s: {read_runs(db)}")
+        time.sleep(poll)
+
+
 def record_run(db: Path, event: str, result: str, seconds: float) -> None:
     """The last run per event, for `vault hooks status` (atomic replace; the last writer wins)."""
     runs = read_runs(db)

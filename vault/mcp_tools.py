@@ -214,6 +214,16 @@ def one_line(text: str | None, width: int = 200) -> str:
     return t if len(t) <= width else t[: width - 1] + "…"
 
 
+def assistant_step(kind: str, text: str | None) -> str | None:
+    """How a correction's context shows an assistant-side message: its text, a tool call on one line after ⚙;
+    None for anything else (thinking, tool results, meta), which is left out."""
+    if kind == Kind.ASSISTANT_TEXT:
+        return text or ""
+    if kind == Kind.TOOL_CALL:
+        return "⚙ " + one_line(text)
+    return None
+
+
 # -- the tools -----------------------------------------------------------------------------
 
 @dataclass
@@ -436,10 +446,8 @@ class VaultTools:
         for kind, t in before:  # back to the previous human-side turn
             if kind in Kind.HUMAN_SIDE:
                 break
-            if kind == Kind.ASSISTANT_TEXT:
-                corrected.append(t or "")
-            elif kind == Kind.TOOL_CALL:
-                corrected.append("⚙ " + one_line(t))
+            if (step := assistant_step(kind, t)) is not None:
+                corrected.append(step)
         followed: list[str] = []
         then = None
         for kind, t, mid in after:  # up to the next human-side turn
@@ -447,10 +455,8 @@ class VaultTools:
                 lab = con.execute("SELECT label FROM effective_labels WHERE msg_id = ?", [mid]).fetchone()
                 then = {"msg_id": mid, "label": lab[0] if lab else None, "text": cut(self.r(t), 300)}
                 break
-            if kind == Kind.ASSISTANT_TEXT:
-                followed.append(t or "")
-            elif kind == Kind.TOOL_CALL:
-                followed.append("⚙ " + one_line(t))
+            if (step := assistant_step(kind, t)) is not None:
+                followed.append(step)
         ts_iso = ts.isoformat() if isinstance(ts, _dt.datetime) else ts
         return {"session_id": sid, "msg_id": msg_id, "timestamp": ts_iso, "label": label,
                 "project": self.r(project) or None, "role": role,

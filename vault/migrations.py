@@ -374,20 +374,8 @@ def m012_unique_indexes(con: duckdb.DuckDBPyConnection) -> None:
     drops these two, keeps ids unique itself, and builds them once at its end; reads (lookups by id)
     keep them. Rows, their order and every other column are unchanged.
     """
-    con.execute(
-        f"""
-        CREATE TABLE messages_m012 ({M012_MESSAGES});
-        INSERT INTO messages_m012 SELECT * FROM messages;
-        DROP TABLE messages;
-        ALTER TABLE messages_m012 RENAME TO messages;
-        CREATE UNIQUE INDEX {M012_INDEXES["messages"]} ON messages (msg_id);
-        CREATE TABLE tool_calls_m012 ({M012_TOOL_CALLS});
-        INSERT INTO tool_calls_m012 SELECT * FROM tool_calls;
-        DROP TABLE tool_calls;
-        ALTER TABLE tool_calls_m012 RENAME TO tool_calls;
-        CREATE UNIQUE INDEX {M012_INDEXES["tool_calls"]} ON tool_calls (tool_use_id);
-        """
-    )
+    rebuild_table(con, "messages", M012_MESSAGES, key="msg_id")
+    rebuild_table(con, "tool_calls", M012_TOOL_CALLS, key="tool_use_id")
 
 
 
@@ -423,15 +411,7 @@ def m016_text_zstd(con: duckdb.DuckDBPyConnection) -> None:
     column as before. Rows, their order, the other columns and the key index are unchanged (the table is
     rebuilt as m012 did).
     """
-    con.execute(
-        f"""
-        CREATE TABLE tool_calls_m016 ({M016_TOOL_CALLS});
-        INSERT INTO tool_calls_m016 SELECT * FROM tool_calls;
-        DROP TABLE tool_calls;
-        ALTER TABLE tool_calls_m016 RENAME TO tool_calls;
-        CREATE UNIQUE INDEX {M012_INDEXES["tool_calls"]} ON tool_calls (tool_use_id);
-        """
-    )
+    rebuild_table(con, "tool_calls", M016_TOOL_CALLS, key="tool_use_id")
 
 
 # The indexes m012 makes (the ingest drops and rebuilds them by these names), and m001's columns in m001's order.
@@ -462,6 +442,16 @@ def _zstd(columns: str, names: tuple[str, ...]) -> str:
 
 
 M016_TOOL_CALLS = _zstd(M012_TOOL_CALLS, ZSTD_COLUMNS["tool_calls"])
+
+
+def rebuild_table(con: duckdb.DuckDBPyConnection, table: str, columns: str, key: str | None = None) -> None:
+    """`table` made again with the columns `columns` (a CREATE TABLE body; DuckDB changes neither a key nor a
+    column's compression in place): every row copied in its order, then, with `key`, its unique index
+    (M012_INDEXES) on that column. m012 and m016 rebuild so; the tests build older layouts with it."""
+    con.execute(f"CREATE TABLE {table}_rebuilt ({columns}); INSERT INTO {table}_rebuilt SELECT * FROM {table}; "
+                f"DROP TABLE {table}; ALTER TABLE {table}_rebuilt RENAME TO {table}")
+    if key:
+        con.execute(f"CREATE UNIQUE INDEX {M012_INDEXES[table]} ON {table} ({key})")
 
 
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [

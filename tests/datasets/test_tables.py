@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from support import CLAUDE_CORPUS, CONVERSATIONS, EXAMPLES, needs_shared
+from support import CLAUDE_CORPUS, CONVERSATIONS, EXAMPLES, forget_migration, needs_shared
 
 from miner import tables
 from vault.model import Kind
@@ -97,13 +97,11 @@ def _before_m009(path: Path):
     """A vault as the release before m009 left it: every other migration applied, no view, the schema
     version it had. (Built by taking the view back out, so that migrations after m009 of other work can
     still be applied by the ingest code of this version.)"""
-    from vault.store import SCHEMA_VERSION, migration_number, open_vault, set_meta
+    from vault.store import open_vault
 
     con = open_vault(path)
     con.execute("DROP VIEW effective_labels")
-    con.execute("DELETE FROM migrations WHERE name = 'm009_effective_labels'")
-    set_meta(con, SCHEMA_VERSION, str(max(migration_number(r[0]) for r in con.execute(
-        "SELECT name FROM migrations").fetchall())))
+    forget_migration(con, "m009_effective_labels")
     return con
 
 

@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES, needs_shared, run_cli
+from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES, forget_migration, needs_shared, run_cli
 from test_lossless import assert_lossless
 from vault_outputs import in_process, outputs
 from vault.migrations import MIGRATIONS
 from vault.ingest import ingest
 from vault.rawstore import META_COLUMNS, read_raw
 from vault.sources import parser_by_name
-from vault.store import (SCHEMA_VERSION, applied_migrations, compact, connect, migration_number, open_vault,
-                         set_meta)
+from vault.store import applied_migrations, compact, connect, open_vault
 
 M001_RECORDS = """
     CREATE TABLE records (
@@ -41,8 +40,7 @@ def to_previous_layout(db: Path) -> int:
         con.execute("UPDATE tool_calls SET result_text = r.result FROM tool_results r "
                     "WHERE r.tool_use_id = tool_calls.tool_use_id")
         con.execute("DROP VIEW tool_results")
-        con.execute("DELETE FROM migrations WHERE name = 'm010_record_chunks'")
-        set_meta(con, SCHEMA_VERSION, str(max(migration_number(n) for n in applied_migrations(con))))
+        forget_migration(con, "m010_record_chunks")
         con.execute("CHECKPOINT")
         return len(rows)
     finally:

@@ -12,16 +12,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from support import CONVERSATIONS, EXAMPLES, ROOT, run_cli
+from support import CONVERSATIONS, EXAMPLES, ROOT, forget_migration, run_cli
 from vault_tables import vault_tables as tables
 from test_lossless import assert_lossless
 from vault_outputs import in_process, outputs
 from vault import ingest as ingest_mod
 from vault.ingest import Ingester
 from vault.ingest_keys import StoredKeys
-from vault.migrations import M012_INDEXES, M012_MESSAGES, M012_TOOL_CALLS, MIGRATIONS
+from vault.migrations import M012_INDEXES, M012_MESSAGES, M012_TOOL_CALLS, MIGRATIONS, rebuild_table
 from vault.settings import IngestSettings
-from vault.store import SCHEMA_VERSION, applied_migrations, connect, migration_number, open_vault, set_meta
+from vault.store import applied_migrations, connect, open_vault
 
 M012 = "m012_unique_indexes"
 
@@ -31,11 +31,8 @@ def to_previous_layout(db: Path) -> None:
     con = connect(db)
     try:
         for table, cols, key in (("messages", M012_MESSAGES, "msg_id"), ("tool_calls", M012_TOOL_CALLS, "tool_use_id")):
-            ddl = cols.replace(f"{key} VARCHAR NOT NULL", f"{key} VARCHAR PRIMARY KEY")
-            con.execute(f"CREATE TABLE {table}_old ({ddl}); INSERT INTO {table}_old SELECT * FROM {table}; "
-                        f"DROP TABLE {table}; ALTER TABLE {table}_old RENAME TO {table}")
-        con.execute("DELETE FROM migrations WHERE name = ?", [M012])
-        set_meta(con, SCHEMA_VERSION, str(max(migration_number(n) for n in applied_migrations(con))))
+            rebuild_table(con, table, cols.replace(f"{key} VARCHAR NOT NULL", f"{key} VARCHAR PRIMARY KEY"))
+        forget_migration(con, M012)
         con.execute("CHECKPOINT")
     finally:
         con.close()

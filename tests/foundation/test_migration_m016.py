@@ -17,13 +17,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import CONVERSATIONS, EXAMPLES, ROOT, run_cli
+from support import CONVERSATIONS, EXAMPLES, ROOT, forget_migration, run_cli
 from test_lossless import assert_lossless
 from vault_outputs import in_process, outputs
 from vault_tables import vault_tables as tables
-from vault.migrations import M012_INDEXES, M012_MESSAGES, M012_TOOL_CALLS, MIGRATIONS, ZSTD_COLUMNS
-from vault.store import (CONNECT_CONFIG, SCHEMA_VERSION, STORAGE_VERSION, applied_migrations, connect,
-                         migration_number, open_vault, set_meta, storage_version)
+from vault.migrations import M012_INDEXES, M012_MESSAGES, M012_TOOL_CALLS, MIGRATIONS, ZSTD_COLUMNS, rebuild_table
+from vault.store import CONNECT_CONFIG, STORAGE_VERSION, applied_migrations, connect, open_vault, storage_version
 
 M016 = "m016_text_zstd"
 PATHS = [EXAMPLES / "claude-code", CONVERSATIONS, ROOT / "tests" / "fixtures" / "claude_code"]
@@ -39,13 +38,9 @@ def as_v1_0(src: Path, dest: Path, *, previous_layout: bool) -> None:
         con.execute("COPY FROM DATABASE src TO old")
         con.execute("USE old")
         if previous_layout:
-            for table, cols, key in (("messages", M012_MESSAGES, "msg_id"), ("tool_calls", M012_TOOL_CALLS,
-                                                                             "tool_use_id")):
-                con.execute(f"CREATE TABLE {table}_old ({cols}); INSERT INTO {table}_old SELECT * FROM {table}; "
-                            f"DROP TABLE {table}; ALTER TABLE {table}_old RENAME TO {table}; "
-                            f"CREATE UNIQUE INDEX {M012_INDEXES[table]} ON {table} ({key})")
-            con.execute("DELETE FROM migrations WHERE name = ?", [M016])
-            set_meta(con, SCHEMA_VERSION, str(max(migration_number(n) for n in applied_migrations(con))))
+            rebuild_table(con, "messages", M012_MESSAGES, key="msg_id")
+            rebuild_table(con, "tool_calls", M012_TOOL_CALLS, key="tool_use_id")
+            forget_migration(con, M016)
         con.execute("CHECKPOINT old")
     finally:
         con.close()

@@ -46,16 +46,6 @@ def claude_code_runs(command: str, payload: dict, cwd: Path, env: dict) -> subpr
                           cwd=cwd, env=env, timeout=60)
 
 
-def wait_for_run(db: Path, event: str, after: str, timeout: float = 120) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        run = hooks.read_runs(db).get(event)
-        if run and run["at"] >= after:
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"the background ingest of {event} did not finish in {timeout} s: {hooks.read_runs(db)}")
-
-
 def sessions_in(db: Path) -> set[str]:
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -99,7 +89,7 @@ def test_install_run_busy_uninstall(tmp_path):
     run = claude_code_runs(command, payload, elsewhere, cc_env)
     answered = time.perf_counter() - t0
     assert (run.returncode, run.stdout, run.stderr) == (0, b"", b""), run
-    log = wait_for_run(db, "SessionEnd", before)
+    log = hooks.wait_for_run(db, "SessionEnd", before, timeout=120)
     assert log["result"].startswith(tuple("123456789")), log  # some new messages
     assert {SESSION, f"{SESSION}/agent-a7e0c42"} <= sessions_in(db)  # the session and its subagent
     assert not hooks.list_pending(db)
@@ -116,7 +106,7 @@ def test_install_run_busy_uninstall(tmp_path):
         payload["hook_event_name"] = "PreCompact"
         run = claude_code_runs(ours["PreCompact"][0], {**payload, "trigger": "auto"}, elsewhere, cc_env)
         assert (run.returncode, run.stdout, run.stderr) == (0, b"", b""), run
-        log = wait_for_run(db, "PreCompact", before)
+        log = hooks.wait_for_run(db, "PreCompact", before, timeout=120)
         assert log["result"].startswith("vault busy"), log
         assert transcripts / f"{SESSION}.jsonl" in hooks.list_pending(db)
 

@@ -165,3 +165,14 @@ def test_someone_elses_ingest_hook_is_not_ours():
     assert not hooks.is_ours({"type": "command", "command": "otherlog ingest --hook"})
     assert hooks.is_ours({"type": "command", "command": CMD})
     assert not hooks.is_ours({"type": "prompt", "prompt": CMD})
+
+
+def test_wait_for_run_returns_the_run_logged_after_the_time_given_and_else_times_out(tmp_path):
+    db = tmp_path / "v.duckdb"
+    hooks.record_run(db, "SessionEnd", "1 new message", 0.5)
+    at = hooks.read_runs(db)["SessionEnd"]["at"]
+    assert hooks.wait_for_run(db, "SessionEnd", at, timeout=0)["result"] == "1 new message"
+    with pytest.raises(TimeoutError, match="no SessionEnd run logged at or after 9999"):
+        hooks.wait_for_run(db, "SessionEnd", "9999-01-01T00:00:00+00:00", timeout=0.2)
+    with pytest.raises(TimeoutError):
+        hooks.wait_for_run(db, "PreCompact", at, timeout=0.2)

@@ -244,3 +244,12 @@ def test_the_kind_filter_finds_tool_calls(home):
     assert tools["results"] and {h["kind"] for h in tools["results"]} <= {"tool_call", "tool_result"}
     assert typed["results"] and {h["kind"] for h in typed["results"]} == {"human_prompt"}
     assert set(tools["results"][0]) == set(everything["results"][0])  # the same fields as ever
+
+
+def test_a_corrections_context_shows_answers_and_tool_calls_only():
+    from vault.kinds import Kind
+    from vault.mcp_tools import assistant_step
+
+    assert assistant_step(Kind.ASSISTANT_TEXT, "Done.") == "Done." and assistant_step(Kind.ASSISTANT_TEXT, None) == ""
+    assert assistant_step(Kind.TOOL_CALL, '{"command":\n  "ls"}') == '⚙ {"command": "ls"}'
+    assert assistant_step(Kind.THINKING, "hm") is None and assistant_step(Kind.TOOL_RESULT, "out") is None

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from crash_runs import assert_same, indexed_words, ingest, random_kills
-from support import ONE_COMMIT_PER_FILE, copy_mixed_archive, run_cli, vault_process
+from support import ONE_COMMIT_PER_FILE, copy_mixed_archive, forget_migration, run_cli, vault_process
 from vault.faults import EXIT_CODE as FAULT_EXIT
 from vault_tables import vault_tables
 
@@ -184,7 +184,7 @@ def test_old_vault_is_rederived_once_after_the_upgrade(archive, clean, tmp_path,
     con.execute("UPDATE messages SET on_main_branch = true "  # forks derived from uuid chains (claude_code)
                 "WHERE file_id IN (SELECT file_id FROM files WHERE source = 'claude_code')")
     con.execute("UPDATE tool_calls SET subagent_session_id = NULL")
-    con.execute("DELETE FROM migrations WHERE name = 'm005_pending_derivations'")
+    forget_migration(con, "m005_pending_derivations")
     con.execute("DROP TABLE pending_sessions")
     con.execute("DROP TABLE pending_files")
     con.close()

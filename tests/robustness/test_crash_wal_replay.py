@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from support import forget_migration
 from vault.store import connect, open_vault
 
 ALTERED = """
@@ -58,7 +59,7 @@ def test_upgrade_killed_after_an_alter_migration_opens(tmp_path, monkeypatch):
     db = tmp_path / "v.duckdb"
     open_vault(db).close()
     con = connect(db)
-    con.execute("DELETE FROM migrations WHERE name = 'm007_pair_backend'")
+    forget_migration(con, "m007_pair_backend")
     con.execute("ALTER TABLE pairs DROP COLUMN made_by")
     con.execute("CHECKPOINT")
     con.close()

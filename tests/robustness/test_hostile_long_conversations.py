@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from support import forget_migration
 from vault.ingest import ingest
 from vault.store import open_vault
 
@@ -80,7 +81,7 @@ def test_m004_marks_files_with_colliding_seq_for_a_reread_and_keeps_the_rest(tmp
     con = open_vault(path)
     ingest(con, [src])
     con.execute(f"UPDATE messages SET seq = {OLD_SEQ}")  # as the old packing wrote them
-    con.execute("DELETE FROM migrations WHERE name = 'm004_seq_ordinal'")
+    forget_migration(con, "m004_seq_ordinal")
     count_before = con.execute("SELECT count(*) FROM messages").fetchone()[0]
     con.close()
 

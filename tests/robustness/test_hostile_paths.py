@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from support import forget_migration
 from vault.ingest import Ingester, ingest
 from vault.settings import IngestSettings
 from vault.store import open_vault
@@ -312,7 +313,7 @@ def test_files_the_old_detection_missed_are_looked_at_again_after_the_upgrade(tm
     con.execute("INSERT INTO files (file_id, path, source, size, mtime) VALUES (nextval('file_ids'), ?, "
                 "'unrecognised', ?, ?)", [str(f), st.st_size, st.st_mtime])  # as the old detection left it
     assert ingest(con, [f]).files_unchanged == 1
-    con.execute("DELETE FROM migrations WHERE name = 'm004_seq_ordinal'")
+    forget_migration(con, "m004_seq_ordinal")
     con.close()
     con = open_vault(path)
     rep = ingest(con, [f])

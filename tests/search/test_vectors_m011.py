@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 from search_support import SMALL_SESSION
+from support import forget_migration
 
 from vault.index import embeddings, vectors
 from vault.index.search import search
 from vault.ingest import ingest
-from vault.store import SCHEMA_VERSION, applied_migrations, connect, migration_number, open_vault, set_meta
+from vault.store import applied_migrations, connect, open_vault
 
 QUERY = "music from text embeddings"
 
@@ -31,8 +32,7 @@ def to_float32_layout(path) -> tuple[list[str], np.ndarray]:
                     "vector FLOAT[] NOT NULL, PRIMARY KEY (model_id, content_hash))")
         con.register("_v", pa.table({"h": hashes, "v": list(f32)}))
         con.execute("INSERT INTO vectors SELECT ?, h, v FROM _v", [mid])
-        con.execute("DELETE FROM migrations WHERE name = 'm011_vectors_int8'")
-        set_meta(con, SCHEMA_VERSION, str(max(migration_number(n) for n in applied_migrations(con))))
+        forget_migration(con, "m011_vectors_int8")
         con.execute("CHECKPOINT")
         return hashes, f32
     finally:
