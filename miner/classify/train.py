@@ -51,6 +51,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # tuning half, docs/mining.md).
 LOOKAHEAD = True
 AFTER_FIRST = "after:known"  # the first column of the `after` family
+ECHO = False  # read the `echo` family (echo.py: an earlier request said again); a candidate, off until it wins
+ECHO_FIRST = "echo:share"  # its first column
 # Grid neighbours (each side) the inner F1 of a threshold is averaged with when choosing it (learned-6). 0: the best
 # threshold alone (learned-5). The inner F1 curve is flat over several thresholds (within 0.01 from 0.30 to 0.50 with the
 # after family): its lone peak moves with a turn or two, and the threshold with it.
@@ -106,6 +108,7 @@ def prior_weights(names: list[str]) -> np.ndarray:
     Without them the few praise and re-send examples cannot lift their classes off zero."""
     from miner.classify import after as AF
     from miner.classify import cues as C
+    from miner.classify import echo as EC
     from miner.classify import followup as FU
     from miner.classify import heuristic as H
 
@@ -113,6 +116,7 @@ def prior_weights(names: list[str]) -> np.ndarray:
     hand.update({f"cue:answer_{c.name}": c.weight for c in C.ANSWER_CUES})
     hand.update(FU.PRIOR)
     hand.update(AF.PRIOR)
+    hand.update(EC.PRIOR)
     hand.update({"ctx:claimed_x_failure": H.CLAIM_THEN_FAILURE, "ctx:claimed_x_error": H.CLAIM_THEN_FAILURE,
                  "ctx:after_interrupt_silent": H.AFTER_INTERRUPT, "ctx:asked": H.ASKED_THEN_ANSWER})
     rules = {REATTEMPT_WITH_FEEDBACK: hand,
@@ -188,7 +192,8 @@ def _temperature(Z: np.ndarray, y: np.ndarray) -> float:
 def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str = VERSION,
         C: float | None = None, threshold: float | None | str = "cv", extra: dict | None = None,
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
-        correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None) -> Model:
+        correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
+        echo: bool | None = None) -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
@@ -196,11 +201,15 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     `X`: the examples' feature rows when the caller has them already (features.vector of each turn).
     `correction_weight` multiplies the weight of every correction turn (a class weight).
     `lookahead`: read the `after` family (default LOOKAHEAD). `window`: the threshold is chosen by its inner
-    F1 averaged with that many grid neighbours on each side (default THRESHOLD_WINDOW).
+    F1 averaged with that many grid neighbours on each side (default THRESHOLD_WINDOW). `echo`: read the `echo`
+    family too (default ECHO; only with the after family: families are read as a prefix of the feature list).
     """
     keep = modelled(examples)
     mod = [examples[i] for i in keep]
-    n_plain = len(F.NAMES) if (LOOKAHEAD if lookahead is None else lookahead) else F.NAMES.index(AFTER_FIRST)
+    if not (LOOKAHEAD if lookahead is None else lookahead):
+        n_plain = F.NAMES.index(AFTER_FIRST)
+    else:
+        n_plain = len(F.NAMES) if (ECHO if echo is None else echo) else F.NAMES.index(ECHO_FIRST)
     X = (feature_matrix([e.turn for e in mod]) if X is None else X[keep])[:, :n_plain]
     if E is not None:
         X = np.hstack([X, E[keep]])
