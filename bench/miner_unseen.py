@@ -132,10 +132,10 @@ RECIPES = {  # name: what it is, fit keyword arguments, module settings, trainin
                          {"lookahead": True, "window": 1}, {}, False, "all"),
     "smooth": ("threshold chosen with its grid neighbours' inner F1", {"lookahead": False, "window": 1}, {}, False,
                "all"),
-    "learned-6": ("the learned-6 recipe (after family, threshold with its neighbours, no echo family)",
-                  {"lookahead": True, "window": 1, "echo": False}, {}, False, "all"),
-    "echo": ("learned-6 and the echo family (an earlier request said again)",
-             {"lookahead": True, "window": 1, "echo": True}, {}, False, "all"),
+    "learned-6": ("the learned-6 recipe (= lookahead-smooth; `shipped` while learned-6 is the shipped model)",
+                  {"lookahead": True, "window": 1}, {}, False, "all"),
+    "tempered": ("learned-6, threshold judged on temperature-scaled inner probabilities (as the backend applies it)",
+                 {"lookahead": True, "window": 1, "tempered": True}, {}, False, "all"),
     "embed-0.5": ("embedding block weight 0.5 (was 0.25: a weaker pull to 0)", {}, {"EMBED_WEIGHT": 0.5}, False,
                   "all"),
     "embed-1": ("embedding block weight 1.0", {}, {"EMBED_WEIGHT": 1.0}, False, "all"),
@@ -154,7 +154,7 @@ RECIPES = {  # name: what it is, fit keyword arguments, module settings, trainin
            {"_em": True}, False, "all"),
     "plus-licensed-em": ("+ licensed authors, EM priors per person", {}, {"_em": True}, True, "all"),
     **{f"th-{t}": (f"correction threshold fixed at {t} (L2, temperature still chosen inside)", {"threshold": t}, {},
-                   False, "all") for t in (0.1, 0.15, 0.2)},
+                   False, "all") for t in (0.1, 0.15, 0.2, 0.25)},
     **{f"plus-licensed-th-{t}": (f"+ licensed authors, threshold fixed at {t}", {"threshold": t}, {}, True, "all")
        for t in (0.15, 0.2)},
     **{f"no-{fam}": (f"without the {fam} family", {"mask": (fam,)}, {}, False, "all")

@@ -24,7 +24,6 @@ import re
 
 from miner.classify import after as AF
 from miner.classify import cues as C
-from miner.classify import echo as EC
 from miner.classify import followup as FU
 from miner.classify.base import Turn
 from miner.classify.heuristic import (RESEND_RATIO, HeuristicClassifier, _normalise, _said_nothing,
@@ -61,10 +60,9 @@ CONTEXT_NAMES = ["ctx:no_answer_before", "ctx:claimed_done", "ctx:asked", "ctx:t
                  "ctx:log_answer_chars",
                  "ctx:answer_tool_calls", "ctx:log_position", "ctx:claimed_x_failure", "ctx:claimed_x_error",
                  "ctx:asked_x_approval", "ctx:asked_x_cue"]
-# Families are appended: a model fitted before one (learned-5 before `after`, learned-6 before `echo`) reads the
-# prefix of NAMES it knows (learned.Model).
-NAMES = CUE_NAMES + SHAPE_NAMES + CONTEXT_NAMES + FU.NAMES + AF.NAMES + EC.NAMES
-FAMILIES = ("cue", "shape", "ctx") + FU.FAMILIES + AF.FAMILIES + EC.FAMILIES
+# The `after` family comes last: a model fitted before it (learned-5) reads a prefix of NAMES (learned.Model).
+NAMES = CUE_NAMES + SHAPE_NAMES + CONTEXT_NAMES + FU.NAMES + AF.NAMES
+FAMILIES = ("cue", "shape", "ctx") + FU.FAMILIES + AF.FAMILIES
 
 
 def vector(t: Turn) -> list[float]:
@@ -101,8 +99,7 @@ def vector(t: Turn) -> list[float]:
     after_interrupt = t.prev_kind in (Kind.INTERRUPT, Kind.TOOL_REJECTION)
     silent = after_interrupt and _said_nothing(answer)
     tool_calls = answer.count("\n[") + answer.startswith("[")  # rendered tool-call lines, `[Bash] ...`
-    requests = [u for role, u in t.context if role == "user" and u != "[interrupted]"]
-    earlier = requests[-RESEND_LOOKBACK:]
+    earlier = [u for role, u in t.context if role == "user" and u != "[interrupted]"][-RESEND_LOOKBACK:]
     norm = _normalise(text)
     normalised = {u: _normalise(u) for u in earlier or ([t.prev_typed] if t.prev_typed else [])}
     resend = max((normalised_similarity(norm, n) for n in normalised.values()), default=0.0)
@@ -115,10 +112,7 @@ def vector(t: Turn) -> list[float]:
            float(claimed and failure), float(claimed and bool(error)), float(asked and answers[0]),
            float(asked and bool(corr))]
     follow = FU.vector(text, lower, answer, claimed)
-    older = requests[:-1]  # the requests before the previous one (echo.py)
-    echo = EC.vector(EC.content_words(norm), [normalised.get(u) or _normalise(u) for u in older]) if older else \
-        [0.0] * len(EC.NAMES)
-    return cues + shape + ctx + follow + AF.vector(t) + echo
+    return cues + shape + ctx + follow + AF.vector(t)
 
 
 def _praise_only(text: str, words: int, cue: bool, error: bool) -> bool:

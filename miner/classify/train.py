@@ -51,8 +51,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # tuning half, docs/mining.md).
 LOOKAHEAD = True
 AFTER_FIRST = "after:known"  # the first column of the `after` family
-ECHO = False  # read the `echo` family (echo.py: an earlier request said again); a candidate, off until it wins
-ECHO_FIRST = "echo:share"  # its first column
+# The backend applies the threshold to temperature-scaled probabilities (learned.Model.proba); learned-6 chose it on
+# unscaled inner ones. Choosing it where it is applied lost on the tuning half (0.54 vs 0.60 F1, docs/mining.md): off.
+TEMPERED = False
 # Grid neighbours (each side) the inner F1 of a threshold is averaged with when choosing it (learned-6). 0: the best
 # threshold alone (learned-5). The inner F1 curve is flat over several thresholds (within 0.01 from 0.30 to 0.50 with the
 # after family): its lone peak moves with a turn or two, and the threshold with it.
@@ -108,7 +109,6 @@ def prior_weights(names: list[str]) -> np.ndarray:
     Without them the few praise and re-send examples cannot lift their classes off zero."""
     from miner.classify import after as AF
     from miner.classify import cues as C
-    from miner.classify import echo as EC
     from miner.classify import followup as FU
     from miner.classify import heuristic as H
 
@@ -116,7 +116,6 @@ def prior_weights(names: list[str]) -> np.ndarray:
     hand.update({f"cue:answer_{c.name}": c.weight for c in C.ANSWER_CUES})
     hand.update(FU.PRIOR)
     hand.update(AF.PRIOR)
-    hand.update(EC.PRIOR)
     hand.update({"ctx:claimed_x_failure": H.CLAIM_THEN_FAILURE, "ctx:claimed_x_error": H.CLAIM_THEN_FAILURE,
                  "ctx:after_interrupt_silent": H.AFTER_INTERRUPT, "ctx:asked": H.ASKED_THEN_ANSWER})
     rules = {REATTEMPT_WITH_FEEDBACK: hand,
@@ -193,7 +192,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         C: float | None = None, threshold: float | None | str = "cv", extra: dict | None = None,
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
         correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
-        echo: bool | None = None) -> Model:
+        tempered: bool | None = None) -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
@@ -201,15 +200,13 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     `X`: the examples' feature rows when the caller has them already (features.vector of each turn).
     `correction_weight` multiplies the weight of every correction turn (a class weight).
     `lookahead`: read the `after` family (default LOOKAHEAD). `window`: the threshold is chosen by its inner
-    F1 averaged with that many grid neighbours on each side (default THRESHOLD_WINDOW). `echo`: read the `echo`
-    family too (default ECHO; only with the after family: families are read as a prefix of the feature list).
+    F1 averaged with that many grid neighbours on each side (default THRESHOLD_WINDOW).
+    `tempered`: the threshold is judged on the inner probabilities after each L2 strength's own temperature, as the
+    backend applies it (default TEMPERED; off: on the untempered ones, learned-6).
     """
     keep = modelled(examples)
     mod = [examples[i] for i in keep]
-    if not (LOOKAHEAD if lookahead is None else lookahead):
-        n_plain = F.NAMES.index(AFTER_FIRST)
-    else:
-        n_plain = len(F.NAMES) if (ECHO if echo is None else echo) else F.NAMES.index(ECHO_FIRST)
+    n_plain = len(F.NAMES) if (LOOKAHEAD if lookahead is None else lookahead) else F.NAMES.index(AFTER_FIRST)
     X = (feature_matrix([e.turn for e in mod]) if X is None else X[keep])[:, :n_plain]
     if E is not None:
         X = np.hstack([X, E[keep]])
@@ -224,7 +221,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         scores = {}
         for c in (c_grid if C is None else (C,)):
             Z = _inner_logits(X, y, groups, c, n_plain, w)
-            P = _softmax(Z)
+            P = _softmax(Z / _temperature(Z, y)) if (TEMPERED if tempered is None else tempered) else _softmax(Z)
             ths = THRESHOLDS if threshold == "cv" else (threshold,)
             f1s = [_f1(y, _decide(P, th)) for th in ths]
             k = THRESHOLD_WINDOW if window is None else window
