@@ -6,6 +6,8 @@
     python bench/miner_cv.py --variant trees --variant no-shape   # other recipes, leave-one-author-out
     python bench/miner_cv.py --variant all   # every variant of miner/classify/variants.py (docs/mining.md table)
     python bench/miner_cv.py --also data/labels/not-in-model   # + those label files as more training authors
+    python bench/miner_cv.py --operating-points 0.2,0.35   # LOAO precision/recall per threshold (fast, non-nested)
+    python bench/miner_cv.py --variant th-0.2 --base learned-6 --sweep 0.2,0.3   # + each variant at other thresholds
 
 An author is a source repository (SOURCES.md). Leave-one-author-out: each author's turns are
 labelled by a model fitted (hyperparameters included) without any of that author's turns. In-sample:

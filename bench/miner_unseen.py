@@ -5,6 +5,9 @@
     python bench/miner_unseen.py --recipe balance-1 --recipe embed-1   # other recipes, tuning half
     python bench/miner_unseen.py --half held-out     # the held-out half: only to report, never to choose
     python bench/miner_unseen.py --half all          # + "fresh": authors labelled after the split was drawn
+    python bench/miner_unseen.py --half tuning,fresh --sweep 0.2,0.25   # what choices may look at; other thresholds
+    python bench/miner_unseen.py --recipe learned-6 --recipe th-0.2 --only data/labels/not-in-model/external-X.jsonl
+                                                     # a new held-out set, scored once
 
 The unseen authors are the label files of `data/labels/not-in-model/` (licensed text in the repository)
 and `data/labels/pointers-only/` (judgements whose text is not in the repository: `--pointers-text DIR`
