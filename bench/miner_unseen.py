@@ -5,6 +5,9 @@
     python bench/miner_unseen.py --recipe balance-1 --recipe embed-1   # other recipes, tuning half
     python bench/miner_unseen.py --half held-out     # the held-out half: only to report, never to choose
     python bench/miner_unseen.py --half all          # + "fresh": authors labelled after the split was drawn
+    python bench/miner_unseen.py --half tuning,fresh --sweep 0.2,0.25   # what choices may look at; other thresholds
+    python bench/miner_unseen.py --recipe learned-6 --recipe th-0.2 --only data/labels/not-in-model/external-X.jsonl
+                                                     # a new held-out set, scored once
 
 The unseen authors are the label files of `data/labels/not-in-model/` (licensed text in the repository)
 and `data/labels/pointers-only/` (judgements whose text is not in the repository: `--pointers-text DIR`
@@ -132,6 +135,10 @@ RECIPES = {  # name: what it is, fit keyword arguments, module settings, trainin
                          {"lookahead": True, "window": 1}, {}, False, "all"),
     "smooth": ("threshold chosen with its grid neighbours' inner F1", {"lookahead": False, "window": 1}, {}, False,
                "all"),
+    "learned-6": ("the learned-6 recipe (= lookahead-smooth; `shipped` while learned-6 is the shipped model)",
+                  {"lookahead": True, "window": 1}, {}, False, "all"),
+    "tempered": ("learned-6, threshold judged on temperature-scaled inner probabilities (as the backend applies it)",
+                 {"lookahead": True, "window": 1, "tempered": True}, {}, False, "all"),
     "embed-0.5": ("embedding block weight 0.5 (was 0.25: a weaker pull to 0)", {}, {"EMBED_WEIGHT": 0.5}, False,
                   "all"),
     "embed-1": ("embedding block weight 1.0", {}, {"EMBED_WEIGHT": 1.0}, False, "all"),
@@ -150,7 +157,7 @@ RECIPES = {  # name: what it is, fit keyword arguments, module settings, trainin
            {"_em": True}, False, "all"),
     "plus-licensed-em": ("+ licensed authors, EM priors per person", {}, {"_em": True}, True, "all"),
     **{f"th-{t}": (f"correction threshold fixed at {t} (L2, temperature still chosen inside)", {"threshold": t}, {},
-                   False, "all") for t in (0.1, 0.15, 0.2)},
+                   False, "all") for t in (0.1, 0.15, 0.2, 0.25)},
     **{f"plus-licensed-th-{t}": (f"+ licensed authors, threshold fixed at {t}", {"threshold": t}, {}, True, "all")
        for t in (0.15, 0.2)},
     **{f"no-{fam}": (f"without the {fam} family", {"mask": (fam,)}, {}, False, "all")
