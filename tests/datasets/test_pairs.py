@@ -504,3 +504,14 @@ def test_look_ahead_reads_the_turn_after_the_chosen_answer():
     # the session ends after the chosen answer: nothing to read (None, not "said nothing")
     [end] = next_attempt_candidates(segs[:3], "s", "r", 6000, _skipped())
     assert end.turn_after is None and end.answer_after is None
+
+
+def test_feedback_answer_is_the_prose_head_the_miner_reads():
+    # tool calls left out, as Turn.next_assistant and answer_after hold an answer: the acknowledgement is in the prose
+    from miner.classify.after import acknowledges
+    from miner.pairs import Part, prose_head
+
+    parts = [Part("a1", "tool_call", "[Edit] a.py"), Part("a2", "assistant_text", "  You're right, the test was wrong. "),
+             Part("a3", "tool_call", "[Bash] $ pytest"), Part("a4", "assistant_text", "")]
+    assert prose_head(parts) == "You're right, the test was wrong."
+    assert acknowledges(prose_head(parts)) and prose_head([]) == ""
