@@ -126,12 +126,12 @@ def dump(cands, path: Path, n: int | None, seed: int, kept_only: bool) -> None:
 
 def _variant_failed(c, name: str) -> set[str]:
     """The filters `c` fails under a variant of this session's look-ahead changes (recomputed from the candidate)."""
-    from miner import quality
+    from miner.classify.after import acknowledges
     from miner.filters import GATE_CONFIDENCE
 
     failed = set(c.failed)
     low = c.confidence is not None and c.confidence < GATE_CONFIDENCE
-    ack = quality.acknowledges(c.feedback_answer)
+    ack = acknowledges(c.feedback_answer)
     if name in ("before", "ack_after_only"):  # gate_confidence without the acknowledgement evidence
         failed.discard("gate_confidence")
         if low:
@@ -139,7 +139,7 @@ def _variant_failed(c, name: str) -> set[str]:
     if name in ("before", "ack_gate_only"):
         failed.discard("acknowledged_after")
     if name == "rescue_chain" and c.chosen_corrected and not c.chosen_interrupted \
-            and not quality.acknowledges(c.answer_after):
+            and not acknowledges(c.answer_after):
         failed.discard("chosen_corrected_later")  # the next turn "corrects" but the answer to it merely continues
     if name == "strict_gate" and not ack:
         failed.add("gate_confidence")  # the gate requires the acknowledgement

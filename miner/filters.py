@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from miner import quality
+from miner.classify.after import acknowledges
 
 GATE_CONFIDENCE = 0.7
 CORRECTION_METHODS = frozenset({"next_attempt", "rewrite"})  # pairs anchored on a correction turn
@@ -103,7 +104,7 @@ def _gate(check: Callable[[Candidate, FilterOptions], bool]) -> Callable[[Candid
 # they decide whether the feedback is a correction at all (miner.quality).
 CHECKS: dict[str, Callable[[Candidate, FilterOptions], bool]] = {
     "gate_confidence": _gate(lambda c, o: c.confidence is None or c.confidence >= o.gate_confidence
-                             or quality.acknowledges(c.feedback_answer)),
+                             or acknowledges(c.feedback_answer)),
     "gate_not_typed": _gate(lambda c, o: c.feedback_typed),
     "gate_status_question": _gate(lambda c, o: not quality.is_status_question(c.feedback)),
     "gate_pasted_failure": _gate(lambda c, o: not quality.is_pasted_failure(c.feedback)),
@@ -119,7 +120,7 @@ CHECKS: dict[str, Callable[[Candidate, FilterOptions], bool]] = {
     "too_short": lambda c, o: min(len(c.chosen.strip()), len(c.rejected.strip())) >= o.min_chars,
     "too_long": lambda c, o: max(len(c.chosen), len(c.rejected)) <= o.max_chars,
     "chosen_corrected_later": lambda c, o: not (c.chosen_interrupted or c.chosen_corrected),
-    "acknowledged_after": lambda c, o: c.method != "next_attempt" or not quality.acknowledges(c.answer_after),
+    "acknowledged_after": lambda c, o: c.method != "next_attempt" or not acknowledges(c.answer_after),
     "tool_only": lambda c, o: c.chosen_has_text and c.rejected_has_text,
     "secrets": lambda c, o: not _secret_findings(c.texts()),
 }

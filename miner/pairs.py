@@ -237,7 +237,7 @@ def next_attempt_candidates(segs: list[Segment], session_id: str, role: str | No
             chosen=render_answer(chosen), rejected=render_answer(rejected), feedback=seg.text,
             chosen_has_text=has_text(chosen), rejected_has_text=has_text(rejected),
             chosen_interrupted=interrupted, chosen_corrected=corrected, rejected_joined=joined,
-            confidence=seg.confidence, feedback_typed=seg.typed, feedback_answer=render_answer(chosen),
+            confidence=seg.confidence, feedback_typed=seg.typed, feedback_answer=prose_head(chosen),
             **_look_ahead(segs, k + 1)))
     return out
 
@@ -247,8 +247,14 @@ def _look_ahead(segs: list[Segment], k: int) -> dict[str, str | None]:
     (across see-through turns); both None when the session ends first."""
     if k >= len(segs):
         return {"turn_after": None, "answer_after": None}
-    prose = [p.text.strip() for s in _through(segs, k) for p in s.answer if p.kind == Kind.ASSISTANT_TEXT]
-    return {"turn_after": segs[k].text, "answer_after": "\n".join(t for t in prose if t)[:AFTER_CHARS]}
+    return {"turn_after": segs[k].text, "answer_after": prose_head([p for s in _through(segs, k) for p in s.answer])}
+
+
+def prose_head(answer: list[Part]) -> str:
+    """The head of an answer's visible prose, its tool calls left out: what the miner's look-ahead reads
+    (`Turn.next_assistant`, miner.classify.after.acknowledges)."""
+    prose = [p.text.strip() for p in answer if p.kind == Kind.ASSISTANT_TEXT]
+    return "\n".join(t for t in prose if t)[:AFTER_CHARS]
 
 
 def _through(segs: list[Segment], k: int) -> list[Segment]:
@@ -449,7 +455,7 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
             chosen=text, rejected=render_answer(rejected), feedback=seg.text,
             chosen_has_text=bool(text), rejected_has_text=has_text(rejected), rejected_joined=joined,
             confidence=seg.confidence, feedback_typed=seg.typed, made_by=llm.made_by,
-            feedback_answer=render_answer(seg.answer)))
+            feedback_answer=prose_head(seg.answer)))
     return out
 
 

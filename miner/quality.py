@@ -193,32 +193,3 @@ _DIRECTIVE = re.compile(
 def is_outcome_report(feedback: str) -> bool:
     """Feedback that only reports what happened (a failure, a symptom) without saying what to do differently."""
     return not _DIRECTIVE.search(feedback or "")
-
-
-# --- look-ahead: what the assistant did right after a person's turn ------------------------
-
-# The head of an answer that acknowledges a mistake or a change of course: evidence that the person's turn before it
-# corrected the answer before that ("You're right ... let me fix"). An answer that merely continues is no evidence.
-_ACK = re.compile(
-    r"\b(?:you(?:'re| are) (?:absolutely |totally |completely |quite |so |100% )?(?:right|correct)|you'?re right to"
-    r"|(?:good|great|nice|sharp|excellent|fair|valid) (?:catch|point|eye|call|question)"
-    r"|(?:my |i )?apolog(?:ies|ize|ise)|sorry|my (?:bad|mistake|error|apologies)|oops|whoops"
-    r"|i (?:misunderstood|misread|was wrong|got (?:that|it|this) wrong|made (?:a|an) (?:mistake|error)|"
-    r"overlooked|missed (?:that|this|the)|should(?:n'?t)? have|shouldn'?t have|did(?:n'?t| not) (?:notice|realize|"
-    r"realise|check|read))"
-    r"|let me (?:fix|correct|revert|redo|re-do|undo|try (?:again|a different)|re-?check|reconsider|re-?examine)"
-    r"|(?:ah|oh)\W+(?:i see|you(?:'re| are) right|got it|right|that makes sense|understood)"
-    r"|i see (?:the (?:issue|problem|mistake|error)|what (?:you mean|went wrong|happened)|now)"
-    r"|thanks? (?:you )?for (?:catching|pointing|the (?:correction|clarification|catch))"
-    r"|that(?:'s| is| was) (?:my (?:mistake|error|fault)|wrong|incorrect|a mistake)"
-    r"|tienes razón|tiene razón|du hast recht|sie haben recht|vous avez raison|tu as raison|hai ragione"
-    r"|tem razão|você está certo|你说得对|您说得对|抱歉|对不起|申し訳|すみません)", re.I)
-ACK_CHARS = 300  # an acknowledgement shows in the answer's opening
-
-
-def acknowledges(answer: str | None) -> bool:
-    """The answer's opening (or its first prose after the tool calls it starts with) acknowledges a mistake or a
-    change of course: evidence the person's turn before it corrected the answer before that."""
-    if not answer:
-        return False
-    return bool(_ACK.search(answer[:ACK_CHARS]) or _ACK.search(first_prose(answer)[:ACK_CHARS]))

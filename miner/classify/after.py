@@ -202,3 +202,11 @@ def vector(t: Turn) -> list[float]:
                     break
     return [float(known), float(known and not head), float(ack), float(agree), float(fix), float(new),
             float(calls is not None), float(reedit), float(rerun)]
+
+
+def acknowledges(head: str | None) -> bool:
+    """The head of an answer's prose (as `Turn.next_assistant` holds it) acknowledges a mistake or announces a repair:
+    the family's `ack` or `fix` feature. The pair filters read it too (miner.filters: the look-ahead gate and
+    `acknowledged_after`), so the miner and the pairs detect an acknowledgement one way."""
+    features = dict(zip(NAMES, vector(Turn("", "", "", "", 0, next_assistant=head))))
+    return bool(features["after:ack"] or features["after:fix"])

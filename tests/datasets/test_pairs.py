@@ -439,7 +439,7 @@ def test_flattery_and_replies_after_tool_calls():
 
 @pytest.mark.parametrize("answer,ack", [
     ("You're absolutely right, the test was wrong.", True),
-    ("[Edit] a.py\nGood catch - I missed the None case.", True),
+    ("Good catch - I missed the None case.", True),
     ("Ah, I see the issue: the path is relative.", True),
     ("I apologize for the confusion.", True),
     ("Let me revert that change.", True),
@@ -450,9 +450,33 @@ def test_flattery_and_replies_after_tool_calls():
     (None, False),
 ])
 def test_acknowledges(answer, ack):
-    from miner.quality import acknowledges
+    # the pair filters read the miner's detector (the after family's ack or fix feature), not a copy of it
+    from miner.classify.after import acknowledges
 
     assert acknowledges(answer) is ack
+
+
+# Real answers after a hand-labelled turn (data/labels, `answer_after`): (file, session, n, acknowledges)
+REAL_ANSWERS = [
+    # a correction ("I want to write directly in the dropdown field"): "Ah, now I understand what you want!"
+    ("not-in-model/external-league-analyzer.jsonl", "136f0a5e", 16, True),
+    # a correction answered "I see the TypeScript errors. The issue is ...": a repair (the main copy missed it)
+    ("not-in-model/external-robin-collins-gpt-crawler.jsonl", "2025-03-06_19-35", 6, True),
+    # new requests answered "Good question ...", "Great question.": agreeing is no acknowledgement (main's copy fired)
+    ("not-in-model/external-pashanaumov-workbench.jsonl", "claude-conversation", 22, False),
+    ("not-in-model/external-mcpify.jsonl", "chat-history", 25, False),
+]
+
+
+@pytest.mark.parametrize("name,session,n,ack", REAL_ANSWERS)
+def test_acknowledges_on_real_answers(name, session, n, ack):
+    from pathlib import Path
+
+    from miner.classify.after import acknowledges
+
+    path = Path(__file__).resolve().parents[2] / "data" / "labels" / name
+    [row] = [r for r in map(json.loads, path.read_text().splitlines()) if r["session"] == session and r["n"] == n]
+    assert acknowledges(row["answer_after"]) is ack
 
 
 def test_gate_confidence_passes_on_an_acknowledged_correction():
@@ -480,3 +504,14 @@ def test_look_ahead_reads_the_turn_after_the_chosen_answer():
     # the session ends after the chosen answer: nothing to read (None, not "said nothing")
     [end] = next_attempt_candidates(segs[:3], "s", "r", 6000, _skipped())
     assert end.turn_after is None and end.answer_after is None
+
+
+def test_feedback_answer_is_the_prose_head_the_miner_reads():
+    # tool calls left out, as Turn.next_assistant and answer_after hold an answer: the acknowledgement is in the prose
+    from miner.classify.after import acknowledges
+    from miner.pairs import Part, prose_head
+
+    parts = [Part("a1", "tool_call", "[Edit] a.py"), Part("a2", "assistant_text", "  You're right, the test was wrong. "),
+             Part("a3", "tool_call", "[Bash] $ pytest"), Part("a4", "assistant_text", "")]
+    assert prose_head(parts) == "You're right, the test was wrong."
+    assert acknowledges(prose_head(parts)) and prose_head([]) == ""
