@@ -86,7 +86,7 @@ from vault.lightquery import gc_deferred, light_duckdb_import
 light_duckdb_import()  # as vault.cli does
 with gc_deferred():  # as vault.cli does around its imports
     import duckdb; mark("import duckdb")
-    import click; mark("import click")
+    import vault.cli.quick, vault.cli.search; mark("import vault.cli (no click: vault.cli.quick)")
     from vault.index import fts, search; mark("import vault search")
 from vault.lightquery import no_pandas
 from vault.store import open_vault
