@@ -44,8 +44,10 @@ def timed(name, fn):
 
 for i, (name, fn) in enumerate(migrations.MIGRATIONS):
     migrations.MIGRATIONS[i] = (name, timed(name, fn))
-store._schema_after.cache_clear()
-store.backup = timed("backup", store.backup)
+# The migration runner's module: vault.schema, or vault.store in a tree from before the split (a baseline).
+runner = sys.modules[store.migrate.__module__]
+runner._schema_after.cache_clear()
+runner.backup = timed("backup", runner.backup)
 store.compact = timed("compact", store.compact)
 con = store.open_vault(sys.argv[1])
 n = con.execute("SELECT count(*) FROM records").fetchone()[0]

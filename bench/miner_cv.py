@@ -69,6 +69,9 @@ def main() -> None:
                                      "branch's copy, exported with git archive)")
     ap.add_argument("--cache", help="keep the labelled turns and their embeddings in this pickle between runs "
                                     "(rebuilt when a label file changes)")
+    ap.add_argument("--sweep", help="with --variant: also each variant's leave-one-author-out figures at these "
+                                    "correction thresholds, comma-separated (the same fits, only the operating point "
+                                    "moved)")
     args = ap.parse_args()
 
     from miner.classify.heuristic import HeuristicClassifier
@@ -80,7 +83,8 @@ def main() -> None:
     print(f"{out['examples']} labelled human-side turns by {out['authors']} authors, "
           f"{out['corrections']} corrections")
     if args.variant:
-        variants(examples, E, args.variant, args.reference, args.json_out, args.base, args.held_out)
+        sweep = tuple(float(x) for x in args.sweep.split(",")) if args.sweep else ()
+        variants(examples, E, args.variant, args.reference, args.json_out, args.base, args.held_out, sweep)
         return
 
     loao = cross_validate(examples, E)
@@ -149,7 +153,7 @@ def report(name: str, examples, labels, per_author: bool) -> dict:
 
 
 def variants(examples, E, names: list[str], reference: str | None = None, json_out: str | None = None,
-             base: str = "shipped", held_out_dir: str | None = None) -> dict:
+             base: str = "shipped", held_out_dir: str | None = None, sweep: tuple[float, ...] = ()) -> dict:
     """Leave-one-author-out of each named variant: figures, calibration, CPU time, and the change of pooled
     F1 from the shipped recipe with a 90% interval from resampling authors (the noise of 19 folds).
 
@@ -158,7 +162,7 @@ def variants(examples, E, names: list[str], reference: str | None = None, json_o
     import time
 
     from miner.classify.learned import feature_matrix
-    from miner.classify.train import reliability
+    from miner.classify.train import reliability, scores
     from miner.classify.variants import VARIANTS, run
 
     X = feature_matrix([e.turn for e in examples])
@@ -171,7 +175,7 @@ def variants(examples, E, names: list[str], reference: str | None = None, json_o
         names = [base] + [n for n in names if n != base]
     for name in names:
         t = time.process_time()
-        labels = run(name, examples, E, X)
+        labels, moved = loao_sweep(name, examples, E, X, sweep) if sweep else (run(name, examples, E, X), [])
         out[name] = report(f"variant {name}: {VARIANTS[name][0]} (leave-one-author-out)", examples, labels, True)
         out[name]["ece"] = reliability(examples, labels)["ece"]
         out[name]["counts"] = author_counts(examples, labels)
@@ -179,6 +183,13 @@ def variants(examples, E, names: list[str], reference: str | None = None, json_o
         out[name]["f1_change"] = delta
         change = f"  pooled F1 change {delta[0]:+.3f}, 90% interval {delta[1]:+.3f} .. {delta[2]:+.3f}" if delta else ""
         print(f"  ECE {out[name]['ece']}  ({time.process_time() - t:.0f} s CPU){change}", flush=True)
+        for th, labs in zip(sweep, moved, strict=True):
+            groups = {"all": None, **groups_of(examples)}
+            for g, members in groups.items():
+                keep = [i for i, e in enumerate(examples) if members is None or e.author in members]
+                c = scores([examples[i] for i in keep], [labs[i] for i in keep])["pooled"]["correction"]
+                out[name].setdefault("sweep", {}).setdefault(g, {})[th] = c
+                print(f"    at threshold {th:.2f}, {g:8s} {fmt(c)}")
         if test is not None:
             from miner.classify.variants import held_out
 
@@ -189,6 +200,34 @@ def variants(examples, E, names: list[str], reference: str | None = None, json_o
         if json_out:
             Path(json_out).write_text(json.dumps({"variants": out}, indent=1, default=str))
     return out
+
+
+def loao_sweep(name: str, examples, E, X, thresholds: tuple[float, ...]) -> tuple[list, list[list]]:
+    """Leave-one-author-out labels of variant `name` (as variants.run), and the labels the same fold models give
+    at each correction threshold of `thresholds`."""
+    import numpy as np
+
+    from miner.classify.train import fit, predict
+    from miner.classify.variants import VARIANTS
+
+    _, fitter, kwargs, transform, embed = VARIANTS[name]
+    X = transform(X) if transform else X
+    E = E if embed else None
+    authors = np.asarray([e.author for e in examples])
+    out: list = [None] * len(examples)
+    moved: list[list] = [[None] * len(examples) for _ in thresholds]
+    for a in sorted(set(authors.tolist())):
+        test, train = np.flatnonzero(authors == a), np.flatnonzero(authors != a)
+        model = (fitter or fit)([examples[i] for i in train], None if E is None else E[train], X=X[train], **kwargs)
+        ex, Et = [examples[i] for i in test], None if E is None else E[test]
+        for k, th in [(None, None)] + list(enumerate(thresholds)):
+            chosen = model.threshold
+            if k is not None:
+                model.threshold = th
+            for i, lab in zip(test, predict(model, ex, Et, X[test]), strict=True):
+                (out if k is None else moved[k])[i] = lab
+            model.threshold = chosen
+    return out, moved
 
 
 def held_out_data(folder: Path) -> tuple[list, object, object]:

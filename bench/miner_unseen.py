@@ -158,8 +158,9 @@ RECIPES = {  # name: what it is, fit keyword arguments, module settings, trainin
 }
 
 
-def run_recipe(name, train, E, X, test, E_t, X_t, licensed):
-    """Labels of `test` from recipe `name`, each unseen author by a fit without its turns."""
+def run_recipe(name, train, E, X, test, E_t, X_t, licensed, sweep: tuple[float, ...] = ()):
+    """Labels of `test` from recipe `name`, each unseen author by a fit without its turns. With `sweep`: a list,
+    the labels at each correction threshold of `sweep` after them (the same fits: only the operating point moves)."""
     import numpy as np
 
     from miner.classify import train as T
@@ -181,6 +182,7 @@ def run_recipe(name, train, E, X, test, E_t, X_t, licensed):
         extra = [i for i, e in enumerate(test) if add and e.author in licensed]
         groups = [None] + (sorted({test[i].author for i in extra}) if add else [])
         out: list = [None] * len(test)
+        moved: list[list] = [[None] * len(test) for _ in sweep]
         for held in groups:
             tr_i = [i for i in extra if test[i].author != held]
             ex = list(train) + [test[i] for i in tr_i]
@@ -206,7 +208,15 @@ def run_recipe(name, train, E, X, test, E_t, X_t, licensed):
                       T.predict(model, [test[i] for i in score], Es2, Xs))
             for i, lab in zip(score, labels, strict=True):
                 out[i] = lab
-        return out
+            chosen = model.threshold
+            for k, th in enumerate(sweep):
+                model.threshold = th
+                said = (predict_em(model, ex, [test[i] for i in score], Es2, Xs) if em else
+                        T.predict(model, [test[i] for i in score], Es2, Xs))
+                for i, lab in zip(score, said, strict=True):
+                    moved[k][i] = lab
+            model.threshold = chosen
+        return [out, *moved] if sweep else out
     finally:
         for k, v in old.items():
             setattr(T, k, v)
@@ -240,11 +250,20 @@ def predict_em(model, train, test, E, X, iterations: int = 50):
     return out
 
 
+def _prf(c: list[int]) -> dict:
+    """Precision, recall, F1 and the counts of (tp, fp, fn)."""
+    p = c[0] / (c[0] + c[1]) if c[0] + c[1] else None
+    r = c[0] / (c[0] + c[2]) if c[0] + c[2] else None
+    f = 2 * c[0] / (2 * c[0] + c[1] + c[2]) if c[0] else 0.0
+    return {"precision": p, "recall": r, "f1": f, "tp": c[0], "fp": c[1], "fn": c[2]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--make-split", action="store_true", help="write bench/unseen_split.json (once, before tuning)")
-    ap.add_argument("--half", choices=["tuning", "held-out", "fresh", "all"], default="tuning",
-                    help="fresh: authors labelled after the split was drawn (in neither half; never tuned on)")
+    ap.add_argument("--half", default="tuning",
+                    help="tuning, held-out, fresh, all, or a comma list (tuning,fresh: what choices may look at); "
+                         "fresh: authors labelled after the split was drawn (in neither half)")
     ap.add_argument("--recipe", action="append", default=[], help=f"one of {', '.join(RECIPES)} (repeatable)")
     ap.add_argument("--pointers-text", default=str(DEFAULT_TEXT), help="the pointers-only files with their text")
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
@@ -254,6 +273,8 @@ def main() -> None:
                                      "pointers-only/ are the unseen authors")
     ap.add_argument("--unseen-cache", help="pickle of the unseen turns and their embeddings")
     ap.add_argument("--json", dest="json_out", help="write the figures here too")
+    ap.add_argument("--sweep", help="also the figures at these correction thresholds, comma-separated (the same "
+                                    "fits, only the operating point moved)")
     ap.add_argument("--only", action="append", default=[], metavar="LABEL_FILE",
                     help="score only the authors of these label files (repeatable; as a half named 'given'; "
                          "they must be unseen authors, e.g. data/labels/not-in-model/external-*.jsonl)")
@@ -276,7 +297,9 @@ def main() -> None:
     test, E_t, X_t, licensed = unseen_data(Path(args.pointers_text), Path(args.unseen_cache) if args.unseen_cache
                                            else None, Path(args.labels) if args.labels else LABELS)
     halves["fresh"] = sorted({e.author for e in test} - set(halves["tuning"]) - set(halves["held-out"]))
-    wanted = list(halves) if args.half == "all" else [args.half]
+    wanted = list(halves) if args.half == "all" else args.half.split(",")
+    if set(wanted) - set(halves):
+        sys.exit(f"--half: one of {', '.join(halves)}, all, or a comma list of them")
     if args.only:
         given = {json.loads(line)["author"] for f in args.only for line in Path(f).read_text().splitlines() if line}
         missing = given - {e.author for e in test}
@@ -290,21 +313,25 @@ def main() -> None:
     results = {}
     for name in args.recipe or ["shipped"]:
         t = time.process_time()
-        labels = run_recipe(name, train, E, X, test, E_t, X_t, licensed)
+        sweep = tuple(float(x) for x in args.sweep.split(",")) if args.sweep else ()
+        labels = run_recipe(name, train, E, X, test, E_t, X_t, licensed, sweep)
+        if sweep:
+            labels, moved = labels[0], labels[1:]
         counts = author_counts(test, labels)
         results[name] = {}
         print(f"\n{name}: {RECIPES[name][0]}  ({time.process_time() - t:.0f} s CPU)")
         for h in wanted:
             c = [sum(v[j] for a, v in counts.items() if a in halves[h]) for j in range(3)]
-            p = c[0] / (c[0] + c[1]) if c[0] + c[1] else None
-            r = c[0] / (c[0] + c[2]) if c[0] + c[2] else None
-            f = 2 * c[0] / (2 * c[0] + c[1] + c[2]) if c[0] else 0.0
-            results[name][h] = {"precision": p, "recall": r, "f1": f, "tp": c[0], "fp": c[1], "fn": c[2],
-                                "authors": {a: v for a, v in counts.items() if a in halves[h]}}
+            results[name][h] = {**_prf(c), "authors": {a: v for a, v in counts.items() if a in halves[h]}}
             print(f"  {h:9s} {fmt(results[name][h])}")
             for a in sorted(halves[h]):
                 if a in counts:
                     print(f"      {a:45s} tp {counts[a][0]:2d} fp {counts[a][1]:2d} fn {counts[a][2]:2d}")
+            for th, labs in zip(sweep, moved if sweep else [], strict=True):
+                mc = author_counts(test, labs)
+                c = [sum(v[j] for a, v in mc.items() if a in halves[h]) for j in range(3)]
+                results[name].setdefault("sweep", {}).setdefault(h, {})[th] = c
+                print(f"    at threshold {th:.2f}: {fmt(_prf(c))}")
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(results, indent=1))
 

@@ -169,9 +169,9 @@ def emb_bytes(path: Path) -> int:
 
 
 def compacted_bytes(path: Path) -> int:
-    from vault.store import _connect, compact
+    from vault.store import compact, connect
 
-    compact(_connect(path, read_only=False), path).close()
+    compact(connect(path), path).close()
     return path.stat().st_size
 
 

@@ -50,7 +50,9 @@ import vault.store as store
 n, mode, delay = int(os.environ.get("KILL_AT_STATEMENT", "0")), os.environ.get("KILL_MODE", "after"), \\
     float(os.environ.get("KILL_DELAY", "0.005"))
 count = 0
-real = store.connect
+# connect's module (vault.connection; vault.store before the split), where the file opens look it up
+home = sys.modules[store.connect.__module__]
+real = home.connect
 
 class Counted:
     def __init__(self, con):
@@ -75,7 +77,7 @@ def connect(path=":memory:", **kwargs):
     con = real(path, **kwargs)
     return con if str(path) == ":memory:" else Counted(con)
 
-store.connect = connect
+home.connect = connect
 if os.environ.get("COUNT_FILE"):
     atexit.register(lambda: open(os.environ["COUNT_FILE"], "w").write(str(count)))
 from vault.cli import main

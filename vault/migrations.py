@@ -418,7 +418,7 @@ def m016_text_zstd(con: duckdb.DuckDBPyConnection) -> None:
     decompresses a zstd string column 2,048 values at a time, and the few texts a keyword search reads by row
     (its hits) cost 12 ms more per query (18.6 -> 30.4 ms in-process, idle machine), over the search goals;
     without it the vault is 0.49x the archive instead of 0.31x. The column option needs a file in storage
-    version v1.2 or later (`vault.store.STORAGE_VERSION`: new vaults are created so, and a vault in an older
+    version v1.2 or later (`vault.connection.STORAGE_VERSION`: new vaults are created so, and a vault in an older
     version is rewritten into it after this migration); in an older file DuckDB accepts it and stores the
     column as before. Rows, their order, the other columns and the key index are unchanged (the table is
     rebuilt as m012 did).

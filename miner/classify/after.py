@@ -63,8 +63,10 @@ _NEW = lowered_pattern(
     r"analy[sz]e|read|search|first)\b")
 # The patterns above are the definitions; `_ack`, `_fix`, `_agree` find the same faster. An alternation led by \b
 # makes Python's re try every position (~100 us on a 300-character head): each branch group runs only on heads
-# holding the literals (any of `need`, and any of `also`) that its every match contains; `in` is C-fast.
-_Group = tuple[tuple[str, ...], tuple[str, ...], re.Pattern, bool]
+# holding the literals (any of `need`, and any of `also`) that its every match contains; `in` is C-fast. A group whose
+# every `need` literal holds a Cyrillic or CJK character is skipped at once on a head without one (`_WIDE`): most heads.
+_Group = tuple[tuple[str, ...], tuple[str, ...], re.Pattern, bool, bool]
+_WIDE = re.compile("[\u0400-\u04ff\u3000-\u9fff\uff00-\uffef]")
 
 
 def _groups(pattern: re.Pattern, spec: list[tuple[tuple[str, ...], tuple[str, ...], int]]) -> list[_Group]:
@@ -77,7 +79,8 @@ def _groups(pattern: re.Pattern, spec: list[tuple[tuple[str, ...], tuple[str, ..
         bounded = all(b.startswith(r"\b") for b in group)  # the word boundary checked by hand (found_at_word_start): re skips ahead
         if bounded:
             group = [b[2:] for b in group]
-        out.append((need, also, re.compile("|".join(group)), bounded))
+        wide = all(_WIDE.search(k) for k in need)
+        out.append((need, also, re.compile("|".join(group)), bounded, wide))
         i += n
     assert i == len(branches), (i, len(branches))
     return out
@@ -105,10 +108,32 @@ def _branches(regex: str) -> list[str]:
     return out + [regex[start:]]
 
 
-def _find(groups: list[_Group], lower: str) -> bool:
-    return any(any(k in lower for k in need) and (not also or any(k in lower for k in also))
-               and (found_at_word_start(p, lower) if bounded else p.search(lower) is not None)
-               for need, also, p, bounded in groups)
+def _wide(lower: str) -> bool:
+    return not lower.isascii() and _WIDE.search(lower) is not None
+
+
+def _find(groups: list[_Group], lower: str, wide: bool | None = None) -> bool:
+    """Any group's branches match `lower` (`wide`: `_wide(lower)`, when the caller has it). Plain loops, not
+    any(<generator>): a generator per group cost as much as the searches it made."""
+    if wide is None:
+        wide = _wide(lower)
+    for need, also, p, bounded, wide_only in groups:
+        if wide_only and not wide:
+            continue
+        for k in need:
+            if k in lower:
+                break
+        else:
+            continue
+        if also:
+            for k in also:
+                if k in lower:
+                    break
+            else:
+                continue
+        if found_at_word_start(p, lower) if bounded else p.search(lower) is not None:
+            return True
+    return False
 
 
 _YOU = ("you", )
@@ -120,19 +145,21 @@ _ACK_GROUPS = _groups(_ACK, [
     (("catching", "pointing", "correction", "clarifying"), ("thank",), 1), (("correct",), _YOU, 1),
     (("说得对", "說得對", "是对的", "是對的", "抱歉", "对不起", "對不起", "我的错", "我的錯", "不好意思", "我理解错",
       "我理解錯"), (), 12),
-    (("прав", "извин", "прощения", "ошибка", "виноват", "oikeassa", "pahoittel", "anteeksi", "huomio", "virheeni",
-      "razón", "perd", "disculp", "recht", "entschuldig", "raison", "désolé"), (), 17)])
+    (("прав", "извин", "прощения", "ошибка", "виноват"), (), 5),
+    (("oikeassa", "pahoittel", "anteeksi", "huomio", "virheeni", "razón", "perd", "disculp", "recht", "entschuldig",
+      "raison", "désolé"), (), 12)])
 _FIX_GROUPS = _groups(_FIX, [
     (("fix", "correct", "revert", "redo", "undo", "roll", "change that", "update that", "adjust", "rewrite",
       "try again", "re-", "rerun", "retry", "reapply", "reimplement", "readd", "recheck", "remove"),
      ("let me", "ill", "i'll", "i need to", "going to"), 1),
-    (("issue", "problem", "error", "bug", "mistake"), (), 2), (("исправ", "korjaa", "修复", "修正", "改正"), (), 5)])
+    (("issue", "problem", "error", "bug", "mistake"), (), 2), (("исправ",), (), 1), (("korjaa",), (), 1),
+    (("修复", "修正", "改正"), (), 3)])
 _AGREE_GROUPS = _groups(_AGREE, [(("point", "call", "idea", "suggestion", "thought", "question"), (), 1),
-                                 (("hyvä", "хорошая идея", "好主意", "好建议", "好建議"), (), 5)])
+                                 (("hyvä",), (), 1), (("хорошая идея", "好主意", "好建议", "好建議"), (), 4)])
 _EDIT_TOOLS = ("Edit", "Write", "MultiEdit", "NotebookEdit")
 _RUN_TOOLS = ("Bash", "shell", "exec_command")
-_EDIT_LINES = tuple(f"[{tool}] " for tool in _EDIT_TOOLS)  # a tool line (miner.render.tool_line) has no newline
-_RUN_LINES = tuple(f"[{tool}] " for tool in _RUN_TOOLS)
+# A tool line's "[Tool] " head (miner.render.tool_line; a tool line has no newline) -> the tools of its kind
+_TOOLS_OF = {f"[{tool}] ": tools for tools in (_EDIT_TOOLS, _RUN_TOOLS) for tool in tools}
 _EDIT = re.compile(rf"^\[(?:{'|'.join(_EDIT_TOOLS)})\] (\S.*)$", re.MULTILINE)
 _RUN = re.compile(rf"^\[(?:{'|'.join(_RUN_TOOLS)})\] (\S.*)$", re.MULTILINE)
 
@@ -148,16 +175,17 @@ def vector(t: Turn) -> list[float]:
     head = t.next_assistant
     known = head is not None
     lower = head[:HEAD].lower() if head else ""
-    ack = _find(_ACK_GROUPS, lower)
-    agree = not ack and _find(_AGREE_GROUPS, lower)
-    fix = _find(_FIX_GROUPS, lower) or (bool(lower) and _FIX_OPEN.match(lower) is not None)
+    wide = _wide(lower)
+    ack = _find(_ACK_GROUPS, lower, wide)
+    agree = not ack and _find(_AGREE_GROUPS, lower, wide)
+    fix = _find(_FIX_GROUPS, lower, wide) or (bool(lower) and _FIX_OPEN.match(lower) is not None)
     new = bool(lower) and not ack and _NEW.match(lower) is not None
     calls = t.next_calls
     reedit = rerun = False
     if calls and t.prev_assistant:  # the answer before is read only for what the next one edits or runs
         lines: set[str] | None = None  # its lines: a redo is a "[Tool] target" line there (what _EDIT / _RUN find)
-        for c in calls:
-            tools = _EDIT_TOOLS if c.startswith(_EDIT_LINES) else _RUN_TOOLS if c.startswith(_RUN_LINES) else None
+        for c in dict.fromkeys(calls):  # a call made twice is looked up once
+            tools = _TOOLS_OF.get(c[:c.find("] ") + 2])
             if tools is None or (reedit if tools is _EDIT_TOOLS else rerun):
                 continue
             target = c[c.index("] ") + 2:]
@@ -165,7 +193,12 @@ def vector(t: Turn) -> list[float]:
                 continue
             if lines is None:
                 lines = set(t.prev_assistant.split("\n"))
-            if any(f"[{tool}] {target}" in lines for tool in tools):
-                reedit, rerun = reedit or tools is _EDIT_TOOLS, rerun or tools is _RUN_TOOLS
+            if c in lines or any(f"[{tool}] {target}" in lines for tool in tools):  # the same tool first: most redos
+                if tools is _EDIT_TOOLS:
+                    reedit = True
+                else:
+                    rerun = True
+                if reedit and rerun:
+                    break
     return [float(known), float(known and not head), float(ack), float(agree), float(fix), float(new),
             float(calls is not None), float(reedit), float(rerun)]

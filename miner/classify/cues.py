@@ -208,22 +208,41 @@ CONTINUE = _cue("continue", 0.0, r"^\W*(?:please |ok,? |okay,? )?(?:continue|kee
                                  r"you stopped|you got cut off|are you (?:still )?there|still there|\?+)\W*$")
 
 # The assistant's answer just before: a claim that the work is done, or a question to the person.
-CLAIMED_DONE = re.compile(
-    r"\b(?:should (?:now )?(?:work|be (?:fixed|working|resolved|there|visible))|now (?:works|working|fixed)|"
-    r"(?:is|are) (?:now )?(?:fixed|resolved|done|working|complete|ready)|i(?:'ve| have) (?:fixed|updated|"
-    r"changed|resolved|implemented|added|removed)|fixed (?:the|it)|(?:re)?deployed|rebuilt|"
-    r"try (?:it )?(?:again|now)|reload|refresh|restart|test (?:it|this|now|again)|please (?:test|try|check)|"
-    r"all (?:\d+ )?tests pass|successfully|done\b|complete[sd]?\b|✅)",
-    re.IGNORECASE,
-)
-ASKED_USER = re.compile(
-    r"(?:\?\s*(?:\*\*)?\s*$|\b(?:want me to|shall i|should i|would you like|do you want|let me know|which (?:one|option)|"
-    r"sound (?:good|right)|does (?:this|that) (?:look|sound)|ready to|or would you prefer|what would you like)\b)",
-    re.IGNORECASE,
-)
+# Every branch starts with a letter ("is", "are" and "redeployed", "deployed" spelt apart): the fast twins need it.
+_CLAIMS = (r"should (?:now )?(?:work|be (?:fixed|working|resolved|there|visible))", r"now (?:works|working|fixed)",
+           r"is (?:now )?(?:fixed|resolved|done|working|complete|ready)",
+           r"are (?:now )?(?:fixed|resolved|done|working|complete|ready)",
+           r"i(?:'ve| have) (?:fixed|updated|changed|resolved|implemented|added|removed)", r"fixed (?:the|it)",
+           r"redeployed", r"deployed", r"rebuilt", r"try (?:it )?(?:again|now)", r"reload", r"refresh", r"restart",
+           r"test (?:it|this|now|again)", r"please (?:test|try|check)", r"all (?:\d+ )?tests pass", r"successfully",
+           r"done\b", r"complete[sd]?\b")
+CLAIMED_DONE = re.compile(r"\b(?:" + "|".join(_CLAIMS) + r"|✅)", re.IGNORECASE)
+_ASKS = (r"want me to", r"shall i", r"should i", r"would you like", r"do you want", r"let me know",
+         r"which (?:one|option)", r"sound (?:good|right)", r"does (?:this|that) (?:look|sound)", r"ready to",
+         r"or would you prefer", r"what would you like")
+_ASK_END = r"\?\s*(?:\*\*)?\s*$"  # the answer ends on a question
+ASKED_USER = re.compile(r"(?:" + _ASK_END + r"|\b(?:" + "|".join(_ASKS) + r")\b)", re.IGNORECASE)
 
 CLAIMED_DONE_LOWERED = lowered_pattern(CLAIMED_DONE.pattern)
 ASKED_USER_LOWERED = lowered_pattern(ASKED_USER.pattern)
+# Their fast twins on lowercased text (claimed_done_lowered, asked_user_lowered; 1.6x and 2x faster on answers): the
+# leading \b taken off, so that re skips ahead to the branches' first letters, and the word boundary checked by
+# found_at_word_start; "✅" apart (a \b before it wants a word character before it).
+_CLAIM_WORDS = re.compile("|".join(_CLAIMS))
+_CHECK_AFTER_WORD = re.compile(r"\w✅")
+_ASK_WORDS = re.compile(r"(?:" + "|".join(_ASKS) + r")\b")
+_ASK_END_RE = re.compile(_ASK_END)
+
+
+def claimed_done_lowered(lower: str) -> bool:
+    """`CLAIMED_DONE_LOWERED.search(lower) is not None`, faster."""
+    return found_at_word_start(_CLAIM_WORDS, lower) or ("✅" in lower and _CHECK_AFTER_WORD.search(lower) is not None)
+
+
+def asked_user_lowered(lower: str) -> bool:
+    """`ASKED_USER_LOWERED.search(lower) is not None`, faster."""
+    return _ASK_END_RE.search(lower) is not None or found_at_word_start(_ASK_WORDS, lower)
+
 
 # Cues that report a failure of what the assistant delivered (as opposed to a wish or a rule).
 FAILURE_CUES = frozenset({"still_broken", "does_not_work", "broken_outcome", "works_but", "cannot_follow"})

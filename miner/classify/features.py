@@ -94,8 +94,8 @@ def vector(t: Turn) -> list[float]:
              float(_SECOND_PERSON.search(lower) is not None), float(_FIRST_PERSON.search(lower) is not None),
              float(_NEGATION.search(lower) is not None), float(t.kind == Kind.QUEUED_PROMPT)]
 
-    claimed = bool(answer) and C.CLAIMED_DONE_LOWERED.search(answer[-TAIL_CLAIM:].lower()) is not None
-    asked = bool(answer) and C.ASKED_USER_LOWERED.search(answer[-TAIL_ASK:].rstrip().lower()) is not None
+    claimed = bool(answer) and C.claimed_done_lowered(answer[-TAIL_CLAIM:].lower())
+    asked = bool(answer) and C.asked_user_lowered(answer[-TAIL_ASK:].rstrip().lower())
     after_interrupt = t.prev_kind in (Kind.INTERRUPT, Kind.TOOL_REJECTION)
     silent = after_interrupt and _said_nothing(answer)
     tool_calls = answer.count("\n[") + answer.startswith("[")  # rendered tool-call lines, `[Bash] ...`

@@ -138,6 +138,7 @@ def test_compact_gives_free_blocks_back_keeps_everything(tmp_path):
 
 
 def test_first_ingest_into_a_new_vault_gives_free_blocks_back(tmp_path, monkeypatch):
+    import vault.compact
     import vault.store as store
 
     calls = []
@@ -154,7 +155,7 @@ def test_first_ingest_into_a_new_vault_gives_free_blocks_back(tmp_path, monkeypa
     ingest(con, [CONVERSATIONS])
     con.execute("DROP TABLE filler")
     con.execute("CHECKPOINT")
-    monkeypatch.setattr(store, "COMPACT_MIN_FREE", 0)
+    monkeypatch.setattr(vault.compact, "COMPACT_MIN_FREE", 0)
     records = assert_lossless(con)
     assert real(con, db)  # a quarter free: rewritten
     con = open_vault(db)

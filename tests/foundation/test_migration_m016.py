@@ -143,21 +143,21 @@ def test_rewrite_cut_short_is_done_at_the_next_open(tmp_path, appends):
 
 
 def test_compact_out_of_memory_under_its_cap_copies_again_without(tmp_path, monkeypatch):
-    import vault.store as store
+    import vault.compact as compact
 
     db = tmp_path / "v.duckdb"
     assert run_cli("ingest", "--no-embed", str(EXAMPLES / "claude-code"), db=db)[0] == 0
     before = tables(db)
     caps = []
-    real = store._copy_database
+    real = compact._copy_database
 
     def copy(con, name, tmp):
         caps.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
         return real(con, name, tmp)
 
-    monkeypatch.setattr(store, "_copy_database", copy)
-    monkeypatch.setattr(store, "COMPACT_MEMORY", "1MB")
-    con = store.compact(connect(db), db)
+    monkeypatch.setattr(compact, "_copy_database", copy)
+    monkeypatch.setattr(compact, "COMPACT_MEMORY", "1MB")
+    con = compact.compact(connect(db), db)
     con.close()
     # out of memory under the cap, then under the connection's limit (DuckDB's default: GiB here)
     assert len(caps) == 2 and caps[0] == "976.5 KiB" and caps[1].endswith("GiB")

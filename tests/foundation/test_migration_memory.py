@@ -1,4 +1,4 @@
-"""Migrations run under a memory cap (`store.MIGRATION_MEMORY`), and m010 converts a few files per query:
+"""Migrations run under a memory cap (`vault.schema.MIGRATION_MEMORY`), and m010 converts a few files per query:
 mechanisms that bound what migrating a large vault takes (bench/migration_memory_bench.py), with the same
 rows as before."""
 
@@ -10,7 +10,7 @@ import duckdb
 
 from support import CONVERSATIONS, EXAMPLES, run_cli
 from test_migration_m010 import to_previous_layout
-from vault import migrations, store
+from vault import migrations, schema
 from vault.store import connect, open_vault
 
 
@@ -20,12 +20,12 @@ def _limit(con) -> str:
 
 def test_migrations_run_under_the_cap_and_the_connection_gets_its_default_back(tmp_path, monkeypatch):
     seen = []
-    real = store._apply
-    monkeypatch.setattr(store, "_apply", lambda con, name: seen.append((name, _limit(con))) or real(con, name))
+    real = schema._apply
+    monkeypatch.setattr(schema, "_apply", lambda con, name: seen.append((name, _limit(con))) or real(con, name))
     default = _limit(connect())
     con = open_vault(tmp_path / "v.duckdb")
     after = _limit(con)
-    con.execute(f"SET memory_limit = '{store.MIGRATION_MEMORY}'")
+    con.execute(f"SET memory_limit = '{schema.MIGRATION_MEMORY}'")
     cap = _limit(con)
     con.close()
     assert [name for name, _ in seen] == [name for name, _ in migrations.MIGRATIONS]
@@ -42,10 +42,10 @@ def test_a_migration_out_of_memory_under_the_cap_runs_again_without_it(tmp_path,
         if len(attempts) == 1:
             raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block (a test)")
 
-    monkeypatch.setattr(store, "MIGRATIONS", [*migrations.MIGRATIONS, ("m999_needs_memory", m999_needs_memory)])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*migrations.MIGRATIONS, ("m999_needs_memory", m999_needs_memory)])
     con = open_vault(tmp_path / "v.duckdb")
     try:
-        assert store.applied_migrations(con)[-1] == "m999_needs_memory"
+        assert schema.applied_migrations(con)[-1] == "m999_needs_memory"
         assert con.execute("SELECT count(*) FROM m999").fetchone()[0] == 0
         default = _limit(connect())
         assert attempts[0] != default and attempts[1] == default  # capped, then not

@@ -25,12 +25,12 @@ FIRST_NEW = "m015_label_text_hash"
 @pytest.fixture
 def old_vault(tmp_path, monkeypatch):
     """A vault as the release before m015 left it (made by that release's list of migrations)."""
-    from vault import migrations, store
+    from vault import migrations, schema, store
 
     names = [n for n, _ in migrations.MIGRATIONS]
     path = tmp_path / "old.duckdb"
     with monkeypatch.context() as m:
-        m.setattr(store, "MIGRATIONS", migrations.MIGRATIONS[:names.index(FIRST_NEW)])
+        m.setattr(schema, "MIGRATIONS", migrations.MIGRATIONS[:names.index(FIRST_NEW)])
         store.open_vault(path).close()
     assert store.needed_migrations(path) == names[names.index(FIRST_NEW):]
     return path

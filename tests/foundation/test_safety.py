@@ -118,15 +118,15 @@ def test_vault_written_by_a_newer_version_is_refused_clearly(tmp_path):
 
 
 def test_upgrade_backs_up_first_and_applies_each_migration_once(tmp_path, monkeypatch):
-    from vault import migrations, store
+    from vault import migrations, schema, store
 
     db = tmp_path / "v.duckdb"
-    monkeypatch.setattr(store, "MIGRATIONS", migrations.MIGRATIONS[:1])  # an older release
+    monkeypatch.setattr(schema, "MIGRATIONS", migrations.MIGRATIONS[:1])  # an older release
     con = store.open_vault(db)
     con.execute("INSERT INTO meta VALUES ('marker', 'before upgrade')")
     con.close()
     assert list(tmp_path.glob("v.duckdb.bak-*")) == []
-    monkeypatch.setattr(store, "MIGRATIONS", migrations.MIGRATIONS)
+    monkeypatch.setattr(schema, "MIGRATIONS", migrations.MIGRATIONS)
     con = store.open_vault(db)
     applied = [r[0] for r in con.execute("SELECT name FROM migrations ORDER BY seq").fetchall()]
     con.close()

@@ -4,6 +4,7 @@ labelled again by the next `vault mine` once the answer has arrived."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -98,8 +99,31 @@ def test_the_fast_finders_equal_the_patterns_that_define_them(dev):
     heads = [e.turn.next_assistant for e in dev.values() if e.turn.next_assistant]
     heads += ["You're absolutely right!", "youre right", "Good catch — yes", "好的你说得对", "Вы правы, извините",
               "Olet aivan oikeassa", "I'll fix that", "ill\tfix it", "the issue is", "a great idea", "spotter-right you",
-              "Thanks for catching that", "my bad", "that was my mistake", "xyou're right", "_sorry", "Ah, I see"]
+              "Thanks for catching that", "my bad", "that was my mistake", "xyou're right", "_sorry", "Ah, I see",
+              # the groups skipped on a head without Cyrillic or CJK (`_WIDE`), and the Latin ones never skipped
+              "You’re right — sorry", "Исправлю это", "хорошая идея", "好主意 — 修复", "olet oikeassa — kiitos",
+              "Korjaan sen", "hyvä idea!", "¡Tienes razón!", "Du hast recht", "désolé", "é perdón", "修正しました"]
     for head in heads:
         lower = head[: AF.HEAD].lower()
         for groups, pattern in ((AF._ACK_GROUPS, AF._ACK), (AF._FIX_GROUPS, AF._FIX), (AF._AGREE_GROUPS, AF._AGREE)):
             assert AF._find(groups, lower) == (pattern.search(lower) is not None), (pattern.pattern[:30], head)
+    wide = [AF._wide(h[: AF.HEAD].lower()) for h in heads]
+    assert any(wide) and not all(wide)  # both paths taken
+
+
+@needs_shared
+def test_the_redo_lookup_equals_the_tool_line_patterns(dev):
+    """`reedit` / `rerun` (one set of the answer's lines, a call looked up once) are what `_EDIT` / `_RUN` say: a target
+    of the next answer's edit (run) calls that is a target of an edit (run) line of the answer before."""
+    turns = [e.turn for e in dev.values() if e.turn.next_calls and e.turn.prev_assistant]
+    # Made up: an edit of a file written before (asked twice), a command run before by another shell tool, a blank one
+    turns.append(dataclasses.replace(turns[0], prev_assistant="x\n[Write] a/b.py\n[Bash]  ls\n[shell] pytest -q",
+                                     next_calls=["[Edit] a/b.py", "[Edit] a/b.py", "[Bash] pytest -q", "[Bash]  ls"]))
+    seen = [0, 0]
+    for t in turns:
+        calls = "\n".join(t.next_calls)
+        want = [bool(set(p.findall(calls)) & set(p.findall(t.prev_assistant))) for p in (AF._EDIT, AF._RUN)]
+        got = dict(zip(AF.NAMES, AF.vector(t), strict=True))
+        assert [got["after:reedit"], got["after:rerun"]] == [float(w) for w in want], t.msg_id
+        seen = [a + b for a, b in zip(seen, want, strict=True)]
+    assert all(seen) and seen[0] < len(turns)  # each fires on some turns, not on all

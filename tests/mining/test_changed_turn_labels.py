@@ -121,10 +121,10 @@ def test_m015_takes_the_stored_labels_as_judging_the_stored_texts(tmp_path, monk
     """A vault from before m015: its labels and relabels get the hash of the text stored now, and a later
     edit is then seen."""
     from miner.mine import mine
-    from vault import migrations, store
+    from vault import migrations, schema, store
 
     names = [n for n, _ in migrations.MIGRATIONS]
-    monkeypatch.setattr(store, "MIGRATIONS", migrations.MIGRATIONS[:names.index("m015_label_text_hash")])
+    monkeypatch.setattr(schema, "MIGRATIONS", migrations.MIGRATIONS[:names.index("m015_label_text_hash")])
     (tmp_path / "src").mkdir()
     path = tmp_path / "src" / SESSION.name
     path.write_bytes(SESSION.read_bytes())
@@ -136,7 +136,7 @@ def test_m015_takes_the_stored_labels_as_judging_the_stored_texts(tmp_path, monk
     con.execute("INSERT INTO reviews (target, target_id, decision, value) VALUES ('turn', ?, 'relabel', "
                 "'positive_feedback')", [RELABELLED_EDITED])
     con.close()
-    monkeypatch.setattr(store, "MIGRATIONS", migrations.MIGRATIONS)
+    monkeypatch.setattr(schema, "MIGRATIONS", migrations.MIGRATIONS)
     con = store.open_vault(db)
     try:
         assert con.execute("SELECT count(*) FROM labels l JOIN messages m USING (msg_id) "

@@ -62,6 +62,21 @@ def test_context_family_on_real_lines(dev):
     assert resent["ctx:resend_sim"] >= 0.9 and resent["ctx:resend"] == 1.0
 
 
+def test_the_fast_claim_and_question_finders_equal_their_patterns(dev):
+    """`claimed_done_lowered` / `asked_user_lowered` (leading \\b checked by hand) find what the defining regexes find,
+    on every answer tail `ctx:claimed_done` / `ctx:asked` read in the dev labels and on made-up edge cases."""
+    from miner.classify import cues as C
+
+    answers = [e.turn.prev_assistant for e in dev.values() if e.turn.prev_assistant]
+    tails = [a[-F.TAIL_CLAIM:].lower() for a in answers] + [a[-F.TAIL_ASK:].rstrip().lower() for a in answers]
+    tails += ["it is fixed", "this fixed it", "thisis fixed", "✅ done", "a✅", "✅", "x ✅", "redeployed", "undeployed",
+              "should i?", "ok?**", "ok? **", "ok?**x", "run this?\n", "do you want", "xdo you want", "1 want me to", ""]
+    claimed = [C.CLAIMED_DONE_LOWERED.search(t) is not None for t in tails]
+    asked = [C.ASKED_USER_LOWERED.search(t) is not None for t in tails]
+    assert [C.claimed_done_lowered(t) for t in tails] == claimed and 0 < sum(claimed) < len(tails)
+    assert [C.asked_user_lowered(t) for t in tails] == asked and 0 < sum(asked) < len(tails)
+
+
 def test_praise_and_nothing_else_is_decided_by_rule_before_the_regression(dev):
     """The dev labels' praise turns are all one author's: LOAO, no regression could learn them."""
     from miner.classify.base import POSITIVE_FEEDBACK

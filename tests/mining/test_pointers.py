@@ -58,3 +58,20 @@ def test_the_repository_keeps_no_text_in_pointer_files():
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             assert "text" not in row and "answer_before" not in row and len(row["text_sha256"]) == 64, path.name
+
+
+def test_a_tail_read_again_keeps_the_labellers_hash_and_length_beside_the_new_ones():
+    # data/labels/README.md, "The pointers' text read again": a re-read field names its new text, and the
+    # labeller's hash and length stay in the line (both or neither), different from the new hash.
+    seen = 0
+    for path in sorted(POINTERS_DIR.glob("external-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            for field in ("text", "answer_before", "answer_after"):
+                old, old_len = row.get(f"{field}_sha256_before"), row.get(f"{field}_chars_before")
+                assert (old is None) == (old_len is None), (path.name, row["session"], row["n"], field)
+                if old is not None:
+                    seen += 1
+                    assert len(old) == 64 and old != row[f"{field}_sha256"], (path.name, row["session"], row["n"])
+                    assert isinstance(old_len, int) and isinstance(row[f"{field}_chars"], int)
+    assert seen == 6, "data/labels/README.md lists six re-read answer_before values"

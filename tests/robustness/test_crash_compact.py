@@ -1,4 +1,4 @@
-"""A process killed while it rewrites the vault without its free blocks (`vault.store.compact`: after a first ingest
+"""A process killed while it rewrites the vault without its free blocks (`vault.compact.compact`: after a first ingest
 that left a quarter of the file free, or after a migration that left half): the copy is written beside the vault
 (`<name>.compact`) and renamed over it, so the vault itself is as it was. What the kill leaves beside it must not stay
 there for good: the copy is as large as the vault."""
@@ -18,9 +18,9 @@ from vault import unchanged
 KILLED_COMPACT = textwrap.dedent("""
     import os, sys
     from pathlib import Path
-    from vault import store
-    store.os.replace = lambda *a: os._exit(137)
-    store.compact(store.open_vault(sys.argv[1]), Path(sys.argv[1]))
+    from vault import compact, store
+    compact.os.replace = lambda *a: os._exit(137)
+    compact.compact(store.open_vault(sys.argv[1]), Path(sys.argv[1]))
 """)
 
 

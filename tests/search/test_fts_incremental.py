@@ -152,19 +152,23 @@ def test_successive_small_ingests_equal_a_full_rebuild_and_brute_force(tmp_path,
     con.close()
     grown = sorted(projects[0].glob("*.jsonl"))[0]
     rewritten = sorted(projects[1].glob("*.jsonl"))[-1]
+    # (what, the files, whether the update only adds: `fts_build._append`, else `_diff`)
     steps = [
-        ("new sessions", lambda: projects[1:]),
-        ("another source", lambda: [arch / "conv"]),
-        ("a session grown by a turn sharing an output, as an error", lambda: _append(grown, shared_output, True) or [grown]),
-        ("the same session grown again, the output not an error", lambda: _append(grown, shared_output, False) or [grown]),
-        ("a file rewritten: half its messages gone, text changed", lambda: _rewrite(rewritten) or [rewritten]),
-        ("the grown session rewritten back to its start", lambda: _rewrite(grown) or [grown]),
+        ("new sessions", lambda: projects[1:], True),
+        ("another source", lambda: [arch / "conv"], True),
+        ("a session grown by a turn sharing an output, as an error", lambda: _append(grown, shared_output, True) or [grown],
+         True),
+        ("the same session grown again, the output not an error", lambda: _append(grown, shared_output, False) or [grown],
+         True),
+        ("a file rewritten: half its messages gone, text changed", lambda: _rewrite(rewritten) or [rewritten], False),
+        ("the grown session rewritten back to its start", lambda: _rewrite(grown) or [grown], False),
     ]
-    for what, step in steps:
+    for what, step, appends in steps:
         rep = _ingest(db, *step())
         assert rep["files"] >= 1, what
         index = rep["index"]
         assert "fts_added" in index, (what, index)  # updated in place, not rebuilt
+        assert index["fts_appended"] is appends, (what, index)
         con = _connect(db, read_only=True)
         assert not fts.needs_rebuild(con)
         ref = _rebuilt(db, tmp_path)

@@ -1,20 +1,17 @@
 """The `vault` command line: a thin layer over the library.
 
 Commands are imported lazily from the table below, so `vault --help` stays fast
-and a command only pays for the heavy libraries it needs.
+and a command only pays for the heavy libraries it needs. The command group itself (click) is
+`vault.cli.group`, imported when a command is parsed by click: the common `vault search` is parsed
+without it (`vault.cli.quick`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import re
 import sys
 
-from vault.lightquery import gc_deferred, light_duckdb_import
-
-with gc_deferred():  # (5 ms of CPU in all, with the command's own imports: see vault.lightquery)
-    import click
+from vault.lightquery import light_duckdb_import
 
 light_duckdb_import()  # a command that opens the vault imports duckdb: without importlib.metadata (20 ms)
 
@@ -24,8 +21,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "stats": ("vault.cli.archive", "stats_cmd", "Counts per source; --corrections for correction rates."),
     "sessions": ("vault.cli.archive", "sessions_cmd", "List sessions (filters: --project, --source, --role, --since, --until, --subagents)."),
     "show": ("vault.cli.archive", "show_cmd", "Show one session as a readable conversation."),
-    "embed": ("vault.cli.search", "embed_cmd", "Compute embeddings for new messages."),
-    "search": ("vault.cli.search", "search_cmd", "Keyword, semantic or hybrid search."),
+    "embed": ("vault.cli.search_cmds", "embed_cmd", "Compute embeddings for new messages."),
+    "search": ("vault.cli.search_cmds", "search_cmd", "Keyword, semantic or hybrid search."),
     "mine": ("vault.cli.mining", "mine_cmd", "Classify every human turn; find the corrections."),
     "turns": ("vault.cli.mining", "turns_cmd", "Print labelled human turns (JSONL with --json)."),
     "eval": ("vault.cli.mining", "eval_cmd", "Measure the miner against hand labels."),
@@ -43,114 +40,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 # Commands that need an optional extra (`pip install 'vault[EXTRA]'`), checked before their module loads.
 EXTRAS = {"train": "train"}
 OWN_PACKAGES = ("vault", "miner", "tui", "trainer")
-
-
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        spec = COMMANDS.get(name)
-        if spec is None:
-            return None
-        module, attr, help_text = spec
-        extra = EXTRAS.get(name)
-        missing = missing_requirements(extra) if extra else []
-        if not missing:
-            try:
-                with gc_deferred():
-                    return getattr(importlib.import_module(module), attr)
-            except ModuleNotFoundError as e:
-                # Only a module of an optional extra means "not installed"; anything else (our own modules,
-                # a required dependency, a typo) is a bug or a broken installation to show as such.
-                extra = extra_providing(e.name or "")
-                if extra is None:
-                    raise
-                missing = [e.name]
-        return _unavailable(name, help_text, missing, extra)
-
-    def invoke(self, ctx: click.Context):
-        from vault.errors import VaultError
-
-        try:
-            return super().invoke(ctx)
-        except VaultError as e:  # a clear one-line error (file and line named by the raiser), exit code 2
-            err = click.ClickException(str(e))
-            err.exit_code = 2
-            raise err from None
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        with formatter.section("Commands"):
-            formatter.write_dl([(n, h) for n, (_, _, h) in COMMANDS.items()])
-
-
-def optional_modules() -> dict[str, str]:
-    """Top-level module -> the optional extra (`pip install 'vault[EXTRA]'`) whose requirements provide it."""
-    import importlib.metadata
-
-    try:
-        reqs = importlib.metadata.requires("vault") or []
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree: no extras known
-        return {}
-    out: dict[str, str] = {}
-    for r in reqs:
-        m = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", r)
-        if m and m.group(1) != "dev":
-            dist = re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0]
-            out.setdefault(dist.replace("-", "_").lower(), m.group(1))
-    return out
-
-
-def extra_providing(module: str) -> str | None:
-    """The optional extra that provides `module` (a dotted name), or None when no extra does."""
-    top = module.split(".")[0]
-    return None if not top or top in OWN_PACKAGES else optional_modules().get(top)
-
-
-def missing_requirements(extra: str) -> list[str]:
-    """The modules of `extra`'s requirements that cannot be imported (found without importing them)."""
-    import importlib.util
-
-    missing = []
-    for mod in (m for m, e in optional_modules().items() if e == extra):
-        try:
-            found = importlib.util.find_spec(mod) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            missing.append(mod)
-    return missing
-
-
-def _unavailable(name: str, help_text: str, missing: list[str], extra: str) -> click.Command:
-    """A stand-in command that says, in one line and whatever the arguments, what to install."""
-    why = (f"`vault {name}` needs the optional `{extra}` dependencies (missing: {', '.join(missing)}). "
-           f"Install them: pip install 'vault[{extra}]'")
-
-    @click.command(name, help=help_text, add_help_option=False,
-                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-    def unavailable() -> None:
-        raise click.ClickException(why)
-
-    return unavailable
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
-              help="The vault file (default: VAULT_DB, else `db` in the config, else vault.duckdb in the data folder).")
-@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="The config file (default: VAULT_CONFIG, else config.toml in the data folder).")
-@click.option("--debug", is_flag=True, envvar="VAULT_DEBUG",
-              help="Show the full traceback of an unexpected error (also VAULT_DEBUG=1).")
-@click.version_option(package_name="vault", prog_name="vault")
-@click.pass_context
-def cli(ctx: click.Context, db: str | None, config: str | None, debug: bool) -> None:
-    """vault: keep your AI-assistant sessions, search them, mine the corrections."""
-    from vault.cli.common import CliState
-
-    global _debug
-    _debug = debug
-    ctx.obj = CliState({"db": ("--db", db), "config": ("--config", config)})
 
 
 # Set by --debug; VAULT_DEBUG is also read directly, for errors raised before the options are parsed.
@@ -226,19 +115,21 @@ def _run(argv: list[str] | None) -> None:
     from vault.errors import VaultError
 
     try:
-        cli.main(args=argv, prog_name="vault", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except VaultError as e:
-        click.echo(f"vault: error: {e}", err=True)
-        sys.exit(2)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as e:  # a bug: one line for the person, the traceback with --debug
+        _dispatch(argv)
+    except Exception as e:
+        click = sys.modules.get("click")  # loaded if a click exception can be here (vault.cli.quick may not load it)
+        if click is not None and isinstance(e, click.exceptions.Abort):
+            _say("Aborted.")
+            sys.exit(130)
+        if click is not None and isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, VaultError):
+            _say(f"vault: error: {e}")
+            sys.exit(2)
+        if isinstance(e, BrokenPipeError):
+            sys.exit(0)
+        # a bug: one line for the person, the traceback with --debug
         if _debugging():
             raise
         where = ""
@@ -247,6 +138,41 @@ def _run(argv: list[str] | None) -> None:
             where = f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 2)[-1]}:{tb.tb_lineno}"
             tb = tb.tb_next
         first = (str(e).strip().splitlines() or [""])[0][:300]
-        click.echo(f"vault: internal error: {type(e).__name__}: {first}{where} "
-                   "(a bug; rerun with --debug or VAULT_DEBUG=1 for the traceback)", err=True)
+        _say(f"vault: internal error: {type(e).__name__}: {first}{where} "
+             "(a bug; rerun with --debug or VAULT_DEBUG=1 for the traceback)")
         sys.exit(1)
+
+
+def _say(line: str) -> None:
+    """One line on stderr, through click's echo when click is loaded (as it always was), else print."""
+    click = sys.modules.get("click")
+    if click is not None:
+        click.echo(line, err=True)
+    else:
+        print(line, file=sys.stderr, flush=True)
+
+
+def _dispatch(argv: list[str] | None) -> None:
+    """`vault search` in its common forms without click (vault.cli.quick), anything else through the group."""
+    from vault.cli import quick
+
+    if quick.run(sys.argv[1:] if argv is None else list(argv)):
+        return
+    from vault.lightquery import gc_deferred
+
+    with gc_deferred():  # (5 ms of CPU in all, with the command's own imports: see vault.lightquery)
+        from vault.cli.group import cli
+
+    cli.main(args=argv, prog_name="vault", standalone_mode=False)
+
+
+# The click objects of vault.cli.group, as `vault.cli.cli` etc. (importing click when first asked).
+_GROUP_NAMES = ("cli", "LazyGroup", "optional_modules", "extra_providing", "missing_requirements", "_unavailable")
+
+
+def __getattr__(name: str):
+    if name not in _GROUP_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from vault.cli import group
+
+    return getattr(group, name)

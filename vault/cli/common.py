@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 if TYPE_CHECKING:
+    import click
+
     from vault.settings import Settings
 
 # Set when a command leaves a background load running that its answer no longer needs (search's model):
@@ -27,15 +27,25 @@ exit_at_once = False
 # run several): a command may then keep modules it does not need unloaded for good (`vault ingest --no-embed`).
 whole_process = False
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACTS.md).")
+# A count limit: at least 1, and a number SQL can take (`LIMIT`, a click type).
+LIMIT_RANGE = (1, 10**9)
 
 
-# A count limit: at least 1, and a number SQL can take.
-LIMIT = click.IntRange(1, 10**9)
+def __getattr__(name: str) -> Any:
+    """`json_option` and `LIMIT`, click objects made when a command module first asks: this module is imported by
+    `vault search` run without click (vault.cli.quick), which needs neither."""
+    if name not in ("json_option", "LIMIT"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import click
+
+    value = globals()[name] = (click.IntRange(*LIMIT_RANGE) if name == "LIMIT" else
+                               click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACTS.md)."))
+    return value
 
 
 def when_option(name: str, help: str):
     """A --since/--until option: checked when read, so a typo is one line naming the accepted forms."""
+    import click
 
     def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
         from vault.when import BadTimeError, parse_when
@@ -52,6 +62,8 @@ def when_option(name: str, help: str):
 
 def usage_error(message: str) -> click.ClickException:
     """A one-line error (no usage block) with the usage exit code."""
+    import click
+
     err = click.ClickException(message)
     err.exit_code = 2
     return err
@@ -140,12 +152,18 @@ def existing_db_path(ctx: click.Context, conf: Settings | None = None) -> Path:
     return path
 
 
+# Read-only connections a command left for the process's end (`open_db(until_exit=True)`).
+_left_open: list = []
+
+
 @contextlib.contextmanager
 def open_db(ctx: click.Context, *, read_only: bool = False, create: bool = False,
-            appends: bool = False) -> Iterator[Any]:
+            appends: bool = False, until_exit: bool = False) -> Iterator[Any]:
     """A vault connection for the duration of a command (writers hold the lock only that long).
 
     Only `create=True` (ingest) makes a vault that does not exist yet; `appends`: see `vault.store.open_vault`.
+    `until_exit`: a read-only connection of the `vault` program (`whole_process`) is not closed but left to the
+    process's end (a search ends it at once: `exit_at_once`), as closing it costs ~5 ms of CPU that ending skips.
     """
     import duckdb
 
@@ -158,7 +176,10 @@ def open_db(ctx: click.Context, *, read_only: bool = False, create: bool = False
     except duckdb.IOException as e:  # opened fine, but a block read later failed its checksum: damage
         raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}") from None
     finally:
-        con.close()
+        if until_exit and read_only and whole_process:
+            _left_open.append(con)
+        else:
+            con.close()
 
 
 def connect_vault(path: Path, *, read_only: bool = False, appends: bool = False):
@@ -214,6 +235,8 @@ def confirm_paid_plan(as_json: bool):
         if as_json or not sys.stdin.isatty():
             err.print("[red]Not confirmed: pass --yes to send without asking.[/]")
             return False
+        import click
+
         return click.confirm("Send?", default=False, err=True)
 
     return confirm

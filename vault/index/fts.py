@@ -79,12 +79,20 @@ def _built_kinds(extras: str) -> str:
 
 
 def needs_rebuild(con: duckdb.DuckDBPyConnection) -> bool:
-    # One query with constants (every search asks; five parameterised ones cost a cold search 5 ms)
+    return _state(con) != "fresh"
+
+
+def _state(con: duckdb.DuckDBPyConnection) -> str:
+    """'fresh', 'stale' (an update brings it up to date) or 'other' (missing, or of another layout or kinds: built
+    whole). One query with constants (every search asks; five parameterised ones cost a cold search 5 ms)."""
     version, built, kinds, extras, exists = con.execute(
         "SELECT " + ", ".join(f"(SELECT value FROM meta WHERE key = '{k}')"
                               for k in ("content_version", META_VERSION, META_KINDS, META_EXTRAS))
-        + f", EXISTS (SELECT 1 FROM duckdb_tables() WHERE schema_name = '{SCHEMA}' AND table_name = 'docs')").fetchone()
-    return built != (version or "0") or kinds != _built_kinds(extras or "") or not exists
+        + f", EXISTS (SELECT 1 FROM duckdb_tables() WHERE schema_name = '{SCHEMA}' AND table_name = 'docs' "
+        "AND database_name = current_database())").fetchone()
+    if kinds != _built_kinds(extras or "") or not exists:
+        return "other"
+    return "fresh" if built == (version or "0") else "stale"
 
 
 def call_args_sql(literals: str) -> str:
@@ -96,19 +104,16 @@ def call_args_sql(literals: str) -> str:
 def ensure_index(con: duckdb.DuckDBPyConnection, force: bool = False) -> dict | None:
     """Bring the BM25 index up to date: built whole when missing, of another layout or kinds (or `force`),
     else updated with the sessions changed since (`fts_build.refresh`). Returns what it did, or None."""
-    if not force and not needs_rebuild(con):
+    state = "other" if force else _state(con)
+    if state == "fresh":
         return None
-    if force or not _current_layout(con):
+    if state == "other":
         load_extension(con)  # `stem` (an update stems in Python: `fts_build._tokenize`)
         return _rebuild(con)
     out = fts_build.refresh(con)
     out["fts_docs"] = con.execute(f"SELECT num_docs FROM {SCHEMA}.stats").fetchone()[0]
     store.settle(con)  # a small update stays in the WAL: no checkpoint (~1 s on a 1 GB vault), closing included
     return out
-
-
-def _current_layout(con: duckdb.DuckDBPyConnection) -> bool:
-    return get_meta(con, META_KINDS) == built_kinds(con) and index_exists(con)
 
 
 def _rebuild(con: duckdb.DuckDBPyConnection) -> dict:
@@ -120,6 +125,7 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> dict:
     docs = store.with_roomy_retry(con, lambda: fts_build.build(con, STOPWORDS, IGNORE), ROOMY_BUILD_MEMORY,
                                   cap=BUILD_MEMORY, errors=(duckdb.OutOfMemoryException, duckdb.TransactionException))
     set_meta(con, META_VERSION, str(version))
+    set_meta(con, fts_build.META_FINGERPRINTS, str(version))  # the build wrote every session's fingerprint
     set_meta(con, META_KINDS, built_kinds(con))
     con.execute("CHECKPOINT")
     return {"fts_docs": docs, "fts_seconds": round(time.perf_counter() - t0, 3)}

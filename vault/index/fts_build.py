@@ -62,6 +62,11 @@ def idf_sql(df: str) -> str:
     return f"ln((st.num_docs - {df} + 0.5::DOUBLE) / ({df} + 0.5::DOUBLE) + 1)"
 
 
+def literals(values) -> str:
+    """SQL string constants (key lookups and filters measured faster with constants than with parameters or joins)."""
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
 # -- staging: the documents of some messages -----------------------------------------------------
 
 
@@ -73,21 +78,25 @@ def _bounded(head: int, tail: int) -> str:
 STAGED_COLUMNS = ("msg_id", "session_id", "kind", "is_human", "is_error", "text")  # of `messages`, what `_stage` reads
 
 
-def _stage(con: duckdb.DuckDBPyConnection, scope: str, messages: str = "messages") -> None:
+def _stage(con: duckdb.DuckDBPyConnection, scope: str, messages: str = "messages",
+           calls: list[str] | None = None) -> None:
     """Temp tables of what the messages in `scope` (a condition on `messages` `m`) make of the index:
     `_args(msg_id, args)`: the salient arguments of tool calls that their text (the summary line the parser
     wrote) does not already hold; `_docs(doc, text, tier)`: the documents (a tool output's tier here is
-    that of these messages only); `_dmsgs(doc, msg_id, session_id, tier)`: each indexed message's document."""
+    that of these messages only); `_dmsgs(doc, msg_id, session_id, tier)`: each indexed message's document.
+    `calls`: the tool-call messages of the scope, when the caller has them (a few sessions): matched as constants."""
     kinds = keyword_kinds(con)
     paths = "[" + ", ".join(f"'$.{k}'" for k in ARG_KEYS) + "]"
     # The calls are found by rowid: matched on `call_msg_id`, DuckDB read every call's `input` (0.13 s CPU for one
     # session on the 1 GB vault); the rowids of a session's calls are close together, and DuckDB skips the rest.
+    # Named as constants, the scan of every call's `call_msg_id` is a filter (a join with the scope: 15 ms, 7 ms so).
+    wanted = (f"({literals(calls)})" if calls else "(NULL)") if calls is not None else (
+        f"(SELECT m.msg_id FROM {messages} m WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope})")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _args AS
         WITH calls AS (
-            SELECT rowid AS rid FROM tool_calls WHERE call_msg_id IN (
-                SELECT m.msg_id FROM {messages} m WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope}))
+            SELECT rowid AS rid FROM tool_calls WHERE call_msg_id IN {wanted})
         SELECT msg_id, args FROM (
             SELECT m.msg_id, array_to_string(list_filter(a.args, x -> NOT contains(m.text, x)), ' ') AS args
             FROM {messages} m JOIN (
@@ -150,6 +159,7 @@ def _create_empty(con: duckdb.DuckDBPyConnection, stopwords: list[str], ignore: 
                                 main_rows BIGINT, main_gone BIGINT, delta_rows BIGINT, next_docid BIGINT);
         INSERT INTO {S}.stats VALUES (0, 0, 0, 0, 0, 0, 0, 1);
         CREATE TABLE {S}.pending (session_id VARCHAR);
+        CREATE TABLE {FINGERPRINTS} {FINGERPRINT_COLUMNS};
         CREATE OR REPLACE TABLE fts_call_args (msg_id VARCHAR, args VARCHAR);
         CREATE OR REPLACE TABLE fts_results (doc VARCHAR, msg_id VARCHAR);
         DROP TABLE IF EXISTS fts_docs;
@@ -258,6 +268,8 @@ def build(con: duckdb.DuckDBPyConnection, stopwords: list[str], ignore: str) -> 
     # transaction had done the same; every update does that. Each holds one row per key by construction.
     con.execute("CREATE INDEX fts_call_args_msg ON fts_call_args (msg_id)")
     con.execute(f"INSERT INTO fts_results SELECT doc, msg_id FROM _dmsgs WHERE tier >= {TOOL_ERROR_TIER} ORDER BY doc")
+    _fingerprint_rows(con)
+    con.execute(f"INSERT INTO {FINGERPRINTS} SELECT session_id, count(*), bit_xor(h) FROM _fp GROUP BY session_id")
     con.execute("CREATE OR REPLACE TEMP TABLE _members AS SELECT * FROM _dmsgs")
     con.execute("""CREATE OR REPLACE TEMP TABLE _add AS
                    SELECT d.doc, d.text, d.tier, f.first FROM _docs d
@@ -272,7 +284,7 @@ def build(con: duckdb.DuckDBPyConnection, stopwords: list[str], ignore: str) -> 
 
 def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
     for t in ("_args", "_dmsgs", "_docs", "_members", "_add", "_tf", "_new", "_dirty", "_old", "_del", "_move",
-              "_out", "_outs", "_keep", "_scope"):
+              "_out", "_outs", "_keep", "_scope", "_fp", "_held", "_newm", "_om", "_now"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
@@ -289,28 +301,156 @@ def note_changes(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def refresh(con: duckdb.DuckDBPyConnection) -> dict:
-    """Bring the index up to date with the sessions recorded as changed; one transaction."""
+    """Bring the index up to date with the sessions recorded as changed; one transaction.
+
+    When the messages the index holds for those sessions still make the same documents (their fingerprints,
+    `_unchanged_held`), only the messages it does not hold yet are added (`_append`: a session grown, a new one);
+    otherwise the sessions' documents are compared with the index's (`_diff`, `_apply`)."""
     t0 = time.perf_counter()
     with transaction(con):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _dirty AS
                         SELECT session_id FROM {S}.pending UNION SELECT session_id FROM pending_sessions""")
-        sessions = con.execute("SELECT count(*) FROM _dirty").fetchone()[0]
+        dirty = sorted(r[0] for r in con.execute("SELECT session_id FROM _dirty").fetchall())
+        trusted = _fingerprints_trusted(con)
         # The dirty sessions' messages first, then the rest from them: the conditions on the text (`_stage`) ran on
         # every message when the sessions lay apart in the table (five sessions: 1.8 s of CPU on the 1 GB vault).
         # Only the columns `_stage` reads: the others (`extra` above all) cost their blocks' reading in a fresh process.
+        # The sessions as constants: a filter in the scan, not a join (the same for the index's rows below).
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _scope AS
                         SELECT {", ".join(STAGED_COLUMNS)} FROM messages
-                        WHERE session_id IN (SELECT session_id FROM _dirty)""")
-        _stage(con, "true", "_scope")
-        removed, moved = _diff(con)
-        added = _apply(con, removed, moved)
+                        WHERE {f"session_id IN ({literals(dirty)})" if dirty else "false"}""")
+        calls = [r[0] for r in con.execute(f"SELECT msg_id FROM _scope WHERE kind = '{Kind.TOOL_CALL}'").fetchall()]
+        _stage(con, "true", "_scope", calls=calls)
+        _fingerprint_rows(con)
+        appended = _append(con, dirty) if trusted and _unchanged_held(con, dirty) else None
+        if appended is None:
+            removed, moved = _diff(con)
+            added = _apply(con, removed, moved)
+        else:
+            (added, moved), removed = appended, 0
+        _record_fingerprints(con, dirty)
         con.execute(f"DELETE FROM {S}.pending")
         merged = _maybe_merge(con)
         crash_point("in-fts")  # updated, not committed: the next run updates it again
-        set_meta(con, "fts_built_at_version", get_meta(con, "content_version", "0"))
+        version = get_meta(con, "content_version", "0")
+        set_meta(con, "fts_built_at_version", version)
+        set_meta(con, META_FINGERPRINTS, version)
         _drop_temps(con)
-    return {"fts_sessions": int(sessions), "fts_added": added, "fts_removed": removed, "fts_moved": moved,
-            "fts_merged": merged, "fts_seconds": round(time.perf_counter() - t0, 3)}
+    return {"fts_sessions": len(dirty), "fts_added": added, "fts_removed": removed, "fts_moved": moved,
+            "fts_merged": merged, "fts_appended": appended is not None,
+            "fts_seconds": round(time.perf_counter() - t0, 3)}
+
+
+# -- what the index holds of each session: its fingerprint ------------------------------------------
+# Per session, the number of its indexed messages and the XOR of a hash of what each makes of the index (its
+# document's name and text hash, tier, session, a call's arguments). Written with every update of a session and
+# by a build, in their transaction; trusted only when no other code updated the index since (META_FINGERPRINTS: the
+# content version they were written at, which must be the index's, `fts_built_at_version`). An index without the
+# table (built by an earlier version of this layout) gets it empty: its sessions take `_diff` once each.
+FINGERPRINTS = f"{S}.session_fp"
+FINGERPRINT_COLUMNS = "(session_id VARCHAR, n BIGINT, x UBIGINT)"
+META_FINGERPRINTS = "fts_fp_at_version"
+
+
+def _fingerprints_trusted(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the stored fingerprints describe the index; if not, they are dropped (each session's is written
+    again by its next update)."""
+    fp_at, built, exists = con.execute(  # constants: no parameter for DuckDB to probe
+        f"SELECT (SELECT value FROM meta WHERE key = '{META_FINGERPRINTS}'), "
+        "(SELECT value FROM meta WHERE key = 'fts_built_at_version'), "
+        f"EXISTS (SELECT 1 FROM duckdb_tables() WHERE schema_name = '{S}' AND table_name = 'session_fp' "
+        "AND database_name = current_database())").fetchone()
+    if exists and fp_at is not None and fp_at == built:
+        return True
+    con.execute(f"CREATE TABLE IF NOT EXISTS {FINGERPRINTS} {FINGERPRINT_COLUMNS}")
+    con.execute(f"DELETE FROM {FINGERPRINTS}")
+    return False
+
+
+def _fingerprint_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """`_fp(msg_id, session_id, h)`: each staged message's hash of what it makes of the index (after `_stage`)."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE _fp AS
+                   SELECT m.msg_id, m.session_id, hash(m.msg_id, m.session_id, m.tier, m.doc, d.th, a.args) AS h
+                   FROM _dmsgs m JOIN (SELECT doc, hash(text) AS th FROM _docs) d USING (doc)
+                   LEFT JOIN _args a USING (msg_id)""")
+
+
+def _sessions_sql(dirty: list[str]) -> str:
+    return f"(SELECT unnest([{literals(dirty)}]::VARCHAR[]) AS session_id)"
+
+
+def _record_fingerprints(con: duckdb.DuckDBPyConnection, dirty: list[str]) -> None:
+    if not dirty:
+        return
+    con.execute(f"DELETE FROM {FINGERPRINTS} WHERE session_id IN ({literals(dirty)})")
+    con.execute(f"""INSERT INTO {FINGERPRINTS}
+                    SELECT s.session_id, count(f.msg_id), coalesce(bit_xor(f.h), 0)
+                    FROM {_sessions_sql(dirty)} s LEFT JOIN _fp f USING (session_id) GROUP BY s.session_id""")
+
+
+def _unchanged_held(con: duckdb.DuckDBPyConnection, dirty: list[str]) -> bool:
+    """Whether the messages the index holds for the dirty sessions (`_held`) are all still staged, and make what
+    they made when it last took each session (its fingerprint: as many, the same hash)."""
+    if not dirty:
+        return False
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _held AS
+                    SELECT docid, msg_id, session_id FROM {S}.doc_msgs WHERE session_id IN ({literals(dirty)})""")
+    differ = con.execute(f"""
+        SELECT count(*) FROM {_sessions_sql(dirty)} s
+        LEFT JOIN {FINGERPRINTS} f USING (session_id)
+        LEFT JOIN (SELECT session_id, count(*) AS n FROM _held GROUP BY session_id) h USING (session_id)
+        LEFT JOIN (SELECT session_id, count(*) AS n, bit_xor(h) AS x FROM _fp
+                   WHERE msg_id IN (SELECT msg_id FROM _held) GROUP BY session_id) o USING (session_id)
+        WHERE coalesce(f.n, 0) <> coalesce(h.n, 0) OR coalesce(o.n, 0) <> coalesce(h.n, 0)
+           OR coalesce(o.x, 0) <> coalesce(f.x, 0)""").fetchone()[0]
+    return differ == 0
+
+
+def _append(con: duckdb.DuckDBPyConnection, dirty: list[str]) -> tuple[int, int] | None:
+    """Add the staged messages the index does not hold (`_newm`), when nothing it holds of the dirty sessions changed
+    (`_unchanged_held`): new documents to the delta, and a tool output that other messages printed already gains
+    them (moved to the delta if its tier or first message changes). Reads the index's rows of those documents only,
+    by constants; no posting is removed. Returns (documents added, moved), or None when a new message's document
+    turns out to be held elsewhere (a message that changed session): then nothing was written."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _newm AS SELECT * FROM _dmsgs WHERE msg_id NOT IN (SELECT msg_id FROM _held)")
+    names = [r[0] for r in con.execute("SELECT DISTINCT doc FROM _newm").fetchall()]
+    found = con.execute(f"SELECT docid, tier FROM {S}.docs WHERE name IN ({literals(names)})").fetchall() if names else []
+    if any(tier <= TOOL_CALL_TIER for _, tier in found):  # a message's own document held under another session
+        return None
+    ids = ", ".join(str(int(d)) for d, _ in found) or "NULL"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _out AS SELECT docid, name, tier FROM {S}.docs WHERE docid IN ({ids})")
+    # The outputs' messages held now (any session), by their docids (an index), then with the new ones.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _om AS
+                    SELECT o.name AS doc, dm.msg_id, dm.session_id, dm.tier FROM {S}.doc_msgs dm JOIN _out o USING (docid)
+                    WHERE dm.docid IN ({ids})""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _members AS
+                   SELECT * FROM _om UNION ALL SELECT doc, msg_id, session_id, tier FROM _newm""")
+    if con.execute("SELECT count(*) - count(DISTINCT msg_id) FROM _members").fetchone()[0]:
+        return None  # a new message already among an output's messages: held under another session
+    con.execute("""CREATE OR REPLACE TEMP TABLE _now AS
+                   SELECT doc, min(tier) AS tier, min(msg_id) AS first FROM _members GROUP BY doc""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _move AS
+                   SELECT o.docid, n.tier, n.first FROM _out o JOIN _now n ON n.doc = o.name
+                   JOIN (SELECT doc, min(msg_id) AS first FROM _om GROUP BY doc) f ON f.doc = o.name
+                   WHERE n.tier <> o.tier OR n.first <> f.first""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _add AS
+                   SELECT d.doc, d.text, n.tier, n.first FROM _docs d JOIN _now n USING (doc)
+                   WHERE d.doc NOT IN (SELECT name FROM _out)""")
+    moved = int(con.execute("SELECT count(*) FROM _move").fetchone()[0])
+    if moved:
+        con.execute("CREATE OR REPLACE TEMP TABLE _del (docid BIGINT)")
+        _remove(con)
+    if found:
+        con.execute(f"DELETE FROM {S}.doc_msgs WHERE docid IN ({ids})")
+        con.execute(f"""INSERT INTO {S}.doc_msgs
+                        SELECT o.docid, m.msg_id, row_number() OVER (PARTITION BY o.docid ORDER BY m.msg_id)::INTEGER,
+                               m.session_id, m.tier
+                        FROM _members m JOIN _out o ON o.name = m.doc""")
+    added = _add(con, python_stems=True)
+    con.execute(f"UPDATE {S}.stats SET delta_rows = (SELECT count(*) FROM {S}.delta)")
+    con.execute("INSERT INTO fts_call_args SELECT * FROM _args WHERE msg_id IN (SELECT msg_id FROM _newm)")
+    con.execute(f"INSERT INTO fts_results SELECT doc, msg_id FROM _newm WHERE tier >= {TOOL_ERROR_TIER}")
+    return added, moved
 
 
 def _diff(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from vault.index import fts, snippets
+from vault.index.fts_build import literals as _literals
 from vault.kinds import Kind
 from vault.when import iso_when
 
@@ -394,11 +395,6 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
                        keyword_rank=ex.get("keyword_rank"), semantic_rank=ex.get("semantic_rank"),
                        tool_name=r[8], is_error=bool(r[9])))
     return out
-
-
-def _literals(values: list[str]) -> str:
-    """SQL string constants (key lookups measured faster with constants than with parameters)."""
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
 def _iso(ts: Any) -> str | None:

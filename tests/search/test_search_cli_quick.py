@@ -1,0 +1,127 @@
+"""`vault search` parsed without click (`vault.cli.quick`): it takes exactly what click would, hands the command the
+same values, prints the same output, and leaves every other form to click; a cold search does not import click."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from support import ROOT, run_cli
+
+TAKEN = [
+    ["search", "commit"],
+    ["search", "git", "push"],
+    ["search", '"pre-commit hooks"'],
+    ["search", "--mode", "keyword", "--json", "commit"],
+    ["search", "--json", "commit", "--mode", "keyword", "-n", "3"],
+    ["search", "--mode=keyword", "--limit=5", "review", "diff"],
+    ["search", "--limit", "007", "--mode", "semantic", "tests"],
+    ["search", "-n", "1000000000", "x"],
+    ["--db", "other.duckdb", "search", "--mode", "hybrid", "a"],
+    ["--db=other.duckdb", "search", "a", "--json"],
+    ["search", ""],
+]
+LEFT_TO_CLICK = [
+    [], ["search"], ["search", "--json"], ["--help"], ["search", "--help"], ["-h"], ["--version"], ["stats"],
+    ["search", "-n5", "x"], ["search", "-n=5", "x"], ["search", "-n", "0", "x"], ["search", "-n", "1000000001", "x"],
+    ["search", "-n", " 5", "x"], ["search", "-n", "+5", "x"], ["search", "-n", "²", "x"], ["search", "-n"],
+    ["search", "--mode", "fuzzy", "x"], ["search", "--mode", "--json", "x"], ["search", "--mode"],
+    ["search", "--json", "--json", "x"], ["search", "--json=1", "x"], ["search", "-n", "3", "-n", "4", "x"],
+    ["search", "--mode", "keyword", "--mode", "hybrid", "x"], ["search", "--", "-x"], ["search", "-", "x"],
+    ["search", "-x"], ["search", "--kind", "typed", "x"], ["search", "--human-only", "x"], ["search", "--since", "7d", "x"],
+    ["search", "--project", "p", "x"], ["search", "x", "--db", "v"], ["--config", "c.toml", "search", "x"],
+    ["--debug", "search", "x"], ["--db", "a", "--db", "b", "search", "x"], ["--db", "-v", "search", "x"],
+    ["--db=", "search", "x"], ["--db"], ["searc", "x"],
+]
+
+
+def _click_params(argv: list[str]) -> tuple:
+    """What click parses from `argv`: the group's --db and the search command's parameters."""
+    from vault.cli.group import cli
+
+    ctx = cli.make_context("vault", list(argv))
+    rest = [*getattr(ctx, "_protected_args", ctx.protected_args), *ctx.args]
+    name, cmd, args = cli.resolve_command(ctx, rest)
+    sub = cmd.make_context(name, args, parent=ctx)
+    return ctx.params["db"], sub.params
+
+
+@pytest.mark.parametrize("argv", TAKEN, ids=" ".join)
+def test_the_forms_taken_parse_as_click_parses_them(argv):
+    from vault.cli import quick
+    from vault.index.search import expand_kinds
+
+    p = quick.parse(argv)
+    assert p is not None
+    db, params = _click_params(argv)
+    assert params == {"query": p.words, "mode": p.mode, "limit": p.limit, "project": None, "role": None,
+                      "session": None, "since": None, "until": None, "kinds": expand_kinds(()), "human_only": False,
+                      "model": None, "as_json": p.as_json}
+    assert db == p.db
+
+
+@pytest.mark.parametrize("argv", LEFT_TO_CLICK, ids=lambda a: " ".join(a) or "(none)")
+def test_every_other_form_is_left_to_click(argv):
+    from vault.cli import quick
+
+    assert quick.parse(argv) is None
+
+
+@pytest.mark.parametrize("args", [
+    ["--mode", "keyword", "--json", "commit"],
+    ["--mode", "keyword", "-n", "3", "review", "diff"],
+    ["--json", "--mode", "keyword", '"git status"'],
+    ["--mode", "keyword", "zzzznotaword"],
+    ["--json", "commit"],  # hybrid asked, no embeddings: a note, then keyword hits
+])
+def test_the_output_is_click_s(examples_vault, capsys, args):
+    from vault.cli import main
+
+    code, out, err = run_cli("search", *args, db=examples_vault)  # through click (CliRunner invokes the group)
+    main(["--db", str(examples_vault), "search", *args])  # vault.cli.quick
+    quick = capsys.readouterr()
+    assert (quick.out, quick.err) == (out, err) and code == 0
+
+
+def test_an_error_reads_as_click_s(tmp_path, capsys):
+    from vault.cli import main
+
+    missing = tmp_path / "none.duckdb"
+    code, out, err = run_cli("search", "--json", "x", db=missing)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--db", str(missing), "search", "--json", "x"])
+    quick = capsys.readouterr()
+    assert (exit_.value.code, quick.out, quick.err) == (code, out, err) == (2, "", err)
+    assert err.startswith("Error: no vault at")
+
+
+def test_a_cold_keyword_search_does_not_import_click(examples_vault):
+    src = ("import sys; from vault.cli import main, common\n"
+           f"main(['--db', {str(examples_vault)!r}, 'search', '--mode', 'keyword', '--json', 'commit'])\n"
+           "print(sorted(m for m in sys.modules if m == 'click' or m.startswith('click.')))")
+    out = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_the_program_answers_and_rebuilds_a_stale_index_first(ex_db):
+    """As the program (`whole_process`: its read-only connection is left to the process's end), twice: a stale index
+    is brought up to date by a writer first, then the same answer from a fresh one."""
+    import json
+
+    from vault.index import fts
+    from vault.store import connect
+
+    cmd = [sys.executable, "-c", "from vault.cli import main; main()", "--db", str(ex_db), "search", "--mode", "keyword",
+           "--json", "commit"]
+    from vault.store import bump_content_version
+
+    con = connect(ex_db)
+    bump_content_version(con)  # as a library ingest leaves it: the index to be brought up to date
+    stale = fts.needs_rebuild(con)
+    con.close()
+    first = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    second = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert stale and first.returncode == second.returncode == 0, first.stderr
+    assert first.stdout == second.stdout and json.loads(first.stdout)
