@@ -80,6 +80,9 @@ SMALL_RUN_BYTES = POOL_MIN_BYTES
 # A group of parsed files commits together once it holds `batch_bytes` source bytes (the
 # `ingest.batch_bytes` setting: smaller groups commit more often, at some speed cost) or this many files.
 BATCH_FILES = 200
+# What the writer holds of what the parsers kept for `finalize` (`Touched.kept`: Claude Code's `summary` records and
+# messages off the branch, ~100 KB pickled on the 1 GB archive); beyond it, `finalize` reads the rest from the vault.
+KEPT_RUN_BYTES = 16 << 20
 
 
 class Plan(NamedTuple):
@@ -121,6 +124,8 @@ class Ingester:
         self.read_bytes = 0  # source bytes read by `ingest_files`
         self._one_thread = False  # `SET threads = 1` held until `forget_derived` (`_threads_after_files`)
         self.seen: dict[str, StoredKeys] = {}  # for each of the others, the ids stored (vault.ingest_keys)
+        self.kept: dict[int, object] = {}  # file id -> what its parser kept for `finish` (Touched.kept)
+        self._kept_bytes = 0
         self._real_dirs: dict[str, str] = {}  # folder -> its real path (vault.walk.real_folder)
         self.known = {
             r[1]: FileRow(*r)
@@ -226,6 +231,17 @@ class Ingester:
             self.con.execute(f"SET memory_limit = '{mb}MB'")
             self._limit_mb = mb
 
+    def _keep(self, parsed: list[tuple[int, Prepared]], shared: set[int] | None) -> None:
+        """Hold for `finish` what the parsers kept of the committed files (`Touched.kept`), up to KEPT_RUN_BYTES: of
+        the files whose every message was stored from them (`shared`: the others; None: not known, none is kept)."""
+        if shared is None:
+            return
+        for file_id, res in parsed:
+            if res.kept is None or file_id in shared or self._kept_bytes + res.kept_bytes > KEPT_RUN_BYTES:
+                continue
+            self.kept[file_id] = res.kept
+            self._kept_bytes += res.kept_bytes
+
     def _path_error(self, path: Path | str, reason: str) -> None:
         self.report.errors.append({"file": path_key(path), "line": 0, "reason": reason[:REASON_CHARS]})
 
@@ -297,6 +313,7 @@ class Ingester:
         # process ends (4 GB archive: ~110 MB), and under a cap grown by it the derivations cached up to it (the 4 GB
         # writer peaked at 749 MB there; docs/foundation.md). Their lookups by id are joins, no index needed.
         self._build_key_indexes()
+        self.kept, self._kept_bytes = {}, 0
         self.derived = (sessions, files)
         if not checkpoint_later:
             if sessions or files:
@@ -350,7 +367,7 @@ class Ingester:
         ).fetchall()]
         con.register(TOUCHED, pa.table({"session_id": pa.array(sessions, pa.string())}))
         try:
-            touched = Touched(sessions, files)
+            touched = Touched(sessions, files, {f: self.kept[f] for f in files if f in self.kept})
             for name in sources:
                 try:
                     parser = parser_by_name(name)
@@ -421,7 +438,7 @@ class Ingester:
                     continue
                 file_ids.append(plan.row.file_id)
             parsed = [(fid, res) for fid, (_, res) in zip(file_ids, batch, strict=True)]
-            added = _write(con, parsed, self.seen)
+            added, shared = _write(con, parsed, self.seen)
             replaced = [fid for fid, (plan, _) in zip(file_ids, batch, strict=True) if plan.replace]
             if replaced:  # same ids, maybe new texts: their embedding chunks are redone (same transaction)
                 from vault.index.embeddings import drop_changed_chunks
@@ -434,6 +451,7 @@ class Ingester:
         crash_point("file-commit")
         self._fit_memory_limit()
         self.known.update(known)
+        self._keep(parsed, shared)
         rep = self.report
         rep.messages_added += added
         for plan, res in batch:
@@ -497,8 +515,9 @@ def _line_count(res: Prepared, row: FileRow | None, replace: bool) -> int:
 
 
 def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]],
-           stored_keys: dict[str, StoredKeys]) -> int:
-    """Insert the rows of several parses; returns the number of new messages (duplicates stored once).
+           stored_keys: dict[str, StoredKeys]) -> tuple[int, set[int] | None]:
+    """Insert the rows of several parses; returns the number of new messages (duplicates stored once) and the files
+    some of whose messages were not stored from them (None: not known, an index checked the keys).
 
     Rows met twice (a session in its main and subagent files, a tool call and its result, a
     message repeated by a resume) are merged here first: one INSERT cannot touch a key twice.
@@ -515,18 +534,24 @@ def _write(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]],
     # A message met twice in the group: its first copy (in file order) is the one stored.
     seen: set[str] = set()
     first = [not (m in seen or seen.add(m)) for m in msgs["msg_id"].to_pylist()]
+    shared: set[int] | None = set()
     if not all(first):
+        shared.update(f for f, keep in zip(msgs["file_id"].to_pylist(), first, strict=True) if not keep)
         msgs = msgs.filter(pa.array(first))
-    added = _insert_messages(con, msgs, stored_keys.get("messages"))
+    keys = stored_keys.get("messages")
+    added = _insert_messages(con, msgs, keys, shared)
+    if keys is None:
+        shared = None
     calls = _merge_calls(pa.concat_tables(res.tool_calls for _, res in parsed))
     if calls.num_rows:
         _upsert_calls(con, calls, stored_keys.get("tool_calls"))
-    return added
+    return added, shared
 
 
-def _insert_messages(con: duckdb.DuckDBPyConnection, msgs, seen: StoredKeys | None) -> int:
+def _insert_messages(con: duckdb.DuckDBPyConnection, msgs, seen: StoredKeys | None, shared: set[int]) -> int:
     """Insert the messages whose id is not stored yet; returns how many. Without the index (a cold start, `seen`
-    given) the ingest tells the stored ids apart itself (vault.ingest_keys)."""
+    given) the ingest tells the stored ids apart itself (vault.ingest_keys), and adds to `shared` the files of those
+    left out."""
     cols = ", ".join(MESSAGE_COLUMNS)
     if seen is None:
         before = con.execute("SELECT count(*) FROM messages").fetchone()[0]
@@ -535,6 +560,12 @@ def _insert_messages(con: duckdb.DuckDBPyConnection, msgs, seen: StoredKeys | No
         return con.execute("SELECT count(*) FROM messages").fetchone()[0] - before
     keys = hashes(con, msgs, "msg_id")
     stored, _ = seen.stored(con, keys, msgs)
+    if stored:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        mask = pc.is_in(msgs["msg_id"], value_set=pa.array(stored, pa.string()))
+        shared.update(msgs["file_id"].filter(mask).to_pylist())
     msgs, keys = _without(msgs, keys, "msg_id", stored)
     first = con.execute("SELECT count(*) FROM messages").fetchone()[0]
     with _registered(con, "_msgs", msgs):

@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 POOL_MIN_BYTES = 8 << 20  # source bytes waiting before workers start (below: ~0.3 s of parsing, about a start)
 # In flight: enough for the parsing processes to keep working while the writer commits a group (a commit of
 # `ingest.batch_bytes` = 32 MB of source takes 0.2-3 s; 4 files, 2.7 MB on the 1 GB archive, left the worker
-# idle most of that time: docs/foundation.md), bounded by source bytes so that memory stays flat.
+# idle most of that time; with 16 MB the worker still sat idle in a sixth of the samples, during the long commits, and
+# the writer parsed what it had not reached: docs/foundation.md), bounded by source bytes so that memory stays flat.
 AHEAD_FILES = 128  # files in flight per parsing process
-AHEAD_BYTES = 16 << 20  # source bytes in flight at most (and at least one file)
+AHEAD_BYTES = 48 << 20  # source bytes in flight at most (and at least one file)
 PARENT_POLL_S = 0.2
 BROKEN_POLL_S = 0.5  # how often a writer waiting for a worker's result checks that the pool is not broken
 

@@ -9,6 +9,7 @@ function runs in the writing process, so one worker and several give the same ro
 from __future__ import annotations
 
 import functools
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -73,6 +74,8 @@ class Prepared:
     end_line: int | None
     last_line: int  # the last line (or item) seen, for whole documents that have no end_line
     fingerprint: str | None
+    kept: Any = None  # `Parser.keep` of a file read whole (`Touched.kept`)
+    kept_bytes: int = 0  # its pickled size
 
 
 @dataclass
@@ -94,9 +97,19 @@ def prepare(job: Job) -> Prepared | Failed:
     except OSError as e:
         return Failed(f"cannot parse: {one_line(e)}")
     try:
-        return _convert(res, fp)
+        return _convert(res, fp, _keep(job, res))
     except Exception as e:  # a value Arrow or DuckDB cannot hold (a lone surrogate from a parser bug)
         return Failed(f"cannot store: {one_line(e)}")
+
+
+def _keep(job: Job, res: ParseResult) -> Any:
+    """`Parser.keep` of a file read whole; None for a tail, or if it fails (`finalize` then reads the vault)."""
+    if job.start:
+        return None
+    try:
+        return job.parser.keep(res)
+    except Exception:
+        return None
 
 
 def one_line(e: Exception) -> str:
@@ -104,7 +117,7 @@ def one_line(e: Exception) -> str:
     return f"{type(e).__name__}: {text}"[:REASON_CHARS]
 
 
-def _convert(res: ParseResult, fp: str | None) -> Prepared:
+def _convert(res: ParseResult, fp: str | None, kept: Any = None) -> Prepared:
     frames, records = rawstore.pack_records(
         [(r.line_no, r.byte_offset, r.record_type, r.record_id, r.parent_id, r.session_id, r.raw) for r in res.raw])
     msgs = sorted(res.messages, key=lambda m: (m.line_no, m.sub))
@@ -122,7 +135,8 @@ def _convert(res: ParseResult, fp: str | None) -> Prepared:
     session_ids = sorted({s[0] for s in sessions} | {m.session_id for m in msgs})
     last = max([r.line_no for r in res.raw[-1:]] + [e.line for e in res.errors[-1:]] + [0])
     return Prepared(frames, records, sessions, messages, tool_calls, session_ids,
-                    [(e.line, e.reason) for e in res.errors], res.unknown_types, res.end_offset, res.end_line, last, fp)
+                    [(e.line, e.reason) for e in res.errors], res.unknown_types, res.end_offset, res.end_line, last, fp,
+                    kept, len(pickle.dumps(kept)) if kept is not None else 0)
 
 
 def _own_result_text(t: ToolCall, text: dict[str, str]) -> str | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import abc
 import datetime as _dt
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,6 +39,9 @@ class Touched:
 
     sessions: list[str]
     files: list[int]
+    # file id -> `Parser.keep` of its parse, for the files this run read whole and stored every message of: a fix-up
+    # reads what it needs of them here, not from the vault. A touched file not listed: read it from the vault.
+    kept: Mapping[int, Any] = field(default_factory=dict)
 
 
 TOUCHED = "_touched"
@@ -70,6 +73,11 @@ class Parser(abc.ABC):
     @abc.abstractmethod
     def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:
         """The file's rows from `start_offset` (line `start_line`) on; bad lines go to `errors`, never raise."""
+
+    def keep(self, res: ParseResult) -> Any:
+        """What `finalize` needs of a file read whole, taken from its parse where it was parsed (an ingest worker):
+        handed back in `Touched.kept`. Small and picklable; None: nothing."""
+        return None
 
     def finalize(self, con, touched: Touched) -> None:
         """Fix rows that span files or that a record read later changes. The engine calls it once per run for

@@ -6,9 +6,9 @@ Formats whose export says which branch was kept (ChatGPT's `current_node`) set `
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
-from vault.model import Kind
+from vault.model import Kind, ParseResult
 from vault.sources.base import TOUCHED
 
 # A record of a chain, as fetched: (file_id, record_id, parent_id, is_message, seq, kind, turn_id). Plain tuples:
@@ -18,15 +18,16 @@ _FILE, _ID, _PARENT, _IS_MSG, _SEQ, _KIND, _TURN = range(7)
 FORK_FILES_PER_QUERY = 100  # files whose uuid chains are held in memory at once: RSS stays flat
 
 
-def _records_per_file(con, source: str) -> Iterator[list[tuple]]:
-    """The records of each touched file of `source`, a few files at a time."""
+def _records_per_file(con, source: str, skip: Sequence[int] = ()) -> Iterator[list[tuple]]:
+    """The records of each touched file of `source` (but those in `skip`), a few files at a time."""
     scope = f"""
         FROM records r JOIN (SELECT DISTINCT split_part(session_id, '/', 1) AS sid FROM {TOUCHED}) t
              ON r.session_id = t.sid
         JOIN files f ON f.file_id = r.file_id AND f.source = ?
     """
+    skipped = set(skip)
     file_ids = [r[0] for r in con.execute(f"SELECT DISTINCT r.file_id {scope} ORDER BY 1", [source]
-                                          ).fetchall()]
+                                          ).fetchall() if r[0] not in skipped]
     for i in range(0, len(file_ids), FORK_FILES_PER_QUERY):
         chunk = file_ids[i : i + FORK_FILES_PER_QUERY]
         rows = con.execute(
@@ -43,15 +44,18 @@ def _records_per_file(con, source: str) -> Iterator[list[tuple]]:
         yield from by_file.values()
 
 
-def mark_forks(con, source: str) -> None:
+def mark_forks(con, source: str, kept: Mapping[int, list[str]] | None = None) -> None:
     """Mark the messages of `source`'s files on abandoned branches (rewinds, edits) of uuid-chained sessions.
 
     Per file, the continued branch is the chain of ancestors of the file's last message
     (a resumed session copies its history into the new file, so chains stay within a file).
-    Non-message records (progress, snapshots) in the chain are walked through.
+    Non-message records (progress, snapshots) in the chain are walked through. `kept`: file id -> its messages off
+    the branch, found where the file was parsed (`off_branch_of`); the other files' records are read from the vault
+    (on the 1 GB archive, reading them all took 2.5 s of the writer's CPU).
     """
-    off: list[str] = []
-    for recs in _records_per_file(con, source):
+    kept = kept or {}
+    off: list[str] = [m for ids in kept.values() for m in ids]
+    for recs in _records_per_file(con, source, list(kept)):
         off.extend(_off_branch(recs))
     import pyarrow as pa
 
@@ -66,6 +70,27 @@ def mark_forks(con, source: str) -> None:
                     [source])
     finally:
         con.unregister("_off")
+
+
+def off_branch_of(res: ParseResult) -> list[str] | None:
+    """`_off_branch` of a file read whole, from its parse: its records as `_records_per_file` gives them, each message's
+    rank in the file as its `seq`. The same answer as from the vault when the file's messages are stored from it (the
+    ingest checks: `Touched.kept`); None when a record names a session none of the file's rows belongs to (whether the
+    vault reads it depends on the other files touched)."""
+    msgs: dict[str, tuple[int, str, str | None]] = {}
+    for rank, m in enumerate(sorted(res.messages, key=lambda m: (m.line_no, m.sub))):
+        msgs.setdefault(m.msg_id, (rank, m.kind, m.turn_id))
+    bases = {s.split("/", 1)[0] for s in res.sessions} | {m.session_id.split("/", 1)[0] for m in res.messages}
+    recs = []
+    for r in res.raw:
+        if r.record_id is None or r.session_id is None:
+            continue
+        if r.session_id not in bases:
+            return None
+        m = msgs.get(r.record_id)
+        recs.append((0, r.record_id, r.parent_id, m is not None, m[0] if m else -1, m[1] if m else None,
+                     m[2] if m else None))
+    return _off_branch(recs)
 
 
 def _off_branch(recs: list[tuple]) -> list[str]:
