@@ -318,7 +318,8 @@ def m010_record_chunks(con: duckdb.DuckDBPyConnection) -> None:
         for i in range(0, len(ids), M010_FILES_PER_STEP):
             step = ", ".join(map(str, ids[i : i + M010_FILES_PER_STEP]))
             rawstore.write_records(con, con.execute(
-                f"SELECT {cols} FROM records_m001 WHERE file_id IN ({step}) ORDER BY file_id, line_no").fetchall())
+                f"SELECT {cols} FROM records_m001 WHERE file_id IN ({step}) ORDER BY file_id, line_no").fetchall(),
+                layout="frames")
     con.execute("DROP TABLE records_m001")
     # A tool's output is stored once: in its result message (tool_calls.result_text kept only where it differs).
     con.execute(
@@ -414,6 +415,42 @@ def m016_text_zstd(con: duckdb.DuckDBPyConnection) -> None:
     rebuild_table(con, "tool_calls", M016_TOOL_CALLS, key="tool_use_id")
 
 
+def m017_frame_pieces(con: duckdb.DuckDBPyConnection) -> None:
+    """The raw records' zstd frames stored in pieces of at most 4,000 bytes, one row each (vault/rawstore.py).
+
+    DuckDB keeps a string of 4 KiB or more out of its segment (an overflow string), and those it held in memory
+    outside its cap: each COMMIT of a cold ingest rose with the frames already in the table's last vector (the
+    peak grew with the archive, docs/foundation.md). A piece stays inline, in blocks DuckDB manages under its cap.
+    A frame is its pieces' bytes back to back, in `piece` order; `records` is unchanged. Converted a few hundred
+    frames at a time.
+    """
+    con.execute(
+        """
+        ALTER TABLE record_chunks RENAME TO record_chunks_m010;
+        CREATE TABLE record_chunks (
+            chunk_id  BIGINT NOT NULL,   -- the frame: records.chunk_id
+            piece     INTEGER NOT NULL,  -- its pieces in order, from 0
+            file_id   INTEGER NOT NULL,
+            data      BLOB NOT NULL      -- at most M017_PIECE_BYTES of the zstd frame
+        );
+        """
+    )
+    ids = [r[0] for r in con.execute("SELECT chunk_id FROM record_chunks_m010 ORDER BY 1").fetchall()]
+    if ids:
+        from vault import rawstore
+
+        for i in range(0, len(ids), M017_FRAMES_PER_STEP):
+            step = ids[i : i + M017_FRAMES_PER_STEP]
+            rawstore.insert_pieces(con, con.execute(
+                "SELECT chunk_id, file_id, data FROM record_chunks_m010 WHERE chunk_id BETWEEN ? AND ? "
+                "ORDER BY chunk_id", [step[0], step[-1]]).fetchall(), M017_PIECE_BYTES)
+    con.execute("DROP TABLE record_chunks_m010")
+
+
+M017_FRAMES_PER_STEP = 32  # frames converted per query (~50 KB each)
+M017_PIECE_BYTES = 4000  # rawstore.PIECE_BYTES when m017 was written
+
+
 # The indexes m012 makes (the ingest drops and rebuilds them by these names), and m001's columns in m001's order.
 M012_INDEXES = {"messages": "messages_msg_id", "tool_calls": "tool_calls_tool_use_id"}
 M012_MESSAGES = """
@@ -467,4 +504,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m012_unique_indexes", m012_unique_indexes),
     ("m015_label_text_hash", m015_label_text_hash),
     ("m016_text_zstd", m016_text_zstd),
+    ("m017_frame_pieces", m017_frame_pieces),
 ]

@@ -15,6 +15,7 @@ which an ingest worker process runs, and `write_packed`) and `delete_files`.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # (not imported at run time: ingest workers load this module 
 
 CHUNK_BYTES = 1 << 20  # raw bytes per frame: 0.097x at level 3, ~0.3 ms to decode one (bench/storage_bench.py)
 LEVEL = 3
+PIECE_BYTES = 4000  # a frame's bytes per row of `record_chunks`: under DuckDB's 4 KiB limit for a string kept inline
 # Columns of `records` besides the raw bytes, in the order `write_records` takes them.
 META_COLUMNS = ("file_id", "line_no", "byte_offset", "record_type", "record_id", "parent_id", "session_id")
 # While reading, at most READ_CHUNKS frames are held decoded (up to CHUNK_BYTES each) and READ_RECORDS records' spans:
@@ -53,12 +55,13 @@ def pack(raws: Sequence[bytes], limit: int | None = None) -> Iterator[tuple[byte
         i = j
 
 
-def write_records(con: duckdb.DuckDBPyConnection, rows: Iterable[Sequence[Any]]) -> int:
+def write_records(con: duckdb.DuckDBPyConnection, rows: Iterable[Sequence[Any]], layout: str = "pieces") -> int:
     """Store records: `rows` are META_COLUMNS + the raw text, grouped by file in line order. Returns the count."""
     by_file: dict[int, list[Sequence[Any]]] = {}
     for r in rows:
         by_file.setdefault(r[0], []).append(r)
-    return write_packed(con, [(file_id, *pack_records([r[1:] for r in recs])) for file_id, recs in by_file.items()])
+    return write_packed(con, [(file_id, *pack_records([r[1:] for r in recs])) for file_id, recs in by_file.items()],
+                        layout)
 
 
 @functools.cache
@@ -94,8 +97,11 @@ def pack_records(recs: Sequence[Sequence[Any]]) -> tuple[list[bytes], Any]:
     return frames, pa.Table.from_arrays(arrays, schema=schema)
 
 
-def write_packed(con: duckdb.DuckDBPyConnection, files: Sequence[tuple[int, list[bytes], Any]]) -> int:
-    """Store what `pack_records` made: (file_id, frames, table) per file. Returns the number of records."""
+def write_packed(con: duckdb.DuckDBPyConnection, files: Sequence[tuple[int, list[bytes], Any]],
+                 layout: str = "pieces") -> int:
+    """Store what `pack_records` made: (file_id, frames, table) per file. Returns the number of records.
+    `layout`: "pieces" (m017: each frame in pieces of PIECE_BYTES), "frames" (m010's table, one row a frame:
+    m010 itself writes so)."""
     import pyarrow as pa
 
     total = sum(len(frames) for _, frames, _ in files)
@@ -109,10 +115,23 @@ def write_packed(con: duckdb.DuckDBPyConnection, files: Sequence[tuple[int, list
         chunks.extend((chunk_id, file_id, frame) for chunk_id, frame in zip(mine, frames, strict=True))
         tables.append(table.append_column("file_id", pa.repeat(pa.scalar(file_id, pa.int32()), table.num_rows))
                       .append_column("chunk_id", take(mine, table["frame"])))
-    insert_rows(con, "record_chunks", ("chunk_id", "file_id", "data"), chunks)
+    if layout == "frames":
+        insert_rows(con, "record_chunks", ("chunk_id", "file_id", "data"), chunks)
+    else:
+        insert_pieces(con, chunks)
     records = pa.concat_tables(tables)
     insert_arrow(con, "records", (*META_COLUMNS, "chunk_id", "raw_start", "raw_len"), records)
     return records.num_rows
+
+
+def insert_pieces(con: duckdb.DuckDBPyConnection, chunks: Iterable[tuple[int, int, bytes]],
+                  size: int | None = None) -> None:
+    """Insert frames (chunk_id, file_id, frame) into `record_chunks`, each cut in pieces of `size` bytes."""
+    size = size or PIECE_BYTES
+    insert_rows(con, "record_chunks", ("chunk_id", "piece", "file_id", "data"),
+                ((chunk_id, piece, file_id, frame[start : start + size])
+                 for chunk_id, file_id, frame in chunks
+                 for piece, start in enumerate(range(0, max(len(frame), 1), size))))
 
 
 def delete_files(con: duckdb.DuckDBPyConnection, file_ids: Sequence[int]) -> None:
@@ -138,8 +157,9 @@ def read_raw(con: duckdb.DuckDBPyConnection, where: str = "true", params: Sequen
     n = len(columns)
     for part in _parts(spans, n):
         ids = ", ".join(map(str, sorted({s[n] for s in part})))
-        data = {chunk_id: dctx.decompress(frame) for chunk_id, frame in con.execute(
-            f"SELECT chunk_id, data FROM record_chunks WHERE chunk_id IN ({ids})").fetchall()}
+        data = {chunk_id: dctx.decompress(b"".join(p[1] for p in parts)) for chunk_id, parts in itertools.groupby(
+            con.execute(f"SELECT chunk_id, data FROM record_chunks WHERE chunk_id IN ({ids}) "
+                        "ORDER BY chunk_id, piece").fetchall(), key=lambda p: p[0])}
         for s in part:
             chunk_id, start, length = s[n], s[n + 1], s[n + 2]
             yield (*s[:n], data[chunk_id][start : start + length].decode("utf-8"))

@@ -82,7 +82,7 @@ def test_previous_layout_migrates_same_results(tmp_path, monkeypatch):
     before = tables(old)
 
     con = open_vault(old)  # m016, then the file rewritten in STORAGE_VERSION
-    assert applied_migrations(con)[-1] == [n for n, _ in MIGRATIONS][-1] == M016
+    assert applied_migrations(con) == [n for n, _ in MIGRATIONS]  # m016 among them
     assert storage_version(con) > (1, 0, 0)
     assert compressions(con)["tool_calls", "input"] == {"ZSTD"}
     assert {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()} >= set(
@@ -121,7 +121,7 @@ def test_rewrite_cut_short_is_done_at_the_next_open(tmp_path, appends):
     as_v1_0(new, old, previous_layout=False)
     before = tables(old)
     con = connect(old, read_only=True)
-    assert storage_version(con) == (1, 0, 0) and applied_migrations(con)[-1] == M016
+    assert storage_version(con) == (1, 0, 0) and M016 in applied_migrations(con)
     con.close()
     shutil.copy(old, tmp_path / "copy.duckdb")
 
