@@ -421,8 +421,8 @@ def m017_frame_pieces(con: duckdb.DuckDBPyConnection) -> None:
     DuckDB keeps a string of 4 KiB or more out of its segment (an overflow string), and those it held in memory
     outside its cap: each COMMIT of a cold ingest rose with the frames already in the table's last vector (the
     peak grew with the archive, docs/foundation.md). A piece stays inline, in blocks DuckDB manages under its cap.
-    A frame is its pieces' bytes back to back, in `piece` order; `records` is unchanged. Converted a few hundred
-    frames at a time.
+    A frame is its pieces' bytes back to back, in `piece` order; `records` is unchanged. Converted
+    M017_FRAMES_PER_STEP frames per query, in one transaction (a crash leaves the old layout and the backup copy).
     """
     con.execute(
         """
@@ -431,7 +431,8 @@ def m017_frame_pieces(con: duckdb.DuckDBPyConnection) -> None:
             chunk_id  BIGINT NOT NULL,   -- the frame: records.chunk_id
             piece     INTEGER NOT NULL,  -- its pieces in order, from 0
             file_id   INTEGER NOT NULL,
-            data      BLOB NOT NULL      -- at most M017_PIECE_BYTES of the zstd frame
+            data      BLOB USING COMPRESSION uncompressed NOT NULL  -- at most M017_PIECE_BYTES of the zstd frame
+                                                              -- (random bytes: no compression analysis)
         );
         """
     )
@@ -447,7 +448,7 @@ def m017_frame_pieces(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE record_chunks_m010")
 
 
-M017_FRAMES_PER_STEP = 32  # frames converted per query (~50 KB each)
+M017_FRAMES_PER_STEP = 32  # frames per query (~50 KB each): 256 peaked at 598 MB on the 1 GB vault, 32 at 495-547
 M017_PIECE_BYTES = 4000  # rawstore.PIECE_BYTES when m017 was written
 
 
