@@ -60,6 +60,20 @@ def when_option(name: str, help: str):
     return click.option(name, callback=check, help=help + " Also: today, yesterday, 7d, 2w, '3 days ago'.")
 
 
+def paid_options(f):
+    """--model/--batch/--yes/--max-cost, shared by the commands that can call Claude (mine, pairs, personas)."""
+    import click
+
+    for opt in reversed([
+        click.option("--model", default=None, help="anthropic: the model."),
+        click.option("--batch", is_flag=True, help="anthropic: use the Message Batches API (half price, slower)."),
+        click.option("--yes", "-y", is_flag=True, help="anthropic: send without asking for confirmation."),
+        click.option("--max-cost", type=float, default=None, help="anthropic: refuse above this estimated cost (USD)."),
+    ]):
+        f = opt(f)
+    return f
+
+
 def usage_error(message: str) -> click.ClickException:
     """A one-line error (no usage block) with the usage exit code."""
     import click
