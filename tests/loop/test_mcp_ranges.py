@@ -31,3 +31,16 @@ def test_each_tool_refuses_a_value_just_outside_its_range(tmp_path, tool, name):
                 getattr(tools, tool)(**REQUIRED.get(tool, {}), **{name: value})
     finally:
         tools.close()
+
+
+def test_the_server_schemas_give_the_tools_own_defaults():
+    """The server's signatures repeat each argument's default (the SDK reads them there): they are the tools'."""
+    import inspect
+
+    from vault.mcp_server import build
+
+    for tool in anyio.run(build(None).list_tools):
+        method = inspect.signature(getattr(VaultTools, tool.name)).parameters
+        stated = {arg: prop["default"] for arg, prop in tool.input_schema["properties"].items() if "default" in prop}
+        own = {arg: p.default for arg, p in method.items() if p.default is not inspect.Parameter.empty}
+        assert stated == own, tool.name
