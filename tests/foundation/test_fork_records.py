@@ -47,7 +47,7 @@ def test_records_read_as_one_join_reads_them(tmp_path, monkeypatch, lookup_ids, 
     monkeypatch.setattr(forks, "FORK_FILES_PER_QUERY", per_query)
     con.execute(f"CREATE TEMP TABLE {TOUCHED} AS SELECT DISTINCT session_id FROM sessions")
     expected = sorted(con.execute(REFERENCE).fetchall())
-    files = forks._touched_files(con, "claude_code")
+    files = forks.touched_files(con, "claude_code")
     got = sorted(r for recs in forks._records_per_file(con, "claude_code", files) for r in recs)
     elsewhere = con.execute(f"""SELECT count(*) FROM records r JOIN messages m ON m.msg_id = r.record_id
                                 WHERE m.file_id <> r.file_id AND r.file_id IN ({', '.join(map(str, files))})""")
@@ -83,4 +83,26 @@ def test_the_marks_equal_the_session_wide_update(tmp_path):
     expected = con.execute(marks).fetchall()
     assert got == expected
     assert sum(m is False for _, m in got) >= 1 and sum(m is True for _, m in got) > 100
+    con.close()
+
+
+def test_queued_copies_marked_from_the_touched_files_only(tmp_path):
+    """`_mark_queued_copies` reads the touched files' rows only: the same kinds as reading every Claude Code file's."""
+    from vault.model import Kind
+    from vault.sources import claude_code
+
+    archive = copy_mixed_archive(tmp_path / "archive")
+    con = open_vault(tmp_path / "v.duckdb")
+    ingest(con, [archive])
+    con.execute(f"CREATE TEMP TABLE {TOUCHED} AS SELECT DISTINCT session_id FROM sessions")
+    kinds = "SELECT msg_id, kind, is_human, extra FROM messages ORDER BY 1"
+    stored = con.execute(kinds).fetchall()
+    queued = [r[0] for r in stored if r[1] in (Kind.QUEUED_DUPLICATE, Kind.QUEUED_PROMPT)]
+    con.execute(f"UPDATE messages SET kind = '{Kind.HUMAN_PROMPT}' WHERE kind = '{Kind.QUEUED_PROMPT}'")
+    every = [r[0] for r in con.execute("SELECT file_id FROM files WHERE source = 'claude_code'").fetchall()]
+    claude_code._mark_queued_copies(con, "claude_code", every)
+    by_every_file = con.execute(kinds).fetchall()
+    con.execute(f"UPDATE messages SET kind = '{Kind.HUMAN_PROMPT}' WHERE kind = '{Kind.QUEUED_PROMPT}'")
+    claude_code._mark_queued_copies(con, "claude_code", forks.touched_files(con, "claude_code"))
+    assert con.execute(kinds).fetchall() == by_every_file == stored and len(queued) >= 2
     con.close()

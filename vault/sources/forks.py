@@ -70,25 +70,27 @@ def _literals(values: Sequence[str]) -> str:
 _SESSIONS = f"(SELECT DISTINCT split_part(session_id, '/', 1) AS sid FROM {TOUCHED})"
 
 
-def _touched_files(con, source: str) -> list[int]:
-    """The files of `source` holding records of the touched sessions."""
+def touched_files(con, source: str) -> list[int]:
+    """The files of `source` holding records of the touched sessions: every message of those sessions lies in one
+    of them (its record does; a record of no session makes no message)."""
     return [r[0] for r in con.execute(
         f"""SELECT DISTINCT r.file_id FROM records r JOIN {_SESSIONS} t ON r.session_id = t.sid
             JOIN files f ON f.file_id = r.file_id AND f.source = ? ORDER BY 1""", [source]).fetchall()]
 
 
-def mark_forks(con, source: str, kept: Mapping[int, list[str]] | None = None) -> None:
+def mark_forks(con, source: str, kept: Mapping[int, list[str]] | None = None,
+               files: list[int] | None = None) -> None:
     """Mark the messages of `source`'s files on abandoned branches (rewinds, edits) of uuid-chained sessions.
 
     Per file, the continued branch is the chain of ancestors of the file's last message
     (a resumed session copies its history into the new file, so chains stay within a file).
     Non-message records (progress, snapshots) in the chain are walked through. `kept`: file id -> its messages off
     the branch, found where the file was parsed (`off_branch_of`); the other files' records are read from the vault
-    (on the 1 GB archive, reading them all took 2.5 s of the writer's CPU).
+    (on the 1 GB archive, reading them all took 2.5 s of the writer's CPU). `files`: `touched_files`, if known.
     """
     kept = kept or {}
     off: list[str] = [m for ids in kept.values() for m in ids]
-    files = _touched_files(con, source)
+    files = touched_files(con, source) if files is None else files
     for recs in _records_per_file(con, source, [f for f in files if f not in kept]):
         off.extend(_off_branch(recs))
     if not files:
