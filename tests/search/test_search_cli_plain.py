@@ -12,7 +12,8 @@ import pytest
 from vault.cli import search as cli_search
 from vault.index.search import Hit
 
-WORDS = ["a", "the", "commit", "pre-commit", "hooks", "…", "café", "naïve", "日本語の", "テスト", "😀", "e\u0301",
+WORDS = ["a", "the", "commit", "pre-commit", "hooks", "…", "café", "naïve", "日本語の", "テスト", "😀",
+         "e\u0301",
          "x" * 7, "y" * 19, "z" * 45, "w" * 90, "http://example.com/a/very/long/path?with=query&and=more",
          "{\"key\":", "[1,", "2]", "'q'", "Ａ", "\u0627\u0644"]
 

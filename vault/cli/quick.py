@@ -15,7 +15,7 @@ import contextlib
 import os
 import re
 import sys
-from typing import NamedTuple
+from collections import namedtuple
 
 from vault.cli.common import LIMIT_RANGE
 
@@ -24,12 +24,9 @@ DEFAULT_LIMIT = 20  # search_cmds' --limit default
 _DIGITS = re.compile(r"[0-9]+")
 
 
-class Parsed(NamedTuple):
-    db: str | None
-    words: tuple[str, ...]
-    mode: str | None
-    limit: int
-    as_json: bool
+# (db: str | None, words: tuple[str, ...], mode: str | None, limit: int, as_json: bool). collections.namedtuple: a
+# typing.NamedTuple compiles each field's annotation at import, 1.5-2 ms of a cold search.
+Parsed = namedtuple("Parsed", "db words mode limit as_json")
 
 
 def parse(args: list[str]) -> Parsed | None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import NamedTuple
+from collections import namedtuple
 
 import duckdb
 
@@ -171,14 +171,11 @@ def lookup(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[
 SCALE = 1 << 32
 
 
-class Stats(NamedTuple):
-    """The index's statistics (`stats`), read once per ranking: scored with them as constants."""
+class Stats(namedtuple("Stats", "num_docs total_len main_docs main_len delta_rows")):
+    """The index's statistics (`stats`, integers), read once per ranking: scored with them as constants.
+    (collections.namedtuple: a typing.NamedTuple compiles each field's annotation when a cold search imports it.)"""
 
-    num_docs: int
-    total_len: int
-    main_docs: int
-    main_len: int
-    delta_rows: int
+    __slots__ = ()
 
     def avgdl(self) -> float:
         """`AVGDL`, the same double (an integer sum over an integer count, as DuckDB divides them)."""
