@@ -97,10 +97,13 @@ def test_an_error_reads_as_click_s(tmp_path, capsys):
     assert err.startswith("Error: no vault at")
 
 
-def test_a_cold_keyword_search_does_not_import_click(examples_vault):
+@pytest.mark.parametrize("form", [["--json"], []], ids=["json", "text"])
+def test_a_cold_keyword_search_does_not_import_click(examples_vault, form):
+    """Nor rich's console (its text goes to a pipe here: `vault.cli.search._plain_hits`), nor dataclasses."""
     src = ("import sys; from vault.cli import main, common\n"
-           f"main(['--db', {str(examples_vault)!r}, 'search', '--mode', 'keyword', '--json', 'commit'])\n"
-           "print(sorted(m for m in sys.modules if m == 'click' or m.startswith('click.')))")
+           f"main(['--db', {str(examples_vault)!r}, 'search', '--mode', 'keyword', *{form!r}, 'commit'])\n"
+           "print(sorted(m for m in sys.modules if m.split('.')[0] in ('click', 'dataclasses', 'inspect')\n"
+           "             or m in ('rich.console', 'rich.text')))")
     out = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
 
@@ -269,3 +272,16 @@ def test_a_one_session_ingest_does_not_import_click(tmp_path):
     res = subprocess.run([sys.executable, "-c", prog, "--db", str(db), "ingest", "--no-embed", "--json", str(src)],
                          capture_output=True, text=True, cwd=ROOT, check=True)
     assert '"files": 1' in res.stdout and res.stdout.strip().splitlines()[-1] == "[]", res.stderr
+
+
+def test_duckdb_is_loaded_with_lazy_binding_and_the_flags_put_back():
+    import os
+
+    from vault.cli.quick import lazy_binding
+
+    before = sys.getdlopenflags()
+    with pytest.raises(RuntimeError), lazy_binding():
+        assert sys.getdlopenflags() & os.RTLD_LAZY and not sys.getdlopenflags() & os.RTLD_NOW
+        assert sys.getdlopenflags() & ~(os.RTLD_LAZY | os.RTLD_NOW) == before & ~(os.RTLD_LAZY | os.RTLD_NOW)
+        raise RuntimeError  # put back however the block ends
+    assert sys.getdlopenflags() == before

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,10 +214,14 @@ def _default(o: Any) -> Any:
 
 
 def emit_json(obj: Any) -> None:
+    import json  # (here: a search printing text needs none)
+
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=_default) + "\n")
 
 
 def emit_jsonl(rows) -> None:
+    import json
+
     w = sys.stdout.write
     for r in rows:
         w(json.dumps(r, ensure_ascii=False, default=_default) + "\n")
