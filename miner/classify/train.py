@@ -58,6 +58,10 @@ TEMPERED = False
 # threshold alone (learned-5). The inner F1 curve is flat over several thresholds (within 0.01 from 0.30 to 0.50 with the
 # after family): its lone peak moves with a turn or two, and the threshold with it.
 THRESHOLD_WINDOW = 1
+# The inner cross-validation that chooses L2, threshold and temperature: None, one fold per author (leave-one-author-
+# out); k: the authors, sorted, dealt into k folds in turn (author i to fold i % k). Its cost grows with the square of
+# the author count under an outer leave-one-author-out; with k folds, linearly.
+INNER_FOLDS: int | None = None
 
 
 def modelled(examples: Sequence[Example]) -> list[int]:
@@ -167,9 +171,18 @@ def _f1(y: np.ndarray, pred: np.ndarray) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
+def inner_groups(authors: np.ndarray, folds: int | None) -> np.ndarray:
+    """The inner fold of each row: its author (folds None), or the authors sorted and dealt into `folds` folds."""
+    names = sorted(set(authors.tolist()))
+    if folds is None or folds >= len(names):
+        return authors
+    fold = {a: i % folds for i, a in enumerate(names)}
+    return np.asarray([fold[a] for a in authors.tolist()])
+
+
 def _inner_logits(X: np.ndarray, y: np.ndarray, authors: np.ndarray, C: float, n_plain: int,
                   w: np.ndarray) -> np.ndarray:
-    """Out-of-author logits for every row (leave-one-author-out within the training authors)."""
+    """Out-of-fold logits for every row (`authors`: each row's inner fold, `inner_groups`)."""
     Z = np.zeros((len(y), len(CLASSES)))
     for a in sorted(set(authors.tolist())):
         test = authors == a
@@ -192,7 +205,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         C: float | None = None, threshold: float | None | str = "cv", extra: dict | None = None,
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
         correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
-        tempered: bool | None = None) -> Model:
+        tempered: bool | None = None, inner_folds: int | None | str = "default") -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
@@ -203,6 +216,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     F1 averaged with that many grid neighbours on each side (default THRESHOLD_WINDOW).
     `tempered`: the threshold is judged on the inner probabilities after each L2 strength's own temperature, as the
     backend applies it (default TEMPERED; off: on the untempered ones, learned-6).
+    `inner_folds`: the inner cross-validation's folds (default INNER_FOLDS; None: one per author).
     """
     keep = modelled(examples)
     mod = [examples[i] for i in keep]
@@ -216,6 +230,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     w = np.where(y == CLASSES.index(REATTEMPT_WITH_FEEDBACK), correction_weight, 1.0) * w
     if len(set(groups.tolist())) < 3:
         groups = np.asarray([e.turn.session_id for e in mod])
+    groups = inner_groups(groups, INNER_FOLDS if inner_folds == "default" else inner_folds)
     cv: dict[str, Any] = {}
     if C is None or threshold == "cv":
         scores = {}
