@@ -5,7 +5,8 @@ of `record_chunks` and the slice (`raw_start`, `raw_len`, in UTF-8 bytes) of the
 bytes. A chunk is one zstd frame holding consecutive records of one file, back to back; a file
 written in several ingests (appends) has several chunks. Since m017 a frame is stored in rows of
 PIECE_BYTES (`piece` 0, 1, ...): DuckDB keeps a string of 4 KiB or more in overflow blocks, which it held in
-memory outside its cap while an ingest appended. Frames per chunk, not per record: the raw JSON of Claude Code lines compresses to about 0.10x in 1 MiB frames and to 0.18x one record
+memory outside its cap while an ingest appended. Frames per chunk, not per record: the raw
+JSON of Claude Code lines compresses to about 0.10x in 1 MiB frames and to 0.18x one record
 at a time even with a trained dictionary (docs/storage.md); reading one record decodes its chunk
 (well under a millisecond). Nothing on the `vault show` / search path reads raw records.
 
