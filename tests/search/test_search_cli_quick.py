@@ -285,3 +285,18 @@ def test_duckdb_is_loaded_with_lazy_binding_and_the_flags_put_back():
         assert sys.getdlopenflags() & ~(os.RTLD_LAZY | os.RTLD_NOW) == before & ~(os.RTLD_LAZY | os.RTLD_NOW)
         raise RuntimeError  # put back however the block ends
     assert sys.getdlopenflags() == before
+
+
+@pytest.mark.parametrize(("args", "lazy"), [(["--no-embed", "x"], True), (["--hook-worker", "Stop"], True),
+                                            (["x"], False)])
+def test_an_ingest_without_embeddings_binds_extension_modules_lazily(monkeypatch, args, lazy):
+    """Only a run that loads no model gets RTLD_LAZY (quick.lazy_binding): a model's libraries set their own flags."""
+    import os
+
+    from vault.cli import ingest_run, quick
+
+    seen = []
+    monkeypatch.setattr(ingest_run, "run_ingest", lambda *a: seen.append(bool(sys.getdlopenflags() & os.RTLD_LAZY)))
+    before = sys.getdlopenflags()
+    assert quick.run(["ingest", *args])
+    assert seen == [lazy] and sys.getdlopenflags() == before
