@@ -8,6 +8,8 @@
     python bench/miner_cv.py --also data/labels/not-in-model   # + those label files as more training authors
     python bench/miner_cv.py --operating-points 0.2,0.35   # LOAO precision/recall per threshold (fast, non-nested)
     python bench/miner_cv.py --variant th-0.2 --base learned-6 --sweep 0.2,0.3   # + each variant at other thresholds
+    python bench/miner_cv.py --union --jobs 2 --sweep 0.2,0.3 --author-curve   # training set A (data/labels) against
+        # B (+ not-in-model/), both scored on every labelled author (+ pointers-only/); the curve over training authors
 
 An author is a source repository (SOURCES.md). Leave-one-author-out: each author's turns are
 labelled by a model fitted (hyperparameters included) without any of that author's turns. In-sample:
@@ -77,7 +79,23 @@ def main() -> None:
     ap.add_argument("--sweep", help="with --variant: also each variant's leave-one-author-out figures at these "
                                     "correction thresholds, comma-separated (the same fits, only the operating point "
                                     "moved)")
+    ap.add_argument("--union", action="store_true",
+                    help="instead: recipe A (trained on the training folder) against recipe B (the same + the "
+                         "not-in-model/ authors), both scored on the union of every labelled author (training folder, "
+                         "not-in-model/, pointers-only/ with --pointers-text): each author by a fit without it")
+    ap.add_argument("--pointers-text", default="/work/bench-data/model/pointers-text",
+                    help="with --union: the pointers-only files with their text (outside the repository)")
+    ap.add_argument("--unseen-cache", help="with --union: pickle of the not-in-model and pointers turns (as "
+                                           "bench/miner_unseen.py --unseen-cache)")
+    ap.add_argument("--jobs", type=int, default=1, help="with --union: folds fitted in this many processes")
+    ap.add_argument("--author-curve", action="store_true",
+                    help="with --union: also recall on the pointers authors against the number of training authors")
     args = ap.parse_args()
+
+    if args.union:
+        sweep = tuple(float(x) for x in args.sweep.split(",")) if args.sweep else ()
+        union(args, sweep)
+        return
 
     from miner.classify.heuristic import HeuristicClassifier
     from miner.classify.train import cross_validate, fit, predict, reliability
@@ -319,6 +337,198 @@ def f1_change(base: dict, other: dict, draws: int = 2000) -> tuple[float, float,
     diff = f1(B[idx].sum(axis=1)) - f1(A[idx].sum(axis=1))
     return (round(float(f1(B.sum(axis=0)) - f1(A.sum(axis=0))), 3), round(float(np.percentile(diff, 5)), 3),
             round(float(np.percentile(diff, 95)), 3))
+
+
+# -- one union of authors, two training sets (--union) ----------------------------------------------------------
+
+_U: dict = {}  # the union's examples, embeddings, features, read by the fold workers (inherited by fork)
+
+
+def union(args, sweep: tuple[float, ...]) -> dict:
+    """Recipes A (training folder) and B (+ not-in-model/) scored on the same authors: every labelled author, each
+    labelled by the recipe fitted without any of its turns (LOAO for its training authors, the whole-training fit
+    for the others). Pooled and per group, F1 change B - A with its author-resampled interval, each recipe at the
+    `sweep` thresholds (same fits), the thresholds the fold fits chose; `--author-curve` the curve over authors."""
+    import numpy as np
+
+    from miner.classify.learned import feature_matrix
+    from miner_unseen import unseen_data
+
+    args.also, args.no_external = [], False
+    base, E = load(args)
+    unseen, E_u, _, licensed = unseen_data(Path(args.pointers_text), Path(args.unseen_cache) if args.unseen_cache
+                                           else None, Path(args.labels) if args.labels else ROOT / "data" / "labels")
+    examples = base + unseen
+    order = sorted(range(len(examples)), key=lambda i: (examples[i].author, examples[i].turn.session_id,
+                                                        examples[i].turn.position, examples[i].turn.msg_id))
+    examples = [examples[i] for i in order]
+    E = np.vstack([E, E_u])[order]
+    _U.update(examples=examples, E=E, X=feature_matrix([e.turn for e in examples]))
+    authors_base = {e.author for e in base}
+    groups = {"first corpora": {e.author for e in base if not e.file.startswith(("wild/", "external-"))},
+              "wild-dev": {e.author for e in base if e.file.startswith("wild/")},
+              "external": {e.author for e in base if e.file.startswith("external-")},
+              "not-in-model": set(licensed),
+              "pointers": {e.author for e in unseen} - set(licensed)}
+    print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors, "
+          f"{sum(e.label == 'reattempt_with_feedback' for e in examples)} corrections; "
+          + ", ".join(f"{g} {len(m)}" for g, m in groups.items()), flush=True)
+    # name: (training authors, the inner folds choosing L2/threshold/temperature: None one per author, as shipped)
+    recipes = {"A": (authors_base, None), "A10": (authors_base, UNION_INNER_FOLDS),
+               "B10": (authors_base | set(licensed), UNION_INNER_FOLDS)}
+    out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
+    for name, (train, folds) in recipes.items():
+        import time
+
+        t = time.time()
+        labels, moved, chosen = union_labels(train, sweep, args.jobs, folds)
+        r = out["recipes"][name] = {"training_authors": len(train), "fold_thresholds": chosen,
+                                    "counts": author_counts(examples, labels)}
+        print(f"\nrecipe {name}: trained on {len(train)} authors ({time.time() - t:.0f} s wall); fold thresholds "
+              f"{ {k: chosen.count(k) for k in sorted(set(chosen), key=str)} }")
+        r["all"], r["groups"] = union_report(r["counts"], groups)
+        for th, labs in zip(sweep, moved, strict=True):
+            c = author_counts(examples, labs)
+            r.setdefault("sweep", {})[th] = {"counts": c, "all": union_report(c, groups, quiet=True)[0]}
+            print(f"    at threshold {th:.2f}: {fmt(r['sweep'][th]['all'])}")
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
+    for ref in ("A", "A10"):
+        a, b = out["recipes"][ref]["counts"], out["recipes"]["B10"]["counts"]
+        d = out.setdefault("f1_change", {})[ref] = {"all": f1_change(a, b)}
+        print(f"\nF1 change B10 - {ref}, 90% interval from resampling authors:\n  all           {d['all']}")
+        for g, members in groups.items():
+            d[g] = f1_change({k: a[k] for k in members}, {k: b[k] for k in members})
+            print(f"  {g:13s} {d[g]}")
+    if args.author_curve:
+        out["author_curve"] = author_curve(recipes["B10"][0], groups["pointers"], UNION_INNER_FOLDS)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
+    return out
+
+
+def union_report(counts: dict, groups: dict, quiet: bool = False) -> tuple[dict, dict]:
+    """Pooled and per-group P/R/F1 from per-author (tp, fp, fn)."""
+    def prf(members):
+        c = [sum(v[j] for a, v in counts.items() if members is None or a in members) for j in range(3)]
+        p = c[0] / (c[0] + c[1]) if c[0] + c[1] else None
+        r = c[0] / (c[0] + c[2]) if c[0] + c[2] else None
+        return {"precision": p, "recall": r, "f1": 2 * c[0] / (2 * c[0] + c[1] + c[2]) if c[0] else 0.0,
+                "tp": c[0], "fp": c[1], "fn": c[2]}
+
+    pooled, per = prf(None), {g: prf(m) for g, m in groups.items()}
+    if not quiet:
+        print(f"  all           {fmt(pooled)}")
+        for g, c in per.items():
+            print(f"  {g:13s} {fmt(c)}  ({len(groups[g])} authors)")
+    return pooled, per
+
+
+UNION_INNER_FOLDS = 10  # B's inner cross-validation: 10 folds of authors (57 inner folds per outer fold cost 5x more)
+
+
+def union_labels(train: set[str], sweep: tuple[float, ...], jobs: int, folds: int | None) -> tuple[list, list[list],
+                                                                                                   list]:
+    """Labels of every union example by a fit without its author: one fold per training author, one fit on all the
+    training authors for the rest; the same labels at each `sweep` threshold; the threshold each fold fit chose."""
+    from multiprocessing import get_context
+
+    examples = _U["examples"]
+    tasks = sorted(train) + [None]
+    if jobs > 1:
+        with get_context("fork").Pool(jobs) as pool:
+            results = pool.starmap(_union_fold, [(a, train, sweep, folds) for a in tasks], chunksize=1)
+    else:
+        results = [_union_fold(a, train, sweep, folds) for a in tasks]
+    out: list = [None] * len(examples)
+    moved: list[list] = [[None] * len(examples) for _ in sweep]
+    chosen = []
+    for rows, labs, threshold in results:
+        chosen.append(threshold)
+        for k, i in enumerate(rows):
+            out[i] = labs[0][k]
+            for j in range(len(sweep)):
+                moved[j][i] = labs[j + 1][k]
+    return out, moved, chosen
+
+
+def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], folds: int | None):
+    """(rows scored, their labels at the chosen threshold then at each sweep threshold, chosen threshold): the fit
+    on `train` without `held`, scoring `held`'s rows (None: the fit on all of `train`, scoring every other author)."""
+    import time
+
+    import numpy as np
+
+    from miner.classify.train import fit, predict
+
+    t = time.process_time()
+    examples, E, X = _U["examples"], _U["E"], _U["X"]
+    fit_rows = [i for i, e in enumerate(examples) if e.author in train and e.author != held]
+    rows = [i for i, e in enumerate(examples) if (e.author == held if held else e.author not in train)]
+    model = fit([examples[i] for i in fit_rows], E[fit_rows], X=X[fit_rows], inner_folds=folds)
+    chosen = model.threshold
+    ex, Er, Xr = [examples[i] for i in rows], E[rows], X[rows]
+    labs = []
+    for th in (chosen, *sweep):
+        model.threshold = th
+        labs.append(predict(model, ex, Er, Xr) if rows else [])
+    print(f"    fold {held or '(all training authors)'}: {len(rows)} turns scored, threshold {chosen}, "
+          f"{time.process_time() - t:.0f} s CPU", flush=True)
+    return np.asarray(rows).tolist(), labs, chosen
+
+
+AUTHOR_CURVE_K = (5, 10, 20, 30, 40)
+AUTHOR_CURVE_DRAWS = 5
+
+
+def author_curve(pool: set[str], test: set[str], folds: int | None) -> dict:
+    """Correction P/R/F1 on the `test` authors (never trained on) of the regression fitted on k authors drawn at
+    random from `pool` (seeded; AUTHOR_CURVE_DRAWS draws, one for all of them). Not nested: the L2 strength,
+    temperature and threshold are those of the recipe fitted on all of `pool` (one regression per draw)."""
+    import numpy as np
+
+    from miner.classify.base import Label
+    from miner.classify.learned import rules
+    from miner.classify.train import BALANCE, CLASSES, TARGET, _logits, _raw_fit, _softmax, author_weights, fit
+
+    examples, E, X = _U["examples"], _U["E"], _U["X"]
+    pool_rows = [i for i, e in enumerate(examples) if e.author in pool]
+    full = fit([examples[i] for i in pool_rows], E[pool_rows], X=X[pool_rows], inner_folds=folds)
+    n_plain = len(full.features)
+    XE = np.hstack([full.columns(X), E])
+    ruled = [rules(e.turn) for e in examples]
+    fit_ok = [i for i in pool_rows if ruled[i] is None and TARGET.get(examples[i].label, examples[i].label) in CLASSES]
+    y = {i: CLASSES.index(TARGET.get(examples[i].label, examples[i].label)) for i in fit_ok}
+    scored = [i for i, e in enumerate(examples) if e.author in test]
+    free = [i for i in scored if ruled[i] is None]
+    names = sorted(pool)
+    print(f"\nauthor curve: correction figures on the {len(test)} pointers authors ({len(scored)} turns), fitted on k "
+          f"of {len(pool)} authors (C {full.data['C']}, temperature {full.temperature}, threshold {full.threshold})")
+    out: dict = {}
+    for k in (*[k for k in AUTHOR_CURVE_K if k < len(names)], len(names)):
+        runs = []
+        for d in range(AUTHOR_CURVE_DRAWS if k < len(names) else 1):
+            chosen = set(random.Random(f"authors:{k}:{d}").sample(names, k))
+            rows = [i for i in fit_ok if examples[i].author in chosen]
+            a = np.asarray([examples[i].author for i in rows])
+            m = _raw_fit(XE[rows], np.asarray([y[i] for i in rows]), full.data["C"], n_plain,
+                         author_weights(a, BALANCE))
+            labels = list(ruled)
+            P = _softmax(_logits(m, XE[free]) / full.temperature)
+            for i, (lab, p) in zip(free, full.decide(P), strict=True):
+                labels[i] = Label(lab, p, [])
+            c = [sum(v[j] for v in author_counts([examples[i] for i in scored], [labels[i] for i in scored]).values())
+                 for j in range(3)]
+            runs.append(c)
+        f = lambda c: 2 * c[0] / max(2 * c[0] + c[1] + c[2], 1)  # noqa: E731
+        rec = [c[0] / max(c[0] + c[2], 1) for c in runs]
+        pre = [c[0] / max(c[0] + c[1], 1) for c in runs]
+        out[k] = {"draws": runs, "recall": [round(x, 3) for x in rec], "precision": [round(x, 3) for x in pre],
+                  "f1": [round(f(c), 3) for c in runs]}
+        print(f"  k={k:3d}  recall mean {np.mean(rec):.2f} ({min(rec):.2f}-{max(rec):.2f})  precision mean "
+              f"{np.mean(pre):.2f}  F1 mean {np.mean([f(c) for c in runs]):.2f} ({min(map(f, runs)):.2f}-"
+              f"{max(map(f, runs)):.2f})", flush=True)
+    return out
 
 
 def curve(examples, E) -> dict:

@@ -13,46 +13,24 @@ Each vault is rebuilt from scratch (about 6 minutes in all on the shared 2-core 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-CORPORA = ROOT.parent / "shared" / "corpora"
-
-
-def _rows(name: str) -> list[dict]:
-    return [json.loads(ln) for ln in (CORPORA / name).read_text().splitlines() if ln.strip()]
-
-
-def _hand(rows: list[dict]):
-    def label(con) -> None:
-        from miner.mine import store_hand_labels
-        from miner.tables import assign_roles
-
-        store_hand_labels(con, rows)
-        assign_roles(con)
-    return label
-
-
-def _mined(backend: str):
-    def label(con) -> None:
-        from miner.mine import mine
-
-        mine(con, backend=backend)
-    return label
+sys.path.insert(0, str(ROOT / "tests"))
+# The dataset tests' vault builders (tests/datasets/conftest.py) and paths
+from support import CORPORA, hand_labelled, jsonl_rows, labelled_vault, mined  # noqa: E402
 
 
 def jobs() -> dict:
-    from miner.mine import DEFAULT_BACKEND
-
     corpora = [CORPORA / "claude-code", CORPORA / "conversations"]
-    wild_dev = sorted({CORPORA / r["file"] for r in _rows("labels-wild-dev.jsonl")})  # the dev-labelled files only
-    return {"c0": (corpora, _mined(DEFAULT_BACKEND)), "ch": (corpora, _mined("heuristic")),
-            "dev": (corpora, _hand(_rows("labels-dev.jsonl"))), "wl": (wild_dev, _mined(DEFAULT_BACKEND)),
-            "wh": (wild_dev, _mined("heuristic")), "wd": (wild_dev, _hand(_rows("labels-wild-dev.jsonl")))}
+    wild = jsonl_rows(CORPORA / "labels-wild-dev.jsonl")
+    wild_dev = sorted({CORPORA / r["file"] for r in wild})  # the dev-labelled files only
+    return {"c0": (corpora, mined()), "ch": (corpora, mined("heuristic")),
+            "dev": (corpora, hand_labelled(jsonl_rows(CORPORA / "labels-dev.jsonl"))),
+            "wl": (wild_dev, mined()), "wh": (wild_dev, mined("heuristic")), "wd": (wild_dev, hand_labelled(wild))}
 
 
 def main(argv=None) -> int:
@@ -60,9 +38,6 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("names", nargs="*")
     a = ap.parse_args(argv)
-    from vault.ingest import ingest
-    from vault.store import open_vault
-
     todo = jobs()
     for name in a.names or todo:
         sources, label = todo[name]
@@ -70,12 +45,7 @@ def main(argv=None) -> int:
         for p in (path, Path(f"{path}.wal")):
             p.unlink(missing_ok=True)
         t = time.time()
-        con = open_vault(path)
-        try:
-            ingest(con, sources)
-            label(con)
-        finally:
-            con.close()
+        labelled_vault(path, sources, label)
         print(f"{name}: {time.time() - t:.0f} s", flush=True)
     return 0
 

@@ -78,13 +78,17 @@ def wall(cmd: list[str], what: str = "") -> tuple[float, bytes]:
 
 # Run in a fresh interpreter: CPU and wall of each step of a cold keyword search, as the command takes them.
 STEPS = """
-import json, sys, time
+import contextlib, io, json, os, sys, time
 marks, t0, c0 = [], time.perf_counter(), time.process_time()
 def mark(name):
     marks.append((name, time.perf_counter(), time.process_time()))
 from vault.lightquery import gc_deferred, light_duckdb_import
 light_duckdb_import()  # as vault.cli does
-with gc_deferred():  # as vault.cli does around its imports
+try:  # as vault.cli.quick does (a tree without it: loaded as Python loads any extension)
+    from vault.cli.quick import lazy_binding
+except ImportError:
+    lazy_binding = contextlib.nullcontext
+with gc_deferred(), lazy_binding():  # as vault.cli does around its imports
     import duckdb; mark("import duckdb")
     import vault.cli.quick, vault.cli.search; mark("import vault.cli (no click: vault.cli.quick)")
     from vault.index import fts, search; mark("import vault search")
@@ -98,8 +102,14 @@ with no_pandas():
     ranked = search._keyword_ranked(con, sys.argv[2], 20, search.SearchFilters(), stems=stems, terms=terms)
     mark("ranking")
     hits = search._hits(con, ranked, sys.argv[2], {}, stems); mark("hits and snippets")
-    json.dumps([h.as_json() for h in hits]); con.close(); mark("json, close")
-# (the command then ends without the interpreter's teardown: vault.cli.main, `exit_at_once`)
+    if sys.argv[3] == "json":
+        json.dumps([h.as_json() for h in hits]); mark("json")
+    else:  # into a file, as into a pipe
+        out, sys.stdout = sys.stdout, open(os.devnull, "w", encoding="utf-8")
+        vault.cli.search._print_hits(*([hits, sys.argv[2]] if "_plain_hits" in vars(vault.cli.search) else
+                                       [vault.cli.common.stdout_console(), hits, sys.argv[2]]))
+        sys.stdout.close(); sys.stdout = out; mark("text output")
+# (the command then ends without closing the vault or the interpreter's teardown: vault.cli.main, `exit_at_once`)
 out, prev = {}, (t0, c0)
 for name, w, c in marks:
     out[name] = [round(1000 * (w - prev[0]), 1), round(1000 * (c - prev[1]), 1)]
@@ -108,11 +118,12 @@ print(json.dumps(out))
 """
 
 
-def steps(db: Path, query: str, runs: int = 3) -> dict[str, list[float]]:
+def steps(db: Path, query: str, runs: int = 3, as_json: bool = False) -> dict[str, list[float]]:
     """{step: [wall ms, CPU ms]} of a cold keyword search, each the median of `runs` fresh processes."""
     per: dict[str, list] = {}
     for _ in range(runs):
-        res = subprocess.run([sys.executable, "-c", STEPS, str(db), query], capture_output=True, text=True,
+        res = subprocess.run([sys.executable, "-c", STEPS, str(db), query, "json" if as_json else "text"],
+                             capture_output=True, text=True,
                              check=True, env=child_env(CACHE), cwd=ROOT)
         for k, v in json.loads(res.stdout).items():
             per.setdefault(k, []).append(v)
@@ -236,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{o['compare']['identical_output']} of {len(same)} queries")
     print(f"floor: python -c pass {o['python_startup_ms']} ms, vault --help {o['vault_help_ms']} ms")
     if args.steps:
-        o["cold_steps_ms"] = steps(args.db, queries[0])
+        o["cold_steps_ms"] = steps(args.db, queries[0], as_json=args.json)
         print(f"a cold search of {queries[0]!r}, step by step, [wall, CPU] ms (median of 3 fresh processes):")
         for k, (w, c) in o["cold_steps_ms"].items():
             print(f"  {k:42s} {w:7.1f} {c:7.1f}")

@@ -31,15 +31,11 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "VAULT_INGEST_BATCH_BYTES": "1"}  # one commit per file
+sys.path.insert(0, str(ROOT / "tests"))
+# the archive of tests/robustness/test_crash_consistency.py; the environment of a `vault` process run by the tests
+from support import copy_mixed_archive, vault_env  # noqa: E402
 
-
-def make_archive(root: Path) -> Path:
-    shutil.copytree(ROOT / "examples" / "claude-code", root / "examples")
-    shutil.copytree(ROOT / "tests" / "fixtures" / "claude_code", root / "fixtures-cc",
-                    ignore=shutil.ignore_patterns("*.md"))
-    shutil.copytree(ROOT / "tests" / "fixtures" / "sources", root / "fixtures-sources")
-    return root
+ENV = vault_env({"VAULT_INGEST_BATCH_BYTES": "1"})  # offline, this tree's code, one commit per file
 
 
 # `vault ingest` whose statements on the vault file are counted; with KILL_AT_STATEMENT=n it dies as
@@ -75,7 +71,12 @@ class Counted:
 
 def connect(path=":memory:", **kwargs):
     con = real(path, **kwargs)
-    return con if str(path) == ":memory:" else Counted(con)
+    if str(path) == ":memory:":
+        return con
+    # DuckDB finds a query's Python objects (vault.bulk's `_arrow_rows`) in its caller's frame, which is now
+    # Counted._run: let it look further up, to the code that named them.
+    con.execute("SET python_scan_all_frames = true")
+    return Counted(con)
 
 home.connect = connect
 if os.environ.get("COUNT_FILE"):
@@ -144,7 +145,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="walkill-"))
     try:
-        archive = make_archive(tmp / "archive")
+        archive = copy_mixed_archive(tmp / "archive")
         probe = tmp / "probe.duckdb"
         proc = start(probe, archive)
         wait_for(probe, proc)
@@ -155,7 +156,9 @@ def main() -> None:
         if args.statements:
             count_file = tmp / "count"
             proc = start(tmp / "count.duckdb", archive, statement={"COUNT_FILE": str(count_file)})
-            proc.communicate(timeout=300)
+            _, err = proc.communicate(timeout=300)
+            if proc.returncode != 0:  # counted up to where it failed: the kills would miss the rest
+                raise SystemExit(f"the counted ingest failed (exit {proc.returncode}): {err.decode()[-500:]}")
             total = int(count_file.read_text())
             ends = set(range(1, args.dense + 1)) | set(range(total - args.dense + 1, total + 1))
             targets = sorted(ends | set(range(1, total + 1, args.stride)))

@@ -75,19 +75,21 @@ _STANDING = re.compile(
     r"\b(?:again|every time|each time|once more|remember|keep (?:not )?\w+ing|keep having|project memory|from now on|"
     r"(?:in|for) the future|i (?:already )?(?:told|asked) you|as i (?:said|told you)|how many times|"
     r"(?:your|the|our) (?:directives|instructions|guidelines|conventions))\b", re.I)
+# "in this repo", "for our project": the project as a scope (in _SCOPED, _PROJECT_SCOPE and _LEAD_SCOPE).
+_THE_PROJECT = r"(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase)"
 # The clause itself says the rule holds beyond the task at hand: a universal quantifier or a frequency adverb
 # ("always", "never", "each time", "I often ..."), the future ("from now on") or the project ("in this repo, ...").
 # Such a clause is a standing preference from one correction; a clause scoped to now ("not yet", "for now") is not.
 _SCOPED = re.compile(
     r"\b(?:always|never|ever|every (?:single )?time|each time|whenever|any ?time|usually|generally|in general|"
     r"normally|typically|often|as a rule|by default|in (?:almost |nearly )?all cases|most of the time|"
-    r"from now on|going forward|in (?:the )?future|(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase))\b"
+    rf"from now on|going forward|in (?:the )?future|{_THE_PROJECT})\b"
     r"|\b(?:don'?t|do not|never)\b.*\b(?:anything|any \w+|anyone|anywhere)\b", re.I)
 _NOW = re.compile(r"\b(?:yet|for now|right now|this time|at the moment|(?<!from )now|today|here)\b", re.I)
 # A convention stated about the project: "in this repo, the worktrees are just subfolders".
-_PROJECT_SCOPE = re.compile(r"^(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase)\b", re.I)
+_PROJECT_SCOPE = re.compile(rf"^{_THE_PROJECT}\b", re.I)
 # A scope that opens a clause and belongs to it: "in this repo, X", "from now on, X".
-_LEAD_SCOPE = re.compile(r"^(?:(?:in|for) (?:this|our) (?:repo(?:sitory)?|project|codebase)|from now on|going forward|"
+_LEAD_SCOPE = re.compile(rf"^(?:{_THE_PROJECT}|from now on|going forward|"
                          r"in (?:the )?future|in general|as a rule|by default)\b[\s,]*", re.I)
 # Hook and tool text that reaches a human turn ("Stop hook feedback", system reminders).
 _HOOK_TEXT = re.compile(r"\bhook\b|<[a-z-]+>|\bsystem-reminder\b|^\s*(?:exit|run)\s+claude\b|⎿|\[Request interrupted",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,48 @@ def copy_mixed_archive(root: Path) -> Path:
     return root
 
 
+def jsonl_rows(path: Path) -> list[dict]:
+    """The JSON objects of a .jsonl file, one a non-empty line."""
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def labelled_vault(path: Path, sources: list[Path], label) -> Path:
+    """A new vault at `path` of `sources` (one ingest), labelled by `label(con)` (`mined`, `hand_labelled`);
+    returns `path`. Shared with bench/pairs_vaults.py."""
+    from vault.ingest import ingest
+    from vault.store import open_vault
+
+    con = open_vault(path)
+    try:
+        ingest(con, sources)
+        label(con)
+    finally:
+        con.close()
+    return path
+
+
+def mined(backend: str | None = None):
+    """A labeller: the miner run on every turn (`miner.mine.mine`, its default backend unless `backend`)."""
+    def label(con) -> None:
+        from miner.mine import mine
+
+        mine(con) if backend is None else mine(con, backend=backend)
+    return label
+
+
+def hand_labelled(rows: list[dict]):
+    """A labeller: the hand labels `rows` ({"msg_id", "label"}; other turns unlabelled), then roles assigned."""
+    def label(con) -> None:
+        from miner.mine import store_hand_labels
+        from miner.tables import assign_roles
+
+        store_hand_labels(con, rows)
+        assign_roles(con)
+    return label
+
+
 def require_shared() -> None:
     """Skip the calling test or fixture (saying why) when the shared corpora are absent."""
     if not CORPORA.is_dir():
@@ -59,17 +102,28 @@ def require_shared() -> None:
 ONE_COMMIT_PER_FILE = {"VAULT_INGEST_BATCH_BYTES": "1"}  # an ingest's crash points reached once per file
 
 
+# The `vault` program in a process of its own, as its console script runs it (`vault.cli:main`, through
+# vault/cli/__main__.py), in the interpreter running the tests: no installed `vault` command needed.
+VAULT = [sys.executable, "-m", "vault.cli"]
+
+
+def vault_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a `vault` process: this one's, offline, with this checkout first on PYTHONPATH (so an
+    install of another tree, e.g. a shared editable virtualenv, does not stand in for it); `extra` adds variables."""
+    import os
+
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "HF_HUB_OFFLINE": "1", **(extra or {}), "PYTHONPATH": path}
+
+
 def vault_process(db: Path, *args: str, crash_at: str | None = None, env: dict[str, str] | None = None):
     """The real `vault --db DB ARGS...` in a process of its own (a Popen with stdout and stderr piped), offline,
     which a named crash point (`crash_at`, see `vault.faults`: it exits with `vault.faults.EXIT_CODE`) or a kill
     may end; `env` adds variables."""
-    import os
     import subprocess
-    import sys
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {}), **({"VAULT_CRASH_AT": crash_at} if crash_at else {})}
-    return subprocess.Popen([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    env = vault_env({**(env or {}), **({"VAULT_CRASH_AT": crash_at} if crash_at else {})})
+    return subprocess.Popen([*VAULT, "--db", str(db), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
 @contextlib.contextmanager
@@ -77,12 +131,11 @@ def vault_holder(db: Path):
     """Another process holding the vault `db` open for writing (DuckDB's lock), from when it says so until the
     block ends or the test lets it go (`holder.communicate("")`); yields its Popen."""
     import subprocess
-    import sys
 
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys; from vault.store import open_vault; c = open_vault(sys.argv[1]); "
          "print('held', flush=True); sys.stdin.read()", str(db)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=vault_env())
     try:
         assert holder.stdout.readline().strip() == "held"
         yield holder

@@ -186,11 +186,12 @@ def light_duckdb_import() -> None:
 
 
 # What an ingest that computes no embeddings never uses, though pyarrow and DuckDB import it when it is there:
-# pyarrow.dataset (DuckDB, at its first scan of an Arrow table; it pulls in ssl and pyarrow's file systems) and
-# dateutil (pyarrow, converting datetimes). Both take each as optional: without them the same rows are written
+# pyarrow.dataset (DuckDB, at its first scan of an Arrow table; it pulls in ssl and pyarrow's file systems),
+# dateutil (pyarrow, converting datetimes) and cloudpickle (pyarrow's pickler when installed, else the standard pickle;
+# it imports logging: ~5 ms of a one-session ingest). Each is optional to them: without them the same rows are written
 # (docs/foundation.md). Not numpy, though pyarrow imports it for nothing here: the cold ingest's key lookups use it
 # (vault.ingest_keys), and a pyarrow loaded without numpy cannot take numpy arrays later in the process.
-INGEST_UNUSED = ("pyarrow.dataset", "dateutil", "pandas")
+INGEST_UNUSED = ("pyarrow.dataset", "dateutil", "pandas", "cloudpickle")
 
 
 class _Unloaded:

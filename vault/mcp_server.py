@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from vault.errors import VaultError
+from vault.mcp_tools import RANGES
 
 INSTRUCTIONS = (
     "Search and read this person's past AI-assistant sessions (Claude Code, Codex, Gemini, chat exports). "
@@ -24,6 +25,11 @@ INSTRUCTIONS = (
     "offset/next_offset."
 )
 
+
+def bounded(tool: str, name: str, description: str) -> Any:
+    """The schema of a whole-number argument: its bounds from vault.mcp_tools.RANGES, which the tool checks too."""
+    lo, hi = RANGES[tool, name]
+    return Field(ge=lo, le=hi, description=description)
 
 
 def build(tools) -> Any:
@@ -56,9 +62,9 @@ def build(tools) -> Any:
         kind: Annotated[list[str] | None, Field(description=(
             "Only these message kinds: e.g. human_prompt, assistant_text, tool_call (commands, paths, patterns), "
             "tool_result (tool output and errors); the groups typed and tools."))] = None,
-        limit: Annotated[int, Field(ge=1, le=50, description="Results per page.")] = 10,
-        offset: Annotated[int, Field(ge=0, le=1000, description="Skip this many (from next_offset).")] = 0,
-        max_chars: Annotated[int, Field(ge=40, le=4000, description="Characters per snippet.")] = 400,
+        limit: Annotated[int, bounded("search", "limit", "Results per page.")] = 10,
+        offset: Annotated[int, bounded("search", "offset", "Skip this many (from next_offset).")] = 0,
+        max_chars: Annotated[int, bounded("search", "max_chars", "Characters per snippet.")] = 400,
     ) -> dict[str, Any]:
         return call(tools.search, query=query, mode=mode, project=project, role=role, since=since, until=until,
                     source=source, human_only=human_only, kind=kind, limit=limit, offset=offset,
@@ -71,11 +77,12 @@ def build(tools) -> Any:
         "offset, messages: [{msg_id, timestamp, who, text, label?}], next_offset?}."))
     def get_session(
         session: Annotated[str, Field(description="A session id, a unique prefix of one, or a message id in it.")],
-        offset: Annotated[int, Field(ge=0, description="First message of the page (from next_offset).")] = 0,
-        limit: Annotated[int, Field(ge=1, le=200, description="Messages per page.")] = 40,
+        offset: Annotated[int, bounded("get_session", "offset",
+                                       "First message of the page (from next_offset).")] = 0,
+        limit: Annotated[int, bounded("get_session", "limit", "Messages per page.")] = 40,
         at: Annotated[str | None, Field(description="Start the page at this message id (a search hit's msg_id).")] = None,
         include_all: Annotated[bool, Field(description="Also thinking, meta and system records.")] = False,
-        max_chars: Annotated[int, Field(ge=100, le=20000, description="Characters per message.")] = 2000,
+        max_chars: Annotated[int, bounded("get_session", "max_chars", "Characters per message.")] = 2000,
     ) -> dict[str, Any]:
         return call(tools.get_session, session=session, offset=offset, limit=limit, at=at, include_all=include_all,
                     max_chars=max_chars)
@@ -89,9 +96,9 @@ def build(tools) -> Any:
         project: Annotated[str | None, Field(description="Project name or cwd substring.")] = None,
         role: Annotated[str | None, Field(description="Only sessions of this role.")] = None,
         since: Annotated[str | None, Field(description="On or after this date/time (YYYY-MM-DD[THH:MM]).")] = None,
-        limit: Annotated[int, Field(ge=1, le=50, description="Corrections per page.")] = 5,
-        offset: Annotated[int, Field(ge=0, description="Skip this many (from next_offset).")] = 0,
-        max_chars: Annotated[int, Field(ge=100, le=8000, description="Characters per text.")] = 800,
+        limit: Annotated[int, bounded("corrections", "limit", "Corrections per page.")] = 5,
+        offset: Annotated[int, bounded("corrections", "offset", "Skip this many (from next_offset).")] = 0,
+        max_chars: Annotated[int, bounded("corrections", "max_chars", "Characters per text.")] = 800,
     ) -> dict[str, Any]:
         return call(tools.corrections, project=project, role=role, since=since, limit=limit, offset=offset,
                     max_chars=max_chars)
@@ -101,7 +108,7 @@ def build(tools) -> Any:
         "{personas: [{role, text, rules: [str], edited, updated_at}], notes?}."))
     def persona(
         role: Annotated[str | None, Field(description="One role (default: every role).")] = None,
-        max_chars: Annotated[int, Field(ge=200, le=20000, description="Characters of each persona text.")] = 6000,
+        max_chars: Annotated[int, bounded("persona", "max_chars", "Characters of each persona text.")] = 6000,
     ) -> dict[str, Any]:
         return call(tools.persona, role=role, max_chars=max_chars)
 
@@ -112,7 +119,8 @@ def build(tools) -> Any:
         "title}], troubled_total}, notes?}."))
     def stats(
         role: Annotated[str | None, Field(description="Only this role.")] = None,
-        troubled_limit: Annotated[int, Field(ge=0, le=100, description="Troubled sessions listed, worst first.")] = 10,
+        troubled_limit: Annotated[int, bounded("stats", "troubled_limit",
+                                               "Troubled sessions listed, worst first.")] = 10,
     ) -> dict[str, Any]:
         return call(tools.stats, role=role, troubled_limit=troubled_limit)
 

@@ -17,7 +17,6 @@ import datetime as _dt
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +184,26 @@ def check_time(name: str, value: str | None) -> str | None:
     return value
 
 
-def check_range(name: str, value: int, lo: int, hi: int) -> int:
+# The bounds of the tools' whole-number arguments, (tool, argument) -> (lowest, highest): each tool checks them
+# (`check_range`) and the MCP server states them in its schemas (vault/mcp_server.py, `bounded`), from this one table.
+RANGES: dict[tuple[str, str], tuple[int, int]] = {
+    ("search", "limit"): (1, 50),
+    ("search", "offset"): (0, 1000),
+    ("search", "max_chars"): (40, 4000),
+    ("get_session", "offset"): (0, 10_000_000),
+    ("get_session", "limit"): (1, 200),
+    ("get_session", "max_chars"): (100, 20_000),
+    ("corrections", "limit"): (1, 50),
+    ("corrections", "offset"): (0, 100_000),
+    ("corrections", "max_chars"): (100, 8000),
+    ("persona", "max_chars"): (200, 20_000),
+    ("stats", "troubled_limit"): (0, 100),
+}
+
+
+def check_range(tool: str, name: str, value: int) -> int:
+    """`value` of the argument `name` of `tool`, if a whole number within its RANGES entry."""
+    lo, hi = RANGES[tool, name]
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
         raise ToolInputError(f"{name}: expected a whole number from {lo} to {hi}, got {value!r}")
     return value
@@ -226,14 +244,6 @@ def assistant_step(kind: str, text: str | None) -> str | None:
 
 # -- the tools -----------------------------------------------------------------------------
 
-@dataclass
-class Limits:
-    search_max: int = 50
-    page_max: int = 200
-    chars_max: int = 20_000
-    corrections_max: int = 50
-
-
 class VaultTools:
     """The five tools as plain methods returning JSON-able dicts (the server wraps them)."""
 
@@ -243,7 +253,6 @@ class VaultTools:
         self.reader = SnapshotReader(db)
         self.settings = settings
         self.redactor = Redactor.from_settings(settings) if settings is not None else Redactor()  # [redact]
-        self.limits = Limits()
         self.first_semantic_seconds: float | None = None
         self._model_lock = threading.Lock()
 
@@ -283,9 +292,9 @@ class VaultTools:
             raise ToolInputError("query: give some words to search for")
         if mode not in MODES:
             raise ToolInputError(f"mode: one of {', '.join(MODES)}, got {mode!r}")
-        check_range("limit", limit, 1, self.limits.search_max)
-        check_range("offset", offset, 0, 1000)
-        check_range("max_chars", max_chars, 40, 4000)
+        check_range("search", "limit", limit)
+        check_range("search", "offset", offset)
+        check_range("search", "max_chars", max_chars)
         try:
             kinds = expand_kinds(kind or [])
         except ValueError as e:
@@ -337,9 +346,9 @@ class VaultTools:
 
         if not session or not session.strip():
             raise ToolInputError("session: give a session id, a unique prefix of one, or a message id")
-        check_range("offset", offset, 0, 10_000_000)
-        check_range("limit", limit, 1, self.limits.page_max)
-        check_range("max_chars", max_chars, 100, self.limits.chars_max)
+        check_range("get_session", "offset", offset)
+        check_range("get_session", "limit", limit)
+        check_range("get_session", "max_chars", max_chars)
         with self.reader.read() as (con, taken):
             sid = queries.resolve_session(con, session.strip())
             if sid is None:
@@ -404,9 +413,9 @@ class VaultTools:
     # -- corrections -----------------------------------------------------------------------
     def corrections(self, project: str | None = None, role: str | None = None, since: str | None = None,
                     limit: int = 5, offset: int = 0, max_chars: int = 800) -> dict[str, Any]:
-        check_range("limit", limit, 1, self.limits.corrections_max)
-        check_range("offset", offset, 0, 100_000)
-        check_range("max_chars", max_chars, 100, 8000)
+        check_range("corrections", "limit", limit)
+        check_range("corrections", "offset", offset)
+        check_range("corrections", "max_chars", max_chars)
         since = check_time("since", since)
         numerator = list(self.settings.corrections.numerator) if self.settings else ["reattempt_with_feedback"]
         f = (Filter().add(f"e.label IN ({', '.join('?' for _ in numerator)})", *numerator)
@@ -469,7 +478,7 @@ class VaultTools:
     def persona(self, role: str | None = None, max_chars: int = 6000) -> dict[str, Any]:
         from miner.tables import load_personas
 
-        check_range("max_chars", max_chars, 200, self.limits.chars_max)
+        check_range("persona", "max_chars", max_chars)
         with self.reader.read() as (con, taken):
             rows = load_personas(con)
         known = [p["role_name"] for p in rows]
@@ -490,7 +499,7 @@ class VaultTools:
 
         from vault import queries
 
-        check_range("troubled_limit", troubled_limit, 0, 100)
+        check_range("stats", "troubled_limit", troubled_limit)
         with self.reader.read() as (con, taken):
             self._check_filters(con, role=role)
             st = queries.stats(con)

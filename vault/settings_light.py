@@ -16,8 +16,9 @@ Every other setting then has its default: `vault ingest` reads the `[ingest]` on
 from __future__ import annotations
 
 import os
+from collections import namedtuple
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 # VAULT_* variables this shortcut looks at (VAULT_CONFIG: to hand over); any other may be a setting to validate.
 PLAIN_VARIABLES = {"VAULT_DB", "VAULT_HOME", "VAULT_CONFIG", "VAULT_DEBUG"}
@@ -31,12 +32,13 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class IngestDefaults(NamedTuple):
-    """The `[ingest]` settings at their defaults (`vault.settings.IngestSettings` takes them from here)."""
+class IngestDefaults(namedtuple("IngestDefaults", "batch_bytes max_member_mb workers",
+                                defaults=(32 << 20, 256, cores()))):
+    """The `[ingest]` settings at their defaults (`vault.settings.IngestSettings` takes them from here): batch_bytes,
+    max_member_mb (= vault.sources.documents.DEFAULT_MAX_MEMBER_MB, tests/robustness checks it), workers (`cores()`).
+    (collections.namedtuple: a typing.NamedTuple compiles each field's annotation when a cold search imports this.)"""
 
-    batch_bytes: int = 32 << 20
-    max_member_mb: int = 256  # = vault.sources.documents.DEFAULT_MAX_MEMBER_MB (tests/robustness checks it)
-    workers: int = cores()
+    __slots__ = ()
 
 
 def quick_db_path(flags: dict[str, tuple[str, Any]]) -> tuple[Path, str] | None:

@@ -111,7 +111,7 @@ def _checked(path: Path, *, read_only: bool, migrating: bool,
         if migrating and pending and row_group_size:
             reattach(con, path, None)
         if migrating:
-            migrated = migrate(con, path)
+            migrated = migrate(con, path) if pending else []  # (`migrate` would read the catalog again to know)
             reattached, pending = bool(pending and row_group_size), []
             if migrated or not remembered:
                 remember_schema(con)

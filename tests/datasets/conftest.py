@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -11,62 +10,44 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from planted import hand_label  # noqa: E402
-from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES, require_shared  # noqa: E402
-
-
-def _build(path: Path, sources: list[Path], labeller) -> Path:
-    from vault.ingest import ingest
-    from vault.store import open_vault
-
-    con = open_vault(path)
-    try:
-        ingest(con, sources)
-        labeller(con)
-    finally:
-        con.close()
-    return path
-
-
-def _mine(con) -> None:
-    from miner.mine import mine
-
-    mine(con)
-
-
-def _hand_labels_dev(con) -> None:
-    """The hand labels of ../shared/corpora/labels-dev.jsonl (the rest unlabelled), roles assigned."""
-    from miner.mine import store_hand_labels
-    from miner.tables import assign_roles
-
-    store_hand_labels(con, [json.loads(line) for line in (CORPORA / "labels-dev.jsonl").read_text().splitlines()
-                            if line.strip()])
-    assign_roles(con)
+from support import (  # noqa: E402
+    CLAUDE_CORPUS,
+    CONVERSATIONS,
+    CORPORA,
+    EXAMPLES,
+    hand_labelled,
+    jsonl_rows,
+    labelled_vault,
+    mined,
+    require_shared,
+)
 
 
 @pytest.fixture(scope="session")
 def hand_vault(tmp_path_factory) -> Path:
     """examples/ with the planted corrections labelled by hand (tests/datasets/planted.py)."""
-    return _build(tmp_path_factory.mktemp("hand") / "vault.duckdb", [EXAMPLES / "claude-code"], hand_label)
+    return labelled_vault(tmp_path_factory.mktemp("hand") / "vault.duckdb", [EXAMPLES / "claude-code"], hand_label)
 
 
 @pytest.fixture(scope="session")
 def mined_vault(tmp_path_factory) -> Path:
     """examples/ labelled by the real miner (`miner.mine.mine`, heuristic backend)."""
-    return _build(tmp_path_factory.mktemp("mined") / "vault.duckdb", [EXAMPLES / "claude-code"], _mine)
+    return labelled_vault(tmp_path_factory.mktemp("mined") / "vault.duckdb", [EXAMPLES / "claude-code"], mined())
 
 
 @pytest.fixture(scope="session")
 def corpus_dev_vault(tmp_path_factory) -> Path:
     """../shared/corpora with the hand labels of labels-dev.jsonl."""
     require_shared()
-    return _build(tmp_path_factory.mktemp("corpus-dev") / "vault.duckdb", [CLAUDE_CORPUS, CONVERSATIONS],
-                  _hand_labels_dev)
+    return labelled_vault(tmp_path_factory.mktemp("corpus-dev") / "vault.duckdb", [CLAUDE_CORPUS, CONVERSATIONS],
+                          hand_labelled(jsonl_rows(CORPORA / "labels-dev.jsonl")))
 
 
 @pytest.fixture(scope="session")
 def corpus_mined_vault(tmp_path_factory) -> Path:
     require_shared()
-    return _build(tmp_path_factory.mktemp("corpus-mined") / "vault.duckdb", [CLAUDE_CORPUS, CONVERSATIONS], _mine)
+    return labelled_vault(tmp_path_factory.mktemp("corpus-mined") / "vault.duckdb", [CLAUDE_CORPUS, CONVERSATIONS],
+                          mined())
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """`vault ingest --no-embed` as a whole process: a cold ingest works (its key lookups use numpy) and an incremental one
-loads neither numpy nor pyarrow.dataset nor dateutil (`vault.lightquery.unloaded`, `Ingester(numpy_unused=True)`),
+loads neither numpy nor pyarrow.dataset nor dateutil nor cloudpickle (`vault.lightquery.unloaded`, `Ingester(numpy_unused=True)`),
 nor pyarrow.compute (`vault.arrow_small`)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from support import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "claude_code" / "kinds"
-UNUSED = ("numpy", "pyarrow.dataset", "dateutil")
+UNUSED = ("numpy", "pyarrow.dataset", "dateutil", "cloudpickle")
 # The `vault` program (main() reads sys.argv), reporting at exit which modules it loaded.
 PROGRAM = (
     "import atexit, json, sys\n"

@@ -13,21 +13,18 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import EXAMPLES, ROOT, needs_shared, run_cli, vault_holder
+from support import EXAMPLES, ROOT, needs_shared, run_cli, vault_holder, vault_process
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "bench"))
 import cc_raw_counts  # noqa: E402
 import make_archive  # noqa: E402
 
-VAULT = [str(ROOT / ".venv" / "bin" / "vault")]
 
 
-def _vault(db: Path, *args: str, **kw) -> subprocess.Popen:
+def _vault(db: Path, *args: str) -> subprocess.Popen:
     # Small commit groups (about one file each), so a kill lands between commits, not before the first.
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VAULT_INGEST_BATCH_BYTES": "1000000"}
-    return subprocess.Popen([*VAULT, "--db", str(db), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, **kw)
+    return vault_process(db, *args, env={"VAULT_INGEST_BATCH_BYTES": "1000000"})
 
 
 def _check_consistent(db: Path) -> None:

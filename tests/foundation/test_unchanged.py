@@ -12,7 +12,7 @@ import pytest
 
 from support import ROOT, run_cli
 from vault import unchanged
-from vault.cli import archive
+from vault.cli import ingest_run
 from vault.store import open_vault
 
 FIXTURES = ROOT / "tests" / "fixtures" / "claude_code"
@@ -44,7 +44,7 @@ def test_the_recorded_state_answers_as_the_ingest_does(archive_dir, tmp_path, mo
     slow_text = _ingest(db, "--no-embed", str(archive_dir))[1]
     assert json.loads(slow_json)["files"] == 0 and json.loads(slow_json)["files_unchanged"] == first["files"]
     assert stat.S_IMODE(unchanged.state_path(db).stat().st_mode) == 0o600  # it names the files: as private
-    monkeypatch.setattr(archive, "_ingest", _no_ingest)
+    monkeypatch.setattr(ingest_run, "_ingest", _no_ingest)
     assert _ingest(db, "--no-embed", "--json", str(archive_dir))[1] == slow_json
     assert _ingest(db, "--no-embed", str(archive_dir))[1] == slow_text
     one = next(archive_dir.rglob("*.jsonl"))  # a file named directly

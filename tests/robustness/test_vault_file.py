@@ -4,7 +4,6 @@ or claiming a newer schema is refused in one clear line."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import sqlite3
@@ -15,16 +14,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import EXAMPLES, ROOT, vault_holder
-
-VAULT = [str(ROOT / ".venv" / "bin" / "vault")]
-
+from support import EXAMPLES, VAULT, vault_env, vault_holder
 
 def _vault(db: Path, *args: str, home: Path | None = None) -> tuple[int, str, str]:
     """The real CLI in a subprocess (so nothing of this process's DuckDB instances is shared)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    if home is not None:
-        env["HOME"] = str(home)
+    env = vault_env({"HOME": str(home)} if home is not None else None)
     p = subprocess.run([*VAULT, "--db", str(db), *args], capture_output=True, text=True, env=env, timeout=120)
     return p.returncode, p.stdout, p.stderr
 

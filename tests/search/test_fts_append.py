@@ -8,11 +8,8 @@ Runs on the bundled examples (no ../shared needed).
 
 from __future__ import annotations
 
-import shutil
-
 from fts_state import index_contents, queries_of, rankings
-from support import EXAMPLES
-from test_fts_incremental import _append, _connect, _ingest, _rebuilt
+from test_fts_incremental import _append, _connect, _examples_vault, _ingest, _rebuilt
 
 
 def _same_as_rebuild(db, tmp_path, what: str) -> None:
@@ -27,19 +24,11 @@ def _same_as_rebuild(db, tmp_path, what: str) -> None:
         ref.close()
 
 
-def _vault(tmp_path):
-    arch = tmp_path / "archive"
-    shutil.copytree(EXAMPLES / "claude-code", arch)
-    db = tmp_path / "v.duckdb"
-    _ingest(db, arch)
-    return db, max(arch.rglob("*.jsonl"), key=lambda p: p.stat().st_size)
-
-
 def test_an_append_after_fingerprints_from_elsewhere_compares_whole_then_appends_again(tmp_path):
     from vault.index import fts_build
     from vault.store import set_meta
 
-    db, path = _vault(tmp_path)
+    db, path = _examples_vault(tmp_path)
     _append(path, "an output only this session printed: platypus", False)
     assert _ingest(db, path)["index"]["fts_appended"] is True
     _same_as_rebuild(db, tmp_path, "appended")
@@ -60,7 +49,7 @@ def test_a_held_message_changed_beside_new_ones_is_compared_whole(tmp_path):
     from vault.index import fts, fts_build
     from vault.store import bump_content_version, transaction
 
-    db, path = _vault(tmp_path)
+    db, path = _examples_vault(tmp_path)
     _append(path, "an output only this session printed: platypus", False)
     _ingest(db, path)
     # A message the index holds changes in the same update that brings new ones (as a derivation may change a

@@ -48,6 +48,15 @@ def _rebuilt(db: Path, tmp: Path):
     return con
 
 
+def _examples_vault(tmp: Path) -> tuple[Path, Path]:
+    """A vault of a copy of the bundled examples (one ingest), and the copy's largest file (to grow or cut)."""
+    arch = tmp / "archive"
+    shutil.copytree(EXAMPLES / "claude-code", arch)
+    db = tmp / "v.duckdb"
+    _ingest(db, arch)
+    return db, max(arch.rglob("*.jsonl"), key=lambda p: p.stat().st_size)
+
+
 class BruteForce:
     """BM25 of every document, computed here from its term counts (the index's tokenizer, no index table):
     the ranking `fts.best` promises (more terms, tier, score, msg_id)."""
@@ -198,11 +207,7 @@ def test_deleted_and_changed_messages_leave_the_results(tmp_path):
     from vault.index import fts
     from vault.index.search import keyword_search
 
-    arch = tmp_path / "archive"
-    shutil.copytree(EXAMPLES / "claude-code", arch)
-    db = tmp_path / "v.duckdb"
-    _ingest(db, arch)
-    path = max(arch.rglob("*.jsonl"), key=lambda p: p.stat().st_size)
+    db, path = _examples_vault(tmp_path)
     _append(path, "an output only this session printed: platypus", False)
     _ingest(db, path)
     con = _connect(db, read_only=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import tomllib
 
 import pytest
 
-from support import ROOT
+from support import ROOT, VAULT, vault_env
 from vault import cli as vault_cli
 
 # Runs the CLI with some top-level modules made unimportable, as on a machine without them.
@@ -93,3 +94,31 @@ def test_a_working_fake_command_runs(fake_commands, capsys):
     fake_commands("fine", "")
     vault_cli.main(["fine"])
     assert capsys.readouterr().out == "ran\n"  # the harness itself works, so the failures above mean something
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",), ("no-such-command",)])
+def test_python_m_vault_cli_is_the_console_script(args):
+    """Tests run the `vault` program as `python -m vault.cli` (support.VAULT): it answers as the console script's
+    target (pyproject `[project.scripts]`) does, output and exit code alike."""
+    target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["vault"]
+    module, _, function = target.partition(":")
+    script = f"import sys; from {module} import {function}; sys.exit({function}())"
+    as_module, as_script = (subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=vault_env())
+                            for cmd in ([*VAULT, *args], [sys.executable, "-c", script, *args]))
+    answer = (as_module.returncode, as_module.stdout, as_module.stderr)
+    assert answer == (as_script.returncode, as_script.stdout, as_script.stderr)
+    assert as_module.stdout or as_module.stderr  # it answered something
+
+
+def test_the_commands_that_can_call_claude_share_one_set_of_paid_options():
+    """mine, pairs and personas take --model/--batch/--yes/--max-cost from one place (vault.cli.common.paid_options):
+    same flags, types, defaults and help."""
+    from vault.cli.datasets import pairs_cmd, personas_cmd
+    from vault.cli.mining import mine_cmd
+
+    def paid(cmd) -> list[tuple]:
+        return [(p.name, p.opts, p.secondary_opts, p.type.name, p.default, p.help) for p in cmd.params
+                if p.name in ("model", "batch", "yes", "max_cost")]
+
+    assert len(paid(mine_cmd)) == 4
+    assert paid(mine_cmd) == paid(pairs_cmd) == paid(personas_cmd)

@@ -18,7 +18,7 @@ import pytest
 
 from support import ROOT
 
-HEAVY = ("torch", "sentence_transformers", "textual", "trl", "anthropic", "pandas", "mcp")
+HEAVY = ("torch", "sentence_transformers", "textual", "trl", "anthropic", "openai", "pandas", "mcp")  # docs/architecture.md
 
 PROBE = textwrap.dedent("""
     import dis, json, sys

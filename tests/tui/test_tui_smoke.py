@@ -6,26 +6,15 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import duckdb
 import pytest
-from support import ROOT
+from support import ROOT, VAULT, vault_env
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed (the CI script installs it: .ci/run)")
-
-
-VAULT = Path(sys.executable).with_name("vault")  # the console script of this environment
-
-
-@pytest.fixture(autouse=True)
-def _vault_script():
-    if not VAULT.exists():
-        pytest.skip(f"no `vault` command beside {sys.executable} (install the project: pip install -e .)")
 
 
 class Tmux:
@@ -63,7 +52,7 @@ class Tmux:
 
 def test_vault_tui_in_tmux(tui_vault, tmp_path):
     rc_file = tmp_path / "rc"
-    cmd = f"sh -c {shlex.quote(f'{VAULT} tui --db {tui_vault}; echo $? > {rc_file}')}"
+    cmd = f"sh -c {shlex.quote(f'{shlex.join(VAULT)} tui --db {tui_vault}; echo $? > {rc_file}')}"
     env = {"PYTHONPATH": str(ROOT), "VAULT_HOME": os.environ["VAULT_HOME"], "TERM": "xterm-256color",
            "HF_HUB_OFFLINE": "1"}
     t = Tmux(cmd, env)
@@ -106,7 +95,7 @@ def test_vault_tui_unreadable_vault_exits_non_zero(tmp_path):
     """A file that is not a vault: a clear error and a non-zero exit, not a traceback."""
     bad = tmp_path / "not-a-vault.duckdb"
     bad.write_text("this is not a database")
-    res = subprocess.run([str(VAULT), "tui", "--db", str(bad)], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    res = subprocess.run([*VAULT, "tui", "--db", str(bad)], capture_output=True, text=True, timeout=60,
+                         env=vault_env())
     assert res.returncode != 0
     assert "Traceback" not in res.stderr and "vault" in res.stderr.lower()

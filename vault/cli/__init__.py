@@ -2,8 +2,8 @@
 
 Commands are imported lazily from the table below, so `vault --help` stays fast
 and a command only pays for the heavy libraries it needs. The command group itself (click) is
-`vault.cli.group`, imported when a command is parsed by click: the common `vault search` is parsed
-without it (`vault.cli.quick`).
+`vault.cli.group`, imported when a command is parsed by click: the common forms of `vault search` and
+`vault ingest` are parsed without it (`vault.cli.quick`).
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ def _say(line: str) -> None:
 
 
 def _dispatch(argv: list[str] | None) -> None:
-    """`vault search` in its common forms without click (vault.cli.quick), anything else through the group."""
+    """`vault search` and `vault ingest` in their common forms without click (vault.cli.quick), anything else through
+    the group."""
     from vault.cli import quick
 
     if quick.run(sys.argv[1:] if argv is None else list(argv)):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +57,20 @@ def when_option(name: str, help: str):
         return value
 
     return click.option(name, callback=check, help=help + " Also: today, yesterday, 7d, 2w, '3 days ago'.")
+
+
+def paid_options(f):
+    """--model/--batch/--yes/--max-cost, shared by the commands that can call Claude (mine, pairs, personas)."""
+    import click
+
+    for opt in reversed([
+        click.option("--model", default=None, help="anthropic: the model."),
+        click.option("--batch", is_flag=True, help="anthropic: use the Message Batches API (half price, slower)."),
+        click.option("--yes", "-y", is_flag=True, help="anthropic: send without asking for confirmation."),
+        click.option("--max-cost", type=float, default=None, help="anthropic: refuse above this estimated cost (USD)."),
+    ]):
+        f = opt(f)
+    return f
 
 
 def usage_error(message: str) -> click.ClickException:
@@ -201,10 +214,14 @@ def _default(o: Any) -> Any:
 
 
 def emit_json(obj: Any) -> None:
+    import json  # (here: a search printing text needs none)
+
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=_default) + "\n")
 
 
 def emit_jsonl(rows) -> None:
+    import json
+
     w = sys.stdout.write
     for r in rows:
         w(json.dumps(r, ensure_ascii=False, default=_default) + "\n")

@@ -12,6 +12,7 @@ from vault.cli.common import (
     emit_jsonl,
     json_option,
     open_db,
+    paid_options,
     redactor,
     settings,
     stderr_console,
@@ -31,18 +32,6 @@ def _pair_rows(con, include_all: bool, limit: int | None, role: str | None, meth
              "filters_passed": p["filters_passed"], "filters_failed": p["filters_failed"], "kept": p["kept"],
              "review": p["review"].verdict, "edited": p["review"].edited}
             for p in load_pairs(con, kept_only=not include_all, role=role, method=method, limit=limit)]
-
-
-def _paid_options(f):
-    """--model/--batch/--yes/--max-cost, shared by the commands that can call Claude."""
-    for opt in reversed([
-        click.option("--model", default=None, help="anthropic: the model."),
-        click.option("--batch", is_flag=True, help="anthropic: use the Message Batches API (half price, slower)."),
-        click.option("--yes", "-y", is_flag=True, help="anthropic: send without asking for confirmation."),
-        click.option("--max-cost", type=float, default=None, help="anthropic: refuse above this estimated cost (USD)."),
-    ]):
-        f = opt(f)
-    return f
 
 
 def _paid(ctx, con, as_json: bool, prompt_version: str, model, batch, yes, max_cost, **llm_opts) -> dict:
@@ -77,7 +66,7 @@ def _filter_options(min_chars, max_chars, near_identical) -> dict:
 @click.option("--max-tokens", type=click.IntRange(16, 8000), default=None,
               help="--rewrite: at most this many output tokens a rewrite (default: about the rejected answer's "
                    "length, at most 2000); with --prompt-chars, what makes a small local model fast enough.")
-@_paid_options
+@paid_options
 @click.pass_context
 def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt_chars, min_chars, max_chars,
               near_identical, rewrite, max_tokens, model, batch, yes, max_cost) -> None:
@@ -151,7 +140,7 @@ def _print_pairs(rows: list[dict], report: dict | None, include_all: bool) -> No
 @click.option("--threshold", type=float, default=None, help="offline: cosine similarity for merging clusters.")
 @click.option("--backend", type=click.Choice(["offline", "anthropic"]), default="offline", show_default=True,
               help="offline: cluster the feedback locally; anthropic: Claude summarises it (paid, opt-in).")
-@_paid_options
+@paid_options
 @click.pass_context
 def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, batch, yes, max_cost) -> None:
     """Show each role's persona: the standing preferences stated by its corrections."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
 import click
@@ -92,80 +90,6 @@ def hooks_status(ctx, config_dir: Path | None, as_json: bool) -> None:
     if st["pending"]:
         c.print(f"[yellow]{len(st['pending'])} transcript(s) pending[/] (the vault was busy); "
                 "the next `vault ingest` takes them")
-
-
-def _flag(ctx: click.Context, name: str) -> Path | None:
-    """A root flag (--db, --config) as given on the command line, without loading the settings."""
-    obj = ctx.find_root().obj
-    value = getattr(obj, "flags", {}).get(name, (None, None))[1]
-    return Path(value) if value else None
-
-
-def _fail(db: Path | None, msg: str, start: float) -> None:
-    """A real error: one line on stderr and exit 1, which Claude Code shows as a non-blocking error and
-    carries on (exit 2 would block compaction or keep Claude from stopping)."""
-    from vault import hooks
-
-    if db is not None:
-        try:
-            hooks.record_run(db, "error", msg[:300], time.perf_counter() - start)
-        except OSError:
-            pass
-    sys.stderr.write(f"vault: {msg}\n")
-    sys.exit(1)
-
-
-def run_hook(ctx: click.Context, wait: bool = False) -> None:
-    """`vault ingest --hook`: record the hook's transcript as pending and ingest it in a detached process.
-
-    Silent with exit 0, unless something is really wrong. The settings are only loaded when the command
-    has no --db (install bakes it in): loading them costs more than the rest of this half.
-    """
-    from vault import hooks
-
-    start = time.perf_counter()
-    db = _flag(ctx, "db")
-    try:
-        if db is None:
-            db = settings(ctx).db
-        if sys.stdin is None or sys.stdin.isatty():
-            raise hooks.HookInputError("vault ingest --hook reads the hook's JSON on stdin (Claude Code sends it)")
-        raw = sys.stdin.buffer.read(hooks.MAX_HOOK_INPUT + 1)
-        if len(raw) > hooks.MAX_HOOK_INPUT:
-            raise hooks.HookInputError("vault ingest --hook: the hook JSON on stdin is larger than 1 MB")
-        event, _ = hooks.accept_hook(raw, db)
-        if wait:
-            _work(ctx, db, event, start)
-        else:
-            hooks.spawn_worker(db, event, _flag(ctx, "config"))
-        previous = hooks.unreported_error(db)
-    except Exception as e:  # anything: one line, never a traceback into the session
-        _fail(db, str(e) or type(e).__name__, start)
-    if previous:
-        _fail(None, previous, start)
-    sys.exit(0)
-
-
-def run_hook_worker(ctx: click.Context, event: str) -> None:
-    """The detached half: ingest what is pending (or leave it, if the vault is busy), and log the run."""
-    start = time.perf_counter()
-    db = None
-    try:
-        db = settings(ctx).db
-        _work(ctx, db, event, start)
-    except Exception as e:
-        _fail(db, str(e) or type(e).__name__, start)
-    sys.exit(0)
-
-
-def _work(ctx: click.Context, db: Path, event: str, start: float) -> None:
-    from vault import hooks
-    from vault.cli import common
-
-    conf = settings(ctx) if _flag(ctx, "db") is None or _flag(ctx, "config") else None
-    res = hooks.work(db, event, batch_bytes=conf.ingest.batch_bytes if conf else None,
-                     whole_process=common.whole_process)
-    hooks.record_run(db, event, res.describe(), time.perf_counter() - start)
 
 
 @click.command("mcp")

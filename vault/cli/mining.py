@@ -14,6 +14,7 @@ from vault.cli.common import (
     emit_jsonl,
     json_option,
     open_db,
+    paid_options,
     redactor,
     settings,
     stderr_console,
@@ -30,10 +31,7 @@ from vault.cli.common import (
                                           "label files given to `vault eval`), keep it in the vault, relabel all.")
 @click.option("--no-embed", is_flag=True, help="learned: skip the sentence embeddings (faster, a little less exact).")
 @click.option("--redo", is_flag=True, help="Relabel every turn, not only new ones.")
-@click.option("--model", help="Model for the anthropic backend.")
-@click.option("--batch", is_flag=True, help="anthropic: use the Message Batches API (half price, slower).")
-@click.option("--yes", "-y", is_flag=True, help="anthropic: send without asking for confirmation.")
-@click.option("--max-cost", type=float, help="anthropic: refuse to run above this estimated cost in USD.")
+@paid_options
 @json_option
 @click.pass_context
 def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: str | None, batch: bool, yes: bool,

@@ -3,6 +3,7 @@ parsed without click by `vault.cli.quick`, 15-20 ms of a cold search)."""
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import os
@@ -60,7 +61,7 @@ def run_search(ctx, query, mode, limit, project, role, session, since, until, ki
     if as_json:
         emit_json([h.as_json() for h in hits])
     else:
-        _print_hits(stdout_console(), hits, text)
+        _print_hits(hits, text)
     from vault.cli import common
 
     common.exit_at_once = True  # everything is written and the vault closed: nothing left to tear down
@@ -169,19 +170,105 @@ def _searchable_db(ctx, err):
         yield con
 
 
-def _print_hits(console, hits, query: str) -> None:
+def _print_hits(hits, query: str) -> None:
+    """The hits as rich prints them: three lines each (head, snippet with its matches in bold, `vault show` line).
+
+    Into a pipe or a file rich writes no style, only its wrapped text: `_plain_hits` writes those same bytes without
+    importing rich's console (20-30 ms of a cold search's CPU), and rich prints them everywhere else."""
+    out = _plain_hits(hits, query)
+    if out is not None:
+        sys.stdout.write(out)
+        return
     from rich.text import Text
 
-    if not hits:
-        console.print(Text(f"no match for {query!r}"))
-        return
-    for h in hits:
-        head = Text.assemble((f"{h.score:.3f} ", "dim"), (h.session_id[:8], "cyan"), " ",
-                             ((h.timestamp or "")[:16].replace("T", " "), "dim"), " ",
-                             (h.kind, "magenta"), " ", (h.project or "", "green"))
-        body = Text(h.snippet)
+    console = stdout_console()
+    for head, h, show in _hit_lines(hits, query):
+        if h is None:
+            console.print(Text(head))
+            continue
+        head_text = Text.assemble((f"{h.score:.3f} ", "dim"), (h.session_id[:8], "cyan"), " ",
+                                  ((h.timestamp or "")[:16].replace("T", " "), "dim"), " ",
+                                  (h.kind, "magenta"), " ", (h.project or "", "green"))
+        body_text = Text(h.snippet)
         for a, b in h.spans:
-            body.stylize("bold yellow", a, b)
-        console.print(head)
-        console.print(body, soft_wrap=False)
-        console.print(Text(f"  vault show {h.session_id} --at {h.msg_id}", style="dim"), soft_wrap=True)
+            body_text.stylize("bold yellow", a, b)
+        console.print(head_text)
+        console.print(body_text, soft_wrap=False)
+        console.print(Text(show, style="dim"), soft_wrap=True)
+
+
+def _hit_lines(hits, query: str):
+    """(head, hit, show line) per hit, as plain text; (the "no match" line, None, None) when there is none."""
+    if not hits:
+        yield f"no match for {query!r}", None, None
+    for h in hits:
+        head = (f"{h.score:.3f} {h.session_id[:8]} {(h.timestamp or '')[:16].replace('T', ' ')} {h.kind} "
+                f"{h.project or ''}")
+        yield head, h, f"  vault show {h.session_id} --at {h.msg_id}"
+
+
+def _plain_hits(hits, query: str) -> str | None:
+    """What rich's Console would write for the hits to stdout when it writes no style (not a terminal), or None when
+    rich must print them (a terminal or what rich may take for one, an odd width or encoding, a control character).
+
+    The same steps as rich's `Text.wrap` with its defaults (justify "default", overflow "fold"), with rich's own
+    line breaking and cell widths: each text wrapped at the console's width, the head and the snippet cropped to
+    it, the `vault show` line never (soft_wrap). tests/search/test_search_cli_plain.py compares both on many texts."""
+    width = _plain_width()
+    if width is None:
+        return None
+    rows = list(_hit_lines(hits, query))
+    texts = [t for head, h, show in rows for t in (head, h and h.snippet, show) if t is not None]
+    if not all(t.isprintable() for t in texts):  # control codes rich strips or splits at, blanks but the space
+        return None
+    from rich._wrap import divide_line
+    from rich.cells import cell_len, set_cell_size
+
+    def wrapped(text: str) -> str:
+        lines = []
+        offsets = divide_line(text, width, fold=True)
+        for a, b in zip([0, *offsets], [*offsets, len(text)]):
+            line = text[a:b]
+            if len(line) > width:  # Text.rstrip_end: spaces past the width go (counted in characters)
+                line = line[:len(line) - min(len(line) - len(line.rstrip(" ")), len(line) - width)]
+            if cell_len(line) > width:  # Text.truncate (overflow "fold")
+                line = set_cell_size(line, width)
+            lines.append(line)
+        return "\n".join(lines) + "\n"
+
+    out = []
+    for head, h, show in rows:
+        out.append(wrapped(head))
+        if h is not None:
+            out += [wrapped(h.snippet), show + "\n"]
+    return "".join(out)
+
+
+def _plain_width() -> int | None:
+    """The width rich's Console() wraps stdout at when stdout is no terminal to it; None when it may be one
+    (or on Windows, in Jupyter or IDLE, with an encoding other than UTF-8), where rich decides."""
+    try:
+        if sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    if (sys.platform == "win32" or any(os.environ.get(k) for k in RICH_TERMINAL_ENV) or "idlelib" in sys.modules
+            or hasattr(builtins, "get_ipython")
+            or (getattr(sys.stdout, "encoding", "") or "").lower().replace("-", "") != "utf8"):
+        return None
+    columns = os.environ.get("COLUMNS")  # rich: COLUMNS when it is digits, else the first terminal's width, else 80
+    if columns is not None and columns.isdigit():
+        try:
+            width = int(columns)
+        except ValueError:
+            return None
+    else:
+        width = None
+        for fd in (0, 1, 2):
+            try:
+                width = os.get_terminal_size(fd)[0]
+                break
+            except (AttributeError, ValueError, OSError):
+                pass
+        width = width or 80
+    return width if width > 0 else None

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import NamedTuple
+from collections import namedtuple
 
 import duckdb
 
@@ -171,14 +171,11 @@ def lookup(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[
 SCALE = 1 << 32
 
 
-class Stats(NamedTuple):
-    """The index's statistics (`stats`), read once per ranking: scored with them as constants."""
+class Stats(namedtuple("Stats", "num_docs total_len main_docs main_len delta_rows")):
+    """The index's statistics (`stats`, integers), read once per ranking: scored with them as constants.
+    (collections.namedtuple: a typing.NamedTuple compiles each field's annotation when a cold search imports it.)"""
 
-    num_docs: int
-    total_len: int
-    main_docs: int
-    main_len: int
-    delta_rows: int
+    __slots__ = ()
 
     def avgdl(self) -> float:
         """`AVGDL`, the same double (an integer sum over an integer count, as DuckDB divides them)."""
@@ -267,7 +264,7 @@ def best(con: duckdb.DuckDBPyConnection, terms: list[tuple[int, int]], min_terms
     if not docs:
         return []
     key = {d[0]: d[1:] for d in docs}
-    msgs = con.execute(f"WITH t AS MATERIALIZED (SELECT * FROM {SCHEMA}.doc_msgs WHERE docid IN "
+    msgs = con.execute(f"WITH t AS MATERIALIZED (SELECT docid, msg_id, n FROM {SCHEMA}.doc_msgs WHERE docid IN "
                        f"({', '.join(map(str, key))})) SELECT docid, msg_id FROM t WHERE n <= {int(limit)}").fetchall()
     rows = sorted((-key[d][1], key[d][2], -key[d][0], msg) for d, msg in msgs)[:limit]
     return [(msg, -score) for _, _, score, msg in rows]
@@ -288,13 +285,17 @@ def _one_term(con: duckdb.DuckDBPyConnection, term: tuple[int, int], limit: int,
     main = f"SELECT 0, p.docid, p.tier, {score}, {g0}, p.r FROM {SCHEMA}.postings p"
     delta = (f" UNION ALL (SELECT 1, p.docid, p.tier, {score} AS score, NULL, NULL FROM {SCHEMA}.delta p "
              f"WHERE p.termid = {termid} ORDER BY p.tier, score DESC, p.first LIMIT {int(limit)})") if st.delta_rows else ""
-    depth = max(4 * limit, limit + 100)
+    depth, deepest = max(4 * limit, limit + 100), None
     while True:
         rows = con.execute(f"{main} WHERE p.termid = {termid} AND p.r <= {depth}{delta}").fetchall()
         head = sorted((r for r in rows if r[0] == 0), key=lambda r: r[5])
         if len(head) >= limit or depth >= st.main_docs:
             break
-        depth *= 4  # removed documents left gaps in the head
+        if deepest is None:  # a short head: a rare term (every posting read already), or removed documents' gaps
+            deepest = con.execute(f"SELECT max(r) FROM {SCHEMA}.postings WHERE termid = {termid}").fetchone()[0] or 0
+        if depth >= deepest:
+            break
+        depth *= 4
     if len(head) >= limit and depth < st.main_docs:
         b = head[limit - 1]
         ratio = a1 / a0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from dataclasses import dataclass, field
+from collections import namedtuple
 from typing import Any
 
 import duckdb
@@ -47,16 +47,24 @@ def expand_kinds(names) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-@dataclass
-class SearchFilters:
-    project: str | None = None  # substring of the session's project or cwd
-    role: str | None = None  # role name from `vault mine` (a subagent takes its parent's)
-    session: str | None = None  # session id or prefix; includes its subagent sessions
-    since: str | None = None  # message timestamp >= (vault.when: ISO date or time, today, 7d, ...)
-    until: str | None = None  # message timestamp <= (a bare date includes that whole day)
-    kinds: tuple[str, ...] = ()  # message kinds, e.g. ("human_prompt",)
-    human_only: bool = False  # only what a person typed
-    source: str | None = None  # only sessions of this source (claude_code, codex, ...)
+# SearchFilters and Hit are named tuples made by collections.namedtuple: a dataclass (importing dataclasses, and inspect
+# with it) or a typing.NamedTuple (compiling each field's annotation) costs a cold `vault search` 3-7 ms of CPU.
+_FILTER_FIELDS = {  # field: what it keeps (None, (), False: no filter)
+    "project": None,  # substring of the session's project or cwd
+    "role": None,  # role name from `vault mine` (a subagent takes its parent's)
+    "session": None,  # session id or prefix; includes its subagent sessions
+    "since": None,  # message timestamp >= (vault.when: ISO date or time, today, 7d, ...)
+    "until": None,  # message timestamp <= (a bare date includes that whole day)
+    "kinds": (),  # message kinds, e.g. ("human_prompt",)
+    "human_only": False,  # only what a person typed
+    "source": None,  # only sessions of this source (claude_code, codex, ...)
+}
+
+
+class SearchFilters(namedtuple("SearchFilters", _FILTER_FIELDS, defaults=_FILTER_FIELDS.values())):
+    """What a search keeps: `SearchFilters(project="api", human_only=True)` (every field: `_FILTER_FIELDS`)."""
+
+    __slots__ = ()
 
     def sql(self) -> tuple[str, list[Any]]:
         """Joins and a WHERE clause over messages `m`, sessions `s` and roles; plus its arguments."""
@@ -94,22 +102,12 @@ def _like_prefix(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-@dataclass
-class Hit:
-    session_id: str
-    msg_id: str
-    role: str
-    kind: str
-    score: float
-    snippet: str
-    spans: list[tuple[int, int]] = field(default_factory=list)  # matched terms in `snippet`
-    timestamp: str | None = None
-    project: str | None = None
-    role_name: str | None = None
-    keyword_rank: int | None = None
-    semantic_rank: int | None = None
-    tool_name: str | None = None  # of a tool call or result
-    is_error: bool = False  # a tool result that failed
+class Hit(namedtuple("Hit", "session_id msg_id role kind score snippet spans timestamp project role_name keyword_rank "
+                       "semantic_rank tool_name is_error", defaults=((), None, None, None, None, None, None, False))):
+    """One search result. `spans`: the matched terms in `snippet`, [(start, end)]; `tool_name`: of a tool call or
+    result; `is_error`: a tool result that failed."""
+
+    __slots__ = ()
 
     def marked(self, open_: str = "**", close: str = "**") -> str:
         """The snippet with each matched term wrapped in `open_`/`close`."""

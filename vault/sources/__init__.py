@@ -1,42 +1,83 @@
 """Source parsers, one module per archive format, behind `vault.sources.base.Parser`.
 
-`parsers()` is tried in order by `detect_parser`: the built-in table `PARSERS` (most specific formats
+`parsers()` is tried in order by `detect_parser`: the built-in parsers (`BUILTIN`, most specific formats
 first), then the parsers other packages register under the `vault.sources` entry point group, then
 neutral JSONL (any line with a message list) last. A parser may also say why a file it knows is not
 a transcript (`why_not`), which `unrecognised_reason` reports.
+
+A built-in parser's module is imported when it is first needed (`BUILTIN` names it, with the suffixes it reads):
+an append to a known file loads its own parser only, a new Claude Code file the first one tried (importing them all
+cost a one-session ingest ~10 ms). `PARSERS` and `CATCH_ALL` (every built-in parser, loaded) stay for the callers
+that want them all. `tests/sources/test_sources.py` checks `BUILTIN` against the parsers' own attributes.
 """
 
 from __future__ import annotations
 
 import functools
-import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 from vault.errors import VaultError
 from vault.sources.base import Head, Parser
-from vault.sources.chatgpt import ChatGPTParser
-from vault.sources.claude_ai import ClaudeAiParser
-from vault.sources.claude_code import ClaudeCodeParser
-from vault.sources.codex import CodexParser
-from vault.sources.gemini import GeminiParser
-from vault.sources.neutral import NeutralParser
 
-PARSERS: list[Parser] = [ClaudeCodeParser(), CodexParser(), GeminiParser(), ChatGPTParser(), ClaudeAiParser()]
-CATCH_ALL: Parser = NeutralParser()  # takes any JSONL with a message list: tried after every other parser
+
+class Builtin(NamedTuple):
+    """A built-in parser, named without importing it: its format name, module, class and suffixes (`Parser.suffixes`)."""
+
+    name: str
+    module: str
+    cls: str
+    suffixes: tuple[str, ...]
+
+    def load(self) -> Parser:
+        return _load(self)
+
+
+# In detection order (most specific formats first).
+BUILTIN = (
+    Builtin("claude_code", "vault.sources.claude_code", "ClaudeCodeParser", (".jsonl",)),
+    Builtin("codex", "vault.sources.codex", "CodexParser", (".jsonl",)),
+    Builtin("gemini", "vault.sources.gemini", "GeminiParser", (".jsonl", ".json")),
+    Builtin("chatgpt", "vault.sources.chatgpt", "ChatGPTParser", (".json", ".zip")),
+    Builtin("claude_ai", "vault.sources.claude_ai", "ClaudeAiParser", (".json", ".zip")),
+)
+# Takes any JSONL with a message list: tried after every other parser.
+CATCH_ALL_BUILTIN = Builtin("neutral", "vault.sources.neutral", "NeutralParser", (".jsonl", ".json"))
 ENTRY_POINT_GROUP = "vault.sources"
+
+
+@functools.cache
+def _load(spec: Builtin) -> Parser:
+    import importlib
+
+    return getattr(importlib.import_module(spec.module), spec.cls)()
+
+
+def __getattr__(name: str):
+    """`PARSERS` (the built-in parsers but the catch-all, in detection order) and `CATCH_ALL`, every one loaded."""
+    if name == "PARSERS":
+        return [spec.load() for spec in BUILTIN]
+    if name == "CATCH_ALL":
+        return CATCH_ALL_BUILTIN.load()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def builtin_suffixes() -> frozenset[str]:
+    """The suffixes the built-in parsers read (none imported)."""
+    return frozenset(s for spec in (*BUILTIN, CATCH_ALL_BUILTIN) for s in spec.suffixes)
 
 
 @functools.cache
 def parsers() -> tuple[Parser, ...]:
     """Every parser in detection order: built-in, then registered by other packages, then the catch-all."""
-    return (*PARSERS, *_registered(), CATCH_ALL)
+    return (*(spec.load() for spec in BUILTIN), *_registered(), CATCH_ALL_BUILTIN.load())
 
 
 def _registered() -> list[Parser]:
     """Parsers of the `vault.sources` entry points: each names a `Parser` subclass (or an instance)."""
     from importlib.metadata import entry_points
 
-    known = {p.name for p in (*PARSERS, CATCH_ALL)}
+    known = {spec.name for spec in (*BUILTIN, CATCH_ALL_BUILTIN)}
     found: list[Parser] = []
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
@@ -54,11 +95,11 @@ def _registered() -> list[Parser]:
 
 
 def parser_by_name(name: str) -> Parser:
-    # A built-in name first: the plugins' entry points (importlib.metadata, a scan of sys.path: ~20 ms) are read
-    # only for another name; a plugin cannot take a built-in's name (`_registered`).
-    for p in (*PARSERS, CATCH_ALL):
-        if p.name == name:
-            return p
+    # A built-in name first (its module only): the plugins' entry points (importlib.metadata, a scan of sys.path:
+    # ~20 ms) are read only for another name; a plugin cannot take a built-in's name (`_registered`).
+    for spec in (*BUILTIN, CATCH_ALL_BUILTIN):
+        if spec.name == name:
+            return spec.load()
     for p in parsers():
         if p.name == name:
             return p
@@ -74,13 +115,16 @@ def detect_parser(path: Path, head: Head | None = None) -> Parser | None:
     if head is None:
         head = read_head(path)
     # The built-in parsers come first in `parsers()`: when one takes the file, the plugins' entry points
-    # (importlib.metadata, ~20 ms of a new session file's ingest) are not read.
-    return _detect(PARSERS, path, head) or _detect(parsers()[len(PARSERS):], path, head)
+    # (importlib.metadata, ~20 ms of a new session file's ingest) are not read, nor the later built-ins imported.
+    return _detect(BUILTIN, path, head) or _detect(parsers()[len(BUILTIN):], path, head)
 
 
 def _detect(candidates, path: Path, head: Head) -> Parser | None:
+    """The first of `candidates` (parsers, or `Builtin`s loaded only when their suffix fits) that takes the file."""
     for p in candidates:
         if path.suffix.lower() in p.suffixes or not p.suffixes:
+            if isinstance(p, Builtin):
+                p = p.load()
             try:
                 if p.detect(path, head):
                     return p
@@ -112,6 +156,8 @@ def unrecognised_reason(path: Path) -> str:
     if not body:
         return "empty file"
     if head.data.startswith(b"PK"):
+        import zipfile
+
         try:
             with zipfile.ZipFile(path) as zf:
                 names = [n.rsplit("/", 1)[-1] for n in zf.namelist()]

@@ -34,7 +34,7 @@ from vault.sources.base import (
     json_dumps,
     timestamp,
 )
-from vault.sources.forks import mark_forks, off_branch_of
+from vault.sources.forks import mark_forks, off_branch_of, touched_files
 from vault.sources.markers import (
     ANSWERED_PREFIXES,
     CLARIFY_PREFIX,
@@ -170,10 +170,11 @@ class ClaudeCodeParser(Parser):
         return Kept(summaries, off_branch_of(res))
 
     def finalize(self, con, touched: Touched) -> None:
-        _mark_queued_copies(con, self.name)
+        files = touched_files(con, self.name)  # every message of a touched session lies in one of them
+        _mark_queued_copies(con, self.name, files)
         kept = {f: k for f, k in touched.kept.items() if isinstance(k, Kept)}
         _titles_from_summaries(con, touched.files, {f: k.summaries for f, k in kept.items()})
-        mark_forks(con, self.name, {f: k.off for f, k in kept.items() if k.off is not None})
+        mark_forks(con, self.name, {f: k.off for f, k in kept.items() if k.off is not None}, files)
 
     # -- one record -----------------------------------------------------------------
     def _record(self, res, path, file_agent, line_no, rec, rtype, base_sid) -> None:
@@ -467,7 +468,7 @@ def _read_agent_meta(res: ParseResult, path: Path, agent_id: str) -> None:
 _QUEUE_KINDS = (Kind.HUMAN_PROMPT, Kind.QUEUED_PROMPT, Kind.QUEUED_DUPLICATE)
 
 
-def _mark_queued_copies(con, source: str) -> None:
+def _mark_queued_copies(con, source: str, files: list[int]) -> None:
     """One human turn per queued prompt: mark its second copy `queued_duplicate` (see the module doc).
 
     Recomputed from the rows of the touched sessions, so it holds whichever ingest runs read
@@ -475,12 +476,16 @@ def _mark_queued_copies(con, source: str) -> None:
     enqueue is the copy); an `attachment` queued_command after an enqueue is the copy of it.
     """
     # The rows by rowid, found on the light columns: their text read for all the touched sessions' rows, which lie
-    # apart in the table, decompressed most of the column (16 sessions appended to, 1 GB vault: 0.42 s of CPU).
+    # apart in the table, decompressed most of the column (16 sessions appended to, 1 GB vault: 0.42 s of CPU). The
+    # touched sessions' `files` as constants: their row groups only (`mark_forks`).
+    if not files:
+        return
     rows = con.execute(
         f"""SELECT m.session_id, m.msg_id, m.kind, m.text, json_extract_string(m.extra, '$.queued')
             FROM messages m
             WHERE m.rowid IN (
-                SELECT rowid FROM messages WHERE kind IN ({kinds_sql(_QUEUE_KINDS)}) AND role = 'user'
+                SELECT rowid FROM messages WHERE file_id IN ({", ".join(map(str, files))})
+                  AND kind IN ({kinds_sql(_QUEUE_KINDS)}) AND role = 'user'
                   AND session_id IN (SELECT session_id FROM {TOUCHED})
                   AND file_id IN (SELECT file_id FROM files WHERE source = ?))
             ORDER BY m.session_id, m.seq""", [source]).fetchall()
