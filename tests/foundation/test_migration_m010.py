@@ -15,7 +15,7 @@ import pytest
 
 from support import CLAUDE_CORPUS, CONVERSATIONS, CORPORA, EXAMPLES, forget_migration, needs_shared, run_cli
 from test_lossless import assert_lossless
-from vault_outputs import in_process, outputs
+from vault_outputs import assert_same_outputs
 from vault.migrations import MIGRATIONS
 from vault.ingest import ingest
 from vault.rawstore import META_COLUMNS, read_raw
@@ -73,10 +73,7 @@ def migrate_and_compare(tmp_path: Path, paths: list[Path]) -> None:
     assert con.execute("SELECT count(*) FROM records WHERE raw IS NOT NULL").fetchone()[0] > 0
     con.close()
 
-    fresh = outputs(in_process(new), tmp_path / "export-new")
-    migrated = outputs(in_process(old), tmp_path / "export-old")
-    assert len(fresh) > 10 and fresh["mine"]["pairs"]["pairs"] > 0  # pairs mined (the gate may keep none)
-    assert migrated == fresh
+    assert_same_outputs(new, old, tmp_path)
 
     # Ids continue after the rewrite: a new file gets a new file_id and new frames.
     extra = tmp_path / "more" / "extra.jsonl"

@@ -15,7 +15,7 @@ from pathlib import Path
 from support import CONVERSATIONS, EXAMPLES, ROOT, forget_migration, run_cli
 from vault_tables import vault_tables as tables
 from test_lossless import assert_lossless
-from vault_outputs import in_process, outputs
+from vault_outputs import assert_same_outputs
 from vault import ingest as ingest_mod
 from vault.ingest import Ingester
 from vault.ingest_keys import StoredKeys
@@ -70,10 +70,7 @@ def test_previous_layout_migrates_same_results(tmp_path, monkeypatch):
     assert key_layout(con) == (set(), {"messages", "tool_calls"})
     con.close()
 
-    fresh = outputs(in_process(new), tmp_path / "export-new")
-    migrated = outputs(in_process(old), tmp_path / "export-old")
-    assert len(fresh) > 10 and fresh["mine"]["pairs"]["pairs"] > 0
-    assert migrated == fresh
+    assert_same_outputs(new, old, tmp_path)
 
 
 def _archive(tmp_path: Path) -> Path:

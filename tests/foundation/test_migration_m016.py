@@ -19,7 +19,7 @@ import pytest
 
 from support import CONVERSATIONS, EXAMPLES, ROOT, forget_migration, run_cli
 from test_lossless import assert_lossless
-from vault_outputs import in_process, outputs
+from vault_outputs import assert_same_outputs, ingest_one_more_file
 from vault_tables import vault_tables as tables
 from vault.migrations import M012_INDEXES, M012_MESSAGES, M012_TOOL_CALLS, MIGRATIONS, ZSTD_COLUMNS, rebuild_table
 from vault.store import CONNECT_CONFIG, STORAGE_VERSION, applied_migrations, connect, open_vault, storage_version
@@ -96,16 +96,10 @@ def test_previous_layout_migrates_same_results(tmp_path, monkeypatch):
     assert storage_version(con) == (1, 0, 0) and M016 not in applied_migrations(con)
     con.close()
 
-    fresh = outputs(in_process(new), tmp_path / "export-new")
-    migrated = outputs(in_process(old), tmp_path / "export-old")
-    assert len(fresh) > 10 and fresh["mine"]["pairs"]["pairs"] > 0
-    assert migrated == fresh
+    assert_same_outputs(new, old, tmp_path)
 
     # the migrated vault takes more: a new file's rows go in with the same layout
-    extra = tmp_path / "more" / "extra.jsonl"
-    extra.parent.mkdir()
-    extra.write_bytes(next((EXAMPLES / "claude-code").rglob("*.jsonl")).read_bytes().replace(b'"uuid":"', b'"uuid":"x'))
-    assert run_cli("ingest", "--no-embed", str(extra), db=old)[0] == 0
+    ingest_one_more_file(old, tmp_path)
     con = connect(old, read_only=True)
     assert compressions(con)["tool_calls", "input"] == {"ZSTD"}
     assert assert_lossless(con) > 0

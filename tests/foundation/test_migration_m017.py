@@ -15,7 +15,7 @@ from pathlib import Path
 
 from support import CONVERSATIONS, EXAMPLES, ROOT, forget_migration, run_cli
 from test_lossless import assert_lossless
-from vault_outputs import in_process, outputs
+from vault_outputs import assert_same_outputs, ingest_one_more_file
 from vault_tables import vault_tables as tables
 from vault import rawstore
 from vault.bulk import insert_rows
@@ -98,16 +98,10 @@ def test_previous_layout_migrates_same_results(tmp_path, monkeypatch):
         r[0] for r in con.execute("DESCRIBE record_chunks").fetchall()}
     con.close()
 
-    fresh = outputs(in_process(new), tmp_path / "export-new")
-    migrated = outputs(in_process(old), tmp_path / "export-old")
-    assert len(fresh) > 10 and fresh["mine"]["pairs"]["pairs"] > 0
-    assert migrated == fresh
+    assert_same_outputs(new, old, tmp_path)
 
     # the migrated vault takes more: a new file's frames go in pieces, after the ids it had
-    extra = tmp_path / "more" / "extra.jsonl"
-    extra.parent.mkdir()
-    extra.write_bytes(next((EXAMPLES / "claude-code").rglob("*.jsonl")).read_bytes().replace(b'"uuid":"', b'"uuid":"x'))
-    assert run_cli("ingest", "--no-embed", str(extra), db=old)[0] == 0
+    ingest_one_more_file(old, tmp_path)
     con = connect(old)
     after = frames(con)
     assert set(stored) < set(after) and min(set(after) - set(stored)) > max(stored)

@@ -58,3 +58,21 @@ def in_process(db: Path) -> Callable[..., str]:
         assert code == 0, (args, err)
         return out
     return run
+
+
+def assert_same_outputs(new: Path, old: Path, tmp_path: Path) -> None:
+    """A vault written by this version (`new`) and a migrated one (`old`) show a person the same things."""
+    fresh = outputs(in_process(new), tmp_path / "export-new")
+    migrated = outputs(in_process(old), tmp_path / "export-old")
+    assert len(fresh) > 10 and fresh["mine"]["pairs"]["pairs"] > 0  # pairs mined (the gate may keep none)
+    assert migrated == fresh
+
+
+def ingest_one_more_file(db: Path, tmp_path: Path) -> None:
+    """A migrated vault takes more: one example session with fresh ids ingested by this version's CLI."""
+    from support import EXAMPLES, run_cli
+
+    extra = tmp_path / "more" / "extra.jsonl"
+    extra.parent.mkdir()
+    extra.write_bytes(next((EXAMPLES / "claude-code").rglob("*.jsonl")).read_bytes().replace(b'"uuid":"', b'"uuid":"x'))
+    assert run_cli("ingest", "--no-embed", str(extra), db=db)[0] == 0
