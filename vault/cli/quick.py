@@ -108,7 +108,6 @@ def _command_options(rest: list[str], flags: dict[str, str], valued: dict[str, s
 def _click_path(value: str, dir_okay: bool = True) -> bool:
     """Whether `click.Path(dir_okay=...)` (not `exists`) takes `value`: a path that exists must be readable, and a
     folder only if `dir_okay`."""
-    import os
     import stat
 
     try:
