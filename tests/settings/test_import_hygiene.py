@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from support import ROOT, VAULT
+from support import ROOT, VAULT, vault_env
 
 HEAVY = ("torch", "sentence_transformers", "textual", "trl", "anthropic", "openai", "pandas", "mcp")  # docs/architecture.md
 
@@ -54,15 +54,9 @@ PROBE = textwrap.dedent("""
 def probe(code: str, heavy: tuple[str, ...] = HEAVY) -> dict:
     src = PROBE.format(heavy=heavy, code=code)
     res = subprocess.run([sys.executable, "-c", src], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env={**_env(), "HF_HUB_OFFLINE": "1"})
+                         env=vault_env())
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout.rsplit("PROBE ", 1)[1])
-
-
-def _env() -> dict:
-    import os
-
-    return dict(os.environ)
 
 
 def assert_light(rep: dict) -> None:
