@@ -60,14 +60,11 @@ LAYOUT = "6"  # 2: tool calls and results; 3: postings hold BM25 weights; 4: doc
 
 # DuckDB rewrites a list of constants (`msg_id IN ('a', 'b', ...)`) into a join with the list, whose planning costs more
 # than the lookup itself (20 keys: 1.6-2.0 ms, 0.9-1.1 without the rewrite, which keeps the list as a filter that the
-# key's index answers). A search's statements are such lookups: it runs with the rewrite off (`point_lookups`).
+# key's index answers). A search's statements are such lookups: it runs with the rewrite off (`point_lookups`). The
+# setting is the database's, not the connection's (DuckDB allows no other): a query another thread plans meanwhile is
+# planned without the rewrite too (the same rows, maybe slower), and it is put back when the search ends.
 NO_IN_REWRITE = "in_clause"
-
-
-# Past this many keys the rewrite's join is the cheaper (400 docids: 12 ms with it, 22 without).
-MANY_KEYS = 100
-
-
+MANY_KEYS = 100  # past this many keys the rewrite's join is the cheaper (400 docids: 12 ms with it, 22 without)
 SETTING = "current_setting('disabled_optimizers')"
 
 
@@ -77,12 +74,12 @@ def point_lookups(con: duckdb.DuckDBPyConnection, off: bool = True, before: str 
     the connection had (`before`: that setting, when the caller read it already)."""
     if before is None:
         before = con.execute(f"SELECT {SETTING}").fetchone()[0]
-    names = [n for n in before.split(",") if n and n != NO_IN_REWRITE] + [NO_IN_REWRITE] * off
-    wanted = ",".join(names)
-    if wanted == before:
+    have = {n for n in before.split(",") if n}
+    want = have | {NO_IN_REWRITE} if off else have - {NO_IN_REWRITE}
+    if want == have:
         yield
         return
-    con.execute(f"SET disabled_optimizers = '{wanted}'")
+    con.execute(f"SET disabled_optimizers = '{','.join(sorted(want))}'")
     try:
         yield
     finally:
@@ -344,8 +341,13 @@ def best(con: duckdb.DuckDBPyConnection, terms: list[tuple[int, int]], min_terms
     if not docs:
         return []
     key = {d[0]: d[1:] for d in docs}
-    msgs = key_rows(con, f"WITH t AS MATERIALIZED (SELECT docid, msg_id, n FROM {SCHEMA}.doc_msgs WHERE docid IN "
-                         f"({', '.join(map(str, key))})) SELECT docid, msg_id FROM t WHERE n <= {int(limit)}", len(key))
+    ids = ", ".join(map(str, key))
+    if all(d[3] <= TOOL_CALL_TIER for d in docs):  # typed text and calls: a document per message (named by it)
+        sql = f"SELECT docid, msg_id FROM {SCHEMA}.doc_msgs WHERE docid IN ({ids})"
+    else:  # a tool output may stand for thousands of messages: its first `limit` (materialized: the key's index)
+        sql = (f"WITH t AS MATERIALIZED (SELECT docid, msg_id, n FROM {SCHEMA}.doc_msgs WHERE docid IN ({ids})) "
+               f"SELECT docid, msg_id FROM t WHERE n <= {int(limit)}")
+    msgs = key_rows(con, sql, len(key))
     rows = sorted((-key[d][1], key[d][2], -key[d][0], msg) for d, msg in msgs)[:limit]
     return [(msg, -score) for _, _, score, msg in rows]
 
