@@ -93,7 +93,7 @@ def main() -> None:
                                            "bench/miner_unseen.py --unseen-cache)")
     ap.add_argument("--jobs", type=int, default=1, help="with --union, --curve, --same-authors: folds fitted in this many processes")
     ap.add_argument("--recipes", help="with --union: these recipes, comma-separated, the last one the candidate "
-                                      "(default A,A10,B10; A-damp: RULE10's damp family)")
+                                      "(default A,A10,B10)")
     ap.add_argument("--author-curve", action="store_true",
                     help="with --union: also recall on the pointers authors against the number of training authors")
     args = ap.parse_args()
@@ -363,8 +363,8 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     # name: (training authors, the inner folds choosing L2/threshold/temperature: None one per author, as shipped,
     # other arguments of train.fit)
     recipes = {"A": (authors_base, None, {}), "A10": (authors_base, UNION_INNER_FOLDS, {}),
-               "B10": (authors_base | set(licensed), UNION_INNER_FOLDS, {}),
-               "A-damp": (authors_base, None, {"damp": True})}  # RULE10: + the damp family
+               "B10": (authors_base | set(licensed), UNION_INNER_FOLDS, {})}
+    # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}

@@ -26,7 +26,7 @@ from miner.classify import after as AF
 from miner.classify import cues as C
 from miner.classify import followup as FU
 from miner.classify.base import Turn
-from miner.classify.heuristic import (LONG_WORDS, RESEND_RATIO, HeuristicClassifier, _normalise, _said_nothing,
+from miner.classify.heuristic import (RESEND_RATIO, HeuristicClassifier, _normalise, _said_nothing,
                                      extends_normalised, normalised_similarity)
 from vault.model import Kind
 
@@ -60,15 +60,9 @@ CONTEXT_NAMES = ["ctx:no_answer_before", "ctx:claimed_done", "ctx:asked", "ctx:t
                  "ctx:log_answer_chars",
                  "ctx:answer_tool_calls", "ctx:log_position", "ctx:claimed_x_failure", "ctx:claimed_x_error",
                  "ctx:asked_x_approval", "ctx:asked_x_cue"]
-# `damp` (RULE10 experiment): the heuristic's two dampings of cue words, which a sum of cue weights cannot form:
-# overlapping cues (the strongest counts in full, the others half) and a long message (over LONG_WORDS words, all
-# of it half). Values in hand-weight units, priors by that rule's meaning (train.prior_weights).
-DAMP_NAMES = ["damp:overlap", "damp:long"]
-DAMP_PRIOR = {"damp:overlap": -0.5, "damp:long": -0.5}
-# Later families come last: a model fitted before one (learned-5 before `after`, learned-7 before `damp`) reads a
-# prefix of NAMES (learned.Model).
-NAMES = CUE_NAMES + SHAPE_NAMES + CONTEXT_NAMES + FU.NAMES + AF.NAMES + DAMP_NAMES
-FAMILIES = ("cue", "shape", "ctx") + FU.FAMILIES + AF.FAMILIES + ("damp",)
+# The `after` family comes last: a model fitted before it (learned-5) reads a prefix of NAMES (learned.Model).
+NAMES = CUE_NAMES + SHAPE_NAMES + CONTEXT_NAMES + FU.NAMES + AF.NAMES
+FAMILIES = ("cue", "shape", "ctx") + FU.FAMILIES + AF.FAMILIES
 
 
 def vector(t: Turn) -> list[float]:
@@ -118,10 +112,7 @@ def vector(t: Turn) -> list[float]:
            float(claimed and failure), float(claimed and bool(error)), float(asked and answers[0]),
            float(asked and bool(corr))]
     follow = FU.vector(text, lower, answer, claimed)
-    weights = sorted((c.weight for c in corr), reverse=True)
-    rest = sum(weights[1:])
-    damp = [rest, (weights[0] + 0.5 * rest) if weights and words > LONG_WORDS else 0.0]
-    return cues + shape + ctx + follow + AF.vector(t) + damp
+    return cues + shape + ctx + follow + AF.vector(t)
 
 
 def _praise_only(text: str, words: int, cue: bool, error: bool) -> bool:

@@ -177,7 +177,7 @@ class LearnedClassifier(Classifier):
         return np.hstack([X, E])
 
 
-_REASON_COLUMNS = np.asarray([i for i, n in enumerate(F.NAMES) if not n.startswith(("shape:", "damp:"))])
+_REASON_COLUMNS = np.asarray([i for i, n in enumerate(F.NAMES) if not n.startswith("shape:")])
 _REASON_NAMES = [F.NAMES[i] for i in _REASON_COLUMNS]
 
 

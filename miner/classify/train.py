@@ -52,10 +52,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # tuning half, docs/mining.md).
 LOOKAHEAD = True
 AFTER_FIRST = "after:known"  # the first column of the `after` family
-# Whether a fit reads the `damp` family (features.DAMP_NAMES, the last columns; RULE10 experiment). Off: learned-7's
-# features, the prefix before it.
-DAMP = False
-DAMP_FIRST = F.DAMP_NAMES[0]
 # The backend applies the threshold to temperature-scaled probabilities (learned.Model.proba); learned-6 chose it on
 # unscaled inner ones. Choosing it where it is applied lost on the tuning half (0.54 vs 0.60 F1, docs/mining.md): off.
 TEMPERED = False
@@ -131,7 +127,6 @@ def prior_weights(names: list[str]) -> np.ndarray:
     hand.update({f"cue:answer_{c.name}": c.weight for c in C.ANSWER_CUES})
     hand.update(FU.PRIOR)
     hand.update(AF.PRIOR)
-    hand.update(F.DAMP_PRIOR)
     hand.update({"ctx:claimed_x_failure": H.CLAIM_THEN_FAILURE, "ctx:claimed_x_error": H.CLAIM_THEN_FAILURE,
                  "ctx:after_interrupt_silent": H.AFTER_INTERRUPT, "ctx:asked": H.ASKED_THEN_ANSWER})
     rules = {REATTEMPT_WITH_FEEDBACK: hand,
@@ -218,7 +213,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
         correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
         tempered: bool | None = None, inner_folds: int | None | str = "default",
-        operating: float | None | str = "default", damp: bool | None = None) -> Model:
+        operating: float | None | str = "default") -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
@@ -231,14 +226,13 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     backend applies it (default TEMPERED; off: on the untempered ones, learned-6).
     `inner_folds`: the inner cross-validation's folds (default INNER_FOLDS; None: one per author).
     `operating`: when the threshold is chosen inside ("cv"), the threshold the model applies instead (default
-    OPERATING; None: the chosen one). `damp`: read the `damp` family too (default DAMP).
+    OPERATING; None: the chosen one).
     """
     op = OPERATING if operating == "default" else operating
     moved = threshold == "cv" and op is not None
     keep = modelled(examples)
     mod = [examples[i] for i in keep]
-    n_plain = (F.NAMES.index(DAMP_FIRST) if not (DAMP if damp is None else damp) else len(F.NAMES)) \
-        if (LOOKAHEAD if lookahead is None else lookahead) else F.NAMES.index(AFTER_FIRST)
+    n_plain = len(F.NAMES) if (LOOKAHEAD if lookahead is None else lookahead) else F.NAMES.index(AFTER_FIRST)
     X = (feature_matrix([e.turn for e in mod]) if X is None else X[keep])[:, :n_plain]
     if E is not None:
         X = np.hstack([X, E[keep]])
