@@ -53,8 +53,8 @@ def main() -> None:
     ap.add_argument("--curve", action="store_true",
                     help="instead: the learning curve of every labelled author with enough turns (the union's "
                          "authors, as --union reads them), fine-tuned as vault mine --fit does")
-    ap.add_argument("--curve-inner", action="store_true",
-                    help="with --curve: also the fine-tuned model at the base's inner threshold (RULE10b)")
+    ap.add_argument("--curve-before", action="store_true",
+                    help="with --curve: also the fine-tuned model at the base's operating threshold (as before RULE10b)")
     ap.add_argument("--same-authors", action="store_true",
                     help="instead: the first corpora's authors labelled by fits without one of their sessions / "
                          "blocks (their held-back line), in-sample and leave-one-author-out beside; --sweep thresholds")
@@ -445,9 +445,9 @@ def own(args, sweep: tuple[float, ...]) -> dict:
     if args.curve:
         examples, train, groups, _ = union_data(args)
         print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors", flush=True)
-        from miner_own import FIT_INNER
+        from miner_own import AS_BEFORE
 
-        variants = ("finetune", FIT_INNER) if args.curve_inner else ("finetune",)
+        variants = ("finetune", AS_BEFORE) if args.curve_before else ("finetune",)
         out["learning_curve"] = own_curve(examples, _U["E"], _U["X"], train, args.jobs, variants)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
@@ -456,12 +456,10 @@ def own(args, sweep: tuple[float, ...]) -> dict:
 
 def union_report(counts: dict, groups: dict, quiet: bool = False) -> tuple[dict, dict]:
     """Pooled and per-group P/R/F1 from per-author (tp, fp, fn)."""
+    from miner_own import prf as from_counts
+
     def prf(members):
-        c = [sum(v[j] for a, v in counts.items() if members is None or a in members) for j in range(3)]
-        p = c[0] / (c[0] + c[1]) if c[0] + c[1] else None
-        r = c[0] / (c[0] + c[2]) if c[0] + c[2] else None
-        return {"precision": p, "recall": r, "f1": 2 * c[0] / (2 * c[0] + c[1] + c[2]) if c[0] else 0.0,
-                "tp": c[0], "fp": c[1], "fn": c[2]}
+        return from_counts([sum(v[j] for a, v in counts.items() if members is None or a in members) for j in range(3)])
 
     pooled, per = prf(None), {g: prf(m) for g, m in groups.items()}
     if not quiet:

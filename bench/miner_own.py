@@ -24,7 +24,7 @@ BLOCKS = 5
 CURVE_K = (0, 10, 25, 50)
 CURVE_MIN_TEST = 10  # turns left to score in every draw
 CURVE_DRAWS = 10
-FIT_INNER = "finetune, inner threshold"  # RULE10b's variant (--curve-inner)
+AS_BEFORE = "finetune at the base's threshold"  # the fine-tune before RULE10b (--curve-before), for comparison
 
 _D: dict = {}  # examples, E, X for the fold workers (inherited by fork)
 
@@ -44,17 +44,15 @@ def _pool(jobs: int, fn, tasks: list) -> list:
 
 
 def _counts(examples, labels) -> list[int]:
-    """(tp, fp, fn) of correction detection."""
-    c = [0, 0, 0]
-    for e, lab in zip(examples, labels, strict=True):
-        gold, said = e.label == "reattempt_with_feedback", lab.label == "reattempt_with_feedback"
-        c[0] += gold and said
-        c[1] += said and not gold
-        c[2] += gold and not said
-    return c
+    """(tp, fp, fn) of correction detection, all authors together."""
+    from miner_cv import author_counts
+
+    per = author_counts(examples, labels).values()
+    return [sum(c[j] for c in per) for j in range(3)]
 
 
 def prf(c: Sequence[int]) -> dict:
+    """Correction P/R/F1 (None where undefined) from (tp, fp, fn)."""
     p = c[0] / (c[0] + c[1]) if c[0] + c[1] else None
     r = c[0] / (c[0] + c[2]) if c[0] + c[2] else None
     return {"precision": p, "recall": r, "f1": 2 * c[0] / (2 * c[0] + c[1] + c[2]) if c[0] else 0.0,
@@ -68,13 +66,14 @@ def _fmt(c: dict) -> str:
 
 # -- the first corpora's held-back line ------------------------------------------------------------------------
 
-def _fold(held: list[int], thresholds: tuple[float, ...]):
-    """Labels of the `held` rows by the shipped recipe fitted on every other row, at its operating point, at the
-    threshold its inner cross-validation chose (learned-6's) and at each of `thresholds`; and that inner choice."""
+def _fold(held: list[int], thresholds: tuple[float, ...], in_sample: bool = False):
+    """Labels of the `held` rows by the shipped recipe fitted on every other row (`in_sample`: on every row), at its
+    operating point, at the threshold its inner cross-validation chose (learned-6's) and at each of `thresholds`; and
+    that inner choice."""
     from miner.classify.train import fit, predict
 
     ex, E, X = _D["examples"], _D["E"], _D["X"]
-    out = set(held)
+    out = set() if in_sample else set(held)
     rows = [i for i in range(len(ex)) if i not in out]
     model = fit([ex[i] for i in rows], _rows(E, rows), X=X[rows])
     inner = model.data["trained_on"].get("inner_threshold", model.threshold)
@@ -105,7 +104,7 @@ def same_authors(examples, E, X, authors: set[str], thresholds: tuple[float, ...
     out: dict = {}
     for name, folds in schemes.items():
         if name.startswith("in-sample"):
-            results = [_fold_all(folds[0], thresholds)]
+            results = [_fold(folds[0], thresholds, in_sample=True)]
         else:
             results = _pool(jobs, _fold, [(f, thresholds) for f in folds])
         ths = ("operating", "inner", *thresholds)
@@ -127,20 +126,6 @@ def same_authors(examples, E, X, authors: set[str], thresholds: tuple[float, ...
             r["authors"][a] = {str(th): _counts([examples[i] for i in mine[a]], [labels[th][i] for i in mine[a]])
                                for th in ths}
     return out
-
-
-def _fold_all(rows: list[int], thresholds: tuple[float, ...]):
-    """The in-sample scheme: the fit on every row, scoring `rows`."""
-    from miner.classify.train import fit, predict
-
-    ex, E, X = _D["examples"], _D["E"], _D["X"]
-    model = fit(ex, E, X=X)
-    inner = model.data["trained_on"].get("inner_threshold", model.threshold)
-    labs = []
-    for th in (model.threshold, inner, *thresholds):
-        model.threshold = th
-        labs.append(predict(model, [ex[i] for i in rows], _rows(E, rows), X[rows]))
-    return rows, labs, inner
 
 
 # -- the per-person learning curve -----------------------------------------------------------------------------
@@ -168,8 +153,8 @@ def _curve_author(author: str, trained: bool):
             own = sorted(pool[:k])
             model = finetune(base, [ex[i] for i in own], _rows(E, own), X[own]) if k else base
             for v in draws:
-                if k and v == FIT_INNER:  # RULE10b: the fine-tuned model applies the base's inner threshold
-                    model.threshold = base.data["trained_on"].get("inner_threshold", base.threshold)
+                if k and v == AS_BEFORE:  # before RULE10b: the fine-tuned model kept the base's operating threshold
+                    model.threshold = base.threshold
                 per_k[v][k] = _counts([ex[i] for i in test],
                                       predict(model, [ex[i] for i in test], _rows(E, test), X[test]))
         for v in draws:
@@ -184,7 +169,8 @@ def max_k(n: int) -> int:
 
 def own_curve(examples, E, X, train: set[str], jobs: int, variants: tuple[str, ...] = ("finetune",)) -> dict:
     """The learning curve of every author that reaches k = 25 (module docstring), per author and pooled per cohort;
-    `variants`: "finetune" (vault mine --fit as it is) and FIT_INNER (RULE10b), from the same draws."""
+    `variants`: "finetune" (vault mine --fit as it is) and AS_BEFORE (learned-7's fine-tune before RULE10b), from the
+    same draws."""
     _D.update(examples=examples, E=E, X=X, train=train, variants=variants)
     n: dict[str, int] = {}
     for e in examples:

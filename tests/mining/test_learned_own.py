@@ -70,12 +70,11 @@ def test_the_curve_fine_tunes_on_k_own_labels_and_scores_only_the_others(data, m
 def test_the_held_back_estimate_holds_out_one_part_of_an_author(data, monkeypatch):
     examples, X = data
     calls = []
+    real_fit = T.fit
+    monkeypatch.setattr(T, "fit", lambda ex, *a, **k: real_fit(ex, *a, c_grid=(0.003,), **k))  # one L2: quicker
     monkeypatch.setattr(O, "_pool", lambda jobs, fn, tasks: calls.append([t[0] for t in tasks]) or
-                        [(t[0], [T.predict(T.fit([examples[i] for i in range(len(examples)) if i not in t[0]], None,
-                                                 C=0.003, threshold=0.3), [examples[i] for i in t[0]], None,
-                                       X[t[0]])] * (2 + len(t[1])), 0.3) for t in tasks])
-    monkeypatch.setattr(O, "_fold_all", lambda rows, ths: (rows, [[T.Label("new_request", 1.0, [])] * len(rows)]
-                                                           * (2 + len(ths)), 0.3))
+                        [fn(*t) for t in tasks])
+    O._D.clear()
     authors = sorted({e.author for e in examples})[:2]
     out = O.same_authors(examples, None, X, set(authors), (0.35,), jobs=1)
     block, session, author = calls
@@ -88,3 +87,9 @@ def test_the_held_back_estimate_holds_out_one_part_of_an_author(data, monkeypatc
     assert len(author) == 2 and len(block) == sum(min(O.BLOCKS, len(m)) for m in mine.values())
     assert set(out) == {"in-sample (upper bound)", f"leave-one-block-out ({O.BLOCKS} contiguous blocks an author)",
                         "leave-one-session-out", "leave-one-author-out (floor)"}
+    scored = sum(len(m) for m in mine.values())
+    for r in out.values():  # every scheme scores every turn of the authors once, at each threshold
+        assert set(r["at"]) == {"operating", "inner", "0.35"}
+        assert all(sum(c["tp"] + c["fn"] for c in [r["at"][t]]) == sum(
+            e.label == "reattempt_with_feedback" for e in examples if e.author in authors) for t in r["at"])
+        assert sum(len(f) for f in calls[0]) == scored
