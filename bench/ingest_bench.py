@@ -5,7 +5,8 @@ one and with several parse workers, peak memory on a 1 GB and a 4 GB archive, un
     python bench/ingest_bench.py --archive /work/bench-data/archive \\
         --large /work/bench-data/ingest/archive-4g                # + the 4 GB archive (built if missing)
     python bench/ingest_bench.py --size-mb 100                    # a quick run
-    python bench/ingest_bench.py --baseline-src /tmp/main-src     # + another tree's ingest (`git archive main`)
+    python bench/ingest_bench.py --baseline-src /tmp/main-src     # + another tree's ingest (`git archive main`;
+                                                                  #   with --large, at both sizes)
 
 The floor (issue 14): DuckDB storing every raw line (`read_json_objects` into a table of a new database
 file, checkpointed) plus orjson parsing every line (one process); both are children of this script like
@@ -168,6 +169,11 @@ def measure(archive: list[Path], large: list[Path] | None, workers: int, keep: b
         out["cold_large"] = cold(large, "4g", workers, keep)
         out["peak_tree_rss_growth"] = round(out["cold_large"]["tree_peak_rss_mb"]
                                             / max(1, runs[workers]["tree_peak_rss_mb"]), 2)
+        if baseline:  # the baseline's flatness too, in the same run
+            base = cold(large, "4g", workers, keep=False, src=baseline.resolve())
+            base["peak_tree_rss_growth"] = round(base["tree_peak_rss_mb"]
+                                                 / max(1, out["baseline"]["tree_peak_rss_mb"]), 2)
+            out["baseline_large"] = base
     return out
 
 
@@ -239,6 +245,11 @@ def _print(r: dict) -> None:
         print(f"cold ingest of {r['large_archive_mb']:.0f} MB, workers = {w}: {c['seconds']:.1f} s "
               f"(CPU {c['cpu_s']:.1f} s); peak memory {c['tree_peak_rss_mb']} MB RSS / {c['tree_peak_pss_mb']} MB "
               f"PSS (writer alone {c['writer_peak_rss_mb']} MB): x{r['peak_tree_rss_growth']} of the 1 GB peak")
+    if "baseline_large" in r:
+        b = r["baseline_large"]
+        print(f"baseline, the same: {b['seconds']:.1f} s (CPU {b['cpu_s']:.1f} s); peak memory {b['tree_peak_rss_mb']} MB "
+              f"RSS / {b['tree_peak_pss_mb']} MB PSS (writer alone {b['writer_peak_rss_mb']} MB): "
+              f"x{b['peak_tree_rss_growth']} of its 1 GB peak")
 
 
 if __name__ == "__main__":

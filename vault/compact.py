@@ -19,8 +19,8 @@ from vault.faults import crash_point
 COMPACT_FREE_SHARE = 0.5  # after migrating, a file more than half free blocks is rewritten
 
 # After the first ingest into a new vault, a file this much free, and by at least COMPACT_MIN_FREE bytes, is
-# rewritten. The 1 GB archive leaves 65 MB free (the checkpoint that merges the row groups the cold ingest
-# appended): 21% of its 314 MB file since m016, so it is not (docs/storage.md).
+# rewritten. The 1 GB archive left 113 MB free (20%; the checkpoints' merges of the row groups the cold ingest
+# appended); since its writers are attached with `store.WRITE_ROW_GROUP`, a few blocks (docs/storage.md).
 FIRST_INGEST_FREE_SHARE = 0.25
 
 COMPACT_MIN_FREE = 64 << 20

@@ -35,8 +35,20 @@ __all__ = [
     "checkpoint_large", "compact", "compact_after_first_ingest", "connect", "expected_tables", "get_meta",
     "load_extension", "migrate", "migration_number", "needed_migrations", "open_vault", "open_vault_waiting",
     "pending_migrations", "remember_schema", "reset_memory_limit", "set_meta", "settle", "storage_version",
-    "transaction", "want_write_path", "with_roomy_retry",
+    "WRITE_ROW_GROUP", "transaction", "want_write_path", "with_roomy_retry",
 ]
+
+
+# The row group size of every writer of a vault but the small appends (`APPEND_ROW_GROUP`). A table without an index (a
+# cold ingest drops the key indexes until `finish`) gets a row group per commit, and DuckDB's checkpoint merges runs of
+# row groups smaller than the writer's size into full ones, writing them again while the old copies stay until it ends:
+# with DuckDB's 122,880 rows the 1 GB archive's first ingest grew the file to 2,203 blocks for 1,503 used (the whole
+# command's 113 MB of free blocks came from there). With 16,384 a merge writes at most three such groups again (3
+# blocks free after `finish`; the tables 4% larger; 8,192: larger still; 32,768: 210 MB free). Every writer, not only
+# the first ingest: a writer of DuckDB's size merges every table's smaller row groups at its first checkpoint, changed
+# or not (a whole vault written again). A writer of this size or smaller leaves larger ones as they are (a vault
+# written before). An ATTACH option, per process, not stored in the file (docs/storage.md, "Free blocks").
+WRITE_ROW_GROUP = 16384
 
 
 class VaultNeedsMigrationError(VaultError):
@@ -65,11 +77,16 @@ def open_vault(
     if _empty_file(path):
         path.unlink()  # holds nothing (a vault killed while being created, or `touch`): it becomes a vault
     if not path.exists() or not read_only:
-        small = APPEND_ROW_GROUP if appends and not read_only and path.exists() else None
+        new = not path.exists()
+        rows = APPEND_ROW_GROUP if appends and not new else WRITE_ROW_GROUP
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        con, _ = _checked(path, read_only=False, migrating=True, row_group_size=small)
+        # (created by a direct connect, which writes STORAGE_VERSION; ATTACH would write v1.0.0)
+        con, _ = _checked(path, read_only=False, migrating=True, row_group_size=None if new else rows)
         secure(path)
         if not read_only:
+            if new:  # attached again with the writers' row group size, to be filled
+                con.close()
+                con = open_file(path, read_only=False, row_group_size=rows)
             return con
         con.close()
     con, pending = _checked(path, read_only=True, migrating=False)
@@ -103,23 +120,24 @@ def _empty_file(path: Path) -> bool:
 def _checked(path: Path, *, read_only: bool, migrating: bool,
              row_group_size: int | None = None) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
     """A connection to a file that passed `check_schema` (and was migrated, if `migrating`), and the
-    migrations it still needs (none once migrated). Migrations rewrite whole tables: under DuckDB's row group
-    size, the connection then attached again with `row_group_size`."""
+    migrations it still needs (none once migrated). Migrations rewrite whole tables: under WRITE_ROW_GROUP (not
+    the appends' small size), the connection then attached again with `row_group_size`."""
     con = open_file(path, read_only=read_only, row_group_size=row_group_size)
     try:
         remembered, pending = check_schema(con, path)
-        if migrating and pending and row_group_size:
-            reattach(con, path, None)
+        resize = bool(migrating and pending and row_group_size and row_group_size != WRITE_ROW_GROUP)
+        if resize:
+            reattach(con, path, WRITE_ROW_GROUP)
         if migrating:
             migrated = migrate(con, path) if pending else []  # (`migrate` would read the catalog again to know)
-            reattached, pending = bool(pending and row_group_size), []
+            reattached, pending = resize, []
             if migrated or not remembered:
                 remember_schema(con)
             if (migrated and mostly_free(con)) or older_storage(con):  # (also a rewrite a crash cut short)
                 con = compact(con, path, row_group_size)
             else:
                 drop_stale_copy(path)
-                if reattached:  # attached without it for the migrations: with it again for the appends
+                if reattached:  # attached with WRITE_ROW_GROUP for the migrations: with its own again for the appends
                     reattach(con, path, row_group_size)
     except duckdb.IOException as e:  # a block that fails its checksum: damage (a lock shows at connect)
         con.close()

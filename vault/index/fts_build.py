@@ -193,8 +193,15 @@ def _tokenize(con: duckdb.DuckDBPyConnection, docs: str, python_stems: bool = Fa
     con.execute("DROP TABLE _words")
 
 
-def _add(con: duckdb.DuckDBPyConnection, python_stems: bool = False) -> int:
-    """Add the documents of `_add(doc, text, tier, first)` to the delta (their messages: `_members`)."""
+# The index's tables a full build writes its documents to before `_place` merges them (see `build`), by name in
+# the index (`_add`, `_place` read these; an update names the index's own).
+INDEX_TABLES = {"docs": f"{S}.docs", "delta": f"{S}.delta", "doc_msgs": f"{S}.doc_msgs"}
+STAGED_TABLES = {"docs": "_bdocs", "delta": "_bdelta", "doc_msgs": "_bdoc_msgs"}
+
+
+def _add(con: duckdb.DuckDBPyConnection, python_stems: bool = False, into: dict[str, str] = INDEX_TABLES) -> int:
+    """Add the documents of `_add(doc, text, tier, first)` to the delta (their messages: `_members`); `into`: the
+    tables written for the index's docs, delta and doc_msgs."""
     _tokenize(con, "_add", python_stems)
     con.execute(f"""
         INSERT INTO {S}.dict
@@ -205,16 +212,16 @@ def _add(con: duckdb.DuckDBPyConnection, python_stems: bool = False) -> int:
         SELECT (SELECT next_docid FROM {S}.stats) - 1 + row_number() OVER (ORDER BY a.first, a.doc) AS docid,
                a.doc AS name, coalesce(l.len, 0)::INTEGER AS len, a.tier, hash(a.text) AS hash, a.first
         FROM _add a LEFT JOIN (SELECT doc, sum(tf) AS len FROM _tf GROUP BY doc) l USING (doc)""")
-    con.execute(f"INSERT INTO {S}.docs SELECT docid, name, len, tier, hash FROM _new")
+    con.execute(f"INSERT INTO {into['docs']} SELECT docid, name, len, tier, hash FROM _new")
     con.execute(f"""
-        INSERT INTO {S}.delta
+        INSERT INTO {into['delta']}
         SELECT d.termid, n.docid, n.tier, t.tf, n.len, n.first
         FROM _tf t JOIN _new n ON n.name = t.doc JOIN {S}.dict d USING (term)""")
     con.execute(f"""
         UPDATE {S}.dict SET df = dict.df + c.n
         FROM (SELECT term, count(*) AS n FROM _tf GROUP BY term) c WHERE dict.term = c.term""")
     con.execute(f"""
-        INSERT INTO {S}.doc_msgs
+        INSERT INTO {into['doc_msgs']}
         SELECT n.docid, m.msg_id, row_number() OVER (PARTITION BY n.docid ORDER BY m.msg_id)::INTEGER,
                m.session_id, m.tier
         FROM _members m JOIN _new n ON n.name = m.doc""")
@@ -225,20 +232,22 @@ def _add(con: duckdb.DuckDBPyConnection, python_stems: bool = False) -> int:
     return int(con.execute("SELECT count(*) FROM _new").fetchone()[0])
 
 
-def _place(con: duckdb.DuckDBPyConnection) -> None:
+def _place(con: duckdb.DuckDBPyConnection, source: dict[str, str] = INDEX_TABLES) -> None:
     """Merge the delta into a new main segment: documents renumbered in the order of their first message,
-    `r` ranked at the current statistics, the delta emptied."""
+    `r` ranked at the current statistics, the delta emptied. `source`: the tables holding the docs, delta and
+    doc_msgs to merge (a full build's staged ones: then dropped)."""
+    docs, delta, doc_msgs = source["docs"], source["delta"], source["doc_msgs"]
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _renumber AS
-        SELECT docid AS old, row_number() OVER (ORDER BY msg_id) AS docid FROM {S}.doc_msgs WHERE n = 1""")
+        SELECT docid AS old, row_number() OVER (ORDER BY msg_id) AS docid FROM {doc_msgs} WHERE n = 1""")
     con.execute(f"""
         CREATE OR REPLACE TABLE {S}.docs AS
-        SELECT r.docid, d.name, d.len, d.tier, d.hash FROM {S}.docs d JOIN _renumber r ON r.old = d.docid
+        SELECT r.docid, d.name, d.len, d.tier, d.hash FROM {docs} d JOIN _renumber r ON r.old = d.docid
         ORDER BY r.docid""")
     con.execute(f"""
         CREATE OR REPLACE TABLE {S}.doc_msgs AS
         SELECT r.docid, m.msg_id, m.n, m.session_id, m.tier
-        FROM {S}.doc_msgs m JOIN _renumber r ON r.old = m.docid ORDER BY r.docid, m.n""")
+        FROM {doc_msgs} m JOIN _renumber r ON r.old = m.docid ORDER BY r.docid, m.n""")
     con.execute(f"CREATE INDEX doc_msgs_docid ON {S}.doc_msgs (docid)")
     con.execute(f"UPDATE {S}.stats SET main_docs = num_docs, main_len = total_len, main_gone = 0")
     # Sorted by term (a query's terms sit in few row groups), then best first: `r` is the rank within the
@@ -249,10 +258,14 @@ def _place(con: duckdb.DuckDBPyConnection) -> None:
                row_number() OVER (PARTITION BY termid ORDER BY tier, g DESC, docid)::INTEGER AS r
         FROM (SELECT p.termid, r.docid, p.tier, p.tf, p.len, {weight_sql(MAIN_AVGDL)} AS g
               FROM (SELECT termid, docid, tier, tf, len FROM {S}.postings
-                    UNION ALL SELECT termid, docid, tier, tf, len FROM {S}.delta) p
+                    UNION ALL SELECT termid, docid, tier, tf, len FROM {delta}) p
               JOIN _renumber r ON r.old = p.docid, {S}.stats st)
         ORDER BY termid, r""")
-    con.execute(f"DELETE FROM {S}.delta")
+    if source is INDEX_TABLES:
+        con.execute(f"DELETE FROM {S}.delta")
+    else:
+        for t in source.values():
+            con.execute(f"DROP TABLE {t}")
     con.execute(f"""UPDATE {S}.stats SET main_rows = (SELECT count(*) FROM {S}.postings), delta_rows = 0,
                     next_docid = (SELECT coalesce(max(docid), 0) + 1 FROM {S}.docs)""")
     con.execute("DROP TABLE _renumber")
@@ -274,9 +287,15 @@ def build(con: duckdb.DuckDBPyConnection, stopwords: list[str], ignore: str) -> 
     con.execute("""CREATE OR REPLACE TEMP TABLE _add AS
                    SELECT d.doc, d.text, d.tier, f.first FROM _docs d
                    JOIN (SELECT doc, min(msg_id) AS first FROM _dmsgs GROUP BY doc) f USING (doc)""")
-    n = _add(con)
+    # The documents staged in temp tables (in memory, spilled past the cap to DuckDB's temporary files), merged by
+    # `_place` into the index's tables: each written once in the vault. Added to the index's own delta, docs and
+    # doc_msgs, all three were written to the file by the build's automatic checkpoints and then replaced, leaving
+    # their blocks free (docs/storage.md, "Free blocks").
+    for name, table in STAGED_TABLES.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {INDEX_TABLES[name]} LIMIT 0")
+    n = _add(con, into=STAGED_TABLES)
     crash_point("in-fts")  # built, but not yet merged nor recorded as built: the next run builds it again
-    _place(con)
+    _place(con, STAGED_TABLES)
     con.execute(f"CREATE INDEX dict_term ON {S}.dict (term)")  # `lookup` reads it by term
     _drop_temps(con)
     return n
@@ -284,7 +303,8 @@ def build(con: duckdb.DuckDBPyConnection, stopwords: list[str], ignore: str) -> 
 
 def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
     for t in ("_args", "_dmsgs", "_docs", "_members", "_add", "_tf", "_new", "_dirty", "_old", "_del", "_move",
-              "_out", "_outs", "_keep", "_scope", "_fp", "_held", "_newm", "_om", "_now", "_gained"):
+              "_out", "_outs", "_keep", "_scope", "_fp", "_held", "_newm", "_om", "_now", "_gained",
+              *STAGED_TABLES.values()):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
