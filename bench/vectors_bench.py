@@ -263,6 +263,9 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(latency(args.latency_child, args.rounds) | {"code": str(Path(vault.__file__).parent)}))
         return
     if args.latency_db and not args.plain:
+        from _common import open_bench_vault
+
+        open_bench_vault(args.latency_db).close()  # a vault to migrate: one line, not a child's traceback
         out = {"load_average": [round(x, 1) for x in os.getloadavg()]}
         latency_runs(args, out)
         _done(out, args, report_latency)

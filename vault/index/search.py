@@ -140,10 +140,9 @@ def keyword_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
 
 def semantic_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
                     filters: SearchFilters | None = None, model: str | None = None) -> list[Hit]:
-    with fts.point_lookups(con):
-        ranked = _semantic_ranked(con, query, limit, filters or SearchFilters(), model)
-        extra = {msg: {"semantic_rank": i + 1, "chunk_no": chunk} for i, (msg, _, chunk) in enumerate(ranked)}
-        return _hits(con, [(m, s) for m, s, _ in ranked], query, extra)
+    ranked = _semantic_ranked(con, query, limit, filters or SearchFilters(), model)
+    extra = {msg: {"semantic_rank": i + 1, "chunk_no": chunk} for i, (msg, _, chunk) in enumerate(ranked)}
+    return _hits(con, [(m, s) for m, s, _ in ranked], query, extra)
 
 
 def hybrid_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
@@ -292,9 +291,9 @@ def _filtered_best(con, idx, scores, limit: int, tail: str, args: list) -> list[
 
     top = vectors.best(scores, max(4 * limit, 100))
     ids = idx.msg_ids[top].tolist()
-    ok = {r[0] for r in fts.key_rows(
-        con, f"SELECT m.msg_id FROM messages m {tail} AND m.msg_id IN ({', '.join('?' for _ in ids)})", len(ids),
-        [*args, *ids])} if ids else set()
+    ok = {r[0] for r in con.execute(
+        f"SELECT m.msg_id FROM messages m {tail} AND m.msg_id IN ({', '.join('?' for _ in ids)})",
+        [*args, *ids]).fetchall()} if ids else set()
     picked = [m for m, i in zip(top, ids) if i in ok]
     if len(picked) >= limit or len(top) == len(scores):  # enough, or every message was a candidate
         return picked[:limit]
