@@ -1,6 +1,7 @@
-"""What several benches share, written once: a child process measured (wall, CPU and peak memory), another source
-tree's `vault` package put first on a child's path, the miner benches' environment, and a pickle cache keyed by
-the content it was built from.
+"""What several benches share, written once: the `vault` program as a child process, a child process measured
+(wall, CPU and peak memory), another source tree's `vault` package put first on a child's path, a vault opened for a
+bench (one line, not a traceback, when it needs migrating), the miner benches' environment, and a pickle cache
+keyed by the content it was built from.
 
 A bench script runs with `bench/` first on its path (`python bench/x.py`), so `from _common import ...` finds this
 file. It imports nothing heavy at module level: a bench may still set thread variables before numpy loads.
@@ -12,6 +13,7 @@ import contextlib
 import os
 import pickle
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -22,6 +24,17 @@ from typing import Any
 
 MB = 2 ** 20
 SAMPLE_S = 0.2  # between two samples of a process tree's memory
+
+# The `vault` program in a process of its own, as its console script runs it, in this interpreter: not an installed
+# `vault` command, which in a shared virtualenv is another checkout's. The child imports the `vault` first on its
+# path: the cwd's, PYTHONPATH's, or another tree's through `src_env(tree)` (tests/support.VAULT for the tests). A tree
+# older than 6c4ec01 has no vault/cli/__main__.py: run it with `-c "from vault.cli import main; main()"`.
+VAULT = [sys.executable, "-m", "vault.cli"]
+
+
+def mb(n: float) -> float:
+    """`n` bytes in MiB, to a tenth."""
+    return round(n / MB, 1)
 
 
 class TreeMemory(threading.Thread):
@@ -111,6 +124,21 @@ def src_env(src: str | Path | None, **extra: str) -> dict[str, str] | None:
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])
     return env
+
+
+def open_bench_vault(path: str | Path, *, read_only: bool = True):
+    """The vault at `path` opened as `vault.store.open_vault` opens it (read-only by default: a bench times, it does
+    not upgrade); a vault that needs migrating, or any other vault error, ends the bench with its one line (the
+    migration's: "run `vault migrate` on PATH") rather than a traceback."""
+    from vault.store import VaultError, VaultNeedsMigrationError, open_vault
+
+    try:
+        return open_vault(path, read_only=read_only)
+    except VaultNeedsMigrationError:
+        raise SystemExit(f"the vault {path} was written by an older version: run `vault migrate` on it "
+                         f"(`vault --db {path} migrate`; it keeps a backup copy), or bench a copy") from None
+    except VaultError as e:
+        raise SystemExit(f"{path}: {e}") from None
 
 
 def offline_one_thread(*, tokenizers: bool = False) -> None:

@@ -147,7 +147,10 @@ def run(args, tmp: Path) -> None:
     from miner.roles import compute_roles, parse_rules
     from miner.tables import assign_roles
 
+    from _common import open_bench_vault
+
     src = build_source(args, tmp)
+    open_bench_vault(src).close()  # the copy below takes its columns as they are: an old layout ends here, in one line
     t0 = time.perf_counter()
     con, label_kind = working_vault(src, tmp, args.replicate)
     n_sessions, n_messages, n_labels = con.execute(

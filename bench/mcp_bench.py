@@ -26,11 +26,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CORPUS = ROOT.parent / "shared" / "corpora" / "claude-code"
-QUERIES = [  # as bench/search_bench.py
-    "commit", "pre-commit hooks", "test", "webinspector", "docker", "migration", "error", "README",
-    "typescript", "sqlite", "tmux", "refactor", "mypy", "workflow", "performance", "embedding",
-    "session", "install", "database schema", "git push", "coverage", "subagent", "lint", "mobile",
-]
+
+from _common import VAULT, open_bench_vault  # noqa: E402
+from search_bench import QUERIES  # noqa: E402  (the keyword benches' queries, written once)
 
 
 def ms(xs: list[float]) -> float:
@@ -40,14 +38,13 @@ def ms(xs: list[float]) -> float:
 def in_process_keyword(db: Path, queries: list[str], runs: int, reopen: bool) -> list[float]:
     """The library's keyword search on one open connection, or opening the vault for each query."""
     from vault.index.search import keyword_search
-    from vault.store import open_vault
 
     times = []
-    con = None if reopen else open_vault(db, read_only=True)
+    con = None if reopen else open_bench_vault(db)
     for _ in range(runs):
         for q in queries:
             t = time.perf_counter()
-            c = open_vault(db, read_only=True) if reopen else con
+            c = open_bench_vault(db) if reopen else con
             keyword_search(c, q, limit=10)
             if reopen:
                 c.close()
@@ -61,9 +58,7 @@ async def drive(db: Path, runs: int) -> dict:
     from mcp.client.session import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    params = StdioServerParameters(command=sys.executable,
-                                   args=["-c", "from vault.cli import main; main()", "--db", str(db), "mcp"],
-                                   env={**os.environ})
+    params = StdioServerParameters(command=VAULT[0], args=[*VAULT[1:], "--db", str(db), "mcp"], env={**os.environ})
     out: dict = {}
     t = time.perf_counter()
     async with stdio_client(params) as streams:
@@ -115,8 +110,9 @@ def main() -> None:
     if db is None:
         tmp = Path(tempfile.mkdtemp(prefix="mcp-bench-"))
         db = tmp / "vault.duckdb"
-        subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db), "ingest",
-                        "--no-embed", "--json", str(CORPUS)], check=True, capture_output=True)
+        subprocess.run([*VAULT, "--db", str(db), "ingest", "--no-embed", "--json", str(CORPUS)], check=True,
+                       capture_output=True)
+    open_bench_vault(db).close()  # an old or foreign vault: one line now, not the server's error mid-run
     try:
         size = db.stat().st_size / 1e6
         results = anyio.run(drive, db, args.runs)

@@ -1,7 +1,10 @@
 """How well the learned miner labels people it has never seen: leave-one-author-out on the dev labels.
 
     python bench/miner_cv.py             # in-sample and leave-one-author-out, per author and pooled
-    python bench/miner_cv.py --curve     # + the learning curve: 0/10/25/50 of an author's own labels added
+    python bench/miner_cv.py --curve --jobs 2   # the learning curve: 0/10/25/50 of an author's own labels added
+        # (vault mine --fit's fine-tuning), every labelled author with >= 60 turns (bench/miner_own.py)
+    python bench/miner_cv.py --same-authors --sweep 0.2,0.35   # the first corpora's authors scored on their own
+        # other sessions / blocks (their held-back line), beside in-sample and leave-one-author-out
     python bench/miner_cv.py --no-external   # only the shared corpora's dev labels (as before data/labels/)
     python bench/miner_cv.py --variant trees --variant no-shape   # other recipes, leave-one-author-out
     python bench/miner_cv.py --variant all   # every variant of miner/classify/variants.py (docs/mining.md table)
@@ -19,9 +22,7 @@ so on those authors it is in-sample too. "wild-dev" pools the authors of labels-
 which neither the heuristic nor the cue weights ever saw: the figure closest to a new user.
 "external" pools the authors of the repository's own label files (data/labels/external-*.jsonl).
 Reliability: confidence against accuracy on the cross-validated labels the regression gave.
-Learning curve: for each author with enough labels, the model fitted without the author is
-fine-tuned (as `vault mine --fit` does) on k of that author's labelled turns drawn at random
-(seeded) and scored on the author's other turns; F1 of correction detection per k.
+Learning curve and the first corpora's own other sessions: bench/miner_own.py.
 """
 
 from __future__ import annotations
@@ -40,10 +41,6 @@ from _common import cached, content_key, offline_one_thread  # noqa: E402
 
 offline_one_thread()  # one BLAS thread (its docstring says why), before numpy loads
 
-CURVE_K = (0, 10, 25, 50)
-CURVE_MIN_TEST = 20  # an author enters the curve at k when at least this many of its turns remain to score
-CURVE_REPEATS = 3
-
 
 def fmt(c: dict) -> str:
     f = lambda x: "  —" if x is None else f"{x:.2f}"  # noqa: E731
@@ -53,7 +50,14 @@ def fmt(c: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
-    ap.add_argument("--curve", action="store_true", help="also the learning curve (slower)")
+    ap.add_argument("--curve", action="store_true",
+                    help="instead: the learning curve of every labelled author with enough turns (the union's "
+                         "authors, as --union reads them), fine-tuned as vault mine --fit does")
+    ap.add_argument("--curve-before", action="store_true",
+                    help="with --curve: also the fine-tuned model at the base's operating threshold (as before RULE10b)")
+    ap.add_argument("--same-authors", action="store_true",
+                    help="instead: the first corpora's authors labelled by fits without one of their sessions / "
+                         "blocks (their held-back line), in-sample and leave-one-author-out beside; --sweep thresholds")
     ap.add_argument("--json", dest="json_out", help="write the figures to this file too")
     ap.add_argument("--no-external", action="store_true", help="leave out data/labels/external-*.jsonl")
     ap.add_argument("--variant", action="append", default=[],
@@ -87,14 +91,19 @@ def main() -> None:
                     help="with --union: the pointers-only files with their text (outside the repository)")
     ap.add_argument("--unseen-cache", help="with --union: pickle of the not-in-model and pointers turns (as "
                                            "bench/miner_unseen.py --unseen-cache)")
-    ap.add_argument("--jobs", type=int, default=1, help="with --union: folds fitted in this many processes")
+    ap.add_argument("--jobs", type=int, default=1, help="with --union, --curve, --same-authors: folds fitted in this many processes")
+    ap.add_argument("--recipes", help="with --union: these recipes, comma-separated, the last one the candidate "
+                                      "(default A,A10,B10)")
     ap.add_argument("--author-curve", action="store_true",
                     help="with --union: also recall on the pointers authors against the number of training authors")
     args = ap.parse_args()
 
+    sweep = tuple(float(x) for x in args.sweep.split(",")) if args.sweep else ()
     if args.union:
-        sweep = tuple(float(x) for x in args.sweep.split(",")) if args.sweep else ()
         union(args, sweep)
+        return
+    if args.curve or args.same_authors:
+        own(args, sweep)
         return
 
     from miner.classify.heuristic import HeuristicClassifier
@@ -125,8 +134,6 @@ def main() -> None:
     for b in rel["bins"]:
         print(f"  confidence {b['bin']}: n={b['n']:3d}  mean confidence {b['confidence']:.2f}  "
               f"accuracy {b['accuracy']:.2f}")
-    if args.curve:
-        out["learning_curve"] = curve(examples, E)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
 
@@ -349,6 +356,56 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     labelled by the recipe fitted without any of its turns (LOAO for its training authors, the whole-training fit
     for the others). Pooled and per group, F1 change B - A with its author-resampled interval, each recipe at the
     `sweep` thresholds (same fits), the thresholds the fold fits chose; `--author-curve` the curve over authors."""
+    examples, authors_base, groups, licensed = union_data(args)
+    print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors, "
+          f"{sum(e.label == 'reattempt_with_feedback' for e in examples)} corrections; "
+          + ", ".join(f"{g} {len(m)}" for g, m in groups.items()), flush=True)
+    # name: (training authors, the inner folds choosing L2/threshold/temperature: None one per author, as shipped,
+    # other arguments of train.fit)
+    recipes = {"A": (authors_base, None, {}), "A10": (authors_base, UNION_INNER_FOLDS, {}),
+               "B10": (authors_base | set(licensed), UNION_INNER_FOLDS, {})}
+    # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
+    names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
+    recipes = {n: recipes[n] for n in names}
+    out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
+    for name, (train, folds, fit_kw) in recipes.items():
+        import time
+
+        t = time.time()
+        labels, moved, chosen = union_labels(train, sweep, args.jobs, folds, fit_kw)
+        r = out["recipes"][name] = {"training_authors": len(train), "fold_thresholds": chosen,
+                                    "counts": author_counts(examples, labels)}
+        print(f"\nrecipe {name}: trained on {len(train)} authors ({time.time() - t:.0f} s wall); fold thresholds "
+              f"{ {k: chosen.count(k) for k in sorted(set(chosen), key=str)} }")
+        r["all"], r["groups"] = union_report(r["counts"], groups)
+        for th, labs in zip(sweep, moved, strict=True):
+            c = author_counts(examples, labs)
+            r.setdefault("sweep", {})[th] = {"counts": c, "all": union_report(c, groups, quiet=True)[0]}
+            print(f"    at threshold {th:.2f}: {fmt(r['sweep'][th]['all'])}")
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
+    last = names[-1]  # the candidate, against every recipe before it
+    for ref in names[:-1]:
+        a, b = out["recipes"][ref]["counts"], out["recipes"][last]["counts"]
+        d = out.setdefault("f1_change", {})[ref] = {"all": f1_change(a, b)}
+        print(f"\nF1 change {last} - {ref}, 90% interval from resampling authors:\n  all           {d['all']}")
+        for g, members in groups.items():
+            d[g] = f1_change({k: a[k] for k in members}, {k: b[k] for k in members})
+            print(f"  {g:13s} {d[g]}")
+        for th in sweep:
+            a, b = out["recipes"][ref]["sweep"][th]["counts"], out["recipes"][last]["sweep"][th]["counts"]
+            d.setdefault("sweep", {})[th] = f1_change(a, b)
+            print(f"  at {th:.2f}: all {d['sweep'][th]}")
+    if args.author_curve and "B10" in recipes:
+        out["author_curve"] = author_curve(recipes["B10"][0], groups["pointers"], UNION_INNER_FOLDS)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
+    return out
+
+
+def union_data(args) -> tuple[list, set[str], dict[str, set[str]], set[str]]:
+    """Every labelled author's examples (training folder, not-in-model/, pointers-only/ with their text), sorted, with
+    their embedding and feature rows in _U; the training authors, the groups, the licensed unseen authors."""
     import numpy as np
 
     from miner.classify.learned import feature_matrix
@@ -364,44 +421,34 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     examples = [examples[i] for i in order]
     E = np.vstack([E, E_u])[order]
     _U.update(examples=examples, E=E, X=feature_matrix([e.turn for e in examples]))
-    authors_base = {e.author for e in base}
     groups = {"first corpora": {e.author for e in base if not e.file.startswith(("wild/", "external-"))},
               "wild-dev": {e.author for e in base if e.file.startswith("wild/")},
               "external": {e.author for e in base if e.file.startswith("external-")},
               "not-in-model": set(licensed),
               "pointers": {e.author for e in unseen} - set(licensed)}
-    print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors, "
-          f"{sum(e.label == 'reattempt_with_feedback' for e in examples)} corrections; "
-          + ", ".join(f"{g} {len(m)}" for g, m in groups.items()), flush=True)
-    # name: (training authors, the inner folds choosing L2/threshold/temperature: None one per author, as shipped)
-    recipes = {"A": (authors_base, None), "A10": (authors_base, UNION_INNER_FOLDS),
-               "B10": (authors_base | set(licensed), UNION_INNER_FOLDS)}
-    out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
-    for name, (train, folds) in recipes.items():
-        import time
+    return examples, {e.author for e in base}, groups, set(licensed)
 
-        t = time.time()
-        labels, moved, chosen = union_labels(train, sweep, args.jobs, folds)
-        r = out["recipes"][name] = {"training_authors": len(train), "fold_thresholds": chosen,
-                                    "counts": author_counts(examples, labels)}
-        print(f"\nrecipe {name}: trained on {len(train)} authors ({time.time() - t:.0f} s wall); fold thresholds "
-              f"{ {k: chosen.count(k) for k in sorted(set(chosen), key=str)} }")
-        r["all"], r["groups"] = union_report(r["counts"], groups)
-        for th, labs in zip(sweep, moved, strict=True):
-            c = author_counts(examples, labs)
-            r.setdefault("sweep", {})[th] = {"counts": c, "all": union_report(c, groups, quiet=True)[0]}
-            print(f"    at threshold {th:.2f}: {fmt(r['sweep'][th]['all'])}")
-        if args.json_out:
-            Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
-    for ref in ("A", "A10"):
-        a, b = out["recipes"][ref]["counts"], out["recipes"]["B10"]["counts"]
-        d = out.setdefault("f1_change", {})[ref] = {"all": f1_change(a, b)}
-        print(f"\nF1 change B10 - {ref}, 90% interval from resampling authors:\n  all           {d['all']}")
-        for g, members in groups.items():
-            d[g] = f1_change({k: a[k] for k in members}, {k: b[k] for k in members})
-            print(f"  {g:13s} {d[g]}")
-    if args.author_curve:
-        out["author_curve"] = author_curve(recipes["B10"][0], groups["pointers"], UNION_INNER_FOLDS)
+
+def own(args, sweep: tuple[float, ...]) -> dict:
+    """--same-authors and --curve (bench/miner_own.py)."""
+    from miner.classify.learned import feature_matrix
+    from miner_own import own_curve, same_authors
+
+    out: dict = {}
+    if args.same_authors:
+        examples, E = load(args)
+        first = {e.author for e in examples if not e.file.startswith(("wild/", "external-"))}
+        print(f"{len(examples)} training turns, {len({e.author for e in examples})} authors; the first corpora's "
+              f"{len(first)}: {sorted(first)}", flush=True)
+        out["same_authors"] = same_authors(examples, E, feature_matrix([e.turn for e in examples]), first, sweep,
+                                           args.jobs)
+    if args.curve:
+        examples, train, groups, _ = union_data(args)
+        print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors", flush=True)
+        from miner_own import AS_BEFORE
+
+        variants = ("finetune", AS_BEFORE) if args.curve_before else ("finetune",)
+        out["learning_curve"] = own_curve(examples, _U["E"], _U["X"], train, args.jobs, variants)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
     return out
@@ -409,12 +456,10 @@ def union(args, sweep: tuple[float, ...]) -> dict:
 
 def union_report(counts: dict, groups: dict, quiet: bool = False) -> tuple[dict, dict]:
     """Pooled and per-group P/R/F1 from per-author (tp, fp, fn)."""
+    from miner_own import prf as from_counts
+
     def prf(members):
-        c = [sum(v[j] for a, v in counts.items() if members is None or a in members) for j in range(3)]
-        p = c[0] / (c[0] + c[1]) if c[0] + c[1] else None
-        r = c[0] / (c[0] + c[2]) if c[0] + c[2] else None
-        return {"precision": p, "recall": r, "f1": 2 * c[0] / (2 * c[0] + c[1] + c[2]) if c[0] else 0.0,
-                "tp": c[0], "fp": c[1], "fn": c[2]}
+        return from_counts([sum(v[j] for a, v in counts.items() if members is None or a in members) for j in range(3)])
 
     pooled, per = prf(None), {g: prf(m) for g, m in groups.items()}
     if not quiet:
@@ -427,8 +472,8 @@ def union_report(counts: dict, groups: dict, quiet: bool = False) -> tuple[dict,
 UNION_INNER_FOLDS = 10  # B's inner cross-validation: 10 folds of authors (57 inner folds per outer fold cost 5x more)
 
 
-def union_labels(train: set[str], sweep: tuple[float, ...], jobs: int, folds: int | None) -> tuple[list, list[list],
-                                                                                                   list]:
+def union_labels(train: set[str], sweep: tuple[float, ...], jobs: int, folds: int | None,
+                 fit_kw: dict | None = None) -> tuple[list, list[list], list]:
     """Labels of every union example by a fit without its author: one fold per training author, one fit on all the
     training authors for the rest; the same labels at each `sweep` threshold; the threshold each fold fit chose."""
     from multiprocessing import get_context
@@ -437,9 +482,9 @@ def union_labels(train: set[str], sweep: tuple[float, ...], jobs: int, folds: in
     tasks = sorted(train) + [None]
     if jobs > 1:
         with get_context("fork").Pool(jobs) as pool:
-            results = pool.starmap(_union_fold, [(a, train, sweep, folds) for a in tasks], chunksize=1)
+            results = pool.starmap(_union_fold, [(a, train, sweep, folds, fit_kw) for a in tasks], chunksize=1)
     else:
-        results = [_union_fold(a, train, sweep, folds) for a in tasks]
+        results = [_union_fold(a, train, sweep, folds, fit_kw) for a in tasks]
     out: list = [None] * len(examples)
     moved: list[list] = [[None] * len(examples) for _ in sweep]
     chosen = []
@@ -452,7 +497,8 @@ def union_labels(train: set[str], sweep: tuple[float, ...], jobs: int, folds: in
     return out, moved, chosen
 
 
-def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], folds: int | None):
+def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], folds: int | None,
+                fit_kw: dict | None = None):
     """(rows scored, their labels at the chosen threshold then at each sweep threshold, chosen threshold): the fit
     on `train` without `held`, scoring `held`'s rows (None: the fit on all of `train`, scoring every other author)."""
     import time
@@ -465,7 +511,7 @@ def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], fol
     examples, E, X = _U["examples"], _U["E"], _U["X"]
     fit_rows = [i for i, e in enumerate(examples) if e.author in train and e.author != held]
     rows = [i for i, e in enumerate(examples) if (e.author == held if held else e.author not in train)]
-    model = fit([examples[i] for i in fit_rows], E[fit_rows], X=X[fit_rows], inner_folds=folds)
+    model = fit([examples[i] for i in fit_rows], E[fit_rows], X=X[fit_rows], inner_folds=folds, **(fit_kw or {}))
     chosen = model.threshold
     ex, Er, Xr = [examples[i] for i in rows], E[rows], X[rows]
     labs = []
@@ -529,41 +575,6 @@ def author_curve(pool: set[str], test: set[str], folds: int | None) -> dict:
               f"{np.mean(pre):.2f}  F1 mean {np.mean([f(c) for c in runs]):.2f} ({min(map(f, runs)):.2f}-"
               f"{max(map(f, runs)):.2f})", flush=True)
     return out
-
-
-def curve(examples, E) -> dict:
-    """LOAO F1 of correction detection with k of the held-out author's own labels added (fine-tuning)."""
-    import numpy as np
-
-    from miner.classify.learned import feature_matrix
-    from miner.classify.train import fit, finetune, predict, scores
-
-    X = feature_matrix([e.turn for e in examples])
-    authors = np.asarray([e.author for e in examples])
-    result: dict = {}
-    print("\nlearning curve: correction F1 on the author's other turns, with k of its labels added")
-    for a in sorted(set(authors.tolist())):
-        idx = np.flatnonzero(authors == a)
-        if len(idx) < CURVE_K[1] + CURVE_MIN_TEST:
-            continue
-        rest = np.flatnonzero(authors != a)
-        base = fit([examples[i] for i in rest], E[rest], X=X[rest])
-        result[a] = {}
-        for k in CURVE_K:
-            if len(idx) - k < CURVE_MIN_TEST:
-                continue
-            f1s = []
-            for r in range(CURVE_REPEATS if k else 1):
-                rng = random.Random(f"{a}:{k}:{r}")
-                own = sorted(rng.sample(list(idx), k))
-                test = [i for i in idx if i not in set(own)]
-                model = finetune(base, [examples[i] for i in own], E[own], X[own]) if k else base
-                labels = predict(model, [examples[i] for i in test], E[test], X[test])
-                c = scores([examples[i] for i in test], labels)["pooled"]["correction"]
-                f1s.append(c["f1"] or 0.0)
-            result[a][k] = round(sum(f1s) / len(f1s), 3)
-        print(f"  {a:45s} n={len(idx):3d}  " + "  ".join(f"k={k}: {v:.2f}" for k, v in result[a].items()))
-    return result
 
 
 if __name__ == "__main__":

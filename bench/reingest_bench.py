@@ -57,7 +57,9 @@ def env(work: Path) -> dict:
 
 
 def vault_cmd(db: Path, *args: str) -> list[str]:
-    return [sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db), *args]
+    from _common import VAULT  # bench/ is first on the path of a bench run as a script
+
+    return [*VAULT, "--db", str(db), *args]
 
 
 def run(cmd: list[str], environ: dict) -> tuple[float, float, int, bytes, str]:

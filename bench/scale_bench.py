@@ -40,7 +40,9 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
 
 
 def vault_cmd(db: Path, *args: str) -> list[str]:
-    return [sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db), *args]
+    from _common import VAULT
+
+    return [*VAULT, "--db", str(db), *args]
 
 
 def run_measured(cmd: list[str], rss_limit_mb: int) -> dict:

@@ -109,44 +109,56 @@ def bench_keyword(con, archive: Path, queries: list[str], out: dict, rounds: int
 
 
 # Run in a child process per tree: the in-process keyword search of the vault package at argv[1], per query the
-# median (wall, CPU) of `rounds` runs.
+# median (wall, CPU, rg's wall) of `rounds` runs. With an rg command (argv[5]), rg searches the archive for the query
+# before each search, as in `bench_keyword` (rg takes both cores and the caches: the main figure's conditions).
 COMPARE = """
-import json, statistics, sys, time
+import json, statistics, subprocess, sys, time
 sys.path.insert(0, sys.argv[1])
 from vault.store import open_vault
 from vault.index.search import keyword_search
-queries, rounds = json.loads(sys.argv[3]), int(sys.argv[4])
+queries, rounds, rg = json.loads(sys.argv[3]), int(sys.argv[4]), json.loads(sys.argv[5])
 con = open_vault(sys.argv[2], read_only=True)
 keyword_search(con, "warm up")
 out = {q: [] for q in queries}
 for _ in range(rounds):
     for q in queries:
+        g = time.perf_counter()
+        if rg:
+            subprocess.run([*rg[:-1], q, rg[-1]], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         w, c = time.perf_counter(), time.process_time()
         keyword_search(con, f'"{q}"' if " " in q else q, 20)
-        out[q].append((time.perf_counter() - w, time.process_time() - c))
-print(json.dumps({q: [statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)] for q, v in out.items()}))
+        out[q].append((time.perf_counter() - w, time.process_time() - c, w - g))
+print(json.dumps({q: [statistics.median(x[i] for x in v) for i in range(3)] for q, v in out.items()}))
 """
 
 
-def compare_keyword(db: Path, src: Path, queries: list[str], rounds: int, out: dict, processes: int = 4) -> None:
+def compare_keyword(db: Path, src: Path, queries: list[str], rounds: int, out: dict, processes: int = 4,
+                    archive: Path | None = None) -> None:
     """This tree's in-process keyword search against `src`'s (another checkout), on the same vault: `processes`
-    child processes each, alternated, each running every query `rounds` times (no rg beside them, which takes
-    both cores: the ratio of the two trees is the figure). Per query the median over processes, then over queries."""
+    child processes each, alternated, each running every query `rounds` times. Without `archive`, no rg beside them
+    (which takes both cores): the ratio of the two trees is the figure. With it, rg searches the archive before each
+    search, as for the main figure, and each tree's speedup over the rg runs of its own children is reported too.
+    Per query the median over processes, then over queries."""
+    rg = [*rg_command(), str(archive)] if archive else []
     got: dict[str, list[dict]] = {"this": [], "compare": []}
     for _ in range(processes):
         for name, tree in (("this", ROOT), ("compare", src)):
-            res = subprocess.run([sys.executable, "-c", COMPARE, str(tree), str(db), json.dumps(queries), str(rounds)],
-                                 capture_output=True, text=True, check=True, cwd=tree)
+            res = subprocess.run([sys.executable, "-c", COMPARE, str(tree), str(db), json.dumps(queries), str(rounds),
+                                  json.dumps(rg)], capture_output=True, text=True, check=True, cwd=tree)
             got[name].append(json.loads(res.stdout))
 
     def med(name: str, i: int) -> float:
         return round(1000 * statistics.median(statistics.median(p[q][i] for p in got[name]) for q in queries), 2)
 
     this, other = (med("this", 0), med("this", 1)), (med("compare", 0), med("compare", 1))
-    out["keyword_compare"] = {"src": str(src), "processes": processes, "rounds": rounds,
+    out["keyword_compare"] = {"src": str(src), "processes": processes, "rounds": rounds, "rg_beside": bool(rg),
                               "this_ms": {"wall": this[0], "cpu": this[1]}, "compare_ms": {"wall": other[0], "cpu": other[1]},
                               "wall_ratio": round(this[0] / other[0], 2), "cpu_ratio": round(this[1] / other[1], 2),
                               "load_average": round(os.getloadavg()[0], 1)}
+    if rg:
+        rgs = {name: med(name, 2) for name in got}
+        out["keyword_compare"].update(
+            rg_ms=rgs, this_speedup=round(rgs["this"] / this[0], 1), compare_speedup=round(rgs["compare"] / other[0], 1))
 
 
 def keyword_index_size(con, out: dict) -> None:
@@ -256,6 +268,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--compare", type=Path, metavar="DIR",
                     help="also time the in-process keyword search of another source tree (e.g. main) on the same vault, "
                          "alternated with this tree's, after the main figures")
+    ap.add_argument("--compare-rg", action="store_true",
+                    help="with --compare: rg searches the archive before each search of both trees, as for the main "
+                         "figure (each tree's speedup over rg in the same run)")
+    ap.add_argument("--compare-processes", type=int, default=4, help="with --compare: child processes per tree")
     ap.add_argument("--no-throughput", action="store_true",
                     help="skip the embedding-throughput comparison (the longest part); latencies are still measured")
     args = ap.parse_args(argv)
@@ -293,7 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         con.close()
     if args.compare:
-        compare_keyword(args.db, args.compare, QUERIES, args.rounds, out)
+        compare_keyword(args.db, args.compare, QUERIES, args.rounds, out, args.compare_processes,
+                        args.archive if args.compare_rg else None)
     if not args.keyword_only:
         bench_brute_force_scale(out)
     archive_bytes, db_bytes = dir_size(args.archive), vault_size(args.db)
@@ -314,9 +331,13 @@ def report(o: dict) -> None:
           f"vs {k['grep_cpu_median_ms']} ms -> {k['cpu_ratio']}x; load average {k['load_average']}")
     if "keyword_compare" in o:
         c = o["keyword_compare"]
-        print(f"keyword, this tree vs {c['src']} (in-process, {c['processes']} processes each, alternated, no rg beside): "
+        print(f"keyword, this tree vs {c['src']} (in-process, {c['processes']} processes each, alternated"
+              f"{', rg before each search' if c.get('rg_beside') else ', no rg beside'}): "
               f"median {c['this_ms']['wall']} vs {c['compare_ms']['wall']} ms wall ({c['wall_ratio']}x), "
               f"{c['this_ms']['cpu']} vs {c['compare_ms']['cpu']} ms CPU ({c['cpu_ratio']}x); load {c['load_average']}")
+        if c.get("rg_beside"):
+            print(f"  with rg before each search (as above): rg {c['rg_ms']['this']} / {c['rg_ms']['compare']} ms in each "
+                  f"tree's children -> this tree {c['this_speedup']}x, {c['src']} {c['compare_speedup']}x")
     if "semantic" in o:
         print(f"semantic: median {o['semantic']['median_ms']} ms, hybrid: median {o['hybrid']['median_ms']} ms "
               "excluding model load (targets < 100 ms, hybrid < 50 ms)")

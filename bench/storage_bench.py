@@ -29,9 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def mb(n: float) -> float:
-    return round(n / 2**20, 1)
+from _common import VAULT, mb  # noqa: E402
 
 
 def sample_files(con, n: int) -> list[int]:
@@ -59,8 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="storage-bench-"))
     if args.scale == "small":
         args.db = tmp / "vault.duckdb"
-        vault = Path(sys.executable).with_name("vault")
-        subprocess.run([str(vault), "--db", str(args.db), "ingest", "--no-embed",
+        subprocess.run([*VAULT, "--db", str(args.db), "ingest", "--no-embed",
                         str(ROOT.parent / "shared" / "corpora" / "claude-code")], check=True, stdout=subprocess.DEVNULL)
     if not args.db:
         ap.error("give --db or --scale small")

@@ -37,9 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def mb(n: float) -> float:
-    return round(n / 2**20, 1)
+from _common import mb  # noqa: E402
 
 
 def before_ref() -> str:
@@ -60,6 +58,7 @@ def cli(src: Path, *args: str) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
+    # `-c`, not _common.VAULT (`-m vault.cli`): the tree before rawstore has no vault/cli/__main__.py yet
     subprocess.run([sys.executable, "-c", "import sys; sys.argv[0] = 'vault'; from vault.cli import main; main()",
                     *args], env=env, cwd=src, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t

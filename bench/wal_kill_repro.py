@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 # the archive of tests/robustness/test_crash_consistency.py; the environment of a `vault` process run by the tests
-from support import copy_mixed_archive, vault_env  # noqa: E402
+from support import VAULT, copy_mixed_archive, vault_env  # noqa: E402
 
 ENV = vault_env({"VAULT_INGEST_BATCH_BYTES": "1"})  # offline, this tree's code, one commit per file
 
@@ -91,9 +91,8 @@ def start(db: Path, archive: Path, crash_at: str | None = None, statement: dict 
     if crash_at:
         env["VAULT_CRASH_AT"] = crash_at
     env.update(statement or {})
-    code = STATEMENT_KILLER if statement is not None else "from vault.cli import main; main()"
-    return subprocess.Popen([sys.executable, "-c", code, "--db", str(db),
-                             "ingest", str(archive), "--json", "--no-embed"],
+    vault = [sys.executable, "-c", STATEMENT_KILLER] if statement is not None else VAULT
+    return subprocess.Popen([*vault, "--db", str(db), "ingest", str(archive), "--json", "--no-embed"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 
 

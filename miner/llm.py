@@ -310,24 +310,36 @@ class LLM:
         return out
 
     def _call_validated(self, req: Request, schema) -> Result:
-        """A call, and one more if the answer is not valid JSON for `schema`."""
-        import anthropic
-
+        """A call, and one more if the answer is not valid JSON for `schema` (every protocol: `_create`,
+        `_status_error` and `_answer` are its own)."""
         res = Result(None)
         for attempt in range(2):
             try:
                 message = self._create(req)
-            except anthropic.APIStatusError as e:  # 429/5xx after the SDK's retries, 400s: this message fails
+            except self._status_error() as e:  # 429/5xx after the SDK's retries, 400s: this message fails
                 res.error = f"API error {e.status_code}: {e.message}"
                 return res
-            res.input_tokens += message.usage.input_tokens
-            res.output_tokens += message.usage.output_tokens
+            text, sent, got = self._answer(message)
+            res.input_tokens += sent
+            res.output_tokens += got
             try:
-                res.value, res.error = parse_answer(_text_of(message), schema), None
+                res.value, res.error = parse_answer(text, schema), None
                 return res
             except ValueError as e:
                 res.error = f"malformed answer ({'after retry: ' if attempt else ''}{e})"
         return res
+
+    @staticmethod
+    def _status_error() -> type[Exception]:
+        """The SDK's error for a refused call (it has `status_code` and `message`)."""
+        import anthropic
+
+        return anthropic.APIStatusError
+
+    @staticmethod
+    def _answer(message) -> tuple[str, int, int]:
+        """An answer's text and its tokens (sent, received)."""
+        return _text_of(message), message.usage.input_tokens, message.usage.output_tokens
 
     def _create(self, req: Request):
         return self._guard(lambda: self._sdk().messages.create(**self._params(req)))
@@ -555,27 +567,18 @@ class OpenAICompatibleLLM(LLM):
     def _create(self, req: Request):
         return self._guard(lambda: self._sdk().chat.completions.create(**self._params(req)))
 
-    def _call_validated(self, req: Request, schema) -> Result:
+    @staticmethod
+    def _status_error() -> type[Exception]:
         import openai
 
-        res = Result(None)
-        for attempt in range(2):
-            try:
-                completion = self._create(req)
-            except openai.APIStatusError as e:
-                res.error = f"API error {e.status_code}: {e.message}"
-                return res
-            usage = getattr(completion, "usage", None)
-            res.input_tokens += getattr(usage, "prompt_tokens", 0) or 0
-            res.output_tokens += getattr(usage, "completion_tokens", 0) or 0
-            try:
-                choices = completion.choices or []
-                text = (choices[0].message.content or "") if choices else ""
-                res.value, res.error = parse_answer(text, schema), None
-                return res
-            except ValueError as e:
-                res.error = f"malformed answer ({'after retry: ' if attempt else ''}{e})"
-        return res
+        return openai.APIStatusError
+
+    @staticmethod
+    def _answer(completion) -> tuple[str, int, int]:
+        usage = getattr(completion, "usage", None)
+        choices = completion.choices or []
+        text = (choices[0].message.content or "") if choices else ""
+        return text, getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0
 
     def _run_batch(self, todo: list[Request], schema) -> dict[str, Result]:
         return self._run_calls(todo, schema)

@@ -523,7 +523,7 @@ def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult, who
 
             after_ingest(con, embed=False)
             for ing in rounds:
-                ing.forget_derived()
+                ing.forget_derived(closing=True)  # closed below
     finally:
         con.close()
     return result

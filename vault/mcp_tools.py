@@ -1,9 +1,8 @@
 """What `vault mcp` serves: read-only, redacted, size-bounded answers about the vault (no MCP code here).
 
-Each call opens the vault read-only for just that call, so `vault ingest` (and the hooks) can write between
-calls; while another process holds the write lock, calls read a copy taken then (as the TUI does), kept
-until the lock is gone or the copy is older than SNAPSHOT_MAX_AGE. The one write is the derived keyword
-index, rebuilt when stale and the vault is free, as `vault search` does.
+The calls read through `vault.mcp_reader.SnapshotReader`: the vault read-only and let go whenever a writer wants
+it (`vault ingest` and the hooks write between calls), a copy while another process holds the write lock. The
+one write is the derived keyword index, rebuilt when stale and the vault is free, as `vault search` does.
 
 Every text that leaves is redacted (vault/redact.py) and cut to a character budget; lists are paged
 (`offset`, `limit`, and `next_offset` when there is more). Bad arguments raise `ToolInputError` with one
@@ -16,19 +15,14 @@ import contextlib
 import datetime as _dt
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from vault.errors import VaultError
+from vault.mcp_reader import SnapshotReader
 from vault.model import Kind
 from vault.sqlfilter import Filter
 
-SNAPSHOT_MAX_AGE = 60.0  # seconds a copy is reused while a writer holds the vault
-IDLE_CLOSE = 1.0  # seconds without a call after which the live connection is closed (writers get in)
-WATCH_EVERY = 0.05  # how often the release thread looks
-WRITER_GRACE = 3.0  # a writer that announced itself this recently may still be waiting for the vault
-YIELD_FOR = 0.25  # seconds a call waits before reopening the vault, once per writer's announcement
 MAX_PAGE_CHARS = 40_000  # one get_session page, all messages together
 HIDDEN = {Kind.THINKING, Kind.META, Kind.SYSTEM, Kind.SYSTEM_REMINDER, Kind.OTHER, Kind.HOOK_FEEDBACK,
           Kind.TASK_NOTIFICATION}  # as `vault show` without --all
@@ -44,131 +38,6 @@ def _shown(m: dict[str, Any]) -> bool:
 
 class ToolInputError(VaultError):
     """A tool argument that cannot be used; the message names it."""
-
-
-# -- reading while others write ------------------------------------------------------------
-
-class SnapshotReader:
-    """Read connections for the tools, one call at a time.
-
-    Opening the vault and loading the FTS extension cost ~0.3 s, so the connection is kept between calls
-    that come close together, and closed after IDLE_CLOSE seconds without a call, or at once when a
-    writer announces itself (`vault.store.open_vault_waiting` touches `<vault>.want-write` while it
-    waits): a reader's read-only connection would make any writer fail, so it is never held for long.
-    While another process holds the write lock, calls read a copy of the file (see the module docstring).
-    """
-
-    def __init__(self, db: Path) -> None:
-        from vault.store import want_write_path
-
-        self.db = Path(db)
-        self._want = want_write_path(self.db)
-        self._lock = threading.RLock()  # one call at a time on the connection
-        self._con = None
-        self._con_is_snapshot = False
-        self._last_use = 0.0
-        self._want_seen = self._want_yielded = self._want_mtime()
-        self._snapshot = None  # a vault.snapshot.Snapshot while a writer holds the vault
-        self._closed = threading.Event()
-        threading.Thread(target=self._watch, daemon=True, name="vault-mcp-release").start()
-
-    @contextlib.contextmanager
-    def read(self) -> Iterator[tuple[Any, str | None]]:
-        """(connection, None) or, while the vault is busy, (connection to a copy, the copy's time)."""
-        with self._lock:
-            con, taken = self._connection()
-            try:
-                yield con, taken
-            finally:
-                self._last_use = time.monotonic()
-
-    def _connection(self):
-        from vault.snapshot import Snapshot
-        from vault.store import VaultLockedError, open_vault
-
-        if self._con is not None and not self._con_is_snapshot:
-            return self._con, None
-        if not self.db.exists():
-            raise VaultError(f"no vault at {self.db} yet: run `vault ingest` first")
-        want = self._want_mtime()
-        if want != self._want_yielded and time.time() - want < WRITER_GRACE:
-            # A writer is waiting for the vault: give it the moment to take it (it looks every 50 ms).
-            self._want_yielded = want
-            time.sleep(YIELD_FOR)
-        try:
-            con = open_vault(self.db, read_only=True)
-        except VaultLockedError:
-            if self._snapshot is None or time.time() - self._snapshot.taken > SNAPSHOT_MAX_AGE:
-                self._release()
-                self._snapshot = Snapshot(self.db, prefix="vault-mcp-")
-            if self._con is None:
-                self._con, self._con_is_snapshot = self._snapshot.connect(), True
-            return self._con, _dt.datetime.fromtimestamp(self._snapshot.taken, _dt.UTC).isoformat(timespec="seconds")
-        self._release()  # the vault is free again: drop the copy
-        self._con, self._con_is_snapshot = con, False
-        return con, None
-
-    def _release(self) -> None:
-        """Close the connection and drop the copy (the lock is held by the caller)."""
-        if self._con is not None:
-            with contextlib.suppress(Exception):
-                self._con.close()
-            self._con = None
-        if self._snapshot is not None:
-            self._snapshot.drop()
-            self._snapshot = None
-
-    def _want_mtime(self) -> float:
-        try:
-            return self._want.stat().st_mtime
-        except OSError:
-            return 0.0
-
-    def _watch(self) -> None:
-        """Let writers in: close the live connection when idle, or when one is waiting for the vault."""
-        while not self._closed.wait(WATCH_EVERY):
-            if self._con is None or self._con_is_snapshot:
-                continue
-            want = self._want_mtime()
-            if want != self._want_seen or time.monotonic() - self._last_use > IDLE_CLOSE:
-                with self._lock:
-                    self._want_seen = want
-                    if self._con is not None and not self._con_is_snapshot:
-                        self._con.close()
-                        self._con = None
-
-    def close(self) -> None:
-        self._closed.set()
-        with self._lock:
-            self._release()
-
-    def refresh_keyword_index(self) -> str | None:
-        """Rebuild a stale keyword index if the vault is free; a note for the answer when it stays stale."""
-        from vault.index import fts
-        from vault.store import VaultLockedError, open_vault
-
-        with self.read() as (con, _):
-            if not fts.needs_rebuild(con):
-                return None
-            exists = fts.index_exists(con)
-        with self._lock:
-            if self._con is not None and not self._con_is_snapshot:
-                self._con.close()  # our own reader would keep the writer out
-                self._con = None
-            try:  # failing costs a millisecond: try on every stale search, the vault may be free again
-                con = open_vault(self.db)
-            except VaultLockedError:
-                pass
-            else:
-                try:
-                    fts.ensure_index(con)
-                    return None
-                finally:
-                    con.close()
-        if not exists:
-            raise VaultError("the keyword index is not built yet and the vault is busy; try again shortly "
-                             "(or run `vault search` once)")
-        return "the keyword index is older than the newest sessions (the vault is busy); they may be missing"
 
 
 # -- checking arguments --------------------------------------------------------------------

@@ -283,7 +283,10 @@ def finetune(base: Model, examples: Sequence[Example], E: np.ndarray | None = No
              X: np.ndarray | None = None) -> Model:
     """`base` adapted to a person's own labelled turns: the same regression, its weights pulled towards
     `base`'s instead of the hand-set ones (so a few labels move it a little, many labels more).
-    Standardisation, threshold and temperature stay `base`'s."""
+    Standardisation and temperature stay `base`'s. The threshold becomes the one `base`'s inner cross-validation
+    chose (`trained_on.inner_threshold`; `base`'s own when it has none): the operating threshold (OPERATING) is set for
+    people the model never saw, and a fine-tuned model has seen this one (RULE10b: the learning curve of 12 people,
+    F1 at k = 25 own labels 0.686 -> 0.699, the 4 with 50: 0.702 -> 0.720; docs/mining.md, eighth session)."""
     keep = modelled(examples)
     if not keep:
         return base
@@ -299,10 +302,16 @@ def finetune(base: Model, examples: Sequence[Example], E: np.ndarray | None = No
                           np.ones(len(y)), base.coef, base.intercept)
     data = dict(base.data)
     data.update({"version": f"{base.data['version'].split('+')[0]}+own-{len(mod)}",
+                 "threshold": fitted_threshold(base),
                  "coef": [_round(r) for r in coef], "intercept": _round(intercept),
                  "finetuned_on": {"examples": len(mod),
                                   "labels": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)}}})
     return Model(data)
+
+
+def fitted_threshold(base: Model) -> float | None:
+    """The correction threshold for a person `base` has been fitted on: its inner cross-validation's choice."""
+    return base.data.get("trained_on", {}).get("inner_threshold", base.threshold)
 
 
 def _round(a: np.ndarray) -> list[float]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support import copy_mixed_archive
+from support import copy_mixed_archive, vault_env
 from vault_tables import vault_tables as tables
 from vault import ingest_pool
 from vault.ingest import Ingester
@@ -116,8 +116,7 @@ def test_killed_writer_takes_its_workers_along_and_the_rerun_is_whole(archive, t
     db = tmp_path / "v.duckdb"
     code = ("import vault.ingest_pool as p; p.POOL_MIN_BYTES = 0; p.AHEAD_FILES = 2; "
             "from vault.cli import main; main()")
-    env = {**os.environ, "VAULT_CRASH_AT": "file-commit#3", "VAULT_INGEST_BATCH_BYTES": "1",
-           "VAULT_INGEST_WORKERS": "2"}
+    env = vault_env({"VAULT_CRASH_AT": "file-commit#3", "VAULT_INGEST_BATCH_BYTES": "1", "VAULT_INGEST_WORKERS": "2"})
     proc = subprocess.Popen([sys.executable, "-c", code, "--db", str(db), "ingest", str(archive), "--json",
                              "--no-embed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     _, err = proc.communicate(timeout=60)  # returns once every process holding the pipes is gone

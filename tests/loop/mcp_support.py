@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+from support import VAULT, vault_env
 
 SESSION = "77777777-7777-4777-8777-777777777777"
 SECRET = "sk-ant-api03-" + "Zq8vT2mN5xR7wK1pL4sD9fG3hJ6bV0cXy"
@@ -59,7 +59,7 @@ def write_session(folder: Path, turns=TURNS, session: str = SESSION, day: int = 
 
 
 def server_env(home: Path) -> dict[str, str]:
-    return {**os.environ, "VAULT_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return vault_env({"VAULT_HOME": str(home), "TRANSFORMERS_OFFLINE": "1"})
 
 
 @contextlib.asynccontextmanager
@@ -68,9 +68,8 @@ async def mcp_client(home: Path, *extra: str) -> AsyncIterator[Any]:
     from mcp.client.session import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    params = StdioServerParameters(command=sys.executable,
-                                   args=["-c", "from vault.cli import main; main()", *extra, "mcp"],
-                                   env=server_env(home), cwd=str(home))
+    params = StdioServerParameters(command=VAULT[0], args=[*VAULT[1:], *extra, "mcp"], env=server_env(home),
+                                   cwd=str(home))
     async with stdio_client(params) as streams:
         async with ClientSession(*streams) as session:
             await session.initialize()

@@ -8,13 +8,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 
-from support import ROOT, vault_holder
+from support import ROOT, VAULT, vault_env, vault_holder
 from vault import hooks
 from vault.store import open_vault
 
@@ -36,8 +35,7 @@ USER_SETTINGS = """{
 
 
 def vault_cli(*args: str, env: dict, stdin: bytes | None = None, cwd: Path | None = None):
-    return subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", *args], env=env,
-                          input=stdin, capture_output=True, cwd=cwd, timeout=300)
+    return subprocess.run([*VAULT, *args], env=vault_env(env), input=stdin, capture_output=True, cwd=cwd, timeout=300)
 
 
 def claude_code_runs(command: str, payload: dict, cwd: Path, env: dict) -> subprocess.CompletedProcess:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from support import VAULT, vault_env
 from vault import hooks
 
 CMD = "/opt/vault/bin/vault --db /data/v.duckdb ingest --hook"
@@ -105,9 +106,8 @@ def test_subagent_files_of_both_layouts(tmp_path):
 
 
 def run_hook(tmp_path: Path, stdin: bytes, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", "--db",
-                           str(tmp_path / "v.duckdb"), "ingest", "--hook", *extra], input=stdin,
-                          capture_output=True, cwd=tmp_path, timeout=120)
+    return subprocess.run([*VAULT, "--db", str(tmp_path / "v.duckdb"), "ingest", "--hook", *extra], input=stdin,
+                          capture_output=True, cwd=tmp_path, env=vault_env(), timeout=120)
 
 
 @pytest.mark.parametrize("stdin, message", [
@@ -143,7 +143,7 @@ def test_the_quick_half_loads_neither_duckdb_nor_the_settings(tmp_path):
              "from vault.cli import main; main()")
     res = subprocess.run([sys.executable, "-c", probe, "--db", str(tmp_path / "v.duckdb"), "ingest", "--hook"],
                          input=json.dumps({"transcript_path": str(transcript)}).encode(), capture_output=True,
-                         cwd=tmp_path, timeout=60)
+                         cwd=tmp_path, env=vault_env(), timeout=60)
     assert res.returncode == 0 and res.stderr == b"[]", res.stderr
     assert hooks.list_pending(tmp_path / "v.duckdb") or hooks.read_runs(tmp_path / "v.duckdb")
 

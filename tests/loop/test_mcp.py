@@ -14,7 +14,7 @@ import pytest
 
 from mcp_support import (EMAIL, SECRET, SESSION, SESSION_2, TURNS, TURNS_2, error_text, mcp_client, payload,
                          server_env, write_session)
-from support import CLAUDE_CORPUS, ROOT, run_cli
+from support import CLAUDE_CORPUS, ROOT, VAULT, run_cli
 
 TOOLS = {"search", "get_session", "corrections", "persona", "stats"}
 
@@ -77,8 +77,8 @@ def test_every_tool_listed_and_answering(home):
     assert corr["correction"].startswith("No, that's wrong: use pytest") and corr["next_human_turn"]["text"] == TURNS[4][1]
     (billing,) = [p for p in r["persona"]["personas"] if p["role"] == "billing"]
     assert any("unittest" in rule for rule in billing["rules"]) and "unittest" in billing["text"], billing
-    expected = json.loads(subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", "stats", "--json"],
-                                         env=server_env(home), capture_output=True, text=True).stdout)
+    expected = json.loads(subprocess.run([*VAULT, "stats", "--json"], env=server_env(home), capture_output=True,
+                                         text=True).stdout)
     assert r["stats"]["sessions"] == expected["sessions"] and r["stats"]["messages"] == expected["messages"]
     assert r["stats"]["corrections"]["overall"]["corrections"] >= 1
 
@@ -181,9 +181,8 @@ def test_a_real_ingest_runs_while_the_server_answers(home, tmp_path):
     corpus = CLAUDE_CORPUS if CLAUDE_CORPUS.is_dir() else ROOT / "tests" / "fixtures" / "claude_code"
 
     async def scenario(c):
-        ing = subprocess.Popen([sys.executable, "-c", "from vault.cli import main; main()", "ingest", "--no-embed",
-                                "--json", str(corpus)], env=server_env(home), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+        ing = subprocess.Popen([*VAULT, "ingest", "--no-embed", "--json", str(corpus)], env=server_env(home),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         calls = 0
         deadline = time.time() + 300
         while ing.poll() is None and time.time() < deadline:

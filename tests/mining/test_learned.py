@@ -178,6 +178,8 @@ def test_mine_fit_learns_from_the_persons_own_labels(tmp_path, mined_corpus_vaul
     con.close()
     assert stored["version"] == rep["fit"]["version"] and versions == {stored["version"]}
     assert stored["coef"] != shipped_model().data["coef"]
+    # a model fitted on the person applies the shipped fit's inner threshold, not the one set for strangers (RULE10b)
+    assert stored["threshold"] == shipped_model().data["trained_on"]["inner_threshold"] != shipped_model().threshold
 
 
 def test_mine_fit_without_labels_says_what_to_do(ex_db):

@@ -50,3 +50,15 @@ def test_fit_with_inner_folds_uses_them(examples, monkeypatch):
     seen.clear()
     T.fit(examples, None, c_grid=(0.003,))  # the shipped default: one fold per author
     assert set(seen) == {len({examples[i].author for i in T.modelled(examples)})} and 3 not in seen
+
+
+def test_a_fine_tuned_model_applies_the_inner_threshold(examples):
+    """RULE10b: the operating threshold (0.20) is for people the model never saw; a model fine-tuned on a person's own
+    labels (vault mine --fit) has seen them and applies the threshold its base's inner cross-validation chose."""
+    base = T.fit(examples, None, c_grid=(0.003,))
+    own = [e for e in examples if e.author == examples[0].author][:15]
+    tuned = T.finetune(base, own)
+    assert base.threshold == T.OPERATING and tuned.threshold == base.data["trained_on"]["inner_threshold"]
+    assert "+own-" in tuned.version and tuned.temperature == base.temperature
+    chosen = T.fit(examples, None, c_grid=(0.003,), operating=None)  # no inner_threshold recorded: its own
+    assert T.finetune(chosen, own).threshold == chosen.threshold

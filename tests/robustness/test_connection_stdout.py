@@ -13,6 +13,8 @@ import json
 import subprocess
 import sys
 
+from support import vault_env
+
 CHILD = """
 import json, sys
 from vault.store import connect, open_vault
@@ -32,7 +34,7 @@ print(json.dumps({"plain duckdb": bar(__import__("duckdb").connect()),
 
 
 def test_every_connection_has_the_progress_bar_off(tmp_path):
-    res = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True, env=vault_env())
     assert res.returncode == 0, res.stderr[-1000:]
     got = json.loads(res.stdout)
     assert got.pop("plain duckdb") == "true"  # DuckDB's default here: the test can see the difference

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support import forget_migration
+from support import forget_migration, vault_env
 from vault.store import connect, open_vault
 
 ALTERED = """
@@ -64,8 +64,8 @@ def test_upgrade_killed_after_an_alter_migration_opens(tmp_path, monkeypatch):
     con.execute("CHECKPOINT")
     con.close()
     code = ("import sys; from vault.store import open_vault; open_vault(sys.argv[1])")
-    env = {"VAULT_CRASH_AT": "migrated", "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, env=env)
+    proc = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True,
+                          env=vault_env({"VAULT_CRASH_AT": "migrated"}))  # this checkout's vault, whatever the cwd
     assert proc.returncode == 137, proc.stderr.decode()[-500:]
     with pytest.raises(duckdb.InternalException):
         duckdb.connect(str(db)).close()

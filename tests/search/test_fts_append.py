@@ -75,3 +75,53 @@ def test_a_held_message_changed_beside_new_ones_is_compared_whole(tmp_path):
         con.close()
     _ingest(db, path)  # the wallaby turn itself
     _same_as_rebuild(db, tmp_path, "then the file read")
+
+
+def _append_results(path, output: str, result_ids: list[str]) -> None:
+    """A turn of tool calls, each answered by `output`, the results' records (their messages' ids) `result_ids`."""
+    import json
+    import uuid
+
+    last = next(r for r in reversed([json.loads(x) for x in path.read_text().splitlines() if x.strip()])
+                if r.get("sessionId") and r.get("uuid"))
+    base = {k: last[k] for k in ("isSidechain", "userType", "cwd", "sessionId", "version", "gitBranch") if k in last}
+    parent, lines = last["uuid"], []
+    for rid in result_ids:
+        use = f"toolu_{uuid.uuid4().hex[:24]}"
+        call = {"id": f"msg_{uuid.uuid4().hex[:20]}", "type": "message", "role": "assistant", "model": "claude-opus-4-6",
+                "content": [{"type": "tool_use", "id": use, "name": "Bash", "input": {"command": "ls numbat_dir"}}]}
+        for rec in ({"type": "assistant", "message": call, "uuid": str(uuid.uuid4())},
+                    {"type": "user", "uuid": rid, "message": {"role": "user", "content": [
+                        {"type": "tool_result", "tool_use_id": use, "content": output, "is_error": False}]}}):
+            lines.append(json.dumps({**base, **rec, "parentUuid": parent, "timestamp": "2026-01-02T03:04:05.000Z"}))
+            parent = rec["uuid"]
+    with open(path, "a") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def test_a_held_output_gains_messages_before_between_and_after_its_own(tmp_path):
+    """A tool output the index holds for several messages gains new ones (`fts_build._gain`): the held ones after each
+    new one in msg_id order are numbered again (`n`), the first message changes when a new one comes first (the
+    document moves to the delta), and two new ones in one update take their places; each time equal to a rebuild."""
+    db, path = _examples_vault(tmp_path)
+    con = _connect(db, read_only=True)
+    output, low, high = con.execute(
+        "SELECT text, min(msg_id), max(msg_id) FROM messages WHERE kind = 'tool_result' AND NOT is_error "
+        "AND length(text) > 0 GROUP BY text HAVING count(*) >= 3 ORDER BY count(*) DESC, text LIMIT 1").fetchone()
+    con.close()
+    middle = f"{low[:-1]}~"  # after the first held message, before the others (ids are hex and dashes)
+    for what, ids in (("after them all", [f"{high}~"]), ("between", [middle]),
+                      ("first, and another after them all", ["0", f"{high}~~"])):
+        _append_results(path, output, ids)
+        index = _ingest(db, path)["index"]
+        assert index["fts_appended"] is True, (what, index)
+        _same_as_rebuild(db, tmp_path, what)
+    con = _connect(db, read_only=True)
+    try:
+        first, n = con.execute(
+            "SELECT m.msg_id, (SELECT count(*) FROM fts_main_fts_docs.doc_msgs x WHERE x.docid = m.docid) "
+            "FROM fts_main_fts_docs.doc_msgs m JOIN messages USING (msg_id) "
+            "WHERE m.n = 1 AND messages.text = ? AND messages.kind = 'tool_result'", [output]).fetchone()
+        assert first == "0" and n >= 7
+    finally:
+        con.close()

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from support import ROOT, run_cli
+from support import ROOT, VAULT, run_cli
 
 TAKEN = [
     ["search", "commit"],
@@ -116,8 +116,7 @@ def test_the_program_answers_and_rebuilds_a_stale_index_first(ex_db):
     from vault.index import fts
     from vault.store import connect
 
-    cmd = [sys.executable, "-c", "from vault.cli import main; main()", "--db", str(ex_db), "search", "--mode", "keyword",
-           "--json", "commit"]
+    cmd = [*VAULT, "--db", str(ex_db), "search", "--mode", "keyword", "--json", "commit"]
     from vault.store import bump_content_version
 
     con = connect(ex_db)

@@ -1,5 +1,5 @@
 """bench/_common.py, the helpers the benches share: a measured child process, another tree first on a child's path,
-the miner benches' environment, the keyed pickle cache."""
+the miner benches' environment, the keyed pickle cache, the `vault` program and a vault opened for a bench."""
 
 from __future__ import annotations
 
@@ -95,3 +95,64 @@ def test_cached_builds_once_per_key(tmp_path):
     assert _common.cached(cache, key2, build) == {"n": 2}  # the files changed: built again, kept
     assert _common.cached(cache, key2, build) == {"n": 2} and len(calls) == 2
     assert _common.cached(None, key2, build) == {"n": 3}  # no cache: built every time
+
+
+@pytest.fixture
+def old_vault(tmp_path, monkeypatch):
+    """A vault written before the last migration: a read-only open refuses it (VaultNeedsMigrationError)."""
+    from vault import migrations, schema, store
+
+    path = tmp_path / "old.duckdb"
+    with monkeypatch.context() as m:
+        m.setattr(schema, "MIGRATIONS", migrations.MIGRATIONS[:-1])
+        store.open_vault(path).close()
+    assert store.needed_migrations(path) == [migrations.MIGRATIONS[-1][0]]
+    return path
+
+
+def test_open_bench_vault_says_to_migrate_in_one_line_and_leaves_the_vault(old_vault):
+    from vault.store import needed_migrations
+
+    before = old_vault.read_bytes()
+    with pytest.raises(SystemExit) as e:
+        _common.open_bench_vault(old_vault)
+    assert isinstance(e.value.code, str) and "\n" not in e.value.code
+    assert f"run `vault migrate` on it (`vault --db {old_vault} migrate`" in e.value.code
+    assert old_vault.read_bytes() == before and needed_migrations(old_vault)  # read-only: not upgraded
+
+
+def test_open_bench_vault_opens_a_current_vault(tmp_path):
+    from vault.store import open_vault
+
+    open_vault(tmp_path / "v.duckdb").close()
+    con = _common.open_bench_vault(tmp_path / "v.duckdb")
+    try:
+        assert con.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    finally:
+        con.close()
+
+
+def test_a_bench_on_an_old_vault_ends_with_one_line_not_a_traceback(old_vault):
+    """As a bench script runs it: exit code 1 and the one line on stderr."""
+    import subprocess
+
+    bench = Path(_common.__file__).parent
+    res = subprocess.run([sys.executable, "-c", "import sys, _common; _common.open_bench_vault(sys.argv[1])",
+                          str(old_vault)], cwd=bench, capture_output=True, text=True, timeout=120,
+                         env=_common.src_env(bench.parent))
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "run `vault migrate`" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_vault_runs_this_checkouts_program(tmp_path):
+    """_common.VAULT is the `vault` program of the tree first on the child's path (here this checkout's)."""
+    import subprocess
+
+    root = Path(_common.__file__).resolve().parent.parent
+    res = subprocess.run([*_common.VAULT, "--db", str(tmp_path / "v.duckdb"), "--help"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, env=_common.src_env(root))
+    assert res.returncode == 0 and "Usage: vault" in res.stdout, res.stderr
+
+
+def test_mb_is_mebibytes_to_a_tenth():
+    assert _common.mb(7 * _common.MB // 2) == 3.5 and _common.mb(0) == 0.0

@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from support import ROOT
+from support import ROOT, VAULT, vault_env
 
 HEAVY = ("torch", "sentence_transformers", "textual", "trl", "anthropic", "openai", "pandas", "mcp")  # docs/architecture.md
 
@@ -54,15 +54,9 @@ PROBE = textwrap.dedent("""
 def probe(code: str, heavy: tuple[str, ...] = HEAVY) -> dict:
     src = PROBE.format(heavy=heavy, code=code)
     res = subprocess.run([sys.executable, "-c", src], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env={**_env(), "HF_HUB_OFFLINE": "1"})
+                         env=vault_env())
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout.rsplit("PROBE ", 1)[1])
-
-
-def _env() -> dict:
-    import os
-
-    return dict(os.environ)
 
 
 def assert_light(rep: dict) -> None:
@@ -138,7 +132,7 @@ def test_semantic_and_hybrid_search_from_the_cli_load_no_torch(tmp_path, mode):
     # rich: --json into a pipe has no spinner to draw
     rep = probe(f"from vault.cli import main; main({args!r})", heavy=(*HEAVY, "transformers", "pyarrow", "rich"))
     assert rep["loaded"] == [] and rep["asked"] == [], rep
-    out = subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", *args], cwd=ROOT,
+    out = subprocess.run([*VAULT, *args], cwd=ROOT,
                          capture_output=True, text=True, timeout=300, check=True)
     hits = json.loads(out.stdout)
     assert hits and all(h["semantic_rank"] for h in hits[:1]) and "keyword results only" not in out.stderr
@@ -213,8 +207,7 @@ def test_keyword_search_on_an_older_vault_says_to_migrate_and_then_answers(tmp_p
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     def vault(*args):
-        return subprocess.run([sys.executable, "-c", "from vault.cli import main; main()", "--db", str(db), *args],
-                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        return subprocess.run([*VAULT, "--db", str(db), *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
     search = ("search", "--mode", "keyword", "--json", "review", "diff")
     res = vault(*search)

@@ -376,7 +376,7 @@ async def test_an_ingest_while_the_app_is_open_shows_after_refresh(tui_vault):
     import subprocess
     import sys
 
-    from support import CONVERSATIONS
+    from support import CONVERSATIONS, vault_env
 
     app = make_app(tui_vault)
     async with app.run_test(size=SIZE) as pilot:
@@ -384,7 +384,7 @@ async def test_an_ingest_while_the_app_is_open_shows_after_refresh(tui_vault):
         res = subprocess.run(
             [sys.executable, "-c", "import sys; from vault.store import open_vault; from vault.ingest import ingest; "
              "c = open_vault(sys.argv[1]); print(ingest(c, [sys.argv[2]]).messages_added); c.close()",
-             str(tui_vault), str(CONVERSATIONS)], capture_output=True, text=True, timeout=120)
+             str(tui_vault), str(CONVERSATIONS)], capture_output=True, text=True, timeout=120, env=vault_env())
         assert res.returncode == 0, res.stderr
         assert int(res.stdout.strip()) > 0
         assert len(app.screen.rows) == before  # nothing moves until asked

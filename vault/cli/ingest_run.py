@@ -126,7 +126,8 @@ def _ingest(ctx, db: Path, targets: list[Path], pending: dict, source: str | Non
                 light.close()
             # Always: an earlier run may have been interrupted before its indexes were brought up to date.
             index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=model)
-            ing.forget_derived(con)  # after the checkpoint that ends `_after_ingest` (`Ingester.finish`)
+            # After the checkpoint that ends `_after_ingest` (`Ingester.finish`); closed next unless compacted.
+            ing.forget_derived(con, closing=not new_vault)
             if new_vault:  # DuckDB never gives free blocks back: the first fill leaves many (docs/storage.md)
                 from vault.store import compact_after_first_ingest
 

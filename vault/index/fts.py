@@ -23,6 +23,7 @@ best documents' messages through `doc_msgs`, by an index; every lookup is by key
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import namedtuple
@@ -55,6 +56,42 @@ IGNORE = r"(\.|[^a-z0-9])+"
 LAYOUT = "6"  # 2: tool calls and results; 3: postings hold BM25 weights; 4: docids by first message,
 # doc_msgs; 5: postings ranked per term, dictionary indexed; 6: scores at query time, a delta segment,
 # updated incrementally
+
+
+# DuckDB rewrites a list of constants (`msg_id IN ('a', 'b', ...)`) into a join with the list, whose planning costs more
+# than the lookup itself (20 keys: 1.6-2.0 ms, 0.9-1.1 without the rewrite, which keeps the list as a filter that the
+# key's index answers). A search's statements are such lookups: it runs with the rewrite off (`point_lookups`). The
+# setting is the database's, not the connection's (DuckDB allows no other): a query another thread plans meanwhile is
+# planned without the rewrite too (the same rows, maybe slower), and it is put back when the search ends.
+NO_IN_REWRITE = "in_clause"
+MANY_KEYS = 100  # past this many keys the rewrite's join is the cheaper (400 docids: 12 ms with it, 22 without)
+SETTING = "current_setting('disabled_optimizers')"
+
+
+@contextlib.contextmanager
+def point_lookups(con: duckdb.DuckDBPyConnection, off: bool = True, before: str | None = None):
+    """Run the block with DuckDB's IN-list rewrite off (NO_IN_REWRITE; on again with `off=False`), then put back what
+    the connection had (`before`: that setting, when the caller read it already)."""
+    if before is None:
+        before = con.execute(f"SELECT {SETTING}").fetchone()[0]
+    have = {n for n in before.split(",") if n}
+    want = have | {NO_IN_REWRITE} if off else have - {NO_IN_REWRITE}
+    if want == have:
+        yield
+        return
+    con.execute(f"SET disabled_optimizers = '{','.join(sorted(want))}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers = '{before}'")
+
+
+def key_rows(con: duckdb.DuckDBPyConnection, sql: str, keys: int, params: list | None = None) -> list[tuple]:
+    """The rows of `sql`, a lookup of `keys` constants: with DuckDB's IN-list rewrite when they are many."""
+    if keys <= MANY_KEYS:
+        return con.execute(sql, params).fetchall()
+    with point_lookups(con, off=False):
+        return con.execute(sql, params).fetchall()
 
 
 def load_extension(con: duckdb.DuckDBPyConnection, name: str = "fts") -> None:
@@ -158,6 +195,32 @@ def query_terms(con: duckdb.DuckDBPyConnection, stems: list[str]) -> list[tuple[
         return []
 
 
+class Opening(namedtuple("Opening", "terms stats setting")):
+    """What a search reads first, in one statement (`opening`): (termid, df) of the query's known stems, the index's
+    `Stats`, and the connection's `disabled_optimizers` (for `point_lookups`)."""
+
+    __slots__ = ()
+
+
+def opening(con: duckdb.DuckDBPyConnection, stems: list[str]) -> Opening:
+    """`query_terms`, `read_stats` and the optimizer setting in one statement (three cost a search 0.4 ms more);
+    no terms (and no statistics read) when the index is missing or knows none of `stems`."""
+    if not stems:
+        return Opening([], None, None)
+    words = ", ".join("'" + s.replace("'", "''") + "'" for s in stems)
+    try:
+        rows = con.execute(
+            f"SELECT d.termid, d.df, st.num_docs, st.total_len, st.main_docs, st.main_len, st.delta_rows, {SETTING} "
+            f"FROM {SCHEMA}.stats st LEFT JOIN (SELECT termid, df FROM {SCHEMA}.dict WHERE term IN ({words})) d ON true"
+        ).fetchall()
+    except duckdb.CatalogException:
+        if index_exists(con):
+            raise
+        return Opening([], None, None)
+    terms = [(r[0], r[1]) for r in rows if r[0] is not None]
+    return Opening(terms, Stats(*rows[0][2:7]), rows[0][7]) if terms else Opening([], None, None)
+
+
 def lookup(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[tuple[int, int]]]:
     """`query_stems` and `query_terms`: (stems, [(termid, df) of those the index knows]).
 
@@ -215,6 +278,19 @@ def _score_sql(terms: list[tuple[int, int]], st: Stats | None = None) -> str:
     return f"round({idf_expr} * {weight_sql(AVGDL if st is None else _double(st.avgdl()))} * {SCALE})::BIGINT"
 
 
+def weight(tf: int, length: int, avgdl: float) -> float:
+    """`weight_sql` in Python: the same IEEE operations in the same order (tests/search/test_fts_constants.py)."""
+    return tf * (BM25_K + 1) / (tf + BM25_K * ((1 - BM25_B) + BM25_B * length / avgdl))
+
+
+def score(idf: float, w: float) -> int:
+    """`_score_sql` in Python: round(idf * w * SCALE) as DuckDB rounds a double (half away from zero; scores are
+    positive). x - floor(x) is exact, so no addition of 0.5 can round the wrong way."""
+    x = idf * w * SCALE
+    n = math.floor(x)
+    return n + 1 if x - n >= 0.5 else n
+
+
 def _segment_rows(terms: list[tuple[int, int]], table: str, extra: str = "", st: Stats | None = None) -> str:
     ids = ", ".join(str(int(t)) for t, _ in terms)
     stats = f", {SCHEMA}.stats st" if st is None else ""
@@ -237,18 +313,19 @@ DEPTH_SLACK = 1e-9  # relative: the bound of `_one_term` is loosened by this muc
 
 
 def best(con: duckdb.DuckDBPyConnection, terms: list[tuple[int, int]], min_terms: int,
-         limit: int) -> list[tuple[str, float]]:
+         limit: int, st: Stats | None = None) -> list[tuple[str, float]]:
     """The best `limit` messages, (msg_id, score) best first, holding at least `min_terms` of `terms`.
 
     Two small queries rather than one join: the best `limit` documents of each segment (the main
     segment's equal scores go by docid, in the order of the documents' first messages; the delta's by
     that first message), then their messages by docid (at most `limit` each: a shared tool output may
-    stand for thousands). Either segment's best `limit` documents hold the best `limit` messages."""
+    stand for thousands). Either segment's best `limit` documents hold the best `limit` messages.
+    `st`: the index's statistics, when the caller read them (`opening`), in the same read of the vault."""
     if not terms:
         return []
     if len(terms) == 1 and min_terms > 1:
         return []
-    st = read_stats(con)  # its figures go into the ranking as constants; an empty delta is not read
+    st = st or read_stats(con)  # its figures go into the ranking as constants; an empty delta is not read
     if len(terms) == 1:
         docs = _one_term(con, terms[0], limit, st)
     else:
@@ -264,8 +341,13 @@ def best(con: duckdb.DuckDBPyConnection, terms: list[tuple[int, int]], min_terms
     if not docs:
         return []
     key = {d[0]: d[1:] for d in docs}
-    msgs = con.execute(f"WITH t AS MATERIALIZED (SELECT docid, msg_id, n FROM {SCHEMA}.doc_msgs WHERE docid IN "
-                       f"({', '.join(map(str, key))})) SELECT docid, msg_id FROM t WHERE n <= {int(limit)}").fetchall()
+    ids = ", ".join(map(str, key))
+    if all(d[3] <= TOOL_CALL_TIER for d in docs):  # typed text and calls: a document per message (named by it)
+        sql = f"SELECT docid, msg_id FROM {SCHEMA}.doc_msgs WHERE docid IN ({ids})"
+    else:  # a tool output may stand for thousands of messages: its first `limit` (materialized: the key's index)
+        sql = (f"WITH t AS MATERIALIZED (SELECT docid, msg_id, n FROM {SCHEMA}.doc_msgs WHERE docid IN ({ids})) "
+               f"SELECT docid, msg_id FROM t WHERE n <= {int(limit)}")
+    msgs = key_rows(con, sql, len(key))
     rows = sorted((-key[d][1], key[d][2], -key[d][0], msg) for d, msg in msgs)[:limit]
     return [(msg, -score) for _, _, score, msg in rows]
 
@@ -281,14 +363,21 @@ def _one_term(con: duckdb.DuckDBPyConnection, term: tuple[int, int], limit: int,
     postings past it that pass this bound hold today's best, ranked exactly at today's statistics."""
     termid = int(term[0])
     a1, a0 = st.avgdl(), st.main_avgdl()
-    score, g0 = _score_sql([term], st), weight_sql(_double(a0))
-    main = f"SELECT 0, p.docid, p.tier, {score}, {g0}, p.r FROM {SCHEMA}.postings p"
-    delta = (f" UNION ALL (SELECT 1, p.docid, p.tier, {score} AS score, NULL, NULL FROM {SCHEMA}.delta p "
-             f"WHERE p.termid = {termid} ORDER BY p.tier, score DESC, p.first LIMIT {int(limit)})") if st.delta_rows else ""
+    idf = st.idf(int(term[1]))
+    # The main segment's postings come raw (tf, len) and are scored here (`score`: the same doubles as `_score_sql`,
+    # tested): binding the two weight expressions cost DuckDB more than the scan (1.4 ms against 0.6, warm).
+    main = f"SELECT 0, p.docid, p.tier, p.tf, p.len, p.r FROM {SCHEMA}.postings p"
+    delta = (f" UNION ALL (SELECT 1, p.docid, p.tier, {_score_sql([term], st)} AS score, NULL, NULL "
+             f"FROM {SCHEMA}.delta p WHERE p.termid = {termid} ORDER BY p.tier, score DESC, p.first "
+             f"LIMIT {int(limit)})") if st.delta_rows else ""
+
+    def scored(rows) -> list[tuple]:  # (0, docid, tier, score, weight at a0, r)
+        return [(0, d, tier, score(idf, weight(tf, ln, a1)), weight(tf, ln, a0), r) for _, d, tier, tf, ln, r in rows]
+
     depth, deepest = max(4 * limit, limit + 100), None
     while True:
         rows = con.execute(f"{main} WHERE p.termid = {termid} AND p.r <= {depth}{delta}").fetchall()
-        head = sorted((r for r in rows if r[0] == 0), key=lambda r: r[5])
+        head = sorted(scored(r for r in rows if r[0] == 0), key=lambda r: r[5])
         if len(head) >= limit or depth >= st.main_docs:
             break
         if deepest is None:  # a short head: a rare term (every posting read already), or removed documents' gaps
@@ -302,8 +391,8 @@ def _one_term(con: duckdb.DuckDBPyConnection, term: tuple[int, int], limit: int,
         bound = b[4] * min(1.0, ratio) / max(1.0, ratio) * (1 - DEPTH_SLACK)
         last = head[-1]
         if last[2] == b[2] and last[4] >= bound:  # the head may stop inside what the bound lets through
-            head += con.execute(f"{main} WHERE p.termid = {termid} AND p.r > {depth} AND p.tier = {b[2]} "
-                                f"AND {g0} >= {_double(bound)}").fetchall()
+            head += scored(con.execute(f"{main} WHERE p.termid = {termid} AND p.r > {depth} AND p.tier = {b[2]} "
+                                       f"AND {weight_sql(_double(a0))} >= {_double(bound)}").fetchall())
     top = sorted(head, key=lambda r: (r[2], -r[3], r[1]))[:limit]
     return [(r[1], r[3] / SCALE, 1, r[2]) for r in top + [r for r in rows if r[0] == 1]]
 
