@@ -70,6 +70,9 @@ def _open(path: str | Path, read_only: bool, row_group_size: int | None = None) 
     else:
         con = duckdb.connect(config=dict(CONNECT_CONFIG))
         try:
+            # Where a direct open spills: an in-memory database's default is '.tmp' in the cwd, shared by every process
+            # started there (one's close removed it under another's checkpoint: "Cannot open file .tmp/...").
+            con.execute(f"SET temp_directory = '{str(path).replace(chr(39), chr(39) * 2)}.tmp'")
             _attach_as_default(con, Path(path), row_group_size)
         except BaseException:
             con.close()

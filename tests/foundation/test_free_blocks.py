@@ -77,10 +77,14 @@ def test_a_later_writer_leaves_the_row_groups_as_they_are(tmp_path, monkeypatch)
 
 def test_a_new_vault_is_in_storage_version_and_its_writer_in_write_row_groups(tmp_path):
     """A new vault is created by a direct connect (ATTACH, which gives the row group size, would write v1.0.0),
-    then attached again for its writer."""
-    con = open_vault(tmp_path / "v.duckdb")
+    then attached again for its writer (spilling beside the vault)."""
+    db = tmp_path / "v.duckdb"
+    con = open_vault(db)
     try:
         assert not store.older_storage(con)
+        # spills beside the vault, as a direct open's: an attached database's default is '.tmp' in the cwd, which
+        # every process started there shared (one's close removed another's spill files mid-checkpoint)
+        assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == f"{db}.tmp"
         con.execute("CREATE TABLE t (i INTEGER)")
         con.execute(f"INSERT INTO t SELECT * FROM range({store.WRITE_ROW_GROUP + 10})")
         con.execute("CHECKPOINT")
