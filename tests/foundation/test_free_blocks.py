@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import CLAUDE_CORPUS, EXAMPLES
+from support import CLAUDE_CORPUS, require_shared
 
 from vault import ingest, store
 from vault.connection import open_file
@@ -19,7 +19,7 @@ from vault.ingest import Ingester
 from vault.settings import IngestSettings
 from vault.store import open_vault
 
-CORPUS = CLAUDE_CORPUS if CLAUDE_CORPUS.is_dir() else EXAMPLES / "claude-code"
+CORPUS = CLAUDE_CORPUS  # the examples (322 records) never fill a second row group
 SCALED_ROWS = 2048  # WRITE_ROW_GROUP for a corpus ~1/60 of the 1 GB archive
 
 
@@ -33,6 +33,7 @@ def row_groups(con, table: str) -> int:
 
 
 def first_ingest(db: Path, monkeypatch, rows: int | None) -> tuple[int, int, int]:
+    require_shared()  # the scale (SCALED_ROWS, commit and checkpoint sizes) is set for this corpus
     monkeypatch.setattr(store, "WRITE_ROW_GROUP", rows)
     monkeypatch.setitem(ingest.INGEST_SETTINGS, "checkpoint_threshold", "1MB")
     con = open_vault(db)
