@@ -130,7 +130,8 @@ class SearchScreen(VaultScreen):
                     self.app.call_from_thread(self.set_status, f"{mode} search (loading the model)…")
                 hits = search(con, query, mode=mode, limit=LIMIT, filters=filters)
         except Exception as e:  # a bad filter value (since:yesterday) must not end the app
-            if asked == self._asked:
+            if asked == self._asked:  # clear the hits too: an earlier query's (a live search's) would stay shown
+                self.app.call_from_thread(self.show_hits, [], "", asked)
                 self.app.call_from_thread(self.set_status, f"search failed: {e}")
             return
         self.app.call_from_thread(self.show_hits, hits, f"{mode}{note}", asked)
