@@ -72,7 +72,7 @@ def _open(path: str | Path, read_only: bool, row_group_size: int | None = None) 
         try:
             # Where a direct open spills: an in-memory database's default is '.tmp' in the cwd, shared by every process
             # started there (one's close removed it under another's checkpoint: "Cannot open file .tmp/...").
-            con.execute(f"SET temp_directory = '{str(path).replace(chr(39), chr(39) * 2)}.tmp'")
+            con.execute(f"SET temp_directory = '{_quoted(path)}.tmp'")
             _attach_as_default(con, Path(path), row_group_size)
         except BaseException:
             con.close()
@@ -124,9 +124,8 @@ ATTACHED_AS = "vault"  # the database name of an attached vault (`current_databa
 
 def _attach_as_default(con: duckdb.DuckDBPyConnection, path: Path, row_group_size: int | None) -> None:
     """ATTACH the vault file to `con` (an in-memory database) with `row_group_size` (None: DuckDB's), and USE it."""
-    quoted = str(path).replace("'", "''")
     option = f" (ROW_GROUP_SIZE {int(row_group_size)})" if row_group_size else ""
-    con.execute(f"ATTACH '{quoted}' AS {ATTACHED_AS}{option}")
+    con.execute(f"ATTACH '{_quoted(path)}' AS {ATTACHED_AS}{option}")
     con.execute(f"USE {ATTACHED_AS}")
 
 
@@ -161,8 +160,12 @@ def _replay_wal_attached(path: Path) -> None:
 
 def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str) -> None:
     """ATTACH a database file (the statement takes no parameter: the path is quoted here)."""
-    quoted = str(path).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS {alias}")
+    con.execute(f"ATTACH '{_quoted(path)}' AS {alias}")
+
+
+def _quoted(path: str | Path) -> str:
+    """A path inside a SQL string literal (ATTACH and SET take no parameters)."""
+    return str(path).replace("'", "''")
 
 
 def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
