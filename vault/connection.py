@@ -38,6 +38,18 @@ class VaultDamagedError(VaultError):
     pass
 
 
+class VaultMissingError(VaultError):
+    """A read-only open of a vault that does not exist: reading never creates one (only `vault ingest` does)."""
+
+
+def missing_vault(path: str | Path) -> VaultMissingError:
+    """The one line for a reader given a vault that does not exist, or an empty file (a vault killed while being
+    created, `touch`), which only a writer makes a vault of. (The CLI's own line also names where the path came
+    from: `vault.cli.common.existing_db_path`.)"""
+    empty = " (an empty file)" if os.path.lexists(path) else ""
+    return VaultMissingError(f"no vault at {path}{empty}: `vault ingest` creates one")
+
+
 # No extension is installed or loaded behind our back (that would be a download).
 CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
@@ -250,7 +262,11 @@ OPEN_ATTEMPTS = 3  # a holder may let go between DuckDB's refusal and our questi
 
 
 def open_file(path: Path, read_only: bool, row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection to the vault file `path` (checked first); a read-only one to a missing file raises
+    `VaultMissingError` (DuckDB's refusal would otherwise read as damage)."""
     check_file(path)
+    if read_only and not os.path.lexists(path):
+        raise missing_vault(path)
     for _ in range(OPEN_ATTEMPTS):
         try:
             return connect(path, read_only=read_only, row_group_size=row_group_size)

@@ -20,9 +20,9 @@ import duckdb
 
 from vault.compact import compact, compact_after_first_ingest, drop_stale_copy, mostly_free
 from vault.connection import (APPEND_ROW_GROUP, CONNECT_CONFIG, STORAGE_VERSION, NotAVaultError, VaultDamagedError,
-                              VaultLockedError, backups, backups_hint, check_file, checkpoint_large, connect,
-                              load_extension, older_storage, open_file, reattach, reset_memory_limit, secure, settle,
-                              storage_version, transaction, with_roomy_retry)
+                              VaultLockedError, VaultMissingError, backups, backups_hint, check_file, checkpoint_large,
+                              connect, load_extension, missing_vault, older_storage, open_file, reattach,
+                              reset_memory_limit, secure, settle, storage_version, transaction, with_roomy_retry)
 from vault.errors import VaultError
 from vault.schema import (SCHEMA_TABLES, SCHEMA_VERSION, VaultTooNewError, applied_migrations, backup,
                           bump_content_version, check_schema, expected_tables, get_meta, migrate, migration_number,
@@ -30,7 +30,7 @@ from vault.schema import (SCHEMA_TABLES, SCHEMA_VERSION, VaultTooNewError, appli
 
 __all__ = [
     "APPEND_ROW_GROUP", "CONNECT_CONFIG", "SCHEMA_TABLES", "SCHEMA_VERSION", "STORAGE_VERSION", "NotAVaultError",
-    "VaultDamagedError", "VaultError", "VaultLockedError", "VaultNeedsMigrationError", "VaultTooNewError",
+    "VaultDamagedError", "VaultError", "VaultLockedError", "VaultMissingError", "VaultNeedsMigrationError", "VaultTooNewError",
     "applied_migrations", "backup", "backups", "bump_content_version", "check_file", "check_schema",
     "checkpoint_large", "compact", "compact_after_first_ingest", "connect", "expected_tables", "get_meta",
     "load_extension", "migrate", "migration_number", "needed_migrations", "open_vault", "open_vault_waiting",
@@ -60,8 +60,8 @@ def open_vault(
 ) -> duckdb.DuckDBPyConnection:
     """Open (creating and migrating if needed) the vault and return a DuckDB connection.
 
-    A read-only open of a vault that does not exist yet first creates it with a short write connection; of a vault
-    that needs migrating, raises VaultNeedsMigrationError (read-only opens never change an existing vault).
+    A read-only open never creates nor changes anything: of a vault that does not exist, it raises VaultMissingError
+    ("no vault at PATH"); of one that needs migrating, VaultNeedsMigrationError.
     `appends`: the writer appends a little at a time (an incremental ingest): a vault that exists already is
     attached with APPEND_ROW_GROUP.
     """
@@ -74,21 +74,21 @@ def open_vault(
         con = connect()
         migrate(con)
         return con
+    if read_only and (not path.exists() or _empty_file(path)):
+        raise missing_vault(path)
     if _empty_file(path):
-        path.unlink()  # holds nothing (a vault killed while being created, or `touch`): it becomes a vault
-    if not path.exists() or not read_only:
+        path.unlink()  # holds nothing (a vault killed while being created, or `touch`): a writer makes it a vault
+    if not read_only:
         new = not path.exists()
         rows = APPEND_ROW_GROUP if appends and not new else WRITE_ROW_GROUP
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # (created by a direct connect, which writes STORAGE_VERSION; ATTACH would write v1.0.0)
         con, _ = _checked(path, read_only=False, migrating=True, row_group_size=None if new else rows)
         secure(path)
-        if not read_only:
-            if new:  # attached again with the writers' row group size, to be filled
-                con.close()
-                con = open_file(path, read_only=False, row_group_size=rows)
-            return con
-        con.close()
+        if new:  # attached again with the writers' row group size, to be filled
+            con.close()
+            con = open_file(path, read_only=False, row_group_size=rows)
+        return con
     con, pending = _checked(path, read_only=True, migrating=False)
     if pending:
         # Upgrading rewrites tables and copies the whole file to a backup first: not for a command that only

@@ -124,10 +124,13 @@ def test_packaged_fts_extension_loads_without_installing(tmp_path):
     assert not (tmp_path / "ext").exists()
 
 
-def test_an_empty_file_becomes_a_vault(tmp_path):
+def test_an_empty_file_becomes_a_vault_when_written_not_when_read(tmp_path):
     db = tmp_path / "new.db"
     db.touch()  # `mktemp`, or a vault killed before DuckDB wrote its header
-    code, out, err = _vault(db, "stats", "--json")
+    code, out, err = _vault(db, "stats", "--json")  # a reader: one line, the file left as it was
+    assert _one_clear_line(code, err).endswith(f"no vault at {db} (an empty file): `vault ingest` creates one")
+    assert db.read_bytes() == b""
+    code, out, err = _vault(db, "ingest", "--no-embed", str(EXAMPLES / "claude-code"))  # a writer makes it a vault
     assert code == 0, err
     assert db.read_bytes()[8:12] == b"DUCK"
 
