@@ -106,9 +106,12 @@ def main() -> None:
         copy, base = prepare(work, transcript, args.db)
         elsewhere = work / "elsewhere"
         elsewhere.mkdir()
-        from vault import hooks
+        from vault.hooks.accept import session_files
+        from vault.hooks.command import hook_command
+        from vault.hooks.pending import list_pending, now, wait_for_run
+        from vault.hooks.worker import LOCK_WAIT
 
-        files = hooks.session_files(copy)
+        files = session_files(copy)
         size = sum(p.stat().st_size for p in files)
         print(f"transcript: {transcript} ({transcript.stat().st_size / 1e6:.2f} MB; with {len(files) - 1} "
               f"subagent files {size / 1e6:.2f} MB); vault before: {base.stat().st_size / 1e6:.0f} MB")
@@ -127,11 +130,11 @@ def main() -> None:
         answered, cold_worker = [], []
         for i in range(args.runs):
             db = fresh_vault(base, work, f"hook{i}")
-            command = hooks.hook_command(db)
-            start = hooks._now()
+            command = hook_command(db)
+            start = now()
             answered.append(sh(command, hook_json(copy), elsewhere))
-            run = hooks.wait_for_run(db, "SessionEnd", start, timeout=600)
-            while hooks.list_pending(db):
+            run = wait_for_run(db, "SessionEnd", start, timeout=600)
+            while list_pending(db):
                 time.sleep(0.05)
             cold_worker.append(run["seconds"])
             if i < args.runs - 1:
@@ -146,7 +149,7 @@ def main() -> None:
         cold_fg = []
         for i in range(min(3, args.runs)):
             dbi = fresh_vault(base, work, f"fg{i}")
-            cold_fg.append(sh(hooks.hook_command(dbi) + " --wait", hook_json(copy), elsewhere))
+            cold_fg.append(sh(hook_command(dbi) + " --wait", hook_json(copy), elsewhere))
             dbi.unlink()
         # busy: another process holds the lock
         holder = subprocess.Popen([*VAULT[:2], "import sys; from vault.store import open_vault; "
@@ -157,8 +160,8 @@ def main() -> None:
         try:
             for _ in range(args.runs):
                 busy.append(sh(command, hook_json(copy, "PreCompact"), elsewhere))
-            time.sleep(hooks.LOCK_WAIT + 2)
-            pending = len(hooks.list_pending(db))
+            time.sleep(LOCK_WAIT + 2)
+            pending = len(list_pending(db))
         finally:
             holder.communicate("")
         floor = [sh(f"{sys.executable} -c pass", b"", elsewhere) for _ in range(args.runs)]

@@ -25,6 +25,28 @@ def write_private(path: str | Path, payload: bytes) -> None:
         fh.write(payload)
 
 
+def replace_private(path: str | Path, payload: bytes, mode: int = FILE_MODE, durable: bool = False) -> None:
+    """Write `payload` to `path` atomically: a temporary file beside it (0600 from its creation, then `mode`), then a
+    rename; `durable`: fsync'd first. Readers see the old bytes or the new, never a part; the temporary file's name
+    starts with a dot (a folder's readers skip it)."""
+    import tempfile  # (here: every `vault ingest` imports the hooks, and tempfile costs it ~5 ms)
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        if mode != FILE_MODE:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def private_dir(path: str | Path) -> Path:
     """Create `path` (and its missing parents) 0700; an existing folder we own is tightened to 0700."""
     path = Path(path)

@@ -8,13 +8,16 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import duckdb
 
 from support import ROOT, VAULT, vault_env, vault_holder
-from vault import hooks
+from vault.hooks.command import hook_command
+from vault.hooks.install import installed
+from vault.hooks.pending import list_pending, now, wait_for_run
 from vault.store import open_vault
 
 FIXTURE = ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout" / "-home-USER-projects-demo"
@@ -44,6 +47,22 @@ def claude_code_runs(command: str, payload: dict, cwd: Path, env: dict) -> subpr
                           cwd=cwd, env=env, timeout=60)
 
 
+def claude_code_env() -> dict[str, str]:
+    """The environment Claude Code gives a hook: none of our VAULT_* variables. The command names the installed `vault`
+    program (docs/hooks.md), which imports the `vault` first on its path: in a shared virtualenv another checkout's.
+    This checkout is put first on PYTHONPATH here, by `vault_env`, never left to whatever the runner exported."""
+    return {k: v for k, v in vault_env().items() if not k.startswith("VAULT_")}
+
+
+def test_the_hook_environment_runs_this_checkout(tmp_path):
+    """The premise of the test below: its hooks (the installed program, and the worker they start) run this
+    checkout's code, whatever the virtualenv's install points at."""
+    probe = "import vault.hooks.command as c; print(c.__file__)"
+    for argv in ([sys.executable, "-c", probe], [sys.executable, "-P", "-c", probe]):  # (-P: the worker's way)
+        res = subprocess.run(argv, env=claude_code_env(), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert Path(res.stdout.strip()) == ROOT / "vault" / "hooks" / "command.py", (argv, res.stderr)
+
+
 def sessions_in(db: Path) -> set[str]:
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -69,7 +88,7 @@ def test_install_run_busy_uninstall(tmp_path):
     assert data["model"] == "opus" and data["permissions"] == {"allow": ["Bash(ls:*)"]}
     assert data["hooks"]["PreToolUse"] == json.loads(USER_SETTINGS)["hooks"]["PreToolUse"]
     assert data["hooks"]["SessionEnd"][0] == json.loads(USER_SETTINGS)["hooks"]["SessionEnd"][0]
-    ours = {e: hooks.installed(data)[e] for e in ("SessionEnd", "PreCompact")}
+    ours = {e: installed(data)[e] for e in ("SessionEnd", "PreCompact")}
     assert all(len(c) == 1 for c in ours.values()) and "Stop" not in data["hooks"]
     assert (config_dir / "settings.json.vault-backup").read_bytes() == original
     installed_once = settings.read_bytes()
@@ -77,20 +96,21 @@ def test_install_run_busy_uninstall(tmp_path):
     assert settings.read_bytes() == installed_once  # idempotent
 
     # Claude Code's environment: not ours (no VAULT_HOME): the command carries the vault it writes to.
-    cc_env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+    cc_env = claude_code_env()
     db = home / "vault.duckdb"
     command = ours["SessionEnd"][0]
+    assert command == hook_command(db), command  # the installed `vault` program, the vault baked in
     payload = {"session_id": SESSION, "transcript_path": str(transcripts / f"{SESSION}.jsonl"), "cwd": str(elsewhere),
                "hook_event_name": "SessionEnd", "reason": "prompt_input_exit", "permission_mode": "default"}
-    before = hooks._now()
+    before = now()
     t0 = time.perf_counter()
     run = claude_code_runs(command, payload, elsewhere, cc_env)
     answered = time.perf_counter() - t0
     assert (run.returncode, run.stdout, run.stderr) == (0, b"", b""), run
-    log = hooks.wait_for_run(db, "SessionEnd", before, timeout=120)
+    log = wait_for_run(db, "SessionEnd", before, timeout=120)
     assert log["result"].startswith(tuple("123456789")), log  # some new messages
     assert {SESSION, f"{SESSION}/agent-a7e0c42"} <= sessions_in(db)  # the session and its subagent
-    assert not hooks.list_pending(db)
+    assert not list_pending(db)
     print(f"hook answered in {answered:.2f} s; background ingest {log['seconds']:.2f} s")
 
     # Busy vault: another process holds the write lock. The hook still answers at once, silently, exit 0,
@@ -100,18 +120,18 @@ def test_install_run_busy_uninstall(tmp_path):
             fh.write(json.dumps({"type": "user", "uuid": "9a9a9a9a-0000-4000-8000-000000000001",
                                  "parentUuid": None, "sessionId": SESSION, "timestamp": "2026-01-01T00:00:00Z",
                                  "message": {"role": "user", "content": "one more thing, please"}}) + "\n")
-        before = hooks._now()
+        before = now()
         payload["hook_event_name"] = "PreCompact"
         run = claude_code_runs(ours["PreCompact"][0], {**payload, "trigger": "auto"}, elsewhere, cc_env)
         assert (run.returncode, run.stdout, run.stderr) == (0, b"", b""), run
-        log = hooks.wait_for_run(db, "PreCompact", before, timeout=120)
+        log = wait_for_run(db, "PreCompact", before, timeout=120)
         assert log["result"].startswith("vault busy"), log
-        assert transcripts / f"{SESSION}.jsonl" in hooks.list_pending(db)
+        assert transcripts / f"{SESSION}.jsonl" in list_pending(db)
 
     # The next ingest (any `vault ingest`) takes the pending list.
     res = vault_cli("ingest", "--no-embed", "--json", str(tmp_path / "elsewhere"), env=env)
     assert res.returncode in (0, 1), res.stderr
-    assert not hooks.list_pending(db)
+    assert not list_pending(db)
     con = open_vault(db, read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM messages WHERE text = 'one more thing, please'").fetchone()[0] == 1

@@ -4,14 +4,19 @@ uninstall removes exactly what install added; and the hook run's answers (exit c
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support import VAULT, vault_env
-from vault import hooks
+from support import ROOT, VAULT, vault_env
+from vault.hooks.accept import session_files
+from vault.hooks.claude_settings import HookSettingsError
+from vault.hooks.command import db_of_command, is_ours
+from vault.hooks.install import EVENTS, OPTIONAL_EVENTS, install, installed, uninstall
+from vault.hooks.pending import list_pending, read_runs, record_run, wait_for_run
 
 CMD = "/opt/vault/bin/vault --db /data/v.duckdb ingest --hook"
 
@@ -26,14 +31,14 @@ def settings_file(tmp_path: Path, text: str | None) -> Path:
 def test_install_keeps_everything_else_and_is_idempotent(tmp_path):
     p = settings_file(tmp_path, json.dumps({"env": {"A": "1"}, "hooks": {"SessionEnd": [
         {"matcher": "clear", "hooks": [{"type": "command", "command": "mine"}]}]}}, indent=2) + "\n")
-    ch = hooks.install(p, CMD)
+    ch = install(p, CMD)
     assert ch.added == ["SessionEnd", "PreCompact"] and ch.backup is not None
     data = json.loads(p.read_text())
     assert data["env"] == {"A": "1"}
     assert data["hooks"]["SessionEnd"][0] == {"matcher": "clear", "hooks": [{"type": "command", "command": "mine"}]}
     assert data["hooks"]["SessionEnd"][1] == {"hooks": [{"type": "command", "command": CMD}]}
     once = p.read_bytes()
-    ch = hooks.install(p, CMD)
+    ch = install(p, CMD)
     assert ch.added == [] and ch.unchanged == ["SessionEnd", "PreCompact"]
     assert p.read_bytes() == once
 
@@ -47,8 +52,8 @@ def test_install_keeps_everything_else_and_is_idempotent(tmp_path):
 ])
 def test_an_invalid_file_is_refused_and_left_alone(tmp_path, text, where):
     p = settings_file(tmp_path, text)
-    with pytest.raises(hooks.HookSettingsError, match="nothing was changed") as e:
-        hooks.install(p, CMD)
+    with pytest.raises(HookSettingsError, match="nothing was changed") as e:
+        install(p, CMD)
     assert where in str(e.value) and str(p) in str(e.value)
     assert p.read_text() == text
     assert not (tmp_path / "settings.json.vault-backup").exists()
@@ -56,12 +61,12 @@ def test_an_invalid_file_is_refused_and_left_alone(tmp_path, text, where):
 
 def test_uninstall_after_the_user_edited_keeps_their_edit(tmp_path):
     p = settings_file(tmp_path, '{\n\t"model": "opus"\n}\n')
-    hooks.install(p, CMD, hooks.EVENTS + hooks.OPTIONAL_EVENTS)
+    install(p, CMD, EVENTS + OPTIONAL_EVENTS)
     data = json.loads(p.read_text())
     data["hooks"]["Stop"].append({"hooks": [{"type": "command", "command": "theirs"}]})
     data["theme"] = "dark"
     p.write_text(json.dumps(data, indent="\t") + "\n")
-    ch = hooks.uninstall(p)
+    ch = uninstall(p)
     assert ch.removed == ["PreCompact", "SessionEnd", "Stop"] and not ch.restored
     assert json.loads(p.read_text()) == {"model": "opus", "hooks": {"Stop": [
         {"hooks": [{"type": "command", "command": "theirs"}]}]}, "theme": "dark"}
@@ -70,27 +75,27 @@ def test_uninstall_after_the_user_edited_keeps_their_edit(tmp_path):
 
 def test_install_into_a_missing_file_and_back(tmp_path):
     p = settings_file(tmp_path, None)
-    hooks.install(p, CMD)
-    assert hooks.installed(json.loads(p.read_text())) == {"SessionEnd": [CMD], "PreCompact": [CMD]}
-    assert hooks.uninstall(p).restored
+    install(p, CMD)
+    assert installed(json.loads(p.read_text())) == {"SessionEnd": [CMD], "PreCompact": [CMD]}
+    assert uninstall(p).restored
     assert not p.exists()
 
 
 def test_a_second_install_elsewhere_repoints_ours_and_uninstall_still_restores(tmp_path):
     original = '{"model": "opus"}'
     p = settings_file(tmp_path, original)
-    hooks.install(p, CMD)
+    install(p, CMD)
     other = CMD.replace("/data/v.duckdb", "/data/w.duckdb")
-    ch = hooks.install(p, other, hooks.EVENTS + hooks.OPTIONAL_EVENTS)
+    ch = install(p, other, EVENTS + OPTIONAL_EVENTS)
     assert ch.added == ["SessionEnd", "PreCompact", "Stop"]
-    assert hooks.installed(json.loads(p.read_text())) == {e: [other] for e in ("SessionEnd", "PreCompact", "Stop")}
-    hooks.uninstall(p)
+    assert installed(json.loads(p.read_text())) == {e: [other] for e in ("SessionEnd", "PreCompact", "Stop")}
+    uninstall(p)
     assert p.read_text() == original
 
 
 def test_the_db_of_an_installed_command():
-    assert hooks.db_of_command(CMD) == Path("/data/v.duckdb")
-    assert hooks.db_of_command("vault ingest --hook") is None
+    assert db_of_command(CMD) == Path("/data/v.duckdb")
+    assert db_of_command("vault ingest --hook") is None
 
 
 def test_subagent_files_of_both_layouts(tmp_path):
@@ -101,7 +106,7 @@ def test_subagent_files_of_both_layouts(tmp_path):
     (tmp_path / sid / "subagents" / "agent-a1.jsonl").write_text("{}\n")
     (tmp_path / "agent-b2.jsonl").write_text(json.dumps({"sessionId": sid}) + "\n")
     (tmp_path / "agent-c3.jsonl").write_text(json.dumps({"sessionId": "another"}) + "\n")
-    assert hooks.session_files(main) == [main, tmp_path / sid / "subagents" / "agent-a1.jsonl",
+    assert session_files(main) == [main, tmp_path / sid / "subagents" / "agent-a1.jsonl",
                                          tmp_path / "agent-b2.jsonl"]
 
 
@@ -125,13 +130,13 @@ def test_bad_hook_input_is_one_line_and_exit_1_never_2(tmp_path, stdin, message)
 
 def test_a_background_failure_is_told_once_by_the_next_run(tmp_path):
     db = tmp_path / "v.duckdb"
-    hooks.record_run(db, "error", "cannot open the vault: disk full", 0.1)
+    record_run(db, "error", "cannot open the vault: disk full", 0.1)
     good = json.dumps({"transcript_path": str(tmp_path / "gone.jsonl"), "hook_event_name": "Stop"}).encode()
     res = run_hook(tmp_path, good, "--wait")
     assert res.returncode == 1 and b"disk full" in res.stderr and res.stderr.count(b"\n") == 1
     res = run_hook(tmp_path, good, "--wait")
     assert (res.returncode, res.stdout, res.stderr) == (0, b"", b"")
-    assert hooks.read_runs(db)["Stop"]["result"] == "0 new messages from 0 file(s), 1 pending file(s) gone"
+    assert read_runs(db)["Stop"]["result"] == "0 new messages from 0 file(s), 1 pending file(s) gone"
 
 
 def test_the_quick_half_loads_neither_duckdb_nor_the_settings(tmp_path):
@@ -145,7 +150,7 @@ def test_the_quick_half_loads_neither_duckdb_nor_the_settings(tmp_path):
                          input=json.dumps({"transcript_path": str(transcript)}).encode(), capture_output=True,
                          cwd=tmp_path, env=vault_env(), timeout=60)
     assert res.returncode == 0 and res.stderr == b"[]", res.stderr
-    assert hooks.list_pending(tmp_path / "v.duckdb") or hooks.read_runs(tmp_path / "v.duckdb")
+    assert list_pending(tmp_path / "v.duckdb") or read_runs(tmp_path / "v.duckdb")
 
 
 def test_a_symlinked_settings_file_stays_a_link(tmp_path):
@@ -155,24 +160,44 @@ def test_a_symlinked_settings_file_stays_a_link(tmp_path):
     real.write_text('{"model": "opus"}\n')
     link = tmp_path / "settings.json"
     link.symlink_to(real)
-    hooks.install(link, CMD)
-    assert link.is_symlink() and hooks.installed(json.loads(real.read_text()))
-    hooks.uninstall(link)
+    install(link, CMD)
+    assert link.is_symlink() and installed(json.loads(real.read_text()))
+    uninstall(link)
     assert link.is_symlink() and real.read_text() == '{"model": "opus"}\n'
 
 
 def test_someone_elses_ingest_hook_is_not_ours():
-    assert not hooks.is_ours({"type": "command", "command": "otherlog ingest --hook"})
-    assert hooks.is_ours({"type": "command", "command": CMD})
-    assert not hooks.is_ours({"type": "prompt", "prompt": CMD})
+    assert not is_ours({"type": "command", "command": "otherlog ingest --hook"})
+    assert is_ours({"type": "command", "command": CMD})
+    assert not is_ours({"type": "prompt", "prompt": CMD})
 
 
 def test_wait_for_run_returns_the_run_logged_after_the_time_given_and_else_times_out(tmp_path):
     db = tmp_path / "v.duckdb"
-    hooks.record_run(db, "SessionEnd", "1 new message", 0.5)
-    at = hooks.read_runs(db)["SessionEnd"]["at"]
-    assert hooks.wait_for_run(db, "SessionEnd", at, timeout=0)["result"] == "1 new message"
+    record_run(db, "SessionEnd", "1 new message", 0.5)
+    at = read_runs(db)["SessionEnd"]["at"]
+    assert wait_for_run(db, "SessionEnd", at, timeout=0)["result"] == "1 new message"
     with pytest.raises(TimeoutError, match="no SessionEnd run logged at or after 9999"):
-        hooks.wait_for_run(db, "SessionEnd", "9999-01-01T00:00:00+00:00", timeout=0.2)
+        wait_for_run(db, "SessionEnd", "9999-01-01T00:00:00+00:00", timeout=0.2)
     with pytest.raises(TimeoutError):
-        hooks.wait_for_run(db, "PreCompact", at, timeout=0.2)
+        wait_for_run(db, "PreCompact", at, timeout=0.2)
+
+
+def test_the_hook_runs_the_installed_program_else_this_tree_by_path(tmp_path, monkeypatch):
+    """What a person expects: the `vault` they installed (its console script, by absolute path: Claude Code's PATH may
+    not hold the virtualenv), so an upgrade is what the next hook runs; from a source tree with no script, this
+    interpreter with this tree first on its path (the hook sees neither their PYTHONPATH nor their cwd)."""
+    import vault.hooks.command as command
+
+    bin_dir = tmp_path / "venv bin"
+    bin_dir.mkdir()
+    monkeypatch.setattr(command.sys, "executable", str(bin_dir / "python"))
+    db = tmp_path / "v.duckdb"
+    fallback = command.hook_command(db)
+    assert shlex.split(fallback) == ["env", f"PYTHONPATH={ROOT}", str(bin_dir / "python"), "-P", "-m", "vault.cli",
+                                     "--db", str(db.resolve()), "ingest", "--hook"]
+    (bin_dir / "vault").write_text("#!/bin/sh\n")
+    installed_cmd = command.hook_command(db)
+    assert shlex.split(installed_cmd) == [str(bin_dir / "vault"), "--db", str(db.resolve()), "ingest", "--hook"]
+    assert is_ours({"type": "command", "command": fallback}) and is_ours({"type": "command", "command": installed_cmd})
+    assert db_of_command(fallback) == db_of_command(installed_cmd) == db.resolve()

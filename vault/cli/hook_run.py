@@ -20,11 +20,11 @@ def _flag(ctx, name: str) -> Path | None:
 def _fail(db: Path | None, msg: str, start: float) -> None:
     """A real error: one line on stderr and exit 1, which Claude Code shows as a non-blocking error and
     carries on (exit 2 would block compaction or keep Claude from stopping)."""
-    from vault import hooks
+    from vault.hooks.pending import record_run
 
     if db is not None:
         try:
-            hooks.record_run(db, "error", msg[:300], time.perf_counter() - start)
+            record_run(db, "error", msg[:300], time.perf_counter() - start)
         except OSError:
             pass
     sys.stderr.write(f"vault: {msg}\n")
@@ -37,7 +37,8 @@ def run_hook(ctx, wait: bool = False) -> None:
     Silent with exit 0, unless something is really wrong. The settings are only loaded when the command
     has no --db (install bakes it in): loading them costs more than the rest of this half.
     """
-    from vault import hooks
+    from vault.hooks.accept import MAX_HOOK_INPUT, HookInputError, accept_hook, spawn_worker
+    from vault.hooks.pending import unreported_error
 
     start = time.perf_counter()
     db = _flag(ctx, "db")
@@ -45,16 +46,16 @@ def run_hook(ctx, wait: bool = False) -> None:
         if db is None:
             db = settings(ctx).db
         if sys.stdin is None or sys.stdin.isatty():
-            raise hooks.HookInputError("vault ingest --hook reads the hook's JSON on stdin (Claude Code sends it)")
-        raw = sys.stdin.buffer.read(hooks.MAX_HOOK_INPUT + 1)
-        if len(raw) > hooks.MAX_HOOK_INPUT:
-            raise hooks.HookInputError("vault ingest --hook: the hook JSON on stdin is larger than 1 MB")
-        event, _ = hooks.accept_hook(raw, db)
+            raise HookInputError("vault ingest --hook reads the hook's JSON on stdin (Claude Code sends it)")
+        raw = sys.stdin.buffer.read(MAX_HOOK_INPUT + 1)
+        if len(raw) > MAX_HOOK_INPUT:
+            raise HookInputError("vault ingest --hook: the hook JSON on stdin is larger than 1 MB")
+        event, _ = accept_hook(raw, db)
         if wait:
             _work(ctx, db, event, start)
         else:
-            hooks.spawn_worker(db, event, _flag(ctx, "config"))
-        previous = hooks.unreported_error(db)
+            spawn_worker(db, event, _flag(ctx, "config"))
+        previous = unreported_error(db)
     except Exception as e:  # anything: one line, never a traceback into the session
         _fail(db, str(e) or type(e).__name__, start)
     if previous:
@@ -75,10 +76,11 @@ def run_hook_worker(ctx, event: str) -> None:
 
 
 def _work(ctx, db: Path, event: str, start: float) -> None:
-    from vault import hooks
     from vault.cli import common
+    from vault.hooks.pending import record_run
+    from vault.hooks.worker import work
 
     conf = settings(ctx) if _flag(ctx, "db") is None or _flag(ctx, "config") else None
-    res = hooks.work(db, event, batch_bytes=conf.ingest.batch_bytes if conf else None,
-                     whole_process=common.whole_process)
-    hooks.record_run(db, event, res.describe(), time.perf_counter() - start)
+    res = work(db, event, batch_bytes=conf.ingest.batch_bytes if conf else None,
+               whole_process=common.whole_process)
+    record_run(db, event, res.describe(), time.perf_counter() - start)

@@ -43,7 +43,7 @@ def run_ingest(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
 
         return run_hook_worker(ctx, hook_worker) if hook_worker else run_hook(ctx, wait=wait)
     from vault import unchanged
-    from vault.hooks import list_pending
+    from vault.hooks.pending import list_pending
     from vault.ingest_report import IngestReport
     from vault.settings_light import IngestDefaults
 
@@ -87,7 +87,7 @@ def _ingest(ctx, db: Path, targets: list[Path], pending: dict, source: str | Non
             err, ingest_conf, model: str | None):
     """The ingest proper: (report, paths walked, what the index updates did)."""
     from vault.cli import common
-    from vault.hooks import clear_pending
+    from vault.hooks.pending import clear_pending
     from vault.ingest import Ingester
     from vault.lightquery import no_pandas, unloaded
     from vault.walk import walk_names

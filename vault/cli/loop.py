@@ -26,14 +26,16 @@ def hooks_cmd() -> None:
 @click.pass_context
 def hooks_install(ctx, config_dir: Path | None, stop: bool, as_json: bool) -> None:
     """Add `vault ingest --hook` on SessionEnd and PreCompact (idempotent; a backup is kept)."""
-    from vault import hooks
+    from vault.hooks.claude_settings import claude_settings_path
+    from vault.hooks.command import hook_command
+    from vault.hooks.install import EVENTS, OPTIONAL_EVENTS, install
 
     conf = settings(ctx)
     # The vault is baked in (the hook does not see this shell's VAULT_* variables, and then need not load
     # the settings to find it); a config file only when chosen by the environment or a flag.
-    command = hooks.hook_command(conf.db, conf.config if conf.origin("config").kind in ("env", "flag") else None)
-    path = hooks.claude_settings_path(config_dir)
-    change = hooks.install(path, command, hooks.EVENTS + (hooks.OPTIONAL_EVENTS if stop else ()))
+    command = hook_command(conf.db, conf.config if conf.origin("config").kind in ("env", "flag") else None)
+    path = claude_settings_path(config_dir)
+    change = install(path, command, EVENTS + (OPTIONAL_EVENTS if stop else ()))
     if as_json:
         emit_json({"settings": str(path), "command": command, "added": change.added,
                    "already_installed": change.unchanged, "backup": change.backup})
@@ -52,10 +54,11 @@ def hooks_install(ctx, config_dir: Path | None, stop: bool, as_json: bool) -> No
 @json_option
 def hooks_uninstall(config_dir: Path | None, as_json: bool) -> None:
     """Remove exactly the hooks `vault hooks install` added."""
-    from vault import hooks
+    from vault.hooks.claude_settings import claude_settings_path
+    from vault.hooks.install import uninstall
 
-    path = hooks.claude_settings_path(config_dir)
-    change = hooks.uninstall(path)
+    path = claude_settings_path(config_dir)
+    change = uninstall(path)
     if as_json:
         emit_json({"settings": str(path), "removed": change.removed, "restored_original": change.restored})
         return
@@ -73,9 +76,10 @@ def hooks_uninstall(config_dir: Path | None, as_json: bool) -> None:
 @click.pass_context
 def hooks_status(ctx, config_dir: Path | None, as_json: bool) -> None:
     """Which hooks are installed, the vault each writes to, when each last ran, and what is pending."""
-    from vault import hooks
+    from vault.hooks.claude_settings import claude_settings_path
+    from vault.hooks.status import status
 
-    st = hooks.status(hooks.claude_settings_path(config_dir), settings(ctx).db)
+    st = status(claude_settings_path(config_dir), settings(ctx).db)
     if as_json:
         emit_json(st)
         return
