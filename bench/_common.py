@@ -27,8 +27,9 @@ SAMPLE_S = 0.2  # between two samples of a process tree's memory
 
 # The `vault` program in a process of its own, as its console script runs it, in this interpreter: not an installed
 # `vault` command, which in a shared virtualenv is another checkout's. The child imports the `vault` first on its
-# path: the cwd's, PYTHONPATH's, or another tree's through `src_env(tree)` (tests/support.VAULT for the tests). A tree
-# older than 6c4ec01 has no vault/cli/__main__.py: run it with `-c "from vault.cli import main; main()"`.
+# path: the cwd's, PYTHONPATH's, or a tree's put first by `src_env(tree)` (the tests' `support.VAULT` is this one, and
+# `support.vault_env` is `src_env` of the checkout). A tree older than 6c4ec01 has no vault/cli/__main__.py: run it
+# with `-c "from vault.cli import main; main()"`.
 VAULT = [sys.executable, "-m", "vault.cli"]
 
 
@@ -115,14 +116,17 @@ def measured(cmd: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: s
                     peak_rss_mb=usage.ru_maxrss // 1024, tree_rss_mb=mem.rss // MB, tree_pss_mb=mem.pss // MB)
 
 
-def src_env(src: str | Path | None, **extra: str) -> dict[str, str] | None:
-    """This environment with the source tree `src` first on PYTHONPATH (a child and its workers then import that
-    tree's `vault`), plus `extra`; None (inherit) when there is neither."""
-    if src is None and not extra:
+def src_env(src: str | Path | None, base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str] | None:
+    """The environment of a child that runs the source tree `src`: `base` (default: this process's) with `src` first on
+    PYTHONPATH (the child and its workers then import that tree's `vault`, not what a shared virtualenv's editable
+    install points at), plus `extra`; None (inherit) when there is none of the three. The one way a test
+    (`tests/support.vault_env`) or a bench puts a tree first. No empty entry is left on the path (one would put the
+    child's cwd on it)."""
+    if src is None and base is None and not extra:
         return None
-    env = {**os.environ, **extra}
+    env = {**(os.environ if base is None else base), **extra}
     if src is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
     return env
 
 

@@ -21,7 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from _common import measured
+from _common import measured, src_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def migrate_copy(old: Path, work: Path, src: Path) -> dict:
     for p in work.glob("migrating.duckdb*"):
         p.unlink()
     shutil.copy(old, db)
-    env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1"}
+    env = src_env(src, HF_HUB_OFFLINE="1")
     run = measured([sys.executable, "-c", CHILD, str(db)], env=env, cwd=src, tree=False)
     if run.code:
         raise SystemExit(f"migrating with {src} failed (exit code {run.code})")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import shutil
@@ -37,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import mb  # noqa: E402
+from _common import mb, src_env  # noqa: E402
 
 
 def before_ref() -> str:
@@ -55,7 +54,7 @@ def checkout(ref: str, dest: Path) -> Path:
 
 def cli(src: Path, *args: str) -> tuple[float, float]:
     """Run `vault *args` from the code in `src`; (wall s, CPU s of the child)."""
-    env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1"}
+    env = src_env(src, HF_HUB_OFFLINE="1")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     # `-c`, not _common.VAULT (`-m vault.cli`): the tree before rawstore has no vault/cli/__main__.py yet

@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+# The `vault` program in a process of its own, as its console script runs it (`python -m vault.cli`), in the interpreter
+# running the tests, and the environment that puts a tree first on its path: the benches' own, written once there
+# (tests may import bench helpers; neither the package nor the benches import the tests).
+from bench._common import VAULT, src_env  # noqa: F401  (VAULT: `from support import VAULT`)
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CORPORA = SHARED / "corpora"
@@ -102,18 +107,11 @@ def require_shared() -> None:
 ONE_COMMIT_PER_FILE = {"VAULT_INGEST_BATCH_BYTES": "1"}  # an ingest's crash points reached once per file
 
 
-# The `vault` program in a process of its own, as its console script runs it (`vault.cli:main`, through
-# vault/cli/__main__.py), in the interpreter running the tests: no installed `vault` command needed.
-VAULT = [sys.executable, "-m", "vault.cli"]
-
-
 def vault_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a `vault` process: this one's, offline, with this checkout first on PYTHONPATH (so an
-    install of another tree, e.g. a shared editable virtualenv, does not stand in for it); `extra` adds variables."""
-    import os
-
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "HF_HUB_OFFLINE": "1", **(extra or {}), "PYTHONPATH": path}
+    install of another tree, e.g. a shared editable virtualenv, does not stand in for it); `extra` adds variables.
+    The benches' mechanism (`bench/_common.src_env`), for this checkout."""
+    return src_env(ROOT, **{"HF_HUB_OFFLINE": "1", **(extra or {})})
 
 
 def vault_process(db: Path, *args: str, crash_at: str | None = None, env: dict[str, str] | None = None):

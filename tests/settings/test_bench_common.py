@@ -63,6 +63,20 @@ def test_src_env_puts_the_tree_first(monkeypatch, tmp_path):
     assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path), "/somewhere"] and env["HF_HUB_OFFLINE"] == "1"
     assert _common.src_env(None) is None
     assert _common.src_env(None, X="1")["PYTHONPATH"] == "/somewhere"  # no tree: the path as it was
+    monkeypatch.delenv("PYTHONPATH")
+    assert _common.src_env(tmp_path)["PYTHONPATH"] == str(tmp_path)  # no empty entry: that would be the child's cwd
+    assert _common.src_env(tmp_path, base={"A": "1", "PYTHONPATH": "/x"}) == {
+        "A": "1", "PYTHONPATH": os.pathsep.join([str(tmp_path), "/x"])}  # another environment than this one's
+
+
+def test_the_tests_use_the_benches_mechanism(monkeypatch):
+    """One way to put a tree first on a child's path: `support.vault_env` is `src_env` of this checkout, and
+    `support.VAULT` is `_common.VAULT`."""
+    import support
+
+    monkeypatch.setenv("PYTHONPATH", "/somewhere")
+    assert support.vault_env({"X": "1"}) == _common.src_env(support.ROOT, HF_HUB_OFFLINE="1", X="1")
+    assert support.VAULT == _common.VAULT
 
 
 def test_offline_one_thread_keeps_what_is_set(monkeypatch):
