@@ -28,7 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CORPORA = ROOT.parent / "shared" / "corpora"
-VAULT = [sys.executable, "-c", "from vault.cli import main; main()"]
+
+from _common import VAULT, src_env  # noqa: E402  (bench/ is first on the path of a bench run as a script)
+
+# Every child runs this tree: the `vault` program, the hook command (the installed script, as a person's hook names
+# it; in a shared virtualenv it would import the install's checkout) and the worker it starts (docs/hooks.md).
+ENV = src_env(ROOT, HF_HUB_OFFLINE="1")
 
 
 def largest_transcript() -> Path:
@@ -44,7 +49,7 @@ def hook_json(transcript: Path, event: str = "SessionEnd") -> bytes:
 
 def sh(command: str, stdin: bytes, cwd: Path) -> float:
     t = time.perf_counter()
-    res = subprocess.run(["/bin/sh", "-c", command], input=stdin, capture_output=True, cwd=cwd)
+    res = subprocess.run(["/bin/sh", "-c", command], input=stdin, capture_output=True, cwd=cwd, env=ENV)
     dt = time.perf_counter() - t
     assert res.returncode == 0 and not res.stdout and not res.stderr, res
     return dt
@@ -65,7 +70,7 @@ def prepare(work: Path, transcript: Path, base_db: Path | None) -> tuple[Path, P
     else:  # the rest of the Claude Code corpus, so the vault is not empty
         others = [p for p in (CORPORA / "claude-code").iterdir() if p.is_dir()]
         subprocess.run([*VAULT, "--db", str(db), "ingest", "--no-embed", "--json", *map(str, others)],
-                       check=True, capture_output=True)
+                       check=True, capture_output=True, env=ENV)
         # ...minus the transcript itself, so that it is new to the vault
         subprocess.run([sys.executable, "-c", (
             "import sys, duckdb; con = duckdb.connect(sys.argv[1]); sid = sys.argv[2]; "
@@ -122,7 +127,7 @@ def main() -> None:
             db = fresh_vault(base, work, f"baseline{i}")
             t = time.perf_counter()
             subprocess.run([*VAULT, "--db", str(db), "ingest", "--no-embed", "--json", str(copy.parent)],
-                           check=True, capture_output=True)
+                           check=True, capture_output=True, env=ENV)
             base_t.append(time.perf_counter() - t)
             db.unlink()
 
@@ -152,9 +157,9 @@ def main() -> None:
             cold_fg.append(sh(hook_command(dbi) + " --wait", hook_json(copy), elsewhere))
             dbi.unlink()
         # busy: another process holds the lock
-        holder = subprocess.Popen([*VAULT[:2], "import sys; from vault.store import open_vault; "
+        holder = subprocess.Popen([sys.executable, "-c", "import sys; from vault.store import open_vault; "
                                    f"c = open_vault({str(db)!r}); print('held', flush=True); sys.stdin.read()"],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV)
         assert holder.stdout.readline().strip() == "held"
         busy = []
         try:

@@ -50,16 +50,18 @@ TARGETS = {"unchanged": 0.2, "one_session_by_path": 0.5, "one_session_whole_arch
 
 
 def env(work: Path) -> dict:
+    from _common import src_env
+
     e = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("VAULT_")}
-    return {**e, "PYTHONPYCACHEPREFIX": str(work / "pycache"), "HF_HUB_OFFLINE": "1", "NO_COLOR": "1",
-            "VAULT_HOME": str(work / "home")}  # no config file of the person running it; the processes' cwd too (a
-    # `vault` folder in the cwd would shadow the package: `--baseline` puts main's first on PYTHONPATH)
+    return src_env(ROOT, base=e, PYTHONPYCACHEPREFIX=str(work / "pycache"), HF_HUB_OFFLINE="1", NO_COLOR="1",
+                   VAULT_HOME=str(work / "home"))  # no config file of the person running it; the processes' cwd too (a
+    # `vault` folder in the cwd would shadow the package); this tree first (`--baseline` puts the old one before it)
 
 
-def vault_cmd(db: Path, *args: str) -> list[str]:
+def vault_cmd(db: Path | None, *args: str) -> list[str]:
     from _common import VAULT  # bench/ is first on the path of a bench run as a script
 
-    return [*VAULT, "--db", str(db), *args]
+    return [*VAULT, *(["--db", str(db)] if db is not None else []), *args]
 
 
 def run(cmd: list[str], environ: dict) -> tuple[float, float, int, bytes, str]:
@@ -214,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     py = [sys.executable, "-c"]
     floors_cmd = {
         "python -c pass": py + ["pass"],
-        "vault --help": [sys.executable, "-c", "from vault.cli import main; main()", "--help"],
+        "vault --help": vault_cmd(None, "--help"),
         "stat loop": py + [f"import os\nfor p in open({str(listing)!r}).read().split():\n    os.stat(p)"],
         "walk + stat": py + [f"import os\nfor d, _, names in os.walk({str(arch)!r}):\n    for n in names:\n"
                              "        if n.endswith('.jsonl'):\n            os.stat(os.path.join(d, n))"],
@@ -236,7 +238,9 @@ def main(argv: list[str] | None = None) -> None:
     base = f" ({a.baseline})"
     if a.baseline:  # its own copy of the vault: the two versions' keyword indexes differ
         _, base_db = prepare(a.work, a.archive, a.vault, "vault-baseline.duckdb")
-        old_env = {**environ, "PYTHONPATH": str(baseline_code(a.baseline, a.work))}
+        from _common import src_env
+
+        old_env = src_env(baseline_code(a.baseline, a.work), base=environ)
         runs["unchanged" + base] = (vault_cmd(base_db, "ingest", str(arch), "--no-embed", "--json"), old_env, unchanged)
     print(f"{n} files; warming up (bytecode compiled into {a.work / 'pycache'}) ...", file=sys.stderr, flush=True)
     first: dict[str, dict] = {}  # the first run of each: it upgrades a vault in an older storage format (once)

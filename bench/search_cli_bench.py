@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import VAULT, src_env  # noqa: E402  (bench/ is first on the path of a bench run as a script)
 from bench.search_bench import QUERIES, dir_size, rg_command  # noqa: E402
 
 ENV = {"HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
@@ -38,8 +39,9 @@ ENV = {"HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
 NO_CACHE = "PYTHONDONTWRITEBYTECODE"
 
 
-def child_env(cache: bool = True) -> dict[str, str]:
-    env = {**os.environ, **ENV}
+def child_env(cache: bool = True, src: Path = ROOT) -> dict[str, str]:
+    """A child's environment: the source tree `src` first on its path (this one unless `--compare`'s)."""
+    env = src_env(src, **ENV)
     if cache:
         env.pop(NO_CACHE, None)
     else:
@@ -50,23 +52,16 @@ def child_env(cache: bool = True) -> dict[str, str]:
 CACHE = True  # set by --no-bytecode-cache
 
 
-def vault_command(src: Path | None = None) -> list[str]:
-    """The `vault` command; from the source tree `src` if given (put first on the path by `-c`)."""
-    if src is not None:
-        return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(src)!r}); from vault.cli import main; main()"]
-    script = Path(sys.executable).with_name("vault")
-    return [str(script)] if script.exists() else [sys.executable, "-c", "from vault.cli import main; main()"]
-
-
 CPU: dict[str, list[float]] = {}  # CPU seconds (user + system) per process, by what ran: less noisy than
 # wall time on a loaded machine
 
 
-def wall(cmd: list[str], what: str = "") -> tuple[float, bytes]:
-    """Wall time of one process, output to a pipe (rg short-cuts when it sees /dev/null)."""
+def wall(cmd: list[str], what: str = "", src: Path = ROOT) -> tuple[float, bytes]:
+    """Wall time of one process, output to a pipe (rg short-cuts when it sees /dev/null); a `vault` from the tree
+    `src`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env(CACHE))
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env(CACHE, src))
     dt = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if res.returncode not in (0, 1):  # rg exits 1 when nothing matched
@@ -175,13 +170,13 @@ def main(argv: list[str] | None = None) -> None:
     global CACHE
     CACHE = not args.no_bytecode_cache
     tmp = None
-    vault = vault_command()
+    vault = VAULT  # this tree's (child_env), as the other tree's is timed: the same launch for both
     if args.scale == "small":
         args.archive = args.archive or ROOT.parent / "shared" / "corpora" / "claude-code"
         tmp = Path(tempfile.mkdtemp(prefix="search-cli-bench-"))
         args.db = tmp / "vault.duckdb"
         subprocess.run([*vault, "--db", str(args.db), "ingest", "--no-embed", str(args.archive)],
-                       check=True, stdout=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, env=child_env())
     if not args.archive or not args.db:
         ap.error("give --archive and --db, or --scale small")
 
@@ -190,12 +185,12 @@ def main(argv: list[str] | None = None) -> None:
     search = [*vault, *tail]
     other = None
     if args.compare:
-        other = [*vault_command(args.compare), "--db", str(args.compare_db or args.db), *tail[2:]]
+        other = [*VAULT, "--db", str(args.compare_db or args.db), *tail[2:]]
     rg = rg_command()
     load_before = os.getloadavg()[0]
     first, _ = wall([*search, "warm up"])  # builds a stale keyword index; not counted
     if other:
-        wall([*other, "warm up"])
+        wall([*other, "warm up"], src=args.compare)
     wall([*rg, "warm the page cache", str(args.archive)])
     python, help_, ours, theirs, base, lines, same = [], [], {}, {}, {}, {}, {}
     for _ in range(args.rounds):
@@ -209,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
             theirs.setdefault(q, []).append(dt)
             lines[q] = out.count(b"\n")
             if other:
-                dt, theirs_out = wall([*other, phrase], "compare")
+                dt, theirs_out = wall([*other, phrase], "compare", src=args.compare)
                 base.setdefault(q, []).append(dt)
                 same[q] = same.get(q, True) and theirs_out == mine  # the same hits, byte for byte
     per_query_ours = [statistics.median(v) for v in ours.values()]

@@ -38,23 +38,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import VAULT, src_env  # noqa: E402  (bench/ is first on the path of a bench run as a script)
+
 ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "NO_COLOR": "1"}
 QUERIES = ["did you run the test suite", "money amounts come out one penny wrong", "shorter answers",
            "why does the build fail", "database migration"]
 MODES = [("keyword", ["--mode", "keyword"]), ("semantic", ["--mode", "semantic"]),
          ("hybrid", ["--mode", "hybrid"]), ("default", [])]  # default: hybrid with search.hybrid_wait
-LIGHT = "from vault.cli import main; main()"
+LIGHT = VAULT
 # The same command with the light encoder disabled: the query goes through sentence-transformers.
-HEAVY = ("import vault.index.encoder as e; e.load = lambda folder: None; "
-         "e.why_not = lambda folder: 'switched off by the bench'; from vault.cli import main; main()")
+HEAVY = [sys.executable, "-c", "import vault.index.encoder as e; e.load = lambda folder: None; "
+         "e.why_not = lambda folder: 'switched off by the bench'; from vault.cli import main; main()"]
 RECALL_SAMPLE = 60  # texts of the vault (prompts, answers; their first 300 characters) as extra queries
 
 
-def run(cmd: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
-    """(wall, CPU user + system) of one fresh process; output to a pipe (rg short-cuts on /dev/null)."""
+def run(cmd: list[str], src: Path = ROOT) -> tuple[float, float, subprocess.CompletedProcess]:
+    """(wall, CPU user + system) of one fresh process, a `vault` from the source tree `src`; output to a pipe (rg
+    short-cuts on /dev/null)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, env={**os.environ, **ENV})
+    res = subprocess.run(cmd, capture_output=True, env=src_env(src, **ENV))
     dt = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if res.returncode not in (0, 1):  # rg exits 1 when nothing matched
@@ -70,21 +73,20 @@ def cold_commands(db: Path, archive: Path, repeat: int, compare: Path | None = N
     """Median wall/CPU per command; rows interleaved round by round, so load drifts hit every row alike."""
     rows: dict[str, list[tuple[float, float]]] = {}
     notes: dict[str, set] = {}
-    variants = [("encoder", LIGHT)] + ([("sentence-transformers", HEAVY)] if heavy else [])
+    variants = [("encoder", LIGHT, ROOT)] + ([("sentence-transformers", HEAVY, ROOT)] if heavy else [])
     if compare is not None:
-        variants.append(("compare", f"import sys; sys.path.insert(0, {str(compare)!r}); " + LIGHT))
+        variants.append(("compare", LIGHT, compare))
     for r in range(repeat):
         for q in QUERIES:
             rows.setdefault("rg", []).append(run([*rg_command(), q, str(archive)])[:2])
             for mode, extra in MODES:
-                for enc, code in variants:
+                for enc, program, src in variants:
                     if mode == "keyword" and enc == "sentence-transformers":
                         continue  # no model on that path
                     key = f"{mode} / {enc}" if mode != "keyword" or enc == "compare" else "keyword"
                     if enc == "sentence-transformers" and q != QUERIES[r % len(QUERIES)]:
                         continue  # sentence-transformers costs ~7 s a process: one query per round
-                    took, cpu, res = run([sys.executable, "-c", code, "--db", str(db), "search", q, "-n", "10",
-                                          "--json", *extra])
+                    took, cpu, res = run([*program, "--db", str(db), "search", q, "-n", "10", "--json", *extra], src)
                     rows.setdefault(key, []).append((took, cpu))
                     if b"keyword results only" in res.stderr:
                         notes.setdefault(key, set()).add("fell back to keyword")
@@ -182,7 +184,7 @@ def main() -> None:
     if db is None:
         tmp = tempfile.TemporaryDirectory(prefix="search-modes-bench-")
         db = Path(tmp.name) / "vault.duckdb"
-        run([sys.executable, "-c", LIGHT, "--db", str(db), "ingest", str(archive), "--json"])
+        run([*LIGHT, "--db", str(db), "ingest", str(archive), "--json"])
     figures = {"db": str(db), "archive": str(archive), "repeat": args.repeat, "rg": " ".join(rg_command()),
                "load_avg_before": os.getloadavg()[0]}
     cmds = cold_commands(db, archive, args.repeat, args.compare, heavy=not args.no_heavy)

@@ -11,13 +11,8 @@ from support import ROOT
 
 PROGRAM = "from vault.cli import main; main()"  # the whole -c program; a -c that patches something first is fine
 SCRIPT = ('with_name("vault")', "with_name('vault')", ".venv/bin/vault", '"bin" / "vault"')
-# Left to their owners this session (team/coord.txt), or needing -c for a reason written beside them.
-LEFT = {
-    "bench/hook_bench.py": "append's: its VAULT[:2] also starts a `-c` holder",
-    "bench/reingest_bench.py": "append's: the `vault --help` floor in main() (its vault_cmd uses _common.VAULT)",
-    "bench/search_cli_bench.py": "keyword's: times the installed script beside another tree's `-c`",
-    "bench/search_modes_cli_bench.py": "keyword's: LIGHT is timed beside a `-c` that patches first",
-}
+# Left with a reason (none now: every bench and test starts the program through VAULT, or patches something first).
+LEFT: dict[str, str] = {}
 
 
 def _launches(path) -> list[str]:
