@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from vault.connection import STORAGE_VERSION, open_file, secure, with_roomy_retry
+from vault.connection import STORAGE_VERSION, open_file, secure, sql_string, with_roomy_retry
 from vault.faults import crash_point
 
 
@@ -80,8 +80,7 @@ def _copy_database(con: duckdb.DuckDBPyConnection, db: str, tmp: Path) -> None:
     """Every object of the database `db` copied into a new file `tmp` in STORAGE_VERSION (the column options too)."""
     for p in (tmp, Path(f"{tmp}.wal")):
         p.unlink(missing_ok=True)
-    quoted = str(tmp).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS vault_compact (STORAGE_VERSION '{STORAGE_VERSION}')")
+    con.execute(f"ATTACH {sql_string(tmp)} AS vault_compact (STORAGE_VERSION {sql_string(STORAGE_VERSION)})")
     try:
         con.execute(f'COPY FROM DATABASE "{db}" TO vault_compact')
         con.execute("CHECKPOINT vault_compact")

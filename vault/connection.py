@@ -84,7 +84,7 @@ def _open(path: str | Path, read_only: bool, row_group_size: int | None = None) 
         try:
             # Where a direct open spills: an in-memory database's default is '.tmp' in the cwd, shared by every process
             # started there (one's close removed it under another's checkpoint: "Cannot open file .tmp/...").
-            con.execute(f"SET temp_directory = '{_quoted(path)}.tmp'")
+            con.execute(f"SET temp_directory = {sql_string(str(path) + '.tmp')}")
             _attach_as_default(con, Path(path), row_group_size)
         except BaseException:
             con.close()
@@ -137,7 +137,7 @@ ATTACHED_AS = "vault"  # the database name of an attached vault (`current_databa
 def _attach_as_default(con: duckdb.DuckDBPyConnection, path: Path, row_group_size: int | None) -> None:
     """ATTACH the vault file to `con` (an in-memory database) with `row_group_size` (None: DuckDB's), and USE it."""
     option = f" (ROW_GROUP_SIZE {int(row_group_size)})" if row_group_size else ""
-    con.execute(f"ATTACH '{_quoted(path)}' AS {ATTACHED_AS}{option}")
+    con.execute(f"ATTACH {sql_string(path)} AS {ATTACHED_AS}{option}")
     con.execute(f"USE {ATTACHED_AS}")
 
 
@@ -172,12 +172,14 @@ def _replay_wal_attached(path: Path) -> None:
 
 def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str) -> None:
     """ATTACH a database file (the statement takes no parameter: the path is quoted here)."""
-    con.execute(f"ATTACH '{_quoted(path)}' AS {alias}")
+    con.execute(f"ATTACH {sql_string(path)} AS {alias}")
 
 
-def _quoted(path: str | Path) -> str:
-    """A path inside a SQL string literal (ATTACH and SET take no parameters)."""
-    return str(path).replace("'", "''")
+def sql_string(value: str | Path) -> str:
+    """`value` as an SQL string literal, quotes included (`it's` -> `'it''s'`): the one way a literal is written into
+    SQL text, where DuckDB takes no parameter (ATTACH, SET, LOAD, a table function's name argument) or where a
+    constant list must not be a parameter (nothing for DuckDB to probe)."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -191,7 +193,7 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
     files = sorted(Path(pkg.__file__).parent.glob(f"extensions/*/{name}.duckdb_extension"))
     if not files:
         raise VaultError(f"the package duckdb-extension-{name} holds no {name}.duckdb_extension")
-    con.execute(f"LOAD '{files[-1]}'")
+    con.execute(f"LOAD {sql_string(files[-1])}")
 
 
 def _lock_holder(path: Path) -> int | None:
@@ -312,7 +314,7 @@ def reset_memory_limit(con: duckdb.DuckDBPyConnection) -> None:
     then reports the default exactly, not as the SET value rounded to 0.1 GiB)."""
     con.execute("RESET memory_limit")
     default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    con.execute(f"SET memory_limit = '{default}'")
+    con.execute(f"SET memory_limit = {sql_string(default)}")
     con.execute("RESET memory_limit")
 
 
@@ -331,7 +333,7 @@ def with_roomy_retry(con: duckdb.DuckDBPyConnection, run: Callable[[], T], roomy
     changed = cap is not None
     try:
         if cap is not None:
-            con.execute(f"SET memory_limit = '{cap}'")
+            con.execute(f"SET memory_limit = {sql_string(cap)}")
         try:
             return run()
         except errors:
@@ -339,14 +341,14 @@ def with_roomy_retry(con: duckdb.DuckDBPyConnection, run: Callable[[], T], roomy
             if roomy is None:
                 reset_memory_limit(con)
             else:
-                con.execute(f"SET memory_limit = '{roomy}'")
+                con.execute(f"SET memory_limit = {sql_string(roomy)}")
             return run()
     finally:
         if changed:
             if restore:
                 restore()
             else:
-                con.execute(f"SET memory_limit = '{before}'")
+                con.execute(f"SET memory_limit = {sql_string(before)}")
 
 
 # A write smaller than this stays in the WAL (`settle`): DuckDB's checkpoint rewrites a changed table's primary-key

@@ -14,7 +14,7 @@ import duckdb
 
 from vault import __version__
 from vault.connection import (NotAVaultError, VaultDamagedError, backups_hint, connect, reset_memory_limit, secure,
-                              with_roomy_retry)
+                              sql_string, with_roomy_retry)
 from vault.errors import VaultError
 from vault.faults import crash_point
 from vault.migrations import MIGRATIONS
@@ -95,7 +95,7 @@ def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> 
 
 def _meta_values(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...]) -> dict[str, str]:
     """Several `meta` values in one query (constants: no parameter, nothing for DuckDB to probe)."""
-    names = ", ".join("'" + k.replace("'", "''") + "'" for k in keys)
+    names = ", ".join(map(sql_string, keys))
     return dict(con.execute(f"SELECT key, value FROM meta WHERE key IN ({names})").fetchall())
 
 
@@ -153,7 +153,7 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[st
         "CREATE TABLE IF NOT EXISTS migrations (seq INTEGER, name VARCHAR PRIMARY KEY, "
         "applied_at TIMESTAMP, app_version VARCHAR)"
     )
-    con.execute(f"SET memory_limit = '{MIGRATION_MEMORY}'")
+    con.execute(f"SET memory_limit = {sql_string(MIGRATION_MEMORY)}")
     try:
         for name in todo:  # (rolled back) a migration that needs more runs again without the cap
             with_roomy_retry(con, functools.partial(_apply, con, name), roomy=None)

@@ -14,6 +14,8 @@ from typing import Any
 
 import duckdb
 
+from vault.connection import sql_string
+
 
 def table_sizes(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """{"block_size", "used_blocks", "free_blocks", "tables": {name: {"rows", "bytes"}}}, largest first."""
@@ -23,16 +25,16 @@ def table_sizes(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "WHERE database_name = current_database()").fetchone()
     tables = con.execute(
         "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
-        f"WHERE database_name = '{db.replace(chr(39), chr(39) * 2)}' AND NOT temporary").fetchall()
+        f"WHERE database_name = {sql_string(db)} AND NOT temporary").fetchall()
     users: dict[int, set[str]] = defaultdict(set)  # block -> the tables with a segment in it
     rows: dict[str, int] = {}
     for schema, table, n in tables:
         label = table if schema == "main" else f"{schema}.{table}"
         rows[label] = int(n)
-        qualified = f'"{schema}"."{table}"'.replace("'", "''")
+        qualified = sql_string(f'"{schema}"."{table}"')
         for (block,) in con.execute(
             f"SELECT DISTINCT b FROM (SELECT unnest(list_prepend(block_id, additional_block_ids)) AS b "
-            f"FROM pragma_storage_info('{qualified}')) WHERE b >= 0").fetchall():
+            f"FROM pragma_storage_info({qualified})) WHERE b >= 0").fetchall():
             users[block].add(label)
     share: dict[str, float] = defaultdict(float)
     for holders in users.values():

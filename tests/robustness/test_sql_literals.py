@@ -1,0 +1,56 @@
+"""SQL string literals written into SQL text (ATTACH, SET, LOAD, a table function's argument, a constant list) go
+through one helper, `vault.connection.sql_string`: a vault whose path holds a quote is opened, appended to, sized and
+compacted like any other, and the vault's file-handling modules quote nothing by hand."""
+
+from __future__ import annotations
+
+import re
+
+from support import ROOT
+from vault.connection import sql_string
+
+FILE_MODULES = ("connection.py", "compact.py", "storage.py", "schema.py")
+BY_HAND = [
+    re.compile(r"""replace\(\s*["']'["']\s*,\s*["']''["']\s*\)"""),  # .replace("'", "''")
+    re.compile(r"chr\(39\)"),
+    re.compile(r"""f["'][^"'\n]*'\{"""),  # f"... '{value}' ...": a literal without its quotes doubled
+]
+
+
+def test_sql_string_doubles_quotes_and_adds_its_own():
+    assert sql_string("plain") == "'plain'"
+    assert sql_string("o'brien's") == "'o''brien''s'"
+    assert sql_string(ROOT / "x") == f"'{ROOT / 'x'}'"
+
+
+def test_a_vault_whose_path_holds_quotes_is_handled_like_any_other(tmp_path):
+    from vault.compact import compact
+    from vault.storage import table_sizes
+    from vault.store import open_vault
+
+    db = tmp_path / "o'brien's 'vault'" / "v.duckdb"
+    open_vault(db).close()  # created, then attached again with the writers' row group size (ATTACH, SET temp dir)
+    con = open_vault(db, appends=True)  # an existing vault attached with the appends' row group size
+    try:
+        con.execute("INSERT INTO meta VALUES ('it''s', 'x')")
+        assert "meta" in table_sizes(con)["tables"]
+        con = compact(con, db)  # ATTACH of the copy beside it, in STORAGE_VERSION
+        assert con.execute("SELECT value FROM meta WHERE key = 'it''s'").fetchone() == ("x",)
+    finally:
+        con.close()
+    assert sorted(p.name for p in db.parent.iterdir() if p.name.startswith("v.duckdb")) == ["v.duckdb"]
+
+
+def test_the_file_modules_quote_no_literal_by_hand():
+    found = {f"vault/{name}:{n}": line.strip()
+             for name in FILE_MODULES
+             for n, line in enumerate((ROOT / "vault" / name).read_text(encoding="utf-8").splitlines(), 1)
+             if any(p.search(line) for p in BY_HAND) and "def sql_string" not in line}
+    helper = [k for k, line in found.items() if k.startswith("vault/connection.py") and "return \"'\"" in line]
+    assert sorted(found) == helper, f"write literals with vault.connection.sql_string: {found}"
+
+
+def test_the_check_finds_hand_quoting(tmp_path):
+    lines = ["x = str(p).replace(\"'\", \"''\")", "y = f\"WHERE a = '{b}'\"", "z = db.replace(chr(39), chr(39) * 2)",
+             "ok = f\"ATTACH {sql_string(p)} AS v\""]
+    assert [any(p.search(line) for p in BY_HAND) for line in lines] == [True, True, True, False]
