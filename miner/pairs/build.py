@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -15,16 +16,20 @@ from miner.pairs.rows import candidate_row
 from miner.pairs.segments import load_segments
 from miner.tables import count_corrections, replace_pairs, session_roles
 
+if TYPE_CHECKING:
+    from miner.roles import Rule
+
 METHODS = ("next_attempt", "branches")  # offline, the default
 PAID_METHODS = ("rewrite",)  # needs an LLM (the anthropic backend)
 
 
 def collect_candidates(con: duckdb.DuckDBPyConnection, methods: tuple[str, ...] = METHODS,
-                       prompt_chars: int = PROMPT_CHARS, keep_superseded: bool = False,
+                       prompt_chars: int = PROMPT_CHARS, keep_superseded: bool = False, rules: Sequence[Rule] = (),
                        **rewrite_opts: Any) -> tuple[list[Candidate], dict[str, int]]:
     """Every candidate pair of the vault and the skip counts. `keep_superseded` (for evaluation) also
-    returns the pairs of a correction chain's earlier links, failing `chosen_corrected_later`."""
-    roles = session_roles(con)
+    returns the pairs of a correction chain's earlier links, failing `chosen_corrected_later`. `rules`: the role
+    rules of the caller's settings (miner.roles.load_rules), for sessions the `roles` table lacks."""
+    roles = session_roles(con, rules)
     skipped = {"no_request": 0, "no_rejected_answer": 0, "superseded_by_chain": 0, "not_accepted": 0}
     cands: list[Candidate] = []
     if "next_attempt" in methods:
@@ -39,11 +44,11 @@ def collect_candidates(con: duckdb.DuckDBPyConnection, methods: tuple[str, ...] 
 
 def build_pairs(con: duckdb.DuckDBPyConnection, method: str | tuple[str, ...] = METHODS,
                 prompt_chars: int = PROMPT_CHARS, llm=None, confirm=None, yes: bool = False,
-                **filter_opts: Any) -> dict[str, Any]:
+                rules: Sequence[Rule] = (), **filter_opts: Any) -> dict[str, Any]:
     """Rebuild the `pairs` table (review rows are kept: they live in `reviews`); returns a report.
 
     `method`: "next_attempt", "branches" (the offline default, both) and/or "rewrite" (needs `llm`,
-    a miner.llm.LLM, and `yes` or `confirm(plan)`; see `rewrite_candidates`).
+    a miner.llm.LLM, and `yes` or `confirm(plan)`; see `rewrite_candidates`). `rules`: as for `collect_candidates`.
     """
     methods = (method,) if isinstance(method, str) else tuple(method)
     unknown = [m for m in methods if m not in METHODS + PAID_METHODS]
@@ -53,7 +58,7 @@ def build_pairs(con: duckdb.DuckDBPyConnection, method: str | tuple[str, ...] = 
         raise ValueError("the rewrite method needs an LLM (miner.llm.make_llm: Anthropic or an OpenAI-compatible endpoint)")
     opts = FilterOptions(**filter_opts)
     extra = {"llm": llm, "confirm": confirm, "yes": yes} if "rewrite" in methods else {}
-    cands, skipped = collect_candidates(con, methods, prompt_chars, **extra)
+    cands, skipped = collect_candidates(con, methods, prompt_chars, rules=rules, **extra)
     failed = apply_filters(cands, opts)
     replace_pairs(con, [candidate_row(c) for c in cands])
     by_method: dict[str, int] = {}

@@ -4,7 +4,8 @@ stored through miner.tables (a persona a person edited is kept)."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -14,9 +15,13 @@ from miner.personas.llm_rules import llm_rules
 from miner.personas.render import persona_text
 from miner.tables import EFFECTIVE_LABELS, drop_mined_personas, edited_personas, session_roles, store_mined_persona
 
-def role_feedback(con: duckdb.DuckDBPyConnection, role: str | None = None) -> dict[str, list[tuple[str, str]]]:
-    """role -> [(msg_id, feedback text)] of its corrections, oldest first."""
-    roles = session_roles(con)
+if TYPE_CHECKING:
+    from miner.roles import Rule
+
+def role_feedback(con: duckdb.DuckDBPyConnection, role: str | None = None,
+                  rules: Sequence[Rule] = ()) -> dict[str, list[tuple[str, str]]]:
+    """role -> [(msg_id, feedback text)] of its corrections, oldest first (`rules`: as for `build_personas`)."""
+    roles = session_roles(con, rules)
     rows = con.execute(f"""
         SELECT e.session_id, e.msg_id, m.text FROM {EFFECTIVE_LABELS} e JOIN messages m ON m.msg_id = e.msg_id
         WHERE e.label = '{REATTEMPT_WITH_FEEDBACK}' AND NOT m.is_sidechain AND m.is_human
@@ -32,11 +37,13 @@ def role_feedback(con: duckdb.DuckDBPyConnection, role: str | None = None) -> di
 
 def build_personas(con: duckdb.DuckDBPyConnection, backend: str = "offline", role: str | None = None,
                    threshold: float = THRESHOLD, max_rules: int = MAX_RULES, model=None, llm=None,
-                   confirm=None, yes: bool = False, embed_model: str | None = None) -> dict[str, Any]:
+                   confirm=None, yes: bool = False, embed_model: str | None = None,
+                   rules: Sequence[Rule] = ()) -> dict[str, Any]:
     """(Re)build the personas of every role with corrections (or of `role`); edited rows are kept.
 
     offline: clusters with `model` (a loaded embedding model), else loads `embed_model` (the `embed.model`
-    setting; None: the vault's model, else the default).
+    setting; None: the vault's model, else the default). `rules`: the role rules of the caller's settings
+    (miner.roles.load_rules), for sessions the `roles` table lacks.
 
     backend "offline": clustering (above). backend "anthropic": an abstractive summary per role by
     `llm` (a miner.llm.LLM: redacted, cached); paying needs `yes` or `confirm(plan)` returning True.
@@ -45,7 +52,7 @@ def build_personas(con: duckdb.DuckDBPyConnection, backend: str = "offline", rol
         raise ValueError(f"unknown persona backend {backend!r}; use 'offline' or 'anthropic'")
     if backend == "anthropic" and llm is None:
         raise ValueError("the anthropic persona backend needs an LLM")
-    feedback = role_feedback(con, role)
+    feedback = role_feedback(con, role, rules)
     edited = edited_personas(con)
     todo = {r: fb for r, fb in feedback.items() if r not in edited}
     if backend == "anthropic":
