@@ -29,7 +29,7 @@ _SCOPED = re.compile(
 _NOW = re.compile(r"\b(?:yet|for now|right now|this time|at the moment|(?<!from )now|today|here)\b", re.I)
 # A scope that opens a clause and belongs to it: "in this repo, X", "from now on, X".
 LEAD_SCOPE = re.compile(rf"^(?:{THE_PROJECT}|from now on|going forward|"
-                         r"in (?:the )?future|in general|as a rule|by default)\b[\s,]*", re.I)
+                        r"in (?:the )?future|in general|as a rule|by default)\b[\s,]*", re.I)
 
 # Lines of pasted output: tracebacks, logs, shell prompts and sessions, tree drawings, code.
 _OUTPUT_LINE = re.compile(

@@ -14,7 +14,7 @@ _GENERAL = re.compile(
     r"|\b(?:always|never|instead|rather than|prefer|every time|each time|from now on|by default|in general|"
     r"unless|don'?t|do not|avoid|before you|first|yagni|think (?:hard|harder|superhard|it through)|make sure|"
     r"properly|correctly|\w+, not \w+)\b", re.I)
-# A norm stated about a thing ("the commit message must reflect the change"): a complaint restated (`_REWRITES`).
+# A norm stated about a thing ("the commit message must reflect the change"): a complaint restated (`clauses._REWRITES`).
 _NORM = re.compile(r"^(?:the|every|each|all|our|your)\b[^,;]{0,40}?\b(?:must|should always|should never)\b", re.I)
 # Fragments of a sentence, not a rule: a subordinate clause cut off its main clause.
 _FRAGMENT = re.compile(r"^(?:only |just )?(?:because|beacause|since|which|so|as|if|when|while|whether|to)\b", re.I)
