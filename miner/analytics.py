@@ -114,6 +114,10 @@ class _Agg:
 
 def _roles_source(con: duckdb.DuckDBPyConnection, rules=None) -> str:
     """The roles table, completed on the fly (default rules + `rules`, else the config's) for sessions it lacks."""
+    if rules is None:  # a caller without settings (vault.mcp_tools): the config read afresh
+        from miner.roles import load_rules
+
+        rules = load_rules()
     live = unassigned_roles(con, rules)
     if not live:
         return "roles"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -22,6 +22,9 @@ from vault.model import Kind, kinds_sql
 from vault.bulk import insert_rows
 from vault.rewritten import text_hash_sql
 from vault.store import transaction
+
+if TYPE_CHECKING:
+    from miner.roles import Rule
 
 LABEL_COLUMNS = ["msg_id", "session_id", "label", "confidence", "backend", "version", "reasons"]
 
@@ -88,12 +91,13 @@ def mine(
     confirm: Callable[[Any], bool] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     build_pairs_too: bool = True,
-    rules: list | None = None,
+    rules: Sequence[Rule] = (),
     **options: Any,
 ) -> dict[str, Any]:
     """Label the human-side turns; returns a JSON-able report.
 
-    `rules`: the role rules (miner.roles.load_rules of the caller's settings; None: the config's).
+    `rules`: the role rules of the caller's settings (miner.roles.load_rules(settings)); none: each session's role
+    is its project's. Nothing here reads the configuration.
 
     `confirm(plan)` is asked by a paid backend before it spends anything; returning False
     aborts (miner.llm.LLMError) with nothing sent. Turns a paid backend failed on get no
@@ -137,7 +141,7 @@ def mine(
     if build_pairs_too:
         from miner.pairs import build_pairs
 
-        p = build_pairs(con)  # offline methods; `vault pairs --rewrite` adds the paid one
+        p = build_pairs(con, rules=rules)  # offline methods; `vault pairs --rewrite` adds the paid one
         pairs = {k: p[k] for k in ("corrections", "pairs", "kept", "by_method")}
     return {
         "backend": clf.name,

@@ -8,7 +8,8 @@ Invariants held here and nowhere else:
   chosen answer counts as accepted unless the pair is rejected;
 - reviews outlive rebuilds: pairs are replaced wholesale, reviews stay keyed by the stable pair ids;
 - a persona a person edited is never overwritten by mining;
-- every session has a role: the `roles` table, completed from the rules for sessions it lacks.
+- every session has a role: the `roles` table, completed from the rules for sessions it lacks (the rules
+  of the caller's settings, always passed in: this module reads no configuration).
 
 Labels themselves are written by `miner.mine` (one row per human-side turn); SQL elsewhere reads the
 view by its name, `EFFECTIVE_LABELS`.
@@ -17,8 +18,9 @@ view by its name, `EFFECTIVE_LABELS`.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -27,6 +29,9 @@ from vault.sqlfilter import Filter
 from vault.bulk import insert_rows
 from vault.rewritten import text_hash_sql
 from vault.store import transaction
+
+if TYPE_CHECKING:
+    from miner.roles import Rule
 
 EFFECTIVE_LABELS = "effective_labels"  # msg_id, session_id, is_human, timestamp, label, relabelled
 RELABEL_CHOICES: tuple[str, ...] = (*LABELS, NOT_HUMAN)
@@ -198,12 +203,12 @@ def drop_mined_personas(con: duckdb.DuckDBPyConnection, keep: set[str]) -> list[
 
 # -- session roles -----------------------------------------------------------------------------
 
-def assign_roles(con: duckdb.DuckDBPyConnection, rules=None) -> dict[str, int]:
-    """Give every session a role by the rules (`rules`, else the config's: miner.roles), replacing the
-    `roles` table; returns sessions per role."""
-    from miner.roles import compute_roles, load_rules
+def assign_roles(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule]) -> dict[str, int]:
+    """Give every session a role by `rules` (the caller's settings': miner.roles.load_rules(settings); none: each
+    session's role is its project's), replacing the `roles` table; returns sessions per role."""
+    from miner.roles import compute_roles
 
-    rows = compute_roles(con, load_rules() if rules is None else rules)
+    rows = compute_roles(con, list(rules))
     # No transaction of our own: `vault mine` may call this inside its own (DuckDB cannot nest
     # them, and a failed BEGIN aborts the caller's). Roles are derived: a crash in between leaves
     # the table empty, and readers then complete it on the fly (`session_roles`).
@@ -215,21 +220,20 @@ def assign_roles(con: duckdb.DuckDBPyConnection, rules=None) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def unassigned_roles(con: duckdb.DuckDBPyConnection, rules=None) -> dict[str, str]:
-    """session -> role by the rules (`rules`, else the config's) for the sessions the roles table lacks."""
+def unassigned_roles(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule]) -> dict[str, str]:
+    """session -> role by `rules` (as for `assign_roles`) for the sessions the roles table lacks."""
     missing = con.execute(
         "SELECT count(*) FROM sessions WHERE session_id NOT IN (SELECT session_id FROM roles)").fetchone()[0]
     if not missing:
         return {}
-    from miner.roles import compute_roles, load_rules
+    from miner.roles import compute_roles
 
     have = {r[0] for r in con.execute("SELECT session_id FROM roles").fetchall()}
-    return {sid: name for sid, name, _ in compute_roles(con, load_rules() if rules is None else rules)
-            if sid not in have}
+    return {sid: name for sid, name, _ in compute_roles(con, list(rules)) if sid not in have}
 
 
-def session_roles(con: duckdb.DuckDBPyConnection, rules=None) -> dict[str, str]:
-    """session -> role: the roles table, completed from the rules for sessions it lacks."""
+def session_roles(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule]) -> dict[str, str]:
+    """session -> role: the roles table, completed from `rules` (as for `assign_roles`) for sessions it lacks."""
     roles = dict(con.execute("SELECT session_id, role_name FROM roles").fetchall())
     return roles | unassigned_roles(con, rules)
 

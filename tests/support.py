@@ -94,7 +94,7 @@ def hand_labelled(rows: list[dict]):
         from miner.tables import assign_roles
 
         store_hand_labels(con, rows)
-        assign_roles(con)
+        assign_roles(con, [])  # no role rules: each session's role is its project's
     return label
 
 

@@ -176,3 +176,60 @@ def test_a_vault_from_before_m009_migrates_and_mines_and_exports_the_same(tmp_pa
 @needs_shared
 def test_a_real_vault_from_before_m009_migrates_and_mines_and_exports_the_same(tmp_path):
     _upgrade_gives_the_same(tmp_path, [CLAUDE_CORPUS, CONVERSATIONS])
+
+
+def _without_config(monkeypatch) -> None:
+    """Any read of the configuration (the settings afresh, or rules from the config file) fails the test."""
+    import miner.roles
+    import vault.settings
+
+    def read(*_a, **_k):
+        raise AssertionError("the library read the configuration itself; the caller's settings pass the rules")
+
+    monkeypatch.setattr(vault.settings, "load", read)
+    monkeypatch.setattr(miner.roles, "load_rules", read)
+
+
+def test_roles_come_from_the_callers_rules_and_never_from_the_config(hand_vault, vault_copy, monkeypatch):
+    """The roles table emptied, every reader completes it from the rules its caller passes (the CLI's from its one
+    settings object); none reads the config file on its own, nor is called without rules where it needs them."""
+    from miner.pairs import build_pairs, collect_candidates
+    from miner.personas import role_feedback
+    from miner.roles import load_rules
+
+    rules = load_rules(EXAMPLES / "roles.toml")  # backend, docs-writer, explorer
+    con = vault_copy(hand_vault)
+    con.execute("DELETE FROM roles")
+    _without_config(monkeypatch)
+    by_project = set(tables.session_roles(con, []).values())
+    assert by_project and not by_project & {"backend", "docs-writer", "explorer"}
+    assert set(tables.session_roles(con, rules).values()) <= {"backend", "docs-writer", "explorer"}
+    cands, _ = collect_candidates(con, rules=rules)
+    assert cands and {c.role_name for c in cands} <= {"backend", "docs-writer", "explorer"}
+    assert set(role_feedback(con, rules=rules)) <= {"backend", "docs-writer", "explorer"}
+    assert build_pairs(con)["pairs"] == len(cands)  # no rules: the projects', and still no config read
+    assert {p["role_name"] for p in tables.load_pairs(con)} <= by_project
+    with pytest.raises(TypeError):
+        tables.session_roles(con)  # the owner of the table holds no default: the caller passes the rules
+    with pytest.raises(TypeError):
+        tables.assign_roles(con)
+    assert con.execute("SELECT count(*) FROM roles").fetchone()[0] == 0  # readers complete on the fly, write nothing
+
+
+def test_the_cli_passes_the_rules_of_its_settings(hand_vault, tmp_path, monkeypatch):
+    """`vault pairs` rebuilds with the roles of the config it was given (VAULT_CONFIG here), through its settings."""
+    import shutil
+
+    from support import run_cli
+    from vault.store import open_vault
+
+    db = tmp_path / "v.duckdb"
+    shutil.copy(hand_vault, db)
+    con = open_vault(db)
+    con.execute("DELETE FROM roles")
+    con.close()
+    monkeypatch.setenv("VAULT_CONFIG", str(EXAMPLES / "roles.toml"))
+    code, out, err = run_cli("pairs", "--json", "--all", db=db)
+    assert code == 0, err
+    roles = {json.loads(line)["role_name"] for line in out.splitlines() if line.strip()}
+    assert roles and roles <= {"backend", "docs-writer", "explorer"}

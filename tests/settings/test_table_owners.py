@@ -38,7 +38,7 @@ OWNERS = {
     "personas": "miner.tables",
     "roles": "miner.tables",
     "reviews": "miner.tables",
-    "llm_cache": "miner.llm",
+    "llm_cache": "miner.llm.cache",
 }
 
 # Writers besides the owner, each with why. The archive tables are the ingest's: its steps live in modules of

@@ -48,7 +48,7 @@ def build_vault(path: Path) -> Path:
     try:
         ingest(con, [EXAMPLES / "claude-code"])
         fts.ensure_index(con)
-        assign_roles(con)
+        assign_roles(con, [])
         label_turns(con)
         add_pairs(con)
         add_personas(con)

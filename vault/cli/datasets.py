@@ -72,6 +72,7 @@ def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt
               near_identical, rewrite, max_tokens, model, batch, yes, max_cost) -> None:
     """Build preference pairs from the mined corrections and print them (JSONL with --json)."""
     from miner.pairs import METHODS, PROMPT_CHARS, REWRITE_PROMPT_VERSION, build_pairs
+    from miner.roles import load_rules
     from miner.tables import count_pairs
 
     with open_db(ctx, read_only=no_rebuild) as con:
@@ -83,8 +84,8 @@ def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt
                         **_paid(ctx, con, as_json, REWRITE_PROMPT_VERSION, model, batch, yes, max_cost,
                                 max_tokens=max_tokens or 2000, expected_output_tokens=400)}
             had = count_pairs(con, method="rewrite")
-            report = build_pairs(con, prompt_chars=prompt_chars or PROMPT_CHARS, **paid,
-                                 **_filter_options(min_chars, max_chars, near_identical))
+            report = build_pairs(con, prompt_chars=prompt_chars or PROMPT_CHARS, rules=load_rules(settings(ctx)),
+                                 **paid, **_filter_options(min_chars, max_chars, near_identical))
             if had and not rewrite:
                 stderr_console().print(f"{had} rewrite pairs were dropped: `vault pairs --rewrite` brings them "
                                        "back from the cache at no cost.")
@@ -145,6 +146,7 @@ def _print_pairs(rows: list[dict], report: dict | None, include_all: bool) -> No
 def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, batch, yes, max_cost) -> None:
     """Show each role's persona: the standing preferences stated by its corrections."""
     from miner.personas import PERSONA_PROMPT_VERSION, THRESHOLD, build_personas, claude_md
+    from miner.roles import load_rules
     from miner.tables import count_corrections, load_personas
 
     with open_db(ctx) as con:
@@ -158,7 +160,7 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
             elif not as_json and fmt == "text":
                 stderr_console().print("[dim]Building personas (loads the embedding model)...[/]")
             build_personas(con, backend=backend, role=role, threshold=THRESHOLD if threshold is None else threshold,
-                           embed_model=settings(ctx).embed.model, **paid)
+                           embed_model=settings(ctx).embed.model, rules=load_rules(settings(ctx)), **paid)
         personas = redactor(ctx).redact_obj(load_personas(con, role))  # every format: text, --json, claude-md
     if role and not personas:
         raise click.ClickException(f"no persona for role {role!r}: it has no corrections (see `vault roles`)")
@@ -214,14 +216,16 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
     from miner.export import export
     from miner.pairs import build_pairs
     from miner.personas import build_personas
+    from miner.roles import load_rules
     from miner.tables import count_pairs, load_personas
 
     _check_out_dir(out_dir)
     with open_db(ctx) as con:
+        rules = load_rules(settings(ctx))
         if not count_pairs(con):
-            build_pairs(con)
+            build_pairs(con, rules=rules)
         if not no_persona and not load_personas(con):
-            build_personas(con, embed_model=settings(ctx).embed.model)
+            build_personas(con, embed_model=settings(ctx).embed.model, rules=rules)
         try:
             rep = export(con, fmt, out_dir, seed=seed, test_fraction=test_fraction, persona=not no_persona,
                          redact=not no_redact, reviewed_only=reviewed_only, parquet=parquet, hf=hf, role=role,
