@@ -133,17 +133,18 @@ print(json.dumps({q: [statistics.median(x[i] for x in v) for i in range(3)] for 
 
 
 def compare_keyword(db: Path, src: Path, queries: list[str], rounds: int, out: dict, processes: int = 4,
-                    archive: Path | None = None) -> None:
+                    archive: Path | None = None, src_db: Path | None = None) -> None:
     """This tree's in-process keyword search against `src`'s (another checkout), on the same vault: `processes`
     child processes each, alternated, each running every query `rounds` times. Without `archive`, no rg beside them
     (which takes both cores): the ratio of the two trees is the figure. With it, rg searches the archive before each
     search, as for the main figure, and each tree's speedup over the rg runs of its own children is reported too.
-    Per query the median over processes, then over queries."""
+    Per query the median over processes, then over queries. `src_db`: the vault `src` searches, when it cannot
+    open `db` (a copy of the same vault in the layout `src` reads: an older tree refuses a migrated vault)."""
     rg = [*rg_command(), str(archive)] if archive else []
     got: dict[str, list[dict]] = {"this": [], "compare": []}
     for _ in range(processes):
-        for name, tree in (("this", ROOT), ("compare", src)):
-            res = subprocess.run([sys.executable, "-c", COMPARE, str(tree), str(db), json.dumps(queries), str(rounds),
+        for name, tree, vault in (("this", ROOT, db), ("compare", src, src_db or db)):
+            res = subprocess.run([sys.executable, "-c", COMPARE, str(tree), str(vault), json.dumps(queries), str(rounds),
                                   json.dumps(rg)], capture_output=True, text=True, check=True, cwd=tree)
             got[name].append(json.loads(res.stdout))
 
@@ -151,7 +152,7 @@ def compare_keyword(db: Path, src: Path, queries: list[str], rounds: int, out: d
         return round(1000 * statistics.median(statistics.median(p[q][i] for p in got[name]) for q in queries), 2)
 
     this, other = (med("this", 0), med("this", 1)), (med("compare", 0), med("compare", 1))
-    out["keyword_compare"] = {"src": str(src), "processes": processes, "rounds": rounds, "rg_beside": bool(rg),
+    out["keyword_compare"] = {"src": str(src), "src_db": str(src_db or db), "processes": processes, "rounds": rounds, "rg_beside": bool(rg),
                               "this_ms": {"wall": this[0], "cpu": this[1]}, "compare_ms": {"wall": other[0], "cpu": other[1]},
                               "wall_ratio": round(this[0] / other[0], 2), "cpu_ratio": round(this[1] / other[1], 2),
                               "load_average": round(os.getloadavg()[0], 1)}
@@ -271,6 +272,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--compare-rg", action="store_true",
                     help="with --compare: rg searches the archive before each search of both trees, as for the main "
                          "figure (each tree's speedup over rg in the same run)")
+    ap.add_argument("--compare-db", type=Path, metavar="VAULT",
+                    help="with --compare: the vault the other tree searches (a copy of --db in the layout it reads), "
+                         "when it cannot open --db")
     ap.add_argument("--compare-processes", type=int, default=4, help="with --compare: child processes per tree")
     ap.add_argument("--no-throughput", action="store_true",
                     help="skip the embedding-throughput comparison (the longest part); latencies are still measured")
@@ -310,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
         con.close()
     if args.compare:
         compare_keyword(args.db, args.compare, QUERIES, args.rounds, out, args.compare_processes,
-                        args.archive if args.compare_rg else None)
+                        args.archive if args.compare_rg else None, args.compare_db)
     if not args.keyword_only:
         bench_brute_force_scale(out)
     archive_bytes, db_bytes = dir_size(args.archive), vault_size(args.db)
