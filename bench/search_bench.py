@@ -162,6 +162,45 @@ def compare_keyword(db: Path, src: Path, queries: list[str], rounds: int, out: d
             rg_ms=rgs, this_speedup=round(rgs["this"] / this[0], 1), compare_speedup=round(rgs["compare"] / other[0], 1))
 
 
+# Run in a child process per tree: the result lists (every field of every hit) of the package at argv[1] for the cases
+# in argv[3] ([query, mode, limit, filter name]), on the vault argv[2].
+RESULTS = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from vault.store import open_vault
+from vault.index.search import SearchFilters, search
+filters = {"none": SearchFilters(), "human": SearchFilters(human_only=True),
+           "tools": SearchFilters(kinds=("tool_call", "tool_result")), "typed": SearchFilters(kinds=("human_prompt", "assistant_text"))}
+con = open_vault(sys.argv[2], read_only=True)
+print(json.dumps([[list(h) for h in search(con, q, mode=m, limit=n, filters=filters[f])] for q, m, n, f in json.loads(sys.argv[3])]))
+"""
+PAIRS = ["git commit", "docker error", "test coverage", "install package", "database migration", "session hook",
+         "lint error fix", "readme install"]
+
+
+def result_cases(queries: list[str]) -> list[list]:
+    """What `compare_results` runs: each query (phrases quoted) and some pairs, at limits 1-100, with and without
+    filters, keyword and hybrid (which, without vectors, is the keyword ranking at half the terms, taken 3x deeper)."""
+    qs = [f'"{q}"' if " " in q else q for q in queries] + PAIRS
+    cases = [[q, "keyword", n, "none"] for q in qs for n in (1, 5, 20, 60, 100)]
+    cases += [[q, "keyword", 20, f] for q in qs for f in ("human", "tools", "typed")]
+    return cases + [[q, "hybrid", 20, "none"] for q in qs]
+
+
+def compare_results(db: Path, src: Path, queries: list[str], out: dict, src_db: Path | None = None) -> None:
+    """The result lists of this tree and of `src` (each hit: message, session, role, kind, score, snippet, spans,
+    ranks...) for `result_cases`: how many are identical."""
+    cases = result_cases(queries)
+    got = {}
+    for name, tree, vault in (("this", ROOT, db), ("compare", src, src_db or db)):
+        res = subprocess.run([sys.executable, "-c", RESULTS, str(tree), str(vault), json.dumps(cases)],
+                             capture_output=True, text=True, check=True, cwd=tree)
+        got[name] = json.loads(res.stdout)
+    same = sum(a == b for a, b in zip(got["this"], got["compare"], strict=True))
+    out["result_compare"] = {"lists": len(cases), "identical": same, "hits": sum(map(len, got["this"])),
+                             "differ": [cases[i] for i, (a, b) in enumerate(zip(got["this"], got["compare"])) if a != b][:10]}
+
+
 def keyword_index_size(con, out: dict) -> None:
     """What the keyword index costs: its tables' bytes, its documents by tier, and tool output deduplication."""
     from vault.index import fts
@@ -313,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         con.close()
     if args.compare:
+        compare_results(args.db, args.compare, QUERIES, out, args.compare_db)
         compare_keyword(args.db, args.compare, QUERIES, args.rounds, out, args.compare_processes,
                         args.archive if args.compare_rg else None, args.compare_db)
     if not args.keyword_only:
@@ -339,6 +379,9 @@ def report(o: dict) -> None:
               f"{', rg before each search' if c.get('rg_beside') else ', no rg beside'}): "
               f"median {c['this_ms']['wall']} vs {c['compare_ms']['wall']} ms wall ({c['wall_ratio']}x), "
               f"{c['this_ms']['cpu']} vs {c['compare_ms']['cpu']} ms CPU ({c['cpu_ratio']}x); load {c['load_average']}")
+        r = o["result_compare"]
+        print(f"  result lists: {r['identical']} of {r['lists']} identical ({r['hits']:,} hits)"
+              + (f"; differ: {r['differ']}" if r["differ"] else ""))
         if c.get("rg_beside"):
             print(f"  with rg before each search (as above): rg {c['rg_ms']['this']} / {c['rg_ms']['compare']} ms in each "
                   f"tree's children -> this tree {c['this_speedup']}x, {c['src']} {c['compare_speedup']}x")

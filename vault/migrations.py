@@ -479,7 +479,7 @@ def m018_postings_msg(con: duckdb.DuckDBPyConnection) -> None:
         """)
 
 
-M018_HEAD_MSGS = 256  # vault.index.fts_build.HEAD_MSGS when m018 was written (a migration never changes)
+M018_HEAD_MSGS = 64  # vault.index.fts_build.HEAD_MSGS when m018 was written (a migration never changes)
 
 
 # The indexes m012 makes (the ingest drops and rebuilds them by these names), and m001's columns in m001's order.

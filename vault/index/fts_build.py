@@ -48,10 +48,11 @@ ARG_CHARS = 500
 TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER = 0, 1, 2, 3
 BM25_K, BM25_B = 1.2, 0.75
 # A main-segment posting of a typed text or a tool call (one message each, the document named by it) ranked this high
-# in its term (`r`) carries that message (`msg`; NULL otherwise): a one-term query at limit 20 reads r <= 120, hybrid's
-# depth 60 r <= 240. Deeper postings (and every tool output's: its messages change without its postings) are named
-# through `doc_msgs`. The rows it fills cost the index ~N MB on the 1 GB bench vault (docs/search.md).
-HEAD_MSGS = 256
+# in its term (`r`) carries that message (`msg`; NULL otherwise, which costs nothing). A query's best `limit` documents
+# sit at about r <= limit (r is the rank at the main segment's statistics, which move little before a merge): 64 covers
+# the command's 20 and hybrid's 60. Deeper postings (and every tool output's: its messages change without its postings)
+# are named through `doc_msgs`. On the 1 GB bench vault: 132,600 postings carry one, +N MB (docs/search.md).
+HEAD_MSGS = 64
 
 
 def weight_sql(avgdl: str, p: str = "p") -> str:
