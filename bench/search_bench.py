@@ -133,17 +133,18 @@ print(json.dumps({q: [statistics.median(x[i] for x in v) for i in range(3)] for 
 
 
 def compare_keyword(db: Path, src: Path, queries: list[str], rounds: int, out: dict, processes: int = 4,
-                    archive: Path | None = None) -> None:
+                    archive: Path | None = None, src_db: Path | None = None) -> None:
     """This tree's in-process keyword search against `src`'s (another checkout), on the same vault: `processes`
     child processes each, alternated, each running every query `rounds` times. Without `archive`, no rg beside them
     (which takes both cores): the ratio of the two trees is the figure. With it, rg searches the archive before each
     search, as for the main figure, and each tree's speedup over the rg runs of its own children is reported too.
-    Per query the median over processes, then over queries."""
+    Per query the median over processes, then over queries. `src_db`: the vault `src` searches, when it cannot
+    open `db` (a copy of the same vault in the layout `src` reads: an older tree refuses a migrated vault)."""
     rg = [*rg_command(), str(archive)] if archive else []
     got: dict[str, list[dict]] = {"this": [], "compare": []}
     for _ in range(processes):
-        for name, tree in (("this", ROOT), ("compare", src)):
-            res = subprocess.run([sys.executable, "-c", COMPARE, str(tree), str(db), json.dumps(queries), str(rounds),
+        for name, tree, vault in (("this", ROOT, db), ("compare", src, src_db or db)):
+            res = subprocess.run([sys.executable, "-c", COMPARE, str(tree), str(vault), json.dumps(queries), str(rounds),
                                   json.dumps(rg)], capture_output=True, text=True, check=True, cwd=tree)
             got[name].append(json.loads(res.stdout))
 
@@ -151,7 +152,7 @@ def compare_keyword(db: Path, src: Path, queries: list[str], rounds: int, out: d
         return round(1000 * statistics.median(statistics.median(p[q][i] for p in got[name]) for q in queries), 2)
 
     this, other = (med("this", 0), med("this", 1)), (med("compare", 0), med("compare", 1))
-    out["keyword_compare"] = {"src": str(src), "processes": processes, "rounds": rounds, "rg_beside": bool(rg),
+    out["keyword_compare"] = {"src": str(src), "src_db": str(src_db or db), "processes": processes, "rounds": rounds, "rg_beside": bool(rg),
                               "this_ms": {"wall": this[0], "cpu": this[1]}, "compare_ms": {"wall": other[0], "cpu": other[1]},
                               "wall_ratio": round(this[0] / other[0], 2), "cpu_ratio": round(this[1] / other[1], 2),
                               "load_average": round(os.getloadavg()[0], 1)}
@@ -159,6 +160,45 @@ def compare_keyword(db: Path, src: Path, queries: list[str], rounds: int, out: d
         rgs = {name: med(name, 2) for name in got}
         out["keyword_compare"].update(
             rg_ms=rgs, this_speedup=round(rgs["this"] / this[0], 1), compare_speedup=round(rgs["compare"] / other[0], 1))
+
+
+# Run in a child process per tree: the result lists (every field of every hit) of the package at argv[1] for the cases
+# in argv[3] ([query, mode, limit, filter name]), on the vault argv[2].
+RESULTS = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from vault.store import open_vault
+from vault.index.search import SearchFilters, search
+filters = {"none": SearchFilters(), "human": SearchFilters(human_only=True),
+           "tools": SearchFilters(kinds=("tool_call", "tool_result")), "typed": SearchFilters(kinds=("human_prompt", "assistant_text"))}
+con = open_vault(sys.argv[2], read_only=True)
+print(json.dumps([[list(h) for h in search(con, q, mode=m, limit=n, filters=filters[f])] for q, m, n, f in json.loads(sys.argv[3])]))
+"""
+PAIRS = ["git commit", "docker error", "test coverage", "install package", "database migration", "session hook",
+         "lint error fix", "readme install"]
+
+
+def result_cases(queries: list[str]) -> list[list]:
+    """What `compare_results` runs: each query (phrases quoted) and some pairs, at limits 1-100, with and without
+    filters, keyword and hybrid (which, without vectors, is the keyword ranking at half the terms, taken 3x deeper)."""
+    qs = [f'"{q}"' if " " in q else q for q in queries] + PAIRS
+    cases = [[q, "keyword", n, "none"] for q in qs for n in (1, 5, 20, 60, 100)]
+    cases += [[q, "keyword", 20, f] for q in qs for f in ("human", "tools", "typed")]
+    return cases + [[q, "hybrid", 20, "none"] for q in qs]
+
+
+def compare_results(db: Path, src: Path, queries: list[str], out: dict, src_db: Path | None = None) -> None:
+    """The result lists of this tree and of `src` (each hit: message, session, role, kind, score, snippet, spans,
+    ranks...) for `result_cases`: how many are identical."""
+    cases = result_cases(queries)
+    got = {}
+    for name, tree, vault in (("this", ROOT, db), ("compare", src, src_db or db)):
+        res = subprocess.run([sys.executable, "-c", RESULTS, str(tree), str(vault), json.dumps(cases)],
+                             capture_output=True, text=True, check=True, cwd=tree)
+        got[name] = json.loads(res.stdout)
+    same = sum(a == b for a, b in zip(got["this"], got["compare"], strict=True))
+    out["result_compare"] = {"lists": len(cases), "identical": same, "hits": sum(map(len, got["this"])),
+                             "differ": [cases[i] for i, (a, b) in enumerate(zip(got["this"], got["compare"])) if a != b][:10]}
 
 
 def keyword_index_size(con, out: dict) -> None:
@@ -271,6 +311,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--compare-rg", action="store_true",
                     help="with --compare: rg searches the archive before each search of both trees, as for the main "
                          "figure (each tree's speedup over rg in the same run)")
+    ap.add_argument("--compare-db", type=Path, metavar="VAULT",
+                    help="with --compare: the vault the other tree searches (a copy of --db in the layout it reads), "
+                         "when it cannot open --db")
     ap.add_argument("--compare-processes", type=int, default=4, help="with --compare: child processes per tree")
     ap.add_argument("--no-throughput", action="store_true",
                     help="skip the embedding-throughput comparison (the longest part); latencies are still measured")
@@ -309,8 +352,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         con.close()
     if args.compare:
+        compare_results(args.db, args.compare, QUERIES, out, args.compare_db)
         compare_keyword(args.db, args.compare, QUERIES, args.rounds, out, args.compare_processes,
-                        args.archive if args.compare_rg else None)
+                        args.archive if args.compare_rg else None, args.compare_db)
     if not args.keyword_only:
         bench_brute_force_scale(out)
     archive_bytes, db_bytes = dir_size(args.archive), vault_size(args.db)
@@ -335,6 +379,9 @@ def report(o: dict) -> None:
               f"{', rg before each search' if c.get('rg_beside') else ', no rg beside'}): "
               f"median {c['this_ms']['wall']} vs {c['compare_ms']['wall']} ms wall ({c['wall_ratio']}x), "
               f"{c['this_ms']['cpu']} vs {c['compare_ms']['cpu']} ms CPU ({c['cpu_ratio']}x); load {c['load_average']}")
+        r = o["result_compare"]
+        print(f"  result lists: {r['identical']} of {r['lists']} identical ({r['hits']:,} hits)"
+              + (f"; differ: {r['differ']}" if r["differ"] else ""))
         if c.get("rg_beside"):
             print(f"  with rg before each search (as above): rg {c['rg_ms']['this']} / {c['rg_ms']['compare']} ms in each "
                   f"tree's children -> this tree {c['this_speedup']}x, {c['src']} {c['compare_speedup']}x")

@@ -23,6 +23,19 @@ def index_contents(con) -> dict:
     }
 
 
+def misnamed_postings(con) -> list[tuple]:
+    """Main-segment postings whose `msg` is not what index layout 7 puts there: the document's message (its name) for a
+    typed text's or a tool call's posting with `r <= HEAD_MSGS`, else NULL. Empty for a sound index."""
+    from vault.index.fts_build import HEAD_MSGS, TOOL_CALL_TIER
+
+    s = "fts_main_fts_docs"
+    return con.execute(f"""SELECT p.termid, p.docid, p.tier, p.r, p.msg, d.name FROM {s}.postings p
+                           LEFT JOIN {s}.docs d USING (docid)
+                           WHERE p.msg IS DISTINCT FROM
+                                 CASE WHEN p.tier <= {TOOL_CALL_TIER} AND p.r <= {HEAD_MSGS} THEN d.name END
+                           LIMIT 5""").fetchall()
+
+
 def queries_of(con) -> list[str]:
     """One-term queries over the vocabulary's range of frequencies, and pairs and triples of them."""
     terms = [r[0] for r in con.execute(

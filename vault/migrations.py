@@ -452,6 +452,36 @@ M017_FRAMES_PER_STEP = 32  # frames per query (~50 KB each): 256 peaked at 598 M
 M017_PIECE_BYTES = 4000  # rawstore.PIECE_BYTES when m017 was written
 
 
+def m018_postings_msg(con: duckdb.DuckDBPyConnection) -> None:
+    """The keyword index's main segment names the message of a typed text's or a tool call's posting in its term's head
+    (`postings.msg`, index layout 7: vault/index/fts_build.py, HEAD_MSGS): a one-term search reads its best messages
+    with the postings, without a lookup in `doc_msgs`.
+
+    A layout-6 index is rewritten so (the same rows, in the same order, plus the column) and recorded as layout 7;
+    any other index, or none, is left to the next ingest or search, which builds it whole (as before).
+    """
+    s = "fts_main_fts_docs"
+    built, exists = con.execute(
+        "SELECT (SELECT value FROM meta WHERE key = 'fts_built_kinds'), "
+        f"EXISTS (SELECT 1 FROM duckdb_tables() WHERE schema_name = '{s}' AND table_name = 'postings' "
+        "AND database_name = current_database())").fetchone()
+    if not exists or not (built or "").startswith("v6:"):
+        return
+    con.execute(f"""
+        CREATE TABLE {s}.postings_m018 AS
+        SELECT p.termid, p.docid, p.tier, p.tf, p.len, p.r,
+               CASE WHEN p.tier <= 1 AND p.r <= {M018_HEAD_MSGS} THEN d.name END AS msg
+        FROM {s}.postings p JOIN {s}.docs d ON d.docid = p.docid  -- (every posting's document: a hash join)
+        ORDER BY p.termid, p.r;
+        DROP TABLE {s}.postings;
+        ALTER TABLE {s}.postings_m018 RENAME TO postings;
+        UPDATE meta SET value = 'v7:' || substr(value, 4) WHERE key = 'fts_built_kinds';
+        """)
+
+
+M018_HEAD_MSGS = 64  # vault.index.fts_build.HEAD_MSGS when m018 was written (a migration never changes)
+
+
 # The indexes m012 makes (the ingest drops and rebuilds them by these names), and m001's columns in m001's order.
 M012_INDEXES = {"messages": "messages_msg_id", "tool_calls": "tool_calls_tool_use_id"}
 M012_MESSAGES = """
@@ -506,4 +536,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("m015_label_text_hash", m015_label_text_hash),
     ("m016_text_zstd", m016_text_zstd),
     ("m017_frame_pieces", m017_frame_pieces),
+    ("m018_postings_msg", m018_postings_msg),
 ]

@@ -8,7 +8,7 @@ Runs on the bundled examples (no ../shared needed).
 
 from __future__ import annotations
 
-from fts_state import index_contents, queries_of, rankings
+from fts_state import index_contents, misnamed_postings, queries_of, rankings
 from test_fts_incremental import _append, _connect, _examples_vault, _ingest, _rebuilt
 
 
@@ -17,6 +17,7 @@ def _same_as_rebuild(db, tmp_path, what: str) -> None:
     ref = _rebuilt(db, tmp_path)
     try:
         assert index_contents(con) == index_contents(ref), what
+        assert misnamed_postings(con) == [], what
         queries = queries_of(ref)[:12] + ["zebrafish quokka", "quokka", "secret"]
         assert rankings(con, queries) == rankings(ref, queries), what
     finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fts_state import index_contents, queries_of, rankings
+from fts_state import index_contents, misnamed_postings, queries_of, rankings
 from support import EXAMPLES, ROOT, run_cli
 
 CORPUS = ROOT / "tests" / "corpus" / "conversations"
@@ -137,10 +137,13 @@ def _rewrite(path: Path) -> None:
 
 @pytest.fixture(params=["delta", "merge"])
 def merging(request, monkeypatch):
-    """`delta`: the delta is never merged (statistics drift from the main segment's); `merge`: merged at every update."""
+    """`delta`: the delta is never merged (statistics drift from the main segment's); `merge`: merged at every update,
+    with only the first 2 postings of a term naming their message (`HEAD_MSGS`: the others' through `doc_msgs`)."""
     from vault.index import fts_build
 
     monkeypatch.setattr(fts_build, "MERGE_SHARE", 1e9 if request.param == "delta" else 0.0)
+    if request.param == "merge":
+        monkeypatch.setattr(fts_build, "HEAD_MSGS", 2)
     return request.param
 
 
@@ -183,6 +186,7 @@ def test_successive_small_ingests_equal_a_full_rebuild_and_brute_force(tmp_path,
         ref = _rebuilt(db, tmp_path)
         try:
             assert index_contents(con) == index_contents(ref), what
+            assert misnamed_postings(con) == misnamed_postings(ref) == [], what
             queries = queries_of(ref) + ["zebrafish quokka", "quokka", "wombat", '"quokka linter"']
             assert rankings(con, queries) == rankings(ref, queries), what
             brute = BruteForce(ref)

@@ -53,9 +53,9 @@ STOPWORDS = ("a an and are as at be by for from i in is it of on or that the thi
 # Letters and digits make words (the default drops digits: "E404", "v2", "python3").
 IGNORE = r"(\.|[^a-z0-9])+"
 # Bumped when what the index holds changes: an existing vault rebuilds it on its next ingest or search.
-LAYOUT = "6"  # 2: tool calls and results; 3: postings hold BM25 weights; 4: docids by first message,
+LAYOUT = "7"  # 2: tool calls and results; 3: postings hold BM25 weights; 4: docids by first message,
 # doc_msgs; 5: postings ranked per term, dictionary indexed; 6: scores at query time, a delta segment,
-# updated incrementally
+# updated incrementally; 7: a term's head postings name their message (`msg`; a layout-6 index gains it by m018)
 
 
 # DuckDB rewrites a list of constants (`msg_id IN ('a', 'b', ...)`) into a join with the list, whose planning costs more
@@ -330,30 +330,36 @@ def best(con: duckdb.DuckDBPyConnection, terms: list[tuple[int, int]], min_terms
         docs = _one_term(con, terms[0], limit, st)
     else:
         seg = f"GROUP BY docid HAVING count(*) >= {int(min_terms)} ORDER BY {ORDER}"
-        parts = [f"(SELECT docid, sum(score)::DOUBLE / {SCALE} AS score, count(*) AS matched, min(tier) AS tier "
-                 f"FROM ({_segment_rows(terms, 'postings', st=st)}) {seg}, docid LIMIT {int(limit)})"]
+        parts = [f"(SELECT docid, sum(score)::DOUBLE / {SCALE} AS score, count(*) AS matched, min(tier) AS tier, "
+                 f"max(msg) FROM ({_segment_rows(terms, 'postings', ', p.msg', st)}) {seg}, docid LIMIT {int(limit)})"]
         if st.delta_rows:
-            parts.append(f"(SELECT docid, sum(score)::DOUBLE / {SCALE} AS score, count(*) AS matched, min(tier) AS tier "
+            parts.append(f"(SELECT docid, sum(score)::DOUBLE / {SCALE} AS score, count(*) AS matched, min(tier) AS tier, "
+                         f"CASE WHEN min(tier) <= {TOOL_CALL_TIER} THEN any_value(first) END "
                          f"FROM ({_segment_rows(terms, 'delta', ', p.first', st)}) {seg}, any_value(first) "
                          f"LIMIT {int(limit)})")
         docs = con.execute(" UNION ALL ".join(parts)).fetchall()  # no parameter: DuckDB would import decimal (and
         # probe for pandas) to bind them
     if not docs:
         return []
-    key = {d[0]: d[1:] for d in docs}
-    ids = ", ".join(map(str, key))
-    if all(d[3] <= TOOL_CALL_TIER for d in docs):  # typed text and calls: a document per message (named by it)
-        sql = f"SELECT docid, msg_id FROM {SCHEMA}.doc_msgs WHERE docid IN ({ids})"
-    else:  # a tool output may stand for thousands of messages: its first `limit` (materialized: the key's index)
-        sql = (f"WITH t AS MATERIALIZED (SELECT docid, msg_id, n FROM {SCHEMA}.doc_msgs WHERE docid IN ({ids})) "
-               f"SELECT docid, msg_id FROM t WHERE n <= {int(limit)}")
-    msgs = key_rows(con, sql, len(key))
+    key = {d[0]: d[1:4] for d in docs}
+    # (docid, score, matched, tier, msg): a typed text's or a call's message came with its postings (the main segment's
+    # head: `msg`, the delta: its first message); the others are named through `doc_msgs`.
+    msgs = [(d[0], d[4]) for d in docs if d[4] is not None]
+    rest = [d for d in docs if d[4] is None]
+    if rest:
+        ids = ", ".join(str(d[0]) for d in rest)
+        if all(d[3] <= TOOL_CALL_TIER for d in rest):  # typed text and calls: a document per message (named by it)
+            sql = f"SELECT docid, msg_id FROM {SCHEMA}.doc_msgs WHERE docid IN ({ids})"
+        else:  # a tool output may stand for thousands of messages: its first `limit` (materialized: the key's index)
+            sql = (f"WITH t AS MATERIALIZED (SELECT docid, msg_id, n FROM {SCHEMA}.doc_msgs WHERE docid IN ({ids})) "
+                   f"SELECT docid, msg_id FROM t WHERE n <= {int(limit)}")
+        msgs += key_rows(con, sql, len(rest))
     rows = sorted((-key[d][1], key[d][2], -key[d][0], msg) for d, msg in msgs)[:limit]
     return [(msg, -score) for _, _, score, msg in rows]
 
 
 def _one_term(con: duckdb.DuckDBPyConnection, term: tuple[int, int], limit: int, st: Stats) -> list[tuple]:
-    """The best `limit` documents of each segment for one term: (docid, score, 1, tier).
+    """The best `limit` documents of each segment for one term: (docid, score, 1, tier, msg or None).
 
     The main segment's postings are ranked (`r`) by weight at the statistics it was written at, whose
     average length `a0` differs from today's `a1`. A posting's weight changes by a factor between
@@ -366,13 +372,15 @@ def _one_term(con: duckdb.DuckDBPyConnection, term: tuple[int, int], limit: int,
     idf = st.idf(int(term[1]))
     # The main segment's postings come raw (tf, len) and are scored here (`score`: the same doubles as `_score_sql`,
     # tested): binding the two weight expressions cost DuckDB more than the scan (1.4 ms against 0.6, warm).
-    main = f"SELECT 0, p.docid, p.tier, p.tf, p.len, p.r FROM {SCHEMA}.postings p"
-    delta = (f" UNION ALL (SELECT 1, p.docid, p.tier, {_score_sql([term], st)} AS score, NULL, NULL "
+    main = f"SELECT 0, p.docid, p.tier, p.tf, p.len, p.r, p.msg FROM {SCHEMA}.postings p"
+    delta = (f" UNION ALL (SELECT 1, p.docid, p.tier, {_score_sql([term], st)} AS score, NULL, NULL, "
+             f"CASE WHEN p.tier <= {TOOL_CALL_TIER} THEN p.first END "
              f"FROM {SCHEMA}.delta p WHERE p.termid = {termid} ORDER BY p.tier, score DESC, p.first "
              f"LIMIT {int(limit)})") if st.delta_rows else ""
 
-    def scored(rows) -> list[tuple]:  # (0, docid, tier, score, weight at a0, r)
-        return [(0, d, tier, score(idf, weight(tf, ln, a1)), weight(tf, ln, a0), r) for _, d, tier, tf, ln, r in rows]
+    def scored(rows) -> list[tuple]:  # (0, docid, tier, score, weight at a0, r, msg)
+        return [(0, d, tier, score(idf, weight(tf, ln, a1)), weight(tf, ln, a0), r, msg)
+                for _, d, tier, tf, ln, r, msg in rows]
 
     depth, deepest = max(4 * limit, limit + 100), None
     while True:
@@ -394,7 +402,7 @@ def _one_term(con: duckdb.DuckDBPyConnection, term: tuple[int, int], limit: int,
             head += scored(con.execute(f"{main} WHERE p.termid = {termid} AND p.r > {depth} AND p.tier = {b[2]} "
                                        f"AND {weight_sql(_double(a0))} >= {_double(bound)}").fetchall())
     top = sorted(head, key=lambda r: (r[2], -r[3], r[1]))[:limit]
-    return [(r[1], r[3] / SCALE, 1, r[2]) for r in top + [r for r in rows if r[0] == 1]]
+    return [(r[1], r[3] / SCALE, 1, r[2], r[6]) for r in top + [r for r in rows if r[0] == 1]]
 
 
 def bm25_sql(terms: list[tuple[int, int]], tail: str, limit: int) -> str:

@@ -1,9 +1,10 @@
 """Building and updating the keyword index (the query side is `vault.index.fts`).
 
 The index has two segments, as search engines keep them:
-- the main segment, `postings` (termid, docid, tier, tf, len, r), sorted by term and, within a term, by
+- the main segment, `postings` (termid, docid, tier, tf, len, r, msg), sorted by term and, within a term, by
   `r`: the rank by (tier, the term's BM25 weight at the main segment's statistics, docid). Its docids
-  are in the order of each document's first message, so equal scores go to the lower docid.
+  are in the order of each document's first message, so equal scores go to the lower docid. `msg`: the
+  message of a typed text's or a tool call's posting in its term's head (`HEAD_MSGS`), else NULL.
 - the delta, `delta` (the same columns without `r`, with the document's first message `first`): the
   documents added since the main segment was written.
 A change of the vault (`Ingester.finish` records the sessions it touched in `pending`) is applied by
@@ -46,6 +47,12 @@ ARG_CHARS = 500
 # Ranking tiers: what a person typed or read first, then what the tools did (errors before output).
 TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER = 0, 1, 2, 3
 BM25_K, BM25_B = 1.2, 0.75
+# A main-segment posting of a typed text or a tool call (one message each, the document named by it) ranked this high
+# in its term (`r`) carries that message (`msg`; NULL otherwise, which costs nothing). A query's best `limit` documents
+# sit at about r <= limit (r is the rank at the main segment's statistics, which move little before a merge): 64 covers
+# the command's 20 and hybrid's 60. Deeper postings (and every tool output's: its messages change without its postings)
+# are named through `doc_msgs`. On the 1 GB bench vault: 132,600 postings carry one, +N MB (docs/search.md).
+HEAD_MSGS = 64
 
 
 def weight_sql(avgdl: str, p: str = "p") -> str:
@@ -152,7 +159,8 @@ def _create_empty(con: duckdb.DuckDBPyConnection, stopwords: list[str], ignore: 
     con.execute(f"""
         CREATE TABLE {S}.dict (termid BIGINT, term VARCHAR, df BIGINT);
         CREATE TABLE {S}.docs (docid BIGINT, name VARCHAR, len INTEGER, tier TINYINT, hash UBIGINT);
-        CREATE TABLE {S}.postings (termid BIGINT, docid BIGINT, tier TINYINT, tf INTEGER, len INTEGER, r INTEGER);
+        CREATE TABLE {S}.postings (termid BIGINT, docid BIGINT, tier TINYINT, tf INTEGER, len INTEGER, r INTEGER,
+                                   msg VARCHAR);
         CREATE TABLE {S}.delta (termid BIGINT, docid BIGINT, tier TINYINT, tf INTEGER, len INTEGER, first VARCHAR);
         CREATE TABLE {S}.doc_msgs (docid BIGINT, msg_id VARCHAR, n INTEGER, session_id VARCHAR, tier TINYINT);
         CREATE TABLE {S}.stats (num_docs BIGINT, total_len BIGINT, main_docs BIGINT, main_len BIGINT,
@@ -252,15 +260,20 @@ def _place(con: duckdb.DuckDBPyConnection, source: dict[str, str] = INDEX_TABLES
     con.execute(f"UPDATE {S}.stats SET main_docs = num_docs, main_len = total_len, main_gone = 0")
     # Sorted by term (a query's terms sit in few row groups), then best first: `r` is the rank within the
     # term, so a one-term query reads its head.
+    # A typed text's or a tool call's posting in the head of its term (`r <= HEAD_MSGS`) carries the document's message
+    # (its name): a one-term query names its best messages from the postings it reads, without `doc_msgs`.
     con.execute(f"""
         CREATE OR REPLACE TABLE {S}.postings AS
-        SELECT termid, docid, tier, tf, len,
-               row_number() OVER (PARTITION BY termid ORDER BY tier, g DESC, docid)::INTEGER AS r
-        FROM (SELECT p.termid, r.docid, p.tier, p.tf, p.len, {weight_sql(MAIN_AVGDL)} AS g
-              FROM (SELECT termid, docid, tier, tf, len FROM {S}.postings
-                    UNION ALL SELECT termid, docid, tier, tf, len FROM {delta}) p
-              JOIN _renumber r ON r.old = p.docid, {S}.stats st)
-        ORDER BY termid, r""")
+        SELECT p.termid, p.docid, p.tier, p.tf, p.len, p.r,
+               CASE WHEN p.tier <= {TOOL_CALL_TIER} AND p.r <= {HEAD_MSGS} THEN d.name END AS msg
+        FROM (SELECT termid, docid, tier, tf, len,
+                     row_number() OVER (PARTITION BY termid ORDER BY tier, g DESC, docid)::INTEGER AS r
+              FROM (SELECT p.termid, r.docid, p.tier, p.tf, p.len, {weight_sql(MAIN_AVGDL)} AS g
+                    FROM (SELECT termid, docid, tier, tf, len FROM {S}.postings
+                          UNION ALL SELECT termid, docid, tier, tf, len FROM {delta}) p
+                    JOIN _renumber r ON r.old = p.docid, {S}.stats st)) p
+        JOIN {S}.docs d ON d.docid = p.docid
+        ORDER BY p.termid, p.r""")
     if source is INDEX_TABLES:
         con.execute(f"DELETE FROM {S}.delta")
     else:
