@@ -301,6 +301,9 @@ class Ingester:
         """
         crash_point("files-done")
         con = self.con
+        # The ids remembered for the cold path (vault.ingest_keys: 8 bytes an id, ~12 MB at the 4 GB bench archive)
+        # are not needed from here on: let go before the derivations and the key index build, the run's later peaks.
+        self.seen = {}
         with transaction(con):
             sessions = [r[0] for r in con.execute("SELECT session_id FROM pending_sessions ORDER BY 1").fetchall()]
             files = [r[0] for r in con.execute("SELECT file_id FROM pending_files ORDER BY 1").fetchall()]
@@ -313,8 +316,8 @@ class Ingester:
         # After the derivations, not before: a key index stays in DuckDB's memory, counted in its cap, until the
         # process ends (4 GB archive: ~110 MB), and under a cap grown by it the derivations cached up to it (the 4 GB
         # writer peaked at 749 MB there; docs/foundation.md). Their lookups by id are joins, no index needed.
+        self.kept, self._kept_bytes = {}, 0  # (used by the derivations only)
         self._build_key_indexes()
-        self.kept, self._kept_bytes = {}, 0
         self.derived = (sessions, files)
         if not checkpoint_later:
             if sessions or files:
