@@ -365,9 +365,8 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     recipes = {"A": (authors_base, None, {}), "A10": (authors_base, UNION_INNER_FOLDS, {}),
                "B10": (authors_base | set(licensed), UNION_INNER_FOLDS, {})}
     # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
-    # RULE11 / RULE12 (ninth session): each author's own shrunk mean taken off the embeddings / the style columns
-    recipes.update({"A-centre": (authors_base, None, {"centre": "emb"}),
-                    "A-shape": (authors_base, None, {"centre": "shape"})})
+    # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
+    # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}

@@ -58,8 +58,6 @@ class Model:
         # A model fitted before a family was appended (learned-5 before `after`) reads the prefix it knows.
         if self.features != F.NAMES[: len(self.features)]:
             raise ValueError(f"model {self.version} was fitted on other features than this version computes")
-        # Per-user centring (speaker normalisation): the columns a person's own mean is taken off, see `centred`.
-        self.centre: dict[str, Any] | None = data.get("centre")
 
     @classmethod
     def from_json(cls, text: str) -> Model:
@@ -72,35 +70,6 @@ class Model:
         """X (features.NAMES columns, then any embedding columns) restricted to the columns this model reads."""
         n, full = len(self.features), len(F.NAMES)
         return X if n == full else np.hstack([X[:, :n], X[:, full:]])
-
-    def centre_columns(self, width: int) -> np.ndarray:
-        """Indices, in a row of features.NAMES columns then any embedding columns (`width` wide), of the columns
-        this model centres per user; embedding columns only when the row has them."""
-        if not self.centre:
-            return np.zeros(0, dtype=int)
-        return centre_columns(self.centre, len(F.NAMES), width)
-
-    def user_statistic(self, X: np.ndarray) -> np.ndarray | None:
-        """The shrunk mean of a person's rows on the centred columns (`centre_statistic`); None: no centring."""
-        if not self.centre:
-            return None
-        cols = self.centre_columns(X.shape[1])
-        return centre_statistic(X[:, cols], np.asarray(self.centre["mean"])[: len(cols)], self.centre["shrink"])
-
-    def centred(self, X: np.ndarray, groups: Sequence[Any] | None = None,
-                statistic: np.ndarray | None = None) -> np.ndarray:
-        """X with each person's offset taken off the centred columns: x - mu_person + mu_training, mu_person their
-        rows' mean shrunk towards the training mean (`centre_statistic`). `statistic`: the person's, computed
-        elsewhere (from the whole vault, `user_statistic`); else per group of `groups` (None: all rows one person)."""
-        if not self.centre or not len(X):
-            return X
-        cols = self.centre_columns(X.shape[1])
-        mu0 = np.asarray(self.centre["mean"], dtype=np.float64)[: len(cols)]
-        X = np.array(X, dtype=np.float64, copy=True)
-        if statistic is not None:
-            X[:, cols] += mu0 - statistic[: len(cols)]
-            return X
-        return centre_groups(X, cols, mu0, self.centre["shrink"], groups)
 
     def proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities per row of X; X may stop after the plain features (no embedding columns):
@@ -124,34 +93,6 @@ class Model:
             best = np.where(P[:, ci] >= self.threshold, ci, others.argmax(axis=1))
         p = P[np.arange(len(P)), best]
         return [(self.classes[i], x) for i, x in zip(best.tolist(), p.tolist(), strict=True)]
-
-
-def centre_columns(spec: dict[str, Any], n_plain: int, width: int) -> np.ndarray:
-    """Column indices of a centring spec (`{"features": names, "embedding": bool}`) in a row of `n_plain` plain
-    feature columns (features.NAMES order) then, if `width` > n_plain, the embedding columns."""
-    cols = [F.NAMES.index(n) for n in spec.get("features", [])]
-    if spec.get("embedding") and width > n_plain:
-        cols += list(range(n_plain, width))
-    return np.asarray(cols, dtype=int)
-
-
-def centre_statistic(rows: np.ndarray, mu0: np.ndarray, shrink: float) -> np.ndarray:
-    """A person's mean over `rows`, shrunk towards the training mean `mu0` as if `shrink` training rows were
-    theirs too: (n * mean + shrink * mu0) / (n + shrink). No rows: mu0 (nothing taken off)."""
-    n = len(rows)
-    if n == 0:
-        return mu0
-    return (rows.sum(axis=0) + shrink * mu0) / (n + shrink)
-
-
-def centre_groups(X: np.ndarray, cols: np.ndarray, mu0: np.ndarray, shrink: float,
-                  groups: Sequence[Any] | None) -> np.ndarray:
-    """X (changed in place and returned) with each group's shrunk mean on `cols` replaced by `mu0`."""
-    keys = np.zeros(len(X), dtype=int) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
-    for g in np.unique(keys):
-        rows = np.flatnonzero(keys == g)
-        X[np.ix_(rows, cols)] += mu0 - centre_statistic(X[np.ix_(rows, cols)], mu0, shrink)
-    return X
 
 
 def rules(t: Turn) -> Label | None:
@@ -188,22 +129,13 @@ class LearnedClassifier(Classifier):
         self._use(model or (vault_model(con) if con is not None else None) or shipped_model(), con)
 
     def prepare(self, con, confirm=None) -> None:
-        """The vault's own fitted model (`vault mine --fit`) unless one was given; embeddings cached in the vault;
-        for a centring model, the person's statistic from every human-side turn of the vault (`user_statistic`)."""
+        """The vault's own fitted model (`vault mine --fit`) unless one was given; embeddings cached in the vault."""
         self._use(self.model if self._model_given else (vault_model(con) or shipped_model()), con)
-        if self.model.centre:
-            from miner.turns import load_turns
-
-            self.statistic, self.statistic_turns = user_statistic(self, load_turns(con))
 
     def _use(self, model: Model, con) -> None:
         self.model, self.version = model, model.version
         self.con = con  # where embeddings are cached (None: computed, not kept)
         self.embed = self._embed_wanted and self.model.embedding
-        # The person's shrunk mean on the model's centred columns (prepare: over the whole vault); None: each
-        # label() call's turns are taken as one person's.
-        self.statistic: np.ndarray | None = None
-        self.statistic_turns = 0
 
     @property
     def embed_seconds(self) -> float:
@@ -227,7 +159,7 @@ class LearnedClassifier(Classifier):
 
     def predict(self, turns: Sequence[Turn], X: np.ndarray | None = None) -> list[Label]:
         X = self.matrix(turns, X)
-        P = self.model.proba(self.model.centred(X, statistic=self.statistic))
+        P = self.model.proba(X)
         reasons = _reasons(X)
         if AFTER_KNOWN in self.model.features:  # judged without the next answer: to be judged again once it arrives
             for r, t in zip(reasons, turns, strict=True):
@@ -243,18 +175,6 @@ class LearnedClassifier(Classifier):
 
         E, self.embed_report = embed(self.con, turns, self.on_embed)
         return np.hstack([X, E])
-
-
-def user_statistic(clf: LearnedClassifier, turns: Sequence[Turn]) -> tuple[np.ndarray | None, int]:
-    """(the person's shrunk mean on the centred columns, how many turns it is over): the turns the regression
-    would label (not decided by structure or the praise rule), their features and, when the classifier embeds,
-    their embeddings (cached in the vault: `vault mine` embeds the same turns anyway). Few turns pull it towards
-    the training mean (`centre_statistic`); none: the training mean itself, the shipped model unchanged."""
-    rest = [t for t in turns if rules(t) is None]
-    if not rest:
-        return None, 0
-    X = clf.matrix(rest)
-    return clf.model.user_statistic(X), len(rest)
 
 
 _REASON_COLUMNS = np.asarray([i for i, n in enumerate(F.NAMES) if not n.startswith("shape:")])

@@ -32,7 +32,7 @@ from miner.classify.base import (
     REATTEMPT_WITHOUT_FEEDBACK,
 )
 from miner.classify.dataset import Example
-from miner.classify.learned import Model, centre_columns, centre_groups, feature_matrix, rules
+from miner.classify.learned import Model, feature_matrix, rules
 
 VERSION = "learned-7"  # learned-6's fit, its correction threshold moved to OPERATING (0.20) after the inner choice
 # learned-6: learned-5 plus the after family (after.py: the assistant's next answer), threshold window 1
@@ -69,17 +69,6 @@ INNER_FOLDS: int | None = None
 # (74, 55 of them outside training) gave F1 0.654 at 0.20 against 0.628 as chosen (docs/mining.md, seventh session).
 # None: the inner choice (learned-6).
 OPERATING: float | None = 0.20
-# Per-user centring (RULE11, RULE12; docs/mining.md, ninth session): a person's own mean on some columns, shrunk
-# towards the training mean as if CENTRE_SHRINK training rows were theirs, is taken off those columns (training rows
-# by their author's, a new person's rows by theirs; labels unused). None: off.
-CENTRE: str | None = None
-CENTRE_SHRINK = 5.0
-CENTRE_SPECS = {
-    # RULE11: the sentence embeddings of the turn and of the turn with the answer (topic, project, tool, language)
-    "emb": {"features": [], "embedding": True},
-    # RULE12: how a person writes and how their tool answers (no hand-set prior on any of these)
-    "shape": {"features": F.SHAPE_NAMES + ["ctx:log_answer_chars", "ctx:answer_tool_calls"], "embedding": False},
-}
 
 
 def modelled(examples: Sequence[Example]) -> list[int]:
@@ -224,7 +213,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
         correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
         tempered: bool | None = None, inner_folds: int | None | str = "default",
-        operating: float | None | str = "default", centre: str | None = "default") -> Model:
+        operating: float | None | str = "default") -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
@@ -238,7 +227,6 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     `inner_folds`: the inner cross-validation's folds (default INNER_FOLDS; None: one per author).
     `operating`: when the threshold is chosen inside ("cv"), the threshold the model applies instead (default
     OPERATING; None: the chosen one).
-    `centre`: a key of CENTRE_SPECS, the columns each author's own shrunk mean is taken off (default CENTRE; None: off).
     """
     op = OPERATING if operating == "default" else operating
     moved = threshold == "cv" and op is not None
@@ -250,14 +238,6 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         X = np.hstack([X, E[keep]])
     y = np.asarray([CLASSES.index(TARGET.get(e.label, e.label)) for e in mod])
     groups = np.asarray([e.author for e in mod])
-    spec = CENTRE_SPECS.get(CENTRE if centre == "default" else centre)
-    centring = None
-    if spec:
-        cols = centre_columns(spec, n_plain, X.shape[1])
-        mu0 = X[:, cols].mean(axis=0)
-        X = centre_groups(np.array(X, dtype=np.float64), cols, mu0, CENTRE_SHRINK, groups)
-        centring = {"features": spec["features"], "embedding": bool(spec["embedding"] and E is not None),
-                    "shrink": CENTRE_SHRINK, "mean": _round(mu0)}
     w = author_weights(groups, BALANCE if balance is None else balance)
     w = np.where(y == CLASSES.index(REATTEMPT_WITH_FEEDBACK), correction_weight, 1.0) * w
     if len(set(groups.tolist())) < 3:
@@ -290,7 +270,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         "embedding": None if E is None else {"model": "all-MiniLM-L6-v2", "texts": ["turn", "turn with answer"]},
         "mean": _round(m["mean"]), "scale": _round(m["scale"]),
         "coef": [_round(r) for r in m["coef"]], "intercept": _round(m["intercept"]),
-        "temperature": temperature, "threshold": threshold, "C": C, **({"centre": centring} if centring else {}),
+        "temperature": temperature, "threshold": threshold, "C": C,
         "trained_on": {"examples": len(mod), "authors": len(set(e.author for e in mod)),
                        "labels": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)},
                        "inner_cv_correction_f1": cv.get("f1"),
@@ -399,15 +379,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def predict(model: Model, examples: Sequence[Example], E: np.ndarray | None,
             X: np.ndarray | None = None) -> list[Label]:
-    """Labels for examples whose embedding rows are given (rules first, as the backend does). A centring model
-    takes each author's own mean over their rows here (the turns the regression labels) off its columns."""
+    """Labels for examples whose embedding rows are given (rules first, as the backend does)."""
     out: list[Label | None] = [rules(e.turn) for e in examples]
     rest = [i for i, lab in enumerate(out) if lab is None]
     if rest:
         Xr = feature_matrix([examples[i].turn for i in rest]) if X is None else X[rest]
         if model.embedding and E is not None:
             Xr = np.hstack([Xr, E[rest]])
-        Xr = model.centred(Xr, [examples[i].author for i in rest])
         for i, (label, p) in zip(rest, model.decide(model.proba(Xr)), strict=True):
             out[i] = Label(label, p, [])
     return out  # type: ignore[return-value]
