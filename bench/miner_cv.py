@@ -365,6 +365,8 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     recipes = {"A": (authors_base, None, {}), "A10": (authors_base, UNION_INNER_FOLDS, {}),
                "B10": (authors_base | set(licensed), UNION_INNER_FOLDS, {})}
     # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
+    # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
+    # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
@@ -384,12 +386,15 @@ def union(args, sweep: tuple[float, ...]) -> dict:
             print(f"    at threshold {th:.2f}: {fmt(r['sweep'][th]['all'])}")
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
-    last = names[-1]  # the candidate, against every recipe before it
-    for ref in names[:-1]:
+    last = names[-1]  # the candidate, against every recipe before it; every other recipe against the first too
+    pairs = [(ref, last) for ref in names[:-1]] + [(names[0], r) for r in names[1:-1]]
+    for ref, last in pairs:
         a, b = out["recipes"][ref]["counts"], out["recipes"][last]["counts"]
-        d = out.setdefault("f1_change", {})[ref] = {"all": f1_change(a, b)}
+        d = out.setdefault("f1_change", {})[f"{last} - {ref}"] = {"all": f1_change(a, b)}
         print(f"\nF1 change {last} - {ref}, 90% interval from resampling authors:\n  all           {d['all']}")
         for g, members in groups.items():
+            if not members:  # e.g. pointers without their text on this machine
+                continue
             d[g] = f1_change({k: a[k] for k in members}, {k: b[k] for k in members})
             print(f"  {g:13s} {d[g]}")
         for th in sweep:
