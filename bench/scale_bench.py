@@ -74,7 +74,7 @@ def run_measured(cmd: list[str], rss_limit_mb: int) -> dict:
 
 
 def counts(db: Path) -> dict:
-    """Rows of the main tables and of the keyword index (index layout 6: its dictionary of terms, the postings
+    """Rows of the main tables and of the keyword index (index layout 7: its dictionary of terms, the postings
     of its main segment and of its delta, its documents), and the bytes the index's tables take."""
     from vault.index import fts
     from vault.storage import table_sizes
