@@ -12,7 +12,7 @@ from typing import Any, Callable, Literal, Sequence
 import pydantic
 
 from miner.classify.base import INTERRUPT, LABELS, NEW_REQUEST, Classifier, Label, Turn
-from miner.llm import DEFAULT_MODEL, LLM, Plan
+from miner.llm import DEFAULT_MODEL, LLMClient, Plan
 from vault.redact import redact
 from vault.sources.markers import DENIED_PREFIX, REJECT_PREFIX, REJECT_SIBLING_PREFIX, rejection_reason
 
@@ -150,7 +150,7 @@ class AnthropicClassifier(Classifier):
     ):
         self._llm_options = dict(model=model, batch=batch, max_cost=max_cost, progress=progress, **llm_options)
         self._llm_settings = llm_settings
-        self.llm: LLM | None = None
+        self.llm: LLMClient | None = None  # make_llm: the Anthropic client or an OpenAI-compatible one
         self.yes = yes
         self.confirm = confirm
         self.last_plan: Plan | None = None
