@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     import pydantic
 
 
-class LLMClient:
+class LLMClient(ABC):
     paid = True  # costs money and leaves the machine, unless a protocol says otherwise
 
     def __init__(
@@ -62,9 +63,9 @@ class LLMClient:
         self._redacted_system: dict[str, str] = {}
 
     @property
+    @abstractmethod
     def made_by(self) -> str:
         """The backend, for the dataset card (`anthropic:<model>`, `openai:<model>@<host>`)."""
-        raise NotImplementedError
 
     # --- building requests and plans ------------------------------------------------------------
     def request(self, system: str, user: str, cache_key_parts: Sequence[str] | None = None,
@@ -222,31 +223,32 @@ class LLMClient:
         return res
 
     # --- what each protocol gives ---------------------------------------------------------------
+    @abstractmethod
     def _check_key(self) -> None:
         """Raise LLMError when a key is needed and missing (before anything is sent)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _sdk(self):
         """The SDK's client, made once."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _guard(self, call: Callable[[], Any], batch_op: bool = False) -> Any:
         """`call()`, the SDK's errors that no retry fixes turned into LLMError."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _params(self, req: Request) -> dict[str, Any]:
-        raise NotImplementedError
+        """The SDK call's keyword arguments for `req`."""
 
+    @abstractmethod
     def _create(self, req: Request):
         """One call: the SDK's message for `req`."""
-        raise NotImplementedError
 
     @staticmethod
+    @abstractmethod
     def _status_error() -> type[Exception]:
         """The SDK's error for a refused call (it has `status_code` and `message`)."""
-        raise NotImplementedError
 
     @staticmethod
+    @abstractmethod
     def _answer(message) -> tuple[str, int, int]:
         """An answer's text and its tokens (sent, received)."""
-        raise NotImplementedError
