@@ -51,7 +51,7 @@ BM25_K, BM25_B = 1.2, 0.75
 # in its term (`r`) carries that message (`msg`; NULL otherwise, which costs nothing). A query's best `limit` documents
 # sit at about r <= limit (r is the rank at the main segment's statistics, which move little before a merge): 64 covers
 # the command's 20 and hybrid's 60. Deeper postings (and every tool output's: its messages change without its postings)
-# are named through `doc_msgs`. On the 1 GB bench vault: 132,600 postings carry one, +N MB (docs/search.md).
+# are named through `doc_msgs`. On the 1 GB bench vault: 132,600 postings carry one, +7.25 MB (docs/search.md).
 HEAD_MSGS = 64
 
 
