@@ -196,6 +196,11 @@ class Ingester:
         elif self.workers > 1:
             self.con.execute("RESET threads")
 
+    def _release_freed(self) -> None:
+        """`release_freed` for a large run only (a small one, the hook's, would pay `ctypes`' import for nothing)."""
+        if self.read_bytes >= SMALL_RUN_BYTES:
+            release_freed()
+
     def _numpy_kept_unloaded(self) -> contextlib.AbstractContextManager:
         """pyarrow imports numpy (~0.1 s of CPU) and an incremental ingest (every key checked by its index) never uses
         it; the cold start's key lookups do (`vault.ingest_keys`). pyarrow loaded without it cannot take numpy arrays
@@ -328,8 +333,7 @@ class Ingester:
         # The ids remembered for the cold path (vault.ingest_keys: 8 bytes an id, ~8 MB at the 4 GB bench archive)
         # are not needed from here on: let go before the derivations and the key index build, the run's later peaks.
         self.seen = {}
-        if self.read_bytes >= SMALL_RUN_BYTES:
-            release_freed()
+        self._release_freed()
         with transaction(con):
             sessions = [r[0] for r in con.execute("SELECT session_id FROM pending_sessions ORDER BY 1").fetchall()]
             files = [r[0] for r in con.execute("SELECT file_id FROM pending_files ORDER BY 1").fetchall()]
@@ -343,8 +347,7 @@ class Ingester:
         # process ends (4 GB archive: ~110 MB), and under a cap grown by it the derivations cached up to it (the 4 GB
         # writer peaked at 749 MB there; docs/foundation.md). Their lookups by id are joins, no index needed.
         self.kept, self._kept_bytes = {}, 0  # (used by the derivations only)
-        if self.read_bytes >= SMALL_RUN_BYTES:
-            release_freed()
+        self._release_freed()
         self._build_key_indexes()
         self.derived = (sessions, files)
         if not checkpoint_later:
@@ -474,8 +477,7 @@ class Ingester:
             parsed, added, shared, known = self._write_batch(batch, file_ids, plain=False)
         crash_point("file-commit")
         self._fit_memory_limit()
-        if self.read_bytes >= SMALL_RUN_BYTES:
-            release_freed()
+        self._release_freed()
         self.known.update(known)
         self._keep(parsed, shared)
         rep = self.report
