@@ -367,10 +367,6 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
     # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
     # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
-    # RULE13 / RULE14 (tenth session): each author's correction prior re-estimated from their own turns (EM on the
-    # calibrated probabilities), shrunk with K = 20 pseudo-turns / K chosen inside each fit
-    recipes.update({"A-prior": (authors_base, None, {"prior_shift": 20.0}),
-                    "A-priorcv": (authors_base, None, {"prior_shift": "cv"})})
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
@@ -527,10 +523,7 @@ def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], fol
     for th in (chosen, *sweep):
         model.threshold = th
         labs.append(predict(model, ex, Er, Xr) if rows else [])
-    shrink = model.data["trained_on"].get("shrink_choice")
     print(f"    fold {held or '(all training authors)'}: {len(rows)} turns scored, threshold {chosen}, "
-          f"{'' if not model.prior_shift else f'prior shift {model.prior_shift}, '}"
-          f"{'' if not shrink else f'K chosen {shrink}, '}"
           f"{time.process_time() - t:.0f} s CPU", flush=True)
     return np.asarray(rows).tolist(), labs, chosen
 

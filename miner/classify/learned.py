@@ -58,8 +58,6 @@ class Model:
         # A model fitted before a family was appended (learned-5 before `after`) reads the prefix it knows.
         if self.features != F.NAMES[: len(self.features)]:
             raise ValueError(f"model {self.version} was fitted on other features than this version computes")
-        # Per-person label shift (RULE13): {"pi0": training correction prior, "shrink": K pseudo-turns}; see `shifted`.
-        self.prior_shift: dict[str, Any] | None = data.get("prior_shift")
 
     @classmethod
     def from_json(cls, text: str) -> Model:
@@ -84,29 +82,6 @@ class Model:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def person_prior(self, P: np.ndarray) -> float | None:
-        """A person's correction prior estimated from the probabilities of their own turns (`prior_em`); None: this
-        model does not shift."""
-        if not self.prior_shift:
-            return None
-        ps = self.prior_shift
-        return prior_em(P[:, self.classes.index(REATTEMPT_WITH_FEEDBACK)], ps["pi0"], ps["shrink"])
-
-    def shifted(self, P: np.ndarray, groups: Sequence[Any] | None = None, prior: float | None = None) -> np.ndarray:
-        """P adjusted to each person's correction prior (Saerens et al. 2002): `prior` given (from the whole vault),
-        else estimated per group of `groups` (None: all rows one person). Unchanged for a model without a shift."""
-        if not self.prior_shift or not len(P):
-            return P
-        ci, pi0 = self.classes.index(REATTEMPT_WITH_FEEDBACK), self.prior_shift["pi0"]
-        if prior is not None:
-            return shift_proba(P, ci, prior, pi0)
-        keys = np.zeros(len(P), dtype=int) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
-        out = np.array(P, dtype=np.float64, copy=True)
-        for g in np.unique(keys):
-            rows = keys == g
-            out[rows] = shift_proba(P[rows], ci, self.person_prior(P[rows]), pi0)
-        return out
-
     def decide(self, P: np.ndarray) -> list[tuple[str, float]]:
         """(label, its probability) per row: a correction at or above the threshold, else the likeliest."""
         if self.threshold is None:
@@ -118,44 +93,6 @@ class Model:
             best = np.where(P[:, ci] >= self.threshold, ci, others.argmax(axis=1))
         p = P[np.arange(len(P)), best]
         return [(self.classes[i], x) for i, x in zip(best.tolist(), p.tolist(), strict=True)]
-
-
-PRIOR_BOUNDS = (0.02, 0.90)  # a person's estimated correction prior is kept inside these (no runaway)
-PRIOR_ITERATIONS = 100
-PRIOR_TOL = 1e-6
-
-
-def prior_em(p: np.ndarray, pi0: float, shrink: float, bounds: tuple[float, float] = PRIOR_BOUNDS,
-             iterations: int = PRIOR_ITERATIONS, tol: float = PRIOR_TOL) -> float:
-    """A person's correction prior from the calibrated correction probabilities `p` of their turns (labels unused):
-    EM of Saerens, Latinne & Decaestecker (2002), binary, as MAP with `shrink` pseudo-turns at the training prior
-    `pi0` (few turns: little shift), kept inside `bounds`, at most `iterations` steps. No turns: pi0."""
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9)
-    pi = pi0
-    if not len(p):
-        return pi0
-    for _ in range(iterations):
-        q = _adjusted(p, pi, pi0)
-        new = min(max((q.sum() + shrink * pi0) / (len(p) + shrink), bounds[0]), bounds[1])
-        done = abs(new - pi) < tol
-        pi = new
-        if done:
-            break
-    return float(pi)
-
-
-def _adjusted(p: np.ndarray, pi: float, pi0: float) -> np.ndarray:
-    a = p * (pi / pi0)
-    return a / (a + (1 - p) * ((1 - pi) / (1 - pi0)))
-
-
-def shift_proba(P: np.ndarray, ci: int, pi: float, pi0: float) -> np.ndarray:
-    """P with column `ci`'s prior moved from pi0 to pi; the other columns keep their ratios."""
-    p = np.clip(P[:, ci], 1e-12, 1 - 1e-12)
-    q = _adjusted(p, pi, pi0)
-    out = P * ((1 - q) / (1 - p))[:, None]
-    out[:, ci] = q
-    return out
 
 
 def rules(t: Turn) -> Label | None:

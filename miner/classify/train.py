@@ -213,7 +213,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
         correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
         tempered: bool | None = None, inner_folds: int | None | str = "default",
-        operating: float | None | str = "default", prior_shift: float | str | None = None) -> Model:
+        operating: float | None | str = "default") -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
@@ -227,9 +227,6 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     `inner_folds`: the inner cross-validation's folds (default INNER_FOLDS; None: one per author).
     `operating`: when the threshold is chosen inside ("cv"), the threshold the model applies instead (default
     OPERATING; None: the chosen one).
-    `prior_shift`: each person's correction prior re-estimated from their own turns (RULE13, `learned.prior_em`) with
-    this many pseudo-turns of shrinkage towards the training prior; "cv": chosen from SHRINK_GRID inside (RULE14);
-    None: no shift.
     """
     op = OPERATING if operating == "default" else operating
     moved = threshold == "cv" and op is not None
@@ -265,9 +262,6 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     temperature = _temperature(Z, y)
     if moved:
         cv["inner_threshold"], threshold = threshold, op
-    shift = None
-    if prior_shift is not None:
-        shift, cv["shrink_choice"] = _prior_shift(Z, temperature, y, groups, w, threshold, prior_shift)
     m = _raw_fit(X, y, C, n_plain, w)
     data = {
         "version": version,
@@ -280,44 +274,9 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         "trained_on": {"examples": len(mod), "authors": len(set(e.author for e in mod)),
                        "labels": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)},
                        "inner_cv_correction_f1": cv.get("f1"),
-                       **({"inner_threshold": cv["inner_threshold"]} if moved else {}),
-                       **({"shrink_choice": cv["shrink_choice"]} if "shrink_choice" in cv else {}), **(extra or {})},
+                       **({"inner_threshold": cv["inner_threshold"]} if moved else {}), **(extra or {})},
     }
-    if shift:
-        data["prior_shift"] = shift
     return Model(data)
-
-
-SHRINK_GRID = (0.0, 5.0, 10.0, 20.0, 50.0, 100.0, math.inf)  # RULE14's K; inf: no shift
-
-
-def _prior_shift(Z: np.ndarray, temperature: float, y: np.ndarray, groups: np.ndarray, w: np.ndarray,
-                 threshold: float | None, shrink: float | str) -> tuple[dict | None, Any]:
-    """The model's label-shift spec: pi0, the fit-weighted mean correction probability of its inner out-of-fold
-    logits (temperature-scaled), and K (`shrink`, or chosen from SHRINK_GRID by pooled inner F1 at `threshold` with
-    each inner held-out group shifted by its own EM; ties to the larger K). None when K is inf."""
-    from miner.classify.learned import prior_em, shift_proba
-
-    ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
-    P = _softmax(Z / temperature)
-    pi0 = float((w * P[:, ci]).sum() / w.sum())
-    choice: Any = None
-    if shrink == "cv":
-        keys = np.unique(groups, return_inverse=True)[1]
-        f1s = {}
-        for k in SHRINK_GRID:
-            Q = P.copy()
-            if math.isfinite(k):
-                for g in np.unique(keys):
-                    rows = keys == g
-                    Q[rows] = shift_proba(P[rows], ci, prior_em(P[rows, ci], pi0, k), pi0)
-            f1s[k] = round(_f1(y, _decide(Q, threshold)), 6)
-        shrink = max(f1s, key=lambda k: (f1s[k], k))
-        choice = {"K": None if math.isinf(shrink) else shrink,
-                  "inner_f1": {("inf" if math.isinf(k) else str(k)): v for k, v in f1s.items()}}
-    if math.isinf(float(shrink)):
-        return None, choice
-    return {"pi0": round(pi0, 6), "shrink": float(shrink)}, choice
 
 
 def finetune(base: Model, examples: Sequence[Example], E: np.ndarray | None = None,
@@ -427,8 +386,7 @@ def predict(model: Model, examples: Sequence[Example], E: np.ndarray | None,
         Xr = feature_matrix([examples[i].turn for i in rest]) if X is None else X[rest]
         if model.embedding and E is not None:
             Xr = np.hstack([Xr, E[rest]])
-        P = model.shifted(model.proba(Xr), [examples[i].author for i in rest])  # each author's own prior (RULE13)
-        for i, (label, p) in zip(rest, model.decide(P), strict=True):
+        for i, (label, p) in zip(rest, model.decide(model.proba(Xr)), strict=True):
             out[i] = Label(label, p, [])
     return out  # type: ignore[return-value]
 
