@@ -367,6 +367,8 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
     # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
     # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
+    # RULE13's "A-prior" / RULE14's "A-priorcv" ({"prior_shift": 20.0} / {"prior_shift": "cv"}: each author's correction
+    # prior re-estimated by EM from their own unlabelled turns, Saerens et al. 2002) are at commit 7a12b68 (both lost)
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
