@@ -53,9 +53,6 @@ def main() -> None:
     ap.add_argument("--curve", action="store_true",
                     help="instead: the learning curve of every labelled author with enough turns (the union's "
                          "authors, as --union reads them), fine-tuned as vault mine --fit does")
-    ap.add_argument("--curve-prior", action="store_true",
-                    help="with --curve: also RULE15's prior shift to the person's labelled correction share, instead "
-                         "of and on top of the fine-tune")
     ap.add_argument("--curve-before", action="store_true",
                     help="with --curve: also the fine-tuned model at the base's operating threshold (as before RULE10b)")
     ap.add_argument("--same-authors", action="store_true",
@@ -455,10 +452,9 @@ def own(args, sweep: tuple[float, ...]) -> dict:
     if args.curve:
         examples, train, groups, _ = union_data(args)
         print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors", flush=True)
-        from miner_own import AS_BEFORE, FT_PRIOR, PRIOR
+        from miner_own import AS_BEFORE
 
-        variants = ("finetune", *((PRIOR, FT_PRIOR) if args.curve_prior else ()),
-                    *((AS_BEFORE,) if args.curve_before else ()))
+        variants = ("finetune", AS_BEFORE) if args.curve_before else ("finetune",)
         out["learning_curve"] = own_curve(examples, _U["E"], _U["X"], train, args.jobs, variants)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))

@@ -25,10 +25,6 @@ CURVE_K = (0, 10, 25, 50)
 CURVE_MIN_TEST = 10  # turns left to score in every draw
 CURVE_DRAWS = 10
 AS_BEFORE = "finetune at the base's threshold"  # the fine-tune before RULE10b (--curve-before), for comparison
-PRIOR = "prior"  # RULE15: the base's posteriors shifted to the person's labelled correction share (--curve-prior)
-FT_PRIOR = "finetune+prior"  # RULE15, reported beside: the same shift on the fine-tuned model
-PRIOR_K = 10.0  # RULE15's pseudo-labels at the training prior
-PRIOR_CLIP = (0.02, 0.90)
 
 _D: dict = {}  # examples, E, X for the fold workers (inherited by fork)
 
@@ -134,61 +130,6 @@ def same_authors(examples, E, X, authors: set[str], thresholds: tuple[float, ...
 
 # -- the per-person learning curve -----------------------------------------------------------------------------
 
-def _pi0(base, rows: list[int]) -> float:
-    """RULE15's training prior: `base`'s fit-weighted (author weights n ** -BALANCE) mean calibrated correction
-    probability over its own modelled training turns `rows`."""
-    import numpy as np
-
-    from miner.classify.learned import REATTEMPT_WITH_FEEDBACK
-    from miner.classify.train import BALANCE, author_weights, modelled
-
-    ex, E, X = _D["examples"], _D["E"], _D["X"]
-    keep = [rows[i] for i in modelled([ex[j] for j in rows])]
-    Xm = X[keep]
-    if base.embedding and E is not None:
-        Xm = np.hstack([Xm, E[keep]])
-    p = base.proba(Xm)[:, base.classes.index(REATTEMPT_WITH_FEEDBACK)]
-    w = author_weights(np.asarray([ex[i].author for i in keep]), BALANCE)
-    return float((w * p).sum() / w.sum())
-
-
-def own_prior(labelled, pi0: float, k: float = PRIOR_K) -> float:
-    """RULE15: a person's correction share from their labelled turns that reach the regression, shrunk to `pi0`
-    with `k` pseudo-labels, clipped to PRIOR_CLIP."""
-    from miner.classify.learned import REATTEMPT_WITH_FEEDBACK
-    from miner.classify.train import TARGET, modelled
-
-    mod = [labelled[i] for i in modelled(labelled)]
-    c = sum(TARGET.get(e.label, e.label) == REATTEMPT_WITH_FEEDBACK for e in mod)
-    return min(max((c + k * pi0) / (len(mod) + k), PRIOR_CLIP[0]), PRIOR_CLIP[1])
-
-
-def _predict_shifted(model, examples, E, X, pi: float, pi0: float):
-    """train.predict with the correction posterior shifted from prior `pi0` to `pi` (q = r p / (r p + s (1 - p)),
-    the other classes rescaled by (1 - q) / (1 - p))."""
-    import numpy as np
-
-    from miner.classify.base import REATTEMPT_WITH_FEEDBACK, Label
-    from miner.classify.learned import rules
-
-    out = [rules(e.turn) for e in examples]
-    rest = [i for i, lab in enumerate(out) if lab is None]
-    if rest:
-        Xr = X[rest]
-        if model.embedding and E is not None:
-            Xr = np.hstack([Xr, E[rest]])
-        P = model.proba(Xr)
-        ci = model.classes.index(REATTEMPT_WITH_FEEDBACK)
-        p = np.clip(P[:, ci], 1e-12, 1 - 1e-12)
-        r, s = pi / pi0, (1 - pi) / (1 - pi0)
-        q = r * p / (r * p + s * (1 - p))
-        P = P * ((1 - q) / (1 - p))[:, None]
-        P[:, ci] = q
-        for i, (label, pr) in zip(rest, model.decide(P), strict=True):
-            out[i] = Label(label, pr, [])
-    return out
-
-
 def _curve_author(author: str, trained: bool):
     """Per draw and k: (tp, fp, fn) on the author's scored turns; the base holds none of its turns."""
     from miner.classify.learned import shipped_model
@@ -200,12 +141,9 @@ def _curve_author(author: str, trained: bool):
         rows = [i for i, e in enumerate(ex) if e.author in _D["train"] and e.author != author]
         base = fit([ex[i] for i in rows], _rows(E, rows), X=X[rows])
     else:
-        rows = [i for i, e in enumerate(ex) if e.author in _D["train"]]
         base = shipped_model()
-    variants = _D.get("variants", ("finetune",))
-    pi0 = _pi0(base, rows) if PRIOR in variants or FT_PRIOR in variants else None
     n_own = max_k(len(idx))
-    draws: dict[str, list] = {v: [] for v in variants}
+    draws: dict[str, list] = {v: [] for v in _D.get("variants", ("finetune",))}
     for d in range(CURVE_DRAWS):
         order = list(idx)
         random.Random(f"{author}:{d}").shuffle(order)
@@ -214,18 +152,11 @@ def _curve_author(author: str, trained: bool):
         for k in (k for k in CURVE_K if k <= n_own):
             own = sorted(pool[:k])
             model = finetune(base, [ex[i] for i in own], _rows(E, own), X[own]) if k else base
-            pi = own_prior([ex[i] for i in own], pi0) if pi0 is not None else None
-            tex = [ex[i] for i in test]
-            for v in draws:  # AS_BEFORE last: it changes the fine-tuned model's threshold
-                if v == PRIOR:
-                    labs = _predict_shifted(base, tex, _rows(E, test), X[test], pi, pi0)
-                elif v == FT_PRIOR:
-                    labs = _predict_shifted(model, tex, _rows(E, test), X[test], pi, pi0)
-                else:
-                    if k and v == AS_BEFORE:  # before RULE10b: the fine-tuned model kept the base's threshold
-                        model.threshold = base.threshold
-                    labs = predict(model, tex, _rows(E, test), X[test])
-                per_k[v][k] = _counts(tex, labs)
+            for v in draws:
+                if k and v == AS_BEFORE:  # before RULE10b: the fine-tuned model kept the base's operating threshold
+                    model.threshold = base.threshold
+                per_k[v][k] = _counts([ex[i] for i in test],
+                                      predict(model, [ex[i] for i in test], _rows(E, test), X[test]))
         for v in draws:
             draws[v].append(per_k[v])
     return author, len(idx), draws
@@ -250,36 +181,8 @@ def own_curve(examples, E, X, train: set[str], jobs: int, variants: tuple[str, .
           f"turns may be given as labels, the rest scored; k of them fine-tune (train.finetune, as vault mine --fit) "
           f"a base fitted without the author", flush=True)
     results = _pool(jobs, _curve_author, [(a, a in train) for a in authors])
-    out = {v: _curve_report(examples, n, train, [(a, size, draws[v]) for a, size, draws in results], v)
-           for v in variants}
-    if PRIOR in variants:
-        out["RULE15"] = {v: mean_change(out, v, "finetune") for v in (PRIOR, FT_PRIOR) if v in variants}
-        for v in (PRIOR, FT_PRIOR):
-            if v in variants:
-                out["RULE15"][f"{v} vs k=0"] = mean_change(out, v, "finetune", against_zero=True)
-        out["RULE15"]["finetune vs k=0"] = mean_change(out, "finetune", "finetune", against_zero=True)
-    return out
-
-
-def mean_change(out: dict, cand: str, ref: str, ks=(10, 25), against_zero: bool = False, resamples: int = 2000,
-                seed: int = 0) -> dict:
-    """RULE15's statistic: the mean over the authors reaching k = 25 and over `ks` of the per-author F1 (draws summed)
-    of `cand` minus `ref` (`against_zero`: minus the author's k = 0 F1), with a 90% interval over 2,000 resamplings
-    of the authors (5th-95th percentile)."""
-    import numpy as np
-
-    authors = sorted(out[cand]["authors"])
-    d = np.asarray([np.mean([out[cand]["authors"][a]["k"][k]["f1"]
-                             - out[ref]["authors"][a]["k"][0 if against_zero else k]["f1"] for k in ks])
-                    for a in authors])
-    rng = np.random.default_rng(seed)
-    boots = [float(d[rng.integers(0, len(d), len(d))].mean()) for _ in range(resamples)]
-    lo, hi = np.percentile(boots, [5, 95]).tolist()
-    r = {"change": float(d.mean()), "interval": [lo, hi], "authors": len(d),
-         "per_author": {a: round(float(x), 4) for a, x in zip(authors, d, strict=True)}}
-    print(f"  RULE15 {cand} - {'k=0' if against_zero else ref} (mean over {len(d)} authors and k in {ks}): "
-          f"{r['change']:+.3f} [{lo:+.3f}, {hi:+.3f}]", flush=True)
-    return r
+    return {v: _curve_report(examples, n, train, [(a, size, draws[v]) for a, size, draws in results], v)
+            for v in variants}
 
 
 def _curve_report(examples, n: dict[str, int], train: set[str], results: list, variant: str) -> dict:
