@@ -454,6 +454,8 @@ def own(args, sweep: tuple[float, ...]) -> dict:
         print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors", flush=True)
         from miner_own import AS_BEFORE
 
+        # RULE15's "--curve-prior" (the base's posteriors shifted to the person's labelled correction share, K = 10
+        # pseudo-labels at the training prior, instead of / on top of the fine-tune) is at commit 549e430 (lost)
         variants = ("finetune", AS_BEFORE) if args.curve_before else ("finetune",)
         out["learning_curve"] = own_curve(examples, _U["E"], _U["X"], train, args.jobs, variants)
     if args.json_out:
