@@ -367,6 +367,8 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
     # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
     # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
+    # RULE13's "A-prior" / RULE14's "A-priorcv" ({"prior_shift": 20.0} / {"prior_shift": "cv"}: each author's correction
+    # prior re-estimated by EM from their own unlabelled turns, Saerens et al. 2002) are at commit 7a12b68 (both lost)
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
@@ -452,6 +454,8 @@ def own(args, sweep: tuple[float, ...]) -> dict:
         print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors", flush=True)
         from miner_own import AS_BEFORE
 
+        # RULE15's "--curve-prior" (the base's posteriors shifted to the person's labelled correction share, K = 10
+        # pseudo-labels at the training prior, instead of / on top of the fine-tune) is at commit 549e430 (lost)
         variants = ("finetune", AS_BEFORE) if args.curve_before else ("finetune",)
         out["learning_curve"] = own_curve(examples, _U["E"], _U["X"], train, args.jobs, variants)
     if args.json_out:
