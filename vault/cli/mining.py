@@ -74,7 +74,9 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     c = stdout_console()
     if fitted:
         c.print(f"adapted the model to {fitted['examples']} of your labelled turns: {fitted['version']}")
-    if not rep["turns_labelled"]:
+    if not rep["turns_labelled"] and not typed + other:
+        c.print("nothing to label: the vault holds no human turns yet (`vault ingest` your sessions first)")
+    elif not rep["turns_labelled"]:
         c.print("nothing to label: every human turn already has a label (use --redo to relabel)")
     else:
         parts = ", ".join(f"{n} {lab}" for lab, n in rep["labelled_now"].items())
