@@ -59,3 +59,34 @@ def test_an_export_zip_that_reads_whole_is_still_called_one_without_mapping(tmp_
     assert [u["reason"] for u in rep["unrecognised"]] == [
         "zip archive whose conversations.json has no 'mapping' (ChatGPT) or 'chat_messages' (Claude.ai)"], rep
 
+
+
+@pytest.mark.parametrize("children", [None, "missing", 5, [["nested"]], "f9a0-u2"])
+def test_chatgpt_node_without_a_usable_children_list_keeps_its_descendants(tmp_path, children):
+    """The messages under a node whose `children` is null, absent or of another type name that node as their
+    `parent`: they were dropped without a word (the walk followed `children` only); now they come through."""
+    doc = json.loads((SOURCES / "chatgpt" / "conversations.json").read_text())
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    (before / "conversations.json").write_text(json.dumps(doc))
+    node = doc[0]["mapping"]["e7f8-a1b"]  # the kept answer, with two prompts (an edit) under it
+    assert node["children"]
+    if children == "missing":
+        del node["children"]
+    else:
+        node["children"] = children
+    after.mkdir()
+    (after / "conversations.json").write_text(json.dumps(doc))
+    got = {}
+    for name, folder in (("before", before), ("after", after)):
+        code, out, err = run_cli("ingest", str(folder), "--json", "--no-embed", db=tmp_path / f"{name}.duckdb")
+        assert code == 0 and not json.loads(out)["errors"], (err, out)
+        from vault.store import open_vault
+
+        con = open_vault(tmp_path / f"{name}.duckdb", read_only=True)
+        try:
+            got[name] = con.execute("SELECT msg_id, parent_id, on_main_branch, kind, text FROM messages "
+                                    "ORDER BY msg_id").fetchall()
+        finally:
+            con.close()
+    assert got["after"] == got["before"]
