@@ -108,3 +108,26 @@ def test_mine_again_still_says_every_turn_is_labelled(ex_db, capsys):
     code, out, err = _main(capsys, "--db", str(ex_db), "mine", "--backend", "heuristic")
     assert code == 0 and "already has a label" in out.strip().splitlines()[0], out
 
+
+
+def test_a_wrong_source_is_undone_by_naming_the_right_one(tmp_path):
+    """`vault ingest --source chatgpt` on Claude Code files stores them as read (every file an error, no message);
+    the same files with `--source claude_code` were then 'unchanged' (same size and time): the sessions could not
+    be had without deleting the vault. Now a file another parser stored is read again with the one named."""
+    import json
+
+    from support import ROOT, run_cli
+
+    folder = ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout"
+    db = tmp_path / "v.duckdb"
+    code, out, err = run_cli("ingest", str(folder), "--json", "--no-embed", "--source", "chatgpt", db=db)
+    wrong = json.loads(out)
+    assert wrong["messages_added"] == 0 and wrong["errors"], wrong
+    code, out, err = run_cli("ingest", str(folder), "--json", "--no-embed", "--source", "claude_code", db=db)
+    right = json.loads(out)
+    assert code == 0 and right["messages_added"] > 0 and right["files_unchanged"] == 0, right
+    code, out, err = run_cli("ingest", str(folder), "--json", "--no-embed", db=db)
+    again = json.loads(out)
+    assert again["messages_added"] == 0 and again["files"] == 0 and again["files_unchanged"] > 0, again
+    code, out, err = run_cli("ingest", str(folder), "--json", "--no-embed", "--source", "claude_code", db=db)
+    assert json.loads(out)["files"] == 0  # the parser that stored it: unchanged, as before
