@@ -131,3 +131,12 @@ def test_a_wrong_source_is_undone_by_naming_the_right_one(tmp_path):
     assert again["messages_added"] == 0 and again["files"] == 0 and again["files_unchanged"] > 0, again
     code, out, err = run_cli("ingest", str(folder), "--json", "--no-embed", "--source", "claude_code", db=db)
     assert json.loads(out)["files"] == 0  # the parser that stored it: unchanged, as before
+
+
+def test_turns_with_an_unknown_label_names_the_labels(ex_db, capsys):
+    """`vault turns --label correction` printed an empty table: a typo looked like a vault without corrections."""
+    code, out, err = _main(capsys, "--db", str(ex_db), "turns", "--label", "correction")
+    line = _one_line(err)
+    assert code == 2 and "reattempt_with_feedback" in line and "correction" in line, err
+    code, out, err = _main(capsys, "--db", str(ex_db), "turns", "--label", "interrupt", "--json")
+    assert code == 0, err

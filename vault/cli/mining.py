@@ -19,6 +19,7 @@ from vault.cli.common import (
     settings,
     stderr_console,
     stdout_console,
+    usage_error,
 )
 
 
@@ -103,8 +104,11 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
 def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, limit: int | None,
               as_json: bool) -> None:
     """Print the labelled human turns (JSONL with --json, as in the contract)."""
+    from miner.classify.base import LABELS
     from miner.turns import labelled_turns
 
+    if label is not None and label not in LABELS:  # (it matched nothing, and said nothing)
+        raise usage_error(f"--label: unknown label {label!r}; one of {', '.join(LABELS)}")
     with open_db(ctx, read_only=True) as con:
         out = labelled_turns(con, session=session, label=label, role=role, limit=limit)
     if as_json:
