@@ -140,3 +140,22 @@ def test_turns_with_an_unknown_label_names_the_labels(ex_db, capsys):
     assert code == 2 and "reattempt_with_feedback" in line and "correction" in line, err
     code, out, err = _main(capsys, "--db", str(ex_db), "turns", "--label", "interrupt", "--json")
     assert code == 0, err
+
+
+@pytest.mark.parametrize("option, value", [("--session", "zzz"), ("--project", "no-such-project"),
+                                           ("--role", "no-such-role")])
+def test_a_search_filter_that_matches_no_session_says_so(ex_db, capsys, option, value):
+    """`vault search foo --session zzz` said only "no match for 'foo'": a mistyped filter looked like missing
+    words. The output stays what it was (the JSON an empty list, exit 0); stderr names the filter."""
+    code, out, err = _main(capsys, "--db", str(ex_db), "search", "refund", option, value, "--mode", "keyword")
+    assert code == 0 and "no match" in out, out
+    assert _one_line(err).startswith(f"{option} {value!r} matches no session"), err
+    code, out, err = _main(capsys, "--db", str(ex_db), "search", "refund", option, value, "--mode", "keyword",
+                           "--json")
+    assert code == 0 and out.strip() == "[]" and option in _one_line(err), (out, err)
+
+
+def test_a_filter_that_matches_sessions_but_not_the_words_adds_nothing(ex_db, capsys):
+    code, out, err = _main(capsys, "--db", str(ex_db), "search", "zzzqqqxyz", "--project", "billing",
+                           "--mode", "keyword")
+    assert code == 0 and "no match" in out and err == "", err
