@@ -297,7 +297,9 @@ class Ingester:
             what = next((name for test, name in SPECIAL_FILE_TYPES if test(st.st_mode)), "a special file")
             return self._path_error(path, f"not a regular file: {what}")
         row = self.known.get(path_key(real))
-        if row and row.size == st.st_size and row.mtime == st.st_mtime:
+        # With --source X, a file another parser stored (an earlier run forced the wrong format) is read again with X.
+        if row and row.size == st.st_size and row.mtime == st.st_mtime and (
+                self.forced is None or row.source == self.forced.name):
             self.report.files_unchanged += 1
             if self.on_file:
                 self.on_file(Path(real), st.st_size)

@@ -129,6 +129,9 @@ def _run(argv: list[str] | None) -> None:
             sys.exit(2)
         if isinstance(e, BrokenPipeError):
             sys.exit(0)
+        if _environmental(e) and not _debugging():  # the machine's answer about a path, not a bug of ours
+            _say(f"vault: error: {e.filename}: {e.strerror}")
+            sys.exit(1)
         # a bug: one line for the person, the traceback with --debug
         if _debugging():
             raise
@@ -141,6 +144,19 @@ def _run(argv: list[str] | None) -> None:
         _say(f"vault: internal error: {type(e).__name__}: {first}{where} "
              "(a bug; rerun with --debug or VAULT_DEBUG=1 for the traceback)")
         sys.exit(1)
+
+
+# What the system answers about a path the user named or must fix (a folder one may not write, a full disk, a
+# read-only file system): said as one line naming the path, not dressed as an internal error.
+_ENVIRONMENTAL = ("EACCES", "EPERM", "ENOENT", "ENOTDIR", "EISDIR", "ENOSPC", "EROFS", "EDQUOT", "ELOOP",
+                  "ENAMETOOLONG", "EEXIST")
+
+
+def _environmental(e: BaseException) -> bool:
+    import errno
+
+    return (isinstance(e, OSError) and e.filename is not None and bool(e.strerror)
+            and errno.errorcode.get(e.errno or 0) in _ENVIRONMENTAL)
 
 
 def _say(line: str) -> None:

@@ -196,6 +196,17 @@ def _check_out_dir(out_dir: str) -> None:
                               "would overwrite it. Choose a new or empty folder")
 
 
+def _make_out_dir(out_dir: str) -> None:
+    """The output folder made before any work (once the vault is open: a busy vault leaves no folder behind); one
+    that cannot be made is the user's to fix, one line, not an internal error."""
+    from pathlib import Path
+
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise usage_error(f"--out: cannot create the folder {out_dir}: {e.strerror or e}") from None
+
+
 @click.command("export")
 @click.option("--format", "fmt", required=True,
               type=click.Choice(list(FORMATS)), help="Dataset format.")
@@ -221,6 +232,7 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
 
     _check_out_dir(out_dir)
     with open_db(ctx) as con:
+        _make_out_dir(out_dir)
         rules = load_rules(settings(ctx))
         if not count_pairs(con):
             build_pairs(con, rules=rules)
@@ -232,6 +244,8 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
                          redactor=None if no_redact else redactor(ctx))
         except (ValueError, RuntimeError) as e:
             raise click.ClickException(str(e)) from None
+        except OSError as e:  # a full disk, a read-only file system, a file in the folder one may not replace
+            raise click.ClickException(f"--out: cannot write {e.filename or out_dir}: {e.strerror or e}") from None
     if as_json:
         emit_json(rep)
         return

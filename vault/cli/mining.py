@@ -19,6 +19,7 @@ from vault.cli.common import (
     settings,
     stderr_console,
     stdout_console,
+    usage_error,
 )
 
 
@@ -74,7 +75,9 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     c = stdout_console()
     if fitted:
         c.print(f"adapted the model to {fitted['examples']} of your labelled turns: {fitted['version']}")
-    if not rep["turns_labelled"]:
+    if not rep["turns_labelled"] and not typed + other:
+        c.print("nothing to label: the vault holds no human turns yet (`vault ingest` your sessions first)")
+    elif not rep["turns_labelled"]:
         c.print("nothing to label: every human turn already has a label (use --redo to relabel)")
     else:
         parts = ", ".join(f"{n} {lab}" for lab, n in rep["labelled_now"].items())
@@ -101,8 +104,11 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
 def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, limit: int | None,
               as_json: bool) -> None:
     """Print the labelled human turns (JSONL with --json, as in the contract)."""
+    from miner.classify.base import LABELS
     from miner.turns import labelled_turns
 
+    if label is not None and label not in LABELS:  # (it matched nothing, and said nothing)
+        raise usage_error(f"--label: unknown label {label!r}; one of {', '.join(LABELS)}")
     with open_db(ctx, read_only=True) as con:
         out = labelled_turns(con, session=session, label=label, role=role, limit=limit)
     if as_json:

@@ -106,7 +106,11 @@ def _conversation(res: ParseResult, conv: dict, item: int, feedback: dict[str, d
 
     mapping: dict[str, dict] = {k: v for k, v in conv["mapping"].items() if isinstance(v, dict)}
     parent = {k: str_or_none(v.get("parent")) for k, v in mapping.items()}
-    children = {k: [c for c in (v.get("children") or []) if c in mapping] for k, v in mapping.items()}
+    children = {k: [c for c in v["children"] if isinstance(c, str) and c in mapping]
+                if isinstance(v.get("children"), list) else [] for k, v in mapping.items()}
+    for k, p in parent.items():  # a node its parent does not list (children null, missing, damaged) is still its child
+        if p in children and k not in children[p]:
+            children[p].append(k)
     tip = str_or_none(conv.get("current_node"))
     if tip not in mapping:  # no pointer: follow the last child from the root
         roots = [k for k, p in parent.items() if p not in mapping]

@@ -31,7 +31,8 @@ def _records_per_file(con, source: str, file_ids: Sequence[int]) -> Iterator[lis
             LEFT JOIN (SELECT msg_id, seq, kind, turn_id FROM messages WHERE file_id IN ({chunk})) m
                    ON m.msg_id = r.record_id
             WHERE r.record_id IS NOT NULL AND r.file_id IN ({chunk})
-            """
+            ORDER BY r.file_id, r.line_no
+            """  # in file order, as the parse gives them (`off_branch_of`): of an id written twice the last one wins
         ).fetchall()
         elsewhere = _messages_by_id(con, {r[_ID] for r in rows if not r[_IS_MSG]})
         by_file: dict[int, list[tuple]] = {}
