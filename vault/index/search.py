@@ -406,7 +406,7 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
 
 # Per connection: (versions, {session_id: (project, role name)}) of every session, read whole when a search first needs
 # it and again when `fts.versions` moved (an ingest, `vault roles`): a hit's project and role then cost no lookup (they
-# cost a search ~1.6 ms, the 1 GB bench vault's whole table ~1 ms once). A connection is weakly referenced: dropped with it.
+# cost a search ~1.6 ms; the 1 GB bench vault's whole table ~1 ms, once). Weakly keyed: dropped with its connection.
 _SESSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
