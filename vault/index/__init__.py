@@ -60,5 +60,6 @@ def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
 def note_roles_changed(con: duckdb.DuckDBPyConnection) -> None:
     """The roles table was rewritten (`miner.tables.assign_roles`): bump its version, so that a search's cache of
     session roles (`vault.index.search._sessions`, keyed by `fts.VERSION_KEYS`) reads them again."""
-    con.execute("INSERT OR REPLACE INTO meta SELECT 'roles_version', CAST(coalesce(max(TRY_CAST(value AS BIGINT)), 0) "
-                "+ 1 AS VARCHAR) FROM meta WHERE key = 'roles_version'")
+    from vault.store import get_meta, set_meta
+
+    set_meta(con, "roles_version", str(int(get_meta(con, "roles_version", "0") or 0) + 1))
