@@ -27,6 +27,7 @@ import duckdb
 from miner.classify.base import LABELS, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK
 from vault.sqlfilter import Filter
 from vault.bulk import insert_rows
+from vault.index import note_roles_changed
 from vault.rewritten import text_hash_sql
 from vault.store import transaction
 
@@ -214,6 +215,7 @@ def assign_roles(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule]) -> dict[
     # the table empty, and readers then complete it on the fly (`session_roles`).
     con.execute("DELETE FROM roles")
     insert_rows(con, "roles", ["session_id", "role_name", "rule"], rows)
+    note_roles_changed(con)  # what a search caches of the roles is read again
     counts: dict[str, int] = {}
     for _, name, _ in rows:
         counts[name] = counts.get(name, 0) + 1

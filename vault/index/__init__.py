@@ -55,3 +55,11 @@ def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
     from vault.index import embeddings
 
     return embeddings.drop_orphan_chunks(con)
+
+
+def note_roles_changed(con: duckdb.DuckDBPyConnection) -> None:
+    """The roles table was rewritten (`miner.tables.assign_roles`): bump its version, so that a search's cache of
+    session roles (`vault.index.search._sessions`, keyed by `fts.VERSION_KEYS`) reads them again."""
+    from vault.store import get_meta, set_meta
+
+    set_meta(con, "roles_version", str(int(get_meta(con, "roles_version", "0") or 0) + 1))

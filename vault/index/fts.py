@@ -195,30 +195,51 @@ def query_terms(con: duckdb.DuckDBPyConnection, stems: list[str]) -> list[tuple[
         return []
 
 
-class Opening(namedtuple("Opening", "terms stats setting")):
+class Opening(namedtuple("Opening", "terms stats setting version", defaults=(None,))):
     """What a search reads first, in one statement (`opening`): (termid, df) of the query's known stems, the index's
-    `Stats`, and the connection's `disabled_optimizers` (for `point_lookups`)."""
+    `Stats`, the connection's `disabled_optimizers` (for `point_lookups`) and the vault's `content_version`
+    (`versions`: what the search's per-connection caches are valid for)."""
 
     __slots__ = ()
 
 
+# Meta keys whose values name what a search may cache per connection (`vault.index.search`'s sessions and roles): an
+# ingest bumps the content version, `miner.tables.assign_roles` the roles' (`vault.index.note_roles_changed`).
+VERSION_KEYS = ("content_version", "roles_version")
+
+
+def versions_sql(tag: str, width: int) -> str:
+    """A SELECT of (tag, NULL x (width - 2), value) rows: the `VERSION_KEYS` the vault has (`versions` reads them)."""
+    keys = ", ".join(f"'{k}'" for k in VERSION_KEYS)
+    return f"SELECT '{tag}' || key, {'NULL, ' * (width - 2)}value FROM meta WHERE key IN ({keys})"
+
+
+def versions(rows) -> str:
+    """The versions the caches are keyed by, from `versions_sql`'s rows [(tag + key, ..., value)]."""
+    got = {r[0][1:]: r[-1] for r in rows}
+    return "/".join(str(got.get(k)) for k in VERSION_KEYS)
+
+
 def opening(con: duckdb.DuckDBPyConnection, stems: list[str]) -> Opening:
-    """`query_terms`, `read_stats` and the optimizer setting in one statement (three cost a search 0.4 ms more);
-    no terms (and no statistics read) when the index is missing or knows none of `stems`."""
+    """`query_terms`, `read_stats`, the optimizer setting and the versions in one statement (three cost a search 0.4
+    ms more); no terms (and no statistics read) when the index is missing or knows none of `stems`."""
     if not stems:
         return Opening([], None, None)
     words = ", ".join("'" + s.replace("'", "''") + "'" for s in stems)
     try:
         rows = con.execute(
-            f"SELECT d.termid, d.df, st.num_docs, st.total_len, st.main_docs, st.main_len, st.delta_rows, {SETTING} "
-            f"FROM {SCHEMA}.stats st LEFT JOIN (SELECT termid, df FROM {SCHEMA}.dict WHERE term IN ({words})) d ON true"
-        ).fetchall()
+            f"SELECT 't', termid, df, NULL, NULL, NULL, NULL FROM {SCHEMA}.dict WHERE term IN ({words}) UNION ALL "
+            f"SELECT 's', num_docs, total_len, main_docs, main_len, delta_rows, {SETTING} FROM {SCHEMA}.stats "
+            f"UNION ALL {versions_sql('v', 7)}").fetchall()
     except duckdb.CatalogException:
         if index_exists(con):
             raise
         return Opening([], None, None)
-    terms = [(r[0], r[1]) for r in rows if r[0] is not None]
-    return Opening(terms, Stats(*rows[0][2:7]), rows[0][7]) if terms else Opening([], None, None)
+    terms = [(r[1], r[2]) for r in rows if r[0] == "t"]
+    st = next((r for r in rows if r[0] == "s"), None)
+    if not terms or st is None:
+        return Opening([], None, None)
+    return Opening(terms, Stats(*st[1:6]), st[6], versions([r for r in rows if r[0][0] == "v"]))
 
 
 def lookup(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[tuple[int, int]]]:

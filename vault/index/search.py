@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+import weakref
 from collections import namedtuple
 from typing import Any
 
@@ -135,7 +136,8 @@ def keyword_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
     with fts.point_lookups(con, before=first.setting):
         ranked = _keyword_ranked(con, query, limit, filters or SearchFilters(), stems=stems, terms=first.terms,
                                  st=first.stats)
-        return _hits(con, ranked, query, {msg: {"keyword_rank": i + 1} for i, (msg, _) in enumerate(ranked)}, stems)
+        return _hits(con, ranked, query, {msg: {"keyword_rank": i + 1} for i, (msg, _) in enumerate(ranked)}, stems,
+                     first.version)
 
 
 def semantic_search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20,
@@ -343,11 +345,12 @@ def _encode_ahead(con, query: str, model: str | None):
 
 
 def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dict],
-          stems: list[str] | None = None) -> list[Hit]:
+          stems: list[str] | None = None, version: str | None = None) -> list[Hit]:
+    """`ranked` as hits. `version`: the vault's `fts.versions` when the caller read them (`fts.opening`)."""
     if not ranked:
         return []
     # Point lookups by key (each table's index) with the keys as constants, rather than joins, which
-    # would scan every message (or every call, session): a few small queries.
+    # would scan every message (or every call): a few small queries. Sessions come from `_sessions`.
     ids = [m for m, _ in ranked]
     rows = con.execute("SELECT msg_id, session_id, role, kind, text, timestamp, tool_name, is_error "
                        f"FROM messages WHERE msg_id IN ({_literals(ids)})").fetchall()
@@ -362,23 +365,17 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
     use_of = {m: u for m, u in con.execute(f"SELECT msg_id, tool_use_id FROM messages WHERE msg_id IN "
                                            f"({_literals(unnamed)})").fetchall() if u is not None} if unnamed else {}
     uses = sorted(set(use_of.values()))
-    sids = sorted({r[1] for r in rows})
-    found: dict[str, dict] = {"a": {}, "t": {}, "s": {}, "r": {}}
-    for tag, key, value, parent in con.execute(
-        "WITH s AS MATERIALIZED (SELECT session_id, project, parent_session_id FROM sessions "
-        f"WHERE session_id IN ({_literals(sids)})) "
-        + " UNION ALL ".join(part for part in (
-            calls and f"SELECT 'a', *, NULL FROM ({fts.call_args_sql(_literals(calls))})",
-            uses and f"SELECT 't', tool_use_id, name, NULL FROM tool_calls WHERE tool_use_id IN ({_literals(uses)})",
-            "SELECT 's', * FROM s",
-            # (one semi-join: two joined by OR cost 1.5 ms against 0.1)
-            """SELECT 'r', session_id, role_name, NULL FROM roles
-               WHERE session_id IN (SELECT unnest([session_id, parent_session_id]) FROM s)""",
+    args: dict[str, str] = {}
+    names: dict[str, str] = {}
+    if calls or uses:
+        for tag, key, value in con.execute(" UNION ALL ".join(part for part in (
+            calls and f"SELECT 'a', * FROM ({fts.call_args_sql(_literals(calls))})",
+            uses and f"SELECT 't', tool_use_id, name FROM tool_calls WHERE tool_use_id IN ({_literals(uses)})",
         ) if part)).fetchall():
-        found[tag][key] = (value, parent)
-    args, names, roles = ({k: v[0] for k, v in found[t].items()} for t in "atr")
-    sess = {sid: (project, roles[sid] if roles.get(sid) is not None else roles.get(parent))
-            for sid, (project, parent) in found["s"].items()}
+            (args if tag == "a" else names)[key] = value
+    if version is None:
+        version = fts.versions(con.execute(fts.versions_sql("v", 2)).fetchall())
+    sess = _sessions(con, version)
     rows = [(*r[:4], " ".join(filter(None, (r[4], args.get(r[0])))), r[5], r[6] or names.get(use_of.get(r[0])), r[7])
             for r in rows]
     info = {r[0]: r[:6] + sess.get(r[1], (None, None)) + r[6:] for r in rows}
@@ -405,6 +402,31 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
                        keyword_rank=ex.get("keyword_rank"), semantic_rank=ex.get("semantic_rank"),
                        tool_name=r[8], is_error=bool(r[9])))
     return out
+
+
+# Per connection: (versions, {session_id: (project, role name)}) of every session, read whole when a search first needs
+# it and again when `fts.versions` moved (an ingest, `vault roles`): a hit's project and role then cost no lookup (they
+# cost a search ~1.6 ms; the 1 GB bench vault's whole table ~1 ms, once). Weakly keyed: dropped with its connection.
+_SESSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _sessions(con, version: str) -> dict[str, tuple[str | None, str | None]]:
+    """session -> (project, role name: the session's, else its parent's), as of `version` (`fts.versions`)."""
+    got = _SESSIONS.get(con)
+    if got is not None and got[0] == version:
+        return got[1]
+    parents, roles = {}, {}
+    for tag, sid, value, parent in con.execute(
+            "SELECT 's', session_id, project, parent_session_id FROM sessions "
+            "UNION ALL SELECT 'r', session_id, role_name, NULL FROM roles").fetchall():
+        if tag == "s":
+            parents[sid] = (value, parent)
+        else:
+            roles[sid] = value
+    sess = {sid: (project, roles[sid] if roles.get(sid) is not None else roles.get(parent))
+            for sid, (project, parent) in parents.items()}
+    _SESSIONS[con] = (version, sess)
+    return sess
 
 
 def _iso(ts: Any) -> str | None:
