@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -34,6 +35,9 @@ from miner.classify.base import (
 from miner.tables import EFFECTIVE_LABELS, unassigned_roles
 from vault.settings import CorrectionSettings, Settings
 from vault.sqlfilter import Filter
+
+if TYPE_CHECKING:
+    from miner.roles import Rule
 
 _DEFAULTS = CorrectionSettings()
 
@@ -99,8 +103,8 @@ def configured_report(con: duckdb.DuckDBPyConnection, settings: Settings, role: 
     --corrections` and the TUI both show."""
     from miner.roles import load_rules
 
-    return corrections_report(con, threshold=settings.corrections.threshold, role=role,
-                              definition=correction_definition(settings), rules=load_rules(settings))
+    return corrections_report(con, load_rules(settings), threshold=settings.corrections.threshold, role=role,
+                              definition=correction_definition(settings))
 
 
 @dataclass
@@ -112,12 +116,8 @@ class _Agg:
     troubled: int = 0
 
 
-def _roles_source(con: duckdb.DuckDBPyConnection, rules=None) -> str:
-    """The roles table, completed on the fly (default rules + `rules`, else the config's) for sessions it lacks."""
-    if rules is None:  # a caller without settings (vault.mcp_tools): the config read afresh
-        from miner.roles import load_rules
-
-        rules = load_rules()
+def _roles_source(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule]) -> str:
+    """The roles table, completed on the fly (default rules + `rules`) for sessions it lacks."""
     live = unassigned_roles(con, rules)
     if not live:
         return "roles"
@@ -148,14 +148,15 @@ def _rate(c: int, n: int) -> float | None:
 
 def corrections_report(
     con: duckdb.DuckDBPyConnection,
+    rules: Sequence[Rule],
     threshold: float = _DEFAULTS.threshold,
     role: str | None = None,
     definition: CorrectionDefinition | dict | None = None,
-    rules=None,
 ) -> dict[str, Any]:
     """The correction report (JSON-able); see the module docstring for the definition.
 
-    `rules`: role rules for sessions `vault mine` has not given a role yet (default: the config's).
+    `rules`: the role rules of the caller's settings (miner.roles.load_rules(settings); none: each session's
+    project), for sessions `vault mine` has not given a role yet. The library reads no configuration.
     """
     d = as_definition(definition)
     # The labelled turns with their role and week, materialised once for the queries below

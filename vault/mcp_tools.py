@@ -117,11 +117,14 @@ class VaultTools:
     """The five tools as plain methods returning JSON-able dicts (the server wraps them)."""
 
     def __init__(self, db: Path, settings=None) -> None:
+        """`settings`: the one settings object (`vault mcp` passes its own); none: `Settings()`, the defaults alone
+        (no config file, no environment), as any library call without settings."""
         from vault.redact import Redactor
+        from vault.settings import Settings
 
         self.reader = SnapshotReader(db)
-        self.settings = settings
-        self.redactor = Redactor.from_settings(settings) if settings is not None else Redactor()  # [redact]
+        self.settings = Settings() if settings is None else settings
+        self.redactor = Redactor.from_settings(self.settings)  # [redact]
         self.first_semantic_seconds: float | None = None
         self._model_lock = threading.Lock()
 
@@ -286,7 +289,7 @@ class VaultTools:
         check_range("corrections", "offset", offset)
         check_range("corrections", "max_chars", max_chars)
         since = check_time("since", since)
-        numerator = list(self.settings.corrections.numerator) if self.settings else ["reattempt_with_feedback"]
+        numerator = list(self.settings.corrections.numerator)
         f = (Filter().add(f"e.label IN ({', '.join('?' for _ in numerator)})", *numerator)
              .add_if(project, "s.project ILIKE ? OR s.cwd ILIKE ?", f"%{project}%", f"%{project}%")
              .add_if(role, "coalesce(r.role_name, rp.role_name) = ?", role)
@@ -364,7 +367,7 @@ class VaultTools:
 
     # -- stats -----------------------------------------------------------------------------
     def stats(self, role: str | None = None, troubled_limit: int = 10) -> dict[str, Any]:
-        from miner.analytics import configured_report, corrections_report
+        from miner.analytics import configured_report
 
         from vault import queries
 
@@ -372,10 +375,7 @@ class VaultTools:
         with self.reader.read() as (con, taken):
             self._check_filters(con, role=role)
             st = queries.stats(con)
-            if self.settings is not None:
-                rep = configured_report(con, self.settings, role=role or None)
-            else:
-                rep = corrections_report(con, role=role or None)
+            rep = configured_report(con, self.settings, role=role or None)
             titles = {}
             troubled = rep["troubled"][:troubled_limit]
             if troubled:
