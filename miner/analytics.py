@@ -35,6 +35,7 @@ from miner.classify.base import (
 from miner.tables import EFFECTIVE_LABELS, unassigned_roles
 from vault.settings import CorrectionSettings, Settings
 from vault.sqlfilter import Filter
+from vault.sqlstring import sql_string, sql_strings
 
 if TYPE_CHECKING:
     from miner.roles import Rule
@@ -128,7 +129,7 @@ def _roles_source(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule]) -> str:
 
 
 def _turns_cte(roles_src: str, d: CorrectionDefinition) -> str:
-    num = ", ".join(f"'{x}'" for x in d.numerator)
+    num = sql_strings(d.numerator)
     return f"""
     WITH t AS (
         SELECT e.*, r.role_name AS role, s.project, s.source, s.started_at,
@@ -137,7 +138,7 @@ def _turns_cte(roles_src: str, d: CorrectionDefinition) -> str:
                e.label IN ({num}) AS is_correction
         FROM {EFFECTIVE_LABELS} e JOIN sessions s USING (session_id)
         LEFT JOIN {roles_src} r USING (session_id)
-        WHERE e.label IS DISTINCT FROM '{NOT_HUMAN}'
+        WHERE e.label IS DISTINCT FROM {sql_string(NOT_HUMAN)}
     )
     """
 
