@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -201,7 +201,7 @@ def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: 
         GROUP BY label""", f.params).fetchall()
 
     sessions, by_role = [], {}
-    overall, hist = _Agg(), [0] * BIN_COUNT
+    overall = _Agg()
     for sid, rname, project, source, started, turns, corr in session_rows:
         rated = turns >= d.min_turns
         rate = _rate(corr, turns) if rated else None
@@ -218,8 +218,6 @@ def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: 
             if rated:
                 agg.rates.append(corr / turns)
                 agg.troubled += troubled
-        if rated:
-            hist[min(BIN_COUNT - 1, BIN_COUNT * corr // turns)] += 1  # integer maths: 15 % lands in 15-20 %
 
     counts = {lab: 0 for lab in LABELS}
     counts.update(dict(label_rows))
@@ -234,8 +232,7 @@ def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: 
         "relabelled_turns": coverage[2],
         "overall": _summary(overall),
         "sessions": sessions,
-        "histogram": [{"lo": round(i / BIN_COUNT, 2), "hi": round((i + 1) / BIN_COUNT, 2), "sessions": n}
-                      for i, n in enumerate(hist)],
+        "histogram": histogram(sessions),
         "troubled": sorted((s for s in sessions if s["troubled"]), key=lambda s: (-s["rate"], s["session_id"])),
         "roles": [{"role": k, **_summary(v)} for k, v in sorted(by_role.items(), key=lambda kv: (-kv[1].turns,
                                                                                                   str(kv[0])))],
@@ -248,6 +245,17 @@ def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: 
             "note": "percent over the five paper labels (interrupts, which WildChat lacks, left out)",
         },
     }
+
+
+def histogram(sessions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rated sessions per bin of correction rate ({lo, hi, sessions}, BIN_COUNT bins), from the report's `sessions`
+    (all of them, or a role's: the TUI draws a role's own)."""
+    bins = [0] * BIN_COUNT
+    for s in sessions:
+        if s["rated"]:  # integer maths: 15 % lands in 15-20 %
+            bins[min(BIN_COUNT - 1, BIN_COUNT * s["corrections"] // s["human_turns"])] += 1
+    return [{"lo": round(i / BIN_COUNT, 2), "hi": round((i + 1) / BIN_COUNT, 2), "sessions": n}
+            for i, n in enumerate(bins)]
 
 
 def _summary(a: _Agg) -> dict[str, Any]:
