@@ -5,21 +5,16 @@ nor the report read the configuration on their own: a config read on the way fai
 from __future__ import annotations
 
 import pytest
-from mcp_support import write_session
+from mcp_support import mined_vault
 
 
 def _unroled_vault(tmp_path):
     """A mined vault whose `roles` table is empty: the report gives its sessions roles from the rules it is passed."""
-    from miner.mine import mine
-    from vault.ingest import ingest
     from vault.store import open_vault
 
-    write_session(tmp_path / "src" / "-home-jane-billing")
-    db = tmp_path / "vault.duckdb"
+    db = mined_vault(tmp_path)
     con = open_vault(db)
     try:
-        ingest(con, [tmp_path / "src"])
-        mine(con, backend="heuristic", build_pairs_too=False)
         con.execute("DELETE FROM roles")
     finally:
         con.close()
