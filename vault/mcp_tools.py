@@ -21,15 +21,16 @@ from typing import Any
 from vault.errors import VaultError
 from vault.mcp_reader import SnapshotReader
 from vault.model import Kind
+from vault.render import HIDDEN, one_line
 from vault.sqlfilter import Filter
 
 MAX_PAGE_CHARS = 40_000  # one get_session page, all messages together
-HIDDEN = {Kind.THINKING, Kind.META, Kind.SYSTEM, Kind.SYSTEM_REMINDER, Kind.OTHER, Kind.HOOK_FEEDBACK,
-          Kind.TASK_NOTIFICATION}  # as `vault show` without --all
+LINE_CHARS = 200  # a tool call shown on one line
 
 
 def _shown(m: dict[str, Any]) -> bool:
-    """What `vault show` prints without --all: no machine records, tool output only when it failed."""
+    """What `vault show` prints without --all (`HIDDEN` is its list): no machine records, tool output only when it
+    failed."""
     kind = m["kind"]
     if kind in HIDDEN or (kind == Kind.TOOL_RESULT and not m.get("is_error")):
         return False
@@ -96,18 +97,13 @@ def cut(text: str | None, budget: int, keep: str = "head") -> str:
     return text[:budget] + note if keep == "head" else f"[{len(text) - budget} earlier chars]… " + text[-budget:]
 
 
-def one_line(text: str | None, width: int = 200) -> str:
-    t = " ".join((text or "").split())
-    return t if len(t) <= width else t[: width - 1] + "…"
-
-
 def assistant_step(kind: str, text: str | None) -> str | None:
     """How a correction's context shows an assistant-side message: its text, a tool call on one line after ⚙;
     None for anything else (thinking, tool results, meta), which is left out."""
     if kind == Kind.ASSISTANT_TEXT:
         return text or ""
     if kind == Kind.TOOL_CALL:
-        return "⚙ " + one_line(text)
+        return "⚙ " + one_line(text, LINE_CHARS)
     return None
 
 
@@ -265,7 +261,7 @@ class VaultTools:
             who, text = "assistant", cut(self.r(m["text"]), budget)
         elif kind == Kind.TOOL_CALL:
             sub = f" → {m['subagent_session_id']}" if m.get("subagent_session_id") else ""
-            who, text = "tool call", self.r(one_line(m["text"])) + sub
+            who, text = "tool call", self.r(one_line(m["text"], LINE_CHARS)) + sub
         elif kind == Kind.TOOL_RESULT:
             who = "tool error" if m.get("is_error") else "tool result"
             text = cut(self.r(m["text"]), min(budget, 500))

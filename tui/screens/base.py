@@ -43,10 +43,5 @@ class VaultScreen(Screen, metaclass=_ScreenABCMeta):
         """Fill the screen from the vault (read through `self.app.access`)."""
 
 
-def clip(text: str | None, width: int) -> str:
-    t = " ".join((text or "").split())
-    return t if len(t) <= width else t[: width - 1] + "…"
-
-
 def pct(rate: float | None) -> str:
     return "-" if rate is None else f"{100 * rate:.0f}%"
