@@ -167,7 +167,7 @@ def run(args, tmp: Path) -> None:
     ours = dict(con.execute("SELECT r.session_id, r.role_name FROM roles r JOIN sessions s USING (session_id) "
                             "WHERE s.parent_session_id IS NULL").fetchall())
     disagree = sum(1 for sid, name in loop if sid in ours and ours[sid] != name)
-    t_report, rep = best_of(lambda: corrections_report(con))
+    t_report, rep = best_of(lambda: corrections_report(con, rules))
     t_floor, _ = best_of(lambda: con.execute(
         "SELECT l.session_id, count(*), count(*) FILTER (WHERE l.label = 'reattempt_with_feedback') "
         "FROM labels l JOIN messages m USING (msg_id) WHERE m.is_human GROUP BY l.session_id").fetchall())

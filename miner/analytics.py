@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -34,6 +35,10 @@ from miner.classify.base import (
 from miner.tables import EFFECTIVE_LABELS, unassigned_roles
 from vault.settings import CorrectionSettings, Settings
 from vault.sqlfilter import Filter
+from vault.sqlstring import sql_string, sql_strings
+
+if TYPE_CHECKING:
+    from miner.roles import Rule
 
 _DEFAULTS = CorrectionSettings()
 
@@ -99,8 +104,8 @@ def configured_report(con: duckdb.DuckDBPyConnection, settings: Settings, role: 
     --corrections` and the TUI both show."""
     from miner.roles import load_rules
 
-    return corrections_report(con, threshold=settings.corrections.threshold, role=role,
-                              definition=correction_definition(settings), rules=load_rules(settings))
+    return corrections_report(con, load_rules(settings), threshold=settings.corrections.threshold, role=role,
+                              definition=correction_definition(settings))
 
 
 @dataclass
@@ -112,12 +117,8 @@ class _Agg:
     troubled: int = 0
 
 
-def _roles_source(con: duckdb.DuckDBPyConnection, rules=None) -> str:
-    """The roles table, completed on the fly (default rules + `rules`, else the config's) for sessions it lacks."""
-    if rules is None:  # a caller without settings (vault.mcp_tools): the config read afresh
-        from miner.roles import load_rules
-
-        rules = load_rules()
+def _roles_source(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule]) -> str:
+    """The roles table, completed on the fly (default rules + `rules`) for sessions it lacks."""
     live = unassigned_roles(con, rules)
     if not live:
         return "roles"
@@ -128,7 +129,7 @@ def _roles_source(con: duckdb.DuckDBPyConnection, rules=None) -> str:
 
 
 def _turns_cte(roles_src: str, d: CorrectionDefinition) -> str:
-    num = ", ".join(f"'{x}'" for x in d.numerator)
+    num = sql_strings(d.numerator)
     return f"""
     WITH t AS (
         SELECT e.*, r.role_name AS role, s.project, s.source, s.started_at,
@@ -137,7 +138,7 @@ def _turns_cte(roles_src: str, d: CorrectionDefinition) -> str:
                e.label IN ({num}) AS is_correction
         FROM {EFFECTIVE_LABELS} e JOIN sessions s USING (session_id)
         LEFT JOIN {roles_src} r USING (session_id)
-        WHERE e.label IS DISTINCT FROM '{NOT_HUMAN}'
+        WHERE e.label IS DISTINCT FROM {sql_string(NOT_HUMAN)}
     )
     """
 
@@ -148,14 +149,15 @@ def _rate(c: int, n: int) -> float | None:
 
 def corrections_report(
     con: duckdb.DuckDBPyConnection,
+    rules: Sequence[Rule],
     threshold: float = _DEFAULTS.threshold,
     role: str | None = None,
     definition: CorrectionDefinition | dict | None = None,
-    rules=None,
 ) -> dict[str, Any]:
     """The correction report (JSON-able); see the module docstring for the definition.
 
-    `rules`: role rules for sessions `vault mine` has not given a role yet (default: the config's).
+    `rules`: the role rules of the caller's settings (miner.roles.load_rules(settings); none: each session's
+    project), for sessions `vault mine` has not given a role yet. The library reads no configuration.
     """
     d = as_definition(definition)
     # The labelled turns with their role and week, materialised once for the queries below
@@ -199,7 +201,7 @@ def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: 
         GROUP BY label""", f.params).fetchall()
 
     sessions, by_role = [], {}
-    overall, hist = _Agg(), [0] * BIN_COUNT
+    overall = _Agg()
     for sid, rname, project, source, started, turns, corr in session_rows:
         rated = turns >= d.min_turns
         rate = _rate(corr, turns) if rated else None
@@ -216,8 +218,6 @@ def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: 
             if rated:
                 agg.rates.append(corr / turns)
                 agg.troubled += troubled
-        if rated:
-            hist[min(BIN_COUNT - 1, BIN_COUNT * corr // turns)] += 1  # integer maths: 15 % lands in 15-20 %
 
     counts = {lab: 0 for lab in LABELS}
     counts.update(dict(label_rows))
@@ -232,8 +232,7 @@ def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: 
         "relabelled_turns": coverage[2],
         "overall": _summary(overall),
         "sessions": sessions,
-        "histogram": [{"lo": round(i / BIN_COUNT, 2), "hi": round((i + 1) / BIN_COUNT, 2), "sessions": n}
-                      for i, n in enumerate(hist)],
+        "histogram": histogram(sessions),
         "troubled": sorted((s for s in sessions if s["troubled"]), key=lambda s: (-s["rate"], s["session_id"])),
         "roles": [{"role": k, **_summary(v)} for k, v in sorted(by_role.items(), key=lambda kv: (-kv[1].turns,
                                                                                                   str(kv[0])))],
@@ -246,6 +245,17 @@ def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: 
             "note": "percent over the five paper labels (interrupts, which WildChat lacks, left out)",
         },
     }
+
+
+def histogram(sessions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rated sessions per bin of correction rate ({lo, hi, sessions}, BIN_COUNT bins), from the report's `sessions`
+    (all of them, or a role's: the TUI draws a role's own)."""
+    bins = [0] * BIN_COUNT
+    for s in sessions:
+        if s["rated"]:  # integer maths: 15 % lands in 15-20 %
+            bins[min(BIN_COUNT - 1, BIN_COUNT * s["corrections"] // s["human_turns"])] += 1
+    return [{"lo": round(i / BIN_COUNT, 2), "hi": round((i + 1) / BIN_COUNT, 2), "sessions": n}
+            for i, n in enumerate(bins)]
 
 
 def _summary(a: _Agg) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from vault.sqlfilter import Filter
 from vault.bulk import insert_rows
 from vault.index import note_roles_changed
 from vault.rewritten import text_hash_sql
+from vault.sqlstring import sql_string
 from vault.store import transaction
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ def role_summary(con: duckdb.DuckDBPyConnection) -> list[dict]:
     rows = con.execute(
         f"""
         WITH lab AS (
-            SELECT session_id, count(*) FILTER (WHERE label <> '{NOT_HUMAN}') AS labelled,
+            SELECT session_id, count(*) FILTER (WHERE label <> {sql_string(NOT_HUMAN)}) AS labelled,
                    count(*) FILTER (WHERE label = ?) AS corrections
             FROM {EFFECTIVE_LABELS} GROUP BY session_id
         )

@@ -19,6 +19,7 @@ from miner.classify.base import AFTER_CHARS, Turn
 from miner.render import tool_line
 from vault.model import Kind, kinds_sql
 from vault.sqlfilter import Filter
+from vault.sqlstring import sql_string
 
 CONTEXT_TURNS = 6  # (role, text) pairs kept before each turn, for backends that read context
 ANSWER_CHARS = 4000  # the assistant answer kept per turn (its end matters most: the claim before the user reacts)
@@ -32,7 +33,7 @@ def awaiting_answer(con) -> dict[str, str]:
         f"""SELECT l.msg_id, m.session_id FROM labels l JOIN messages m USING (msg_id)
             WHERE l.reasons LIKE '%"{AWAITING}"%' AND EXISTS (
                 SELECT 1 FROM messages a WHERE a.session_id = m.session_id AND a.on_main_branch
-                AND a.seq > m.seq AND a.kind = '{Kind.ASSISTANT_TEXT}')""").fetchall())
+                AND a.seq > m.seq AND a.kind = {sql_string(Kind.ASSISTANT_TEXT)})""").fetchall())
 
 
 def _select_sessions(con, session_ids, only_unlabelled: bool, awaiting: dict[str, str]) -> list[str]:
@@ -67,7 +68,7 @@ def iter_turns(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str] | None
                 "SELECT msg_id FROM labels WHERE session_id IN (SELECT unnest(?))", [chunk]).fetchall()} - set(awaiting)
         rows = con.execute(
             f"""SELECT m.session_id, m.msg_id, m.kind, m.role, m.text, m.tool_name, m.is_error, m.is_human,
-                      CASE WHEN m.kind = '{Kind.TOOL_CALL}' THEN tc.input END
+                      CASE WHEN m.kind = {sql_string(Kind.TOOL_CALL)} THEN tc.input END
                FROM messages m LEFT JOIN tool_calls tc ON tc.tool_use_id = m.tool_use_id
                WHERE m.session_id IN (SELECT unnest(?)) AND m.on_main_branch
                ORDER BY m.session_id, m.seq""",

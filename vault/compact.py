@@ -12,8 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-from vault.connection import STORAGE_VERSION, open_file, secure, sql_string, with_roomy_retry
+from vault.connection import STORAGE_VERSION, open_file, secure, with_roomy_retry
 from vault.faults import crash_point
+from vault.sqlstring import sql_string
 
 
 COMPACT_FREE_SHARE = 0.5  # after migrating, a file more than half free blocks is rewritten

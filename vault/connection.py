@@ -22,6 +22,7 @@ from typing import TypeVar
 import duckdb
 
 from vault.errors import VaultError
+from vault.sqlstring import sql_string
 
 T = TypeVar("T")
 
@@ -173,13 +174,6 @@ def _replay_wal_attached(path: Path) -> None:
 def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str) -> None:
     """ATTACH a database file (the statement takes no parameter: the path is quoted here)."""
     con.execute(f"ATTACH {sql_string(path)} AS {alias}")
-
-
-def sql_string(value: str | Path) -> str:
-    """`value` as an SQL string literal, quotes included (`it's` -> `'it''s'`): the one way a literal is written into
-    SQL text, where DuckDB takes no parameter (ATTACH, SET, LOAD, a table function's name argument) or where a
-    constant list must not be a parameter (nothing for DuckDB to probe)."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -6,6 +6,8 @@ search's CPU to build), so that the search imports only these; vault.model re-ex
 
 from __future__ import annotations
 
+from vault.sqlstring import sql_strings
+
 
 class Kind:
     """Message kinds. `HUMAN_TYPED` are the ones a person typed."""
@@ -39,5 +41,5 @@ class Kind:
 
 
 def kinds_sql(kinds) -> str:
-    """`'a', 'b'`: kinds (our own constants, never user input) for an SQL `IN (...)`."""
-    return ", ".join(f"'{k}'" for k in sorted(kinds))
+    """`'a', 'b'`: kinds for an SQL `IN (...)`, sorted (the same text for the same set)."""
+    return sql_strings(sorted(kinds))

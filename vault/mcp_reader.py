@@ -62,13 +62,13 @@ class SnapshotReader:
                 self._last_use = time.monotonic()
 
     def _connection(self):
+        """The live connection, or a copy's while a writer holds the vault; a vault that does not exist is the
+        read-only open's `VaultMissingError`."""
         from vault.snapshot import Snapshot
         from vault.store import VaultLockedError, open_vault
 
         if self._con is not None and not self._con_is_snapshot:
             return self._con, None
-        if not self.db.exists():
-            raise VaultError(f"no vault at {self.db} yet: run `vault ingest` first")
         want = self._want_mtime()
         if want != self._want_yielded and time.time() - want < WRITER_GRACE:
             # A writer is waiting for the vault: give it the moment to take it (it looks every 50 ms).

@@ -21,15 +21,16 @@ from typing import Any
 from vault.errors import VaultError
 from vault.mcp_reader import SnapshotReader
 from vault.model import Kind
+from vault.render import HIDDEN, one_line
 from vault.sqlfilter import Filter
 
 MAX_PAGE_CHARS = 40_000  # one get_session page, all messages together
-HIDDEN = {Kind.THINKING, Kind.META, Kind.SYSTEM, Kind.SYSTEM_REMINDER, Kind.OTHER, Kind.HOOK_FEEDBACK,
-          Kind.TASK_NOTIFICATION}  # as `vault show` without --all
+LINE_CHARS = 200  # a tool call shown on one line
 
 
 def _shown(m: dict[str, Any]) -> bool:
-    """What `vault show` prints without --all: no machine records, tool output only when it failed."""
+    """What `vault show` prints without --all (`HIDDEN` is its list): no machine records, tool output only when it
+    failed."""
     kind = m["kind"]
     if kind in HIDDEN or (kind == Kind.TOOL_RESULT and not m.get("is_error")):
         return False
@@ -96,18 +97,13 @@ def cut(text: str | None, budget: int, keep: str = "head") -> str:
     return text[:budget] + note if keep == "head" else f"[{len(text) - budget} earlier chars]… " + text[-budget:]
 
 
-def one_line(text: str | None, width: int = 200) -> str:
-    t = " ".join((text or "").split())
-    return t if len(t) <= width else t[: width - 1] + "…"
-
-
 def assistant_step(kind: str, text: str | None) -> str | None:
     """How a correction's context shows an assistant-side message: its text, a tool call on one line after ⚙;
     None for anything else (thinking, tool results, meta), which is left out."""
     if kind == Kind.ASSISTANT_TEXT:
         return text or ""
     if kind == Kind.TOOL_CALL:
-        return "⚙ " + one_line(text)
+        return "⚙ " + one_line(text, LINE_CHARS)
     return None
 
 
@@ -117,11 +113,14 @@ class VaultTools:
     """The five tools as plain methods returning JSON-able dicts (the server wraps them)."""
 
     def __init__(self, db: Path, settings=None) -> None:
+        """`settings`: the one settings object (`vault mcp` passes its own); none: `Settings()`, the defaults alone
+        (no config file, no environment), as any library call without settings."""
         from vault.redact import Redactor
+        from vault.settings import Settings
 
         self.reader = SnapshotReader(db)
-        self.settings = settings
-        self.redactor = Redactor.from_settings(settings) if settings is not None else Redactor()  # [redact]
+        self.settings = Settings() if settings is None else settings
+        self.redactor = Redactor.from_settings(self.settings)  # [redact]
         self.first_semantic_seconds: float | None = None
         self._model_lock = threading.Lock()
 
@@ -262,7 +261,7 @@ class VaultTools:
             who, text = "assistant", cut(self.r(m["text"]), budget)
         elif kind == Kind.TOOL_CALL:
             sub = f" → {m['subagent_session_id']}" if m.get("subagent_session_id") else ""
-            who, text = "tool call", self.r(one_line(m["text"])) + sub
+            who, text = "tool call", self.r(one_line(m["text"], LINE_CHARS)) + sub
         elif kind == Kind.TOOL_RESULT:
             who = "tool error" if m.get("is_error") else "tool result"
             text = cut(self.r(m["text"]), min(budget, 500))
@@ -286,7 +285,7 @@ class VaultTools:
         check_range("corrections", "offset", offset)
         check_range("corrections", "max_chars", max_chars)
         since = check_time("since", since)
-        numerator = list(self.settings.corrections.numerator) if self.settings else ["reattempt_with_feedback"]
+        numerator = list(self.settings.corrections.numerator)
         f = (Filter().add(f"e.label IN ({', '.join('?' for _ in numerator)})", *numerator)
              .add_if(project, "s.project ILIKE ? OR s.cwd ILIKE ?", f"%{project}%", f"%{project}%")
              .add_if(role, "coalesce(r.role_name, rp.role_name) = ?", role)
@@ -364,7 +363,7 @@ class VaultTools:
 
     # -- stats -----------------------------------------------------------------------------
     def stats(self, role: str | None = None, troubled_limit: int = 10) -> dict[str, Any]:
-        from miner.analytics import configured_report, corrections_report
+        from miner.analytics import configured_report
 
         from vault import queries
 
@@ -372,10 +371,7 @@ class VaultTools:
         with self.reader.read() as (con, taken):
             self._check_filters(con, role=role)
             st = queries.stats(con)
-            if self.settings is not None:
-                rep = configured_report(con, self.settings, role=role or None)
-            else:
-                rep = corrections_report(con, role=role or None)
+            rep = configured_report(con, self.settings, role=role or None)
             titles = {}
             troubled = rep["troubled"][:troubled_limit]
             if troubled:

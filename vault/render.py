@@ -19,6 +19,12 @@ _OUTPUT = re.compile(r"<(local-command-stdout|local-command-stderr|bash-stdout|b
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+def one_line(text: str | None, width: int) -> str:
+    """`text` on one line (white space folded), cut to `width` characters ending in "…"."""
+    t = " ".join((text or "").split())
+    return t if len(t) <= width else t[: width - 1] + "…"
+
+
 def readable_text(kind: str, text: str | None) -> str:
     """What a person reads for a record: a slash command as `/name args`, command output without its wrapper.
 

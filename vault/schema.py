@@ -14,10 +14,11 @@ import duckdb
 
 from vault import __version__
 from vault.connection import (NotAVaultError, VaultDamagedError, backups_hint, connect, reset_memory_limit, secure,
-                              sql_string, with_roomy_retry)
+                              with_roomy_retry)
 from vault.errors import VaultError
 from vault.faults import crash_point
 from vault.migrations import MIGRATIONS
+from vault.sqlstring import sql_string, sql_strings
 
 
 class VaultTooNewError(VaultError):
@@ -95,7 +96,7 @@ def check_schema(con: duckdb.DuckDBPyConnection, path: Path | str = "vault") -> 
 
 def _meta_values(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...]) -> dict[str, str]:
     """Several `meta` values in one query (constants: no parameter, nothing for DuckDB to probe)."""
-    names = ", ".join(map(sql_string, keys))
+    names = sql_strings(keys)
     return dict(con.execute(f"SELECT key, value FROM meta WHERE key IN ({names})").fetchall())
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from vault.connection import sql_string
+from vault.sqlstring import sql_string
 
 
 def table_sizes(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

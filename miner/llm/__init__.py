@@ -13,7 +13,8 @@ Flow for a caller (see miner/classify/anthropic.py):
 
 The modules: `client` (`LLMClient`, the flow every protocol shares), `anthropic_client` (`LLM`, the Anthropic
 API and its Message Batches), `openai_client` (`OpenAICompatibleLLM`), `costs` (prices, token estimates, `Plan`,
-`Usage`), `answers` (`Request`, `Result`, `parse_answer`), `cache` (the `llm_cache` table), `errors`.
+`Usage`), `answers` (`Request`, `Result`, `parse_answer`), `cache` (the `llm_cache` table), `errors`; `server`, not
+imported here, runs a local OpenAI-compatible endpoint (`python -m miner.llm.server`, llama-cpp-python's).
 `make_llm` picks the client from the `[llm]` settings; `made_by` names the backend for the dataset card.
 """
 

@@ -15,6 +15,7 @@ from miner.pairs.rows import pair_id
 from miner.pairs.segments import ANSWER_KINDS, BRANCHED, SEE_THROUGH, Part, load_segments
 from miner.render import tool_line
 from vault.model import Kind
+from vault.sqlstring import sql_string
 
 @dataclass
 class Node:
@@ -29,7 +30,7 @@ class Node:
 def _branch_nodes(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Node]]:
     rows = con.execute(f"""
         SELECT m.session_id, m.msg_id, m.parent_id, m.kind, m.text, m.tool_name,
-               CASE WHEN m.kind = '{Kind.TOOL_CALL}' THEN tc.input END, m.on_main_branch, m.extra
+               CASE WHEN m.kind = {sql_string(Kind.TOOL_CALL)} THEN tc.input END, m.on_main_branch, m.extra
         FROM messages m LEFT JOIN tool_calls tc ON tc.tool_use_id = m.tool_use_id
         WHERE NOT m.is_sidechain AND {BRANCHED} ORDER BY m.session_id, m.seq""").fetchall()
     out: dict[str, dict[str, Node]] = {}

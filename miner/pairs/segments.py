@@ -13,6 +13,7 @@ from miner.classify.base import INTERRUPT, NOT_HUMAN, REATTEMPT_WITH_FEEDBACK, R
 from miner.render import tool_line
 from miner.tables import EFFECTIVE_LABELS
 from vault.model import Kind, kinds_sql
+from vault.sqlstring import sql_string
 
 SEE_THROUGH = frozenset({INTERRUPT, REATTEMPT_WITHOUT_FEEDBACK})  # neither a request nor feedback
 ANSWER_KINDS = (Kind.ASSISTANT_TEXT, Kind.TOOL_CALL)
@@ -49,7 +50,8 @@ class Segment:
 BRANCHED = ("m.session_id IN (SELECT session_id FROM messages WHERE NOT on_main_branch "
             "AND json_extract_string(extra, '$.branch') IN ('regeneration', 'edit') "
             "OR json_extract_string(extra, '$.feedback') IS NOT NULL)")
-CORRECTED = f"m.session_id IN (SELECT session_id FROM {EFFECTIVE_LABELS} WHERE label = '{REATTEMPT_WITH_FEEDBACK}')"
+CORRECTED = (f"m.session_id IN (SELECT session_id FROM {EFFECTIVE_LABELS} "
+             f"WHERE label = {sql_string(REATTEMPT_WITH_FEEDBACK)})")
 
 
 def _session_ids(con: duckdb.DuckDBPyConnection, sessions: str) -> list[str]:
@@ -61,7 +63,7 @@ def _session_ids(con: duckdb.DuckDBPyConnection, sessions: str) -> list[str]:
 def _segments_sql() -> str:
     return f"""
         SELECT m.session_id, m.msg_id, m.kind, m.text, m.tool_name,
-               CASE WHEN m.kind = '{Kind.TOOL_CALL}' THEN tc.input END, e.label,
+               CASE WHEN m.kind = {sql_string(Kind.TOOL_CALL)} THEN tc.input END, e.label,
                CASE WHEN e.relabelled OR l.backend = 'hand' THEN NULL ELSE l.confidence END, m.is_human
         FROM messages m
         LEFT JOIN {EFFECTIVE_LABELS} e ON e.msg_id = m.msg_id

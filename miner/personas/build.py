@@ -14,6 +14,7 @@ from miner.personas.extractive import MAX_RULES, THRESHOLD, rules_for
 from miner.personas.llm_rules import llm_rules
 from miner.personas.render import persona_text
 from miner.tables import EFFECTIVE_LABELS, drop_mined_personas, edited_personas, session_roles, store_mined_persona
+from vault.sqlstring import sql_string
 
 if TYPE_CHECKING:
     from miner.roles import Rule
@@ -24,7 +25,7 @@ def role_feedback(con: duckdb.DuckDBPyConnection, role: str | None = None,
     roles = session_roles(con, rules)
     rows = con.execute(f"""
         SELECT e.session_id, e.msg_id, m.text FROM {EFFECTIVE_LABELS} e JOIN messages m ON m.msg_id = e.msg_id
-        WHERE e.label = '{REATTEMPT_WITH_FEEDBACK}' AND NOT m.is_sidechain AND m.is_human
+        WHERE e.label = {sql_string(REATTEMPT_WITH_FEEDBACK)} AND NOT m.is_sidechain AND m.is_human
         ORDER BY e.timestamp NULLS LAST, m.seq""").fetchall()
     out: dict[str, list[tuple[str, str]]] = {}
     for sid, msg_id, text in rows:

@@ -47,7 +47,7 @@ def test_examples_report_matches_the_stored_labels(mined_examples, tmp_path):
         "billing-api": 10, "docs-site": 7, "data-pipeline": 3}
     turns, corr = direct_counts(con)
     human = con.execute("SELECT count(*) FROM messages WHERE is_human").fetchone()[0]
-    rep = corrections_report(con, definition={"min_turns": 1})
+    rep = corrections_report(con, [], definition={"min_turns": 1})
     con.close()
     assert rep["unlabelled_turns"] == 0 and turns == human  # every typed message was labelled
     assert (rep["overall"]["turns"], rep["overall"]["corrections"]) == (turns, corr)
@@ -93,7 +93,7 @@ def test_the_example_archive_is_planted_with_a_realistic_mix(tmp_path):
     con = open_vault(tmp_path / "v.duckdb")
     ingest(con, [EXAMPLES / "claude-code"])
     assert hand_label(con) == 10
-    rep = corrections_report(con)
+    rep = corrections_report(con, [])
     con.close()
     assert_realistic_mix(rep)
     assert (rep["overall"]["rated_sessions"], rep["overall"]["troubled"]) == (18, 5)
@@ -105,7 +105,7 @@ def test_corpora_report_matches_the_stored_labels(mined_corpus_vault, tmp_path):
     con = open_vault(shutil.copy(mined_corpus_vault, tmp_path / "corpus.duckdb"))  # mined by `vault mine`
     mine_mod.mine(con)  # (nothing left to label)
     turns, corr = direct_counts(con)
-    rep = corrections_report(con)
+    rep = corrections_report(con, [])
     assert rep["unlabelled_turns"] == 0
     assert (rep["overall"]["turns"], rep["overall"]["corrections"]) == (turns, corr)
     assert sum(w["turns"] for w in rep["weekly"]) == turns

@@ -19,7 +19,7 @@ def by_id(rep):
 
 
 def test_exact_session_rates_and_rating(rated_vault):
-    rep = corrections_report(rated_vault)
+    rep = corrections_report(rated_vault, [])
     s = by_id(rep)
     assert set(s) == {"s1", "s2", "s3", "s4"}  # s5 is unlabelled, the subagent has no human turn
     assert (s["s1"]["human_turns"], s["s1"]["corrections"], s["s1"]["rate"]) == (10, 2, 0.2)
@@ -37,24 +37,24 @@ def test_exact_session_rates_and_rating(rated_vault):
 
 
 def test_troubled_threshold_is_strictly_above(rated_vault):
-    rep = corrections_report(rated_vault)  # 0.15: s2 sits exactly on it
+    rep = corrections_report(rated_vault, [])  # 0.15: s2 sits exactly on it
     assert [t["session_id"] for t in rep["troubled"]] == ["s3", "s1"]  # highest rate first
     assert not by_id(rep)["s2"]["troubled"]
-    rep = corrections_report(rated_vault, threshold=0.1499)
+    rep = corrections_report(rated_vault, [], threshold=0.1499)
     assert [t["session_id"] for t in rep["troubled"]] == ["s3", "s1", "s2"]
-    rep = corrections_report(rated_vault, threshold=0.25)
+    rep = corrections_report(rated_vault, [], threshold=0.25)
     assert rep["troubled"] == [] and rep["overall"]["troubled"] == 0
 
 
 def test_histogram_bins_of_five_percent(rated_vault):
-    h = corrections_report(rated_vault)["histogram"]
+    h = corrections_report(rated_vault, [])["histogram"]
     assert len(h) == 20 and h[0]["lo"] == 0.0 and h[-1]["hi"] == 1.0
     # 0.15 -> 15-20 %, 0.20 -> 20-25 %, 0.25 -> 25-30 %; the unrated s4 is not counted
     assert {i: b["sessions"] for i, b in enumerate(h) if b["sessions"]} == {3: 1, 4: 1, 5: 1}
 
 
 def test_per_role(rated_vault):
-    roles = {r["role"]: r for r in corrections_report(rated_vault)["roles"]}
+    roles = {r["role"]: r for r in corrections_report(rated_vault, [])["roles"]}
     api, docs = roles["api"], roles["docs"]
     assert (api["sessions"], api["rated_sessions"], api["turns"], api["corrections"]) == (2, 2, 30, 5)
     assert api["rate"] == round(5 / 30, 6) and api["mean_session_rate"] == pytest.approx(0.175)
@@ -66,36 +66,36 @@ def test_per_role(rated_vault):
 
 def test_weekly_buckets_by_iso_week_of_each_turn(rated_vault):
     weekly = {(w["role"], w["week"]): (w["sessions"], w["turns"], w["corrections"])
-              for w in corrections_report(rated_vault)["weekly"]}
+              for w in corrections_report(rated_vault, [])["weekly"]}
     # s2's turns 10-19 are a week later than its start: they land in W12
     assert weekly == {("api", "2026-W10"): (1, 10, 2), ("api", "2026-W11"): (1, 10, 1),
                       ("api", "2026-W12"): (1, 10, 2), ("docs", "2026-W10"): (2, 6, 2)}
 
 
 def test_role_filter_and_roles_table(rated_vault):
-    rep = corrections_report(rated_vault, role="docs")
+    rep = corrections_report(rated_vault, [], role="docs")
     assert set(by_id(rep)) == {"s3", "s4"} and [r["role"] for r in rep["roles"]] == ["docs"]
     assert rep["role_filter"] == "docs" and rep["unlabelled_turns"] == 3 and rep["roles_known"] == ["api", "docs"]
     # roles assigned by a rule (the roles table) win over the on-the-fly defaults
     assign_roles(rated_vault, parse_rules({"roles": [{"name": "writer", "cwd": "*/docs-*"}]}))
-    assert set(by_id(corrections_report(rated_vault, role="writer"))) == {"s3", "s4"}
-    empty = corrections_report(rated_vault, role="nobody")
+    assert set(by_id(corrections_report(rated_vault, [], role="writer"))) == {"s3", "s4"}
+    empty = corrections_report(rated_vault, [], role="nobody")
     assert empty["sessions"] == [] and empty["labelled_turns"] == 0 and empty["overall"]["rate"] is None
 
 
 def test_definition_options(rated_vault):
-    rep = corrections_report(rated_vault, definition={"denominator": "human_side"})
+    rep = corrections_report(rated_vault, [], definition={"denominator": "human_side"})
     assert by_id(rep)["s3"]["human_turns"] == 5 and by_id(rep)["s3"]["rate"] == 0.2
-    rep = corrections_report(rated_vault, definition={"min_turns": 2})
+    rep = corrections_report(rated_vault, [], definition={"min_turns": 2})
     assert by_id(rep)["s4"]["rate"] == 0.5 and by_id(rep)["s4"]["troubled"]
-    rep = corrections_report(rated_vault, definition={"numerator": ["reattempt_with_feedback",
+    rep = corrections_report(rated_vault, [], definition={"numerator": ["reattempt_with_feedback",
                                                                     "reattempt_without_feedback"]})
     assert by_id(rep)["s1"]["corrections"] == 3
-    assert "sessions with fewer than 3" in corrections_report(rated_vault)["definition"]["text"]
+    assert "sessions with fewer than 3" in corrections_report(rated_vault, [])["definition"]["text"]
     with pytest.raises(ValueError, match="denominator"):
-        corrections_report(rated_vault, definition={"denominator": "all"})
+        corrections_report(rated_vault, [], definition={"denominator": "all"})
     with pytest.raises(ValueError, match="numerator"):
-        corrections_report(rated_vault, definition={"numerator": ["correction"]})
+        corrections_report(rated_vault, [], definition={"numerator": ["correction"]})
 
 
 def test_human_relabel_overrides_the_classifier(rated_vault):
@@ -106,7 +106,7 @@ def test_human_relabel_overrides_the_classifier(rated_vault):
                 "('turn', 's3:1', 'relabel', 'not_human'), "          # not a person's turn at all
                 "('turn', 's5:0', 'relabel', 'initial_request'), "    # labelled by hand before mining
                 "('pair', 's1:2', 'relabel', 'new_request')")         # not a turn review: ignored
-    rep = corrections_report(con)
+    rep = corrections_report(con, [])
     s = by_id(rep)
     assert (s["s2"]["corrections"], s["s1"]["corrections"]) == (2, 3)
     assert s["s3"]["human_turns"] == 3 and s["s3"]["rate"] == round(1 / 3, 6)
@@ -116,7 +116,7 @@ def test_human_relabel_overrides_the_classifier(rated_vault):
 
 
 def test_label_distribution_against_the_paper(rated_vault):
-    ld = corrections_report(rated_vault)["label_distribution"]
+    ld = corrections_report(rated_vault, [])["label_distribution"]
     assert ld["counts"] == {"initial_request": 4, "new_request": 23, "reattempt_with_feedback": 7,
                             "reattempt_without_feedback": 1, "positive_feedback": 1, "interrupt": 1}
     assert ld["percent"]["reattempt_with_feedback"] == round(100 * 7 / 36, 2)
@@ -126,7 +126,7 @@ def test_label_distribution_against_the_paper(rated_vault):
 
 def test_no_labels_yet(con):
     add_session(con, "x", project="p", started="2026-01-01T00:00:00", turns=typed(None, None))
-    rep = corrections_report(con)
+    rep = corrections_report(con, [])
     assert rep["labelled_turns"] == 0 and rep["unlabelled_turns"] == 2 and rep["sessions"] == []
     from rich.console import Console
 
@@ -171,7 +171,7 @@ def test_report_on_corpora_hand_labels(corpus_copy):
     con = open_vault(corpus_copy)
     n = load_hand_labels(con)
     assert n > 100
-    rep = corrections_report(con, definition={"min_turns": 1})
+    rep = corrections_report(con, [], definition={"min_turns": 1})
     direct_turns, direct_corr = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE l.label = 'reattempt_with_feedback') "
         "FROM labels l JOIN messages m USING (msg_id) WHERE m.is_human").fetchone()
@@ -192,7 +192,7 @@ def test_role_rules_flow_into_the_report(con):
                 turns=typed(IR, RWF, NR))
     add_session(con, "b", project="web", cwd="/w/web", started="2026-05-04T00:00:00", turns=typed(IR, NR, NR))
     assign_roles(con, parse_rules({"roles": [{"name": "everything", "cwd": "/w/*"}]}))
-    rep = corrections_report(con)
+    rep = corrections_report(con, [])
     assert [(r["role"], r["sessions"], r["corrections"]) for r in rep["roles"]] == [("everything", 2, 1)]
 
 

@@ -50,7 +50,7 @@ def _transformers(folder: Path, port: int) -> tuple[list[str], str]:
 def _llama(folder: Path, port: int) -> tuple[list[str], str]:
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python's server (the llama extra)")
     _gguf()
-    return [sys.executable, "-m", "miner.llm_server", "--port", str(port), "--n_ctx", "2048"], "smollm2"
+    return [sys.executable, "-m", "miner.llm.server", "--port", str(port), "--n_ctx", "2048"], "smollm2"
 
 
 @pytest.fixture(scope="module", params=["llama", "transformers"])

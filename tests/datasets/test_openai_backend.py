@@ -145,7 +145,7 @@ def test_rewrites_bounded_in_output_tokens_and_request_size(fake, hand_vault, va
 
 
 def test_local_server_arguments_default_to_the_shipped_model_on_loopback():
-    from miner.llm_server import server_argv
+    from miner.llm.server import server_argv
 
     argv = server_argv(["--model", "/m/other.gguf", "--port", "9000", "--n_threads", "1"])
     assert argv[argv.index("--model") + 1] == "/m/other.gguf"

@@ -58,6 +58,23 @@ def write_session(folder: Path, turns=TURNS, session: str = SESSION, day: int = 
     return path
 
 
+def mined_vault(tmp_path: Path) -> Path:
+    """A vault of `write_session`'s session (project billing), ingested and mined by the heuristic classifier."""
+    from miner.mine import mine
+    from vault.ingest import ingest
+    from vault.store import open_vault
+
+    write_session(tmp_path / "src" / "-home-jane-billing")
+    db = tmp_path / "vault.duckdb"
+    con = open_vault(db)
+    try:
+        ingest(con, [tmp_path / "src"])
+        mine(con, backend="heuristic", build_pairs_too=False)
+    finally:
+        con.close()
+    return db
+
+
 def server_env(home: Path) -> dict[str, str]:
     return vault_env({"VAULT_HOME": str(home), "TRANSFORMERS_OFFLINE": "1"})
 

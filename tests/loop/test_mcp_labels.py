@@ -3,22 +3,17 @@ for the corrections listed and for the label of the turn that followed each."""
 
 from __future__ import annotations
 
-from mcp_support import SESSION, TURNS, write_session
+from mcp_support import SESSION, TURNS, mined_vault
 
 
 def test_corrections_follow_the_relabels_of_review(tmp_path):
-    from miner.mine import mine
     from miner.tables import record_review
-    from vault.ingest import ingest
     from vault.mcp_tools import VaultTools
     from vault.store import open_vault
 
-    write_session(tmp_path / "src" / "-home-jane-billing")
-    db = tmp_path / "vault.duckdb"
+    db = mined_vault(tmp_path)
     con = open_vault(db)
     try:
-        ingest(con, [tmp_path / "src"])
-        mine(con, backend="heuristic", build_pairs_too=False)
         typed = dict(con.execute("SELECT text, msg_id FROM messages WHERE is_human").fetchall())
         miner_says = con.execute("SELECT label FROM labels WHERE msg_id = ?", [typed[TURNS[4][1]]]).fetchone()[0]
         assert miner_says != "new_request"

@@ -1,19 +1,23 @@
 """SQL string literals written into SQL text (ATTACH, SET, LOAD, a table function's argument, a constant list) go
-through one helper, `vault.connection.sql_string`: a vault whose path holds a quote is opened, appended to, sized and
-compacted like any other, and the vault's file-handling modules quote nothing by hand."""
+through one helper, `vault.sqlstring.sql_string` (`sql_strings` for a list): a vault whose path holds a quote is
+opened, appended to, sized and compacted like any other, and the modules listed here quote nothing by hand (the
+vault's file handling, the kinds' and the fork marks' constant lists, the miner's label and kind constants)."""
 
 from __future__ import annotations
 
 import re
 
 from support import ROOT
-from vault.connection import sql_string
+from vault.sqlstring import sql_string, sql_strings
 
-FILE_MODULES = ("connection.py", "compact.py", "storage.py", "schema.py")
+MODULES = ("vault/connection.py", "vault/compact.py", "vault/storage.py", "vault/schema.py", "vault/sqlstring.py",
+           "vault/kinds.py", "vault/sources/forks.py", "miner/analytics.py", "miner/tables.py", "miner/turns.py",
+           "miner/pairs/branches.py", "miner/pairs/segments.py", "miner/personas/build.py")
 BY_HAND = [
     re.compile(r"""replace\(\s*["']'["']\s*,\s*["']''["']\s*\)"""),  # .replace("'", "''")
     re.compile(r"chr\(39\)"),
     re.compile(r"""f["'][^"'\n]*'\{"""),  # f"... '{value}' ...": a literal without its quotes doubled
+    re.compile(r"""'\{[^{}'"]*\}'"""),  # ... '{value}' ... on a line of a multi-line f-string
 ]
 
 
@@ -21,6 +25,7 @@ def test_sql_string_doubles_quotes_and_adds_its_own():
     assert sql_string("plain") == "'plain'"
     assert sql_string("o'brien's") == "'o''brien''s'"
     assert sql_string(ROOT / "x") == f"'{ROOT / 'x'}'"
+    assert sql_strings(["a", "it's"]) == "'a', 'it''s'"
 
 
 def test_a_vault_whose_path_holds_quotes_is_handled_like_any_other(tmp_path):
@@ -41,16 +46,16 @@ def test_a_vault_whose_path_holds_quotes_is_handled_like_any_other(tmp_path):
     assert sorted(p.name for p in db.parent.iterdir() if p.name.startswith("v.duckdb")) == ["v.duckdb"]
 
 
-def test_the_file_modules_quote_no_literal_by_hand():
-    found = {f"vault/{name}:{n}": line.strip()
-             for name in FILE_MODULES
-             for n, line in enumerate((ROOT / "vault" / name).read_text(encoding="utf-8").splitlines(), 1)
-             if any(p.search(line) for p in BY_HAND) and "def sql_string" not in line}
-    helper = [k for k, line in found.items() if k.startswith("vault/connection.py") and "return \"'\"" in line]
-    assert sorted(found) == helper, f"write literals with vault.connection.sql_string: {found}"
+def test_the_modules_quote_no_literal_by_hand():
+    found = {f"{name}:{n}": line.strip()
+             for name in MODULES
+             for n, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), 1)
+             if any(p.search(line) for p in BY_HAND)}
+    helper = [k for k, line in found.items() if k.startswith("vault/sqlstring.py") and "return \"'\"" in line]
+    assert len(helper) == 1 and sorted(found) == helper, f"write literals with vault.sqlstring.sql_string: {found}"
 
 
 def test_the_check_finds_hand_quoting(tmp_path):
     lines = ["x = str(p).replace(\"'\", \"''\")", "y = f\"WHERE a = '{b}'\"", "z = db.replace(chr(39), chr(39) * 2)",
-             "ok = f\"ATTACH {sql_string(p)} AS v\""]
-    assert [any(p.search(line) for p in BY_HAND) for line in lines] == [True, True, True, False]
+             "        WHERE label <> '{NOT_HUMAN}'", "ok = f\"ATTACH {sql_string(p)} AS v\""]
+    assert [any(p.search(line) for p in BY_HAND) for line in lines] == [True, True, True, True, False]

@@ -56,6 +56,16 @@ class NotesScreen(VaultScreen):
         pass
 
 
+def test_a_screen_without_load_fails_when_it_is_made_not_when_it_is_shown():
+    class Unfinished(VaultScreen):  # load, the one method each screen must have, forgotten
+        def compose(self):
+            yield Static("unfinished")
+
+    with pytest.raises(TypeError, match="abstract method '?load"):
+        Unfinished()
+    assert isinstance(NotesScreen(), VaultScreen)
+
+
 class AppWithNotes(VaultApp):
     """A new screen is one mode and one binding on the app: the help follows without touching help.py."""
     MODES = {**VaultApp.MODES, "notes": NotesScreen}

@@ -68,7 +68,7 @@ async def test_relabel_in_review_moves_the_correction_report(mined_vault):
     def report():
         con = open_vault(mined_vault, read_only=True)
         try:
-            return corrections_report(con)
+            return corrections_report(con, [])
         finally:
             con.close()
 

@@ -55,7 +55,7 @@ def test_ingest_index_mine_report_and_evaluate_write_nothing(tmp_path, capsys):
         rep = ingest(con, [EXAMPLES / "claude-code"])
         index = after_ingest(con, embed=True, on_progress=lambda d, t: heard.append((d, t)), on_stage=stages.append)
         mined = mine(con, backend="heuristic", on_progress=lambda d, t: heard.append((d, t)))
-        corr = corrections_report(con)
+        corr = corrections_report(con, [])
         msg_ids = [r[0] for r in con.execute("SELECT msg_id FROM labels ORDER BY msg_id LIMIT 5").fetchall()]
         gold = tmp_path / "gold.jsonl"
         gold.write_text("".join(json.dumps({"msg_id": m, "label": "new_request"}) + "\n" for m in msg_ids))

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
+
 from textual.screen import Screen
 
 
-class VaultScreen(Screen):
-    """A screen showing vault data: `load()` fills it; it reloads when the app's data generation moved.
+class _ScreenABCMeta(ABCMeta, type(Screen)):
+    """Textual's message-pump metaclass with ABCMeta's check: a screen without `load` fails when it is made."""
+
+
+class VaultScreen(Screen, metaclass=_ScreenABCMeta):
+    """A screen showing vault data: `load()` (abstract: each screen's own) fills it; it reloads when the app's data
+    generation moved.
 
     The key help shows `HELP_TITLE` (default: the app's mode name), the bindings, then `EXTRA_KEYS`."""
 
@@ -31,13 +38,9 @@ class VaultScreen(Screen):
         self._generation = self.app.generation
         self.load()
 
-    def load(self) -> None:  # pragma: no cover - each screen implements it
-        raise NotImplementedError
-
-
-def clip(text: str | None, width: int) -> str:
-    t = " ".join((text or "").split())
-    return t if len(t) <= width else t[: width - 1] + "…"
+    @abstractmethod
+    def load(self) -> None:
+        """Fill the screen from the vault (read through `self.app.access`)."""
 
 
 def pct(rate: float | None) -> str:

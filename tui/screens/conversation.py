@@ -14,9 +14,9 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 
 from tui import data
-from tui.screens.base import VaultScreen, clip
+from tui.screens.base import VaultScreen
 from vault.model import Kind
-from vault.render import HIDDEN, readable_text
+from vault.render import HIDDEN, one_line, readable_text
 
 HUMAN_TITLES = {Kind.HUMAN_PROMPT: "you", Kind.QUEUED_PROMPT: "you (queued)",
                 Kind.INTERRUPT: "⏹ interrupted", Kind.TOOL_REJECTION: "✗ tool use rejected"}
@@ -61,7 +61,7 @@ class ToolCall(Static, can_focus=True):
         err = bool(res.get("is_error"))
         sub = " → subagent (o opens it)" if self.subagent else ""
         head = Text.assemble(("▶ " if self.collapsed else "▼ ", "bold"), ("⚙ ", "yellow"),
-                             clip(self.msg["text"], 300) if self.collapsed else (self.msg.get("tool_name") or ""),
+                             one_line(self.msg["text"], 300) if self.collapsed else (self.msg.get("tool_name") or ""),
                              (sub, "bold blue"), (" ✗" if err else "", "bold red"))
         if self.collapsed:
             return head
@@ -150,7 +150,7 @@ class ConversationScreen(VaultScreen):
             return
         n_corr = sum(m["is_correction"] for m in self.msgs)
         parent = f" · subagent of {info['parent_session_id'][:8]}" if info.get("parent_session_id") else ""
-        head.update(Text(clip(f"{info.get('title') or info.get('first_prompt') or self.session_id}", 200)
+        head.update(Text(one_line(f"{info.get('title') or info.get('first_prompt') or self.session_id}", 200)
                          + f"\n{self.session_id[:8]} · {info.get('project') or ''} · "
                          f"{(info.get('started_at') or '')[:16].replace('T', ' ')} · {n_corr} corrections{parent}",
                          no_wrap=True, overflow="ellipsis"))

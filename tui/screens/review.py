@@ -10,7 +10,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Header, Static
 
 from tui import data
-from tui.screens.base import VaultScreen, clip
+from tui.screens.base import VaultScreen
+from vault.render import one_line
 
 MARKS = {"accept": ("✓ accepted", "green"), "reject": ("✗ rejected", "red"), None: ("undecided", "yellow")}
 
@@ -70,7 +71,7 @@ class ReviewScreen(VaultScreen):
         fb.border_title = "feedback"
         fb.border_subtitle = data.label_note(p.label, p.relabelled, p.relabel_stale)
         persona = self.query_one("#persona", Static)
-        persona.update(Text(clip(p.persona, 400) if p.persona else "(no persona for this role yet)"))
+        persona.update(Text(one_line(p.persona, 400) if p.persona else "(no persona for this role yet)"))
         persona.border_title = f"persona · {p.role_name or '-'}"
         self.query_one("#rejected-text", Static).update(Markdown(p.rejected or ""))
         self.query_one("#chosen-text", Static).update(Markdown(p.edited if p.edited is not None else p.chosen))

@@ -8,7 +8,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from tui import data
-from tui.screens.base import VaultScreen, clip, pct
+from tui.screens.base import VaultScreen, pct
+from vault.render import one_line
 
 # (column title, minimum width, sort key, cell text): one table drives the columns, their widths and the sort
 # cycle. Each column is as wide as its longest cell (within the screen); the title takes the rest.
@@ -96,7 +97,7 @@ class SessionsScreen(VaultScreen):
         table = self.query_one(DataTable)
         table.clear()
         for s in self.shown:
-            cells = [clip(text(s), w) for (_, _, _, text), w in zip(COLUMNS, self.widths, strict=True)]
+            cells = [one_line(text(s), w) for (_, _, _, text), w in zip(COLUMNS, self.widths, strict=True)]
             hot = "bold red" if s["troubled"] else ""
             cells[0] = Text(cells[0], style="bold red")
             cells[4] = Text(cells[4].rjust(self.widths[4]))
@@ -114,7 +115,7 @@ class SessionsScreen(VaultScreen):
             head += f" · {s['session_id'][:8]} {s['source']}: {s['headline']}"
         if self.rows and not any(s["labelled"] for s in self.rows):
             head = "no rates yet: run `vault mine` · " + head
-        self.query_one("#detail", Static).update(Text(clip(head, 200), no_wrap=True, overflow="ellipsis"))
+        self.query_one("#detail", Static).update(Text(one_line(head, 200), no_wrap=True, overflow="ellipsis"))
 
     # -- events and actions --------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:

