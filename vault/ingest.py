@@ -262,9 +262,9 @@ class Ingester:
         with_roomy_retry(self.con, run, ROOMY_MEMORY_LIMIT, restore=lambda: self._fit_memory_limit(force=True))
 
     def _fit_memory_limit(self, force: bool = False, inserts_follow: bool = True) -> None:
-        """DuckDB's cap: WORKING_MEMORY (COLD_WORKING_MEMORY for a cold run) plus twice what its key indexes hold now (in MB steps): inserts grow them.
-        Once, as at the end of a cold ingest, nothing is inserted any more (`inserts_follow` False): plus what they
-        hold."""
+        """DuckDB's cap: WORKING_MEMORY (COLD_WORKING_MEMORY in a cold run) plus twice what its key indexes hold now
+        (in MB steps): inserts grow them. Once, as at the end of a cold ingest, nothing is inserted any more
+        (`inserts_follow` False): plus what they hold."""
         art = self.con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
                                "WHERE tag = 'ART_INDEX'").fetchone()[0]
         mb = (self._working + (2 if inserts_follow else 1) * art) >> 20
