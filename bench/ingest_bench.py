@@ -150,7 +150,7 @@ def measure(archive: list[Path], large: list[Path] | None, workers: int, keep: b
     out["cold"] = {f"workers_{w}": r for w, r in runs.items()}
     out["ratio_to_floor"] = runs[workers]["ratio_to_floor"]
     if baseline:  # the same step with the other tree's package, right after (same load, same floor)
-        base = cold(archive, "1g", workers, keep=False, src=baseline.resolve())
+        base = cold(archive, "1g", workers, keep=keep, src=baseline.resolve())  # (kept: compare the rows)
         base["ratio_to_floor"] = round(base["seconds"] / floor, 2)
         mine = runs[workers]
         out["baseline"] = {"src": str(baseline), **base,
@@ -199,7 +199,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--large", default="", help="a larger archive for memory flatness (built if missing; '': none)")
     ap.add_argument("--large-size-mb", type=float, default=4096)
     ap.add_argument("--workers", type=int, default=None, help="parse workers (default: the setting's, the cores)")
-    ap.add_argument("--keep", action="store_true", help="keep the bench vaults under bench/data/")
+    ap.add_argument("--keep", action="store_true", help="keep the bench vaults under bench/data/ (the baseline's "
+                    "1 GB one too: to compare the rows)")
     ap.add_argument("--baseline-src", type=Path, help="a source tree (e.g. `git archive main`) whose ingest runs "
                     "beside this one's (same archive, same workers, right after): the baseline")
     ap.add_argument("--no-one-worker", action="store_true", help="skip the cold ingest with workers = 1")

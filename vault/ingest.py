@@ -70,6 +70,12 @@ SEQ_FILE_SHIFT = 40
 # the 1 GB peak did not move (its peaks are in the COMMIT statements, above the cap). docs/foundation.md.
 INGEST_SETTINGS = {"checkpoint_threshold": "64MB", "memory_limit": "160MB"}
 WORKING_MEMORY = 160 << 20
+# A cold ingest (no key index to rewrite at each checkpoint: `_cold_start`) checkpoints twice as often and caps DuckDB
+# lower: what it holds between two checkpoints (rows not yet written, and the blocks it caches up to its cap, which it
+# fills) was the writer's largest part. 1 GB probe: COMMIT peak 426 -> 371 MB, summed 549 -> 499 MB; the 4 GB archive
+# goes through (the FATAL above was under 64 MB of WAL). docs/foundation.md, tenth session.
+COLD_CHECKPOINT = "32MB"
+COLD_WORKING_MEMORY = 112 << 20
 ROOMY_MEMORY_LIMIT = "1GB"  # for a file that cannot be stored under the cap (the cap before it was lowered)
 # A WAL this small is left by `Ingester.finish` to the checkpoint that ends the run (`vault.index.after_ingest`, else
 # DuckDB's when the vault closes): the keyword index update that follows would checkpoint a second time.
@@ -142,6 +148,7 @@ class Ingester:
         for key, value in INGEST_SETTINGS.items():
             con.execute(f"SET {key} = '{value}'")
         self._limit_mb = 0
+        self._working = WORKING_MEMORY  # (COLD_WORKING_MEMORY once a run is known to be cold: `ingest_files`)
         self._fit_memory_limit()
         self.keyed = _keyed_tables(con)  # tables whose key an index checks (see `_cold_start`)
         self._plain_inserts = True  # until a batch meets a stored id (`_write`)
@@ -177,6 +184,10 @@ class Ingester:
         self.keyed = _cold_start(self.con)
         self.seen = {t: self.seen.get(t) or StoredKeys(self.con, t, KEYS[t])
                      for t in M012_INDEXES if t not in self.keyed}
+        if self.seen and self._working != COLD_WORKING_MEMORY:  # no key index: a cold run (COLD_CHECKPOINT)
+            self.con.execute(f"SET checkpoint_threshold = '{COLD_CHECKPOINT}'")
+            self._working = COLD_WORKING_MEMORY
+            self._fit_memory_limit()
         if self.workers > 1:  # one DuckDB thread: the other cores parse (and it takes less CPU for these inserts)
             self.con.execute("SET threads = 1")
         try:
@@ -251,12 +262,12 @@ class Ingester:
         with_roomy_retry(self.con, run, ROOMY_MEMORY_LIMIT, restore=lambda: self._fit_memory_limit(force=True))
 
     def _fit_memory_limit(self, force: bool = False, inserts_follow: bool = True) -> None:
-        """DuckDB's cap: WORKING_MEMORY plus twice what its key indexes hold now (in MB steps): inserts grow them.
-        Once, as at the end of a cold ingest, nothing is inserted any more (`inserts_follow` False): plus what they
-        hold."""
+        """DuckDB's cap: WORKING_MEMORY (COLD_WORKING_MEMORY in a cold run) plus twice what its key indexes hold now
+        (in MB steps): inserts grow them. Once, as at the end of a cold ingest, nothing is inserted any more
+        (`inserts_follow` False): plus what they hold."""
         art = self.con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
                                "WHERE tag = 'ART_INDEX'").fetchone()[0]
-        mb = (WORKING_MEMORY + (2 if inserts_follow else 1) * art) >> 20
+        mb = (self._working + (2 if inserts_follow else 1) * art) >> 20
         if force or mb != self._limit_mb:
             self.con.execute(f"SET memory_limit = '{mb}MB'")
             self._limit_mb = mb

@@ -36,6 +36,7 @@ def first_ingest(db: Path, monkeypatch, rows: int | None) -> tuple[int, int, int
     require_shared()  # the scale (SCALED_ROWS, commit and checkpoint sizes) is set for this corpus
     monkeypatch.setattr(store, "WRITE_ROW_GROUP", rows)
     monkeypatch.setitem(ingest.INGEST_SETTINGS, "checkpoint_threshold", "1MB")
+    monkeypatch.setattr(ingest, "COLD_CHECKPOINT", "1MB")  # (a first ingest is a cold one)
     con = open_vault(db)
     try:
         Ingester(con, batch_bytes=500_000, settings=IngestSettings(workers=1)).run([CORPUS])
