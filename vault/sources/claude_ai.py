@@ -6,6 +6,10 @@ files}`. Export versions drift: older ones have only `text`, newer ones `content
 (text, thinking, tool_use, tool_result), some a `parent_message_uuid` tree. Every shape is
 read; what is missing is left empty.
 
+One conversation saved alone (the claude.ai web API's `chat_conversations/<uuid>` response, as
+viewer tools and browser extensions save it: a top-level `{uuid, chat_messages, ...}` object, no
+`account`) is read as an export list of that one conversation: item 1, kept raw whole.
+
 msg_id = the chat message uuid for its text; its other blocks are "<uuid>:<kind>:<i>"
 (thinking, tool, result) and uploaded files' extracted text "<uuid>:attachment:<i>".
 Session id = the conversation uuid; `user_id` = the account uuid. Projects (`projects.json`:
@@ -51,7 +55,7 @@ class ClaudeAiParser(Parser):
 
     def detect(self, path: Path, head: Head) -> bool:
         doc = document_head(path, head.data, CONVERSATIONS)
-        if json_array_with_key(doc, "chat_messages"):
+        if json_array_with_key(doc, "chat_messages") or _one_conversation_head(doc):
             return True
         return path.suffix.lower() == ".json" and json_array_with_key(doc, "prompt_template")
 
@@ -63,7 +67,8 @@ class ClaudeAiParser(Parser):
     def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:
         res = ParseResult()
         projects = _project_names(read_companion(path, "projects.json", res))
-        for name, item, obj in document_items(path, ANY_MEMBER, res):
+        for name, item, obj in document_items(path, ANY_MEMBER, res, "a JSON array or one conversation",
+                                              single=_one_conversation):
             if isinstance(obj, dict) and isinstance(obj.get("chat_messages"), list):
                 try:
                     _conversation(res, obj, item, projects)
@@ -76,6 +81,18 @@ class ClaudeAiParser(Parser):
                 res.errors.append(LineError(item, f"{name}: item {item} is neither a conversation "
                                                   "(no 'chat_messages' list) nor a project"))
         return res
+
+
+def _one_conversation_head(head: bytes) -> bool:
+    """`head` starts one JSON object with a `uuid` and a `chat_messages` key (a conversation saved alone)."""
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return body.startswith(b"{") and all(re.search(rb'"' + k + rb'"\s*:', body) for k in (b"uuid", b"chat_messages"))
+
+
+def _one_conversation(doc: dict) -> bool:
+    """A whole document that is one conversation: read as the only item of an export list (a damaged one,
+    e.g. `chat_messages` not a list, is then reported as that item is)."""
+    return "chat_messages" in doc
 
 
 def _project_names(rows: Any) -> dict[str, str]:

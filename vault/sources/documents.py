@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,8 @@ def _loads(data: bytes | bytearray, name: str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as e:
-        what = "truncated" if e.pos >= len(data.rstrip()) - 1 else "invalid"
+        # Cut inside a string or an escape, the parser stops a few bytes before the end: "end of data" says it.
+        what = "truncated" if e.pos >= len(data.rstrip()) - 1 or "end of data" in e.msg else "invalid"
         raise DocumentError(f"{name}: {what} JSON document ({e})") from None
 
 
@@ -153,12 +154,15 @@ def parse_document(path: Path, member: re.Pattern[str], res: ParseResult) -> Ite
         res.errors.append(LineError(0, f"cannot read: {e}"))
 
 
-def document_items(path: Path, member: re.Pattern[str], res: ParseResult,
-                   what: str = "a JSON array") -> Iterator[tuple[str, int, Any]]:
+def document_items(path: Path, member: re.Pattern[str], res: ParseResult, what: str = "a JSON array",
+                   single: Callable[[dict], bool] | None = None) -> Iterator[tuple[str, int, Any]]:
     """(member name, item number counted across members from 1, item) of each JSON array in the document;
-    a member that is no array is reported (line 0) and passed over."""
+    a member that is one object `single` accepts (one conversation saved alone, not an export list) is
+    its only item; any other member that is no array is reported (line 0) and passed over."""
     item = 0
     for name, doc in parse_document(path, member, res):
+        if single is not None and isinstance(doc, dict) and single(doc):
+            doc = [doc]
         if not isinstance(doc, list):
             res.errors.append(LineError(0, f"{name}: expected {what}, got {type(doc).__name__}"))
             continue
