@@ -98,7 +98,7 @@ def test_a_damaged_saved_conversation_is_one_line_naming_the_file(tmp_path):
     code, out, err = run_cli("ingest", str(folder), "--json", "--no-embed", db=tmp_path / "v.duckdb")
     assert code == 0, err
     rep = json.loads(out)
-    said = [e for e in rep["errors"] if e["file"] == str(cut)] + [u for u in rep["unrecognised"] if u["file"] == str(cut)]
+    said = [e for e in rep["errors"] + rep["unrecognised"] if e["file"] == str(cut)]
     assert len(said) == 1 and said[0] in rep["errors"], rep
     assert "cut-chat.json" in said[0]["reason"] and "truncated JSON" in said[0]["reason"], said
     assert "\n" not in said[0]["reason"]
