@@ -27,6 +27,7 @@ import contextlib
 import datetime as _dt
 import errno
 import os
+import pickle
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -156,15 +157,16 @@ class Ingester:
         self.read_bytes = 0  # source bytes read by `ingest_files`
         self._one_thread = False  # `SET threads = 1` held until `forget_derived` (`_threads_after_files`)
         self.seen: dict[str, StoredKeys] = {}  # for each of the others, the ids stored (vault.ingest_keys)
-        self.kept: dict[int, object] = {}  # file id -> what its parser kept for `finish` (Touched.kept)
+        self.kept: dict[int, bytes] = {}  # file id -> what its parser kept for `finish` (Touched.kept), pickled
         self._kept_bytes = 0
         self._real_dirs: dict[str, str] = {}  # folder -> its real path (vault.walk.real_folder)
-        self.known = {
-            r[1]: FileRow(*r)
-            for r in con.execute(
-                "SELECT file_id, path, source, size, mtime, byte_offset, fingerprint, lines FROM files"
-            ).fetchall()
-        }
+        self.known = self._stored_files()
+        self._known_stale = False  # files committed since `known` was read (`ingest_files` reads it again)
+
+    def _stored_files(self) -> dict[str, FileRow]:
+        """Each stored file's row, by path: what `_plan` compares a path with."""
+        return {r[1]: FileRow(*r) for r in self.con.execute(
+            "SELECT file_id, path, source, size, mtime, byte_offset, fingerprint, lines FROM files").fetchall()}
 
     # -- public ---------------------------------------------------------------------
     def run(self, paths: Iterable[Path]) -> IngestReport:
@@ -177,6 +179,8 @@ class Ingester:
 
         Files are parsed in `ingest.workers` processes (vault.ingest_pool), in order; this process writes.
         """
+        if self._known_stale:  # an earlier call committed files: compared with their new rows
+            self.known, self._known_stale = self._stored_files(), False
         seen: set[str] = set()  # real paths
         plans = (plan for plan in (self._plan(path, seen) for path in paths) if plan is not None)
         jobs = ((plan, Job(plan.parser, plan.path, plan.start, plan.start_line, self.max_member_mb,
@@ -417,7 +421,7 @@ class Ingester:
         ).fetchall()]
         con.register(TOUCHED, pa.table({"session_id": pa.array(sessions, pa.string())}))
         try:
-            touched = Touched(sessions, files, {f: self.kept[f] for f in files if f in self.kept})
+            touched = Touched(sessions, files, {f: pickle.loads(self.kept[f]) for f in files if f in self.kept})
             for name in sources:
                 try:
                     parser = parser_by_name(name)
@@ -483,15 +487,18 @@ class Ingester:
         file_ids = [plan.row.file_id if plan.row is not None else next(fresh) for plan, _ in batch]
         if self._plain_inserts:
             try:
-                parsed, added, shared, known = self._write_batch(batch, file_ids, plain=True)
+                parsed, added, shared = self._write_batch(batch, file_ids, plain=True)
             except duckdb.ConstraintException:  # an id stored already (rolled back): inserted as before from now on
                 self._plain_inserts = False
         if not self._plain_inserts:
-            parsed, added, shared, known = self._write_batch(batch, file_ids, plain=False)
+            parsed, added, shared = self._write_batch(batch, file_ids, plain=False)
         crash_point("file-commit")
         self._fit_memory_limit()
         self._release_freed()
-        self.known.update(known)
+        # Not `known.update`: a file committed in this call is not planned again in it (`seen`), and holding its row
+        # grew the writer with the file count (4 GB bench archive: 2.8 MB at the last commits, 0.7 at 1 GB); a later
+        # call on this Ingester reads the rows again.
+        self._known_stale = True
         self._keep(parsed, shared)
         rep = self.report
         rep.messages_added += added
@@ -518,28 +525,25 @@ class Ingester:
 
                 drop_changed_chunks(con, replaced)
                 drop_changed_labels(con, replaced)
-            known = _store_files(con, [(fid, plan, res) for fid, (plan, res) in zip(file_ids, batch, strict=True)])
+            _store_files(con, [(fid, plan, res) for fid, (plan, res) in zip(file_ids, batch, strict=True)])
             _mark_pending(con, parsed)
             crash_point("in-file-commit")
-        return parsed, added, shared, known
+        return parsed, added, shared
 
 
 FILE_UPDATES = ("file_id", "source", "size", "mtime", "byte_offset", "fingerprint", "lines", "records", "errors",
                 "keep", "ingested_at")
 
 
-def _store_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, Plan, Prepared]]) -> dict[str, FileRow]:
-    """Each file's row: its new offset, fingerprint and counts (added to the old ones for an append).
-    Returns the rows as `Ingester.known` holds them."""
+def _store_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, Plan, Prepared]]) -> None:
+    """Each file's row: its new offset, fingerprint and counts (added to the old ones for an append)."""
     now = _dt.datetime.now()
-    rows, known = [], {}
+    rows = []
     for file_id, (path, st, row, parser, _, _, replace), res in files:
         lines = _line_count(res, row, replace)
         keep = row is not None and not replace
         rows.append((file_id, parser.name, st.st_size, st.st_mtime, res.end_offset, res.fingerprint, lines,
                      res.records.num_rows, len(res.errors), keep, now))
-        known[path_key(path)] = FileRow(file_id, path_key(path), parser.name, st.st_size, st.st_mtime,
-                                        res.end_offset, res.fingerprint, (row.lines if keep else 0) + lines)
     new = {file_id for file_id, plan, _ in files if plan.row is None}
     insert_rows(con, "files", ("file_id", "path", "source", "size", "mtime", "byte_offset", "fingerprint", "lines",
                                "records", "errors", "ingested_at"),
@@ -553,7 +557,6 @@ def _store_files(con: duckdb.DuckDBPyConnection, files: list[tuple[int, Plan, Pr
                     "records = u.records + CASE WHEN u.keep THEN files.records ELSE 0 END, "
                     "errors = u.errors + CASE WHEN u.keep THEN files.errors ELSE 0 END, ingested_at = u.ingested_at "
                     "FROM _files u WHERE files.file_id = u.file_id")
-    return known
 
 
 def _mark_pending(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepared]]) -> None:

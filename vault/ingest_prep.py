@@ -74,8 +74,10 @@ class Prepared:
     end_line: int | None
     last_line: int  # the last line (or item) seen, for whole documents that have no end_line
     fingerprint: str | None
-    kept: Any = None  # `Parser.keep` of a file read whole (`Touched.kept`)
-    kept_bytes: int = 0  # its pickled size
+    # `Parser.keep` of a file read whole (`Touched.kept`), pickled: the writer holds it until `Ingester.finish`, one per
+    # file of a cold run, and as objects it grew with the file count (4 GB bench archive: 1.6 MB at the last commits).
+    kept: bytes | None = None
+    kept_bytes: int = 0  # len(kept)
 
 
 @dataclass
@@ -134,9 +136,10 @@ def _convert(res: ParseResult, fp: str | None, kept: Any = None) -> Prepared:
     sessions = [tuple(getattr(s, f) for f in SESSION_FIELDS) for s in res.sessions.values()]
     session_ids = sorted({s[0] for s in sessions} | {m.session_id for m in msgs})
     last = max([r.line_no for r in res.raw[-1:]] + [e.line for e in res.errors[-1:]] + [0])
+    pickled = pickle.dumps(kept) if kept is not None else None
     return Prepared(frames, records, sessions, messages, tool_calls, session_ids,
                     [(e.line, e.reason) for e in res.errors], res.unknown_types, res.end_offset, res.end_line, last, fp,
-                    kept, len(pickle.dumps(kept)) if kept is not None else 0)
+                    pickled, len(pickled) if pickled is not None else 0)
 
 
 def _own_result_text(t: ToolCall, text: dict[str, str]) -> str | None:
