@@ -198,11 +198,12 @@ def _check_out_dir(out_dir: str) -> None:
 
 def _make_out_dir(out_dir: str) -> None:
     """The output folder made before any work (once the vault is open: a busy vault leaves no folder behind); one
-    that cannot be made is the user's to fix, one line, not an internal error."""
-    from pathlib import Path
+    that cannot be made is the user's to fix, one line, not an internal error. Made private (0700, the parents it
+    makes too), as the export would make it: what leaves the vault is the user's alone."""
+    from vault.private import private_dir
 
     try:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        private_dir(out_dir)
     except OSError as e:
         raise usage_error(f"--out: cannot create the folder {out_dir}: {e.strerror or e}") from None
 
