@@ -36,6 +36,7 @@ from vault.index.fts_build import (  # noqa: F401  (the tiers and limits, as cal
     ARG_CHARS, ARG_KEYS, AVGDL, BM25_B, BM25_K, ERROR_HEAD, ERROR_TAIL, MAIN_AVGDL, OUTPUT_HEAD, OUTPUT_TAIL,
     TEXT_TIER, TOOL_CALL_TIER, TOOL_ERROR_TIER, TOOL_OUTPUT_TIER, idf_sql, weight_sql)
 from vault.index.settings import META_EXTRAS, keyword_kinds_of
+from vault.sqlstring import sql_string, sql_strings
 from vault.store import get_meta, set_meta
 
 SCHEMA = fts_build.S
@@ -186,7 +187,7 @@ def query_terms(con: duckdb.DuckDBPyConnection, stems: list[str]) -> list[tuple[
     none when there is no index yet."""
     if not stems:
         return []
-    terms = ", ".join("'" + s.replace("'", "''") + "'" for s in stems)
+    terms = sql_strings(stems)
     try:
         return con.execute(f"SELECT termid, df FROM {SCHEMA}.dict WHERE term IN ({terms})").fetchall()
     except duckdb.CatalogException:
@@ -210,8 +211,8 @@ VERSION_KEYS = ("content_version", "roles_version")
 
 def versions_sql(tag: str, width: int) -> str:
     """A SELECT of (tag, NULL x (width - 2), value) rows: the `VERSION_KEYS` the vault has (`versions` reads them)."""
-    keys = ", ".join(f"'{k}'" for k in VERSION_KEYS)
-    return f"SELECT '{tag}' || key, {'NULL, ' * (width - 2)}value FROM meta WHERE key IN ({keys})"
+    return (f"SELECT {sql_string(tag)} || key, {'NULL, ' * (width - 2)}value FROM meta "
+            f"WHERE key IN ({sql_strings(VERSION_KEYS)})")
 
 
 def versions(rows) -> str:
@@ -225,7 +226,7 @@ def opening(con: duckdb.DuckDBPyConnection, stems: list[str]) -> Opening:
     ms more); no terms (and no statistics read) when the index is missing or knows none of `stems`."""
     if not stems:
         return Opening([], None, None)
-    words = ", ".join("'" + s.replace("'", "''") + "'" for s in stems)
+    words = sql_strings(stems)
     try:
         rows = con.execute(
             f"SELECT 't', termid, df, NULL, NULL, NULL, NULL FROM {SCHEMA}.dict WHERE term IN ({words}) UNION ALL "

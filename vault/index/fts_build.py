@@ -28,6 +28,7 @@ import duckdb
 from vault.faults import crash_point
 from vault.index.settings import WHITESPACE_SQL, keyword_kinds, searchable_sql
 from vault.kinds import Kind
+from vault.sqlstring import sql_strings
 from vault.store import get_meta, set_meta, transaction
 
 S = "fts_main_fts_docs"  # the index's schema (the name the fts extension gave it)
@@ -71,7 +72,7 @@ def idf_sql(df: str) -> str:
 
 def literals(values) -> str:
     """SQL string constants (key lookups and filters measured faster with constants than with parameters or joins)."""
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return sql_strings(values)
 
 
 # -- staging: the documents of some messages -----------------------------------------------------
