@@ -31,12 +31,15 @@ import make_archive  # noqa: E402
 from _common import measured, src_env  # noqa: E402
 
 DATA = HERE / "data"
+ROOT = HERE.parent  # this tree: put first on its children's path (a shared virtualenv's editable install points at
+#                     another checkout, whose `vault` a child would otherwise import: `python bench/...` puts bench/ first,
+#                     not the tree)
 
 
 def _child(*args: str, src: Path | None = None) -> dict:
-    """Run this file in child mode (with the `vault` package of `src`, if given: it comes first on the path of the
-    child and of its workers); its JSON answer plus wall, CPU and memory figures."""
-    run = measured([sys.executable, __file__, *args], env=src_env(src))
+    """Run this file in child mode (with the `vault` package of `src`, else this tree's: it comes first on the path of
+    the child and of its workers); its JSON answer plus wall, CPU and memory figures."""
+    run = measured([sys.executable, __file__, *args], env=src_env(src or ROOT))
     if run.code != 0:
         raise SystemExit(f"child {args[0]} failed with exit code {run.code}")
     answer = json.loads(run.out.decode().strip().splitlines()[-1])
@@ -120,11 +123,9 @@ def _fresh(db: Path) -> Path:
 def cold(paths: list[Path], tag: str, workers: int, keep: bool, src: Path | None = None) -> dict:
     db = _fresh(DATA / f"bench-{tag}-w{workers}{'-base' if src else ''}.duckdb")
     r = _child("--child-ingest", str(db), str(workers), *map(str, paths), src=src)
+    assert r["vault_pkg"] == str((src or ROOT).resolve() / "vault"), (r["vault_pkg"], "not the tree meant")
     if src:
-        import vault
-
-        assert r["vault_pkg"] == str(src / "vault"), (r["vault_pkg"], "the baseline's package was not the one run")
-        assert Path(vault.__file__).parent != src / "vault", "this tree is the baseline"
+        assert src.resolve() != ROOT.resolve(), "this tree is the baseline"
     r["vault_mb"] = round(db.stat().st_size / 2**20, 1)
     if not keep:
         _fresh(db)
