@@ -55,9 +55,6 @@ def main() -> None:
                          "authors, as --union reads them), fine-tuned as vault mine --fit does")
     ap.add_argument("--curve-before", action="store_true",
                     help="with --curve: also the fine-tuned model at the base's operating threshold (as before RULE10b)")
-    ap.add_argument("--curve-hold", action="store_true",
-                    help="with --curve: also the fine-tune with its class intercepts pulled towards the base's (RULE16, "
-                         "ft-shrunk) and held at them (RULE17, ft-held), from the same draws; D against the fine-tune")
     ap.add_argument("--same-authors", action="store_true",
                     help="instead: the first corpora's authors labelled by fits without one of their sessions / "
                          "blocks (their held-back line), in-sample and leave-one-author-out beside; --sweep thresholds")
@@ -459,13 +456,11 @@ def own(args, sweep: tuple[float, ...]) -> dict:
 
         # RULE15's "--curve-prior" (the base's posteriors shifted to the person's labelled correction share, K = 10
         # pseudo-labels at the training prior, instead of / on top of the fine-tune) is at commit 549e430 (lost)
-        from miner_own import INTERCEPT_VARIANTS, curve_change
-
+        # RULE16's "ft-shrunk" / RULE17's "ft-held" (--curve-hold: the fine-tune with its class intercepts pulled towards
+        # the base's by ~10 pseudo-turns, train._lr intercept_pull 2.0 / held at them; D with 90% and 95% intervals,
+        # miner_own.curve_change) are at commit 9658ba5 (both lost)
         variants = ("finetune", AS_BEFORE) if args.curve_before else ("finetune",)
-        variants += tuple(INTERCEPT_VARIANTS) if args.curve_hold else ()
         out["learning_curve"] = own_curve(examples, _U["E"], _U["X"], train, args.jobs, variants)
-        for v in variants[1:]:
-            out.setdefault("curve_change", {})[v] = curve_change(out["learning_curve"], "finetune", v)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
     return out

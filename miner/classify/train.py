@@ -69,9 +69,6 @@ INNER_FOLDS: int | None = None
 # (74, 55 of them outside training) gave F1 0.654 at 0.20 against 0.628 as chosen (docs/mining.md, seventh session).
 # None: the inner choice (learned-6).
 OPERATING: float | None = 0.20
-# The fine-tune's (vault mine --fit) pull of the class intercepts towards the base's (train._lr): nearly free (1e-3).
-# RULE16 (2.0, about ten pseudo-turns) and RULE17 (inf, held) are measured against it (bench/miner_cv.py --curve-hold).
-FINETUNE_INTERCEPT_PULL = 1e-3
 
 
 def modelled(examples: Sequence[Example]) -> list[int]:
@@ -89,35 +86,30 @@ def _standardise(X: np.ndarray, n_plain: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lr(X: np.ndarray, y: np.ndarray, C: float, w: np.ndarray, B0: np.ndarray,
-        c0: np.ndarray | None = None, intercept_pull: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+        c0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression, L2 penalty pulling the weights towards the prior B0 (MAP).
 
-    Deterministic: L-BFGS from (B0, c0) on a fixed problem. Intercepts are pulled towards c0 with the penalty
-    0.5 * intercept_pull * ||c - c0||^2 (gently by default); `intercept_pull` inf: held at c0, not fitted.
+    Deterministic: L-BFGS from (B0, c0) on a fixed problem. Intercepts are pulled gently towards c0.
     """
     from scipy.optimize import minimize
 
     K, d = B0.shape
     Y = np.eye(K)[y]
     c0 = np.zeros(K) if c0 is None else c0
-    held = math.isinf(intercept_pull)
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        B, c = theta[: K * d].reshape(K, d), (c0 if held else theta[K * d:])
+        B, c = theta[: K * d].reshape(K, d), theta[K * d:]
         Z = X @ B.T + c
         Z -= Z.max(axis=1, keepdims=True)
         logP = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
         G = w[:, None] * (np.exp(logP) - Y)
         gB = G.T @ X + (B - B0) / C
-        value = -(w[:, None] * Y * logP).sum() + 0.5 / C * ((B - B0) ** 2).sum()
-        if held:
-            return value, gB.ravel()
-        value += 0.5 * intercept_pull * ((c - c0) ** 2).sum()
-        return value, np.concatenate([gB.ravel(), G.sum(axis=0) + intercept_pull * (c - c0)])
+        value = -(w[:, None] * Y * logP).sum() + 0.5 / C * ((B - B0) ** 2).sum() + 0.5e-3 * ((c - c0) ** 2).sum()
+        return value, np.concatenate([gB.ravel(), G.sum(axis=0) + 1e-3 * (c - c0)])
 
-    res = minimize(loss, B0.ravel() if held else np.concatenate([B0.ravel(), c0]), jac=True, method="L-BFGS-B",
+    res = minimize(loss, np.concatenate([B0.ravel(), c0]), jac=True, method="L-BFGS-B",
                    options={"maxiter": 3000, "gtol": 1e-7})
-    return res.x[: K * d].reshape(K, d), (np.asarray(c0, dtype=float).copy() if held else res.x[K * d:])
+    return res.x[: K * d].reshape(K, d), res.x[K * d:]
 
 
 def prior_weights(names: list[str]) -> np.ndarray:
@@ -288,15 +280,13 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
 
 
 def finetune(base: Model, examples: Sequence[Example], E: np.ndarray | None = None,
-             X: np.ndarray | None = None, intercept_pull: float | None = None) -> Model:
+             X: np.ndarray | None = None) -> Model:
     """`base` adapted to a person's own labelled turns: the same regression, its weights pulled towards
     `base`'s instead of the hand-set ones (so a few labels move it a little, many labels more).
     Standardisation and temperature stay `base`'s. The threshold becomes the one `base`'s inner cross-validation
     chose (`trained_on.inner_threshold`; `base`'s own when it has none): the operating threshold (OPERATING) is set for
     people the model never saw, and a fine-tuned model has seen this one (RULE10b: the learning curve of 12 people,
-    F1 at k = 25 own labels 0.686 -> 0.699, the 4 with 50: 0.702 -> 0.720; docs/mining.md, eighth session).
-    `intercept_pull`: the class intercepts' pull towards `base`'s (train._lr; default FINETUNE_INTERCEPT_PULL; inf:
-    held at `base`'s)."""
+    F1 at k = 25 own labels 0.686 -> 0.699, the 4 with 50: 0.702 -> 0.720; docs/mining.md, eighth session)."""
     keep = modelled(examples)
     if not keep:
         return base
@@ -308,9 +298,8 @@ def finetune(base: Model, examples: Sequence[Example], E: np.ndarray | None = No
         Xm = np.hstack([Xm, E[keep]])
     y = np.asarray([CLASSES.index(TARGET.get(e.label, e.label)) for e in mod])
     Xm = base.columns(Xm)
-    pull = FINETUNE_INTERCEPT_PULL if intercept_pull is None else intercept_pull
     coef, intercept = _lr((Xm - base.mean) / base.scale, y, float(base.data.get("C") or 0.3),
-                          np.ones(len(y)), base.coef, base.intercept, intercept_pull=pull)
+                          np.ones(len(y)), base.coef, base.intercept)
     data = dict(base.data)
     data.update({"version": f"{base.data['version'].split('+')[0]}+own-{len(mod)}",
                  "threshold": fitted_threshold(base),
