@@ -456,6 +456,9 @@ def own(args, sweep: tuple[float, ...]) -> dict:
 
         # RULE15's "--curve-prior" (the base's posteriors shifted to the person's labelled correction share, K = 10
         # pseudo-labels at the training prior, instead of / on top of the fine-tune) is at commit 549e430 (lost)
+        # RULE16's "ft-shrunk" / RULE17's "ft-held" (--curve-hold: the fine-tune with its class intercepts pulled towards
+        # the base's by ~10 pseudo-turns, train._lr intercept_pull 2.0 / held at them; D with 90% and 95% intervals,
+        # miner_own.curve_change) are at commit 9658ba5 (both lost)
         variants = ("finetune", AS_BEFORE) if args.curve_before else ("finetune",)
         out["learning_curve"] = own_curve(examples, _U["E"], _U["X"], train, args.jobs, variants)
     if args.json_out:
