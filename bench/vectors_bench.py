@@ -76,7 +76,8 @@ def throughput(con, sample: int, out: dict, repeat: int = 1) -> None:
     ids, texts = pending_texts(con, sample)
     model = embeddings.load_model(DEFAULT_MODEL)
     embeddings.encode(model, texts[-64:])  # warm up (short texts: cheap)
-    bare = [clock(embeddings.encode, model, texts, embeddings.BATCH_SIZE)[:2]]
+    w, c, bare_vecs = clock(embeddings.encode, model, texts, embeddings.BATCH_SIZE)
+    bare = [(w, c)]
     vault, reps = [], []
     for i in range(repeat):
         if i:
@@ -99,7 +100,63 @@ def throughput(con, sample: int, out: dict, repeat: int = 1) -> None:
         "vault_texts_per_s": round(reps[0].embedded / vault_wall, 1),
         "ratio": round((reps[0].embedded / vault_wall) / (len(texts) / bare_wall), 3),
         "cpu_ratio": round(med(c for _, c in bare) / med(c for _, c in vault), 3),
+        "padding": padding(model, texts, embeddings.BATCH_SIZE),
     }
+    out["vectors_vs_bare"] = same_vectors(con, model, texts, bare_vecs)
+
+
+def padding(model, texts: list[str], batch: int) -> dict:
+    """Tokens the batches compute (each batch: its size x its longest text) when sorted as `encode` sorts (by
+    characters) and as the vault sends them (`embeddings.by_tokens`), against the texts' own tokens."""
+    from vault.index import embeddings
+
+    lengths = dict(zip(texts, embeddings.token_lengths(model, texts), strict=True))
+
+    def cost(order):
+        return sum(len(order[b:b + batch]) * max(lengths[t] for t in order[b:b + batch])
+                   for b in range(0, len(order), batch))
+
+    ordered = [t for _, t in embeddings.by_tokens(model, [(t, t) for t in texts])]
+    return {"tokens": sum(lengths.values()), "by_chars": cost(texts), "by_tokens": cost(ordered)}
+
+
+def same_vectors(con, model, texts: list[str], bare_vecs) -> dict:
+    """The vault's stored int8 vectors against bare `encode`'s float32 ones quantised as the vault stores them
+    (what the previous code stored, batched by characters): how many are identical, the largest step, and
+    recall@10 per message (best chunk) over the bench phrases and sampled human turns, ranked within the sample."""
+    import numpy as np
+
+    from vault.index import embeddings, vectors
+
+    hashes = [embeddings.content_hash(t) for t in texts]
+    stored = {h: (np.asarray(q, np.int8), s) for h, s, q in
+              con.execute(f"SELECT content_hash, scale, q FROM {vectors.TABLE}").fetchall()}
+    q_old, s_old = vectors.quantize(bare_vecs)
+    q_new = np.stack([stored[h][0] for h in hashes])
+    s_new = np.array([stored[h][1] for h in hashes], np.float32)
+    steps = np.abs(q_new.astype(np.int16) - q_old.astype(np.int16))
+    old, new = vectors.dequantize(q_old, s_old), vectors.dequantize(q_new, s_new)
+    row = {h: i for i, h in enumerate(hashes)}
+    chunk_rows = con.execute("SELECT msg_id, content_hash FROM chunks ORDER BY msg_id, chunk_no").fetchall()
+    msgs = sorted({m for m, _ in chunk_rows})
+    mpos = {m: i for i, m in enumerate(msgs)}
+    cm = np.array([mpos[m] for m, _ in chunk_rows])
+    cv = np.array([row[h] for _, h in chunk_rows])
+    humans = [t for (t,) in con.execute(
+        "SELECT text FROM messages WHERE kind = 'human_prompt' AND length(trim(text)) > 3 "
+        "ORDER BY hash(msg_id) LIMIT ?", [HUMAN_QUERIES]).fetchall()]
+    queries = embeddings.encode(model, QUERIES + humans)
+
+    def top(vecs, qv):
+        best = np.full(len(msgs), -np.inf, np.float32)
+        np.maximum.at(best, cm, (vecs @ qv)[cv])
+        return set(np.argsort(-best, kind="stable")[:K].tolist())
+
+    rec = [len(top(old, qv) & top(new, qv)) / K for qv in queries]
+    return {"vectors": len(texts), "identical": int((steps.max(axis=1) == 0).sum()),
+            "max_step": int(steps.max()), "max_abs_diff_float32": round(float(np.abs(old - new).max()), 6),
+            "messages": len(msgs), "queries": len(queries), "recall_at_10_messages": round(float(np.mean(rec)), 4),
+            "worst_query": round(float(np.min(rec)), 2)}
 
 
 def recall(f32db: Path, int8db: Path, out: dict) -> None:
@@ -274,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
         out = {"load_average": [round(x, 1) for x in os.getloadavg()]}
         with tempfile.TemporaryDirectory(prefix="vectors-bench-") as tmp:
             _throughput_on_copy(args, Path(tmp), out)
-        _done(out, args, lambda o: report_throughput(o["throughput"]))
+        _done(out, args, lambda o: report_throughput(o["throughput"], o.get("vectors_vs_bare")))
         return
     if not args.plain:
         ap.error("give --plain [--float32], or --latency-db")
@@ -321,11 +378,19 @@ def _done(out: dict, args, report_fn) -> None:
         args.json_out.write_text(json.dumps(out, indent=2))
 
 
-def report_throughput(t: dict) -> None:
+def report_throughput(t: dict, v: dict | None = None) -> None:
     print(f"\nembed: vault {t['vault_texts_per_s']} texts/s end to end (wall {t['vault_wall_s']} s, "
           f"CPU {t['vault_cpu_s']} s) vs bare encode {t['bare_texts_per_s']} texts/s (wall {t['bare_wall_s']}, "
           f"CPU {t['bare_cpu_s']}) on the same {t['distinct_texts']} texts -> {t['ratio']}x by wall "
           f"(target >= 0.9), {t['cpu_ratio']}x by CPU (medians)")
+    if "padding" in t:
+        p = t["padding"]
+        print(f"tokens the batches compute: {p['by_chars']} sorted by characters (bare encode), {p['by_tokens']} "
+              f"by tokens (the vault); the texts hold {p['tokens']}")
+    if v:
+        print(f"vault's int8 vectors vs bare encode's quantised: {v['identical']} of {v['vectors']} identical (largest "
+              f"step {v['max_step']}); recall@10 per message {v['recall_at_10_messages']} over {v['queries']} queries "
+              f"(worst {v['worst_query']})")
 
 
 def report_latency(o: dict) -> None:
@@ -341,7 +406,7 @@ def report_latency(o: dict) -> None:
 def report(o: dict) -> None:
     t, r, s = o["throughput"], o["recall"], o["size"]
     print(json.dumps(o, indent=2))
-    report_throughput(t)
+    report_throughput(t, o.get("vectors_vs_bare"))
     print(f"recall@10 int8 vs float32: {r['recall_at_10_vectors']} per vector, {r['recall_at_10_messages']} per "
           f"message over {r['queries']} queries ({r['phrases']} phrases + {r['human_turns']} human turns) "
           "(target >= 0.98)")

@@ -289,11 +289,45 @@ def _missing(con: duckdb.DuckDBPyConnection, mid: int, texts: dict[str, str]) ->
     return todo
 
 
+TOKENIZE_SLICE = 2048  # texts tokenised at once to count their tokens: only the counts are kept
+
+
+def token_lengths(model, texts: list[str]) -> list[int]:
+    """How many tokens the model will read of each text (its tokenizer, special tokens included, cut at the
+    model's window); characters when the model has no tokenizer to ask."""
+    tok = getattr(model, "tokenizer", None)
+    if not callable(tok):
+        return [len(t) for t in texts]
+    window = getattr(model, "max_seq_length", None) or 512
+    out: list[int] = []
+    for start in range(0, len(texts), TOKENIZE_SLICE):
+        ids = tok(texts[start:start + TOKENIZE_SLICE], add_special_tokens=True, truncation=True, max_length=window,
+                  return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        out.extend(len(i) for i in ids)
+    return out
+
+
+def by_tokens(model, todo: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`todo` (longest first in characters) reordered longest first in tokens, equal counts keeping their order.
+
+    A batch costs its size times its longest text: `encode` sorts by characters, a poor measure of tokens when
+    prose, code and logs mix (on the 1 GB bench sample 24% of the tokens the batches computed were padding; in token
+    order 11%). A text's vector does not depend on the others in its batch (their padding is masked), but for
+    float rounding in the longer or shorter products: the stored int8 vectors are the same but for rare steps.
+    """
+    lengths = token_lengths(model, [t for _, t in todo])
+    order = sorted(range(len(todo)), key=lambda i: -lengths[i])
+    return [todo[i] for i in order]
+
+
 def _embed_groups(con, model, mid: int, todo: list[tuple[str, str]], on_progress: ProgressFn | None,
                   batch_size: int) -> float:
     import numpy as np
 
     spent = 0.0  # (embed_pending reported (0, total) before loading the model)
+    t = time.perf_counter()
+    todo = by_tokens(model, todo)  # counted as encoding: it is the model's tokenizer at work
+    spent += time.perf_counter() - t
     for start in range(0, len(todo), GROUP):
         group = todo[start:start + GROUP]
         t = time.perf_counter()
