@@ -86,11 +86,11 @@ def member_limit(mb: int) -> Iterator[None]:
         _MEMBER_LIMIT.reset(token)
 
 
-def read_member(zf: zipfile.ZipFile, name: str) -> bytearray:
-    """The bytes of member `name`, read in chunks; DocumentError once they pass the member limit.
+def member_chunks(zf: zipfile.ZipFile, name: str) -> Iterator[bytes]:
+    """The bytes of member `name` in chunks of a MB; DocumentError once they pass the member limit.
 
     The size a member claims is checked first, and the bytes it really expands to as they come
-    (a header can lie).
+    (a header can lie). A damaged member raises what zipfile and zlib raise (see `damaged_member`).
     """
     mb = _MEMBER_LIMIT.get()
     limit = mb << 20
@@ -98,13 +98,40 @@ def read_member(zf: zipfile.ZipFile, name: str) -> bytearray:
                          f"setting; raise it to read this export)")
     if zf.getinfo(name).file_size > limit:
         raise over
-    data = bytearray()  # orjson reads it as is: no second copy
+    seen = 0
     with zf.open(name) as fh:
         while chunk := fh.read(_CHUNK):
-            if len(data) + len(chunk) > limit:
+            seen += len(chunk)
+            if seen > limit:
                 raise over
-            data += chunk
+            yield chunk
+
+
+def read_member(zf: zipfile.ZipFile, name: str) -> bytearray:
+    """The bytes of member `name` (`member_chunks`: DocumentError past the member limit)."""
+    data = bytearray()  # orjson reads it as is: no second copy
+    for chunk in member_chunks(zf, name):
+        data += chunk
     return data
+
+
+def damaged_member(zf: zipfile.ZipFile, base_name: str) -> str | None:
+    """Why the first member of `zf` named `base_name` cannot be read (a failed CRC check, a broken deflate stream),
+    or None (also for one past the member limit, said when it is read). Read through, nothing kept: a damaged
+    export must not be called one without 'mapping'."""
+    import zlib
+
+    name = next((n for n in zf.namelist() if n.rsplit("/", 1)[-1] == base_name), None)
+    if name is None:
+        return None
+    try:
+        for _ in member_chunks(zf, name):
+            pass
+    except DocumentError:
+        return None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as e:
+        return f"{name} cannot be read ({e})"
+    return None
 
 
 def read_companion(path: Path, name: str, res: ParseResult) -> Any:
