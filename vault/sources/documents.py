@@ -30,7 +30,14 @@ _CHUNK = 1 << 20
 
 
 class DocumentError(Exception):
-    """The file (or zip member) is not a complete JSON document: one clear error for the file."""
+    """The file (or zip member) is not a complete JSON document: one clear error for the file.
+
+    `line`: the file's line where its JSON breaks off, 1 and up; 0 where no line of the file says it (an empty
+    document, one past the member limit, a zip member: the reason names the member and its line)."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 def is_zip(path: Path) -> bool:
@@ -66,7 +73,7 @@ def json_array_with_key(head: bytes, key: str) -> bool:
 def load_document(path: Path, member: re.Pattern[str]) -> Iterator[tuple[str, Any]]:
     """Yield (name, parsed JSON) for the file, or for each matching member of a zip; DocumentError if broken."""
     if not is_zip(path):
-        yield path.name, _loads(path.read_bytes(), path.name)
+        yield path.name, _loads(path.read_bytes(), path.name, lines=True)
         return
     names = zip_members(path, member)
     if not names:
@@ -158,7 +165,9 @@ def read_companion(path: Path, name: str, res: ParseResult) -> Any:
     return None
 
 
-def _loads(data: bytes | bytearray, name: str) -> Any:
+def _loads(data: bytes | bytearray, name: str, lines: bool = False) -> Any:
+    """The JSON document `data`; DocumentError saying where it breaks off (`lines`: the error's `line` is the line of
+    `data` there, the file being `data`)."""
     if not data or data.isspace():
         raise DocumentError(f"{name} is empty")
     try:
@@ -166,17 +175,18 @@ def _loads(data: bytes | bytearray, name: str) -> Any:
     except orjson.JSONDecodeError as e:
         # Cut inside a string or an escape, the parser stops a few bytes before the end: "end of data" says it.
         what = "truncated" if e.pos >= len(data.rstrip()) - 1 or "end of data" in e.msg else "invalid"
-        raise DocumentError(f"{name}: {what} JSON document ({e})") from None
+        raise DocumentError(f"{name}: {what} JSON document ({e})", e.lineno if lines else 0) from None
 
 
 def parse_document(path: Path, member: re.Pattern[str], res: ParseResult) -> Iterator[tuple[str, Any]]:
-    """`load_document`, with a broken document reported as one error (line 0) in `res` instead of raised."""
+    """`load_document`, with a broken document reported as one error in `res` instead of raised (at the line where
+    its JSON breaks off, else line 0: the whole file)."""
     try:
         size = path.stat().st_size
         yield from load_document(path, member)
         res.end_offset = size
     except DocumentError as e:
-        res.errors.append(LineError(0, str(e)))
+        res.errors.append(LineError(e.line, str(e)))
     except (OSError, zipfile.BadZipFile) as e:
         res.errors.append(LineError(0, f"cannot read: {e}"))
 
