@@ -70,6 +70,12 @@ def json_array_with_key(head: bytes, key: str) -> bool:
     return body.startswith(b"[") and re.search(rb'"' + key.encode() + rb'"\s*:', body) is not None
 
 
+def json_object_with_keys(head: bytes, keys: tuple[str, ...]) -> bool:
+    """True when `head` starts one JSON object with every key of `keys` (a conversation saved alone, not in a list)."""
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return body.startswith(b"{") and all(re.search(rb'"' + k.encode() + rb'"\s*:', body) for k in keys)
+
+
 def load_document(path: Path, member: re.Pattern[str]) -> Iterator[tuple[str, Any]]:
     """Yield (name, parsed JSON) for the file, or for each matching member of a zip; DocumentError if broken."""
     if not is_zip(path):
