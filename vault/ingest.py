@@ -511,6 +511,9 @@ class Ingester:
             for t, n in res.unknown_types.items():
                 rep.unknown_types[t] = rep.unknown_types.get(t, 0) + n
             rep.by_source[plan.parser.name] = rep.by_source.get(plan.parser.name, 0) + 1
+            if plan.parser.incremental and res.end_offset < plan.st.st_size:
+                rep.unfinished.append({"file": path_key(plan.path), "line": (res.end_line or 0) + 1,
+                                       "bytes": plan.st.st_size - res.end_offset})
 
 
     def _write_batch(self, batch: list[tuple[Plan, Prepared]], file_ids: list[int], plain: bool):

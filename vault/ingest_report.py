@@ -17,6 +17,9 @@ class IngestReport:
     unrecognised: list[dict] = field(default_factory=list)
     unknown_types: dict[str, int] = field(default_factory=dict)
     by_source: dict[str, int] = field(default_factory=dict)
+    # Files read this run whose last line stopped unfinished (no newline, not yet JSON): a live writer's line, or
+    # one a crashed writer left. Not consumed: the next run reads it once it is complete. {file, line, bytes}
+    unfinished: list[dict] = field(default_factory=list)
     sessions_touched: int = 0
 
     def as_contract(self) -> dict:

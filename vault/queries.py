@@ -32,6 +32,11 @@ def stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     files, records, errors = con.execute(
         "SELECT count(*), coalesce(sum(records), 0), coalesce(sum(errors), 0) FROM files WHERE source <> 'unrecognised'"
     ).fetchone()
+    # A last line left unfinished (no newline, not JSON) when its file was read: not ingested until it is complete.
+    unfinished, unfinished_bytes = con.execute(
+        "SELECT count(*), coalesce(sum(size - byte_offset), 0) FROM files "
+        "WHERE source <> 'unrecognised' AND byte_offset < size"
+    ).fetchone()
     first, last = con.execute("SELECT min(timestamp), max(timestamp) FROM messages").fetchone()
     return {
         "sessions": sessions,
@@ -42,6 +47,8 @@ def stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "files": files,
         "records": int(records),
         "skipped_lines": int(errors),
+        "unfinished_files": unfinished,
+        "unfinished_bytes": int(unfinished_bytes),
         "by_kind": by_kind,
         "first_message": _iso(first),
         "last_message": _iso(last),

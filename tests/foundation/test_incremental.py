@@ -10,6 +10,7 @@ import pytest
 
 from support import claude_code_file
 from vault.ingest import ingest
+from vault.queries import stats
 from vault.sources.claude_code import ClaudeCodeParser
 from vault.store import open_vault
 
@@ -52,10 +53,16 @@ def test_partial_last_line_left_for_next_run_then_completed(setup):
     assert rep.skipped_lines == 0 and rep.errors == []
     assert _messages(con) == _ids(LINES[:6])
     assert _file_row(con)[0] == len(b"".join(LINES[:6]))
+    # Said, not silently left: the run and `vault stats` name the unfinished line and what it holds back.
+    assert rep.unfinished == [{"file": str(f), "line": 7, "bytes": cut}]
+    st = stats(con)
+    assert (st["unfinished_files"], st["unfinished_bytes"]) == (1, cut)
+    assert ingest(con, [src]).unfinished == []  # unchanged since: not read again, so not reported again
     with open(f, "ab") as fh:
         fh.write(LINES[6][cut:] + b"".join(LINES[7:]))
     rep = ingest(con, [src])
-    assert rep.skipped_lines == 0
+    assert rep.skipped_lines == 0 and rep.unfinished == []
+    assert (stats(con)["unfinished_files"], stats(con)["unfinished_bytes"]) == (0, 0)
     assert _messages(con) == _ids(LINES)
     assert _file_row(con) == (f.stat().st_size, len(LINES), len(LINES))
 

@@ -82,6 +82,10 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
             f"[bold]{st['messages']}[/] messages, [bold]{st['human_messages']}[/] typed by a person; "
             f"{st['files']} files, {st['records']} records"
             + (f", {st['skipped_lines']} lines skipped" if st["skipped_lines"] else ""))
+    if st["unfinished_files"]:
+        n = st["unfinished_files"]
+        c.print(f"[dim]{n} file{'s end' if n > 1 else ' ends'} in an unfinished line ({st['unfinished_bytes']} bytes, "
+                "no newline): read by the next ingest once complete[/]")
     if st["first_message"]:
         c.print(f"from {st['first_message'][:10]} to {st['last_message'][:10]}")
     t = Table("source", "sessions", "messages", "human", title="by source")

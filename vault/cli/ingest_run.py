@@ -201,6 +201,9 @@ def _print_ingest(console, rep, index_info: dict | None = None) -> None:
         console.print(f"  ... and {len(rep.errors) - 20} more (use --json for all)")
     for u in rep.unrecognised:
         console.print(f"  [dim]skipped {u['file']}: {u['reason']}[/]")
+    for u in rep.unfinished:
+        console.print(f"  [dim]{u['file']}:{u['line']} ends unfinished ({u['bytes']} bytes, no newline): "
+                      "read once complete[/]")
     if rep.unknown_types:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(rep.unknown_types.items()))
         console.print(f"  [dim]record types kept raw but not yet understood: {kinds}[/]")
