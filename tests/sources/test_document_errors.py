@@ -46,3 +46,24 @@ def test_an_empty_document_is_the_whole_file_line_0(con, tmp_path):
     empty.write_text("  \n")
     rep = ingest(con, [empty], source="chatgpt")
     assert [(e["line"], e["reason"]) for e in rep.errors] == [(0, "conversations.json is empty")]
+
+
+def test_the_text_report_names_a_whole_file_error_by_the_file_alone_and_json_keeps_line_0(tmp_path, monkeypatch):
+    from support import run_cli
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line however long the temporary path
+    empty = tmp_path / "conversations.json"
+    empty.write_text("  \n")
+    cut = tmp_path / "cut" / "conversations.json"
+    cut.parent.mkdir()
+    cut.write_text('[{"title": "x",\n "mapping": {')
+    db = tmp_path / "vault.duckdb"
+    code, out, err = run_cli("ingest", "--no-embed", "--source", "chatgpt", str(empty), str(cut), db=db)
+    lines = [ln.strip() for ln in out.splitlines()]
+    assert f"{empty} conversations.json is empty" in lines, out
+    assert not any(f"{empty}:0" in ln for ln in lines), out
+    assert any(ln.startswith(f"{cut}:2 ") for ln in lines), out  # a line is still printed when there is one
+    code, out, err = run_cli("ingest", "--no-embed", "--json", "--source", "chatgpt", str(empty),
+                             db=tmp_path / "other.duckdb")
+    errors = json.loads(out)["errors"]
+    assert [(e["file"], e["line"]) for e in errors] == [(str(empty), 0)]

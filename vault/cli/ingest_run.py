@@ -196,7 +196,8 @@ def _print_ingest(console, rep, index_info: dict | None = None) -> None:
         console.print(f"  embedded {emb['embedded']} texts in {emb['seconds']:.1f} s "
                       f"(model load {emb.get('load_seconds', 0.0):.1f} s, {rate:.0f} texts/s) with {emb['model']}")
     for e in rep.errors[:20]:
-        console.print(f"  [yellow]{e['file']}:{e['line']}[/] {e['reason']}")
+        where = f"{e['file']}:{e['line']}" if e["line"] else e["file"]  # line 0: the whole file
+        console.print(f"  [yellow]{where}[/] {e['reason']}")
     if len(rep.errors) > 20:
         console.print(f"  ... and {len(rep.errors) - 20} more (use --json for all)")
     for u in rep.unrecognised:
