@@ -35,3 +35,35 @@ def test_eval_names_the_labels_file_and_line(ex_db, tmp_path, body, said, keep):
     labels.write_bytes(body)
     code, out, err = run_cli("eval", keep, str(labels), db=ex_db)
     assert said in one_line(code, err)
+
+
+@pytest.mark.parametrize("name, body, said", [
+    ("t.toml", "beta = \n", "t.toml: invalid TOML: Invalid value (at line 1, column 8)"),  # TOMLDecodeError
+    ("t.json", '{"lr": \n', "t.json: invalid JSON: Expecting value: line 2 column 1"),  # JSONDecodeError
+    ("t.json", "[1]\n", "t.json: the settings must be a table"),  # AttributeError in normalise
+    ("t.toml", "train = 3\n", "t.toml: the settings must be a table"),
+    ("t.toml", 'beta = "x"\nnosuch = 1\n',  # was pydantic's multi-line dump with its URLs
+     "t.toml: beta: Input should be a valid number, unable to parse string as a number; nosuch: unknown key"),
+])
+def test_train_config_file_errors_are_one_line_naming_the_file(tmp_path, monkeypatch, name, body, said):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text(body)
+    (tmp_path / "data").mkdir()
+    code, out, err = run_cli("train", "--data", "data", "--config", name, "--dry-run")
+    assert one_line(code, err) == f"Error: {said}" or said in one_line(code, err)
+
+
+def test_train_a_flag_out_of_range_is_one_line(tmp_path):
+    code, out, err = run_cli("train", "--data", str(tmp_path), "--lora-r", "-1", "--dry-run")
+    assert "lora_r: Input should be greater than or equal to 1" in one_line(code, err)
+
+
+def test_personas_of_an_unknown_role_names_the_roles_before_loading_a_model(ex_db, monkeypatch):
+    import miner.personas
+
+    code, _, err = run_cli("mine", "--no-embed", db=ex_db)
+    assert code == 0, err
+    monkeypatch.setattr(miner.personas, "build_personas", lambda *a, **k: pytest.fail("built personas"))
+    code, out, err = run_cli("personas", "nosuch", db=ex_db)  # was "it has no corrections", after the model load
+    assert one_line(code, err) == ("Error: no role 'nosuch' in this vault (roles: billing-api, data-pipeline, "
+                                   "docs-site; see `vault roles`)")
