@@ -67,3 +67,20 @@ def test_personas_of_an_unknown_role_names_the_roles_before_loading_a_model(ex_d
     code, out, err = run_cli("personas", "nosuch", db=ex_db)  # was "it has no corrections", after the model load
     assert one_line(code, err) == ("Error: no role 'nosuch' in this vault (roles: billing-api, data-pipeline, "
                                    "docs-site; see `vault roles`)")
+
+
+@pytest.mark.parametrize("name, value, said", [
+    # was 'environment: error parsing value for field "corrections" from source "EnvSettingsSource"'
+    ("VAULT_CORRECTIONS_NUMERATOR", "[bad", "VAULT_CORRECTIONS_NUMERATOR: not JSON (Expecting value: line 1 column 2"),
+    ("VAULT_REDACT_PHONE_REGIONS", "US,GB", "VAULT_REDACT_PHONE_REGIONS: not JSON ("),
+    ("VAULT_ROLES", "x", "VAULT_ROLES: not JSON ("),
+    ("VAULT_DB", "", "VAULT_DB: empty: name a path, or unset it for the default"),  # was ". is not a vault file"
+    ("VAULT_HOME", " ", "VAULT_HOME: empty: name a path, or unset it for the default"),  # and two follow-on errors
+    ("VAULT_CONFIG", "", "VAULT_CONFIG: empty: name a path, or unset it for the default"),
+])
+def test_a_bad_environment_variable_is_named(ex_db, tmp_path, monkeypatch, name, value, said):
+    monkeypatch.setenv("VAULT_HOME", str(tmp_path))
+    monkeypatch.setenv(name, value)
+    code, out, err = run_cli("stats", db=None if name == "VAULT_DB" else ex_db)
+    assert one_line(code, err) == f"Error: {said}" or said in one_line(code, err)
+    assert "Value error" not in err and "EnvSettingsSource" not in err
