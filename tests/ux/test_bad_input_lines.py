@@ -84,3 +84,13 @@ def test_a_bad_environment_variable_is_named(ex_db, tmp_path, monkeypatch, name,
     code, out, err = run_cli("stats", db=None if name == "VAULT_DB" else ex_db)
     assert one_line(code, err) == f"Error: {said}" or said in one_line(code, err)
     assert "Value error" not in err and "EnvSettingsSource" not in err
+
+
+def test_ingest_prints_file_names_that_look_like_markup_as_they_are(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    bad = tmp_path / "[bold]notes.jsonl"  # rich took "[bold]" for markup: the report named "notes.jsonl"
+    bad.write_text("{bad\n")
+    code, out, err = run_cli("ingest", "--no-embed", "--source", "claude_code", str(bad), str(tmp_path / "[red]gone"),
+                             db=tmp_path / "vault.duckdb")
+    assert f"{bad}:1 invalid JSON" in out, out
+    assert f"not found: {tmp_path / '[red]gone'}" in err, err
