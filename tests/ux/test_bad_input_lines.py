@@ -22,7 +22,8 @@ def one_line(code: int, err: str) -> str:
 @pytest.mark.parametrize("body, said", [
     (b"", "labels.jsonl: no label lines"),  # DuckDB ConversionException
     (b"\n  \n", "labels.jsonl: no label lines"),
-    (b'{"msg_id": "x", "label": "new_request"}\n\n\xff\xfe\n', "labels.jsonl:3: not UTF-8 text (byte 0xff)"),  # UnicodeDecodeError
+    # UnicodeDecodeError
+    (b'{"msg_id": "x", "label": "new_request"}\n\n\xff\xfe\n', "labels.jsonl:3: not UTF-8 text (byte 0xff)"),
     (b'{"msg_id": "x"}\n', "labels.jsonl:1: not a label line: no 'label'"),  # was (KeyError: 'label')
     (b'{"label": "new_request"}\n', "labels.jsonl:1: not a label line: no 'msg_id'"),
     (b'["x", "new_request"]\n', "labels.jsonl:1: not a label line: not a JSON object"),  # was (TypeError: list ...)
