@@ -40,17 +40,27 @@ def read_gold_rows(path: str | Path) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     p = Path(path)
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
+        data = p.read_bytes()
     except OSError as e:
         raise VaultError(f"{p}: cannot read: {e}") from None
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        n = data.count(b"\n", 0, e.start) + 1
+        raise VaultError(f"{p}:{n}: not UTF-8 text (byte {data[e.start]:#04x}); a label file is JSON lines") from None
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            msg_id, label = str(row["msg_id"]), str(row["label"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise VaultError(f"{p}:{n}: not a label line ({type(e).__name__}: {e})") from None
+        except ValueError as e:
+            raise VaultError(f"{p}:{n}: not a label line: not JSON ({e})") from None
+        if not isinstance(row, dict):
+            raise VaultError(f'{p}:{n}: not a label line: not a JSON object {{"msg_id": ..., "label": ...}}')
+        lost = [k for k in ("msg_id", "label") if k not in row]
+        if lost:
+            raise VaultError(f"{p}:{n}: not a label line: no {' and no '.join(map(repr, lost))}")
+        msg_id, label = str(row["msg_id"]), str(row["label"])
         if label not in ALL_LABELS:
             raise VaultError(f"{p}:{n}: unknown label {label!r}; expected one of {', '.join(ALL_LABELS)}")
         rows[msg_id] = {"msg_id": msg_id, "label": label, "file": row.get("file")}
@@ -150,6 +160,8 @@ def score(gold: Mapping[str, str], pred: Mapping[str, str]) -> dict[str, Any]:
 
 def evaluate(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, Any]:
     rows = read_gold_rows(path)
+    if not rows:
+        raise VaultError(f'{path}: no label lines (one {{"msg_id": ..., "label": ...}} object per line)')
     gold = {r["msg_id"]: r["label"] for r in rows}
     pred, missing = predictions(con, gold, resolve_ids(con, rows))
     unlabelled = con.execute("SELECT count(*) FROM labels").fetchone()[0] == 0

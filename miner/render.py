@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from vault.redact import clip
+from vault.render import cut
 
 TOOL_ARG_CHARS = 160
 
@@ -55,10 +56,6 @@ def _args(input_json: Any) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 def _diff(old: str, new: str, path: str) -> list[str]:
     import difflib
 
@@ -73,7 +70,7 @@ def tool_detail(name: str | None, input_json: Any) -> str | None:
     a = _args(input_json)
     if name in ("Bash", "shell") and isinstance(a.get("command"), (str, list)):
         cmd = a["command"] if isinstance(a["command"], str) else " ".join(a["command"])
-        return f"[{name}] $ {_clip(cmd.strip(), COMMAND_CHARS)}"
+        return f"[{name}] $ {cut(cmd.strip(), COMMAND_CHARS)}"
     if name == "Edit" and "old_string" in a:
         path = str(a.get("file_path", ""))
         return "\n".join([f"[Edit] {path}", *_diff(str(a.get("old_string", "")), str(a.get("new_string", "")), path)])

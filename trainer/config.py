@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # Flag-style spellings accepted in config files, so a file can use the same names as the CLI.
 ALIASES = {"lr": "learning_rate", "steps": "max_steps", "lora_rank": "lora_r", "num_threads": "threads"}
@@ -58,26 +58,46 @@ class TrainConfig(BaseModel):
     def load(cls, path: str | Path) -> TrainConfig:
         """Read a .toml or .json file; keys may use dashes and the CLI's names (lr, steps)."""
         path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise ConfigError(f"cannot read config {path}: {e}") from e
-        if path.suffix == ".json":
-            raw = json.loads(text)
-        elif path.suffix == ".toml":
-            raw = tomllib.loads(text)
-            raw = raw.get("train", raw)  # a [train] table or top-level keys
-        else:
+        if path.suffix not in (".json", ".toml"):
             raise ConfigError(f"config must be .toml or .json, got {path.name}")
-        return cls.model_validate(normalise(raw))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read config {path}: {e}") from e
+        try:
+            if path.suffix == ".json":
+                raw = json.loads(text)
+            else:
+                raw = tomllib.loads(text)
+                raw = raw.get("train", raw)  # a [train] table or top-level keys
+        except (ValueError, tomllib.TOMLDecodeError) as e:  # the message says the line and column
+            raise ConfigError(f"{path}: invalid {path.suffix[1:].upper()}: {e}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the settings must be a table of keys and values, not {type(raw).__name__}")
+        try:
+            return cls.model_validate(normalise(raw))
+        except ValidationError as e:
+            raise ConfigError(f"{path}: {one_line(e)}") from None
 
     def merged(self, **overrides: Any) -> TrainConfig:
         """A copy with the given settings replaced; None means "not given" (flags left unset)."""
         given = {k: v for k, v in normalise(overrides).items() if v is not None}
-        return type(self).model_validate({**self.model_dump(), **given})
+        try:
+            return type(self).model_validate({**self.model_dump(), **given})
+        except ValidationError as e:
+            raise ConfigError(one_line(e)) from None
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+def one_line(e: ValidationError) -> str:
+    """A pydantic error on one line: `key: what is wrong` for each key ("unknown key" for an extra one)."""
+    said = []
+    for err in e.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "settings"
+        said.append(f"{key}: {'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}")
+    return "; ".join(said)
 
 
 def normalise(raw: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SUMMARY_CHARS = 110  # vault/cli/views/session.py `_one_line` width
+from vault.render import one_line
+
+SUMMARY_CHARS = 110  # as `vault show` prints a tool call (vault/cli/views/session.py LINE_CHARS)
 
 
 @dataclass
@@ -64,11 +66,6 @@ def encode_pair(tokenizer, pair: dict) -> Encoded:
     return Encoded(prompt[:n], chosen[n:], rejected[n:], ok, div)
 
 
-def one_line(text: str, width: int = SUMMARY_CHARS) -> str:
-    t = " ".join(text.split())
-    return t if len(t) <= width else t[: width - 1] + "…"
-
-
 @dataclass
 class Fitted:
     """One pair after fitting: `pair` is None when excluded (then `reason` says why)."""
@@ -98,7 +95,7 @@ def _candidates(pair: dict) -> list[tuple[list[dict], int, int]]:
     out = [(prompt, 0, 0)]
     short = list(middle)
     for i, m in enumerate(middle):  # summarise, oldest first
-        line = one_line(m["content"])
+        line = one_line(m["content"], SUMMARY_CHARS)
         if len(line) < len(m["content"]):
             short[i] = {**m, "content": line}
             out.append((head + short + last, i + 1, 0))

@@ -2,7 +2,8 @@
 
 The app never holds the vault between actions, so `vault ingest` can run in another terminal while it is
 open (a refresh then shows the new sessions). DuckDB allows one writing process per file, and a reader
-cannot even open it while a writer holds it: then the app reads a copy taken when it (re)opened.
+cannot even open it while a writer holds it: then the app reads a copy taken when it (re)opened
+(`vault.snapshot.VaultOrCopy`, as the MCP server does).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from vault.snapshot import Snapshot
+from vault.snapshot import VaultOrCopy
 from vault.store import VaultError, VaultLockedError, open_vault
 
 READ_WRITE, READ_ONLY, SNAPSHOT = "read-write", "read-only", "snapshot"
@@ -31,14 +32,14 @@ class VaultAccess:
         self.forced_read_only = bool(read_only)
         self.mode = READ_WRITE
         self.reason = ""  # why the vault is not writable (the lock holder), shown to the person
-        self._snapshot: Snapshot | None = None
+        self._source = VaultOrCopy(self.path, prefix="vault-tui-")  # the copy is kept until reopen()
         self.on_snapshot = None  # called (from any thread) when a writer appears and reads move to a copy
         self.reopen()
 
     # -- mode ------------------------------------------------------------------------------
     def reopen(self) -> str:
         """Decide the mode again (after an ingest finished, say). Raises VaultError if nothing works."""
-        self._drop_snapshot()
+        self._source.drop()
         self.reason = "opened read-only (--read-only)" if self.forced_read_only else ""
         if not self.forced_read_only:
             try:
@@ -66,39 +67,24 @@ class VaultAccess:
         return f"{self.path.name} · {self.mode}"
 
     def _take_snapshot(self) -> None:
-        snap = None
-        try:
-            snap = Snapshot(self.path, prefix="vault-tui-")
-            snap.connect().close()
-        except (OSError, duckdb.Error) as e:
-            if snap is not None:
-                snap.drop()
-            raise VaultError(f"cannot read the vault {self.path}: {self.reason or e}") from None
-        self._snapshot, self.mode = snap, SNAPSHOT
-
-    def _drop_snapshot(self) -> None:
-        if self._snapshot is not None:
-            self._snapshot.drop()
-            self._snapshot = None
+        self._source.open_copy(self.reason).close()
+        self.mode = SNAPSHOT
 
     def close(self) -> None:
-        self._drop_snapshot()
+        self._source.drop()
 
     # -- connections -----------------------------------------------------------------------
     @contextlib.contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for reading, closed afterwards. Falls back to a snapshot if a writer appeared."""
         if self.mode == SNAPSHOT:
-            con = self._snapshot.connect()
+            con = self._source.open_copy(self.reason)
         else:
-            try:
-                con = open_vault(self.path, read_only=self.mode == READ_ONLY)
-            except VaultLockedError as e:
-                self.reason = str(e)
-                self._take_snapshot()
+            con, copy = self._source.open(read_only=self.mode == READ_ONLY)
+            if copy is not None:
+                self.reason, self.mode = self._source.reason, SNAPSHOT
                 if self.on_snapshot:
                     self.on_snapshot()
-                con = self._snapshot.connect()
         try:
             yield con
         finally:

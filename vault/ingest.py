@@ -50,6 +50,7 @@ from vault.model import REASON_CHARS, Kind
 from vault.rewritten import drop_changed_labels, forget_calls
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sources.base import TOUCHED, Parser, Touched
+from vault.sqlstring import sql_string
 from vault.store import bump_content_version, checkpoint_large, reset_memory_limit, transaction, with_roomy_retry
 from vault.walk import SPECIAL_FILE_TYPES, FileRow, fingerprint, folder_reason, path_key, real_stat, walk
 
@@ -147,7 +148,7 @@ class Ingester:
         self.numpy_unused = numpy_unused
         self.report = IngestReport()
         for key, value in INGEST_SETTINGS.items():
-            con.execute(f"SET {key} = '{value}'")
+            con.execute(f"SET {key} = {sql_string(value)}")
         self._limit_mb = 0
         self._working = WORKING_MEMORY  # (COLD_WORKING_MEMORY once a run is known to be cold: `ingest_files`)
         self._fit_memory_limit()
@@ -189,7 +190,7 @@ class Ingester:
         self.seen = {t: self.seen.get(t) or StoredKeys(self.con, t, KEYS[t])
                      for t in M012_INDEXES if t not in self.keyed}
         if self.seen and self._working != COLD_WORKING_MEMORY:  # no key index: a cold run (COLD_CHECKPOINT)
-            self.con.execute(f"SET checkpoint_threshold = '{COLD_CHECKPOINT}'")
+            self.con.execute(f"SET checkpoint_threshold = {sql_string(COLD_CHECKPOINT)}")
             self._working = COLD_WORKING_MEMORY
             self._fit_memory_limit()
         if self.workers > 1:  # one DuckDB thread: the other cores parse (and it takes less CPU for these inserts)
@@ -273,7 +274,7 @@ class Ingester:
                                "WHERE tag = 'ART_INDEX'").fetchone()[0]
         mb = (self._working + (2 if inserts_follow else 1) * art) >> 20
         if force or mb != self._limit_mb:
-            self.con.execute(f"SET memory_limit = '{mb}MB'")
+            self.con.execute(f"SET memory_limit = {sql_string(str(mb) + 'MB')}")
             self._limit_mb = mb
 
     def _keep(self, parsed: list[tuple[int, Prepared]], shared: set[int] | None) -> None:

@@ -3,7 +3,7 @@ whenever a writer wants it.
 
 `vault ingest` (and the hooks) must be able to write between calls: the connection is closed when idle or when a
 writer announces itself, and while another process holds the write lock, calls read a copy taken then (as the TUI
-does), kept until the lock is gone or the copy is older than SNAPSHOT_MAX_AGE. The one write is the derived keyword
+does: `vault.snapshot.VaultOrCopy`), kept until the lock is gone or the copy is older than SNAPSHOT_MAX_AGE. The one write is the derived keyword
 index, rebuilt when stale and the vault is free, as `vault search` does. The tools themselves are
 `vault.mcp_tools`.
 """
@@ -38,6 +38,7 @@ class SnapshotReader:
     """
 
     def __init__(self, db: Path) -> None:
+        from vault.snapshot import VaultOrCopy
         from vault.store import want_write_path
 
         self.db = Path(db)
@@ -47,7 +48,7 @@ class SnapshotReader:
         self._con_is_snapshot = False
         self._last_use = 0.0
         self._want_seen = self._want_yielded = self._want_mtime()
-        self._snapshot = None  # a vault.snapshot.Snapshot while a writer holds the vault
+        self._source = VaultOrCopy(self.db, prefix="vault-mcp-", max_age=SNAPSHOT_MAX_AGE)
         self._closed = threading.Event()
         threading.Thread(target=self._watch, daemon=True, name="vault-mcp-release").start()
 
@@ -64,9 +65,6 @@ class SnapshotReader:
     def _connection(self):
         """The live connection, or a copy's while a writer holds the vault; a vault that does not exist is the
         read-only open's `VaultMissingError`."""
-        from vault.snapshot import Snapshot
-        from vault.store import VaultLockedError, open_vault
-
         if self._con is not None and not self._con_is_snapshot:
             return self._con, None
         want = self._want_mtime()
@@ -74,28 +72,22 @@ class SnapshotReader:
             # A writer is waiting for the vault: give it the moment to take it (it looks every 50 ms).
             self._want_yielded = want
             time.sleep(YIELD_FOR)
-        try:
-            con = open_vault(self.db, read_only=True)
-        except VaultLockedError:
-            if self._snapshot is None or time.time() - self._snapshot.taken > SNAPSHOT_MAX_AGE:
-                self._release()
-                self._snapshot = Snapshot(self.db, prefix="vault-mcp-")
-            if self._con is None:
-                self._con, self._con_is_snapshot = self._snapshot.connect(), True
-            return self._con, _dt.datetime.fromtimestamp(self._snapshot.taken, _dt.UTC).isoformat(timespec="seconds")
-        self._release()  # the vault is free again: drop the copy
-        self._con, self._con_is_snapshot = con, False
-        return con, None
+        self._close_connection()  # a cursor of the copy's connection, if any: the copy may be retaken or dropped
+        con, copy = self._source.open(read_only=True)
+        self._con, self._con_is_snapshot = con, copy is not None
+        return con, (None if copy is None else
+                     _dt.datetime.fromtimestamp(copy.taken, _dt.UTC).isoformat(timespec="seconds"))
 
-    def _release(self) -> None:
-        """Close the connection and drop the copy (the lock is held by the caller)."""
+    def _close_connection(self) -> None:
         if self._con is not None:
             with contextlib.suppress(Exception):
                 self._con.close()
             self._con = None
-        if self._snapshot is not None:
-            self._snapshot.drop()
-            self._snapshot = None
+
+    def _release(self) -> None:
+        """Close the connection and drop the copy (the lock is held by the caller)."""
+        self._close_connection()
+        self._source.drop()
 
     def _want_mtime(self) -> float:
         try:

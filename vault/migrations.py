@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import duckdb
 
+from vault.sqlstring import sql_string
+
 
 def m001_core(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
@@ -463,7 +465,7 @@ def m018_postings_msg(con: duckdb.DuckDBPyConnection) -> None:
     s = "fts_main_fts_docs"
     built, exists = con.execute(
         "SELECT (SELECT value FROM meta WHERE key = 'fts_built_kinds'), "
-        f"EXISTS (SELECT 1 FROM duckdb_tables() WHERE schema_name = '{s}' AND table_name = 'postings' "
+        f"EXISTS (SELECT 1 FROM duckdb_tables() WHERE schema_name = {sql_string(s)} AND table_name = 'postings' "
         "AND database_name = current_database())").fetchone()
     if not exists or not (built or "").startswith("v6:"):
         return

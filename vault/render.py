@@ -19,10 +19,22 @@ _OUTPUT = re.compile(r"<(local-command-stdout|local-command-stderr|bash-stdout|b
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+def cut(text: str, width: int) -> str:
+    """`text` as it is when it has at most `width` characters, else its first `width - 1` and "…"."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def one_line(text: str | None, width: int) -> str:
-    """`text` on one line (white space folded), cut to `width` characters ending in "…"."""
-    t = " ".join((text or "").split())
-    return t if len(t) <= width else t[: width - 1] + "…"
+    """`text` on one line (white space folded), cut to `width` characters ending in "…".
+
+    A huge text (a pasted log of megabytes) is folded from a prefix when that already gives more than `width`
+    characters; a prefix that is mostly blank does not, and the whole text is folded."""
+    text = text or ""
+    head = text[: width * 8]
+    t = " ".join(head.split())
+    if len(t) <= width and len(head) < len(text):
+        t = " ".join(text.split())
+    return cut(t, width)
 
 
 def readable_text(kind: str, text: str | None) -> str:

@@ -177,6 +177,13 @@ class Settings(BaseSettings):
                                    file_secret_settings):
         return (init_settings,)  # `load()` layers the file, the environment and flags itself
 
+    @field_validator("home", "config", "db", mode="before")
+    @classmethod
+    def _not_empty(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip():  # Path("") is the current folder
+            raise ValueError("empty: name a path, or unset it for the default")
+        return v
+
     @field_validator("home", "config", "db")
     @classmethod
     def _expand(cls, v: Path) -> Path:
@@ -233,7 +240,7 @@ def load(flags: dict[str, tuple[str, Any]] | None = None) -> Settings:
     try:
         env = EnvSettingsSource(Settings)()
     except SettingsError as e:
-        raise ConfigError(f"environment: {e}") from None
+        raise ConfigError(_env_error(e)) from None
     env_leaves = {k: (v, Origin("env", env_name(k))) for k, v in _flatten(env).items()}
     flag_leaves = {tuple(k.split(".")): (v, Origin("flag", f)) for k, (f, v) in (flags or {}).items() if v is not None}
     located = _validated({**env_leaves, **flag_leaves})
@@ -245,6 +252,34 @@ def load(flags: dict[str, tuple[str, Any]] | None = None) -> Settings:
                               f"use {env_name(key)}{' or --config' if key[0] == 'config' else ''})")
     _validated(file_leaves)  # a bad value in the file is an error even where the environment overrides it
     return _validated({**file_leaves, **env_leaves, **flag_leaves})
+
+
+def _env_error(e: SettingsError) -> str:
+    """The variable whose value pydantic-settings could not read: a list or table setting's, which is JSON."""
+    import json
+    import os
+    import re
+    import typing
+
+    def complex_value(annotation: Any) -> bool:
+        return typing.get_origin(annotation) in (list, dict)
+
+    m = re.search(r'field "(\w+)"', str(e))
+    field = Settings.model_fields.get(m.group(1)) if m else None
+    if field is not None:
+        sub = field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, Section) else None
+        keys = ([(m.group(1), k) for k, f in sub.model_fields.items() if complex_value(f.annotation)] if sub
+                else [(m.group(1),)] if complex_value(field.annotation) else [])
+        env = {k.upper(): v for k, v in os.environ.items()}
+        for key in keys:
+            value = env.get(env_name(key))
+            if value is None:
+                continue
+            try:
+                json.loads(value)
+            except ValueError as je:
+                return f"{env_name(key)}: not JSON ({je}); a list is written '[\"a\", \"b\"]'"
+    return f"environment: {e}"
 
 
 def default_db_path() -> Path:
@@ -294,7 +329,8 @@ def _validated(leaves: dict[tuple[str, ...], tuple[Any, Origin]]) -> Settings:
     try:
         s = Settings(**data)
     except ValidationError as e:
-        raise ConfigError("; ".join(_explain(err, leaves) for err in e.errors())) from None
+        errors = [err for err in e.errors() if err["type"] != "default_factory_not_called"]  # follow-ons
+        raise ConfigError("; ".join(_explain(err, leaves) for err in errors or e.errors())) from None
     s._leaves = dict(leaves)
     return s
 
@@ -303,7 +339,7 @@ def _explain(err: dict, leaves: dict[tuple[str, ...], tuple[Any, Origin]]) -> st
     loc = tuple(err["loc"])
     key = loc[:2] if loc[:2] in leaves else loc[:1]
     origin = leaves.get(key, (None, DEFAULT))[1]
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's ValueError
     if err["type"] == "extra_forbidden":
         owner = Settings if len(loc) == 1 else Settings.model_fields[loc[0]].annotation
         known = [k for k in owner.model_fields if not (owner is Settings and k in BOOTSTRAP)]

@@ -1,7 +1,8 @@
 """SQL string literals written into SQL text (ATTACH, SET, LOAD, a table function's argument, a constant list) go
 through one helper, `vault.sqlstring.sql_string` (`sql_strings` for a list): a vault whose path holds a quote is
 opened, appended to, sized and compacted like any other, and the modules listed here quote nothing by hand (the
-vault's file handling, the kinds' and the fork marks' constant lists, the miner's label and kind constants)."""
+vault's file handling, the ingest's settings, the migrations' names, the kinds' and the fork marks' constant lists,
+the miner's label and kind constants)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from support import ROOT
 from vault.sqlstring import sql_string, sql_strings
 
 MODULES = ("vault/connection.py", "vault/compact.py", "vault/storage.py", "vault/schema.py", "vault/sqlstring.py",
-           "vault/kinds.py", "vault/sources/forks.py", "miner/analytics.py", "miner/tables.py", "miner/turns.py",
+           "vault/kinds.py", "vault/ingest.py", "vault/migrations.py", "vault/sources/forks.py", "miner/analytics.py", "miner/tables.py", "miner/turns.py",
            "miner/pairs/branches.py", "miner/pairs/segments.py", "miner/personas/build.py")
 BY_HAND = [
     re.compile(r"""replace\(\s*["']'["']\s*,\s*["']''["']\s*\)"""),  # .replace("'", "''")

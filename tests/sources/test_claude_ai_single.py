@@ -89,7 +89,8 @@ def test_an_unchanged_saved_conversation_adds_nothing_again(con, tmp_path):
     assert rows(con, "SELECT count(*) FROM records")[0][0] == 1
 
 
-def test_a_damaged_saved_conversation_is_one_line_naming_the_file(tmp_path):
+def test_a_damaged_saved_conversation_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # a line rich does not wrap, whatever the length of the temporary path
     folder = tmp_path / "in"
     folder.mkdir()
     body = json.dumps(SAVED, indent=2).encode()

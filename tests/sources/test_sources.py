@@ -208,7 +208,8 @@ def test_whole_document_truncated_or_wrong_shape(con, tmp_path):
         body = data.read_bytes()
         (d / "conversations.json").write_bytes(body[: len(body) // 2])
         rep = ingest(con, [d / "conversations.json"])
-        assert len(rep.errors) == 1 and rep.errors[0]["line"] == 0 and "truncated" in rep.errors[0]["reason"]
+        line = body[: len(body) // 2].count(b"\n") + 1  # where it breaks off
+        assert len(rep.errors) == 1 and rep.errors[0]["line"] == line and "truncated" in rep.errors[0]["reason"]
     bad = tmp_path / "bad" / "conversations.json"
     bad.parent.mkdir()
     bad.write_text('[{"title": "x", "mapping": {}}, 42, {"mapping": "nope"}]')
@@ -292,7 +293,7 @@ def test_gemini_legacy_json_and_malformed_lines(con, tmp_path):
     t = tmp_path / "session-trunc.json"
     t.write_bytes(GEMINI_LEGACY.read_bytes()[:200])
     rep = ingest(con, [t], source="gemini")
-    assert len(rep.errors) == 1 and rep.errors[0]["line"] == 0
+    assert len(rep.errors) == 1 and rep.errors[0]["line"] == GEMINI_LEGACY.read_bytes()[:200].count(b"\n") + 1
 
 
 # -- neutral ---------------------------------------------------------------------------

@@ -76,3 +76,23 @@ def test_sessions_table_in_a_narrow_terminal_keeps_a_readable_title():
 def test_sessions_table_short_titles_take_no_more_room_than_they_need():
     lines = _table([_row("short")], 200)
     assert len(lines[-1].rstrip()) < 80
+
+
+def test_a_tool_call_whose_text_starts_blank_is_shown_on_one_line_not_as_nothing():
+    """`vault show` folded a tool call's first 880 characters only (for speed on huge texts): a call whose text
+    began with that much white space printed an empty `⚙` line."""
+    from rich.console import Console
+
+    from vault.cli.views.session import render_session
+    from vault.render import one_line
+
+    out = io.StringIO()
+    msgs = [{"msg_id": "m1", "kind": "tool_call", "text": "\n" * 2000 + "Bash(pytest -q)"},
+            {"msg_id": "m2", "kind": "api_error", "text": "  \n" * 500 + "overloaded " * 100_000}]
+    render_session(Console(file=out, width=200), {"session_id": "s1"}, msgs)
+    shown = out.getvalue().splitlines()
+    assert "  ⚙ Bash(pytest -q)" in shown
+    error = next(line for line in shown if line.startswith("API error:"))
+    assert error == "API error: " + ("overloaded " * 20)[:109] + "…"
+    assert one_line("word " * 1_000_000, 12) == "word word w…"  # a prefix is enough for a huge text
+    assert one_line(" \n\t", 5) == "" and one_line(None, 5) == ""

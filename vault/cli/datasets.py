@@ -150,6 +150,13 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
     from miner.tables import count_corrections, load_personas
 
     with open_db(ctx) as con:
+        if role is not None:  # an unknown role (a typo) is said before any model loads
+            from miner.tables import session_roles
+
+            known = sorted(set(session_roles(con, load_rules(settings(ctx))).values()))
+            if role not in known:
+                raise click.ClickException(f"no role {role!r} in this vault (roles: {', '.join(known) or 'none'}; "
+                                           "see `vault roles`)")
         # The cheap check first: without a labelled correction there is nothing to distil (and no model to load).
         has_corrections = count_corrections(con) > 0
         if has_corrections and (rebuild or backend != "offline" or not load_personas(con, role)):

@@ -139,27 +139,6 @@ def candidate_suffixes() -> set[str]:
     return {s for p in parsers() for s in p.suffixes}
 
 
-def _damaged_member(zf, base_name: str) -> str | None:
-    """Why the first member of `zf` named `base_name` cannot be read (a failed CRC check, a broken deflate stream),
-    or None. Read in chunks up to the member limit: a damaged export must not be called one without 'mapping'."""
-    import zlib
-    import zipfile
-
-    from vault.sources.documents import _CHUNK, _MEMBER_LIMIT
-
-    name = next((n for n in zf.namelist() if n.rsplit("/", 1)[-1] == base_name), None)
-    if name is None:
-        return None
-    limit, seen = _MEMBER_LIMIT.get() << 20, 0
-    try:
-        with zf.open(name) as fh:
-            while seen <= limit and (chunk := fh.read(_CHUNK)):
-                seen += len(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as e:
-        return f"{name} cannot be read ({e})"
-    return None
-
-
 def unrecognised_reason(path: Path) -> str:
     """Why no parser took `path`, as specifically as its first bytes tell."""
     try:
@@ -179,10 +158,12 @@ def unrecognised_reason(path: Path) -> str:
     if head.data.startswith(b"PK"):
         import zipfile
 
+        from vault.sources.documents import damaged_member
+
         try:
             with zipfile.ZipFile(path) as zf:
                 names = [n.rsplit("/", 1)[-1] for n in zf.namelist()]
-                damage = _damaged_member(zf, "conversations.json")
+                damage = damaged_member(zf, "conversations.json")
         except (zipfile.BadZipFile, OSError):
             return "a damaged or truncated zip archive"
         if damage:

@@ -1,4 +1,6 @@
-"""ChatGPT data export: `conversations.json` (or `conversations-NNN.json` shards), also read inside the export `.zip`.
+"""ChatGPT data export: `conversations.json` (or `conversations-NNN.json` shards), also read inside the export `.zip`;
+also one conversation saved alone (a top-level `{title, create_time, mapping, current_node, ...}` object, an export's
+element on its own), read as that element.
 
 Each conversation is a tree (`mapping`: node id -> {message, parent, children}); the
 branch a person kept is the path from `current_node` to the root. Every other branch
@@ -27,6 +29,7 @@ from vault.sources.documents import (
     document_head,
     document_items,
     json_array_with_key,
+    json_object_with_keys,
     main_branch,
     read_companion,
     str_or_none,
@@ -46,7 +49,8 @@ class ChatGPTParser(Parser):
     suffixes = (".json", ".zip")
 
     def detect(self, path: Path, head: Head) -> bool:
-        return json_array_with_key(document_head(path, head.data, MEMBER), "mapping")
+        doc = document_head(path, head.data, MEMBER)
+        return json_array_with_key(doc, "mapping") or json_object_with_keys(doc, ("create_time", "mapping"))
 
     def why_not(self, path: Path, head: Head) -> str | None:
         if path.name in COMPANIONS:
@@ -56,7 +60,8 @@ class ChatGPTParser(Parser):
     def parse(self, path: Path, start_offset: int = 0, start_line: int = 0) -> ParseResult:
         res = ParseResult()
         feedback = _feedback(read_companion(path, "message_feedback.json", res))
-        for name, item, conv in document_items(path, MEMBER, res, "a JSON array of conversations"):
+        for name, item, conv in document_items(path, MEMBER, res, "a JSON array of conversations or one conversation",
+                                               single=_one_conversation):
             if not isinstance(conv, dict) or not isinstance(conv.get("mapping"), dict):
                 res.errors.append(LineError(item, f"{name}: conversation {item} has no 'mapping' object"))
                 continue
@@ -65,6 +70,12 @@ class ChatGPTParser(Parser):
             except (TypeError, AttributeError, ValueError, KeyError) as e:
                 res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}"))
         return res
+
+
+def _one_conversation(doc: dict) -> bool:
+    """A whole document that is one conversation: read as the only item of an export list (a damaged one,
+    e.g. `mapping` not an object, is then reported as that item is)."""
+    return "mapping" in doc
 
 
 def _feedback(rows: Any) -> dict[str, dict]:

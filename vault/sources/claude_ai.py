@@ -35,6 +35,7 @@ from vault.sources.documents import (
     document_head,
     document_items,
     json_array_with_key,
+    json_object_with_keys,
     main_branch,
     read_companion,
     str_or_none,
@@ -55,7 +56,7 @@ class ClaudeAiParser(Parser):
 
     def detect(self, path: Path, head: Head) -> bool:
         doc = document_head(path, head.data, CONVERSATIONS)
-        if json_array_with_key(doc, "chat_messages") or _one_conversation_head(doc):
+        if json_array_with_key(doc, "chat_messages") or json_object_with_keys(doc, ("uuid", "chat_messages")):
             return True
         return path.suffix.lower() == ".json" and json_array_with_key(doc, "prompt_template")
 
@@ -81,12 +82,6 @@ class ClaudeAiParser(Parser):
                 res.errors.append(LineError(item, f"{name}: item {item} is neither a conversation "
                                                   "(no 'chat_messages' list) nor a project"))
         return res
-
-
-def _one_conversation_head(head: bytes) -> bool:
-    """`head` starts one JSON object with a `uuid` and a `chat_messages` key (a conversation saved alone)."""
-    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return body.startswith(b"{") and all(re.search(rb'"' + k + rb'"\s*:', body) for k in (b"uuid", b"chat_messages"))
 
 
 def _one_conversation(doc: dict) -> bool:

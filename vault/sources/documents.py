@@ -30,7 +30,14 @@ _CHUNK = 1 << 20
 
 
 class DocumentError(Exception):
-    """The file (or zip member) is not a complete JSON document: one clear error for the file."""
+    """The file (or zip member) is not a complete JSON document: one clear error for the file.
+
+    `line`: the file's line where its JSON breaks off, 1 and up; 0 where no line of the file says it (an empty
+    document, one past the member limit, a zip member: the reason names the member and its line)."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 def is_zip(path: Path) -> bool:
@@ -63,10 +70,16 @@ def json_array_with_key(head: bytes, key: str) -> bool:
     return body.startswith(b"[") and re.search(rb'"' + key.encode() + rb'"\s*:', body) is not None
 
 
+def json_object_with_keys(head: bytes, keys: tuple[str, ...]) -> bool:
+    """True when `head` starts one JSON object with every key of `keys` (a conversation saved alone, not in a list)."""
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return body.startswith(b"{") and all(re.search(rb'"' + k.encode() + rb'"\s*:', body) for k in keys)
+
+
 def load_document(path: Path, member: re.Pattern[str]) -> Iterator[tuple[str, Any]]:
     """Yield (name, parsed JSON) for the file, or for each matching member of a zip; DocumentError if broken."""
     if not is_zip(path):
-        yield path.name, _loads(path.read_bytes(), path.name)
+        yield path.name, _loads(path.read_bytes(), path.name, lines=True)
         return
     names = zip_members(path, member)
     if not names:
@@ -86,11 +99,11 @@ def member_limit(mb: int) -> Iterator[None]:
         _MEMBER_LIMIT.reset(token)
 
 
-def read_member(zf: zipfile.ZipFile, name: str) -> bytearray:
-    """The bytes of member `name`, read in chunks; DocumentError once they pass the member limit.
+def member_chunks(zf: zipfile.ZipFile, name: str) -> Iterator[bytes]:
+    """The bytes of member `name` in chunks of a MB; DocumentError once they pass the member limit.
 
     The size a member claims is checked first, and the bytes it really expands to as they come
-    (a header can lie).
+    (a header can lie). A damaged member raises what zipfile and zlib raise (see `damaged_member`).
     """
     mb = _MEMBER_LIMIT.get()
     limit = mb << 20
@@ -98,13 +111,40 @@ def read_member(zf: zipfile.ZipFile, name: str) -> bytearray:
                          f"setting; raise it to read this export)")
     if zf.getinfo(name).file_size > limit:
         raise over
-    data = bytearray()  # orjson reads it as is: no second copy
+    seen = 0
     with zf.open(name) as fh:
         while chunk := fh.read(_CHUNK):
-            if len(data) + len(chunk) > limit:
+            seen += len(chunk)
+            if seen > limit:
                 raise over
-            data += chunk
+            yield chunk
+
+
+def read_member(zf: zipfile.ZipFile, name: str) -> bytearray:
+    """The bytes of member `name` (`member_chunks`: DocumentError past the member limit)."""
+    data = bytearray()  # orjson reads it as is: no second copy
+    for chunk in member_chunks(zf, name):
+        data += chunk
     return data
+
+
+def damaged_member(zf: zipfile.ZipFile, base_name: str) -> str | None:
+    """Why the first member of `zf` named `base_name` cannot be read (a failed CRC check, a broken deflate stream),
+    or None (also for one past the member limit, said when it is read). Read through, nothing kept: a damaged
+    export must not be called one without 'mapping'."""
+    import zlib
+
+    name = next((n for n in zf.namelist() if n.rsplit("/", 1)[-1] == base_name), None)
+    if name is None:
+        return None
+    try:
+        for _ in member_chunks(zf, name):
+            pass
+    except DocumentError:
+        return None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as e:
+        return f"{name} cannot be read ({e})"
+    return None
 
 
 def read_companion(path: Path, name: str, res: ParseResult) -> Any:
@@ -131,7 +171,9 @@ def read_companion(path: Path, name: str, res: ParseResult) -> Any:
     return None
 
 
-def _loads(data: bytes | bytearray, name: str) -> Any:
+def _loads(data: bytes | bytearray, name: str, lines: bool = False) -> Any:
+    """The JSON document `data`; DocumentError saying where it breaks off (`lines`: the error's `line` is the line of
+    `data` there, the file being `data`)."""
     if not data or data.isspace():
         raise DocumentError(f"{name} is empty")
     try:
@@ -139,17 +181,18 @@ def _loads(data: bytes | bytearray, name: str) -> Any:
     except orjson.JSONDecodeError as e:
         # Cut inside a string or an escape, the parser stops a few bytes before the end: "end of data" says it.
         what = "truncated" if e.pos >= len(data.rstrip()) - 1 or "end of data" in e.msg else "invalid"
-        raise DocumentError(f"{name}: {what} JSON document ({e})") from None
+        raise DocumentError(f"{name}: {what} JSON document ({e})", e.lineno if lines else 0) from None
 
 
 def parse_document(path: Path, member: re.Pattern[str], res: ParseResult) -> Iterator[tuple[str, Any]]:
-    """`load_document`, with a broken document reported as one error (line 0) in `res` instead of raised."""
+    """`load_document`, with a broken document reported as one error in `res` instead of raised (at the line where
+    its JSON breaks off, else line 0: the whole file)."""
     try:
         size = path.stat().st_size
         yield from load_document(path, member)
         res.end_offset = size
     except DocumentError as e:
-        res.errors.append(LineError(0, str(e)))
+        res.errors.append(LineError(e.line, str(e)))
     except (OSError, zipfile.BadZipFile) as e:
         res.errors.append(LineError(0, f"cannot read: {e}"))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from vault.render import cut
+
 _BLOCKS = " ▏▎▍▌▋▊▉█"
 _SPARK = "▁▂▃▄▅▆▇█"
 
@@ -58,7 +60,7 @@ def _print_weekly(console, rep: dict[str, Any], last: int = 26) -> None:
             continue
         axis = week_axis(list(weeks), last)
         end = weeks[axis[-1]]
-        name = str(r) if len(str(r)) <= width else str(r)[: width - 1] + "…"
+        name = cut(str(r), width)
         console.print(f"  {name:<{width}} {axis[0]} {sparkline([weeks[w]['rate'] if w in weeks else None for w in axis], 1.0)}"
                       f" {axis[-1]}  last {_pct(end['rate'], 0)} of {end['turns']}", highlight=False)
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from vault.model import Kind
-from vault.render import HIDDEN, readable_text
+from vault.render import HIDDEN, one_line, readable_text
 
+
+# Characters of a tool call, an error or a command `vault show` prints on one line (trainer.fit cuts older turns so).
+LINE_CHARS = 110
 
 # Characters of one message `vault show` renders: a pasted log or file of megabytes took rich minutes of CPU to
 # wrap (47 s of CPU for 8 MiB); the rest is named, and `vault show --json` has it whole.
 SHOW_CHARS = 20_000
-
-
-def _one_line(text: str | None, width: int = 110) -> str:
-    t = " ".join((text or "")[: width * 8].split())  # (a prefix: the whole text of a huge message is not needed)
-    return t if len(t) <= width else t[: width - 1] + "…"
 
 
 def _shown(text: str | None) -> tuple[str, str | None]:
@@ -71,16 +69,17 @@ def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *,
                 console.print(Text(cut, style="dim"))
         elif kind == Kind.TOOL_CALL:
             sub = f" [blue]→ {m['subagent_session_id']}[/]" if m.get("subagent_session_id") else ""
-            console.print(f"  [yellow]⚙[/] {_one_line(m['text'])}{sub}")
+            console.print(f"  [yellow]⚙[/] {one_line(m['text'], LINE_CHARS)}{sub}")
         elif kind == Kind.TOOL_RESULT:
             if show_all or m.get("is_error"):
                 style = "red" if m.get("is_error") else "dim"
-                console.print(f"    [{style}]↳ {_one_line(m['text'], 100)}[/]")
+                console.print(f"    [{style}]↳ {one_line(m['text'], 100)}[/]")
         elif kind == Kind.API_ERROR:
-            console.print(f"[red]API error:[/] {_one_line(m['text'])}")
+            console.print(f"[red]API error:[/] {one_line(m['text'], LINE_CHARS)}")
         elif kind == Kind.COMPACT_SUMMARY:
             console.print("[dim]── conversation compacted ──[/]")
         elif kind == Kind.COMMAND:
-            console.print(f"[dim]command:[/] [bold]{escape(_one_line(readable_text(kind, m['text'])))}[/] [dim]{ts}[/]")
+            typed = escape(one_line(readable_text(kind, m["text"]), LINE_CHARS))
+            console.print(f"[dim]command:[/] [bold]{typed}[/] [dim]{ts}[/]")
         else:
-            console.print(f"[dim]{kind}: {escape(_one_line(readable_text(kind, m['text'])))}[/]")
+            console.print(f"[dim]{kind}: {escape(one_line(readable_text(kind, m['text']), LINE_CHARS))}[/]")
