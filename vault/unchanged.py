@@ -40,8 +40,7 @@ def check(db: Path, targets: Iterable[Path], embed_model: str | None, embed: boo
     the vault is as that ingest left it; None when the ingest must run. `embed`: embeddings are wanted (with
     `embed_model`, the `embed.model` setting)."""
     try:
-        with open(state_path(db), "rb") as fh:
-            rec = json.loads(fh.read())
+        rec = _read(db)
         if rec.get("format") != FORMAT or rec.get("vault") != _stamp(db) or rec.get("code") != _code():
             return None
         if embed and rec.get("embedded_for") != [embed_model]:
@@ -120,8 +119,7 @@ def derived_pending(db: Path) -> tuple[list[str], list[int]] | None:
     one closing the vault). A record of a vault that was written since (a WAL replayed, another writer, a run killed
     before recording) names another identity: then the rows are derived again (the derivations are idempotent)."""
     try:
-        with open(state_path(db), "rb") as fh:
-            rec = json.loads(fh.read())
+        rec = _read(db)
         if rec.get("format") != FORMAT or rec.get("vault") != _stamp(db):
             return None
         derived = rec.get("derived") or {}
@@ -131,6 +129,21 @@ def derived_pending(db: Path) -> tuple[list[str], list[int]] | None:
     except (OSError, ValueError, TypeError, AttributeError):
         return None
     return (sessions, files) if sessions or files else None
+
+
+_last_read: tuple[tuple, dict] | None = None  # (the state file's identity, its record): read once by a run
+
+
+def _read(db: Path) -> dict:
+    """The record beside `db` (parsed once while the file stays the same: `check`, then `derived_pending`)."""
+    global _last_read
+    path = state_path(db)
+    st = os.stat(path)
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    if _last_read is None or _last_read[0] != key:
+        with open(path, "rb") as fh:
+            _last_read = (key, json.loads(fh.read()))
+    return _last_read[1]
 
 
 def _drop(path: Path) -> None:
