@@ -89,8 +89,8 @@ def test_a_changed_ingest_records_what_it_derived_and_the_next_one_deletes_it(tm
     _append_prompt(a, "one more thing")
     assert _ingest(db, a)["messages_added"] == 1
     # Recorded as settled although A's rows are still pending: the next unchanged ingest answers without the vault.
-    assert unchanged.derived_pending(db) == ([sid_a], [_file_id(db, a)]) == _pending(db)
     assert unchanged.check(db, [archive], None, embed=False) is not None
+    assert unchanged.derived_pending(db) == ([sid_a], [_file_id(db, a)]) == _pending(db)
     _append_prompt(b, "and another")
     assert _ingest(db, b)["messages_added"] == 1
     assert unchanged.derived_pending(db) == ([sid_b], [_file_id(db, b)]) == _pending(db)  # A's deleted
