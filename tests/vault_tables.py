@@ -26,12 +26,16 @@ def vault_tables(db: Path, *, raw_slices: bool = True, seq: str = "file", text_m
     - `raw_slices=False` leaves out where a record's bytes lie in its frame (`raw_start`, `raw_len`): the
       frames differ when a file's records were committed in other groups (after a crash), the bytes not.
     - `seq`: "file" or "session" (see SEQ_IN). `text_md5`: message texts as their md5 (shorter diffs).
-    - `derived`: also what is left pending (should be nothing) and whether the keyword index is stale;
+    - `derived`: also what is left pending to derive (should be nothing: rows a settled ingest derived and left
+      pending for the next one to delete, `vault.unchanged.derived_pending`, are not) and whether the keyword index
+      is stale;
       `words`: the ids of each word's first 10 keyword hits.
     """
     from vault.rawstore import read_raw
     from vault.store import connect
+    from vault.unchanged import derived_pending
 
+    done = derived_pending(db) or ([], [])  # (before the open: asked of the file as the next ingest would)
     con = connect(db, read_only=True)
     try:
         paths = dict(con.execute("SELECT file_id, path FROM files").fetchall())
@@ -55,8 +59,10 @@ def vault_tables(db: Path, *, raw_slices: bool = True, seq: str = "file", text_m
             from vault.index import fts
             from vault.index.search import search
 
-            out["pending"] = rows("SELECT session_id FROM pending_sessions UNION ALL "
-                                  "SELECT file_id::VARCHAR FROM pending_files")
+            out["pending"] = sorted(
+                [(s,) for (s,) in con.execute("SELECT session_id FROM pending_sessions").fetchall() if s not in done[0]]
+                + [(str(f),) for (f,) in con.execute("SELECT file_id FROM pending_files").fetchall()
+                   if f not in done[1]], key=repr)
             out["fts_stale"] = fts.needs_rebuild(con)
             out["hits"] = {w: [h.msg_id for h in search(con, w, mode="keyword", limit=10)] for w in words}
         return out

@@ -13,11 +13,15 @@ from support import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "claude_code" / "kinds"
 UNUSED = ("numpy", "pyarrow.dataset", "dateutil", "cloudpickle")
-# The `vault` program (main() reads sys.argv), reporting at exit which modules it loaded.
+# The `vault` program (main() reads sys.argv), reporting at exit which modules it loaded: at the interpreter's exit, or
+# at `os._exit` when the command ends the process at once (a settled ingest: `vault.cli.common.end_with_process`).
 PROGRAM = (
-    "import atexit, json, sys\n"
-    f"atexit.register(lambda: print(json.dumps({{m: m in sys.modules for m in {UNUSED + ('pyarrow', 'pyarrow.compute', 'vault.index.embeddings')!r}}}), "
-    "file=sys.stderr))\n"
+    "import atexit, json, os, sys\n"
+    f"report = lambda: print(json.dumps({{m: m in sys.modules for m in {UNUSED + ('pyarrow', 'pyarrow.compute', 'vault.index.embeddings')!r}}}), "
+    "file=sys.stderr, flush=True)\n"
+    "atexit.register(report)\n"
+    "_exit = os._exit\n"
+    "os._exit = lambda code: (report(), _exit(code))\n"
     "from vault.cli import main\n"
     "main()\n"
 )

@@ -87,12 +87,17 @@ def _ingest(ctx, db: Path, targets: list[Path], pending: dict, source: str | Non
             err, ingest_conf, model: str | None):
     """The ingest proper: (report, paths walked, what the index updates did)."""
     from vault.cli import common
+    from vault.faults import crash_point
     from vault.hooks.pending import clear_pending
     from vault.ingest import Ingester
     from vault.lightquery import no_pandas, unloaded
     from vault.walk import walk_names
 
     new_vault = not db.exists()
+    # What the last ingest derived and left pending (asked before the open, which changes the vault's identity).
+    from vault.unchanged import derived_pending
+
+    derived_before = None if new_vault else derived_pending(db)
     with contextlib.ExitStack() as light:
         # Nothing here needs pandas, yet DuckDB imports it (0.3 s) at the first query with parameters: keep it
         # out (vault.lightquery) unless a model is to be loaded for embeddings (that path may want it).
@@ -103,7 +108,8 @@ def _ingest(ctx, db: Path, targets: list[Path], pending: dict, source: str | Non
         with open_db(ctx, create=True, appends=not new_vault) as con, contextlib.ExitStack() as reopened:
             files = list(walk_names(targets))  # strings: an unchanged file never becomes a Path
             if quiet:
-                ing = Ingester(con, source=source, settings=ingest_conf, numpy_unused=light_imports)
+                ing = Ingester(con, source=source, settings=ingest_conf, numpy_unused=light_imports,
+                               derived_before=derived_before)
                 ing.ingest_files(files)
                 ing.finish(checkpoint_later=True)
             else:
@@ -113,7 +119,7 @@ def _ingest(ctx, db: Path, targets: list[Path], pending: dict, source: str | Non
                               TimeRemainingColumn(), console=err(), transient=True) as prog:
                     task = prog.add_task("ingesting", total=sum(_size(p) for p in files) or None)
                     ing = Ingester(con, source=source, settings=ingest_conf, numpy_unused=light_imports,
-                                   on_file=lambda p, n: prog.update(task, advance=n,
+                                   derived_before=derived_before, on_file=lambda p, n: prog.update(task, advance=n,
                                                                     description=f"ingesting {p.name[:40]}"))
                     ing.ingest_files(files)
                     prog.update(task, description="indexing sessions")
@@ -126,8 +132,11 @@ def _ingest(ctx, db: Path, targets: list[Path], pending: dict, source: str | Non
                 light.close()
             # Always: an earlier run may have been interrupted before its indexes were brought up to date.
             index_info = _after_ingest(con, embed=not no_embed, quiet=quiet, console=err, model=model)
-            # After the checkpoint that ends `_after_ingest` (`Ingester.finish`); closed next unless compacted.
-            ing.forget_derived(con, closing=not new_vault)
+            # After the checkpoint that ends `_after_ingest` (`Ingester.finish`); closed next unless compacted. Kept
+            # pending into the record of the settled vault (nothing written after the checkpoint: no second one at
+            # the close), unless the vault is compacted next.
+            derived = ing.forget_derived(con, closing=not new_vault, keep=not new_vault)
+            crash_point("derived-kept")
             if new_vault:  # DuckDB never gives free blocks back: the first fill leaves many (docs/storage.md)
                 from vault.store import compact_after_first_ingest
 
@@ -135,7 +144,9 @@ def _ingest(ctx, db: Path, targets: list[Path], pending: dict, source: str | Non
             else:  # for the next run, if nothing changes (`unchanged.check`); while this process holds the vault
                 from vault import unchanged
 
-                unchanged.record(con, db, model, embedded=not no_embed)
+                if unchanged.record(con, db, model, embedded=not no_embed, derived=derived):
+                    crash_point("recorded")
+                    common.end_with_process(con, db)  # settled: not closed, the process ends at once
     return rep, files, index_info
 
 

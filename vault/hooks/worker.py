@@ -42,8 +42,12 @@ def work(db: Path, event: str, batch_bytes: int | None = None, whole_process: bo
 
 
 def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult, whole_process: bool) -> HookResult:
+    from vault import unchanged
     from vault.store import VaultLockedError, open_vault_waiting
 
+    # What the last ingest derived and left pending, asked before the open (which changes the vault's identity): the
+    # first round deletes those rows instead of deriving them again, as `vault ingest` does (vault.cli.ingest_run).
+    derived_before = unchanged.derived_pending(db) if db.exists() else None
     try:  # a reader holds it for a moment (`vault mcp`); an ingest for longer: then leave it pending
         con = open_vault_waiting(db, wait=LOCK_WAIT, appends=True)  # small appends: vault.store.APPEND_ROW_GROUP
     except VaultLockedError:
@@ -51,27 +55,36 @@ def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult, who
         return result
     try:
         done: set[Path] = set()
-        rounds: list = []  # each round's Ingester: what it derived is forgotten after the checkpoint
+        rounds: list = []  # each round's Ingester: what it derived stays pending until the checkpoint, then recorded
         for _ in range(MAX_ROUNDS):
             if not ingest_pending(con, db, result, batch_bytes, skip=done, numpy_unused=whole_process,
-                                  rounds=rounds):
+                                  rounds=rounds, derived_before=None if rounds else derived_before):
                 break
         if done:  # the keyword index updated here (the changed sessions only), not by the next search
             from vault.index import after_ingest
 
-            after_ingest(con, embed=False)
+            after_ingest(con, embed=False)  # ends with the checkpoint
+            # The rows the rounds derived stay pending, named in the record of the settled vault (no delete after
+            # the checkpoint: that commit cost the close a second checkpoint), for the next ingest to delete.
+            sessions: set[str] = set()
+            files: set[int] = set()
             for ing in rounds:
-                ing.forget_derived(closing=True)  # closed below
+                kept = ing.forget_derived(closing=True, keep=True)  # closed below
+                if kept:
+                    sessions.update(kept[0])
+                    files.update(kept[1])
+            unchanged.record(con, db, None, embedded=False, derived=(sorted(sessions), sorted(files)))
     finally:
         con.close()
     return result
 
 
 def ingest_pending(con, db: Path, result: HookResult, batch_bytes: int | None = None,
-                   skip: set[Path] | None = None, numpy_unused: bool = False, rounds: list | None = None) -> set[Path]:
+                   skip: set[Path] | None = None, numpy_unused: bool = False, rounds: list | None = None,
+                   derived_before: tuple[list[str], list[int]] | None = None) -> set[Path]:
     """Ingest the pending paths into an open vault and clear them; returns the paths taken. With `rounds`, the
     Ingester is appended to it and leaves its derivations pending until the caller's checkpoint
-    (`Ingester.forget_derived`); without, it checkpoints them itself."""
+    (`Ingester.forget_derived`); without, it checkpoints them itself. `derived_before`: `Ingester`'s."""
     from vault.ingest import Ingester
 
     skip = skip if skip is not None else set()
@@ -80,7 +93,7 @@ def ingest_pending(con, db: Path, result: HookResult, batch_bytes: int | None = 
         return set()
     present = [p for p in pending if p.exists()]
     result.missing += [p for p in pending if not p.exists()]
-    ing = Ingester(con, batch_bytes=batch_bytes, numpy_unused=numpy_unused)
+    ing = Ingester(con, batch_bytes=batch_bytes, numpy_unused=numpy_unused, derived_before=derived_before)
     ing.ingest_files(present)
     ing.finish(checkpoint_later=rounds is not None)
     if rounds is not None:
