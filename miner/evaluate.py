@@ -63,8 +63,13 @@ def read_gold_rows(path: str | Path) -> list[dict[str, Any]]:
         msg_id, label = str(row["msg_id"]), str(row["label"])
         if label not in ALL_LABELS:
             raise VaultError(f"{p}:{n}: unknown label {label!r}; expected one of {', '.join(ALL_LABELS)}")
-        rows[msg_id] = {"msg_id": msg_id, "label": label, "file": row.get("file")}
-    return list(rows.values())
+        first = rows.get(msg_id)
+        if first is not None and first["label"] != label:  # which one is right is the person's call, not ours
+            raise VaultError(f"{p}:{n}: {msg_id!r} is labelled {label!r} here and {first['label']!r} at line "
+                             f"{first['line']}: one label a message")
+        if first is None:  # the same label again: counted once
+            rows[msg_id] = {"msg_id": msg_id, "label": label, "file": row.get("file"), "line": n}
+    return [{k: v for k, v in r.items() if k != "line"} for r in rows.values()]
 
 
 _QUEUE_LINE = re.compile(r"queue:(\d+)")

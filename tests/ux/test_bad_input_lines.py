@@ -66,8 +66,7 @@ def test_personas_of_an_unknown_role_names_the_roles_before_loading_a_model(ex_d
     assert code == 0, err
     monkeypatch.setattr(miner.personas, "build_personas", lambda *a, **k: pytest.fail("built personas"))
     code, out, err = run_cli("personas", "nosuch", db=ex_db)  # was "it has no corrections", after the model load
-    assert one_line(code, err) == ("Error: no role 'nosuch' in this vault (roles: billing-api, data-pipeline, "
-                                   "docs-site; see `vault roles`)")
+    assert one_line(code, err) == f"Error: no role 'nosuch' in this vault {ROLES}"
 
 
 @pytest.mark.parametrize("name, value, said", [
@@ -95,3 +94,72 @@ def test_ingest_prints_file_names_that_look_like_markup_as_they_are(tmp_path, mo
                              db=tmp_path / "vault.duckdb")
     assert f"{bad}:1 invalid JSON" in out, out
     assert f"not found: {tmp_path / '[red]gone'}" in err, err
+
+
+ROLES = "(roles: billing-api, data-pipeline, docs-site; `vault roles` lists them, `vault mine` assigns them)"
+
+
+@pytest.mark.parametrize("args", [
+    ("sessions",), ("pairs", "--no-rebuild"), ("turns",), ("stats", "--corrections"),
+    ("export", "--format", "trl", "--no-persona", "--out", "OUT"),
+])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_an_unknown_role_is_said_on_stderr_with_the_roles_and_the_output_keeps_its_shape(ex_db, tmp_path, args,
+                                                                                        as_json):
+    """`--role nosuch` answered empty without a word (a typo looked like "no data"). Stdout is what it was: the
+    JSON (lines) of CONTRACTS.md; the note goes to stderr. The roles come from the role rules before `vault mine`."""
+    import json
+
+    args = tuple(str(tmp_path / "out") if a == "OUT" else a for a in args)
+    code, out, err = run_cli(*args, "--role", "nosuch", *(["--json"] if as_json else []), db=ex_db)
+    assert code == 0, err
+    assert err.strip().splitlines() == [f"--role 'nosuch' matches no session in the vault {ROLES}"], err
+    if as_json:
+        if args[0] in ("pairs", "turns"):  # JSONL: nothing at all
+            assert out == ""
+        else:
+            json.loads(out)
+    code, out, err = run_cli(*args, "--role", "billing-api", *(["--json"] if as_json else []), db=ex_db)
+    assert code == 0 and "matches no session" not in err, err
+
+
+def test_sessions_names_each_filter_that_matches_no_session(ex_db):
+    code, out, err = run_cli("sessions", "--project", "nosuch", "--source", "nope", "--json", db=ex_db)
+    assert code == 0 and out.strip() == "[]", out
+    assert err.strip().splitlines() == [
+        "--project 'nosuch' matches no session in the vault (`vault sessions` shows the projects)",
+        "--source 'nope' matches no session in the vault (sources: claude_code)"], err
+
+
+def test_a_search_role_that_matches_nothing_lists_the_roles_too(ex_db):
+    code, out, err = run_cli("search", "refund", "--role", "nosuch", "--mode", "keyword", db=ex_db)
+    assert code == 0 and err.strip() == f"--role 'nosuch' matches no session in the vault {ROLES}", err
+
+
+def test_eval_the_same_message_under_two_labels_is_an_error_naming_both_lines(ex_db, tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(f'{{"msg_id": "{MSG}", "label": "new_request"}}\n\n'
+                      f'{{"msg_id": "{MSG}", "label": "interrupt"}}\n')  # was: the last one kept, silently
+    code, out, err = run_cli("eval", "--no-keep", str(labels), db=ex_db)
+    assert one_line(code, err) == (f"Error: {labels}:3: '{MSG}' is labelled 'interrupt' here and 'new_request' "
+                                   "at line 1: one label a message")
+
+
+def test_eval_the_same_label_twice_counts_once(ex_db, tmp_path):
+    import json
+
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(f'{{"msg_id": "{MSG}", "label": "new_request"}}\n' * 2)
+    code, out, err = run_cli("eval", "--no-keep", "--json", str(labels), db=ex_db)
+    assert code == 0, err
+    rep = json.loads(out)
+    assert sum(d["support"] for d in rep["per_label"].values()) == 1, rep
+
+
+def test_a_role_the_rules_give_but_no_mine_assigned_yet_says_so_where_only_assigned_roles_count(ex_db):
+    import duckdb
+
+    with duckdb.connect(str(ex_db)) as con:
+        con.execute("DELETE FROM roles")
+    code, out, err = run_cli("sessions", "--role", "billing-api", db=ex_db)
+    assert code == 0 and err.strip() == "--role 'billing-api': no session has it yet (`vault mine` assigns the roles)"

@@ -57,16 +57,19 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
     with open_db(ctx, read_only=True) as con:
         if corrections:
             from miner.analytics import configured_report
+            from vault.cli.unmatched import print_notes, unmatched_filters
             from vault.cli.views.corrections import print_corrections
 
             conf = settings(ctx, {"corrections.threshold": ("--threshold", threshold),
                                   "corrections.denominator": ("--denominator", denominator),
                                   "corrections.min_turns": ("--min-turns", min_turns)})
             rep = redactor(ctx).redact_obj(configured_report(con, conf, role=role))  # projects, roles
+            notes = unmatched_filters(ctx, con, role=role)
             if as_json:
                 emit_json(rep)
             else:
                 print_corrections(stdout_console(), rep)
+            print_notes(notes)
             return
         st = queries.stats(con)
         from vault.storage import storage_report
@@ -131,15 +134,19 @@ def print_storage(console, sz: dict) -> None:
 @click.pass_context
 def sessions_cmd(ctx, project, source, role, since, until, subagents, limit, as_json) -> None:
     """List sessions, newest first."""
+    from vault.cli.unmatched import print_notes, unmatched_filters
     from vault.queries import SessionFilter, list_sessions
 
     with open_db(ctx, read_only=True) as con:
         rows = list_sessions(con, SessionFilter(project=project, source=source, since=since, until=until,
                                                 role=role, include_subagents=subagents, limit=limit))
+        notes = [] if rows else unmatched_filters(ctx, con, project=project, source=source, role=role,
+                                                          assigned=True)
     if as_json:
         emit_json(rows)
-        return
-    print_sessions(stdout_console(), rows)
+    else:
+        print_sessions(stdout_console(), rows)
+    print_notes(notes)
 
 
 def print_sessions(console, rows: list[dict]) -> None:

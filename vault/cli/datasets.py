@@ -74,6 +74,7 @@ def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt
     from miner.pairs import METHODS, PROMPT_CHARS, REWRITE_PROMPT_VERSION, build_pairs
     from miner.roles import load_rules
     from miner.tables import count_pairs
+    from vault.cli.unmatched import print_notes, unmatched_filters
 
     with open_db(ctx, read_only=no_rebuild) as con:
         report = None
@@ -90,10 +91,12 @@ def pairs_cmd(ctx, as_json, include_all, limit, role, method, no_rebuild, prompt
                 stderr_console().print(f"{had} rewrite pairs were dropped: `vault pairs --rewrite` brings them "
                                        "back from the cache at no cost.")
         rows = redactor(ctx).redact_obj(_pair_rows(con, include_all, limit, role, method))  # what leaves the vault
+        notes = [] if rows else unmatched_filters(ctx, con, role=role)
     if as_json:
         emit_jsonl(rows)
-        return
-    _print_pairs(rows, report, include_all)
+    else:
+        _print_pairs(rows, report, include_all)
+    print_notes(notes)
 
 
 def _print_pairs(rows: list[dict], report: dict | None, include_all: bool) -> None:
@@ -148,15 +151,12 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
     from miner.personas import PERSONA_PROMPT_VERSION, THRESHOLD, build_personas, claude_md
     from miner.roles import load_rules
     from miner.tables import count_corrections, load_personas
+    from vault.cli.unmatched import unknown_role
 
     with open_db(ctx) as con:
-        if role is not None:  # an unknown role (a typo) is said before any model loads
-            from miner.tables import session_roles
-
-            known = sorted(set(session_roles(con, load_rules(settings(ctx))).values()))
-            if role not in known:
-                raise click.ClickException(f"no role {role!r} in this vault (roles: {', '.join(known) or 'none'}; "
-                                           "see `vault roles`)")
+        missing = unknown_role(ctx, con, role)  # a typo is said before any model loads
+        if missing:
+            raise click.ClickException(f"no role {role!r} in this vault {missing}")
         # The cheap check first: without a labelled correction there is nothing to distil (and no model to load).
         has_corrections = count_corrections(con) > 0
         if has_corrections and (rebuild or backend != "offline" or not load_personas(con, role)):
@@ -237,6 +237,7 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
     from miner.personas import build_personas
     from miner.roles import load_rules
     from miner.tables import count_pairs, load_personas
+    from vault.cli.unmatched import print_notes, unmatched_filters
 
     _check_out_dir(out_dir)
     with open_db(ctx) as con:
@@ -254,8 +255,10 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
             raise click.ClickException(str(e)) from None
         except OSError as e:  # a full disk, a read-only file system, a file in the folder one may not replace
             raise click.ClickException(f"--out: cannot write {e.filename or out_dir}: {e.strerror or e}") from None
+        notes = [] if sum(rep["counts"].values()) else unmatched_filters(ctx, con, role=role)
     if as_json:
         emit_json(rep)
+        print_notes(notes)
         return
     c = stdout_console()
     c.print(f"Wrote [bold]{rep['counts']['train']}[/] train and [bold]{rep['counts']['test']}[/] test pairs "
@@ -264,3 +267,4 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
         c.print("[bold red]Not redacted[/]: the files may hold secrets and personal details.")
     if not sum(rep["counts"].values()):
         c.print("No pairs to export: run `vault mine`, then `vault pairs` to see why.")
+    print_notes(notes)

@@ -106,13 +106,16 @@ def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, lim
     """Print the labelled human turns (JSONL with --json, as in the contract)."""
     from miner.classify.base import LABELS
     from miner.turns import labelled_turns
+    from vault.cli.unmatched import print_notes, unmatched_filters
 
     if label is not None and label not in LABELS:  # (it matched nothing, and said nothing)
         raise usage_error(f"--label: unknown label {label!r}; one of {', '.join(LABELS)}")
     with open_db(ctx, read_only=True) as con:
         out = labelled_turns(con, session=session, label=label, role=role, limit=limit)
+        notes = [] if out else unmatched_filters(ctx, con, session=session, role=role, assigned=True)
     if as_json:
         emit_jsonl(out)
+        print_notes(notes)
         return
     from rich.table import Table
 
@@ -123,6 +126,7 @@ def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, lim
         t.add_row(r["session_id"][:12], r["label"], f"{r.get('confidence', 1.0):.2f}",
                   " ".join(r["text"].split())[:160])
     stdout_console().print(t)
+    print_notes(notes)
 
 
 @click.command("eval")

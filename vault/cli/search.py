@@ -21,6 +21,7 @@ def run_search(ctx, query, mode, limit, project, role, session, since, until, ki
 
     with gc_deferred():
         from vault.index.search import SearchFilters, search, semantic_ready
+    from vault.cli.unmatched import print_notes, unmatched_filters
 
     text = " ".join(query)
     if mode != "keyword":
@@ -53,39 +54,23 @@ def run_search(ctx, query, mode, limit, project, role, session, since, until, ki
                 if loader is not None:
                     loader.wait(err, None, started)
                 hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
-                unmatched = [] if hits else _unmatched_filters(con, filters)
+                unmatched = [] if hits else unmatched_filters(ctx, con, session=session, project=project,
+                                                                    role=role, assigned=True)
         if hits is None:  # sentence-transformers takes seconds: the vault was let go meanwhile
             wait = None if explicit else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
             mode = mode if loader.wait(err, wait, started) else "keyword"
             with open_db(ctx, read_only=True) as con:
                 hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
-                unmatched = [] if hits else _unmatched_filters(con, filters)
+                unmatched = [] if hits else unmatched_filters(ctx, con, session=session, project=project,
+                                                                    role=role, assigned=True)
     if as_json:
         emit_json([h.as_json() for h in hits])
     else:
         _print_hits(hits, text)
-    for note in unmatched:  # a typo in a filter is not "no match for the words": say which filter kept nothing
-        err().print(note, highlight=False, markup=False, soft_wrap=True)
+    print_notes(unmatched, err() if unmatched else None)  # a typo in a filter is not "no match for the words"
     from vault.cli import common
 
     common.exit_at_once = True  # everything is written and the vault closed: nothing left to tear down
-
-
-def _unmatched_filters(con, filters) -> list[str]:
-    """For a search that found nothing: the session filters given (--session, --project, --role) that match no
-    session of the vault at all, one line each (asked only then: the search itself never pays for it)."""
-    from vault.index.search import SearchFilters
-
-    notes = []
-    for option, value, hint in (("--session", filters.session, "`vault sessions` lists them"),
-                                 ("--project", filters.project, "`vault sessions` shows the projects"),
-                                 ("--role", filters.role, "`vault roles` lists them; `vault mine` assigns them")):
-        if not value:
-            continue
-        sql, args = SearchFilters(**{option[2:]: value}).sql()
-        if con.execute(f"SELECT 1 FROM messages m {sql} LIMIT 1", args).fetchone() is None:
-            notes.append(f"{option} {value!r} matches no session in the vault ({hint})")
-    return notes
 
 
 class ModelLoader:

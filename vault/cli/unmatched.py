@@ -1,0 +1,70 @@
+"""A filter that matches nothing in the vault (a mistyped `--role`, `--project`, `--session`, `--source`) is said on
+stderr, one dim line each, so an empty answer is not taken for "nothing there": the one check of `vault search`,
+`vault sessions`, `vault pairs`, `vault export`, `vault stats --corrections`, `vault turns` and `vault personas`.
+
+Asked only when the answer came out empty (or, for a report, when a role is given): the command itself never pays
+for it. Stdout is left as it was, so JSON and JSONL stay what CONTRACTS.md says."""
+
+from __future__ import annotations
+
+from vault.cli.common import settings, stderr_console
+
+_HINTS = {"--session": "`vault sessions` lists them", "--project": "`vault sessions` shows the projects",
+          "--source": "`vault stats` lists the sources"}
+
+
+def known_roles(ctx, con) -> list[str]:
+    """The roles the vault's sessions have: those `vault mine` assigned, completed by the role rules of the
+    settings for sessions it has not seen yet (as `vault stats --corrections`, `pairs` and `personas` read them)."""
+    from miner.roles import load_rules
+    from miner.tables import session_roles
+
+    return sorted(set(session_roles(con, load_rules(settings(ctx))).values()))
+
+
+def unknown_role(ctx, con, role: str | None) -> str | None:
+    """For a `role` no session of the vault has: the roles it has, "(roles: a, b; ...)" (None: it has that role,
+    or no role was given)."""
+    if role is None:
+        return None
+    known = known_roles(ctx, con)
+    if role in known:
+        return None
+    return f"(roles: {', '.join(known) or 'none'}; `vault roles` lists them, `vault mine` assigns them)"
+
+
+def unmatched_filters(ctx, con, *, session: str | None = None, project: str | None = None,
+                      source: str | None = None, role: str | None = None, assigned: bool = False) -> list[str]:
+    """The filters given that match no session of the vault at all, one line each.
+
+    `assigned`: the command reads only the roles `vault mine` stored (search, sessions, turns), so a role the
+    rules give but no mine has assigned yet is said too."""
+    from vault.index.search import SearchFilters
+
+    notes = []
+    for option, value in (("--session", session), ("--project", project)):
+        if not value:
+            continue
+        sql, args = SearchFilters(**{option[2:]: value}).sql()
+        if con.execute(f"SELECT 1 FROM messages m {sql} LIMIT 1", args).fetchone() is None:
+            notes.append(f"{option} {value!r} matches no session in the vault ({_HINTS[option]})")
+    if source and con.execute("SELECT 1 FROM sessions WHERE source = ? LIMIT 1", [source]).fetchone() is None:
+        have = [r[0] for r in con.execute("SELECT DISTINCT source FROM sessions ORDER BY 1").fetchall()]
+        notes.append(f"--source {source!r} matches no session in the vault (sources: {', '.join(have) or 'none'})")
+    line = unknown_role(ctx, con, role)
+    if line:
+        notes.append(f"--role {role!r} matches no session in the vault {line}")
+    elif role and assigned and not con.execute("SELECT 1 FROM roles WHERE role_name = ? LIMIT 1", [role]).fetchone():
+        notes.append(f"--role {role!r}: no session has it yet (`vault mine` assigns the roles)")
+    return notes
+
+
+def print_notes(notes: list[str], err=None) -> None:
+    """The notes on stderr, dim, as written (no markup: they quote what the person typed)."""
+    if not notes:
+        return
+    from rich.text import Text
+
+    err = err or stderr_console()
+    for note in notes:
+        err.print(Text(note, style="dim"), highlight=False, soft_wrap=True)
