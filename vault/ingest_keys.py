@@ -3,17 +3,15 @@
 A cold ingest writes `messages` and `tool_calls` without their unique indexes (`vault.ingest._cold_start`) and
 keeps ids unique itself. Looking each group's ids up in the table read the whole key column every group: the
 lookups grew with the square of the archive. Here each id stored by this run is remembered as a 64-bit hash
-(DuckDB's `hash()`) with the number of the group of rows it was committed in, in a temporary table of the writer's
-connection: in DuckDB's memory, under the ingest's cap (spilled to the vault's temporary folder beyond it), not in the
-writer's heap. Held as pyarrow arrays (8 bytes an id), they were the one part of the writer's Python heap that still
-grew with the archive (2.3 MB at the 1 GB bench archive's end, 9.4 MB at 4 GB; before that an open-addressing table
-of 38 MB, doubled as it filled). A group's hashes are checked against them by one query (a semi join: the group's
-hashes in DuckDB's hash table, one scan of the remembered ones); rows inserted in the group's transaction, so a group
-rolled back is forgotten with it. Not numpy: `vault ingest --no-embed` keeps numpy unloaded (vault.lightquery).
-A group's ids whose hash is not there are new; the others (an id met again: a resumed session's copy, a subagent's
-record, a call whose result is in another file; or a hash collision, about once in 2^64) are looked up in the table
-within the rowids of the groups their hash was met in (DuckDB skips the other row groups), and anywhere if not found
-there (rows moved by a delete), so the answer is exact.
+(DuckDB's `hash()`), one pyarrow array of hashes per group of rows committed: 8 bytes an id, no empty slots and no
+table grown by doubling (the open-addressing table this replaced held 12 bytes a slot at most 60% full, 38 MB at the 4
+GB bench archive's end and twice the old table's size for a moment at each doubling; the writer's peak memory grew
+with it). A group's ids are checked against them in one pyarrow `is_in` scan (the group's hashes in a hash set; at the
+4 GB archive's end ~1.5 million hashes, a few ms a commit). Not numpy: `vault ingest --no-embed` keeps numpy unloaded
+(vault.lightquery). A group's ids whose hash is not there are new, with no query at all; the others (an id met
+again: a resumed session's copy, a subagent's record, a call whose result is in another file; or a hash collision,
+about once in 2^64) are looked up in the table within the rowids of the groups their hash was met in (DuckDB skips
+the other row groups), and anywhere if not found there (rows moved by a delete), so the answer is exact.
 """
 
 from __future__ import annotations
@@ -32,36 +30,34 @@ class StoredKeys:
     def __init__(self, con: duckdb.DuckDBPyConnection, table: str, key: str):
         self.table, self.key = table, key
         self.spans: list[tuple[int, int]] = []  # per group: rowids [first, last] it was appended at
-        self.count = 0  # hashes remembered (those of a group rolled back included: only "none yet" is read from it)
-        # (hash, group) of every id remembered: a temporary table, in DuckDB's memory under its cap (spilled to the
-        # vault's temporary folder beyond it), not the writer's heap; written in the group's transaction.
-        self.name = f"_stored_{table}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {self.name} (h UBIGINT, g INTEGER)")
+        self._chunks: list = []  # per group: the hashes of its keys (a pyarrow UInt64Array)
+        self._ends: list[int] = []  # per group: the number of hashes remembered up to its end
         # Rows stored before this run (a cold ingest killed before `finish`): remembered by row group.
         last = con.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0]
         for first in range(0, -1 if last is None else last + 1, OLD_SPAN):
             span = (first, first + OLD_SPAN - 1)
-            self.count += con.execute(f"INSERT INTO {self.name} SELECT hash({key}), {len(self.spans)} FROM {table} "
-                                      f"WHERE rowid BETWEEN {span[0]} AND {span[1]}").fetchone()[0]
-            self.spans.append(span)
+            self._append(span, con.execute(f"SELECT hash({key}) FROM {table} WHERE rowid BETWEEN {span[0]} AND "
+                                           f"{span[1]}").fetch_arrow_table().column(0).combine_chunks())
 
     def stored(self, con: duckdb.DuckDBPyConnection, hashes: list[int],
                rows) -> tuple[list[str], tuple[int, int] | None]:
         """The keys of `rows` (an Arrow table; `hashes` theirs, from `hashes`) that the table holds, and the
         rowids they were found between (None: none found, or found by a whole scan)."""
+        import bisect
+
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        if not hashes or not self.count:
+        if not hashes or not self._ends or not self._ends[-1]:
             return [], None
         new = pa.array(hashes, pa.uint64())
-        _new = pa.table({"h": new})  # noqa: F841 (read by its name in the SQL below)
-        # One scan of the remembered hashes, the group's in a hash table (ids met again are few).
-        met = con.execute(f"SELECT DISTINCT h, g FROM {self.name} WHERE h IN (SELECT h FROM _new)").fetchall()
-        if not met:
+        remembered = pa.chunked_array(self._chunks, pa.uint64())
+        met = pc.is_in(remembered, value_set=new)  # one scan of 8 bytes an id, the group's hashes in a hash set
+        if not pc.any(met).as_py():
             return [], None
-        groups = sorted({g for _, g in met})
-        hit = pc.is_in(new, value_set=pa.array([h for h, _ in met], pa.uint64()))
+        at = pc.indices_nonzero(met).to_pylist()  # (ids met again are few)
+        groups = sorted({bisect.bisect_right(self._ends, i) for i in at})
+        hit = pc.is_in(new, value_set=pc.filter(remembered, met))
         wanted = rows.select([self.key]).filter(hit)
         found: dict[str, int] = {}
         for g in groups:
@@ -77,14 +73,12 @@ class StoredKeys:
             return
         import pyarrow as pa
 
-        _new = pa.table({"h": pa.array(hashes, pa.uint64())})  # noqa: F841 (read by its name in the SQL below)
-        con.execute(f"INSERT INTO {self.name} SELECT h, {len(self.spans)} FROM _new")
-        self.spans.append((first_rowid, first_rowid + len(hashes) - 1))
-        self.count += len(hashes)
+        self._append((first_rowid, first_rowid + len(hashes) - 1), pa.array(hashes, pa.uint64()))
 
-    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Let the remembered hashes go (the run's files are all committed)."""
-        con.execute(f"DROP TABLE IF EXISTS temp.{self.name}")
+    def _append(self, span: tuple[int, int], chunk) -> None:
+        self.spans.append(span)
+        self._chunks.append(chunk)
+        self._ends.append((self._ends[-1] if self._ends else 0) + len(chunk))
 
     def _lookup(self, con: duckdb.DuckDBPyConnection, wanted, where: str) -> dict[str, int]:
         _wanted = wanted  # noqa: F841 (read by its name in the SQL below: DuckDB's replacement scan)
