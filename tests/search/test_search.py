@@ -184,24 +184,6 @@ def test_nothing_to_embed_loads_no_model(built, tmp_path, monkeypatch):
         con.close()
 
 
-def test_a_complete_run_is_not_scanned_again_until_the_content_changes(built, tmp_path, monkeypatch):
-    from vault.index import embeddings
-
-    path = tmp_path / "copy.duckdb"
-    shutil.copy(built["path"], path)
-    real = embeddings._pending_sql
-    scans = []
-    monkeypatch.setattr(embeddings, "_pending_sql", lambda *a: scans.append(1) or real(*a))
-    con = open_vault(path)
-    try:
-        rep = embed_pending(con)  # `vault embed` with nothing new: answered from the run's mark
-        assert (rep.messages, rep.embedded, scans) == (0, 0, [])
-        con.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS VARCHAR) WHERE key = 'content_version'")
-        assert embed_pending(con).messages == 0 and scans == [1]  # content moved: looked at again
-    finally:
-        con.close()
-
-
 def test_interrupted_run_resumes_without_reembedding(con, monkeypatch):
     from vault.index import embeddings
 
