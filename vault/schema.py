@@ -209,6 +209,13 @@ def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
 
+def mark_content_version(con: duckdb.DuckDBPyConnection, *keys: str) -> None:
+    """Set each of `keys` to the current content version, in one statement (an index saying what it describes)."""
+    con.execute(f"""INSERT OR REPLACE INTO meta
+                    SELECT k, coalesce((SELECT value FROM meta WHERE key = 'content_version'), '0')
+                    FROM (SELECT unnest([{sql_strings(keys)}]) AS k)""")
+
+
 def bump_content_version(con: duckdb.DuckDBPyConnection) -> int:
     """Content changed: indexes (FTS) compare this number with the one they were built at."""
     v = int(get_meta(con, "content_version", "0") or 0) + 1

@@ -28,6 +28,7 @@ import duckdb
 from vault.faults import crash_point
 from vault.index.settings import WHITESPACE_SQL, keyword_kinds, searchable_sql
 from vault.kinds import Kind
+from vault.schema import mark_content_version
 from vault.sqlstring import sql_strings
 from vault.store import transaction
 
@@ -368,11 +369,9 @@ def refresh(con: duckdb.DuckDBPyConnection) -> dict:
         con.execute(f"DELETE FROM {S}.pending")
         merged = _maybe_merge(con)
         crash_point("in-fts")  # updated, not committed: the next run updates it again
-        # Both versions in one statement (read and two `set_meta`s: ~3 ms CPU): the content version the index and
-        # its fingerprints now describe.
-        con.execute(f"""INSERT OR REPLACE INTO meta
-                        SELECT k, coalesce((SELECT value FROM meta WHERE key = 'content_version'), '0')
-                        FROM (VALUES ('fts_built_at_version'), ('{META_FINGERPRINTS}')) t(k)""")
+        # The content version the index and its fingerprints now describe (one statement: a read and two
+        # `set_meta`s cost ~3 ms CPU).
+        mark_content_version(con, "fts_built_at_version", META_FINGERPRINTS)
         _drop_temps(con)
     return {"fts_sessions": len(dirty), "fts_added": added, "fts_removed": removed, "fts_moved": moved,
             "fts_merged": merged, "fts_appended": appended is not None,
