@@ -84,6 +84,7 @@ def markdown_table(head: list[str], rows: list[list[str]]) -> str:
 
 def print_tables(metrics: dict, console=None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     if console is None:
@@ -96,7 +97,7 @@ def print_tables(metrics: dict, console=None) -> None:
     for c in cols:
         table.add_column(c, justify="right")
     for row in main_rows(metrics, ",".join(cols)):
-        table.add_row(*row)
+        table.add_row(*map(escape, row))
     console.print(table)
     if "train" in metrics:
         t = Table(title="training pairs (fit)")
@@ -104,7 +105,7 @@ def print_tables(metrics: dict, console=None) -> None:
             t.add_column(h, justify="left" if h == "metric" else "right")
         fit = ("preference_accuracy", "mean_margin", "reward_accuracy", "n")
         for row in main_rows(metrics["train"], ",".join(metrics["train"]), fit):
-            t.add_row(*row)
+            t.add_row(*map(escape, row))
         console.print(t)
     rows = ablation_rows(metrics)
     if rows:
@@ -112,7 +113,7 @@ def print_tables(metrics: dict, console=None) -> None:
         for h in ABLATION_HEAD:
             t.add_column(h, justify="left" if h in ("role", "prompt") else "right")
         for row in rows:
-            t.add_row(*row)
+            t.add_row(*map(escape, row))  # a role name may hold [brackets]
         console.print(t)
     extra = [f"{k}: {_fmt(metrics[k])}" for k in ("steps", "time_per_step_s", "train_runtime_s") if k in metrics]
     if extra:

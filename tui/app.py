@@ -76,7 +76,7 @@ class VaultApp(App):
         self.sub_title = self.access.status()
         if self.access.mode != READ_WRITE:
             self.notify(f"Read-only: {self.access.reason}. Review needs write access.", severity="warning",
-                        timeout=12)
+                        timeout=12, markup=False)  # the reason may quote a path
 
     def on_unmount(self) -> None:
         self.access.close()
@@ -102,7 +102,7 @@ class VaultApp(App):
 
     def _explain_read_only(self, message: str) -> None:
         self.sub_title = self.access.status()
-        self.notify(message, title="read-only", severity="warning", timeout=8)
+        self.notify(message, title="read-only", severity="warning", timeout=8, markup=False)
 
     def help_sections(self) -> list[HelpSection]:
         """The key help, from the app's own bindings and modes: everywhere, then each mode (with the key
@@ -140,7 +140,7 @@ class VaultApp(App):
         try:
             mode = self.access.reopen()
         except VaultError as e:
-            self.notify(str(e), severity="error", timeout=10)
+            self.notify(str(e), severity="error", timeout=10, markup=False)
             return
         self.generation += 1
         self.sub_title = self.access.status()

@@ -391,3 +391,51 @@ async def test_an_ingest_while_the_app_is_open_shows_after_refresh(tui_vault):
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert len(app.screen.rows) > before
+
+
+MARKUP_ROLE = "[/x] billing [bold]api[red]"  # rich/Textual markup in a project (its role) and a title
+MARKUP_TITLE = "[/] Invoice [red]total"
+
+
+@sync
+async def test_markup_in_a_project_title_and_role_is_shown_as_it_is(tui_vault):
+    """A str given to a DataTable cell, a border title or a Static is markup to Textual: "[/x]" raised
+    MarkupError (the app ended) and "[bold]" was taken as a style. They are shown as written."""
+    from textual.content import Content
+
+    from miner.tables import assign_roles
+
+    def shown(title: str | None) -> str:  # the getter gives the title as markup
+        return Content.from_markup(title or "").plain
+
+    con = duckdb.connect(str(tui_vault))
+    try:
+        con.execute("UPDATE sessions SET project = ?, title = ? WHERE project = 'billing-api'",
+                    [MARKUP_ROLE, MARKUP_TITLE])
+        con.execute("DELETE FROM roles")
+        assign_roles(con, [])
+        for table in ("personas", "pairs"):
+            con.execute(f"UPDATE {table} SET role_name = ? WHERE role_name = 'billing-api'", [MARKUP_ROLE])
+    finally:
+        con.close()
+    app = make_app(tui_vault)
+    async with app.run_test(size=(200, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        table = screen.query_one("DataTable")
+        cells = [str(getattr(c, "plain", c)) for i in range(table.row_count) for c in table.get_row_at(i)]
+        assert MARKUP_ROLE in cells and MARKUP_TITLE in cells
+        await pilot.press("4")
+        stats = app.screen
+        while stats.role != MARKUP_ROLE:
+            await pilot.press("right")
+        await pilot.pause()
+        assert shown(stats.query_one("#persona-box").border_title) == f"persona · {MARKUP_ROLE}"
+        await pilot.press("3")
+        review = app.screen
+        await pilot.pause()
+        for _ in range(len(review.pairs)):
+            if shown(review.query_one("#persona").border_title) == f"persona · {MARKUP_ROLE}":
+                break
+            await pilot.press("n")
+        assert shown(review.query_one("#persona").border_title) == f"persona · {MARKUP_ROLE}"

@@ -146,7 +146,7 @@ class ConversationScreen(VaultScreen):
             info, self.msgs = data.conversation(con, self.session_id)
         head = self.query_one("#conv-head", Static)
         if info is None:
-            head.update(f"no session {self.session_id}")
+            head.update(Text(f"no session {self.session_id}"))
             return
         n_corr = sum(m["is_correction"] for m in self.msgs)
         parent = f" · subagent of {info['parent_session_id'][:8]}" if info.get("parent_session_id") else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -53,7 +54,7 @@ class TextEditor(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog editor"):
-            yield Static(self.title_text + "  (ctrl+s save, esc cancel)", classes="dialog-title")
+            yield Static(Text(self.title_text + "  (ctrl+s save, esc cancel)"), classes="dialog-title")  # a role
             yield TextArea(self.text, soft_wrap=True, id="editor")
         yield Footer()
 

@@ -72,7 +72,7 @@ class ReviewScreen(VaultScreen):
         fb.border_subtitle = data.label_note(p.label, p.relabelled, p.relabel_stale)
         persona = self.query_one("#persona", Static)
         persona.update(Text(one_line(p.persona, 400) if p.persona else "(no persona for this role yet)"))
-        persona.border_title = f"persona · {p.role_name or '-'}"
+        persona.border_title = Text(f"persona · {p.role_name or '-'}")  # a str title is markup
         self.query_one("#rejected-text", Static).update(Markdown(p.rejected or ""))
         self.query_one("#chosen-text", Static).update(Markdown(p.edited if p.edited is not None else p.chosen))
         self.query_one("#rejected").border_title = "rejected"

@@ -150,7 +150,8 @@ class SearchScreen(VaultScreen):
                 at = snip.plain.find(word)
                 if at >= 0:
                     snip.stylize("bold yellow", at, at + len(word))
-            table.add_row(h.session_id[:8], (h.timestamp or "")[:10], h.kind, snip, key=str(i))
+            table.add_row(Text(h.session_id[:8]), Text((h.timestamp or "")[:10]), Text(h.kind), snip,
+                          key=str(i))  # Text, not str: DataTable reads a str cell as markup
         self.set_status(f"{len(hits)} hits · {mode}" if mode else "")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -97,11 +97,12 @@ class SessionsScreen(VaultScreen):
         table = self.query_one(DataTable)
         table.clear()
         for s in self.shown:
-            cells = [one_line(text(s), w) for (_, _, _, text), w in zip(COLUMNS, self.widths, strict=True)]
+            # As Text: a str cell is markup to DataTable ("[/x]" in a project or title raised MarkupError)
+            cells = [Text(one_line(text(s), w)) for (_, _, _, text), w in zip(COLUMNS, self.widths, strict=True)]
             hot = "bold red" if s["troubled"] else ""
-            cells[0] = Text(cells[0], style="bold red")
-            cells[4] = Text(cells[4].rjust(self.widths[4]))
-            cells[5] = Text(cells[5].rjust(self.widths[5]), style=hot)
+            cells[0] = Text(cells[0].plain, style="bold red")
+            cells[4] = Text(cells[4].plain.rjust(self.widths[4]))
+            cells[5] = Text(cells[5].plain.rjust(self.widths[5]), style=hot)
             table.add_row(*cells, key=s["session_id"])
         self.show_detail()
 

@@ -128,7 +128,7 @@ class StatsScreen(VaultScreen):
             text.update(lines if self.personas else Text(PERSONAS_HINT))
             return
         p = self.personas.get(role)
-        box.border_title = f"persona · {role}" + (" (edited)" if p and p["edited"] else "")
+        box.border_title = Text(f"persona · {role}" + (" (edited)" if p and p["edited"] else ""))  # a str is markup
         if p is None:
             text.update(Text(f"No persona for this role yet: `vault personas {role}` builds it (after `vault mine`)."))
             return
@@ -150,7 +150,7 @@ class StatsScreen(VaultScreen):
         def done(text: str | None) -> None:
             if text is not None and self.app.write(data.save_persona, role, text):
                 self.personas[role].update(text=text, edited=True)
-                self.notify(f"Persona of {role} saved.", timeout=2)
+                self.notify(f"Persona of {role} saved.", timeout=2, markup=False)
                 self.show()
 
         self.app.edit(TextEditor(f"Persona of {role}", self.personas[role]["text"]), done)

@@ -10,6 +10,7 @@ from vault.cli.common import (
     LIMIT,
     db_path,
     emit_json,
+    esc,
     json_option,
     open_db,
     redactor,
@@ -93,11 +94,11 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
         c.print(f"from {st['first_message'][:10]} to {st['last_message'][:10]}")
     t = Table("source", "sessions", "messages", "human", title="by source")
     for src, d in st["by_source"].items():
-        t.add_row(src, str(d["sessions"]), str(d["messages"]), str(d["human_messages"]))
+        t.add_row(esc(src), str(d["sessions"]), str(d["messages"]), str(d["human_messages"]))
     c.print(t)
     t = Table("kind", "messages", title="by kind")
     for k, n in st["by_kind"].items():
-        t.add_row(k, str(n))
+        t.add_row(esc(k), str(n))
     c.print(t)
     print_storage(c, st["storage"])
 
@@ -168,7 +169,7 @@ def print_sessions(console, rows: list[dict]) -> None:
         t.add_column(h, width=w, no_wrap=True, overflow="ellipsis",
                      justify="right" if h in ("msgs", "human") else "left")
     for c in cells:
-        t.add_row(*c)
+        t.add_row(*map(esc, c))
     console.print(t)
 
 

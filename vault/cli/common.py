@@ -244,6 +244,15 @@ def emit_jsonl(rows) -> None:
         w(json.dumps(r, ensure_ascii=False, default=_default) + "\n")
 
 
+def esc(value: Any) -> str:
+    """`value` (data from the vault or from a file: a project, a title, a role, a path, a message) as literal text in a
+    rich markup string or a Table cell (a str cell is markup too): "[bold]notes" keeps its brackets, and "[/x]" or
+    "[/]" cannot raise rich's MarkupError. The one escape of the CLI's output (`str(value)`, escaped)."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def stdout_console():
     from rich.console import Console
 
@@ -264,7 +273,7 @@ def confirm_paid_plan(as_json: bool):
 
     def confirm(plan) -> bool:
         err = stderr_console()
-        err.print(f"{plan.describe()}.\nTexts are redacted (secrets, e-mails, phone numbers, IP addresses, home paths, "
+        err.print(f"{esc(plan.describe())}.\nTexts are redacted (secrets, e-mails, phone numbers, IP addresses, home paths, "
                   "user names) before sending (docs/privacy.md).")
         if as_json or not sys.stdin.isatty():
             err.print("[red]Not confirmed: pass --yes to send without asking.[/]")

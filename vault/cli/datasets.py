@@ -10,6 +10,7 @@ from vault.cli.common import (
     confirm_paid_plan,
     emit_json,
     emit_jsonl,
+    esc,
     json_option,
     open_db,
     paid_options,
@@ -131,8 +132,8 @@ def _print_pairs(rows: list[dict], report: dict | None, include_all: bool) -> No
         t.append(clip(r["chosen"][0]["content"]))
         status = "kept" if r["kept"] else "filtered: " + ", ".join(r["filters_failed"])
         review = f" · review: {r['review']}" if r["review"] else ""
-        c.print(Panel(t, title=f"{r['pair_id']} · {r['role_name']} · {r['method']}",
-                      subtitle=f"{status}{review}", title_align="left", subtitle_align="right"))
+        c.print(Panel(t, title=esc(f"{r['pair_id']} · {r['role_name']} · {r['method']}"),
+                      subtitle=esc(f"{status}{review}"), title_align="left", subtitle_align="right"))
 
 
 @click.command("personas")
@@ -181,12 +182,12 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
     if not personas:
         c.print("No personas: no corrections labelled yet (run `vault mine`).")
     for p in personas:
-        c.print(f"[bold]{p['role_name']}[/]" + (" [dim](edited)[/]" if p["edited"] else ""))
+        c.print(f"[bold]{esc(p['role_name'])}[/]" + (" [dim](edited)[/]" if p["edited"] else ""))
         for r in [] if p["edited"] else p["rules"]:
-            c.print(f"  - {r['rule']} [dim](support {r['support']}: {', '.join(r['examples'][:3])})[/]",
+            c.print(f"  - {esc(r['rule'])} [dim](support {r['support']}: {esc(', '.join(r['examples'][:3]))})[/]",
                     highlight=False)
         if p["edited"] or not p["rules"]:
-            c.print(f"  {p['text'] or '(no rules)'}")
+            c.print(f"  {esc(p['text'] or '(no rules)')}")
 
 
 def _check_out_dir(out_dir: str) -> None:
@@ -262,7 +263,7 @@ def export_cmd(ctx, fmt, out_dir, seed, test_fraction, no_persona, no_redact, re
         return
     c = stdout_console()
     c.print(f"Wrote [bold]{rep['counts']['train']}[/] train and [bold]{rep['counts']['test']}[/] test pairs "
-            f"({rep['format']}) to {rep['out']}: {', '.join(rep['files'])}", highlight=False)
+            f"({rep['format']}) to {esc(rep['out'])}: {esc(', '.join(rep['files']))}", highlight=False)
     if not rep["redacted"]:
         c.print("[bold red]Not redacted[/]: the files may hold secrets and personal details.")
     if not sum(rep["counts"].values()):

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from vault.cli.common import (all_default, db_path, emit_json, open_db, settings, stderr_console, stdout_console,
+from vault.cli.common import (all_default, db_path, emit_json, esc, open_db, settings, stderr_console, stdout_console,
                               usage_error)
 
 
@@ -26,7 +26,7 @@ def _default_paths(console) -> list[Path]:
             continue
         seen.add(rp)
         out.append(rp)
-        console.print(f"[dim]found {src} archive:[/] {escape(str(p))}")
+        console.print(f"[dim]found {src} archive:[/] {esc(str(p))}")
     if not out:
         console.print("[yellow]No archive found in the default locations[/] "
                       "(~/.claude/projects, $CLAUDE_CONFIG_DIR/projects, ~/.config/claude/projects, "
@@ -54,7 +54,7 @@ def run_ingest(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
     targets += [p for p in pending if p.exists()]
     missing = [p for p in targets if not p.exists()]
     for p in missing:
-        err().print(f"[red]not found:[/] {escape(str(p))}")
+        err().print(f"[red]not found:[/] {esc(str(p))}")
     targets = [p for p in targets if p.exists()]
     if missing and not targets:  # nothing to read: say so, and create no vault for it
         from vault.errors import VaultError
@@ -120,7 +120,7 @@ def _ingest(ctx, db: Path, targets: list[Path], pending: dict, source: str | Non
                     task = prog.add_task("ingesting", total=sum(_size(p) for p in files) or None)
                     ing = Ingester(con, source=source, settings=ingest_conf, numpy_unused=light_imports,
                                    derived_before=derived_before, on_file=lambda p, n: prog.update(task, advance=n,
-                                                                    description=f"ingesting {p.name[:40]}"))
+                                                                    description=f"ingesting {esc(p.name[:40])}"))
                     ing.ingest_files(files)
                     prog.update(task, description="indexing sessions")
                     ing.finish(checkpoint_later=True)
@@ -193,13 +193,6 @@ def _after_ingest(con, *, embed: bool, quiet: bool, console, model: str | None) 
         return after_ingest(con, embed=embed, model=model, on_progress=bar, on_stage=getattr(bar, "stage", None))
 
 
-def escape(text: str) -> str:
-    """`text` printed as it is: a file name or a reason from a file may hold rich markup ("[red]notes.jsonl")."""
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
-
-
 def _print_ingest(console, rep, index_info: dict | None = None) -> None:
     console.print(
         f"[bold]{rep.files}[/] files read, {rep.files_unchanged} unchanged; "
@@ -207,22 +200,22 @@ def _print_ingest(console, rep, index_info: dict | None = None) -> None:
         + (f"; [yellow]{rep.skipped_lines} lines skipped[/]" if rep.skipped_lines else "")
     )
     for src, n in sorted(rep.by_source.items()):
-        console.print(f"  {src}: {n} files")
+        console.print(f"  {esc(src)}: {n} files")
     emb = (index_info or {}).get("embed")
     if emb and emb.get("embedded"):
         rate = emb["embedded"] / emb["encode_seconds"] if emb.get("encode_seconds") else 0.0
         console.print(f"  embedded {emb['embedded']} texts in {emb['seconds']:.1f} s "
-                      f"(model load {emb.get('load_seconds', 0.0):.1f} s, {rate:.0f} texts/s) with {emb['model']}")
+                      f"(model load {emb.get('load_seconds', 0.0):.1f} s, {rate:.0f} texts/s) with {esc(emb['model'])}")
     for e in rep.errors[:20]:
         where = f"{e['file']}:{e['line']}" if e["line"] else e["file"]  # line 0: the whole file
-        console.print(f"  [yellow]{escape(where)}[/] {escape(e['reason'])}")
+        console.print(f"  [yellow]{esc(where)}[/] {esc(e['reason'])}")
     if len(rep.errors) > 20:
         console.print(f"  ... and {len(rep.errors) - 20} more (use --json for all)")
     for u in rep.unrecognised:
-        console.print(f"  [dim]skipped {escape(u['file'])}: {escape(u['reason'])}[/]")
+        console.print(f"  [dim]skipped {esc(u['file'])}: {esc(u['reason'])}[/]")
     for u in rep.unfinished:
-        console.print(f"  [dim]{escape(str(u['file']))}:{u['line']} ends unfinished ({u['bytes']} bytes, no newline): "
+        console.print(f"  [dim]{esc(str(u['file']))}:{u['line']} ends unfinished ({u['bytes']} bytes, no newline): "
                       "read once complete[/]")
     if rep.unknown_types:
-        kinds = escape(", ".join(f"{k} x{v}" for k, v in sorted(rep.unknown_types.items())))
+        kinds = esc(", ".join(f"{k} x{v}" for k, v in sorted(rep.unknown_types.items())))
         console.print(f"  [dim]record types kept raw but not yet understood: {kinds}[/]")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from vault.cli.common import emit_json, json_option, settings, stdout_console
+from vault.cli.common import emit_json, esc, json_option, settings, stdout_console
 
 config_dir_option = click.option(
     "--config-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -42,9 +42,9 @@ def hooks_install(ctx, config_dir: Path | None, stop: bool, as_json: bool) -> No
         return
     c = stdout_console()
     if change.added:
-        c.print(f"added to {path}: {', '.join(change.added)} -> [bold]{command}[/]")
+        c.print(f"added to {esc(path)}: {', '.join(change.added)} -> [bold]{esc(command)}[/]")
         if change.backup:
-            c.print(f"[dim]the original is kept in {change.backup}[/]")
+            c.print(f"[dim]the original is kept in {esc(change.backup)}[/]")
     if change.unchanged:
         c.print(f"already installed: {', '.join(change.unchanged)}")
 
@@ -64,10 +64,10 @@ def hooks_uninstall(config_dir: Path | None, as_json: bool) -> None:
         return
     c = stdout_console()
     if not change.removed:
-        c.print(f"no vault hook in {path}")
+        c.print(f"no vault hook in {esc(path)}")
     else:
         how = " (the original file is back, byte for byte)" if change.restored else ""
-        c.print(f"removed from {path}: {', '.join(change.removed)}{how}")
+        c.print(f"removed from {esc(path)}: {', '.join(change.removed)}{how}")
 
 
 @hooks_cmd.command("status")
@@ -85,12 +85,12 @@ def hooks_status(ctx, config_dir: Path | None, as_json: bool) -> None:
         return
     c = stdout_console()
     if not st["events"]:
-        c.print(f"no vault hook installed in {st['settings']} (run `vault hooks install`)")
+        c.print(f"no vault hook installed in {esc(st['settings'])} (run `vault hooks install`)")
     for event, e in st["events"].items():
         last = e["last_run"]
-        when = f"last ran {last['at']}: {last['result']} ({last['seconds']:.2f} s)" if last else "never ran yet"
+        when = f"last ran {last['at']}: {esc(last['result'])} ({last['seconds']:.2f} s)" if last else "never ran yet"
         c.print(f"[bold]{event}[/]: {when}")
-        c.print(f"  [dim]{e['command']}[/]" + (f" [yellow]({e['duplicates']} duplicate(s))[/]" if e["duplicates"] else ""))
+        c.print(f"  [dim]{esc(e['command'])}[/]" + (f" [yellow]({e['duplicates']} duplicate(s))[/]" if e["duplicates"] else ""))
     if st["pending"]:
         c.print(f"[yellow]{len(st['pending'])} transcript(s) pending[/] (the vault was busy); "
                 "the next `vault ingest` takes them")

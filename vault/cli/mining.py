@@ -12,6 +12,7 @@ from vault.cli.common import (
     confirm_paid_plan,
     emit_json,
     emit_jsonl,
+    esc,
     json_option,
     open_db,
     paid_options,
@@ -74,7 +75,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
         return
     c = stdout_console()
     if fitted:
-        c.print(f"adapted the model to {fitted['examples']} of your labelled turns: {fitted['version']}")
+        c.print(f"adapted the model to {fitted['examples']} of your labelled turns: {esc(fitted['version'])}")
     if not rep["turns_labelled"] and not typed + other:
         c.print("nothing to label: the vault holds no human turns yet (`vault ingest` your sessions first)")
     elif not rep["turns_labelled"]:
@@ -123,8 +124,8 @@ def turns_cmd(ctx, session: str | None, label: str | None, role: str | None, lim
     for col in ("session", "label", "conf", "text"):
         t.add_column(col, overflow="fold" if col == "text" else "ellipsis", no_wrap=col != "text")
     for r in out:
-        t.add_row(r["session_id"][:12], r["label"], f"{r.get('confidence', 1.0):.2f}",
-                  " ".join(r["text"].split())[:160])
+        t.add_row(esc(r["session_id"][:12]), esc(r["label"]), f"{r.get('confidence', 1.0):.2f}",
+                  esc(" ".join(r["text"].split())[:160]))
     stdout_console().print(t)
     print_notes(notes)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vault.cli.common import emit_json, json_option, open_db, redactor, settings, stdout_console
+from vault.cli.common import emit_json, esc, json_option, open_db, redactor, settings, stdout_console
 
 
 def _short(rule: str) -> str:
@@ -38,11 +38,11 @@ def roles_cmd(ctx, as_json: bool) -> None:
 
     c = stdout_console()
     if rules:
-        c.print(f"[bold]Role rules[/] from {conf.origin('roles')} (first match wins):")
+        c.print(f"[bold]Role rules[/] from {esc(conf.origin('roles'))} (first match wins):")
         for r in rules:
-            c.print(f"  {r.index}. [bold]{r.name}[/] ← {r.describe().split(': ', 1)[1]}", highlight=False)
+            c.print(f"  {r.index}. [bold]{esc(r.name)}[/] ← {esc(r.describe().split(': ', 1)[1])}", highlight=False)
     else:
-        c.print(f"No role rules ({path} {'has no [[roles]]' if path.exists() else 'does not exist'}): "
+        c.print(f"No role rules ({esc(path)} {esc('has no [[roles]]') if path.exists() else 'does not exist'}): "
                 "each session's role is its project (a git worktree's: its repository's), else its source. See docs/analytics.md.")
     c.print("[dim]Subagent sessions take a matching agent_type rule, else their parent's role.[/]")
     if not summary:
@@ -52,9 +52,9 @@ def roles_cmd(ctx, as_json: bool) -> None:
     for col in ("role", "sessions", "subagents", "typed", "labelled", "corrections", "by"):
         t.add_column(col, justify="left" if col in ("role", "by") else "right")
     for r in summary:
-        t.add_row(str(r["role"]), str(r["sessions"]), str(r["subagent_sessions"]), str(r["human_turns"]),
+        t.add_row(esc(r["role"]), str(r["sessions"]), str(r["subagent_sessions"]), str(r["human_turns"]),
                   str(r["labelled_turns"]), str(r["corrections"]) if r["labelled_turns"] else "-",
-                  ", ".join(sorted({_short(x) for x in r["rules"]})))
+                  esc(", ".join(sorted({_short(x) for x in r["rules"]}))))
     c.print(t)
     if not any(r["labelled_turns"] for r in summary):
         c.print("[dim]No labels yet: run `vault mine` for corrections per role.[/]")

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from vault.cli.common import emit_json, open_db, settings, stderr_console, stdout_console
+from vault.cli.common import emit_json, esc, open_db, settings, stderr_console, stdout_console
 
 
 def run_search(ctx, query, mode, limit, project, role, session, since, until, kinds, human_only, model,
@@ -129,7 +129,7 @@ class ModelLoader:
         if self.thread is None:
             return True
         spin = self.thread.is_alive() and _terminal(err)
-        status = (err().status(f"loading the embedding model {self.name} (once per process)…", spinner="dots")
+        status = (err().status(f"loading the embedding model {esc(self.name)} (once per process)…", spinner="dots")
                   if spin else contextlib.nullcontext())
         with status:
             self.thread.join(wait)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from vault.cli.common import LIMIT, emit_json, json_option, open_db, settings, stderr_console, stdout_console, when_option
+from vault.cli.common import LIMIT, emit_json, esc, json_option, open_db, settings, stderr_console, stdout_console, when_option
 
 
 @click.command("embed")
@@ -44,14 +44,14 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
         return
     c = stdout_console()
     if not rep.messages:
-        c.print(f"nothing to embed: every indexed message has vectors from [bold]{rep.model}[/]")
+        c.print(f"nothing to embed: every indexed message has vectors from [bold]{esc(rep.model)}[/]")
         return
     rate = rep.embedded / rep.encode_seconds if rep.encode_seconds else 0.0
     c.print(f"[bold]{rep.messages}[/] messages -> {rep.chunks} chunks, {rep.distinct} distinct; "
-            f"[bold]{rep.embedded}[/] embedded ({rep.reused} already known) with {rep.model} "
+            f"[bold]{rep.embedded}[/] embedded ({rep.reused} already known) with {esc(rep.model)} "
             f"in {rep.seconds:.1f} s ({rate:.0f} texts/s; model load {rep.load_seconds:.1f} s)")
     if rep.switched_from:
-        c.print(f"search now uses {rep.model}; dropped the vectors of {', '.join(rep.switched_from)}")
+        c.print(f"search now uses {esc(rep.model)}; dropped the vectors of {esc(', '.join(rep.switched_from))}")
 
 
 def _kinds(ctx, param, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from vault.cli.common import esc
 from vault.render import cut
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
@@ -61,7 +62,7 @@ def _print_weekly(console, rep: dict[str, Any], last: int = 26) -> None:
         axis = week_axis(list(weeks), last)
         end = weeks[axis[-1]]
         name = cut(str(r), width)
-        console.print(f"  {name:<{width}} {axis[0]} {sparkline([weeks[w]['rate'] if w in weeks else None for w in axis], 1.0)}"
+        console.print(f"  {esc(f'{name:<{width}}')} {axis[0]} {sparkline([weeks[w]['rate'] if w in weeks else None for w in axis], 1.0)}"
                       f" {axis[-1]}  last {_pct(end['rate'], 0)} of {end['turns']}", highlight=False)
 
 
@@ -85,9 +86,9 @@ def print_corrections(console, rep: dict[str, Any]) -> None:
 
     d, o = rep["definition"], rep["overall"]
     if not rep["labelled_turns"]:
-        console.print("[yellow]No labelled turns" + (f" in role {rep['role_filter']!r}" if rep["role_filter"] else "")
+        console.print("[yellow]No labelled turns" + (f" in role {esc(repr(rep['role_filter']))}" if rep["role_filter"] else "")
                       + ".[/] Run [bold]vault mine[/] first"
-                      + (f" (known roles: {', '.join(map(str, rep['roles_known']))})" if rep["roles_known"] else "")
+                      + (f" (known roles: {esc(', '.join(map(str, rep['roles_known'])))})" if rep["roles_known"] else "")
                       + ".")
         return
     console.print(f"[bold]Correction rate[/] = {d['text']}; troubled above {_pct(d['threshold'])}.")
@@ -115,7 +116,7 @@ def print_corrections(console, rep: dict[str, Any]) -> None:
     for col in ("sess.", "rated", "turns", "corr.", "pooled", "median", "troubled"):
         t.add_column(col, justify="right", no_wrap=True)
     for r in rep["roles"]:
-        t.add_row(str(r["role"]), str(r["sessions"]), str(r["rated_sessions"]), str(r["turns"]),
+        t.add_row(esc(r["role"]), str(r["sessions"]), str(r["rated_sessions"]), str(r["turns"]),
                   str(r["corrections"]), _pct(r["rate"]), _pct(r["median_session_rate"]),
                   f"{r['troubled']} {_pct(r['troubled_share'], 0)}")
     console.print(t)
@@ -131,7 +132,7 @@ def print_corrections(console, rep: dict[str, Any]) -> None:
         for col in ("turns", "corr.", "rate"):
             t.add_column(col, justify="right")
         for s in rep["troubled"][:25]:
-            t.add_row(s["session_id"], str(s["role"]), (s["started_at"] or "")[:10], str(s["human_turns"]),
+            t.add_row(esc(s["session_id"]), esc(s["role"]), (s["started_at"] or "")[:10], str(s["human_turns"]),
                       str(s["corrections"]), f"[red]{_pct(s['rate'])}[/]")
         console.print(t)
         if len(rep["troubled"]) > 25:

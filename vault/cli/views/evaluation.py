@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vault.cli.common import esc
+
 SHORT = {"initial_request": "IR", "new_request": "NR", "reattempt_with_feedback": "RWF",
          "reattempt_without_feedback": "RWO", "positive_feedback": "PF", "interrupt": "INT", "not_human": "NH"}
 
@@ -28,14 +30,14 @@ def print_evaluation(console, rep: dict[str, Any]) -> None:
     for col in ("label", "precision", "recall", "F1", "support"):
         t.add_column(col, justify="left" if col == "label" else "right")
     for lab, v in rep["per_label"].items():
-        t.add_row(lab, _fmt(v["precision"]), _fmt(v["recall"]), _fmt(v["f1"]), str(v["support"]))
+        t.add_row(esc(lab), _fmt(v["precision"]), _fmt(v["recall"]), _fmt(v["f1"]), str(v["support"]))
     console.print(t)
     labels = rep["confusion"]["labels"]
     short = {lab: SHORT.get(lab, lab[:3].upper()) for lab in labels}
     m = Table(title="Confusion (rows: hand label, columns: predicted)")
     m.add_column("")
     for lab in labels:
-        m.add_column(short[lab], justify="right")
+        m.add_column(esc(short[lab]), justify="right")
     for lab, row in zip(labels, rep["confusion"]["matrix"]):
-        m.add_row(f"{short[lab]} {lab}", *[str(n) if n else "·" for n in row])
+        m.add_row(esc(f"{short[lab]} {lab}"), *[str(n) if n else "·" for n in row])
     console.print(m)

@@ -32,7 +32,9 @@ def progress_bar(console, quiet: bool, what: str, *, lazy: bool = False) -> Iter
 
     prog = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), Rate(),
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True)
-    task = prog.add_task(what, total=None)
+    from vault.cli.common import esc
+
+    task = prog.add_task(esc(what), total=None)
 
     def started() -> Progress:
         if not prog.live.is_started:
@@ -43,7 +45,7 @@ def progress_bar(console, quiet: bool, what: str, *, lazy: bool = False) -> Iter
         started().update(task, completed=done, total=total)
 
     def stage(text: str) -> None:
-        started().update(task, description=text)
+        started().update(task, description=esc(text))  # a model's name, a path: literal
 
     on_progress.stage = stage
     if not lazy:

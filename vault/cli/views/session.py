@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vault.cli.common import esc
 from vault.model import Kind
 from vault.render import HIDDEN, one_line, readable_text
 
@@ -27,17 +28,16 @@ def _shown(text: str | None) -> tuple[str, str | None]:
 def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *, show_all: bool = False,
                    at_msg: str | None = None) -> None:
     from rich.markdown import Markdown
-    from rich.markup import escape
     from rich.panel import Panel
     from rich.text import Text
 
-    head = f"[bold]{info.get('title') or info.get('first_prompt') or info['session_id']}[/]".replace("\n", " ")
+    head = f"[bold]{esc(info.get('title') or info.get('first_prompt') or info['session_id'])}[/]".replace("\n", " ")
     meta = " · ".join(str(x) for x in (info["session_id"], info.get("source"), info.get("project"),
                                         info.get("git_branch"), (info.get("started_at") or "")[:16]) if x)
     console.print(head)
-    console.print(f"[dim]{meta}[/]")
+    console.print(f"[dim]{esc(meta)}[/]")
     if info.get("parent_session_id"):
-        console.print(f"[dim]subagent ({info.get('agent_type') or 'agent'}) of {info['parent_session_id']}[/]")
+        console.print(f"[dim]subagent ({esc(info.get('agent_type') or 'agent')}) of {esc(info['parent_session_id'])}[/]")
     started = at_msg is None
     for m in msgs:
         if not started:
@@ -47,7 +47,7 @@ def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *,
         kind = m["kind"]
         if kind in HIDDEN and not show_all:
             continue
-        label = f" [magenta]{m['label']}[/]" if m.get("label") else ""
+        label = f" [magenta]{esc(m['label'])}[/]" if m.get("label") else ""
         branch = "" if m.get("on_main_branch", True) else " [dim](abandoned branch)[/]"
         ts = (m.get("timestamp") or "")[11:19]
         if kind in Kind.HUMAN_TYPED:
@@ -60,7 +60,7 @@ def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *,
             console.print(f"[bold red]⏹ interrupted[/] {ts}{label}")
         elif kind == Kind.TOOL_REJECTION:
             reason = ((m.get("extra") or "") and m["text"]) if m.get("is_human") else ""
-            console.print(f"[bold red]✗ tool use rejected[/] {ts}{label}" + (f": [red]{reason}[/]" if reason else ""))
+            console.print(f"[bold red]✗ tool use rejected[/] {ts}{label}" + (f": [red]{esc(reason)}[/]" if reason else ""))
         elif kind == Kind.ASSISTANT_TEXT:
             console.print(f"[bold green]assistant[/] [dim]{ts}[/]{branch}")
             text, cut = _shown(m["text"])
@@ -68,18 +68,18 @@ def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *,
             if cut:
                 console.print(Text(cut, style="dim"))
         elif kind == Kind.TOOL_CALL:
-            sub = f" [blue]→ {m['subagent_session_id']}[/]" if m.get("subagent_session_id") else ""
-            console.print(f"  [yellow]⚙[/] {one_line(m['text'], LINE_CHARS)}{sub}")
+            sub = f" [blue]→ {esc(m['subagent_session_id'])}[/]" if m.get("subagent_session_id") else ""
+            console.print(f"  [yellow]⚙[/] {esc(one_line(m['text'], LINE_CHARS))}{sub}")
         elif kind == Kind.TOOL_RESULT:
             if show_all or m.get("is_error"):
                 style = "red" if m.get("is_error") else "dim"
-                console.print(f"    [{style}]↳ {one_line(m['text'], 100)}[/]")
+                console.print(f"    [{style}]↳ {esc(one_line(m['text'], 100))}[/]")
         elif kind == Kind.API_ERROR:
-            console.print(f"[red]API error:[/] {one_line(m['text'], LINE_CHARS)}")
+            console.print(f"[red]API error:[/] {esc(one_line(m['text'], LINE_CHARS))}")
         elif kind == Kind.COMPACT_SUMMARY:
             console.print("[dim]── conversation compacted ──[/]")
         elif kind == Kind.COMMAND:
-            typed = escape(one_line(readable_text(kind, m["text"]), LINE_CHARS))
+            typed = esc(one_line(readable_text(kind, m["text"]), LINE_CHARS))
             console.print(f"[dim]command:[/] [bold]{typed}[/] [dim]{ts}[/]")
         else:
-            console.print(f"[dim]{kind}: {escape(one_line(readable_text(kind, m['text']), LINE_CHARS))}[/]")
+            console.print(f"[dim]{esc(kind)}: {esc(one_line(readable_text(kind, m['text']), LINE_CHARS))}[/]")
