@@ -50,6 +50,7 @@ def marked(tmp_path_factory) -> tuple[Path, Path]:
     db = root / "vault.duckdb"
     mp = pytest.MonkeyPatch()
     mp.setenv("VAULT_CONFIG", str(config))
+    mp.setenv("COLUMNS", "400")  # the report's `path:line` unwrapped, however long the temporary folder's path
     try:
         out = _no_crash(*run_cli("ingest", "--no-embed", str(archive), db=db))
         assert f"{BAD_FILE}:2" in out  # (fixed before: the file name in the ingest report)
