@@ -190,9 +190,10 @@ def open_db(ctx: click.Context, *, read_only: bool = False, create: bool = False
     except duckdb.IOException as e:  # opened fine, but a block read later failed its checksum: damage
         raise VaultDamagedError(f"the vault {path} is damaged or unreadable: {str(e).splitlines()[0]}") from None
     finally:
-        if (until_exit and read_only and whole_process) or any(c is con for c in _left_open):
-            if not any(c is con for c in _left_open):
-                _left_open.append(con)
+        if any(c is con for c in _left_open):  # left to the process's end already (`end_with_process`)
+            pass
+        elif until_exit and read_only and whole_process:
+            _left_open.append(con)
         else:
             con.close()
 
