@@ -71,7 +71,7 @@ class GeminiParser(Parser):
                                                  json_dumps(m)))
                         conv.put(m, i)
                     else:
-                        res.errors.append(LineError(i, f"message {i - 2} has no string 'id'"))
+                        res.errors.append(LineError(i - 1, "no string 'id'", "message"))  # messages from 1
         else:
             for line_no, offset, rec, raw in iter_jsonl(path, res, start_offset, start_line):
                 rtype, rid = conv.apply(rec, line_no)
