@@ -30,6 +30,7 @@ from vault.sources.base import (
     as_text,
     json_dumps,
     timestamp,
+    tool_summary,
 )
 from vault.sources.documents import (
     document_head,
@@ -40,7 +41,6 @@ from vault.sources.documents import (
     read_companion,
     str_or_none,
     text_of,
-    tool_summary,
 )
 
 SOURCE = "claude_ai"

@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, iter_jsonl, json_dumps, timestamp
-from vault.sources.documents import parse_document, str_or_none, text_of, tool_summary
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, iter_jsonl, json_dumps, timestamp, tool_summary
+from vault.sources.documents import parse_document, str_or_none, text_of
 
 SOURCE = "gemini"
 _ANY = re.compile(r".*")
