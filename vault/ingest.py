@@ -51,6 +51,7 @@ from vault.rewritten import drop_changed_labels, forget_calls
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
 from vault.sqlstring import sql_string
 from vault.sources.base import TOUCHED, Parser, Touched
+from vault.sqlstring import sql_string
 from vault.store import bump_content_version, checkpoint_large, reset_memory_limit, transaction, with_roomy_retry
 from vault.walk import SPECIAL_FILE_TYPES, FileRow, fingerprint, folder_reason, path_key, real_stat, walk
 
@@ -118,8 +119,6 @@ _MALLOC_TRIM = None
 
 
 FILE_ROW_COLUMNS = "file_id, path, source, size, mtime, byte_offset, fingerprint, lines"  # `FileRow`'s
-# A file commit marking at most this many sessions and files pending names them as constants (`_mark_pending`).
-FEW_PENDING = 64
 # A run naming at most this many paths looks each stored file up by its path (`Ingester._stored_files`).
 FEW_PATHS = 16
 
@@ -631,18 +630,9 @@ def _mark_pending(con: duckdb.DuckDBPyConnection, parsed: list[tuple[int, Prepar
 
     Content changed too: the search indexes compare the content version with the one they were built at.
     """
-    sessions = sorted({sid for _, res in parsed for sid in res.session_ids})
-    files = [fid for fid, _ in parsed]
-    if len(sessions) + len(files) <= FEW_PENDING:  # (the hook's case) constants: an Arrow table each cost ~3 ms of CPU
-        if sessions:
-            con.execute("INSERT OR IGNORE INTO pending_sessions (session_id) VALUES "
-                        + ", ".join(f"({sql_string(s)})" for s in sessions))
-        if files:
-            con.execute("INSERT OR IGNORE INTO pending_files (file_id) VALUES "
-                        + ", ".join(f"({int(f)})" for f in files))
-    else:
-        insert_rows(con, "pending_sessions", ("session_id",), ((sid,) for sid in sessions), conflict="OR IGNORE")
-        insert_rows(con, "pending_files", ("file_id",), ((fid,) for fid in files), conflict="OR IGNORE")
+    sessions = {sid for _, res in parsed for sid in res.session_ids}
+    insert_rows(con, "pending_sessions", ("session_id",), ((sid,) for sid in sorted(sessions)), conflict="OR IGNORE")
+    insert_rows(con, "pending_files", ("file_id",), ((fid,) for fid, _ in parsed), conflict="OR IGNORE")
     bump_content_version(con)
 
 
