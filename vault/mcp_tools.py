@@ -140,10 +140,6 @@ class VaultTools:
     def r(self, text: str | None) -> str:
         return self.redactor.redact(text or "")
 
-    @staticmethod
-    def _known(con, sql: str) -> list[str]:
-        return [r[0] for r in con.execute(sql).fetchall() if r[0] is not None]
-
     def _stamp(self, out: dict[str, Any], taken: str | None) -> dict[str, Any]:
         if taken:
             out["snapshot"] = f"the vault is busy (an ingest is writing): read a copy taken at {taken}"
@@ -201,11 +197,14 @@ class VaultTools:
         return self._stamp(out, taken)
 
     def _check_filters(self, con, role: str | None = None, source: str | None = None, assigned: bool = False) -> None:
-        """ToolInputError for a source or role no session has. The role said as the command line says it
-        (`miner.tables.role_unmatched`); `assigned`: the tool reads only the roles `vault mine` stored."""
-        if source:
-            check_choice("source", source, self._known(con, "SELECT DISTINCT source FROM sessions ORDER BY 1"),
-                         "source")
+        """ToolInputError for a source or role no session has, said as the command line says them
+        (`vault.queries.source_unmatched`, `miner.tables.role_unmatched`); `assigned`: the tool reads only the roles
+        `vault mine` stored."""
+        from vault.queries import source_unmatched
+
+        why = source_unmatched(con, source)
+        if why:
+            raise ToolInputError(f"source: {why}")
         if role:
             from miner.roles import load_rules
             from miner.tables import role_unmatched

@@ -107,6 +107,18 @@ def list_sessions(con: duckdb.DuckDBPyConnection, f: SessionFilter | None = None
     return out
 
 
+def source_unmatched(con: duckdb.DuckDBPyConnection, source: str | None) -> str | None:
+    """Why no session matches `source`, one phrase after the argument's name (`--source …` on the command line,
+    `source: …` in the MCP tools): the one wording of an unknown source, listing the vault's. None when a session
+    has it, or no source is given."""
+    if not source:
+        return None
+    if con.execute("SELECT 1 FROM sessions WHERE source = ? LIMIT 1", [source]).fetchone():
+        return None
+    have = [r[0] for r in con.execute("SELECT DISTINCT source FROM sessions ORDER BY 1").fetchall()]
+    return f"{source!r} matches no session in the vault (sources: {', '.join(have) or 'none'})"
+
+
 class AmbiguousSessionError(VaultError):
     """A prefix shared by several sessions; the message lists them."""
 

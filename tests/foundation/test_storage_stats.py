@@ -7,6 +7,7 @@ from pathlib import Path
 
 from support import ROOT, run_cli
 
+from vault.cli.archive import times
 from vault.store import open_vault
 
 FIXTURE = ROOT / "tests" / "fixtures" / "claude_code" / "v21-layout"
@@ -42,4 +43,8 @@ def test_stats_shows_size_by_table_and_ratio_to_archive(tmp_path):
     code, text, err = run_cli("stats", db=db)
     assert code == 0, err
     assert "size by table" in text and "records" in text
-    assert f"({sz['ratio_to_archive']}x)" in text
+    assert f"({times(sz['ratio_to_archive'])})" in text
+
+
+def test_ratios_print_with_three_figures():
+    assert [times(r) for r in (52.71, 3.9486, 0.4561, 183.25, 0.0)] == ["52.7x", "3.95x", "0.456x", "183x", "0x"]

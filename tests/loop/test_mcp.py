@@ -116,7 +116,7 @@ def test_semantic_search_loads_the_model_on_first_use_and_says_so(home):
     ("search", {"query": "x", "mode": "fuzzy"}, "mode"),
     ("search", {"query": "x", "since": "yesterday"}, "since: expected a date or time like 2026-01-31"),
     ("search", {"query": "   "}, "query: give some words"),
-    ("search", {"query": "x", "source": "cursor"}, "source: no source 'cursor' in this vault (known: claude_code, neutral)"),
+    ("search", {"query": "x", "source": "cursor"}, "source: 'cursor' matches no session in the vault (sources: claude_code, neutral)"),
     ("search", {}, "query"),
     ("search", {"query": "x", "kind": ["bogus"]}, "kind: unknown kind 'bogus'"),
     ("get_session", {"session": "nope-nope"}, "session: no session matches 'nope-nope'"),

@@ -1,6 +1,7 @@
 """The MCP tools and the command line name a role the same way, from one list (`miner.tables.role_unmatched`):
 the roles `vault mine` stored, completed by the role rules for the sessions it has not seen. Before, the MCP tools
-knew only the stored roles: before a `vault mine` every role was "no role" there, while the CLI listed them."""
+knew only the stored roles: before a `vault mine` every role was "no role" there, while the CLI listed them.
+A source likewise (`vault.queries.source_unmatched`)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,16 @@ def test_a_role_of_the_rules_is_known_before_vault_mine(ex_db, tools):
     code, out, err = run_cli("mine", "--no-embed", db=ex_db)
     assert code == 0, err
     assert tools.search("refunds", mode="keyword", role="billing-api")["results"]
+
+
+def test_an_unknown_source_is_named_as_the_command_line_names_it(ex_db, tools):
+    """One wording for a source no session has (`vault.queries.source_unmatched`): the MCP search said
+    "no source 'cursor' in this vault (known: ...)", the command line "--source 'cursor' matches no session ..."."""
+    from vault.mcp_tools import ToolInputError
+
+    said = cli_note(ex_db, "sessions", "--source", "cursor")
+    assert said == "--source 'cursor' matches no session in the vault (sources: claude_code)", said
+    with pytest.raises(ToolInputError) as e:
+        tools.search("refunds", mode="keyword", source="cursor")
+    assert str(e.value) == "source: " + said.removeprefix("--source ")
+    assert tools.search("refunds", mode="keyword", source="claude_code")["results"]

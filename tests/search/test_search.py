@@ -337,6 +337,7 @@ def test_search_in_one_process_sees_vectors_added_later(con):
 
 def test_stats_show_what_the_embeddings_take(built):
     from support import run_cli
+    from vault.cli.archive import times
 
     code, out, err = run_cli("stats", "--json", db=built["path"])
     assert code == 0, err
@@ -346,4 +347,4 @@ def test_stats_show_what_the_embeddings_take(built):
     assert emb["bytes"] == sum(sz["tables"][t]["bytes"] for t in ("vector_store", "chunks", "embed_models")) > 0
     assert emb["ratio_to_archive"] == round(emb["bytes"] / sz["archive_bytes"], 4)
     code, text, err = run_cli("stats", db=built["path"])
-    assert code == 0 and f"{emb['ratio_to_archive']}x the archive" in text and "embeddings (int8" in text
+    assert code == 0 and f"{times(emb['ratio_to_archive'])} the archive" in text and "embeddings (int8" in text

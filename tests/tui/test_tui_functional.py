@@ -355,6 +355,34 @@ async def test_search_bad_filter_says_so_and_old_results_never_overwrite_new(tui
 
 
 @sync
+async def test_search_role_filter_no_session_has_is_said_as_the_cli_says_it(tui_vault):
+    """`role:X` that no session has: the status says so in `vault search --role` words (before: "0 hits ·
+    keyword", as if nothing matched the words); a known role that finds nothing says nothing more."""
+    from miner.tables import role_unmatched
+
+    con = duckdb.connect(str(tui_vault), read_only=True)
+    try:
+        why = role_unmatched(con, [], "nosuch", assigned=True)
+    finally:
+        con.close()
+    assert why.startswith("'nosuch' matches no session in the vault (roles: ")
+    app = make_app(tui_vault)
+    async with app.run_test(size=(200, 24)) as pilot:
+        await pilot.press("2", *"emojis role:nosuch", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        search = app.screen
+        status = str(search.query_one("#search-status").render())
+        assert search.hits == [] and status.startswith("0 hits · keyword") and status.endswith(f" · role: {why}")
+        search.query_one("#query").value = ""
+        await pilot.press("slash", *"zzzqqq role:docs-site", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        status = str(search.query_one("#search-status").render())
+        assert search.hits == [] and status.startswith("0 hits · keyword") and "role" not in status, status
+
+
+@sync
 async def test_review_opens_the_session_at_the_feedback(tui_vault):
     app = make_app(tui_vault)
     async with app.run_test(size=SIZE) as pilot:

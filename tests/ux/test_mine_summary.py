@@ -21,10 +21,11 @@ def test_mine_counts_relate_to_stats_and_roles_without_turns_are_named(ex_db, tm
     assert code == 0, err
     text = " ".join(out.split())
     m = re.search(r"holds (\d+) labelled turns \((\d+) typed by a person, as `vault stats` counts them, "
-                  r"\+ (\d+) interrupts and tool rejections\)", text)
+                  r"\+ (\d+) (?:interrupt or tool rejection|interrupts and tool rejections)\)", text)
     assert m, text
     total, typed, other = map(int, m.groups())
     assert total == typed + other and other > 0
+    assert ("interrupt or tool rejection)" in text) == (other == 1)
     stats = json.loads(run_cli("stats", "--json", db=ex_db)[1])
     assert typed == stats["human_messages"]
     roles = json.loads(run_cli("mine", "--backend", "heuristic", "--json", db=ex_db)[1])["roles"]

@@ -94,8 +94,10 @@ class SearchScreen(VaultScreen):
             self.index_note = " (keyword index out of date: vault busy)"
         self.app.call_from_thread(self.set_status, "keyword index ready.")
 
-    def set_status(self, text: str) -> None:
-        self.query_one("#search-status", Static).update(Text(text + self.index_note, no_wrap=True,
+    def set_status(self, text: str, wrap: bool = False) -> None:
+        """One line, cut to the width; `wrap`: as many as the status holds (two), for a note that names what to
+        type instead."""
+        self.query_one("#search-status", Static).update(Text(text + self.index_note, no_wrap=not wrap,
                                                              overflow="ellipsis"))
 
     # -- searching -------------------------------------------------------------------------------
@@ -131,10 +133,20 @@ class SearchScreen(VaultScreen):
                 if mode != "keyword":
                     self.app.call_from_thread(self.set_status, f"{mode} search (loading the model)…")
                 hits = search(con, query, mode=mode, limit=LIMIT, filters=filters)
+                unknown = None if hits else self.unknown_role(con, filters.role)
         except Exception as e:  # a bad filter value (since:yesterday) must not end the app
             self.app.call_from_thread(self.show_failure, f"search failed: {e}", asked)
             return
-        self.app.call_from_thread(self.show_hits, hits, f"{mode}{note}", asked)
+        self.app.call_from_thread(self.show_hits, hits, f"{mode}{note}", asked, unknown)
+
+    def unknown_role(self, con, role: str | None) -> str | None:
+        """`role: …` when no session has the `role:` asked for, worded as `vault search --role` words it
+        (`miner.tables.role_unmatched`; search reads the roles `vault mine` stored)."""
+        from miner.roles import load_rules
+        from miner.tables import role_unmatched
+
+        why = role_unmatched(con, load_rules(self.app.settings), role, assigned=True)
+        return f"role: {why}" if why else None
 
     def show_failure(self, message: str, asked: int) -> None:
         """Say why the search `asked` failed, unless a newer one was asked meanwhile (checked here, in the app's
@@ -143,7 +155,8 @@ class SearchScreen(VaultScreen):
             self.show_hits([], "", asked)
             self.set_status(message)
 
-    def show_hits(self, hits: list, mode: str, asked: int) -> None:
+    def show_hits(self, hits: list, mode: str, asked: int, unknown: str | None = None) -> None:
+        """The hits of the search `asked`; `unknown`: why a filter matches no session (said after the count)."""
         if asked != self._asked:
             return  # a newer search was asked for meanwhile
         self.hits = hits
@@ -159,7 +172,10 @@ class SearchScreen(VaultScreen):
                     snip.stylize("bold yellow", at, at + len(word))
             table.add_row(Text(h.session_id[:8]), Text((h.timestamp or "")[:10]), Text(h.kind), snip,
                           key=str(i))  # Text, not str: DataTable reads a str cell as markup
-        self.set_status(f"{len(hits)} hits · {mode}" if mode else "")
+        if unknown:
+            self.set_status(f"{len(hits)} hits · {mode} · {unknown}", wrap=True)
+        else:
+            self.set_status(f"{len(hits)} hits · {mode}" if mode else "")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         from tui.screens.conversation import ConversationScreen

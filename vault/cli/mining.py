@@ -90,7 +90,8 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     n_roles = len(rep["roles"])
     roles_note = "" if labelled_roles == n_roles else f" ({labelled_roles} with labelled turns; `vault roles` lists all)"
     c.print(f"the vault holds {total} labelled turns ({typed} typed by a person, as `vault stats` counts them, "
-            f"+ {other} interrupts and tool rejections), [bold]{corr}[/] corrections, {pairs.get('pairs', 0)} "
+            f"+ {other} {'interrupt or tool rejection' if other == 1 else 'interrupts and tool rejections'}), "
+            f"[bold]{corr}[/] corrections, {pairs.get('pairs', 0)} "
             f"preference pairs ({pairs.get('kept', 0)} pass the filters); {n_roles} roles{roles_note}. "
             "Next: `vault stats --corrections`, `vault pairs`, `vault personas`.")
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from vault.cli.common import settings, stderr_console
 
-_HINTS = {"--session": "`vault sessions` lists them", "--project": "`vault sessions` shows the projects",
-          "--source": "`vault stats` lists the sources"}
+_HINTS = {"--session": "`vault sessions` lists them", "--project": "`vault sessions` shows the projects"}
 
 
 def unknown_role(ctx, con, role: str | None, assigned: bool = False) -> str | None:
@@ -28,6 +27,7 @@ def unmatched_filters(ctx, con, *, session: str | None = None, project: str | No
     `assigned`: the command reads only the roles `vault mine` stored (search, sessions, turns), so a role the
     rules give but no mine has assigned yet is said too."""
     from vault.index.search import SearchFilters
+    from vault.queries import source_unmatched
 
     notes = []
     for option, value in (("--session", session), ("--project", project)):
@@ -36,9 +36,9 @@ def unmatched_filters(ctx, con, *, session: str | None = None, project: str | No
         sql, args = SearchFilters(**{option[2:]: value}).sql()
         if con.execute(f"SELECT 1 FROM messages m {sql} LIMIT 1", args).fetchone() is None:
             notes.append(f"{option} {value!r} matches no session in the vault ({_HINTS[option]})")
-    if source and con.execute("SELECT 1 FROM sessions WHERE source = ? LIMIT 1", [source]).fetchone() is None:
-        have = [r[0] for r in con.execute("SELECT DISTINCT source FROM sessions ORDER BY 1").fetchall()]
-        notes.append(f"--source {source!r} matches no session in the vault (sources: {', '.join(have) or 'none'})")
+    line = source_unmatched(con, source)
+    if line:
+        notes.append(f"--source {line}")
     line = unknown_role(ctx, con, role, assigned)
     if line:
         notes.append(f"--role {line}")
