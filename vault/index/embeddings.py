@@ -1,5 +1,8 @@
 """Embeddings: chunk the indexed messages, embed each distinct chunk text once, remember which model.
 
+- Chunks are windows of about 800 characters, and a window holding more tokens than the model reads is cut into
+  pieces that fit (`chunk_spans_many`): the model would drop the rest in silence. A vault chunked otherwise
+  (meta `chunked_by`) is re-chunked once, only where a window was cut (`_rechunked`).
 - `vector_store` holds one vector per (model, content hash), as int8 (`vault.index.vectors`):
   identical texts are embedded once.
 - `chunks` maps (message, chunk number, model) to a content hash; a message without chunk
