@@ -86,7 +86,28 @@ def test_same_vectors_as_sentence_transformers_on_real_chunks(embedded, light):
     # The stored vectors are int8 with one scale per vector (m011): quantisation alone costs up to ~1e-3.
     assert cos.min() >= 0.998, (cos.min(), texts[hashes[int(cos.argmin())]][:80])
     assert np.abs(np.linalg.norm(got, axis=1) - 1).max() < 1e-5
-    assert max(len(light.tokenizer.encode(texts[h]).ids) for h in hashes) == 256  # truncation was exercised
+    # Chunks fill the model's window and never pass it (embeddings.chunk_spans_many): nothing is truncated.
+    assert 240 <= max(len(light.tokenizer.encode(texts[h]).ids) for h in hashes) <= 256
+
+
+def test_truncation_is_sentence_transformers_own(embedded, light):
+    """Texts past the 256-token window (the character windows chunks were before they were cut in tokens): the
+    light encoder cuts them where sentence-transformers does."""
+    from vault.index import embeddings
+    from vault.store import open_vault
+
+    path, _ = embedded
+    con = open_vault(path, read_only=True)
+    try:
+        rows = [t for (t,) in con.execute("SELECT text FROM messages WHERE length(text) > 800 ORDER BY seq").fetchall()]
+    finally:
+        con.close()
+    windows = [t[a:b] for t in rows for a, b in embeddings._char_windows(t)]
+    long = [w for w in windows if len(light.tokenizer.encode(w).ids) == 256]  # cut by the light encoder's truncation
+    assert len(long) >= 3
+    st = embeddings.encode(embeddings.load_model("all-MiniLM-L6-v2"), long[:20])
+    got = light.encode(long[:20], normalize_embeddings=True)
+    assert (got * st).sum(1).min() >= 0.9999
 
 
 def test_a_batch_gives_what_each_text_gives_alone(light):

@@ -1,5 +1,8 @@
 """Embeddings: chunk the indexed messages, embed each distinct chunk text once, remember which model.
 
+- Chunks are windows of about 800 characters, and a window holding more tokens than the model reads is cut into
+  pieces that fit (`chunk_spans_many`): the model would drop the rest in silence. A vault chunked otherwise
+  (meta `chunked_by`) is re-chunked once, only where a window was cut (`_rechunked`).
 - `vector_store` holds one vector per (model, content hash), as int8 (`vault.index.vectors`):
   identical texts are embedded once.
 - `chunks` maps (message, chunk number, model) to a content hash; a message without chunk
@@ -18,12 +21,13 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import duckdb
 
 from vault.faults import crash_point
 from vault.index import vectors
-from vault.index.settings import META_MODEL, WHITESPACE, indexed_kinds, model_location, model_name, searchable_sql
+from vault.index.settings import DEFAULT_MODEL, META_MODEL, WHITESPACE, indexed_kinds, model_location, model_name, searchable_sql
 from vault.errors import VaultError
 from vault.store import get_meta, set_meta, transaction
 
@@ -31,9 +35,12 @@ from vault.store import get_meta, set_meta, transaction
 class ModelLoadError(VaultError):
     """The embedding model cannot be loaded (one line naming it)."""
 
-CHUNK_CHARS = 800  # about MiniLM's 256-token window for English prose
+CHUNK_CHARS = 800  # a window of text: about MiniLM's 256 tokens in English prose (not in code, logs or CJK)
 CHUNK_OVERLAP = 100
-MAX_CHUNKS = 24  # a 19k-character message is embedded in full; longer ones by their start
+MAX_CHUNKS = 24  # windows: a 19k-character message is embedded in full; longer ones by their start
+OVERLAP_TOKENS = 32  # shared by the pieces of a window cut to the model's window in tokens
+CHUNKER = "tokens-1"  # how chunks are cut (meta `chunked_by`): a vault chunked otherwise is re-checked once
+META_CHUNKER = "chunked_by"
 GROUP = 512  # texts per encode call and commit: progress granularity and what an interrupt can lose
 BATCH_SIZE = 64
 
@@ -53,38 +60,190 @@ class EmbedReport:
     encode_seconds: float = 0.0
     load_seconds: float = 0.0  # loading the model (0 when it was already loaded in this process)
     switched_from: list[str] = field(default_factory=list)
+    rechunked: int = 0  # messages chunked by an earlier chunker whose chunks changed (re-embedded in this run)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def chunk_text(text: str) -> list[str]:
-    """Overlapping windows of about CHUNK_CHARS, cut at whitespace where possible."""
-    text = text.strip(WHITESPACE)
-    if len(text) <= CHUNK_CHARS:
-        return [text] if text else []
-    out, start = [], 0
-    while start < len(text) and len(out) < MAX_CHUNKS:
-        end = min(len(text), start + CHUNK_CHARS)
-        if end < len(text):
+@dataclass(frozen=True)
+class Window:
+    """What bounds a chunk: the model's tokenizer (`tokenizers.Tokenizer`, neither truncating nor padding; None when
+    the model has none to ask: chunks are then the character windows alone) and how many tokens the model reads of
+    a text, its special tokens included (`max_seq_length`: 256 for MiniLM). The model silently drops the rest."""
+
+    tokenizer: Any
+    max_tokens: int = 0
+    specials: int = 0
+    lower: bool = False
+
+    @property
+    def limit(self) -> int:
+        """Content tokens a chunk may hold."""
+        return self.max_tokens - self.specials
+
+
+CHARS_ONLY = Window(None)
+
+
+@functools.lru_cache(maxsize=8)
+def window(name: str, load: bool = True) -> Window:
+    """The window of model `name`: from its folder's tokenizer.json and sentence_bert_config.json when it has them
+    (the shipped default: about 0.05 s, no torch), else from the loaded model (`load_model`); `load=False` gives
+    CHARS_ONLY rather than load a model (what the ingest's `drop_changed_chunks` can afford)."""
+    import json
+    import os
+    from pathlib import Path
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    folder = Path(model_location(name))
+    try:
+        st = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        if (folder / "tokenizer.json").is_file() and st.get("max_seq_length"):
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            most = int(st["max_seq_length"])
+            if cfg.get("max_position_embeddings"):
+                most = min(most, int(cfg["max_position_embeddings"]))
+            return _window(tok, most, bool(st.get("do_lower_case")))
+    except (OSError, ValueError, TypeError):
+        pass
+    if not load:
+        return CHARS_ONLY
+    model = load_model(name)
+    backend = getattr(getattr(model, "tokenizer", None), "backend_tokenizer", None)
+    most = getattr(model, "max_seq_length", None)
+    if backend is None or not most:
+        return CHARS_ONLY
+    from tokenizers import Tokenizer
+
+    lower = bool(getattr(model[0], "do_lower_case", False)) if hasattr(model, "__getitem__") else False
+    return _window(Tokenizer.from_str(backend.to_str()), int(most), lower)
+
+
+def _window(tok, most: int, lower: bool) -> Window:
+    tok.no_truncation()
+    tok.no_padding()
+    return Window(tok, most, len(tok.encode("").ids), lower)
+
+
+def _char_windows(text: str) -> list[tuple[int, int]]:
+    """Overlapping windows of about CHUNK_CHARS, cut at whitespace where possible, as (start, end) in `text`
+    (each window stripped of whitespace; at most MAX_CHUNKS)."""
+    lo = len(text) - len(text.lstrip(WHITESPACE))
+    hi = len(text.rstrip(WHITESPACE))
+    if hi - lo <= CHUNK_CHARS:
+        return [(lo, hi)] if hi > lo else []
+    out, start = [], lo
+    while start < hi and len(out) < MAX_CHUNKS:
+        end = min(hi, start + CHUNK_CHARS)
+        if end < hi:
             cut = text.rfind(" ", start + CHUNK_CHARS // 2, end)
             end = cut if cut > 0 else end
-        out.append(text[start:end].strip(WHITESPACE))
-        if end >= len(text):
+        seg = text[start:end]
+        a, b = start + len(seg) - len(seg.lstrip(WHITESPACE)), start + len(seg.rstrip(WHITESPACE))
+        if b > a:
+            out.append((a, b))
+        if end >= hi:
             break
         start = max(end - CHUNK_OVERLAP, start + 1)
-    return [c for c in out if c]
+    return out
 
 
-def chunk_offset(text: str, chunk_no: int) -> int:
+TOKENIZE_SLICE = 2048  # texts tokenised at once (their encodings are dropped after each slice)
+
+
+def chunk_spans_many(texts: list[str], win: Window | None = None) -> list[list[tuple[int, int]]]:
+    """Each text's chunks as (start, end) in it: the character windows, and a window the model would cut (more tokens
+    than `win.limit`) cut into pieces that fit, cut between words where it can, sharing OVERLAP_TOKENS. A window that
+    fits stays as it is (so does its vector). `win`: the default model's window when not given."""
+    win = window(DEFAULT_MODEL) if win is None else win
+    spans = [_char_windows(t or "") for t in texts]
+    if win.tokenizer is None:
+        return spans
+    pieces = _pieces(sorted({t[a:b] for t, sp in zip(texts, spans, strict=True) for a, b in sp}), win)
+    return [[(a + x, a + y) for a, b in sp for x, y in pieces.get(t[a:b], ((0, b - a),))]
+            for t, sp in zip(texts, spans, strict=True)]
+
+
+def _pieces(windows: list[str], win: Window) -> dict[str, list[tuple[int, int]]]:
+    """The windows too long for the model, each with its pieces as (start, end) within it."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for start in range(0, len(windows), TOKENIZE_SLICE):
+        part = windows[start:start + TOKENIZE_SLICE]
+        encs = win.tokenizer.encode_batch([_lowered(w, win) for w in part])
+        for w, enc in zip(part, encs, strict=True):
+            if len(enc.ids) > win.max_tokens:
+                out[w] = _cut(w, enc, win)
+    return out
+
+
+def _lowered(text: str, win: Window) -> str:
+    """What sentence-transformers gives the tokenizer (lowercased if the model says so, when offsets still hold)."""
+    if win.lower:
+        low = text.lower()
+        if len(low) == len(text):
+            return low
+    return text
+
+
+def _cut(text: str, enc, win: Window) -> list[tuple[int, int]]:
+    """Pieces of `text` of at most `win.limit` tokens each, about equal, overlapping by OVERLAP_TOKENS."""
+    all_offs, all_words = enc.offsets, enc.word_ids  # (each a list built anew at every access)
+    keep = [i for i, m in enumerate(enc.special_tokens_mask) if not m]
+    offs = [all_offs[i] for i in keep]
+    words = [all_words[i] for i in keep]
+    n, limit = len(offs), win.limit
+    ov = min(OVERLAP_TOKENS, limit // 4)
+    count = -(-(n - ov) // (limit - ov))
+    size = min(limit, -(-(n + (count - 1) * ov) // count))
+    out, i = [], 0
+    while True:
+        j = min(n, i + size)
+        if j < n:
+            j = _boundary(offs, words, i + max(1, size // 2), j)
+        a, b = offs[i][0], offs[j - 1][1]
+        while _tokens(text[a:b], win) > limit:  # a cut inside a word may tokenize otherwise: take less
+            j -= 1
+            a, b = offs[i][0], offs[j - 1][1]
+        out.append((a, b))
+        if j >= n:
+            return out
+        nxt = max(j - ov, i + 1)
+        while nxt < j and words[nxt] is not None and words[nxt] == words[nxt - 1]:
+            nxt += 1  # a piece starts at the start of a word
+        i = nxt
+
+
+def _boundary(offs, words, lo: int, hi: int) -> int:
+    """Where to end a piece at token `hi` or before (not before `lo`): before a token that follows whitespace, else
+    before one that starts a word (punctuation, a path's parts), else at `hi`."""
+    for k in range(hi, lo - 1, -1):
+        if offs[k][0] > offs[k - 1][1]:
+            return k
+    for k in range(hi, lo - 1, -1):
+        if words[k] != words[k - 1]:
+            return k
+    return hi
+
+
+def _tokens(text: str, win: Window) -> int:
+    return len(win.tokenizer.encode(_lowered(text, win)).ids) - win.specials
+
+
+def chunk_text(text: str, win: Window | None = None) -> list[str]:
+    """The chunk texts of `text` (`chunk_spans_many`)."""
+    return [text[a:b] for a, b in chunk_spans_many([text], win)[0]]
+
+
+def chunk_offset(text: str, chunk_no: int, win: Window | None = None) -> int:
     """Where chunk `chunk_no` starts in `text` (for snippets of semantic hits)."""
     if chunk_no <= 0:
         return 0
-    chunks = chunk_text(text)
-    if chunk_no >= len(chunks):
-        return 0
-    pos = text.find(chunks[chunk_no])
-    return max(pos, 0)
+    spans = chunk_spans_many([text], win)[0]
+    return spans[chunk_no][0] if chunk_no < len(spans) else 0
 
 
 def content_hash(text: str) -> str:
@@ -181,7 +340,7 @@ META_DONE = "embedded_through"  # "<model> <kinds> <content version>" of the las
 
 
 def _done_mark(con: duckdb.DuckDBPyConnection, name: str) -> str:
-    return f"{name} {','.join(indexed_kinds(con))} {get_meta(con, 'content_version', '0')}"
+    return f"{name} {','.join(indexed_kinds(con))} {get_meta(con, 'content_version', '0')} {CHUNKER}"
 
 
 def up_to_date(con: duckdb.DuckDBPyConnection, name: str | None = None) -> bool:
@@ -224,8 +383,14 @@ def embed_pending(
         if only is not None:
             con.unregister("_only")
     rep.messages = len(rows)
+    stale: dict[str, list[str]] = {}  # re-chunked messages: their old chunk hashes
+    if only is None and mid is not None and get_meta(con, META_CHUNKER) != CHUNKER:
+        stale = _rechunked(con, mid, name)
+        rows += [(msg_id, text) for msg_id, (text, _) in stale.items()]
+        stale = {msg_id: old for msg_id, (_, old) in stale.items()}
+        rep.rechunked = len(stale)
     if rows:
-        chunk_rows, texts = _chunk(rows, mid if mid is not None else -1)
+        chunk_rows, texts = _chunk(rows, mid if mid is not None else -1, window(name))
         rep.chunks, rep.distinct = len(chunk_rows), len(texts)
         todo = _missing(con, mid, texts) if mid is not None else sorted(texts.items(), key=lambda ht: -len(ht[1]))
         rep.reused = len(texts) - len(todo)
@@ -247,13 +412,14 @@ def embed_pending(
         if on_stage:
             on_stage("embedding")
         rep.encode_seconds = _embed_groups(con, model, mid, todo, on_progress, batch_size)
-        with transaction(con):
-            _insert_chunks(con, chunk_rows)
+        with transaction(con):  # a re-chunked message's old chunks give way to its new ones at once
+            _replace_chunks(con, mid, stale, chunk_rows)
             vectors.touch(con)
     crash_point("embed-chunks")  # every chunk stored, the run not yet marked complete
     if only is None and mid is not None and get_meta(con, META_MODEL) != name:
         rep.switched_from = _switch_model(con, mid, name)
     if only is None and get_meta(con, META_MODEL) == name:
+        set_meta(con, META_CHUNKER, CHUNKER)
         set_meta(con, META_DONE, _done_mark(con, name))
     if rows:
         con.execute("CHECKPOINT")
@@ -262,14 +428,53 @@ def embed_pending(
     return rep
 
 
-def _chunk(rows: list[tuple[str, str]], mid: int) -> tuple[list[tuple], dict[str, str]]:
+def _chunk(rows: list[tuple[str, str]], mid: int, win: Window) -> tuple[list[tuple], dict[str, str]]:
     chunk_rows, texts = [], {}
-    for msg_id, text in rows:
-        for no, chunk in enumerate(chunk_text(text or "")):
+    for (msg_id, text), spans in zip(rows, chunk_spans_many([t or "" for _, t in rows], win), strict=True):
+        for no, (a, b) in enumerate(spans):
+            chunk = text[a:b]
             h = content_hash(chunk)
             texts.setdefault(h, chunk)
             chunk_rows.append((msg_id, no, mid, h))
     return chunk_rows, texts
+
+
+def _rechunked(con: duckdb.DuckDBPyConnection, mid: int, name: str) -> dict[str, tuple[str, list[str]]]:
+    """The model's chunked messages whose text the chunker cuts otherwise now: {msg_id: (text, old hashes)}.
+
+    A vault chunked by an earlier chunker (meta `chunked_by` not CHUNKER) is compared once: the messages whose
+    chunks are the same (every window that fitted the model) keep them and their vectors; the others (a window the
+    model cut) are chunked and embedded again in the same run, their old chunks kept until the new ones replace them
+    in one transaction. An interrupted run leaves the old chunks, and the next compares again (reusing the vectors
+    stored): search never loses a message on the way."""
+    rows = con.execute(
+        """SELECT c.msg_id, list(c.content_hash ORDER BY c.chunk_no), any_value(m.text)
+           FROM chunks c JOIN messages m USING (msg_id) WHERE c.model_id = ? GROUP BY c.msg_id ORDER BY c.msg_id""",
+        [mid]).fetchall()
+    spans = chunk_spans_many([t or "" for _, _, t in rows], window(name))
+    return {msg_id: (text, old) for (msg_id, old, text), sp in zip(rows, spans, strict=True)
+            if old != [content_hash((text or "")[a:b]) for a, b in sp]}
+
+
+def _replace_chunks(con: duckdb.DuckDBPyConnection, mid: int, stale: dict[str, list[str]], chunk_rows: list) -> None:
+    """Store `chunk_rows` instead of the model's chunks of the re-chunked messages (`stale`), and drop those of
+    their old vectors that no chunk names any more (the caller holds a transaction)."""
+    if not stale:
+        _insert_chunks(con, chunk_rows)
+        return
+    import pyarrow as pa
+
+    con.register("_stale", pa.table({"msg_id": list(stale)}))
+    con.register("_old", pa.table({"h": sorted({h for hs in stale.values() for h in hs})}))
+    try:
+        con.execute("DELETE FROM chunks WHERE model_id = ? AND msg_id IN (SELECT msg_id FROM _stale)", [mid])
+        _insert_chunks(con, chunk_rows)
+        con.execute(f"""DELETE FROM {vectors.TABLE} WHERE model_id = $mid AND content_hash IN (SELECT h FROM _old)
+                        AND content_hash NOT IN (SELECT content_hash FROM chunks WHERE model_id = $mid)""",
+                    {"mid": mid})
+    finally:
+        con.unregister("_stale")
+        con.unregister("_old")
 
 
 def _missing(con: duckdb.DuckDBPyConnection, mid: int, texts: dict[str, str]) -> list[tuple[str, str]]:
@@ -289,19 +494,16 @@ def _missing(con: duckdb.DuckDBPyConnection, mid: int, texts: dict[str, str]) ->
     return todo
 
 
-TOKENIZE_SLICE = 2048  # texts tokenised at once to count their tokens: only the counts are kept
-
-
 def token_lengths(model, texts: list[str]) -> list[int]:
     """How many tokens the model will read of each text (its tokenizer, special tokens included, cut at the
     model's window); characters when the model has no tokenizer to ask."""
     tok = getattr(model, "tokenizer", None)
     if not callable(tok):
         return [len(t) for t in texts]
-    window = getattr(model, "max_seq_length", None) or 512
+    most = getattr(model, "max_seq_length", None) or 512
     out: list[int] = []
     for start in range(0, len(texts), TOKENIZE_SLICE):
-        ids = tok(texts[start:start + TOKENIZE_SLICE], add_special_tokens=True, truncation=True, max_length=window,
+        ids = tok(texts[start:start + TOKENIZE_SLICE], add_special_tokens=True, truncation=True, max_length=most,
                   return_attention_mask=False, return_token_type_ids=False)["input_ids"]
         out.extend(len(i) for i in ids)
     return out
@@ -352,18 +554,25 @@ def drop_changed_chunks(con: duckdb.DuckDBPyConnection, file_ids: Iterable[int])
     ids, so their chunks would go on describing the old text. The ingest calls this in the transaction
     that replaces the messages: a crash leaves either the old text with its chunks or the new text
     without stale ones. Unchanged texts keep their chunks (comparing the hashes of the chunks the text
-    makes now, for every model, costs a pass over the files' chunked texts, no model).
+    makes now, for every model, costs a pass over the files' chunked texts and the model's tokenizer, no model;
+    a model whose tokenizer is not in a folder is not loaded here: a message its window would cut is dropped
+    and chunked again by the next `embed_pending`).
     """
     ids = ", ".join(str(int(f)) for f in file_ids)
     if not ids:
         return 0
     rows = con.execute(
-        f"""SELECT c.msg_id, list(c.content_hash ORDER BY c.chunk_no), any_value(m.text)
-            FROM chunks c JOIN messages m USING (msg_id) WHERE m.file_id IN ({ids})
-            GROUP BY c.msg_id, c.model_id"""
+        f"""SELECT c.msg_id, list(c.content_hash ORDER BY c.chunk_no), any_value(m.text), any_value(e.name)
+            FROM chunks c JOIN messages m USING (msg_id) JOIN embed_models e USING (model_id)
+            WHERE m.file_id IN ({ids}) GROUP BY c.msg_id, c.model_id"""
     ).fetchall()
-    stale = sorted({msg_id for msg_id, hashes, text in rows
-                    if hashes != [content_hash(c) for c in chunk_text(text or "")]})
+    stale_set: set[str] = set()
+    for name in {r[3] for r in rows}:
+        mine = [r for r in rows if r[3] == name]
+        spans = chunk_spans_many([r[2] or "" for r in mine], window(name, load=False))
+        stale_set.update(msg_id for (msg_id, hashes, text, _), sp in zip(mine, spans, strict=True)
+                         if hashes != [content_hash((text or "")[a:b]) for a, b in sp])
+    stale = sorted(stale_set)
     for start in range(0, len(stale), 1000):
         part = stale[start:start + 1000]
         con.execute(f"DELETE FROM chunks WHERE msg_id IN ({', '.join('?' * len(part))})", part)

@@ -383,6 +383,7 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
     match_words = snippets.matching_words([r[4] or "" for r in rows], qstems)
     snips: dict[tuple[str, int], tuple] = {}  # identical texts (a shared tool output) make the same snippet
     out = []
+    win = None
     for msg_id, score in ranked:
         r = info.get(msg_id)
         if r is None:
@@ -392,7 +393,12 @@ def _hits(con, ranked: list[tuple[str, float]], query: str, extra: dict[str, dic
         if "chunk_no" in ex:
             from vault.index.embeddings import chunk_offset
 
-            start = chunk_offset(r[4] or "", ex["chunk_no"])
+            if ex["chunk_no"] and win is None:
+                from vault.index.embeddings import window
+                from vault.index.settings import model_name
+
+                win = window(model_name(con))  # where the chunks were cut: the model's window in tokens
+            start = chunk_offset(r[4] or "", ex["chunk_no"], win)
         key = (r[4] or "", start)
         if key not in snips:
             snips[key] = snippets.make(r[4] or "", match_words, start)
