@@ -7,24 +7,15 @@ after a crash makes it consistent (pending sessions, migration m005).
 from __future__ import annotations
 
 from vault.sources.base import TOUCHED
-from vault.sqlstring import sql_strings
-
-# Up to this many touched sessions (or pending files, `vault.ingest`) are named as constants: DuckDB filters the scan
-# by them (row groups' min/max) instead of joining the whole column with the touched table. One session on the 1 GB
-# vault, a fresh process: 27.0 vs 32.7 ms CPU (median of 12).
-CONSTANT_IDS = 64
 
 
-def derive_sessions(con, sessions: list[str] | None = None) -> None:
-    """Session totals and subagent links of the touched sessions (`sessions`: their ids, the rows of `TOUCHED`,
-    if the caller has them)."""
-    touched = (sql_strings(sessions) if sessions is not None and 0 < len(sessions) <= CONSTANT_IDS
-               else f"SELECT session_id FROM {TOUCHED}")
-    _refresh_sessions(con, touched)
-    _link_subagents(con, touched)
+def derive_sessions(con) -> None:
+    """Session totals and subagent links of the touched sessions."""
+    _refresh_sessions(con)
+    _link_subagents(con)
 
 
-def _refresh_sessions(con, touched: str) -> None:
+def _refresh_sessions(con) -> None:
     # Totals from the light columns first, then the first prompt's text by rowid: the touched sessions' rows lie apart
     # in the table (a resumed session's copies, sessions of several files), and reading `text` for all of them
     # decompressed most of the column (16 sessions appended to on the 1 GB vault: 0.21 s of CPU; docs/foundation.md).
@@ -33,7 +24,7 @@ def _refresh_sessions(con, touched: str) -> None:
         CREATE OR REPLACE TEMP TABLE _session_totals AS
         SELECT session_id, min(timestamp) AS started, max(timestamp) AS ended, count(*) AS n,
                count(*) FILTER (WHERE is_human) AS h, arg_min(rowid, seq) FILTER (WHERE is_human) AS first_row
-        FROM messages WHERE session_id IN ({touched})
+        FROM messages WHERE session_id IN (SELECT session_id FROM {TOUCHED})
         GROUP BY session_id
         """
     )
@@ -53,15 +44,14 @@ def _refresh_sessions(con, touched: str) -> None:
         con.execute("DROP TABLE _session_totals")
 
 
-def _link_subagents(con, touched: str) -> None:
+def _link_subagents(con) -> None:
     # A parser that reads which subagent a tool result spawned puts its id in extra.subagent
     # (Claude Code: toolUseResult.agentId); a subagent session may name its parent call instead.
     con.execute(
         f"""
         UPDATE tool_calls SET subagent_session_id = m.session_id || '/agent-' || json_extract_string(m.extra, '$.subagent')
-        FROM messages m
-        WHERE m.session_id IN ({touched}) AND m.msg_id = tool_calls.result_msg_id
-          AND json_extract_string(m.extra, '$.subagent') IS NOT NULL
+        FROM messages m JOIN {TOUCHED} t USING (session_id)
+        WHERE m.msg_id = tool_calls.result_msg_id AND json_extract_string(m.extra, '$.subagent') IS NOT NULL
         """
     )
     con.execute(
@@ -74,8 +64,7 @@ def _link_subagents(con, touched: str) -> None:
     con.execute(
         f"""
         UPDATE tool_calls SET subagent_session_id = s.session_id
-        FROM sessions s
-        WHERE s.session_id IN ({touched}) AND s.parent_tool_use_id = tool_calls.tool_use_id
-          AND tool_calls.subagent_session_id IS NULL
+        FROM sessions s JOIN {TOUCHED} t USING (session_id)
+        WHERE s.parent_tool_use_id = tool_calls.tool_use_id AND tool_calls.subagent_session_id IS NULL
         """
     )

@@ -38,7 +38,7 @@ import duckdb
 
 from vault import arrow_small, rawstore
 from vault.bulk import insert_rows
-from vault.derive import CONSTANT_IDS, derive_sessions
+from vault.derive import derive_sessions
 from vault.faults import crash_point
 from vault.index.fts_build import literals, note_changes
 from vault.ingest_keys import StoredKeys, hashes
@@ -475,11 +475,8 @@ class Ingester:
         import pyarrow as pa
 
         con = self.con
-        # `files` are the pending files' ids: a few as constants (a filter in the scan; the hook's one file)
-        pending = ", ".join(str(int(f)) for f in files) if len(files) <= CONSTANT_IDS else \
-            "SELECT file_id FROM pending_files"
         sources = [r[0] for r in con.execute(
-            f"SELECT DISTINCT source FROM files WHERE file_id IN ({pending or 'NULL'}) ORDER BY 1"
+            "SELECT DISTINCT source FROM files WHERE file_id IN (SELECT file_id FROM pending_files) ORDER BY 1"
         ).fetchall()]
         con.register(TOUCHED, pa.table({"session_id": pa.array(sessions, pa.string())}))
         try:
@@ -490,7 +487,7 @@ class Ingester:
                 except KeyError:  # 'unrecognised' since, or a parser this version lacks
                     continue
                 parser.finalize(con, touched)  # format fix-ups (Claude Code: queued copies, titles, forks)
-            derive_sessions(con, sessions)
+            derive_sessions(con)
         finally:
             con.unregister(TOUCHED)
 
