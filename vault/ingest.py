@@ -49,7 +49,6 @@ from vault.migrations import M012_INDEXES
 from vault.model import REASON_CHARS, Kind
 from vault.rewritten import drop_changed_labels, forget_calls
 from vault.sources import detect_parser, parser_by_name, read_head, unrecognised_reason
-from vault.sqlstring import sql_string
 from vault.sources.base import TOUCHED, Parser, Touched
 from vault.sqlstring import sql_string
 from vault.store import bump_content_version, checkpoint_large, reset_memory_limit, transaction, with_roomy_retry
@@ -320,7 +319,7 @@ class Ingester:
             self._kept_bytes += res.kept_bytes
 
     def _path_error(self, path: Path | str, reason: str) -> None:
-        self.report.errors.append({"file": path_key(path), "line": 0, "reason": reason[:REASON_CHARS]})
+        self.report.add_error(path_key(path), 0, reason[:REASON_CHARS])  # line 0: the whole file
 
     def _plan(self, path: Path | str, seen: set[str]) -> Plan | None:
         """What to read of `path` (None: nothing, it is unchanged, unreadable or not a transcript).
