@@ -129,7 +129,8 @@ def test_show_cuts_one_line_items_to_the_terminal_width(monkeypatch, width):
     render_session(console, {"session_id": "s1"}, SHOW_MSGS)
     lines = out.getvalue().splitlines()[2:]  # after the title and the meta line
     assert len(lines) == len(SHOW_MSGS), lines  # one line each
-    assert all(cell_len(line) <= width and line.endswith(("…", "s1/agent-a1b2c3", "10:00:00")) for line in lines), lines
+    ends = ("…", "s1/agent-a1b2c3", "10:00:00")
+    assert all(cell_len(line) <= width and line.endswith(ends) for line in lines), lines
     assert lines[1].startswith("  ⚙ Task(explore the code") and lines[1].endswith("… → s1/agent-a1b2c3")
     assert lines[4].startswith("command: /compact keep the plan") and lines[4].endswith("… 10:00:00")
 
