@@ -48,6 +48,11 @@ DIFF_LINES = 24  # of an edit's unified diff
 WRITE_LINES = 12  # of a written file's head
 
 
+def _count(n: int, noun: str) -> str:
+    """`1 line`, `2 lines`: a count and its noun (the rendered pairs said "(1 lines)")."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _args(input_json: Any) -> dict:
     try:
         data = json.loads(input_json) if isinstance(input_json, str) else input_json
@@ -61,7 +66,8 @@ def _diff(old: str, new: str, path: str) -> list[str]:
 
     lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), fromfile=path, tofile=path, lineterm="",
                                       n=1))[2:]  # the ---/+++ header repeats the path
-    return lines[:DIFF_LINES] + ([f"… ({len(lines) - DIFF_LINES} more diff lines)"] if len(lines) > DIFF_LINES else [])
+    more = len(lines) - DIFF_LINES
+    return lines[:DIFF_LINES] + ([f"… ({_count(more, 'more diff line')})"] if more > 0 else [])
 
 
 def tool_detail(name: str | None, input_json: Any) -> str | None:
@@ -76,7 +82,7 @@ def tool_detail(name: str | None, input_json: Any) -> str | None:
         return "\n".join([f"[Edit] {path}", *_diff(str(a.get("old_string", "")), str(a.get("new_string", "")), path)])
     if name == "MultiEdit" and isinstance(a.get("edits"), list):
         path = str(a.get("file_path", ""))
-        lines = [f"[MultiEdit] {path} ({len(a['edits'])} edits)"]
+        lines = [f"[MultiEdit] {path} ({_count(len(a['edits']), 'edit')})"]
         for e in a["edits"]:
             if isinstance(e, dict):
                 lines += _diff(str(e.get("old_string", "")), str(e.get("new_string", "")), path)
@@ -84,8 +90,8 @@ def tool_detail(name: str | None, input_json: Any) -> str | None:
     if name == "Write" and isinstance(a.get("content"), str):
         body = a["content"].splitlines()
         head = [f"    {ln}" for ln in body[:WRITE_LINES]]
-        more = [f"    … ({len(body) - WRITE_LINES} more lines)"] if len(body) > WRITE_LINES else []
-        return "\n".join([f"[Write] {a.get('file_path', '')} ({len(body)} lines)", *head, *more])
+        more = [f"    … ({_count(len(body) - WRITE_LINES, 'more line')})"] if len(body) > WRITE_LINES else []
+        return "\n".join([f"[Write] {a.get('file_path', '')} ({_count(len(body), 'line')})", *head, *more])
     return None
 
 

@@ -119,6 +119,32 @@ def source_unmatched(con: duckdb.DuckDBPyConnection, source: str | None) -> str 
     return f"{source!r} matches no session in the vault (sources: {', '.join(have) or 'none'})"
 
 
+def window_unmatched(con: duckdb.DuckDBPyConnection, since: str | None, until: str | None) -> str | None:
+    """Why no session falls in the window `since`..`until` (as `list_sessions` reads them: active on or after
+    `since`, started on or before `until`), one phrase after the options (`--since '3 days ago': …`): the vault's
+    first and last session dates. None when a session falls in it, or no bound is given. A search's messages lie
+    within their sessions, so no session in the window means no message in it either."""
+    if not since and not until:
+        return None
+    lo, hi = iso_when(since), iso_when(until, end=True)
+    w = Filter()
+    if lo:
+        w.add("ended_at >= CAST(? AS TIMESTAMP)", lo)
+    if hi:
+        w.add("started_at <= CAST(? AS TIMESTAMP)", hi)
+    if con.execute(f"SELECT 1 FROM sessions {w.where()} LIMIT 1", w.params).fetchone():
+        return None
+    first, last = con.execute("SELECT min(coalesce(started_at, ended_at)), max(coalesce(ended_at, started_at)) "
+                              "FROM sessions").fetchone()
+    if first is None:
+        have = "the vault has no dated session"
+    else:
+        a, b = str(first)[:10], str(last)[:10]
+        have = f"the vault's sessions are all on {a}" if a == b else f"the vault's sessions run from {a} to {b}"
+    inverted = " (--since is after --until)" if lo and hi and lo > hi else ""
+    return f"no session falls in this window{inverted}; {have}"
+
+
 class AmbiguousSessionError(VaultError):
     """A prefix shared by several sessions; the message lists them."""
 

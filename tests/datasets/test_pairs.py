@@ -229,6 +229,25 @@ def test_tool_calls_rendered_with_what_they_did_within_a_budget():
     assert "more diff lines" in big and len(big.splitlines()) <= 26
 
 
+def test_tool_details_count_one_in_the_singular():
+    """A one-line file, one edit, one line or one diff line past the cut: "1 line", never "(1 lines)"."""
+    from miner.render import DIFF_LINES, WRITE_LINES, tool_detail
+
+    one = tool_detail("Write", json.dumps({"file_path": "/a/one.py", "content": "x = 1\n"}))
+    assert one == "[Write] /a/one.py (1 line)\n    x = 1"
+    past = tool_detail("Write", json.dumps({"file_path": "/a/w.py", "content": "\n".join("x" * (WRITE_LINES + 1))}))
+    assert f"({WRITE_LINES + 1} lines)" in past and past.endswith("… (1 more line)")
+    edit = {"old_string": "a", "new_string": "b"}
+    assert tool_detail("MultiEdit", json.dumps({"file_path": "/a/m.py", "edits": [edit]})).startswith(
+        "[MultiEdit] /a/m.py (1 edit)\n")
+    assert "(2 edits)" in tool_detail("MultiEdit", json.dumps({"file_path": "/a/m.py", "edits": [edit, edit]}))
+    # a hunk header, then old and new lines: DIFF_LINES + 1 diff lines once old + new = DIFF_LINES
+    n = DIFF_LINES // 2
+    diff = tool_detail("Edit", json.dumps({"file_path": "/a/e.py", "old_string": "\n".join(f"o{i}" for i in range(n)),
+                                           "new_string": "\n".join(f"n{i}" for i in range(DIFF_LINES - n))}))
+    assert diff.endswith("… (1 more diff line)"), diff
+
+
 def test_tool_line():
     assert tool_line("Bash", '{"command": "pytest -q\\n  --lf"}', "") == "[Bash] pytest -q --lf"
     assert tool_line("Edit", '{"file_path": "/a/b.py", "old_string": "x"}', "") == "[Edit] /a/b.py"

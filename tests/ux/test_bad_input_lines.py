@@ -4,6 +4,8 @@ unclear line before this file was written."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from support import run_cli
@@ -129,6 +131,36 @@ def test_sessions_names_each_filter_that_matches_no_session(ex_db):
     assert err.strip().splitlines() == [
         "--project 'nosuch' matches no session in the vault (`vault sessions` shows the projects)",
         "--source 'nope' matches no session in the vault (sources: claude_code)"], err
+
+
+EX_RANGE = "the vault's sessions run from 2026-10-05 to 2026-11-17"  # examples/claude-code
+
+
+@pytest.mark.parametrize("window, said", [
+    (("--since", "2099-01-01"), "--since '2099-01-01'"),
+    (("--until", "2000-01-01"), "--until '2000-01-01'"),
+    (("--since", "2099-01-01", "--until", "2000-01-01"), "--since '2099-01-01' --until '2000-01-01'"),
+])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_window_no_session_falls_in_is_said_with_the_vaults_dates(ex_db, window, said, as_json):
+    """`vault sessions --since '3 days ago'` on an older vault printed an empty table without a word. Stdout keeps
+    its shape (`--json`: an empty list); the note goes to stderr, with the first and last session dates."""
+    code, out, err = run_cli("sessions", *window, *(["--json"] if as_json else []), db=ex_db)
+    assert code == 0, err
+    assert out.strip() == "[]" if as_json else "0 sessions" in out, out
+    inverted = " (--since is after --until)" if len(window) == 4 else ""
+    assert err.strip().splitlines() == [f"{said}: no session falls in this window{inverted}; {EX_RANGE}"], err
+    code, out, err = run_cli("search", "refund", "--mode", "keyword", *window, db=ex_db)
+    assert code == 0 and err.strip().splitlines() == [
+        f"{said}: no session falls in this window{inverted}; {EX_RANGE}"], err
+
+
+def test_a_window_some_session_falls_in_says_nothing(ex_db):
+    code, out, err = run_cli("sessions", "--since", "2026-11-17", "--until", "2026-11-17", "--json", db=ex_db)
+    assert code == 0 and len(json.loads(out)) >= 1 and err == "", err
+    code, out, err = run_cli("sessions", "--since", "2026-11-17", "--project", "nosuch", db=ex_db)
+    assert err.strip().splitlines() == [  # the window matches: only the project is said
+        "--project 'nosuch' matches no session in the vault (`vault sessions` shows the projects)"], err
 
 
 def test_a_search_role_that_matches_nothing_lists_the_roles_too(ex_db):

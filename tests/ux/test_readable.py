@@ -96,3 +96,56 @@ def test_a_tool_call_whose_text_starts_blank_is_shown_on_one_line_not_as_nothing
     assert error == "API error: " + ("overloaded " * 20)[:109] + "…"
     assert one_line("word " * 1_000_000, 12) == "word word w…"  # a prefix is enough for a huge text
     assert one_line(" \n\t", 5) == "" and one_line(None, 5) == ""
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+SHOW_MSGS = [{"msg_id": "m1", "kind": "tool_call", "text": "Bash(" + "pytest -q tests/ux " * 10 + ")"},
+             {"msg_id": "m2", "kind": "tool_call", "text": "Task(" + "explore the code " * 10 + ")",
+              "subagent_session_id": "s1/agent-a1b2c3"},
+             {"msg_id": "m3", "kind": "tool_result", "text": "FAILED tests/ux/test_readable.py " * 6, "is_error": True},
+             {"msg_id": "m4", "kind": "api_error", "text": "overloaded " * 30},
+             {"msg_id": "m5", "kind": "command", "text": "/compact " + "keep the plan " * 12,
+              "timestamp": "2026-11-17T10:00:00"},
+             {"msg_id": "m6", "kind": "tool_call", "text": "Read(" + "文件" * 60 + ")"}]
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_show_cuts_one_line_items_to_the_terminal_width(monkeypatch, width):
+    """At 80 columns `vault show` cut tool calls at 110 characters and results at 100, so each wrapped onto a second
+    line despite the README's "one line each". On a terminal (COLUMNS read by rich) each fits its width now."""
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    from vault.cli.views.session import render_session
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = _Tty()
+    console = Console(file=out, color_system=None)
+    assert console.width == width
+    render_session(console, {"session_id": "s1"}, SHOW_MSGS)
+    lines = out.getvalue().splitlines()[2:]  # after the title and the meta line
+    assert len(lines) == len(SHOW_MSGS), lines  # one line each
+    ends = ("…", "s1/agent-a1b2c3", "10:00:00")
+    assert all(cell_len(line) <= width and line.endswith(ends) for line in lines), lines
+    assert lines[1].startswith("  ⚙ Task(explore the code") and lines[1].endswith("… → s1/agent-a1b2c3")
+    assert lines[4].startswith("command: /compact keep the plan") and lines[4].endswith("… 10:00:00")
+
+
+def test_show_piped_keeps_its_cuts(monkeypatch):
+    """Piped, `vault show` prints what it printed before (scripts see no change): 110 characters of a tool call, 100
+    of a result, whatever the width."""
+    from rich.console import Console
+
+    from vault.cli.views.session import render_session
+
+    monkeypatch.setenv("COLUMNS", "80")
+    out = io.StringIO()
+    render_session(Console(file=out, color_system=None, width=400), {"session_id": "s1"}, SHOW_MSGS)
+    lines = out.getvalue().splitlines()[2:]
+    assert lines[0] == "  ⚙ " + ("Bash(" + "pytest -q tests/ux " * 10)[:109] + "…"
+    assert lines[2] == "    ↳ " + ("FAILED tests/ux/test_readable.py " * 6)[:99] + "…"
+    assert lines[3] == "API error: " + ("overloaded " * 30)[:109] + "…"

@@ -148,7 +148,7 @@ def sessions_cmd(ctx, project, source, role, since, until, subagents, limit, as_
         rows = list_sessions(con, SessionFilter(project=project, source=source, since=since, until=until,
                                                 role=role, include_subagents=subagents, limit=limit))
         notes = [] if rows else unmatched_filters(ctx, con, project=project, source=source, role=role,
-                                                          assigned=True)
+                                                          assigned=True, since=since, until=until)
     if as_json:
         emit_json(rows)
     else:

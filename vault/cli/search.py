@@ -55,14 +55,16 @@ def run_search(ctx, query, mode, limit, project, role, session, since, until, ki
                     loader.wait(err, None, started)
                 hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
                 unmatched = [] if hits else unmatched_filters(ctx, con, session=session, project=project,
-                                                                    role=role, assigned=True)
+                                                                    role=role, assigned=True, since=since,
+                                                                    until=until)
         if hits is None:  # sentence-transformers takes seconds: the vault was let go meanwhile
             wait = None if explicit else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
             mode = mode if loader.wait(err, wait, started) else "keyword"
             with open_db(ctx, read_only=True) as con:
                 hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
                 unmatched = [] if hits else unmatched_filters(ctx, con, session=session, project=project,
-                                                                    role=role, assigned=True)
+                                                                    role=role, assigned=True, since=since,
+                                                                    until=until)
     if as_json:
         emit_json([h.as_json() for h in hits])
     else:

@@ -1,4 +1,5 @@
-"""A filter that matches nothing in the vault (a mistyped `--role`, `--project`, `--session`, `--source`) is said on
+"""A filter that matches nothing in the vault (a mistyped `--role`, `--project`, `--session`, `--source`, a
+`--since`/`--until` window no session falls in) is said on
 stderr, one dim line each, so an empty answer is not taken for "nothing there": the one check of `vault search`,
 `vault sessions`, `vault pairs`, `vault export`, `vault stats --corrections`, `vault turns` and `vault personas`.
 
@@ -21,13 +22,14 @@ def unknown_role(ctx, con, role: str | None, assigned: bool = False) -> str | No
 
 
 def unmatched_filters(ctx, con, *, session: str | None = None, project: str | None = None,
-                      source: str | None = None, role: str | None = None, assigned: bool = False) -> list[str]:
+                      source: str | None = None, role: str | None = None, assigned: bool = False,
+                      since: str | None = None, until: str | None = None) -> list[str]:
     """The filters given that match no session of the vault at all, one line each.
 
     `assigned`: the command reads only the roles `vault mine` stored (search, sessions, turns), so a role the
     rules give but no mine has assigned yet is said too."""
     from vault.index.search import SearchFilters
-    from vault.queries import source_unmatched
+    from vault.queries import source_unmatched, window_unmatched
 
     notes = []
     for option, value in (("--session", session), ("--project", project)):
@@ -42,6 +44,10 @@ def unmatched_filters(ctx, con, *, session: str | None = None, project: str | No
     line = unknown_role(ctx, con, role, assigned)
     if line:
         notes.append(f"--role {line}")
+    line = window_unmatched(con, since, until)
+    if line:
+        bounds = " ".join(f"{option} {value!r}" for option, value in (("--since", since), ("--until", until)) if value)
+        notes.append(f"{bounds}: {line}")
     return notes
 
 

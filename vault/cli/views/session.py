@@ -10,7 +10,10 @@ from vault.render import HIDDEN, one_line, readable_text
 
 
 # Characters of a tool call, an error or a command `vault show` prints on one line (trainer.fit cuts older turns so).
+# On a terminal, a line is also cut to its width (`_one_line`); piped output keeps these cuts.
 LINE_CHARS = 110
+RESULT_CHARS = 100  # of a tool result (shown with --all, or an error)
+MIN_CHARS = 20  # kept of a line's text however narrow the terminal (it wraps then)
 
 # Characters of one message `vault show` renders: a pasted log or file of megabytes took rich minutes of CPU to
 # wrap (47 s of CPU for 8 MiB); the rest is named, and `vault show --json` has it whole.
@@ -23,6 +26,32 @@ def _shown(text: str | None) -> tuple[str, str | None]:
     if len(text) <= SHOW_CHARS:
         return text, None
     return text[:SHOW_CHARS], f"… {len(text) - SHOW_CHARS:,} more characters (`vault show --json` has them all)"
+
+
+def _on_terminal(console) -> bool:
+    """Whether `console` writes to a terminal (its file's isatty: FORCE_COLOR or TTY_COMPATIBLE in a CI log do not
+    make a pipe one, so a script reading `vault show` sees the same cuts)."""
+    try:
+        return bool(console.file.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _one_line(console, text: str | None, chars: int, used: str = "") -> str:
+    """`vault.render.one_line(text, chars)`; on a terminal, also within its width less the cells of `used` (what
+    the line prints besides the text), so that a line at 80 columns does not wrap onto a second one."""
+    if not _on_terminal(console):
+        return one_line(text, chars)
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    room = max(console.width - cell_len(used), MIN_CHARS)
+    line = one_line(text, min(chars, room))
+    if cell_len(line) > room:  # wide characters (CJK, emoji) take two cells
+        t = Text(line)
+        t.truncate(room, overflow="ellipsis")
+        line = t.plain
+    return line
 
 
 def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *, show_all: bool = False,
@@ -68,18 +97,20 @@ def render_session(console, info: dict[str, Any], msgs: list[dict[str, Any]], *,
             if cut:
                 console.print(Text(cut, style="dim"))
         elif kind == Kind.TOOL_CALL:
-            sub = f" [blue]→ {esc(m['subagent_session_id'])}[/]" if m.get("subagent_session_id") else ""
-            console.print(f"  [yellow]⚙[/] {esc(one_line(m['text'], LINE_CHARS))}{sub}")
+            sub = f" → {m['subagent_session_id']}" if m.get("subagent_session_id") else ""
+            call = esc(_one_line(console, m["text"], LINE_CHARS, "  ⚙ " + sub))
+            console.print(f"  [yellow]⚙[/] {call}" + (f" [blue]{esc(sub[1:])}[/]" if sub else ""))
         elif kind == Kind.TOOL_RESULT:
             if show_all or m.get("is_error"):
                 style = "red" if m.get("is_error") else "dim"
-                console.print(f"    [{style}]↳ {esc(one_line(m['text'], 100))}[/]")
+                console.print(f"    [{style}]↳ {esc(_one_line(console, m['text'], RESULT_CHARS, '    ↳ '))}[/]")
         elif kind == Kind.API_ERROR:
-            console.print(f"[red]API error:[/] {esc(one_line(m['text'], LINE_CHARS))}")
+            console.print(f"[red]API error:[/] {esc(_one_line(console, m['text'], LINE_CHARS, 'API error: '))}")
         elif kind == Kind.COMPACT_SUMMARY:
             console.print("[dim]── conversation compacted ──[/]")
         elif kind == Kind.COMMAND:
-            typed = esc(one_line(readable_text(kind, m["text"]), LINE_CHARS))
+            typed = esc(_one_line(console, readable_text(kind, m["text"]), LINE_CHARS, f"command:  {ts}"))
             console.print(f"[dim]command:[/] [bold]{typed}[/] [dim]{ts}[/]")
         else:
-            console.print(f"[dim]{esc(kind)}: {esc(one_line(readable_text(kind, m['text']), LINE_CHARS))}[/]")
+            shown = _one_line(console, readable_text(kind, m["text"]), LINE_CHARS, f"{kind}: ")
+            console.print(f"[dim]{esc(kind)}: {esc(shown)}[/]")
