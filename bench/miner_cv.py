@@ -92,7 +92,6 @@ def main() -> None:
     ap.add_argument("--unseen-cache", help="with --union: pickle of the not-in-model and pointers turns (as "
                                            "bench/miner_unseen.py --unseen-cache)")
     ap.add_argument("--jobs", type=int, default=1, help="with --union, --curve, --same-authors: folds fitted in this many processes")
-    ap.add_argument("--sem-cache", help="with --union: pickle of the previous requests' vectors not in the caches")
     ap.add_argument("--recipes", help="with --union: these recipes, comma-separated, the last one the candidate "
                                       "(default A,A10,B10)")
     ap.add_argument("--author-curve", action="store_true",
@@ -364,17 +363,15 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     # name: (training authors, the inner folds choosing L2/threshold/temperature: None one per author, as shipped,
     # other arguments of train.fit)
     recipes = {"A": (authors_base, None, {}), "A10": (authors_base, UNION_INNER_FOLDS, {}),
-               "B10": (authors_base | set(licensed), UNION_INNER_FOLDS, {}),
-               # RULE18: topic continuity, the cosine of the turn with the previous typed request (one column)
-               "A-sem": (authors_base, None, {"sem": True}),
-               # a diagnostic after RULE18's figure (not a candidate): the same column with the L2 strength held at
-               # learned-7's 0.003 (the full fit of A-sem chose 0.01)
-               "A-sem-c003": (authors_base, None, {"sem": True, "C": 0.003})}
+               "B10": (authors_base | set(licensed), UNION_INNER_FOLDS, {})}
     # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
     # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
     # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
     # RULE13's "A-prior" / RULE14's "A-priorcv" ({"prior_shift": 20.0} / {"prior_shift": "cv"}: each author's correction
     # prior re-estimated by EM from their own unlabelled turns, Saerens et al. 2002) are at commit 7a12b68 (both lost)
+    # RULE18's "A-sem" ({"sem": True}: one column, the cosine of the turn's MiniLM vector with the previous typed
+    # request's, prior +4.0 on the correction row) and the diagnostic "A-sem-c003" (the same, L2 held at 0.003), with
+    # --sem-cache, are at commit 8e2658b (lost)
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
@@ -433,15 +430,14 @@ def union_data(args) -> tuple[list, set[str], dict[str, set[str]], set[str]]:
                                                         examples[i].turn.position, examples[i].turn.msg_id))
     examples = [examples[i] for i in order]
     E = np.vstack([E, E_u])[order]
-    E = np.hstack([E, sem_columns(examples, E, Path(args.sem_cache) if getattr(args, "sem_cache", None) else None)])
     _U.update(examples=examples, E=E, X=feature_matrix([e.turn for e in examples]))
     groups = {"first corpora": {e.author for e in base if not e.file.startswith(("wild/", "external-"))},
               "wild-dev": {e.author for e in base if e.file.startswith("wild/")},
               "external": {e.author for e in base if e.file.startswith("external-")},
               "not-in-model": set(licensed),
               "pointers": {e.author for e in unseen} - set(licensed)}
-    # RULE18's halves of the authors outside training, by a fixed rule drawn before any look (design: read for the
-    # error analysis; test: never read)
+    # RULE18's halves of the authors outside training, by a fixed rule drawn before any look (design: read for its
+    # error analysis; test: never read turn by turn, scored once for RULE18)
     outside = {e.author for e in unseen}
     groups["design half"] = {a for a in outside if design_half(a)}
     groups["test half"] = outside - groups["design half"]
@@ -452,35 +448,6 @@ def design_half(author: str) -> bool:
     import hashlib
 
     return int(hashlib.sha256(author.encode()).hexdigest()[:8], 16) % 2 == 0
-
-
-def sem_columns(examples, E, cache: Path | None):
-    """The derived columns (miner.classify.vectors.DERIVED) of every example: its turn vector (E's first block) against
-    the previous typed request's vector, read from E where that text is a labelled turn's, else embedded (cached)."""
-    import numpy as np
-
-    from miner.classify.vectors import DIM, cosine_rows, prev_text, turn_texts
-
-    known = {turn_texts(e.turn)[0]: E[i, :DIM] for i, e in enumerate(examples)}
-    prevs = [prev_text(e.turn) for e in examples]
-    todo = sorted({x for x in prevs if x and x not in known})
-
-    def build():
-        from vault.index.embeddings import encode, load_model
-        from vault.index.settings import DEFAULT_MODEL
-
-        return dict(zip(todo, encode(load_model(DEFAULT_MODEL), todo), strict=True)) if todo else {}
-
-    import hashlib
-
-    extra = cached(cache, hashlib.sha256("\0".join(todo).encode()).hexdigest(), build)
-    known.update(extra)
-    P = np.zeros((len(examples), DIM))
-    for i, x in enumerate(prevs):
-        if x:
-            P[i] = known[x]
-    print(f"sem: {sum(bool(x) for x in prevs)} previous requests, {len(todo)} embedded", flush=True)
-    return cosine_rows(E[:, :DIM].astype(np.float64), P)[:, None]
 
 
 def own(args, sweep: tuple[float, ...]) -> dict:

@@ -173,8 +173,7 @@ class LearnedClassifier(Classifier):
             return X
         from miner.classify.vectors import embed
 
-        E, self.embed_report = embed(self.con, turns, self.on_embed,
-                                     derived=bool(self.model.data["embedding"].get("derived")))
+        E, self.embed_report = embed(self.con, turns, self.on_embed)
         return np.hstack([X, E])
 
 

@@ -69,12 +69,6 @@ INNER_FOLDS: int | None = None
 # (74, 55 of them outside training) gave F1 0.654 at 0.20 against 0.628 as chosen (docs/mining.md, seventh session).
 # None: the inner choice (learned-6).
 OPERATING: float | None = 0.20
-# Topic continuity (RULE18, /work/team/miner-RULE18.txt): columns derived from the embeddings, appended after them
-# (vectors.DERIVED): the cosine of the turn's MiniLM vector with the previous typed request's. A linear model on the
-# turn's own vector cannot form it (a product of two embeddings). Standardised as a plain feature, with a prior on
-# the correction row. Off unless the rule shipped it.
-SEM = False
-SEM_PRIOR = {"sem:prev_request": 4.0}
 
 
 def modelled(examples: Sequence[Example]) -> list[int]:
@@ -83,11 +77,11 @@ def modelled(examples: Sequence[Example]) -> list[int]:
             if rules(e.turn) is None and TARGET.get(e.label, e.label) in CLASSES]
 
 
-def _standardise(X: np.ndarray, n_plain: int, n_derived: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _standardise(X: np.ndarray, n_plain: int) -> tuple[np.ndarray, np.ndarray]:
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    scale[n_plain:X.shape[1] - n_derived] /= EMBED_WEIGHT
+    scale[n_plain:] /= EMBED_WEIGHT
     return mean, scale
 
 
@@ -141,17 +135,11 @@ def prior_weights(names: list[str]) -> np.ndarray:
     return np.asarray([[rules.get(c, {}).get(n, 0.0) for n in names] for c in CLASSES])
 
 
-def _raw_fit(X: np.ndarray, y: np.ndarray, C: float, n_plain: int, w: np.ndarray,
-             derived: Sequence[str] = ()) -> dict[str, Any]:
-    """`derived`: the names of the last columns of X, derived from the embeddings (SEM_PRIOR gives their prior)."""
-    mean, scale = _standardise(X, n_plain, len(derived))
+def _raw_fit(X: np.ndarray, y: np.ndarray, C: float, n_plain: int, w: np.ndarray) -> dict[str, Any]:
+    mean, scale = _standardise(X, n_plain)
     B0 = np.zeros((len(CLASSES), X.shape[1]))
     if PRIOR:
         B0[:, :n_plain] = prior_weights(F.NAMES[:n_plain]) * scale[:n_plain]
-        ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
-        for j, name in enumerate(derived):
-            col = X.shape[1] - len(derived) + j
-            B0[ci, col] = SEM_PRIOR.get(name, 0.0) * scale[col]
     coef, intercept = _lr((X - mean) / scale, y, C, w * len(w) / w.sum(), B0)
     return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept}
 
@@ -200,12 +188,12 @@ def inner_groups(authors: np.ndarray, folds: int | None) -> np.ndarray:
 
 
 def _inner_logits(X: np.ndarray, y: np.ndarray, authors: np.ndarray, C: float, n_plain: int,
-                  w: np.ndarray, derived: Sequence[str] = ()) -> np.ndarray:
+                  w: np.ndarray) -> np.ndarray:
     """Out-of-fold logits for every row (`authors`: each row's inner fold, `inner_groups`)."""
     Z = np.zeros((len(y), len(CLASSES)))
     for a in sorted(set(authors.tolist())):
         test = authors == a
-        Z[test] = _logits(_raw_fit(X[~test], y[~test], C, n_plain, w[~test], derived), X[test])
+        Z[test] = _logits(_raw_fit(X[~test], y[~test], C, n_plain, w[~test]), X[test])
     return Z
 
 
@@ -225,7 +213,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
         correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
         tempered: bool | None = None, inner_folds: int | None | str = "default",
-        operating: float | None | str = "default", sem: bool | None = None) -> Model:
+        operating: float | None | str = "default") -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
@@ -239,8 +227,6 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     `inner_folds`: the inner cross-validation's folds (default INNER_FOLDS; None: one per author).
     `operating`: when the threshold is chosen inside ("cv"), the threshold the model applies instead (default
     OPERATING; None: the chosen one).
-    `sem` (default SEM): E holds the derived columns (vectors.DERIVED) after the two embedding blocks; without it,
-    E's derived columns, if any, are dropped.
     """
     op = OPERATING if operating == "default" else operating
     moved = threshold == "cv" and op is not None
@@ -248,11 +234,8 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     mod = [examples[i] for i in keep]
     n_plain = len(F.NAMES) if (LOOKAHEAD if lookahead is None else lookahead) else F.NAMES.index(AFTER_FIRST)
     X = (feature_matrix([e.turn for e in mod]) if X is None else X[keep])[:, :n_plain]
-    from miner.classify.vectors import DERIVED, DIM
-
-    derived = list(DERIVED) if E is not None and (SEM if sem is None else sem) else []
     if E is not None:
-        X = np.hstack([X, E[keep][:, :2 * DIM + len(derived)]])
+        X = np.hstack([X, E[keep]])
     y = np.asarray([CLASSES.index(TARGET.get(e.label, e.label)) for e in mod])
     groups = np.asarray([e.author for e in mod])
     w = author_weights(groups, BALANCE if balance is None else balance)
@@ -264,7 +247,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     if C is None or threshold == "cv":
         scores = {}
         for c in (c_grid if C is None else (C,)):
-            Z = _inner_logits(X, y, groups, c, n_plain, w, derived)
+            Z = _inner_logits(X, y, groups, c, n_plain, w)
             P = _softmax(Z / _temperature(Z, y)) if (TEMPERED if tempered is None else tempered) else _softmax(Z)
             ths = THRESHOLDS if threshold == "cv" else (threshold,)
             f1s = [_f1(y, _decide(P, th)) for th in ths]
@@ -275,17 +258,16 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         (C, threshold), (f1, Z) = max(scores.items(), key=lambda kv: (round(kv[1][0], 6), -kv[0][0], kv[0][1] or 0))
         cv = {"f1": round(f1, 4)}
     else:
-        Z = _inner_logits(X, y, groups, C, n_plain, w, derived)
+        Z = _inner_logits(X, y, groups, C, n_plain, w)
     temperature = _temperature(Z, y)
     if moved:
         cv["inner_threshold"], threshold = threshold, op
-    m = _raw_fit(X, y, C, n_plain, w, derived)
+    m = _raw_fit(X, y, C, n_plain, w)
     data = {
         "version": version,
         "classes": CLASSES,
         "features": F.NAMES[:n_plain],
-        "embedding": None if E is None else {"model": "all-MiniLM-L6-v2", "texts": ["turn", "turn with answer"],
-                                             **({"derived": derived} if derived else {})},
+        "embedding": None if E is None else {"model": "all-MiniLM-L6-v2", "texts": ["turn", "turn with answer"]},
         "mean": _round(m["mean"]), "scale": _round(m["scale"]),
         "coef": [_round(r) for r in m["coef"]], "intercept": _round(m["intercept"]),
         "temperature": temperature, "threshold": threshold, "C": C,
@@ -403,7 +385,7 @@ def predict(model: Model, examples: Sequence[Example], E: np.ndarray | None,
     if rest:
         Xr = feature_matrix([examples[i].turn for i in rest]) if X is None else X[rest]
         if model.embedding and E is not None:
-            Xr = np.hstack([Xr, E[rest][:, :len(model.mean) - len(model.features)]])
+            Xr = np.hstack([Xr, E[rest]])
         for i, (label, p) in zip(rest, model.decide(model.proba(Xr)), strict=True):
             out[i] = Label(label, p, [])
     return out  # type: ignore[return-value]

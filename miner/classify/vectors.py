@@ -25,21 +25,6 @@ TURN_CHARS = 1000  # MiniLM reads about 256 tokens: the start of a long turn is 
 ANSWER_CHARS = 500  # the end of the assistant's answer (its claim or question) for the pair text
 GROUP = 256  # texts per encode call and commit
 DIM = 384
-# Columns derived from the vectors, after the two blocks when a model reads them (its embedding's "derived"):
-# the cosine of the turn's vector with the previous typed request's (0 without one). RULE18.
-DERIVED = ("sem:prev_request",)
-
-
-def prev_text(t: Turn) -> str:
-    """The previous typed request as its own turn text was embedded (stripped, cut as turn_texts cuts), or ""."""
-    return (t.prev_typed or "").strip()[:TURN_CHARS]
-
-
-def cosine_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Row-wise cosine of two vector blocks; 0 where either row is zero (no text)."""
-    num = (A * B).sum(axis=1)
-    den = np.linalg.norm(A, axis=1) * np.linalg.norm(B, axis=1)
-    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
 
 def turn_texts(t: Turn) -> tuple[str, str]:
@@ -50,16 +35,14 @@ def turn_texts(t: Turn) -> tuple[str, str]:
 
 
 def embed(con: duckdb.DuckDBPyConnection | None, turns: Sequence[Turn],
-          on_progress: Callable[[int, int], None] | None = None, derived: bool = False) -> tuple[np.ndarray, dict]:
+          on_progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
     """(n x 2*DIM matrix: turn vector then pair vector, report), reading and filling the vault's cache.
-    `derived`: the DERIVED columns after them (the previous typed request embedded too, cached alike).
 
     With `con` None nothing is cached (a throwaway fit).
     """
     t0 = time.perf_counter()
     pairs = [turn_texts(t) for t in turns]
-    prevs = [prev_text(t) for t in turns] if derived else []
-    texts = sorted({x for p in pairs for x in p} | {x for x in prevs if x})
+    texts = sorted({x for p in pairs for x in p})
     hashes = {x: content_hash(x) for x in texts}
     cached: dict[str, np.ndarray] = {}
     if con is not None and texts:
@@ -84,17 +67,11 @@ def embed(con: duckdb.DuckDBPyConnection | None, turns: Sequence[Turn],
                                 conflict="OR IGNORE")
             if on_progress:
                 on_progress(min(i + GROUP, len(todo)), len(todo))
-    out = np.zeros((len(turns), 2 * DIM + (len(DERIVED) if derived else 0)), dtype=np.float32)
+    out = np.zeros((len(turns), 2 * DIM), dtype=np.float32)
     for i, (a, b) in enumerate(pairs):
         if a:
             out[i, :DIM] = cached[hashes[a]]
         if b:
-            out[i, DIM:2 * DIM] = cached[hashes[b]]
-    if derived:
-        P = np.zeros((len(turns), DIM), dtype=np.float32)
-        for i, x in enumerate(prevs):
-            if x:
-                P[i] = cached[hashes[x]]
-        out[:, 2 * DIM] = cosine_rows(out[:, :DIM].astype(np.float64), P.astype(np.float64))
+            out[i, DIM:] = cached[hashes[b]]
     return out, {"texts": len(texts), "embedded": len(todo), "reused": len(texts) - len(todo),
                  "encode_seconds": round(encode_s, 3), "seconds": round(time.perf_counter() - t0, 3)}

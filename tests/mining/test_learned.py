@@ -3,7 +3,6 @@ from the training script, the backend in `vault mine`, and `vault mine --fit` on
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 
@@ -249,20 +248,3 @@ def test_variants_mask_families_and_trees_fit_deterministically(dev):
     a, b = fit_trees(examples, X=X), fit_trees(examples, X=X)
     assert a.threshold in THRESHOLDS
     assert [lab.label for lab in predict(a, examples, None, X)] == [lab.label for lab in predict(b, examples, None, X)]
-
-
-def test_the_topic_continuity_column_is_the_cosine_with_the_previous_request(dev, tmp_path):
-    """RULE18's derived column: the turn's vector against the previous typed request's, 0 without one."""
-    from miner.classify.vectors import DERIVED, DIM, cosine_rows, embed, prev_text
-    from vault.store import open_vault
-
-    turns = [dev[m].turn for m in ("brain_explore-58cc808c#388", "brain_explore-58cc808c#522")]
-    assert all(prev_text(t) for t in turns)
-    con = open_vault(tmp_path / "v.duckdb")
-    E, _ = embed(con, turns, derived=True)
-    assert E.shape == (2, 2 * DIM + len(DERIVED))
-    P, _ = embed(con, [dataclasses.replace(t, text=t.prev_typed) for t in turns])
-    assert np.allclose(E[:, 2 * DIM], cosine_rows(E[:, :DIM], P[:, :DIM]), atol=1e-6)
-    assert np.allclose(E[:, :2 * DIM], embed(con, turns)[0])  # the two blocks are unchanged
-    assert cosine_rows(np.zeros((1, DIM)), np.ones((1, DIM)))[0] == 0.0
-    con.close()
