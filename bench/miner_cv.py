@@ -369,6 +369,9 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
     # RULE13's "A-prior" / RULE14's "A-priorcv" ({"prior_shift": 20.0} / {"prior_shift": "cv"}: each author's correction
     # prior re-estimated by EM from their own unlabelled turns, Saerens et al. 2002) are at commit 7a12b68 (both lost)
+    # RULE18's "A-sem" ({"sem": True}: one column, the cosine of the turn's MiniLM vector with the previous typed
+    # request's, prior +4.0 on the correction row) and the diagnostic "A-sem-c003" (the same, L2 held at 0.003), with
+    # --sem-cache, are at commit 8e2658b (lost)
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
@@ -433,7 +436,18 @@ def union_data(args) -> tuple[list, set[str], dict[str, set[str]], set[str]]:
               "external": {e.author for e in base if e.file.startswith("external-")},
               "not-in-model": set(licensed),
               "pointers": {e.author for e in unseen} - set(licensed)}
+    # RULE18's halves of the authors outside training, by a fixed rule drawn before any look (design: read for its
+    # error analysis; test: never read turn by turn, scored once for RULE18)
+    outside = {e.author for e in unseen}
+    groups["design half"] = {a for a in outside if design_half(a)}
+    groups["test half"] = outside - groups["design half"]
     return examples, {e.author for e in base}, groups, set(licensed)
+
+
+def design_half(author: str) -> bool:
+    import hashlib
+
+    return int(hashlib.sha256(author.encode()).hexdigest()[:8], 16) % 2 == 0
 
 
 def own(args, sweep: tuple[float, ...]) -> dict:

@@ -11,11 +11,17 @@
    features of features.py (cue families, shape, context) and, when the model has them, the
    sentence embeddings of vectors.py. A correction is called when its probability reaches the
    model's threshold (chosen by cross-validation when it was fitted), else the likeliest other label.
+   The label is decided on that probability; the `confidence` reported with it then goes through
+   the model's calibration map, if it has one (learned-8, below): the map changes no label.
 
 The weights live in a small JSON file (`model.json` in this package, written by
 `python -m miner.classify.train`; or a model fitted on a vault's own labels by `vault mine
 --fit`, stored in the vault). `confidence` is the model's probability of the label it gives,
-temperature-scaled on cross-validated predictions so that it is calibrated.
+temperature-scaled on cross-validated predictions, then (a model with a `calibration`, learned-8 on)
+mapped for people the model never saw: the correction probability p becomes
+q = sigmoid(slope * (logit p - logit anchor) + logit anchor), a Platt map fitted on predictions for authors
+outside each fit and anchored at the correction gate's 0.7 (miner/filters.py), so q >= 0.7 exactly when p >= 0.7;
+another label's probability is rescaled by (1 - q) / (1 - p). Labels are decided on p, before the map.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class Model:
         self.intercept = np.asarray(data["intercept"], dtype=np.float64)
         self.temperature = float(data.get("temperature", 1.0))
         self.threshold = data.get("threshold")  # probability that calls a correction; None: the likeliest label
+        self.calibration: dict[str, Any] | None = data.get("calibration")  # the confidence map (module docstring)
         # A model fitted before a family was appended (learned-5 before `after`) reads the prefix it knows.
         if self.features != F.NAMES[: len(self.features)]:
             raise ValueError(f"model {self.version} was fitted on other features than this version computes")
@@ -92,7 +99,31 @@ class Model:
             others[:, ci] = -1
             best = np.where(P[:, ci] >= self.threshold, ci, others.argmax(axis=1))
         p = P[np.arange(len(P)), best]
+        if self.calibration is not None:
+            p = self.confident(P, best)
         return [(self.classes[i], x) for i, x in zip(best.tolist(), p.tolist(), strict=True)]
+
+    def confident(self, P: np.ndarray, best: np.ndarray) -> np.ndarray:
+        """The reported confidence of label `best` per row of P through the calibration map, to 3 decimals (as
+        stored), a correction's kept on the same side of the anchor as its probability to 3 decimals is: the gate
+        (confidence >= anchor) selects exactly the turns it selected before the map."""
+        cal = self.calibration or {}
+        ci = self.classes.index(REATTEMPT_WITH_FEEDBACK)
+        a, x0 = float(cal["slope"]), float(cal["anchor"])
+        p = np.clip(P[:, ci], 1e-12, 1 - 1e-12)
+        q = calibrate(p, a, x0)
+        mine = P[np.arange(len(P)), best]
+        out = np.where(best == ci, q, mine * (1 - q) / (1 - p))
+        out = np.asarray([round(x, 3) for x in np.clip(out, 0.0, 1.0).tolist()])  # Python's round, as `predict`
+        raw = np.asarray([round(x, 3) for x in mine.tolist()])
+        side = np.where(raw >= x0, np.maximum(out, x0), np.minimum(out, round(x0 - 0.001, 3)))
+        return np.where(best == ci, side, out)
+
+
+def calibrate(p: np.ndarray, slope: float, anchor: float) -> np.ndarray:
+    """The calibration map of a correction probability: Platt, its slope fitted, anchored at `anchor`."""
+    z0 = np.log(anchor / (1 - anchor))
+    return 1.0 / (1.0 + np.exp(-(slope * (np.log(p / (1 - p)) - z0) + z0)))
 
 
 def rules(t: Turn) -> Label | None:

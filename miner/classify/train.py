@@ -34,7 +34,8 @@ from miner.classify.base import (
 from miner.classify.dataset import Example
 from miner.classify.learned import Model, feature_matrix, rules
 
-VERSION = "learned-7"  # learned-6's fit, its correction threshold moved to OPERATING (0.20) after the inner choice
+VERSION = "learned-8"  # learned-7's fit (same weights, temperature, threshold) plus the confidence map (ANCHOR below)
+# learned-7: learned-6's fit, its correction threshold moved to OPERATING (0.20) after the inner choice
 # learned-6: learned-5 plus the after family (after.py: the assistant's next answer), threshold window 1
 CLASSES = [NEW_REQUEST, REATTEMPT_WITH_FEEDBACK, REATTEMPT_WITHOUT_FEEDBACK, POSITIVE_FEEDBACK]
 # The model's target: an initial request that structure did not catch is a request like any other.
@@ -69,6 +70,13 @@ INNER_FOLDS: int | None = None
 # (74, 55 of them outside training) gave F1 0.654 at 0.20 against 0.628 as chosen (docs/mining.md, seventh session).
 # None: the inner choice (learned-6).
 OPERATING: float | None = 0.20
+# The confidence map of learned-8 (learned.calibrate): a Platt map of the correction probability, anchored at ANCHOR
+# (the correction gate, miner/filters.py GATE_CONFIDENCE: a test holds them equal), its slope fitted on out-of-fit
+# predictions: the training authors' inner leave-one-author-out ones and the fitted model's on the authors of
+# CALIBRATION_DIR (outside training, text in the repository). Labels are decided before it (RULE19, docs/mining.md).
+ANCHOR = 0.7
+CALIBRATION_DIR = ROOT / "data" / "labels" / "not-in-model"
+SLOPES = tuple(round(x, 3) for x in np.arange(0.05, 2.0001, 0.005))
 
 
 def modelled(examples: Sequence[Example]) -> list[int]:
@@ -213,7 +221,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
         correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
         tempered: bool | None = None, inner_folds: int | None | str = "default",
-        operating: float | None | str = "default") -> Model:
+        operating: float | None | str = "default", calibrate_on: tuple | None = None) -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
@@ -227,6 +235,8 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     `inner_folds`: the inner cross-validation's folds (default INNER_FOLDS; None: one per author).
     `operating`: when the threshold is chosen inside ("cv"), the threshold the model applies instead (default
     OPERATING; None: the chosen one).
+    `calibrate_on`: (examples, E, X or None) of authors outside `examples`: the model gets a confidence map
+    (`calibration`), fitted on the inner out-of-fold predictions and the model's own on these; None: no map.
     """
     op = OPERATING if operating == "default" else operating
     moved = threshold == "cv" and op is not None
@@ -263,6 +273,8 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     if moved:
         cv["inner_threshold"], threshold = threshold, op
     m = _raw_fit(X, y, C, n_plain, w)
+    ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
+    inner = (_softmax(Z / temperature)[:, ci], y == ci)
     data = {
         "version": version,
         "classes": CLASSES,
@@ -276,7 +288,37 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
                        "inner_cv_correction_f1": cv.get("f1"),
                        **({"inner_threshold": cv["inner_threshold"]} if moved else {}), **(extra or {})},
     }
+    if calibrate_on is not None:
+        data["calibration"] = calibration(Model(data), inner, *calibrate_on)
     return Model(data)
+
+
+def calibration(model: Model, inner: tuple[np.ndarray, np.ndarray], examples: Sequence[Example],
+                E: np.ndarray | None, X: np.ndarray | None = None) -> dict[str, Any]:
+    """The confidence map's slope: maximum likelihood (a grid: deterministic) of the gold correction on the
+    anchored map of the correction probability, over the inner out-of-fold predictions `inner` (p, is a correction)
+    and `model`'s on `examples` (authors outside its fit; the turns the regression labels)."""
+    from miner.classify.learned import calibrate
+
+    keep = modelled(examples)
+    Xo = feature_matrix([examples[i].turn for i in keep]) if X is None else X[keep]
+    if model.embedding and E is not None:
+        Xo = np.hstack([Xo, E[keep]])
+    ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
+    p_out = model.proba(Xo)[:, ci]
+    y_out = np.asarray([TARGET.get(examples[i].label, examples[i].label) == REATTEMPT_WITH_FEEDBACK for i in keep])
+    p = np.clip(np.concatenate([inner[0], p_out]), 1e-12, 1 - 1e-12)
+    yy = np.concatenate([inner[1], y_out]).astype(np.float64)
+    best, slope = math.inf, 1.0
+    for a in SLOPES:
+        q = np.clip(calibrate(p, a, ANCHOR), 1e-12, 1 - 1e-12)
+        loss = -(yy * np.log(q) + (1 - yy) * np.log(1 - q)).mean()
+        if loss < best - 1e-12:
+            best, slope = loss, a
+    return {"map": "platt, anchored", "anchor": ANCHOR, "slope": slope,
+            "fitted_on": {"inner_turns": len(inner[0]), "outside_turns": len(keep),
+                          "outside_authors": len({examples[i].author for i in keep}),
+                          "corrections": int(yy.sum())}}
 
 
 def finetune(base: Model, examples: Sequence[Example], E: np.ndarray | None = None,
@@ -301,6 +343,7 @@ def finetune(base: Model, examples: Sequence[Example], E: np.ndarray | None = No
     coef, intercept = _lr((Xm - base.mean) / base.scale, y, float(base.data.get("C") or 0.3),
                           np.ones(len(y)), base.coef, base.intercept)
     data = dict(base.data)
+    data.pop("calibration", None)  # the map is for people the model never saw; a fine-tuned model has seen this one
     data.update({"version": f"{base.data['version'].split('+')[0]}+own-{len(mod)}",
                  "threshold": fitted_threshold(base),
                  "coef": [_round(r) for r in coef], "intercept": _round(intercept),
@@ -342,7 +385,7 @@ def differences(a: Model, b: Model, examples: Sequence[Example], E: np.ndarray |
     allows 2e-3 on weights and probabilities, and no label may differ.
     """
     la, lb = predict(a, examples, E), predict(b, examples, E)
-    hyper = all(a.data[k] == b.data[k] for k in ("C", "threshold", "temperature"))
+    hyper = all(a.data.get(k) == b.data.get(k) for k in ("C", "threshold", "temperature", "calibration"))
     weights = float(np.abs(a.coef - b.coef).max()) if a.coef.shape == b.coef.shape else float("inf")
     labels = sum(x.label != y.label for x, y in zip(la, lb, strict=True))
     proba = max(abs(x.confidence - y.confidence) for x, y in zip(la, lb, strict=True))
@@ -358,11 +401,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="miner-train-") as tmp:
         examples, E = corpus_data(Path(args.corpora), Path(tmp))
-    from miner.classify.dataset import EXTERNAL_DIR, EXTERNAL_GLOB
+    from miner.classify.dataset import EXTERNAL_DIR, EXTERNAL_GLOB, read_external
+    from miner.classify.vectors import embed as embed_turns
 
     files = ["labels-dev.jsonl", "labels-wild-dev.jsonl"] + [f"data/labels/{p.name}" for p in
                                                              sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))]
-    model = fit(examples, E, extra={"label_files": files, "seed": SEED})
+    also = sorted(CALIBRATION_DIR.glob(EXTERNAL_GLOB))
+    outside = [e for p in also for e in read_external(p)]
+    outside.sort(key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
+    E_out = embed_turns(None, [e.turn for e in outside])[0].astype(np.float64)
+    files += [f"data/labels/{CALIBRATION_DIR.name}/{p.name} (calibration)" for p in also]
+    model = fit(examples, E, extra={"label_files": files, "seed": SEED}, calibrate_on=(outside, E_out, None))
     text = json.dumps(model.data, indent=None, separators=(",", ":")) + "\n"
     out = Path(args.out)
     if args.check:

@@ -128,12 +128,17 @@ def test_embedding_family_is_cached_and_deduplicated(dev, tmp_path):
 
 def test_the_shipped_model_is_reproducible_from_the_training_script(dev, tmp_path):
     """Same data, same seed: the script's model labels every dev turn as the shipped one does."""
+    from miner.classify.dataset import EXTERNAL_GLOB, read_external
     from miner.classify.learned import shipped_model
-    from miner.classify.train import SEED, corpus_data, differences, fit
+    from miner.classify.train import CALIBRATION_DIR, SEED, corpus_data, differences, fit
+    from miner.classify.vectors import embed
 
     examples, E = corpus_data(CORPORA, tmp_path)
+    outside = sorted((e for p in sorted(CALIBRATION_DIR.glob(EXTERNAL_GLOB)) for e in read_external(p)),
+                     key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
     shipped = shipped_model()
-    again = fit(examples, E)
+    again = fit(examples, E, calibrate_on=(outside, embed(None, [e.turn for e in outside])[0].astype(np.float64), None))
+    assert again.calibration == shipped.calibration  # the confidence map too (slope, anchor, what it was fitted on)
     assert shipped.data["trained_on"]["seed"] == SEED
     assert shipped.data["trained_on"]["labels"] == again.data["trained_on"]["labels"]
     diff = differences(shipped, again, examples, E)
@@ -223,7 +228,7 @@ def test_without_embeddings_the_model_reads_only_the_plain_columns(dev):
     ci = model.classes.index(REATTEMPT_WITH_FEEDBACK)
     for p, (label, q) in zip(P, model.decide(P), strict=True):
         best = ci if p[ci] >= model.threshold else max((i for i in range(len(p)) if i != ci), key=lambda i: p[i])
-        assert label == model.classes[best] and q == p[best]
+        assert label == model.classes[best] and q == model.confident(p[None, :], np.asarray([best]))[0]
     labels = LearnedClassifier(embed=False).predict(turns, X)
     fired = [[n for n, v in zip(F.NAMES, x, strict=True) if v == 1.0 and not n.startswith("shape:")] for x in X]
     # a turn whose next answer is not known yet is marked, to be labelled again once it arrives (miner.turns)
@@ -248,3 +253,44 @@ def test_variants_mask_families_and_trees_fit_deterministically(dev):
     a, b = fit_trees(examples, X=X), fit_trees(examples, X=X)
     assert a.threshold in THRESHOLDS
     assert [lab.label for lab in predict(a, examples, None, X)] == [lab.label for lab in predict(b, examples, None, X)]
+
+
+def test_the_confidence_map_changes_no_label_and_keeps_the_gate(dev):
+    """learned-8: the labels are learned-7's (decided on the correction probability before the map); a correction's
+    confidence is the anchored Platt map of its probability, another label's is rescaled to what the map leaves; the
+    anchor is the correction gate's, and the gate (confidence >= 0.7) selects the turns it selected without the map."""
+    from collections import Counter
+
+    from miner.classify.base import REATTEMPT_WITH_FEEDBACK
+    from miner.classify.learned import Model, calibrate, feature_matrix, shipped_model
+    from miner.classify.train import ANCHOR, finetune, modelled
+    from miner.filters import GATE_CONFIDENCE
+
+    model = shipped_model()
+    cal = model.calibration
+    assert cal is not None and cal["anchor"] == ANCHOR == GATE_CONFIDENCE and 0 < cal["slope"]
+    raw = Model({k: v for k, v in model.data.items() if k != "calibration"})  # the same fit without the map
+    examples = list(dev.values())
+    keep = modelled(examples)
+    X = feature_matrix([examples[i].turn for i in keep])
+    rng = np.random.default_rng(0)
+    P = np.vstack([model.proba(X), rng.dirichlet(np.ones(len(model.classes)), 400)])  # real rows and every region
+    P[-1] = [0.2, 0.6995, 0.05, 0.0505]  # a correction on the gate's edge, either side of it to 3 decimals
+    P[-2] = [0.2, 0.6994, 0.05, 0.0506]
+    a, b = model.decide(P), raw.decide(P)
+    assert [x[0] for x in a] == [x[0] for x in b]  # no label changes
+    assert Counter(x[0] for x in a) == Counter(x[0] for x in b)
+    ci = model.classes.index(REATTEMPT_WITH_FEEDBACK)
+    for p, (label, q), (_, r) in zip(P, a, b, strict=True):
+        mapped = float(calibrate(np.asarray([p[ci]]), cal["slope"], cal["anchor"])[0])
+        if label == REATTEMPT_WITH_FEEDBACK:
+            assert abs(q - mapped) <= 0.0011  # to 3 decimals (0.001 more only at the gate's edge)
+            assert (q >= GATE_CONFIDENCE) == (round(r, 3) >= GATE_CONFIDENCE)  # the gate's selection
+        else:
+            assert abs(q - r * (1 - mapped) / (1 - p[ci])) <= 0.0006
+    # monotone in the correction probability
+    grid = np.linspace(0.01, 0.99, 99)
+    assert np.all(np.diff(calibrate(grid, cal["slope"], cal["anchor"])) > 0)
+    assert finetune(model, examples[:0]).calibration == cal  # no own labels: the model itself
+    assert "calibration" not in finetune(model, examples[:40], X=feature_matrix([e.turn for e in examples[:40]]),
+                                         E=np.zeros((40, 768))).data
