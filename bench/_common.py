@@ -1,5 +1,5 @@
 """What several benches share, written once: the `vault` program as a child process, a child process measured
-(wall, CPU and peak memory), another source tree's `vault` package put first on a child's path, a vault opened for a
+(wall, CPU and peak memory), a vault file removed to be made again, another source tree's `vault` package put first on a child's path, a vault opened for a
 bench (one line, not a traceback, when it needs migrating), the miner benches' environment, and a pickle cache
 keyed by the content it was built from.
 
@@ -31,6 +31,13 @@ SAMPLE_S = 0.2  # between two samples of a process tree's memory
 # `support.vault_env` is `src_env` of the checkout). A tree older than 6c4ec01 has no vault/cli/__main__.py: run it
 # with `-c "from vault.cli import main; main()"`.
 VAULT = [sys.executable, "-m", "vault.cli"]
+
+
+def fresh_vault(db: Path) -> Path:
+    """`db` with the vault file there and its WAL removed, for a bench to make it again; returns `db`."""
+    for p in (db, Path(f"{db}.wal")):
+        p.unlink(missing_ok=True)
+    return db
 
 
 def mb(n: float) -> float:

@@ -72,11 +72,12 @@ def working_vault(src: Path, tmp: Path, replicate: int, seed: int = 0):
     """A temporary vault with the sessions, the analytics' message columns, labels and roles."""
     from miner.analytics import PAPER_WILDCHAT_PERCENT
     from vault.model import Kind
+    from vault.sqlstring import sql_string, sql_strings
     from vault.store import open_vault
 
     path = tmp / "work.duckdb"
     con = open_vault(path)
-    con.execute(f"ATTACH '{src}' AS src (READ_ONLY)")
+    con.execute(f"ATTACH {sql_string(src)} AS src (READ_ONLY)")
     suffix = "CASE WHEN r.i = 0 THEN '' ELSE '~' || r.i END"
     con.execute(f"""
         INSERT INTO sessions SELECT s.* REPLACE (
@@ -97,14 +98,15 @@ def working_vault(src: Path, tmp: Path, replicate: int, seed: int = 0):
         for lab, pct in PAPER_WILDCHAT_PERCENT.items():
             acc += pct / 100
             cum.append((acc, lab))
-        case = " ".join(f"WHEN u < {c:.6f} THEN '{lab}'" for c, lab in cum[:-1]) + f" ELSE '{cum[-1][1]}'"
-        kinds = ", ".join(f"'{k}'" for k in sorted(Kind.HUMAN_SIDE))
+        case = (" ".join(f"WHEN u < {c:.6f} THEN {sql_string(lab)}" for c, lab in cum[:-1])
+                + f" ELSE {sql_string(cum[-1][1])}")
+        kinds = sql_strings(sorted(Kind.HUMAN_SIDE))
         con.execute(f"""
             INSERT INTO labels (msg_id, session_id, label, confidence, backend, version)
             SELECT msg_id, session_id,
                    CASE WHEN kind = 'interrupt' THEN 'interrupt' ELSE (CASE {case} END) END, 0.5,
                    'bench-synthetic', '0'
-            FROM (SELECT *, (hash(msg_id || '{seed}') % 1000000) / 1e6 AS u  -- deterministic draw
+            FROM (SELECT *, (hash(msg_id || {sql_string(str(seed))}) % 1000000) / 1e6 AS u  -- deterministic draw
                   FROM messages WHERE kind IN ({kinds}))""")
     con.execute("DETACH src")
     con.execute("CHECKPOINT")

@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import make_archive  # noqa: E402
-from _common import measured, src_env  # noqa: E402
+from _common import fresh_vault, measured, src_env  # noqa: E402
 
 DATA = HERE / "data"
 ROOT = HERE.parent  # this tree: put first on its children's path (a shared virtualenv's editable install points at
@@ -114,21 +114,15 @@ def _size_mb(paths: list[Path]) -> float:
     return sum(f.stat().st_size for p in paths for f in p.rglob("*.jsonl")) / 2**20
 
 
-def _fresh(db: Path) -> Path:
-    for p in (db, Path(f"{db}.wal")):
-        p.unlink(missing_ok=True)
-    return db
-
-
 def cold(paths: list[Path], tag: str, workers: int, keep: bool, src: Path | None = None) -> dict:
-    db = _fresh(DATA / f"bench-{tag}-w{workers}{'-base' if src else ''}.duckdb")
+    db = fresh_vault(DATA / f"bench-{tag}-w{workers}{'-base' if src else ''}.duckdb")
     r = _child("--child-ingest", str(db), str(workers), *map(str, paths), src=src)
     assert r["vault_pkg"] == str((src or ROOT).resolve() / "vault"), (r["vault_pkg"], "not the tree meant")
     if src:
         assert src.resolve() != ROOT.resolve(), "this tree is the baseline"
     r["vault_mb"] = round(db.stat().st_size / 2**20, 1)
     if not keep:
-        _fresh(db)
+        fresh_vault(db)
     return r
 
 
@@ -136,9 +130,9 @@ def measure(archive: list[Path], large: list[Path] | None, workers: int, keep: b
             baseline: Path | None = None, one_worker: bool = True) -> dict:
     args = [str(p) for p in archive]
     out: dict = {"archive_mb": round(_size_mb(archive), 1), "workers": workers}
-    floor_db = _fresh(DATA / "bench-floor.duckdb")
+    floor_db = fresh_vault(DATA / "bench-floor.duckdb")
     duck = _child("--child-floor-duckdb", str(floor_db), *args)
-    _fresh(floor_db)
+    fresh_vault(floor_db)
     orj = _child("--child-floor-orjson", *args)
     floor = duck["seconds"] + orj["seconds"]
     out["floor"] = {"duckdb_raw_table_s": round(duck["seconds"], 2), "duckdb_cpu_s": duck["cpu_s"],
@@ -164,7 +158,7 @@ def measure(archive: list[Path], large: list[Path] | None, workers: int, keep: b
     out["reingest_unchanged"] = {"seconds": round(again["seconds"], 3), "wall_s": again["wall_s"],
                                  "peak_rss_mb": again["writer_peak_rss_mb"]}
     if not keep:
-        _fresh(db)
+        fresh_vault(db)
     if large:
         out["large_archive_mb"] = round(_size_mb(large), 1)
         out["cold_large"] = cold(large, "4g", workers, keep)

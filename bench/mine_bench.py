@@ -53,13 +53,14 @@ def run(args, tmp: Path) -> None:
     from miner.mine import mine
     from miner.turns import load_turns
     from vault.model import Kind
+    from vault.sqlstring import sql_strings
     from vault.store import open_vault
 
     src = build_source(args, tmp)
     work = tmp / "mine.duckdb"
     shutil.copy(src, work)  # mining writes labels: keep the cached vault pristine
     con = open_vault(work)
-    kinds = ", ".join(f"'{k}'" for k in sorted(Kind.HUMAN_SIDE))
+    kinds = sql_strings(sorted(Kind.HUMAN_SIDE))
     out: dict = {"sessions": con.execute("SELECT count(*) FROM sessions").fetchone()[0],
                  "messages": con.execute("SELECT count(*) FROM messages").fetchone()[0]}
 

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 # The dataset tests' vault builders (tests/datasets/conftest.py) and paths
+from _common import fresh_vault  # noqa: E402  (bench/ is first on the path of a bench run as a script)
 from support import CORPORA, hand_labelled, jsonl_rows, labelled_vault, mined  # noqa: E402
 
 
@@ -41,9 +42,7 @@ def main(argv=None) -> int:
     todo = jobs()
     for name in a.names or todo:
         sources, label = todo[name]
-        path = Path(a.out) / f"{name}.duckdb"
-        for p in (path, Path(f"{path}.wal")):
-            p.unlink(missing_ok=True)
+        path = fresh_vault(Path(a.out) / f"{name}.duckdb")
         t = time.time()
         labelled_vault(path, sources, label)
         print(f"{name}: {time.time() - t:.0f} s", flush=True)

@@ -119,9 +119,9 @@ def prepare(work: Path, archive: Path, vault: Path, name: str = "vault.duckdb") 
         shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run(["cp", "-a", str(archive), str(tmp)], check=True)
         tmp.rename(arch)
-    for p in (db, Path(f"{db}.wal")):
-        p.unlink(missing_ok=True)
-    shutil.copyfile(vault, db)
+    from _common import fresh_vault
+
+    shutil.copyfile(vault, fresh_vault(db))
     os.chmod(db, 0o600)
     from vault.store import connect
 

@@ -40,7 +40,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 import make_archive  # noqa: E402
-from _common import measured, src_env  # noqa: E402
+from _common import fresh_vault, measured, src_env  # noqa: E402
 
 from bench.search_bench import QUERIES, bench_keyword, dir_size, vault_size  # noqa: E402
 
@@ -126,9 +126,7 @@ def counts(db: Path) -> dict:
 def measure(size_mb: float, work: Path, rss_limit_mb: int, keep: bool, rounds: int = 3,
             archive: Path | None = None, embed: bool = False) -> dict:
     given = archive is not None  # (only read: never deleted)
-    archive, db = archive or work / f"archive-{size_mb:.0f}", work / f"scale-{size_mb:.0f}.duckdb"
-    for p in (db, Path(f"{db}.wal")):
-        p.unlink(missing_ok=True)
+    archive, db = archive or work / f"archive-{size_mb:.0f}", fresh_vault(work / f"scale-{size_mb:.0f}.duckdb")
     if not given:
         print(f"[{size_mb:.0f} MB] building the archive ...", file=sys.stderr, flush=True)
         make_archive.build(archive, size_mb, quiet=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from _common import measured, src_env  # noqa: E402
+from _common import fresh_vault, measured, src_env  # noqa: E402
 
 MB = 2 ** 20
 RUN_VAULT = "import sys; from vault.cli import main; sys.argv[0] = 'vault'; main()"
@@ -42,12 +42,6 @@ def _run(args: list[str], src: Path) -> tuple[dict, str]:
         raise SystemExit(f"{args} with {src} failed with exit code {run.code}")
     return {"wall_s": round(run.wall_s, 2), "cpu_s": round(run.cpu_s, 2),
             "peak_rss_mb": run.peak_rss_mb, "tree_peak_rss_mb": run.tree_rss_mb}, run.out.decode()
-
-
-def _fresh(db: Path) -> Path:
-    for p in (db, Path(f"{db}.wal")):
-        p.unlink(missing_ok=True)
-    return db
 
 
 def file_figures(db: Path) -> dict:
@@ -74,7 +68,7 @@ def file_figures(db: Path) -> dict:
 
 def ingest(archive: Path, db: Path, src: Path) -> dict:
     """The whole `vault ingest --no-embed` command into a new vault, and the file it leaves."""
-    run, out = _run(["-c", RUN_VAULT, "--db", str(_fresh(db)), "ingest", "--no-embed", "--json", str(archive)], src)
+    run, out = _run(["-c", RUN_VAULT, "--db", str(fresh_vault(db)), "ingest", "--no-embed", "--json", str(archive)], src)
     rep = json.loads(out)
     run["messages_added"] = rep["messages_added"]
     run["keyword_index_s"] = (rep.get("index") or {}).get("fts_seconds")
@@ -83,7 +77,7 @@ def ingest(archive: Path, db: Path, src: Path) -> dict:
 
 def upgrade(old: Path, db: Path, src: Path) -> dict:
     """A copy of `old` (another version's vault) opened for writing by `src`: migrations, backup, rewrite."""
-    _fresh(db)
+    fresh_vault(db)
     shutil.copy2(old, db)
     run, out = _run(["-c", OPEN_VAULT, str(db)], src)
     run["open_s"] = round(float(out.strip().splitlines()[-1]), 2)
@@ -161,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
               f"CPU {fig['cpu_s']} s), peak RSS {fig['peak_rss_mb']} MB; file {fig['file_mb']} MB "
               f"({fig['ratio_to_archive']}x), free {fig['free_mb']} MB")
         if not a.keep:
-            _fresh(a.work / "size-upgraded.duckdb")
+            fresh_vault(a.work / "size-upgraded.duckdb")
     if "baseline" in trees:
         best = {k: min(v, key=lambda f: f["wall_s"]) for k, v in res["runs"].items()}
         mine, base = best["this"], best["baseline"]
@@ -172,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"load average before / after: {res['load_before']} / {res['load_after']}")
     if not a.keep:
         for name in trees:
-            _fresh(a.work / f"size-{name}.duckdb")
+            fresh_vault(a.work / f"size-{name}.duckdb")
     print(json.dumps(res))
 
 

@@ -79,10 +79,11 @@ def sizes(db: Path) -> dict:
 
 
 def compact(db: Path, dest: Path) -> None:
+    from vault.sqlstring import sql_string
     from vault.store import connect
 
     con = connect(dest)
-    con.execute(f"ATTACH '{db}' AS src (READ_ONLY)")
+    con.execute(f"ATTACH {sql_string(db)} AS src (READ_ONLY)")
     con.execute(f"COPY FROM DATABASE src TO \"{dest.stem}\"")
     con.execute("DETACH src")
     con.execute("CHECKPOINT")

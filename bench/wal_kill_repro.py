@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 # the archive of tests/robustness/test_crash_consistency.py; the environment of a `vault` process run by the tests
+from _common import fresh_vault  # noqa: E402  (bench/ is first on the path of a bench run as a script)
 from support import VAULT, copy_mixed_archive, vault_env  # noqa: E402
 
 ENV = vault_env({"VAULT_INGEST_BATCH_BYTES": "1"})  # offline, this tree's code, one commit per file
@@ -124,8 +125,7 @@ def reopen_error(db: Path, opener: str) -> str | None:
             "except Exception as e:\n    print(type(e).__name__ + ': ' + str(e).splitlines()[0]); sys.exit(1)")
     res = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, env=ENV)
     if opener == "plain":
-        for f in (db, Path(f"{db}.wal")):
-            f.unlink(missing_ok=True)
+        fresh_vault(db)
     return None if res.returncode == 0 else (res.stdout.strip() or res.stderr.strip()[-300:])
 
 
@@ -202,8 +202,7 @@ def main() -> None:
                             shutil.copy2(f, args.keep / f"r{i}-{f.name}")
             elif os.environ.get("VERBOSE"):
                 print(f"round {i}: killed at {at}, WAL {wal_size} B -> opens")
-            for f in (db, wal):
-                f.unlink(missing_ok=True)
+            fresh_vault(db)
         failed = sum(errors.values())
         print(f"rounds {args.rounds}: killed {outcome['killed']}, finished {outcome['finished']}; "
               f"a direct DuckDB open (before the fix) fails after {plain_failed}, "

@@ -241,6 +241,30 @@ def session_roles(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule]) -> dict
     return roles | unassigned_roles(con, rules)
 
 
+def known_roles(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule]) -> list[str]:
+    """The roles the vault's sessions have, sorted: the roles table, completed by `rules` (`session_roles`)."""
+    return sorted(set(session_roles(con, rules).values()))
+
+
+def role_unmatched(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], role: str | None,
+                   assigned: bool = False) -> str | None:
+    """Why no session matches `role`, one phrase after the argument's name (`--role …` on the command line,
+    `role: …` in the MCP tools): the one wording of an unknown role. None when a session has it, or no role is given.
+
+    The roles are `known_roles` (the rules complete the stored ones). `assigned`: the caller reads only the roles
+    `vault mine` stored (search, sessions, turns, the MCP corrections), so a role of the rules no mine has stored
+    yet is said too."""
+    if not role:
+        return None
+    known = known_roles(con, rules)
+    if role not in known:
+        return (f"{role!r} matches no session in the vault (roles: {', '.join(known) or 'none'}; "
+                "`vault roles` lists them, `vault mine` assigns them)")
+    if assigned and not con.execute("SELECT 1 FROM roles WHERE role_name = ? LIMIT 1", [role]).fetchone():
+        return f"{role!r}: no session has it yet (`vault mine` assigns the roles)"
+    return None
+
+
 def role_summary(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Per role of the roles table: sessions (subagents apart), human turns, labelled turns and corrections."""
     rows = con.execute(

@@ -9,6 +9,7 @@ cannot even open it while a writer holds it: then the app reads a copy taken whe
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,14 +33,20 @@ class VaultAccess:
         self.forced_read_only = bool(read_only)
         self.mode = READ_WRITE
         self.reason = ""  # why the vault is not writable (the lock holder), shown to the person
-        self._source = VaultOrCopy(self.path, prefix="vault-tui-")  # the copy is kept until reopen()
+        self._lock = threading.Lock()  # reads run in the search's thread too
+        self._source = self._new_source()  # the copy is kept until reopen()
+        self._readers = 0  # reads in progress on self._source
+        self._retired: dict[VaultOrCopy, int] = {}  # copies reopen() replaced while read: their reads in progress
         self.on_snapshot = None  # called (from any thread) when a writer appears and reads move to a copy
         self.reopen()
 
     # -- mode ------------------------------------------------------------------------------
     def reopen(self) -> str:
-        """Decide the mode again (after an ingest finished, say). Raises VaultError if nothing works."""
-        self._source.drop()
+        """Decide the mode again (after an ingest finished, say). Raises VaultError if nothing works.
+
+        A copy still being read (a search running in its thread) is left to that read, which drops it when done:
+        the search ends on the data it started on, and the screens' reload asks it again of the vault as reopened."""
+        self._let_go()
         self.reason = "opened read-only (--read-only)" if self.forced_read_only else ""
         if not self.forced_read_only:
             try:
@@ -71,24 +78,57 @@ class VaultAccess:
         self.mode = SNAPSHOT
 
     def close(self) -> None:
-        self._source.drop()
+        with self._lock:
+            sources = [self._source, *self._retired]
+        for source in sources:
+            source.drop()
+
+    def _new_source(self) -> VaultOrCopy:
+        return VaultOrCopy(self.path, prefix="vault-tui-")
+
+    def _let_go(self) -> None:
+        """Drop the copy now, or, while it is read, hand it to its readers (the last drops it) and start afresh."""
+        with self._lock:
+            source = self._source
+            if self._readers:
+                self._retired[source] = self._readers
+                self._source, self._readers = self._new_source(), 0
+                return
+        source.drop()
 
     # -- connections -----------------------------------------------------------------------
     @contextlib.contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for reading, closed afterwards. Falls back to a snapshot if a writer appeared."""
-        if self.mode == SNAPSHOT:
-            con = self._source.open_copy(self.reason)
-        else:
-            con, copy = self._source.open(read_only=self.mode == READ_ONLY)
-            if copy is not None:
-                self.reason, self.mode = self._source.reason, SNAPSHOT
-                if self.on_snapshot:
-                    self.on_snapshot()
+        with self._lock:
+            source = self._source
+            self._readers += 1
         try:
-            yield con
+            if self.mode == SNAPSHOT:
+                con = source.open_copy(self.reason)
+            else:
+                con, copy = source.open(read_only=self.mode == READ_ONLY)
+                if copy is not None:
+                    self.reason, self.mode = source.reason, SNAPSHOT
+                    if self.on_snapshot:
+                        self.on_snapshot()
+            try:
+                yield con
+            finally:
+                con.close()
         finally:
-            con.close()
+            self._done_reading(source)
+
+    def _done_reading(self, source: VaultOrCopy) -> None:
+        with self._lock:
+            if source is self._source:
+                self._readers -= 1
+                return
+            self._retired[source] -= 1
+            if self._retired[source]:
+                return
+            del self._retired[source]
+        source.drop()  # the last read of a copy reopen() replaced
 
     @contextlib.contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:

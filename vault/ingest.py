@@ -567,7 +567,8 @@ class Ingester:
             rep.files += 1
             rep.records += res.records.num_rows
             rep.skipped_lines += len(res.errors)
-            rep.errors.extend({"file": path_key(plan.path), "line": line, "reason": reason} for line, reason in res.errors)
+            for err in res.errors:
+                rep.add_error(path_key(plan.path), *err)
             for t, n in res.unknown_types.items():
                 rep.unknown_types[t] = rep.unknown_types.get(t, 0) + n
             rep.by_source[plan.parser.name] = rep.by_source.get(plan.parser.name, 0) + 1

@@ -68,7 +68,7 @@ class Prepared:
     messages: Any  # Arrow table, message_schema(), in file order
     tool_calls: Any  # Arrow table, tool_call_schema(), in the parser's order
     session_ids: list[str]  # every session the rows belong to (derived again by `Ingester.finish`)
-    errors: list[tuple[int, str]]  # (line, reason) of lines skipped
+    errors: list[tuple[int, str, str]]  # (line, reason, unit) of what was skipped (vault.model.LineError)
     unknown_types: dict[str, int]
     end_offset: int
     end_line: int | None
@@ -138,7 +138,7 @@ def _convert(res: ParseResult, fp: str | None, kept: Any = None) -> Prepared:
     last = max([r.line_no for r in res.raw[-1:]] + [e.line for e in res.errors[-1:]] + [0])
     pickled = pickle.dumps(kept) if kept is not None else None
     return Prepared(frames, records, sessions, messages, tool_calls, session_ids,
-                    [(e.line, e.reason) for e in res.errors], res.unknown_types, res.end_offset, res.end_line, last, fp,
+                    [(e.line, e.reason, e.unit) for e in res.errors], res.unknown_types, res.end_offset, res.end_line, last, fp,
                     pickled, len(pickled) if pickled is not None else 0)
 
 

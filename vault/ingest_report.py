@@ -22,7 +22,24 @@ class IngestReport:
     unfinished: list[dict] = field(default_factory=list)
     sessions_touched: int = 0
 
+    def add_error(self, file: str, line: int, reason: str, unit: str = "line") -> None:
+        """One entry of `errors` (`vault.model.LineError`'s fields): {file, line, reason} as CONTRACTS.md says, and
+        where `line` counts no text lines, the unit's own field too (`"conversation": 12`): `line` keeps its value."""
+        entry: dict = {"file": file, "line": line, "reason": reason}
+        if unit != "line":
+            entry[unit] = line
+        self.errors.append(entry)
+
     def as_contract(self) -> dict:
         d = asdict(self)
         d.pop("sessions_touched")
         return d
+
+
+def error_where(entry: dict) -> str:
+    """Where an `errors` entry is, for a text line: `path:40` (line 40), `path conversation 12:` (a unit that is not a
+    text line), `path` alone (line 0: the whole file)."""
+    for unit in ("conversation", "item", "message"):
+        if unit in entry:
+            return f"{entry['file']} {unit} {entry[unit]}:"
+    return f"{entry['file']}:{entry['line']}" if entry["line"] else entry["file"]

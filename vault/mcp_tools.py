@@ -176,7 +176,7 @@ class VaultTools:
             if stale:
                 notes.append(stale)
         with self.reader.read() as (con, taken):
-            self._check_filters(con, role=role, source=source)
+            self._check_filters(con, role=role, source=source, assigned=True)
             used = mode
             if mode != "keyword" and not semantic_ready(con):
                 notes.append("no embeddings yet (run `vault embed`): " +
@@ -200,12 +200,19 @@ class VaultTools:
             out["notes"] = notes
         return self._stamp(out, taken)
 
-    def _check_filters(self, con, role: str | None = None, source: str | None = None) -> None:
+    def _check_filters(self, con, role: str | None = None, source: str | None = None, assigned: bool = False) -> None:
+        """ToolInputError for a source or role no session has. The role said as the command line says it
+        (`miner.tables.role_unmatched`); `assigned`: the tool reads only the roles `vault mine` stored."""
         if source:
             check_choice("source", source, self._known(con, "SELECT DISTINCT source FROM sessions ORDER BY 1"),
                          "source")
         if role:
-            check_choice("role", role, self._known(con, "SELECT DISTINCT role_name FROM roles ORDER BY 1"), "role")
+            from miner.roles import load_rules
+            from miner.tables import role_unmatched
+
+            why = role_unmatched(con, load_rules(self.settings), role, assigned)
+            if why:
+                raise ToolInputError(f"role: {why}")
 
     # -- one session -----------------------------------------------------------------------
     def get_session(self, session: str, offset: int = 0, limit: int = 40, at: str | None = None,
@@ -291,7 +298,7 @@ class VaultTools:
              .add_if(role, "coalesce(r.role_name, rp.role_name) = ?", role)
              .add_if(since, "e.timestamp >= CAST(? AS TIMESTAMP)", since))
         with self.reader.read() as (con, taken):
-            self._check_filters(con, role=role)
+            self._check_filters(con, role=role, assigned=True)
             labelled = con.execute("SELECT count(*) FROM labels").fetchone()[0]
             rows = con.execute(f"""
                 SELECT e.msg_id, e.session_id, e.timestamp, e.label, m.text, m.seq, s.project,
@@ -348,6 +355,7 @@ class VaultTools:
 
         check_range("persona", "max_chars", max_chars)
         with self.reader.read() as (con, taken):
+            self._check_filters(con, role=role)
             rows = load_personas(con)
         known = [p["role_name"] for p in rows]
         if role:

@@ -86,8 +86,13 @@ REASON_CHARS = 300  # a reported reason is one short line
 
 @dataclass(slots=True)
 class LineError:
+    """What a parser could not read, and where: `line` counts `unit`s of the file from 1. "line": a text line (0:
+    the whole file, no line says it); in a whole-document export, "conversation" (ChatGPT), "item" (Claude.ai: its
+    conversations and projects counted together) or "message" (a Gemini session document)."""
+
     line: int
     reason: str
+    unit: str = "line"
 
     def __post_init__(self) -> None:
         self.reason = self.reason[:REASON_CHARS]

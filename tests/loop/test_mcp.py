@@ -121,8 +121,8 @@ def test_semantic_search_loads_the_model_on_first_use_and_says_so(home):
     ("search", {"query": "x", "kind": ["bogus"]}, "kind: unknown kind 'bogus'"),
     ("get_session", {"session": "nope-nope"}, "session: no session matches 'nope-nope'"),
     ("get_session", {"session": SESSION, "at": "not-a-message"}, "at: message 'not-a-message'"),
-    ("corrections", {"role": "astronaut"}, "role: no role 'astronaut' in this vault"),
-    ("persona", {"role": "astronaut"}, "role: no persona for the role 'astronaut'"),
+    ("corrections", {"role": "astronaut"}, "role: 'astronaut' matches no session in the vault (roles: "),
+    ("persona", {"role": "astronaut"}, "role: 'astronaut' matches no session in the vault (roles: "),
     ("stats", {"troubled_limit": -1}, "troubled_limit"),
 ])
 def test_bad_arguments_are_clear_tool_errors(home, tool, args, says):

@@ -13,7 +13,8 @@ from vault.sqlstring import sql_string, sql_strings
 
 MODULES = ("vault/connection.py", "vault/compact.py", "vault/storage.py", "vault/schema.py", "vault/sqlstring.py",
            "vault/kinds.py", "vault/ingest.py", "vault/migrations.py", "vault/sources/forks.py", "miner/analytics.py", "miner/tables.py", "miner/turns.py",
-           "miner/pairs/branches.py", "miner/pairs/segments.py", "miner/personas/build.py")
+           "miner/pairs/branches.py", "miner/pairs/segments.py", "miner/personas/build.py",
+           "bench/analytics_bench.py", "bench/mine_bench.py", "bench/storage_layout_bench.py")
 BY_HAND = [
     re.compile(r"""replace\(\s*["']'["']\s*,\s*["']''["']\s*\)"""),  # .replace("'", "''")
     re.compile(r"chr\(39\)"),

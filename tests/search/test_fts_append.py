@@ -126,3 +126,27 @@ def test_a_held_output_gains_messages_before_between_and_after_its_own(tmp_path)
         assert first == "0" and n >= 7
     finally:
         con.close()
+
+
+def test_an_update_leaves_no_temp_table_behind(tmp_path):
+    """`fts_build._drop_temps` drops the temp tables that exist (found by one query), on the append path and on the
+    whole comparison alike."""
+    from vault.index import fts_build
+    from vault.store import transaction
+
+    db, path = _examples_vault(tmp_path)
+    _append(path, "an output only this session printed: platypus", False)
+    con = _connect(db)
+    try:
+        sid, = con.execute("SELECT session_id FROM messages ORDER BY seq DESC LIMIT 1").fetchone()
+        for appended in (True, False):
+            with transaction(con):
+                con.execute(f"INSERT INTO {fts_build.S}.pending VALUES ('{sid}')")
+                if not appended:  # fingerprints from elsewhere: the whole comparison
+                    con.execute(f"DELETE FROM {fts_build.FINGERPRINTS}")
+            out = fts_build.refresh(con)
+            assert out["fts_sessions"] >= 1 and out["fts_appended"] is appended, out
+            temps = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+            assert not temps & set(fts_build.TEMPS), (appended, temps)
+    finally:
+        con.close()

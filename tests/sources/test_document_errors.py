@@ -67,3 +67,35 @@ def test_the_text_report_names_a_whole_file_error_by_the_file_alone_and_json_kee
                              db=tmp_path / "other.duckdb")
     errors = json.loads(out)["errors"]
     assert [(e["file"], e["line"]) for e in errors] == [(str(empty), 0)]
+
+
+def test_an_error_in_one_conversation_says_conversation_not_line(tmp_path, monkeypatch):
+    """The number of an error in a whole-document export counts conversations (items, messages), not the text's
+    lines: the text report says which ("conversation 2", never "path:2"), and --json keeps `line` as it was and
+    adds the unit's own field (`conversation`, `item`, `message`)."""
+    from support import run_cli
+
+    monkeypatch.setenv("COLUMNS", "400")
+    chatgpt = tmp_path / "chatgpt" / "conversations.json"
+    chatgpt.parent.mkdir()
+    chatgpt.write_text('[{"title": "x", "mapping": {}},\n 42,\n {"mapping": "nope"}]')
+    claude = tmp_path / "claude_ai" / "conversations.json"
+    claude.parent.mkdir()
+    claude.write_text('[{"uuid": "c1", "chat_messages": []}, 7]')
+    legacy = json.loads(next((FIX / "gemini" / "legacy").glob("*.json")).read_text())
+    del legacy["messages"][1]["id"]
+    gemini = tmp_path / "gemini" / "session-1.json"
+    gemini.parent.mkdir()
+    gemini.write_text(json.dumps(legacy, indent=2))
+    for f, source, said in ((chatgpt, "chatgpt", [("conversation", 2), ("conversation", 3)]),
+                            (claude, "claude_ai", [("item", 2)]), (gemini, "gemini", [("message", 2)])):
+        code, out, err = run_cli("ingest", "--no-embed", "--source", source, str(f), db=tmp_path / f"{source}.duckdb")
+        lines = [ln.strip() for ln in out.splitlines()]
+        for unit, n in said:
+            assert any(ln.startswith(f"{f} {unit} {n}: ") for ln in lines), out
+        assert not any(ln.startswith(f"{f}:") for ln in lines), out
+        code, out, err = run_cli("ingest", "--no-embed", "--json", "--source", source, str(f),
+                                 db=tmp_path / f"{source}-json.duckdb")
+        errors = json.loads(out)["errors"]
+        assert [(e["file"], e[unit], e["line"]) for e, (unit, _) in zip(errors, said, strict=True)] == [
+            (str(f), n, n) for _, n in said], errors

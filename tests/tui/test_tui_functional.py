@@ -439,3 +439,50 @@ async def test_markup_in_a_project_title_and_role_is_shown_as_it_is(tui_vault):
                 break
             await pilot.press("n")
         assert shown(review.query_one("#persona").border_title) == f"persona · {MARKUP_ROLE}"
+
+
+
+@sync
+async def test_refresh_during_a_search_on_the_copy_lets_it_finish_and_asks_it_again(tui_vault, monkeypatch):
+    """ctrl+r while a search reads the copy (the vault busy): the search ends on the copy it started on (before,
+    the copy was closed under it: "search failed"), and the reload asks it again, as it was asked (hybrid)."""
+    import threading
+
+    import vault.index.search as search_module
+    from support import vault_holder
+
+    real, started, go, ended = search_module.search, threading.Event(), threading.Event(), []
+
+    def held_search(con, *args, **kwargs):  # the first search is still running when ctrl+r comes
+        if not started.is_set():
+            started.set()
+            assert go.wait(30)
+        try:
+            hits = real(con, *args, **kwargs)
+        except Exception as e:
+            ended.append(repr(e))
+            raise
+        ended.append(len(hits))
+        return hits
+
+    monkeypatch.setattr(search_module, "search", held_search)
+    with vault_holder(tui_vault):
+        app = make_app(tui_vault)
+        async with app.run_test(size=SIZE) as pilot:
+            assert app.access.mode == "snapshot"
+            await pilot.press("2", *"emojis", "enter")  # hybrid (keyword here: no embeddings)
+            assert started.wait(30)
+            first_copy = app.access._source.copy.path
+            await pilot.press("ctrl+r")  # the vault still busy: a new copy
+            await pilot.pause()
+            assert app.access._source.copy.path != first_copy and first_copy.exists()  # the old one still read
+            go.set()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert ended == [3, 3]  # the search running at ctrl+r, then the one the reload asked
+            assert not first_copy.exists()  # dropped by its last reader
+            search = app.screen
+            status = str(search.query_one("#search-status").render())
+            assert status.startswith("3 hits") and "no embeddings yet" in status, status  # asked hybrid again
+            search.show_failure("search failed: stale", search._asked - 1)  # an older search's failure: not shown
+            assert search.hits and "failed" not in str(search.query_one("#search-status").render())

@@ -66,7 +66,7 @@ def test_personas_of_an_unknown_role_names_the_roles_before_loading_a_model(ex_d
     assert code == 0, err
     monkeypatch.setattr(miner.personas, "build_personas", lambda *a, **k: pytest.fail("built personas"))
     code, out, err = run_cli("personas", "nosuch", db=ex_db)  # was "it has no corrections", after the model load
-    assert one_line(code, err) == f"Error: no role 'nosuch' in this vault {ROLES}"
+    assert one_line(code, err) == f"Error: role 'nosuch' matches no session in the vault {ROLES}"
 
 
 @pytest.mark.parametrize("name, value, said", [

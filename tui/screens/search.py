@@ -48,6 +48,7 @@ class SearchScreen(VaultScreen):
         self.hits: list = []
         self._timer = None
         self._asked = 0  # numbers the searches: a slow older one must not overwrite newer results
+        self._mode = "keyword"  # the newest search's: a reload (ctrl+r) asks it again the same way
         self.index_note = ""
 
     def compose(self) -> ComposeResult:
@@ -77,7 +78,7 @@ class SearchScreen(VaultScreen):
             self.index_note = " (keyword index out of date: read-only)"
         query = self.query_one("#query", Input).value
         if query.strip():
-            self.search(query, "keyword")
+            self.search(query, self._mode)
 
     @work(thread=True, exclusive=True, group="index")
     def rebuild_index(self) -> None:
@@ -111,6 +112,7 @@ class SearchScreen(VaultScreen):
 
     def search(self, text: str, mode: str) -> None:
         self._asked += 1
+        self._mode = mode
         self.run_search(text, mode, self._asked)
 
     @work(thread=True, group="search")
@@ -130,11 +132,16 @@ class SearchScreen(VaultScreen):
                     self.app.call_from_thread(self.set_status, f"{mode} search (loading the model)…")
                 hits = search(con, query, mode=mode, limit=LIMIT, filters=filters)
         except Exception as e:  # a bad filter value (since:yesterday) must not end the app
-            if asked == self._asked:  # clear the hits too: an earlier query's (a live search's) would stay shown
-                self.app.call_from_thread(self.show_hits, [], "", asked)
-                self.app.call_from_thread(self.set_status, f"search failed: {e}")
+            self.app.call_from_thread(self.show_failure, f"search failed: {e}", asked)
             return
         self.app.call_from_thread(self.show_hits, hits, f"{mode}{note}", asked)
+
+    def show_failure(self, message: str, asked: int) -> None:
+        """Say why the search `asked` failed, unless a newer one was asked meanwhile (checked here, in the app's
+        thread, where `search` counts): the hits go too, or an earlier query's (a live search's) would stay."""
+        if asked == self._asked:
+            self.show_hits([], "", asked)
+            self.set_status(message)
 
     def show_hits(self, hits: list, mode: str, asked: int) -> None:
         if asked != self._asked:

@@ -157,7 +157,7 @@ def personas_cmd(ctx, role, as_json, fmt, rebuild, threshold, backend, model, ba
     with open_db(ctx) as con:
         missing = unknown_role(ctx, con, role)  # a typo is said before any model loads
         if missing:
-            raise click.ClickException(f"no role {role!r} in this vault {missing}")
+            raise click.ClickException(f"role {missing}")
         # The cheap check first: without a labelled correction there is nothing to distil (and no model to load).
         has_corrections = count_corrections(con) > 0
         if has_corrections and (rebuild or backend != "offline" or not load_personas(con, role)):

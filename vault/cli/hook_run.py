@@ -81,6 +81,8 @@ def _work(ctx, db: Path, event: str, start: float) -> None:
     from vault.hooks.worker import work
 
     conf = settings(ctx) if _flag(ctx, "db") is None or _flag(ctx, "config") else None
+    # A settled writer is left to the process's end, which comes at once (`end_with_process`: its close cost 10-30 ms
+    # of CPU): the run log below is written with the vault already as recorded, as a kill there would leave it.
     res = work(db, event, batch_bytes=conf.ingest.batch_bytes if conf else None,
-               whole_process=common.whole_process)
+               whole_process=common.whole_process, keep=lambda con: common.end_with_process(con, db))
     record_run(db, event, res.describe(), time.perf_counter() - start)

@@ -194,6 +194,8 @@ def _after_ingest(con, *, embed: bool, quiet: bool, console, model: str | None) 
 
 
 def _print_ingest(console, rep, index_info: dict | None = None) -> None:
+    from vault.ingest_report import error_where
+
     console.print(
         f"[bold]{rep.files}[/] files read, {rep.files_unchanged} unchanged; "
         f"[bold]{rep.messages_added}[/] new messages from {rep.records} records"
@@ -207,7 +209,7 @@ def _print_ingest(console, rep, index_info: dict | None = None) -> None:
         console.print(f"  embedded {emb['embedded']} texts in {emb['seconds']:.1f} s "
                       f"(model load {emb.get('load_seconds', 0.0):.1f} s, {rate:.0f} texts/s) with {esc(emb['model'])}")
     for e in rep.errors[:20]:
-        where = f"{e['file']}:{e['line']}" if e["line"] else e["file"]  # line 0: the whole file
+        where = error_where(e)  # path:40, path conversation 12:, or the path alone (line 0: the whole file)
         console.print(f"  [yellow]{esc(where)}[/] {esc(e['reason'])}")
     if len(rep.errors) > 20:
         console.print(f"  ... and {len(rep.errors) - 20} more (use --json for all)")

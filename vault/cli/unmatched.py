@@ -13,24 +13,12 @@ _HINTS = {"--session": "`vault sessions` lists them", "--project": "`vault sessi
           "--source": "`vault stats` lists the sources"}
 
 
-def known_roles(ctx, con) -> list[str]:
-    """The roles the vault's sessions have: those `vault mine` assigned, completed by the role rules of the
-    settings for sessions it has not seen yet (as `vault stats --corrections`, `pairs` and `personas` read them)."""
+def unknown_role(ctx, con, role: str | None, assigned: bool = False) -> str | None:
+    """`miner.tables.role_unmatched` with the settings' role rules: why no session matches `role`, or None."""
     from miner.roles import load_rules
-    from miner.tables import session_roles
+    from miner.tables import role_unmatched
 
-    return sorted(set(session_roles(con, load_rules(settings(ctx))).values()))
-
-
-def unknown_role(ctx, con, role: str | None) -> str | None:
-    """For a `role` no session of the vault has: the roles it has, "(roles: a, b; ...)" (None: it has that role,
-    or no role was given)."""
-    if role is None:
-        return None
-    known = known_roles(ctx, con)
-    if role in known:
-        return None
-    return f"(roles: {', '.join(known) or 'none'}; `vault roles` lists them, `vault mine` assigns them)"
+    return role_unmatched(con, load_rules(settings(ctx)), role, assigned)
 
 
 def unmatched_filters(ctx, con, *, session: str | None = None, project: str | None = None,
@@ -51,11 +39,9 @@ def unmatched_filters(ctx, con, *, session: str | None = None, project: str | No
     if source and con.execute("SELECT 1 FROM sessions WHERE source = ? LIMIT 1", [source]).fetchone() is None:
         have = [r[0] for r in con.execute("SELECT DISTINCT source FROM sessions ORDER BY 1").fetchall()]
         notes.append(f"--source {source!r} matches no session in the vault (sources: {', '.join(have) or 'none'})")
-    line = unknown_role(ctx, con, role)
+    line = unknown_role(ctx, con, role, assigned)
     if line:
-        notes.append(f"--role {role!r} matches no session in the vault {line}")
-    elif role and assigned and not con.execute("SELECT 1 FROM roles WHERE role_name = ? LIMIT 1", [role]).fetchone():
-        notes.append(f"--role {role!r}: no session has it yet (`vault mine` assigns the roles)")
+        notes.append(f"--role {line}")
     return notes
 
 

@@ -4,6 +4,7 @@ unless another process holds the vault for longer than LOCK_WAIT (then it stays 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,19 +30,23 @@ LOCK_WAIT = 3.0  # seconds the detached worker waits for the vault before leavin
 MAX_ROUNDS = 3  # hook runs that arrive while we ingest are taken in the same process
 
 
-def work(db: Path, event: str, batch_bytes: int | None = None, whole_process: bool = False) -> HookResult:
+def work(db: Path, event: str, batch_bytes: int | None = None, whole_process: bool = False,
+         keep: Callable[[object], bool] | None = None) -> HookResult:
     """Ingest everything pending unless another process holds the vault (then leave it).
 
     `whole_process`: nothing else runs in this process, which computes no embeddings: pyarrow.dataset, dateutil and
-    (incremental) numpy stay unloaded (`vault.lightquery.unloaded`)."""
+    (incremental) numpy stay unloaded (`vault.lightquery.unloaded`). `keep(con)`: offered the writer once the vault is
+    settled and recorded (`vault.unchanged.record`: checkpointed, nothing written since); True: it took it over and it
+    is not closed here (the `vault` program leaves it to its end: `vault.cli.common.end_with_process`)."""
     from vault.lightquery import unloaded
 
     result = HookResult(event)
     with unloaded() if whole_process else contextlib.nullcontext():
-        return _work(db, event, batch_bytes, result, whole_process)
+        return _work(db, event, batch_bytes, result, whole_process, keep)
 
 
-def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult, whole_process: bool) -> HookResult:
+def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult, whole_process: bool,
+          keep: Callable[[object], bool] | None) -> HookResult:
     from vault import unchanged
     from vault.store import VaultLockedError, open_vault_waiting
 
@@ -53,6 +58,7 @@ def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult, who
     except VaultLockedError:
         result.queued = True
         return result
+    kept = False
     try:
         done: set[Path] = set()
         rounds: list = []  # each round's Ingester: what it derived stays pending until the checkpoint, then recorded
@@ -73,9 +79,11 @@ def _work(db: Path, event: str, batch_bytes: int | None, result: HookResult, who
                 if kept:
                     sessions.update(kept[0])
                     files.update(kept[1])
-            unchanged.record(con, db, None, embedded=False, derived=(sorted(sessions), sorted(files)))
+            if unchanged.record(con, db, None, embedded=False, derived=(sorted(sessions), sorted(files))) and keep:
+                kept = keep(con)
     finally:
-        con.close()
+        if not kept:
+            con.close()
     return result
 
 

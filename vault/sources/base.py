@@ -266,3 +266,25 @@ def timestamp(value: Any) -> str | None:
     except ValueError:
         return None
     return value
+
+
+# The arguments that tell most about a tool call, in the order looked for (`tool_summary`). Claude Code's own: its
+# Task calls are named by their description, and its tools have no `cmd` or `absolute_path`.
+SUMMARY_KEYS = ("command", "cmd", "file_path", "path", "absolute_path", "pattern", "url", "query", "prompt")
+CLAUDE_CODE_SUMMARY_KEYS = ("command", "file_path", "path", "pattern", "url", "query", "description", "prompt")
+
+
+def tool_summary(name: str, args: Any, keys: tuple[str, ...] = SUMMARY_KEYS) -> str:
+    """One line naming a tool call and its most telling argument: the first of `keys` it has (a list joined), else
+    its first argument names; a string argument as it is (cut to 200 characters, on one line)."""
+    if isinstance(args, dict):
+        for key in keys:
+            v = args.get(key)
+            if isinstance(v, list):
+                v = " ".join(str(x) for x in v)
+            if isinstance(v, str) and v:
+                return f"{name}({key}={v.replace(chr(10), ' ')[:200]})"
+        return f"{name}({', '.join(list(args)[:4])})"
+    if isinstance(args, str) and args:
+        return f"{name}({args.replace(chr(10), ' ')[:200]})"
+    return f"{name}()"

@@ -63,12 +63,12 @@ class ChatGPTParser(Parser):
         for name, item, conv in document_items(path, MEMBER, res, "a JSON array of conversations or one conversation",
                                                single=_one_conversation):
             if not isinstance(conv, dict) or not isinstance(conv.get("mapping"), dict):
-                res.errors.append(LineError(item, f"{name}: conversation {item} has no 'mapping' object"))
+                res.errors.append(LineError(item, f"{name}: no 'mapping' object", "conversation"))
                 continue
             try:
                 _conversation(res, conv, item, feedback)
             except (TypeError, AttributeError, ValueError, KeyError) as e:
-                res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}"))
+                res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}", "conversation"))
         return res
 
 

@@ -30,6 +30,7 @@ from vault.sources.base import (
     as_text,
     json_dumps,
     timestamp,
+    tool_summary,
 )
 from vault.sources.documents import (
     document_head,
@@ -40,7 +41,6 @@ from vault.sources.documents import (
     read_companion,
     str_or_none,
     text_of,
-    tool_summary,
 )
 
 SOURCE = "claude_ai"
@@ -74,13 +74,13 @@ class ClaudeAiParser(Parser):
                 try:
                     _conversation(res, obj, item, projects)
                 except (TypeError, AttributeError, ValueError, KeyError) as e:
-                    res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}"))
+                    res.errors.append(LineError(item, f"{name}: unexpected conversation shape: {e}", "item"))
             elif isinstance(obj, dict) and ("prompt_template" in obj or "docs" in obj):
                 pid = str_or_none(obj.get("uuid"))
                 res.raw.append(RawRecord(item, None, "project", pid, None, json_dumps(obj)))
             else:
-                res.errors.append(LineError(item, f"{name}: item {item} is neither a conversation "
-                                                  "(no 'chat_messages' list) nor a project"))
+                res.errors.append(LineError(item, f"{name}: neither a conversation (no 'chat_messages' list) "
+                                                  "nor a project", "item"))
         return res
 
 

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall, kinds_sql
 from vault.sources.base import (
+    CLAUDE_CODE_SUMMARY_KEYS,
     DETECT_RECORDS,
     RESULT_TEXT_CHARS,
     TOUCHED,
@@ -33,6 +34,7 @@ from vault.sources.base import (
     iter_jsonl,
     json_dumps,
     timestamp,
+    tool_summary,
 )
 from vault.sources.forks import mark_forks, off_branch_of, touched_files
 from vault.sources.markers import (
@@ -110,17 +112,6 @@ def typed_answers(body: str, result: Any, asked: Any) -> list[str]:
             continue  # picked (several, for a multi-select question)
         typed.append(answer)
     return typed
-
-
-def _tool_input_summary(name: str, inp: Any) -> str:
-    if isinstance(inp, dict):
-        for key in ("command", "file_path", "path", "pattern", "url", "query", "description", "prompt"):
-            v = inp.get(key)
-            if isinstance(v, str) and v:
-                v = v.replace("\n", " ")
-                return f"{name}({key}={v[:200]})"
-        return f"{name}({', '.join(list(inp)[:4])})"
-    return f"{name}()"
 
 
 class ClaudeCodeParser(Parser):
@@ -387,7 +378,7 @@ class ClaudeCodeParser(Parser):
             for c in calls:
                 name = str(c.get("name") or "tool")
                 tid = c.get("id")
-                parts.append(_tool_input_summary(name, c.get("input")))
+                parts.append(tool_summary(name, c.get("input"), CLAUDE_CODE_SUMMARY_KEYS))
                 tool_name = tool_name or name
                 tool_use_id = tool_use_id or _str(tid)
                 if isinstance(tid, str):

@@ -20,8 +20,17 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, as_text, first_json_line, iter_jsonl, timestamp
-from vault.sources.documents import str_or_none, tool_summary
+from vault.sources.base import (
+    RESULT_TEXT_CHARS,
+    Head,
+    Parser,
+    as_text,
+    first_json_line,
+    iter_jsonl,
+    timestamp,
+    tool_summary,
+)
+from vault.sources.documents import str_or_none
 
 SOURCE = "codex"
 

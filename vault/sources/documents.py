@@ -232,17 +232,3 @@ def main_branch(parent: dict[str, str | None], tip: str | None) -> set[str]:
         node = parent[node]
     return main
 
-
-def tool_summary(name: str, args: Any) -> str:
-    """One line naming a tool call and its most telling argument."""
-    if isinstance(args, dict):
-        for key in ("command", "cmd", "file_path", "path", "absolute_path", "pattern", "url", "query", "prompt"):
-            v = args.get(key)
-            if isinstance(v, list):
-                v = " ".join(str(x) for x in v)
-            if isinstance(v, str) and v:
-                return f"{name}({key}={v.replace(chr(10), ' ')[:200]})"
-        return f"{name}({', '.join(list(args)[:4])})"
-    if isinstance(args, str) and args:
-        return f"{name}({args.replace(chr(10), ' ')[:200]})"
-    return f"{name}()"

@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, iter_jsonl, json_dumps, timestamp
-from vault.sources.documents import parse_document, str_or_none, text_of, tool_summary
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, iter_jsonl, json_dumps, timestamp, tool_summary
+from vault.sources.documents import parse_document, str_or_none, text_of
 
 SOURCE = "gemini"
 _ANY = re.compile(r".*")
@@ -71,7 +71,7 @@ class GeminiParser(Parser):
                                                  json_dumps(m)))
                         conv.put(m, i)
                     else:
-                        res.errors.append(LineError(i, f"message {i - 2} has no string 'id'"))
+                        res.errors.append(LineError(i - 1, "no string 'id'", "message"))  # messages from 1
         else:
             for line_no, offset, rec, raw in iter_jsonl(path, res, start_offset, start_line):
                 rtype, rid = conv.apply(rec, line_no)

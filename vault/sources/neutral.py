@@ -24,8 +24,8 @@ from typing import Any
 import orjson
 
 from vault.model import Kind, LineError, Message, ParseResult, RawRecord, ToolCall
-from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, as_text, iter_jsonl, timestamp
-from vault.sources.documents import str_or_none, tool_summary
+from vault.sources.base import RESULT_TEXT_CHARS, Head, Parser, as_text, iter_jsonl, timestamp, tool_summary
+from vault.sources.documents import str_or_none
 from vault.sources.markers import (
     CONSOLE_INTERRUPT_MARKERS,
     CONSOLE_REJECT_MARKERS,
