@@ -101,18 +101,30 @@ def _stage(con: duckdb.DuckDBPyConnection, scope: str, messages: str = "messages
     # Named as constants, the scan of every call's `call_msg_id` is a filter (a join with the scope: 15 ms, 7 ms so).
     wanted = (f"({literals(calls)})" if calls else "(NULL)") if calls is not None else (
         f"(SELECT m.msg_id FROM {messages} m WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope})")
+    # A call message's arguments: those of its tool calls, one list. A message has one call (every one of the 1 GB
+    # bench vault's 83,056), whose list is taken as it is; only the messages of several are grouped. The `list()`
+    # aggregate over every call of a full build was held in memory whole (DuckDB does not spill it): at 5 GB it ran
+    # out of the build's 256 MB cap and the whole build started over under 1 GB (a peak of 1,445 MB). The count per
+    # message is a fixed-size aggregate, which spills.
+    args = f"list_transform(json_extract_string(input, {paths}), x -> left(x, {ARG_CHARS}))"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _args AS
         WITH calls AS (
-            SELECT rowid AS rid FROM tool_calls WHERE call_msg_id IN {wanted})
+            SELECT rowid AS rid FROM tool_calls WHERE call_msg_id IN {wanted}),
+        several AS (
+            SELECT call_msg_id FROM tool_calls WHERE call_msg_id IS NOT NULL AND rowid IN (SELECT rid FROM calls)
+            GROUP BY call_msg_id HAVING count(*) > 1)
         SELECT msg_id, args FROM (
             SELECT m.msg_id, array_to_string(list_filter(a.args, x -> NOT contains(m.text, x)), ' ') AS args
             FROM {messages} m JOIN (
-                SELECT call_msg_id,
-                       flatten(list(list_transform(json_extract_string(input, {paths}), x -> left(x, {ARG_CHARS}))))
-                       AS args
+                SELECT call_msg_id, {args} AS args
                 FROM tool_calls WHERE call_msg_id IS NOT NULL AND rowid IN (SELECT rid FROM calls)
+                  AND call_msg_id NOT IN (SELECT call_msg_id FROM several)
+                UNION ALL
+                SELECT call_msg_id, flatten(list({args})) AS args
+                FROM tool_calls WHERE call_msg_id IN (SELECT call_msg_id FROM several)
+                  AND rowid IN (SELECT rid FROM calls)
                 GROUP BY call_msg_id
             ) a ON a.call_msg_id = m.msg_id
             WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope})
@@ -176,23 +188,37 @@ def _create_empty(con: duckdb.DuckDBPyConnection, stopwords: list[str], ignore: 
     """)
 
 
+TOKENIZE_DOCS = 32_768  # documents tokenized and counted at once by a full build (`_tokenize`)
+
+
 def _tokenize(con: duckdb.DuckDBPyConnection, docs: str, python_stems: bool = False) -> None:
     """`_tf(doc, term, tf)` of the documents in the table `docs(doc, text)`: the fts extension's
     tokenizer (stopwords out before stemming, as its index does). `python_stems`: the words stemmed by
     `vault.index.stem.porter` (the same libstemmer Porter stemmer, tested identical) instead of the extension's
     `stem`, which then needs no loading (0.04 s CPU, 0.1-0.2 s wall of a small update); a full build keeps the
     extension's: its words go through in one pass."""
-    words = f"""SELECT doc, w FROM (SELECT doc, unnest({S}.tokenize(text)) AS w FROM {docs})
-                WHERE w IS NOT NULL AND len(w) > 0 AND w NOT IN (SELECT sw FROM {STOPWORDS_TABLE})"""
+    def words(part: str = "") -> str:
+        return f"""SELECT doc, w FROM (SELECT doc, unnest({S}.tokenize(text)) AS w FROM {docs} {part})
+                   WHERE w IS NOT NULL AND len(w) > 0 AND w NOT IN (SELECT sw FROM {STOPWORDS_TABLE})"""
+
     if not python_stems:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE _tf AS
-                        SELECT doc, stem(w, 'porter') AS term, count(*)::INTEGER AS tf FROM ({words}) GROUP BY doc, term""")
+        # In parts of TOKENIZE_DOCS documents (by a hash of the name: a document's words all in one part): the count
+        # of every (document, word) of the 1 GB bench vault at once ran out of 150 MB (a whole build's autocommitted
+        # statements), where the build's cap is 256 MB at any size. The rows are the same; their order is not read.
+        n = int(con.execute(f"SELECT count(*) FROM {docs}").fetchone()[0])
+        parts = max(1, -(-n // TOKENIZE_DOCS))
+        for i in range(parts):
+            part = f"WHERE hash(doc) % {parts} = {i}" if parts > 1 else ""
+            head = "CREATE OR REPLACE TEMP TABLE _tf AS" if i == 0 else "INSERT INTO _tf"
+            con.execute(f"""{head}
+                            SELECT doc, stem(w, 'porter') AS term, count(*)::INTEGER AS tf FROM ({words(part)})
+                            GROUP BY doc, term""")
         return
     import pyarrow as pa
 
     from vault.index.stem import porter
 
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _words AS {words}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _words AS {words()}")
     distinct = [r[0] for r in con.execute("SELECT DISTINCT w FROM _words").fetchall()]
     con.register("_stems", pa.table({"w": pa.array(distinct, pa.string()), "term": pa.array(porter(distinct), pa.string())}))
     try:
