@@ -19,6 +19,15 @@ _OUTPUT = re.compile(r"<(local-command-stdout|local-command-stderr|bash-stdout|b
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+def counted(n: int, noun: str, plural: str | None = None, *, style: str | None = None) -> str:
+    """`n` and `noun`, plural unless `n` is 1: counted(1, "file") is "1 file", counted(2, "file") "2 files".
+
+    `plural` for a noun that does not take an "s"; `style` a Rich style for the number ("bold" gives
+    "[bold]2[/] files"), for the CLI summaries that print through Rich."""
+    num = f"[{style}]{n}[/]" if style else str(n)
+    return f"{num} {noun if n == 1 else (plural or noun + 's')}"
+
+
 def cut(text: str, width: int) -> str:
     """`text` as it is when it has at most `width` characters, else its first `width - 1` and "…"."""
     return text if len(text) <= width else text[: width - 1] + "…"

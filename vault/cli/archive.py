@@ -20,6 +20,7 @@ from vault.cli.common import (
     when_option,
 )
 from vault.cli.ingest_run import check_source, run_ingest
+from vault.render import counted
 
 
 @click.command("ingest")
@@ -82,13 +83,14 @@ def stats_cmd(ctx, corrections: bool, threshold: float | None, role: str | None,
     from rich.table import Table
 
     c = stdout_console()
-    c.print(f"[bold]{st['sessions']}[/] sessions ({st['subagent_sessions']} subagent), "
-            f"[bold]{st['messages']}[/] messages, [bold]{st['human_messages']}[/] typed by a person; "
-            f"{st['files']} files, {st['records']} records"
-            + (f", {st['skipped_lines']} lines skipped" if st["skipped_lines"] else ""))
+    c.print(f"{counted(st['sessions'], 'session', style='bold')} ({st['subagent_sessions']} subagent), "
+            f"{counted(st['messages'], 'message', style='bold')}, [bold]{st['human_messages']}[/] typed by a person; "
+            f"{counted(st['files'], 'file')}, {counted(st['records'], 'record')}"
+            + (f", {counted(st['skipped_lines'], 'line')} skipped" if st["skipped_lines"] else ""))
     if st["unfinished_files"]:
         n = st["unfinished_files"]
-        c.print(f"[dim]{n} file{'s end' if n > 1 else ' ends'} in an unfinished line ({st['unfinished_bytes']} bytes, "
+        c.print(f"[dim]{counted(n, 'file')} {'ends' if n == 1 else 'end'} in an unfinished line "
+                f"({counted(st['unfinished_bytes'], 'byte')}, "
                 "no newline): read by the next ingest once complete[/]")
     if st["first_message"]:
         c.print(f"from {st['first_message'][:10]} to {st['last_message'][:10]}")
@@ -169,7 +171,7 @@ def print_sessions(console, rows: list[dict]) -> None:
     cols = [natural([c[i] for c in cells], h, minimum=m)
             for i, (h, m) in enumerate(zip(heads, [8, 10, 6, 8, 4, 5, 12], strict=True))]
     widths = fit_widths(cols, flex=6, total=console.width)
-    t = Table(title=f"{len(rows)} sessions", box=None, header_style="bold", padding=(0, 1, 0, 0),
+    t = Table(title=counted(len(rows), "session"), box=None, header_style="bold", padding=(0, 1, 0, 0),
               pad_edge=False, collapse_padding=True)
     for h, w in zip(heads, widths, strict=True):
         t.add_column(h, width=w, no_wrap=True, overflow="ellipsis",

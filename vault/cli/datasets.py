@@ -20,6 +20,7 @@ from vault.cli.common import (
     stdout_console,
     usage_error,
 )
+from vault.render import counted
 
 
 def _pair_rows(con, include_all: bool, limit: int | None, role: str | None, method: str | None) -> list[dict]:
@@ -107,7 +108,8 @@ def _print_pairs(rows: list[dict], report: dict | None, include_all: bool) -> No
     c = stdout_console()
     if report:
         failed = ", ".join(f"{k} {v}" for k, v in report["filters_failed"].items() if v) or "none"
-        c.print(f"[bold]{report['pairs']}[/] pairs from {report['corrections']} corrections, "
+        c.print(f"{counted(report['pairs'], 'pair', style='bold')} "
+                f"from {counted(report['corrections'], 'correction')}, "
                 f"[bold green]{report['kept']}[/] kept; filtered: {failed}; "
                 f"skipped: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report["skipped"].items() if v),
                 highlight=False)

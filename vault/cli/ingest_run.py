@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vault.cli.common import (all_default, db_path, emit_json, esc, open_db, settings, stderr_console, stdout_console,
                               usage_error)
+from vault.render import counted
 
 
 def _default_paths(console) -> list[Path]:
@@ -197,16 +198,16 @@ def _print_ingest(console, rep, index_info: dict | None = None) -> None:
     from vault.ingest_report import error_where
 
     console.print(
-        f"[bold]{rep.files}[/] files read, {rep.files_unchanged} unchanged; "
-        f"[bold]{rep.messages_added}[/] new messages from {rep.records} records"
-        + (f"; [yellow]{rep.skipped_lines} lines skipped[/]" if rep.skipped_lines else "")
+        f"{counted(rep.files, 'file', style='bold')} read, {rep.files_unchanged} unchanged; "
+        f"{counted(rep.messages_added, 'new message', style='bold')} from {counted(rep.records, 'record')}"
+        + (f"; [yellow]{counted(rep.skipped_lines, 'line')} skipped[/]" if rep.skipped_lines else "")
     )
     for src, n in sorted(rep.by_source.items()):
-        console.print(f"  {esc(src)}: {n} files")
+        console.print(f"  {esc(src)}: {counted(n, 'file')}")
     emb = (index_info or {}).get("embed")
     if emb and emb.get("embedded"):
         rate = emb["embedded"] / emb["encode_seconds"] if emb.get("encode_seconds") else 0.0
-        console.print(f"  embedded {emb['embedded']} texts in {emb['seconds']:.1f} s "
+        console.print(f"  embedded {counted(emb['embedded'], 'text')} in {emb['seconds']:.1f} s "
                       f"(model load {emb.get('load_seconds', 0.0):.1f} s, {rate:.0f} texts/s) with {esc(emb['model'])}")
     for e in rep.errors[:20]:
         where = error_where(e)  # path:40, path conversation 12:, or the path alone (line 0: the whole file)
@@ -216,7 +217,8 @@ def _print_ingest(console, rep, index_info: dict | None = None) -> None:
     for u in rep.unrecognised:
         console.print(f"  [dim]skipped {esc(u['file'])}: {esc(u['reason'])}[/]")
     for u in rep.unfinished:
-        console.print(f"  [dim]{esc(str(u['file']))}:{u['line']} ends unfinished ({u['bytes']} bytes, no newline): "
+        console.print(f"  [dim]{esc(str(u['file']))}:{u['line']} ends unfinished "
+                      f"({counted(u['bytes'], 'byte')}, no newline): "
                       "read once complete[/]")
     if rep.unknown_types:
         kinds = esc(", ".join(f"{k} x{v}" for k, v in sorted(rep.unknown_types.items())))

@@ -22,6 +22,7 @@ from vault.cli.common import (
     stdout_console,
     usage_error,
 )
+from vault.render import counted
 
 
 @click.command("mine")
@@ -82,17 +83,19 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
         c.print("nothing to label: every human turn already has a label (use --redo to relabel)")
     else:
         parts = ", ".join(f"{n} {lab}" for lab, n in rep["labelled_now"].items())
-        c.print(f"labelled [bold]{rep['turns_labelled']}[/] turns in {rep['sessions']} sessions with "
+        c.print(f"labelled {counted(rep['turns_labelled'], 'turn', style='bold')} "
+                f"in {counted(rep['sessions'], 'session')} with "
                 f"{rep['backend']} ({rep['seconds']:.1f} s): {parts}")
     corr = rep["labels_in_vault"].get("reattempt_with_feedback", 0)
     total = sum(rep["labels_in_vault"].values())
     pairs = rep.get("pairs") or {}
     n_roles = len(rep["roles"])
     roles_note = "" if labelled_roles == n_roles else f" ({labelled_roles} with labelled turns; `vault roles` lists all)"
-    c.print(f"the vault holds {total} labelled turns ({typed} typed by a person, as `vault stats` counts them, "
+    c.print(f"the vault holds {counted(total, 'labelled turn')} "
+            f"({typed} typed by a person, as `vault stats` counts them, "
             f"+ {other} {'interrupt or tool rejection' if other == 1 else 'interrupts and tool rejections'}), "
-            f"[bold]{corr}[/] corrections, {pairs.get('pairs', 0)} "
-            f"preference pairs ({pairs.get('kept', 0)} pass the filters); {n_roles} roles{roles_note}. "
+            f"{counted(corr, 'correction', style='bold')}, {counted(pairs.get('pairs', 0), 'preference pair')} "
+            f"({pairs.get('kept', 0)} pass the filters); {counted(n_roles, 'role')}{roles_note}. "
             "Next: `vault stats --corrections`, `vault pairs`, `vault personas`.")
 
 

@@ -7,6 +7,7 @@ import sys
 import click
 
 from vault.cli.common import LIMIT, emit_json, esc, json_option, open_db, settings, stderr_console, stdout_console, when_option
+from vault.render import counted
 
 
 @click.command("embed")
@@ -47,7 +48,8 @@ def embed_cmd(ctx, model: str | None, tools: bool | None, thinking: bool | None,
         c.print(f"nothing to embed: every indexed message has vectors from [bold]{esc(rep.model)}[/]")
         return
     rate = rep.embedded / rep.encode_seconds if rep.encode_seconds else 0.0
-    c.print(f"[bold]{rep.messages}[/] messages -> {rep.chunks} chunks, {rep.distinct} distinct; "
+    c.print(f"{counted(rep.messages, 'message', style='bold')} -> {counted(rep.chunks, 'chunk')}, "
+            f"{rep.distinct} distinct; "
             f"[bold]{rep.embedded}[/] embedded ({rep.reused} already known) with {esc(rep.model)} "
             f"in {rep.seconds:.1f} s ({rate:.0f} texts/s; model load {rep.load_seconds:.1f} s)")
     if rep.switched_from:

@@ -6,7 +6,7 @@ import datetime as _dt
 from typing import Any
 
 from vault.cli.common import esc
-from vault.render import cut
+from vault.render import counted, cut
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
 _SPARK = "▁▂▃▄▅▆▇█"
@@ -93,11 +93,11 @@ def print_corrections(console, rep: dict[str, Any]) -> None:
         return
     console.print(f"[bold]Correction rate[/] = {d['text']}; troubled above {_pct(d['threshold'])}.")
     console.print(
-        f"{o['sessions']} sessions ({o['rated_sessions']} rated), {o['turns']} human turns, "
-        f"[bold]{o['corrections']}[/] corrections: pooled rate [bold]{_pct(o['rate'])}[/], "
+        f"{counted(o['sessions'], 'session')} ({o['rated_sessions']} rated), {counted(o['turns'], 'human turn')}, "
+        f"{counted(o['corrections'], 'correction', style='bold')}: pooled rate [bold]{_pct(o['rate'])}[/], "
         f"median session {_pct(o['median_session_rate'])}, "
         f"[bold red]{o['troubled']}[/] troubled ({_pct(o['troubled_share'])} of rated)"
-        + (f"; {rep['unlabelled_turns']} turns not labelled yet" if rep["unlabelled_turns"] else "")
+        + (f"; {counted(rep['unlabelled_turns'], 'turn')} not labelled yet" if rep["unlabelled_turns"] else "")
         + (f"; {rep['relabelled_turns']} relabelled in review" if rep["relabelled_turns"] else ""))
     console.print(threshold_note(rep), highlight=False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from vault.cli.common import esc
+from vault.render import counted
 
 SHORT = {"initial_request": "IR", "new_request": "NR", "reattempt_with_feedback": "RWF",
          "reattempt_without_feedback": "RWO", "positive_feedback": "PF", "interrupt": "INT", "not_human": "NH"}
@@ -20,7 +21,7 @@ def print_evaluation(console, rep: dict[str, Any]) -> None:
     if rep["vault_unmined"]:
         console.print("[yellow]The vault has no labels yet: run `vault mine` first.[/]")
     corr = rep["correction"]
-    console.print(f"[bold]{rep['messages']}[/] labelled messages scored "
+    console.print(f"{counted(rep['messages'], 'labelled message', style='bold')} scored "
                   f"({rep['missing_from_vault']} of {rep['gold_lines']} not in the vault).")
     console.print(f"Correction detection: precision [bold]{_fmt(corr['precision'])}[/], recall "
                   f"[bold]{_fmt(corr['recall'])}[/], F1 {_fmt(corr['f1'])} "
