@@ -47,6 +47,7 @@ class TreeModel:
     """Boosted trees behind the interface `train.predict` uses (`embedding`, `proba`, `decide`)."""
 
     decide = Model.decide  # a correction at or above the threshold, else the likeliest label
+    calibration = None  # no confidence map (learned-8's is fitted for the shipped regression only)
 
     def __init__(self, clf, threshold: float | None, temperature: float, blend: tuple[Model, float] | None = None):
         self.clf, self.threshold, self.temperature, self.blend = clf, threshold, temperature, blend
