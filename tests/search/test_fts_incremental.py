@@ -232,14 +232,10 @@ def test_deleted_and_changed_messages_leave_the_results(tmp_path):
         con.close()
 
 
-def test_a_build_out_of_memory_under_its_cap_is_done_again_under_the_roomy_one(tmp_path, monkeypatch):
-    """The whole build runs under a small DuckDB cap (it spills); one that still runs out of memory starts over
-    under ROOMY_BUILD_MEMORY and gives the same index."""
+def _rebuilt_under_cap(db, tmp_path, monkeypatch, cap: str):
+    """The index rebuilt whole with `fts.BUILD_MEMORY` = cap: (the memory_limit of each build attempt, connection)."""
     from vault.index import fts
 
-    db = tmp_path / "v.duckdb"
-    _ingest(db, EXAMPLES / "claude-code", CORPUS)
-    expected = index_contents(_rebuilt(db, tmp_path))
     caps = []
     real_build = fts.fts_build.build
 
@@ -248,8 +244,17 @@ def test_a_build_out_of_memory_under_its_cap_is_done_again_under_the_roomy_one(t
         return real_build(con, *args)
 
     monkeypatch.setattr(fts.fts_build, "build", build)
-    monkeypatch.setattr(fts, "BUILD_MEMORY", "1MB")  # too small for anything: the first try fails
-    con = _rebuilt(db, tmp_path)
+    monkeypatch.setattr(fts, "BUILD_MEMORY", cap)
+    return caps, _rebuilt(db, tmp_path)
+
+
+def test_a_build_out_of_memory_under_its_cap_is_done_again_under_the_roomy_one(tmp_path, monkeypatch):
+    """The whole build runs under a small DuckDB cap (it spills); one that still runs out of memory starts over
+    under ROOMY_BUILD_MEMORY and gives the same index."""
+    db = tmp_path / "v.duckdb"
+    _ingest(db, EXAMPLES / "claude-code", CORPUS)
+    expected = index_contents(_rebuilt(db, tmp_path))
+    caps, con = _rebuilt_under_cap(db, tmp_path, monkeypatch, "1MB")  # too small for anything: the first try fails
     assert len(caps) == 2 and caps[0] != caps[1]
     assert index_contents(con) == expected
 
@@ -317,21 +322,10 @@ def test_a_whole_build_under_a_small_cap_fits_without_starting_over(tmp_path, mo
     the index built under the usual one. With 50,000 calls of ~1 KB of arguments, `_args` as one `list()` over every
     call (held in memory whole) ran out of 128 MB (as the 5 GB bench vault's did of the build's 256 MB: it started
     over under 1 GB); grouped only where a message has several calls, it fits."""
-    from vault.index import fts
-
     db = tmp_path / "v.duckdb"
     _ingest(db, EXAMPLES / "claude-code", CORPUS)
     _many_calls(db, 50_000)
     expected = index_contents(_rebuilt(db, tmp_path))
-    caps = []
-    real_build = fts.fts_build.build
-
-    def build(con, *args):
-        caps.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-        return real_build(con, *args)
-
-    monkeypatch.setattr(fts.fts_build, "build", build)
-    monkeypatch.setattr(fts, "BUILD_MEMORY", "128MB")
-    con = _rebuilt(db, tmp_path)
+    caps, con = _rebuilt_under_cap(db, tmp_path, monkeypatch, "128MB")
     assert len(caps) == 1, caps
     assert index_contents(con) == expected
