@@ -451,9 +451,15 @@ def _rechunked(con: duckdb.DuckDBPyConnection, mid: int, name: str) -> dict[str,
         """SELECT c.msg_id, list(c.content_hash ORDER BY c.chunk_no), any_value(m.text)
            FROM chunks c JOIN messages m USING (msg_id) WHERE c.model_id = ? GROUP BY c.msg_id ORDER BY c.msg_id""",
         [mid]).fetchall()
-    spans = chunk_spans_many([t or "" for _, _, t in rows], window(name))
-    return {msg_id: (text, old) for (msg_id, old, text), sp in zip(rows, spans, strict=True)
-            if old != [content_hash((text or "")[a:b]) for a, b in sp]}
+    changed = _rechunks([(text, old) for _, old, text in rows], window(name))
+    return {msg_id: (text, old) for (msg_id, old, text), ch in zip(rows, changed, strict=True) if ch}
+
+
+def _rechunks(texts_hashes: list[tuple[str | None, list[str]]], win: Window) -> list[bool]:
+    """Per (text, its stored chunk hashes): whether the text is chunked otherwise now (the hashes differ)."""
+    spans = chunk_spans_many([t or "" for t, _ in texts_hashes], win)
+    return [old != [content_hash((text or "")[a:b]) for a, b in sp]
+            for (text, old), sp in zip(texts_hashes, spans, strict=True)]
 
 
 def _replace_chunks(con: duckdb.DuckDBPyConnection, mid: int, stale: dict[str, list[str]], chunk_rows: list) -> None:
@@ -569,9 +575,8 @@ def drop_changed_chunks(con: duckdb.DuckDBPyConnection, file_ids: Iterable[int])
     stale_set: set[str] = set()
     for name in {r[3] for r in rows}:
         mine = [r for r in rows if r[3] == name]
-        spans = chunk_spans_many([r[2] or "" for r in mine], window(name, load=False))
-        stale_set.update(msg_id for (msg_id, hashes, text, _), sp in zip(mine, spans, strict=True)
-                         if hashes != [content_hash((text or "")[a:b]) for a, b in sp])
+        changed = _rechunks([(text, hashes) for _, hashes, text, _ in mine], window(name, load=False))
+        stale_set.update(r[0] for r, ch in zip(mine, changed, strict=True) if ch)
     stale = sorted(stale_set)
     for start in range(0, len(stale), 1000):
         part = stale[start:start + 1000]
