@@ -74,6 +74,15 @@ class SessionFilter:
     limit: int | None = None
 
 
+def _add_window(w: Filter, lo: str | None, hi: str | None, alias: str = "") -> None:
+    """A session falls in the window `lo`..`hi` (ISO, either may be None) when active on or after `lo` and started
+    on or before `hi`."""
+    if lo:
+        w.add(f"{alias}ended_at >= CAST(? AS TIMESTAMP)", lo)
+    if hi:
+        w.add(f"{alias}started_at <= CAST(? AS TIMESTAMP)", hi)
+
+
 def list_sessions(con: duckdb.DuckDBPyConnection, f: SessionFilter | None = None) -> list[dict[str, Any]]:
     f = f or SessionFilter()
     w = Filter()
@@ -81,10 +90,7 @@ def list_sessions(con: duckdb.DuckDBPyConnection, f: SessionFilter | None = None
         w.add("s.parent_session_id IS NULL")
     w.add_if(f.project, "s.project ILIKE ? OR s.cwd ILIKE ?", f"%{f.project}%", f"%{f.project}%")
     w.add_if(f.source, "s.source = ?", f.source)
-    if f.since:
-        w.add("s.ended_at >= CAST(? AS TIMESTAMP)", iso_when(f.since))
-    if f.until:
-        w.add("s.started_at <= CAST(? AS TIMESTAMP)", iso_when(f.until, end=True))
+    _add_window(w, iso_when(f.since), iso_when(f.until, end=True), "s.")
     w.add_if(f.role, "r.role_name = ?", f.role)
     sql = f"""
         SELECT s.session_id, s.source, s.project, s.cwd, s.git_branch, s.started_at, s.ended_at,
@@ -128,10 +134,7 @@ def window_unmatched(con: duckdb.DuckDBPyConnection, since: str | None, until: s
         return None
     lo, hi = iso_when(since), iso_when(until, end=True)
     w = Filter()
-    if lo:
-        w.add("ended_at >= CAST(? AS TIMESTAMP)", lo)
-    if hi:
-        w.add("started_at <= CAST(? AS TIMESTAMP)", hi)
+    _add_window(w, lo, hi)
     if con.execute(f"SELECT 1 FROM sessions {w.where()} LIMIT 1", w.params).fetchone():
         return None
     first, last = con.execute("SELECT min(coalesce(started_at, ended_at)), max(coalesce(ended_at, started_at)) "
