@@ -20,26 +20,10 @@ import sys
 from collections.abc import Iterator
 
 
-class _NoPandas:
-    """A finder that answers "not installed" for pandas (ModuleNotFoundError, as a missing package does)."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "pandas":
-            raise ModuleNotFoundError("pandas is kept unloaded on this path (vault.lightquery)", name=name)
-        return None
-
-
-@contextlib.contextmanager
-def no_pandas() -> Iterator[None]:
-    if "pandas" in sys.modules:  # already loaded: DuckDB's probe costs nothing
-        yield
-        return
-    blocker = _NoPandas()
-    sys.meta_path.insert(0, blocker)
-    try:
-        yield
-    finally:
-        sys.meta_path.remove(blocker)
+def no_pandas() -> contextlib.AbstractContextManager[None]:
+    """pandas imports as a missing package inside the block (`unloaded`); already loaded, it stays usable (DuckDB's
+    probe then costs nothing)."""
+    return unloaded(("pandas",))
 
 
 class _DuckDBVersion:
@@ -208,9 +192,13 @@ class _Unloaded:
 
 @contextlib.contextmanager
 def unloaded(names: tuple[str, ...] = INGEST_UNUSED) -> Iterator[None]:
-    """`no_pandas` for several modules: those not loaded yet import as missing packages inside the block. Only for
+    """Those of `names` not loaded yet (and their submodules) import as missing packages inside the block. Only for
     a process that will not need them afterwards either (pyarrow remembers that numpy was missing)."""
-    blocker = _Unloaded(tuple(n for n in names if n not in sys.modules))
+    names = tuple(n for n in names if n not in sys.modules)
+    if not names:  # all loaded already: nothing to keep out
+        yield
+        return
+    blocker = _Unloaded(names)
     sys.meta_path.insert(0, blocker)
     try:
         yield

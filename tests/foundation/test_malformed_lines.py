@@ -76,13 +76,19 @@ def _uuid(line: bytes) -> str:
     return json.loads(line)["uuid"]
 
 
+def _jsonl(path: Path, lines: list[bytes]) -> Path:
+    """`lines` written to `path` (its folder made), one a line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(mixed_files())
 def test_garbage_never_crashes_and_valid_lines_survive(tmp_path, case):
     lines, keep = case
-    path = tmp_path / "s.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
+    path = _jsonl(tmp_path / "s.jsonl", lines)
     res = ClaudeCodeParser().parse(path)
     got = {m.msg_id for m in res.messages}
     for i in keep:
@@ -101,8 +107,7 @@ def test_garbage_never_crashes_and_valid_lines_survive(tmp_path, case):
 @given(mixed_files())
 def test_invalid_utf8_and_bad_json_reported_with_line(tmp_path, case):
     lines, keep = case
-    path = tmp_path / "s.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
+    path = _jsonl(tmp_path / "s.jsonl", lines)
     res = ClaudeCodeParser().parse(path)
     for e in res.errors:
         bad = lines[e.line - 1]
@@ -124,9 +129,7 @@ def test_ten_megabyte_lines_through_the_engine(tmp_path):
     block["content"] = "x" * (10 * 1024 * 1024)
     lines.insert(1, orjson.dumps(big))
     lines.insert(3, b'{"type": "user", "message": {"content": "' + b"y" * (10 * 1024 * 1024))  # no closing
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "big.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    src = _jsonl(tmp_path / "src" / "big.jsonl", lines).parent
     con = open_vault(tmp_path / "v.duckdb")
     try:
         rep = ingest(con, [src])
@@ -145,8 +148,7 @@ def test_garbage_through_the_engine_and_cli_contract(tmp_path_factory, case):
     """The same property end to end: the engine commits the valid lines and reports the bad ones."""
     lines, keep = case
     d = tmp_path_factory.mktemp("g")
-    (d / "src").mkdir()
-    (d / "src" / "s.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    _jsonl(d / "src" / "s.jsonl", lines)
     con = open_vault(d / "v.duckdb")
     try:
         rep = ingest(con, [d / "src"])
@@ -183,9 +185,7 @@ def test_every_field_of_real_records_with_wrong_types_through_the_engine(tmp_pat
                     mutated["uuid"] = f"bad-{n}-{target_name}-{key}-{type(value).__name__}"
                     bad.append(json.dumps(mutated).encode())
     lines = [MESSAGE_LINES[0], *bad, MESSAGE_LINES[1]]
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "s.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    src = _jsonl(tmp_path / "src" / "s.jsonl", lines).parent
     con = open_vault(tmp_path / "v.duckdb")
     try:
         rep = ingest(con, [src])

@@ -70,6 +70,7 @@ def assert_light(rep: dict) -> None:
     "import vault.cli",
     "from vault.cli import main; main(['--help'])",
     "from vault.cli import main; main(['stats', '--help'])",
+    "from vault.cli import main; main(['search', '--help'])",
     "from vault.cli import main; main(['config', '--json'])",
     "from vault.cli import main; main(['hooks', '--help'])",
     "from vault.cli import main; main(['mcp', '--help'])",

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 
-import orjson
-
-from vault import rawstore
+from saved_alone import ingest_saved_alone, rows
 from vault.ingest import ingest
-from vault.sources import parsers, read_head
 
 
 def _node(nid, parent, children, role=None, text=None, t=None):
@@ -37,38 +34,14 @@ SAVED = {  # a question, an answer regenerated once: the kept one is current_nod
 }
 
 
-def rows(con, sql, *args):
-    return con.execute(sql, list(args)).fetchall()
-
-
 def test_a_chatgpt_conversation_saved_alone_is_read_as_its_export_element_would_be(con, tmp_path):
-    f = tmp_path / "saved-chat.json"
-    f.write_text(json.dumps(SAVED, indent=2))
-    head = read_head(f)
-    assert [p.name for p in parsers() if f.suffix in p.suffixes and p.detect(f, head)] == ["chatgpt"]
-    rep = ingest(con, [f])
-    assert rep.errors == [] and rep.unrecognised == [] and rep.by_source == {"chatgpt": 1}
+    ingest_saved_alone(con, tmp_path, SAVED, "chatgpt")
     assert rows(con, "SELECT msg_id, role, is_human, on_main_branch, text FROM messages ORDER BY seq") == [
         ("q1", "user", True, True, "how do I undo a commit?"),
         ("a1", "assistant", False, False, "git reset --hard (regenerated away)"),
         ("a2", "assistant", False, True, "git revert <sha> keeps history")]
     assert rows(con, "SELECT session_id, source, title FROM sessions") == [(SAVED["id"], "chatgpt", "Saved alone")]
-    assert [orjson.loads(raw) for _f, _l, raw in rawstore.read_raw(con)] == [SAVED]  # lossless
-    assert ingest(con, [f]).messages_added == 0
-
-    export = tmp_path / "export" / "conversations.json"  # the same conversation as an export's element
-    export.parent.mkdir()
-    export.write_text(json.dumps([SAVED]))
-    from vault.store import open_vault
-
-    con2 = open_vault(tmp_path / "other.duckdb")
-    try:
-        ingest(con2, [export])
-        assert rows(con2, "SELECT msg_id, role, kind, text, parent_id, on_main_branch, extra FROM messages "
-                          "ORDER BY seq") == \
-            rows(con, "SELECT msg_id, role, kind, text, parent_id, on_main_branch, extra FROM messages ORDER BY seq")
-    finally:
-        con2.close()
+    assert ingest(con, [tmp_path / "saved-chat.json"]).messages_added == 0
 
 
 def test_a_saved_chatgpt_conversation_whose_mapping_is_not_an_object_is_one_error(con, tmp_path):

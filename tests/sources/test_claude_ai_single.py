@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import orjson
 import pytest
 
+from saved_alone import ingest_saved_alone, rows, stored_documents
 from support import CORPORA, run_cli
-from vault import rawstore
 from vault.ingest import ingest
-from vault.sources import detect_parser, parsers, read_head
+from vault.sources import detect_parser
 
 # osteele/claude-chat-viewer testdata (MIT), in ../shared.
 BAKERY = CORPORA / "wild" / "claude-ai" / "claude-chat-viewer" / "claude-bakery-chat.json"
@@ -41,41 +40,12 @@ SAVED = {  # the API response's shape: no `account`; messages chained by parent_
 }
 
 
-def rows(con, sql, *args):
-    return con.execute(sql, list(args)).fetchall()
-
-
-def stored_documents(con) -> list:
-    return [orjson.loads(raw) for _file, _line, raw in rawstore.read_raw(con)]
-
-
 def test_a_conversation_saved_alone_is_read_as_its_export_element_would_be(con, tmp_path):
-    f = tmp_path / "saved-chat.json"
-    f.write_text(json.dumps(SAVED, indent=2))
-    head = read_head(f)
-    assert [p.name for p in parsers() if f.suffix in p.suffixes and p.detect(f, head)] == ["claude_ai"]
-    rep = ingest(con, [f])
-    assert rep.errors == [] and rep.unrecognised == [] and rep.by_source == {"claude_ai": 1}
+    ingest_saved_alone(con, tmp_path, SAVED, "claude_ai")
     assert rows(con, "SELECT msg_id, role, is_human, on_main_branch, text FROM messages ORDER BY seq") == [
         ("m1", "user", True, True, "first question"), ("m2", "assistant", False, True, "first answer"),
         ("m3", "user", True, False, "edited away"), ("m4", "user", True, True, "kept prompt")]
     assert rows(con, "SELECT session_id, source, title FROM sessions") == [(SAVED["uuid"], "claude_ai", "Saved alone")]
-    assert stored_documents(con) == [SAVED]  # lossless: the whole document is the conversation's record
-
-    # The same conversation as an export's element: the same messages.
-    export = tmp_path / "export" / "conversations.json"
-    export.parent.mkdir()
-    export.write_text(json.dumps([SAVED]))
-    other = tmp_path / "other.duckdb"
-    from vault.store import open_vault
-
-    con2 = open_vault(other)
-    try:
-        ingest(con2, [export])
-        assert rows(con2, "SELECT msg_id, role, kind, text, parent_id, on_main_branch FROM messages ORDER BY seq") == \
-            rows(con, "SELECT msg_id, role, kind, text, parent_id, on_main_branch FROM messages ORDER BY seq")
-    finally:
-        con2.close()
 
 
 def test_an_unchanged_saved_conversation_adds_nothing_again(con, tmp_path):
