@@ -76,9 +76,11 @@ def test_a_broken_backend_plugin_is_one_line_naming_it(site, tmp_path):
                 "half-installed") in " ".join(err.split())
 
 
-def test_a_built_in_backend_is_found_without_reading_the_entry_points(site):
+def test_a_built_in_backend_is_found_without_reading_the_entry_points(site, ex_db):
     _install(site, "broken = vault_test_plugin_broken:Backend", "raise RuntimeError('half-installed')\n",
              "vault_test_plugin_broken")
+    code, out, err = run_cli("mine", "--backend", "heuristic", "--json", db=ex_db)
+    assert code == 0 and json.loads(out)["backend"] == "heuristic", err
     from miner.classify import backend_class
 
     assert backend_class("heuristic").name == "heuristic"  # the broken plugin is never loaded
