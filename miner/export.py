@@ -1,7 +1,8 @@
 """Export preference pairs as datasets that training tools load directly.
 
 One mechanism: select the pairs (filters + reviews), add the persona, redact, split by session,
-then hand each pair to the format's row adapter (`FORMATS`) and write `train.jsonl` /
+then hand each pair to the format's row adapter (`FORMATS`, or a format another package registers under the
+`vault.exports` entry point group: `formats()`) and write `train.jsonl` /
 `test.jsonl` (+ parquet, + a `datasets.save_to_disk` folder), extra files (LLaMA-Factory's
 `dataset_info.json`) and a dataset card `README.md`.
 
@@ -16,6 +17,7 @@ counts as accepted). `reviewed_only` exports accepted pairs only.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections import Counter
@@ -101,6 +103,10 @@ def axolotl_config(out: Path, counts: dict[str, int]) -> list[str]:
 
 @dataclass(frozen=True)
 class Format:
+    """An export format: `row(pair)` makes one row of train/test.jsonl from a canonical pair (`trl_row`'s input,
+    already redacted); `description` is one line for the dataset card; `extra(out, counts)` writes more files
+    into the folder `out` (counts: split -> pairs) and returns their names."""
+
     row: Callable[[dict], dict]
     description: str
     extra: Callable[[Path, dict[str, int]], list[str]] | None = None
@@ -115,6 +121,41 @@ FORMATS: dict[str, Format] = {
     "openai": Format(openai_row, "OpenAI preference fine-tuning: input / preferred_output / non_preferred_output"),
     "sharegpt": Format(sharegpt_row, "ShareGPT conversations ending with the chosen answer (SFT)"),
 }
+ENTRY_POINT_GROUP = "vault.exports"
+
+
+def formats() -> dict[str, Format]:
+    """Every format: the built-ins (`FORMATS`), then the registered ones (the entry points read)."""
+    return {**FORMATS, **_registered()}
+
+
+def format_spec(name: str) -> Format:
+    """Format `name`: a built-in without reading the entry points, else a registered one."""
+    if name in FORMATS:
+        return FORMATS[name]
+    plugins = _registered()
+    if name not in plugins:
+        raise ValueError(f"unknown format {name!r}; known: {', '.join(formats())}")
+    return plugins[name]
+
+
+@functools.cache
+def _registered() -> dict[str, Format]:
+    """Formats of the `vault.exports` entry points, each named by its entry point."""
+    from vault.plugins import registered
+
+    return registered(ENTRY_POINT_GROUP, _format, FORMATS, "export", "format name")
+
+
+def _format(entry: str, obj: Any) -> tuple[str, Format]:
+    """`registered`'s check: a `Format`, or any object (a module, a class) with a callable `row`, a one-line
+    `description` and, if any, a callable `extra`."""
+    from vault.plugins import NotAPlugin
+
+    row, description, extra = (getattr(obj, a, None) for a in ("row", "description", "extra"))
+    if not (callable(row) and isinstance(description, str) and description and (extra is None or callable(extra))):
+        raise NotAPlugin("is not a miner.export.Format (a callable row, a description, an optional callable extra)")
+    return entry, obj if isinstance(obj, Format) else Format(row, description, extra)
 
 
 # --- selection -----------------------------------------------------------------------------
@@ -212,14 +253,13 @@ def export(con: duckdb.DuckDBPyConnection, fmt: str, out_dir: str | Path, seed: 
 
     `redactor`: a vault.redact.Redactor (the CLI's is configured by the `[redact]` settings); used when `redact`.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    spec = format_spec(fmt)
     if not 0 <= test_fraction < 1:
         raise ValueError("test_fraction must be in [0, 1)")
     from vault.private import private_output
 
     with private_output(out_dir) as out:
-        return _export(con, FORMATS[fmt], fmt, out, seed, test_fraction, persona, redact, reviewed_only, parquet,
+        return _export(con, spec, fmt, out, seed, test_fraction, persona, redact, reviewed_only, parquet,
                        hf, role, redactor)
 
 

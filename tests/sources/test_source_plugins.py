@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
-import textwrap
 
 import pytest
+from plugin_site import install
+from plugin_site import plugin_site as site  # noqa: F401 (a fixture)
 from support import ROOT, run_cli
 
 PLUGIN = '''
@@ -48,25 +48,7 @@ class FakeChatParser(Parser):
 
 
 def _install(site, module: str, source: str, entry: str) -> None:
-    (site / f"{module}.py").write_text(textwrap.dedent(source))
-    info = site / f"{module.replace('_', '-')}-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[vault.sources]\n{entry}\n")
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    from vault.sources import parsers
-
-    folder = tmp_path / "site"
-    folder.mkdir()
-    monkeypatch.syspath_prepend(str(folder))
-    parsers.cache_clear()
-    yield folder
-    parsers.cache_clear()
-    for name in [m for m in sys.modules if m.startswith("vault_test_plugin")]:
-        del sys.modules[name]
+    install(site, module, source, "vault.sources", entry)
 
 
 def test_a_registered_parser_ingests_its_files_and_finalizes_them(site, tmp_path, con):
@@ -124,3 +106,20 @@ def test_a_built_in_format_is_detected_without_reading_the_entry_points(tmp_path
         assert sources.detect_parser(src).name == "claude_code"
     finally:
         sources.parsers.cache_clear()
+
+
+@pytest.mark.parametrize(("entry", "error"), [
+    ("mine = vault_test_plugin_fakechat:Taken",
+     "source plugin 'mine' (vault_test_plugin_fakechat:Taken) reuses the format name 'codex'"),
+    ("odd = vault_test_plugin_fakechat:timestamp",
+     "source plugin 'odd' (vault_test_plugin_fakechat:timestamp) is not a vault.sources.base.Parser with a name"),
+])
+def test_a_plugin_taking_a_known_name_or_not_a_parser_is_refused(site, entry, error):
+    _install(site, "vault_test_plugin_fakechat", PLUGIN + "\n\nclass Taken(FakeChatParser):\n    name = 'codex'\n",
+             entry)
+    from vault.errors import VaultError
+    from vault.sources import parsers
+
+    with pytest.raises(VaultError) as e:
+        parsers()
+    assert str(e.value) == error

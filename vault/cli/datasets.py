@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from miner.export import FORMATS  # the table of formats, so a new one needs no CLI change
+from miner.export import FORMATS, formats  # the table of formats: a new one needs no CLI change
 from vault.cli.common import (
     LIMIT,
     confirm_paid_plan,
@@ -20,6 +20,7 @@ from vault.cli.common import (
     stdout_console,
     usage_error,
 )
+from vault.cli.plugin_choice import PluginChoice
 from vault.render import counted
 
 
@@ -220,7 +221,7 @@ def _make_out_dir(out_dir: str) -> None:
 
 @click.command("export")
 @click.option("--format", "fmt", required=True,
-              type=click.Choice(list(FORMATS)), help="Dataset format.")
+              type=PluginChoice(FORMATS, formats), help="Dataset format.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the train/test split by session.")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True, help="Share of sessions held out.")

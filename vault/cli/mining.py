@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from miner.classify import BACKENDS, DEFAULT_BACKEND  # the registry, so a new backend needs no CLI change
+from miner.classify import BACKENDS, DEFAULT_BACKEND, backend_names  # the registry: a new backend needs no CLI change
 from vault.cli.common import (
     LIMIT,
     confirm_paid_plan,
@@ -22,11 +22,12 @@ from vault.cli.common import (
     stdout_console,
     usage_error,
 )
+from vault.cli.plugin_choice import PluginChoice
 from vault.render import counted
 
 
 @click.command("mine")
-@click.option("--backend", type=click.Choice(list(BACKENDS)), default=DEFAULT_BACKEND,
+@click.option("--backend", type=PluginChoice(BACKENDS, backend_names), default=DEFAULT_BACKEND,
               show_default=True,
               help="learned: offline model fitted on hand labels (cues, context, embeddings). heuristic: hand-set "
                    "cue weights. anthropic: Claude (opt-in, paid, needs ANTHROPIC_API_KEY).")

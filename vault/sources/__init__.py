@@ -17,7 +17,7 @@ import functools
 from pathlib import Path
 from typing import NamedTuple
 
-from vault.errors import VaultError
+from vault.plugins import NotAPlugin, registered
 from vault.sources.base import Head, Parser
 
 
@@ -75,23 +75,16 @@ def parsers() -> tuple[Parser, ...]:
 
 def _registered() -> list[Parser]:
     """Parsers of the `vault.sources` entry points: each names a `Parser` subclass (or an instance)."""
-    from importlib.metadata import entry_points
+    known = (spec.name for spec in (*BUILTIN, CATCH_ALL_BUILTIN))
+    return list(registered(ENTRY_POINT_GROUP, _parser, known, "source", "format name").values())
 
-    known = {spec.name for spec in (*BUILTIN, CATCH_ALL_BUILTIN)}
-    found: list[Parser] = []
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        try:
-            obj = ep.load()
-            parser = obj() if isinstance(obj, type) else obj
-        except Exception as e:  # a broken plugin: say which, in one line
-            raise VaultError(f"source plugin {ep.name!r} ({ep.value}) cannot be loaded: {type(e).__name__}: {e}") from e
-        if not isinstance(parser, Parser) or not parser.name:
-            raise VaultError(f"source plugin {ep.name!r} ({ep.value}) is not a vault.sources.base.Parser with a name")
-        if parser.name in known:
-            raise VaultError(f"source plugin {ep.name!r} ({ep.value}) reuses the format name {parser.name!r}")
-        known.add(parser.name)
-        found.append(parser)
-    return found
+
+def _parser(_entry: str, obj) -> tuple[str, Parser]:
+    """`registered`'s check: the parser (made when a class is named) and its own name."""
+    parser = obj() if isinstance(obj, type) else obj
+    if not isinstance(parser, Parser) or not parser.name:
+        raise NotAPlugin("is not a vault.sources.base.Parser with a name")
+    return parser.name, parser
 
 
 def parser_by_name(name: str) -> Parser:
