@@ -296,6 +296,12 @@ def test_call_arguments_are_those_of_every_call_of_a_message(tmp_path):
         assert staged == _args_grouped(con)
         assert "zzqq second call" in dict(staged)[msg]
         assert len(staged) > 3
+        # An update names the scope's call messages (`calls`): its calls are then read by rowid, with the same result.
+        calls = [r[0] for r in con.execute("SELECT msg_id FROM messages WHERE kind = 'tool_call'").fetchall()]
+        for named in (calls, [msg], [c for c in calls if c != msg][:3], []):
+            fts_build._stage(con, "true", calls=named)
+            assert sorted(con.execute("SELECT msg_id, args FROM _args").fetchall()) == [
+                (m, a) for m, a in staged if m in set(named)], len(named)
     finally:
         con.close()
 

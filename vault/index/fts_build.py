@@ -96,11 +96,6 @@ def _stage(con: duckdb.DuckDBPyConnection, scope: str, messages: str = "messages
     `calls`: the tool-call messages of the scope, when the caller has them (a few sessions): matched as constants."""
     kinds = keyword_kinds(con)
     paths = "[" + ", ".join(f"'$.{k}'" for k in ARG_KEYS) + "]"
-    # The calls are found by rowid: matched on `call_msg_id`, DuckDB read every call's `input` (0.13 s CPU for one
-    # session on the 1 GB vault); the rowids of a session's calls are close together, and DuckDB skips the rest.
-    # Named as constants, the scan of every call's `call_msg_id` is a filter (a join with the scope: 15 ms, 7 ms so).
-    wanted = (f"({literals(calls)})" if calls else "(NULL)") if calls is not None else (
-        f"(SELECT m.msg_id FROM {messages} m WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope})")
     # A call message's arguments: those of its tool calls, one list. A message has one call (every one of the 1 GB
     # bench vault's 83,056), whose list is taken as it is; only the messages of several are grouped. The `list()`
     # aggregate over every call of a full build was held in memory whole (DuckDB does not spill it): at 5 GB it ran
@@ -110,23 +105,9 @@ def _stage(con: duckdb.DuckDBPyConnection, scope: str, messages: str = "messages
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _args AS
-        WITH calls AS (
-            SELECT rowid AS rid FROM tool_calls WHERE call_msg_id IN {wanted}),
-        several AS (
-            SELECT call_msg_id FROM tool_calls WHERE call_msg_id IS NOT NULL AND rowid IN (SELECT rid FROM calls)
-            GROUP BY call_msg_id HAVING count(*) > 1)
         SELECT msg_id, args FROM (
             SELECT m.msg_id, array_to_string(list_filter(a.args, x -> NOT contains(m.text, x)), ' ') AS args
-            FROM {messages} m JOIN (
-                SELECT call_msg_id, {args} AS args
-                FROM tool_calls WHERE call_msg_id IS NOT NULL AND rowid IN (SELECT rid FROM calls)
-                  AND call_msg_id NOT IN (SELECT call_msg_id FROM several)
-                UNION ALL
-                SELECT call_msg_id, flatten(list({args})) AS args
-                FROM tool_calls WHERE call_msg_id IN (SELECT call_msg_id FROM several)
-                  AND rowid IN (SELECT rid FROM calls)
-                GROUP BY call_msg_id
-            ) a ON a.call_msg_id = m.msg_id
+            FROM {messages} m JOIN ({_call_args(con, args, messages, scope, calls)}) a ON a.call_msg_id = m.msg_id
             WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope})
         WHERE args <> ''
         """
@@ -156,6 +137,47 @@ def _stage(con: duckdb.DuckDBPyConnection, scope: str, messages: str = "messages
     con.execute("""CREATE OR REPLACE TEMP TABLE _docs AS
                    SELECT doc, any_value(text) AS text, min(tier) AS tier FROM _dmsgs GROUP BY doc""")
     con.execute("ALTER TABLE _dmsgs DROP COLUMN text")
+
+
+CALLS_BY_ROWID = 4096  # call messages up to which `_call_args` finds their calls' rows first, then reads them by rowid
+
+
+def _call_args(con: duckdb.DuckDBPyConnection, args: str, messages: str, scope: str, calls: list[str] | None) -> str:
+    """A query of (call_msg_id, args) for the tool calls of the call messages in `scope` (`calls`: those messages, when
+    the caller has them), `args` one list per message (the calls of a message of several grouped)."""
+    if calls is not None and len(calls) <= CALLS_BY_ROWID:
+        # Found once by `call_msg_id` (constants: the scan of that column is a filter), then read by their rowids as
+        # constants: DuckDB fetches those rows alone. The same query with the rowids as a subquery read `tool_calls`
+        # three more times (a new session of the 1 GB bench vault: ~10 ms more CPU, cold).
+        found = con.execute(f"SELECT rowid, call_msg_id FROM tool_calls WHERE call_msg_id IN ({literals(calls)})"
+                            ).fetchall() if calls else []
+        per_msg: dict[str, int] = {}
+        for _, msg in found:
+            per_msg[msg] = per_msg.get(msg, 0) + 1
+        one = ", ".join(str(int(r)) for r, msg in found if per_msg[msg] == 1) or "NULL"
+        several = ", ".join(str(int(r)) for r, msg in found if per_msg[msg] > 1) or "NULL"
+        return f"""SELECT call_msg_id, {args} AS args FROM tool_calls WHERE rowid IN ({one})
+                   UNION ALL
+                   SELECT call_msg_id, flatten(list({args})) AS args FROM tool_calls WHERE rowid IN ({several})
+                   GROUP BY call_msg_id"""
+    # The calls are found by rowid: matched on `call_msg_id`, DuckDB read every call's `input` (0.13 s CPU for one
+    # session on the 1 GB vault); the rowids of a session's calls are close together, and DuckDB skips the rest.
+    # Named as constants, the scan of every call's `call_msg_id` is a filter (a join with the scope: 15 ms, 7 ms so).
+    wanted = (f"({literals(calls)})" if calls else "(NULL)") if calls is not None else (
+        f"(SELECT m.msg_id FROM {messages} m WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope})")
+    return f"""WITH calls AS (
+            SELECT rowid AS rid FROM tool_calls WHERE call_msg_id IN {wanted}),
+        several AS (
+            SELECT call_msg_id FROM tool_calls WHERE call_msg_id IS NOT NULL AND rowid IN (SELECT rid FROM calls)
+            GROUP BY call_msg_id HAVING count(*) > 1)
+        SELECT call_msg_id, {args} AS args
+        FROM tool_calls WHERE call_msg_id IS NOT NULL AND rowid IN (SELECT rid FROM calls)
+          AND call_msg_id NOT IN (SELECT call_msg_id FROM several)
+        UNION ALL
+        SELECT call_msg_id, flatten(list({args})) AS args
+        FROM tool_calls WHERE call_msg_id IN (SELECT call_msg_id FROM several)
+          AND rowid IN (SELECT rid FROM calls)
+        GROUP BY call_msg_id"""
 
 
 # -- the index's tables ----------------------------------------------------------------------------

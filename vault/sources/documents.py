@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import re
-import zipfile
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from vault.model import LineError, ParseResult
 from vault.sources.base import HEAD_BYTES
+
+# zipfile is imported by the functions that open a zip: the writer of every ingest imports this module (`member_limit`)
+# and a Claude Code ingest opens no zip (~4 ms of CPU, about 1% of a one-session ingest).
+if TYPE_CHECKING:
+    import zipfile
 
 # Default of the `ingest.max_member_mb` setting (vault/settings.py): parsing a JSON document costs
 # several times its size in memory, so this bounds a run's RSS to a few GB.
@@ -46,6 +50,8 @@ def is_zip(path: Path) -> bool:
 
 def zip_members(path: Path, member: re.Pattern[str]) -> list[str]:
     """Names of the members of zip `path` that match `member` (by base name), in archive order."""
+    import zipfile
+
     try:
         with zipfile.ZipFile(path) as zf:
             return [n for n in zf.namelist() if member.fullmatch(n.rsplit("/", 1)[-1])]
@@ -57,6 +63,8 @@ def document_head(path: Path, head: bytes, member: re.Pattern[str]) -> bytes:
     """The first bytes of the document: the file's own head, or the first matching zip member's."""
     if not is_zip(path):
         return head
+    import zipfile
+
     names = zip_members(path, member)
     if not names:
         return b""
@@ -81,6 +89,8 @@ def load_document(path: Path, member: re.Pattern[str]) -> Iterator[tuple[str, An
     if not is_zip(path):
         yield path.name, _loads(path.read_bytes(), path.name, lines=True)
         return
+    import zipfile
+
     names = zip_members(path, member)
     if not names:
         raise DocumentError(f"zip archive without a member named like {member.pattern}")
@@ -132,6 +142,7 @@ def damaged_member(zf: zipfile.ZipFile, base_name: str) -> str | None:
     """Why the first member of `zf` named `base_name` cannot be read (a failed CRC check, a broken deflate stream),
     or None (also for one past the member limit, said when it is read). Read through, nothing kept: a damaged
     export must not be called one without 'mapping'."""
+    import zipfile
     import zlib
 
     name = next((n for n in zf.namelist() if n.rsplit("/", 1)[-1] == base_name), None)
@@ -153,6 +164,8 @@ def read_companion(path: Path, name: str, res: ParseResult) -> Any:
     One that cannot be used (over the member limit, not JSON) is reported in `res` (line 0): the
     conversations are read without it.
     """
+    import zipfile
+
     try:
         if is_zip(path):
             names = zip_members(path, re.compile(re.escape(name)))
@@ -187,6 +200,8 @@ def _loads(data: bytes | bytearray, name: str, lines: bool = False) -> Any:
 def parse_document(path: Path, member: re.Pattern[str], res: ParseResult) -> Iterator[tuple[str, Any]]:
     """`load_document`, with a broken document reported as one error in `res` instead of raised (at the line where
     its JSON breaks off, else line 0: the whole file)."""
+    import zipfile
+
     try:
         size = path.stat().st_size
         yield from load_document(path, member)
