@@ -383,6 +383,8 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     # log-odds of "yes" to "is the user correcting the assistant?" as one such column (a diagnostic)
     recipes["A-lm"] = (authors_base, None, {"lm": LM_K})
     recipes["A-zs"] = (authors_base, None, {"zs": True})
+    # RULE21 (/work/team/miner-RULE21.txt): "A-lm-w", A-lm with the 16 columns' L2 pull 25x weaker (TAIL_WEIGHT 5)
+    recipes["A-lm-w"] = (authors_base, None, {"lm": LM_K, "tail_weight": 5.0})
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
@@ -568,6 +570,9 @@ def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], fol
     rows = [i for i, e in enumerate(examples) if (e.author == held if held else e.author not in train)]
     fit_kw = dict(fit_kw or {})
     k, zs = fit_kw.pop("lm", 0), fit_kw.pop("zs", False)
+    import miner.classify.train as T
+
+    T.TAIL_WEIGHT = fit_kw.pop("tail_weight", 1.0)  # a fold worker's own module: set for each fold
     if k or zs:
         E = np.hstack([E, lm_columns(examples, fit_rows, k)] if k else [E, _U["ZS"]])
         fit_kw["plain_tail"] = k or 1

@@ -46,6 +46,7 @@ SEED = 0
 PRIOR = True  # start from (and shrink towards) the hand-set cue weights, not from zero
 BALANCE = 0.5  # author weights n ** -0.5: a prolific author counts more, not proportionally more
 EMBED_WEIGHT = 0.25  # embedding columns are scaled down after standardising: 768 of them, ~60 others
+TAIL_WEIGHT = 1.0  # fit(plain_tail=k)'s columns scaled up after standardising (RULE21's A-lm-w: 5, a weaker pull)
 RULE_WEIGHT = 3.0  # prior log-odds of a heuristic rule for praise or a re-send (the heuristic decides on it alone)
 ROOT = Path(__file__).resolve().parents[2]
 # Whether a fit reads the `after` family (look-ahead, the last columns of F.NAMES); without it a fit reads the
@@ -91,6 +92,8 @@ def _standardise(X: np.ndarray, n_plain: int, tail: int = 0) -> tuple[np.ndarray
     scale = X.std(axis=0)
     scale[scale < 1e-9] = 1.0
     scale[n_plain:X.shape[1] - tail] /= EMBED_WEIGHT
+    if tail:
+        scale[X.shape[1] - tail:] /= TAIL_WEIGHT
     return mean, scale
 
 
