@@ -94,6 +94,11 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="with --union, --curve, --same-authors: folds fitted in this many processes")
     ap.add_argument("--recipes", help="with --union: these recipes, comma-separated, the last one the candidate "
                                       "(default A,A10,B10)")
+    ap.add_argument("--lm-cache", help="with --union: pickle {(author, session_id, msg_id): {'H': vector, 'zs': float}} "
+                                       "of the language-model features of RULE20's recipes A-lm / A-zs (built outside "
+                                       "the repository by /work/bench-data/miner13/lmrows.py)")
+    ap.add_argument("--reuse", help="with --union: recipes found in this earlier --union --json are read from it, not "
+                                    "fitted again (the same caches and sweep; e.g. A, which reproduces to the count)")
     ap.add_argument("--author-curve", action="store_true",
                     help="with --union: also recall on the pointers authors against the number of training authors")
     args = ap.parse_args()
@@ -372,6 +377,14 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     # RULE18's "A-sem" ({"sem": True}: one column, the cosine of the turn's MiniLM vector with the previous typed
     # request's, prior +4.0 on the correction row) and the diagnostic "A-sem-c003" (the same, L2 held at 0.003), with
     # --sem-cache, are at commit 8e2658b (lost)
+    # RULE20 (/work/team/miner-RULE20.txt): SmolLM2-135M-Instruct read the assistant's last message tail and the turn;
+    # "A-lm": its hidden state (--lm-cache) reduced by a PCA fitted inside each fit on that fit's modelled training
+    # turns, LM_K columns appended after the embeddings, standardised as plain features, prior 0; "A-zs": its zero-shot
+    # log-odds of "yes" to "is the user correcting the assistant?" as one such column (a diagnostic)
+    recipes["A-lm"] = (authors_base, None, {"lm": LM_K})
+    recipes["A-zs"] = (authors_base, None, {"zs": True})
+    # RULE21 (/work/team/miner-RULE21.txt): "A-lm-w", A-lm with the 16 columns' L2 pull 25x weaker (TAIL_WEIGHT 5)
+    recipes["A-lm-w"] = (authors_base, None, {"lm": LM_K, "tail_weight": 5.0})
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
@@ -379,6 +392,13 @@ def union(args, sweep: tuple[float, ...]) -> dict:
         import time
 
         t = time.time()
+        earlier = json.loads(Path(args.reuse).read_text())["recipes"] if args.reuse else {}
+        if name in earlier:
+            r = out["recipes"][name] = earlier[name]
+            r["sweep"] = {float(k): v for k, v in r.get("sweep", {}).items()}
+            print(f"\nrecipe {name}: read from {args.reuse}")
+            r["all"], r["groups"] = union_report(r["counts"], groups)
+            continue
         labels, moved, chosen = union_labels(train, sweep, args.jobs, folds, fit_kw)
         r = out["recipes"][name] = {"training_authors": len(train), "fold_thresholds": chosen,
                                     "counts": author_counts(examples, labels)}
@@ -431,6 +451,16 @@ def union_data(args) -> tuple[list, set[str], dict[str, set[str]], set[str]]:
     examples = [examples[i] for i in order]
     E = np.vstack([E, E_u])[order]
     _U.update(examples=examples, E=E, X=feature_matrix([e.turn for e in examples]))
+    if getattr(args, "lm_cache", None):
+        import pickle
+
+        rows = pickle.loads(Path(args.lm_cache).read_bytes())
+        dim = len(next(iter(rows.values()))["H"])
+        got = [rows.get((e.author, e.turn.session_id, e.turn.msg_id)) for e in examples]
+        _U["H"] = np.asarray([g["H"] if g else np.zeros(dim) for g in got], dtype=np.float64)
+        _U["ZS"] = np.asarray([g["zs"] if g else 0.0 for g in got], dtype=np.float64)[:, None]
+        _U["H_known"] = np.asarray([g is not None for g in got])
+        print(f"lm cache: {int(_U['H_known'].sum())} of {len(examples)} turns, dim {dim}", flush=True)
     groups = {"first corpora": {e.author for e in base if not e.file.startswith(("wild/", "external-"))},
               "wild-dev": {e.author for e in base if e.file.startswith("wild/")},
               "external": {e.author for e in base if e.file.startswith("external-")},
@@ -441,6 +471,7 @@ def union_data(args) -> tuple[list, set[str], dict[str, set[str]], set[str]]:
     outside = {e.author for e in unseen}
     groups["design half"] = {a for a in outside if design_half(a)}
     groups["test half"] = outside - groups["design half"]
+    groups["outside (70)"] = outside
     return examples, {e.author for e in base}, groups, set(licensed)
 
 
@@ -537,7 +568,15 @@ def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], fol
     examples, E, X = _U["examples"], _U["E"], _U["X"]
     fit_rows = [i for i, e in enumerate(examples) if e.author in train and e.author != held]
     rows = [i for i, e in enumerate(examples) if (e.author == held if held else e.author not in train)]
-    model = fit([examples[i] for i in fit_rows], E[fit_rows], X=X[fit_rows], inner_folds=folds, **(fit_kw or {}))
+    fit_kw = dict(fit_kw or {})
+    k, zs = fit_kw.pop("lm", 0), fit_kw.pop("zs", False)
+    import miner.classify.train as T
+
+    T.TAIL_WEIGHT = fit_kw.pop("tail_weight", 1.0)  # a fold worker's own module: set for each fold
+    if k or zs:
+        E = np.hstack([E, lm_columns(examples, fit_rows, k)] if k else [E, _U["ZS"]])
+        fit_kw["plain_tail"] = k or 1
+    model = fit([examples[i] for i in fit_rows], E[fit_rows], X=X[fit_rows], inner_folds=folds, **fit_kw)
     chosen = model.threshold
     ex, Er, Xr = [examples[i] for i in rows], E[rows], X[rows]
     labs = []
@@ -547,6 +586,26 @@ def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], fol
     print(f"    fold {held or '(all training authors)'}: {len(rows)} turns scored, threshold {chosen}, "
           f"{time.process_time() - t:.0f} s CPU", flush=True)
     return np.asarray(rows).tolist(), labs, chosen
+
+
+LM_K = 16  # RULE20: principal components of the language model's hidden state kept
+
+
+def lm_columns(examples, fit_rows: list[int], k: int):
+    """The language model's hidden state of every union turn projected on the first `k` principal components of the
+    fit's own modelled training turns (a PCA inside each fit: no held-out author shapes it)."""
+    import numpy as np
+
+    from miner.classify.train import modelled
+
+    H, known = _U["H"], _U["H_known"]
+    mod = [fit_rows[j] for j in modelled([examples[i] for i in fit_rows])]
+    mod = [i for i in mod if known[i]]
+    mu = H[mod].mean(axis=0)
+    _, _, Vt = np.linalg.svd(H[mod] - mu, full_matrices=False)
+    Z = (H - mu) @ Vt[:k].T
+    Z[~known] = 0.0
+    return Z
 
 
 AUTHOR_CURVE_K = (5, 10, 20, 30, 40)

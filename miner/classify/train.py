@@ -46,6 +46,7 @@ SEED = 0
 PRIOR = True  # start from (and shrink towards) the hand-set cue weights, not from zero
 BALANCE = 0.5  # author weights n ** -0.5: a prolific author counts more, not proportionally more
 EMBED_WEIGHT = 0.25  # embedding columns are scaled down after standardising: 768 of them, ~60 others
+TAIL_WEIGHT = 1.0  # fit(plain_tail=k)'s columns scaled up after standardising (RULE21's A-lm-w: 5, a weaker pull)
 RULE_WEIGHT = 3.0  # prior log-odds of a heuristic rule for praise or a re-send (the heuristic decides on it alone)
 ROOT = Path(__file__).resolve().parents[2]
 # Whether a fit reads the `after` family (look-ahead, the last columns of F.NAMES); without it a fit reads the
@@ -85,11 +86,14 @@ def modelled(examples: Sequence[Example]) -> list[int]:
             if rules(e.turn) is None and TARGET.get(e.label, e.label) in CLASSES]
 
 
-def _standardise(X: np.ndarray, n_plain: int) -> tuple[np.ndarray, np.ndarray]:
+def _standardise(X: np.ndarray, n_plain: int, tail: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and scales; the embedding block (after n_plain, before the last `tail` columns) scaled down."""
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    scale[n_plain:] /= EMBED_WEIGHT
+    scale[n_plain:X.shape[1] - tail] /= EMBED_WEIGHT
+    if tail:
+        scale[X.shape[1] - tail:] /= TAIL_WEIGHT
     return mean, scale
 
 
@@ -143,8 +147,9 @@ def prior_weights(names: list[str]) -> np.ndarray:
     return np.asarray([[rules.get(c, {}).get(n, 0.0) for n in names] for c in CLASSES])
 
 
-def _raw_fit(X: np.ndarray, y: np.ndarray, C: float, n_plain: int, w: np.ndarray) -> dict[str, Any]:
-    mean, scale = _standardise(X, n_plain)
+def _raw_fit(X: np.ndarray, y: np.ndarray, C: float, n_plain: int, w: np.ndarray, tail: int = 0) -> dict[str, Any]:
+    """`tail`: the last columns of X are standardised as plain features (not scaled down), prior 0 (RULE20)."""
+    mean, scale = _standardise(X, n_plain, tail)
     B0 = np.zeros((len(CLASSES), X.shape[1]))
     if PRIOR:
         B0[:, :n_plain] = prior_weights(F.NAMES[:n_plain]) * scale[:n_plain]
@@ -196,12 +201,12 @@ def inner_groups(authors: np.ndarray, folds: int | None) -> np.ndarray:
 
 
 def _inner_logits(X: np.ndarray, y: np.ndarray, authors: np.ndarray, C: float, n_plain: int,
-                  w: np.ndarray) -> np.ndarray:
+                  w: np.ndarray, tail: int = 0) -> np.ndarray:
     """Out-of-fold logits for every row (`authors`: each row's inner fold, `inner_groups`)."""
     Z = np.zeros((len(y), len(CLASSES)))
     for a in sorted(set(authors.tolist())):
         test = authors == a
-        Z[test] = _logits(_raw_fit(X[~test], y[~test], C, n_plain, w[~test]), X[test])
+        Z[test] = _logits(_raw_fit(X[~test], y[~test], C, n_plain, w[~test], tail), X[test])
     return Z
 
 
@@ -221,7 +226,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
         correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
         tempered: bool | None = None, inner_folds: int | None | str = "default",
-        operating: float | None | str = "default", calibrate_on: tuple | None = None) -> Model:
+        operating: float | None | str = "default", calibrate_on: tuple | None = None, plain_tail: int = 0) -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
@@ -237,6 +242,8 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     OPERATING; None: the chosen one).
     `calibrate_on`: (examples, E, X or None) of authors outside `examples`: the model gets a confidence map
     (`calibration`), fitted on the inner out-of-fold predictions and the model's own on these; None: no map.
+    `plain_tail`: E's last columns (after the embeddings) are standardised as plain features, prior 0 (RULE20's
+    language-model columns); 0: none.
     """
     op = OPERATING if operating == "default" else operating
     moved = threshold == "cv" and op is not None
@@ -257,7 +264,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     if C is None or threshold == "cv":
         scores = {}
         for c in (c_grid if C is None else (C,)):
-            Z = _inner_logits(X, y, groups, c, n_plain, w)
+            Z = _inner_logits(X, y, groups, c, n_plain, w, plain_tail)
             P = _softmax(Z / _temperature(Z, y)) if (TEMPERED if tempered is None else tempered) else _softmax(Z)
             ths = THRESHOLDS if threshold == "cv" else (threshold,)
             f1s = [_f1(y, _decide(P, th)) for th in ths]
@@ -268,11 +275,11 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         (C, threshold), (f1, Z) = max(scores.items(), key=lambda kv: (round(kv[1][0], 6), -kv[0][0], kv[0][1] or 0))
         cv = {"f1": round(f1, 4)}
     else:
-        Z = _inner_logits(X, y, groups, C, n_plain, w)
+        Z = _inner_logits(X, y, groups, C, n_plain, w, plain_tail)
     temperature = _temperature(Z, y)
     if moved:
         cv["inner_threshold"], threshold = threshold, op
-    m = _raw_fit(X, y, C, n_plain, w)
+    m = _raw_fit(X, y, C, n_plain, w, plain_tail)
     ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
     inner = (_softmax(Z / temperature)[:, ci], y == ci)
     data = {

@@ -62,3 +62,14 @@ def test_a_fine_tuned_model_applies_the_inner_threshold(examples):
     assert "+own-" in tuned.version and tuned.temperature == base.temperature
     chosen = T.fit(examples, None, c_grid=(0.003,), operating=None)  # no inner_threshold recorded: its own
     assert T.finetune(chosen, own).threshold == chosen.threshold
+
+
+def test_plain_tail_columns_are_standardised_as_plain_features():
+    # RULE20's language-model columns sit after the embeddings: standardised at their own spread, not scaled down
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 7)) * np.asarray([1, 2, 3, 4, 5, 6, 7])
+    _, before = T._standardise(X, 2)
+    _, scale = T._standardise(X, 2, tail=2)
+    assert np.allclose(before[:5], scale[:5])  # plain and embedding columns as before
+    assert np.allclose(before[5:], scale[5:] / T.EMBED_WEIGHT)
+    assert np.allclose(scale[5:], X[:, 5:].std(axis=0))
