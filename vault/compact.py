@@ -14,7 +14,7 @@ import duckdb
 
 from vault.connection import STORAGE_VERSION, open_file, secure, with_roomy_retry
 from vault.faults import crash_point
-from vault.sqlstring import sql_string
+from vault.sqlstring import sql_name, sql_string
 
 
 COMPACT_FREE_SHARE = 0.5  # after migrating, a file more than half free blocks is rewritten
@@ -83,7 +83,7 @@ def _copy_database(con: duckdb.DuckDBPyConnection, db: str, tmp: Path) -> None:
         p.unlink(missing_ok=True)
     con.execute(f"ATTACH {sql_string(tmp)} AS vault_compact (STORAGE_VERSION {sql_string(STORAGE_VERSION)})")
     try:
-        con.execute(f'COPY FROM DATABASE "{db}" TO vault_compact')
+        con.execute(f"COPY FROM DATABASE {sql_name(db)} TO vault_compact")
         con.execute("CHECKPOINT vault_compact")
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # a failed COPY FROM DATABASE leaves its transaction open

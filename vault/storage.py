@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from vault.sqlstring import sql_string
+from vault.sqlstring import sql_name, sql_string
 
 
 def table_sizes(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def table_sizes(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     for schema, table, n in tables:
         label = table if schema == "main" else f"{schema}.{table}"
         rows[label] = int(n)
-        qualified = sql_string(f'"{schema}"."{table}"')
+        qualified = sql_string(f"{sql_name(schema)}.{sql_name(table)}")
         for (block,) in con.execute(
             f"SELECT DISTINCT b FROM (SELECT unnest(list_prepend(block_id, additional_block_ids)) AS b "
             f"FROM pragma_storage_info({qualified})) WHERE b >= 0").fetchall():

@@ -29,6 +29,7 @@ from vault.faults import crash_point
 from vault.index import vectors
 from vault.index.settings import DEFAULT_MODEL, META_MODEL, WHITESPACE, indexed_kinds, model_location, model_name, searchable_sql
 from vault.errors import VaultError
+from vault.sqlstring import sql_string
 from vault.store import get_meta, set_meta, transaction
 
 
@@ -323,7 +324,7 @@ def model_id(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
 def active_model(con: duckdb.DuckDBPyConnection) -> tuple[int, str, int] | None:
     """(model_id, name, dim) of the model whose vectors search uses, if any vectors exist."""
     row = con.execute("SELECT model_id, name, dim FROM embed_models "  # one statement: every search asks
-                      f"WHERE name = (SELECT value FROM meta WHERE key = '{META_MODEL}')").fetchone()
+                      f"WHERE name = (SELECT value FROM meta WHERE key = {sql_string(META_MODEL)})").fetchone()
     return tuple(row) if row else None
 
 

@@ -80,11 +80,11 @@ def point_lookups(con: duckdb.DuckDBPyConnection, off: bool = True, before: str 
     if want == have:
         yield
         return
-    con.execute(f"SET disabled_optimizers = '{','.join(sorted(want))}'")
+    con.execute(f"SET disabled_optimizers = {sql_string(','.join(sorted(want)))}")
     try:
         yield
     finally:
-        con.execute(f"SET disabled_optimizers = '{before}'")
+        con.execute(f"SET disabled_optimizers = {sql_string(before)}")
 
 
 def key_rows(con: duckdb.DuckDBPyConnection, sql: str, keys: int, params: list | None = None) -> list[tuple]:
@@ -120,14 +120,18 @@ def needs_rebuild(con: duckdb.DuckDBPyConnection) -> bool:
     return _state(con) != "fresh"
 
 
+# `_state`'s one query: its constants written once.
+_STATE_SQL = ("SELECT " + ", ".join(f"(SELECT value FROM meta WHERE key = {sql_string(k)})"
+                                    for k in ("content_version", META_VERSION, META_KINDS, META_EXTRAS))
+              + f", EXISTS (SELECT 1 FROM duckdb_tables() WHERE schema_name = {sql_string(SCHEMA)} "
+              "AND table_name = 'docs' AND database_name = current_database())")
+
+
 def _state(con: duckdb.DuckDBPyConnection) -> str:
     """'fresh', 'stale' (an update brings it up to date) or 'other' (missing, or of another layout or kinds: built
     whole). One query with constants (every search asks; five parameterised ones cost a cold search 5 ms)."""
     version, built, kinds, extras, exists = con.execute(
-        "SELECT " + ", ".join(f"(SELECT value FROM meta WHERE key = '{k}')"
-                              for k in ("content_version", META_VERSION, META_KINDS, META_EXTRAS))
-        + f", EXISTS (SELECT 1 FROM duckdb_tables() WHERE schema_name = '{SCHEMA}' AND table_name = 'docs' "
-        "AND database_name = current_database())").fetchone()
+        _STATE_SQL).fetchone()
     if kinds != _built_kinds(extras or "") or not exists:
         return "other"
     return "fresh" if built == (version or "0") else "stale"
@@ -282,7 +286,7 @@ def read_stats(con: duckdb.DuckDBPyConnection) -> Stats:
 
 def _double(x: float) -> str:
     """A SQL DOUBLE constant equal to `x` to the bit (a string cast: a decimal literal would go through DECIMAL)."""
-    return f"'{x!r}'::DOUBLE"
+    return sql_string(repr(x)) + "::DOUBLE"
 
 
 def _score_sql(terms: list[tuple[int, int]], st: Stats | None = None) -> str:

@@ -29,7 +29,7 @@ from vault.faults import crash_point
 from vault.index.settings import WHITESPACE_SQL, keyword_kinds, searchable_sql
 from vault.kinds import Kind
 from vault.schema import mark_content_version
-from vault.sqlstring import sql_strings
+from vault.sqlstring import sql_string, sql_strings
 from vault.store import transaction
 
 S = "fts_main_fts_docs"  # the index's schema (the name the fts extension gave it)
@@ -38,6 +38,7 @@ S = "fts_main_fts_docs"  # the index's schema (the name the fts extension gave i
 # little deeper into the main segment (the bound in `fts.best`) and the delta is scanned whole.
 MERGE_SHARE = 0.125
 STOPWORDS_TABLE = "fts_stopwords"
+TOOL_CALL_SQL, TOOL_RESULT_SQL = sql_string(Kind.TOOL_CALL), sql_string(Kind.TOOL_RESULT)  # as SQL constants
 
 # Characters of a tool's output indexed: its head and its tail (where a failure says what went wrong).
 OUTPUT_HEAD, OUTPUT_TAIL = 1500, 500
@@ -108,7 +109,7 @@ def _stage(con: duckdb.DuckDBPyConnection, scope: str, messages: str = "messages
         SELECT msg_id, args FROM (
             SELECT m.msg_id, array_to_string(list_filter(a.args, x -> NOT contains(m.text, x)), ' ') AS args
             FROM {messages} m JOIN ({_call_args(con, args, messages, scope, calls)}) a ON a.call_msg_id = m.msg_id
-            WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope})
+            WHERE m.kind = {TOOL_CALL_SQL} AND {scope})
         WHERE args <> ''
         """
     )
@@ -122,7 +123,7 @@ def _stage(con: duckdb.DuckDBPyConnection, scope: str, messages: str = "messages
         UNION ALL
         SELECT m.msg_id, m.msg_id, m.session_id, {TOOL_CALL_TIER}::TINYINT, concat_ws(' ', m.text, a.args)
         FROM {messages} m LEFT JOIN _args a USING (msg_id)
-        WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope}
+        WHERE m.kind = {TOOL_CALL_SQL} AND {scope}
           AND length(trim(concat_ws(' ', m.text, a.args), {WHITESPACE_SQL})) > 0
         UNION ALL
         SELECT 'r:' || md5(text), msg_id, session_id, tier, text FROM (
@@ -130,7 +131,7 @@ def _stage(con: duckdb.DuckDBPyConnection, scope: str, messages: str = "messages
                    (CASE WHEN m.is_error THEN {TOOL_ERROR_TIER} ELSE {TOOL_OUTPUT_TIER} END)::TINYINT AS tier,
                    CASE WHEN m.is_error THEN {_bounded(ERROR_HEAD, ERROR_TAIL)}
                         ELSE {_bounded(OUTPUT_HEAD, OUTPUT_TAIL)} END AS text
-            FROM {messages} m WHERE m.kind = '{Kind.TOOL_RESULT}' AND {nonempty} AND {scope})
+            FROM {messages} m WHERE m.kind = {TOOL_RESULT_SQL} AND {nonempty} AND {scope})
         """
     )
     # Identical outputs are one document (named by their content hash): its text once.
@@ -164,7 +165,7 @@ def _call_args(con: duckdb.DuckDBPyConnection, args: str, messages: str, scope: 
     # session on the 1 GB vault); the rowids of a session's calls are close together, and DuckDB skips the rest.
     # Named as constants, the scan of every call's `call_msg_id` is a filter (a join with the scope: 15 ms, 7 ms so).
     wanted = (f"({literals(calls)})" if calls else "(NULL)") if calls is not None else (
-        f"(SELECT m.msg_id FROM {messages} m WHERE m.kind = '{Kind.TOOL_CALL}' AND {scope})")
+        f"(SELECT m.msg_id FROM {messages} m WHERE m.kind = {TOOL_CALL_SQL} AND {scope})")
     return f"""WITH calls AS (
             SELECT rowid AS rid FROM tool_calls WHERE call_msg_id IN {wanted}),
         several AS (
@@ -189,7 +190,7 @@ def _create_empty(con: duckdb.DuckDBPyConnection, stopwords: list[str], ignore: 
     # The tokenizer of DuckDB's fts extension (its `create_fts_index` with these options), kept as a macro
     # for the query side; `stem` is the extension's.
     con.execute(f"CREATE MACRO {S}.tokenize(s) AS string_split_regex(regexp_replace(lower(strip_accents("
-                f"CAST(s AS VARCHAR))), '{ignore}', ' ', 'g'), '\\s+')")
+                f"CAST(s AS VARCHAR))), {sql_string(ignore)}, ' ', 'g'), '\\s+')")
     con.execute(f"CREATE OR REPLACE TABLE {STOPWORDS_TABLE} (sw VARCHAR)")
     con.executemany(f"INSERT INTO {STOPWORDS_TABLE} VALUES (?)", [[w] for w in stopwords])
     con.execute(f"""
@@ -380,8 +381,8 @@ def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
 def note_changes(con: duckdb.DuckDBPyConnection) -> None:
     """Record the sessions an ingest touched (`pending_sessions`), in its transaction, for `refresh`;
     nothing without an index of this layout (the next build reads everything)."""
-    if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE schema_name = '{S}' AND table_name = 'pending' "
-                   "AND database_name = current_database()").fetchone()[0]:  # constants: a parameter cost ~1.5 ms
+    if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE schema_name = {sql_string(S)} AND table_name = "
+                   "'pending' AND database_name = current_database()").fetchone()[0]:  # constants: a parameter cost ~1.5 ms
         con.execute(f"INSERT INTO {S}.pending SELECT session_id FROM pending_sessions "
                     f"WHERE session_id NOT IN (SELECT session_id FROM {S}.pending)")
 
@@ -406,7 +407,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> dict:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _scope AS
                         SELECT {", ".join(STAGED_COLUMNS)} FROM messages
                         WHERE {f"session_id IN ({literals(dirty)})" if dirty else "false"}""")
-        calls = [r[0] for r in con.execute(f"SELECT msg_id FROM _scope WHERE kind = '{Kind.TOOL_CALL}'").fetchall()]
+        calls = [r[0] for r in con.execute(f"SELECT msg_id FROM _scope WHERE kind = {TOOL_CALL_SQL}").fetchall()]
         _stage(con, "true", "_scope", calls=calls)
         _fingerprint_rows(con)
         appended = _append(con, dirty) if trusted and _unchanged_held(con, dirty) else None
@@ -444,9 +445,9 @@ def _fingerprints_trusted(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the stored fingerprints describe the index; if not, they are dropped (each session's is written
     again by its next update)."""
     fp_at, built, exists = con.execute(  # constants: no parameter for DuckDB to probe
-        f"SELECT (SELECT value FROM meta WHERE key = '{META_FINGERPRINTS}'), "
+        f"SELECT (SELECT value FROM meta WHERE key = {sql_string(META_FINGERPRINTS)}), "
         "(SELECT value FROM meta WHERE key = 'fts_built_at_version'), "
-        f"EXISTS (SELECT 1 FROM duckdb_tables() WHERE schema_name = '{S}' AND table_name = 'session_fp' "
+        f"EXISTS (SELECT 1 FROM duckdb_tables() WHERE schema_name = {sql_string(S)} AND table_name = 'session_fp' "
         "AND database_name = current_database())").fetchone()
     if exists and fp_at is not None and fp_at == built:
         return True

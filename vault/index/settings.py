@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from vault.kinds import Kind
+from vault.sqlstring import sql_strings
 from vault.store import get_meta, set_meta
 
 # What a person would search for: what they typed and what the assistant said.
@@ -69,7 +70,7 @@ def keyword_kinds_of(extras_value: str) -> tuple[str, ...]:
 def searchable_sql(kinds: tuple[str, ...], alias: str = "m") -> str:
     """SQL condition for an indexed message. A tool rejection counts only when it carries typed text."""
     plain = [k for k in kinds if k != Kind.TOOL_REJECTION]
-    cond = f"{alias}.kind IN ({', '.join(repr(k) for k in plain)})"
+    cond = f"{alias}.kind IN ({sql_strings(plain)})"
     if Kind.TOOL_REJECTION in kinds:
         cond = f"({cond} OR ({alias}.kind = 'tool_rejection' AND {alias}.is_human))"
     return f"({cond} AND length(trim({alias}.text, {WHITESPACE_SQL})) > 0)"

@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from vault.sqlstring import sql_string
 from vault.store import get_meta, set_meta
 
 TABLE = "vector_store"
@@ -95,7 +96,7 @@ def _key(con: duckdb.DuckDBPyConnection, mid: int) -> tuple:
         f"""SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()),
                    (SELECT count(*) FROM {TABLE} WHERE model_id = $mid),
                    (SELECT count(*) FROM chunks WHERE model_id = $mid),
-                   (SELECT value FROM meta WHERE key = '{META_VERSION}')""", {"mid": mid}).fetchone()
+                   (SELECT value FROM meta WHERE key = {sql_string(META_VERSION)})""", {"mid": mid}).fetchone()
     return (row[0] or id(con), mid, *row[1:])
 
 
