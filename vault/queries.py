@@ -125,11 +125,13 @@ def source_unmatched(con: duckdb.DuckDBPyConnection, source: str | None) -> str 
     return f"{source!r} matches no session in the vault (sources: {', '.join(have) or 'none'})"
 
 
-def window_unmatched(con: duckdb.DuckDBPyConnection, since: str | None, until: str | None) -> str | None:
+def window_unmatched(con: duckdb.DuckDBPyConnection, since: str | None, until: str | None,
+                     names: tuple[str, str] = ("--since", "--until")) -> str | None:
     """Why no session falls in the window `since`..`until` (as `list_sessions` reads them: active on or after
     `since`, started on or before `until`), one phrase after the options (`--since '3 days ago': …`): the vault's
     first and last session dates. None when a session falls in it, or no bound is given. A search's messages lie
-    within their sessions, so no session in the window means no message in it either."""
+    within their sessions, so no session in the window means no message in it either. `names`: what the caller
+    calls the two bounds (the command line's options; the MCP search tool's `since`/`until` arguments)."""
     if not since and not until:
         return None
     lo, hi = iso_when(since), iso_when(until, end=True)
@@ -144,8 +146,20 @@ def window_unmatched(con: duckdb.DuckDBPyConnection, since: str | None, until: s
     else:
         a, b = str(first)[:10], str(last)[:10]
         have = f"the vault's sessions are all on {a}" if a == b else f"the vault's sessions run from {a} to {b}"
-    inverted = " (--since is after --until)" if lo and hi and lo > hi else ""
+    inverted = f" ({names[0]} is after {names[1]})" if lo and hi and lo > hi else ""
     return f"no session falls in this window{inverted}; {have}"
+
+
+def window_note(con: duckdb.DuckDBPyConnection, since: str | None, until: str | None,
+                names: tuple[str, str] = ("--since", "--until")) -> str | None:
+    """`window_unmatched` after the bounds as the person gave them (`--since '2030-01-01': no session falls …`):
+    the one line the CLI prints on stderr and the MCP search tool adds to its `notes`. None when a session falls in
+    the window, or no bound is given."""
+    why = window_unmatched(con, since, until, names)
+    if not why:
+        return None
+    bounds = " ".join(f"{name} {value!r}" for name, value in zip(names, (since, until), strict=True) if value)
+    return f"{bounds}: {why}"
 
 
 class AmbiguousSessionError(VaultError):
