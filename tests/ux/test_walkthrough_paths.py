@@ -1,0 +1,46 @@
+"""What a new user hit walking the README's commands on real data (thirteenth session): each a one-line message
+naming the file and line, and the same facts with and without --json."""
+
+from __future__ import annotations
+
+import json
+
+from support import run_cli
+
+
+def test_ingest_of_a_missing_path_alone_says_so_once(tmp_path):
+    """`vault ingest /nope` printed `not found: /nope` and then `Error: nothing to ingest: /nope not found`."""
+    code, out, err = run_cli("ingest", "--no-embed", str(tmp_path / "nope"), db=tmp_path / "v.duckdb")
+    assert code == 2 and out == "", out
+    assert err.strip().splitlines() == [f"Error: nothing to ingest: {tmp_path / 'nope'} not found"], err
+
+
+def test_ingest_json_names_the_paths_not_found_as_the_text_does(tmp_path):
+    """With another path ingested, the missing one was said on stderr only: --json's object did not have it."""
+    good = tmp_path / "s.jsonl"
+    good.write_text(json.dumps({"type": "user", "uuid": "u1", "sessionId": "s1", "timestamp": "2026-01-01T00:00:00Z",
+                                "message": {"role": "user", "content": "hello"}}) + "\n")
+    code, out, err = run_cli("ingest", "--no-embed", "--json", str(good), str(tmp_path / "gone.jsonl"),
+                             db=tmp_path / "v.duckdb")
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["not_found"] == [str(tmp_path / "gone.jsonl")] and rep["messages_added"] == 1, rep
+    assert f"not found: {tmp_path / 'gone.jsonl'}" in err, err
+    code, out, err = run_cli("ingest", "--no-embed", "--json", str(good), db=tmp_path / "v.duckdb")
+    assert code == 0 and json.loads(out)["not_found"] == [], out
+
+
+def test_a_cut_json_line_names_its_column_not_a_second_line(tmp_path):
+    """`f.jsonl:5 invalid JSON: unexpected end of data: line 1 column 380 (char 379)`: "line 1" beside line 5."""
+    line = '{"type": "user", "uuid": "u1", "sessionId": "s1", "message": {"role": "user", "con'
+    bad = tmp_path / ("a-long-folder-name-" * 4) / "cut.jsonl"
+    bad.parent.mkdir()
+    bad.write_text(line + "\n")
+    said = f"invalid JSON at column {len(line) + 1}: unexpected end of data"
+    code, out, err = run_cli("ingest", "--no-embed", "--json", "--source", "claude_code", str(bad),
+                             db=tmp_path / "v.duckdb")
+    [e] = json.loads(out)["errors"]
+    assert e["line"] == 1 and e["reason"] == said, e
+    # piped, the text report gives each file's error one whole line (rich wrapped it at 80 columns)
+    code, out, err = run_cli("ingest", "--no-embed", "--source", "claude_code", str(bad), db=tmp_path / "w.duckdb")
+    assert f"  {bad}:1 {said}" in out.splitlines(), out
