@@ -162,6 +162,35 @@ def window_note(con: duckdb.DuckDBPyConnection, since: str | None, until: str | 
     return f"{bounds}: {why}"
 
 
+def short_ids(con: duckdb.DuckDBPyConnection, ids: list[str], least: int = 8) -> dict[str, str]:
+    """Each top-level session id of `ids` cut to its shortest prefix of at least `least` characters that
+    `resolve_session` takes for that session alone (unique among the vault's top-level ids); a subagent's id
+    (`<parent>/agent-…`) cut to `least` as before. What `vault sessions` shows: eight characters named three
+    sessions of one neutral export alike (`BookMind`), and `vault show BookMind` was ambiguous."""
+    import bisect
+
+    top = sorted(r[0] for r in con.execute("SELECT session_id FROM sessions").fetchall() if "/" not in r[0])
+
+    def common(a: str, b: str) -> int:
+        n = 0
+        for x, y in zip(a, b):
+            if x != y:
+                break
+            n += 1
+        return n
+
+    out = {}
+    for sid in ids:
+        if "/" in sid:
+            out[sid] = sid[:least]
+            continue
+        i = bisect.bisect_left(top, sid)
+        near = [top[j] for j in (i - 1, i + 1 if i < len(top) and top[i] == sid else i) if 0 <= j < len(top)]
+        need = max([common(sid, other) + 1 for other in near if other != sid] + [least])
+        out[sid] = sid[:need]
+    return out
+
+
 class AmbiguousSessionError(VaultError):
     """A prefix shared by several sessions; the message lists them."""
 
@@ -187,7 +216,7 @@ def resolve_session(con: duckdb.DuckDBPyConnection, ref: str) -> str | None:
     if row:
         return row[0]
     if rows:
-        shown = [f"{sid} ({_iso(t)[:16] if t else '?'}, {' '.join(label.split())[:40]!r})"
+        shown = [f"{sid} ({_iso(t)[:16] if t else 'undated'}, {' '.join(label.split())[:40]!r})"
                  for sid, t, label in (top or rows)[:8]]
         more = f" and {len(top or rows) - 8} more" if len(top or rows) > 8 else ""
         raise AmbiguousSessionError(f"{ref!r} is the start of {len(top or rows)} sessions: "

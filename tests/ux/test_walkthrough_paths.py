@@ -44,3 +44,24 @@ def test_a_cut_json_line_names_its_column_not_a_second_line(tmp_path):
     # piped, the text report gives each file's error one whole line (rich wrapped it at 80 columns)
     code, out, err = run_cli("ingest", "--no-embed", "--source", "claude_code", str(bad), db=tmp_path / "w.duckdb")
     assert f"  {bad}:1 {said}" in out.splitlines(), out
+
+
+def test_sessions_names_each_session_by_a_prefix_vault_show_takes(tmp_path):
+    """Neutral exports name sessions `BookMinder-day-002`, `-003`: the table cut every id at 8 characters, so three
+    rows read `BookMind` and `vault show BookMind` was ambiguous. Each id is now cut where it becomes unique (never
+    below 8, never cut further in a narrow terminal)."""
+    conv = tmp_path / "export.jsonl"
+    rows = [{"id": f"BookMinder-day-00{i}", "messages": [{"role": "user", "content": f"day {i} request"},
+                                                         {"role": "assistant", "content": "ok"}]} for i in (2, 3)]
+    rows.append({"id": "0a1b2c3d-0000-4000-8000-000000000001",
+                 "messages": [{"role": "user", "content": "uuid"}, {"role": "assistant", "content": "ok"}]})
+    conv.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = tmp_path / "v.duckdb"
+    code, out, err = run_cli("ingest", "--no-embed", str(conv), db=db)
+    assert code == 0, err
+    code, out, err = run_cli("sessions", db=db)
+    ids = [line.split()[0] for line in out.splitlines()[2:]]
+    assert sorted(ids) == ["0a1b2c3d", "BookMinder-day-002", "BookMinder-day-003"], out
+    for sid in ids:
+        code, out, err = run_cli("show", sid, db=db)
+        assert code == 0 and "ambiguous" not in err and "is the start of" not in err, err

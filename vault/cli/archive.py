@@ -144,32 +144,38 @@ def times(ratio: float) -> str:
 def sessions_cmd(ctx, project, source, role, since, until, subagents, limit, as_json) -> None:
     """List sessions, newest first."""
     from vault.cli.unmatched import print_notes, unmatched_filters
-    from vault.queries import SessionFilter, list_sessions
+    from vault.queries import SessionFilter, list_sessions, short_ids
 
     with open_db(ctx, read_only=True) as con:
         rows = list_sessions(con, SessionFilter(project=project, source=source, since=since, until=until,
                                                 role=role, include_subagents=subagents, limit=limit))
         notes = [] if rows else unmatched_filters(ctx, con, project=project, source=source, role=role,
                                                           assigned=True, since=since, until=until)
+        shown = None if as_json else short_ids(con, [r["session_id"] for r in rows])
     if as_json:
         emit_json(rows)
     else:
-        print_sessions(stdout_console(), rows)
+        print_sessions(stdout_console(), rows, shown)
     print_notes(notes)
 
 
-def print_sessions(console, rows: list[dict]) -> None:
-    """The sessions table: each column as wide as its content, within the terminal; the title takes the rest."""
+def print_sessions(console, rows: list[dict], shown: dict[str, str] | None = None) -> None:
+    """The sessions table: each column as wide as its content, within the terminal; the title takes the rest.
+    `shown`: each session id as the table names it (`vault.queries.short_ids`: a prefix `vault show` takes); else
+    its first 8 characters."""
     from rich.table import Table
 
     from vault.columns import fit_widths, natural
 
-    cells = [[r["session_id"][:8], (r["started_at"] or "")[:16].replace("T", " "), r["source"] or "",
+    shown = shown or {}
+    cells = [[shown.get(r["session_id"], r["session_id"][:8]), (r["started_at"] or "")[:16].replace("T", " "),
+              r["source"] or "",
               r["project"] or "", str(r["messages"]), str(r["human_messages"]),
               " ".join((r["title"] or r["first_prompt"] or "").split())] for r in rows]
     heads = ["session", "started", "source", "project", "msgs", "human", "title / first prompt"]
+    least = max([8, *(len(c[0]) for c in cells)])  # the id is what `vault show` takes: never cut
     cols = [natural([c[i] for c in cells], h, minimum=m)
-            for i, (h, m) in enumerate(zip(heads, [8, 10, 6, 8, 4, 5, 12], strict=True))]
+            for i, (h, m) in enumerate(zip(heads, [least, 10, 6, 8, 4, 5, 12], strict=True))]
     widths = fit_widths(cols, flex=6, total=console.width)
     t = Table(title=counted(len(rows), "session"), box=None, header_style="bold", padding=(0, 1, 0, 0),
               pad_edge=False, collapse_padding=True)
