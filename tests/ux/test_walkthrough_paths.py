@@ -65,3 +65,18 @@ def test_sessions_names_each_session_by_a_prefix_vault_show_takes(tmp_path):
     for sid in ids:
         code, out, err = run_cli("show", sid, db=db)
         assert code == 0 and "ambiguous" not in err and "is the start of" not in err, err
+
+
+def test_show_json_checks_at_as_the_text_view_does(ex_db):
+    """`vault show S --at nosuch` was an error, `--json` printed the session with exit 0 as if --at were right."""
+    code, out, err = run_cli("show", "43dd531a", "--at", "nosuch", db=ex_db)
+    assert code == 2 and "--at: no message 'nosuch'" in err, err
+    code, out, err = run_cli("show", "43dd531a", "--at", "nosuch", "--json", db=ex_db)
+    assert code == 2 and out == "" and "--at: no message 'nosuch'" in err, (out, err)
+    code, out, err = run_cli("show", "43dd531a", "--json", db=ex_db)
+    full = json.loads(out)
+    assert "at" not in full
+    at = full["messages"][3]["msg_id"]
+    for args in (("43dd531a", "--at", at), (at,)):  # --at, or a message id for the session
+        code, out, err = run_cli("show", *args, "--json", db=ex_db)
+        assert code == 0 and json.loads(out) == {**full, "at": at}, err

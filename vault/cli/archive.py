@@ -204,11 +204,11 @@ def show_cmd(ctx, session: str, show_all: bool, at_msg: str | None, as_json: boo
             raise click.ClickException(f"no session matches {session!r} (try `vault sessions`)")
         info = queries.session_info(con, sid)
         msgs = queries.session_messages(con, sid)
-    if as_json:
-        emit_json({"session": info, "messages": msgs})
-        return
     if at_msg is None and any(m["msg_id"] == session for m in msgs):
         at_msg = session  # opened from a message id (e.g. a search hit): start there
     elif at_msg is not None and not any(m["msg_id"] == at_msg for m in msgs):
         raise usage_error(f"--at: no message {at_msg!r} in session {sid} (the ids are in `vault show {sid} --json`)")
+    if as_json:  # every message, and where the text view starts (a wrong --at is the same error as there)
+        emit_json({"session": info, "messages": msgs, **({"at": at_msg} if at_msg else {})})
+        return
     render_session(stdout_console(), info, msgs, show_all=show_all, at_msg=at_msg)
