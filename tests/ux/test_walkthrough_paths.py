@@ -80,3 +80,13 @@ def test_show_json_checks_at_as_the_text_view_does(ex_db):
     for args in (("43dd531a", "--at", at), (at,)):  # --at, or a message id for the session
         code, out, err = run_cli("show", *args, "--json", db=ex_db)
         assert code == 0 and json.loads(out) == {**full, "at": at}, err
+
+
+def test_search_takes_source_as_sessions_and_the_mcp_tool_do(ex_db):
+    """`vault sessions --source` and the MCP search's `source` filter by source; `vault search --source` was
+    "No such option '--source'. Did you mean '--since'?"."""
+    code, out, err = run_cli("search", "refund", "--mode", "keyword", "--source", "claude_code", "--json", db=ex_db)
+    assert code == 0 and json.loads(out), err
+    code, out, err = run_cli("search", "refund", "--mode", "keyword", "--source", "codex", "--json", db=ex_db)
+    assert code == 0 and json.loads(out) == [], err
+    assert err.strip() == "--source 'codex' matches no session in the vault (sources: claude_code)", err
