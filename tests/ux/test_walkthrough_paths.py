@@ -90,3 +90,12 @@ def test_search_takes_source_as_sessions_and_the_mcp_tool_do(ex_db):
     code, out, err = run_cli("search", "refund", "--mode", "keyword", "--source", "codex", "--json", db=ex_db)
     assert code == 0 and json.loads(out) == [], err
     assert err.strip() == "--source 'codex' matches no session in the vault (sources: claude_code)", err
+
+
+def test_an_unquoted_since_phrase_says_to_quote_it(ex_db):
+    """`vault search x --since 3 days ago` reached the option as '3': "cannot read '3'" left the user guessing."""
+    code, out, err = run_cli("search", "x", "--since", "3", "days", "ago", db=ex_db)
+    assert code == 2 and err.strip().splitlines()[-1].endswith(
+        "(a phrase needs quotes: --since '3 days ago')"), err
+    code, out, err = run_cli("sessions", "--since", "yesterdayy", db=ex_db)
+    assert code == 2 and "quotes" not in err, err
