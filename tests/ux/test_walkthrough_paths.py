@@ -99,3 +99,27 @@ def test_an_unquoted_since_phrase_says_to_quote_it(ex_db):
         "(a phrase needs quotes: --since '3 days ago')"), err
     code, out, err = run_cli("sessions", "--since", "yesterdayy", db=ex_db)
     assert code == 2 and "quotes" not in err, err
+
+
+def _record(kind: str, uuid: str, parent: str | None, text: str, minute: int) -> dict:
+    return {"type": kind, "uuid": uuid, "parentUuid": parent, "sessionId": "branchy", "cwd": "/p",
+            "timestamp": f"2026-01-01T00:{minute:02d}:00Z",
+            "message": {"role": kind, "content": text if kind == "user" else [{"type": "text", "text": text}]}}
+
+
+def test_mine_says_typed_turns_on_an_abandoned_branch_are_not_mined(tmp_path):
+    """On the shared corpora `vault mine` said "805 typed by a person, as `vault stats` counts them" beside a
+    `vault stats` of 806: a prompt on an abandoned branch (edited, rewound) is counted there, never mined."""
+    f = tmp_path / "branchy.jsonl"
+    records = [_record("user", "u1", None, "write the parser", 0), _record("assistant", "a1", "u1", "done", 1),
+               _record("user", "u2", "a1", "now the tests", 2),  # edited away: the branch below replaces it
+               _record("user", "u3", "a1", "now the tests, with pytest", 3),
+               _record("assistant", "a3", "u3", "added them", 4)]
+    f.write_text("".join(json.dumps(r) + "\n" for r in records))
+    db = tmp_path / "v.duckdb"
+    assert run_cli("ingest", "--no-embed", str(f), db=db)[0] == 0
+    assert json.loads(run_cli("stats", "--json", db=db)[1])["human_messages"] == 3
+    code, out, err = run_cli("mine", "--backend", "heuristic", db=db)
+    text = " ".join(out.split())
+    assert code == 0 and ("(2 typed by a person, of the 3 `vault stats` counts: 1 on an abandoned branch is not "
+                          "mined, + 0 interrupts and tool rejections)") in text, text
