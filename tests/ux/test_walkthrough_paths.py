@@ -223,3 +223,20 @@ def test_ctrl_c_in_a_real_ingest_with_its_workers(tmp_path):
         assert {k: got[k] for k in ("sessions", "messages", "records")} == {
             k: want[k] for k in ("sessions", "messages", "records")}, delay
     assert stopped, "every ingest ended before its Ctrl-C: nothing was checked"
+
+
+def test_stats_of_a_small_vault_says_why_it_is_larger_than_its_archive(ex_db):
+    """"vault file 10 MB for an archive of 0.2 MB (52.7x)": true (each table holds at least one block) and
+    startling without a word."""
+    from vault.cli.archive import _mostly_minimum_blocks
+
+    code, out, err = run_cli("stats", db=ex_db)
+    text = " ".join(out.split())
+    assert code == 0 and "a small vault: DuckDB gives each table at least one 256 KB block" in text, text
+    block = 262144
+    grown = {"block_size": block, "ratio_to_archive": 0.45,
+             "tables": {"messages": {"bytes": 90 * block}, "meta": {"bytes": block}}}
+    assert not _mostly_minimum_blocks(grown)
+    assert not _mostly_minimum_blocks({**grown, "ratio_to_archive": 1.2})  # most tables past their first block
+    assert _mostly_minimum_blocks({**grown, "tables": {f"t{i}": {"bytes": block} for i in range(5)},
+                                   "ratio_to_archive": 40.0})
