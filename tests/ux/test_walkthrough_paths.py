@@ -240,3 +240,9 @@ def test_stats_of_a_small_vault_says_why_it_is_larger_than_its_archive(ex_db):
     assert not _mostly_minimum_blocks({**grown, "ratio_to_archive": 1.2})  # most tables past their first block
     assert _mostly_minimum_blocks({**grown, "tables": {f"t{i}": {"bytes": block} for i in range(5)},
                                    "ratio_to_archive": 40.0})
+
+
+def test_a_hook_with_garbage_on_stdin_says_vault_once(tmp_path):
+    """"vault: vault ingest --hook: stdin is not the hook's JSON (…)": the program's name twice."""
+    code, out, err = run_cli("ingest", "--hook", db=tmp_path / "v.duckdb", input="{garbage")
+    assert code == 1 and err.startswith("vault ingest --hook: stdin is not the hook's JSON ("), err
