@@ -112,9 +112,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(argv: list[str] | None) -> None:
     """Run one command; an error becomes one line on stderr and an exit code (SystemExit)."""
-    from vault.errors import VaultError
-
-    from vault.errors import is_interrupt
+    from vault.errors import VaultError, is_interrupt
 
     try:
         _dispatch(argv)
