@@ -39,6 +39,7 @@ import duckdb
 from vault import arrow_small, rawstore
 from vault.bulk import insert_rows
 from vault.derive import derive_sessions
+from vault.errors import is_interrupt
 from vault.faults import crash_point
 from vault.index.fts_build import literals, note_changes
 from vault.ingest_keys import StoredKeys, hashes
@@ -283,11 +284,15 @@ class Ingester:
             try:
                 self._with_roomy_retry(lambda: self._commit(batch))
             except Exception as e:  # DuckDB out of memory even so, a value it cannot store, ...
+                if is_interrupt(e):  # Ctrl-C: not the file's fault (it was taken for one, and the ingest went on)
+                    raise KeyboardInterrupt from None
                 self._path_error(batch[0][0].path, f"cannot store: {one_line(e)}")
             return
         try:
             self._commit(batch)
-        except Exception:
+        except Exception as e:
+            if is_interrupt(e):
+                raise KeyboardInterrupt from None
             for item in batch:
                 self._commit_group([item])
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -92,7 +93,8 @@ def _pooled(head: list, rest: Iterator, workers: int) -> Iterator:
 
     def submit(job: Job) -> Future | None:
         try:
-            return ex.submit(prepare, job)
+            with _sigint_blocked():  # a worker started here inherits the block: Ctrl-C is the writer's alone
+                return ex.submit(prepare, job)
         except BrokenProcessPool:  # a worker died: what is left is parsed here
             return None
 
@@ -172,6 +174,23 @@ WORKER_UNUSED = ("pandas", "numpy", "dateutil", "pyarrow.dataset")
 _kept_out = contextlib.ExitStack()  # (module-level: a context entered and dropped would leave at once, on collection)
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread meanwhile (held pending, delivered after): the pool's workers are spawned
+    in `submit`, and a process inherits the signal mask through fork and exec, so a worker never takes a Ctrl-C,
+    not even while it starts (before `_start_worker`); a worker dying of one printed its traceback, and the
+    writer took it for a crash and parsed on alone."""
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = block(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, old)
+
+
 def _start_worker(parent: int) -> None:
     """In each worker: keep WORKER_UNUSED out, Arrow's buffers in the C heap, and watch the writing process.
 
@@ -180,6 +199,8 @@ def _start_worker(parent: int) -> None:
     mimalloc, 68 with the system pool, the same CPU)."""
     from vault.lightquery import unloaded
 
+    # Ctrl-C reaches every process of the terminal's group: the writer stops the pool (`_sigint_blocked`).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _kept_out.enter_context(unloaded(WORKER_UNUSED))
     import pyarrow as pa
 

@@ -185,6 +185,12 @@ class VaultTools:
                 self.first_semantic_seconds = round(time.perf_counter() - t0, 3)
                 notes.append(f"first semantic query: loaded the embedding model in "
                              f"{self.first_semantic_seconds:.1f} s")
+            if not hits:  # as `vault search` says on stderr: a window no session falls in, with the vault's dates
+                from vault.queries import window_note
+
+                window = window_note(con, filters.since, filters.until, ("since", "until"))
+                if window:
+                    notes.append(window)
         page = hits[offset:offset + limit]
         out = {"mode": used, "results": [{
             "session_id": h.session_id, "msg_id": h.msg_id, "role": h.role, "kind": h.kind,

@@ -125,11 +125,13 @@ def source_unmatched(con: duckdb.DuckDBPyConnection, source: str | None) -> str 
     return f"{source!r} matches no session in the vault (sources: {', '.join(have) or 'none'})"
 
 
-def window_unmatched(con: duckdb.DuckDBPyConnection, since: str | None, until: str | None) -> str | None:
+def window_unmatched(con: duckdb.DuckDBPyConnection, since: str | None, until: str | None,
+                     names: tuple[str, str] = ("--since", "--until")) -> str | None:
     """Why no session falls in the window `since`..`until` (as `list_sessions` reads them: active on or after
     `since`, started on or before `until`), one phrase after the options (`--since '3 days ago': …`): the vault's
     first and last session dates. None when a session falls in it, or no bound is given. A search's messages lie
-    within their sessions, so no session in the window means no message in it either."""
+    within their sessions, so no session in the window means no message in it either. `names`: what the caller
+    calls the two bounds (the command line's options; the MCP search tool's `since`/`until` arguments)."""
     if not since and not until:
         return None
     lo, hi = iso_when(since), iso_when(until, end=True)
@@ -144,8 +146,49 @@ def window_unmatched(con: duckdb.DuckDBPyConnection, since: str | None, until: s
     else:
         a, b = str(first)[:10], str(last)[:10]
         have = f"the vault's sessions are all on {a}" if a == b else f"the vault's sessions run from {a} to {b}"
-    inverted = " (--since is after --until)" if lo and hi and lo > hi else ""
+    inverted = f" ({names[0]} is after {names[1]})" if lo and hi and lo > hi else ""
     return f"no session falls in this window{inverted}; {have}"
+
+
+def window_note(con: duckdb.DuckDBPyConnection, since: str | None, until: str | None,
+                names: tuple[str, str] = ("--since", "--until")) -> str | None:
+    """`window_unmatched` after the bounds as the person gave them (`--since '2030-01-01': no session falls …`):
+    the one line the CLI prints on stderr and the MCP search tool adds to its `notes`. None when a session falls in
+    the window, or no bound is given."""
+    why = window_unmatched(con, since, until, names)
+    if not why:
+        return None
+    bounds = " ".join(f"{name} {value!r}" for name, value in zip(names, (since, until), strict=True) if value)
+    return f"{bounds}: {why}"
+
+
+def short_ids(con: duckdb.DuckDBPyConnection, ids: list[str], least: int = 8) -> dict[str, str]:
+    """Each top-level session id of `ids` cut to its shortest prefix of at least `least` characters that
+    `resolve_session` takes for that session alone (unique among the vault's top-level ids); a subagent's id
+    (`<parent>/agent-…`) cut to `least` as before. What `vault sessions` shows: eight characters named three
+    sessions of one neutral export alike (`BookMind`), and `vault show BookMind` was ambiguous."""
+    import bisect
+
+    top = sorted(r[0] for r in con.execute("SELECT session_id FROM sessions").fetchall() if "/" not in r[0])
+
+    def common(a: str, b: str) -> int:
+        n = 0
+        for x, y in zip(a, b):
+            if x != y:
+                break
+            n += 1
+        return n
+
+    out = {}
+    for sid in ids:
+        if "/" in sid:
+            out[sid] = sid[:least]
+            continue
+        i = bisect.bisect_left(top, sid)
+        near = [top[j] for j in (i - 1, i + 1 if i < len(top) and top[i] == sid else i) if 0 <= j < len(top)]
+        need = max([common(sid, other) + 1 for other in near if other != sid] + [least])
+        out[sid] = sid[:need]
+    return out
 
 
 class AmbiguousSessionError(VaultError):
@@ -173,7 +216,7 @@ def resolve_session(con: duckdb.DuckDBPyConnection, ref: str) -> str | None:
     if row:
         return row[0]
     if rows:
-        shown = [f"{sid} ({_iso(t)[:16] if t else '?'}, {' '.join(label.split())[:40]!r})"
+        shown = [f"{sid} ({_iso(t)[:16] if t else 'undated'}, {' '.join(label.split())[:40]!r})"
                  for sid, t, label in (top or rows)[:8]]
         more = f" and {len(top or rows) - 8} more" if len(top or rows) > 8 else ""
         raise AmbiguousSessionError(f"{ref!r} is the start of {len(top or rows)} sessions: "

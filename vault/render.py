@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from vault.model import Kind
+from vault.kinds import Kind  # (not vault.model: its dataclasses cost `vault search --help` ~10 ms of CPU)
 
 # Kinds hidden unless --all: machine text nobody needs to read to follow the conversation.
 HIDDEN = {Kind.THINKING, Kind.META, Kind.SYSTEM, Kind.SYSTEM_REMINDER, Kind.OTHER, Kind.HOOK_FEEDBACK,

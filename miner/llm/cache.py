@@ -39,3 +39,29 @@ def remember_batch(con, key: str, model: str, batch_id: str) -> None:
 
 def forget(con, key: str) -> None:
     con.execute("DELETE FROM llm_cache WHERE cache_key = ?", [key])
+
+
+def adopt(con, older: dict[str, list[str]]) -> int:
+    """Answers stored under an older key of the same request moved to its current key, when the current key has
+    none (current key -> its older keys, the first stored wins): a change of how a request is keyed pays nothing
+    again. Written first under the new key, then removed under the old one (a crash between leaves both, harmless).
+    How many were moved."""
+    missing = [k for k, olds in older.items() if olds]
+    if not missing:
+        return 0
+    keys = missing + [o for k in missing for o in older[k]]
+    have = {r[0] for r in con.execute(
+        "SELECT cache_key FROM llm_cache WHERE cache_key IN (SELECT unnest(?::VARCHAR[]))", [keys]).fetchall()}
+    moved = 0
+    for key in missing:
+        old = next((o for o in older[key] if o in have and o != key), None)
+        if key in have or old is None:
+            continue
+        con.execute("INSERT INTO llm_cache (cache_key, model, response, input_tokens, output_tokens, created_at) "
+                    "SELECT ?, model, response, input_tokens, output_tokens, created_at FROM llm_cache "
+                    "WHERE cache_key = ?", [key, old])
+        con.execute("DELETE FROM llm_cache WHERE cache_key = ?", [old])
+        have.add(key)
+        have.discard(old)
+        moved += 1
+    return moved

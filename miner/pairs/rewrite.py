@@ -3,13 +3,17 @@ persona (RLHI's User-Guided Rewrite). The answer's schema (pydantic) is loaded o
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+
 import duckdb
 
 from miner.filters import Candidate
 from miner.pairs.next_attempt import corrections
 from miner.pairs.prompt import PROMPT_CHARS, build_prompt, has_text, prose_head, render_answer
 from miner.pairs.rows import pair_id
-from miner.pairs.segments import load_segments
+from miner.pairs.segments import Part, load_segments
 from miner.quality import strip_flattery
 from miner.render import TOOL_DETAIL_CHARS
 from miner.tables import load_personas
@@ -48,6 +52,40 @@ def rewrite_tokens(rejected: str, cap: int) -> int:
     return max(REWRITE_MIN_TOKENS, min(cap, REWRITE_MIN_TOKENS + estimate_tokens(rejected) * 3 // 2))
 
 
+def answer_identity(rejected: list[Part]) -> str:
+    """What the rejected answer is, not how it is shown: each part's message id, kind and source (a tool call: its
+    name and stored input; else its text), hashed. A rewrite's cache key holds this instead of the rendered answer,
+    so a change of rendering (`(1 lines)` became `(1 line)`) does not pay again for the same answer, and a changed
+    message does. A tool call without a stored input is known by its one-line stub."""
+    parts = [[p.msg_id, p.kind, p.tool, p.tool_input if p.tool is not None and p.tool_input is not None else p.text]
+             for p in rejected]
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+# The rendered singulars of the twelfth session (miner.render._count): `(1 line)` was `(1 lines)`, and so on.
+_SINGULAR = re.compile(r"\((1 (?:more (?:diff )?)?line|1 edit)\)")
+
+
+def _older_keys(llm, system: str, feedback_msg_id: str, feedback: str, shown: str) -> list[str]:
+    """The keys a rewrite of this correction was cached under before `rewrite_key`: the rendered rejected answer as
+    it is rendered now, and as it was before its singular counts (`(1 lines)`), each with its output bound."""
+    out = []
+    for text in dict.fromkeys((shown, _SINGULAR.sub(r"(\1s)", shown))):
+        out.append(llm.cache_key(system, feedback_msg_id, text, feedback,
+                                 f"max_tokens={rewrite_tokens(text, llm.max_tokens)}"))
+    return out
+
+
+def rewrite_key(system: str, feedback_msg_id: str, rejected: list[Part], feedback: str, budget: int, tokens: int,
+                cap: int) -> list[str]:
+    """The cache key parts of a rewrite: the instructions, the correction, what the rejected answer is
+    (`answer_identity`, not its rendering), the prompt budget, and the output bound only when the cap set it (a
+    rewrite cut by a cap is asked again when the cap changes; the bound from the answer's length is left out: it
+    moves with the rendering)."""
+    bound = f"max_tokens={cap}" if tokens >= cap else "max_tokens=answer"
+    return [system, feedback_msg_id, "answer:" + answer_identity(rejected), feedback, f"prompt_chars={budget}", bound]
+
+
 def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], budget: int, llm,
                        confirm=None, yes: bool = False, skipped: dict[str, int] | None = None) -> list[Candidate]:
     """One pair per correction: chosen = the LLM's rewrite of the rejected answer (RLHI's User-Guided Rewrite).
@@ -55,11 +93,12 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
     `llm` is a `miner.llm.LLM` (texts are redacted before sending, answers cached in llm_cache).
     Something to pay for needs `yes` or `confirm(plan)` returning True; otherwise nothing is sent.
     """
+    from miner.llm.cache import adopt
     from miner.pairs.rewrite_answer import RewriteAnswer
 
     skipped = skipped if skipped is not None else {}
     personas = {p["role_name"]: p["text"] for p in load_personas(con) if p["text"]}
-    bases, reqs = [], []
+    bases, reqs, older = [], [], {}
     for sid, segs in load_segments(con).items():
         for i, j, rejected, joined in corrections(segs, {"no_request": 0, "no_rejected_answer": 0}):
             prompt, seg, role = build_prompt(segs, j, budget), segs[i], roles.get(sid)
@@ -69,8 +108,12 @@ def rewrite_candidates(con: duckdb.DuckDBPyConnection, roles: dict[str, str], bu
             # Tool calls rendered within the budget's share for detail (command, file, bounded diff).
             shown = render_answer(rejected, min(TOOL_DETAIL_CHARS, budget // 2))
             tokens = rewrite_tokens(shown, llm.max_tokens)
-            reqs.append(llm.request(system, _rewrite_user(prompt, shown, seg.text, budget),
-                                    [system, seg.msg_id, shown, seg.text, f"max_tokens={tokens}"], max_tokens=tokens))
+            req = llm.request(system, _rewrite_user(prompt, shown, seg.text, budget),
+                              rewrite_key(system, seg.msg_id, rejected, seg.text, budget, tokens, llm.max_tokens),
+                              max_tokens=tokens)
+            reqs.append(req)
+            older[req.key] = _older_keys(llm, system, seg.msg_id, seg.text, shown)
+    adopt(llm.con, older)  # rewrites cached before the key was stable are kept, not paid again
     llm.consent(llm.plan(reqs), yes, confirm)
     out = []
     for (sid, role, seg, joined, rejected, prompt), res in zip(bases, llm.run(reqs, RewriteAnswer)):

@@ -107,3 +107,52 @@ def test_personas_cli_anthropic(api, hand_vault, vault_copy):
     con.close()
     code, out, _ = run_cli("personas", "docs-site", "--backend", "anthropic", "--yes", "--format", "claude-md", db=path)
     assert code == 0 and "- Never use emojis." in out and api.count("POST", "/v1/messages") == 1
+
+
+def test_a_change_of_rendering_does_not_pay_again_for_the_same_answer(api, hand_vault, vault_copy, monkeypatch):
+    """The cache key held the rendered rejected answer: any change of how tool calls are rendered (the singular
+    "(1 line)") re-sent and paid every rewrite of an answer it touched. The key now holds what the answer is."""
+    import miner.pairs.rewrite as rw
+
+    con = vault_copy(hand_vault)
+    build_pairs(con, method="rewrite", llm=_llm(con), yes=True)
+    sent = api.count("POST", "/v1/messages")
+    assert sent == 10
+    render = rw.render_answer
+    monkeypatch.setattr(rw, "render_answer", lambda parts, *a: render(parts, *a).replace("[", "[tool: "))
+    rep = build_pairs(con, method="rewrite", llm=_llm(con), yes=True)
+    assert rep["by_method"] == {"rewrite": 10} and api.count("POST", "/v1/messages") == sent
+
+
+def test_rewrites_cached_under_the_rendered_key_are_kept(api, hand_vault, vault_copy):
+    """A vault whose rewrites were cached by the previous code (key: the rendered rejected answer, from before the
+    singular counts: "(1 lines)") pays for none of them again; each is moved to its new key."""
+    from miner.llm.cache import store_answer
+    from miner.pairs.next_attempt import corrections
+    from miner.pairs.prompt import PROMPT_CHARS, render_answer
+    from miner.pairs.rewrite import REWRITE_SYSTEM, rewrite_tokens
+    from miner.pairs.segments import load_segments
+    from miner.render import TOOL_DETAIL_CHARS
+
+    con = vault_copy(hand_vault)
+    llm = _llm(con)
+    old_keys = []
+    for segs in load_segments(con).values():  # the previous code's key, with the renderer before the singulars
+        for i, _, rejected, _ in corrections(segs, {"no_request": 0, "no_rejected_answer": 0}):
+            shown = render_answer(rejected, min(TOOL_DETAIL_CHARS, PROMPT_CHARS // 2))
+            shown = re.sub(r"\((1 (?:more (?:diff )?)?line|1 edit)\)", r"(\1s)", shown)
+            old_keys.append(llm.cache_key(REWRITE_SYSTEM, segs[i].msg_id, shown, segs[i].text,
+                                          f"max_tokens={rewrite_tokens(shown, llm.max_tokens)}"))
+            store_answer(con, old_keys[-1], llm.model, json.dumps({"rewrite": f"cached {len(old_keys)}"}), 10, 5)
+    assert len(old_keys) == 10 and any("(1 line)" in render_answer(r) for s in load_segments(con).values()
+                                       for _, _, r, _ in corrections(s, {"no_request": 0, "no_rejected_answer": 0}))
+    rep = build_pairs(con, method="rewrite", llm=llm, yes=True)
+    assert rep["by_method"] == {"rewrite": 10} and api.count("POST", "/v1/messages") == 0
+    chosen = sorted(json.loads(c)[0]["content"] for (c,) in con.execute(
+        "SELECT chosen FROM pairs WHERE method = 'rewrite'").fetchall())
+    assert chosen == sorted(f"cached {n}" for n in range(1, 11))
+    moved = con.execute("SELECT count(*) FILTER (WHERE cache_key IN (SELECT unnest(?))), count(*) FROM llm_cache",
+                        [old_keys]).fetchone()
+    assert moved == (0, 10)  # under their new keys only
+    build_pairs(con, method="rewrite", llm=_llm(con), yes=True)
+    assert api.count("POST", "/v1/messages") == 0

@@ -68,7 +68,7 @@ def test_the_worker_program_leaves_its_settled_writer_to_the_process_end_and_log
     _work(types.SimpleNamespace(find_root=lambda: root), db, "Stop", 0.0)
     try:
         assert common.exit_at_once and len(common._left_open) == 1  # left open: the process ends at once
-        assert read_runs(db)["Stop"]["result"] == "1 new messages from 1 file(s)"
+        assert read_runs(db)["Stop"]["result"] == "1 new message from 1 file"
         assert unchanged.check(db, [archive], None, embed=False) is not None  # settled, recorded
     finally:
         for con in common._left_open:
@@ -91,7 +91,7 @@ def test_a_worker_program_that_ended_with_its_writer_open_leaves_the_vault_settl
     proc = vault_process(db, "ingest", "--hook-worker", "Stop")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    assert read_runs(db)["Stop"]["result"] == "1 new messages from 1 file(s)"
+    assert read_runs(db)["Stop"]["result"] == "1 new message from 1 file"
     assert not os.path.exists(f"{db}.wal") and not list_pending(db)
     assert unchanged.check(db, [archive], None, embed=False) is not None
     assert _messages(db, sid_a) == before + 1

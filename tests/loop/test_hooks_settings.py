@@ -136,7 +136,7 @@ def test_a_background_failure_is_told_once_by_the_next_run(tmp_path):
     assert res.returncode == 1 and b"disk full" in res.stderr and res.stderr.count(b"\n") == 1
     res = run_hook(tmp_path, good, "--wait")
     assert (res.returncode, res.stdout, res.stderr) == (0, b"", b"")
-    assert read_runs(db)["Stop"]["result"] == "0 new messages from 0 file(s), 1 pending file(s) gone"
+    assert read_runs(db)["Stop"]["result"] == "0 new messages from 0 files, 1 pending file gone"
 
 
 def test_the_quick_half_loads_neither_duckdb_nor_the_settings(tmp_path):

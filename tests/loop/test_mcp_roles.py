@@ -70,3 +70,24 @@ def test_an_unknown_source_is_named_as_the_command_line_names_it(ex_db, tools):
         tools.search("refunds", mode="keyword", source="cursor")
     assert str(e.value) == "source: " + said.removeprefix("--source ")
     assert tools.search("refunds", mode="keyword", source="claude_code")["results"]
+
+
+@pytest.mark.parametrize("window", [{"since": "2099-01-01"}, {"until": "2000-01-01"},
+                                    {"since": "2099-01-01", "until": "2000-01-01"}])
+def test_a_window_no_session_falls_in_is_noted_as_the_command_line_says_it(ex_db, tools, window):
+    """`vault search --since` on a window no session falls in says so on stderr with the vault's dates
+    (`vault.queries.window_note`); the MCP search tool answered the same empty page without a word. Now its `notes`
+    hold the CLI's line, the arguments named as the tool names them."""
+    options = [x for name, value in window.items() for x in (f"--{name}", value)]
+    said = cli_note(ex_db, "search", "refund", "--mode", "keyword", *options)
+    assert "no session falls in this window" in said, said
+    out = tools.search("refund", mode="keyword", **window)
+    assert out["results"] == []
+    assert out["notes"] == [said.replace("--since", "since").replace("--until", "until")], out
+
+
+def test_a_window_some_session_falls_in_adds_no_note(ex_db, tools):
+    out = tools.search("refund", mode="keyword", since="2026-11-17", until="2026-11-17")
+    assert "notes" not in out, out
+    out = tools.search("nosuchwordanywhere", mode="keyword", since="2026-10-01")
+    assert out["results"] == [] and "notes" not in out, out  # empty for its words, not for its window

@@ -31,7 +31,8 @@ LEFT_TO_CLICK = [
     ["search", "--json", "--json", "x"], ["search", "--json=1", "x"], ["search", "-n", "3", "-n", "4", "x"],
     ["search", "--mode", "keyword", "--mode", "hybrid", "x"], ["search", "--", "-x"], ["search", "-", "x"],
     ["search", "-x"], ["search", "--kind", "typed", "x"], ["search", "--human-only", "x"], ["search", "--since", "7d", "x"],
-    ["search", "--project", "p", "x"], ["search", "x", "--db", "v"], ["--config", "c.toml", "search", "x"],
+    ["search", "--project", "p", "x"], ["search", "--source", "codex", "x"], ["search", "x", "--db", "v"],
+    ["--config", "c.toml", "search", "x"],
     ["--debug", "search", "x"], ["--db", "a", "--db", "b", "search", "x"], ["--db", "-v", "search", "x"],
     ["--db=", "search", "x"], ["--db"], ["searc", "x"],
 ]
@@ -57,7 +58,8 @@ def test_the_forms_taken_parse_as_click_parses_them(argv):
     assert p is not None
     db, params = _click_params(argv)
     assert params == {"query": p.words, "mode": p.mode, "limit": p.limit, "project": None, "role": None,
-                      "session": None, "since": None, "until": None, "kinds": expand_kinds(()), "human_only": False,
+                      "session": None, "source": None, "since": None, "until": None, "kinds": expand_kinds(()),
+                      "human_only": False,
                       "model": None, "as_json": p.as_json}
     assert db == p.db
 

@@ -383,6 +383,34 @@ async def test_search_role_filter_no_session_has_is_said_as_the_cli_says_it(tui_
 
 
 @sync
+async def test_search_window_no_session_falls_in_is_said_as_the_cli_says_it(tui_vault):
+    """`since:`/`until:` that no session falls in: the status said "0 hits · keyword", as if nothing matched the
+    words; now the window and the vault's dates, in `vault search --since` words (`vault.queries.window_note`)."""
+    from vault.queries import window_note
+
+    con = duckdb.connect(str(tui_vault), read_only=True)
+    try:
+        why = window_note(con, "2099-01-01", None, ("since", "until"))
+    finally:
+        con.close()
+    assert why.startswith("since '2099-01-01': no session falls in this window; the vault's sessions ")
+    app = make_app(tui_vault)
+    async with app.run_test(size=(200, 24)) as pilot:
+        await pilot.press("2", *"refunds since:2099-01-01", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        search = app.screen
+        status = str(search.query_one("#search-status").render())
+        assert search.hits == [] and status.startswith("0 hits · ") and status.endswith(f" · {why}"), status
+        search.query_one("#query").value = ""
+        await pilot.press("slash", *"zzzqqq since:2026-11-17", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        status = str(search.query_one("#search-status").render())
+        assert search.hits == [] and "window" not in status, status
+
+
+@sync
 async def test_review_opens_the_session_at_the_feedback(tui_vault):
     app = make_app(tui_vault)
     async with app.run_test(size=SIZE) as pilot:

@@ -133,11 +133,20 @@ class SearchScreen(VaultScreen):
                 if mode != "keyword":
                     self.app.call_from_thread(self.set_status, f"{mode} search (loading the model)…")
                 hits = search(con, query, mode=mode, limit=LIMIT, filters=filters)
-                unknown = None if hits else self.unknown_role(con, filters.role)
+                unknown = None if hits else self.unmatched(con, filters)
         except Exception as e:  # a bad filter value (since:yesterday) must not end the app
             self.app.call_from_thread(self.show_failure, f"search failed: {e}", asked)
             return
         self.app.call_from_thread(self.show_hits, hits, f"{mode}{note}", asked, unknown)
+
+    def unmatched(self, con, filters) -> str | None:
+        """Why the filters match no session, as `vault search` says it on stderr: a `role:` no session has, a
+        `since:`/`until:` window no session falls in (`vault.queries.window_note`, with the vault's dates)."""
+        from vault.queries import window_note
+
+        notes = [n for n in (self.unknown_role(con, filters.role),
+                             window_note(con, filters.since, filters.until, ("since", "until"))) if n]
+        return " · ".join(notes) or None
 
     def unknown_role(self, con, role: str | None) -> str | None:
         """`role: …` when no session has the `role:` asked for, worded as `vault search --role` words it

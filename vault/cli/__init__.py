@@ -112,11 +112,15 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(argv: list[str] | None) -> None:
     """Run one command; an error becomes one line on stderr and an exit code (SystemExit)."""
-    from vault.errors import VaultError
+    from vault.errors import VaultError, is_interrupt
 
     try:
         _dispatch(argv)
+    except KeyboardInterrupt:
+        _interrupted()
     except Exception as e:
+        if is_interrupt(e):  # Ctrl-C while DuckDB ran a query: RuntimeError('Query interrupted')
+            _interrupted()
         click = sys.modules.get("click")  # loaded if a click exception can be here (vault.cli.quick may not load it)
         if click is not None and isinstance(e, click.exceptions.Abort):
             _say("Aborted.")
@@ -144,6 +148,13 @@ def _run(argv: list[str] | None) -> None:
         _say(f"vault: internal error: {type(e).__name__}: {first}{where} "
              "(a bug; rerun with --debug or VAULT_DEBUG=1 for the traceback)")
         sys.exit(1)
+
+
+def _interrupted() -> None:
+    """Ctrl-C: one line, exit 130 (a shell's code for SIGINT); a traceback or "internal error … a bug" before. What
+    a writer committed stays; an interrupted ingest is finished by the next one (docs/vault-file.md)."""
+    _say("vault: interrupted")
+    sys.exit(130)
 
 
 # What the system answers about a path the user named or must fix (a folder one may not write, a full disk, a

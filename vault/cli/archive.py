@@ -119,10 +119,21 @@ def print_storage(console, sz: dict) -> None:
     ratio = f" ({times(sz['ratio_to_archive'])})" if sz["ratio_to_archive"] is not None else ""
     console.print(f"vault file {sz['file_bytes'] / mb:.1f} MB ({sz['free_blocks'] * sz['block_size'] / mb:.1f} MB "
                   f"free blocks) for an archive of {sz['archive_bytes'] / mb:.1f} MB{ratio}")
+    if _mostly_minimum_blocks(sz):
+        console.print(f"[dim]a small vault: DuckDB gives each table at least one {sz['block_size'] // 1024} KB block, "
+                      "so the file is mostly that minimum; the ratio falls as the archive grows[/]")
     emb = sz.get("embeddings")
     if emb and emb["bytes"]:
         console.print(f"embeddings ({emb['format']} vectors, chunk rows): {emb['bytes'] / mb:.1f} MB, "
                       f"{times(emb['ratio_to_archive'])} the archive")
+
+
+def _mostly_minimum_blocks(sz: dict) -> bool:
+    """Most tables at their one-block minimum and the file above the archive: the "10 MB for an archive of 0.2 MB
+    (52.7x)" of a new vault, true and startling without a word."""
+    sizes = [d["bytes"] for d in sz["tables"].values() if d["bytes"]]
+    at_minimum = sum(b <= sz["block_size"] for b in sizes)
+    return bool(sizes) and at_minimum * 2 > len(sizes) and (sz.get("ratio_to_archive") or 0) > 1
 
 
 def times(ratio: float) -> str:
@@ -144,32 +155,38 @@ def times(ratio: float) -> str:
 def sessions_cmd(ctx, project, source, role, since, until, subagents, limit, as_json) -> None:
     """List sessions, newest first."""
     from vault.cli.unmatched import print_notes, unmatched_filters
-    from vault.queries import SessionFilter, list_sessions
+    from vault.queries import SessionFilter, list_sessions, short_ids
 
     with open_db(ctx, read_only=True) as con:
         rows = list_sessions(con, SessionFilter(project=project, source=source, since=since, until=until,
                                                 role=role, include_subagents=subagents, limit=limit))
         notes = [] if rows else unmatched_filters(ctx, con, project=project, source=source, role=role,
                                                           assigned=True, since=since, until=until)
+        shown = None if as_json else short_ids(con, [r["session_id"] for r in rows])
     if as_json:
         emit_json(rows)
     else:
-        print_sessions(stdout_console(), rows)
+        print_sessions(stdout_console(), rows, shown)
     print_notes(notes)
 
 
-def print_sessions(console, rows: list[dict]) -> None:
-    """The sessions table: each column as wide as its content, within the terminal; the title takes the rest."""
+def print_sessions(console, rows: list[dict], shown: dict[str, str] | None = None) -> None:
+    """The sessions table: each column as wide as its content, within the terminal; the title takes the rest.
+    `shown`: each session id as the table names it (`vault.queries.short_ids`: a prefix `vault show` takes); else
+    its first 8 characters."""
     from rich.table import Table
 
     from vault.columns import fit_widths, natural
 
-    cells = [[r["session_id"][:8], (r["started_at"] or "")[:16].replace("T", " "), r["source"] or "",
+    shown = shown or {}
+    cells = [[shown.get(r["session_id"], r["session_id"][:8]), (r["started_at"] or "")[:16].replace("T", " "),
+              r["source"] or "",
               r["project"] or "", str(r["messages"]), str(r["human_messages"]),
               " ".join((r["title"] or r["first_prompt"] or "").split())] for r in rows]
     heads = ["session", "started", "source", "project", "msgs", "human", "title / first prompt"]
+    least = max([8, *(len(c[0]) for c in cells)])  # the id is what `vault show` takes: never cut
     cols = [natural([c[i] for c in cells], h, minimum=m)
-            for i, (h, m) in enumerate(zip(heads, [8, 10, 6, 8, 4, 5, 12], strict=True))]
+            for i, (h, m) in enumerate(zip(heads, [least, 10, 6, 8, 4, 5, 12], strict=True))]
     widths = fit_widths(cols, flex=6, total=console.width)
     t = Table(title=counted(len(rows), "session"), box=None, header_style="bold", padding=(0, 1, 0, 0),
               pad_edge=False, collapse_padding=True)
@@ -198,11 +215,11 @@ def show_cmd(ctx, session: str, show_all: bool, at_msg: str | None, as_json: boo
             raise click.ClickException(f"no session matches {session!r} (try `vault sessions`)")
         info = queries.session_info(con, sid)
         msgs = queries.session_messages(con, sid)
-    if as_json:
-        emit_json({"session": info, "messages": msgs})
-        return
     if at_msg is None and any(m["msg_id"] == session for m in msgs):
         at_msg = session  # opened from a message id (e.g. a search hit): start there
     elif at_msg is not None and not any(m["msg_id"] == at_msg for m in msgs):
         raise usage_error(f"--at: no message {at_msg!r} in session {sid} (the ids are in `vault show {sid} --json`)")
+    if as_json:  # every message, and where the text view starts (a wrong --at is the same error as there)
+        emit_json({"session": info, "messages": msgs, **({"at": at_msg} if at_msg else {})})
+        return
     render_session(stdout_console(), info, msgs, show_all=show_all, at_msg=at_msg)

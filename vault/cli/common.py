@@ -54,7 +54,10 @@ def when_option(name: str, help: str):
             try:
                 parse_when(value)
             except BadTimeError as e:
-                raise usage_error(f"{name}: {e}") from None
+                # `--since 3 days ago` unquoted: the option got '3' and the query 'days ago'
+                quote = (f" (a phrase needs quotes: {name} '{value} days ago')"
+                         if value.strip().isdigit() else "")
+                raise usage_error(f"{name}: {e}{quote}") from None
         return value
 
     return click.option(name, callback=check, help=help + " Also: today, yesterday, 7d, 2w, '3 days ago'.")

@@ -27,7 +27,7 @@ def _fail(db: Path | None, msg: str, start: float) -> None:
             record_run(db, "error", msg[:300], time.perf_counter() - start)
         except OSError:
             pass
-    sys.stderr.write(f"vault: {msg}\n")
+    sys.stderr.write(f"{msg}\n" if msg.startswith("vault ") else f"vault: {msg}\n")  # not "vault: vault ingest …"
     sys.exit(1)
 
 

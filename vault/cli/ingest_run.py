@@ -54,13 +54,13 @@ def run_ingest(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
     pending = list_pending(db_path(ctx))  # transcripts a hook left while the vault was busy
     targets += [p for p in pending if p.exists()]
     missing = [p for p in targets if not p.exists()]
-    for p in missing:
-        err().print(f"[red]not found:[/] {esc(str(p))}")
     targets = [p for p in targets if p.exists()]
-    if missing and not targets:  # nothing to read: say so, and create no vault for it
+    if missing and not targets:  # nothing to read: say so (one line), and create no vault for it
         from vault.errors import VaultError
 
         raise VaultError(f"nothing to ingest: {', '.join(str(p) for p in missing)} not found")
+    for p in missing:
+        err().print(f"[red]not found:[/] {esc(str(p))}", soft_wrap=True)
     # With every setting at its default (nothing to validate), pydantic stays unloaded (vault.settings_light).
     defaults = all_default(ctx)
     ingest_conf = IngestDefaults() if defaults else settings(ctx).ingest
@@ -74,6 +74,7 @@ def run_ingest(ctx, paths: tuple[Path, ...], source: str | None, no_embed: bool,
     else:
         rep, files, index_info = _ingest(ctx, db, targets, pending, source, no_embed, quiet, err, ingest_conf, model)
     out = rep.as_contract()
+    out["not_found"] = [str(p) for p in missing]  # said on stderr too; the other paths were ingested
     if index_info:
         out["index"] = index_info
     if as_json:
@@ -211,15 +212,15 @@ def _print_ingest(console, rep, index_info: dict | None = None) -> None:
                       f"(model load {emb.get('load_seconds', 0.0):.1f} s, {rate:.0f} texts/s) with {esc(emb['model'])}")
     for e in rep.errors[:20]:
         where = error_where(e)  # path:40, path conversation 12:, or the path alone (line 0: the whole file)
-        console.print(f"  [yellow]{esc(where)}[/] {esc(e['reason'])}")
+        console.print(f"  [yellow]{esc(where)}[/] {esc(e['reason'])}", soft_wrap=True)  # one line each, piped too
     if len(rep.errors) > 20:
         console.print(f"  ... and {len(rep.errors) - 20} more (use --json for all)")
     for u in rep.unrecognised:
-        console.print(f"  [dim]skipped {esc(u['file'])}: {esc(u['reason'])}[/]")
+        console.print(f"  [dim]skipped {esc(u['file'])}: {esc(u['reason'])}[/]", soft_wrap=True)
     for u in rep.unfinished:
         console.print(f"  [dim]{esc(str(u['file']))}:{u['line']} ends unfinished "
                       f"({counted(u['bytes'], 'byte')}, no newline): "
-                      "read once complete[/]")
+                      "read once complete[/]", soft_wrap=True)
     if rep.unknown_types:
         kinds = esc(", ".join(f"{k} x{v}" for k, v in sorted(rep.unknown_types.items())))
         console.print(f"  [dim]record types kept raw but not yet understood: {kinds}[/]")

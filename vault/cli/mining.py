@@ -70,6 +70,10 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
             "SELECT count(*) FILTER (WHERE m.is_human), count(*) FILTER (WHERE NOT m.is_human), "
             "count(DISTINCT r.role_name) FROM labels l JOIN messages m USING (msg_id) "
             "LEFT JOIN roles r ON r.session_id = m.session_id").fetchone()
+        # Typed on a branch the conversation abandoned (an edited prompt, a rewind): counted by `vault stats`,
+        # never mined (the miner reads the main branch).
+        off_branch = con.execute("SELECT count(*) FROM messages m WHERE m.is_human AND NOT m.on_main_branch "
+                                 "AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.msg_id = m.msg_id)").fetchone()[0]
     if fitted:
         rep["fit"] = fitted
     if as_json:
@@ -92,8 +96,12 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     pairs = rep.get("pairs") or {}
     n_roles = len(rep["roles"])
     roles_note = "" if labelled_roles == n_roles else f" ({labelled_roles} with labelled turns; `vault roles` lists all)"
+    as_stats = ("as `vault stats` counts them" if not off_branch else
+                f"of the {typed + off_branch} `vault stats` counts: "
+                + ("1 on an abandoned branch is not mined" if off_branch == 1 else
+                   f"{off_branch} on abandoned branches are not mined"))
     c.print(f"the vault holds {counted(total, 'labelled turn')} "
-            f"({typed} typed by a person, as `vault stats` counts them, "
+            f"({typed} typed by a person, {as_stats}, "
             f"+ {other} {'interrupt or tool rejection' if other == 1 else 'interrupts and tool rejections'}), "
             f"{counted(corr, 'correction', style='bold')}, {counted(pairs.get('pairs', 0), 'preference pair')} "
             f"({pairs.get('kept', 0)} pass the filters); {counted(n_roles, 'role')}{roles_note}. "

@@ -14,7 +14,7 @@ from vault.cli.common import emit_json, esc, open_db, settings, stderr_console, 
 
 
 def run_search(ctx, query, mode, limit, project, role, session, since, until, kinds, human_only, model,
-               as_json) -> None:
+               as_json, source=None) -> None:
     """`vault search` with its options as parsed (by click, `vault.cli.search_cmds`, or by `vault.cli.quick`): `ctx`
     only leads to the command's settings (`ctx.find_root().obj`, a `vault.cli.common.CliState`)."""
     from vault.lightquery import gc_deferred, no_pandas
@@ -29,7 +29,7 @@ def run_search(ctx, query, mode, limit, project, role, session, since, until, ki
         # starting a thread per core as numpy loads costs a cold search 20 ms of CPU.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     err = functools.cache(stderr_console)  # made when first needed: the keyword path rarely writes to stderr
-    filters = SearchFilters(project=project, role=role, session=session, since=since, until=until,
+    filters = SearchFilters(project=project, role=role, session=session, source=source, since=since, until=until,
                             kinds=tuple(kinds), human_only=human_only)
     explicit, mode = mode is not None, mode or "hybrid"
     started = time.monotonic()
@@ -55,16 +55,16 @@ def run_search(ctx, query, mode, limit, project, role, session, since, until, ki
                     loader.wait(err, None, started)
                 hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
                 unmatched = [] if hits else unmatched_filters(ctx, con, session=session, project=project,
-                                                                    role=role, assigned=True, since=since,
-                                                                    until=until)
+                                                                    source=source, role=role, assigned=True,
+                                                                    since=since, until=until)
         if hits is None:  # sentence-transformers takes seconds: the vault was let go meanwhile
             wait = None if explicit else settings(ctx).search.hybrid_wait  # an explicit mode waits for the model
             mode = mode if loader.wait(err, wait, started) else "keyword"
             with open_db(ctx, read_only=True) as con:
                 hits = search(con, text, mode=mode, limit=limit, filters=filters, model=model)
                 unmatched = [] if hits else unmatched_filters(ctx, con, session=session, project=project,
-                                                                    role=role, assigned=True, since=since,
-                                                                    until=until)
+                                                                    source=source, role=role, assigned=True,
+                                                                    since=since, until=until)
     if as_json:
         emit_json([h.as_json() for h in hits])
     else:

@@ -77,6 +77,7 @@ def _kinds(ctx, param, value: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--project", help="Project name or cwd substring.")
 @click.option("--role", help="Only sessions of this role (after `vault mine`).")
 @click.option("--session", help="Only this session (id or prefix), with its subagents.")
+@click.option("--source", help="Only sessions of this source (claude_code, codex, gemini, chatgpt, ...).")
 @when_option("--since", "Messages on or after this date or time (YYYY-MM-DD[THH:MM]).")
 @when_option("--until", "Messages on or before this date or time (a date includes its day).")
 @click.option("--kind", "kinds", multiple=True, callback=_kinds,
@@ -86,9 +87,10 @@ def _kinds(ctx, param, value: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--model", help="Search with this embedding model's vectors (default: the vault's).")
 @json_option
 @click.pass_context
-def search_cmd(ctx, query, mode, limit, project, role, session, since, until, kinds, human_only, model,
+def search_cmd(ctx, query, mode, limit, project, role, session, source, since, until, kinds, human_only, model,
                as_json) -> None:
     """Search messages: BM25 keywords, embeddings, or both fused (default). "Quoted phrases" must match."""
     from vault.cli.search import run_search
 
-    run_search(ctx, query, mode, limit, project, role, session, since, until, kinds, human_only, model, as_json)
+    run_search(ctx, query, mode, limit, project, role, session, since, until, kinds, human_only, model, as_json,
+               source=source)

@@ -29,7 +29,7 @@ def unmatched_filters(ctx, con, *, session: str | None = None, project: str | No
     `assigned`: the command reads only the roles `vault mine` stored (search, sessions, turns), so a role the
     rules give but no mine has assigned yet is said too."""
     from vault.index.search import SearchFilters
-    from vault.queries import source_unmatched, window_unmatched
+    from vault.queries import source_unmatched, window_note
 
     notes = []
     for option, value in (("--session", session), ("--project", project)):
@@ -44,10 +44,9 @@ def unmatched_filters(ctx, con, *, session: str | None = None, project: str | No
     line = unknown_role(ctx, con, role, assigned)
     if line:
         notes.append(f"--role {line}")
-    line = window_unmatched(con, since, until)
+    line = window_note(con, since, until)
     if line:
-        bounds = " ".join(f"{option} {value!r}" for option, value in (("--since", since), ("--until", until)) if value)
-        notes.append(f"{bounds}: {line}")
+        notes.append(line)
     return notes
 
 

@@ -22,8 +22,10 @@ class HookResult:
     def describe(self) -> str:
         if self.queued:
             return "vault busy: left pending for the next ingest"
-        gone = f", {len(self.missing)} pending file(s) gone" if self.missing else ""
-        return f"{self.messages_added} new messages from {self.ingested_files} file(s){gone}"
+        from vault.render import counted
+
+        gone = f", {counted(len(self.missing), 'pending file')} gone" if self.missing else ""
+        return f"{counted(self.messages_added, 'new message')} from {counted(self.ingested_files, 'file')}{gone}"
 
 
 LOCK_WAIT = 3.0  # seconds the detached worker waits for the vault before leaving the files pending

@@ -209,7 +209,8 @@ def iter_jsonl(
             try:
                 obj = orjson.loads(body)
             except orjson.JSONDecodeError as e:
-                result.errors.append(LineError(line_no, f"invalid JSON: {e}"))
+                # one line of JSON Lines: orjson's "line 1 column 380 (char 379)" read as a second line number
+                result.errors.append(LineError(line_no, f"invalid JSON at column {e.colno}: {e.msg}"))
                 continue
             if not isinstance(obj, dict):
                 result.errors.append(LineError(line_no, f"expected a JSON object, got {type(obj).__name__}"))
