@@ -29,7 +29,7 @@ from vault.faults import crash_point
 from vault.index import vectors
 from vault.index.settings import DEFAULT_MODEL, META_MODEL, WHITESPACE, indexed_kinds, model_location, model_name, searchable_sql
 from vault.errors import VaultError
-from vault.store import get_meta, set_meta, transaction
+from vault.store import get_meta, set_meta, transaction, with_roomy_retry
 
 
 class ModelLoadError(VaultError):
@@ -43,6 +43,11 @@ CHUNKER = "tokens-1"  # how chunks are cut (meta `chunked_by`): a vault chunked 
 META_CHUNKER = "chunked_by"
 GROUP = 512  # texts per encode call and commit: progress granularity and what an interrupt can lose
 BATCH_SIZE = 64
+# DuckDB's cap while embedding. The run reads the text of every indexed message once (the pending query), and under
+# DuckDB's default cap (80% of RAM) every block read stays cached in the process to the end. A run that still runs
+# out of memory under it is done again under DuckDB's default (what it had before: runs are incremental, the
+# vectors already stored are kept).
+EMBED_MEMORY = "256MB"
 
 ProgressFn = Callable[[int, int], None]  # (texts done, texts total)
 StageFn = Callable[[str], None]  # what is happening now ("loading the embedding model ...")
@@ -366,8 +371,15 @@ def embed_pending(
     """Embed every indexed message that has no vectors for the model yet. `only` restricts to some ids.
 
     The texts to embed are counted before the model loads, so progress has a known total from the start;
-    `on_stage` hears when the (slow) model load starts and when the embedding does.
+    `on_stage` hears when the (slow) model load starts and when the embedding does. DuckDB runs under EMBED_MEMORY.
     """
+    ids = None if only is None else list(only)  # (read again if the run starts over)
+    return with_roomy_retry(con, lambda: _embed_pending(con, name, ids, on_progress, batch_size, on_stage), None,
+                            cap=EMBED_MEMORY)
+
+
+def _embed_pending(con: duckdb.DuckDBPyConnection, name: str | None, only: Iterable[str] | None,
+                   on_progress: ProgressFn | None, batch_size: int, on_stage: StageFn | None) -> EmbedReport:
     import pyarrow as pa
 
     t0 = time.perf_counter()
