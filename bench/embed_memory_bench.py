@@ -4,7 +4,8 @@ Each round copies the vault (ingested with `--no-embed`) and runs `vault --db CO
 that imports a source tree (`--tree`: e.g. a baseline tree of main, then this checkout), trees interleaved. Reported
 per tree: wall, CPU and peak RSS (wait4; this process's own peak reset before each child, `_common.reset_peak_rss`),
 the report's counts, and a digest of the tables the run writes (`chunks`, `vector_store`, `embed_models`: row count
-and a hash of the rows, order-free), which must be the same for every tree. Medians over the rounds.
+and a hash of the rows, order-free; a model's `created_at` left out), which must be the same for every tree.
+Medians over the rounds.
 
     nice -n 10 .venv/bin/python bench/embed_memory_bench.py --vault PLAIN.duckdb --tree BASE --tree . --rounds 2
 """
@@ -25,8 +26,9 @@ DIGEST = r"""
 import json, sys
 import duckdb
 con = duckdb.connect(sys.argv[1], read_only=True)
-out = {t: list(con.execute(f"SELECT count(*), bit_xor(hash(x))::VARCHAR FROM {t} x").fetchone())
-       for t in ("chunks", "vector_store", "embed_models")}
+rows = {"chunks": "chunks x", "vector_store": "vector_store x",
+        "embed_models": "(SELECT model_id, name, dim FROM embed_models) x"}  # (not its created_at)
+out = {t: list(con.execute(f"SELECT count(*), bit_xor(hash(x))::VARCHAR FROM {q}").fetchone()) for t, q in rows.items()}
 print(json.dumps(out))
 """
 
