@@ -93,7 +93,7 @@ def run_measured(cmd: list[str], rss_limit_mb: int) -> dict:
             time.sleep(0.2)
 
     run = measured(cmd, env=ENV, capture_err=True, watch=watch)
-    return {"seconds": round(run.wall_s, 2), "peak_rss_mb": run.peak_rss_mb,
+    return {"seconds": round(run.wall_s, 2), "peak_rss_mb": run.peak_rss_mb, "bench_rss_mb": run.parent_rss_mb,
             "tree_peak_rss_mb": run.tree_rss_mb, "tree_peak_pss_mb": run.tree_pss_mb,
             "cpu_s": round(run.cpu_s, 2),  # steadier than wall on a shared machine
             "load": [round(load, 1), round(os.getloadavg()[0], 1)],
@@ -138,6 +138,7 @@ def measure(size_mb: float, work: Path, rss_limit_mb: int, keep: bool, rounds: i
         out.update({"cold_ingest_s": cold["seconds"], "cold_ingest_cpu_s": cold["cpu_s"],
                     "cold_peak_rss_mb": cold["peak_rss_mb"], "cold_tree_peak_rss_mb": cold["tree_peak_rss_mb"],
                     "cold_tree_peak_pss_mb": cold["tree_peak_pss_mb"], "cold_load": cold["load"],
+                    "cold_bench_rss_mb": cold["bench_rss_mb"],
                     "rss_limit_hit": cold["rss_limit_hit"]})
         if not cold["ok"]:
             out["error"] = "stopped at the RSS limit" if cold["rss_limit_hit"] else cold["stderr"]
@@ -184,6 +185,7 @@ def embedded(db: Path, out: dict, rss_limit_mb: int) -> None:
     print(f"[{db.name}] vault embed ...", file=sys.stderr, flush=True)
     run = run_measured(vault_cmd(db, "embed", "--json"), rss_limit_mb)
     out.update({"embed_s": run["seconds"], "embed_cpu_s": run["cpu_s"], "embed_peak_rss_mb": run["peak_rss_mb"],
+                "embed_bench_rss_mb": run["bench_rss_mb"],
                 "embed_tree_peak_rss_mb": run["tree_peak_rss_mb"], "embed_load": run["load"]})
     if not run["ok"]:
         out["embed_error"] = run["stderr"]

@@ -30,7 +30,7 @@ from vault.index import vectors
 from vault.index.settings import DEFAULT_MODEL, META_MODEL, WHITESPACE, indexed_kinds, model_location, model_name, searchable_sql
 from vault.errors import VaultError
 from vault.sqlstring import sql_string
-from vault.store import get_meta, set_meta, transaction
+from vault.store import get_meta, set_meta, transaction, with_roomy_retry
 
 
 class ModelLoadError(VaultError):
@@ -44,6 +44,11 @@ CHUNKER = "tokens-1"  # how chunks are cut (meta `chunked_by`): a vault chunked 
 META_CHUNKER = "chunked_by"
 GROUP = 512  # texts per encode call and commit: progress granularity and what an interrupt can lose
 BATCH_SIZE = 64
+# DuckDB's cap while embedding. The run reads the text of every indexed message once (the pending query), and under
+# DuckDB's default cap (80% of RAM) every block read stays cached in the process to the end. A run that still runs
+# out of memory under it is done again under DuckDB's default (what it had before: runs are incremental, the
+# vectors already stored are kept).
+EMBED_MEMORY = "256MB"
 
 ProgressFn = Callable[[int, int], None]  # (texts done, texts total)
 StageFn = Callable[[str], None]  # what is happening now ("loading the embedding model ...")
@@ -367,8 +372,15 @@ def embed_pending(
     """Embed every indexed message that has no vectors for the model yet. `only` restricts to some ids.
 
     The texts to embed are counted before the model loads, so progress has a known total from the start;
-    `on_stage` hears when the (slow) model load starts and when the embedding does.
+    `on_stage` hears when the (slow) model load starts and when the embedding does. DuckDB runs under EMBED_MEMORY.
     """
+    ids = None if only is None else list(only)  # (read again if the run starts over)
+    return with_roomy_retry(con, lambda: _embed_pending(con, name, ids, on_progress, batch_size, on_stage), None,
+                            cap=EMBED_MEMORY)
+
+
+def _embed_pending(con: duckdb.DuckDBPyConnection, name: str | None, only: Iterable[str] | None,
+                   on_progress: ProgressFn | None, batch_size: int, on_stage: StageFn | None) -> EmbedReport:
     import pyarrow as pa
 
     t0 = time.perf_counter()
@@ -390,11 +402,14 @@ def embed_pending(
         rows += [(msg_id, text) for msg_id, (text, _) in stale.items()]
         stale = {msg_id: old for msg_id, (_, old) in stale.items()}
         rep.rechunked = len(stale)
+    wrote = bool(rows)
     if rows:
-        chunk_rows, texts = _chunk(rows, mid if mid is not None else -1, window(name))
-        rep.chunks, rep.distinct = len(chunk_rows), len(texts)
+        chunk_rows, texts = _chunk(rows, window(name))
+        del rows  # the messages' texts: not held while the model loads and encodes (0.2 GB at 5 GB)
+        rep.chunks, rep.distinct = chunk_rows.num_rows, len(texts)
         todo = _missing(con, mid, texts) if mid is not None else sorted(texts.items(), key=lambda ht: -len(ht[1]))
         rep.reused = len(texts) - len(todo)
+        del texts
         rep.embedded = len(todo)
         if on_progress:
             on_progress(0, len(todo))
@@ -409,7 +424,6 @@ def embed_pending(
                 "INSERT INTO embed_models (model_id, name, dim) "
                 "SELECT coalesce(max(model_id), 0) + 1, ?, ? FROM embed_models RETURNING model_id", [name, dim]
             ).fetchone()[0]
-            chunk_rows = [(msg_id, no, mid, h) for msg_id, no, _, h in chunk_rows]
         if on_stage:
             on_stage("embedding")
         rep.encode_seconds = _embed_groups(con, model, mid, todo, on_progress, batch_size)
@@ -422,22 +436,30 @@ def embed_pending(
     if only is None and get_meta(con, META_MODEL) == name:
         set_meta(con, META_CHUNKER, CHUNKER)
         set_meta(con, META_DONE, _done_mark(con, name))
-    if rows:
+    if wrote:
         con.execute("CHECKPOINT")
     rep.seconds = round(time.perf_counter() - t0, 3)
     rep.encode_seconds = round(rep.encode_seconds, 3)
     return rep
 
 
-def _chunk(rows: list[tuple[str, str]], mid: int, win: Window) -> tuple[list[tuple], dict[str, str]]:
-    chunk_rows, texts = [], {}
+def _chunk(rows: list[tuple[str, str]], win: Window):
+    """The chunk rows of messages (msg_id, text) as an Arrow table (msg_id, chunk_no, content_hash): a third of the
+    bytes of Python tuples, held until the vectors are stored; and each distinct chunk text by its hash."""
+    import pyarrow as pa
+
+    ids, nos, hashes, texts = [], [], [], {}
     for (msg_id, text), spans in zip(rows, chunk_spans_many([t or "" for _, t in rows], win), strict=True):
         for no, (a, b) in enumerate(spans):
             chunk = text[a:b]
             h = content_hash(chunk)
             texts.setdefault(h, chunk)
-            chunk_rows.append((msg_id, no, mid, h))
-    return chunk_rows, texts
+            ids.append(msg_id)
+            nos.append(no)
+            hashes.append(h)
+    table = pa.table({"msg_id": pa.array(ids, pa.string()), "chunk_no": pa.array(nos, pa.int32()),
+                      "content_hash": pa.array(hashes, pa.string())})
+    return table, texts
 
 
 def _rechunked(con: duckdb.DuckDBPyConnection, mid: int, name: str) -> dict[str, tuple[str, list[str]]]:
@@ -463,11 +485,11 @@ def _rechunks(texts_hashes: list[tuple[str | None, list[str]]], win: Window) -> 
             for (text, old), sp in zip(texts_hashes, spans, strict=True)]
 
 
-def _replace_chunks(con: duckdb.DuckDBPyConnection, mid: int, stale: dict[str, list[str]], chunk_rows: list) -> None:
-    """Store `chunk_rows` instead of the model's chunks of the re-chunked messages (`stale`), and drop those of
-    their old vectors that no chunk names any more (the caller holds a transaction)."""
+def _replace_chunks(con: duckdb.DuckDBPyConnection, mid: int, stale: dict[str, list[str]], chunk_rows) -> None:
+    """Store `chunk_rows` (`_chunk`'s table) as model `mid`'s chunks instead of those of the re-chunked messages
+    (`stale`), and drop those of their old vectors that no chunk names any more (the caller holds a transaction)."""
     if not stale:
-        _insert_chunks(con, chunk_rows)
+        _insert_chunks(con, mid, chunk_rows)
         return
     import pyarrow as pa
 
@@ -475,7 +497,7 @@ def _replace_chunks(con: duckdb.DuckDBPyConnection, mid: int, stale: dict[str, l
     con.register("_old", pa.table({"h": sorted({h for hs in stale.values() for h in hs})}))
     try:
         con.execute("DELETE FROM chunks WHERE model_id = ? AND msg_id IN (SELECT msg_id FROM _stale)", [mid])
-        _insert_chunks(con, chunk_rows)
+        _insert_chunks(con, mid, chunk_rows)
         con.execute(f"""DELETE FROM {vectors.TABLE} WHERE model_id = $mid AND content_hash IN (SELECT h FROM _old)
                         AND content_hash NOT IN (SELECT content_hash FROM chunks WHERE model_id = $mid)""",
                     {"mid": mid})
@@ -599,10 +621,16 @@ def drop_orphan_chunks(con: duckdb.DuckDBPyConnection) -> int:
     return int(n)
 
 
-def _insert_chunks(con, chunk_rows: list[tuple]) -> None:
-    from vault.bulk import insert_rows
+def _insert_chunks(con, mid: int, chunk_rows) -> None:
+    """`_chunk`'s table as chunk rows of model `mid`."""
+    import pyarrow as pa
 
-    insert_rows(con, "chunks", ("msg_id", "chunk_no", "model_id", "content_hash"), chunk_rows, conflict="OR IGNORE")
+    from vault.bulk import insert_arrow
+
+    if not chunk_rows.num_rows:
+        return
+    table = chunk_rows.append_column("model_id", pa.array([mid] * chunk_rows.num_rows, pa.int32()))
+    insert_arrow(con, "chunks", ("msg_id", "chunk_no", "model_id", "content_hash"), table, conflict="OR IGNORE")
 
 
 def _switch_model(con, mid: int, name: str) -> list[str]:
