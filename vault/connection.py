@@ -65,13 +65,30 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False,
     first (see there), then opened as usual. `row_group_size`: the file is attached from an in-memory
     database with this row group size for what is appended (`APPEND_ROW_GROUP`).
     """
+    if not read_only and str(path) != ":memory:":
+        private_files()
     try:
         return _open(path, read_only, row_group_size)
     except duckdb.InternalException:
         if str(path) == ":memory:" or not Path(f"{path}.wal").is_file():
             raise
+    private_files()  # (the replay writes into the file, read-only open or not)
     _replay_wal_attached(Path(path))
     return _open(path, read_only, row_group_size)
+
+
+def private_files() -> None:
+    """From now on this process creates files only its owner can read (umask 077 added to its own).
+
+    A vault writer's files beside the vault hold conversation text: the WAL (DuckDB creates it again at the first
+    commit after each checkpoint, 0644 under the usual umask 022, while the vault file is 0600), the spill
+    folder `<vault>.tmp` and its files. DuckDB gives no mode option, so the umask does it, for the rest of the
+    process (a connection's end is not tracked; whatever else a writer creates holds the same text). Two
+    syscalls, well under a microsecond; `secure` and `settle` still chmod what an older version left.
+    """
+    old = os.umask(0o077)
+    if old | 0o077 != 0o077:  # keep any stricter bits the process had
+        os.umask(old | 0o077)
 
 
 def _open(path: str | Path, read_only: bool, row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:

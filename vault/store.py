@@ -14,6 +14,7 @@ too; a test that replaces one patches the module that uses it.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import duckdb
@@ -167,7 +168,9 @@ def open_vault_waiting(path: str | Path | None = None, *, read_only: bool = Fals
                 raise
             if not announced and path is not None:  # `vault mcp` closes its reader when it sees this
                 with contextlib.suppress(OSError):
-                    want_write_path(Path(path)).touch()
+                    want = want_write_path(Path(path))
+                    want.touch(mode=0o600)  # beside the vault: as private (it says when a writer ran)
+                    os.chmod(want, 0o600)  # (one an older version left 0644)
                 announced = True
             time.sleep(0.05)
 
