@@ -299,6 +299,22 @@ def open_file(path: Path, read_only: bool, row_group_size: int | None = None) ->
     raise VaultDamagedError(f"cannot open the vault {path} (damaged or unreadable): {error}{backups_hint(path)}")
 
 
+def check_writable(path: Path) -> None:
+    """Refuse a writer, naming what is wrong, where the OS would refuse its writes: a vault in a folder the user
+    cannot write (DuckDB creates the file and, at each commit, `<vault>.wal` there) or a vault file the user
+    cannot write. DuckDB's own refusal read as damage ("damaged or unreadable"), or came at the first commit after
+    the work was done. Read-only commands open such a vault all the same. Two access() calls."""
+    folder = path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        if not os.path.lexists(path):
+            raise VaultError(f"cannot create the vault {path}: its folder {folder} is not writable; choose another "
+                             "place with --db or VAULT_DB, or make the folder writable")
+        raise VaultError(f"cannot write the vault {path}: its folder {folder} is not writable (a writer keeps "
+                         f"{path.name}.wal beside the vault); read-only commands still work")
+    if os.path.lexists(path) and not os.access(path, os.W_OK):
+        raise VaultError(f"cannot write the vault {path}: the file is not writable; read-only commands still work")
+
+
 def secure(path: Path) -> None:
     for p in (path, Path(str(path) + ".wal")):
         with contextlib.suppress(FileNotFoundError, PermissionError):

@@ -21,8 +21,8 @@ import duckdb
 
 from vault.compact import compact, compact_after_first_ingest, drop_stale_copy, mostly_free
 from vault.connection import (APPEND_ROW_GROUP, CONNECT_CONFIG, STORAGE_VERSION, NotAVaultError, VaultDamagedError,
-                              VaultLockedError, VaultMissingError, backups, backups_hint, check_file, checkpoint_large,
-                              connect, load_extension, missing_vault, older_storage, open_file, reattach,
+                              VaultLockedError, VaultMissingError, backups, backups_hint, check_file, check_writable,
+                              checkpoint_large, connect, load_extension, missing_vault, older_storage, open_file, reattach,
                               reset_memory_limit, secure, settle, storage_version, transaction, with_roomy_retry)
 from vault.errors import VaultError
 from vault.schema import (SCHEMA_TABLES, SCHEMA_VERSION, VaultTooNewError, applied_migrations, backup,
@@ -82,7 +82,12 @@ def open_vault(
     if not read_only:
         new = not path.exists()
         rows = APPEND_ROW_GROUP if appends and not new else WRITE_ROW_GROUP
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except PermissionError as e:
+            raise VaultError(f"cannot create the folder {e.filename or path.parent} for the vault {path}: "
+                             "permission denied") from None
+        check_writable(path)
         # (created by a direct connect, which writes STORAGE_VERSION; ATTACH would write v1.0.0)
         con, _ = _checked(path, read_only=False, migrating=True, row_group_size=None if new else rows)
         secure(path)
