@@ -144,7 +144,7 @@ def test_stats_corrections_does_not_wait_for_turns_on_an_abandoned_branch(tmp_pa
     code, out, err = run_cli("stats", "--corrections", db=db)
     text = " ".join(out.split())
     assert code == 0 and "not labelled yet" not in text, text
-    assert "1 on an abandoned branch (not mined)" in text, text
+    assert "1 turn on an abandoned branch (never mined)" in text, text
 
 
 def test_ctrl_c_during_a_group_commit_stops_the_ingest(tmp_path, monkeypatch):
