@@ -23,7 +23,8 @@ from vault.compact import compact, compact_after_first_ingest, drop_stale_copy, 
 from vault.connection import (APPEND_ROW_GROUP, CONNECT_CONFIG, STORAGE_VERSION, NotAVaultError, VaultDamagedError,
                               VaultLockedError, VaultMissingError, backups, backups_hint, check_file, check_writable,
                               checkpoint_large, connect, load_extension, missing_vault, older_storage, open_file,
-                              reattach, reset_memory_limit, secure, settle, storage_version, transaction, with_roomy_retry)
+                              reattach, reset_memory_limit, secure, settle, storage_version, transaction,
+                              with_roomy_retry)
 from vault.errors import VaultError
 from vault.schema import (SCHEMA_TABLES, SCHEMA_VERSION, VaultTooNewError, applied_migrations, backup,
                           bump_content_version, check_schema, expected_tables, get_meta, migrate, migration_number,
