@@ -10,7 +10,8 @@ Definition (defaults of the `[corrections]` settings, vault/settings.py; see `Co
 - a session is *troubled* when its rate is strictly above `threshold` (0.15, as in the RLHI paper);
 - labels are the effective ones: a person's relabel in review (`reviews` target='turn',
   decision='relabel') overrides the classifier's label; `not_human` removes the turn.
-Unlabelled human turns (not mined yet) are left out and counted in `unlabelled_turns`.
+Unlabelled human turns are left out: those not mined yet are counted in `unlabelled_turns`, those on a branch
+the conversation abandoned (never mined: the miner reads the main branch) in `abandoned_branch_turns`.
 """
 
 from __future__ import annotations
@@ -182,9 +183,14 @@ def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: 
         cte + "SELECT DISTINCT role FROM t WHERE label IS NOT NULL AND role IS NOT NULL ORDER BY 1").fetchall()]
 
     coverage = con.execute(cte + f"""
-        SELECT count(*) FILTER (WHERE label IS NOT NULL), count(*) FILTER (WHERE label IS NULL),
-               count(*) FILTER (WHERE relabelled)
+        SELECT count(*) FILTER (WHERE label IS NOT NULL), count(*) FILTER (WHERE relabelled)
         FROM t {f.where()}""", f.params).fetchone()
+    # Unlabelled turns: on the main branch they wait for `vault mine`; on a branch the conversation abandoned
+    # (an edited prompt, a rewind) they are never mined (the miner reads the main branch), so said apart.
+    unlabelled, off_branch = con.execute(cte + f"""
+        SELECT count(*) FILTER (WHERE m.on_main_branch), count(*) FILTER (WHERE NOT m.on_main_branch)
+        FROM (SELECT msg_id FROM t {f.also("label IS NULL").where()}) JOIN messages m USING (msg_id)""",
+        f.params).fetchone()
     session_rows = con.execute(cte + f"""
         SELECT session_id, any_value(role), any_value(project), any_value(source), any_value(started_at),
                count(*) FILTER (WHERE counted) AS turns,
@@ -228,8 +234,9 @@ def _report(con: duckdb.DuckDBPyConnection, d: CorrectionDefinition, threshold: 
         "role_filter": role,
         "roles_known": known_roles,
         "labelled_turns": coverage[0],
-        "unlabelled_turns": coverage[1],
-        "relabelled_turns": coverage[2],
+        "unlabelled_turns": unlabelled,
+        "abandoned_branch_turns": off_branch,
+        "relabelled_turns": coverage[1],
         "overall": _summary(overall),
         "sessions": sessions,
         "histogram": histogram(sessions),

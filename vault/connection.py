@@ -65,13 +65,30 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False,
     first (see there), then opened as usual. `row_group_size`: the file is attached from an in-memory
     database with this row group size for what is appended (`APPEND_ROW_GROUP`).
     """
+    if not read_only and str(path) != ":memory:":
+        private_files()
     try:
         return _open(path, read_only, row_group_size)
     except duckdb.InternalException:
         if str(path) == ":memory:" or not Path(f"{path}.wal").is_file():
             raise
+    private_files()  # (the replay writes into the file, read-only open or not)
     _replay_wal_attached(Path(path))
     return _open(path, read_only, row_group_size)
+
+
+def private_files() -> None:
+    """From now on this process creates files only its owner can read (umask 077 added to its own).
+
+    A vault writer's files beside the vault hold conversation text: the WAL (DuckDB creates it again at the first
+    commit after each checkpoint, 0644 under the usual umask 022, while the vault file is 0600), the spill
+    folder `<vault>.tmp` and its files. DuckDB gives no mode option, so the umask does it, for the rest of the
+    process (a connection's end is not tracked; whatever else a writer creates holds the same text). Two
+    syscalls, well under a microsecond; `secure` and `settle` still chmod what an older version left.
+    """
+    old = os.umask(0o077)
+    if old | 0o077 != 0o077:  # keep any stricter bits the process had
+        os.umask(old | 0o077)
 
 
 def _open(path: str | Path, read_only: bool, row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
@@ -280,6 +297,22 @@ def open_file(path: Path, read_only: bool, row_group_size: int | None = None) ->
         except duckdb.Error as e:
             raise VaultError(f"cannot open the vault {path}: {str(e).splitlines()[0]}") from None
     raise VaultDamagedError(f"cannot open the vault {path} (damaged or unreadable): {error}{backups_hint(path)}")
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a writer, naming what is wrong, where the OS would refuse its writes: a vault in a folder the user
+    cannot write (DuckDB creates the file and, at each commit, `<vault>.wal` there) or a vault file the user
+    cannot write. DuckDB's own refusal read as damage ("damaged or unreadable"), or came at the first commit after
+    the work was done. Read-only commands open such a vault all the same. Two access() calls."""
+    folder = path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        if not os.path.lexists(path):
+            raise VaultError(f"cannot create the vault {path}: its folder {folder} is not writable; choose another "
+                             "place with --db or VAULT_DB, or make the folder writable")
+        raise VaultError(f"cannot write the vault {path}: its folder {folder} is not writable (a writer keeps "
+                         f"{path.name}.wal beside the vault); read-only commands still work")
+    if os.path.lexists(path) and not os.access(path, os.W_OK):
+        raise VaultError(f"cannot write the vault {path}: the file is not writable; read-only commands still work")
 
 
 def secure(path: Path) -> None:

@@ -114,9 +114,9 @@ def build(tools) -> Any:
 
     @server.tool(description=(
         "Counts and correction rates. Returns {sessions, messages, human_messages, by_source, first_message, "
-        "last_message, corrections: {definition, threshold, labelled_turns, unlabelled_turns, overall, roles, "
-        "troubled_sessions: [{session_id, role, source, started_at, human_turns, corrections, rate, project, "
-        "title}], troubled_total}, notes?}."))
+        "last_message, corrections: {definition, threshold, labelled_turns, unlabelled_turns, "
+        "abandoned_branch_turns, overall, roles, troubled_sessions: [{session_id, role, source, started_at, "
+        "human_turns, corrections, rate, project, title}], troubled_total}, notes?}."))
     def stats(
         role: Annotated[str | None, Field(description="Only this role.")] = None,
         troubled_limit: Annotated[int, bounded("stats", "troubled_limit",

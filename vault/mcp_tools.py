@@ -398,6 +398,7 @@ class VaultTools:
             "corrections": {
                 "definition": rep["definition"]["text"], "threshold": rep["definition"]["threshold"],
                 "labelled_turns": rep["labelled_turns"], "unlabelled_turns": rep["unlabelled_turns"],
+                "abandoned_branch_turns": rep["abandoned_branch_turns"],
                 "overall": rep["overall"],
                 "roles": rep["roles"][:30],
                 "troubled_sessions": [{**{k: t[k] for k in ("session_id", "role", "source", "started_at",

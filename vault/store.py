@@ -14,15 +14,17 @@ too; a test that replaces one patches the module that uses it.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import duckdb
 
 from vault.compact import compact, compact_after_first_ingest, drop_stale_copy, mostly_free
 from vault.connection import (APPEND_ROW_GROUP, CONNECT_CONFIG, STORAGE_VERSION, NotAVaultError, VaultDamagedError,
-                              VaultLockedError, VaultMissingError, backups, backups_hint, check_file, checkpoint_large,
-                              connect, load_extension, missing_vault, older_storage, open_file, reattach,
-                              reset_memory_limit, secure, settle, storage_version, transaction, with_roomy_retry)
+                              VaultLockedError, VaultMissingError, backups, backups_hint, check_file, check_writable,
+                              checkpoint_large, connect, load_extension, missing_vault, older_storage, open_file,
+                              reattach, reset_memory_limit, secure, settle, storage_version, transaction,
+                              with_roomy_retry)
 from vault.errors import VaultError
 from vault.schema import (SCHEMA_TABLES, SCHEMA_VERSION, VaultTooNewError, applied_migrations, backup,
                           bump_content_version, check_schema, expected_tables, get_meta, migrate, migration_number,
@@ -81,7 +83,12 @@ def open_vault(
     if not read_only:
         new = not path.exists()
         rows = APPEND_ROW_GROUP if appends and not new else WRITE_ROW_GROUP
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except PermissionError as e:
+            raise VaultError(f"cannot create the folder {e.filename or path.parent} for the vault {path}: "
+                             "permission denied") from None
+        check_writable(path)
         # (created by a direct connect, which writes STORAGE_VERSION; ATTACH would write v1.0.0)
         con, _ = _checked(path, read_only=False, migrating=True, row_group_size=None if new else rows)
         secure(path)
@@ -167,7 +174,9 @@ def open_vault_waiting(path: str | Path | None = None, *, read_only: bool = Fals
                 raise
             if not announced and path is not None:  # `vault mcp` closes its reader when it sees this
                 with contextlib.suppress(OSError):
-                    want_write_path(Path(path)).touch()
+                    want = want_write_path(Path(path))
+                    want.touch(mode=0o600)  # beside the vault: as private (it says when a writer ran)
+                    os.chmod(want, 0o600)  # (one an older version left 0644)
                 announced = True
             time.sleep(0.05)
 

@@ -125,6 +125,28 @@ def test_mine_says_typed_turns_on_an_abandoned_branch_are_not_mined(tmp_path):
                           "mined, + 0 interrupts and tool rejections)") in text, text
 
 
+def test_stats_corrections_does_not_wait_for_turns_on_an_abandoned_branch(tmp_path):
+    """After `vault mine`, `vault stats --corrections` went on saying "1 turn not labelled yet": it counted the
+    prompt on an abandoned branch, which the miner never reads. It is now said apart, in text and --json."""
+    f = tmp_path / "branchy.jsonl"
+    records = [_record("user", "u1", None, "write the parser", 0), _record("assistant", "a1", "u1", "done", 1),
+               _record("user", "u2", "a1", "now the tests", 2),
+               _record("user", "u3", "a1", "now the tests, with pytest", 3),
+               _record("assistant", "a3", "u3", "added them", 4)]
+    f.write_text("".join(json.dumps(r) + "\n" for r in records))
+    db = tmp_path / "v.duckdb"
+    assert run_cli("ingest", "--no-embed", str(f), db=db)[0] == 0
+    assert run_cli("mine", "--backend", "heuristic", db=db)[0] == 0
+    code, out, err = run_cli("stats", "--corrections", "--json", db=db)
+    rep = json.loads(out)
+    assert code == 0 and rep["unlabelled_turns"] == 0 and rep["abandoned_branch_turns"] == 1, rep
+    assert rep["labelled_turns"] == 2
+    code, out, err = run_cli("stats", "--corrections", db=db)
+    text = " ".join(out.split())
+    assert code == 0 and "not labelled yet" not in text, text
+    assert "1 turn on an abandoned branch (never mined)" in text, text
+
+
 def test_ctrl_c_during_a_group_commit_stops_the_ingest(tmp_path, monkeypatch):
     """DuckDB reports Ctrl-C in a running query as RuntimeError('Query interrupted') and consumes the
     KeyboardInterrupt; the group commit took it for a bad group, committed file by file, and the ingest went on

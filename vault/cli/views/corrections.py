@@ -98,6 +98,8 @@ def print_corrections(console, rep: dict[str, Any]) -> None:
         f"median session {_pct(o['median_session_rate'])}, "
         f"[bold red]{o['troubled']}[/] troubled ({_pct(o['troubled_share'])} of rated)"
         + (f"; {counted(rep['unlabelled_turns'], 'turn')} not labelled yet" if rep["unlabelled_turns"] else "")
+        + (f"; {counted(rep['abandoned_branch_turns'], 'turn')} on an abandoned branch (never mined)"
+           if rep.get("abandoned_branch_turns") else "")
         + (f"; {rep['relabelled_turns']} relabelled in review" if rep["relabelled_turns"] else ""))
     console.print(threshold_note(rep), highlight=False)
 
