@@ -40,6 +40,26 @@ def fresh_vault(db: Path) -> Path:
     return db
 
 
+def tree_ab_args(ap) -> None:
+    """The A/B options of a bench that runs one child per source tree on copies of one vault."""
+    ap.add_argument("--tree", action="append", required=True, help="a source tree (repeat); the first is the baseline")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--work", type=Path, default=None, help="where the copies go (default: beside --vault)")
+
+
+def vault_copies(vault: Path, trees: list[str], rounds: int, work: Path | None, name: str):
+    """(round, tree, a fresh copy of `vault` named `name`) for each round, the trees interleaved; each copy is
+    removed once the caller has measured it."""
+    import shutil
+
+    for r in range(rounds):
+        for tree in trees:
+            db = fresh_vault((work or vault.parent) / name)
+            shutil.copyfile(vault, db)
+            yield r, tree, db
+            fresh_vault(db)
+
+
 def mb(n: float) -> float:
     """`n` bytes in MiB, to a tenth."""
     return round(n / MB, 1)

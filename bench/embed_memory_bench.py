@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fresh_vault, measured, src_env  # noqa: E402
+from _common import measured, src_env, tree_ab_args, vault_copies  # noqa: E402
 
 DIGEST = r"""
 import json, sys
@@ -36,30 +35,23 @@ print(json.dumps(out))
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--vault", type=Path, required=True, help="a vault ingested with --no-embed (only copied)")
-    ap.add_argument("--tree", action="append", required=True, help="a source tree (repeat); the first is the baseline")
-    ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--work", type=Path, default=None, help="where the copies go (default: beside --vault)")
+    tree_ab_args(ap)
     a = ap.parse_args()
-    work = a.work or a.vault.parent
     rows: dict[str, list[dict]] = {t: [] for t in a.tree}
-    for r in range(a.rounds):
-        for tree in a.tree:
-            db = fresh_vault(work / "embed_memory_copy.duckdb")
-            shutil.copyfile(a.vault, db)
-            env = src_env(Path(tree).resolve(), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", NO_COLOR="1")
-            m = measured([sys.executable, "-m", "vault.cli", "--db", str(db), "embed", "--json"], env=env,
-                         capture_err=True)
-            if m.code:
-                sys.exit(f"{tree}: exit {m.code}: {m.err.decode()[-2000:]}")
-            rep = json.loads(m.out)
-            dig = measured([sys.executable, "-c", DIGEST, str(db)], tree=False)
-            row = {"round": r, "wall_s": round(m.wall_s, 1), "cpu_s": round(m.cpu_s, 1), "peak_rss_mb": m.peak_rss_mb,
-                   "bench_rss_mb": m.parent_rss_mb, "tree_rss_mb": m.tree_rss_mb,
-                   "report": {k: rep[k] for k in ("messages", "chunks", "distinct", "embedded", "rechunked")},
-                   "digest": json.loads(dig.out)}
-            rows[tree].append(row)
-            print(json.dumps({"tree": tree, **row}), file=sys.stderr, flush=True)
-            fresh_vault(db)
+    for r, tree, db in vault_copies(a.vault, a.tree, a.rounds, a.work, "embed_memory_copy.duckdb"):
+        env = src_env(Path(tree).resolve(), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", NO_COLOR="1")
+        m = measured([sys.executable, "-m", "vault.cli", "--db", str(db), "embed", "--json"], env=env,
+                     capture_err=True)
+        if m.code:
+            sys.exit(f"{tree}: exit {m.code}: {m.err.decode()[-2000:]}")
+        rep = json.loads(m.out)
+        dig = measured([sys.executable, "-c", DIGEST, str(db)], tree=False)
+        row = {"round": r, "wall_s": round(m.wall_s, 1), "cpu_s": round(m.cpu_s, 1), "peak_rss_mb": m.peak_rss_mb,
+               "bench_rss_mb": m.parent_rss_mb, "tree_rss_mb": m.tree_rss_mb,
+               "report": {k: rep[k] for k in ("messages", "chunks", "distinct", "embedded", "rechunked")},
+               "digest": json.loads(dig.out)}
+        rows[tree].append(row)
+        print(json.dumps({"tree": tree, **row}), file=sys.stderr, flush=True)
     digests = [json.dumps(r["digest"], sort_keys=True) for rs in rows.values() for r in rs]
     summary = {tree: {"rounds": len(rs), **{k: statistics.median(r[k] for r in rs)
                                             for k in ("wall_s", "cpu_s", "peak_rss_mb")}}

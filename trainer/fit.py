@@ -19,6 +19,7 @@ is never truncated by TRL's collator; train.py checks TRL's tokenisation against
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from os.path import commonprefix
 
 from vault.render import one_line
 
@@ -46,21 +47,12 @@ def _chat_ids(tokenizer, messages: list[dict], generation_prompt: bool) -> list[
     return list(out["input_ids"])
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def encode_pair(tokenizer, pair: dict) -> Encoded:
     """Prompt and completion token ids, split where TRL splits them (the common prefix)."""
     prompt = _chat_ids(tokenizer, pair["prompt"], True)
     chosen = _chat_ids(tokenizer, pair["prompt"] + pair["chosen"], False)
     rejected = _chat_ids(tokenizer, pair["prompt"] + pair["rejected"], False)
-    n = min(_common_prefix(prompt, chosen), _common_prefix(prompt, rejected))
+    n = min(len(commonprefix([prompt, chosen])), len(commonprefix([prompt, rejected])))
     ok = n == len(prompt)
     div = "" if ok else tokenizer.decode(prompt[n:])
     return Encoded(prompt[:n], chosen[n:], rejected[n:], ok, div)

@@ -168,17 +168,9 @@ def short_ids(con: duckdb.DuckDBPyConnection, ids: list[str], least: int = 8) ->
     (`<parent>/agent-…`) cut to `least` as before. What `vault sessions` shows: eight characters named three
     sessions of one neutral export alike (`BookMind`), and `vault show BookMind` was ambiguous."""
     import bisect
+    from os.path import commonprefix
 
     top = sorted(r[0] for r in con.execute("SELECT session_id FROM sessions").fetchall() if "/" not in r[0])
-
-    def common(a: str, b: str) -> int:
-        n = 0
-        for x, y in zip(a, b):
-            if x != y:
-                break
-            n += 1
-        return n
-
     out = {}
     for sid in ids:
         if "/" in sid:
@@ -186,7 +178,7 @@ def short_ids(con: duckdb.DuckDBPyConnection, ids: list[str], least: int = 8) ->
             continue
         i = bisect.bisect_left(top, sid)
         near = [top[j] for j in (i - 1, i + 1 if i < len(top) and top[i] == sid else i) if 0 <= j < len(top)]
-        need = max([common(sid, other) + 1 for other in near if other != sid] + [least])
+        need = max([len(commonprefix([sid, other])) + 1 for other in near if other != sid] + [least])
         out[sid] = sid[:need]
     return out
 
