@@ -231,19 +231,25 @@ def test_ctrl_c_in_a_real_ingest_with_its_workers(tmp_path):
     def counts(db):
         return json.loads(run_cli("stats", "--json", db=db)[1])
 
+    started = time.monotonic()
     assert run(tmp_path / "clean.duckdb") == (0, "")
+    took = time.monotonic() - started
     want = counts(tmp_path / "clean.duckdb")
     stopped = 0
-    for i, delay in enumerate((1.0, 2.0, 3.5)):
+    # Moments inside the clean run's time (1.2 s idle; fixed delays of 2 and 3.5 s fell after the end there). A
+    # SIGINT in the interpreter's last teardown, after Python gave SIGINT back to the system (the command done),
+    # kills the process silently: -SIGINT, which a shell reports as 130 as it does our own exit (CI at load: one
+    # such run in 3; here 1 in 40 at moments near the end). The vault is whole either way (checked below).
+    for i, share in enumerate((0.3, 0.6, 0.9)):
         db = tmp_path / f"v{i}.duckdb"
-        code, err = run(db, delay)
+        code, err = run(db, took * share)
         assert "Traceback" not in err and "internal error" not in err, err
-        assert (code, err) in ((130, "vault: interrupted\n"), (0, "")), (code, err)
-        stopped += code == 130
+        assert (code, err) in ((130, "vault: interrupted\n"), (0, ""), (-signal.SIGINT, "")), (code, err)
+        stopped += code != 0
         assert run(db)[0] == 0
         got = counts(db)
         assert {k: got[k] for k in ("sessions", "messages", "records")} == {
-            k: want[k] for k in ("sessions", "messages", "records")}, delay
+            k: want[k] for k in ("sessions", "messages", "records")}, share
     assert stopped, "every ingest ended before its Ctrl-C: nothing was checked"
 
 
