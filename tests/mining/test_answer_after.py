@@ -28,6 +28,15 @@ TEXT_FILES = sorted(EXTERNAL_DIR.glob("external-*.jsonl")) + \
 POINTER_FILES = sorted(POINTERS_DIR.glob("external-*.jsonl"))
 
 
+def pointer_files_with_text() -> list[Path]:
+    """The pointers-only files whose text is on this machine: the folder is rebuilt by hand on each machine (a new
+    one holds only the sets labelled there; data/labels/README.md, "The pointers' text read again")."""
+    found = [p for p in POINTER_FILES if (POINTERS_TEXT / p.name).is_file()]
+    if not found:
+        pytest.skip(f"no pointers-only text in {POINTERS_TEXT} on this machine")
+    return found
+
+
 def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -76,10 +85,8 @@ def test_pointer_files_keep_only_the_hash_and_length_of_the_answer_after():
 
 
 def test_pointer_hashes_match_the_text_kept_outside_the_repository():
-    if not POINTERS_TEXT.is_dir():
-        pytest.skip(f"{POINTERS_TEXT} not on this machine")
     checked = 0
-    for path in POINTER_FILES:
+    for path in pointer_files_with_text():
         full = {(str(t["session"]), int(t["n"])): t for t in rows(POINTERS_TEXT / path.name)}
         for r in rows(path):
             if "answer_after_sha256" not in r:
@@ -117,6 +124,6 @@ def test_files_with_the_field_still_load():
     for path in TEXT_FILES:
         if any("answer_after" in r for r in rows(path)):
             assert len(read_external(path)) == len(rows(path))
-    if POINTERS_TEXT.is_dir():
-        for path in POINTER_FILES:
+    if any((POINTERS_TEXT / p.name).is_file() for p in POINTER_FILES):
+        for path in pointer_files_with_text():
             assert len(read_pointers(path, POINTERS_TEXT)) == len(rows(path))
