@@ -96,9 +96,16 @@ def main() -> None:
                                       "(default A,A10,B10)")
     ap.add_argument("--lm-cache", help="with --union: pickle {(author, session_id, msg_id): {'H': vector, 'zs': float}} "
                                        "of the language-model features of RULE20's recipes A-lm / A-zs (built outside "
-                                       "the repository by /work/bench-data/miner13/lmrows.py)")
+                                       "the repository by bench/miner_lm_features.py)")
     ap.add_argument("--reuse", help="with --union: recipes found in this earlier --union --json are read from it, not "
-                                    "fitted again (the same caches and sweep; e.g. A, which reproduces to the count)")
+                                    "fitted again (the same caches and sweep; e.g. A, which reproduces to the count); "
+                                    "authors outside training it did not score (new label files) are scored by the "
+                                    "recipe's one fit on all training authors, fitted again, its other authors' counts "
+                                    "compared with the earlier ones")
+    ap.add_argument("--group", action="append", default=[], metavar="NAME=FILE",
+                    help="with --union: also report the authors listed in FILE (one owner/name a line, # comments) as "
+                         "the group NAME, and every other scored author as 'all but NAME' (repeatable; e.g. "
+                         "fresh14=/work/team/fresh14.txt)")
     ap.add_argument("--author-curve", action="store_true",
                     help="with --union: also recall on the pointers authors against the number of training authors")
     args = ap.parse_args()
@@ -362,6 +369,13 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     for the others). Pooled and per group, F1 change B - A with its author-resampled interval, each recipe at the
     `sweep` thresholds (same fits), the thresholds the fold fits chose; `--author-curve` the curve over authors."""
     examples, authors_base, groups, licensed = union_data(args)
+    scored = {e.author for e in examples}
+    for spec in args.group:
+        name, members, missing = read_group(spec, scored)
+        if missing:
+            print(f"group {name}: {len(missing)} listed authors have no scored turn here: {sorted(missing)}",
+                  flush=True)
+        groups[name], groups[f"all but {name}"] = members, scored - members
     print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors, "
           f"{sum(e.label == 'reattempt_with_feedback' for e in examples)} corrections; "
           + ", ".join(f"{g} {len(m)}" for g, m in groups.items()), flush=True)
@@ -385,6 +399,8 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     recipes["A-zs"] = (authors_base, None, {"zs": True})
     # RULE21 (/work/team/miner-RULE21.txt): "A-lm-w", A-lm with the 16 columns' L2 pull 25x weaker (TAIL_WEIGHT 5)
     recipes["A-lm-w"] = (authors_base, None, {"lm": LM_K, "tail_weight": 5.0})
+    # RULE22 (/work/team/miner-RULE22.txt): "A-lm-w2.5", the same with TAIL_WEIGHT 2.5 (a pull 6.25x weaker than plain)
+    recipes["A-lm-w2.5"] = (authors_base, None, {"lm": LM_K, "tail_weight": 2.5})
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
@@ -397,7 +413,12 @@ def union(args, sweep: tuple[float, ...]) -> dict:
             r = out["recipes"][name] = earlier[name]
             r["sweep"] = {float(k): v for k, v in r.get("sweep", {}).items()}
             print(f"\nrecipe {name}: read from {args.reuse}")
+            new = scored - set(r["counts"])
+            if new:
+                extend_reused(r, train, new, sweep, folds, fit_kw)
             r["all"], r["groups"] = union_report(r["counts"], groups)
+            for th in sweep:
+                r["sweep"][th]["all"] = union_report(r["sweep"][th]["counts"], groups, quiet=True)[0]
             continue
         labels, moved, chosen = union_labels(train, sweep, args.jobs, folds, fit_kw)
         r = out["recipes"][name] = {"training_authors": len(train), "fold_thresholds": chosen,
@@ -433,6 +454,44 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     return out
 
 
+def read_group(spec: str, scored: set[str]) -> tuple[str, set[str], set[str]]:
+    """--group NAME=FILE: (NAME, the listed authors scored here, the listed authors not scored here). FILE: one author
+    (owner/name) a line, its first word; blank lines and # comments skipped."""
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise SystemExit(f"--group {spec!r}: expected NAME=FILE")
+    listed = set()
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        word = line.split("#", 1)[0].strip().split()
+        if word:
+            listed.add(word[0])
+    return name, listed & scored, listed - scored
+
+
+def extend_reused(r: dict, train: set[str], new: set[str], sweep: tuple[float, ...], folds: int | None,
+                  fit_kw: dict | None) -> None:
+    """A recipe read by --reuse, extended to `new` authors outside training: their counts (and at each sweep threshold)
+    from the recipe's fit on all training authors, fitted again here; the same fit's counts on the authors outside
+    training that the earlier run scored are compared with the earlier counts (they must be equal)."""
+    if new & train:
+        raise SystemExit(f"--reuse: training authors missing from the earlier run: {sorted(new & train)}")
+    examples = _U["examples"]
+    rows, labs, chosen = _union_fold(None, train, sweep, folds, fit_kw)
+    ex = [examples[i] for i in rows]
+    got = [author_counts(ex, labs[0])] + [author_counts(ex, labs[j + 1]) for j in range(len(sweep))]
+    old = [r["counts"]] + [r["sweep"][th]["counts"] for th in sweep]
+    same = [a for a in got[0] if a not in new]
+    differ = [a for a in same if any(list(g[a]) != list(o[a]) for g, o in zip(got, old, strict=True))]
+    print(f"  {len(new)} authors not in it scored by the fit on all {len(train)} training authors (threshold "
+          f"{chosen}); that fit's counts on the {len(same)} authors it had scored: "
+          + ("equal" if not differ else f"DIFFERENT for {differ}"), flush=True)
+    if differ:
+        raise SystemExit("--reuse: the earlier run does not reproduce; run the recipe again without --reuse")
+    for g, o in zip(got, old, strict=True):
+        o.update({a: g[a] for a in new})
+    r["fold_thresholds"] = list(r.get("fold_thresholds", [])) + [f"{chosen} (extension)"]
+
+
 def union_data(args) -> tuple[list, set[str], dict[str, set[str]], set[str]]:
     """Every labelled author's examples (training folder, not-in-model/, pointers-only/ with their text), sorted, with
     their embedding and feature rows in _U; the training authors, the groups, the licensed unseen authors."""
@@ -444,7 +503,8 @@ def union_data(args) -> tuple[list, set[str], dict[str, set[str]], set[str]]:
     args.also, args.no_external = [], False
     base, E = load(args)
     unseen, E_u, _, licensed = unseen_data(Path(args.pointers_text), Path(args.unseen_cache) if args.unseen_cache
-                                           else None, Path(args.labels) if args.labels else ROOT / "data" / "labels")
+                                           else None, Path(args.labels) if args.labels else ROOT / "data" / "labels",
+                                           without_text_ok=True)
     examples = base + unseen
     order = sorted(range(len(examples)), key=lambda i: (examples[i].author, examples[i].turn.session_id,
                                                         examples[i].turn.position, examples[i].turn.msg_id))
@@ -460,7 +520,11 @@ def union_data(args) -> tuple[list, set[str], dict[str, set[str]], set[str]]:
         _U["H"] = np.asarray([g["H"] if g else np.zeros(dim) for g in got], dtype=np.float64)
         _U["ZS"] = np.asarray([g["zs"] if g else 0.0 for g in got], dtype=np.float64)[:, None]
         _U["H_known"] = np.asarray([g is not None for g in got])
-        print(f"lm cache: {int(_U['H_known'].sum())} of {len(examples)} turns, dim {dim}", flush=True)
+        from miner.classify.learned import rules
+
+        lacking = [e.author for e, k in zip(examples, _U["H_known"], strict=True) if not k and rules(e.turn) is None]
+        print(f"lm cache: {int(_U['H_known'].sum())} of {len(examples)} turns, dim {dim}; turns left to the regression "
+              f"without a row: {len(lacking)}" + (f" (authors {sorted(set(lacking))})" if lacking else ""), flush=True)
     groups = {"first corpora": {e.author for e in base if not e.file.startswith(("wild/", "external-"))},
               "wild-dev": {e.author for e in base if e.file.startswith("wild/")},
               "external": {e.author for e in base if e.file.startswith("external-")},

@@ -66,22 +66,31 @@ def make_split() -> dict:
     return out
 
 
-def unseen_data(text_dir: Path, cache: Path | None, labels: Path = LABELS):
-    """(examples, embedding rows, feature rows) of every unseen author, licensed ones marked."""
+def unseen_data(text_dir: Path, cache: Path | None, labels: Path = LABELS, without_text_ok: bool = False):
+    """(examples, embedding rows, feature rows) of every unseen author, licensed ones marked. `without_text_ok`: a
+    pointers-only file with no file of its name in `text_dir` is left out (said), not an error (a text that is there
+    and does not match its pointer is still one)."""
     import numpy as np
 
     from miner.classify.dataset import external_examples, read_pointers
     from miner.classify.learned import feature_matrix
 
     pointers = labels / "pointers-only"
-    files = sorted((labels / "not-in-model").glob("external-*.jsonl")) + sorted(pointers.glob("external-*.jsonl"))
+    pointer_files = sorted(pointers.glob("external-*.jsonl"))
+    if without_text_ok:
+        left = [p.name for p in pointer_files if not (text_dir / p.name).exists()]
+        if left:
+            print(f"pointers-only: {len(left)} of {len(pointer_files)} files have no text in {text_dir}, left out",
+                  flush=True)
+        pointer_files = [p for p in pointer_files if p.name not in left]
+    files = sorted((labels / "not-in-model").glob("external-*.jsonl")) + pointer_files
     files += sorted(text_dir.glob("external-*.jsonl"))  # the pointers' text (answer_after arrives there too)
 
     def build():
         from miner.classify.vectors import embed
 
         licensed = external_examples(labels / "not-in-model")
-        pointed = [e for p in sorted(pointers.glob("external-*.jsonl")) for e in read_pointers(p, text_dir)]
+        pointed = [e for p in pointer_files for e in read_pointers(p, text_dir)]
         examples = licensed + pointed
         E = embed(None, [e.turn for e in examples])[0].astype(np.float64)
         return examples, E, {e.author for e in licensed}

@@ -1,0 +1,54 @@
+"""bench/miner_cv.py --union: a named group of authors read from a file (--group NAME=FILE), and --reuse extended to
+authors the earlier run did not score (only their counts added, the rest checked equal). No fit is run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import miner_cv as CV  # noqa: E402
+
+CORR, OTHER = "reattempt_with_feedback", "new_request"
+
+
+def test_a_group_file_lists_authors_by_their_first_word(tmp_path):
+    f = tmp_path / "fresh.txt"
+    f.write_text("# finished authors\nowner/a  label-cc 00:40\n\nowner/b # a note\n  owner/gone\nowner/a\n")
+    name, members, missing = CV.read_group(f"fresh={f}", {"owner/a", "owner/b", "owner/c"})
+    assert (name, members, missing) == ("fresh", {"owner/a", "owner/b"}, {"owner/gone"})
+    with pytest.raises(SystemExit):
+        CV.read_group(str(f), {"owner/a"})
+
+
+def _examples(spec):
+    return [SimpleNamespace(author=a, label=g) for a, g in spec]
+
+
+def _labels(said):
+    return [SimpleNamespace(label=s) for s in said]
+
+
+def test_reuse_adds_only_the_new_authors_and_checks_the_others(monkeypatch):
+    ex = _examples([("old", CORR), ("old", OTHER), ("new", CORR), ("new", CORR), ("train", CORR)])
+    monkeypatch.setitem(CV._U, "examples", ex)
+    # the fit on all training authors scores every author outside training: old (again) and new
+    fold = ([0, 1, 2, 3], [_labels([CORR, CORR, CORR, OTHER]), _labels([CORR, OTHER, OTHER, OTHER])], 0.2)
+    calls = []
+    monkeypatch.setattr(CV, "_union_fold", lambda *a: calls.append(a) or fold)
+    r = {"counts": {"train": [1, 0, 0], "old": [1, 1, 0]}, "fold_thresholds": [0.2],
+         "sweep": {0.3: {"counts": {"train": [0, 0, 1], "old": [1, 0, 0]}}}}
+    CV.extend_reused(r, {"train"}, {"new"}, (0.3,), None, {})
+    assert calls == [(None, {"train"}, (0.3,), None, {})]  # one fit: the one on all training authors
+    assert r["counts"] == {"train": [1, 0, 0], "old": [1, 1, 0], "new": [1, 0, 1]}
+    assert r["sweep"][0.3]["counts"] == {"train": [0, 0, 1], "old": [1, 0, 0], "new": [0, 0, 2]}
+
+    r["counts"]["old"] = [0, 0, 1]  # an earlier run this fit does not reproduce
+    del r["counts"]["new"]
+    with pytest.raises(SystemExit):
+        CV.extend_reused(r, {"train"}, {"new"}, (0.3,), None, {})
+    with pytest.raises(SystemExit):  # a training author missing: its fold would be needed, not the extension
+        CV.extend_reused(r, {"train"}, {"train", "new"}, (0.3,), None, {})
