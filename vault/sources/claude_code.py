@@ -14,7 +14,6 @@ messages of abandoned branches (`vault.sources.forks`): both may span files.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import re
 from collections.abc import Mapping, Sequence
@@ -48,6 +47,7 @@ from vault.sources.markers import (
     rejection_reason,
     strip_system_reminders,
 )
+from vault.walk import sha1
 
 SOURCE = "claude_code"
 
@@ -161,7 +161,7 @@ class ClaudeCodeParser(Parser):
         return Kept(summaries, off_branch_of(res))
 
     def finalize(self, con, touched: Touched) -> None:
-        files = touched_files(con, self.name)  # every message of a touched session lies in one of them
+        files = touched_files(con, self.name, touched.sessions)  # every message of a touched session lies in one
         _mark_queued_copies(con, self.name, files)
         kept = {f: k for f, k in touched.kept.items() if isinstance(k, Kept)}
         _titles_from_summaries(con, touched.files, {f: k.summaries for f, k in kept.items()})
@@ -222,7 +222,7 @@ class ClaudeCodeParser(Parser):
         content = as_text(rec.get("content"))
         if not content:
             return
-        digest = hashlib.sha1(f"{common['timestamp']}\0{content}".encode()).hexdigest()[:16]
+        digest = sha1(f"{common['timestamp']}\0{content}".encode()).hexdigest()[:16]
         kind = classify_user_text(content)
         if kind == Kind.HUMAN_PROMPT:
             kind = Kind.QUEUED_PROMPT
