@@ -91,12 +91,16 @@ def _pooled(head: list, rest: Iterator, workers: int) -> Iterator:
     window: deque[tuple[T, Job, Future | Stolen | None]] = deque()
     in_flight = 0
 
+    claimable = _claimable_future_class()
+
     def submit(job: Job) -> Future | None:
         try:
             with _sigint_blocked():  # a worker started here inherits the block: Ctrl-C is the writer's alone
-                return ex.submit(prepare, job)
+                fut = ex.submit(prepare, job)
         except BrokenProcessPool:  # a worker died: what is left is parsed here
             return None
+        fut.__class__ = claimable  # before `steal` can cancel it (this thread): see _claimable_future_class
+        return fut
 
     def take() -> tuple[T, Prepared | Failed]:
         nonlocal in_flight
@@ -133,12 +137,35 @@ def _pooled(head: list, rest: Iterator, workers: int) -> Iterator:
         ex.shutdown(wait=True, cancel_futures=True)
 
 
+def _claimable_future_class() -> type:
+    """A Future a broken pool may fail after the writer cancelled it (took its file: `steal`) without raising.
+
+    When a worker dies, the executor's manager thread fails every pending future (`terminate_broken`); CPython
+    before 3.12 (gh-107219) calls `set_exception` on the cancelled ones too, which raises `InvalidStateError` there:
+    the thread died with its traceback on stderr, left the futures after that one pending, and never terminated
+    the other workers, which `multiprocessing` then joins at exit for ever (`vault ingest` with `ingest.workers` = 3
+    and a worker killed mid-ingest: report printed, process still there a minute later in 2 runs of 3). Ignoring the
+    call on a cancelled future is what CPython 3.12 does; the check and the call hold the future's lock (an RLock,
+    which `cancel` takes too), so a cancel cannot come in between."""
+    from concurrent.futures import Future
+
+    class Claimable(Future):
+        __slots__ = ()
+
+        def set_exception(self, exception) -> None:
+            with self._condition:
+                if not self.cancelled():
+                    super().set_exception(exception)
+
+    return Claimable
+
+
 def _outcome(fut: Future, ex) -> Prepared | Failed | None:
     """The result of a worker's parse; None if the pool broke (a worker died: the file is then parsed here).
 
-    The pool is watched while waiting: when a worker dies, CPython 3.11's executor marks the pending futures
-    broken in order and stops at a cancelled one (`InvalidStateError`: a file the writer took, `steal`), so the
-    futures submitted after it are never completed and `fut.result()` would wait forever."""
+    The pool is watched while waiting (a guard): should the executor's manager thread end without failing every
+    pending future (as CPython 3.11's did at a cancelled one, before `_claimable_future_class`), `fut.result()`
+    would wait forever."""
     from concurrent.futures import TimeoutError as FutureTimeout
     from concurrent.futures.process import BrokenProcessPool
 

@@ -132,12 +132,12 @@ def test_real_corpus_few_redactions_ids_kept_and_fast(corpus_vault):
     rows = con.execute("SELECT kind, text FROM messages WHERE text IS NOT NULL AND text <> ''").fetchall()
     con.close()
     r = Redactor(home="/home/nobody-here", user="nobody-here")
-    t0 = time.perf_counter()
+    t0 = time.thread_time()  # CPU time of this thread: the redactor's cost, whatever else the machine runs
     found = [r.findings(text) for _, text in rows]
-    elapsed = time.perf_counter() - t0
+    elapsed = time.thread_time() - t0
     human = [f for (kind, _), f in zip(rows, found) if kind in ("human_prompt", "queued_prompt", "tool_rejection")]
     secret_msgs = sum(1 for f in found if any(k not in PERSONAL_TYPES for k, _, _ in f))
-    print(f"\n{len(rows)} messages in {elapsed:.2f}s ({elapsed / len(rows) * 1000:.3f} ms each); "
+    print(f"\n{len(rows)} messages in {elapsed:.2f}s of CPU ({elapsed / len(rows) * 1000:.3f} ms each); "
           f"with any redaction: {sum(1 for f in found if f)}; with a secret: {secret_msgs}; "
           f"human: {sum(1 for f in human if f)}/{len(human)}")
     assert len(rows) > 5000

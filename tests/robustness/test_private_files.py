@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from support import vault_holder
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -59,20 +61,17 @@ def test_a_waiting_writer_announces_itself_in_a_private_file(tmp_path):
     from vault.store import open_vault, want_write_path
 
     open_vault(db).close()
-    # The announcement is made by open_vault_waiting while another process holds the lock.
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(db)!r}); "
-                               "print('held', flush=True); time.sleep(5)"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        _run(f"""
+    # The announcement is made by open_vault_waiting while another process holds the lock: held until the waiting
+    # writer has given up (a holder that let go after a fixed 5 s could be gone before that writer, started after
+    # it, had even imported DuckDB on a loaded machine: then nothing waited and nothing was announced).
+    with vault_holder(db):
+        out = _run(f"""
             from vault.store import VaultLockedError
             from vault.store import open_vault_waiting
             try:
                 open_vault_waiting({str(db)!r}, wait=0.3)
             except VaultLockedError:
-                pass
+                print("waited")
             """, tmp_path)
-    finally:
-        holder.kill()
-        holder.wait()
+    assert out == "waited\n"
     assert _mode(want_write_path(db)) == 0o600

@@ -57,29 +57,30 @@ def _fake_model_vault(examples_vault, tmp_path):
 
 def test_default_search_answers_by_keyword_when_the_model_is_slow(examples_vault, tmp_path, monkeypatch):
     import threading
-    import time
 
     from vault.cli import common
     from vault.index import embeddings
 
     db = _fake_model_vault(examples_vault, tmp_path)
     release = threading.Event()
-    loads = []
+    loads, loaded = [], []
 
-    def slow_load(name):
+    def slow_load(name):  # a load that ends only when the test says so (or after 120 s)
         loads.append(name)
-        release.wait(10)
+        release.wait(120)
+        loaded.append(name)
         raise RuntimeError("never used")
 
     monkeypatch.setattr(embeddings, "load_model", slow_load)
     monkeypatch.setattr(common, "abandon_threads_on_exit", False)
     monkeypatch.setenv("VAULT_SEARCH_HYBRID_WAIT", "0.3")
-    t0 = time.perf_counter()
+    # Answered while the load still ran, not within a wall time: the search's own ~0.3 s of CPU took 0.9 s at load 8
+    # (nice 5), and a run niced 19 beside nice-5 work gets a few percent of a core (the 5 s bound this was).
     code, out, err = run_cli("search", "did you run the tests", "--json", db=db)
-    took = time.perf_counter() - t0
+    answered_before_the_load_ended = not loaded
     release.set()
     assert code == 0, err
-    assert loads == ["fake-model"] and took < 5
+    assert loads == ["fake-model"] and answered_before_the_load_ended
     assert "keyword results only" in err and "search.hybrid_wait" in err
     hits = json.loads(out)
     assert hits and all(h["semantic_rank"] is None for h in hits) and hits[0]["keyword_rank"] == 1
