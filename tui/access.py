@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from vault.connection import cursor_of
 from vault.snapshot import VaultOrCopy
 from vault.store import VaultError, VaultLockedError, open_vault
 
@@ -38,6 +39,11 @@ class VaultAccess:
         self._readers = 0  # reads in progress on self._source
         self._retired: dict[VaultOrCopy, int] = {}  # copies reopen() replaced while read: their reads in progress
         self.on_snapshot = None  # called (from any thread) when a writer appears and reads move to a copy
+        self._shared = threading.Condition()
+        self._shared_con: duckdb.DuckDBPyConnection | None = None  # the read-write connection while in use
+        self._shared_users = 0
+        self._writing = False  # a write holds the connection alone
+        self._mine = threading.local()  # this thread's uses of it (a write inside a read would wait for ever)
         self.reopen()
 
     # -- mode ------------------------------------------------------------------------------
@@ -50,7 +56,7 @@ class VaultAccess:
         self.reason = "opened read-only (--read-only)" if self.forced_read_only else ""
         if not self.forced_read_only:
             try:
-                open_vault(self.path).close()
+                self._release(self._acquire())
                 self.mode = READ_WRITE
                 return self.mode
             except VaultLockedError as e:
@@ -104,20 +110,64 @@ class VaultAccess:
             source = self._source
             self._readers += 1
         try:
+            shared = self.mode == READ_WRITE
             if self.mode == SNAPSHOT:
                 con = source.open_copy(self.reason)
+            elif shared:
+                try:
+                    con = self._acquire()
+                except VaultLockedError as e:  # a writer appeared: the copy, as VaultOrCopy.open does
+                    shared, source.reason = False, str(e)
+                    con = source.open_copy(source.reason)
+                    self._now_snapshot(source.reason)
             else:
-                con, copy = source.open(read_only=self.mode == READ_ONLY)
+                con, copy = source.open(read_only=True)
                 if copy is not None:
-                    self.reason, self.mode = source.reason, SNAPSHOT
-                    if self.on_snapshot:
-                        self.on_snapshot()
+                    self._now_snapshot(source.reason)
             try:
                 yield con
             finally:
-                con.close()
+                self._release(con) if shared else con.close()
         finally:
             self._done_reading(source)
+
+    def _now_snapshot(self, reason: str) -> None:
+        self.reason, self.mode = reason, SNAPSHOT
+        if self.on_snapshot:
+            self.on_snapshot()
+
+    def _acquire(self, alone: bool = False) -> duckdb.DuckDBPyConnection:
+        """A cursor of the one read-write connection this app has open, opened by the first user, closed by the
+        last (`_release`): between actions the vault stays free for another writer (`vault ingest`, the hook).
+        DuckDB 1.5 attaches a file once per process: two threads each opening the vault for writing (a search's
+        thread and a screen's) made the second fail, "Unique file handle conflict" (25 of 60 such opens from two
+        threads; two TUI tests on a loaded machine). `alone` (a write): waits until no read is in progress and
+        holds off new ones meanwhile (the keyword index build checkpoints, which open transactions refuse).
+        VaultLockedError when another process holds the vault."""
+        if alone and getattr(self._mine, "uses", 0):
+            raise RuntimeError("a write asked for inside a read of the same thread")  # (it would wait for ever)
+        with self._shared:
+            while self._writing or (alone and self._shared_users):
+                self._shared.wait()
+            if self._shared_con is None:
+                self._shared_con = open_vault(self.path)
+            cursor = cursor_of(self._shared_con)
+            self._shared_users += 1
+            self._writing = alone
+        self._mine.uses = getattr(self._mine, "uses", 0) + 1
+        return cursor
+
+    def _release(self, cursor: duckdb.DuckDBPyConnection, alone: bool = False) -> None:
+        cursor.close()
+        self._mine.uses -= 1
+        with self._shared:
+            self._shared_users -= 1
+            if alone:
+                self._writing = False
+            if not self._shared_users and self._shared_con is not None:
+                con, self._shared_con = self._shared_con, None
+                con.close()
+            self._shared.notify_all()
 
     def _done_reading(self, source: VaultOrCopy) -> None:
         with self._lock:
@@ -136,14 +186,14 @@ class VaultAccess:
         if not self.writable:
             raise ReadOnlyError(self.read_only_message())
         try:
-            con = open_vault(self.path)
+            con = self._acquire(alone=True)
         except VaultLockedError as e:
             self.reason = str(e)
             raise ReadOnlyError(self.read_only_message()) from None
         try:
             yield con
         finally:
-            con.close()
+            self._release(con, alone=True)
 
     def read_only_message(self) -> str:
         if self.forced_read_only:

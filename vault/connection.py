@@ -22,7 +22,7 @@ from typing import TypeVar
 import duckdb
 
 from vault.errors import VaultError
-from vault.sqlstring import sql_string
+from vault.sqlstring import sql_name, sql_string
 
 T = TypeVar("T")
 
@@ -150,6 +150,18 @@ APPEND_ROW_GROUP = 2048
 
 
 ATTACHED_AS = "vault"  # the database name of an attached vault (`current_database()`)
+
+
+def cursor_of(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new connection to `con`'s database for another thread (DuckDB's `cursor`), set up as `_open` sets `con`: a
+    cursor starts in the instance's default catalog (`memory` for a vault ATTACHed by a writer) and draws progress
+    bars. Call it in the thread that owns `con` (or under its lock)."""
+    name = con.execute("SELECT current_database()").fetchall()[0][0]  # all: a result left open keeps its
+    # transaction open, and a cursor's CHECKPOINT (the keyword index build) then fails ("other write transactions")
+    cur = con.cursor()
+    cur.execute(f"USE {sql_name(name)}")
+    cur.execute("SET enable_progress_bar = false")
+    return cur
 
 
 def _attach_as_default(con: duckdb.DuckDBPyConnection, path: Path, row_group_size: int | None) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from vault.connection import cursor_of
 from vault.store import VaultError, VaultLockedError, connect, open_vault
 
 
@@ -79,7 +80,7 @@ class VaultOrCopy:
                     snap.drop()
                 raise VaultError(f"cannot read the vault {self.vault}: {reason or e}") from None
             self.copy = snap
-        return self._copy_con.cursor()
+        return cursor_of(self._copy_con)
 
     def drop(self) -> None:
         """Close the copy and remove it (connections the caller still holds to it fail from then on)."""
