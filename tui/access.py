@@ -127,7 +127,10 @@ class VaultAccess:
             try:
                 yield con
             finally:
-                self._release(con) if shared else con.close()
+                if shared:
+                    self._release(con)
+                else:
+                    con.close()
         finally:
             self._done_reading(source)
 
