@@ -300,6 +300,21 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     return Model(data)
 
 
+def calibration_files(recorded: Model | None = None) -> list[Path]:
+    """The label files of CALIBRATION_DIR the confidence map is fitted on: all of them, or, for `recorded` (a model
+    made by this script), those it names in `trained_on.label_files` — the same data. People labelled later as a
+    rule's test set (data/labels/README.md, the tenth set) join that folder without changing the shipped model
+    until a rule refits it."""
+    from miner.classify.dataset import EXTERNAL_GLOB
+
+    files = sorted(CALIBRATION_DIR.glob(EXTERNAL_GLOB))
+    if recorded is None:
+        return files
+    named = {f.removesuffix(" (calibration)") for f in recorded.data["trained_on"]["label_files"]
+             if f.endswith(" (calibration)")}
+    return [p for p in files if f"data/labels/{CALIBRATION_DIR.name}/{p.name}" in named]
+
+
 def calibration(model: Model, inner: tuple[np.ndarray, np.ndarray], examples: Sequence[Example],
                 E: np.ndarray | None, X: np.ndarray | None = None) -> dict[str, Any]:
     """The confidence map's slope: maximum likelihood (a grid: deterministic) of the gold correction on the
@@ -413,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
 
     files = ["labels-dev.jsonl", "labels-wild-dev.jsonl"] + [f"data/labels/{p.name}" for p in
                                                              sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))]
-    also = sorted(CALIBRATION_DIR.glob(EXTERNAL_GLOB))
+    also = calibration_files(Model.from_json(Path(args.out).read_text(encoding="utf-8")) if args.check else None)
     outside = [e for p in also for e in read_external(p)]
     outside.sort(key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
     E_out = embed_turns(None, [e.turn for e in outside])[0].astype(np.float64)
