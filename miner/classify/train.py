@@ -315,6 +315,14 @@ def calibration_files(recorded: Model | None = None) -> list[Path]:
     return [p for p in files if f"data/labels/{CALIBRATION_DIR.name}/{p.name}" in named]
 
 
+def calibration_examples(files: Sequence[Path]) -> list[Example]:
+    """The labelled turns of `files` (calibration_files), in one order (the map's fit is deterministic)."""
+    from miner.classify.dataset import read_external
+
+    return sorted((e for p in files for e in read_external(p)),
+                  key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
+
+
 def calibration(model: Model, inner: tuple[np.ndarray, np.ndarray], examples: Sequence[Example],
                 E: np.ndarray | None, X: np.ndarray | None = None) -> dict[str, Any]:
     """The confidence map's slope: maximum likelihood (a grid: deterministic) of the gold correction on the
@@ -423,14 +431,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="miner-train-") as tmp:
         examples, E = corpus_data(Path(args.corpora), Path(tmp))
-    from miner.classify.dataset import EXTERNAL_DIR, EXTERNAL_GLOB, read_external
+    from miner.classify.dataset import EXTERNAL_DIR, EXTERNAL_GLOB
     from miner.classify.vectors import embed as embed_turns
 
     files = ["labels-dev.jsonl", "labels-wild-dev.jsonl"] + [f"data/labels/{p.name}" for p in
                                                              sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))]
     also = calibration_files(Model.from_json(Path(args.out).read_text(encoding="utf-8")) if args.check else None)
-    outside = [e for p in also for e in read_external(p)]
-    outside.sort(key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
+    outside = calibration_examples(also)
     E_out = embed_turns(None, [e.turn for e in outside])[0].astype(np.float64)
     files += [f"data/labels/{CALIBRATION_DIR.name}/{p.name} (calibration)" for p in also]
     model = fit(examples, E, extra={"label_files": files, "seed": SEED}, calibrate_on=(outside, E_out, None))

@@ -128,15 +128,13 @@ def test_embedding_family_is_cached_and_deduplicated(dev, tmp_path):
 
 def test_the_shipped_model_is_reproducible_from_the_training_script(dev, tmp_path):
     """Same data, same seed: the script's model labels every dev turn as the shipped one does."""
-    from miner.classify.dataset import read_external
     from miner.classify.learned import shipped_model
-    from miner.classify.train import SEED, calibration_files, corpus_data, differences, fit
+    from miner.classify.train import SEED, calibration_examples, calibration_files, corpus_data, differences, fit
     from miner.classify.vectors import embed
 
     examples, E = corpus_data(CORPORA, tmp_path)
     shipped = shipped_model()
-    outside = sorted((e for p in calibration_files(shipped) for e in read_external(p)),  # the files it names
-                     key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
+    outside = calibration_examples(calibration_files(shipped))  # the files it names
     again = fit(examples, E, calibrate_on=(outside, embed(None, [e.turn for e in outside])[0].astype(np.float64), None))
     assert again.calibration == shipped.calibration  # the confidence map too (slope, anchor, what it was fitted on)
     assert shipped.data["trained_on"]["seed"] == SEED

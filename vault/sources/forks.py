@@ -83,13 +83,12 @@ def touched_files(con, source: str, sessions: Sequence[str] | None = None) -> li
         sids = sorted({s.split("/", 1)[0] for s in sessions})  # split_part(session_id, '/', 1), as `_SESSIONS`
         if not sids:
             return []
-        match = f"r.session_id IN ({sql_strings(sids)})"
-        return [r[0] for r in con.execute(
-            f"""SELECT DISTINCT r.file_id FROM records r JOIN files f ON f.file_id = r.file_id
-                AND f.source = {sql_string(source)} WHERE {match} ORDER BY 1""").fetchall()]
+        join, where = "", f"WHERE r.session_id IN ({sql_strings(sids)})"
+    else:
+        join, where = f"JOIN {_SESSIONS} t ON r.session_id = t.sid", ""
     return [r[0] for r in con.execute(
-        f"""SELECT DISTINCT r.file_id FROM records r JOIN {_SESSIONS} t ON r.session_id = t.sid
-            JOIN files f ON f.file_id = r.file_id AND f.source = {sql_string(source)} ORDER BY 1""").fetchall()]
+        f"""SELECT DISTINCT r.file_id FROM records r {join}
+            JOIN files f ON f.file_id = r.file_id AND f.source = {sql_string(source)} {where} ORDER BY 1""").fetchall()]
 
 
 def mark_forks(con, source: str, kept: Mapping[int, list[str]] | None = None,
