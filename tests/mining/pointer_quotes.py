@@ -3,15 +3,20 @@ because its source has no licence) quoted in the repository's tracked files.
 
 Words are lower-cased \\w+ runs (punctuation, Markdown and line breaks do not matter). A tracked file is read as
 segments, cut at double quotes, backticks and table bars (a window never joins two quotations or two table cells);
-in a .py file only its comments and string literals are read (code is not prose anyone quotes), and a path or URL
-(a run without spaces holding / or \\) is skipped (a source file's name can hold its first prompt's words; it is the
-provenance, not a quote). Two kinds of hit:
+in a .py file only its comments and string literals are read (code is not prose anyone quotes), in a JSON line its
+decoded strings; a path or URL (a run without spaces holding /) is skipped (a source file's name can hold its first
+prompt's words; it is the provenance, not a quote). Two kinds of hit:
 
 - a run of at least `N` (5) consecutive words found in one pointers-only turn, answer_before or answer_after whose
-  every `N`-word window is *distinctive*: found in no licensed or shared text (below) and holding at least three
-  words with a letter (dates and numbers are not prose);
-- a short quotation: a segment between quotation marks of `SHORT` (3) or 4 words, all of them a run of one
-  pointers-only row, the run distinctive in the same sense.
+  every `N`-word window is *distinctive* — found in no licensed or shared text (below), in the pointers' text of
+  fewer than `AUTHORS` (3) people (else it is the trainees' shared task text or a stock phrase), holding at least
+  three words with a letter (dates and numbers are not prose), not part of a phrase in `COMMON` — and whose words
+  carry at least `RUN_BITS` of surprise (Table.surprise: everyday words are cheap);
+- a short quotation: a segment between quotation marks (double or single) of `SHORT` (3) or 4 words, all of them
+  a run of one pointers-only row, distinctive in the same sense, of at least `QUOTE_BITS`.
+
+Quotes of two words, and short quotations of everyday words (below the bits), are not caught: the check finds
+sentences and phrases, not every shared word pair.
 
 The licensed and shared text: the licensed label files (data/labels/*.jsonl, data/labels/not-in-model/, every string
 of their lines), tests/corpus/, Python's standard library (English docstrings, everyday code) and, where the machine
@@ -46,8 +51,10 @@ POINTERS_TEXT = Path("/work/bench-data/model/pointers-text")
 SHARED = Path("/work/shared/corpora")
 N = 5  # words in a window of running text
 SHORT = 3  # fewest words of a quotation that counts
-RUN_BITS = 55.0  # fewest bits of a run (Table.surprise): "the next step of the" has 44, "not very nice to read" 54
-QUOTE_BITS = 40.0  # fewest bits of a short quotation: "from now on" has 29, "a bit unwieldy" 43
+# Fewest bits (Table.surprise) of a run and of a short quotation: five everyday words score 30-50 bits, a run with
+# a rarer word or two 60 and more; a three-word quotation of everyday words 20-35.
+RUN_BITS = 55.0
+QUOTE_BITS = 40.0
 AUTHORS = 3  # a window in the pointers text of this many authors is shared vocabulary (the trainees' task text)
 # Phrases read one by one and judged common, though the licensed text does not hold them (lower-cased words):
 COMMON = {
@@ -56,12 +63,14 @@ COMMON = {
     ("thanks", "for", "the", "correction"): "a stock opener of an assistant's answer (data/pairs/ lists them)",
     ("olet", "aivan", "oikeassa"): "Finnish for \"you're absolutely right\", a stock opener (tests of after.py)",
     ("meeting", "room", "booking", "api"): "the trainees' pre-assignment, as the rulebook names it",
+    ("optimizing", "tool", "selection"): "a status line of GitHub Copilot's chat view, typed by no one",
 }
 FIELDS = ("text", "answer_before", "answer_after")
 NEVER_READ = ("data/labels/sealed/",)
 WORD = re.compile(r"\w+")
 CUT = re.compile(r"[\"“”„`|]")  # quotation marks, backticks, table bars
 OPEN, CLOSE = set("\"“„`"), set("\"”`")
+SINGLE = re.compile(r"(?<!\w)[‘']([^'‘’\n]+?)[’'](?!\w)")  # 'a quotation in single quotes' (not an apostrophe)
 PATHLIKE = re.compile(r"[^\s\"'`()\[\]<>|]*/[^\s\"'`()\[\]<>|]*")
 
 
@@ -278,11 +287,15 @@ def scan_text(path: str, text: str, table: Table, n: int = N, short: int = SHORT
             a, b = toks[first][1], toks[end][1] + len(ws[end])
             hits.append(Hit(path, line + piece.count("\n", 0, a), piece[a:b], end - first + 1, src, "run",
                             table.surprise(ws[first:end + 1])))
-        if quoted and short <= len(ws) < n and tuple(ws) in table.grams[len(ws)] and \
-                table.surprise(ws) >= QUOTE_BITS * bits:
-            a, b = toks[0][1], toks[-1][1] + len(ws[-1])
-            hits.append(Hit(path, line + piece.count("\n", 0, a), piece[a:b], len(ws),
-                            set(table.grams[len(ws)][tuple(ws)]), "quotation", table.surprise(ws)))
+        quotations = [(0, piece)] if quoted else []
+        quotations += [(m.start(1), m.group(1)) for m in SINGLE.finditer(piece)]
+        for at, q in quotations:
+            qt = words(q)
+            qs = tuple(t for t, _ in qt)
+            if short <= len(qs) < n and qs in table.grams[len(qs)] and table.surprise(qs) >= QUOTE_BITS * bits:
+                a, b = at + qt[0][1], at + qt[-1][1] + len(qs[-1])
+                hits.append(Hit(path, line + piece.count("\n", 0, a), piece[a:b], len(qs),
+                                set(table.grams[len(qs)][qs]), "quotation", table.surprise(qs)))
     return hits
 
 
