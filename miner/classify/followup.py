@@ -10,9 +10,9 @@ them after the context family. Names are `<family>:<feature>`.
   command myself") and the person pushes it back ("you run it", "why won't you run it?").
 - `revise` (learned-5, found reading the missed corrections of the tuning half of the unseen authors,
   bench/unseen_split.json): what was just delivered asked to be restructured ("move the tests to
-  tests/", "can you refactor them into its own file"), a standing instruction said again ("Always use
-  rustup", "without me telling you"), the delivered code criticised ("a bit unwieldy", "not very nice to
-  read"). Each only after an answer.
+  tests/", a request to move code into a file of its own), a standing instruction said again ("Always use
+  rustup", "without me telling you"), the delivered code criticised (called clumsy or hard to read). Each
+  only after an answer.
 
 Two more families were built and measured the same way and lost (leave-one-author-out F1 -0.03 each,
 docs/mining.md; their code is at commit 0c548c4): `restate` (word overlap with the previous request

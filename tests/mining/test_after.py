@@ -97,7 +97,7 @@ def test_a_turn_labelled_before_its_answer_is_labelled_again_once_it_arrives(tmp
 def test_the_fast_finders_equal_the_patterns_that_define_them(dev):
     """after.py's per-group search (literals first, word boundary by hand) finds what its defining regexes find."""
     heads = [e.turn.next_assistant for e in dev.values() if e.turn.next_assistant]
-    heads += ["You're absolutely right!", "youre right", "Good catch — yes", "好的你说得对", "Вы правы, извините",
+    heads += ["You're absolutely right!", "youre right", "Good catch — thanks", "好的你说得对", "Вы правы, извините",
               "Olet aivan oikeassa", "I'll fix that", "ill\tfix it", "the issue is", "a great idea", "spotter-right you",
               "Thanks for catching that", "my bad", "that was my mistake", "xyou're right", "_sorry", "Ah, I see",
               # the groups skipped on a head without Cyrillic or CJK (`_WIDE`), and the Latin ones never skipped

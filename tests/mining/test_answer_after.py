@@ -18,7 +18,7 @@ HEAD_MAX = 600  # "up to ~600 characters", cut at a sentence or line end; the lo
 # Read, not a slip: before "Implement the plan." the Codex plan-mode answer's progress notes are in the
 # export but its final plan is not, and the labeller left that turn's answer_before empty
 # (data/labels/README.md, "What the assistant said next").
-# The other way round: after "Please use diesel setup ..." the Claude Code copy shows only permission
+# The other way round: after teolhyn's request to run the diesel setup, the Claude Code copy shows only permission
 # dialogs and one tool call (no prose), and the labeller kept that tool-call line as the next answer_before.
 HEAD_WITHOUT_TAIL = {("external-emailbuddy.jsonl", "019c95d0", 0),
                      ("external-teolhyn-rs2026.jsonl", "osa-1", 2)}
