@@ -64,6 +64,7 @@ COMMON = {
     ("olet", "aivan", "oikeassa"): "Finnish for \"you're absolutely right\", a stock opener (tests of after.py)",
     ("meeting", "room", "booking", "api"): "the trainees' pre-assignment, as the rulebook names it",
     ("optimizing", "tool", "selection"): "a status line of GitHub Copilot's chat view, typed by no one",
+    ("let", "me", "know", "if", "you", "have", "any", "questions"): "an assistant's stock sign-off",
 }
 FIELDS = ("text", "answer_before", "answer_after")
 NEVER_READ = ("data/labels/sealed/",)
