@@ -41,6 +41,8 @@ def test_a_planted_quote_is_found_and_a_common_phrase_is_not(table):
     assert len(scan_text("x.py", f"x = 1  # {quote}\n", table)) == 1
     assert scan_text("x.py", f"{quote.replace(' ', '_')} = 1\n", table) == []  # code, not a comment or string
     assert scan_text("x.md", "- " + " and ".join(long_runs[0]) + "\n", table) == []  # words, not the run
+    assert scan_text("x.md", f"- `{quote.replace(' ', '-')}.md`\n", table) == []  # a file name, not prose
+    assert [h.n_words for h in scan_text("x.md", f"- `{quote.replace(' ', '-')}`\n", table)] == [5]  # no extension
     common = "Can you check the tests and let me know if you have any questions?"
     assert scan_text("x.md", f'"{common}"\n', table) == []
     for phrase in COMMON:
