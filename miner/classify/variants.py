@@ -177,8 +177,9 @@ VARIANTS: dict[str, tuple[str, Callable | None, dict[str, Any], Callable | None,
 # left as they are, so a model fitted before them reads what it read. bench/miner_cv.py --union runs each as a recipe
 # of its name.
 TAIL_FEATURES: dict[str, tuple[Callable[[Any, np.ndarray], list[float]], tuple[float, ...]]] = {
-    # RULE23 (/work/team/miner-RULE23.txt): a cue met only after the turn's head counts less; a negation where no cue
-    # fired (after an answer) counts a little towards a correction
+    # RULE23 (/work/team/miner-RULE23.txt, lost: judge set F1 +0.016 < +0.02; the 151 design authors +0.019 [+0.007,
+    # +0.033], docs/mining.md fifteenth session): a cue met only after the turn's head counts less; a negation where
+    # no cue fired (after an answer) counts a little towards a correction
     "cc-scope": (F.cue_scope, (-1.5, 0.8)),
 }
 
