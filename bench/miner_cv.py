@@ -379,28 +379,7 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors, "
           f"{sum(e.label == 'reattempt_with_feedback' for e in examples)} corrections; "
           + ", ".join(f"{g} {len(m)}" for g, m in groups.items()), flush=True)
-    # name: (training authors, the inner folds choosing L2/threshold/temperature: None one per author, as shipped,
-    # other arguments of train.fit)
-    recipes = {"A": (authors_base, None, {}), "A10": (authors_base, UNION_INNER_FOLDS, {}),
-               "B10": (authors_base | set(licensed), UNION_INNER_FOLDS, {})}
-    # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
-    # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
-    # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
-    # RULE13's "A-prior" / RULE14's "A-priorcv" ({"prior_shift": 20.0} / {"prior_shift": "cv"}: each author's correction
-    # prior re-estimated by EM from their own unlabelled turns, Saerens et al. 2002) are at commit 7a12b68 (both lost)
-    # RULE18's "A-sem" ({"sem": True}: one column, the cosine of the turn's MiniLM vector with the previous typed
-    # request's, prior +4.0 on the correction row) and the diagnostic "A-sem-c003" (the same, L2 held at 0.003), with
-    # --sem-cache, are at commit 8e2658b (lost)
-    # RULE20 (/work/team/miner-RULE20.txt): SmolLM2-135M-Instruct read the assistant's last message tail and the turn;
-    # "A-lm": its hidden state (--lm-cache) reduced by a PCA fitted inside each fit on that fit's modelled training
-    # turns, LM_K columns appended after the embeddings, standardised as plain features, prior 0; "A-zs": its zero-shot
-    # log-odds of "yes" to "is the user correcting the assistant?" as one such column (a diagnostic)
-    recipes["A-lm"] = (authors_base, None, {"lm": LM_K})
-    recipes["A-zs"] = (authors_base, None, {"zs": True})
-    # RULE21 (/work/team/miner-RULE21.txt): "A-lm-w", A-lm with the 16 columns' L2 pull 25x weaker (TAIL_WEIGHT 5)
-    recipes["A-lm-w"] = (authors_base, None, {"lm": LM_K, "tail_weight": 5.0})
-    # RULE22 (/work/team/miner-RULE22.txt): "A-lm-w2.5", the same with TAIL_WEIGHT 2.5 (a pull 6.25x weaker than plain)
-    recipes["A-lm-w2.5"] = (authors_base, None, {"lm": LM_K, "tail_weight": 2.5})
+    recipes = recipe_table(authors_base, set(licensed))
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     recipes = {n: recipes[n] for n in names}
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
@@ -452,6 +431,37 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
     return out
+
+
+def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]:
+    """The --union recipes: name -> (training authors, the inner folds choosing L2/threshold/temperature: None one per
+    author, as shipped, other arguments of train.fit / union_fit)."""
+    recipes = {"A": (authors_base, None, {}), "A10": (authors_base, UNION_INNER_FOLDS, {}),
+               "B10": (authors_base | licensed, UNION_INNER_FOLDS, {})}
+    # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
+    # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
+    # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
+    # RULE13's "A-prior" / RULE14's "A-priorcv" ({"prior_shift": 20.0} / {"prior_shift": "cv"}: each author's correction
+    # prior re-estimated by EM from their own unlabelled turns, Saerens et al. 2002) are at commit 7a12b68 (both lost)
+    # RULE18's "A-sem" ({"sem": True}: one column, the cosine of the turn's MiniLM vector with the previous typed
+    # request's, prior +4.0 on the correction row) and the diagnostic "A-sem-c003" (the same, L2 held at 0.003), with
+    # --sem-cache, are at commit 8e2658b (lost)
+    # RULE20 (/work/team/miner-RULE20.txt): SmolLM2-135M-Instruct read the assistant's last message tail and the turn;
+    # "A-lm": its hidden state (--lm-cache) reduced by a PCA fitted inside each fit on that fit's modelled training
+    # turns, LM_K columns appended after the embeddings, standardised as plain features, prior 0; "A-zs": its zero-shot
+    # log-odds of "yes" to "is the user correcting the assistant?" as one such column (a diagnostic)
+    recipes["A-lm"] = (authors_base, None, {"lm": LM_K})
+    recipes["A-zs"] = (authors_base, None, {"zs": True})
+    # RULE21 (/work/team/miner-RULE21.txt): "A-lm-w", A-lm with the 16 columns' L2 pull 25x weaker (TAIL_WEIGHT 5)
+    recipes["A-lm-w"] = (authors_base, None, {"lm": LM_K, "tail_weight": 5.0})
+    # RULE22 (/work/team/miner-RULE22.txt): "A-lm-w2.5", the same with TAIL_WEIGHT 2.5 (a pull 6.25x weaker than plain)
+    recipes["A-lm-w2.5"] = (authors_base, None, {"lm": LM_K, "tail_weight": 2.5})
+    # fifteenth session: the cc-* / ot-* variants of miner.classify.variants whose own columns join the fit
+    # (TAIL_FEATURES: standardised as plain features, prior 0), each a recipe of its name
+    from miner.classify.variants import TAIL_FEATURES
+
+    recipes.update({name: (authors_base, None, {"tail": name}) for name in TAIL_FEATURES})
+    return recipes
 
 
 def read_group(spec: str, scored: set[str]) -> tuple[str, set[str], set[str]]:
@@ -626,21 +636,11 @@ def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], fol
 
     import numpy as np
 
-    from miner.classify.train import fit, predict
+    from miner.classify.train import predict
 
     t = time.process_time()
-    examples, E, X = _U["examples"], _U["E"], _U["X"]
-    fit_rows = [i for i, e in enumerate(examples) if e.author in train and e.author != held]
-    rows = [i for i, e in enumerate(examples) if (e.author == held if held else e.author not in train)]
-    fit_kw = dict(fit_kw or {})
-    k, zs = fit_kw.pop("lm", 0), fit_kw.pop("zs", False)
-    import miner.classify.train as T
-
-    T.TAIL_WEIGHT = fit_kw.pop("tail_weight", 1.0)  # a fold worker's own module: set for each fold
-    if k or zs:
-        E = np.hstack([E, lm_columns(examples, fit_rows, k)] if k else [E, _U["ZS"]])
-        fit_kw["plain_tail"] = k or 1
-    model = fit([examples[i] for i in fit_rows], E[fit_rows], X=X[fit_rows], inner_folds=folds, **fit_kw)
+    model, rows, E = union_fit(held, train, folds, fit_kw)
+    examples, X = _U["examples"], _U["X"]
     chosen = model.threshold
     ex, Er, Xr = [examples[i] for i in rows], E[rows], X[rows]
     labs = []
@@ -650,6 +650,38 @@ def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], fol
     print(f"    fold {held or '(all training authors)'}: {len(rows)} turns scored, threshold {chosen}, "
           f"{time.process_time() - t:.0f} s CPU", flush=True)
     return np.asarray(rows).tolist(), labs, chosen
+
+
+def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict | None = None):
+    """(model, rows it scores, embedding rows of every union turn with the recipe's extra columns): the fit on
+    `train` without `held` (None: on all of `train`; it scores every author outside `train`)."""
+    import numpy as np
+
+    from miner.classify.train import fit
+
+    examples, E, X = _U["examples"], _U["E"], _U["X"]
+    fit_rows = [i for i, e in enumerate(examples) if e.author in train and e.author != held]
+    rows = [i for i, e in enumerate(examples) if (e.author == held if held else e.author not in train)]
+    fit_kw = dict(fit_kw or {})
+    k, zs, tail = fit_kw.pop("lm", 0), fit_kw.pop("zs", False), fit_kw.pop("tail", None)
+    import miner.classify.train as T
+
+    T.TAIL_WEIGHT = fit_kw.pop("tail_weight", 1.0)  # a fold worker's own module: set for each fold
+    if k or zs:
+        E = np.hstack([E, lm_columns(examples, fit_rows, k)] if k else [E, _U["ZS"]])
+        fit_kw["plain_tail"] = k or 1
+    T.TAIL_PRIOR = ()
+    if tail:  # a cc-/ot- variant's own columns (miner.classify.variants.TAIL_FEATURES), computed once per process
+        from miner.classify.variants import TAIL_FEATURES, tail_columns
+
+        T.TAIL_PRIOR = tuple(TAIL_FEATURES[tail][1])
+        cols = _U.setdefault("tail", {})
+        if tail not in cols:
+            cols[tail] = tail_columns(tail, [e.turn for e in examples], X)
+        E = np.hstack([E, cols[tail]])
+        fit_kw["plain_tail"] = cols[tail].shape[1]
+    model = fit([examples[i] for i in fit_rows], E[fit_rows], X=X[fit_rows], inner_folds=folds, **fit_kw)
+    return model, rows, E
 
 
 LM_K = 16  # RULE20: principal components of the language model's hidden state kept

@@ -5,6 +5,8 @@
     python bench/miner_speed.py --vault /work/bench-data/vault-1g.duckdb --repeat 3   # an ingested vault's
                                        # human-side turns (opened read-only: no copy needed)
     python bench/miner_speed.py --embed    # + embedding the distinct texts, timed apart
+    python bench/miner_speed.py --variant cc-scope   # + the learned classification with a variant's own columns
+                                       # (miner/classify/variants.py TAIL_FEATURES) computed for every turn too
 
 Times the classification itself (features, rules, regression; embeddings off, as `--no-embed`: they
 are computed once per distinct text and cached, `--embed` times them apart) and the heuristic backend
@@ -34,6 +36,8 @@ def main() -> None:
     ap.add_argument("--vault", help="classify this vault's human-side turns instead (opened read-only)")
     ap.add_argument("--repeat", type=int, default=1, help="time each backend this many times (alternating)")
     ap.add_argument("--embed", action="store_true", help="also time embedding the turns' distinct texts, apart")
+    ap.add_argument("--variant", help="also time the learned classification plus this variant's own columns "
+                                      "(variants.TAIL_FEATURES: a ship criterion is >= 10,000 turns/s)")
     args = ap.parse_args()
 
     from miner.classify.heuristic import HeuristicClassifier
@@ -55,10 +59,22 @@ def main() -> None:
             examples, _ = corpus_data(Path(args.corpora), Path(tmp), embed=False)
         turns = [e.turn for e in examples] * args.times
     learned = LearnedClassifier(embed=False)
+    backends = [("heuristic", HeuristicClassifier().label), (f"learned ({learned.version})", learned.label)]
+    if args.variant:
+        from miner.classify.learned import feature_matrix
+        from miner.classify.variants import tail_columns
+
+        X = feature_matrix(turns)  # the rows the classification computes (label() does not return them)
+
+        def with_columns(ts):  # the shipped classification, then the variant's columns from the same rows
+            learned.label(ts)
+            tail_columns(args.variant, ts, X)
+
+        backends.append((f"learned + {args.variant}", with_columns))
     cpu: dict[str, list[float]] = {}
     for _ in range(args.repeat):
         seconds = {}
-        for name, run in (("heuristic", HeuristicClassifier().label), (f"learned ({learned.version})", learned.label)):
+        for name, run in backends:
             t, c = time.perf_counter(), time.process_time()
             run(turns)
             seconds[name] = (time.perf_counter() - t, time.process_time() - c)
@@ -66,7 +82,7 @@ def main() -> None:
             cpu.setdefault(name, []).append(c)
             print(f"{name:22s} {len(turns)} turns  {wall:6.2f} s  {len(turns) / wall:8.0f} turns/s   "
                   f"CPU {c:6.2f} s  {len(turns) / c:8.0f} turns/s", flush=True)
-        (hw, hc), (lw, lc) = seconds.values()
+        (hw, hc), (lw, lc) = list(seconds.values())[:2]
         print(f"learned / heuristic time: x{lw / hw:.2f} (CPU x{lc / hc:.2f})")
     if args.repeat > 2:  # on a shared machine the best of many runs is the least disturbed one
         for name, cs in cpu.items():

@@ -131,6 +131,36 @@ def praise_only(t: Turn) -> bool:
     return _praise_only(text, words, bool(C.fired(C.CORRECTION_CUES, text)), error)
 
 
+# -- where the correction evidence sits (fifteenth session, errors-cc: the variant cc-scope of variants.py) ------------
+# Read in learned-8's false alarms and misses on the tenth set's agent-transcript people (Claude Code, Gemini CLI): a
+# cue word met only deep in a long turn (a pasted brief, a design discussion answering the agent's question, "should"
+# in a new feature request) was most false alarms; a defect of the delivered work stated in plain words, often with a
+# bare negation and no cue word ("i only see a blank window. no othe ui elements show up", vinodkd/vinance), most
+# misses. Two columns, a variant's own (not in NAMES: the shipped model reads what it read).
+SCOPE_HEAD = 120  # characters of the turn's start: a cue found there is where corrections put them
+SCOPE_WINDOW = 200  # characters searched for a cue starting in the head (a cue is a few words: it ends inside)
+_CUE_COUNT = NAMES.index("cue:count")
+_NEGATED = NAMES.index("shape:negation")
+_NO_ANSWER = NAMES.index("ctx:no_answer_before")
+
+
+def cue_scope(t: Turn, x) -> list[float]:
+    """[a correction cue fired and none starts in the turn's first SCOPE_HEAD characters, no correction cue fired and
+    the turn holds a negation (shape:negation) after an answer]: where the correction evidence sits relative to the
+    cue lists. `x`: the turn's `vector` (its cue count, negation and answer columns are read, not computed again);
+    only a turn with a cue is searched again, in its head."""
+    cued = x[_CUE_COUNT] > 0
+    if not cued:
+        return [0.0, float(x[_NEGATED] == 1.0 and x[_NO_ANSWER] == 0.0)]
+    text = t.text.strip()[:SCOPE_WINDOW]
+    lower = text.lower()
+    for c, find in _CORRECTION_FINDERS:
+        m = find(lower if c.lowered else text)
+        if m is not None and m.start() <= SCOPE_HEAD:
+            return [0.0, 0.0]
+    return [1.0, 0.0]
+
+
 def family_mask(names: list[str], families: tuple[str, ...]) -> list[bool]:
     """Which of `names` belong to the given families (`emb` for the embedding columns)."""
     return [n.split(":", 1)[0] in families for n in names]

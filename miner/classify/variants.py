@@ -170,6 +170,26 @@ VARIANTS: dict[str, tuple[str, Callable | None, dict[str, Any], Callable | None,
 }
 
 
+# Variants whose own feature columns join the fit (fifteenth session: errors-cc's cc-*, errors-other's ot-*): name ->
+# (a function of a turn and its features.vector row giving its columns: cheap, no model; their prior log-odds towards a correction, one per column,
+# in raw units, set by what each means as cues.py's weights are). They are appended after the embeddings and
+# standardised as plain features (train.fit `plain_tail`, train.TAIL_PRIOR); the shipped features (features.NAMES) are
+# left as they are, so a model fitted before them reads what it read. bench/miner_cv.py --union runs each as a recipe
+# of its name.
+TAIL_FEATURES: dict[str, tuple[Callable[[Any, np.ndarray], list[float]], tuple[float, ...]]] = {
+    # RULE23 (/work/team/miner-RULE23.txt, lost: judge set F1 +0.016 < +0.02; the 151 design authors +0.019 [+0.007,
+    # +0.033], docs/mining.md fifteenth session): a cue met only after the turn's head counts less; a negation where
+    # no cue fired (after an answer) counts a little towards a correction
+    "cc-scope": (F.cue_scope, (-1.5, 0.8)),
+}
+
+
+def tail_columns(name: str, turns: Sequence[Any], X: np.ndarray) -> np.ndarray:
+    """The columns of variant `name` (TAIL_FEATURES) for `turns`, one row each; X: their features.vector rows."""
+    f = TAIL_FEATURES[name][0]
+    return np.asarray([f(t, x) for t, x in zip(turns, X, strict=True)], dtype=np.float64).reshape(len(turns), -1)
+
+
 def run(name: str, examples: Sequence[Example], E: np.ndarray | None, X: np.ndarray) -> list:
     """Leave-one-author-out labels of the variant `name`."""
     from miner.classify.train import cross_validate
