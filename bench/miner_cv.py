@@ -13,6 +13,9 @@
     python bench/miner_cv.py --variant th-0.2 --base learned-6 --sweep 0.2,0.3   # + each variant at other thresholds
     python bench/miner_cv.py --union --jobs 2 --sweep 0.2,0.3 --author-curve   # training set A (data/labels) against
         # B (+ not-in-model/), both scored on every labelled author (+ pointers-only/); the curve over training authors
+    python bench/miner_cv.py --union --recipes A,B10 --group judge=FILE --hold-out-group judge \
+        --curve-on "all but judge:judge:19,40,80,151"   # the judge authors out of every training set (RULE25's
+        # B10x); the curve over k authors drawn from a chosen pool, scored on a chosen group
 
 An author is a source repository (SOURCES.md). Leave-one-author-out: each author's turns are
 labelled by a model fitted (hyperparameters included) without any of that author's turns. In-sample:
