@@ -13,6 +13,9 @@
     python bench/miner_cv.py --variant th-0.2 --base learned-6 --sweep 0.2,0.3   # + each variant at other thresholds
     python bench/miner_cv.py --union --jobs 2 --sweep 0.2,0.3 --author-curve   # training set A (data/labels) against
         # B (+ not-in-model/), both scored on every labelled author (+ pointers-only/); the curve over training authors
+    python bench/miner_cv.py --union --recipes A,B10 --group judge=FILE --hold-out-group judge \
+        --curve-on "all but judge:judge:19,40,80,151"   # the judge authors out of every training set (RULE25's
+        # B10x); the curve over k authors drawn from a chosen pool, scored on a chosen group
 
 An author is a source repository (SOURCES.md). Leave-one-author-out: each author's turns are
 labelled by a model fitted (hyperparameters included) without any of that author's turns. In-sample:
@@ -108,6 +111,15 @@ def main() -> None:
                          "fresh14=/work/team/fresh14.txt)")
     ap.add_argument("--author-curve", action="store_true",
                     help="with --union: also recall on the pointers authors against the number of training authors")
+    ap.add_argument("--hold-out-group", action="append", default=[], metavar="NAME",
+                    help="with --union: the authors of group NAME (a --group or a built-in group) are taken out of "
+                         "every recipe's training set, so each is scored by its recipe's fit on all the rest "
+                         "(repeatable; e.g. judge: B10 then trains on A's authors + the licensed ones outside judge)")
+    ap.add_argument("--curve-on", action="append", default=[], metavar="POOL:TEST:K,K,...",
+                    help="with --union: the author curve (as --author-curve) with its pool of training authors "
+                         "POOL (a recipe's training set, after --hold-out-group, or a group), scored on group TEST "
+                         "(pool members taken out of it), k authors drawn for each K (the whole pool once); "
+                         "repeatable; e.g. 'all but judge:judge:19,40,80,151' or 'B10:judge:19,40,69'")
     args = ap.parse_args()
 
     sweep = tuple(float(x) for x in args.sweep.split(",")) if args.sweep else ()
@@ -381,7 +393,10 @@ def union(args, sweep: tuple[float, ...]) -> dict:
           + ", ".join(f"{g} {len(m)}" for g, m in groups.items()), flush=True)
     recipes = recipe_table(authors_base, set(licensed))
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
-    recipes = {n: recipes[n] for n in names}
+    unknown = [g for g in args.hold_out_group if g not in groups]
+    if unknown:
+        raise SystemExit(f"--hold-out-group: no group {unknown} (groups: {', '.join(groups)})")
+    recipes = hold_out({n: recipes[n] for n in names}, {g: groups[g] for g in args.hold_out_group})
     out: dict = {"groups": {g: sorted(m) for g, m in groups.items()}, "recipes": {}}
     for name, (train, folds, fit_kw) in recipes.items():
         import time
@@ -428,6 +443,11 @@ def union(args, sweep: tuple[float, ...]) -> dict:
             print(f"  at {th:.2f}: all {d['sweep'][th]}")
     if args.author_curve and "B10" in recipes:
         out["author_curve"] = author_curve(recipes["B10"][0], groups["pointers"], UNION_INNER_FOLDS)
+    for spec in args.curve_on:
+        pool, test, ks = curve_spec(spec, recipes, groups)
+        out.setdefault("author_curves", {})[spec] = author_curve(pool, test, UNION_INNER_FOLDS, ks, spec)
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
     return out
@@ -462,6 +482,29 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
 
     recipes.update({name: (authors_base, None, {"tail": name}) for name in TAIL_FEATURES})
     return recipes
+
+
+def hold_out(recipes: dict, held: dict[str, set[str]]) -> dict:
+    """--hold-out-group: each recipe's training authors without the members of the `held` groups (said per recipe)."""
+    out = {}
+    for name, (train, folds, fit_kw) in recipes.items():
+        gone = {a for m in held.values() for a in m} & train
+        out[name] = (train - gone, folds, fit_kw)
+        if held:
+            print(f"recipe {name}: {len(train)} training authors, {len(gone)} of them in {'+'.join(held)} held out "
+                  f"-> {len(train) - len(gone)}", flush=True)
+    return out
+
+
+def curve_spec(spec: str, recipes: dict, groups: dict) -> tuple[set[str], set[str], tuple[int, ...]]:
+    """--curve-on POOL:TEST:K,K,...: (pool authors, test authors outside the pool, k's). POOL: a recipe of this run
+    (its training set) or a group; TEST: a group."""
+    pool_name, test_name, ks = (spec.rsplit(":", 2) + ["", ""])[:3] if spec.count(":") >= 2 else ("", "", "")
+    pool = recipes[pool_name][0] if pool_name in recipes else groups.get(pool_name)
+    if pool is None or test_name not in groups or not ks:
+        raise SystemExit(f"--curve-on {spec!r}: expected POOL:TEST:K,K,... with POOL a recipe of this run "
+                         f"({', '.join(recipes)}) or a group, TEST a group ({', '.join(groups)})")
+    return set(pool), groups[test_name] - set(pool), tuple(int(k) for k in ks.split(","))
 
 
 def read_group(spec: str, scored: set[str]) -> tuple[str, set[str], set[str]]:
@@ -708,10 +751,11 @@ AUTHOR_CURVE_K = (5, 10, 20, 30, 40)
 AUTHOR_CURVE_DRAWS = 5
 
 
-def author_curve(pool: set[str], test: set[str], folds: int | None) -> dict:
+def author_curve(pool: set[str], test: set[str], folds: int | None, ks: tuple[int, ...] = AUTHOR_CURVE_K,
+                 name: str = "pointers") -> dict:
     """Correction P/R/F1 on the `test` authors (never trained on) of the regression fitted on k authors drawn at
-    random from `pool` (seeded; AUTHOR_CURVE_DRAWS draws, one for all of them). Not nested: the L2 strength,
-    temperature and threshold are those of the recipe fitted on all of `pool` (one regression per draw)."""
+    random from `pool` for each k of `ks` (seeded; AUTHOR_CURVE_DRAWS draws, one for all of them). Not nested: the L2
+    strength, temperature and threshold are those of the recipe fitted on all of `pool` (one regression per draw)."""
     import numpy as np
 
     from miner.classify.base import Label
@@ -729,10 +773,11 @@ def author_curve(pool: set[str], test: set[str], folds: int | None) -> dict:
     scored = [i for i, e in enumerate(examples) if e.author in test]
     free = [i for i in scored if ruled[i] is None]
     names = sorted(pool)
-    print(f"\nauthor curve: correction figures on the {len(test)} pointers authors ({len(scored)} turns), fitted on k "
-          f"of {len(pool)} authors (C {full.data['C']}, temperature {full.temperature}, threshold {full.threshold})")
+    print(f"\nauthor curve {name}: correction figures on the {len(test)} test authors ({len(scored)} turns), fitted on "
+          f"k of {len(pool)} authors (not nested: C {full.data['C']}, temperature {full.temperature}, threshold "
+          f"{full.threshold} of the fit on the whole pool)", flush=True)
     out: dict = {}
-    for k in (*[k for k in AUTHOR_CURVE_K if k < len(names)], len(names)):
+    for k in sorted({min(k, len(names)) for k in ks} | {len(names)}):
         runs = []
         for d in range(AUTHOR_CURVE_DRAWS if k < len(names) else 1):
             chosen = set(random.Random(f"authors:{k}:{d}").sample(names, k))

@@ -52,3 +52,23 @@ def test_reuse_adds_only_the_new_authors_and_checks_the_others(monkeypatch):
         CV.extend_reused(r, {"train"}, {"new"}, (0.3,), None, {})
     with pytest.raises(SystemExit):  # a training author missing: its fold would be needed, not the extension
         CV.extend_reused(r, {"train"}, {"train", "new"}, (0.3,), None, {})
+
+
+def test_hold_out_group_leaves_every_recipe_without_its_members(capsys):
+    recipes = {"A": ({"t1", "t2"}, None, {}), "B10": ({"t1", "t2", "l1", "j1"}, 10, {"x": 1})}
+    got = CV.hold_out(recipes, {"judge": {"j1", "j2", "p1"}})
+    assert got == {"A": ({"t1", "t2"}, None, {}), "B10": ({"t1", "t2", "l1"}, 10, {"x": 1})}
+    assert recipes["B10"][0] == {"t1", "t2", "l1", "j1"}  # the recipes given are not changed
+    assert "B10: 4 training authors, 1 of them in judge held out -> 3" in capsys.readouterr().out
+    assert CV.hold_out(recipes, {}) == recipes
+
+
+def test_curve_spec_reads_pool_test_and_ks():
+    recipes = {"B10": ({"t1", "l1"}, 10, {})}
+    groups = {"judge": {"j1", "j2", "l1"}, "all but judge": {"t1", "p1"}}
+    assert CV.curve_spec("all but judge:judge:1,2", recipes, groups) == ({"t1", "p1"}, {"j1", "j2", "l1"}, (1, 2))
+    # a pool member is never a test author
+    assert CV.curve_spec("B10:judge:2", recipes, groups) == ({"t1", "l1"}, {"j1", "j2"}, (2,))
+    for bad in ("B10:judge", "nope:judge:2", "B10:nope:2", "B10:judge:"):
+        with pytest.raises(SystemExit):
+            CV.curve_spec(bad, recipes, groups)
