@@ -457,7 +457,10 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
     """The --union recipes: name -> (training authors, the inner folds choosing L2/threshold/temperature: None one per
     author, as shipped, other arguments of train.fit / union_fit)."""
     recipes = {"A": (authors_base, None, {}), "A10": (authors_base, UNION_INNER_FOLDS, {}),
-               "B10": (authors_base | licensed, UNION_INNER_FOLDS, {})}
+               "B10": (authors_base | licensed, UNION_INNER_FOLDS, {}),
+               # the fifteenth session's lead (docs/mining.md, RULE25): B10 applying the threshold its own inner
+               # cross-validation chose (learned-6's way), not OPERATING
+               "B10i": (authors_base | licensed, UNION_INNER_FOLDS, {"operating": None})}
     # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
     # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
     # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
