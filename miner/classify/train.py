@@ -47,8 +47,8 @@ PRIOR = True  # start from (and shrink towards) the hand-set cue weights, not fr
 BALANCE = 0.5  # author weights n ** -0.5: a prolific author counts more, not proportionally more
 EMBED_WEIGHT = 0.25  # embedding columns are scaled down after standardising: 768 of them, ~60 others
 TAIL_WEIGHT = 1.0  # fit(plain_tail=k)'s columns scaled up after standardising (RULE21's A-lm-w: 5, a weaker pull)
-# fit(plain_tail=k)'s columns' prior log-odds towards a correction, in raw feature units, one per column (empty: 0 each);
-# set by a variant's own columns (variants.TAIL_FEATURES), as the cue weights are set for the shipped features
+# fit(plain_tail=k)'s columns' prior log-odds towards a correction, in raw feature units, one per column (empty: 0
+# each); set by a variant's own columns (variants.TAIL_FEATURES), as the cue weights are for the shipped features
 TAIL_PRIOR: tuple[float, ...] = ()
 RULE_WEIGHT = 3.0  # prior log-odds of a heuristic rule for praise or a re-send (the heuristic decides on it alone)
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,7 +158,8 @@ def _raw_fit(X: np.ndarray, y: np.ndarray, C: float, n_plain: int, w: np.ndarray
     if PRIOR:
         B0[:, :n_plain] = prior_weights(F.NAMES[:n_plain]) * scale[:n_plain]
         if tail and TAIL_PRIOR:
-            B0[CLASSES.index(REATTEMPT_WITH_FEEDBACK), X.shape[1] - tail:] = np.asarray(TAIL_PRIOR) * scale[X.shape[1] - tail:]
+            first = X.shape[1] - tail
+            B0[CLASSES.index(REATTEMPT_WITH_FEEDBACK), first:] = np.asarray(TAIL_PRIOR) * scale[first:]
     coef, intercept = _lr((X - mean) / scale, y, C, w * len(w) / w.sum(), B0)
     return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept}
 
