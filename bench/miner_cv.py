@@ -462,7 +462,9 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
                # cross-validation chose (learned-6's way), not OPERATING
                "B10i": (authors_base | licensed, UNION_INNER_FOLDS, {"operating": None}),
                # ... and with every author weighing the same in the fit (train.BALANCE 1.0, not 0.5)
-               "B10i-b1": (authors_base | licensed, UNION_INNER_FOLDS, {"operating": None, "balance": 1.0})}
+               "B10i-b1": (authors_base | licensed, UNION_INNER_FOLDS, {"operating": None, "balance": 1.0}),
+               # ... and with RULE23's cc-scope columns (variants.TAIL_FEATURES)
+               "B10i-scope": (authors_base | licensed, UNION_INNER_FOLDS, {"operating": None, "tail": "cc-scope"})}
     # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
     # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
     # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
