@@ -237,11 +237,13 @@ def bootstrap(ref, new, authors, draws: int = 2000) -> tuple[float, float, float
 
 
 def main() -> None:
+    from miner.classify.dataset import POINTERS_TEXT
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--half", choices=["tuning", "held-out", "fresh"], default="tuning")
     ap.add_argument("--cache", help="pickle of the training turns (as bench/miner_cv.py --cache)")
     ap.add_argument("--unseen-cache", help="pickle of the unseen turns and their embeddings")
-    ap.add_argument("--pointers-text", default="/work/bench-data/model/pointers-text")
+    ap.add_argument("--pointers-text", default=str(POINTERS_TEXT))
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
     ap.add_argument("--layers", type=int, default=1, help="top MiniLM layers trained")
     ap.add_argument("--epochs", type=int, default=3)

@@ -51,6 +51,8 @@ def fmt(c: dict) -> str:
 
 
 def main() -> None:
+    from miner.classify.dataset import POINTERS_TEXT
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
     ap.add_argument("--curve", action="store_true",
@@ -90,7 +92,7 @@ def main() -> None:
                     help="instead: recipe A (trained on the training folder) against recipe B (the same + the "
                          "not-in-model/ authors), both scored on the union of every labelled author (training folder, "
                          "not-in-model/, pointers-only/ with --pointers-text): each author by a fit without it")
-    ap.add_argument("--pointers-text", default="/work/bench-data/model/pointers-text",
+    ap.add_argument("--pointers-text", default=str(POINTERS_TEXT),
                     help="with --union: the pointers-only files with their text (outside the repository)")
     ap.add_argument("--unseen-cache", help="with --union: pickle of the not-in-model and pointers turns (as "
                                            "bench/miner_unseen.py --unseen-cache)")
@@ -443,13 +445,15 @@ def union(args, sweep: tuple[float, ...]) -> dict:
             print(f"  at {th:.2f}: all {d['sweep'][th]}")
     if args.author_curve and "B10" in recipes:
         out["author_curve"] = author_curve(recipes["B10"][0], groups["pointers"], UNION_INNER_FOLDS)
-    for spec in args.curve_on:
-        pool, test, ks = curve_spec(spec, recipes, groups)
-        out.setdefault("author_curves", {})[spec] = author_curve(pool, test, UNION_INNER_FOLDS, ks, spec)
+    def save() -> None:
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
+
+    for spec in args.curve_on:  # the figures so far kept before each curve (a curve is minutes of fits)
+        save()
+        pool, test, ks = curve_spec(spec, recipes, groups)
+        out.setdefault("author_curves", {})[spec] = author_curve(pool, test, UNION_INNER_FOLDS, ks, spec)
+    save()
     return out
 
 
@@ -483,8 +487,8 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
     recipes["A-lm-w"] = (authors_base, None, {"lm": LM_K, "tail_weight": 5.0})
     # RULE22 (/work/team/miner-RULE22.txt): "A-lm-w2.5", the same with TAIL_WEIGHT 2.5 (a pull 6.25x weaker than plain)
     recipes["A-lm-w2.5"] = (authors_base, None, {"lm": LM_K, "tail_weight": 2.5})
-    # fifteenth session: the cc-* / ot-* variants of miner.classify.variants whose own columns join the fit
-    # (TAIL_FEATURES: standardised as plain features, prior 0), each a recipe of its name
+    # fifteenth session: the variants of miner.classify.variants whose own columns join the fit (TAIL_FEATURES:
+    # standardised as plain features, their prior train.TAIL_PRIOR), each a recipe of its name
     from miner.classify.variants import TAIL_FEATURES
 
     recipes.update({name: (authors_base, None, {"tail": name}) for name in TAIL_FEATURES})

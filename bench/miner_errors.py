@@ -63,7 +63,10 @@ def file_lines(examples) -> dict[str, int]:
 
 
 def scored(args, examples, authors: set[str], train: set[str], licensed: set[str]):
-    """[(example index, correction probability or None for a rule, label given, model, E)] of the group's turns."""
+    """[(example index, correction probability or None for a rule, label given, model, the turn's model row or None
+    for a rule, columns of the recipe's own after the embeddings)] of the group's turns."""
+    import numpy as np
+
     from miner.classify.learned import rules, shipped_model
     from miner.classify.train import CLASSES
 
@@ -88,22 +91,19 @@ def scored(args, examples, authors: set[str], train: set[str], licensed: set[str
                 model, _, E = miner_cv.union_fit(held, recipe_train, folds, fit_kw)
                 fits[key] = (model, E)
         model, E = fits[key]
+        own = E.shape[1] - U["E"].shape[1]
         if args.threshold is not None:
             model.threshold = args.threshold
         rows = [i for i, e in enumerate(examples) if e.author == a]
         for i in rows:
             rule = rules(examples[i].turn)
             if rule is not None:
-                out.append((i, None, rule.label, model, E))
+                out.append((i, None, rule.label, model, None, own))
                 continue
-            x = U["X"][i:i + 1]
-            if model.embedding:
-                import numpy as np
-
-                x = np.hstack([x, E[i:i + 1]])
+            x = np.hstack([U["X"][i:i + 1], E[i:i + 1]]) if model.embedding else U["X"][i:i + 1]
             P = model.proba(x)
             label, _ = model.decide(P)[0]
-            out.append((i, float(P[0, ci]), label, model, E))
+            out.append((i, float(P[0, ci]), label, model, x, own))
     return out
 
 
@@ -129,13 +129,15 @@ def why(model, x, k: int, tail: int = 0) -> str:
 
 
 def main() -> None:
+    from miner.classify.dataset import POINTERS_TEXT
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--group", required=True, help="file of author names (owner/name), one a line, # comments")
     ap.add_argument("--recipe", default="shipped", help="shipped (learned-8, model.json) or a miner_cv --union recipe")
     ap.add_argument("--threshold", type=float, help="the correction threshold (default: the model's own)")
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
     ap.add_argument("--labels", help="the label folder (default data/labels)")
-    ap.add_argument("--pointers-text", default="/work/bench-data/model/pointers-text")
+    ap.add_argument("--pointers-text", default=str(POINTERS_TEXT))
     ap.add_argument("--cache", help="as bench/miner_cv.py --cache (the training turns and their embeddings)")
     ap.add_argument("--unseen-cache", help="as bench/miner_cv.py --unseen-cache")
     ap.add_argument("--head", type=int, default=220, help="characters of the turn shown")
@@ -157,7 +159,7 @@ def main() -> None:
     rows = scored(args, examples, members, train, set(licensed))
     counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     per: dict[str, list[int]] = {}
-    for i, p, label, model, E in rows:
+    for i, p, label, model, x, own in rows:
         e = examples[i]
         gold, said = e.label == POSITIVE, label == POSITIVE
         kind = "tp" if gold and said else "fp" if said else "fn" if gold else "tn"
@@ -177,13 +179,8 @@ def main() -> None:
               f"gold {e.label}  called {label}  p(correction) {score}  (kind {t.kind}, position {t.position})")
         print(f"  answer …{tail}")
         print(f"  turn   {head}")
-        if args.why and p is not None:
-            import numpy as np
-
-            x = miner_cv._U["X"][i:i + 1]
-            if model.embedding:
-                x = np.hstack([x, E[i:i + 1]])
-            print(f"  why    {why(model, x, args.why, E.shape[1] - miner_cv._U['E'].shape[1])}")
+        if args.why and x is not None:
+            print(f"  why    {why(model, x, args.why, own)}")
     tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
     prec, rec = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
     print(f"\n{len(rows)} turns of {len(members)} authors: tp {tp}, fp {fp}, fn {fn}; P {prec:.3f} R {rec:.3f} "

@@ -203,10 +203,12 @@ def check(tok, model, examples, n: int, rows: dict) -> None:
 
 
 def main() -> None:
+    from miner.classify.dataset import POINTERS_TEXT
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--labels", default=str(ROOT / "data" / "labels"))
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
-    ap.add_argument("--pointers-text", default="/work/bench-data/model/pointers-text")
+    ap.add_argument("--pointers-text", default=str(POINTERS_TEXT))
     ap.add_argument("--out", default="/work/bench-data/lm/lm-rows.pkl")
     ap.add_argument("--every", type=int, default=25, help="rewrite the pickle every this many batches")
     ap.add_argument("--check", type=int, default=0, help="instead: the unit check on this many real turns")

@@ -45,7 +45,6 @@ offline_one_thread()  # before numpy loads
 SPLIT = ROOT / "bench" / "unseen_split.json"
 SEED = 20261203
 LABELS = ROOT / "data" / "labels"
-DEFAULT_TEXT = Path("/work/bench-data/model/pointers-text")
 
 
 def make_split() -> dict:
@@ -276,13 +275,15 @@ def _prf(c: list[int]) -> dict:
 
 
 def main() -> None:
+    from miner.classify.dataset import POINTERS_TEXT
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--make-split", action="store_true", help="write bench/unseen_split.json (once, before tuning)")
     ap.add_argument("--half", default="tuning",
                     help="tuning, held-out, fresh, all, or a comma list (tuning,fresh: what choices may look at); "
                          "fresh: authors labelled after the split was drawn (in neither half)")
     ap.add_argument("--recipe", action="append", default=[], help=f"one of {', '.join(RECIPES)} (repeatable)")
-    ap.add_argument("--pointers-text", default=str(DEFAULT_TEXT), help="the pointers-only files with their text")
+    ap.add_argument("--pointers-text", default=str(POINTERS_TEXT), help="the pointers-only files with their text")
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
     ap.add_argument("--cache", help="pickle of the training turns (as bench/miner_cv.py --cache)")
     ap.add_argument("--labels", help="the label folder (default data/labels; e.g. another branch's copy, exported "

@@ -193,6 +193,10 @@ def external_examples(folder: Path = EXTERNAL_DIR) -> list[Example]:
 # -- pointer files (data/labels/pointers-only/): judgements whose text is not in the repository -------------
 
 POINTERS_DIR = EXTERNAL_DIR / "pointers-only"
+# Where the text of pointers-only files (sources without a licence: only hashes in the repository) is kept on the
+# machines the team measures on, outside the repository; read_pointers' usual `text_dir` (benches, tests that skip
+# without it)
+POINTERS_TEXT = Path("/work/bench-data/model/pointers-text")
 _POINTER_FIELDS = ("author", "session", "n", "kind", "label", "text_sha256", "answer_before_sha256")
 
 

@@ -47,9 +47,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from miner.classify.dataset import POINTERS_DIR, POINTERS_TEXT
+
 ROOT = Path(__file__).resolve().parents[2]
-POINTERS_DIR = ROOT / "data/labels/pointers-only"
-POINTERS_TEXT = Path("/work/bench-data/model/pointers-text")
 SHARED = Path("/work/shared/corpora")
 N = 5  # words in a window of running text
 SHORT = 3  # fewest words of a quotation that counts

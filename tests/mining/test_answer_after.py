@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from miner.classify.dataset import EXTERNAL_DIR, POINTERS_DIR, read_external, read_pointers
+from miner.classify.dataset import EXTERNAL_DIR, POINTERS_DIR, POINTERS_TEXT, read_external, read_pointers
 
 # Outside the repository: the pointers-only files with their text (data/labels/README.md, "The fourth set").
-POINTERS_TEXT = Path("/work/bench-data/model/pointers-text")
 HEAD_MAX = 600  # "up to ~600 characters", cut at a sentence or line end; the loader cuts there too
 # Read, not a slip: before "Implement the plan." the Codex plan-mode answer's progress notes are in the
 # export but its final plan is not, and the labeller left that turn's answer_before empty
