@@ -75,7 +75,8 @@ COMMON = {
     ("gemini", "gemini", "2", "5", "pro"): "the model's name as a Gemini chat's headers write it, a product label",
 }
 FIELDS = ("text", "answer_before", "answer_after")
-SEALED = "data/labels/sealed/"  # not read while it holds a sealed set's label files (it holds only its README now)
+# data/labels/sealed/, sealed13/...: a folder not read while it holds a sealed set's label files
+SEALED = re.compile(r"data/labels/sealed[^/]*/")
 WORD = re.compile(r"\w+")
 CUT = re.compile(r"[\"“”„`|]")  # quotation marks, backticks, table bars
 OPEN, CLOSE = set("\"“„`"), set("\"”`")
@@ -213,9 +214,8 @@ def licensed_texts(shared: Path = SHARED):
 def tracked_files(root: Path = ROOT) -> list[str]:
     out = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=True).stdout
     paths = [p for p in out.decode("utf-8").split("\0") if p]
-    if any(p.startswith(SEALED) and p.endswith(".jsonl") for p in paths):  # a sealed set: nobody reads it yet
-        paths = [p for p in paths if not p.startswith(SEALED)]
-    return paths
+    sealed = {m.group() for p in paths if p.endswith(".jsonl") and (m := SEALED.match(p))}  # nobody reads them yet
+    return [p for p in paths if not any(p.startswith(s) for s in sealed)]
 
 
 def python_spans(text: str) -> list[tuple[int, int]]:

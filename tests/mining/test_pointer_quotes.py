@@ -47,3 +47,21 @@ def test_a_planted_quote_is_found_and_a_common_phrase_is_not(table):
     assert scan_text("x.md", f'"{common}"\n', table) == []
     for phrase in COMMON:
         assert scan_text("x.md", f'"{" ".join(phrase)}"\n', table) == []
+
+
+def test_a_sealed_folder_is_not_read_while_it_holds_label_files(tmp_path):
+    # data/labels/sealed/, sealed13/...: nobody reads a sealed set until its rule is judged; a sealed folder left
+    # with its README only is read like any other.
+    import subprocess
+
+    from pointer_quotes import tracked_files
+
+    files = ["docs/a.md", "data/labels/sealed/README.md", "data/labels/sealed13/README.md",
+             "data/labels/sealed13/external-x.jsonl", "data/labels/not-in-model/external-y.jsonl"]
+    for f in files:
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("x\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "add", "."], check=True)
+    assert sorted(tracked_files(tmp_path)) == ["data/labels/not-in-model/external-y.jsonl",
+                                               "data/labels/sealed/README.md", "docs/a.md"]
