@@ -469,6 +469,14 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
                "B10i-b1": (authors_base | licensed, UNION_INNER_FOLDS, {"operating": None, "balance": 1.0}),
                # ... and with RULE23's cc-scope columns (variants.TAIL_FEATURES)
                "B10i-scope": (authors_base | licensed, UNION_INNER_FOLDS, {"operating": None, "tail": "cc-scope"})}
+    # sixteenth session (RULE26): "AB", the blend of A's fit and B10's (log-probabilities averaged, train.blend) at
+    # threshold 0.25: B10's people without its shift away from A's (B10i lost 0.08 F1 on wild-dev)
+    recipes["AB"] = (authors_base | licensed, None, {"blend": (recipes["A"], recipes["B10"], 0.5), "threshold": 0.25})
+    # sixteenth session: B10i with A's authors (the shared corpora's and the repository's first label files, the
+    # closest to the acceptance test's people) weighing k times more in the fit ("B10i-wA<k>")
+    for k in (2, 3, 4, 6):
+        recipes[f"B10i-wA{k}"] = (authors_base | licensed, UNION_INNER_FOLDS,
+                                  {"operating": None, "author_weight": dict.fromkeys(authors_base, float(k))})
     # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
     # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
     # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
@@ -500,6 +508,9 @@ def hold_out(recipes: dict, held: dict[str, set[str]]) -> dict:
     out = {}
     for name, (train, folds, fit_kw) in recipes.items():
         gone = {a for m in held.values() for a in m} & train
+        if "blend" in fit_kw:  # the parts' training sets too: a held author is in none of the fits
+            *parts, weight = fit_kw["blend"]
+            fit_kw = {**fit_kw, "blend": (*hold_out(dict(enumerate(parts)), held).values(), weight)}
         out[name] = (train - gone, folds, fit_kw)
         if held:
             print(f"recipe {name}: {len(train)} training authors, {len(gone)} of them in {'+'.join(held)} held out "
@@ -717,6 +728,12 @@ def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict
     fit_rows = [i for i, e in enumerate(examples) if e.author in train and e.author != held]
     rows = [i for i, e in enumerate(examples) if (e.author == held if held else e.author not in train)]
     fit_kw = dict(fit_kw or {})
+    if "blend" in fit_kw:  # two recipes' fits without `held`, blended into one model (train.blend)
+        from miner.classify.train import blend
+
+        (ta, fa, ka), (tb, fb, kb), weight = fit_kw["blend"]
+        a, b = union_fit(held, ta, fa, ka)[0], union_fit(held, tb, fb, kb)[0]
+        return blend(a, b, weight, fit_kw["threshold"]), rows, E
     k, zs, tail = fit_kw.pop("lm", 0), fit_kw.pop("zs", False), fit_kw.pop("tail", None)
     import miner.classify.train as T
 

@@ -16,7 +16,7 @@ import json
 import math
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +233,8 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
         correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
         tempered: bool | None = None, inner_folds: int | None | str = "default",
-        operating: float | None | str = "default", calibrate_on: tuple | None = None, plain_tail: int = 0) -> Model:
+        operating: float | None | str = "default", calibrate_on: tuple | None = None, plain_tail: int = 0,
+        author_weight: Mapping[str, float] | None = None) -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
@@ -251,6 +252,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     (`calibration`), fitted on the inner out-of-fold predictions and the model's own on these; None: no map.
     `plain_tail`: E's last columns (after the embeddings) are standardised as plain features, prior 0 (RULE20's
     language-model columns); 0: none.
+    `author_weight`: author -> a factor on that author's rows' weights (after `balance`); others 1.
     """
     op = OPERATING if operating == "default" else operating
     moved = threshold == "cv" and op is not None
@@ -264,6 +266,8 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     groups = np.asarray([e.author for e in mod])
     w = author_weights(groups, BALANCE if balance is None else balance)
     w = np.where(y == CLASSES.index(REATTEMPT_WITH_FEEDBACK), correction_weight, 1.0) * w
+    if author_weight:
+        w = w * np.asarray([author_weight.get(a, 1.0) for a in groups.tolist()])
     if len(set(groups.tolist())) < 3:
         groups = np.asarray([e.turn.session_id for e in mod])
     groups = inner_groups(groups, INNER_FOLDS if inner_folds == "default" else inner_folds)
@@ -304,7 +308,10 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     }
     if calibrate_on is not None:
         data["calibration"] = calibration(Model(data), inner, *calibrate_on)
-    return Model(data)
+    model = Model(data)
+    # the inner out-of-fold log-probabilities (tempered) of `examples[keep]`, for a blend's confidence map
+    model.inner = (keep, np.log(np.clip(_softmax(Z / temperature), 1e-300, None)))
+    return model
 
 
 def calibration_files(recorded: Model | None = None) -> list[Path]:
@@ -335,8 +342,6 @@ def calibration(model: Model, inner: tuple[np.ndarray, np.ndarray], examples: Se
     """The confidence map's slope: maximum likelihood (a grid: deterministic) of the gold correction on the
     anchored map of the correction probability, over the inner out-of-fold predictions `inner` (p, is a correction)
     and `model`'s on `examples` (authors outside its fit; the turns the regression labels)."""
-    from miner.classify.learned import calibrate
-
     keep = modelled(examples)
     Xo = feature_matrix([examples[i].turn for i in keep]) if X is None else X[keep]
     if model.embedding and E is not None:
@@ -344,18 +349,26 @@ def calibration(model: Model, inner: tuple[np.ndarray, np.ndarray], examples: Se
     ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
     p_out = model.proba(Xo)[:, ci]
     y_out = np.asarray([TARGET.get(examples[i].label, examples[i].label) == REATTEMPT_WITH_FEEDBACK for i in keep])
-    p = np.clip(np.concatenate([inner[0], p_out]), 1e-12, 1 - 1e-12)
+    p = np.concatenate([inner[0], p_out])
     yy = np.concatenate([inner[1], y_out]).astype(np.float64)
+    return {"map": "platt, anchored", "anchor": ANCHOR, "slope": map_slope(p, yy),
+            "fitted_on": {"inner_turns": len(inner[0]), "outside_turns": len(keep),
+                          "outside_authors": len({examples[i].author for i in keep}),
+                          "corrections": int(yy.sum())}}
+
+
+def map_slope(p: np.ndarray, yy: np.ndarray) -> float:
+    """The anchored map's slope of maximum likelihood (a grid: deterministic) of gold `yy` given probabilities `p`."""
+    from miner.classify.learned import calibrate
+
+    p = np.clip(p, 1e-12, 1 - 1e-12)
     best, slope = math.inf, 1.0
     for a in SLOPES:
         q = np.clip(calibrate(p, a, ANCHOR), 1e-12, 1 - 1e-12)
         loss = -(yy * np.log(q) + (1 - yy) * np.log(1 - q)).mean()
         if loss < best - 1e-12:
             best, slope = loss, a
-    return {"map": "platt, anchored", "anchor": ANCHOR, "slope": slope,
-            "fitted_on": {"inner_turns": len(inner[0]), "outside_turns": len(keep),
-                          "outside_authors": len({examples[i].author for i in keep}),
-                          "corrections": int(yy.sum())}}
+    return slope
 
 
 def finetune(base: Model, examples: Sequence[Example], E: np.ndarray | None = None,
@@ -387,6 +400,52 @@ def finetune(base: Model, examples: Sequence[Example], E: np.ndarray | None = No
                  "finetuned_on": {"examples": len(mod),
                                   "labels": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)}}})
     return Model(data)
+
+
+def blend(a: Model, b: Model, weight: float, threshold: float, version: str = VERSION,
+          extra: dict | None = None) -> Model:
+    """One model whose log-probabilities are `weight` x `a`'s + (1 - `weight`) x `b`'s, renormalised (a product of the
+    two fits' tempered probabilities, Hinton 2002): a linear model again, in `a`'s standardisation, temperature 1,
+    applying `threshold`. Its L2 strength (the pull `finetune` keeps) is `a`'s; its inner threshold `b`'s."""
+    if (a.features, a.classes, a.embedding) != (b.features, b.classes, b.embedding) or a.mean.shape != b.mean.shape:
+        raise ValueError(f"cannot blend {a.version} and {b.version}: they read different columns")
+    ratio = a.scale / b.scale  # b's weights in a's standardisation: (X - mu_b) / s_b = (X - mu_a) / s_a * ratio + shift
+    shift = (a.mean - b.mean) / b.scale
+    coef = weight * a.coef / a.temperature + (1 - weight) * b.coef * ratio / b.temperature
+    intercept = weight * a.intercept / a.temperature + (1 - weight) * (b.intercept + b.coef @ shift) / b.temperature
+    parts = [{k: m.data.get(k) for k in ("version", "C", "temperature", "threshold")} | {"trained_on": m.data["trained_on"]}
+             for m in (a, b)]
+    data = {k: a.data[k] for k in ("classes", "features", "embedding", "mean", "scale", "C")}
+    data.update({"version": version, "coef": [_round(r) for r in coef], "intercept": _round(intercept),
+                 "temperature": 1.0, "threshold": threshold,
+                 "trained_on": {"blend": {"weight": weight, "parts": parts},
+                                "inner_threshold": fitted_threshold(b), **(extra or {})}})
+    return Model(data)
+
+
+def blend_calibration(a: Model, b: Model, weight: float, examples_a: Sequence[Example], examples_b: Sequence[Example],
+                      E_b: np.ndarray | None) -> dict[str, Any]:
+    """A blend's confidence map, fitted on out-of-fit predictions of `b`'s training turns: on each, the blend of `b`'s
+    inner out-of-fold log-probabilities with `a`'s (its inner ones on `a`'s training turns, its fitted model's on the
+    others, which `a` never saw). `examples_a` / `examples_b`: the examples `a` / `b` were fitted on (fit keeps the
+    inner predictions as `model.inner`)."""
+    key = lambda e: (e.author, e.turn.session_id, e.turn.msg_id)  # noqa: E731
+    seen_a = {key(examples_a[i]): row for row, i in enumerate(a.inner[0])}
+    rows_b = list(b.inner[0])
+    new = [i for i in rows_b if key(examples_b[i]) not in seen_a]
+    Xn = feature_matrix([examples_b[i].turn for i in new])
+    if a.embedding and E_b is not None:
+        Xn = np.hstack([Xn, E_b[new]])
+    own_a = dict(zip(new, np.log(np.clip(a.proba(Xn), 1e-300, None)) if new else [], strict=True))
+    L = np.asarray([weight * (own_a[i] if i in own_a else a.inner[1][seen_a[key(examples_b[i])]])
+                    + (1 - weight) * b.inner[1][row] for row, i in enumerate(rows_b)])
+    ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
+    p = _softmax(L)[:, ci]
+    yy = np.asarray([TARGET.get(examples_b[i].label, examples_b[i].label) == REATTEMPT_WITH_FEEDBACK
+                     for i in rows_b], dtype=np.float64)
+    return {"map": "platt, anchored", "anchor": ANCHOR, "slope": map_slope(p, yy),
+            "fitted_on": {"inner_turns": len(rows_b), "first_part_outside_turns": len(new),
+                          "authors": len({examples_b[i].author for i in rows_b}), "corrections": int(yy.sum())}}
 
 
 def fitted_threshold(base: Model) -> float | None:

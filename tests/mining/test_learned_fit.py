@@ -73,3 +73,33 @@ def test_plain_tail_columns_are_standardised_as_plain_features():
     assert np.allclose(before[:5], scale[:5])  # plain and embedding columns as before
     assert np.allclose(before[5:], scale[5:] / T.EMBED_WEIGHT)
     assert np.allclose(scale[5:], X[:, 5:].std(axis=0))
+
+
+def test_a_blend_is_one_linear_model_of_the_two_fits_log_probabilities(examples):
+    """train.blend (RULE26's AB): the blended model's probabilities are the renormalised product of its parts'
+    tempered ones, weight w and 1 - w, on every turn; with the embeddings left out (at the first part's mean) too."""
+    from miner.classify.learned import feature_matrix
+
+    rng = np.random.default_rng(1)
+    E = rng.normal(size=(len(examples), 6))
+    half = sorted({e.author for e in examples})[:3]
+    a = T.fit(examples, E, c_grid=(0.003,))
+    b = T.fit([e for e in examples if e.author in half], E[[e.author in half for e in examples]], c_grid=(0.03,))
+    from miner.classify.learned import Model
+
+    a, b = Model({**a.data, "temperature": 0.8}), Model({**b.data, "temperature": 1.3})  # each part's own, exercised
+    assert not np.allclose(a.mean, b.mean) and not np.allclose(a.scale, b.scale)
+    X = np.hstack([feature_matrix([e.turn for e in examples]), E])
+    m = T.blend(a, b, 0.3, 0.25)
+    geo = np.exp(0.3 * np.log(a.proba(X)) + 0.7 * np.log(b.proba(X)))
+    assert np.allclose(m.proba(X), geo / geo.sum(axis=1, keepdims=True), atol=1e-5)
+    plain = X[:, :len(a.features)]
+    X_at_a = X.copy()
+    X_at_a[:, len(a.features):] = a.mean[len(a.features):]  # what "no embedding columns" means: a's training mean
+    geo = np.exp(0.3 * np.log(a.proba(X_at_a)) + 0.7 * np.log(b.proba(X_at_a)))
+    assert np.allclose(m.proba(plain), geo / geo.sum(axis=1, keepdims=True), atol=1e-5)
+    assert m.threshold == 0.25 and m.data["C"] == a.data["C"] and m.temperature == 1.0
+    assert m.data["trained_on"]["blend"]["weight"] == 0.3
+    assert T.fitted_threshold(m) == T.fitted_threshold(b)
+    with pytest.raises(ValueError, match="different columns"):
+        T.blend(a, T.fit(examples, None, c_grid=(0.003,)), 0.5, 0.25)
