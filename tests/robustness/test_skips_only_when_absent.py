@@ -115,15 +115,19 @@ def _outcome(tmp_path: Path, breaks: str, test: str) -> tuple[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("breaks, test", [
-    ("default_base", "tests/trainer/test_trainer_smollm2.py::test_gguf_loads_dequantised_and_trainable"),
+@pytest.mark.parametrize("breaks, test, needs", [
+    ("default_base", "tests/trainer/test_trainer_smollm2.py::test_gguf_loads_dequantised_and_trainable",
+     ("transformers", "trl")),
     ("default_base", "tests/datasets/test_local_server.py::test_rewrite_end_to_end_against_a_real_local_server"
-                     "[transformers]"),
+                     "[transformers]", ("fastapi",)),
     ("fastapi", "tests/datasets/test_local_server.py::test_rewrite_end_to_end_against_a_real_local_server"
-                "[transformers]"),
+                "[transformers]", ()),
 ])
-def test_a_broken_load_fails_the_slow_test(tmp_path, breaks, test):
-    smollm2_gguf()  # (skips when the model is absent: those tests skip then, rightly)
+def test_a_broken_load_fails_the_slow_test(tmp_path, breaks, test, needs):
+    # (Skips when the model, or what the test needs before it loads the model, is absent: it skips then, rightly.)
+    smollm2_gguf()
+    for name in needs:
+        require_module(name, "the test run here (the train extra)")
     outcome, message = _outcome(tmp_path, breaks, test)
     assert outcome in ("failure", "error"), (outcome, message[-1500:])
     assert "simulated" in message, message[-1500:]
