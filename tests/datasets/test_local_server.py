@@ -20,21 +20,17 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import require_module, smollm2_gguf
 
 pytestmark = pytest.mark.slow
 
 
 def _gguf():
-    from trainer.model import default_base
-
-    try:
-        return default_base()
-    except RuntimeError as e:
-        pytest.skip(str(e))
+    return smollm2_gguf()  # a skip only when the package or its file is absent: a load failure fails
 
 
 def _transformers(folder: Path, port: int) -> tuple[list[str], str]:
-    pytest.importorskip("fastapi", reason="transformers serve needs fastapi (the train extra)")
+    require_module("fastapi", "`transformers serve` needs fastapi (the train extra)")
     from trainer.model import load_base
 
     model, tok = load_base(_gguf())
@@ -43,12 +39,12 @@ def _transformers(folder: Path, port: int) -> tuple[list[str], str]:
     del model
     cli = shutil.which("transformers", path=str(Path(sys.executable).parent)) or shutil.which("transformers")
     if cli is None:
-        pytest.skip("no `transformers` command")
+        pytest.skip("`transformers serve`: no `transformers` command beside the interpreter or on PATH")
     return [cli, "serve", str(folder), "--host", "127.0.0.1", "--port", str(port)], str(folder)
 
 
 def _llama(folder: Path, port: int) -> tuple[list[str], str]:
-    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python's server (the llama extra)")
+    require_module("llama_cpp.server", "llama-cpp-python's server (the llama extra)")
     _gguf()
     return [sys.executable, "-m", "miner.llm.server", "--port", str(port), "--n_ctx", "2048"], "smollm2"
 

@@ -102,12 +102,8 @@ def test_pointer_hashes_match_the_text_kept_outside_the_repository():
 
 
 def test_the_field_round_trips_through_the_label_loader():
-    # miner.classify.dataset fills Turn.next_assistant from answer_after (None when absent, "" kept):
-    # the model engineer's loader (wip/model, agreed in /work/team/answer_after.txt); on a branch
-    # without it there is nothing to round-trip yet.
+    # miner.classify.dataset fills Turn.next_assistant from answer_after (None when absent, "" kept).
     loaded = {path: read_external(path) for path in TEXT_FILES}
-    if not hasattr(next(iter(loaded.values()))[0].turn, "next_assistant"):
-        pytest.skip("the label loader does not read answer_after on this branch")
     checked = 0
     for path, examples in loaded.items():
         by_key = {(str(r["session"]), int(r["n"])): r for r in rows(path)}

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import require_module
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import _common  # noqa: E402
@@ -36,7 +37,7 @@ def test_measured_gives_exit_code_output_cpu_and_peak_memory():
 
 
 def test_measured_samples_the_process_tree():
-    pytest.importorskip("psutil")
+    require_module("psutil", "sampling the process tree (bench/_common.TreeMemory)")
     run = _common.measured([sys.executable, "-c", CHILD, "y"], capture_err=True)
     assert run.code == 3 and run.tree_rss_mb >= 64 and run.tree_pss_mb > 0
 

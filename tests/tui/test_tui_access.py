@@ -75,3 +75,68 @@ def test_a_write_waits_for_the_reads_in_progress_and_checkpoints(tui_vault):
     assert events == ["read", "write"]
     with access.read() as con:
         assert con.execute("SELECT a FROM scratch").fetchall() == [(1,)]
+
+
+def test_a_cursor_that_cannot_be_made_leaves_nothing_open(tui_vault, monkeypatch):
+    # `_acquire` opens the shared connection, then makes a cursor of it: when that failed, the connection stayed
+    # open with no user until the next action, and another writer (an ingest) could not open the vault meanwhile.
+    import duckdb
+    import pytest
+
+    import tui.access
+    from vault.errors import VaultError
+
+    access = VaultAccess(tui_vault)
+    real_cursor_of = tui.access.cursor_of
+
+    def failing_cursor_of(con):
+        raise duckdb.IOException("simulated: no cursor")
+
+    monkeypatch.setattr(tui.access, "cursor_of", failing_cursor_of)
+    for action in (access.read, access.write):
+        with pytest.raises(duckdb.IOException, match="simulated"):
+            with action():
+                pass
+        open_vault(tui_vault).close()  # nothing of the app's holds the file
+    # A failure while another read holds the connection leaves it to that read, which closes it when done.
+    monkeypatch.setattr(tui.access, "cursor_of", real_cursor_of)
+    with access.read() as con:
+        monkeypatch.setattr(tui.access, "cursor_of", failing_cursor_of)
+        with pytest.raises(duckdb.IOException, match="simulated"):
+            with access.read():
+                pass
+        assert con.execute("SELECT count(*) FROM sessions").fetchone()[0] > 0
+        with pytest.raises(VaultError, match="already attached"):  # still held by the read in progress
+            open_vault(tui_vault)
+        monkeypatch.setattr(tui.access, "cursor_of", real_cursor_of)
+    open_vault(tui_vault).close()
+    with access.write() as con:  # the count of users is right: a write is not kept waiting
+        con.execute("CREATE TABLE IF NOT EXISTS scratch AS SELECT 1 AS a")
+    assert access.mode == READ_WRITE
+
+
+def test_a_half_made_cursor_is_closed():
+    # `cursor_of` makes the cursor, then sets it up: a failure in the setup closed nothing (the cursor waited for
+    # the garbage collector). Here the setup's USE names a catalog that does not exist.
+    import duckdb
+    import pytest
+
+    from vault.connection import cursor_of
+
+    real = duckdb.connect()
+    made: list[duckdb.DuckDBPyConnection] = []
+
+    class Lying:
+        def execute(self, sql):
+            return real.execute("SELECT 'no_such_catalog'" if sql == "SELECT current_database()" else sql)
+
+        def cursor(self):
+            made.append(real.cursor())
+            return made[-1]
+
+    with pytest.raises(duckdb.Error, match="no_such_catalog"):
+        cursor_of(Lying())
+    [cur] = made
+    with pytest.raises(duckdb.ConnectionException, match="closed"):
+        cur.execute("SELECT 1")
+    real.close()

@@ -6,11 +6,10 @@ import pytest
 from support import EXAMPLES
 from tui_data import sync
 
+import miner.export as export_mod
+import miner.mine as mine
+import miner.pairs as pairs_mod
 from tui.app import make_app
-
-mine = pytest.importorskip("miner.mine")
-pairs_mod = pytest.importorskip("miner.pairs")
-export_mod = pytest.importorskip("miner.export")
 
 
 @pytest.fixture
