@@ -35,6 +35,7 @@ import json
 import random
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -457,6 +458,9 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     return out
 
 
+SHIPPED_RECIPE = "AB"  # the recipe of miner/classify/model.json (learned-9: train.shipped_fit), for "as shipped"
+
+
 def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]:
     """The --union recipes: name -> (training authors, the inner folds choosing L2/threshold/temperature: None one per
     author, as shipped, other arguments of train.fit / union_fit)."""
@@ -634,7 +638,7 @@ def own(args, sweep: tuple[float, ...]) -> dict:
         out["same_authors"] = same_authors(examples, E, feature_matrix([e.turn for e in examples]), first, sweep,
                                            args.jobs)
     if args.curve:
-        examples, train, groups, _ = union_data(args)
+        examples, train, groups, licensed = union_data(args)
         print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors", flush=True)
         from miner_own import AS_BEFORE
 
@@ -644,10 +648,18 @@ def own(args, sweep: tuple[float, ...]) -> dict:
         # the base's by ~10 pseudo-turns, train._lr intercept_pull 2.0 / held at them; D with 90% and 95% intervals,
         # miner_own.curve_change) are at commit 9658ba5 (both lost)
         variants = ("finetune", AS_BEFORE) if args.curve_before else ("finetune",)
-        out["learning_curve"] = own_curve(examples, _U["E"], _U["X"], train, args.jobs, variants)
+        # the base is the shipped recipe (learned-9's blend) fitted without the author when the shipped model saw it
+        shipped_train, folds, fit_kw = recipe_table(train, set(licensed))[SHIPPED_RECIPE]
+        out["learning_curve"] = own_curve(examples, _U["E"], _U["X"], shipped_train, args.jobs, variants,
+                                          base_fit=partial(_shipped_without, shipped_train, folds, fit_kw))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
     return out
+
+
+def _shipped_without(train: set[str], folds, fit_kw: dict, author: str):
+    """The shipped recipe fitted on `train` without `author` (a picklable function for the curve's workers)."""
+    return union_fit(author, train, folds, fit_kw)[0]
 
 
 def union_report(counts: dict, groups: dict, quiet: bool = False) -> tuple[dict, dict]:

@@ -1,6 +1,6 @@
 """A recipe's false alarms and missed corrections on a group of authors, turn by turn (printed, never written).
 
-    python bench/miner_errors.py --group data/labels/fresh-2026-12-05.txt          # learned-8 as shipped
+    python bench/miner_errors.py --group data/labels/fresh-2026-12-05.txt          # the shipped model (learned-9)
     python bench/miner_errors.py --group G --recipe cc-scope --cache C --unseen-cache U   # a --union recipe
     python bench/miner_errors.py --group G --all                                   # every turn, not only errors
 
@@ -8,9 +8,9 @@ The turns are those `bench/miner_cv.py --union` scores (the shared corpora's dev
 and `pointers-only/` with their text from `--pointers-text`), read by the same code (`miner_cv.union_data`).
 `reattempt_with_feedback` is the positive class. Each author of the group is scored by a fit without it:
 
-- recipe `shipped` (default): the model in miner/classify/model.json (learned-8) at its own threshold, for authors
-  outside its training set (for them it is exactly the leave-one-author-out prediction); a training author is
-  scored by recipe A's fit without it (the shipped recipe refitted);
+- recipe `shipped` (default): the model in miner/classify/model.json at its own threshold, for authors outside its
+  training set (for them it is exactly the leave-one-author-out prediction); a training author is scored by the
+  shipped recipe's fit without it (`miner_cv.SHIPPED_RECIPE`, refitted);
 - any other `--union` recipe (`miner_cv.recipe_table`): its fit on all training authors, or without the author.
 
 Per error: author, label file and line, gold label, the regression's correction probability (before the confidence
@@ -73,7 +73,7 @@ def scored(args, examples, authors: set[str], train: set[str], licensed: set[str
     U = miner_cv._U
     ci = CLASSES.index(POSITIVE)
     table = miner_cv.recipe_table(train, licensed)
-    name = "A" if args.recipe == "shipped" else args.recipe
+    name = miner_cv.SHIPPED_RECIPE if args.recipe == "shipped" else args.recipe
     if name not in table:
         raise SystemExit(f"--recipe {args.recipe!r}: not one of shipped, {', '.join(table)}")
     recipe_train, folds, fit_kw = table[name]
@@ -133,7 +133,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--group", required=True, help="file of author names (owner/name), one a line, # comments")
-    ap.add_argument("--recipe", default="shipped", help="shipped (learned-8, model.json) or a miner_cv --union recipe")
+    ap.add_argument("--recipe", default="shipped", help="shipped (model.json) or a miner_cv --union recipe")
     ap.add_argument("--threshold", type=float, help="the correction threshold (default: the model's own)")
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
     ap.add_argument("--labels", help="the label folder (default data/labels)")

@@ -137,7 +137,9 @@ def _curve_author(author: str, trained: bool):
 
     ex, E, X = _D["examples"], _D["E"], _D["X"]
     idx = [i for i, e in enumerate(ex) if e.author == author]
-    if trained:
+    if trained and _D.get("base_fit"):
+        base = _D["base_fit"](author)
+    elif trained:
         rows = [i for i, e in enumerate(ex) if e.author in _D["train"] and e.author != author]
         base = fit([ex[i] for i in rows], _rows(E, rows), X=X[rows])
     else:
@@ -167,11 +169,13 @@ def max_k(n: int) -> int:
     return max((k for k in CURVE_K if n - k >= CURVE_MIN_TEST), default=-1)
 
 
-def own_curve(examples, E, X, train: set[str], jobs: int, variants: tuple[str, ...] = ("finetune",)) -> dict:
+def own_curve(examples, E, X, train: set[str], jobs: int, variants: tuple[str, ...] = ("finetune",),
+              base_fit=None) -> dict:
     """The learning curve of every author that reaches k = 25 (module docstring), per author and pooled per cohort;
     `variants`: "finetune" (vault mine --fit as it is) and AS_BEFORE (learned-7's fine-tune before RULE10b), from the
-    same draws."""
-    _D.update(examples=examples, E=E, X=X, train=train, variants=variants)
+    same draws. `train`: the shipped model's training authors; `base_fit(author)`: the shipped recipe fitted without
+    that author (default: train.fit on the other training authors' rows, the recipe before learned-9)."""
+    _D.update(examples=examples, E=E, X=X, train=train, variants=variants, base_fit=base_fit)
     n: dict[str, int] = {}
     for e in examples:
         n[e.author] = n.get(e.author, 0) + 1

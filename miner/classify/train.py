@@ -34,7 +34,8 @@ from miner.classify.base import (
 from miner.classify.dataset import Example
 from miner.classify.learned import Model, feature_matrix, rules
 
-VERSION = "learned-8"  # learned-7's fit (same weights, temperature, threshold) plus the confidence map (ANCHOR below)
+VERSION = "learned-9"  # RULE26: learned-8's fit blended with a fit on more people (BLEND_WEIGHT below)
+# learned-8: learned-7's fit (same weights, temperature, threshold) plus the confidence map (ANCHOR below)
 # learned-7: learned-6's fit, its correction threshold moved to OPERATING (0.20) after the inner choice
 # learned-6: learned-5 plus the after family (after.py: the assistant's next answer), threshold window 1
 CLASSES = [NEW_REQUEST, REATTEMPT_WITH_FEEDBACK, REATTEMPT_WITHOUT_FEEDBACK, POSITIVE_FEEDBACK]
@@ -74,12 +75,19 @@ INNER_FOLDS: int | None = None
 # (74, 55 of them outside training) gave F1 0.654 at 0.20 against 0.628 as chosen (docs/mining.md, seventh session).
 # None: the inner choice (learned-6).
 OPERATING: float | None = 0.20
-# The confidence map of learned-8 (learned.calibrate): a Platt map of the correction probability, anchored at ANCHOR
-# (the correction gate, miner/filters.py GATE_CONFIDENCE: a test holds them equal), its slope fitted on out-of-fit
-# predictions: the training authors' inner leave-one-author-out ones and the fitted model's on the authors of
-# CALIBRATION_DIR (outside training, text in the repository). Labels are decided before it (RULE19, docs/mining.md).
+# The shipped model (learned-9, RULE26, docs/mining.md, sixteenth session) is a blend (`blend`): the mean of the
+# log-probabilities of two fits, BLEND_WEIGHT on learned-8's (the shared dev labels and data/labels/external-*.jsonl,
+# its recipe above) and the rest on a fit on those and SECOND_DIR's licensed label files (55 more people, their text
+# in the repository; SECOND_INNER_FOLDS inner folds, its own inner threshold), applying BLEND_THRESHOLD. The second
+# fit alone lost 0.08 F1 on the wild-dev people leave-one-author-out; the blend kept them and gained on the rest.
+SECOND_DIR = ROOT / "data" / "labels" / "not-in-model"
+SECOND_INNER_FOLDS = 10
+BLEND_WEIGHT = 0.5
+BLEND_THRESHOLD = 0.25
+# The confidence map (learned.calibrate, since learned-8): a Platt map of the correction probability, anchored at
+# ANCHOR (the correction gate, miner/filters.py GATE_CONFIDENCE: a test holds them equal), its slope fitted on
+# out-of-fit predictions of the blend (blend_calibration). Labels are decided before it (RULE19, docs/mining.md).
 ANCHOR = 0.7
-CALIBRATION_DIR = ROOT / "data" / "labels" / "not-in-model"
 SLOPES = tuple(round(x, 3) for x in np.arange(0.05, 2.0001, 0.005))
 
 
@@ -233,7 +241,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
         correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
         tempered: bool | None = None, inner_folds: int | None | str = "default",
-        operating: float | None | str = "default", calibrate_on: tuple | None = None, plain_tail: int = 0,
+        operating: float | None | str = "default", plain_tail: int = 0,
         author_weight: Mapping[str, float] | None = None) -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
@@ -248,8 +256,6 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     `inner_folds`: the inner cross-validation's folds (default INNER_FOLDS; None: one per author).
     `operating`: when the threshold is chosen inside ("cv"), the threshold the model applies instead (default
     OPERATING; None: the chosen one).
-    `calibrate_on`: (examples, E, X or None) of authors outside `examples`: the model gets a confidence map
-    (`calibration`), fitted on the inner out-of-fold predictions and the model's own on these; None: no map.
     `plain_tail`: E's last columns (after the embeddings) are standardised as plain features, prior 0 (RULE20's
     language-model columns); 0: none.
     `author_weight`: author -> a factor on that author's rows' weights (after `balance`); others 1.
@@ -291,8 +297,6 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     if moved:
         cv["inner_threshold"], threshold = threshold, op
     m = _raw_fit(X, y, C, n_plain, w, plain_tail)
-    ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
-    inner = (_softmax(Z / temperature)[:, ci], y == ci)
     data = {
         "version": version,
         "classes": CLASSES,
@@ -306,55 +310,31 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
                        "inner_cv_correction_f1": cv.get("f1"),
                        **({"inner_threshold": cv["inner_threshold"]} if moved else {}), **(extra or {})},
     }
-    if calibrate_on is not None:
-        data["calibration"] = calibration(Model(data), inner, *calibrate_on)
     model = Model(data)
     # the inner out-of-fold log-probabilities (tempered) of `examples[keep]`, for a blend's confidence map
     model.inner = (keep, np.log(np.clip(_softmax(Z / temperature), 1e-300, None)))
     return model
 
 
-def calibration_files(recorded: Model | None = None) -> list[Path]:
-    """The label files of CALIBRATION_DIR the confidence map is fitted on: all of them, or, for `recorded` (a model
-    made by this script), those it names in `trained_on.label_files` — the same data. People labelled later as a
-    rule's test set (data/labels/README.md, the tenth set) join that folder without changing the shipped model
-    until a rule refits it."""
+def second_files(recorded: Model | None = None) -> list[Path]:
+    """The label files of SECOND_DIR the second part of the blend is fitted on: all of them, or, for `recorded` (a
+    model made by this script), those it names in `trained_on.label_files` — the same data. People labelled later
+    join that folder without changing the shipped model until a rule refits it."""
     from miner.classify.dataset import EXTERNAL_GLOB
 
-    files = sorted(CALIBRATION_DIR.glob(EXTERNAL_GLOB))
+    files = sorted(SECOND_DIR.glob(EXTERNAL_GLOB))
     if recorded is None:
         return files
-    named = {f.removesuffix(" (calibration)") for f in recorded.data["trained_on"]["label_files"]
-             if f.endswith(" (calibration)")}
-    return [p for p in files if f"data/labels/{CALIBRATION_DIR.name}/{p.name}" in named]
+    named = set(recorded.data["trained_on"]["label_files"])
+    return [p for p in files if f"data/labels/{SECOND_DIR.name}/{p.name}" in named]
 
 
-def calibration_examples(files: Sequence[Path]) -> list[Example]:
-    """The labelled turns of `files` (calibration_files), in one order (the map's fit is deterministic)."""
+def read_label_files(files: Sequence[Path]) -> list[Example]:
+    """The labelled turns of `files`, in one order (the fits are deterministic)."""
     from miner.classify.dataset import read_external
 
     return sorted((e for p in files for e in read_external(p)),
                   key=lambda e: (e.author, e.turn.session_id, e.turn.position, e.turn.msg_id))
-
-
-def calibration(model: Model, inner: tuple[np.ndarray, np.ndarray], examples: Sequence[Example],
-                E: np.ndarray | None, X: np.ndarray | None = None) -> dict[str, Any]:
-    """The confidence map's slope: maximum likelihood (a grid: deterministic) of the gold correction on the
-    anchored map of the correction probability, over the inner out-of-fold predictions `inner` (p, is a correction)
-    and `model`'s on `examples` (authors outside its fit; the turns the regression labels)."""
-    keep = modelled(examples)
-    Xo = feature_matrix([examples[i].turn for i in keep]) if X is None else X[keep]
-    if model.embedding and E is not None:
-        Xo = np.hstack([Xo, E[keep]])
-    ci = CLASSES.index(REATTEMPT_WITH_FEEDBACK)
-    p_out = model.proba(Xo)[:, ci]
-    y_out = np.asarray([TARGET.get(examples[i].label, examples[i].label) == REATTEMPT_WITH_FEEDBACK for i in keep])
-    p = np.concatenate([inner[0], p_out])
-    yy = np.concatenate([inner[1], y_out]).astype(np.float64)
-    return {"map": "platt, anchored", "anchor": ANCHOR, "slope": map_slope(p, yy),
-            "fitted_on": {"inner_turns": len(inner[0]), "outside_turns": len(keep),
-                          "outside_authors": len({examples[i].author for i in keep}),
-                          "corrections": int(yy.sum())}}
 
 
 def map_slope(p: np.ndarray, yy: np.ndarray) -> float:
@@ -489,34 +469,48 @@ def differences(a: Model, b: Model, examples: Sequence[Example], E: np.ndarray |
             "max_weight_difference": weights, "labels_differing": labels, "max_confidence_difference": proba}
 
 
+def shipped_fit(corpora: Path, work: Path, recorded: Model | None = None) -> tuple[Model, list[Example], np.ndarray]:
+    """The shipped model from its data (the block above BLEND_WEIGHT says what): (model, the examples of its second
+    part, their embedding rows). `recorded`: a model made here; its second part's files are those it names."""
+    from miner.classify.dataset import DEV_LABEL_FILES, EXTERNAL_DIR, EXTERNAL_GLOB
+    from miner.classify.vectors import embed as embed_turns
+
+    first, E1 = corpus_data(corpora, work)
+    more_files = second_files(recorded)
+    more = read_label_files(more_files)
+    E2 = embed_turns(None, [e.turn for e in more])[0].astype(np.float64)
+    order = sorted(range(len(first) + len(more)), key=lambda i: (first + more)[i].author)  # stable: each part's order
+    both, E = [(first + more)[i] for i in order], np.vstack([E1, E2])[order]
+    a = fit(first, E1, version="learned-8")  # learned-8's recipe on learned-8's data
+    b = fit(both, E, version=f"{VERSION} second part", inner_folds=SECOND_INNER_FOLDS, operating=None)
+    files = list(DEV_LABEL_FILES) + [f"data/labels/{p.name}" for p in sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))]
+    files += [f"data/labels/{SECOND_DIR.name}/{p.name}" for p in more_files]
+    seen = b.data["trained_on"]
+    model = blend(a, b, BLEND_WEIGHT, BLEND_THRESHOLD, extra={
+        "examples": seen["examples"], "authors": seen["authors"], "labels": seen["labels"], "label_files": files,
+        "seed": SEED})
+    model.data["calibration"] = blend_calibration(a, b, BLEND_WEIGHT, first, both, E)
+    return Model(model.data), both, E
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Fit the learned miner classifier on the shared dev labels.")
+    ap = argparse.ArgumentParser(description="Fit the learned miner classifier (model.json) on the labelled turns.")
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
     ap.add_argument("--out", default=str(Path(__file__).with_name("model.json")))
     ap.add_argument("--check", action="store_true", help="fit again and compare with --out; exit 1 if different")
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="miner-train-") as tmp:
-        examples, E = corpus_data(Path(args.corpora), Path(tmp))
-    from miner.classify.dataset import EXTERNAL_DIR, EXTERNAL_GLOB
-    from miner.classify.vectors import embed as embed_turns
-
-    files = ["labels-dev.jsonl", "labels-wild-dev.jsonl"] + [f"data/labels/{p.name}" for p in
-                                                             sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))]
-    also = calibration_files(Model.from_json(Path(args.out).read_text(encoding="utf-8")) if args.check else None)
-    outside = calibration_examples(also)
-    E_out = embed_turns(None, [e.turn for e in outside])[0].astype(np.float64)
-    files += [f"data/labels/{CALIBRATION_DIR.name}/{p.name} (calibration)" for p in also]
-    model = fit(examples, E, extra={"label_files": files, "seed": SEED}, calibrate_on=(outside, E_out, None))
-    text = json.dumps(model.data, indent=None, separators=(",", ":")) + "\n"
     out = Path(args.out)
-    if args.check:
-        diff = differences(Model.from_json(out.read_text(encoding="utf-8")), model, examples, E)
+    recorded = Model.from_json(out.read_text(encoding="utf-8")) if args.check else None
+    with tempfile.TemporaryDirectory(prefix="miner-train-") as tmp:
+        model, examples, E = shipped_fit(Path(args.corpora), Path(tmp), recorded)
+    if recorded is not None:
+        diff = differences(recorded, model, examples, E)
         print(json.dumps(diff))
         return 0 if diff["same"] else 1
+    text = json.dumps(model.data, indent=None, separators=(",", ":")) + "\n"
     out.write_text(text, encoding="utf-8")
-    print(f"wrote {out} ({len(text)} bytes): {json.dumps(model.data['trained_on'])}")
+    print(f"wrote {out} ({len(text)} bytes): {json.dumps(model.data['trained_on'])[:400]}")
     return 0
-
 
 
 # -- measuring ------------------------------------------------------------------------------------

@@ -89,8 +89,9 @@ KEPT_OUT_LICENCES = {"MIT", "Apache-2.0", "CC-BY-4.0", "Unlicense", "ISC"}
 
 
 def test_kept_out_files_have_text_provenance_and_their_readme_counts():
-    """not-in-model/ files are not trained on, but they are read by `--held-out` and moved into training by
-    hand: each line keeps its text and provenance, loads, and the README table states their counts."""
+    """not-in-model/ files (learned-8's people never saw them; since learned-9 the second part of the blend is fitted
+    on them, train.SECOND_DIR): each line keeps its text and provenance, loads, and the README table states their
+    counts."""
     assert KEPT_OUT, "no not-in-model label files"
     table = {}
     for line in (EXTERNAL_DIR / "README.md").read_text(encoding="utf-8").splitlines():

@@ -127,18 +127,16 @@ def test_embedding_family_is_cached_and_deduplicated(dev, tmp_path):
 
 
 def test_the_shipped_model_is_reproducible_from_the_training_script(dev, tmp_path):
-    """Same data, same seed: the script's model labels every dev turn as the shipped one does."""
+    """Same data, same seed: the script's model labels every training turn as the shipped one does."""
     from miner.classify.learned import shipped_model
-    from miner.classify.train import SEED, calibration_examples, calibration_files, corpus_data, differences, fit
-    from miner.classify.vectors import embed
+    from miner.classify.train import SEED, differences, shipped_fit
 
-    examples, E = corpus_data(CORPORA, tmp_path)
     shipped = shipped_model()
-    outside = calibration_examples(calibration_files(shipped))  # the files it names
-    again = fit(examples, E, calibrate_on=(outside, embed(None, [e.turn for e in outside])[0].astype(np.float64), None))
+    again, examples, E = shipped_fit(CORPORA, tmp_path, shipped)  # the label files it names
     assert again.calibration == shipped.calibration  # the confidence map too (slope, anchor, what it was fitted on)
     assert shipped.data["trained_on"]["seed"] == SEED
     assert shipped.data["trained_on"]["labels"] == again.data["trained_on"]["labels"]
+    assert shipped.data["trained_on"]["label_files"] == again.data["trained_on"]["label_files"]
     diff = differences(shipped, again, examples, E)
     assert diff["same"], diff
 

@@ -67,6 +67,25 @@ def test_the_curve_fine_tunes_on_k_own_labels_and_scores_only_the_others(data, m
     assert set(draws[0]) == {0, 3, 8} and all(len(c) == 3 for c in draws[0].values())
 
 
+def test_the_curve_base_is_the_shipped_recipe_without_the_author_when_given(data, monkeypatch):
+    # learned-9's recipe is a blend: bench/miner_cv.py passes base_fit (that recipe fitted without the author), and
+    # the curve starts from it instead of train.fit on the other training authors
+    examples, X = data
+    author = max({e.author for e in examples}, key=lambda a: sum(e.author == a for e in examples))
+    shipped = T.fit([e for e in examples if e.author != author], None, c_grid=(0.003,))
+    asked = []
+    monkeypatch.setattr(T, "fit", lambda *a, **k: pytest.fail("train.fit called although base_fit was given"))
+    monkeypatch.setattr(O, "CURVE_K", (0, 3))
+    monkeypatch.setattr(O, "CURVE_DRAWS", 1)
+    O._D.update(examples=examples, E=None, X=X, train={e.author for e in examples}, variants=("finetune",),
+                base_fit=lambda a: asked.append(a) or shipped)
+    try:
+        _, _, draws = O._curve_author(author, trained=True)
+    finally:
+        O._D.pop("base_fit")
+    assert asked == [author] and set(draws["finetune"][0]) == {0, 3}
+
+
 def test_the_held_back_estimate_holds_out_one_part_of_an_author(data, monkeypatch):
     examples, X = data
     calls = []
