@@ -9,6 +9,7 @@ ingested, so no other session's turn can leak into training.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -128,6 +129,11 @@ def read_external(path: Path) -> list[Example]:
 
 
 def _rows(path: Path, fields: tuple[str, ...] = _TURN_FIELDS) -> list[dict[str, Any]]:
+    return [row for _, row in numbered_rows(path, fields)]
+
+
+def numbered_rows(path: Path, fields: tuple[str, ...] = _TURN_FIELDS) -> list[tuple[int, dict[str, Any]]]:
+    """(line number in the file, row) of each non-blank line, every one checked to be JSON holding `fields`."""
     rows = []
     for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -139,7 +145,7 @@ def _rows(path: Path, fields: tuple[str, ...] = _TURN_FIELDS) -> list[dict[str, 
             raise ValueError(f"{path}:{i}: not JSON ({e.msg})") from None
         if missing:
             raise ValueError(f"{path}:{i}: missing {', '.join(missing)}")
-        rows.append(row)
+        rows.append((i, row))
     return rows
 
 
@@ -200,28 +206,69 @@ POINTERS_TEXT = Path("/work/bench-data/model/pointers-text")
 _POINTER_FIELDS = ("author", "session", "n", "kind", "label", "text_sha256", "answer_before_sha256")
 
 
+# The fields a pointer line names by SHA-256 (`<field>_sha256`) instead of holding them; answer_after only in the lines
+# that record one
+POINTER_HASHED = ("text", "answer_before", "answer_after")
+
+
+@dataclass(slots=True)
+class PointerCheck:
+    """One line of a pointers-only file checked against the text kept for it (see check_pointers)."""
+
+    line: int  # line number in the pointers-only file
+    pointer: dict[str, Any]
+    text: dict[str, Any] | None  # the row of the same (session, n) in the text file; None when it has none
+    bad: tuple[str, ...]  # the POINTER_HASHED fields the pointer names whose text is absent or hashes otherwise
+
+
+def pointer_fields(pointer: Mapping[str, Any]) -> tuple[str, ...]:
+    """The fields a pointer line names by hash: text and answer_before always, answer_after where recorded."""
+    return tuple(f for f in POINTER_HASHED if f != "answer_after" or "answer_after_sha256" in pointer)
+
+
+def _sha(s: str) -> str:
+    return hashlib.sha256(s.encode("utf-8")).hexdigest()
+
+
+def check_pointers(path: Path, text_dir: Path) -> list[PointerCheck]:
+    """Every line of a pointers-only label file against the file of the same name in `text_dir` (full rows,
+    matched on session and n): which of its hashed fields have text whose SHA-256 is the pointer's. A missing
+    text file leaves every field of every line bad; an absent `answer_before` counts as "" (as the labels write
+    an answer that was not there), an absent `text` or `answer_after` as missing. Raises ValueError when either
+    file is not JSON lines of the expected fields."""
+    source = text_dir / path.name
+    full = {(str(r["session"]), int(r["n"])): r for r in _rows(source, ("session", "n"))} if source.exists() else {}
+    out = []
+    for i, r in numbered_rows(path, _POINTER_FIELDS):
+        t = full.get((str(r["session"]), int(r["n"])))
+        bad = []
+        for field in pointer_fields(r):
+            value = None if t is None else t.get(field)
+            if field == "answer_before" and t is not None:
+                value = value or ""
+            if not isinstance(value, str) or _sha(value) != r[f"{field}_sha256"]:
+                bad.append(field)
+        out.append(PointerCheck(i, r, t, tuple(bad)))
+    return out
+
+
 def read_pointers(path: Path, text_dir: Path) -> list[Example]:
     """Examples of a pointers-only label file, the text of each line taken from the file of the same name in
     `text_dir` (outside the repository: the text read again at the recorded commit) and kept only if its
-    SHA-256 (typed turn and answer tail) equals the pointer's. A line without matching text is an error
-    naming the file and line: a figure on part of an author's turns would not be the figure it claims."""
-    import hashlib
-
-    sha = lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest()  # noqa: E731
+    SHA-256 (typed turn, answer tail, and the next answer's head where the pointer records one) equals the
+    pointer's (check_pointers). A line without matching text is an error naming the file and line: a figure on
+    part of an author's turns would not be the figure it claims. `python bench/pointers_text.py` lists every
+    line whose text is missing or does not match, with the source to read it again from."""
     source = text_dir / path.name
     if not source.exists():
         raise ValueError(f"{path}: no text for it in {text_dir}")
-    full = {(str(r["session"]), int(r["n"])): r for r in _rows(source)}
     rows = []
-    for i, r in enumerate(_rows(path, _POINTER_FIELDS), 1):
-        t = full.get((str(r["session"]), int(r["n"])))
-        if t is None or sha(t["text"]) != r["text_sha256"] or \
-                sha(t.get("answer_before") or "") != r["answer_before_sha256"]:
-            raise ValueError(f"{path}:{i}: the text in {source} does not match the pointer's SHA-256")
-        after = None  # the next answer's head, when the pointer records one (answer_after_sha256)
-        if "answer_after_sha256" in r:
-            after = t.get("answer_after")
-            if after is None or sha(after) != r["answer_after_sha256"]:
-                raise ValueError(f"{path}:{i}: the answer_after in {source} does not match the pointer's SHA-256")
-        rows.append({**r, "text": t["text"], "answer_before": t.get("answer_before") or "", "answer_after": after})
+    for c in check_pointers(path, text_dir):
+        if c.bad:
+            raise ValueError(f"{path}:{c.line}: the {', '.join(c.bad)} in {source} "
+                             "does not match the pointer's SHA-256")
+        t = c.text
+        after = t.get("answer_after") if "answer_after" in pointer_fields(c.pointer) else None
+        rows.append({**c.pointer, "text": t["text"], "answer_before": t.get("answer_before") or "",
+                     "answer_after": after})
     return examples_from_rows(rows, path.name)
