@@ -77,9 +77,10 @@ INNER_FOLDS: int | None = None
 OPERATING: float | None = 0.20
 # The shipped model (learned-9, RULE26, docs/mining.md, sixteenth session) is a blend (`blend`): the mean of the
 # log-probabilities of two fits, BLEND_WEIGHT on learned-8's (the shared dev labels and data/labels/external-*.jsonl,
-# its recipe above) and the rest on a fit on those and SECOND_DIR's licensed label files (55 more people, their text
-# in the repository; SECOND_INNER_FOLDS inner folds, its own inner threshold), applying BLEND_THRESHOLD. The second
-# fit alone lost 0.08 F1 on the wild-dev people leave-one-author-out; the blend kept them and gained on the rest.
+# its recipe above) and the rest on a fit on those and SECOND_DIR's licensed label files (57 more people at
+# learned-9, their text in the repository; SECOND_INNER_FOLDS inner folds, its own inner threshold), applying
+# BLEND_THRESHOLD. The second fit alone lost 0.08 F1 on the wild-dev people leave-one-author-out; the blend kept
+# them and gained on the rest.
 SECOND_DIR = ROOT / "data" / "labels" / "not-in-model"
 SECOND_INNER_FOLDS = 10
 BLEND_WEIGHT = 0.5
@@ -393,8 +394,7 @@ def blend(a: Model, b: Model, weight: float, threshold: float, version: str = VE
     shift = (a.mean - b.mean) / b.scale
     coef = weight * a.coef / a.temperature + (1 - weight) * b.coef * ratio / b.temperature
     intercept = weight * a.intercept / a.temperature + (1 - weight) * (b.intercept + b.coef @ shift) / b.temperature
-    parts = [{k: m.data.get(k) for k in ("version", "C", "temperature", "threshold")} | {"trained_on": m.data["trained_on"]}
-             for m in (a, b)]
+    parts = [{k: m.data.get(k) for k in ("version", "C", "temperature", "threshold", "trained_on")} for m in (a, b)]
     data = {k: a.data[k] for k in ("classes", "features", "embedding", "mean", "scale", "C")}
     data.update({"version": version, "coef": [_round(r) for r in coef], "intercept": _round(intercept),
                  "temperature": 1.0, "threshold": threshold,
