@@ -170,14 +170,15 @@ def open_vault_waiting(path: str | Path | None = None, *, read_only: bool = Fals
         try:
             return open_vault(path, read_only=read_only, appends=appends)
         except VaultLockedError:
-            if time.monotonic() >= deadline:
-                raise
+            # announced even when this first try outlasted the wait (a loaded machine): a writer came
             if not announced and path is not None:  # `vault mcp` closes its reader when it sees this
                 with contextlib.suppress(OSError):
                     want = want_write_path(Path(path))
                     want.touch(mode=0o600)  # beside the vault: as private (it says when a writer ran)
                     os.chmod(want, 0o600)  # (one an older version left 0644)
                 announced = True
+            if time.monotonic() >= deadline:
+                raise
             time.sleep(0.05)
 
 

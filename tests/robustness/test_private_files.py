@@ -75,3 +75,25 @@ def test_a_waiting_writer_announces_itself_in_a_private_file(tmp_path):
             """, tmp_path)
     assert out == "waited\n"
     assert _mode(want_write_path(db)) == 0o600
+
+
+def test_a_writer_that_gives_up_at_its_first_try_has_announced_itself(tmp_path, monkeypatch):
+    # On a loaded machine the first attempt to open a locked vault can outlast the whole wait: the writer must still
+    # have announced itself (the bare-clone run of 2026-12-05 failed the test above so), not give up unannounced.
+    import time
+
+    import vault.store as store
+
+    def locked_and_slow(*a, **k):
+        time.sleep(0.05)
+        raise store.VaultLockedError("held by another process")
+
+    monkeypatch.setattr(store, "open_vault", locked_and_slow)
+    db = tmp_path / "v.duckdb"
+    try:
+        store.open_vault_waiting(db, wait=0.01)
+    except store.VaultLockedError:
+        pass
+    else:
+        raise AssertionError("the vault was opened")
+    assert _mode(store.want_write_path(db)) == 0o600
