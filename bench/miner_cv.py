@@ -473,14 +473,17 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
                "B10i-b1": (authors_base | licensed, UNION_INNER_FOLDS, {"operating": None, "balance": 1.0}),
                # ... and with RULE23's cc-scope columns (variants.TAIL_FEATURES)
                "B10i-scope": (authors_base | licensed, UNION_INNER_FOLDS, {"operating": None, "tail": "cc-scope"})}
-    # sixteenth session (RULE26): "AB", the blend of A's fit and B10's (log-probabilities averaged, train.blend) at
-    # threshold 0.25: B10's people without its shift away from A's (B10i lost 0.08 F1 on wild-dev)
-    recipes["AB"] = (authors_base | licensed, None, {"blend": (recipes["A"], recipes["B10"], 0.5), "threshold": 0.25})
+    # sixteenth session (RULE26, won: learned-9): "AB", the blend of A's fit and B10's (log-probabilities averaged,
+    # train.blend; weight 0.5, threshold 0.25 as judged): B10's people without its shift away from A's (B10i lost 0.08
+    # F1 on wild-dev)
+    from miner.classify.train import BLEND_THRESHOLD, BLEND_WEIGHT
+
+    recipes["AB"] = (authors_base | licensed, None,
+                     {"blend": (recipes["A"], recipes["B10"], BLEND_WEIGHT), "threshold": BLEND_THRESHOLD})
     # sixteenth session: B10i with A's authors (the shared corpora's and the repository's first label files, the
-    # closest to the acceptance test's people) weighing k times more in the fit ("B10i-wA<k>")
-    for k in (2, 3, 4, 6):
-        recipes[f"B10i-wA{k}"] = (authors_base | licensed, UNION_INNER_FOLDS,
-                                  {"operating": None, "author_weight": dict.fromkeys(authors_base, float(k))})
+    # closest to the acceptance test's people) weighing twice as much in the fit (below B10i: docs/mining.md)
+    recipes["B10i-wA2"] = (authors_base | licensed, UNION_INNER_FOLDS,
+                           {"operating": None, "author_weight": dict.fromkeys(authors_base, 2.0)})
     # RULE10's "A-damp" (authors_base, None, {"damp": True}) is at commit 104b155 (a tie: reverted)
     # RULE11's "A-centre" and RULE12's "A-shape" ({"centre": "emb"} / {"centre": "shape"}: each author's own shrunk
     # mean taken off the embeddings / the style columns) are at commit 6d005d3 (both lost: reverted)
