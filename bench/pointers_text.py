@@ -39,10 +39,14 @@ def keeps_its_text(path: Path) -> bool:
     return bool(rows) and all("text_sha256" not in r and "text" in r for _, r in rows)
 
 
+def missing(c: PointerCheck, field: str) -> bool:
+    """The field's text is absent (else it is there and hashes otherwise)."""
+    return c.text is None or c.text.get(field) is None
+
+
 def problem_line(name: str, c: PointerCheck) -> str:
     src = c.pointer.get("source") or {}
-    fields = ",".join(f"{f}={'missing' if c.text is None or c.text.get(f) is None else 'mismatch'}"
-                      for f in c.bad)
+    fields = ",".join(f"{f}={'missing' if missing(c, f) else 'mismatch'}" for f in c.bad)
     return (f"  {name}:{c.line} {fields} session {json.dumps(str(c.pointer['session']))} n {c.pointer['n']}"
             f" <- {src.get('repo', '?')} {src.get('path', '?')} @ {src.get('commit', '?')}")
 
@@ -74,12 +78,12 @@ def report(labels: Path, text_dir: Path, out=sys.stdout) -> bool:
             incomplete_files += 1
         for c in checks:
             if c.bad:
-                if c.text is None or any(c.text.get(f) is None for f in c.bad):
+                if any(missing(c, f) for f in c.bad):
                     n_missing += 1
                 else:
                     n_mismatch += 1
                 print(problem_line(name, c), file=out)
-    complete = bool(files) and incomplete_files == 0 and n_files > 0
+    complete = n_files > 0 and incomplete_files == 0
     state = "complete" if complete else "INCOMPLETE"
     skipped = f", {n_skipped} keeping their text skipped" if n_skipped else ""
     unreadable = f", {n_unreadable} that cannot be checked" if n_unreadable else ""

@@ -479,8 +479,9 @@ def shipped_fit(corpora: Path, work: Path, recorded: Model | None = None) -> tup
     more_files = second_files(recorded)
     more = read_label_files(more_files)
     E2 = embed_turns(None, [e.turn for e in more])[0].astype(np.float64)
-    order = sorted(range(len(first) + len(more)), key=lambda i: (first + more)[i].author)  # stable: each part's order
-    both, E = [(first + more)[i] for i in order], np.vstack([E1, E2])[order]
+    pooled = first + more
+    order = sorted(range(len(pooled)), key=lambda i: pooled[i].author)  # stable: each part's order within an author
+    both, E = [pooled[i] for i in order], np.vstack([E1, E2])[order]
     a = fit(first, E1, version="learned-8")  # learned-8's recipe on learned-8's data
     b = fit(both, E, version=f"{VERSION} second part", inner_folds=SECOND_INNER_FOLDS, operating=None)
     files = list(DEV_LABEL_FILES) + [f"data/labels/{p.name}" for p in sorted(EXTERNAL_DIR.glob(EXTERNAL_GLOB))]
