@@ -37,15 +37,15 @@ class Tmux:
         """Keys sent in one write, as a fast typist or a loaded machine delivers them (Escape 2 = Alt+2)."""
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
 
-    def wait_for(self, text: str, timeout: float = 30, gone: bool = False) -> str:
-        """The screen once `text` is on it (or, `gone`, no longer on it)."""
+    def wait_for(self, *texts: str, timeout: float = 30, gone: bool = False) -> str:
+        """The screen once every one of `texts` is on it (or, `gone`, none of them is)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             s = self.screen()
-            if (text in s) != gone:
+            if all((text in s) != gone for text in texts):
                 return s
             time.sleep(0.25)
-        raise AssertionError(f"{text!r} never {'went' if gone else 'appeared'}; the screen:\n{self.screen()}")
+        raise AssertionError(f"{texts!r} never {'went' if gone else 'appeared'}; the screen:\n{self.screen()}")
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
@@ -82,7 +82,8 @@ def test_vault_tui_in_tmux(tui_vault, tmp_path):
         s = t.wait_for("3 hits · keyword")
         assert "too long. two sentences max" in s
         t.together("Escape", "3")  # esc leaves the query (or Alt+3): either way the review screen
-        s = t.wait_for("pair 1/10")
+        # the pair's panes fill after its header (the CI-like run of 3dbb3e6 caught the header alone): wait for both
+        s = t.wait_for("pair 1/10", "rejected", "persona")
         assert "rejected" in s and "chosen" in s and "persona" in s
         t.keys("a")
         t.wait_for("pair 2/10 · 1 decided")
