@@ -480,6 +480,11 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
 
     recipes["AB"] = (authors_base | licensed, None,
                      {"blend": (recipes["A"], recipes["B10"], BLEND_WEIGHT), "threshold": BLEND_THRESHOLD})
+    # seventeenth session: AB with RULE23's cc-scope columns in both parts (the same weight and threshold)
+    recipes["AB-scope"] = (authors_base | licensed, None,
+                           {"blend": ((authors_base, None, {"tail": "cc-scope"}),
+                                      (authors_base | licensed, UNION_INNER_FOLDS, {"tail": "cc-scope"}), BLEND_WEIGHT),
+                            "threshold": BLEND_THRESHOLD})
     # sixteenth session: B10i with A's authors (the shared corpora's and the repository's first label files, the
     # closest to the acceptance test's people) weighing twice as much in the fit (below B10i: docs/mining.md)
     recipes["B10i-wA2"] = (authors_base | licensed, UNION_INNER_FOLDS,
@@ -747,8 +752,8 @@ def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict
         from miner.classify.train import blend
 
         (ta, fa, ka), (tb, fb, kb), weight = fit_kw["blend"]
-        a, b = union_fit(held, ta, fa, ka)[0], union_fit(held, tb, fb, kb)[0]
-        return blend(a, b, weight, fit_kw["threshold"]), rows, E
+        (a, _, Ea), b = union_fit(held, ta, fa, ka), union_fit(held, tb, fb, kb)[0]
+        return blend(a, b, weight, fit_kw["threshold"]), rows, Ea  # Ea: with the parts' extra columns, if any
     k, zs, tail = fit_kw.pop("lm", 0), fit_kw.pop("zs", False), fit_kw.pop("tail", None)
     import miner.classify.train as T
 
