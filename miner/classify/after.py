@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from miner.classify.base import Turn
-from miner.classify.cues import found_at_word_start, lowered_pattern
+from miner.classify.cues import found_at_word_start, lowered_pattern, plain
 
 # A label's reason when the model read this family before the assistant's next answer existed (the last turn of
 # a live session): `vault mine` labels such a turn again once the assistant has written after it (miner.turns).
@@ -174,7 +174,7 @@ def vector(t: Turn) -> list[float]:
     """The family's features in `NAMES` order."""
     head = t.next_assistant
     known = head is not None
-    lower = head[:HEAD].lower() if head else ""
+    lower = plain(head[:HEAD]).lower() if head else ""
     wide = _wide(lower)
     ack = _find(_ACK_GROUPS, lower, wide)
     agree = not ack and _find(_AGREE_GROUPS, lower, wide)

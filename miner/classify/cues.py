@@ -14,6 +14,16 @@ import re
 from dataclasses import dataclass
 
 
+# Typographic quotes as keyboards, phones and chat apps type them ("don\u2019t", "you\u2019re"): the patterns below are
+# written with ASCII ones, so text is read through `plain` first.
+_TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def plain(text: str) -> str:
+    """`text` with typographic quotes made ASCII (the same length, so offsets hold)."""
+    return text.translate(_TYPOGRAPHIC) if not text.isascii() else text
+
+
 @dataclass(frozen=True)
 class Cue:
     name: str

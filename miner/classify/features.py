@@ -70,14 +70,14 @@ def vector(t: Turn) -> list[float]:
 
     Per-turn Python is most of the learned backend's cost (bench/miner_speed.py): each text is
     lowercased and normalised once, and a regex runs only where its answer can change a feature."""
-    text = t.text.strip()
+    text = C.plain(t.text.strip())
     if len(text) > CUE_CHARS:  # a long paste: its start and end say what it is; regexes cost its length
         text = text[: CUE_CHARS - 500] + "\n" + text[-500:]
     lower = text.lower()
     words = len(t.text.split())
     corr = [c for c, find in _CORRECTION_FINDERS if find(lower if c.lowered else text) is not None]
     corr_names = {c.name for c in corr}
-    answer = t.prev_assistant or ""
+    answer = C.plain(t.prev_assistant or "")
     error = bool(answer) and C.error_text(text, lower)
     answers = [c.search_lowered(text, lower) for c in C.ANSWER_CUES]
     praise = C.PRAISE.search_lowered(text, lower)
@@ -123,7 +123,7 @@ def _praise_only(text: str, words: int, cue: bool, error: bool) -> bool:
 
 def praise_only(t: Turn) -> bool:
     """Short praise with nothing else in it ("that works", "it eorks!!!"), as `cue:praise_only` computes it."""
-    text = t.text.strip()
+    text = C.plain(t.text.strip())
     words = len(t.text.split())
     if words > 12:
         return False
@@ -152,7 +152,7 @@ def cue_scope(t: Turn, x) -> list[float]:
     cued = x[_CUE_COUNT] > 0
     if not cued:
         return [0.0, float(x[_NEGATED] == 1.0 and x[_NO_ANSWER] == 0.0)]
-    text = t.text.strip()[:SCOPE_WINDOW]
+    text = C.plain(t.text.strip()[:SCOPE_WINDOW])
     lower = text.lower()
     for c, find in _CORRECTION_FINDERS:
         m = find(lower if c.lowered else text)

@@ -113,7 +113,7 @@ _API_ERROR = re.compile(r"⎿\s*API Error.*", re.DOTALL)
 
 def _normalise(text: str) -> str:
     # Console transcripts append API errors to a re-sent prompt; they are not the person's words.
-    return " ".join(_WORD.findall(_API_ERROR.sub("", text).lower()))
+    return " ".join(_WORD.findall(_API_ERROR.sub("", C.plain(text)).lower()))
 
 
 RESEND_CHARS = 600  # a re-send is near-verbatim: its start says so, and difflib is quadratic in length
@@ -220,7 +220,7 @@ class HeuristicClassifier(Classifier):
         return Label(NEW_REQUEST, _confidence(score), reasons or ["no feedback cue"])
 
     def _resend(self, t: Turn) -> tuple[float, str] | None:
-        text = t.text.strip()
+        text = C.plain(t.text.strip())
         if C.CONTINUE.search(text):
             return 0.9, "cue: continue / try again"
         if C.fired(C.ANSWER_CUES[:1], text) and len(text.split()) <= 3:
@@ -239,7 +239,7 @@ class HeuristicClassifier(Classifier):
 
     def score(self, t: Turn) -> tuple[float, list[str]]:
         """Log-odds that the turn corrects the assistant's last answer, and the cues behind it."""
-        text = t.text.strip()
+        text = C.plain(t.text.strip())
         words = len(text.split())
         reasons: list[str] = []
         corr = sorted(C.fired(C.CORRECTION_CUES, text), key=lambda c: -c.weight)
@@ -253,7 +253,7 @@ class HeuristicClassifier(Classifier):
         if error:
             score += C.ERROR_PASTE[0].weight  # pasted logs are long by nature: no damping
             reasons.append("cue: error_text")
-        claimed = answer_before and C.CLAIMED_DONE.search(t.prev_assistant[-600:]) is not None
+        claimed = answer_before and C.CLAIMED_DONE.search(C.plain(t.prev_assistant[-600:])) is not None
         if claimed and (error or (words <= LONG_WORDS and any(c.name in C.FAILURE_CUES for c in corr))):
             score += CLAIM_THEN_FAILURE
             reasons.append("structure: failure reported after the assistant claimed success")
@@ -263,7 +263,7 @@ class HeuristicClassifier(Classifier):
             w = cue.weight
             score += w
             reasons.append(f"false friend: {cue.name}")
-        asked = answer_before and C.ASKED_USER.search(t.prev_assistant[-400:].rstrip()) is not None
+        asked = answer_before and C.ASKED_USER.search(C.plain(t.prev_assistant[-400:]).rstrip()) is not None
         if asked and not claimed and not error and not any(c.weight >= STRONG for c in corr):
             score += ASKED_THEN_ANSWER
             reasons.append("structure: answers the assistant's question")
@@ -280,7 +280,7 @@ class HeuristicClassifier(Classifier):
     def _praise_only(text: str, reasons: list[str]) -> bool:
         if any(r.startswith("cue:") for r in reasons):
             return False
-        fixed = _typo_fixed(text)
+        fixed = _typo_fixed(C.plain(text))
         if len(fixed.split()) > PRAISE_MAX_WORDS or not C.PRAISE.search(fixed):
             return False
         # Praise is most of the message: what is left once the praise is removed is a few words at most.

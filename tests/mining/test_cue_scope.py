@@ -50,7 +50,7 @@ def test_the_head_search_agrees_with_the_first_cue_of_the_whole_turn(licensed):
     cols = tail_columns("cc-scope", [e.turn for e in examples], X)
     seen = {0: 0, 1: 0}
     for e, row in zip(examples, cols, strict=True):
-        text = e.turn.text.strip()
+        text = C.plain(e.turn.text.strip())
         if len(text) > F.CUE_CHARS:
             text = text[: F.CUE_CHARS - 500] + "\n" + text[-500:]
         lower = text.lower()
