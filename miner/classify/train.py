@@ -34,7 +34,8 @@ from miner.classify.base import (
 from miner.classify.dataset import Example
 from miner.classify.learned import Model, feature_matrix, rules
 
-VERSION = "learned-9"  # RULE26: learned-8's fit blended with a fit on more people (BLEND_WEIGHT below)
+VERSION = "learned-10"  # RULE27: learned-9's recipe, typographic quotes read as ASCII (cues.plain), refitted
+# learned-9: RULE26, learned-8's fit blended with a fit on more people (BLEND_WEIGHT below)
 # learned-8: learned-7's fit (same weights, temperature, threshold) plus the confidence map (ANCHOR below)
 # learned-7: learned-6's fit, its correction threshold moved to OPERATING (0.20) after the inner choice
 # learned-6: learned-5 plus the after family (after.py: the assistant's next answer), threshold window 1
