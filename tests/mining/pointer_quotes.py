@@ -242,13 +242,27 @@ def cut(text: str, line: int):
             yield line + chunk.count("\n", 0, s), chunk[s:e], quoted
 
 
+# A label row's identifiers (a session id, the source's repository, path and commit) name where the text is; an
+# agent's answer may print the same id ("511eb6f3-..."), which is not a quote of it.
+IDENTIFIERS = frozenset({"session", "author", "repo", "path", "commit", "msg_id"})
+
+
+def prose(obj):
+    """A parsed JSON value without its identifier fields (IDENTIFIERS), at any depth."""
+    if isinstance(obj, dict):
+        return {k: prose(v) for k, v in obj.items() if k not in IDENTIFIERS}
+    if isinstance(obj, list):
+        return [prose(v) for v in obj]
+    return obj
+
+
 def segments(path: str, text: str):
-    """(line, piece, quoted): the text a quote could be in. The decoded strings of a JSON line; the comments and
-    string literals of a .py file; any other file whole."""
+    """(line, piece, quoted): the text a quote could be in. The decoded strings of a JSON line but its identifiers;
+    the comments and string literals of a .py file; any other file whole."""
     if path.endswith((".jsonl", ".json")):
         for i, line in enumerate(text.splitlines(), 1):
             try:
-                values = list(strings(json.loads(line)))
+                values = list(strings(prose(json.loads(line))))
             except json.JSONDecodeError:
                 values = [line]
             for v in values:

@@ -8,6 +8,8 @@ text, kept outside the repository; where it is not on the machine (CI, a fresh c
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pointer_quotes import COMMON, POINTERS_DIR, POINTERS_TEXT, build, scan, scan_text
 
@@ -39,6 +41,10 @@ def test_a_planted_quote_is_found_and_a_common_phrase_is_not(table):
     assert [h.n_words for h in scan_text("x.md", md, table)] == [5]
     assert len(scan_text("x.jsonl", '{"note": "' + quote + '"}\n', table)) == 1
     assert len(scan_text("x.py", f"x = 1  # {quote}\n", table)) == 1
+    # a label row's identifiers are not prose: the same words as its session id or source path are no quote there
+    row = {"session": quote, "source": {"repo": "a/b", "path": quote, "commit": "0" * 40}, "note": "a redo"}
+    assert scan_text("x.jsonl", json.dumps(row) + "\n", table) == []
+    assert len(scan_text("x.jsonl", json.dumps({**row, "note": quote}) + "\n", table)) == 1
     assert scan_text("x.py", f"{quote.replace(' ', '_')} = 1\n", table) == []  # code, not a comment or string
     assert scan_text("x.md", "- " + " and ".join(long_runs[0]) + "\n", table) == []  # words, not the run
     assert scan_text("x.md", f"- `{quote.replace(' ', '-')}.md`\n", table) == []  # a file name, not prose
