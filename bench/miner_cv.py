@@ -481,10 +481,10 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
     recipes["AB"] = (authors_base | licensed, None,
                      {"blend": (recipes["A"], recipes["B10"], BLEND_WEIGHT), "threshold": BLEND_THRESHOLD})
     # seventeenth session: AB with RULE23's cc-scope columns in both parts (the same weight and threshold)
-    recipes["AB-scope"] = (authors_base | licensed, None,
-                           {"blend": ((authors_base, None, {"tail": "cc-scope"}),
-                                      (authors_base | licensed, UNION_INNER_FOLDS, {"tail": "cc-scope"}), BLEND_WEIGHT),
-                            "threshold": BLEND_THRESHOLD})
+    train_ab, _, kw_ab = recipes["AB"]
+    *parts, weight = kw_ab["blend"]
+    scoped = [(t, f, {**kw, "tail": "cc-scope"}) for t, f, kw in parts]
+    recipes["AB-scope"] = (train_ab, None, {**kw_ab, "blend": (*scoped, weight)})
     # sixteenth session: B10i with A's authors (the shared corpora's and the repository's first label files, the
     # closest to the acceptance test's people) weighing twice as much in the fit (below B10i: docs/mining.md)
     recipes["B10i-wA2"] = (authors_base | licensed, UNION_INNER_FOLDS,

@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from support import vault_holder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,10 +91,6 @@ def test_a_writer_that_gives_up_at_its_first_try_has_announced_itself(tmp_path, 
 
     monkeypatch.setattr(store, "open_vault", locked_and_slow)
     db = tmp_path / "v.duckdb"
-    try:
+    with pytest.raises(store.VaultLockedError):
         store.open_vault_waiting(db, wait=0.01)
-    except store.VaultLockedError:
-        pass
-    else:
-        raise AssertionError("the vault was opened")
     assert _mode(store.want_write_path(db)) == 0o600
