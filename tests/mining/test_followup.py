@@ -71,8 +71,8 @@ def test_the_fast_handoff_search_finds_what_the_regex_finds(ext):
     from miner.classify.followup import ANSWER_TAIL, _HANDOFF, _handoff
 
     tails = [(e.turn.prev_assistant or "")[-ANSWER_TAIL:].lower() for e in ext.values()]
-    tails += ["xmanually", "manually", "prun this", "prun this, then run this", "rerun it", "please let me know if",
-              "you can runx", "_in your terminal", "(in your terminal)", "i won't run", "hi won't run", ""]
+    tails += ["xmanually", "manually", "prun this", "prun this, then run this", "rerun it", "please tell me if",
+              "you can runx", "_in your terminal", "(in your terminal)", "i cannot execute", "hi cannot execute", ""]
     found = [_HANDOFF.search(t) is not None for t in tails]
     assert [_handoff(t) for t in tails] == found
     assert 0 < sum(found) < len(found)
