@@ -123,6 +123,9 @@ def main() -> None:
                          "POOL (a recipe's training set, after --hold-out-group, or a group), scored on group TEST "
                          "(pool members taken out of it), k authors drawn for each K (the whole pool once); "
                          "repeatable; e.g. 'all but judge:judge:19,40,80,151' or 'B10:judge:19,40,69'")
+    ap.add_argument("--predictions", help="with --union: write every scored turn of each recipe fitted here (not read by "
+                                         "--reuse) to this JSONL file: recipe, author, file, session, msg_id, position, "
+                                         "gold label, p(correction) (null where a rule decided), predicted label")
     args = ap.parse_args()
 
     sweep = tuple(float(x) for x in args.sweep.split(",")) if args.sweep else ()
@@ -417,7 +420,9 @@ def union(args, sweep: tuple[float, ...]) -> dict:
             for th in sweep:
                 r["sweep"][th]["all"] = union_report(r["sweep"][th]["counts"], groups, quiet=True)[0]
             continue
-        labels, moved, chosen = union_labels(train, sweep, args.jobs, folds, fit_kw)
+        labels, moved, chosen, probs = union_labels(train, sweep, args.jobs, folds, fit_kw)
+        if args.predictions:
+            write_predictions(args.predictions, name, examples, labels, probs, first=name == names[0])
         r = out["recipes"][name] = {"training_authors": len(train), "fold_thresholds": chosen,
                                     "counts": author_counts(examples, labels)}
         print(f"\nrecipe {name}: trained on {len(train)} authors ({time.time() - t:.0f} s wall); fold thresholds "
@@ -563,7 +568,7 @@ def extend_reused(r: dict, train: set[str], new: set[str], sweep: tuple[float, .
     if new & train:
         raise SystemExit(f"--reuse: training authors missing from the earlier run: {sorted(new & train)}")
     examples = _U["examples"]
-    rows, labs, chosen = _union_fold(None, train, sweep, folds, fit_kw)
+    rows, labs, chosen, _ = _union_fold(None, train, sweep, folds, fit_kw)
     ex = [examples[i] for i in rows]
     got = [author_counts(ex, labs[0])] + [author_counts(ex, labs[j + 1]) for j in range(len(sweep))]
     old = [r["counts"]] + [r["sweep"][th]["counts"] for th in sweep]
@@ -703,14 +708,24 @@ def union_labels(train: set[str], sweep: tuple[float, ...], jobs: int, folds: in
         results = [_union_fold(a, train, sweep, folds, fit_kw) for a in tasks]
     out: list = [None] * len(examples)
     moved: list[list] = [[None] * len(examples) for _ in sweep]
+    probs: list = [None] * len(examples)
     chosen = []
-    for rows, labs, threshold in results:
+    for rows, labs, threshold, pc in results:
         chosen.append(threshold)
         for k, i in enumerate(rows):
-            out[i] = labs[0][k]
+            out[i], probs[i] = labs[0][k], pc[k]
             for j in range(len(sweep)):
                 moved[j][i] = labs[j + 1][k]
-    return out, moved, chosen
+    return out, moved, chosen, probs
+
+
+def write_predictions(path: str, recipe: str, examples, labels, probs, first: bool) -> None:
+    """--predictions: one JSON line per scored turn of `recipe` (the file started afresh by the first recipe)."""
+    with open(path, "w" if first else "a", encoding="utf-8") as f:
+        for e, lab, p in zip(examples, labels, probs, strict=True):
+            f.write(json.dumps({"recipe": recipe, "author": e.author, "file": e.file, "session": e.turn.session_id,
+                                "msg_id": e.turn.msg_id, "position": e.turn.position, "label": e.label,
+                                "p_correction": p, "prediction": lab.label}) + "\n")
 
 
 def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], folds: int | None,
@@ -732,9 +747,18 @@ def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], fol
     for th in (chosen, *sweep):
         model.threshold = th
         labs.append(predict(model, ex, Er, Xr) if rows else [])
+    model.threshold = chosen
+    from miner.classify.learned import rules  # p(correction) of the turns the regression decides (None: a rule)
+
+    free = [k for k, e in enumerate(ex) if rules(e.turn) is None]
+    pc: list = [None] * len(ex)
+    if free:
+        P = model.proba(np.hstack([Xr[free], Er[free]]) if model.embedding else Xr[free])
+        for k, p in zip(free, P[:, model.classes.index("reattempt_with_feedback")].tolist(), strict=True):
+            pc[k] = round(p, 5)
     print(f"    fold {held or '(all training authors)'}: {len(rows)} turns scored, threshold {chosen}, "
           f"{time.process_time() - t:.0f} s CPU", flush=True)
-    return np.asarray(rows).tolist(), labs, chosen
+    return np.asarray(rows).tolist(), labs, chosen, pc
 
 
 def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict | None = None):
