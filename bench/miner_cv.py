@@ -490,6 +490,12 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
     *parts, weight = kw_ab["blend"]
     scoped = [(t, f, {**kw, "tail": "cc-scope"}) for t, f, kw in parts]
     recipes["AB-scope"] = (train_ab, None, {**kw_ab, "blend": (*scoped, weight)})
+    # eighteenth session (errors): AB reading plain-words evidence as cued: "AB-appr" the approval cue only on turns of
+    # at most six words (variants.approval_scoped), "AB-neg" a negation with no correction cue after an answer as a
+    # column of prior +0.8 (variants.TAIL_FEATURES "neg-nocue"), "AB-plain" both; in both parts, AB's weight and threshold
+    for name, extra in (("AB-appr", {"xform": "appr-scope"}), ("AB-neg", {"tail": "neg-nocue"}),
+                        ("AB-plain", {"xform": "appr-scope", "tail": "neg-nocue"})):
+        recipes[name] = (train_ab, None, {**kw_ab, "blend": (*[(t, f, {**kw, **extra}) for t, f, kw in parts], weight)})
     # sixteenth session: B10i with A's authors (the shared corpora's and the repository's first label files, the
     # closest to the acceptance test's people) weighing twice as much in the fit (below B10i: docs/mining.md)
     recipes["B10i-wA2"] = (authors_base | licensed, UNION_INNER_FOLDS,
@@ -740,7 +746,7 @@ def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], fol
 
     t = time.process_time()
     model, rows, E = union_fit(held, train, folds, fit_kw)
-    examples, X = _U["examples"], _U["X"]
+    examples, X = _U["examples"], recipe_X(fit_kw)
     chosen = model.threshold
     ex, Er, Xr = [examples[i] for i in rows], E[rows], X[rows]
     labs = []
@@ -779,6 +785,7 @@ def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict
         (a, _, Ea), b = union_fit(held, ta, fa, ka), union_fit(held, tb, fb, kb)[0]
         return blend(a, b, weight, fit_kw["threshold"]), rows, Ea  # Ea: with the parts' extra columns, if any
     k, zs, tail = fit_kw.pop("lm", 0), fit_kw.pop("zs", False), fit_kw.pop("tail", None)
+    X = recipe_X({"xform": fit_kw.pop("xform", None)})
     import miner.classify.train as T
 
     T.TAIL_WEIGHT = fit_kw.pop("tail_weight", 1.0)  # a fold worker's own module: set for each fold
@@ -790,13 +797,34 @@ def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict
         from miner.classify.variants import TAIL_FEATURES, tail_columns
 
         T.TAIL_PRIOR = tuple(TAIL_FEATURES[tail][1])
-        cols = _U.setdefault("tail", {})
-        if tail not in cols:
-            cols[tail] = tail_columns(tail, [e.turn for e in examples], X)
-        E = np.hstack([E, cols[tail]])
-        fit_kw["plain_tail"] = cols[tail].shape[1]
+        cols = _U.setdefault("tail", {})  # by the feature rows they read (a recipe's X transform)
+        if (tail, id(X)) not in cols:
+            cols[(tail, id(X))] = tail_columns(tail, [e.turn for e in examples], X)
+        E = np.hstack([E, cols[(tail, id(X))]])
+        fit_kw["plain_tail"] = cols[(tail, id(X))].shape[1]
     model = fit([examples[i] for i in fit_rows], E[fit_rows], X=X[fit_rows], inner_folds=folds, **fit_kw)
     return model, rows, E
+
+
+def recipe_X(fit_kw: dict | None):
+    """The feature rows a recipe reads: _U's, or rewritten by its X transform (variants.X_TRANSFORMS, fit_kw "xform";
+    a blend's parts must name the same one), computed once per process."""
+    fit_kw = fit_kw or {}
+    if "blend" in fit_kw:
+        names = {kw.get("xform") for _, _, kw in fit_kw["blend"][:-1]}
+        if len(names) != 1:
+            raise ValueError(f"a blend's parts read different feature rows: {names}")
+        name = names.pop()
+    else:
+        name = fit_kw.get("xform")
+    if not name:
+        return _U["X"]
+    done = _U.setdefault("xform", {})
+    if name not in done:
+        from miner.classify.variants import X_TRANSFORMS
+
+        done[name] = X_TRANSFORMS[name]([e.turn for e in _U["examples"]], _U["X"])
+    return done[name]
 
 
 LM_K = 16  # RULE20: principal components of the language model's hidden state kept
