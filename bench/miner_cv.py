@@ -123,6 +123,9 @@ def main() -> None:
                          "POOL (a recipe's training set, after --hold-out-group, or a group), scored on group TEST "
                          "(pool members taken out of it), k authors drawn for each K (the whole pool once); "
                          "repeatable; e.g. 'all but judge:judge:19,40,80,151' or 'B10:judge:19,40,69'")
+    ap.add_argument("--predictions", help="with --union: write every scored turn of each recipe fitted here (not read by "
+                                         "--reuse) to this JSONL file: recipe, author, file, session, msg_id, position, "
+                                         "gold label, p(correction) (null where a rule decided), predicted label")
     args = ap.parse_args()
 
     sweep = tuple(float(x) for x in args.sweep.split(",")) if args.sweep else ()
@@ -417,7 +420,9 @@ def union(args, sweep: tuple[float, ...]) -> dict:
             for th in sweep:
                 r["sweep"][th]["all"] = union_report(r["sweep"][th]["counts"], groups, quiet=True)[0]
             continue
-        labels, moved, chosen = union_labels(train, sweep, args.jobs, folds, fit_kw)
+        labels, moved, chosen, probs = union_labels(train, sweep, args.jobs, folds, fit_kw)
+        if args.predictions:
+            write_predictions(args.predictions, name, examples, labels, probs, first=name == names[0])
         r = out["recipes"][name] = {"training_authors": len(train), "fold_thresholds": chosen,
                                     "counts": author_counts(examples, labels)}
         print(f"\nrecipe {name}: trained on {len(train)} authors ({time.time() - t:.0f} s wall); fold thresholds "
@@ -485,6 +490,12 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
     *parts, weight = kw_ab["blend"]
     scoped = [(t, f, {**kw, "tail": "cc-scope"}) for t, f, kw in parts]
     recipes["AB-scope"] = (train_ab, None, {**kw_ab, "blend": (*scoped, weight)})
+    # eighteenth session (errors): AB reading plain-words evidence as cued: "AB-appr" the approval cue only on turns of
+    # at most six words (variants.approval_scoped), "AB-neg" a negation with no correction cue after an answer as a
+    # column of prior +0.8 (variants.TAIL_FEATURES "neg-nocue"), "AB-plain" both; in both parts, AB's weight and threshold
+    for name, extra in (("AB-appr", {"xform": "appr-scope"}), ("AB-neg", {"tail": "neg-nocue"}),
+                        ("AB-plain", {"xform": "appr-scope", "tail": "neg-nocue"})):
+        recipes[name] = (train_ab, None, {**kw_ab, "blend": (*[(t, f, {**kw, **extra}) for t, f, kw in parts], weight)})
     # sixteenth session: B10i with A's authors (the shared corpora's and the repository's first label files, the
     # closest to the acceptance test's people) weighing twice as much in the fit (below B10i: docs/mining.md)
     recipes["B10i-wA2"] = (authors_base | licensed, UNION_INNER_FOLDS,
@@ -563,7 +574,7 @@ def extend_reused(r: dict, train: set[str], new: set[str], sweep: tuple[float, .
     if new & train:
         raise SystemExit(f"--reuse: training authors missing from the earlier run: {sorted(new & train)}")
     examples = _U["examples"]
-    rows, labs, chosen = _union_fold(None, train, sweep, folds, fit_kw)
+    rows, labs, chosen, _ = _union_fold(None, train, sweep, folds, fit_kw)
     ex = [examples[i] for i in rows]
     got = [author_counts(ex, labs[0])] + [author_counts(ex, labs[j + 1]) for j in range(len(sweep))]
     old = [r["counts"]] + [r["sweep"][th]["counts"] for th in sweep]
@@ -703,14 +714,24 @@ def union_labels(train: set[str], sweep: tuple[float, ...], jobs: int, folds: in
         results = [_union_fold(a, train, sweep, folds, fit_kw) for a in tasks]
     out: list = [None] * len(examples)
     moved: list[list] = [[None] * len(examples) for _ in sweep]
+    probs: list = [None] * len(examples)
     chosen = []
-    for rows, labs, threshold in results:
+    for rows, labs, threshold, pc in results:
         chosen.append(threshold)
         for k, i in enumerate(rows):
-            out[i] = labs[0][k]
+            out[i], probs[i] = labs[0][k], pc[k]
             for j in range(len(sweep)):
                 moved[j][i] = labs[j + 1][k]
-    return out, moved, chosen
+    return out, moved, chosen, probs
+
+
+def write_predictions(path: str, recipe: str, examples, labels, probs, first: bool) -> None:
+    """--predictions: one JSON line per scored turn of `recipe` (the file started afresh by the first recipe)."""
+    with open(path, "w" if first else "a", encoding="utf-8") as f:
+        for e, lab, p in zip(examples, labels, probs, strict=True):
+            f.write(json.dumps({"recipe": recipe, "author": e.author, "file": e.file, "session": e.turn.session_id,
+                                "msg_id": e.turn.msg_id, "position": e.turn.position, "label": e.label,
+                                "p_correction": p, "prediction": lab.label}) + "\n")
 
 
 def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], folds: int | None,
@@ -725,16 +746,25 @@ def _union_fold(held: str | None, train: set[str], sweep: tuple[float, ...], fol
 
     t = time.process_time()
     model, rows, E = union_fit(held, train, folds, fit_kw)
-    examples, X = _U["examples"], _U["X"]
+    examples, X = _U["examples"], recipe_X(fit_kw)
     chosen = model.threshold
     ex, Er, Xr = [examples[i] for i in rows], E[rows], X[rows]
     labs = []
     for th in (chosen, *sweep):
         model.threshold = th
         labs.append(predict(model, ex, Er, Xr) if rows else [])
+    model.threshold = chosen
+    from miner.classify.learned import rules  # p(correction) of the turns the regression decides (None: a rule)
+
+    free = [k for k, e in enumerate(ex) if rules(e.turn) is None]
+    pc: list = [None] * len(ex)
+    if free:
+        P = model.proba(np.hstack([Xr[free], Er[free]]) if model.embedding else Xr[free])
+        for k, p in zip(free, P[:, model.classes.index("reattempt_with_feedback")].tolist(), strict=True):
+            pc[k] = round(p, 5)
     print(f"    fold {held or '(all training authors)'}: {len(rows)} turns scored, threshold {chosen}, "
           f"{time.process_time() - t:.0f} s CPU", flush=True)
-    return np.asarray(rows).tolist(), labs, chosen
+    return np.asarray(rows).tolist(), labs, chosen, pc
 
 
 def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict | None = None):
@@ -755,6 +785,7 @@ def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict
         (a, _, Ea), b = union_fit(held, ta, fa, ka), union_fit(held, tb, fb, kb)[0]
         return blend(a, b, weight, fit_kw["threshold"]), rows, Ea  # Ea: with the parts' extra columns, if any
     k, zs, tail = fit_kw.pop("lm", 0), fit_kw.pop("zs", False), fit_kw.pop("tail", None)
+    X = recipe_X({"xform": fit_kw.pop("xform", None)})
     import miner.classify.train as T
 
     T.TAIL_WEIGHT = fit_kw.pop("tail_weight", 1.0)  # a fold worker's own module: set for each fold
@@ -766,13 +797,34 @@ def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict
         from miner.classify.variants import TAIL_FEATURES, tail_columns
 
         T.TAIL_PRIOR = tuple(TAIL_FEATURES[tail][1])
-        cols = _U.setdefault("tail", {})
-        if tail not in cols:
-            cols[tail] = tail_columns(tail, [e.turn for e in examples], X)
-        E = np.hstack([E, cols[tail]])
-        fit_kw["plain_tail"] = cols[tail].shape[1]
+        cols = _U.setdefault("tail", {})  # by the feature rows they read (a recipe's X transform)
+        if (tail, id(X)) not in cols:
+            cols[(tail, id(X))] = tail_columns(tail, [e.turn for e in examples], X)
+        E = np.hstack([E, cols[(tail, id(X))]])
+        fit_kw["plain_tail"] = cols[(tail, id(X))].shape[1]
     model = fit([examples[i] for i in fit_rows], E[fit_rows], X=X[fit_rows], inner_folds=folds, **fit_kw)
     return model, rows, E
+
+
+def recipe_X(fit_kw: dict | None):
+    """The feature rows a recipe reads: _U's, or rewritten by its X transform (variants.X_TRANSFORMS, fit_kw "xform";
+    a blend's parts must name the same one), computed once per process."""
+    fit_kw = fit_kw or {}
+    if "blend" in fit_kw:
+        names = {kw.get("xform") for _, _, kw in fit_kw["blend"][:-1]}
+        if len(names) != 1:
+            raise ValueError(f"a blend's parts read different feature rows: {names}")
+        name = names.pop()
+    else:
+        name = fit_kw.get("xform")
+    if not name:
+        return _U["X"]
+    done = _U.setdefault("xform", {})
+    if name not in done:
+        from miner.classify.variants import X_TRANSFORMS
+
+        done[name] = X_TRANSFORMS[name]([e.turn for e in _U["examples"]], _U["X"])
+    return done[name]
 
 
 LM_K = 16  # RULE20: principal components of the language model's hidden state kept

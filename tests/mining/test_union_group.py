@@ -36,7 +36,7 @@ def test_reuse_adds_only_the_new_authors_and_checks_the_others(monkeypatch):
     ex = _examples([("old", CORR), ("old", OTHER), ("new", CORR), ("new", CORR), ("train", CORR)])
     monkeypatch.setitem(CV._U, "examples", ex)
     # the fit on all training authors scores every author outside training: old (again) and new
-    fold = ([0, 1, 2, 3], [_labels([CORR, CORR, CORR, OTHER]), _labels([CORR, OTHER, OTHER, OTHER])], 0.2)
+    fold = ([0, 1, 2, 3], [_labels([CORR, CORR, CORR, OTHER]), _labels([CORR, OTHER, OTHER, OTHER])], 0.2, [None] * 4)
     calls = []
     monkeypatch.setattr(CV, "_union_fold", lambda *a: calls.append(a) or fold)
     r = {"counts": {"train": [1, 0, 0], "old": [1, 1, 0]}, "fold_thresholds": [0.2],
