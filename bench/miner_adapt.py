@@ -347,8 +347,8 @@ def main() -> None:
     z_train[mod] = oof
     old = T._standardise
 
-    def standardise(Xm, n_plain):
-        mean, scale = old(Xm, n_plain)
+    def standardise(Xm, n_plain, *tail):
+        mean, scale = old(Xm, n_plain, *tail)
         scale[n_plain] *= T.EMBED_WEIGHT / args.logit_weight  # the logit column: its own weight, not the embeddings'
         return mean, scale
 

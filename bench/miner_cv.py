@@ -514,12 +514,12 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
     # log-odds of "yes" to "is the user correcting the assistant?" as one such column (a diagnostic)
     recipes["A-lm"] = (authors_base, None, {"lm": LM_K})
     recipes["A-zs"] = (authors_base, None, {"zs": True})
-    # RULE21 (/work/team/miner-RULE21.txt): "A-lm-w", A-lm with the 16 columns' L2 pull 25x weaker (TAIL_WEIGHT 5)
+    # RULE21 (/work/team/miner-RULE21.txt): "A-lm-w", A-lm with the 16 columns' L2 pull 25x weaker (tail_weight 5)
     recipes["A-lm-w"] = (authors_base, None, {"lm": LM_K, "tail_weight": 5.0})
-    # RULE22 (/work/team/miner-RULE22.txt): "A-lm-w2.5", the same with TAIL_WEIGHT 2.5 (a pull 6.25x weaker than plain)
+    # RULE22 (/work/team/miner-RULE22.txt): "A-lm-w2.5", the same with tail_weight 2.5 (a pull 6.25x weaker than plain)
     recipes["A-lm-w2.5"] = (authors_base, None, {"lm": LM_K, "tail_weight": 2.5})
     # fifteenth session: the variants of miner.classify.variants whose own columns join the fit (TAIL_FEATURES:
-    # standardised as plain features, their prior train.TAIL_PRIOR), each a recipe of its name
+    # standardised as plain features, their prior train.fit's tail_prior), each a recipe of its name
     from miner.classify.variants import TAIL_FEATURES
 
     recipes.update({name: (authors_base, None, {"tail": name}) for name in TAIL_FEATURES})
@@ -786,17 +786,13 @@ def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict
         return blend(a, b, weight, fit_kw["threshold"]), rows, Ea  # Ea: with the parts' extra columns, if any
     k, zs, tail = fit_kw.pop("lm", 0), fit_kw.pop("zs", False), fit_kw.pop("tail", None)
     X = recipe_X({"xform": fit_kw.pop("xform", None)})
-    import miner.classify.train as T
-
-    T.TAIL_WEIGHT = fit_kw.pop("tail_weight", 1.0)  # a fold worker's own module: set for each fold
     if k or zs:
         E = np.hstack([E, lm_columns(examples, fit_rows, k)] if k else [E, _U["ZS"]])
         fit_kw["plain_tail"] = k or 1
-    T.TAIL_PRIOR = ()
     if tail:  # a cc-/ot- variant's own columns (miner.classify.variants.TAIL_FEATURES), computed once per process
         from miner.classify.variants import TAIL_FEATURES, tail_columns
 
-        T.TAIL_PRIOR = tuple(TAIL_FEATURES[tail][1])
+        fit_kw["tail_prior"] = TAIL_FEATURES[tail][1]
         cols = _U.setdefault("tail", {})  # by the feature rows they read (a recipe's X transform)
         if (tail, id(X)) not in cols:
             cols[(tail, id(X))] = tail_columns(tail, [e.turn for e in examples], X)

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,10 +48,6 @@ SEED = 0
 PRIOR = True  # start from (and shrink towards) the hand-set cue weights, not from zero
 BALANCE = 0.5  # author weights n ** -0.5: a prolific author counts more, not proportionally more
 EMBED_WEIGHT = 0.25  # embedding columns are scaled down after standardising: 768 of them, ~60 others
-TAIL_WEIGHT = 1.0  # fit(plain_tail=k)'s columns scaled up after standardising (RULE21's A-lm-w: 5, a weaker pull)
-# fit(plain_tail=k)'s columns' prior log-odds towards a correction, in raw feature units, one per column (empty: 0
-# each); set by a variant's own columns (variants.TAIL_FEATURES), as the cue weights are for the shipped features
-TAIL_PRIOR: tuple[float, ...] = ()
 RULE_WEIGHT = 3.0  # prior log-odds of a heuristic rule for praise or a re-send (the heuristic decides on it alone)
 ROOT = Path(__file__).resolve().parents[2]
 # Whether a fit reads the `after` family (look-ahead, the last columns of F.NAMES); without it a fit reads the
@@ -98,20 +94,33 @@ ANCHOR = 0.7
 SLOPES = tuple(round(x, 3) for x in np.arange(0.05, 2.0001, 0.005))
 
 
+class Tail(NamedTuple):
+    """fit(plain_tail=...)'s last `columns` columns of E (after the embeddings): standardised as plain features, then
+    scaled up by `weight` (RULE21's A-lm-w: 5, a weaker pull), pulled towards `prior` on the correction row (log-odds
+    in raw feature units, one per column; empty: 0 each; a variant's own columns, variants.TAIL_FEATURES, as the cue
+    weights are for the shipped features)."""
+    columns: int = 0
+    weight: float = 1.0
+    prior: tuple[float, ...] = ()
+
+
+NO_TAIL = Tail()
+
+
 def modelled(examples: Sequence[Example]) -> list[int]:
     """Indices of the examples the regression learns from: not decided by structure, a label it predicts."""
     return [i for i, e in enumerate(examples)
             if rules(e.turn) is None and TARGET.get(e.label, e.label) in CLASSES]
 
 
-def _standardise(X: np.ndarray, n_plain: int, tail: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and scales; the embedding block (after n_plain, before the last `tail` columns) scaled down."""
+def _standardise(X: np.ndarray, n_plain: int, tail: Tail = NO_TAIL) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and scales; the embedding block (after n_plain, before the tail's columns) scaled down."""
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    scale[n_plain:X.shape[1] - tail] /= EMBED_WEIGHT
-    if tail:
-        scale[X.shape[1] - tail:] /= TAIL_WEIGHT
+    scale[n_plain:X.shape[1] - tail.columns] /= EMBED_WEIGHT
+    if tail.columns:
+        scale[X.shape[1] - tail.columns:] /= tail.weight
     return mean, scale
 
 
@@ -167,16 +176,17 @@ def prior_weights(names: list[str]) -> np.ndarray:
     return np.asarray([[rules.get(c, {}).get(n, 0.0) for n in names] for c in CLASSES])
 
 
-def _raw_fit(X: np.ndarray, y: np.ndarray, C: float, n_plain: int, w: np.ndarray, tail: int = 0) -> dict[str, Any]:
-    """`tail`: the last columns of X are standardised as plain features (not scaled down), prior 0 (RULE20) or
-    TAIL_PRIOR on the correction row."""
+def _raw_fit(X: np.ndarray, y: np.ndarray, C: float, n_plain: int, w: np.ndarray,
+             tail: Tail = NO_TAIL) -> dict[str, Any]:
+    """`tail`: X's last columns, standardised as plain features (not scaled down), prior 0 (RULE20) or the tail's
+    own on the correction row."""
     mean, scale = _standardise(X, n_plain, tail)
     B0 = np.zeros((len(CLASSES), X.shape[1]))
     if PRIOR:
         B0[:, :n_plain] = prior_weights(F.NAMES[:n_plain]) * scale[:n_plain]
-        if tail and TAIL_PRIOR:
-            first = X.shape[1] - tail
-            B0[CLASSES.index(REATTEMPT_WITH_FEEDBACK), first:] = np.asarray(TAIL_PRIOR) * scale[first:]
+        if tail.columns and tail.prior:
+            first = X.shape[1] - tail.columns
+            B0[CLASSES.index(REATTEMPT_WITH_FEEDBACK), first:] = np.asarray(tail.prior) * scale[first:]
     coef, intercept = _lr((X - mean) / scale, y, C, w * len(w) / w.sum(), B0)
     return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept}
 
@@ -225,7 +235,7 @@ def inner_groups(authors: np.ndarray, folds: int | None) -> np.ndarray:
 
 
 def _inner_logits(X: np.ndarray, y: np.ndarray, authors: np.ndarray, C: float, n_plain: int,
-                  w: np.ndarray, tail: int = 0) -> np.ndarray:
+                  w: np.ndarray, tail: Tail = NO_TAIL) -> np.ndarray:
     """Out-of-fold logits for every row (`authors`: each row's inner fold, `inner_groups`)."""
     Z = np.zeros((len(y), len(CLASSES)))
     for a in sorted(set(authors.tolist())):
@@ -250,8 +260,8 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         X: np.ndarray | None = None, balance: float | None = None, c_grid: Sequence[float] = C_GRID,
         correction_weight: float = 1.0, lookahead: bool | None = None, window: int | None = None,
         tempered: bool | None = None, inner_folds: int | None | str = "default",
-        operating: float | None | str = "default", plain_tail: int = 0,
-        author_weight: Mapping[str, float] | None = None) -> Model:
+        operating: float | None | str = "default", plain_tail: int = 0, tail_weight: float = 1.0,
+        tail_prior: Sequence[float] = (), author_weight: Mapping[str, float] | None = None) -> Model:
     """A model fitted on `examples` (E: their embedding rows, or None for a model without embeddings).
 
     C (L2 strength, from `c_grid`), the correction threshold and the temperature are chosen by
@@ -266,10 +276,11 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     `operating`: when the threshold is chosen inside ("cv"), the threshold the model applies instead (default
     OPERATING; None: the chosen one).
     `plain_tail`: E's last columns (after the embeddings) are standardised as plain features, prior 0 (RULE20's
-    language-model columns); 0: none.
+    language-model columns); 0: none. `tail_weight`, `tail_prior`: their scale and prior (`Tail`).
     `author_weight`: author -> a factor on that author's rows' weights (after `balance`); others 1.
     """
     op = OPERATING if operating == "default" else operating
+    tail = Tail(plain_tail, tail_weight, tuple(tail_prior))
     moved = threshold == "cv" and op is not None
     keep = modelled(examples)
     mod = [examples[i] for i in keep]
@@ -290,7 +301,7 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
     if C is None or threshold == "cv":
         scores = {}
         for c in (c_grid if C is None else (C,)):
-            Z = _inner_logits(X, y, groups, c, n_plain, w, plain_tail)
+            Z = _inner_logits(X, y, groups, c, n_plain, w, tail)
             P = _softmax(Z / _temperature(Z, y)) if (TEMPERED if tempered is None else tempered) else _softmax(Z)
             ths = THRESHOLDS if threshold == "cv" else (threshold,)
             f1s = [_f1(y, _decide(P, th)) for th in ths]
@@ -301,11 +312,11 @@ def fit(examples: Sequence[Example], E: np.ndarray | None = None, version: str =
         (C, threshold), (f1, Z) = max(scores.items(), key=lambda kv: (round(kv[1][0], 6), -kv[0][0], kv[0][1] or 0))
         cv = {"f1": round(f1, 4)}
     else:
-        Z = _inner_logits(X, y, groups, C, n_plain, w, plain_tail)
+        Z = _inner_logits(X, y, groups, C, n_plain, w, tail)
     temperature = _temperature(Z, y)
     if moved:
         cv["inner_threshold"], threshold = threshold, op
-    m = _raw_fit(X, y, C, n_plain, w, plain_tail)
+    m = _raw_fit(X, y, C, n_plain, w, tail)
     data = {
         "version": version,
         "classes": CLASSES,

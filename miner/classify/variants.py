@@ -173,7 +173,7 @@ VARIANTS: dict[str, tuple[str, Callable | None, dict[str, Any], Callable | None,
 # Variants whose own feature columns join the fit (fifteenth session: errors-cc's cc-*): name -> (a function of a turn
 # and its features.vector row giving its columns: cheap, no model; their prior log-odds towards a correction, one per
 # column, in raw units, set by what each means as cues.py's weights are). They are appended after the embeddings and
-# standardised as plain features (train.fit `plain_tail`, train.TAIL_PRIOR); the shipped features (features.NAMES) are
+# standardised as plain features (train.fit `plain_tail`, `tail_prior`); the shipped features (features.NAMES) are
 # left as they are, so a model fitted before them reads what it read. bench/miner_cv.py --union runs each as a recipe
 # of its name.
 TAIL_FEATURES: dict[str, tuple[Callable[[Any, np.ndarray], list[float]], tuple[float, ...]]] = {

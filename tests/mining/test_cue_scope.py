@@ -1,5 +1,5 @@
 """The variant cc-scope's columns (features.cue_scope: where the correction evidence sits relative to the cue lists) and
-how a variant's own columns join a fit with their prior (variants.TAIL_FEATURES, train.TAIL_PRIOR); on the repository's
+how a variant's own columns join a fit with their prior (variants.TAIL_FEATURES, train.Tail); on the repository's
 own licensed label files (no shared corpora needed)."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def test_the_head_search_agrees_with_the_first_cue_of_the_whole_turn(licensed):
     assert seen[1] >= 5 and cols[:, 1].sum() >= 20  # both columns fire on real turns
 
 
-def test_a_variant_prior_is_where_its_columns_start_and_stay_under_a_strong_pull(licensed, monkeypatch):
+def test_a_variant_prior_is_where_its_columns_start_and_stay_under_a_strong_pull(licensed):
     examples, X = licensed
     cols = tail_columns("cc-scope", [e.turn for e in examples], X)
     keep = T.modelled(examples)
@@ -71,10 +71,8 @@ def test_a_variant_prior_is_where_its_columns_start_and_stay_under_a_strong_pull
     Xm = np.hstack([X[keep], cols[keep]])
     w = np.ones(len(y))
     ci = T.CLASSES.index("reattempt_with_feedback")
-    monkeypatch.setattr(T, "TAIL_PRIOR", ())
-    zero = T._raw_fit(Xm, y, 1e-6, len(F.NAMES), w, tail=2)
-    monkeypatch.setattr(T, "TAIL_PRIOR", TAIL_FEATURES["cc-scope"][1])
-    held = T._raw_fit(Xm, y, 1e-6, len(F.NAMES), w, tail=2)
+    zero = T._raw_fit(Xm, y, 1e-6, len(F.NAMES), w, tail=T.Tail(2))
+    held = T._raw_fit(Xm, y, 1e-6, len(F.NAMES), w, tail=T.Tail(2, prior=TAIL_FEATURES["cc-scope"][1]))
     raw = lambda m: m["coef"][:, -2:] / m["scale"][-2:]  # noqa: E731  the weights in raw feature units
     assert np.allclose(raw(zero), 0.0, atol=1e-3)
     assert np.allclose(raw(held)[ci], TAIL_FEATURES["cc-scope"][1], atol=1e-3)

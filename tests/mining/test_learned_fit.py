@@ -83,10 +83,12 @@ def test_plain_tail_columns_are_standardised_as_plain_features():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 7)) * np.asarray([1, 2, 3, 4, 5, 6, 7])
     _, before = T._standardise(X, 2)
-    _, scale = T._standardise(X, 2, tail=2)
+    _, scale = T._standardise(X, 2, tail=T.Tail(2))
     assert np.allclose(before[:5], scale[:5])  # plain and embedding columns as before
     assert np.allclose(before[5:], scale[5:] / T.EMBED_WEIGHT)
     assert np.allclose(scale[5:], X[:, 5:].std(axis=0))
+    _, weighted = T._standardise(X, 2, tail=T.Tail(2, weight=5.0))  # RULE21's weaker pull: 5x the spread
+    assert np.allclose(weighted[5:], scale[5:] / 5.0) and np.allclose(weighted[:5], scale[:5])
 
 
 def test_a_blend_is_one_linear_model_of_the_two_fits_log_probabilities(examples):
