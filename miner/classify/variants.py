@@ -182,8 +182,8 @@ TAIL_FEATURES: dict[str, tuple[Callable[[Any, np.ndarray], list[float]], tuple[f
     # no cue fired (after an answer) counts a little towards a correction
     "cc-scope": (F.cue_scope, (-1.5, 0.8)),
     # eighteenth session (errors): a negation in a turn where no correction cue fired, after an answer (RULE23's second
-    # column alone, its prior fixed then): a defect of the delivered work said in plain words ("it didn't fill
-    # anything", "i dont see the changes"). On the design people those turns are corrections 39-52% of the time while
+    # column alone, its prior fixed then): a defect of the delivered work said in plain words ("it didn't save
+    # anything", "i cant see the new column"). On the design people those turns are corrections 39-52% of the time while
     # learned-8's recipe gives them 0.13-0.20 (shape:negation has no prior, so under the L2 pull it counts for nothing)
     "neg-nocue": (lambda t, x: [float(x[F._CUE_COUNT] == 0 and x[F._NEGATED] == 1.0 and x[F._NO_ANSWER] == 0.0)],
                   (0.8,)),

@@ -28,7 +28,7 @@ def _rows(texts: list[str], answer: str | None = "Done: the button now saves the
 
 def test_the_approval_cue_is_kept_only_on_a_turn_that_is_an_approval():
     texts = ["ok", "yes, go ahead", "option 2",  # approvals: kept
-             "ok when i long press the button the screen is stuck on initialised",  # a report opening on "ok"
+             "ok, when i hold the key down the screen freezes on the start page",  # a report opening on "ok"
              "yes but my name is Ann and my github name is ann, adjust accordingly",
              "A couple of feedback: handleList should be internal only, add a handler per channel",  # the article "a"
              "1. can we actually use go 1.26 and keep the docker set-up deployable"]  # a numbered list
@@ -46,7 +46,7 @@ def test_the_approval_cue_is_kept_only_on_a_turn_that_is_an_approval():
 
 
 def test_a_negation_counts_only_with_no_cue_and_after_an_answer():
-    texts = ["it didn't fill anything", "the export has no header row", "that's wrong, it doesn't work",
+    texts = ["it didn't save anything", "the export has no header row", "that's wrong, it doesn't work",
              "please add a footer"]
     turns, X = _rows(texts)
     col = tail_columns("neg-nocue", turns, X)
