@@ -123,6 +123,9 @@ def main() -> None:
                          "POOL (a recipe's training set, after --hold-out-group, or a group), scored on group TEST "
                          "(pool members taken out of it), k authors drawn for each K (the whole pool once); "
                          "repeatable; e.g. 'all but judge:judge:19,40,80,151' or 'B10:judge:19,40,69'")
+    ap.add_argument("--outside-only", action="store_true",
+                    help="with --union: score only the authors outside each recipe's training set, by its one fit on "
+                         "all of them (no leave-one-author-out folds): a quick figure on a held-out group")
     ap.add_argument("--predictions", help="with --union: write every scored turn of each recipe fitted here (not read by "
                                          "--reuse) to this JSONL file: recipe, author, file, session, msg_id, position, "
                                          "gold label, p(correction) (null where a rule decided), predicted label")
@@ -353,6 +356,8 @@ def author_counts(examples, labels) -> dict[str, list[int]]:
     """(tp, fp, fn) of correction detection per author."""
     out: dict[str, list[int]] = {}
     for e, lab in zip(examples, labels, strict=True):
+        if lab is None:  # not scored (--outside-only: a training author's turn)
+            continue
         gold, said = e.label == "reattempt_with_feedback", lab.label == "reattempt_with_feedback"
         c = out.setdefault(e.author, [0, 0, 0])
         c[0] += gold and said
@@ -366,7 +371,7 @@ def f1_change(base: dict, other: dict, draws: int = 2000) -> tuple[float, float,
     resamplings of the authors with replacement (seeded): an author's turns move together."""
     import numpy as np
 
-    authors = sorted(base)
+    authors = sorted(set(base) & set(other))  # the authors both scored (--outside-only scores fewer)
     A = np.asarray([base[a] for a in authors], dtype=float)
     B = np.asarray([other[a] for a in authors], dtype=float)
     f1 = lambda c: 2 * c[..., 0] / np.maximum(2 * c[..., 0] + c[..., 1] + c[..., 2], 1)  # noqa: E731
@@ -397,7 +402,7 @@ def union(args, sweep: tuple[float, ...]) -> dict:
     print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors, "
           f"{sum(e.label == 'reattempt_with_feedback' for e in examples)} corrections; "
           + ", ".join(f"{g} {len(m)}" for g, m in groups.items()), flush=True)
-    recipes = recipe_table(authors_base, set(licensed))
+    recipes = recipe_table(authors_base, set(licensed), groups["pointers"])
     names = args.recipes.split(",") if args.recipes else ["A", "A10", "B10"]
     unknown = [g for g in args.hold_out_group if g not in groups]
     if unknown:
@@ -420,7 +425,7 @@ def union(args, sweep: tuple[float, ...]) -> dict:
             for th in sweep:
                 r["sweep"][th]["all"] = union_report(r["sweep"][th]["counts"], groups, quiet=True)[0]
             continue
-        labels, moved, chosen, probs = union_labels(train, sweep, args.jobs, folds, fit_kw)
+        labels, moved, chosen, probs = union_labels(train, sweep, args.jobs, folds, fit_kw, args.outside_only)
         if args.predictions:
             write_predictions(args.predictions, name, examples, labels, probs, first=name == names[0])
         r = out["recipes"][name] = {"training_authors": len(train), "fold_thresholds": chosen,
@@ -466,9 +471,10 @@ def union(args, sweep: tuple[float, ...]) -> dict:
 SHIPPED_RECIPE = "AB"  # the recipe of miner/classify/model.json (learned-9: train.shipped_fit), for "as shipped"
 
 
-def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]:
+def recipe_table(authors_base: set[str], licensed: set[str], pointers: set[str] = frozenset()) -> dict[str, tuple]:
     """The --union recipes: name -> (training authors, the inner folds choosing L2/threshold/temperature: None one per
-    author, as shipped, other arguments of train.fit / union_fit)."""
+    author, as shipped, other arguments of train.fit / union_fit). `pointers`: the pointers-only people (their text is
+    outside the repository, so no shipped model is fitted on them: U10 and AU only measure what they would add)."""
     recipes = {"A": (authors_base, None, {}), "A10": (authors_base, UNION_INNER_FOLDS, {}),
                "B10": (authors_base | licensed, UNION_INNER_FOLDS, {}),
                # the fifteenth session's lead (docs/mining.md, RULE25): B10 applying the threshold its own inner
@@ -485,6 +491,11 @@ def recipe_table(authors_base: set[str], licensed: set[str]) -> dict[str, tuple]
 
     recipes["AB"] = (authors_base | licensed, None,
                      {"blend": (recipes["A"], recipes["B10"], BLEND_WEIGHT), "threshold": BLEND_THRESHOLD})
+    # eighteenth session: every labelled person in part two (the pointers-only people too), as a measure of what more
+    # training people would give a new person; not shippable (their text is not in the repository)
+    recipes["U10"] = (authors_base | licensed | pointers, UNION_INNER_FOLDS, {})
+    recipes["AU"] = (authors_base | licensed | pointers, None,
+                     {"blend": (recipes["A"], recipes["U10"], BLEND_WEIGHT), "threshold": BLEND_THRESHOLD})
     # seventeenth session: AB with RULE23's cc-scope columns in both parts (the same weight and threshold)
     train_ab, _, kw_ab = recipes["AB"]
     *parts, weight = kw_ab["blend"]
@@ -700,13 +711,14 @@ UNION_INNER_FOLDS = 10  # B's inner cross-validation: 10 folds of authors (57 in
 
 
 def union_labels(train: set[str], sweep: tuple[float, ...], jobs: int, folds: int | None,
-                 fit_kw: dict | None = None) -> tuple[list, list[list], list]:
+                 fit_kw: dict | None = None, outside_only: bool = False) -> tuple[list, list[list], list, list]:
     """Labels of every union example by a fit without its author: one fold per training author, one fit on all the
-    training authors for the rest; the same labels at each `sweep` threshold; the threshold each fold fit chose."""
+    training authors for the rest; the same labels at each `sweep` threshold; the threshold each fold fit chose.
+    `outside_only`: the training authors' turns are not scored (their labels None)."""
     from multiprocessing import get_context
 
     examples = _U["examples"]
-    tasks = sorted(train) + [None]
+    tasks = ([] if outside_only else sorted(train)) + [None]
     if jobs > 1:
         with get_context("fork").Pool(jobs) as pool:
             results = pool.starmap(_union_fold, [(a, train, sweep, folds, fit_kw) for a in tasks], chunksize=1)
@@ -729,6 +741,8 @@ def write_predictions(path: str, recipe: str, examples, labels, probs, first: bo
     """--predictions: one JSON line per scored turn of `recipe` (the file started afresh by the first recipe)."""
     with open(path, "w" if first else "a", encoding="utf-8") as f:
         for e, lab, p in zip(examples, labels, probs, strict=True):
+            if lab is None:
+                continue
             f.write(json.dumps({"recipe": recipe, "author": e.author, "file": e.file, "session": e.turn.session_id,
                                 "msg_id": e.turn.msg_id, "position": e.turn.position, "label": e.label,
                                 "p_correction": p, "prediction": lab.label}) + "\n")

@@ -72,3 +72,33 @@ def test_curve_spec_reads_pool_test_and_ks():
     for bad in ("B10:judge", "nope:judge:2", "B10:nope:2", "B10:judge:"):
         with pytest.raises(SystemExit):
             CV.curve_spec(bad, recipes, groups)
+
+
+def test_outside_only_scores_the_authors_outside_training_by_one_fit(monkeypatch):
+    ex = _examples([("train", CORR), ("out", CORR), ("out", OTHER)])
+    monkeypatch.setitem(CV._U, "examples", ex)
+    calls = []
+
+    def fold(held, train, sweep, folds, fit_kw):
+        calls.append(held)
+        rows = [i for i, e in enumerate(ex) if (e.author == held if held else e.author not in train)]
+        return rows, [_labels([CORR] * len(rows))], 0.25, [0.9] * len(rows)
+
+    monkeypatch.setattr(CV, "_union_fold", fold)
+    labels, _, chosen, probs = CV.union_labels({"train"}, (), 1, None, {}, outside_only=True)
+    assert calls == [None] and chosen == [0.25]  # no leave-one-author-out fold
+    assert labels[0] is None and probs[0] is None  # the training author's turn is not scored
+    assert CV.author_counts(ex, labels) == {"out": [1, 1, 0]}
+    labels, *_ = CV.union_labels({"train"}, (), 1, None, {})
+    assert calls == [None, "train", None] and CV.author_counts(ex, labels) == {"train": [1, 0, 0], "out": [1, 1, 0]}
+    # the F1 change is read on the authors both runs scored
+    assert CV.f1_change({"out": [1, 1, 0]}, {"train": [1, 0, 0], "out": [1, 0, 0]})[0] == round(1.0 - 2 / 3, 3)
+
+
+def test_the_everyone_recipes_train_on_the_pointers_people_too():
+    recipes = CV.recipe_table({"a1"}, {"l1"}, {"p1"})
+    assert recipes["U10"][0] == recipes["AU"][0] == {"a1", "l1", "p1"}
+    (ta, fa, _), (tu, fu, _), weight = recipes["AU"][2]["blend"]
+    assert (ta, tu, fu) == ({"a1"}, {"a1", "l1", "p1"}, CV.UNION_INNER_FOLDS)
+    assert recipes["AU"][2]["threshold"] == recipes["AB"][2]["threshold"] and weight == recipes["AB"][2]["blend"][2]
+    assert "p1" not in recipes["AB"][0]
