@@ -418,7 +418,7 @@ def union(args, sweep: tuple[float, ...]) -> dict:
             r = out["recipes"][name] = earlier[name]
             r["sweep"] = {float(k): v for k, v in r.get("sweep", {}).items()}
             print(f"\nrecipe {name}: read from {args.reuse}")
-            new = scored - set(r["counts"])
+            new = scored - set(r["counts"]) - (train if args.outside_only else set())
             if new:
                 extend_reused(r, train, new, sweep, folds, fit_kw)
             r["all"], r["groups"] = union_report(r["counts"], groups)
@@ -446,9 +446,10 @@ def union(args, sweep: tuple[float, ...]) -> dict:
         d = out.setdefault("f1_change", {})[f"{last} - {ref}"] = {"all": f1_change(a, b)}
         print(f"\nF1 change {last} - {ref}, 90% interval from resampling authors:\n  all           {d['all']}")
         for g, members in groups.items():
-            if not members:  # e.g. pointers without their text on this machine
+            both = members & set(a) & set(b)  # --outside-only: the members both recipes scored
+            if not both:  # e.g. pointers without their text on this machine
                 continue
-            d[g] = f1_change({k: a[k] for k in members}, {k: b[k] for k in members})
+            d[g] = f1_change({k: a[k] for k in both}, {k: b[k] for k in both})
             print(f"  {g:13s} {d[g]}")
         for th in sweep:
             a, b = out["recipes"][ref]["sweep"][th]["counts"], out["recipes"][last]["sweep"][th]["counts"]
