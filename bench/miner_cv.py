@@ -508,6 +508,12 @@ def recipe_table(authors_base: set[str], licensed: set[str], pointers: set[str] 
     for name, extra in (("AB-appr", {"xform": "appr-scope"}), ("AB-neg", {"tail": "neg-nocue"}),
                         ("AB-plain", {"xform": "appr-scope", "tail": "neg-nocue"})):
         recipes[name] = (train_ab, None, {**kw_ab, "blend": (*[(t, f, {**kw, **extra}) for t, f, kw in parts], weight)})
+    # eighteenth session (knn): AB with one more column in both parts, the share of corrections among the turn's 30
+    # nearest labelled turns of other authors (variants.knn_column; the index: the blend's training rows), prior 0
+    from miner.classify.variants import KNN_K
+
+    recipes["AB-knn"] = (train_ab, None, {**kw_ab, "blend": (*[(t, f, {**kw, "knn": KNN_K}) for t, f, kw in parts],
+                                                              weight)})
     # sixteenth session: B10i with A's authors (the shared corpora's and the repository's first label files, the
     # closest to the acceptance test's people) weighing twice as much in the fit (below B10i: docs/mining.md)
     recipes["B10i-wA2"] = (authors_base | licensed, UNION_INNER_FOLDS,
@@ -797,6 +803,16 @@ def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict
         from miner.classify.train import blend
 
         (ta, fa, ka), (tb, fb, kb), weight = fit_kw["blend"]
+        if any(kw.get("knn") for kw in (ka, kb)):  # one kNN column (variants.knn_column) from the blend's training
+            # rows (part two's contain part one's), read by both parts' fits and by the scoring
+            from miner.classify.variants import knn_column
+
+            knn = [kw.get("knn") for kw in (ka, kb)]
+            if len(set(knn)) != 1:
+                raise ValueError(f"a blend's parts read different kNN columns: {knn}")
+            col = knn_column(examples, E, [i for i, e in enumerate(examples)
+                                           if e.author in ta | tb and e.author != held], knn[0])
+            ka, kb = {**ka, "knn": col}, {**kb, "knn": col}
         (a, _, Ea), b = union_fit(held, ta, fa, ka), union_fit(held, tb, fb, kb)[0]
         return blend(a, b, weight, fit_kw["threshold"]), rows, Ea  # Ea: with the parts' extra columns, if any
     k, zs, tail = fit_kw.pop("lm", 0), fit_kw.pop("zs", False), fit_kw.pop("tail", None)
@@ -813,6 +829,15 @@ def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict
             cols[(tail, id(X))] = tail_columns(tail, [e.turn for e in examples], X)
         E = np.hstack([E, cols[(tail, id(X))]])
         fit_kw["plain_tail"] = cols[(tail, id(X))].shape[1]
+    knn = fit_kw.pop("knn", None)
+    if knn is not None:  # the kNN column (variants.knn_column): given by a blend, or from this fit's training rows
+        from miner.classify.variants import knn_column
+
+        col = knn if isinstance(knn, np.ndarray) else knn_column(examples, E, fit_rows, knn)
+        E = np.hstack([E, col])
+        if fit_kw.get("tail_prior"):  # after a variant's columns of their own priors: prior 0 for it
+            fit_kw["tail_prior"] = (*fit_kw["tail_prior"], 0.0)
+        fit_kw["plain_tail"] = fit_kw.get("plain_tail", 0) + 1
     model = fit([examples[i] for i in fit_rows], E[fit_rows], X=X[fit_rows], inner_folds=folds, **fit_kw)
     return model, rows, E
 

@@ -22,6 +22,7 @@ import numpy as np
 from miner.classify import after as AF
 from miner.classify import features as F
 from miner.classify import followup as FU
+from miner.classify.base import REATTEMPT_WITH_FEEDBACK
 from miner.classify.dataset import Example
 from miner.classify.learned import Model
 from miner.classify.train import (
@@ -238,3 +239,54 @@ def approval_scoped(turns: Sequence[Any], X: np.ndarray) -> np.ndarray:
 # Variants that rewrite shipped feature columns (name -> function of the turns and their features.vector rows giving
 # the rows the fit and the scoring read); bench/miner_cv.py --union's recipes name them with "xform".
 X_TRANSFORMS: dict[str, Callable[[Sequence[Any], np.ndarray], np.ndarray]] = {"appr-scope": approval_scoped}
+
+
+# eighteenth session (knn; the lead's stacked check: /work/team/report-knn.md): a k-nearest-neighbours column, the share of
+# corrections among the KNN_K labelled turns most like this one (cosine of the turn's MiniLM vector, E's first KNN_DIM
+# columns) written by OTHER authors, add-one smoothed: (corrections + 1) / (neighbours + 2). Fixed before any
+# measurement: k = 30 (the lead's, not tuned), no distance weighting, the share itself (not its log-odds) as one plain
+# column of prior 0 (train.fit `plain_tail`; its sign and size left to the fit). The index is the fit's own modelled
+# training turns (train.modelled: no turn a rule decides); a turn's neighbours are never its own author's, so a
+# training turn's value is what a new person's turn would get and no author labels itself. Its cost at classification:
+# one dot product of KNN_DIM per index turn, per turn classified. bench/miner_cv.py --union's recipe "AB-knn".
+KNN_K = 30
+KNN_DIM = 384  # the turn's own vector (E's next 384 columns embed the turn with the assistant's answer)
+
+
+def knn_share(V: np.ndarray, index: Sequence[int], correct: Sequence[bool], authors: Sequence[str],
+              k: int = KNN_K, chunk: int = 2048) -> np.ndarray:
+    """For every row of V, (corrections + 1) / (neighbours + 2) over its k most cosine-similar `index` rows (row
+    numbers of V, `correct` their labels) of another author than its own (`authors`: one per row of V); fewer than k
+    such rows: all of them."""
+    index = np.asarray(index, dtype=np.int64)
+    correct = np.asarray(correct, dtype=bool)
+    authors = np.asarray(authors)
+    if len(index) != len(correct):
+        raise ValueError("one label per index row")
+    U = np.asarray(V, dtype=np.float32)
+    U = U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-9)
+    out = np.empty(len(U), dtype=np.float64)
+    if not len(index):
+        out[:] = 0.5
+        return out
+    kk = min(k, len(index))
+    _, code = np.unique(authors, return_inverse=True)
+    idx_code = code[index]
+    for s in range(0, len(U), chunk):
+        S = U[s:s + chunk] @ U[index].T
+        other = code[s:s + chunk, None] != idx_code[None, :]
+        S[~other] = -np.inf
+        top = np.argpartition(-S, kk - 1, axis=1)[:, :kk]
+        ok = np.take_along_axis(other, top, axis=1)
+        hits = (correct[top] & ok).sum(axis=1)
+        out[s:s + chunk] = (hits + 1.0) / (np.minimum(ok.sum(axis=1), k) + 2.0)
+    return out
+
+
+def knn_column(examples: Sequence[Example], E: np.ndarray, fit_rows: Sequence[int], k: int = KNN_K) -> np.ndarray:
+    """knn_share of every row of `examples` (E: their embedding rows) against the index of the modelled turns among
+    `fit_rows` (a fit's training rows), as one column."""
+    rows = list(fit_rows)
+    index = [rows[j] for j in modelled([examples[i] for i in rows])]
+    correct = [TARGET.get(examples[i].label, examples[i].label) == REATTEMPT_WITH_FEEDBACK for i in index]
+    return knn_share(E[:, :KNN_DIM], index, correct, [e.author for e in examples], k)[:, None]
