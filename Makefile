@@ -24,12 +24,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	VENV=$(VENV) bash examples/demo.sh
 
+# A worker that dies (a native crash) fails the run at once, naming its test: with a restart, pytest-xdist 3.8's
+# loadfile scheduling can wait forever for the dead worker's file (pytest-dev/pytest-xdist#784, #1327).
+XDIST = -n 2 --dist loadfile --max-worker-restart 0
+
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile tests
+	$(PY) -m pytest -q $(XDIST) tests
 	$(VENV)/bin/lint-imports
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests
+	$(PY) -m pytest -q $(XDIST) -m "not slow" tests
 
 bench: $(STAMP)
 	$(PY) bench/run.py
