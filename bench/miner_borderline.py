@@ -23,15 +23,13 @@ FOLDERS = ("", "not-in-model", "pointers-only")
 
 
 def borderline_ids(labels: Path) -> set[str]:
-    """msg_ids (as the union bench names a label-file turn: ext:author:session:n) whose label note says borderline."""
-    out = set()
-    for folder in FOLDERS:
-        for path in sorted((labels / folder).glob("external-*.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                r = json.loads(line)
-                if "borderline" in (r.get("note") or "").lower():
-                    out.add(f"ext:{r['author']}:{r['session']}:{r['n']}")
-    return out
+    """msg_ids (as the union bench names a label-file turn, dataset.external_msg_id) whose label note says
+    borderline."""
+    from miner.classify.dataset import EXTERNAL_GLOB, external_msg_id, numbered_rows
+
+    return {external_msg_id(r) for folder in FOLDERS for path in sorted((labels / folder).glob(EXTERNAL_GLOB))
+            for _, r in numbered_rows(path, ("author", "session", "n"))
+            if "borderline" in (r.get("note") or "").lower()}
 
 
 def figures(rows: list[dict]) -> str:

@@ -497,23 +497,25 @@ def recipe_table(authors_base: set[str], licensed: set[str], pointers: set[str] 
     recipes["U10"] = (authors_base | licensed | pointers, UNION_INNER_FOLDS, {})
     recipes["AU"] = (authors_base | licensed | pointers, None,
                      {"blend": (recipes["A"], recipes["U10"], BLEND_WEIGHT), "threshold": BLEND_THRESHOLD})
-    # seventeenth session: AB with RULE23's cc-scope columns in both parts (the same weight and threshold)
     train_ab, _, kw_ab = recipes["AB"]
     *parts, weight = kw_ab["blend"]
-    scoped = [(t, f, {**kw, "tail": "cc-scope"}) for t, f, kw in parts]
-    recipes["AB-scope"] = (train_ab, None, {**kw_ab, "blend": (*scoped, weight)})
+
+    def ab_with(**extra):  # AB with `extra` fit arguments in both parts, its weight and threshold kept
+        return train_ab, None, {**kw_ab, "blend": (*[(t, f, {**kw, **extra}) for t, f, kw in parts], weight)}
+
+    # seventeenth session: AB with RULE23's cc-scope columns in both parts
+    recipes["AB-scope"] = ab_with(tail="cc-scope")
     # eighteenth session (errors): AB reading plain-words evidence as cued: "AB-appr" the approval cue only on turns of
     # at most six words (variants.approval_scoped), "AB-neg" a negation with no correction cue after an answer as a
-    # column of prior +0.8 (variants.TAIL_FEATURES "neg-nocue"), "AB-plain" both; in both parts, AB's weight and threshold
-    for name, extra in (("AB-appr", {"xform": "appr-scope"}), ("AB-neg", {"tail": "neg-nocue"}),
-                        ("AB-plain", {"xform": "appr-scope", "tail": "neg-nocue"})):
-        recipes[name] = (train_ab, None, {**kw_ab, "blend": (*[(t, f, {**kw, **extra}) for t, f, kw in parts], weight)})
+    # column of prior +0.8 (variants.TAIL_FEATURES "neg-nocue"), "AB-plain" both
+    recipes["AB-appr"] = ab_with(xform="appr-scope")
+    recipes["AB-neg"] = ab_with(tail="neg-nocue")
+    recipes["AB-plain"] = ab_with(xform="appr-scope", tail="neg-nocue")
     # eighteenth session (knn): AB with one more column in both parts, the share of corrections among the turn's 30
     # nearest labelled turns of other authors (variants.knn_column; the index: the blend's training rows), prior 0
     from miner.classify.variants import KNN_K
 
-    recipes["AB-knn"] = (train_ab, None, {**kw_ab, "blend": (*[(t, f, {**kw, "knn": KNN_K}) for t, f, kw in parts],
-                                                              weight)})
+    recipes["AB-knn"] = ab_with(knn=KNN_K)
     # sixteenth session: B10i with A's authors (the shared corpora's and the repository's first label files, the
     # closest to the acceptance test's people) weighing twice as much in the fit (below B10i: docs/mining.md)
     recipes["B10i-wA2"] = (authors_base | licensed, UNION_INNER_FOLDS,

@@ -42,7 +42,7 @@ def one_line(s: str) -> str:
 
 def file_lines(examples) -> dict[str, int]:
     """msg_id -> the 1-based line of its label file (external format: session and n name the line)."""
-    from miner.classify.dataset import EXTERNAL_DIR
+    from miner.classify.dataset import EXTERNAL_DIR, external_msg_id
 
     out: dict[str, int] = {}
     roots = {}
@@ -58,7 +58,7 @@ def file_lines(examples) -> dict[str, int]:
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():
                 r = json.loads(line)
-                out[f"ext:{r['author']}:{r['session']}:{r['n']}"] = i
+                out[external_msg_id(r)] = i
     return out
 
 

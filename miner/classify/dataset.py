@@ -149,6 +149,16 @@ def numbered_rows(path: Path, fields: tuple[str, ...] = _TURN_FIELDS) -> list[tu
     return rows
 
 
+def external_session_id(row: Mapping[str, Any]) -> str:
+    """The session id a label-file row's turn gets: one per author and session of the file."""
+    return f"ext:{row['author']}:{row['session']}"
+
+
+def external_msg_id(row: Mapping[str, Any]) -> str:
+    """The msg_id a label-file row's turn gets (examples_from_rows), by which a bench's predictions name it."""
+    return f"{external_session_id(row)}:{row['n']}"
+
+
 def examples_from_rows(rows: list[dict[str, Any]], name: str) -> list[Example]:
     """Examples of external-format rows (one file's, `name`), rebuilt in session order (see read_external)."""
     from vault.model import Kind
@@ -160,15 +170,15 @@ def examples_from_rows(rows: list[dict[str, Any]], name: str) -> list[Example]:
     position = 0
     typed: tuple[str, str] | None = None
     for r in rows:
-        sid = f"ext:{r['author']}:{r['session']}"
-        if prev is None or f"ext:{prev['author']}:{prev['session']}" != sid:
+        sid = external_session_id(r)
+        if prev is None or external_session_id(prev) != sid:
             prev, context, position, typed = None, [], 0, None
         tail = r.get("answer_before") or ""
         if tail:
             context.append(("assistant", tail[-1000:]))
         kind = r["kind"]
         text = r["text"] if kind != Kind.INTERRUPT else ""
-        msg_id = f"{sid}:{r['n']}"
+        msg_id = external_msg_id(r)
         turn = Turn(msg_id=msg_id, session_id=sid, kind=kind, text=text, position=position,
                     prev_assistant=_answer(tail, int(r.get("answer_chars") or 0)) if tail else None,
                     prev_human=prev["text"] if prev else None, prev_kind=prev["kind"] if prev else None,
