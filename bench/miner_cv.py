@@ -516,6 +516,10 @@ def recipe_table(authors_base: set[str], licensed: set[str], pointers: set[str] 
     from miner.classify.variants import KNN_K
 
     recipes["AB-knn"] = ab_with(knn=KNN_K)
+    # nineteenth session: AB with RULE21/22's language-model columns in both parts (--lm-cache; one PCA of the blend's
+    # training rows read by both parts, as the kNN column), their L2 pull 25x / 6.25x weaker than a plain column's
+    recipes["AB-lm-w"] = ab_with(lm=LM_K, tail_weight=5.0)
+    recipes["AB-lm-w2.5"] = ab_with(lm=LM_K, tail_weight=2.5)
     # sixteenth session: B10i with A's authors (the shared corpora's and the repository's first label files, the
     # closest to the acceptance test's people) weighing twice as much in the fit (below B10i: docs/mining.md)
     recipes["B10i-wA2"] = (authors_base | licensed, UNION_INNER_FOLDS,
@@ -815,11 +819,21 @@ def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict
             col = knn_column(examples, E, [i for i, e in enumerate(examples)
                                            if e.author in ta | tb and e.author != held], knn[0])
             ka, kb = {**ka, "knn": col}, {**kb, "knn": col}
+        if any(kw.get("lm") for kw in (ka, kb)):  # the language model's columns: one PCA, of the blend's training
+            # rows, for both parts (each part's own PCA would give the blend two different sets of columns to score)
+            lm = [kw.get("lm") for kw in (ka, kb)]
+            if len(set(lm)) != 1:
+                raise ValueError(f"a blend's parts read different language-model columns: {lm}")
+            Z = lm_columns(examples, [i for i, e in enumerate(examples) if e.author in ta | tb and e.author != held],
+                           lm[0])
+            ka, kb = {**ka, "lm": Z}, {**kb, "lm": Z}
         (a, _, Ea), b = union_fit(held, ta, fa, ka), union_fit(held, tb, fb, kb)[0]
         return blend(a, b, weight, fit_kw["threshold"]), rows, Ea  # Ea: with the parts' extra columns, if any
     k, zs, tail = fit_kw.pop("lm", 0), fit_kw.pop("zs", False), fit_kw.pop("tail", None)
     X = recipe_X({"xform": fit_kw.pop("xform", None)})
-    if k or zs:
+    if isinstance(k, np.ndarray):  # the columns given by a blend
+        E, fit_kw["plain_tail"] = np.hstack([E, k]), k.shape[1]
+    elif k or zs:
         E = np.hstack([E, lm_columns(examples, fit_rows, k)] if k else [E, _U["ZS"]])
         fit_kw["plain_tail"] = k or 1
     if tail:  # a cc-/ot- variant's own columns (miner.classify.variants.TAIL_FEATURES), computed once per process
