@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--labels", default=str(ROOT / "data" / "labels"))
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
     ap.add_argument("--pointers-text", default=str(POINTERS_TEXT))
+    ap.add_argument("--comps", type=int, default=16, help="PCA components of each probe")
     ap.add_argument("--boot", type=int, default=0, help="author bootstrap of AUC differences vs the first --rows")
     args = ap.parse_args()
 
@@ -106,7 +107,7 @@ def main() -> None:
     for kind, name, rows, field in specs:
         if kind == "rows":
             X = np.stack([rows[k][field] for k in keys]).astype(np.float64)
-            scores[f"probe {name}"] = probe_oof(X, y, groups)
+            scores[f"probe {name}"] = probe_oof(X, y, groups, comps=args.comps)
         else:
             scores[f"zero-shot {name}"] = np.array([rows[k][field] for k in keys])
     for n, s in scores.items():
@@ -142,7 +143,7 @@ def main() -> None:
         for kind, name, rows, field in specs:
             if kind == "rows":
                 X = np.stack([rows[k][field] for k in ks]).astype(np.float64)
-                s = probe_oof(X, ys, gs, extra=ab)
+                s = probe_oof(X, ys, gs, extra=ab, comps=args.comps)
             else:
                 z = np.array([rows[k][field] for k in ks])
                 from sklearn.linear_model import LogisticRegression  # two columns: logit and zs
