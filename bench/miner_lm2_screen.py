@@ -31,7 +31,7 @@ import miner_lm_features as base  # noqa: E402
 TARGET = "reattempt_with_feedback"
 
 
-def probe_oof(X, y, groups, extra=None, k=5, comps=16, seed=0):
+def probe_oof(X, y, groups, extra=None, k=5, comps=16, seed=0, prescale=False):
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
@@ -41,9 +41,10 @@ def probe_oof(X, y, groups, extra=None, k=5, comps=16, seed=0):
     for tr, te in GroupKFold(n_splits=k).split(y, y, groups):
         parts_tr, parts_te = [], []
         if X is not None:
-            pca = PCA(n_components=comps, random_state=seed).fit(X[tr])
-            parts_tr.append(pca.transform(X[tr]))
-            parts_te.append(pca.transform(X[te]))
+            pre = StandardScaler(with_std=prescale).fit(X[tr])  # each dimension standardised first if prescale
+            pca = PCA(n_components=comps, random_state=seed).fit(pre.transform(X[tr]))
+            parts_tr.append(pca.transform(pre.transform(X[tr])))
+            parts_te.append(pca.transform(pre.transform(X[te])))
         if extra is not None:
             parts_tr.append(extra[tr, None])
             parts_te.append(extra[te, None])
@@ -66,6 +67,8 @@ def main() -> None:
     ap.add_argument("--corpora", default=str(ROOT.parent / "shared" / "corpora"))
     ap.add_argument("--pointers-text", default=str(POINTERS_TEXT))
     ap.add_argument("--comps", type=int, default=16, help="PCA components of each probe")
+    ap.add_argument("--prescale", action="store_true", help="standardise each dimension before the PCA (a model "
+                    "with a few huge activation dimensions, gemma)")
     ap.add_argument("--boot", type=int, default=0, help="author bootstrap of AUC differences vs the first --rows")
     args = ap.parse_args()
 
@@ -107,7 +110,7 @@ def main() -> None:
     for kind, name, rows, field in specs:
         if kind == "rows":
             X = np.stack([rows[k][field] for k in keys]).astype(np.float64)
-            scores[f"probe {name}"] = probe_oof(X, y, groups, comps=args.comps)
+            scores[f"probe {name}"] = probe_oof(X, y, groups, comps=args.comps, prescale=args.prescale)
         else:
             scores[f"zero-shot {name}"] = np.array([rows[k][field] for k in keys])
     for n, s in scores.items():
@@ -143,7 +146,7 @@ def main() -> None:
         for kind, name, rows, field in specs:
             if kind == "rows":
                 X = np.stack([rows[k][field] for k in ks]).astype(np.float64)
-                s = probe_oof(X, ys, gs, extra=ab, comps=args.comps)
+                s = probe_oof(X, ys, gs, extra=ab, comps=args.comps, prescale=args.prescale)
             else:
                 z = np.array([rows[k][field] for k in ks])
                 from sklearn.linear_model import LogisticRegression  # two columns: logit and zs
