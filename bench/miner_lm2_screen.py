@@ -55,6 +55,29 @@ def probe_oof(X, y, groups, extra=None, k=5, comps=16, seed=0, prescale=False):
     return oof
 
 
+def boot(scores: dict, y, groups, n: int) -> None:
+    """Author bootstrap of each score's AUC minus the first's (the out-of-fold scores fixed, authors resampled)."""
+    from sklearn.metrics import roc_auc_score
+
+    names = list(scores)
+    if len(names) < 2:
+        return
+    rng = np.random.default_rng(0)
+    authors = sorted(set(groups))
+    idx = {a: np.flatnonzero(groups == a) for a in authors}
+    diffs = {k: [] for k in names[1:]}
+    for _ in range(n):
+        pick = np.concatenate([idx[a] for a in rng.choice(authors, len(authors))])
+        if y[pick].min() == y[pick].max():
+            continue
+        a0 = roc_auc_score(y[pick], scores[names[0]][pick])
+        for k in names[1:]:
+            diffs[k].append(roc_auc_score(y[pick], scores[k][pick]) - a0)
+    for k, d in diffs.items():
+        lo, hi = np.percentile(d, [5, 95])
+        print(f"  AUC {k} - {names[0]}: {np.mean(d):+.3f} [90% author bootstrap {lo:+.3f}, {hi:+.3f}]")
+
+
 def main() -> None:
     from miner.classify.dataset import POINTERS_TEXT
     from sklearn.metrics import average_precision_score, roc_auc_score
@@ -117,22 +140,8 @@ def main() -> None:
         auc = roc_auc_score(y, s)
         print(f"  {n:28s} AUC {auc:.3f}{' (inverted: ' + format(1 - auc, '.3f') + ')' if auc < 0.5 else ''}  "
               f"AP {average_precision_score(y, s):.3f}")
-    if args.boot and len(scores) > 1:
-        rng = np.random.default_rng(0)
-        authors = sorted(set(groups))
-        idx = {a: np.flatnonzero(groups == a) for a in authors}
-        names = list(scores)
-        diffs = {n: [] for n in names[1:]}
-        for _ in range(args.boot):
-            pick = np.concatenate([idx[a] for a in rng.choice(authors, len(authors))])
-            if y[pick].min() == y[pick].max():
-                continue
-            a0 = roc_auc_score(y[pick], scores[names[0]][pick])
-            for n in names[1:]:
-                diffs[n].append(roc_auc_score(y[pick], scores[n][pick]) - a0)
-        for n, d in diffs.items():
-            lo, hi = np.percentile(d, [5, 95])
-            print(f"  AUC {n} - {names[0]}: {np.mean(d):+.3f} [90% author bootstrap {lo:+.3f}, {hi:+.3f}]")
+    if args.boot:
+        boot(scores, y, groups, args.boot)
     if pred is not None:
         sub = [i for i, k in enumerate(keys) if k in pred]
         ks = [keys[i] for i in sub]
@@ -143,6 +152,7 @@ def main() -> None:
         print(f"  {'shipped logit alone':28s} AUC {roc_auc_score(ys, ab):.3f}  AP {average_precision_score(ys, ab):.3f}")
         s0 = probe_oof(None, ys, gs, extra=ab)
         print(f"  {'refit on logit alone':28s} AUC {roc_auc_score(ys, s0):.3f}  AP {average_precision_score(ys, s0):.3f}")
+        stacked = {}
         for kind, name, rows, field in specs:
             if kind == "rows":
                 X = np.stack([rows[k][field] for k in ks]).astype(np.float64)
@@ -158,6 +168,9 @@ def main() -> None:
                     lr = LogisticRegression(class_weight="balanced").fit((Z[tr] - m) / sd, ys[tr])
                     s[te] = lr.decision_function((Z[te] - m) / sd)
             print(f"  {'logit + ' + name:28s} AUC {roc_auc_score(ys, s):.3f}  AP {average_precision_score(ys, s):.3f}")
+            stacked["logit + " + name] = s
+        if args.boot:
+            boot(stacked, ys, gs, args.boot)
 
 
 if __name__ == "__main__":
