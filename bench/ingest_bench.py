@@ -86,7 +86,7 @@ def child_floor_duckdb(db: str, paths: list[str]) -> None:
                 "maximum_object_size = 268435456, ignore_errors = true)", [files])
     con.execute("CHECKPOINT")
     secs = time.perf_counter() - t
-    rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]
+    rows = con.execute("SELECT count(*) AS n FROM raw").fetchone()[0]
     con.close()
     print(json.dumps({"seconds": secs, "rows": rows}))
 

@@ -213,7 +213,7 @@ def test_corrections_settings_from_config(rated_vault, db_path, tmp_path, monkey
 
 @pytest.mark.parametrize("text, fragment", [
     ("[corrections]\nthreshhold = 0.1\n", "[corrections] threshhold: unknown key"),
-    ('[corrections]\nmin_turns = "three"\n', "[corrections] min_turns: Input should be a valid integer"),
+    ('[corrections]\nmin_turns = "three"\n', "[corrections] min_turns: Input should be a valid"),
     ("[corrections]\nthreshold = 1.5\n", "[corrections] threshold: Input should be less than or equal to 1"),
     ('[corrections]\ndenominator = "all"\n', "[corrections] denominator: Input should be 'typed' or 'human_side'"),
     ('[corrections]\nnumerator = ["fix"]\n', "[corrections] numerator: numerator labels must be among"),

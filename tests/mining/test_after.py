@@ -58,7 +58,7 @@ def test_redo_silence_and_unknown_from_the_vault(dev):
 def test_label_files_answer_after_absent_empty_and_given(tmp_path):
     line = json.loads((EXTERNAL_DIR / "external-afi-core.jsonl").read_text(encoding="utf-8").splitlines()[0])
     line.pop("answer_after", None)
-    rows = [dict(line, n=0), dict(line, n=1, answer_after=""), dict(line, n=2, answer_after="You're right, sorry.")]
+    rows = [dict(line, n=0), dict(line, n=1, answer_after=""), dict(line, n=2, answer_after="You are right, my apologies.")]
     path = tmp_path / "external-x.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     absent, empty, given = (e.turn for e in read_external(path))
@@ -101,7 +101,7 @@ def test_the_fast_finders_equal_the_patterns_that_define_them(dev):
               "Olet aivan oikeassa", "I'll fix that", "ill\tfix it", "the issue is", "a great idea", "spotter-right you",
               "Thanks for catching that", "my bad", "that was my mistake", "xyou're right", "_sorry", "Ah, I see",
               # the groups skipped on a head without Cyrillic or CJK (`_WIDE`), and the Latin ones never skipped
-              "You’re right — sorry", "Исправлю это", "хорошая идея", "好主意 — 修复", "olet oikeassa — kiitos",
+              "You’re correct — apologies", "Исправлю это", "хорошая идея", "好主意 — 修复", "olet oikeassa — kiitos",
               "Korjaan sen", "hyvä idea!", "¡Tienes razón!", "Du hast recht", "désolé", "é perdón", "修正しました"]
     for head in heads:
         lower = head[: AF.HEAD].lower()
