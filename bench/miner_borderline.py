@@ -19,15 +19,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORRECTION = "reattempt_with_feedback"
-FOLDERS = ("", "not-in-model", "pointers-only")
 
 
 def borderline_ids(labels: Path) -> set[str]:
     """msg_ids (as the union bench names a label-file turn, dataset.external_msg_id) whose label note says
     borderline."""
-    from miner.classify.dataset import EXTERNAL_GLOB, external_msg_id, numbered_rows
+    from miner.classify.dataset import EXTERNAL_GLOB, LABEL_FOLDERS, external_msg_id, numbered_rows
 
-    return {external_msg_id(r) for folder in FOLDERS for path in sorted((labels / folder).glob(EXTERNAL_GLOB))
+    return {external_msg_id(r) for folder in LABEL_FOLDERS for path in sorted((labels / folder).glob(EXTERNAL_GLOB))
             for _, r in numbered_rows(path, ("author", "session", "n"))
             if "borderline" in (r.get("note") or "").lower()}
 

@@ -42,7 +42,7 @@ def one_line(s: str) -> str:
 
 def file_lines(examples) -> dict[str, int]:
     """msg_id -> the 1-based line of its label file (external format: session and n name the line)."""
-    from miner.classify.dataset import EXTERNAL_DIR, external_msg_id
+    from miner.classify.dataset import external_msg_id, label_file
 
     out: dict[str, int] = {}
     roots = {}
@@ -50,10 +50,8 @@ def file_lines(examples) -> dict[str, int]:
         name = e.file.split(":", 1)[0]
         if not name.startswith("external-") or name in roots:
             continue
-        for d in (EXTERNAL_DIR, EXTERNAL_DIR / "not-in-model", EXTERNAL_DIR / "pointers-only"):
-            if (d / name).exists():
-                roots[name] = d / name
-                break
+        if (path := label_file(name)) is not None:
+            roots[name] = path
     for name, path in roots.items():
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():

@@ -107,6 +107,9 @@ def corpus_examples(corpora: Path, work: Path, label_files: Iterable[str] = DEV_
 
 EXTERNAL_DIR = Path(__file__).resolve().parents[2] / "data" / "labels"
 EXTERNAL_GLOB = "external-*.jsonl"
+# The folders of a labels tree a scored label file sits in: the model's training files, the licensed files kept out
+# of learned-8's fit (not-in-model/), the files holding hashes only (pointers-only/). sealed*/ folders are not read.
+LABEL_FOLDERS = ("", "not-in-model", "pointers-only")
 _TURN_FIELDS = ("author", "session", "n", "kind", "text", "label")
 
 
@@ -199,6 +202,11 @@ def examples_from_rows(rows: list[dict[str, Any]], name: str) -> list[Example]:
 def _after(value: Any) -> str | None:
     """A label line's `answer_after` as `Turn.next_assistant` holds it: None (absent: unknown) or its head."""
     return None if value is None else str(value)[:AFTER_CHARS]
+
+
+def label_file(name: str, labels: Path = EXTERNAL_DIR) -> Path | None:
+    """The label file called `name` in one of the LABEL_FOLDERS of `labels` (None: in none of them)."""
+    return next((labels / d / name for d in LABEL_FOLDERS if (labels / d / name).exists()), None)
 
 
 def external_examples(folder: Path = EXTERNAL_DIR) -> list[Example]:

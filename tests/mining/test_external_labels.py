@@ -121,3 +121,16 @@ def test_kept_out_files_have_text_provenance_and_their_readme_counts():
 def test_no_kept_out_author_is_in_the_shared_corpora():
     shared = set(authors_from_sources(CORPORA).values())
     assert not shared & {r["author"] for p in KEPT_OUT for r in rows(p)}
+
+
+def test_label_file_finds_a_file_in_any_scored_folder_and_nowhere_else(tmp_path):
+    from miner.classify.dataset import LABEL_FOLDERS, label_file
+
+    for folder, name in zip(LABEL_FOLDERS, ("external-a.jsonl", "external-b.jsonl", "external-c.jsonl"), strict=True):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / name).write_text("", encoding="utf-8")
+        assert label_file(name, tmp_path) == tmp_path / folder / name
+    (tmp_path / "sealed21").mkdir()
+    (tmp_path / "sealed21" / "external-d.jsonl").write_text("", encoding="utf-8")
+    assert label_file("external-d.jsonl", tmp_path) is None  # a sealed folder is not one of them
+    assert label_file("external-e.jsonl", tmp_path) is None
