@@ -102,3 +102,8 @@ class Classifier(Protocol):
     def report(self) -> dict[str, Any] | None:
         """Figures for `vault mine`'s report under "llm" (plan, usage, failures); None when there are none."""
         return None
+
+    def on_new_people(self) -> dict[str, Any] | None:
+        """What this backend, as it labels now, was measured to give on people no model had seen (correction
+        precision and recall, how many people): `vault mine`'s report under "on_new_people"; None when unmeasured."""
+        return None

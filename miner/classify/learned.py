@@ -134,6 +134,13 @@ def rules(t: Turn) -> Label | None:
     return label
 
 
+# The shipped model's corrections on people no model had scored (docs/mining.md, "Measured: what to expect on a new
+# user", nineteenth session): the people of the blind sets first scored by RULE27, RULE28 or RULE29, each once, by
+# fits that never saw them. A figure belongs to one model version: a refit measures it again.
+NEW_PEOPLE = {"version": "learned-10", "precision": 0.514, "recall": 0.522, "people": 168, "corrections": 477,
+              "measured": "docs/mining.md, RULE27-29"}
+
+
 def shipped_model() -> Model:
     return Model.from_json(resources.files("miner.classify").joinpath(MODEL_FILE).read_text(encoding="utf-8"))
 
@@ -167,6 +174,11 @@ class LearnedClassifier(Classifier):
         self.model, self.version = model, model.version
         self.con = con  # where embeddings are cached (None: computed, not kept)
         self.embed = self._embed_wanted and self.model.embedding
+
+    def on_new_people(self) -> dict[str, Any] | None:
+        """The shipped model's figure on people it never saw; None for a model fitted to this vault (`--fit`) or
+        labelling without its embeddings (each measured apart from it)."""
+        return dict(NEW_PEOPLE) if self.version == NEW_PEOPLE["version"] and self.embed else None
 
     @property
     def embed_seconds(self) -> float:

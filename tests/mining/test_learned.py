@@ -173,6 +173,7 @@ def test_mine_fit_learns_from_the_persons_own_labels(tmp_path, mined_corpus_vaul
     code, out, _ = run_cli("mine", "--fit", "--json", db=db)
     rep = json.loads(out)
     assert code == 0 and rep["fit"]["examples"] > 100 and "+own-" in rep["fit"]["version"]
+    assert "on_new_people" not in rep  # the shipped model's figure says nothing of a model fitted to this person
     con = open_vault(db, read_only=True)
     stored = json.loads(get_meta(con, META_KEY))
     versions = {v for (v,) in con.execute("SELECT DISTINCT version FROM labels WHERE backend = 'learned'").fetchall()}

@@ -173,3 +173,25 @@ def test_unknown_backend_is_a_clear_error():
 
     with pytest.raises(ValueError, match="unknown classifier backend 'magic'"):
         get_backend("magic")
+
+
+def test_the_report_says_what_the_shipped_model_gives_on_new_people_and_only_for_it(ex_db):
+    from miner.classify.learned import NEW_PEOPLE, shipped_model
+    from miner.classify.train import VERSION
+
+    # the figure belongs to the model it was measured on: a refit (train.VERSION bumped) must measure it again
+    assert NEW_PEOPLE["version"] == VERSION == shipped_model().version
+    assert 0 < NEW_PEOPLE["precision"] < 1 and 0 < NEW_PEOPLE["recall"] < 1 and NEW_PEOPLE["people"] > 0
+    code, out, _ = run_cli("mine", "--json", db=ex_db)
+    rep = json.loads(out)
+    assert code == 0 and rep["version"] == VERSION and rep["on_new_people"] == NEW_PEOPLE
+    code, out, _ = run_cli("mine", "--redo", db=ex_db)
+    assert code == 0 and rep["labels_in_vault"].get("reattempt_with_feedback")
+    flat = " ".join(out.split())
+    assert f"on {NEW_PEOPLE['people']} people it never saw, {NEW_PEOPLE['precision']:.0%} of the turns" in flat
+    assert "`vault mine --fit`" in flat
+    for args in (("--backend", "heuristic"), ("--no-embed",)):  # measured apart from it: no figure claimed
+        code, out, _ = run_cli("mine", "--redo", "--json", *args, db=ex_db)
+        assert code == 0 and "on_new_people" not in json.loads(out), args
+    code, out, _ = run_cli("mine", "--redo", "--backend", "heuristic", db=ex_db)
+    assert code == 0 and "never saw" not in out
