@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import pickle
 import sys
 import time
@@ -37,7 +36,6 @@ offline_one_thread()
 
 import miner_lm_features as base  # noqa: E402
 
-BATCH = 8
 GEMMA_TEMPLATE = ("{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' "
                   "else m['role'] }}\n{{ m['content'] }}<end_of_turn>\n{% endfor %}"
                   "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
@@ -170,21 +168,11 @@ def main() -> None:
     built.sort(key=lambda b: len(b[1]))
     tokens = sum(len(b[1]) for b in built)
     print(f"{tokens} tokens, {tokens / max(1, len(built)):.0f} a turn", flush=True)
-    c2, done = time.process_time(), 0
-    for k in range(0, len(built), BATCH):
-        chunk = built[k:k + BATCH]
-        for (e, *_), (hs, zs, zs_sp) in zip(chunk, forward(model, [b[1:] for b in chunk], pad, layers, yes, no),
-                                            strict=True):
-            r = {"H": hs[layers[0]], "zs": zs, "zs_sp": zs_sp}
-            r.update({f"H{L}": hs[L] for L in layers})
-            rows[base.key(e)] = r
-        done += len(chunk)
-        if (k // BATCH + 1) % args.every == 0 or done == len(built):
-            base.save(rows, out)
-            cpu = time.process_time() - c2
-            print(f"  {done}/{len(built)} turns, {cpu:.0f} s CPU ({cpu / done * 1000:.0f} ms a turn), "
-                  f"{time.time() - t0:.0f} s wall; load {os.getloadavg()[0]:.1f}", flush=True)
-    print(f"done: {len(rows)} rows in {out}", flush=True)
+    def read(inputs):  # every listed layer's row, the first also as "H", and the zero-shot answers
+        return [{"H": hs[layers[0]], "zs": zs, "zs_sp": zs_sp, **{f"H{L}": hs[L] for L in layers}}
+                for hs, zs, zs_sp in forward(model, inputs, pad, layers, yes, no)]
+
+    base.fill(rows, built, out, args.every, t0, read)
 
 
 if __name__ == "__main__":

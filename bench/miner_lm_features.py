@@ -238,13 +238,21 @@ def main() -> None:
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     tokens = sum(len(b[1]) for b in built)
     print(f"{tokens} tokens, {tokens / len(built):.0f} a turn, longest {len(built[-1][1])}", flush=True)
+    fill(rows, built, out, args.every, t0,
+         lambda inputs: [{"H": h, "zs": math.nan} for h in rows_for(model, inputs, pad)])
+
+
+def fill(rows: dict, built: list, out: Path, every: int, t0: float, read) -> None:
+    """Add the rows of `built` ((example, ids, start, end), by length) to `rows`, BATCH inputs at a time through
+    `read(inputs)` (one row dict per (ids, start, end)); the pickle `out` rewritten every `every` batches and at the
+    end, with the CPU time a turn (also bench/miner_lm2_features.py's loop)."""
     c1, done = time.process_time(), 0
     for k in range(0, len(built), BATCH):
         chunk = built[k:k + BATCH]
-        for (e, *_), h in zip(chunk, rows_for(model, [b[1:] for b in chunk], pad), strict=True):
-            rows[key(e)] = {"H": h, "zs": math.nan}
+        for (e, *_), r in zip(chunk, read([b[1:] for b in chunk]), strict=True):
+            rows[key(e)] = r
         done += len(chunk)
-        if (k // BATCH + 1) % args.every == 0 or done == len(built):
+        if (k // BATCH + 1) % every == 0 or done == len(built):
             save(rows, out)
             cpu = time.process_time() - c1
             print(f"  {done}/{len(built)} turns, {cpu:.0f} s CPU ({cpu / done * 1000:.0f} ms a turn), "
