@@ -70,20 +70,15 @@ def forward(model, batch, pad, layers, yes, no):
     """Per input: ({layer: mean of hidden_states[layer] over the turn span}, zs, zs_sp)."""
     import torch
 
-    n = max(len(ids) for ids, _, _ in batch)
-    x = torch.full((len(batch), n), pad, dtype=torch.long)
-    mask = torch.zeros((len(batch), n), dtype=torch.long)
-    for i, (ids, _, _) in enumerate(batch):
-        x[i, :len(ids)] = torch.tensor(ids)
-        mask[i, :len(ids)] = 1
+    x, mask = base.padded(batch, pad)
     with torch.inference_mode():
         out = model.model(input_ids=x, attention_mask=mask, output_hidden_states=True)
         hs = out.hidden_states
         last = torch.stack([out.last_hidden_state[i, len(ids) - 1] for i, (ids, _, _) in enumerate(batch)])
-        logp = torch.log_softmax(model.lm_head(last).float(), dim=-1)
-        if getattr(model.config, "final_logit_softcapping", None):  # gemma: softcapping is monotone, log-odds change
-            c = model.config.final_logit_softcapping
-            logp = torch.log_softmax(torch.tanh(model.lm_head(last).float() / c) * c, dim=-1)
+        logits = model.lm_head(last).float()
+        if c := getattr(model.config, "final_logit_softcapping", None):  # gemma: monotone, but log-odds change
+            logits = torch.tanh(logits / c) * c
+        logp = torch.log_softmax(logits, dim=-1)
     res = []
     for i, (_, s, e) in enumerate(batch):
         rows = {L: hs[L][i, s:e].mean(dim=0).numpy().astype("float32") for L in layers}

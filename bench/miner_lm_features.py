@@ -141,8 +141,8 @@ def save(rows: dict, out: Path) -> None:
     os.replace(tmp, out)
 
 
-def rows_for(model, batch: list[tuple[list[int], int, int]], pad: int):
-    """The mean of hidden_states[LAYER] over each input's turn span (right padding, causal: padding never seen)."""
+def padded(batch: list[tuple[list[int], int, int]], pad: int):
+    """(input ids, attention mask) of a batch, right-padded with `pad` (causal: no input token sees the padding)."""
     import torch
 
     n = max(len(ids) for ids, _, _ in batch)
@@ -151,6 +151,14 @@ def rows_for(model, batch: list[tuple[list[int], int, int]], pad: int):
     for i, (ids, _, _) in enumerate(batch):
         x[i, :len(ids)] = torch.tensor(ids)
         mask[i, :len(ids)] = 1
+    return x, mask
+
+
+def rows_for(model, batch: list[tuple[list[int], int, int]], pad: int):
+    """The mean of hidden_states[LAYER] over each input's turn span."""
+    import torch
+
+    x, mask = padded(batch, pad)
     with torch.inference_mode():
         h = decoder_states(model, x, mask)
     return [h[i, s:e].mean(dim=0).numpy().astype("float32") for i, (_, s, e) in enumerate(batch)]
