@@ -153,8 +153,7 @@ def mine(
         "roles": roles,
         "pairs": pairs,
         **({"llm": llm} if (llm := clf.report()) is not None else {}),
-        # a backend plugin written before on_new_people existed may lack it
-        **({"on_new_people": q} if (q := getattr(clf, "on_new_people", lambda: None)()) is not None else {}),
+        **({"on_new_people": q} if (q := clf.on_new_people()) is not None else {}),
         "classify_seconds": round(classify_s, 3),
         "embed_seconds": round(embed_s, 3),
         "seconds": round(time.perf_counter() - t0, 3),

@@ -48,6 +48,7 @@ def test_vault_mine_runs_a_registered_backend(site, ex_db):
     assert code == 0, err
     rep = json.loads(out)
     assert rep["backend"] == "echo" and rep["turns_labelled"] > 0
+    assert "on_new_people" not in rep  # the Classifier default: a plugin claims no measured figure
     from vault.store import open_vault
 
     con = open_vault(ex_db, read_only=True)
