@@ -809,24 +809,21 @@ def union_fit(held: str | None, train: set[str], folds: int | None, fit_kw: dict
         from miner.classify.train import blend
 
         (ta, fa, ka), (tb, fb, kb), weight = fit_kw["blend"]
-        if any(kw.get("knn") for kw in (ka, kb)):  # one kNN column (variants.knn_column) from the blend's training
-            # rows (part two's contain part one's), read by both parts' fits and by the scoring
-            from miner.classify.variants import knn_column
+        # Columns computed from the blend's training rows (part two's contain part one's), once for both parts' fits
+        # and the scoring: the kNN column (variants.knn_column), the language model's PCA (lm_columns; each part's
+        # own PCA would give the blend two different sets of columns to score)
+        from miner.classify.variants import knn_column
 
-            knn = [kw.get("knn") for kw in (ka, kb)]
-            if len(set(knn)) != 1:
-                raise ValueError(f"a blend's parts read different kNN columns: {knn}")
-            col = knn_column(examples, E, [i for i, e in enumerate(examples)
-                                           if e.author in ta | tb and e.author != held], knn[0])
-            ka, kb = {**ka, "knn": col}, {**kb, "knn": col}
-        if any(kw.get("lm") for kw in (ka, kb)):  # the language model's columns: one PCA, of the blend's training
-            # rows, for both parts (each part's own PCA would give the blend two different sets of columns to score)
-            lm = [kw.get("lm") for kw in (ka, kb)]
-            if len(set(lm)) != 1:
-                raise ValueError(f"a blend's parts read different language-model columns: {lm}")
-            Z = lm_columns(examples, [i for i, e in enumerate(examples) if e.author in ta | tb and e.author != held],
-                           lm[0])
-            ka, kb = {**ka, "lm": Z}, {**kb, "lm": Z}
+        shared = {"knn": ("kNN", lambda k, fit: knn_column(examples, E, fit, k)),
+                  "lm": ("language-model", lambda k, fit: lm_columns(examples, fit, k))}
+        blend_rows = [i for i, e in enumerate(examples) if e.author in ta | tb and e.author != held]
+        for key, (what, columns) in shared.items():
+            if any(kw.get(key) for kw in (ka, kb)):
+                asked = [kw.get(key) for kw in (ka, kb)]
+                if len(set(asked)) != 1:
+                    raise ValueError(f"a blend's parts read different {what} columns: {asked}")
+                col = columns(asked[0], blend_rows)
+                ka, kb = {**ka, key: col}, {**kb, key: col}
         (a, _, Ea), b = union_fit(held, ta, fa, ka), union_fit(held, tb, fb, kb)[0]
         return blend(a, b, weight, fit_kw["threshold"]), rows, Ea  # Ea: with the parts' extra columns, if any
     k, zs, tail = fit_kw.pop("lm", 0), fit_kw.pop("zs", False), fit_kw.pop("tail", None)
