@@ -24,7 +24,6 @@ The texts of pointers-only files come from outside the repository: this script p
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -42,22 +41,11 @@ def one_line(s: str) -> str:
 
 def file_lines(examples) -> dict[str, int]:
     """msg_id -> the 1-based line of its label file (external format: session and n name the line)."""
-    from miner.classify.dataset import external_msg_id, label_file
+    from miner.classify.dataset import external_msg_id, label_file, numbered_rows
 
-    out: dict[str, int] = {}
-    roots = {}
-    for e in examples:
-        name = e.file.split(":", 1)[0]
-        if not name.startswith("external-") or name in roots:
-            continue
-        if (path := label_file(name)) is not None:
-            roots[name] = path
-    for name, path in roots.items():
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                r = json.loads(line)
-                out[external_msg_id(r)] = i
-    return out
+    names = {e.file.split(":", 1)[0] for e in examples}
+    paths = [path for name in sorted(names) if name.startswith("external-") and (path := label_file(name))]
+    return {external_msg_id(r): i for path in paths for i, r in numbered_rows(path, ("author", "session", "n"))}
 
 
 def scored(args, examples, authors: set[str], train: set[str], licensed: set[str]):
