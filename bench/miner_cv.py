@@ -420,7 +420,8 @@ def union(args, sweep: tuple[float, ...]) -> dict:
             print(f"\nrecipe {name}: read from {args.reuse}")
             new = scored - set(r["counts"]) - (train if args.outside_only else set())
             if new:
-                extend_reused(r, train, new, sweep, folds, fit_kw)
+                extend_reused(r, train, new, sweep, folds, fit_kw,
+                              (args.predictions, name, name == names[0]) if args.predictions else None)
             r["all"], r["groups"] = union_report(r["counts"], groups)
             for th in sweep:
                 r["sweep"][th]["all"] = union_report(r["sweep"][th]["counts"], groups, quiet=True)[0]
@@ -591,15 +592,20 @@ def read_group(spec: str, scored: set[str]) -> tuple[str, set[str], set[str]]:
 
 
 def extend_reused(r: dict, train: set[str], new: set[str], sweep: tuple[float, ...], folds: int | None,
-                  fit_kw: dict | None) -> None:
+                  fit_kw: dict | None, predictions: tuple[str, str, bool] | None = None) -> None:
     """A recipe read by --reuse, extended to `new` authors outside training: their counts (and at each sweep threshold)
     from the recipe's fit on all training authors, fitted again here; the same fit's counts on the authors outside
-    training that the earlier run scored are compared with the earlier counts (they must be equal)."""
+    training that the earlier run scored are compared with the earlier counts (they must be equal). `predictions`
+    (path, recipe, first): the new authors' turns written as --predictions writes a fitted recipe's."""
     if new & train:
         raise SystemExit(f"--reuse: training authors missing from the earlier run: {sorted(new & train)}")
     examples = _U["examples"]
-    rows, labs, chosen, _ = _union_fold(None, train, sweep, folds, fit_kw)
+    rows, labs, chosen, pc = _union_fold(None, train, sweep, folds, fit_kw)
     ex = [examples[i] for i in rows]
+    if predictions:
+        keep = [k for k, e in enumerate(ex) if e.author in new]
+        write_predictions(predictions[0], predictions[1], [ex[k] for k in keep], [labs[0][k] for k in keep],
+                          [pc[k] for k in keep], first=predictions[2])
     got = [author_counts(ex, labs[0])] + [author_counts(ex, labs[j + 1]) for j in range(len(sweep))]
     old = [r["counts"]] + [r["sweep"][th]["counts"] for th in sweep]
     same = [a for a in got[0] if a not in new]

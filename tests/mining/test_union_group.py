@@ -54,6 +54,25 @@ def test_reuse_adds_only_the_new_authors_and_checks_the_others(monkeypatch):
         CV.extend_reused(r, {"train"}, {"train", "new"}, (0.3,), None, {})
 
 
+
+def test_reuse_writes_the_new_authors_predictions(monkeypatch, tmp_path):
+    import json
+
+    ex = [SimpleNamespace(author=a, label=g, file="f.jsonl", turn=SimpleNamespace(session_id="s", msg_id=f"m{i}",
+                                                                                 position=i))
+          for i, (a, g) in enumerate([("old", CORR), ("new", CORR), ("new", OTHER)])]
+    monkeypatch.setitem(CV._U, "examples", ex)
+    fold = ([0, 1, 2], [_labels([CORR, CORR, OTHER])], 0.2, [0.9, 0.8, None])
+    monkeypatch.setattr(CV, "_union_fold", lambda *a: fold)
+    r = {"counts": {"old": [1, 0, 0]}, "fold_thresholds": [], "sweep": {}}
+    out = tmp_path / "pred.jsonl"
+    out.write_text("stale\n")
+    CV.extend_reused(r, {"train"}, {"new"}, (), None, {}, (str(out), "AB", True))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    # only the new author's turns, the file started afresh (AB is the first recipe); a rule's turn has no probability
+    assert [(r["recipe"], r["author"], r["msg_id"], r["p_correction"], r["prediction"]) for r in rows] == [
+        ("AB", "new", "m1", 0.8, CORR), ("AB", "new", "m2", None, OTHER)]
+
 def test_hold_out_group_leaves_every_recipe_without_its_members(capsys):
     recipes = {"A": ({"t1", "t2"}, None, {}), "B10": ({"t1", "t2", "l1", "j1"}, 10, {"x": 1})}
     got = CV.hold_out(recipes, {"judge": {"j1", "j2", "p1"}})
