@@ -61,6 +61,9 @@ def main() -> None:
                          "authors, as --union reads them), fine-tuned as vault mine --fit does")
     ap.add_argument("--curve-before", action="store_true",
                     help="with --curve: also the fine-tuned model at the base's operating threshold (as before RULE10b)")
+    ap.add_argument("--curve-least-sure", action="store_true",
+                    help="with --curve: also the fine-tune on the k turns of the label pool the base is least sure of "
+                         "(RULE30b), against the first k drawn, D with its interval (miner_own.curve_change)")
     ap.add_argument("--same-authors", action="store_true",
                     help="instead: the first corpora's authors labelled by fits without one of their sessions / "
                          "blocks (their held-back line), in-sample and leave-one-author-out beside; --sweep thresholds")
@@ -689,18 +692,21 @@ def own(args, sweep: tuple[float, ...]) -> dict:
     if args.curve:
         examples, train, groups, licensed = union_data(args)
         print(f"union: {len(examples)} turns, {len({e.author for e in examples})} authors", flush=True)
-        from miner_own import AS_BEFORE
+        from miner_own import AS_BEFORE, LEAST_SURE, curve_change
 
         # RULE15's "--curve-prior" (the base's posteriors shifted to the person's labelled correction share, K = 10
         # pseudo-labels at the training prior, instead of / on top of the fine-tune) is at commit 549e430 (lost)
         # RULE16's "ft-shrunk" / RULE17's "ft-held" (--curve-hold: the fine-tune with its class intercepts pulled towards
         # the base's by ~10 pseudo-turns, train._lr intercept_pull 2.0 / held at them; D with 90% and 95% intervals,
         # miner_own.curve_change) are at commit 9658ba5 (both lost)
-        variants = ("finetune", AS_BEFORE) if args.curve_before else ("finetune",)
+        variants = ("finetune",) + ((AS_BEFORE,) if args.curve_before else ()) + \
+            ((LEAST_SURE,) if args.curve_least_sure else ())
         # the base is the shipped recipe (learned-9's blend) fitted without the author when the shipped model saw it
         shipped_train, folds, fit_kw = recipe_table(train, set(licensed))[SHIPPED_RECIPE]
         out["learning_curve"] = own_curve(examples, _U["E"], _U["X"], shipped_train, args.jobs, variants,
                                           base_fit=partial(_shipped_without, shipped_train, folds, fit_kw))
+        if args.curve_least_sure:
+            out["least_sure_change"] = curve_change(out["learning_curve"], "finetune", LEAST_SURE)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1, default=str))
     return out

@@ -25,6 +25,7 @@ CURVE_K = (0, 10, 25, 50)
 CURVE_MIN_TEST = 10  # turns left to score in every draw
 CURVE_DRAWS = 10
 AS_BEFORE = "finetune at the base's threshold"  # the fine-tune before RULE10b (--curve-before), for comparison
+LEAST_SURE = "finetune on the least sure"  # RULE30b (--curve-least-sure): the k of the pool the base is least sure of
 
 _D: dict = {}  # examples, E, X for the fold workers (inherited by fork)
 
@@ -146,22 +147,36 @@ def _curve_author(author: str, trained: bool):
         base = shipped_model()
     n_own = max_k(len(idx))
     draws: dict[str, list] = {v: [] for v in _D.get("variants", ("finetune",))}
+    sure = dict(zip(idx, (lab.confidence for lab in predict(base, [ex[i] for i in idx], _rows(E, idx), X[idx])),
+                    strict=True)) if LEAST_SURE in draws else {}
     for d in range(CURVE_DRAWS):
         order = list(idx)
         random.Random(f"{author}:{d}").shuffle(order)
         pool, test = order[:n_own], sorted(order[n_own:])
+        # which k of the pool are labelled: the first k drawn, or (LEAST_SURE) the k the base is least sure of
+        picks = {v: least_sure(pool, sure) if v == LEAST_SURE else pool for v in draws}
         per_k: dict[str, dict] = {v: {} for v in draws}
         for k in (k for k in CURVE_K if k <= n_own):
-            own = sorted(pool[:k])
-            model = finetune(base, [ex[i] for i in own], _rows(E, own), X[own]) if k else base
+            models: dict[tuple, object] = {}
             for v in draws:
+                own = tuple(sorted(picks[v][:k]))
+                if own not in models:
+                    models[own] = finetune(base, [ex[i] for i in own], _rows(E, list(own)), X[list(own)]) if k else base
+                model = models[own]
+                threshold = model.threshold
                 if k and v == AS_BEFORE:  # before RULE10b: the fine-tuned model kept the base's operating threshold
                     model.threshold = base.threshold
                 per_k[v][k] = _counts([ex[i] for i in test],
                                       predict(model, [ex[i] for i in test], _rows(E, test), X[test]))
+                model.threshold = threshold
         for v in draws:
             draws[v].append(per_k[v])
     return author, len(idx), draws
+
+
+def least_sure(pool: list[int], confidence: dict[int, float]) -> list[int]:
+    """The pool ordered as `vault turns --least-sure` orders turns: lowest confidence first, ties in pool order."""
+    return sorted(pool, key=lambda i: confidence[i])
 
 
 def max_k(n: int) -> int:
@@ -218,3 +233,33 @@ def _curve_report(examples, n: dict[str, int], train: set[str], results: list, v
 
 def _f(x) -> str:
     return "—" if x is None else f"{x:.2f}"
+
+
+def curve_change(curve: dict, base: str, other: str, ks: tuple[int, ...] = (10, 25), draws: int = 2000) -> dict:
+    """D = mean over the authors and over `ks` of the per-author F1 (draws summed) of `other` minus `base`'s, with
+    its 90% and 95% percentile intervals over resamplings of the authors (seeded); against k = 0 too; the k = 50
+    cohort's pooled F1 at 50 of both; whether k = 0 gives the same counts (RULE15's form, RULE16-17)."""
+    import numpy as np
+
+    A, B = curve[base]["authors"], curve[other]["authors"]
+    authors = sorted(A)
+    f1 = lambda c: prf(c)["f1"]  # noqa: E731
+
+    def per_author(ref, ref_k=None):
+        return np.asarray([np.mean([f1(B[a]["counts"][k]) - f1(ref[a]["counts"][ref_k if ref_k is not None else k])
+                                    for k in ks]) for a in authors])
+
+    idx = np.random.default_rng(0).integers(0, len(authors), size=(draws, len(authors)))
+    out: dict = {}
+    for name, d in ((f"{other} - {base}", per_author(A)), (f"{other} - k=0", per_author(B, 0))):
+        boot = d[idx].mean(axis=1)
+        out[name] = {"D": round(float(d.mean()), 4),
+                     "90%": [round(float(np.percentile(boot, q)), 4) for q in (5, 95)],
+                     "95%": [round(float(np.percentile(boot, q)), 4) for q in (2.5, 97.5)],
+                     "per_author": {a: round(float(x), 3) for a, x in zip(authors, d, strict=True)}}
+        print(f"\n{name}: D {out[name]['D']:+.4f}, 90% {out[name]['90%']}, 95% {out[name]['95%']}", flush=True)
+    p50 = {v: curve[v]["pooled"].get(50, {}).get(50, {}).get("f1") for v in (base, other)}
+    same0 = all(A[a]["counts"][0] == B[a]["counts"][0] for a in authors)
+    out.update({"k50_pooled_f1": p50, "k0_same": same0})
+    print(f"  k = 50 cohort pooled F1 at 50: {p50}; k = 0 same counts: {same0}", flush=True)
+    return out

@@ -86,6 +86,39 @@ def test_the_curve_base_is_the_shipped_recipe_without_the_author_when_given(data
     assert asked == [author] and set(draws["finetune"][0]) == {0, 3}
 
 
+
+def test_the_least_sure_variant_labels_the_pool_turns_the_base_is_least_sure_of(data, monkeypatch):
+    # RULE30b: the same draw's pool and scored turns; only which k of the pool are labelled differs
+    examples, X = data
+    author = max({e.author for e in examples}, key=lambda a: sum(e.author == a for e in examples))
+    base = T.fit([e for e in examples if e.author != author], None, c_grid=(0.003,))
+    sure = {e.turn.msg_id: lab.confidence for e, lab in zip(examples, T.predict(base, examples, None, X), strict=True)}
+    tuned, scored = [], []
+    real_tune, real_predict = T.finetune, T.predict
+    monkeypatch.setattr(T, "finetune", lambda b, ex, *a, **k: tuned.append([e.turn.msg_id for e in ex])
+                        or real_tune(b, ex, *a, **k))
+    monkeypatch.setattr(T, "predict", lambda m, ex, *a, **k: scored.append([e.turn.msg_id for e in ex])
+                        or real_predict(m, ex, *a, **k))
+    monkeypatch.setattr(O, "CURVE_K", (0, 3, 8))
+    monkeypatch.setattr(O, "CURVE_DRAWS", 1)
+    O._D.update(examples=examples, E=None, X=X, train={e.author for e in examples},
+                variants=("finetune", O.LEAST_SURE), base_fit=lambda a: base)
+    try:
+        _, size, draws = O._curve_author(author, trained=True)
+    finally:
+        O._D.pop("base_fit")
+    # the base's own scoring of the author's turns first (the confidences), then per k and variant the same test turns
+    test = scored[1]
+    assert all(ids == test for ids in scored[1:]) and len(test) == size - 8
+    pool = {e.turn.msg_id for e in examples if e.author == author} - set(test)
+    random_k3, least_k3 = tuned[0], tuned[1]  # k = 3: the first three drawn, then the three least sure
+    least = sorted(pool, key=lambda m: sure[m])
+    assert sorted(least_k3) == sorted(least[:3]) and set(random_k3) <= pool
+    assert max(sure[m] for m in least_k3) <= min(sure[m] for m in pool - set(least_k3))
+    assert set(draws) == {"finetune", O.LEAST_SURE}
+    assert draws["finetune"][0][0] == draws[O.LEAST_SURE][0][0]  # k = 0: the base, the same counts
+    assert O.least_sure([5, 6, 7], {5: 0.9, 6: 0.4, 7: 0.4}) == [6, 7, 5]  # ties keep the pool's order
+
 def test_the_held_back_estimate_holds_out_one_part_of_an_author(data, monkeypatch):
     examples, X = data
     calls = []
@@ -112,3 +145,19 @@ def test_the_held_back_estimate_holds_out_one_part_of_an_author(data, monkeypatc
         assert all(sum(c["tp"] + c["fn"] for c in [r["at"][t]]) == sum(
             e.label == "reattempt_with_feedback" for e in examples if e.author in authors) for t in r["at"])
         assert sum(len(f) for f in calls[0]) == scored
+
+
+def test_curve_change_is_the_mean_per_author_f1_difference_over_k_10_and_25():
+    def author(c0, c10, c25):
+        return {"counts": {0: c0, 10: c10, 25: c25}}
+
+    curve = {"a": {"authors": {"x": author([1, 1, 1], [1, 1, 1], [1, 1, 1]), "y": author([2, 0, 0], [1, 0, 1], [1, 0, 1])},
+                   "pooled": {}},
+             "b": {"authors": {"x": author([1, 1, 1], [2, 0, 0], [2, 0, 0]), "y": author([2, 0, 0], [1, 0, 1], [0, 1, 1])},
+                   "pooled": {}}}
+    out = O.curve_change(curve, "a", "b", draws=50)
+    # x: F1 0.5 -> 1.0 at both k (+0.5); y: 2/3 -> 2/3 at 10, 2/3 -> 0 at 25 (-1/3 mean): D = (0.5 - 1/3) / 2
+    assert out["b - a"]["D"] == pytest.approx((0.5 - 1 / 3) / 2, abs=1e-4)
+    assert out["b - a"]["per_author"] == {"x": 0.5, "y": -0.333}
+    lo, hi = out["b - a"]["90%"]
+    assert -1 / 3 <= lo <= hi <= 0.5 and out["k0_same"] is True
