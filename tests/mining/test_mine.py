@@ -189,7 +189,7 @@ def test_the_report_says_what_the_shipped_model_gives_on_new_people_and_only_for
     assert code == 0 and rep["labels_in_vault"].get("reattempt_with_feedback")
     flat = " ".join(out.split())
     assert f"on {NEW_PEOPLE['people']} people it never saw, {NEW_PEOPLE['precision']:.0%} of the turns" in flat
-    assert "`vault mine --fit`" in flat
+    assert "`vault mine --fit`" in flat and "`vault eval`" in flat
     for args in (("--backend", "heuristic"), ("--no-embed",)):  # measured apart from it: no figure claimed
         code, out, _ = run_cli("mine", "--redo", "--json", *args, db=ex_db)
         assert code == 0 and "on_new_people" not in json.loads(out), args

@@ -109,8 +109,8 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
     if (q := rep.get("on_new_people")) and corr:
         c.print(f"{esc(q['version'])} is not yet reliable on a new person: on {q['people']} people it never saw, "
                 f"{q['precision']:.0%} of the turns it called corrections were corrections and it found "
-                f"{q['recall']:.0%} of theirs. Check yours in `vault tui` (review), then `vault mine --fit` adapts "
-                "it to your labels.")
+                f"{q['recall']:.0%} of theirs. Check yours in `vault tui` (review) or measure it on your own labels "
+                "with `vault eval`; `vault mine --fit` then adapts it to them.")
 
 
 @click.command("turns")
