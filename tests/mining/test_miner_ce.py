@@ -62,3 +62,17 @@ def test_the_grid_prefers_ab_when_the_cross_encoder_adds_nothing():
     w, t, f = CE.choose(p_ab, c, gold, np.asarray(p_ab) >= 0.25)
     assert (w, f) == (0.0, 1.0)
     assert t == CE.AB_THRESHOLD
+
+
+def test_a_guarded_group_may_not_lose_more_than_the_allowed_drop():
+    # turns 0-3, a guarded group: AB right, c wrong; turns 4-9: the same readings, the other way round
+    gold = np.asarray([1, 1, 0, 0, 0, 0, 0, 1, 1, 1], dtype=bool)
+    p_ab = [0.6, 0.6, 0.1, 0.1, 0.6, 0.6, 0.6, 0.1, 0.1, 0.1]
+    c = np.asarray([-9.0, -9.0, 9.0, 9.0, -9.0, -9.0, -9.0, 9.0, 9.0, 9.0])
+    ab_said = np.asarray(p_ab) >= 0.25
+    free = CE.choose(p_ab, c, gold, ab_said)
+    guarded = CE.choose(p_ab, c, gold, ab_said, guards=[np.arange(4)])
+    assert free[2] > guarded[2]
+    w, t, _ = guarded
+    said = CE.decide(p_ab, c, w, t, ab_said)
+    assert CE.pooled_f1(gold[:4], said[:4]) >= CE.pooled_f1(gold[:4], ab_said[:4]) - CE.GUARD_DROP
