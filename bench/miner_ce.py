@@ -22,8 +22,9 @@ The combination, per modelled turn: logit(p) = (1 - w) logit(p_AB) + w (a ce + b
 cross-encoder's logit: for a design turn fitted on the OTHER folds' out-of-fold logits, for a new person on all of
 them (saved with the model). A turn is a correction iff p >= threshold; a turn a structural rule decided keeps AB's
 label. w = 0 at threshold 0.25 is AB itself. (w, threshold) are chosen on the design turns: the best pooled F1 over a
-grid among the points where the first corpora's and wild-dev's F1 are not down more than 0.03 against AB (RULE30 (c));
-the unconstrained best is printed beside it. The same choice made fold by fold on the other folds (nested) shows how
+grid among the points where the first corpora's and wild-dev's F1 (RULE30 (c)) and the pooled precision (RULE30 (a)
+asks it of the judge) are not down more than 0.03 against AB; the unconstrained and the (c)-only best are printed
+beside it. The same choice made fold by fold on the other folds (nested) shows how
 much of the gain the choice itself makes.
 """
 
@@ -50,6 +51,7 @@ W_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 T_GRID = tuple(round(0.10 + 0.01 * i, 2) for i in range(51))  # 0.10 .. 0.60
 GUARDED = ("first corpora", "wild-dev")  # RULE30 (c): their F1 not down more than GUARD_DROP each
 GUARD_DROP = 0.03
+PRECISION_DROP = 0.03  # RULE30 (a): the judge's precision not down more than this; asked of the design choice too
 
 
 # -- folds and the combination (no model: tests/mining/test_miner_ce.py) ---------------------------------------------
@@ -117,20 +119,32 @@ def pooled_f1(gold, said) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
-def choose(p_ab, c, gold, ab_said, rows=None, guards=(), max_drop: float = GUARD_DROP) -> tuple[float, float, float]:
+def precision(gold, said) -> float:
+    import numpy as np
+
+    gold, said = np.asarray(gold, dtype=bool), np.asarray(said, dtype=bool)
+    return float((gold & said).sum() / said.sum()) if said.any() else 0.0
+
+
+def choose(p_ab, c, gold, ab_said, rows=None, guards=(), max_drop: float = GUARD_DROP,
+           precision_drop: float | None = None) -> tuple[float, float, float]:
     """(w, threshold, F1) of the grid's best pooled F1 on `rows` (all turns: None); ties to the smaller w, then the
     threshold nearer AB's. `guards`: groups of turns (index arrays) whose pooled F1 may not fall more than `max_drop`
-    below AB's (RULE30 (c): the first corpora, wild-dev); only their turns among `rows` count."""
+    below AB's (RULE30 (c): the first corpora, wild-dev); only their turns among `rows` count. `precision_drop`: the
+    pooled precision on `rows` may not fall more than that below AB's (RULE30 (a) asks it of the judge)."""
     import numpy as np
 
     gold, ab_said = np.asarray(gold, dtype=bool), np.asarray(ab_said, dtype=bool)
     rows = np.arange(len(gold)) if rows is None else np.asarray(rows)
     guards = [np.intersect1d(g, rows) for g in guards]
     guards = [(g, pooled_f1(gold[g], ab_said[g])) for g in guards if len(g)]
+    p0 = precision(gold[rows], ab_said[rows])
     best = (-1.0, 0.0, 0.0)
     for w in W_GRID:
         for t in T_GRID:
             said = decide(p_ab, c, w, t, ab_said)
+            if precision_drop is not None and precision(gold[rows], said[rows]) - p0 < -precision_drop - 1e-12:
+                continue
             if any(pooled_f1(gold[g], said[g]) - f0 < -max_drop - 1e-12 for g, f0 in guards):
                 continue
             f = pooled_f1(gold[rows], said[rows])
@@ -354,8 +368,13 @@ def design(args) -> None:
     out["best"] = {"w": w, "threshold": t}
     out["best_table"] = table(examples, gold, ab_said, decide(p_ab, c, w, t, ab_said), groups, GROUPS)
     w, t, f = choose(p_ab, c, gold, ab_said, guards=guards)
-    print(f"\nCHOSEN (best pooled F1 with {' and '.join(GUARDED)} not down more than {GUARD_DROP}): w {w}, "
-          f"threshold {t} (pooled F1 {f:.3f})", flush=True)
+    print(f"\nbest pooled F1 with {' and '.join(GUARDED)} not down more than {GUARD_DROP}: w {w}, threshold {t} "
+          f"(pooled F1 {f:.3f})", flush=True)
+    out["guarded"] = {"w": w, "threshold": t}
+    out["guarded_table"] = table(examples, gold, ab_said, decide(p_ab, c, w, t, ab_said), groups, GROUPS)
+    w, t, f = choose(p_ab, c, gold, ab_said, guards=guards, precision_drop=PRECISION_DROP)
+    print(f"\nCHOSEN (best pooled F1 with {' and '.join(GUARDED)} not down more than {GUARD_DROP} and the pooled "
+          f"precision not down more than {PRECISION_DROP}): w {w}, threshold {t} (pooled F1 {f:.3f})", flush=True)
     out["chosen"] = {"w": w, "threshold": t}
     out["table"] = table(examples, gold, ab_said, decide(p_ab, c, w, t, ab_said), groups, GROUPS)
     print(f"AB alone at the same threshold {t} (w 0): the threshold's own part", flush=True)
@@ -375,7 +394,8 @@ def design(args) -> None:
     author_fold = deal_folds([e.author for e in examples], args.folds)
     fold_of_turn = np.asarray([author_fold[e.author] for e in examples])
     for k in range(args.folds):
-        wk, tk, _ = choose(p_ab, c, gold, ab_said, np.flatnonzero(fold_of_turn != k), guards)
+        wk, tk, _ = choose(p_ab, c, gold, ab_said, np.flatnonzero(fold_of_turn != k), guards,
+                           precision_drop=PRECISION_DROP)
         inside = np.flatnonzero(fold_of_turn == k)
         said[inside] = decide([p_ab[i] for i in inside], c[inside], wk, tk, ab_said[inside])
         nested[k] = (wk, tk)
