@@ -467,6 +467,9 @@ def apply(args) -> None:
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     enc, head, cfg = load_model(args.apply)
+    for name in ("w", "threshold"):  # the saved combination, unless named on the command line
+        if getattr(args, name) is not None:
+            cfg[name] = getattr(args, name)
     print(f"model {args.apply}: {cfg['tag']}, Platt {cfg['platt']}, w {cfg['w']}, threshold {cfg['threshold']}",
           flush=True)
     examples, groups = examples_of(args)
@@ -530,8 +533,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="fold fits at once (one thread each)")
     ap.add_argument("--fit-all", action="store_true", help="instead: fit on every design person and --save")
-    ap.add_argument("--w", type=float, help="--fit-all: the combination's weight")
-    ap.add_argument("--threshold", type=float, help="--fit-all: the combination's threshold")
+    ap.add_argument("--w", type=float, help="--fit-all: the combination's weight (--apply: instead of the saved one)")
+    ap.add_argument("--threshold", type=float, help="--fit-all: the combination's threshold (--apply: likewise)")
     ap.add_argument("--save", default=str(WORK / "ce-model.pt"))
     ap.add_argument("--apply", metavar="MODEL", help="instead: score --ab-predictions' turns with a saved model")
     ap.add_argument("--only-group", help="--apply: only this group's authors")
