@@ -379,6 +379,11 @@ def design(args) -> None:
     out["table"] = table(examples, gold, ab_said, decide(p_ab, c, w, t, ab_said), groups, GROUPS)
     print(f"AB alone at the same threshold {t} (w 0): the threshold's own part", flush=True)
     out["ab_at_threshold"] = table(examples, gold, ab_said, decide(p_ab, c, 0.0, t, ab_said), groups, ())
+    if args.w is not None and args.threshold is not None:
+        print(f"\nAT THE NAMED POINT (--w {args.w} --threshold {args.threshold})", flush=True)
+        out["named"] = {"w": args.w, "threshold": args.threshold}
+        out["named_table"] = table(examples, gold, ab_said, decide(p_ab, c, args.w, args.threshold, ab_said), groups,
+                                   GROUPS)
     grid = {}
     for wg in W_GRID:
         best = max(((pooled_f1(gold, decide(p_ab, c, wg, tg, ab_said)), tg) for tg in T_GRID))
@@ -533,7 +538,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="fold fits at once (one thread each)")
     ap.add_argument("--fit-all", action="store_true", help="instead: fit on every design person and --save")
-    ap.add_argument("--w", type=float, help="--fit-all: the combination's weight (--apply: instead of the saved one)")
+    ap.add_argument("--w", type=float, help="--fit-all: the combination's weight (--apply: instead of the saved one; "
+                    "design: also the table at --w / --threshold)")
     ap.add_argument("--threshold", type=float, help="--fit-all: the combination's threshold (--apply: likewise)")
     ap.add_argument("--save", default=str(WORK / "ce-model.pt"))
     ap.add_argument("--apply", metavar="MODEL", help="instead: score --ab-predictions' turns with a saved model")
