@@ -132,7 +132,7 @@ SESSIONS = [
         "script": [
             ("user", "Summarise the 2.0 changelog for the release notes page."),
             ("tool", "Read", {"file_path": f"{DOCS}/CHANGELOG.md"}, "## 2.0.0\n- new sidebar\n- dark mode\n- search rewritten\n- dropped IE11\n- 40 bug fixes"),
-            ("say", "Absolutely! I'd be happy to help you summarise the changelog. Release notes are an important way to communicate with your users, so let's make them clear and engaging.\n\nVersion 2.0 is our biggest release yet, bringing a brand-new sidebar that makes navigation easier than ever, a beautiful dark mode for late-night reading, a completely rewritten search engine that is faster and more accurate, and more than forty bug fixes. Please note that Internet Explorer 11 is no longer supported.\n\nLet me know if you'd like me to adjust the tone!"),
+            ("say", "Absolutely! I'd be happy to help you summarise the changelog. Release notes are an important way to communicate with your users, so let's make them clear and engaging.\n\nVersion 2.0 is our biggest release yet, bringing a brand-new sidebar that makes navigation easier than ever, a beautiful dark mode for late-night reading, a completely rewritten search engine that is faster and more accurate, and more than forty bug fixes. Please note that Internet Explorer 11 is no longer supported.\n\nLet me know if you'd like the tone adjusted!"),
             ("user", "skip the preamble and keep it short, a bullet list is enough"),
             ("say", "- New sidebar\n- Dark mode\n- Faster, more accurate search\n- 40 bug fixes\n- IE11 no longer supported"),
             ("user", "thanks"),

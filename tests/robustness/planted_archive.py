@@ -69,7 +69,7 @@ SESSIONS = [
                 f"{IPS[0]}; the files are in {WIN}."),
         ("user", f"no, never hardcode credentials, ask {EMAILS[0]} for them instead. Keys like {ANTHROPIC} do not "
                  f"go in config.py; call {PHONES[0]} if unsure, my files live in {WIN}"),
-        ("tool", "Bash", {"command": LONG_PUSH}, "Everything up-to-date"),
+        ("tool", "Bash", {"command": LONG_PUSH}, "To github.com:jdoe/app.git\n   4f1c2d9..8a7b6e3  main -> main"),
         ("say", "Moved the credentials to environment variables (ANTHROPIC_API_KEY, DATABASE_URL) and pushed."),
         ("user", "thanks"),
         ("user", "now add the OpenAI fallback client"),

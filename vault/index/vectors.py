@@ -67,7 +67,7 @@ def store(con: duckdb.DuckDBPyConnection, mid: int, hashes: list[str], vecs) -> 
 
 
 def keep_only(con: duckdb.DuckDBPyConnection, mid: int) -> None:
-    """Drop every other model's vectors (the caller switches the vault to model `mid` in the same transaction)."""
+    """Drop every other model's vectors (the caller switches the vault to model `mid` within one transaction)."""
     con.execute(f"DELETE FROM {TABLE} WHERE model_id <> ?", [mid])
 
 
