@@ -19,8 +19,11 @@ HEAD_MAX = 600  # "up to ~600 characters", cut at a sentence or line end; the lo
 # (data/labels/README.md, "What the assistant said next").
 # The other way round: after teolhyn's request to run the diesel setup, the Claude Code copy shows only permission
 # dialogs and one tool call (no prose), and the labeller kept that tool-call line as the next answer_before.
+# And waderylan's agent-kept log (twenty-first set) stops logging the answers of information-only turns: the answer
+# after the fourth line is in it, the one before the fifth (an unlogged answer it replies to) is not, left empty.
 HEAD_WITHOUT_TAIL = {("external-emailbuddy.jsonl", "019c95d0", 0),
-                     ("external-teolhyn-rs2026.jsonl", "osa-1", 2)}
+                     ("external-teolhyn-rs2026.jsonl", "osa-1", 2),
+                     ("external-waderylan-prediction-market-agent.jsonl", "AI_TRANSCRIPT", 3)}
 
 TEXT_FILES = sorted(EXTERNAL_DIR.glob("external-*.jsonl")) + \
     sorted((EXTERNAL_DIR / "not-in-model").glob("external-*.jsonl"))
