@@ -496,7 +496,8 @@ def fit_all(args) -> None:
     cpu, wall = time.process_time() - t0, time.perf_counter() - t_wall
     cfg = {"layers": args.layers, "max_length": args.max_length, "epochs": args.epochs, "lr": args.lr,
            "head_lr": args.head_lr, "seed": args.seed, "platt": [a, b], "w": args.w, "threshold": args.threshold,
-           "tag": config_tag(args), "train_groups": getattr(args, "train_groups", None), "turns": len(mod), "authors": len(set(authors.tolist())),
+           "tag": config_tag(args), "train_groups": getattr(args, "train_groups", None), "turns": len(rows),
+           "authors": len(set(authors.tolist())),
            "fit_cpu_s": round(cpu, 1), "fit_wall_s": round(wall, 1)}
     torch.save({"layers": head.layers.state_dict(), "linear": head.linear.state_dict(), "config": cfg}, args.save)
     zin = head_logits(head, H, M)
