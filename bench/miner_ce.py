@@ -61,6 +61,33 @@ def deal_folds(authors, k: int) -> dict[str, int]:
     return {a: i % k for i, a in enumerate(sorted(set(authors)))}
 
 
+def training_folds(authors, k: int, train=None):
+    """Per turn: (the fold whose fit scores it, the turns every fit may train on). Without `train` (a set of authors),
+    the authors are dealt into k folds (deal_folds) and fit j trains on every fold but j. With `train`, only those
+    authors' turns are trained on: they are dealt into k folds among themselves (each scored by a fit that never saw
+    its author), and every other author's turns get fold k, scored by one more fit on all of `train`'s turns."""
+    import numpy as np
+
+    authors = list(authors)
+    if train is None:
+        folds = deal_folds(authors, k)
+        return np.asarray([folds[a] for a in authors], dtype=int), np.ones(len(authors), dtype=bool)
+    inside = np.asarray([a in train for a in authors], dtype=bool)
+    folds = deal_folds([a for a in authors if a in train], k)
+    return np.asarray([folds.get(a, k) for a in authors], dtype=int), inside
+
+
+def train_authors(groups: dict, names) -> set[str] | None:
+    """The union of the named groups' authors (`names`: comma-separated, or None: every author)."""
+    if not names:
+        return None
+    names = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in names if n not in groups]
+    if unknown:
+        raise SystemExit(f"--train-groups: unknown group(s) {unknown}; known: {sorted(groups)}")
+    return set().union(*(groups[n] for n in names))
+
+
 def _logit(p):
     import numpy as np
 
@@ -221,18 +248,25 @@ def _fold_job(k: int):
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     t0 = time.process_time()
-    inside = _S["fold"] == k
-    head = _fit(np.flatnonzero(~inside))
+    inside = _S["tfold"] == k
+    head = _fit(np.flatnonzero(~inside & _S["train"]))
     z = head_logits(head, _S["H"][inside], _S["M"][inside])
     return k, z, time.process_time() - t0
 
 
 def config_tag(c) -> str:
-    return f"L{c.layers}-e{c.epochs}-lr{c.lr:g}-h{c.head_lr:g}-ml{c.max_length}-k{c.folds}-s{c.seed}"
+    tag = f"L{c.layers}-e{c.epochs}-lr{c.lr:g}-h{c.head_lr:g}-ml{c.max_length}-k{c.folds}-s{c.seed}"
+    tg = getattr(c, "train_groups", None)
+    if tg:  # trained on some groups only: a short, stable name of the (sorted) group names
+        names = ",".join(sorted(n.strip() for n in tg.split(",") if n.strip()))
+        tag += "-tg" + hashlib.sha256(names.encode()).hexdigest()[:8]
+    return tag
 
 
-def out_of_fold(args, examples, mod) -> tuple:
-    """Every modelled turn's out-of-fold logit (cached in --work by the configuration's tag), and each turn's fold."""
+def out_of_fold(args, examples, mod, train=None) -> tuple:
+    """Every modelled turn's out-of-fold logit (cached in --work by the configuration's tag), and each turn's fold
+    (the design folds: the Platt maps and the nested choice use them). `train` (a set of authors, --train-groups):
+    only their turns are trained on (training_folds)."""
     import multiprocessing
 
     import numpy as np
@@ -242,6 +276,8 @@ def out_of_fold(args, examples, mod) -> tuple:
     authors = np.asarray([examples[i].author for i in mod])
     folds = deal_folds(authors.tolist(), args.folds)
     fold = np.asarray([folds[a] for a in authors])
+    tfold, trainable = training_folds(authors.tolist(), args.folds, train)
+    jobs = args.folds + (1 if train is not None and (~trainable).any() else 0)
     keys = [key_of(examples[i]) for i in mod]
     tag = config_tag(args)
     path = Path(args.work) / f"oof-{tag}.json"
@@ -259,25 +295,28 @@ def out_of_fold(args, examples, mod) -> tuple:
           f"{' (cached)' if not fcpu else ''}, {time.perf_counter() - t_wall:.0f} s wall -> {fpath}", flush=True)
     y = np.asarray([examples[i].label == CORR for i in mod], dtype=np.float32)
     w = T.author_weights(authors, T.BALANCE)
-    _S.update(enc=enc, H=H, M=M, y=y, w=w * len(w) / w.sum(), fold=fold, cfg=args)
+    _S.update(enc=enc, H=H, M=M, y=y, w=w * len(w) / w.sum(), tfold=tfold, train=trainable, cfg=args)
     t_wall = time.perf_counter()
     z, cpu = np.zeros(len(mod)), {}
     if args.jobs > 1:
         with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-            done = pool.imap_unordered(_fold_job, range(args.folds))
+            done = pool.imap_unordered(_fold_job, range(jobs))
             for k, zk, c in done:
-                z[fold == k], cpu[k] = zk, round(c, 1)
-                print(f"  fold {k}: {int((fold != k).sum())} training turns, {c:.0f} s CPU", flush=True)
+                z[tfold == k], cpu[k] = zk, round(c, 1)
+                print(f"  fit {k}: {int(((tfold != k) & trainable).sum())} training turns, {int((tfold == k).sum())} "
+                      f"scored, {c:.0f} s CPU", flush=True)
     else:
-        for k in range(args.folds):
+        for k in range(jobs):
             _, zk, c = _fold_job(k)
-            z[fold == k], cpu[k] = zk, round(c, 1)
-            print(f"  fold {k}: {int((fold != k).sum())} training turns, {c:.0f} s CPU", flush=True)
+            z[tfold == k], cpu[k] = zk, round(c, 1)
+            print(f"  fit {k}: {int(((tfold != k) & trainable).sum())} training turns, {int((tfold == k).sum())} "
+                  f"scored, {c:.0f} s CPU", flush=True)
     wall = round(time.perf_counter() - t_wall, 1)
-    got = {"tag": tag, "keys": keys, "z": z.tolist(), "fit_cpu_s": round(sum(cpu.values()), 1), "fold_cpu_s": cpu,
+    got = {"tag": tag, "keys": keys, "z": z.tolist(), "train_groups": getattr(args, "train_groups", None),
+           "trained_turns": int(trainable.sum()), "fit_cpu_s": round(sum(cpu.values()), 1), "fold_cpu_s": cpu,
            "wall_s": wall, "frozen_cpu_s": round(fcpu, 1)}
     path.write_text(json.dumps(got))
-    print(f"{args.folds} fold fits: {got['fit_cpu_s']} s CPU, {wall} s wall -> {path}", flush=True)
+    print(f"{jobs} fits: {got['fit_cpu_s']} s CPU, {wall} s wall -> {path}", flush=True)
     return z, fold, got
 
 
@@ -346,7 +385,12 @@ def design(args) -> None:
                          "differs from train.modelled")
     print(f"{len(examples)} turns of {len({e.author for e in examples})} authors, {len(mod)} modelled; "
           f"configuration {config_tag(args)}", flush=True)
-    z, fold, run = out_of_fold(args, examples, mod)
+    train = train_authors(groups, getattr(args, "train_groups", None))
+    if train is not None:
+        print(f"cross-encoder trained on the groups {args.train_groups}: {len(train)} authors; the others are scored "
+              f"by one fit on all of them", flush=True)
+    z, fold, run = out_of_fold(args, examples, mod, train)
+    names = (*GROUPS, *[s.partition("=")[0] for s in args.group if s.partition("=")[0] not in GROUPS])
 
     gold = np.asarray([e.label == CORR for e in examples])
     p_ab = [ab[key_of(e)][0] for e in examples]
@@ -359,31 +403,42 @@ def design(args) -> None:
     fold_all[mod] = fold
     print(f"Platt maps (a, b) per fold: {[(round(a, 3), round(b, 3)) for a, b in maps]}", flush=True)
     out = {"config": config_tag(args), "run": {k: v for k, v in run.items() if k not in ("keys", "z")},
-           "auc": aucs(examples, mod, gm, z, np.asarray([p_ab[i] for i in mod]), groups, GROUPS)}
+           "auc": aucs(examples, mod, gm, z, np.asarray([p_ab[i] for i in mod]), groups, names)}
 
     turn_author = np.asarray([e.author for e in examples])
     guards = [np.flatnonzero(np.isin(turn_author, sorted(groups[g]))) for g in GUARDED]
     w, t, f = choose(p_ab, c, gold, ab_said)
     print(f"\nbest pooled F1 on the design turns, unconstrained: w {w}, threshold {t} (pooled F1 {f:.3f})", flush=True)
     out["best"] = {"w": w, "threshold": t}
-    out["best_table"] = table(examples, gold, ab_said, decide(p_ab, c, w, t, ab_said), groups, GROUPS)
+    out["best_table"] = table(examples, gold, ab_said, decide(p_ab, c, w, t, ab_said), groups, names)
     w, t, f = choose(p_ab, c, gold, ab_said, guards=guards)
     print(f"\nbest pooled F1 with {' and '.join(GUARDED)} not down more than {GUARD_DROP}: w {w}, threshold {t} "
           f"(pooled F1 {f:.3f})", flush=True)
     out["guarded"] = {"w": w, "threshold": t}
-    out["guarded_table"] = table(examples, gold, ab_said, decide(p_ab, c, w, t, ab_said), groups, GROUPS)
+    out["guarded_table"] = table(examples, gold, ab_said, decide(p_ab, c, w, t, ab_said), groups, names)
     w, t, f = choose(p_ab, c, gold, ab_said, guards=guards, precision_drop=PRECISION_DROP)
     print(f"\nCHOSEN (best pooled F1 with {' and '.join(GUARDED)} not down more than {GUARD_DROP} and the pooled "
           f"precision not down more than {PRECISION_DROP}): w {w}, threshold {t} (pooled F1 {f:.3f})", flush=True)
     out["chosen"] = {"w": w, "threshold": t}
-    out["table"] = table(examples, gold, ab_said, decide(p_ab, c, w, t, ab_said), groups, GROUPS)
+    out["table"] = table(examples, gold, ab_said, decide(p_ab, c, w, t, ab_said), groups, names)
     print(f"AB alone at the same threshold {t} (w 0): the threshold's own part", flush=True)
     out["ab_at_threshold"] = table(examples, gold, ab_said, decide(p_ab, c, 0.0, t, ab_said), groups, ())
     if args.w is not None and args.threshold is not None:
         print(f"\nAT THE NAMED POINT (--w {args.w} --threshold {args.threshold})", flush=True)
         out["named"] = {"w": args.w, "threshold": args.threshold}
         out["named_table"] = table(examples, gold, ab_said, decide(p_ab, c, args.w, args.threshold, ab_said), groups,
-                                   GROUPS)
+                                   names)
+    if train is not None and args.w is not None and args.threshold is not None:
+        # as it would ship: one Platt map fitted on the training authors' out-of-fold logits, for every turn
+        m_auth = np.asarray([examples[i].author in train for i in mod])
+        a, b = platt(z[m_auth], gm[m_auth])
+        c_ship = np.full(len(examples), np.nan)
+        c_ship[mod] = a * z + b
+        print(f"\nAT THE NAMED POINT, one Platt map ({a:.4f}, {b:.4f}) fitted on the training authors' out-of-fold "
+              "logits only (as fit-all would save it)", flush=True)
+        out["named_ship_platt"] = [a, b]
+        out["named_ship_table"] = table(examples, gold, ab_said, decide(p_ab, c_ship, args.w, args.threshold, ab_said),
+                                        groups, names)
     grid = {}
     for wg in W_GRID:
         best = max(((pooled_f1(gold, decide(p_ab, c, wg, tg, ab_said)), tg) for tg in T_GRID))
@@ -406,7 +461,7 @@ def design(args) -> None:
         nested[k] = (wk, tk)
     print(f"nested (w, threshold) per fold, chosen as CHOSEN on the other folds: {nested}", flush=True)
     out["nested_choice"] = nested
-    out["nested"] = table(examples, gold, ab_said, said, groups, GROUPS)
+    out["nested"] = table(examples, gold, ab_said, said, groups, names)
     out["cpu_s"] = round(time.process_time() - t_cpu, 1)
     path = Path(args.work) / f"design-{config_tag(args)}.json"
     path.write_text(json.dumps(out, indent=1, default=str))
@@ -423,22 +478,26 @@ def fit_all(args) -> None:
 
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    examples, _ = examples_of(args)
+    examples, groups = examples_of(args)
     mod = T.modelled(examples)
-    z, fold, _ = out_of_fold(args, examples, mod)
+    train = train_authors(groups, getattr(args, "train_groups", None))
+    z, fold, _ = out_of_fold(args, examples, mod, train)
     y = np.asarray([examples[i].label == CORR for i in mod])
-    a, b = platt(z, y)
     enc = Encoder(args.layers, args.max_length)
     H, M, fpath, _ = frozen_cached(enc, [pair_texts(examples[i].turn) for i in mod], Path(args.work))
     authors = np.asarray([examples[i].author for i in mod])
     w = T.author_weights(authors, T.BALANCE)
+    w = w * len(w) / w.sum()
+    rows = np.flatnonzero(training_folds(authors.tolist(), args.folds, train)[1])  # --train-groups: theirs only
+    z, y, H, M, w, authors = z[rows], y[rows], H[rows], M[rows], w[rows], authors[rows]
+    a, b = platt(z, y)
     t0, t_wall = time.process_time(), time.perf_counter()
-    head = train_head(enc, H, M, y.astype(np.float32), w * len(w) / w.sum(), args.seed, args.epochs, args.lr,
-                      args.head_lr)
+    head = train_head(enc, H, M, y.astype(np.float32), w, args.seed, args.epochs, args.lr, args.head_lr)
     cpu, wall = time.process_time() - t0, time.perf_counter() - t_wall
     cfg = {"layers": args.layers, "max_length": args.max_length, "epochs": args.epochs, "lr": args.lr,
            "head_lr": args.head_lr, "seed": args.seed, "platt": [a, b], "w": args.w, "threshold": args.threshold,
-           "tag": config_tag(args), "turns": len(mod), "authors": len(set(authors.tolist())),
+           "tag": config_tag(args), "train_groups": getattr(args, "train_groups", None), "turns": len(rows),
+           "authors": len(set(authors.tolist())),
            "fit_cpu_s": round(cpu, 1), "fit_wall_s": round(wall, 1)}
     torch.save({"layers": head.layers.state_dict(), "linear": head.linear.state_dict(), "config": cfg}, args.save)
     zin = head_logits(head, H, M)
@@ -536,6 +595,10 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=160)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-groups", help="comma-separated groups of bench/miner_cv.union_data (e.g. 'first corpora,"
+                    "wild-dev,external,not-in-model', recipe AB's training authors): the cross-encoder is trained on "
+                    "their turns only; they are scored out-of-fold over --folds folds among themselves, everyone else "
+                    "by one fit on all of them (design mode; with --fit-all: the saved fit)")
     ap.add_argument("--jobs", type=int, default=1, help="fold fits at once (one thread each)")
     ap.add_argument("--fit-all", action="store_true", help="instead: fit on every design person and --save")
     ap.add_argument("--w", type=float, help="--fit-all: the combination's weight (--apply: instead of the saved one; "

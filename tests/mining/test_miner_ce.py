@@ -76,3 +76,53 @@ def test_a_guarded_group_may_not_lose_more_than_the_allowed_drop():
     w, t, _ = guarded
     said = CE.decide(p_ab, c, w, t, ab_said)
     assert CE.pooled_f1(gold[:4], said[:4]) >= CE.pooled_f1(gold[:4], ab_said[:4]) - CE.GUARD_DROP
+
+
+def test_train_groups_deal_only_the_training_authors_and_score_the_rest_by_one_more_fit():
+    authors = ["p2", "a", "b", "p1", "a", "c", "d", "e", "p2"]
+    fold, trainable = CE.training_folds(authors, 2, {"a", "b", "c", "d", "e"})
+    assert trainable.tolist() == [False, True, True, False, True, True, True, True, False]
+    assert fold.tolist() == [2, 0, 1, 2, 0, 0, 1, 0, 2]  # a b c d e dealt among themselves; the others: fold k
+    plain, every = CE.training_folds(authors, 2)  # no --train-groups: every author dealt, every turn trainable
+    assert every.all() and plain.tolist() == [CE.deal_folds(authors, 2)[a] for a in authors]
+
+
+def test_train_groups_name_a_union_of_groups_and_change_the_configurations_tag():
+    groups = {"first corpora": {"a"}, "wild-dev": {"b"}, "pointers": {"p"}}
+    assert CE.train_authors(groups, None) is None
+    assert CE.train_authors(groups, "first corpora, wild-dev") == {"a", "b"}
+    with pytest.raises(SystemExit):
+        CE.train_authors(groups, "first corpora,nope")
+    from types import SimpleNamespace
+
+    c = SimpleNamespace(layers=2, epochs=2, lr=5e-5, head_lr=1e-3, max_length=160, folds=5, seed=0, train_groups=None)
+    base = CE.config_tag(c)
+    assert base == "L2-e2-lr5e-05-h0.001-ml160-k5-s0"  # unchanged without the option (the caches keep their names)
+    c.train_groups = "wild-dev,first corpora"
+    one = CE.config_tag(c)
+    c.train_groups = "first corpora, wild-dev"
+    assert CE.config_tag(c) == one != base and one.startswith(base + "-tg")
+
+
+def test_no_fit_trains_on_an_author_outside_the_training_groups_or_on_the_author_it_scores(monkeypatch):
+    authors = np.asarray(["a", "a", "b", "c", "d", "p", "p", "q"])
+    fold, trainable = CE.training_folds(authors.tolist(), 2, {"a", "b", "c", "d"})
+    seen = {}
+
+    def fake_fit(rows):
+        return set(authors[rows].tolist())
+
+    monkeypatch.setattr(CE, "_fit", fake_fit)
+    monkeypatch.setattr(CE, "head_logits", lambda head, H, M: np.zeros(len(H)))
+    monkeypatch.setitem(CE._S, "tfold", fold)
+    monkeypatch.setitem(CE._S, "train", trainable)
+    monkeypatch.setitem(CE._S, "H", np.zeros((len(authors), 1)))
+    monkeypatch.setitem(CE._S, "M", np.zeros((len(authors), 1)))
+    for k in range(3):  # 2 folds among the training authors, one more fit for everyone else
+        monkeypatch.setattr(CE, "_fit", lambda rows, k=k: seen.setdefault(k, fake_fit(rows)))
+        _, z, _ = CE._fold_job(k)
+        assert len(z) == int((fold == k).sum())
+    for k, trained_on in seen.items():
+        assert not trained_on & {"p", "q"}
+        assert not trained_on & set(authors[fold == k].tolist())
+    assert seen[2] == {"a", "b", "c", "d"}
