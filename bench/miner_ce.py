@@ -254,6 +254,17 @@ def _fold_job(k: int):
     return k, z, time.process_time() - t0
 
 
+def _fold_jobs(n: int, jobs: int):
+    """_fold_job's results for fits 0..n-1 as they finish, `jobs` at once (forked workers read _S)."""
+    if jobs > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            yield from pool.imap_unordered(_fold_job, range(n))
+    else:
+        yield from map(_fold_job, range(n))
+
+
 def config_tag(c) -> str:
     tag = f"L{c.layers}-e{c.epochs}-lr{c.lr:g}-h{c.head_lr:g}-ml{c.max_length}-k{c.folds}-s{c.seed}"
     tg = getattr(c, "train_groups", None)
@@ -267,8 +278,6 @@ def out_of_fold(args, examples, mod, train=None) -> tuple:
     """Every modelled turn's out-of-fold logit (cached in --work by the configuration's tag), and each turn's fold
     (the design folds: the Platt maps and the nested choice use them). `train` (a set of authors, --train-groups):
     only their turns are trained on (training_folds)."""
-    import multiprocessing
-
     import numpy as np
 
     from miner.classify import train as T
@@ -298,19 +307,10 @@ def out_of_fold(args, examples, mod, train=None) -> tuple:
     _S.update(enc=enc, H=H, M=M, y=y, w=w * len(w) / w.sum(), tfold=tfold, train=trainable, cfg=args)
     t_wall = time.perf_counter()
     z, cpu = np.zeros(len(mod)), {}
-    if args.jobs > 1:
-        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-            done = pool.imap_unordered(_fold_job, range(jobs))
-            for k, zk, c in done:
-                z[tfold == k], cpu[k] = zk, round(c, 1)
-                print(f"  fit {k}: {int(((tfold != k) & trainable).sum())} training turns, {int((tfold == k).sum())} "
-                      f"scored, {c:.0f} s CPU", flush=True)
-    else:
-        for k in range(jobs):
-            _, zk, c = _fold_job(k)
-            z[tfold == k], cpu[k] = zk, round(c, 1)
-            print(f"  fit {k}: {int(((tfold != k) & trainable).sum())} training turns, {int((tfold == k).sum())} "
-                  f"scored, {c:.0f} s CPU", flush=True)
+    for k, zk, c in _fold_jobs(jobs, args.jobs):
+        z[tfold == k], cpu[k] = zk, round(c, 1)
+        print(f"  fit {k}: {int(((tfold != k) & trainable).sum())} training turns, {int((tfold == k).sum())} "
+              f"scored, {c:.0f} s CPU", flush=True)
     wall = round(time.perf_counter() - t_wall, 1)
     got = {"tag": tag, "keys": keys, "z": z.tolist(), "train_groups": getattr(args, "train_groups", None),
            "trained_turns": int(trainable.sum()), "fit_cpu_s": round(sum(cpu.values()), 1), "fold_cpu_s": cpu,
@@ -476,8 +476,6 @@ def fit_all(args) -> None:
 
     from miner.classify import train as T
 
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
     examples, groups = examples_of(args)
     mod = T.modelled(examples)
     train = train_authors(groups, getattr(args, "train_groups", None))
@@ -501,7 +499,7 @@ def fit_all(args) -> None:
            "fit_cpu_s": round(cpu, 1), "fit_wall_s": round(wall, 1)}
     torch.save({"layers": head.layers.state_dict(), "linear": head.linear.state_dict(), "config": cfg}, args.save)
     zin = head_logits(head, H, M)
-    print(f"fitted on {len(mod)} turns of {cfg['authors']} authors: {cpu:.0f} s CPU, {wall:.0f} s wall; Platt "
+    print(f"fitted on {len(rows)} turns of {cfg['authors']} authors: {cpu:.0f} s CPU, {wall:.0f} s wall; Platt "
           f"({a:.3f}, {b:.3f}); in-sample logit mean {zin.mean():.3f} sd {zin.std():.3f} (out-of-fold {z.mean():.3f} / "
           f"{z.std():.3f}) -> {args.save}", flush=True)
     Path(args.save).with_suffix(".json").write_text(json.dumps(cfg, indent=1))
@@ -524,12 +522,9 @@ def apply(args) -> None:
     """AB's predictions for some people (recipe rows of --ab-predictions) and the saved cross-encoder: the candidate's
     labels and the table against AB, on the turns of the predictions file (--only-group: of that group's authors)."""
     import numpy as np
-    import torch
 
     from miner.classify import train as T
 
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
     enc, head, cfg = load_model(args.apply)
     for name in ("w", "threshold"):  # the saved combination, unless named on the command line
         if getattr(args, name) is not None:
@@ -613,7 +608,7 @@ def main() -> None:
 
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # for the whole process: fit_all and apply; _fold_job sets both again in each worker
     torch.use_deterministic_algorithms(True)
     Path(args.work).mkdir(parents=True, exist_ok=True)
     t_cpu, t_wall = time.process_time(), time.perf_counter()

@@ -175,7 +175,8 @@ def _curve_author(author: str, trained: bool):
 
 
 def least_sure(pool: list[int], confidence: dict[int, float]) -> list[int]:
-    """The pool ordered as `vault turns --least-sure` orders turns: lowest confidence first, ties in pool order."""
+    """The pool ordered as RULE30b's candidate would show turns to label: the lowest confidence of the label the base
+    gave first, ties in pool order."""
     return sorted(pool, key=lambda i: confidence[i])
 
 
