@@ -1,16 +1,17 @@
 """Rebuild a pointers-only file's text from its source read again: each hashed field found by SHA-256 alone.
 
-    python bench/pointers_match.py data/labels/sealed22/external-x.jsonl SRC [SRC ...] --out TEXT_DIR
+    python bench/pointers_match.py data/labels/pointers-only/external-x.jsonl SRC [SRC ...] --out TEXT_DIR
 
 A pointers-only label line keeps, for each of its typed turn, answer tail and next answer's head, only the SHA-256
 and the length in characters (`<field>_sha256`, `<field>_chars`). When the text outside the repository is lost with
 a machine, the sources are read again at the recorded commit (`bench/pointers_text.py` names them) and kept outside
 the repository as SRC files (whole pages, or excerpts holding every typed turn and the ends of the answers). This
 script then looks, in each SRC under each of a few readings labellers used (NORMALISATIONS: line ends, trailing
-spaces, `> ` quote markers, two-space continuation indents, curly quotes, console output lines), at every window of
-exactly the recorded length (in each SRC alone and in all of them joined in the order given, so that contiguous pages
-find a field that runs over their boundary), and keeps a window whose SHA-256 is the pointer's. Nothing is guessed: a field no window
-matches is left out and listed (session, n, field, length), for the one who reads the source to rebuild by hand.
+spaces, `> ` quote markers, two-space continuation indents, curly quotes, console output lines, a terminal's soft
+wraps joined), at every window of exactly the recorded length (in each SRC alone and in all of them joined in reading
+order, `page-<offset>` names by their offset, so that contiguous pages find a field that runs over their boundary),
+and keeps a window whose SHA-256 is the pointer's. Nothing is guessed: a field no window matches is left out and
+listed (session, n, field, length), for the one who reads the source to rebuild by hand.
 
 The rows found are merged into TEXT_DIR/<label file name> (rows already there keep their matching fields), the file
 `miner.classify.dataset.read_pointers` reads; `python bench/pointers_text.py --labels ... --text TEXT_DIR` then
@@ -40,6 +41,35 @@ def _lines(f: Callable[[str], str]) -> Callable[[str], str]:
     return lambda s: "\n".join(f(line) for line in s.split("\n"))
 
 
+# A terminal copy's wrapped lines never start with these (list items, console markers, box drawing).
+_NEVER_JOINED = re.compile(r"([-*] |\d{1,2}\. |[⎿⏺❯✻│╭╰])")
+
+
+def soft_wraps_joined(source: str, width: int = 80, dedent: bool = False) -> str:
+    """A terminal copy (Claude Code's console) as labellers read it: padding right-stripped, the `⏺ ` / `❯ ` markers
+    dropped, and a line break taken for the terminal's soft wrap, so joined with one space, where the line before plus
+    a space plus the next line's first word would not fit in `width` columns; a line starting a list item or console
+    marker is never joined onto the one before. `dedent`: the answers' two-space indent dropped too."""
+    out: list[str] = []
+    prev_width = 0  # the physical line before, as the terminal showed it
+    for raw in source.replace("\r\n", "\n").split("\n"):
+        line = raw.rstrip()
+        body = line.lstrip()
+        for marker in ("⏺ ", "❯ "):
+            if body.startswith(marker):
+                line = body = body[len(marker):]
+        if dedent and line.startswith("  "):
+            line = line[2:]
+        wrapped = (out and out[-1] and body and not _NEVER_JOINED.match(body)
+                   and prev_width + 1 + len(body.split()[0]) > width)
+        if wrapped:
+            out[-1] += " " + body
+        else:
+            out.append(line)
+        prev_width = len(raw.rstrip())
+    return "\n".join(out)
+
+
 # Readings of a source a labeller's excerpt may have used; each is tried alone and after the line-end/trailing-space
 # ones. Order does not matter: every window of every reading is tried.
 NORMALISATIONS: dict[str, Callable[[str], str]] = {
@@ -49,6 +79,8 @@ NORMALISATIONS: dict[str, Callable[[str], str]] = {
     "straight quotes": lambda s: s.translate(_CURLY),
     "no console output": lambda s: re.sub(r"(?m)^\s*⎿.*\n?", "", s),
     "blank lines collapsed": lambda s: re.sub(r"\n{3,}", "\n\n", s),
+    "soft wraps joined": soft_wraps_joined,
+    "soft wraps joined, dedented": lambda s: soft_wraps_joined(s, dedent=True),
 }
 _BASES: dict[str, Callable[[str], str]] = {
     "": lambda s: s,
@@ -99,6 +131,15 @@ def find(wanted: dict[tuple[str, int, str], tuple[str, int]], texts: list[str]) 
     return found
 
 
+def page_order(sources: list[Path]) -> list[Path]:
+    """The sources in reading order: by the offset in a `page-<offset>...` name (a shell's glob sorts page-112000
+    before page-16000), the others after them in the order given."""
+    def key(item: tuple[int, Path]) -> tuple[float, int]:
+        m = re.match(r"page-(\d+)", item[1].name)
+        return (int(m.group(1)) if m else float("inf"), item[0])
+    return [src for _, src in sorted(enumerate(sources), key=key)]
+
+
 def rebuild(label_file: Path, sources: list[Path], out_dir: Path) -> tuple[int, int, list[tuple[str, int, str, int]]]:
     """Merges the fields found into out_dir/<name>: (lines complete, lines, the (session, n, field, length) missing)."""
     wanted = targets(label_file)
@@ -113,8 +154,8 @@ def rebuild(label_file: Path, sources: list[Path], out_dir: Path) -> tuple[int, 
                     if field not in c.bad:
                         rows[key][field] = c.text.get(field) or ""
     todo = {k: v for k, v in wanted.items() if k[2] not in rows.get(k[:2], {})}
-    pages = [src.read_text(encoding="utf-8") for src in sources]
-    # each page alone, and all of them joined in the order given: a field may run over a page boundary
+    pages = [src.read_text(encoding="utf-8") for src in page_order(sources)]
+    # each page alone, and all of them joined in order: a field may run over a page boundary
     texts = [t for page in pages + (["".join(pages)] if len(pages) > 1 else []) for t in readings(page).values()]
     for (session, n, field), value in find(todo, texts).items():
         rows.setdefault((session, n), {"session": session, "n": n})[field] = value

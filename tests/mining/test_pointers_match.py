@@ -101,3 +101,40 @@ def test_a_field_running_over_a_page_boundary_is_found_in_the_pages_joined(tmp_p
     assert pointers_match.main([label, str(first), "--out", str(tmp_path / "alone")]) == 1
     assert pointers_match.main([label, str(first), str(second), "--out", str(tmp_path / "text")]) == 0
     assert "3/3 lines complete" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_a_terminal_copy_with_its_soft_wraps_is_read_with_them_joined(tmp_path, capsys):
+    """A console copy wraps every line at 80 columns and pads it; the labeller joined the wraps with one space."""
+    long_turn = "zqx planted request " + " ".join(f"word{i}" for i in range(40))  # about 290 characters
+    folders(tmp_path)
+    row = {"author": "someone/repo", "session": "s 1", "n": 0, "kind": "human_prompt", "label": "new_request",
+           "text_sha256": pointers_match._sha(long_turn), "text_chars": len(long_turn),
+           "answer_before_sha256": pointers_match._sha(""), "answer_before_chars": 0, "answer_chars": 0}
+    (tmp_path / "labels" / NAME).write_text(json.dumps(row) + "\n", encoding="utf-8")
+    lines, line = [], "❯ "
+    for word in long_turn.split(" "):
+        if len(line) + len(word) + 1 > 80:
+            lines.append(line.rstrip().ljust(80))
+            line = "  "
+        line += word + " "
+    lines.append(line.rstrip())
+    src = source(tmp_path, "\n".join(["⏺ an answer", "  ⎿ ran a tool", *lines, "✻ Thinking"]))
+    assert pointers_match.main([str(tmp_path / "labels" / NAME), str(src), "--out", str(tmp_path / "text")]) == 0
+    assert "1/1 lines complete" in capsys.readouterr().out
+
+
+def test_soft_wraps_are_joined_only_where_the_next_word_would_not_fit_and_never_before_a_marker():
+    wrapped = "x" * 76 + " abc\n" + "defgh rest"  # 'defgh' would not fit after 80 columns: a soft wrap
+    assert pointers_match.soft_wraps_joined(wrapped) == "x" * 76 + " abc defgh rest"
+    short = "a short line\nnext line"  # room left on the line: the person's own break
+    assert pointers_match.soft_wraps_joined(short) == short
+    listed = "y" * 79 + "\n- an item\n⎿ output"
+    assert pointers_match.soft_wraps_joined(listed) == listed
+    assert pointers_match.soft_wraps_joined("⏺ answer\n  indented", dedent=True) == "answer\nindented"
+
+
+def test_pages_are_joined_by_their_offset_not_by_the_glob_order(tmp_path):
+    names = ["page-112000.txt", "page-16000.txt", "page-0.txt", "notes.txt", "page-32000-excerpt-a.txt"]
+    got = pointers_match.page_order([tmp_path / n for n in names])
+    assert [p.name for p in got] == ["page-0.txt", "page-16000.txt", "page-32000-excerpt-a.txt", "page-112000.txt",
+                                     "notes.txt"]
