@@ -13,6 +13,7 @@ not, one line naming the label file and line number, each field missing or misma
 source (repository, path, commit) to read it again from. No text is ever printed: only names, counts and the
 pointers that are in the repository already. Files whose lines keep their text (licensed files in a mixed folder)
 are named and skipped. Exit 0 when every line of every pointers file is complete, 1 otherwise; the last line sums up.
+To rebuild what it lists from the sources read again: bench/pointers_match.py.
 """
 
 from __future__ import annotations
