@@ -114,6 +114,7 @@ async def test_subagent_opens_from_the_tool_call_that_spawned_it(tui_vault):
         calls = [c for c in app.screen.query(ToolCall) if c.subagent]
         assert len(calls) == 1 and calls[0].collapsed
         calls[0].focus()
+        await pilot.pause()  # Widget.focus() is applied later, by the app's message loop: under load the key came first
         await pilot.press("enter")  # expand
         assert not calls[0].collapsed
         await pilot.press("o")
