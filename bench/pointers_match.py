@@ -21,7 +21,6 @@ checks the whole folder. No text is printed, only names, counts and lengths.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import sys
@@ -32,7 +31,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from miner.classify.dataset import check_pointers, numbered_rows, pointer_fields  # noqa: E402
+from miner.classify.dataset import check_pointers, numbered_rows, pointer_fields, text_sha256  # noqa: E402
 
 _CURLY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
@@ -97,10 +96,6 @@ def readings(source: str) -> dict[str, str]:
     return out
 
 
-def _sha(s: str) -> str:
-    return hashlib.sha256(s.encode("utf-8")).hexdigest()
-
-
 def targets(label_file: Path) -> dict[tuple[str, int, str], tuple[str, int]]:
     """(session, n, field) -> (sha256, length) of every hashed field of every line. answer_before of length 0 is ""."""
     out = {}
@@ -115,7 +110,7 @@ def find(wanted: dict[tuple[str, int, str], tuple[str, int]], texts: list[str]) 
     found: dict[tuple[str, int, str], str] = {}
     by_length: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for key, (sha, length) in wanted.items():
-        if length == 0 and sha == _sha(""):
+        if length == 0 and sha == text_sha256(""):
             found[key] = ""
         elif length > 0:
             by_length[length][sha].append(key)
@@ -124,7 +119,7 @@ def find(wanted: dict[tuple[str, int, str], tuple[str, int]], texts: list[str]) 
             if all(k in found for keys in shas.values() for k in keys):
                 continue
             for i in range(len(text) - length + 1):
-                keys = shas.get(_sha(text[i:i + length]))
+                keys = shas.get(text_sha256(text[i:i + length]))
                 if keys:
                     for k in keys:
                         found.setdefault(k, text[i:i + length])
@@ -160,15 +155,13 @@ def rebuild(label_file: Path, sources: list[Path], out_dir: Path) -> tuple[int, 
     for (session, n, field), value in find(todo, texts).items():
         rows.setdefault((session, n), {"session": session, "n": n})[field] = value
     out_dir.mkdir(parents=True, exist_ok=True)
-    order = [(str(r["session"]), int(r["n"])) for _, r in numbered_rows(label_file, ("session", "n"))]
+    order = list(dict.fromkeys(key[:2] for key in wanted))  # the lines in file order (every line names its text)
     with out_path.open("w", encoding="utf-8") as fh:
         for key in order:
             if key in rows:
                 fh.write(json.dumps(rows[key], ensure_ascii=False) + "\n")
     missing = [(s, n, f, wanted[(s, n, f)][1]) for (s, n, f) in wanted if f not in rows.get((s, n), {})]
-    complete = sum(all(f in rows.get(k, {}) for f in ("text", "answer_before", "answer_after")
-                       if (k[0], k[1], f) in wanted) for k in order)
-    return complete, len(order), missing
+    return len(order) - len({(s, n) for s, n, _, _ in missing}), len(order), missing
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -244,7 +244,8 @@ def pointer_fields(pointer: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(f for f in POINTER_HASHED if f != "answer_after" or "answer_after_sha256" in pointer)
 
 
-def _sha(s: str) -> str:
+def text_sha256(s: str) -> str:
+    """The hash a pointer line names a field by (check_pointers; bench/pointers_match.py finds text by it)."""
     return hashlib.sha256(s.encode("utf-8")).hexdigest()
 
 
@@ -264,7 +265,7 @@ def check_pointers(path: Path, text_dir: Path) -> list[PointerCheck]:
             value = None if t is None else t.get(field)
             if field == "answer_before" and t is not None:
                 value = value or ""
-            if not isinstance(value, str) or _sha(value) != r[f"{field}_sha256"]:
+            if not isinstance(value, str) or text_sha256(value) != r[f"{field}_sha256"]:
                 bad.append(field)
         out.append(PointerCheck(i, r, t, tuple(bad)))
     return out

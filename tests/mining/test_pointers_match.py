@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.mining.test_pointers_text import TEXTS, folders, plant
+from tests.mining.test_pointers_text import TEXTS, folders, plant, sha
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -108,8 +108,8 @@ def test_a_terminal_copy_with_its_soft_wraps_is_read_with_them_joined(tmp_path, 
     long_turn = "zqx planted request " + " ".join(f"word{i}" for i in range(40))  # about 290 characters
     folders(tmp_path)
     row = {"author": "someone/repo", "session": "s 1", "n": 0, "kind": "human_prompt", "label": "new_request",
-           "text_sha256": pointers_match._sha(long_turn), "text_chars": len(long_turn),
-           "answer_before_sha256": pointers_match._sha(""), "answer_before_chars": 0, "answer_chars": 0}
+           "text_sha256": sha(long_turn), "text_chars": len(long_turn),
+           "answer_before_sha256": sha(""), "answer_before_chars": 0, "answer_chars": 0}
     (tmp_path / "labels" / NAME).write_text(json.dumps(row) + "\n", encoding="utf-8")
     lines, line = [], "❯ "
     for word in long_turn.split(" "):
