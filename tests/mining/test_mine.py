@@ -190,6 +190,7 @@ def test_the_report_says_what_the_shipped_model_gives_on_new_people_and_only_for
     flat = " ".join(out.split())
     assert f"on {NEW_PEOPLE['people']} people it never saw, {NEW_PEOPLE['precision']:.0%} of the turns" in flat
     assert "`vault mine --fit`" in flat and "`vault eval`" in flat
+    assert "`vault mine --backend anthropic --redo`" in flat  # the opt-in reader, named with its cost, never run
     for args in (("--backend", "heuristic"), ("--no-embed",)):  # measured apart from it: no figure claimed
         code, out, _ = run_cli("mine", "--redo", "--json", *args, db=ex_db)
         assert code == 0 and "on_new_people" not in json.loads(out), args

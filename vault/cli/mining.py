@@ -110,7 +110,9 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
         c.print(f"{esc(q['version'])} is not yet reliable on a new person: on {q['people']} people it never saw, "
                 f"{q['precision']:.0%} of the turns it called corrections were corrections and it found "
                 f"{q['recall']:.0%} of theirs. Check yours in `vault tui` (review) or measure it on your own labels "
-                "with `vault eval`; `vault mine --fit` then adapts it to them.")
+                "with `vault eval`; `vault mine --fit` then adapts it to them. Opt-in, `vault mine --backend anthropic "
+                "--redo` asks Claude instead (the turns leave the machine, redacted; roughly $1.3 per 1,000 turns with "
+                "claude-haiku-4-5): docs/llm.md says how well it reads.")
 
 
 @click.command("turns")
