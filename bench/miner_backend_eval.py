@@ -10,6 +10,8 @@
         # answer cache: the backend runs unchanged and sends nothing
     ANTHROPIC_API_KEY=... python bench/miner_backend_eval.py --set ... --backend anthropic --yes --max-cost 5
         # the real thing (network; the cost is shown first; answers cached in --vault, a re-run pays nothing)
+    VAULT_LLM_BACKEND=openai VAULT_LLM_BASE_URL=http://127.0.0.1:8080/v1 python bench/miner_backend_eval.py --set ... \
+        --backend anthropic --llm-settings      # the same prompt through any OpenAI-compatible endpoint (docs/llm.md)
 
 A set is a shared corpora dev label file (`labels-wild-dev.jsonl`, read from --corpora and ingested into a scratch
 vault, as bench/miner_cv.py reads it) or a folder or file of the repository's external label files (their turns are
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _common import offline_one_thread  # noqa: E402
 
 offline_one_thread()
+
 
 def read_set(spec: str, corpora: Path, work: Path) -> list:
     """The examples of one set: a dev label file of the corpora, or external label files (a folder or a file)."""
@@ -95,88 +98,103 @@ def read_against(spec: str) -> tuple[str, dict]:
 
 def read_answers(path: Path) -> list[tuple[str, str]]:
     """(cache key, answer JSON) of an answers file; a bad line stops with its file and line."""
+    import pydantic
+
     from miner.classify.anthropic import Answer
+    from miner.classify.dataset import numbered_rows
 
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
+    try:
+        for n, row in numbered_rows(path, ("key", "label", "confidence")):
             key = row.pop("key")
-            out.append((key, Answer.model_validate(row).model_dump_json()))
-        except Exception as e:  # noqa: BLE001 - any malformed line: one message naming it
-            raise SystemExit(f"{path}:{n}: not an answer line ({type(e).__name__}: {str(e).splitlines()[0]})")
+            try:
+                out.append((key, Answer.model_validate(row).model_dump_json()))
+            except pydantic.ValidationError as e:
+                raise ValueError(f"{path}:{n}: {e.errors()[0]['msg']}") from None
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"not an answer line: {e}")
     return out
 
 
 def llm_backend(args, con):
-    """The anthropic backend (or the `[llm]` settings' OpenAI-compatible endpoint), its answers cached in `con`."""
+    """The anthropic backend, its answers cached in `con`; with --llm-settings, the endpoint the `[llm]` settings
+    name (an OpenAI-compatible server, local or hosted) instead of Anthropic's API."""
     from miner.classify.anthropic import AnthropicClassifier
 
     options = {"model": args.model} if args.model else {}
+    if args.llm_settings:
+        from vault.settings import load
+
+        options["llm_settings"] = load().llm
     return AnthropicClassifier(con, yes=args.yes, max_cost=args.max_cost, **options)
 
 
 def run(args) -> dict:
-    from miner.classify import get_backend
     from vault.store import open_vault
 
-    corpora = Path(args.corpora)
-    out: dict = {"backend": args.backend, "sets": {}}
     with tempfile.TemporaryDirectory(prefix="backend-eval-") as tmp:
         con = open_vault(args.vault or Path(tmp) / "eval.duckdb")
-        sets = {}
-        for spec in args.set:
-            name, _, where = spec.partition("=")
-            sets[name] = read_set(where or name, corpora, Path(tmp))
-        turns = [e.turn for ex in sets.values() for e in ex]
-        if args.backend == "anthropic":
-            backend = llm_backend(args, con)
-            if args.answers:
-                from miner.llm.cache import store_answer
+        try:
+            return evaluate(args, con, Path(tmp))
+        finally:
+            con.close()
 
-                for path in args.answers:
-                    for key, answer in read_answers(Path(path)):
-                        store_answer(con, key, backend.llm.model, answer, 0, 0)
-            if args.plan or args.dump_requests:
-                plan = backend.plan(turns)
-                out["plan"] = plan.as_dict()
-                if args.dump_requests:
-                    dump(backend, turns, Path(args.dump_requests))
-                return out
-        else:
-            backend = get_backend(args.backend)
-            backend.prepare(con)
-        from miner_cv import author_counts as counts, f1_change
 
-        others = {name: get_backend(name) for name in args.compare}
-        against = read_against(args.against) if args.against else None
-        for name, examples in sets.items():
-            labels = backend.label([e.turn for e in examples])
-            c = counts(examples, labels)
-            res = {"turns": len(examples), **figure(c), "per_person": c}
-            for other, b in others.items():
-                oc = counts(examples, b.label([e.turn for e in examples]))
-                res[other] = {**figure(oc), "f1_change": list(f1_change(oc, c)), "per_person": oc}
-            if against is not None:  # the same turns, where the predictions file scored them
-                both = [i for i, e in enumerate(examples) if e.turn.msg_id in against[1]]
-                ex = [examples[i] for i in both]
-                mine = counts(ex, [labels[i] for i in both])
-                theirs = counts(ex, [against[1][e.turn.msg_id] for e in ex])
-                res[against[0]] = {**figure(theirs), "turns": len(ex), "f1_change": list(f1_change(theirs, mine)),
-                                   "backend_on_them": figure(mine), "per_person": theirs}
-            if args.predictions:
-                with open(args.predictions, "a", encoding="utf-8") as f:
-                    for e, lab in zip(examples, labels, strict=True):
-                        f.write(json.dumps({"set": name, "author": e.author, "msg_id": e.turn.msg_id, "gold": e.label,
-                                            "label": lab.label, "confidence": lab.confidence}) + "\n")
-            out["sets"][name] = res
-        if len(sets) > 1:  # every set's people together (a person is in one set)
-            out["all"] = pooled(out["sets"])
-        if args.backend == "anthropic":
-            out["report"] = backend.report()
-        con.close()
+def evaluate(args, con, tmp: Path) -> dict:
+    """The sets read, labelled by the backend (and the compared labellings), counted."""
+    from miner.classify import get_backend
+
+    out: dict = {"backend": args.backend, "sets": {}}
+    sets = {}
+    for spec in args.set:
+        name, _, where = spec.partition("=")
+        sets[name] = read_set(where or name, Path(args.corpora), tmp)
+    turns = [e.turn for ex in sets.values() for e in ex]
+    if args.backend == "anthropic":
+        backend = llm_backend(args, con)
+        if args.answers:
+            from miner.llm.cache import store_answer
+
+            for path in args.answers:
+                for key, answer in read_answers(Path(path)):
+                    store_answer(con, key, backend.llm.model, answer, 0, 0)
+        if args.plan or args.dump_requests:
+            plan = backend.plan(turns)
+            out["plan"] = plan.as_dict()
+            if args.dump_requests:
+                dump(backend, turns, Path(args.dump_requests))
+            return out
+    else:
+        backend = get_backend(args.backend)
+        backend.prepare(con)
+    from miner_cv import author_counts as counts, f1_change
+
+    others = {name: get_backend(name) for name in args.compare}
+    against = read_against(args.against) if args.against else None
+    for name, examples in sets.items():
+        labels = backend.label([e.turn for e in examples])
+        c = counts(examples, labels)
+        res = {"turns": len(examples), **figure(c), "per_person": c}
+        for other, b in others.items():
+            oc = counts(examples, b.label([e.turn for e in examples]))
+            res[other] = {**figure(oc), "f1_change": list(f1_change(oc, c)), "per_person": oc}
+        if against is not None:  # the same turns, where the predictions file scored them
+            both = [i for i, e in enumerate(examples) if e.turn.msg_id in against[1]]
+            ex = [examples[i] for i in both]
+            mine = counts(ex, [labels[i] for i in both])
+            theirs = counts(ex, [against[1][e.turn.msg_id] for e in ex])
+            res[against[0]] = {**figure(theirs), "turns": len(ex), "f1_change": list(f1_change(theirs, mine)),
+                               "backend_on_them": figure(mine), "per_person": theirs}
+        if args.predictions:
+            with open(args.predictions, "a", encoding="utf-8") as f:
+                for e, lab in zip(examples, labels, strict=True):
+                    f.write(json.dumps({"set": name, "author": e.author, "msg_id": e.turn.msg_id, "gold": e.label,
+                                        "label": lab.label, "confidence": lab.confidence}) + "\n")
+        out["sets"][name] = res
+    if len(sets) > 1:  # every set's people together (a person is in one set)
+        out["all"] = pooled(out["sets"])
+    if args.backend == "anthropic":
+        out["report"] = backend.report()
     return out
 
 
@@ -231,12 +249,15 @@ def main() -> None:
     ap.add_argument("--plan", action="store_true", help="print what the LLM backend would send and cost, and stop")
     ap.add_argument("--dump-requests", help="write the LLM requests not answered yet to this JSONL file, and stop")
     ap.add_argument("--answers", action="append", default=[], help="answers to replay through the answer cache")
+    ap.add_argument("--llm-settings", action="store_true",
+                    help="the endpoint the [llm] settings name (VAULT_LLM_*, the config file), e.g. a local "
+                         "OpenAI-compatible server, instead of Anthropic's API")
     ap.add_argument("--yes", action="store_true", help="allow the LLM backend to send and spend")
     ap.add_argument("--max-cost", type=float, help="US dollars the LLM backend may spend at most")
     ap.add_argument("--json", dest="json_out", help="write the figures here too")
     args = ap.parse_args()
-    if args.backend != "anthropic" and (args.plan or args.dump_requests or args.answers):
-        ap.error("--plan, --dump-requests and --answers belong to --backend anthropic")
+    if args.backend != "anthropic" and (args.plan or args.dump_requests or args.answers or args.llm_settings):
+        ap.error("--plan, --dump-requests, --answers and --llm-settings belong to --backend anthropic")
     from miner.llm import LLMError
 
     try:

@@ -17,8 +17,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import miner_backend_eval  # noqa: E402
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "VAULT_LLM"))}
+def run(*args: str, **more_env: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "VAULT_LLM"))} | more_env
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=600)
 
@@ -83,13 +83,24 @@ def test_the_plan_counts_what_would_be_sent(tmp_path):
     assert plan["to_send"] == plan["requests"] == len(requests(tmp_path)) and plan["cost_usd"] > 0
 
 
+def test_llm_settings_choose_an_openai_compatible_endpoint(tmp_path):
+    """--llm-settings: the `[llm]` settings' endpoint; a local one costs nothing and needs no consent (plan only)."""
+    r = run("--set", f"web={LABELS}", "--backend", "anthropic", "--llm-settings", "--plan",
+            VAULT_LLM_BACKEND="openai", VAULT_LLM_BASE_URL="http://127.0.0.1:9/v1", VAULT_LLM_MODEL="local-model",
+            VAULT_HOME=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["model"] == "local-model" and plan["paid"] is False and plan["cost_usd"] == 0
+    assert plan["to_send"] == len(requests(tmp_path))
+
+
 def test_a_bad_answer_line_names_its_file_and_line(tmp_path):
     key = requests(tmp_path)[0]["key"]
     bad = tmp_path / "answers.jsonl"
     bad.write_text(json.dumps({"key": key, "label": "new_request", "confidence": 0.5}) + "\n"
                    + json.dumps({"key": key, "label": "a_correction", "confidence": 0.5}) + "\n")
     r = run("--set", f"web={LABELS}", "--backend", "anthropic", "--answers", str(bad))
-    assert r.returncode != 0 and f"{bad}:2: not an answer line" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode != 0 and f"not an answer line: {bad}:2: " in r.stderr and "Traceback" not in r.stderr
 
 
 def test_figure_pools_people_and_leaves_draws_without_any_correction_out():
