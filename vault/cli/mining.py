@@ -106,6 +106,7 @@ def mine_cmd(ctx, backend: str, fit: bool, no_embed: bool, redo: bool, model: st
             f"{counted(corr, 'correction', style='bold')}, {counted(pairs.get('pairs', 0), 'preference pair')} "
             f"({pairs.get('kept', 0)} pass the filters); {counted(n_roles, 'role')}{roles_note}. "
             "Next: `vault stats --corrections`, `vault pairs`, `vault personas`.")
+    # the LLM's price: the backend's own plan for 1,894 labelled turns, $2.32 with haiku (docs/mining.md, RULE32)
     if (q := rep.get("on_new_people")) and corr:
         c.print(f"{esc(q['version'])} is not yet reliable on a new person: on {q['people']} people it never saw, "
                 f"{q['precision']:.0%} of the turns it called corrections were corrections and it found "
