@@ -58,13 +58,13 @@ def figure(c: dict[str, list[int]], draws: int = 2000) -> dict:
     C = np.asarray(list(c.values()), dtype=float).reshape(-1, 3)
     f1 = lambda s: 2 * s[..., 0] / np.maximum(2 * s[..., 0] + s[..., 1] + s[..., 2], 1)  # noqa: E731
     tp, fp, fn = C.sum(axis=0)
-    idx = np.random.default_rng(0).integers(0, len(C), size=(draws, len(C)))
-    S = C[idx].sum(axis=1)
+    S = C[np.random.default_rng(0).integers(0, len(C), size=(draws, len(C)))].sum(axis=1) if len(C) else C
     boot = f1(S[S.sum(axis=1) > 0])  # a draw of people with no correction, said or true, has no F1
     return {"people": len(C), "tp": int(tp), "fp": int(fp), "fn": int(fn),
             "precision": round(tp / (tp + fp), 3) if tp + fp else None,
-            "recall": round(tp / (tp + fn), 3) if tp + fn else None, "f1": round(float(f1(C.sum(axis=0))), 3),
-            "f1_interval": [round(float(np.percentile(boot, 5)), 3), round(float(np.percentile(boot, 95)), 3)]}
+            "recall": round(tp / (tp + fn), 3) if tp + fn else None,
+            "f1": round(float(f1(C.sum(axis=0))), 3) if tp + fp + fn else None,
+            "f1_interval": [round(float(np.percentile(boot, q)), 3) for q in (5, 95)] if len(boot) else None}
 
 
 def pooled(sets: dict) -> dict:
@@ -216,8 +216,8 @@ def show(out: dict) -> None:
     if "plan" in out:
         print(json.dumps(out["plan"], indent=1))
         return
-    fmt = lambda r: (f"P {r['precision']} / R {r['recall']} (F1 {r['f1']} [{r['f1_interval'][0]}, "  # noqa: E731
-                     f"{r['f1_interval'][1]}]), {r['tp']} / {r['fp']} / {r['fn']}, {r['people']} people")
+    fmt = lambda r: (f"P {r['precision']} / R {r['recall']} (F1 {r['f1']} {r['f1_interval'] or ''}), "  # noqa: E731
+                     f"{r['tp']} / {r['fp']} / {r['fn']}, {r['people']} people")
     for name, r in out["sets"].items():
         print(f"{name} ({r['turns']} turns): {out['backend']} {fmt(r)}")
         for other in (k for k in r if isinstance(r[k], dict) and "f1_change" in r[k]):

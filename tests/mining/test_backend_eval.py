@@ -110,6 +110,10 @@ def test_figure_pools_people_and_leaves_draws_without_any_correction_out():
     assert f["precision"] == 0.75 and f["recall"] == 0.75 and f["f1"] == 0.75
     # every person with a count has a true positive: no draw may give F1 0 (a draw of "b" alone has no F1)
     assert 0 < f["f1_interval"][0] <= 0.75 <= f["f1_interval"][1] <= 1
+    # people with no correction, said or true: no F1 and no interval, not a crash; no people at all, the same
+    for none in ({"b": [0, 0, 0]}, {}):
+        f = miner_backend_eval.figure(none)
+        assert f["f1"] is None and f["f1_interval"] is None and f["precision"] is None and f["recall"] is None
 
 
 def test_a_missing_set_is_one_line():
