@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _common import cached, content_key, offline_one_thread  # noqa: E402
 
 offline_one_thread()  # before numpy loads
+from miner_own import prf  # noqa: E402
 
 SPLIT = ROOT / "bench" / "unseen_split.json"
 SEED = 20261203
@@ -268,14 +269,6 @@ def predict_em(model, train, test, E, X, iterations: int = 50):
     return out
 
 
-def _prf(c: list[int]) -> dict:
-    """Precision, recall, F1 and the counts of (tp, fp, fn)."""
-    p = c[0] / (c[0] + c[1]) if c[0] + c[1] else None
-    r = c[0] / (c[0] + c[2]) if c[0] + c[2] else None
-    f = 2 * c[0] / (2 * c[0] + c[1] + c[2]) if c[0] else 0.0
-    return {"precision": p, "recall": r, "f1": f, "tp": c[0], "fp": c[1], "fn": c[2]}
-
-
 def main() -> None:
     from miner.classify.dataset import POINTERS_TEXT
 
@@ -342,7 +335,7 @@ def main() -> None:
         print(f"\n{name}: {RECIPES[name][0]}  ({time.process_time() - t:.0f} s CPU)")
         for h in wanted:
             c = [sum(v[j] for a, v in counts.items() if a in halves[h]) for j in range(3)]
-            results[name][h] = {**_prf(c), "authors": {a: v for a, v in counts.items() if a in halves[h]}}
+            results[name][h] = {**prf(c), "authors": {a: v for a, v in counts.items() if a in halves[h]}}
             print(f"  {h:9s} {fmt(results[name][h])}")
             for a in sorted(halves[h]):
                 if a in counts:
@@ -351,7 +344,7 @@ def main() -> None:
                 mc = author_counts(test, labs)
                 c = [sum(v[j] for a, v in mc.items() if a in halves[h]) for j in range(3)]
                 results[name].setdefault("sweep", {}).setdefault(h, {})[th] = c
-                print(f"    at threshold {th:.2f}: {fmt(_prf(c))}")
+                print(f"    at threshold {th:.2f}: {fmt(prf(c))}")
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(results, indent=1))
 
