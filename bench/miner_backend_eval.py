@@ -54,16 +54,17 @@ def read_set(spec: str, corpora: Path, work: Path) -> list:
 def figure(c: dict[str, list[int]], draws: int = 2000) -> dict:
     """Pooled P / R / F1 and the F1's 5th and 95th percentiles over resamplings of the people (seeded)."""
     import numpy as np
+    from miner_own import prf
 
-    C = np.asarray(list(c.values()), dtype=float).reshape(-1, 3)
-    f1 = lambda s: 2 * s[..., 0] / np.maximum(2 * s[..., 0] + s[..., 1] + s[..., 2], 1)  # noqa: E731
-    tp, fp, fn = C.sum(axis=0)
+    C = np.asarray(list(c.values()), dtype=int).reshape(-1, 3)
     S = C[np.random.default_rng(0).integers(0, len(C), size=(draws, len(C)))].sum(axis=1) if len(C) else C
-    boot = f1(S[S.sum(axis=1) > 0])  # a draw of people with no correction, said or true, has no F1
-    return {"people": len(C), "tp": int(tp), "fp": int(fp), "fn": int(fn),
-            "precision": round(tp / (tp + fp), 3) if tp + fp else None,
-            "recall": round(tp / (tp + fn), 3) if tp + fn else None,
-            "f1": round(float(f1(C.sum(axis=0))), 3) if tp + fp + fn else None,
+    S = S[S.sum(axis=1) > 0]  # a draw of people with no correction, said or true, has no F1
+    boot = 2 * S[:, 0] / (2 * S[:, 0] + S[:, 1] + S[:, 2])
+    tp, fp, fn = (int(x) for x in C.sum(axis=0))
+    f = prf([tp, fp, fn])
+    r3 = lambda x: None if x is None else round(x, 3)  # noqa: E731
+    return {"people": len(C), "tp": tp, "fp": fp, "fn": fn, "precision": r3(f["precision"]), "recall": r3(f["recall"]),
+            "f1": r3(f["f1"]) if tp + fp + fn else None,
             "f1_interval": [round(float(np.percentile(boot, q)), 3) for q in (5, 95)] if len(boot) else None}
 
 
@@ -159,10 +160,10 @@ def evaluate(args, con, tmp: Path) -> dict:
                 for key, answer in read_answers(Path(path)):
                     store_answer(con, key, backend.llm.model, answer, 0, 0)
         if args.plan or args.dump_requests:
-            plan = backend.plan(turns)
-            out["plan"] = plan.as_dict()
+            requests = backend.requests(turns)
+            out["plan"] = backend.llm.plan(requests).as_dict()
             if args.dump_requests:
-                dump(backend, turns, Path(args.dump_requests))
+                dump(requests, con, Path(args.dump_requests))
             return out
     else:
         backend = get_backend(args.backend)
@@ -198,18 +199,19 @@ def evaluate(args, con, tmp: Path) -> dict:
     return out
 
 
-def dump(backend, turns, path: Path) -> None:
-    """The requests the backend would send and has no answer for (their cache keys, the redacted text)."""
-    from miner.classify.anthropic import SYSTEM_PROMPT, structural_label
+def dump(requests, con, path: Path) -> None:
+    """The requests not answered yet in `con`'s answer cache (their cache keys, the redacted text); beside them,
+    the system prompt every request is sent with (redacted as it is sent)."""
+    from miner.classify.anthropic import SYSTEM_PROMPT
     from miner.llm.cache import cached_answers
 
-    reqs = {r.key: r for r in (backend._request(t) for t in turns if structural_label(t) is None)}
-    have = cached_answers(backend.llm.con, list(reqs))
+    reqs = {r.key: r for r in requests}
+    have = cached_answers(con, list(reqs))
     with path.open("w", encoding="utf-8") as f:
         for r in reqs.values():
             if r.key not in have:
                 f.write(json.dumps({"key": r.key, "user": r.user}, ensure_ascii=False) + "\n")
-    path.with_suffix(".system.txt").write_text(backend.llm.redactor.redact(SYSTEM_PROMPT), encoding="utf-8")
+    path.with_suffix(".system.txt").write_text(requests[0].system if requests else SYSTEM_PROMPT, encoding="utf-8")
 
 
 def show(out: dict) -> None:

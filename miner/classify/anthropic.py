@@ -12,7 +12,7 @@ from typing import Any, Callable, Literal, Sequence
 import pydantic
 
 from miner.classify.base import INTERRUPT, LABELS, NEW_REQUEST, Classifier, Label, Turn
-from miner.llm import DEFAULT_MODEL, LLMClient, Plan
+from miner.llm import DEFAULT_MODEL, LLMClient, Plan, Request
 from vault.redact import redact
 from vault.sources.markers import DENIED_PREFIX, REJECT_PREFIX, REJECT_SIBLING_PREFIX, rejection_reason
 
@@ -167,14 +167,18 @@ class AnthropicClassifier(Classifier):
             # llm_settings (vault.settings.LLMSettings) may point at any OpenAI-compatible endpoint instead
             self.llm = make_llm(con, self._llm_settings, prompt_version=PROMPT_VERSION, **self._llm_options)
 
+    def requests(self, turns: Sequence[Turn]) -> list[Request]:
+        """The request (redacted, keyed for the answer cache) of each turn that is not labelled locally, in order."""
+        return [self.llm.request(SYSTEM_PROMPT, render_turn(t)) for t in turns if structural_label(t) is None]
+
     def plan(self, turns: Sequence[Turn]) -> Plan:
         """What labelling these turns would send and cost (nothing is sent)."""
-        return self.llm.plan([self._request(t) for t in turns if structural_label(t) is None])
+        return self.llm.plan(self.requests(turns))
 
     def label(self, turns: Sequence[Turn]) -> list[Label]:
         labels: list[Label | None] = [structural_label(t) for t in turns]
         asked = [i for i, lab in enumerate(labels) if lab is None]
-        requests = [self._request(turns[i]) for i in asked]
+        requests = self.requests(turns)
         plan = self.last_plan = self.llm.plan(requests)
         self.llm.consent(plan, self.yes, self.confirm)
         if plan.needs_consent:
@@ -194,6 +198,3 @@ class AnthropicClassifier(Classifier):
         """For `vault mine`'s report: the last plan, what was really sent and spent, the failures."""
         return {"plan": self.last_plan.as_dict() if self.last_plan else None, "usage": self.llm.usage.as_dict(),
                 "failed": [{"msg_id": m, "error": e} for m, e in self.failed]}
-
-    def _request(self, turn: Turn):
-        return self.llm.request(SYSTEM_PROMPT, render_turn(turn))
